@@ -1,0 +1,91 @@
+"""API tokens: shown once, stored as a SHA-256 hash, scoped read or write, optionally expiring."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+TOKEN_PREFIX = "dit_"  # noqa: S105 - a public marker, not a secret
+# Writing last_used_at on every request would turn each read into a write; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def hash_token(raw: str) -> str:
+    # Tokens are 256 bits of randomness, so a fast unsalted hash is safe here (no dictionary to attack).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+def generate_raw_token() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class ApiTokenQuerySet(models.QuerySet):
+    def active(self) -> ApiTokenQuerySet:
+        now = timezone.now()
+        return self.filter(user__is_active=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ApiToken(models.Model):
+    class Scope(models.TextChoices):
+        READ = "read", "Read"
+        WRITE = "write", "Read and write"
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    name = models.CharField(max_length=100)
+    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The first characters identify a token in lists without revealing it.
+    prefix = models.CharField(max_length=12, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_token_name_per_user")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def issue(
+        cls, user: Any, name: str, scope: str = Scope.READ, expires_at: datetime | None = None
+    ) -> tuple[ApiToken, str]:
+        """Create a token and return it with its raw value, which is never stored or shown again."""
+        raw = generate_raw_token()
+        token = cls(user=user, name=name, scope=scope, expires_at=expires_at)
+        token.set_raw(raw)
+        token.save()
+        return token, raw
+
+    def set_raw(self, raw: str) -> None:
+        self.token_hash = hash_token(raw)
+        self.prefix = raw[:10]
+
+    @classmethod
+    def authenticate(cls, raw: str) -> ApiToken | None:
+        """The active token matching ``raw``, recording its use, or None."""
+        if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+            return None
+        token = cls.objects.active().select_related("user").filter(token_hash=hash_token(raw)).first()
+        if token is None:
+            return None
+        now = timezone.now()
+        if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+            cls.objects.filter(pk=token.pk).update(last_used_at=now)
+            token.last_used_at = now
+        return token
+
+    @property
+    def can_write(self) -> bool:
+        return self.scope == self.Scope.WRITE

@@ -1,0 +1,149 @@
+"""Typed readers for the environment, with one clear error per bad variable.
+
+Every setting of the project is read here through django-environ. A bad value raises
+``ConfigError`` naming the variable and what is wrong; ``settings.py`` turns that into one
+line on stderr and a non-zero exit instead of a traceback wall.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import environ
+
+env = environ.Env()
+
+
+class ConfigError(Exception):
+    """A configuration variable is missing or malformed."""
+
+    def __init__(self, name: str, problem: str) -> None:
+        super().__init__(f"{name}: {problem}")
+        self.name = name
+        self.problem = problem
+
+
+def _raw(name: str) -> str | None:
+    """The variable's value, or the content of the file named by ``<NAME>_FILE``.
+
+    Docker and Kubernetes mount secrets as files; reading ``<NAME>_FILE`` keeps them out of
+    the process environment. Setting both is ambiguous, so it is an error.
+    """
+    value = os.environ.get(name)
+    file_name = os.environ.get(f"{name}_FILE")
+    if file_name:
+        if value is not None:
+            raise ConfigError(name, f"set either {name} or {name}_FILE, not both")
+        try:
+            return Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"{name}_FILE", f"cannot read {file_name!r} ({exc.strerror})") from None
+    return value
+
+
+def string(name: str, default: str) -> str:
+    value = _raw(name)
+    return default if value is None else value
+
+
+def boolean(name: str, default: bool) -> bool:
+    value = _raw(name)
+    if value is None or value == "":
+        return default
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(name, f"expected true or false, got {value!r}")
+
+
+def integer(name: str, default: int, *, minimum: int | None = None, maximum: int | None = None) -> int:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        result = default
+    else:
+        try:
+            result = int(value.strip())
+        except ValueError:
+            raise ConfigError(name, f"expected a whole number, got {value!r}") from None
+    if minimum is not None and result < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {result}")
+    if maximum is not None and result > maximum:
+        raise ConfigError(name, f"must be at most {maximum}, got {result}")
+    return result
+
+
+def number(name: str, default: float, *, minimum: float | None = None) -> float:
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        result = default
+    else:
+        try:
+            result = float(value.strip())
+        except ValueError:
+            raise ConfigError(name, f"expected a number, got {value!r}") from None
+    if result != result or result in (float("inf"), float("-inf")):
+        raise ConfigError(name, f"expected a finite number, got {value!r}")
+    if minimum is not None and result < minimum:
+        raise ConfigError(name, f"must be at least {minimum}, got {result}")
+    return result
+
+
+def string_list(name: str, default: list[str]) -> list[str]:
+    value = _raw(name)
+    if value is None:
+        return list(default)
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def choice(name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = string(name, default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(name, f"expected one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def url(name: str, schemes: tuple[str, ...]) -> str | None:
+    """A URL with one of ``schemes``, or None when unset. The error never echoes a password."""
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return None
+    value = value.strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+    except ValueError:
+        raise ConfigError(name, "is not a valid URL") from None
+    if not parts.scheme:
+        raise ConfigError(name, f"is not a URL (expected {' or '.join(s + '://' for s in schemes)}...)")
+    if parts.scheme not in schemes:
+        raise ConfigError(name, f"unknown scheme {parts.scheme!r}, expected one of {', '.join(schemes)}")
+    if not parts.hostname and parts.scheme not in ("sqlite",):
+        raise ConfigError(name, "has no host")
+    return value
+
+
+DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
+
+
+def database(name: str, default_sqlite_path: Path) -> dict[str, Any]:
+    value = url(name, DATABASE_SCHEMES)
+    if value is None:
+        # The embedded default: make its folder so a fresh clone needs no setup step.
+        default_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(default_sqlite_path)}
+    try:
+        config: dict[str, Any] = env.db_url_config(value)
+    except Exception:  # django-environ raises several types; the message must not echo the URL
+        raise ConfigError(name, "could not be parsed as a database URL") from None
+    if config["ENGINE"].endswith("postgresql"):
+        if not config.get("NAME"):
+            raise ConfigError(name, "names no database (postgres://user@host:5432/<database>)")
+        # Reuse connections across requests; health-checked so a restarted server is survived.
+        config["CONN_MAX_AGE"] = integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+        config["CONN_HEALTH_CHECKS"] = True
+    return config

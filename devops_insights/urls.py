@@ -1,0 +1,11 @@
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from devops_insights import views
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/health", views.health, name="health"),
+]

@@ -1,0 +1,95 @@
+"""The source registry: what to poll, how, and how its polls have been going."""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from metrics.defaults import default_metric_paths
+from metrics.stores.base import SourceSpec
+
+# Header names whose values are credentials: masked in the admin and never logged.
+SECRET_HEADER_PATTERN = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie|signature", re.I)
+MASK = "••••••"
+
+
+def default_interval() -> int:
+    return int(settings.POLLER_DEFAULT_INTERVAL)
+
+
+def default_tags() -> list[str]:
+    return []
+
+
+def default_headers() -> dict[str, str]:
+    return {}
+
+
+def default_volatile_paths() -> list[str]:
+    return []
+
+
+class SourceQuerySet(models.QuerySet):
+    def enabled(self) -> SourceQuerySet:
+        return self.filter(enabled=True)
+
+
+class Source(models.Model):
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "Closed"
+        OPEN = "open", "Open"
+        HALF_OPEN = "half_open", "Half-open"
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField("display name", max_length=120)
+    url = models.URLField(max_length=2000)
+    enabled = models.BooleanField(default=True)
+    interval_seconds = models.PositiveIntegerField(
+        default=default_interval, validators=[MinValueValidator(5), MaxValueValidator(86400)]
+    )
+    timeout_seconds = models.FloatField(default=10.0, validators=[MinValueValidator(0.5), MaxValueValidator(120)])
+    headers = models.JSONField(default=default_headers, blank=True, help_text="Extra request headers.")
+    region = models.CharField(max_length=64, blank=True, db_index=True)
+    tags = models.JSONField(default=default_tags, blank=True)
+    metric_paths = models.JSONField(
+        default=default_metric_paths, blank=True, help_text="Metric name to dotted path into the payload."
+    )
+    volatile_paths = models.JSONField(
+        default=default_volatile_paths, blank=True, help_text="Dotted paths left out of change detection."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    # Poll health, kept up to date by the poller.
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    last_error_kind = models.CharField(max_length=40, blank=True)
+    last_error_message = models.CharField(max_length=500, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    circuit_state = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED)
+    circuit_opened_at = models.DateTimeField(null=True, blank=True)
+    last_latency_ms = models.FloatField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.name or self.slug
+
+    def spec(self) -> SourceSpec:
+        return SourceSpec(
+            slug=self.slug,
+            metric_paths=dict(self.metric_paths or {}),
+            volatile_paths=tuple(self.volatile_paths or ()),
+        )
+
+    def masked_headers(self) -> dict[str, str]:
+        """Headers safe to show or log: credential values replaced by a mask."""
+        return {k: (MASK if SECRET_HEADER_PATTERN.search(k) else v) for k, v in (self.headers or {}).items()}

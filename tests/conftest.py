@@ -1,0 +1,109 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import services
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Give the store contract suite one SQLite and one PostgreSQL alias, whatever the default is."""
+    from django.conf import settings
+    from environ import Env
+
+    default_engine = settings.DATABASES["default"]["ENGINE"]
+    if not default_engine.endswith("sqlite3"):
+        settings.DATABASES["contract_sqlite"] = {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": ":memory:",
+            "TEST": {"NAME": ""},
+        }
+    if not default_engine.endswith("postgresql"):
+        pg = Env.db_url_config(services.test_database_url())
+        pg["TEST"] = {"NAME": f"test_{pg['NAME']}_contract"}
+        settings.DATABASES["contract_postgres"] = pg
+    from django.db import connections
+
+    # If something already read the database settings, make the handler fill in the new aliases' defaults.
+    connections.__dict__.pop("settings", None)
+
+
+def sql_alias(kind: str) -> str:
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if (kind == "sqlite" and engine.endswith("sqlite3")) or (kind == "postgres" and engine.endswith("postgresql")):
+        return "default"
+    return f"contract_{kind}"
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    url = services.test_redis_url()
+    problem = services.redis_available(url)
+    if problem:
+        services.unavailable(problem)
+    return url
+
+
+@pytest.fixture
+def redis_client(redis_url: str) -> Iterator[Any]:
+    """A real Redis on the test database, emptied before and after the test."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    yield client
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def redis_settings(redis_url: str, redis_client: Any, settings: Any) -> Any:
+    """Settings switched to the Redis cache and channel layer, as with REDIS_URL set."""
+    settings.REDIS_URL = redis_url
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": "test",
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient", "IGNORE_EXCEPTIONS": True},
+        }
+    }
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+    }
+    # Django's and Channels' setting_changed receivers rebuild the cache and layer handlers.
+    return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    url = services.test_database_url()
+    problem = services.postgres_available(url)
+    if problem:
+        services.unavailable(problem)
+    return url
+
+
+@pytest.fixture(scope="session")
+def mongodb_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """MONGODB_TEST_URL when set (a real mongod), else nx-27017 started on a free port."""
+    import os
+
+    url = os.environ.get("MONGODB_TEST_URL")
+    if url:
+        yield url
+        return
+    yield from services.start_nx27017(Path(tmp_path_factory.mktemp("mongo")))
+
+
+@pytest.fixture(scope="session")
+def real_mongodb() -> bool:
+    """True when the tests run against real MongoDB rather than the nx-27017 stand-in."""
+    import os
+
+    return bool(os.environ.get("MONGODB_TEST_URL"))
