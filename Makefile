@@ -31,7 +31,7 @@ format: install
 	$(BIN)/ruff format .
 
 typecheck: install
-	$(BIN)/mypy devops_insights accounts metrics pollers
+	$(BIN)/mypy devops_insights accounts metrics pollers realtime dashboard api alerts observability
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run

@@ -1,7 +1,7 @@
-"""WebSocket URL routes (the realtime app adds its consumers here)."""
+"""WebSocket URL routes: each app that serves WebSockets contributes its patterns here."""
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from realtime.routing import websocket_urlpatterns as realtime_patterns
 
-websocket_urlpatterns: list[URLPattern] = []
+websocket_urlpatterns = [*realtime_patterns]

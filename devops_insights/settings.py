@@ -44,6 +44,11 @@ INSTALLED_APPS = [
     "accounts",
     "metrics",
     "pollers",
+    "realtime",
+    "dashboard",
+    "api",
+    "alerts",
+    "observability",
 ]
 
 MIDDLEWARE = [
@@ -228,3 +233,17 @@ LOGGING = {
         "pymongo": {"level": "WARNING"},
     },
 }
+
+# --- Real-time (realtime/) -------------------------------------------------------------
+
+
+# --- Dashboards (dashboard/) -----------------------------------------------------------
+
+
+# --- API (api/) ------------------------------------------------------------------------
+
+
+# --- Operations: retention, observability (metrics/, observability/) -------------------
+
+
+# --- Alerting (alerts/) ----------------------------------------------------------------
