@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 
 from metrics.defaults import default_metric_paths
 from metrics.stores.base import SourceSpec
@@ -30,6 +32,12 @@ def default_headers() -> dict[str, str]:
 
 def default_volatile_paths() -> list[str]:
     return []
+
+
+class AlertState(models.TextChoices):
+    OK = "ok", "OK"
+    DEGRADED = "degraded", "Degraded"  # a warning alert is firing
+    CRITICAL = "critical", "Critical"  # a critical alert is firing
 
 
 class SourceQuerySet(models.QuerySet):
@@ -75,6 +83,9 @@ class Source(models.Model):
     last_latency_ms = models.FloatField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
 
+    # Worst alert currently firing for this source, kept up to date by the alert evaluator.
+    alert_state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OK)
+
     objects = SourceQuerySet.as_manager()
 
     class Meta:
@@ -93,3 +104,30 @@ class Source(models.Model):
     def masked_headers(self) -> dict[str, str]:
         """Headers safe to show or log: credential values replaced by a mask."""
         return {k: (MASK if SECRET_HEADER_PATTERN.search(k) else v) for k, v in (self.headers or {}).items()}
+
+
+class PollerProcessQuerySet(models.QuerySet):
+    def alive(self, within: timedelta = timedelta(seconds=30)) -> PollerProcessQuerySet:
+        return self.filter(last_heartbeat_at__gte=timezone.now() - within)
+
+
+class PollerProcess(models.Model):
+    """One running poller, heartbeating while it runs: for the readiness check and the system page."""
+
+    process_id = models.CharField(max_length=64, unique=True)  # hostname:pid:random
+    hostname = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField()
+    last_heartbeat_at = models.DateTimeField(db_index=True)
+    leases_held = models.PositiveIntegerField(default=0)
+    polls_done = models.PositiveBigIntegerField(default=0)
+    lease_backend = models.CharField(max_length=20, default="local")  # "redis" or "local"
+    stopped_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PollerProcessQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-last_heartbeat_at"]
+
+    def __str__(self) -> str:
+        return self.process_id
