@@ -107,3 +107,15 @@ def real_mongodb() -> bool:
     import os
 
     return bool(os.environ.get("MONGODB_TEST_URL"))
+
+
+@pytest.fixture
+def simulator() -> Iterator[Any]:
+    """The upstream simulator serving on a free loopback port for the duration of one test."""
+    from tests.simulator import RunningSimulator
+
+    running = RunningSimulator("127.0.0.1", 0).start()
+    try:
+        yield running
+    finally:
+        running.stop()
