@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -93,6 +94,21 @@ class Source(models.Model):
 
     def __str__(self) -> str:
         return self.name or self.slug
+
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            # Imported here: the guard imports requests, which the models module should not need.
+            from pollers.ssrf import UnsafeURLError, resolve_target
+
+            try:
+                resolve_target(self.url)
+            except UnsafeURLError as exc:
+                raise ValidationError({"url": str(exc)}) from None
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
 
     def spec(self) -> SourceSpec:
         return SourceSpec(

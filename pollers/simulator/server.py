@@ -95,7 +95,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
     server_version = "UpstreamSimulator/1.0"
 
     def log_message(self, format: str, *args: Any) -> None:
-        logger.debug("%s %s", self.address_string(), format % args)
+        # The path without its query string: test URLs carry fake tokens there.
+        logger.debug("%s %s %s", self.address_string(), self.command, urlsplit(self.path).path)
 
     # --- routing ------------------------------------------------------------------------------
     def do_GET(self) -> None:
