@@ -124,7 +124,8 @@ class Source(models.Model):
 
 class PollerProcessQuerySet(models.QuerySet):
     def alive(self, within: timedelta = timedelta(seconds=30)) -> PollerProcessQuerySet:
-        return self.filter(last_heartbeat_at__gte=timezone.now() - within)
+        """Running pollers: heartbeat within ``within`` and not stopped cleanly."""
+        return self.filter(last_heartbeat_at__gte=timezone.now() - within, stopped_at__isnull=True)
 
 
 class PollerProcess(models.Model):
@@ -147,3 +148,33 @@ class PollerProcess(models.Model):
 
     def __str__(self) -> str:
         return self.process_id
+
+    @classmethod
+    def register(cls, process_id: str, hostname: str, pid: int, lease_backend: str) -> PollerProcess:
+        now = timezone.now()
+        process, _ = cls.objects.update_or_create(
+            process_id=process_id,
+            defaults={
+                "hostname": hostname[:255],
+                "pid": pid,
+                "started_at": now,
+                "last_heartbeat_at": now,
+                "lease_backend": lease_backend,
+                "stopped_at": None,
+            },
+        )
+        return process
+
+    def beat(self, leases_held: int, polls_done: int) -> None:
+        self.last_heartbeat_at = timezone.now()
+        self.leases_held = leases_held
+        self.polls_done = polls_done
+        PollerProcess.objects.filter(pk=self.pk).update(
+            last_heartbeat_at=self.last_heartbeat_at, leases_held=leases_held, polls_done=polls_done
+        )
+
+    def mark_stopped(self, polls_done: int) -> None:
+        self.stopped_at = timezone.now()
+        PollerProcess.objects.filter(pk=self.pk).update(
+            stopped_at=self.stopped_at, leases_held=0, polls_done=polls_done
+        )
