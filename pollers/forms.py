@@ -20,6 +20,11 @@ class MaskedHeadersField(forms.JSONField):
 
 
 class SourceAdminForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        help_text="http or https; checked against private and metadata addresses (POLLER_ALLOWED_PRIVATE_HOSTS).",
+    )
     headers = MaskedHeadersField(
         required=False,
         help_text=(
