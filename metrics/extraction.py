@@ -23,6 +23,7 @@ import copy
 import hashlib
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,8 @@ from typing import Any
 from metrics.stores.base import FieldChange, JsonObject, PayloadError, SourceSpec
 
 WILDCARD = "*"
+# "\u0000" in JSON text, not preceded by an escaped backslash ("\\u0000" is a literal backslash-u).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,9 @@ def validate_payload(payload: Any, max_bytes: int) -> str:
         raise PayloadError(f"payload is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise PayloadError("payload is nested too deeply") from None
+    if _NUL_ESCAPE.search(text):
+        # PostgreSQL's jsonb cannot hold U+0000; refuse it everywhere so every store behaves alike.
+        raise PayloadError("payload contains a NUL character (\\u0000), which cannot be stored")
     size = len(text.encode("utf-8"))
     if size > max_bytes:
         raise PayloadError(f"payload is {size} bytes encoded, over the {max_bytes}-byte limit")

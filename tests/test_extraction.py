@@ -240,3 +240,10 @@ def test_it_finds_no_difference_between_equal_payloads() -> None:
 def test_it_round_trips_a_diff_through_json() -> None:
     diff = [FieldChange("a.b", 1, 2, "changed"), FieldChange("c", None, [1], "added")]
     assert diff_from_json(json.loads(json.dumps(diff_to_json(diff)))) == diff
+
+
+def test_it_rejects_a_nul_character_that_postgresql_cannot_store() -> None:
+    with pytest.raises(PayloadError, match="NUL character"):
+        validate_payload({"a": "x\x00y"}, 1024)
+    # A literal backslash followed by "u0000" is ordinary text.
+    validate_payload({"a": "x\\u0000y"}, 1024)
