@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,7 +15,9 @@ from metrics.extraction import diff_payloads
 from metrics.stores.base import FieldChange, MetricStore, PayloadError, SourceSpec
 from tests.conftest import sql_alias
 
-T0 = datetime(2026, 11, 29, 12, 0, 0, tzinfo=UTC)
+# Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
+# to every bucket width the series tests use.
+T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 SPEC = SourceSpec(
     "us-east",
     metric_paths={"cpu": "stats.cpu", "online": "stats.online", "up": "services.*"},
@@ -37,17 +40,23 @@ def _sql_param(kind: str) -> Any:
     return pytest.param(kind, marks=pytest.mark.django_db(databases=[sql_alias(kind)], transaction=True), id=kind)
 
 
-STORE_KINDS = [_sql_param("sqlite"), _sql_param("postgres")]
+STORE_KINDS = [_sql_param("sqlite"), _sql_param("postgres"), pytest.param("mongodb", id="mongodb")]
 
 
 @pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> MetricStore:
+def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
     kind = request.param
+    if kind == "mongodb":
+        from tests.mongo_store import mongo_store
+
+        with mongo_store(request.getfixturevalue("mongodb_url")) as mongo:
+            yield mongo
+        return
     if kind == "postgres":
         request.getfixturevalue("postgres_url")
     from metrics.stores.sql import SqlMetricStore
 
-    return SqlMetricStore(using=sql_alias(kind))
+    yield SqlMetricStore(using=sql_alias(kind))
 
 
 def all_history(store: MetricStore, source: str = SPEC.slug) -> list[Any]:
