@@ -52,7 +52,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.shutdown = False
         self.verbosity = int(options["verbosity"])
-        concurrency = options["concurrency"] or settings.POLLER_CONCURRENCY
+        concurrency = settings.POLLER_CONCURRENCY if options["concurrency"] is None else options["concurrency"]
         if not 1 <= concurrency <= 512:
             raise CommandError("--concurrency must be between 1 and 512")
         if options["loop"] and options["dry_run"]:
