@@ -10,10 +10,12 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.utils import timezone
 
 from metrics.stores.base import MetricStore, PayloadError, StoreError
@@ -61,6 +63,7 @@ class Poller:
         self.dry_run = dry_run
         self.process_id = process_id
         self._store_lock = threading.Lock()
+        self._sqlite_writes = threading.Lock()
 
     @property
     def store(self) -> MetricStore:
@@ -97,7 +100,7 @@ class Poller:
             source.circuit_state = HALF_OPEN
             Source.objects.filter(pk=source.pk).update(circuit_state=HALF_OPEN)
 
-        fetched = self.fetcher.fetch(source.url, source.headers or {}, source.timeout_seconds)
+        fetched = self.fetcher.fetch(source.url, source.headers or {}, source.timeout_seconds, poll_id=poll_id)
         outcome = self._outcome(source, poll_id, started, fetched)
         if self.dry_run:
             return outcome
@@ -109,6 +112,17 @@ class Poller:
         self._log(source, outcome)
         self._notify(source, outcome)
         return outcome
+
+    def _writing(self) -> AbstractContextManager[Any]:
+        """On SQLite, one writer at a time per process.
+
+        SQLite allows one writer; its busy handler makes the others sleep and retry, which at 16
+        threads costs more than the writes. Queueing on a Python lock instead keeps the write rate
+        of a single thread. Other databases write concurrently.
+        """
+        if self.store.backend == "sql" and connection.vendor == "sqlite":
+            return self._sqlite_writes
+        return nullcontext()
 
     # --- steps --------------------------------------------------------------------------------
     def _outcome(self, source: Source, poll_id: str, started: datetime, fetched: FetchResult) -> PollOutcome:
@@ -138,7 +152,8 @@ class Poller:
         if self.process_id:
             meta["poller"] = self.process_id
         try:
-            record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
+            with self._writing():
+                record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
         except PayloadError as exc:
             return replace(outcome, ok=False, error_kind="bad_payload", error_message=str(exc)[:300])
         except StoreError as exc:
@@ -171,7 +186,8 @@ class Poller:
             if outcome.error_kind != "store_error":
                 after = circuit.after_failure(failures, now, self.circuit_policy)
                 changes.update(circuit_state=after.state, circuit_opened_at=after.opened_at)
-        Source.objects.filter(pk=source.pk).update(**changes)
+        with self._writing():
+            Source.objects.filter(pk=source.pk).update(**changes)
         for name, value in changes.items():
             setattr(source, name, value)
 

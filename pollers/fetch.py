@@ -172,7 +172,9 @@ class Fetcher:
         self._local = threading.local()
 
     # --- the fetch ---------------------------------------------------------------------------
-    def fetch(self, url: str, headers: Mapping[str, str] | None = None, timeout: float | None = None) -> FetchResult:
+    def fetch(
+        self, url: str, headers: Mapping[str, str] | None = None, timeout: float | None = None, poll_id: str = ""
+    ) -> FetchResult:
         """GET ``url`` and parse a JSON object, with retries. Never raises for upstream trouble."""
         timeout = float(timeout or self.policy.read_timeout)
         started = time.monotonic()
@@ -193,7 +195,14 @@ class Fetcher:
                         error_message=failure.message,
                         retry_after=failure.retry_after,
                     )
-                logger.debug("attempt %d failed (%s), retrying in %.2fs", attempt, failure.kind, delay)
+                logger.debug(
+                    "poll %s attempt %d failed (%s), retrying in %.2fs",
+                    poll_id,
+                    attempt,
+                    failure.kind,
+                    delay,
+                    extra={"poll_id": poll_id},
+                )
                 if delay > 0 and self._sleep(delay):
                     return FetchResult(
                         ok=False,
@@ -263,17 +272,24 @@ class Fetcher:
             self.rate_limiter, target.host, self.stop, timeout=max(0.0, deadline - time.monotonic())
         ):
             raise FetchFailure("rate_limited", f"no request slot for {target.host} within the timeout", retryable=True)
-        address = target.addresses[0]
         connect_timeout = min(self.policy.connect_timeout, timeout)
         read_timeout = min(self.policy.read_timeout, timeout)
         try:
-            return self.session().get(
-                target.pinned_url(address),
-                headers={**headers, "Host": target.host_header},
-                timeout=(connect_timeout, read_timeout),
-                allow_redirects=False,
-                stream=True,
-            )
+            # Every address tried is one the guard checked; the next one only when a connection is refused.
+            for index, address in enumerate(target.addresses):
+                try:
+                    return self.session().get(
+                        target.pinned_url(address),
+                        headers={**headers, "Host": target.host_header},
+                        timeout=(connect_timeout, read_timeout),
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                except requests.exceptions.ConnectionError as exc:
+                    last = index == len(target.addresses) - 1
+                    if last or isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+                        raise
+            raise AssertionError("unreachable: resolve_target never returns an empty address list")
         except requests.exceptions.SSLError:
             raise FetchFailure("tls", f"TLS handshake with {target.host} failed") from None
         except requests.exceptions.ConnectTimeout:

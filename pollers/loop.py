@@ -20,7 +20,7 @@ import secrets
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -86,6 +86,8 @@ class PollerLoop:
         self.polls_done = 0
         self.window: Counter[str] = Counter()  # outcomes since the last progress line
         self.lost_claims = 0
+        # (slug, seconds a poll started after it was due): the scheduling drift, for progress and benchmarks.
+        self.drift: deque[tuple[str, float]] = deque(maxlen=10000)
 
     # --- the loop -------------------------------------------------------------------------------
     def run(self) -> None:
@@ -164,16 +166,16 @@ class PollerLoop:
             if current is not None:
                 entry.not_before = current.not_before
             self.scheduled[slug] = entry
-            slot = slot_at(now, interval, entry.offset)
-            # The current slot if its claiming window is still open, else the next one.
-            if now - slot_start(slot, interval, entry.offset) > interval / 2:
-                slot += 1
-            self.push(slug, slot)
+            # Start with the current slot: a new poller (or a new source) polls at once instead of
+            # waiting up to an interval; the slot lease stops it if another poller already had it.
+            self.push(slug, slot_at(now, interval, entry.offset), earliest=now)
 
-    def push(self, slug: str, slot: int) -> None:
+    def push(self, slug: str, slot: int, earliest: float | None = None) -> None:
         entry = self.scheduled[slug]
         jitter = random.uniform(0, self.jitter_fraction * entry.interval)  # noqa: S311 - spread, not security
         due = slot_start(slot, entry.interval, entry.offset) + jitter
+        if earliest is not None and due < earliest:
+            due = earliest + jitter  # a slot already under way: claim it now rather than "late"
         heapq.heappush(self.heap, (due, slug, slot, entry.generation))
 
     def dispatch(self, executor: ThreadPoolExecutor) -> None:
@@ -181,7 +183,7 @@ class PollerLoop:
         while self.heap and self.heap[0][0] <= now and not self.shutdown:
             if len(self.in_flight) >= self.concurrency:
                 return  # every worker is busy: due polls wait for the first free one
-            _, slug, slot, generation = heapq.heappop(self.heap)
+            due, slug, slot, generation = heapq.heappop(self.heap)
             entry = self.scheduled.get(slug)
             if entry is None or entry.generation != generation:
                 continue  # removed, disabled or re-timed since this entry was pushed
@@ -194,10 +196,12 @@ class PollerLoop:
             self.push(slug, slot + 1)
             if slug in self.in_flight or now < entry.not_before:
                 continue  # still polling the previous slot here, or the upstream asked us to wait
-            self.in_flight[slug] = executor.submit(self.run_slot, entry.source, slot, entry.interval)
+            self.in_flight[slug] = executor.submit(self.run_slot, entry.source, slot, entry.interval, due)
 
     # --- one claimed poll, in a worker thread -----------------------------------------------------
-    def run_slot(self, source: Source, slot: int, interval: float) -> None:
+    def run_slot(self, source: Source, slot: int, interval: float, due: float | None = None) -> None:
+        if due is not None:
+            self.drift.append((source.slug, max(0.0, time.time() - due)))
         try:
             self._claim_and_poll(source, slot, interval)
         finally:
@@ -282,9 +286,11 @@ class PollerLoop:
         with self.lock:
             window, self.window = self.window, Counter()
             lost, self.lost_claims = self.lost_claims, 0
+        recent = sorted(d for _, d in list(self.drift)[-1000:])
+        p95 = recent[int(len(recent) * 0.95) - 1] if recent else 0.0
         self.write(
             f"poller {self.process_id}: {sum(window.values()) - window['changed']} polls in the last "
             f"{self.progress_seconds:g}s (ok {window['ok']}, changed {window['changed']}, failed {window['failed']}, "
             f"circuit open {window['skipped']}), {lost} slots taken by other pollers, "
-            f"{len(self.in_flight)} in flight, {len(self.scheduled)} sources"
+            f"{len(self.in_flight)} in flight, {len(self.scheduled)} sources, p95 start drift {p95 * 1000:.0f} ms"
         )

@@ -191,3 +191,22 @@ def test_it_reads_retry_after_as_seconds_or_a_date() -> None:
     assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_it_drops_credentials_when_a_redirect_leaves_the_host(simulator: RunningSimulator) -> None:
+    # 127.0.0.1 and localhost are different hosts to HTTP, both on loopback here.
+    fetcher = Fetcher(policy(allowed_private_hosts=("127.0.0.1", "localhost")))
+    headers = {"Authorization": "Bearer secret", "X-Api-Key": "k", "X-Trace": "t1"}
+    same_host = f"{simulator.base_url}/echo/headers"
+    result = fetcher.fetch(simulator.url("us-east", f"fault=redirect&location={same_host}"), headers=headers)
+    assert result.payload is not None
+    assert (result.payload.get("Authorization"), result.payload.get("X-Trace")) == ("Bearer secret", "t1")
+
+    other_host = f"http://localhost:{simulator.port}/echo/headers"
+    result = fetcher.fetch(simulator.url("us-east", f"fault=redirect&location={other_host}"), headers=headers)
+    assert result.ok, result.error_message
+    assert result.payload is not None
+    assert "Authorization" not in result.payload
+    assert "X-Api-Key" not in result.payload
+    assert result.payload["X-Trace"] == "t1"
+    assert result.payload["Host"] == f"localhost:{simulator.port}"

@@ -2,6 +2,7 @@
 
 Routes:
   GET    /status/<region>[?stats=1][&fault=<kind>&...]  the region's document (see ``payload``)
+  GET    /echo/headers                                    the request's headers as a JSON object
   GET    /_control/requests                               {"<region>": [unix times of requests], ...}
   POST   /_control/faults/<region>                        JSON ``Fault`` fields: set a standing fault
   DELETE /_control/faults/<region>                        clear it (``/_control/faults`` clears all)
@@ -91,6 +92,9 @@ class SimulatorServer(ThreadingHTTPServer):
 
 class SimulatorHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so pollers' connection pools are exercised
+    # Headers and body go out in separate writes; with Nagle on, a kept-alive connection waits
+    # for the client's delayed ACK (~40 ms) before the body.
+    disable_nagle_algorithm = True
     server: SimulatorServer
     server_version = "UpstreamSimulator/1.0"
 
@@ -104,6 +108,9 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         match = REGION_PATH.match(parts.path)
         if match:
             self.serve_status(match.group(1), parse_qs(parts.query))
+        elif parts.path == "/echo/headers":
+            # What the client sent: lets tests see which headers survive a redirect.
+            self.send_json(200, {name: value for name, value in self.headers.items()})
         elif parts.path == "/_control/requests" and self.from_loopback():
             with self.server.state.lock:
                 log = {region: list(times) for region, times in self.server.state.requests.items()}
