@@ -134,11 +134,15 @@ class SourceAdmin(admin.ModelAdmin):
             if outcome.ok:
                 changed = "changed" if outcome.record and outcome.record.changed else "unchanged"
                 self.message_user(
-                    request, f"{outcome.source}: ok in {outcome.latency_ms or 0:.0f} ms, {changed}.", messages.SUCCESS
+                    request,
+                    f"Poll of {outcome.source}: ok in {outcome.latency_ms or 0:.0f} ms, {changed}.",
+                    messages.SUCCESS,
                 )
             else:
                 self.message_user(
-                    request, f"{outcome.source}: {outcome.error_kind}: {outcome.error_message}", messages.ERROR
+                    request,
+                    f"Poll of {outcome.source} failed: {outcome.error_kind}: {outcome.error_message}",
+                    messages.ERROR,
                 )
 
 
