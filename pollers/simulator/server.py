@@ -21,6 +21,7 @@ import logging
 import re
 import select
 import socket
+import sys
 import threading
 import time
 from collections import defaultdict
@@ -90,8 +91,6 @@ class SimulatorServer(ThreadingHTTPServer):
         super().shutdown()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
-        import sys
-
         # Clients hanging up mid-answer is what the faults are for, not an error of the simulator.
         if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
             logger.debug("client %s went away", client_address)
