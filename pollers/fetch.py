@@ -27,7 +27,7 @@ from urllib.parse import urljoin, urlsplit
 
 import requests
 from django.conf import settings
-from urllib3.exceptions import ProtocolError
+from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
 from pollers.models import SECRET_HEADER_PATTERN
 from pollers.ratelimit import RateLimiter, acquire
@@ -346,16 +346,14 @@ class Fetcher:
             raise FetchFailure(
                 "truncated", "the connection closed before the body was complete", status_code=status
             ) from None
-        except (TimeoutError, requests.exceptions.ReadTimeout):
+        except (TimeoutError, ReadTimeoutError, requests.exceptions.ReadTimeout):
             raise FetchFailure(
                 "timeout", f"{target.host} stopped sending the body", retryable=True, status_code=status
             ) from None
-        except Exception as exc:
-            if "timed out" in str(exc).lower():
-                raise FetchFailure(
-                    "timeout", f"{target.host} stopped sending the body", retryable=True, status_code=status
-                ) from None
-            raise
+        except DecodeError:
+            raise FetchFailure(
+                "bad_encoding", "the body does not match its Content-Encoding", status_code=status
+            ) from None
         if declared and declared.isdigit() and len(body) < int(declared):
             raise FetchFailure("truncated", f"got {len(body)} of {declared} bytes", status_code=status)
         try:
