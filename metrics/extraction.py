@@ -79,6 +79,19 @@ def validate_payload(payload: Any, max_bytes: int) -> str:
     return text
 
 
+def validate_poll_meta(poll_meta: Any) -> JsonObject:
+    """The poller's metadata for a record (latency, status code...): a JSON object, or empty."""
+    if poll_meta is None:
+        return {}
+    if not isinstance(poll_meta, dict):
+        raise PayloadError(f"poll_meta must be a JSON object, got {_json_type(poll_meta)}")
+    try:
+        canonical_json(poll_meta)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"poll_meta is not valid JSON: {exc}") from None
+    return dict(poll_meta)
+
+
 def payload_hash(payload: JsonObject, volatile_paths: Sequence[str] = ()) -> str:
     stable = strip_paths(payload, volatile_paths) if volatile_paths else payload
     return hashlib.sha1(canonical_json(stable).encode("utf-8"), usedforsecurity=False).hexdigest()
