@@ -129,6 +129,8 @@ def strip_paths(payload: JsonObject, paths: Iterable[str]) -> JsonObject:
     """A deep copy of ``payload`` without the values at ``paths`` (missing paths are ignored)."""
     result = copy.deepcopy(payload)
     for path in paths:
+        if not isinstance(path, str):
+            continue
         segments = split_path(path)
         if segments:
             _remove(result, segments)
@@ -168,6 +170,8 @@ def _remove(node: Any, segments: list[str]) -> None:
 def extract_metrics(payload: JsonObject, metric_paths: Mapping[str, str]) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for name, path in metric_paths.items():
+        if not isinstance(name, str) or not isinstance(path, str):
+            continue  # a hand-edited source with a non-text path: that metric is absent, polling goes on
         segments = split_path(path)
         if not segments:
             continue
