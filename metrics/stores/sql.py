@@ -300,6 +300,11 @@ class SqlMetricStore(MetricStore):
         try:
             return operation()
         except DatabaseError as exc:
+            connection = connections[self.using]
+            if not connection.in_atomic_block:
+                # A long-running poller has no request cycle to drop a dead connection (server restart,
+                # network cut): drop it here so the caller's retry reconnects instead of failing forever.
+                connection.close_if_unusable_or_obsolete()
             raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
 
 
