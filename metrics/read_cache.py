@@ -311,6 +311,9 @@ class CachedMetricStore(MetricStore):
         if parts is None:
             return
         fetched_at = fetched_at.astimezone(UTC)
+        # Patch in the time the store itself keeps (MongoDB: milliseconds), so cached == stored.
+        resolution = int(getattr(self.backend_store, "time_resolution_us", 1))
+        fetched_at = fetched_at.replace(microsecond=fetched_at.microsecond // resolution * resolution)
 
         def patched(snapshot: Snapshot | None) -> Snapshot | None:
             # A stale record (older fetch, other content) also comes back unchanged: leave it out.

@@ -332,3 +332,16 @@ def test_it_replays_generation_bumps_that_failed_while_redis_was_down(
     # Redis is back but missed the bump: the writer replays it with its next write of any source.
     store.record(SourceSpec("eu-west"), doc(5), T0)
     assert reader.latest(SPEC.slug).payload == doc(2)  # type: ignore[union-attr]
+
+
+def test_it_patches_last_seen_at_at_the_mongodb_resolution(prefix: str, mongodb_url: str) -> None:
+    from tests.mongo_store import mongo_store
+
+    with mongo_store(mongodb_url) as mongo:
+        store = CachedMetricStore(mongo, cache_alias="metrics")
+        store.record(SPEC, doc(1), T0)
+        store.record(SPEC, doc(1), T0 + timedelta(seconds=30, microseconds=123456))
+        cached = store.latest(SPEC.slug)
+        assert cached is not None
+        assert cached.last_seen_at == T0 + timedelta(seconds=30, milliseconds=123)
+        assert cached == mongo.latest(SPEC.slug)

@@ -103,6 +103,8 @@ def write_concern_w(value: str) -> int | str:
 
 class MongoMetricStore(MetricStore):
     backend = "mongodb"
+    # BSON dates keep milliseconds; the read cache truncates the times it patches in the same way.
+    time_resolution_us = 1000
 
     def __init__(
         self,
