@@ -155,3 +155,15 @@ def test_it_heartbeats_while_running(simulator: RunningSimulator, start_loop: An
     assert process.last_heartbeat_at > first_beat
     assert process.polls_done >= 1
     run.stop()
+
+
+def test_it_forgets_poller_processes_silent_for_a_day() -> None:
+    from django.utils import timezone
+
+    old = PollerProcess.register("old:1:aaa", "old", 1, "redis")
+    PollerProcess.objects.filter(pk=old.pk).update(last_heartbeat_at=timezone.now() - timedelta(days=2))
+    recent = PollerProcess.register("recent:2:bbb", "recent", 2, "redis")
+    recent.mark_stopped(5)
+    PollerProcess.register("new:3:ccc", "new", 3, "local")
+    assert set(PollerProcess.objects.values_list("process_id", flat=True)) == {"recent:2:bbb", "new:3:ccc"}
+    assert list(PollerProcess.objects.alive().values_list("process_id", flat=True)) == ["new:3:ccc"]
