@@ -51,6 +51,7 @@ class FetchPolicy:
     max_redirects: int = 3
     allowed_private_hosts: tuple[str, ...] = ()
     pool_size: int = 4
+    ca_bundle: str = ""  # PEM file of CAs to trust instead of the system's (private CAs)
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> FetchPolicy:
@@ -63,6 +64,7 @@ class FetchPolicy:
             "backoff_max": settings.POLLER_BACKOFF_MAX,
             "max_redirects": settings.POLLER_MAX_REDIRECTS,
             "allowed_private_hosts": tuple(settings.POLLER_ALLOWED_PRIVATE_HOSTS),
+            "ca_bundle": settings.POLLER_CA_BUNDLE,
         }
         values.update(overrides)
         return cls(**values)
@@ -154,6 +156,7 @@ class Fetcher:
         if session is None:
             session = requests.Session()
             session.trust_env = False  # no proxy or netrc from the environment may reroute a poll
+            session.verify = self.policy.ca_bundle or True
             adapter = PinnedAdapter(
                 pool_connections=self.policy.pool_size, pool_maxsize=self.policy.pool_size, max_retries=0
             )
