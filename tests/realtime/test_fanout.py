@@ -1,0 +1,91 @@
+"""Group fan-out: one publish reaches every subscribed connection, on every channel layer we ship."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+
+from metrics.stores.base import RecordResult
+from realtime.publish import publish_alert, publish_source_status, publish_update
+from tests.realtime.conftest import status_payload
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sources")]
+
+
+async def test_it_fans_one_update_out_to_every_subscriber(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], record: Callable[..., Any]
+) -> None:
+    one_source = await connect([session_cookie])
+    every_source = await connect([session_cookie])
+    other_source = await connect([session_cookie])
+    await one_source.request({"type": "subscribe", "sources": ["us-east"]})
+    await every_source.request({"type": "subscribe", "sources": "all"})
+    await other_source.request({"type": "subscribe", "sources": ["eu-west"]})
+
+    result = await record("us-east", status_payload(cpu_load=77.0))
+    assert await sync_to_async(publish_update)("us-east", result, datetime.now(UTC))
+
+    for client in (one_source, every_source):
+        update = await client.receive()
+        assert (update["type"], update["source"], update["sequence"]) == ("update", "us-east", result.sequence)
+        assert update["metrics"]["cpu_load"] == 77.0
+        assert await client.nothing(0.2), "exactly one copy per connection"
+    assert await other_source.nothing(0.2)
+
+    await sync_to_async(publish_source_status)("us-east", "recovered", {})
+    await sync_to_async(publish_alert)("us-east", {"rule": "r", "state": "resolved"})
+    for client in (one_source, every_source):
+        assert (await client.receive())["type"] == "source_status"
+        assert (await client.receive())["type"] == "alert"
+
+
+async def test_it_keeps_per_source_order_with_publishers_on_many_threads(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes]
+) -> None:
+    client = await connect([session_cookie])
+    await client.request({"type": "subscribe", "sources": "all"})
+    per_thread = 15
+    slugs = ("us-east", "eu-west", "ap-southeast")
+
+    def publish_many(slug: str) -> None:
+        for sequence in range(1, per_thread + 1):
+            result = RecordResult(changed=True, hash=f"{sequence:040x}", metrics={}, sequence=sequence, diff=[])
+            assert publish_update(slug, result, datetime.now(UTC))
+
+    def publish_all() -> None:
+        threads = [threading.Thread(target=publish_many, args=(slug,)) for slug in slugs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    await sync_to_async(publish_all)()
+    received: dict[str, list[int]] = {slug: [] for slug in slugs}
+    for _ in range(per_thread * len(slugs)):
+        update = await client.receive()
+        received[update["source"]].append(update["sequence"])
+    assert received == {slug: list(range(1, per_thread + 1)) for slug in slugs}
+
+
+async def test_it_keeps_a_redis_group_membership_alive_past_the_group_expiry(
+    redis_settings: Any, redis_url: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes]
+) -> None:
+    # channels-redis drops members older than group_expiry; the consumer re-joins at half of it.
+    redis_settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "group_expiry": 2},
+        }
+    }
+    client = await connect([session_cookie])
+    await client.request({"type": "subscribe", "sources": ["us-east"]})
+    await asyncio.sleep(3.5)
+    result = RecordResult(changed=True, hash="ab" * 20, metrics={}, sequence=1, diff=[])
+    assert await sync_to_async(publish_update)("us-east", result, datetime.now(UTC))
+    assert (await client.receive())["sequence"] == 1
