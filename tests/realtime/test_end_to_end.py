@@ -109,10 +109,8 @@ def stack(tmp_path: Path, redis_url: str, redis_client: Any) -> Iterator[Stack]:
         "simulator",
         [sys.executable, "manage.py", "simulate_upstream", "--port", str(stack.simulator_port), "--window", "1"],
     )
-    stack.start(
-        "web",
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(stack.web_port), "devops_insights.asgi:application"],
-    )
+    daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(stack.web_port)]
+    stack.start("web", [*daphne, "devops_insights.asgi:application"])
     stack.start_poller()
     try:
         for port, name in ((stack.simulator_port, "simulator"), (stack.web_port, "web")):

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
 
 from metrics.stores.base import RecordResult
+from realtime.groups import source_group
 from realtime.publish import publish_alert, publish_source_status, publish_update
 from tests.realtime.conftest import status_payload
 
@@ -89,3 +92,25 @@ async def test_it_keeps_a_redis_group_membership_alive_past_the_group_expiry(
     result = RecordResult(changed=True, hash="ab" * 20, metrics={}, sequence=1, diff=[])
     assert await sync_to_async(publish_update)("us-east", result, datetime.now(UTC))
     assert (await client.receive())["sequence"] == 1
+
+
+async def test_it_delivers_updates_while_the_database_thread_is_busy(
+    memory_layer: Any, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes]
+) -> None:
+    """Pushing an update must not wait for the one thread that serves database calls."""
+    client = await connect([session_cookie])
+    await client.request({"type": "subscribe", "sources": ["us-east"]})
+    busy = asyncio.ensure_future(sync_to_async(time.sleep, thread_sensitive=True)(2.0))
+    await asyncio.sleep(0.1)
+    event = {
+        "type": "metric.update",
+        "source": "us-east",
+        "hash": "cd" * 20,
+        "sequence": 1,
+        "fetched_at": datetime.now(UTC).isoformat(),
+        "metrics": {},
+        "diff": [],
+    }
+    await get_channel_layer().group_send(source_group("us-east"), event)
+    assert (await client.receive(timeout=1.0))["sequence"] == 1
+    await busy
