@@ -280,6 +280,8 @@ REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
 REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
 REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
 REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
+# In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
+REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
 
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------

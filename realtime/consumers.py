@@ -20,6 +20,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -45,6 +46,7 @@ from realtime.protocol import (
 )
 from realtime.publish import diff_as_json
 from realtime.ratelimit import TokenBucket
+from realtime.watcher import StoreWatcher, watcher_for
 
 logger = logging.getLogger(__name__)
 
@@ -122,18 +124,22 @@ def still_authorized(scope: dict[str, Any]) -> bool:
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
+    # Class defaults: disconnect() can run for a connection that connect() refused early.
+    maintenance: asyncio.Task[None] | None = None
+    watcher: StoreWatcher | None = None
+    joined_groups: set[str] = set()  # replaced per instance in connect()
+
     async def connect(self) -> None:
         self.all_sources = False
         self.subscribed: set[str] = set()  # explicit subscriptions (when not all_sources)
         self.excluded: set[str] = set()  # unsubscribed while subscribed to all
-        self.joined_groups: set[str] = set()
+        self.joined_groups = set()
         # Last sequence sent per source: drops an update the snapshot already covered.
         self.sequences: dict[str, int] = {}
         rate = settings.REALTIME_MAX_MESSAGES_PER_SECOND
         self.bucket = TokenBucket(rate=rate, burst=rate)
         self.dropped_in_a_row = 0
         self.closing = False
-        self.maintenance: asyncio.Task[None] | None = None
 
         subprotocol = select_subprotocol(self.scope)
         user = self.scope.get("user")
@@ -144,12 +150,19 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.close_with(CloseCode.UNAUTHENTICATED)
             return
         self.maintenance = asyncio.create_task(self.maintain())
+        interval = settings.REALTIME_STORE_WATCH_INTERVAL
+        if isinstance(self.channel_layer, InMemoryChannelLayer) and interval > 0:
+            self.watcher = watcher_for(self.channel_layer, interval)
+            self.watcher.acquire()
         await self.accept(subprotocol)
 
     async def disconnect(self, code: int) -> None:
         if self.maintenance is not None:
             self.maintenance.cancel()
-        for group in list(getattr(self, "joined_groups", ())):
+        if self.watcher is not None:
+            self.watcher.release()
+            self.watcher = None
+        for group in list(self.joined_groups):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
             except Exception as exc:

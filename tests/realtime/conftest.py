@@ -74,6 +74,8 @@ def any_layer(request: pytest.FixtureRequest) -> str:
 def _fresh_reads(settings: LazySettings) -> Iterator[None]:
     # The store's read cache outlives the database flush between tests; start each test clean.
     settings.REALTIME_REAUTH_INTERVAL = 60.0
+    # Tests publish explicitly; test_embedded.py turns the store watcher on where it is the subject.
+    settings.REALTIME_STORE_WATCH_INTERVAL = 0.0
     cache.clear()
     yield
     cache.clear()
