@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-import time
 from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
@@ -20,7 +19,7 @@ from typing import Any
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from channels.layers import InMemoryChannelLayer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 from django.contrib.auth import get_user_model
 
@@ -31,6 +30,7 @@ from pollers.models import Source
 from realtime.auth import select_subprotocol
 from realtime.encoding import dumps, encoded_update
 from realtime.groups import ALL_GROUP, source_group
+from realtime.hub import LocalHub, hub_for
 from realtime.protocol import (
     ErrorCode,
     Get,
@@ -124,9 +124,15 @@ def still_authorized(scope: dict[str, Any]) -> bool:
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: Channels gives a consumer one only when this alias names a configured
+    # layer (get_channel_layer returns None otherwise). Group events come through the process's
+    # LocalHub (realtime/hub.py), which hands them to receive_event.
+    channel_layer_alias = "realtime-local-hub"
+
     # Class defaults: disconnect() can run for a connection that connect() refused early.
     maintenance: asyncio.Task[None] | None = None
     watcher: StoreWatcher | None = None
+    hub: LocalHub | None = None
     joined_groups: set[str] = set()  # replaced per instance in connect()
 
     async def connect(self) -> None:
@@ -140,6 +146,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.bucket = TokenBucket(rate=rate, burst=rate)
         self.dropped_in_a_row = 0
         self.closing = False
+        # While a subscribe reads its snapshots, events wait here so that the snapshot goes first.
+        self.buffering = False
+        self.buffered: list[dict[str, Any]] = []
+        self.layer = get_channel_layer()
 
         subprotocol = select_subprotocol(self.scope)
         user = self.scope.get("user")
@@ -151,8 +161,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
-        if isinstance(self.channel_layer, InMemoryChannelLayer) and interval > 0:
-            self.watcher = watcher_for(self.channel_layer, interval)
+        if isinstance(self.layer, InMemoryChannelLayer) and interval > 0:
+            self.watcher = watcher_for(self.layer, interval)
             self.watcher.acquire()
         await self.accept(subprotocol)
 
@@ -162,12 +172,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         if self.watcher is not None:
             self.watcher.release()
             self.watcher = None
-        for group in list(self.joined_groups):
-            try:
-                await self.channel_layer.group_discard(group, self.channel_name)
-            except Exception as exc:
-                # Memberships expire on their own (group expiry); a layer outage must not crash the close.
-                logger.warning("realtime: leaving group %s failed: %s", group, type(exc).__name__)
+        if self.hub is not None:
+            for group in list(self.joined_groups):
+                await self.hub.leave(group, self)
         self.joined_groups = set()
 
     async def close_with(self, code: CloseCode) -> None:
@@ -272,19 +279,23 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             self.excluded.difference_update(slugs)
         else:
             self.subscribed.update(slugs)
-        # Join before reading: an update stored meanwhile is then queued for us, and the sequence
-        # check in metric_update drops it if the snapshot below already includes it.
+        # Join before reading: an update stored meanwhile is then buffered, and the sequence check
+        # in metric_update drops it if the snapshot below already includes it.
+        self.buffering = True
         try:
-            await self.sync_groups()
-        except Exception as exc:
-            logger.warning("realtime: joining groups failed: %s", type(exc).__name__)
-            raise ProtocolError(
-                ErrorCode.UNAVAILABLE,
-                "live updates are unavailable",
-                request.id,
-                settings.REALTIME_RETRY_AFTER_MS,
-            ) from None
-        await self.send_json(await self.snapshot_reply(slugs, request.known, request.id))
+            try:
+                await self.sync_groups()
+            except Exception as exc:
+                logger.warning("realtime: joining groups failed: %s", type(exc).__name__)
+                raise ProtocolError(
+                    ErrorCode.UNAVAILABLE,
+                    "live updates are unavailable",
+                    request.id,
+                    settings.REALTIME_RETRY_AFTER_MS,
+                ) from None
+            await self.send_json(await self.snapshot_reply(slugs, request.known, request.id))
+        finally:
+            await self.flush_buffered()
 
     async def unsubscribe(self, request: Unsubscribe) -> None:
         if request.sources is None:
@@ -367,14 +378,45 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     async def sync_groups(self) -> None:
         wanted = {ALL_GROUP} if self.all_sources else {source_group(slug) for slug in self.subscribed}
+        if wanted == self.joined_groups:
+            return
+        if self.layer is None:
+            raise RuntimeError("no channel layer is configured")
+        self.hub = self.hub or hub_for(self.layer)
         for group in sorted(wanted - self.joined_groups):
-            await self.channel_layer.group_add(group, self.channel_name)
+            await self.hub.join(group, self)
             self.joined_groups.add(group)
         for group in sorted(self.joined_groups - wanted):
-            await self.channel_layer.group_discard(group, self.channel_name)
+            await self.hub.leave(group, self)
             self.joined_groups.discard(group)
 
-    # --- Channel-layer events (sent by realtime.publish) ----------------------------------------
+    # --- Channel-layer events (sent by realtime.publish, handed over by the LocalHub) -----------
+
+    async def receive_event(self, event: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        if self.buffering:
+            self.buffered.append(event)
+            return
+        await self.handle_event(event)
+
+    async def handle_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "metric.update":
+            await self.metric_update(event)
+        elif kind == "source.status":
+            await self.source_status(event)
+        elif kind == "alert.event":
+            await self.alert_event(event)
+
+    async def flush_buffered(self) -> None:
+        # Events may keep arriving while these are sent; the loop ends with nothing left, and no
+        # await separates the last check from clearing the flag.
+        while self.buffered:
+            batch, self.buffered = self.buffered, []
+            for event in batch:
+                await self.handle_event(event)
+        self.buffering = False
 
     async def metric_update(self, event: dict[str, Any]) -> None:
         slug = event["source"]
@@ -404,25 +446,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     # --- Housekeeping ----------------------------------------------------------------------------
 
     async def maintain(self) -> None:
-        """Re-check credentials and refresh group memberships for as long as the connection lives.
+        """Re-check credentials for as long as the connection lives.
 
         A revoked token, a deactivated user or a logged-out session ends the stream within
-        REALTIME_REAUTH_INTERVAL. channels-redis forgets a group member after its group expiry,
-        so a connection older than that would silently stop receiving: re-joining at half the
-        expiry keeps the membership fresh.
+        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub).
         """
-        interval = settings.REALTIME_REAUTH_INTERVAL
-        group_expiry = getattr(self.channel_layer, "group_expiry", None)
-        refresh_every = group_expiry / 2 if group_expiry else math.inf
-        last_refresh = time.monotonic()
-        tick = min(interval, refresh_every)
         while True:
-            await asyncio.sleep(tick)
+            await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
             try:
-                if time.monotonic() - last_refresh >= refresh_every:
-                    last_refresh = time.monotonic()
-                    for group in list(self.joined_groups):
-                        await self.channel_layer.group_add(group, self.channel_name)
                 if not await still_authorized(self.scope):
                     logger.info("realtime: closing a connection whose credentials were revoked")
                     await self.close_with(CloseCode.UNAUTHENTICATED)
@@ -430,5 +461,5 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                # A database or layer blip: keep the connection and try again next tick.
+                # A database blip: keep the connection and try again next tick.
                 logger.warning("realtime: connection maintenance failed: %s", type(exc).__name__)

@@ -102,7 +102,8 @@ def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
 
 async def _send_all(layer: BaseChannelLayer, groups: Sequence[str], event: dict[str, Any]) -> None:
     for group in groups:
-        await layer.group_send(group, event)
+        # A web process's LocalHub sits in several groups; "group" tells it which one this copy is for.
+        await layer.group_send(group, {**event, "group": group})
 
 
 publisher = ChannelLayerPublisher()

@@ -91,7 +91,7 @@ class StoreWatcher:
             "published_at": datetime.now(UTC).isoformat(),
         }
         for group in (source_group(snapshot.source), ALL_GROUP):
-            await self.layer.group_send(group, event)
+            await self.layer.group_send(group, {**event, "group": group})
 
 
 _watchers: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, StoreWatcher] = weakref.WeakKeyDictionary()

@@ -114,3 +114,18 @@ async def test_it_delivers_updates_while_the_database_thread_is_busy(
     await get_channel_layer().group_send(source_group("us-east"), event)
     assert (await client.receive(timeout=1.0))["sequence"] == 1
     await busy
+
+
+async def test_it_joins_a_redis_group_once_per_process_however_many_connections(
+    redis_settings: Any, redis_client: Any, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes]
+) -> None:
+    clients = [await connect([session_cookie]) for _ in range(3)]
+    for client in clients:
+        await client.request({"type": "subscribe", "sources": ["us-east"]})
+    # channels-redis keeps a group as a sorted set of channel names.
+    assert redis_client.zcard("asgi:group:metrics.us-east") == 1
+    for client in clients[:2]:
+        await client.request({"type": "unsubscribe"})
+    assert redis_client.zcard("asgi:group:metrics.us-east") == 1
+    await clients[2].request({"type": "unsubscribe"})
+    assert redis_client.zcard("asgi:group:metrics.us-east") == 0

@@ -79,6 +79,7 @@ def test_it_delivers_to_a_redis_group_listener_in_another_loop(redis_settings: A
     assert publish_update("us-east", result(3), datetime(2026, 1, 1, tzinfo=UTC), "poll-3", payload={"status": "ok"})
     listener.join(10)
     assert len(received) == 2
+    assert {event["group"] for event in received} == {source_group("us-east"), ALL_GROUP}
     event = received[0]
     assert event["type"] == "metric.update"
     assert (event["source"], event["sequence"], event["poll_id"]) == ("us-east", 3, "poll-3")
