@@ -245,7 +245,17 @@ LOGGING = {
 # --- Real-time (realtime/) -------------------------------------------------------------
 # Which channels-redis layer carries live updates between pollers and web processes; chosen by
 # measurement (bench/ws_fanout.py, README "Real-time"). Without REDIS_URL: the in-memory layer.
-REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "redis", ("redis", "pubsub"))
+# Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
+# process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
+REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
+# Messages queued per channel (a web process has one, its LocalHub's): beyond it a stuck process
+# drops updates instead of growing Redis without bound.
+CHANNEL_LAYER_CAPACITY = config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10)
+# An update older than this is stale; clients recover it from the sequence gap.
+CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+# Each process's LocalHub re-joins at half this, so it only bounds how long a crashed process's
+# memberships linger in Redis.
+CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
 if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
     CHANNEL_LAYERS = {
         "default": {
@@ -260,14 +270,9 @@ elif REDIS_URL:
             "CONFIG": {
                 "hosts": [REDIS_URL],
                 "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                # Messages queued per channel (one channel per web process for group messages):
-                # beyond it a stuck process drops updates instead of growing Redis without bound.
-                "capacity": config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10),
-                # An update older than this is stale; clients recover it from the sequence gap.
-                "expiry": config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1),
-                # Consumers re-join at half this, so it only bounds how long a crashed process's
-                # members linger in Redis.
-                "group_expiry": config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60),
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "expiry": CHANNEL_LAYER_EXPIRY,
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
             },
         }
     }

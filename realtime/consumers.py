@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
-from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
@@ -180,19 +179,6 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def close_with(self, code: CloseCode) -> None:
         self.closing = True
         await self.close(code=int(code))
-
-    async def dispatch(self, message: dict[str, Any]) -> None:
-        """Channels' dispatch without its thread hop to ``close_old_connections`` before every message.
-
-        That hop runs in the one thread-sensitive worker thread, so with 1,000 subscribers an update
-        queued 1,000 hops behind each other: most of the fan-out time in bench/ws_fanout.py. Every
-        database access here goes through ``database_sync_to_async``, which closes stale connections
-        itself, so the hop bought nothing.
-        """
-        handler = getattr(self, get_handler_name(message), None)
-        if handler is None:
-            raise ValueError(f"no handler for message type {message['type']}")
-        await handler(message)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=dumps(message))

@@ -184,3 +184,21 @@ async def test_it_closes_with_4429_a_connection_that_keeps_flooding(
     assert outputs[-1]["code"] == CloseCode.RATE_LIMITED == 4429
     # The other connection on the same server is untouched.
     await assert_still_serves(bystander)
+
+
+async def test_it_answers_unavailable_with_retry_after_while_the_store_is_down(client: Any) -> None:
+    from django.db import connection
+
+    def rename(old: str, new: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(f"ALTER TABLE {old} RENAME TO {new}")
+
+    # A real failure of the real store (its table gone), not a stand-in.
+    await sync_to_async(rename)("metrics_latest", "metrics_latest_away")
+    try:
+        reply = await client.request({"type": "get", "source": "us-east", "id": "down"})
+    finally:
+        await sync_to_async(rename)("metrics_latest_away", "metrics_latest")
+    assert (reply["type"], reply["code"], reply["id"]) == ("error", "unavailable", "down")
+    assert reply["retry_after_ms"] == 2000
+    await assert_still_serves(client)

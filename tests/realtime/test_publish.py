@@ -129,3 +129,21 @@ def test_it_starts_a_fresh_loop_after_close(redis_settings: Any) -> None:
 def test_it_does_nothing_without_a_channel_layer(settings: Any) -> None:
     settings.CHANNEL_LAYERS = {}
     assert publish_update("us-east", result(1), datetime.now(UTC)) is False
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "words"),
+    [
+        ("REALTIME_CHANNEL_LAYER", "kafka", "expected one of pubsub, redis"),
+        ("CHANNEL_LAYER_CAPACITY", "5", "must be at least 10"),
+        ("CHANNEL_LAYER_GROUP_EXPIRY", "soon", "expected a whole number"),
+        ("REALTIME_MAX_MESSAGES_PER_SECOND", "0", "must be at least 1"),
+        ("REALTIME_MAX_MESSAGE_BYTES", "10", "must be at least 1024"),
+        ("REALTIME_PUBLISH_TIMEOUT", "fast", "expected a number"),
+        ("REALTIME_QUERY_TOKEN_AUTH", "perhaps", "expected true or false"),
+    ],
+)
+def test_it_rejects_bad_realtime_settings_in_one_line(tmp_path: Any, variable: str, value: str, words: str) -> None:
+    from tests.test_configuration import assert_one_line_error, run_manage
+
+    assert_one_line_error(run_manage("check", env={variable: value}, tmp_path=tmp_path), variable, words)
