@@ -121,23 +121,6 @@ else:
         }
     }
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                # A slow browser must not grow Redis without bound: drop after this many queued.
-                "capacity": config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10),
-                "expiry": config.integer("CHANNEL_LAYER_EXPIRY", 30, minimum=1),
-                "group_expiry": config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=60),
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
 # --- Metric store ----------------------------------------------------------------------
 MONGODB_URL = config.url("MONGODB_URL", ("mongodb", "mongodb+srv"))
 MONGODB_DATABASE = config.string("MONGODB_DATABASE", "devops_insights")
@@ -261,6 +244,50 @@ LOGGING = {
 }
 
 # --- Real-time (realtime/) -------------------------------------------------------------
+# Which channels-redis layer carries live updates between pollers and web processes; chosen by
+# measurement (bench/ws_fanout.py, README "Real-time"). Without REDIS_URL: the in-memory layer.
+# Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
+# process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
+REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
+# Messages queued per channel (a web process has one, its LocalHub's): beyond it a stuck process
+# drops updates instead of growing Redis without bound.
+CHANNEL_LAYER_CAPACITY = config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10)
+# An update older than this is stale; clients recover it from the sequence gap.
+CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+# Each process's LocalHub re-joins at half this, so it only bounds how long a crashed process's
+# memberships linger in Redis.
+CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
+if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+        }
+    }
+elif REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "expiry": CHANNEL_LAYER_EXPIRY,
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024, maximum=1024 * 1024)
+REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
+REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
+REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
+REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
+REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
+REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
+# In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
+REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
 
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------
