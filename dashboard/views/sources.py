@@ -18,14 +18,14 @@ from dashboard import status as st
 from dashboard.access import json_login_required
 from dashboard.cards import build_card
 from dashboard.ranges import PRESETS, RangeError, parse_range
-from dashboard.units import metric_format
+from dashboard.units import KEY_METRICS, metric_format
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from pollers.models import Source
 
 log = logging.getLogger(__name__)
 
-RECENT_CHANGES = 10
+RECENT_CHANGES = 5
 CHANGES_PAGE_SIZE = 25
 MAX_METRICS_PER_REQUEST = 64
 
@@ -35,7 +35,9 @@ def _metric_names(source: Source, snapshot: Snapshot | None) -> list[str]:
     names = set((source.metric_paths or {}).keys())
     if snapshot is not None:
         names |= set(snapshot.metrics)
-    return sorted(names)
+    # The card's key numbers first, in the card's order, then the rest by name.
+    rank = {name: i for i, name in enumerate(KEY_METRICS)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
 
 
 def _metric_meta(name: str) -> dict[str, Any]:

@@ -48,7 +48,7 @@ def system(request: HttpRequest) -> HttpResponse:
         store_error = type(exc).__name__
     counts = Source.objects.aggregate(
         total=Count("id"),
-        enabled=Count("id", filter=Q(enabled=True)),
+        enabled_count=Count("id", filter=Q(enabled=True)),
         failing=Count("id", filter=Q(enabled=True, consecutive_failures__gt=0)),
         circuit_open=Count("id", filter=Q(circuit_state=Source.Circuit.OPEN)),
     )

@@ -59,20 +59,28 @@
     var muted = cssVar("--muted", "#5b6676");
     var grid = cssVar("--border", "#dde3ea");
     var axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    var longRange = end - start > 86400;
+    var timeAxis = Object.assign({
+      values: function (u, splits) {
+        return splits.map(function (ts) {
+          var iso = new Date(ts * 1000).toISOString();
+          return longRange ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
+        });
+      },
+    }, axis);
     var opts = {
       width: plotWidth(fig),
       height: 180,
       scales: { x: { time: true, min: start, max: end } },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
-      axes: [Object.assign({}, axis), Object.assign({ size: 56, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
+      axes: [timeAxis, Object.assign({ size: 56, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
       series: [
-        { value: "{YYYY}-{MM}-{DD} {HH}:{mm}:{ss}" },
+        { value: function (u, ts) { return ts == null ? "—" : new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " "); } },
         { label: "min", stroke: muted, width: 1, dash: [4, 4], value: fmt, points: { show: false } },
         { label: "avg", stroke: accent, width: 2, value: fmt, points: { show: pts.length < 3 } },
         { label: "max", stroke: muted, width: 1, dash: [4, 4], value: fmt, points: { show: false } },
       ],
-      tzDate: function (ts) { return uPlot.tzDate(new Date(ts * 1000), "Etc/UTC"); },
     };
     charts[name] = new uPlot(opts, [xs, mins, avgs, maxs], plot);
   }
