@@ -70,9 +70,9 @@ def probe_cache() -> Probe:
 
 
 def probe_channel_layer() -> Probe:
-    conf = settings.CHANNEL_LAYERS.get("default", {})
+    conf: dict[str, Any] = dict(settings.CHANNEL_LAYERS.get("default", {}))
     backend = str(conf.get("BACKEND", "")).rsplit(".", 1)[-1]
-    location = _locations(conf.get("CONFIG", {}).get("hosts", []))
+    location = _locations(dict(conf.get("CONFIG", {})).get("hosts", []))
     layer = get_channel_layer()
     if layer is None:
         return Probe(backend or "none", location, False, "no channel layer configured")
