@@ -1,0 +1,180 @@
+"""The dashboards in a real Chromium against a running product: login, live cards, charts, the paused badge.
+
+The stack runs with production settings (DEBUG off, hashed static files, the CSP), so a page that needed
+an inline script or a CDN would break here. Screenshots land in test-artifacts/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests import services
+from tests.browser_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, USERNAME, Stack
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+REGIONS = ("us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast")
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    running = Stack(tmp_path_factory.mktemp("browser-stack"), redis_url)
+    running.manage("migrate", "--noinput", "-v0")
+    running.manage("collectstatic", "--noinput", "-v0")
+    running.feed("seed")
+    running.start_web()
+    try:
+        yield running
+    finally:
+        running.stop_web()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+def open_page(browser: Any, stack: Stack, problems: list[str], **context: Any) -> Any:
+    viewport = context.pop("viewport", {"width": 1280, "height": 900})
+    ctx = browser.new_context(base_url=stack.url, viewport=viewport, **context)
+    page = ctx.new_page()
+    page.set_default_timeout(15000)
+    page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
+
+    def on_console(message: Any) -> None:
+        # A CSP violation or a failing script shows here; a refused WebSocket while the server is down does too.
+        if message.type == "error" and "WebSocket" not in message.text and "ERR_CONNECTION_REFUSED" not in message.text:
+            problems.append(f"console: {message.text}")
+
+    page.on("console", on_console)
+    page.goto("/")
+    assert "/accounts/login/" in page.url
+    page.fill("#id_username", USERNAME)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(stack.url + "/")
+    return page
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
+    problems: list[str] = []
+    opened = open_page(browser, stack, problems)
+    yield opened
+    opened.context.close()
+    assert problems == []
+
+
+def shoot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / name), full_page=True)
+
+
+def test_it_logs_in_and_shows_the_six_regions_with_numbers(page: Any, browser: Any, stack: Stack) -> None:
+    cards = page.locator(".card[data-source]")
+    assert cards.count() == 6
+    assert sorted(cards.evaluate_all("els => els.map(e => e.dataset.source)")) == sorted(REGIONS)
+    for region in REGIONS:
+        card = page.locator(f'.card[data-source="{region}"]')
+        assert card.locator('[data-metric="cpu_load"] .num-value').inner_text().replace(".", "").isdigit()
+        assert card.locator('[data-metric="active_connections"] .num-value').inner_text() == "9,876"
+        assert card.get_attribute("data-status") == "ok"
+    # Sparklines are drawn from the last hour of series() buckets.
+    page.wait_for_function("document.querySelectorAll('.spark[data-points]').length === 12")
+    assert int(page.locator('.card[data-source="us-east"] [data-spark="cpu_load"]').get_attribute("data-points")) > 10
+    shoot(page, "overview-light.png")
+
+    problems: list[str] = []
+    dark = open_page(browser, stack, problems, color_scheme="dark")
+    dark.wait_for_function("document.querySelectorAll('.spark[data-points]').length === 12")
+    assert dark.evaluate("getComputedStyle(document.body).backgroundColor") != page.evaluate(
+        "getComputedStyle(document.body).backgroundColor"
+    )
+    shoot(dark, "overview-dark.png")
+    dark.context.close()
+
+    phone = open_page(browser, stack, problems, viewport={"width": 375, "height": 800}, is_mobile=True)
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    shoot(phone, "overview-375.png")
+    phone.context.close()
+    assert problems == []
+
+
+def test_it_is_keyboard_reachable(page: Any) -> None:
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    page.keyboard.press("Enter")
+    assert page.evaluate("document.activeElement.id") == "main"
+    focused = set()
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        focused.add(page.evaluate("document.activeElement.getAttribute('href') || document.activeElement.name || ''"))
+    assert "/sources/us-east/" in focused
+    assert "status" in focused  # the filter controls
+
+
+def test_it_updates_a_card_in_place_when_its_data_changes(page: Any, stack: Stack) -> None:
+    page.wait_for_selector('body[data-live="open"]')
+    page.evaluate("window.__samePage = true")
+    card = page.locator('.card[data-source="eu-central"]')
+    assert card.locator('[data-metric="cpu_load"] .num-value').inner_text() != "12.3"
+
+    stack.feed("change", "eu-central", "12.3")
+
+    page.wait_for_function(
+        """() => document.querySelector('.card[data-source="eu-central"] [data-metric="cpu_load"] .num-value')
+                 .textContent === '12.3'""",
+        timeout=5000,
+    )
+    assert card.get_attribute("data-status") == "error"
+    assert "redis down" in card.inner_text()
+    assert page.evaluate("window.__samePage") is True  # no reload happened
+    # Sorted by status, the card that now has an error moved to the front of its group's list.
+    assert page.locator(".summary [data-count-for='error'] .chip-n").inner_text() == "1"
+
+
+def test_it_draws_points_on_the_drill_down_chart(page: Any) -> None:
+    page.goto("/sources/us-west/")
+    page.wait_for_selector('body[data-charts="ready"]')
+    points = page.evaluate("window.DI.charts.cpu_load.data[0].length")
+    assert points > 10
+    assert page.locator('.chart[data-metric="cpu_load"] canvas').count() == 1
+    assert page.locator("table.table tbody tr").count() == 2  # the workers table
+    page.click('.seg[data-range="24h"]')
+    page.wait_for_function("document.getElementById('chart-status').textContent.includes('last 24h')")
+    shoot(page, "drilldown-light.png")
+    page.click("details.raw summary")
+    assert '"cpu_load"' in page.locator(".raw-json").inner_text()
+
+
+def test_it_shows_the_paused_badge_when_the_socket_drops_and_clears_it_on_reconnect(page: Any, stack: Stack) -> None:
+    page.wait_for_selector('body[data-live="open"]')
+    badge = page.locator("#live-badge")
+    assert badge.inner_text() == "Live"
+
+    stack.stop_web()
+    try:
+        page.wait_for_function(
+            "document.getElementById('live-badge').textContent.startsWith('Live updates paused, reconnecting')",
+            timeout=10000,
+        )
+        assert badge.is_visible()
+        shoot(page, "overview-paused.png")
+    finally:
+        stack.start_web()
+    page.wait_for_selector('body[data-live="open"]', timeout=30000)
+    assert badge.inner_text() == "Live"
