@@ -1,8 +1,10 @@
-"""Runs inside the browser-test stack's environment (its own database and Redis prefix) to seed it and
-to record and publish changes the way the poller does. Used until tests drive the real poller.
+"""Runs inside the browser-test stack's environment (its own database and Redis prefix).
 
-    python tests/browser_feed.py seed
-    python tests/browser_feed.py change <slug> <cpu_load>
+    python tests/browser_feed.py seed <simulator-port>
+
+Creates the test account and the demo sources (``seed_demo``) polled every few seconds, and gives the
+charts and sparklines an hour to draw by recording what the simulator served over the last hour; from
+then on the real poller polls the real simulator.
 """
 
 from __future__ import annotations
@@ -20,53 +22,32 @@ import django
 django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
+from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from metrics.defaults import REGIONS  # noqa: E402
 from pollers.models import Source  # noqa: E402
-from realtime.publish import publish_update  # noqa: E402
-from tests.browser_stack import PASSWORD, USERNAME  # noqa: E402
-from tests.dashboard_data import payload, record  # noqa: E402
+from pollers.simulator.payload import generate  # noqa: E402
+from tests.browser_stack import INTERVAL, PASSWORD, USERNAME  # noqa: E402
+from tests.dashboard_data import record  # noqa: E402
 
-INTERVAL = 300  # long enough that seeded data stays fresh while the tests run
+HISTORY = timedelta(hours=1)
+HISTORY_STEP = timedelta(seconds=60)
 
 
-def seed() -> None:
+def seed(simulator_port: int) -> None:
     get_user_model().objects.create_superuser(USERNAME, "browser@example.com", PASSWORD)
+    call_command("seed_demo", simulator_port=simulator_port, verbosity=0)
+    Source.objects.update(interval_seconds=INTERVAL)
     now = timezone.now()
-    for i, region in enumerate(REGIONS):
-        source = Source.objects.create(
-            slug=region,
-            name=region,
-            url=f"http://127.0.0.1:9/status/{region}?stats=1",
-            region=region,
-            tags=["demo", "primary" if i < 3 else "secondary"],
-            interval_seconds=INTERVAL,
-            last_polled_at=now,
-            last_success_at=now,
-            last_latency_ms=10.0 + i,
-            last_status_code=200,
-        )
-        for minute in range(60, -1, -2):
-            load = 20.0 + i * 5 + (minute % 10)
-            doc = payload(**{"results.stats.server.cpu_load": load, "results.stats.online": 100 + i * 10 + minute})
-            record(source, doc, now - timedelta(minutes=minute))
-
-
-def change(slug: str, cpu_load: float) -> None:
-    source = Source.objects.get(slug=slug)
-    now = timezone.now()
-    doc = payload(**{"results.stats.server.cpu_load": cpu_load, "results.services.redis": False, "status": "error"})
-    result = record(source, doc, now)
-    Source.objects.filter(pk=source.pk).update(last_polled_at=now, last_success_at=now)
-    publish_update(slug, result, now, "browser-test")
+    for source in Source.objects.filter(slug__in=REGIONS):
+        at = now - HISTORY
+        while at < now - HISTORY_STEP:
+            record(source, generate(source.slug, at.timestamp(), stats=True), at)
+            at += HISTORY_STEP
 
 
 if __name__ == "__main__":
-    command = sys.argv[1]
-    if command == "seed":
-        seed()
-    elif command == "change":
-        change(sys.argv[2], float(sys.argv[3]))
-    else:
-        raise SystemExit(f"unknown command {command!r}")
+    if sys.argv[1:2] != ["seed"] or len(sys.argv) != 3:
+        raise SystemExit("usage: browser_feed.py seed <simulator-port>")
+    seed(int(sys.argv[2]))

@@ -7,6 +7,7 @@
   var form = document.getElementById("filters");
   var pending = {};
   var pendingAll = false;
+  var checkFailed = false;
   var pendingTimer = null;
   var lastCheck = {};
   var sparks = {};
@@ -44,19 +45,34 @@
       pendingAll = false;
       pendingTimer = null;
       var query = wanted.map(function (s) { return "source=" + encodeURIComponent(s); }).join("&");
-      DI.fetchJSON(config.cardsUrl + (query ? "?" + query : "")).then(applyCards).catch(function () {});
+      DI.fetchJSON(config.cardsUrl + (query ? "?" + query : ""))
+        .then(function (body) {
+          checkFailed = false;
+          applyCards(body);
+        })
+        .catch(function () {
+          checkFailed = true;
+        });
     }, 300);
   }
 
   function applyCards(body) {
     Object.keys(body.cards).forEach(function (slug) {
       var data = body.cards[slug];
+      // Compared without the ticking age, so a recheck that finds nothing new leaves the card (and the
+      // keyboard focus inside it) alone.
+      var content = data.html.replace(/<time[^>]*>[^<]*<\/time>/g, "");
       cardsFor(slug).forEach(function (card) {
-        var inner = card.querySelector('[data-role="body"]');
-        if (inner) inner.innerHTML = data.html;
         card.setAttribute("data-last-seen", data.last_seen || "");
         card.setAttribute("data-interval", String(data.interval));
+        var statusChanged = card.getAttribute("data-status") !== data.status;
+        if (card.diContent === content && !statusChanged) return;
+        var known = card.diContent !== undefined;
+        card.diContent = content;
+        var inner = card.querySelector('[data-role="body"]');
+        if (inner) inner.innerHTML = data.html;
         setStatus(card, data.status, data.reason);
+        if (!known && !statusChanged) return;
         card.classList.add("is-flash");
         setTimeout(function () { card.classList.remove("is-flash"); }, 800);
       });
@@ -105,8 +121,10 @@
     }
   }
 
-  /* Every second: ages tick; data older than two intervals turns the card stale, and the server is
-     asked (at most once per interval) whether an unchanged poll has in fact refreshed it. */
+  /* Every second: ages tick. Unchanged polls publish nothing, so once a card's data is older than its
+     interval the server is asked (batched, at most once per interval per source) for its verdict; the
+     server knows about unchanged polls. Only when the server cannot be asked does the browser itself
+     call data older than two intervals stale. */
   function tick() {
     var now = Date.now();
     var recheck = [];
@@ -119,16 +137,14 @@
       var age = (now - Date.parse(seenAt)) / 1000;
       var ago = card.querySelector('[data-role="ago"]');
       if (ago) ago.textContent = DI.formatAgo(age);
+      if (age > interval + 2 && (!lastCheck[slug] || now - lastCheck[slug] > interval * 1000)) {
+        lastCheck[slug] = now;
+        recheck.push(slug);
+      }
       var status = card.getAttribute("data-status");
-      if (age > config.staleAfterIntervals * interval) {
-        if (status !== "stale" && status !== "unreachable") {
-          setStatus(card, "stale", "no fresh data for " + DI.formatDuration(age));
-          changed = true;
-        }
-        if (!lastCheck[slug] || now - lastCheck[slug] > Math.max(10, interval) * 1000) {
-          lastCheck[slug] = now;
-          recheck.push(slug);
-        }
+      if (checkFailed && age > config.staleAfterIntervals * interval && status !== "stale" && status !== "unreachable") {
+        setStatus(card, "stale", "no fresh data for " + DI.formatDuration(age));
+        changed = true;
       }
     });
     if (changed) arrange();

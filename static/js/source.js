@@ -163,16 +163,22 @@
     if (reason) head.querySelector('[data-role="reason"]').textContent = reason;
   }
 
+  var checkFailed = false;
   function refreshHead() {
     DI.fetchJSON(config.cardsUrl + "?source=" + encodeURIComponent(config.source)).then(function (body) {
+      checkFailed = false;
       var card = body.cards[config.source];
       if (!card) return;
       head.setAttribute("data-last-seen", card.last_seen || "");
       setHeadStatus(card.status, card.reason);
       tick();
-    }).catch(function () {});
+    }).catch(function () {
+      checkFailed = true;
+    });
   }
 
+  /* As on the overview: the server decides about staleness while it can be asked (unchanged polls
+     publish nothing); the browser decides only when it cannot. */
   var lastCheck = 0;
   function tick() {
     var seenAt = head.getAttribute("data-last-seen");
@@ -180,13 +186,13 @@
     var age = (Date.now() - Date.parse(seenAt)) / 1000;
     var ago = head.querySelector('[data-role="ago"]');
     if (ago) ago.textContent = DI.formatAgo(age);
-    if (age > config.staleAfterIntervals * config.interval) {
-      var status = head.getAttribute("data-status");
-      if (status !== "stale" && status !== "unreachable") setHeadStatus("stale", "no fresh data for " + DI.formatDuration(age));
-      if (Date.now() - lastCheck > Math.max(10, config.interval) * 1000) {
-        lastCheck = Date.now();
-        refreshHead();
-      }
+    if (age > config.interval + 2 && Date.now() - lastCheck > config.interval * 1000) {
+      lastCheck = Date.now();
+      refreshHead();
+    }
+    var status = head.getAttribute("data-status");
+    if (checkFailed && age > config.staleAfterIntervals * config.interval && status !== "stale" && status !== "unreachable") {
+      setHeadStatus("stale", "no fresh data for " + DI.formatDuration(age));
     }
   }
 
