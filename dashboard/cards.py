@@ -58,6 +58,10 @@ class Group:
     cards: list[Card]
 
     @property
+    def all_hidden(self) -> bool:
+        return all(card.hidden for card in self.cards)
+
+    @property
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(st.STATUSES, 0)
         for card in self.cards:

@@ -142,6 +142,23 @@ def test_it_is_keyboard_reachable(page: Any) -> None:
     assert "status" in focused  # the filter controls
 
 
+def test_it_filters_in_place_and_keeps_the_filter_in_the_address(page: Any) -> None:
+    wait_until_polled(page)
+    page.evaluate("window.__samePage = true")
+    page.select_option("select[name=status]", "ok")
+    ok = int(page.locator(".summary [data-count-for='ok'] .chip-n").inner_text())
+    assert page.locator(".card[data-source]:visible").count() == ok
+    assert page.locator('.card[data-source]:visible:not([data-status="ok"])').count() == 0
+    assert "status=ok" in page.url
+    page.select_option("select[name=sort]", "name")
+    names = page.locator(".card[data-source]").evaluate_all("els => els.map(e => e.dataset.name)")
+    assert names == sorted(names)  # one card per region group, groups in name order
+    assert "sort=name" in page.url
+    assert page.evaluate("window.__samePage") is True
+    page.reload()
+    assert page.locator("select[name=status]").input_value() == "ok"
+
+
 def test_it_updates_a_card_in_place_when_the_simulator_changes_a_region(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
     wait_until_polled(page)

@@ -165,6 +165,13 @@ def test_it_hides_cards_that_do_not_match_the_filters_and_counts_statuses(user_c
     assert card_html(html, "other").split(">", 1)[0].endswith(" hidden")
     assert re.search(r'data-count-for="error"><span class="chip-n">1</span>', html)
     assert re.search(r'data-count-for="ok"><span class="chip-n">2</span>', html)
+    # A region whose every card is filtered out hides its heading too.
+    assert {
+        name: bool(flag)
+        for flag, name in re.findall(
+            r'<section class="group"[^>]*?( hidden)?>\s*<h2 class="group-title"[^>]*>(\w+)', html
+        )
+    } == {"bad": False, "good": True, "other": True}
 
     html = user_client.get("/?tag=lab").content.decode()
     assert not card_html(html, "other").split(">", 1)[0].endswith(" hidden")

@@ -81,7 +81,15 @@
     } else if (state === "closed") {
       badge.hidden = false;
       badge.className = "live-badge is-paused";
-      badge.textContent = "Live updates paused, reconnecting" + (detail ? " " + detail : "…");
+      // The countdown is hidden from screen readers: the live region announces the pause once.
+      var message = "Live updates paused, reconnecting";
+      if (badge.firstChild === null || badge.firstChild.nodeValue !== message) {
+        badge.textContent = message;
+        var countdown = document.createElement("span");
+        countdown.setAttribute("aria-hidden", "true");
+        badge.appendChild(countdown);
+      }
+      badge.lastChild.textContent = detail ? " " + detail : "…";
       badge.title = "The connection for live updates dropped; the page keeps trying";
     } else if (!this.everOpen) {
       badge.hidden = true;

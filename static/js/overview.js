@@ -107,18 +107,19 @@
       if (n) n.textContent = String(counts[chip.getAttribute("data-count-for")] || 0);
     });
     var groups = document.getElementById("groups");
-    if (groups && groups.getAttribute("data-sort") === "status") {
-      document.querySelectorAll(".cards").forEach(function (list) {
-        var items = Array.prototype.slice.call(list.children);
-        var sorted = items.slice().sort(function (a, b) {
-          var d = Number(a.getAttribute("data-severity")) - Number(b.getAttribute("data-severity"));
-          if (d) return d;
-          return a.getAttribute("data-name").localeCompare(b.getAttribute("data-name"));
-        });
-        var moved = sorted.some(function (el, i) { return el !== items[i]; });
-        if (moved) sorted.forEach(function (el) { list.appendChild(el); });
+    var byStatus = groups && groups.getAttribute("data-sort") === "status";
+    document.querySelectorAll(".cards").forEach(function (list) {
+      var items = Array.prototype.slice.call(list.children);
+      var sorted = items.slice().sort(function (a, b) {
+        var d = byStatus ? Number(a.getAttribute("data-severity")) - Number(b.getAttribute("data-severity")) : 0;
+        if (d) return d;
+        return a.getAttribute("data-name").localeCompare(b.getAttribute("data-name"));
       });
-    }
+      var moved = sorted.some(function (el, i) { return el !== items[i]; });
+      if (moved) sorted.forEach(function (el) { list.appendChild(el); });
+      var group = list.closest(".group");
+      if (group) group.hidden = items.every(function (el) { return el.hidden; });
+    });
   }
 
   /* Every second: ages tick. Unchanged polls publish nothing, so once a card's data is older than its
@@ -221,8 +222,20 @@
     }
   }
 
+  /* Status, tag and sort apply in place (a keyboard user stepping through a select is not sent
+     round a page load per step) and stay in the address; grouping changes the page's sections. */
   if (form) {
-    form.addEventListener("change", function () { form.submit(); });
+    form.addEventListener("change", function (event) {
+      if (event.target.name === "group") {
+        form.submit();
+        return;
+      }
+      document.getElementById("groups").setAttribute("data-sort", form.elements.sort.value);
+      arrange();
+      var params = new URLSearchParams(new FormData(form));
+      Array.from(params.keys()).forEach(function (key) { if (!params.get(key)) params.delete(key); });
+      history.replaceState(null, "", "?" + params.toString());
+    });
   }
   arrange();
   tick();
