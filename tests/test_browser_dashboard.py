@@ -199,6 +199,13 @@ def test_it_draws_points_on_the_drill_down_chart(page: Any) -> None:
     page.click("details.raw summary")
     assert '"cpu_load"' in page.locator(".raw-json").inner_text()
 
+    page.set_viewport_size({"width": 375, "height": 800})
+    page.emulate_media(color_scheme="dark")
+    page.reload()
+    page.wait_for_selector('body[data-charts="ready"]')
+    assert page.evaluate("document.documentElement.scrollWidth") <= 375
+    shoot(page, "drilldown-dark-375.png")
+
 
 def test_it_shows_the_paused_badge_when_the_socket_drops_and_clears_it_on_reconnect(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
