@@ -42,7 +42,16 @@ def metric_format(name: str) -> MetricFormat:
     found = METRIC_FORMATS.get(name)
     if found is not None:
         return found
-    return MetricFormat(name.replace("_", " ").capitalize(), _guess_unit(name), 2)
+    unit = _guess_unit(name)
+    label = name
+    for suffix in UNIT_SUFFIXES:
+        if label.endswith(suffix) and len(label) > len(suffix):
+            label = label[: -len(suffix)]
+            break
+    return MetricFormat(label.replace("_", " ").capitalize(), unit, 1 if unit == "%" else 2)
+
+
+UNIT_SUFFIXES = ("_per_second", "_per_sec", "_percent", "_pct", "_ms", "_mb")
 
 
 def _guess_unit(name: str) -> str:

@@ -252,3 +252,22 @@ def test_it_serves_an_hour_of_sparkline_points(user_client: Client) -> None:
 def test_it_says_so_when_there_are_no_sources(user_client: Client) -> None:
     html = user_client.get("/").content.decode()
     assert "No sources yet" in html
+
+
+def test_it_shows_a_source_of_another_shape_by_its_own_metrics(user_client: Client) -> None:
+    source = make_source(
+        "billing",
+        metric_paths={"queue_depth": "queue.depth", "latency_ms": "latency_ms", "disk_pct": "disk.used_percent"},
+    )
+    record(
+        source,
+        {"status": "healthy", "queue": {"depth": 1200}, "latency_ms": 2500, "disk": {"used_percent": 71.5}},
+        timezone.now(),
+    )
+    html = card_html(user_client.get("/").content.decode(), "billing")
+    card = text(html)
+    assert 'data-status="ok"' in html
+    assert "Disk 71.5 %" in card
+    assert "Latency 2.50 s" in card
+    assert "Queue depth 1,200" in card
+    assert "Build" not in card
