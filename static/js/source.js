@@ -218,6 +218,7 @@
     if (message.type === "update" && message.source === config.source) {
       head.setAttribute("data-last-seen", message.fetched_at);
       updateNumbers(message.metrics || {});
+      document.getElementById("details-stale").hidden = false;
       refreshHead();
       if (current.range !== "custom") {
         clearTimeout(reloadTimer);
