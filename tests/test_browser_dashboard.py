@@ -207,6 +207,16 @@ def test_it_draws_points_on_the_drill_down_chart(page: Any) -> None:
     shoot(page, "drilldown-dark-375.png")
 
 
+def test_it_shows_the_running_poller_on_the_system_page(page: Any) -> None:
+    page.goto("/system/")
+    heading = page.locator("#h-pollers").inner_text()
+    assert re.search(r"\b1 alive\b", heading), heading
+    assert page.locator("tr[data-process] .pill-ok").count() == 1
+    assert page.locator('[data-stat="latest_count"]').inner_text() == "6"
+    assert "RedisChannelLayer" in page.locator("#h-backends + .kv").inner_text()
+    shoot(page, "system-light.png")
+
+
 def test_it_shows_the_paused_badge_when_the_socket_drops_and_clears_it_on_reconnect(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
     badge = page.locator("#live-badge")
