@@ -146,12 +146,12 @@ def _node(payload: Mapping[str, Any], *path: str) -> Any:
     return node
 
 
-def _flatten(node: Mapping[str, Any], prefix: str = "") -> list[Field]:
+def _flatten(node: Mapping[str, Any]) -> list[Field]:
     fields: list[Field] = []
     for key, value in node.items():
         if isinstance(value, Mapping):
-            # One level of nesting (response_times) reads best flattened: "p95" rather than a sub-table.
-            fields.extend(_flatten(value, prefix=f"{key}."))
+            # Nesting (response_times) reads best flattened: "p95" rather than a sub-table.
+            fields.extend(_flatten(value))
         else:
             fields.append(field_for(str(key), value))
     return fields
