@@ -291,6 +291,31 @@ REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2
 
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------
+# Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
+# data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
+# style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
+from csp.constants import NONE, SELF  # noqa: E402 - third-party constants used only by this block
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+_CSP_REPORT_ONLY = config.boolean("CSP_REPORT_ONLY", False)
+_CSP_DIRECTIVES = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if _CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 
 
 # --- API (api/) ------------------------------------------------------------------------
