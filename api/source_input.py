@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 
 from api.errors import field_errors
 from pollers.models import MASK, Source
 
+ALLOWED_SCHEMES = ("http", "https")
 REQUIRED_ON_CREATE = ("slug", "name", "url")
 READ_ONLY = frozenset(
     {"alert_state", "health", "created_at", "updated_at", "last_polled_at", "last_success_at", "circuit_state"}
@@ -52,23 +54,23 @@ def apply_source_input(source: Source, data: dict[str, Any], *, creating: bool) 
             errors[name] = ["cannot be changed: its history is stored under it; create a new source instead"]
         elif not FIELD_TYPES[name][1](value):
             errors[name] = [f"must be {FIELD_TYPES[name][0]}"]
+        elif name == "headers":
+            # A client that read the source back sends the masked values: keep the stored secret.
+            current = source.headers or {}
+            setattr(source, name, {k: (current[k] if v == MASK and k in current else v) for k, v in value.items()})
+        else:
+            setattr(source, name, value)
     if creating:
         for name in REQUIRED_ON_CREATE:
             if name not in data:
                 errors.setdefault(name, []).append("required")
+    if "url" not in errors and urlsplit(str(source.url)).scheme.lower() not in ALLOWED_SCHEMES:
+        errors.setdefault("url", []).append("Enter a valid URL: the poller speaks http and https only.")
+    try:
+        # Fields already refused above are left out, so their raw JSON never reaches the model's cleaning.
+        source.full_clean(exclude=list(errors))
+    except ValidationError as exc:
+        for field, messages in exc.message_dict.items():
+            errors.setdefault(field, []).extend(str(m) for m in messages)
     if errors:
         raise field_errors(errors, "The source is invalid.")
-
-    for name, value in data.items():
-        if name == "headers":
-            # A client that read the source back sends the masked values: keep the stored secret.
-            current = source.headers or {}
-            value = {k: (current[k] if v == MASK and k in current else v) for k, v in value.items()}
-        setattr(source, name, value)
-    try:
-        source.full_clean()
-    except ValidationError as exc:
-        raise field_errors(
-            {field: [str(m) for m in messages] for field, messages in exc.message_dict.items()},
-            "The source is invalid.",
-        ) from None
