@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -34,7 +35,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         form = TokenForm(user=request.user)
     context = {
         "form": form,
-        "tokens": ApiToken.objects.filter(user_id=request.user.pk),
+        "tokens": ApiToken.objects.filter(user=cast(Any, request.user)),
         # Rendered in this response only, never stored: the page is no-store so no cache keeps it.
         "created_raw": created_raw,
         "nav": "tokens",
