@@ -71,8 +71,11 @@ def responses(ok: dict[str, Schema], errors: tuple[str, ...], *, conditional: bo
     return result
 
 
-def query(name: str, schema: Schema, description: str, *, required: bool = False) -> Schema:
-    return {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+def query(name: str, schema: Schema, description: str, *, required: bool = False, example: Any = None) -> Schema:
+    param = {"name": name, "in": "query", "required": required, "schema": schema, "description": description}
+    if example is not None:
+        param["example"] = example
+    return param
 
 
 SLUG = {
@@ -80,6 +83,7 @@ SLUG = {
     "in": "path",
     "required": True,
     "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+    "example": "us-east",
     "description": "The source's slug.",
 }
 
@@ -391,7 +395,9 @@ def paths() -> dict[str, Schema]:
                 "operationId": "sourceSeries",
                 "summary": "A metric in time buckets (min, avg, max, count), computed in the database.",
                 "parameters": [
-                    query("metric", {"type": "string"}, "A metric name of the source.", required=True),
+                    query(
+                        "metric", {"type": "string"}, "A metric name of the source.", required=True, example="cpu_load"
+                    ),
                     *range_params(),
                     query("bucket", {"enum": list(BUCKETS)}, "Bucket width (default 5m)."),
                 ],
