@@ -46,3 +46,12 @@ def test_it_lets_a_valid_login_through_under_the_limit(client: Client, redis_set
     make_user("admin", staff=True)
     response = client.post("/admin/login/?next=/admin/", {"username": "admin", "password": "a-long-test-password-9"})
     assert response.status_code == 302
+
+
+def test_it_throttles_the_dashboard_login_path_too(client: Client, redis_settings: Any) -> None:
+    redis_settings.LOGIN_RATE_LIMIT_USERNAME = "2/m"
+    for _ in range(2):
+        assert client.post("/accounts/login/", {"username": "ops", "password": "x"}).status_code != 429
+    blocked = client.post("/accounts/login/", {"username": "ops", "password": "x"})
+    assert blocked.status_code == 429
+    assert "Too many login attempts" in blocked.content.decode()
