@@ -12,7 +12,7 @@ from django.utils import timezone
 from api.conditional import conditional_json
 from api.decorators import Access, api_view
 from api.errors import ApiError
-from api.params import BUCKETS, QueryParams
+from api.params import BUCKETS, EARLIEST, QueryParams
 from api.representations import (
     bucket_data,
     changes_entry_data,
@@ -117,15 +117,19 @@ def series(request: HttpRequest, slug: str) -> HttpResponseBase:
     if metric not in known_metrics:
         params.error("metric", f"unknown metric for {slug!r}; one of {', '.join(known_metrics) or 'none'}")
     end = end or timezone.now()
-    start = start or end - DEFAULT_SERIES_WINDOW
-    params.time_range(start, end)
+    start = start or max(end - DEFAULT_SERIES_WINDOW, EARLIEST)
+    params.time_range(start, end, allow_empty=False)
     bucket = BUCKETS[bucket_name]
     if start <= end and (end - start) / bucket > settings.API_SERIES_MAX_BUCKETS:
         params.error(
             "bucket", f"too many buckets for this range (max {settings.API_SERIES_MAX_BUCKETS}); use a larger one"
         )
     params.raise_if_invalid()
-    buckets = get_store().series(slug, metric, start, end, bucket)
+    try:
+        buckets = get_store().series(slug, metric, start, end, bucket)
+    except ValueError as exc:
+        # The store refuses what it cannot compute (its own bucket cap); the message names no internals.
+        raise ApiError(400, "invalid_parameters", str(exc)[:300], {"fields": {"bucket": [str(exc)[:300]]}}) from None
     data = {
         "source": slug,
         "metric": metric,

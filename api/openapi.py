@@ -90,8 +90,8 @@ SLUG = {
 
 def range_params() -> list[Schema]:
     return [
-        query("from", {"type": "string"}, f"Oldest time included. {TIMESTAMP_HELP}"),
-        query("to", {"type": "string"}, f"Newest time included. {TIMESTAMP_HELP}"),
+        query("from", {"type": "string"}, f"Start of the range, included. {TIMESTAMP_HELP}"),
+        query("to", {"type": "string"}, f"End of the range, excluded. {TIMESTAMP_HELP}"),
     ]
 
 

@@ -17,6 +17,9 @@ BUCKETS: dict[str, timedelta] = {
     "1d": timedelta(days=1),
 }
 MAX_CURSOR_LENGTH = 512
+# Far enough apart for any real query, near enough that arithmetic on them (windows, buckets) cannot overflow.
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def parse_timestamp(raw: str) -> datetime:
@@ -29,12 +32,15 @@ def parse_timestamp(raw: str) -> datetime:
     except ValueError:
         value = datetime.fromisoformat(text)
     else:
-        if seconds != seconds or abs(seconds) > 253402300799:  # NaN, or past year 9999
+        if seconds != seconds or not 0 <= seconds < LATEST.timestamp():  # NaN, or out of range
             raise ValueError("out of range")
         value = datetime.fromtimestamp(seconds, tz=UTC)
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("out of range")
+    return value
 
 
 class QueryParams:
@@ -75,7 +81,7 @@ class QueryParams:
         try:
             return parse_timestamp(raw)
         except (ValueError, OverflowError, OSError):
-            self.error(name, "not a date: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds")
+            self.error(name, "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds")
             return None
 
     def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
@@ -113,10 +119,19 @@ class QueryParams:
         return raw
 
     def time_range(
-        self, start: datetime | None, end: datetime | None, *, start_name: str = "from", end_name: str = "to"
+        self,
+        start: datetime | None,
+        end: datetime | None,
+        *,
+        start_name: str = "from",
+        end_name: str = "to",
+        allow_empty: bool = True,
     ) -> None:
-        if start is not None and end is not None and start > end:
-            self.error(start_name, f"is after '{end_name}'")
+        """``from`` is included and ``to`` excluded; a reversed range is an error, an empty one may be."""
+        if start is None or end is None:
+            return
+        if start > end or (start == end and not allow_empty):
+            self.error(start_name, f"must be before '{end_name}'")
 
     def raise_if_invalid(self) -> None:
         if self.errors:

@@ -13,7 +13,7 @@ from datetime import timedelta
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.db import connection
 
 from metrics.stores import get_store
@@ -46,6 +46,7 @@ def check_database() -> str:
 
 def check_cache() -> str:
     # The Redis cache swallows errors (IGNORE_EXCEPTIONS), so only reading back what was written proves it works.
+    cache = caches["default"]
     key = f"ready:{uuid.uuid4().hex}"
     value = uuid.uuid4().hex
     cache.set(key, value, timeout=10)

@@ -9,7 +9,9 @@ from api.errors import ApiError
 
 
 def retry_after_seconds(time_left: int) -> int:
-    return max(1, int(time_left))
+    # django-ratelimit's window named ``w`` still counts during second ``w`` itself (time_left == 0 then),
+    # so it ends at w + 1: waiting time_left whole seconds would be up to one second short.
+    return max(1, int(time_left) + 1)
 
 
 def hit(request: HttpRequest, group: str, value: str, rate: str) -> int | None:
