@@ -55,3 +55,35 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
 
 def api_client() -> Client:
     return Client()
+
+
+def payload(cpu: float, *, version: str = "v2.4.1", online: int = 50) -> dict[str, Any]:
+    """A small upstream status payload (see the shared payload doc) with the given values."""
+    return {
+        "status": "ok",
+        "version": version,
+        "results": {
+            "services": {"redis": True, "database": True},
+            "stats": {"online": online, "servers_count": 3, "server": {"cpu_load": cpu, "active_connections": 10}},
+        },
+    }
+
+
+def record_history(source: Source, points: list[tuple[Any, dict[str, Any]]]) -> None:
+    """Store each (fetched_at, payload) through the process-wide store, as the poller does."""
+    from metrics.stores import get_store
+
+    store = get_store()
+    for fetched_at, body in points:
+        store.record(source.spec(), body, fetched_at)
+
+
+def assert_matches_schema(body: Any, name: str) -> None:
+    """``body`` validates against ``components/schemas/<name>`` of the served OpenAPI document."""
+    import jsonschema_rs
+
+    from api.openapi import openapi_document
+
+    root = {"$ref": f"#/components/schemas/{name}", "components": openapi_document()["components"]}
+    problems = [f"{list(e.instance_path)}: {e.message}" for e in jsonschema_rs.validator_for(root).iter_errors(body)]
+    assert problems == [], problems

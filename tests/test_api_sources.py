@@ -12,7 +12,14 @@ from django.test import Client
 from django.utils import timezone
 
 from pollers.models import MASK, Source
-from tests.api_support import SECRET_HEADER_VALUE, assert_error, bearer, make_source, make_token
+from tests.api_support import (
+    SECRET_HEADER_VALUE,
+    assert_error,
+    assert_matches_schema,
+    bearer,
+    make_source,
+    make_token,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -98,6 +105,7 @@ def test_it_creates_a_source(client: Client, admin_token: str) -> None:
     assert response.status_code == 201, response.content
     assert response["Location"] == "/api/v1/sources/payments"
     body = response.json()
+    assert_matches_schema(body, "Source")
     assert body["interval_seconds"] == 60
     assert body["headers"] == {"X-Api-Key": MASK}
     source = Source.objects.get(slug="payments")
@@ -126,7 +134,9 @@ def test_it_creates_a_source(client: Client, admin_token: str) -> None:
 def test_it_validates_a_new_source(
     client: Client, admin_token: str, data: dict[str, Any], field: str, words: str
 ) -> None:
-    error = assert_error(post(client, admin_token, data), 400, "invalid_parameters")
+    response = post(client, admin_token, data)
+    error = assert_error(response, 400, "invalid_parameters")
+    assert_matches_schema(response.json(), "Error")
     assert field in error["details"]["fields"], error
     assert words in " ".join(error["details"]["fields"][field])
     assert not Source.objects.filter(slug="x").exists()
@@ -144,6 +154,7 @@ def test_it_changes_some_fields_and_keeps_masked_secrets(client: Client, admin_t
     headers = dict(shown["headers"], **{"X-Extra": "1"})  # sent back as read: the secret is masked
     response = patch(client, admin_token, "us-east", {"name": "US East 1", "interval_seconds": 120, "headers": headers})
     assert response.status_code == 200, response.content
+    assert_matches_schema(response.json(), "Source")
     source = Source.objects.get(slug="us-east")
     assert source.name == "US East 1"
     assert source.interval_seconds == 120
