@@ -102,3 +102,39 @@ def test_it_streams_a_large_range_in_bounded_memory(client: Client, settings: An
     assert total > 20_000_000
     assert peak < total / 10, f"peak {peak} bytes for a {total}-byte export"
     assert peak < small_peak * 1.5 + 256 * 1024, f"peak {peak} for 2500 entries vs {small_peak} for 250"
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_it_streams_in_bounded_memory_under_asgi(async_client: Any, settings: Any) -> None:
+    """Daphne serves the app over ASGI, where Django reads a sync iterator whole: the export must not."""
+    from asgiref.sync import sync_to_async
+
+    settings.API_EXPORT_PAGE_SIZE = 25
+
+    def setup() -> str:
+        source = make_source("us-east")
+        padding = "x" * 3000
+        points = []
+        for i in range(1500):
+            body = payload(float(i))
+            body["notes"] = f"{i}{padding}"
+            points.append((T0 + timedelta(seconds=10 * i), body))
+        record_history(source, points)
+        return make_token()
+
+    token = await sync_to_async(setup)()
+    headers = {"Authorization": f"Bearer {token}"}
+    tracemalloc.start()
+    try:
+        response = await async_client.get("/api/v1/export/us-east?format=ndjson", headers=headers)
+        total = lines = 0
+        async for chunk in response:  # what the ASGI handler does to send the body
+            total += len(chunk)
+            lines += chunk.count(b"\n")
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 200
+    assert lines == 1500
+    assert total > 12_000_000
+    assert peak < total / 8, f"peak {peak} bytes for a {total}-byte export"
