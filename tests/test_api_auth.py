@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.core.cache import cache
@@ -19,8 +20,9 @@ NEW_SOURCE = {"slug": "made-by-api", "name": "Made by API", "url": "http://127.0
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
+def _fresh_rate_limits_and_loopback_sources(settings: Any) -> None:
     cache.clear()
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]  # NEW_SOURCE points at loopback
 
 
 def test_it_answers_401_without_credentials(client: Client) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from datetime import timedelta
 from typing import Any
@@ -25,8 +26,10 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
+def _fresh_rate_limits_and_loopback_sources(settings: Any) -> None:
     cache.clear()
+    # Test sources point at loopback, which the SSRF guard refuses unless allowed, as `make run` does.
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
 
 
 @pytest.fixture
@@ -192,3 +195,14 @@ def test_it_never_logs_header_secrets_or_tokens(
     text = caplog.text
     for secret in (admin_token, admin_token[10:], SECRET_HEADER_VALUE, "upstream-xyz", "upstream-new"):
         assert secret not in text
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pollers.ssrf") is None, reason="the SSRF guard (pollers/) not merged yet")
+@pytest.mark.parametrize(
+    "url", ["http://169.254.169.254/latest/meta-data/", "http://10.0.0.5/status", "http://[::1]:8080/status"]
+)
+def test_it_applies_the_ssrf_guard_like_the_admin(client: Client, admin_token: str, url: str) -> None:
+    response = post(client, admin_token, {"slug": "inside", "name": "Inside", "url": url})
+    error = assert_error(response, 400, "invalid_parameters")
+    assert "url" in error["details"]["fields"]
+    assert not Source.objects.filter(slug="inside").exists()
