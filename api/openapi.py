@@ -16,6 +16,18 @@ from api.params import BUCKETS
 
 Schema = dict[str, Any]
 
+# Endpoints other apps add under /api/v1/ (alerts/ adds /api/v1/alerts) document themselves here, from their
+# AppConfig.ready(), so the contract test covers them too: ``register_paths({...}, schemas={...})``.
+_EXTRA_PATHS: dict[str, Schema] = {}
+_EXTRA_SCHEMAS: dict[str, Schema] = {}
+
+
+def register_paths(paths: dict[str, Schema], schemas: dict[str, Schema] | None = None) -> None:
+    """Add path items (and component schemas they ``$ref``) to the served document."""
+    _EXTRA_PATHS.update(paths)
+    _EXTRA_SCHEMAS.update(schemas or {})
+
+
 TIMESTAMP_HELP = "ISO 8601 (`2026-01-31T12:00:00Z`; no offset means UTC) or Unix seconds."
 NULLABLE_TIME: Schema = {"type": ["string", "null"], "format": "date-time"}
 TIME: Schema = {"type": "string", "format": "date-time"}
@@ -449,12 +461,12 @@ def openapi_document() -> Schema:
         },
         "servers": [{"url": "/"}],
         "security": [{"bearerAuth": []}, {"sessionAuth": []}],
-        "paths": paths(),
+        "paths": {**paths(), **_EXTRA_PATHS},
         "components": {
             "securitySchemes": {
                 "bearerAuth": {"type": "http", "scheme": "bearer", "description": "An API token (dit_...)."},
                 "sessionAuth": {"type": "apiKey", "in": "cookie", "name": "sessionid"},
             },
-            "schemas": schemas(),
+            "schemas": {**schemas(), **_EXTRA_SCHEMAS},
         },
     }
