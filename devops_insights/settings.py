@@ -302,9 +302,12 @@ RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
 
 API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
-API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=10000)
+# The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
+API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
+if API_PAGE_SIZE > API_MAX_PAGE_SIZE:
+    raise ConfigError("API_PAGE_SIZE", f"must not exceed API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE}), got {API_PAGE_SIZE}")
 API_SERIES_MAX_BUCKETS = config.integer("API_SERIES_MAX_BUCKETS", 2000, minimum=10)
-API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=10000)
+API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=1000)
 API_READY_TIMEOUT = config.number("API_READY_TIMEOUT", 2.0, minimum=0.1)
 API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimum=5)
 API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)

@@ -1,4 +1,4 @@
-"""Security headers on pages and API responses; bad API settings fail fast in one line."""
+"""App-wide hardening: security headers on pages and API responses; bad API settings fail fast in one line."""
 
 from __future__ import annotations
 
@@ -38,3 +38,8 @@ def test_it_never_lets_api_responses_be_stored_by_shared_caches(client: Client) 
 )
 def test_it_rejects_bad_api_settings_in_one_line(tmp_path: Path, variable: str, value: str, words: str) -> None:
     assert_one_line_error(run_manage("check", env={variable: value}, tmp_path=tmp_path), variable, words)
+
+
+def test_it_rejects_a_default_page_larger_than_the_largest(tmp_path: Path) -> None:
+    result = run_manage("check", env={"API_PAGE_SIZE": "200", "API_MAX_PAGE_SIZE": "100"}, tmp_path=tmp_path)
+    assert_one_line_error(result, "API_PAGE_SIZE", "must not exceed API_MAX_PAGE_SIZE")
