@@ -50,6 +50,10 @@ def api_view(**access_by_method: Access) -> Callable[[View], View]:
                 response = _dispatch(request, view, args, kwargs)
             except ApiError as error:
                 response = error.response()
+            usage = getattr(request, "rate_limit_usage", None)
+            if usage is not None:
+                for name, value in usage.headers().items():
+                    response.setdefault(name, value)
             patch_vary_headers(response, ("Authorization", "Cookie"))
             if not response.has_header("Cache-Control"):
                 # Per caller, and always revalidated (the ETag makes that cheap).
@@ -70,7 +74,10 @@ def api_view(**access_by_method: Access) -> Callable[[View], View]:
                 # Counted before authentication, so guessing tokens is limited too.
                 throttle.enforce(request, "api.ip", client_ip(request), settings.API_RATE_LIMIT_IP)
                 principal = authenticate(request)
-                throttle.enforce(request, "api.token", principal.rate_key, settings.API_RATE_LIMIT_TOKEN)
+                # The caller's own budget is what its X-RateLimit-* headers report.
+                request.rate_limit_usage = throttle.enforce(  # type: ignore[attr-defined]
+                    request, "api.token", principal.rate_key, settings.API_RATE_LIMIT_TOKEN
+                )
                 if principal.token is None and method not in SAFE_METHODS:
                     enforce_csrf(request)
                 check_access(principal, access)

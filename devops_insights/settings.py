@@ -316,7 +316,16 @@ API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
 CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = ["ETag", "Last-Modified", "Retry-After", "X-Request-ID", "Location"]
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "Retry-After",
+    "X-Request-ID",
+    "Location",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
 

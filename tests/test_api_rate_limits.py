@@ -31,9 +31,12 @@ def test_it_limits_a_token_then_lets_it_through_again(client: Client, redis_sett
     redis_settings.API_RATE_LIMIT_IP = "1000/m"
     token = make_token()
     away_from_a_window_edge(f"token:{ApiToken.objects.get().pk}", 2)
-    statuses = [client.get("/api/v1/sources", **bearer(token)).status_code for _ in range(3)]
+    responses = [client.get("/api/v1/sources", **bearer(token)) for _ in range(3)]
     limited = client.get("/api/v1/sources", **bearer(token))
-    assert statuses == [200, 200, 200]
+    assert [r.status_code for r in responses] == [200, 200, 200]
+    assert [r["X-RateLimit-Remaining"] for r in responses] == ["2", "1", "0"]
+    assert responses[0]["X-RateLimit-Limit"] == "3"
+    assert limited["X-RateLimit-Remaining"] == "0"
     error = assert_error(limited, 429, "rate_limited")
     assert 1 <= int(limited["Retry-After"]) <= 3
     assert error["details"]["scope"] == "token"
