@@ -125,8 +125,8 @@ def schemas() -> dict[str, Schema]:
     string_list: Schema = {"type": "array", "items": {"type": "string"}}
     change = obj({"path": {"type": "string"}, "kind": {"enum": ["changed", "added", "removed"]}, "old": {}, "new": {}})
     writable: dict[str, Schema] = {
-        "slug": {"type": "string", "maxLength": 64},
-        "name": {"type": "string", "maxLength": 120},
+        "slug": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$", "maxLength": 64},
+        "name": {"type": "string", "minLength": 1, "maxLength": 120},
         "url": {"type": "string", "format": "uri", "maxLength": 2000},
         "enabled": {"type": "boolean"},
         "interval_seconds": {"type": "integer", "minimum": 5, "maximum": 86400},

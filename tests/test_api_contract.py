@@ -42,9 +42,14 @@ def contract_token(live_server: Any, settings: Any) -> str:
     source = make_source("us-east")
     t0 = datetime.now(tz=UTC) - timedelta(hours=1)
     record_history(source, [(t0 + timedelta(minutes=i), payload(10.0 + i)) for i in range(6)])
-    # Read-only: generated writes get the documented 403 and no random URL is ever validated
-    # (the SSRF guard would resolve generated host names); writes are covered in test_api_sources.py.
+    # Read-only for the whole-API run: generated writes get the documented 403.
     return make_token("contract", scope="read")
+
+
+@pytest.fixture
+def staff_write_token(contract_token: str, settings: Any) -> str:
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    return make_token("contract-admin", scope="write", staff=True)
 
 
 @pytest.fixture
@@ -68,6 +73,25 @@ def test_it_honours_its_openapi_contract(case: Any, live_server: Any, contract_t
     case.call_and_validate(
         base_url=live_server.url,
         headers={"Authorization": f"Bearer {contract_token}"},
+        checks=CONTRACT_CHECKS,
+        timeout=30,
+    )
+
+
+@schema.include(method=["POST", "PATCH", "DELETE"]).parametrize()
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
+def test_it_honours_its_contract_for_staff_writes(case: Any, live_server: Any, staff_write_token: str) -> None:
+    if isinstance(case.body, dict) and isinstance(case.body.get("url"), str):
+        # The SSRF guard resolves the host of every URL it validates; generated host names would send DNS
+        # queries off this machine, so every string URL points at loopback (allowed above) instead.
+        case.body["url"] = "http://127.0.0.1:9/status"
+    case.call_and_validate(
+        base_url=live_server.url,
+        headers={"Authorization": f"Bearer {staff_write_token}"},
         checks=CONTRACT_CHECKS,
         timeout=30,
     )
