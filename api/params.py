@@ -61,7 +61,12 @@ class QueryParams:
     def _raw(self, name: str) -> str | None:
         if name in self.errors:
             return None
-        return self.query.get(name)
+        value = self.query.get(name)
+        if value is not None and "\x00" in value:
+            # PostgreSQL refuses NUL in text: it would be a 500 deep in the database instead of a 400 here.
+            self.error(name, "must not contain NUL characters")
+            return None
+        return value
 
     def string(self, name: str, *, required: bool = False, max_length: int = 200) -> str | None:
         raw = self._raw(name)

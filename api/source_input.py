@@ -17,6 +17,17 @@ READ_ONLY = frozenset(
 )
 
 
+def contains_nul(value: Any) -> bool:
+    """True when a NUL character hides in ``value``: PostgreSQL refuses it in text, and the admin's forms too."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(item) for item in value)
+    return False
+
+
 def _is_str_map(value: Any) -> bool:
     return isinstance(value, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
 
@@ -54,6 +65,8 @@ def apply_source_input(source: Source, data: dict[str, Any], *, creating: bool) 
             errors[name] = ["cannot be changed: its history is stored under it; create a new source instead"]
         elif not FIELD_TYPES[name][1](value):
             errors[name] = [f"must be {FIELD_TYPES[name][0]}"]
+        elif contains_nul(value):
+            errors[name] = ["must not contain NUL characters"]
         elif name == "headers":
             # A client that read the source back sends the masked values: keep the stored secret.
             current = source.headers or {}

@@ -89,6 +89,8 @@ def test_it_filters_sources(client: Client) -> None:
     assert slugs("enabled=true") == ["us-east"]
     assert slugs("tag=prod") == ["us-east"]
     assert_error(client.get("/api/v1/sources?enabled=maybe", **bearer(token)), 400, "invalid_parameters")
+    error = assert_error(client.get("/api/v1/sources?region=%00eu", **bearer(token)), 400, "invalid_parameters")
+    assert "NUL" in error["details"]["fields"]["region"][0]
 
 
 def test_it_creates_a_source(client: Client, admin_token: str) -> None:
@@ -131,6 +133,9 @@ def test_it_creates_a_source(client: Client, admin_token: str) -> None:
         ({"name": "X", "url": "http://127.0.0.1/"}, "slug", "required"),
         ({"slug": "x", "name": "X", "url": "http://127.0.0.1/", "colour": "red"}, "colour", "unknown"),
         ({"slug": "x", "name": "X", "url": "http://127.0.0.1/", "health": {}}, "health", "read-only"),
+        ({"slug": "x", "name": "X", "url": "http://127.0.0.1/", "region": "\x00eu"}, "region", "NUL"),
+        ({"slug": "x", "name": "X", "url": "http://127.0.0.1/", "metric_paths": {"a\x00": "b"}}, "metric_paths", "NUL"),
+        ({"slug": "x", "name": "X", "url": "http://127.0.0.1/", "tags": ["ok", "\x00"]}, "tags", "NUL"),
     ],
 )
 def test_it_validates_a_new_source(
