@@ -292,7 +292,7 @@ MIDDLEWARE[_SESSIONS:_SESSIONS] = [
 API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
 API_RATE_LIMIT_IP = _rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
 LOGIN_RATE_LIMIT_IP = _rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
-LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # login POSTs per username
+LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
 LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
 # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
 # many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
