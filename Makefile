@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := devops_insights accounts metrics pollers realtime dashboard api alerts observability
 
-.PHONY: install run test lint format typecheck migrations-check bench clean
+.PHONY: install run test lint format typecheck migrations-check security bench clean
 
 install: $(STAMP)
 
@@ -31,10 +32,14 @@ format: install
 	$(BIN)/ruff format .
 
 typecheck: install
-	$(BIN)/mypy devops_insights accounts metrics pollers realtime dashboard api alerts observability
+	$(BIN)/mypy $(PACKAGES)
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
+
+# Static security analysis: any high-severity finding fails (CI runs this too).
+security: install
+	$(BIN)/bandit -q -r $(PACKAGES) -x '*/migrations/*' --severity-level high
 
 bench: install
 	$(BIN)/python bench/run.py

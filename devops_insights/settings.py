@@ -319,6 +319,71 @@ DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVAL
 
 
 # --- API (api/) ------------------------------------------------------------------------
+import re as _re  # noqa: E402 - kept inside this block so the other blocks merge cleanly
+
+_RATE = _re.compile(r"^\d+/\d*[smhd]$")
+
+
+def _rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
+    value = config.string(name, default).strip()
+    if not _RATE.match(value):
+        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
+    return value
+
+
+INSTALLED_APPS += ["corsheaders"]
+# The CORS middleware answers preflights, so it sits above anything that could answer first; the API
+# error middleware wraps the rest so every response under /api/ has the one error shape.
+_SESSIONS = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware")
+MIDDLEWARE[_SESSIONS:_SESSIONS] = [
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "api.login_throttle.LoginThrottleMiddleware",
+]
+
+API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
+API_RATE_LIMIT_IP = _rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
+LOGIN_RATE_LIMIT_IP = _rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
+LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
+LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
+# Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
+# many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
+CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
+TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
+# A cache outage should not lock every client out; limits resume when the cache returns.
+RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
+RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
+
+API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
+# The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
+API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
+if API_PAGE_SIZE > API_MAX_PAGE_SIZE:
+    raise ConfigError("API_PAGE_SIZE", f"must not exceed API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE}), got {API_PAGE_SIZE}")
+API_SERIES_MAX_BUCKETS = config.integer("API_SERIES_MAX_BUCKETS", 2000, minimum=10)
+API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=1000)
+API_READY_TIMEOUT = config.number("API_READY_TIMEOUT", 2.0, minimum=0.1)
+API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimum=5)
+API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
+
+# CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
+CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "Retry-After",
+    "X-Request-ID",
+    "Location",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 
 # --- Operations: retention, observability (metrics/, observability/) -------------------

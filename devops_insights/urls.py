@@ -9,6 +9,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
     path("api/v1/", include("api.urls")),
+    path("", include("accounts.urls")),
     path("", include("observability.urls")),
     path("", include("dashboard.urls")),
 ]
