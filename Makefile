@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint format typecheck migrations-check bench clean
+.PHONY: install run test lint format typecheck migrations-check bench deploy-check clean
 
 install: $(STAMP)
 
@@ -38,6 +38,13 @@ migrations-check: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Dockerfile lint and Kubernetes schema validation (also run by `make test`: tests/test_deployment.py).
+K8S_VERSION := $(shell cat deploy/kubernetes/.kubernetes-version)
+deploy-check: install
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) \
+		$(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 clean:
 	rm -rf $(VENV) var test-artifacts

@@ -259,6 +259,8 @@ OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
 OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
 if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
 # First, so the request id and the request span cover every other middleware (redirects included).
 MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
