@@ -5,7 +5,7 @@ from django.apps import AppConfig
 
 class ObservabilityConfig(AppConfig):
     name = "observability"
-    verbose_name = "Observability"
+    verbose_name = "Operations"
 
     def ready(self) -> None:
         from observability import receivers, tracing  # noqa: F401 - connects the signal receivers
