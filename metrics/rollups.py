@@ -9,20 +9,20 @@ Each bucket of one source's metric keeps count, min, max, sum (for the mean) and
 - Recomputing a bucket from the same inputs gives the same numbers whatever order they come in
   (``math.fsum`` for the sum, the latest timestamp for ``last``), so rollups are idempotent: a
   store upserts buckets by (source, metric, tier, start).
-- ``choose_tier`` picks the finest tier that still holds data for the whole asked range under the
-  source's retention; ``to_series`` turns rollup buckets into the ``SeriesBucket`` list that
-  ``MetricStore.series`` returns.
+- ``finest_covering_tier`` picks the finest tier that still holds data for the whole asked range;
+  ``to_series`` turns rollup buckets into the ``SeriesBucket`` list that ``MetricStore.series``
+  returns.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from metrics.stores.base import SeriesBucket
+from metrics.stores.base import HistoryEntry, SeriesBucket, Snapshot
 
 TIER_SECONDS: dict[str, int] = {"1m": 60, "1h": 3600, "1d": 86400}
 TIERS = tuple(TIER_SECONDS)  # finest first
@@ -30,8 +30,35 @@ SOURCE_TIER = {"1m": "raw", "1h": "1m", "1d": "1h"}  # what each tier is compute
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-class RetentionLike(Protocol):
-    def horizon(self, tier: str, now: datetime) -> datetime | None: ...
+class RollupStore(Protocol):
+    """What retention needs from a store beyond the MetricStore contract (both stores implement it)."""
+
+    backend: str
+
+    def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        """Upsert buckets by (source, metric, tier, start); returns how many were written."""
+
+    def rollups(
+        self,
+        source: str,
+        tier: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        metric: str | None = None,
+    ) -> list[RollupBucket]:
+        """Buckets with ``start <= bucket.start < end``, ordered by (metric, start)."""
+
+    def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
+        """Where the tier's newest bucket of the source starts: rollups resume there."""
+
+    def prune_rollups(self, source: str | None, tier: str, before: datetime) -> int:
+        """Delete the tier's buckets starting before ``before``; returns how many went."""
+
+    def restore_history(self, entries: Sequence[HistoryEntry]) -> int:
+        """Insert history entries as they are (import); ones already there by (source, sequence) are kept."""
+
+    def restore_latest(self, snapshot: Snapshot) -> None:
+        """Set a source's latest snapshot as it is (import), unless a newer one is stored."""
 
 
 @dataclass(frozen=True)
@@ -142,13 +169,40 @@ def cascade(buckets: Iterable[RollupBucket], tier: str) -> list[RollupBucket]:
     return _finish(source, tier, groups)
 
 
-def choose_tier(start: datetime, retention: RetentionLike, now: datetime) -> str:
-    """The finest tier ("raw", "1m", "1h", "1d") whose retention still reaches back to ``start``."""
-    for tier in ("raw", *TIERS):
-        horizon = retention.horizon(tier, now)
-        if horizon is None or start >= horizon:
+def finest_covering_tier(start: datetime, oldest: Mapping[str, datetime | None]) -> str:
+    """The finest tier ("raw", "1m", "1h", "1d") whose data reaches back to ``start``.
+
+    ``oldest`` maps each tier to where its oldest data starts for the metric (the oldest raw
+    sample, the oldest bucket's start; None: no data). Decided by the data rather than by the
+    retention policy, so a store needs no relational lookup, and rollups not computed yet are
+    never preferred to raw data that is still there.
+
+    A coarse bucket starts before its first sample (a day bucket at midnight for data from 10:00),
+    so where the data really begins is found from the coarsest tier down: a finer tier whose oldest
+    data falls inside that coarse bucket says more precisely where it begins; a finer tier that
+    starts in a later bucket was pruned and cannot say. A range starting before all data is
+    treated as starting where the data does (a young source gets its finest tier).
+    """
+    present = {tier: moment for tier, moment in oldest.items() if moment is not None}
+    if not present:
+        return "raw"
+    order = ("raw", *TIERS)  # finest first
+    earliest: datetime | None = None
+    width = 0
+    for tier in reversed(order):
+        moment = present.get(tier)
+        if moment is None:
+            continue
+        if earliest is None or moment < earliest or floor_time(moment, width) <= earliest:
+            earliest = moment
+            width = TIER_SECONDS.get(tier, 1)
+    assert earliest is not None
+    effective_start = max(start, earliest)
+    for tier in order:
+        moment = present.get(tier)
+        if moment is not None and moment <= effective_start:
             return tier
-    return TIERS[-1]  # nothing reaches back that far: the coarsest tier holds the most
+    return "raw"  # unreachable: the tier that set ``earliest`` qualifies
 
 
 def to_series(buckets: Iterable[RollupBucket], start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:

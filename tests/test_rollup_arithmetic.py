@@ -7,8 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from metrics.rollups import aggregate_samples, bucket_start, cascade, choose_tier, to_series
-from observability.models import Retention
+from metrics.rollups import aggregate_samples, bucket_start, cascade, finest_covering_tier, to_series
 
 T0 = datetime(2026, 11, 29, 10, 0, tzinfo=UTC)
 
@@ -96,21 +95,51 @@ def test_it_aligns_buckets_since_the_epoch() -> None:
 
 class TestTierChoice:
     NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-    POLICY = Retention(raw_days=7, minute_days=30, hour_days=365, day_days=None)
+
+    def days_ago(self, days: float) -> datetime:
+        return self.NOW - timedelta(days=days)
+
+    def coverage(self) -> dict[str, datetime | None]:
+        # What the default policy leaves after a year and more: raw 7 days, 1m 30, 1h 365, 1d all.
+        return {"raw": self.days_ago(7), "1m": self.days_ago(30), "1h": self.days_ago(365), "1d": self.days_ago(900)}
 
     @pytest.mark.parametrize(
         ("days_back", "tier"),
         [(0.01, "raw"), (6.9, "raw"), (7.1, "1m"), (29.9, "1m"), (31, "1h"), (364, "1h"), (366, "1d"), (3650, "1d")],
     )
     def test_it_picks_the_finest_tier_that_covers_the_range(self, days_back: float, tier: str) -> None:
-        assert choose_tier(self.NOW - timedelta(days=days_back), self.POLICY, self.NOW) == tier
+        assert finest_covering_tier(self.days_ago(days_back), self.coverage()) == tier
 
-    def test_it_follows_a_per_source_policy(self) -> None:
-        short = Retention(raw_days=1, minute_days=2, hour_days=3, day_days=4)
-        assert choose_tier(self.NOW - timedelta(days=1.5), short, self.NOW) == "1m"
-        assert choose_tier(self.NOW - timedelta(days=2.5), short, self.NOW) == "1h"
-        # Beyond every tier: the coarsest holds the most there is.
-        assert choose_tier(self.NOW - timedelta(days=10), short, self.NOW) == "1d"
+    def test_it_uses_raw_data_while_rollups_are_not_computed_yet(self) -> None:
+        only_raw = {"raw": self.days_ago(3), "1m": None, "1h": None, "1d": None}
+        assert finest_covering_tier(self.days_ago(30), only_raw) == "raw"
+
+    def test_it_treats_a_young_source_by_the_data_it_has(self) -> None:
+        # Two days old, everything rolled up: a 30-day chart has nothing older than two days anyway.
+        young = {"raw": self.days_ago(2), "1m": self.days_ago(2), "1h": self.days_ago(2), "1d": self.days_ago(2)}
+        assert finest_covering_tier(self.days_ago(30), young) == "raw"
+        # Raw pruned to a day, rollups going back two: the 1-minute tier covers what there is.
+        pruned = {"raw": self.days_ago(1), "1m": self.days_ago(2), "1h": self.days_ago(2), "1d": self.days_ago(2)}
+        assert finest_covering_tier(self.days_ago(30), pruned) == "1m"
+
+    def test_it_does_not_mistake_a_coarse_bucket_start_for_older_data(self) -> None:
+        day = datetime(2026, 11, 20, tzinfo=UTC)
+        # Data since 10:00; the day bucket starts at midnight; finer tiers pruned up to the next day.
+        oldest = {
+            "raw": day + timedelta(days=1, hours=10),
+            "1m": day + timedelta(days=1, hours=10),
+            "1h": day + timedelta(hours=10),
+            "1d": day,
+        }
+        assert finest_covering_tier(day, oldest) == "1h"
+        assert finest_covering_tier(day + timedelta(hours=12), oldest) == "1h"
+        assert finest_covering_tier(day + timedelta(days=1, hours=11), oldest) == "raw"
+        # The hourly tier pruned into a later day: only the daily tier knows that day.
+        oldest["1h"] = day + timedelta(days=1)
+        assert finest_covering_tier(day, oldest) == "1d"
+
+    def test_it_answers_raw_for_a_metric_with_no_data(self) -> None:
+        assert finest_covering_tier(self.days_ago(30), {"raw": None, "1m": None}) == "raw"
 
 
 def test_it_regroups_rollups_into_series_buckets() -> None:
