@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from observability import instruments
+from observability.models import RetentionPolicy
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 
@@ -40,3 +43,19 @@ def count_poll(sender: Any, source: Any, outcome: PollOutcome, **kwargs: Any) ->
     from observability.exposition import start_poller_metrics_server
 
     start_poller_metrics_server()
+
+
+@receiver(post_save, sender=RetentionPolicy, dispatch_uid="observability.ttl_on_save")
+@receiver(post_delete, sender=RetentionPolicy, dispatch_uid="observability.ttl_on_delete")
+def follow_policy_with_ttl(sender: Any, **kwargs: Any) -> None:
+    """A policy changed in the admin: move the MongoDB history TTL with it (collMod) right away."""
+    if settings.METRIC_STORE != "mongodb":
+        return
+    from metrics.stores import get_store
+    from observability.ttl import sync_ttl
+
+    try:
+        sync_ttl(get_store())
+    except Exception:
+        # The next `manage.py prune` syncs again; an unreachable MongoDB must not fail the admin save.
+        logger.exception("could not apply the retention policy to the MongoDB TTL index")

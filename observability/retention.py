@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -213,12 +213,17 @@ def apply_retention(
     now: datetime | None = None,
     dry_run: bool = False,
     progress: Progress = lambda message: None,
+    policies: Mapping[str, Retention] | None = None,
 ) -> list[SourceReport]:
-    """Apply every source's policy (see the module docstring); one source's failure does not stop the rest."""
+    """Apply every source's policy (see the module docstring); one source's failure does not stop the rest.
+
+    ``policies`` defaults to the RetentionPolicy rows in force for each source.
+    """
     target = rollup_store(store)
     now = now or datetime.now(UTC)
     slugs = sources if sources is not None else known_sources(target)
-    policies = RetentionPolicy.objects.effective_all(slugs)
+    if policies is None:
+        policies = RetentionPolicy.objects.effective_all(slugs)
     reports = []
     failures = 0
     for slug in slugs:
