@@ -1,9 +1,9 @@
 """Store records as JSON objects: one format for archives, export and import (NDJSON lines).
 
-Every line is one object with a ``kind``: ``history`` (a raw history entry), ``latest`` (a
-source's current snapshot) or ``rollup`` (one rollup bucket). Keys are sorted and times are ISO
-8601 in UTC with microseconds, so the same data always gives the same bytes: an export, a wipe,
-an import and a second export give identical files.
+Every line is one object with a ``kind``: ``header`` (an export's first line), ``history`` (a raw
+history entry), ``latest`` (a source's current snapshot) or ``rollup`` (one rollup bucket).
+Keys are sorted and times are ISO 8601 in UTC with microseconds, so the same data always gives
+the same bytes: an export, a wipe, an import and a second export give identical files.
 """
 
 from __future__ import annotations
@@ -17,6 +17,16 @@ from metrics.rollups import TIER_SECONDS, RollupBucket
 from metrics.stores.base import FieldChange, HistoryEntry, Snapshot
 
 JsonObject = dict[str, Any]
+
+
+KINDS = frozenset({"header", "history", "latest", "rollup"})
+FORMAT = "devops-insights-metrics"
+FORMAT_VERSION = 1
+
+
+def header_record() -> JsonObject:
+    """The first line of an export: what the file is (no timestamp, so exports of equal data are equal)."""
+    return {"kind": "header", "format": FORMAT, "version": FORMAT_VERSION}
 
 
 class RecordFormatError(ValueError):
@@ -159,6 +169,6 @@ def loads(line: str, line_number: int) -> JsonObject:
         record = json.loads(line)
     except json.JSONDecodeError as exc:
         raise RecordFormatError(f"line {line_number}: not JSON ({exc.msg})") from None
-    if not isinstance(record, dict) or record.get("kind") not in {"history", "latest", "rollup"}:
-        raise RecordFormatError(f"line {line_number}: expected an object with kind history, latest or rollup")
+    if not isinstance(record, dict) or record.get("kind") not in KINDS:
+        raise RecordFormatError(f"line {line_number}: expected an object with kind {', '.join(sorted(KINDS))}")
     return record
