@@ -26,7 +26,7 @@ def store(redis_settings: Any, tmp_path: Path) -> Iterator[MetricStore]:
     redis_settings.ARCHIVE_DIR = tmp_path / "archive"
     redis_settings.RETENTION_IN_POLLER = True
     Source.objects.create(slug="us-east", name="US East", url="http://127.0.0.1:9/us-east")
-    RetentionPolicy.objects.filter(source__isnull=True).update(raw_days=1, archive_raw=True)
+    RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 1, "archive_raw": True})
     get_store.cache_clear()
     maintenance.reset()
     store = get_store()

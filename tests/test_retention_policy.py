@@ -31,7 +31,7 @@ def test_it_ships_a_global_default_with_the_documented_values() -> None:
 def test_it_prefers_a_source_override_over_the_default() -> None:
     make_source("us-east")
     eu = make_source("eu-west")
-    RetentionPolicy.objects.filter(source__isnull=True).update(raw_days=3)
+    RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 3})
     RetentionPolicy.objects.create(source=eu, raw_days=1, minute_days=2, hour_days=3, day_days=4, archive_raw=True)
     assert RetentionPolicy.objects.effective("us-east").raw_days == 3
     assert RetentionPolicy.objects.effective("eu-west") == Retention(1, 2, 3, 4, True)
