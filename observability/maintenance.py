@@ -80,6 +80,13 @@ def run_step(step: str) -> bool:
     finally:
         if cache.get(LOCK_KEY) == token:
             cache.delete(LOCK_KEY)
+
+
+def _run_in_thread(step: str) -> None:
+    try:
+        run_step(step)
+    finally:
+        # This thread's database connections are its own: close them rather than leak one per run.
         close_old_connections()
 
 
@@ -102,7 +109,7 @@ def maybe_run(*, background: bool = True) -> str | None:
         return None
     if not background:
         return step if run_step(step) else None
-    worker = threading.Thread(target=run_step, args=(step,), name=f"retention-{step}", daemon=True)
+    worker = threading.Thread(target=_run_in_thread, args=(step,), name=f"retention-{step}", daemon=True)
     with _local:
         _worker = worker
     worker.start()

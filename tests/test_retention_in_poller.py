@@ -30,8 +30,9 @@ def store(redis_settings: Any, tmp_path: Path) -> Iterator[MetricStore]:
     get_store.cache_clear()
     maintenance.reset()
     store = get_store()
+    # Every 6 hours, half an hour off the one-day horizon (which moves on while the suite runs).
     for hours in range(48, 0, -6):
-        store.record(SPEC, {"stats": {"cpu": float(hours)}}, NOW - timedelta(hours=hours))
+        store.record(SPEC, {"stats": {"cpu": float(hours)}}, NOW - timedelta(hours=hours, minutes=-30))
     yield store
     maintenance.reset()
     get_store.cache_clear()
