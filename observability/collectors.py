@@ -14,7 +14,7 @@ import logging
 import re
 from collections.abc import Iterator
 
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from observability.instruments import PREFIX
 
@@ -137,3 +137,30 @@ class SourceStateCollector:
         alive = GaugeMetricFamily(f"{PREFIX}_pollers_alive", "Poller processes with a recent heartbeat.")
         alive.add_metric([], pollers_alive)
         yield alive
+
+
+class ReadCacheCollector:
+    """The read cache's own hit/miss counters (metrics.read_cache.counters()), in this process."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        from metrics.read_cache import counters
+
+        requests = CounterMetricFamily(
+            f"{PREFIX}_cache_requests",
+            "Read cache lookups by operation (latest, latest_all, history, series) and result "
+            "(hit, miss, hit_after_wait: served after waiting for another loader, bypass: cache off).",
+            labels=["operation", "result"],
+        )
+        errors = CounterMetricFamily(f"{PREFIX}_cache_errors", "Cache operations that failed (Redis down).")
+        for name, count in sorted(counters().items()):
+            if name == "errors":
+                errors.add_metric([], count)
+                continue
+            operation, _, result = name.partition(".")
+            if result:
+                requests.add_metric([operation, result], count)
+        yield requests
+        yield errors

@@ -44,11 +44,8 @@ STORE_OPERATION_SECONDS = Histogram(
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0),
 )
 STORE_ERRORS = Counter(f"{PREFIX}_store_errors", "Metric store calls that raised StoreError.", ["backend", "operation"])
-CACHE_REQUESTS = Counter(
-    f"{PREFIX}_cache_requests",
-    "Read cache lookups by operation and result (hit or miss).",
-    ["operation", "result"],
-)
+# Read cache hits and misses: counted by metrics.read_cache itself and exported by
+# observability.collectors.ReadCacheCollector (devops_insights_cache_requests_total{operation, result}).
 
 # --- WebSockets (realtime/)
 WEBSOCKET_CONNECTIONS = Gauge(f"{PREFIX}_websocket_connections", "WebSocket connections open in this process.")

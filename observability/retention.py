@@ -81,14 +81,20 @@ class SourceReport:
         )
 
 
+WRAPPED = ("backend_store", "inner")  # CachedMetricStore, InstrumentedStore
+
+
 def rollup_store(store: MetricStore) -> Store:
-    """The store itself, or the one a caching wrapper delegates to: rollups bypass the read cache."""
+    """The concrete store under the read cache and the instrumentation: rollups bypass both."""
     inner = store
-    for attribute in ("inner", "store", "wrapped", "backend_store"):
-        candidate = getattr(inner, attribute, None)
-        if isinstance(candidate, MetricStore):
-            inner = candidate
-            break
+    unwrapped = True
+    while unwrapped:
+        unwrapped = False
+        for attribute in WRAPPED:
+            candidate = inner.__dict__.get(attribute)
+            if isinstance(candidate, MetricStore):
+                inner, unwrapped = candidate, True
+                break
     if not hasattr(inner, "write_rollups"):
         raise TypeError(f"{type(inner).__name__} does not implement rollups (metrics.rollups.RollupStore)")
     return inner  # type: ignore[return-value]
@@ -165,7 +171,10 @@ def apply_to_source(
     *,
     dry_run: bool = False,
     progress: Progress = lambda message: None,
+    raw_pruner: MetricStore | None = None,
 ) -> SourceReport:
+    """``raw_pruner``: the store to delete raw snapshots through (the outermost, so the read cache
+    learns of the deletion); ``store`` by default."""
     report = SourceReport(source=source, dry_run=dry_run)
     if not dry_run:
         report.buckets_written = roll_up(store, source)
@@ -182,7 +191,7 @@ def apply_to_source(
             report.raw_archived, report.archive_files = _archive_raw(store, source, raw_horizon, archive_dir, progress)
             instruments.PRUNE_ARCHIVED.inc(report.raw_archived)
         # Everything before the horizon is now rolled up and, if wanted, archived and verified.
-        report.raw_deleted = store.prune(source, raw_horizon)
+        report.raw_deleted = (raw_pruner or store).prune(source, raw_horizon)
         instruments.PRUNE_DELETED.labels(kind="raw").inc(report.raw_deleted)
 
     for tier in TIERS:
@@ -229,7 +238,9 @@ def apply_retention(
     for slug in slugs:
         started = time.monotonic()
         try:
-            report = apply_to_source(target, slug, policies[slug], now, archive_dir, dry_run=dry_run, progress=progress)
+            report = apply_to_source(
+                target, slug, policies[slug], now, archive_dir, dry_run=dry_run, progress=progress, raw_pruner=store
+            )
         except Exception:
             failures += 1
             logger.exception("retention failed for %s; its data is left as it was", slug)

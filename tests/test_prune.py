@@ -262,7 +262,7 @@ def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(mongodb_url: str, 
     settings.MONGODB_DATABASE = f"test_{uuid.uuid4().hex[:12]}"
     settings.METRIC_STORE = "mongodb"
     get_store.cache_clear()
-    mongo = get_store()
+    mongo = rollup_store(get_store())  # the MongoMetricStore under the read cache and instrumentation
     try:
         policy, _ = RetentionPolicy.objects.get_or_create(source=None)
         policy.raw_days = 21

@@ -113,10 +113,32 @@ def test_it_traces_store_calls_under_the_callers_span(store: MetricStore) -> Non
     assert failed.status.status_code.name == "ERROR"
 
 
-def test_it_passes_the_retention_extensions_through(store: MetricStore) -> None:
-    assert store.latest_rollup_start("nothing", "1m") is None  # type: ignore[attr-defined]
+def test_it_passes_the_retention_extensions_through(db: None) -> None:
+    from metrics.stores.instrumented import InstrumentedStore
+    from metrics.stores.sql import SqlMetricStore
+
+    instrumented = InstrumentedStore(SqlMetricStore())
+    assert instrumented.latest_rollup_start("nothing", "1m") is None  # type: ignore[attr-defined]
     with pytest.raises(AttributeError):
-        store.no_such_method  # type: ignore[attr-defined]  # noqa: B018
+        instrumented.no_such_method  # type: ignore[attr-defined]  # noqa: B018
+
+
+def test_it_counts_read_cache_hits_and_misses(client: Client, store: MetricStore, redis_settings: Any) -> None:
+    from metrics.stores import get_store
+
+    get_store.cache_clear()
+    cached = get_store()
+    cached.record(SourceSpec("us-east"), {"a": 1}, NOW)
+    before = scrape(client)
+    cached.history("us-east")
+    cached.history("us-east")
+    after = scrape(client)
+
+    def lookups(parsed: Any, result: str) -> float:
+        return value(parsed, "devops_insights_cache_requests_total", operation="history", result=result)
+
+    assert lookups(after, "miss") - lookups(before, "miss") == 1
+    assert lookups(after, "hit") - lookups(before, "hit") == 1
 
 
 def test_it_counts_a_store_error(client: Client, db: None, settings: Any) -> None:
