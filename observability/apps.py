@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import sys
+
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class ObservabilityConfig(AppConfig):
@@ -18,3 +21,9 @@ class ObservabilityConfig(AppConfig):
             REGISTRY.register(ReadCacheCollector())
             REGISTRY._devops_insights_cache_collector = True  # type: ignore[attr-defined]
         tracing.configure_from_settings()
+        if settings.POLLER_METRICS_PORT and sys.argv[1:2] == ["poll"]:
+            # The poller process (`manage.py poll`) serves its metrics from startup, so a liveness
+            # probe on the port passes even before the first poll (or with no source to poll).
+            from observability.exposition import start_poller_metrics_server
+
+            start_poller_metrics_server()

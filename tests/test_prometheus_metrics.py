@@ -222,3 +222,28 @@ class TestPollerServer:
             taken.listen()
             assert exposition.start_poller_metrics_server() is None
         assert "cannot listen" in caplog.text
+
+
+@pytest.mark.parametrize(("command", "listening"), [("poll", True), ("check", False)])
+def test_the_poll_command_serves_its_metrics_from_startup(tmp_path: Path, command: str, listening: bool) -> None:
+    import os
+    import subprocess
+    import sys
+
+    port = services.free_port()
+    code = (
+        "import socket, sys, django; sys.argv = ['manage.py', sys.argv[1]]; django.setup()\n"
+        "try:\n"
+        f"    socket.create_connection(('127.0.0.1', {port}), 3).close(); print('listening')\n"
+        "except OSError:\n"
+        "    print('closed')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_"))}
+    env.update({"DJANGO_SETTINGS_MODULE": "devops_insights.settings", "VAR_DIR": str(tmp_path)})
+    env.update({"POLLER_METRICS_PORT": str(port)})
+    root = Path(__file__).resolve().parent.parent
+    result = subprocess.run(
+        [sys.executable, "-c", code, command], cwd=root, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == ("listening" if listening else "closed")
