@@ -124,3 +124,27 @@ def test_it_rejects_a_bad_endpoint_and_sample_ratio(tmp_path: Any) -> None:
     assert_one_line_error(result, "OTEL_EXPORTER_OTLP_ENDPOINT", "unknown scheme 'grpc'")
     result = run_manage("check", env={"OTEL_TRACES_SAMPLE_RATIO": "1.5"}, tmp_path=tmp_path)
     assert_one_line_error(result, "OTEL_TRACES_SAMPLE_RATIO", "must be at most 1.0")
+
+
+def test_it_traces_cached_reads_with_their_result(spans: InMemorySpanExporter, redis_settings: Any, db: None) -> None:
+    from datetime import UTC, datetime
+
+    from metrics.stores import get_store
+    from metrics.stores.base import SourceSpec
+
+    get_store.cache_clear()
+    try:
+        store = get_store()
+        store.record(SourceSpec("us-east"), {"a": 1}, datetime.now(UTC))
+        spans.clear()
+        # history, not latest: a write warms the latest snapshot into the cache.
+        store.history("us-east")
+        store.history("us-east")
+    finally:
+        get_store.cache_clear()
+    reads = [s for s in spans.get_finished_spans() if s.name == "cache.history"]
+    assert [s.attributes["cache.result"] for s in reads] == ["miss", "hit"]  # type: ignore[index]
+    # The miss went to the store: its span is a child of the cache span.
+    store_span = next(s for s in spans.get_finished_spans() if s.name == "store.history")
+    assert store_span.parent is not None
+    assert store_span.parent.span_id == reads[0].context.span_id
