@@ -169,3 +169,24 @@ def test_it_composes_every_service_with_health_checks_and_documented_variables()
     documented = documented_variables()
     for name in ("web", "poller", "simulator", "migrate"):
         assert set(services[name]["environment"]) <= documented, name
+
+
+def test_the_compose_demo_step_creates_the_six_sources_on_the_simulator(tmp_path: Path) -> None:
+    import os
+    import sqlite3
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    command = compose["services"]["demo"]["command"]
+    assert command[:2] == ["python", "manage.py"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_"))}
+    env["VAR_DIR"] = str(tmp_path)
+    for args in (["migrate", "--noinput"], command[2:], command[2:]):  # twice: it is idempotent
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        assert result.returncode == 0, result.stderr
+    with sqlite3.connect(tmp_path / "devops_insights.sqlite3") as db:
+        rows = db.execute("SELECT slug, url FROM pollers_source ORDER BY slug").fetchall()
+    from metrics.defaults import REGIONS
+
+    assert rows == sorted((r, f"http://simulator:8001/status/{r}?stats=1") for r in REGIONS)
