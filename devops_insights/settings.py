@@ -233,7 +233,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "devops_insights.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The context filter stamps request_id / poll_id on every line (observability/context.py).
+    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -387,6 +389,28 @@ CORS_PREFLIGHT_MAX_AGE = 3600
 
 
 # --- Operations: retention, observability (metrics/, observability/) -------------------
+# /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
+# connections only: a request that came through a proxy must use the token).
+METRICS_TOKEN = config.string("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = config.networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# The poller is its own process; its counters are served by a small HTTP server of its own (0: off).
+POLLER_METRICS_PORT = config.integer("POLLER_METRICS_PORT", 0, minimum=0, maximum=65535)
+POLLER_METRICS_ADDR = config.string("POLLER_METRICS_ADDR", "127.0.0.1")
+# Tracing is off unless an OTLP/HTTP collector is named.
+OTEL_EXPORTER_OTLP_ENDPOINT = config.url("OTEL_EXPORTER_OTLP_ENDPOINT", ("http", "https"))
+OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
+OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
+if OTEL_TRACES_SAMPLE_RATIO > 1.0:
+    raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
+RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
+RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
+RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
+RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
+# First, so the request id and the request span cover every other middleware (redirects included).
+MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
 
 # --- Alerting (alerts/) ----------------------------------------------------------------
