@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import connections
 from django.utils import timezone
 
 from alerts import senders
@@ -137,7 +137,6 @@ def run_once() -> int:
     """One drain of the outbox, for loops: keeps going while full batches come back."""
     total = 0
     while True:
-        close_old_connections()
         sent = deliver_due()
         total += sent
         if sent < settings.ALERTS_DELIVERY_BATCH:

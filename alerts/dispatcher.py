@@ -14,7 +14,7 @@ import logging
 import threading
 
 from django.conf import settings
-from django.db import connections
+from django.db import close_old_connections, connections
 
 from alerts.delivery import run_once
 
@@ -61,6 +61,7 @@ class Dispatcher:
                 if self._stopping.is_set():
                     break
                 try:
+                    close_old_connections()  # the database may have restarted since the last pass
                     run_once()
                 except Exception:
                     # A database hiccup must not kill the thread: the rows wait in the outbox.

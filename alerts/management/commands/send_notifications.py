@@ -8,6 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import close_old_connections
 
 from alerts.delivery import run_once
 
@@ -39,6 +40,7 @@ class Command(BaseCommand):
         self.stdout.write(f"sending alert notifications every {interval:g}s (Ctrl-C to stop)")
         while not self.shutdown:
             try:
+                close_old_connections()  # a long-lived loop must survive a database restart
                 sent = run_once()
                 if sent:
                     self.stdout.write(f"attempted {sent} deliveries")
