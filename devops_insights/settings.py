@@ -145,6 +145,8 @@ MONGODB_MAX_POOL_SIZE = config.integer("MONGODB_MAX_POOL_SIZE", 50, minimum=1)
 MONGODB_SERVER_SELECTION_TIMEOUT_MS = config.integer("MONGODB_SERVER_SELECTION_TIMEOUT_MS", 3000, minimum=100)
 MONGODB_SOCKET_TIMEOUT_MS = config.integer("MONGODB_SOCKET_TIMEOUT_MS", 10000, minimum=100)
 MONGODB_WRITE_CONCERN = config.string("MONGODB_WRITE_CONCERN", "majority")
+# Create/adjust the MongoDB indexes once per process on first use (else only `manage.py ensure_indexes`).
+MONGODB_ENSURE_INDEXES = config.boolean("MONGODB_ENSURE_INDEXES", True)
 METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
 METRICS_CACHE_TTL = config.integer("METRICS_CACHE_TTL", 300, minimum=1)

@@ -1,0 +1,280 @@
+"""Pure functions from a fetched payload to what the stores keep: canonical JSON, hash, diff, metrics.
+
+Every store calls ``prepare()`` so that SQL and MongoDB agree byte for byte on what "changed" means.
+
+Path syntax (metric paths and volatile paths): dot-separated segments into the payload.
+- a segment names an object key, or indexes a list when it is a whole number (``-1`` is the last);
+- ``*`` walks every element of a list (or every value of an object).
+For a metric, the numbers found under a ``*`` are summed (``results.stats.server.workers.*.1.idle``
+is the idle workers of all pools). Booleans count as 1.0/0.0 so that "service up" charts and
+alerts like any number. A path that is missing or ends on something that is not a number leaves
+the metric out: a payload of another shape is not an error.
+
+Diff: objects are compared key by key and lists index by index, so a change deep inside a list
+reads with the same path syntax as metrics (``results.stats.server.workers.0.1.idle: 2 -> 3``);
+a longer or shorter list shows up as tail indexes ``added`` or ``removed``. A value that changes
+type (object -> number, list -> null) is one ``changed`` entry holding both whole values.
+Volatile paths are removed from both sides before hashing and diffing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from metrics.stores.base import FieldChange, JsonObject, PayloadError, SourceSpec
+
+WILDCARD = "*"
+# "\u0000" in JSON text, not preceded by an escaped backslash ("\\u0000" is a literal backslash-u).
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
+@dataclass(frozen=True)
+class PreparedPayload:
+    """A validated payload and everything derived from it, computed once per record()."""
+
+    payload: JsonObject
+    canonical: str  # canonical JSON of the whole payload (volatile paths included)
+    hash: str  # SHA1 of the canonical JSON with volatile paths removed
+    metrics: dict[str, float]
+    size_bytes: int
+
+
+def canonical_json(value: Any) -> str:
+    """Sorted keys, no whitespace, no NaN/Infinity: equal documents give equal strings."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def validate_payload(payload: Any, max_bytes: int) -> str:
+    """Return the payload's canonical JSON, or raise ``PayloadError`` saying what is wrong."""
+    if not isinstance(payload, dict):
+        raise PayloadError(f"payload must be a JSON object, got {_json_type(payload)}")
+    try:
+        text = canonical_json(payload)
+    except ValueError as exc:
+        # Only walk the payload to name the culprit when there is one: the happy path stays one dumps().
+        bad = _first_non_finite(payload, "")
+        if bad is None:
+            raise PayloadError(f"payload is not valid JSON: {exc}") from None
+        path, value = bad
+        raise PayloadError(
+            f"payload contains {value!r} at {path or '(root)'}; NaN and Infinity are not valid JSON"
+        ) from None
+    except TypeError as exc:
+        raise PayloadError(f"payload is not JSON-serializable: {exc}") from None
+    except RecursionError:
+        raise PayloadError("payload is nested too deeply") from None
+    if _NUL_ESCAPE.search(text):
+        # PostgreSQL's jsonb cannot hold U+0000; refuse it everywhere so every store behaves alike.
+        raise PayloadError("payload contains a NUL character (\\u0000), which cannot be stored")
+    size = len(text.encode("utf-8"))
+    if size > max_bytes:
+        raise PayloadError(f"payload is {size} bytes encoded, over the {max_bytes}-byte limit")
+    return text
+
+
+def payload_hash(payload: JsonObject, volatile_paths: Sequence[str] = ()) -> str:
+    stable = strip_paths(payload, volatile_paths) if volatile_paths else payload
+    return hashlib.sha1(canonical_json(stable).encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def prepare(source: SourceSpec, payload: Any, max_bytes: int) -> PreparedPayload:
+    canonical = validate_payload(payload, max_bytes)
+    return PreparedPayload(
+        payload=payload,
+        canonical=canonical,
+        hash=payload_hash(payload, source.volatile_paths),
+        metrics=extract_metrics(payload, source.metric_paths),
+        size_bytes=len(canonical.encode("utf-8")),
+    )
+
+
+# --- paths ---------------------------------------------------------------------------------
+
+
+def split_path(path: str) -> list[str]:
+    return [segment for segment in path.strip().split(".") if segment != ""]
+
+
+def _list_index(segment: str, length: int) -> int | None:
+    try:
+        index = int(segment)
+    except ValueError:
+        return None
+    if index < 0:
+        index += length
+    return index if 0 <= index < length else None
+
+
+def strip_paths(payload: JsonObject, paths: Iterable[str]) -> JsonObject:
+    """A deep copy of ``payload`` without the values at ``paths`` (missing paths are ignored)."""
+    result = copy.deepcopy(payload)
+    for path in paths:
+        segments = split_path(path)
+        if segments:
+            _remove(result, segments)
+    return result
+
+
+def _remove(node: Any, segments: list[str]) -> None:
+    head, rest = segments[0], segments[1:]
+    if isinstance(node, dict):
+        keys = list(node) if head == WILDCARD else ([head] if head in node else [])
+        for key in keys:
+            if rest:
+                _remove(node[key], rest)
+            else:
+                del node[key]
+    elif isinstance(node, list):
+        if head == WILDCARD:
+            if rest:
+                for item in node:
+                    _remove(item, rest)
+            else:
+                node.clear()
+            return
+        index = _list_index(head, len(node))
+        if index is None:
+            return
+        if rest:
+            _remove(node[index], rest)
+        else:
+            # Removing shifts later elements; replace with null so indexes stay comparable.
+            node[index] = None
+
+
+# --- metrics -------------------------------------------------------------------------------
+
+
+def extract_metrics(payload: JsonObject, metric_paths: Mapping[str, str]) -> dict[str, float]:
+    metrics: dict[str, float] = {}
+    for name, path in metric_paths.items():
+        segments = split_path(path)
+        if not segments:
+            continue
+        value = _metric_at(payload, segments)
+        if value is not None:
+            metrics[name] = value
+    return metrics
+
+
+def _as_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return 1.0 if value else 0.0
+    if isinstance(value, int | float):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    return None
+
+
+def _metric_at(node: Any, segments: list[str]) -> float | None:
+    if not segments:
+        return _as_number(node)
+    head, rest = segments[0], segments[1:]
+    if head == WILDCARD:
+        children: Iterable[Any]
+        if isinstance(node, list):
+            children = node
+        elif isinstance(node, dict):
+            children = node.values()
+        else:
+            return None
+        found = [v for v in (_metric_at(child, rest) for child in children) if v is not None]
+        return math.fsum(found) if found else None
+    if isinstance(node, dict):
+        return _metric_at(node[head], rest) if head in node else None
+    if isinstance(node, list):
+        index = _list_index(head, len(node))
+        return None if index is None else _metric_at(node[index], rest)
+    return None
+
+
+# --- diff ----------------------------------------------------------------------------------
+
+
+def diff_payloads(old: JsonObject, new: JsonObject, volatile_paths: Sequence[str] = ()) -> list[FieldChange]:
+    """Changed, added and removed leaf paths from ``old`` to ``new``, in path order."""
+    if volatile_paths:
+        old, new = strip_paths(old, volatile_paths), strip_paths(new, volatile_paths)
+    changes: list[FieldChange] = []
+    _diff(old, new, "", changes)
+    return changes
+
+
+def _same(a: Any, b: Any) -> bool:
+    # True == 1 and 1 == 1.0 in Python, but they are different JSON.
+    return type(a) is type(b) and a == b
+
+
+def _join(prefix: str, segment: str) -> str:
+    return f"{prefix}.{segment}" if prefix else segment
+
+
+def _diff(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
+    if isinstance(old, dict) and isinstance(new, dict):
+        for key in sorted(set(old) | set(new)):
+            child = _join(path, str(key))
+            if key not in new:
+                out.append(FieldChange(path=child, old=old[key], new=None, kind="removed"))
+            elif key not in old:
+                out.append(FieldChange(path=child, old=None, new=new[key], kind="added"))
+            else:
+                _diff(old[key], new[key], child, out)
+    elif isinstance(old, list) and isinstance(new, list):
+        for index in range(max(len(old), len(new))):
+            child = _join(path, str(index))
+            if index >= len(new):
+                out.append(FieldChange(path=child, old=old[index], new=None, kind="removed"))
+            elif index >= len(old):
+                out.append(FieldChange(path=child, old=None, new=new[index], kind="added"))
+            else:
+                _diff(old[index], new[index], child, out)
+    elif not _same(old, new):
+        out.append(FieldChange(path=path, old=old, new=new, kind="changed"))
+
+
+def diff_to_json(diff: Iterable[FieldChange]) -> list[dict[str, Any]]:
+    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
+
+
+def diff_from_json(items: Iterable[Mapping[str, Any]]) -> list[FieldChange]:
+    return [FieldChange(path=i["path"], old=i.get("old"), new=i.get("new"), kind=i["kind"]) for i in items]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list | tuple):
+        return "an array"
+    return type(value).__name__
+
+
+def _first_non_finite(node: Any, path: str) -> tuple[str, float] | None:
+    if isinstance(node, float):
+        return None if math.isfinite(node) else (path, node)
+    if isinstance(node, dict):
+        for key, value in node.items():
+            found = _first_non_finite(value, _join(path, str(key)))
+            if found:
+                return found
+    elif isinstance(node, list | tuple):
+        for index, value in enumerate(node):
+            found = _first_non_finite(value, _join(path, str(index)))
+            if found:
+                return found
+    return None

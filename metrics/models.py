@@ -1,0 +1,78 @@
+"""Tables of the SQL metric store (metrics.stores.sql). Other areas read them through ``get_store()``."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class LatestSnapshot(models.Model):
+    """One row per source: the current content. Its row lock serializes writers of the source."""
+
+    source = models.CharField(max_length=64, unique=True)
+    hash = models.CharField(max_length=40)
+    payload = models.JSONField()
+    metrics = models.JSONField(default=dict)
+    fetched_at = models.DateTimeField()  # when this content was first fetched
+    last_seen_at = models.DateTimeField()  # when it was last fetched unchanged
+    sequence = models.PositiveBigIntegerField()
+    poll_meta = models.JSONField(default=dict)
+
+    class Meta:
+        db_table = "metrics_latest"
+        ordering = ["source"]
+
+    def __str__(self) -> str:
+        return f"{self.source}#{self.sequence}"
+
+
+class HistoryEntryRow(models.Model):
+    """One row per change of a source's content, with the diff against the previous content."""
+
+    source = models.CharField(max_length=64)
+    sequence = models.PositiveBigIntegerField()
+    hash = models.CharField(max_length=40)
+    payload = models.JSONField()
+    metrics = models.JSONField(default=dict)
+    diff = models.JSONField(default=list)
+    fetched_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "metrics_history"
+        constraints = [
+            # A second writer that slipped past the row lock could not append the same change twice.
+            models.UniqueConstraint(fields=["source", "sequence"], name="metrics_history_source_sequence"),
+        ]
+        indexes = [
+            # history() pages newest first by (fetched_at, sequence) within one source.
+            models.Index(fields=["source", "-fetched_at", "-sequence"], name="metrics_history_page"),
+            # prune() across all sources.
+            models.Index(fields=["fetched_at"], name="metrics_history_fetched"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}#{self.sequence}"
+
+
+class MetricSample(models.Model):
+    """One extracted number of one history entry, flat so series() groups in SQL without parsing JSON.
+
+    ``epoch`` (whole seconds since 1970) is written with the row so buckets are plain integer
+    arithmetic, identical on SQLite and PostgreSQL.
+    """
+
+    source = models.CharField(max_length=64)
+    metric = models.CharField(max_length=100)
+    sequence = models.PositiveBigIntegerField()  # the history entry this number came from
+    fetched_at = models.DateTimeField()
+    epoch = models.BigIntegerField()
+    value = models.FloatField()
+
+    class Meta:
+        db_table = "metrics_sample"
+        indexes = [
+            models.Index(fields=["source", "metric", "fetched_at"], name="metrics_sample_series"),
+            models.Index(fields=["fetched_at"], name="metrics_sample_fetched"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}.{self.metric}={self.value}"

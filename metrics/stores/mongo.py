@@ -1,0 +1,481 @@
+"""The MongoDB metric store, on the official pymongo driver.
+
+Collections:
+- ``metrics_latest``: one document per source (unique index on ``source``).
+- ``metrics_history``: one document per change; unique (source, sequence), compound
+  (source, fetched_at desc, sequence desc) for paging, and a TTL index on ``fetched_at`` that
+  follows METRICS_HISTORY_RETENTION_DAYS (changed in place with ``collMod``).
+Indexes are made by ``ensure_schema()`` (``manage.py ensure_indexes``, or once per process on
+first use when MONGODB_ENSURE_INDEXES is on), never per request.
+
+Consistency without transactions (a standalone mongod has none, and a change must not cost a
+multi-document transaction):
+1. The latest document is the source of truth and moves by compare-and-set: the update matches
+   the ``sequence`` that was read, so of two concurrent writers exactly one wins and the other
+   re-reads and re-diffs against what actually won. A single-document update is atomic, so an
+   outage mid-way leaves latest either old or new, never half-written.
+2. The winning update also stores the change's diff and sets ``history_pending``. The history
+   entry is then upserted by (source, sequence) with ``$setOnInsert`` (idempotent) and the flag
+   cleared.
+3. If the process dies between 1 and 2, the latest document still carries everything its history
+   entry needs; the next ``record`` of that source sees ``history_pending`` and writes the missing
+   entry first (repair on next write). History is never ahead of latest.
+Payloads and diffs are stored as canonical JSON text, so any JSON key (``$ref``, ``a.b``) is
+storable; metric names are escaped the way the MongoDB manual recommends.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo.collection import Collection
+from pymongo.database import Database
+from pymongo.errors import DocumentTooLarge, DuplicateKeyError, PyMongoError
+
+from metrics.extraction import PreparedPayload, diff_from_json, diff_payloads, diff_to_json, prepare
+from metrics.stores.arguments import aware_utc, bucket_seconds, decode_cursor, encode_cursor, history_limit
+from metrics.stores.base import (
+    HistoryEntry,
+    HistoryPage,
+    JsonObject,
+    MetricStore,
+    PayloadError,
+    RecordResult,
+    SeriesBucket,
+    Snapshot,
+    SourceSpec,
+    StoreError,
+    StoreStats,
+)
+from metrics.stores.sql import validate_poll_meta
+
+logger = logging.getLogger("metrics.store")
+
+LATEST = "metrics_latest"
+HISTORY = "metrics_history"
+HISTORY_PAGE_INDEX = [("source", ASCENDING), ("fetched_at", DESCENDING), ("sequence", DESCENDING)]
+TTL_KEY = [("fetched_at", ASCENDING)]
+# Compare-and-set retries before giving up: only reached if many writers hammer one source.
+MAX_CAS_ATTEMPTS = 20
+# BSON documents stop at 16 MiB; keep room for the metrics and diff stored beside the payload.
+MAX_DOCUMENT_PAYLOAD_BYTES = 7 * 1024 * 1024
+
+
+def metric_key(name: str) -> str:
+    """A metric name usable as a field name: '.' and a leading '$' would be read as paths/operators."""
+    return name.replace("\\", "\\\\").replace(".", "\uff0e").replace("$", "\uff04")
+
+
+def metric_name(key: str) -> str:
+    return key.replace("\uff04", "$").replace("\uff0e", ".").replace("\\\\", "\\")
+
+
+def to_millis(value: datetime) -> datetime:
+    """BSON dates keep milliseconds; truncate first so what record() returns is what reads return."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def epoch_ms(value: datetime) -> int:
+    return int((value - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1))
+
+
+def write_concern_w(value: str) -> int | str:
+    """MONGODB_WRITE_CONCERN as pymongo's ``w``: a node count ("1") or a tag/"majority"."""
+    value = value.strip()
+    return int(value) if value.isdigit() else value
+
+
+class MongoMetricStore(MetricStore):
+    backend = "mongodb"
+
+    def __init__(
+        self,
+        client: MongoClient[dict[str, Any]],
+        database: str,
+        *,
+        max_payload_bytes: int | None = None,
+        retention_days: int | None = None,
+        ensure_schema_on_first_use: bool = False,
+    ) -> None:
+        self.client = client
+        self.db: Database[dict[str, Any]] = client[database]
+        self.latest_collection: Collection[dict[str, Any]] = self.db[LATEST]
+        self.history_collection: Collection[dict[str, Any]] = self.db[HISTORY]
+        self._max_payload_bytes = max_payload_bytes
+        self._retention_days = retention_days
+        self._schema_pending = ensure_schema_on_first_use
+        self._schema_lock = threading.Lock()
+
+    @classmethod
+    def from_settings(cls) -> MongoMetricStore:
+        if not settings.MONGODB_URL:
+            raise StoreError("MONGODB_URL is not set")
+        client: MongoClient[dict[str, Any]] = MongoClient(
+            settings.MONGODB_URL,
+            maxPoolSize=settings.MONGODB_MAX_POOL_SIZE,
+            serverSelectionTimeoutMS=settings.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+            connectTimeoutMS=settings.MONGODB_SERVER_SELECTION_TIMEOUT_MS,
+            socketTimeoutMS=settings.MONGODB_SOCKET_TIMEOUT_MS,
+            w=write_concern_w(settings.MONGODB_WRITE_CONCERN),
+            tz_aware=True,
+            appname="devops-insights",
+            connect=False,  # no I/O at import or build time; the first operation connects
+        )
+        return cls(
+            client,
+            settings.MONGODB_DATABASE,
+            ensure_schema_on_first_use=bool(settings.MONGODB_ENSURE_INDEXES),
+        )
+
+    def __repr__(self) -> str:
+        return f"MongoMetricStore(database={self.db.name!r})"
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self._max_payload_bytes or int(settings.METRICS_MAX_PAYLOAD_BYTES)
+
+    @property
+    def retention_seconds(self) -> int:
+        return int(self._retention_days or settings.METRICS_HISTORY_RETENTION_DAYS) * 86400
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def ensure_schema(self) -> None:
+        for line in self.ensure_indexes():
+            logger.info("metrics index %s", line)
+
+    def ensure_indexes(self) -> list[str]:
+        """Create the indexes, or adjust the TTL; idempotent. Returns what it did, for the command."""
+        with self._errors("ensure indexes"):
+            done = [
+                self.latest_collection.create_index([("source", ASCENDING)], unique=True, name="source_unique"),
+                self.history_collection.create_index(
+                    [("source", ASCENDING), ("sequence", ASCENDING)], unique=True, name="source_sequence_unique"
+                ),
+                self.history_collection.create_index(HISTORY_PAGE_INDEX, name="source_fetched_desc"),
+            ]
+            done.append(self._ensure_ttl())
+            self._schema_pending = False
+            return done
+
+    def _ensure_ttl(self) -> str:
+        wanted = self.retention_seconds
+        # Look the index up by key, not name: an index made by an older release may be named otherwise.
+        for name, spec in self.history_collection.index_information().items():
+            if list(spec.get("key", [])) == TTL_KEY:
+                if spec.get("expireAfterSeconds") == wanted:
+                    return f"{name} (TTL {wanted}s, unchanged)"
+                # create_index would fail with IndexOptionsConflict: change the TTL in place.
+                self.db.command("collMod", HISTORY, index={"name": name, "expireAfterSeconds": wanted})
+                applied = self.history_collection.index_information().get(name, {}).get("expireAfterSeconds")
+                if applied != wanted:
+                    # nx-27017 answers ok to collMod without applying it; say so rather than claim success.
+                    logger.warning("the server did not apply the new TTL of %s (still %ss)", name, applied)
+                    return f"{name} (TTL change to {wanted}s NOT applied by the server, still {applied}s)"
+                return f"{name} (TTL changed to {wanted}s)"
+        name = self.history_collection.create_index(TTL_KEY, expireAfterSeconds=wanted, name="fetched_at_ttl")
+        return f"{name} (TTL {wanted}s, created)"
+
+    def _ready(self) -> None:
+        if self._schema_pending:
+            with self._schema_lock:
+                if self._schema_pending:
+                    self.ensure_indexes()
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def record(
+        self, source: SourceSpec, payload: JsonObject, fetched_at: datetime, poll_meta: JsonObject | None = None
+    ) -> RecordResult:
+        fetched_at = to_millis(aware_utc(fetched_at, "fetched_at"))
+        prepared = prepare(source, payload, self.max_payload_bytes)
+        if prepared.size_bytes > MAX_DOCUMENT_PAYLOAD_BYTES:
+            raise PayloadError(
+                f"payload is {prepared.size_bytes} bytes encoded, over the MongoDB store's "
+                f"{MAX_DOCUMENT_PAYLOAD_BYTES}-byte limit (BSON documents stop at 16 MiB)"
+            )
+        meta = validate_poll_meta(poll_meta)
+        with self._errors(f"record {source.slug}"):
+            self._ready()
+            unchanged = self._touch_if_unchanged(source.slug, prepared.hash, fetched_at, meta)
+            if unchanged is not None:
+                return RecordResult(False, prepared.hash, prepared.metrics, unchanged, [])
+            for _ in range(MAX_CAS_ATTEMPTS):
+                result = self._try_record(source, prepared, fetched_at, meta)
+                if result is not None:
+                    return result
+        raise StoreError(f"MongoDB store: {source.slug} kept changing under {MAX_CAS_ATTEMPTS} attempts to record it")
+
+    def _touch_if_unchanged(self, slug: str, digest: str, fetched_at: datetime, meta: JsonObject) -> int | None:
+        """The common case in one round trip: same content, newer poll -> move last_seen_at only."""
+        doc = self.latest_collection.find_one_and_update(
+            {
+                "source": slug,
+                "hash": digest,
+                "seen.ms": {"$lte": epoch_ms(fetched_at)},
+                "history_pending": {"$ne": True},
+            },
+            {"$set": _seen(fetched_at, meta)},
+            projection={"sequence": 1},
+        )
+        return None if doc is None else int(doc["sequence"])
+
+    def _try_record(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult | None:
+        """One compare-and-set attempt; None when another writer moved latest first (retry)."""
+        slug = source.slug
+        latest = self.latest_collection.find_one({"source": slug})
+        if latest is None:
+            doc = self._latest_doc(slug, 1, prepared, fetched_at, meta, [])
+            try:
+                self.latest_collection.insert_one(doc)
+            except DuplicateKeyError:
+                return None  # another writer created it first: compare against theirs
+            self._write_history(doc)
+            return RecordResult(True, prepared.hash, prepared.metrics, 1, [])
+
+        if latest.get("history_pending"):
+            self._write_history(latest)  # repair: a writer died between latest and history
+
+        sequence = int(latest["sequence"])
+        if epoch_ms(fetched_at) < int(latest["epoch_ms"]):
+            logger.info("ignored a stale record of %s fetched at %s", slug, fetched_at.isoformat())
+            return RecordResult(False, prepared.hash, prepared.metrics, sequence, [])
+        if latest["hash"] == prepared.hash:
+            self.latest_collection.update_one(
+                {"_id": latest["_id"], "sequence": sequence, "seen.ms": {"$lt": epoch_ms(fetched_at)}},
+                {"$set": _seen(fetched_at, meta)},
+            )
+            return RecordResult(False, prepared.hash, prepared.metrics, sequence, [])
+
+        diff = diff_payloads(json.loads(latest["payload_json"]), prepared.payload, source.volatile_paths)
+        doc = self._latest_doc(slug, sequence + 1, prepared, fetched_at, meta, diff_to_json(diff))
+        doc.pop("_id")
+        # A whole-document replace, not $set: nx-27017 stores a top-level date given to $set as a
+        # string (a date nested in a sub-document survives), while replace keeps BSON dates on both.
+        won = self.latest_collection.find_one_and_replace(
+            {"_id": latest["_id"], "sequence": sequence}, doc, return_document=ReturnDocument.AFTER
+        )
+        if won is None:
+            return None
+        self._write_history(won)
+        return RecordResult(True, prepared.hash, prepared.metrics, sequence + 1, diff)
+
+    def _latest_doc(
+        self,
+        slug: str,
+        sequence: int,
+        prepared: PreparedPayload,
+        fetched_at: datetime,
+        meta: JsonObject,
+        diff: list[dict[str, Any]],
+    ) -> dict[str, Any]:
+        return {
+            "_id": slug,
+            "source": slug,
+            "sequence": sequence,
+            "hash": prepared.hash,
+            "payload_json": prepared.canonical,
+            "metrics": {metric_key(k): v for k, v in prepared.metrics.items()},
+            "diff_json": json.dumps(diff, separators=(",", ":")),
+            "fetched_at": fetched_at,
+            "epoch_ms": epoch_ms(fetched_at),
+            **_seen(fetched_at, meta),
+            "history_pending": True,
+        }
+
+    def _write_history(self, latest: dict[str, Any]) -> None:
+        """Upsert latest's history entry (idempotent), then clear the pending flag it carried."""
+        entry = {
+            key: latest[key]
+            for key in ("source", "sequence", "hash", "payload_json", "metrics", "diff_json", "fetched_at", "epoch_ms")
+        }
+        # insert, a duplicate key meaning "already written" (by us before a crash, or by a writer that
+        # repaired it), rather than an upsert with $setOnInsert: the same idempotence, and nx-27017
+        # would store the top-level fetched_at given to $setOnInsert as a string.
+        with suppress(DuplicateKeyError):
+            self.history_collection.insert_one(entry)
+        self.latest_collection.update_one(
+            {"_id": latest["_id"], "sequence": entry["sequence"]}, {"$unset": {"history_pending": ""}}
+        )
+
+    def prune(self, source: str | None, before: datetime) -> int:
+        query: dict[str, Any] = {"fetched_at": {"$lt": to_millis(aware_utc(before, "before"))}}
+        if source is not None:
+            query["source"] = source
+        with self._errors(f"prune {source or 'all sources'}"):
+            return int(self.history_collection.delete_many(query).deleted_count)
+
+    def delete_source(self, source: str) -> None:
+        with self._errors(f"delete {source}"):
+            # Latest first: a half-done delete leaves orphan history, never a latest without its past.
+            self.latest_collection.delete_one({"source": source})
+            self.history_collection.delete_many({"source": source})
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def latest(self, source: str) -> Snapshot | None:
+        with self._errors(f"latest {source}"):
+            doc = self.latest_collection.find_one({"source": source}, {"diff_json": 0})
+        return None if doc is None else _snapshot(doc)
+
+    def latest_all(self) -> dict[str, Snapshot]:
+        with self._errors("latest_all"):
+            docs = list(self.latest_collection.find({}, {"diff_json": 0}))
+        return {doc["source"]: _snapshot(doc) for doc in docs}
+
+    def history(
+        self,
+        source: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> HistoryPage:
+        limit = history_limit(limit)
+        query: dict[str, Any] = {"source": source}
+        window: dict[str, Any] = {}
+        if start is not None:
+            window["$gte"] = to_millis(aware_utc(start, "start"))
+        if end is not None:
+            window["$lt"] = to_millis(aware_utc(end, "end"))
+        if window:
+            query["fetched_at"] = window
+        if cursor is not None:
+            at, sequence = decode_cursor(cursor)
+            at = to_millis(at)
+            query["$or"] = [{"fetched_at": {"$lt": at}}, {"fetched_at": at, "sequence": {"$lt": sequence}}]
+        with self._errors(f"history {source}"):
+            docs = list(
+                self.history_collection.find(query)
+                .sort([("fetched_at", DESCENDING), ("sequence", DESCENDING)])
+                # The same sort as the page index, so MongoDB walks it instead of sorting in memory.
+                .limit(limit + 1)
+            )
+        entries = [_history_entry(doc) for doc in docs[:limit]]
+        next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(docs) > limit else None
+        return HistoryPage(entries=entries, next_cursor=next_cursor)
+
+    def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
+        start, end = aware_utc(start, "start"), aware_utc(end, "end")
+        width_ms = bucket_seconds(bucket, start, end) * 1000
+        field = f"metrics.{metric_key(metric)}"
+        # Arithmetic on epoch_ms (written at record time) rather than $dateTrunc: correct on real
+        # MongoDB and on nx-27017, whose $dateTrunc groups come back as strings.
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "source": source,
+                    "fetched_at": {"$gte": to_millis(start), "$lt": to_millis(end)},
+                    field: {"$exists": True},
+                }
+            },
+            {
+                "$group": {
+                    "_id": {"$subtract": ["$epoch_ms", {"$mod": ["$epoch_ms", width_ms]}]},
+                    "min": {"$min": f"${field}"},
+                    "avg": {"$avg": f"${field}"},
+                    "max": {"$max": f"${field}"},
+                    "count": {"$sum": 1},
+                }
+            },
+            {"$sort": {"_id": 1}},
+        ]
+        with self._errors(f"series {source}.{metric}"):
+            rows = list(self.history_collection.aggregate(pipeline))
+        return [
+            SeriesBucket(
+                start=datetime.fromtimestamp(int(row["_id"]) / 1000, tz=UTC),
+                min=float(row["min"]),
+                avg=float(row["avg"]),
+                max=float(row["max"]),
+                count=int(row["count"]),
+            )
+            for row in rows
+        ]
+
+    def stats(self) -> StoreStats:
+        with self._errors("stats"):
+            oldest = self.history_collection.find_one({}, {"fetched_at": 1}, sort=[("fetched_at", ASCENDING)])
+            newest = self.history_collection.find_one({}, {"fetched_at": 1}, sort=[("fetched_at", DESCENDING)])
+            return StoreStats(
+                backend=self.backend,
+                history_count=self.history_collection.count_documents({}),
+                latest_count=self.latest_collection.count_documents({}),
+                oldest=None if oldest is None else oldest["fetched_at"],
+                newest=None if newest is None else newest["fetched_at"],
+                size_bytes=self._size_bytes(),
+            )
+
+    def _size_bytes(self) -> int | None:
+        total = 0
+        for name in (LATEST, HISTORY):
+            try:
+                # collStats is deprecated since 6.2 but still answered by 7.x and by nx-27017.
+                stats = self.db.command("collStats", name)
+            except PyMongoError:
+                return None
+            total += int(stats.get("size", 0)) + int(stats.get("totalIndexSize", 0))
+        return total
+
+    def close(self) -> None:
+        self.client.close()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    @contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        """Driver failures (outage, timeout, refused write) become a StoreError callers can count and retry."""
+        try:
+            yield
+        except DocumentTooLarge as exc:
+            raise PayloadError(f"MongoDB refused the document for {what}: {exc}") from None
+        except PyMongoError as exc:
+            # Only the exception type and its first line: server descriptions can be long.
+            detail = str(exc).splitlines()[0][:300] if str(exc) else ""
+            raise StoreError(f"MongoDB metric store failed to {what}: {type(exc).__name__}: {detail}") from exc
+
+
+def _seen(fetched_at: datetime, meta: JsonObject) -> dict[str, Any]:
+    # last_seen_at lives in a sub-document with its epoch milliseconds: compared as an integer, and
+    # a date nested in a sub-document survives $set on nx-27017 (a top-level one becomes a string).
+    return {"seen": {"at": fetched_at, "ms": epoch_ms(fetched_at)}, "poll_meta": meta}
+
+
+def _metrics(doc: dict[str, Any]) -> dict[str, float]:
+    return {metric_name(k): float(v) for k, v in (doc.get("metrics") or {}).items()}
+
+
+def _snapshot(doc: dict[str, Any]) -> Snapshot:
+    return Snapshot(
+        source=doc["source"],
+        hash=doc["hash"],
+        payload=json.loads(doc["payload_json"]),
+        metrics=_metrics(doc),
+        fetched_at=doc["fetched_at"].astimezone(UTC),
+        last_seen_at=doc["seen"]["at"].astimezone(UTC),
+        sequence=int(doc["sequence"]),
+        poll_meta=dict(doc.get("poll_meta") or {}),
+    )
+
+
+def _history_entry(doc: dict[str, Any]) -> HistoryEntry:
+    return HistoryEntry(
+        id=str(doc["_id"]),
+        source=doc["source"],
+        hash=doc["hash"],
+        payload=json.loads(doc["payload_json"]),
+        metrics=_metrics(doc),
+        diff=diff_from_json(json.loads(doc.get("diff_json") or "[]")),
+        fetched_at=doc["fetched_at"].astimezone(UTC),
+        sequence=int(doc["sequence"]),
+    )

@@ -1,0 +1,346 @@
+"""The SQL metric store, on the Django ORM: SQLite embedded, PostgreSQL in production.
+
+Consistency: ``record`` runs in one transaction that first locks the source's latest row
+(``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite takes the database write lock at BEGIN because
+the settings use ``transaction_mode=IMMEDIATE``, and this module also serializes a process's own
+SQLite writers). The latest row, the history entry and its metric samples commit together or not
+at all, so a crash never leaves history without its latest snapshot. A unique (source, sequence)
+constraint on history backs the lock up: two writers can never append the same change twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, connections, transaction
+from django.db.models import Avg, BigIntegerField, Count, ExpressionWrapper, F, Max, Min, Q
+
+from metrics.extraction import (
+    PreparedPayload,
+    canonical_json,
+    diff_from_json,
+    diff_payloads,
+    diff_to_json,
+    prepare,
+)
+from metrics.models import HistoryEntryRow, LatestSnapshot, MetricSample
+from metrics.stores.arguments import (
+    aware_utc,
+    bucket_seconds,
+    decode_cursor,
+    encode_cursor,
+    history_limit,
+)
+from metrics.stores.base import (
+    HistoryEntry,
+    HistoryPage,
+    JsonObject,
+    MetricStore,
+    PayloadError,
+    RecordResult,
+    SeriesBucket,
+    Snapshot,
+    SourceSpec,
+    StoreError,
+    StoreStats,
+)
+
+logger = logging.getLogger("metrics.store")
+T = TypeVar("T")
+
+# SQLite allows one writer at a time anyway; serializing a process's own threads here means they
+# queue in Python instead of failing with "database table is locked" on a shared-cache database.
+_sqlite_write_locks: dict[str, threading.Lock] = {}
+_sqlite_write_locks_guard = threading.Lock()
+
+
+def _sqlite_write_lock(alias: str) -> threading.Lock:
+    with _sqlite_write_locks_guard:
+        return _sqlite_write_locks.setdefault(alias, threading.Lock())
+
+
+def validate_poll_meta(poll_meta: JsonObject | None) -> JsonObject:
+    if poll_meta is None:
+        return {}
+    if not isinstance(poll_meta, dict):
+        raise PayloadError("poll_meta must be a JSON object")
+    try:
+        canonical_json(poll_meta)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"poll_meta is not valid JSON: {exc}") from None
+    return dict(poll_meta)
+
+
+class SqlMetricStore(MetricStore):
+    backend = "sql"
+
+    def __init__(self, using: str = "default", max_payload_bytes: int | None = None) -> None:
+        self.using = using
+        self._max_payload_bytes = max_payload_bytes
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return self._max_payload_bytes or int(settings.METRICS_MAX_PAYLOAD_BYTES)
+
+    def __repr__(self) -> str:
+        return f"SqlMetricStore(using={self.using!r})"
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def record(
+        self, source: SourceSpec, payload: JsonObject, fetched_at: datetime, poll_meta: JsonObject | None = None
+    ) -> RecordResult:
+        # Validation happens before any database work: a bad payload touches nothing stored.
+        fetched_at = aware_utc(fetched_at, "fetched_at")
+        prepared = prepare(source, payload, self.max_payload_bytes)
+        meta = validate_poll_meta(poll_meta)
+        if connections[self.using].vendor == "sqlite":
+            with _sqlite_write_lock(self.using):
+                return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
+        return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
+
+    def _record_retrying(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult:
+        try:
+            return self._record(source, prepared, fetched_at, meta)
+        except IntegrityError:
+            # Two writers raced to create the source's first row; the loser's transaction rolled
+            # back entirely. Now the row exists, so the retry locks it and compares as usual.
+            return self._record(source, prepared, fetched_at, meta)
+
+    def _record(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult:
+        db = self.using
+        with transaction.atomic(using=db):
+            # The payload is only needed when the content changed (for the diff): defer it.
+            latest = (
+                LatestSnapshot.objects.using(db).select_for_update().defer("payload").filter(source=source.slug).first()
+            )
+            if latest is None:
+                LatestSnapshot.objects.using(db).create(
+                    source=source.slug,
+                    hash=prepared.hash,
+                    payload=prepared.payload,
+                    metrics=prepared.metrics,
+                    fetched_at=fetched_at,
+                    last_seen_at=fetched_at,
+                    sequence=1,
+                    poll_meta=meta,
+                )
+                self._append_history(source.slug, 1, prepared, fetched_at, [])
+                return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
+
+            if fetched_at < latest.fetched_at:
+                # A slow poll finishing after a newer one: its content is already outdated.
+                logger.info("ignored a stale record of %s fetched at %s", source.slug, fetched_at.isoformat())
+                return RecordResult(
+                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=latest.sequence, diff=[]
+                )
+
+            if latest.hash == prepared.hash:
+                if fetched_at > latest.last_seen_at:
+                    LatestSnapshot.objects.using(db).filter(pk=latest.pk).update(
+                        last_seen_at=fetched_at, poll_meta=meta
+                    )
+                return RecordResult(
+                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=latest.sequence, diff=[]
+                )
+
+            sequence = latest.sequence + 1
+            diff = diff_payloads(latest.payload, prepared.payload, source.volatile_paths)
+            LatestSnapshot.objects.using(db).filter(pk=latest.pk).update(
+                hash=prepared.hash,
+                payload=prepared.payload,
+                metrics=prepared.metrics,
+                fetched_at=fetched_at,
+                last_seen_at=fetched_at,
+                sequence=sequence,
+                poll_meta=meta,
+            )
+            self._append_history(source.slug, sequence, prepared, fetched_at, diff_to_json(diff))
+            return RecordResult(
+                changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
+            )
+
+    def _append_history(
+        self, slug: str, sequence: int, prepared: PreparedPayload, fetched_at: datetime, diff: list[dict[str, Any]]
+    ) -> None:
+        HistoryEntryRow.objects.using(self.using).create(
+            source=slug,
+            sequence=sequence,
+            hash=prepared.hash,
+            payload=prepared.payload,
+            metrics=prepared.metrics,
+            diff=diff,
+            fetched_at=fetched_at,
+        )
+        epoch = int(fetched_at.timestamp())
+        MetricSample.objects.using(self.using).bulk_create(
+            MetricSample(source=slug, metric=name, sequence=sequence, fetched_at=fetched_at, epoch=epoch, value=value)
+            for name, value in prepared.metrics.items()
+        )
+
+    def prune(self, source: str | None, before: datetime) -> int:
+        before = aware_utc(before, "before")
+
+        def run() -> int:
+            history = HistoryEntryRow.objects.using(self.using).filter(fetched_at__lt=before)
+            samples = MetricSample.objects.using(self.using).filter(fetched_at__lt=before)
+            if source is not None:
+                history = history.filter(source=source)
+                samples = samples.filter(source=source)
+            with transaction.atomic(using=self.using):
+                samples.delete()
+                deleted, _ = history.delete()
+            return deleted
+
+        return self._guard(run, source or "all sources")
+
+    def delete_source(self, source: str) -> None:
+        def run() -> None:
+            with transaction.atomic(using=self.using):
+                MetricSample.objects.using(self.using).filter(source=source).delete()
+                HistoryEntryRow.objects.using(self.using).filter(source=source).delete()
+                LatestSnapshot.objects.using(self.using).filter(source=source).delete()
+
+        self._guard(run, source)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def latest(self, source: str) -> Snapshot | None:
+        row = self._guard(lambda: LatestSnapshot.objects.using(self.using).filter(source=source).first(), source)
+        return None if row is None else _snapshot(row)
+
+    def latest_all(self) -> dict[str, Snapshot]:
+        rows = self._guard(lambda: list(LatestSnapshot.objects.using(self.using).order_by("source")), "all sources")
+        return {row.source: _snapshot(row) for row in rows}
+
+    def history(
+        self,
+        source: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> HistoryPage:
+        limit = history_limit(limit)
+        rows = HistoryEntryRow.objects.using(self.using).filter(source=source)
+        if start is not None:
+            rows = rows.filter(fetched_at__gte=aware_utc(start, "start"))
+        if end is not None:
+            rows = rows.filter(fetched_at__lt=aware_utc(end, "end"))
+        if cursor is not None:
+            # Keyset pagination: "older than the last entry seen", so new entries never shift pages.
+            at, sequence = decode_cursor(cursor)
+            rows = rows.filter(Q(fetched_at__lt=at) | Q(fetched_at=at, sequence__lt=sequence))
+        found = self._guard(lambda: list(rows.order_by("-fetched_at", "-sequence")[: limit + 1]), source)
+        entries = [_history_entry(row) for row in found[:limit]]
+        next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(found) > limit else None
+        return HistoryPage(entries=entries, next_cursor=next_cursor)
+
+    def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
+        start, end = aware_utc(start, "start"), aware_utc(end, "end")
+        width = bucket_seconds(bucket, start, end)
+        # Integer arithmetic on the epoch column written at record time: the same SQL on SQLite and
+        # PostgreSQL, no date functions, no JSON. A rollup tier (issue 8) can answer the same shape.
+        bucket_start = ExpressionWrapper(F("epoch") - F("epoch") % width, output_field=BigIntegerField())
+        query = (
+            MetricSample.objects.using(self.using)
+            .filter(source=source, metric=metric, fetched_at__gte=start, fetched_at__lt=end)
+            .annotate(bucket=bucket_start)
+            .values("bucket")
+            .annotate(low=Min("value"), mean=Avg("value"), high=Max("value"), n=Count("id"))
+            .order_by("bucket")
+        )
+        rows = self._guard(lambda: list(query), source)
+        return [
+            SeriesBucket(
+                start=_from_epoch(int(row["bucket"])),
+                min=float(row["low"]),
+                avg=float(row["mean"]),
+                max=float(row["high"]),
+                count=int(row["n"]),
+            )
+            for row in rows
+        ]
+
+    def stats(self) -> StoreStats:
+        def run() -> StoreStats:
+            history = HistoryEntryRow.objects.using(self.using)
+            bounds = history.aggregate(oldest=Min("fetched_at"), newest=Max("fetched_at"))
+            return StoreStats(
+                backend=self.backend,
+                history_count=history.count(),
+                latest_count=LatestSnapshot.objects.using(self.using).count(),
+                oldest=bounds["oldest"],
+                newest=bounds["newest"],
+                size_bytes=self._size_bytes(),
+            )
+
+        return self._guard(run, "stats")
+
+    def _size_bytes(self) -> int | None:
+        tables = [m._meta.db_table for m in (LatestSnapshot, HistoryEntryRow, MetricSample)]
+        connection = connections[self.using]
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT SUM(pg_total_relation_size(t::regclass)) FROM unnest(%s::text[]) AS t", [tables])
+                row = cursor.fetchone()
+                return int(row[0]) if row and row[0] is not None else None
+            if connection.vendor == "sqlite":
+                # dbstat is compiled into most SQLite builds but not all; without it the size is unknown.
+                try:
+                    with transaction.atomic(using=self.using):
+                        placeholders = ",".join("%s" for _ in tables)
+                        cursor.execute(f"SELECT SUM(pgsize) FROM dbstat WHERE name IN ({placeholders})", tables)  # noqa: S608 - placeholders only
+                        row = cursor.fetchone()
+                except DatabaseError:
+                    return None
+                return int(row[0]) if row and row[0] is not None else None
+        return None
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _guard(self, operation: Callable[[], T], what: str) -> T:
+        """Run a database operation; a database failure becomes a StoreError callers can count and retry."""
+        try:
+            return operation()
+        except DatabaseError as exc:
+            raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _from_epoch(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _snapshot(row: LatestSnapshot) -> Snapshot:
+    return Snapshot(
+        source=row.source,
+        hash=row.hash,
+        payload=row.payload,
+        metrics=row.metrics,
+        fetched_at=row.fetched_at,
+        last_seen_at=row.last_seen_at,
+        sequence=row.sequence,
+        poll_meta=row.poll_meta,
+    )
+
+
+def _history_entry(row: HistoryEntryRow) -> HistoryEntry:
+    return HistoryEntry(
+        id=str(row.pk),
+        source=row.source,
+        hash=row.hash,
+        payload=row.payload,
+        metrics=row.metrics,
+        diff=diff_from_json(row.diff),
+        fetched_at=row.fetched_at,
+        sequence=row.sequence,
+    )
