@@ -14,7 +14,8 @@ from typing import Any, Final
 OPERATORS: Final = (">", ">=", "<", "<=", "==", "!=")
 ORDERING_OPERATORS: Final = frozenset({">", ">=", "<", "<="})
 
-# A path is dot-separated keys; a segment of digits indexes a list ("results.workers.0.1.idle").
+# A path is dot-separated keys; a whole number indexes a list ("results.workers.0.1.idle", -1 the
+# last), as in metric paths. No "*": a field condition compares one value.
 # Keys in the status payload are identifiers with dashes; anything else is most likely a typo.
 PATH_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$")
 MAX_PATH_SEGMENTS = 32
@@ -87,9 +88,12 @@ def resolve_path(payload: Any, segments: tuple[str, ...]) -> Any:
             if segment not in node:
                 return MISSING
             node = node[segment]
-        elif isinstance(node, list) and segment.isdigit():
+        elif isinstance(node, list) and re.fullmatch(r"-?\d+", segment):
+            # The metric paths' rule (metrics.extraction): a whole number indexes, -1 is the last.
             index = int(segment)
-            if index >= len(node):
+            if index < 0:
+                index += len(node)
+            if not 0 <= index < len(node):
                 return MISSING
             node = node[index]
         else:

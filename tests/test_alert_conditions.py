@@ -43,7 +43,9 @@ def test_it_resolves_paths_through_objects_and_lists() -> None:
     payload = {"results": {"services": {"redis": False}, "workers": [["api-1", {"idle": 2}]]}}
     assert resolve_path(payload, ("results", "services", "redis")) is False
     assert resolve_path(payload, ("results", "workers", "0", "1", "idle")) == 2
+    assert resolve_path(payload, ("results", "workers", "-1", "0")) == "api-1"
     assert resolve_path(payload, ("results", "workers", "5")) is MISSING
+    assert resolve_path(payload, ("results", "workers", "-2")) is MISSING
     assert resolve_path(payload, ("results", "services", "redis", "deeper")) is MISSING
 
 
