@@ -12,13 +12,16 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from django.conf import settings
 from django.db import close_old_connections, connections
 
 from alerts.delivery import run_once
+from alerts.retention import prune_history
 
 log = logging.getLogger("alerts.delivery")
+PRUNE_EVERY = 3600.0  # seconds between history prunes
 
 
 class Dispatcher:
@@ -54,6 +57,7 @@ class Dispatcher:
         self._thread = None
 
     def _run(self) -> None:
+        next_prune = time.monotonic() + 60  # not at start-up, when every poller starts at once
         try:
             while not self._stopping.is_set():
                 self._wake.wait(timeout=settings.ALERTS_DELIVERY_POLL_INTERVAL)
@@ -63,6 +67,9 @@ class Dispatcher:
                 try:
                     close_old_connections()  # the database may have restarted since the last pass
                     run_once()
+                    if time.monotonic() >= next_prune:
+                        next_prune = time.monotonic() + PRUNE_EVERY
+                        prune_history()
                 except Exception:
                     # A database hiccup must not kill the thread: the rows wait in the outbox.
                     log.exception("alert delivery pass failed")

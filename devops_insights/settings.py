@@ -261,6 +261,7 @@ ALERTS_DELIVERY_BACKOFF_BASE = config.number("ALERTS_DELIVERY_BACKOFF_BASE", 10.
 ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0, minimum=0.0)
 ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
 ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
 # Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).

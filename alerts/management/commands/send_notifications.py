@@ -11,6 +11,9 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
 from alerts.delivery import run_once
+from alerts.retention import prune_history
+
+PRUNE_EVERY = 3600.0  # seconds between history prunes
 
 
 class Command(BaseCommand):
@@ -38,12 +41,16 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, self._stop)
         signal.signal(signal.SIGINT, self._stop)
         self.stdout.write(f"sending alert notifications every {interval:g}s (Ctrl-C to stop)")
+        next_prune = time.monotonic()
         while not self.shutdown:
             try:
                 close_old_connections()  # a long-lived loop must survive a database restart
                 sent = run_once()
                 if sent:
                     self.stdout.write(f"attempted {sent} deliveries")
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + PRUNE_EVERY
+                    prune_history()
             except Exception as exc:
                 # The outbox keeps the rows; the next pass retries.
                 self.stderr.write(f"delivery pass failed: {type(exc).__name__}")
