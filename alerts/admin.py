@@ -172,6 +172,19 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     list_display = ["name", "kind", "enabled", "is_default", "target", "has_secret"]
     list_filter = ["kind", "enabled", "is_default"]
     search_fields = ["name"]
+    actions = ["send_test"]
+
+    @admin.action(description="Send a test notification now")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
+        from alerts.senders import SendError, send_test
+
+        for channel in queryset:
+            try:
+                send_test(channel)
+            except SendError as exc:
+                messages.error(request, f"{channel.name}: {exc}")
+            else:
+                messages.success(request, f"{channel.name}: test notification sent.")
 
     @admin.display(description="target")
     def target(self, channel: NotificationChannel) -> str:

@@ -60,6 +60,26 @@ def send(delivery: Delivery) -> int | None:
     raise SendError(f"unknown channel kind {channel.kind!r}")
 
 
+def send_test(channel: NotificationChannel) -> int | None:
+    """Send a sample notification through ``channel`` now, without storing an event or a delivery."""
+    from django.utils import timezone
+
+    from pollers.models import Source
+
+    source = Source(slug="test-source", name="Test source")
+    event = AlertEvent(
+        rule_name="Test notification",
+        source=source,
+        kind=AlertEvent.Kind.FIRED,
+        severity="warning",
+        condition="cpu_load > 85",
+        value={"metric": "cpu_load", "value": 91.5, "operator": ">", "threshold": 85, "test": True},
+        message=f"Test notification from DevOps Insights to channel {channel.name}",
+        occurred_at=timezone.now(),
+    )
+    return send(Delivery(event=event, channel=channel, reason=Delivery.Reason.FIRED))
+
+
 def headline(delivery: Delivery) -> str:
     event = delivery.event
     word = {"fired": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}.get(delivery.reason, delivery.reason)

@@ -99,3 +99,28 @@ def test_it_retries_failed_deliveries_on_request(staff: Client, settings: Any) -
     assert response.status_code == 200
     delivery.refresh_from_db()
     assert delivery.status == "pending"
+
+
+def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: Any) -> None:
+    from django.core import mail
+
+    from tests.webhook_receiver import WebhookReceiver
+
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    email = make_channel(kind="email", email_to="ops@example.com")
+    with WebhookReceiver(secret=SECRET) as receiver, WebhookReceiver(status=500) as broken:
+        hook = make_channel(kind="webhook", url=receiver.url(), secret=SECRET)
+        bad = make_channel(kind="slack", url=broken.url())
+        response = staff.post(
+            "/admin/alerts/notificationchannel/",
+            {"action": "send_test", "_selected_action": [email.pk, hook.pk, bad.pk]},
+            follow=True,
+        )
+    page = response.content.decode().lower()  # the admin capitalizes messages
+    assert f'<li class="success">{hook.name}: test notification sent.</li>' in page
+    assert f'<li class="error">{bad.name}: http 500</li>' in page
+    assert [m.subject for m in mail.outbox] == ["[FIRING] warning: Test notification on test-source"]
+    [hit] = receiver.received
+    assert hit.signature_ok is True
+    assert hit.json()["event"]["value"]["test"] is True
+    assert not Delivery.objects.exists()
