@@ -211,10 +211,9 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Retry selected deliveries now")
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        # Only queued: the sender (the poller's dispatcher or send_notifications) picks them up within
+        # ALERTS_DELIVERY_POLL_INTERVAL; a web process never starts a sender thread.
         count = queryset.exclude(status=Delivery.Status.SENDING).update(
             status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
         )
-        from alerts.dispatcher import wake_dispatcher
-
-        wake_dispatcher()
         messages.info(request, f"{count} deliveries queued for another attempt.")
