@@ -9,6 +9,7 @@ version moved, reload, find the poll already applied and stop.
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -190,7 +191,8 @@ def _event(
 def _seen(value: dict[str, Any]) -> str:
     for key in ("value", "consecutive_failures", "unchanged_polls", "seconds_since_success", "circuit_state"):
         if key in value and value[key] is not None:
-            return f" (now {value[key]})"
+            shown = value[key]
+            return f" (now {shown:g})" if isinstance(shown, float) else f" (now {json.dumps(shown, default=str)})"
     if value.get("missing"):
         return " (now missing)"
     return ""

@@ -37,6 +37,8 @@ CIRCUIT_OPEN: Final = "circuit_open"  # the poller's circuit breaker is open
 STALE_HASH: Final = "stale_hash"  # payload hash unchanged for N successful polls (a frozen upstream)
 NO_SUCCESS: Final = "no_success"  # no successful poll for a duration
 
+MAX_SHOWN_STRING = 300
+
 # State statuses.
 INACTIVE: Final = "inactive"
 PENDING: Final = "pending"
@@ -153,7 +155,7 @@ def observe(condition: Condition, facts: PollFacts, state: StateData) -> tuple[O
         actual = resolve_path(facts.payload, condition.path)
         seen = {
             "path": condition.subject,
-            "value": None if actual is MISSING else actual,
+            "value": None if actual is MISSING else _shown(actual),
             "operator": condition.operator,
             "expected": condition.expected,
         }
@@ -225,6 +227,17 @@ def _ready_to_fire(state: StateData, timing: Timing, at: datetime) -> bool:
     if timing.for_seconds <= 0:
         return True
     return state.pending_since is not None and (at - state.pending_since).total_seconds() >= timing.for_seconds
+
+
+def _shown(value: Any) -> Any:
+    """The value as stored with states and events: a path at a whole object is summarized, not copied."""
+    if isinstance(value, dict):
+        return {"object_keys": len(value)}
+    if isinstance(value, list):
+        return {"list_length": len(value)}
+    if isinstance(value, str) and len(value) > MAX_SHOWN_STRING:
+        return value[:MAX_SHOWN_STRING] + "…"
+    return value
 
 
 def describe(condition: Condition) -> str:

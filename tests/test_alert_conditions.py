@@ -191,3 +191,12 @@ def test_it_describes_conditions_as_people_write_them() -> None:
     field = Condition(kind=evaluate.FIELD, subject="status", path=("status",), operator="!=", expected="ok")
     assert evaluate.describe(field) == 'status != "ok"'
     assert evaluate.describe(Condition(kind=evaluate.NO_SUCCESS, seconds=600)) == "no successful poll for 10m"
+
+
+def test_it_summarizes_an_object_instead_of_storing_it() -> None:
+    condition = Condition(kind=evaluate.FIELD, subject="results", path=("results",), operator="==", expected=None)
+    big = {"results": {f"k{i}": i for i in range(500)}}
+    observation, _ = evaluate.observe(condition, facts(payload=big), StateData())
+    assert observation == Observation(
+        False, {"path": "results", "value": {"object_keys": 500}, "operator": "==", "expected": None}
+    )

@@ -97,6 +97,7 @@ def test_it_compares_payload_fields() -> None:
     assert sorted(events()) == [("fired", "not ok"), ("fired", "redis down")]
     assert alert_state(source) == "critical"  # the worst firing severity wins
     redis_event = AlertEvent.objects.get(rule_name="redis down")
+    assert redis_event.message == "redis down: results.services.redis == false on us-east (now false)"
     assert redis_event.value == {
         "path": "results.services.redis",
         "value": False,
