@@ -151,6 +151,25 @@ METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
 METRICS_CACHE_TTL = config.integer("METRICS_CACHE_TTL", 300, minimum=1)
 METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS", 7, minimum=1)
+# Read cache in front of the store (metrics/read_cache.py): "auto" caches only in a cache shared by
+# every process (Redis), since another process's writes cannot invalidate a local-memory cache.
+METRICS_CACHE = config.choice("METRICS_CACHE", "auto", ("auto", "on", "off"))
+METRICS_CACHE_LOCK_WAIT = config.number("METRICS_CACHE_LOCK_WAIT", 2.0, minimum=0.0)
+METRICS_CACHE_RETRY_SECONDS = config.number("METRICS_CACHE_RETRY_SECONDS", 5.0, minimum=0.0)
+if REDIS_URL:
+    # Its own alias so that Redis errors reach the read cache, which logs once per outage and
+    # falls back to the store (the default alias swallows and logs every error).
+    CACHES["metrics"] = {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
+            "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
+            "IGNORE_EXCEPTIONS": False,
+        },
+    }
 
 # --- Pollers ---------------------------------------------------------------------------
 POLLER_DEFAULT_INTERVAL = config.integer("POLLER_DEFAULT_INTERVAL", 30, minimum=5)

@@ -19,11 +19,12 @@ def pytest_configure(config: pytest.Config) -> None:
         settings.DATABASES["contract_sqlite"] = {
             "ENGINE": "django.db.backends.sqlite3",
             "NAME": ":memory:",
-            "TEST": {"NAME": ""},
+            # No dependency on "default": a test may ask for this alias alone.
+            "TEST": {"NAME": "", "DEPENDENCIES": []},
         }
     if not default_engine.endswith("postgresql"):
         pg = Env.db_url_config(services.test_database_url())
-        pg["TEST"] = {"NAME": f"test_{pg['NAME']}_contract"}
+        pg["TEST"] = {"NAME": f"test_{pg['NAME']}_contract", "DEPENDENCIES": []}
         settings.DATABASES["contract_postgres"] = pg
     from django.db import connections
 

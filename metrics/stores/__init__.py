@@ -11,7 +11,14 @@ from metrics.stores.base import MetricStore
 
 @cache
 def get_store() -> MetricStore:
-    """The process-wide store (its connection pools are shared, so build it once)."""
+    """The process-wide store behind the read cache (connection pools are shared, so build it once)."""
+    from metrics.read_cache import CachedMetricStore
+
+    return CachedMetricStore(get_backend_store())
+
+
+def get_backend_store() -> MetricStore:
+    """The configured store without the cache: for commands and benchmarks that must see the database."""
     if settings.METRIC_STORE == "mongodb":
         from metrics.stores.mongo import MongoMetricStore
 

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -63,8 +65,8 @@ LATEST = "metrics_latest"
 HISTORY = "metrics_history"
 HISTORY_PAGE_INDEX = [("source", ASCENDING), ("fetched_at", DESCENDING), ("sequence", DESCENDING)]
 TTL_KEY = [("fetched_at", ASCENDING)]
-# Compare-and-set retries before giving up: only reached if many writers hammer one source.
-MAX_CAS_ATTEMPTS = 20
+# How long record() keeps retrying a lost compare-and-set: only reached if many writers hammer one source.
+CAS_DEADLINE_SECONDS = 10.0
 # BSON documents stop at 16 MiB; keep room for the metrics and diff stored beside the payload.
 MAX_DOCUMENT_PAYLOAD_BYTES = 7 * 1024 * 1024
 
@@ -208,11 +210,19 @@ class MongoMetricStore(MetricStore):
             unchanged = self._touch_if_unchanged(source.slug, prepared.hash, fetched_at, meta)
             if unchanged is not None:
                 return RecordResult(False, prepared.hash, prepared.metrics, unchanged, [])
-            for _ in range(MAX_CAS_ATTEMPTS):
+            deadline = time.monotonic() + CAS_DEADLINE_SECONDS
+            attempt = 0
+            while True:
                 result = self._try_record(source, prepared, fetched_at, meta)
                 if result is not None:
                     return result
-        raise StoreError(f"MongoDB store: {source.slug} kept changing under {MAX_CAS_ATTEMPTS} attempts to record it")
+                # Another writer won this round (so the source did progress): back off with jitter so
+                # the same writers do not collide again in lockstep.
+                attempt += 1
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(random.uniform(0, min(0.05, 0.001 * 2**attempt)))  # noqa: S311 - jitter, not crypto
+        raise StoreError(f"MongoDB store: {source.slug} kept changing during {attempt} attempts to record it")
 
     def _touch_if_unchanged(self, slug: str, digest: str, fetched_at: datetime, meta: JsonObject) -> int | None:
         """The common case in one round trip: same content, newer poll -> move last_seen_at only."""

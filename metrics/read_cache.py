@@ -1,0 +1,379 @@
+"""A read-through cache in front of any MetricStore, with the same contract (``get_store()`` returns it).
+
+Keys are versioned per source (djangoproject.com dashboard/ style): every changed write bumps the
+source's generation counter *after* the database commit, and every read key embeds the current
+generation. A reader that starts after a write returned therefore asks for a key nobody has filled
+yet and reads the database: it never sees a snapshot older than the one just written, whatever TTL
+is left on older keys (they simply stop being asked for and expire).
+
+- ``latest(source)``, first ``history`` pages and ``series`` are keyed by the source's generation;
+  ``latest_all()`` by a global generation bumped on any changed write; ``prune``/retention bumps a
+  prune generation that history and series keys also embed.
+- A generation counter that vanished (Redis restart, eviction) restarts from the clock in
+  nanoseconds, never from a small number an old key could still carry.
+- Stampede: on a miss one reader takes a short lock (``cache.add``) and loads; the others wait for
+  its value up to METRICS_CACHE_LOCK_WAIT seconds, then read the store themselves (never an older
+  generation, which could be older than a write that just returned).
+- The writer warms ``latest_all`` (and the source's ``latest``) on every changed write, and patches
+  ``last_seen_at``/poll metadata into the cached snapshots on unchanged writes.
+- Cache failures (Redis down) never reach callers: reads fall back to the store, one warning is
+  logged per outage, and the cache is skipped for METRICS_CACHE_RETRY_SECONDS before being retried.
+- ``counters()`` returns hit/miss/error counts per operation for the metrics endpoint.
+
+The cache is off (a pass-through) when the cache backend is process-local (local memory, dummy):
+another process's writes could not bump its generations, so it could serve stale snapshots.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from django.conf import settings
+from django.core.cache import BaseCache, caches
+
+from metrics.stores.base import (
+    HistoryPage,
+    JsonObject,
+    MetricStore,
+    RecordResult,
+    SeriesBucket,
+    Snapshot,
+    SourceSpec,
+    StoreStats,
+)
+
+logger = logging.getLogger("metrics.cache")
+T = TypeVar("T")
+
+PROCESS_LOCAL_BACKENDS = (
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+)
+KEY_PREFIX = "metrics"
+ALL = "*"  # generation key of latest_all
+PRUNE = "prune"  # generation key bumped by prune and delete_source
+LOCK_TIMEOUT = 10  # seconds a loader's lock lives if it dies while loading
+_MISSING = object()
+
+# Process-wide counters: several CachedMetricStore objects (tests, benches) add to the same numbers.
+_counters: Counter[str] = Counter()
+_counters_lock = threading.Lock()
+
+
+def _count(name: str) -> None:
+    with _counters_lock:
+        _counters[name] += 1
+
+
+def counters() -> dict[str, int]:
+    """Hit/miss/error counters, e.g. ``{"latest.hit": 12, "latest.miss": 1, "errors": 0}``."""
+    with _counters_lock:
+        return dict(_counters)
+
+
+def reset_counters() -> None:
+    with _counters_lock:
+        _counters.clear()
+
+
+@dataclasses.dataclass(frozen=True)
+class _Cached:
+    """Wraps a cached value so a cached ``None`` (unknown source) is told apart from a miss."""
+
+    value: Any
+
+
+def cache_alias_from_settings() -> str:
+    return "metrics" if "metrics" in settings.CACHES else "default"
+
+
+def cache_is_shared(alias: str) -> bool:
+    return settings.CACHES[alias]["BACKEND"] not in PROCESS_LOCAL_BACKENDS
+
+
+class CachedMetricStore(MetricStore):
+    def __init__(
+        self,
+        backend: MetricStore,
+        *,
+        cache_alias: str | None = None,
+        enabled: bool | None = None,
+        ttl: int | None = None,
+    ) -> None:
+        self.backend_store = backend
+        self.backend = backend.backend
+        self.cache_alias = cache_alias or cache_alias_from_settings()
+        mode = settings.METRICS_CACHE
+        self.enabled = (
+            enabled if enabled is not None else (mode == "on" or (mode == "auto" and cache_is_shared(self.cache_alias)))
+        )
+        self._ttl = ttl
+        self._down_until = 0.0
+        self._down_logged = False
+        self._state_lock = threading.Lock()
+        # Bumps that failed while the cache was down, redone as soon as it answers again.
+        self._pending_bumps: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"CachedMetricStore({self.backend_store!r}, cache={self.cache_alias!r}, enabled={self.enabled})"
+
+    @property
+    def cache(self) -> BaseCache:
+        return caches[self.cache_alias]
+
+    @property
+    def ttl(self) -> int:
+        return self._ttl or int(settings.METRICS_CACHE_TTL)
+
+    # --- writes: through to the store, then generations ----------------------------------
+
+    def record(
+        self, source: SourceSpec, payload: JsonObject, fetched_at: datetime, poll_meta: JsonObject | None = None
+    ) -> RecordResult:
+        result = self.backend_store.record(source, payload, fetched_at, poll_meta)
+        if self.enabled:
+            if result.changed:
+                self._bump(source.slug, ALL)
+                self._warm(source.slug)
+            else:
+                self._touch(source.slug, fetched_at, poll_meta, result.hash)
+        return result
+
+    def prune(self, source: str | None, before: datetime) -> int:
+        deleted = self.backend_store.prune(source, before)
+        if self.enabled and deleted:
+            self._bump(PRUNE)
+        return deleted
+
+    def delete_source(self, source: str) -> None:
+        self.backend_store.delete_source(source)
+        if self.enabled:
+            self._bump(source, ALL, PRUNE)
+
+    def ensure_schema(self) -> None:
+        self.backend_store.ensure_schema()
+
+    def stats(self) -> StoreStats:
+        return self.backend_store.stats()
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def latest(self, source: str) -> Snapshot | None:
+        return self._read(
+            "latest", [source], lambda g: f"latest:{_safe(source)}:{g}", lambda: self.backend_store.latest(source)
+        )
+
+    def latest_all(self) -> dict[str, Snapshot]:
+        return self._read("latest_all", [ALL], lambda g: f"latest_all:{g}", self.backend_store.latest_all)
+
+    def history(
+        self,
+        source: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> HistoryPage:
+        def load() -> HistoryPage:
+            return self.backend_store.history(source, start, end, limit, cursor)
+
+        if cursor is not None:
+            # Older pages are read rarely and are cheap by cursor: only first pages are cached.
+            return load()
+        window = f"{_iso(start)}|{_iso(end)}|{limit}"
+        return self._read("history", [source, PRUNE], lambda g: f"history:{_safe(source)}:{g}:{_digest(window)}", load)
+
+    def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
+        def load() -> list[SeriesBucket]:
+            return self.backend_store.series(source, metric, start, end, bucket)
+
+        shape = f"{metric}|{_iso(start)}|{_iso(end)}|{bucket.total_seconds()}"
+        return self._read("series", [source, PRUNE], lambda g: f"series:{_safe(source)}:{g}:{_digest(shape)}", load)
+
+    # --- machinery ---------------------------------------------------------------------------
+
+    def _read(self, kind: str, scopes: list[str], key_for: Callable[[str], str], load: Callable[[], T]) -> T:
+        if not self.enabled:
+            return load()
+        generations = self._generations(scopes)
+        if generations is None:
+            _count(f"{kind}.bypass")
+            return load()
+        key = _key(key_for(generations))
+        cached = self._get(key)
+        if isinstance(cached, _Cached):
+            _count(f"{kind}.hit")
+            return cached.value
+        _count(f"{kind}.miss")
+        acquired = self._try(lambda: self.cache.add(f"{key}:lock", 1, LOCK_TIMEOUT), None)
+        if acquired is None:  # the cache just failed: straight to the store
+            return load()
+        if not acquired:
+            # Someone else is loading this key: wait for their value rather than hit the store too.
+            waited = self._wait_for(key)
+            if waited is not _MISSING:
+                _count(f"{kind}.hit_after_wait")
+                return waited
+            return load()
+        try:
+            value = load()
+            self._try(lambda: self.cache.set(key, _Cached(value), self.ttl), None)
+            return value
+        finally:
+            self._try(lambda: self.cache.delete(f"{key}:lock"), None)
+
+    def _wait_for(self, key: str) -> Any:
+        deadline = time.monotonic() + float(settings.METRICS_CACHE_LOCK_WAIT)
+        while time.monotonic() < deadline and not self._is_down():
+            time.sleep(0.01)
+            cached = self._get(key)
+            if isinstance(cached, _Cached):
+                return cached.value
+        return _MISSING
+
+    def _get(self, key: str) -> Any:
+        return self._try(lambda: self.cache.get(key), None)
+
+    def _generations(self, scopes: list[str]) -> str | None:
+        """The current generation of each scope, as one key part; None when the cache is down."""
+        keys = [_gen_key(scope) for scope in scopes]
+        found = self._try(lambda: self.cache.get_many(keys), None)
+        if found is None:
+            return None
+        missing = [k for k in keys if k not in found]
+        for gen_key in missing:
+            # First use or lost (restart/eviction): start from the clock so no old key can match.
+            self._try(lambda k=gen_key: self.cache.add(k, time.time_ns(), None), None)  # type: ignore[misc]
+        if missing:
+            found = self._try(lambda: self.cache.get_many(keys), None)
+            if found is None or any(k not in found for k in keys):
+                return None
+        return ".".join(f"g{found[k]}" for k in keys)
+
+    def _bump(self, *scopes: str) -> None:
+        with self._state_lock:
+            todo = set(scopes) | self._pending_bumps
+            self._pending_bumps.clear()
+        failed = {scope for scope in todo if not self._incr(_gen_key(scope))}
+        if failed:
+            with self._state_lock:
+                self._pending_bumps |= failed
+
+    def _incr(self, gen_key: str) -> bool:
+        def run() -> bool:
+            try:
+                self.cache.incr(gen_key)
+            except ValueError:  # no counter yet (or lost): a fresh clock-based one is already "newer"
+                self.cache.add(gen_key, time.time_ns(), None)
+            return True
+
+        return bool(self._try(run, False))
+
+    def _warm(self, source: str) -> None:
+        """After a changed write: fill latest_all (and this source's latest) for the new generation."""
+        generation = self._generations([ALL])
+        if generation is None:
+            return
+        try:
+            snapshots = self.backend_store.latest_all()
+        except Exception:  # the write succeeded; a failed warm-up only costs the next reader a miss
+            logger.warning("could not warm the latest_all cache after a write to %s", source, exc_info=True)
+            return
+        self._try(lambda: self.cache.set(_key(f"latest_all:{generation}"), _Cached(snapshots), self.ttl), None)
+        source_generation = self._generations([source])
+        if source_generation is not None:
+            value = _Cached(snapshots.get(source))
+            self._try(
+                lambda: self.cache.set(_key(f"latest:{_safe(source)}:{source_generation}"), value, self.ttl), None
+            )
+
+    def _touch(self, source: str, fetched_at: datetime, poll_meta: JsonObject | None, digest: str) -> None:
+        """After an unchanged write: move last_seen_at/poll_meta in the cached snapshots, if cached.
+
+        Content is unchanged, so no generation moves and no database read is needed. Two writers
+        patching latest_all at once can lose one last_seen_at until that source's next poll.
+        """
+        if self._pending_bumps:
+            self._bump()
+        generations = self._generations([ALL])
+        source_generation = self._generations([source])
+        if generations is None or source_generation is None:
+            return
+
+        def patched(snapshot: Snapshot | None) -> Snapshot | None:
+            # A stale record (older fetch, other content) also comes back unchanged: leave it out.
+            if snapshot is None or snapshot.hash != digest or fetched_at <= snapshot.last_seen_at:
+                return None
+            return dataclasses.replace(snapshot, last_seen_at=fetched_at, poll_meta=dict(poll_meta or {}))
+
+        all_key = _key(f"latest_all:{generations}")
+        one_key = _key(f"latest:{_safe(source)}:{source_generation}")
+        found = self._try(lambda: self.cache.get_many([all_key, one_key]), None) or {}
+        cached_all, cached_one = found.get(all_key), found.get(one_key)
+        if isinstance(cached_all, _Cached):
+            fresh = patched(cached_all.value.get(source))
+            if fresh is not None:
+                value = _Cached({**cached_all.value, source: fresh})
+                self._try(lambda: self.cache.set(all_key, value, self.ttl), None)
+        if isinstance(cached_one, _Cached):
+            fresh = patched(cached_one.value)
+            if fresh is not None:
+                self._try(lambda: self.cache.set(one_key, _Cached(fresh), self.ttl), None)
+
+    def _is_down(self) -> bool:
+        return bool(self._down_until) and time.monotonic() < self._down_until
+
+    def _try(self, operation: Callable[[], T], fallback: T) -> T:
+        """Run a cache operation; on failure return ``fallback``, warn once per outage, back off."""
+        if self._is_down():
+            return fallback
+        try:
+            result = operation()
+        except Exception as exc:
+            _count("errors")
+            with self._state_lock:
+                self._down_until = time.monotonic() + float(settings.METRICS_CACHE_RETRY_SECONDS)
+                first = not self._down_logged
+                self._down_logged = True
+            if first:
+                logger.warning(
+                    "metric cache unavailable (%s); reading from the store until it is back", type(exc).__name__
+                )
+            return fallback
+        if self._down_logged:
+            with self._state_lock:
+                self._down_logged = False
+                self._down_until = 0.0
+            logger.warning("metric cache is back")
+        return result
+
+
+def _key(suffix: str) -> str:
+    return f"{KEY_PREFIX}:{suffix}"
+
+
+def _gen_key(scope: str) -> str:
+    return _key(f"gen:{_safe(scope)}")
+
+
+def _safe(part: str) -> str:
+    # Slugs are safe already; anything else (spaces, very long names) is hashed to keep keys valid.
+    if part.replace("-", "").replace("_", "").replace("*", "").isalnum() and len(part) <= 100:
+        return part
+    return "h" + _digest(part)
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:20]
+
+
+def _iso(value: datetime | None) -> str:
+    return "" if value is None else value.isoformat()
