@@ -186,6 +186,10 @@ POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESH
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
+POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
+POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
+POLLER_PROGRESS_SECONDS = config.number("POLLER_PROGRESS_SECONDS", 60.0, minimum=1.0)
 SIMULATOR_PORT = config.integer("SIMULATOR_PORT", 8001, minimum=1, maximum=65535)
 
 # --- Auth, sessions, security ----------------------------------------------------------

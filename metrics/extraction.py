@@ -79,6 +79,19 @@ def validate_payload(payload: Any, max_bytes: int) -> str:
     return text
 
 
+def validate_poll_meta(poll_meta: Any) -> JsonObject:
+    """The poller's metadata for a record (latency, status code...): a JSON object, or empty."""
+    if poll_meta is None:
+        return {}
+    if not isinstance(poll_meta, dict):
+        raise PayloadError(f"poll_meta must be a JSON object, got {_json_type(poll_meta)}")
+    try:
+        canonical_json(poll_meta)
+    except (TypeError, ValueError) as exc:
+        raise PayloadError(f"poll_meta is not valid JSON: {exc}") from None
+    return dict(poll_meta)
+
+
 def payload_hash(payload: JsonObject, volatile_paths: Sequence[str] = ()) -> str:
     stable = strip_paths(payload, volatile_paths) if volatile_paths else payload
     return hashlib.sha1(canonical_json(stable).encode("utf-8"), usedforsecurity=False).hexdigest()
@@ -116,6 +129,8 @@ def strip_paths(payload: JsonObject, paths: Iterable[str]) -> JsonObject:
     """A deep copy of ``payload`` without the values at ``paths`` (missing paths are ignored)."""
     result = copy.deepcopy(payload)
     for path in paths:
+        if not isinstance(path, str):
+            continue
         segments = split_path(path)
         if segments:
             _remove(result, segments)
@@ -155,6 +170,8 @@ def _remove(node: Any, segments: list[str]) -> None:
 def extract_metrics(payload: JsonObject, metric_paths: Mapping[str, str]) -> dict[str, float]:
     metrics: dict[str, float] = {}
     for name, path in metric_paths.items():
+        if not isinstance(name, str) or not isinstance(path, str):
+            continue  # a hand-edited source with a non-text path: that metric is absent, polling goes on
         segments = split_path(path)
         if not segments:
             continue

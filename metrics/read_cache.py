@@ -33,7 +33,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -244,19 +244,24 @@ class CachedMetricStore(MetricStore):
 
     def _generations(self, scopes: list[str]) -> str | None:
         """The current generation of each scope, as one key part; None when the cache is down."""
-        keys = [_gen_key(scope) for scope in scopes]
-        found = self._try(lambda: self.cache.get_many(keys), None)
+        parts = self._generation_parts(scopes)
+        return None if parts is None else ".".join(parts[scope] for scope in scopes)
+
+    def _generation_parts(self, scopes: list[str]) -> dict[str, str] | None:
+        """scope -> "g<counter>", read in one round trip (two when a counter must be created)."""
+        keys = {scope: _gen_key(scope) for scope in scopes}
+        found = self._try(lambda: self.cache.get_many(list(keys.values())), None)
         if found is None:
             return None
-        missing = [k for k in keys if k not in found]
+        missing = [k for k in keys.values() if k not in found]
         for gen_key in missing:
             # First use or lost (restart/eviction): start from the clock so no old key can match.
             self._try(lambda k=gen_key: self.cache.add(k, time.time_ns(), None), None)  # type: ignore[misc]
         if missing:
-            found = self._try(lambda: self.cache.get_many(keys), None)
-            if found is None or any(k not in found for k in keys):
+            found = self._try(lambda: self.cache.get_many(list(keys.values())), None)
+            if found is None or any(k not in found for k in keys.values()):
                 return None
-        return ".".join(f"g{found[k]}" for k in keys)
+        return {scope: f"g{found[key]}" for scope, key in keys.items()}
 
     def _bump(self, *scopes: str) -> None:
         with self._state_lock:
@@ -279,21 +284,20 @@ class CachedMetricStore(MetricStore):
 
     def _warm(self, source: str) -> None:
         """After a changed write: fill latest_all (and this source's latest) for the new generation."""
-        generation = self._generations([ALL])
-        if generation is None:
+        # Generations first, then the database: the loaded value is at least as new as the generation.
+        parts = self._generation_parts([ALL, source])
+        if parts is None:
             return
         try:
             snapshots = self.backend_store.latest_all()
         except Exception:  # the write succeeded; a failed warm-up only costs the next reader a miss
             logger.warning("could not warm the latest_all cache after a write to %s", source, exc_info=True)
             return
-        self._try(lambda: self.cache.set(_key(f"latest_all:{generation}"), _Cached(snapshots), self.ttl), None)
-        source_generation = self._generations([source])
-        if source_generation is not None:
-            value = _Cached(snapshots.get(source))
-            self._try(
-                lambda: self.cache.set(_key(f"latest:{_safe(source)}:{source_generation}"), value, self.ttl), None
-            )
+        values = {
+            _key(f"latest_all:{parts[ALL]}"): _Cached(snapshots),
+            _key(f"latest:{_safe(source)}:{parts[source]}"): _Cached(snapshots.get(source)),
+        }
+        self._try(lambda: self.cache.set_many(values, self.ttl), None)
 
     def _touch(self, source: str, fetched_at: datetime, poll_meta: JsonObject | None, digest: str) -> None:
         """After an unchanged write: move last_seen_at/poll_meta in the cached snapshots, if cached.
@@ -303,10 +307,13 @@ class CachedMetricStore(MetricStore):
         """
         if self._pending_bumps:
             self._bump()
-        generations = self._generations([ALL])
-        source_generation = self._generations([source])
-        if generations is None or source_generation is None:
+        parts = self._generation_parts([ALL, source])
+        if parts is None:
             return
+        fetched_at = fetched_at.astimezone(UTC)
+        # Patch in the time the store itself keeps (MongoDB: milliseconds), so cached == stored.
+        resolution = int(getattr(self.backend_store, "time_resolution_us", 1))
+        fetched_at = fetched_at.replace(microsecond=fetched_at.microsecond // resolution * resolution)
 
         def patched(snapshot: Snapshot | None) -> Snapshot | None:
             # A stale record (older fetch, other content) also comes back unchanged: leave it out.
@@ -314,8 +321,8 @@ class CachedMetricStore(MetricStore):
                 return None
             return dataclasses.replace(snapshot, last_seen_at=fetched_at, poll_meta=dict(poll_meta or {}))
 
-        all_key = _key(f"latest_all:{generations}")
-        one_key = _key(f"latest:{_safe(source)}:{source_generation}")
+        all_key = _key(f"latest_all:{parts[ALL]}")
+        one_key = _key(f"latest:{_safe(source)}:{parts[source]}")
         found = self._try(lambda: self.cache.get_many([all_key, one_key]), None) or {}
         cached_all, cached_one = found.get(all_key), found.get(one_key)
         if isinstance(cached_all, _Cached):

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
@@ -94,6 +95,21 @@ class Source(models.Model):
     def __str__(self) -> str:
         return self.name or self.slug
 
+    def clean(self) -> None:
+        super().clean()
+        if self.url:
+            # Imported here: the guard imports requests, which the models module should not need.
+            from pollers.ssrf import UnsafeURLError, resolve_target
+
+            try:
+                resolve_target(self.url)
+            except UnsafeURLError as exc:
+                raise ValidationError({"url": str(exc)}) from None
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
+
     def spec(self) -> SourceSpec:
         return SourceSpec(
             slug=self.slug,
@@ -108,7 +124,8 @@ class Source(models.Model):
 
 class PollerProcessQuerySet(models.QuerySet):
     def alive(self, within: timedelta = timedelta(seconds=30)) -> PollerProcessQuerySet:
-        return self.filter(last_heartbeat_at__gte=timezone.now() - within)
+        """Running pollers: heartbeat within ``within`` and not stopped cleanly."""
+        return self.filter(last_heartbeat_at__gte=timezone.now() - within, stopped_at__isnull=True)
 
 
 class PollerProcess(models.Model):
@@ -131,3 +148,33 @@ class PollerProcess(models.Model):
 
     def __str__(self) -> str:
         return self.process_id
+
+    @classmethod
+    def register(cls, process_id: str, hostname: str, pid: int, lease_backend: str) -> PollerProcess:
+        now = timezone.now()
+        process, _ = cls.objects.update_or_create(
+            process_id=process_id,
+            defaults={
+                "hostname": hostname[:255],
+                "pid": pid,
+                "started_at": now,
+                "last_heartbeat_at": now,
+                "lease_backend": lease_backend,
+                "stopped_at": None,
+            },
+        )
+        return process
+
+    def beat(self, leases_held: int, polls_done: int) -> None:
+        self.last_heartbeat_at = timezone.now()
+        self.leases_held = leases_held
+        self.polls_done = polls_done
+        PollerProcess.objects.filter(pk=self.pk).update(
+            last_heartbeat_at=self.last_heartbeat_at, leases_held=leases_held, polls_done=polls_done
+        )
+
+    def mark_stopped(self, polls_done: int) -> None:
+        self.stopped_at = timezone.now()
+        PollerProcess.objects.filter(pk=self.pk).update(
+            stopped_at=self.stopped_at, leases_held=0, polls_done=polls_done
+        )

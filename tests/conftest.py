@@ -15,6 +15,13 @@ def pytest_configure(config: pytest.Config) -> None:
     from environ import Env
 
     default_engine = settings.DATABASES["default"]["ENGINE"]
+    if default_engine.endswith("sqlite3"):
+        # A file, not Django's in-memory shared-cache test database: that one fails concurrent writers
+        # (poller worker threads) at once with "database table is locked" instead of waiting as WAL does.
+        import tempfile
+
+        test_db = Path(tempfile.mkdtemp(prefix="di-test-")) / "test.sqlite3"
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(test_db)
     if not default_engine.endswith("sqlite3"):
         settings.DATABASES["contract_sqlite"] = {
             "ENGINE": "django.db.backends.sqlite3",
@@ -108,3 +115,15 @@ def real_mongodb() -> bool:
     import os
 
     return bool(os.environ.get("MONGODB_TEST_URL"))
+
+
+@pytest.fixture
+def simulator() -> Iterator[Any]:
+    """The upstream simulator serving on a free loopback port for the duration of one test."""
+    from tests.simulator import RunningSimulator
+
+    running = RunningSimulator("127.0.0.1", 0).start()
+    try:
+        yield running
+    finally:
+        running.stop()

@@ -247,3 +247,9 @@ def test_it_rejects_a_nul_character_that_postgresql_cannot_store() -> None:
         validate_payload({"a": "x\x00y"}, 1024)
     # A literal backslash followed by "u0000" is ordinary text.
     validate_payload({"a": "x\\u0000y"}, 1024)
+
+
+def test_it_skips_paths_that_are_not_text() -> None:
+    paths: Any = {"online": "results.stats.online", "bad": 5, 7: "results.stats.session"}
+    assert extract_metrics(status_payload(), paths) == {"online": 57.0}
+    assert strip_paths({"a": 1, "b": 2}, ["a", None, 3]) == {"b": 2}  # type: ignore[list-item]

@@ -315,3 +315,33 @@ def test_it_shows_a_write_from_another_process_to_the_next_read(
         writer.stdin.close()
         writer.wait(timeout=30)
     assert writer.returncode == 0
+
+
+def test_it_replays_generation_bumps_that_failed_while_redis_was_down(
+    settings: Any, store: CachedMetricStore, redis_url: str, prefix: str
+) -> None:
+    settings.METRICS_CACHE_RETRY_SECONDS = 0.0
+    store.record(SPEC, doc(1), T0)
+    reader = CachedMetricStore(SqlMetricStore(using=ALIAS), cache_alias="metrics")  # another process's view
+    assert reader.latest(SPEC.slug).payload == doc(1)  # type: ignore[union-attr]
+    working = settings.CACHES["metrics"]
+    closed = f"redis://127.0.0.1:{services.free_port()}/0"
+    settings.CACHES = {**settings.CACHES, "metrics": metrics_cache(closed, prefix)}
+    store.record(SPEC, doc(2), T0 + timedelta(minutes=1))  # the bump fails: Redis is unreachable
+    settings.CACHES = {**settings.CACHES, "metrics": working}
+    # Redis is back but missed the bump: the writer replays it with its next write of any source.
+    store.record(SourceSpec("eu-west"), doc(5), T0)
+    assert reader.latest(SPEC.slug).payload == doc(2)  # type: ignore[union-attr]
+
+
+def test_it_patches_last_seen_at_at_the_mongodb_resolution(prefix: str, mongodb_url: str) -> None:
+    from tests.mongo_store import mongo_store
+
+    with mongo_store(mongodb_url) as mongo:
+        store = CachedMetricStore(mongo, cache_alias="metrics")
+        store.record(SPEC, doc(1), T0)
+        store.record(SPEC, doc(1), T0 + timedelta(seconds=30, microseconds=123456))
+        cached = store.latest(SPEC.slug)
+        assert cached is not None
+        assert cached.last_seen_at == T0 + timedelta(seconds=30, milliseconds=123)
+        assert cached == mongo.latest(SPEC.slug)

@@ -389,3 +389,15 @@ def test_it_keeps_the_payload_it_was_given_unmodified(store: MetricStore) -> Non
     kept = copy.deepcopy(original)
     store.record(SPEC, original, T0)
     assert original == kept
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"), [(["x"], "poll_meta must be a JSON object"), ({"latency": float("nan")}, "poll_meta")]
+)
+def test_it_refuses_bad_poll_metadata_and_keeps_what_was_stored(store: MetricStore, meta: Any, message: str) -> None:
+    store.record(SPEC, payload(), T0, {"ok": True})
+    with pytest.raises(PayloadError, match=message):
+        store.record(SPEC, payload(cpu=99.0), T0 + timedelta(minutes=1), meta)
+    latest = store.latest(SPEC.slug)
+    assert latest is not None
+    assert (latest.sequence, latest.poll_meta) == (1, {"ok": True})

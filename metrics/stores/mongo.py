@@ -42,7 +42,14 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError, PyMongoError
 
-from metrics.extraction import PreparedPayload, diff_from_json, diff_payloads, diff_to_json, prepare
+from metrics.extraction import (
+    PreparedPayload,
+    diff_from_json,
+    diff_payloads,
+    diff_to_json,
+    prepare,
+    validate_poll_meta,
+)
 from metrics.stores.arguments import aware_utc, bucket_seconds, decode_cursor, encode_cursor, history_limit
 from metrics.stores.base import (
     HistoryEntry,
@@ -57,7 +64,6 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
-from metrics.stores.sql import validate_poll_meta
 
 logger = logging.getLogger("metrics.store")
 
@@ -97,6 +103,8 @@ def write_concern_w(value: str) -> int | str:
 
 class MongoMetricStore(MetricStore):
     backend = "mongodb"
+    # BSON dates keep milliseconds; the read cache truncates the times it patches in the same way.
+    time_resolution_us = 1000
 
     def __init__(
         self,

@@ -22,11 +22,11 @@ from django.db.models import Avg, BigIntegerField, Count, ExpressionWrapper, F, 
 
 from metrics.extraction import (
     PreparedPayload,
-    canonical_json,
     diff_from_json,
     diff_payloads,
     diff_to_json,
     prepare,
+    validate_poll_meta,
 )
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricSample
 from metrics.stores.arguments import (
@@ -41,7 +41,6 @@ from metrics.stores.base import (
     HistoryPage,
     JsonObject,
     MetricStore,
-    PayloadError,
     RecordResult,
     SeriesBucket,
     Snapshot,
@@ -62,18 +61,6 @@ _sqlite_write_locks_guard = threading.Lock()
 def _sqlite_write_lock(alias: str) -> threading.Lock:
     with _sqlite_write_locks_guard:
         return _sqlite_write_locks.setdefault(alias, threading.Lock())
-
-
-def validate_poll_meta(poll_meta: JsonObject | None) -> JsonObject:
-    if poll_meta is None:
-        return {}
-    if not isinstance(poll_meta, dict):
-        raise PayloadError("poll_meta must be a JSON object")
-    try:
-        canonical_json(poll_meta)
-    except (TypeError, ValueError) as exc:
-        raise PayloadError(f"poll_meta is not valid JSON: {exc}") from None
-    return dict(poll_meta)
 
 
 class SqlMetricStore(MetricStore):
@@ -313,6 +300,11 @@ class SqlMetricStore(MetricStore):
         try:
             return operation()
         except DatabaseError as exc:
+            connection = connections[self.using]
+            if not connection.in_atomic_block:
+                # A long-running poller has no request cycle to drop a dead connection (server restart,
+                # network cut): drop it here so the caller's retry reconnects instead of failing forever.
+                connection.close_if_unusable_or_obsolete()
             raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
 
 

@@ -1,0 +1,422 @@
+"""Metric store benchmark: record() throughput, latest_all() and series() latency over 100k history
+entries, each with and without the read cache, per available backend (SQLite, PostgreSQL, nx-27017).
+
+Figures are relative to a floor measured in the same run on the same database: one trivial round
+trip (``SELECT 1`` / ``ping``). History is bulk-loaded directly (compact payloads, 30 s apart) so the
+load stays a few seconds; record() uses a full status payload.
+
+Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one; a
+temporary database is created and dropped), BENCH_REDIS_URL (default TEST_REDIS_URL; only keys
+under a unique prefix are written and removed), BENCH_HISTORY (default 100000).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
+
+HISTORY = int(os.environ.get("BENCH_HISTORY", "100000"))
+RECORDS = 200
+READS = 30
+STEP = timedelta(seconds=30)
+SOURCES = ["us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast"]
+HOT = "us-east"
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
+
+
+def status_payload(i: int) -> dict[str, Any]:
+    return {
+        "status": "ok",
+        "version": "v2.4.1",
+        "roles": ["api", "worker", "cache"],
+        "results": {
+            "services": {"redis": True, "database": i % 17 != 0},
+            "stats": {
+                "online": 50 + i % 13,
+                "servers_count": 3,
+                "session": 400 + i % 29,
+                "server": {
+                    "cpus": 4,
+                    "cpu_load": 30 + (i % 50) / 2,
+                    "active_connections": 9000 + i % 997,
+                    "wait_time": 60 + i % 7,
+                    "timers": 12,
+                    "active_workers": 3,
+                    "workers": [[f"api-handler-{w}", {"workers": 6, "idle": (i + w) % 4}] for w in range(4)],
+                },
+            },
+            "performance": {"response_times": {"p50": 120, "p95": 400 + i % 31, "p99": 880}, "error_rate": 0.8},
+            "memory": {"usage_percent": 61.0, "available_mb": 2890},
+            "storage": {"disk_usage_percent": 58.3},
+            "network": {"latency_ms": 11 + i % 5},
+            "alerts": {"critical_alerts": i % 3, "warning_alerts": 2},
+        },
+    }
+
+
+def compact_payload(i: int) -> dict[str, Any]:
+    return {"results": {"stats": {"server": {"cpu_load": 30 + (i % 50) / 2}, "online": 50 + i % 13}}}
+
+
+def p50_ms(action: Callable[[], Any], repeat: int = READS, budget_seconds: float = 1.5) -> float:
+    """Median latency of up to ``repeat`` calls, stopping early (after 3) once the budget is spent."""
+    samples = []
+    deadline = time.perf_counter() + budget_seconds
+    for _ in range(repeat):
+        started = time.perf_counter()
+        action()
+        samples.append((time.perf_counter() - started) * 1000)
+        if time.perf_counter() > deadline and (len(samples) >= 3 or samples[0] > budget_seconds * 1000):
+            break  # enough samples, or one call alone is slower than the budget (nx-27017 series)
+    return statistics.median(samples)
+
+
+def ops_per_second(action: Callable[[int], Any], count: int = RECORDS) -> float:
+    started = time.perf_counter()
+    for i in range(count):
+        action(i)
+    return count / (time.perf_counter() - started)
+
+
+# --- backends ------------------------------------------------------------------------------
+
+
+@contextmanager
+def sql_backend(alias: str, config: dict[str, Any]) -> Iterator[Any]:
+    from django.conf import settings
+    from django.core.management import call_command
+    from django.db import connections
+
+    from metrics.stores.sql import SqlMetricStore
+
+    settings.DATABASES[alias] = config
+    connections.__dict__.pop("settings", None)
+    call_command("migrate", "metrics", database=alias, verbosity=0)
+    try:
+        yield SqlMetricStore(using=alias)
+    finally:
+        connections[alias].close()
+
+
+def sql_floor(store: Any) -> float:
+    from django.db import connections
+
+    def one() -> None:
+        with connections[store.using].cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+
+    return p50_ms(one, 100)
+
+
+def sql_bulk_load(store: Any, spec: Any) -> None:
+    from django.db import transaction
+
+    from metrics.extraction import prepare
+    from metrics.models import HistoryEntryRow, LatestSnapshot, MetricSample
+
+    start = NOW - HISTORY * STEP
+    batch_rows: list[HistoryEntryRow] = []
+    batch_samples: list[MetricSample] = []
+
+    def flush() -> None:
+        with transaction.atomic(using=store.using):
+            HistoryEntryRow.objects.using(store.using).bulk_create(batch_rows, batch_size=2000)
+            MetricSample.objects.using(store.using).bulk_create(batch_samples, batch_size=5000)
+        batch_rows.clear()
+        batch_samples.clear()
+
+    for i in range(HISTORY):
+        at = start + i * STEP
+        prepared = prepare(spec, compact_payload(i), 1 << 20)
+        batch_rows.append(
+            HistoryEntryRow(
+                source=spec.slug,
+                sequence=i + 1,
+                hash=prepared.hash,
+                payload=prepared.payload,
+                metrics=prepared.metrics,
+                diff=[],
+                fetched_at=at,
+            )
+        )
+        epoch = int(at.timestamp())
+        batch_samples.extend(
+            MetricSample(source=spec.slug, metric=k, sequence=i + 1, fetched_at=at, epoch=epoch, value=v)
+            for k, v in prepared.metrics.items()
+        )
+        if len(batch_rows) >= 10000:
+            flush()
+    flush()
+    # The latest row that goes with the loaded history, so a later record() diffs against it.
+    last = prepare(spec, compact_payload(HISTORY - 1), 1 << 20)
+    LatestSnapshot.objects.using(store.using).create(
+        source=spec.slug,
+        hash=last.hash,
+        payload=last.payload,
+        metrics=last.metrics,
+        fetched_at=NOW - STEP,
+        last_seen_at=NOW - STEP,
+        sequence=HISTORY,
+    )
+
+
+def mongo_bulk_load(store: Any, spec: Any) -> None:
+    from metrics.extraction import prepare
+    from metrics.stores.mongo import epoch_ms, metric_key
+
+    start = NOW - HISTORY * STEP
+    docs = []
+    for i in range(HISTORY):
+        at = start + i * STEP
+        prepared = prepare(spec, compact_payload(i), 1 << 20)
+        docs.append(
+            {
+                "source": spec.slug,
+                "sequence": i + 1,
+                "hash": prepared.hash,
+                "payload_json": prepared.canonical,
+                "metrics": {metric_key(k): v for k, v in prepared.metrics.items()},
+                "diff_json": "[]",
+                "fetched_at": at,
+                "epoch_ms": epoch_ms(at),
+            }
+        )
+        if len(docs) >= 5000:
+            store.history_collection.insert_many(docs, ordered=False)
+            docs = []
+    if docs:
+        store.history_collection.insert_many(docs, ordered=False)
+    store.latest_collection.delete_many({"source": spec.slug})
+    # Latest at the last loaded sequence, written through the store's own compare-and-set path.
+    last = prepare(spec, compact_payload(HISTORY - 1), 1 << 20)
+    doc = store._latest_doc(spec.slug, HISTORY, last, NOW - STEP, {}, [])
+    doc.pop("history_pending")
+    store.latest_collection.insert_one(doc)
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[dict[str, Any] | None]:
+    import psycopg
+    from environ import Env
+
+    base = Env.db_url_config(server_url)
+    name = f"bench_store_{uuid.uuid4().hex[:8]}"
+    params = {
+        "host": base["HOST"] or "127.0.0.1",
+        "port": base["PORT"] or 5432,
+        "user": base["USER"],
+        "password": base["PASSWORD"] or None,
+        "dbname": "postgres",
+        "connect_timeout": 2,
+    }
+    try:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"PostgreSQL: skipped ({type(exc).__name__})")
+        yield None
+        return
+    try:
+        yield {**base, "NAME": name, "TEST": {"NAME": name, "DEPENDENCIES": []}}
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def nx_server() -> Iterator[str | None]:
+    from tests.services import free_port, wait_for_port
+
+    exe = shutil.which("nx-27017", path=str(Path(sys.executable).parent)) or shutil.which("nx-27017")
+    if exe is None:
+        print("nx-27017: skipped (not installed)")
+        yield None
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        proc = subprocess.Popen(
+            [exe, "--host", "127.0.0.1", "--port", str(port), "--db", f"{tmp}/m.db", "--log-file", f"{tmp}/nx.log"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            if not wait_for_port("127.0.0.1", port, proc=proc):
+                print("nx-27017: skipped (did not start)")
+                yield None
+            else:
+                yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+# --- the measurements ----------------------------------------------------------------------
+
+
+def measure(name: str, store: Any, floor_ms: float, bulk_load: Callable[[Any, Any], None], cache: bool) -> list[Any]:
+    from metrics.defaults import DEFAULT_METRIC_PATHS
+    from metrics.read_cache import CachedMetricStore
+    from metrics.stores.base import SourceSpec
+
+    cached = CachedMetricStore(store, cache_alias="metrics", enabled=True) if cache else None
+    hot = SourceSpec(HOT, metric_paths={"cpu_load": "results.stats.server.cpu_load", "online": "results.stats.online"})
+    started = time.perf_counter()
+    bulk_load(store, hot)
+    for slug in SOURCES[1:]:
+        store.record(SourceSpec(slug, metric_paths=DEFAULT_METRIC_PATHS), status_payload(0), NOW - STEP)
+    load_seconds = time.perf_counter() - started
+    print(f"{name}: loaded {HISTORY} history entries in {load_seconds:.1f}s", flush=True)
+
+    rows: list[Any] = []
+
+    def record_rates(target: Any, slug: str) -> tuple[float, float]:
+        spec = SourceSpec(slug, metric_paths=DEFAULT_METRIC_PATHS)
+        changed = ops_per_second(lambda i: target.record(spec, status_payload(i), NOW + i * timedelta(seconds=1)))
+        unchanged = ops_per_second(
+            lambda i: target.record(spec, status_payload(RECORDS - 1), NOW + (RECORDS + i) * timedelta(seconds=1))
+        )
+        return changed, unchanged
+
+    plain = record_rates(store, "bench-plain")
+    through = record_rates(cached, "bench-cached") if cached else (None, None)
+    rows.append((name, "record changed (ops/s)", plain[0], through[0]))
+    rows.append((name, "record unchanged (ops/s)", plain[1], through[1]))
+
+    def reads(target: Any, warm: bool) -> list[float]:
+        day = (NOW - timedelta(days=1), NOW, timedelta(minutes=5))
+        month = (NOW - timedelta(days=30), NOW, timedelta(hours=1))
+        if warm:  # the first read fills the cache; the median below is the steady state
+            target.latest_all()
+            target.series(HOT, "cpu_load", *day)
+            target.series(HOT, "cpu_load", *month)
+        return [
+            p50_ms(target.latest_all),
+            p50_ms(lambda: target.series(HOT, "cpu_load", *day)),
+            p50_ms(lambda: target.series(HOT, "cpu_load", *month)),
+            p50_ms(lambda: target.history(HOT, limit=50)),
+        ]
+
+    uncached_reads = reads(store, warm=False)
+    cached_reads = reads(cached, warm=True) if cached else [None] * 4
+    labels = ["latest_all() p50 ms", "series 24h/5min p50 ms", "series 30d/1h p50 ms", "history page p50 ms"]
+    rows.extend((name, label, u, c) for label, u, c in zip(labels, uncached_reads, cached_reads, strict=True))
+    rows.append((name, "floor: one round trip (ms)", floor_ms, None))
+    return rows
+
+
+def print_table(rows: list[Any], floors: dict[str, float]) -> None:
+    print()
+    header = f"{'backend':<12} {'measure':<28} {'uncached':>11} {'cached':>11} {'cached/unc':>10} {'unc/floor':>10}"
+    print(header)
+    print("-" * len(header))
+    for backend, label, uncached, cached in rows:
+        ratio = f"{cached / uncached:.3f}" if cached is not None and uncached else "-"
+        floor = floors[backend]
+        vs_floor = f"{uncached / floor:.1f}x" if label.endswith("ms") and "floor" not in label else "-"
+        cached_text = f"{cached:11.2f}" if cached is not None else f"{'-':>11}"
+        print(f"{backend:<12} {label:<28} {uncached:11.2f} {cached_text} {ratio:>10} {vs_floor:>10}")
+    print()
+    print("cached/unc: for ms rows lower is better (the cache's speed-up is its inverse); for ops/s rows it is")
+    print("the write cost of bumping generations and warming latest_all. unc/floor: latency in round trips.")
+
+
+def main() -> int:
+    import django
+
+    django.setup()
+    import redis
+    from django.conf import settings
+    from django.core.cache import caches
+
+    from tests.services import redis_available
+
+    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    prefix = f"bench-{uuid.uuid4().hex[:8]}"
+    cache = redis_available(redis_url) is None
+    if cache:
+        settings.CACHES["metrics"] = {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": redis_url,
+            "KEY_PREFIX": prefix,
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        }
+    else:
+        print(f"cache: skipped (Redis at {redis_url} not reachable); uncached figures only")
+
+    rows: list[Any] = []
+    floors: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # The same options as the embedded default in settings.py.
+            sqlite = {
+                "ENGINE": "django.db.backends.sqlite3",
+                "NAME": f"{tmp}/bench.sqlite3",
+                "OPTIONS": {
+                    "timeout": 20,
+                    "transaction_mode": "IMMEDIATE",
+                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                },
+            }
+            with sql_backend("bench_sqlite", sqlite) as store:
+                floors["sqlite"] = sql_floor(store)
+                rows += measure("sqlite", store, floors["sqlite"], sql_bulk_load, cache)
+
+        server = (
+            os.environ.get("BENCH_DATABASE_URL")
+            or os.environ.get("TEST_DATABASE_URL")
+            or "postgres://postgres@127.0.0.1:5432/postgres"
+        )
+        with postgres_database(server) as pg:
+            if pg is not None:
+                with sql_backend("bench_postgres", pg) as store:
+                    floors["postgres"] = sql_floor(store)
+                    rows += measure("postgres", store, floors["postgres"], sql_bulk_load, cache)
+
+        with nx_server() as url:
+            if url is not None:
+                from pymongo import MongoClient
+
+                from metrics.stores.mongo import MongoMetricStore
+
+                client: MongoClient[dict[str, Any]] = MongoClient(url, tz_aware=True)
+                store = MongoMetricStore(client, "bench", retention_days=365)
+                store.ensure_indexes()
+                floors["nx-27017"] = p50_ms(lambda: client.admin.command("ping"), 100)
+                rows += measure("nx-27017", store, floors["nx-27017"], mongo_bulk_load, cache)
+                client.close()
+    finally:
+        if cache:
+            with suppress(Exception):
+                caches["metrics"].close()
+            client_r = redis.Redis.from_url(redis_url)
+            for key in client_r.scan_iter(f"{prefix}:*"):
+                client_r.delete(key)
+            client_r.close()
+    print_table(rows, floors)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,177 @@
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from pollers.forms import SourceAdminForm
+from pollers.models import PollerProcess, Source
+
+POLL_NOW_LIMIT = 20  # polls run inside the admin request: keep the wait bounded
+
+
+class HealthFilter(admin.SimpleListFilter):
+    title = "health"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("healthy", "Healthy"), ("failing", "Failing"), ("never", "Never polled")]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        if self.value() == "healthy":
+            return queryset.filter(consecutive_failures=0, last_success_at__isnull=False)
+        if self.value() == "failing":
+            return queryset.filter(consecutive_failures__gt=0)
+        if self.value() == "never":
+            return queryset.filter(last_polled_at__isnull=True)
+        return queryset
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    form = SourceAdminForm
+    list_display = [
+        "slug",
+        "name",
+        "enabled",
+        "region",
+        "interval_seconds",
+        "health",
+        "circuit_state",
+        "consecutive_failures",
+        "latency",
+        "last_success_at",
+        "last_error_kind",
+        "alert_state",
+    ]
+    list_filter = ["enabled", HealthFilter, "circuit_state", "alert_state", "region", "last_error_kind"]
+    search_fields = ["slug", "name", "url", "region"]
+    prepopulated_fields = {"slug": ("name",)}
+    actions = ["enable_sources", "disable_sources", "poll_now"]
+    readonly_fields = [
+        "created_at",
+        "updated_at",
+        "last_polled_at",
+        "last_success_at",
+        "last_error_at",
+        "last_error_kind",
+        "last_error_message",
+        "consecutive_failures",
+        "circuit_state",
+        "circuit_opened_at",
+        "last_latency_ms",
+        "last_status_code",
+        "alert_state",
+    ]
+    fieldsets = [
+        (None, {"fields": ["slug", "name", "url", "enabled", "region", "tags"]}),
+        ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),
+        ("Metrics", {"fields": ["metric_paths", "volatile_paths"], "classes": ["collapse"]}),
+        (
+            "Health (kept up to date by the poller)",
+            {
+                "fields": [
+                    "last_polled_at",
+                    "last_success_at",
+                    "last_latency_ms",
+                    "last_status_code",
+                    "consecutive_failures",
+                    "circuit_state",
+                    "circuit_opened_at",
+                    "last_error_at",
+                    "last_error_kind",
+                    "last_error_message",
+                    "alert_state",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description="health", ordering="consecutive_failures")
+    def health(self, source: Source) -> str:
+        if source.last_polled_at is None:
+            return "never polled"
+        if source.consecutive_failures:
+            return f"failing ({source.consecutive_failures})"
+        return "ok"
+
+    @admin.display(description="latency", ordering="last_latency_ms")
+    def latency(self, source: Source) -> str:
+        return "-" if source.last_latency_ms is None else f"{source.last_latency_ms:.0f} ms"
+
+    @admin.action(description="Enable selected sources")
+    def enable_sources(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        count = queryset.update(enabled=True, updated_at=timezone.now())
+        self.message_user(request, f"Enabled {count} sources.", messages.SUCCESS)
+
+    @admin.action(description="Disable selected sources")
+    def disable_sources(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        count = queryset.update(enabled=False, updated_at=timezone.now())
+        self.message_user(request, f"Disabled {count} sources.", messages.SUCCESS)
+
+    @admin.action(description="Poll selected sources now")
+    def poll_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
+        from pollers.engine import Poller
+
+        sources = list(queryset[: POLL_NOW_LIMIT + 1])
+        if len(sources) > POLL_NOW_LIMIT:
+            self.message_user(request, f"Select at most {POLL_NOW_LIMIT} sources to poll at once.", messages.ERROR)
+            return
+        poller = Poller()
+        try:
+            with ThreadPoolExecutor(min(8, len(sources)) or 1, thread_name_prefix="poll-now") as executor:
+                outcomes = list(executor.map(poller.poll, sources))
+        finally:
+            poller.fetcher.close()
+        for outcome in outcomes:
+            if outcome.ok:
+                changed = "changed" if outcome.record and outcome.record.changed else "unchanged"
+                self.message_user(
+                    request,
+                    f"Poll of {outcome.source}: ok in {outcome.latency_ms or 0:.0f} ms, {changed}.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    f"Poll of {outcome.source} failed: {outcome.error_kind}: {outcome.error_message}",
+                    messages.ERROR,
+                )
+
+
+@admin.register(PollerProcess)
+class PollerProcessAdmin(admin.ModelAdmin):
+    list_display = [
+        "process_id",
+        "hostname",
+        "pid",
+        "running",
+        "started_at",
+        "last_heartbeat_at",
+        "leases_held",
+        "polls_done",
+        "lease_backend",
+        "stopped_at",
+    ]
+    list_filter = ["lease_backend", "hostname"]
+    search_fields = ["process_id", "hostname"]
+
+    @admin.display(boolean=True, description="running")
+    def running(self, process: PollerProcess) -> bool:
+        return process.stopped_at is None and process.last_heartbeat_at >= timezone.now() - timedelta(seconds=30)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,261 @@
+"""One poll of one source, start to finish: circuit, fetch, store, health, publish, signal.
+
+``Poller.poll`` never raises for anything an upstream, the store or a listener does: every
+problem ends as a failed ``PollOutcome``, recorded on the source's health fields. A failed poll
+never reaches the store, so the latest snapshot only ever changes by a good document.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+
+from metrics.stores.base import MetricStore, PayloadError, StoreError
+from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
+from pollers.fetch import Fetcher, FetchResult
+from pollers.models import Source
+from pollers.outcome import PollOutcome
+from pollers.signals import poll_completed
+
+logger = logging.getLogger("pollers.engine")
+
+# Health fields the poller owns; refreshed before each poll (another process may have polled
+# since) and written with a targeted UPDATE so an admin editing the source loses nothing.
+HEALTH_FIELDS = (
+    "last_polled_at",
+    "last_success_at",
+    "last_error_at",
+    "last_error_kind",
+    "last_error_message",
+    "consecutive_failures",
+    "circuit_state",
+    "circuit_opened_at",
+    "last_latency_ms",
+    "last_status_code",
+)
+
+
+def new_poll_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+class Poller:
+    def __init__(
+        self,
+        *,
+        store: MetricStore | None = None,
+        fetcher: Fetcher | None = None,
+        circuit_policy: CircuitPolicy | None = None,
+        dry_run: bool = False,
+        process_id: str = "",
+    ) -> None:
+        self._store = store
+        self.fetcher = fetcher or Fetcher()
+        self.circuit_policy = circuit_policy or CircuitPolicy.from_settings()
+        self.dry_run = dry_run
+        self.process_id = process_id
+        self._store_lock = threading.Lock()
+        self._sqlite_writes = threading.Lock()
+
+    @property
+    def store(self) -> MetricStore:
+        if self._store is None:
+            with self._store_lock:
+                if self._store is None:
+                    from metrics.stores import get_store
+
+                    self._store = get_store()
+        return self._store
+
+    def poll(self, source: Source, poll_id: str | None = None) -> PollOutcome:
+        poll_id = poll_id or new_poll_id()
+        started = timezone.now()
+        log = {"poll_id": poll_id, "source": source.slug}
+        if not self.dry_run:
+            source.refresh_from_db(fields=list(HEALTH_FIELDS))
+        circuit = CircuitState(source.circuit_state, source.circuit_opened_at)
+        decision = circuit.admits(started, self.circuit_policy)
+        if decision == "skip" and not self.dry_run:
+            logger.debug("poll %s %s skipped: circuit open", poll_id, source.slug, extra=log)
+            outcome = PollOutcome(
+                source=source.slug,
+                poll_id=poll_id,
+                started_at=started,
+                ok=False,
+                skipped=True,
+                error_kind="circuit_open",
+                error_message="circuit open: cooling down before the next trial",
+            )
+            self._notify(source, outcome)
+            return outcome
+        if decision == "trial" and source.circuit_state != HALF_OPEN and not self.dry_run:
+            source.circuit_state = HALF_OPEN
+            Source.objects.filter(pk=source.pk).update(circuit_state=HALF_OPEN)
+
+        fetched = self.fetcher.fetch(source.url, source.headers or {}, source.timeout_seconds, poll_id=poll_id)
+        outcome = self._outcome(source, poll_id, started, fetched)
+        if self.dry_run:
+            return outcome
+        if outcome.ok:
+            outcome = self._record(source, outcome, fetched)
+        self._update_health(source, outcome, circuit)
+        if outcome.ok and outcome.record is not None and outcome.record.changed:
+            self._publish_update(source, outcome)
+        self._log(source, outcome)
+        self._notify(source, outcome)
+        return outcome
+
+    def _writing(self) -> AbstractContextManager[Any]:
+        """On SQLite, one writer at a time per process.
+
+        SQLite allows one writer; its busy handler makes the others sleep and retry, which at 16
+        threads costs more than the writes. Queueing on a Python lock instead keeps the write rate
+        of a single thread. Other databases write concurrently.
+        """
+        if self.store.backend == "sql" and connection.vendor == "sqlite":
+            return self._sqlite_writes
+        return nullcontext()
+
+    # --- steps --------------------------------------------------------------------------------
+    def _outcome(self, source: Source, poll_id: str, started: datetime, fetched: FetchResult) -> PollOutcome:
+        return PollOutcome(
+            source=source.slug,
+            poll_id=poll_id,
+            started_at=started,
+            ok=fetched.ok,
+            latency_ms=fetched.latency_ms,
+            status_code=fetched.status_code,
+            payload=fetched.payload,
+            error_kind=fetched.error_kind,
+            error_message=fetched.error_message,
+            attempts=fetched.attempts,
+            retry_after=fetched.retry_after,
+        )
+
+    def _record(self, source: Source, outcome: PollOutcome, fetched: FetchResult) -> PollOutcome:
+        assert outcome.payload is not None
+        meta: dict[str, Any] = {
+            "poll_id": outcome.poll_id,
+            "latency_ms": round(outcome.latency_ms or 0.0, 2),
+            "status_code": outcome.status_code,
+            "attempts": outcome.attempts,
+            "body_bytes": fetched.body_bytes,
+        }
+        if self.process_id:
+            meta["poller"] = self.process_id
+        try:
+            with self._writing():
+                record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
+        except PayloadError as exc:
+            return replace(outcome, ok=False, error_kind="bad_payload", error_message=str(exc)[:300])
+        except StoreError as exc:
+            return replace(outcome, ok=False, error_kind="store_error", error_message=str(exc)[:300])
+        except Exception as exc:
+            logger.exception("poll %s %s: the store failed", outcome.poll_id, source.slug)
+            return replace(outcome, ok=False, error_kind="store_error", error_message=type(exc).__name__)
+        return replace(outcome, record=record)
+
+    def _update_health(self, source: Source, outcome: PollOutcome, circuit: CircuitState) -> None:
+        now = timezone.now()
+        previous_failures = source.consecutive_failures
+        previous_circuit = source.circuit_state
+        changes: dict[str, Any] = {
+            "last_polled_at": now,
+            "last_latency_ms": outcome.latency_ms,
+            "last_status_code": outcome.status_code,
+        }
+        if outcome.ok:
+            changes.update(last_success_at=now, consecutive_failures=0, circuit_state=CLOSED, circuit_opened_at=None)
+        else:
+            failures = previous_failures + 1
+            changes.update(
+                last_error_at=now,
+                last_error_kind=outcome.error_kind[:40],
+                last_error_message=outcome.error_message[:500],
+                consecutive_failures=failures,
+            )
+            # A store outage says nothing about the upstream: it does not trip the upstream's circuit.
+            if outcome.error_kind != "store_error":
+                after = circuit.after_failure(failures, now, self.circuit_policy)
+                changes.update(circuit_state=after.state, circuit_opened_at=after.opened_at)
+        with self._writing():
+            Source.objects.filter(pk=source.pk).update(**changes)
+        for name, value in changes.items():
+            setattr(source, name, value)
+
+        if outcome.ok and (previous_failures > 0 or previous_circuit != CLOSED):
+            self._publish_status(source, "recovered", {"after_failures": previous_failures})
+        elif not outcome.ok:
+            if source.circuit_state == OPEN and previous_circuit != OPEN:
+                self._publish_status(source, "circuit_open", self._failure_detail(source, outcome))
+            elif previous_failures == 0:
+                self._publish_status(source, "failing", self._failure_detail(source, outcome))
+
+    @staticmethod
+    def _failure_detail(source: Source, outcome: PollOutcome) -> dict[str, Any]:
+        return {
+            "error_kind": outcome.error_kind,
+            "error_message": outcome.error_message,
+            "consecutive_failures": source.consecutive_failures,
+            "poll_id": outcome.poll_id,
+        }
+
+    def _publish_update(self, source: Source, outcome: PollOutcome) -> None:
+        from realtime.publish import publish_update
+
+        assert outcome.record is not None
+        try:
+            publish_update(source.slug, outcome.record, outcome.started_at, outcome.poll_id)
+        except Exception as exc:  # a channel layer outage must not fail a stored poll
+            logger.warning("poll %s %s: publishing the update failed: %s", outcome.poll_id, source.slug, exc)
+
+    def _publish_status(self, source: Source, status: str, detail: dict[str, Any]) -> None:
+        from realtime.publish import publish_source_status
+
+        try:
+            publish_source_status(source.slug, status, detail)
+        except Exception as exc:
+            logger.warning("%s: publishing status %s failed: %s", source.slug, status, exc)
+
+    def _notify(self, source: Source, outcome: PollOutcome) -> None:
+        for receiver, response in poll_completed.send_robust(sender=Source, source=source, outcome=outcome):
+            if isinstance(response, Exception):
+                logger.error(
+                    "poll %s %s: poll_completed receiver %s raised %s: %s",
+                    outcome.poll_id,
+                    source.slug,
+                    getattr(receiver, "__qualname__", receiver),
+                    type(response).__name__,
+                    response,
+                )
+
+    def _log(self, source: Source, outcome: PollOutcome) -> None:
+        extra = {"poll_id": outcome.poll_id, "source": source.slug, "latency_ms": outcome.latency_ms}
+        if outcome.ok:
+            changed = bool(outcome.record and outcome.record.changed)
+            logger.info(
+                "poll %s %s ok in %.0fms%s",
+                outcome.poll_id,
+                source.slug,
+                outcome.latency_ms or 0,
+                " (changed)" if changed else "",
+                extra=extra,
+            )
+        else:
+            logger.warning(
+                "poll %s %s failed: %s: %s (attempts %d)",
+                outcome.poll_id,
+                source.slug,
+                outcome.error_kind,
+                outcome.error_message,
+                outcome.attempts,
+                extra=extra,
+            )

@@ -1,0 +1,370 @@
+"""Fetch one source's JSON document, surviving everything a real upstream does.
+
+One ``requests.Session`` per worker thread (connection pooling without sharing a session across
+threads), connect and read timeouts on every request, an overall per-attempt deadline so a slow
+drip of bytes ends, the body streamed and cut at ``POLLER_MAX_BODY_BYTES``, every redirect hop
+checked by the SSRF guard and connected to the checked address. Retries with exponential
+backoff and full jitter on connection errors, timeouts and 5xx; 429 waits for ``Retry-After``
+(capped); other 4xx are final.
+
+Errors come back as a ``FetchResult`` with a short ``error_kind`` and a message that never
+contains a header value or the URL's query string.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import requests
+from django.conf import settings
+from urllib3.exceptions import ProtocolError
+
+from pollers.models import SECRET_HEADER_PATTERN
+from pollers.ratelimit import RateLimiter, acquire
+from pollers.ssrf import Allowlist, PinnedAdapter, Resolver, Target, UnsafeURLError, resolve_target, system_resolver
+
+logger = logging.getLogger("pollers.fetch")
+
+USER_AGENT = "DevOpsInsights-Poller/1.0"
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+READ_CHUNK = 65536
+
+
+@dataclass(frozen=True)
+class FetchPolicy:
+    connect_timeout: float = 3.0
+    read_timeout: float = 10.0
+    max_body_bytes: int = 1024 * 1024
+    retries: int = 2
+    backoff_base: float = 0.5
+    backoff_max: float = 10.0
+    max_redirects: int = 3
+    allowed_private_hosts: tuple[str, ...] = ()
+    pool_size: int = 4
+
+    @classmethod
+    def from_settings(cls, **overrides: Any) -> FetchPolicy:
+        values: dict[str, Any] = {
+            "connect_timeout": settings.POLLER_CONNECT_TIMEOUT,
+            "read_timeout": settings.POLLER_READ_TIMEOUT,
+            "max_body_bytes": settings.POLLER_MAX_BODY_BYTES,
+            "retries": settings.POLLER_RETRIES,
+            "backoff_base": settings.POLLER_BACKOFF_BASE,
+            "backoff_max": settings.POLLER_BACKOFF_MAX,
+            "max_redirects": settings.POLLER_MAX_REDIRECTS,
+            "allowed_private_hosts": tuple(settings.POLLER_ALLOWED_PRIVATE_HOSTS),
+        }
+        values.update(overrides)
+        return cls(**values)
+
+    def backoff(self, attempt: int, rng: random.Random | None = None) -> float:
+        """Full jitter: uniform between 0 and the exponential ceiling for this attempt (1-based)."""
+        ceiling = min(self.backoff_max, self.backoff_base * (2 ** (attempt - 1)))
+        return (rng or random).uniform(0, ceiling)
+
+
+@dataclass
+class FetchResult:
+    ok: bool
+    payload: dict[str, Any] | None = field(default=None, repr=False)
+    status_code: int | None = None
+    latency_ms: float | None = None
+    attempts: int = 0
+    error_kind: str = ""
+    error_message: str = ""
+    retry_after: float | None = None  # seconds the upstream asked us to wait (429/503), when it said
+    body_bytes: int = 0
+
+
+class FetchFailure(Exception):
+    """One attempt failed. ``retryable`` says whether another attempt may succeed."""
+
+    def __init__(
+        self,
+        kind: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+        self.retryable = retryable
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None when absent or junk."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+class Fetcher:
+    """Thread-safe: each worker thread gets its own pooled session on first use."""
+
+    def __init__(
+        self,
+        policy: FetchPolicy | None = None,
+        rate_limiter: RateLimiter | None = None,
+        stop: threading.Event | None = None,
+        sleep: Callable[[float], bool] | None = None,
+        resolver: Resolver = system_resolver,
+    ) -> None:
+        self.policy = policy or FetchPolicy.from_settings()
+        self.resolver = resolver
+        self.allowlist = Allowlist(self.policy.allowed_private_hosts)
+        self.rate_limiter = rate_limiter
+        self.stop = stop or threading.Event()
+        # Waits return True when the poller is stopping, so backoff never delays a shutdown.
+        self._sleep = sleep or self.stop.wait
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._sessions_lock = threading.Lock()
+
+    # --- sessions ----------------------------------------------------------------------------
+    def session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.trust_env = False  # no proxy or netrc from the environment may reroute a poll
+            adapter = PinnedAdapter(
+                pool_connections=self.policy.pool_size, pool_maxsize=self.policy.pool_size, max_retries=0
+            )
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+            with self._sessions_lock:
+                self._sessions.append(session)
+        return session
+
+    def close(self) -> None:
+        with self._sessions_lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+        self._local = threading.local()
+
+    # --- the fetch ---------------------------------------------------------------------------
+    def fetch(
+        self, url: str, headers: Mapping[str, str] | None = None, timeout: float | None = None, poll_id: str = ""
+    ) -> FetchResult:
+        """GET ``url`` and parse a JSON object, with retries. Never raises for upstream trouble."""
+        timeout = float(timeout or self.policy.read_timeout)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                payload, status, size = self._attempt(url, headers or {}, timeout)
+            except FetchFailure as failure:
+                delay = self._retry_delay(failure, attempt)
+                if delay is None:
+                    return FetchResult(
+                        ok=False,
+                        status_code=failure.status_code,
+                        latency_ms=(time.monotonic() - started) * 1000,
+                        attempts=attempt,
+                        error_kind=failure.kind,
+                        error_message=failure.message,
+                        retry_after=failure.retry_after,
+                    )
+                logger.debug(
+                    "poll %s attempt %d failed (%s), retrying in %.2fs",
+                    poll_id,
+                    attempt,
+                    failure.kind,
+                    delay,
+                    extra={"poll_id": poll_id},
+                )
+                if delay > 0 and self._sleep(delay):
+                    return FetchResult(
+                        ok=False,
+                        status_code=failure.status_code,
+                        latency_ms=(time.monotonic() - started) * 1000,
+                        attempts=attempt,
+                        error_kind=failure.kind,
+                        error_message=f"{failure.message} (not retried: shutting down)",
+                        retry_after=failure.retry_after,
+                    )
+                continue
+            return FetchResult(
+                ok=True,
+                payload=payload,
+                status_code=status,
+                latency_ms=(time.monotonic() - started) * 1000,
+                attempts=attempt,
+                body_bytes=size,
+            )
+
+    def _retry_delay(self, failure: FetchFailure, attempt: int) -> float | None:
+        """Seconds to wait before the next attempt, or None to give up."""
+        if not failure.retryable or attempt > self.policy.retries or self.stop.is_set():
+            return None
+        if failure.retry_after is not None:
+            if failure.retry_after > self.policy.backoff_max:
+                return None  # longer than we wait inside one poll: the scheduler defers the next poll instead
+            return failure.retry_after
+        return self.policy.backoff(attempt)
+
+    def _attempt(self, url: str, headers: Mapping[str, str], timeout: float) -> tuple[dict[str, Any], int, int]:
+        deadline = time.monotonic() + timeout
+        request_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        current = url
+        for _hop in range(self.policy.max_redirects + 1):
+            target = self._check(current)
+            response = self._send(target, request_headers, timeout, deadline)
+            try:
+                if response.status_code in REDIRECT_STATUSES:
+                    location = response.headers.get("Location")
+                    if not location:
+                        raise FetchFailure(
+                            "bad_redirect", f"HTTP {response.status_code} without a Location", status_code=302
+                        )
+                    following = urljoin(current, location)
+                    if urlsplit(following).hostname != target.host:
+                        # Like browsers and requests: credentials stay with the host they were meant for.
+                        request_headers = {
+                            k: v for k, v in request_headers.items() if not SECRET_HEADER_PATTERN.search(k)
+                        }
+                    current = following
+                    continue
+                return self._read(response, target, deadline)
+            finally:
+                response.close()
+        raise FetchFailure("too_many_redirects", f"more than {self.policy.max_redirects} redirects")
+
+    def _check(self, url: str) -> Target:
+        try:
+            return resolve_target(url, self.allowlist, self.resolver)
+        except UnsafeURLError as exc:
+            # A DNS failure may be transient; a forbidden address is not going to improve on retry.
+            raise FetchFailure(exc.kind, str(exc), retryable=exc.kind == "dns") from None
+
+    def _send(self, target: Target, headers: Mapping[str, str], timeout: float, deadline: float) -> requests.Response:
+        if self.rate_limiter is not None and not acquire(
+            self.rate_limiter, target.host, self.stop, timeout=max(0.0, deadline - time.monotonic())
+        ):
+            raise FetchFailure("rate_limited", f"no request slot for {target.host} within the timeout", retryable=True)
+        connect_timeout = min(self.policy.connect_timeout, timeout)
+        read_timeout = min(self.policy.read_timeout, timeout)
+        try:
+            # Every address tried is one the guard checked; the next one only when a connection is refused.
+            for index, address in enumerate(target.addresses):
+                try:
+                    return self.session().get(
+                        target.pinned_url(address),
+                        headers={**headers, "Host": target.host_header},
+                        timeout=(connect_timeout, read_timeout),
+                        allow_redirects=False,
+                        stream=True,
+                    )
+                except requests.exceptions.ConnectionError as exc:
+                    last = index == len(target.addresses) - 1
+                    if last or isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+                        raise
+            raise AssertionError("unreachable: resolve_target never returns an empty address list")
+        except requests.exceptions.SSLError:
+            raise FetchFailure("tls", f"TLS handshake with {target.host} failed") from None
+        except requests.exceptions.ConnectTimeout:
+            raise FetchFailure(
+                "timeout", f"no connection to {target.host} within {connect_timeout:g}s", retryable=True
+            ) from None
+        except requests.exceptions.ReadTimeout:
+            raise FetchFailure(
+                "timeout", f"{target.host} sent no answer within {read_timeout:g}s", retryable=True
+            ) from None
+        except requests.exceptions.ConnectionError:
+            raise FetchFailure("connect", f"cannot connect to {target.host}:{target.port}", retryable=True) from None
+        except requests.exceptions.RequestException as exc:
+            raise FetchFailure("request", f"request to {target.host} failed ({type(exc).__name__})") from None
+
+    def _read(self, response: requests.Response, target: Target, deadline: float) -> tuple[dict[str, Any], int, int]:
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise FetchFailure(
+                f"http_{status}",
+                f"{target.host} answered HTTP {status}",
+                retryable=True,
+                status_code=status,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if not 200 <= status < 300:
+            raise FetchFailure(f"http_{status}", f"{target.host} answered HTTP {status}", status_code=status)
+
+        limit = self.policy.max_body_bytes
+        declared = response.headers.get("Content-Length")
+        if declared and declared.isdigit() and int(declared) > limit:
+            raise FetchFailure(
+                "too_large", f"the body is {int(declared)} bytes, more than the {limit} allowed", status_code=status
+            )
+        body = bytearray()
+        try:
+            while True:
+                # read1 returns whatever one socket read brings: the deadline is checked between
+                # reads, so a server dripping a byte at a time cannot hold the poll past it.
+                chunk = response.raw.read1(READ_CHUNK)
+                if not chunk:
+                    break
+                body += chunk
+                if len(body) > limit:
+                    raise FetchFailure("too_large", f"the body exceeds the {limit} bytes allowed", status_code=status)
+                if time.monotonic() > deadline:
+                    raise FetchFailure(
+                        "slow_body",
+                        f"the body was still arriving when the {target.host} deadline passed",
+                        retryable=True,
+                        status_code=status,
+                    )
+        except (ProtocolError, requests.exceptions.ChunkedEncodingError):
+            raise FetchFailure(
+                "truncated", "the connection closed before the body was complete", status_code=status
+            ) from None
+        except (TimeoutError, requests.exceptions.ReadTimeout):
+            raise FetchFailure(
+                "timeout", f"{target.host} stopped sending the body", retryable=True, status_code=status
+            ) from None
+        except Exception as exc:
+            if "timed out" in str(exc).lower():
+                raise FetchFailure(
+                    "timeout", f"{target.host} stopped sending the body", retryable=True, status_code=status
+                ) from None
+            raise
+        if declared and declared.isdigit() and len(body) < int(declared):
+            raise FetchFailure("truncated", f"got {len(body)} of {declared} bytes", status_code=status)
+        try:
+            document = json.loads(bytes(body), parse_constant=_reject_constant)
+        except (ValueError, UnicodeDecodeError) as exc:
+            message = str(exc) if "not valid JSON" in str(exc) else "the body is not JSON"
+            raise FetchFailure("not_json", message, status_code=status) from None
+        if not isinstance(document, dict):
+            raise FetchFailure(
+                "not_object", f"the body is a JSON {type(document).__name__}, not an object", status_code=status
+            )
+        return document, status, len(body)

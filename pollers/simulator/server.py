@@ -1,0 +1,385 @@
+"""The simulator's HTTP server: status documents per region, faults on demand, a loopback control API.
+
+Routes:
+  GET    /status/<region>[?stats=1][&fault=<kind>&...]  the region's document (see ``payload``)
+  GET    /echo/headers                                    the request's headers as a JSON object
+  GET    /_control/requests                               {"<region>": [unix times of requests], ...}
+  POST   /_control/faults/<region>                        JSON ``Fault`` fields: set a standing fault
+  DELETE /_control/faults/<region>                        clear it (``/_control/faults`` clears all)
+  POST   /_control/advance                                {"windows": n}: jump n time windows ahead
+  POST   /_control/reset                                  clear faults, request log and time offset
+
+The control routes answer only clients on loopback, so a simulator bound to all interfaces in a
+container cannot be steered from outside.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import re
+import select
+import socket
+import sys
+import threading
+import time
+from collections import defaultdict
+from dataclasses import asdict, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from pollers.simulator import payload
+from pollers.simulator.faults import Fault, FaultError
+
+logger = logging.getLogger("pollers.simulator")
+
+REGION_PATH = re.compile(r"^/status/([a-z0-9][a-z0-9-]{0,63})/?$")
+FAULT_PATH = re.compile(r"^/_control/faults(?:/([a-z0-9][a-z0-9-]{0,63}))?/?$")
+
+
+class SimulatorState:
+    """Everything the control API changes, shared by the request threads."""
+
+    def __init__(self, window_seconds: float = payload.DEFAULT_WINDOW_SECONDS) -> None:
+        self.window_seconds = window_seconds
+        self.lock = threading.Lock()
+        self.offset = 0.0
+        self.faults: dict[str, Fault] = {}
+        self.requests: dict[str, list[float]] = defaultdict(list)
+        self.stopping = threading.Event()
+
+    def now(self) -> float:
+        return time.time() + self.offset
+
+    def take_fault(self, region: str) -> Fault | None:
+        """The standing fault for ``region``, counting down a ``times`` budget."""
+        with self.lock:
+            fault = self.faults.get(region)
+            if fault is None:
+                return None
+            if fault.times is not None:
+                if fault.times <= 1:
+                    del self.faults[region]
+                else:
+                    self.faults[region] = replace(fault, times=fault.times - 1)
+            return fault
+
+    def log_request(self, region: str) -> None:
+        with self.lock:
+            self.requests[region].append(time.time())
+
+    def reset(self) -> None:
+        with self.lock:
+            self.faults.clear()
+            self.requests.clear()
+            self.offset = 0.0
+
+
+class SimulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+    # Benchmarks open hundreds of connections at once; the default backlog of 5 would refuse them.
+    request_queue_size = 1024
+
+    def __init__(self, address: tuple[str, int], state: SimulatorState) -> None:
+        self.state = state
+        super().__init__(address, SimulatorHandler)
+
+    def shutdown(self) -> None:
+        self.state.stopping.set()  # wakes hanging and dripping responses
+        super().shutdown()
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients hanging up mid-answer is what the faults are for, not an error of the simulator.
+        if isinstance(sys.exc_info()[1], ConnectionError | TimeoutError):
+            logger.debug("client %s went away", client_address)
+            return
+        super().handle_error(request, client_address)
+
+
+class SimulatorHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, so pollers' connection pools are exercised
+    # Headers and body go out in separate writes; with Nagle on, a kept-alive connection waits
+    # for the client's delayed ACK (~40 ms) before the body.
+    disable_nagle_algorithm = True
+    server: SimulatorServer
+    server_version = "UpstreamSimulator/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        # The path without its query string: test URLs carry fake tokens there.
+        logger.debug("%s %s %s", self.address_string(), self.command, urlsplit(self.path).path)
+
+    # --- routing ------------------------------------------------------------------------------
+    def do_GET(self) -> None:
+        parts = urlsplit(self.path)
+        match = REGION_PATH.match(parts.path)
+        if match:
+            self.serve_status(match.group(1), parse_qs(parts.query))
+        elif parts.path == "/echo/headers":
+            # What the client sent: lets tests see which headers survive a redirect.
+            self.send_json(200, {name: value for name, value in self.headers.items()})
+        elif parts.path == "/_control/requests" and self.from_loopback():
+            with self.server.state.lock:
+                log = {region: list(times) for region, times in self.server.state.requests.items()}
+            self.send_json(200, log)
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_POST(self) -> None:
+        if not self.from_loopback():
+            self.send_json(403, {"error": "the control API answers loopback clients only"})
+            return
+        path = urlsplit(self.path).path
+        state = self.server.state
+        body = self.read_json_body()
+        if body is None:
+            return
+        fault_match = FAULT_PATH.match(path)
+        if fault_match and fault_match.group(1):
+            try:
+                fault = Fault.parse(body)
+            except FaultError as exc:
+                self.send_json(400, {"error": str(exc)})
+                return
+            with state.lock:
+                state.faults[fault_match.group(1)] = fault
+            self.send_json(200, {"region": fault_match.group(1), "fault": asdict(fault)})
+        elif path == "/_control/advance":
+            try:
+                windows = float(body.get("windows", 1))
+            except (TypeError, ValueError):
+                self.send_json(400, {"error": "windows must be a number"})
+                return
+            with state.lock:
+                state.offset += windows * state.window_seconds
+            self.send_json(200, {"offset": state.offset})
+        elif path == "/_control/reset":
+            state.reset()
+            self.send_json(200, {"reset": True})
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_DELETE(self) -> None:
+        if not self.from_loopback():
+            self.send_json(403, {"error": "the control API answers loopback clients only"})
+            return
+        match = FAULT_PATH.match(urlsplit(self.path).path)
+        if not match:
+            self.send_json(404, {"error": "not found"})
+            return
+        with self.server.state.lock:
+            if match.group(1):
+                self.server.state.faults.pop(match.group(1), None)
+            else:
+                self.server.state.faults.clear()
+        self.send_json(200, {"cleared": match.group(1) or "all"})
+
+    # --- the status endpoint --------------------------------------------------------------------
+    def serve_status(self, region: str, query: dict[str, list[str]]) -> None:
+        state = self.server.state
+        state.log_request(region)
+        flat = {key: values[-1] for key, values in query.items()}
+        fault: Fault | None
+        if "fault" in flat:
+            try:
+                fault = Fault.parse(flat)
+            except FaultError as exc:
+                self.send_json(400, {"error": str(exc)})
+                return
+        else:
+            fault = state.take_fault(region)
+
+        delay = fault.delay if fault is not None and fault.kind != "hang" else 0.0
+        if delay > 0 and state.stopping.wait(delay):
+            return
+        kind = fault.kind if fault else ""
+        degraded = True if kind == "degraded" else False if kind == "healthy" else None
+        document = payload.generate(
+            region,
+            state.now(),
+            window_seconds=state.window_seconds,
+            stats=flat.get("stats") == "1",
+            degraded=degraded,
+        )
+        body = json.dumps(document).encode()
+
+        if fault is None or kind in ("latency", "degraded", "healthy"):
+            self.send_body(200, body)
+        elif kind == "hang":
+            self.hang(fault.delay)
+        elif kind == "error":
+            self.send_json(fault.status, {"error": f"simulated {fault.status}"})
+        elif kind == "rate_limit":
+            self.send_json(429, {"error": "slow down"}, headers={"Retry-After": fault.retry_after})
+        elif kind == "not_json":
+            self.send_body(200, b"<html><body>502 Bad Gateway</body></html>", content_type="text/html")
+        elif kind == "not_object":
+            self.send_body(200, json.dumps([document]).encode())
+        elif kind == "truncated":
+            self.send_truncated(body)
+        elif kind == "oversized":
+            self.send_oversized(fault.size, fault.declare)
+        elif kind == "drip":
+            self.drip(body, fault.interval)
+        elif kind == "redirect":
+            self.send_response(fault.status)
+            self.send_header("Location", fault.location)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    def hang(self, limit: float) -> None:
+        """Say nothing until the client hangs up, the limit passes or the server stops."""
+        self.close_connection = True
+        deadline = time.monotonic() + limit
+        sock = self.connection
+        while not self.server.state.stopping.is_set() and time.monotonic() < deadline:
+            readable, _, _ = select.select([sock], [], [], 0.2)
+            if readable:
+                try:
+                    if not sock.recv(1, socket.MSG_PEEK):
+                        return  # the client closed its end: stop holding a thread for it
+                except OSError:
+                    return
+
+    def send_truncated(self, body: bytes) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body[: len(body) // 2])
+        self.wfile.flush()
+
+    def send_oversized(self, size: int, declare: bool) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if declare:
+            self.send_header("Content-Length", str(size))
+        self.end_headers()
+        head, tail = b'{"padding": "', b'"}'
+        remaining = max(0, size - len(head) - len(tail))
+        chunk = b"x" * 65536
+        try:
+            self.wfile.write(head)
+            while remaining > 0 and not self.server.state.stopping.is_set():
+                piece = chunk[: min(remaining, len(chunk))]
+                self.wfile.write(piece)
+                remaining -= len(piece)
+            self.wfile.write(tail)
+        except OSError:
+            return  # the client stopped reading at its limit, as it should
+
+    def drip(self, body: bytes, interval: float) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        try:
+            for index in range(len(body)):
+                self.wfile.write(body[index : index + 1])
+                self.wfile.flush()
+                if self.server.state.stopping.wait(interval):
+                    return
+        except OSError:
+            return
+
+    # --- helpers ----------------------------------------------------------------------------------
+    def from_loopback(self) -> bool:
+        try:
+            return ipaddress.ip_address(self.client_address[0]).is_loopback
+        except ValueError:
+            return False
+
+    def read_json_body(self) -> dict[str, Any] | None:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= 65536:
+            self.send_json(400, {"error": "bad Content-Length"})
+            return None
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else {}
+        except ValueError:
+            self.send_json(400, {"error": "the body is not JSON"})
+            return None
+        if not isinstance(body, dict):
+            self.send_json(400, {"error": "the body must be a JSON object"})
+            return None
+        return body
+
+    def send_json(self, status: int, data: Any, headers: dict[str, str] | None = None) -> None:
+        self.send_body(status, json.dumps(data).encode(), headers=headers)
+
+    def send_body(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str = "application/json",
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            self.close_connection = True
+
+
+class RunningSimulator:
+    """A simulator serving from a background thread: for tests, benchmarks and ``simulate_upstream``."""
+
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, window_seconds: float = payload.DEFAULT_WINDOW_SECONDS
+    ) -> None:
+        self.state = SimulatorState(window_seconds)
+        self.server = SimulatorServer((host, port), self.state)
+        self.host = host
+        self.port = int(self.server.server_address[1])
+        self.thread = threading.Thread(target=self.server.serve_forever, name="simulator", daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, region: str, query: str = "stats=1") -> str:
+        return f"{self.base_url}/status/{region}" + (f"?{query}" if query else "")
+
+    def start(self) -> RunningSimulator:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    # In-process shortcuts to the control API (tests in the same process use these).
+    def set_fault(self, region: str, **params: Any) -> Fault:
+        fault = Fault.parse(params)
+        with self.state.lock:
+            self.state.faults[region] = fault
+        return fault
+
+    def clear_faults(self) -> None:
+        with self.state.lock:
+            self.state.faults.clear()
+
+    def advance(self, windows: float = 1) -> None:
+        with self.state.lock:
+            self.state.offset += windows * self.state.window_seconds
+
+    def requests_for(self, region: str) -> list[float]:
+        with self.state.lock:
+            return list(self.state.requests.get(region, []))
+
+    def reset(self) -> None:
+        self.state.reset()

@@ -1,0 +1,35 @@
+"""``manage.py seed_demo``: the six demo sources, idempotently."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+
+from metrics.defaults import DEFAULT_METRIC_PATHS, REGIONS
+from pollers.models import Source
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_creates_the_six_demo_sources_once_and_repoints_them() -> None:
+    out = StringIO()
+    call_command("seed_demo", simulator_port=18001, stdout=out)
+    assert "6 created" in out.getvalue()
+    sources = {s.slug: s for s in Source.objects.all()}
+    assert set(sources) == set(REGIONS)
+    assert sources["eu-west"].url == "http://127.0.0.1:18001/status/eu-west?stats=1"
+    assert sources["eu-west"].metric_paths == DEFAULT_METRIC_PATHS
+    assert all(s.enabled and s.region == s.slug for s in sources.values())
+
+    Source.objects.filter(slug="us-east").update(name="Renamed by an admin", interval_seconds=60)
+    out = StringIO()
+    call_command("seed_demo", simulator_port=18001, stdout=out)
+    assert "0 created, 0 repointed, 6 unchanged" in out.getvalue()
+    assert Source.objects.get(slug="us-east").name == "Renamed by an admin"  # edits are kept
+
+    call_command("seed_demo", "--simulator-port", "18002", stdout=StringIO())
+    assert Source.objects.count() == 6
+    assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:18002/status/us-east?stats=1"
+    assert Source.objects.get(slug="us-east").interval_seconds == 60
