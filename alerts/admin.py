@@ -47,6 +47,7 @@ class AlertRuleAdmin(admin.ModelAdmin):
     list_display = ["name", "enabled", "severity", "target", "condition", "fire_after", "resolve_after"]
     list_filter = ["enabled", "severity", "kind", "scope"]
     search_fields = ["name", "description", "metric", "path", "tag", "source__slug"]
+    autocomplete_fields = ["source"]
     filter_horizontal = ["channels"]
     actions = ["enable", "disable"]
     fieldsets = [
@@ -97,6 +98,7 @@ class SilenceAdmin(admin.ModelAdmin):
     list_display = ["__str__", "source", "tag", "starts_at", "ends_at", "active", "reason", "created_by"]
     list_filter = ["tag"]
     search_fields = ["reason", "tag", "source__slug"]
+    autocomplete_fields = ["source"]
     readonly_fields = ["created_by", "created_at"]
 
     @admin.display(boolean=True, description="active now")

@@ -10,14 +10,13 @@ import hashlib
 import hmac
 import json
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.conf import settings
 from django.core.mail import send_mail
 
 from alerts.models import AlertEvent, Delivery, NotificationChannel
-from alerts.urlguard import UnsafeURL, check_url
+from alerts.urlguard import UnsafeURL, session, target_for
 
 SIGNATURE_HEADER = "X-Insights-Signature"
 DELIVERY_HEADER = "X-Insights-Delivery"
@@ -146,16 +145,18 @@ def _send_email(delivery: Delivery) -> None:
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     try:
-        addresses = check_url(url, resolve=True)
+        target = target_for(url)
     except UnsafeURL as exc:
         raise SendError(f"refused: {exc}") from None
-    target, host_header = _pinned(url, addresses)
-    all_headers = {"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers}
-    if host_header:
-        all_headers["Host"] = host_header
+    all_headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        **headers,
+        "Host": target.host_header,
+    }
     try:
-        response = requests.post(
-            target,
+        response = session().post(
+            target.pinned_url(target.addresses[0]),
             data=body,
             headers=all_headers,
             timeout=(settings.ALERTS_WEBHOOK_CONNECT_TIMEOUT, settings.ALERTS_WEBHOOK_TIMEOUT),
@@ -170,15 +171,3 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
     if 200 <= response.status_code < 300:
         return response.status_code
     raise SendError(f"HTTP {response.status_code}", response.status_code)
-
-
-def _pinned(url: str, addresses: list[str]) -> tuple[str, str]:
-    """For plain http, connect to the address the guard checked, so DNS cannot change in between."""
-    parts = urlsplit(url)
-    if parts.scheme != "http" or not addresses or not parts.hostname:
-        return url, ""
-    address = addresses[0]
-    host = f"[{address}]" if ":" in address else address
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    original = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, "")), original

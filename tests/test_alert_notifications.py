@@ -194,7 +194,7 @@ def test_it_refuses_an_internal_webhook_at_send_time(settings: Any) -> None:
         settings.POLLER_ALLOWED_PRIVATE_HOSTS = []  # the allowlist changed after the channel was saved
         deliver_due()
     assert receiver.received == []
-    assert Delivery.objects.get().last_error.startswith("refused: 127.0.0.1 is an internal address")
+    assert Delivery.objects.get().last_error.startswith("refused: 127.0.0.1 is a loopback address")
 
 
 @pytest.mark.django_db

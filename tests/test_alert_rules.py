@@ -128,9 +128,11 @@ def test_it_validates_channels_and_refuses_internal_webhooks(settings: object) -
     settings.POLLER_ALLOWED_PRIVATE_HOSTS = []  # type: ignore[attr-defined]
     assert "email_to" in errors_of(NotificationChannel(name="a", kind="email", email_to="ops@example.com, nope"))
     internal = NotificationChannel(name="b", kind="webhook", url="http://169.254.169.254/latest", secret="s" * 20)
-    assert "internal address" in errors_of(internal)["url"][0]
+    assert errors_of(internal)["url"][0].startswith("169.254.169.254 is a cloud metadata address")
     local = NotificationChannel(name="c", kind="slack", url="http://localhost:9000/hook")
-    assert "localhost is internal" in errors_of(local)["url"][0]
+    assert "a loopback address (allow it with POLLER_ALLOWED_PRIVATE_HOSTS)" in errors_of(local)["url"][0]
+    creds = NotificationChannel(name="f", kind="slack", url="https://user:pw@hooks.example.com/x")
+    assert "credentials" in errors_of(creds)["url"][0]
     scheme = NotificationChannel(name="d", kind="slack", url="ftp://example.com/hook")
     assert "url" in errors_of(scheme)
     weak = NotificationChannel(name="e", kind="webhook", url="https://hooks.example.com/x", secret="short")
