@@ -214,9 +214,7 @@ def refresh_alert_state(source: Source) -> str:
     The value is computed in the database from committed states, so concurrent evaluators
     converge on the truth instead of racing each other's read-modify-write.
     """
-    firing = AlertState.objects.filter(
-        source=models.OuterRef("pk"), status=AlertState.Status.FIRING, rule__enabled=True
-    )
+    firing = AlertState.objects.firing().filter(source=models.OuterRef("pk"))
     Source.objects.filter(pk=source.pk).update(
         alert_state=models.Case(
             models.When(

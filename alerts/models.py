@@ -276,6 +276,15 @@ class Silence(models.Model):
             raise ValidationError(errors)
 
 
+class AlertStateQuerySet(models.QuerySet):
+    def active(self) -> AlertStateQuerySet:
+        """Pending or firing, for enabled rules: what the API and dashboards list as active alerts."""
+        return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True)
+
+    def firing(self) -> AlertStateQuerySet:
+        return self.filter(status=evaluate.FIRING, rule__enabled=True)
+
+
 class AlertState(models.Model):
     """Where one rule stands for one source. Written only through compare-and-set on ``version``."""
 
@@ -302,6 +311,8 @@ class AlertState(models.Model):
     last_poll_at = models.DateTimeField(null=True, blank=True)
     version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = AlertStateQuerySet.as_manager()
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["rule", "source"], name="one_alert_state_per_rule_and_source")]

@@ -119,7 +119,7 @@ def _datetime(name: str, value: str) -> datetime:
 
 
 def _active(filters: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    states = AlertState.objects.filter(status__in=STATES, rule__enabled=True).select_related("rule", "source")
+    states = AlertState.objects.active().select_related("rule", "source")
     if "state" in filters:
         states = states.filter(status=filters["state"])
     if "severity" in filters:
