@@ -117,6 +117,7 @@ def test_it_keeps_urls_out_of_connection_errors(loopback_hooks: Any, caplog: pyt
 
 @pytest.mark.django_db
 def test_it_sends_email_and_slack(loopback_hooks: Any) -> None:
+    loopback_hooks.ALERTS_PUBLIC_URL = "https://insights.example.com"
     source = make_source()
     with WebhookReceiver() as receiver:
         email = make_channel(kind="email", email_to="ops@example.com, oncall@example.com")
@@ -132,9 +133,11 @@ def test_it_sends_email_and_slack(loopback_hooks: Any) -> None:
     ]
     assert mail.outbox[0].to == ["ops@example.com", "oncall@example.com"]
     assert "Condition: cpu_load > 85" in mail.outbox[0].body
+    assert mail.outbox[0].body.endswith("https://insights.example.com/sources/us-east/")
     texts = [hit.json()["text"] for hit in receiver.received]
     assert texts[0].startswith(":red_circle: *[FIRING] critical: cpu on us-east*")
     assert texts[1].startswith(":large_green_circle: *[RESOLVED] critical: cpu on us-east*")
+    assert texts[0].endswith("<https://insights.example.com/sources/us-east/|Open us-east>")
 
 
 @pytest.mark.django_db
