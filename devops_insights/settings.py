@@ -414,3 +414,30 @@ MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
 
 # --- Alerting (alerts/) ----------------------------------------------------------------
+ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
+ALERTS_RENOTIFY_INTERVAL = config.integer("ALERTS_RENOTIFY_INTERVAL", 3600, minimum=60)
+ALERTS_PUBLISH_LIVE = config.boolean("ALERTS_PUBLISH_LIVE", True)
+ALERTS_DELIVERY_MODE = config.choice("ALERTS_DELIVERY_MODE", "thread", ("thread", "command"))
+ALERTS_DELIVERY_CONCURRENCY = config.integer("ALERTS_DELIVERY_CONCURRENCY", 4, minimum=1, maximum=64)
+ALERTS_DELIVERY_BATCH = config.integer("ALERTS_DELIVERY_BATCH", 100, minimum=1, maximum=10000)
+ALERTS_DELIVERY_POLL_INTERVAL = config.number("ALERTS_DELIVERY_POLL_INTERVAL", 5.0, minimum=0.05)
+ALERTS_DELIVERY_MAX_ATTEMPTS = config.integer("ALERTS_DELIVERY_MAX_ATTEMPTS", 6, minimum=1, maximum=100)
+ALERTS_DELIVERY_BACKOFF_BASE = config.number("ALERTS_DELIVERY_BACKOFF_BASE", 10.0, minimum=0.0)
+ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0, minimum=0.0)
+ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
+ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
+EMAIL_HOST = config.string("EMAIL_HOST", "")
+EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = config.string("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = config.string("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = config.boolean("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = config.integer("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
+SERVER_EMAIL = ALERTS_EMAIL_FROM
