@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+PACKAGES := devops_insights accounts metrics pollers realtime dashboard api alerts observability
 
-.PHONY: install run test lint format typecheck migrations-check bench clean
+.PHONY: install run test lint format typecheck migrations-check security bench deploy-check clean
 
 install: $(STAMP)
 
@@ -31,13 +32,24 @@ format: install
 	$(BIN)/ruff format .
 
 typecheck: install
-	$(BIN)/mypy devops_insights accounts metrics pollers realtime dashboard api alerts observability
+	$(BIN)/mypy $(PACKAGES)
 
 migrations-check: install
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
+# Static security analysis: any high-severity finding fails (CI runs this too).
+security: install
+	$(BIN)/bandit -q -r $(PACKAGES) -x '*/migrations/*' --severity-level high
+
 bench: install
 	$(BIN)/python bench/run.py
+
+# Dockerfile lint and Kubernetes schema validation (also run by `make test`: tests/test_deployment.py).
+K8S_VERSION := $(shell cat deploy/kubernetes/.kubernetes-version)
+deploy-check: install
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) \
+		$(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 clean:
 	rm -rf $(VENV) var test-artifacts

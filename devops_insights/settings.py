@@ -170,6 +170,7 @@ POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESH
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
 POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
@@ -233,7 +234,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "devops_insights.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The context filter stamps request_id / poll_id on every line (observability/context.py).
+    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -294,12 +297,151 @@ REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2
 
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------
+# Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
+# data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
+# style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
+from csp.constants import NONE, SELF  # noqa: E402 - third-party constants used only by this block
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+_CSP_REPORT_ONLY = config.boolean("CSP_REPORT_ONLY", False)
+_CSP_DIRECTIVES = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if _CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 
 
 # --- API (api/) ------------------------------------------------------------------------
+import re as _re  # noqa: E402 - kept inside this block so the other blocks merge cleanly
+
+_RATE = _re.compile(r"^\d+/\d*[smhd]$")
+
+
+def _rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
+    value = config.string(name, default).strip()
+    if not _RATE.match(value):
+        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
+    return value
+
+
+INSTALLED_APPS += ["corsheaders"]
+# The CORS middleware answers preflights, so it sits above anything that could answer first; the API
+# error middleware wraps the rest so every response under /api/ has the one error shape.
+_SESSIONS = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware")
+MIDDLEWARE[_SESSIONS:_SESSIONS] = [
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "api.login_throttle.LoginThrottleMiddleware",
+]
+
+API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
+API_RATE_LIMIT_IP = _rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
+LOGIN_RATE_LIMIT_IP = _rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
+LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
+LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
+# Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
+# many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
+CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
+TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
+# A cache outage should not lock every client out; limits resume when the cache returns.
+RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
+RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
+
+API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
+# The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
+API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
+if API_PAGE_SIZE > API_MAX_PAGE_SIZE:
+    raise ConfigError("API_PAGE_SIZE", f"must not exceed API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE}), got {API_PAGE_SIZE}")
+API_SERIES_MAX_BUCKETS = config.integer("API_SERIES_MAX_BUCKETS", 2000, minimum=10)
+API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=1000)
+API_READY_TIMEOUT = config.number("API_READY_TIMEOUT", 2.0, minimum=0.1)
+API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimum=5)
+API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
+
+# CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
+CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "Retry-After",
+    "X-Request-ID",
+    "Location",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_PREFLIGHT_MAX_AGE = 3600
 
 
 # --- Operations: retention, observability (metrics/, observability/) -------------------
+# /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
+# connections only: a request that came through a proxy must use the token).
+METRICS_TOKEN = config.string("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = config.networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# The poller is its own process; its counters are served by a small HTTP server of its own (0: off).
+POLLER_METRICS_PORT = config.integer("POLLER_METRICS_PORT", 0, minimum=0, maximum=65535)
+POLLER_METRICS_ADDR = config.string("POLLER_METRICS_ADDR", "127.0.0.1")
+# Tracing is off unless an OTLP/HTTP collector is named.
+OTEL_EXPORTER_OTLP_ENDPOINT = config.url("OTEL_EXPORTER_OTLP_ENDPOINT", ("http", "https"))
+OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
+OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
+if OTEL_TRACES_SAMPLE_RATIO > 1.0:
+    raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
+RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
+RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
+RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
+RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
+# First, so the request id and the request span cover every other middleware (redirects included).
+MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
 
 # --- Alerting (alerts/) ----------------------------------------------------------------
+ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
+ALERTS_RENOTIFY_INTERVAL = config.integer("ALERTS_RENOTIFY_INTERVAL", 3600, minimum=60)
+ALERTS_PUBLISH_LIVE = config.boolean("ALERTS_PUBLISH_LIVE", True)
+ALERTS_DELIVERY_MODE = config.choice("ALERTS_DELIVERY_MODE", "thread", ("thread", "command"))
+ALERTS_DELIVERY_CONCURRENCY = config.integer("ALERTS_DELIVERY_CONCURRENCY", 4, minimum=1, maximum=64)
+ALERTS_DELIVERY_BATCH = config.integer("ALERTS_DELIVERY_BATCH", 100, minimum=1, maximum=10000)
+ALERTS_DELIVERY_POLL_INTERVAL = config.number("ALERTS_DELIVERY_POLL_INTERVAL", 5.0, minimum=0.05)
+ALERTS_DELIVERY_MAX_ATTEMPTS = config.integer("ALERTS_DELIVERY_MAX_ATTEMPTS", 6, minimum=1, maximum=100)
+ALERTS_DELIVERY_BACKOFF_BASE = config.number("ALERTS_DELIVERY_BACKOFF_BASE", 10.0, minimum=0.0)
+ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0, minimum=0.0)
+ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
+ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
+EMAIL_HOST = config.string("EMAIL_HOST", "")
+EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = config.string("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = config.string("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = config.boolean("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = config.integer("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
+SERVER_EMAIL = ALERTS_EMAIL_FROM

@@ -1,0 +1,53 @@
+"""The user's API token page: list, create (the raw token is shown once), revoke."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, cast
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts.forms import TokenForm
+from accounts.models import ApiToken
+
+logger = logging.getLogger("accounts")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "POST"])
+def tokens(request: HttpRequest) -> HttpResponse:
+    created_raw = None
+    if request.method == "POST":
+        form = TokenForm(request.POST, user=request.user)
+        if form.is_valid():
+            token, created_raw = ApiToken.issue(
+                request.user, form.cleaned_data["name"], form.cleaned_data["scope"], form.expires_at()
+            )
+            logger.info("API token %s (%s) created by %s", token.prefix, token.scope, request.user)
+            form = TokenForm(user=request.user)
+    else:
+        form = TokenForm(user=request.user)
+    context = {
+        "form": form,
+        "tokens": ApiToken.objects.filter(user=cast(Any, request.user)),
+        # Rendered in this response only, never stored: the page is no-store so no cache keeps it.
+        "created_raw": created_raw,
+        "nav": "tokens",
+    }
+    return render(request, "accounts/tokens.html", context)
+
+
+@login_required
+@require_POST
+def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
+    token = get_object_or_404(ApiToken, pk=pk, user=request.user)
+    token.delete()
+    logger.info("API token %s revoked by %s", token.prefix, request.user)
+    messages.success(request, f"Token “{token.name}” revoked. Clients using it now get 401.")
+    return redirect("api-tokens")

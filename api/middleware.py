@@ -1,0 +1,107 @@
+"""Every response under /api/ carries the one error shape and a request id, whatever produced it.
+
+Errors can come from the URL resolver (404), CommonMiddleware, CSRF, Django's body limits or an
+unhandled exception; this middleware rewrites each into ``{"error": {...}}`` so clients parse one shape,
+and a 500 names the request id instead of showing a traceback or a setting, DEBUG or not.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import uuid
+from collections.abc import Callable
+
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+
+from api.errors import ApiError, error_response
+from metrics.stores.base import StoreError
+
+logger = logging.getLogger("api")
+security_logger = logging.getLogger("django.security.api")
+
+API_PREFIX = "/api/"
+REQUEST_ID_HEADER = "X-Request-ID"
+_GOOD_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Headers of the original response that still mean something on the rewritten one.
+_KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
+
+
+def request_id_of(request: HttpRequest) -> str:
+    """The id set by an earlier middleware, the client's well-formed X-Request-ID, or a new one."""
+    existing = getattr(request, "request_id", None)
+    if isinstance(existing, str) and existing:
+        return existing
+    offered = request.headers.get(REQUEST_ID_HEADER, "")
+    request_id = offered if _GOOD_REQUEST_ID.match(offered) else uuid.uuid4().hex
+    request.request_id = request_id  # type: ignore[attr-defined]
+    return request_id
+
+
+def is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+class ApiErrorMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        if not is_api(request):
+            return self.get_response(request)
+        request_id = request_id_of(request)
+        response = self.get_response(request)
+        if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
+            response = self._reshape(request, response)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
+
+    def _reshape(self, request: HttpRequest, original: HttpResponseBase) -> HttpResponse:
+        status = original.status_code
+        message = None
+        details = {}
+        if status == 404:
+            message = f"No API resource at {request.path}."
+        elif status == 500:
+            details = {"request_id": request_id_of(request)}
+        reshaped = error_response(status, message=message, details=details)
+        for name in _KEPT_HEADERS:
+            if original.has_header(name):
+                reshaped[name] = original[name]
+        return reshaped
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not is_api(request):
+            return None
+        if isinstance(exception, ApiError):
+            return exception.response()
+        if isinstance(exception, RequestDataTooBig):
+            return error_response(413)
+        if isinstance(exception, Http404):
+            return error_response(404, message=f"No API resource at {request.path}.")
+        if isinstance(exception, PermissionDenied):
+            return error_response(403)
+        if isinstance(exception, SuspiciousOperation):
+            security_logger.warning("suspicious request: %s", type(exception).__name__)
+            return error_response(400)
+        request_id = request_id_of(request)
+        if isinstance(exception, StoreError):
+            # The store's message can name hosts; the client gets the code, the log gets the cause.
+            logger.warning("metric store unavailable (request %s): %s", request_id, type(exception).__name__)
+            return error_response(
+                503,
+                "store_unavailable",
+                "The metric store is unavailable; retry later.",
+                {"request_id": request_id},
+                {"Retry-After": "5"},
+            )
+        logger.error(
+            "unhandled error in %s %s (request %s)",
+            request.method,
+            request.path,
+            request_id,
+            exc_info=exception,
+            extra={"request_id": request_id},
+        )
+        return error_response(500, details={"request_id": request_id})
