@@ -13,17 +13,22 @@ RUN pip wheel --no-cache-dir --wheel-dir /wheels -r ${REQUIREMENTS}
 FROM python:${PYTHON_VERSION}-slim
 ARG REQUIREMENTS
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 VAR_DIR=/var/lib/devops-insights DJANGO_DEBUG=false
-RUN useradd --create-home --uid 10001 app && mkdir -p /var/lib/devops-insights && chown app /var/lib/devops-insights
+# A fixed numeric uid/gid: Kubernetes' runAsNonRoot can verify it, and volume ownership is predictable.
+RUN groupadd --gid 10001 app \
+    && useradd --create-home --uid 10001 --gid 10001 app \
+    && mkdir -p /var/lib/devops-insights/archive \
+    && chown -R 10001:10001 /var/lib/devops-insights
 WORKDIR /app
 COPY --from=build /wheels /wheels
 COPY requirements/ requirements/
 RUN pip install --no-cache-dir --no-index --find-links /wheels -r ${REQUIREMENTS} && rm -rf /wheels
-COPY --chown=app . .
+COPY --chown=10001:10001 . .
 # collectstatic needs settings that pass the production checks; the real values come at run time.
 RUN DJANGO_SECRET_KEY=build-only-build-only-build-only-build-only-build-only \
     DJANGO_ALLOWED_HOSTS=build python manage.py collectstatic --noinput
-USER app
-EXPOSE 8000
+USER 10001:10001
+# 8000: daphne (HTTP + WebSocket, /metrics); 9100: the poller's metrics server (POLLER_METRICS_PORT).
+EXPOSE 8000 9100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4).status == 200 else 1)"]
 CMD ["daphne", "-b", "0.0.0.0", "-p", "8000", "--proxy-headers", "devops_insights.asgi:application"]

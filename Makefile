@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PACKAGES := devops_insights accounts metrics pollers realtime dashboard api alerts observability
 
-.PHONY: install run test lint format typecheck migrations-check security bench clean
+.PHONY: install run test lint format typecheck migrations-check security bench deploy-check clean
 
 install: $(STAMP)
 
@@ -43,6 +43,13 @@ security: install
 
 bench: install
 	$(BIN)/python bench/run.py
+
+# Dockerfile lint and Kubernetes schema validation (also run by `make test`: tests/test_deployment.py).
+K8S_VERSION := $(shell cat deploy/kubernetes/.kubernetes-version)
+deploy-check: install
+	$(BIN)/hadolint Dockerfile
+	$(BIN)/kubernetes-validate --strict --quiet -k $(K8S_VERSION) \
+		$(filter-out %/kustomization.yaml,$(wildcard deploy/kubernetes/*.yaml))
 
 clean:
 	rm -rf $(VENV) var test-artifacts

@@ -1,8 +1,18 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
+from django.db.models.signals import post_save, pre_delete
 
 
 class AlertsConfig(AppConfig):
     name = "alerts"
     verbose_name = "Alerting"
+
+    def ready(self) -> None:
+        from alerts import receivers
+        from alerts.models import AlertRule
+        from pollers.signals import poll_completed
+
+        poll_completed.connect(receivers.on_poll_completed, dispatch_uid="alerts.evaluate")
+        post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
+        pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")

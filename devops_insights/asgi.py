@@ -8,17 +8,21 @@ load_settings_or_exit()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402 - settings must load first
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 # Build the Django app before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
+from realtime.auth import ApiTokenAuthMiddleware  # noqa: E402
+from realtime.origin import AllowedHostsOriginValidator  # noqa: E402 - Channels' own, but lets a missing Origin in
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        # Session first (browsers), then an API token when the session holds no user.
+        "websocket": AllowedHostsOriginValidator(
+            AuthMiddlewareStack(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+        ),
     }
 )

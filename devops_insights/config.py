@@ -8,6 +8,7 @@ line on stderr and a non-zero exit instead of a traceback wall.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -147,3 +148,14 @@ def database(name: str, default_sqlite_path: Path) -> dict[str, Any]:
         config["CONN_MAX_AGE"] = integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
         config["CONN_HEALTH_CHECKS"] = True
     return config
+
+
+def networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
+    """A comma-separated list of IP networks in CIDR form (a bare address is a /32 or /128)."""
+    result: list[IPv4Network | IPv6Network] = []
+    for item in string_list(name, default):
+        try:
+            result.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(name, f"{item!r} is not an IP address or CIDR network") from None
+    return result

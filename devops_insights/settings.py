@@ -121,23 +121,6 @@ else:
         }
     }
 
-if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                # A slow browser must not grow Redis without bound: drop after this many queued.
-                "capacity": config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10),
-                "expiry": config.integer("CHANNEL_LAYER_EXPIRY", 30, minimum=1),
-                "group_expiry": config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 86400, minimum=60),
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-
 # --- Metric store ----------------------------------------------------------------------
 MONGODB_URL = config.url("MONGODB_URL", ("mongodb", "mongodb+srv"))
 MONGODB_DATABASE = config.string("MONGODB_DATABASE", "devops_insights")
@@ -186,6 +169,7 @@ POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESH
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
 POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
@@ -249,7 +233,9 @@ LOGGING = {
         "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "devops_insights.logging.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    # The context filter stamps request_id / poll_id on every line (observability/context.py).
+    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
@@ -260,9 +246,78 @@ LOGGING = {
 }
 
 # --- Real-time (realtime/) -------------------------------------------------------------
+# Which channels-redis layer carries live updates between pollers and web processes; chosen by
+# measurement (bench/ws_fanout.py, README "Real-time"). Without REDIS_URL: the in-memory layer.
+# Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
+# process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
+REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
+# Messages queued per channel (a web process has one, its LocalHub's): beyond it a stuck process
+# drops updates instead of growing Redis without bound.
+CHANNEL_LAYER_CAPACITY = config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10)
+# An update older than this is stale; clients recover it from the sequence gap.
+CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+# Each process's LocalHub re-joins at half this, so it only bounds how long a crashed process's
+# memberships linger in Redis.
+CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
+if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+        }
+    }
+elif REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "expiry": CHANNEL_LAYER_EXPIRY,
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024, maximum=1024 * 1024)
+REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
+REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
+REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
+REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
+REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
+REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
+# In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
+REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
 
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------
+# Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
+# data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
+# style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
+from csp.constants import NONE, SELF  # noqa: E402 - third-party constants used only by this block
+
+INSTALLED_APPS += ["csp"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+_CSP_REPORT_ONLY = config.boolean("CSP_REPORT_ONLY", False)
+_CSP_DIRECTIVES = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if _CSP_REPORT_ONLY:
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 
 
 # --- API (api/) ------------------------------------------------------------------------
@@ -337,6 +392,55 @@ CORS_PREFLIGHT_MAX_AGE = 3600
 
 
 # --- Operations: retention, observability (metrics/, observability/) -------------------
+# /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
+# connections only: a request that came through a proxy must use the token).
+METRICS_TOKEN = config.string("METRICS_TOKEN", "")
+METRICS_ALLOWED_IPS = config.networks("METRICS_ALLOWED_IPS", ["127.0.0.1/32", "::1/128"])
+# The poller is its own process; its counters are served by a small HTTP server of its own (0: off).
+POLLER_METRICS_PORT = config.integer("POLLER_METRICS_PORT", 0, minimum=0, maximum=65535)
+POLLER_METRICS_ADDR = config.string("POLLER_METRICS_ADDR", "127.0.0.1")
+# Tracing is off unless an OTLP/HTTP collector is named.
+OTEL_EXPORTER_OTLP_ENDPOINT = config.url("OTEL_EXPORTER_OTLP_ENDPOINT", ("http", "https"))
+OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
+OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
+if OTEL_TRACES_SAMPLE_RATIO > 1.0:
+    raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
+RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
+RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
+RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
+RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
+# First, so the request id and the request span cover every other middleware (redirects included).
+MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
 
 # --- Alerting (alerts/) ----------------------------------------------------------------
+ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
+ALERTS_RENOTIFY_INTERVAL = config.integer("ALERTS_RENOTIFY_INTERVAL", 3600, minimum=60)
+ALERTS_PUBLISH_LIVE = config.boolean("ALERTS_PUBLISH_LIVE", True)
+ALERTS_DELIVERY_MODE = config.choice("ALERTS_DELIVERY_MODE", "thread", ("thread", "command"))
+ALERTS_DELIVERY_CONCURRENCY = config.integer("ALERTS_DELIVERY_CONCURRENCY", 4, minimum=1, maximum=64)
+ALERTS_DELIVERY_BATCH = config.integer("ALERTS_DELIVERY_BATCH", 100, minimum=1, maximum=10000)
+ALERTS_DELIVERY_POLL_INTERVAL = config.number("ALERTS_DELIVERY_POLL_INTERVAL", 5.0, minimum=0.05)
+ALERTS_DELIVERY_MAX_ATTEMPTS = config.integer("ALERTS_DELIVERY_MAX_ATTEMPTS", 6, minimum=1, maximum=100)
+ALERTS_DELIVERY_BACKOFF_BASE = config.number("ALERTS_DELIVERY_BACKOFF_BASE", 10.0, minimum=0.0)
+ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0, minimum=0.0)
+ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
+ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
+ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
+ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
+EMAIL_HOST = config.string("EMAIL_HOST", "")
+EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
+EMAIL_HOST_USER = config.string("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = config.string("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = config.boolean("EMAIL_USE_TLS", True)
+EMAIL_TIMEOUT = config.integer("EMAIL_TIMEOUT", 10, minimum=1)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
+SERVER_EMAIL = ALERTS_EMAIL_FROM

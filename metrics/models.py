@@ -76,3 +76,36 @@ class MetricSample(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}.{self.metric}={self.value}"
+
+
+class MetricRollup(models.Model):
+    """One rollup bucket of one source's metric (metrics.rollups): 1-minute, 1-hour or 1-day.
+
+    Upserted by (source, metric, tier, start), so recomputing a bucket replaces it in place.
+    """
+
+    source = models.CharField(max_length=64)
+    metric = models.CharField(max_length=100)
+    tier = models.CharField(max_length=2)  # "1m" | "1h" | "1d"
+    start = models.DateTimeField()
+    count = models.PositiveIntegerField()
+    min = models.FloatField()
+    max = models.FloatField()
+    sum = models.FloatField()
+    last = models.FloatField()
+    last_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "metrics_rollup"
+        constraints = [
+            models.UniqueConstraint(fields=["source", "metric", "tier", "start"], name="metrics_rollup_bucket"),
+        ]
+        indexes = [
+            # Pruning one tier across sources.
+            models.Index(fields=["tier", "start"], name="metrics_rollup_tier_start"),
+            # Rolling a source up: every metric of a tier in a time range.
+            models.Index(fields=["source", "tier", "start"], name="metrics_rollup_source_tier"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}.{self.metric}@{self.tier}:{self.start.isoformat()}"

@@ -49,6 +49,7 @@ from metrics.stores.base import (
     SourceSpec,
     StoreStats,
 )
+from observability import tracing
 
 logger = logging.getLogger("metrics.cache")
 T = TypeVar("T")
@@ -203,16 +204,28 @@ class CachedMetricStore(MetricStore):
     def _read(self, kind: str, scopes: list[str], key_for: Callable[[str], str], load: Callable[[], T]) -> T:
         if not self.enabled:
             return load()
+        # A span per cached read (observability.tracing; a no-op unless tracing is on), with its result.
+        with tracing.span(f"cache.{kind}") as span:
+            return self._read_through(kind, scopes, key_for, load, span)
+
+    def _read_through(
+        self, kind: str, scopes: list[str], key_for: Callable[[str], str], load: Callable[[], T], span: Any
+    ) -> T:
+        def result(name: str) -> None:
+            _count(f"{kind}.{name}")
+            if span is not None:
+                span.set_attribute("cache.result", name)
+
         generations = self._generations(scopes)
         if generations is None:
-            _count(f"{kind}.bypass")
+            result("bypass")
             return load()
         key = _key(key_for(generations))
         cached = self._get(key)
         if isinstance(cached, _Cached):
-            _count(f"{kind}.hit")
+            result("hit")
             return cached.value
-        _count(f"{kind}.miss")
+        result("miss")
         acquired = self._try(lambda: self.cache.add(f"{key}:lock", 1, LOCK_TIMEOUT), None)
         if acquired is None:  # the cache just failed: straight to the store
             return load()
@@ -220,7 +233,7 @@ class CachedMetricStore(MetricStore):
             # Someone else is loading this key: wait for their value rather than hit the store too.
             waited = self._wait_for(key)
             if waited is not _MISSING:
-                _count(f"{kind}.hit_after_wait")
+                result("hit_after_wait")
                 return waited
             return load()
         try:

@@ -119,12 +119,14 @@ class SourceAdmin(admin.ModelAdmin):
     @admin.action(description="Poll selected sources now")
     def poll_now(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:
         from pollers.engine import Poller
+        from pollers.fetch import Fetcher
+        from pollers.ratelimit import build_rate_limiter
 
         sources = list(queryset[: POLL_NOW_LIMIT + 1])
         if len(sources) > POLL_NOW_LIMIT:
             self.message_user(request, f"Select at most {POLL_NOW_LIMIT} sources to poll at once.", messages.ERROR)
             return
-        poller = Poller()
+        poller = Poller(fetcher=Fetcher(rate_limiter=build_rate_limiter()))  # the hosts' limits apply here too
         try:
             with ThreadPoolExecutor(min(8, len(sources)) or 1, thread_name_prefix="poll-now") as executor:
                 outcomes = list(executor.map(poller.poll, sources))

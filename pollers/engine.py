@@ -80,7 +80,19 @@ class Poller:
         started = timezone.now()
         log = {"poll_id": poll_id, "source": source.slug}
         if not self.dry_run:
-            source.refresh_from_db(fields=list(HEALTH_FIELDS))
+            try:
+                source.refresh_from_db(fields=list(HEALTH_FIELDS))
+            except Source.DoesNotExist:
+                # Deleted since the scheduler loaded it: nothing to poll, nothing to tell anyone.
+                return PollOutcome(
+                    source=source.slug,
+                    poll_id=poll_id,
+                    started_at=started,
+                    ok=False,
+                    skipped=True,
+                    error_kind="deleted",
+                    error_message="the source was deleted",
+                )
         circuit = CircuitState(source.circuit_state, source.circuit_opened_at)
         decision = circuit.admits(started, self.circuit_policy)
         if decision == "skip" and not self.dry_run:

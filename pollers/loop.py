@@ -166,9 +166,13 @@ class PollerLoop:
             if current is not None:
                 entry.not_before = current.not_before
             self.scheduled[slug] = entry
-            # Start with the current slot: a new poller (or a new source) polls at once instead of
-            # waiting up to an interval; the slot lease stops it if another poller already had it.
-            self.push(slug, slot_at(now, interval, entry.offset), earliest=now)
+            # Start with the current slot, so a new poller (or source) polls at once instead of waiting
+            # up to an interval (the slot lease stops it if another poller already had it) - unless the
+            # slot is nearly over: then the next one, rather than two polls moments apart.
+            slot = slot_at(now, interval, entry.offset)
+            if slot_start(slot + 1, interval, entry.offset) - now < interval / 4:
+                slot += 1
+            self.push(slug, slot, earliest=now)
 
     def push(self, slug: str, slot: int, earliest: float | None = None) -> None:
         entry = self.scheduled[slug]

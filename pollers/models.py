@@ -152,6 +152,8 @@ class PollerProcess(models.Model):
     @classmethod
     def register(cls, process_id: str, hostname: str, pid: int, lease_backend: str) -> PollerProcess:
         now = timezone.now()
+        # Every start is a new row: forget processes silent for a day so the list stays readable.
+        cls.objects.filter(last_heartbeat_at__lt=now - timedelta(days=1)).delete()
         process, _ = cls.objects.update_or_create(
             process_id=process_id,
             defaults={

@@ -1,50 +1,74 @@
-"""Publish store changes and source status to the channel layer, from sync code (the poller).
+"""Publish store changes, source status and alerts to the channel layer, from sync code (the poller).
 
-Event contract (consumers handle ``type`` ``metric.update`` in ``metric_update`` and
-``source.status`` in ``source_status``). Groups: ``metrics.<slug>`` and ``metrics.all``.
+Event contract (the consumer handles ``type`` ``metric.update`` in ``metric_update``,
+``source.status`` in ``source_status`` and ``alert.event`` in ``alert_event``). Each event goes to
+the source's group ``metrics.<slug>`` and to ``metrics.all``. Sends reuse one event loop and one
+connection for the whole process (see ``realtime.publisher``); a failed send is logged, never raised.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from django.conf import settings
 
-from metrics.stores.base import RecordResult
+from metrics.stores.base import FieldChange, JsonObject, RecordResult
+from realtime.groups import ALL_GROUP, source_group
+from realtime.publisher import publisher
 
-ALL_GROUP = "metrics.all"
+__all__ = ["ALL_GROUP", "publish_alert", "publish_source_status", "publish_update", "source_group"]
 
-
-def source_group(slug: str) -> str:
-    return f"metrics.{slug}"
-
-
-def _send(slug: str, event: dict[str, Any]) -> None:
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for group in (source_group(slug), ALL_GROUP):
-        async_to_sync(layer.group_send)(group, event)
+SOURCE_STATUSES = ("failing", "circuit_open", "recovered")
 
 
-def publish_update(slug: str, result: RecordResult, fetched_at: datetime, poll_id: str | None = None) -> None:
-    _send(
-        slug,
-        {
-            "type": "metric.update",
-            "source": slug,
-            "hash": result.hash,
-            "sequence": result.sequence,
-            "fetched_at": fetched_at.isoformat(),
-            "metrics": result.metrics,
-            "diff": [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in result.diff],
-            "poll_id": poll_id,
-        },
-    )
+def diff_as_json(diff: list[FieldChange]) -> list[dict[str, Any]]:
+    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
 
 
-def publish_source_status(slug: str, status: str, detail: dict[str, Any]) -> None:
+def update_event(
+    slug: str, result: RecordResult, fetched_at: datetime, poll_id: str | None, payload: JsonObject | None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "metric.update",
+        "source": slug,
+        "hash": result.hash,
+        "sequence": result.sequence,
+        "fetched_at": fetched_at.isoformat(),
+        "metrics": result.metrics,
+        "diff": diff_as_json(result.diff),
+        "poll_id": poll_id,
+        # Lets a client (and bench/ws_fanout.py) measure the delay from publishing to receipt.
+        "published_at": datetime.now(UTC).isoformat(),
+    }
+    if payload is not None:
+        event["payload"] = payload
+    return event
+
+
+def _send(slug: str, event: dict[str, Any]) -> bool:
+    return publisher.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
+
+
+def publish_update(
+    slug: str,
+    result: RecordResult,
+    fetched_at: datetime,
+    poll_id: str | None = None,
+    payload: JsonObject | None = None,
+) -> bool:
+    """After a changed ``record``: tell every subscriber of ``slug``. True when the layer took it.
+
+    ``payload`` (optional) travels with the update so clients need not apply the diff themselves.
+    """
+    return _send(slug, update_event(slug, result, fetched_at, poll_id, payload))
+
+
+def publish_source_status(slug: str, status: str, detail: dict[str, Any]) -> bool:
     """``status``: "failing", "circuit_open" or "recovered"; ``detail`` is JSON-serializable."""
-    _send(slug, {"type": "source.status", "source": slug, "status": status, "detail": detail})
+    return _send(slug, {"type": "source.status", "source": slug, "status": status, "detail": detail})
+
+
+def publish_alert(slug: str, event: dict[str, Any]) -> bool:
+    """An alert fired or resolved for ``slug`` (``event`` is JSON-serializable, shaped by alerts/)."""
+    return _send(slug, {"type": "alert.event", "source": slug, "event": event})

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
-from django.urls import URLPattern
+from django.urls import URLPattern, path
 
-websocket_urlpatterns: list[URLPattern] = []
+from realtime.consumers import MetricsConsumer
+
+websocket_urlpatterns: list[URLPattern] = [
+    path("ws/metrics/", MetricsConsumer.as_asgi(), name="ws-metrics"),
+]

@@ -210,3 +210,12 @@ def test_it_drops_credentials_when_a_redirect_leaves_the_host(simulator: Running
     assert "X-Api-Key" not in result.payload
     assert result.payload["X-Trace"] == "t1"
     assert result.payload["Host"] == f"localhost:{simulator.port}"
+
+
+def test_it_times_out_a_body_that_stops_arriving(simulator: RunningSimulator) -> None:
+    # Bytes every 0.4 s against a 0.2 s read timeout: the read timeout, not the deadline, ends it.
+    fetcher = Fetcher(policy(retries=0, read_timeout=0.2))
+    started = time.monotonic()
+    result = fetcher.fetch(simulator.url("us-east", "fault=drip&interval=0.4"), timeout=5)
+    assert (result.ok, result.error_kind, result.status_code) == (False, "timeout", 200)
+    assert time.monotonic() - started < 1.5

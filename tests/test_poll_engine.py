@@ -131,6 +131,28 @@ def test_it_records_a_bad_upstream_as_a_failure_and_keeps_the_latest_snapshot(
     assert source.last_success_at is not None
 
 
+def test_it_records_a_payload_the_store_refuses_as_a_failure(
+    simulator: RunningSimulator, source: Source, poller: Poller, settings: Any
+) -> None:
+    good = poller.poll(source)
+    assert good.ok
+    before = get_store().latest("us-east")
+    simulator.advance(1)
+    settings.METRICS_MAX_PAYLOAD_BYTES = 1024  # smaller than any status document
+    refused = poller.poll(source)
+    assert (refused.ok, refused.error_kind) == (False, "bad_payload")
+    assert "1024" in refused.error_message
+    assert get_store().latest("us-east") == before
+    source.refresh_from_db()
+    assert source.last_error_kind == "bad_payload"
+
+
+def test_it_reports_a_source_deleted_while_it_was_due(source: Source, poller: Poller) -> None:
+    Source.objects.filter(pk=source.pk).delete()
+    outcome = poller.poll(source)
+    assert (outcome.ok, outcome.skipped, outcome.error_kind) == (False, True, "deleted")
+
+
 def test_it_opens_the_circuit_then_sends_one_trial_after_the_cooldown(
     simulator: RunningSimulator, source: Source, poller: Poller, completed: list[PollOutcome]
 ) -> None:

@@ -155,3 +155,27 @@ def test_it_heartbeats_while_running(simulator: RunningSimulator, start_loop: An
     assert process.last_heartbeat_at > first_beat
     assert process.polls_done >= 1
     run.stop()
+
+
+def test_it_forgets_poller_processes_silent_for_a_day() -> None:
+    from django.utils import timezone
+
+    old = PollerProcess.register("old:1:aaa", "old", 1, "redis")
+    PollerProcess.objects.filter(pk=old.pk).update(last_heartbeat_at=timezone.now() - timedelta(days=2))
+    recent = PollerProcess.register("recent:2:bbb", "recent", 2, "redis")
+    recent.mark_stopped(5)
+    PollerProcess.register("new:3:ccc", "new", 3, "local")
+    assert set(PollerProcess.objects.values_list("process_id", flat=True)) == {"recent:2:bbb", "new:3:ccc"}
+    assert list(PollerProcess.objects.alive().values_list("process_id", flat=True)) == ["new:3:ccc"]
+
+
+def test_it_skips_slots_it_cannot_claim_when_redis_is_down(simulator: RunningSimulator, start_loop: Any) -> None:
+    import redis
+
+    add(simulator, "us-east")
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    run = start_loop(leases=RedisLeases(dead, prefix="t:poller"))
+    time.sleep(2.5)
+    assert run.thread.is_alive()  # still running, waiting for Redis
+    run.stop()
+    assert simulator.requests_for("us-east") == []  # no lease, no poll: never a double poll

@@ -250,7 +250,11 @@ def test_it_is_what_get_store_returns(settings: Any) -> None:
     try:
         store = get_store()
         assert isinstance(store, CachedMetricStore)
-        assert isinstance(store.backend_store, SqlMetricStore)
+        # Between the cache and the database: the instrumentation (store latency, errors, spans).
+        from metrics.stores.instrumented import InstrumentedStore
+
+        assert isinstance(store.backend_store, InstrumentedStore)
+        assert isinstance(store.backend_store.inner, SqlMetricStore)
     finally:
         get_store.cache_clear()
 

@@ -33,3 +33,14 @@ def test_it_creates_the_six_demo_sources_once_and_repoints_them() -> None:
     assert Source.objects.count() == 6
     assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:18002/status/us-east?stats=1"
     assert Source.objects.get(slug="us-east").interval_seconds == 60
+
+    call_command("seed_demo", "--simulator-host", "simulator", "--simulator-port", "8001", stdout=StringIO())
+    assert Source.objects.get(slug="sa-east").url == "http://simulator:8001/status/sa-east?stats=1"
+
+
+def test_it_refuses_a_host_that_is_not_a_host() -> None:
+    from django.core.management import CommandError
+
+    with pytest.raises(CommandError, match="bare host"):
+        call_command("seed_demo", "--simulator-host", "evil.example/x?", stdout=StringIO())
+    assert not Source.objects.exists()

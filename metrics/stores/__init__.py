@@ -11,10 +11,15 @@ from metrics.stores.base import MetricStore
 
 @cache
 def get_store() -> MetricStore:
-    """The process-wide store behind the read cache (connection pools are shared, so build it once)."""
-    from metrics.read_cache import CachedMetricStore
+    """The process-wide store behind the read cache (connection pools are shared, so build it once).
 
-    return CachedMetricStore(get_backend_store())
+    Cache outermost, then the instrumentation (observability/), so the store latency metrics and
+    spans measure the database, and cache hits cost nothing extra.
+    """
+    from metrics.read_cache import CachedMetricStore
+    from metrics.stores.instrumented import InstrumentedStore
+
+    return CachedMetricStore(InstrumentedStore(get_backend_store()))
 
 
 def get_backend_store() -> MetricStore:

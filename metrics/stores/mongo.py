@@ -31,25 +31,27 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from pymongo import ASCENDING, DESCENDING, MongoClient, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from metrics.extraction import (
     PreparedPayload,
+    canonical_json,
     diff_from_json,
     diff_payloads,
     diff_to_json,
     prepare,
     validate_poll_meta,
 )
+from metrics.rollups import TIERS, RollupBucket, finest_covering_tier, to_series
 from metrics.stores.arguments import aware_utc, bucket_seconds, decode_cursor, encode_cursor, history_limit
 from metrics.stores.base import (
     HistoryEntry,
@@ -69,6 +71,9 @@ logger = logging.getLogger("metrics.store")
 
 LATEST = "metrics_latest"
 HISTORY = "metrics_history"
+ROLLUPS = "metrics_rollups"
+# Small documents of store-wide state: the history TTL the retention policies chose.
+STORE_SETTINGS = "metrics_store_settings"
 HISTORY_PAGE_INDEX = [("source", ASCENDING), ("fetched_at", DESCENDING), ("sequence", DESCENDING)]
 TTL_KEY = [("fetched_at", ASCENDING)]
 # How long record() keeps retrying a lost compare-and-set: only reached if many writers hammer one source.
@@ -119,6 +124,8 @@ class MongoMetricStore(MetricStore):
         self.db: Database[dict[str, Any]] = client[database]
         self.latest_collection: Collection[dict[str, Any]] = self.db[LATEST]
         self.history_collection: Collection[dict[str, Any]] = self.db[HISTORY]
+        self.rollup_collection: Collection[dict[str, Any]] = self.db[ROLLUPS]
+        self.settings_collection: Collection[dict[str, Any]] = self.db[STORE_SETTINGS]
         self._max_payload_bytes = max_payload_bytes
         self._retention_days = retention_days
         self._schema_pending = ensure_schema_on_first_use
@@ -171,13 +178,28 @@ class MongoMetricStore(MetricStore):
                     [("source", ASCENDING), ("sequence", ASCENDING)], unique=True, name="source_sequence_unique"
                 ),
                 self.history_collection.create_index(HISTORY_PAGE_INDEX, name="source_fetched_desc"),
+                # Rollups (issue 8): series and rollup runs read by source/metric/tier in time order;
+                # pruning deletes one tier across sources by time.
+                self.rollup_collection.create_index(
+                    [("source", ASCENDING), ("metric", ASCENDING), ("tier", ASCENDING), ("start_ms", ASCENDING)],
+                    name="source_metric_tier_start",
+                ),
+                self.rollup_collection.create_index(
+                    [("source", ASCENDING), ("tier", ASCENDING), ("start_ms", ASCENDING)], name="source_tier_start"
+                ),
+                self.rollup_collection.create_index([("tier", ASCENDING), ("start_ms", ASCENDING)], name="tier_start"),
             ]
             done.append(self._ensure_ttl())
             self._schema_pending = False
             return done
 
     def _ensure_ttl(self) -> str:
-        wanted = self.retention_seconds
+        # The retention policies' choice (observability.ttl, via set_history_ttl) wins over the
+        # METRICS_HISTORY_RETENTION_DAYS default, so a restarting process never undoes it.
+        chosen = self.settings_collection.find_one({"_id": "history_ttl"})
+        if chosen is not None and chosen.get("seconds") is None:
+            return self._drop_ttl()
+        wanted = int(chosen["seconds"]) if chosen is not None else self.retention_seconds
         # Look the index up by key, not name: an index made by an older release may be named otherwise.
         for name, spec in self.history_collection.index_information().items():
             if list(spec.get("key", [])) == TTL_KEY:
@@ -193,6 +215,21 @@ class MongoMetricStore(MetricStore):
                 return f"{name} (TTL changed to {wanted}s)"
         name = self.history_collection.create_index(TTL_KEY, expireAfterSeconds=wanted, name="fetched_at_ttl")
         return f"{name} (TTL {wanted}s, created)"
+
+    def _drop_ttl(self) -> str:
+        for name, spec in self.history_collection.index_information().items():
+            if list(spec.get("key", [])) == TTL_KEY and "expireAfterSeconds" in spec:
+                self.history_collection.drop_index(name)
+                return f"{name} dropped (raw snapshots are archived before deletion, so no TTL)"
+        return "no TTL index (raw snapshots are archived before deletion)"
+
+    def set_history_ttl(self, seconds: int | None) -> str:
+        """Make the history TTL ``seconds`` (None: no TTL index), for every process from now on."""
+        with self._errors("set the history TTL"):
+            self.settings_collection.replace_one(
+                {"_id": "history_ttl"}, {"_id": "history_ttl", "seconds": seconds}, upsert=True
+            )
+            return self._ensure_ttl()
 
     def _ready(self) -> None:
         if self._schema_pending:
@@ -338,6 +375,7 @@ class MongoMetricStore(MetricStore):
             # Latest first: a half-done delete leaves orphan history, never a latest without its past.
             self.latest_collection.delete_one({"source": source})
             self.history_collection.delete_many({"source": source})
+            self.rollup_collection.delete_many({"source": source})
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -387,6 +425,10 @@ class MongoMetricStore(MetricStore):
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width_ms = bucket_seconds(bucket, start, end) * 1000
         field = f"metrics.{metric_key(metric)}"
+        tier = self._series_tier(source, metric, field, start)
+        if tier != "raw":
+            # Raw history no longer reaches back to start: answer from the finest rollup tier that does.
+            return to_series(self.rollups(source, tier, start, end, metric=metric), start, end, bucket)
         # Arithmetic on epoch_ms (written at record time) rather than $dateTrunc: correct on real
         # MongoDB and on nx-27017, whose $dateTrunc groups come back as strings.
         pipeline: list[dict[str, Any]] = [
@@ -420,6 +462,123 @@ class MongoMetricStore(MetricStore):
             )
             for row in rows
         ]
+
+    def _series_tier(self, source: str, metric: str, field: str, start: datetime) -> str:
+        with self._errors(f"series tier {source}.{metric}"):
+            first = self.history_collection.find_one(
+                {"source": source, field: {"$exists": True}}, {"epoch_ms": 1}, sort=[("fetched_at", ASCENDING)]
+            )
+            oldest: dict[str, datetime | None] = {"raw": None if first is None else _from_ms(first["epoch_ms"])}
+            if oldest["raw"] is not None and oldest["raw"] <= start:
+                return "raw"
+            for tier in TIERS:
+                doc = self.rollup_collection.find_one(
+                    {"source": source, "metric": metric, "tier": tier}, {"start_ms": 1}, sort=[("start_ms", ASCENDING)]
+                )
+                oldest[tier] = None if doc is None else _from_ms(doc["start_ms"])
+        return finest_covering_tier(start, oldest)
+
+    # --- rollups and restore (retention, export and import: observability/) -------------------
+    # Times are stored as epoch milliseconds beside the BSON dates and queried by those integers:
+    # the same on real MongoDB and nx-27017, whatever either does with dates.
+
+    def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        if not buckets:
+            return 0
+        # The _id repeated in the replacement: nx-27017 ignores the filter's _id when an upsert
+        # inserts (it would add a duplicate each time); real MongoDB accepts the same _id either way.
+        operations = [
+            ReplaceOne({"_id": _rollup_id(b)}, {"_id": _rollup_id(b), **_rollup_doc(b)}, upsert=True) for b in buckets
+        ]
+        with self._errors("write rollups"):
+            self._ready()
+            for offset in range(0, len(operations), 1000):
+                self.rollup_collection.bulk_write(operations[offset : offset + 1000], ordered=False)
+        return len(operations)
+
+    def rollups(
+        self,
+        source: str,
+        tier: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        metric: str | None = None,
+    ) -> list[RollupBucket]:
+        query: dict[str, Any] = {"source": source, "tier": tier}
+        window: dict[str, int] = {}
+        if start is not None:
+            window["$gte"] = epoch_ms(aware_utc(start, "start"))
+        if end is not None:
+            window["$lt"] = epoch_ms(aware_utc(end, "end"))
+        if window:
+            query["start_ms"] = window
+        if metric is not None:
+            query["metric"] = metric
+        with self._errors(f"rollups {source}"):
+            docs = list(self.rollup_collection.find(query).sort([("metric", ASCENDING), ("start_ms", ASCENDING)]))
+        return [_rollup_bucket(doc) for doc in docs]
+
+    def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
+        with self._errors(f"rollups {source}"):
+            doc = self.rollup_collection.find_one(
+                {"source": source, "tier": tier}, {"start_ms": 1}, sort=[("start_ms", DESCENDING)]
+            )
+        return None if doc is None else _from_ms(doc["start_ms"])
+
+    def prune_rollups(self, source: str | None, tier: str, before: datetime) -> int:
+        query: dict[str, Any] = {"tier": tier, "start_ms": {"$lt": epoch_ms(aware_utc(before, "before"))}}
+        if source is not None:
+            query["source"] = source
+        with self._errors(f"prune rollups {source or 'all sources'}"):
+            return int(self.rollup_collection.delete_many(query).deleted_count)
+
+    def restore_history(self, entries: Sequence[HistoryEntry]) -> int:
+        added = 0
+        with self._errors("restore history"):
+            self._ready()
+            for entry in entries:
+                fetched_at = to_millis(aware_utc(entry.fetched_at, "fetched_at"))
+                doc = {
+                    "source": entry.source,
+                    "sequence": entry.sequence,
+                    "hash": entry.hash,
+                    "payload_json": canonical_json(entry.payload),
+                    "metrics": {metric_key(k): v for k, v in entry.metrics.items()},
+                    "diff_json": json.dumps(diff_to_json(entry.diff), separators=(",", ":")),
+                    "fetched_at": fetched_at,
+                    "epoch_ms": epoch_ms(fetched_at),
+                }
+                try:
+                    self.history_collection.insert_one(doc)
+                except DuplicateKeyError:
+                    continue  # already there (source, sequence): an import run twice adds nothing
+                added += 1
+        return added
+
+    def restore_latest(self, snapshot: Snapshot) -> None:
+        fetched_at = to_millis(aware_utc(snapshot.fetched_at, "fetched_at"))
+        seen_at = to_millis(aware_utc(snapshot.last_seen_at, "last_seen_at"))
+        doc = {
+            "source": snapshot.source,
+            "sequence": snapshot.sequence,
+            "hash": snapshot.hash,
+            "payload_json": canonical_json(snapshot.payload),
+            "metrics": {metric_key(k): v for k, v in snapshot.metrics.items()},
+            "diff_json": "[]",
+            "fetched_at": fetched_at,
+            "epoch_ms": epoch_ms(fetched_at),
+            **_seen(seen_at, dict(snapshot.poll_meta)),
+        }
+        with self._errors(f"restore latest {snapshot.source}"):
+            self._ready()
+            current = self.latest_collection.find_one({"source": snapshot.source}, {"sequence": 1})
+            if current is None:
+                with suppress(DuplicateKeyError):
+                    self.latest_collection.insert_one({"_id": snapshot.source, **doc})
+                return
+            if int(current["sequence"]) > snapshot.sequence:
+                return  # the store moved on since the export: keep the newer content
+            self.latest_collection.replace_one({"_id": current["_id"]}, doc)
 
     def stats(self) -> StoreStats:
         with self._errors("stats"):
@@ -461,6 +620,44 @@ class MongoMetricStore(MetricStore):
             # Only the exception type and its first line: server descriptions can be long.
             detail = str(exc).splitlines()[0][:300] if str(exc) else ""
             raise StoreError(f"MongoDB metric store failed to {what}: {type(exc).__name__}: {detail}") from exc
+
+
+def _from_ms(value: Any) -> datetime:
+    return datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=int(value))
+
+
+def _rollup_id(bucket: RollupBucket) -> str:
+    return f"{bucket.source}|{bucket.tier}|{epoch_ms(bucket.start)}|{bucket.metric}"
+
+
+def _rollup_doc(bucket: RollupBucket) -> dict[str, Any]:
+    return {
+        "source": bucket.source,
+        "metric": bucket.metric,
+        "tier": bucket.tier,
+        "start_ms": epoch_ms(bucket.start),
+        "count": bucket.count,
+        "min": bucket.min,
+        "max": bucket.max,
+        "sum": bucket.sum,
+        "last": bucket.last,
+        "last_at_ms": epoch_ms(bucket.last_at),
+    }
+
+
+def _rollup_bucket(doc: dict[str, Any]) -> RollupBucket:
+    return RollupBucket(
+        source=doc["source"],
+        metric=doc["metric"],
+        tier=doc["tier"],
+        start=_from_ms(doc["start_ms"]),
+        count=int(doc["count"]),
+        min=float(doc["min"]),
+        max=float(doc["max"]),
+        sum=float(doc["sum"]),
+        last=float(doc["last"]),
+        last_at=_from_ms(doc["last_at_ms"]),
+    )
 
 
 def _seen(fetched_at: datetime, meta: JsonObject) -> dict[str, Any]:

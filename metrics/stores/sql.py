@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -28,7 +28,8 @@ from metrics.extraction import (
     prepare,
     validate_poll_meta,
 )
-from metrics.models import HistoryEntryRow, LatestSnapshot, MetricSample
+from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
+from metrics.rollups import TIERS, RollupBucket, finest_covering_tier, to_series
 from metrics.stores.arguments import (
     aware_utc,
     bucket_seconds,
@@ -195,6 +196,7 @@ class SqlMetricStore(MetricStore):
             with transaction.atomic(using=self.using):
                 MetricSample.objects.using(self.using).filter(source=source).delete()
                 HistoryEntryRow.objects.using(self.using).filter(source=source).delete()
+                MetricRollup.objects.using(self.using).filter(source=source).delete()
                 LatestSnapshot.objects.using(self.using).filter(source=source).delete()
 
         self._guard(run, source)
@@ -235,6 +237,10 @@ class SqlMetricStore(MetricStore):
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width = bucket_seconds(bucket, start, end)
+        tier = self._series_tier(source, metric, start)
+        if tier != "raw":
+            # Raw samples no longer reach back to start: answer from the finest rollup tier that does.
+            return to_series(self.rollups(source, tier, start, end, metric=metric), start, end, bucket)
         # Integer arithmetic on the epoch column written at record time: the same SQL on SQLite and
         # PostgreSQL, no date functions, no JSON. A rollup tier (issue 8) can answer the same shape.
         bucket_start = ExpressionWrapper(F("epoch") - F("epoch") % width, output_field=BigIntegerField())
@@ -257,6 +263,173 @@ class SqlMetricStore(MetricStore):
             )
             for row in rows
         ]
+
+    def _series_tier(self, source: str, metric: str, start: datetime) -> str:
+        """The finest tier covering ``start`` (metrics.rollups.finest_covering_tier); one indexed read per tier."""
+
+        def run() -> str:
+            oldest: dict[str, datetime | None] = {
+                "raw": MetricSample.objects.using(self.using)
+                .filter(source=source, metric=metric)
+                .order_by("fetched_at")
+                .values_list("fetched_at", flat=True)
+                .first()
+            }
+            if oldest["raw"] is not None and oldest["raw"] <= start:
+                return "raw"  # the common case: a recent range, answered without looking at rollups
+            rollups = MetricRollup.objects.using(self.using).filter(source=source, metric=metric)
+            for tier in TIERS:
+                oldest[tier] = rollups.filter(tier=tier).aggregate(oldest=Min("start"))["oldest"]
+            return finest_covering_tier(start, oldest)
+
+        return self._guard(run, source)
+
+    # --- rollups and restore (retention, export and import: observability/) -------------------
+
+    def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        rows = [
+            MetricRollup(
+                source=b.source,
+                metric=b.metric,
+                tier=b.tier,
+                start=b.start,
+                count=b.count,
+                min=b.min,
+                max=b.max,
+                sum=b.sum,
+                last=b.last,
+                last_at=b.last_at,
+            )
+            for b in buckets
+        ]
+        if not rows:
+            return 0
+
+        def run() -> int:
+            with transaction.atomic(using=self.using):
+                MetricRollup.objects.using(self.using).bulk_create(
+                    rows,
+                    batch_size=500,
+                    update_conflicts=True,
+                    unique_fields=["source", "metric", "tier", "start"],
+                    update_fields=["count", "min", "max", "sum", "last", "last_at"],
+                )
+            return len(rows)
+
+        return self._write(run, "rollups")
+
+    def rollups(
+        self,
+        source: str,
+        tier: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        metric: str | None = None,
+    ) -> list[RollupBucket]:
+        rows = MetricRollup.objects.using(self.using).filter(source=source, tier=tier)
+        if start is not None:
+            rows = rows.filter(start__gte=aware_utc(start, "start"))
+        if end is not None:
+            rows = rows.filter(start__lt=aware_utc(end, "end"))
+        if metric is not None:
+            rows = rows.filter(metric=metric)
+        found = self._guard(lambda: list(rows.order_by("metric", "start")), source)
+        return [
+            RollupBucket(
+                source=r.source,
+                metric=r.metric,
+                tier=r.tier,
+                start=r.start,
+                count=r.count,
+                min=r.min,
+                max=r.max,
+                sum=r.sum,
+                last=r.last,
+                last_at=r.last_at,
+            )
+            for r in found
+        ]
+
+    def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
+        rows = MetricRollup.objects.using(self.using).filter(source=source, tier=tier)
+        newest: datetime | None = self._guard(lambda: rows.aggregate(newest=Max("start"))["newest"], source)
+        return newest
+
+    def prune_rollups(self, source: str | None, tier: str, before: datetime) -> int:
+        rows = MetricRollup.objects.using(self.using).filter(tier=tier, start__lt=aware_utc(before, "before"))
+        if source is not None:
+            rows = rows.filter(source=source)
+        return self._write(lambda: rows.delete()[0], source or "all sources")
+
+    def restore_history(self, entries: Sequence[HistoryEntry]) -> int:
+        def run() -> int:
+            added = 0
+            with transaction.atomic(using=self.using):
+                for slug in sorted({e.source for e in entries}):
+                    mine = [e for e in entries if e.source == slug]
+                    present = set(
+                        HistoryEntryRow.objects.using(self.using)
+                        .filter(source=slug, sequence__in=[e.sequence for e in mine])
+                        .values_list("sequence", flat=True)
+                    )
+                    for entry in mine:
+                        if entry.sequence in present:
+                            continue
+                        present.add(entry.sequence)
+                        fetched_at = aware_utc(entry.fetched_at, "fetched_at")
+                        HistoryEntryRow.objects.using(self.using).create(
+                            source=slug,
+                            sequence=entry.sequence,
+                            hash=entry.hash,
+                            payload=entry.payload,
+                            metrics=entry.metrics,
+                            diff=diff_to_json(entry.diff),
+                            fetched_at=fetched_at,
+                        )
+                        MetricSample.objects.using(self.using).bulk_create(
+                            MetricSample(
+                                source=slug,
+                                metric=name,
+                                sequence=entry.sequence,
+                                fetched_at=fetched_at,
+                                epoch=int(fetched_at.timestamp()),
+                                value=value,
+                            )
+                            for name, value in entry.metrics.items()
+                        )
+                        added += 1
+            return added
+
+        return self._write(run, "restore")
+
+    def restore_latest(self, snapshot: Snapshot) -> None:
+        def run() -> None:
+            with transaction.atomic(using=self.using):
+                current = LatestSnapshot.objects.using(self.using).select_for_update().filter(source=snapshot.source)
+                row = current.first()
+                if row is not None and row.sequence > snapshot.sequence:
+                    return  # the store moved on since the export: keep the newer content
+                LatestSnapshot.objects.using(self.using).update_or_create(
+                    source=snapshot.source,
+                    defaults={
+                        "hash": snapshot.hash,
+                        "payload": snapshot.payload,
+                        "metrics": snapshot.metrics,
+                        "fetched_at": aware_utc(snapshot.fetched_at, "fetched_at"),
+                        "last_seen_at": aware_utc(snapshot.last_seen_at, "last_seen_at"),
+                        "sequence": snapshot.sequence,
+                        "poll_meta": snapshot.poll_meta,
+                    },
+                )
+
+        self._write(run, snapshot.source)
+
+    def _write(self, operation: Callable[[], T], what: str) -> T:
+        """A write outside record(): the same SQLite serialization, the same error translation."""
+        if connections[self.using].vendor == "sqlite":
+            with _sqlite_write_lock(self.using):
+                return self._guard(operation, what)
+        return self._guard(operation, what)
 
     def stats(self) -> StoreStats:
         def run() -> StoreStats:

@@ -21,6 +21,7 @@ import logging
 import re
 import select
 import socket
+import ssl
 import sys
 import threading
 import time
@@ -239,7 +240,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                 try:
                     if not sock.recv(1, socket.MSG_PEEK):
                         return  # the client closed its end: stop holding a thread for it
-                except OSError:
+                except (OSError, ValueError):  # ValueError: TLS sockets take no recv flags
                     return
 
     def send_truncated(self, body: bytes) -> None:
@@ -338,17 +339,28 @@ class RunningSimulator:
     """A simulator serving from a background thread: for tests, benchmarks and ``simulate_upstream``."""
 
     def __init__(
-        self, host: str = "127.0.0.1", port: int = 0, window_seconds: float = payload.DEFAULT_WINDOW_SECONDS
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        window_seconds: float = payload.DEFAULT_WINDOW_SECONDS,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.state = SimulatorState(window_seconds)
         self.server = SimulatorServer((host, port), self.state)
+        self.scheme = "http"
+        if ssl_context is not None:
+            # HTTPS for TLS tests: the handshake happens in each request thread, on first read.
+            self.server.socket = ssl_context.wrap_socket(
+                self.server.socket, server_side=True, do_handshake_on_connect=False
+            )
+            self.scheme = "https"
         self.host = host
         self.port = int(self.server.server_address[1])
         self.thread = threading.Thread(target=self.server.serve_forever, name="simulator", daemon=True)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, region: str, query: str = "stats=1") -> str:
         return f"{self.base_url}/status/{region}" + (f"?{query}" if query else "")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from concurrent.futures import Future, ThreadPoolExecutor
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,7 @@ from pollers.outcome import PollOutcome
 from pollers.ratelimit import build_rate_limiter
 
 logger = logging.getLogger("pollers.command")
+PROGRESS_EVERY = 10.0  # seconds between progress lines of a long one-off run
 
 
 class Command(BaseCommand):
@@ -51,6 +53,7 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.shutdown = False
+        self.next_progress = PROGRESS_EVERY
         self.verbosity = int(options["verbosity"])
         concurrency = settings.POLLER_CONCURRENCY if options["concurrency"] is None else options["concurrency"]
         if not 1 <= concurrency <= 512:
@@ -110,17 +113,29 @@ class Command(BaseCommand):
             self.say("no enabled sources to poll")
             return
         outcomes: dict[str, PollOutcome] = {}
+        started = time.monotonic()
         with ThreadPoolExecutor(min(concurrency, len(sources)), thread_name_prefix="poll") as executor:
-            futures: dict[str, Future[PollOutcome]] = {}
-            for source in sources:
-                if self.shutdown:
-                    break  # interrupted: what is already in flight finishes, nothing new starts
-                futures[source.slug] = executor.submit(poller.poll, source)
-            for slug, future in futures.items():
-                try:
-                    outcomes[slug] = future.result()
-                except Exception:
-                    logger.exception("%s: the poll crashed", slug)
+            futures = {executor.submit(poller.poll, source): source.slug for source in sources}
+            pending = set(futures)
+            cancelled = False
+            while pending:
+                done, pending = wait(pending, timeout=0.2)
+                for future in done:
+                    if future.cancelled():
+                        continue
+                    try:
+                        outcomes[futures[future]] = future.result()
+                    except Exception:
+                        logger.exception("%s: the poll crashed", futures[future])
+                if self.shutdown and not cancelled:
+                    # Interrupted: polls in flight finish, the ones not started yet never start.
+                    cancelled = True
+                    poller.fetcher.stop.set()
+                    for future in pending:
+                        future.cancel()
+                if pending and time.monotonic() - started >= self.next_progress:
+                    self.say(f"polled {len(outcomes)} of {len(sources)} sources, {len(pending)} to go")
+                    self.next_progress += PROGRESS_EVERY
         poller.fetcher.close()
 
         if dry_run:

@@ -21,9 +21,14 @@ DISPLAY_NAMES = {
 
 
 class Command(BaseCommand):
-    help = "Create (or repoint) the six demo sources at http://127.0.0.1:<port>/status/<region>?stats=1."
+    help = "Create (or repoint) the six demo sources at http://<host>:<port>/status/<region>?stats=1."
 
     def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--simulator-host",
+            default="127.0.0.1",
+            help="Host name of the upstream simulator (default 127.0.0.1; e.g. 'simulator' under docker compose).",
+        )
         parser.add_argument(
             "--simulator-port",
             type=int,
@@ -33,11 +38,14 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         port = options["simulator_port"] or settings.SIMULATOR_PORT
+        host = options["simulator_host"]
+        if not host or any(c in host for c in "/?#@ "):
+            raise CommandError("--simulator-host must be a bare host name or address")
         if not 1 <= port <= 65535:
             raise CommandError("--simulator-port must be between 1 and 65535")
         created = updated = 0
         for region in REGIONS:
-            url = f"http://127.0.0.1:{port}/status/{region}?stats=1"
+            url = f"http://{host}:{port}/status/{region}?stats=1"
             # Saved without the SSRF check on purpose: the demo points at loopback, which the
             # poller lets through only when POLLER_ALLOWED_PRIVATE_HOSTS allows it (runstack does).
             source, was_created = Source.objects.get_or_create(
@@ -58,5 +66,5 @@ class Command(BaseCommand):
                 updated += 1
         self.stdout.write(
             f"demo sources: {created} created, {updated} repointed, {len(REGIONS) - created - updated} unchanged "
-            f"(simulator port {port})"
+            f"(simulator {host}:{port})"
         )

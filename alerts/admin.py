@@ -1,0 +1,221 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from alerts.conditions import OPERATORS
+from alerts.models import AlertEvent, AlertRule, AlertState, Delivery, NotificationChannel, Silence
+
+
+class AlertRuleForm(forms.ModelForm):
+    operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
+
+    class Meta:
+        model = AlertRule
+        fields = [
+            "name",
+            "description",
+            "enabled",
+            "severity",
+            "scope",
+            "source",
+            "tag",
+            "kind",
+            "metric",
+            "path",
+            "operator",
+            "threshold",
+            "value",
+            "count",
+            "duration_seconds",
+            "fire_after",
+            "for_seconds",
+            "resolve_after",
+            "renotify_interval_seconds",
+            "channels",
+        ]
+
+
+@admin.register(AlertRule)
+class AlertRuleAdmin(admin.ModelAdmin):
+    form = AlertRuleForm
+    list_display = ["name", "enabled", "severity", "target", "condition", "fire_after", "resolve_after"]
+    list_filter = ["enabled", "severity", "kind", "scope"]
+    search_fields = ["name", "description", "metric", "path", "tag", "source__slug"]
+    autocomplete_fields = ["source"]
+    filter_horizontal = ["channels"]
+    actions = ["enable", "disable"]
+    fieldsets = [
+        (None, {"fields": ["name", "description", "enabled", "severity"]}),
+        ("Target", {"fields": ["scope", "source", "tag"]}),
+        (
+            "Condition",
+            {
+                "fields": ["kind", "metric", "path", "operator", "threshold", "value", "count", "duration_seconds"],
+                "description": (
+                    "Metric threshold: metric, operator, threshold. Payload field: path, operator, value "
+                    '(a JSON literal: false, 0, null, "ok"). Failed polls / unchanged payload: count. '
+                    "No successful poll: duration. Circuit open: nothing else."
+                ),
+            },
+        ),
+        (
+            "Firing and resolving",
+            {"fields": ["fire_after", "for_seconds", "resolve_after", "renotify_interval_seconds"]},
+        ),
+        ("Notifications", {"fields": ["channels"]}),
+    ]
+
+    @admin.display(description="target")
+    def target(self, rule: AlertRule) -> str:
+        return rule.target_display()
+
+    @admin.display(description="condition")
+    def condition(self, rule: AlertRule) -> str:
+        return rule.summary()
+
+    @admin.action(description="Enable selected rules")
+    def enable(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
+        for rule in queryset:
+            rule.enabled = True
+            rule.save(update_fields=["enabled", "updated_at"])
+
+    @admin.action(description="Disable selected rules")
+    def disable(self, request: HttpRequest, queryset: QuerySet[AlertRule]) -> None:
+        # One save per rule so the signal clears their states and recomputes the sources' state.
+        for rule in queryset:
+            rule.enabled = False
+            rule.save(update_fields=["enabled", "updated_at"])
+
+
+@admin.register(Silence)
+class SilenceAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "source", "tag", "starts_at", "ends_at", "active", "reason", "created_by"]
+    list_filter = ["tag"]
+    search_fields = ["reason", "tag", "source__slug"]
+    autocomplete_fields = ["source"]
+    readonly_fields = ["created_by", "created_at"]
+
+    @admin.display(boolean=True, description="active now")
+    def active(self, silence: Silence) -> bool:
+        now = timezone.now()
+        return silence.starts_at <= now < silence.ends_at
+
+    def save_model(self, request: HttpRequest, obj: Silence, form: Any, change: bool) -> None:
+        if not change and request.user.is_authenticated:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Written by the evaluator and the senders only; the admin shows them."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AlertState)
+class AlertStateAdmin(ReadOnlyAdmin):
+    list_display = ["rule", "source", "status", "true_streak", "false_streak", "firing_since", "last_poll_at"]
+    list_filter = ["status", "rule__severity"]
+    search_fields = ["rule__name", "source__slug"]
+    list_select_related = ["rule", "source"]
+
+
+@admin.register(AlertEvent)
+class AlertEventAdmin(ReadOnlyAdmin):
+    list_display = ["occurred_at", "kind", "severity", "rule_name", "source", "message", "silenced"]
+    list_filter = ["kind", "severity", "silenced"]
+    search_fields = ["rule_name", "source__slug", "message"]
+    list_select_related = ["source"]
+    date_hierarchy = "occurred_at"
+
+
+class NotificationChannelForm(forms.ModelForm):
+    """The URL (a credential for incoming webhooks) and the secret are write-only: blank keeps them."""
+
+    url = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
+        help_text="Webhook and Slack: the URL to POST to. Leave blank to keep the current one.",
+    )
+    secret = forms.CharField(
+        required=False,
+        max_length=200,
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
+        help_text="Webhook: HMAC-SHA256 signing key (16+ characters). Leave blank to keep the current one.",
+    )
+
+    class Meta:
+        model = NotificationChannel
+        fields = ["name", "kind", "enabled", "is_default", "email_to", "url", "secret"]
+
+    def clean_url(self) -> str:
+        value = (self.cleaned_data.get("url") or "").strip()
+        return value or (self.instance.url if self.instance.pk else "")
+
+    def clean_secret(self) -> str:
+        value = self.cleaned_data.get("secret") or ""
+        return value or (self.instance.secret if self.instance.pk else "")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(admin.ModelAdmin):
+    form = NotificationChannelForm
+    list_display = ["name", "kind", "enabled", "is_default", "target", "has_secret"]
+    list_filter = ["kind", "enabled", "is_default"]
+    search_fields = ["name"]
+    actions = ["send_test"]
+
+    @admin.action(description="Send a test notification now")
+    def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
+        from alerts.senders import SendError, send_test
+
+        for channel in queryset:
+            try:
+                send_test(channel)
+            except SendError as exc:
+                messages.error(request, f"{channel.name}: {exc}")
+            else:
+                messages.success(request, f"{channel.name}: test notification sent.")
+
+    @admin.display(description="target")
+    def target(self, channel: NotificationChannel) -> str:
+        return channel.target_display()
+
+    @admin.display(boolean=True, description="secret set")
+    def has_secret(self, channel: NotificationChannel) -> bool:
+        return bool(channel.secret)
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "event", "channel", "reason", "status", "attempts", "last_error", "finished_at"]
+    list_filter = ["status", "reason", "channel"]
+    list_select_related = ["event", "channel"]
+    actions = ["retry_now"]
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Needed for the action; every field stays read-only.
+        return bool(request.user.is_staff)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in Delivery._meta.fields]
+
+    @admin.action(description="Retry selected deliveries now")
+    def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
+        # Only queued: the sender (the poller's dispatcher or send_notifications) picks them up within
+        # ALERTS_DELIVERY_POLL_INTERVAL; a web process never starts a sender thread.
+        count = queryset.exclude(status=Delivery.Status.SENDING).update(
+            status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
+        )
+        messages.info(request, f"{count} deliveries queued for another attempt.")

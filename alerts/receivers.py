@@ -1,0 +1,42 @@
+"""Signal receivers: alerting hooks into polling through ``poll_completed``, with no poller code."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from alerts.engine import evaluate_poll, refresh_alert_states
+from alerts.models import AlertRule, AlertState
+
+log = logging.getLogger("alerts")
+
+
+def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kwargs: Any) -> None:
+    """Evaluate the poll's source against its alert rules. Never raises into the poller."""
+    if not settings.ALERTS_ENABLED or source is None or outcome is None:
+        return
+    try:
+        evaluate_poll(source, outcome)
+    except Exception:
+        log.exception("alert evaluation failed for source %s", getattr(source, "slug", "?"))
+
+
+def on_rule_saved(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
+    """A disabled rule, or one that no longer targets a source, stops counting for that source."""
+    states = AlertState.objects.filter(rule=instance).select_related("source")
+    stale = [s for s in states if not instance.enabled or not instance.applies_to(s.source)]
+    if not stale and not states:
+        return
+    affected = {s.source_id for s in states}
+    AlertState.objects.filter(pk__in=[s.pk for s in stale]).delete()
+    # Severity may have changed too: recompute every source this rule touched.
+    transaction.on_commit(lambda: refresh_alert_states(affected))
+
+
+def on_rule_deleting(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
+    affected = set(AlertState.objects.filter(rule=instance).values_list("source_id", flat=True))
+    if affected:
+        transaction.on_commit(lambda: refresh_alert_states(affected))

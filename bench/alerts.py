@@ -1,0 +1,163 @@
+"""Alert evaluation benchmark: what the ``poll_completed`` receiver costs per poll.
+
+For 50 sources and 10 rules each (all kinds of conditions), evaluation of 1,000 polls when every
+rule stays quiet (the common case: one read, no write) and when the rules churn (pending, firing,
+resolving: compare-and-set writes, events, deliveries). The floor, measured in the same run on the
+same database, is one trivial round trip per poll (``SELECT 1``); figures are ratios to it.
+
+Runs on SQLite (a temporary file) and on PostgreSQL when reachable (a temporary database, created
+and dropped). Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the
+local one).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+SOURCES = 50
+POLLS = 1000
+
+
+def child() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
+    os.environ["ALERTS_DELIVERY_MODE"] = "command"  # measure evaluation, not sending
+    os.environ["ALERTS_PUBLISH_LIVE"] = "false"
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connection
+
+    from alerts.models import AlertEvent, AlertRule, NotificationChannel
+    from metrics.stores.base import RecordResult
+    from pollers.models import Source
+    from pollers.outcome import PollOutcome
+    from pollers.signals import poll_completed
+
+    call_command("migrate", verbosity=0)
+    sources = [Source.objects.create(slug=f"s{i}", name=f"s{i}", url=f"http://127.0.0.1/{i}") for i in range(SOURCES)]
+    channel = NotificationChannel.objects.create(name="mail", kind="email", email_to="ops@example.com")
+    rules = [
+        {"kind": "metric", "metric": "cpu_load", "operator": ">", "threshold": 85},
+        {"kind": "metric", "metric": "wait_time", "operator": ">=", "threshold": 2000, "for_seconds": 60},
+        {"kind": "field", "path": "results.services.redis", "operator": "==", "value": "false"},
+        {"kind": "field", "path": "status", "operator": "!=", "value": '"ok"', "severity": "critical"},
+        {"kind": "poll_failures", "count": 3, "fire_after": 1},
+        {"kind": "circuit_open", "fire_after": 1},
+        {"kind": "stale_hash", "count": 20, "fire_after": 1},
+        {"kind": "no_success", "duration_seconds": 300, "fire_after": 1},
+        {"kind": "metric", "metric": "error_rate", "operator": ">", "threshold": 5},
+        {"kind": "metric", "metric": "online", "operator": "<", "threshold": 1, "severity": "critical"},
+    ]
+    for i, fields in enumerate(rules):
+        rule = AlertRule(name=f"rule {i}", **fields)  # type: ignore[arg-type]
+        rule.full_clean()
+        rule.save()
+        rule.channels.set([channel])
+
+    start = datetime(2026, 3, 1, tzinfo=UTC)
+
+    def polls(churn: bool, offset: int) -> list[tuple[Source, PollOutcome]]:
+        out = []
+        for n in range(POLLS):
+            source = sources[n % SOURCES]
+            tick = offset + n // SOURCES
+            # churn: every source flips between healthy and broken every 4 polls
+            bad = churn and (tick // 4) % 2 == 1
+            cpu = 95.0 if bad else 40.0
+            payload = {"status": "error" if bad else "ok", "results": {"services": {"redis": not bad}}}
+            metrics = {"cpu_load": cpu, "wait_time": 2500.0 if bad else 60.0, "error_rate": 0.5, "online": 50.0}
+            at = start + timedelta(seconds=30 * tick)
+            outcome = PollOutcome(
+                source=source.slug,
+                poll_id=f"{offset}-{n}",
+                started_at=at,
+                ok=True,
+                record=RecordResult(changed=True, hash=f"h{tick}", metrics=metrics, sequence=tick, diff=[]),
+                payload=payload,
+            )
+            out.append((source, outcome))
+        return out
+
+    def run(batch: list[tuple[Source, PollOutcome]]) -> float:
+        began = time.perf_counter()
+        for source, outcome in batch:
+            source.last_success_at = outcome.started_at
+            poll_completed.send(sender=None, source=source, outcome=outcome)
+        return (time.perf_counter() - began) / len(batch)
+
+    def floor() -> float:
+        began = time.perf_counter()
+        with connection.cursor() as cursor:
+            for _ in range(POLLS):
+                cursor.execute("SELECT 1")
+                cursor.fetchone()
+        return (time.perf_counter() - began) / POLLS
+
+    base = floor()
+    quiet = run(polls(churn=False, offset=0))
+    churn = run(polls(churn=True, offset=1000))
+    events = AlertEvent.objects.count()
+    for name, value in (("floor: SELECT 1", base), ("10 quiet rules", quiet), ("10 churning rules", churn)):
+        print(f"{connection.vendor:<10} {name:<20} {value * 1e3:>9.3f} ms/poll {value / base:>8.1f}x floor")
+    print(f"{connection.vendor:<10} {'events recorded':<20} {events:>9d}")
+
+
+def main() -> int:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        child()
+        return 0
+    print(f"alert evaluation, {SOURCES} sources x 10 rules, {POLLS} polls per scenario")
+    print(f"{'backend':<10} {'scenario':<20} {'cost':>17} {'ratio':>14}")
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "MONGODB_URL"))}
+        env["VAR_DIR"] = tmp
+        failed |= subprocess.run([sys.executable, __file__, "--child"], env=env, cwd=ROOT).returncode != 0
+
+    server = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or ("postgres://postgres@127.0.0.1:5432/postgres")
+    )
+    try:
+        import psycopg
+        from environ import Env
+
+        cfg = Env.db_url_config(server)
+        name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
+        admin = psycopg.connect(
+            host=cfg["HOST"],
+            port=cfg["PORT"] or 5432,
+            user=cfg["USER"],
+            password=cfg["PASSWORD"] or None,
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=2,
+        )
+    except Exception as exc:
+        print(f"postgresql skipped: {type(exc).__name__}")
+        return 1 if failed else 0
+    admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        user = cfg["USER"] + (f":{cfg['PASSWORD']}" if cfg["PASSWORD"] else "")
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "MONGODB_URL"))}
+        env["DATABASE_URL"] = f"postgres://{user}@{cfg['HOST']}:{cfg['PORT'] or 5432}/{name}"
+        failed |= subprocess.run([sys.executable, __file__, "--child"], env=env, cwd=ROOT).returncode != 0
+    finally:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,334 @@
+"""WebSocket fan-out: 100, 1,000 and 2,000 clients on one daphne process, one update per second.
+
+For each client count it measures, from the publisher's clock to the client's receipt:
+latency p50/p99, messages lost (sequence gaps), server memory per connection and server CPU, for
+
+- the floor: a bare ``websockets`` broadcast server fed by Redis pub/sub (bench/_ws_floor_server.py);
+- daphne serving ``ws/metrics/`` with ``RedisChannelLayer`` (REALTIME_CHANNEL_LAYER=redis);
+- daphne serving ``ws/metrics/`` with ``RedisPubSubChannelLayer`` (REALTIME_CHANNEL_LAYER=pubsub);
+
+and prints our p99 as a multiple of the floor's. The clients are real ``websockets`` clients in
+this process, authenticated with an API token and subscribed to one source; the publisher is a
+separate process going through ``realtime.publish`` exactly as the poller does.
+
+Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
+keep the whole bench within a few minutes on two cores; set 60 for the full minute),
+BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_REDIS_URL (default TEST_REDIS_URL or
+redis://127.0.0.1:6379/14; the database is flushed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import psutil
+import redis
+from websockets.asyncio.client import ClientConnection, connect
+
+ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "20"))
+CLIENTS = [int(n) for n in os.environ.get("BENCH_WS_CLIENTS", "100,1000,2000").split(",")]
+REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+CONNECT_CONCURRENCY = 50
+UPDATE_PREFIX = '{"type":"update"'
+SEQUENCE = re.compile(r'"sequence":(\d+)')
+PUBLISHED_AT = re.compile(r'"published_at":"([^"]+)"')
+GRACE_SECONDS = 3.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@dataclass
+class ClientLog:
+    sequences: list[int] = field(default_factory=list)
+    latencies: list[float] = field(default_factory=list)
+    dropped: bool = False
+
+
+@dataclass
+class Result:
+    server: str
+    clients: int
+    connected: int
+    published: int
+    latencies: list[float]
+    lost: int
+    memory_per_connection: float
+    cpu_percent: float
+    connect_seconds: float
+
+    def percentile(self, p: float) -> float:
+        if not self.latencies:
+            return float("nan")
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000
+
+
+async def open_client(url: str, headers: dict[str, str], subscribe: str) -> ClientConnection:
+    ws = await connect(url, additional_headers=headers, open_timeout=60, max_size=2**22, ping_interval=None)
+    await ws.send(subscribe)
+    reply = json.loads(await ws.recv())
+    if reply.get("type") != "snapshot":
+        raise RuntimeError(f"subscribe failed: {reply}")
+    return ws
+
+
+async def listen(ws: ClientConnection, log: ClientLog) -> None:
+    try:
+        async for raw in ws:
+            received = time.time()
+            # Two fields by regex instead of decoding 3 KB of JSON: with every client in this one
+            # process, the harness's own parsing would otherwise dominate what is measured.
+            sequence = SEQUENCE.search(raw)
+            published = PUBLISHED_AT.search(raw)
+            if raw.startswith(UPDATE_PREFIX) and sequence and published:
+                log.sequences.append(int(sequence.group(1)))
+                log.latencies.append(received - datetime.fromisoformat(published.group(1)).timestamp())
+    except Exception:
+        log.dropped = True
+
+
+async def drive(
+    name: str,
+    n: int,
+    url: str,
+    headers: dict[str, str],
+    server: psutil.Process,
+    publisher_argv: list[str],
+    publisher_env: dict[str, str],
+) -> Result:
+    subscribe = json.dumps({"type": "subscribe", "sources": ["bench"]})
+    # One connection first, so the baseline includes everything loaded on first use.
+    warm = await open_client(url, headers, subscribe)
+    await asyncio.sleep(0.5)
+    rss_before = server.memory_info().rss
+    started = time.monotonic()
+    gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+
+    async def one() -> ClientConnection | None:
+        async with gate:
+            try:
+                return await open_client(url, headers, subscribe)
+            except Exception as exc:
+                print(f"  {name}: a client failed to connect: {type(exc).__name__}: {exc}", file=sys.stderr)
+                return None
+
+    opened = [ws for ws in await asyncio.gather(*(one() for _ in range(n))) if ws is not None]
+    connect_seconds = time.monotonic() - started
+    await asyncio.sleep(1.0)
+    memory_per_connection = (server.memory_info().rss - rss_before) / max(1, len(opened))
+
+    logs = [ClientLog() for _ in opened]
+    listeners = [asyncio.create_task(listen(ws, log)) for ws, log in zip(opened, logs, strict=True)]
+    cpu_before = server.cpu_times()
+    wall_before = time.monotonic()
+    publisher = await asyncio.create_subprocess_exec(
+        *publisher_argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, env=publisher_env
+    )
+    out, _ = await publisher.communicate()
+    published = int(out.decode().strip().splitlines()[-1])
+    await asyncio.sleep(GRACE_SECONDS)
+    cpu_after = server.cpu_times()
+    cpu_percent = 100 * ((cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system))
+    cpu_percent /= time.monotonic() - wall_before
+
+    for ws in [warm, *opened]:
+        await ws.close()
+    for task in listeners:
+        task.cancel()
+    await asyncio.gather(*listeners, return_exceptions=True)
+
+    expected = set(range(1, published + 1))
+    lost_by_sequence: dict[int, int] = {}
+    for log in logs:
+        for sequence in expected - set(log.sequences):
+            lost_by_sequence[sequence] = lost_by_sequence.get(sequence, 0) + 1
+    lost = sum(lost_by_sequence.values())
+    if lost:
+        worst = sorted(lost_by_sequence.items(), key=lambda item: -item[1])[:10]
+        dropped = sum(log.dropped for log in logs)
+        print(f"  {name} @ {n}: lost (sequence: clients) {worst}; connections dropped: {dropped}", file=sys.stderr)
+    latencies = [latency for log in logs for latency in log.latencies]
+    return Result(name, n, len(opened), published, latencies, lost, memory_per_connection, cpu_percent, connect_seconds)
+
+
+def flush_redis() -> None:
+    redis.Redis.from_url(REDIS_URL).flushdb()
+
+
+def run_floor(n: int) -> Result:
+    flush_redis()
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, str(HERE / "_ws_floor_server.py"), "--port", str(port), "--redis-url", REDIS_URL],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        # The server prints "ready" once listening (probing the port would log a failed handshake).
+        assert proc.stdout is not None
+        if proc.stdout.readline().strip() != b"ready":
+            raise RuntimeError("the floor server did not start")
+        publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "redis", "--redis-url", REDIS_URL]
+        publisher += ["--seconds", str(SECONDS)]
+        url = f"ws://127.0.0.1:{port}/"
+        server = psutil.Process(proc.pid)
+        return asyncio.run(drive("floor: bare websockets", n, url, {}, server, publisher, dict(os.environ)))
+    finally:
+        stop(proc)
+
+
+def run_daphne(n: int, layer: str, env: dict[str, str], token: str) -> Result:
+    flush_redis()
+    port = free_port()
+    env = {**env, "REALTIME_CHANNEL_LAYER": layer}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, proc)
+        publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "django", "--seconds", str(SECONDS)]
+        name = {"redis": "daphne + RedisChannelLayer", "pubsub": "daphne + RedisPubSubChannelLayer"}[layer]
+        headers = {"Authorization": f"Bearer {token}"}
+        url = f"ws://127.0.0.1:{port}/ws/metrics/"
+        return asyncio.run(drive(name, n, url, headers, psutil.Process(proc.pid), publisher, env))
+    finally:
+        stop(proc)
+
+
+def prepare(var_dir: Path) -> tuple[dict[str, str], str]:
+    """A fresh SQLite project under ``var_dir``: migrated, one user, one API token, one source."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "MONGODB_", "REALTIME_"))}
+    env.update(
+        VAR_DIR=str(var_dir),
+        REDIS_URL=REDIS_URL,
+        CACHE_KEY_PREFIX="bench",
+        LOG_LEVEL="warning",
+        DJANGO_SETTINGS_MODULE="devops_insights.settings",
+        # The bench measures fan-out, not the per-connection message limit of one client.
+        REALTIME_MAX_MESSAGES_PER_SECOND="20",
+    )
+    manage = [sys.executable, "manage.py"]
+    subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
+    script = (
+        "from django.contrib.auth import get_user_model\n"
+        "from accounts.models import ApiToken\n"
+        "from pollers.models import Source\n"
+        "user = get_user_model().objects.create_user('bench', 'bench@localhost', 'bench-password-long')\n"
+        "Source.objects.create(slug='bench', name='bench', url='http://127.0.0.1:9/bench')\n"
+        "print(ApiToken.issue(user, 'bench')[1])\n"
+    )
+    out = subprocess.run(
+        [*manage, "shell", "-c", script], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
+    return env, out.stdout.strip().splitlines()[-1]
+
+
+def main() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(hard, max(soft, 4 * max(CLIENTS) + 1024))
+    resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))  # inherited by the servers we start
+    if wanted < 2 * max(CLIENTS) + 256:
+        print(f"ws_fanout: file descriptor limit {wanted} is too low for {max(CLIENTS)} clients")
+        return 1
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        print(f"ws_fanout: Redis at {REDIS_URL} is not reachable ({type(exc).__name__}); skipped")
+        return 1
+
+    note = ""
+    if SECONDS < 60:
+        note = f" (shortened from a minute to {SECONDS:g}s per run; BENCH_WS_SECONDS=60 for the full minute)"
+    print(f"ws_fanout: 1 update/s for {SECONDS:g}s per run{note}; clients {CLIENTS}; Redis {REDIS_URL}")
+    print("  latency = publisher clock to client receipt, both on this machine; all clients in one asyncio process")
+    results: list[Result] = []
+    var_dir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
+    try:
+        env, token = prepare(var_dir)
+        for n in CLIENTS:
+            for server in ("floor", "redis", "pubsub"):
+                result = run_floor(n) if server == "floor" else run_daphne(n, server, env, token)
+                results.append(result)
+                print(
+                    f"  done: {result.server:34} {n:>5} clients, connected {result.connected} in "
+                    f"{result.connect_seconds:.1f}s",
+                    flush=True,
+                )
+    finally:
+        shutil.rmtree(var_dir, ignore_errors=True)
+        flush_redis()
+
+    header = (
+        f"{'clients':>7} | {'server':34} | {'p50 ms':>7} | {'p99 ms':>7} | {'lost':>5} | {'received':>9} "
+        f"| {'KiB/conn':>8} | {'CPU %':>5} | {'p99 / floor p99':>15}"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    floor_p99: dict[int, float] = {}
+    for result in results:
+        p99 = result.percentile(99)
+        if result.server.startswith("floor"):
+            floor_p99[result.clients] = p99
+        ratio = p99 / floor_p99[result.clients] if floor_p99.get(result.clients) else float("nan")
+        print(
+            f"{result.clients:>7} | {result.server:34} | {result.percentile(50):7.1f} | {p99:7.1f} | {result.lost:>5} "
+            f"| {len(result.latencies):>9} | {result.memory_per_connection / 1024:8.1f} | {result.cpu_percent:5.0f} "
+            f"| {ratio:15.2f}"
+        )
+    worst = max((r.percentile(99) for r in results if not r.server.startswith("floor")), default=float("nan"))
+    print(f"\ntarget (the original Node service): 1,000+ connections, sub-100 ms updates; our worst p99 {worst:.1f} ms")
+    if any(r.connected < r.clients for r in results):
+        print("warning: some clients could not connect (see stderr)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

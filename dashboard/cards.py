@@ -1,0 +1,150 @@
+"""The overview's cards: what one source looks like at a glance, built from its latest snapshot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from dashboard import status as st
+from dashboard.units import KEY_METRICS, format_value, metric_format
+from metrics.stores.base import Snapshot
+from pollers.models import Source
+
+UNGROUPED = {"region": "No region", "tag": "Untagged"}
+MAX_CARD_NUMBERS = 7
+
+
+@dataclass(frozen=True)
+class Number:
+    key: str
+    label: str
+    value: str
+    unit: str
+    raw: float | None
+
+
+@dataclass
+class Card:
+    source: Source
+    verdict: st.Verdict
+    snapshot: Snapshot | None
+    numbers: list[Number]
+    services: list[tuple[str, bool]]
+    alerts: dict[str, int]
+    build_status: str
+    version: str
+    last_seen: datetime | None
+    tags: list[str] = field(default_factory=list)
+    hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
+
+    @property
+    def slug(self) -> str:
+        return self.source.slug
+
+    @property
+    def services_up(self) -> int:
+        return sum(1 for _, up in self.services if up)
+
+    @property
+    def alerts_total(self) -> int:
+        return sum(self.alerts.values())
+
+
+@dataclass
+class Group:
+    name: str
+    cards: list[Card]
+
+    @property
+    def all_hidden(self) -> bool:
+        return all(card.hidden for card in self.cards)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        out = dict.fromkeys(st.STATUSES, 0)
+        for card in self.cards:
+            out[card.verdict.status] += 1
+        return out
+
+
+def _section(payload: Mapping[str, Any], *path: str) -> Any:
+    node: Any = payload
+    for key in path:
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(key)
+    return node
+
+
+def key_numbers(metrics: Mapping[str, float]) -> list[Number]:
+    """The source's key numbers; a source of another shape shows the first of its own metrics."""
+    names = [name for name in KEY_METRICS if name in metrics]
+    if not names:
+        names = sorted(name for name in metrics if not name.startswith("service_"))[:MAX_CARD_NUMBERS]
+    out = []
+    for name in names:
+        value, unit = format_value(name, metrics[name])
+        raw = metrics[name]
+        out.append(Number(name, metric_format(name).label, value, unit, float(raw) if raw is not None else None))
+    return out
+
+
+def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card:
+    payload: Mapping[str, Any] = snapshot.payload if snapshot is not None else {}
+    services_node = _section(payload, "results", "services")
+    services = (
+        sorted((str(k), bool(v)) for k, v in services_node.items() if isinstance(v, bool))
+        if isinstance(services_node, Mapping)
+        else []
+    )
+    alerts_node = _section(payload, "results", "alerts")
+    alerts: dict[str, int] = {}
+    if isinstance(alerts_node, Mapping):
+        for level in ("critical", "warning", "info"):
+            value = alerts_node.get(f"{level}_alerts")
+            if isinstance(value, int) and not isinstance(value, bool):
+                alerts[level] = value
+    build = _section(payload, "results", "deployment", "build_status")
+    version = payload.get("version") if isinstance(payload, Mapping) else None
+    return Card(
+        source=source,
+        verdict=st.derive_status(source, snapshot, now),
+        snapshot=snapshot,
+        numbers=key_numbers(snapshot.metrics) if snapshot is not None else [],
+        services=services,
+        alerts=alerts,
+        build_status=str(build) if isinstance(build, str) else "",
+        version=str(version) if isinstance(version, str) else "",
+        last_seen=st.last_seen(source, snapshot),
+        tags=[str(t) for t in (source.tags or []) if str(t).strip()],
+    )
+
+
+def build_cards(sources: Iterable[Source], snapshots: Mapping[str, Snapshot], now: datetime) -> list[Card]:
+    return [build_card(source, snapshots.get(source.slug), now) for source in sources]
+
+
+def sort_cards(cards: list[Card], by: str) -> list[Card]:
+    if by == "status":
+        return sorted(cards, key=lambda c: (c.verdict.severity, c.source.name.lower(), c.slug))
+    return sorted(cards, key=lambda c: (c.source.name.lower(), c.slug))
+
+
+def group_cards(cards: list[Card], by: str) -> list[Group]:
+    """Cards grouped by region or by tag (a source with several tags shows under each of them)."""
+    groups: dict[str, list[Card]] = {}
+    for card in cards:
+        keys = [card.source.region] if by == "region" else card.tags
+        keys = [k for k in keys if k] or [UNGROUPED[by]]
+        for key in keys:
+            groups.setdefault(key, []).append(card)
+    ordered = sorted(groups, key=lambda k: (k in UNGROUPED.values(), k.lower()))
+    return [Group(name, groups[name]) for name in ordered]
+
+
+def apply_filters(cards: list[Card], statuses: set[str], tag: str) -> None:
+    """Hide the cards that do not match; the browser applies the same rule after live updates."""
+    for card in cards:
+        card.hidden = bool((statuses and card.verdict.status not in statuses) or (tag and tag not in card.tags))

@@ -1,0 +1,74 @@
+"""Time ranges of the charts: the presets, custom start/end, and a bucket size giving a readable chart."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.utils.dateparse import parse_datetime
+
+PRESETS: dict[str, timedelta] = {
+    "1h": timedelta(hours=1),
+    "6h": timedelta(hours=6),
+    "24h": timedelta(hours=24),
+    "7d": timedelta(days=7),
+}
+DEFAULT_PRESET = "1h"
+MAX_SPAN = timedelta(days=400)
+TARGET_POINTS = 240
+# Bucket sizes a person can reason about; the smallest one at or above span/TARGET_POINTS wins.
+NICE_BUCKETS = [
+    timedelta(seconds=s)
+    for s in (5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+]
+
+
+class RangeError(ValueError):
+    """A range parameter is malformed; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    name: str  # a preset name or "custom"
+    start: datetime
+    end: datetime
+    bucket: timedelta
+
+
+def pick_bucket(span: timedelta) -> timedelta:
+    wanted = span / TARGET_POINTS
+    for bucket in NICE_BUCKETS:
+        if bucket >= wanted:
+            return bucket
+    return NICE_BUCKETS[-1]
+
+
+def _parse_instant(name: str, raw: str) -> datetime:
+    try:
+        value = parse_datetime(raw.strip())
+    except ValueError:
+        value = None
+    if value is None:
+        raise RangeError(f"{name}: expected an ISO 8601 date and time, got {raw[:40]!r}")
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)  # the dashboards speak UTC
+    return value
+
+
+def parse_range(params: dict[str, str], now: datetime) -> TimeRange:
+    """``range`` (1h, 6h, 24h, 7d) or ``start`` and ``end`` (ISO 8601; ``end`` defaults to now)."""
+    start_raw = params.get("start", "").strip()
+    if start_raw:
+        start = _parse_instant("start", start_raw)
+        end_raw = params.get("end", "").strip()
+        end = _parse_instant("end", end_raw) if end_raw else now
+        if end <= start:
+            raise RangeError("end: must be after start")
+        if end - start > MAX_SPAN:
+            raise RangeError(f"the range may span at most {MAX_SPAN.days} days")
+        return TimeRange("custom", start, end, pick_bucket(end - start))
+    name = params.get("range", "").strip() or DEFAULT_PRESET
+    if name not in PRESETS:
+        raise RangeError(f"range: expected one of {', '.join(PRESETS)}, got {name[:20]!r}")
+    span = PRESETS[name]
+    return TimeRange(name, now - span, now, pick_bucket(span))

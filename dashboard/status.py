@@ -1,0 +1,130 @@
+"""One verdict per source for the dashboards: ok, degraded, error, unreachable or stale.
+
+The verdict combines four witnesses, most decisive first:
+1. poll health (the poller cannot fetch the source: failing polls or an open circuit) -> unreachable;
+2. age of the data (nothing fetched for more than two intervals, or nothing ever) -> stale;
+3. what the payload and the alert evaluator say (``status`` other than ok, a critical alert) -> error;
+4. softer signs (a warning alert, a dependency down, a server issue reported) -> degraded.
+The browser re-applies rule 2 on its own as the clock ticks (static/js/overview.js), since no message
+arrives to say that nothing arrived.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+
+from metrics.stores.base import Snapshot
+from pollers.models import AlertState, Source
+
+OK = "ok"
+DEGRADED = "degraded"
+ERROR = "error"
+UNREACHABLE = "unreachable"
+STALE = "stale"
+
+# Worst first: sorting by status puts what needs attention at the top.
+SEVERITY = {ERROR: 0, UNREACHABLE: 1, STALE: 2, DEGRADED: 3, OK: 4}
+STATUSES = tuple(SEVERITY)
+LABELS = {OK: "OK", DEGRADED: "Degraded", ERROR: "Error", UNREACHABLE: "Unreachable", STALE: "Stale"}
+
+# Payload ``status`` values that mean healthy; anything else a source reports is an error.
+HEALTHY_WORDS = frozenset({"ok", "up", "healthy", "pass", "passing", "green", "operational", "online"})
+
+
+def stale_after_intervals() -> int:
+    return int(getattr(settings, "DASHBOARD_STALE_AFTER_INTERVALS", 2))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    status: str
+    reason: str
+
+    @property
+    def label(self) -> str:
+        return LABELS[self.status]
+
+    @property
+    def severity(self) -> int:
+        return SEVERITY[self.status]
+
+
+def last_seen(source: Source, snapshot: Snapshot | None) -> datetime | None:
+    """When the source's data was last confirmed fresh (fetched, changed or not)."""
+    if snapshot is None:
+        return None
+    return max(snapshot.last_seen_at, snapshot.fetched_at)
+
+
+def stale_after(source: Source) -> timedelta:
+    return timedelta(seconds=stale_after_intervals() * max(int(source.interval_seconds or 0), 1))
+
+
+def services_down(payload: dict[str, Any]) -> list[str]:
+    services = _results(payload).get("services")
+    if not isinstance(services, dict):
+        return []
+    return sorted(name for name, up in services.items() if up is False)
+
+
+def _results(payload: dict[str, Any]) -> dict[str, Any]:
+    results = payload.get("results")
+    return results if isinstance(results, dict) else {}
+
+
+def is_failing(source: Source) -> bool:
+    if source.circuit_state == Source.Circuit.OPEN:
+        return True
+    if source.consecutive_failures <= 0:
+        return False
+    # A success after the last error means the failure counter is from an older run.
+    return source.last_success_at is None or (
+        source.last_error_at is not None and source.last_error_at >= source.last_success_at
+    )
+
+
+def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> Verdict:
+    if is_failing(source):
+        if source.circuit_state == Source.Circuit.OPEN:
+            return Verdict(UNREACHABLE, "circuit open after repeated failures")
+        kind = source.last_error_kind or "error"
+        n = source.consecutive_failures
+        return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})")
+
+    seen = last_seen(source, snapshot)
+    if snapshot is None or seen is None:
+        return Verdict(STALE, "no data yet")
+    age = now - seen
+    if age > stale_after(source):
+        return Verdict(STALE, f"no fresh data for {_duration(age)}")
+
+    payload = snapshot.payload if isinstance(snapshot.payload, dict) else {}
+    reported = payload.get("status")
+    if source.alert_state == AlertState.CRITICAL:
+        return Verdict(ERROR, "critical alert firing")
+    if isinstance(reported, str) and reported.strip().lower() not in HEALTHY_WORDS:
+        return Verdict(ERROR, f"source reports status “{reported[:40]}”")
+
+    if source.alert_state == AlertState.DEGRADED:
+        return Verdict(DEGRADED, "warning alert firing")
+    down = services_down(payload)
+    if down:
+        return Verdict(DEGRADED, f"{', '.join(down)} down")
+    if payload.get("server_issue"):
+        return Verdict(DEGRADED, "server issue reported")
+    return Verdict(OK, "all checks pass")
+
+
+def _duration(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h"
+    return f"{seconds // 86400} d"

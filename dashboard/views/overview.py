@@ -1,0 +1,135 @@
+"""The overview: one card per source, first painted on the server from one ``latest_all()`` read."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from dashboard import status as st
+from dashboard.access import json_login_required
+from dashboard.cards import apply_filters, build_cards, group_cards, sort_cards
+from metrics.stores import get_store
+from metrics.stores.base import Snapshot, StoreError
+from pollers.models import Source
+
+log = logging.getLogger(__name__)
+
+SPARKLINE_METRICS = ("cpu_load", "wait_time")
+SPARKLINE_SPAN = timedelta(hours=1)
+SPARKLINE_BUCKET = timedelta(minutes=1)
+MAX_CARDS_PER_REQUEST = 200
+
+
+def _latest_all() -> tuple[dict[str, Snapshot], bool]:
+    """All latest snapshots in one store read; (snapshots, store_ok)."""
+    try:
+        return get_store().latest_all(), True
+    except StoreError:
+        log.warning("metric store unavailable while rendering the overview", exc_info=True)
+        return {}, False
+
+
+def _choice(request: HttpRequest, name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = request.GET.get(name, default)
+    return value if value in allowed else default
+
+
+@login_required
+@require_GET
+def overview(request: HttpRequest) -> HttpResponse:
+    group_by = _choice(request, "group", ("region", "tag"), "region")
+    sort_by = _choice(request, "sort", ("status", "name"), "status")
+    statuses = {s for s in request.GET.getlist("status") if s in st.STATUSES}
+    tag = request.GET.get("tag", "").strip()
+
+    sources = list(Source.objects.enabled())
+    snapshots, store_ok = _latest_all()
+    now = timezone.now()
+    cards = build_cards(sources, snapshots, now)
+    apply_filters(cards, statuses, tag)
+    groups = group_cards(sort_cards(cards, sort_by), group_by)
+    counts = dict.fromkeys(st.STATUSES, 0)
+    for card in cards:
+        counts[card.verdict.status] += 1
+
+    config: dict[str, Any] = {
+        "wsPath": "/ws/metrics/",
+        "cardsUrl": reverse("overview-cards"),
+        "sparklinesUrl": reverse("overview-sparklines"),
+        "staleAfterIntervals": st.stale_after_intervals(),
+        "severity": st.SEVERITY,
+        "labels": st.LABELS,
+    }
+    return render(
+        request,
+        "dashboard/overview.html",
+        {
+            "nav": "overview",
+            "groups": groups,
+            "cards": cards,
+            "counts": counts,
+            "statuses": [(s, st.LABELS[s]) for s in st.STATUSES],
+            "selected_statuses": statuses,
+            "tag": tag,
+            "all_tags": sorted({t for c in cards for t in c.tags}, key=str.lower),
+            "group_by": group_by,
+            "sort_by": sort_by,
+            "store_ok": store_ok,
+            "now": now,
+            "config": config,
+        },
+    )
+
+
+@json_login_required
+@require_GET
+def cards_json(request: HttpRequest) -> JsonResponse:
+    """Fresh card markup for some or all sources (one store read), for live updates in place."""
+    wanted = request.GET.getlist("source")[:MAX_CARDS_PER_REQUEST]
+    sources = Source.objects.enabled()
+    if wanted:
+        sources = sources.filter(slug__in=wanted)
+    snapshots, store_ok = _latest_all()
+    if not store_ok:
+        return JsonResponse({"error": "metric store unavailable"}, status=503)
+    now = timezone.now()
+    out = {}
+    for card in build_cards(sources, snapshots, now):
+        out[card.slug] = {
+            "html": render_to_string("dashboard/_card_body.html", {"card": card}, request=request),
+            "status": card.verdict.status,
+            "reason": card.verdict.reason,
+            "last_seen": card.last_seen.isoformat() if card.last_seen else None,
+            "interval": card.source.interval_seconds,
+        }
+    return JsonResponse({"generated_at": now.isoformat(), "cards": out})
+
+
+@json_login_required
+@require_GET
+def sparklines_json(request: HttpRequest) -> JsonResponse:
+    """The last hour of CPU load and wait time per source, in one request after the first paint."""
+    now = timezone.now()
+    start = now - SPARKLINE_SPAN
+    store = get_store()
+    series: dict[str, dict[str, list[list[float]]]] = {}
+    for slug in Source.objects.enabled().values_list("slug", flat=True):
+        per_source: dict[str, list[list[float]]] = {}
+        for metric in SPARKLINE_METRICS:
+            try:
+                buckets = store.series(slug, metric, start, now, SPARKLINE_BUCKET)
+            except StoreError:
+                log.warning("metric store unavailable for sparklines", exc_info=True)
+                return JsonResponse({"error": "metric store unavailable"}, status=503)
+            per_source[metric] = [[b.start.timestamp(), b.avg] for b in buckets]
+        series[slug] = per_source
+    return JsonResponse({"start": start.timestamp(), "end": now.timestamp(), "series": series})

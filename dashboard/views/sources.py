@@ -1,0 +1,192 @@
+"""One source in depth: the payload laid out, charts of every metric, what changed, poll health."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from dashboard import payload_view
+from dashboard import status as st
+from dashboard.access import json_login_required
+from dashboard.cards import build_card
+from dashboard.ranges import PRESETS, RangeError, parse_range
+from dashboard.units import KEY_METRICS, metric_format
+from metrics.stores import get_store
+from metrics.stores.base import HistoryPage, Snapshot, StoreError
+from pollers.models import Source
+
+log = logging.getLogger(__name__)
+
+RECENT_CHANGES = 5
+CHANGES_PAGE_SIZE = 25
+MAX_METRICS_PER_REQUEST = 64
+
+
+def _metric_names(source: Source, snapshot: Snapshot | None) -> list[str]:
+    """Every metric the source extracts, plus any the latest snapshot carries (paths may have changed)."""
+    names = set((source.metric_paths or {}).keys())
+    if snapshot is not None:
+        names |= set(snapshot.metrics)
+    # The card's key numbers first, in the card's order, then the rest by name.
+    rank = {name: i for i, name in enumerate(KEY_METRICS)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
+
+def _metric_meta(name: str) -> dict[str, Any]:
+    fmt = metric_format(name)
+    return {"name": name, "label": fmt.label, "unit": fmt.unit, "decimals": fmt.decimals}
+
+
+@login_required
+@require_GET
+def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    store = get_store()
+    store_ok = True
+    snapshot: Snapshot | None = None
+    changes = HistoryPage(entries=[], next_cursor=None)
+    try:
+        snapshot = store.latest(slug)
+        changes = store.history(slug, limit=RECENT_CHANGES)
+    except StoreError:
+        log.warning("metric store unavailable for %s", slug, exc_info=True)
+        store_ok = False
+    now = timezone.now()
+    card = build_card(source, snapshot, now)
+    payload = snapshot.payload if snapshot is not None else {}
+    metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
+    config = {
+        "wsPath": "/ws/metrics/",
+        "source": slug,
+        "seriesUrl": reverse("source-series", args=[slug]),
+        "cardsUrl": reverse("overview-cards"),
+        "metrics": metrics,
+        "ranges": list(PRESETS),
+        "interval": source.interval_seconds,
+        "staleAfterIntervals": st.stale_after_intervals(),
+        "severity": st.SEVERITY,
+        "labels": st.LABELS,
+    }
+    return render(
+        request,
+        "dashboard/source_detail.html",
+        {
+            "nav": "overview",
+            "source": source,
+            "card": card,
+            "snapshot": snapshot,
+            "store_ok": store_ok,
+            "summary": payload_view.summary(payload),
+            "issue": payload_view.server_issue(payload),
+            "services": payload_view.services(payload),
+            "sections": payload_view.sections(payload),
+            "workers": payload_view.workers(payload),
+            "raw_json": json.dumps(payload, indent=2, sort_keys=True) if snapshot is not None else "",
+            "changes": changes,
+            "metrics": metrics,
+            "ranges": list(PRESETS),
+            "poll_meta": snapshot.poll_meta if snapshot is not None else {},
+            "headers": source.masked_headers(),
+            "config": config,
+        },
+    )
+
+
+@login_required
+@require_GET
+def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    cursor = request.GET.get("cursor") or None
+    try:
+        page = get_store().history(slug, limit=CHANGES_PAGE_SIZE, cursor=cursor)
+    except ValueError:
+        return render(
+            request,
+            "dashboard/error.html",
+            {"title": "Bad page link", "message": "That page of changes does not exist. Start from the newest."},
+            status=400,
+        )
+    except StoreError:
+        log.warning("metric store unavailable for %s history", slug, exc_info=True)
+        return render(
+            request,
+            "dashboard/error.html",
+            {"title": "Store unavailable", "message": "The metric store did not answer. Try again shortly."},
+            status=503,
+        )
+    return render(
+        request,
+        "dashboard/source_changes.html",
+        {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None},
+    )
+
+
+@login_required
+@require_GET
+def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
+    """The raw latest payload, exactly as stored, pretty-printed."""
+    get_object_or_404(Source, slug=slug)
+    try:
+        snapshot = get_store().latest(slug)
+    except StoreError:
+        return JsonResponse({"error": "metric store unavailable"}, status=503)
+    if snapshot is None:
+        return JsonResponse({"error": "no data for this source yet"}, status=404)
+    response = HttpResponse(
+        json.dumps(snapshot.payload, indent=2, sort_keys=True), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'inline; filename="{slug}-latest.json"'
+    return response
+
+
+@json_login_required
+@require_GET
+def source_series_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """Bucketed min/avg/max of the source's metrics over a range, computed by the store's ``series()``."""
+    source = Source.objects.filter(slug=slug).first()
+    if source is None:
+        return JsonResponse({"error": f"unknown source {slug!r}"}, status=404)
+    try:
+        time_range = parse_range(request.GET.dict(), timezone.now())
+    except RangeError as exc:
+        return JsonResponse({"error": str(exc)}, status=400)
+    store = get_store()
+    try:
+        known = set(_metric_names(source, store.latest(slug)))
+    except StoreError:
+        return JsonResponse({"error": "metric store unavailable"}, status=503)
+    wanted = request.GET.getlist("metric") or sorted(known)
+    if len(wanted) > MAX_METRICS_PER_REQUEST:
+        return JsonResponse({"error": f"metric: at most {MAX_METRICS_PER_REQUEST} per request"}, status=400)
+    unknown = [m for m in wanted if m not in known]
+    if unknown:
+        return JsonResponse({"error": f"metric: unknown metric {unknown[0][:60]!r} for this source"}, status=400)
+    out: dict[str, Any] = {}
+    try:
+        for name in wanted:
+            buckets = store.series(slug, name, time_range.start, time_range.end, time_range.bucket)
+            out[name] = {
+                **_metric_meta(name),
+                "points": [[b.start.timestamp(), b.min, b.avg, b.max, b.count] for b in buckets],
+            }
+    except StoreError:
+        log.warning("metric store unavailable for %s series", slug, exc_info=True)
+        return JsonResponse({"error": "metric store unavailable"}, status=503)
+    return JsonResponse(
+        {
+            "source": slug,
+            "range": time_range.name,
+            "start": time_range.start.timestamp(),
+            "end": time_range.end.timestamp(),
+            "bucket_seconds": int(time_range.bucket.total_seconds()),
+            "metrics": out,
+        }
+    )

@@ -1,0 +1,73 @@
+"""The staff system page: poller processes and leases, channel layer, store and cache, counts and sizes."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from dashboard import system_info
+from dashboard.access import staff_required
+from metrics.stores import get_store
+from metrics.stores.base import StoreError, StoreStats
+from pollers.models import PollerProcess, Source
+
+log = logging.getLogger(__name__)
+
+ALIVE_WITHIN = timedelta(seconds=30)
+RECENT_PROCESSES = 20
+
+
+@staff_required
+@require_GET
+def system(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    processes = list(PollerProcess.objects.all()[:RECENT_PROCESSES])
+    alive_since = now - ALIVE_WITHIN
+    rows = [
+        {
+            "process": p,
+            "alive": p.stopped_at is None and p.last_heartbeat_at >= alive_since,
+            "heartbeat_age": (now - p.last_heartbeat_at).total_seconds(),
+        }
+        for p in processes
+    ]
+    store = get_store()
+    stats: StoreStats | None = None
+    store_error = ""
+    try:
+        stats = store.stats()
+    except StoreError as exc:
+        log.warning("metric store unavailable for the system page", exc_info=True)
+        store_error = type(exc).__name__
+    counts = Source.objects.aggregate(
+        total=Count("id"),
+        enabled_count=Count("id", filter=Q(enabled=True)),
+        failing=Count("id", filter=Q(enabled=True, consecutive_failures__gt=0)),
+        circuit_open=Count("id", filter=Q(circuit_state=Source.Circuit.OPEN)),
+    )
+    return render(
+        request,
+        "dashboard/system.html",
+        {
+            "nav": "system",
+            "processes": rows,
+            "alive_count": sum(1 for r in rows if r["alive"]),
+            "leases_held": sum(r["process"].leases_held for r in rows if r["alive"]),
+            "store_backend": getattr(store, "backend", type(store).__name__),
+            "store_class": type(store).__name__,
+            "stats": stats,
+            "store_error": store_error,
+            "cache": system_info.probe_cache(),
+            "channel_layer": system_info.probe_channel_layer(),
+            "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+            "counts": counts,
+            "now": now,
+        },
+    )

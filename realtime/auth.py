@@ -1,0 +1,69 @@
+"""API-token authentication for WebSocket connections, layered under the session AuthMiddlewareStack.
+
+A browser logged in to the dashboard is authenticated by its session cookie (AuthMiddlewareStack).
+Other clients present an API token, in the first of these places that holds one:
+
+1. ``Authorization: Bearer <token>``: for clients that can set headers (scripts, services).
+2. A WebSocket subprotocol ``bearer.<token>`` offered next to ``devops-insights.v1``: for browser
+   code holding a token, since browsers cannot set headers on a WebSocket. The server selects
+   ``devops-insights.v1`` and never echoes the token back.
+3. ``?token=<token>`` in the URL (when ``REALTIME_QUERY_TOKEN_AUTH`` is on): the easiest to use,
+   but URLs end up in proxy and browser history logs, so prefer 1 or 2 and turn this off where
+   proxies log query strings. Our own logs never contain it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.middleware import BaseMiddleware
+from django.conf import settings
+
+from accounts.models import ApiToken
+
+PROTOCOL = "devops-insights.v1"
+BEARER_SUBPROTOCOL_PREFIX = "bearer."
+
+
+def token_from_scope(scope: dict[str, Any]) -> str | None:
+    for name, value in scope.get("headers", ()):
+        if name == b"authorization":
+            scheme, _, credentials = value.decode("latin1").partition(" ")
+            if scheme.lower() == "bearer" and credentials.strip():
+                return credentials.strip()
+    for subprotocol in scope.get("subprotocols", ()):
+        if subprotocol.startswith(BEARER_SUBPROTOCOL_PREFIX):
+            return subprotocol[len(BEARER_SUBPROTOCOL_PREFIX) :]
+    if settings.REALTIME_QUERY_TOKEN_AUTH:
+        query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+        values = query.get("token")
+        if values and values[0]:
+            return values[0]
+    return None
+
+
+@database_sync_to_async
+def authenticate_token(raw: str) -> ApiToken | None:
+    return ApiToken.authenticate(raw)
+
+
+class ApiTokenAuthMiddleware(BaseMiddleware):
+    """Put the token's user in ``scope["user"]`` when the session did not authenticate one."""
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        user = scope.get("user")
+        if user is not None and user.is_authenticated:
+            scope = dict(scope, auth_method="session")
+        else:
+            raw = token_from_scope(scope)
+            token = await authenticate_token(raw) if raw else None
+            if token is not None:
+                scope = dict(scope, user=token.user, api_token=token, auth_method="token")
+        return await super().__call__(scope, receive, send)
+
+
+def select_subprotocol(scope: dict[str, Any]) -> str | None:
+    """The subprotocol to accept: ours when offered, else none (a bearer token is never echoed)."""
+    return PROTOCOL if PROTOCOL in scope.get("subprotocols", ()) else None

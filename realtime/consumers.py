@@ -1,0 +1,451 @@
+"""The ``ws/metrics/`` consumer: live metric updates per source, over the channel layer.
+
+The protocol is described in docs/websocket-protocol.md. In short: the client ``subscribe``s to
+sources (or all), gets one ``snapshot`` reply with the current state of each, then an ``update``
+for every change the poller stores, ``source_status`` and ``alert`` messages for its sources, and
+may ``get`` snapshots or page through ``history`` at any time. Every request is answered by exactly
+one message (``snapshot``, ``unsubscribed``, ``history`` or ``error``) carrying the request's ``id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
+from django.conf import settings
+from django.contrib.auth import get_user_model
+
+from accounts.models import ApiToken
+from metrics.stores import get_store
+from metrics.stores.base import HistoryEntry, HistoryPage, Snapshot, StoreError
+from pollers.models import Source
+from realtime.auth import select_subprotocol
+from realtime.encoding import dumps, encoded_update
+from realtime.groups import ALL_GROUP, source_group
+from realtime.hub import LocalHub, hub_for
+from realtime.protocol import (
+    ErrorCode,
+    Get,
+    History,
+    Known,
+    ProtocolError,
+    Request,
+    Subscribe,
+    Unsubscribe,
+    decode,
+    error_message,
+    parse,
+)
+from realtime.publish import diff_as_json
+from realtime.ratelimit import TokenBucket
+from realtime.watcher import StoreWatcher, watcher_for
+
+logger = logging.getLogger(__name__)
+
+
+class CloseCode(IntEnum):
+    MESSAGE_TOO_BIG = 1009  # a message over REALTIME_MAX_MESSAGE_BYTES (standard WebSocket code)
+    UNAUTHENTICATED = 4401  # no session and no valid token, or it was revoked while connected
+    RATE_LIMITED = 4429  # kept sending while rate limited
+
+
+def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
+    return {
+        "source": snapshot.source,
+        "hash": snapshot.hash,
+        "sequence": snapshot.sequence,
+        "fetched_at": snapshot.fetched_at.isoformat(),
+        "last_seen_at": snapshot.last_seen_at.isoformat(),
+        "metrics": snapshot.metrics,
+        "payload": snapshot.payload,
+    }
+
+
+def history_entry_json(entry: HistoryEntry, include_payload: bool) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": entry.id,
+        "hash": entry.hash,
+        "sequence": entry.sequence,
+        "fetched_at": entry.fetched_at.isoformat(),
+        "metrics": entry.metrics,
+        "diff": diff_as_json(entry.diff),
+    }
+    if include_payload:
+        body["payload"] = entry.payload
+    return body
+
+
+# --- Reads, each one thread hop through database_sync_to_async (the store and ORM are sync) ------
+
+
+@database_sync_to_async
+def existing_sources(slugs: Iterable[str] | None) -> list[str]:
+    """Slugs of registered sources, sorted: all of them, or those of ``slugs`` that exist."""
+    sources = Source.objects.all()
+    if slugs is not None:
+        sources = sources.filter(slug__in=list(slugs))
+    return sorted(sources.values_list("slug", flat=True))
+
+
+@database_sync_to_async
+def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
+    store = get_store()
+    if len(slugs) == 1:
+        snapshot = store.latest(slugs[0])
+        return {slugs[0]: snapshot} if snapshot is not None else {}
+    every = store.latest_all()
+    return {slug: every[slug] for slug in slugs if slug in every}
+
+
+@database_sync_to_async
+def read_history(request: History) -> HistoryPage:
+    return get_store().history(request.source, request.start, request.end, request.limit, request.cursor)
+
+
+@database_sync_to_async
+def still_authorized(scope: dict[str, Any]) -> bool:
+    """Whether the connection's credentials are still good: token not revoked, user active, session alive."""
+    user = scope.get("user")
+    if user is None or not get_user_model().objects.filter(pk=user.pk, is_active=True).exists():
+        return False
+    token = scope.get("api_token")
+    if token is not None:
+        return bool(ApiToken.objects.active().filter(pk=token.pk).exists())
+    session = scope.get("session")
+    return session is not None and session.session_key is not None and bool(session.exists(session.session_key))
+
+
+class MetricsConsumer(AsyncWebsocketConsumer):
+    # No channel of its own: Channels gives a consumer one only when this alias names a configured
+    # layer (get_channel_layer returns None otherwise). Group events come through the process's
+    # LocalHub (realtime/hub.py), which hands them to receive_event.
+    channel_layer_alias = "realtime-local-hub"
+
+    # Class defaults: disconnect() can run for a connection that connect() refused early.
+    maintenance: asyncio.Task[None] | None = None
+    watcher: StoreWatcher | None = None
+    hub: LocalHub | None = None
+    joined_groups: set[str] = set()  # replaced per instance in connect()
+
+    async def connect(self) -> None:
+        self.all_sources = False
+        self.subscribed: set[str] = set()  # explicit subscriptions (when not all_sources)
+        self.excluded: set[str] = set()  # unsubscribed while subscribed to all
+        self.joined_groups = set()
+        # Last sequence sent per source: drops an update the snapshot already covered.
+        self.sequences: dict[str, int] = {}
+        rate = settings.REALTIME_MAX_MESSAGES_PER_SECOND
+        self.bucket = TokenBucket(rate=rate, burst=rate)
+        self.dropped_in_a_row = 0
+        self.closing = False
+        # While a subscribe reads its snapshots, events wait here so that the snapshot goes first.
+        self.buffering = False
+        self.buffered: list[dict[str, Any]] = []
+        self.layer = get_channel_layer()
+
+        subprotocol = select_subprotocol(self.scope)
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            # Accept, then close: a close before accepting becomes an HTTP 403 that browsers report
+            # as a bare 1006, and the client could not tell "log in again" from "network trouble".
+            await self.accept(subprotocol)
+            await self.close_with(CloseCode.UNAUTHENTICATED)
+            return
+        self.maintenance = asyncio.create_task(self.maintain())
+        interval = settings.REALTIME_STORE_WATCH_INTERVAL
+        if isinstance(self.layer, InMemoryChannelLayer) and interval > 0:
+            self.watcher = watcher_for(self.layer, interval)
+            self.watcher.acquire()
+        await self.accept(subprotocol)
+
+    async def disconnect(self, code: int) -> None:
+        if self.maintenance is not None:
+            self.maintenance.cancel()
+        if self.watcher is not None:
+            self.watcher.release()
+            self.watcher = None
+        if self.hub is not None:
+            for group in list(self.joined_groups):
+                await self.hub.leave(group, self)
+        self.joined_groups = set()
+
+    async def close_with(self, code: CloseCode) -> None:
+        self.closing = True
+        await self.close(code=int(code))
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.send(text_data=dumps(message))
+
+    # --- Client messages -------------------------------------------------------------------------
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        if self.closing:
+            return
+        wait = self.bucket.take()
+        if wait:
+            await self.refuse_over_rate(wait)
+            return
+        self.dropped_in_a_row = 0
+        if text_data is None:
+            await self.send_json(
+                error_message(ErrorCode.BINARY_NOT_SUPPORTED, "send JSON text messages, not binary ones")
+            )
+            return
+        limit = settings.REALTIME_MAX_MESSAGE_BYTES
+        # Characters never outnumber bytes, so only a short-enough text needs encoding to be sure.
+        if len(text_data) > limit or len(text_data.encode()) > limit:
+            await self.send_json(error_message(ErrorCode.MESSAGE_TOO_LARGE, f"a message may be at most {limit} bytes"))
+            await self.close_with(CloseCode.MESSAGE_TOO_BIG)
+            return
+        request_id = None
+        try:
+            message = decode(text_data)
+            request_id = message.get("id") if isinstance(message.get("id"), str | int) else None
+            request = parse(message, settings.REALTIME_HISTORY_MAX_LIMIT)
+            await self.handle(request)
+        except ProtocolError as exc:
+            await self.send_json(exc.as_message())
+        except StoreError as exc:
+            logger.warning("realtime: store unavailable: %s", exc)
+            await self.send_json(self.unavailable("the metric store is unavailable", request_id))
+        except Exception:
+            logger.exception("realtime: request failed")
+            await self.send_json(error_message(ErrorCode.INTERNAL_ERROR, "the request failed", request_id))
+
+    async def refuse_over_rate(self, wait: float) -> None:
+        self.dropped_in_a_row += 1
+        rate = settings.REALTIME_MAX_MESSAGES_PER_SECOND
+        if self.dropped_in_a_row >= rate:
+            # A second's worth of messages ignored in a row: this client is not listening to errors.
+            await self.close_with(CloseCode.RATE_LIMITED)
+        elif self.dropped_in_a_row == 1:
+            # One error per burst, so a flood cannot make the server send a flood back.
+            await self.send_json(
+                error_message(
+                    ErrorCode.RATE_LIMITED,
+                    f"more than {rate} messages per second; this one was dropped",
+                    retry_after_ms=max(1, math.ceil(wait * 1000)),
+                )
+            )
+
+    def unavailable(self, message: str, request_id: str | int | None) -> dict[str, Any]:
+        return error_message(ErrorCode.UNAVAILABLE, message, request_id, settings.REALTIME_RETRY_AFTER_MS)
+
+    async def handle(self, request: Request) -> None:
+        if isinstance(request, Subscribe):
+            await self.subscribe(request)
+        elif isinstance(request, Unsubscribe):
+            await self.unsubscribe(request)
+        elif isinstance(request, Get):
+            await self.get(request)
+        elif isinstance(request, History):
+            await self.history(request)
+
+    async def known_sources(self, slugs: tuple[str, ...] | list[str] | None, request_id: str | int | None) -> list[str]:
+        found = await existing_sources(slugs)
+        if slugs is not None and len(found) != len(slugs):
+            missing = [slug for slug in slugs if slug not in set(found)]
+            raise ProtocolError(ErrorCode.UNKNOWN_SOURCE, f"unknown source: {', '.join(missing[:20])}", request_id)
+        return found if slugs is None else list(slugs)
+
+    async def subscribe(self, request: Subscribe) -> None:
+        slugs = await self.known_sources(request.sources, request.id)
+        if request.sources is None:
+            self.all_sources = True
+            self.subscribed.clear()
+            self.excluded.clear()
+        elif self.all_sources:
+            self.excluded.difference_update(slugs)
+        else:
+            self.subscribed.update(slugs)
+        # Join before reading: an update stored meanwhile is then buffered, and the sequence check
+        # in metric_update drops it if the snapshot below already includes it.
+        self.buffering = True
+        try:
+            try:
+                await self.sync_groups()
+            except Exception as exc:
+                logger.warning("realtime: joining groups failed: %s", type(exc).__name__)
+                raise ProtocolError(
+                    ErrorCode.UNAVAILABLE,
+                    "live updates are unavailable",
+                    request.id,
+                    settings.REALTIME_RETRY_AFTER_MS,
+                ) from None
+            await self.send_json(await self.snapshot_reply(slugs, request.known, request.id))
+        finally:
+            await self.flush_buffered()
+
+    async def unsubscribe(self, request: Unsubscribe) -> None:
+        if request.sources is None:
+            self.all_sources = False
+            self.subscribed.clear()
+            self.excluded.clear()
+            self.sequences.clear()
+        else:
+            if self.all_sources:
+                self.excluded.update(request.sources)
+            self.subscribed.difference_update(request.sources)
+            for slug in request.sources:
+                self.sequences.pop(slug, None)
+        await self.sync_groups()
+        await self.send_json(
+            {
+                "type": "unsubscribed",
+                **({"id": request.id} if request.id is not None else {}),
+                "sources": "all" if request.sources is None else list(request.sources),
+                **self.subscription_state(),
+            }
+        )
+
+    async def get(self, request: Get) -> None:
+        slugs = await self.known_sources(None if request.source is None else [request.source], request.id)
+        await self.send_json(await self.snapshot_reply(slugs, {}, request.id, subscribing=False))
+
+    async def history(self, request: History) -> None:
+        await self.known_sources([request.source], request.id)
+        try:
+            page = await read_history(request)
+        except ValueError:
+            raise ProtocolError(ErrorCode.BAD_MESSAGE, '"cursor" is not valid for this history', request.id) from None
+        await self.send_json(
+            {
+                "type": "history",
+                **({"id": request.id} if request.id is not None else {}),
+                "source": request.source,
+                "entries": [history_entry_json(entry, request.include_payload) for entry in page.entries],
+                "next_cursor": page.next_cursor,
+            }
+        )
+
+    async def snapshot_reply(
+        self, slugs: list[str], known: dict[str, Known], request_id: str | int | None, subscribing: bool = True
+    ) -> dict[str, Any]:
+        snapshots = await read_snapshots(slugs) if slugs else {}
+        sent: list[dict[str, Any]] = []
+        unchanged: list[str] = []
+        pending: list[str] = []
+        for slug in slugs:
+            snapshot = snapshots.get(slug)
+            if snapshot is None:
+                pending.append(slug)  # registered, not polled successfully yet
+                continue
+            if subscribing:
+                self.sequences[slug] = max(snapshot.sequence, self.sequences.get(slug, 0))
+            have = known.get(slug)
+            if have is not None and have.hash == snapshot.hash and have.sequence in (None, snapshot.sequence):
+                unchanged.append(slug)
+                continue
+            sent.append(snapshot_json(snapshot))
+        reply: dict[str, Any] = {"type": "snapshot"}
+        if request_id is not None:
+            reply["id"] = request_id
+        reply.update(snapshots=sent, unchanged=unchanged, pending=pending)
+        if subscribing:
+            reply.update(self.subscription_state())
+        return reply
+
+    def subscription_state(self) -> dict[str, Any]:
+        if self.all_sources:
+            return {"subscribed": "all", "excluded": sorted(self.excluded)}
+        return {"subscribed": sorted(self.subscribed)}
+
+    def wants(self, slug: str) -> bool:
+        if self.all_sources:
+            return slug not in self.excluded
+        return slug in self.subscribed
+
+    async def sync_groups(self) -> None:
+        wanted = {ALL_GROUP} if self.all_sources else {source_group(slug) for slug in self.subscribed}
+        if wanted == self.joined_groups:
+            return
+        if self.layer is None:
+            raise RuntimeError("no channel layer is configured")
+        self.hub = self.hub or hub_for(self.layer)
+        for group in sorted(wanted - self.joined_groups):
+            await self.hub.join(group, self)
+            self.joined_groups.add(group)
+        for group in sorted(self.joined_groups - wanted):
+            await self.hub.leave(group, self)
+            self.joined_groups.discard(group)
+
+    # --- Channel-layer events (sent by realtime.publish, handed over by the LocalHub) -----------
+
+    async def receive_event(self, event: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        if self.buffering:
+            self.buffered.append(event)
+            return
+        await self.handle_event(event)
+
+    async def handle_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "metric.update":
+            await self.metric_update(event)
+        elif kind == "source.status":
+            await self.source_status(event)
+        elif kind == "alert.event":
+            await self.alert_event(event)
+
+    async def flush_buffered(self) -> None:
+        # Events may keep arriving while these are sent; the loop ends with nothing left, and no
+        # await separates the last check from clearing the flag.
+        while self.buffered:
+            batch, self.buffered = self.buffered, []
+            for event in batch:
+                await self.handle_event(event)
+        self.buffering = False
+
+    async def metric_update(self, event: dict[str, Any]) -> None:
+        slug = event["source"]
+        if not self.wants(slug):
+            return
+        sequence = event["sequence"]
+        if sequence <= self.sequences.get(slug, 0):
+            return
+        self.sequences[slug] = sequence
+        await self.send(text_data=encoded_update(event))
+
+    async def source_status(self, event: dict[str, Any]) -> None:
+        if self.wants(event["source"]):
+            await self.send_json(
+                {
+                    "type": "source_status",
+                    "source": event["source"],
+                    "status": event["status"],
+                    "detail": event["detail"],
+                }
+            )
+
+    async def alert_event(self, event: dict[str, Any]) -> None:
+        if self.wants(event["source"]):
+            await self.send_json({"type": "alert", "source": event["source"], "event": event["event"]})
+
+    # --- Housekeeping ----------------------------------------------------------------------------
+
+    async def maintain(self) -> None:
+        """Re-check credentials for as long as the connection lives.
+
+        A revoked token, a deactivated user or a logged-out session ends the stream within
+        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub).
+        """
+        while True:
+            await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
+            try:
+                if not await still_authorized(self.scope):
+                    logger.info("realtime: closing a connection whose credentials were revoked")
+                    await self.close_with(CloseCode.UNAUTHENTICATED)
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # A database blip: keep the connection and try again next tick.
+                logger.warning("realtime: connection maintenance failed: %s", type(exc).__name__)

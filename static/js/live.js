@@ -1,0 +1,171 @@
+/* The live connection shared by the dashboard pages: WebSocket to ws/metrics/, reconnect with backoff,
+   and the badge that says so when live updates are paused. Protocol: docs/websocket-protocol.md. */
+(function () {
+  "use strict";
+  document.documentElement.classList.add("js");
+  var DI = (window.DI = window.DI || {});
+
+  DI.readConfig = function (id) {
+    var el = document.getElementById(id);
+    return el ? JSON.parse(el.textContent) : {};
+  };
+
+  DI.formatAgo = function (seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    if (seconds < 120) return seconds + " s ago";
+    if (seconds < 7200) return Math.floor(seconds / 60) + " min ago";
+    if (seconds < 172800) return Math.floor(seconds / 3600) + " h ago";
+    return Math.floor(seconds / 86400) + " d ago";
+  };
+
+  DI.formatDuration = function (seconds) {
+    return DI.formatAgo(seconds).replace(" ago", "");
+  };
+
+  DI.formatNumber = function (value, decimals) {
+    if (typeof value !== "number" || !isFinite(value)) return "—";
+    if (!decimals || Number.isInteger(value)) decimals = 0;
+    return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
+  };
+
+  /* fetch JSON from our own endpoints; a 401 means the session ended: reload to reach the login page. */
+  DI.fetchJSON = function (url) {
+    return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {
+      if (r.status === 401) {
+        window.location.reload();
+        throw new Error("logged out");
+      }
+      return r.json().then(function (body) {
+        if (!r.ok) throw new Error(body.error || "HTTP " + r.status);
+        return body;
+      });
+    });
+  };
+
+  var MIN_DELAY = 1000;
+  var MAX_DELAY = 30000;
+
+  function LiveSocket(path, handlers) {
+    this.path = path;
+    this.handlers = handlers;
+    this.attempts = 0;
+    this.ws = null;
+    this.timer = null;
+    this.countdown = null;
+    this.everOpen = false;
+    this.badge = document.getElementById("live-badge");
+    this.setState("connecting");
+    var self = this;
+    window.addEventListener("online", function () { self.reconnectNow(); });
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "visible" && self.state === "closed") self.reconnectNow();
+    });
+    this.connect();
+  }
+
+  LiveSocket.prototype.url = function () {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + window.location.host + this.path;
+  };
+
+  LiveSocket.prototype.setState = function (state, detail) {
+    this.state = state;
+    document.body.setAttribute("data-live", state);
+    var badge = this.badge;
+    if (!badge) return;
+    if (state === "open") {
+      badge.hidden = false;
+      badge.className = "live-badge is-live";
+      badge.textContent = "Live";
+      badge.title = "Receiving live updates";
+    } else if (state === "closed") {
+      badge.hidden = false;
+      badge.className = "live-badge is-paused";
+      // The countdown is hidden from screen readers: the live region announces the pause once.
+      var message = "Live updates paused, reconnecting";
+      if (badge.firstChild === null || badge.firstChild.nodeValue !== message) {
+        badge.textContent = message;
+        var countdown = document.createElement("span");
+        countdown.setAttribute("aria-hidden", "true");
+        badge.appendChild(countdown);
+      }
+      badge.lastChild.textContent = detail ? " " + detail : "…";
+      badge.title = "The connection for live updates dropped; the page keeps trying";
+    } else if (!this.everOpen) {
+      badge.hidden = true;
+    }
+  };
+
+  LiveSocket.prototype.connect = function () {
+    var self = this;
+    clearTimeout(this.timer);
+    clearInterval(this.countdown);
+    var ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (e) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.ws = ws;
+    ws.onopen = function () {
+      self.attempts = 0;
+      self.everOpen = true;
+      self.setState("open");
+      if (self.handlers.onOpen) self.handlers.onOpen(self);
+    };
+    ws.onmessage = function (event) {
+      var message;
+      try {
+        message = JSON.parse(event.data);
+      } catch (e) {
+        return;
+      }
+      if (message.type === "error" && window.console) console.warn("live:", message.code, message.message);
+      if (self.handlers.onMessage) self.handlers.onMessage(message);
+    };
+    ws.onclose = function (event) {
+      if (self.ws !== ws) return;
+      self.ws = null;
+      if (event.code === 4401) {
+        // The session ended: the page itself now needs a login.
+        window.location.reload();
+        return;
+      }
+      self.scheduleReconnect();
+    };
+  };
+
+  LiveSocket.prototype.scheduleReconnect = function () {
+    var self = this;
+    // Exponential backoff with jitter so that a restarted server is not hit by every browser at once.
+    var base = Math.min(MAX_DELAY, MIN_DELAY * Math.pow(2, this.attempts));
+    var delay = Math.round(base / 2 + Math.random() * base / 2);
+    this.attempts += 1;
+    var due = Date.now() + delay;
+    var tick = function () {
+      var left = Math.max(0, Math.ceil((due - Date.now()) / 1000));
+      self.setState("closed", left > 0 ? "in " + left + " s" : "…");
+    };
+    tick();
+    clearInterval(this.countdown);
+    this.countdown = setInterval(tick, 1000);
+    this.timer = setTimeout(function () {
+      clearInterval(self.countdown);
+      self.setState("closed", "…");
+      self.connect();
+    }, delay);
+  };
+
+  LiveSocket.prototype.reconnectNow = function () {
+    if (this.ws) return;
+    this.attempts = 0;
+    this.connect();
+  };
+
+  LiveSocket.prototype.send = function (message) {
+    if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(message));
+  };
+
+  DI.LiveSocket = LiveSocket;
+})();

@@ -1,0 +1,241 @@
+/* The drill-down after first paint: uPlot charts of every metric with the range picker, kept live,
+   and the header's status and age kept current. */
+(function () {
+  "use strict";
+  var DI = window.DI;
+  var config = DI.readConfig("source-config");
+  var head = document.querySelector(".source-head");
+  var statusLine = document.getElementById("chart-status");
+  var rangeForm = document.getElementById("range-form");
+  var customBox = document.getElementById("custom-range");
+  var charts = {};
+  var current = { range: config.ranges[0] };
+  var reloadTimer = null;
+  var metaByName = {};
+  config.metrics.forEach(function (m) { metaByName[m.name] = m; });
+
+  function cssVar(name, fallback) {
+    var v = getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+    return v || fallback;
+  }
+
+  function seriesQuery() {
+    if (current.range === "custom") {
+      return "start=" + encodeURIComponent(current.start) + (current.end ? "&end=" + encodeURIComponent(current.end) : "");
+    }
+    return "range=" + encodeURIComponent(current.range);
+  }
+
+  function plotWidth(fig) {
+    return Math.max(240, fig.querySelector(".chart-plot").clientWidth || fig.clientWidth || 320);
+  }
+
+  function draw(name, metric, start, end) {
+    var fig = document.querySelector('.chart[data-metric="' + CSS.escape(name) + '"]');
+    if (!fig) return;
+    var plot = fig.querySelector(".chart-plot");
+    var pts = metric.points;
+    fig.setAttribute("data-points", String(pts.length));
+    if (charts[name]) {
+      charts[name].destroy();
+      delete charts[name];
+    }
+    plot.textContent = "";
+    if (!pts.length) {
+      var empty = document.createElement("div");
+      empty.className = "chart-empty";
+      empty.textContent = "No data in this range";
+      plot.appendChild(empty);
+      return;
+    }
+    var xs = pts.map(function (p) { return p[0]; });
+    var mins = pts.map(function (p) { return p[1]; });
+    var avgs = pts.map(function (p) { return p[2]; });
+    var maxs = pts.map(function (p) { return p[3]; });
+    var unit = metric.unit && metric.unit !== "up/down" ? " " + metric.unit : "";
+    var decimals = metric.decimals || 0;
+    var fmt = function (u, v) { return v == null ? "—" : DI.formatNumber(v, decimals) + unit; };
+    var accent = cssVar("--accent", "#2563eb");
+    var muted = cssVar("--muted", "#5b6676");
+    var grid = cssVar("--border", "#dde3ea");
+    var axis = { stroke: muted, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    var longRange = end - start > 86400;
+    var timeAxis = Object.assign({
+      values: function (u, splits) {
+        return splits.map(function (ts) {
+          var iso = new Date(ts * 1000).toISOString();
+          return longRange ? iso.slice(5, 10) + " " + iso.slice(11, 16) : iso.slice(11, 16);
+        });
+      },
+    }, axis);
+    var opts = {
+      width: plotWidth(fig),
+      height: 180,
+      scales: { x: { time: true, min: start, max: end } },
+      legend: { live: true },
+      cursor: { drag: { x: false, y: false } },
+      axes: [timeAxis, Object.assign({ size: 56, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
+      series: [
+        { value: function (u, ts) { return ts == null ? "—" : new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " "); } },
+        { label: "min", stroke: muted, width: 1, dash: [4, 4], value: fmt, points: { show: false } },
+        { label: "avg", stroke: accent, width: 2, value: fmt, points: { show: pts.length < 3 } },
+        { label: "max", stroke: muted, width: 1, dash: [4, 4], value: fmt, points: { show: false } },
+      ],
+    };
+    charts[name] = new uPlot(opts, [xs, mins, avgs, maxs], plot);
+  }
+
+  function load() {
+    statusLine.textContent = "Loading…";
+    DI.fetchJSON(config.seriesUrl + "?" + seriesQuery())
+      .then(function (body) {
+        var names = Object.keys(body.metrics);
+        var total = 0;
+        names.forEach(function (name) {
+          total += body.metrics[name].points.length;
+          draw(name, body.metrics[name], body.start, body.end);
+        });
+        var label = body.range === "custom" ? "custom range" : "last " + body.range;
+        statusLine.textContent =
+          "Showing " + label + " in " + DI.formatDuration(body.bucket_seconds).replace(/^(\d+) s$/, "$1-second") + " buckets (UTC) · " +
+          total + " points · loaded " + new Date().toISOString().slice(11, 19) + " UTC";
+        document.body.setAttribute("data-charts", "ready");
+      })
+      .catch(function (err) {
+        statusLine.textContent = "Could not load the charts: " + err.message;
+        document.body.setAttribute("data-charts", "error");
+      });
+  }
+
+  function pressed(range) {
+    rangeForm.querySelectorAll(".seg").forEach(function (b) {
+      b.setAttribute("aria-pressed", b.getAttribute("data-range") === range ? "true" : "false");
+    });
+  }
+
+  rangeForm.querySelectorAll(".seg").forEach(function (button) {
+    button.addEventListener("click", function () {
+      var range = button.getAttribute("data-range");
+      pressed(range);
+      if (range === "custom") {
+        customBox.hidden = false;
+        var now = new Date();
+        if (!rangeForm.elements.start.value) {
+          rangeForm.elements.start.value = new Date(now - 86400000).toISOString().slice(0, 16);
+          rangeForm.elements.end.value = now.toISOString().slice(0, 16);
+        }
+        rangeForm.elements.start.focus();
+        return;
+      }
+      customBox.hidden = true;
+      current = { range: range };
+      load();
+    });
+  });
+
+  rangeForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    var start = rangeForm.elements.start.value;
+    if (!start) {
+      statusLine.textContent = "Choose a start time.";
+      return;
+    }
+    current = { range: "custom", start: start, end: rangeForm.elements.end.value };
+    load();
+  });
+
+  var resizeTimer = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () {
+      Object.keys(charts).forEach(function (name) {
+        var fig = document.querySelector('.chart[data-metric="' + CSS.escape(name) + '"]');
+        if (fig) charts[name].setSize({ width: plotWidth(fig), height: 180 });
+      });
+    }, 150);
+  });
+
+  function setHeadStatus(status, reason) {
+    head.setAttribute("data-status", status);
+    var pill = head.querySelector('[data-role="status"]');
+    pill.className = "pill pill-" + status;
+    pill.textContent = config.labels[status];
+    if (reason) head.querySelector('[data-role="reason"]').textContent = reason;
+  }
+
+  var checkFailed = false;
+  function refreshHead() {
+    DI.fetchJSON(config.cardsUrl + "?source=" + encodeURIComponent(config.source)).then(function (body) {
+      checkFailed = false;
+      var card = body.cards[config.source];
+      if (!card) return;
+      head.setAttribute("data-last-seen", card.last_seen || "");
+      setHeadStatus(card.status, card.reason);
+      tick();
+    }).catch(function () {
+      checkFailed = true;
+    });
+  }
+
+  /* As on the overview: the server decides about staleness while it can be asked (unchanged polls
+     publish nothing); the browser decides only when it cannot. */
+  var lastCheck = 0;
+  function tick() {
+    var seenAt = head.getAttribute("data-last-seen");
+    if (!seenAt) return;
+    var age = (Date.now() - Date.parse(seenAt)) / 1000;
+    var ago = head.querySelector('[data-role="ago"]');
+    if (ago) ago.textContent = DI.formatAgo(age);
+    if (age > config.interval + 2 && Date.now() - lastCheck > config.interval * 1000) {
+      lastCheck = Date.now();
+      refreshHead();
+    }
+    var status = head.getAttribute("data-status");
+    if (checkFailed && age > config.staleAfterIntervals * config.interval && status !== "stale" && status !== "unreachable") {
+      setHeadStatus("stale", "no fresh data for " + DI.formatDuration(age));
+    }
+  }
+
+  function updateNumbers(metrics) {
+    document.querySelectorAll(".num[data-metric]").forEach(function (num) {
+      var name = num.getAttribute("data-metric");
+      var value = metrics[name];
+      var meta = metaByName[name];
+      if (typeof value !== "number" || !meta) return;
+      var el = num.querySelector(".num-value");
+      var unitEl = num.querySelector(".unit");
+      if (meta.unit === "ms" && value >= 1000) {
+        el.textContent = DI.formatNumber(value / 1000, 2);
+        if (unitEl) unitEl.textContent = "s";
+      } else {
+        el.textContent = DI.formatNumber(value, meta.decimals);
+        if (unitEl) unitEl.textContent = meta.unit;
+      }
+    });
+  }
+
+  function onMessage(message) {
+    if (message.type === "update" && message.source === config.source) {
+      head.setAttribute("data-last-seen", message.fetched_at);
+      updateNumbers(message.metrics || {});
+      document.getElementById("details-stale").hidden = false;
+      refreshHead();
+      if (current.range !== "custom") {
+        clearTimeout(reloadTimer);
+        reloadTimer = setTimeout(load, 1000);
+      }
+    } else if (message.type === "snapshot") {
+      refreshHead();
+    } else if ((message.type === "source_status" || message.type === "alert") && message.source === config.source) {
+      refreshHead();
+    }
+  }
+
+  load();
+  setInterval(tick, 1000);
+  DI.charts = charts;
+  DI.live = new DI.LiveSocket(config.wsPath, {
+    onOpen: function (live) { live.send({ type: "subscribe", sources: [config.source] }); },
+    onMessage: onMessage,
+  });
+})();

@@ -1,0 +1,33 @@
+"""Each real metric store for tests outside the contract suite: SQLite, PostgreSQL, MongoDB.
+
+The same stores as tests/test_store_contract.py's ``store`` fixture (same parameters and marks), as a
+context manager so several test modules can build their own fixture on it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from metrics.stores.base import MetricStore
+from tests.conftest import sql_alias
+from tests.test_store_contract import STORE_KINDS
+
+__all__ = ["STORE_KINDS", "open_store"]
+
+
+@contextmanager
+def open_store(request: pytest.FixtureRequest, kind: str) -> Iterator[MetricStore]:
+    if kind == "mongodb":
+        from tests.mongo_store import mongo_store
+
+        with mongo_store(request.getfixturevalue("mongodb_url")) as mongo:
+            yield mongo
+        return
+    if kind == "postgres":
+        request.getfixturevalue("postgres_url")
+    from metrics.stores.sql import SqlMetricStore
+
+    yield SqlMetricStore(using=sql_alias(kind))

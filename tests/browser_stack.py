@@ -1,0 +1,140 @@
+"""A whole running product for browser tests: the upstream simulator, a poller loop and daphne on free
+ports, with production settings (DEBUG off, hashed static files, CSP), its own SQLite database and Redis
+key prefix, and Debian's Chromium.
+
+Chromium comes from the Debian package at /usr/bin/chromium (``.ci/run`` installs it when missing);
+Playwright drives it through ``executable_path`` and never downloads a browser.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests import services
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = ROOT / "test-artifacts"
+USERNAME = "browser"
+PASSWORD = "browser-test-password-1"  # a throwaway account in a throwaway database
+INTERVAL = 5  # seconds between polls: the shortest a source allows, so changes show quickly
+
+
+@dataclass
+class Stack:
+    var_dir: Path
+    redis_url: str
+    port: int = field(default_factory=services.free_port)
+    simulator_port: int = field(default_factory=services.free_port)
+    web: subprocess.Popen[bytes] | None = None
+    workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "MONGODB_URL"))}
+        env.update(
+            PYTHONPATH=str(ROOT),
+            DJANGO_SETTINGS_MODULE="devops_insights.settings",
+            DJANGO_DEBUG="false",
+            DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
+            DJANGO_ALLOWED_HOSTS="127.0.0.1,localhost",
+            DJANGO_SECURE_SSL_REDIRECT="false",
+            DJANGO_SECURE_COOKIES="false",
+            DJANGO_HSTS_SECONDS="0",
+            VAR_DIR=str(self.var_dir),
+            REDIS_URL=self.redis_url,
+            # Its own prefix: nothing it writes to Redis can meet another test's keys.
+            CACHE_KEY_PREFIX=f"browser{secrets.token_hex(4)}",
+            LOG_LEVEL="warning",
+            # The demo sources live on loopback, which the SSRF guard refuses unless allowed.
+            POLLER_ALLOWED_PRIVATE_HOSTS="127.0.0.1",
+            POLLER_JITTER_FRACTION="0",
+        )
+        self.env = env
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def manage(self, *args: str, timeout: float = 120) -> None:
+        subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=timeout)
+
+    def feed(self, *args: str) -> None:
+        subprocess.run(
+            [sys.executable, str(ROOT / "tests" / "browser_feed.py"), *args],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+            timeout=120,
+        )
+
+    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+        with open(self.var_dir / f"{name}.log", "ab") as log:
+            return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_simulator_and_poller(self) -> None:
+        window = "30"  # the simulator's documents drift every 30 s, as upstream's do
+        simulator = self._spawn(
+            "simulator",
+            [sys.executable, "manage.py", "simulate_upstream", "--port", str(self.simulator_port), "--window", window],
+        )
+        self.workers.append(simulator)
+        if not services.wait_for_port("127.0.0.1", self.simulator_port, timeout=30, proc=simulator):
+            raise RuntimeError(f"the simulator did not start; see {self.var_dir / 'simulator.log'}")
+        self.workers.append(self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"]))
+
+    def control(self, path: str, body: dict[str, object]) -> dict[str, object]:
+        """POST to the simulator's loopback control API, e.g. a fault for one region."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.simulator_port}/_control/{path}",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
+            return dict(json.loads(response.read()))
+
+    def start_web(self) -> None:
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        self.web = self._spawn("daphne", [*argv, "devops_insights.asgi:application"])
+        if not services.wait_for_port("127.0.0.1", self.port, timeout=30, proc=self.web):
+            raise RuntimeError(f"daphne did not start; see {self.var_dir / 'daphne.log'}")
+
+    def stop(self) -> None:
+        self.stop_web()
+        for proc in self.workers:
+            _terminate(proc)
+        self.workers.clear()
+
+    def stop_web(self) -> None:
+        if self.web is not None:
+            _terminate(self.web)
+        self.web = None
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
