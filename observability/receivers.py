@@ -42,9 +42,11 @@ def count_poll(sender: Any, source: Any, outcome: PollOutcome, **kwargs: Any) ->
         instruments.POLL_RETRIES.labels(source=slug).inc(outcome.attempts - 1)
     # The poller's own metrics server comes up with its first poll when POLLER_METRICS_PORT is set,
     # so the poller needs no call of ours (it may still call start_poller_metrics_server() earlier).
+    from observability import maintenance
     from observability.exposition import start_poller_metrics_server
 
     start_poller_metrics_server()
+    maintenance.after_poll()
 
 
 @receiver(post_save, sender=RetentionPolicy, dispatch_uid="observability.ttl_on_save")
