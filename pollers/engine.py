@@ -19,6 +19,8 @@ from django.db import connection
 from django.utils import timezone
 
 from metrics.stores.base import MetricStore, PayloadError, StoreError
+from observability.context import bind_poll_id
+from observability.tracing import span
 from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
 from pollers.models import Source
@@ -77,6 +79,12 @@ class Poller:
 
     def poll(self, source: Source, poll_id: str | None = None) -> PollOutcome:
         poll_id = poll_id or new_poll_id()
+        # Every log line, store write and published event of this poll carries its id, and its
+        # spans (fetch, store, cache, publish) nest under one "poll" span.
+        with bind_poll_id(poll_id), span("poll", source=source.slug, poll_id=poll_id):
+            return self._poll(source, poll_id)
+
+    def _poll(self, source: Source, poll_id: str) -> PollOutcome:
         started = timezone.now()
         log = {"poll_id": poll_id, "source": source.slug}
         if not self.dry_run:

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections
 
+from observability.instruments import LEASE_CLAIMS
 from pollers.engine import Poller
 from pollers.leases import Lease, LeaseBackend
 from pollers.models import PollerProcess, Source
@@ -218,7 +219,9 @@ class PollerLoop:
         except Exception as exc:
             # Without the lease store nobody can tell whether another poller has this slot: skip it.
             logger.error("%s: cannot claim slot %d: %s", source.slug, slot, type(exc).__name__)
+            LEASE_CLAIMS.labels(result="error").inc()
             return
+        LEASE_CLAIMS.labels(result="acquired" if lease else "contended").inc()
         if lease is None:
             with self.lock:
                 self.lost_claims += 1
@@ -254,6 +257,7 @@ class PollerLoop:
             try:
                 if not self.leases.extend(lease, self.lease_ttl(entry.interval if entry else 30.0)):
                     logger.warning("%s: lease of slot %d lost while polling", lease.slug, lease.slot)
+                    LEASE_CLAIMS.labels(result="lost").inc()
             except Exception as exc:
                 logger.warning("%s: cannot extend lease: %s", lease.slug, type(exc).__name__)
 

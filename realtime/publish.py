@@ -14,6 +14,7 @@ from typing import Any
 from django.conf import settings
 
 from metrics.stores.base import FieldChange, JsonObject, RecordResult
+from observability.tracing import span
 from realtime.groups import ALL_GROUP, source_group
 from realtime.publisher import publisher
 
@@ -47,7 +48,8 @@ def update_event(
 
 
 def _send(slug: str, event: dict[str, Any]) -> bool:
-    return publisher.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
+    with span("publish", source=slug, type=event["type"]):
+        return publisher.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
 
 
 def publish_update(
