@@ -8,6 +8,7 @@ A malformed variable raises ConfigError; manage.py and asgi.py turn it into one 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from devops_insights import config
 from devops_insights.config import ConfigError
@@ -260,10 +261,13 @@ CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
 # memberships linger in Redis.
 CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
 if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
+    # Pub/sub channels are server-wide, not per database: put the database number in the prefix
+    # so that deployments sharing a Redis server on different databases never hear each other.
+    _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0") if not REDIS_URL.startswith("unix") else "0"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:asgi"},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:{_redis_db}:asgi"},
         }
     }
 elif REDIS_URL:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -56,8 +57,13 @@ def memory_layer(settings: LazySettings) -> LazySettings:
 
 @pytest.fixture
 def pubsub_settings(redis_settings: LazySettings, redis_url: str) -> LazySettings:
+    # Pub/sub channel names are server-wide (not per Redis database): a prefix of our own keeps
+    # other test runs on the same server from being heard.
     redis_settings.CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer", "CONFIG": {"hosts": [redis_url]}}
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "prefix": f"test{os.getpid()}"},
+        }
     }
     return redis_settings
 

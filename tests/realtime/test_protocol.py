@@ -12,11 +12,14 @@ from asgiref.sync import sync_to_async
 from realtime.publish import publish_alert, publish_source_status, publish_update
 from tests.realtime.conftest import status_payload
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("memory_layer")]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-async def client(connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], sources: list[Any]) -> Any:
+async def client(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], sources: list[Any]
+) -> Any:
+    """A logged-in client, on the in-memory layer and on both channels-redis layers (real Redis)."""
     return await connect([session_cookie])
 
 
