@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
+from django.utils.log import log_response
 
 from api.errors import ApiError, error_response
 from metrics.stores.base import StoreError
@@ -51,6 +52,17 @@ class ApiErrorMiddleware:
         response = self.get_response(request)
         if response.status_code >= 400 and not response.get("Content-Type", "").startswith("application/json"):
             response = self._reshape(request, response)
+        if response.status_code >= 400:
+            # Logged here, inside the request's context, so the line carries the request id; Django would
+            # otherwise log it after every middleware has returned (once: log_response marks it logged).
+            # Its stubs ask for an HttpResponse; it reads only the status code and attributes every response has.
+            log_response(
+                "%s: %s",
+                response.reason_phrase,
+                request.path,
+                response=response,  # type: ignore[arg-type]
+                request=request,
+            )
         response[REQUEST_ID_HEADER] = request_id
         return response
 
@@ -70,6 +82,8 @@ class ApiErrorMiddleware:
         for name in _KEPT_HEADERS:
             if original.has_header(name):
                 reshaped[name] = original[name]
+        # Whoever logged the original (require_GET, the CSRF check) has logged this request already.
+        reshaped._has_been_logged = getattr(original, "_has_been_logged", False)  # type: ignore[attr-defined]
         return reshaped
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
@@ -105,4 +119,7 @@ class ApiErrorMiddleware:
             exc_info=exception,
             extra={"request_id": request_id},
         )
-        return error_response(500, details={"request_id": request_id})
+        response = error_response(500, details={"request_id": request_id})
+        # Logged above, with the traceback: Django must not log it a second time without one.
+        response._has_been_logged = True  # type: ignore[attr-defined]
+        return response

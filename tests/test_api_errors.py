@@ -128,3 +128,30 @@ def test_it_keeps_non_api_pages_out_of_the_json_shape(client: Client) -> None:
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     assert not response["Content-Type"].startswith("application/json")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [("get", "/api/v1/sources", 401), ("get", "/api/v1/nothing-here", 404), ("post", "/api/v1/health", 405)],
+)
+def test_it_logs_each_error_response_once_inside_the_request(
+    client: Client, caplog: pytest.LogCaptureFixture, method: str, path: str, status: int
+) -> None:
+    from observability.context import current_request_id
+
+    seen: list[str | None] = []
+    handler_emit = caplog.handler.emit
+
+    def emit(record: Any) -> None:
+        # The request id bound while the line is written: None would mean it was logged after the request.
+        seen.append(current_request_id())
+        handler_emit(record)
+
+    caplog.handler.emit = emit  # type: ignore[method-assign]
+    response = getattr(client, method)(path, HTTP_X_REQUEST_ID="req-log-1")
+    assert response.status_code == status
+    lines = [r for r in caplog.records if r.name == "django.request"]
+    assert len(lines) == 1, [r.getMessage() for r in lines]
+    assert lines[0].status_code == status
+    request_lines = [i for i, r in enumerate(caplog.records) if r.name == "django.request"]
+    assert seen[request_lines[0]] == "req-log-1"
