@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any, Final
 
+from metrics.extraction import value_at
+
 OPERATORS: Final = (">", ">=", "<", "<=", "==", "!=")
 ORDERING_OPERATORS: Final = frozenset({">", ">=", "<", "<="})
 
@@ -81,24 +83,8 @@ def _refuse_constant(name: str) -> Any:
 
 
 def resolve_path(payload: Any, segments: tuple[str, ...]) -> Any:
-    """The value at ``segments`` in ``payload``, or MISSING."""
-    node = payload
-    for segment in segments:
-        if isinstance(node, dict):
-            if segment not in node:
-                return MISSING
-            node = node[segment]
-        elif isinstance(node, list) and re.fullmatch(r"-?\d+", segment):
-            # The metric paths' rule (metrics.extraction): a whole number indexes, -1 is the last.
-            index = int(segment)
-            if index < 0:
-                index += len(node)
-            if not 0 <= index < len(node):
-                return MISSING
-            node = node[index]
-        else:
-            return MISSING
-    return node
+    """The value at ``segments`` in ``payload``, or MISSING (the metric paths' rule: -1 is the last item)."""
+    return value_at(payload, segments, missing=MISSING)
 
 
 def is_number(value: Any) -> bool:

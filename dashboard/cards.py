@@ -12,6 +12,7 @@ from django.db.models import Count
 from alerts.models import AlertState
 from dashboard import status as st
 from dashboard.units import KEY_METRICS, format_value, metric_format
+from metrics.extraction import value_at
 from metrics.stores.base import Snapshot
 from pollers.models import Source
 
@@ -74,12 +75,7 @@ class Group:
 
 
 def _section(payload: Mapping[str, Any], *path: str) -> Any:
-    node: Any = payload
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
+    return value_at(payload, path)
 
 
 def key_numbers(metrics: Mapping[str, float]) -> list[Number]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.units import format_bytes_rate, format_number
+from metrics.extraction import value_at
 
 # Units of payload fields by key name.
 FIELD_UNITS: dict[str, str] = {
@@ -138,12 +139,7 @@ def field_for(key: str, value: Any) -> Field:
 
 
 def _node(payload: Mapping[str, Any], *path: str) -> Any:
-    node: Any = payload
-    for key in path:
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(key)
-    return node
+    return value_at(payload, path)
 
 
 def _flatten(node: Mapping[str, Any]) -> list[Field]:

@@ -125,6 +125,24 @@ def _list_index(segment: str, length: int) -> int | None:
     return index if 0 <= index < length else None
 
 
+def value_at(payload: Any, segments: Iterable[str], missing: Any = None) -> Any:
+    """The value at a path (keys; a whole number indexes a list, -1 is the last), or ``missing``."""
+    node = payload
+    for segment in segments:
+        if isinstance(node, Mapping):
+            if segment not in node:
+                return missing
+            node = node[segment]
+        elif isinstance(node, list):
+            index = _list_index(segment, len(node))
+            if index is None:
+                return missing
+            node = node[index]
+        else:
+            return missing
+    return node
+
+
 def strip_paths(payload: JsonObject, paths: Iterable[str]) -> JsonObject:
     """A deep copy of ``payload`` without the values at ``paths`` (missing paths are ignored)."""
     result = copy.deepcopy(payload)

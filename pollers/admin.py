@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from pollers.forms import SourceAdminForm
-from pollers.models import PollerProcess, Source
+from pollers.models import HEALTH_FIELDS, PollerProcess, Source
 
 POLL_NOW_LIMIT = 20  # polls run inside the admin request: keep the wait bounded
 
@@ -53,21 +53,7 @@ class SourceAdmin(admin.ModelAdmin):
     search_fields = ["slug", "name", "url", "region"]
     prepopulated_fields = {"slug": ("name",)}
     actions = ["enable_sources", "disable_sources", "poll_now"]
-    readonly_fields = [
-        "created_at",
-        "updated_at",
-        "last_polled_at",
-        "last_success_at",
-        "last_error_at",
-        "last_error_kind",
-        "last_error_message",
-        "consecutive_failures",
-        "circuit_state",
-        "circuit_opened_at",
-        "last_latency_ms",
-        "last_status_code",
-        "alert_state",
-    ]
+    readonly_fields = ["created_at", "updated_at", *HEALTH_FIELDS, "alert_state"]
     fieldsets = [
         (None, {"fields": ["slug", "name", "url", "enabled", "region", "tags"]}),
         ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),

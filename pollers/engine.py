@@ -23,26 +23,11 @@ from observability.context import bind_poll_id
 from observability.tracing import span
 from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
-from pollers.models import Source
+from pollers.models import HEALTH_FIELDS, Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 
 logger = logging.getLogger("pollers.engine")
-
-# Health fields the poller owns; refreshed before each poll (another process may have polled
-# since) and written with a targeted UPDATE so an admin editing the source loses nothing.
-HEALTH_FIELDS = (
-    "last_polled_at",
-    "last_success_at",
-    "last_error_at",
-    "last_error_kind",
-    "last_error_message",
-    "consecutive_failures",
-    "circuit_state",
-    "circuit_opened_at",
-    "last_latency_ms",
-    "last_status_code",
-)
 
 
 def new_poll_id() -> str:

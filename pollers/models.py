@@ -41,6 +41,22 @@ class AlertState(models.TextChoices):
     CRITICAL = "critical", "Critical"  # a critical alert is firing
 
 
+# Health fields the poller owns; refreshed before each poll (another process may have polled
+# since) and written with a targeted UPDATE so an admin editing the source loses nothing.
+HEALTH_FIELDS = (
+    "last_polled_at",
+    "last_success_at",
+    "last_error_at",
+    "last_error_kind",
+    "last_error_message",
+    "consecutive_failures",
+    "circuit_state",
+    "circuit_opened_at",
+    "last_latency_ms",
+    "last_status_code",
+)
+
+
 class SourceQuerySet(models.QuerySet):
     def enabled(self) -> SourceQuerySet:
         return self.filter(enabled=True)
