@@ -254,18 +254,16 @@ def _after_commit(source: Source, result: PollResult) -> None:
 
 
 def publish_event(slug: str, event: dict[str, Any]) -> None:
-    """Push a fired/resolved event to browsers; a realtime outage never breaks evaluation."""
+    """Push a fired/resolved event to browsers (WebSocket message type ``alert``).
+
+    ``publish_alert`` never raises by contract; the guard stays because a realtime bug must
+    never undo an evaluation that is already committed.
+    """
     if not settings.ALERTS_PUBLISH_LIVE:
         return
+    from realtime.publish import publish_alert
+
     try:
-        from realtime import publish
-    except ImportError:
-        return
-    # publish_alert is the realtime area's; until it lands on main the event is only stored.
-    send = getattr(publish, "publish_alert", None)
-    if send is None:
-        return
-    try:
-        send(slug, event)
+        publish_alert(slug, event)
     except Exception:
         log.warning("could not publish alert event %s for %s", event.get("id"), slug, exc_info=True)

@@ -8,8 +8,6 @@ and a 500 names the request id instead of showing a traceback or a setting, DEBU
 from __future__ import annotations
 
 import logging
-import re
-import uuid
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, SuspiciousOperation
@@ -17,24 +15,23 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 
 from api.errors import ApiError, error_response
 from metrics.stores.base import StoreError
+from observability.context import sane_request_id
 
 logger = logging.getLogger("api")
 security_logger = logging.getLogger("django.security.api")
 
 API_PREFIX = "/api/"
 REQUEST_ID_HEADER = "X-Request-ID"
-_GOOD_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Headers of the original response that still mean something on the rewritten one.
 _KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate", "Vary")
 
 
 def request_id_of(request: HttpRequest) -> str:
-    """The id set by an earlier middleware, the client's well-formed X-Request-ID, or a new one."""
+    """The id observability's middleware set, or (when it is not installed) the client's sane one or a new one."""
     existing = getattr(request, "request_id", None)
     if isinstance(existing, str) and existing:
         return existing
-    offered = request.headers.get(REQUEST_ID_HEADER, "")
-    request_id = offered if _GOOD_REQUEST_ID.match(offered) else uuid.uuid4().hex
+    request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER))
     request.request_id = request_id  # type: ignore[attr-defined]
     return request_id
 
@@ -66,6 +63,10 @@ class ApiErrorMiddleware:
         elif status == 500:
             details = {"request_id": request_id_of(request)}
         reshaped = error_response(status, message=message, details=details)
+        # The view or decorator already logged the original (inside the request-id context);
+        # without this Django's handler logs the reshaped one again, outside it.
+        if getattr(original, "_has_been_logged", False):
+            reshaped._has_been_logged = True  # type: ignore[attr-defined]
         for name in _KEPT_HEADERS:
             if original.has_header(name):
                 reshaped[name] = original[name]

@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Count
+
+from alerts.models import AlertState
 from dashboard import status as st
 from dashboard.units import KEY_METRICS, format_value, metric_format
 from metrics.stores.base import Snapshot
@@ -38,6 +41,7 @@ class Card:
     last_seen: datetime | None
     tags: list[str] = field(default_factory=list)
     hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
+    firing_alerts: int = 0  # alert rules firing for this source (alerts/)
 
     @property
     def slug(self) -> str:
@@ -122,8 +126,24 @@ def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card
     )
 
 
-def build_cards(sources: Iterable[Source], snapshots: Mapping[str, Snapshot], now: datetime) -> list[Card]:
-    return [build_card(source, snapshots.get(source.slug), now) for source in sources]
+def build_cards(
+    sources: Iterable[Source],
+    snapshots: Mapping[str, Snapshot],
+    now: datetime,
+    firing: Mapping[int, int] | None = None,
+) -> list[Card]:
+    cards = []
+    for source in sources:
+        card = build_card(source, snapshots.get(source.slug), now)
+        card.firing_alerts = (firing or {}).get(source.pk, 0)
+        cards.append(card)
+    return cards
+
+
+def firing_alert_counts() -> dict[int, int]:
+    """Source pk -> number of alert rules firing for it, in one query for every source."""
+    rows = AlertState.objects.firing().values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
+    return {source_id: n for source_id, n in rows}
 
 
 def sort_cards(cards: list[Card], by: str) -> list[Card]:

@@ -72,7 +72,7 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Memory", ("memory",)),
     ("Storage", ("storage",)),
     ("Network", ("network",)),
-    ("Alerts", ("alerts",)),
+    ("Reported alerts", ("alerts",)),
     ("Security", ("security",)),
 )
 WORKER_COLUMNS = ("workers", "idle", "waiting", "wait_time", "time_to_return")

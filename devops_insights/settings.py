@@ -377,6 +377,9 @@ API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
 
 # CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
 CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
+for _origin in CORS_ALLOWED_ORIGINS:
+    if not _re.match(r"^https?://[^/?#\s]+$", _origin):
+        raise ConfigError("API_CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://ops.example.com")
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = [

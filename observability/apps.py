@@ -21,9 +21,19 @@ class ObservabilityConfig(AppConfig):
             REGISTRY.register(ReadCacheCollector())
             REGISTRY._devops_insights_cache_collector = True  # type: ignore[attr-defined]
         tracing.configure_from_settings()
-        if settings.POLLER_METRICS_PORT and sys.argv[1:2] == ["poll"]:
-            # The poller process (`manage.py poll`) serves its metrics from startup, so a liveness
-            # probe on the port passes even before the first poll (or with no source to poll).
+        if sys.argv[1:2] == ["poll"]:
+            self._poller_process()
+
+    def _poller_process(self) -> None:
+        """This process is `manage.py poll`: the poller's own duties, with no call from pollers/."""
+        if settings.POLLER_METRICS_PORT:
+            # Served from startup, so a liveness probe on the port passes before the first poll
+            # (or with no source to poll at all).
             from observability.exposition import start_poller_metrics_server
 
             start_poller_metrics_server()
+        if "--loop" in sys.argv:
+            # The long-running loop takes on the retention step, triggered after polls (receivers).
+            from observability import maintenance
+
+            maintenance.enable_in_this_process()

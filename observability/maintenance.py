@@ -1,6 +1,7 @@
 """The poller's periodic retention step: rollups often, the full prune now and then, one poller at a time.
 
-The poller loop calls ``maybe_run()`` on every turn; it returns at once. When a step is due
+In the ``manage.py poll --loop`` process ``maybe_run()`` is called after every poll (from the
+poll_completed receiver; the loop may also call it on each turn); it returns at once. When a step is due
 (``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
 with archival) and no other poller holds the maintenance lock in the cache (Redis when
 ``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
@@ -30,6 +31,24 @@ CHECK_EVERY_SECONDS = 5.0
 _local = threading.Lock()
 _next_check = 0.0
 _worker: threading.Thread | None = None
+# Set in the `manage.py poll --loop` process (observability.apps): the poll_completed receiver then
+# calls maybe_run() after each poll, so the loop needs no call of its own (it may still make one).
+_enabled_here = False
+
+
+def enable_in_this_process() -> None:
+    global _enabled_here
+    _enabled_here = True
+
+
+def after_poll() -> None:
+    """From the poll_completed receiver: cheap, never raises, never blocks the poll."""
+    if not _enabled_here:
+        return
+    try:
+        maybe_run()
+    except Exception:
+        logger.exception("retention: could not start the periodic step")
 
 
 def due(now: float) -> str | None:

@@ -57,7 +57,8 @@ class RequestObservabilityMiddleware:
         return self._end(request, response, request_id, started)
 
     def _begin(self, request: HttpRequest) -> tuple[str, Any, float]:
-        request_id = sane_request_id(request.headers.get(REQUEST_ID_HEADER))
+        # Bound when the request started (observability.receivers), unless called without a handler.
+        request_id = request_id_var.get() or sane_request_id(request.headers.get(REQUEST_ID_HEADER))
         # For views that want to show it (an error page, a support link).
         request.request_id = request_id  # type: ignore[attr-defined]
         token = request_id_var.set(request_id)

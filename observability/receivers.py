@@ -6,10 +6,12 @@ import logging
 from typing import Any
 
 from django.conf import settings
+from django.core.signals import request_finished, request_started
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from observability import instruments
+from observability.context import request_id_var, sane_request_id
 from observability.models import RetentionPolicy
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
@@ -40,9 +42,11 @@ def count_poll(sender: Any, source: Any, outcome: PollOutcome, **kwargs: Any) ->
         instruments.POLL_RETRIES.labels(source=slug).inc(outcome.attempts - 1)
     # The poller's own metrics server comes up with its first poll when POLLER_METRICS_PORT is set,
     # so the poller needs no call of ours (it may still call start_poller_metrics_server() earlier).
+    from observability import maintenance
     from observability.exposition import start_poller_metrics_server
 
     start_poller_metrics_server()
+    maintenance.after_poll()
 
 
 @receiver(post_save, sender=RetentionPolicy, dispatch_uid="observability.ttl_on_save")
@@ -59,3 +63,29 @@ def follow_policy_with_ttl(sender: Any, **kwargs: Any) -> None:
     except Exception:
         # The next `manage.py prune` syncs again; an unreachable MongoDB must not fail the admin save.
         logger.exception("could not apply the retention policy to the MongoDB TTL index")
+
+
+@receiver(request_started, dispatch_uid="observability.bind_request_id")
+def bind_request_id(
+    sender: Any, environ: dict[str, Any] | None = None, scope: dict[str, Any] | None = None, **kwargs: Any
+) -> None:
+    """Bind the request id for the whole handler, not only the middleware chain.
+
+    Django logs some responses (a 4xx/5xx a middleware replaced) after the middleware chain has
+    returned; binding here, when the request starts, puts the id on those lines too. The
+    middleware then adopts this id rather than making another.
+    """
+    header: str | None = None
+    if environ is not None:
+        header = environ.get("HTTP_X_REQUEST_ID")
+    elif scope is not None:
+        for name, value in scope.get("headers", ()):
+            if name.lower() == b"x-request-id":
+                header = value.decode("latin-1")
+                break
+    request_id_var.set(sane_request_id(header))
+
+
+@receiver(request_finished, dispatch_uid="observability.unbind_request_id")
+def unbind_request_id(sender: Any, **kwargs: Any) -> None:
+    request_id_var.set(None)

@@ -253,7 +253,9 @@ class Poller:
         extra = {"poll_id": outcome.poll_id, "source": source.slug, "latency_ms": outcome.latency_ms}
         if outcome.ok:
             changed = bool(outcome.record and outcome.record.changed)
-            logger.info(
+            # Unchanged polls are the bulk at scale: debug. Changes and failures are news.
+            logger.log(
+                logging.INFO if changed else logging.DEBUG,
                 "poll %s %s ok in %.0fms%s",
                 outcome.poll_id,
                 source.slug,

@@ -1,10 +1,13 @@
-"""Fired and resolved events are handed to realtime's ``publish_alert`` after commit."""
+"""Fired and resolved events reach the channel layer through realtime's ``publish_alert`` after commit."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
 
 from alerts.models import AlertEvent
 from realtime import publish
@@ -13,26 +16,31 @@ from tests.alerting import PollDriver, make_rule, make_source
 pytestmark = pytest.mark.django_db
 
 
-def test_it_publishes_fired_and_resolved_events_after_commit(
-    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
+def test_it_publishes_fired_and_resolved_events_to_the_channel_layer(
+    redis_settings: Any, django_capture_on_commit_callbacks: Any
 ) -> None:
-    published: list[tuple[str, dict[str, Any]]] = []
-    # publish_alert is realtime's (its branch adds it); this checks what alerting hands it.
-    monkeypatch.setattr(publish, "publish_alert", lambda slug, event: published.append((slug, event)), raising=False)
+    layer = get_channel_layer()
+    channel = async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)("metrics.us-east", channel)
+
+    async def next_message() -> dict[str, Any]:
+        return dict(await asyncio.wait_for(layer.receive(channel), timeout=5))
+
     source = make_source()
     make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1, resolve_after=1)
     polls = PollDriver(source)
     with django_capture_on_commit_callbacks(execute=True):
         polls.ok(cpu_load=99)
-    assert len(published) == 1
-    slug, event = published[0]
-    assert slug == "us-east"
     fired = AlertEvent.objects.get()
-    assert event == fired.as_dict() | {"source_alert_state": "degraded"}
-    assert event["kind"] == "fired"
+    message = async_to_sync(next_message)()
+    assert message["type"] == "alert.event"
+    assert message["source"] == "us-east"
+    assert message["event"] == fired.as_dict() | {"source_alert_state": "degraded"}
     with django_capture_on_commit_callbacks(execute=True):
         polls.ok(cpu_load=1)
-    assert [(e["kind"], e["source_alert_state"]) for _, e in published] == [("fired", "degraded"), ("resolved", "ok")]
+    message = async_to_sync(next_message)()
+    assert (message["event"]["kind"], message["event"]["source_alert_state"]) == ("resolved", "ok")
+    assert message["event"]["fired_event_id"] == fired.pk
 
 
 def test_it_keeps_evaluating_when_publishing_fails(

@@ -47,10 +47,11 @@ def get(client: Client, token: str, **params: Any) -> Any:
 def test_it_requires_a_session_or_a_token(client: Client, token: str) -> None:
     response = client.get(URL)
     assert response.status_code == 401
-    assert response.json()["error"]["code"] == "unauthorized"
+    assert response.json()["error"]["code"] == "not_authenticated"
     assert set(response.json()["error"]) == {"code", "message", "details"}
     assert response["WWW-Authenticate"].startswith("Bearer")
-    assert client.get(URL, HTTP_AUTHORIZATION="Bearer dit_not-a-real-token").status_code == 401
+    bad = client.get(URL, HTTP_AUTHORIZATION="Bearer dit_not-a-real-token")
+    assert (bad.status_code, bad.json()["error"]["code"]) == (401, "invalid_token")
     assert client.get(URL, HTTP_AUTHORIZATION=f"Basic {token}").status_code == 401
     assert get(client, token).status_code == 200
     User.objects.create_user("viewer", password="a-long-password-2")
@@ -75,7 +76,7 @@ def test_it_lists_active_alerts_and_recent_events(client: Client, token: str, al
         ("fired", "us-east"),
     ]
     assert body["events"][0]["fired_event_id"] == body["events"][1]["id"]
-    assert get(client, token)["Cache-Control"] == "no-store"
+    assert "private" in get(client, token)["Cache-Control"]  # per caller, never shared by a proxy
 
 
 def test_it_filters_by_state_source_severity_kind_since_and_limit(
@@ -116,6 +117,7 @@ def test_it_marks_silenced_alerts(client: Client, token: str, alerting: dict[str
         ({"limit": "501"}, "limit"),
         ({"limit": "ten"}, "limit"),
         ({"sort": "asc"}, "sort"),
+        ({"source": "us\x00east"}, "source"),
     ],
 )
 def test_it_rejects_bad_parameters_with_a_json_error(
@@ -124,9 +126,9 @@ def test_it_rejects_bad_parameters_with_a_json_error(
     response = get(client, token, **params)
     assert response.status_code == 400
     error = response.json()["error"]
-    assert error["code"] == "invalid_parameter"
-    assert error["details"] == {"parameter": parameter}
-    assert error["message"]
+    assert error["code"] == "invalid_parameters"
+    assert list(error["details"]["fields"]) == [parameter]
+    assert error["details"]["fields"][parameter][0]  # says what is wrong
 
 
 def test_it_only_answers_get(client: Client, token: str) -> None:
@@ -134,3 +136,36 @@ def test_it_only_answers_get(client: Client, token: str) -> None:
     assert response.status_code == 405
     assert response.json()["error"]["code"] == "method_not_allowed"
     assert response["Allow"] == "GET, HEAD"
+
+
+def test_it_is_described_in_the_openapi_document(client: Client, token: str) -> None:
+    document = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    operation = document["paths"]["/api/v1/alerts"]["get"]
+    assert operation["operationId"] == "listAlerts"
+    assert {p["name"] for p in operation["parameters"]} == {"state", "source", "severity", "kind", "since", "limit"}
+    assert {"AlertList", "ActiveAlert", "AlertEvent", "AlertRuleRef"} <= set(document["components"]["schemas"])
+
+
+def test_it_rate_limits_like_the_rest_of_the_api(client: Client, token: str, redis_settings: Any) -> None:
+    from tests.test_api_rate_limits import away_from_a_window_edge
+
+    redis_settings.API_RATE_LIMIT_TOKEN = "2/m"
+    away_from_a_window_edge(f"token:{ApiToken.objects.get().pk}", 60)
+    responses = [get(client, token) for _ in range(3)]
+    assert [r.status_code for r in responses] == [200, 200, 429]
+    assert responses[2].json()["error"]["code"] == "rate_limited"
+
+
+def test_it_answers_what_its_openapi_schema_says_with_alerts_and_events(
+    client: Client, token: str, alerting: dict[str, Any]
+) -> None:
+    from jsonschema import Draft202012Validator
+
+    document = client.get("/api/v1/openapi.json", HTTP_AUTHORIZATION=f"Bearer {token}").json()
+    validator = Draft202012Validator({"$ref": "#/components/schemas/AlertList", "components": document["components"]})
+    body = get(client, token).json()
+    assert body["active"]
+    assert body["events"]
+    assert list(validator.iter_errors(body)) == []
+    body["events"][0]["surprise"] = 1  # the schema is strict: a drifting view would be caught
+    assert list(validator.iter_errors(body)) != []

@@ -213,7 +213,8 @@ def test_it_shows_the_running_poller_on_the_system_page(page: Any) -> None:
     assert re.search(r"\b1 alive\b", heading), heading
     assert page.locator("tr[data-process] .pill-ok").count() == 1
     assert page.locator('[data-stat="latest_count"]').inner_text() == "6"
-    assert "RedisChannelLayer" in page.locator("#h-backends + .kv").inner_text()
+    # The stack runs with the default REALTIME_CHANNEL_LAYER (pubsub).
+    assert "RedisPubSubChannelLayer" in page.locator("#h-backends + .kv").inner_text()
     shoot(page, "system-light.png")
 
 

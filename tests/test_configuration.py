@@ -147,6 +147,6 @@ def test_it_switches_to_real_components_by_url(tmp_path: Path) -> None:
         "django.db.backends.postgresql",
         "insights",
         "django_redis.cache.RedisCache",
-        "channels_redis.pubsub.RedisPubSubChannelLayer",  # REALTIME_CHANNEL_LAYER default (README Real-time)
+        "channels_redis.pubsub.RedisPubSubChannelLayer",
         "mongodb",
     ]

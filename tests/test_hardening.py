@@ -34,6 +34,8 @@ def test_it_never_lets_api_responses_be_stored_by_shared_caches(client: Client) 
         ("API_MAX_PAGE_SIZE", "0", "must be at least 1"),
         ("TRUSTED_PROXY_COUNT", "many", "expected a whole number"),
         ("RATELIMIT_FAIL_OPEN", "perhaps", "expected true or false"),
+        ("API_CORS_ALLOWED_ORIGINS", "https://ops.example.com/path", "is not an origin"),
+        ("API_CORS_ALLOWED_ORIGINS", "ops.example.com", "is not an origin"),
     ],
 )
 def test_it_rejects_bad_api_settings_in_one_line(tmp_path: Path, variable: str, value: str, words: str) -> None:

@@ -179,3 +179,16 @@ def test_it_skips_slots_it_cannot_claim_when_redis_is_down(simulator: RunningSim
     assert run.thread.is_alive()  # still running, waiting for Redis
     run.stop()
     assert simulator.requests_for("us-east") == []  # no lease, no poll: never a double poll
+
+
+def test_it_waits_as_long_as_a_429_asks_before_polling_again(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "busy")  # every second, but the upstream asks for 3 s of quiet
+    simulator.set_fault("busy", kind="rate_limit", retry_after="3")
+    run = start_loop()  # no retries inside a poll here, so each poll ends with the 429 and its Retry-After
+    time.sleep(3.6)
+    run.stop()
+    times = simulator.requests_for("busy")
+    assert 1 <= len(times) <= 2, times  # the scheduler skips the slots inside the Retry-After
+    if len(times) == 2:
+        assert times[1] - times[0] >= 2.9
+    assert Source.objects.get(slug="busy").last_error_kind == "http_429"

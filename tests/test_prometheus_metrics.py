@@ -224,15 +224,22 @@ class TestPollerServer:
         assert "cannot listen" in caplog.text
 
 
-@pytest.mark.parametrize(("command", "listening"), [("poll", True), ("check", False)])
-def test_the_poll_command_serves_its_metrics_from_startup(tmp_path: Path, command: str, listening: bool) -> None:
+@pytest.mark.parametrize(
+    ("argv", "listening", "retention"),
+    [(["poll", "--loop"], True, True), (["poll"], True, False), (["check"], False, False)],
+)
+def test_the_poll_command_serves_its_metrics_from_startup(
+    tmp_path: Path, argv: list[str], listening: bool, retention: bool
+) -> None:
+    """And the looping poller takes on the retention step (observability.maintenance)."""
     import os
     import subprocess
     import sys
 
     port = services.free_port()
     code = (
-        "import socket, sys, django; sys.argv = ['manage.py', sys.argv[1]]; django.setup()\n"
+        "import socket, sys, django; sys.argv = ['manage.py', *sys.argv[1:]]; django.setup()\n"
+        "from observability import maintenance; print('retention', maintenance._enabled_here)\n"
         "try:\n"
         f"    socket.create_connection(('127.0.0.1', {port}), 3).close(); print('listening')\n"
         "except OSError:\n"
@@ -243,7 +250,9 @@ def test_the_poll_command_serves_its_metrics_from_startup(tmp_path: Path, comman
     env.update({"POLLER_METRICS_PORT": str(port)})
     root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code, command], cwd=root, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code, *argv], cwd=root, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == ("listening" if listening else "closed")
+    lines = result.stdout.strip().splitlines()
+    assert lines[-1] == ("listening" if listening else "closed")
+    assert lines[-2] == f"retention {retention}"

@@ -89,3 +89,24 @@ def test_it_runs_in_the_background_without_blocking_the_caller(store: MetricStor
     worker.join(timeout=60)
     assert not worker.is_alive()
     assert raw_count(store) == 4
+
+
+@pytest.mark.django_db
+def test_it_runs_after_polls_only_in_the_poll_loop_process(store: MetricStore) -> None:
+    from datetime import UTC, datetime
+
+    from pollers.outcome import PollOutcome
+    from pollers.signals import poll_completed
+
+    source = Source.objects.get(slug="us-east")
+    outcome = PollOutcome(source="us-east", poll_id="p", started_at=datetime.now(UTC), ok=False, error_kind="timeout")
+    poll_completed.send_robust(sender=Source, source=source, outcome=outcome)
+    assert maintenance._worker is None  # not the poller loop: a poll signal starts nothing
+    maintenance.enable_in_this_process()
+    try:
+        poll_completed.send_robust(sender=Source, source=source, outcome=outcome)
+        worker = maintenance._worker
+        assert worker is not None
+        worker.join(timeout=60)
+    finally:
+        maintenance._enabled_here = False

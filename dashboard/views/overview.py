@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET
 
 from dashboard import status as st
 from dashboard.access import json_login_required
-from dashboard.cards import apply_filters, build_cards, group_cards, sort_cards
+from dashboard.cards import apply_filters, build_cards, firing_alert_counts, group_cards, sort_cards
 from metrics.stores import get_store
 from metrics.stores.base import Snapshot, StoreError
 from pollers.models import Source
@@ -54,7 +54,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     sources = list(Source.objects.enabled())
     snapshots, store_ok = _latest_all()
     now = timezone.now()
-    cards = build_cards(sources, snapshots, now)
+    cards = build_cards(sources, snapshots, now, firing_alert_counts())
     apply_filters(cards, statuses, tag)
     groups = group_cards(sort_cards(cards, sort_by), group_by)
     counts = dict.fromkeys(st.STATUSES, 0)
@@ -103,7 +103,7 @@ def cards_json(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "metric store unavailable"}, status=503)
     now = timezone.now()
     out = {}
-    for card in build_cards(sources, snapshots, now):
+    for card in build_cards(sources, snapshots, now, firing_alert_counts()):
         out[card.slug] = {
             "html": render_to_string("dashboard/_card_body.html", {"card": card}, request=request),
             "status": card.verdict.status,

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from alerts.models import AlertEvent, AlertState
 from dashboard import payload_view
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -26,6 +27,7 @@ from pollers.models import Source
 log = logging.getLogger(__name__)
 
 RECENT_CHANGES = 5
+RECENT_ALERT_EVENTS = 8
 CHANGES_PAGE_SIZE = 25
 MAX_METRICS_PER_REQUEST = 64
 
@@ -61,6 +63,10 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         store_ok = False
     now = timezone.now()
     card = build_card(source, snapshot, now)
+    active_alerts = list(
+        AlertState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
+    )
+    card.firing_alerts = sum(1 for a in active_alerts if a.status == AlertState.Status.FIRING)
     payload = snapshot.payload if snapshot is not None else {}
     metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     config = {
@@ -91,6 +97,8 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "workers": payload_view.workers(payload),
             "raw_json": json.dumps(payload, indent=2, sort_keys=True) if snapshot is not None else "",
             "changes": changes,
+            "active_alerts": active_alerts,
+            "alert_events": list(AlertEvent.objects.filter(source=source)[:RECENT_ALERT_EVENTS]),
             "metrics": metrics,
             "ranges": list(PRESETS),
             "poll_meta": snapshot.poll_meta if snapshot is not None else {},
