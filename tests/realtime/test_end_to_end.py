@@ -3,6 +3,8 @@
 A ``websockets`` client logged in through the admin login form (session cookie) and another with
 an API token subscribe, receive an ``update`` once the simulator's document changes and the poller
 stores it, and keep receiving after the poller is restarted. An anonymous client gets 4401.
+Without Redis (what ``make run`` starts by default) updates still arrive, through the web process's
+store watcher.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ PASSWORD = "e2e-password-long-enough"
 class Stack:
     """The processes of one deployment, sharing a SQLite file and a Redis database."""
 
-    def __init__(self, tmp_path: Path, redis_url: str) -> None:
+    def __init__(self, tmp_path: Path, redis_url: str | None) -> None:
         self.tmp_path = tmp_path
         self.web_port = services.free_port()
         self.simulator_port = services.free_port()
@@ -48,12 +50,14 @@ class Stack:
         self.env.update(
             DJANGO_SETTINGS_MODULE="devops_insights.settings",
             VAR_DIR=str(tmp_path),
-            REDIS_URL=redis_url,
             CACHE_KEY_PREFIX=f"e2e{self.web_port}",
+            REALTIME_STORE_WATCH_INTERVAL="0.5",
             POLLER_ALLOWED_PRIVATE_HOSTS="127.0.0.1",
             POLLER_DEFAULT_INTERVAL="5",
             LOG_LEVEL="info",
         )
+        if redis_url:
+            self.env["REDIS_URL"] = redis_url
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
@@ -93,9 +97,7 @@ class Stack:
         return f"http://127.0.0.1:{self.web_port}"
 
 
-@pytest.fixture
-def stack(tmp_path: Path, redis_url: str, redis_client: Any) -> Iterator[Stack]:
-    stack = Stack(tmp_path, redis_url)
+def run_stack(stack: Stack) -> Iterator[Stack]:
     stack.manage("migrate", "--noinput")
     stack.manage("seed_demo", "--simulator-port", str(stack.simulator_port))
     stack.manage(
@@ -120,6 +122,17 @@ def stack(tmp_path: Path, redis_url: str, redis_client: Any) -> Iterator[Stack]:
     finally:
         for name in list(stack.processes):
             stack.stop(name)
+
+
+@pytest.fixture
+def stack(tmp_path: Path, redis_url: str, redis_client: Any) -> Iterator[Stack]:
+    yield from run_stack(Stack(tmp_path, redis_url))
+
+
+@pytest.fixture
+def embedded_stack(tmp_path: Path) -> Iterator[Stack]:
+    """What `make run` starts without REDIS_URL: in-memory layer, SQLite, separate processes."""
+    yield from run_stack(Stack(tmp_path, None))
 
 
 def issue_token(stack: Stack) -> str:
@@ -206,3 +219,20 @@ async def test_it_closes_an_anonymous_client_with_4401_over_the_wire(stack: Stac
         await asyncio.wait_for(ws.recv(), 10)
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+async def test_it_streams_changes_without_redis_as_make_run_does(embedded_stack: Stack) -> None:
+    token = issue_token(embedded_stack)
+    ws = await connect(embedded_stack.ws_url, additional_headers={"Authorization": f"Bearer {token}"})
+    try:
+        await ws.send(json.dumps({"type": "subscribe", "sources": ["eu-west"]}))
+        reply = json.loads(await ws.recv())
+        known = {s["source"]: s["sequence"] for s in reply["snapshots"]}
+        try:
+            update = await next_update(ws, "eu-west", known.get("eu-west", 0), timeout=30)
+        except (AssertionError, TimeoutError):
+            pytest.fail(f"no update without Redis\n{embedded_stack.logs()}")
+        assert update["metrics"]
+        assert update["payload"]["results"]["stats"]
+    finally:
+        await ws.close()
