@@ -25,6 +25,7 @@ from django.contrib.auth import get_user_model
 from accounts.models import ApiToken
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry, HistoryPage, Snapshot, StoreError
+from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
 from pollers.models import Source
 from realtime.auth import select_subprotocol
 from realtime.encoding import dumps, encoded_update
@@ -133,6 +134,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     watcher: StoreWatcher | None = None
     hub: LocalHub | None = None
     joined_groups: set[str] = set()  # replaced per instance in connect()
+    counted = False  # in the open-connections gauge
 
     async def connect(self) -> None:
         self.all_sources = False
@@ -157,6 +159,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             # as a bare 1006, and the client could not tell "log in again" from "network trouble".
             await self.accept(subprotocol)
             await self.close_with(CloseCode.UNAUTHENTICATED)
+            WEBSOCKET_CONNECTS.labels(result="refused").inc()
             return
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
@@ -164,8 +167,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             self.watcher = watcher_for(self.layer, interval)
             self.watcher.acquire()
         await self.accept(subprotocol)
+        WEBSOCKET_CONNECTS.labels(result="accepted").inc()
+        WEBSOCKET_CONNECTIONS.inc()
+        self.counted = True
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            WEBSOCKET_CONNECTIONS.dec()
+            self.counted = False
         if self.maintenance is not None:
             self.maintenance.cancel()
         if self.watcher is not None:
@@ -182,6 +191,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=dumps(message))
+        WEBSOCKET_MESSAGES_SENT.labels(type=message.get("type", "unknown")).inc()
 
     # --- Client messages -------------------------------------------------------------------------
 
@@ -413,6 +423,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         self.sequences[slug] = sequence
         await self.send(text_data=encoded_update(event))
+        WEBSOCKET_MESSAGES_SENT.labels(type="update").inc()
 
     async def source_status(self, event: dict[str, Any]) -> None:
         if self.wants(event["source"]):
