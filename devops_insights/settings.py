@@ -175,6 +175,7 @@ POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
 POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
 POLLER_PROGRESS_SECONDS = config.number("POLLER_PROGRESS_SECONDS", 60.0, minimum=1.0)
+POLLER_FAILURE_HISTORY = config.integer("POLLER_FAILURE_HISTORY", 20, minimum=1, maximum=1000)
 SIMULATOR_PORT = config.integer("SIMULATOR_PORT", 8001, minimum=1, maximum=65535)
 
 # --- Auth, sessions, security ----------------------------------------------------------

@@ -10,7 +10,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from pollers.forms import SourceAdminForm
-from pollers.models import HEALTH_FIELDS, PollerProcess, Source
+from pollers.models import HEALTH_FIELDS, PollerProcess, PollFailure, Source
 
 POLL_NOW_LIMIT = 20  # polls run inside the admin request: keep the wait bounded
 
@@ -154,6 +154,30 @@ class PollerProcessAdmin(admin.ModelAdmin):
     @admin.display(boolean=True, description="running")
     def running(self, process: PollerProcess) -> bool:
         return process.stopped_at is None and process.last_heartbeat_at >= timezone.now() - timedelta(seconds=30)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(PollFailure)
+class PollFailureAdmin(admin.ModelAdmin):
+    """The poller's bounded log of failed polls: read-only, the poller writes and trims it."""
+
+    list_display = ["occurred_at", "source", "kind", "status_code", "latency", "message", "poll_id"]
+    list_filter = ["kind", "source"]
+    list_select_related = ["source"]
+    search_fields = ["source__slug", "kind", "message", "poll_id"]
+    date_hierarchy = "occurred_at"
+
+    @admin.display(description="latency", ordering="latency_ms")
+    def latency(self, failure: PollFailure) -> str:
+        return "-" if failure.latency_ms is None else f"{failure.latency_ms:.0f} ms"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -23,7 +23,7 @@ from observability.context import bind_poll_id
 from observability.tracing import span
 from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
-from pollers.models import HEALTH_FIELDS, Source
+from pollers.models import HEALTH_FIELDS, PollFailure, Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 
@@ -195,6 +195,8 @@ class Poller:
             Source.objects.filter(pk=source.pk).update(**changes)
         for name, value in changes.items():
             setattr(source, name, value)
+        if not outcome.ok:
+            self._record_failure(source, outcome, now)
 
         if outcome.ok and (previous_failures > 0 or previous_circuit != CLOSED):
             self._publish_status(source, "recovered", {"after_failures": previous_failures})
@@ -203,6 +205,28 @@ class Poller:
                 self._publish_status(source, "circuit_open", self._failure_detail(source, outcome))
             elif previous_failures == 0:
                 self._publish_status(source, "failing", self._failure_detail(source, outcome))
+
+    def _record_failure(self, source: Source, outcome: PollOutcome, now: datetime) -> None:
+        """Add the failure to the source's bounded log; the log is a view, so losing a row is fine."""
+        try:
+            with self._writing():
+                PollFailure.record(
+                    source,
+                    occurred_at=now,
+                    kind=outcome.error_kind,
+                    message=outcome.error_message,
+                    status_code=outcome.status_code,
+                    latency_ms=outcome.latency_ms,
+                    poll_id=outcome.poll_id,
+                )
+        except Exception as exc:
+            logger.warning(
+                "poll %s %s: recording the failure failed: %s: %s",
+                outcome.poll_id,
+                source.slug,
+                type(exc).__name__,
+                exc,
+            )
 
     @staticmethod
     def _failure_detail(source: Source, outcome: PollOutcome) -> dict[str, Any]:

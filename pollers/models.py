@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 from metrics.defaults import default_metric_paths
@@ -196,3 +196,84 @@ class PollerProcess(models.Model):
         PollerProcess.objects.filter(pk=self.pk).update(
             stopped_at=self.stopped_at, leases_held=0, polls_done=polls_done
         )
+
+
+def failure_history_size() -> int:
+    return int(settings.POLLER_FAILURE_HISTORY)
+
+
+class PollFailureQuerySet(models.QuerySet):
+    def recent_for(self, source: Source, limit: int | None = None) -> PollFailureQuerySet:
+        """The source's failed polls, newest first (one indexed query)."""
+        return self.filter(source=source).order_by("-occurred_at", "-id")[: limit or failure_history_size()]
+
+
+class PollFailure(models.Model):
+    """One failed poll of one source: a short, bounded log behind ``Source.last_error_*``.
+
+    The message is the fetcher's, which never carries header values or query strings; ``record``
+    masks the source's credential header values anyway, as a second line of defence.
+    """
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="poll_failures")
+    occurred_at = models.DateTimeField(db_index=True)
+    kind = models.CharField(max_length=40)
+    message = models.CharField(max_length=500, blank=True)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    latency_ms = models.FloatField(null=True, blank=True)
+    poll_id = models.CharField(max_length=32, blank=True)
+
+    objects = PollFailureQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["source", "-occurred_at"], name="pollfailure_source_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} {self.kind} at {self.occurred_at:%Y-%m-%d %H:%M:%S}"
+
+    @classmethod
+    def record(
+        cls,
+        source: Source,
+        *,
+        occurred_at: datetime,
+        kind: str,
+        message: str,
+        status_code: int | None = None,
+        latency_ms: float | None = None,
+        poll_id: str = "",
+        keep: int | None = None,
+    ) -> PollFailure:
+        """Add a failure and trim the source's log to its newest ``keep`` rows.
+
+        Trimming costs one indexed lookup of the ``keep``-th newest row and one DELETE of what is
+        older, usually a single row: the log never grows past ``keep`` between polls.
+        """
+        keep = failure_history_size() if keep is None else keep
+        for name, value in (source.headers or {}).items():
+            # Only credential headers, and only values long enough not to mask ordinary words.
+            if SECRET_HEADER_PATTERN.search(name) and isinstance(value, str) and len(value) >= 4:
+                message = message.replace(value, MASK)
+        # A savepoint: a failed insert must not break a transaction the caller is in.
+        with transaction.atomic():
+            failure = cls.objects.create(
+                source=source,
+                occurred_at=occurred_at,
+                kind=kind[:40],
+                message=message[:500],
+                status_code=status_code,
+                latency_ms=latency_ms,
+                poll_id=poll_id[:32],
+            )
+            oldest_kept = list(
+                cls.objects.filter(source=source)
+                .order_by("-occurred_at", "-id")
+                .values_list("occurred_at", "id")[keep - 1 : keep]
+            )
+            if oldest_kept:
+                at, pk = oldest_kept[0]
+                cls.objects.filter(source=source).filter(
+                    models.Q(occurred_at__lt=at) | models.Q(occurred_at=at, id__lt=pk)
+                ).delete()
+        return failure

@@ -11,9 +11,12 @@ from html import unescape
 import pytest
 from django.contrib.auth import get_user_model
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from pollers.models import PollFailure
 from tests.dashboard_data import KNOWN_PAYLOAD, make_source, payload, record
 
 pytestmark = pytest.mark.django_db
@@ -207,3 +210,38 @@ def test_it_renders_a_source_that_has_no_data_yet(user_client: Client) -> None:
     page = text(response.content.decode())
     assert "no data yet" in page
     assert "No changes recorded yet." in page
+
+
+def test_it_lists_recent_failed_polls_newest_first_in_one_query(user_client: Client) -> None:
+    source = make_source("us-east")
+    other = make_source("eu-west")
+    now = timezone.now()
+    PollFailure.record(
+        source, occurred_at=now - timedelta(minutes=5), kind="timeout", message="read timed out after 10.0 s"
+    )
+    PollFailure.record(
+        source, occurred_at=now - timedelta(minutes=1), kind="http_503", message="HTTP 503 <b>busy</b>", status_code=503
+    )
+    PollFailure.record(other, occurred_at=now, kind="not_json", message="not from this source")
+
+    with CaptureQueriesContext(connection) as queries:
+        html = user_client.get("/sources/us-east/").content.decode()
+    failure_queries = [q["sql"] for q in queries.captured_queries if "pollfailure" in q["sql"].lower()]
+    assert len(failure_queries) == 1
+
+    table = re.search(r'<table class="table failures">(.*?)</table>', html, re.S)
+    assert table is not None
+    rows = [text(row).strip() for row in re.findall(r"<tr data-failure-kind[^>]*>(.*?)</tr>", table.group(1), re.S)]
+    assert len(rows) == 2
+    assert rows[0].startswith((now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"))
+    assert "http_503 503 HTTP 503 <b>busy</b>" in rows[0]  # the message is escaped, not markup
+    assert "timeout — read timed out after 10.0 s" in rows[1]
+    assert "<b>busy</b>" not in html
+    assert "not from this source" not in html
+    assert "No failed polls recorded." not in text(html)
+
+
+def test_it_says_when_no_failed_poll_is_recorded(user_client: Client) -> None:
+    make_source("us-east")
+    page = text(user_client.get("/sources/us-east/").content.decode())
+    assert "Recent failed polls No failed polls recorded." in page

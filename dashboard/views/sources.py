@@ -22,7 +22,7 @@ from dashboard.ranges import PRESETS, RangeError, parse_range
 from dashboard.units import KEY_METRICS, metric_format
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
-from pollers.models import Source
+from pollers.models import PollFailure, Source
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +99,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
             "changes": changes,
             "active_alerts": active_alerts,
             "alert_events": list(AlertEvent.objects.filter(source=source)[:RECENT_ALERT_EVENTS]),
+            "poll_failures": list(PollFailure.objects.recent_for(source)),
             "metrics": metrics,
             "ranges": list(PRESETS),
             "poll_meta": snapshot.poll_meta if snapshot is not None else {},
