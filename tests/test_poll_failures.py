@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
 from django.utils import timezone
 
 from pollers.circuit import CircuitPolicy
@@ -184,3 +185,29 @@ def test_it_never_fails_the_poll_when_the_log_cannot_be_written(
 def test_it_rejects_a_bad_history_size_in_one_line(tmp_path: Path, value: str, words: str) -> None:
     result = run_manage("check", env={"POLLER_FAILURE_HISTORY": value}, tmp_path=tmp_path)
     assert_one_line_error(result, "POLLER_FAILURE_HISTORY", words)
+
+
+def test_it_deletes_the_log_with_its_source() -> None:
+    source = Source.objects.create(slug="s", name="S", url="https://status.example.com/")
+    PollFailure.record(source, occurred_at=timezone.now(), kind="timeout", message="read timed out")
+    source.delete()
+    assert not PollFailure.objects.exists()
+
+
+def test_it_shows_the_log_read_only_in_the_admin(admin_client: Client) -> None:
+    source = Source.objects.create(slug="us-east", name="US East", url="https://status.example.com/")
+    failure = PollFailure.record(
+        source, occurred_at=timezone.now(), kind="http_503", message="HTTP 503", status_code=503, latency_ms=41.6
+    )
+    page = admin_client.get("/admin/pollers/pollfailure/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "http_503" in html
+    assert "42 ms" in html
+    assert admin_client.get("/admin/pollers/pollfailure/?kind=http_503").status_code == 200
+    assert admin_client.get("/admin/pollers/pollfailure/add/").status_code == 403
+    change = admin_client.post(f"/admin/pollers/pollfailure/{failure.pk}/change/", {"kind": "edited"})
+    assert change.status_code == 403
+    assert admin_client.post(f"/admin/pollers/pollfailure/{failure.pk}/delete/", {"post": "yes"}).status_code == 403
+    failure.refresh_from_db()
+    assert failure.kind == "http_503"
