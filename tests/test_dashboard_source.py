@@ -234,8 +234,8 @@ def test_it_lists_recent_failed_polls_newest_first_in_one_query(user_client: Cli
     rows = [text(row).strip() for row in re.findall(r"<tr data-failure-kind[^>]*>(.*?)</tr>", table.group(1), re.S)]
     assert len(rows) == 2
     assert rows[0].startswith((now - timedelta(minutes=1)).strftime("%Y-%m-%d %H:%M:%S"))
-    assert "http_503 503 HTTP 503 <b>busy</b>" in rows[0]  # the message is escaped, not markup
-    assert "timeout — read timed out after 10.0 s" in rows[1]
+    assert "http_503 HTTP 503 <b>busy</b> 503" in rows[0]  # the message is escaped, not markup
+    assert "timeout read timed out after 10.0 s —" in rows[1]
     assert "<b>busy</b>" not in html
     assert "not from this source" not in html
     assert "No failed polls recorded." not in text(html)
