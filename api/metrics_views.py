@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -22,7 +24,7 @@ from api.representations import (
 )
 from api.sources_views import source_or_404
 from metrics.stores import get_store
-from metrics.stores.base import HistoryPage
+from metrics.stores.base import HistoryEntry, HistoryPage
 from pollers.models import Source
 
 DEFAULT_SERIES_WINDOW = timedelta(hours=24)
@@ -80,23 +82,22 @@ def _next_link(request: HttpRequest, cursor: str | None) -> str | None:
 
 @api_view(GET=Access.READ)
 def history(request: HttpRequest, slug: str) -> HttpResponseBase:
-    page = _history_page(request, slug)
-    data = {
-        "source": slug,
-        "entries": [history_entry_data(entry) for entry in page.entries],
-        "next_cursor": page.next_cursor,
-        "next": _next_link(request, page.next_cursor),
-    }
-    newest = page.entries[0].fetched_at if page.entries else None
-    return conditional_json(request, data, last_modified=newest)
+    return _page_response(request, slug, history_entry_data)
 
 
 @api_view(GET=Access.READ)
 def changes(request: HttpRequest, slug: str) -> HttpResponseBase:
+    return _page_response(request, slug, changes_entry_data)
+
+
+def _page_response(
+    request: HttpRequest, slug: str, entry_data: Callable[[HistoryEntry], dict[str, Any]]
+) -> HttpResponseBase:
+    """One page of a source's history, each entry shown by ``entry_data`` (history and changes differ only there)."""
     page = _history_page(request, slug)
     data = {
         "source": slug,
-        "entries": [changes_entry_data(entry) for entry in page.entries],
+        "entries": [entry_data(entry) for entry in page.entries],
         "next_cursor": page.next_cursor,
         "next": _next_link(request, page.next_cursor),
     }

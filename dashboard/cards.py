@@ -74,10 +74,6 @@ class Group:
         return out
 
 
-def _section(payload: Mapping[str, Any], *path: str) -> Any:
-    return value_at(payload, path)
-
-
 def key_numbers(metrics: Mapping[str, float]) -> list[Number]:
     """The source's key numbers; a source of another shape shows the first of its own metrics."""
     names = [name for name in KEY_METRICS if name in metrics]
@@ -93,20 +89,20 @@ def key_numbers(metrics: Mapping[str, float]) -> list[Number]:
 
 def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card:
     payload: Mapping[str, Any] = snapshot.payload if snapshot is not None else {}
-    services_node = _section(payload, "results", "services")
+    services_node = value_at(payload, ("results", "services"))
     services = (
         sorted((str(k), bool(v)) for k, v in services_node.items() if isinstance(v, bool))
         if isinstance(services_node, Mapping)
         else []
     )
-    alerts_node = _section(payload, "results", "alerts")
+    alerts_node = value_at(payload, ("results", "alerts"))
     alerts: dict[str, int] = {}
     if isinstance(alerts_node, Mapping):
         for level in ("critical", "warning", "info"):
             value = alerts_node.get(f"{level}_alerts")
             if isinstance(value, int) and not isinstance(value, bool):
                 alerts[level] = value
-    build = _section(payload, "results", "deployment", "build_status")
+    build = value_at(payload, ("results", "deployment", "build_status"))
     version = payload.get("version") if isinstance(payload, Mapping) else None
     return Card(
         source=source,

@@ -138,10 +138,6 @@ def field_for(key: str, value: Any) -> Field:
     return Field(key, label, text[:200], kind=kind, good=good)
 
 
-def _node(payload: Mapping[str, Any], *path: str) -> Any:
-    return value_at(payload, path)
-
-
 def _flatten(node: Mapping[str, Any]) -> list[Field]:
     fields: list[Field] = []
     for key, value in node.items():
@@ -155,8 +151,8 @@ def _flatten(node: Mapping[str, Any]) -> list[Field]:
 
 def sections(payload: Mapping[str, Any]) -> list[Section]:
     out: list[Section] = []
-    server = _node(payload, "results", "stats", "server")
-    stats = _node(payload, "results", "stats")
+    server = value_at(payload, ("results", "stats", "server"))
+    stats = value_at(payload, ("results", "stats"))
     if isinstance(stats, Mapping):
         fields = [field_for(k, v) for k, v in stats.items() if k != "server" and not isinstance(v, Mapping | list)]
         if isinstance(server, Mapping):
@@ -164,14 +160,14 @@ def sections(payload: Mapping[str, Any]) -> list[Section]:
         if fields:
             out.append(Section("Server", fields))
     for title, path in SECTIONS:
-        node = _node(payload, "results", *path)
+        node = value_at(payload, ("results", *path))
         if isinstance(node, Mapping) and node:
             out.append(Section(title, _flatten(node)))
     return out
 
 
 def services(payload: Mapping[str, Any]) -> list[tuple[str, bool]]:
-    node = _node(payload, "results", "services")
+    node = value_at(payload, ("results", "services"))
     if not isinstance(node, Mapping):
         return []
     return sorted((str(k), bool(v)) for k, v in node.items() if isinstance(v, bool))
@@ -179,7 +175,7 @@ def services(payload: Mapping[str, Any]) -> list[tuple[str, bool]]:
 
 def workers(payload: Mapping[str, Any]) -> list[WorkerRow]:
     """Rows from the ``[name, stats]`` pairs (a list, not an object, in the upstream payload)."""
-    node = _node(payload, "results", "stats", "server", "workers")
+    node = value_at(payload, ("results", "stats", "server", "workers"))
     if not isinstance(node, list):
         return []
     rows = []
