@@ -66,6 +66,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
+from metrics.stores.mongo_availability import MongoAvailability
 
 logger = logging.getLogger("metrics.store")
 
@@ -106,7 +107,7 @@ def write_concern_w(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-class MongoMetricStore(MetricStore):
+class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics.stores.mongo_availability
     backend = "mongodb"
     # BSON dates keep milliseconds; the read cache truncates the times it patches in the same way.
     time_resolution_us = 1000
@@ -188,6 +189,7 @@ class MongoMetricStore(MetricStore):
                     [("source", ASCENDING), ("tier", ASCENDING), ("start_ms", ASCENDING)], name="source_tier_start"
                 ),
                 self.rollup_collection.create_index([("tier", ASCENDING), ("start_ms", ASCENDING)], name="tier_start"),
+                *self.ensure_availability_indexes(),
             ]
             done.append(self._ensure_ttl())
             self._schema_pending = False
@@ -376,6 +378,7 @@ class MongoMetricStore(MetricStore):
             self.latest_collection.delete_one({"source": source})
             self.history_collection.delete_many({"source": source})
             self.rollup_collection.delete_many({"source": source})
+            self._delete_availability(source)
 
     # --- reads -------------------------------------------------------------------------------
 
