@@ -21,6 +21,7 @@ from django.utils import timezone
 from metrics.stores.base import MetricStore, PayloadError, StoreError
 from observability.context import bind_poll_id
 from observability.tracing import span
+from pollers.availability import record_availability
 from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
@@ -255,6 +256,9 @@ class Poller:
             logger.warning("%s: publishing status %s failed: %s", source.slug, status, exc)
 
     def _notify(self, source: Source, outcome: PollOutcome) -> None:
+        # Every counted poll ends here, up or down: count it before the signal, so receivers see it.
+        with self._writing():
+            record_availability(self.store, outcome)
         for receiver, response in poll_completed.send_robust(sender=Source, source=source, outcome=outcome):
             if isinstance(response, Exception):
                 logger.error(
