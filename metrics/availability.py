@@ -350,7 +350,7 @@ def day_series(buckets: Iterable[AvailabilityBucket], span: AvailabilitySpan) ->
     while moment < span.end:
         bucket = by_start.get(moment)
         if bucket is None:
-            days.append(AvailabilityDay(moment.date(), 0, 0, 0, None, None, None, None))
+            days.append(AvailabilityDay(moment.date(), 0, 0, 0, None, None))
         else:
             days.append(
                 AvailabilityDay(
@@ -360,8 +360,6 @@ def day_series(buckets: Iterable[AvailabilityBucket], span: AvailabilitySpan) ->
                     down=bucket.down,
                     uptime_percent=uptime_percent(bucket.polls, bucket.up),
                     worst_error_kind=worst_error_kind(bucket.errors),
-                    latency_p50_ms=percentile(bucket.latency, 50),
-                    latency_p95_ms=percentile(bucket.latency, 95),
                 )
             )
         moment += timedelta(days=1)

@@ -175,8 +175,10 @@ class CachedMetricStore(MetricStore):
     ) -> None:
         self.backend_store.record_poll_outcome(source, at, up, latency_ms, error_kind)
 
-    def availability(self, source: str, tier: str, start: datetime, end: datetime) -> list[AvailabilityBucket]:
-        return self.backend_store.availability(source, tier, start, end)
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        return self.backend_store.availability(source, tier, start, end, latency=latency)
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals(source, spans)

@@ -168,8 +168,6 @@ class AvailabilityDay:
     down: int
     uptime_percent: float | None  # None: no polls that day
     worst_error_kind: str | None  # the most frequent error kind of the day's down polls (ties: alphabetical)
-    latency_p50_ms: float | None
-    latency_p95_ms: float | None
 
 
 class MetricStore(abc.ABC):
@@ -238,9 +236,12 @@ class MetricStore(abc.ABC):
         """
 
     @abc.abstractmethod
-    def availability(self, source: str, tier: str, start: datetime, end: datetime) -> list[AvailabilityBucket]:
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
         """The tier's buckets holding any moment of [start, end), oldest first; empty buckets are absent.
 
+        ``latency=False`` leaves the histograms empty, which spares the SQL store a row per latency bin.
         An unknown tier, naive datetimes, ``end <= start`` or more than MAX_AVAILABILITY_BUCKETS
         buckets raise ValueError. Read-only: safe to retry after a StoreError.
         """
@@ -249,15 +250,15 @@ class MetricStore(abc.ABC):
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         """Each span's buckets merged into one (``start``/``tier`` of the span), in the spans' order.
 
-        One round trip for all spans (at most MAX_AVAILABILITY_SPANS); bad spans raise ValueError
-        like ``availability``. Read-only: safe to retry.
+        At most MAX_AVAILABILITY_SPANS spans, read together (SQL: one statement; MongoDB: one find per
+        tier); bad spans raise ValueError like ``availability``. Read-only: safe to retry.
         """
 
     def uptime_summary(
         self, source: str, now: datetime, windows: Sequence[str] = ("24h", "7d", "30d", "90d")
     ) -> dict[str, UptimeWindow]:
         """Uptime % and latency p50/p95 per window, from the buckets (metrics.availability.WINDOWS):
-        one ``availability_totals`` round trip. An unknown window raises ValueError. Read-only."""
+        one ``availability_totals`` call. An unknown window raises ValueError. Read-only."""
         from metrics.availability import summarize_windows, window_spans
 
         spans = window_spans(windows, now)
@@ -266,11 +267,11 @@ class MetricStore(abc.ABC):
 
     def daily_availability(self, source: str, now: datetime, days: int = 90) -> list[AvailabilityDay]:
         """One entry per UTC day for the last ``days`` days (today last, days without polls included),
-        from the 1d buckets: one ``availability`` round trip. Read-only."""
+        from the 1d buckets without their histograms: one round trip. Read-only."""
         from metrics.availability import day_series, days_span
 
         span = days_span(now, days)
-        return day_series(self.availability(source, span.tier, span.start, span.end), span)
+        return day_series(self.availability(source, span.tier, span.start, span.end, latency=False), span)
 
     @abc.abstractmethod
     def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:

@@ -112,8 +112,12 @@ class InstrumentedStore(MetricStore):
             source,
         )
 
-    def availability(self, source: str, tier: str, start: datetime, end: datetime) -> list[AvailabilityBucket]:
-        return self._call("availability", lambda: self.inner.availability(source, tier, start, end), source)
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        return self._call(
+            "availability", lambda: self.inner.availability(source, tier, start, end, latency=latency), source
+        )
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self._call("availability_totals", lambda: self.inner.availability_totals(source, spans), source)

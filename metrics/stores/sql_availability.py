@@ -21,6 +21,7 @@ from django.db.models import IntegerField, QuerySet, Sum, Value
 from metrics.availability import (
     BACKFILL,
     LIVE,
+    NO_LATENCY,
     TIERS,
     Counts,
     bucket_start,
@@ -115,22 +116,22 @@ class SqlAvailability:
 
     # --- reads -------------------------------------------------------------------------------
 
-    def availability(self, source: str, tier: str, start: datetime, end: datetime) -> list[AvailabilityBucket]:
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
         span = check_span(AvailabilitySpan(tier, start, end))
-        query = (
-            self._cells()
-            .filter(source=source, tier=span.tier, start__gte=span.start, start__lt=span.end)
-            .values("start", "latency_bin", "error_kind")
-            .annotate(n=Sum("count"))
-            .order_by("start")
-        )
-        rows = self._guard(lambda: list(query), f"availability of {source}")
+        cells = self._cells().filter(source=source, tier=span.tier, start__gte=span.start, start__lt=span.end)
+        if latency:
+            query = cells.values_list("start", "latency_bin", "error_kind").annotate(n=Sum("count"))
+        else:  # every up poll of a bucket in one row
+            query = cells.values_list("start", Value(NO_LATENCY), "error_kind").annotate(n=Sum("count"))
+        rows = self._guard(lambda: list(query.order_by("start")), f"availability of {source}")
         buckets: dict[datetime, Counts] = {}
-        for row in rows:
-            counts = buckets.get(row["start"])
+        for moment, latency_bin, kind, count in rows:
+            counts = buckets.get(moment)
             if counts is None:
-                counts = buckets[row["start"]] = Counts()
-            counts.add_cell(int(row["latency_bin"]), row["error_kind"], int(row["n"]))
+                counts = buckets[moment] = Counts()
+            counts.add_cell(int(latency_bin), kind, int(count))
         return [counts.bucket(moment, span.tier) for moment, counts in buckets.items()]
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:

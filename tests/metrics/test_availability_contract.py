@@ -84,6 +84,14 @@ def test_it_returns_the_buckets_holding_any_moment_of_the_range_end_exclusive(st
     assert store.availability("other", "1m", NOON, NOON + timedelta(hours=1)) == []
 
 
+def test_it_leaves_the_histograms_out_when_asked(store: MetricStore) -> None:
+    store.record_poll_outcome(SLUG, NOON, True, 10.0)
+    store.record_poll_outcome(SLUG, NOON, True, None)
+    store.record_poll_outcome(SLUG, NOON, False, 30.0, "timeout")
+    [bucket] = store.availability(SLUG, "1h", NOON, NOON + timedelta(hours=1), latency=False)
+    assert (bucket.polls, bucket.up, dict(bucket.latency), dict(bucket.errors)) == (3, 2, {}, {"timeout": 1})
+
+
 def test_it_keeps_sources_apart(store: MetricStore) -> None:
     store.record_poll_outcome("us-east", NOON, True, 5.0)
     store.record_poll_outcome("eu-west", NOON, False, None, "dns")
@@ -150,7 +158,7 @@ def test_it_lists_one_entry_per_day_for_ninety_day_bars(store: MetricStore) -> N
         date(2026, 11, 29): (1, 1, 0, 100.0, None),
     }
     empty = days[1]
-    assert (empty.polls, empty.uptime_percent, empty.worst_error_kind, empty.latency_p50_ms) == (0, None, None, None)
+    assert (empty.polls, empty.uptime_percent, empty.worst_error_kind) == (0, None, None)
 
 
 def test_it_names_the_most_frequent_error_kind_of_a_day_ties_alphabetically(store: MetricStore) -> None:
@@ -386,4 +394,30 @@ def test_it_increments_a_nested_counter_of_an_upserted_document(mongodb_url: str
         assert docs.find_one({"_id": "bucket"}) == {"_id": "bucket", "polls": 2, "latency": {"b7": 2}}
     finally:
         client.drop_database(name)
+        client.close()
+
+
+def test_it_raises_a_store_error_for_every_availability_call_when_mongodb_is_unreachable() -> None:
+    from metrics.stores.base import StoreError
+    from metrics.stores.mongo import MongoMetricStore
+    from tests import services
+
+    client = client_for(
+        f"mongodb://127.0.0.1:{services.free_port()}/?directConnection=true", serverSelectionTimeoutMS=200
+    )
+    store = MongoMetricStore(client, "unreachable")
+    calls = [
+        lambda: store.record_poll_outcome(SLUG, NOON, True, 10.0),
+        lambda: store.availability(SLUG, "1m", NOON, NOW),
+        lambda: store.uptime_summary(SLUG, NOW),
+        lambda: store.daily_availability(SLUG, NOW),
+        lambda: store.prune_availability(None, "1m", NOW),
+        lambda: store.replace_backfilled_availability(SLUG, DAY, [PollSample(NOON, True)]),
+        lambda: store.oldest_live_availability(SLUG),
+    ]
+    try:
+        for call in calls:
+            with pytest.raises(StoreError, match=r"MongoDB metric store failed to .*ServerSelectionTimeoutError"):
+                call()
+    finally:
         client.close()
