@@ -218,9 +218,7 @@ def test_it_catches_a_variable_the_settings_read_but_nobody_documents() -> None:
 
     problems = disagreements(settings_source, config_source, env_text, reference_text)
 
-    assert (
-        ".env.example: missing SYNTHETIC_UNDOCUMENTED_VARIABLE, which devops_insights/settings.py reads" in problems
-    )
+    assert ".env.example: missing SYNTHETIC_UNDOCUMENTED_VARIABLE, which devops_insights/settings.py reads" in problems
     assert (
         "docs/configuration.md: missing SYNTHETIC_UNDOCUMENTED_VARIABLE, which devops_insights/settings.py reads"
         in problems
