@@ -4,7 +4,7 @@ No database and no clock here: ``alerts.engine`` loads rules and states, calls t
 and writes what they return. Everything time-based uses the poll's own time, so the same polls
 always give the same alerts, whichever process evaluates them.
 
-Semantics (the README's "Alerting" section says the same for users):
+Semantics (docs/alerting.md says the same for users):
 
 - ``observe`` turns a poll into ``holds`` True, False or None. None means the poll says nothing
   about the condition (a failed poll for a metric rule, a missing metric, a non-numeric value

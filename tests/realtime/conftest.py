@@ -31,7 +31,7 @@ SLUGS = ("us-east", "eu-west", "ap-southeast")
 
 
 def status_payload(cpu_load: float = 41.7, online: int = 57, status: str = "ok") -> dict[str, Any]:
-    """A payload in the upstream status shape (../shared/docs/upstream-status-payload.md)."""
+    """A payload in the upstream status shape (docs/upstream-payload.md)."""
     return {
         "status": status,
         "server_issue": None,
