@@ -29,7 +29,7 @@ from metrics.defaults import REGIONS  # noqa: E402
 from pollers.models import Source  # noqa: E402
 from pollers.simulator.payload import generate  # noqa: E402
 from tests.browser_stack import INTERVAL, PASSWORD, USERNAME  # noqa: E402
-from tests.dashboard_data import record  # noqa: E402
+from tests.factories import record  # noqa: E402
 
 HISTORY = timedelta(hours=1)
 HISTORY_STEP = timedelta(seconds=60)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.api_support import make_user
+from tests.api.support import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -1,6 +1,6 @@
 """A poller-like worker for the exactly-once tests: replays one scripted poll sequence of a source.
 
-Run in threads (``replay``) or as a process (``python -m tests.alert_poller_worker SOURCE_PK GO_FILE``
+Run in threads (``replay``) or as a process (``python -m tests.alerts.poller_worker SOURCE_PK GO_FILE``
 with DATABASE_URL naming the test database). Every worker sends the *same* polls, the worst case
 for exactly-once: each transition must still be recorded once.
 """

@@ -1,7 +1,7 @@
 """Drive alerting the way the poller does: real Source rows, real PollOutcome values, the real signal.
 
 Until the pollers land on main these stand in for the poll loop; the integration test in
-test_alerts_through_poller.py runs the real one.
+tests/alerts/test_through_poller.py runs the real one.
 """
 
 from __future__ import annotations

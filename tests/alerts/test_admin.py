@@ -9,7 +9,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.models import AlertRule, Delivery, NotificationChannel
-from tests.alerting import PollDriver, make_channel, make_rule, make_source
+from tests.alerts.support import PollDriver, make_channel, make_rule, make_source
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-VERY-SECRET-signing-key"

@@ -11,7 +11,7 @@ from django.test import Client
 
 from accounts.models import ApiToken
 from alerts.models import Silence
-from tests.alerting import START, PollDriver, make_rule, make_source
+from tests.alerts.support import START, PollDriver, make_rule, make_source
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/alerts"
@@ -147,7 +147,7 @@ def test_it_is_described_in_the_openapi_document(client: Client, token: str) -> 
 
 
 def test_it_rate_limits_like_the_rest_of_the_api(client: Client, token: str, redis_settings: Any) -> None:
-    from tests.test_api_rate_limits import away_from_a_window_edge
+    from tests.api.support import away_from_a_window_edge
 
     redis_settings.API_RATE_LIMIT_TOKEN = "2/m"
     away_from_a_window_edge(f"token:{ApiToken.objects.get().pk}", 60)

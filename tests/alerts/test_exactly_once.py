@@ -15,10 +15,9 @@ from django.db import connection, connections
 
 from alerts.models import AlertEvent, AlertState, Delivery
 from pollers.models import Source
-from tests import alert_poller_worker as worker
-from tests.alerting import make_channel, make_rule, make_source
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.alerts import poller_worker as worker
+from tests.alerts.support import make_channel, make_rule, make_source
+from tests.paths import ROOT
 
 
 def setup_alerting() -> Source:
@@ -104,7 +103,7 @@ def test_it_records_each_transition_once_with_two_poller_processes(tmp_path: Pat
     go = tmp_path / "go"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.alert_poller_worker", str(source.pk), str(go)],
+            [sys.executable, "-m", "tests.alerts.poller_worker", str(source.pk), str(go)],
             cwd=ROOT,
             env=env,
             stdout=subprocess.PIPE,

@@ -15,9 +15,8 @@ from django.utils import timezone
 
 from alerts.models import AlertEvent, Delivery
 from alerts.retention import prune_history
-from tests.alerting import PollDriver, make_channel, make_rule, make_source
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.alerts.support import PollDriver, make_channel, make_rule, make_source
+from tests.paths import ROOT
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_configuration import assert_one_line_error, run_manage
+from tests.run_manage import assert_one_line_error, run_manage
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
-from tests.alerting import make_channel, make_rule
+from tests.alerts.support import make_channel, make_rule
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db

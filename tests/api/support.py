@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.test import Client
+from django_ratelimit.core import _get_window
 
 from accounts.models import ApiToken
 from pollers.models import Source
@@ -87,3 +89,9 @@ def assert_matches_schema(body: Any, name: str) -> None:
     root = {"$ref": f"#/components/schemas/{name}", "components": openapi_document()["components"]}
     problems = [f"{list(e.instance_path)}: {e.message}" for e in jsonschema_rs.validator_for(root).iter_errors(body)]
     assert problems == [], problems
+
+
+def away_from_a_window_edge(value: str, period: int) -> None:
+    """Wait until the fixed window counting ``value`` has a second or more to run, so a burst stays in it."""
+    while _get_window(value, period) - int(time.time()) < 1:
+        time.sleep(0.05)

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from tests.api_support import assert_error, bearer, make_source, make_token, make_user
+from tests.api.support import assert_error, bearer, make_source, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 

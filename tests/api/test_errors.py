@@ -8,8 +8,8 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from tests.api_crash_urls import CRASH_SECRET
-from tests.api_support import assert_error, bearer, make_source, make_token
+from tests.api.crash_urls import CRASH_SECRET
+from tests.api.support import assert_error, bearer, make_source, make_token
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_it_refuses_malformed_json_with_400(client: Client, body: str, words: st
 def test_it_answers_an_unhandled_error_with_a_request_id_and_no_internals(
     client: Client, settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings.ROOT_URLCONF = "tests.api_crash_urls"
+    settings.ROOT_URLCONF = "tests.api.crash_urls"
     settings.DEBUG = True  # even in debug, the API never renders the technical 500 page
     response = client.get("/api/v1/crash", HTTP_X_REQUEST_ID="req-abc-123", **bearer(make_token()))
     error = assert_error(response, 500, "internal_error")

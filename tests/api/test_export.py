@@ -13,7 +13,7 @@ import pytest
 from django.core.cache import cache
 from django.test import Client
 
-from tests.api_support import assert_error, bearer, make_source, make_token, payload, record_history
+from tests.api.support import assert_error, bearer, make_source, make_token, payload, record_history
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from django.test import Client
 
 from metrics.stores import get_store
 from pollers.models import Source
-from tests.api_support import (
+from tests.api.support import (
     assert_error,
     assert_matches_schema,
     bearer,

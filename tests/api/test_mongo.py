@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.test import Client
 
 from metrics.stores import get_store
-from tests.api_support import assert_matches_schema, bearer, make_source, make_token, payload, record_history
+from tests.api.support import assert_matches_schema, bearer, make_source, make_token, payload, record_history
 
 pytestmark = pytest.mark.django_db
 

@@ -7,23 +7,16 @@ from typing import Any
 
 import pytest
 from django.test import Client, RequestFactory
-from django_ratelimit.core import _get_window
 
 from accounts.models import ApiToken
 from api.client_ip import client_ip
-from tests.api_support import assert_error, bearer, make_token
+from tests.api.support import assert_error, away_from_a_window_edge, bearer, make_token
 
 pytestmark = pytest.mark.django_db
 
 
 def wait_out(response: Any) -> None:
     time.sleep(int(response["Retry-After"]))
-
-
-def away_from_a_window_edge(value: str, period: int) -> None:
-    """Wait until the fixed window counting ``value`` has a second or more to run, so a burst stays in it."""
-    while _get_window(value, period) - int(time.time()) < 1:
-        time.sleep(0.05)
 
 
 def test_it_limits_a_token_then_lets_it_through_again(client: Client, redis_settings: Any, redis_client: Any) -> None:

@@ -12,7 +12,7 @@ from django.test import Client
 from django.utils import timezone
 
 from pollers.models import MASK, Source
-from tests.api_support import (
+from tests.api.support import (
     SECRET_HEADER_VALUE,
     assert_error,
     assert_matches_schema,

@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from pollers.models import PollerProcess
-from tests.api_support import assert_error, bearer, make_source, make_token
+from tests.api.support import assert_error, bearer, make_source, make_token
 from tests.services import free_port
 
 pytestmark = pytest.mark.django_db

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from alerts.models import AlertEvent, AlertRule, AlertState
 from pollers.models import Source
-from tests.dashboard_data import make_source, payload, record
+from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from django.utils import timezone
 from dashboard.views import overview as overview_view
 from metrics.stores import get_store
 from metrics.stores.base import MetricStore
-from tests.dashboard_data import make_source, payload, record
+from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
 

@@ -17,7 +17,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from pollers.models import PollFailure
-from tests.dashboard_data import KNOWN_PAYLOAD, make_source, payload, record
+from tests.factories import KNOWN_PAYLOAD, make_source, payload, record
 
 pytestmark = pytest.mark.django_db
 

@@ -18,7 +18,7 @@ from dashboard.views import sources as sources_view
 from dashboard.views import system as system_view
 from metrics.stores.mongo import MongoMetricStore
 from tests import services
-from tests.dashboard_data import make_source
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 

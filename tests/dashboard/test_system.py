@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from dashboard.system_info import redact_url
 from pollers.models import PollerProcess
-from tests.dashboard_data import make_source, payload, record
+from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
+
 K8S_DIR = ROOT / "deploy" / "kubernetes"
 K8S_VERSION = (K8S_DIR / ".kubernetes-version").read_text().strip()
 NOT_APPLIED_BY_KUSTOMIZE = {"kustomization.yaml", "secret.example.yaml", "migrate-job.yaml"}

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from tests.test_configuration import assert_one_line_error, run_manage
+from tests.run_manage import assert_one_line_error, run_manage
 
 pytestmark = pytest.mark.django_db
 

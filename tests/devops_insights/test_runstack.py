@@ -14,9 +14,8 @@ from pathlib import Path
 import pytest
 
 from metrics.defaults import REGIONS
+from tests.paths import ROOT
 from tests.services import free_port, wait_for_port
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.slow

@@ -11,7 +11,6 @@ import time
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +22,12 @@ from metrics.stores.base import HistoryPage, SeriesBucket, Snapshot, SourceSpec
 from metrics.stores.sql import SqlMetricStore
 from tests import services
 from tests.conftest import sql_alias
+from tests.paths import ROOT
 
 ALIAS = sql_alias("postgres")
 pytestmark = pytest.mark.django_db(databases=[ALIAS], transaction=True)
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "cpu"})
 T0 = (datetime.now(UTC) - timedelta(hours=3)).replace(minute=0, second=0, microsecond=0)
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class CountingStore(SqlMetricStore):

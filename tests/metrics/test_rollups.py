@@ -34,7 +34,7 @@ def record(store: MetricStore, minutes: float, cpu: float, up: bool = True) -> N
 
 
 def fill(store: MetricStore) -> None:
-    """10:00 x3, 10:01, 10:59, 11:00 and the next day: the numbers of tests/test_rollup_arithmetic.py."""
+    """10:00 x3, 10:01, 10:59, 11:00 and the next day: the numbers of tests/metrics/test_rollup_arithmetic.py."""
     for minutes, cpu, up in [
         (600.0, 10.0, True),
         (600.25, 30.0, True),

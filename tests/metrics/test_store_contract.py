@@ -13,6 +13,7 @@ import pytest
 
 from metrics.extraction import diff_payloads
 from metrics.stores.base import FieldChange, MetricStore, PayloadError, SourceSpec
+from tests.any_store import STORE_KINDS
 from tests.conftest import sql_alias
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
@@ -34,13 +35,6 @@ def payload(cpu: float = 10.0, online: int = 5, **extra: Any) -> dict[str, Any]:
     }
     doc.update(extra)
     return doc
-
-
-def _sql_param(kind: str) -> Any:
-    return pytest.param(kind, marks=pytest.mark.django_db(databases=[sql_alias(kind)], transaction=True), id=kind)
-
-
-STORE_KINDS = [_sql_param("sqlite"), _sql_param("postgres"), pytest.param("mongodb", id="mongodb")]
 
 
 @pytest.fixture(params=STORE_KINDS)

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from django.test import Client
-from prometheus_client.parser import text_string_to_metric_families
 
 from metrics.stores.base import RecordResult
 from observability import exposition
@@ -19,29 +18,11 @@ from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 from tests import services
-from tests.test_configuration import assert_one_line_error, run_manage
+from tests.observability.support import samples, scrape, value
+from tests.paths import ROOT
+from tests.run_manage import assert_one_line_error, run_manage
 
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """Every sample of an exposition, keyed by name and sorted labels (the real Prometheus parser)."""
-    result = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            result[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
-    return result
-
-
-def value(parsed: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
-    return parsed.get((name, tuple(sorted(labels.items()))), 0.0)
-
-
-def scrape(client: Client, **headers: Any) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    response = client.get("/metrics", **headers)
-    assert response.status_code == 200, response.content
-    assert response["Content-Type"].startswith("text/plain; version=0.0.4")
-    return samples(response.content.decode())
 
 
 def send_poll(source: Source, **fields: Any) -> PollOutcome:
@@ -248,9 +229,8 @@ def test_the_poll_command_serves_its_metrics_from_startup(
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "devops_insights.settings", "VAR_DIR": str(tmp_path)})
     env.update({"POLLER_METRICS_PORT": str(port)})
-    root = Path(__file__).resolve().parent.parent
     result = subprocess.run(
-        [sys.executable, "-c", code, *argv], cwd=root, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", code, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

@@ -11,9 +11,9 @@ from django.test import Client
 from metrics.stores import get_store
 from pollers.models import Source
 from tests import services
+from tests.observability.support import scrape, value
+from tests.pollers.test_engine import make_poller
 from tests.simulator import RunningSimulator
-from tests.test_poll_engine import make_poller
-from tests.test_prometheus_metrics import scrape, value
 
 pytestmark = pytest.mark.django_db
 

@@ -20,8 +20,8 @@ from django.test import AsyncClient, Client
 from devops_insights.logging import JsonFormatter
 from observability.context import ContextFilter, bind_poll_id, current_request_id, poll_meta
 from tests import services
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 
 

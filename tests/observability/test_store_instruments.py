@@ -15,7 +15,7 @@ from metrics.defaults import default_metric_paths
 from metrics.stores.base import MetricStore, SourceSpec, StoreError
 from observability import tracing
 from tests import services
-from tests.test_prometheus_metrics import scrape, value
+from tests.observability.support import scrape, value
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 

@@ -118,7 +118,7 @@ def test_it_exports_over_otlp_http_when_an_endpoint_is_set(settings: Any) -> Non
 
 
 def test_it_rejects_a_bad_endpoint_and_sample_ratio(tmp_path: Any) -> None:
-    from tests.test_configuration import assert_one_line_error, run_manage
+    from tests.run_manage import assert_one_line_error, run_manage
 
     result = run_manage("check", env={"OTEL_EXPORTER_OTLP_ENDPOINT": "grpc://collector:4317"}, tmp_path=tmp_path)
     assert_one_line_error(result, "OTEL_EXPORTER_OTLP_ENDPOINT", "unknown scheme 'grpc'")

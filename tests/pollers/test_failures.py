@@ -19,8 +19,8 @@ from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import MASK, PollFailure, Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
+from tests.run_manage import assert_one_line_error, run_manage
 from tests.simulator import RunningSimulator
-from tests.test_configuration import assert_one_line_error, run_manage
 
 pytestmark = pytest.mark.django_db
 
