@@ -1,14 +1,93 @@
-"""A known status payload and helpers to record it, shared by the dashboard tests."""
+"""The one place tests make what they need: sources, users, logged-in clients, API tokens, pollers, and the
+snapshots recorded through the real metric store.
+
+Defaults are plain and documented; a test that depends on a value passes it explicitly.
+"""
 
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.models import ApiToken
 from metrics.stores import get_store
 from metrics.stores.base import RecordResult
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
+
+PASSWORD = "a-long-test-password-9"  # every factory user's, for tests that log in through a form
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def make_source(slug: str = "us-east", **fields: Any) -> Source:
+    """A saved source named after its slug, in the region of its slug.
+
+    The default URL is the discard port on loopback, where nothing answers: a test that polls passes
+    ``url=simulator.url(slug)``.
+    """
+    values: dict[str, Any] = {
+        "name": slug.replace("-", " ").title(),
+        "url": f"http://127.0.0.1:9/status/{slug}?stats=1",
+        "region": slug,
+    }
+    values.update(fields)
+    return Source.objects.create(slug=slug, **values)
+
+
+# --- users, clients and tokens ------------------------------------------------------------------
+
+
+def make_user(username: str = "reader", *, staff: bool = False, superuser: bool = False, **fields: Any) -> Any:
+    fields.setdefault("password", PASSWORD)
+    return get_user_model().objects.create_user(
+        username=username, is_staff=staff or superuser, is_superuser=superuser, **fields
+    )
+
+
+def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:
+    """``client`` with a session for a new user (staff or not)."""
+    client.force_login(make_user(username, staff=staff))
+    return client
+
+
+def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
+    """A raw API token for ``username`` (made if missing), as the token page shows it once."""
+    user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
+    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
+    return raw
+
+
+def bearer(raw: str) -> dict[str, str]:
+    """Test-client keyword arguments that send ``raw`` as a bearer token."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+# --- pollers ------------------------------------------------------------------------------------
+
+
+def make_poller(*, failure_threshold: int = 2, cooldown: float = 1.0, **policy: Any) -> Poller:
+    """A poller allowed to reach loopback (the simulator), without retries, with a short circuit cooldown."""
+    values: dict[str, Any] = {
+        "allowed_private_hosts": ("127.0.0.1",),
+        "retries": 0,
+        "backoff_base": 0.01,
+        "max_body_bytes": 256 * 1024,
+    }
+    values.update(policy)
+    return Poller(
+        fetcher=Fetcher(FetchPolicy(**values)),
+        circuit_policy=CircuitPolicy(failure_threshold=failure_threshold, cooldown=timedelta(seconds=cooldown)),
+    )
+
+
+# --- snapshots ----------------------------------------------------------------------------------
 
 KNOWN_PAYLOAD: dict[str, Any] = {
     "status": "ok",
@@ -96,16 +175,13 @@ def payload(**changes: Any) -> dict[str, Any]:
     return doc
 
 
-def make_source(slug: str, **fields: Any) -> Source:
-    defaults: dict[str, Any] = {
-        "name": slug.replace("-", " ").title(),
-        "url": f"http://127.0.0.1:9/status/{slug}?stats=1",
-        "region": slug,
-        "interval_seconds": 30,
-    }
-    defaults.update(fields)
-    return Source.objects.create(slug=slug, **defaults)
-
-
 def record(source: Source, doc: dict[str, Any], at: datetime) -> RecordResult:
+    """Store one payload through the process-wide store, as the poller does."""
     return get_store().record(source.spec(), doc, at, {"poll_id": "test"})
+
+
+def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]) -> None:
+    """Store each (fetched_at, payload) through the process-wide store, as the poller does."""
+    store = get_store()
+    for fetched_at, body in points:
+        store.record(source.spec(), body, fetched_at)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.api.support import make_user
+from tests.factories import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -23,7 +23,7 @@ def test_it_throttles_admin_login_per_username(client: Client, redis_settings: A
     for _ in range(3):
         response = client.post("/admin/login/", {"username": "admin", "password": "wrong-password"})
         assert response.status_code == 200  # the form again, with its error
-    blocked = client.post("/admin/login/", {"username": "Admin", "password": "a-long-test-password-9"})
+    blocked = client.post("/admin/login/", {"username": "Admin", "password": PASSWORD})
     assert blocked.status_code == 429
     assert int(blocked["Retry-After"]) >= 1
     # Another account from the same address is not locked out by this one.
@@ -50,9 +50,7 @@ def test_it_never_counts_successful_logins_against_the_username(client: Client, 
     redis_settings.LOGIN_RATE_LIMIT_USERNAME = "2/h"
     make_user("admin", staff=True)
     for _ in range(4):
-        response = Client().post(
-            "/admin/login/?next=/admin/", {"username": "admin", "password": "a-long-test-password-9"}
-        )
+        response = Client().post("/admin/login/?next=/admin/", {"username": "admin", "password": PASSWORD})
         assert response.status_code == 302
 
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from accounts.models import ApiToken
-from tests.api.support import bearer, make_user
+from tests.factories import bearer, make_user
 
 pytestmark = pytest.mark.django_db
 

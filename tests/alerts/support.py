@@ -22,14 +22,6 @@ START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 _ids = itertools.count(1)
 
 
-def make_source(slug: str = "us-east", **fields: Any) -> Source:
-    fields.setdefault("name", slug)
-    fields.setdefault("url", f"http://127.0.0.1:8001/status/{slug}?stats=1")
-    source = Source(slug=slug, **fields)
-    source.save()
-    return source
-
-
 def make_rule(**fields: Any) -> AlertRule:
     channels = fields.pop("channels", [])
     fields.setdefault("name", "rule")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from alerts.models import AlertRule, Delivery, NotificationChannel
-from tests.alerts.support import PollDriver, make_channel, make_rule, make_source
+from tests.alerts.support import PollDriver, make_channel, make_rule
+from tests.factories import PASSWORD, make_source, make_user
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-VERY-SECRET-signing-key"
@@ -18,8 +18,8 @@ HOOK = "https://hooks.slack.example.com/services/T000/B000/TOKENPART"
 
 @pytest.fixture
 def staff(client: Client) -> Client:
-    User.objects.create_superuser("admin", "admin@example.com", "a-long-password-1")
-    client.login(username="admin", password="a-long-password-1")
+    make_user("admin", superuser=True, email="admin@example.com")
+    client.login(username="admin", password=PASSWORD)
     return client
 
 

@@ -6,12 +6,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth.models import User
 from django.test import Client
 
 from accounts.models import ApiToken
 from alerts.models import Silence
-from tests.alerts.support import START, PollDriver, make_rule, make_source
+from tests.alerts.support import START, PollDriver, make_rule
+from tests.api.support import away_from_a_window_edge
+from tests.factories import PASSWORD, make_source, make_token, make_user
 
 pytestmark = pytest.mark.django_db
 URL = "/api/v1/alerts"
@@ -19,9 +20,7 @@ URL = "/api/v1/alerts"
 
 @pytest.fixture
 def token() -> str:
-    user = User.objects.create_user("reader", password="a-long-password-1")
-    _, raw = ApiToken.issue(user, "ci")
-    return raw
+    return make_token("reader")
 
 
 @pytest.fixture
@@ -54,8 +53,8 @@ def test_it_requires_a_session_or_a_token(client: Client, token: str) -> None:
     assert (bad.status_code, bad.json()["error"]["code"]) == (401, "invalid_token")
     assert client.get(URL, HTTP_AUTHORIZATION=f"Basic {token}").status_code == 401
     assert get(client, token).status_code == 200
-    User.objects.create_user("viewer", password="a-long-password-2")
-    client.login(username="viewer", password="a-long-password-2")
+    make_user("viewer")
+    client.login(username="viewer", password=PASSWORD)
     assert client.get(URL).status_code == 200
 
 
@@ -147,8 +146,6 @@ def test_it_is_described_in_the_openapi_document(client: Client, token: str) -> 
 
 
 def test_it_rate_limits_like_the_rest_of_the_api(client: Client, token: str, redis_settings: Any) -> None:
-    from tests.api.support import away_from_a_window_edge
-
     redis_settings.API_RATE_LIMIT_TOKEN = "2/m"
     away_from_a_window_edge(f"token:{ApiToken.objects.get().pk}", 60)
     responses = [get(client, token) for _ in range(3)]

@@ -8,7 +8,8 @@ import pytest
 
 from alerts.models import AlertEvent, AlertRule, AlertState
 from pollers.models import Source
-from tests.alerts.support import PollDriver, make_rule, make_source
+from tests.alerts.support import PollDriver, make_rule
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 

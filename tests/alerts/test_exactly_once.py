@@ -16,7 +16,8 @@ from django.db import connection, connections
 from alerts.models import AlertEvent, AlertState, Delivery
 from pollers.models import Source
 from tests.alerts import poller_worker as worker
-from tests.alerts.support import make_channel, make_rule, make_source
+from tests.alerts.support import make_channel, make_rule
+from tests.factories import make_source
 from tests.paths import ROOT
 
 

@@ -11,7 +11,8 @@ from channels.layers import get_channel_layer
 
 from alerts.models import AlertEvent
 from realtime import publish
-from tests.alerts.support import PollDriver, make_rule, make_source
+from tests.alerts.support import PollDriver, make_rule
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 

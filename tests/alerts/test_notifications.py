@@ -15,7 +15,8 @@ from django.utils import timezone
 from alerts.delivery import backoff, deliver_due
 from alerts.dispatcher import dispatcher
 from alerts.models import AlertEvent, Delivery, Silence
-from tests.alerts.support import START, PollDriver, make_channel, make_rule, make_source
+from tests.alerts.support import START, PollDriver, make_channel, make_rule
+from tests.factories import make_source
 from tests.webhook_receiver import WebhookReceiver
 
 SECRET = "whsec-0123456789abcdef-TOPSECRET"

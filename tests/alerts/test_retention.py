@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from alerts.models import AlertEvent, Delivery
 from alerts.retention import prune_history
-from tests.alerts.support import PollDriver, make_channel, make_rule, make_source
+from tests.alerts.support import PollDriver, make_channel, make_rule
+from tests.factories import make_source
 from tests.paths import ROOT
 
 

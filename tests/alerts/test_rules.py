@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from alerts.models import AlertRule, NotificationChannel, Silence
-from tests.alerts.support import make_source
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 

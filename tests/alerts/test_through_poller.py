@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from alerts.delivery import deliver_due
 from alerts.models import AlertEvent, Delivery
-from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from tests.alerts.support import make_channel, make_rule
+from tests.factories import make_poller, make_source
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
@@ -23,10 +21,7 @@ SECRET = "whsec-end-to-end-0123456789"
 
 @pytest.fixture
 def poller() -> Iterator[Poller]:
-    poller = Poller(
-        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0, backoff_base=0.01)),
-        circuit_policy=CircuitPolicy(failure_threshold=3, cooldown=timedelta(seconds=60)),
-    )
+    poller = make_poller(failure_threshold=3, cooldown=60)
     yield poller
     poller.fetcher.close()
 
@@ -34,7 +29,7 @@ def poller() -> Iterator[Poller]:
 def test_it_alerts_on_real_polls_of_the_simulator(simulator: Any, poller: Poller, settings: Any) -> None:
     settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
     settings.ALERTS_DELIVERY_CONCURRENCY = 1
-    source = Source.objects.create(slug="us-east", name="US East", url=simulator.url("us-east"), timeout_seconds=1.0)
+    source = make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
     with WebhookReceiver(secret=SECRET) as receiver:
         hook = make_channel(kind="webhook", url=receiver.url(), secret=SECRET)
         make_rule(

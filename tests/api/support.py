@@ -1,43 +1,13 @@
-"""Helpers for the API tests: users, tokens and sources made through the real models."""
+"""Helpers for the API tests: the one error shape, the served schema, small payloads, rate-limit windows.
+
+Sources, users, tokens and recorded history come from tests/factories.py."""
 
 from __future__ import annotations
 
 import time
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.test import Client
 from django_ratelimit.core import _get_window
-
-from accounts.models import ApiToken
-from pollers.models import Source
-
-SECRET_HEADER_VALUE = "s3cr3t-upstream-credential-value"
-
-
-def make_user(username: str = "reader", *, staff: bool = False) -> Any:
-    return get_user_model().objects.create_user(username=username, password="a-long-test-password-9", is_staff=staff)
-
-
-def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
-    user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
-    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
-    return raw
-
-
-def bearer(raw: str) -> dict[str, str]:
-    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
-
-
-def make_source(slug: str = "us-east", **fields: Any) -> Source:
-    values: dict[str, Any] = {
-        "name": slug.replace("-", " ").title(),
-        "url": f"http://127.0.0.1:9/{slug}/status",
-        "region": slug,
-        "headers": {"Authorization": f"Bearer {SECRET_HEADER_VALUE}", "Accept": "application/json"},
-    }
-    values.update(fields)
-    return Source.objects.create(slug=slug, **values)
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
@@ -55,10 +25,6 @@ def assert_error(response: Any, status: int, code: str | None = None) -> dict[st
     return dict(body["error"])
 
 
-def api_client() -> Client:
-    return Client()
-
-
 def payload(cpu: float, *, version: str = "v2.4.1", online: int = 50) -> dict[str, Any]:
     """A small upstream status payload (see the shared payload doc) with the given values."""
     return {
@@ -69,15 +35,6 @@ def payload(cpu: float, *, version: str = "v2.4.1", online: int = 50) -> dict[st
             "stats": {"online": online, "servers_count": 3, "server": {"cpu_load": cpu, "active_connections": 10}},
         },
     }
-
-
-def record_history(source: Source, points: list[tuple[Any, dict[str, Any]]]) -> None:
-    """Store each (fetched_at, payload) through the process-wide store, as the poller does."""
-    from metrics.stores import get_store
-
-    store = get_store()
-    for fetched_at, body in points:
-        store.record(source.spec(), body, fetched_at)
 
 
 def assert_matches_schema(body: Any, name: str) -> None:

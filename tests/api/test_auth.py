@@ -4,25 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from accounts.models import ApiToken
-from tests.api.support import assert_error, bearer, make_source, make_token, make_user
+from tests.api.support import assert_error
+from tests.factories import bearer, make_source, make_token, make_user
 
-pytestmark = pytest.mark.django_db
+# NEW_SOURCE points at loopback.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
 NEW_SOURCE = {"slug": "made-by-api", "name": "Made by API", "url": "http://127.0.0.1:9/status"}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits_and_loopback_sources(settings: Any) -> None:
-    cache.clear()
-    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]  # NEW_SOURCE points at loopback
 
 
 def test_it_answers_401_without_credentials(client: Client) -> None:

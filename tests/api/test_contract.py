@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, settings
 from schemathesis import GenerationMode, checks
 
 from pollers.models import PollerProcess
-from tests.api.support import make_source, make_token, payload, record_history
+from tests.api.support import payload
+from tests.factories import make_source, make_token, record_history
 
 MAX_EXAMPLES = int(os.environ.get("CONTRACT_MAX_EXAMPLES", "12"))
 CONTRACT_CHECKS = [

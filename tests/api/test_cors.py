@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from tests.api.support import bearer, make_token
+from tests.factories import bearer, make_token
 
 pytestmark = pytest.mark.django_db
 

@@ -5,18 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from tests.api.crash_urls import CRASH_SECRET
-from tests.api.support import assert_error, bearer, make_source, make_token
+from tests.api.support import assert_error
+from tests.factories import bearer, make_source, make_token
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits() -> None:
-    cache.clear()
 
 
 def test_it_answers_an_unknown_api_path_with_a_json_404(client: Client, settings: Any) -> None:

@@ -10,19 +10,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
-from tests.api.support import assert_error, bearer, make_source, make_token, payload, record_history
+from tests.api.support import assert_error, payload
+from tests.factories import bearer, make_source, make_token, record_history
 
 pytestmark = pytest.mark.django_db
 
 T0 = datetime(2026, 1, 10, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    cache.clear()
 
 
 def body_of(response: Any) -> str:

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 
 from metrics.stores import get_store
-from tests.api.support import assert_matches_schema, bearer, make_source, make_token, payload, record_history
+from tests.api.support import assert_matches_schema, payload
+from tests.factories import bearer, make_source, make_token, record_history
 
 pytestmark = pytest.mark.django_db
 
@@ -28,7 +28,6 @@ def iso(value: datetime) -> str:
 def mongo_store(mongodb_url: str, settings: Any) -> Iterator[None]:
     import uuid
 
-    cache.clear()
     settings.METRIC_STORE = "mongodb"
     settings.MONGODB_URL = mongodb_url
     settings.MONGODB_DATABASE = f"api_test_{uuid.uuid4().hex[:8]}"

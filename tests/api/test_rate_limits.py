@@ -10,7 +10,8 @@ from django.test import Client, RequestFactory
 
 from accounts.models import ApiToken
 from api.client_ip import client_ip
-from tests.api.support import assert_error, away_from_a_window_edge, bearer, make_token
+from tests.api.support import assert_error, away_from_a_window_edge
+from tests.factories import bearer, make_token
 
 pytestmark = pytest.mark.django_db
 

@@ -7,28 +7,18 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from pollers.models import MASK, Source
-from tests.api.support import (
-    SECRET_HEADER_VALUE,
-    assert_error,
-    assert_matches_schema,
-    bearer,
-    make_source,
-    make_token,
-)
+from tests.api.support import assert_error, assert_matches_schema
+from tests.factories import bearer, make_source, make_token
 
-pytestmark = pytest.mark.django_db
+# Test sources point at loopback, which the SSRF guard refuses unless allowed, as `make run` does.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits_and_loopback_sources(settings: Any) -> None:
-    cache.clear()
-    # Test sources point at loopback, which the SSRF guard refuses unless allowed, as `make run` does.
-    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+SECRET_HEADER_VALUE = "s3cr3t-upstream-credential-value"
+SECRET_HEADERS = {"Authorization": f"Bearer {SECRET_HEADER_VALUE}", "Accept": "application/json"}
 
 
 @pytest.fixture
@@ -68,7 +58,9 @@ def test_it_calls_a_source_stale_when_polls_stopped_succeeding(client: Client) -
 
 
 def test_it_masks_header_secrets_and_url_passwords(client: Client) -> None:
-    make_source("us-east", url="https://bot:hunter2pass@status.example.com/s?api_key=k3y&region=us")
+    make_source(
+        "us-east", url="https://bot:hunter2pass@status.example.com/s?api_key=k3y&region=us", headers=SECRET_HEADERS
+    )
     response = client.get("/api/v1/sources/us-east", **bearer(make_token()))
     text = response.content.decode()
     assert SECRET_HEADER_VALUE not in text
@@ -156,7 +148,7 @@ def test_it_refuses_a_duplicate_slug(client: Client, admin_token: str) -> None:
 
 
 def test_it_changes_some_fields_and_keeps_masked_secrets(client: Client, admin_token: str) -> None:
-    make_source("us-east")
+    make_source("us-east", headers=SECRET_HEADERS)
     shown = client.get("/api/v1/sources/us-east", **bearer(admin_token)).json()
     headers = dict(shown["headers"], **{"X-Extra": "1"})  # sent back as read: the secret is masked
     response = patch(client, admin_token, "us-east", {"name": "US East 1", "interval_seconds": 120, "headers": headers})
@@ -185,7 +177,7 @@ def test_it_never_logs_header_secrets_or_tokens(
     client: Client, admin_token: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    make_source("us-east")
+    make_source("us-east", headers=SECRET_HEADERS)
     client.get("/api/v1/sources", **bearer(admin_token))
     client.get("/api/v1/sources", **bearer(admin_token + "wrong"))
     post(

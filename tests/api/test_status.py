@@ -6,20 +6,15 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from pollers.models import PollerProcess
-from tests.api.support import assert_error, bearer, make_source, make_token
+from tests.api.support import assert_error
+from tests.factories import bearer, make_source, make_token
 from tests.services import free_port
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    cache.clear()
 
 
 def heartbeat(seconds_ago: float = 0) -> PollerProcess:

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -19,19 +16,6 @@ from pollers.models import Source
 from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def user_client(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("grace", password="x-long-password-1"))
-    return client
 
 
 def firing(source: Source, name: str, severity: str = "critical", status: str = "firing") -> AlertState:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
+
+from tests.factories import PASSWORD, make_user
 
 PAGES = [
     "/",
@@ -15,12 +16,11 @@ PAGES = [
     "/accounts/password/",
 ]
 JSON_ENDPOINTS = ["/overview/cards.json", "/overview/sparklines.json", "/sources/us-east/series.json"]
-PASSWORD = "correct-horse-battery-staple"
 
 
 @pytest.fixture
 def user(db):  # type: ignore[no-untyped-def]
-    return get_user_model().objects.create_user("ada", password=PASSWORD)
+    return make_user("ada")
 
 
 @pytest.mark.django_db

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -21,20 +18,6 @@ from metrics.stores.base import MetricStore
 from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    # The store's read cache outlives each test's database rollback.
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def user_client(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("grace", password="x-long-password-1"))
-    return client
 
 
 def card_html(html: str, slug: str) -> str:

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from html import unescape
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -20,19 +17,6 @@ from pollers.models import PollFailure
 from tests.factories import KNOWN_PAYLOAD, make_source, payload, record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def user_client(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("grace", password="x-long-password-1"))
-    return client
 
 
 def text(html: str) -> str:

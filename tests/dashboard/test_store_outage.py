@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 from pymongo import MongoClient
 
@@ -35,12 +34,6 @@ def dead_store(monkeypatch: pytest.MonkeyPatch) -> Iterator[MongoMetricStore]:
         monkeypatch.setattr(module, "get_store", lambda: store)
     yield store
     client.close()
-
-
-@pytest.fixture
-def staff_client(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("ops", password="x-long-password-1", is_staff=True))
-    return client
 
 
 def test_it_renders_every_page_with_a_notice_when_the_store_is_down(staff_client: Client, dead_store: Any) -> None:

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from dashboard.system_info import redact_url
 from pollers.models import PollerProcess
-from tests.factories import make_source, payload, record
+from tests.factories import logged_in, make_source, payload, record
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache() -> Iterator[None]:
-    cache.clear()
-    yield
-    cache.clear()
-
-
-@pytest.fixture
-def staff_client(client: Client) -> Client:
-    client.force_login(get_user_model().objects.create_user("ops", password="x-long-password-1", is_staff=True))
-    return client
 
 
 def text(html: str) -> str:
@@ -38,7 +22,7 @@ def text(html: str) -> str:
 
 
 def test_it_refuses_users_who_are_not_staff(client: Client) -> None:
-    client.force_login(get_user_model().objects.create_user("dev", password="x-long-password-1"))
+    logged_in(client, "dev")
     assert client.get("/system/").status_code == 403
     assert 'href="/system/"' not in client.get("/accounts/password/").content.decode()
 

@@ -17,19 +17,13 @@ from django.core.management import CommandError, call_command
 from metrics.stores.base import MetricStore, SourceSpec
 from observability.retention import roll_up, rollup_store
 from observability.transfer import import_lines, validate, write_export
-from tests.any_store import STORE_KINDS, open_store
+from tests.any_store import open_store
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
 SPECS = [
     SourceSpec("us-east", metric_paths={"cpu": "stats.cpu", "up": "services.redis"}, volatile_paths=("ts",)),
     SourceSpec("eu-west", metric_paths={"cpu": "stats.cpu"}),
 ]
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
-    with open_store(request, request.param) as opened:
-        yield opened
 
 
 def fill(store: MetricStore) -> None:

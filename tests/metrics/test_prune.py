@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -18,8 +17,8 @@ from metrics.stores.base import MetricStore, SourceSpec
 from observability.archive import ArchiveError, day_path
 from observability.models import Retention, RetentionPolicy
 from observability.retention import RetentionFailed, apply_retention, rollup_store
-from pollers.models import Source
-from tests.any_store import STORE_KINDS, open_store
+from tests.any_store import open_store
+from tests.factories import make_source
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu"})
 NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
@@ -27,12 +26,6 @@ NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
 # minutes so that no entry sits on the horizon, which moves on while the suite runs.
 TIMES = [NOW - timedelta(days=4) + timedelta(hours=3 * i, minutes=90) for i in range(32)]
 POLICY = {"us-east": Retention(raw_days=1, archive_raw=True)}
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
-    with open_store(request, request.param) as opened:
-        yield opened
 
 
 def fill(store: MetricStore) -> None:
@@ -177,7 +170,7 @@ def configured(db: None, settings: Any, tmp_path: Path) -> MetricStore:
     from metrics.stores import get_store
 
     settings.ARCHIVE_DIR = tmp_path / "archive"
-    Source.objects.create(slug="us-east", name="US East", url="http://127.0.0.1:9/us-east")
+    make_source("us-east")
     RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 1, "archive_raw": True})
     get_store.cache_clear()
     store = get_store()
@@ -232,7 +225,7 @@ def test_it_keeps_the_mongodb_ttl_in_line_with_the_policies(request: pytest.Fixt
             return None
 
         assert wanted_ttl_seconds() == 7 * 86400
-        source = Source.objects.create(slug="eu-west", name="EU", url="http://127.0.0.1:9/eu")
+        source = make_source("eu-west")
         override = RetentionPolicy.objects.create(source=source, raw_days=14)
         # The longest raw retention: the TTL never deletes what a policy still keeps.
         assert wanted_ttl_seconds() == 14 * 86400

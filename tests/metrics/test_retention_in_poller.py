@@ -14,6 +14,7 @@ from observability import maintenance
 from observability.models import RetentionPolicy
 from observability.retention import rollup_store
 from pollers.models import Source
+from tests.factories import make_source
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu"})
 NOW = datetime.now(UTC)
@@ -25,7 +26,7 @@ def store(redis_settings: Any, tmp_path: Path) -> Iterator[MetricStore]:
 
     redis_settings.ARCHIVE_DIR = tmp_path / "archive"
     redis_settings.RETENTION_IN_POLLER = True
-    Source.objects.create(slug="us-east", name="US East", url="http://127.0.0.1:9/us-east")
+    make_source("us-east")
     RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 1, "archive_raw": True})
     get_store.cache_clear()
     maintenance.reset()

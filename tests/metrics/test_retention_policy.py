@@ -5,19 +5,14 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.test import Client
 
 from observability.models import Retention, RetentionPolicy
-from pollers.models import Source
+from tests.factories import make_source, make_user
 
 pytestmark = pytest.mark.django_db
-
-
-def make_source(slug: str) -> Source:
-    return Source.objects.create(slug=slug, name=slug, url=f"http://127.0.0.1:9/{slug}")
 
 
 def test_it_ships_a_global_default_with_the_documented_values() -> None:
@@ -75,7 +70,7 @@ def test_it_gives_horizons_per_tier() -> None:
 
 
 def test_it_is_managed_in_the_admin() -> None:
-    admin_user = get_user_model().objects.create_superuser("ops", "ops@example.com", "a-long-password-1")
+    admin_user = make_user("ops", superuser=True, email="ops@example.com")
     client = Client()
     client.force_login(admin_user)
     listing = client.get("/admin/observability/retentionpolicy/")

@@ -3,7 +3,6 @@ finest tier that still covers the range once raw data is gone."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,14 +10,6 @@ import pytest
 from metrics.rollups import RollupBucket
 from metrics.stores.base import MetricStore, SourceSpec
 from observability.retention import roll_up, rollup_store
-from tests.any_store import STORE_KINDS, open_store
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
-    with open_store(request, request.param) as opened:
-        yield opened
-
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu", "up": "services.redis"})
 # Three days ago at midnight: inside the MongoDB TTL window (METRICS_HISTORY_RETENTION_DAYS, 7 by default).

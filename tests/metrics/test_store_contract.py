@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,8 +12,6 @@ import pytest
 
 from metrics.extraction import diff_payloads
 from metrics.stores.base import FieldChange, MetricStore, PayloadError, SourceSpec
-from tests.any_store import STORE_KINDS
-from tests.conftest import sql_alias
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
 # to every bucket width the series tests use.
@@ -35,22 +32,6 @@ def payload(cpu: float = 10.0, online: int = 5, **extra: Any) -> dict[str, Any]:
     }
     doc.update(extra)
     return doc
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
-    kind = request.param
-    if kind == "mongodb":
-        from tests.mongo_store import mongo_store
-
-        with mongo_store(request.getfixturevalue("mongodb_url")) as mongo:
-            yield mongo
-        return
-    if kind == "postgres":
-        request.getfixturevalue("postgres_url")
-    from metrics.stores.sql import SqlMetricStore
-
-    yield SqlMetricStore(using=sql_alias(kind))
 
 
 def all_history(store: MetricStore, source: str = SPEC.slug) -> list[Any]:

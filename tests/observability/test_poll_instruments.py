@@ -4,53 +4,31 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import REGISTRY
 
-from observability import tracing
 from observability.context import current_poll_id
-from pollers.circuit import CircuitPolicy
-from pollers.engine import Poller
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.leases import RedisLeases
 from pollers.loop import PollerLoop
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
+from tests.factories import make_poller, make_source
 from tests.simulator import RunningSimulator
 
 
-@pytest.fixture
-def spans() -> Iterator[InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    tracing.configure(exporter, batch=False)
-    yield exporter
-    tracing.shutdown()
-
-
-def make_poller() -> Poller:
-    return Poller(
-        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)),
-        circuit_policy=CircuitPolicy(failure_threshold=100, cooldown=timedelta(seconds=60)),
-    )
-
-
 def add_source(simulator: RunningSimulator, slug: str = "us-east", interval: int = 1) -> Source:
-    return Source.objects.create(
-        slug=slug, name=slug, url=simulator.url(slug), interval_seconds=interval, timeout_seconds=1.0
-    )
+    return make_source(slug, url=simulator.url(slug), interval_seconds=interval, timeout_seconds=1.0)
 
 
 @pytest.mark.django_db
 def test_it_nests_the_store_write_and_the_publish_under_the_poll_span(
     simulator: RunningSimulator, spans: InMemorySpanExporter
 ) -> None:
-    outcome = make_poller().poll(add_source(simulator))
+    outcome = make_poller(failure_threshold=100, cooldown=60).poll(add_source(simulator))
     assert outcome.ok
     assert outcome.record is not None
     assert outcome.record.changed
@@ -72,7 +50,7 @@ def test_it_binds_the_poll_id_while_receivers_of_the_poll_run(simulator: Running
 
     poll_completed.connect(receiver, dispatch_uid="test-poll-id-bound")
     try:
-        make_poller().poll(add_source(simulator))
+        make_poller(failure_threshold=100, cooldown=60).poll(add_source(simulator))
     finally:
         poll_completed.disconnect(dispatch_uid="test-poll-id-bound")
     ((bound, poll_id),) = seen
@@ -90,7 +68,7 @@ def test_it_counts_won_and_contended_lease_claims(simulator: RunningSimulator, r
     acquired, contended = claims("acquired"), claims("contended")
     loops = [
         PollerLoop(
-            make_poller(),
+            make_poller(failure_threshold=100, cooldown=60),
             RedisLeases(redis_client, prefix="t:claims"),
             concurrency=2,
             jitter_fraction=0.0,

@@ -18,6 +18,7 @@ from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 from tests import services
+from tests.factories import make_source
 from tests.observability.support import samples, scrape, value
 from tests.paths import ROOT
 from tests.run_manage import assert_one_line_error, run_manage
@@ -37,7 +38,7 @@ def changed_record() -> RecordResult:
 
 @pytest.fixture
 def source(db: None) -> Source:
-    return Source.objects.create(slug="us-east", name="US East", url="http://127.0.0.1:9/status")
+    return make_source("us-east")
 
 
 def test_it_counts_polls_by_outcome_and_times_them(client: Client, source: Source) -> None:

@@ -9,10 +9,9 @@ import pytest
 from django.test import Client
 
 from metrics.stores import get_store
-from pollers.models import Source
 from tests import services
+from tests.factories import make_poller, make_source
 from tests.observability.support import scrape, value
-from tests.pollers.test_engine import make_poller
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
@@ -28,10 +27,8 @@ def poller() -> Iterator[Any]:
 
 
 def test_it_moves_with_real_polls(client: Client, simulator: RunningSimulator, poller: Any) -> None:
-    up = Source.objects.create(slug="us-east", name="US East", url=simulator.url("us-east"), timeout_seconds=2.0)
-    down = Source.objects.create(
-        slug="eu-west", name="EU West", url=f"http://127.0.0.1:{services.free_port()}/status", timeout_seconds=0.5
-    )
+    up = make_source("us-east", url=simulator.url("us-east"), timeout_seconds=2.0)
+    down = make_source("eu-west", url=f"http://127.0.0.1:{services.free_port()}/status", timeout_seconds=0.5)
     before = scrape(client)
 
     first = poller.poll(up)

@@ -10,6 +10,7 @@ from django.core.management import CommandError, call_command
 
 from metrics.stores import get_store
 from pollers.models import Source
+from tests.factories import make_source
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,7 +27,7 @@ def poller_settings(settings: Any) -> Any:
 @pytest.fixture
 def sources(simulator: RunningSimulator) -> list[Source]:
     return [
-        Source.objects.create(slug=region, name=region, url=simulator.url(region), timeout_seconds=1.0)
+        make_source(region, url=simulator.url(region), timeout_seconds=1.0)
         for region in ("us-east", "eu-west", "sa-east")
     ]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,34 +12,20 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from metrics.stores import get_store
-from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
+from tests.factories import make_poller, make_source
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
 
 
-def make_poller(**policy: Any) -> Poller:
-    values: dict[str, Any] = {
-        "allowed_private_hosts": ("127.0.0.1",),
-        "retries": 0,
-        "backoff_base": 0.01,
-        "max_body_bytes": 256 * 1024,
-    }
-    values.update(policy)
-    return Poller(
-        fetcher=Fetcher(FetchPolicy(**values)),
-        circuit_policy=CircuitPolicy(failure_threshold=2, cooldown=timedelta(seconds=1)),
-    )
-
-
 @pytest.fixture
 def source(simulator: RunningSimulator) -> Source:
-    return Source.objects.create(slug="us-east", name="US East", url=simulator.url("us-east"), timeout_seconds=1.0)
+    return make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
 
 
 @pytest.fixture
@@ -237,9 +222,8 @@ def test_it_never_logs_header_values(
     simulator: RunningSimulator, poller: Poller, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    source = Source.objects.create(
-        slug="secretive",
-        name="Secretive",
+    source = make_source(
+        "secretive",
         url=simulator.url("eu-west", "stats=1&fault=error&status=401"),
         headers={"Authorization": "Bearer very-secret-value", "X-Trace": "plain"},
     )

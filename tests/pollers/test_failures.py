@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -13,39 +12,28 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import MASK, PollFailure, Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
+from tests.factories import make_poller, make_source
 from tests.run_manage import assert_one_line_error, run_manage
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
 
 
-def make_poller(failure_threshold: int = 1000) -> Poller:
-    # A high threshold by default: the circuit stays closed, so every poll reaches the upstream.
-    return Poller(
-        fetcher=Fetcher(
-            FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0, backoff_base=0.01, max_body_bytes=256 * 1024)
-        ),
-        circuit_policy=CircuitPolicy(failure_threshold=failure_threshold, cooldown=timedelta(seconds=600)),
-    )
-
-
 @pytest.fixture
 def poller() -> Iterator[Poller]:
-    poller = make_poller()
+    # A high threshold: the circuit stays closed, so every poll reaches the upstream.
+    poller = make_poller(failure_threshold=1000, cooldown=600)
     yield poller
     poller.fetcher.close()
 
 
-def make_source(simulator: RunningSimulator, query: str = "stats=1", **fields: Any) -> Source:
-    return Source.objects.create(
-        slug="us-east", name="US East", url=simulator.url("us-east", query), timeout_seconds=1.0, **fields
-    )
+def simulated_source(simulator: RunningSimulator, query: str = "stats=1", **fields: Any) -> Source:
+    """us-east on the simulator, answering as ``query`` asks (a fault, a status)."""
+    return make_source("us-east", url=simulator.url("us-east", query), timeout_seconds=1.0, **fields)
 
 
 @pytest.mark.parametrize(
@@ -60,7 +48,7 @@ def make_source(simulator: RunningSimulator, query: str = "stats=1", **fields: A
 def test_it_records_a_failed_poll_with_its_kind(
     simulator: RunningSimulator, poller: Poller, query: str, kind: str, status: int
 ) -> None:
-    source = make_source(simulator, query)
+    source = simulated_source(simulator, query)
     outcome = poller.poll(source)
     assert (outcome.ok, outcome.error_kind) == (False, kind)
 
@@ -79,7 +67,7 @@ def test_it_records_a_failed_poll_with_its_kind(
 def test_it_records_nothing_for_a_good_poll_and_keeps_the_log_after_recovery(
     simulator: RunningSimulator, poller: Poller
 ) -> None:
-    source = make_source(simulator)
+    source = simulated_source(simulator)
     assert poller.poll(source).ok
     assert not PollFailure.objects.exists()
 
@@ -93,10 +81,8 @@ def test_it_records_nothing_for_a_good_poll_and_keeps_the_log_after_recovery(
 
 def test_it_keeps_only_the_newest_n_per_source(simulator: RunningSimulator, poller: Poller, settings: Any) -> None:
     settings.POLLER_FAILURE_HISTORY = 3
-    source = make_source(simulator, "stats=1&fault=error&status=500")
-    other = Source.objects.create(
-        slug="eu-west", name="EU West", url=simulator.url("eu-west", "stats=1&fault=not_json"), timeout_seconds=1.0
-    )
+    source = simulated_source(simulator, "stats=1&fault=error&status=500")
+    other = make_source("eu-west", url=simulator.url("eu-west", "stats=1&fault=not_json"), timeout_seconds=1.0)
     assert not poller.poll(other).ok  # another source's log is not trimmed by this one's
 
     poll_ids = [poller.poll(source).poll_id for _ in range(5)]
@@ -108,7 +94,7 @@ def test_it_keeps_only_the_newest_n_per_source(simulator: RunningSimulator, poll
 
 
 def test_it_trims_ties_on_time_by_insertion_order() -> None:
-    source = Source.objects.create(slug="s", name="S", url="https://status.example.com/")
+    source = make_source("s", url="https://status.example.com/")
     at = timezone.now()
     for n in range(4):
         PollFailure.record(source, occurred_at=at, kind="timeout", message=f"m{n}", poll_id=f"p{n}", keep=2)
@@ -116,9 +102,9 @@ def test_it_trims_ties_on_time_by_insertion_order() -> None:
 
 
 def test_it_records_no_failure_for_a_circuit_open_skip(simulator: RunningSimulator) -> None:
-    poller = make_poller(failure_threshold=1)
+    poller = make_poller(failure_threshold=1, cooldown=600)
     try:
-        source = make_source(simulator, "stats=1&fault=error&status=502")
+        source = simulated_source(simulator, "stats=1&fault=error&status=502")
         assert poller.poll(source).error_kind == "http_502"
         skipped = poller.poll(source)
         assert (skipped.skipped, skipped.error_kind) == (True, "circuit_open")
@@ -128,7 +114,7 @@ def test_it_records_no_failure_for_a_circuit_open_skip(simulator: RunningSimulat
 
 
 def test_it_never_stores_a_secret_header_value_or_query_string(simulator: RunningSimulator, poller: Poller) -> None:
-    source = make_source(
+    source = simulated_source(
         simulator,
         "stats=1&token=query-secret-xyz&fault=error&status=401",
         headers={"Authorization": "Bearer very-secret-value", "X-Api-Key": "key-secret-123", "X-Trace": "plain"},
@@ -144,9 +130,7 @@ def test_it_never_stores_a_secret_header_value_or_query_string(simulator: Runnin
 
 def test_it_masks_a_credential_header_value_that_reached_a_message() -> None:
     # The fetcher keeps header values out of messages; the log masks them anyway, should one slip in.
-    source = Source.objects.create(
-        slug="s", name="S", url="https://status.example.com/", headers={"Authorization": "Bearer leaked-42"}
-    )
+    source = make_source("s", url="https://status.example.com/", headers={"Authorization": "Bearer leaked-42"})
     failure = PollFailure.record(
         source, occurred_at=timezone.now(), kind="connect", message="refused while sending Bearer leaked-42"
     )
@@ -158,7 +142,7 @@ def test_it_masks_a_credential_header_value_that_reached_a_message() -> None:
 def test_it_never_fails_the_poll_when_the_log_cannot_be_written(
     simulator: RunningSimulator, poller: Poller, caplog: pytest.LogCaptureFixture
 ) -> None:
-    source = make_source(simulator, "stats=1&fault=error&status=500")
+    source = simulated_source(simulator, "stats=1&fault=error&status=500")
     seen: list[PollOutcome] = []
 
     def receiver(sender: Any, source: Source, outcome: PollOutcome, **kwargs: Any) -> None:
@@ -188,14 +172,14 @@ def test_it_rejects_a_bad_history_size_in_one_line(tmp_path: Path, value: str, w
 
 
 def test_it_deletes_the_log_with_its_source() -> None:
-    source = Source.objects.create(slug="s", name="S", url="https://status.example.com/")
+    source = make_source("s", url="https://status.example.com/")
     PollFailure.record(source, occurred_at=timezone.now(), kind="timeout", message="read timed out")
     source.delete()
     assert not PollFailure.objects.exists()
 
 
 def test_it_shows_the_log_read_only_in_the_admin(admin_client: Client) -> None:
-    source = Source.objects.create(slug="us-east", name="US East", url="https://status.example.com/")
+    source = make_source("us-east", url="https://status.example.com/")
     failure = PollFailure.record(
         source, occurred_at=timezone.now(), kind="http_503", message="HTTP 503", status_code=503, latency_ms=41.6
     )

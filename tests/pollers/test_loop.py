@@ -11,13 +11,11 @@ from typing import Any
 
 import pytest
 
-from pollers.circuit import CircuitPolicy
-from pollers.engine import Poller
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.leases import LeaseBackend, LocalLeases, RedisLeases
 from pollers.loop import PollerLoop
 from pollers.models import PollerProcess, Source
 from pollers.schedule import phase, slot_at
+from tests.factories import make_poller, make_source
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -41,10 +39,7 @@ def start_loop() -> Iterator[Any]:
     running: list[Running] = []
 
     def start(leases: LeaseBackend | None = None, concurrency: int = 4, **kwargs: Any) -> Running:
-        poller = Poller(
-            fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)),
-            circuit_policy=CircuitPolicy(failure_threshold=100, cooldown=timedelta(seconds=60)),
-        )
+        poller = make_poller(failure_threshold=100, cooldown=60)
         loop = PollerLoop(
             poller,
             leases or LocalLeases(),
@@ -71,9 +66,7 @@ def add(
     simulator: RunningSimulator, slug: str, interval: int = 1, timeout: float = 1.0, query: str = "stats=1"
 ) -> Source:
     # Intervals under the admin's minimum of 5 s keep these tests short; the ORM does not validate.
-    return Source.objects.create(
-        slug=slug, name=slug, url=simulator.url(slug, query), interval_seconds=interval, timeout_seconds=timeout
-    )
+    return make_source(slug, url=simulator.url(slug, query), interval_seconds=interval, timeout_seconds=timeout)
 
 
 def test_it_polls_each_source_once_per_interval(simulator: RunningSimulator, start_loop: Any) -> None:
