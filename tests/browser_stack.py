@@ -79,7 +79,7 @@ class Stack:
 
     def feed(self, *args: str) -> None:
         subprocess.run(
-            [sys.executable, str(ROOT / "tests" / "browser_feed.py"), *args],
+            [sys.executable, "-m", "tests.browser_feed", *args],
             cwd=ROOT,
             env=self.env,
             check=True,
