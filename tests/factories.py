@@ -45,6 +45,7 @@ def make_source(slug: str = "us-east", **fields: Any) -> Source:
 
 
 def make_user(username: str = "reader", *, staff: bool = False, superuser: bool = False, **fields: Any) -> Any:
+    """A saved user with ``PASSWORD`` unless ``password`` is given; a superuser is staff too."""
     fields.setdefault("password", PASSWORD)
     return get_user_model().objects.create_user(
         username=username, is_staff=staff or superuser, is_superuser=superuser, **fields
