@@ -144,6 +144,6 @@ def test_it_does_nothing_without_a_channel_layer(settings: Any) -> None:
     ],
 )
 def test_it_rejects_bad_realtime_settings_in_one_line(tmp_path: Any, variable: str, value: str, words: str) -> None:
-    from tests.test_configuration import assert_one_line_error, run_manage
+    from tests.run_manage import assert_one_line_error, run_manage
 
     assert_one_line_error(run_manage("check", env={variable: value}, tmp_path=tmp_path), variable, words)
