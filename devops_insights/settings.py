@@ -412,7 +412,7 @@ if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
 # Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
 ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
-# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
+# The poller loop's retention step (metrics.lifecycle.maintenance): rollups often, the full prune hourly.
 RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
 RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
 RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)

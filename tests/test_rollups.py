@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.rollups import RollupBucket
 from metrics.stores.base import MetricStore, SourceSpec
-from observability.retention import roll_up, rollup_store
 from tests.any_store import STORE_KINDS, open_store
 
 
