@@ -1,7 +1,7 @@
 """Retention policies: how long each tier of metric data is kept, globally and per source.
 
-Models of the ``metrics`` app (registered through ``metrics/models.py``); the table was
-``observability_retentionpolicy`` until the lifecycle moved here (observability migration 0003).
+A model of the ``metrics`` app (registered through ``metrics/models.py``). It belonged to
+``observability`` before the lifecycle moved here; its table kept that app's name (see ``Meta``).
 """
 
 from __future__ import annotations
@@ -109,6 +109,10 @@ class RetentionPolicy(models.Model):
     objects = RetentionPolicyQuerySet.as_manager()
 
     class Meta:
+        # The table of the app the model came from (observability 0003, metrics 0003): moving only
+        # the model's state changes nothing in the database, so the previous release keeps running
+        # against it during an upgrade.
+        db_table = "observability_retentionpolicy"
         verbose_name = "retention policy"
         verbose_name_plural = "retention policies"
         constraints = [

@@ -9,10 +9,11 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
     """RetentionPolicy joins the metrics app (metrics.lifecycle.models) without touching the database.
 
-    observability 0001-0002 created the table and the global default, observability 0003 renamed it to
-    ``metrics_retentionpolicy``; this migration only takes the model into the metrics app's state,
-    so existing policies (global and per source) are kept as they are. ``to="pollers.source"`` is a
-    lazy reference: metrics never imports pollers.
+    observability 0001-0002 created the table and the global default, observability 0003 dropped the
+    model from its state; this migration takes the same table (``db_table``) into the metrics app's
+    state, so existing policies (global and per source) are kept as they are and the previous release
+    keeps working during the upgrade. ``to="pollers.source"`` is a lazy reference: metrics never
+    imports pollers.
     """
 
     dependencies = [
@@ -101,6 +102,7 @@ class Migration(migrations.Migration):
                         ),
                     ],
                     options={
+                        "db_table": "observability_retentionpolicy",
                         "verbose_name": "retention policy",
                         "verbose_name_plural": "retention policies",
                         "constraints": [

@@ -4,16 +4,18 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-    """RetentionPolicy moves to the metrics app (metrics.lifecycle): its table is renamed here, rows
-    and all, and the model leaves this app's state; metrics 0003 takes the renamed table over."""
+    """RetentionPolicy moves to the metrics app (metrics.lifecycle): it leaves this app's state only.
+
+    The table, ``observability_retentionpolicy``, and its rows stay where they are: metrics 0003 takes
+    the model over with ``db_table`` naming that table. Nothing changes in the database, so pods of the
+    previous release keep working while this runs (docs/operations.md, Upgrades).
+    """
 
     dependencies = [("observability", "0002_default_retention_policy")]
 
     operations = [
         migrations.SeparateDatabaseAndState(
-            database_operations=[
-                migrations.AlterModelTable(name="RetentionPolicy", table="metrics_retentionpolicy"),
-            ],
+            database_operations=[],
             state_operations=[migrations.DeleteModel(name="RetentionPolicy")],
         ),
     ]

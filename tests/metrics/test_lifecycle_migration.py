@@ -20,8 +20,8 @@ from metrics.lifecycle.models import Retention, RetentionPolicy
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE_THE_MOVE = [("observability", "0002_default_retention_policy"), ("metrics", "0002_metric_rollups")]
-OLD_TABLE = "observability_retentionpolicy"
-NEW_TABLE = "metrics_retentionpolicy"
+# The table keeps its name: only the model's state moves, so the previous release keeps working.
+TABLE = "observability_retentionpolicy"
 
 
 def migrate(targets: list[tuple[str, str | None]]) -> Any:
@@ -53,7 +53,7 @@ def write_old_policies(old_apps: Any) -> dict[str, int]:
     """A global default and two per-source policies through the pre-move model; their ids by scope."""
     Source = old_apps.get_model("pollers", "Source")
     Policy = old_apps.get_model("observability", "RetentionPolicy")
-    assert Policy._meta.db_table == OLD_TABLE
+    assert Policy._meta.db_table == TABLE
     us = Source.objects.create(slug="us-east", name="US East", url="http://127.0.0.1:9/us-east")
     eu = Source.objects.create(slug="eu-west", name="EU West", url="http://127.0.0.1:9/eu-west")
     Policy.objects.filter(source__isnull=True).delete()  # the migration's default, if a flush left it
@@ -65,16 +65,17 @@ def write_old_policies(old_apps: Any) -> dict[str, int]:
 
 def test_it_keeps_global_and_per_source_policies_through_the_move(back_at_the_latest_schema: None) -> None:
     old_apps = migrate(BEFORE_THE_MOVE)
-    assert OLD_TABLE in tables()
-    assert NEW_TABLE not in tables()
+    with pytest.raises(LookupError):
+        old_apps.get_model("metrics", "RetentionPolicy")  # really the schema before the move
     ids = write_old_policies(old_apps)
 
-    migrate(latest())
+    new_apps = migrate(latest())
 
-    assert NEW_TABLE in tables()
-    assert OLD_TABLE not in tables()
+    with pytest.raises(LookupError):
+        new_apps.get_model("observability", "RetentionPolicy")
+    assert new_apps.get_model("metrics", "RetentionPolicy")._meta.db_table == TABLE
     assert RetentionPolicy._meta.app_label == "metrics"
-    assert RetentionPolicy._meta.db_table == NEW_TABLE
+    assert RetentionPolicy._meta.db_table == TABLE
     rows = {p.source.slug if p.source else "default": p for p in RetentionPolicy.objects.select_related("source")}
     assert set(rows) == {"default", "us-east", "eu-west"}
     assert {scope: p.pk for scope, p in rows.items()} == ids  # the same rows, not copies
@@ -96,8 +97,6 @@ def test_it_moves_back_with_the_rows_when_the_migration_is_reversed(back_at_the_
     ids = write_old_policies(migrate(BEFORE_THE_MOVE))
     migrate(latest())
     old_apps = migrate(BEFORE_THE_MOVE)
-    assert OLD_TABLE in tables()
-    assert NEW_TABLE not in tables()
     Policy = old_apps.get_model("observability", "RetentionPolicy")
     assert set(Policy.objects.values_list("pk", flat=True)) == set(ids.values())
     assert Policy.objects.get(pk=ids["us-east"]).archive_raw is True
@@ -105,8 +104,9 @@ def test_it_moves_back_with_the_rows_when_the_migration_is_reversed(back_at_the_
 
 def test_it_builds_a_fresh_database_with_the_global_default(back_at_the_latest_schema: None) -> None:
     migrate([("observability", None), ("metrics", None)])  # nothing of either app left
-    assert not {OLD_TABLE, NEW_TABLE} & tables()
+    assert TABLE not in tables()
     migrate(latest())
+    assert TABLE in tables()
     default = RetentionPolicy.objects.global_default()
     assert default is not None
     assert default.as_retention() == Retention()  # the documented defaults, created by the migrations
