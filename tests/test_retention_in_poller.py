@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 
 from metrics.lifecycle import maintenance
 from metrics.lifecycle.models import RetentionPolicy
@@ -101,7 +103,14 @@ def start_loop(retention: bool) -> tuple[PollerLoop, threading.Thread]:
     """A real poll loop over the fixture's source (its polls fail: nothing listens on port 9)."""
     poller = Poller(fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)))
     loop = PollerLoop(poller, LocalLeases(), concurrency=1, write=lambda line: None, retention=retention)
-    thread = threading.Thread(target=loop.run, daemon=True)
+
+    def run() -> None:
+        try:
+            loop.run()
+        finally:
+            connection.close()  # this thread's own; the test database is dropped at the end
+
+    thread = threading.Thread(target=run, daemon=True)
     thread.start()
     return loop, thread
 
@@ -143,9 +152,9 @@ def test_it_runs_from_the_poll_loop_only(store: MetricStore) -> None:
     # The loop of `manage.py poll --loop` (retention=True) starts it on its own turn.
     loop, thread = start_loop(retention=True)
     try:
-        wait_for(lambda: maintenance._worker is not None, "the retention step started by the loop")
+        wait_for(lambda: cache.get(maintenance.LAST_PRUNE_KEY) is not None, "the retention step run by the loop")
         worker = maintenance._worker
-        assert worker is not None
+        assert worker is not None  # in a thread of its own, not on the loop's
         worker.join(timeout=60)
         assert not worker.is_alive()
     finally:
