@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from metrics.lifecycle.retention import roll_up, rollup_store
+from metrics.lifecycle.transfer import import_lines, validate, write_export
 from metrics.stores.base import MetricStore, SourceSpec
-from observability.retention import roll_up, rollup_store
-from observability.transfer import import_lines, validate, write_export
 from tests.any_store import open_store
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)

@@ -13,10 +13,10 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from metrics.lifecycle.archive import ArchiveError, day_path
+from metrics.lifecycle.models import Retention, RetentionPolicy
+from metrics.lifecycle.retention import RetentionFailed, apply_retention, rollup_store
 from metrics.stores.base import MetricStore, SourceSpec
-from observability.archive import ArchiveError, day_path
-from observability.models import Retention, RetentionPolicy
-from observability.retention import RetentionFailed, apply_retention, rollup_store
 from tests.any_store import open_store
 from tests.factories import make_source
 
@@ -214,7 +214,7 @@ def test_it_refuses_a_path_like_slug(tmp_path: Path) -> None:
 
 @pytest.mark.django_db
 def test_it_keeps_the_mongodb_ttl_in_line_with_the_policies(request: pytest.FixtureRequest, real_mongodb: bool) -> None:
-    from observability.ttl import sync_ttl, wanted_ttl_seconds
+    from metrics.lifecycle.ttl import sync_ttl, wanted_ttl_seconds
 
     with open_store(request, "mongodb") as mongo:
 

@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.cache import cache
+from django.db import connection
 
+from metrics.lifecycle import maintenance
+from metrics.lifecycle.models import RetentionPolicy
+from metrics.lifecycle.retention import rollup_store
 from metrics.stores.base import MetricStore, SourceSpec
-from observability import maintenance
-from observability.models import RetentionPolicy
-from observability.retention import rollup_store
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
+from pollers.leases import LocalLeases
+from pollers.loop import PollerLoop
 from pollers.models import Source
 from tests.factories import make_source
 
@@ -92,22 +100,64 @@ def test_it_runs_in_the_background_without_blocking_the_caller(store: MetricStor
     assert raw_count(store) == 4
 
 
-@pytest.mark.django_db
-def test_it_runs_after_polls_only_in_the_poll_loop_process(store: MetricStore) -> None:
-    from datetime import UTC, datetime
+def start_loop(retention: bool) -> tuple[PollerLoop, threading.Thread]:
+    """A real poll loop over the fixture's source (its polls fail: nothing listens on port 9)."""
+    poller = Poller(fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)))
+    loop = PollerLoop(poller, LocalLeases(), concurrency=1, write=lambda line: None, retention=retention)
 
+    def run() -> None:
+        try:
+            loop.run()
+        finally:
+            connection.close()  # this thread's own; the test database is dropped at the end
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return loop, thread
+
+
+def stop_loop(loop: PollerLoop, thread: threading.Thread) -> None:
+    loop.shutdown = True
+    thread.join(timeout=30)
+    assert not thread.is_alive(), "the loop did not stop"
+
+
+def wait_for(condition: Any, what: str, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.02)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_runs_from_the_poll_loop_only(store: MetricStore) -> None:
     from pollers.outcome import PollOutcome
     from pollers.signals import poll_completed
 
+    # The ORM does not validate: an interval under the admin's minimum keeps the loop's first poll close.
+    Source.objects.filter(slug="us-east").update(interval_seconds=2)
     source = Source.objects.get(slug="us-east")
     outcome = PollOutcome(source="us-east", poll_id="p", started_at=datetime.now(UTC), ok=False, error_kind="timeout")
     poll_completed.send_robust(sender=Source, source=source, outcome=outcome)
-    assert maintenance._worker is None  # not the poller loop: a poll signal starts nothing
-    maintenance.enable_in_this_process()
+    assert maintenance._worker is None  # a poll signal starts nothing: the loop calls the step itself
+
+    # A loop not asked to (a benchmark's, a test's) polls without ever starting the step.
+    loop, thread = start_loop(retention=False)
     try:
-        poll_completed.send_robust(sender=Source, source=source, outcome=outcome)
-        worker = maintenance._worker
-        assert worker is not None
-        worker.join(timeout=60)
+        wait_for(lambda: loop.polls_done >= 1, "a poll of the loop without retention")
     finally:
-        maintenance._enabled_here = False
+        stop_loop(loop, thread)
+    assert maintenance._worker is None
+    assert raw_count(store) == 8
+
+    # The loop of `manage.py poll --loop` (retention=True) starts it on its own turn.
+    loop, thread = start_loop(retention=True)
+    try:
+        wait_for(lambda: cache.get(maintenance.LAST_PRUNE_KEY) is not None, "the retention step run by the loop")
+        worker = maintenance._worker
+        assert worker is not None  # in a thread of its own, not on the loop's
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+    finally:
+        stop_loop(loop, thread)
+    assert raw_count(store) == 4  # the step the loop started pruned (archived, then deleted)

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from observability.models import Retention, RetentionPolicy
+from metrics.lifecycle.models import Retention, RetentionPolicy
 from tests.factories import make_source, make_user
 
 pytestmark = pytest.mark.django_db
@@ -73,18 +73,18 @@ def test_it_is_managed_in_the_admin() -> None:
     admin_user = make_user("ops", superuser=True, email="ops@example.com")
     client = Client()
     client.force_login(admin_user)
-    listing = client.get("/admin/observability/retentionpolicy/")
+    listing = client.get("/admin/metrics/retentionpolicy/")
     assert listing.status_code == 200
     assert b"all sources (default)" in listing.content
     source = make_source("us-east")
     response = client.post(
-        "/admin/observability/retentionpolicy/add/",
+        "/admin/metrics/retentionpolicy/add/",
         {"source": source.pk, "raw_days": 2, "minute_days": 10, "hour_days": 100, "day_days": "", "archive_raw": "on"},
     )
     assert response.status_code == 302, response.content
     assert RetentionPolicy.objects.effective("us-east") == Retention(2, 10, 100, None, True)
     refused = client.post(
-        "/admin/observability/retentionpolicy/add/",
+        "/admin/metrics/retentionpolicy/add/",
         {"source": "", "raw_days": 2, "minute_days": 10, "hour_days": 5, "day_days": ""},
     )
     assert refused.status_code == 200

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.rollups import RollupBucket
 from metrics.stores.base import MetricStore, SourceSpec
-from observability.retention import roll_up, rollup_store
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu", "up": "services.redis"})
 # Three days ago at midnight: inside the MongoDB TTL window (METRICS_HISTORY_RETENTION_DAYS, 7 by default).

@@ -168,13 +168,16 @@ def http_get(port: int, token: str | None = None) -> tuple[int, str]:
 
 
 class TestPollerServer:
-    def test_it_comes_up_with_the_first_poll_and_serves_its_counters(
+    def test_it_comes_up_when_the_poller_starts_it_and_serves_its_counters(
         self, poller_server: int, source: Source, settings: Any
     ) -> None:
         settings.METRICS_TOKEN = "poller-token-2"
         with pytest.raises(urllib.error.URLError, match="refused"):
-            http_get(poller_server)  # not listening before a poll
+            http_get(poller_server)  # not listening before the poll command starts it
         send_poll(source, ok=True, latency_ms=10.0, record=changed_record())
+        with pytest.raises(urllib.error.URLError, match="refused"):
+            http_get(poller_server)  # a poll alone starts nothing: only the poll command does (explicitly)
+        exposition.start_poller_metrics_server()
         assert http_get(poller_server)[0] == 200  # loopback is on the default allowlist
         status, body = http_get(poller_server, token="poller-token-2")
         assert status == 200
@@ -206,6 +209,43 @@ class TestPollerServer:
         assert "cannot listen" in caplog.text
 
 
+# Runs a management command in a fresh process (argv after the script name) and reports on its
+# last two lines whether the retention step ran and whether the poller metrics port listened. The
+# looping command is stopped with SIGTERM once both are seen (or after a deadline), as in production.
+COMMAND_PROBE = """
+import os, signal, socket, sys, threading, time, django
+port, argv = int(sys.argv[1]), sys.argv[2:]
+sys.argv = ['manage.py', *argv]
+django.setup()
+from django.core.cache import cache
+from django.core.management import call_command
+from metrics.lifecycle import maintenance
+
+def listening():
+    try:
+        socket.create_connection(('127.0.0.1', port), 1).close()
+        return True
+    except OSError:
+        return False
+
+def retention_ran():
+    return cache.get(maintenance.LAST_PRUNE_KEY) is not None
+
+def stop_when_both_seen():
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not (listening() and retention_ran()):
+        time.sleep(0.05)
+    os.kill(os.getpid(), signal.SIGTERM)
+
+call_command('migrate', verbosity=0)
+if '--loop' in argv:
+    threading.Thread(target=stop_when_both_seen, daemon=True).start()
+call_command(*argv, verbosity=0)
+print('retention', retention_ran())
+print('listening' if listening() else 'closed')
+"""
+
+
 @pytest.mark.parametrize(
     ("argv", "listening", "retention"),
     [(["poll", "--loop"], True, True), (["poll"], True, False), (["check"], False, False)],
@@ -213,25 +253,22 @@ class TestPollerServer:
 def test_the_poll_command_serves_its_metrics_from_startup(
     tmp_path: Path, argv: list[str], listening: bool, retention: bool
 ) -> None:
-    """And the looping poller takes on the retention step (observability.maintenance)."""
+    """And the looping poller takes on the retention step (metrics.lifecycle.maintenance), called by its loop."""
     import os
     import subprocess
     import sys
 
     port = services.free_port()
-    code = (
-        "import socket, sys, django; sys.argv = ['manage.py', *sys.argv[1:]]; django.setup()\n"
-        "from observability import maintenance; print('retention', maintenance._enabled_here)\n"
-        "try:\n"
-        f"    socket.create_connection(('127.0.0.1', {port}), 3).close(); print('listening')\n"
-        "except OSError:\n"
-        "    print('closed')\n"
-    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_"))}
     env.update({"DJANGO_SETTINGS_MODULE": "devops_insights.settings", "VAR_DIR": str(tmp_path)})
     env.update({"POLLER_METRICS_PORT": str(port)})
     result = subprocess.run(
-        [sys.executable, "-c", code, *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", COMMAND_PROBE, str(port), *argv],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()

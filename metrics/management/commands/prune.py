@@ -7,9 +7,10 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.lifecycle.models import source_configured
+from metrics.lifecycle.retention import RetentionFailed, apply_retention
+from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
-from observability.retention import RetentionFailed, apply_retention
-from observability.ttl import sync_ttl
 
 
 class Command(BaseCommand):
@@ -27,10 +28,8 @@ class Command(BaseCommand):
         store = get_store()
         sources = None
         if options["source"]:
-            from pollers.models import Source
-
             slug = options["source"]
-            if slug not in store.latest_all() and not Source.objects.filter(slug=slug).exists():
+            if slug not in store.latest_all() and not source_configured(slug):
                 raise CommandError(f"no source {slug!r} in the store or the source list")
             sources = [slug]
         mode = " (dry run: nothing is changed)" if options["dry_run"] else ""

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.lifecycle.records import RecordFormatError
+from metrics.lifecycle.transfer import import_lines, read_lines, validate
 from metrics.stores import get_store
-from observability.records import RecordFormatError
-from observability.transfer import import_lines, read_lines, validate
 
 
 class Command(BaseCommand):

@@ -1,4 +1,4 @@
-"""manage.py export_metrics: the metric store as NDJSON (see observability/records.py)."""
+"""manage.py export_metrics: the metric store as NDJSON (see metrics/lifecycle/records.py)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from metrics.lifecycle.transfer import opened, write_export
 from metrics.stores import get_store
-from observability.transfer import opened, write_export
 
 
 class Command(BaseCommand):

@@ -1,12 +1,12 @@
 """The poller's periodic retention step: rollups often, the full prune now and then, one poller at a time.
 
-In the ``manage.py poll --loop`` process ``maybe_run()`` is called after every poll (from the
-poll_completed receiver; the loop may also call it on each turn); it returns at once. When a step is due
+The ``manage.py poll --loop`` process calls ``tick()`` on every turn of its loop (pollers.loop);
+it returns at once. When a step is due
 (``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
 with archival) and no other poller holds the maintenance lock in the cache (Redis when
 ``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
-observability.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``.
+metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,10 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import close_old_connections
 
+from metrics.lifecycle.retention import apply_retention, roll_up_all
+from metrics.lifecycle.ttl import sync_ttl
+from metrics.stores import get_store
+
 logger = logging.getLogger(__name__)
 
 LOCK_KEY = "ops:retention:lock"
@@ -31,20 +35,10 @@ CHECK_EVERY_SECONDS = 5.0
 _local = threading.Lock()
 _next_check = 0.0
 _worker: threading.Thread | None = None
-# Set in the `manage.py poll --loop` process (observability.apps): the poll_completed receiver then
-# calls maybe_run() after each poll, so the loop needs no call of its own (it may still make one).
-_enabled_here = False
 
 
-def enable_in_this_process() -> None:
-    global _enabled_here
-    _enabled_here = True
-
-
-def after_poll() -> None:
-    """From the poll_completed receiver: cheap, never raises, never blocks the poll."""
-    if not _enabled_here:
-        return
+def tick() -> None:
+    """Called by the poll loop on every turn (pollers.loop): cheap, never raises, never blocks it."""
     try:
         maybe_run()
     except Exception:
@@ -69,14 +63,9 @@ def run_step(step: str) -> bool:
         return False
     started = time.time()
     try:
-        from metrics.stores import get_store
-        from observability.retention import apply_retention, roll_up_all
-
         store = get_store()
         if step == "prune":
             reports = apply_retention(store, settings.ARCHIVE_DIR)
-            from observability.ttl import sync_ttl
-
             sync_ttl(store)
             cache.set(LAST_PRUNE_KEY, started, timeout=None)
             logger.info(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from observability.models import RetentionPolicy
+from metrics.lifecycle.models import RetentionPolicy
 
 
 @admin.register(RetentionPolicy)

@@ -1,4 +1,4 @@
-"""Export a metric store to NDJSON records and import them into any store (observability.records).
+"""Export a metric store to NDJSON records and import them into any store (metrics.lifecycle.records).
 
 Export order is fixed (per source by slug: latest, history by sequence, rollups by tier, metric and
 start), so exporting the same data twice gives the same bytes. Import validates the whole input
@@ -17,9 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from metrics.rollups import TIERS, RollupBucket
-from metrics.stores.base import HistoryEntry, MetricStore
-from observability.records import (
+from metrics.lifecycle.records import (
     FORMAT,
     FORMAT_VERSION,
     RecordFormatError,
@@ -33,7 +31,9 @@ from observability.records import (
     parse_rollup,
     rollup_record,
 )
-from observability.retention import iter_history, rollup_store
+from metrics.lifecycle.retention import iter_history, rollup_store
+from metrics.rollups import TIERS, RollupBucket
+from metrics.stores.base import HistoryEntry, MetricStore
 
 BATCH = 500
 

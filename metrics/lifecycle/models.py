@@ -1,4 +1,8 @@
-"""Retention policies: how long each tier of metric data is kept, globally and per source."""
+"""Retention policies: how long each tier of metric data is kept, globally and per source.
+
+A model of the ``metrics`` app (registered through ``metrics/models.py``). It belonged to
+``observability`` before the lifecycle moved here; its table kept that app's name (see ``Meta``).
+"""
 
 from __future__ import annotations
 
@@ -61,6 +65,9 @@ class RetentionPolicyQuerySet(models.QuerySet):
 
 
 class RetentionPolicy(models.Model):
+    # A lazy string reference: metrics never imports pollers (the layers point down), yet a
+    # per-source policy must follow its source (deleted with it). Code here that needs sources
+    # reaches them through this relation (``configured_slugs``), not through an import.
     source = models.OneToOneField(
         "pollers.Source",
         null=True,
@@ -102,6 +109,10 @@ class RetentionPolicy(models.Model):
     objects = RetentionPolicyQuerySet.as_manager()
 
     class Meta:
+        # The table of the app the model came from (observability 0003, metrics 0003): moving only
+        # the model's state changes nothing in the database, so the previous release keeps running
+        # against it during an upgrade.
+        db_table = "observability_retentionpolicy"
         verbose_name = "retention policy"
         verbose_name_plural = "retention policies"
         constraints = [
@@ -134,3 +145,20 @@ class RetentionPolicy(models.Model):
             day_days=self.day_days,
             archive_raw=self.archive_raw,
         )
+
+
+def _source_model() -> type[models.Model]:
+    """pollers.Source, reached through ``RetentionPolicy.source`` rather than imported."""
+    model = RetentionPolicy._meta.get_field("source").related_model
+    assert isinstance(model, type)
+    assert issubclass(model, models.Model)
+    return model
+
+
+def configured_slugs() -> list[str]:
+    """Every configured source's slug."""
+    return list(_source_model()._default_manager.values_list("slug", flat=True))
+
+
+def source_configured(slug: str) -> bool:
+    return _source_model()._default_manager.filter(slug=slug).exists()

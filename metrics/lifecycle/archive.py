@@ -1,6 +1,6 @@
 """Archive files for pruned raw snapshots: ``ARCHIVE_DIR/<source>/<YYYY-MM-DD>.ndjson.gz``.
 
-One gzip NDJSON file per source per UTC day, one history record per line (observability.records),
+One gzip NDJSON file per source per UTC day, one history record per line (metrics.lifecycle.records),
 ordered by (fetched_at, sequence). Writing is crash-safe and idempotent:
 
 1. the day's entries are merged with what the file already holds, keyed by (source, sequence), so
@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from metrics.lifecycle.records import RecordFormatError, dumps, history_record, loads
 from metrics.stores.base import HistoryEntry
-from observability.records import RecordFormatError, dumps, history_record, loads
 
 _SAFE_SLUG = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 

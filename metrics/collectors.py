@@ -1,9 +1,9 @@
-"""Collectors that read shared state at scrape time, so every web replica reports the same values.
+"""Prometheus collectors of the metrics area, read at scrape time (registered by metrics.apps).
 
 - ``UpstreamMetricsCollector``: every source's latest extracted metrics, one gauge family per metric
-  (``devops_insights_upstream_<metric>{source="..."}``), read with one ``latest_all()`` call.
-- ``SourceStateCollector``: poll health of every source (circuit, failures, last success, alert
-  state) and the number of live pollers, from the relational database.
+  (``devops_insights_upstream_<metric>{source="..."}``), read with one ``latest_all()`` call. Shared
+  state, so every web replica reports the same values (``GET /metrics`` only).
+- ``ReadCacheCollector``: the read cache's own hit/miss counters, in every process that reads.
 
 A failing read never fails the scrape: the collector reports ``..._scrape_ok 0`` and logs.
 """
@@ -15,7 +15,10 @@ import re
 from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
 
+from metrics.read_cache import counters
+from metrics.stores import get_store
 from observability.instruments import PREFIX
 
 logger = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ def metric_name(name: str) -> str:
     return f"{PREFIX}_upstream_{cleaned.lower()}"
 
 
-class UpstreamMetricsCollector:
+class UpstreamMetricsCollector(Collector):
     def describe(self) -> list[Metric]:
         # Returning nothing keeps registration from calling collect() (and the store) at import time.
         return []
@@ -39,8 +42,6 @@ class UpstreamMetricsCollector:
             f"{PREFIX}_upstream_scrape_ok", "1 when the metric store answered this scrape, 0 when it failed."
         )
         try:
-            from metrics.stores import get_store
-
             snapshots = get_store().latest_all()
         except Exception:
             logger.exception("metrics scrape could not read the latest snapshots")
@@ -87,67 +88,13 @@ class UpstreamMetricsCollector:
         yield from families.values()
 
 
-class SourceStateCollector:
-    def describe(self) -> list[Metric]:
-        return []
-
-    def collect(self) -> Iterator[Metric]:
-        from pollers.models import AlertState, PollerProcess, Source
-
-        ok = GaugeMetricFamily(f"{PREFIX}_source_state_scrape_ok", "1 when the database answered this scrape.")
-        try:
-            sources = list(
-                Source.objects.values(
-                    "slug", "enabled", "circuit_state", "consecutive_failures", "last_success_at", "alert_state"
-                )
-            )
-            pollers_alive = PollerProcess.objects.alive().filter(stopped_at__isnull=True).count()
-        except Exception:
-            logger.exception("metrics scrape could not read source state")
-            ok.add_metric([], 0)
-            yield ok
-            return
-        ok.add_metric([], 1)
-        yield ok
-
-        circuit = GaugeMetricFamily(
-            f"{PREFIX}_source_circuit_state", "1 for the source's current circuit state.", labels=["source", "state"]
-        )
-        alert = GaugeMetricFamily(
-            f"{PREFIX}_source_alert_state", "1 for the worst alert state firing.", labels=["source", "state"]
-        )
-        enabled = GaugeMetricFamily(f"{PREFIX}_source_enabled", "1 when the source is polled.", labels=["source"])
-        failures = GaugeMetricFamily(
-            f"{PREFIX}_source_consecutive_failures", "Failed polls since the last success.", labels=["source"]
-        )
-        success = GaugeMetricFamily(
-            f"{PREFIX}_source_last_success_timestamp_seconds", "When a poll last succeeded.", labels=["source"]
-        )
-        for row in sources:
-            slug = row["slug"]
-            for state in Source.Circuit.values:
-                circuit.add_metric([slug, state], 1 if row["circuit_state"] == state else 0)
-            for state in AlertState.values:
-                alert.add_metric([slug, state], 1 if row["alert_state"] == state else 0)
-            enabled.add_metric([slug], 1 if row["enabled"] else 0)
-            failures.add_metric([slug], row["consecutive_failures"])
-            if row["last_success_at"] is not None:
-                success.add_metric([slug], row["last_success_at"].timestamp())
-        yield from (circuit, alert, enabled, failures, success)
-        alive = GaugeMetricFamily(f"{PREFIX}_pollers_alive", "Poller processes with a recent heartbeat.")
-        alive.add_metric([], pollers_alive)
-        yield alive
-
-
-class ReadCacheCollector:
+class ReadCacheCollector(Collector):
     """The read cache's own hit/miss counters (metrics.read_cache.counters()), in this process."""
 
     def describe(self) -> list[Metric]:
         return []
 
     def collect(self) -> Iterator[Metric]:
-        from metrics.read_cache import counters
-
         requests = CounterMetricFamily(
             f"{PREFIX}_cache_requests",
             "Read cache lookups by operation (latest, latest_all, history, series) and result "

@@ -7,7 +7,7 @@ For each source, in this order (so nothing is pruned before it is rolled up or a
    1-minute buckets and the touched days from the hourly ones. Idempotent: buckets are upserted.
 2. **Raw snapshots** older than the policy's horizon: with ``archive_raw``, every day's entries are
    first merged into ``ARCHIVE_DIR/<source>/<day>.ndjson.gz`` (written, flushed, verified; see
-   observability.archive), and only when every day is safely on disk are they deleted. A crash
+   metrics.lifecycle.archive), and only when every day is safely on disk are they deleted. A crash
    anywhere leaves entries in the store and at most a complete archive of them, merged without
    duplicates by the next run.
 3. **Rollups** of each tier older than that tier's horizon are deleted (1-day ones are kept by
@@ -26,11 +26,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from metrics.lifecycle.archive import archive_day
+from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
 from metrics.stores.base import HistoryEntry, MetricStore
 from observability import instruments
-from observability.archive import archive_day
-from observability.models import Retention, RetentionPolicy
 
 logger = logging.getLogger(__name__)
 
@@ -209,9 +209,7 @@ def apply_to_source(
 
 def known_sources(store: Store) -> list[str]:
     """Every source with data in the store, and every configured source."""
-    from pollers.models import Source
-
-    return sorted(set(store.latest_all()) | set(Source.objects.values_list("slug", flat=True)))
+    return sorted(set(store.latest_all()) | set(configured_slugs()))
 
 
 def apply_retention(
