@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.utils import timezone
 
 from metrics.stores.base import FieldChange, HistoryEntry, SeriesBucket, Snapshot
+from pollers import health
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
 
 
@@ -39,20 +40,13 @@ def masked_url(url: str) -> str:
 
 
 def poll_status(source: Source, now: datetime | None = None) -> str:
-    """One word for the dashboard and scripts: disabled, pending, ok, failing or stale."""
-    if not source.enabled:
-        return "disabled"
-    if source.last_polled_at is None:
-        return "pending"
-    if source.consecutive_failures > 0:
-        return "failing"
-    now = now or timezone.now()
-    # Three missed intervals: the poller is not getting to this source (stopped, overloaded).
-    if source.last_success_at is None or now - source.last_success_at > timedelta(
-        seconds=3 * source.interval_seconds + 30
-    ):
-        return "stale"
-    return "ok"
+    """``health.status``, by ``pollers.health``'s rules: disabled, pending, ok, failing or stale.
+
+    The API's word list predates the circuit breaker: an open circuit reads "failing" here, and
+    ``health.circuit_state`` says which.
+    """
+    state = health.assess(source, now).state
+    return health.FAILING if state == health.CIRCUIT_OPEN else state
 
 
 def source_data(source: Source) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from dashboard.ranges import PRESETS, RangeError, parse_range
 from dashboard.units import KEY_METRICS, metric_format
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
+from pollers import health
 from pollers.models import PollFailure, Source
 
 log = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "metrics": metrics,
         "ranges": list(PRESETS),
         "interval": source.interval_seconds,
-        "staleAfterIntervals": st.stale_after_intervals(),
+        "staleAfterIntervals": health.stale_after_intervals(),
         "severity": st.SEVERITY,
         "labels": st.LABELS,
     }
