@@ -13,7 +13,8 @@ from typing import Any
 
 from django.conf import settings
 
-from metrics.stores.base import FieldChange, JsonObject, RecordResult
+from metrics.serialization import WEBSOCKET_FORM, diff_json
+from metrics.stores.base import JsonObject, RecordResult
 from observability.tracing import span
 from realtime.groups import ALL_GROUP, source_group
 from realtime.publisher import publisher
@@ -21,10 +22,6 @@ from realtime.publisher import publisher
 __all__ = ["ALL_GROUP", "publish_alert", "publish_source_status", "publish_update", "source_group"]
 
 SOURCE_STATUSES = ("failing", "circuit_open", "recovered")
-
-
-def diff_as_json(diff: list[FieldChange]) -> list[dict[str, Any]]:
-    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
 
 
 def update_event(
@@ -35,12 +32,12 @@ def update_event(
         "source": slug,
         "hash": result.hash,
         "sequence": result.sequence,
-        "fetched_at": fetched_at.isoformat(),
+        "fetched_at": WEBSOCKET_FORM.time(fetched_at),
         "metrics": result.metrics,
-        "diff": diff_as_json(result.diff),
+        "diff": diff_json(result.diff, form=WEBSOCKET_FORM),
         "poll_id": poll_id,
         # Lets a client (and bench/ws_fanout.py) measure the delay from publishing to receipt.
-        "published_at": datetime.now(UTC).isoformat(),
+        "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),
     }
     if payload is not None:
         event["payload"] = payload
