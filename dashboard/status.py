@@ -18,7 +18,7 @@ from typing import Any
 
 from metrics.stores.base import Snapshot
 from pollers import health
-from pollers.models import AlertState, Source
+from pollers.models import Source, SourceAlertLevel
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -85,12 +85,12 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
 
     payload = snapshot.payload if isinstance(snapshot.payload, dict) else {}
     reported = payload.get("status")
-    if source.alert_state == AlertState.CRITICAL:
+    if source.alert_state == SourceAlertLevel.CRITICAL:
         return Verdict(ERROR, "critical alert firing")
     if isinstance(reported, str) and reported.strip().lower() not in HEALTHY_WORDS:
         return Verdict(ERROR, f"source reports status “{reported[:40]}”")
 
-    if source.alert_state == AlertState.DEGRADED:
+    if source.alert_state == SourceAlertLevel.DEGRADED:
         return Verdict(DEGRADED, "warning alert firing")
     down = services_down(payload)
     if down:

@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from alerts.models import AlertEvent, AlertState
+from alerts.models import AlertEvent, RuleState
 from dashboard import payload_view
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -65,9 +65,9 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     now = timezone.now()
     card = build_card(source, snapshot, now)
     active_alerts = list(
-        AlertState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
+        RuleState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
     )
-    card.firing_alerts = sum(1 for a in active_alerts if a.status == AlertState.Status.FIRING)
+    card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
     payload = snapshot.payload if snapshot is not None else {}
     metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     config = {
