@@ -14,12 +14,12 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
 from alerts import evaluate
 from alerts.evaluate import FIRED, INACTIVE, REMINDER, RESOLVED, PollFacts, StateData, Step
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Severity, Silence
+from alerts.signals import alert_event_recorded
 from pollers.models import Source, SourceAlertLevel
 
 log = logging.getLogger("alerts")
@@ -241,28 +241,29 @@ def _after_commit(source: Source, result: PollResult) -> None:
     slug = source.slug
     wake = result.deliveries > 0
 
-    def publish_and_wake() -> None:
+    def announce_and_wake() -> None:
         for event in events:
-            publish_event(slug, event)
+            announce_event(slug, event)
         if wake:
             from alerts.dispatcher import wake_dispatcher
 
             wake_dispatcher()
 
-    transaction.on_commit(publish_and_wake)
+    transaction.on_commit(announce_and_wake)
 
 
-def publish_event(slug: str, event: dict[str, Any]) -> None:
-    """Push a fired/resolved event to browsers (WebSocket message type ``alert``).
+def announce_event(slug: str, event: dict[str, Any]) -> None:
+    """Announce a fired/resolved event (``alerts.signals.alert_event_recorded``; realtime pushes it to browsers).
 
-    ``publish_alert`` never raises by contract; the guard stays because a realtime bug must
-    never undo an evaluation that is already committed.
+    A receiver's exception is logged, never raised: the evaluation is already committed.
     """
-    if not settings.ALERTS_PUBLISH_LIVE:
-        return
-    from realtime.publish import publish_alert
-
-    try:
-        publish_alert(slug, event)
-    except Exception:
-        log.warning("could not publish alert event %s for %s", event.get("id"), slug, exc_info=True)
+    for receiver, response in alert_event_recorded.send_robust(sender=AlertEvent, slug=slug, event=event):
+        if isinstance(response, Exception):
+            log.warning(
+                "alert event %s for %s: receiver %s raised %s: %s",
+                event.get("id"),
+                slug,
+                getattr(receiver, "__qualname__", receiver),
+                type(response).__name__,
+                response,
+            )

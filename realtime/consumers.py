@@ -363,7 +363,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.hub.leave(group, self)
             self.joined_groups.discard(group)
 
-    # --- Channel-layer events (sent by realtime.publish, handed over by the LocalHub) -----------
+    # --- Channel-layer events (sent by realtime.events, handed over by the LocalHub) -----------
 
     async def receive_event(self, event: dict[str, Any]) -> None:
         if self.closing:
