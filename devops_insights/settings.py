@@ -346,7 +346,7 @@ _SESSIONS = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddlewa
 MIDDLEWARE[_SESSIONS:_SESSIONS] = [
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.ApiErrorMiddleware",
-    "api.login_throttle.LoginThrottleMiddleware",
+    "accounts.login_throttle.LoginThrottleMiddleware",
 ]
 
 API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
@@ -359,7 +359,7 @@ LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/account
 CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 # A cache outage should not lock every client out; limits resume when the cache returns.
 RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client, RequestFactory
 from django_ratelimit.core import _get_window
 
+from accounts.client_ip import client_ip
 from accounts.models import ApiToken
-from api.client_ip import client_ip
 from tests.api_support import assert_error, bearer, make_token
 
 pytestmark = pytest.mark.django_db
