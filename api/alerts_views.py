@@ -1,8 +1,8 @@
-"""``GET /api/v1/alerts``: active alerts and recent alert events.
+"""``GET /api/v1/alerts``: active alerts and recent alert events, read from ``alerts.models``.
 
-Built on the API's own plumbing (``api.decorators.api_view``: session or Bearer token, rate
-limits, one error shape; ``api.params.QueryParams``: strict query parsing), so it behaves like
-every other ``/api/v1/`` endpoint. Its OpenAPI description is in ``alerts.openapi``.
+The API presents alerting the way it presents sources and metrics (``api.decorators.api_view``: session
+or Bearer token, rate limits, one error shape; ``api.params.QueryParams``: strict query parsing); alerting
+itself knows nothing of the API. Its OpenAPI description is in ``api.alerts_openapi``.
 """
 
 from __future__ import annotations
