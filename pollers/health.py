@@ -29,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from django.conf import settings
+from django.db.models import F, Q
 from django.utils import timezone
 
 from pollers.circuit import CLOSED, OPEN
@@ -73,6 +74,21 @@ def is_failing(source: Source) -> bool:
     return source.last_success_at is None or (
         source.last_error_at is not None and source.last_error_at >= source.last_success_at
     )
+
+
+def failing_filter() -> Q:
+    """``is_failing`` as a query filter, for lists and counts (the admin, the system page)."""
+    after_last_success = Q(last_success_at__isnull=True) | Q(last_error_at__gte=F("last_success_at"))
+    return Q(consecutive_failures__gt=0) & after_last_success
+
+
+def circuit_open_filter() -> Q:
+    return Q(circuit_state=OPEN)
+
+
+def waiting_filter() -> Q:
+    """Never polled (and so no success either): waiting for the first poll."""
+    return Q(last_polled_at__isnull=True, last_success_at__isnull=True)
 
 
 def without_success_since(source: Source) -> datetime | None:

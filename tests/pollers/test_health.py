@@ -120,3 +120,31 @@ def test_it_gives_the_api_and_the_dashboard_the_same_verdict(
     client.force_login(get_user_model().objects.create_user("ada", password="x-long-password-1"))
     card = client.get("/overview/cards.json").json()["cards"]["eu-west"]["status"]
     assert (api, card) == expected
+
+
+@pytest.mark.django_db
+def test_it_filters_lists_by_the_same_facts_it_assesses() -> None:
+    now = timezone.now()
+    rows = {
+        "fresh": {"last_polled_at": now, "last_success_at": now},
+        "failing": {"last_polled_at": now, "consecutive_failures": 2, "last_error_at": now},
+        "leftover": {
+            "last_polled_at": now,
+            "last_success_at": now,
+            "consecutive_failures": 2,
+            "last_error_at": now - timedelta(minutes=1),
+        },
+        "open": {"last_polled_at": now, "circuit_state": "open", "consecutive_failures": 5, "last_error_at": now},
+        "never": {},
+    }
+    for slug, fields in rows.items():
+        Source.objects.create(slug=slug, name=slug, url=f"http://127.0.0.1:9/{slug}", **fields)
+    for name, q in (
+        ("failing", health.failing_filter()),
+        ("circuit_open", health.circuit_open_filter()),
+        ("waiting", health.waiting_filter()),
+    ):
+        by_query = set(Source.objects.filter(q).values_list("slug", flat=True))
+        by_assess = {s.slug for s in Source.objects.all() if getattr(health.assess(s, now), name)}
+        assert by_query == by_assess, name
+        assert by_query, name  # each filter picks someone here, so agreement is not vacuous
