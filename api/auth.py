@@ -9,8 +9,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
+from accounts.client_ip import client_ip
 from accounts.models import ApiToken
-from api.client_ip import client_ip
 from api.errors import ApiError
 
 security_logger = logging.getLogger("django.security.api")

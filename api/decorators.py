@@ -12,9 +12,9 @@ from django.http import HttpRequest, HttpResponseBase
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.views.decorators.csrf import csrf_exempt
 
+from accounts.client_ip import client_ip
 from api import throttle
 from api.auth import Principal, authenticate, enforce_csrf
-from api.client_ip import client_ip
 from api.errors import ApiError
 
 View = Callable[..., HttpResponseBase]

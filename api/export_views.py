@@ -21,8 +21,8 @@ from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
 
 from api.decorators import Access, api_view
 from api.params import QueryParams
-from api.representations import history_entry_data, iso
 from api.sources_views import source_or_404
+from metrics.serialization import history_entry_json, utc_z
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry, HistoryPage, MetricStore
 
@@ -61,14 +61,14 @@ def csv_rows(rows: Iterator[HistoryEntry], metric_names: list[str]) -> Iterator[
     writer.writerow(["fetched_at", "sequence", "hash", *(safe_cell(name) for name in metric_names)])
     yield flush()
     for entry in rows:
-        values = [entry.metrics.get(name) for name in metric_names]
-        writer.writerow([iso(entry.fetched_at), entry.sequence, entry.hash, *("" if v is None else v for v in values)])
+        values = ("" if v is None else v for v in (entry.metrics.get(name) for name in metric_names))
+        writer.writerow([utc_z(entry.fetched_at), entry.sequence, entry.hash, *values])
         yield flush()
 
 
 def ndjson_rows(rows: Iterator[HistoryEntry]) -> Iterator[str]:
     for entry in rows:
-        yield json.dumps(history_entry_data(entry), separators=(",", ":")) + "\n"
+        yield json.dumps(history_entry_json(entry), separators=(",", ":")) + "\n"
 
 
 def logged(chunks: Iterator[str], slug: str) -> Iterator[bytes]:

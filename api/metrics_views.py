@@ -15,14 +15,8 @@ from api.conditional import conditional_json
 from api.decorators import Access, api_view
 from api.errors import ApiError
 from api.params import BUCKETS, EARLIEST, QueryParams
-from api.representations import (
-    bucket_data,
-    changes_entry_data,
-    history_entry_data,
-    iso,
-    snapshot_data,
-)
 from api.sources_views import source_or_404
+from metrics.serialization import bucket_json, change_entry_json, history_entry_json, snapshot_json, time_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry, HistoryPage
 from pollers.models import Source
@@ -37,7 +31,7 @@ def metrics_index(request: HttpRequest) -> HttpResponseBase:
     params.raise_if_invalid()
     known = set(Source.objects.values_list("slug", flat=True))
     snapshots = {slug: snap for slug, snap in get_store().latest_all().items() if slug in known}
-    data = {"sources": {slug: snapshot_data(snapshots[slug], with_payload=with_payload) for slug in sorted(snapshots)}}
+    data = {"sources": {slug: snapshot_json(snapshots[slug], with_payload=with_payload) for slug in sorted(snapshots)}}
     newest = max((snap.last_seen_at for snap in snapshots.values()), default=None)
     return conditional_json(request, data, last_modified=newest)
 
@@ -49,7 +43,7 @@ def metrics_detail(request: HttpRequest, slug: str) -> HttpResponseBase:
     snapshot = get_store().latest(slug)
     if snapshot is None:
         raise ApiError(404, "no_data", f"Source {slug!r} has no stored snapshot yet.")
-    return conditional_json(request, snapshot_data(snapshot, with_payload=True), last_modified=snapshot.last_seen_at)
+    return conditional_json(request, snapshot_json(snapshot, with_payload=True), last_modified=snapshot.last_seen_at)
 
 
 def _history_page(request: HttpRequest, slug: str) -> HistoryPage:
@@ -82,12 +76,12 @@ def _next_link(request: HttpRequest, cursor: str | None) -> str | None:
 
 @api_view(GET=Access.READ)
 def history(request: HttpRequest, slug: str) -> HttpResponseBase:
-    return _page_response(request, slug, history_entry_data)
+    return _page_response(request, slug, history_entry_json)
 
 
 @api_view(GET=Access.READ)
 def changes(request: HttpRequest, slug: str) -> HttpResponseBase:
-    return _page_response(request, slug, changes_entry_data)
+    return _page_response(request, slug, change_entry_json)
 
 
 def _page_response(
@@ -135,8 +129,8 @@ def series(request: HttpRequest, slug: str) -> HttpResponseBase:
         "source": slug,
         "metric": metric,
         "bucket": bucket_name,
-        "from": iso(start),
-        "to": iso(end),
-        "buckets": [bucket_data(b) for b in buckets],
+        "from": time_json(start),
+        "to": time_json(end),
+        "buckets": [bucket_json(b) for b in buckets],
     }
     return conditional_json(request, data)

@@ -16,7 +16,7 @@ from api.params import BUCKETS
 
 Schema = dict[str, Any]
 
-# Endpoints other apps add under /api/v1/ (alerts/ adds /api/v1/alerts) document themselves here, from their
+# Endpoints kept in their own modules (api.alerts_openapi documents /api/v1/alerts) register here, from an
 # AppConfig.ready(), so the contract test covers them too: ``register_paths({...}, schemas={...})``.
 _EXTRA_PATHS: dict[str, Schema] = {}
 _EXTRA_SCHEMAS: dict[str, Schema] = {}

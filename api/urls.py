@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
-from api import export_views, metrics_views, sources_views, status_views
+from api import alerts_views, export_views, metrics_views, sources_views, status_views
 
 app_name = "api"
 
@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("metrics/<slug:slug>/series", metrics_views.series, name="series"),
     path("metrics/<slug:slug>/changes", metrics_views.changes, name="changes"),
     path("export/<slug:slug>", export_views.export, name="export"),
+    path("alerts", alerts_views.alerts, name="alerts"),
     path("ready", status_views.ready, name="ready"),
     path("info", status_views.info, name="info"),
     path("openapi.json", status_views.openapi, name="openapi"),

@@ -83,7 +83,7 @@ MIDDLEWARE = [
     # login throttle refuses login POSTs over their limits before a session is loaded.
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.ApiErrorMiddleware",
-    "api.login_throttle.LoginThrottleMiddleware",
+    "accounts.login_throttle.LoginThrottleMiddleware",
     # Django: sessions, CSRF, authentication, messages, framing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -342,7 +342,7 @@ LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/account
 CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 # A cache outage should not lock every client out; limits resume when the cache returns.
 RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)

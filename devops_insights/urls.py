@@ -8,7 +8,6 @@ from devops_insights import views
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/health", views.health, name="health"),
-    path("api/v1/alerts", include("alerts.urls")),
     path("api/v1/", include("api.urls")),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),

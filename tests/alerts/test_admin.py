@@ -30,7 +30,7 @@ def test_it_shows_every_alerting_page(staff: Client) -> None:
         name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1, channels=[channel]
     )
     PollDriver(source).ok(cpu_load=99)
-    for model in ("alertrule", "silence", "alertstate", "alertevent", "notificationchannel", "delivery"):
+    for model in ("alertrule", "silence", "rulestate", "alertevent", "notificationchannel", "delivery"):
         response = staff.get(f"/admin/alerts/{model}/")
         assert response.status_code == 200, model
     assert "cpu_load &gt; 85" in staff.get("/admin/alerts/alertrule/").content.decode()

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from alerts.models import AlertEvent, AlertRule, AlertState
+from alerts.models import AlertEvent, AlertRule, RuleState
 from pollers.models import Source
 from tests.alerts.support import PollDriver, make_rule
 from tests.factories import make_source
@@ -39,7 +39,7 @@ def test_it_fires_a_threshold_after_three_polls_and_resolves_after_two() -> None
     polls.ok(cpu_load=90)
     polls.ok(cpu_load=91)
     assert events() == []
-    assert AlertState.objects.get().status == "pending"
+    assert RuleState.objects.get().status == "pending"
     polls.ok(cpu_load=92)
     assert events() == [("fired", "cpu high")]
     fired = AlertEvent.objects.get()
@@ -186,11 +186,11 @@ def test_it_does_not_count_the_same_poll_twice() -> None:
     first = polls.ok(cpu_load=90)
     polls.send(first)
     polls.send(first)
-    assert AlertState.objects.get().true_streak == 1
+    assert RuleState.objects.get().true_streak == 1
     second = polls.ok(cpu_load=90)
     polls.send(first)  # older than the last applied poll: ignored
     polls.send(second)
-    assert AlertState.objects.get().true_streak == 2
+    assert RuleState.objects.get().true_streak == 2
     assert events() == []
 
 
@@ -220,7 +220,7 @@ def test_it_writes_nothing_for_a_quiet_rule() -> None:
     polls = PollDriver(source)
     for _ in range(5):
         polls.ok(cpu_load=10)
-    assert not AlertState.objects.exists()
+    assert not RuleState.objects.exists()
 
 
 def test_it_returns_the_source_to_ok_when_a_firing_rule_is_disabled_or_deleted(
@@ -234,7 +234,7 @@ def test_it_returns_the_source_to_ok_when_a_firing_rule_is_disabled_or_deleted(
         rule.enabled = False
         rule.save()
     assert alert_state(source) == "ok"
-    assert not AlertState.objects.exists()
+    assert not RuleState.objects.exists()
 
     rule2 = make_rule(
         name="cpu2", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1, severity="critical"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from alerts.models import AlertEvent, AlertState, Delivery
+from alerts.models import AlertEvent, Delivery, RuleState
 from pollers.models import Source
 from tests.alerts import poller_worker as worker
 from tests.alerts.support import make_channel, make_rule
@@ -54,7 +54,7 @@ def assert_exactly_once(source: Source) -> None:
         "reminder": worker.CYCLES,
         "resolved": worker.CYCLES,
     }
-    state = AlertState.objects.get()
+    state = RuleState.objects.get()
     assert (state.status, state.last_poll_id) == ("inactive", f"poll-{len(worker.SCRIPT) - 1}")
     assert Source.objects.get(pk=source.pk).alert_state == "ok"
 

@@ -1,4 +1,4 @@
-"""Fired and resolved events reach the channel layer through realtime's ``publish_alert`` after commit."""
+"""Fired and resolved events reach the channel layer through realtime's ``events.publish_alert`` after commit."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from alerts.models import AlertEvent
-from realtime import publish
+from realtime import events
 from tests.alerts.support import PollDriver, make_rule
 from tests.factories import make_source
 
@@ -50,7 +50,7 @@ def test_it_keeps_evaluating_when_publishing_fails(
     def broken(slug: str, event: dict[str, Any]) -> None:
         raise ConnectionError("channel layer down")
 
-    monkeypatch.setattr(publish, "publish_alert", broken, raising=False)
+    monkeypatch.setattr(events, "publish_alert", broken, raising=False)
     source = make_source()
     make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
     with django_capture_on_commit_callbacks(execute=True):
@@ -63,7 +63,7 @@ def test_it_publishes_nothing_when_live_alerts_are_off(
 ) -> None:
     settings.ALERTS_PUBLISH_LIVE = False
     published: list[Any] = []
-    monkeypatch.setattr(publish, "publish_alert", lambda slug, event: published.append(event), raising=False)
+    monkeypatch.setattr(events, "publish_alert", lambda slug, event: published.append(event), raising=False)
     source = make_source()
     make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
     with django_capture_on_commit_callbacks(execute=True):

@@ -11,19 +11,19 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from alerts.models import AlertEvent, AlertRule, AlertState
+from alerts.models import AlertEvent, AlertRule, RuleState
 from pollers.models import Source
 from tests.factories import make_source, payload, record
 
 pytestmark = pytest.mark.django_db
 
 
-def firing(source: Source, name: str, severity: str = "critical", status: str = "firing") -> AlertState:
+def firing(source: Source, name: str, severity: str = "critical", status: str = "firing") -> RuleState:
     rule = AlertRule.objects.create(
         name=name, kind="metric", metric="cpu_load", operator=">", threshold=90, severity=severity
     )
     since = timezone.now() - timedelta(minutes=3)
-    return AlertState.objects.create(
+    return RuleState.objects.create(
         rule=rule,
         source=source,
         status=status,

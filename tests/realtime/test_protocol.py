@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from realtime.publish import publish_alert, publish_source_status, publish_update
+from realtime.events import publish_alert, publish_source_status, publish_update
 from tests.factories import make_source
 from tests.realtime.conftest import status_payload
 

@@ -15,8 +15,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django_ratelimit.core import get_usage
 
-from api import throttle
-from api.client_ip import client_ip
+from accounts import rate_limits
+from accounts.client_ip import client_ip
 
 security_logger = logging.getLogger("django.security.login")
 
@@ -29,7 +29,7 @@ def wait_if_spent(request: HttpRequest, group: str, value: str, rate: str) -> in
     usage = get_usage(request, group=group, key=lambda _group, _request: value, rate=rate, increment=False)
     if usage is None or usage["count"] < usage["limit"]:
         return None
-    return throttle.retry_after_seconds(usage["time_left"])
+    return rate_limits.retry_after_seconds(usage["time_left"])
 
 
 class LoginThrottleMiddleware:
@@ -49,9 +49,9 @@ class LoginThrottleMiddleware:
             security_logger.warning("login attempts throttled for %s on %s", ip, request.path)
             return self._too_many(wait)
         response = self.get_response(request)
-        throttle.hit(request, "login.ip", ip, settings.LOGIN_RATE_LIMIT_IP)
+        rate_limits.hit(request, "login.ip", ip, settings.LOGIN_RATE_LIMIT_IP)
         if username and response.status_code not in SUCCESS_STATUSES:
-            throttle.hit(request, "login.username", username, settings.LOGIN_RATE_LIMIT_USERNAME)
+            rate_limits.hit(request, "login.username", username, settings.LOGIN_RATE_LIMIT_USERNAME)
         return response
 
     @staticmethod

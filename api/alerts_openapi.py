@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alerts.views import DEFAULT_LIMIT, KINDS, MAX_LIMIT, SEVERITIES, STATES
+from api.alerts_views import DEFAULT_LIMIT, KINDS, MAX_LIMIT, SEVERITIES, STATES
 from api.openapi import NULLABLE_TIME, TIME, Schema, obj, ok, query, ref, register_paths, responses
 
 ANY_OBJECT: Schema = {"type": ["object", "null"]}

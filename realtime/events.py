@@ -1,9 +1,11 @@
-"""Publish store changes, source status and alerts to the channel layer, from sync code (the poller).
+"""The event messages: build store changes, source health changes and alerts and send them to the channel layer.
+
+Called from sync code: ``realtime.receivers``, on the poller's and the alert evaluator's signals.
 
 Event contract (the consumer handles ``type`` ``metric.update`` in ``metric_update``,
 ``source.status`` in ``source_status`` and ``alert.event`` in ``alert_event``). Each event goes to
 the source's group ``metrics.<slug>`` and to ``metrics.all``. Sends reuse one event loop and one
-connection for the whole process (see ``realtime.publisher``); a failed send is logged, never raised.
+connection for the whole process (see ``realtime.layer_sender``); a failed send is logged, never raised.
 """
 
 from __future__ import annotations
@@ -13,18 +15,13 @@ from typing import Any
 
 from django.conf import settings
 
-from metrics.stores.base import FieldChange, JsonObject, RecordResult
+from metrics.serialization import WEBSOCKET_FORM, diff_json
+from metrics.stores.base import JsonObject, RecordResult
 from observability.tracing import span
 from realtime.groups import ALL_GROUP, source_group
-from realtime.publisher import publisher
+from realtime.layer_sender import layer_sender
 
 __all__ = ["ALL_GROUP", "publish_alert", "publish_source_status", "publish_update", "source_group"]
-
-SOURCE_STATUSES = ("failing", "circuit_open", "recovered")
-
-
-def diff_as_json(diff: list[FieldChange]) -> list[dict[str, Any]]:
-    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
 
 
 def update_event(
@@ -35,12 +32,12 @@ def update_event(
         "source": slug,
         "hash": result.hash,
         "sequence": result.sequence,
-        "fetched_at": fetched_at.isoformat(),
+        "fetched_at": WEBSOCKET_FORM.time(fetched_at),
         "metrics": result.metrics,
-        "diff": diff_as_json(result.diff),
+        "diff": diff_json(result.diff, form=WEBSOCKET_FORM),
         "poll_id": poll_id,
         # Lets a client (and bench/ws_fanout.py) measure the delay from publishing to receipt.
-        "published_at": datetime.now(UTC).isoformat(),
+        "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),
     }
     if payload is not None:
         event["payload"] = payload
@@ -49,7 +46,7 @@ def update_event(
 
 def _send(slug: str, event: dict[str, Any]) -> bool:
     with span("publish", source=slug, type=event["type"]):
-        return publisher.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
+        return layer_sender.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
 
 
 def publish_update(
@@ -67,7 +64,7 @@ def publish_update(
 
 
 def publish_source_status(slug: str, status: str, detail: dict[str, Any]) -> bool:
-    """``status``: "failing", "circuit_open" or "recovered"; ``detail`` is JSON-serializable."""
+    """``status``: one of ``pollers.health.CHANGES`` ("failing", "circuit_open", "recovered"); ``detail`` is JSON."""
     return _send(slug, {"type": "source.status", "source": slug, "status": status, "detail": detail})
 
 

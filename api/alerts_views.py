@@ -1,8 +1,8 @@
-"""``GET /api/v1/alerts``: active alerts and recent alert events.
+"""``GET /api/v1/alerts``: active alerts and recent alert events, read from ``alerts.models``.
 
-Built on the API's own plumbing (``api.decorators.api_view``: session or Bearer token, rate
-limits, one error shape; ``api.params.QueryParams``: strict query parsing), so it behaves like
-every other ``/api/v1/`` endpoint. Its OpenAPI description is in ``alerts.openapi``.
+The API presents alerting the way it presents sources and metrics (``api.decorators.api_view``: session
+or Bearer token, rate limits, one error shape; ``api.params.QueryParams``: strict query parsing); alerting
+itself knows nothing of the API. Its OpenAPI description is in ``api.alerts_openapi``.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from typing import Any
 from django.http import HttpRequest, HttpResponseBase, JsonResponse
 from django.utils import timezone
 
-from alerts.models import AlertEvent, AlertState, Severity, Silence
+from alerts.models import AlertEvent, RuleState, Severity, Silence
 from api.decorators import Access, api_view
 from api.params import QueryParams
 from pollers.models import Source
 
 PARAMETERS = ("state", "source", "severity", "kind", "since", "limit")
-STATES = (AlertState.Status.FIRING.value, AlertState.Status.PENDING.value)
+STATES = (RuleState.Status.FIRING.value, RuleState.Status.PENDING.value)
 SEVERITIES = tuple(Severity.values)
 KINDS = tuple(AlertEvent.Kind.values)
 DEFAULT_LIMIT = 50
@@ -48,7 +48,7 @@ def alerts(request: HttpRequest) -> HttpResponseBase:
 
 
 def _active(filters: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    states = AlertState.objects.active().select_related("rule", "source")
+    states = RuleState.objects.active().select_related("rule", "source")
     if filters["state"]:
         states = states.filter(status=filters["state"])
     if filters["severity"]:

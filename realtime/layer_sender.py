@@ -1,4 +1,4 @@
-"""Send channel-layer group messages from sync code over one long-lived event loop.
+"""The long-lived send loop: channel-layer group messages from sync code over one event loop per process.
 
 ``async_to_sync(layer.group_send)`` builds a new event loop per call, and channels-redis keeps its
 connection pools per loop, so every message would open (and leak until the loop closes) a fresh
@@ -28,7 +28,7 @@ from channels.layers import BaseChannelLayer, InMemoryChannelLayer, get_channel_
 logger = logging.getLogger(__name__)
 
 
-class ChannelLayerPublisher:
+class LayerSender:
     """Process-wide sender of group messages; safe to call from any number of threads."""
 
     def __init__(self) -> None:
@@ -72,7 +72,7 @@ class ChannelLayerPublisher:
             # After a fork the child has the parent's objects but not its threads: start anew.
             if self._loop is None or self._pid != os.getpid() or not (self._thread and self._thread.is_alive()):
                 loop = asyncio.new_event_loop()
-                thread = threading.Thread(target=_run_forever, args=(loop,), name="realtime-publisher", daemon=True)
+                thread = threading.Thread(target=_run_forever, args=(loop,), name="realtime-layer-sender", daemon=True)
                 thread.start()
                 self._loop, self._thread, self._pid = loop, thread, os.getpid()
             return self._loop
@@ -97,7 +97,7 @@ def _run_forever(loop: asyncio.AbstractEventLoop) -> None:
         try:
             loop.close()
         except Exception:
-            logger.debug("closing the publisher loop failed", exc_info=True)
+            logger.debug("closing the layer sender's loop failed", exc_info=True)
 
 
 async def _send_all(layer: BaseChannelLayer, groups: Sequence[str], event: dict[str, Any]) -> None:
@@ -106,5 +106,5 @@ async def _send_all(layer: BaseChannelLayer, groups: Sequence[str], event: dict[
         await layer.group_send(group, {**event, "group": group})
 
 
-publisher = ChannelLayerPublisher()
-atexit.register(publisher.close)
+layer_sender = LayerSender()
+atexit.register(layer_sender.close)
