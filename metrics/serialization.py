@@ -1,8 +1,9 @@
 """The JSON shape of what the store holds: snapshots, history entries, diffs and series buckets, in one place.
 
 The HTTP API, the WebSocket protocol (replies and the update events the poller's changes become) and
-exports all show the same records with the same keys in the same order. The published forms differ in
-two details only, both kept because clients already parse them; a ``JsonForm`` carries them:
+exports (``metrics/lifecycle/records.py``, with ``EXPORT_FORM``) all show the same records with the
+same keys. The published forms differ in two details only, both kept because clients already parse
+them; a ``JsonForm`` carries them:
 
 - how a time is written: the API writes UTC with a ``Z`` (``2026-01-01T12:00:00.500000Z``), the WebSocket
   writes the stored time's own ISO form (``2026-01-01T12:00:00.500000+00:00``);
@@ -48,8 +49,15 @@ class JsonForm:
     change_keys: tuple[str, str, str, str]
 
 
+def utc_microseconds(value: datetime) -> str:
+    """UTC with all six fractional digits, so equal times always give equal bytes (exports and archives)."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 API_FORM = JsonForm("api", utc_z, ("path", "kind", "old", "new"))
 WEBSOCKET_FORM = JsonForm("websocket", own_iso, ("path", "old", "new", "kind"))
+# Export and archive lines (metrics/lifecycle/records.py) sort their keys, so only the time form matters.
+EXPORT_FORM = JsonForm("export", utc_microseconds, ("path", "old", "new", "kind"))
 
 
 def time_json(value: datetime | None, *, form: JsonForm = API_FORM) -> str | None:

@@ -14,7 +14,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from observability.instruments import PREFIX
-from pollers.models import AlertState, PollerProcess, Source
+from pollers.models import PollerProcess, Source, SourceAlertLevel
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class SourceStateCollector(Collector):
             slug = row["slug"]
             for state in Source.Circuit.values:
                 circuit.add_metric([slug, state], 1 if row["circuit_state"] == state else 0)
-            for state in AlertState.values:
+            for state in SourceAlertLevel.values:
                 alert.add_metric([slug, state], 1 if row["alert_state"] == state else 0)
             enabled.add_metric([slug], 1 if row["enabled"] else 0)
             failures.add_metric([slug], row["consecutive_failures"])

@@ -47,11 +47,6 @@ class SourceAlertLevel(models.TextChoices):
     CRITICAL = "critical", "Critical"  # a critical alert is firing
 
 
-# The old name, still imported by observability/collectors.py until the lifecycle branch moves the
-# Source-state collectors into pollers/: delete once nothing imports it.
-AlertState = SourceAlertLevel
-
-
 # Health fields the poller owns; refreshed before each poll (another process may have polled
 # since) and written with a targeted UPDATE so an admin editing the source loses nothing.
 HEALTH_FIELDS = (

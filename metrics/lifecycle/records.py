@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from metrics.rollups import TIER_SECONDS, RollupBucket
+from metrics.serialization import EXPORT_FORM, diff_json
 from metrics.stores.base import FieldChange, HistoryEntry, Snapshot
 
 JsonObject = dict[str, Any]
@@ -34,7 +35,7 @@ class RecordFormatError(ValueError):
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+    return EXPORT_FORM.time(moment)
 
 
 def parse_time(value: Any, field: str) -> datetime:
@@ -62,7 +63,7 @@ def history_record(entry: HistoryEntry) -> JsonObject:
         "hash": entry.hash,
         "fetched_at": iso(entry.fetched_at),
         "metrics": entry.metrics,
-        "diff": [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in entry.diff],
+        "diff": diff_json(entry.diff, form=EXPORT_FORM),
         "payload": entry.payload,
     }
 

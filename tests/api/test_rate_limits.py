@@ -10,7 +10,6 @@ from django.test import Client, RequestFactory
 
 from accounts.client_ip import client_ip
 from accounts.models import ApiToken
-from accounts.client_ip import client_ip
 from tests.api.support import assert_error, away_from_a_window_edge
 from tests.factories import bearer, make_token
 

@@ -51,34 +51,6 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ),
 }
 
-# Known violations, each (file, imported module): removed by the lifecycle branch, which moves the metric
-# data lifecycle out of observability/ and the Source-state collectors into pollers/. Delete this list
-# once that branch is merged; an entry that no longer matches an import fails the test.
-ALLOWED_UNTIL_LIFECYCLE_MERGE: frozenset[tuple[str, str]] = frozenset(
-    {
-        ("observability/archive.py", "metrics.stores.base"),
-        ("observability/collectors.py", "metrics.read_cache"),
-        ("observability/collectors.py", "metrics.stores"),
-        ("observability/collectors.py", "pollers.models"),
-        ("observability/maintenance.py", "metrics.stores"),
-        ("observability/management/commands/export_metrics.py", "metrics.stores"),
-        ("observability/management/commands/import_metrics.py", "metrics.stores"),
-        ("observability/management/commands/prune.py", "metrics.stores"),
-        ("observability/management/commands/prune.py", "pollers.models"),
-        ("observability/receivers.py", "metrics.stores"),
-        ("observability/receivers.py", "pollers.outcome"),
-        ("observability/receivers.py", "pollers.signals"),
-        ("observability/records.py", "metrics.rollups"),
-        ("observability/records.py", "metrics.stores.base"),
-        ("observability/retention.py", "metrics.rollups"),
-        ("observability/retention.py", "metrics.stores.base"),
-        ("observability/retention.py", "pollers.models"),
-        ("observability/transfer.py", "metrics.rollups"),
-        ("observability/transfer.py", "metrics.stores.base"),
-        ("observability/ttl.py", "metrics.stores.base"),
-    }
-)
-
 
 @dataclass(frozen=True)
 class Arrow:
@@ -152,16 +124,8 @@ def upward(root: Path, allowlist: frozenset[tuple[str, str]] = frozenset()) -> l
 
 
 def test_it_finds_no_import_of_a_higher_layer() -> None:
-    found = upward(ROOT, ALLOWED_UNTIL_LIFECYCLE_MERGE)
+    found = upward(ROOT)
     assert not found, "imports of a higher layer:\n" + "\n".join(str(arrow) for arrow in found)
-
-
-def test_it_keeps_no_stale_entry_in_the_allowlist() -> None:
-    present = {(a.path, a.imported) for a in arrows(ROOT) if not is_allowed(a)}
-    stale = sorted(ALLOWED_UNTIL_LIFECYCLE_MERGE - present)
-    assert not stale, "allowlisted imports that no longer exist (delete them from the list):\n" + "\n".join(
-        f"{path} imports {module}" for path, module in stale
-    )
 
 
 def write(root: Path, relative: str, text: str) -> None:

@@ -14,8 +14,7 @@ from django.utils import timezone
 from pollers import health
 from pollers.health import PollHealth
 from pollers.models import Source
-from tests.api_support import bearer, make_token
-from tests.dashboard_data import payload, record
+from tests.factories import bearer, make_token, payload, record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.get_fixed_timezone(0))
 
