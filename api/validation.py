@@ -42,15 +42,33 @@ MESSAGES: dict[str, str] = {
 }
 
 
+# Lengths pydantic checks generically, when a validator (api.params.Text's NUL check) runs before them.
+LENGTHS: dict[str, str] = {
+    "too_long": "longer than {max_length} {unit}",
+    "too_short": "must be at least {min_length} {unit} long",
+}
+
+
 def sentence(error: ErrorDetails) -> str:
     """What is wrong, in one short sentence; our own validators' errors (PydanticCustomError) say it themselves."""
+    if error["type"] in LENGTHS:
+        ctx = error.get("ctx", {})
+        if error["type"] == "too_short" and ctx.get("min_length") == 1:
+            return "must not be empty"
+        unit = "characters" if isinstance(error.get("input"), str) else "items"
+        return LENGTHS[error["type"]].format(unit=unit, **ctx)
     template = MESSAGES.get(error["type"])
     if template is None:
         return str(error["msg"])
     try:
-        return template.format(**error.get("ctx", {}))
+        return template.format(**{name: _plain(value) for name, value in error.get("ctx", {}).items()})
     except (KeyError, IndexError):
         return str(error["msg"])
+
+
+def _plain(value: Any) -> Any:
+    """A bound as a person writes it: 120, not 120.0."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 def collect(problems: Iterable[tuple[str, str]], into: dict[str, list[str]] | None = None) -> dict[str, list[str]]:
