@@ -1,60 +1,63 @@
 """``GET /api/v1/alerts``: active alerts and recent alert events, read from ``alerts.models``.
 
-The API presents alerting the way it presents sources and metrics (``api.decorators.api_view``: session
-or Bearer token, rate limits, one error shape; ``api.params.QueryParams``: strict query parsing); alerting
-itself knows nothing of the API. Its OpenAPI description is in ``api.alerts_openapi``.
+A router of the API's one NinjaAPI (``api.ninja_api``), so it behaves like every other ``/api/v1/`` endpoint:
+session or Bearer token, rate limits, strict parameters, one error shape; its schemas (``api.alerts_schemas``)
+serialise the answer and describe it in the generated document.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest
 from django.utils import timezone
+from ninja import Query, Schema
+from pydantic import Field
 
-from alerts.models import AlertEvent, RuleState, Severity, Silence
-from api.decorators import Access, api_view
-from api.params import QueryParams
+from alerts.models import AlertEvent, RuleState, Silence
+from api.alerts_schemas import AlertList, Kind, SeverityName, State
+from api.errors import field_errors
+from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
+from api.router import ApiRouter
+from api.schemas import documented
 from pollers.models import Source
 
-PARAMETERS = ("state", "source", "severity", "kind", "since", "limit")
-STATES = (RuleState.Status.FIRING.value, RuleState.Status.PENDING.value)
-SEVERITIES = tuple(Severity.values)
-KINDS = tuple(AlertEvent.Kind.values)
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 
+router = ApiRouter(tags=["alerts"])
 
-@api_view(GET=Access.READ)
-def alerts(request: HttpRequest) -> HttpResponseBase:
-    params = QueryParams(request, PARAMETERS)
-    filters: dict[str, Any] = {
-        "state": params.choice("state", STATES, default=""),
-        "severity": params.choice("severity", SEVERITIES, default=""),
-        "kind": params.choice("kind", KINDS, default=""),
-        "since": params.timestamp("since"),
-        "limit": params.integer("limit", DEFAULT_LIMIT, minimum=1, maximum=MAX_LIMIT),
-        "source": None,
-    }
-    slug = params.string("source", max_length=64)
-    if slug is not None:
-        filters["source"] = Source.objects.filter(slug=slug).first()
-        if filters["source"] is None:
-            params.error("source", "no such source")
-    params.raise_if_invalid()
+
+class AlertQuery(Schema):
+    state: State | None = Field(None, description="Only active alerts in this state.")
+    source: Text | None = Field(None, max_length=64, description="Only this source (alerts and events).")
+    severity: SeverityName | None = Field(None, description="Only this severity (alerts and events).")
+    kind: Kind | None = Field(None, description="Only events of this kind.")
+    since: Timestamp | None = Field(None, description=f"Only events at or after this time. {TIMESTAMP_HELP}")
+    limit: Annotated[int, Between(1, MAX_LIMIT)] = Field(DEFAULT_LIMIT, description="Events returned.")
+
+
+@router.get("", response=documented({200: AlertList}, 400, 401, 429, 500), operation_id="listAlerts")
+def alerts(request: HttpRequest, query: Query[AlertQuery]) -> dict[str, Any]:
+    """Active alerts (firing, then pending) and recent alert events, newest first."""
+    source = None
+    if query.source is not None:
+        source = Source.objects.filter(slug=query.source).first()
+        if source is None:
+            raise field_errors({"source": ["no such source"]}, "Some query parameters are invalid.")
     now = timezone.now()
-    return JsonResponse({"generated_at": now.isoformat(), "active": _active(filters, now), "events": _events(filters)})
+    return {"generated_at": now.isoformat(), "active": _active(query, source, now), "events": _events(query, source)}
 
 
-def _active(filters: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
+def _active(query: AlertQuery, source: Source | None, now: datetime) -> list[dict[str, Any]]:
     states = RuleState.objects.active().select_related("rule", "source")
-    if filters["state"]:
-        states = states.filter(status=filters["state"])
-    if filters["severity"]:
-        states = states.filter(rule__severity=filters["severity"])
-    if filters["source"] is not None:
-        states = states.filter(source=filters["source"])
+    if query.state:
+        states = states.filter(status=query.state)
+    if query.severity:
+        states = states.filter(rule__severity=query.severity)
+    if source is not None:
+        states = states.filter(source=source)
     silences = list(Silence.objects.active(now))
     rows = []
     # "firing" sorts before "pending": what is burning comes first.
@@ -79,14 +82,14 @@ def _active(filters: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     return rows
 
 
-def _events(filters: dict[str, Any]) -> list[dict[str, Any]]:
+def _events(query: AlertQuery, source: Source | None) -> list[dict[str, Any]]:
     events = AlertEvent.objects.select_related("source")
-    if filters["severity"]:
-        events = events.filter(severity=filters["severity"])
-    if filters["source"] is not None:
-        events = events.filter(source=filters["source"])
-    if filters["kind"]:
-        events = events.filter(kind=filters["kind"])
-    if filters["since"] is not None:
-        events = events.filter(occurred_at__gte=filters["since"])
-    return [event.as_dict() for event in events.order_by("-occurred_at", "-pk")[: filters["limit"]]]
+    if query.severity:
+        events = events.filter(severity=query.severity)
+    if source is not None:
+        events = events.filter(source=source)
+    if query.kind:
+        events = events.filter(kind=query.kind)
+    if query.since is not None:
+        events = events.filter(occurred_at__gte=query.since)
+    return [event.as_dict() for event in events.order_by("-occurred_at", "-pk")[: query.limit]]

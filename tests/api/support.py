@@ -41,9 +41,9 @@ def assert_matches_schema(body: Any, name: str) -> None:
     """``body`` validates against ``components/schemas/<name>`` of the served OpenAPI document."""
     import jsonschema_rs
 
-    from api.openapi import openapi_document
+    from api.ninja_api import api
 
-    root = {"$ref": f"#/components/schemas/{name}", "components": openapi_document()["components"]}
+    root = {"$ref": f"#/components/schemas/{name}", "components": api.get_openapi_schema()["components"]}
     problems = [f"{list(e.instance_path)}: {e.message}" for e in jsonschema_rs.validator_for(root).iter_errors(body)]
     assert problems == [], problems
 
