@@ -286,7 +286,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
         return self._guard(run, source)
 
-    # --- rollups and restore (retention, export and import: observability/) -------------------
+    # --- rollups and restore (retention, export and import: metrics/lifecycle/) -------------------
 
     def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
         rows = [

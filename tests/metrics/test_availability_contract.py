@@ -19,7 +19,7 @@ import pytest
 
 from metrics.availability import RELATIVE_ERROR
 from metrics.stores.base import AvailabilitySpan, MetricStore, PollSample
-from tests.metrics.availability_support import NOON, nearest_rank, store, within_bound
+from tests.metrics.support import NOON, nearest_rank, store, within_bound
 from tests.mongo_store import client_for
 
 __all__ = ["store"]  # the fixture, imported so pytest finds it

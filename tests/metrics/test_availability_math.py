@@ -26,7 +26,7 @@ from metrics.availability import (
     worst_error_kind,
 )
 from metrics.stores.base import PollSample
-from tests.metrics.availability_support import nearest_rank, within_bound
+from tests.metrics.support import nearest_rank, within_bound
 
 NOW = datetime(2026, 11, 29, 12, 0, 30, tzinfo=UTC)
 

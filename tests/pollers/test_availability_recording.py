@@ -14,13 +14,12 @@ from metrics.stores import get_store
 from metrics.stores.base import AvailabilityBucket
 from metrics.stores.mongo import MongoMetricStore
 from pollers.availability import sample_for
-from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 from tests import services
+from tests.factories import make_poller, make_source
 from tests.mongo_store import client_for
 from tests.simulator import RunningSimulator
 
@@ -28,22 +27,21 @@ pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-def make_poller(**options: Any) -> Poller:
-    return Poller(
-        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0, backoff_base=0.01)),
-        circuit_policy=CircuitPolicy(failure_threshold=2, cooldown=timedelta(minutes=10)),
-        **options,
-    )
+def poller_with(**options: Any) -> Poller:
+    """The factory's poller with a long cooldown (once open, the circuit skips every later poll of the
+    test) and ``options`` of the Poller itself (store, dry_run)."""
+    made = make_poller(cooldown=600)
+    return Poller(fetcher=made.fetcher, circuit_policy=made.circuit_policy, **options)
 
 
 @pytest.fixture
 def source(simulator: RunningSimulator) -> Source:
-    return Source.objects.create(slug="us-east", name="US East", url=simulator.url("us-east"), timeout_seconds=1.0)
+    return make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
 
 
 @pytest.fixture
 def poller() -> Iterator[Poller]:
-    poller = make_poller()
+    poller = poller_with()
     yield poller
     poller.fetcher.close()
 
@@ -92,11 +90,11 @@ def test_it_counts_a_poll_skipped_by_the_open_circuit_as_down(
 
 
 def test_it_counts_nothing_on_a_dry_run_or_for_a_deleted_source(simulator: RunningSimulator, source: Source) -> None:
-    dry = make_poller(dry_run=True)
+    dry = poller_with(dry_run=True)
     assert dry.poll(source).ok
     dry.fetcher.close()
     assert today() is None
-    poller = make_poller()
+    poller = poller_with()
     Source.objects.filter(pk=source.pk).delete()
     assert poller.poll(source).error_kind == "deleted"
     poller.fetcher.close()
@@ -109,7 +107,7 @@ def test_it_keeps_polling_when_counting_fails(
     client = client_for(
         f"mongodb://127.0.0.1:{services.free_port()}/?directConnection=true", serverSelectionTimeoutMS=200
     )
-    poller = make_poller(store=MongoMetricStore(client, "unreachable"))
+    poller = poller_with(store=MongoMetricStore(client, "unreachable"))
     try:
         with caplog.at_level(logging.WARNING, logger="pollers.availability"):
             outcome = poller.poll(source)

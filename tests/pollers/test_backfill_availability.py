@@ -14,6 +14,7 @@ from django.core.management import CommandError, call_command
 from metrics.stores import get_backend_store, get_store
 from metrics.stores.base import MetricStore
 from pollers.models import PollFailure, Source
+from tests.factories import make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,7 @@ def store(request: pytest.FixtureRequest, settings: Any) -> Iterator[MetricStore
 
 @pytest.fixture
 def source() -> Source:
-    return Source.objects.create(slug="us-east", name="US East", url="https://us-east.example.com/status")
+    return make_source("us-east", url="https://us-east.example.com/status")
 
 
 def stored_change(store: MetricStore, source: Source, at: datetime) -> None:
