@@ -71,6 +71,13 @@ WINDOWS: dict[str, Window] = {
 }
 MAX_DAYS = 366
 
+# How long each tier must be kept for every window above to be whole: the longest window read from
+# it (the 90 day bars are the 90d window). Retention keeps availability at least this long (see
+# metrics.lifecycle: a policy asking for less is refused at save, and clamped when it bypassed that).
+REQUIRED_KEEP: dict[str, timedelta] = {
+    tier: max(window.length for window in WINDOWS.values() if window.tier == tier) for tier in TIERS
+}
+
 
 # --- buckets ---------------------------------------------------------------------------------
 

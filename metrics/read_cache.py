@@ -183,8 +183,8 @@ class CachedMetricStore(MetricStore):
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals(source, spans)
 
-    def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:
-        return self.backend_store.prune_availability(source, tier, before)
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
 
     def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
         return self.backend_store.replace_backfilled_availability(source, since, samples)

@@ -12,6 +12,9 @@ For each source, in this order (so nothing is pruned before it is rolled up or a
    duplicates by the next run.
 3. **Rollups** of each tier older than that tier's horizon are deleted (1-day ones are kept by
    default).
+4. **Availability buckets** of each tier older than the same horizon are deleted, but never less
+   than the uptime windows need (``metrics.availability.REQUIRED_KEEP``: a policy asking for less is
+   refused at save; one that bypassed validation is clamped here, with a warning).
 
 Stores are used through the MetricStore contract plus ``metrics.rollups.RollupStore``.
 """
@@ -26,6 +29,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from metrics.availability import REQUIRED_KEEP
 from metrics.lifecycle.archive import archive_day
 from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
@@ -67,17 +71,19 @@ class SourceReport:
     raw_archived: int = 0
     archive_files: list[Path] = field(default_factory=list)
     rollups_deleted: dict[str, int] = field(default_factory=dict)
+    availability_deleted: dict[str, int] = field(default_factory=dict)
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         rolled = ", ".join(f"{tier} {n}" for tier, n in self.buckets_written.items() if n) or "none"
         pruned = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items() if n) or "none"
+        availability = ", ".join(f"{tier} {n}" for tier, n in self.availability_deleted.items() if n) or "none"
         archived = ""
         if self.archive_files:
             archived = f", archived {self.raw_archived} into {len(self.archive_files)} file(s)"
         return (
             f"{self.source}: rollups written {rolled}; {verb} {self.raw_deleted} raw snapshot(s){archived}; "
-            f"{verb} rollups {pruned}"
+            f"{verb} rollups {pruned}; {verb} availability buckets {availability}"
         )
 
 
@@ -204,7 +210,42 @@ def apply_to_source(
         else:
             report.rollups_deleted[tier] = store.prune_rollups(source, tier, horizon)
             instruments.PRUNE_DELETED.labels(kind=tier).inc(report.rollups_deleted[tier])
+
+    for tier in TIERS:
+        horizon = availability_horizon(retention, tier, now, source)
+        if horizon is None:
+            continue
+        # Buckets are counted straight from polls (no cascade between tiers), yet the same boundary
+        # as the rollups keeps a tier's cut on a bucket of the next coarser one.
+        report.availability_deleted[tier] = store.prune_availability(
+            source, tier, bucket_start(horizon, COARSER[tier]), dry_run=dry_run
+        )
+        if not dry_run:
+            instruments.PRUNE_DELETED.labels(kind=f"availability_{tier}").inc(report.availability_deleted[tier])
     return report
+
+
+def availability_horizon(retention: Retention, tier: str, now: datetime, source: str = "") -> datetime | None:
+    """The policy's horizon for ``tier``, moved back to keep what the uptime windows read.
+
+    RetentionPolicy.clean refuses a shorter policy at save; a row that never went through it (older
+    rows, the shell, ``policies=``) would otherwise make a 30-day uptime silently cover fewer days.
+    """
+    horizon = retention.horizon(tier, now)
+    if horizon is None:
+        return None
+    floor = now - REQUIRED_KEEP[tier]
+    if horizon > floor:
+        logger.warning(
+            "%s: the retention policy keeps %s data %s day(s), less than the uptime windows read (%s); "
+            "its availability buckets are kept that long",
+            source or "retention",
+            tier,
+            (now - horizon).days,
+            REQUIRED_KEEP[tier].days,
+        )
+        return floor
+    return horizon
 
 
 def known_sources(store: Store) -> list[str]:

@@ -274,10 +274,12 @@ class MetricStore(abc.ABC):
         return day_series(self.availability(source, span.tier, span.start, span.end, latency=False), span)
 
     @abc.abstractmethod
-    def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         """Delete the tier's buckets (live and backfilled) starting before ``before``, for one source or
         all; returns how many buckets went. The retention policies call it per tier. Idempotent:
-        safe to retry after a StoreError (some buckets may already be gone)."""
+        safe to retry after a StoreError (some buckets may already be gone). ``dry_run`` counts the
+        buckets that would go and deletes nothing (one filter for both, so the count is what a real
+        run deletes)."""
 
     @abc.abstractmethod
     def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:

@@ -122,8 +122,12 @@ class InstrumentedStore(MetricStore):
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self._call("availability_totals", lambda: self.inner.availability_totals(source, spans), source)
 
-    def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:
-        return self._call("prune_availability", lambda: self.inner.prune_availability(source, tier, before), source)
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        return self._call(
+            "prune_availability",
+            lambda: self.inner.prune_availability(source, tier, before, dry_run=dry_run),
+            source,
+        )
 
     def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
         return self._call(

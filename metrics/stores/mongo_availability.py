@@ -122,13 +122,14 @@ class MongoAvailability:
                 self.availability_collection.bulk_write(operations[offset : offset + BATCH], ordered=False)
         return len(checked)
 
-    def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         query: dict[str, Any] = {"tier": check_tier(tier), "start_ms": {"$lt": epoch_ms(aware_utc(before, "before"))}}
         if source is not None:
             query["source"] = source
         with availability_errors(f"prune the availability of {source or 'all sources'}"):
             buckets = {(doc["source"], doc["start_ms"]) for doc in self.availability_collection.find(query, _KEYS)}
-            self.availability_collection.delete_many(query)
+            if not dry_run:
+                self.availability_collection.delete_many(query)
         return len(buckets)
 
     # --- reads -------------------------------------------------------------------------------

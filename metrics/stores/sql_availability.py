@@ -79,10 +79,13 @@ class SqlAvailability:
         self._write(run, f"backfilled availability of {source}")
         return len(checked)
 
-    def prune_availability(self, source: str | None, tier: str, before: datetime) -> int:
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         cells = self._cells().filter(tier=check_tier(tier), start__lt=aware_utc(before, "before"))
         if source is not None:
             cells = cells.filter(source=source)
+
+        if dry_run:
+            return self._guard(lambda: cells.values("source", "start").distinct().count(), f"availability of {source}")
 
         def run() -> int:
             with transaction.atomic(using=self.using):

@@ -1,43 +1,14 @@
-"""Shared by the availability tests: the ``store`` fixture over every store (as the store contract
-suite parametrises it: SQLite, PostgreSQL, MongoDB) and small helpers."""
+"""Shared by the availability tests: a fixed moment and the percentile checks (the ``store`` fixture
+over every store is tests/metrics/conftest.py's)."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
-
-import pytest
-
-from metrics.stores.base import MetricStore
-from tests.conftest import sql_alias
 
 # A fixed Sunday noon, so every bucket boundary below is computed by hand.
 NOON = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
-
-
-def _sql_param(kind: str) -> Any:
-    return pytest.param(kind, marks=pytest.mark.django_db(databases=[sql_alias(kind)], transaction=True), id=kind)
-
-
-STORE_KINDS = [_sql_param("sqlite"), _sql_param("postgres"), pytest.param("mongodb", id="mongodb")]
-
-
-@pytest.fixture(params=STORE_KINDS)
-def store(request: pytest.FixtureRequest) -> Iterator[MetricStore]:
-    kind = request.param
-    if kind == "mongodb":
-        from tests.mongo_store import mongo_store
-
-        with mongo_store(request.getfixturevalue("mongodb_url")) as mongo:
-            yield mongo
-        return
-    if kind == "postgres":
-        request.getfixturevalue("postgres_url")
-    from metrics.stores.sql import SqlMetricStore
-
-    yield SqlMetricStore(using=sql_alias(kind))
 
 
 def nearest_rank(samples: Sequence[float], p: float) -> float:

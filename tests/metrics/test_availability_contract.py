@@ -19,10 +19,8 @@ import pytest
 
 from metrics.availability import RELATIVE_ERROR
 from metrics.stores.base import AvailabilitySpan, MetricStore, PollSample
-from tests.metrics.support import NOON, nearest_rank, store, within_bound
+from tests.metrics.support import NOON, nearest_rank, within_bound
 from tests.mongo_store import client_for
-
-__all__ = ["store"]  # the fixture, imported so pytest finds it
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_TEST_URL"))
 SLUG = "us-east"
