@@ -32,8 +32,8 @@ def kept(store: MetricStore, tier: str, age: timedelta) -> bool:
     return bool(store.availability(SLUG, tier, moment, moment + timedelta(seconds=1), latency=False))
 
 
-def retain(store: MetricStore, tmp_path: Path, retention: Retention, *, dry_run: bool = False) -> dict[str, int]:
-    (report,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, dry_run=dry_run, policies={SLUG: retention})
+def retain(store: MetricStore, tmp_path: Path, retention: Retention) -> dict[str, int]:
+    (report,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, policies={SLUG: retention})
     return report.availability_deleted
 
 
@@ -54,7 +54,9 @@ def test_it_prunes_each_tier_at_its_horizon_and_a_dry_run_only_counts(store: Met
     #   1d: NOW - 100 d = 08-21 12:00, floored to 08-21 00:00: only the 120 d day goes.
     expected = {"1m": 3, "1h": 2, "1d": 1}
 
-    assert retain(store, tmp_path, policy, dry_run=True) == expected
+    (dry,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, dry_run=True, policies={SLUG: policy})
+    assert dry.availability_deleted == expected
+    assert "would delete availability buckets 1m 3, 1h 2, 1d 1" in dry.summary()  # what `prune --dry-run` prints
     assert all(kept(store, tier, age) for tier in expected for age in AGES.values())
 
     assert retain(store, tmp_path, policy) == expected
