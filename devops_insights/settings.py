@@ -449,3 +449,26 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM
+
+
+# --- Hardening: JSON budgets, raw JSON pages, WebSocket caps, access log (docs/security.md) --
+# Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
+# nesting and item count before parsing (metrics/jsonlimits.py); each keeps its own size setting.
+JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)
+JSON_MAX_ITEMS = config.integer("JSON_MAX_ITEMS", 100_000, minimum=100)
+# The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
+# latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
+DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
+DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
+    "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024
+)
+# Open WebSocket connections per user and per API token (0: no cap); extras are closed with 4409.
+# Counted in Redis across processes when REDIS_URL is set; each slot expires unless its connection
+# renews it every third of REALTIME_CONNECTION_SLOT_TTL, so a crashed process frees its slots.
+REALTIME_MAX_CONNECTIONS_PER_USER = config.integer("REALTIME_MAX_CONNECTIONS_PER_USER", 30, minimum=0)
+REALTIME_MAX_CONNECTIONS_PER_TOKEN = config.integer("REALTIME_MAX_CONNECTIONS_PER_TOKEN", 10, minimum=0)
+REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.0, minimum=3.0)
+# The project's access log (observability/access_log.py) replaces daphne's: query values of these
+# names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
+ACCESS_LOG = config.boolean("ACCESS_LOG", True)
+ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
