@@ -8,6 +8,7 @@ line on stderr and a non-zero exit instead of a traceback wall.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -159,3 +160,14 @@ def networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
         except ValueError:
             raise ConfigError(name, f"{item!r} is not an IP address or CIDR network") from None
     return result
+
+
+_HOST_PORT = re.compile(r"^(?:\[[^\]]+\]|[^:\[\]]+):(\d+)$")
+
+
+def check_allowlist(name: str, entries: list[str]) -> None:
+    """Allowlist entries are host names, IPs, CIDRs, or host:port / [v6]:port: a port must be 1 to 65535."""
+    for entry in entries:
+        match = _HOST_PORT.match(entry.strip())
+        if match is not None and not 0 < int(match.group(1)) < 65536:
+            raise ConfigError(name, f"{entry!r}: the port must be from 1 to 65535")

@@ -472,3 +472,5 @@ REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.
 # names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
 ACCESS_LOG = config.boolean("ACCESS_LOG", True)
 ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
+# POLLER_ALLOWED_PRIVATE_HOSTS (Pollers, above) also takes host:port entries; a bad port stops the start.
+config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)
