@@ -26,6 +26,8 @@ from metrics.stores.base import MetricStore, RecordResult
 from pollers.models import Source
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+# The handshake's own host: the origin above is allowed because it is this site's (realtime/origin.py).
+HOST = (b"host", b"127.0.0.1:8000")
 PATH = "/ws/metrics/"
 SLUGS = ("us-east", "eu-west", "ap-southeast")
 
@@ -161,7 +163,7 @@ def communicator(
 ) -> WebsocketCommunicator:
     from devops_insights.asgi import application
 
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])], subprotocols=subprotocols)
+    return WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, *(headers or [])], subprotocols=subprotocols)
 
 
 @pytest.fixture
