@@ -20,6 +20,10 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
+
+# Imported at collection: building the application configures logging, which would detach pytest's
+# log capture (the "no traceback" assertions below) if it first happened inside a test.
+from devops_insights.asgi import application
 from realtime import connection_caps
 from realtime.consumers import CloseCode
 from tests.realtime.conftest import Client_
@@ -61,8 +65,6 @@ async def test_it_still_answers_a_message_nested_within_the_budget(client: Clien
 
 
 async def handshake(headers: list[tuple[bytes, bytes]]) -> tuple[bool, Any]:
-    from devops_insights.asgi import application
-
     comm = WebsocketCommunicator(application, "/ws/metrics/", headers=headers)
     connected, detail = await comm.connect()
     if connected:
