@@ -1,18 +1,27 @@
-"""The one settings module. Every value comes from the environment (see .env.example).
+"""The one settings module. Every value comes from the environment (docs/configuration.md, .env.example).
 
 With no variable set the whole product runs embedded: SQLite under var/, local-memory cache,
 in-memory channel layer, SQL metric store. Real components switch on by URL.
 A malformed variable raises ConfigError; manage.py and asgi.py turn it into one line and exit 2.
+
+Read top to bottom: paths, core, the application (apps, middleware, templates), then one block
+per concern in the order a request meets them. Each list is written once, here; nothing below
+edits it. Every variable is read through a devops_insights.config reader, so
+tests/devops_insights/test_settings_documented.py can find each one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from csp.constants import NONE, SELF
 
 from devops_insights import config
 from devops_insights.config import ConfigError
 
+# --- Paths -----------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(config.string("VAR_DIR", str(BASE_DIR / "var")))
 
@@ -32,15 +41,20 @@ if not DEBUG:
     if not ALLOWED_HOSTS:
         raise ConfigError("DJANGO_ALLOWED_HOSTS", "must list the served host names when DJANGO_DEBUG=false")
 
+# --- Applications and middleware -------------------------------------------------------
 INSTALLED_APPS = [
-    "daphne",  # first, so runserver is the ASGI one
+    # ASGI server: first, so that runserver is the ASGI one.
+    "daphne",
+    # Django
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # WebSockets
     "channels",
+    # This project (the README's layout says what each one does)
     "devops_insights",
     "accounts",
     "metrics",
@@ -50,11 +64,27 @@ INSTALLED_APPS = [
     "api",
     "alerts",
     "observability",
+    # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
+    "csp",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
+    # Observability: first, so the request id and the request span cover every other middleware
+    # (redirects included).
+    "observability.middleware.RequestObservabilityMiddleware",
+    # Security headers, then the Content-Security-Policy (configured under Dashboards below).
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Static files, answered before any session work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API edge: CORS answers preflights, so it sits above anything that could answer first; the API
+    # error middleware wraps the rest so every response under /api/ has the one error shape; the
+    # login throttle refuses login POSTs over their limits before a session is loaded.
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "accounts.login_throttle.LoginThrottleMiddleware",
+    # Django: sessions, CSRF, authentication, messages, framing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,23 +123,33 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache, channel layer, poller leases ----------------------------------------
+# --- Redis and caches: default cache, metric read cache --------------------------------
 REDIS_URL = config.url("REDIS_URL", ("redis", "rediss", "unix"))
 CACHE_KEY_PREFIX = config.string("CACHE_KEY_PREFIX", "di")
+
+
+def _redis_cache(*, ignore_exceptions: bool) -> dict[str, Any]:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
+            "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
+            "IGNORE_EXCEPTIONS": ignore_exceptions,
+        },
+    }
+
+
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
-                "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
-                # A Redis outage must degrade reads to the store, never raise to a page.
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
+        # A Redis outage must degrade reads to the store, never raise to a page.
+        "default": _redis_cache(ignore_exceptions=True),
+        # The metric read cache's own alias, so that Redis errors reach it: it logs once per outage
+        # and falls back to the store (the default alias swallows and logs every error).
+        "metrics": _redis_cache(ignore_exceptions=False),
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "metrics.cache"
@@ -122,7 +162,7 @@ else:
         }
     }
 
-# --- Metric store ----------------------------------------------------------------------
+# --- Metric store (metrics/) -----------------------------------------------------------
 MONGODB_URL = config.url("MONGODB_URL", ("mongodb", "mongodb+srv"))
 MONGODB_DATABASE = config.string("MONGODB_DATABASE", "devops_insights")
 MONGODB_MAX_POOL_SIZE = config.integer("MONGODB_MAX_POOL_SIZE", 50, minimum=1)
@@ -133,6 +173,10 @@ MONGODB_WRITE_CONCERN = config.string("MONGODB_WRITE_CONCERN", "majority")
 MONGODB_ENSURE_INDEXES = config.boolean("MONGODB_ENSURE_INDEXES", True)
 METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
+# Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
+# nesting and item count before parsing (metrics/jsonlimits.py, docs/security.md); each keeps its own size setting.
+JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)
+JSON_MAX_ITEMS = config.integer("JSON_MAX_ITEMS", 100_000, minimum=100)
 METRICS_CACHE_TTL = config.integer("METRICS_CACHE_TTL", 300, minimum=1)
 METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS", 7, minimum=1)
 # Read cache in front of the store (metrics/read_cache.py): "auto" caches only in a cache shared by
@@ -140,22 +184,17 @@ METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS"
 METRICS_CACHE = config.choice("METRICS_CACHE", "auto", ("auto", "on", "off"))
 METRICS_CACHE_LOCK_WAIT = config.number("METRICS_CACHE_LOCK_WAIT", 2.0, minimum=0.0)
 METRICS_CACHE_RETRY_SECONDS = config.number("METRICS_CACHE_RETRY_SECONDS", 5.0, minimum=0.0)
-if REDIS_URL:
-    # Its own alias so that Redis errors reach the read cache, which logs once per outage and
-    # falls back to the store (the default alias swallows and logs every error).
-    CACHES["metrics"] = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
-            "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
-            "IGNORE_EXCEPTIONS": False,
-        },
-    }
 
-# --- Pollers ---------------------------------------------------------------------------
+# --- Metric data lifecycle: retention, archive (metrics/) ------------------------------
+# Raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+# The poller loop's retention step: rollups often, the full prune hourly.
+RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
+RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
+RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
+RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
+
+# --- Pollers (pollers/) ----------------------------------------------------------------
 POLLER_DEFAULT_INTERVAL = config.integer("POLLER_DEFAULT_INTERVAL", 30, minimum=5)
 POLLER_CONCURRENCY = config.integer("POLLER_CONCURRENCY", 16, minimum=1, maximum=512)
 POLLER_CONNECT_TIMEOUT = config.number("POLLER_CONNECT_TIMEOUT", 3.0, minimum=0.1)
@@ -169,6 +208,8 @@ POLLER_HOST_RATE_PER_SECOND = config.number("POLLER_HOST_RATE_PER_SECOND", 20.0,
 POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
+# Entries are host names, IPs, CIDRs or host:port (pollers/ssrf.py); a bad port stops the start.
+config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
 POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
@@ -178,7 +219,62 @@ POLLER_PROGRESS_SECONDS = config.number("POLLER_PROGRESS_SECONDS", 60.0, minimum
 POLLER_FAILURE_HISTORY = config.integer("POLLER_FAILURE_HISTORY", 20, minimum=1, maximum=1000)
 SIMULATOR_PORT = config.integer("SIMULATOR_PORT", 8001, minimum=1, maximum=65535)
 
-# --- Auth, sessions, security ----------------------------------------------------------
+# --- Real-time (realtime/) -------------------------------------------------------------
+# Which channels-redis layer carries live updates between pollers and web processes; chosen by
+# measurement (bench/ws_fanout.py, docs/realtime.md). Without REDIS_URL: the in-memory layer.
+# Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
+# process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
+REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
+# Messages queued per channel (a web process has one, its LocalHub's): beyond it a stuck process
+# drops updates instead of growing Redis without bound.
+CHANNEL_LAYER_CAPACITY = config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10)
+# An update older than this is stale; clients recover it from the sequence gap.
+CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
+# Each process's LocalHub re-joins at half this, so it only bounds how long a crashed process's
+# memberships linger in Redis.
+CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
+if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
+    # Pub/sub channels are server-wide, not per database: put the database number in the prefix
+    # so that deployments sharing a Redis server on different databases never hear each other.
+    _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0") if not REDIS_URL.startswith("unix") else "0"
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:{_redis_db}:asgi"},
+        }
+    }
+elif REDIS_URL:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [REDIS_URL],
+                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
+                "capacity": CHANNEL_LAYER_CAPACITY,
+                "expiry": CHANNEL_LAYER_EXPIRY,
+                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
+            },
+        }
+    }
+else:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024, maximum=1024 * 1024)
+REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
+REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
+REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
+# Open WebSocket connections per user and per API token (0: no cap); extras are closed with 4409.
+# Counted in Redis across processes when REDIS_URL is set; each slot expires unless its connection
+# renews it every third of REALTIME_CONNECTION_SLOT_TTL, so a crashed process frees its slots.
+REALTIME_MAX_CONNECTIONS_PER_USER = config.integer("REALTIME_MAX_CONNECTIONS_PER_USER", 30, minimum=0)
+REALTIME_MAX_CONNECTIONS_PER_TOKEN = config.integer("REALTIME_MAX_CONNECTIONS_PER_TOKEN", 10, minimum=0)
+REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.0, minimum=3.0)
+REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
+REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
+REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
+# In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
+REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
+
+# --- Auth, sessions, HTTPS -------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
@@ -225,7 +321,79 @@ STORAGES = {
     },
 }
 
-# --- Logging ---------------------------------------------------------------------------
+# --- Dashboards (dashboard/) -----------------------------------------------------------
+# Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
+# data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
+# style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
+_CSP_DIRECTIVES = {
+    "default-src": [SELF],
+    "script-src": [SELF],
+    "style-src": [SELF],
+    "img-src": [SELF, "data:"],
+    "font-src": [SELF],
+    "connect-src": [SELF],
+    "object-src": [NONE],
+    "base-uri": [SELF],
+    "form-action": [SELF],
+    "frame-ancestors": [NONE],
+}
+if config.boolean("CSP_REPORT_ONLY", False):
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
+else:
+    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
+# The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
+# latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
+DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
+DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
+    "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024
+)
+
+# --- API (api/): rate limits, login throttling, limits, CORS ---------------------------
+API_RATE_LIMIT_TOKEN = config.rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
+API_RATE_LIMIT_IP = config.rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
+LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
+LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
+LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
+# Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
+# many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
+CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
+TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
+RATELIMIT_USE_CACHE = "default"
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
+# A cache outage should not lock every client out; limits resume when the cache returns.
+RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
+RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
+
+API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
+# The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
+API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
+if API_PAGE_SIZE > API_MAX_PAGE_SIZE:
+    raise ConfigError("API_PAGE_SIZE", f"must not exceed API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE}), got {API_PAGE_SIZE}")
+API_SERIES_MAX_BUCKETS = config.integer("API_SERIES_MAX_BUCKETS", 2000, minimum=10)
+API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=1000)
+API_READY_TIMEOUT = config.number("API_READY_TIMEOUT", 2.0, minimum=0.1)
+API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimum=5)
+API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
+
+# CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
+CORS_ALLOWED_ORIGINS = config.origins("API_CORS_ALLOWED_ORIGINS", [])
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOW_CREDENTIALS = False
+CORS_EXPOSE_HEADERS = [
+    "ETag",
+    "Last-Modified",
+    "Retry-After",
+    "X-Request-ID",
+    "Location",
+    "X-RateLimit-Limit",
+    "X-RateLimit-Remaining",
+    "X-RateLimit-Reset",
+]
+CORS_PREFLIGHT_MAX_AGE = 3600
+
+# --- Observability (observability/): logs, /metrics, tracing ---------------------------
 LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
 LOG_FORMAT = config.choice("LOG_FORMAT", "text", ("text", "json"))
 LOGGING = {
@@ -246,157 +414,10 @@ LOGGING = {
         "pymongo": {"level": "WARNING"},
     },
 }
-
-# --- Real-time (realtime/) -------------------------------------------------------------
-# Which channels-redis layer carries live updates between pollers and web processes; chosen by
-# measurement (bench/ws_fanout.py, README "Real-time"). Without REDIS_URL: the in-memory layer.
-# Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
-# process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
-REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
-# Messages queued per channel (a web process has one, its LocalHub's): beyond it a stuck process
-# drops updates instead of growing Redis without bound.
-CHANNEL_LAYER_CAPACITY = config.integer("CHANNEL_LAYER_CAPACITY", 1000, minimum=10)
-# An update older than this is stale; clients recover it from the sequence gap.
-CHANNEL_LAYER_EXPIRY = config.integer("CHANNEL_LAYER_EXPIRY", 10, minimum=1)
-# Each process's LocalHub re-joins at half this, so it only bounds how long a crashed process's
-# memberships linger in Redis.
-CHANNEL_LAYER_GROUP_EXPIRY = config.integer("CHANNEL_LAYER_GROUP_EXPIRY", 3600, minimum=60)
-if REDIS_URL and REALTIME_CHANNEL_LAYER == "pubsub":
-    # Pub/sub channels are server-wide, not per database: put the database number in the prefix
-    # so that deployments sharing a Redis server on different databases never hear each other.
-    _redis_db = (urlsplit(REDIS_URL).path.strip("/") or "0") if not REDIS_URL.startswith("unix") else "0"
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{CACHE_KEY_PREFIX}:{_redis_db}:asgi"},
-        }
-    }
-elif REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                "prefix": f"{CACHE_KEY_PREFIX}:asgi",
-                "capacity": CHANNEL_LAYER_CAPACITY,
-                "expiry": CHANNEL_LAYER_EXPIRY,
-                "group_expiry": CHANNEL_LAYER_GROUP_EXPIRY,
-            },
-        }
-    }
-else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
-REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1024, minimum=1024, maximum=1024 * 1024)
-REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
-REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
-REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
-REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
-REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
-REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
-# In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
-REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
-
-
-# --- Dashboards (dashboard/) -----------------------------------------------------------
-# Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
-# data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
-# style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
-from csp.constants import NONE, SELF  # noqa: E402 - third-party constants used only by this block
-
-INSTALLED_APPS += ["csp"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
-_CSP_REPORT_ONLY = config.boolean("CSP_REPORT_ONLY", False)
-_CSP_DIRECTIVES = {
-    "default-src": [SELF],
-    "script-src": [SELF],
-    "style-src": [SELF],
-    "img-src": [SELF, "data:"],
-    "font-src": [SELF],
-    "connect-src": [SELF],
-    "object-src": [NONE],
-    "base-uri": [SELF],
-    "form-action": [SELF],
-    "frame-ancestors": [NONE],
-}
-if _CSP_REPORT_ONLY:
-    CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
-else:
-    CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
-DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
-
-
-# --- API (api/) ------------------------------------------------------------------------
-import re as _re  # noqa: E402 - kept inside this block so the other blocks merge cleanly
-
-_RATE = _re.compile(r"^\d+/\d*[smhd]$")
-
-
-def _rate(name: str, default: str) -> str:
-    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
-    value = config.string(name, default).strip()
-    if not _RATE.match(value):
-        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
-    return value
-
-
-INSTALLED_APPS += ["corsheaders"]
-# The CORS middleware answers preflights, so it sits above anything that could answer first; the API
-# error middleware wraps the rest so every response under /api/ has the one error shape.
-_SESSIONS = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware")
-MIDDLEWARE[_SESSIONS:_SESSIONS] = [
-    "corsheaders.middleware.CorsMiddleware",
-    "api.middleware.ApiErrorMiddleware",
-    "api.login_throttle.LoginThrottleMiddleware",
-]
-
-API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
-API_RATE_LIMIT_IP = _rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
-LOGIN_RATE_LIMIT_IP = _rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
-LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
-LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
-# Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
-# many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
-CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
-TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
-RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
-# A cache outage should not lock every client out; limits resume when the cache returns.
-RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
-RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
-
-API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
-API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
-# The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
-API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
-if API_PAGE_SIZE > API_MAX_PAGE_SIZE:
-    raise ConfigError("API_PAGE_SIZE", f"must not exceed API_MAX_PAGE_SIZE ({API_MAX_PAGE_SIZE}), got {API_PAGE_SIZE}")
-API_SERIES_MAX_BUCKETS = config.integer("API_SERIES_MAX_BUCKETS", 2000, minimum=10)
-API_EXPORT_PAGE_SIZE = config.integer("API_EXPORT_PAGE_SIZE", 500, minimum=10, maximum=1000)
-API_READY_TIMEOUT = config.number("API_READY_TIMEOUT", 2.0, minimum=0.1)
-API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimum=5)
-API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
-
-# CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
-CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
-for _origin in CORS_ALLOWED_ORIGINS:
-    if not _re.match(r"^https?://[^/?#\s]+$", _origin):
-        raise ConfigError("API_CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://ops.example.com")
-CORS_URLS_REGEX = r"^/api/.*$"
-CORS_ALLOW_CREDENTIALS = False
-CORS_EXPOSE_HEADERS = [
-    "ETag",
-    "Last-Modified",
-    "Retry-After",
-    "X-Request-ID",
-    "Location",
-    "X-RateLimit-Limit",
-    "X-RateLimit-Remaining",
-    "X-RateLimit-Reset",
-]
-CORS_PREFLIGHT_MAX_AGE = 3600
-
-
-# --- Operations: retention, observability (metrics/, observability/) -------------------
+# The project's access log (observability/access_log.py) replaces daphne's: query values of these
+# names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
+ACCESS_LOG = config.boolean("ACCESS_LOG", True)
+ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
 # /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
 # connections only: a request that came through a proxy must use the token).
 METRICS_TOKEN = config.string("METRICS_TOKEN", "")
@@ -410,18 +431,8 @@ OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
 OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
 if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
-# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
-ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
-# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
-RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
-RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
-RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
-RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
-# First, so the request id and the request span cover every other middleware (redirects included).
-MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
-
-# --- Alerting (alerts/) ----------------------------------------------------------------
+# --- Alerting (alerts/) and email ------------------------------------------------------
 ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
 ALERTS_RENOTIFY_INTERVAL = config.integer("ALERTS_RENOTIFY_INTERVAL", 3600, minimum=60)
 ALERTS_PUBLISH_LIVE = config.boolean("ALERTS_PUBLISH_LIVE", True)
@@ -449,28 +460,3 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM
-
-
-# --- Hardening: JSON budgets, raw JSON pages, WebSocket caps, access log (docs/security.md) --
-# Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
-# nesting and item count before parsing (metrics/jsonlimits.py); each keeps its own size setting.
-JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)
-JSON_MAX_ITEMS = config.integer("JSON_MAX_ITEMS", 100_000, minimum=100)
-# The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
-# latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
-DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
-DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
-    "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024
-)
-# Open WebSocket connections per user and per API token (0: no cap); extras are closed with 4409.
-# Counted in Redis across processes when REDIS_URL is set; each slot expires unless its connection
-# renews it every third of REALTIME_CONNECTION_SLOT_TTL, so a crashed process frees its slots.
-REALTIME_MAX_CONNECTIONS_PER_USER = config.integer("REALTIME_MAX_CONNECTIONS_PER_USER", 30, minimum=0)
-REALTIME_MAX_CONNECTIONS_PER_TOKEN = config.integer("REALTIME_MAX_CONNECTIONS_PER_TOKEN", 10, minimum=0)
-REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.0, minimum=3.0)
-# The project's access log (observability/access_log.py) replaces daphne's: query values of these
-# names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
-ACCESS_LOG = config.boolean("ACCESS_LOG", True)
-ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
-# POLLER_ALLOWED_PRIVATE_HOSTS (Pollers, above) also takes host:port entries; a bad port stops the start.
-config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)

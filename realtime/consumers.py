@@ -24,8 +24,9 @@ from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
 from metrics.jsonlimits import websocket_budget
+from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
-from metrics.stores.base import HistoryEntry, HistoryPage, Snapshot, StoreError
+from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
 from pollers.models import Source
 from realtime import connection_caps
@@ -46,7 +47,6 @@ from realtime.protocol import (
     error_message,
     parse,
 )
-from realtime.publish import diff_as_json
 from realtime.ratelimit import TokenBucket
 from realtime.watcher import StoreWatcher, watcher_for
 
@@ -61,32 +61,6 @@ class CloseCode(IntEnum):
     TOO_MANY_CONNECTIONS = 4409  # over REALTIME_MAX_CONNECTIONS_PER_USER or _PER_TOKEN
     UNAUTHENTICATED = 4401  # no session and no valid token, or it was revoked while connected
     RATE_LIMITED = 4429  # kept sending while rate limited
-
-
-def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "source": snapshot.source,
-        "hash": snapshot.hash,
-        "sequence": snapshot.sequence,
-        "fetched_at": snapshot.fetched_at.isoformat(),
-        "last_seen_at": snapshot.last_seen_at.isoformat(),
-        "metrics": snapshot.metrics,
-        "payload": snapshot.payload,
-    }
-
-
-def history_entry_json(entry: HistoryEntry, include_payload: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": entry.id,
-        "hash": entry.hash,
-        "sequence": entry.sequence,
-        "fetched_at": entry.fetched_at.isoformat(),
-        "metrics": entry.metrics,
-        "diff": diff_as_json(entry.diff),
-    }
-    if include_payload:
-        body["payload"] = entry.payload
-    return body
 
 
 # --- Reads, each one thread hop through database_sync_to_async (the store and ORM are sync) ------
@@ -351,7 +325,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 "type": "history",
                 **({"id": request.id} if request.id is not None else {}),
                 "source": request.source,
-                "entries": [history_entry_json(entry, request.include_payload) for entry in page.entries],
+                "entries": [
+                    history_entry_json(entry, with_payload=request.include_payload, form=WEBSOCKET_FORM)
+                    for entry in page.entries
+                ],
                 "next_cursor": page.next_cursor,
             }
         )
@@ -374,7 +351,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if have is not None and have.hash == snapshot.hash and have.sequence in (None, snapshot.sequence):
                 unchanged.append(slug)
                 continue
-            sent.append(snapshot_json(snapshot))
+            sent.append(snapshot_json(snapshot, with_payload=True, form=WEBSOCKET_FORM))
         reply: dict[str, Any] = {"type": "snapshot"}
         if request_id is not None:
             reply["id"] = request_id
@@ -407,7 +384,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.hub.leave(group, self)
             self.joined_groups.discard(group)
 
-    # --- Channel-layer events (sent by realtime.publish, handed over by the LocalHub) -----------
+    # --- Channel-layer events (sent by realtime.events, handed over by the LocalHub) -----------
 
     async def receive_event(self, event: dict[str, Any]) -> None:
         if self.closing:

@@ -25,7 +25,7 @@ from django.test import Client
 from django.utils import timezone
 
 from dashboard.raw_json import render, stream_compact
-from tests.dashboard_data import make_source, record
+from tests.factories import make_source, record
 
 PAGE_LIMIT = 1024 * 1024  # docs/security.md: the drill-down stays under 1 MiB with the default settings
 

@@ -20,7 +20,7 @@ from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.ssrf import Allowlist, UnsafeURLError, is_control_path, resolve_target
 from tests.simulator import RunningSimulator
-from tests.test_configuration import assert_one_line_error, run_manage
+from tests.run_manage import assert_one_line_error, run_manage
 
 
 def names(answers: dict[str, list[str]]) -> Any:
