@@ -19,8 +19,8 @@ from devops_insights.management.commands.runstack import demo_allowlist
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.ssrf import Allowlist, UnsafeURLError, is_control_path, resolve_target
-from tests.simulator import RunningSimulator
 from tests.run_manage import assert_one_line_error, run_manage
+from tests.simulator import RunningSimulator
 
 
 def names(answers: dict[str, list[str]]) -> Any:
