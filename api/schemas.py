@@ -214,7 +214,11 @@ class Checks(Strict):
 
 class Ready(Strict):
     status: Literal["ready", "not_ready"]
-    checks: Checks
+    checks: Checks | None = Field(
+        default=None,
+        description="Only for an API token (read scope) or the allowlisted scraper (METRICS_TOKEN, or a direct "
+        "connection from METRICS_ALLOWED_IPS); left out for anyone else.",
+    )
 
 
 class Liveness(Strict):

@@ -11,6 +11,7 @@ from django.db.models import Count
 
 from alerts.models import RuleState
 from dashboard import status as st
+from dashboard.payload_view import MAX_SERVICES, MAX_TEXT
 from dashboard.units import KEY_METRICS, format_value, metric_format
 from metrics.extraction import value_at
 from metrics.stores.base import Snapshot
@@ -91,7 +92,8 @@ def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card
     payload: Mapping[str, Any] = snapshot.payload if snapshot is not None else {}
     services_node = value_at(payload, ("results", "services"))
     services = (
-        sorted((str(k), bool(v)) for k, v in services_node.items() if isinstance(v, bool))
+        # Capped like the drill-down's (dashboard/payload_view.py): an upstream cannot grow the overview.
+        sorted((str(k)[:MAX_TEXT], bool(v)) for k, v in services_node.items() if isinstance(v, bool))[:MAX_SERVICES]
         if isinstance(services_node, Mapping)
         else []
     )

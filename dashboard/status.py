@@ -94,7 +94,9 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
         return Verdict(DEGRADED, "warning alert firing")
     down = services_down(payload)
     if down:
-        return Verdict(DEGRADED, f"{', '.join(down)} down")
+        named = ", ".join(name[:40] for name in down[:5])  # upstream names: bounded in the reason line
+        more = f" and {len(down) - 5} more" if len(down) > 5 else ""
+        return Verdict(DEGRADED, f"{named}{more} down")
     if payload.get("server_issue"):
         return Verdict(DEGRADED, "server issue reported")
     return Verdict(OK, "all checks pass")

@@ -12,6 +12,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sources/<slug:slug>/", sources.source_detail, name="source-detail"),
     path("sources/<slug:slug>/changes/", sources.source_changes, name="source-changes"),
     path("sources/<slug:slug>/latest.json", sources.source_latest_json, name="source-latest"),
+    path("sources/<slug:slug>/latest/download", sources.source_latest_download, name="source-latest-download"),
     path("sources/<slug:slug>/series.json", sources.source_series_json, name="source-series"),
     path("system/", system.system, name="system"),
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),

@@ -181,3 +181,14 @@ def origins(name: str, default: list[str]) -> list[str]:
         if not _ORIGIN.match(origin):
             raise ConfigError(name, f"{origin!r} is not an origin like https://ops.example.com")
     return result
+
+
+_HOST_PORT = re.compile(r"^(?:\[[^\]]+\]|[^:\[\]]+):(\d+)$")
+
+
+def check_allowlist(name: str, entries: list[str]) -> None:
+    """Allowlist entries are host names, IPs, CIDRs, or host:port / [v6]:port: a port must be 1 to 65535."""
+    for entry in entries:
+        match = _HOST_PORT.match(entry.strip())
+        if match is not None and not 0 < int(match.group(1)) < 65536:
+            raise ConfigError(name, f"{entry!r}: the port must be from 1 to 65535")

@@ -173,6 +173,10 @@ MONGODB_WRITE_CONCERN = config.string("MONGODB_WRITE_CONCERN", "majority")
 MONGODB_ENSURE_INDEXES = config.boolean("MONGODB_ENSURE_INDEXES", True)
 METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
+# Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
+# nesting and item count before parsing (metrics/jsonlimits.py, docs/security.md); each keeps its own size setting.
+JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)
+JSON_MAX_ITEMS = config.integer("JSON_MAX_ITEMS", 100_000, minimum=100)
 METRICS_CACHE_TTL = config.integer("METRICS_CACHE_TTL", 300, minimum=1)
 METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS", 7, minimum=1)
 # Read cache in front of the store (metrics/read_cache.py): "auto" caches only in a cache shared by
@@ -204,6 +208,8 @@ POLLER_HOST_RATE_PER_SECOND = config.number("POLLER_HOST_RATE_PER_SECOND", 20.0,
 POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
+# Entries are host names, IPs, CIDRs or host:port (pollers/ssrf.py); a bad port stops the start.
+config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
 POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
@@ -256,6 +262,12 @@ REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1
 REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
 REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
 REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
+# Open WebSocket connections per user and per API token (0: no cap); extras are closed with 4409.
+# Counted in Redis across processes when REDIS_URL is set; each slot expires unless its connection
+# renews it every third of REALTIME_CONNECTION_SLOT_TTL, so a crashed process frees its slots.
+REALTIME_MAX_CONNECTIONS_PER_USER = config.integer("REALTIME_MAX_CONNECTIONS_PER_USER", 30, minimum=0)
+REALTIME_MAX_CONNECTIONS_PER_TOKEN = config.integer("REALTIME_MAX_CONNECTIONS_PER_TOKEN", 10, minimum=0)
+REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.0, minimum=3.0)
 REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
 REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
 REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
@@ -330,6 +342,12 @@ if config.boolean("CSP_REPORT_ONLY", False):
 else:
     CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
+# The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
+# latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
+DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
+DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
+    "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024
+)
 
 # --- API (api/): rate limits, login throttling, limits, CORS ---------------------------
 API_RATE_LIMIT_TOKEN = config.rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
@@ -396,6 +414,10 @@ LOGGING = {
         "pymongo": {"level": "WARNING"},
     },
 }
+# The project's access log (observability/access_log.py) replaces daphne's: query values of these
+# names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
+ACCESS_LOG = config.boolean("ACCESS_LOG", True)
+ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
 # /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
 # connections only: a request that came through a proxy must use the token).
 METRICS_TOKEN = config.string("METRICS_TOKEN", "")

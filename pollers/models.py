@@ -127,10 +127,12 @@ class Source(models.Model):
                 resolve_target(self.url)
             except UnsafeURLError as exc:
                 raise ValidationError({"url": str(exc)}) from None
-        if not isinstance(self.headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
-        ):
-            raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
+        from pollers.validation import validate_request_headers
+
+        try:
+            validate_request_headers(self.headers)  # CR/LF and other control characters: refused at save
+        except ValidationError as exc:
+            raise ValidationError({"headers": exc.messages}) from None
 
     def spec(self) -> SourceSpec:
         return SourceSpec(
