@@ -181,3 +181,18 @@ def origins(name: str, default: list[str]) -> list[str]:
         if not _ORIGIN.match(origin):
             raise ConfigError(name, f"{origin!r} is not an origin like https://ops.example.com")
     return result
+
+
+def email(name: str) -> dict[str, Any] | None:
+    """Django's e-mail settings from one URL (django-environ's schemes: smtp, smtp+tls, smtp+ssl, consolemail,
+    filemail, memorymail, dummymail), or None when unset. The error never echoes the URL."""
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        result: dict[str, Any] = env.email_url_config(value.strip())
+    except Exception:  # django-environ raises several types; the message must not echo a password
+        raise ConfigError(name, "could not be parsed as an e-mail URL (smtp+tls://user:password@host:587)") from None
+    if not result.get("EMAIL_BACKEND"):
+        raise ConfigError(name, "names no known e-mail scheme (smtp, smtp+tls, smtp+ssl, consolemail, memorymail)")
+    return result
