@@ -51,6 +51,13 @@ def user_pk_for_login(login: str) -> Any:
 
 
 class AccountAdapter(DefaultAccountAdapter):
+    error_messages = {
+        **DefaultAccountAdapter.error_messages,
+        # Django's wording, which the login page has always shown (and says nothing about which part was wrong).
+        "username_password_mismatch": "Please enter a correct username and password. Both are case-sensitive.",
+        "email_password_mismatch": "Please enter a correct username and password. Both are case-sensitive.",
+    }
+
     def is_open_for_signup(self, request: HttpRequest) -> bool:
         # Accounts are made by an administrator (or by SSO, SocialAccountAdapter); no self sign-up.
         return False
@@ -101,6 +108,14 @@ def email_domain_allowed(email: str) -> bool:
 
 
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
+    def list_apps(self, request: HttpRequest | None, provider: Any = None, client_id: Any = None) -> list[Any]:
+        """Only the providers configured from the environment (settings), never SocialApp rows in the database:
+        SSO is configured in one place, and the login page needs no query to draw its buttons."""
+        from allauth.socialaccount.adapter import _build_apps_from_settings
+
+        by_provider = _build_apps_from_settings(provider=provider, client_id=client_id)
+        return [app for apps in by_provider.values() for app in apps]
+
     def is_open_for_signup(self, request: HttpRequest, sociallogin: SocialLogin) -> bool:
         # A first SSO login makes the account (as a plain user); the domain list below decides who may.
         return True

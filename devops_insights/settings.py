@@ -290,6 +290,7 @@ AUTHENTICATION_BACKENDS = [
 # --- Accounts (accounts/, django-allauth): login, MFA, SSO, lockout --------------------
 # docs/accounts.md explains each choice. Sign-up is closed: accounts are made by an admin or by SSO.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
 SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
 ACCOUNT_LOGIN_METHODS = {"username", "email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
