@@ -17,8 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
-from allauth.core.internal import ratelimit  # the adapter's own import: consume() with a per-request config
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.core.internal import ratelimit  # the adapter's own import: consume() with a per-request config
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from django import forms

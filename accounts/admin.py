@@ -2,10 +2,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
 from django.http import HttpRequest
-
-from allauth.account.decorators import secure_admin_login
 
 from accounts.models import ApiToken, AuditEvent, generate_raw_token
 

@@ -50,9 +50,9 @@ def record(
     **detail: Any,
 ) -> AuditEvent:
     """Append one event. ``user`` defaults to the request's authenticated user."""
-    if user is None and request is not None and getattr(request, "user", None) is not None:
-        if request.user.is_authenticated:
-            user = request.user
+    request_user = getattr(request, "user", None) if request is not None else None
+    if user is None and request_user is not None and request_user.is_authenticated:
+        user = request_user
     event = AuditEvent(
         action=action,
         actor=user if user is not None and getattr(user, "pk", None) else None,

@@ -102,8 +102,9 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
 
     def prune_before(self, cutoff: datetime) -> int:
         """Retention's one way out: delete events older than ``cutoff``; the count deleted."""
-        doomed = models.QuerySet(self.model, using=self.db).filter(created_at__lt=cutoff)
-        return doomed._raw_delete(doomed.db)
+        doomed = self.filter(created_at__lt=cutoff)
+        # QuerySet.delete (the plain one, not ours) on the filtered rows: nothing cascades from an audit event.
+        return int(models.QuerySet.delete(doomed)[0])
 
 
 class AuditEvent(models.Model):

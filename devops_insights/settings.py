@@ -287,6 +287,22 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = config.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = config.boolean("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Probes from the orchestrator speak plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$", r"^api/v1/ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = config.integer("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = config.boolean("DJANGO_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
+    # Only behind a proxy that sets this header itself; otherwise a client could forge https.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
 # --- Accounts (accounts/, django-allauth): login, MFA, SSO, lockout --------------------
 # docs/accounts.md explains each choice. Sign-up is closed: accounts are made by an admin or by SSO.
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
@@ -363,22 +379,6 @@ SOCIALACCOUNT_AUTO_SIGNUP = True
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
 SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_LOGIN_ON_GET = False
-
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = config.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = config.boolean("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-# Probes from the orchestrator speak plain HTTP inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$", r"^api/v1/ready$", r"^metrics$"]
-SECURE_HSTS_SECONDS = config.integer("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = config.boolean("DJANGO_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
-if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
-    # Only behind a proxy that sets this header itself; otherwise a client could forge https.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # --- Internationalization, static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"

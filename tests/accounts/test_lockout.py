@@ -28,7 +28,7 @@ LOCKED_TEXT = "Too many failed login attempts"
 
 
 def browser(base_url: str, client_ip: str) -> requests.Session:
-    """A session that has loaded the login page (CSRF cookie) and claims ``client_ip`` through the trusted proxy header."""
+    """A session that has loaded the login page (CSRF cookie), from ``client_ip`` as the trusted proxy header says."""
     session = requests.Session()
     session.headers["X-Forwarded-For"] = client_ip
     session.headers["Referer"] = base_url + "/accounts/login/"
@@ -65,7 +65,9 @@ def lockout(redis_settings: Any) -> Any:
     return redis_settings
 
 
-def test_it_lets_at_most_the_limit_of_concurrent_wrong_passwords_reach_the_check(lockout: Any, live_server: Any) -> None:
+def test_it_lets_at_most_the_limit_of_concurrent_wrong_passwords_reach_the_check(
+    lockout: Any, live_server: Any
+) -> None:
     make_user("admin", staff=True)
     sessions = [browser(live_server.url, "10.0.0.66") for _ in range(ATTEMPTS)]
     statuses = concurrently(sessions, live_server.url, "admin", "wrong-password")

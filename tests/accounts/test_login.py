@@ -52,9 +52,7 @@ def test_it_changes_the_password(client: Client) -> None:
     user = make_user("ops")
     client.force_login(user)
     new = "another-long-password-42"
-    response = client.post(
-        "/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new}
-    )
+    response = client.post("/accounts/password/change/", {"oldpassword": PASSWORD, "password1": new, "password2": new})
     assert response.status_code == 302
     user.refresh_from_db()
     assert user.check_password(new)
@@ -133,7 +131,20 @@ def test_it_masks_secrets_in_object_changes() -> None:
         after={"name": "pager", "password": "hunter2", "headers": [{"Authorization": "Bearer abc"}]},
     )
     stored = AuditEvent.objects.get(pk=event.pk)
-    assert "s3cr3t" not in str(stored.before) and "hunter2" not in str(stored.after)
+    assert "s3cr3t" not in str(stored.before)
+    assert "hunter2" not in str(stored.after)
     assert "Bearer abc" not in str(stored.after)
     assert stored.before["config"]["url"] == "https://x"
     assert (stored.object_type, stored.object_id) == ("alerts.channel", "7")
+
+
+def test_it_prunes_audit_events_only_through_retention() -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    old = AuditEvent.objects.create(action="login", actor_label="ops", created_at=timezone.now() - timedelta(days=400))
+    new = AuditEvent.objects.create(action="login", actor_label="ops")
+    assert AuditEvent.objects.prune_before(timezone.now() - timedelta(days=365)) == 1
+    assert list(AuditEvent.objects.values_list("pk", flat=True)) == [new.pk]
+    assert not AuditEvent.objects.filter(pk=old.pk).exists()

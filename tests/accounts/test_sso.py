@@ -76,7 +76,8 @@ def test_it_signs_in_with_openid_connect_and_makes_the_account(client: Client, p
     assert response.status_code == 302
     assert client.get("/").status_code == 200
     user = get_user_model().objects.get(email="alice@example.com")
-    assert not user.is_staff and not user.has_usable_password()
+    assert not user.is_staff
+    assert not user.has_usable_password()
     event = AuditEvent.objects.get(action="login", actor=user)
     assert event.detail == {"method": "sso", "provider": "oidc"}
 
