@@ -115,6 +115,14 @@ def test_it_enrols_totp_logs_out_and_logs_in_with_a_code(page: Any, stack: Stack
     page.goto("/admin/")
     page.wait_for_url(stack.url + "/admin/")  # enrolled: the admin opens
 
+    # The passkey page runs allauth's own scripts from static files under script-src 'self' (no inline script):
+    # they loaded and wired the page, and no CSP violation reached the console (checked by the fixture).
+    page.goto("/accounts/2fa/webauthn/add/")
+    page.wait_for_url(stack.url + "/accounts/2fa/webauthn/add/")
+    page.wait_for_load_state("load")
+    assert page.evaluate("typeof window.allauth.webauthn.forms.addForm") == "function"
+    assert page.is_visible("#mfa_webauthn_add")
+
     # Log out, log in: the password alone is not enough now.
     page.goto("/accounts/logout/")
     page.click("main button[type=submit]")
