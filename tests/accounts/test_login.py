@@ -148,3 +148,27 @@ def test_it_prunes_audit_events_only_through_retention() -> None:
     assert AuditEvent.objects.prune_before(timezone.now() - timedelta(days=365)) == 1
     assert list(AuditEvent.objects.values_list("pk", flat=True)) == [new.pk]
     assert not AuditEvent.objects.filter(pk=old.pk).exists()
+
+
+def test_it_asks_for_a_confirmed_address_when_verification_is_mandatory(client: Client, settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+    make_user("ops", email="ops@example.com")
+    response = post_login(client, "ops")
+    assert response.status_code == 302
+    assert client.get("/").status_code == 302  # not logged in before the address is confirmed
+    assert len(mail.outbox) == 1
+    link = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", mail.outbox[0].body)
+    assert link is not None, mail.outbox[0].body
+    assert client.get(link.group(1)).status_code == 200
+    assert client.post(link.group(1)).status_code == 302
+    assert post_login(client, "ops").status_code == 302
+    assert client.get("/").status_code == 200
+
+
+def test_it_logs_in_without_a_confirmed_address_when_verification_is_optional(client: Client, settings: Any) -> None:
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.ACCOUNT_EMAIL_VERIFICATION = "optional"
+    make_user("ops", email="ops@example.com")
+    assert post_login(client, "ops").status_code == 302
+    assert client.get("/").status_code == 200
