@@ -95,6 +95,13 @@ class AccountAdapter(DefaultAccountAdapter):
             raise forms.ValidationError(SSO_ONLY_MESSAGE)
         return user
 
+    def send_password_reset_mail(self, user: AbstractBaseUser, email: str, context: dict[str, Any]) -> None:
+        # In SSO-only mode a password would be of no use but to superusers: no reset link for anyone else.
+        # The form answers the same either way, so nobody learns which accounts exist or are superusers.
+        if settings.SSO_ONLY and not getattr(user, "is_superuser", False):
+            return
+        super().send_password_reset_mail(user, email, context)
+
     def authentication_failed(self, request: HttpRequest, **credentials: Any) -> None:
         audit.record("login_failed", request=request, actor_label=login_of(credentials))
 

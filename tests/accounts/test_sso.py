@@ -103,3 +103,16 @@ def test_it_refuses_a_password_login_in_sso_only_mode_except_for_superusers(clie
     assert client.get("/").status_code == 302
     assert AuditEvent.objects.filter(action="login_refused_sso_only", actor_label="ops").exists()
     assert post_login(Client(), "root").status_code == 302
+
+
+def test_it_mails_no_reset_link_to_non_superusers_in_sso_only_mode(client: Client, settings: Any) -> None:
+    from django.core import mail
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    settings.SSO_ONLY = True
+    make_user("ops", email="ops@example.com")
+    make_user("root", superuser=True, email="root@example.com")
+    assert client.post("/accounts/password/reset/", {"email": "ops@example.com"}).status_code == 302
+    assert mail.outbox == []
+    assert client.post("/accounts/password/reset/", {"email": "root@example.com"}).status_code == 302
+    assert [m.to for m in mail.outbox] == [["root@example.com"]]
