@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, path
 
 from dashboard.views import overview, sources, system
@@ -15,8 +14,4 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sources/<slug:slug>/latest/download", sources.source_latest_download, name="source-latest-download"),
     path("sources/<slug:slug>/series.json", sources.source_series_json, name="source-series"),
     path("system/", system.system, name="system"),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
-    path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
 ]

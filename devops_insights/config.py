@@ -192,3 +192,18 @@ def check_allowlist(name: str, entries: list[str]) -> None:
         match = _HOST_PORT.match(entry.strip())
         if match is not None and not 0 < int(match.group(1)) < 65536:
             raise ConfigError(name, f"{entry!r}: the port must be from 1 to 65535")
+
+
+def email(name: str) -> dict[str, Any] | None:
+    """Django's e-mail settings from one URL (django-environ's schemes: smtp, smtp+tls, smtp+ssl, consolemail,
+    filemail, memorymail, dummymail), or None when unset. The error never echoes the URL."""
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        result: dict[str, Any] = env.email_url_config(value.strip())
+    except Exception:  # django-environ raises several types; the message must not echo a password
+        raise ConfigError(name, "could not be parsed as an e-mail URL (smtp+tls://user:password@host:587)") from None
+    if not result.get("EMAIL_BACKEND"):
+        raise ConfigError(name, "names no known e-mail scheme (smtp, smtp+tls, smtp+ssl, consolemail, memorymail)")
+    return result

@@ -64,6 +64,15 @@ INSTALLED_APPS = [
     "api",
     "alerts",
     "observability",
+    # Accounts: login, password reset, e-mail, MFA (TOTP, recovery codes, WebAuthn) and SSO (django-allauth)
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.gitlab",
+    "allauth.socialaccount.providers.google",
     # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
     "csp",
     "corsheaders",
@@ -79,11 +88,9 @@ MIDDLEWARE = [
     # Static files, answered before any session work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # API edge: CORS answers preflights, so it sits above anything that could answer first; the API
-    # error middleware wraps the rest so every response under /api/ has the one error shape; the
-    # login throttle refuses login POSTs over their limits before a session is loaded.
+    # error middleware wraps the rest so every response under /api/ has the one error shape.
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.ApiErrorMiddleware",
-    "accounts.login_throttle.LoginThrottleMiddleware",
     # Django: sessions, CSRF, authentication, messages, framing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +98,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.mfa_required.RequireStaffMfaMiddleware",
 ]
 
 ROOT_URLCONF = "devops_insights.urls"
@@ -281,9 +291,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -300,6 +314,83 @@ SECURE_HSTS_PRELOAD = config.boolean("DJANGO_HSTS_PRELOAD", SECURE_HSTS_SECONDS 
 if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
     # Only behind a proxy that sets this header itself; otherwise a client could forge https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Accounts (accounts/, django-allauth): login, MFA, SSO, lockout --------------------
+# docs/accounts.md explains each choice. Sign-up is closed: accounts are made by an admin or by SSO.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = config.choice("ACCOUNT_EMAIL_VERIFICATION", "none", ("none", "optional", "mandatory"))
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_SESSION_REMEMBER = None
+# Lockout: allauth's rate limits are the one mechanism (accounts/adapter.py keys them). A failed
+# password counts against the user name + client pair (a known device stands in for the client
+# address) and against the client address, counted under a lock before the password is checked.
+LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # failed logins per client IP
+LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed logins per user name + client
+ACCOUNT_RATE_LIMITS = {"login": "60/m/ip"}  # login_failed is keyed per request by accounts.adapter
+ACCOUNT_KNOWN_DEVICE_DAYS = config.integer("ACCOUNT_KNOWN_DEVICE_DAYS", 90, minimum=0, maximum=3650)
+# Second factor: TOTP (with recovery codes) and WebAuthn passkeys.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = config.string("MFA_TOTP_ISSUER", "DevOps Insights")
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+REQUIRE_MFA_FOR_STAFF = config.boolean("REQUIRE_MFA_FOR_STAFF", not DEBUG)
+# Single sign-on: a provider exists only when its client id is set; secrets also from <NAME>_FILE.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {}
+_oidc_id = config.string("SSO_OIDC_CLIENT_ID", "")
+if _oidc_id:
+    _oidc_url = config.url("SSO_OIDC_SERVER_URL", ("http", "https"))
+    if not _oidc_url:
+        raise ConfigError("SSO_OIDC_SERVER_URL", "must be set when SSO_OIDC_CLIENT_ID is (the issuer URL)")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": config.string("SSO_OIDC_NAME", "Single sign-on"),
+                "client_id": _oidc_id,
+                "secret": config.string("SSO_OIDC_CLIENT_SECRET", ""),
+                "settings": {"server_url": _oidc_url, "fetch_userinfo": True},
+            }
+        ],
+    }
+_github_id = config.string("SSO_GITHUB_CLIENT_ID", "")
+if _github_id:
+    SOCIALACCOUNT_PROVIDERS["github"] = {
+        "SCOPE": ["read:user", "user:email"],
+        "APPS": [{"client_id": _github_id, "secret": config.string("SSO_GITHUB_CLIENT_SECRET", "")}],
+    }
+_gitlab_id = config.string("SSO_GITLAB_CLIENT_ID", "")
+if _gitlab_id:
+    SOCIALACCOUNT_PROVIDERS["gitlab"] = {
+        "SCOPE": ["read_user"],
+        "APPS": [
+            {
+                "client_id": _gitlab_id,
+                "secret": config.string("SSO_GITLAB_CLIENT_SECRET", ""),
+                "settings": {"gitlab_url": config.url("SSO_GITLAB_URL", ("https", "http")) or "https://gitlab.com"},
+            }
+        ],
+    }
+_google_id = config.string("SSO_GOOGLE_CLIENT_ID", "")
+if _google_id:
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "SCOPE": ["openid", "email", "profile"],
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [{"client_id": _google_id, "secret": config.string("SSO_GOOGLE_CLIENT_SECRET", "")}],
+    }
+SOCIALACCOUNT_ONLY = False  # allauth's switch disables passwords for everyone; SSO_ONLY spares superusers
+SSO_ONLY = config.boolean("SSO_ONLY", False)
+SSO_ALLOWED_EMAIL_DOMAINS = [d.lower().lstrip("@") for d in config.string_list("SSO_ALLOWED_EMAIL_DOMAINS", [])]
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
 
 # --- Internationalization, static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"
@@ -352,9 +443,6 @@ DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
 # --- API (api/): rate limits, login throttling, limits, CORS ---------------------------
 API_RATE_LIMIT_TOKEN = config.rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
 API_RATE_LIMIT_IP = config.rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
-LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
-LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
-LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
 # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
 # many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
 CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
@@ -458,5 +546,15 @@ EMAIL_TIMEOUT = config.integer("EMAIL_TIMEOUT", 10, minimum=1)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
+# EMAIL_URL (smtp://, smtp+tls://, smtp+ssl://, consolemail://, memorymail://...) wins over the EMAIL_HOST variables.
+_email = config.email("EMAIL_URL")
+if _email:
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST") or ""
+    EMAIL_PORT = _email.get("EMAIL_PORT") or EMAIL_PORT
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM
