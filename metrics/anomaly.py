@@ -19,7 +19,6 @@ all reach it.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -66,7 +65,8 @@ def check_sensitivity(sensitivity: float) -> float:
     return float(sensitivity)
 
 
-def _finite(values: object, what: str, *, ndim: int) -> FloatArray:
+def _matrix(values: object, what: str, *, ndim: int = 2) -> FloatArray:
+    """``values`` as a float array of ``ndim`` dimensions with at least one value (finiteness not checked)."""
     try:
         array = np.asarray(values, dtype=np.float64)
     except (TypeError, ValueError):
@@ -75,6 +75,11 @@ def _finite(values: object, what: str, *, ndim: int) -> FloatArray:
         raise AnomalyError(f"{what} must have {ndim} dimension(s), got shape {array.shape}")
     if array.size == 0:
         raise AnomalyError(f"{what} is empty")
+    return array
+
+
+def _finite(values: object, what: str, *, ndim: int) -> FloatArray:
+    array = _matrix(values, what, ndim=ndim)
     if not np.isfinite(array).all():
         raise AnomalyError(f"{what} contains NaN or infinite values")
     return array
@@ -151,14 +156,24 @@ def _scores(values: FloatArray, history: FloatArray, sensitivity: float, min_poi
     """``values`` (any shape S) against ``history`` (K x S, NaN where a point is missing) along axis 0."""
     count = np.sum(~np.isnan(history), axis=0)
     enough = count >= min_points
-    # nanmedian warns on an all-NaN slice (a source with no history yet); those cells are masked below anyway.
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        median = np.nanmedian(history, axis=0)
-        mad = np.nanmedian(np.abs(history - median), axis=0)
+    with np.errstate(all="ignore"):  # cells without a baseline divide NaN by NaN; they are masked below
+        median = _median(history, count)
+        mad = _median(np.abs(history - median), count)
         scale = np.maximum(MAD_SCALE * mad, floor(median))
         z = np.where(enough, (values - median) / scale, np.nan)
     return Scores(z=z, flagged=enough & (np.abs(np.nan_to_num(z)) > sensitivity))
+
+
+def _median(stack: FloatArray, count: npt.NDArray[np.intp]) -> FloatArray:
+    """The median along axis 0 ignoring NaN, ``count`` the non-NaN values per cell (NaN where it is 0).
+
+    Sorting the few (weeks or peers) values of every cell and picking the middle ones is several times
+    faster than np.nanmedian, and np.sort puts NaN last, so the first ``count`` values are the real ones.
+    """
+    ordered = np.sort(stack, axis=0)
+    low = np.maximum((count - 1) // 2, 0)[np.newaxis]
+    high = (count // 2)[np.newaxis]
+    return (np.take_along_axis(ordered, low, 0)[0] + np.take_along_axis(ordered, high, 0)[0]) / 2
 
 
 def _seasonal_history(matrix: FloatArray, columns: npt.NDArray[np.intp], weeks: int) -> FloatArray:
@@ -188,9 +203,15 @@ def latest_seasonal_scores(
     sensitivity = check_sensitivity(sensitivity)
     if weeks < 1:
         raise AnomalyError(f"weeks must be at least 1, got {weeks}")
-    matrix = _finite(hourly, "hourly values", ndim=2)
+    matrix = _matrix(hourly, "hourly values")
     last = np.array([matrix.shape[1] - 1])
-    scores = _scores(matrix[:, last], _seasonal_history(matrix, last, weeks), sensitivity, MIN_POINTS)
+    # Only the latest hour and its same hours of the week are read: check those, not the whole matrix.
+    read = [int(last[0]) - k * HOURS_PER_WEEK for k in range(weeks + 1)]
+    if not np.isfinite(matrix[:, [c for c in read if c >= 0]]).all():
+        raise AnomalyError("hourly values contains NaN or infinite values")
+    history = _seasonal_history(matrix, last, weeks)
+    value = matrix[:, last]
+    scores = _scores(value, history, sensitivity, MIN_POINTS)
     return Scores(z=scores.z[:, 0], flagged=scores.flagged[:, 0])
 
 

@@ -149,6 +149,12 @@ def test_it_scores_every_region_against_its_peers_at_every_hour() -> None:
         peer_scores(hours[:3])
 
 
+def _with_nan_at(column: int) -> Any:
+    matrix = np.full((2, 4 * HOURS_PER_WEEK + 1), 10.0)
+    matrix[1, column] = np.nan
+    return matrix
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [
@@ -166,6 +172,8 @@ def test_it_scores_every_region_against_its_peers_at_every_hour() -> None:
         (lambda: seasonal_scores([[1.0, 2.0]], weeks=0), "weeks must be at least 1"),
         (lambda: latest_seasonal_scores([[1.0]], sensitivity=0), "above 0"),
         (lambda: peer_scores([[1.0], [float("nan")], [1.0], [1.0]]), "NaN"),
+        (lambda: latest_seasonal_scores(_with_nan_at(-1)), "NaN"),
+        (lambda: latest_seasonal_scores(_with_nan_at(-1 - HOURS_PER_WEEK)), "NaN"),
         (lambda: peer_score("z", {"a": 1.0}), "has no value"),
         (lambda: seasonal_baseline([1.0], 5), "outside the series"),
     ],
