@@ -2,8 +2,10 @@
 
 - ``UpstreamMetricsCollector``: every source's latest extracted metrics, one gauge family per metric
   (``devops_insights_upstream_<metric>{source="..."}``), read with one ``latest_all()`` call.
-- ``SourceStateCollector``: poll health of every source (circuit, failures, last success, alert
-  state) and the number of live pollers, from the relational database.
+- ``SourceStateCollector``: poll health of every source (circuit, failures, last success, poll
+  interval, alert state) and the number of live pollers, from the relational database.
+- ``DeliveryQueueCollector``: alert notifications by delivery status and the age of the oldest one
+  not delivered yet, from the relational database.
 
 A failing read never fails the scrape: the collector reports ``..._scrape_ok 0`` and logs.
 """
@@ -98,7 +100,13 @@ class SourceStateCollector:
         try:
             sources = list(
                 Source.objects.values(
-                    "slug", "enabled", "circuit_state", "consecutive_failures", "last_success_at", "alert_state"
+                    "slug",
+                    "enabled",
+                    "circuit_state",
+                    "consecutive_failures",
+                    "last_success_at",
+                    "alert_state",
+                    "interval_seconds",
                 )
             )
             pollers_alive = PollerProcess.objects.alive().filter(stopped_at__isnull=True).count()
@@ -123,6 +131,10 @@ class SourceStateCollector:
         success = GaugeMetricFamily(
             f"{PREFIX}_source_last_success_timestamp_seconds", "When a poll last succeeded.", labels=["source"]
         )
+        # With the last success, lets an alert call a source stale after N of its own intervals.
+        interval = GaugeMetricFamily(
+            f"{PREFIX}_source_interval_seconds", "The source's configured poll interval.", labels=["source"]
+        )
         for row in sources:
             slug = row["slug"]
             for state in Source.Circuit.values:
@@ -131,12 +143,58 @@ class SourceStateCollector:
                 alert.add_metric([slug, state], 1 if row["alert_state"] == state else 0)
             enabled.add_metric([slug], 1 if row["enabled"] else 0)
             failures.add_metric([slug], row["consecutive_failures"])
+            interval.add_metric([slug], row["interval_seconds"])
             if row["last_success_at"] is not None:
                 success.add_metric([slug], row["last_success_at"].timestamp())
-        yield from (circuit, alert, enabled, failures, success)
+        yield from (circuit, alert, enabled, failures, success, interval)
         alive = GaugeMetricFamily(f"{PREFIX}_pollers_alive", "Poller processes with a recent heartbeat.")
         alive.add_metric([], pollers_alive)
         yield alive
+
+
+class DeliveryQueueCollector:
+    """Notifications waiting to be delivered (alerts.Delivery pending or sending): how many, and since when."""
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        from django.db import transaction
+        from django.db.models import Count, Min
+
+        from alerts.models import Delivery
+
+        ok = GaugeMetricFamily(f"{PREFIX}_notification_queue_scrape_ok", "1 when the database answered this scrape.")
+        waiting = [Delivery.Status.PENDING, Delivery.Status.SENDING]
+        try:
+            # One transaction: the counts and the oldest come from the same moment of the queue.
+            with transaction.atomic():
+                counts = dict(Delivery.objects.order_by().values_list("status").annotate(n=Count("pk")))
+                oldest = Delivery.objects.filter(status__in=waiting).aggregate(at=Min("created_at"))["at"]
+        except Exception:
+            logger.exception("metrics scrape could not read the notification queue")
+            ok.add_metric([], 0)
+            yield ok
+            return
+        ok.add_metric([], 1)
+        yield ok
+
+        deliveries = GaugeMetricFamily(
+            f"{PREFIX}_notification_deliveries",
+            "Stored notification deliveries by status: pending and sending are not delivered yet; "
+            "failed gave up after the last retry.",
+            labels=["status"],
+        )
+        for status in Delivery.Status.values:
+            deliveries.add_metric([status], counts.get(status, 0))
+        yield deliveries
+        queued = GaugeMetricFamily(
+            f"{PREFIX}_notification_oldest_undelivered_timestamp_seconds",
+            "When the oldest notification not delivered yet was queued; no sample when none waits.",
+        )
+        if oldest is not None:
+            queued.add_metric([], oldest.timestamp())
+        yield queued
 
 
 class ReadCacheCollector:

@@ -6,7 +6,8 @@ processes of one host, which is not how this service is deployed, so each proces
 
 - every web process: ``GET /metrics`` = its own instruments (HTTP, WebSocket, cache reads) plus the
   shared state read at scrape time (every source's latest upstream metrics from the store, source
-  health from the database), which is why any web replica answers the same for those;
+  health and the notification queue from the database), which is why any web replica answers the
+  same for those;
 - every poller process: its instruments (polls, leases, store writes, rollups, pruning) on
   ``POLLER_METRICS_ADDR:POLLER_METRICS_PORT`` when the port is set.
 
@@ -27,7 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from django.conf import settings
 from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
 
-from observability.collectors import SourceStateCollector, UpstreamMetricsCollector
+from observability.collectors import DeliveryQueueCollector, SourceStateCollector, UpstreamMetricsCollector
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,7 @@ def web_registry() -> CollectorRegistry:
     registry.register(REGISTRY)
     registry.register(UpstreamMetricsCollector())
     registry.register(SourceStateCollector())
+    registry.register(DeliveryQueueCollector())
     return registry
 
 
