@@ -9,7 +9,7 @@ mirror that does not serve the per-release JSON "passes" having checked nothing.
 - 2: the audit could not run (a missing lock file, a pip-audit error);
 - 3: the vulnerability database could not be reached, or did not answer for some package: unknown, not a pass.
 
-Usage: ``python -m devops_insights.dependency_audit [--cache-dir DIR] [--timeout S] LOCK [LOCK ...]``.
+Usage: ``python -m devops_insights.dependency_audit [--cache-dir DIR] [--timeout S] [--ignore-vuln ID]... LOCK...``.
 Proxies and CA bundles come from the environment (``HTTPS_PROXY``, ``REQUESTS_CA_BUNDLE``) as for pip-audit.
 """
 
@@ -47,11 +47,15 @@ def redact(text: str) -> str:
     return _CREDENTIALS.sub("//***@", text)
 
 
-def pip_audit_argv(locks: list[Path], report: Path, cache_dir: Path | None, timeout: int) -> list[str]:
+def pip_audit_argv(
+    locks: list[Path], report: Path, cache_dir: Path | None, timeout: int, ignored: list[str]
+) -> list[str]:
     argv = [sys.executable, "-m", "pip_audit", "--disable-pip", "--require-hashes", "--progress-spinner", "off"]
     argv += ["--vulnerability-service", "pypi", "--format", "json", "--output", str(report), "--timeout", str(timeout)]
     if cache_dir is not None:
         argv += ["--cache-dir", str(cache_dir)]
+    for vulnerability in ignored:
+        argv += ["--ignore-vuln", vulnerability]
     for lock in locks:
         argv += ["--requirement", str(lock)]
     return argv
@@ -97,13 +101,15 @@ def classify(returncode: int, report: dict[str, Any] | None, stderr: str) -> Out
     return Outcome(CLEAN, [f"audit: no known vulnerabilities in {len(dependencies)} locked packages."])
 
 
-def audit(locks: list[Path], cache_dir: Path | None = None, timeout: int = 15) -> Outcome:
+def audit(
+    locks: list[Path], cache_dir: Path | None = None, timeout: int = 15, ignored: list[str] | None = None
+) -> Outcome:
     missing = [str(lock) for lock in locks if not lock.is_file()]
     if missing or not locks:
         return Outcome(FAILED, [f"audit: lock file not found: {', '.join(missing) or 'none given'} (run make lock)"])
     with tempfile.TemporaryDirectory(prefix="audit-") as scratch:
         report_path = Path(scratch) / "report.json"
-        argv = pip_audit_argv(locks, report_path, cache_dir, timeout)
+        argv = pip_audit_argv(locks, report_path, cache_dir, timeout, ignored or [])
         try:
             # One request per package, each bounded by --timeout; the whole run is bounded too.
             done = subprocess.run(  # noqa: S603 - our own interpreter and pip-audit, no shell
@@ -124,8 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("locks", nargs="*", type=Path, help="hash-pinned lock files (requirements/*.lock)")
     parser.add_argument("--cache-dir", type=Path, default=None, help="pip-audit's HTTP cache (default: its own)")
     parser.add_argument("--timeout", type=int, default=15, help="seconds per request to the database")
+    parser.add_argument(
+        "--ignore-vuln",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a vulnerability id (or alias) accepted for now, with its reason in docs/supply-chain.md",
+    )
     args = parser.parse_args(argv)
-    outcome = audit(args.locks, args.cache_dir, args.timeout)
+    outcome = audit(args.locks, args.cache_dir, args.timeout, args.ignore_vuln)
     stream = sys.stdout if outcome.status == CLEAN else sys.stderr
     for line in outcome.lines:
         print(line, file=stream)

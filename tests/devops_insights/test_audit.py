@@ -198,9 +198,13 @@ def audit_env(proxy_url: str, ca_bundle: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_audit(env: dict[str, str], tmp_path: Path, *locks: Path) -> subprocess.CompletedProcess[str]:
+def run_audit(
+    env: dict[str, str], tmp_path: Path, *locks: Path, ignore: str | None = None
+) -> subprocess.CompletedProcess[str]:
     """What make audit runs, on the given locks, with an empty cache (make itself turns any failure into 2)."""
     options = ["--cache-dir", str(tmp_path / "cache"), "--timeout", "10"]
+    if ignore:
+        options += ["--ignore-vuln", ignore]
     return subprocess.run(
         [sys.executable, "-m", "devops_insights.dependency_audit", *options, *map(str, locks)],
         cwd=ROOT,
@@ -250,6 +254,18 @@ def test_it_fails_with_status_1_and_names_a_known_vulnerability(feed: FeedProxy,
     assert result.returncode == dependency_audit.VULNERABLE, result.stdout + result.stderr
     assert f"django {django}: PYSEC-TEST-1 (fixed in 99.0.1)" in result.stderr
     assert "1 known vulnerabilities in 1 locked packages" in result.stderr
+
+
+def test_it_passes_a_vulnerability_accepted_by_its_id_or_alias(feed: FeedProxy, tmp_path: Path) -> None:
+    django = locked_versions(BASE_LOCK)["django"]
+    feed.vulnerabilities[("django", django)] = [{"id": "PYSEC-TEST-2", "aliases": ["CVE-TEST-2"], "fixed_in": []}]
+    lock = small_lock(tmp_path, "django", "sqlparse")
+
+    result = run_audit(audit_env(feed.url, feed.authority.bundle), tmp_path, lock, ignore="CVE-TEST-2")
+    assert result.returncode == dependency_audit.CLEAN, result.stdout + result.stderr
+
+    result = run_audit(audit_env(feed.url, feed.authority.bundle), tmp_path / "other", lock, ignore="CVE-TEST-3")
+    assert result.returncode == dependency_audit.VULNERABLE, result.stdout + result.stderr
 
 
 def test_it_says_so_with_status_3_when_the_database_cannot_be_reached(tmp_path: Path) -> None:
