@@ -8,6 +8,7 @@ line on stderr and a non-zero exit instead of a traceback wall.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -158,4 +159,25 @@ def networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
             result.append(ip_network(item, strict=False))
         except ValueError:
             raise ConfigError(name, f"{item!r} is not an IP address or CIDR network") from None
+    return result
+
+
+_RATE = re.compile(r"^\d+/\d*[smhd]$")
+_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
+
+
+def rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
+    value = string(name, default).strip()
+    if not _RATE.match(value):
+        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
+    return value
+
+
+def origins(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of web origins (scheme and host, no path), as CORS compares them."""
+    result = string_list(name, default)
+    for origin in result:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(name, f"{origin!r} is not an origin like https://ops.example.com")
     return result

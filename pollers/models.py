@@ -35,7 +35,13 @@ def default_volatile_paths() -> list[str]:
     return []
 
 
-class AlertState(models.TextChoices):
+class SourceAlertLevel(models.TextChoices):
+    """``Source.alert_state``: the worst severity among our alert rules firing for the source (alerts/ sets it).
+
+    Not to be confused with ``alerts.models.RuleState`` (where one rule stands for one source) nor with the
+    alert counts a source reports in its own payload (``results.alerts``).
+    """
+
     OK = "ok", "OK"
     DEGRADED = "degraded", "Degraded"  # a warning alert is firing
     CRITICAL = "critical", "Critical"  # a critical alert is firing
@@ -101,7 +107,7 @@ class Source(models.Model):
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
 
     # Worst alert currently firing for this source, kept up to date by the alert evaluator.
-    alert_state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OK)
+    alert_state = models.CharField(max_length=10, choices=SourceAlertLevel.choices, default=SourceAlertLevel.OK)
 
     objects = SourceQuerySet.as_manager()
 
