@@ -426,6 +426,10 @@ ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
 ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Apprise channels: vendor services only, unless generic json://, xml://, form:// are allowed too.
+APPRISE_ALLOW_GENERIC = config.boolean("APPRISE_ALLOW_GENERIC", False)
+# Fernet keys for secrets stored in the database (Apprise URLs): the first encrypts, every one decrypts.
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
 # Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
 EMAIL_HOST = config.string("EMAIL_HOST", "")
 EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
