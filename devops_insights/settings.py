@@ -67,11 +67,15 @@ INSTALLED_APPS = [
     # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
     "csp",
     "corsheaders",
+    # Request, database and cache figures (django_*) on /metrics beside our own (devops_insights_*).
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
-    # Observability: first, so the request id and the request span cover every other middleware
-    # (redirects included).
+    # django-prometheus times the whole stack: its Before first and its After last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Observability: first of ours, so the request id and the request span cover every other
+    # middleware (redirects included).
     "observability.middleware.RequestObservabilityMiddleware",
     # Security headers, then the Content-Security-Policy (configured under Dashboards below).
     "django.middleware.security.SecurityMiddleware",
@@ -91,6 +95,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "devops_insights.urls"
@@ -121,6 +126,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's wrappers of the same backends count queries, errors and connections.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
@@ -130,7 +139,8 @@ CACHE_KEY_PREFIX = config.string("CACHE_KEY_PREFIX", "di")
 
 def _redis_cache(*, ignore_exceptions: bool) -> dict[str, Any]:
     return {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django-redis with django-prometheus's hit/miss counters.
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "OPTIONS": {
@@ -156,7 +166,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
             "LOCATION": "devops-insights",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -394,6 +404,8 @@ LOGGING = {
         # Third-party clients can log full URLs; keep them quiet so credentials never reach logs.
         "urllib3": {"level": "WARNING"},
         "pymongo": {"level": "WARNING"},
+        # Apprise's lines can name a notification URL: alerts.apprise_channel collects them itself.
+        "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
     },
 }
 # /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
