@@ -215,6 +215,8 @@ POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESH
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+# With tracing on, each poll request carries a W3C traceparent, so a traced upstream joins the trace.
+POLLER_PROPAGATE_TRACE = config.boolean("POLLER_PROPAGATE_TRACE", True)
 POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
