@@ -1,13 +1,14 @@
 # syntax=docker/dockerfile:1
 ARG PYTHON_VERSION=3.11
-ARG REQUIREMENTS=requirements/base.txt
+# The hash-pinned lock (make lock): every download must match a hash recorded there.
+ARG REQUIREMENTS=requirements/base.lock
 
 # --- build: compile wheels once, so the runtime image carries no compiler
 FROM python:${PYTHON_VERSION}-slim AS build
 ARG REQUIREMENTS
 WORKDIR /src
 COPY requirements/ requirements/
-RUN pip wheel --no-cache-dir --wheel-dir /wheels -r ${REQUIREMENTS}
+RUN pip wheel --no-cache-dir --require-hashes --wheel-dir /wheels -r ${REQUIREMENTS}
 
 # --- runtime
 FROM python:${PYTHON_VERSION}-slim
@@ -21,7 +22,8 @@ RUN groupadd --gid 10001 app \
 WORKDIR /app
 COPY --from=build /wheels /wheels
 COPY requirements/ requirements/
-RUN pip install --no-cache-dir --no-index --find-links /wheels -r ${REQUIREMENTS} && rm -rf /wheels
+# Every locked package ships a wheel, so the files in /wheels are the ones hashed in the lock: checked again here.
+RUN pip install --no-cache-dir --no-index --find-links /wheels --require-hashes -r ${REQUIREMENTS} && rm -rf /wheels
 COPY --chown=10001:10001 . .
 # collectstatic needs settings that pass the production checks; the real values come at run time.
 RUN DJANGO_SECRET_KEY=build-only-build-only-build-only-build-only-build-only \

@@ -4,6 +4,7 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
@@ -155,9 +156,29 @@ class NotificationChannelForm(forms.ModelForm):
         help_text="Webhook: HMAC-SHA256 signing key (16+ characters). Leave blank to keep the current one.",
     )
 
+    apprise_url = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Apprise URL",
+        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
+        help_text=(
+            "Apprise: the service's URL, e.g. slack://T…/B…/X… or ntfys://ntfy.example.com/topic. Stored "
+            "encrypted, shown as scheme and host only. Leave blank to keep the current one."
+        ),
+    )
+
     class Meta:
         model = NotificationChannel
-        fields = ["name", "kind", "enabled", "is_default", "email_to", "url", "secret"]
+        fields = ["name", "kind", "enabled", "is_default", "email_to", "url", "secret", "apprise_url"]
+
+    def clean_apprise_url(self) -> str:
+        value = (self.cleaned_data.get("apprise_url") or "").strip()
+        if value:
+            try:
+                self.instance.set_apprise_url(value)
+            except ValidationError as exc:
+                raise ValidationError(exc.message_dict["apprise_url"]) from None
+        return ""  # the clear URL goes no further than this form
 
     def clean_url(self) -> str:
         value = (self.cleaned_data.get("url") or "").strip()
@@ -178,15 +199,14 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.action(description="Send a test notification now")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
-        from alerts.senders import SendError, send_test
+        from alerts.senders import send_test
 
         for channel in queryset:
-            try:
-                send_test(channel)
-            except SendError as exc:
-                messages.error(request, f"{channel.name}: {exc}")
-            else:
+            delivery = send_test(channel)  # recorded as a test delivery, like any other outcome
+            if delivery.status == Delivery.Status.SUCCEEDED:
                 messages.success(request, f"{channel.name}: test notification sent.")
+            else:
+                messages.error(request, f"{channel.name}: {delivery.last_error}")
 
     @admin.display(description="target")
     def target(self, channel: NotificationChannel) -> str:
@@ -194,13 +214,23 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="secret set")
     def has_secret(self, channel: NotificationChannel) -> bool:
-        return bool(channel.secret)
+        return bool(channel.secret or channel.apprise_url_encrypted)
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "channel", "reason", "status", "attempts", "last_error", "finished_at"]
-    list_filter = ["status", "reason", "channel"]
+    list_display = [
+        "created_at",
+        "event",
+        "channel",
+        "reason",
+        "is_test",
+        "status",
+        "attempts",
+        "last_error",
+        "finished_at",
+    ]
+    list_filter = ["status", "reason", "is_test", "channel"]
     list_select_related = ["event", "channel"]
     actions = ["retry_now"]
 
@@ -215,7 +245,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         # Only queued: the sender (the poller's dispatcher or send_notifications) picks them up within
         # ALERTS_DELIVERY_POLL_INTERVAL; a web process never starts a sender thread.
-        count = queryset.exclude(status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
+        # A test delivery has no event to tell about: send another test instead.
+        count = (
+            queryset.exclude(status=Delivery.Status.SENDING)
+            .exclude(is_test=True)
+            .update(status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None)
         )
         messages.info(request, f"{count} deliveries queued for another attempt.")

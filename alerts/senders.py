@@ -1,4 +1,4 @@
-"""Send one delivery through its channel: email, signed JSON webhook, or Slack-compatible webhook.
+"""Send one delivery through its channel: email, signed JSON webhook, Slack-compatible webhook or Apprise.
 
 Nothing here touches the database. A failure raises ``SendError`` with a message safe to store
 and log: never the URL (an incoming-webhook URL is a credential) and never the secret.
@@ -30,6 +30,14 @@ class SendError(Exception):
         self.status_code = status_code
 
 
+def event_of(delivery: Delivery) -> AlertEvent:
+    """The event a delivery tells about (a test delivery is sent with one built in memory)."""
+    event = delivery.event
+    if event is None:
+        raise SendError("this delivery has no alert event")
+    return event
+
+
 def sign(secret: str, body: bytes) -> str:
     """The signature header value: ``sha256=`` and the hex HMAC-SHA256 of the exact body bytes."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
@@ -56,14 +64,27 @@ def send(delivery: Delivery) -> int | None:
         return _post(channel.url, body, headers)
     if channel.kind == NotificationChannel.Kind.SLACK:
         return _post(channel.url, slack_body(delivery), {})
+    if channel.kind == NotificationChannel.Kind.APPRISE:
+        _send_apprise(delivery)
+        return None
     raise SendError(f"unknown channel kind {channel.kind!r}")
 
 
-def send_test(channel: NotificationChannel) -> int | None:
-    """Send a sample notification through ``channel`` now, without storing an event or a delivery."""
+def send_test(channel: NotificationChannel) -> Delivery:
+    """Send a sample notification through ``channel`` now, recorded as a test delivery (no alert event).
+
+    Returns the stored delivery, succeeded or failed with its error, like any other.
+    """
     from django.utils import timezone
 
     from pollers.models import Source
+
+    now = timezone.now()
+    stored = Delivery.objects.create(
+        channel=channel, event=None, is_test=True, reason=Delivery.Reason.FIRED, status=Delivery.Status.SENDING
+    )
+    code: int | None = None
+    error = ""
 
     source = Source(slug="test-source", name="Test source")
     event = AlertEvent(
@@ -74,13 +95,27 @@ def send_test(channel: NotificationChannel) -> int | None:
         condition="cpu_load > 85",
         value={"metric": "cpu_load", "value": 91.5, "operator": ">", "threshold": 85, "test": True},
         message=f"Test notification from DevOps Insights to channel {channel.name}",
-        occurred_at=timezone.now(),
+        occurred_at=now,
     )
-    return send(Delivery(event=event, channel=channel, reason=Delivery.Reason.FIRED))
+    try:
+        code = send(Delivery(pk=stored.pk, event=event, channel=channel, reason=Delivery.Reason.FIRED, is_test=True))
+    except SendError as exc:
+        error, code = str(exc), exc.status_code
+    except Exception as exc:
+        error = f"unexpected error: {type(exc).__name__}"  # its text could carry a URL or a secret
+    Delivery.objects.filter(pk=stored.pk).update(
+        status=Delivery.Status.FAILED if error else Delivery.Status.SUCCEEDED,
+        attempts=1,
+        response_code=code,
+        last_error=error[:500],
+        finished_at=timezone.now(),
+    )
+    stored.refresh_from_db()
+    return stored
 
 
 def headline(delivery: Delivery) -> str:
-    event = delivery.event
+    event = event_of(delivery)
     word = {"fired": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}.get(delivery.reason, delivery.reason)
     return f"[{word}] {event.severity}: {event.rule_name} on {event.source.slug}"
 
@@ -96,14 +131,14 @@ def webhook_body(delivery: Delivery) -> bytes:
         "delivery_id": delivery.pk,
         "reason": delivery.reason,
         "headline": headline(delivery),
-        "event": delivery.event.as_dict(),
-        "link": _link(delivery.event) or None,
+        "event": event_of(delivery).as_dict(),
+        "link": _link(event_of(delivery)) or None,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
 def slack_body(delivery: Delivery) -> bytes:
-    event = delivery.event
+    event = event_of(delivery)
     icon = (
         ":large_green_circle:"
         if delivery.reason == "resolved"
@@ -117,7 +152,7 @@ def slack_body(delivery: Delivery) -> bytes:
 
 
 def _send_email(delivery: Delivery) -> None:
-    event = delivery.event
+    event = event_of(delivery)
     lines = [
         event.message,
         "",
@@ -141,6 +176,48 @@ def _send_email(delivery: Delivery) -> None:
         )
     except Exception as exc:  # smtplib and socket errors; their text names hosts, not secrets
         raise SendError(f"email failed: {type(exc).__name__}") from None
+
+
+# Apprise's notification types by what happened: resolved is good news, critical a failure.
+def apprise_type(delivery: Delivery) -> str:
+    import apprise
+
+    if delivery.reason == Delivery.Reason.RESOLVED:
+        return str(apprise.NotifyType.SUCCESS.value)
+    if event_of(delivery).severity == "critical":
+        return str(apprise.NotifyType.FAILURE.value)
+    return str(apprise.NotifyType.WARNING.value)
+
+
+def apprise_text(delivery: Delivery) -> str:
+    """The message body: the event's message, condition, values and time, and the link when set."""
+    event = event_of(delivery)
+    lines = [
+        event.message,
+        f"Condition: {event.condition}",
+        f"Values: {json.dumps(event.value, sort_keys=True, default=str)}",
+        f"Source: {event.source.slug} · Rule: {event.rule_name} · {event.occurred_at.isoformat()}",
+    ]
+    link = _link(event)
+    if link:
+        lines.append(link)
+    return "\n".join(lines)
+
+
+def _send_apprise(delivery: Delivery) -> None:
+    from alerts import apprise_channel
+    from devops_insights import crypto
+
+    try:
+        url = delivery.channel.apprise_url()
+    except crypto.SecretUnavailable as exc:
+        raise SendError(str(exc)) from None
+    try:
+        apprise_channel.send(url, headline(delivery), apprise_text(delivery), apprise_type(delivery))
+    except apprise_channel.AppriseURLError as exc:
+        raise SendError(f"refused: {exc}") from None
+    except apprise_channel.AppriseSendError as exc:
+        raise SendError(str(exc)) from None
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> int:

@@ -207,3 +207,30 @@ def email(name: str) -> dict[str, Any] | None:
     if not result.get("EMAIL_BACKEND"):
         raise ConfigError(name, "names no known e-mail scheme (smtp, smtp+tls, smtp+ssl, consolemail, memorymail)")
     return result
+
+
+def fernet_keys(name: str) -> list[str]:
+    """Fernet keys, separated by commas or whitespace: the first encrypts, all of them decrypt.
+
+    Each is 32 bytes in url-safe base64 (44 characters), as ``Fernet.generate_key()`` makes. The
+    error names the key's position, never the key.
+    """
+    import base64
+    import binascii
+
+    value = _raw(name)
+    keys = (value or "").replace(",", " ").split()
+    for position, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ConfigError(
+                name,
+                f"key {position} of {len(keys)} is not a Fernet key (32 bytes in url-safe base64, 44 characters: "
+                "see docs/configuration.md for how to make one)",
+            )
+    if len(set(keys)) != len(keys):
+        raise ConfigError(name, "lists the same key twice")
+    return keys

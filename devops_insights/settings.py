@@ -76,11 +76,15 @@ INSTALLED_APPS = [
     # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
     "csp",
     "corsheaders",
+    # Request, database and cache figures (django_*) on /metrics beside our own (devops_insights_*).
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
-    # Observability: first, so the request id and the request span cover every other middleware
-    # (redirects included).
+    # django-prometheus times the whole stack: its Before first and its After last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Observability: first of ours, so the request id and the request span cover every other
+    # middleware (redirects included).
     "observability.middleware.RequestObservabilityMiddleware",
     # Security headers, then the Content-Security-Policy (configured under Dashboards below).
     "django.middleware.security.SecurityMiddleware",
@@ -101,6 +105,8 @@ MIDDLEWARE = [
     # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # django-prometheus: its After last, to time everything above.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "devops_insights.urls"
@@ -131,6 +137,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's wrappers of the same backends count queries, errors and connections.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
@@ -140,7 +150,8 @@ CACHE_KEY_PREFIX = config.string("CACHE_KEY_PREFIX", "di")
 
 def _redis_cache(*, ignore_exceptions: bool) -> dict[str, Any]:
     return {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django-redis with django-prometheus's hit/miss counters.
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "OPTIONS": {
@@ -166,7 +177,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
             "LOCATION": "devops-insights",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -221,6 +232,8 @@ POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS"
 # Entries are host names, IPs, CIDRs or host:port (pollers/ssrf.py); a bad port stops the start.
 config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+# With tracing on, each poll request carries a W3C traceparent, so a traced upstream joins the trace.
+POLLER_PROPAGATE_TRACE = config.boolean("POLLER_PROPAGATE_TRACE", True)
 POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
@@ -500,6 +513,8 @@ LOGGING = {
         # Third-party clients can log full URLs; keep them quiet so credentials never reach logs.
         "urllib3": {"level": "WARNING"},
         "pymongo": {"level": "WARNING"},
+        # Apprise's lines can name a notification URL: alerts.apprise_channel collects them itself.
+        "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
     },
 }
 # The project's access log (observability/access_log.py) replaces daphne's: query values of these
@@ -536,6 +551,10 @@ ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
 ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Apprise channels: vendor services only, unless generic json://, xml://, form:// are allowed too.
+APPRISE_ALLOW_GENERIC = config.boolean("APPRISE_ALLOW_GENERIC", False)
+# Fernet keys for secrets stored in the database (Apprise URLs): the first encrypts, every one decrypts.
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
 # Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
 EMAIL_HOST = config.string("EMAIL_HOST", "")
 EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)

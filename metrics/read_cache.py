@@ -59,6 +59,7 @@ T = TypeVar("T")
 
 PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.locmem.LocMemCache",
+    "django_prometheus.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
 KEY_PREFIX = "metrics"

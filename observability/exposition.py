@@ -6,9 +6,9 @@ processes of one host, which is not how this service is deployed, so each proces
 
 - every web process: ``GET /metrics`` = its own instruments (HTTP, WebSocket, cache reads) plus the
   shared state read at scrape time (every source's latest upstream metrics from the store, source
-  health from the database), which is why any web replica answers the same for those. The apps
-  that own that state register its collectors here (``register_shared_state``, from their
-  AppConfig.ready): observability imports no other app;
+  health and the notification queue from the database), which is why any web replica answers the
+  same for those. The apps that own that state register its collectors here
+  (``register_shared_state``, from their AppConfig.ready): observability imports no other app;
 - every poller process: its instruments (polls, leases, store writes, rollups, pruning) on
   ``POLLER_METRICS_ADDR:POLLER_METRICS_PORT`` when the port is set.
 

@@ -123,4 +123,11 @@ def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: An
     [hit] = receiver.received
     assert hit.signature_ok is True
     assert hit.json()["event"]["value"]["test"] is True
-    assert not Delivery.objects.exists()
+    # Each test send is recorded as a test delivery, with no alert event behind it; nothing else is queued.
+    assert not Delivery.objects.filter(is_test=False).exists()
+    outcomes = {d.channel_id: (d.status, d.last_error) for d in Delivery.objects.filter(is_test=True, event=None)}
+    assert outcomes == {
+        email.pk: ("succeeded", ""),
+        hook.pk: ("succeeded", ""),
+        bad.pk: ("failed", "HTTP 500"),
+    }
