@@ -40,22 +40,28 @@ def verify(secret: str, body: bytes, header: str) -> bool:
     return hmac.compare_digest(sign(secret, body), header or "")
 
 
-def send(delivery: Delivery) -> int | None:
-    """Send ``delivery``; return the HTTP status for webhooks. Raises SendError on failure."""
+TEST_DELIVERY = "test"  # the delivery header's value, and the body's ``test`` flag, on a test notification
+
+
+def send(delivery: Delivery, *, test: bool = False) -> int | None:
+    """Send ``delivery``; return the HTTP status for webhooks. Raises SendError on failure.
+
+    ``test``: a sample from "send a test notification", marked so a receiver can tell it from an alert.
+    """
     channel = delivery.channel
     if channel.kind == NotificationChannel.Kind.EMAIL:
-        _send_email(delivery)
+        _send_email(delivery, test=test)
         return None
     if channel.kind == NotificationChannel.Kind.WEBHOOK:
-        body = webhook_body(delivery)
+        body = webhook_body(delivery, test=test)
         headers = {
             SIGNATURE_HEADER: sign(channel.secret, body),
-            DELIVERY_HEADER: str(delivery.pk),
+            DELIVERY_HEADER: TEST_DELIVERY if test else str(delivery.pk),
             EVENT_HEADER: delivery.reason,
         }
         return _post(channel.url, body, headers)
     if channel.kind == NotificationChannel.Kind.SLACK:
-        return _post(channel.url, slack_body(delivery), {})
+        return _post(channel.url, slack_body(delivery, test=test), {})
     raise SendError(f"unknown channel kind {channel.kind!r}")
 
 
@@ -76,47 +82,51 @@ def send_test(channel: NotificationChannel) -> int | None:
         message=f"Test notification from DevOps Insights to channel {channel.name}",
         occurred_at=timezone.now(),
     )
-    return send(Delivery(event=event, channel=channel, reason=Delivery.Reason.FIRED))
+    return send(Delivery(event=event, channel=channel, reason=Delivery.Reason.FIRED), test=True)
 
 
-def headline(delivery: Delivery) -> str:
+def headline(delivery: Delivery, *, test: bool = False) -> str:
     event = delivery.event
     word = {"fired": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}.get(delivery.reason, delivery.reason)
-    return f"[{word}] {event.severity}: {event.rule_name} on {event.source.slug}"
+    return f"{'[TEST] ' if test else ''}[{word}] {event.severity}: {event.rule_name} on {event.source.slug}"
 
 
-def _link(event: AlertEvent) -> str:
-    base = settings.ALERTS_PUBLIC_URL
-    return f"{base.rstrip('/')}/sources/{event.source.slug}/" if base else ""
+def link(event: AlertEvent) -> str:
+    """The source's page: absolute under ``SITE_URL``; without it, the path alone (documented)."""
+    from django.urls import reverse
+
+    path = reverse("source-detail", args=[event.source.slug])
+    base = settings.SITE_URL or settings.ALERTS_PUBLIC_URL
+    return f"{base.rstrip('/')}{path}" if base else path
 
 
-def webhook_body(delivery: Delivery) -> bytes:
+def webhook_body(delivery: Delivery, *, test: bool = False) -> bytes:
     document: dict[str, Any] = {
         "version": 1,
         "delivery_id": delivery.pk,
         "reason": delivery.reason,
-        "headline": headline(delivery),
+        "headline": headline(delivery, test=test),
         "event": delivery.event.as_dict(),
-        "link": _link(delivery.event) or None,
+        "link": link(delivery.event),
+        "test": test,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True, default=str).encode()
 
 
-def slack_body(delivery: Delivery) -> bytes:
+def slack_body(delivery: Delivery, *, test: bool = False) -> bytes:
     event = delivery.event
     icon = (
         ":large_green_circle:"
         if delivery.reason == "resolved"
         else (":red_circle:" if event.severity == "critical" else ":warning:")
     )
-    lines = [f"{icon} *{headline(delivery)}*", f"`{event.condition}`", event.message]
-    link = _link(event)
-    if link:
-        lines.append(f"<{link}|Open {event.source.slug}>")
+    lines = [f"{icon} *{headline(delivery, test=test)}*", f"`{event.condition}`", event.message]
+    target = link(event)
+    lines.append(f"<{target}|Open {event.source.slug}>" if target.startswith("http") else f"Open {target}")
     return json.dumps({"text": "\n".join(lines)}, separators=(",", ":")).encode()
 
 
-def _send_email(delivery: Delivery) -> None:
+def _send_email(delivery: Delivery, *, test: bool = False) -> None:
     event = delivery.event
     lines = [
         event.message,
@@ -128,12 +138,10 @@ def _send_email(delivery: Delivery) -> None:
         f"Values:    {json.dumps(event.value, sort_keys=True, default=str)}",
         f"When:      {event.occurred_at.isoformat()}",
     ]
-    link = _link(event)
-    if link:
-        lines += ["", link]
+    lines += ["", link(event)]
     try:
         send_mail(
-            subject=headline(delivery),
+            subject=headline(delivery, test=test),
             message="\n".join(lines),
             from_email=settings.ALERTS_EMAIL_FROM,
             recipient_list=delivery.channel.recipients(),

@@ -107,6 +107,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context.operator",
             ],
         },
     },
@@ -424,7 +425,10 @@ ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0
 ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
-ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+# The address people open this app at: links in notifications. ALERTS_PUBLIC_URL is its older name.
+SITE_URL = config.url("SITE_URL", ("http", "https")) or config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_PUBLIC_URL = SITE_URL
+ALERTS_DEFAULT_UNREACHABLE_RULE = config.boolean("ALERTS_DEFAULT_UNREACHABLE_RULE", True)
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
 # Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
 EMAIL_HOST = config.string("EMAIL_HOST", "")

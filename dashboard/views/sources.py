@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from alerts.models import AlertEvent, RuleState
+from alerts.models import AlertEvent, RuleState, Silence
 from dashboard import payload_view
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -68,6 +68,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         RuleState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
     )
     card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
+    card.silenced = Silence.objects.covering(source, now)
     payload = snapshot.payload if snapshot is not None else {}
     metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     config = {
