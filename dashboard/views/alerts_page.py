@@ -5,7 +5,7 @@ Reading needs a login; every change needs ``dashboard.access.can_operate`` and i
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -60,7 +60,7 @@ def _silence_end(request: HttpRequest, now: datetime) -> datetime | str:
     if parsed is None:
         return f"{text[:40]!r} is not a date and time: use YYYY-MM-DD HH:MM (UTC)."
     if timezone.is_naive(parsed):
-        parsed = timezone.make_aware(parsed, timezone.UTC)
+        parsed = timezone.make_aware(parsed, UTC)
     if parsed <= now:
         return "The end time is in the past."
     if parsed - now > MAX_SILENCE:
