@@ -292,6 +292,8 @@ if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
 
 # --- Internationalization, static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# 24-hour UTC times in ISO order everywhere Django formats a date itself (the admin): devops_insights/formats/.
+FORMAT_MODULE_PATH = ["devops_insights.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
