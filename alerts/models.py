@@ -250,7 +250,9 @@ class SilenceQuerySet(models.QuerySet):
         slugs = {slug for slug, _ in active if slug}
         tags = {tag for slug, tag in active if not slug and tag}
         if tags:
-            slugs |= {slug for slug, src_tags in Source.objects.values_list("slug", "tags") if tags & set(src_tags or [])}
+            slugs |= {
+                slug for slug, src_tags in Source.objects.values_list("slug", "tags") if tags & set(src_tags or [])
+            }
         return slugs
 
 

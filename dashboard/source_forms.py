@@ -14,7 +14,6 @@ from dashboard.keyvalue import KeyValueField, KeyValueWidget, TagsField
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
 from pollers.probe import metric_name_error, path_error
 
-
 RESERVED_SLUGS = frozenset({"new"})  # /sources/new/ is the form that adds a source
 
 

@@ -98,8 +98,14 @@ def test_it_acknowledges_until_the_alert_fires_again(staff_client: Client) -> No
 
 @pytest.mark.parametrize(
     "path",
-    ["/alerts/silence/eu-west/", "/alerts/states/1/acknowledge/", "/alerts/silences/1/end/", "/alerts/rules/new/",
-     "/alerts/channels/new/", "/alerts/channels/1/test/"],
+    [
+        "/alerts/silence/eu-west/",
+        "/alerts/states/1/acknowledge/",
+        "/alerts/silences/1/end/",
+        "/alerts/rules/new/",
+        "/alerts/channels/new/",
+        "/alerts/channels/1/test/",
+    ],
 )
 def test_it_refuses_operator_actions_to_readers(client: Client, path: str) -> None:
     make_source("eu-west")
@@ -142,8 +148,16 @@ def test_it_saves_a_rule_and_warns_when_it_notifies_no_one(staff_client: Client)
 def test_it_refuses_a_bad_rule_with_the_field_errors(staff_client: Client) -> None:
     response = staff_client.post(
         "/alerts/rules/new/",
-        {"name": "x", "severity": "warning", "scope": "all", "kind": "metric", "fire_after": "3", "resolve_after": "2",
-         "for_seconds": "0", "renotify_interval_seconds": "3600"},
+        {
+            "name": "x",
+            "severity": "warning",
+            "scope": "all",
+            "kind": "metric",
+            "fire_after": "3",
+            "resolve_after": "2",
+            "for_seconds": "0",
+            "renotify_interval_seconds": "3600",
+        },
     )
     assert response.status_code == 400
     page = response.content.decode()
@@ -188,7 +202,8 @@ def test_it_never_shows_a_stored_secret_and_blank_keeps_it(staff_client: Client)
     assert "T0KEN" not in page and "s" * 20 not in page
     assert "Leave blank to keep" in page
     response = staff_client.post(
-        f"/alerts/channels/{channel.pk}/", {"name": "hook2", "kind": "webhook", "enabled": "on", "url": "", "secret": ""}
+        f"/alerts/channels/{channel.pk}/",
+        {"name": "hook2", "kind": "webhook", "enabled": "on", "url": "", "secret": ""},
     )
     assert response.status_code == 302
     channel.refresh_from_db()

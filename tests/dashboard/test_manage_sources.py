@@ -52,9 +52,7 @@ def test_it_adds_a_source_with_tags_headers_paths_and_the_unreachable_rule(
     assert "Waiting" in page
 
 
-def test_it_adds_no_rule_when_the_default_rule_is_off(
-    staff_client: Client, allow_loopback: Any, settings: Any
-) -> None:
+def test_it_adds_no_rule_when_the_default_rule_is_off(staff_client: Client, allow_loopback: Any, settings: Any) -> None:
     settings.ALERTS_DEFAULT_UNREACHABLE_RULE = False
     response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/status"))
     assert response.status_code == 302
