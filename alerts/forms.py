@@ -47,7 +47,7 @@ class AlertRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         # Fields of other kinds and scopes are hidden, possibly holding stale values: they do not count.
         kind, scope = data.get("kind"), data.get("scope")
         if kind in KIND_FIELDS:

@@ -55,7 +55,7 @@ REVERSED_RANGE = "must be before 'to'"
 
 
 def parse_timestamp(raw: str) -> datetime:
-    """ISO 8601 (``Z`` or an offset; no offset means UTC), Unix seconds, or ``now``/``now-1h`` (``metrics.relative_time``)."""
+    """ISO 8601 (``Z`` or an offset; no offset means UTC), Unix seconds, or ``now``/``now-1h`` (relative_time)."""
     text = raw.strip()
     if not text:
         raise ValueError("empty")

@@ -97,7 +97,7 @@ class TagsField(forms.CharField):
             return ", ".join(str(v) for v in value)
         return value
 
-    def clean(self, value: Any) -> list[str]:  # type: ignore[override]
+    def clean(self, value: Any) -> list[str]:
         text = super().clean(value) or ""
         tags: list[str] = []
         for raw in text.replace("\n", ",").split(","):

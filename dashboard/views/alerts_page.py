@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
@@ -48,6 +49,11 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/alerts.html", context)
 
 
+def _person(request: HttpRequest) -> User | None:
+    # operator_required has made sure of a signed-in user; an anonymous one is never recorded.
+    return request.user if isinstance(request.user, User) else None
+
+
 def _silence_end(request: HttpRequest, now: datetime) -> datetime | str:
     """The end the operator chose, or a sentence saying what is wrong with it."""
     preset = request.POST.get("duration", "")
@@ -78,7 +84,7 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
     reason = request.POST.get("reason", "").strip()[:300] or f"silenced from the Alerts page by {request.user}"
-    Silence.objects.create(source=source, starts_at=now, ends_at=end, reason=reason, created_by=request.user)
+    Silence.objects.create(source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request))
     messages.success(request, f"Silenced {source.name} until {end:%Y-%m-%d %H:%M} UTC.")
     return HttpResponseRedirect(reverse("alerts"))
 
@@ -97,7 +103,7 @@ def end_silence(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     state = get_object_or_404(RuleState.objects.select_related("rule", "source"), pk=pk)
-    RuleState.objects.filter(pk=state.pk).update(acknowledged_at=timezone.now(), acknowledged_by=request.user)
+    RuleState.objects.filter(pk=state.pk).update(acknowledged_at=timezone.now(), acknowledged_by=_person(request))
     messages.success(request, f"Acknowledged “{state.rule.name}” on {state.source.slug}.")
     return HttpResponseRedirect(reverse("alerts"))
 
