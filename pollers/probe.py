@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from metrics.extraction import WILDCARD, extract_metrics, split_path
+from metrics.serialization import number
 from pollers.fetch import Fetcher, FetchPolicy
 
 MAX_PATH_SEGMENTS = 32
@@ -51,6 +52,11 @@ class PathResult:
     @property
     def matched(self) -> bool:
         return self.value is not None
+
+    @property
+    def shown(self) -> str:
+        """The value as the API would write it: 38.3, 569 (not 38.3000, 569.0)."""
+        return "" if self.value is None else str(number(self.value))
 
 
 @dataclass
