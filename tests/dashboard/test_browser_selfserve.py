@@ -134,7 +134,7 @@ def test_it_silences_a_firing_alert_from_the_alerts_page(page: tuple[Any, list[s
         tab.wait_for_selector(".message-success")
         assert "Silenced Checkout Sa until" in tab.locator(".messages").inner_text()
         assert tab.locator(f"{row} [data-silenced]").inner_text() == "silenced"
-        assert tab.locator('#silences [data-silence]').count() == 1
+        assert tab.locator("#silences [data-silence]").count() == 1
         shoot(tab, "selfserve-alert-silenced.png")
         tab.goto("/")
         tab.locator('.card[data-source="checkout-sa"] [data-silenced]').wait_for()
