@@ -99,8 +99,8 @@ def test_it_adds_a_source_with_test_from_an_empty_dashboard_to_a_card_with_data(
     # The poller's reload finds the new source and polls it; the card turns from waiting to data, live.
     tab.wait_for_function(
         """() => { const c = document.querySelector('.card[data-source="payments-eu"]');
-                   return c && c.dataset.status === 'ok'
-                       && /\\d/.test((c.querySelector('[data-metric="cpu_load"] .num-value') || {}).textContent || ''); }""",
+                   const cpu = c && c.querySelector('[data-metric="cpu_load"] .num-value');
+                   return c && c.dataset.status === 'ok' && cpu && /\\d/.test(cpu.textContent); }""",
         timeout=45000,
     )
     shoot(tab, "selfserve-card-with-data.png")

@@ -279,8 +279,10 @@ def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: Metri
     assert "rollups written" not in text
     line = next(line for line in text.splitlines() if line.strip().startswith("us-east:"))
     assert re.search(r"policy keeps raw \d+d, 1m \d+d, 1h \d+d, 1d (forever|\d+d)", line), line
-    cutoff = datetime.strptime(re.search(r"raw cutoff (\S+);", line).group(1), "%Y-%m-%dT%H:%M:%SZ")  # type: ignore[union-attr]
-    old = [e for e in configured.history("us-east", limit=1000).entries if e.fetched_at < cutoff.replace(tzinfo=UTC)]
+    found = re.search(r"raw cutoff (\S+);", line)
+    assert found, line
+    cutoff = datetime.fromisoformat(found.group(1))
+    old = [e for e in configured.history("us-east", limit=1000).entries if e.fetched_at < cutoff]
     assert len(old) == len(expected_old_sequences())
     size = sum(len(canonical_json(e.payload).encode()) for e in old)
     assert f"would delete {len(old)} raw snapshot(s), " in line
