@@ -188,11 +188,19 @@ def test_it_shows_poll_health_and_never_header_secrets_or_url_credentials(user_c
 
 
 def test_it_renders_a_source_that_has_no_data_yet(user_client: Client) -> None:
-    make_source("us-east")
+    make_source("us-east", last_polled_at=timezone.now() - timedelta(minutes=5))
     response = user_client.get("/sources/us-east/")
     assert response.status_code == 200
     page = text(response.content.decode())
     assert "no data yet" in page
+    assert "No changes recorded yet." in page
+
+
+def test_it_renders_a_new_source_waiting_for_its_first_poll(user_client: Client) -> None:
+    make_source("us-east")
+    page = text(user_client.get("/sources/us-east/").content.decode())
+    assert "Waiting" in page
+    assert "waiting for first poll" in page
     assert "No changes recorded yet." in page
 
 
