@@ -2,44 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.conditions import OPERATORS
+from alerts.defaults import first_becomes_default
+from alerts.forms import AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Silence
-
-
-class AlertRuleForm(forms.ModelForm):
-    operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
-
-    class Meta:
-        model = AlertRule
-        fields = [
-            "name",
-            "description",
-            "enabled",
-            "severity",
-            "scope",
-            "source",
-            "tag",
-            "kind",
-            "metric",
-            "path",
-            "operator",
-            "threshold",
-            "value",
-            "count",
-            "duration_seconds",
-            "fire_after",
-            "for_seconds",
-            "resolve_after",
-            "renotify_interval_seconds",
-            "channels",
-        ]
 
 
 @admin.register(AlertRule)
@@ -140,55 +110,6 @@ class AlertEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
 
 
-class NotificationChannelForm(forms.ModelForm):
-    """The URL (a credential for incoming webhooks) and the secret are write-only: blank keeps them."""
-
-    url = forms.CharField(
-        required=False,
-        max_length=2000,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
-        help_text="Webhook and Slack: the URL to POST to. Leave blank to keep the current one.",
-    )
-    secret = forms.CharField(
-        required=False,
-        max_length=200,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Webhook: HMAC-SHA256 signing key (16+ characters). Leave blank to keep the current one.",
-    )
-
-    apprise_url = forms.CharField(
-        required=False,
-        max_length=2000,
-        label="Apprise URL",
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
-        help_text=(
-            "Apprise: the service's URL, e.g. slack://T…/B…/X… or ntfys://ntfy.example.com/topic. Stored "
-            "encrypted, shown as scheme and host only. Leave blank to keep the current one."
-        ),
-    )
-
-    class Meta:
-        model = NotificationChannel
-        fields = ["name", "kind", "enabled", "is_default", "email_to", "url", "secret", "apprise_url"]
-
-    def clean_apprise_url(self) -> str:
-        value = (self.cleaned_data.get("apprise_url") or "").strip()
-        if value:
-            try:
-                self.instance.set_apprise_url(value)
-            except ValidationError as exc:
-                raise ValidationError(exc.message_dict["apprise_url"]) from None
-        return ""  # the clear URL goes no further than this form
-
-    def clean_url(self) -> str:
-        value = (self.cleaned_data.get("url") or "").strip()
-        return value or (self.instance.url if self.instance.pk else "")
-
-    def clean_secret(self) -> str:
-        value = self.cleaned_data.get("secret") or ""
-        return value or (self.instance.secret if self.instance.pk else "")
-
-
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(admin.ModelAdmin):
     form = NotificationChannelForm
@@ -196,6 +117,10 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     list_filter = ["kind", "enabled", "is_default"]
     search_fields = ["name"]
     actions = ["send_test"]
+
+    def save_model(self, request: HttpRequest, obj: NotificationChannel, form: Any, change: bool) -> None:
+        first_becomes_default(obj)
+        super().save_model(request, obj, form, change)
 
     @admin.action(description="Send a test notification now")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:

@@ -244,6 +244,17 @@ class SilenceQuerySet(models.QuerySet):
         tags = list(source.tags or [])
         return self.active(at).filter(models.Q(source=source) | models.Q(source__isnull=True, tag__in=tags)).exists()
 
+    def covered_slugs(self, at: datetime | None = None) -> set[str]:
+        """Slugs of every source an active silence covers, by the source or by one of its tags."""
+        active = list(self.active(at).values_list("source__slug", "tag"))
+        slugs = {slug for slug, _ in active if slug}
+        tags = {tag for slug, tag in active if not slug and tag}
+        if tags:
+            slugs |= {
+                slug for slug, src_tags in Source.objects.values_list("slug", "tags") if tags & set(src_tags or [])
+            }
+        return slugs
+
 
 class Silence(models.Model):
     """A maintenance window: alerts still evaluate and record events, but notify nobody."""
@@ -313,6 +324,11 @@ class RuleState(models.Model):
     # The last poll this state has seen: an older or repeated poll is not evaluated twice.
     last_poll_id = models.CharField(max_length=64, blank=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
+    # An operator saw it: counts while ``acknowledged_at`` is after ``firing_since`` (a new firing needs a new ack).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -338,6 +354,11 @@ class RuleState(models.Model):
             notified=self.notified,
             last_notified_at=self.last_notified_at,
         )
+
+    @property
+    def acknowledged(self) -> bool:
+        since = self.firing_since or self.pending_since
+        return self.acknowledged_at is not None and (since is None or self.acknowledged_at >= since)
 
     def has_seen(self, poll_id: str, at: datetime) -> bool:
         if self.last_poll_at is None:

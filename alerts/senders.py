@@ -24,6 +24,9 @@ EVENT_HEADER = "X-Insights-Event"
 USER_AGENT = "DevOps-Insights-Alerts/1"
 
 
+TEST_DELIVERY = "test"  # the delivery header's value, and the body's ``test`` flag, on a test notification
+
+
 class SendError(Exception):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
@@ -58,7 +61,7 @@ def send(delivery: Delivery) -> int | None:
         body = webhook_body(delivery)
         headers = {
             SIGNATURE_HEADER: sign(channel.secret, body),
-            DELIVERY_HEADER: str(delivery.pk),
+            DELIVERY_HEADER: TEST_DELIVERY if delivery.is_test else str(delivery.pk),
             EVENT_HEADER: delivery.reason,
         }
         return _post(channel.url, body, headers)
@@ -115,14 +118,20 @@ def send_test(channel: NotificationChannel) -> Delivery:
 
 
 def headline(delivery: Delivery) -> str:
+    """A test delivery says so first, so nobody mistakes "send a test notification" for an alert."""
     event = event_of(delivery)
     word = {"fired": "FIRING", "reminder": "STILL FIRING", "resolved": "RESOLVED"}.get(delivery.reason, delivery.reason)
-    return f"[{word}] {event.severity}: {event.rule_name} on {event.source.slug}"
+    test = "[TEST] " if delivery.is_test else ""
+    return f"{test}[{word}] {event.severity}: {event.rule_name} on {event.source.slug}"
 
 
-def _link(event: AlertEvent) -> str:
-    base = settings.ALERTS_PUBLIC_URL
-    return f"{base.rstrip('/')}/sources/{event.source.slug}/" if base else ""
+def link(event: AlertEvent) -> str:
+    """The source's page: absolute under ``SITE_URL``; without it, the path alone (documented)."""
+    from django.urls import reverse
+
+    path = reverse("source-detail", args=[event.source.slug])
+    base = settings.SITE_URL or settings.ALERTS_PUBLIC_URL
+    return f"{base.rstrip('/')}{path}" if base else path
 
 
 def webhook_body(delivery: Delivery) -> bytes:
@@ -132,7 +141,8 @@ def webhook_body(delivery: Delivery) -> bytes:
         "reason": delivery.reason,
         "headline": headline(delivery),
         "event": event_of(delivery).as_dict(),
-        "link": _link(event_of(delivery)) or None,
+        "link": link(event_of(delivery)),
+        "test": delivery.is_test,
     }
     return json.dumps(document, separators=(",", ":"), sort_keys=True, default=str).encode()
 
@@ -145,9 +155,8 @@ def slack_body(delivery: Delivery) -> bytes:
         else (":red_circle:" if event.severity == "critical" else ":warning:")
     )
     lines = [f"{icon} *{headline(delivery)}*", f"`{event.condition}`", event.message]
-    link = _link(event)
-    if link:
-        lines.append(f"<{link}|Open {event.source.slug}>")
+    target = link(event)
+    lines.append(f"<{target}|Open {event.source.slug}>" if target.startswith("http") else f"Open {target}")
     return json.dumps({"text": "\n".join(lines)}, separators=(",", ":")).encode()
 
 
@@ -163,9 +172,7 @@ def _send_email(delivery: Delivery) -> None:
         f"Values:    {json.dumps(event.value, sort_keys=True, default=str)}",
         f"When:      {event.occurred_at.isoformat()}",
     ]
-    link = _link(event)
-    if link:
-        lines += ["", link]
+    lines += ["", link(event)]
     try:
         send_mail(
             subject=headline(delivery),
@@ -198,9 +205,7 @@ def apprise_text(delivery: Delivery) -> str:
         f"Values: {json.dumps(event.value, sort_keys=True, default=str)}",
         f"Source: {event.source.slug} · Rule: {event.rule_name} · {event.occurred_at.isoformat()}",
     ]
-    link = _link(event)
-    if link:
-        lines.append(link)
+    lines.append(link(event))
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""``/api/v1/health`` (liveness), ``/api/v1/ready`` (readiness) and ``/api/v1/info``."""
+"""``/api/v1/`` (where to go next), ``/api/v1/health`` (liveness), ``/api/v1/ready`` (readiness), ``/api/v1/info``."""
 
 from __future__ import annotations
 
@@ -13,13 +13,35 @@ import devops_insights
 from accounts.models import ApiToken
 from api.readiness import run_checks
 from api.router import ApiRouter
-from api.schemas import Info, Liveness, Ready, documented
+from api.schemas import Index, Info, Liveness, Ready, documented
 from metrics.defaults import REGIONS
 from metrics.stores import get_store
 from observability.exposition import request_may_scrape
 from pollers.models import Source
 
 router = ApiRouter(tags=["status"])
+
+
+@router.get("/", auth=None, response=documented({200: Index}, 400), operation_id="index")
+def index(request: HttpRequest) -> dict[str, Any]:
+    """Where to go next: the docs, the OpenAPI document and every endpoint, public like the docs."""
+    from api.ninja_api import api  # the document of the API this view belongs to
+
+    base = request.path if request.path.endswith("/") else request.path + "/"
+    document = api.get_openapi_schema(path_prefix="")
+    endpoints = [
+        {"method": method.upper(), "path": base + path.lstrip("/"), "summary": str(operation.get("summary", ""))}
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    ]
+    return {
+        "name": "DevOps Insights API",
+        "api_version": "v1",
+        "docs": f"{base}docs",
+        "openapi": f"{base}openapi.json",
+        "authentication": "A browser session, or the header Authorization: Bearer <token> (tokens: /accounts/tokens/).",
+        "endpoints": endpoints,
+    }
 
 
 @router.get("/health", auth=None, response=documented({200: Liveness}, 400), operation_id="health")

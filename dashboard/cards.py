@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from alerts.models import RuleState
+from alerts.models import RuleState, Silence
 from dashboard import status as st
 from dashboard.payload_view import MAX_SERVICES, MAX_TEXT
 from dashboard.units import KEY_METRICS, format_value, metric_format
@@ -44,6 +44,7 @@ class Card:
     tags: list[str] = field(default_factory=list)
     hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
     firing_alerts: int = 0  # alert rules firing for this source (alerts/)
+    silenced: bool = False  # an active silence covers the source: its alerts notify nobody
 
     @property
     def slug(self) -> str:
@@ -127,9 +128,11 @@ def build_cards(
     firing: Mapping[int, int] | None = None,
 ) -> list[Card]:
     cards = []
+    silenced = Silence.objects.covered_slugs(now)
     for source in sources:
         card = build_card(source, snapshots.get(source.slug), now)
         card.firing_alerts = (firing or {}).get(source.pk, 0)
+        card.silenced = source.slug in silenced
         cards.append(card)
     return cards
 

@@ -123,6 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context.operator",
             ],
         },
     },
@@ -407,6 +408,8 @@ SOCIALACCOUNT_LOGIN_ON_GET = False
 
 # --- Internationalization, static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# 24-hour UTC times in ISO order everywhere Django formats a date itself (the admin): devops_insights/formats/.
+FORMAT_MODULE_PATH = ["devops_insights.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
@@ -549,7 +552,10 @@ ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0
 ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
-ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+# The address people open this app at: links in notifications. ALERTS_PUBLIC_URL is its older name.
+SITE_URL = config.url("SITE_URL", ("http", "https")) or config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_PUBLIC_URL = SITE_URL
+ALERTS_DEFAULT_UNREACHABLE_RULE = config.boolean("ALERTS_DEFAULT_UNREACHABLE_RULE", True)
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
 # Apprise channels: vendor services only, unless generic json://, xml://, form:// are allowed too.
 APPRISE_ALLOW_GENERIC = config.boolean("APPRISE_ALLOW_GENERIC", False)

@@ -169,6 +169,7 @@ class PollerProcess(models.Model):
 
     class Meta:
         ordering = ["-last_heartbeat_at"]
+        verbose_name_plural = "poller processes"
 
     def __str__(self) -> str:
         return self.process_id

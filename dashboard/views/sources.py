@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from alerts.models import AlertEvent, RuleState
+from alerts.models import AlertEvent, RuleState, Silence
 from dashboard import payload_view, raw_json
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -69,6 +69,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         RuleState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
     )
     card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
+    card.silenced = Silence.objects.covering(source, now)
     payload = snapshot.payload if snapshot is not None else {}
     metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     # Bounded whatever the upstream sent: collapsed past a depth, cut at a size (dashboard/raw_json.py).

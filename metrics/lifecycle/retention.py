@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from metrics.availability import REQUIRED_KEEP
+from metrics.extraction import canonical_json
 from metrics.lifecycle.archive import archive_day
 from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
@@ -74,9 +75,14 @@ class SourceReport:
     archive_files: list[Path] = field(default_factory=list)
     rollups_deleted: dict[str, int] = field(default_factory=dict)
     availability_deleted: dict[str, int] = field(default_factory=dict)
+    policy: Retention | None = None
+    raw_cutoff: datetime | None = None
+    raw_bytes: int = 0  # dry run: the stored documents' size (canonical JSON) that would go
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
+        if self.dry_run:
+            return self.dry_run_summary()
         rolled = ", ".join(f"{tier} {n}" for tier, n in self.buckets_written.items() if n) or "none"
         pruned = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items() if n) or "none"
         availability = ", ".join(f"{tier} {n}" for tier, n in self.availability_deleted.items() if n) or "none"
@@ -87,6 +93,32 @@ class SourceReport:
             f"{self.source}: rollups written {rolled}; {verb} {self.raw_deleted} raw snapshot(s){archived}; "
             f"{verb} rollups {pruned}; {verb} availability buckets {availability}"
         )
+
+    def dry_run_summary(self) -> str:
+        """Policy, cutoff, and rows and bytes per tier: what a real run would do, and why."""
+        policy = self.policy or Retention()
+        kept = ", ".join(
+            f"{tier} {'forever' if keep is None else f'{keep.days}d'}"
+            for tier, keep in ((t, policy.keep(t)) for t in ("raw", *TIERS))
+        )
+        cutoff = self.raw_cutoff.strftime("%Y-%m-%dT%H:%M:%SZ") if self.raw_cutoff else "none"
+        rollups = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items()) or "none"
+        archive = "; archives raw first" if policy.archive_raw else ""
+        return (
+            f"{self.source}: policy keeps {kept}{archive}; raw cutoff {cutoff}; would delete "
+            f"{self.raw_deleted} raw snapshot(s), {human_bytes(self.raw_bytes)}; would delete rollup rows {rollups}"
+        )
+
+
+def human_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit} ({size} bytes)"
 
 
 WRAPPED = ("backend_store", "inner")  # CachedMetricStore, InstrumentedStore
@@ -183,7 +215,7 @@ def apply_to_source(
 ) -> SourceReport:
     """``raw_pruner``: the store to delete raw snapshots through (the outermost, so the read cache
     learns of the deletion); ``store`` by default."""
-    report = SourceReport(source=source, dry_run=dry_run)
+    report = SourceReport(source=source, dry_run=dry_run, policy=retention)
     if not dry_run:
         report.buckets_written = roll_up(store, source)
 
@@ -192,8 +224,11 @@ def apply_to_source(
     # Horizons fall on the next coarser tier's bucket boundary, so no tier ever holds a partly
     # pruned bucket of the tier above it (which series() tier choice relies on).
     raw_horizon = bucket_start(policy_horizon, "1m")
+    report.raw_cutoff = raw_horizon
     if dry_run:
-        report.raw_deleted = count_history(store, source, raw_horizon)
+        for entry in iter_history(store, source, None, raw_horizon):
+            report.raw_deleted += 1
+            report.raw_bytes += len(canonical_json(entry.payload).encode())
     else:
         if retention.archive_raw:
             report.raw_archived, report.archive_files = _archive_raw(store, source, raw_horizon, archive_dir, progress)
