@@ -11,6 +11,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections
 
 from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
@@ -120,7 +121,7 @@ class Command(BaseCommand):
         outcomes: dict[str, PollOutcome] = {}
         started = time.monotonic()
         with ThreadPoolExecutor(min(concurrency, len(sources)), thread_name_prefix="poll") as executor:
-            futures = {executor.submit(poller.poll, source): source.slug for source in sources}
+            futures = {executor.submit(_poll_and_release, poller, source): source.slug for source in sources}
             pending = set(futures)
             cancelled = False
             while pending:
@@ -205,3 +206,15 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(prepared.metrics, indent=2, sort_keys=True))
             if self.verbosity >= 2:
                 self.stdout.write(json.dumps(outcome.payload, indent=2, sort_keys=True))
+
+
+def _poll_and_release(poller: Poller, source: Source) -> PollOutcome:
+    """One poll in a worker thread, whose database connection then goes back to the pool.
+
+    With the bounded pool a thread that kept its connection would starve the others once there are
+    more threads than pooled connections.
+    """
+    try:
+        return poller.poll(source)
+    finally:
+        close_old_connections()
