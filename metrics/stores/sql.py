@@ -70,6 +70,10 @@ class SqlMetricStore(MetricStore):
     def __init__(self, using: str = "default", max_payload_bytes: int | None = None) -> None:
         self.using = using
         self._max_payload_bytes = max_payload_bytes
+        # The hash and sequence this process last read or wrote per source: one entry per source, so
+        # bounded by the number of sources (``delete_source`` drops its entry). Only a hint: the
+        # unchanged fast path checks it against the row in the same statement.
+        self._known: dict[str, tuple[str, int]] = {}
 
     @property
     def max_payload_bytes(self) -> int:
@@ -103,6 +107,43 @@ class SqlMetricStore(MetricStore):
             return self._record(source, prepared, fetched_at, meta)
 
     def _record(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult:
+        unchanged = self._record_unchanged(source, prepared, fetched_at, meta)
+        if unchanged is not None:
+            return unchanged
+        result = self._record_locked(source, prepared, fetched_at, meta)
+        self._known[source.slug] = (result.hash, result.sequence)
+        return result
+
+    def _record_unchanged(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult | None:
+        """The common case in one statement: the same content as the latest row, seen later.
+
+        The UPDATE's WHERE is the hash comparison (and the sequence this process last saw, and the
+        order of times), so it is as safe as the locked path: when it matches no row (another content,
+        another writer's newer row, no row yet, an older poll) the locked path decides instead.
+        """
+        known = self._known.get(source.slug)
+        if known is None or known[0] != prepared.hash:
+            return None
+        updated = (
+            LatestSnapshot.objects.using(self.using)
+            .filter(
+                source=source.slug,
+                hash=prepared.hash,
+                sequence=known[1],
+                last_seen_at__lt=fetched_at,
+                fetched_at__lte=fetched_at,
+            )
+            .update(last_seen_at=fetched_at, poll_meta=meta)
+        )
+        if updated != 1:
+            return None
+        return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=known[1], diff=[])
+
+    def _record_locked(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
     ) -> RecordResult:
         db = self.using
@@ -192,6 +233,8 @@ class SqlMetricStore(MetricStore):
         return self._guard(run, source or "all sources")
 
     def delete_source(self, source: str) -> None:
+        self._known.pop(source, None)
+
         def run() -> None:
             with transaction.atomic(using=self.using):
                 MetricSample.objects.using(self.using).filter(source=source).delete()
