@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 
 class AlertsConfig(AppConfig):
@@ -10,9 +10,14 @@ class AlertsConfig(AppConfig):
 
     def ready(self) -> None:
         from alerts import receivers
-        from alerts.models import AlertRule
+        from alerts.models import AlertRule, Silence
         from pollers.signals import poll_completed
 
         poll_completed.connect(receivers.on_poll_completed, dispatch_uid="alerts.evaluate")
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
+        for model in (AlertRule, Silence):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    receivers.on_rules_changed, sender=model, dispatch_uid=f"alerts.rule_cache.{model.__name__}"
+                )

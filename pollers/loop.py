@@ -123,6 +123,7 @@ class PollerLoop:
                     next_progress = monotonic + self.progress_seconds
                 if self.retention:
                     maintenance.tick()  # returns at once; a due step runs in its own thread
+                self.poller.flush_health(only_if_due=True)  # a quiet second still writes the last batch
                 self.sleep_until_due()
         finally:
             self.write(f"poller {self.process_id} stopping: finishing {len(self.in_flight)} in-flight polls")
@@ -133,6 +134,7 @@ class PollerLoop:
                 self.held.clear()
             for lease in leftover:  # a worker that died mid-poll: never leave its lease to expire
                 self._release(lease)
+            self.poller.flush_health()
             try:
                 process.mark_stopped(self.polls_done)
             except Exception:

@@ -16,6 +16,7 @@ from django.db import close_old_connections
 from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
 from pollers.fetch import Fetcher
+from pollers.health_batch import HealthBatch
 from pollers.leases import build_lease_backend
 from pollers.loop import PollerLoop, new_process_id
 from pollers.models import Source
@@ -80,7 +81,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self.on_signal)
         fetcher = Fetcher(rate_limiter=build_rate_limiter())
         process_id = new_process_id()
-        poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id)
+        poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id, health_batch=HealthBatch())
         if options["loop"]:
             self.run_loop(poller, concurrency, slugs, process_id)
         else:
@@ -143,6 +144,7 @@ class Command(BaseCommand):
                     self.say(f"polled {len(outcomes)} of {len(sources)} sources, {len(pending)} to go")
                     self.next_progress += PROGRESS_EVERY
         poller.fetcher.close()
+        poller.flush_health()
 
         if dry_run:
             self.print_dry_run(sources, outcomes)
