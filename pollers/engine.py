@@ -70,6 +70,8 @@ class Poller:
                     from metrics.stores import get_store
 
                     self._store = get_store()
+                    if self.health_batch is not None:
+                        self._store.defer_seen_writes()  # flushed with the health batch
         return self._store
 
     def poll(self, source: Source, poll_id: str | None = None) -> PollOutcome:
@@ -156,10 +158,12 @@ class Poller:
             return 0
         try:
             with self._writing():
-                return batch.flush()
+                written = batch.flush()
+            self.store.flush()  # unchanged sources' last-seen times, held back by the store the same way
         except Exception as exc:
             logger.warning("writing %d batched health updates failed: %s: %s", len(batch), type(exc).__name__, exc)
             return 0
+        return written
 
     def _writing(self) -> AbstractContextManager[Any]:
         """On SQLite, one writer at a time per process.

@@ -1,18 +1,22 @@
 """Routine health writes, batched: a good poll of a healthy source only moves times and latency.
 
 At scale nearly every poll is one of those, and writing each costs a round trip (and on SQLite the
-write lock). ``HealthBatch`` keeps the newest such fields per source and writes them for many sources
-in one UPDATE (``bulk_update``) when the batch is full or old enough. Anything that changes a source's
-health (a failure, a recovery, the circuit) is written at once by the poller, together with whatever
-was still pending for that source (``take``), so a later flush can never put an older time back.
-Readers see ``last_polled_at``/``last_success_at`` at most ``max_age`` seconds late.
+write lock). ``HealthBatch`` keeps the newest such fields per source and writes them for many
+sources in one call (one UPDATE statement executed for every row, in one transaction) when the batch
+is full or old enough. Anything that changes a source's health (a failure, a recovery, the circuit)
+is written at once by the poller, together with whatever was still pending for that source
+(``take``), so a later flush can never put an older time back. Readers see ``last_polled_at`` and
+``last_success_at`` at most ``max_age`` seconds late.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Final
+from typing import Any, Final, cast
+
+from django.db import connections, router, transaction
+from django.db.models import Field
 
 from pollers.models import Source
 
@@ -54,9 +58,8 @@ class HealthBatch:
             pending, self._pending = self._pending, {}
         if not pending:
             return 0
-        rows = [Source(pk=pk, **fields) for pk, fields in pending.items()]
         try:
-            Source.objects.bulk_update(rows, list(ROUTINE_FIELDS), batch_size=self.max_rows)
+            _write(pending)
         except Exception:
             # Put them back (unless a newer write for the source came meanwhile) for the next flush.
             with self._lock:
@@ -64,4 +67,29 @@ class HealthBatch:
                     self._pending.setdefault(pk, fields)
                 self._oldest = time.monotonic()
             raise
-        return len(rows)
+        return len(pending)
+
+
+def _write(pending: dict[int, dict[str, Any]]) -> None:
+    """One parameterised UPDATE sent for every row in one call and one transaction.
+
+    Not ``bulk_update``: its CASE expression per field and row costs milliseconds of query building per
+    row, more than the round trips it saves.
+    """
+    connection = connections[router.db_for_write(Source)]
+    ops = connection.ops
+    meta = Source._meta
+    columns = ", ".join(f"{ops.quote_name(cast(Field, meta.get_field(name)).column)} = %s" for name in ROUTINE_FIELDS)
+    sql = f"UPDATE {ops.quote_name(meta.db_table)} SET {columns} WHERE {ops.quote_name(meta.pk.column)} = %s"  # noqa: S608 - names from the model
+    rows = [
+        [
+            ops.adapt_datetimefield_value(fields["last_polled_at"]),
+            fields["last_latency_ms"],
+            fields["last_status_code"],
+            ops.adapt_datetimefield_value(fields["last_success_at"]),
+            pk,
+        ]
+        for pk, fields in pending.items()
+    ]
+    with transaction.atomic(using=connection.alias, savepoint=False), connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -145,3 +145,10 @@ class MetricStore(abc.ABC):
 
     def ensure_schema(self) -> None:  # noqa: B027 - optional hook, a no-op where migrations do the work
         """Create indexes or other server-side structures idempotently."""
+
+    def defer_seen_writes(self) -> None:  # noqa: B027 - optional hook, a no-op where there is nothing to defer
+        """Opt in (a poller): an unchanged record only reads, and its ``last_seen_at`` waits for ``flush``."""
+
+    def flush(self) -> int:
+        """Write what ``defer_seen_writes`` held back; how many sources it wrote."""
+        return 0

@@ -97,3 +97,9 @@ class InstrumentedStore(MetricStore):
 
     def ensure_schema(self) -> None:
         self._call("ensure_schema", self.inner.ensure_schema)
+
+    def defer_seen_writes(self) -> None:
+        self.inner.defer_seen_writes()
+
+    def flush(self) -> int:
+        return self.inner.flush()

@@ -48,3 +48,36 @@ def test_it_falls_back_to_the_locked_path_when_another_writer_moved_the_row() ->
     again = mine.record(SPEC, {"cpu": 1}, T0 + timedelta(seconds=15))  # an older poll finishing late
     assert (again.changed, again.sequence) == (False, 3)
     assert LatestSnapshot.objects.using(alias).get(source=SPEC.slug).last_seen_at == T0 + timedelta(seconds=30)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+@pytest.mark.django_db(databases=["default", sql_alias("sqlite"), sql_alias("postgres")], transaction=True)
+def test_it_defers_last_seen_to_one_flush_and_never_undoes_a_change(kind: str, request: pytest.FixtureRequest) -> None:
+    if kind == "postgres":
+        request.getfixturevalue("postgres_url")
+    alias = sql_alias(kind)
+    poller_store, other = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
+    poller_store.defer_seen_writes()
+    poller_store.record(SPEC, {"cpu": 1}, T0)
+    poller_store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=5))  # a second source keeps its own entry
+    b = SourceSpec("eu-west", metric_paths={"cpu": "cpu"})
+    poller_store.record(b, {"cpu": 7}, T0)
+    with CaptureQueriesContext(connections[alias]) as queries:
+        first = poller_store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30), {"poll_id": "a"})
+        second = poller_store.record(b, {"cpu": 7}, T0 + timedelta(seconds=30), {"poll_id": "b"})
+    assert (first.changed, first.sequence, second.changed, second.sequence) == (False, 2, False, 1)
+    assert [q["sql"].split()[0] for q in queries.captured_queries] == ["SELECT", "SELECT"]  # reads only
+    assert poller_store.latest(SPEC.slug).last_seen_at == T0 + timedelta(seconds=5)  # type: ignore[union-attr]
+    # Another writer stores a change of eu-west before the flush: the flush must leave it alone.
+    other.record(b, {"cpu": 8}, T0 + timedelta(seconds=40))
+    with CaptureQueriesContext(connections[alias]) as queries:
+        assert poller_store.flush() == 2
+    statements = [q["sql"] for q in queries.captured_queries if q["sql"].split()[0] not in {"BEGIN", "COMMIT"}]
+    assert len(statements) == 1, statements  # one UPDATE executed for both sources
+    us = poller_store.latest(SPEC.slug)
+    assert us is not None
+    assert (us.last_seen_at, us.poll_meta) == (T0 + timedelta(seconds=30), {"poll_id": "a"})
+    them = poller_store.latest(b.slug)
+    assert them is not None
+    assert (them.sequence, them.last_seen_at) == (2, T0 + timedelta(seconds=40))
+    assert poller_store.flush() == 0

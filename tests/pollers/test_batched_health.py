@@ -47,12 +47,17 @@ def test_it_polls_an_unchanged_healthy_source_in_one_statement(
     with CaptureQueriesContext(connection) as queries:
         outcomes = [poller.poll(source) for source in sources]
     assert all(o.ok and o.record is not None and not o.record.changed for o in outcomes)
-    # Only the store's hash-checked UPDATE per poll: no re-read of the source, no health write, no alert query.
+    # Only the store's hash comparison per poll (a read): no re-read of the source, no write, no alert query.
     assert len(queries.captured_queries) == len(sources), [q["sql"][:80] for q in queries.captured_queries]
 
     with CaptureQueriesContext(connection) as queries:
         assert poller.flush_health() == 5
-    assert len(queries.captured_queries) == 1
+    # One statement for the five health rows, one for the five unchanged sources' last-seen times.
+    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
+    for source, outcome in zip(sources, outcomes, strict=True):
+        latest = poller.store.latest(source.slug)
+        assert latest is not None
+        assert latest.last_seen_at == outcome.started_at
     for source, outcome in zip(sources, outcomes, strict=True):
         row = Source.objects.get(pk=source.pk)
         assert row.last_polled_at is not None
