@@ -205,6 +205,9 @@ def step(state: StateData, observation: Observation, timing: Timing, at: datetim
             state = replace(state, status=FIRING, firing_since=at)
             transition = FIRED
     elif holds is False:
+        if state.status == INACTIVE and state.true_streak == 0 and state.false_streak == 0:
+            # Idle and staying idle (the common case, every poll of every quiet rule): only the value seen moves.
+            return Step(state=replace(state, last_value=observation.value), observation=observation)
         # Only a firing state counts polls towards resolving; an idle state stays unchanged (no write).
         false_streak = state.false_streak + 1 if state.status == FIRING else 0
         state = replace(state, false_streak=false_streak, true_streak=0, last_value=observation.value)
