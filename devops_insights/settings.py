@@ -449,3 +449,27 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM
+
+
+# --- Polling real-world upstreams: encodings, limits, proxies, TLS, credentials, lease fallback -------
+# (pollers/; every setting is described in docs/polling-network.md)
+# Deeper JSON is refused as too_deep before parsing. At most 90: MongoDB nests documents at most 100
+# deep and the store wraps the payload, and every recursive walker (diff, hashing) stays far from
+# Python's recursion limit.
+POLLER_MAX_JSON_DEPTH = config.integer("POLLER_MAX_JSON_DEPTH", 64, minimum=1, maximum=90)
+# Every poll goes through this proxy unless a source says "direct" or names its own.
+POLLER_PROXY = config.url("POLLER_PROXY", ("http", "https")) or ""
+# The proxies a source may name (besides POLLER_PROXY): a proxy is usually a private address the SSRF
+# guard would refuse, so each one is allowed here by the operator, explicitly.
+POLLER_ALLOWED_PROXIES = config.url_list("POLLER_ALLOWED_PROXIES", ("http", "https"))
+# HTTP(S)_PROXY, ALL_PROXY and NO_PROXY from the environment apply only when this is true.
+POLLER_TRUST_ENV_PROXY = config.boolean("POLLER_TRUST_ENV_PROXY", False)
+# Read again here so that a path that is not a readable PEM file fails at start, not at the first poll.
+POLLER_CA_BUNDLE = config.pem_file("POLLER_CA_BUNDLE")
+# Fernet keys for credentials stored in the database (source passwords, tokens, client keys): the
+# first encrypts, every one decrypts; rotate by putting a new key first (manage.py reencrypt_secrets).
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
+# With REDIS_URL, leases fall back to the database while Redis is unreachable (pollers/leases.py);
+# during an outage Redis is tried again at most this often.
+POLLER_LEASE_FALLBACK = config.boolean("POLLER_LEASE_FALLBACK", True)
+POLLER_REDIS_RETRY_SECONDS = config.number("POLLER_REDIS_RETRY_SECONDS", 5.0, minimum=0.1)
