@@ -105,12 +105,17 @@ class Poller:
             source.circuit_state = HALF_OPEN
             Source.objects.filter(pk=source.pk).update(circuit_state=HALF_OPEN)
 
-        fetched = self.fetcher.fetch(source.url, source.headers or {}, source.timeout_seconds, poll_id=poll_id)
+        # --- issue 13: credentials, proxy/TLS and conditional requests live in pollers.conditional ---
+        from pollers import conditional
+
+        fetched = conditional.fetch(self.fetcher, lambda: self.store, source, poll_id)
         outcome = self._outcome(source, poll_id, started, fetched)
         if self.dry_run:
             return outcome
         if outcome.ok:
             outcome = self._record(source, outcome, fetched)
+            conditional.remember(source, fetched, stored=outcome.ok)
+        # --- end issue 13 ---
         self._update_health(source, outcome, circuit)
         if outcome.ok and outcome.record is not None and outcome.record.changed:
             self._publish_update(source, outcome)

@@ -54,7 +54,11 @@ HEALTH_FIELDS = (
     "circuit_opened_at",
     "last_latency_ms",
     "last_status_code",
+    "upstream_etag",
+    "upstream_last_modified",
 )
+# Fields holding ciphertext (devops_insights.crypto): never shown, exported or logged, only replaced.
+ENCRYPTED_FIELDS = ("auth_secret_encrypted", "tls_client_key_encrypted")
 
 
 class SourceQuerySet(models.QuerySet):
@@ -67,6 +71,11 @@ class Source(models.Model):
         CLOSED = "closed", "Closed"
         OPEN = "open", "Open"
         HALF_OPEN = "half_open", "Half-open"
+
+    class AuthScheme(models.TextChoices):
+        NONE = "", "None"
+        BASIC = "basic", "HTTP Basic (username and password)"
+        BEARER = "bearer", "Bearer token"
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField("display name", max_length=120)
@@ -88,6 +97,26 @@ class Source(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling-network.md).
+    proxy = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text='Empty: POLLER_PROXY (or none). "direct": no proxy. Else a proxy URL from POLLER_ALLOWED_PROXIES.',
+    )
+    tls_verify = models.BooleanField(
+        "verify TLS certificates",
+        default=True,
+        help_text="Turning this off lets anyone on the path impersonate the upstream; shown as a warning.",
+    )
+    tls_ca_pem = models.TextField(
+        "trusted CA certificates (PEM)", blank=True, help_text="Trust only these CAs for this source."
+    )
+    tls_client_cert_pem = models.TextField("client certificate (PEM)", blank=True)
+    tls_client_key_encrypted = models.TextField(blank=True, editable=False)  # Fernet token of the PEM key
+    auth_scheme = models.CharField(max_length=10, choices=AuthScheme.choices, default=AuthScheme.NONE, blank=True)
+    auth_username = models.CharField(max_length=200, blank=True)
+    auth_secret_encrypted = models.TextField(blank=True, editable=False)  # Fernet token: password or bearer token
+
     # Poll health, kept up to date by the poller.
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -99,6 +128,9 @@ class Source(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     last_latency_ms = models.FloatField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The upstream's validators from its last full answer, sent back as If-None-Match / If-Modified-Since.
+    upstream_etag = models.CharField("upstream ETag", max_length=200, blank=True)
+    upstream_last_modified = models.CharField("upstream Last-Modified", max_length=200, blank=True)
 
     # Worst alert currently firing for this source, kept up to date by the alert evaluator.
     alert_state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OK)
@@ -136,6 +168,26 @@ class Source(models.Model):
     def masked_headers(self) -> dict[str, str]:
         """Headers safe to show or log: credential values replaced by a mask."""
         return {k: (MASK if SECRET_HEADER_PATTERN.search(k) else v) for k, v in (self.headers or {}).items()}
+
+    # --- credentials: write-only, encrypted at rest ------------------------------------------------
+    def set_auth_secret(self, plaintext: str) -> None:
+        """Store a password or token, encrypted; "" removes it. Raises crypto.SecretUnavailable without a key."""
+        from devops_insights import crypto
+
+        self.auth_secret_encrypted = crypto.encrypt(plaintext) if plaintext else ""
+
+    def set_client_key(self, pem: str) -> None:
+        from devops_insights import crypto
+
+        self.tls_client_key_encrypted = crypto.encrypt(pem) if pem else ""
+
+    @property
+    def has_auth_secret(self) -> bool:
+        return bool(self.auth_secret_encrypted)
+
+    @property
+    def has_client_key(self) -> bool:
+        return bool(self.tls_client_key_encrypted)
 
 
 class PollerProcessQuerySet(models.QuerySet):
