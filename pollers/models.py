@@ -157,6 +157,27 @@ class Source(models.Model):
             isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
         ):
             raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
+        self._clean_network()
+
+    def _clean_network(self) -> None:
+        from pollers.transport import TransportError, check_ca_pem, check_source_proxy
+
+        errors: dict[str, str] = {}
+        try:
+            self.proxy = check_source_proxy(self.proxy or "", settings.POLLER_ALLOWED_PROXIES, settings.POLLER_PROXY)
+        except TransportError as exc:
+            errors["proxy"] = exc.message
+        if self.tls_ca_pem.strip():
+            try:
+                check_ca_pem(self.tls_ca_pem)
+            except TransportError as exc:
+                errors["tls_ca_pem"] = exc.message
+        if self.auth_scheme == self.AuthScheme.BASIC and not self.auth_username:
+            errors["auth_username"] = "HTTP Basic needs a username."
+        if self.auth_scheme and any(name.lower() == "authorization" for name in self.headers or {}):
+            errors["auth_scheme"] = "Remove the Authorization header, or leave the authentication scheme empty."
+        if errors:
+            raise ValidationError(errors)
 
     def spec(self) -> SourceSpec:
         return SourceSpec(

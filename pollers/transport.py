@@ -20,7 +20,6 @@ import ssl
 import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 from urllib.parse import urlsplit
 
 from requests.utils import DEFAULT_CA_BUNDLE_PATH, get_environ_proxies
@@ -164,11 +163,34 @@ def _load_client_certificate(context: ssl.SSLContext, cert_pem: str, key_pem: st
             ) from None
 
 
-def describe(transport: Transport) -> dict[str, Any]:
-    """What a transport does, safe to show: never a key."""
-    return {
-        "proxy": proxy_label(transport.proxy) if transport.proxy not in ("", DIRECT) else transport.proxy,
-        "custom_ca": bool(transport.ca_pem),
-        "client_certificate": bool(transport.client_cert_pem),
-        "verify": transport.verify,
-    }
+# --- validating what an admin pastes (PEM text) -----------------------------------------------------
+def check_ca_pem(text: str) -> int:
+    """How many CA certificates ``text`` holds; TransportError when it is not PEM certificates."""
+    from cryptography import x509
+
+    try:
+        certificates = x509.load_pem_x509_certificates(text.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise TransportError("tls_config", "not PEM certificates (-----BEGIN CERTIFICATE----- ...)") from None
+    return len(certificates)
+
+
+def check_client_pair(cert_pem: str, key_pem: str) -> None:
+    """The certificate parses, the key parses (unencrypted), and they belong together."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        certificate = x509.load_pem_x509_certificate(cert_pem.encode("ascii"))
+    except (ValueError, UnicodeEncodeError):
+        raise TransportError("tls_config", "the client certificate is not a PEM certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode("ascii"), password=None)
+    except TypeError:
+        raise TransportError("tls_config", "the private key is encrypted: paste it without a passphrase") from None
+    except (ValueError, UnicodeEncodeError):
+        raise TransportError("tls_config", "the private key is not a PEM private key") from None
+    public = serialization.PublicFormat.SubjectPublicKeyInfo
+    encoding = serialization.Encoding.DER
+    if certificate.public_key().public_bytes(encoding, public) != key.public_key().public_bytes(encoding, public):
+        raise TransportError("tls_config", "the private key does not belong to the client certificate")
