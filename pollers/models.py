@@ -350,3 +350,20 @@ class PollFailure(models.Model):
                     models.Q(occurred_at__lt=at) | models.Q(occurred_at=at, id__lt=pk)
                 ).delete()
         return failure
+
+
+class PollerLease(models.Model):
+    """A source's lease in the database: the fallback while Redis is unreachable (pollers/leases.py).
+
+    One row per source: the newest slot claimed and, while a poll is in flight, the owner's token
+    and expiry (database time). A claim is one compare-and-set on this row, so two pollers can
+    never both win a slot.
+    """
+
+    slug = models.CharField(max_length=64, unique=True)
+    slot = models.BigIntegerField()
+    token = models.CharField(max_length=32, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.slug} slot {self.slot}"

@@ -367,3 +367,13 @@ class RedisServer:
         if self.process is not None:
             stop(self.process)
             self.process = None
+
+
+def sql_alias(kind: str) -> str:
+    """The database alias of ``kind`` (sqlite or postgres) in this run (see tests/conftest.py pytest_configure)."""
+    from django.conf import settings
+
+    engine = settings.DATABASES["default"]["ENGINE"]
+    if (kind == "sqlite" and engine.endswith("sqlite3")) or (kind == "postgres" and engine.endswith("postgresql")):
+        return "default"
+    return f"contract_{kind}"
