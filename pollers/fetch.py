@@ -195,11 +195,12 @@ class Fetcher:
         session = sessions.get(key)
         if session is None:
             session = self._new_session(transport)
-            if len(sessions) >= MAX_TLS_PROFILES:
-                oldest = next(iter(sessions))
-                sessions.pop(oldest).close()
-            sessions[key] = session
             with self._sessions_lock:
+                if len(sessions) >= MAX_TLS_PROFILES:
+                    evicted = sessions.pop(next(iter(sessions)))
+                    evicted.close()
+                    self._sessions.remove(evicted)
+                sessions[key] = session
                 self._sessions.append(session)
         return session
 
@@ -253,9 +254,17 @@ class Fetcher:
         attempt = 0
         while True:
             attempt += 1
+            failure: FetchFailure | None = None
             try:
                 answer = self._attempt(url, headers or {}, timeout, transport)
-            except FetchFailure as failure:
+            except FetchFailure as exc:
+                failure = exc
+            except Exception as exc:
+                # A bug or a library surprise: still a failed fetch the engine records, never an escape.
+                # The exception's type only: its text might quote a header or URL.
+                logger.error("poll %s: the fetch failed unexpectedly: %s", poll_id, type(exc).__name__)
+                failure = FetchFailure("internal", f"the fetch failed unexpectedly ({type(exc).__name__})")
+            if failure is not None:
                 delay = self._retry_delay(failure, attempt)
                 if delay is None:
                     return FetchResult(

@@ -123,3 +123,21 @@ def test_it_stores_and_diffs_two_payloads_at_the_deepest_allowed_level() -> None
     second = store.record(spec, nested(90, 2), now + timedelta(seconds=1))
     assert second.changed
     assert len(second.diff) == 1
+
+
+def test_it_records_an_unexpected_error_inside_the_fetch_as_internal(
+    simulator: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken_resolver(host: str, port: int) -> list[str]:
+        raise RuntimeError(f"resolver bug while looking up {host}")  # not an OSError: nothing expects it
+
+    poller = Poller(
+        fetcher=Fetcher(FetchPolicy(retries=2, backoff_base=0.01), resolver=broken_resolver),
+        circuit_policy=CircuitPolicy(failure_threshold=5, cooldown=timedelta(seconds=60)),
+    )
+    source = Source.objects.create(slug="broken-fetch", name="Broken", url="http://upstream.example/status")
+    outcome = poller.poll(source)
+    assert (outcome.ok, outcome.error_kind, outcome.attempts) == (False, "internal", 1)  # not retried
+    assert "RuntimeError" in outcome.error_message
+    assert PollFailure.objects.get(source=source).kind == "internal"
+    assert "resolver bug" not in caplog.text  # the type is logged, not the text (it might quote a URL)
