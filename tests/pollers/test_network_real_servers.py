@@ -10,7 +10,6 @@ import json
 import os
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -261,7 +260,7 @@ def test_it_still_judges_the_target_when_a_proxy_is_set(proxy: Proxy) -> None:
     assert proxy.requests_seen() == before  # the proxy was never asked
 
 
-def test_it_reports_an_unreachable_proxy_without_its_credentials(nginx: Nginx, tmp_path: Path) -> None:
+def test_it_reports_an_unreachable_proxy_without_its_credentials(nginx: Nginx) -> None:
     from tests.services import free_port
 
     dead = f"http://user:proxy-pass-secret@127.0.0.1:{free_port()}"
