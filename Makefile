@@ -44,7 +44,7 @@ security: install
 bench: install
 	$(BIN)/python bench/run.py
 
-# Dockerfile lint and Kubernetes schema validation (also run by `make test`: tests/test_deployment.py).
+# Dockerfile lint and Kubernetes schema validation (also run by `make test`: tests/devops_insights/test_deployment.py).
 K8S_VERSION := $(shell cat deploy/kubernetes/.kubernetes-version)
 deploy-check: install
 	$(BIN)/hadolint Dockerfile

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from alerts.conditions import OPERATORS
-from alerts.models import AlertEvent, AlertRule, AlertState, Delivery, NotificationChannel, Silence
+from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Silence
 
 
 class AlertRuleForm(forms.ModelForm):
@@ -122,8 +122,8 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(AlertState)
-class AlertStateAdmin(ReadOnlyAdmin):
+@admin.register(RuleState)
+class RuleStateAdmin(ReadOnlyAdmin):
     list_display = ["rule", "source", "status", "true_streak", "false_streak", "firing_since", "last_poll_at"]
     list_filter = ["status", "rule__severity"]
     search_fields = ["rule__name", "source__slug"]

@@ -2,7 +2,7 @@
 
 Called from the ``poll_completed`` receiver in whichever poller did the poll. Several pollers
 may evaluate the same source, and in a test even the same poll: every state write is a
-compare-and-set on ``AlertState.version`` inside a transaction that also creates the event and
+compare-and-set on ``RuleState.version`` inside a transaction that also creates the event and
 its deliveries, so a transition is recorded by exactly one process; the others see the
 version moved, reload, find the poll already applied and stop.
 """
@@ -14,14 +14,13 @@ import logging
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from django.conf import settings
 from django.db import IntegrityError, models, transaction
 
 from alerts import evaluate
 from alerts.evaluate import FIRED, INACTIVE, REMINDER, RESOLVED, PollFacts, StateData, Step
-from alerts.models import AlertEvent, AlertRule, AlertState, Delivery, NotificationChannel, Severity, Silence
-from pollers.models import AlertState as SourceAlertState
-from pollers.models import Source
+from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Severity, Silence
+from alerts.signals import alert_event_recorded
+from pollers.models import Source, SourceAlertLevel
 
 log = logging.getLogger("alerts")
 
@@ -47,7 +46,7 @@ def evaluate_poll(source: Source, outcome: Any) -> PollResult:
     if not rules:
         return result
     silenced = Silence.objects.covering(source, facts.at)
-    states = {s.rule_id: s for s in AlertState.objects.filter(source=source, rule__in=[r.pk for r in rules])}
+    states = {s.rule_id: s for s in RuleState.objects.filter(source=source, rule__in=[r.pk for r in rules])}
     for rule in rules:
         try:
             events, deliveries = _evaluate_rule(rule, source, facts, states.get(rule.pk), silenced)
@@ -65,7 +64,7 @@ def evaluate_poll(source: Source, outcome: Any) -> PollResult:
 
 
 def _evaluate_rule(
-    rule: AlertRule, source: Source, facts: PollFacts, row: AlertState | None, silenced: bool
+    rule: AlertRule, source: Source, facts: PollFacts, row: RuleState | None, silenced: bool
 ) -> tuple[list[AlertEvent], int]:
     condition = rule.condition()
     timing = rule.timing()
@@ -81,7 +80,7 @@ def _evaluate_rule(
             with transaction.atomic():
                 return _apply(rule, source, facts, row, outcome, silenced)
         except (_Conflict, IntegrityError):
-            row = AlertState.objects.filter(rule=rule, source=source).first()
+            row = RuleState.objects.filter(rule=rule, source=source).first()
     log.warning("alert rule %s on source %s: gave up after %s conflicting writers", rule.pk, source.slug, MAX_ATTEMPTS)
     return [], 0
 
@@ -100,7 +99,7 @@ def _nothing_to_write(before: StateData, outcome: Step) -> bool:
 
 
 def _apply(
-    rule: AlertRule, source: Source, facts: PollFacts, row: AlertState | None, outcome: Step, silenced: bool
+    rule: AlertRule, source: Source, facts: PollFacts, row: RuleState | None, outcome: Step, silenced: bool
 ) -> tuple[list[AlertEvent], int]:
     """Inside a transaction: create the transition's event, then claim the state by compare-and-set."""
     state = outcome.state
@@ -130,9 +129,9 @@ def _apply(
     }
     if row is None:
         # A concurrent creator makes this raise IntegrityError: the caller reloads and retries.
-        AlertState.objects.create(rule=rule, source=source, version=1, **fields)
+        RuleState.objects.create(rule=rule, source=source, version=1, **fields)
     else:
-        claimed = AlertState.objects.filter(pk=row.pk, version=row.version).update(
+        claimed = RuleState.objects.filter(pk=row.pk, version=row.version).update(
             version=models.F("version") + 1, **fields
         )
         if claimed != 1:
@@ -214,15 +213,15 @@ def refresh_alert_state(source: Source) -> str:
     The value is computed in the database from committed states, so concurrent evaluators
     converge on the truth instead of racing each other's read-modify-write.
     """
-    firing = AlertState.objects.firing().filter(source=models.OuterRef("pk"))
+    firing = RuleState.objects.firing().filter(source=models.OuterRef("pk"))
     Source.objects.filter(pk=source.pk).update(
         alert_state=models.Case(
             models.When(
                 models.Exists(firing.filter(rule__severity=Severity.CRITICAL)),
-                then=models.Value(SourceAlertState.CRITICAL),
+                then=models.Value(SourceAlertLevel.CRITICAL),
             ),
-            models.When(models.Exists(firing), then=models.Value(SourceAlertState.DEGRADED)),
-            default=models.Value(SourceAlertState.OK),
+            models.When(models.Exists(firing), then=models.Value(SourceAlertLevel.DEGRADED)),
+            default=models.Value(SourceAlertLevel.OK),
         )
     )
     current = Source.objects.filter(pk=source.pk).values_list("alert_state", flat=True).first()
@@ -242,28 +241,29 @@ def _after_commit(source: Source, result: PollResult) -> None:
     slug = source.slug
     wake = result.deliveries > 0
 
-    def publish_and_wake() -> None:
+    def announce_and_wake() -> None:
         for event in events:
-            publish_event(slug, event)
+            announce_event(slug, event)
         if wake:
             from alerts.dispatcher import wake_dispatcher
 
             wake_dispatcher()
 
-    transaction.on_commit(publish_and_wake)
+    transaction.on_commit(announce_and_wake)
 
 
-def publish_event(slug: str, event: dict[str, Any]) -> None:
-    """Push a fired/resolved event to browsers (WebSocket message type ``alert``).
+def announce_event(slug: str, event: dict[str, Any]) -> None:
+    """Announce a fired/resolved event (``alerts.signals.alert_event_recorded``; realtime pushes it to browsers).
 
-    ``publish_alert`` never raises by contract; the guard stays because a realtime bug must
-    never undo an evaluation that is already committed.
+    A receiver's exception is logged, never raised: the evaluation is already committed.
     """
-    if not settings.ALERTS_PUBLISH_LIVE:
-        return
-    from realtime.publish import publish_alert
-
-    try:
-        publish_alert(slug, event)
-    except Exception:
-        log.warning("could not publish alert event %s for %s", event.get("id"), slug, exc_info=True)
+    for receiver, response in alert_event_recorded.send_robust(sender=AlertEvent, slug=slug, event=event):
+        if isinstance(response, Exception):
+            log.warning(
+                "alert event %s for %s: receiver %s raised %s: %s",
+                event.get("id"),
+                slug,
+                getattr(receiver, "__qualname__", receiver),
+                type(response).__name__,
+                response,
+            )

@@ -1,10 +1,11 @@
 """Alert evaluation as pure functions: what one poll says about a rule, and what the rule does next.
 
-No database and no clock here: ``alerts.engine`` loads rules and states, calls these functions
-and writes what they return. Everything time-based uses the poll's own time, so the same polls
+No database and no clock here (``PollFacts.from_poll`` takes the source's health facts from
+``pollers.health``, which reads only the row it is given): ``alerts.engine`` loads rules and states,
+calls these functions and writes what they return. Everything time-based uses the poll's own time, so the same polls
 always give the same alerts, whichever process evaluates them.
 
-Semantics (the README's "Alerting" section says the same for users):
+Semantics (docs/alerting.md says the same for users):
 
 - ``observe`` turns a poll into ``holds`` True, False or None. None means the poll says nothing
   about the condition (a failed poll for a metric rule, a missing metric, a non-numeric value
@@ -28,6 +29,7 @@ from datetime import datetime, timedelta
 from typing import Any, Final
 
 from alerts.conditions import MISSING, compare, literal_text, resolve_path
+from pollers import health
 
 # Condition kinds.
 METRIC: Final = "metric"  # an extracted metric against a threshold
@@ -83,7 +85,7 @@ class PollFacts:
     error_kind: str = ""
     consecutive_failures: int = 0
     circuit_state: str = "closed"
-    # The last successful poll, or when the source was created if it never had one.
+    # Where "no successful poll for a duration" counts from (``pollers.health.without_success_since``).
     last_success_at: datetime | None = None
 
     @classmethod
@@ -100,7 +102,7 @@ class PollFacts:
             error_kind=outcome.error_kind or "",
             consecutive_failures=int(source.consecutive_failures or 0),
             circuit_state=str(source.circuit_state or ""),
-            last_success_at=source.last_success_at or getattr(source, "created_at", None),
+            last_success_at=health.without_success_since(source),
         )
 
 

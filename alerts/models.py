@@ -1,4 +1,4 @@
-"""Alert rules, silences, per (rule, source) state, events, notification channels and deliveries."""
+"""Alert rules, silences, per (rule, source) state (``RuleState``), events, notification channels and deliveries."""
 
 from __future__ import annotations
 
@@ -276,17 +276,21 @@ class Silence(models.Model):
             raise ValidationError(errors)
 
 
-class AlertStateQuerySet(models.QuerySet):
-    def active(self) -> AlertStateQuerySet:
+class RuleStateQuerySet(models.QuerySet):
+    def active(self) -> RuleStateQuerySet:
         """Pending or firing, for enabled rules: what the API and dashboards list as active alerts."""
         return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True)
 
-    def firing(self) -> AlertStateQuerySet:
+    def firing(self) -> RuleStateQuerySet:
         return self.filter(status=evaluate.FIRING, rule__enabled=True)
 
 
-class AlertState(models.Model):
-    """Where one rule stands for one source. Written only through compare-and-set on ``version``."""
+class RuleState(models.Model):
+    """Where one alert rule stands for one source. Written only through compare-and-set on ``version``.
+
+    The source's overall level (the worst rule firing for it) is ``Source.alert_state``, a
+    ``pollers.models.SourceAlertLevel``.
+    """
 
     class Status(models.TextChoices):
         INACTIVE = evaluate.INACTIVE, "Inactive"
@@ -294,7 +298,7 @@ class AlertState(models.Model):
         FIRING = evaluate.FIRING, "Firing"
 
     rule = models.ForeignKey(AlertRule, on_delete=models.CASCADE, related_name="states")
-    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="alert_states")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="rule_states")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.INACTIVE)
     true_streak = models.PositiveIntegerField(default=0)
     false_streak = models.PositiveIntegerField(default=0)
@@ -312,10 +316,10 @@ class AlertState(models.Model):
     version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
-    objects = AlertStateQuerySet.as_manager()
+    objects = RuleStateQuerySet.as_manager()
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["rule", "source"], name="one_alert_state_per_rule_and_source")]
+        constraints = [models.UniqueConstraint(fields=["rule", "source"], name="one_rule_state_per_rule_and_source")]
         indexes = [models.Index(fields=["source", "status"]), models.Index(fields=["status"])]
 
     def __str__(self) -> str:

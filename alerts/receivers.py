@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from alerts.engine import evaluate_poll, refresh_alert_states
-from alerts.models import AlertRule, AlertState
+from alerts.models import AlertRule, RuleState
 
 log = logging.getLogger("alerts")
 
@@ -26,17 +26,17 @@ def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kw
 
 def on_rule_saved(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
     """A disabled rule, or one that no longer targets a source, stops counting for that source."""
-    states = AlertState.objects.filter(rule=instance).select_related("source")
+    states = RuleState.objects.filter(rule=instance).select_related("source")
     stale = [s for s in states if not instance.enabled or not instance.applies_to(s.source)]
     if not stale and not states:
         return
     affected = {s.source_id for s in states}
-    AlertState.objects.filter(pk__in=[s.pk for s in stale]).delete()
+    RuleState.objects.filter(pk__in=[s.pk for s in stale]).delete()
     # Severity may have changed too: recompute every source this rule touched.
     transaction.on_commit(lambda: refresh_alert_states(affected))
 
 
 def on_rule_deleting(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
-    affected = set(AlertState.objects.filter(rule=instance).values_list("source_id", flat=True))
+    affected = set(RuleState.objects.filter(rule=instance).values_list("source_id", flat=True))
     if affected:
         transaction.on_commit(lambda: refresh_alert_states(affected))

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from alerts.models import AlertEvent, AlertState
+from alerts.models import AlertEvent, RuleState
 
 log = logging.getLogger("alerts")
 
@@ -16,7 +16,7 @@ log = logging.getLogger("alerts")
 def prune_history(now: datetime | None = None) -> int:
     """Delete events older than ``ALERTS_EVENT_RETENTION_DAYS``, except those of alerts still firing."""
     before = (now or timezone.now()) - timedelta(days=settings.ALERTS_EVENT_RETENTION_DAYS)
-    firing = AlertState.objects.filter(fired_event__isnull=False).values("fired_event_id")
+    firing = RuleState.objects.filter(fired_event__isnull=False).values("fired_event_id")
     old = AlertEvent.objects.filter(occurred_at__lt=before).exclude(pk__in=firing)
     _, by_model = old.delete()
     events = by_model.get(AlertEvent._meta.label, 0)

@@ -9,8 +9,8 @@ from typing import Any
 from django.http import HttpRequest
 from django.middleware.csrf import CsrfViewMiddleware
 
+from accounts.client_ip import client_ip
 from accounts.models import ApiToken
-from api.client_ip import client_ip
 from api.errors import ApiError
 
 security_logger = logging.getLogger("django.security.api")
@@ -37,7 +37,7 @@ class Principal:
         return bool(self.user.is_staff)
 
 
-def _unauthorized(code: str, message: str, error: str | None = None) -> ApiError:
+def unauthorized(code: str, message: str, error: str | None = None) -> ApiError:
     challenge = CHALLENGE if error is None else f'{CHALLENGE}, error="{error}"'
     return ApiError(401, code, message, headers={"WWW-Authenticate": challenge})
 
@@ -47,19 +47,19 @@ def authenticate(request: HttpRequest) -> Principal:
     if header is not None:
         scheme, _, raw = header.strip().partition(" ")
         if scheme.lower() != "bearer" or not raw.strip():
-            raise _unauthorized(
+            raise unauthorized(
                 "invalid_authorization", "Send the token as 'Authorization: Bearer <token>'.", "invalid_request"
             )
         token = ApiToken.authenticate(raw.strip())
         if token is None:
             # Never the token itself: a typo of a real token is nearly the real token.
             security_logger.info("API request with an unknown, revoked or expired token from %s", client_ip(request))
-            raise _unauthorized("invalid_token", "The token is unknown, revoked or expired.", "invalid_token")
+            raise unauthorized("invalid_token", "The token is unknown, revoked or expired.", "invalid_token")
         return Principal(token.user, token)
     user = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
         return Principal(user, None)
-    raise _unauthorized(
+    raise unauthorized(
         "not_authenticated", "Authentication required: send a session cookie or 'Authorization: Bearer <token>'."
     )
 

@@ -1,37 +1,40 @@
-"""JSON responses with ETag and Last-Modified, answering 304 when the client's copy is current."""
+"""ETag and Last-Modified on JSON responses, answering 304 when the client's copy is current."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 from datetime import datetime
-from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.utils.cache import get_conditional_response
-from django.utils.http import http_date
+from django.utils.http import http_date, parse_http_date_safe
+
+# 200 answers conditionally; a 201 only carries the ETag of what it created.
+TAGGED_STATUSES = (200, 201)
 
 
-def json_body(data: Any) -> bytes:
-    return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"), allow_nan=False).encode()
+def set_last_modified(response: HttpResponse, when: datetime | None) -> None:
+    """Called by views whose data has a time; ``conditional`` then answers If-Modified-Since with it."""
+    if when is not None:
+        response["Last-Modified"] = http_date(int(when.timestamp()))
 
 
-def conditional_json(
-    request: HttpRequest, data: Any, *, last_modified: datetime | None = None, status: int = 200
-) -> HttpResponseBase:
-    """The response, or 304 Not Modified when If-None-Match / If-Modified-Since says it is unchanged.
+def conditional(request: HttpRequest, response: HttpResponseBase) -> HttpResponseBase:
+    """The response with its ETag, or 304 Not Modified when If-None-Match / If-Modified-Since says it is unchanged.
 
-    The ETag hashes the exact body, so it changes exactly when the representation does, whatever
-    the store behind it; the read itself is served by the read-cached store.
+    The ETag hashes the exact body, so it changes exactly when the representation does, whatever the store
+    behind it. Streamed, non-JSON and ``no-store`` responses are left as they are.
     """
-    body = json_body(data)
-    response = HttpResponse(body, status=status, content_type="application/json")
-    response["ETag"] = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
-    timestamp = int(last_modified.timestamp()) if last_modified is not None else None
-    if timestamp is not None:
-        response["Last-Modified"] = http_date(timestamp)
-    if status != 200:
+    if (
+        response.status_code not in TAGGED_STATUSES
+        or not isinstance(response, HttpResponse)
+        or not response.get("Content-Type", "").startswith("application/json")
+        or "no-store" in response.get("Cache-Control", "")
+    ):
         return response
-    conditional = get_conditional_response(request, etag=response["ETag"], last_modified=timestamp, response=response)
-    return conditional if conditional is not None else response
+    response["ETag"] = '"' + hashlib.sha256(response.content).hexdigest()[:32] + '"'
+    if response.status_code != 200:
+        return response
+    last_modified = parse_http_date_safe(response["Last-Modified"]) if response.has_header("Last-Modified") else None
+    answer = get_conditional_response(request, etag=response["ETag"], last_modified=last_modified, response=response)
+    return answer if answer is not None else response

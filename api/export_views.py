@@ -13,22 +13,30 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
+from typing import Annotated
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.handlers.asgi import ASGIRequest
-from django.http import HttpRequest, HttpResponseBase, StreamingHttpResponse
+from django.http import HttpRequest, StreamingHttpResponse
+from ninja import Query
+from pydantic import Field
 
-from api.decorators import Access, api_view
-from api.params import QueryParams
-from api.representations import history_entry_data, iso
+from api.errors import field_errors
+from api.params import OneOf, Slug, TimeRange
+from api.router import ApiRouter
+from api.schemas import READ_ERRORS, documented
 from api.sources_views import source_or_404
+from metrics.serialization import history_entry_json, utc_z
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry, HistoryPage, MetricStore
 
 logger = logging.getLogger("api")
 
 FORMATS = {"csv": "text/csv; charset=utf-8", "ndjson": "application/x-ndjson"}
+STREAMED = {"text/csv": {"schema": {"type": "string"}}, "application/x-ndjson": {"schema": {"type": "string"}}}
+
+router = ApiRouter(tags=["export"])
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -61,14 +69,14 @@ def csv_rows(rows: Iterator[HistoryEntry], metric_names: list[str]) -> Iterator[
     writer.writerow(["fetched_at", "sequence", "hash", *(safe_cell(name) for name in metric_names)])
     yield flush()
     for entry in rows:
-        values = [entry.metrics.get(name) for name in metric_names]
-        writer.writerow([iso(entry.fetched_at), entry.sequence, entry.hash, *("" if v is None else v for v in values)])
+        values = ("" if v is None else v for v in (entry.metrics.get(name) for name in metric_names))
+        writer.writerow([utc_z(entry.fetched_at), entry.sequence, entry.hash, *values])
         yield flush()
 
 
 def ndjson_rows(rows: Iterator[HistoryEntry]) -> Iterator[str]:
     for entry in rows:
-        yield json.dumps(history_entry_data(entry), separators=(",", ":")) + "\n"
+        yield json.dumps(history_entry_json(entry), separators=(",", ":")) + "\n"
 
 
 def logged(chunks: Iterator[str], slug: str) -> Iterator[bytes]:
@@ -106,27 +114,34 @@ async def async_batches(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
         yield batch
 
 
-@api_view(GET=Access.READ)
-def export(request: HttpRequest, slug: str) -> HttpResponseBase:
-    params = QueryParams(request, ("format", "from", "to"))
-    fmt = params.choice("format", tuple(FORMATS), default="csv") or "csv"
-    start = params.timestamp("from")
-    end = params.timestamp("to")
-    params.time_range(start, end)
-    params.raise_if_invalid()
+class ExportQuery(TimeRange):
+    format: Annotated[str, OneOf(tuple(FORMATS))] = Field("csv", description="The file format.")
+
+
+@router.get(
+    "/{slug:slug}",
+    response=documented({200: None}, *READ_ERRORS),
+    operation_id="exportHistory",
+    # The body is a file, not JSON: its media types are all the document can say about it.
+    openapi_extra={"responses": {200: {"description": "The export, streamed.", "content": STREAMED}}},
+)
+def export(request: HttpRequest, slug: Slug, query: Query[ExportQuery]) -> StreamingHttpResponse:
+    """The whole history in a range, streamed as CSV or NDJSON (newest first), in constant memory."""
+    if problems := query.problems():
+        raise field_errors(problems, "Some query parameters are invalid.")
     source = source_or_404(slug)
     store = get_store()
     # The first page is read before answering, so an unavailable store is a 503, not a cut stream.
-    first = store.history(slug, start=start, end=end, limit=settings.API_EXPORT_PAGE_SIZE)
-    rows = entries(store, slug, first, start, end)
-    if fmt == "csv":
+    first = store.history(slug, start=query.start, end=query.end, limit=settings.API_EXPORT_PAGE_SIZE)
+    rows = entries(store, slug, first, query.start, query.end)
+    if query.format == "csv":
         metric_names = sorted((source.metric_paths or {}).keys())
         chunks = csv_rows(rows, metric_names)
     else:
         chunks = ndjson_rows(rows)
     body = logged(chunks, slug)
     streamed = async_batches(body) if isinstance(request, ASGIRequest) else body
-    response = StreamingHttpResponse(streamed, content_type=FORMATS[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{slug}-history.{fmt}"'
+    response = StreamingHttpResponse(streamed, content_type=FORMATS[query.format])
+    response["Content-Disposition"] = f'attachment; filename="{slug}-history.{query.format}"'
     response["Cache-Control"] = "private, no-store"
     return response

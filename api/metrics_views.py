@@ -4,72 +4,86 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from ninja import P, Query, QueryEx
+from pydantic import Field
 
-from api.conditional import conditional_json
-from api.decorators import Access, api_view
-from api.errors import ApiError
-from api.params import BUCKETS, EARLIEST, QueryParams
-from api.representations import (
-    bucket_data,
-    changes_entry_data,
-    history_entry_data,
-    iso,
-    snapshot_data,
+from api.conditional import set_last_modified
+from api.errors import ApiError, field_errors
+from api.params import (
+    BUCKETS,
+    EARLIEST,
+    Between,
+    Cursor,
+    OneOf,
+    Slug,
+    Text,
+    TimeRange,
+    TrueFalse,
+    reversed_range,
 )
+from api.router import ApiRouter
+from api.schemas import READ_ERRORS, ChangesPage, HistoryPage, Series, Snapshot, SnapshotIndex, documented
 from api.sources_views import source_or_404
+from metrics.serialization import bucket_json, change_entry_json, history_entry_json, snapshot_json, time_json
 from metrics.stores import get_store
-from metrics.stores.base import HistoryEntry, HistoryPage
+from metrics.stores.base import HistoryEntry
 from pollers.models import Source
 
 DEFAULT_SERIES_WINDOW = timedelta(hours=24)
 
+router = ApiRouter(tags=["metrics"])
 
-@api_view(GET=Access.READ)
-def metrics_index(request: HttpRequest) -> HttpResponseBase:
-    params = QueryParams(request, ("payload",))
-    with_payload = params.choice("payload", ("true", "false"), default="false") == "true"
-    params.raise_if_invalid()
+
+def _max_page_size() -> int:
+    return int(settings.API_MAX_PAGE_SIZE)
+
+
+class PageQuery(TimeRange):
+    limit: Annotated[int, Between(1, _max_page_size)] | None = Field(
+        None, description=f"Entries per page (default {settings.API_PAGE_SIZE})."
+    )
+    cursor: Cursor | None = None
+
+
+@router.get(
+    "",
+    response=documented({200: SnapshotIndex}, *READ_ERRORS, not_modified=True),
+    operation_id="latestMetrics",
+    exclude_unset=True,
+)
+def metrics_index(
+    request: HttpRequest,
+    response: HttpResponse,
+    payload: QueryEx[TrueFalse | None, P(description="Include each raw payload (default false).")] = None,
+) -> dict[str, Any]:
+    """The latest snapshot of every source, in one response; each raw payload only with payload=true."""
     known = set(Source.objects.values_list("slug", flat=True))
     snapshots = {slug: snap for slug, snap in get_store().latest_all().items() if slug in known}
-    data = {"sources": {slug: snapshot_data(snapshots[slug], with_payload=with_payload) for slug in sorted(snapshots)}}
-    newest = max((snap.last_seen_at for snap in snapshots.values()), default=None)
-    return conditional_json(request, data, last_modified=newest)
+    with_payload = payload == "true"
+    set_last_modified(response, max((snap.last_seen_at for snap in snapshots.values()), default=None))
+    return {"sources": {slug: snapshot_json(snapshots[slug], with_payload=with_payload) for slug in sorted(snapshots)}}
 
 
-@api_view(GET=Access.READ)
-def metrics_detail(request: HttpRequest, slug: str) -> HttpResponseBase:
-    QueryParams(request, ()).raise_if_invalid()
+@router.get(
+    "/{slug:slug}",
+    response=documented({200: Snapshot}, *READ_ERRORS, not_modified=True),
+    operation_id="sourceMetrics",
+    exclude_unset=True,
+)
+def metrics_detail(request: HttpRequest, response: HttpResponse, slug: Slug) -> dict[str, Any]:
+    """The latest snapshot of a source, with its payload."""
     source_or_404(slug)
     snapshot = get_store().latest(slug)
     if snapshot is None:
         raise ApiError(404, "no_data", f"Source {slug!r} has no stored snapshot yet.")
-    return conditional_json(request, snapshot_data(snapshot, with_payload=True), last_modified=snapshot.last_seen_at)
-
-
-def _history_page(request: HttpRequest, slug: str) -> HistoryPage:
-    params = QueryParams(request, ("from", "to", "limit", "cursor"))
-    start = params.timestamp("from")
-    end = params.timestamp("to")
-    params.time_range(start, end)
-    limit = params.integer("limit", settings.API_PAGE_SIZE, minimum=1, maximum=settings.API_MAX_PAGE_SIZE)
-    cursor = params.cursor()
-    params.raise_if_invalid()
-    source_or_404(slug)
-    try:
-        return get_store().history(slug, start=start, end=end, limit=limit, cursor=cursor)
-    except ValueError:
-        raise ApiError(
-            400,
-            "invalid_parameters",
-            "Some query parameters are invalid.",
-            {"fields": {"cursor": ["not a cursor from a previous page of this query"]}},
-        ) from None
+    set_last_modified(response, snapshot.last_seen_at)
+    return snapshot_json(snapshot, with_payload=True)
 
 
 def _next_link(request: HttpRequest, cursor: str | None) -> str | None:
@@ -80,63 +94,91 @@ def _next_link(request: HttpRequest, cursor: str | None) -> str | None:
     return f"{request.path}?{urlencode(query)}"
 
 
-@api_view(GET=Access.READ)
-def history(request: HttpRequest, slug: str) -> HttpResponseBase:
-    return _page_response(request, slug, history_entry_data)
-
-
-@api_view(GET=Access.READ)
-def changes(request: HttpRequest, slug: str) -> HttpResponseBase:
-    return _page_response(request, slug, changes_entry_data)
-
-
-def _page_response(
-    request: HttpRequest, slug: str, entry_data: Callable[[HistoryEntry], dict[str, Any]]
-) -> HttpResponseBase:
+def page_response(
+    request: HttpRequest,
+    response: HttpResponse,
+    slug: str,
+    query: PageQuery,
+    entry_data: Callable[[HistoryEntry], dict[str, Any]],
+) -> dict[str, Any]:
     """One page of a source's history, each entry shown by ``entry_data`` (history and changes differ only there)."""
-    page = _history_page(request, slug)
-    data = {
+    if problems := query.problems():
+        raise field_errors(problems, "Some query parameters are invalid.")
+    source_or_404(slug)
+    limit = query.limit or settings.API_PAGE_SIZE
+    try:
+        page = get_store().history(slug, start=query.start, end=query.end, limit=limit, cursor=query.cursor)
+    except ValueError:
+        raise field_errors(
+            {"cursor": ["not a cursor from a previous page of this query"]}, "Some query parameters are invalid."
+        ) from None
+    set_last_modified(response, page.entries[0].fetched_at if page.entries else None)
+    return {
         "source": slug,
         "entries": [entry_data(entry) for entry in page.entries],
         "next_cursor": page.next_cursor,
         "next": _next_link(request, page.next_cursor),
     }
-    newest = page.entries[0].fetched_at if page.entries else None
-    return conditional_json(request, data, last_modified=newest)
 
 
-@api_view(GET=Access.READ)
-def series(request: HttpRequest, slug: str) -> HttpResponseBase:
-    params = QueryParams(request, ("metric", "from", "to", "bucket"))
-    metric = params.string("metric", required=True) or ""
-    start = params.timestamp("from")
-    end = params.timestamp("to")
-    bucket_name = params.choice("bucket", tuple(BUCKETS), default="5m") or "5m"
-    params.raise_if_invalid()
+@router.get(
+    "/{slug:slug}/history",
+    response=documented({200: HistoryPage}, *READ_ERRORS, not_modified=True),
+    operation_id="sourceHistory",
+)
+def history(request: HttpRequest, response: HttpResponse, slug: Slug, query: Query[PageQuery]) -> dict[str, Any]:
+    """Stored snapshots, newest first, cursor-paginated: follow ``next``."""
+    return page_response(request, response, slug, query, history_entry_json)
+
+
+@router.get(
+    "/{slug:slug}/changes",
+    response=documented({200: ChangesPage}, *READ_ERRORS, not_modified=True),
+    operation_id="sourceChanges",
+)
+def changes(request: HttpRequest, response: HttpResponse, slug: Slug, query: Query[PageQuery]) -> dict[str, Any]:
+    """The field-level diffs of stored snapshots, newest first, cursor-paginated."""
+    return page_response(request, response, slug, query, change_entry_json)
+
+
+class SeriesQuery(TimeRange):
+    metric: Text = Field(max_length=200, description="A metric name of the source.", examples=["cpu_load"])
+    bucket: Annotated[str, OneOf(tuple(BUCKETS))] = Field("5m", description="Bucket width.")
+
+
+@router.get(
+    "/{slug:slug}/series",
+    response=documented({200: Series}, *READ_ERRORS, not_modified=True),
+    operation_id="sourceSeries",
+    by_alias=True,
+)
+def series(request: HttpRequest, slug: Slug, query: Query[SeriesQuery]) -> dict[str, Any]:
+    """A metric in time buckets (min, avg, max, count), computed in the database; the last 24 h by default."""
     source = source_or_404(slug)
+    problems: dict[str, list[str]] = {}
     known_metrics = sorted((source.metric_paths or {}).keys())
-    if metric not in known_metrics:
-        params.error("metric", f"unknown metric for {slug!r}; one of {', '.join(known_metrics) or 'none'}")
-    end = end or timezone.now()
-    start = start or max(end - DEFAULT_SERIES_WINDOW, EARLIEST)
-    params.time_range(start, end, allow_empty=False)
-    bucket = BUCKETS[bucket_name]
+    if query.metric not in known_metrics:
+        problems["metric"] = [f"unknown metric for {slug!r}; one of {', '.join(known_metrics) or 'none'}"]
+    end = query.end or timezone.now()
+    start = query.start or max(end - DEFAULT_SERIES_WINDOW, EARLIEST)
+    problems.update(reversed_range(start, end, allow_empty=False))
+    bucket = BUCKETS[query.bucket]
     if start <= end and (end - start) / bucket > settings.API_SERIES_MAX_BUCKETS:
-        params.error(
-            "bucket", f"too many buckets for this range (max {settings.API_SERIES_MAX_BUCKETS}); use a larger one"
-        )
-    params.raise_if_invalid()
+        problems["bucket"] = [
+            f"too many buckets for this range (max {settings.API_SERIES_MAX_BUCKETS}); use a larger one"
+        ]
+    if problems:
+        raise field_errors(problems, "Some query parameters are invalid.")
     try:
-        buckets = get_store().series(slug, metric, start, end, bucket)
+        buckets = get_store().series(slug, query.metric, start, end, bucket)
     except ValueError as exc:
         # The store refuses what it cannot compute (its own bucket cap); the message names no internals.
         raise ApiError(400, "invalid_parameters", str(exc)[:300], {"fields": {"bucket": [str(exc)[:300]]}}) from None
-    data = {
+    return {
         "source": slug,
-        "metric": metric,
-        "bucket": bucket_name,
-        "from": iso(start),
-        "to": iso(end),
-        "buckets": [bucket_data(b) for b in buckets],
+        "metric": query.metric,
+        "bucket": query.bucket,
+        "from": time_json(start),
+        "to": time_json(end),
+        "buckets": [bucket_json(b) for b in buckets],
     }
-    return conditional_json(request, data)

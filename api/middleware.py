@@ -1,8 +1,8 @@
 """Every response under /api/ carries the one error shape and a request id, whatever produced it.
 
-Errors can come from the URL resolver (404), CommonMiddleware, CSRF, Django's body limits or an
-unhandled exception; this middleware rewrites each into ``{"error": {...}}`` so clients parse one shape,
-and a 500 names the request id instead of showing a traceback or a setting, DEBUG or not.
+Errors can come from the URL resolver (404), ninja's method check (405), CommonMiddleware, CSRF, Django's
+body limits or an unhandled exception; this middleware rewrites each into ``{"error": {...}}`` so clients
+parse one shape, and a 500 names the request id instead of showing a traceback or a setting, DEBUG or not.
 """
 
 from __future__ import annotations
@@ -69,9 +69,16 @@ class ApiErrorMiddleware:
     def _reshape(self, request: HttpRequest, original: HttpResponseBase) -> HttpResponse:
         status = original.status_code
         message = None
-        details = {}
+        details: dict[str, object] = {}
+        headers = {}
         if status == 404:
             message = f"No API resource at {request.path}."
+        elif status == 405 and original.has_header("Allow"):
+            # Ninja's 405 lists the path's methods in set order: sorted here, and named in the body too.
+            allowed = sorted(method.strip() for method in original["Allow"].split(",") if method.strip())
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not allowed here; allowed: {headers['Allow']}."
+            details = {"allowed": allowed}
         elif status == 500:
             details = {"request_id": request_id_of(request)}
         reshaped = error_response(status, message=message, details=details)
@@ -81,7 +88,7 @@ class ApiErrorMiddleware:
             reshaped._has_been_logged = True  # type: ignore[attr-defined]
         for name in _KEPT_HEADERS:
             if original.has_header(name):
-                reshaped[name] = original[name]
+                reshaped[name] = headers.get(name, original[name])
         # Whoever logged the original (require_GET, the CSRF check) has logged this request already.
         reshaped._has_been_logged = getattr(original, "_has_been_logged", False)  # type: ignore[attr-defined]
         return reshaped

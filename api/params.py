@@ -1,12 +1,23 @@
-"""Strict query-string parsing: every problem with a parameter is a 400 naming it."""
+"""Query-string and path parameter types, and the refusal of parameters an endpoint does not declare.
+
+Each type validates and documents at once: pydantic checks the value and writes the OpenAPI schema from the
+same annotation; a problem becomes a 400 naming the parameter (``api.validation``). What ninja would let pass
+silently is refused here: a parameter the endpoint does not declare, and one given more than once (ninja
+would keep the last).
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
 from django.http import HttpRequest
-
-from api.errors import field_errors
+from ninja import Schema
+from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 BUCKETS: dict[str, timedelta] = {
     "1m": timedelta(minutes=1),
@@ -20,6 +31,11 @@ MAX_CURSOR_LENGTH = 512
 # Far enough apart for any real query, near enough that arithmetic on them (windows, buckets) cannot overflow.
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
+SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
+TIMESTAMP_HELP = "ISO 8601 (`2026-01-31T12:00:00Z`; no offset means UTC) or Unix seconds."
+NOT_A_TIMESTAMP = "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds"
+NO_NUL = "must not contain NUL characters"
+REVERSED_RANGE = "must be before 'to'"
 
 
 def parse_timestamp(raw: str) -> datetime:
@@ -43,101 +59,113 @@ def parse_timestamp(raw: str) -> datetime:
     return value
 
 
-class QueryParams:
-    """Reads named parameters from the query string and collects what is wrong with them."""
+def _timestamp(value: Any) -> datetime:
+    try:
+        return parse_timestamp(str(value))
+    except (ValueError, OverflowError, OSError):
+        raise PydanticCustomError("timestamp", NOT_A_TIMESTAMP) from None
 
-    def __init__(self, request: HttpRequest, allowed: tuple[str, ...]) -> None:
-        self.query = request.GET
-        self.errors: dict[str, list[str]] = {}
-        for name in self.query:
-            if name not in allowed:
-                self.error(name, f"unknown parameter; this endpoint takes: {', '.join(allowed) or 'none'}")
-            elif len(self.query.getlist(name)) > 1:
-                self.error(name, "given more than once")
 
-    def error(self, name: str, problem: str) -> None:
-        self.errors.setdefault(name, []).append(problem)
+def _without_nul(value: Any) -> Any:
+    # PostgreSQL refuses NUL in text: it would be a 500 deep in the database instead of a 400 here.
+    if isinstance(value, str) and "\x00" in value:
+        raise PydanticCustomError("nul_character", NO_NUL)
+    return value
 
-    def _raw(self, name: str) -> str | None:
-        if name in self.errors:
-            return None
-        value = self.query.get(name)
-        if value is not None and "\x00" in value:
-            # PostgreSQL refuses NUL in text: it would be a 500 deep in the database instead of a 400 here.
-            self.error(name, "must not contain NUL characters")
-            return None
+
+@dataclass(frozen=True)
+class OneOf:
+    """A string that must be one of ``choices``; documented as an enum (``Annotated[str, OneOf(...)]``)."""
+
+    choices: tuple[str, ...]
+
+    def check(self, value: str) -> str:
+        if value not in self.choices:
+            raise PydanticCustomError(
+                "one_of", "unknown value {value}; one of {choices}", {"value": repr(value[:50]), "choices": self.text}
+            )
         return value
 
-    def string(self, name: str, *, required: bool = False, max_length: int = 200) -> str | None:
-        raw = self._raw(name)
-        if raw is None or raw == "":
-            if required and name not in self.errors:
-                self.error(name, "required")
-            return None
-        if len(raw) > max_length:
-            self.error(name, f"longer than {max_length} characters")
-            return None
-        return raw
+    @property
+    def text(self) -> str:
+        return ", ".join(self.choices)
 
-    def timestamp(self, name: str) -> datetime | None:
-        raw = self._raw(name)
-        if raw is None:
-            return None
-        try:
-            return parse_timestamp(raw)
-        except (ValueError, OverflowError, OSError):
-            self.error(name, "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds")
-            return None
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
-    def integer(self, name: str, default: int, *, minimum: int, maximum: int) -> int:
-        raw = self._raw(name)
-        if raw is None:
-            return default
-        try:
-            value = int(raw.strip())
-        except ValueError:
-            self.error(name, "not a whole number")
-            return default
-        if not minimum <= value <= maximum:
-            self.error(name, f"must be between {minimum} and {maximum}")
-            return default
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {"type": "string", "enum": list(self.choices)}
+
+
+@dataclass(frozen=True)
+class Between:
+    """A whole number in ``minimum..maximum``; ``maximum`` may be read from settings when each request comes."""
+
+    minimum: int
+    maximum: int | Callable[[], int]
+
+    @property
+    def upper(self) -> int:
+        return self.maximum() if callable(self.maximum) else self.maximum
+
+    def check(self, value: int) -> int:
+        if not self.minimum <= value <= self.upper:
+            raise PydanticCustomError(
+                "between", "must be between {minimum} and {maximum}", {"minimum": self.minimum, "maximum": self.upper}
+            )
         return value
 
-    def choice(self, name: str, choices: tuple[str, ...], default: str | None = None) -> str | None:
-        raw = self._raw(name)
-        if raw is None:
-            if default is None and name not in self.errors:
-                self.error(name, f"required; one of {', '.join(choices)}")
-            return default
-        if raw not in choices:
-            self.error(name, f"unknown value {raw[:50]!r}; one of {', '.join(choices)}")
-            return default
-        return raw
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
-    def cursor(self, name: str = "cursor") -> str | None:
-        raw = self._raw(name)
-        if raw is None or raw == "":
-            return None
-        if len(raw) > MAX_CURSOR_LENGTH:
-            self.error(name, "not a cursor from a previous page")
-            return None
-        return raw
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        return {**handler(schema), "minimum": self.minimum, "maximum": self.upper}
 
-    def time_range(
-        self,
-        start: datetime | None,
-        end: datetime | None,
-        *,
-        start_name: str = "from",
-        end_name: str = "to",
-        allow_empty: bool = True,
-    ) -> None:
+
+# A point in time as a query parameter: documented as a string, since Unix seconds are accepted too.
+Timestamp = Annotated[datetime, BeforeValidator(_timestamp), WithJsonSchema({"type": "string"})]
+Text = Annotated[str, BeforeValidator(_without_nul)]
+Slug = Annotated[str, Field(pattern=SLUG_PATTERN, examples=["us-east"], description="The source's slug.")]
+Cursor = Annotated[Text, Field(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page.")]
+TrueFalse = Annotated[str, OneOf(("true", "false"))]
+
+
+class TimeRange(Schema):
+    start: Timestamp | None = Field(None, alias="from", description=f"Start of the range, included. {TIMESTAMP_HELP}")
+    end: Timestamp | None = Field(None, alias="to", description=f"End of the range, excluded. {TIMESTAMP_HELP}")
+
+    def problems(self, *, allow_empty: bool = True) -> dict[str, list[str]]:
         """``from`` is included and ``to`` excluded; a reversed range is an error, an empty one may be."""
-        if start is None or end is None:
-            return
-        if start > end or (start == end and not allow_empty):
-            self.error(start_name, f"must be before '{end_name}'")
+        return reversed_range(self.start, self.end, allow_empty=allow_empty)
 
-    def raise_if_invalid(self) -> None:
-        if self.errors:
-            raise field_errors(self.errors, "Some query parameters are invalid.")
+
+def reversed_range(start: datetime | None, end: datetime | None, *, allow_empty: bool = True) -> dict[str, list[str]]:
+    if start is None or end is None:
+        return {}
+    if start > end or (start == end and not allow_empty):
+        return {"from": [REVERSED_RANGE]}
+    return {}
+
+
+def declared_names(models: Iterable[Any]) -> tuple[str, ...]:
+    """The query parameter names ninja built its query models from, in the order they are declared."""
+    names: list[str] = []
+    for model in models:
+        if model.__ninja_param_source__ == "query":
+            names.extend(model.__ninja_flatten_map__)
+    return tuple(names)
+
+
+def strays(request: HttpRequest, allowed: tuple[str, ...]) -> dict[str, list[str]]:
+    """Each parameter of the query string the endpoint does not take, or that is given more than once."""
+    problems: dict[str, list[str]] = {}
+    for name in request.GET:
+        if name not in allowed:
+            problems[name] = [f"unknown parameter; this endpoint takes: {', '.join(allowed) or 'none'}"]
+        elif len(request.GET.getlist(name)) > 1:
+            problems[name] = ["given more than once"]
+    return problems

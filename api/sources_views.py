@@ -3,22 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
+from ninja import Query
+from ninja.responses import Status
 
-from api.body import json_object
-from api.conditional import conditional_json
-from api.decorators import Access, api_view
+from api import schemas
+from api.access import STAFF_WRITE, principal_of
+from api.conditional import set_last_modified
 from api.errors import ApiError
-from api.params import QueryParams
+from api.params import Slug, Text, TrueFalse
 from api.representations import source_data
+from api.router import ApiRouter
+from api.schemas import READ_ERRORS, WRITE_ERRORS, SourceCreate, SourceList, SourceUpdate, documented
 from api.source_input import apply_source_input
 from metrics.stores import get_store
 from pollers.models import Source
 
 logger = logging.getLogger("api")
+
+router = ApiRouter(tags=["sources"])
 
 
 def source_or_404(slug: str) -> Source:
@@ -28,50 +35,79 @@ def source_or_404(slug: str) -> Source:
     return source
 
 
-@api_view(GET=Access.READ, POST=Access.STAFF_WRITE)
-def sources(request: HttpRequest) -> HttpResponseBase:
-    if request.method == "POST":
-        return create_source(request)
-    params = QueryParams(request, ("region", "tag", "enabled"))
-    region = params.string("region")
-    tag = params.string("tag")
-    enabled = params.choice("enabled", ("true", "false"), default="")
-    params.raise_if_invalid()
+@router.get("", response=documented({200: SourceList}, *READ_ERRORS, not_modified=True), operation_id="listSources")
+def sources(
+    request: HttpRequest,
+    region: Query[Text | None] = None,
+    tag: Query[Text | None] = None,
+    enabled: Query[TrueFalse | None] = None,
+) -> dict[str, Any]:
+    """Every source: definition, poll health and alert state; filtered by region, tag or enabled."""
     found = Source.objects.all()
     if region:
         found = found.filter(region=region)
     if enabled:
         found = found.filter(enabled=enabled == "true")
-    rows = [source_data(source) for source in found if not tag or tag in (source.tags or [])]
-    return conditional_json(request, {"sources": rows})
+    return {"sources": [source_data(source) for source in found if not tag or tag in (source.tags or [])]}
 
 
-def create_source(request: HttpRequest) -> HttpResponseBase:
-    data = json_object(request)
+@router.post(
+    "",
+    auth=STAFF_WRITE,
+    response=documented({201: schemas.Source}, *WRITE_ERRORS),
+    operation_id="createSource",
+    openapi_extra={"responses": {201: {"headers": {"Location": {"schema": {"type": "string"}}}}}},
+)
+def create_source(request: HttpRequest, response: HttpResponse, body: SourceCreate) -> Status:
+    """Create a source (staff user, write-scoped token). Validated like the admin."""
     source = Source()
-    apply_source_input(source, data, creating=True)
+    apply_source_input(source, body.model_dump(exclude_unset=True))
     source.save()
-    logger.info("source %s created through the API by %s", source.slug, request.principal.user)  # type: ignore[attr-defined]
-    response = conditional_json(request, source_data(source), status=201)
+    logger.info("source %s created through the API by %s", source.slug, principal_of(request).user)
     response["Location"] = f"/api/v1/sources/{source.slug}"
-    return response
+    return Status(201, source_data(source))
 
 
-@api_view(GET=Access.READ, PATCH=Access.STAFF_WRITE, DELETE=Access.STAFF_WRITE)
-def source_detail(request: HttpRequest, slug: str) -> HttpResponseBase:
+@router.get(
+    "/{slug:slug}",
+    response=documented({200: schemas.Source}, *READ_ERRORS, not_modified=True),
+    operation_id="getSource",
+)
+def source_detail(request: HttpRequest, response: HttpResponse, slug: Slug) -> dict[str, Any]:
+    """One source: definition, poll health and alert state."""
     source = source_or_404(slug)
-    if request.method == "PATCH":
-        data = json_object(request)
-        apply_source_input(source, data, creating=False)
-        source.save()
-        logger.info("source %s changed through the API (%s)", slug, ", ".join(sorted(data)))
-        return conditional_json(request, source_data(source))
-    if request.method == "DELETE":
-        # The store first: if it is down nothing is deleted and the client can retry.
-        get_store().delete_source(slug)
-        with transaction.atomic():
-            get_object_or_404(Source, pk=source.pk).delete()
-        logger.info("source %s deleted through the API", slug)
-        return HttpResponse(status=204)
-    QueryParams(request, ()).raise_if_invalid()
-    return conditional_json(request, source_data(source), last_modified=source.updated_at)
+    set_last_modified(response, source.updated_at)
+    return source_data(source)
+
+
+@router.patch(
+    "/{slug:slug}",
+    auth=STAFF_WRITE,
+    response=documented({200: schemas.Source}, *WRITE_ERRORS),
+    operation_id="updateSource",
+)
+def update_source(request: HttpRequest, slug: Slug, body: SourceUpdate) -> dict[str, Any]:
+    """Change some fields of a source (staff user, write-scoped token)."""
+    source = source_or_404(slug)
+    data = body.model_dump(exclude_unset=True)
+    apply_source_input(source, data)
+    source.save()
+    logger.info("source %s changed through the API (%s)", slug, ", ".join(sorted(data)))
+    return source_data(source)
+
+
+@router.delete(
+    "/{slug:slug}",
+    auth=STAFF_WRITE,
+    response=documented({204: None}, *(code for code in WRITE_ERRORS if code not in (413, 415))),
+    operation_id="deleteSource",
+)
+def delete_source(request: HttpRequest, slug: Slug) -> Status:
+    """Delete a source and its stored metrics (staff user, write-scoped token)."""
+    source = source_or_404(slug)
+    # The store first: if it is down nothing is deleted and the client can retry.
+    get_store().delete_source(slug)
+    with transaction.atomic():
+        get_object_or_404(Source, pk=source.pk).delete()
+    logger.info("source %s deleted through the API", slug)
+    return Status(204, None)

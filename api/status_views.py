@@ -1,31 +1,41 @@
-"""``/api/v1/ready`` (readiness probe), ``/api/v1/info`` and ``/api/v1/openapi.json``."""
+"""``/api/v1/health`` (liveness), ``/api/v1/ready`` (readiness) and ``/api/v1/info``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponseBase, JsonResponse
+from django.http import HttpRequest, HttpResponse
+from ninja.responses import Status
 
 import devops_insights
-from api.conditional import conditional_json
-from api.decorators import Access, api_view
-from api.openapi import openapi_document
-from api.params import QueryParams
 from api.readiness import run_checks
+from api.router import ApiRouter
+from api.schemas import Info, Liveness, Ready, documented
 from metrics.defaults import REGIONS
 from metrics.stores import get_store
 from pollers.models import Source
 
+router = ApiRouter(tags=["status"])
 
-@api_view(GET=Access.PUBLIC)
-def ready(request: HttpRequest) -> HttpResponseBase:
-    """Readiness: 200 when every dependency answers, 503 (same body) when one does not."""
-    QueryParams(request, ()).raise_if_invalid()
+
+@router.get("/health", auth=None, response=documented({200: Liveness}, 400), operation_id="health")
+def health(request: HttpRequest) -> dict[str, str]:
+    """Liveness: the process answers. Touches no dependency, so a database outage never restarts it."""
+    return {"status": "ok"}
+
+
+@router.get("/ready", auth=None, response=documented({200: Ready, 503: Ready}, 400), operation_id="ready")
+def ready(request: HttpRequest, response: HttpResponse) -> Status:
+    """Readiness: database, cache, channel layer, metric store and poller heartbeat.
+
+    503, with the same body, when one of them is down.
+    """
     ok, results = run_checks()
     body = {"status": "ready" if ok else "not_ready", "checks": {name: r.as_dict() for name, r in results.items()}}
-    response = JsonResponse(body, status=200 if ok else 503)
     response["Cache-Control"] = "no-store"
-    return response
+    return Status(200 if ok else 503, body)
 
 
 def _cache_backend() -> str:
@@ -38,11 +48,11 @@ def _channel_layer_backend() -> str:
     return "redis" if "redis" in backend.lower() else "in-memory"
 
 
-@api_view(GET=Access.READ)
-def info(request: HttpRequest) -> HttpResponseBase:
-    QueryParams(request, ()).raise_if_invalid()
+@router.get("/info", response=documented({200: Info}, 400, 401, 429, not_modified=True), operation_id="info")
+def info(request: HttpRequest) -> dict[str, Any]:
+    """Version, enabled backends, regions and limits."""
     configured = Source.objects.exclude(region="").values_list("region", flat=True).distinct()
-    data = {
+    return {
         "name": "DevOps Insights",
         "version": devops_insights.__version__,
         "api_version": "v1",
@@ -60,10 +70,3 @@ def info(request: HttpRequest) -> HttpResponseBase:
             "max_series_buckets": settings.API_SERIES_MAX_BUCKETS,
         },
     }
-    return conditional_json(request, data)
-
-
-@api_view(GET=Access.PUBLIC)
-def openapi(request: HttpRequest) -> HttpResponseBase:
-    QueryParams(request, ()).raise_if_invalid()
-    return conditional_json(request, openapi_document())

@@ -1,6 +1,6 @@
 """Publisher side of bench/ws_fanout.py: one update per interval, as the poller would send it.
 
-``--mode django`` goes through ``realtime.publish.publish_update`` (the poller's path: channel layer,
+``--mode django`` goes through ``realtime.events.publish_update`` (the poller's path: channel layer,
 one long-lived loop). ``--mode redis`` publishes the same message with a bare Redis PUBLISH, for the
 floor server. Prints the number of updates published.
 """
@@ -70,7 +70,7 @@ def main() -> int:
 
         django.setup()
         from metrics.stores.base import FieldChange, RecordResult
-        from realtime.publish import publish_update
+        from realtime.events import publish_update
 
         def send(sequence: int) -> None:
             result = RecordResult(

@@ -9,7 +9,7 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 
 and prints our p99 as a multiple of the floor's. The clients are real ``websockets`` clients in
 this process, authenticated with an API token and subscribed to one source; the publisher is a
-separate process going through ``realtime.publish`` exactly as the poller does.
+separate process going through ``realtime.events`` exactly as the poller does.
 
 Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
 keep the whole bench within a few minutes on two cores; set 60 for the full minute),

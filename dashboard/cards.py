@@ -9,7 +9,7 @@ from typing import Any
 
 from django.db.models import Count
 
-from alerts.models import AlertState
+from alerts.models import RuleState
 from dashboard import status as st
 from dashboard.units import KEY_METRICS, format_value, metric_format
 from metrics.extraction import value_at
@@ -134,7 +134,7 @@ def build_cards(
 
 def firing_alert_counts() -> dict[int, int]:
     """Source pk -> number of alert rules firing for it, in one query for every source."""
-    rows = AlertState.objects.firing().values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
+    rows = RuleState.objects.firing().values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
     return {source_id: n for source_id, n in rows}
 
 

@@ -1,6 +1,6 @@
 """The latest payload laid out for people: named sections of labelled values with units, and the workers table.
 
-Written for the provider status payload (shared/docs/upstream-status-payload.md); any other JSON
+Written for the provider status payload (docs/upstream-payload.md); any other JSON
 object still gets its raw view, and whichever of these sections it happens to have.
 """
 

@@ -2,11 +2,12 @@
 
 The verdict combines four witnesses, most decisive first:
 1. poll health (the poller cannot fetch the source: failing polls or an open circuit) -> unreachable;
-2. age of the data (nothing fetched for more than two intervals, or nothing ever) -> stale;
+2. age of the data (no data yet, or the snapshot is stale by ``pollers.health``'s rule) -> stale;
 3. what the payload and the alert evaluator say (``status`` other than ok, a critical alert) -> error;
 4. softer signs (a warning alert, a dependency down, a server issue reported) -> degraded.
-The browser re-applies rule 2 on its own as the clock ticks (static/js/overview.js), since no message
-arrives to say that nothing arrived.
+Rules 1 and 2 are ``pollers.health``'s; this module only words them for a card. The browser re-applies
+rule 2 on its own as the clock ticks (static/js/overview.js), since no message arrives to say that
+nothing arrived.
 """
 
 from __future__ import annotations
@@ -15,10 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
-
 from metrics.stores.base import Snapshot
-from pollers.models import AlertState, Source
+from pollers import health
+from pollers.models import Source, SourceAlertLevel
 
 OK = "ok"
 DEGRADED = "degraded"
@@ -33,10 +33,6 @@ LABELS = {OK: "OK", DEGRADED: "Degraded", ERROR: "Error", UNREACHABLE: "Unreacha
 
 # Payload ``status`` values that mean healthy; anything else a source reports is an error.
 HEALTHY_WORDS = frozenset({"ok", "up", "healthy", "pass", "passing", "green", "operational", "online"})
-
-
-def stale_after_intervals() -> int:
-    return int(getattr(settings, "DASHBOARD_STALE_AFTER_INTERVALS", 2))
 
 
 @dataclass(frozen=True)
@@ -60,10 +56,6 @@ def last_seen(source: Source, snapshot: Snapshot | None) -> datetime | None:
     return max(snapshot.last_seen_at, snapshot.fetched_at)
 
 
-def stale_after(source: Source) -> timedelta:
-    return timedelta(seconds=stale_after_intervals() * max(int(source.interval_seconds or 0), 1))
-
-
 def services_down(payload: dict[str, Any]) -> list[str]:
     services = _results(payload).get("services")
     if not isinstance(services, dict):
@@ -76,40 +68,29 @@ def _results(payload: dict[str, Any]) -> dict[str, Any]:
     return results if isinstance(results, dict) else {}
 
 
-def is_failing(source: Source) -> bool:
-    if source.circuit_state == Source.Circuit.OPEN:
-        return True
-    if source.consecutive_failures <= 0:
-        return False
-    # A success after the last error means the failure counter is from an older run.
-    return source.last_success_at is None or (
-        source.last_error_at is not None and source.last_error_at >= source.last_success_at
-    )
-
-
 def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> Verdict:
-    if is_failing(source):
-        if source.circuit_state == Source.Circuit.OPEN:
-            return Verdict(UNREACHABLE, "circuit open after repeated failures")
+    # A disabled source's page still shows how its polls and data stood: "paused" is not a card verdict.
+    polls = health.assess(source, now, fresh_at=last_seen(source, snapshot))
+    if polls.circuit_open:
+        return Verdict(UNREACHABLE, "circuit open after repeated failures")
+    if polls.failing:
         kind = source.last_error_kind or "error"
         n = source.consecutive_failures
         return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})")
 
-    seen = last_seen(source, snapshot)
-    if snapshot is None or seen is None:
+    if snapshot is None or polls.age is None:
         return Verdict(STALE, "no data yet")
-    age = now - seen
-    if age > stale_after(source):
-        return Verdict(STALE, f"no fresh data for {_duration(age)}")
+    if polls.stale:
+        return Verdict(STALE, f"no fresh data for {_duration(polls.age)}")
 
     payload = snapshot.payload if isinstance(snapshot.payload, dict) else {}
     reported = payload.get("status")
-    if source.alert_state == AlertState.CRITICAL:
+    if source.alert_state == SourceAlertLevel.CRITICAL:
         return Verdict(ERROR, "critical alert firing")
     if isinstance(reported, str) and reported.strip().lower() not in HEALTHY_WORDS:
         return Verdict(ERROR, f"source reports status “{reported[:40]}”")
 
-    if source.alert_state == AlertState.DEGRADED:
+    if source.alert_state == SourceAlertLevel.DEGRADED:
         return Verdict(DEGRADED, "warning alert firing")
     down = services_down(payload)
     if down:

@@ -8,6 +8,7 @@ line on stderr and a non-zero exit instead of a traceback wall.
 from __future__ import annotations
 
 import os
+import re
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,27 @@ def networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:
     return result
 
 
+_RATE = re.compile(r"^\d+/\d*[smhd]$")
+_ORIGIN = re.compile(r"^https?://[^/?#\s]+$")
+
+
+def rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
+    value = string(name, default).strip()
+    if not _RATE.match(value):
+        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
+    return value
+
+
+def origins(name: str, default: list[str]) -> list[str]:
+    """A comma-separated list of web origins (scheme and host, no path), as CORS compares them."""
+    result = string_list(name, default)
+    for origin in result:
+        if not _ORIGIN.match(origin):
+            raise ConfigError(name, f"{origin!r} is not an origin like https://ops.example.com")
+    return result
+
+
 def url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
     """A comma-separated list of URLs (``host:port`` alone means ``http://host:port``); never echoes a password."""
     result: list[str] = []
@@ -215,7 +237,7 @@ def fernet_keys(name: str) -> list[str]:
             raise ConfigError(
                 name,
                 f"key {position} of {len(keys)} is not a Fernet key (32 bytes in url-safe base64, 44 characters: "
-                "see docs/polling-network.md for how to make one)",
+                "see docs/polling.md for how to make one)",
             )
     if len(set(keys)) != len(keys):
         raise ConfigError(name, "lists the same key twice")

@@ -1,18 +1,27 @@
-"""The one settings module. Every value comes from the environment (see .env.example).
+"""The one settings module. Every value comes from the environment (docs/configuration.md, .env.example).
 
 With no variable set the whole product runs embedded: SQLite under var/, local-memory cache,
 in-memory channel layer, SQL metric store. Real components switch on by URL.
 A malformed variable raises ConfigError; manage.py and asgi.py turn it into one line and exit 2.
+
+Read top to bottom: paths, core, the application (apps, middleware, templates), then one block
+per concern in the order a request meets them. Each list is written once, here; nothing below
+edits it. Every variable is read through a devops_insights.config reader, so
+tests/devops_insights/test_settings_documented.py can find each one.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
+
+from csp.constants import NONE, SELF
 
 from devops_insights import config
 from devops_insights.config import ConfigError
 
+# --- Paths -----------------------------------------------------------------------------
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(config.string("VAR_DIR", str(BASE_DIR / "var")))
 
@@ -32,15 +41,20 @@ if not DEBUG:
     if not ALLOWED_HOSTS:
         raise ConfigError("DJANGO_ALLOWED_HOSTS", "must list the served host names when DJANGO_DEBUG=false")
 
+# --- Applications and middleware -------------------------------------------------------
 INSTALLED_APPS = [
-    "daphne",  # first, so runserver is the ASGI one
+    # ASGI server: first, so that runserver is the ASGI one.
+    "daphne",
+    # Django
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    # WebSockets
     "channels",
+    # This project (the README's layout says what each one does)
     "devops_insights",
     "accounts",
     "metrics",
@@ -50,11 +64,27 @@ INSTALLED_APPS = [
     "api",
     "alerts",
     "observability",
+    # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
+    "csp",
+    "corsheaders",
 ]
 
 MIDDLEWARE = [
+    # Observability: first, so the request id and the request span cover every other middleware
+    # (redirects included).
+    "observability.middleware.RequestObservabilityMiddleware",
+    # Security headers, then the Content-Security-Policy (configured under Dashboards below).
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Static files, answered before any session work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # API edge: CORS answers preflights, so it sits above anything that could answer first; the API
+    # error middleware wraps the rest so every response under /api/ has the one error shape; the
+    # login throttle refuses login POSTs over their limits before a session is loaded.
+    "corsheaders.middleware.CorsMiddleware",
+    "api.middleware.ApiErrorMiddleware",
+    "accounts.login_throttle.LoginThrottleMiddleware",
+    # Django: sessions, CSRF, authentication, messages, framing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -93,23 +123,33 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
-# --- Redis: cache, channel layer, poller leases ----------------------------------------
+# --- Redis and caches: default cache, metric read cache --------------------------------
 REDIS_URL = config.url("REDIS_URL", ("redis", "rediss", "unix"))
 CACHE_KEY_PREFIX = config.string("CACHE_KEY_PREFIX", "di")
+
+
+def _redis_cache(*, ignore_exceptions: bool) -> dict[str, Any]:
+    return {
+        "BACKEND": "django_redis.cache.RedisCache",
+        "LOCATION": REDIS_URL,
+        "KEY_PREFIX": CACHE_KEY_PREFIX,
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
+            "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
+            "IGNORE_EXCEPTIONS": ignore_exceptions,
+        },
+    }
+
+
+CACHES: dict[str, dict[str, Any]]
 if REDIS_URL:
     CACHES = {
-        "default": {
-            "BACKEND": "django_redis.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {
-                "CLIENT_CLASS": "django_redis.client.DefaultClient",
-                "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
-                "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
-                # A Redis outage must degrade reads to the store, never raise to a page.
-                "IGNORE_EXCEPTIONS": True,
-            },
-        }
+        # A Redis outage must degrade reads to the store, never raise to a page.
+        "default": _redis_cache(ignore_exceptions=True),
+        # The metric read cache's own alias, so that Redis errors reach it: it logs once per outage
+        # and falls back to the store (the default alias swallows and logs every error).
+        "metrics": _redis_cache(ignore_exceptions=False),
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
     DJANGO_REDIS_LOGGER = "metrics.cache"
@@ -122,7 +162,7 @@ else:
         }
     }
 
-# --- Metric store ----------------------------------------------------------------------
+# --- Metric store (metrics/) -----------------------------------------------------------
 MONGODB_URL = config.url("MONGODB_URL", ("mongodb", "mongodb+srv"))
 MONGODB_DATABASE = config.string("MONGODB_DATABASE", "devops_insights")
 MONGODB_MAX_POOL_SIZE = config.integer("MONGODB_MAX_POOL_SIZE", 50, minimum=1)
@@ -140,22 +180,17 @@ METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS"
 METRICS_CACHE = config.choice("METRICS_CACHE", "auto", ("auto", "on", "off"))
 METRICS_CACHE_LOCK_WAIT = config.number("METRICS_CACHE_LOCK_WAIT", 2.0, minimum=0.0)
 METRICS_CACHE_RETRY_SECONDS = config.number("METRICS_CACHE_RETRY_SECONDS", 5.0, minimum=0.0)
-if REDIS_URL:
-    # Its own alias so that Redis errors reach the read cache, which logs once per outage and
-    # falls back to the store (the default alias swallows and logs every error).
-    CACHES["metrics"] = {
-        "BACKEND": "django_redis.cache.RedisCache",
-        "LOCATION": REDIS_URL,
-        "KEY_PREFIX": CACHE_KEY_PREFIX,
-        "OPTIONS": {
-            "CLIENT_CLASS": "django_redis.client.DefaultClient",
-            "SOCKET_CONNECT_TIMEOUT": config.number("REDIS_CONNECT_TIMEOUT", 2.0, minimum=0.1),
-            "SOCKET_TIMEOUT": config.number("REDIS_SOCKET_TIMEOUT", 2.0, minimum=0.1),
-            "IGNORE_EXCEPTIONS": False,
-        },
-    }
 
-# --- Pollers ---------------------------------------------------------------------------
+# --- Metric data lifecycle: retention, archive (metrics/) ------------------------------
+# Raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
+ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
+# The poller loop's retention step: rollups often, the full prune hourly.
+RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
+RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
+RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
+RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
+
+# --- Pollers (pollers/) ----------------------------------------------------------------
 POLLER_DEFAULT_INTERVAL = config.integer("POLLER_DEFAULT_INTERVAL", 30, minimum=5)
 POLLER_CONCURRENCY = config.integer("POLLER_CONCURRENCY", 16, minimum=1, maximum=512)
 POLLER_CONNECT_TIMEOUT = config.number("POLLER_CONNECT_TIMEOUT", 3.0, minimum=0.1)
@@ -170,7 +205,6 @@ POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESH
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
-POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
 POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
@@ -178,78 +212,32 @@ POLLER_PROGRESS_SECONDS = config.number("POLLER_PROGRESS_SECONDS", 60.0, minimum
 POLLER_FAILURE_HISTORY = config.integer("POLLER_FAILURE_HISTORY", 20, minimum=1, maximum=1000)
 SIMULATOR_PORT = config.integer("SIMULATOR_PORT", 8001, minimum=1, maximum=65535)
 
-# --- Auth, sessions, security ----------------------------------------------------------
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "login"
-
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = config.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = config.boolean("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
-# Probes from the orchestrator speak plain HTTP inside the cluster.
-SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$", r"^api/v1/ready$", r"^metrics$"]
-SECURE_HSTS_SECONDS = config.integer("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
-SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = config.boolean("DJANGO_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
-if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
-    # Only behind a proxy that sets this header itself; otherwise a client could forge https.
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-
-# --- Internationalization, static files ------------------------------------------------
-LANGUAGE_CODE = "en-us"
-TIME_ZONE = "UTC"
-USE_I18N = False
-USE_TZ = True
-
-STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATICFILES_DIRS = [BASE_DIR / "static"]
-STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": (
-            "django.contrib.staticfiles.storage.StaticFilesStorage"
-            if DEBUG
-            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        )
-    },
-}
-
-# --- Logging ---------------------------------------------------------------------------
-LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
-LOG_FORMAT = config.choice("LOG_FORMAT", "text", ("text", "json"))
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {
-        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        "json": {"()": "devops_insights.logging.JsonFormatter"},
-    },
-    # The context filter stamps request_id / poll_id on every line (observability/context.py).
-    "filters": {"context": {"()": "observability.context.ContextFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # Third-party clients can log full URLs; keep them quiet so credentials never reach logs.
-        "urllib3": {"level": "WARNING"},
-        "pymongo": {"level": "WARNING"},
-    },
-}
+# Real-world upstreams (docs/polling.md): encodings, structure limits, proxies, TLS, credentials, lease fallback.
+# Deeper JSON is refused as too_deep before parsing. At most 90: MongoDB nests documents at most 100
+# deep and the store wraps the payload, and every recursive walker (diff, hashing) stays far from
+# Python's recursion limit.
+POLLER_MAX_JSON_DEPTH = config.integer("POLLER_MAX_JSON_DEPTH", 64, minimum=1, maximum=90)
+# Every poll goes through this proxy unless a source says "direct" or names its own.
+POLLER_PROXY = config.url("POLLER_PROXY", ("http", "https")) or ""
+# The proxies a source may name (besides POLLER_PROXY): a proxy is usually a private address the SSRF
+# guard would refuse, so each one is allowed here by the operator, explicitly.
+POLLER_ALLOWED_PROXIES = config.url_list("POLLER_ALLOWED_PROXIES", ("http", "https"))
+# HTTP(S)_PROXY, ALL_PROXY and NO_PROXY from the environment apply only when this is true.
+POLLER_TRUST_ENV_PROXY = config.boolean("POLLER_TRUST_ENV_PROXY", False)
+# PEM file of the CAs trusted for https sources instead of the system's; a path that is not a readable PEM
+# file holding a certificate fails at start, not at the first poll.
+POLLER_CA_BUNDLE = config.pem_file("POLLER_CA_BUNDLE")
+# Fernet keys for credentials stored in the database (source passwords, tokens, client keys): the
+# first encrypts, every one decrypts; rotate by putting a new key first (manage.py reencrypt_secrets).
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
+# With REDIS_URL, leases fall back to the database while Redis is unreachable (pollers/leases.py);
+# during an outage Redis is tried again at most this often.
+POLLER_LEASE_FALLBACK = config.boolean("POLLER_LEASE_FALLBACK", True)
+POLLER_REDIS_RETRY_SECONDS = config.number("POLLER_REDIS_RETRY_SECONDS", 5.0, minimum=0.1)
 
 # --- Real-time (realtime/) -------------------------------------------------------------
 # Which channels-redis layer carries live updates between pollers and web processes; chosen by
-# measurement (bench/ws_fanout.py, README "Real-time"). Without REDIS_URL: the in-memory layer.
+# measurement (bench/ws_fanout.py, docs/realtime.md). Without REDIS_URL: the in-memory layer.
 # Pub/sub keeps nothing in Redis (no queue to expire, no memberships to outlive a crashed
 # process), so capacity and expiries below apply to the "redis" (RedisChannelLayer) choice only.
 REALTIME_CHANNEL_LAYER = config.choice("REALTIME_CHANNEL_LAYER", "pubsub", ("pubsub", "redis"))
@@ -296,16 +284,57 @@ REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimu
 # In-memory layer only (no REDIS_URL): seconds between store checks for other processes' changes; 0 = never.
 REALTIME_STORE_WATCH_INTERVAL = config.number("REALTIME_STORE_WATCH_INTERVAL", 2.0, minimum=0.0)
 
+# --- Auth, sessions, HTTPS -------------------------------------------------------------
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "login"
+
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = config.boolean("DJANGO_SECURE_COOKIES", not DEBUG)
+CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
+SECURE_SSL_REDIRECT = config.boolean("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+# Probes from the orchestrator speak plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^api/v1/health$", r"^api/v1/ready$", r"^metrics$"]
+SECURE_HSTS_SECONDS = config.integer("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
+SECURE_HSTS_PRELOAD = config.boolean("DJANGO_HSTS_PRELOAD", SECURE_HSTS_SECONDS > 0)
+if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
+    # Only behind a proxy that sets this header itself; otherwise a client could forge https.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- Internationalization, static files ------------------------------------------------
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
 
 # --- Dashboards (dashboard/) -----------------------------------------------------------
 # Content-Security-Policy (django-csp 4): our own origin only, no inline scripts or styles. Pages pass
 # data to scripts with json_script and data attributes; uPlot sizes its canvas through the CSSOM, which
 # style-src does not restrict. 'self' covers the same-origin ws:/wss: socket in current browsers.
-from csp.constants import NONE, SELF  # noqa: E402 - third-party constants used only by this block
-
-INSTALLED_APPS += ["csp"]
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
-_CSP_REPORT_ONLY = config.boolean("CSP_REPORT_ONLY", False)
 _CSP_DIRECTIVES = {
     "default-src": [SELF],
     "script-src": [SELF],
@@ -318,48 +347,24 @@ _CSP_DIRECTIVES = {
     "form-action": [SELF],
     "frame-ancestors": [NONE],
 }
-if _CSP_REPORT_ONLY:
+if config.boolean("CSP_REPORT_ONLY", False):
     CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
 else:
     CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 
-
-# --- API (api/) ------------------------------------------------------------------------
-import re as _re  # noqa: E402 - kept inside this block so the other blocks merge cleanly
-
-_RATE = _re.compile(r"^\d+/\d*[smhd]$")
-
-
-def _rate(name: str, default: str) -> str:
-    """A django-ratelimit rate such as ``600/m`` or ``5/15m``."""
-    value = config.string(name, default).strip()
-    if not _RATE.match(value):
-        raise ConfigError(name, f"expected a rate like 600/m or 5/15m, got {value!r}")
-    return value
-
-
-INSTALLED_APPS += ["corsheaders"]
-# The CORS middleware answers preflights, so it sits above anything that could answer first; the API
-# error middleware wraps the rest so every response under /api/ has the one error shape.
-_SESSIONS = MIDDLEWARE.index("django.contrib.sessions.middleware.SessionMiddleware")
-MIDDLEWARE[_SESSIONS:_SESSIONS] = [
-    "corsheaders.middleware.CorsMiddleware",
-    "api.middleware.ApiErrorMiddleware",
-    "api.login_throttle.LoginThrottleMiddleware",
-]
-
-API_RATE_LIMIT_TOKEN = _rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
-API_RATE_LIMIT_IP = _rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
-LOGIN_RATE_LIMIT_IP = _rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
-LOGIN_RATE_LIMIT_USERNAME = _rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
+# --- API (api/): rate limits, login throttling, limits, CORS ---------------------------
+API_RATE_LIMIT_TOKEN = config.rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
+API_RATE_LIMIT_IP = config.rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
+LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
+LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
 LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
 # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
 # many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
 CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
 TRUSTED_PROXY_COUNT = config.integer("TRUSTED_PROXY_COUNT", 1, minimum=1, maximum=10)
 RATELIMIT_USE_CACHE = "default"
-RATELIMIT_IP_META_KEY = "api.client_ip.client_ip"
+RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 # A cache outage should not lock every client out; limits resume when the cache returns.
 RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
@@ -377,10 +382,7 @@ API_READY_POLLER_MAX_AGE = config.integer("API_READY_POLLER_MAX_AGE", 90, minimu
 API_READY_REQUIRE_POLLER = config.boolean("API_READY_REQUIRE_POLLER", True)
 
 # CORS is closed unless origins are listed; tokens travel in a header, so no cookies cross origins.
-CORS_ALLOWED_ORIGINS = config.string_list("API_CORS_ALLOWED_ORIGINS", [])
-for _origin in CORS_ALLOWED_ORIGINS:
-    if not _re.match(r"^https?://[^/?#\s]+$", _origin):
-        raise ConfigError("API_CORS_ALLOWED_ORIGINS", f"{_origin!r} is not an origin like https://ops.example.com")
+CORS_ALLOWED_ORIGINS = config.origins("API_CORS_ALLOWED_ORIGINS", [])
 CORS_URLS_REGEX = r"^/api/.*$"
 CORS_ALLOW_CREDENTIALS = False
 CORS_EXPOSE_HEADERS = [
@@ -395,8 +397,27 @@ CORS_EXPOSE_HEADERS = [
 ]
 CORS_PREFLIGHT_MAX_AGE = 3600
 
-
-# --- Operations: retention, observability (metrics/, observability/) -------------------
+# --- Observability (observability/): logs, /metrics, tracing ---------------------------
+LOG_LEVEL = config.choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = config.choice("LOG_FORMAT", "text", ("text", "json"))
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "devops_insights.logging.JsonFormatter"},
+    },
+    # The context filter stamps request_id / poll_id on every line (observability/context.py).
+    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Third-party clients can log full URLs; keep them quiet so credentials never reach logs.
+        "urllib3": {"level": "WARNING"},
+        "pymongo": {"level": "WARNING"},
+    },
+}
 # /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
 # connections only: a request that came through a proxy must use the token).
 METRICS_TOKEN = config.string("METRICS_TOKEN", "")
@@ -410,18 +431,8 @@ OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
 OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
 if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
-# Retention: raw snapshots pruned with archival are written here first (gzip NDJSON per source per day).
-ARCHIVE_DIR = Path(config.string("ARCHIVE_DIR", str(VAR_DIR / "archive")))
-# The poller loop's retention step (observability.maintenance): rollups often, the full prune hourly.
-RETENTION_IN_POLLER = config.boolean("RETENTION_IN_POLLER", True)
-RETENTION_ROLLUP_INTERVAL = config.integer("RETENTION_ROLLUP_INTERVAL", 60, minimum=10)
-RETENTION_PRUNE_INTERVAL = config.integer("RETENTION_PRUNE_INTERVAL", 3600, minimum=60)
-RETENTION_LOCK_SECONDS = config.integer("RETENTION_LOCK_SECONDS", 3600, minimum=60)
-# First, so the request id and the request span cover every other middleware (redirects included).
-MIDDLEWARE.insert(0, "observability.middleware.RequestObservabilityMiddleware")
 
-
-# --- Alerting (alerts/) ----------------------------------------------------------------
+# --- Alerting (alerts/) and email ------------------------------------------------------
 ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
 ALERTS_RENOTIFY_INTERVAL = config.integer("ALERTS_RENOTIFY_INTERVAL", 3600, minimum=60)
 ALERTS_PUBLISH_LIVE = config.boolean("ALERTS_PUBLISH_LIVE", True)
@@ -449,27 +460,3 @@ EMAIL_BACKEND = (
 )
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM
-
-
-# --- Polling real-world upstreams: encodings, limits, proxies, TLS, credentials, lease fallback -------
-# (pollers/; every setting is described in docs/polling-network.md)
-# Deeper JSON is refused as too_deep before parsing. At most 90: MongoDB nests documents at most 100
-# deep and the store wraps the payload, and every recursive walker (diff, hashing) stays far from
-# Python's recursion limit.
-POLLER_MAX_JSON_DEPTH = config.integer("POLLER_MAX_JSON_DEPTH", 64, minimum=1, maximum=90)
-# Every poll goes through this proxy unless a source says "direct" or names its own.
-POLLER_PROXY = config.url("POLLER_PROXY", ("http", "https")) or ""
-# The proxies a source may name (besides POLLER_PROXY): a proxy is usually a private address the SSRF
-# guard would refuse, so each one is allowed here by the operator, explicitly.
-POLLER_ALLOWED_PROXIES = config.url_list("POLLER_ALLOWED_PROXIES", ("http", "https"))
-# HTTP(S)_PROXY, ALL_PROXY and NO_PROXY from the environment apply only when this is true.
-POLLER_TRUST_ENV_PROXY = config.boolean("POLLER_TRUST_ENV_PROXY", False)
-# Read again here so that a path that is not a readable PEM file fails at start, not at the first poll.
-POLLER_CA_BUNDLE = config.pem_file("POLLER_CA_BUNDLE")
-# Fernet keys for credentials stored in the database (source passwords, tokens, client keys): the
-# first encrypts, every one decrypts; rotate by putting a new key first (manage.py reencrypt_secrets).
-FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
-# With REDIS_URL, leases fall back to the database while Redis is unreachable (pollers/leases.py);
-# during an outage Redis is tried again at most this often.
-POLLER_LEASE_FALLBACK = config.boolean("POLLER_LEASE_FALLBACK", True)
-POLLER_REDIS_RETRY_SECONDS = config.number("POLLER_REDIS_RETRY_SECONDS", 5.0, minimum=0.1)

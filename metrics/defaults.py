@@ -1,4 +1,4 @@
-"""Defaults for the provider status payload (../shared/docs/upstream-status-payload.md)."""
+"""Defaults for the provider status payload (docs/upstream-payload.md)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,14 @@
-"""Tables of the SQL metric store (metrics.stores.sql). Other areas read them through ``get_store()``."""
+"""Tables of the metrics app: the SQL metric store's (metrics.stores.sql; other areas read them through
+``get_store()``) and the retention policies (metrics.lifecycle.models)."""
 
 from __future__ import annotations
 
 from django.db import models
+
+# The data lifecycle's model lives with its code; importing it here registers it in the metrics app.
+from metrics.lifecycle.models import RetentionPolicy
+
+__all__ = ["HistoryEntryRow", "LatestSnapshot", "MetricRollup", "MetricSample", "RetentionPolicy"]
 
 
 class LatestSnapshot(models.Model):

@@ -1,39 +1,20 @@
 from __future__ import annotations
 
-import sys
-
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class ObservabilityConfig(AppConfig):
+    """Instrumentation only: instruments, exposition, tracing, log context and request ids.
+
+    Imports no other app of the project; the apps register their collectors and update their
+    instruments themselves (see observability.exposition). The poller's own duties (its metrics
+    server, the retention step) are started by ``manage.py poll``, not from here.
+    """
+
     name = "observability"
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from prometheus_client import REGISTRY
+        from observability import receivers, tracing  # noqa: F401 - connects the request id receivers
 
-        from observability import receivers, tracing  # noqa: F401 - connects the signal receivers
-        from observability.collectors import ReadCacheCollector
-
-        # In every process (web and poller alike), since both read through the cache.
-        if not getattr(REGISTRY, "_devops_insights_cache_collector", False):
-            REGISTRY.register(ReadCacheCollector())
-            REGISTRY._devops_insights_cache_collector = True  # type: ignore[attr-defined]
         tracing.configure_from_settings()
-        if sys.argv[1:2] == ["poll"]:
-            self._poller_process()
-
-    def _poller_process(self) -> None:
-        """This process is `manage.py poll`: the poller's own duties, with no call from pollers/."""
-        if settings.POLLER_METRICS_PORT:
-            # Served from startup, so a liveness probe on the port passes before the first poll
-            # (or with no source to poll at all).
-            from observability.exposition import start_poller_metrics_server
-
-            start_poller_metrics_server()
-        if "--loop" in sys.argv:
-            # The long-running loop takes on the retention step, triggered after polls (receivers).
-            from observability import maintenance
-
-            maintenance.enable_in_this_process()

@@ -6,7 +6,9 @@ processes of one host, which is not how this service is deployed, so each proces
 
 - every web process: ``GET /metrics`` = its own instruments (HTTP, WebSocket, cache reads) plus the
   shared state read at scrape time (every source's latest upstream metrics from the store, source
-  health from the database), which is why any web replica answers the same for those;
+  health from the database), which is why any web replica answers the same for those. The apps
+  that own that state register its collectors here (``register_shared_state``, from their
+  AppConfig.ready): observability imports no other app;
 - every poller process: its instruments (polls, leases, store writes, rollups, pruning) on
   ``POLLER_METRICS_ADDR:POLLER_METRICS_PORT`` when the port is set.
 
@@ -26,8 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from django.conf import settings
 from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
-
-from observability.collectors import SourceStateCollector, UpstreamMetricsCollector
+from prometheus_client.registry import Collector
 
 logger = logging.getLogger(__name__)
 
@@ -52,17 +53,39 @@ def scrape_allowed(authorization: str | None, remote_addr: str | None, proxied: 
     return any(address in network for network in settings.METRICS_ALLOWED_IPS)
 
 
-def web_registry() -> CollectorRegistry:
-    """This process's instruments plus the shared state every web replica reports alike."""
-    registry = CollectorRegistry(auto_describe=False)
-    # A registry is itself a collector (it has collect()), so this process's instruments nest inside.
-    registry.register(REGISTRY)
-    registry.register(UpstreamMetricsCollector())
-    registry.register(SourceStateCollector())
-    return registry
+# What GET /metrics serves: this process's instruments plus the shared state every web replica
+# reports alike. A registry is itself a collector (it has collect()), so the process's nests inside.
+WEB_REGISTRY = CollectorRegistry(auto_describe=False)
+WEB_REGISTRY.register(REGISTRY)
+
+_registered: set[tuple[str, str]] = set()
+_registered_lock = threading.Lock()
 
 
-WEB_REGISTRY = web_registry()
+def _register_once(registry: CollectorRegistry, name: str, collector: Collector) -> bool:
+    # Collectors describe nothing (so registering never reads a database), which also means the
+    # registry cannot spot a second registration of the same collector: this does, by class.
+    key = (name, f"{type(collector).__module__}.{type(collector).__qualname__}")
+    with _registered_lock:
+        if key in _registered:
+            return False
+        registry.register(collector)
+        _registered.add(key)
+        return True
+
+
+def register_shared_state(collector: Collector) -> bool:
+    """Serve ``collector`` on ``GET /metrics`` only: state every web replica reads alike at scrape time.
+
+    For the apps that own the state (from their AppConfig.ready); never on the poller's server,
+    which would duplicate it. Once per collector class; True when this call registered it.
+    """
+    return _register_once(WEB_REGISTRY, "web", collector)
+
+
+def register_process_collector(collector: Collector) -> bool:
+    """Serve ``collector`` with this process's own instruments (the web's /metrics and the poller's server)."""
+    return _register_once(REGISTRY, "process", collector)
 
 
 class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):

@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 PREFIX = "devops_insights"
 
-# --- Polling (updated by observability.receivers from the poller's poll_completed signal)
+# --- Polling (updated by pollers.instrumentation from the poller's poll_completed signal)
 POLL_DURATION_SECONDS = Histogram(
     f"{PREFIX}_poll_duration_seconds",
     "Time from the first request of a poll to its stored result, per source.",
@@ -45,7 +45,7 @@ STORE_OPERATION_SECONDS = Histogram(
 )
 STORE_ERRORS = Counter(f"{PREFIX}_store_errors", "Metric store calls that raised StoreError.", ["backend", "operation"])
 # Read cache hits and misses: counted by metrics.read_cache itself and exported by
-# observability.collectors.ReadCacheCollector (devops_insights_cache_requests_total{operation, result}).
+# metrics.collectors.ReadCacheCollector (devops_insights_cache_requests_total{operation, result}).
 
 # --- WebSockets (realtime/)
 WEBSOCKET_CONNECTIONS = Gauge(f"{PREFIX}_websocket_connections", "WebSocket connections open in this process.")
@@ -63,7 +63,7 @@ HTTP_REQUEST_DURATION_SECONDS = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
 
-# --- Retention (metrics/ rollups, manage.py prune)
+# --- Retention (metrics.lifecycle: rollups, manage.py prune, the poll loop's retention step)
 ROLLUP_BUCKETS_WRITTEN = Counter(f"{PREFIX}_rollup_buckets_written", "Rollup buckets (re)computed by tier.", ["tier"])
 ROLLUP_LAST_SUCCESS = Gauge(f"{PREFIX}_rollup_last_success_timestamp_seconds", "When rollups last completed.")
 PRUNE_DELETED = Counter(f"{PREFIX}_prune_deleted", "Rows or documents deleted by pruning, by kind.", ["kind"])

@@ -9,6 +9,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from pollers import health as source_health
 from pollers.forms import SourceAdminForm
 from pollers.models import HEALTH_FIELDS, PollerProcess, PollFailure, Source
 
@@ -19,6 +20,15 @@ TLS_OFF_WARNING = (
     "the upstream. Prefer trusting its CA (trusted CA certificates) and switch verification back on."
 )
 
+HEALTH_WORDS = {
+    source_health.PAUSED: "disabled",
+    source_health.WAITING: "never polled",
+    source_health.CIRCUIT_OPEN: "circuit open",
+    source_health.FAILING: "failing",
+    source_health.STALE: "stale",
+    source_health.FRESH: "ok",
+}
+
 
 class HealthFilter(admin.SimpleListFilter):
     title = "health"
@@ -28,12 +38,14 @@ class HealthFilter(admin.SimpleListFilter):
         return [("healthy", "Healthy"), ("failing", "Failing"), ("never", "Never polled")]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet[Any]) -> QuerySet[Any]:
+        # The facts are pollers.health's; staleness needs each source's interval, so it is not a filter here.
+        failing = source_health.failing_filter() | source_health.circuit_open_filter()
         if self.value() == "healthy":
-            return queryset.filter(consecutive_failures=0, last_success_at__isnull=False)
+            return queryset.exclude(failing).filter(last_success_at__isnull=False)
         if self.value() == "failing":
-            return queryset.filter(consecutive_failures__gt=0)
+            return queryset.filter(failing)
         if self.value() == "never":
-            return queryset.filter(last_polled_at__isnull=True)
+            return queryset.filter(source_health.waiting_filter())
         return queryset
 
 
@@ -65,7 +77,7 @@ class SourceAdmin(admin.ModelAdmin):
         ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),
         ("Metrics", {"fields": ["metric_paths", "volatile_paths"], "classes": ["collapse"]}),
         (
-            "Network and credentials (docs/polling-network.md)",
+            "Network and credentials (docs/polling.md)",
             {
                 "fields": [
                     "proxy",
@@ -109,11 +121,10 @@ class SourceAdmin(admin.ModelAdmin):
 
     @admin.display(description="health", ordering="consecutive_failures")
     def health(self, source: Source) -> str:
-        if source.last_polled_at is None:
-            return "never polled"
-        if source.consecutive_failures:
-            return f"failing ({source.consecutive_failures})"
-        return "ok"
+        state = source_health.assess(source).state
+        if state in (source_health.FAILING, source_health.CIRCUIT_OPEN):
+            return f"{HEALTH_WORDS[state]} ({source.consecutive_failures})"
+        return HEALTH_WORDS[state]
 
     @admin.display(description="latency", ordering="last_latency_ms")
     def latency(self, source: Source) -> str:

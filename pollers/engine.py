@@ -1,8 +1,11 @@
-"""One poll of one source, start to finish: circuit, fetch, store, health, publish, signal.
+"""One poll of one source, start to finish: circuit, fetch, store, health, then the signals.
 
 ``Poller.poll`` never raises for anything an upstream, the store or a listener does: every
 problem ends as a failed ``PollOutcome``, recorded on the source's health fields. A failed poll
 never reaches the store, so the latest snapshot only ever changes by a good document.
+
+What happens next is for others: the poller announces a health change, a stored change and the
+completed poll through ``pollers.signals`` (realtime, alerting and observability listen there).
 """
 
 from __future__ import annotations
@@ -16,16 +19,18 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
+from django.dispatch import Signal
 from django.utils import timezone
 
 from metrics.stores.base import MetricStore, PayloadError, StoreError
 from observability.context import bind_poll_id
 from observability.tracing import span
-from pollers.circuit import CLOSED, HALF_OPEN, OPEN, CircuitPolicy, CircuitState
+from pollers import health
+from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
 from pollers.outcome import PollOutcome
-from pollers.signals import poll_completed
+from pollers.signals import change_stored, health_changed, poll_completed
 
 logger = logging.getLogger("pollers.engine")
 
@@ -64,8 +69,8 @@ class Poller:
 
     def poll(self, source: Source, poll_id: str | None = None) -> PollOutcome:
         poll_id = poll_id or new_poll_id()
-        # Every log line, store write and published event of this poll carries its id, and its
-        # spans (fetch, store, cache, publish) nest under one "poll" span.
+        # Every log line, store write and announced change of this poll carries its id, and its
+        # spans (fetch, store, cache, and whatever listeners do) nest under one "poll" span.
         with bind_poll_id(poll_id), span("poll", source=source.slug, poll_id=poll_id):
             return self._poll(source, poll_id)
 
@@ -118,7 +123,15 @@ class Poller:
         # --- end issue 13 ---
         self._update_health(source, outcome, circuit)
         if outcome.ok and outcome.record is not None and outcome.record.changed:
-            self._publish_update(source, outcome)
+            self._announce(
+                change_stored,
+                "change_stored",
+                outcome,
+                source,
+                record=outcome.record,
+                fetched_at=outcome.started_at,
+                poll_id=outcome.poll_id,
+            )
         self._log(source, outcome)
         self._notify(source, outcome)
         return outcome
@@ -175,8 +188,7 @@ class Poller:
 
     def _update_health(self, source: Source, outcome: PollOutcome, circuit: CircuitState) -> None:
         now = timezone.now()
-        previous_failures = source.consecutive_failures
-        previous_circuit = source.circuit_state
+        before = health.PollHealth.of(source)
         changes: dict[str, Any] = {
             "last_polled_at": now,
             "last_latency_ms": outcome.latency_ms,
@@ -185,7 +197,7 @@ class Poller:
         if outcome.ok:
             changes.update(last_success_at=now, consecutive_failures=0, circuit_state=CLOSED, circuit_opened_at=None)
         else:
-            failures = previous_failures + 1
+            failures = before.consecutive_failures + 1
             changes.update(
                 last_error_at=now,
                 last_error_kind=outcome.error_kind[:40],
@@ -203,13 +215,14 @@ class Poller:
         if not outcome.ok:
             self._record_failure(source, outcome, now)
 
-        if outcome.ok and (previous_failures > 0 or previous_circuit != CLOSED):
-            self._publish_status(source, "recovered", {"after_failures": previous_failures})
-        elif not outcome.ok:
-            if source.circuit_state == OPEN and previous_circuit != OPEN:
-                self._publish_status(source, "circuit_open", self._failure_detail(source, outcome))
-            elif previous_failures == 0:
-                self._publish_status(source, "failing", self._failure_detail(source, outcome))
+        status = health.change(before, health.PollHealth.of(source))
+        if status is not None:
+            detail = (
+                {"after_failures": before.consecutive_failures}
+                if status == health.RECOVERED
+                else self._failure_detail(source, outcome)
+            )
+            self._announce(health_changed, "health_changed", outcome, source, status=status, detail=detail)
 
     def _record_failure(self, source: Source, outcome: PollOutcome, now: datetime) -> None:
         """Add the failure to the source's bounded log; the log is a view, so losing a row is fine."""
@@ -242,30 +255,19 @@ class Poller:
             "poll_id": outcome.poll_id,
         }
 
-    def _publish_update(self, source: Source, outcome: PollOutcome) -> None:
-        from realtime.publish import publish_update
-
-        assert outcome.record is not None
-        try:
-            publish_update(source.slug, outcome.record, outcome.started_at, outcome.poll_id)
-        except Exception as exc:  # a channel layer outage must not fail a stored poll
-            logger.warning("poll %s %s: publishing the update failed: %s", outcome.poll_id, source.slug, exc)
-
-    def _publish_status(self, source: Source, status: str, detail: dict[str, Any]) -> None:
-        from realtime.publish import publish_source_status
-
-        try:
-            publish_source_status(source.slug, status, detail)
-        except Exception as exc:
-            logger.warning("%s: publishing status %s failed: %s", source.slug, status, exc)
-
     def _notify(self, source: Source, outcome: PollOutcome) -> None:
-        for receiver, response in poll_completed.send_robust(sender=Source, source=source, outcome=outcome):
+        self._announce(poll_completed, "poll_completed", outcome, source, outcome=outcome)
+
+    @staticmethod
+    def _announce(signal: Signal, name: str, outcome: PollOutcome, source: Source, /, **arguments: Any) -> None:
+        """Send ``pollers.signals.<name>``; a receiver's exception is logged and never fails the poll."""
+        for receiver, response in signal.send_robust(sender=Source, source=source, **arguments):
             if isinstance(response, Exception):
                 logger.error(
-                    "poll %s %s: poll_completed receiver %s raised %s: %s",
+                    "poll %s %s: %s receiver %s raised %s: %s",
                     outcome.poll_id,
                     source.slug,
+                    name,
                     getattr(receiver, "__qualname__", receiver),
                     type(response).__name__,
                     response,

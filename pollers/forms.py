@@ -122,7 +122,7 @@ class SourceAdminForm(forms.ModelForm):
         stored_key = bool(self.instance.pk and self.instance.tls_client_key_encrypted)
         if (secret or key) and not crypto.keys_configured():
             field = "auth_secret" if secret else "tls_client_key"
-            self.add_error(field, "Set FIELD_ENCRYPTION_KEY (see docs/polling-network.md) before storing credentials.")
+            self.add_error(field, "Set FIELD_ENCRYPTION_KEY (see docs/polling.md) before storing credentials.")
         if scheme:
             keeps_secret = stored_secret and not cleaned.get("clear_auth_secret")
             if not secret and not keeps_secret:

@@ -24,7 +24,7 @@ Redis fail (someone may have claimed it in Redis just before), and for two inter
 started or saw Redis come back it claims in Redis *and* in the database (another poller may
 still be on the database). A source misses at most the one slot under way when Redis went away.
 Not covered: a partition in which some pollers reach Redis and others do not for longer than
-that (docs/polling-network.md).
+that (docs/polling.md).
 """
 
 from __future__ import annotations

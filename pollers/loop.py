@@ -4,7 +4,9 @@ The main thread only schedules: it pops due (source, slot) pairs from a heap and
 thread pool, so a slow or hanging source holds one worker, never the schedule. A worker claims
 the slot's lease (``pollers.leases``) and polls only if it won; another process may have won.
 The main thread also reloads the source list, heartbeats into ``PollerProcess``, extends the
-leases of in-flight polls and prints a progress line now and then.
+leases of in-flight polls, prints a progress line now and then and, when asked (``retention``,
+as ``manage.py poll --loop`` does), gives the metric retention step its turn
+(``metrics.lifecycle.maintenance.tick``: rollups and pruning, in the background, one poller at a time).
 
 Signal handlers only set ``shutdown``; the loop then stops scheduling, lets in-flight polls
 finish (backoff waits are cut short), releases their leases and marks the process stopped.
@@ -28,6 +30,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections
 
+from metrics.lifecycle import maintenance
 from observability.instruments import LEASE_CLAIMS
 from pollers.engine import Poller
 from pollers.leases import Lease, LeaseBackend
@@ -65,6 +68,7 @@ class PollerLoop:
         progress_seconds: float | None = None,
         process_id: str | None = None,
         write: Callable[[str], None] | None = None,
+        retention: bool = False,
     ) -> None:
         self.poller = poller
         self.leases = leases
@@ -76,6 +80,7 @@ class PollerLoop:
         self.progress_seconds = progress_seconds or settings.POLLER_PROGRESS_SECONDS
         self.process_id = process_id or poller.process_id or new_process_id()
         self.write = write or (lambda line: logger.info("%s", line))
+        self.retention = retention
         self.shutdown = False
 
         self.scheduled: dict[str, Scheduled] = {}
@@ -116,6 +121,8 @@ class PollerLoop:
                 if monotonic >= next_progress:
                     self.progress()
                     next_progress = monotonic + self.progress_seconds
+                if self.retention:
+                    maintenance.tick()  # returns at once; a due step runs in its own thread
                 self.sleep_until_due()
         finally:
             self.write(f"poller {self.process_id} stopping: finishing {len(self.in_flight)} in-flight polls")

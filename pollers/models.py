@@ -35,7 +35,13 @@ def default_volatile_paths() -> list[str]:
     return []
 
 
-class AlertState(models.TextChoices):
+class SourceAlertLevel(models.TextChoices):
+    """``Source.alert_state``: the worst severity among our alert rules firing for the source (alerts/ sets it).
+
+    Not to be confused with ``alerts.models.RuleState`` (where one rule stands for one source) nor with the
+    alert counts a source reports in its own payload (``results.alerts``).
+    """
+
     OK = "ok", "OK"
     DEGRADED = "degraded", "Degraded"  # a warning alert is firing
     CRITICAL = "critical", "Critical"  # a critical alert is firing
@@ -97,7 +103,7 @@ class Source(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling-network.md).
+    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling.md).
     proxy = models.CharField(
         max_length=300,
         blank=True,
@@ -133,7 +139,7 @@ class Source(models.Model):
     upstream_last_modified = models.CharField("upstream Last-Modified", max_length=200, blank=True)
 
     # Worst alert currently firing for this source, kept up to date by the alert evaluator.
-    alert_state = models.CharField(max_length=10, choices=AlertState.choices, default=AlertState.OK)
+    alert_state = models.CharField(max_length=10, choices=SourceAlertLevel.choices, default=SourceAlertLevel.OK)
 
     objects = SourceQuerySet.as_manager()
 

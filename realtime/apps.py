@@ -6,3 +6,12 @@ from django.apps import AppConfig
 class RealtimeConfig(AppConfig):
     name = "realtime"
     verbose_name = "Real-time updates"
+
+    def ready(self) -> None:
+        from alerts.signals import alert_event_recorded
+        from pollers.signals import change_stored, health_changed
+        from realtime import receivers
+
+        change_stored.connect(receivers.on_change_stored, dispatch_uid="realtime.change_stored")
+        health_changed.connect(receivers.on_health_changed, dispatch_uid="realtime.health_changed")
+        alert_event_recorded.connect(receivers.on_alert_event_recorded, dispatch_uid="realtime.alert_event")

@@ -23,8 +23,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
+from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
-from metrics.stores.base import HistoryEntry, HistoryPage, Snapshot, StoreError
+from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
 from pollers.models import Source
 from realtime.auth import select_subprotocol
@@ -44,7 +45,6 @@ from realtime.protocol import (
     error_message,
     parse,
 )
-from realtime.publish import diff_as_json
 from realtime.ratelimit import TokenBucket
 from realtime.watcher import StoreWatcher, watcher_for
 
@@ -55,32 +55,6 @@ class CloseCode(IntEnum):
     MESSAGE_TOO_BIG = 1009  # a message over REALTIME_MAX_MESSAGE_BYTES (standard WebSocket code)
     UNAUTHENTICATED = 4401  # no session and no valid token, or it was revoked while connected
     RATE_LIMITED = 4429  # kept sending while rate limited
-
-
-def snapshot_json(snapshot: Snapshot) -> dict[str, Any]:
-    return {
-        "source": snapshot.source,
-        "hash": snapshot.hash,
-        "sequence": snapshot.sequence,
-        "fetched_at": snapshot.fetched_at.isoformat(),
-        "last_seen_at": snapshot.last_seen_at.isoformat(),
-        "metrics": snapshot.metrics,
-        "payload": snapshot.payload,
-    }
-
-
-def history_entry_json(entry: HistoryEntry, include_payload: bool) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "id": entry.id,
-        "hash": entry.hash,
-        "sequence": entry.sequence,
-        "fetched_at": entry.fetched_at.isoformat(),
-        "metrics": entry.metrics,
-        "diff": diff_as_json(entry.diff),
-    }
-    if include_payload:
-        body["payload"] = entry.payload
-    return body
 
 
 # --- Reads, each one thread hop through database_sync_to_async (the store and ORM are sync) ------
@@ -330,7 +304,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 "type": "history",
                 **({"id": request.id} if request.id is not None else {}),
                 "source": request.source,
-                "entries": [history_entry_json(entry, request.include_payload) for entry in page.entries],
+                "entries": [
+                    history_entry_json(entry, with_payload=request.include_payload, form=WEBSOCKET_FORM)
+                    for entry in page.entries
+                ],
                 "next_cursor": page.next_cursor,
             }
         )
@@ -353,7 +330,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if have is not None and have.hash == snapshot.hash and have.sequence in (None, snapshot.sequence):
                 unchanged.append(slug)
                 continue
-            sent.append(snapshot_json(snapshot))
+            sent.append(snapshot_json(snapshot, with_payload=True, form=WEBSOCKET_FORM))
         reply: dict[str, Any] = {"type": "snapshot"}
         if request_id is not None:
             reply["id"] = request_id
@@ -386,7 +363,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.hub.leave(group, self)
             self.joined_groups.discard(group)
 
-    # --- Channel-layer events (sent by realtime.publish, handed over by the LocalHub) -----------
+    # --- Channel-layer events (sent by realtime.events, handed over by the LocalHub) -----------
 
     async def receive_event(self, event: dict[str, Any]) -> None:
         if self.closing:

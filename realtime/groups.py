@@ -1,4 +1,4 @@
-"""Channel-layer group names, shared by the publisher and the consumer so both always agree."""
+"""Channel-layer group names, shared by the event senders and the consumer so both always agree."""
 
 from __future__ import annotations
 

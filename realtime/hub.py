@@ -7,7 +7,7 @@ most of the fan-out time. Here each process (each event loop) holds one channel 
 when the first local connection wants it and leaves when the last one goes; every event arriving
 on it is handed straight to the local connections of that group.
 
-Events carry the ``group`` they were sent to (``realtime.publish`` adds it), because the channel
+Events carry the ``group`` they were sent to (``realtime.events`` adds it), because the channel
 sits in ``metrics.<slug>`` and ``metrics.all`` at once and receives one copy per group. An event
 without it is delivered to both groups' members once each, by source.
 

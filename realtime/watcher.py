@@ -19,10 +19,10 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.layers import BaseChannelLayer
 
+from metrics.serialization import WEBSOCKET_FORM, diff_json
 from metrics.stores import get_store
 from metrics.stores.base import Snapshot
 from realtime.groups import ALL_GROUP, source_group
-from realtime.publish import diff_as_json
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +35,7 @@ def read_latest() -> dict[str, Snapshot]:
 @database_sync_to_async
 def read_diff(slug: str, sequence: int) -> list[dict[str, Any]]:
     entries = get_store().history(slug, limit=1).entries
-    return diff_as_json(entries[0].diff) if entries and entries[0].sequence == sequence else []
+    return diff_json(entries[0].diff, form=WEBSOCKET_FORM) if entries and entries[0].sequence == sequence else []
 
 
 class StoreWatcher:
@@ -83,12 +83,12 @@ class StoreWatcher:
             "source": snapshot.source,
             "hash": snapshot.hash,
             "sequence": snapshot.sequence,
-            "fetched_at": snapshot.fetched_at.isoformat(),
+            "fetched_at": WEBSOCKET_FORM.time(snapshot.fetched_at),
             "metrics": snapshot.metrics,
             "diff": await read_diff(snapshot.source, snapshot.sequence),
             "payload": snapshot.payload,
             "poll_id": snapshot.poll_meta.get("poll_id"),
-            "published_at": datetime.now(UTC).isoformat(),
+            "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),
         }
         for group in (source_group(snapshot.source), ALL_GROUP):
             await self.layer.group_send(group, {**event, "group": group})

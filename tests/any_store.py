@@ -1,6 +1,6 @@
 """Each real metric store for tests outside the contract suite: SQLite, PostgreSQL, MongoDB.
 
-The same stores as tests/test_store_contract.py's ``store`` fixture (same parameters and marks), as a
+The same stores as tests/metrics/test_store_contract.py's ``store`` fixture (same parameters and marks), as a
 context manager so several test modules can build their own fixture on it.
 """
 
@@ -8,14 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 
 from metrics.stores.base import MetricStore
 from tests.conftest import sql_alias
-from tests.test_store_contract import STORE_KINDS
 
 __all__ = ["STORE_KINDS", "open_store"]
+
+
+def _sql_param(kind: str) -> Any:
+    return pytest.param(kind, marks=pytest.mark.django_db(databases=[sql_alias(kind)], transaction=True), id=kind)
+
+
+STORE_KINDS = [_sql_param("sqlite"), _sql_param("postgres"), pytest.param("mongodb", id="mongodb")]
 
 
 @contextmanager

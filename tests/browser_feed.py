@@ -1,6 +1,6 @@
 """Runs inside the browser-test stack's environment (its own database and Redis prefix).
 
-    python tests/browser_feed.py seed <simulator-port>
+    python -m tests.browser_feed seed <simulator-port>
 
 Creates the test account and the demo sources (``seed_demo``) polled every few seconds, and gives the
 charts and sparklines an hour to draw by recording what the simulator served over the last hour; from
@@ -21,7 +21,6 @@ import django
 
 django.setup()
 
-from django.contrib.auth import get_user_model  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
@@ -29,14 +28,14 @@ from metrics.defaults import REGIONS  # noqa: E402
 from pollers.models import Source  # noqa: E402
 from pollers.simulator.payload import generate  # noqa: E402
 from tests.browser_stack import INTERVAL, PASSWORD, USERNAME  # noqa: E402
-from tests.dashboard_data import record  # noqa: E402
+from tests.factories import make_user, record  # noqa: E402
 
 HISTORY = timedelta(hours=1)
 HISTORY_STEP = timedelta(seconds=60)
 
 
 def seed(simulator_port: int) -> None:
-    get_user_model().objects.create_superuser(USERNAME, "browser@example.com", PASSWORD)
+    make_user(USERNAME, superuser=True, email="browser@example.com", password=PASSWORD)
     call_command("seed_demo", simulator_port=simulator_port, verbosity=0)
     Source.objects.update(interval_seconds=INTERVAL)
     now = timezone.now()
@@ -49,5 +48,5 @@ def seed(simulator_port: int) -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] != ["seed"] or len(sys.argv) != 3:
-        raise SystemExit("usage: browser_feed.py seed <simulator-port>")
+        raise SystemExit("usage: python -m tests.browser_feed seed <simulator-port>")
     seed(int(sys.argv[2]))

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests import services
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",
@@ -79,7 +79,7 @@ class Stack:
 
     def feed(self, *args: str) -> None:
         subprocess.run(
-            [sys.executable, str(ROOT / "tests" / "browser_feed.py"), *args],
+            [sys.executable, "-m", "tests.browser_feed", *args],
             cwd=ROOT,
             env=self.env,
             check=True,

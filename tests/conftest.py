@@ -117,6 +117,28 @@ def real_mongodb() -> bool:
     return bool(os.environ.get("MONGODB_TEST_URL"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    """Every test starts and ends with an empty default cache.
+
+    The metric store's read cache, rate-limit counters and login throttles live there and outlive the
+    database rollback between tests; any test that reads the store through the API, the dashboards, the
+    WebSocket or the alerts would otherwise see the previous test's values.
+    """
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def allow_loopback(settings: Any) -> Any:
+    """Sources may point at loopback (the simulator, the discard port), as `make run` allows."""
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    return settings
+
+
 @pytest.fixture
 def simulator() -> Iterator[Any]:
     """The upstream simulator serving on a free loopback port for the duration of one test."""

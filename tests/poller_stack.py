@@ -10,9 +10,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.paths import ROOT
 from tests.simulator import RunningSimulator
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class Stack:

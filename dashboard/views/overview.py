@@ -19,6 +19,7 @@ from dashboard.access import json_login_required
 from dashboard.cards import apply_filters, build_cards, firing_alert_counts, group_cards, sort_cards
 from metrics.stores import get_store
 from metrics.stores.base import Snapshot, StoreError
+from pollers import health
 from pollers.models import Source
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ def overview(request: HttpRequest) -> HttpResponse:
         "wsPath": "/ws/metrics/",
         "cardsUrl": reverse("overview-cards"),
         "sparklinesUrl": reverse("overview-sparklines"),
-        "staleAfterIntervals": st.stale_after_intervals(),
+        "staleAfterIntervals": health.stale_after_intervals(),
         "severity": st.SEVERITY,
         "labels": st.LABELS,
     }

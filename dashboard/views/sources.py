@@ -13,7 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from alerts.models import AlertEvent, AlertState
+from alerts.models import AlertEvent, RuleState
 from dashboard import payload_view
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -22,6 +22,7 @@ from dashboard.ranges import PRESETS, RangeError, parse_range
 from dashboard.units import KEY_METRICS, metric_format
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
+from pollers import health
 from pollers.models import PollFailure, Source
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,9 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     now = timezone.now()
     card = build_card(source, snapshot, now)
     active_alerts = list(
-        AlertState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
+        RuleState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
     )
-    card.firing_alerts = sum(1 for a in active_alerts if a.status == AlertState.Status.FIRING)
+    card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
     payload = snapshot.payload if snapshot is not None else {}
     metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     config = {
@@ -77,7 +78,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "metrics": metrics,
         "ranges": list(PRESETS),
         "interval": source.interval_seconds,
-        "staleAfterIntervals": st.stale_after_intervals(),
+        "staleAfterIntervals": health.stale_after_intervals(),
         "severity": st.SEVERITY,
         "labels": st.LABELS,
     }

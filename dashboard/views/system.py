@@ -16,6 +16,7 @@ from dashboard import system_info
 from dashboard.access import staff_required
 from metrics.stores import get_store
 from metrics.stores.base import StoreError, StoreStats
+from pollers import health
 from pollers.models import PollerProcess, Source
 
 log = logging.getLogger(__name__)
@@ -49,8 +50,8 @@ def system(request: HttpRequest) -> HttpResponse:
     counts = Source.objects.aggregate(
         total=Count("id"),
         enabled_count=Count("id", filter=Q(enabled=True)),
-        failing=Count("id", filter=Q(enabled=True, consecutive_failures__gt=0)),
-        circuit_open=Count("id", filter=Q(circuit_state=Source.Circuit.OPEN)),
+        failing=Count("id", filter=Q(enabled=True) & (health.failing_filter() | health.circuit_open_filter())),
+        circuit_open=Count("id", filter=health.circuit_open_filter()),
     )
     return render(
         request,

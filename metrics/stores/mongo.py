@@ -4,7 +4,7 @@ Collections:
 - ``metrics_latest``: one document per source (unique index on ``source``).
 - ``metrics_history``: one document per change; unique (source, sequence), compound
   (source, fetched_at desc, sequence desc) for paging, and a TTL index on ``fetched_at`` that
-  follows METRICS_HISTORY_RETENTION_DAYS (changed in place with ``collMod``).
+  follows the retention policies, else METRICS_HISTORY_RETENTION_DAYS (metrics.lifecycle.ttl).
 Indexes are made by ``ensure_schema()`` (``manage.py ensure_indexes``, or once per process on
 first use when MONGODB_ENSURE_INDEXES is on), never per request.
 
@@ -72,10 +72,9 @@ logger = logging.getLogger("metrics.store")
 LATEST = "metrics_latest"
 HISTORY = "metrics_history"
 ROLLUPS = "metrics_rollups"
-# Small documents of store-wide state: the history TTL the retention policies chose.
+# Small documents of store-wide state: the history TTL the retention policies chose (metrics.lifecycle.ttl).
 STORE_SETTINGS = "metrics_store_settings"
 HISTORY_PAGE_INDEX = [("source", ASCENDING), ("fetched_at", DESCENDING), ("sequence", DESCENDING)]
-TTL_KEY = [("fetched_at", ASCENDING)]
 # How long record() keeps retrying a lost compare-and-set: only reached if many writers hammer one source.
 CAS_DEADLINE_SECONDS = 10.0
 # BSON documents stop at 16 MiB; keep room for the metrics and diff stored beside the payload.
@@ -170,8 +169,8 @@ class MongoMetricStore(MetricStore):
             logger.info("metrics index %s", line)
 
     def ensure_indexes(self) -> list[str]:
-        """Create the indexes, or adjust the TTL; idempotent. Returns what it did, for the command."""
-        with self._errors("ensure indexes"):
+        """Create the indexes, or adjust the TTL (metrics.lifecycle.ttl); idempotent. Returns what it did."""
+        with self.driver_errors("ensure indexes"):
             done = [
                 self.latest_collection.create_index([("source", ASCENDING)], unique=True, name="source_unique"),
                 self.history_collection.create_index(
@@ -189,47 +188,12 @@ class MongoMetricStore(MetricStore):
                 ),
                 self.rollup_collection.create_index([("tier", ASCENDING), ("start_ms", ASCENDING)], name="tier_start"),
             ]
-            done.append(self._ensure_ttl())
+            # Lazy: the TTL follows the retention policies (metrics.lifecycle.ttl reads their model).
+            from metrics.lifecycle.ttl import ensure_history_ttl
+
+            done.append(ensure_history_ttl(self))
             self._schema_pending = False
             return done
-
-    def _ensure_ttl(self) -> str:
-        # The retention policies' choice (observability.ttl, via set_history_ttl) wins over the
-        # METRICS_HISTORY_RETENTION_DAYS default, so a restarting process never undoes it.
-        chosen = self.settings_collection.find_one({"_id": "history_ttl"})
-        if chosen is not None and chosen.get("seconds") is None:
-            return self._drop_ttl()
-        wanted = int(chosen["seconds"]) if chosen is not None else self.retention_seconds
-        # Look the index up by key, not name: an index made by an older release may be named otherwise.
-        for name, spec in self.history_collection.index_information().items():
-            if list(spec.get("key", [])) == TTL_KEY:
-                if spec.get("expireAfterSeconds") == wanted:
-                    return f"{name} (TTL {wanted}s, unchanged)"
-                # create_index would fail with IndexOptionsConflict: change the TTL in place.
-                self.db.command("collMod", HISTORY, index={"name": name, "expireAfterSeconds": wanted})
-                applied = self.history_collection.index_information().get(name, {}).get("expireAfterSeconds")
-                if applied != wanted:
-                    # nx-27017 answers ok to collMod without applying it; say so rather than claim success.
-                    logger.warning("the server did not apply the new TTL of %s (still %ss)", name, applied)
-                    return f"{name} (TTL change to {wanted}s NOT applied by the server, still {applied}s)"
-                return f"{name} (TTL changed to {wanted}s)"
-        name = self.history_collection.create_index(TTL_KEY, expireAfterSeconds=wanted, name="fetched_at_ttl")
-        return f"{name} (TTL {wanted}s, created)"
-
-    def _drop_ttl(self) -> str:
-        for name, spec in self.history_collection.index_information().items():
-            if list(spec.get("key", [])) == TTL_KEY and "expireAfterSeconds" in spec:
-                self.history_collection.drop_index(name)
-                return f"{name} dropped (raw snapshots are archived before deletion, so no TTL)"
-        return "no TTL index (raw snapshots are archived before deletion)"
-
-    def set_history_ttl(self, seconds: int | None) -> str:
-        """Make the history TTL ``seconds`` (None: no TTL index), for every process from now on."""
-        with self._errors("set the history TTL"):
-            self.settings_collection.replace_one(
-                {"_id": "history_ttl"}, {"_id": "history_ttl", "seconds": seconds}, upsert=True
-            )
-            return self._ensure_ttl()
 
     def _ready(self) -> None:
         if self._schema_pending:
@@ -250,7 +214,7 @@ class MongoMetricStore(MetricStore):
                 f"{MAX_DOCUMENT_PAYLOAD_BYTES}-byte limit (BSON documents stop at 16 MiB)"
             )
         meta = validate_poll_meta(poll_meta)
-        with self._errors(f"record {source.slug}"):
+        with self.driver_errors(f"record {source.slug}"):
             self._ready()
             unchanged = self._touch_if_unchanged(source.slug, prepared.hash, fetched_at, meta)
             if unchanged is not None:
@@ -367,11 +331,11 @@ class MongoMetricStore(MetricStore):
         query: dict[str, Any] = {"fetched_at": {"$lt": to_millis(aware_utc(before, "before"))}}
         if source is not None:
             query["source"] = source
-        with self._errors(f"prune {source or 'all sources'}"):
+        with self.driver_errors(f"prune {source or 'all sources'}"):
             return int(self.history_collection.delete_many(query).deleted_count)
 
     def delete_source(self, source: str) -> None:
-        with self._errors(f"delete {source}"):
+        with self.driver_errors(f"delete {source}"):
             # Latest first: a half-done delete leaves orphan history, never a latest without its past.
             self.latest_collection.delete_one({"source": source})
             self.history_collection.delete_many({"source": source})
@@ -380,12 +344,12 @@ class MongoMetricStore(MetricStore):
     # --- reads -------------------------------------------------------------------------------
 
     def latest(self, source: str) -> Snapshot | None:
-        with self._errors(f"latest {source}"):
+        with self.driver_errors(f"latest {source}"):
             doc = self.latest_collection.find_one({"source": source}, {"diff_json": 0})
         return None if doc is None else _snapshot(doc)
 
     def latest_all(self) -> dict[str, Snapshot]:
-        with self._errors("latest_all"):
+        with self.driver_errors("latest_all"):
             docs = list(self.latest_collection.find({}, {"diff_json": 0}))
         return {doc["source"]: _snapshot(doc) for doc in docs}
 
@@ -410,7 +374,7 @@ class MongoMetricStore(MetricStore):
             at, sequence = decode_cursor(cursor)
             at = to_millis(at)
             query["$or"] = [{"fetched_at": {"$lt": at}}, {"fetched_at": at, "sequence": {"$lt": sequence}}]
-        with self._errors(f"history {source}"):
+        with self.driver_errors(f"history {source}"):
             docs = list(
                 self.history_collection.find(query)
                 .sort([("fetched_at", DESCENDING), ("sequence", DESCENDING)])
@@ -450,7 +414,7 @@ class MongoMetricStore(MetricStore):
             },
             {"$sort": {"_id": 1}},
         ]
-        with self._errors(f"series {source}.{metric}"):
+        with self.driver_errors(f"series {source}.{metric}"):
             rows = list(self.history_collection.aggregate(pipeline))
         return [
             SeriesBucket(
@@ -464,7 +428,7 @@ class MongoMetricStore(MetricStore):
         ]
 
     def _series_tier(self, source: str, metric: str, field: str, start: datetime) -> str:
-        with self._errors(f"series tier {source}.{metric}"):
+        with self.driver_errors(f"series tier {source}.{metric}"):
             first = self.history_collection.find_one(
                 {"source": source, field: {"$exists": True}}, {"epoch_ms": 1}, sort=[("fetched_at", ASCENDING)]
             )
@@ -478,7 +442,7 @@ class MongoMetricStore(MetricStore):
                 oldest[tier] = None if doc is None else _from_ms(doc["start_ms"])
         return finest_covering_tier(start, oldest)
 
-    # --- rollups and restore (retention, export and import: observability/) -------------------
+    # --- rollups and restore (retention, export and import: metrics/lifecycle/) -------------------
     # Times are stored as epoch milliseconds beside the BSON dates and queried by those integers:
     # the same on real MongoDB and nx-27017, whatever either does with dates.
 
@@ -490,7 +454,7 @@ class MongoMetricStore(MetricStore):
         operations = [
             ReplaceOne({"_id": _rollup_id(b)}, {"_id": _rollup_id(b), **_rollup_doc(b)}, upsert=True) for b in buckets
         ]
-        with self._errors("write rollups"):
+        with self.driver_errors("write rollups"):
             self._ready()
             for offset in range(0, len(operations), 1000):
                 self.rollup_collection.bulk_write(operations[offset : offset + 1000], ordered=False)
@@ -514,12 +478,12 @@ class MongoMetricStore(MetricStore):
             query["start_ms"] = window
         if metric is not None:
             query["metric"] = metric
-        with self._errors(f"rollups {source}"):
+        with self.driver_errors(f"rollups {source}"):
             docs = list(self.rollup_collection.find(query).sort([("metric", ASCENDING), ("start_ms", ASCENDING)]))
         return [_rollup_bucket(doc) for doc in docs]
 
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
-        with self._errors(f"rollups {source}"):
+        with self.driver_errors(f"rollups {source}"):
             doc = self.rollup_collection.find_one(
                 {"source": source, "tier": tier}, {"start_ms": 1}, sort=[("start_ms", DESCENDING)]
             )
@@ -529,12 +493,12 @@ class MongoMetricStore(MetricStore):
         query: dict[str, Any] = {"tier": tier, "start_ms": {"$lt": epoch_ms(aware_utc(before, "before"))}}
         if source is not None:
             query["source"] = source
-        with self._errors(f"prune rollups {source or 'all sources'}"):
+        with self.driver_errors(f"prune rollups {source or 'all sources'}"):
             return int(self.rollup_collection.delete_many(query).deleted_count)
 
     def restore_history(self, entries: Sequence[HistoryEntry]) -> int:
         added = 0
-        with self._errors("restore history"):
+        with self.driver_errors("restore history"):
             self._ready()
             for entry in entries:
                 fetched_at = to_millis(aware_utc(entry.fetched_at, "fetched_at"))
@@ -569,7 +533,7 @@ class MongoMetricStore(MetricStore):
             "epoch_ms": epoch_ms(fetched_at),
             **_seen(seen_at, dict(snapshot.poll_meta)),
         }
-        with self._errors(f"restore latest {snapshot.source}"):
+        with self.driver_errors(f"restore latest {snapshot.source}"):
             self._ready()
             current = self.latest_collection.find_one({"source": snapshot.source}, {"sequence": 1})
             if current is None:
@@ -581,7 +545,7 @@ class MongoMetricStore(MetricStore):
             self.latest_collection.replace_one({"_id": current["_id"]}, doc)
 
     def stats(self) -> StoreStats:
-        with self._errors("stats"):
+        with self.driver_errors("stats"):
             oldest = self.history_collection.find_one({}, {"fetched_at": 1}, sort=[("fetched_at", ASCENDING)])
             newest = self.history_collection.find_one({}, {"fetched_at": 1}, sort=[("fetched_at", DESCENDING)])
             return StoreStats(
@@ -610,8 +574,11 @@ class MongoMetricStore(MetricStore):
     # --- helpers -----------------------------------------------------------------------------
 
     @contextmanager
-    def _errors(self, what: str) -> Iterator[None]:
-        """Driver failures (outage, timeout, refused write) become a StoreError callers can count and retry."""
+    def driver_errors(self, what: str) -> Iterator[None]:
+        """Driver failures (outage, timeout, refused write) become a StoreError callers can count and retry.
+
+        Public for code working on this store's collections from outside (metrics.lifecycle.ttl).
+        """
         try:
             yield
         except DocumentTooLarge as exc:

@@ -284,7 +284,7 @@ class SqlMetricStore(MetricStore):
 
         return self._guard(run, source)
 
-    # --- rollups and restore (retention, export and import: observability/) -------------------
+    # --- rollups and restore (retention, export and import: metrics/lifecycle/) -------------------
 
     def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
         rows = [

@@ -1,4 +1,4 @@
-"""Status documents shaped like ../shared/docs/upstream-status-payload.md, as pure functions of time.
+"""Status documents in the upstream payload shape (docs/upstream-payload.md), as pure functions of time.
 
 A document depends only on the region name and the time window it falls in: stable inside a
 window (so change detection sees one change per window, not one per poll) and drifting from one

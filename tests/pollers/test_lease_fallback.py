@@ -26,7 +26,7 @@ from pollers.leases import DatabaseLeases, FallbackLeases, Lease, LeaseBackend, 
 from pollers.loop import PollerLoop
 from pollers.models import PollerLease, Source
 from pollers.schedule import phase, slot_start
-from tests.pollers.polling_support import RedisServer, sql_alias
+from tests.pollers.support import RedisServer, sql_alias
 from tests.simulator import RunningSimulator
 
 

@@ -1,6 +1,6 @@
 """The poller against real servers no one here wrote: nginx (gzip, ETag, TLS, mTLS) and tinyproxy.
 
-Each test starts the servers as child processes on loopback (tests/pollers/polling_support.py);
+Each test starts the servers as child processes on loopback (tests/pollers/support.py);
 without the Debian packages the tests skip with the reason, under CI=true they fail.
 """
 
@@ -22,7 +22,7 @@ from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
 from pollers.simulator import payload
 from pollers.transport import DIRECT, Transport
-from tests.pollers.polling_support import SERVER_NAME, Nginx, Pki, Proxy, make_pki, running_nginx, running_tinyproxy
+from tests.pollers.support import SERVER_NAME, Nginx, Pki, Proxy, make_pki, running_nginx, running_tinyproxy
 
 pytestmark = pytest.mark.django_db
 

@@ -19,7 +19,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
-from tests.pollers.polling_support import make_pki
+from tests.pollers.support import make_pki
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +17,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import LazySettings
-from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.test import Client
 
 from metrics.stores import get_store
 from metrics.stores.base import MetricStore, RecordResult
 from pollers.models import Source
+from tests.factories import make_source, make_token, make_user
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 PATH = "/ws/metrics/"
@@ -31,7 +30,7 @@ SLUGS = ("us-east", "eu-west", "ap-southeast")
 
 
 def status_payload(cpu_load: float = 41.7, online: int = 57, status: str = "ok") -> dict[str, Any]:
-    """A payload in the upstream status shape (../shared/docs/upstream-status-payload.md)."""
+    """A payload in the upstream status shape (docs/upstream-payload.md)."""
     return {
         "status": status,
         "server_issue": None,
@@ -77,19 +76,15 @@ def any_layer(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_reads(settings: LazySettings) -> Iterator[None]:
-    # The store's read cache outlives the database flush between tests; start each test clean.
+def _realtime_test_settings(settings: LazySettings) -> None:
     settings.REALTIME_REAUTH_INTERVAL = 60.0
     # Tests publish explicitly; test_embedded.py turns the store watcher on where it is the subject.
     settings.REALTIME_STORE_WATCH_INTERVAL = 0.0
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture
 def user(db: None) -> Any:
-    return get_user_model().objects.create_user("ops", "ops@example.com", "a-long-test-password")
+    return make_user("ops", email="ops@example.com")
 
 
 @pytest.fixture
@@ -101,15 +96,12 @@ def session_cookie(user: Any) -> tuple[bytes, bytes]:
 
 @pytest.fixture
 def raw_token(user: Any) -> str:
-    from accounts.models import ApiToken
-
-    _, raw = ApiToken.issue(user, "websocket tests")
-    return raw
+    return make_token(user.username)
 
 
 @pytest.fixture
 def sources(db: None) -> list[Source]:
-    return [Source.objects.create(slug=slug, name=slug, url=f"http://127.0.0.1:9/{slug}") for slug in SLUGS]
+    return [make_source(slug) for slug in SLUGS]
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ import pytest
 from asgiref.sync import sync_to_async
 
 from realtime.consumers import CloseCode
-from realtime.publish import publish_update
+from realtime.events import publish_update
 from tests.realtime.conftest import status_payload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("memory_layer", "sources")]

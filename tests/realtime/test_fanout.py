@@ -14,8 +14,8 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from metrics.stores.base import RecordResult
+from realtime.events import publish_alert, publish_source_status, publish_update
 from realtime.groups import source_group
-from realtime.publish import publish_alert, publish_source_status, publish_update
 from tests.realtime.conftest import status_payload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sources")]

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 from asgiref.sync import sync_to_async
 
-from realtime.publish import publish_alert, publish_source_status, publish_update
+from realtime.events import publish_alert, publish_source_status, publish_update
+from tests.factories import make_source
 from tests.realtime.conftest import status_payload
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -126,15 +127,13 @@ async def test_it_drops_an_update_the_snapshot_already_contained(client: Any, re
 async def test_it_subscribes_to_all_sources_including_ones_added_later(
     client: Any, record: Callable[..., Any], store: Any
 ) -> None:
-    from pollers.models import Source
-
     await record("us-east", status_payload())
     reply = await client.request({"type": "subscribe", "sources": "all"})
     assert reply["subscribed"] == "all"
     assert [s["source"] for s in reply["snapshots"]] == ["us-east"]
     assert reply["pending"] == ["ap-southeast", "eu-west"]
 
-    added = await sync_to_async(Source.objects.create)(slug="sa-east", name="sa-east", url="http://127.0.0.1:9/")
+    added = await sync_to_async(make_source)("sa-east")
     result = await sync_to_async(store.record)(added.spec(), status_payload(), datetime.now(UTC))
     await sync_to_async(publish_update)("sa-east", result, datetime.now(UTC))
     update = await client.receive()

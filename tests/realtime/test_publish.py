@@ -1,4 +1,4 @@
-"""The poller's publisher: one loop and one Redis connection for many messages; never fails a poll."""
+"""The layer sender: one loop and one Redis connection for many event messages; never fails a poll."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio.connection import Connection
 
 from metrics.stores.base import FieldChange, RecordResult
+from realtime.events import publish_update
 from realtime.groups import ALL_GROUP, source_group
-from realtime.publish import publish_update
-from realtime.publisher import publisher
+from realtime.layer_sender import layer_sender
 from tests import services
 
 
@@ -52,7 +52,7 @@ def test_it_reuses_one_connection_for_many_publishes(
     for sequence in range(1, 31):
         assert publish_update("us-east", result(sequence), datetime.now(UTC), f"poll-{sequence}")
     assert 1 <= len(connections_opened) <= 2, f"{len(connections_opened)} connections for 30 publishes"
-    assert set(connections_opened) == {publisher._thread.ident if publisher._thread else None}
+    assert set(connections_opened) == {layer_sender._thread.ident if layer_sender._thread else None}
 
 
 def test_it_delivers_to_a_redis_group_listener_in_another_loop(redis_settings: Any) -> None:
@@ -95,7 +95,7 @@ def test_it_returns_false_quickly_and_logs_when_redis_is_down(settings: Any, cap
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [dead]}}
     }
     started = time.monotonic()
-    with caplog.at_level(logging.WARNING, logger="realtime.publisher"):
+    with caplog.at_level(logging.WARNING, logger="realtime.layer_sender"):
         assert publish_update("us-east", result(1), datetime.now(UTC)) is False
     assert time.monotonic() - started < 3
     assert "realtime publish" in caplog.text
@@ -118,12 +118,12 @@ def test_it_recovers_when_redis_comes_back(redis_settings: Any, redis_url: str, 
 
 def test_it_starts_a_fresh_loop_after_close(redis_settings: Any) -> None:
     assert publish_update("us-east", result(1), datetime.now(UTC))
-    first = publisher.loop
-    publisher.close()
-    assert publisher.loop is None
+    first = layer_sender.loop
+    layer_sender.close()
+    assert layer_sender.loop is None
     assert publish_update("us-east", result(2), datetime.now(UTC))
-    assert publisher.loop is not None
-    assert publisher.loop is not first
+    assert layer_sender.loop is not None
+    assert layer_sender.loop is not first
 
 
 def test_it_does_nothing_without_a_channel_layer(settings: Any) -> None:
@@ -144,6 +144,6 @@ def test_it_does_nothing_without_a_channel_layer(settings: Any) -> None:
     ],
 )
 def test_it_rejects_bad_realtime_settings_in_one_line(tmp_path: Any, variable: str, value: str, words: str) -> None:
-    from tests.test_configuration import assert_one_line_error, run_manage
+    from tests.run_manage import assert_one_line_error, run_manage
 
     assert_one_line_error(run_manage("check", env={variable: value}, tmp_path=tmp_path), variable, words)

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
 from pollers.fetch import Fetcher
 from pollers.leases import build_lease_backend
@@ -66,6 +67,9 @@ class Command(BaseCommand):
             unknown = sorted(set(slugs) - known)
             if unknown:
                 raise CommandError(f"unknown source: {', '.join(unknown)}")
+        # Served from startup (when POLLER_METRICS_PORT is set), so a liveness probe on the port
+        # passes before the first poll, or with no source to poll at all.
+        start_poller_metrics_server()
         if self.verbosity >= 2:
             logging.getLogger("pollers").setLevel(logging.DEBUG)
         elif self.verbosity == 0:
@@ -97,6 +101,7 @@ class Command(BaseCommand):
             slugs=slugs or None,
             process_id=process_id,
             write=self.say,
+            retention=True,  # the looping poller also rolls up and prunes (RETENTION_IN_POLLER)
         )
         self.loop.shutdown = self.shutdown  # a signal that arrived during start-up
         self.loop.run()

@@ -1,0 +1,132 @@
+"""The poller's periodic retention step: rollups often, the full prune now and then, one poller at a time.
+
+The ``manage.py poll --loop`` process calls ``tick()`` on every turn of its loop (pollers.loop);
+it returns at once. When a step is due
+(``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
+with archival) and no other poller holds the maintenance lock in the cache (Redis when
+``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
+polling never waits for it. A poller killed mid-step leaves the store consistent (see
+metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import uuid
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import close_old_connections
+
+from metrics.lifecycle.retention import apply_retention, roll_up_all
+from metrics.lifecycle.ttl import sync_ttl
+from metrics.stores import get_store
+
+logger = logging.getLogger(__name__)
+
+LOCK_KEY = "ops:retention:lock"
+LAST_ROLLUP_KEY = "ops:retention:last-rollup"
+LAST_PRUNE_KEY = "ops:retention:last-prune"
+# How often a process looks at the shared clock at most: keeps cache traffic off the poll path.
+CHECK_EVERY_SECONDS = 5.0
+
+_local = threading.Lock()
+_next_check = 0.0
+_worker: threading.Thread | None = None
+
+
+def tick() -> None:
+    """Called by the poll loop on every turn (pollers.loop): cheap, never raises, never blocks it."""
+    try:
+        maybe_run()
+    except Exception:
+        logger.exception("retention: could not start the periodic step")
+
+
+def due(now: float) -> str | None:
+    """ "prune", "rollup" or None, from the times shared by every poller in the cache."""
+    last_prune = cache.get(LAST_PRUNE_KEY) or 0.0
+    if now - float(last_prune) >= settings.RETENTION_PRUNE_INTERVAL:
+        return "prune"
+    last_rollup = cache.get(LAST_ROLLUP_KEY) or 0.0
+    if now - float(last_rollup) >= settings.RETENTION_ROLLUP_INTERVAL:
+        return "rollup"
+    return None
+
+
+def run_step(step: str) -> bool:
+    """Run ``step`` now if no other process holds the lock; True when it ran."""
+    token = uuid.uuid4().hex
+    if not cache.add(LOCK_KEY, token, timeout=settings.RETENTION_LOCK_SECONDS):
+        return False
+    started = time.time()
+    try:
+        store = get_store()
+        if step == "prune":
+            reports = apply_retention(store, settings.ARCHIVE_DIR)
+            sync_ttl(store)
+            cache.set(LAST_PRUNE_KEY, started, timeout=None)
+            logger.info(
+                "retention: %d source(s), %d raw snapshot(s) deleted, %d archived in %.1fs",
+                len(reports),
+                sum(r.raw_deleted for r in reports),
+                sum(r.raw_archived for r in reports),
+                time.time() - started,
+            )
+        else:
+            roll_up_all(store)
+        # A prune rolls up first, so it counts as a rollup too.
+        cache.set(LAST_ROLLUP_KEY, started, timeout=None)
+        return True
+    except Exception:
+        logger.exception("retention step %s failed; it is retried at its next interval", step)
+        # Count the attempt, so a persistent failure is retried at the interval rather than every turn.
+        cache.set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
+        return True
+    finally:
+        if cache.get(LOCK_KEY) == token:
+            cache.delete(LOCK_KEY)
+
+
+def _run_in_thread(step: str) -> None:
+    try:
+        run_step(step)
+    finally:
+        # This thread's database connections are its own: close them rather than leak one per run.
+        close_old_connections()
+
+
+def maybe_run(*, background: bool = True) -> str | None:
+    """Start the due step (if any, and if this process is not already running one); returns it."""
+    global _next_check, _worker
+    if not settings.RETENTION_IN_POLLER:
+        return None
+    now = time.monotonic()
+    with _local:
+        if now < _next_check or (_worker is not None and _worker.is_alive()):
+            return None
+        _next_check = now + CHECK_EVERY_SECONDS
+    try:
+        step = due(time.time())
+    except Exception:
+        logger.exception("retention: cannot read the shared schedule")
+        return None
+    if step is None:
+        return None
+    if not background:
+        return step if run_step(step) else None
+    worker = threading.Thread(target=_run_in_thread, args=(step,), name=f"retention-{step}", daemon=True)
+    with _local:
+        _worker = worker
+    worker.start()
+    return step
+
+
+def reset() -> None:
+    """Forget the local throttle (tests, or after a fork)."""
+    global _next_check, _worker
+    with _local:
+        _next_check = 0.0
+        _worker = None

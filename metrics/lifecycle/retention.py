@@ -1,0 +1,271 @@
+"""Applying retention policies to the metric store: roll up, archive, prune.
+
+For each source, in this order (so nothing is pruned before it is rolled up or archived):
+
+1. **Roll up** raw history into 1-minute buckets from where the last run stopped (its newest
+   bucket is recomputed, since it may have been partial), then the touched hours from the
+   1-minute buckets and the touched days from the hourly ones. Idempotent: buckets are upserted.
+2. **Raw snapshots** older than the policy's horizon: with ``archive_raw``, every day's entries are
+   first merged into ``ARCHIVE_DIR/<source>/<day>.ndjson.gz`` (written, flushed, verified; see
+   metrics.lifecycle.archive), and only when every day is safely on disk are they deleted. A crash
+   anywhere leaves entries in the store and at most a complete archive of them, merged without
+   duplicates by the next run.
+3. **Rollups** of each tier older than that tier's horizon are deleted (1-day ones are kept by
+   default).
+
+Stores are used through the MetricStore contract plus ``metrics.rollups.RollupStore``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from metrics.lifecycle.archive import archive_day
+from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
+from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
+from metrics.stores.base import HistoryEntry, MetricStore
+from observability import instruments
+
+logger = logging.getLogger(__name__)
+
+PAGE = 500
+COARSER = {"1m": "1h", "1h": "1d", "1d": "1d"}
+
+
+class Store(RollupStore, Protocol):
+    """A metric store with the rollup extension (SqlMetricStore and MongoMetricStore are)."""
+
+    def history(
+        self,
+        source: str,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> Any: ...
+
+    def prune(self, source: str | None, before: datetime) -> int: ...
+
+    def latest_all(self) -> dict[str, Any]: ...
+
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SourceReport:
+    source: str
+    dry_run: bool
+    buckets_written: dict[str, int] = field(default_factory=dict)
+    raw_deleted: int = 0
+    raw_archived: int = 0
+    archive_files: list[Path] = field(default_factory=list)
+    rollups_deleted: dict[str, int] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        verb = "would delete" if self.dry_run else "deleted"
+        rolled = ", ".join(f"{tier} {n}" for tier, n in self.buckets_written.items() if n) or "none"
+        pruned = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items() if n) or "none"
+        archived = ""
+        if self.archive_files:
+            archived = f", archived {self.raw_archived} into {len(self.archive_files)} file(s)"
+        return (
+            f"{self.source}: rollups written {rolled}; {verb} {self.raw_deleted} raw snapshot(s){archived}; "
+            f"{verb} rollups {pruned}"
+        )
+
+
+WRAPPED = ("backend_store", "inner")  # CachedMetricStore, InstrumentedStore
+
+
+def rollup_store(store: MetricStore) -> Store:
+    """The concrete store under the read cache and the instrumentation: rollups bypass both."""
+    inner = store
+    unwrapped = True
+    while unwrapped:
+        unwrapped = False
+        for attribute in WRAPPED:
+            candidate = inner.__dict__.get(attribute)
+            if isinstance(candidate, MetricStore):
+                inner, unwrapped = candidate, True
+                break
+    if not hasattr(inner, "write_rollups"):
+        raise TypeError(f"{type(inner).__name__} does not implement rollups (metrics.rollups.RollupStore)")
+    return inner  # type: ignore[return-value]
+
+
+def iter_history(store: Store, source: str, start: datetime | None, end: datetime | None) -> Iterator[HistoryEntry]:
+    """Every entry in [start, end), newest first, a page at a time."""
+    cursor = None
+    while True:
+        page = store.history(source, start=start, end=end, limit=PAGE, cursor=cursor)
+        yield from page.entries
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def roll_up(store: Store, source: str) -> dict[str, int]:
+    """Bring the source's rollups up to date with its raw history; returns buckets written per tier."""
+    resume = store.latest_rollup_start(source, "1m")
+    samples = ((entry.fetched_at, entry.metrics) for entry in iter_history(store, source, resume, None))
+    minutes = aggregate_samples(source, samples)
+    written = {tier: 0 for tier in TIERS}
+    if not minutes:
+        return written
+    written["1m"] = store.write_rollups(minutes)
+    hour_from = bucket_start(min(b.start for b in minutes), "1h")
+    written["1h"] = store.write_rollups(cascade(store.rollups(source, "1m", start=hour_from), "1h"))
+    day_from = bucket_start(hour_from, "1d")
+    written["1d"] = store.write_rollups(cascade(store.rollups(source, "1h", start=day_from), "1d"))
+    for tier, count in written.items():
+        instruments.ROLLUP_BUCKETS_WRITTEN.labels(tier=tier).inc(count)
+    return written
+
+
+def _archive_raw(
+    store: Store, source: str, horizon: datetime, archive_dir: Path, progress: Progress
+) -> tuple[int, list[Path]]:
+    """Archive every raw entry older than ``horizon``, one verified file per day; nothing is deleted here."""
+    files: list[Path] = []
+    total = 0
+    day: date | None = None
+    batch: list[HistoryEntry] = []
+
+    def flush() -> None:
+        nonlocal total
+        if day is None or not batch:
+            return
+        result = archive_day(archive_dir, source, day, batch)
+        files.append(result.path)
+        total += len(batch)
+        progress(f"{source}: {day.isoformat()} archived ({len(batch)}, {result.added} new) -> {result.path}")
+
+    # Newest first: a day is complete when the next entry belongs to an earlier one.
+    for entry in iter_history(store, source, None, horizon):
+        entry_day = entry.fetched_at.astimezone(UTC).date()
+        if entry_day != day:
+            flush()
+            day, batch = entry_day, []
+        batch.append(entry)
+    flush()
+    return total, files
+
+
+def count_history(store: Store, source: str, before: datetime) -> int:
+    return sum(1 for _ in iter_history(store, source, None, before))
+
+
+def apply_to_source(
+    store: Store,
+    source: str,
+    retention: Retention,
+    now: datetime,
+    archive_dir: Path,
+    *,
+    dry_run: bool = False,
+    progress: Progress = lambda message: None,
+    raw_pruner: MetricStore | None = None,
+) -> SourceReport:
+    """``raw_pruner``: the store to delete raw snapshots through (the outermost, so the read cache
+    learns of the deletion); ``store`` by default."""
+    report = SourceReport(source=source, dry_run=dry_run)
+    if not dry_run:
+        report.buckets_written = roll_up(store, source)
+
+    policy_horizon = retention.horizon("raw", now)
+    assert policy_horizon is not None  # raw snapshots always have a finite retention
+    # Horizons fall on the next coarser tier's bucket boundary, so no tier ever holds a partly
+    # pruned bucket of the tier above it (which series() tier choice relies on).
+    raw_horizon = bucket_start(policy_horizon, "1m")
+    if dry_run:
+        report.raw_deleted = count_history(store, source, raw_horizon)
+    else:
+        if retention.archive_raw:
+            report.raw_archived, report.archive_files = _archive_raw(store, source, raw_horizon, archive_dir, progress)
+            instruments.PRUNE_ARCHIVED.inc(report.raw_archived)
+        # Everything before the horizon is now rolled up and, if wanted, archived and verified.
+        report.raw_deleted = (raw_pruner or store).prune(source, raw_horizon)
+        instruments.PRUNE_DELETED.labels(kind="raw").inc(report.raw_deleted)
+
+    for tier in TIERS:
+        horizon = retention.horizon(tier, now)
+        if horizon is None:
+            continue
+        horizon = bucket_start(horizon, COARSER[tier])
+        if dry_run:
+            report.rollups_deleted[tier] = len(store.rollups(source, tier, end=horizon))
+        else:
+            report.rollups_deleted[tier] = store.prune_rollups(source, tier, horizon)
+            instruments.PRUNE_DELETED.labels(kind=tier).inc(report.rollups_deleted[tier])
+    return report
+
+
+def known_sources(store: Store) -> list[str]:
+    """Every source with data in the store, and every configured source."""
+    return sorted(set(store.latest_all()) | set(configured_slugs()))
+
+
+def apply_retention(
+    store: MetricStore,
+    archive_dir: Path,
+    *,
+    sources: list[str] | None = None,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    progress: Progress = lambda message: None,
+    policies: Mapping[str, Retention] | None = None,
+) -> list[SourceReport]:
+    """Apply every source's policy (see the module docstring); one source's failure does not stop the rest.
+
+    ``policies`` defaults to the RetentionPolicy rows in force for each source.
+    """
+    target = rollup_store(store)
+    now = now or datetime.now(UTC)
+    slugs = sources if sources is not None else known_sources(target)
+    if policies is None:
+        policies = RetentionPolicy.objects.effective_all(slugs)
+    reports = []
+    failures = 0
+    for slug in slugs:
+        started = time.monotonic()
+        try:
+            report = apply_to_source(
+                target, slug, policies[slug], now, archive_dir, dry_run=dry_run, progress=progress, raw_pruner=store
+            )
+        except Exception:
+            failures += 1
+            logger.exception("retention failed for %s; its data is left as it was", slug)
+            progress(f"{slug}: FAILED (see the log); nothing of it was deleted after the failure")
+            continue
+        reports.append(report)
+        progress(f"{report.summary()} ({time.monotonic() - started:.1f}s)")
+    if not dry_run and not failures:
+        instruments.PRUNE_LAST_SUCCESS.set(time.time())
+        instruments.ROLLUP_LAST_SUCCESS.set(time.time())
+    if failures:
+        raise RetentionFailed(f"retention failed for {failures} source(s); see the log")
+    return reports
+
+
+def roll_up_all(store: MetricStore, sources: list[str] | None = None) -> dict[str, dict[str, int]]:
+    """Only step 1 for every source: cheap, for the poller to run often."""
+    target = rollup_store(store)
+    result = {}
+    for slug in sources if sources is not None else known_sources(target):
+        try:
+            result[slug] = roll_up(target, slug)
+        except Exception:
+            logger.exception("rollup failed for %s", slug)
+    instruments.ROLLUP_LAST_SUCCESS.set(time.time())
+    return result
+
+
+class RetentionFailed(Exception):
+    pass

@@ -1,0 +1,55 @@
+"""manage.py prune: apply the retention policies (roll up, archive, delete), with progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from metrics.lifecycle.models import source_configured
+from metrics.lifecycle.retention import RetentionFailed, apply_retention
+from metrics.lifecycle.ttl import sync_ttl
+from metrics.stores import get_store
+
+
+class Command(BaseCommand):
+    help = (
+        "Apply the retention policies: bring rollups up to date, archive raw snapshots where the policy "
+        "says so (gzip NDJSON under ARCHIVE_DIR, verified before anything is deleted), delete what is older "
+        "than each tier keeps. Idempotent; safe to rerun after a crash."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--dry-run", action="store_true", help="Say what would be deleted; change nothing.")
+        parser.add_argument("--source", metavar="SLUG", help="Only this source.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        store = get_store()
+        sources = None
+        if options["source"]:
+            slug = options["source"]
+            if slug not in store.latest_all() and not source_configured(slug):
+                raise CommandError(f"no source {slug!r} in the store or the source list")
+            sources = [slug]
+        mode = " (dry run: nothing is changed)" if options["dry_run"] else ""
+        self.stdout.write(f"prune: {store.backend} store, archives under {settings.ARCHIVE_DIR}{mode}")
+        try:
+            reports = apply_retention(
+                store,
+                settings.ARCHIVE_DIR,
+                sources=sources,
+                dry_run=options["dry_run"],
+                progress=lambda message: self.stdout.write(f"  {message}"),
+            )
+        except RetentionFailed as exc:
+            raise CommandError(str(exc)) from None
+        if not options["dry_run"]:
+            for line in sync_ttl(store):
+                self.stdout.write(f"  TTL: {line}")
+        raw = sum(r.raw_deleted for r in reports)
+        archived = sum(r.raw_archived for r in reports)
+        verb = "would delete" if options["dry_run"] else "deleted"
+        self.stdout.write(
+            self.style.SUCCESS(f"prune: {len(reports)} source(s), {verb} {raw} raw snapshot(s), archived {archived}")
+        )

@@ -1,0 +1,73 @@
+"""The event messages: build store changes, source health changes and alerts and send them to the channel layer.
+
+Called from sync code: ``realtime.receivers``, on the poller's and the alert evaluator's signals.
+
+Event contract (the consumer handles ``type`` ``metric.update`` in ``metric_update``,
+``source.status`` in ``source_status`` and ``alert.event`` in ``alert_event``). Each event goes to
+the source's group ``metrics.<slug>`` and to ``metrics.all``. Sends reuse one event loop and one
+connection for the whole process (see ``realtime.layer_sender``); a failed send is logged, never raised.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from django.conf import settings
+
+from metrics.serialization import WEBSOCKET_FORM, diff_json
+from metrics.stores.base import JsonObject, RecordResult
+from observability.tracing import span
+from realtime.groups import ALL_GROUP, source_group
+from realtime.layer_sender import layer_sender
+
+__all__ = ["ALL_GROUP", "publish_alert", "publish_source_status", "publish_update", "source_group"]
+
+
+def update_event(
+    slug: str, result: RecordResult, fetched_at: datetime, poll_id: str | None, payload: JsonObject | None
+) -> dict[str, Any]:
+    event: dict[str, Any] = {
+        "type": "metric.update",
+        "source": slug,
+        "hash": result.hash,
+        "sequence": result.sequence,
+        "fetched_at": WEBSOCKET_FORM.time(fetched_at),
+        "metrics": result.metrics,
+        "diff": diff_json(result.diff, form=WEBSOCKET_FORM),
+        "poll_id": poll_id,
+        # Lets a client (and bench/ws_fanout.py) measure the delay from publishing to receipt.
+        "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),
+    }
+    if payload is not None:
+        event["payload"] = payload
+    return event
+
+
+def _send(slug: str, event: dict[str, Any]) -> bool:
+    with span("publish", source=slug, type=event["type"]):
+        return layer_sender.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
+
+
+def publish_update(
+    slug: str,
+    result: RecordResult,
+    fetched_at: datetime,
+    poll_id: str | None = None,
+    payload: JsonObject | None = None,
+) -> bool:
+    """After a changed ``record``: tell every subscriber of ``slug``. True when the layer took it.
+
+    ``payload`` (optional) travels with the update so clients need not apply the diff themselves.
+    """
+    return _send(slug, update_event(slug, result, fetched_at, poll_id, payload))
+
+
+def publish_source_status(slug: str, status: str, detail: dict[str, Any]) -> bool:
+    """``status``: one of ``pollers.health.CHANGES`` ("failing", "circuit_open", "recovered"); ``detail`` is JSON."""
+    return _send(slug, {"type": "source.status", "source": slug, "status": status, "detail": detail})
+
+
+def publish_alert(slug: str, event: dict[str, Any]) -> bool:
+    """An alert fired or resolved for ``slug`` (``event`` is JSON-serializable, shaped by alerts/)."""
+    return _send(slug, {"type": "alert.event", "source": slug, "event": event})

@@ -1,0 +1,35 @@
+"""Realtime listens: what the poller and the alert evaluator announce becomes a channel-layer event.
+
+Connected in ``RealtimeConfig.ready``. The senders know nothing of realtime; each receiver hands its
+signal's arguments to ``realtime.events``, whose sends never raise (a channel-layer outage is logged
+there), so a poll or an alert evaluation never waits long on, or fails because of, a browser feed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+
+from metrics.stores.base import RecordResult
+from pollers.models import Source
+from realtime import events
+
+
+def on_change_stored(
+    sender: Any, source: Source, record: RecordResult, fetched_at: datetime, poll_id: str, **kwargs: Any
+) -> None:
+    """``pollers.signals.change_stored``: tell every subscriber of the source (WebSocket ``update``)."""
+    events.publish_update(source.slug, record, fetched_at, poll_id)
+
+
+def on_health_changed(sender: Any, source: Source, status: str, detail: dict[str, Any], **kwargs: Any) -> None:
+    """``pollers.signals.health_changed``: WebSocket ``source_status``."""
+    events.publish_source_status(source.slug, status, detail)
+
+
+def on_alert_event_recorded(sender: Any, slug: str, event: dict[str, Any], **kwargs: Any) -> None:
+    """``alerts.signals.alert_event_recorded``: WebSocket ``alert``, unless ALERTS_PUBLISH_LIVE is off."""
+    if settings.ALERTS_PUBLISH_LIVE:
+        events.publish_alert(slug, event)

@@ -1,0 +1,126 @@
+"""The alerting admin: pages load, channel secrets and URLs stay hidden, bad rules are explained."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from alerts.models import AlertRule, Delivery, NotificationChannel
+from tests.alerts.support import PollDriver, make_channel, make_rule
+from tests.factories import PASSWORD, make_source, make_user
+
+pytestmark = pytest.mark.django_db
+SECRET = "whsec-VERY-SECRET-signing-key"
+HOOK = "https://hooks.slack.example.com/services/T000/B000/TOKENPART"
+
+
+@pytest.fixture
+def staff(client: Client) -> Client:
+    make_user("admin", superuser=True, email="admin@example.com")
+    client.login(username="admin", password=PASSWORD)
+    return client
+
+
+def test_it_shows_every_alerting_page(staff: Client) -> None:
+    source = make_source()
+    channel = make_channel(kind="email", email_to="ops@example.com")
+    make_rule(
+        name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1, channels=[channel]
+    )
+    PollDriver(source).ok(cpu_load=99)
+    for model in ("alertrule", "silence", "rulestate", "alertevent", "notificationchannel", "delivery"):
+        response = staff.get(f"/admin/alerts/{model}/")
+        assert response.status_code == 200, model
+    assert "cpu_load &gt; 85" in staff.get("/admin/alerts/alertrule/").content.decode()
+    assert staff.get("/admin/alerts/alertrule/add/").status_code == 200
+
+
+def test_it_never_shows_a_channel_secret_or_webhook_url(staff: Client, settings: Any) -> None:
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = []
+    hook = NotificationChannel.objects.create(name="hook", kind="webhook", url=HOOK, secret=SECRET)
+    for url in ("/admin/alerts/notificationchannel/", f"/admin/alerts/notificationchannel/{hook.pk}/change/"):
+        page = staff.get(url).content.decode()
+        assert SECRET not in page
+        assert "TOKENPART" not in page
+    assert "https://hooks.slack.example.com/…" in staff.get("/admin/alerts/notificationchannel/").content.decode()
+
+
+def test_it_keeps_the_secret_and_url_when_left_blank(staff: Client) -> None:
+    hook = NotificationChannel.objects.create(name="hook", kind="webhook", url=HOOK, secret=SECRET)
+    response = staff.post(
+        f"/admin/alerts/notificationchannel/{hook.pk}/change/",
+        {"name": "renamed", "kind": "webhook", "enabled": "on", "email_to": "", "url": "", "secret": ""},
+    )
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    hook.refresh_from_db()
+    assert (hook.name, hook.url, hook.secret) == ("renamed", HOOK, SECRET)
+
+
+def test_it_explains_a_bad_rule_in_the_form(staff: Client) -> None:
+    response = staff.post(
+        "/admin/alerts/alertrule/add/",
+        {
+            "name": "redis",
+            "enabled": "on",
+            "severity": "warning",
+            "scope": "all",
+            "kind": "field",
+            "path": "results..redis",
+            "operator": "==",
+            "value": "down",
+            "fire_after": 3,
+            "for_seconds": 0,
+            "resolve_after": 2,
+            "renotify_interval_seconds": 3600,
+        },
+    )
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "has an empty segment" in page
+    assert "a string needs double quotes: &quot;down&quot;" in page
+    assert not AlertRule.objects.exists()
+
+
+def test_it_retries_failed_deliveries_on_request(staff: Client, settings: Any) -> None:
+    settings.ALERTS_DELIVERY_MODE = "command"
+    source = make_source()
+    channel = make_channel(kind="email", email_to="ops@example.com")
+    make_rule(
+        name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1, channels=[channel]
+    )
+    PollDriver(source).ok(cpu_load=99)
+    Delivery.objects.update(status="failed", attempts=6, last_error="HTTP 500")
+    delivery = Delivery.objects.get()
+    response = staff.post(
+        "/admin/alerts/delivery/", {"action": "retry_now", "_selected_action": [delivery.pk]}, follow=True
+    )
+    assert response.status_code == 200
+    delivery.refresh_from_db()
+    assert delivery.status == "pending"
+
+
+def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: Any) -> None:
+    from django.core import mail
+
+    from tests.webhook_receiver import WebhookReceiver
+
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    email = make_channel(kind="email", email_to="ops@example.com")
+    with WebhookReceiver(secret=SECRET) as receiver, WebhookReceiver(status=500) as broken:
+        hook = make_channel(kind="webhook", url=receiver.url(), secret=SECRET)
+        bad = make_channel(kind="slack", url=broken.url())
+        response = staff.post(
+            "/admin/alerts/notificationchannel/",
+            {"action": "send_test", "_selected_action": [email.pk, hook.pk, bad.pk]},
+            follow=True,
+        )
+    page = response.content.decode().lower()  # the admin capitalizes messages
+    assert f'<li class="success">{hook.name}: test notification sent.</li>' in page
+    assert f'<li class="error">{bad.name}: http 500</li>' in page
+    assert [m.subject for m in mail.outbox] == ["[FIRING] warning: Test notification on test-source"]
+    [hit] = receiver.received
+    assert hit.signature_ok is True
+    assert hit.json()["event"]["value"]["test"] is True
+    assert not Delivery.objects.exists()

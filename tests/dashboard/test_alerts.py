@@ -1,0 +1,93 @@
+"""Alerts from the alert evaluator on the dashboards: firing counts on cards, active alerts and events on a source."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from alerts.models import AlertEvent, AlertRule, RuleState
+from pollers.models import Source
+from tests.factories import make_source, payload, record
+
+pytestmark = pytest.mark.django_db
+
+
+def firing(source: Source, name: str, severity: str = "critical", status: str = "firing") -> RuleState:
+    rule = AlertRule.objects.create(
+        name=name, kind="metric", metric="cpu_load", operator=">", threshold=90, severity=severity
+    )
+    since = timezone.now() - timedelta(minutes=3)
+    return RuleState.objects.create(
+        rule=rule,
+        source=source,
+        status=status,
+        firing_since=since if status == "firing" else None,
+        pending_since=since,
+    )
+
+
+def card_html(html: str, slug: str) -> str:
+    match = re.search(rf'<article class="card[^"]*" data-source="{re.escape(slug)}".*?</article>', html, re.S)
+    assert match
+    return match.group(0)
+
+
+def test_it_counts_firing_alerts_on_cards_in_one_query(user_client: Client) -> None:
+    now = timezone.now()
+    hot = make_source("hot", alert_state="critical")
+    record(hot, payload(), now)
+    record(make_source("calm"), payload(), now)
+    firing(hot, "CPU above 90")
+    firing(hot, "Redis down")
+    firing(hot, "Slow", status="pending")
+    user_client.get("/")
+    with CaptureQueriesContext(connection) as few:
+        html = user_client.get("/").content.decode()
+    assert "2 alerts firing" in card_html(html, "hot")
+    assert "firing" not in card_html(html, "calm")
+    assert 'data-status="error"' in card_html(html, "hot")
+
+    for slug in ("a1", "a2", "a3", "a4"):
+        source = make_source(slug)
+        record(source, payload(), now)
+        firing(source, f"rule {slug}")
+    with CaptureQueriesContext(connection) as more:
+        html = user_client.get("/").content.decode()
+    assert "1 alert firing" in card_html(html, "a3")
+    assert len(more.captured_queries) == len(few.captured_queries)
+
+
+def test_it_lists_active_alerts_and_recent_events_on_the_source(user_client: Client) -> None:
+    source = make_source("us-east")
+    record(source, payload(), timezone.now())
+    state = firing(source, "CPU above 90")
+    firing(source, "Wait time high", severity="warning", status="pending")
+    AlertEvent.objects.create(
+        rule=state.rule,
+        rule_name="CPU above 90",
+        source=source,
+        kind="fired",
+        severity="critical",
+        condition="cpu_load > 90",
+        value=97.5,
+        message="CPU above 90 fired for us-east: cpu_load = 97.5",
+        occurred_at=timezone.now() - timedelta(minutes=3),
+    )
+    html = user_client.get("/sources/us-east/").content.decode()
+    section = html[html.index('id="alerts"') : html.index('id="changes"')]
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section))
+    assert "Firing CPU above 90 critical · since 3 min ago" in text
+    assert "Pending Wait time high warning" in text
+    assert "Fired CPU above 90 fired for us-east: cpu_load = 97.5" in text
+    assert text.index("Firing") < text.index("Pending")
+
+
+def test_it_says_when_no_alert_is_active(user_client: Client) -> None:
+    record(make_source("us-east"), payload(), timezone.now())
+    assert "No alert is firing or pending for this source." in user_client.get("/sources/us-east/").content.decode()

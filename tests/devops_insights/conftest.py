@@ -1,0 +1,2 @@
+"""Fixtures shared by the devops_insights tests (none of their own yet): the services, the simulator, `allow_loopback`
+and the fresh cache come from tests/conftest.py; sources, users, clients and tokens from tests/factories.py."""

@@ -1,0 +1,188 @@
+"""The one place tests make what they need: sources, users, logged-in clients, API tokens, pollers, and the
+snapshots recorded through the real metric store.
+
+Defaults are plain and documented; a test that depends on a value passes it explicitly.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.test import Client
+
+from accounts.models import ApiToken
+from metrics.stores import get_store
+from metrics.stores.base import RecordResult
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
+from pollers.models import Source
+
+PASSWORD = "a-long-test-password-9"  # every factory user's, for tests that log in through a form
+
+# --- sources ------------------------------------------------------------------------------------
+
+
+def make_source(slug: str = "us-east", **fields: Any) -> Source:
+    """A saved source named after its slug, in the region of its slug.
+
+    The default URL is the discard port on loopback, where nothing answers: a test that polls passes
+    ``url=simulator.url(slug)``.
+    """
+    values: dict[str, Any] = {
+        "name": slug.replace("-", " ").title(),
+        "url": f"http://127.0.0.1:9/status/{slug}?stats=1",
+        "region": slug,
+    }
+    values.update(fields)
+    return Source.objects.create(slug=slug, **values)
+
+
+# --- users, clients and tokens ------------------------------------------------------------------
+
+
+def make_user(username: str = "reader", *, staff: bool = False, superuser: bool = False, **fields: Any) -> Any:
+    """A saved user with ``PASSWORD`` unless ``password`` is given; a superuser is staff too."""
+    fields.setdefault("password", PASSWORD)
+    return get_user_model().objects.create_user(
+        username=username, is_staff=staff or superuser, is_superuser=superuser, **fields
+    )
+
+
+def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:
+    """``client`` with a session for a new user (staff or not)."""
+    client.force_login(make_user(username, staff=staff))
+    return client
+
+
+def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
+    """A raw API token for ``username`` (made if missing), as the token page shows it once."""
+    user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
+    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
+    return raw
+
+
+def bearer(raw: str) -> dict[str, str]:
+    """Test-client keyword arguments that send ``raw`` as a bearer token."""
+    return {"HTTP_AUTHORIZATION": f"Bearer {raw}"}
+
+
+# --- pollers ------------------------------------------------------------------------------------
+
+
+def make_poller(*, failure_threshold: int = 2, cooldown: float = 1.0, **policy: Any) -> Poller:
+    """A poller allowed to reach loopback (the simulator), without retries, with a short circuit cooldown."""
+    values: dict[str, Any] = {
+        "allowed_private_hosts": ("127.0.0.1",),
+        "retries": 0,
+        "backoff_base": 0.01,
+        "max_body_bytes": 256 * 1024,
+    }
+    values.update(policy)
+    return Poller(
+        fetcher=Fetcher(FetchPolicy(**values)),
+        circuit_policy=CircuitPolicy(failure_threshold=failure_threshold, cooldown=timedelta(seconds=cooldown)),
+    )
+
+
+# --- snapshots ----------------------------------------------------------------------------------
+
+KNOWN_PAYLOAD: dict[str, Any] = {
+    "status": "ok",
+    "server_issue": None,
+    "strict": True,
+    "version": "v2.4.1",
+    "roles": ["api", "worker", "cache"],
+    "results": {
+        "services": {"redis": True, "database": True},
+        "stats": {
+            "online": 57,
+            "servers_count": 3,
+            "session": 412,
+            "server": {
+                "cpus": 4,
+                "cpu_load": 41.7,
+                "active_connections": 9876,
+                "wait_time": 63,
+                "timers": 12,
+                "workers": [
+                    [
+                        "api-handler-1",
+                        {
+                            "workers": 6,
+                            "idle": 2,
+                            "waiting": 1,
+                            "wait_time": 120,
+                            "time_to_return": 340,
+                            "recently_blocked_keys": ["key_ab12cd"],
+                            "top_keys": [["top_x1y2", 44]],
+                        },
+                    ],
+                    ["cache-sync-2", {"workers": 2, "idle": 2, "waiting": 0, "wait_time": 8, "time_to_return": 15}],
+                ],
+                "worker_count": 4,
+                "avg_worker_load": 38,
+                "overloaded_workers": 0,
+                "active_workers": 3,
+                "total_worker_memory": 2210,
+            },
+        },
+        "performance": {
+            "response_times": {"p50": 120, "p95": 410, "p99": 880},
+            "error_rate": 0.8,
+            "requests_per_second": 1320,
+            "uptime_percent": 99.2,
+        },
+        "deployment": {
+            "last_deployment": "2026-11-28T09:00:00+00:00",
+            "build_status": "success",
+            "version_number": "v1.12.3",
+            "rollback_ready": True,
+            "failed_deployments_last_week": 1,
+            "deployment_duration_minutes": 14,
+            "last_rollback": None,
+        },
+        "memory": {"usage_percent": 61.0, "available_mb": 2890, "total_mb": 8192, "swap_usage_percent": 4.2},
+        "storage": {
+            "disk_usage_percent": 58.3,
+            "io_wait_percent": 3.1,
+            "read_ops_per_sec": 340,
+            "write_ops_per_sec": 120,
+        },
+        "network": {"bytes_in_per_sec": 150000, "bytes_out_per_sec": 72000, "packets_dropped": 2, "latency_ms": 11},
+        "alerts": {"critical_alerts": 0, "warning_alerts": 2, "info_alerts": 5},
+        "security": {
+            "threat_level": "low",
+            "vulnerability_score": 2.1,
+            "failed_auth_attempts": 14,
+            "firewall_blocks": 220,
+        },
+    },
+}
+
+
+def payload(**changes: Any) -> dict[str, Any]:
+    """The known payload with dotted-path overrides: payload(**{"results.services.redis": False})."""
+    doc = copy.deepcopy(KNOWN_PAYLOAD)
+    for path, value in changes.items():
+        node = doc
+        *parents, last = path.split(".")
+        for key in parents:
+            node = node[key]
+        node[last] = value
+    return doc
+
+
+def record(source: Source, doc: dict[str, Any], at: datetime) -> RecordResult:
+    """Store one payload through the process-wide store, as the poller does."""
+    return get_store().record(source.spec(), doc, at, {"poll_id": "test"})
+
+
+def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]) -> None:
+    """Store each (fetched_at, payload) through the process-wide store, as the poller does."""
+    store = get_store()
+    for fetched_at, body in points:
+        store.record(source.spec(), body, fetched_at)

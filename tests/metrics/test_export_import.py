@@ -1,0 +1,173 @@
+"""export_metrics / import_metrics: export, wipe, import, export again gives identical files, in
+every store and across stores; a bad file imports nothing."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from metrics.lifecycle.retention import roll_up, rollup_store
+from metrics.lifecycle.transfer import import_lines, validate, write_export
+from metrics.stores.base import MetricStore, SourceSpec
+from tests.any_store import open_store
+
+T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
+SPECS = [
+    SourceSpec("us-east", metric_paths={"cpu": "stats.cpu", "up": "services.redis"}, volatile_paths=("ts",)),
+    SourceSpec("eu-west", metric_paths={"cpu": "stats.cpu"}),
+]
+
+
+def fill(store: MetricStore) -> None:
+    for number in range(12):
+        for spec in SPECS:
+            payload = {
+                "stats": {"cpu": number * 1.5, "label": f"n{number % 4}"},
+                "services": {"redis": number % 3 != 0},
+                "ts": number,
+                "nested": {"list": [1, {"a": None}], "unicode": "žluťoučký"},
+            }
+            store.record(spec, payload, T0 + timedelta(minutes=7 * number), poll_meta={"poll_id": f"p{number}"})
+    # An unchanged poll moves last_seen_at and poll_meta only: the export must carry them.
+    store.record(SPECS[0], payload, T0 + timedelta(hours=3), poll_meta={"poll_id": "last"})
+    for spec in SPECS:
+        roll_up(rollup_store(store), spec.slug)
+
+
+def export(store: MetricStore) -> str:
+    handle = io.StringIO()
+    write_export(store, handle)
+    return handle.getvalue()
+
+
+def wipe(store: MetricStore) -> None:
+    for spec in SPECS:
+        store.delete_source(spec.slug)
+
+
+def test_it_round_trips_a_store_to_identical_files(store: MetricStore) -> None:
+    fill(store)
+    first = export(store)
+    kinds = [json.loads(line)["kind"] for line in first.splitlines()]
+    assert kinds[0] == "header"
+    assert kinds.count("latest") == 2
+    assert kinds.count("history") == 24
+    assert kinds.count("rollup") > 0
+
+    wipe(store)
+    assert export(store).splitlines() == [first.splitlines()[0]]  # empty but for the header
+    assert validate(first.splitlines()) == len(kinds)
+    result = import_lines(store, first.splitlines())
+    assert (result.latest, result.history_added) == (2, 24)
+    assert export(store) == first
+
+    # What was imported works like recorded data: latest, history pages, series.
+    latest = store.latest("us-east")
+    assert latest is not None
+    assert latest.poll_meta == {"poll_id": "last"}
+    assert latest.last_seen_at == T0 + timedelta(hours=3)
+    assert len(store.history("us-east", limit=100).entries) == 12
+    series = store.series("eu-west", "cpu", T0, T0 + timedelta(hours=2), timedelta(hours=1))
+    assert sum(b.count for b in series) == 12
+
+
+def test_it_imports_twice_without_duplicates(store: MetricStore) -> None:
+    fill(store)
+    first = export(store)
+    again = import_lines(store, first.splitlines())
+    assert again.history_added == 0
+    assert export(store) == first
+
+
+def test_it_keeps_newer_stored_content_over_an_older_import(store: MetricStore) -> None:
+    fill(store)
+    first = export(store)
+    store.record(SPECS[1], {"stats": {"cpu": 99.0}}, T0 + timedelta(hours=5))
+    import_lines(store, first.splitlines())
+    latest = store.latest("eu-west")
+    assert latest is not None
+    assert latest.metrics == {"cpu": 99.0}
+
+
+@pytest.mark.parametrize("kind", ["mongodb"])
+def test_it_moves_data_from_the_sql_store_to_mongodb(request: pytest.FixtureRequest, kind: str, db: None) -> None:
+    from metrics.stores.sql import SqlMetricStore
+
+    sql = SqlMetricStore()
+    fill(sql)
+    exported = export(sql)
+    with open_store(request, kind) as mongo:
+        import_lines(mongo, exported.splitlines())
+        assert export(mongo) == exported
+
+
+# --- the commands ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def configured(db: None) -> Iterator[MetricStore]:
+    from metrics.stores import get_store
+
+    get_store.cache_clear()
+    store = get_store()
+    fill(store)
+    yield store
+    get_store.cache_clear()
+
+
+def test_the_commands_round_trip_through_a_gzip_file(configured: MetricStore, tmp_path: Path) -> None:
+    first, second = tmp_path / "first.ndjson.gz", tmp_path / "second.ndjson.gz"
+    call_command("export_metrics", "--output", str(first), stderr=io.StringIO())
+    wipe(configured)
+    out = io.StringIO()
+    call_command("import_metrics", str(first), stdout=out)
+    assert "24 of 24 history entries added" in out.getvalue()
+    call_command("export_metrics", "-o", str(second), stderr=io.StringIO())
+    assert gzip.decompress(first.read_bytes()) == gzip.decompress(second.read_bytes())
+    assert first.read_bytes() == second.read_bytes()
+
+
+def test_the_export_can_be_limited_to_one_source(configured: MetricStore, capsys: Any) -> None:
+    call_command("export_metrics", "--source", "eu-west", stderr=io.StringIO())
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["source"] for r in records if r["kind"] != "header"} == {"eu-west"}
+
+
+@pytest.mark.parametrize(
+    ("line", "words"),
+    [
+        ("not json", "line 3: not JSON"),
+        ('{"kind": "history", "source": "us-east"}', "line 3: diff is missing"),
+        ('{"kind": "sample"}', "line 3: expected an object with kind"),
+        (
+            '{"kind": "rollup", "source": "s", "metric": "m", "tier": "5m", "start": "2026-01-01T00:00:00+00:00"}',
+            "tier must be one of",
+        ),
+    ],
+)
+def test_a_bad_file_imports_nothing(configured: MetricStore, tmp_path: Path, line: str, words: str) -> None:
+    good = export(configured).splitlines()
+    wipe(configured)
+    path = tmp_path / "bad.ndjson"
+    path.write_text("\n".join([*good[:2], line, *good[2:]]) + "\n")
+    with pytest.raises(CommandError, match=words) as caught:
+        call_command("import_metrics", str(path), stdout=io.StringIO())
+    assert "nothing was imported" in str(caught.value)
+    assert configured.latest_all() == {}
+
+
+def test_it_refuses_a_file_of_another_format(configured: MetricStore, tmp_path: Path) -> None:
+    path = tmp_path / "other.ndjson"
+    path.write_text('{"kind": "header", "format": "something-else", "version": 1}\n')
+    with pytest.raises(CommandError, match="not a devops-insights-metrics version 1 file"):
+        call_command("import_metrics", str(path), stdout=io.StringIO())
+    with pytest.raises(CommandError, match="no such file"):
+        call_command("import_metrics", str(tmp_path / "missing.ndjson"), stdout=io.StringIO())

@@ -1,0 +1,268 @@
+"""Pruning with archival: archive-before-delete, crash between write and delete, idempotence,
+the prune command (dry run, one source, progress) and the MongoDB TTL that follows the policies."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from datetime import UTC, datetime, timedelta
+from io import StringIO
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from metrics.lifecycle.archive import ArchiveError, day_path
+from metrics.lifecycle.models import Retention, RetentionPolicy
+from metrics.lifecycle.retention import RetentionFailed, apply_retention, rollup_store
+from metrics.stores.base import MetricStore, SourceSpec
+from tests.any_store import open_store
+from tests.factories import make_source
+
+SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu"})
+NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+# Four days of history, every 3 hours; the policy keeps one day of raw snapshots. Offset by 90
+# minutes so that no entry sits on the horizon, which moves on while the suite runs.
+TIMES = [NOW - timedelta(days=4) + timedelta(hours=3 * i, minutes=90) for i in range(32)]
+POLICY = {"us-east": Retention(raw_days=1, archive_raw=True)}
+
+
+def fill(store: MetricStore) -> None:
+    for number, moment in enumerate(TIMES):
+        store.record(SPEC, {"stats": {"cpu": float(number)}, "n": number}, moment)
+
+
+def stored_sequences(store: MetricStore) -> set[int]:
+    found, cursor = set(), None
+    while True:
+        page = store.history("us-east", limit=100, cursor=cursor)
+        found |= {e.sequence for e in page.entries}
+        if page.next_cursor is None:
+            return found
+        cursor = page.next_cursor
+
+
+def archived(root: Path) -> list[dict[str, Any]]:
+    lines = []
+    for path in sorted((root / "us-east").glob("*.ndjson.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            lines.extend(json.loads(line) for line in handle)
+    return lines
+
+
+def expected_old_sequences() -> set[int]:
+    horizon = (NOW - timedelta(days=1)).replace(second=0, microsecond=0)
+    return {number + 1 for number, moment in enumerate(TIMES) if moment < horizon}
+
+
+class Crash(BaseException):
+    """The process dying: not an Exception, so nothing on the way catches it."""
+
+
+def crash_on_prune(store: MetricStore) -> type:
+    original = type(store)
+
+    def prune(self: Any, source: str | None, before: datetime) -> int:
+        raise Crash("killed between writing the archive and deleting")
+
+    store.__class__ = type(f"Crashing{original.__name__}", (original,), {"prune": prune})
+    return original
+
+
+def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricStore, tmp_path: Path) -> None:
+    fill(store)
+    everything = stored_sequences(store)
+    old = expected_old_sequences()
+    assert old
+    assert old < everything
+
+    original = crash_on_prune(store)
+    with pytest.raises(Crash):
+        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    # Crashed after the archive was written and verified, before the delete: both hold everything old.
+    assert stored_sequences(store) == everything
+    assert {line["sequence"] for line in archived(tmp_path)} == old
+
+    store.__class__ = original
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    assert report.raw_deleted == len(old)
+    assert stored_sequences(store) == everything - old
+    lines = archived(tmp_path)
+    sequences = [line["sequence"] for line in lines]
+    assert len(sequences) == len(set(sequences)), "an entry was archived twice"
+    assert set(sequences) == old, "an entry was lost"
+    first = next(line for line in lines if line["sequence"] == 1)
+    assert first["payload"] == {"stats": {"cpu": 0.0}, "n": 0}
+    assert first["metrics"] == {"cpu": 0.0}
+    assert datetime.fromisoformat(first["fetched_at"]) == TIMES[0]
+
+    # One file per UTC day, named by the day, and each line in that day.
+    for path in (tmp_path / "us-east").glob("*.ndjson.gz"):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            days = {datetime.fromisoformat(json.loads(line)["fetched_at"]).date().isoformat() for line in handle}
+        assert days == {path.name.removesuffix(".ndjson.gz")}
+
+    # Run again: nothing to delete, files untouched byte for byte.
+    before = {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")}
+    (again,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    assert again.raw_deleted == 0
+    assert {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")} == before
+
+
+def test_it_merges_a_second_batch_of_the_same_day_without_duplicates(store: MetricStore, tmp_path: Path) -> None:
+    fill(store)
+    earlier = NOW - timedelta(hours=6)
+    apply_retention(store, tmp_path, sources=["us-east"], now=earlier, policies=POLICY)
+    first_pass = {line["sequence"] for line in archived(tmp_path)}
+    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    sequences = [line["sequence"] for line in archived(tmp_path)]
+    assert first_pass < set(sequences)
+    assert len(sequences) == len(set(sequences))
+    assert set(sequences) == expected_old_sequences()
+
+
+def test_it_deletes_nothing_when_an_archive_file_is_damaged(store: MetricStore, tmp_path: Path) -> None:
+    fill(store)
+    everything = stored_sequences(store)
+    oldest_day = TIMES[0].date()
+    damaged = day_path(tmp_path, "us-east", oldest_day)
+    damaged.parent.mkdir(parents=True)
+    damaged.write_bytes(b"\x1f\x8b not really gzip")
+    with pytest.raises(RetentionFailed):
+        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    assert stored_sequences(store) == everything
+    assert damaged.read_bytes() == b"\x1f\x8b not really gzip"
+
+
+def test_it_ignores_a_temporary_file_left_by_a_killed_writer(store: MetricStore, tmp_path: Path) -> None:
+    fill(store)
+    path = day_path(tmp_path, "us-east", TIMES[0].date())
+    path.parent.mkdir(parents=True)
+    (path.parent / f".{path.name}.4242.tmp").write_bytes(b"half a file")
+    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    assert {line["sequence"] for line in archived(tmp_path)} == expected_old_sequences()
+
+
+def test_it_prunes_without_archiving_and_keeps_rollups_by_tier(store: MetricStore, tmp_path: Path) -> None:
+    fill(store)
+    policy = {"us-east": Retention(raw_days=1, minute_days=2, hour_days=3, day_days=None, archive_raw=False)}
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=policy)
+    assert not (tmp_path / "us-east").exists()
+    assert stored_sequences(store) == set(range(1, 33)) - expected_old_sequences()
+    target = rollup_store(store)
+    minute_starts = [b.start for b in target.rollups("us-east", "1m")]
+    # 1-minute rollups: two days, cut at an hour boundary; hourly: three days at a day boundary.
+    assert min(minute_starts) >= (NOW - timedelta(days=2)).replace(minute=0)
+    assert min(b.start for b in target.rollups("us-east", "1h")) >= (NOW - timedelta(days=3)).replace(hour=0, minute=0)
+    assert min(b.start for b in target.rollups("us-east", "1d")) <= TIMES[0]  # kept forever
+    assert report.rollups_deleted["1m"] > 0
+    # A year-long chart still has every day's numbers after the raw data went.
+    series = store.series("us-east", "cpu", NOW - timedelta(days=365), NOW + timedelta(hours=1), timedelta(days=1))
+    assert sum(b.count for b in series) == 32
+
+
+# --- the command, on the configured store ---------------------------------------------------
+
+
+@pytest.fixture
+def configured(db: None, settings: Any, tmp_path: Path) -> MetricStore:
+    from metrics.stores import get_store
+
+    settings.ARCHIVE_DIR = tmp_path / "archive"
+    make_source("us-east")
+    RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 1, "archive_raw": True})
+    get_store.cache_clear()
+    store = get_store()
+    fill(store)
+    return store
+
+
+def test_the_command_dry_run_changes_nothing(configured: MetricStore, settings: Any) -> None:
+    out = StringIO()
+    call_command("prune", "--dry-run", stdout=out)
+    assert f"would delete {len(expected_old_sequences())} raw snapshot(s)" in out.getvalue()
+    assert stored_sequences(configured) == set(range(1, 33))
+    assert not Path(settings.ARCHIVE_DIR).exists()
+
+
+def test_the_command_prunes_one_source_with_progress(configured: MetricStore, settings: Any) -> None:
+    other = SourceSpec("eu-west", metric_paths={})
+    configured.record(other, {"a": 1}, TIMES[0])
+    configured.record(other, {"a": 2}, TIMES[1])
+    out = StringIO()
+    call_command("prune", "--source", "us-east", stdout=out)
+    text = out.getvalue()
+    assert "archived" in text
+    assert f"deleted {len(expected_old_sequences())} raw snapshot(s)" in text
+    assert len(configured.history("eu-west").entries) == 2  # untouched
+    assert {line["sequence"] for line in archived(Path(settings.ARCHIVE_DIR))} == expected_old_sequences()
+
+
+def test_the_command_refuses_an_unknown_source(configured: MetricStore) -> None:
+    with pytest.raises(CommandError, match="no source 'nope'"):
+        call_command("prune", "--source", "nope", stdout=StringIO())
+
+
+def test_it_refuses_a_path_like_slug(tmp_path: Path) -> None:
+    with pytest.raises(ArchiveError, match="not a slug"):
+        day_path(tmp_path, "../etc", NOW.date())
+
+
+# --- MongoDB TTL ----------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_mongodb_ttl_in_line_with_the_policies(request: pytest.FixtureRequest, real_mongodb: bool) -> None:
+    from metrics.lifecycle.ttl import sync_ttl, wanted_ttl_seconds
+
+    with open_store(request, "mongodb") as mongo:
+
+        def ttl() -> int | None:
+            for spec in mongo.history_collection.index_information().values():  # type: ignore[attr-defined]
+                if list(spec.get("key", [])) == [("fetched_at", 1)] and "expireAfterSeconds" in spec:
+                    return int(spec["expireAfterSeconds"])
+            return None
+
+        assert wanted_ttl_seconds() == 7 * 86400
+        source = make_source("eu-west")
+        override = RetentionPolicy.objects.create(source=source, raw_days=14)
+        # The longest raw retention: the TTL never deletes what a policy still keeps.
+        assert wanted_ttl_seconds() == 14 * 86400
+        sync_ttl(mongo)
+        if real_mongodb:
+            assert ttl() == 14 * 86400
+        # The choice is stored, so a process ensuring indexes later keeps it (not the setting's 7 days).
+        assert mongo.settings_collection.find_one({"_id": "history_ttl"})["seconds"] == 14 * 86400  # type: ignore[attr-defined,index]
+        override.archive_raw = True
+        override.save()
+        # Archiving needs the pruner to see every entry first: no TTL at all.
+        assert wanted_ttl_seconds() is None
+        lines = sync_ttl(mongo)
+        assert "dropped" in lines[0]
+        assert ttl() is None
+        mongo.ensure_schema()
+        assert ttl() is None, "ensure_schema brought back a TTL the policies had removed"
+
+
+@pytest.mark.django_db
+def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(mongodb_url: str, settings: Any) -> None:
+    import uuid
+
+    from metrics.stores import get_store
+
+    settings.MONGODB_URL = mongodb_url
+    settings.MONGODB_DATABASE = f"test_{uuid.uuid4().hex[:12]}"
+    settings.METRIC_STORE = "mongodb"
+    get_store.cache_clear()
+    mongo = rollup_store(get_store())  # the MongoMetricStore under the read cache and instrumentation
+    try:
+        policy, _ = RetentionPolicy.objects.get_or_create(source=None)
+        policy.raw_days = 21
+        policy.save()
+        chosen = mongo.settings_collection.find_one({"_id": "history_ttl"})  # type: ignore[attr-defined]
+        assert chosen is not None
+        assert chosen["seconds"] == 21 * 86400
+    finally:
+        mongo.client.drop_database(settings.MONGODB_DATABASE)  # type: ignore[attr-defined]
+        get_store.cache_clear()

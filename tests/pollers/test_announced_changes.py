@@ -1,0 +1,115 @@
+"""The poller announces through pollers.signals only: health changes, stored changes, then the completed poll."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
+from pollers.models import Source
+from pollers.signals import change_stored, health_changed, poll_completed
+from tests.simulator import RunningSimulator
+
+pytestmark = pytest.mark.django_db
+
+SIGNALS = {"health_changed": health_changed, "change_stored": change_stored, "poll_completed": poll_completed}
+
+
+@pytest.fixture
+def heard() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """Every announcement, in order, as (signal name, keyword arguments)."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    for name, signal in SIGNALS.items():
+
+        def receiver(sender: Any, name: str = name, **kwargs: Any) -> None:
+            kwargs.pop("signal", None)
+            seen.append((name, {"sender": sender, **kwargs}))
+
+        signal.connect(receiver, weak=False, dispatch_uid=f"test-announced-{name}")
+    yield seen
+    for name, signal in SIGNALS.items():
+        signal.disconnect(dispatch_uid=f"test-announced-{name}")
+
+
+@pytest.fixture
+def poller() -> Iterator[Poller]:
+    # No cool-down: the poll after the circuit opens is its trial, so the test never waits on a clock.
+    poller = Poller(
+        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0, backoff_base=0.01)),
+        circuit_policy=CircuitPolicy(failure_threshold=2, cooldown=timedelta(0)),
+    )
+    yield poller
+    poller.fetcher.close()
+
+
+def names(heard: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    return [name for name, _ in heard]
+
+
+def test_it_announces_stored_changes_and_health_changes_with_their_documented_arguments(
+    simulator: RunningSimulator, poller: Poller, heard: list[tuple[str, dict[str, Any]]]
+) -> None:
+    source = Source.objects.create(slug="us-east", name="US East", url=simulator.url("us-east"), timeout_seconds=1.0)
+
+    first = poller.poll(source)
+    assert names(heard) == ["change_stored", "poll_completed"]
+    stored = heard[0][1]
+    assert stored["sender"] is Source
+    assert stored["source"] is source
+    assert stored["record"] is first.record
+    assert (stored["fetched_at"], stored["poll_id"]) == (first.started_at, first.poll_id)
+    heard.clear()
+
+    poller.poll(source)  # the same document: nothing stored, nothing to announce but the poll
+    assert names(heard) == ["poll_completed"]
+    heard.clear()
+
+    simulator.set_fault("us-east", kind="error", status=502)
+    failed = poller.poll(source)
+    assert names(heard) == ["health_changed", "poll_completed"]
+    change = heard[0][1]
+    assert (change["source"], change["status"]) == (source, "failing")
+    assert change["detail"] == {
+        "error_kind": "http_502",
+        "error_message": failed.error_message,
+        "consecutive_failures": 1,
+        "poll_id": failed.poll_id,
+    }
+    heard.clear()
+
+    poller.poll(source)
+    assert [(name, kwargs.get("status")) for name, kwargs in heard] == [
+        ("health_changed", "circuit_open"),
+        ("poll_completed", None),
+    ]
+    heard.clear()
+
+    simulator.clear_faults()
+    simulator.advance(1)
+    poller.poll(source)
+    assert names(heard) == ["health_changed", "change_stored", "poll_completed"]
+    assert (heard[0][1]["status"], heard[0][1]["detail"]) == ("recovered", {"after_failures": 2})
+
+
+def test_it_logs_a_broken_listener_and_keeps_the_stored_poll(
+    simulator: RunningSimulator, poller: Poller, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(**kwargs: Any) -> None:
+        raise RuntimeError("listener bug")
+
+    source = Source.objects.create(slug="eu-west", name="EU West", url=simulator.url("eu-west"), timeout_seconds=1.0)
+    change_stored.connect(broken, dispatch_uid="test-broken-listener")
+    try:
+        outcome = poller.poll(source)
+    finally:
+        change_stored.disconnect(dispatch_uid="test-broken-listener")
+    assert outcome.ok
+    assert outcome.record is not None
+    assert outcome.record.changed
+    assert "change_stored receiver" in caplog.text
+    assert "listener bug" in caplog.text

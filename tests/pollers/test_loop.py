@@ -1,0 +1,187 @@
+"""The --loop scheduler in-process: intervals, a hanging source, reloads, a clean shutdown."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from pollers.leases import LeaseBackend, LocalLeases, RedisLeases
+from pollers.loop import PollerLoop
+from pollers.models import PollerProcess, Source
+from pollers.schedule import phase, slot_at
+from tests.factories import make_poller, make_source
+from tests.simulator import RunningSimulator
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+class Running:
+    def __init__(self, loop: PollerLoop) -> None:
+        self.loop = loop
+        self.thread = threading.Thread(target=loop.run, daemon=True)
+
+    def stop(self, timeout: float = 15) -> float:
+        started = time.monotonic()
+        self.loop.shutdown = True
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), "the loop did not stop"
+        return time.monotonic() - started
+
+
+@pytest.fixture
+def start_loop() -> Iterator[Any]:
+    running: list[Running] = []
+
+    def start(leases: LeaseBackend | None = None, concurrency: int = 4, **kwargs: Any) -> Running:
+        poller = make_poller(failure_threshold=100, cooldown=60)
+        loop = PollerLoop(
+            poller,
+            leases or LocalLeases(),
+            concurrency=concurrency,
+            jitter_fraction=0.05,
+            heartbeat_seconds=0.5,
+            reload_seconds=kwargs.pop("reload_seconds", 0.5),
+            progress_seconds=kwargs.pop("progress_seconds", 60),
+            write=lambda line: None,
+            **kwargs,
+        )
+        run = Running(loop)
+        run.thread.start()
+        running.append(run)
+        return run
+
+    yield start
+    for run in running:
+        if run.thread.is_alive():
+            run.stop()
+
+
+def add(
+    simulator: RunningSimulator, slug: str, interval: int = 1, timeout: float = 1.0, query: str = "stats=1"
+) -> Source:
+    # Intervals under the admin's minimum of 5 s keep these tests short; the ORM does not validate.
+    return make_source(slug, url=simulator.url(slug, query), interval_seconds=interval, timeout_seconds=timeout)
+
+
+def test_it_polls_each_source_once_per_interval(simulator: RunningSimulator, start_loop: Any) -> None:
+    for slug in ("us-east", "eu-west", "sa-east"):
+        add(simulator, slug)
+    run = start_loop()
+    time.sleep(4.2)
+    run.stop()
+    for slug in ("us-east", "eu-west", "sa-east"):
+        times = simulator.requests_for(slug)
+        assert 3 <= len(times) <= 5, (slug, times)
+        # Exactly one poll in each interval slot of the source, and no slot skipped.
+        slots = [slot_at(t, 1, phase(slug, 1)) for t in times]
+        assert slots == list(range(slots[0], slots[0] + len(slots))), (slug, times)
+        gaps = [b - a for a, b in itertools.pairwise(times[1:])]
+        assert all(0.85 <= gap <= 1.15 for gap in gaps), (slug, gaps)  # on schedule, with a little jitter
+        assert Source.objects.get(slug=slug).last_success_at is not None
+
+
+def test_it_keeps_polling_the_others_while_one_source_hangs(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "stuck", timeout=3.0, query="fault=hang")
+    for slug in ("us-east", "eu-west"):
+        add(simulator, slug)
+    run = start_loop(concurrency=3)
+    time.sleep(4.2)
+    run.stop()
+    assert len(simulator.requests_for("stuck")) <= 2  # never two polls of one source at once
+    for slug in ("us-east", "eu-west"):
+        assert len(simulator.requests_for(slug)) >= 3
+    assert Source.objects.get(slug="stuck").last_error_kind == "timeout"
+
+
+def test_it_picks_up_added_and_disabled_sources(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "us-east")
+    run = start_loop(reload_seconds=0.3)
+    time.sleep(1.2)
+    add(simulator, "eu-west")
+    Source.objects.filter(slug="us-east").update(enabled=False)
+    time.sleep(0.6)
+    count_after_disable = len(simulator.requests_for("us-east"))
+    time.sleep(2.0)
+    run.stop()
+    assert len(simulator.requests_for("eu-west")) >= 2
+    assert len(simulator.requests_for("us-east")) == count_after_disable
+
+
+def test_it_finishes_in_flight_polls_releases_leases_and_marks_itself_stopped(
+    simulator: RunningSimulator, start_loop: Any, redis_client: Any
+) -> None:
+    add(simulator, "slow", timeout=5.0, query="stats=1&fault=latency&delay=1.5")
+    leases = RedisLeases(redis_client, prefix="t:poller")
+    run = start_loop(leases=leases)
+    deadline = time.monotonic() + 5
+    while not simulator.requests_for("slow") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert simulator.requests_for("slow"), "the poll never started"
+    assert redis_client.exists("t:poller:{slow}:lease")
+    took = run.stop()
+    assert 0.5 < took < 5  # it waited for the in-flight poll instead of abandoning it
+    source = Source.objects.get(slug="slow")
+    assert source.last_success_at is not None  # the in-flight poll completed and was stored
+    assert not redis_client.exists("t:poller:{slow}:lease")
+    process = PollerProcess.objects.get(process_id=run.loop.process_id)
+    assert process.stopped_at is not None
+    assert process.polls_done >= 1
+    assert process.lease_backend == "redis"
+    assert not PollerProcess.objects.alive().filter(pk=process.pk).exists()
+
+
+def test_it_heartbeats_while_running(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "us-east")
+    run = start_loop()
+    time.sleep(1.5)
+    process = PollerProcess.objects.get(process_id=run.loop.process_id)
+    first_beat = process.last_heartbeat_at
+    assert PollerProcess.objects.alive().filter(pk=process.pk).exists()
+    time.sleep(1.0)
+    process.refresh_from_db()
+    assert process.last_heartbeat_at > first_beat
+    assert process.polls_done >= 1
+    run.stop()
+
+
+def test_it_forgets_poller_processes_silent_for_a_day() -> None:
+    from django.utils import timezone
+
+    old = PollerProcess.register("old:1:aaa", "old", 1, "redis")
+    PollerProcess.objects.filter(pk=old.pk).update(last_heartbeat_at=timezone.now() - timedelta(days=2))
+    recent = PollerProcess.register("recent:2:bbb", "recent", 2, "redis")
+    recent.mark_stopped(5)
+    PollerProcess.register("new:3:ccc", "new", 3, "local")
+    assert set(PollerProcess.objects.values_list("process_id", flat=True)) == {"recent:2:bbb", "new:3:ccc"}
+    assert list(PollerProcess.objects.alive().values_list("process_id", flat=True)) == ["new:3:ccc"]
+
+
+def test_it_skips_slots_it_cannot_claim_when_redis_is_down(simulator: RunningSimulator, start_loop: Any) -> None:
+    import redis
+
+    add(simulator, "us-east")
+    dead = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.2, socket_timeout=0.2)
+    run = start_loop(leases=RedisLeases(dead, prefix="t:poller"))
+    time.sleep(2.5)
+    assert run.thread.is_alive()  # still running, waiting for Redis
+    run.stop()
+    assert simulator.requests_for("us-east") == []  # no lease, no poll: never a double poll
+
+
+def test_it_waits_as_long_as_a_429_asks_before_polling_again(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "busy")  # every second, but the upstream asks for 3 s of quiet
+    simulator.set_fault("busy", kind="rate_limit", retry_after="3")
+    run = start_loop()  # no retries inside a poll here, so each poll ends with the 429 and its Retry-After
+    time.sleep(3.6)
+    run.stop()
+    times = simulator.requests_for("busy")
+    assert 1 <= len(times) <= 2, times  # the scheduler skips the slots inside the Retry-After
+    if len(times) == 2:
+        assert times[1] - times[0] >= 2.9
+    assert Source.objects.get(slug="busy").last_error_kind == "http_429"
