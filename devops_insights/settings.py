@@ -91,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: a safe request whose database connection was dropped under it runs its view once more.
+    "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
 ]
 
 ROOT_URLCONF = "devops_insights.urls"
