@@ -86,7 +86,7 @@ class Poller:
         started = timezone.now()
         circuit = CircuitState(source.circuit_state, source.circuit_opened_at)
         outcome: PollOutcome | None = None
-        fetched_ok = False
+        upstream_failed = False  # only a failed fetch speaks of the upstream (and may trip its circuit)
         try:
             early = self._admit(source, poll_id, started)
             if isinstance(early, PollOutcome):
@@ -96,7 +96,7 @@ class Poller:
             from pollers import conditional
 
             fetched = conditional.fetch(self.fetcher, lambda: self.store, source, poll_id)
-            fetched_ok = fetched.ok
+            upstream_failed = not fetched.ok
             outcome = self._outcome(source, poll_id, started, fetched)
             if self.dry_run:
                 return outcome
@@ -112,7 +112,7 @@ class Poller:
                 "the poll",
                 exc,
             )
-        return self._finish(source, outcome, circuit, upstream_failed=not fetched_ok)
+        return self._finish(source, outcome, circuit, upstream_failed=upstream_failed)
 
     def _finish(
         self, source: Source, outcome: PollOutcome, circuit: CircuitState, *, upstream_failed: bool
