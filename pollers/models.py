@@ -103,25 +103,40 @@ class Source(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling.md).
+    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling.md). Every column
+    # added with it has a database default, so code that does not know them (a web process not yet restarted
+    # in a rolling deploy, a migration test at an older state) can still insert a source.
     proxy = models.CharField(
+        default="",
+        db_default="",
         max_length=300,
         blank=True,
         help_text='Empty: POLLER_PROXY (or none). "direct": no proxy. Else a proxy URL from POLLER_ALLOWED_PROXIES.',
     )
     tls_verify = models.BooleanField(
         "verify TLS certificates",
+        db_default=True,
         default=True,
         help_text="Turning this off lets anyone on the path impersonate the upstream; shown as a warning.",
     )
     tls_ca_pem = models.TextField(
-        "trusted CA certificates (PEM)", blank=True, help_text="Trust only these CAs for this source."
+        "trusted CA certificates (PEM)",
+        default="",
+        db_default="",
+        blank=True,
+        help_text="Trust only these CAs for this source.",
     )
-    tls_client_cert_pem = models.TextField("client certificate (PEM)", blank=True)
-    tls_client_key_encrypted = models.TextField(blank=True, editable=False)  # Fernet token of the PEM key
-    auth_scheme = models.CharField(max_length=10, choices=AuthScheme.choices, default=AuthScheme.NONE, blank=True)
-    auth_username = models.CharField(max_length=200, blank=True)
-    auth_secret_encrypted = models.TextField(blank=True, editable=False)  # Fernet token: password or bearer token
+    tls_client_cert_pem = models.TextField("client certificate (PEM)", blank=True, default="", db_default="")
+    tls_client_key_encrypted = models.TextField(
+        blank=True, editable=False, default="", db_default=""
+    )  # Fernet token of the key
+    auth_scheme = models.CharField(
+        max_length=10, choices=AuthScheme.choices, default=AuthScheme.NONE, blank=True, db_default=""
+    )
+    auth_username = models.CharField(max_length=200, blank=True, default="", db_default="")
+    auth_secret_encrypted = models.TextField(
+        blank=True, editable=False, default="", db_default=""
+    )  # Fernet: password or token
 
     # Poll health, kept up to date by the poller.
     last_polled_at = models.DateTimeField(null=True, blank=True)
@@ -135,8 +150,10 @@ class Source(models.Model):
     last_latency_ms = models.FloatField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     # The upstream's validators from its last full answer, sent back as If-None-Match / If-Modified-Since.
-    upstream_etag = models.CharField("upstream ETag", max_length=200, blank=True)
-    upstream_last_modified = models.CharField("upstream Last-Modified", max_length=200, blank=True)
+    upstream_etag = models.CharField("upstream ETag", max_length=200, blank=True, default="", db_default="")
+    upstream_last_modified = models.CharField(
+        "upstream Last-Modified", max_length=200, blank=True, default="", db_default=""
+    )
 
     # Worst alert currently firing for this source, kept up to date by the alert evaluator.
     alert_state = models.CharField(max_length=10, choices=SourceAlertLevel.choices, default=SourceAlertLevel.OK)

@@ -13,51 +13,51 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='source',
             name='auth_scheme',
-            field=models.CharField(blank=True, choices=[('', 'None'), ('basic', 'HTTP Basic (username and password)'), ('bearer', 'Bearer token')], default='', max_length=10),
+            field=models.CharField(db_default='', blank=True, choices=[('', 'None'), ('basic', 'HTTP Basic (username and password)'), ('bearer', 'Bearer token')], default='', max_length=10),
         ),
         migrations.AddField(
             model_name='source',
             name='auth_secret_encrypted',
-            field=models.TextField(blank=True, editable=False),
+            field=models.TextField(default='', db_default='', blank=True, editable=False),
         ),
         migrations.AddField(
             model_name='source',
             name='auth_username',
-            field=models.CharField(blank=True, max_length=200),
+            field=models.CharField(default='', db_default='', blank=True, max_length=200),
         ),
         migrations.AddField(
             model_name='source',
             name='proxy',
-            field=models.CharField(blank=True, help_text='Empty: POLLER_PROXY (or none). "direct": no proxy. Else a proxy URL from POLLER_ALLOWED_PROXIES.', max_length=300),
+            field=models.CharField(default='', db_default='', blank=True, help_text='Empty: POLLER_PROXY (or none). "direct": no proxy. Else a proxy URL from POLLER_ALLOWED_PROXIES.', max_length=300),
         ),
         migrations.AddField(
             model_name='source',
             name='tls_ca_pem',
-            field=models.TextField(blank=True, help_text='Trust only these CAs for this source.', verbose_name='trusted CA certificates (PEM)'),
+            field=models.TextField(default='', db_default='', blank=True, help_text='Trust only these CAs for this source.', verbose_name='trusted CA certificates (PEM)'),
         ),
         migrations.AddField(
             model_name='source',
             name='tls_client_cert_pem',
-            field=models.TextField(blank=True, verbose_name='client certificate (PEM)'),
+            field=models.TextField(default='', db_default='', blank=True, verbose_name='client certificate (PEM)'),
         ),
         migrations.AddField(
             model_name='source',
             name='tls_client_key_encrypted',
-            field=models.TextField(blank=True, editable=False),
+            field=models.TextField(default='', db_default='', blank=True, editable=False),
         ),
         migrations.AddField(
             model_name='source',
             name='tls_verify',
-            field=models.BooleanField(default=True, help_text='Turning this off lets anyone on the path impersonate the upstream; shown as a warning.', verbose_name='verify TLS certificates'),
+            field=models.BooleanField(db_default=True, default=True, help_text='Turning this off lets anyone on the path impersonate the upstream; shown as a warning.', verbose_name='verify TLS certificates'),
         ),
         migrations.AddField(
             model_name='source',
             name='upstream_etag',
-            field=models.CharField(blank=True, max_length=200, verbose_name='upstream ETag'),
+            field=models.CharField(default='', db_default='', blank=True, max_length=200, verbose_name='upstream ETag'),
         ),
         migrations.AddField(
             model_name='source',
             name='upstream_last_modified',
-            field=models.CharField(blank=True, max_length=200, verbose_name='upstream Last-Modified'),
+            field=models.CharField(default='', db_default='', blank=True, max_length=200, verbose_name='upstream Last-Modified'),
         ),
     ]
