@@ -39,6 +39,9 @@ LABELS = {
     WAITING: "Waiting",
 }
 
+# Error kinds a card words differently from the bare kind: "internal" is our own failure, not the upstream's.
+ERROR_KIND_LABELS = {"internal": "internal error"}
+
 # Payload ``status`` values that mean healthy; anything else a source reports is an error.
 HEALTHY_WORDS = frozenset({"ok", "up", "healthy", "pass", "passing", "green", "operational", "online"})
 
@@ -82,7 +85,7 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
     if polls.circuit_open:
         return Verdict(UNREACHABLE, "circuit open after repeated failures")
     if polls.failing:
-        kind = source.last_error_kind or "error"
+        kind = ERROR_KIND_LABELS.get(source.last_error_kind, source.last_error_kind or "error")
         n = source.consecutive_failures
         return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})")
 

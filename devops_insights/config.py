@@ -234,6 +234,40 @@ def email(name: str) -> dict[str, Any] | None:
     return result
 
 
+def url_list(name: str, schemes: tuple[str, ...]) -> list[str]:
+    """A comma-separated list of URLs (``host:port`` alone means ``http://host:port``); never echoes a password."""
+    result: list[str] = []
+    for position, item in enumerate(string_list(name, []), start=1):
+        text = item if "://" in item else f"http://{item}"
+        try:
+            parts = urlsplit(text)
+            parts.port  # noqa: B018 - raises ValueError on a non-numeric port
+        except ValueError:
+            raise ConfigError(name, f"entry {position} is not a valid URL") from None
+        if parts.scheme not in schemes:
+            raise ConfigError(
+                name, f"entry {position} has scheme {parts.scheme!r}, expected one of {', '.join(schemes)}"
+            )
+        if not parts.hostname:
+            raise ConfigError(name, f"entry {position} has no host")
+        result.append(text)
+    return result
+
+
+def pem_file(name: str) -> str:
+    """The path of a readable PEM file holding at least one certificate, or "" when unset."""
+    value = string(name, "").strip()
+    if not value:
+        return ""
+    try:
+        text = Path(value).read_text(encoding="ascii", errors="replace")
+    except OSError as exc:
+        raise ConfigError(name, f"cannot read {value!r} ({exc.strerror})") from None
+    if "-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(name, f"{value!r} holds no PEM certificate (-----BEGIN CERTIFICATE-----)")
+    return value
+
+
 def fernet_keys(name: str) -> list[str]:
     """Fernet keys, separated by commas or whitespace: the first encrypts, all of them decrypt.
 

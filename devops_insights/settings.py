@@ -105,6 +105,8 @@ MIDDLEWARE = [
     # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
+    "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
     # django-prometheus: its After last, to time everything above.
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
@@ -235,13 +237,35 @@ config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HO
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
 # With tracing on, each poll request carries a W3C traceparent, so a traced upstream joins the trace.
 POLLER_PROPAGATE_TRACE = config.boolean("POLLER_PROPAGATE_TRACE", True)
-POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
 POLLER_RELOAD_SECONDS = config.number("POLLER_RELOAD_SECONDS", 10.0, minimum=0.5)
 POLLER_PROGRESS_SECONDS = config.number("POLLER_PROGRESS_SECONDS", 60.0, minimum=1.0)
 POLLER_FAILURE_HISTORY = config.integer("POLLER_FAILURE_HISTORY", 20, minimum=1, maximum=1000)
 SIMULATOR_PORT = config.integer("SIMULATOR_PORT", 8001, minimum=1, maximum=65535)
+
+# Real-world upstreams (docs/polling.md): encodings, structure limits, proxies, TLS, credentials, lease fallback.
+# Deeper JSON is refused as too_deep before parsing. At most 90: MongoDB nests documents at most 100
+# deep and the store wraps the payload, and every recursive walker (diff, hashing) stays far from
+# Python's recursion limit.
+POLLER_MAX_JSON_DEPTH = config.integer("POLLER_MAX_JSON_DEPTH", 64, minimum=1, maximum=90)
+# Every poll goes through this proxy unless a source says "direct" or names its own.
+POLLER_PROXY = config.url("POLLER_PROXY", ("http", "https")) or ""
+# The proxies a source may name (besides POLLER_PROXY): a proxy is usually a private address the SSRF
+# guard would refuse, so each one is allowed here by the operator, explicitly.
+POLLER_ALLOWED_PROXIES = config.url_list("POLLER_ALLOWED_PROXIES", ("http", "https"))
+# HTTP(S)_PROXY, ALL_PROXY and NO_PROXY from the environment apply only when this is true.
+POLLER_TRUST_ENV_PROXY = config.boolean("POLLER_TRUST_ENV_PROXY", False)
+# PEM file of the CAs trusted for https sources instead of the system's; a path that is not a readable PEM
+# file holding a certificate fails at start, not at the first poll.
+POLLER_CA_BUNDLE = config.pem_file("POLLER_CA_BUNDLE")
+# Fernet keys for credentials stored in the database (source passwords, tokens, client keys): the
+# first encrypts, every one decrypts; rotate by putting a new key first (manage.py reencrypt_secrets).
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
+# With REDIS_URL, leases fall back to the database while Redis is unreachable (pollers/leases.py);
+# during an outage Redis is tried again at most this often.
+POLLER_LEASE_FALLBACK = config.boolean("POLLER_LEASE_FALLBACK", True)
+POLLER_REDIS_RETRY_SECONDS = config.number("POLLER_REDIS_RETRY_SECONDS", 5.0, minimum=0.1)
 
 # --- Real-time (realtime/) -------------------------------------------------------------
 # Which channels-redis layer carries live updates between pollers and web processes; chosen by

@@ -18,7 +18,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 PREFIX = "devops_insights"
 
-# --- Polling (updated by pollers.instrumentation from the poller's poll_completed signal)
+# --- Polling (updated by pollers.instrumentation, once per poll with its final outcome)
 POLL_DURATION_SECONDS = Histogram(
     f"{PREFIX}_poll_duration_seconds",
     "Time from the first request of a poll to its stored result, per source.",

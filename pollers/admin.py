@@ -14,6 +14,11 @@ from pollers.forms import SourceAdminForm
 from pollers.models import HEALTH_FIELDS, PollerProcess, PollFailure, Source
 
 POLL_NOW_LIMIT = 20  # polls run inside the admin request: keep the wait bounded
+TLS_OFF_SHORT = "⚠ verification off"
+TLS_OFF_WARNING = (
+    "TLS certificate verification is OFF for this source: anyone on the network path can impersonate "
+    "the upstream. Prefer trusting its CA (trusted CA certificates) and switch verification back on."
+)
 
 HEALTH_WORDS = {
     source_health.PAUSED: "disabled",
@@ -60,16 +65,36 @@ class SourceAdmin(admin.ModelAdmin):
         "last_success_at",
         "last_error_kind",
         "alert_state",
+        "tls_warning",
     ]
     list_filter = ["enabled", HealthFilter, "circuit_state", "alert_state", "region", "last_error_kind"]
     search_fields = ["slug", "name", "url", "region"]
     prepopulated_fields = {"slug": ("name",)}
     actions = ["enable_sources", "disable_sources", "poll_now"]
-    readonly_fields = ["created_at", "updated_at", *HEALTH_FIELDS, "alert_state"]
+    readonly_fields = ["created_at", "updated_at", *HEALTH_FIELDS, "alert_state", "credentials_stored"]
     fieldsets = [
         (None, {"fields": ["slug", "name", "url", "enabled", "region", "tags"]}),
         ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),
         ("Metrics", {"fields": ["metric_paths", "volatile_paths"], "classes": ["collapse"]}),
+        (
+            "Network and credentials (docs/polling.md)",
+            {
+                "fields": [
+                    "proxy",
+                    "tls_verify",
+                    "tls_ca_pem",
+                    "tls_client_cert_pem",
+                    "tls_client_key",
+                    "clear_tls_client_key",
+                    "auth_scheme",
+                    "auth_username",
+                    "auth_secret",
+                    "clear_auth_secret",
+                    "credentials_stored",
+                ],
+                "classes": ["collapse"],
+            },
+        ),
         (
             "Health (kept up to date by the poller)",
             {
@@ -84,6 +109,8 @@ class SourceAdmin(admin.ModelAdmin):
                     "last_error_at",
                     "last_error_kind",
                     "last_error_message",
+                    "upstream_etag",
+                    "upstream_last_modified",
                     "alert_state",
                     "created_at",
                     "updated_at",
@@ -102,6 +129,34 @@ class SourceAdmin(admin.ModelAdmin):
     @admin.display(description="latency", ordering="last_latency_ms")
     def latency(self, source: Source) -> str:
         return "-" if source.last_latency_ms is None else f"{source.last_latency_ms:.0f} ms"
+
+    @admin.display(description="TLS", ordering="tls_verify")
+    def tls_warning(self, source: Source) -> str:
+        return "" if source.tls_verify else TLS_OFF_SHORT
+
+    @admin.display(description="stored secrets")
+    def credentials_stored(self, source: Source) -> str:
+        """What is stored, never what it is: the secrets themselves are write-only."""
+        stored = []
+        if source.has_auth_secret:
+            stored.append(f"{source.get_auth_scheme_display()} secret (encrypted)")
+        if source.has_client_key:
+            stored.append("client key (encrypted)")
+        return ", ".join(stored) or "none"
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> Any:
+        if object_id and request.method == "GET":
+            source = self.get_object(request, object_id)
+            if source is not None and not source.tls_verify:
+                self.message_user(request, TLS_OFF_WARNING, messages.WARNING)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not obj.tls_verify:
+            self.message_user(request, f"{obj.slug}: {TLS_OFF_WARNING}", messages.WARNING)
 
     @admin.action(description="Enable selected sources")
     def enable_sources(self, request: HttpRequest, queryset: QuerySet[Any]) -> None:

@@ -10,7 +10,6 @@ class PollersConfig(AppConfig):
     def ready(self) -> None:
         # pollers may import observability (the ground floor); observability never imports pollers.
         from observability.exposition import register_shared_state
-        from pollers import instrumentation  # noqa: F401 - connects the poll counter
         from pollers.collectors import SourceStateCollector
 
         register_shared_state(SourceStateCollector())

@@ -26,7 +26,7 @@ from django.utils import timezone
 from metrics.stores.base import MetricStore, PayloadError, StoreError
 from observability.context import bind_poll_id
 from observability.tracing import propagation, span
-from pollers import health
+from pollers import health, instrumentation
 from pollers.availability import record_availability
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
@@ -86,10 +86,87 @@ class Poller:
             span("poll", source=source.slug, poll_id=poll_id),
             propagation(settings.POLLER_PROPAGATE_TRACE),
         ):
-            return self._poll(source, poll_id)
+            outcome = self._poll(source, poll_id)
+        if not self.dry_run:
+            # Here, once, with the final outcome: a failure found after the announcements (a receiver
+            # that raised) is counted as what the poll ended as.
+            instrumentation.count_poll(outcome)
+        return outcome
 
     def _poll(self, source: Source, poll_id: str) -> PollOutcome:
+        """Every exception inside the poll ends here as a failed poll of kind ``internal``, recorded like
+        any failure (health fields, poll-failure log, ``health_changed``, the poll counters) and logged
+        once with the poll id; ``PollerLoop`` keeps a last-resort handler for what cannot be recorded."""
         started = timezone.now()
+        circuit = CircuitState(source.circuit_state, source.circuit_opened_at)
+        outcome: PollOutcome | None = None
+        upstream_failed = False  # only a failed fetch speaks of the upstream (and may trip its circuit)
+        try:
+            early = self._admit(source, poll_id, started)
+            if isinstance(early, PollOutcome):
+                return early
+            circuit = early
+            # --- issue 13: credentials, proxy/TLS and conditional requests live in pollers.conditional ---
+            from pollers import conditional
+
+            fetched = conditional.fetch(self.fetcher, lambda: self.store, source, poll_id)
+            upstream_failed = not fetched.ok
+            outcome = self._outcome(source, poll_id, started, fetched)
+            if self.dry_run:
+                return outcome
+            if outcome.ok:
+                outcome = self._record(source, outcome, fetched)
+                conditional.remember(source, fetched, stored=outcome.ok)
+            # --- end issue 13 ---
+        except Exception as exc:
+            if self.dry_run:
+                raise
+            outcome = internal_failure(
+                outcome or PollOutcome(source=source.slug, poll_id=poll_id, started_at=started, ok=False, attempts=0),
+                "the poll",
+                exc,
+            )
+        return self._finish(source, outcome, circuit, upstream_failed=upstream_failed)
+
+    def _finish(
+        self, source: Source, outcome: PollOutcome, circuit: CircuitState, *, upstream_failed: bool
+    ) -> PollOutcome:
+        """Record the outcome, announce it, log it once; an exception here still ends as ``internal``."""
+        late: list[str] = []  # exceptions once the poll's failure was recorded: logged with it, nothing more
+        notified = False
+        for attempt in range(2):
+            raised: list[Exception] = []
+            try:
+                raised += self._update_health(source, outcome, circuit, upstream_failed=upstream_failed)
+                written = True
+            except Exception as exc:
+                raised.append(exc)
+                written = False
+            if not notified:
+                notified = True  # receivers hear of a poll once, even when it is recorded again below
+                if outcome.ok and outcome.record is not None and outcome.record.changed:
+                    raised += self._announce(
+                        change_stored,
+                        source,
+                        record=outcome.record,
+                        fetched_at=outcome.started_at,
+                        poll_id=outcome.poll_id,
+                    )
+                raised += self._notify(source, outcome)
+            if not raised:
+                break
+            if attempt == 0 and (outcome.ok or not written):
+                # The poll counted as good, or its failure is not written: record it as "internal", once more.
+                outcome = internal_failure(outcome, "recording or announcing the poll", raised[0])
+                late += [_describe(exc) for exc in raised[1:]]
+                continue
+            late += [_describe(exc) for exc in raised]
+            break
+        self._log(source, outcome, late)
+        return outcome
+
+    def _admit(self, source: Source, poll_id: str, started: datetime) -> PollOutcome | CircuitState:
+        """The source's fresh health and the circuit's decision: a skipped outcome, or the circuit to poll under."""
         log = {"poll_id": poll_id, "source": source.slug}
         if not self.dry_run and not self._trusted_healthy(source):
             try:
@@ -118,32 +195,13 @@ class Poller:
                 error_kind="circuit_open",
                 error_message="circuit open: cooling down before the next trial",
             )
-            self._notify(source, outcome)
+            for exc in self._notify(source, outcome):
+                logger.error("poll %s %s: %s", poll_id, source.slug, _describe(exc), extra=log)
             return outcome
         if decision == "trial" and source.circuit_state != HALF_OPEN and not self.dry_run:
             source.circuit_state = HALF_OPEN
             Source.objects.filter(pk=source.pk).update(circuit_state=HALF_OPEN)
-
-        fetched = self.fetcher.fetch(source.url, source.headers or {}, source.timeout_seconds, poll_id=poll_id)
-        outcome = self._outcome(source, poll_id, started, fetched)
-        if self.dry_run:
-            return outcome
-        if outcome.ok:
-            outcome = self._record(source, outcome, fetched)
-        self._update_health(source, outcome, circuit)
-        if outcome.ok and outcome.record is not None and outcome.record.changed:
-            self._announce(
-                change_stored,
-                "change_stored",
-                outcome,
-                source,
-                record=outcome.record,
-                fetched_at=outcome.started_at,
-                poll_id=outcome.poll_id,
-            )
-        self._log(source, outcome)
-        self._notify(source, outcome)
-        return outcome
+        return circuit
 
     def _trusted_healthy(self, source: Source) -> bool:
         """Whether the in-memory health fields may stand in for a re-read before the poll.
@@ -217,12 +275,13 @@ class Poller:
             return replace(outcome, ok=False, error_kind="bad_payload", error_message=str(exc)[:300])
         except StoreError as exc:
             return replace(outcome, ok=False, error_kind="store_error", error_message=str(exc)[:300])
-        except Exception as exc:
-            logger.exception("poll %s %s: the store failed", outcome.poll_id, source.slug)
-            return replace(outcome, ok=False, error_kind="store_error", error_message=type(exc).__name__)
+        # Anything else the store raises is a bug or a surprise: _poll records it as "internal".
         return replace(outcome, record=record)
 
-    def _update_health(self, source: Source, outcome: PollOutcome, circuit: CircuitState) -> None:
+    def _update_health(
+        self, source: Source, outcome: PollOutcome, circuit: CircuitState, *, upstream_failed: bool
+    ) -> list[Exception]:
+        """Write the health fields and the failure log, announce a health change; the receivers' exceptions."""
         now = timezone.now()
         before = health.PollHealth.of(source)
         changes: dict[str, Any] = {
@@ -240,8 +299,9 @@ class Poller:
                 last_error_message=outcome.error_message[:500],
                 consecutive_failures=failures,
             )
-            # A store outage says nothing about the upstream: it does not trip the upstream's circuit.
-            if outcome.error_kind != "store_error":
+            # A store outage or our own failure after a good fetch says nothing about the upstream: neither
+            # trips the upstream's circuit.
+            if outcome.error_kind != "store_error" and (upstream_failed or outcome.error_kind != "internal"):
                 after = circuit.after_failure(failures, now, self.circuit_policy)
                 changes.update(circuit_state=after.state, circuit_opened_at=after.opened_at)
         routine = outcome.ok and before.consecutive_failures == 0 and self._trusted_healthy(source)
@@ -264,10 +324,12 @@ class Poller:
                 if status == health.RECOVERED
                 else self._failure_detail(source, outcome)
             )
-            self._announce(health_changed, "health_changed", outcome, source, status=status, detail=detail)
+            return self._announce(health_changed, source, status=status, detail=detail)
+        return []
 
     def _record_failure(self, source: Source, outcome: PollOutcome, now: datetime) -> None:
-        """Add the failure to the source's bounded log; the log is a view, so losing a row is fine."""
+        """Add the failure to the source's bounded log; the log is a view (the health fields hold the
+        failure), so losing a row is logged and fine."""
         try:
             with self._writing():
                 PollFailure.record(
@@ -297,28 +359,25 @@ class Poller:
             "poll_id": outcome.poll_id,
         }
 
-    def _notify(self, source: Source, outcome: PollOutcome) -> None:
+    def _notify(self, source: Source, outcome: PollOutcome) -> list[Exception]:
         # Every counted poll ends here, up or down: count it before the signal, so receivers see it.
         with self._writing():
             record_availability(self.store, outcome)
-        self._announce(poll_completed, "poll_completed", outcome, source, outcome=outcome)
+        return self._announce(poll_completed, source, outcome=outcome)
 
     @staticmethod
-    def _announce(signal: Signal, name: str, outcome: PollOutcome, source: Source, /, **arguments: Any) -> None:
-        """Send ``pollers.signals.<name>``; a receiver's exception is logged and never fails the poll."""
+    def _announce(signal: Signal, source: Source, /, **arguments: Any) -> list[Exception]:
+        """Send a ``pollers.signals`` signal to every receiver (one's exception stops none of the others)
+        and return the exceptions, each tagged with its receiver for the poll's one log line."""
+        raised: list[Exception] = []
         for receiver, response in signal.send_robust(sender=Source, source=source, **arguments):
             if isinstance(response, Exception):
-                logger.error(
-                    "poll %s %s: %s receiver %s raised %s: %s",
-                    outcome.poll_id,
-                    source.slug,
-                    name,
-                    getattr(receiver, "__qualname__", receiver),
-                    type(response).__name__,
-                    response,
-                )
+                name = getattr(signal, "name", "signal")
+                response.add_note(f"{name} receiver {getattr(receiver, '__qualname__', receiver)}")
+                raised.append(response)
+        return raised
 
-    def _log(self, source: Source, outcome: PollOutcome) -> None:
+    def _log(self, source: Source, outcome: PollOutcome, late: list[str] | None = None) -> None:
         extra = {"poll_id": outcome.poll_id, "source": source.slug, "latency_ms": outcome.latency_ms}
         if outcome.ok:
             changed = bool(outcome.record and outcome.record.changed)
@@ -333,12 +392,28 @@ class Poller:
                 extra=extra,
             )
         else:
-            logger.warning(
-                "poll %s %s failed: %s: %s (attempts %d)",
+            # Our own failures are errors; an upstream's are warnings. One line per poll either way.
+            logger.log(
+                logging.ERROR if outcome.error_kind == "internal" or late else logging.WARNING,
+                "poll %s %s failed: %s: %s (attempts %d)%s",
                 outcome.poll_id,
                 source.slug,
                 outcome.error_kind,
                 outcome.error_message,
                 outcome.attempts,
+                "".join(f"; then {text}" for text in late or []),
                 extra=extra,
             )
+
+
+def _describe(exc: BaseException) -> str:
+    """``ValueError: text (receiver name)``, the exception in one line: its type, message and receiver."""
+    where = "; ".join(getattr(exc, "__notes__", []))
+    return f"{type(exc).__name__}: {exc}" + (f" ({where})" if where else "")
+
+
+def internal_failure(outcome: PollOutcome, where: str, exc: BaseException) -> PollOutcome:
+    """``outcome`` as a failed poll of kind ``internal``: ``exc`` in one line; its traceback at debug level."""
+    logger.debug("poll %s %s: %s raised", outcome.poll_id, outcome.source, where, exc_info=exc)
+    message = f"{where} failed: {_describe(exc)}"
+    return replace(outcome, ok=False, error_kind="internal", error_message=message[:500])

@@ -2,8 +2,11 @@
 
 One ``requests.Session`` per worker thread (connection pooling without sharing a session across
 threads), connect and read timeouts on every request, an overall per-attempt deadline so a slow
-drip of bytes ends, the body streamed and cut at ``POLLER_MAX_BODY_BYTES``, every redirect hop
-checked by the SSRF guard and connected to the checked address. Retries with exponential
+drip of bytes ends, the body streamed, decoded (gzip, deflate, br, zstd: ``pollers.decoding``) and
+cut at ``POLLER_MAX_BODY_BYTES`` of decoded bytes, its charset honoured and its nesting checked
+before parsing (``pollers.jsonbody``), every redirect hop checked by the SSRF guard and connected to
+the checked address. A source may have its own proxy, CAs and client certificate
+(``pollers.transport``); a conditional request answered 304 comes back as ``not_modified``. Retries with exponential
 backoff and full jitter on connection errors, timeouts and 5xx; 429 waits for ``Retry-After``
 (capped); other 4xx are final.
 
@@ -14,7 +17,6 @@ contains a header value or the URL's query string.
 from __future__ import annotations
 
 import email.utils
-import json
 import logging
 import random
 import threading
@@ -29,15 +31,21 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from pollers.decoding import ACCEPT_ENCODING, DecodingError, Pipeline
+from pollers.jsonbody import BodyError, parse_object
 from pollers.models import SECRET_HEADER_PATTERN
 from pollers.ratelimit import RateLimiter, acquire
 from pollers.ssrf import Allowlist, PinnedAdapter, Resolver, Target, UnsafeURLError, resolve_target, system_resolver
+from pollers.transport import DEFAULT_TRANSPORT, Transport, TransportError, proxies_for, proxy_label, ssl_context
 
 logger = logging.getLogger("pollers.fetch")
 
 USER_AGENT = "DevOpsInsights-Poller/1.0"
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 READ_CHUNK = 65536
+CONDITIONAL_HEADERS = ("if-none-match", "if-modified-since")
+MAX_VALIDATOR_LENGTH = 200  # longer ETags are not kept (and not worth a column)
+MAX_TLS_PROFILES = 64  # per worker thread; the oldest session is closed beyond it
 
 
 @dataclass(frozen=True)
@@ -52,6 +60,10 @@ class FetchPolicy:
     allowed_private_hosts: tuple[str, ...] = ()
     pool_size: int = 4
     ca_bundle: str = ""  # PEM file of CAs to trust instead of the system's (private CAs)
+    max_json_depth: int = 64
+    proxy: str = ""  # POLLER_PROXY: every source goes through it unless the source says otherwise
+    allowed_proxies: tuple[str, ...] = ()  # POLLER_ALLOWED_PROXIES: what a source may name as its proxy
+    trust_env_proxy: bool = False  # POLLER_TRUST_ENV_PROXY: honour HTTP(S)_PROXY / NO_PROXY
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> FetchPolicy:
@@ -65,6 +77,10 @@ class FetchPolicy:
             "max_redirects": settings.POLLER_MAX_REDIRECTS,
             "allowed_private_hosts": tuple(settings.POLLER_ALLOWED_PRIVATE_HOSTS),
             "ca_bundle": settings.POLLER_CA_BUNDLE,
+            "max_json_depth": settings.POLLER_MAX_JSON_DEPTH,
+            "proxy": settings.POLLER_PROXY,
+            "allowed_proxies": tuple(settings.POLLER_ALLOWED_PROXIES),
+            "trust_env_proxy": settings.POLLER_TRUST_ENV_PROXY,
         }
         values.update(overrides)
         return cls(**values)
@@ -85,7 +101,22 @@ class FetchResult:
     error_kind: str = ""
     error_message: str = ""
     retry_after: float | None = None  # seconds the upstream asked us to wait (429/503), when it said
-    body_bytes: int = 0
+    body_bytes: int = 0  # decoded
+    # A conditional request answered 304: ok, no payload (the caller has the document already).
+    not_modified: bool = False
+    # The validators the upstream sent with a 200 (empty when none, or unusable), for the next request.
+    etag: str = ""
+    last_modified: str = ""
+
+
+@dataclass(frozen=True)
+class _Answer:
+    payload: dict[str, Any] | None
+    status: int
+    size: int = 0
+    not_modified: bool = False
+    etag: str = ""
+    last_modified: str = ""
 
 
 class FetchFailure(Exception):
@@ -124,8 +155,12 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
+def validator(value: str | None) -> str:
+    """A header value safe to send back as-is: short, printable ASCII, else nothing."""
+    value = (value or "").strip()
+    if not value or len(value) > MAX_VALIDATOR_LENGTH or not all(32 <= ord(c) < 127 for c in value):
+        return ""
+    return value
 
 
 class Fetcher:
@@ -151,20 +186,44 @@ class Fetcher:
         self._sessions_lock = threading.Lock()
 
     # --- sessions ----------------------------------------------------------------------------
-    def session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
+    def session(self, transport: Transport = DEFAULT_TRANSPORT) -> requests.Session:
+        """The calling thread's session for ``transport``'s TLS profile (one per profile: pools are per context)."""
+        key = transport.tls_key() if transport.custom_tls else ""
+        sessions: dict[str, requests.Session] | None = getattr(self._local, "sessions", None)
+        if sessions is None:
+            sessions = self._local.sessions = {}
+        session = sessions.get(key)
         if session is None:
-            session = requests.Session()
-            session.trust_env = False  # no proxy or netrc from the environment may reroute a poll
-            session.verify = self.policy.ca_bundle or True
-            adapter = PinnedAdapter(
-                pool_connections=self.policy.pool_size, pool_maxsize=self.policy.pool_size, max_retries=0
-            )
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
-            self._local.session = session
+            session = self._new_session(transport)
             with self._sessions_lock:
+                if len(sessions) >= MAX_TLS_PROFILES:
+                    evicted = sessions.pop(next(iter(sessions)))
+                    evicted.close()
+                    self._sessions.remove(evicted)
+                sessions[key] = session
                 self._sessions.append(session)
+        return session
+
+    def _new_session(self, transport: Transport) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # proxies are chosen explicitly (pollers.transport), never picked up by accident
+        context: Any = None
+        if transport.custom_tls:
+            try:
+                context = ssl_context(transport, self.policy.ca_bundle)
+            except TransportError as exc:
+                raise FetchFailure(exc.kind, exc.message) from None
+            session.verify = transport.verify
+        else:
+            session.verify = self.policy.ca_bundle or True
+        adapter = PinnedAdapter(
+            pool_connections=self.policy.pool_size,
+            pool_maxsize=self.policy.pool_size,
+            max_retries=0,
+            ssl_context=context,
+        )
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         return session
 
     def close(self) -> None:
@@ -176,17 +235,36 @@ class Fetcher:
 
     # --- the fetch ---------------------------------------------------------------------------
     def fetch(
-        self, url: str, headers: Mapping[str, str] | None = None, timeout: float | None = None, poll_id: str = ""
+        self,
+        url: str,
+        headers: Mapping[str, str] | None = None,
+        timeout: float | None = None,
+        poll_id: str = "",
+        *,
+        transport: Transport | None = None,
     ) -> FetchResult:
-        """GET ``url`` and parse a JSON object, with retries. Never raises for upstream trouble."""
+        """GET ``url`` and parse a JSON object, with retries. Never raises for upstream trouble.
+
+        ``headers`` may carry ``If-None-Match``/``If-Modified-Since``: a 304 then comes back ok
+        with ``not_modified`` and no payload.
+        """
         timeout = float(timeout or self.policy.read_timeout)
+        transport = transport or DEFAULT_TRANSPORT
         started = time.monotonic()
         attempt = 0
         while True:
             attempt += 1
+            failure: FetchFailure | None = None
             try:
-                payload, status, size = self._attempt(url, headers or {}, timeout)
-            except FetchFailure as failure:
+                answer = self._attempt(url, headers or {}, timeout, transport)
+            except FetchFailure as exc:
+                failure = exc
+            except Exception as exc:
+                # A bug or a library surprise: still a failed fetch the engine records, never an escape.
+                # The exception's type only: its text might quote a header or URL.
+                logger.error("poll %s: the fetch failed unexpectedly: %s", poll_id, type(exc).__name__)
+                failure = FetchFailure("internal", f"the fetch failed unexpectedly ({type(exc).__name__})")
+            if failure is not None:
                 delay = self._retry_delay(failure, attempt)
                 if delay is None:
                     return FetchResult(
@@ -219,11 +297,14 @@ class Fetcher:
                 continue
             return FetchResult(
                 ok=True,
-                payload=payload,
-                status_code=status,
+                payload=answer.payload,
+                status_code=answer.status,
                 latency_ms=(time.monotonic() - started) * 1000,
                 attempts=attempt,
-                body_bytes=size,
+                body_bytes=answer.size,
+                not_modified=answer.not_modified,
+                etag=answer.etag,
+                last_modified=answer.last_modified,
             )
 
     def _retry_delay(self, failure: FetchFailure, attempt: int) -> float | None:
@@ -236,13 +317,20 @@ class Fetcher:
             return failure.retry_after
         return self.policy.backoff(attempt)
 
-    def _attempt(self, url: str, headers: Mapping[str, str], timeout: float) -> tuple[dict[str, Any], int, int]:
+    def _attempt(self, url: str, headers: Mapping[str, str], timeout: float, transport: Transport) -> _Answer:
         deadline = time.monotonic() + timeout
-        request_headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        request_headers = {
+            "User-Agent": USER_AGENT,
+            "Accept": "application/json",
+            # Exactly the codings pollers.decoding can undo, whatever urllib3 would offer.
+            "Accept-Encoding": ACCEPT_ENCODING,
+            **headers,
+        }
+        conditional = any(name.lower() in CONDITIONAL_HEADERS for name in request_headers)
         current = url
         for _hop in range(self.policy.max_redirects + 1):
             target = self._check(current)
-            response = self._send(target, request_headers, timeout, deadline)
+            response = self._send(target, request_headers, timeout, deadline, transport)
             try:
                 if response.status_code in REDIRECT_STATUSES:
                     location = response.headers.get("Location")
@@ -258,6 +346,8 @@ class Fetcher:
                         }
                     current = following
                     continue
+                if response.status_code == 304 and conditional:
+                    return _Answer(None, 304, not_modified=True)
                 return self._read(response, target, deadline)
             finally:
                 response.close()
@@ -270,7 +360,20 @@ class Fetcher:
             # A DNS failure may be transient; a forbidden address is not going to improve on retry.
             raise FetchFailure(exc.kind, str(exc), retryable=exc.kind == "dns") from None
 
-    def _send(self, target: Target, headers: Mapping[str, str], timeout: float, deadline: float) -> requests.Response:
+    def _send(
+        self, target: Target, headers: Mapping[str, str], timeout: float, deadline: float, transport: Transport
+    ) -> requests.Response:
+        try:
+            proxies = proxies_for(
+                target.url,
+                transport,
+                global_proxy=self.policy.proxy,
+                allowed=self.policy.allowed_proxies,
+                trust_env=self.policy.trust_env_proxy,
+            )
+        except TransportError as exc:
+            raise FetchFailure(exc.kind, exc.message) from None
+        session = self.session(transport)
         if self.rate_limiter is not None and not acquire(
             self.rate_limiter, target.host, self.stop, timeout=max(0.0, deadline - time.monotonic())
         ):
@@ -281,18 +384,29 @@ class Fetcher:
             # Every address tried is one the guard checked; the next one only when a connection is refused.
             for index, address in enumerate(target.addresses):
                 try:
-                    return self.session().get(
+                    return session.get(
                         target.pinned_url(address),
                         headers={**headers, "Host": target.host_header},
                         timeout=(connect_timeout, read_timeout),
                         allow_redirects=False,
                         stream=True,
+                        proxies=proxies,
                     )
                 except requests.exceptions.ConnectionError as exc:
                     last = index == len(target.addresses) - 1
-                    if last or isinstance(exc, requests.exceptions.ConnectTimeout | requests.exceptions.SSLError):
+                    if last or isinstance(
+                        exc,
+                        requests.exceptions.ConnectTimeout
+                        | requests.exceptions.SSLError
+                        | requests.exceptions.ProxyError,
+                    ):
                         raise
             raise AssertionError("unreachable: resolve_target never returns an empty address list")
+        except requests.exceptions.ProxyError:
+            via = proxy_label(next(iter(proxies.values()), ""))
+            raise FetchFailure(
+                "proxy", f"the proxy {via} did not connect us to {target.host}", retryable=True
+            ) from None
         except requests.exceptions.SSLError:
             raise FetchFailure("tls", f"TLS handshake with {target.host} failed") from None
         except requests.exceptions.ConnectTimeout:
@@ -308,7 +422,7 @@ class Fetcher:
         except requests.exceptions.RequestException as exc:
             raise FetchFailure("request", f"request to {target.host} failed ({type(exc).__name__})") from None
 
-    def _read(self, response: requests.Response, target: Target, deadline: float) -> tuple[dict[str, Any], int, int]:
+    def _read(self, response: requests.Response, target: Target, deadline: float) -> _Answer:
         status = response.status_code
         if status == 429 or status >= 500:
             raise FetchFailure(
@@ -322,22 +436,43 @@ class Fetcher:
             raise FetchFailure(f"http_{status}", f"{target.host} answered HTTP {status}", status_code=status)
 
         limit = self.policy.max_body_bytes
+        try:
+            pipeline = Pipeline.for_header(response.headers.get("Content-Encoding"))
+        except DecodingError as exc:
+            raise FetchFailure(exc.kind, exc.message, status_code=status) from None
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > limit:
+            # Content-Length counts the bytes on the wire; those are capped too (see below).
             raise FetchFailure(
                 "too_large", f"the body is {int(declared)} bytes, more than the {limit} allowed", status_code=status
             )
         body = bytearray()
+        wire = 0
+
+        def take(pieces: Any) -> None:
+            nonlocal body
+            for piece in pieces:
+                body += piece
+                if len(body) > limit:
+                    # Decoded bytes: a small compressed body that inflates past the limit ends here,
+                    # after one bounded piece, not after inflating all of it.
+                    raise FetchFailure(
+                        "too_large", f"the decoded body exceeds the {limit} bytes allowed", status_code=status
+                    )
+
         try:
             while True:
                 # read1 returns whatever one socket read brings: the deadline is checked between
                 # reads, so a server dripping a byte at a time cannot hold the poll past it.
-                chunk = response.raw.read1(READ_CHUNK)
+                chunk = response.raw.read1(READ_CHUNK, decode_content=False)
                 if not chunk:
                     break
-                body += chunk
-                if len(body) > limit:
+                wire += len(chunk)
+                if wire > limit:
+                    # No real JSON compresses to more than itself: a long stream that decodes to little
+                    # (empty blocks, skippable frames) is cut here rather than at the deadline.
                     raise FetchFailure("too_large", f"the body exceeds the {limit} bytes allowed", status_code=status)
+                take(pipeline.feed(chunk))
                 if time.monotonic() > deadline:
                     raise FetchFailure(
                         "slow_body",
@@ -345,6 +480,9 @@ class Fetcher:
                         retryable=True,
                         status_code=status,
                     )
+            if declared and declared.isdigit() and wire < int(declared):
+                raise FetchFailure("truncated", f"got {wire} of {declared} bytes", status_code=status)
+            take(pipeline.finish())
         except (ProtocolError, requests.exceptions.ChunkedEncodingError):
             raise FetchFailure(
                 "truncated", "the connection closed before the body was complete", status_code=status
@@ -353,19 +491,20 @@ class Fetcher:
             raise FetchFailure(
                 "timeout", f"{target.host} stopped sending the body", retryable=True, status_code=status
             ) from None
+        except DecodingError as exc:
+            raise FetchFailure(exc.kind, exc.message, status_code=status) from None
         except DecodeError:
             raise FetchFailure(
                 "bad_encoding", "the body does not match its Content-Encoding", status_code=status
             ) from None
-        if declared and declared.isdigit() and len(body) < int(declared):
-            raise FetchFailure("truncated", f"got {len(body)} of {declared} bytes", status_code=status)
         try:
-            document = json.loads(bytes(body), parse_constant=_reject_constant)
-        except (ValueError, UnicodeDecodeError) as exc:
-            message = str(exc) if "not valid JSON" in str(exc) else "the body is not JSON"
-            raise FetchFailure("not_json", message, status_code=status) from None
-        if not isinstance(document, dict):
-            raise FetchFailure(
-                "not_object", f"the body is a JSON {type(document).__name__}, not an object", status_code=status
-            )
-        return document, status, len(body)
+            document = parse_object(bytes(body), response.headers.get("Content-Type"), self.policy.max_json_depth)
+        except BodyError as exc:
+            raise FetchFailure(exc.kind, exc.message, status_code=status) from None
+        return _Answer(
+            document,
+            status,
+            len(body),
+            etag=validator(response.headers.get("ETag")),
+            last_modified=validator(response.headers.get("Last-Modified")),
+        )

@@ -1,18 +1,14 @@
-"""The poller's Prometheus instruments, counted from its own ``poll_completed`` signal (pollers.apps).
+"""The poller's Prometheus instruments, counted once per poll by ``Poller.poll`` with the poll's final outcome.
 
-A receiver rather than calls inside the engine: every poll, whichever code path ends it, is
-announced exactly once through the signal, so counting there counts each poll once.
+Called by the engine after every receiver has run rather than as a ``poll_completed`` receiver: a
+receiver's exception turns a good poll into a failed one (``internal``) after the announcement, and
+the counters must say what the poll ended as.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.dispatch import receiver
-
 from observability import instruments
 from pollers.outcome import PollOutcome
-from pollers.signals import poll_completed
 
 
 def outcome_label(outcome: PollOutcome) -> str:
@@ -25,8 +21,7 @@ def outcome_label(outcome: PollOutcome) -> str:
     return "unchanged"
 
 
-@receiver(poll_completed, dispatch_uid="pollers.instrumentation.count_poll")
-def count_poll(sender: Any, source: Any, outcome: PollOutcome, **kwargs: Any) -> None:
+def count_poll(outcome: PollOutcome) -> None:
     slug = outcome.source
     instruments.POLLS.labels(source=slug, outcome=outcome_label(outcome)).inc()
     if outcome.latency_ms is not None and not outcome.skipped:

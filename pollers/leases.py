@@ -14,6 +14,17 @@ either. A poller killed with ``kill -9`` holds nothing for long: its lease expir
 TTL and every other process claims the next slot as usual, so a source misses at most the one
 poll that was in flight. Without Redis the same rules run in-process, which is only correct
 for a single poller; the poller says so at start.
+
+A Redis outage must not stop the polling (``FallbackLeases``): while Redis is unreachable the
+claims go to the database (``DatabaseLeases``: one ``PollerLease`` row per source, claimed by a
+compare-and-set, with ``SELECT ... FOR UPDATE SKIP LOCKED`` first on PostgreSQL), Redis being
+tried again every ``POLLER_REDIS_RETRY_SECONDS``. Two rules keep a slot from being polled twice
+across the switch: during an outage a poller does not claim a slot that began before it saw
+Redis fail (someone may have claimed it in Redis just before), and for two intervals after it
+started or saw Redis come back it claims in Redis *and* in the database (another poller may
+still be on the database). A source misses at most the one slot under way when Redis went away.
+Not covered: a partition in which some pollers reach Redis and others do not for longer than
+that (docs/polling.md).
 """
 
 from __future__ import annotations
@@ -24,9 +35,16 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.db import IntegrityError, connections, transaction
+from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
+
 from pollers.coordination import key_prefix, redis_client
+from pollers.schedule import phase, slot_start
 
 logger = logging.getLogger("pollers.leases")
 
@@ -36,6 +54,8 @@ class Lease:
     slug: str
     slot: int
     token: str
+    held_in: tuple[str, ...] = ()  # FallbackLeases: which stores hold it ("redis", "db")
+    db_token: str = ""  # FallbackLeases, when held in both: the database row's token
 
 
 class LeaseBackend(abc.ABC):
@@ -158,9 +178,177 @@ class LocalLeases(LeaseBackend):
             return True
 
 
+def _in(seconds: float) -> ExpressionWrapper:
+    """The database's clock plus ``seconds``: every poller compares expiries on the same clock."""
+    return ExpressionWrapper(
+        Now() + Value(timedelta(seconds=seconds), output_field=DurationField()), output_field=DateTimeField()
+    )
+
+
+class DatabaseLeases(LeaseBackend):
+    """The lease rules on the ``PollerLease`` table of database ``using``: correct across processes."""
+
+    name = "db"
+
+    def __init__(self, using: str = "default") -> None:
+        self.using = using
+
+    def _rows(self) -> Any:
+        from pollers.models import PollerLease
+
+        return PollerLease.objects.using(self.using)
+
+    def claim(self, slug: str, slot: int, slot_ttl: float, lease_ttl: float) -> Lease | None:
+        token = new_token()
+        claimable = Q(slot__lt=slot) & (Q(token="") | Q(expires_at__isnull=True) | Q(expires_at__lte=Now()))
+        with transaction.atomic(using=self.using):
+            rows = self._rows().filter(slug=slug)
+            if connections[self.using].vendor == "postgresql":
+                # A row another poller is claiming right now is skipped, not waited for: it is theirs.
+                locked = list(rows.select_for_update(skip_locked=True).values_list("pk", flat=True))
+                if not locked:
+                    return self._create(slug, slot, token, lease_ttl) if not rows.exists() else None
+            # The compare-and-set: one UPDATE, so of two claimers only one finds the row claimable.
+            if rows.filter(claimable).update(slot=slot, token=token, expires_at=_in(lease_ttl)):
+                return Lease(slug, slot, token)
+            if rows.exists():
+                return None
+        return self._create(slug, slot, token, lease_ttl)
+
+    def _create(self, slug: str, slot: int, token: str, lease_ttl: float) -> Lease | None:
+        try:
+            with transaction.atomic(using=self.using):
+                self._rows().create(slug=slug, slot=slot, token=token, expires_at=_in(lease_ttl))
+        except IntegrityError:
+            return None  # another poller created the row first: the slot is theirs
+        return Lease(slug, slot, token)
+
+    def extend(self, lease: Lease, lease_ttl: float) -> bool:
+        mine = self._rows().filter(slug=lease.slug, slot=lease.slot, token=lease.token)
+        return bool(mine.update(expires_at=_in(lease_ttl)))
+
+    def release(self, lease: Lease) -> bool:
+        return bool(self._rows().filter(slug=lease.slug, token=lease.token).update(token="", expires_at=None))
+
+
+class FallbackLeases(LeaseBackend):
+    """Redis leases that keep working through a Redis outage by falling back to the database."""
+
+    name = "redis"  # what the poller reports: Redis is the coordination; the database only stands in
+
+    def __init__(
+        self,
+        primary: LeaseBackend,
+        fallback: LeaseBackend,
+        *,
+        retry_seconds: float = 5.0,
+        clock: Any = time.time,
+    ) -> None:
+        self.primary = primary
+        self.fallback = fallback
+        self.retry_seconds = retry_seconds
+        self.clock = clock
+        self._lock = threading.Lock()
+        self.down_since: float | None = None  # when this process saw Redis fail, while it is down
+        self._next_try = 0.0
+        # Claims go to both stores for two intervals after this: another poller may still be on the database.
+        self._settling_since = clock()
+
+    @staticmethod
+    def _redis_errors() -> tuple[type[BaseException], ...]:
+        import redis
+
+        return (redis.exceptions.RedisError, OSError)
+
+    def _try_primary(self, now: float) -> bool:
+        with self._lock:
+            if self.down_since is None:
+                return True
+            if now < self._next_try:
+                return False
+            self._next_try = now + self.retry_seconds  # one probe per period, whichever thread comes first
+            return True
+
+    def _primary_failed(self, now: float, exc: BaseException) -> None:
+        with self._lock:
+            if self.down_since is None:
+                self.down_since = now
+                logger.warning("Redis is unreachable (%s): leases fall back to the database", type(exc).__name__)
+            self._next_try = now + self.retry_seconds
+
+    def _primary_ok(self, now: float) -> None:
+        with self._lock:
+            if self.down_since is not None:
+                logger.warning("Redis is back after %.0fs: leases return to Redis", now - self.down_since)
+                self.down_since = None
+                self._settling_since = now
+
+    def claim(self, slug: str, slot: int, slot_ttl: float, lease_ttl: float) -> Lease | None:
+        now = self.clock()
+        if self._try_primary(now):
+            try:
+                lease = self.primary.claim(slug, slot, slot_ttl, lease_ttl)
+            except self._redis_errors() as exc:
+                self._primary_failed(now, exc)
+            else:
+                self._primary_ok(now)
+                if lease is None:
+                    return None
+                if now >= self._settling_since + slot_ttl:
+                    return Lease(slug, slot, lease.token, ("redis",))
+                return self._also_in_database(lease, slot_ttl, lease_ttl)
+        with self._lock:
+            down_since = self.down_since
+        interval = slot_ttl / 2
+        if down_since is not None and slot_start(slot, interval, phase(slug, interval)) < down_since:
+            return None  # under way when Redis went: it may have been claimed there already
+        held = self.fallback.claim(slug, slot, slot_ttl, lease_ttl)
+        return None if held is None else Lease(slug, slot, held.token, ("db",))
+
+    def _also_in_database(self, lease: Lease, slot_ttl: float, lease_ttl: float) -> Lease | None:
+        try:
+            held = self.fallback.claim(lease.slug, lease.slot, slot_ttl, lease_ttl)
+        except Exception as exc:  # the database is only a guard here; Redis decides while it is up
+            logger.debug("%s: no database guard for slot %d: %s", lease.slug, lease.slot, type(exc).__name__)
+            return Lease(lease.slug, lease.slot, lease.token, ("redis",))
+        if held is None:
+            # A poller still on the database has this slot.
+            self._quietly(self.primary.release, lease)
+            return None
+        return Lease(lease.slug, lease.slot, lease.token, ("redis", "db"), db_token=held.token)
+
+    def extend(self, lease: Lease, lease_ttl: float) -> bool:
+        results = [
+            self._quietly(self._backend(name).extend, self._part(lease, name), lease_ttl) for name in lease.held_in
+        ]
+        return bool(results) and all(results)
+
+    def release(self, lease: Lease) -> bool:
+        results = [self._quietly(self._backend(name).release, self._part(lease, name)) for name in lease.held_in]
+        return any(results)
+
+    def _backend(self, name: str) -> LeaseBackend:
+        return self.primary if name == "redis" else self.fallback
+
+    @staticmethod
+    def _part(lease: Lease, name: str) -> Lease:
+        token = lease.db_token if name == "db" and lease.db_token else lease.token
+        return Lease(lease.slug, lease.slot, token)
+
+    @staticmethod
+    def _quietly(action: Any, *args: Any) -> bool:
+        try:
+            return bool(action(*args))
+        except Exception as exc:  # an unreachable store: its lease expires on its own
+            logger.debug("lease %s failed: %s", getattr(action, "__name__", action), type(exc).__name__)
+            return False
+
+
 def build_lease_backend() -> LeaseBackend:
     client = redis_client()
     if client is None:
         logger.warning("REDIS_URL is not set: leases are local to this process, so run only ONE poller")
         return LocalLeases()
-    return RedisLeases(client)
+    if not settings.POLLER_LEASE_FALLBACK:
+        return RedisLeases(client)
+    return FallbackLeases(RedisLeases(client), DatabaseLeases(), retry_seconds=settings.POLLER_REDIS_RETRY_SECONDS)

@@ -60,7 +60,11 @@ HEALTH_FIELDS = (
     "circuit_opened_at",
     "last_latency_ms",
     "last_status_code",
+    "upstream_etag",
+    "upstream_last_modified",
 )
+# Fields holding ciphertext (devops_insights.crypto): never shown, exported or logged, only replaced.
+ENCRYPTED_FIELDS = ("auth_secret_encrypted", "tls_client_key_encrypted")
 
 
 class SourceQuerySet(models.QuerySet):
@@ -73,6 +77,11 @@ class Source(models.Model):
         CLOSED = "closed", "Closed"
         OPEN = "open", "Open"
         HALF_OPEN = "half_open", "Half-open"
+
+    class AuthScheme(models.TextChoices):
+        NONE = "", "None"
+        BASIC = "basic", "HTTP Basic (username and password)"
+        BEARER = "bearer", "Bearer token"
 
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField("display name", max_length=120)
@@ -94,6 +103,41 @@ class Source(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    # How to reach the upstream on an enterprise network (pollers/transport.py, docs/polling.md). Every column
+    # added with it has a database default, so code that does not know them (a web process not yet restarted
+    # in a rolling deploy, a migration test at an older state) can still insert a source.
+    proxy = models.CharField(
+        default="",
+        db_default="",
+        max_length=300,
+        blank=True,
+        help_text='Empty: POLLER_PROXY (or none). "direct": no proxy. Else a proxy URL from POLLER_ALLOWED_PROXIES.',
+    )
+    tls_verify = models.BooleanField(
+        "verify TLS certificates",
+        db_default=True,
+        default=True,
+        help_text="Turning this off lets anyone on the path impersonate the upstream; shown as a warning.",
+    )
+    tls_ca_pem = models.TextField(
+        "trusted CA certificates (PEM)",
+        default="",
+        db_default="",
+        blank=True,
+        help_text="Trust only these CAs for this source.",
+    )
+    tls_client_cert_pem = models.TextField("client certificate (PEM)", blank=True, default="", db_default="")
+    tls_client_key_encrypted = models.TextField(
+        blank=True, editable=False, default="", db_default=""
+    )  # Fernet token of the key
+    auth_scheme = models.CharField(
+        max_length=10, choices=AuthScheme.choices, default=AuthScheme.NONE, blank=True, db_default=""
+    )
+    auth_username = models.CharField(max_length=200, blank=True, default="", db_default="")
+    auth_secret_encrypted = models.TextField(
+        blank=True, editable=False, default="", db_default=""
+    )  # Fernet: password or token
+
     # Poll health, kept up to date by the poller.
     last_polled_at = models.DateTimeField(null=True, blank=True)
     last_success_at = models.DateTimeField(null=True, blank=True)
@@ -105,6 +149,11 @@ class Source(models.Model):
     circuit_opened_at = models.DateTimeField(null=True, blank=True)
     last_latency_ms = models.FloatField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    # The upstream's validators from its last full answer, sent back as If-None-Match / If-Modified-Since.
+    upstream_etag = models.CharField("upstream ETag", max_length=200, blank=True, default="", db_default="")
+    upstream_last_modified = models.CharField(
+        "upstream Last-Modified", max_length=200, blank=True, default="", db_default=""
+    )
 
     # Worst alert currently firing for this source, kept up to date by the alert evaluator.
     alert_state = models.CharField(max_length=10, choices=SourceAlertLevel.choices, default=SourceAlertLevel.OK)
@@ -127,12 +176,37 @@ class Source(models.Model):
                 resolve_target(self.url)
             except UnsafeURLError as exc:
                 raise ValidationError({"url": str(exc)}) from None
+        if not isinstance(self.headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
+        ):
+            raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
         from pollers.validation import validate_request_headers
 
         try:
             validate_request_headers(self.headers)  # CR/LF and other control characters: refused at save
         except ValidationError as exc:
             raise ValidationError({"headers": exc.messages}) from None
+        self._clean_network()
+
+    def _clean_network(self) -> None:
+        from pollers.transport import TransportError, check_ca_pem, check_source_proxy
+
+        errors: dict[str, str] = {}
+        try:
+            self.proxy = check_source_proxy(self.proxy or "", settings.POLLER_ALLOWED_PROXIES, settings.POLLER_PROXY)
+        except TransportError as exc:
+            errors["proxy"] = exc.message
+        if self.tls_ca_pem.strip():
+            try:
+                check_ca_pem(self.tls_ca_pem)
+            except TransportError as exc:
+                errors["tls_ca_pem"] = exc.message
+        if self.auth_scheme == self.AuthScheme.BASIC and not self.auth_username:
+            errors["auth_username"] = "HTTP Basic needs a username."
+        if self.auth_scheme and any(name.lower() == "authorization" for name in self.headers or {}):
+            errors["auth_scheme"] = "Remove the Authorization header, or leave the authentication scheme empty."
+        if errors:
+            raise ValidationError(errors)
 
     def spec(self) -> SourceSpec:
         return SourceSpec(
@@ -144,6 +218,26 @@ class Source(models.Model):
     def masked_headers(self) -> dict[str, str]:
         """Headers safe to show or log: credential values replaced by a mask."""
         return {k: (MASK if SECRET_HEADER_PATTERN.search(k) else v) for k, v in (self.headers or {}).items()}
+
+    # --- credentials: write-only, encrypted at rest ------------------------------------------------
+    def set_auth_secret(self, plaintext: str) -> None:
+        """Store a password or token, encrypted; "" removes it. Raises crypto.SecretUnavailable without a key."""
+        from devops_insights import crypto
+
+        self.auth_secret_encrypted = crypto.encrypt(plaintext) if plaintext else ""
+
+    def set_client_key(self, pem: str) -> None:
+        from devops_insights import crypto
+
+        self.tls_client_key_encrypted = crypto.encrypt(pem) if pem else ""
+
+    @property
+    def has_auth_secret(self) -> bool:
+        return bool(self.auth_secret_encrypted)
+
+    @property
+    def has_client_key(self) -> bool:
+        return bool(self.tls_client_key_encrypted)
 
 
 class PollerProcessQuerySet(models.QuerySet):
@@ -286,3 +380,20 @@ class PollFailure(models.Model):
                     models.Q(occurred_at__lt=at) | models.Q(occurred_at=at, id__lt=pk)
                 ).delete()
         return failure
+
+
+class PollerLease(models.Model):
+    """A source's lease in the database: the fallback while Redis is unreachable (pollers/leases.py).
+
+    One row per source: the newest slot claimed and, while a poll is in flight, the owner's token
+    and expiry (database time). A claim is one compare-and-set on this row, so two pollers can
+    never both win a slot.
+    """
+
+    slug = models.CharField(max_length=64, unique=True)
+    slot = models.BigIntegerField()
+    token = models.CharField(max_length=32, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.slug} slot {self.slot}"

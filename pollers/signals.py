@@ -1,16 +1,18 @@
 """Signals the poller sends; realtime, alerting and observability connect to them, the poller knows none of them.
 
 Every signal is sent with ``sender=Source`` and ``send_robust``: receivers must be quick and must not
-raise, and the poller logs and ignores a receiver's exception, so a listener's bug or outage (a channel
-layer down) never fails a poll whose data is stored. They are sent in this order within one poll:
+raise (a listener's outage, a channel layer down, is theirs to absorb). A receiver's exception stops no
+other receiver, but it is a bug: the poll ends as a failed poll of kind ``internal``, recorded on the
+source, in its poll-failure log and in the poll counters, announced as a health change and logged once
+with the poll id, even though its document is stored. They are sent in this order within one poll:
 
 ``health_changed``: sent when a poll changed the source's health in a way worth announcing, after
 the health fields are written, with keyword arguments ``source`` (the ``Source`` instance, health
 fields already updated), ``status`` (one of ``pollers.health.CHANGES``: "failing" for the first failed
 poll after a success, "circuit_open" when the breaker has just opened, "recovered" for the first success
 after either) and ``detail`` (a JSON-serializable dict: ``error_kind``, ``error_message``,
-``consecutive_failures`` and ``poll_id`` for a failure, ``after_failures`` for a recovery). At most once
-per poll; never on a dry run.
+``consecutive_failures`` and ``poll_id`` for a failure, ``after_failures`` for a recovery). Once per
+poll, or twice when the poll turned out failed (``internal``) after a first announcement; never on a dry run.
 
 ``change_stored``: sent after a poll stored a document that differs from the previous one, with keyword
 arguments ``source`` (the ``Source``), ``record`` (the store's ``RecordResult``: ``hash``, ``sequence``,
@@ -24,8 +26,29 @@ keyword arguments ``source`` (the ``Source`` instance, health fields already upd
 
 from __future__ import annotations
 
+import logging
+
 from django.dispatch import Signal
 
-health_changed = Signal()
-change_stored = Signal()
-poll_completed = Signal()
+logger = logging.getLogger("pollers.signals")
+
+
+class PollSignal(Signal):
+    """A signal whose ``send_robust`` keeps a receiver's traceback at debug level.
+
+    Django logs each receiver's exception with its traceback at error level; the poller logs the poll's
+    one error line itself (with the poll id, the exception's type and message, the receiver), so a
+    receiver failing on every poll does not repeat its traceback on every poll.
+    """
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name  # for the poll's log line: "change_stored receiver <name> raised ..."
+
+    def _log_robust_failure(self, receiver: object, err: Exception) -> None:
+        logger.debug("receiver %s raised", getattr(receiver, "__qualname__", receiver), exc_info=err)
+
+
+health_changed = PollSignal("health_changed")
+change_stored = PollSignal("change_stored")
+poll_completed = PollSignal("poll_completed")

@@ -269,11 +269,27 @@ class PinnedAdapter(HTTPAdapter):
     The fetcher rewrites ``https://example.com/x`` to ``https://93.184.216.34:443/x`` with
     ``Host: example.com``; this adapter puts the Host name back as the TLS server name (SNI) and
     as the name the certificate must match, so pinning the address weakens nothing.
+
+    With ``ssl_context`` (a source's own CAs or client certificate, ``pollers.transport``) every
+    connection uses that context, and the context alone says which CAs are trusted.
     """
+
+    def __init__(self, *args: Any, ssl_context: Any = None, **kwargs: Any) -> None:
+        self.ssl_context = ssl_context
+        super().__init__(*args, **kwargs)
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        super().cert_verify(conn, url, verify, cert)
+        if self.ssl_context is not None:
+            # Else urllib3 adds requests' default bundle to our context on every connection.
+            conn.ca_certs = None
+            conn.ca_cert_dir = None
 
     def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
         attributes: Any = super().build_connection_pool_key_attributes(request, verify, cert)
         host_params, pool_kwargs = attributes
+        if self.ssl_context is not None and host_params.get("scheme") == "https":
+            pool_kwargs["ssl_context"] = self.ssl_context
         host_header = request.headers.get("Host")
         if host_params.get("scheme") == "https" and host_header:
             name = urlsplit(f"//{host_header}").hostname or ""

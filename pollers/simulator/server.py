@@ -1,7 +1,7 @@
 """The simulator's HTTP server: status documents per region, faults on demand, a loopback control API.
 
 Routes:
-  GET    /status/<region>[?stats=1][&fault=<kind>&...]  the region's document (see ``payload``)
+  GET    /status/<region>[?stats=1][&fault=<kind>&...]  the region's document (see ``payload``, ``faults``)
   GET    /echo/headers                                    the request's headers as a JSON object
   GET    /_control/requests                               {"<region>": [unix times of requests], ...}
   POST   /_control/faults/<region>                        JSON ``Fault`` fields: set a standing fault
@@ -15,6 +15,10 @@ container cannot be steered from outside.
 
 from __future__ import annotations
 
+import base64
+import email.utils
+import hashlib
+import hmac
 import ipaddress
 import json
 import logging
@@ -31,11 +35,12 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from pollers.simulator import payload
+from pollers.simulator import encodings, payload
 from pollers.simulator.faults import Fault, FaultError
 
 logger = logging.getLogger("pollers.simulator")
 
+NON_ASCII_NOTE = "Zürich \u2013 \u2713 東京"  # in the "charset" fault's document
 REGION_PATH = re.compile(r"^/status/([a-z0-9][a-z0-9-]{0,63})/?$")
 FAULT_PATH = re.compile(r"^/_control/faults(?:/([a-z0-9][a-z0-9-]{0,63}))?/?$")
 
@@ -195,6 +200,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         if delay > 0 and state.stopping.wait(delay):
             return
         kind = fault.kind if fault else ""
+        if fault is not None and kind == "auth" and not self.authorized(fault):
+            realm = "Bearer" if fault.token else 'Basic realm="simulator"'
+            self.send_json(401, {"error": "credentials required"}, headers={"WWW-Authenticate": realm})
+            return
         degraded = True if kind == "degraded" else False if kind == "healthy" else None
         document = payload.generate(
             region,
@@ -205,8 +214,30 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         )
         body = json.dumps(document).encode()
 
-        if fault is None or kind in ("latency", "degraded", "healthy"):
+        if fault is None or kind in ("latency", "degraded", "healthy", "auth"):
             self.send_body(200, body)
+        elif kind == "encoding":
+            coding = fault.coding or "gzip"
+            self.send_body(200, encodings.encode(body, coding), headers=self.coding_header(coding))
+        elif kind == "bad_encoding":
+            self.send_body(200, body, headers=self.coding_header(fault.coding or "gzip"))
+        elif kind == "bomb":
+            coding = fault.coding or "gzip"
+            self.send_bomb(encodings.bomb(coding, fault.size), self.coding_header(coding), fault.declare)
+        elif kind == "deep":
+            self.send_body(200, b'{"deep": ' + b"[" * fault.depth + b"]" * fault.depth + b"}")
+        elif kind == "charset":
+            # Text outside ASCII, so a wrong decoding shows; "utf-16" and "utf-32" carry their own mark.
+            text = json.dumps({**document, "note": NON_ASCII_NOTE}, ensure_ascii=False)
+            # What a charset cannot carry goes as a JSON escape (\u2013), as a careful server would.
+            encoded = text.encode(fault.charset, errors="backslashreplace")
+            if fault.bom and fault.charset not in ("utf-16", "utf-32", "utf-8-sig"):
+                encoded = self.bom(fault.charset) + encoded
+            named = fault.label or fault.charset
+            content_type = f"application/json; charset={named}" if fault.declare else "application/json"
+            self.send_body(200, encoded, content_type=content_type)
+        elif kind == "etag":
+            self.send_conditional(body, state.now())
         elif kind == "hang":
             self.hang(fault.delay)
         elif kind == "error":
@@ -222,7 +253,8 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         elif kind == "oversized":
             self.send_oversized(fault.size, fault.declare)
         elif kind == "drip":
-            self.drip(body, fault.interval)
+            coding = fault.coding or "identity"
+            self.drip(encodings.encode(body, coding), fault.interval, self.coding_header(coding))
         elif kind == "redirect":
             self.send_response(fault.status)
             self.send_header("Location", fault.location)
@@ -272,10 +304,28 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         except OSError:
             return  # the client stopped reading at its limit, as it should
 
-    def drip(self, body: bytes, interval: float) -> None:
+    def send_bomb(self, body: bytes, headers: dict[str, str], declare: bool) -> None:
+        """Like send_body; ``declare=False`` leaves out Content-Length (the body ends when the connection does)."""
+        if declare:
+            self.send_body(200, body, headers=headers)
+            return
         self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.end_headers()
+        try:
+            self.wfile.write(body)
+        except OSError:
+            return  # the client stopped reading at its limit, as it should
+
+    def drip(self, body: bytes, interval: float, headers: dict[str, str] | None = None) -> None:
+        self.close_connection = True
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         try:
@@ -286,6 +336,59 @@ class SimulatorHandler(BaseHTTPRequestHandler):
                     return
         except OSError:
             return
+
+    def authorized(self, fault: Fault) -> bool:
+        given = self.headers.get("Authorization", "")
+        if fault.token:
+            expected = f"Bearer {fault.token}"
+        else:
+            expected = "Basic " + base64.b64encode(f"{fault.username}:{fault.password}".encode()).decode()
+        return hmac.compare_digest(given.encode(), expected.encode())
+
+    @staticmethod
+    def coding_header(coding: str) -> dict[str, str]:
+        return {"Content-Encoding": encodings.header_value(coding)} if coding != "identity" else {}
+
+    @staticmethod
+    def bom(charset: str) -> bytes:
+        import codecs
+
+        marks = {
+            "utf-8": codecs.BOM_UTF8,
+            "utf8": codecs.BOM_UTF8,
+            "utf-16-le": codecs.BOM_UTF16_LE,
+            "utf-16-be": codecs.BOM_UTF16_BE,
+            "utf-32-le": codecs.BOM_UTF32_LE,
+            "utf-32-be": codecs.BOM_UTF32_BE,
+        }
+        return marks.get(charset, b"")
+
+    def send_conditional(self, body: bytes, now: float) -> None:
+        """Validators as a stock web server sends them; 304 when the client's match (RFC 9110 13.1)."""
+        etag = '"' + hashlib.sha256(body).hexdigest()[:20] + '"'
+        window_start = payload.window_index(now, self.server.state.window_seconds) * self.server.state.window_seconds
+        last_modified = email.utils.formatdate(window_start, usegmt=True)
+        validators = {"ETag": etag, "Last-Modified": last_modified, "Cache-Control": "no-cache"}
+        if_none_match = self.headers.get("If-None-Match")
+        if_modified_since = self.headers.get("If-Modified-Since")
+        if if_none_match is not None:
+            tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+            fresh = "*" in tags or etag in tags
+        elif if_modified_since is not None:
+            try:
+                since = email.utils.parsedate_to_datetime(if_modified_since).timestamp()
+            except (TypeError, ValueError):
+                since = None
+            fresh = since is not None and int(window_start) <= since
+        else:
+            fresh = False
+        if fresh:
+            self.send_response(304)
+            for name, value in validators.items():
+                self.send_header(name, value)
+            self.end_headers()
+            return
+        self.send_body(200, body, headers=validators)
 
     # --- helpers ----------------------------------------------------------------------------------
     def from_loopback(self) -> bool:

@@ -12,9 +12,9 @@ the comment says why):
   line, not each other, except for ``EXCEPTIONS`` below.
 - ``dashboard`` and ``api``: the two faces; may import everything below, not each other.
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
-  Its ``config`` (typed environment readers), ``crypto`` (Fernet encryption of stored secrets, which
-  imports no app) and its package ``__init__`` (only ``__version__``) are the ground floor every app
-  may import.
+  Its ``config`` (typed environment readers), its ``crypto`` (the one key ring for secrets stored by any
+  app, ``FIELD_ENCRYPTION_KEY``) and its package ``__init__`` (only ``__version__``) are the ground floor
+  every app may import; they import no project app themselves (checked below).
 
 Migrations are left out: they are frozen history, and Django resolves them by app label, not by import.
 Imports given as strings (settings' MIDDLEWARE, ``import_string``) are not followed.
@@ -127,6 +127,14 @@ def upward(root: Path, allowlist: frozenset[tuple[str, str]] = frozenset()) -> l
 def test_it_finds_no_import_of_a_higher_layer() -> None:
     found = upward(ROOT)
     assert not found, "imports of a higher layer:\n" + "\n".join(str(arrow) for arrow in found)
+
+
+def test_it_finds_the_ground_floor_importing_no_project_app() -> None:
+    for name in sorted(GROUND_FLOOR):
+        path = ROOT / Path(*name.split("."))
+        path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+        imported = {module for _line, module in imported_modules(ROOT, path) if module.split(".")[0] in APPS}
+        assert not imported, f"{name} is on the ground floor but imports {sorted(imported)}"
 
 
 def write(root: Path, relative: str, text: str) -> None:

@@ -14,9 +14,9 @@ from django.test import Client
 
 from metrics.stores.base import RecordResult
 from observability import exposition
+from pollers.instrumentation import count_poll
 from pollers.models import Source
 from pollers.outcome import PollOutcome
-from pollers.signals import poll_completed
 from tests import services
 from tests.factories import make_source
 from tests.observability.support import samples, scrape, value
@@ -28,7 +28,8 @@ NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 def send_poll(source: Source, **fields: Any) -> PollOutcome:
     outcome = PollOutcome(source=source.slug, poll_id="p-1", started_at=NOW, **fields)
-    poll_completed.send_robust(sender=Source, source=source, outcome=outcome)
+    # As the engine does once at the end of every poll, with its final outcome.
+    count_poll(outcome)
     return outcome
 
 

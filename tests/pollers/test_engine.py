@@ -214,8 +214,15 @@ def test_it_survives_a_failing_signal_receiver(
         outcome = poller.poll(source)
     finally:
         poll_completed.disconnect(dispatch_uid="broken")
-    assert outcome.ok
-    assert "receiver bug" in caplog.text
+    # The poll survives (returns, its document stored) but a receiver's bug is not swallowed (issue 13):
+    # the poll ends as a failed poll of kind internal, logged once, without the traceback.
+    assert get_store().latest(source.slug) is not None
+    assert (outcome.ok, outcome.error_kind) == (False, "internal")
+    assert "RuntimeError: receiver bug" in outcome.error_message
+    [line] = [r for r in caplog.records if "receiver bug" in r.getMessage() and r.levelno >= logging.ERROR]
+    assert line.name == "pollers.engine"
+    assert outcome.poll_id in line.getMessage()
+    assert line.exc_info is None
 
 
 def test_it_never_logs_header_values(

@@ -6,7 +6,7 @@ from django.db import migrations
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pollers', '0002_poll_failure'),
+        ('pollers', '0004_poller_lease'),
     ]
 
     operations = [

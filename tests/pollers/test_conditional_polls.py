@@ -1,0 +1,145 @@
+"""Conditional polls over real sockets: validators sent back, a 304 is a successful unchanged poll."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from prometheus_client import REGISTRY
+
+from metrics.stores import get_store
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
+from pollers.models import Source
+from pollers.outcome import PollOutcome
+from pollers.signals import poll_completed
+from tests.simulator import RunningSimulator
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def poller() -> Iterator[Poller]:
+    poller = Poller(
+        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)),
+        circuit_policy=CircuitPolicy(failure_threshold=5, cooldown=timedelta(seconds=60)),
+    )
+    yield poller
+    poller.fetcher.close()
+
+
+@pytest.fixture
+def source(simulator: RunningSimulator) -> Source:
+    return Source.objects.create(
+        slug="etag-east", name="ETag East", url=simulator.url("etag-east", "stats=1&fault=etag"), timeout_seconds=2.0
+    )
+
+
+@pytest.fixture
+def outcomes() -> Iterator[list[PollOutcome]]:
+    seen: list[PollOutcome] = []
+
+    def receiver(sender: Any, source: Source, outcome: PollOutcome, **kwargs: Any) -> None:
+        seen.append(outcome)
+
+    poll_completed.connect(receiver, dispatch_uid="test-conditional")
+    yield seen
+    poll_completed.disconnect(dispatch_uid="test-conditional")
+
+
+def not_modified_count(slug: str) -> float:
+    return REGISTRY.get_sample_value("devops_insights_polls_not_modified_total", {"source": slug}) or 0.0
+
+
+def history_count(slug: str) -> int:
+    return len(get_store().history(slug, limit=100).entries)
+
+
+def test_it_sends_the_validators_back_and_treats_304_as_an_unchanged_poll(
+    simulator: RunningSimulator, poller: Poller, source: Source, outcomes: list[PollOutcome]
+) -> None:
+    first = poller.poll(source)
+    assert first.ok
+    assert first.status_code == 200
+    source.refresh_from_db()
+    assert source.upstream_etag.startswith('"')
+    assert source.upstream_last_modified.endswith("GMT")
+    before = get_store().latest(source.slug)
+    assert before is not None
+    counted = not_modified_count(source.slug)
+
+    second = poller.poll(source)
+    assert second.ok, second.error_message
+    assert second.status_code == 304  # the simulator matched If-None-Match
+    assert second.record is not None
+    assert second.record.changed is False
+    assert not_modified_count(source.slug) == counted + 1
+    after = get_store().latest(source.slug)
+    assert after is not None
+    assert after.last_seen_at > before.last_seen_at  # the poll moved last_seen_at...
+    assert after.sequence == before.sequence
+    assert history_count(source.slug) == 1  # ...and wrote nothing to history
+    assert after.poll_meta["status_code"] == 304
+    source.refresh_from_db()
+    assert source.consecutive_failures == 0
+    assert source.last_success_at is not None
+    assert source.last_success_at >= second.started_at
+    # Listeners (alerts) see the document as on any unchanged poll.
+    assert outcomes[-1].payload == before.payload
+
+
+def test_it_takes_a_new_document_and_new_validators_when_the_upstream_changes(
+    simulator: RunningSimulator, poller: Poller, source: Source
+) -> None:
+    assert poller.poll(source).ok
+    source.refresh_from_db()
+    old_etag = source.upstream_etag
+    simulator.advance(1)  # the next window: another document, another ETag
+
+    changed = poller.poll(source)
+    assert changed.ok
+    assert changed.status_code == 200
+    assert changed.record is not None
+    assert changed.record.changed
+    source.refresh_from_db()
+    assert source.upstream_etag not in ("", old_etag)
+    assert history_count(source.slug) == 2
+
+
+def test_it_asks_in_full_when_the_store_lost_the_document(
+    simulator: RunningSimulator, poller: Poller, source: Source
+) -> None:
+    assert poller.poll(source).ok
+    get_store().delete_source(source.slug)
+    source.refresh_from_db()
+    assert source.upstream_etag  # still holding validators for a document the store no longer has
+
+    again = poller.poll(source)
+    assert again.ok, again.error_message
+    assert again.status_code == 200
+    assert get_store().latest(source.slug) is not None
+
+
+def test_it_answers_if_modified_since_alone(simulator: RunningSimulator) -> None:
+    fetcher = Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0))
+    url = simulator.url("etag-west", "stats=1&fault=etag")
+    full = fetcher.fetch(url, timeout=2)
+    assert full.ok
+    assert full.last_modified
+    assert full.etag
+    conditional = fetcher.fetch(url, {"If-Modified-Since": full.last_modified}, timeout=2)
+    assert (conditional.ok, conditional.not_modified, conditional.payload) == (True, True, None)
+    unconditional = fetcher.fetch(url, timeout=2)
+    assert (unconditional.not_modified, unconditional.status_code) == (False, 200)
+    fetcher.close()
+
+
+def test_it_keeps_no_validators_from_an_upstream_that_sends_none(simulator: RunningSimulator, poller: Poller) -> None:
+    plain = Source.objects.create(slug="plain", name="Plain", url=simulator.url("plain"), timeout_seconds=2.0)
+    assert poller.poll(plain).ok
+    assert poller.poll(plain).status_code == 200
+    plain.refresh_from_db()
+    assert (plain.upstream_etag, plain.upstream_last_modified) == ("", "")

@@ -1,0 +1,295 @@
+"""Basic and Bearer credentials: write-only in the admin, encrypted at rest, sent, and never shown."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from datetime import timedelta
+from io import StringIO
+from typing import Any
+
+import pytest
+from cryptography.fernet import Fernet
+from django.core.management import CommandError, call_command
+from django.test import Client
+
+from devops_insights import crypto
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
+from pollers.models import PollFailure, Source
+from tests.pollers.support import make_pki
+from tests.simulator import RunningSimulator
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery-staple-7"
+TOKEN = "tok_live_9f8e7d6c5b4a3210"
+
+
+@pytest.fixture
+def field_key(settings: Any) -> str:
+    key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [key]
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    return key
+
+
+@pytest.fixture
+def poller() -> Iterator[Poller]:
+    poller = Poller(
+        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)),
+        circuit_policy=CircuitPolicy(failure_threshold=100, cooldown=timedelta(seconds=60)),
+    )
+    yield poller
+    poller.fetcher.close()
+
+
+def basic_source(simulator: RunningSimulator, password: str = PASSWORD) -> Source:
+    source = Source.objects.create(
+        slug="basic",
+        name="Basic",
+        url=simulator.url("basic", f"stats=1&fault=auth&username=ops&password={PASSWORD}"),
+        auth_scheme=Source.AuthScheme.BASIC,
+        auth_username="ops",
+    )
+    source.set_auth_secret(password)
+    source.save()
+    return source
+
+
+def bearer_source(simulator: RunningSimulator, token: str = TOKEN) -> Source:
+    source = Source.objects.create(
+        slug="bearer",
+        name="Bearer",
+        url=simulator.url("bearer", f"stats=1&fault=auth&token={TOKEN}"),
+        auth_scheme=Source.AuthScheme.BEARER,
+    )
+    source.set_auth_secret(token)
+    source.save()
+    return source
+
+
+# --- sent on the wire ---------------------------------------------------------------------------------
+def test_it_sends_basic_and_bearer_credentials(simulator: RunningSimulator, poller: Poller, field_key: str) -> None:
+    for source in (basic_source(simulator), bearer_source(simulator)):
+        outcome = poller.poll(source)
+        assert outcome.ok, (source.slug, outcome.error_kind, outcome.error_message)
+
+
+def test_it_gets_401_without_the_right_credentials_and_never_leaks_them(
+    simulator: RunningSimulator, poller: Poller, field_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    wrong = basic_source(simulator, password="wrong-password-123")
+    anonymous = Source.objects.create(
+        slug="anonymous", name="Anonymous", url=simulator.url("anon", f"fault=auth&token={TOKEN}")
+    )
+    for source in (wrong, anonymous):
+        outcome = poller.poll(source)
+        assert (outcome.ok, outcome.error_kind) == (False, "http_401")
+    messages = " ".join(PollFailure.objects.values_list("message", flat=True))
+    for text in (messages, caplog.text):
+        assert "wrong-password-123" not in text
+        assert wrong.auth_secret_encrypted not in text
+
+
+def test_it_fails_a_poll_whose_secret_cannot_be_decrypted(
+    simulator: RunningSimulator, poller: Poller, field_key: str, settings: Any
+) -> None:
+    source = bearer_source(simulator)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is gone
+    outcome = poller.poll(source)
+    assert (outcome.ok, outcome.error_kind) == (False, "credentials")
+    assert "FIELD_ENCRYPTION_KEY" in outcome.error_message
+    assert simulator.requests_for("bearer") == []  # nothing was sent without the credential
+
+
+def test_it_stores_only_ciphertext(simulator: RunningSimulator, field_key: str) -> None:
+    source = bearer_source(simulator)
+    raw = Source.objects.filter(pk=source.pk).values_list("auth_secret_encrypted", flat=True).get()
+    assert TOKEN not in raw
+    assert crypto.decrypt(raw) == TOKEN
+
+
+# --- rotation -----------------------------------------------------------------------------------------
+def test_it_rotates_keys_the_first_encrypts_all_decrypt(
+    simulator: RunningSimulator, field_key: str, settings: Any
+) -> None:
+    source = bearer_source(simulator)
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, field_key]
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN  # old key still decrypts
+
+    out = StringIO()
+    call_command("reencrypt_secrets", stdout=out)
+    assert "re-encrypted 1 stored secrets" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key removed: everything still reads
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN
+
+
+def test_it_names_the_secrets_it_cannot_reencrypt(simulator: RunningSimulator, field_key: str, settings: Any) -> None:
+    bearer_source(simulator)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    with pytest.raises(CommandError) as caught:
+        call_command("reencrypt_secrets", stdout=StringIO())
+    assert "bearer.auth_secret_encrypted" in str(caught.value)
+    assert TOKEN not in str(caught.value)
+
+
+# --- the admin: write-only inputs ---------------------------------------------------------------------
+def admin_form(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": "secured",
+        "name": "Secured",
+        "url": "http://127.0.0.1:9/status/x",
+        "enabled": "on",
+        "tags": "[]",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "headers": "{}",
+        "metric_paths": "{}",
+        "volatile_paths": "[]",
+        "tls_verify": "on",
+        "auth_scheme": "bearer",
+        "auth_secret": TOKEN,
+    }
+    data.update(overrides)
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def test_it_takes_a_secret_in_the_admin_and_never_shows_it_again(admin_client: Client, field_key: str) -> None:
+    created = admin_client.post("/admin/pollers/source/add/", admin_form())
+    assert created.status_code == 302, created.content.decode()[:2000]
+    source = Source.objects.get(slug="secured")
+    assert crypto.decrypt(source.auth_secret_encrypted) == TOKEN
+
+    page = admin_client.get(f"/admin/pollers/source/{source.pk}/change/").content.decode()
+    assert TOKEN not in page
+    assert source.auth_secret_encrypted not in page
+    assert "Bearer token secret (encrypted)" in page  # what is stored, never what it is
+    assert "Leave blank to keep" in page
+
+    # Saving with the input left blank keeps the secret; typing a value replaces it.
+    kept = admin_client.post(f"/admin/pollers/source/{source.pk}/change/", admin_form(auth_secret=""))
+    assert kept.status_code == 302
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN
+    admin_client.post(f"/admin/pollers/source/{source.pk}/change/", admin_form(auth_secret="replacement-token"))
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == "replacement-token"
+
+    # Removing it needs the scheme gone (or a new secret): a scheme without a secret is refused.
+    refused = admin_client.post(
+        f"/admin/pollers/source/{source.pk}/change/", admin_form(auth_secret="", clear_auth_secret="on")
+    )
+    assert refused.status_code == 200
+    assert "Type the password or token" in refused.content.decode()
+    admin_client.post(f"/admin/pollers/source/{source.pk}/change/", admin_form(auth_scheme="", auth_secret=""))
+    assert Source.objects.get(pk=source.pk).auth_secret_encrypted == ""
+
+
+def test_it_refuses_a_secret_without_an_encryption_key(admin_client: Client, settings: Any) -> None:
+    settings.FIELD_ENCRYPTION_KEYS = []
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    page = admin_client.post("/admin/pollers/source/add/", admin_form())
+    assert page.status_code == 200
+    assert "Set FIELD_ENCRYPTION_KEY" in page.content.decode()
+    assert not Source.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"auth_scheme": "basic", "auth_username": ""}, "HTTP Basic needs a username"),
+        ({"headers": json.dumps({"Authorization": "Bearer x"})}, "Remove the Authorization header"),
+        ({"auth_scheme": "", "auth_secret": "orphan"}, "Choose Basic or Bearer"),
+        ({"proxy": "http://10.1.2.3:3128"}, "not in POLLER_ALLOWED_PROXIES"),
+        ({"tls_ca_pem": "not a certificate"}, "not PEM certificates"),
+    ],
+)
+def test_it_validates_network_and_credential_fields(
+    admin_client: Client, field_key: str, overrides: dict[str, Any], words: str
+) -> None:
+    page = admin_client.post("/admin/pollers/source/add/", admin_form(**overrides))
+    assert page.status_code == 200
+    assert words in page.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_it_checks_that_a_client_key_belongs_to_its_certificate(
+    admin_client: Client, field_key: str, tmp_path: Any
+) -> None:
+    pki = make_pki(tmp_path)
+    mismatched = admin_form(
+        auth_scheme="", auth_secret="", tls_client_cert_pem=pki.client_cert_pem, tls_client_key=pki.other_client_key_pem
+    )
+    page = admin_client.post("/admin/pollers/source/add/", mismatched)
+    assert "does not belong to the client certificate" in page.content.decode()
+    matched = admin_form(
+        auth_scheme="", auth_secret="", tls_client_cert_pem=pki.client_cert_pem, tls_client_key=pki.client_key_pem
+    )
+    assert admin_client.post("/admin/pollers/source/add/", matched).status_code == 302
+    source = Source.objects.get(slug="secured")
+    assert crypto.decrypt(source.tls_client_key_encrypted).strip() == pki.client_key_pem.strip()
+    page = admin_client.get(f"/admin/pollers/source/{source.pk}/change/").content.decode()
+    key_body = pki.client_key_pem.splitlines()[1]
+    assert key_body not in page
+    assert "client key (encrypted)" in page
+
+
+def test_it_warns_in_the_admin_when_tls_verification_is_off(admin_client: Client, field_key: str) -> None:
+    saved = admin_client.post("/admin/pollers/source/add/", admin_form(tls_verify=None), follow=True)
+    assert "TLS certificate verification is OFF" in saved.content.decode()
+    source = Source.objects.get(slug="secured")
+    assert source.tls_verify is False
+    change = admin_client.get(f"/admin/pollers/source/{source.pk}/change/").content.decode()
+    assert "TLS certificate verification is OFF" in change
+    listing = admin_client.get("/admin/pollers/source/").content.decode()
+    assert "verification off" in listing
+
+
+# --- never shown elsewhere ------------------------------------------------------------------------------
+def test_it_keeps_secrets_out_of_the_api_the_exports_and_the_dashboard(
+    admin_client: Client, simulator: RunningSimulator, poller: Poller, field_key: str
+) -> None:
+    source = bearer_source(simulator)
+    assert poller.poll(source).ok  # so that there is a snapshot to show and export
+    paths = (
+        "/api/v1/sources",
+        f"/api/v1/sources/{source.slug}",
+        f"/api/v1/metrics/{source.slug}",
+        f"/api/v1/export/{source.slug}",
+        f"/sources/{source.slug}/",
+        f"/sources/{source.slug}/latest.json",
+    )
+    for path in paths:
+        response = admin_client.get(path)
+        assert response.status_code == 200, path
+        raw = b"".join(response.streaming_content) if response.streaming else response.content
+        body = raw.decode()
+        assert TOKEN not in body, path
+        assert source.auth_secret_encrypted not in body, path
+
+
+def test_it_keeps_a_decrypted_secret_out_of_a_debug_error_page(
+    simulator: RunningSimulator, field_key: str, rf: Any
+) -> None:
+    from django.views.debug import ExceptionReporter
+
+    from pollers.credentials import authorization
+
+    class Exploding:
+        def __format__(self, spec: str) -> str:
+            raise RuntimeError("formatting failed after the secret was decrypted")
+
+    source = basic_source(simulator)
+    source.auth_username = Exploding()  # type: ignore[assignment]
+    try:
+        authorization(source)
+    except RuntimeError as exc:
+        reporter = ExceptionReporter(rf.get("/"), type(exc), exc, exc.__traceback__)
+        page = reporter.get_traceback_html() + reporter.get_traceback_text()
+    else:
+        pytest.fail("authorization() should have raised")
+    assert "formatting failed" in page  # the report is there...
+    assert PASSWORD not in page  # ...without the decrypted password among the frame's variables
