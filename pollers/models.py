@@ -46,7 +46,7 @@ MAX_METRIC_NAME_LENGTH = 64
 def validate_pinned_metrics(value: object) -> None:
     """A short list of metric names (keys of ``metric_paths``) shown first on the source's card."""
     if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
-        raise ValidationError("Pinned metrics must be a JSON list of metric names, e.g. [\"queue_depth\"].")
+        raise ValidationError('Pinned metrics must be a JSON list of metric names, e.g. ["queue_depth"].')
     if len(value) > MAX_PINNED_METRICS:
         raise ValidationError(f"Pin at most {MAX_PINNED_METRICS} metrics ({len(value)} given).")
     too_long = [name for name in value if len(name) > MAX_METRIC_NAME_LENGTH]
@@ -114,7 +114,7 @@ class Source(models.Model):
         default=default_pinned_metrics,
         blank=True,
         validators=[validate_pinned_metrics],
-        help_text="Metric names (keys of the metric paths) shown first on the card, e.g. [\"queue_depth\"].",
+        help_text='Metric names (keys of the metric paths) shown first on the card, e.g. ["queue_depth"].',
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
