@@ -48,7 +48,9 @@
   function renderSince(el) {
     var from = Date.parse(el.getAttribute("data-since"));
     if (isNaN(from)) return;
-    el.textContent = "down since " + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
+    var card = el.closest(".card"); var status = card ? card.getAttribute("data-status") : "";
+    // While the server does not answer nothing is known to be down: only when the data was last confirmed.
+    el.textContent = (status === "unknown" ? "last confirmed " : "down since ") + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
   }
 
   /* Ask the server for fresh card markup (one store read for all asked), batched over 300 ms. */

@@ -206,7 +206,7 @@
     var since = head.querySelector('[data-role="down-since"]');
     if (since && since.getAttribute("data-since")) {
       var from = Date.parse(since.getAttribute("data-since"));
-      since.textContent = "down since " + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
+      since.textContent = (head.getAttribute("data-status") === "unknown" ? "last confirmed " : "down since ") + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
     }
     if (age > config.interval + 2 && Date.now() - lastCheck > config.interval * 1000) {
       lastCheck = Date.now();
