@@ -182,3 +182,49 @@ def test_it_sorts_by_status_across_groups_so_the_error_card_comes_first(page: An
         page.wait_for_function("() => document.querySelector('.group').dataset.group === 'us-west'")
     finally:
         stack.control("reset", {})
+
+
+# The newest change on the page that touched ``status``: its sequence number and the new value.
+LAST_STATUS_CHANGE = r"""() => {
+  for (const change of document.querySelectorAll('.change')) {
+    const field = change.querySelector('.diff > li[data-path="status"] .diff-new');
+    if (field) return {seq: Number(change.querySelector('.change-head .muted').textContent.match(/#(\d+)/)[1]),
+                       value: JSON.parse(field.textContent)};
+  }
+  return null;
+}"""
+
+
+def test_it_follows_new_changes_live_with_important_fields_first_and_expands_the_rest(page: Any, stack: Stack) -> None:
+    stack.control("faults/eu-central", {"kind": "degraded"})
+    try:
+        page.goto("/sources/eu-central/changes/")
+        page.wait_for_selector('body[data-live="open"]')
+        page.evaluate("window.__samePage = true")
+        # The region is down now (its newest status change says "error"), whatever it was before.
+        page.wait_for_function(f"() => ({LAST_STATUS_CHANGE})()?.value === 'error'", timeout=30000)
+        down = page.evaluate(LAST_STATUS_CHANGE)
+        # Its recovery arrives in place, as a new change.
+        stack.control("faults/eu-central", {"kind": "healthy"})
+        page.wait_for_function(
+            f"(seq) => {{ const c = ({LAST_STATUS_CHANGE})(); return c && c.seq > seq && c.value === 'ok'; }}",
+            arg=down["seq"],
+            timeout=30000,
+        )
+        first = page.locator(".change", has=page.locator('.diff > li[data-path="status"]')).first
+        paths = first.locator(".diff > li[data-path]").evaluate_all("els => els.map(e => e.dataset.path)")
+        assert paths[0] == "status"
+        assert any(p.startswith("results.services") for p in paths[1:3])
+        more = first.locator("details.diff-more")
+        if more.count():
+            hidden_paths = more.locator("li[data-path]").count()
+            assert (
+                more.locator("summary").inner_text()
+                == f"and {hidden_paths} more field{'s' if hidden_paths != 1 else ''}"
+            )
+            more.locator("summary").click()
+            assert more.locator("li[data-path]").first.is_visible()
+        assert page.evaluate("window.__samePage") is True
+        shoot(page, "truth-changes-live.png")
+    finally:
+        stack.control("reset", {})
