@@ -5,4 +5,9 @@ from django.apps import AppConfig
 
 class AccountsConfig(AppConfig):
     name = "accounts"
-    verbose_name = "Accounts and API tokens"
+    verbose_name = "Accounts, API tokens and audit"
+
+    def ready(self) -> None:
+        from accounts import audit_receivers
+
+        audit_receivers.connect()

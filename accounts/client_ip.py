@@ -1,4 +1,7 @@
-"""The client's IP address, for rate limits (logins, the API): REMOTE_ADDR, or the entry a trusted proxy wrote."""
+"""The client's IP address for rate limits (login lockout, the API) and the audit.
+
+REMOTE_ADDR, or the entry a trusted proxy wrote.
+"""
 
 from __future__ import annotations
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from allauth.account import forms as allauth_forms
 from django import forms
 from django.utils import timezone
 
@@ -46,3 +47,27 @@ class TokenForm(forms.Form):
     def expires_at(self) -> datetime | None:
         choice = self.cleaned_data["expires"]
         return None if choice == "never" else timezone.now() + timedelta(days=int(choice))
+
+
+class LoginForm(allauth_forms.LoginForm):
+    """allauth's login form, answering to the field name ``username`` as the login page always has.
+
+    allauth calls its identifier ``login`` (a user name or an e-mail address); password managers, scripts
+    and the dashboard's tests post ``username``. Either works; the page renders ``username``.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        data = kwargs.get("data", args[0] if args else None)
+        if data is not None and "login" not in data and "username" in data:
+            data = data.copy()
+            data["login"] = data["username"]
+            if "data" in kwargs:
+                kwargs["data"] = data
+            else:
+                args = (data, *args[1:])
+        super().__init__(*args, **kwargs)
+        login = self.fields["login"]
+        login.label = "Username or e-mail"
+        login.widget.attrs.update({"id": "id_username", "autocomplete": "username", "autofocus": True})
+        login.widget.attrs.pop("placeholder", None)
+        self.fields["password"].widget.attrs.pop("placeholder", None)

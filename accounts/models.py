@@ -89,3 +89,65 @@ class ApiToken(models.Model):
     @property
     def can_write(self) -> bool:
         return self.scope == self.Scope.WRITE
+
+
+class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
+    """Audit events are never edited or deleted through the ORM; only retention prunes them (``prune_before``)."""
+
+    def update(self, **kwargs: Any) -> int:
+        raise PermissionError("audit events are append-only")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")
+
+    def prune_before(self, cutoff: datetime) -> int:
+        """Retention's one way out: delete events older than ``cutoff``; the count deleted."""
+        doomed = self.filter(created_at__lt=cutoff)
+        # QuerySet.delete (the plain one, not ours) on the filtered rows: nothing cascades from an audit event.
+        return int(models.QuerySet.delete(doomed)[0])
+
+
+class AuditEvent(models.Model):
+    """One append-only audit record: who did what, when and from where.
+
+    Today accounts/audit.py writes logins, failed and refused logins, logouts, password and MFA changes.
+    The object fields (``object_type``, ``object_id``, ``before``, ``after``, secrets masked by
+    ``accounts.audit.mask_secrets``) are there so the audit of changes to sources, rules, channels,
+    tokens and memberships is written into the same table.
+    """
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
+    action = models.CharField(max_length=64, db_index=True)
+    # Who: a user (kept as text too, so the record survives the account), or later an API token.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_label = models.CharField(max_length=254, blank=True, db_index=True)
+    token_prefix = models.CharField(max_length=16, blank=True)
+    # From where.
+    ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    # What, for object changes.
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_label}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            raise PermissionError("audit events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise PermissionError("audit events are append-only")

@@ -1,7 +1,7 @@
-"""Counting requests against a rate on the shared cache (django-ratelimit): the login forms' and the API's limits.
+"""Counting requests against a rate on the shared cache (django-ratelimit): the API's limits.
 
-Only counting lives here; how a refusal is answered is the caller's (the login pages answer a plain 429,
-the API its one error shape, ``api.throttle``).
+Only counting lives here; how a refusal is answered is the caller's (the API's one error shape,
+``api.throttle``). The login lockout is allauth's (accounts/adapter.py), not this.
 """
 
 from __future__ import annotations
@@ -46,8 +46,3 @@ def count(request: HttpRequest, group: str, value: str, rate: str) -> tuple[int 
     reset = retry_after_seconds(usage["time_left"])
     summary = Usage(int(usage["limit"]), max(0, int(usage["limit"]) - int(usage["count"])), reset)
     return (reset if usage["should_limit"] else None), summary
-
-
-def hit(request: HttpRequest, group: str, value: str, rate: str) -> int | None:
-    """Count one request for ``value`` in ``group``; the seconds to wait when over ``rate``, else None."""
-    return count(request, group, value, rate)[0]

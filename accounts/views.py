@@ -1,4 +1,4 @@
-"""The user's API token page: list, create (the raw token is shown once), revoke."""
+"""The user's API token page (list, create: the raw token is shown once, revoke) and the password page."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import logging
 from typing import Any, cast
 
 from django.contrib import messages
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts import audit
 from accounts.forms import TokenForm
 from accounts.models import ApiToken
 
@@ -51,3 +54,14 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     logger.info("API token %s revoked by %s", token.prefix, request.user)
     messages.success(request, f"Token “{token.name}” revoked. Clients using it now get 401.")
     return redirect("api-tokens")
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """The product's own password page (/accounts/password/), audited like allauth's /accounts/password/change/."""
+
+    success_url = reverse_lazy("password_change_done")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        response = super().form_valid(form)
+        audit.record("password_changed", request=self.request, user=self.request.user)
+        return response

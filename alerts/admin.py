@@ -2,43 +2,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from alerts.conditions import OPERATORS
+from alerts.defaults import first_becomes_default
+from alerts.forms import AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Silence
-
-
-class AlertRuleForm(forms.ModelForm):
-    operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
-
-    class Meta:
-        model = AlertRule
-        fields = [
-            "name",
-            "description",
-            "enabled",
-            "severity",
-            "scope",
-            "source",
-            "tag",
-            "kind",
-            "metric",
-            "path",
-            "operator",
-            "threshold",
-            "value",
-            "count",
-            "duration_seconds",
-            "fire_after",
-            "for_seconds",
-            "resolve_after",
-            "renotify_interval_seconds",
-            "channels",
-        ]
 
 
 @admin.register(AlertRule)
@@ -139,35 +110,6 @@ class AlertEventAdmin(ReadOnlyAdmin):
     date_hierarchy = "occurred_at"
 
 
-class NotificationChannelForm(forms.ModelForm):
-    """The URL (a credential for incoming webhooks) and the secret are write-only: blank keeps them."""
-
-    url = forms.CharField(
-        required=False,
-        max_length=2000,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off", "size": 80}),
-        help_text="Webhook and Slack: the URL to POST to. Leave blank to keep the current one.",
-    )
-    secret = forms.CharField(
-        required=False,
-        max_length=200,
-        widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="Webhook: HMAC-SHA256 signing key (16+ characters). Leave blank to keep the current one.",
-    )
-
-    class Meta:
-        model = NotificationChannel
-        fields = ["name", "kind", "enabled", "is_default", "email_to", "url", "secret"]
-
-    def clean_url(self) -> str:
-        value = (self.cleaned_data.get("url") or "").strip()
-        return value or (self.instance.url if self.instance.pk else "")
-
-    def clean_secret(self) -> str:
-        value = self.cleaned_data.get("secret") or ""
-        return value or (self.instance.secret if self.instance.pk else "")
-
-
 @admin.register(NotificationChannel)
 class NotificationChannelAdmin(admin.ModelAdmin):
     form = NotificationChannelForm
@@ -176,17 +118,20 @@ class NotificationChannelAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     actions = ["send_test"]
 
+    def save_model(self, request: HttpRequest, obj: NotificationChannel, form: Any, change: bool) -> None:
+        first_becomes_default(obj)
+        super().save_model(request, obj, form, change)
+
     @admin.action(description="Send a test notification now")
     def send_test(self, request: HttpRequest, queryset: QuerySet[NotificationChannel]) -> None:
-        from alerts.senders import SendError, send_test
+        from alerts.senders import send_test
 
         for channel in queryset:
-            try:
-                send_test(channel)
-            except SendError as exc:
-                messages.error(request, f"{channel.name}: {exc}")
-            else:
+            delivery = send_test(channel)  # recorded as a test delivery, like any other outcome
+            if delivery.status == Delivery.Status.SUCCEEDED:
                 messages.success(request, f"{channel.name}: test notification sent.")
+            else:
+                messages.error(request, f"{channel.name}: {delivery.last_error}")
 
     @admin.display(description="target")
     def target(self, channel: NotificationChannel) -> str:
@@ -194,13 +139,23 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
     @admin.display(boolean=True, description="secret set")
     def has_secret(self, channel: NotificationChannel) -> bool:
-        return bool(channel.secret)
+        return bool(channel.secret or channel.apprise_url_encrypted)
 
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "event", "channel", "reason", "status", "attempts", "last_error", "finished_at"]
-    list_filter = ["status", "reason", "channel"]
+    list_display = [
+        "created_at",
+        "event",
+        "channel",
+        "reason",
+        "is_test",
+        "status",
+        "attempts",
+        "last_error",
+        "finished_at",
+    ]
+    list_filter = ["status", "reason", "is_test", "channel"]
     list_select_related = ["event", "channel"]
     actions = ["retry_now"]
 
@@ -215,7 +170,10 @@ class DeliveryAdmin(ReadOnlyAdmin):
     def retry_now(self, request: HttpRequest, queryset: QuerySet[Delivery]) -> None:
         # Only queued: the sender (the poller's dispatcher or send_notifications) picks them up within
         # ALERTS_DELIVERY_POLL_INTERVAL; a web process never starts a sender thread.
-        count = queryset.exclude(status=Delivery.Status.SENDING).update(
-            status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None
+        # A test delivery has no event to tell about: send another test instead.
+        count = (
+            queryset.exclude(status=Delivery.Status.SENDING)
+            .exclude(is_test=True)
+            .update(status=Delivery.Status.PENDING, next_attempt_at=timezone.now(), finished_at=None)
         )
         messages.info(request, f"{count} deliveries queued for another attempt.")

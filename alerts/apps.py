@@ -9,10 +9,14 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerting"
 
     def ready(self) -> None:
+        # alerts may import observability (the ground floor); observability never imports alerts.
         from alerts import receivers
+        from alerts.collectors import DeliveryQueueCollector
         from alerts.models import AlertRule
+        from observability.exposition import register_shared_state
         from pollers.signals import poll_completed
 
         poll_completed.connect(receivers.on_poll_completed, dispatch_uid="alerts.evaluate")
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
+        register_shared_state(DeliveryQueueCollector())

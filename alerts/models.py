@@ -244,6 +244,17 @@ class SilenceQuerySet(models.QuerySet):
         tags = list(source.tags or [])
         return self.active(at).filter(models.Q(source=source) | models.Q(source__isnull=True, tag__in=tags)).exists()
 
+    def covered_slugs(self, at: datetime | None = None) -> set[str]:
+        """Slugs of every source an active silence covers, by the source or by one of its tags."""
+        active = list(self.active(at).values_list("source__slug", "tag"))
+        slugs = {slug for slug, _ in active if slug}
+        tags = {tag for slug, tag in active if not slug and tag}
+        if tags:
+            slugs |= {
+                slug for slug, src_tags in Source.objects.values_list("slug", "tags") if tags & set(src_tags or [])
+            }
+        return slugs
+
 
 class Silence(models.Model):
     """A maintenance window: alerts still evaluate and record events, but notify nobody."""
@@ -313,6 +324,11 @@ class RuleState(models.Model):
     # The last poll this state has seen: an older or repeated poll is not evaluated twice.
     last_poll_id = models.CharField(max_length=64, blank=True)
     last_poll_at = models.DateTimeField(null=True, blank=True)
+    # An operator saw it: counts while ``acknowledged_at`` is after ``firing_since`` (a new firing needs a new ack).
+    acknowledged_at = models.DateTimeField(null=True, blank=True)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     version = models.PositiveBigIntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -338,6 +354,11 @@ class RuleState(models.Model):
             notified=self.notified,
             last_notified_at=self.last_notified_at,
         )
+
+    @property
+    def acknowledged(self) -> bool:
+        since = self.firing_since or self.pending_since
+        return self.acknowledged_at is not None and (since is None or self.acknowledged_at >= since)
 
     def has_seen(self, poll_id: str, at: datetime) -> bool:
         if self.last_poll_at is None:
@@ -404,6 +425,7 @@ class NotificationChannel(models.Model):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook (JSON, HMAC-signed)"
         SLACK = "slack", "Slack-compatible incoming webhook"
+        APPRISE = "apprise", "Apprise (about 170 services)"
 
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
@@ -415,6 +437,10 @@ class NotificationChannel(models.Model):
     # An incoming-webhook URL is itself a credential (Slack's carries its token): shown masked, never logged.
     url = models.URLField(max_length=2000, blank=True)
     secret = models.CharField(max_length=200, blank=True, help_text="HMAC-SHA256 key for the webhook signature.")
+    # An Apprise URL carries the service's tokens: stored Fernet-encrypted (devops_insights.crypto),
+    # shown only as scheme://host (apprise_target), never logged. Set through set_apprise_url().
+    apprise_url_encrypted = models.TextField(blank=True, editable=False)
+    apprise_target = models.CharField(max_length=300, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -440,7 +466,28 @@ class NotificationChannel(models.Model):
         return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}/…"
 
     def target_display(self) -> str:
+        if self.kind == self.Kind.APPRISE:
+            return self.apprise_target
         return ", ".join(self.recipients()) if self.kind == self.Kind.EMAIL else self.masked_url()
+
+    def set_apprise_url(self, url: str) -> None:
+        """Check ``url`` (allowlisted scheme, every host past the SSRF guard) and store it encrypted."""
+        from alerts.apprise_channel import AppriseURLError, check
+        from devops_insights import crypto
+
+        try:
+            checked = check(url.strip())
+            token = crypto.encrypt(url.strip())
+        except (AppriseURLError, crypto.SecretUnavailable) as exc:
+            raise ValidationError({"apprise_url": str(exc)}) from None
+        self.apprise_url_encrypted = token
+        self.apprise_target = checked.display
+
+    def apprise_url(self) -> str:
+        """The stored Apprise URL in clear, for the send only (raises crypto.SecretUnavailable)."""
+        from devops_insights import crypto
+
+        return crypto.decrypt(self.apprise_url_encrypted)
 
     def clean(self) -> None:
         from alerts.urlguard import UnsafeURL, check_url
@@ -466,6 +513,8 @@ class NotificationChannel(models.Model):
                     errors["url"] = str(exc)
             if self.kind == self.Kind.WEBHOOK and len(self.secret) < 16:
                 errors["secret"] = "A webhook needs a signing secret of at least 16 characters."  # noqa: S105
+        elif self.kind == self.Kind.APPRISE and not self.apprise_url_encrypted:
+            errors["kind"] = "Give the Apprise URL of the service to notify."
         if errors:
             raise ValidationError(errors)
 
@@ -492,8 +541,10 @@ class Delivery(models.Model):
         REMINDER = evaluate.REMINDER, "Still firing"
         RESOLVED = evaluate.RESOLVED, "Resolved"
 
-    event = models.ForeignKey(AlertEvent, on_delete=models.CASCADE, related_name="deliveries")
+    # None only for a test notification (is_test), which has no alert event behind it.
+    event = models.ForeignKey(AlertEvent, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     channel = models.ForeignKey(NotificationChannel, on_delete=models.CASCADE, related_name="deliveries")
+    is_test = models.BooleanField("test", default=False, help_text="Sent by the admin's test action.")
     reason = models.CharField(max_length=10, choices=Reason.choices)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
     attempts = models.PositiveIntegerField(default=0)
@@ -512,4 +563,5 @@ class Delivery(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"])]
 
     def __str__(self) -> str:
-        return f"{self.reason} #{self.event_id} -> {self.channel.name}: {self.status}"
+        what = "test" if self.is_test else f"{self.reason} #{self.event_id}"
+        return f"{what} -> {self.channel.name}: {self.status}"

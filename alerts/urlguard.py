@@ -1,7 +1,8 @@
 """SSRF guard for webhook URLs: the pollers' guard (pollers/ssrf.py), so sources and webhooks obey one rule.
 
-http(s) only; no loopback, private, link-local, reserved or cloud-metadata address unless allowed
-by ``POLLER_ALLOWED_PRIVATE_HOSTS`` (host names or CIDRs); no credentials in the URL. Checked when
+http(s) only; no loopback, private, link-local, reserved or cloud-metadata address, nor an IPv6
+form wrapping one (6to4, Teredo, NAT64...), unless allowed by ``POLLER_ALLOWED_PRIVATE_HOSTS``
+(host names, CIDRs, or host:port for one port); no credentials in the URL. Checked when
 a channel is saved and again before every send, because DNS can change; a send connects to the
 address that was checked (``PinnedAdapter``: no second lookup, TLS still verifies the host name).
 """

@@ -1,8 +1,11 @@
-"""Reading a JSON request body: 415 for another media type, 413 over the limit, 400 for bad JSON."""
+"""Reading a JSON request body: 415 for another media type, 413 over the limit, 400 for bad JSON.
+
+The body is measured against its JSON budget (``metrics.jsonlimits.api_body_budget``) before it is
+parsed, so a deeply nested body is a 400 ``body_too_deep``, never a ``RecursionError`` and a 500.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +13,7 @@ from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 
 from api.errors import ApiError
+from metrics import jsonlimits
 
 
 def _refuse_constant(name: str) -> Any:
@@ -33,9 +37,27 @@ def json_object(request: HttpRequest) -> dict[str, Any]:
     if len(raw) > limit:
         raise ApiError(413, details={"limit_bytes": limit})
     try:
-        data = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        text = raw.decode("utf-8")
+        data = jsonlimits.loads(text, jsonlimits.api_body_budget(), parse_constant=_refuse_constant)
+    except jsonlimits.JsonBudgetError as exc:
+        raise budget_error(exc) from None
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "invalid_json", "The body is not valid JSON.", {"reason": str(exc)[:200]}) from None
     if not isinstance(data, dict):
         raise ApiError(400, "invalid_json", "The body must be a JSON object.")
     return data
+
+
+# A budget refusal's code; each names the limit in its details (the message names the setting).
+_BUDGET_CODES = {"too_deep": "body_too_deep", "too_many_items": "body_too_many_items"}
+
+
+def budget_error(exc: jsonlimits.JsonBudgetError) -> ApiError:
+    """413 when the body is too large; 400 ``body_too_deep`` / ``body_too_many_items`` over the shape budget."""
+    if exc.kind == "too_large":
+        return ApiError(413, details={"limit_bytes": exc.limit})
+    return ApiError(400, _BUDGET_CODES[exc.kind], _sentence(str(exc)), {"limit": exc.limit})
+
+
+def _sentence(text: str) -> str:
+    return f"{text[:1].upper()}{text[1:]}."

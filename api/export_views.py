@@ -27,7 +27,7 @@ from api.params import OneOf, Slug, TimeRange
 from api.router import ApiRouter
 from api.schemas import READ_ERRORS, documented
 from api.sources_views import source_or_404
-from metrics.serialization import history_entry_json, utc_z
+from metrics.serialization import history_entry_json, number, utc_z
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry, HistoryPage, MetricStore
 
@@ -69,7 +69,7 @@ def csv_rows(rows: Iterator[HistoryEntry], metric_names: list[str]) -> Iterator[
     writer.writerow(["fetched_at", "sequence", "hash", *(safe_cell(name) for name in metric_names)])
     yield flush()
     for entry in rows:
-        values = ("" if v is None else v for v in (entry.metrics.get(name) for name in metric_names))
+        values = ("" if v is None else number(v) for v in (entry.metrics.get(name) for name in metric_names))
         writer.writerow([utc_z(entry.fetched_at), entry.sequence, entry.hash, *values])
         yield flush()
 

@@ -142,7 +142,12 @@ def changes(request: HttpRequest, response: HttpResponse, slug: Slug, query: Que
 
 
 class SeriesQuery(TimeRange):
-    metric: Text = Field(max_length=200, description="A metric name of the source.", examples=["cpu_load"])
+    metric: Text | None = Field(
+        None,
+        max_length=200,
+        description="A metric name of the source; by default its first metric by name.",
+        examples=["cpu_load"],
+    )
     bucket: Annotated[str, OneOf(tuple(BUCKETS))] = Field("5m", description="Bucket width.")
 
 
@@ -157,10 +162,12 @@ def series(request: HttpRequest, slug: Slug, query: Query[SeriesQuery]) -> dict[
     source = source_or_404(slug)
     problems: dict[str, list[str]] = {}
     known_metrics = sorted((source.metric_paths or {}).keys())
-    if query.metric not in known_metrics:
+    metric = query.metric if query.metric is not None else (known_metrics[0] if known_metrics else "")
+    if metric not in known_metrics:
         problems["metric"] = [f"unknown metric for {slug!r}; one of {', '.join(known_metrics) or 'none'}"]
     end = query.end or timezone.now()
     start = query.start or max(end - DEFAULT_SERIES_WINDOW, EARLIEST)
+    problems.update({name: found for name, found in query.problems().items() if name == "range"})
     problems.update(reversed_range(start, end, allow_empty=False))
     bucket = BUCKETS[query.bucket]
     if start <= end and (end - start) / bucket > settings.API_SERIES_MAX_BUCKETS:
@@ -170,13 +177,13 @@ def series(request: HttpRequest, slug: Slug, query: Query[SeriesQuery]) -> dict[
     if problems:
         raise field_errors(problems, "Some query parameters are invalid.")
     try:
-        buckets = get_store().series(slug, query.metric, start, end, bucket)
+        buckets = get_store().series(slug, metric, start, end, bucket)
     except ValueError as exc:
         # The store refuses what it cannot compute (its own bucket cap); the message names no internals.
         raise ApiError(400, "invalid_parameters", str(exc)[:300], {"fields": {"bucket": [str(exc)[:300]]}}) from None
     return {
         "source": slug,
-        "metric": query.metric,
+        "metric": metric,
         "bucket": query.bucket,
         "from": time_json(start),
         "to": time_json(end),

@@ -15,9 +15,19 @@ from typing import Annotated, Any
 
 from django.http import HttpRequest
 from ninja import Schema
-from pydantic import BeforeValidator, Field, GetCoreSchemaHandler, GetJsonSchemaHandler, WithJsonSchema
+from pydantic import (
+    BeforeValidator,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PrivateAttr,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
+
+from metrics.relative_time import parse_duration, parse_relative
 
 BUCKETS: dict[str, timedelta] = {
     "1m": timedelta(minutes=1),
@@ -32,17 +42,28 @@ MAX_CURSOR_LENGTH = 512
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9999, 1, 1, tzinfo=UTC)
 SLUG_PATTERN = r"^[-a-zA-Z0-9_]+$"
-TIMESTAMP_HELP = "ISO 8601 (`2026-01-31T12:00:00Z`; no offset means UTC) or Unix seconds."
-NOT_A_TIMESTAMP = "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds"
+TIMESTAMP_HELP = (
+    "ISO 8601 (`2026-01-31T12:00:00Z`; no offset means UTC), Unix seconds, or relative to now (`now`, `now-1h`)."
+)
+NOT_A_TIMESTAMP = (
+    "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z), Unix seconds, or now-1h (s m h d w)"
+)
+NOT_A_DURATION = "not a duration: use a whole number and a unit, e.g. 30m, 1h, 24h, 7d (s m h d w, at most 3660d)"
+BOTH_RANGES = "give either 'from' or 'range', not both"
 NO_NUL = "must not contain NUL characters"
 REVERSED_RANGE = "must be before 'to'"
 
 
 def parse_timestamp(raw: str) -> datetime:
-    """ISO 8601 (``Z`` or an offset; no offset means UTC) or Unix seconds."""
+    """ISO 8601 (``Z`` or an offset; no offset means UTC), Unix seconds, or ``now``/``now-1h`` (relative_time)."""
     text = raw.strip()
     if not text:
         raise ValueError("empty")
+    relative = parse_relative(text, datetime.now(UTC))
+    if relative is not None:
+        if not EARLIEST <= relative < LATEST:
+            raise ValueError("out of range")
+        return relative
     try:
         seconds = float(text)
     except ValueError:
@@ -64,6 +85,13 @@ def _timestamp(value: Any) -> datetime:
         return parse_timestamp(str(value))
     except (ValueError, OverflowError, OSError):
         raise PydanticCustomError("timestamp", NOT_A_TIMESTAMP) from None
+
+
+def _duration(value: Any) -> timedelta:
+    try:
+        return parse_duration(str(value))
+    except ValueError:
+        raise PydanticCustomError("duration", NOT_A_DURATION) from None
 
 
 def _without_nul(value: Any) -> Any:
@@ -129,6 +157,8 @@ class Between:
 # A point in time as a query parameter: documented as a string, since Unix seconds are accepted too.
 Timestamp = Annotated[datetime, BeforeValidator(_timestamp), WithJsonSchema({"type": "string"})]
 Text = Annotated[str, BeforeValidator(_without_nul)]
+# A span back from ``to`` (or now), as the dashboards' range picker writes it: documented as a string.
+Duration = Annotated[timedelta, BeforeValidator(_duration), WithJsonSchema({"type": "string", "examples": ["1h"]})]
 Slug = Annotated[str, Field(pattern=SLUG_PATTERN, examples=["us-east"], description="The source's slug.")]
 Cursor = Annotated[Text, Field(max_length=MAX_CURSOR_LENGTH, description="`next_cursor` of the previous page.")]
 TrueFalse = Annotated[str, OneOf(("true", "false"))]
@@ -137,10 +167,34 @@ TrueFalse = Annotated[str, OneOf(("true", "false"))]
 class TimeRange(Schema):
     start: Timestamp | None = Field(None, alias="from", description=f"Start of the range, included. {TIMESTAMP_HELP}")
     end: Timestamp | None = Field(None, alias="to", description=f"End of the range, excluded. {TIMESTAMP_HELP}")
+    span: Duration | None = Field(
+        None,
+        alias="range",
+        description="Instead of `from`: this long before `to` (or now), e.g. `1h`, `24h`, `7d` (units s m h d w).",
+    )
+
+    _both_given: bool = PrivateAttr(False)
+
+    @model_validator(mode="after")
+    def _from_range(self) -> TimeRange:
+        # ``range`` is ``from`` written relative to ``to``; both at once would be two answers to one question.
+        if self.span is not None:
+            if self.start is not None:
+                self._both_given = True
+            else:
+                self.start = max((self.end or datetime.now(UTC)) - self.span, EARLIEST)
+        return self
 
     def problems(self, *, allow_empty: bool = True) -> dict[str, list[str]]:
         """``from`` is included and ``to`` excluded; a reversed range is an error, an empty one may be."""
-        return reversed_range(self.start, self.end, allow_empty=allow_empty)
+        return range_problems(self, allow_empty=allow_empty)
+
+
+def range_problems(query: TimeRange, *, allow_empty: bool = True) -> dict[str, list[str]]:
+    """Both ``from`` and ``range`` given, or a reversed (or, unless allowed, empty) range."""
+    if query._both_given:
+        return {"range": [BOTH_RANGES]}
+    return reversed_range(query.start, query.end, allow_empty=allow_empty)
 
 
 def reversed_range(start: datetime | None, end: datetime | None, *, allow_empty: bool = True) -> dict[str, list[str]]:

@@ -23,6 +23,10 @@ OptionalTime = Annotated[str | None, WithJsonSchema({"type": ["string", "null"],
 HealthStatus = Literal["disabled", "pending", "ok", "failing", "stale"]
 
 
+# A JSON number written as the API writes it: whole numbers as integers (metrics.serialization.number).
+Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+
+
 class Strict(Schema):
     model_config = ConfigDict(extra="forbid")
 
@@ -134,7 +138,7 @@ class Snapshot(Strict):
     sequence: int
     fetched_at: Time
     last_seen_at: Time
-    metrics: dict[str, float]
+    metrics: dict[str, Number]
     payload: dict[str, Any] = Field(default=UNSENT, description="The upstream payload, when asked for.")
 
 
@@ -154,7 +158,7 @@ class HistoryEntry(Strict):
     hash: str
     sequence: int
     fetched_at: Time
-    metrics: dict[str, float]
+    metrics: dict[str, Number]
     diff: list[Change]
     payload: dict[str, Any]
 
@@ -183,9 +187,9 @@ class ChangesPage(Strict):
 
 class Bucket(Strict):
     start: Time
-    min: float
-    avg: float
-    max: float
+    min: Number
+    avg: Number
+    max: Number
     count: int = Field(ge=0)
 
 
@@ -214,7 +218,11 @@ class Checks(Strict):
 
 class Ready(Strict):
     status: Literal["ready", "not_ready"]
-    checks: Checks
+    checks: Checks | None = Field(
+        default=None,
+        description="Only for an API token (read scope) or the allowlisted scraper (METRICS_TOKEN, or a direct "
+        "connection from METRICS_ALLOWED_IPS); left out for anyone else.",
+    )
 
 
 class Liveness(Strict):
@@ -233,6 +241,21 @@ class Limits(Strict):
     rate_limit_ip: str
     max_page_size: int
     max_series_buckets: int
+
+
+class Endpoint(Strict):
+    method: str
+    path: str
+    summary: str
+
+
+class Index(Strict):
+    name: str
+    api_version: Literal["v1"]
+    docs: str = Field(description="Swagger UI of this API.")
+    openapi: str = Field(description="The OpenAPI document.")
+    authentication: str
+    endpoints: list[Endpoint]
 
 
 class Info(Strict):

@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from ninja import Query
 from ninja.responses import Status
 
+from alerts.defaults import add_unreachable_rule
 from api import schemas
 from api.access import STAFF_WRITE, principal_of
 from api.conditional import set_last_modified
@@ -62,7 +63,9 @@ def create_source(request: HttpRequest, response: HttpResponse, body: SourceCrea
     """Create a source (staff user, write-scoped token). Validated like the admin."""
     source = Source()
     apply_source_input(source, body.model_dump(exclude_unset=True))
-    source.save()
+    with transaction.atomic():
+        source.save()
+        add_unreachable_rule(source)  # ALERTS_DEFAULT_UNREACHABLE_RULE, as from the dashboard
     logger.info("source %s created through the API by %s", source.slug, principal_of(request).user)
     response["Location"] = f"/api/v1/sources/{source.slug}"
     return Status(201, source_data(source))

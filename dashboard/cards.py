@@ -9,8 +9,9 @@ from typing import Any
 
 from django.db.models import Count
 
-from alerts.models import RuleState
+from alerts.models import RuleState, Silence
 from dashboard import status as st
+from dashboard.payload_view import MAX_SERVICES, MAX_TEXT
 from dashboard.units import KEY_METRICS, format_value, metric_format
 from metrics.extraction import value_at
 from metrics.stores.base import Snapshot
@@ -45,6 +46,7 @@ class Card:
     down_text: str = ""  # "down since 19:30 (8 min)" when the numbers are the last known ones
     hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
     firing_alerts: int = 0  # alert rules firing for this source (alerts/)
+    silenced: bool = False  # an active silence covers the source: its alerts notify nobody
 
     @property
     def slug(self) -> str:
@@ -114,7 +116,8 @@ def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card
     payload: Mapping[str, Any] = snapshot.payload if snapshot is not None else {}
     services_node = value_at(payload, ("results", "services"))
     services = (
-        sorted((str(k), bool(v)) for k, v in services_node.items() if isinstance(v, bool))
+        # Capped like the drill-down's (dashboard/payload_view.py): an upstream cannot grow the overview.
+        sorted((str(k)[:MAX_TEXT], bool(v)) for k, v in services_node.items() if isinstance(v, bool))[:MAX_SERVICES]
         if isinstance(services_node, Mapping)
         else []
     )
@@ -151,9 +154,11 @@ def build_cards(
     firing: Mapping[int, int] | None = None,
 ) -> list[Card]:
     cards = []
+    silenced = Silence.objects.covered_slugs(now)
     for source in sources:
         card = build_card(source, snapshots.get(source.slug), now)
         card.firing_alerts = (firing or {}).get(source.pk, 0)
+        card.silenced = source.slug in silenced
         cards.append(card)
     return cards
 

@@ -6,13 +6,15 @@ object still gets its raw view, and whichever of these sections it happens to ha
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dashboard.raw_json import short
 from dashboard.units import format_bytes_rate, format_number
 from metrics.extraction import value_at
+from metrics.jsonlimits import JsonBudget, JsonBudgetError
+from metrics.jsonlimits import loads as bounded_loads
 
 # Units of payload fields by key name.
 FIELD_UNITS: dict[str, str] = {
@@ -88,6 +90,18 @@ TONES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
     "threat_level": (frozenset({"low", "none"}), frozenset({"high", "critical", "severe"})),
 }
 
+# Whatever the upstream sends, the page stays bounded (docs/security.md): counts and lengths are capped.
+MAX_TEXT = 200  # characters of one shown value
+MAX_LABEL = 80
+MAX_FIELDS_PER_SECTION = 40
+MAX_SECTION_DEPTH = 4  # nested objects flattened into a section, deeper ones shown as a short text
+MAX_SERVICES = 60
+MAX_WORKERS = 100
+MAX_WORKER_KEYS = 10
+MAX_LIST_ITEMS = 20
+# server_issue arrives as a JSON-encoded string: parsed within a small budget, else shown as text.
+ISSUE_BUDGET = JsonBudget(max_bytes=64 * 1024, max_depth=8, max_items=1000, what="the server issue")
+
 
 @dataclass(frozen=True)
 class Field:
@@ -116,7 +130,7 @@ class WorkerRow:
 def label_for(key: str) -> str:
     if key in LABELS:
         return LABELS[key]
-    text = key.replace("_", " ").strip()
+    text = key[:MAX_LABEL].replace("_", " ").strip()
     for suffix in (" percent", " ms", " mb", " per sec", " minutes"):
         if text.endswith(suffix):
             text = text[: -len(suffix)]
@@ -138,9 +152,12 @@ def field_for(key: str, value: Any) -> Field:
         decimals = 0 if isinstance(value, int) else (2 if key == "error_rate" else 1)
         return Field(key, label, format_number(value, decimals), unit)
     if isinstance(value, list):
-        return Field(key, label, ", ".join(str(v) for v in value) or "—", kind="list")
+        shown = ", ".join(_item_text(v) for v in value[:MAX_LIST_ITEMS])
+        if len(value) > MAX_LIST_ITEMS:
+            shown += f" and {len(value) - MAX_LIST_ITEMS} more"
+        return Field(key, label, _cut(shown) or "—", kind="list")
     if isinstance(value, Mapping):
-        return Field(key, label, json.dumps(value, sort_keys=True)[:200], kind="text")
+        return Field(key, label, short(value, MAX_TEXT), kind="text")
     text = str(value)
     kind = "time" if key.startswith("last_") and "T" in text else "text"
     good = None
@@ -151,12 +168,28 @@ def field_for(key: str, value: Any) -> Field:
     return Field(key, label, text[:200], kind=kind, good=good)
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def _item_text(value: Any) -> str:
+    # str() of a nested list recurses once per level: containers go through the bounded writer.
+    return short(value, MAX_TEXT) if isinstance(value, Mapping | list | tuple) else _cut(str(value))
+
+
 def _flatten(node: Mapping[str, Any]) -> list[Field]:
+    """Nesting (response_times) reads best flattened: "p95" rather than a sub-table. Iterative and capped."""
     fields: list[Field] = []
-    for key, value in node.items():
-        if isinstance(value, Mapping):
-            # Nesting (response_times) reads best flattened: "p95" rather than a sub-table.
-            fields.extend(_flatten(value))
+    stack: list[tuple[Iterator[tuple[Any, Any]], int]] = [(iter(node.items()), 1)]
+    while stack and len(fields) < MAX_FIELDS_PER_SECTION:
+        items, depth = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
+            continue
+        key, value = entry
+        if isinstance(value, Mapping) and depth < MAX_SECTION_DEPTH:
+            stack.append((iter(value.items()), depth + 1))
         else:
             fields.append(field_for(str(key), value))
     return fields
@@ -171,7 +204,7 @@ def sections(payload: Mapping[str, Any]) -> list[Section]:
         if isinstance(server, Mapping):
             fields += [field_for(k, v) for k, v in server.items() if not isinstance(v, Mapping | list)]
         if fields:
-            out.append(Section("Server", fields))
+            out.append(Section("Server", fields[:MAX_FIELDS_PER_SECTION]))
     for title, path in SECTIONS:
         node = value_at(payload, ("results", *path))
         if isinstance(node, Mapping) and node:
@@ -183,7 +216,7 @@ def services(payload: Mapping[str, Any]) -> list[tuple[str, bool]]:
     node = value_at(payload, ("results", "services"))
     if not isinstance(node, Mapping):
         return []
-    return sorted((str(k), bool(v)) for k, v in node.items() if isinstance(v, bool))
+    return sorted((_cut(str(k)), bool(v)) for k, v in node.items() if isinstance(v, bool))[:MAX_SERVICES]
 
 
 def workers(payload: Mapping[str, Any]) -> list[WorkerRow]:
@@ -191,21 +224,23 @@ def workers(payload: Mapping[str, Any]) -> list[WorkerRow]:
     node = value_at(payload, ("results", "stats", "server", "workers"))
     if not isinstance(node, list):
         return []
-    rows = []
+    rows: list[WorkerRow] = []
     for item in node:
+        if len(rows) >= MAX_WORKERS:
+            break
         if not (isinstance(item, list | tuple) and len(item) == 2 and isinstance(item[1], Mapping)):
             continue
-        name, stats = str(item[0]), item[1]
+        name, stats = _item_text(item[0]), item[1]
         blocked = stats.get("recently_blocked_keys")
         top = stats.get("top_keys")
         rows.append(
             WorkerRow(
                 name=name,
                 cells=[field_for(col, stats.get(col)) for col in WORKER_COLUMNS],
-                blocked_keys=[str(k) for k in blocked] if isinstance(blocked, list) else [],
+                blocked_keys=[_item_text(k) for k in blocked[:MAX_WORKER_KEYS]] if isinstance(blocked, list) else [],
                 top_keys=[
-                    (str(pair[0]), format_number(pair[1]))
-                    for pair in (top if isinstance(top, list) else [])
+                    (_item_text(pair[0]), format_number(pair[1]))
+                    for pair in (top[:MAX_WORKER_KEYS] if isinstance(top, list) else [])
                     if isinstance(pair, list | tuple) and len(pair) == 2
                 ],
             )
@@ -219,16 +254,31 @@ def server_issue(payload: Mapping[str, Any]) -> dict[str, Any] | None:
     if not raw:
         return None
     if isinstance(raw, Mapping):
-        return dict(raw)
+        return _issue_fields(raw)
     if isinstance(raw, str):
         try:
-            decoded = json.loads(raw)
-        except ValueError:
+            decoded = bounded_loads(raw, ISSUE_BUDGET)
+        except (JsonBudgetError, ValueError):
             return {"message": raw[:500]}
         if isinstance(decoded, dict):
-            return decoded
-        return {"message": str(decoded)[:500]}
-    return {"message": str(raw)[:500]}
+            return _issue_fields(decoded)
+        return {"message": _item_text(decoded)}
+    return {"message": _item_text(raw)}
+
+
+def _issue_fields(issue: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the page shows, each bounded: a hostile issue cannot grow the page."""
+    out: dict[str, Any] = {}
+    for key in ("type", "code"):
+        if issue.get(key) is not None:
+            out[key] = _item_text(issue[key])[:100]
+    if issue.get("message") is not None:
+        message = issue["message"]
+        out["message"] = message[:500] if isinstance(message, str) else _item_text(message)
+    affected = issue.get("affectedServices")
+    if isinstance(affected, list):
+        out["affectedServices"] = [_item_text(name)[:100] for name in affected[:MAX_LIST_ITEMS]]
+    return out
 
 
 def summary(payload: Mapping[str, Any]) -> list[Field]:

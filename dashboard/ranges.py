@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from django.utils.dateparse import parse_datetime
 
+from metrics.relative_time import parse_relative
+
 PRESETS: dict[str, timedelta] = {
     "1h": timedelta(hours=1),
     "6h": timedelta(hours=6),
@@ -43,25 +45,25 @@ def pick_bucket(span: timedelta) -> timedelta:
     return NICE_BUCKETS[-1]
 
 
-def _parse_instant(name: str, raw: str) -> datetime:
+def _parse_instant(name: str, raw: str, now: datetime) -> datetime:
     try:
-        value = parse_datetime(raw.strip())
+        value = parse_relative(raw, now) or parse_datetime(raw.strip())  # now-1h, as the API takes it too
     except ValueError:
         value = None
     if value is None:
-        raise RangeError(f"{name}: expected an ISO 8601 date and time, got {raw[:40]!r}")
+        raise RangeError(f"{name}: expected an ISO 8601 date and time or now-1h, got {raw[:40]!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # the dashboards speak UTC
     return value
 
 
 def parse_range(params: dict[str, str], now: datetime) -> TimeRange:
-    """``range`` (1h, 6h, 24h, 7d) or ``start`` and ``end`` (ISO 8601; ``end`` defaults to now)."""
+    """``range`` (1h, 6h, 24h, 7d) or ``start`` and ``end`` (ISO 8601 or now-1h; ``end`` defaults to now)."""
     start_raw = params.get("start", "").strip()
     if start_raw:
-        start = _parse_instant("start", start_raw)
+        start = _parse_instant("start", start_raw, now)
         end_raw = params.get("end", "").strip()
-        end = _parse_instant("end", end_raw) if end_raw else now
+        end = _parse_instant("end", end_raw, now) if end_raw else now
         if end <= start:
             raise RangeError("end: must be after start")
         if end - start > MAX_SPAN:

@@ -25,11 +25,19 @@ DEGRADED = "degraded"
 ERROR = "error"
 UNREACHABLE = "unreachable"
 STALE = "stale"
+WAITING = "waiting"  # a new source, never polled yet: not stale, just new
 
 # Worst first: sorting by status puts what needs attention at the top.
-SEVERITY = {ERROR: 0, UNREACHABLE: 1, STALE: 2, DEGRADED: 3, OK: 4}
+SEVERITY = {ERROR: 0, UNREACHABLE: 1, STALE: 2, DEGRADED: 3, WAITING: 4, OK: 5}
 STATUSES = tuple(SEVERITY)
-LABELS = {OK: "OK", DEGRADED: "Degraded", ERROR: "Error", UNREACHABLE: "Unreachable", STALE: "Stale"}
+LABELS = {
+    OK: "OK",
+    DEGRADED: "Degraded",
+    ERROR: "Error",
+    UNREACHABLE: "Unreachable",
+    STALE: "Stale",
+    WAITING: "Waiting",
+}
 
 # Payload ``status`` values that mean healthy; anything else a source reports is an error.
 HEALTHY_WORDS = frozenset({"ok", "up", "healthy", "pass", "passing", "green", "operational", "online"})
@@ -90,8 +98,10 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
         n = source.consecutive_failures
         return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})", polls.down_since)
 
+    if polls.waiting:
+        return Verdict(WAITING, "waiting for first poll")
     if snapshot is None or polls.age is None:
-        return Verdict(STALE, "no data yet: waiting for the first poll" if polls.waiting else "no data yet")
+        return Verdict(STALE, "no data yet")
     if polls.stale:
         return Verdict(STALE, f"no fresh data for {_duration(polls.age)}", polls.down_since)
 
@@ -106,7 +116,9 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
         return Verdict(DEGRADED, "warning alert firing")
     down = services_down(payload)
     if down:
-        return Verdict(DEGRADED, f"{', '.join(down)} down")
+        named = ", ".join(name[:40] for name in down[:5])  # upstream names: bounded in the reason line
+        more = f" and {len(down) - 5} more" if len(down) > 5 else ""
+        return Verdict(DEGRADED, f"{named}{more} down")
     if payload.get("server_issue"):
         return Verdict(DEGRADED, "server issue reported")
     return Verdict(OK, "all checks pass")

@@ -14,15 +14,23 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
+from observability.access_log import AccessLogMiddleware  # noqa: E402
 from realtime.auth import ApiTokenAuthMiddleware  # noqa: E402
-from realtime.origin import AllowedHostsOriginValidator  # noqa: E402 - Channels' own, but lets a missing Origin in
+from realtime.origin import SameOriginValidator  # noqa: E402
+from realtime.transport import bound_daphne_websockets  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        # Session first (browsers), then an API token when the session holds no user.
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-        ),
-    }
+# Under daphne: oversized WebSocket messages closed with 1009 by the transport (realtime/transport.py).
+bound_daphne_websockets()
+
+# Outermost: the access log (query values of sensitive names redacted) sees every request and socket.
+application = AccessLogMiddleware(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            # Session first (browsers), then an API token when the session holds no user.
+            "websocket": SameOriginValidator(
+                AuthMiddlewareStack(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+            ),
+        }
+    )
 )

@@ -181,3 +181,56 @@ def origins(name: str, default: list[str]) -> list[str]:
         if not _ORIGIN.match(origin):
             raise ConfigError(name, f"{origin!r} is not an origin like https://ops.example.com")
     return result
+
+
+_HOST_PORT = re.compile(r"^(?:\[[^\]]+\]|[^:\[\]]+):(\d+)$")
+
+
+def check_allowlist(name: str, entries: list[str]) -> None:
+    """Allowlist entries are host names, IPs, CIDRs, or host:port / [v6]:port: a port must be 1 to 65535."""
+    for entry in entries:
+        match = _HOST_PORT.match(entry.strip())
+        if match is not None and not 0 < int(match.group(1)) < 65536:
+            raise ConfigError(name, f"{entry!r}: the port must be from 1 to 65535")
+
+
+def email(name: str) -> dict[str, Any] | None:
+    """Django's e-mail settings from one URL (django-environ's schemes: smtp, smtp+tls, smtp+ssl, consolemail,
+    filemail, memorymail, dummymail), or None when unset. The error never echoes the URL."""
+    value = _raw(name)
+    if value is None or value.strip() == "":
+        return None
+    try:
+        result: dict[str, Any] = env.email_url_config(value.strip())
+    except Exception:  # django-environ raises several types; the message must not echo a password
+        raise ConfigError(name, "could not be parsed as an e-mail URL (smtp+tls://user:password@host:587)") from None
+    if not result.get("EMAIL_BACKEND"):
+        raise ConfigError(name, "names no known e-mail scheme (smtp, smtp+tls, smtp+ssl, consolemail, memorymail)")
+    return result
+
+
+def fernet_keys(name: str) -> list[str]:
+    """Fernet keys, separated by commas or whitespace: the first encrypts, all of them decrypt.
+
+    Each is 32 bytes in url-safe base64 (44 characters), as ``Fernet.generate_key()`` makes. The
+    error names the key's position, never the key.
+    """
+    import base64
+    import binascii
+
+    value = _raw(name)
+    keys = (value or "").replace(",", " ").split()
+    for position, key in enumerate(keys, start=1):
+        try:
+            raw = base64.urlsafe_b64decode(key.encode("ascii"))
+        except (binascii.Error, ValueError, UnicodeEncodeError):
+            raw = b""
+        if len(raw) != 32:
+            raise ConfigError(
+                name,
+                f"key {position} of {len(keys)} is not a Fernet key (32 bytes in url-safe base64, 44 characters: "
+                "see docs/configuration.md for how to make one)",
+            )
+    if len(set(keys)) != len(keys):
+        raise ConfigError(name, "lists the same key twice")
+    return keys

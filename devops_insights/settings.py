@@ -64,14 +64,27 @@ INSTALLED_APPS = [
     "api",
     "alerts",
     "observability",
+    # Accounts: login, password reset, e-mail, MFA (TOTP, recovery codes, WebAuthn) and SSO (django-allauth)
+    "allauth",
+    "allauth.account",
+    "allauth.mfa",
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
+    "allauth.socialaccount.providers.github",
+    "allauth.socialaccount.providers.gitlab",
+    "allauth.socialaccount.providers.google",
     # HTTP headers: Content-Security-Policy (dashboards), CORS (API)
     "csp",
     "corsheaders",
+    # Request, database and cache figures (django_*) on /metrics beside our own (devops_insights_*).
+    "django_prometheus",
 ]
 
 MIDDLEWARE = [
-    # Observability: first, so the request id and the request span cover every other middleware
-    # (redirects included).
+    # django-prometheus times the whole stack: its Before first and its After last.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # Observability: first of ours, so the request id and the request span cover every other
+    # middleware (redirects included).
     "observability.middleware.RequestObservabilityMiddleware",
     # Security headers, then the Content-Security-Policy (configured under Dashboards below).
     "django.middleware.security.SecurityMiddleware",
@@ -79,11 +92,9 @@ MIDDLEWARE = [
     # Static files, answered before any session work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # API edge: CORS answers preflights, so it sits above anything that could answer first; the API
-    # error middleware wraps the rest so every response under /api/ has the one error shape; the
-    # login throttle refuses login POSTs over their limits before a session is loaded.
+    # error middleware wraps the rest so every response under /api/ has the one error shape.
     "corsheaders.middleware.CorsMiddleware",
     "api.middleware.ApiErrorMiddleware",
-    "accounts.login_throttle.LoginThrottleMiddleware",
     # Django: sessions, CSRF, authentication, messages, framing
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -91,6 +102,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
+    "allauth.account.middleware.AccountMiddleware",
+    "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # django-prometheus: its After last, to time everything above.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "devops_insights.urls"
@@ -107,6 +123,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "dashboard.context.operator",
             ],
         },
     },
@@ -121,6 +138,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         "transaction_mode": "IMMEDIATE",
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
+# django-prometheus's wrappers of the same backends count queries, errors and connections.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
@@ -130,7 +151,8 @@ CACHE_KEY_PREFIX = config.string("CACHE_KEY_PREFIX", "di")
 
 def _redis_cache(*, ignore_exceptions: bool) -> dict[str, Any]:
     return {
-        "BACKEND": "django_redis.cache.RedisCache",
+        # django-redis with django-prometheus's hit/miss counters.
+        "BACKEND": "django_prometheus.cache.backends.redis.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": CACHE_KEY_PREFIX,
         "OPTIONS": {
@@ -156,7 +178,7 @@ if REDIS_URL:
 else:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
             "LOCATION": "devops-insights",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
         }
@@ -173,6 +195,10 @@ MONGODB_WRITE_CONCERN = config.string("MONGODB_WRITE_CONCERN", "majority")
 MONGODB_ENSURE_INDEXES = config.boolean("MONGODB_ENSURE_INDEXES", True)
 METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
+# Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
+# nesting and item count before parsing (metrics/jsonlimits.py, docs/security.md); each keeps its own size setting.
+JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)
+JSON_MAX_ITEMS = config.integer("JSON_MAX_ITEMS", 100_000, minimum=100)
 METRICS_CACHE_TTL = config.integer("METRICS_CACHE_TTL", 300, minimum=1)
 METRICS_HISTORY_RETENTION_DAYS = config.integer("METRICS_HISTORY_RETENTION_DAYS", 7, minimum=1)
 # Read cache in front of the store (metrics/read_cache.py): "auto" caches only in a cache shared by
@@ -204,7 +230,11 @@ POLLER_HOST_RATE_PER_SECOND = config.number("POLLER_HOST_RATE_PER_SECOND", 20.0,
 POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
+# Entries are host names, IPs, CIDRs or host:port (pollers/ssrf.py); a bad port stops the start.
+config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)
 POLLER_JITTER_FRACTION = config.number("POLLER_JITTER_FRACTION", 0.1, minimum=0.0)
+# With tracing on, each poll request carries a W3C traceparent, so a traced upstream joins the trace.
+POLLER_PROPAGATE_TRACE = config.boolean("POLLER_PROPAGATE_TRACE", True)
 POLLER_CA_BUNDLE = config.string("POLLER_CA_BUNDLE", "")  # PEM file of extra CAs; empty: the system's
 POLLER_REDIS_TIMEOUT = config.number("POLLER_REDIS_TIMEOUT", 2.0, minimum=0.1)
 POLLER_HEARTBEAT_SECONDS = config.number("POLLER_HEARTBEAT_SECONDS", 5.0, minimum=0.5)
@@ -256,6 +286,12 @@ REALTIME_MAX_MESSAGE_BYTES = config.integer("REALTIME_MAX_MESSAGE_BYTES", 64 * 1
 REALTIME_MAX_MESSAGES_PER_SECOND = config.integer("REALTIME_MAX_MESSAGES_PER_SECOND", 20, minimum=1, maximum=1000)
 REALTIME_HISTORY_MAX_LIMIT = config.integer("REALTIME_HISTORY_MAX_LIMIT", 200, minimum=1, maximum=1000)
 REALTIME_QUERY_TOKEN_AUTH = config.boolean("REALTIME_QUERY_TOKEN_AUTH", True)
+# Open WebSocket connections per user and per API token (0: no cap); extras are closed with 4409.
+# Counted in Redis across processes when REDIS_URL is set; each slot expires unless its connection
+# renews it every third of REALTIME_CONNECTION_SLOT_TTL, so a crashed process frees its slots.
+REALTIME_MAX_CONNECTIONS_PER_USER = config.integer("REALTIME_MAX_CONNECTIONS_PER_USER", 30, minimum=0)
+REALTIME_MAX_CONNECTIONS_PER_TOKEN = config.integer("REALTIME_MAX_CONNECTIONS_PER_TOKEN", 10, minimum=0)
+REALTIME_CONNECTION_SLOT_TTL = config.number("REALTIME_CONNECTION_SLOT_TTL", 60.0, minimum=3.0)
 REALTIME_REAUTH_INTERVAL = config.number("REALTIME_REAUTH_INTERVAL", 60.0, minimum=0.1)
 REALTIME_RETRY_AFTER_MS = config.integer("REALTIME_RETRY_AFTER_MS", 2000, minimum=100)
 REALTIME_PUBLISH_TIMEOUT = config.number("REALTIME_PUBLISH_TIMEOUT", 2.0, minimum=0.1)
@@ -269,9 +305,13 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "/"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
 
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
@@ -289,8 +329,87 @@ if config.boolean("DJANGO_BEHIND_TLS_PROXY", False):
     # Only behind a proxy that sets this header itself; otherwise a client could forge https.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
+# --- Accounts (accounts/, django-allauth): login, MFA, SSO, lockout --------------------
+# docs/accounts.md explains each choice. Sign-up is closed: accounts are made by an admin or by SSO.
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"login": "accounts.forms.LoginForm"}
+SOCIALACCOUNT_ADAPTER = "accounts.adapter.SocialAccountAdapter"
+ACCOUNT_LOGIN_METHODS = {"username", "email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "username*", "password1*", "password2*"]
+ACCOUNT_EMAIL_VERIFICATION = config.choice("ACCOUNT_EMAIL_VERIFICATION", "none", ("none", "optional", "mandatory"))
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED = False
+ACCOUNT_DEFAULT_HTTP_PROTOCOL = "http" if DEBUG else "https"
+ACCOUNT_SESSION_REMEMBER = None
+# Lockout: allauth's rate limits are the one mechanism (accounts/adapter.py keys them). A failed
+# password counts against the user name + client pair (a known device stands in for the client
+# address) and against the client address, counted under a lock before the password is checked.
+LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # failed logins per client IP
+LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed logins per user name + client
+ACCOUNT_RATE_LIMITS = {"login": "60/m/ip"}  # login_failed is keyed per request by accounts.adapter
+ACCOUNT_KNOWN_DEVICE_DAYS = config.integer("ACCOUNT_KNOWN_DEVICE_DAYS", 90, minimum=0, maximum=3650)
+# Second factor: TOTP (with recovery codes) and WebAuthn passkeys.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = config.string("MFA_TOTP_ISSUER", "DevOps Insights")
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG
+REQUIRE_MFA_FOR_STAFF = config.boolean("REQUIRE_MFA_FOR_STAFF", not DEBUG)
+# Single sign-on: a provider exists only when its client id is set; secrets also from <NAME>_FILE.
+SOCIALACCOUNT_PROVIDERS: dict[str, dict[str, Any]] = {}
+_oidc_id = config.string("SSO_OIDC_CLIENT_ID", "")
+if _oidc_id:
+    _oidc_url = config.url("SSO_OIDC_SERVER_URL", ("http", "https"))
+    if not _oidc_url:
+        raise ConfigError("SSO_OIDC_SERVER_URL", "must be set when SSO_OIDC_CLIENT_ID is (the issuer URL)")
+    SOCIALACCOUNT_PROVIDERS["openid_connect"] = {
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [
+            {
+                "provider_id": "oidc",
+                "name": config.string("SSO_OIDC_NAME", "Single sign-on"),
+                "client_id": _oidc_id,
+                "secret": config.string("SSO_OIDC_CLIENT_SECRET", ""),
+                "settings": {"server_url": _oidc_url, "fetch_userinfo": True},
+            }
+        ],
+    }
+_github_id = config.string("SSO_GITHUB_CLIENT_ID", "")
+if _github_id:
+    SOCIALACCOUNT_PROVIDERS["github"] = {
+        "SCOPE": ["read:user", "user:email"],
+        "APPS": [{"client_id": _github_id, "secret": config.string("SSO_GITHUB_CLIENT_SECRET", "")}],
+    }
+_gitlab_id = config.string("SSO_GITLAB_CLIENT_ID", "")
+if _gitlab_id:
+    SOCIALACCOUNT_PROVIDERS["gitlab"] = {
+        "SCOPE": ["read_user"],
+        "APPS": [
+            {
+                "client_id": _gitlab_id,
+                "secret": config.string("SSO_GITLAB_CLIENT_SECRET", ""),
+                "settings": {"gitlab_url": config.url("SSO_GITLAB_URL", ("https", "http")) or "https://gitlab.com"},
+            }
+        ],
+    }
+_google_id = config.string("SSO_GOOGLE_CLIENT_ID", "")
+if _google_id:
+    SOCIALACCOUNT_PROVIDERS["google"] = {
+        "SCOPE": ["openid", "email", "profile"],
+        "OAUTH_PKCE_ENABLED": True,
+        "APPS": [{"client_id": _google_id, "secret": config.string("SSO_GOOGLE_CLIENT_SECRET", "")}],
+    }
+SOCIALACCOUNT_ONLY = False  # allauth's switch disables passwords for everyone; SSO_ONLY spares superusers
+SSO_ONLY = config.boolean("SSO_ONLY", False)
+SSO_ALLOWED_EMAIL_DOMAINS = [d.lower().lstrip("@") for d in config.string_list("SSO_ALLOWED_EMAIL_DOMAINS", [])]
+SOCIALACCOUNT_AUTO_SIGNUP = True
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_LOGIN_ON_GET = False
+
 # --- Internationalization, static files ------------------------------------------------
 LANGUAGE_CODE = "en-us"
+# 24-hour UTC times in ISO order everywhere Django formats a date itself (the admin): devops_insights/formats/.
+FORMAT_MODULE_PATH = ["devops_insights.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
@@ -330,13 +449,16 @@ if config.boolean("CSP_REPORT_ONLY", False):
 else:
     CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
+# The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
+# latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
+DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
+DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
+    "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024
+)
 
 # --- API (api/): rate limits, login throttling, limits, CORS ---------------------------
 API_RATE_LIMIT_TOKEN = config.rate("API_RATE_LIMIT_TOKEN", "600/m")  # per token (or per session user)
 API_RATE_LIMIT_IP = config.rate("API_RATE_LIMIT_IP", "300/m")  # per client IP, before authentication
-LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # login POSTs per client IP
-LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed login POSTs per username
-LOGIN_RATE_LIMIT_PATHS = config.string_list("LOGIN_RATE_LIMIT_PATHS", ["/accounts/login/", "/admin/login/"])
 # Behind a reverse proxy REMOTE_ADDR is the proxy: name the header it sets (X-Forwarded-For) and how
 # many proxies append to it, so the client IP is read from the entry the last trusted proxy wrote.
 CLIENT_IP_HEADER = config.string("CLIENT_IP_HEADER", "").strip()
@@ -394,8 +516,14 @@ LOGGING = {
         # Third-party clients can log full URLs; keep them quiet so credentials never reach logs.
         "urllib3": {"level": "WARNING"},
         "pymongo": {"level": "WARNING"},
+        # Apprise's lines can name a notification URL: alerts.apprise_channel collects them itself.
+        "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
     },
 }
+# The project's access log (observability/access_log.py) replaces daphne's: query values of these
+# names, plus the built-in sensitive ones (token, key, password, secret, signature...), are redacted.
+ACCESS_LOG = config.boolean("ACCESS_LOG", True)
+ACCESS_LOG_REDACT_PARAMS = config.string_list("ACCESS_LOG_REDACT_PARAMS", [])
 # /metrics: a scrape passes with the bearer token or from an allowlisted address (direct
 # connections only: a request that came through a proxy must use the token).
 METRICS_TOKEN = config.string("METRICS_TOKEN", "")
@@ -424,8 +552,15 @@ ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0
 ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
-ALERTS_PUBLIC_URL = config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+# The address people open this app at: links in notifications. ALERTS_PUBLIC_URL is its older name.
+SITE_URL = config.url("SITE_URL", ("http", "https")) or config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
+ALERTS_PUBLIC_URL = SITE_URL
+ALERTS_DEFAULT_UNREACHABLE_RULE = config.boolean("ALERTS_DEFAULT_UNREACHABLE_RULE", True)
 ALERTS_EMAIL_FROM = config.string("ALERTS_EMAIL_FROM", "devops-insights@localhost")
+# Apprise channels: vendor services only, unless generic json://, xml://, form:// are allowed too.
+APPRISE_ALLOW_GENERIC = config.boolean("APPRISE_ALLOW_GENERIC", False)
+# Fernet keys for secrets stored in the database (Apprise URLs): the first encrypts, every one decrypts.
+FIELD_ENCRYPTION_KEYS = config.fernet_keys("FIELD_ENCRYPTION_KEY")
 # Django's email backend: SMTP when EMAIL_HOST is set, else messages are written to the log (console).
 EMAIL_HOST = config.string("EMAIL_HOST", "")
 EMAIL_PORT = config.integer("EMAIL_PORT", 587, minimum=1, maximum=65535)
@@ -436,5 +571,15 @@ EMAIL_TIMEOUT = config.integer("EMAIL_TIMEOUT", 10, minimum=1)
 EMAIL_BACKEND = (
     "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
 )
+# EMAIL_URL (smtp://, smtp+tls://, smtp+ssl://, consolemail://, memorymail://...) wins over the EMAIL_HOST variables.
+_email = config.email("EMAIL_URL")
+if _email:
+    EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+    EMAIL_HOST = _email.get("EMAIL_HOST") or ""
+    EMAIL_PORT = _email.get("EMAIL_PORT") or EMAIL_PORT
+    EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+    EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+    EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS", False))
+    EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL", False))
 DEFAULT_FROM_EMAIL = ALERTS_EMAIL_FROM
 SERVER_EMAIL = ALERTS_EMAIL_FROM

@@ -5,6 +5,11 @@ from django.urls import include, path
 
 from api.ninja_api import api
 
+# The admin stays for superusers and staff; it says whose it is.
+admin.site.site_header = "DevOps Insights administration"
+admin.site.site_title = "DevOps Insights admin"
+admin.site.index_title = "Administration"
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     # The whole JSON API, alerting's /api/v1/alerts and the liveness probe included (api/ninja_api.py).

@@ -8,7 +8,14 @@ from django.db import models
 # The data lifecycle's model lives with its code; importing it here registers it in the metrics app.
 from metrics.lifecycle.models import RetentionPolicy
 
-__all__ = ["HistoryEntryRow", "LatestSnapshot", "MetricRollup", "MetricSample", "RetentionPolicy"]
+__all__ = [
+    "AvailabilityCount",
+    "HistoryEntryRow",
+    "LatestSnapshot",
+    "MetricRollup",
+    "MetricSample",
+    "RetentionPolicy",
+]
 
 
 class LatestSnapshot(models.Model):
@@ -115,3 +122,36 @@ class MetricRollup(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source}.{self.metric}@{self.tier}:{self.start.isoformat()}"
+
+
+class AvailabilityCount(models.Model):
+    """Poll outcomes of one source counted in one bucket (metrics.availability, docs/availability.md).
+
+    One row per (bucket, origin, latency bin, error kind): up polls per latency bin, down polls per
+    error kind. A poll adds 1 to one row per tier with ``INSERT ... ON CONFLICT DO UPDATE``, so a
+    write never reads first; reads add rows up (a bucket's polls, its latency histogram) in SQL.
+    """
+
+    source = models.CharField(max_length=64)
+    tier = models.CharField(max_length=2)  # "1m" | "1h" | "1d"
+    start = models.DateTimeField()
+    origin = models.CharField(max_length=8)  # "live" (the poller) | "backfill" (backfill_availability)
+    latency_bin = models.SmallIntegerField()  # up polls: their latency's bin; -1: no latency (down, unmeasured)
+    error_kind = models.CharField(max_length=40, blank=True)  # "" for up polls
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        db_table = "metrics_availability"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "tier", "start", "origin", "latency_bin", "error_kind"],
+                name="metrics_availability_cell",
+            ),
+        ]
+        indexes = [
+            # Pruning one tier across sources (reads of one source use the unique index's prefix).
+            models.Index(fields=["tier", "start"], name="metrics_availability_prune"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source}@{self.tier}:{self.start.isoformat()} {self.error_kind or self.latency_bin}={self.count}"

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,9 +40,12 @@ from django.conf import settings
 from django.core.cache import BaseCache, caches
 
 from metrics.stores.base import (
+    AvailabilityBucket,
+    AvailabilitySpan,
     HistoryPage,
     JsonObject,
     MetricStore,
+    PollSample,
     RecordResult,
     SeriesBucket,
     Snapshot,
@@ -56,6 +59,7 @@ T = TypeVar("T")
 
 PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.locmem.LocMemCache",
+    "django_prometheus.cache.backends.locmem.LocMemCache",
     "django.core.cache.backends.dummy.DummyCache",
 )
 KEY_PREFIX = "metrics"
@@ -164,6 +168,30 @@ class CachedMetricStore(MetricStore):
 
     def stats(self) -> StoreStats:
         return self.backend_store.stats()
+
+    # --- availability: straight through (counts change on every poll; nothing here to version) --
+
+    def record_poll_outcome(
+        self, source: str, at: datetime, up: bool, latency_ms: float | None, error_kind: str = ""
+    ) -> None:
+        self.backend_store.record_poll_outcome(source, at, up, latency_ms, error_kind)
+
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        return self.backend_store.availability(source, tier, start, end, latency=latency)
+
+    def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        return self.backend_store.availability_totals(source, spans)
+
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
+
+    def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
+        return self.backend_store.replace_backfilled_availability(source, since, samples)
+
+    def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
+        return self.backend_store.oldest_live_availability(source)
 
     # --- reads -------------------------------------------------------------------------------
 

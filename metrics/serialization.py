@@ -16,6 +16,7 @@ its own time format) names its own ``JsonForm`` instead of writing the shapes ag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -82,7 +83,7 @@ def snapshot_json(snapshot: Snapshot, *, with_payload: bool, form: JsonForm = AP
         "sequence": snapshot.sequence,
         "fetched_at": form.time(snapshot.fetched_at),
         "last_seen_at": form.time(snapshot.last_seen_at),
-        "metrics": snapshot.metrics,
+        "metrics": metrics_json(snapshot.metrics) if form is API_FORM else snapshot.metrics,
     }
     if with_payload:
         data["payload"] = snapshot.payload
@@ -96,7 +97,7 @@ def history_entry_json(entry: HistoryEntry, *, with_payload: bool = True, form: 
         "hash": entry.hash,
         "sequence": entry.sequence,
         "fetched_at": form.time(entry.fetched_at),
-        "metrics": entry.metrics,
+        "metrics": metrics_json(entry.metrics) if form is API_FORM else entry.metrics,
         "diff": diff_json(entry.diff, form=form),
     }
     if with_payload:
@@ -119,8 +120,37 @@ def bucket_json(bucket: SeriesBucket, *, form: JsonForm = API_FORM) -> JsonObjec
     """One series bucket: its start and the min, average, max and count of the values in it."""
     return {
         "start": form.time(bucket.start),
-        "min": bucket.min,
-        "avg": bucket.avg,
-        "max": bucket.max,
+        "min": number(bucket.min),
+        "avg": average(bucket.avg),
+        "max": number(bucket.max),
         "count": bucket.count,
     }
+
+
+# --- numbers as people read them -------------------------------------------------------------
+MEASURED_DIGITS = 12  # significant digits of a stored value: drops float noise (0.1 + 0.2), keeps what was sent
+AVERAGE_DIGITS = 6  # significant digits of a computed average: more would be noise of the arithmetic
+EXACT_INTEGERS = 2**53  # beyond this a float is not an exact integer in JSON readers
+
+
+def number(value: float | int | None, digits: int = MEASURED_DIGITS) -> float | int | None:
+    """An integer when the value is a whole number (``52592.0`` -> ``52592``), else rounded to ``digits``."""
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value
+    if not math.isfinite(value):
+        return value
+    rounded = float(f"{value:.{digits}g}")
+    if rounded.is_integer() and abs(rounded) < EXACT_INTEGERS:
+        return int(rounded)
+    return rounded
+
+
+def average(value: float | int | None) -> float | int | None:
+    """An average (``53.150000000000006`` -> ``53.15``): ``AVERAGE_DIGITS`` significant digits."""
+    return number(value, AVERAGE_DIGITS)
+
+
+def metrics_json(metrics: dict[str, float]) -> dict[str, float | int | None]:
+    return {name: number(value) for name, value in metrics.items()}

@@ -6,9 +6,9 @@ processes of one host, which is not how this service is deployed, so each proces
 
 - every web process: ``GET /metrics`` = its own instruments (HTTP, WebSocket, cache reads) plus the
   shared state read at scrape time (every source's latest upstream metrics from the store, source
-  health from the database), which is why any web replica answers the same for those. The apps
-  that own that state register its collectors here (``register_shared_state``, from their
-  AppConfig.ready): observability imports no other app;
+  health and the notification queue from the database), which is why any web replica answers the
+  same for those. The apps that own that state register its collectors here
+  (``register_shared_state``, from their AppConfig.ready): observability imports no other app;
 - every poller process: its instruments (polls, leases, store writes, rollups, pruning) on
   ``POLLER_METRICS_ADDR:POLLER_METRICS_PORT`` when the port is set.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 import hmac
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from ipaddress import ip_address
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -51,6 +51,16 @@ def scrape_allowed(authorization: str | None, remote_addr: str | None, proxied: 
     except ValueError:
         return False
     return any(address in network for network in settings.METRICS_ALLOWED_IPS)
+
+
+# Any of these means a proxy stood between the client and us, so REMOTE_ADDR is hearsay.
+PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def request_may_scrape(meta: Mapping[str, Any]) -> bool:
+    """``scrape_allowed`` for a WSGI/Django request's META: METRICS_TOKEN, or a direct allowlisted peer."""
+    proxied = any(header in meta for header in PROXY_HEADERS)
+    return scrape_allowed(meta.get("HTTP_AUTHORIZATION"), meta.get("REMOTE_ADDR"), proxied)
 
 
 # What GET /metrics serves: this process's instruments plus the shared state every web replica

@@ -6,18 +6,14 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from prometheus_client.exposition import choose_encoder
 
-from observability.exposition import WEB_REGISTRY, scrape_allowed
-
-# Any of these means a proxy stood between the client and us, so REMOTE_ADDR is hearsay.
-_PROXY_HEADERS = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+from observability.exposition import WEB_REGISTRY, request_may_scrape
 
 
 @never_cache
 @require_GET
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus exposition (text, or OpenMetrics when asked) of this process plus the shared state."""
-    proxied = any(header in request.META for header in _PROXY_HEADERS)
-    if not scrape_allowed(request.headers.get("Authorization"), request.META.get("REMOTE_ADDR"), proxied):
+    if not request_may_scrape(request.META):
         if settings.METRICS_TOKEN:
             response = HttpResponse(
                 "metrics: a valid bearer token is required\n", status=401, content_type="text/plain"

@@ -14,6 +14,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 
+from pollers.models import Source
+
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half_open"
 
 
@@ -53,3 +55,13 @@ class CircuitState:
         if consecutive_failures >= policy.failure_threshold:
             return CircuitState(OPEN, now)
         return self
+
+
+def force_trial(source: Source) -> bool:
+    """Skip the rest of an open circuit's cool-down: the next poll is its half-open trial.
+
+    Conditional, so it never reopens nor closes anything: True when the circuit was open and now waits
+    for its trial, False when it was not open (closed, or already half-open).
+    """
+    changed = Source.objects.filter(pk=source.pk, circuit_state=OPEN).update(circuit_state=HALF_OPEN)
+    return changed == 1

@@ -1,6 +1,6 @@
 """Prometheus collector of source poll health, read from the database at scrape time (pollers.apps).
 
-Circuit, failures, last success and alert state of every source, and the number of live pollers:
+Circuit, failures, last success, poll interval and alert state of every source, and the number of live pollers:
 shared state, so every web replica reports the same values (``GET /metrics`` only). A failing read
 never fails the scrape: the collector reports ``..._source_state_scrape_ok 0`` and logs.
 """
@@ -29,7 +29,13 @@ class SourceStateCollector(Collector):
         try:
             sources = list(
                 Source.objects.values(
-                    "slug", "enabled", "circuit_state", "consecutive_failures", "last_success_at", "alert_state"
+                    "slug",
+                    "enabled",
+                    "circuit_state",
+                    "consecutive_failures",
+                    "last_success_at",
+                    "alert_state",
+                    "interval_seconds",
                 )
             )
             pollers_alive = PollerProcess.objects.alive().filter(stopped_at__isnull=True).count()
@@ -54,6 +60,10 @@ class SourceStateCollector(Collector):
         success = GaugeMetricFamily(
             f"{PREFIX}_source_last_success_timestamp_seconds", "When a poll last succeeded.", labels=["source"]
         )
+        # With the last success, lets an alert call a source stale after N of its own intervals.
+        interval = GaugeMetricFamily(
+            f"{PREFIX}_source_interval_seconds", "The source's configured poll interval.", labels=["source"]
+        )
         for row in sources:
             slug = row["slug"]
             for state in Source.Circuit.values:
@@ -62,9 +72,10 @@ class SourceStateCollector(Collector):
                 alert.add_metric([slug, state], 1 if row["alert_state"] == state else 0)
             enabled.add_metric([slug], 1 if row["enabled"] else 0)
             failures.add_metric([slug], row["consecutive_failures"])
+            interval.add_metric([slug], row["interval_seconds"])
             if row["last_success_at"] is not None:
                 success.add_metric([slug], row["last_success_at"].timestamp())
-        yield from (circuit, alert, enabled, failures, success)
+        yield from (circuit, alert, enabled, failures, success, interval)
         alive = GaugeMetricFamily(f"{PREFIX}_pollers_alive", "Poller processes with a recent heartbeat.")
         alive.add_metric([], pollers_alive)
         yield alive

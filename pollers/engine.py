@@ -18,14 +18,16 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 from django.dispatch import Signal
 from django.utils import timezone
 
 from metrics.stores.base import MetricStore, PayloadError, StoreError
 from observability.context import bind_poll_id
-from observability.tracing import span
+from observability.tracing import propagation, span
 from pollers import health
+from pollers.availability import record_availability
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
@@ -71,7 +73,12 @@ class Poller:
         poll_id = poll_id or new_poll_id()
         # Every log line, store write and announced change of this poll carries its id, and its
         # spans (fetch, store, cache, and whatever listeners do) nest under one "poll" span.
-        with bind_poll_id(poll_id), span("poll", source=source.slug, poll_id=poll_id):
+        # traceparent goes upstream only when POLLER_PROPAGATE_TRACE says so (tracing on).
+        with (
+            bind_poll_id(poll_id),
+            span("poll", source=source.slug, poll_id=poll_id),
+            propagation(settings.POLLER_PROPAGATE_TRACE),
+        ):
             return self._poll(source, poll_id)
 
     def _poll(self, source: Source, poll_id: str) -> PollOutcome:
@@ -251,6 +258,9 @@ class Poller:
         }
 
     def _notify(self, source: Source, outcome: PollOutcome) -> None:
+        # Every counted poll ends here, up or down: count it before the signal, so receivers see it.
+        with self._writing():
+            record_availability(self.store, outcome)
         self._announce(poll_completed, "poll_completed", outcome, source, outcome=outcome)
 
     @staticmethod

@@ -8,6 +8,7 @@ from typing import Any
 from django import forms
 
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
+from pollers.validation import header_problem
 
 
 class MaskedHeadersField(forms.JSONField):
@@ -60,11 +61,13 @@ class SourceAdminForm(forms.ModelForm):
         for name, header_value in value.items():
             if not isinstance(name, str) or not isinstance(header_value, str):
                 raise forms.ValidationError("Header names and values must be strings.")
-            if not name.strip() or any(c in name for c in ":\r\n") or any(c in header_value for c in "\r\n"):
-                raise forms.ValidationError(f"Header {json.dumps(name)} has an invalid name or value.")
             if header_value == MASK:
                 if name not in stored:
                     raise forms.ValidationError(f"Header {json.dumps(name)} has no stored value: type the value.")
                 header_value = stored[name]
+            # CR/LF or another control character would fail every poll (or smuggle a second header).
+            problem = header_problem(name.strip(), header_value)
+            if problem is not None:
+                raise forms.ValidationError(f"Header {json.dumps(name)} has an invalid name or value: {problem}.")
             headers[name.strip()] = header_value
         return headers

@@ -152,10 +152,12 @@ class Source(models.Model):
                 resolve_target(self.url)
             except UnsafeURLError as exc:
                 raise ValidationError({"url": str(exc)}) from None
-        if not isinstance(self.headers, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in self.headers.items()
-        ):
-            raise ValidationError({"headers": "Headers must be a JSON object of string names to string values."})
+        from pollers.validation import validate_request_headers
+
+        try:
+            validate_request_headers(self.headers)  # CR/LF and other control characters: refused at save
+        except ValidationError as exc:
+            raise ValidationError({"headers": exc.messages}) from None
         pinned = self.pinned_metrics if isinstance(self.pinned_metrics, list) else []
         paths = self.metric_paths if isinstance(self.metric_paths, dict) else {}
         unknown = [name for name in pinned if name not in paths]
@@ -199,6 +201,7 @@ class PollerProcess(models.Model):
 
     class Meta:
         ordering = ["-last_heartbeat_at"]
+        verbose_name_plural = "poller processes"
 
     def __str__(self) -> str:
         return self.process_id

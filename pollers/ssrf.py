@@ -1,5 +1,9 @@
 """The SSRF guard: a source URL may only lead the poller to public addresses.
 
+An IPv6 address is judged by the IPv4 address it wraps too (6to4, Teredo, NAT64, IPv4-mapped,
+-compatible and -translated, ISATAP): ``[2002:a9fe:a9fe::]`` is 169.254.169.254 through a relay.
+Allowlist entries may name a port, so a demo simulator on loopback does not open every loopback port.
+
 Checked when a source is saved and again on every request, hop by hop, because DNS answers
 change: a name that resolved to a public address at save time may resolve to 169.254.169.254
 later. ``resolve_target`` returns the addresses it checked, and the fetcher connects to one of
@@ -9,11 +13,13 @@ those (``PinnedAdapter``) instead of letting the HTTP library look the name up a
 from __future__ import annotations
 
 import ipaddress
+import posixpath
+import re
 import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from requests.adapters import HTTPAdapter
@@ -67,11 +73,48 @@ def system_resolver(host: str, port: int) -> list[str]:
     return list(seen)
 
 
+# IPv6 forms that carry an IPv4 address the packet may end up at (RFC 6052, 3056, 4380, 4291, 5214).
+NAT64_WELL_KNOWN = ipaddress.ip_network("64:ff9b::/96")
+NAT64_LOCAL_USE = ipaddress.ip_network("64:ff9b:1::/48")  # where the IPv4 sits depends on the local prefix length
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")
+IPV4_TRANSLATED = ipaddress.ip_network("::ffff:0:0:0/96")
+_ISATAP_IDS = (0x00005EFE, 0x02005EFE)
+
+
+def embedded_ipv4(address: IPAddress) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses an IPv6 address wraps, each with the name of its form; empty for IPv4."""
+    if not isinstance(address, ipaddress.IPv6Address):
+        return []
+    found: list[tuple[str, ipaddress.IPv4Address]] = []
+    value = int(address)
+    low32 = ipaddress.IPv4Address(value & 0xFFFFFFFF)
+    if address.ipv4_mapped is not None:
+        found.append(("IPv4-mapped", address.ipv4_mapped))
+    if address.sixtofour is not None:
+        found.append(("6to4", address.sixtofour))
+    if address.teredo is not None:
+        server, client = address.teredo
+        found += [("Teredo", server), ("Teredo", client)]
+    if address in NAT64_WELL_KNOWN:
+        found.append(("NAT64", low32))
+    if address in IPV4_COMPATIBLE and value > 1:  # :: and ::1 are themselves, not wrappers
+        found.append(("IPv4-compatible", low32))
+    if address in IPV4_TRANSLATED:
+        found.append(("IPv4-translated", low32))
+    if (value >> 32) & 0xFFFFFFFF in _ISATAP_IDS:
+        found.append(("ISATAP", low32))
+    return found
+
+
 def forbidden_reason(address: IPAddress) -> str | None:
     """Why the poller must not connect to ``address``, or None when it is a public address."""
-    mapped = getattr(address, "ipv4_mapped", None)
-    if mapped is not None:  # ::ffff:127.0.0.1 is 127.0.0.1
-        return forbidden_reason(mapped)
+    for form, wrapped in embedded_ipv4(address):
+        # 2002:a9fe:a9fe:: is 169.254.169.254 through a 6to4 relay: judge what it wraps.
+        reason = forbidden_reason(wrapped)
+        if reason is not None:
+            return f"{reason} ({wrapped}) in {form} form"
+    if address in NAT64_LOCAL_USE:
+        return "a local-use NAT64 address"
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"
     checks = (
@@ -90,30 +133,78 @@ def forbidden_reason(address: IPAddress) -> str | None:
     return None
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+_HOST_PORT = re.compile(r"^(?:\[(?P<v6>[^\]]+)\]|(?P<host>[^:\[\]]+)):(?P<port>\d{1,5})$")
+
+
 class Allowlist:
-    """``POLLER_ALLOWED_PRIVATE_HOSTS``: host names and CIDR ranges let through despite the rules."""
+    """``POLLER_ALLOWED_PRIVATE_HOSTS``: entries let through despite the rules.
+
+    An entry is a host name, an IP address or CIDR range (every port), or either of the first two
+    with a port (``127.0.0.1:8001``, ``[::1]:8001``, ``simulator:8001``): that port only. Prefer the
+    port form: an address allowed on every port also opens its Redis, database and admin ports.
+    """
 
     def __init__(self, entries: Iterable[str]) -> None:
         self.hostnames: set[str] = set()
-        self.networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+        self.networks: list[Network] = []
+        self.host_ports: set[tuple[str, int]] = set()
+        self.network_ports: list[tuple[Network, int]] = []
         for entry in entries:
             entry = entry.strip().lower()
             if not entry:
                 continue
             try:
                 self.networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+                continue
             except ValueError:
+                pass
+            match = _HOST_PORT.match(entry)
+            if match is None:
                 self.hostnames.add(entry.rstrip("."))
+                continue
+            host, port = match.group("v6") or match.group("host"), int(match.group("port"))
+            if not 0 < port < 65536:
+                raise ValueError(f"{entry!r}: the port must be from 1 to 65535")
+            try:
+                self.network_ports.append((ipaddress.ip_network(host, strict=False), port))
+            except ValueError:
+                self.host_ports.add((host.rstrip("."), port))
 
     @classmethod
     def from_settings(cls) -> Allowlist:
         return cls(settings.POLLER_ALLOWED_PRIVATE_HOSTS)
 
-    def allows_host(self, host: str) -> bool:
-        return host.lower().rstrip(".") in self.hostnames
+    def allows_host(self, host: str, port: int | None = None) -> bool:
+        name = host.lower().rstrip(".")
+        return name in self.hostnames or (port is not None and (name, port) in self.host_ports)
 
-    def allows_address(self, address: IPAddress) -> bool:
-        return any(address in network for network in self.networks)
+    def allows_address(self, address: IPAddress, port: int | None = None) -> bool:
+        if any(address in network for network in self.networks):
+            return True
+        return port is not None and any(address in net and port == allowed for net, allowed in self.network_ports)
+
+
+# The upstream simulator's control API (pollers/simulator/server.py). The simulator is reachable
+# only through the allowlist, and a port entry cannot tell its status paths from its control paths,
+# so an allowlisted target is never fetched under this prefix: not saved, not followed on a redirect.
+CONTROL_PATH_PREFIX = "/_control"
+
+
+def normalized_path(path: str) -> str:
+    """The path as a server that decodes and normalizes it would route it: ``/%5Fcontrol/../x`` included."""
+    for _ in range(3):  # double encoding (%255F) takes more than one round
+        decoded = unquote(path)
+        if decoded == path:
+            break
+        path = decoded
+    normalized = posixpath.normpath("/" + path.replace("\\", "/"))
+    return "/" + normalized.lstrip("/")
+
+
+def is_control_path(path: str) -> bool:
+    normalized = normalized_path(path).lower()
+    return normalized == CONTROL_PATH_PREFIX or normalized.startswith(CONTROL_PATH_PREFIX + "/")
 
 
 def resolve_target(url: str, allowlist: Allowlist | None = None, resolver: Resolver = system_resolver) -> Target:
@@ -135,7 +226,7 @@ def resolve_target(url: str, allowlist: Allowlist | None = None, resolver: Resol
         raise UnsafeURLError("bad_url", "put credentials in a request header, not in the URL")
     port = port or (443 if scheme == "https" else 80)
 
-    if host in METADATA_HOSTNAMES and not allowlist.allows_host(host):
+    if host in METADATA_HOSTNAMES and not allowlist.allows_host(host, port):
         raise UnsafeURLError("forbidden_address", f"{host} is a cloud metadata service")
     try:
         literal: IPAddress | None = ipaddress.ip_address(host)
@@ -151,16 +242,24 @@ def resolve_target(url: str, allowlist: Allowlist | None = None, resolver: Resol
         if not addresses:
             raise UnsafeURLError("dns", f"{host} has no address")
 
-    if not allowlist.allows_host(host):
+    allowlisted = False
+    if allowlist.allows_host(host, port):
+        allowlisted = True
+    else:
         for text in addresses:
             address = ipaddress.ip_address(text)
             reason = forbidden_reason(address)
-            if reason and not allowlist.allows_address(address):
+            if reason and not allowlist.allows_address(address, port):
                 # Refuse if any answer is forbidden: a name mixing public and private answers is an attack.
                 where = f"{host} is" if literal is not None else f"{host} resolves to {address},"
                 raise UnsafeURLError(
                     "forbidden_address", f"{where} {reason} (allow it with POLLER_ALLOWED_PRIVATE_HOSTS)"
                 )
+            allowlisted = allowlisted or reason is not None
+    if allowlisted and is_control_path(parts.path):
+        # The same kind as an address refusal: it is the same decision, about where a request may go.
+        message = f"{CONTROL_PATH_PREFIX}/ is the simulator's control API, never polled"
+        raise UnsafeURLError("forbidden_address", message)
     return Target(url=url.strip(), scheme=scheme, host=host, port=port, addresses=tuple(addresses))
 
 

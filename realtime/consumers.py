@@ -23,11 +23,13 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
+from metrics.jsonlimits import websocket_budget
 from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
 from pollers.models import Source
+from realtime import connection_caps
 from realtime.auth import select_subprotocol
 from realtime.encoding import dumps, encoded_update
 from realtime.groups import ALL_GROUP, source_group
@@ -53,7 +55,11 @@ logger = logging.getLogger(__name__)
 
 
 class CloseCode(IntEnum):
-    MESSAGE_TOO_BIG = 1009  # a message over REALTIME_MAX_MESSAGE_BYTES (standard WebSocket code)
+    # A message over REALTIME_MAX_MESSAGE_BYTES. Under daphne the transport closes with 1009 before
+    # the message is read (realtime/transport.py); an application may not send 1009 there, so this
+    # check, for other servers, uses the private-use code.
+    MESSAGE_TOO_BIG = 4009
+    TOO_MANY_CONNECTIONS = 4409  # over REALTIME_MAX_CONNECTIONS_PER_USER or _PER_TOKEN
     UNAUTHENTICATED = 4401  # no session and no valid token, or it was revoked while connected
     RATE_LIMITED = 4429  # kept sending while rate limited
 
@@ -110,6 +116,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     hub: LocalHub | None = None
     joined_groups: set[str] = set()  # replaced per instance in connect()
     counted = False  # in the open-connections gauge
+    slot: connection_caps.Slot | None = None  # held against the per-user and per-token caps
+    slot_keeper: asyncio.Task[None] | None = None
 
     async def connect(self) -> None:
         self.all_sources = False
@@ -136,6 +144,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.close_with(CloseCode.UNAUTHENTICATED)
             WEBSOCKET_CONNECTS.labels(result="refused").inc()
             return
+        self.slot, refusal = await connection_caps.take(self.scope)
+        if refusal is not None:
+            await self.accept(subprotocol)
+            await self.close_with(CloseCode.TOO_MANY_CONNECTIONS, refusal)
+            WEBSOCKET_CONNECTS.labels(result="refused").inc()
+            return
+        if self.slot is not None:
+            self.slot_keeper = asyncio.create_task(connection_caps.keep(self.slot))
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
         if isinstance(self.layer, InMemoryChannelLayer) and interval > 0:
@@ -152,6 +168,11 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             self.counted = False
         if self.maintenance is not None:
             self.maintenance.cancel()
+        if self.slot_keeper is not None:
+            self.slot_keeper.cancel()
+        if self.slot is not None:
+            slot, self.slot = self.slot, None
+            await connection_caps.release(slot)
         if self.watcher is not None:
             self.watcher.release()
             self.watcher = None
@@ -160,9 +181,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 await self.hub.leave(group, self)
         self.joined_groups = set()
 
-    async def close_with(self, code: CloseCode) -> None:
+    async def close_with(self, code: CloseCode, reason: str | None = None) -> None:
         self.closing = True
-        await self.close(code=int(code))
+        await self.close(code=int(code), reason=reason)
 
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=dumps(message))
@@ -191,7 +212,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         request_id = None
         try:
-            message = decode(text_data)
+            message = decode(text_data, websocket_budget())
             request_id = message.get("id") if isinstance(message.get("id"), str | int) else None
             request = parse(message, settings.REALTIME_HISTORY_MAX_LIMIT)
             await self.handle(request)

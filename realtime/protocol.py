@@ -7,12 +7,14 @@ a rule raises ``ProtocolError`` with a code from ``ErrorCode``, which the consum
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
+
+from metrics import jsonlimits
+from metrics.jsonlimits import JsonBudget, JsonBudgetError
 
 ALL = "all"
 MAX_SLUGS_PER_MESSAGE = 500
@@ -27,6 +29,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TYPE = "unknown_type"
     UNKNOWN_SOURCE = "unknown_source"
     MESSAGE_TOO_LARGE = "message_too_large"
+    MESSAGE_TOO_DEEP = "message_too_deep"  # nested past JSON_MAX_DEPTH, or more than JSON_MAX_ITEMS items
     RATE_LIMITED = "rate_limited"
     BINARY_NOT_SUPPORTED = "binary_not_supported"
     UNAVAILABLE = "unavailable"  # the store or channel layer failed; retry after retry_after_ms
@@ -107,9 +110,13 @@ class Ping:
 Request = Subscribe | Unsubscribe | Get | History | Ping
 
 
-def decode(text: str) -> dict[str, Any]:
+def decode(text: str, budget: JsonBudget | None = None) -> dict[str, Any]:
+    """The message as a dict. Measured against its JSON budget first: ``json.loads`` recurses per level."""
     try:
-        message = json.loads(text)
+        message = jsonlimits.loads(text, budget or jsonlimits.websocket_budget())
+    except JsonBudgetError as exc:
+        code = ErrorCode.MESSAGE_TOO_LARGE if exc.kind == "too_large" else ErrorCode.MESSAGE_TOO_DEEP
+        raise ProtocolError(code, str(exc)) from None
     except ValueError:
         raise ProtocolError(ErrorCode.BAD_JSON, "the message is not valid JSON") from None
     if not isinstance(message, dict):

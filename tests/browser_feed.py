@@ -1,10 +1,11 @@
 """Runs inside the browser-test stack's environment (its own database and Redis prefix).
 
     python -m tests.browser_feed seed <simulator-port>
+    python -m tests.browser_feed user
 
-Creates the test account and the demo sources (``seed_demo``) polled every few seconds, and gives the
-charts and sparklines an hour to draw by recording what the simulator served over the last hour; from
-then on the real poller polls the real simulator.
+``seed`` creates the test account and the demo sources (``seed_demo``) polled every few seconds, and gives
+the charts and sparklines an hour to draw by recording what the simulator served over the last hour; from
+then on the real poller polls the real simulator. ``user`` creates the test account only: an empty dashboard.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ HISTORY = timedelta(hours=1)
 HISTORY_STEP = timedelta(seconds=60)
 
 
-def seed(simulator_port: int) -> None:
+def user() -> None:
     make_user(USERNAME, superuser=True, email="browser@example.com", password=PASSWORD)
+
+
+def seed(simulator_port: int) -> None:
+    user()
     call_command("seed_demo", simulator_port=simulator_port, verbosity=0)
     Source.objects.update(interval_seconds=INTERVAL)
     now = timezone.now()
@@ -47,6 +52,9 @@ def seed(simulator_port: int) -> None:
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] != ["seed"] or len(sys.argv) != 3:
-        raise SystemExit("usage: python -m tests.browser_feed seed <simulator-port>")
-    seed(int(sys.argv[2]))
+    if sys.argv[1:] == ["user"]:
+        user()
+    elif sys.argv[1:2] == ["seed"] and len(sys.argv) == 3:
+        seed(int(sys.argv[2]))
+    else:
+        raise SystemExit("usage: python -m tests.browser_feed seed <simulator-port> | user")

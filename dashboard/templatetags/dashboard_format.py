@@ -47,17 +47,15 @@ def metric_value(value: Any, name: str) -> str:
 
 @register.filter
 def jsonish(value: Any) -> str:
-    """A diff value, short: strings quoted, containers abbreviated."""
+    """A diff value, short: strings quoted, containers abbreviated (bounded work whatever their size or depth)."""
     import json
 
+    from dashboard.raw_json import short
+
     if isinstance(value, str):
-        text = json.dumps(value)
-    else:
-        try:
-            text = json.dumps(value, sort_keys=True)
-        except (TypeError, ValueError):
-            text = repr(value)
-    return text if len(text) <= 120 else text[:117] + "…"
+        text = json.dumps(value[:121])
+        return text if len(text) <= 120 else text[:117] + "…"
+    return short(value, 120)
 
 
 @register.filter

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
-from alerts.models import AlertEvent, RuleState
-from dashboard import payload_view
+from alerts.models import AlertEvent, RuleState, Silence
+from dashboard import payload_view, raw_json
 from dashboard import status as st
 from dashboard.access import json_login_required
 from dashboard.cards import build_card
@@ -71,7 +72,15 @@ def _detail_context(source: Source) -> dict[str, Any]:
         RuleState.objects.active().filter(source=source).select_related("rule").order_by("status", "-firing_since")
     )
     card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
+    card.silenced = Silence.objects.covering(source, now)
     payload = snapshot.payload if snapshot is not None else {}
+    # Bounded whatever the upstream sent: collapsed past a depth, cut at a size (dashboard/raw_json.py).
+    raw = raw_json.render(
+        payload,
+        max_bytes=settings.DASHBOARD_RAW_JSON_MAX_BYTES,
+        max_depth=settings.DASHBOARD_RAW_JSON_MAX_DEPTH,
+        html=True,
+    )
     poll_meta = dict(snapshot.poll_meta) if snapshot is not None else {}
     return {
         "source": source,
@@ -83,7 +92,10 @@ def _detail_context(source: Source) -> dict[str, Any]:
         "services": payload_view.services(payload),
         "sections": payload_view.sections(payload),
         "workers": payload_view.workers(payload),
-        "raw_json": json.dumps(payload, indent=2, sort_keys=True) if snapshot is not None else "",
+        "raw_json": mark_safe(raw.text) if snapshot is not None else "",  # noqa: S308 - escaped by render()
+        "raw_json_truncated": raw.truncated,
+        "raw_json_collapsed": raw.collapsed,
+        "raw_json_max_depth": settings.DASHBOARD_RAW_JSON_MAX_DEPTH,
         "changes": changes,
         "active_alerts": active_alerts,
         "alert_events": list(AlertEvent.objects.filter(source=source)[:RECENT_ALERT_EVENTS]),
@@ -173,10 +185,7 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "dashboard/source_changes.html", context)
 
 
-@login_required
-@require_GET
-def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
-    """The raw latest payload, exactly as stored, pretty-printed."""
+def _latest_snapshot(slug: str) -> Snapshot | JsonResponse:
     get_object_or_404(Source, slug=slug)
     try:
         snapshot = get_store().latest(slug)
@@ -184,10 +193,38 @@ def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
         return JsonResponse({"error": "metric store unavailable"}, status=503)
     if snapshot is None:
         return JsonResponse({"error": "no data for this source yet"}, status=404)
-    response = HttpResponse(
-        json.dumps(snapshot.payload, indent=2, sort_keys=True), content_type="application/json; charset=utf-8"
-    )
+    return snapshot
+
+
+@login_required
+@require_GET
+def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
+    """The latest payload pretty-printed when that fits DASHBOARD_RAW_JSON_MAX_BYTES, else compact as stored.
+
+    Either way valid JSON of the same document, and never larger than the bigger of that budget and
+    the stored document itself (at most METRICS_MAX_PAYLOAD_BYTES).
+    """
+    snapshot = _latest_snapshot(slug)
+    if isinstance(snapshot, JsonResponse):
+        return snapshot
+    pretty = raw_json.render(snapshot.payload, max_bytes=settings.DASHBOARD_RAW_JSON_MAX_BYTES)
+    body = b"".join(raw_json.stream_compact(snapshot.payload)) if pretty.truncated else pretty.text.encode()
+    response = HttpResponse(body, content_type="application/json; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{slug}-latest.json"'
+    return response
+
+
+@login_required
+@require_GET
+def source_latest_download(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
+    """The stored document as it is: compact, keys in stored order, streamed, as an attachment."""
+    snapshot = _latest_snapshot(slug)
+    if isinstance(snapshot, JsonResponse):
+        return snapshot
+    response = StreamingHttpResponse(
+        raw_json.stream_compact(snapshot.payload), content_type="application/json; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{slug}-latest.json"'
     return response
 
 

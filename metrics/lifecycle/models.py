@@ -14,6 +14,8 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models.functions import Coalesce
 
+from metrics.availability import REQUIRED_KEEP, WINDOWS
+
 # The issue's defaults: raw 7 days, 1-minute rollups 30 days, 1-hour rollups a year, 1-day kept.
 DEFAULT_RAW_DAYS = 7
 DEFAULT_MINUTE_DAYS = 30
@@ -129,11 +131,20 @@ class RetentionPolicy(models.Model):
 
     def clean(self) -> None:
         # A coarser tier kept for less time than a finer one would make long charts lose data first.
-        errors = {}
+        errors: dict[str, list[str]] = {}
         if self.minute_days is not None and self.hour_days is not None and self.hour_days < self.minute_days:
-            errors["hour_days"] = "Keep 1-hour rollups at least as long as 1-minute rollups."
+            errors.setdefault("hour_days", []).append("Keep 1-hour rollups at least as long as 1-minute rollups.")
         if self.day_days is not None and self.hour_days is not None and self.day_days < self.hour_days:
-            errors["day_days"] = "Keep 1-day rollups at least as long as 1-hour rollups (or forever)."
+            errors.setdefault("day_days", []).append(
+                "Keep 1-day rollups at least as long as 1-hour rollups (or forever)."
+            )
+        for field, tier, days in (
+            ("minute_days", "1m", self.minute_days),
+            ("hour_days", "1h", self.hour_days),
+            ("day_days", "1d", self.day_days),
+        ):
+            if days is not None and timedelta(days=days) < REQUIRED_KEEP[tier]:
+                errors.setdefault(field, []).append(availability_floor_message(tier))
         if errors:
             raise ValidationError(errors)
 
@@ -145,6 +156,18 @@ class RetentionPolicy(models.Model):
             day_days=self.day_days,
             archive_raw=self.archive_raw,
         )
+
+
+TIER_NAMES = {"1m": "1-minute", "1h": "1-hour", "1d": "1-day"}
+
+
+def availability_floor_message(tier: str) -> str:
+    """Why a tier may not be kept shorter: the uptime windows read from it (metrics.availability.WINDOWS)."""
+    windows = ", ".join(name for name, window in WINDOWS.items() if window.tier == tier)
+    return (
+        f"Keep {TIER_NAMES[tier]} data at least {REQUIRED_KEEP[tier].days} day(s): uptime over {windows} "
+        "is read from its availability buckets (the same policy governs them)."
+    )
 
 
 def _source_model() -> type[models.Model]:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from metrics import jsonlimits
 from metrics.rollups import TIER_SECONDS, RollupBucket
 from metrics.serialization import EXPORT_FORM, diff_json
 from metrics.stores.base import FieldChange, HistoryEntry, Snapshot
@@ -166,8 +167,12 @@ def parse_rollup(record: Mapping[str, Any]) -> RollupBucket:
 
 
 def loads(line: str, line_number: int) -> JsonObject:
+    """One line, measured against the import budget before it is parsed (a line nested thousands deep would
+    otherwise raise RecursionError half-way through an import)."""
     try:
-        record = json.loads(line)
+        record = jsonlimits.loads(line, jsonlimits.import_record_budget())
+    except jsonlimits.JsonBudgetError as exc:
+        raise RecordFormatError(f"line {line_number}: {exc}") from None
     except json.JSONDecodeError as exc:
         raise RecordFormatError(f"line {line_number}: not JSON ({exc.msg})") from None
     if not isinstance(record, dict) or record.get("kind") not in KINDS:

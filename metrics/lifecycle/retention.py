@@ -12,6 +12,9 @@ For each source, in this order (so nothing is pruned before it is rolled up or a
    duplicates by the next run.
 3. **Rollups** of each tier older than that tier's horizon are deleted (1-day ones are kept by
    default).
+4. **Availability buckets** of each tier older than the same horizon are deleted, but never less
+   than the uptime windows need (``metrics.availability.REQUIRED_KEEP``: a policy asking for less is
+   refused at save; one that bypassed validation is clamped here, with a warning).
 
 Stores are used through the MetricStore contract plus ``metrics.rollups.RollupStore``.
 """
@@ -26,6 +29,8 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from metrics.availability import REQUIRED_KEEP
+from metrics.extraction import canonical_json
 from metrics.lifecycle.archive import archive_day
 from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
@@ -52,6 +57,8 @@ class Store(RollupStore, Protocol):
 
     def prune(self, source: str | None, before: datetime) -> int: ...
 
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int: ...
+
     def latest_all(self) -> dict[str, Any]: ...
 
 
@@ -67,18 +74,51 @@ class SourceReport:
     raw_archived: int = 0
     archive_files: list[Path] = field(default_factory=list)
     rollups_deleted: dict[str, int] = field(default_factory=dict)
+    availability_deleted: dict[str, int] = field(default_factory=dict)
+    policy: Retention | None = None
+    raw_cutoff: datetime | None = None
+    raw_bytes: int = 0  # dry run: the stored documents' size (canonical JSON) that would go
 
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
+        if self.dry_run:
+            return self.dry_run_summary()
         rolled = ", ".join(f"{tier} {n}" for tier, n in self.buckets_written.items() if n) or "none"
         pruned = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items() if n) or "none"
+        availability = ", ".join(f"{tier} {n}" for tier, n in self.availability_deleted.items() if n) or "none"
         archived = ""
         if self.archive_files:
             archived = f", archived {self.raw_archived} into {len(self.archive_files)} file(s)"
         return (
             f"{self.source}: rollups written {rolled}; {verb} {self.raw_deleted} raw snapshot(s){archived}; "
-            f"{verb} rollups {pruned}"
+            f"{verb} rollups {pruned}; {verb} availability buckets {availability}"
         )
+
+    def dry_run_summary(self) -> str:
+        """Policy, cutoff, and rows and bytes per tier: what a real run would do, and why."""
+        policy = self.policy or Retention()
+        kept = ", ".join(
+            f"{tier} {'forever' if keep is None else f'{keep.days}d'}"
+            for tier, keep in ((t, policy.keep(t)) for t in ("raw", *TIERS))
+        )
+        cutoff = self.raw_cutoff.strftime("%Y-%m-%dT%H:%M:%SZ") if self.raw_cutoff else "none"
+        rollups = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items()) or "none"
+        archive = "; archives raw first" if policy.archive_raw else ""
+        return (
+            f"{self.source}: policy keeps {kept}{archive}; raw cutoff {cutoff}; would delete "
+            f"{self.raw_deleted} raw snapshot(s), {human_bytes(self.raw_bytes)}; would delete rollup rows {rollups}"
+        )
+
+
+def human_bytes(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    value = float(size)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            break
+    return f"{value:.1f} {unit} ({size} bytes)"
 
 
 WRAPPED = ("backend_store", "inner")  # CachedMetricStore, InstrumentedStore
@@ -175,7 +215,7 @@ def apply_to_source(
 ) -> SourceReport:
     """``raw_pruner``: the store to delete raw snapshots through (the outermost, so the read cache
     learns of the deletion); ``store`` by default."""
-    report = SourceReport(source=source, dry_run=dry_run)
+    report = SourceReport(source=source, dry_run=dry_run, policy=retention)
     if not dry_run:
         report.buckets_written = roll_up(store, source)
 
@@ -184,8 +224,11 @@ def apply_to_source(
     # Horizons fall on the next coarser tier's bucket boundary, so no tier ever holds a partly
     # pruned bucket of the tier above it (which series() tier choice relies on).
     raw_horizon = bucket_start(policy_horizon, "1m")
+    report.raw_cutoff = raw_horizon
     if dry_run:
-        report.raw_deleted = count_history(store, source, raw_horizon)
+        for entry in iter_history(store, source, None, raw_horizon):
+            report.raw_deleted += 1
+            report.raw_bytes += len(canonical_json(entry.payload).encode())
     else:
         if retention.archive_raw:
             report.raw_archived, report.archive_files = _archive_raw(store, source, raw_horizon, archive_dir, progress)
@@ -204,7 +247,42 @@ def apply_to_source(
         else:
             report.rollups_deleted[tier] = store.prune_rollups(source, tier, horizon)
             instruments.PRUNE_DELETED.labels(kind=tier).inc(report.rollups_deleted[tier])
+
+    for tier in TIERS:
+        horizon = availability_horizon(retention, tier, now, source)
+        if horizon is None:
+            continue
+        # Buckets are counted straight from polls (no cascade between tiers), yet the same boundary
+        # as the rollups keeps a tier's cut on a bucket of the next coarser one.
+        report.availability_deleted[tier] = store.prune_availability(
+            source, tier, bucket_start(horizon, COARSER[tier]), dry_run=dry_run
+        )
+        if not dry_run:
+            instruments.PRUNE_DELETED.labels(kind=f"availability_{tier}").inc(report.availability_deleted[tier])
     return report
+
+
+def availability_horizon(retention: Retention, tier: str, now: datetime, source: str = "") -> datetime | None:
+    """The policy's horizon for ``tier``, moved back to keep what the uptime windows read.
+
+    RetentionPolicy.clean refuses a shorter policy at save; a row that never went through it (older
+    rows, the shell, ``policies=``) would otherwise make a 30-day uptime silently cover fewer days.
+    """
+    horizon = retention.horizon(tier, now)
+    if horizon is None:
+        return None
+    floor = now - REQUIRED_KEEP[tier]
+    if horizon > floor:
+        logger.warning(
+            "%s: the retention policy keeps %s data %s day(s), less than the uptime windows read (%s); "
+            "its availability buckets are kept that long",
+            source or "retention",
+            tier,
+            (now - horizon).days,
+            REQUIRED_KEEP[tier].days,
+        )
+        return floor
+    return horizon
 
 
 def known_sources(store: Store) -> list[str]:

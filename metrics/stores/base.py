@@ -8,9 +8,9 @@ touches the relational database.
 from __future__ import annotations
 
 import abc
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 JsonObject = dict[str, Any]
@@ -101,6 +101,75 @@ class StoreStats:
     size_bytes: int | None
 
 
+# --- availability: what the contract's availability methods take and return (docs/availability.md) ---
+
+
+@dataclass(frozen=True)
+class PollSample:
+    """One poll's outcome: up (answered), or down with a short error kind; the latency when measured."""
+
+    at: datetime
+    up: bool
+    latency_ms: float | None = None
+    error_kind: str = ""  # "" when up; else [a-z0-9_]{1,40} ("timeout", "http_503", ...)
+
+
+@dataclass(frozen=True)
+class AvailabilitySpan:
+    """Buckets of ``tier`` ("1m", "1h", "1d") whose start lies in [start, end)."""
+
+    tier: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class AvailabilityBucket:
+    """Poll outcomes counted in one bucket of a tier (or merged over a span, starting at its start)."""
+
+    start: datetime
+    tier: str
+    polls: int
+    up: int
+    # Up polls per latency bin (metrics.availability.LATENCY_BOUNDS), sparse: absent bins are 0.
+    latency: Mapping[int, int]
+    # Down polls per error kind.
+    errors: Mapping[str, int]
+
+    @property
+    def down(self) -> int:
+        return self.polls - self.up
+
+
+@dataclass(frozen=True)
+class UptimeWindow:
+    """Uptime and latency percentiles over one named window ("24h", "7d", "30d", "90d")."""
+
+    window: str
+    tier: str  # the bucket tier the window was read from
+    start: datetime
+    end: datetime
+    polls: int
+    up: int
+    down: int
+    uptime_percent: float | None  # None: no polls in the window
+    # Of the up polls' latency, from merged histograms (error bound: metrics.availability.RELATIVE_ERROR).
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+
+
+@dataclass(frozen=True)
+class AvailabilityDay:
+    """One UTC day of a source, for day bars."""
+
+    day: date
+    polls: int
+    up: int
+    down: int
+    uptime_percent: float | None  # None: no polls that day
+    worst_error_kind: str | None  # the most frequent error kind of the day's down polls (ties: alphabetical)
+
+
 class MetricStore(abc.ABC):
     backend: str
 
@@ -138,10 +207,91 @@ class MetricStore(abc.ABC):
 
     @abc.abstractmethod
     def delete_source(self, source: str) -> None:
-        """Forget a source entirely (latest and history)."""
+        """Forget a source entirely (latest, history, rollups and availability)."""
 
     @abc.abstractmethod
     def stats(self) -> StoreStats: ...
 
     def ensure_schema(self) -> None:  # noqa: B027 - optional hook, a no-op where migrations do the work
         """Create indexes or other server-side structures idempotently."""
+
+    # --- availability: poll outcomes counted per minute, hour and day (docs/availability.md) -----
+    # Buckets are aligned to their width since the epoch (UTC). Counts written by the poller are
+    # "live"; counts derived from older data by ``manage.py backfill_availability`` are kept apart
+    # ("backfilled") so the backfill can be redone, and every read merges both.
+
+    @abc.abstractmethod
+    def record_poll_outcome(
+        self, source: str, at: datetime, up: bool, latency_ms: float | None, error_kind: str = ""
+    ) -> None:
+        """Count one poll's outcome into its 1m, 1h and 1d buckets, in one round trip.
+
+        An up poll has no error kind; a down poll has one matching ``[a-z0-9_]{1,40}``. A down poll's
+        latency is checked but not kept: latency percentiles describe answered polls. Bad input
+        (naive ``at``, negative or non-finite latency, a bad kind) raises ValueError and writes nothing.
+        Not idempotent: after a StoreError the outcome may be counted in no tier, some tiers (MongoDB
+        has no multi-document atomicity) or all (a connection lost at commit), so callers drop it
+        rather than retry (a missing poll skews uptime less than a double count). Nothing else stored
+        changes.
+        """
+
+    @abc.abstractmethod
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        """The tier's buckets holding any moment of [start, end), oldest first; empty buckets are absent.
+
+        ``latency=False`` leaves the histograms empty, which spares the SQL store a row per latency bin.
+        An unknown tier, naive datetimes, ``end <= start`` or more than MAX_AVAILABILITY_BUCKETS
+        buckets raise ValueError. Read-only: safe to retry after a StoreError.
+        """
+
+    @abc.abstractmethod
+    def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        """Each span's buckets merged into one (``start``/``tier`` of the span), in the spans' order.
+
+        At most MAX_AVAILABILITY_SPANS spans, read together (SQL: one statement; MongoDB: one find per
+        tier); bad spans raise ValueError like ``availability``. Read-only: safe to retry.
+        """
+
+    def uptime_summary(
+        self, source: str, now: datetime, windows: Sequence[str] = ("24h", "7d", "30d", "90d")
+    ) -> dict[str, UptimeWindow]:
+        """Uptime % and latency p50/p95 per window, from the buckets (metrics.availability.WINDOWS):
+        one ``availability_totals`` call. An unknown window raises ValueError. Read-only."""
+        from metrics.availability import summarize_windows, window_spans
+
+        spans = window_spans(windows, now)
+        totals = self.availability_totals(source, list(spans.values()))
+        return summarize_windows(spans, totals)
+
+    def daily_availability(self, source: str, now: datetime, days: int = 90) -> list[AvailabilityDay]:
+        """One entry per UTC day for the last ``days`` days (today last, days without polls included),
+        from the 1d buckets without their histograms: one round trip. Read-only."""
+        from metrics.availability import day_series, days_span
+
+        span = days_span(now, days)
+        return day_series(self.availability(source, span.tier, span.start, span.end, latency=False), span)
+
+    @abc.abstractmethod
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        """Delete the tier's buckets (live and backfilled) starting before ``before``, for one source or
+        all; returns how many buckets went. The retention policies call it per tier. Idempotent:
+        safe to retry after a StoreError (some buckets may already be gone). ``dry_run`` counts the
+        buckets that would go and deletes nothing (one filter for both, so the count is what a real
+        run deletes)."""
+
+    @abc.abstractmethod
+    def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
+        """Replace the source's backfilled counts from ``since`` (a UTC midnight) on with ``samples``
+        (all at or after ``since``); live counts are never touched. Returns how many samples were counted.
+
+        Every sample is checked first: bad input raises ValueError and changes nothing. Idempotent:
+        running it again with the same samples gives the same counts, so after a StoreError (SQL:
+        nothing changed; MongoDB: the old backfilled counts may be gone, the new ones partly written)
+        run it again.
+        """
+
+    @abc.abstractmethod
+    def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
+        """Per tier, where the source's oldest live bucket starts (None: no live counts). Read-only."""

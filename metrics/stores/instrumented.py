@@ -9,15 +9,18 @@ pass straight through to the wrapped store.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from metrics.stores.base import (
+    AvailabilityBucket,
+    AvailabilitySpan,
     HistoryPage,
     JsonObject,
     MetricStore,
+    PollSample,
     RecordResult,
     SeriesBucket,
     Snapshot,
@@ -97,3 +100,41 @@ class InstrumentedStore(MetricStore):
 
     def ensure_schema(self) -> None:
         self._call("ensure_schema", self.inner.ensure_schema)
+
+    # --- availability (uptime_summary and daily_availability are measured as the reads they make) --
+
+    def record_poll_outcome(
+        self, source: str, at: datetime, up: bool, latency_ms: float | None, error_kind: str = ""
+    ) -> None:
+        self._call(
+            "record_poll_outcome",
+            lambda: self.inner.record_poll_outcome(source, at, up, latency_ms, error_kind),
+            source,
+        )
+
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        return self._call(
+            "availability", lambda: self.inner.availability(source, tier, start, end, latency=latency), source
+        )
+
+    def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        return self._call("availability_totals", lambda: self.inner.availability_totals(source, spans), source)
+
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        return self._call(
+            "prune_availability",
+            lambda: self.inner.prune_availability(source, tier, before, dry_run=dry_run),
+            source,
+        )
+
+    def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
+        return self._call(
+            "replace_backfilled_availability",
+            lambda: self.inner.replace_backfilled_availability(source, since, samples),
+            source,
+        )
+
+    def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
+        return self._call("oldest_live_availability", lambda: self.inner.oldest_live_availability(source), source)

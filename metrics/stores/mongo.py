@@ -66,6 +66,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
+from metrics.stores.mongo_availability import MongoAvailability
 
 logger = logging.getLogger("metrics.store")
 
@@ -105,7 +106,7 @@ def write_concern_w(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-class MongoMetricStore(MetricStore):
+class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics.stores.mongo_availability
     backend = "mongodb"
     # BSON dates keep milliseconds; the read cache truncates the times it patches in the same way.
     time_resolution_us = 1000
@@ -187,6 +188,7 @@ class MongoMetricStore(MetricStore):
                     [("source", ASCENDING), ("tier", ASCENDING), ("start_ms", ASCENDING)], name="source_tier_start"
                 ),
                 self.rollup_collection.create_index([("tier", ASCENDING), ("start_ms", ASCENDING)], name="tier_start"),
+                *self.ensure_availability_indexes(),
             ]
             # Lazy: the TTL follows the retention policies (metrics.lifecycle.ttl reads their model).
             from metrics.lifecycle.ttl import ensure_history_ttl
@@ -340,6 +342,7 @@ class MongoMetricStore(MetricStore):
             self.latest_collection.delete_one({"source": source})
             self.history_collection.delete_many({"source": source})
             self.rollup_collection.delete_many({"source": source})
+            self._delete_availability(source)
 
     # --- reads -------------------------------------------------------------------------------
 

@@ -49,6 +49,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
+from metrics.stores.sql_availability import SqlAvailability
 
 logger = logging.getLogger("metrics.store")
 T = TypeVar("T")
@@ -64,7 +65,7 @@ def _sqlite_write_lock(alias: str) -> threading.Lock:
         return _sqlite_write_locks.setdefault(alias, threading.Lock())
 
 
-class SqlMetricStore(MetricStore):
+class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.stores.sql_availability
     backend = "sql"
 
     def __init__(self, using: str = "default", max_payload_bytes: int | None = None) -> None:
@@ -197,6 +198,7 @@ class SqlMetricStore(MetricStore):
                 MetricSample.objects.using(self.using).filter(source=source).delete()
                 HistoryEntryRow.objects.using(self.using).filter(source=source).delete()
                 MetricRollup.objects.using(self.using).filter(source=source).delete()
+                self._delete_availability(source)
                 LatestSnapshot.objects.using(self.using).filter(source=source).delete()
 
         self._guard(run, source)

@@ -24,7 +24,7 @@
   function setStatus(card, status, reason) {
     card.setAttribute("data-status", status);
     card.setAttribute("data-severity", String(config.severity[status]));
-    card.className = card.className.replace(/\bcard-(ok|degraded|error|unreachable|stale|unknown)\b/, "card-" + status);
+    card.className = card.className.replace(/\bcard-(ok|degraded|error|unreachable|stale|waiting|unknown)\b/, "card-" + status);
     var pill = card.querySelector('[data-role="status"]');
     if (pill) {
       pill.className = "pill pill-" + status;

@@ -60,3 +60,24 @@ def test_it_revokes_only_the_users_own_tokens(client: Client) -> None:
     assert not ApiToken.objects.filter(pk=mine.pk).exists()
     assert ApiToken.objects.filter(pk=theirs.pk).exists()
     assert Client().get("/api/v1/sources", **bearer(raw)).status_code == 401
+
+
+def test_it_shows_a_copy_button_and_a_curl_example_that_works(client: Client) -> None:
+    import shlex
+
+    client.force_login(make_user())
+    page = client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"}).content.decode()
+    assert 'data-copy="new-token"' in page
+    assert 'data-copy="curl-example"' in page
+    assert "js/copy.js" in page
+    command = re.search(r'<code id="curl-example">([^<]+)</code>', page).group(1)  # type: ignore[union-attr]
+    words = shlex.split(command.replace("&quot;", '"'))
+    assert words[:2] == ["curl", "-H"]
+    name, _, value = words[2].partition(": ")
+    url = words[3]
+    assert url == "http://testserver/api/v1/metrics"
+    response = Client().get(url.removeprefix("http://testserver"), HTTP_AUTHORIZATION=value)
+    assert name == "Authorization"
+    assert response.status_code == 200
+    later = client.get("/accounts/tokens/").content.decode()
+    assert "Bearer dit_...&quot;" in later or 'Bearer dit_..."' in later

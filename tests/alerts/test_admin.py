@@ -119,8 +119,17 @@ def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: An
     page = response.content.decode().lower()  # the admin capitalizes messages
     assert f'<li class="success">{hook.name}: test notification sent.</li>' in page
     assert f'<li class="error">{bad.name}: http 500</li>' in page
-    assert [m.subject for m in mail.outbox] == ["[FIRING] warning: Test notification on test-source"]
+    assert [m.subject for m in mail.outbox] == ["[TEST] [FIRING] warning: Test notification on test-source"]
     [hit] = receiver.received
     assert hit.signature_ok is True
     assert hit.json()["event"]["value"]["test"] is True
-    assert not Delivery.objects.exists()
+    assert hit.json()["test"] is True
+    assert hit.headers["X-Insights-Delivery"] == "test"
+    # Each test send is recorded as a test delivery, with no alert event behind it; nothing else is queued.
+    assert not Delivery.objects.filter(is_test=False).exists()
+    outcomes = {d.channel_id: (d.status, d.last_error) for d in Delivery.objects.filter(is_test=True, event=None)}
+    assert outcomes == {
+        email.pk: ("succeeded", ""),
+        hook.pk: ("succeeded", ""),
+        bad.pk: ("failed", "HTTP 500"),
+    }

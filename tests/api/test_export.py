@@ -36,7 +36,7 @@ def test_it_exports_csv_newest_first_with_one_column_per_metric(client: Client) 
     assert response["Content-Disposition"] == 'attachment; filename="us-east-history.csv"'
     rows = list(csv.reader(io.StringIO(body_of(response))))
     assert rows[0] == ["fetched_at", "sequence", "hash", "cpu_load", "online"]
-    assert [row[3] for row in rows[1:]] == ["12.0", "11.0", "10.0"]
+    assert [row[3] for row in rows[1:]] == ["12", "11", "10"]  # whole numbers as integers
     assert rows[1][0] == "2026-01-10T12:02:00Z"
 
 

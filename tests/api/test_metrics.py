@@ -136,7 +136,10 @@ def test_it_computes_series_buckets(client: Client, token: str, us_east: Any) ->
     ("query", "field"),
     [
         ("metric=nope", "metric"),
-        ("", "metric"),
+        ("metric=cpu_load&from=now-2h&range=1h", "range"),
+        ("metric=cpu_load&range=1y", "range"),
+        ("metric=cpu_load&range=0h", "range"),
+        ("metric=cpu_load&from=now-1x", "from"),
         ("metric=cpu_load&bucket=7m", "bucket"),
         ("metric=cpu_load&from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "from"),
         ("metric=cpu_load&from=2020-01-01T00:00:00Z&to=2026-01-01T00:00:00Z&bucket=1m", "bucket"),

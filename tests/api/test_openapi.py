@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db
 
 # Ninja's own routes beside the operations: the document itself, the docs page and the API root.
 NOT_OPERATIONS = {"openapi-json", "openapi-view", "api-root"}
-PUBLIC = {"health", "ready"}
+PUBLIC = {"health", "ready", "index"}
 WRITES = {"createSource", "updateSource", "deleteSource"}
 
 
@@ -130,7 +130,13 @@ def test_it_names_exactly_the_query_parameters_each_operation_accepts(client: Cl
     make_source("us-east")
     token = make_token()
     history = document["paths"]["/api/v1/metrics/{slug}/history"]["get"]
-    assert [p["name"] for p in history["parameters"] if p["in"] == "query"] == ["from", "to", "limit", "cursor"]
+    assert [p["name"] for p in history["parameters"] if p["in"] == "query"] == [
+        "from",
+        "to",
+        "range",
+        "limit",
+        "cursor",
+    ]
     for path, method, op in operations(document):
         if method != "get":
             continue

@@ -107,6 +107,9 @@ def test_it_creates_a_source(client: Client, admin_token: str) -> None:
     source = Source.objects.get(slug="payments")
     assert source.headers == {"X-Api-Key": "abc123secret"}
     assert source.metric_paths  # the defaults apply when none are given
+    from alerts.models import AlertRule
+
+    assert AlertRule.objects.get(source=source).name == "payments unreachable"  # ALERTS_DEFAULT_UNREACHABLE_RULE
 
 
 @pytest.mark.parametrize(

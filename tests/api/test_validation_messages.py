@@ -14,6 +14,11 @@ from pollers.models import Source
 from tests.api.support import assert_error
 from tests.factories import bearer, make_source, make_token
 
+NOT_A_TIMESTAMP = (
+    "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z), Unix seconds, or now-1h (s m h d w)"
+)
+NOT_A_DURATION = "not a duration: use a whole number and a unit, e.g. 30m, 1h, 24h, 7d (s m h d w, at most 3660d)"
+
 pytestmark = pytest.mark.django_db
 
 VALID = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/status"}
@@ -88,8 +93,8 @@ def test_it_reports_stray_and_bad_query_parameters_in_one_answer(client: Client)
     error = assert_error(client.get(f"/api/v1/metrics/us-east/history?{query}", **bearer(make_token())), 400)
     assert error["details"]["fields"] == {
         "limit": ["given more than once"],
-        "colour": ["unknown parameter; this endpoint takes: from, to, limit, cursor"],
-        "from": ["not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds"],
+        "colour": ["unknown parameter; this endpoint takes: from, to, range, limit, cursor"],
+        "from": [NOT_A_TIMESTAMP],
         "cursor": ["longer than 512 characters"],
     }
     assert error["message"] == "Some query parameters are invalid."
@@ -103,9 +108,15 @@ def test_it_reports_stray_and_bad_query_parameters_in_one_answer(client: Client)
         (
             "to=2026-13-01",
             "to",
-            "not a date between 1970 and 9999: use ISO 8601 (2026-01-31T12:00:00Z) or Unix seconds",
+            NOT_A_TIMESTAMP,
         ),
         ("from=2026-02-01&to=2026-01-01", "from", "must be before 'to'"),
+        (
+            "range=soon",
+            "range",
+            NOT_A_DURATION,
+        ),
+        ("from=now-1h&range=1h", "range", "give either 'from' or 'range', not both"),
     ],
 )
 def test_it_says_what_is_wrong_with_a_query_parameter(client: Client, query: str, field: str, sentence: str) -> None:

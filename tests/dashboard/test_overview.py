@@ -105,10 +105,18 @@ def test_it_derives_the_card_status(  # type: ignore[no-untyped-def]
     assert reason in text(html)
 
 
-def test_it_calls_a_source_with_no_data_stale(user_client: Client) -> None:
-    make_source("ap-southeast")
+def test_it_calls_a_polled_source_with_no_data_stale(user_client: Client) -> None:
+    make_source("ap-southeast", last_polled_at=timezone.now() - timedelta(minutes=5))
     html = card_html(user_client.get("/").content.decode(), "ap-southeast")
     assert 'data-status="stale"' in html
+    assert "No data received yet." in html
+
+
+def test_it_says_a_new_source_waits_for_its_first_poll(user_client: Client) -> None:
+    make_source("ap-southeast")
+    html = card_html(user_client.get("/").content.decode(), "ap-southeast")
+    assert 'data-status="waiting"' in html
+    assert "waiting for first poll" in text(html)
     assert "No data received yet." in html
 
 

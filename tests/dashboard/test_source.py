@@ -125,12 +125,17 @@ def test_it_serves_series_for_the_charts_from_the_store(user_client: Client) -> 
     assert body["range"] == "custom"
     assert [p[2] for p in body["metrics"]["cpu_load"]["points"]] == [30.0, 50.0]
 
+    relative = user_client.get("/sources/us-east/series.json?start=now-30m&metric=cpu_load").json()
+    assert relative["range"] == "custom"
+    assert [p[2] for p in relative["metrics"]["cpu_load"]["points"]] == [30.0, 50.0]
+
 
 @pytest.mark.parametrize(
     ("query", "message"),
     [
         ("range=2w", "range: expected one of 1h, 6h, 24h, 7d"),
-        ("start=yesterday", "start: expected an ISO 8601 date and time"),
+        ("start=yesterday", "start: expected an ISO 8601 date and time or now-1h"),
+        ("start=now-1y", "start: expected an ISO 8601 date and time or now-1h"),
         ("start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end: must be after start"),
         ("start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z", "at most 400 days"),
         ("metric=nope", "metric: unknown metric 'nope'"),
@@ -188,11 +193,19 @@ def test_it_shows_poll_health_and_never_header_secrets_or_url_credentials(user_c
 
 
 def test_it_renders_a_source_that_has_no_data_yet(user_client: Client) -> None:
-    make_source("us-east")
+    make_source("us-east", last_polled_at=timezone.now() - timedelta(minutes=5))
     response = user_client.get("/sources/us-east/")
     assert response.status_code == 200
     page = text(response.content.decode())
     assert "no data yet" in page
+    assert "No changes recorded yet." in page
+
+
+def test_it_renders_a_new_source_waiting_for_its_first_poll(user_client: Client) -> None:
+    make_source("us-east")
+    page = text(user_client.get("/sources/us-east/").content.decode())
+    assert "Waiting" in page
+    assert "waiting for first poll" in page
     assert "No changes recorded yet." in page
 
 

@@ -102,8 +102,8 @@ def test_it_runs_embedded_with_no_variable_set(tmp_path: Path) -> None:
     result = run_manage("shell", "--no-imports", "-c", code, env={}, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.sqlite3",
-        "django.core.cache.backends.locmem.LocMemCache",
+        "django_prometheus.db.backends.sqlite3",
+        "django_prometheus.cache.backends.locmem.LocMemCache",
         "channels.layers.InMemoryChannelLayer",
         "sql",
     ]
@@ -124,9 +124,9 @@ def test_it_switches_to_real_components_by_url(tmp_path: Path) -> None:
     result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django.db.backends.postgresql",
+        "django_prometheus.db.backends.postgresql",
         "insights",
-        "django_redis.cache.RedisCache",
+        "django_prometheus.cache.backends.redis.RedisCache",
         "channels_redis.pubsub.RedisPubSubChannelLayer",
         "mongodb",
     ]

@@ -12,8 +12,9 @@ the comment says why):
   line, not each other, except for ``EXCEPTIONS`` below.
 - ``dashboard`` and ``api``: the two faces; may import everything below, not each other.
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
-  Its ``config`` (typed environment readers) and its package ``__init__`` (only ``__version__``) are
-  the ground floor every app may import.
+  Its ``config`` (typed environment readers), ``crypto`` (Fernet encryption of stored secrets, which
+  imports no app) and its package ``__init__`` (only ``__version__``) are the ground floor every app
+  may import.
 
 Migrations are left out: they are frozen history, and Django resolves them by app label, not by import.
 Imports given as strings (settings' MIDDLEWARE, ``import_string``) are not followed.
@@ -41,7 +42,7 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "devops_insights": BASEMENT | {"metrics", "pollers", "accounts", "realtime", "alerts", "dashboard", "api"},
 }
 APPS = tuple(MAY_IMPORT)
-GROUND_FLOOR = frozenset({"devops_insights", "devops_insights.config"})
+GROUND_FLOOR = frozenset({"devops_insights", "devops_insights.config", "devops_insights.crypto"})
 
 # (importing app, imported module) -> why this one arrow across a floor is right.
 EXCEPTIONS: dict[tuple[str, str], str] = {

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from metrics.lifecycle.records import RecordFormatError
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.lifecycle.transfer import import_lines, validate, write_export
 from metrics.stores.base import MetricStore, SourceSpec
@@ -162,6 +163,29 @@ def test_a_bad_file_imports_nothing(configured: MetricStore, tmp_path: Path, lin
         call_command("import_metrics", str(path), stdout=io.StringIO())
     assert "nothing was imported" in str(caught.value)
     assert configured.latest_all() == {}
+
+
+def test_it_refuses_a_line_nested_10000_deep_naming_the_line(configured: MetricStore, tmp_path: Path) -> None:
+    """Issue 14: json.loads recursed through such a line (RecursionError mid-import); its budget refuses it."""
+    good = export(configured).splitlines()
+    wipe(configured)
+    deep = '{"kind": "history", "source": "us-east", "payload": ' + "[" * 10_000 + "]" * 10_000 + "}"
+    path = tmp_path / "deep.ndjson"
+    path.write_text("\n".join([*good[:3], deep, *good[3:]]) + "\n")
+    with pytest.raises(
+        CommandError, match=r"line 4: the record nests deeper than 68 levels \(JSON_MAX_DEPTH\)"
+    ) as caught:
+        call_command("import_metrics", str(path), stdout=io.StringIO())
+    assert "nothing was imported" in str(caught.value)
+    assert configured.latest_all() == {}
+    assert all(not configured.history(spec.slug).entries for spec in SPECS)
+
+
+def test_it_refuses_a_line_with_too_many_items_naming_the_line(settings: Any) -> None:
+    settings.JSON_MAX_ITEMS = 100  # the import budget allows three times as many: a payload and a diff of two
+    wide = '{"kind": "history", "source": "us-east", "payload": [' + ",".join(["0"] * 400) + "]}"
+    with pytest.raises(RecordFormatError, match=r"line 2: the record has more than 300 items \(JSON_MAX_ITEMS\)"):
+        validate([json.dumps({"kind": "header", "format": "devops-insights-metrics", "version": 1}), wide])
 
 
 def test_it_refuses_a_file_of_another_format(configured: MetricStore, tmp_path: Path) -> None:

@@ -266,3 +266,25 @@ def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(mongodb_url: str, 
     finally:
         mongo.client.drop_database(settings.MONGODB_DATABASE)  # type: ignore[attr-defined]
         get_store.cache_clear()
+
+
+def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: MetricStore, settings: Any) -> None:
+    import re
+
+    from metrics.extraction import canonical_json
+
+    out = StringIO()
+    call_command("prune", "--dry-run", "--source", "us-east", stdout=out)
+    text = out.getvalue()
+    assert "rollups written" not in text
+    line = next(line for line in text.splitlines() if line.strip().startswith("us-east:"))
+    assert re.search(r"policy keeps raw \d+d, 1m \d+d, 1h \d+d, 1d (forever|\d+d)", line), line
+    found = re.search(r"raw cutoff (\S+);", line)
+    assert found, line
+    cutoff = datetime.fromisoformat(found.group(1))
+    old = [e for e in configured.history("us-east", limit=1000).entries if e.fetched_at < cutoff]
+    assert len(old) == len(expected_old_sequences())
+    size = sum(len(canonical_json(e.payload).encode()) for e in old)
+    assert f"would delete {len(old)} raw snapshot(s), " in line
+    assert f"({size} bytes)" in line or f"{size} B;" in line
+    assert "would delete rollup rows" in line

@@ -74,8 +74,12 @@ def test_it_serves_a_process_collector_on_both(registered: list[tuple[object, Pr
 
 @pytest.mark.django_db
 def test_it_has_the_apps_collectors_registered_by_their_app_configs() -> None:
-    # Registered from metrics.apps and pollers.apps; observability itself names no app.
-    shared = {"devops_insights_upstream_scrape_ok", "devops_insights_source_state_scrape_ok"}
+    # Registered from metrics.apps, pollers.apps and alerts.apps; observability itself names no app.
+    shared = {
+        "devops_insights_upstream_scrape_ok",
+        "devops_insights_source_state_scrape_ok",
+        "devops_insights_notification_queue_scrape_ok",
+    }
     web = set(names(exposition.WEB_REGISTRY))
     assert shared <= web
     assert "devops_insights_cache_requests" in web

@@ -95,6 +95,7 @@ def test_it_exports_over_otlp_http_when_an_endpoint_is_set(settings: Any) -> Non
             pass
         tracing.shutdown()  # flushes the batch
     finally:
+        tracing.uninstrument_libraries()  # configure_from_settings instrumented them for this process
         server.shutdown()
         server.server_close()
     assert received
@@ -139,3 +140,27 @@ def test_it_traces_cached_reads_with_their_result(spans: InMemorySpanExporter, r
     store_span = next(s for s in spans.get_finished_spans() if s.name == "store.history")
     assert store_span.parent is not None
     assert store_span.parent.span_id == reads[0].context.span_id
+
+
+def test_it_scrubs_credentials_query_strings_and_fragments_from_urls() -> None:
+    assert tracing.scrub_url("https://user:pw@api.example.com:8443/v1/status?token=abc#frag") == (
+        "https://api.example.com:8443/v1/status"
+    )
+    assert tracing.scrub_url("http://127.0.0.1/status") == "http://127.0.0.1/status"
+
+
+def test_it_sends_traceparent_only_where_propagation_is_on(spans: InMemorySpanExporter) -> None:
+    from opentelemetry import propagate
+
+    tracing.instrument_libraries(("requests",))
+    try:
+        with tracing.span("poll"):
+            carrier: dict[str, str] = {}
+            propagate.inject(carrier)
+            assert "traceparent" in carrier
+            with tracing.propagation(False):
+                quiet: dict[str, str] = {}
+                propagate.inject(quiet)
+                assert quiet == {}
+    finally:
+        tracing.uninstrument_libraries()

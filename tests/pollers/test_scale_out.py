@@ -56,8 +56,17 @@ def test_it_polls_each_source_exactly_once_per_interval_across_three_pollers_and
     stack: Stack, redis_client: Any
 ) -> None:
     pollers = [stack.start_poller() for _ in range(3)]
-    time.sleep(4)  # start-up: Django import, first schedule
-    assert all(p.poll() is None for p in pollers)
+    # Start-up (Django import, migrations check, first schedule) takes seconds, more on a loaded machine:
+    # count slots only once all three pollers are registered and every region has been polled.
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        assert all(p.poll() is None for p in pollers), "a poller exited during start-up"
+        running = stack.query("SELECT count(*) FROM pollers_pollerprocess WHERE stopped_at IS NULL")
+        if running == [(3,)] and all(stack.simulator.requests_for(region) for region in REGIONS):
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail("the three pollers did not all start and poll every region within 90 s")
     before_start = time.time()
     time.sleep(3 * INTERVAL + 1)
     before_end = time.time()

@@ -25,6 +25,8 @@ from pollers.models import Source
 from tests.factories import make_source, make_token, make_user
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
+# The handshake's own host: the origin above is allowed because it is this site's (realtime/origin.py).
+HOST = (b"host", b"127.0.0.1:8000")
 PATH = "/ws/metrics/"
 SLUGS = ("us-east", "eu-west", "ap-southeast")
 
@@ -153,7 +155,7 @@ def communicator(
 ) -> WebsocketCommunicator:
     from devops_insights.asgi import application
 
-    return WebsocketCommunicator(application, path, headers=[ORIGIN, *(headers or [])], subprotocols=subprotocols)
+    return WebsocketCommunicator(application, path, headers=[ORIGIN, HOST, *(headers or [])], subprotocols=subprotocols)
 
 
 @pytest.fixture

@@ -16,6 +16,15 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
 
+def demo_allowlist(configured: list[str], simulator_port: int) -> list[str]:
+    """The allowlist the demo runs with: the configured entries and the simulator's port on loopback.
+
+    The port alone, not all of 127.0.0.1: on every port, a source or webhook could reach Redis, the
+    database or the web process itself (the SSRF guard refuses the simulator's control API too).
+    """
+    return sorted({*configured, f"127.0.0.1:{simulator_port}"})
+
+
 class Command(BaseCommand):
     help = "Seed the demo, then run the upstream simulator, the poller loop and daphne until Ctrl-C."
 
@@ -31,9 +40,9 @@ class Command(BaseCommand):
         env = dict(os.environ)
         if not options["no_simulator"]:
             call_command("seed_demo", simulator_port=settings.SIMULATOR_PORT)
-            # The demo sources live on loopback, which the SSRF guard refuses unless allowed.
-            allowed = set(settings.POLLER_ALLOWED_PRIVATE_HOSTS) | {"127.0.0.1"}
-            env["POLLER_ALLOWED_PRIVATE_HOSTS"] = ",".join(sorted(allowed))
+            env["POLLER_ALLOWED_PRIVATE_HOSTS"] = ",".join(
+                demo_allowlist(settings.POLLER_ALLOWED_PRIVATE_HOSTS, settings.SIMULATOR_PORT)
+            )
 
         manage = [sys.executable, "manage.py"]
         commands: list[tuple[str, list[str]]] = []
@@ -52,6 +61,9 @@ class Command(BaseCommand):
                     options["host"],
                     "-p",
                     str(options["port"]),
+                    # daphne's own access log prints query strings (tokens included): ours replaces it.
+                    "--access-log",
+                    os.devnull,
                     "devops_insights.asgi:application",
                 ],
             )

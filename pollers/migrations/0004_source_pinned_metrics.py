@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pollers', '0002_poll_failure'),
+        ('pollers', '0003_poller_process_plural'),
     ]
 
     operations = [

@@ -1,0 +1,47 @@
+"""Safe defaults: a new source is watched for being unreachable, the first channel is the default one,
+and a rule that would notify no one says so.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from alerts.models import AlertRule, NotificationChannel, Severity
+from pollers.models import Source
+
+UNREACHABLE_FAILURES = 3  # consecutive failed polls: one blip or one retry-exhausted poll is not an outage
+
+
+def add_unreachable_rule(source: Source) -> AlertRule | None:
+    """The "source unreachable" rule for a new source, unless ``ALERTS_DEFAULT_UNREACHABLE_RULE`` is off."""
+    if not settings.ALERTS_DEFAULT_UNREACHABLE_RULE:
+        return None
+    return AlertRule.objects.create(
+        name=f"{source.slug} unreachable",
+        description="Added with the source (ALERTS_DEFAULT_UNREACHABLE_RULE): its polls keep failing.",
+        scope=AlertRule.Scope.SOURCE,
+        source=source,
+        kind=AlertRule.Kind.POLL_FAILURES,
+        count=UNREACHABLE_FAILURES,
+        severity=Severity.CRITICAL,
+        fire_after=1,
+        resolve_after=1,
+    )
+
+
+def first_becomes_default(channel: NotificationChannel) -> None:
+    """Before saving a new channel: the first one becomes the default, so rules without channels reach it."""
+    if channel.pk is None and not NotificationChannel.objects.exists():
+        channel.is_default = True
+
+
+def notifies_no_one(rule: AlertRule) -> str:
+    """Why ``rule`` (saved, with its channels) would notify no one, or "" when someone would hear it."""
+    # As the engine routes: the rule's enabled channels, else every enabled default channel.
+    if rule.channels.filter(enabled=True).exists():
+        return ""
+    if NotificationChannel.objects.enabled().filter(is_default=True).exists():
+        return ""
+    if rule.channels.exists():
+        return "every channel it selects is disabled and there is no enabled default channel, so it notifies no one"
+    return "it selects no channel and there is no enabled default channel, so it notifies no one"

@@ -1,0 +1,99 @@
+"""The product's source form: tags as chips, headers and metric paths as key/value rows, paths checked.
+
+A malformed metric path is an error; a path that matches nothing in the last test fetch is a warning the
+page shows (``warnings``), since the upstream may simply not report that field yet.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from dashboard.keyvalue import KeyValueField, KeyValueWidget, TagsField
+from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
+from pollers.probe import metric_name_error, path_error
+
+RESERVED_SLUGS = frozenset({"new"})  # /sources/new/ is the form that adds a source
+
+
+class SourceForm(forms.ModelForm):
+    url = forms.URLField(
+        max_length=2000,
+        assume_scheme="https",
+        label="URL",
+        help_text="The JSON status document to poll (http or https).",
+    )
+    tags = TagsField(help_text="Comma-separated, e.g. prod, payments.")
+    headers = KeyValueField(
+        required=False,
+        widget=KeyValueWidget("Header", "Value"),
+        help_text=f"Credential header values show as {MASK}: leave the mask to keep the stored value.",
+    )
+    metric_paths = KeyValueField(
+        required=False,
+        label="Metric paths",
+        widget=KeyValueWidget("Metric name", "Dotted path"),
+        help_text="A metric name and where its number is in the document, e.g. cpu_load = results.stats.cpu_load. "
+        "A * segment sums every element.",
+    )
+
+    class Meta:
+        model = Source
+        fields = [
+            "name",
+            "slug",
+            "url",
+            "region",
+            "tags",
+            "metric_paths",
+            "headers",
+            "interval_seconds",
+            "timeout_seconds",
+            "enabled",
+        ]
+        labels = {"interval_seconds": "Poll every (seconds)", "timeout_seconds": "Timeout (seconds)"}
+        help_texts = {"slug": "The source's id in URLs and the API: letters, digits, - and _."}
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            stored = dict(self.instance.headers or {})
+            self.initial["headers"] = {
+                k: (MASK if SECRET_HEADER_PATTERN.search(k) and v else v) for k, v in stored.items()
+            }
+            self.initial["metric_paths"] = dict(self.instance.metric_paths or {})
+        if self.instance.pk:
+            self.fields["slug"].disabled = True  # history, metrics and links are keyed by it
+
+    def clean_slug(self) -> str:
+        slug: str = self.cleaned_data["slug"]
+        if slug in RESERVED_SLUGS:
+            raise forms.ValidationError(f"{slug!r} is reserved for a page of the dashboard: choose another.")
+        return slug
+
+    def clean_headers(self) -> dict[str, str]:
+        value: dict[str, str] = self.cleaned_data.get("headers") or {}
+        stored = dict(self.instance.headers or {}) if self.instance.pk else {}
+        headers: dict[str, str] = {}
+        for name, header_value in value.items():
+            if any(c in name for c in ":\r\n ") or any(c in header_value for c in "\r\n"):
+                raise forms.ValidationError(f"Header {name[:60]!r} has an invalid name or value.")
+            if header_value == MASK:
+                if name not in stored:
+                    raise forms.ValidationError(f"Header {name[:60]!r} has no stored value: type the value.")
+                header_value = stored[name]
+            headers[name] = header_value
+        return headers
+
+    def clean_metric_paths(self) -> dict[str, str]:
+        value: dict[str, str] = self.cleaned_data.get("metric_paths") or {}
+        problems = [
+            f"{name}: {problem}"
+            for name, path in value.items()
+            for problem in (metric_name_error(name), path_error(path))
+            if problem
+        ]
+        if problems:
+            raise forms.ValidationError(problems)
+        return value

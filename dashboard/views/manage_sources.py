@@ -1,0 +1,105 @@
+"""Sources run from the dashboard: add, edit, test, pause and resume, poll now, force a circuit trial, delete.
+
+Every write needs ``dashboard.access.can_operate``; each is a POST with the CSRF token. "Test" fetches the
+URL once through the poller's fetcher and extraction (``pollers.probe``) and stores nothing.
+"""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.db import transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from alerts.defaults import add_unreachable_rule
+from dashboard.access import operator_required
+from dashboard.source_forms import SourceForm
+from pollers.circuit import force_trial
+from pollers.engine import Poller
+from pollers.models import Source
+from pollers.probe import ProbeResult, probe
+
+TEST_ACTION = "test"
+
+
+def _form_page(request: HttpRequest, form: SourceForm, source: Source | None, status: int = 200) -> HttpResponse:
+    probed: ProbeResult | None = None
+    if request.method == "POST" and request.POST.get("action") == TEST_ACTION and form.is_valid():
+        data = form.cleaned_data
+        probed = probe(data["url"], data["headers"], float(data["timeout_seconds"]), data["metric_paths"])
+    context = {"form": form, "source": source, "probe": probed, "nav": "sources"}
+    return render(request, "dashboard/source_form.html", context, status=status)
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def source_new(request: HttpRequest) -> HttpResponse:
+    if request.method == "GET":
+        return _form_page(request, SourceForm(), None)
+    form = SourceForm(request.POST)
+    if request.POST.get("action") == TEST_ACTION or not form.is_valid():
+        return _form_page(request, form, None, status=200 if form.is_valid() else 400)
+    with transaction.atomic():
+        source = form.save()
+        rule = add_unreachable_rule(source)
+    note = f" with the rule “{rule.name}”" if rule else ""
+    messages.success(request, f"Added {source.name}{note}; waiting for its first poll.")
+    return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    if request.method == "GET":
+        return _form_page(request, SourceForm(instance=source), source)
+    form = SourceForm(request.POST, instance=source)
+    if request.POST.get("action") == TEST_ACTION or not form.is_valid():
+        return _form_page(request, form, source, status=200 if form.is_valid() else 400)
+    # Only the fields the form owns: the poller may be writing health fields at the same moment.
+    Source.objects.filter(pk=source.pk).update(
+        updated_at=timezone.now(), **{name: form.cleaned_data[name] for name in form.Meta.fields if name != "slug"}
+    )
+    messages.success(request, f"Saved {source.name}.")
+    return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
+
+
+@operator_required
+@require_http_methods(["GET", "POST"])
+def source_delete(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    if request.method == "GET":
+        return render(request, "dashboard/source_delete.html", {"source": source})
+    if request.POST.get("confirm_slug", "").strip() != source.slug:
+        messages.error(request, f"Type {source.slug} to confirm the deletion.")
+        return render(request, "dashboard/source_delete.html", {"source": source}, status=400)
+    name = source.name
+    source.delete()
+    messages.success(request, f"Deleted {name}; its stored history stays in the metric store until pruned.")
+    return HttpResponseRedirect(reverse("overview"))
+
+
+@operator_required
+@require_POST
+def source_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    if action in ("pause", "resume"):
+        Source.objects.filter(pk=source.pk).update(enabled=action == "resume", updated_at=timezone.now())
+        messages.success(request, f"{'Resumed' if action == 'resume' else 'Paused'} {source.name}.")
+    elif action in ("poll", "trial"):
+        if action == "trial":
+            if not force_trial(source):
+                messages.error(request, f"The circuit of {source.name} is not open: there is nothing to try.")
+                return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
+            source.refresh_from_db()
+        outcome = Poller().poll(source)
+        if outcome.ok:
+            messages.success(request, f"Polled {source.name}: HTTP {outcome.status_code}, stored.")
+        else:
+            messages.error(request, f"Polled {source.name}: {outcome.error_kind}: {outcome.error_message}")
+    else:
+        return HttpResponse(f"unknown action {action[:40]!r}", status=404, content_type="text/plain")
+    return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))

@@ -1,0 +1,190 @@
+"""JSON budgets: size, nesting depth and item count, checked without recursion before anything parses.
+
+``json.loads`` recurses once per nesting level (in C, on the interpreter's recursion counter), so a
+60 KB document of ``[[[[...`` raises ``RecursionError`` at a depth that depends on how deep the
+caller's own stack already is. Every JSON reader of the project (upstream documents, API bodies,
+WebSocket messages, import files) therefore measures the text first with ``measure``, which only
+runs regular expressions and C-level loops, and parses only what fits its ``JsonBudget``. A value
+that is already decoded (a document read back from a store) is measured by ``check_value``, which
+walks it with an explicit stack.
+
+Each reader has its own size (its existing byte limit) and shares ``JSON_MAX_DEPTH`` and
+``JSON_MAX_ITEMS``; the budgets are built by the ``*_budget`` functions below so that every reader
+takes them from one place. docs/security.md lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from array import array
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import Any
+
+from django.conf import settings
+
+# A JSON string, escapes included; unrolled so that long strings are matched without backtracking.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_SPACE = re.compile(r"\s+")
+# Anything that is not structure: numbers, literals, colons, the placeholder left by strings.
+_SCALARS = re.compile(r"[^\[\]{},]+")
+# An opening bracket followed by something else than its closing one: a container with members.
+_NON_EMPTY = re.compile(r"[\[{](?=[^\]}])")
+# Depth steps: openings +1, closings -1 (as signed bytes), everything else 0.
+_STEPS = bytes.maketrans(b"[{]},0", b"\x01\x01\xff\xff\x00\x00")
+
+
+class JsonBudgetError(ValueError):
+    """The document is over its budget. ``kind`` is ``too_large``, ``too_deep`` or ``too_many_items``.
+
+    A ValueError, so that a reader which already turns bad JSON into a clear error does the same
+    here; the message names the limit and the setting that tunes it.
+    """
+
+    def __init__(self, kind: str, message: str, limit: int) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class JsonBudget:
+    max_bytes: int
+    max_depth: int
+    max_items: int | None = None
+    what: str = "the document"  # named in error messages: "the request body", "the message"
+    size_setting: str = ""  # the setting that tunes max_bytes, named in the error
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What ``measure`` found: UTF-8 size, deepest nesting, and members plus elements of all containers."""
+
+    size: int
+    depth: int
+    items: int
+
+
+def measure(text: str | bytes) -> Shape:
+    """The shape of a JSON text, without parsing it. Invalid JSON gets some shape; the parser refuses it later."""
+    if isinstance(text, bytes | bytearray):
+        size = len(text)
+        text = bytes(text).decode("utf-8", errors="replace")
+    else:
+        size = len(text.encode("utf-8", errors="surrogatepass"))
+    skeleton = _SCALARS.sub("0", _SPACE.sub("", _STRING.sub("0", text)))
+    steps = array("b", skeleton.encode("ascii").translate(_STEPS))
+    depth = max(accumulate(steps), default=0)
+    items = skeleton.count(",") + len(_NON_EMPTY.findall(skeleton))
+    return Shape(size=size, depth=max(depth, 0), items=items)
+
+
+def check_text(text: str | bytes, budget: JsonBudget) -> Shape:
+    """Raise JsonBudgetError when ``text`` is over ``budget``; return its shape otherwise."""
+    size = len(text) if isinstance(text, bytes | bytearray) else None
+    if size is not None and size > budget.max_bytes:
+        raise _too_large(budget)  # before measuring: measuring costs in proportion to the size
+    if size is None and len(text) > budget.max_bytes:  # characters never outnumber UTF-8 bytes
+        raise _too_large(budget)
+    shape = measure(text)
+    if shape.size > budget.max_bytes:
+        raise _too_large(budget)
+    _check_shape(shape.depth, shape.items, budget)
+    return shape
+
+
+def loads(text: str | bytes, budget: JsonBudget, **options: Any) -> Any:
+    """``json.loads`` for a text that ``check_text`` accepted. JSON errors propagate as ``ValueError``."""
+    check_text(text, budget)
+    return json.loads(text, **options)
+
+
+def check_value(value: Any, budget: JsonBudget) -> None:
+    """Depth and item budget of an already decoded value, walked with an explicit stack (no size check)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    items = 0
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Mapping):
+            children: Any = node.values()
+        elif isinstance(node, list | tuple):
+            children = node
+        else:
+            continue
+        if depth > budget.max_depth:
+            raise _too_deep(budget)
+        items += len(children)
+        if budget.max_items is not None and items > budget.max_items:
+            raise _too_many(budget)
+        stack.extend((child, depth + 1) for child in children if isinstance(child, Mapping | list | tuple))
+
+
+def _check_shape(depth: int, items: int, budget: JsonBudget) -> None:
+    if depth > budget.max_depth:
+        raise _too_deep(budget)
+    if budget.max_items is not None and items > budget.max_items:
+        raise _too_many(budget)
+
+
+def _too_large(budget: JsonBudget) -> JsonBudgetError:
+    tuned = f" ({budget.size_setting})" if budget.size_setting else ""
+    message = f"{budget.what} is larger than {budget.max_bytes} bytes{tuned}"
+    return JsonBudgetError("too_large", message, budget.max_bytes)
+
+
+def _too_deep(budget: JsonBudget) -> JsonBudgetError:
+    return JsonBudgetError(
+        "too_deep", f"{budget.what} nests deeper than {budget.max_depth} levels (JSON_MAX_DEPTH)", budget.max_depth
+    )
+
+
+def _too_many(budget: JsonBudget) -> JsonBudgetError:
+    limit = int(budget.max_items or 0)
+    return JsonBudgetError("too_many_items", f"{budget.what} has more than {limit} items (JSON_MAX_ITEMS)", limit)
+
+
+# --- The budgets of the project's JSON readers -------------------------------------------------
+
+
+def upstream_budget() -> JsonBudget:
+    """A polled document (the poller reads at most POLLER_MAX_BODY_BYTES)."""
+    return JsonBudget(
+        settings.POLLER_MAX_BODY_BYTES,
+        settings.JSON_MAX_DEPTH,
+        settings.JSON_MAX_ITEMS,
+        "the upstream document",
+        "POLLER_MAX_BODY_BYTES",
+    )
+
+
+def api_body_budget() -> JsonBudget:
+    """A JSON request body of the HTTP API."""
+    return JsonBudget(
+        settings.API_MAX_BODY_BYTES, settings.JSON_MAX_DEPTH, settings.JSON_MAX_ITEMS, "the body", "API_MAX_BODY_BYTES"
+    )
+
+
+def websocket_budget() -> JsonBudget:
+    """A client message on ``ws/metrics/``."""
+    return JsonBudget(
+        settings.REALTIME_MAX_MESSAGE_BYTES,
+        settings.JSON_MAX_DEPTH,
+        settings.JSON_MAX_ITEMS,
+        "the message",
+        "REALTIME_MAX_MESSAGE_BYTES",
+    )
+
+
+def import_record_budget() -> JsonBudget:
+    """One line of an export file. A history record holds a payload and a diff of up to two more."""
+    payload = settings.METRICS_MAX_PAYLOAD_BYTES
+    # The record wraps the payload (record > payload / diff > change > old/new): a few levels more.
+    return JsonBudget(
+        3 * payload + 64 * 1024,
+        settings.JSON_MAX_DEPTH + 4,
+        3 * settings.JSON_MAX_ITEMS,
+        "the record",
+        "METRICS_MAX_PAYLOAD_BYTES",
+    )

@@ -1,0 +1,178 @@
+"""The availability part of the SQL metric store (mixed into SqlMetricStore; contract: metrics.stores.base).
+
+Rows are ``AvailabilityCount`` cells: (source, tier, bucket start, origin, latency bin, error kind)
+-> count. A poll adds 1 to one cell per tier in ONE statement,
+``INSERT ... VALUES (1m), (1h), (1d) ON CONFLICT (cell) DO UPDATE SET count = count + excluded.count``,
+the same SQL on SQLite (3.24+) and PostgreSQL: no read before the write, no transaction beyond the
+statement, and on PostgreSQL concurrent writers of one cell queue on its row lock instead of losing
+an increment. Reads add the cells up in SQL (GROUP BY), so what comes back is at most one row per
+latency bin and error kind per bucket (or per span for totals).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from django.db import connections, transaction
+from django.db.models import IntegerField, QuerySet, Sum, Value
+
+from metrics.availability import (
+    BACKFILL,
+    LIVE,
+    NO_LATENCY,
+    TIERS,
+    Counts,
+    bucket_start,
+    check_backfill,
+    check_sample,
+    check_span,
+    check_spans,
+    check_tier,
+    count_samples,
+    sample_cell,
+)
+from metrics.models import AvailabilityCount
+from metrics.stores.arguments import aware_utc
+from metrics.stores.base import AvailabilityBucket, AvailabilitySpan, PollSample
+
+T = TypeVar("T")
+KEY = ("source", "tier", "start", "origin", "latency_bin", "error_kind")
+COLUMNS = (*KEY, "count")
+UPSERT_BATCH = 500  # rows per statement: 3,500 parameters, far below SQLite's limit
+
+
+class SqlAvailability:
+    if TYPE_CHECKING:  # provided by SqlMetricStore
+        using: str
+
+        def _guard(self, operation: Callable[[], T], what: str) -> T: ...
+
+        def _write(self, operation: Callable[[], T], what: str) -> T: ...
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def record_poll_outcome(
+        self, source: str, at: datetime, up: bool, latency_ms: float | None, error_kind: str = ""
+    ) -> None:
+        sample = check_sample(PollSample(at, up, latency_ms, error_kind))
+        latency_bin, kind = sample_cell(sample)
+        rows = [(source, tier, bucket_start(sample.at, tier), LIVE, latency_bin, kind, 1) for tier in TIERS]
+        self._write(lambda: self._upsert(rows, add=True), f"availability of {source}")
+
+    def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
+        since, checked = check_backfill(since, samples)
+        rows = [
+            (source, tier, start, BACKFILL, latency_bin, kind, count)
+            for (tier, start), counts in sorted(count_samples(checked).items())
+            for latency_bin, kind, count in counts.cells()
+        ]
+
+        def run() -> None:
+            # One transaction: the old backfilled counts and the new ones are never both visible.
+            with transaction.atomic(using=self.using):
+                self._cells().filter(source=source, origin=BACKFILL, start__gte=since).delete()
+                for offset in range(0, len(rows), UPSERT_BATCH):
+                    self._upsert(rows[offset : offset + UPSERT_BATCH], add=False)
+
+        self._write(run, f"backfilled availability of {source}")
+        return len(checked)
+
+    def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
+        cells = self._cells().filter(tier=check_tier(tier), start__lt=aware_utc(before, "before"))
+        if source is not None:
+            cells = cells.filter(source=source)
+
+        if dry_run:
+            return self._guard(lambda: cells.values("source", "start").distinct().count(), f"availability of {source}")
+
+        def run() -> int:
+            with transaction.atomic(using=self.using):
+                buckets = cells.values("source", "start").distinct().count()
+                cells.delete()
+            return buckets
+
+        return self._write(run, f"availability prune of {source or 'all sources'}")
+
+    def _upsert(self, rows: Sequence[tuple[Any, ...]], *, add: bool) -> None:
+        """Insert cells; a cell already there gets the count added (``add``) or replaced."""
+        if not rows:
+            return
+        connection = connections[self.using]
+        quote = connection.ops.quote_name
+        table = quote(AvailabilityCount._meta.db_table)
+        start_field = AvailabilityCount._meta.get_field("start")
+        params: list[Any] = []
+        for row in rows:
+            # The datetime as the ORM writes it (SQLite keeps text), so the conflict matches ORM rows.
+            params.extend((row[0], row[1], start_field.get_db_prep_value(row[2], connection), *row[3:]))
+        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(rows))
+        count = quote("count")
+        new_count = f"{table}.{count} + excluded.{count}" if add else f"excluded.{count}"
+        sql = (
+            f"INSERT INTO {table} ({', '.join(quote(c) for c in COLUMNS)}) VALUES {placeholders} "  # noqa: S608 - names from the model, values as parameters
+            f"ON CONFLICT ({', '.join(quote(c) for c in KEY)}) DO UPDATE SET {count} = {new_count}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def availability(
+        self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> list[AvailabilityBucket]:
+        span = check_span(AvailabilitySpan(tier, start, end))
+        cells = self._cells().filter(source=source, tier=span.tier, start__gte=span.start, start__lt=span.end)
+        if latency:
+            query = cells.values_list("start", "latency_bin", "error_kind").annotate(n=Sum("count"))
+        else:  # every up poll of a bucket in one row
+            query = cells.values_list("start", Value(NO_LATENCY), "error_kind").annotate(n=Sum("count"))
+        rows = self._guard(lambda: list(query.order_by("start")), f"availability of {source}")
+        buckets: dict[datetime, Counts] = {}
+        for moment, latency_bin, kind, count in rows:
+            counts = buckets.get(moment)
+            if counts is None:
+                counts = buckets[moment] = Counts()
+            counts.add_cell(int(latency_bin), kind, int(count))
+        return [counts.bucket(moment, span.tier) for moment, counts in buckets.items()]
+
+    def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        checked = check_spans(spans)
+        if not checked:
+            return []
+        # One statement for every span: a grouped SELECT per span, glued with UNION ALL.
+        parts = [
+            self._cells()
+            .filter(source=source, tier=span.tier, start__gte=span.start, start__lt=span.end)
+            .values("latency_bin", "error_kind")
+            .annotate(n=Sum("count"), span=Value(index, output_field=IntegerField()))
+            for index, span in enumerate(checked)
+        ]
+        query: QuerySet[AvailabilityCount, dict[str, Any]] = (
+            parts[0].union(*parts[1:], all=True) if len(parts) > 1 else parts[0]
+        )
+        rows = self._guard(lambda: list(query), f"availability totals of {source}")
+        totals = [Counts() for _ in checked]
+        for row in rows:
+            totals[int(row["span"])].add_cell(int(row["latency_bin"]), row["error_kind"], int(row["n"]))
+        return [counts.bucket(span.start, span.tier) for counts, span in zip(totals, checked, strict=True)]
+
+    def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
+        def run() -> dict[str, datetime | None]:
+            # One LIMIT 1 walk of the unique index per tier, rather than a MIN over every cell.
+            live = self._cells().filter(source=source, origin=LIVE)
+            return {
+                tier: live.filter(tier=tier).order_by("start").values_list("start", flat=True).first() for tier in TIERS
+            }
+
+        return self._guard(run, f"availability of {source}")
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    def _cells(self) -> QuerySet[AvailabilityCount]:
+        return AvailabilityCount.objects.using(self.using)
+
+    def _delete_availability(self, source: str) -> None:
+        """Part of delete_source (inside its transaction)."""
+        self._cells().filter(source=source).delete()

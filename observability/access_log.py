@@ -1,0 +1,179 @@
+"""The access log: one line per HTTP request and per WebSocket, with sensitive query values redacted.
+
+It replaces daphne's own access log, which printed query strings as they came: a token sent as
+``?token=`` (the WebSocket fallback, or by mistake to the API) ended up in plain text wherever the
+logs went. daphne is therefore run with ``--access-log /dev/null`` (runstack, Dockerfile, compose,
+Kubernetes) and this ASGI middleware, outermost in ``devops_insights/asgi.py``, logs instead:
+
+    127.0.0.1 "GET /api/v1/sources?token=[redacted]&page=2" 200 1834 12.4ms
+    127.0.0.1 "WSCONNECT /ws/metrics/?token=[redacted]" 101 0 8.1ms
+    127.0.0.1 "WSDISCONNECT /ws/metrics/?token=[redacted]" 4401 0 60012.0ms
+
+The value of a query parameter is replaced by ``[redacted]`` when a word of its name is one of
+``SENSITIVE_WORDS`` (``access_token``, ``X-Amz-Signature``, ``client_secret``...) or the name is in
+``ACCESS_LOG_REDACT_PARAMS``. With LOG_FORMAT=json the line's parts are fields too (client,
+method, path, status, bytes, duration_ms). ``ACCESS_LOG=false`` turns it off.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import unquote_plus
+
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+REDACTED = "[redacted]"
+SENSITIVE_WORDS = frozenset(
+    {
+        "token",
+        "key",
+        "apikey",
+        "password",
+        "passwd",
+        "pass",
+        "pwd",
+        "secret",
+        "signature",
+        "sig",
+        "auth",
+        "authorization",
+        "session",
+        "sessionid",
+        "credential",
+        "credentials",
+        "jwt",
+        "otp",
+        "cookie",
+    }
+)
+MAX_LOGGED_PATH = 1000
+_WORDS = re.compile(r"[a-z0-9]+")
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+def is_sensitive(name: str) -> bool:
+    lowered = name.lower()
+    if lowered in {extra.lower() for extra in settings.ACCESS_LOG_REDACT_PARAMS}:
+        return True
+    return any(word in SENSITIVE_WORDS for word in _WORDS.findall(lowered))
+
+
+def redact_query(query: str) -> str:
+    """The query string with the values of sensitive parameters replaced; everything else as sent."""
+    parts = []
+    for item in query.split("&"):
+        name, has_value, _ = item.partition("=")
+        try:
+            decoded = unquote_plus(name)
+        except Exception:  # undecodable: judge the raw name
+            decoded = name
+        parts.append(f"{name}={REDACTED}" if has_value and is_sensitive(decoded) else item)
+    return "&".join(parts)
+
+
+def logged_path(scope: Scope) -> str:
+    raw = scope.get("raw_path")
+    path = bytes(raw).decode("latin1") if raw else str(scope.get("path", ""))
+    query = bytes(scope.get("query_string") or b"").decode("latin1")
+    text = f"{path}?{redact_query(query)}" if query else path
+    return text if len(text) <= MAX_LOGGED_PATH else text[:MAX_LOGGED_PATH] + "…"
+
+
+def _client(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "-"
+
+
+def _log(scope: Scope, method: str, status: int | str, size: int, started: float) -> None:
+    path = logged_path(scope)
+    elapsed = round((time.perf_counter() - started) * 1000, 1)
+    client = _client(scope)
+    logger.info(
+        '%s "%s %s" %s %s %sms',
+        client,
+        method,
+        path,
+        status,
+        size,
+        elapsed,
+        extra={
+            "client": client,
+            "method": method,
+            "path": path,
+            "status": status,
+            "bytes": size,
+            "duration_ms": elapsed,
+        },
+    )
+
+
+class AccessLogMiddleware:
+    """ASGI middleware: logs each HTTP response and each WebSocket's handshake and end."""
+
+    def __init__(self, application: Callable[[Scope, Receive, Send], Awaitable[Any]]) -> None:
+        self.application = application
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        if not settings.ACCESS_LOG or scope["type"] not in ("http", "websocket"):
+            return await self.application(scope, receive, send)
+        if scope["type"] == "http":
+            return await self._http(scope, receive, send)
+        return await self._websocket(scope, receive, send)
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        started = time.perf_counter()
+        state: dict[str, Any] = {"status": None, "bytes": 0}
+
+        async def sending(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                state["status"] = message["status"]
+            elif message["type"] == "http.response.body":
+                state["bytes"] += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            return await self.application(scope, receive, sending)
+        finally:
+            # No response started: the server answers 500 for an application that raised.
+            _log(scope, str(scope.get("method", "-")), state["status"] or 500, state["bytes"], started)
+
+    async def _websocket(self, scope: Scope, receive: Receive, send: Send) -> Any:
+        started = time.perf_counter()
+        state: dict[str, Any] = {"accepted": False, "rejected": False, "code": None, "bytes": 0}
+
+        async def sending(message: Message) -> None:
+            kind = message["type"]
+            if kind == "websocket.accept" and not state["accepted"]:
+                state["accepted"] = True
+                _log(scope, "WSCONNECT", 101, 0, started)
+            elif kind == "websocket.close":
+                if not state["accepted"] and not state["rejected"]:
+                    state["rejected"] = True
+                    _log(scope, "WSREJECT", 403, 0, started)
+                elif state["code"] is None:
+                    state["code"] = message.get("code", 1000)
+            elif kind == "websocket.send":
+                state["bytes"] += len(message.get("text") or message.get("bytes") or "")
+            await send(message)
+
+        async def receiving() -> Message:
+            message = await receive()
+            if message["type"] == "websocket.disconnect" and state["code"] is None:
+                state["code"] = message.get("code", 1005)
+            return message
+
+        try:
+            return await self.application(scope, receiving, sending)
+        finally:
+            if state["accepted"]:
+                _log(scope, "WSDISCONNECT", state["code"] or 1006, state["bytes"], started)

@@ -1,0 +1,63 @@
+"""Request headers of a source, checked when it is saved: a header that cannot be sent is refused there.
+
+A value with CR or LF (or any other control character) cannot go on the wire: every poll would
+then fail, or worse, the value would split into a second header. Names must be HTTP tokens
+(RFC 9110 section 5.1), values visible characters, spaces and tabs (section 5.5). Used by the
+model's ``clean()`` (so the admin and every ``full_clean`` caller, the API included) and the admin form.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from django.core.exceptions import ValidationError
+
+MAX_HEADERS = 50
+MAX_NAME_LENGTH = 256
+MAX_VALUE_LENGTH = 8192
+_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# C0 controls except horizontal tab, and DEL.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _described(character: str) -> str:
+    return {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\x00": "a NUL character"}.get(
+        character, f"the control character U+{ord(character):04X}"
+    )
+
+
+def header_problem(name: Any, value: Any) -> str | None:
+    """Why this header cannot be sent, or None."""
+    if not isinstance(name, str) or not isinstance(value, str):
+        return "header names and values must be strings"
+    shown = json.dumps(name[:60])
+    if not _TOKEN.match(name):
+        bad = _CONTROL.search(name)
+        if bad is not None:
+            return f"header name {shown} contains {_described(bad.group())}"
+        return f"header name {shown} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"
+    if len(name) > MAX_NAME_LENGTH:
+        return f"header name {shown} is longer than {MAX_NAME_LENGTH} characters"
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        return f"the value of header {shown} contains {_described(bad.group())}"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return f"the value of header {shown} has characters HTTP headers cannot carry (beyond Latin-1)"
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"the value of header {shown} is longer than {MAX_VALUE_LENGTH} characters"
+    return None
+
+
+def validate_request_headers(headers: Any) -> None:
+    """Raise ValidationError (one message per bad header) unless ``headers`` can be sent as they are."""
+    if not isinstance(headers, dict):
+        raise ValidationError("Headers must be a JSON object of header names to values.")
+    if len(headers) > MAX_HEADERS:
+        raise ValidationError(f"At most {MAX_HEADERS} headers.")
+    problems = [problem for name, value in headers.items() if (problem := header_problem(name, value)) is not None]
+    if problems:
+        raise ValidationError([problem[:1].upper() + problem[1:] + "." for problem in problems])

@@ -1,0 +1,212 @@
+"""The Alerts page: firing, pending, events; silence and acknowledge; rules and channels made there."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
+from pollers.models import Source
+from tests.factories import logged_in, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def firing(source: Source, status: str = "firing") -> RuleState:
+    rule = AlertRule.objects.create(name="cpu hot", kind="metric", metric="cpu_load", operator=">", threshold=90)
+    since = timezone.now() - timedelta(minutes=3)
+    return RuleState.objects.create(
+        rule=rule, source=source, status=status, firing_since=since if status == "firing" else None, pending_since=since
+    )
+
+
+def test_it_lists_firing_pending_and_recent_events(user_client: Client) -> None:
+    state = firing(make_source("eu-west"))
+    firing(make_source("us-east"), status="pending")
+    AlertEvent.objects.create(
+        rule=state.rule,
+        rule_name="cpu hot",
+        source=state.source,
+        kind="fired",
+        severity="warning",
+        condition="cpu_load > 90",
+        message="cpu hot on eu-west",
+        occurred_at=timezone.now(),
+    )
+    page = user_client.get("/alerts/").content.decode()
+    firing_part = page.split('id="firing"')[1].split("</ul>")[0]
+    pending_part = page.split('id="pending"')[1].split("</ul>")[0]
+    assert 'data-source="eu-west"' in firing_part
+    assert 'data-source="us-east"' in pending_part
+    assert "cpu hot on eu-west" in page
+    assert "Silence 1 h" not in page, "a reader sees no buttons"
+
+
+def test_it_silences_for_a_preset_and_shows_silenced_everywhere(staff_client: Client) -> None:
+    state = firing(make_source("eu-west"))
+    before = timezone.now()
+    response = staff_client.post("/alerts/silence/eu-west/", {"duration": "4h"}, follow=True)
+    page = response.content.decode()
+    assert "Silenced Eu West until" in page
+    silence = Silence.objects.get(source=state.source)
+    assert timedelta(hours=4) <= silence.ends_at - before < timedelta(hours=4, minutes=1)
+    firing_part = page.split('id="firing"')[1].split("</ul>")[0]
+    assert "data-silenced" in firing_part
+    assert "data-silenced" in staff_client.get("/sources/eu-west/").content.decode()
+    overview = staff_client.get("/").content.decode()
+    assert "data-silenced" in overview
+
+
+def test_it_silences_until_a_time_and_refuses_bad_times(staff_client: Client) -> None:
+    make_source("eu-west")
+    until = (timezone.now() + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M")
+    staff_client.post("/alerts/silence/eu-west/", {"duration": "until", "until": until})
+    assert Silence.objects.get().ends_at.strftime("%Y-%m-%dT%H:%M") == until
+    for bad, message in [
+        ("", "Choose 1 h, 4 h, or an end time."),
+        ("tomorrow", "is not a date and time"),
+        ("2001-01-01T00:00", "The end time is in the past."),
+        ((timezone.now() + timedelta(days=40)).strftime("%Y-%m-%dT%H:%M"), "at most 30 days"),
+    ]:
+        page = staff_client.post("/alerts/silence/eu-west/", {"duration": "until", "until": bad}, follow=True)
+        assert message in page.content.decode()
+    assert Silence.objects.count() == 1
+
+
+def test_it_ends_a_silence(staff_client: Client) -> None:
+    source = make_source("eu-west")
+    silence = Silence.objects.create(source=source, ends_at=timezone.now() + timedelta(hours=1), reason="x")
+    staff_client.post(f"/alerts/silences/{silence.pk}/end/")
+    assert not Silence.objects.active().exists()
+
+
+def test_it_acknowledges_until_the_alert_fires_again(staff_client: Client) -> None:
+    state = firing(make_source("eu-west"))
+    staff_client.post(f"/alerts/states/{state.pk}/acknowledge/")
+    state.refresh_from_db()
+    assert state.acknowledged
+    assert state.acknowledged_by is not None
+    assert state.acknowledged_by.username == "ops"
+    assert "acknowledged by ops" in staff_client.get("/alerts/").content.decode()
+    RuleState.objects.filter(pk=state.pk).update(firing_since=timezone.now() + timedelta(seconds=1))
+    state.refresh_from_db()
+    assert not state.acknowledged
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/alerts/silence/eu-west/",
+        "/alerts/states/1/acknowledge/",
+        "/alerts/silences/1/end/",
+        "/alerts/rules/new/",
+        "/alerts/channels/new/",
+        "/alerts/channels/1/test/",
+    ],
+)
+def test_it_refuses_operator_actions_to_readers(client: Client, path: str) -> None:
+    make_source("eu-west")
+    logged_in(client, "reader")
+    assert client.post(path, {"duration": "1h"}).status_code == 403
+    assert not Silence.objects.exists()
+
+
+def test_it_needs_a_login_to_read(client: Client) -> None:
+    assert client.get("/alerts/").status_code == 302
+
+
+def test_it_saves_a_rule_and_warns_when_it_notifies_no_one(staff_client: Client) -> None:
+    data = {
+        "name": "cpu",
+        "enabled": "on",
+        "severity": "warning",
+        "scope": "all",
+        "kind": "metric",
+        "metric": "cpu_load",
+        "operator": ">",
+        "threshold": "80",
+        "path": "results.stale.value",  # hidden for a metric rule: not kept
+        "fire_after": "3",
+        "for_seconds": "0",
+        "resolve_after": "2",
+        "renotify_interval_seconds": "3600",
+    }
+    page = staff_client.post("/alerts/rules/new/", data, follow=True).content.decode()
+    assert "Saved the rule" in page
+    assert "notifies no one" in page
+    rule = AlertRule.objects.get(name="cpu")
+    assert (rule.metric, rule.threshold, rule.path) == ("cpu_load", 80, "")
+    NotificationChannel.objects.create(name="ops", kind="email", email_to="ops@example.com", is_default=True)
+    data["name"] = "cpu2"
+    page = staff_client.post("/alerts/rules/new/", data, follow=True).content.decode()
+    assert "notifies no one" not in page
+
+
+def test_it_refuses_a_bad_rule_with_the_field_errors(staff_client: Client) -> None:
+    response = staff_client.post(
+        "/alerts/rules/new/",
+        {
+            "name": "x",
+            "severity": "warning",
+            "scope": "all",
+            "kind": "metric",
+            "fire_after": "3",
+            "resolve_after": "2",
+            "for_seconds": "0",
+            "renotify_interval_seconds": "3600",
+        },
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Name the metric" in page
+    assert "Choose an operator" in page
+    assert not AlertRule.objects.exists()
+
+
+def test_it_marks_fields_with_the_kinds_they_serve(staff_client: Client) -> None:
+    page = staff_client.get("/alerts/rules/new/").content.decode()
+    assert 'data-for="metric field"' in page  # operator
+    assert 'data-for="poll_failures stale_hash"' in page  # count
+    assert "js/forms.js" in page
+    channel_page = staff_client.get("/alerts/channels/new/").content.decode()
+    assert 'data-for="webhook slack"' in channel_page  # url
+
+
+def test_it_makes_the_first_channel_the_default_and_keeps_input_after_an_error(
+    staff_client: Client, settings: Any
+) -> None:
+    response = staff_client.post(
+        "/alerts/channels/new/",
+        {"name": "hook", "kind": "webhook", "enabled": "on", "url": "https://hooks.example.com/x", "secret": "short"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "at least 16 characters" in page
+    assert 'value="https://hooks.example.com/x"' in page, "the URL typed is kept"
+    assert 'value="short"' in page, "the secret typed in this post is kept"
+    email = {"name": "mail", "kind": "email", "enabled": "on", "email_to": "ops@example.com"}
+    staff_client.post("/alerts/channels/new/", email)
+    assert NotificationChannel.objects.get(name="mail").is_default
+    staff_client.post("/alerts/channels/new/", {**email, "name": "mail2"})
+    assert not NotificationChannel.objects.get(name="mail2").is_default
+
+
+def test_it_never_shows_a_stored_secret_and_blank_keeps_it(staff_client: Client) -> None:
+    channel = NotificationChannel.objects.create(
+        name="hook", kind="webhook", url="https://hooks.example.com/T0KEN", secret="s" * 20
+    )
+    page = staff_client.get(f"/alerts/channels/{channel.pk}/").content.decode()
+    assert "T0KEN" not in page
+    assert "s" * 20 not in page
+    assert "Leave blank to keep" in page
+    response = staff_client.post(
+        f"/alerts/channels/{channel.pk}/",
+        {"name": "hook2", "kind": "webhook", "enabled": "on", "url": "", "secret": ""},
+    )
+    assert response.status_code == 302
+    channel.refresh_from_db()
+    assert (channel.name, channel.url, channel.secret) == ("hook2", "https://hooks.example.com/T0KEN", "s" * 20)

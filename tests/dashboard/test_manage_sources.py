@@ -1,0 +1,206 @@
+"""Sources run from the dashboard: add with Test, edit, pause and resume, poll now, force a trial, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from alerts.models import AlertRule
+from pollers.models import MASK, Source
+from tests.factories import logged_in, make_source
+
+pytestmark = pytest.mark.django_db
+
+
+def form_data(url: str, /, **overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": "Payments",
+        "slug": "payments",
+        "url": url,
+        "region": "eu-west",
+        "tags": "prod, Payments, prod",
+        "metric_paths_key": ["cpu_load", "nope", ""],
+        "metric_paths_value": ["results.stats.server.cpu_load", "results.nope.x", ""],
+        "headers_key": ["X-Api-Key", ""],
+        "headers_value": ["k-123456", ""],
+        "interval_seconds": "30",
+        "timeout_seconds": "5",
+        "enabled": "on",
+        "action": "save",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_adds_a_source_with_tags_headers_paths_and_the_unreachable_rule(
+    staff_client: Client, allow_loopback: Any, simulator: Any
+) -> None:
+    response = staff_client.post("/sources/new/", form_data(simulator.url("eu-west")))
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert response["Location"] == "/sources/payments/"
+    source = Source.objects.get(slug="payments")
+    assert source.tags == ["prod", "payments"]
+    assert source.headers == {"X-Api-Key": "k-123456"}
+    assert source.metric_paths == {"cpu_load": "results.stats.server.cpu_load", "nope": "results.nope.x"}
+    rule = AlertRule.objects.get(source=source)
+    assert (rule.kind, rule.scope, rule.count, rule.severity) == ("poll_failures", "source", 3, "critical")
+    page = staff_client.get("/sources/payments/").content.decode()
+    assert "waiting for first poll" in page
+    assert "Waiting" in page
+
+
+def test_it_adds_no_rule_when_the_default_rule_is_off(staff_client: Client, allow_loopback: Any, settings: Any) -> None:
+    settings.ALERTS_DEFAULT_UNREACHABLE_RULE = False
+    response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/status"))
+    assert response.status_code == 302
+    assert not AlertRule.objects.exists()
+
+
+def test_it_tests_the_url_through_the_poller_and_flags_paths_matching_nothing(
+    staff_client: Client, allow_loopback: Any, simulator: Any
+) -> None:
+    response = staff_client.post("/sources/new/", form_data(simulator.url("eu-west"), action="test"))
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "HTTP 200" in page
+    assert 'class="probe-match" data-metric="cpu_load"' in page
+    assert 'class="probe-miss" data-metric="nope"' in page
+    assert "matches nothing: no &#x27;nope&#x27; under results" in page
+    assert "1 path matches nothing" in page
+    assert not Source.objects.exists(), "a test stores nothing"
+
+
+def test_it_reports_a_failed_test_fetch(staff_client: Client, allow_loopback: Any, simulator: Any) -> None:
+    url = simulator.url("eu-west", "fault=not_json")
+    response = staff_client.post("/sources/new/", form_data(url, action="test", timeout_seconds="2"))
+    page = response.content.decode()
+    assert "The fetch failed" in page
+    assert not Source.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"metric_paths_key": ["cpu"], "metric_paths_value": ["results..cpu"]}, "has an empty segment"),
+        ({"metric_paths_key": ["cpu"], "metric_paths_value": ["results.$x"]}, "may hold only letters"),
+        ({"metric_paths_key": ["9bad"], "metric_paths_value": ["results.x"]}, "must start with a letter"),
+        ({"metric_paths_key": ["cpu"], "metric_paths_value": [""]}, "has no value"),
+        ({"metric_paths_key": ["", "", ""], "metric_paths_value": ["results.a", "", ""]}, "has no name"),
+        ({"metric_paths_key": ["a", "a", ""], "metric_paths_value": ["x", "y", ""]}, "Each name once"),
+        ({"tags": "ok, not a tag!"}, "letters, digits"),
+        ({"headers_key": ["Bad Name", ""], "headers_value": ["v", ""]}, "invalid name or value"),
+        ({"url": "http://exa mple"}, "Enter a valid URL"),
+        ({"url": "http://169.254.169.254/latest"}, "169.254.169.254"),
+        ({"interval_seconds": "2"}, "greater than or equal to 5"),
+    ],
+)
+def test_it_refuses_bad_input_with_a_clear_error_and_stores_nothing(
+    staff_client: Client, allow_loopback: Any, overrides: dict[str, Any], message: str
+) -> None:
+    response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/s", **overrides))
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Source.objects.exists()
+
+
+def test_it_refuses_the_slug_new(staff_client: Client, allow_loopback: Any) -> None:
+    response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/s", slug="new"))
+    assert response.status_code == 400
+    assert "reserved" in response.content.decode()
+
+
+def test_it_edits_keeping_masked_secret_headers_and_health(staff_client: Client, allow_loopback: Any) -> None:
+    source = make_source("eu-west", headers={"Authorization": "Bearer s3cret-value"}, consecutive_failures=2)
+    page = staff_client.get("/sources/eu-west/edit/").content.decode()
+    assert "s3cret-value" not in page
+    assert MASK in page
+    data = form_data(
+        source.url,
+        slug="ignored",
+        name="EU West 2",
+        headers_key=["Authorization", "X-Extra"],
+        headers_value=[MASK, "yes"],
+    )
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    source.refresh_from_db()
+    assert source.name == "EU West 2"
+    assert source.slug == "eu-west"
+    assert source.headers == {"Authorization": "Bearer s3cret-value", "X-Extra": "yes"}
+    assert source.consecutive_failures == 2, "the poller's fields are not the form's"
+
+
+def test_it_pauses_resumes_and_polls_now(staff_client: Client, allow_loopback: Any, simulator: Any) -> None:
+    source = make_source("eu-west", url=simulator.url("eu-west"))
+    assert staff_client.post("/sources/eu-west/pause/").status_code == 302
+    source.refresh_from_db()
+    assert not source.enabled
+    staff_client.post("/sources/eu-west/resume/")
+    source.refresh_from_db()
+    assert source.enabled
+    response = staff_client.post("/sources/eu-west/poll/", follow=True)
+    assert "Polled Eu West: HTTP 200, stored." in response.content.decode()
+    source.refresh_from_db()
+    assert source.last_success_at is not None
+
+
+def test_it_forces_a_trial_of_an_open_circuit_only(staff_client: Client, allow_loopback: Any, simulator: Any) -> None:
+    source = make_source("eu-west", url=simulator.url("eu-west"))
+    response = staff_client.post("/sources/eu-west/trial/", follow=True)
+    assert "is not open" in response.content.decode()
+    Source.objects.filter(pk=source.pk).update(
+        circuit_state="open", circuit_opened_at=timezone.now(), consecutive_failures=5
+    )
+    page = staff_client.get("/sources/eu-west/").content.decode()
+    assert "Try now (circuit open)" in page
+    staff_client.post("/sources/eu-west/trial/")
+    source.refresh_from_db()
+    assert source.circuit_state == "closed"
+    assert source.consecutive_failures == 0
+
+
+def test_it_deletes_only_after_the_slug_is_typed(staff_client: Client) -> None:
+    make_source("eu-west")
+    response = staff_client.post("/sources/eu-west/delete/", {"confirm_slug": "eu"})
+    assert response.status_code == 400
+    assert Source.objects.filter(slug="eu-west").exists()
+    assert staff_client.post("/sources/eu-west/delete/", {"confirm_slug": "eu-west"}).status_code == 302
+    assert not Source.objects.filter(slug="eu-west").exists()
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("get", "/sources/new/"),
+        ("post", "/sources/new/"),
+        ("get", "/sources/eu-west/edit/"),
+        ("post", "/sources/eu-west/edit/"),
+        ("post", "/sources/eu-west/pause/"),
+        ("post", "/sources/eu-west/resume/"),
+        ("post", "/sources/eu-west/poll/"),
+        ("post", "/sources/eu-west/trial/"),
+        ("post", "/sources/eu-west/delete/"),
+    ],
+)
+def test_it_refuses_writes_to_non_staff_and_sends_strangers_to_login(client: Client, method: str, path: str) -> None:
+    make_source("eu-west")
+    assert getattr(client, method)(path).status_code == 302  # to the login page
+    logged_in(client, "reader")
+    assert getattr(client, method)(path).status_code == 403
+    assert Source.objects.get(slug="eu-west").enabled
+
+
+def test_it_refuses_get_on_actions(staff_client: Client) -> None:
+    make_source("eu-west")
+    assert staff_client.get("/sources/eu-west/pause/").status_code == 405
+
+
+def test_it_shows_the_add_button_to_staff(staff_client: Client) -> None:
+    assert 'href="/sources/new/"' in staff_client.get("/").content.decode()
+
+
+def test_it_hides_the_add_button_from_readers(user_client: Client) -> None:
+    assert 'href="/sources/new/"' not in user_client.get("/").content.decode()

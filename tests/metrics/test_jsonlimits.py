@@ -1,0 +1,114 @@
+"""JSON budgets: size, depth and item count measured without recursion, before any parser runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from metrics.jsonlimits import (
+    JsonBudget,
+    JsonBudgetError,
+    check_text,
+    check_value,
+    import_record_budget,
+    loads,
+    measure,
+    upstream_budget,
+    websocket_budget,
+)
+
+BUDGET = JsonBudget(max_bytes=200_000, max_depth=64, max_items=60_000, what="the document", size_setting="X_BYTES")
+
+
+def nested(depth: int, items: int) -> str:
+    """The probe's payload: ``items`` numbers at the bottom of ``depth`` nested lists."""
+    return "[" * depth + ",".join(["0"] * items) + "]" * depth
+
+
+@pytest.mark.parametrize(
+    ("text", "depth", "items"),
+    [
+        ("[]", 1, 0),
+        ("{}", 1, 0),
+        ('"[[[["', 0, 0),
+        ("[ ]", 1, 0),
+        ("[1, 2, 3]", 1, 3),
+        ('{"a": [1, {"b": []}], "c": "]]]}}}"}', 4, 5),
+        ('["\\"[", "\\\\", "]"]', 1, 3),
+        (nested(900, 50_000), 900, 50_899),
+    ],
+)
+def test_it_measures_depth_and_items_without_parsing(text: str, depth: int, items: int) -> None:
+    shape = measure(text)
+    assert (shape.depth, shape.items) == (depth, items)
+    assert shape.size == len(text.encode())
+
+
+def test_it_refuses_a_document_nested_deeper_than_the_interpreter_can_parse() -> None:
+    # Deeper than the recursion limit: json.loads itself would raise RecursionError here.
+    text = nested(sys.getrecursionlimit() + 100, 1)
+    with pytest.raises(RecursionError):
+        json.loads(text)
+    with pytest.raises(JsonBudgetError) as caught:
+        loads(text, BUDGET)
+    assert caught.value.kind == "too_deep"
+    assert str(caught.value) == "the document nests deeper than 64 levels (JSON_MAX_DEPTH)"
+
+
+def test_it_refuses_the_probe_payload_by_depth_before_items() -> None:
+    with pytest.raises(JsonBudgetError) as caught:
+        check_text(nested(900, 50_000), BUDGET)
+    assert caught.value.kind == "too_deep"
+
+
+def test_it_refuses_too_many_items() -> None:
+    with pytest.raises(JsonBudgetError) as caught:
+        check_text(nested(2, 60_001), BUDGET)
+    assert (caught.value.kind, caught.value.limit) == ("too_many_items", 60_000)
+
+
+@pytest.mark.parametrize("as_bytes", [True, False])
+def test_it_refuses_too_many_bytes_naming_the_setting(as_bytes: bool) -> None:
+    text = json.dumps({"blob": "é" * 150_000})  # 300,000 UTF-8 bytes, 150,000 characters
+    with pytest.raises(JsonBudgetError, match=r"larger than 200000 bytes \(X_BYTES\)") as caught:
+        check_text(text.encode() if as_bytes else text, BUDGET)
+    assert caught.value.kind == "too_large"
+
+
+def test_it_parses_what_fits_and_leaves_bad_json_to_the_parser() -> None:
+    assert loads('{"a": [1, 2, {"b": null}]}', BUDGET) == {"a": [1, 2, {"b": None}]}
+    with pytest.raises(json.JSONDecodeError) as caught:
+        loads('{"a": ', BUDGET)
+    assert not isinstance(caught.value, JsonBudgetError)
+
+
+def deep_value(depth: int) -> Any:
+    value: Any = [0]
+    for _ in range(depth - 1):
+        value = {"k": value}
+    return value
+
+
+def test_it_checks_decoded_values_with_an_explicit_stack() -> None:
+    check_value(deep_value(64), BUDGET)
+    with pytest.raises(JsonBudgetError) as caught:
+        check_value(deep_value(5_000), BUDGET)  # far past the recursion limit: walked iteratively
+    assert caught.value.kind == "too_deep"
+    with pytest.raises(JsonBudgetError) as caught:
+        check_value({"a": list(range(30_000)), "b": [list(range(30_000))]}, BUDGET)
+    assert caught.value.kind == "too_many_items"
+
+
+def test_it_builds_each_readers_budget_from_the_settings(settings: Any) -> None:
+    settings.JSON_MAX_DEPTH = 10
+    settings.JSON_MAX_ITEMS = 500
+    settings.REALTIME_MAX_MESSAGE_BYTES = 4096
+    settings.POLLER_MAX_BODY_BYTES = 8192
+    assert websocket_budget() == JsonBudget(4096, 10, 500, "the message", "REALTIME_MAX_MESSAGE_BYTES")
+    assert (upstream_budget().max_bytes, upstream_budget().max_depth) == (8192, 10)
+    record = import_record_budget()
+    assert record.max_depth == 14  # the record's own levels around a payload at the limit
+    assert record.max_bytes > settings.METRICS_MAX_PAYLOAD_BYTES

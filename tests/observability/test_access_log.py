@@ -1,0 +1,73 @@
+"""The project's access log (issue 14, finding 9): paths as requested, sensitive query values redacted.
+
+The wire-level version (a real daphne run as production runs it) is in
+tests/realtime/test_hardening_daphne.py::test_it_never_logs_a_query_token.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pytest
+from asgiref.testing import ApplicationCommunicator
+
+# Imported here, not in the test: building the application configures logging, which would
+# detach pytest's log capture if it happened inside the test.
+from devops_insights.asgi import application
+from observability.access_log import redact_query
+
+
+@pytest.mark.parametrize(
+    ("query", "logged"),
+    [
+        ("token=abc", "token=[redacted]"),
+        ("access_token=abc&page=2", "access_token=[redacted]&page=2"),
+        (
+            "api_key=k&apiKey=k2&X-Amz-Signature=s&sig=1",
+            "api_key=[redacted]&apiKey=[redacted]&X-Amz-Signature=[redacted]&sig=[redacted]",
+        ),
+        ("password=p&client_secret=s&sessionid=x", "password=[redacted]&client_secret=[redacted]&sessionid=[redacted]"),
+        ("to%6Ben=abc", "to%6Ben=[redacted]"),  # an encoded name is judged decoded
+        ("page=2&sort=-name&flag", "page=2&sort=-name&flag"),
+        ("token", "token"),  # no value to hide
+    ],
+)
+def test_it_redacts_the_values_of_sensitive_names(query: str, logged: str) -> None:
+    assert redact_query(query) == logged
+
+
+def test_it_redacts_names_the_settings_add(settings: Any) -> None:
+    settings.ACCESS_LOG_REDACT_PARAMS = ["invite"]
+    assert redact_query("invite=xyz&page=1") == "invite=[redacted]&page=1"
+
+
+@pytest.mark.django_db
+async def test_it_logs_one_line_per_request_through_the_asgi_application(caplog: pytest.LogCaptureFixture) -> None:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        # A page that ignores unknown parameters (the API answers 400 to them).
+        "path": "/accounts/login/",
+        "raw_path": b"/accounts/login/",
+        "query_string": b"token=dit_sekrit&page=2",
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    with caplog.at_level(logging.INFO, logger="observability.access_log"):
+        app = ApplicationCommunicator(application, scope)
+        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+        start = await app.receive_output(10)
+        assert start["status"] == 200
+        while (await app.receive_output(10)).get("more_body"):
+            pass
+        await app.wait(10)
+    lines = [r for r in caplog.records if r.name == "observability.access_log"]
+    assert len(lines) == 1
+    assert lines[0].getMessage().startswith('127.0.0.1 "GET /accounts/login/?token=[redacted]&page=2" 200 ')
+    assert "sekrit" not in caplog.text
+    assert lines[0].path == "/accounts/login/?token=[redacted]&page=2"  # type: ignore[attr-defined]

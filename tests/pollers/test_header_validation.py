@@ -1,0 +1,100 @@
+"""Request headers that cannot be sent are refused when a source is saved, with a field error.
+
+Reproduces issue 14 finding 8: a header value with CR/LF was accepted at save, and every poll of
+the source failed afterwards (or the value split into a second header on the wire).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+
+from pollers.models import Source
+from pollers.validation import header_problem, validate_request_headers
+
+BAD_HEADERS = [
+    ({"X-Team": "ops\r\nX-Injected: 1"}, "carriage return (CR)"),
+    ({"X-Team": "ops\nX-Injected: 1"}, "line feed (LF)"),
+    ({"X-Team": "ops\x00"}, "NUL character"),
+    ({"X-Team": "ops\x7f"}, "U+007F"),
+    ({"X-Team": "ops\x1b[31m"}, "U+001B"),
+    ({"X-Bad\r\nName": "v"}, "carriage return (CR)"),
+    ({"X Team": "v"}, "not a valid HTTP header name"),
+    ({"X-Team:": "v"}, "not a valid HTTP header name"),
+    ({"": "v"}, "not a valid HTTP header name"),
+    ({"X-Team": "équipe ☃"}, "beyond Latin-1"),
+    ({"X-Count": 5}, "must be strings"),
+]
+
+
+@pytest.mark.parametrize(("headers", "words"), BAD_HEADERS)
+def test_it_refuses_headers_that_cannot_be_sent(headers: dict[str, Any], words: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        validate_request_headers(headers)
+    assert words in " ".join(caught.value.messages)
+
+
+@pytest.mark.parametrize(
+    "headers", [{}, {"Authorization": "Bearer abc.def", "X-Team": "ops\tnight shift", "Accept": "application/json"}]
+)
+def test_it_accepts_headers_that_can_be_sent(headers: dict[str, str]) -> None:
+    validate_request_headers(headers)
+    assert all(header_problem(name, value) is None for name, value in headers.items())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("headers", "words"), BAD_HEADERS[:6])
+def test_it_puts_the_refusal_on_the_headers_field_of_the_model(
+    headers: dict[str, Any], words: str, settings: Any
+) -> None:
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    source = Source(slug="probe", name="probe", url="http://127.0.0.1:9/status/us-east", headers=headers)
+    with pytest.raises(ValidationError) as caught:
+        source.full_clean()
+    assert list(caught.value.message_dict) == ["headers"]
+    assert words in " ".join(caught.value.message_dict["headers"])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_crlf_header_in_the_admin_over_http(live_server: Any, settings: Any) -> None:
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    get_user_model().objects.create_superuser("root", "root@example.com", "a-long-admin-password")
+    session = requests.Session()
+    login = session.get(f"{live_server.url}/admin/login/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
+    assert token is not None
+    session.post(
+        f"{live_server.url}/admin/login/?next=/admin/",
+        data={"username": "root", "password": "a-long-admin-password", "csrfmiddlewaretoken": token.group(1)},
+        timeout=10,
+    )
+    add = session.get(f"{live_server.url}/admin/pollers/source/add/", timeout=10)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', add.text)
+    assert token is not None
+    response = session.post(
+        f"{live_server.url}/admin/pollers/source/add/",
+        data={
+            "csrfmiddlewaretoken": token.group(1),
+            "slug": "crlf",
+            "name": "crlf",
+            "url": "http://127.0.0.1:9/status/us-east",
+            "enabled": "on",
+            "tags": "[]",
+            "interval_seconds": "30",
+            "timeout_seconds": "10",
+            "headers": json.dumps({"X-Team": "ops\r\nX-Injected: yes"}),
+            "metric_paths": "{}",
+            "volatile_paths": "[]",
+        },
+        timeout=10,
+    )
+    assert response.status_code == 200  # the form again, not a redirect to the list
+    assert "invalid name or value" in response.text
+    assert "carriage return (CR)" in response.text
+    assert not Source.objects.filter(slug="crlf").exists()

@@ -1,0 +1,154 @@
+"""Issue 14 over real sockets: a daphne process, ``websockets`` clients, and daphne's own log.
+
+Finding 3: an oversized message closed with 1011 ("invalid close code" 1009 from the application,
+"Exception inside application" in the log) and a 20 MB one was cut without a close frame. Now the
+transport closes both with 1009 before reading them. Finding 2: a nested message logged a traceback.
+Finding 5: foreign origins were accepted with a session cookie. Finding 6: connection caps hold
+across two daphne processes sharing Redis. Finding 9: ``?token=`` no longer reaches a log line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from tests.realtime.hardening_support import Site
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Site]:
+    site = Site(tmp_path)
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+async def closed_with(ws: ClientConnection, timeout: float = 10) -> int | None:
+    """The code of the close frame the server sent, or None when the connection was cut without one."""
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                await ws.recv()
+    except ConnectionClosed as exc:
+        return exc.rcvd.code if exc.rcvd is not None else None
+
+
+async def send_oversized(site: Site, size: int) -> int | None:
+    token = site.token()
+    async with connect(site.ws_url(), additional_headers={"Authorization": f"Bearer {token}"}, max_size=None) as ws:
+        with contextlib.suppress(ConnectionClosed):  # closed while sending: the close frame is what matters
+            await ws.send(json.dumps({"type": "get", "padding": "x" * size}))
+        return await closed_with(ws)
+
+
+def assert_clean_log(site: Site) -> None:
+    text = site.log()
+    assert "Exception inside application" not in text, text[-3000:]
+    assert "Traceback" not in text, text[-3000:]
+    assert "invalid close code" not in text
+
+
+async def test_it_closes_a_20_mb_message_with_a_1009_close_frame(site: Site) -> None:
+    started = time.monotonic()
+    assert await send_oversized(site, 20 * 1024 * 1024) == 1009
+    assert time.monotonic() - started < 30
+    assert_clean_log(site)
+
+
+async def test_it_closes_a_message_over_the_setting_with_1009(site: Site) -> None:
+    # 100 KB: over REALTIME_MAX_MESSAGE_BYTES (64 KiB), under daphne's own default cap (1 MiB).
+    assert await send_oversized(site, 100 * 1024) == 1009
+    assert_clean_log(site)
+
+
+async def test_it_answers_a_nested_message_with_an_error_and_logs_no_traceback(site: Site) -> None:
+    token = site.token()
+    async with connect(site.ws_url(), additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+        for _ in range(5):
+            await ws.send('{"type": "get", "source": ' + "[" * 30_000 + "]" * 30_000 + "}")
+            reply = json.loads(await ws.recv())
+            assert (reply["type"], reply["code"]) == ("error", "message_too_deep"), reply
+        await ws.send(json.dumps({"type": "get", "id": "alive"}))
+        assert json.loads(await ws.recv())["id"] == "alive"
+    assert_clean_log(site)
+
+
+@pytest.mark.parametrize("foreign", ["http://127.0.0.1:8312", "http://localhost:1", "https://127.0.0.1:{port}"])
+async def test_it_refuses_a_foreign_origin_carrying_the_session_cookie(site: Site, foreign: str) -> None:
+    cookie = {"Cookie": f"sessionid={site.session()}"}
+    origin: Any = foreign.format(port=site.ports["web"])
+    with pytest.raises(InvalidStatus) as caught:
+        async with connect(site.ws_url(), origin=origin, additional_headers=cookie):
+            pass
+    assert caught.value.response.status_code == 403
+    async with connect(site.ws_url(), origin=site.origin(), additional_headers=cookie) as ws:  # type: ignore[arg-type]
+        await ws.send(json.dumps({"type": "get", "id": 1}))
+        assert json.loads(await ws.recv())["type"] == "snapshot"
+
+
+async def test_it_caps_a_users_connections_across_two_processes(
+    tmp_path: Path, redis_url: str, redis_client: Any
+) -> None:
+    site = Site(tmp_path, redis_url, REALTIME_MAX_CONNECTIONS_PER_USER="2")
+    try:
+        site.start("a")
+        site.start("b")
+        token = site.token()
+        auth = {"Authorization": f"Bearer {token}"}
+        first = await connect(site.ws_url("a"), additional_headers=auth)
+        second = await connect(site.ws_url("b"), additional_headers=auth)
+        for ws in (first, second):
+            await ws.send(json.dumps({"type": "get", "id": 1}))
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+        third = await connect(site.ws_url("a"), additional_headers=auth)
+        assert await closed_with(third) == 4409
+        await second.close()
+        fourth = await connect(site.ws_url("a"), additional_headers=auth)  # b gave its slot back
+        await fourth.send(json.dumps({"type": "get", "id": 2}))
+        deadline = time.monotonic() + 10
+        reply = json.loads(await asyncio.wait_for(fourth.recv(), deadline - time.monotonic()))
+        assert reply["type"] == "snapshot"
+        await first.close()
+        await fourth.close()
+    finally:
+        site.stop()
+
+
+async def test_it_never_logs_a_query_token(site: Site) -> None:
+    token = site.token()
+    # A page that ignores unknown parameters (the API answers 400 to them, logged the same way).
+    url = f"{site.origin()}/accounts/login/?token=sekrit-value&page=2&X-Amz-Signature=abc123def"
+    with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 - loopback
+        assert response.status == 200
+    api = f"{site.origin()}/api/v1/health?token={token}"  # the probe's case: a token sent, wrongly, to the API
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(api, timeout=10)  # noqa: S310 - loopback
+    assert refused.value.code == 400  # the API names the unknown parameter; the line is logged all the same
+    async with connect(site.ws_url(query=f"token={token}")) as ws:
+        await ws.send(json.dumps({"type": "get", "id": 1}))
+        assert json.loads(await ws.recv())["type"] == "snapshot"
+    deadline = time.monotonic() + 10
+    while "WSDISCONNECT" not in site.log() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    text = site.log()
+    assert '"GET /accounts/login/?token=[redacted]&page=2&X-Amz-Signature=[redacted]" 200' in text, text[-2000:]
+    assert '"GET /api/v1/health?token=[redacted]" 400' in text, text[-2000:]
+    assert '"WSCONNECT /ws/metrics/?token=[redacted]" 101' in text, text[-2000:]
+    assert '"WSDISCONNECT /ws/metrics/?token=[redacted]" 1000' in text, text[-2000:]
+    for secret in ("sekrit-value", "abc123def", token):
+        assert secret not in text
