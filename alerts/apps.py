@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_save, pre_delete
+from django.db.models.signals import post_delete, post_save, pre_delete
 
 
 class AlertsConfig(AppConfig):
@@ -12,7 +12,7 @@ class AlertsConfig(AppConfig):
         # alerts may import observability (the ground floor); observability never imports alerts.
         from alerts import receivers
         from alerts.collectors import DeliveryQueueCollector
-        from alerts.models import AlertRule
+        from alerts.models import AlertRule, Silence
         from observability.exposition import register_shared_state
         from pollers.signals import poll_completed
 
@@ -20,3 +20,8 @@ class AlertsConfig(AppConfig):
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
         register_shared_state(DeliveryQueueCollector())
+        for model in (AlertRule, Silence):
+            for signal in (post_save, post_delete):
+                signal.connect(
+                    receivers.on_rules_changed, sender=model, dispatch_uid=f"alerts.rule_cache.{model.__name__}"
+                )

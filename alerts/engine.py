@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
-from alerts import evaluate
+from alerts import evaluate, rule_cache
 from alerts.evaluate import FIRED, INACTIVE, REMINDER, RESOLVED, PollFacts, StateData, Step
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Severity, Silence
+from alerts.rule_cache import CachedRule
 from alerts.signals import alert_event_recorded
 from pollers.models import Source, SourceAlertLevel
 
@@ -40,16 +41,21 @@ class PollResult:
 
 def evaluate_poll(source: Source, outcome: Any) -> PollResult:
     """Evaluate every enabled rule that applies to ``source`` against one poll outcome."""
-    facts = PollFacts.from_poll(source, outcome)
-    rules = AlertRule.objects.for_source(source)
+    snapshot = rule_cache.current()  # no query while no rule or silence changed
+    cached = snapshot.rules_for(source)
     result = PollResult()
-    if not rules:
+    if not cached:
         return result
-    silenced = Silence.objects.covering(source, facts.at)
+    facts = PollFacts.from_poll(source, outcome)
+    silenced = snapshot.silenced(source, facts.at)
+    if silenced is None:  # a poll older than the snapshot's silences (a late one, or a replay)
+        silenced = Silence.objects.covering(source, facts.at)
+    rules = [c.rule for c in cached]
     states = {s.rule_id: s for s in RuleState.objects.filter(source=source, rule__in=[r.pk for r in rules])}
-    for rule in rules:
+    for entry in cached:
+        rule = entry.rule
         try:
-            events, deliveries = _evaluate_rule(rule, source, facts, states.get(rule.pk), silenced)
+            events, deliveries = _evaluate_rule(entry, source, facts, states.get(rule.pk), silenced)
         except Exception:
             # One broken rule must not stop the others (nor the poller).
             log.exception("alert rule %s failed on source %s poll %s", rule.pk, source.slug, facts.poll_id)
@@ -64,17 +70,16 @@ def evaluate_poll(source: Source, outcome: Any) -> PollResult:
 
 
 def _evaluate_rule(
-    rule: AlertRule, source: Source, facts: PollFacts, row: RuleState | None, silenced: bool
+    cached: CachedRule, source: Source, facts: PollFacts, row: RuleState | None, silenced: bool
 ) -> tuple[list[AlertEvent], int]:
-    condition = rule.condition()
-    timing = rule.timing()
+    rule, condition, timing = cached.rule, cached.condition, cached.timing
     for _ in range(MAX_ATTEMPTS):
         if row is not None and row.has_seen(facts.poll_id, facts.at):
             return [], 0
         before = row.data() if row is not None else StateData()
         observation, remembered = evaluate.observe(condition, facts, before)
         outcome = evaluate.step(remembered, observation, timing, facts.at, silenced)
-        if _nothing_to_write(before, outcome):
+        if _nothing_to_write(before, outcome, forget_hash=facts.changed is not None):
             return [], 0
         try:
             with transaction.atomic():
@@ -85,17 +90,24 @@ def _evaluate_rule(
     return [], 0
 
 
-def _nothing_to_write(before: StateData, outcome: Step) -> bool:
+def _nothing_to_write(before: StateData, outcome: Step, *, forget_hash: bool = False) -> bool:
     # An idle rule whose condition stays false changes nothing but its last value: skip the write,
-    # so a fleet of quiet rules costs one read per poll, not one write per rule.
+    # so a fleet of quiet rules costs one read per poll, not one write per rule. When the poll says
+    # whether the content changed, the remembered hash is not needed either (only the streak is).
     after = outcome.state
+    compared = _COMPARED_WITHOUT_HASH if forget_hash else _COMPARED
     return (
         outcome.transition is None
         and outcome.notify is None
         and before.status == INACTIVE
         and after.status == INACTIVE
-        and replace(after, last_value=None) == replace(before, last_value=None)
+        and all(getattr(after, name) == getattr(before, name) for name in compared)
     )
+
+
+# The remembered fields that make a state worth writing (field by field: ``replace`` costs more per poll).
+_COMPARED = tuple(f.name for f in fields(StateData) if f.name != "last_value")
+_COMPARED_WITHOUT_HASH = tuple(name for name in _COMPARED if name != "last_hash")
 
 
 def _apply(

@@ -82,6 +82,9 @@ class PollFacts:
     metrics: Mapping[str, float] = field(default_factory=dict)
     payload: Any = None
     hash: str = ""
+    # Whether the store found the content changed since its previous document (None: not known, the
+    # rule's remembered hash decides). Knowing it, a stale-hash rule needs no remembered hash.
+    changed: bool | None = None
     error_kind: str = ""
     consecutive_failures: int = 0
     circuit_state: str = "closed"
@@ -99,6 +102,7 @@ class PollFacts:
             metrics=dict(record.metrics) if record is not None else {},
             payload=outcome.payload,
             hash=record.hash if record is not None else "",
+            changed=bool(record.changed) if record is not None else None,
             error_kind=outcome.error_kind or "",
             consecutive_failures=int(source.consecutive_failures or 0),
             circuit_state=str(source.circuit_state or ""),
@@ -173,7 +177,8 @@ def observe(condition: Condition, facts: PollFacts, state: StateData) -> tuple[O
     if kind == STALE_HASH:
         if not facts.ok or not facts.hash:
             return Observation(None, {"poll": "failed"}), state
-        streak = state.hash_streak + 1 if facts.hash == state.last_hash else 0
+        unchanged = facts.hash == state.last_hash if facts.changed is None else not facts.changed
+        streak = state.hash_streak + 1 if unchanged else 0
         state = replace(state, last_hash=facts.hash, hash_streak=streak)
         seen = {"unchanged_polls": streak, "threshold": condition.count, "hash": facts.hash}
         return Observation(streak >= condition.count, seen), state
@@ -200,6 +205,9 @@ def step(state: StateData, observation: Observation, timing: Timing, at: datetim
             state = replace(state, status=FIRING, firing_since=at)
             transition = FIRED
     elif holds is False:
+        if state.status == INACTIVE and state.true_streak == 0 and state.false_streak == 0:
+            # Idle and staying idle (the common case, every poll of every quiet rule): only the value seen moves.
+            return Step(state=replace(state, last_value=observation.value), observation=observation)
         # Only a firing state counts polls towards resolving; an idle state stays unchanged (no write).
         false_streak = state.false_streak + 1 if state.status == FIRING else 0
         state = replace(state, false_streak=false_streak, true_streak=0, last_value=observation.value)

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from alerts import rule_cache
 from alerts.engine import evaluate_poll, refresh_alert_states
 from alerts.models import AlertRule, RuleState
 
@@ -40,3 +41,13 @@ def on_rule_deleting(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
     affected = set(RuleState.objects.filter(rule=instance).values_list("source_id", flat=True))
     if affected:
         transaction.on_commit(lambda: refresh_alert_states(affected))
+
+
+def on_rules_changed(sender: Any, **kwargs: Any) -> None:
+    """A rule or silence was saved or deleted: every process reloads its rule snapshot.
+
+    Bumped now (this process, and pollers that read before the commit) and again after the commit, so a
+    poller that reloaded between the two cannot keep the pre-commit rules.
+    """
+    rule_cache.bump()
+    transaction.on_commit(rule_cache.bump)

@@ -1,13 +1,18 @@
 """Polling benchmark: 1,000 sources against the local upstream simulator.
 
-1. One full cycle (fetch, validate, store, health update) at concurrency 1 and N, beside the same
-   URLs fetched by a bare concurrent ``requests`` loop at the same concurrency (the floor).
+1. One full cycle (fetch, validate, store, health update, signals) of unchanged documents and of
+   changed ones, at concurrency 1 and N, beside the same URLs fetched by a bare concurrent
+   ``requests`` + ``json`` loop at the same concurrency (the floor), on SQLite and on PostgreSQL
+   (a temporary database). The poller runs as the poll command runs it: batched health writes.
 2. The p95 scheduling drift of healthy sources in the --loop scheduler while 10% of sources hang
-   until their timeout, against the same loop with no hanging source (the floor).
-3. Resident memory at the start and after 10,000 polls.
+   until their timeout, against the same loop with no hanging source (the floor). SQLite only.
+3. Resident memory at the start and after 10,000 polls. SQLite only.
 
-Runs embedded (SQLite in a temp VAR_DIR, SQL store, local leases); the simulator runs in its own
-process so it does not share this one's GIL. Options: --sources, --concurrency, --drift-seconds.
+The simulator runs in its own process so it does not share this one's GIL; its documents are stable
+for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
+--concurrency, --drift-seconds, --memory-polls, --database (sqlite, postgres or both), --profile (print
+the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
+Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
 """
 
 from __future__ import annotations
@@ -22,9 +27,13 @@ import sys
 import tempfile
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -74,13 +83,67 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--drift-seconds", type=float, default=20.0)
     parser.add_argument("--memory-polls", type=int, default=10000)
+    parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    if args.database == "both":
+        status = 0
+        for database in ("sqlite", "postgres"):
+            print(f"\n--- {database} ---", flush=True)
+            argv = [a for a in sys.argv[1:] if not a.startswith("--database")]
+            status |= subprocess.run([sys.executable, __file__, *argv, f"--database={database}"]).returncode
+        return status
 
     var_dir = tempfile.mkdtemp(prefix="bench-poll-")
     setup_environment(var_dir)
+    if args.database == "postgres":
+        with postgres_database() as url:
+            if url is None:
+                return 0
+            os.environ["DATABASE_URL"] = url
+            os.environ["DATABASE_POOL_MAX_SIZE"] = str(args.concurrency + 4)
+            return with_simulator(args)
+    return with_simulator(args)
+
+
+@contextmanager
+def postgres_database() -> Iterator[str | None]:
+    import psycopg
+    from environ import Env
+
+    server_url = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+    base = Env.db_url_config(server_url)
+    params = {
+        "host": base["HOST"] or "127.0.0.1",
+        "port": base["PORT"] or 5432,
+        "user": base["USER"],
+        "password": base["PASSWORD"] or None,
+        "dbname": "postgres",
+        "connect_timeout": 2,
+    }
+    name = f"bench_poll_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"PostgreSQL: skipped ({type(exc).__name__})")
+        yield None
+        return
+    try:
+        yield f"{server_url.rpartition('/')[0]}/{name}"
+    finally:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def with_simulator(args: argparse.Namespace) -> int:
     port = free_port()
     simulator = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_upstream", "--port", str(port)],
+        [sys.executable, "manage.py", "simulate_upstream", "--port", str(port), "--window", "3600"],
         cwd=ROOT,
         env=dict(os.environ),
         stdout=subprocess.DEVNULL,
@@ -104,10 +167,12 @@ def run(args: argparse.Namespace, port: int) -> int:
     import psutil
     import requests
     from django.core.management import call_command
+    from django.db import close_old_connections, connection
 
     from pollers.circuit import CircuitPolicy
     from pollers.engine import Poller
     from pollers.fetch import Fetcher
+    from pollers.health_batch import HealthBatch
     from pollers.leases import LocalLeases
     from pollers.loop import PollerLoop
     from pollers.models import Source
@@ -141,29 +206,69 @@ def run(args: argparse.Namespace, port: int) -> int:
         return time.perf_counter() - started
 
     def poller_cycle(poller: Poller, workers: int) -> float:
+        def one(source: Source) -> Any:
+            try:
+                return poller.poll(source)
+            finally:
+                close_old_connections()  # as the poll command does: the connection goes back to the pool
+
         started = time.perf_counter()
         with ThreadPoolExecutor(workers) as executor:
-            outcomes = list(executor.map(poller.poll, sources))
+            outcomes = list(executor.map(one, sources))
+        poller.flush_health()
         failed = [o for o in outcomes if not o.ok]
         if failed:
             raise SystemExit(f"{len(failed)} polls failed, e.g. {failed[0].error_kind}: {failed[0].error_message}")
         return time.perf_counter() - started
 
+    cycles = 0
+
+    def renamed() -> None:
+        """Point every source at a new region name: every document of the next cycle is new."""
+        nonlocal cycles
+        cycles += 1
+        for i, source in enumerate(sources):
+            source.url = f"{base}/region-{i:04d}-c{cycles}?stats=1"
+        urls[:] = [s.url for s in sources]
+
     rss_start = process.memory_info().rss
-    poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings())
+    poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings(), health_batch=HealthBatch())
     bare_cycle(concurrency)  # warm up: connections, imports
     poller_cycle(poller, concurrency)  # warm up: first records are inserts
+    vendor = connection.vendor
+    if args.profile:
+        import cProfile
+        import pstats
+
+        for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
+            prepare()
+            profiler = cProfile.Profile()
+            started = time.perf_counter()
+            profiler.enable()
+            for source in sources:  # in this thread: cProfile sees only the thread it runs in
+                poller.poll(source)
+            poller.flush_health()
+            profiler.disable()
+            took = time.perf_counter() - started
+            print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+        return 0
     for workers in (1, concurrency):
-        floor = bare_cycle(workers)
-        took = poller_cycle(poller, workers)
-        rows.append(
-            (
-                f"full cycle of {n} sources, concurrency {workers}",
-                f"{took:.2f} s ({n / took:.0f} polls/s)",
-                f"{floor:.2f} s ({n / floor:.0f} req/s)",
-                f"{took / floor:.2f}x",
+        for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
+            prepare()
+            took = poller_cycle(poller, workers)
+            floor = bare_cycle(workers)
+            rows.append(
+                (
+                    f"{vendor}: cycle of {n} {title} sources, concurrency {workers}",
+                    f"{took:.2f} s ({n / took:.0f} polls/s)",
+                    f"{floor:.2f} s ({n / floor:.0f} req/s)",
+                    f"{took / floor:.2f}x",
+                )
             )
-        )
+    if vendor != "sqlite":
+        print_rows(rows)
+        return 0
 
     # --- 2. scheduling drift with 10% of sources hanging ------------------------------------------
     interval = 5
@@ -234,14 +339,19 @@ def run(args: argparse.Namespace, port: int) -> int:
         )
     )
 
+    print_rows(rows)
+    median = statistics.median(stormy) * 1000 if stormy else 0.0
+    print(f"\nmedian start drift with hanging sources: {median:.1f} ms; CPU cores: {os.cpu_count()}")
+    return 0
+
+
+def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
     header = ("measure", "poller", "floor", "ratio")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
     print()
     for row in [header, tuple("-" * w for w in widths), *rows]:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)))
-    median = statistics.median(stormy) * 1000 if stormy else 0.0
-    print(f"\nmedian start drift with hanging sources: {median:.1f} ms; CPU cores: {os.cpu_count()}")
-    return 0
+    print(f"CPU cores: {os.cpu_count()}")
 
 
 if __name__ == "__main__":

@@ -134,6 +134,7 @@ DATABASE_SCHEMES = ("postgres", "postgresql", "pgsql", "sqlite")
 
 def database(name: str, default_sqlite_path: Path) -> dict[str, Any]:
     value = url(name, DATABASE_SCHEMES)
+    pool = database_pool()  # read (and checked) whichever the database, so a typo never waits for a move
     if value is None:
         # The embedded default: make its folder so a fresh clone needs no setup step.
         default_sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -145,10 +146,34 @@ def database(name: str, default_sqlite_path: Path) -> dict[str, Any]:
     if config["ENGINE"].endswith("postgresql"):
         if not config.get("NAME"):
             raise ConfigError(name, "names no database (postgres://user@host:5432/<database>)")
-        # Reuse connections across requests; health-checked so a restarted server is survived.
-        config["CONN_MAX_AGE"] = integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
-        config["CONN_HEALTH_CHECKS"] = True
+        if pool is not None:
+            # A bounded pool per process: every thread borrows a connection for a request or a poll and
+            # gives it back, so one process never holds more than ``max_size``. Django requires
+            # CONN_MAX_AGE 0 with a pool (closing a connection returns it to the pool).
+            config["CONN_MAX_AGE"] = 0
+            config.setdefault("OPTIONS", {})["pool"] = pool
+            # With a pool Django turns this into psycopg's check: a lent connection is tested first, so a
+            # restarted server is survived.
+            config["CONN_HEALTH_CHECKS"] = True
+        else:
+            # Reuse connections across requests; health-checked so a restarted server is survived.
+            config["CONN_MAX_AGE"] = integer("DATABASE_CONN_MAX_AGE", 60, minimum=0)
+            config["CONN_HEALTH_CHECKS"] = True
     return config
+
+
+def database_pool() -> dict[str, Any] | None:
+    """psycopg's pool options from DATABASE_POOL_*; None when DATABASE_POOL_MAX_SIZE is 0 (no pool)."""
+    max_size = integer("DATABASE_POOL_MAX_SIZE", 10, minimum=0, maximum=1000)
+    if max_size == 0:
+        return None
+    min_size = integer("DATABASE_POOL_MIN_SIZE", 2, minimum=0, maximum=1000)
+    if min_size > max_size:
+        raise ConfigError(
+            "DATABASE_POOL_MIN_SIZE", f"must be at most DATABASE_POOL_MAX_SIZE ({max_size}), got {min_size}"
+        )
+    timeout = number("DATABASE_POOL_TIMEOUT", 10.0, minimum=0.1)
+    return {"min_size": min_size, "max_size": max_size, "timeout": timeout}
 
 
 def networks(name: str, default: list[str]) -> list[IPv4Network | IPv6Network]:

@@ -166,6 +166,12 @@ class CachedMetricStore(MetricStore):
     def ensure_schema(self) -> None:
         self.backend_store.ensure_schema()
 
+    def defer_seen_writes(self) -> None:
+        self.backend_store.defer_seen_writes()
+
+    def flush(self) -> int:
+        return self.backend_store.flush()
+
     def stats(self) -> StoreStats:
         return self.backend_store.stats()
 

@@ -30,6 +30,7 @@ from pollers import health
 from pollers.availability import record_availability
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
+from pollers.health_batch import HealthBatch
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
 from pollers.outcome import PollOutcome
 from pollers.signals import change_stored, health_changed, poll_completed
@@ -50,8 +51,12 @@ class Poller:
         circuit_policy: CircuitPolicy | None = None,
         dry_run: bool = False,
         process_id: str = "",
+        health_batch: HealthBatch | None = None,
     ) -> None:
         self._store = store
+        # With a batch (the poll command, the loop): routine health writes are batched and a healthy
+        # source is not re-read before its poll; whoever owns the batch calls ``flush_health``.
+        self.health_batch = health_batch
         self.fetcher = fetcher or Fetcher()
         self.circuit_policy = circuit_policy or CircuitPolicy.from_settings()
         self.dry_run = dry_run
@@ -67,6 +72,8 @@ class Poller:
                     from metrics.stores import get_store
 
                     self._store = get_store()
+                    if self.health_batch is not None:
+                        self._store.defer_seen_writes()  # flushed with the health batch
         return self._store
 
     def poll(self, source: Source, poll_id: str | None = None) -> PollOutcome:
@@ -84,7 +91,7 @@ class Poller:
     def _poll(self, source: Source, poll_id: str) -> PollOutcome:
         started = timezone.now()
         log = {"poll_id": poll_id, "source": source.slug}
-        if not self.dry_run:
+        if not self.dry_run and not self._trusted_healthy(source):
             try:
                 source.refresh_from_db(fields=list(HEALTH_FIELDS))
             except Source.DoesNotExist:
@@ -137,6 +144,33 @@ class Poller:
         self._log(source, outcome)
         self._notify(source, outcome)
         return outcome
+
+    def _trusted_healthy(self, source: Source) -> bool:
+        """Whether the in-memory health fields may stand in for a re-read before the poll.
+
+        Only with a batch (one long-lived poller owns its sources' instances) and only for a healthy
+        source, whose poll cannot depend on them: the re-read is for counting failures and the circuit.
+        """
+        return (
+            self.health_batch is not None
+            and not source.consecutive_failures
+            and source.circuit_state == CLOSED
+            and source.circuit_opened_at is None
+        )
+
+    def flush_health(self, *, only_if_due: bool = False) -> int:
+        """Write the batched routine health fields; never raises (the times are written again next poll)."""
+        batch = self.health_batch
+        if batch is None or (only_if_due and not batch.due()):
+            return 0
+        try:
+            with self._writing():
+                written = batch.flush()
+            self.store.flush()  # unchanged sources' last-seen times, held back by the store the same way
+        except Exception as exc:
+            logger.warning("writing %d batched health updates failed: %s: %s", len(batch), type(exc).__name__, exc)
+            return 0
+        return written
 
     def _writing(self) -> AbstractContextManager[Any]:
         """On SQLite, one writer at a time per process.
@@ -210,8 +244,14 @@ class Poller:
             if outcome.error_kind != "store_error":
                 after = circuit.after_failure(failures, now, self.circuit_policy)
                 changes.update(circuit_state=after.state, circuit_opened_at=after.opened_at)
-        with self._writing():
-            Source.objects.filter(pk=source.pk).update(**changes)
+        routine = outcome.ok and before.consecutive_failures == 0 and self._trusted_healthy(source)
+        if routine and self.health_batch is not None:
+            if self.health_batch.add(source.pk, changes):
+                self.flush_health()
+        else:
+            pending = self.health_batch.take(source.pk) if self.health_batch is not None else {}
+            with self._writing():
+                Source.objects.filter(pk=source.pk).update(**{**pending, **changes})
         for name, value in changes.items():
             setattr(source, name, value)
         if not outcome.ok:

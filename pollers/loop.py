@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, reset_queries
 
 from metrics.lifecycle import maintenance
 from observability.instruments import LEASE_CLAIMS
@@ -123,6 +123,7 @@ class PollerLoop:
                     next_progress = monotonic + self.progress_seconds
                 if self.retention:
                     maintenance.tick()  # returns at once; a due step runs in its own thread
+                self.poller.flush_health(only_if_due=True)  # a quiet second still writes the last batch
                 self.sleep_until_due()
         finally:
             self.write(f"poller {self.process_id} stopping: finishing {len(self.in_flight)} in-flight polls")
@@ -133,6 +134,7 @@ class PollerLoop:
                 self.held.clear()
             for lease in leftover:  # a worker that died mid-poll: never leave its lease to expire
                 self._release(lease)
+            self.poller.flush_health()
             try:
                 process.mark_stopped(self.polls_done)
             except Exception:
@@ -219,6 +221,9 @@ class PollerLoop:
         finally:
             self.in_flight.pop(source.slug, None)
             close_old_connections()
+            # With DEBUG on (the embedded default) Django keeps each thread's last 9,000 statements,
+            # documents included: hundreds of MiB across the worker threads of a long-running loop.
+            reset_queries()
 
     def _claim_and_poll(self, source: Source, slot: int, interval: float) -> None:
         try:

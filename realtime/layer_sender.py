@@ -49,6 +49,10 @@ class LayerSender:
             return False
         try:
             if isinstance(layer, InMemoryChannelLayer):
+                # Nobody in this process listens (a poller on its own): nothing to deliver, and
+                # async_to_sync would start a thread and an event loop per message for nothing.
+                if not any(layer.groups.get(group) for group in groups):
+                    return True
                 async_to_sync(_send_all)(layer, groups, event)
                 return True
             future = asyncio.run_coroutine_threadsafe(_send_all(layer, groups, event), self._running_loop())

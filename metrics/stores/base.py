@@ -295,3 +295,10 @@ class MetricStore(abc.ABC):
     @abc.abstractmethod
     def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
         """Per tier, where the source's oldest live bucket starts (None: no live counts). Read-only."""
+
+    def defer_seen_writes(self) -> None:  # noqa: B027 - optional hook, a no-op where there is nothing to defer
+        """Opt in (a poller): an unchanged record only reads, and its ``last_seen_at`` waits for ``flush``."""
+
+    def flush(self) -> int:
+        """Write what ``defer_seen_writes`` held back; how many sources it wrote."""
+        return 0

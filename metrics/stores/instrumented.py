@@ -138,3 +138,9 @@ class InstrumentedStore(MetricStore):
 
     def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
         return self._call("oldest_live_availability", lambda: self.inner.oldest_live_availability(source), source)
+
+    def defer_seen_writes(self) -> None:
+        self.inner.defer_seen_writes()
+
+    def flush(self) -> int:
+        return self.inner.flush()

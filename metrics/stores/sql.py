@@ -71,6 +71,48 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     def __init__(self, using: str = "default", max_payload_bytes: int | None = None) -> None:
         self.using = using
         self._max_payload_bytes = max_payload_bytes
+        # The hash and sequence this process last read or wrote per source: one entry per source, so
+        # bounded by the number of sources (``delete_source`` drops its entry). Only a hint: the
+        # unchanged fast path checks it against the row in the same statement.
+        self._known: dict[str, tuple[str, int]] = {}
+        # With ``defer_seen_writes``: per source, the newest unchanged sighting not written yet
+        # (hash, sequence, fetched_at, poll meta); one entry per source, emptied by ``flush``.
+        self._seen: dict[str, tuple[str, int, datetime, JsonObject]] | None = None
+        self._seen_lock = threading.Lock()
+
+    def defer_seen_writes(self) -> None:
+        if self._seen is None:
+            self._seen = {}
+
+    def flush(self) -> int:
+        """Write the held-back ``last_seen_at`` of unchanged sources: one statement for all, one transaction.
+
+        Each row is only moved if it still holds the content that was seen (same hash and sequence) and
+        was not seen later, so a change stored meanwhile, by this process or another, is never undone.
+        """
+        if not self._seen:
+            return 0
+        with self._seen_lock:
+            seen, self._seen = self._seen, {}
+        connection = connections[self.using]
+        ops = connection.ops
+        meta_field = LatestSnapshot._meta.get_field("poll_meta")
+        table = ops.quote_name(LatestSnapshot._meta.db_table)
+        sql = (
+            f"UPDATE {table} SET last_seen_at = %s, poll_meta = %s "  # noqa: S608 - names from the model
+            "WHERE source = %s AND hash = %s AND sequence = %s AND last_seen_at < %s"
+        )
+        rows = []
+        for slug, (digest, sequence, fetched_at, meta) in seen.items():
+            at = ops.adapt_datetimefield_value(fetched_at)
+            rows.append([at, meta_field.get_db_prep_save(meta, connection), slug, digest, sequence, at])
+
+        def run() -> int:
+            with transaction.atomic(using=self.using, savepoint=False), connection.cursor() as cursor:
+                cursor.executemany(sql, rows)
+            return len(rows)
+
+        return self._write(run, f"{len(rows)} unchanged sources")
 
     @property
     def max_payload_bytes(self) -> int:
@@ -104,6 +146,63 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             return self._record(source, prepared, fetched_at, meta)
 
     def _record(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult:
+        unchanged = self._record_unchanged(source, prepared, fetched_at, meta)
+        if unchanged is not None:
+            return unchanged
+        result = self._record_locked(source, prepared, fetched_at, meta)
+        self._known[source.slug] = (result.hash, result.sequence)
+        return result
+
+    def _record_unchanged(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult | None:
+        """The common case in one statement: the same content as the latest row, seen later.
+
+        The UPDATE's WHERE is the hash comparison (and the sequence this process last saw, and the
+        order of times), so it is as safe as the locked path: when it matches no row (another content,
+        another writer's newer row, no row yet, an older poll) the locked path decides instead.
+        """
+        if self._seen is not None:
+            return self._read_unchanged(source, prepared, fetched_at, meta)
+        known = self._known.get(source.slug)
+        if known is None or known[0] != prepared.hash:
+            return None
+        updated = (
+            LatestSnapshot.objects.using(self.using)
+            .filter(
+                source=source.slug,
+                hash=prepared.hash,
+                sequence=known[1],
+                last_seen_at__lt=fetched_at,
+                fetched_at__lte=fetched_at,
+            )
+            .update(last_seen_at=fetched_at, poll_meta=meta)
+        )
+        if updated != 1:
+            return None
+        return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=known[1], diff=[])
+
+    def _read_unchanged(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult | None:
+        """Deferring: the hash comparison is one read (no commit to wait for); the sighting is written by ``flush``."""
+        row = (
+            LatestSnapshot.objects.using(self.using)
+            .filter(source=source.slug)
+            .values_list("hash", "sequence", "fetched_at", "last_seen_at")
+            .first()
+        )
+        if row is None or row[0] != prepared.hash or fetched_at < row[2]:
+            return None  # new content, no row yet, or an older poll: the locked path decides
+        digest, sequence, _fetched, last_seen = row
+        if fetched_at > last_seen and self._seen is not None:
+            with self._seen_lock:
+                self._seen[source.slug] = (digest, sequence, fetched_at, meta)
+        return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=[])
+
+    def _record_locked(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
     ) -> RecordResult:
         db = self.using
@@ -193,6 +292,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         return self._guard(run, source or "all sources")
 
     def delete_source(self, source: str) -> None:
+        self._known.pop(source, None)
+
         def run() -> None:
             with transaction.atomic(using=self.using):
                 MetricSample.objects.using(self.using).filter(source=source).delete()

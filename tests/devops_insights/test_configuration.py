@@ -26,6 +26,8 @@ PROD_KEY = "k3J9-vQ2m_8xZp4LwR7tYb1NcF6hD0sGaE5uIoPjKlMnBvCxZq9"
         ("POLLER_CONNECT_TIMEOUT", "fast", "expected a number"),
         ("DJANGO_DEBUG", "maybe", "expected true or false"),
         ("LOG_FORMAT", "xml", "expected one of text, json"),
+        ("DATABASE_POOL_MAX_SIZE", "many", "expected a whole number"),
+        ("DATABASE_POOL_TIMEOUT", "0", "must be at least 0.1"),
     ],
 )
 def test_it_rejects_bad_values_in_one_line(tmp_path: Path, variable: str, value: str, words: str) -> None:
@@ -130,3 +132,45 @@ def test_it_switches_to_real_components_by_url(tmp_path: Path) -> None:
         "channels_redis.pubsub.RedisPubSubChannelLayer",
         "mongodb",
     ]
+
+
+def test_it_bounds_postgresql_connections_with_a_pool(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgres://app:pw@db.internal:5432/insights",
+        "DATABASE_POOL_MIN_SIZE": "1",
+        "DATABASE_POOL_MAX_SIZE": "7",
+        "DATABASE_POOL_TIMEOUT": "3.5",
+    }
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default']; p = d['OPTIONS']['pool'];"
+        "print(d['CONN_MAX_AGE'], p['min_size'], p['max_size'], p['timeout'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    # Django refuses persistent connections with a pool: closing a connection is what returns it.
+    assert result.stdout.split() == ["0", "1", "7", "3.5", "True"]
+
+
+def test_it_keeps_persistent_connections_when_the_pool_is_off(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgres://app:pw@db.internal:5432/insights",
+        "DATABASE_POOL_MAX_SIZE": "0",
+        "DATABASE_CONN_MAX_AGE": "30",
+    }
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(d['CONN_MAX_AGE'], 'pool' in d.get('OPTIONS', {}))"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["30", "False"]
+
+
+def test_it_rejects_a_pool_minimum_above_its_maximum(tmp_path: Path) -> None:
+    env = {
+        "DATABASE_URL": "postgres://app:pw@db.internal:5432/insights",
+        "DATABASE_POOL_MIN_SIZE": "9",
+        "DATABASE_POOL_MAX_SIZE": "4",
+    }
+    result = run_manage("check", env=env, tmp_path=tmp_path)
+    assert_one_line_error(result, "DATABASE_POOL_MIN_SIZE", "at most DATABASE_POOL_MAX_SIZE (4)")

@@ -11,10 +11,12 @@ from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import close_old_connections, reset_queries
 
 from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
 from pollers.fetch import Fetcher
+from pollers.health_batch import HealthBatch
 from pollers.leases import build_lease_backend
 from pollers.loop import PollerLoop, new_process_id
 from pollers.models import Source
@@ -79,7 +81,7 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, self.on_signal)
         fetcher = Fetcher(rate_limiter=build_rate_limiter())
         process_id = new_process_id()
-        poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id)
+        poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id, health_batch=HealthBatch())
         if options["loop"]:
             self.run_loop(poller, concurrency, slugs, process_id)
         else:
@@ -120,7 +122,7 @@ class Command(BaseCommand):
         outcomes: dict[str, PollOutcome] = {}
         started = time.monotonic()
         with ThreadPoolExecutor(min(concurrency, len(sources)), thread_name_prefix="poll") as executor:
-            futures = {executor.submit(poller.poll, source): source.slug for source in sources}
+            futures = {executor.submit(_poll_and_release, poller, source): source.slug for source in sources}
             pending = set(futures)
             cancelled = False
             while pending:
@@ -142,6 +144,7 @@ class Command(BaseCommand):
                     self.say(f"polled {len(outcomes)} of {len(sources)} sources, {len(pending)} to go")
                     self.next_progress += PROGRESS_EVERY
         poller.fetcher.close()
+        poller.flush_health()
 
         if dry_run:
             self.print_dry_run(sources, outcomes)
@@ -205,3 +208,16 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(prepared.metrics, indent=2, sort_keys=True))
             if self.verbosity >= 2:
                 self.stdout.write(json.dumps(outcome.payload, indent=2, sort_keys=True))
+
+
+def _poll_and_release(poller: Poller, source: Source) -> PollOutcome:
+    """One poll in a worker thread, whose database connection then goes back to the pool.
+
+    With the bounded pool a thread that kept its connection would starve the others once there are
+    more threads than pooled connections.
+    """
+    try:
+        return poller.poll(source)
+    finally:
+        close_old_connections()
+        reset_queries()  # DEBUG keeps each thread's last 9,000 statements (documents included)

@@ -1,0 +1,252 @@
+"""Load held: many concurrent clients on one daphne process on PostgreSQL and Redis.
+
+One daphne process (``DATABASE_POOL_MAX_SIZE`` connections at most) serves BENCH_LOAD_CLIENTS (200)
+concurrent keep-alive clients for BENCH_LOAD_SECONDS (30) per scenario: the overview and a source's
+history page (logged in by session) and ``GET /api/v1/metrics`` (50 API tokens, so per-token rate limits
+are not what is measured; all clients share one loopback address, so the per-IP limit is raised). The
+floor, in the same run on the same process, is ``GET /api/v1/health`` (no database). Printed per
+scenario: requests, 5xx, other non-2xx, requests/s and the ratio to the floor, p50/p99, and the most
+connections to the bench's database seen in ``pg_stat_activity`` (sampled every 20 ms) against the pool.
+
+Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one; a
+temporary database is created and dropped), BENCH_REDIS_URL (default TEST_REDIS_URL; keys under a
+unique prefix), BENCH_LOAD_CLIENTS, BENCH_LOAD_SECONDS, BENCH_LOAD_POOL (default 8).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "200"))
+SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
+POOL = int(os.environ.get("BENCH_LOAD_POOL", "8"))
+TOKENS = 50
+
+
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    server_errors: int = 0
+    other: int = 0
+    failures: int = 0
+
+
+class ConnectionWatch(threading.Thread):
+    def __init__(self, params: dict[str, Any], database: str) -> None:
+        super().__init__(daemon=True)
+        import psycopg
+
+        self.connection = psycopg.connect(**params, autocommit=True)
+        self.database = database
+        self.most = 0
+        self.halt = threading.Event()
+
+    def run(self) -> None:
+        while not self.halt.is_set():
+            row = self.connection.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (self.database,),
+            ).fetchone()
+            self.most = max(self.most, int(row[0]) if row else 0)
+            self.halt.wait(0.02)
+
+    def reset(self) -> None:
+        self.most = 0
+
+    def close(self) -> None:
+        self.halt.set()
+        self.join(5)
+        self.connection.close()
+
+
+async def hammer(base: str, paths: list[tuple[str, dict[str, str]]], seconds: float) -> Tally:
+    import httpx
+
+    tally = Tally()
+    deadline = time.monotonic() + seconds
+    limits = httpx.Limits(max_connections=CLIENTS, max_keepalive_connections=CLIENTS)
+
+    async def one(client: httpx.AsyncClient, index: int) -> None:
+        path, headers = paths[index % len(paths)]
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                response = await client.get(path, headers=headers)
+            except httpx.HTTPError:
+                tally.failures += 1
+                continue
+            tally.latencies.append(time.perf_counter() - began)
+            if response.status_code >= 500:
+                tally.server_errors += 1
+            elif response.status_code >= 300:
+                tally.other += 1
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+        await asyncio.gather(*(one(client, i) for i in range(CLIENTS)))
+    return tally
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    if result.returncode != 0:
+        raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr[-2000:]}")
+    return result.stdout
+
+
+SETUP = """
+from datetime import UTC, datetime, timedelta
+from django.contrib.auth import get_user_model
+from django.test import Client
+from accounts.models import ApiToken
+from metrics.stores import get_store
+from pollers.models import Source
+store = get_store()
+t0 = datetime(2026, 1, 1, tzinfo=UTC)
+for source in Source.objects.all():
+    for i in range(60):
+        store.record(source.spec(), {"status": "ok", "results": {"stats": {"online": i, "cpu_load": i % 90}}},
+                     t0 + timedelta(seconds=30 * i))
+user = get_user_model().objects.create_user("bench", "bench@localhost", "bench-password-long-enough")
+client = Client()
+client.force_login(user)
+print("session", client.cookies["sessionid"].value)
+for n in range(TOKEN_COUNT):
+    print("token", ApiToken.issue(user, f"bench {n}")[1])
+print("slug", Source.objects.order_by("slug").first().slug)
+"""
+
+
+def main() -> int:
+    from environ import Env
+
+    from tests.services import free_port, wait_for_port
+
+    server_url = (
+        os.environ.get("BENCH_DATABASE_URL")
+        or os.environ.get("TEST_DATABASE_URL")
+        or "postgres://postgres@127.0.0.1:5432/postgres"
+    )
+    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    base = Env.db_url_config(server_url)
+    params = {
+        "host": base["HOST"] or "127.0.0.1",
+        "port": base["PORT"] or 5432,
+        "user": base["USER"],
+        "password": base["PASSWORD"] or None,
+        "dbname": "postgres",
+        "connect_timeout": 2,
+    }
+    import psycopg
+
+    name = f"bench_load_{uuid.uuid4().hex[:8]}"
+    try:
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:
+        print(f"PostgreSQL: skipped ({type(exc).__name__})")
+        return 0
+    prefix, _, _ = server_url.rpartition("/")
+    work = tempfile.mkdtemp(prefix="bench-load-")
+    cache_prefix = f"benchload{uuid.uuid4().hex[:6]}"
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "REALTIME_", "POLLER_", "CACHE_"))
+    }
+    env.update(
+        DJANGO_SETTINGS_MODULE="devops_insights.settings",
+        VAR_DIR=work,
+        DATABASE_URL=f"{prefix}/{name}",
+        DATABASE_POOL_MIN_SIZE="2",
+        DATABASE_POOL_MAX_SIZE=str(POOL),
+        REDIS_URL=redis_url,
+        CACHE_KEY_PREFIX=cache_prefix,
+        API_RATE_LIMIT_IP="1000000/m",  # every client is 127.0.0.1 here; per-token limits stay as shipped
+        LOG_LEVEL="warning",
+    )
+    daphne: subprocess.Popen[bytes] | None = None
+    watch: ConnectionWatch | None = None
+    try:
+        manage(env, "migrate", "--noinput")
+        manage(env, "seed_demo", "--simulator-port", str(free_port()))
+        out = manage(env, "shell", "--no-imports", "-c", SETUP.replace("TOKEN_COUNT", str(TOKENS))).split("\n")
+        session = next(line.split()[1] for line in out if line.startswith("session "))
+        tokens = [line.split()[1] for line in out if line.startswith("token ")]
+        slug = next(line.split()[1] for line in out if line.startswith("slug "))
+
+        port = free_port()
+        log = (Path(work) / "daphne.log").open("ab")
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
+        daphne = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        if not wait_for_port("127.0.0.1", port, timeout=60, proc=daphne):
+            raise SystemExit("daphne did not start")
+        base_url = f"http://127.0.0.1:{port}"
+        cookie = {"Cookie": f"sessionid={session}"}
+        scenarios: list[tuple[str, list[tuple[str, dict[str, str]]]]] = [
+            ("floor: GET /api/v1/health", [("/api/v1/health", {})]),
+            ("overview (session)", [("/", cookie)]),
+            (
+                "GET /api/v1/metrics (50 tokens)",
+                [("/api/v1/metrics", {"Authorization": f"Bearer {t}"}) for t in tokens],
+            ),
+            ("history page (session)", [(f"/sources/{slug}/changes/", cookie)]),
+        ]
+        asyncio.run(hammer(base_url, [p for _, ps in scenarios for p in ps[:1]], min(3.0, SECONDS)))  # warm-up
+        watch = ConnectionWatch(params, name)
+        watch.start()
+        print(f"one daphne process, pool {POOL}, {CLIENTS} concurrent clients, {SECONDS:g} s per scenario")
+        print(
+            f"{'scenario':<34} {'requests':>9} {'5xx':>5} {'other':>6} {'req/s':>8} {'x floor':>8} "
+            f"{'p50 ms':>8} {'p99 ms':>8} {'max conns':>10}"
+        )
+        floor_rate = 0.0
+        for title, paths in scenarios:
+            watch.reset()
+            tally = asyncio.run(hammer(base_url, paths, SECONDS))
+            latencies = sorted(tally.latencies)
+            rate = len(latencies) / SECONDS
+            floor_rate = floor_rate or rate
+            p50 = latencies[len(latencies) // 2] * 1e3 if latencies else float("nan")
+            p99 = latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else float("nan")
+            print(
+                f"{title:<34} {len(latencies):>9} {tally.server_errors:>5} {tally.other + tally.failures:>6} "
+                f"{rate:>8.1f} {rate / floor_rate:>8.2f} {p50:>8.1f} {p99:>8.1f} {watch.most:>5} / {POOL:<3}"
+            )
+        text = (Path(work) / "daphne.log").read_text(errors="replace")
+        for marker in ("too many clients", "_session_cache", "PoolTimeout"):
+            print(f"daphne log lines with {marker!r}: {text.count(marker)}")
+    finally:
+        if watch is not None:
+            watch.close()
+        if daphne is not None:
+            daphne.terminate()
+            try:
+                daphne.wait(30)
+            except subprocess.TimeoutExpired:
+                daphne.kill()
+        with psycopg.connect(**params, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        import redis
+
+        client = redis.Redis.from_url(redis_url)
+        for key in client.scan_iter(f"{cache_prefix}*"):
+            client.delete(key)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
