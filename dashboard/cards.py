@@ -19,6 +19,7 @@ from pollers.models import Source
 
 UNGROUPED = {"region": "No region", "tag": "Untagged"}
 MAX_CARD_NUMBERS = 7
+FAILED_BUILD_WORDS = frozenset({"failed", "failure", "error", "broken"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class Card:
     version: str
     last_seen: datetime | None
     tags: list[str] = field(default_factory=list)
+    down_text: str = ""  # "down since 19:30 (8 min)" when the numbers are the last known ones
     hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
     firing_alerts: int = 0  # alert rules firing for this source (alerts/)
     silenced: bool = False  # an active silence covers the source: its alerts notify nobody
@@ -58,6 +60,11 @@ class Card:
     def alerts_total(self) -> int:
         return sum(self.alerts.values())
 
+    @property
+    def build_tone(self) -> str:
+        """A failed build is bad news; success, pending or anything else is a plain fact (neutral)."""
+        return "bad" if self.build_status.lower() in FAILED_BUILD_WORDS else "neutral"
+
 
 @dataclass
 class Group:
@@ -69,6 +76,20 @@ class Group:
         return all(card.hidden for card in self.cards)
 
     @property
+    def ungrouped(self) -> bool:
+        return self.name in UNGROUPED.values()
+
+    @property
+    def worst_severity(self) -> int:
+        return min((card.verdict.severity for card in self.cards), default=len(st.SEVERITY))
+
+    @property
+    def size_label(self) -> str:
+        """``1 source``, ``3 sources``: the count says what it counts (a bare number read as part of the name)."""
+        n = len(self.cards)
+        return f"{n} source{'s' if n != 1 else ''}"
+
+    @property
     def counts(self) -> dict[str, int]:
         out = dict.fromkeys(st.STATUSES, 0)
         for card in self.cards:
@@ -76,11 +97,13 @@ class Group:
         return out
 
 
-def key_numbers(metrics: Mapping[str, float]) -> list[Number]:
-    """The source's key numbers; a source of another shape shows the first of its own metrics."""
-    names = [name for name in KEY_METRICS if name in metrics]
+def key_numbers(metrics: Mapping[str, float], pinned: Iterable[str] = ()) -> list[Number]:
+    """The source's pinned metrics, then its key numbers; a source of another shape shows its own metrics."""
+    first = [name for name in dict.fromkeys(pinned) if name in metrics]
+    names = [name for name in KEY_METRICS if name in metrics and name not in first]
     if not names:
-        names = sorted(name for name in metrics if not name.startswith("service_"))[:MAX_CARD_NUMBERS]
+        names = sorted(name for name in metrics if not name.startswith("service_") and name not in first)
+    names = (first + names)[: max(MAX_CARD_NUMBERS, len(first))]
     out = []
     for name in names:
         value, unit = format_value(name, metrics[name])
@@ -107,17 +130,20 @@ def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card
                 alerts[level] = value
     build = value_at(payload, ("results", "deployment", "build_status"))
     version = payload.get("version") if isinstance(payload, Mapping) else None
+    verdict = st.derive_status(source, snapshot, now)
+    pinned = source.pinned_metrics if isinstance(source.pinned_metrics, list) else []
     return Card(
         source=source,
-        verdict=st.derive_status(source, snapshot, now),
+        verdict=verdict,
         snapshot=snapshot,
-        numbers=key_numbers(snapshot.metrics) if snapshot is not None else [],
+        numbers=key_numbers(snapshot.metrics, pinned) if snapshot is not None else [],
         services=services,
         alerts=alerts,
         build_status=str(build) if isinstance(build, str) else "",
         version=str(version) if isinstance(version, str) else "",
         last_seen=st.last_seen(source, snapshot),
         tags=[str(t) for t in (source.tags or []) if str(t).strip()],
+        down_text=st.down_since_text(verdict.down_since, now) if verdict.down_since is not None else "",
     )
 
 
@@ -149,8 +175,12 @@ def sort_cards(cards: list[Card], by: str) -> list[Card]:
     return sorted(cards, key=lambda c: (c.source.name.lower(), c.slug))
 
 
-def group_cards(cards: list[Card], by: str) -> list[Group]:
-    """Cards grouped by region or by tag (a source with several tags shows under each of them)."""
+def group_cards(cards: list[Card], by: str, sort_by: str = "name") -> list[Group]:
+    """Cards grouped by region or by tag (a source with several tags shows under each of them).
+
+    Cards keep the order they come in. Sorted by status, groups go worst first (by their worst card), so
+    the ERROR card of a one-card group is not left below five OK ones; else by name.
+    """
     groups: dict[str, list[Card]] = {}
     for card in cards:
         keys = [card.source.region] if by == "region" else card.tags
@@ -158,7 +188,10 @@ def group_cards(cards: list[Card], by: str) -> list[Group]:
         for key in keys:
             groups.setdefault(key, []).append(card)
     ordered = sorted(groups, key=lambda k: (k in UNGROUPED.values(), k.lower()))
-    return [Group(name, groups[name]) for name in ordered]
+    out = [Group(name, groups[name]) for name in ordered]
+    if sort_by == "status":
+        out.sort(key=lambda g: g.worst_severity)  # stable: equal groups stay in name order
+    return out
 
 
 def apply_filters(cards: list[Card], statuses: set[str], tag: str) -> None:

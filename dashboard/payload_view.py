@@ -79,6 +79,16 @@ SECTIONS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Security", ("security",)),
 )
 WORKER_COLUMNS = ("workers", "idle", "waiting", "wait_time", "time_to_return")
+# Booleans that say whether something works (green yes, red no); every other yes/no is shown neutral.
+HEALTH_FLAGS = frozenset({"healthy", "up", "ok", "available", "reachable"})
+# Text fields whose values are good or bad news: key -> (good words, bad words); other values are neutral.
+TONES: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "build_status": (
+        frozenset({"success", "succeeded", "passed"}),
+        frozenset({"failed", "failure", "error", "broken"}),
+    ),
+    "threat_level": (frozenset({"low", "none"}), frozenset({"high", "critical", "severe"})),
+}
 
 # Whatever the upstream sends, the page stays bounded (docs/security.md): counts and lengths are capped.
 MAX_TEXT = 200  # characters of one shown value
@@ -131,7 +141,8 @@ def field_for(key: str, value: Any) -> Field:
     label = label_for(key)
     unit = FIELD_UNITS.get(key, "")
     if isinstance(value, bool):
-        return Field(key, label, "yes" if value else "no", kind="bool", good=value)
+        # A yes/no is a plain fact ("Strict no" is a setting, not a failure): coloured only where it is health.
+        return Field(key, label, "yes" if value else "no", kind="bool", good=value if key in HEALTH_FLAGS else None)
     if value is None:
         return Field(key, label, "—", kind="text")
     if isinstance(value, int | float):
@@ -150,8 +161,10 @@ def field_for(key: str, value: Any) -> Field:
     text = str(value)
     kind = "time" if key.startswith("last_") and "T" in text else "text"
     good = None
-    if key in ("build_status", "threat_level"):
-        good = text in ("success", "low")
+    if key in TONES:
+        # Only the words that are news get a colour; "pending" or "medium" are plain facts.
+        good_words, bad_words = TONES[key]
+        good = True if text.lower() in good_words else False if text.lower() in bad_words else None
     return Field(key, label, text[:200], kind=kind, good=good)
 
 

@@ -13,7 +13,7 @@ nothing arrived.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from metrics.stores.base import Snapshot
@@ -46,10 +46,22 @@ ERROR_KIND_LABELS = {"internal": "internal error"}
 HEALTHY_WORDS = frozenset({"ok", "up", "healthy", "pass", "passing", "green", "operational", "online"})
 
 
+# Not a verdict of the server: what the browser shows while the server does not answer (static/js/live.js).
+UNKNOWN = "unknown"
+CLIENT_LABELS = {**LABELS, UNKNOWN: "Unknown"}
+CLIENT_SEVERITY = {**SEVERITY, UNKNOWN: len(SEVERITY)}
+
+
 @dataclass(frozen=True)
 class Verdict:
     status: str
     reason: str
+    down_since: datetime | None = None  # unreachable or stale: when the data shown was last good
+
+    @property
+    def last_known(self) -> bool:
+        """The numbers shown are the last known ones, not current: dim them and say since when."""
+        return self.status in (UNREACHABLE, STALE)
 
     @property
     def label(self) -> str:
@@ -83,18 +95,18 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
     # A disabled source's page still shows how its polls and data stood: "paused" is not a card verdict.
     polls = health.assess(source, now, fresh_at=last_seen(source, snapshot))
     if polls.circuit_open:
-        return Verdict(UNREACHABLE, "circuit open after repeated failures")
+        return Verdict(UNREACHABLE, "circuit open after repeated failures", polls.down_since)
     if polls.failing:
         kind = ERROR_KIND_LABELS.get(source.last_error_kind, source.last_error_kind or "error")
         n = source.consecutive_failures
-        return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})")
+        return Verdict(UNREACHABLE, f"last {n} poll{'s' if n != 1 else ''} failed ({kind})", polls.down_since)
 
     if polls.waiting:
         return Verdict(WAITING, "waiting for first poll")
     if snapshot is None or polls.age is None:
         return Verdict(STALE, "no data yet")
     if polls.stale:
-        return Verdict(STALE, f"no fresh data for {_duration(polls.age)}")
+        return Verdict(STALE, f"no fresh data for {_duration(polls.age)}", polls.down_since)
 
     payload = snapshot.payload if isinstance(snapshot.payload, dict) else {}
     reported = payload.get("status")
@@ -113,6 +125,11 @@ def derive_status(source: Source, snapshot: Snapshot | None, now: datetime) -> V
     if payload.get("server_issue"):
         return Verdict(DEGRADED, "server issue reported")
     return Verdict(OK, "all checks pass")
+
+
+def down_since_text(since: datetime, now: datetime) -> str:
+    """``down since 19:30 (8 min)``: the clock time in UTC, 24-hour, and how long ago."""
+    return f"down since {since.astimezone(UTC):%H:%M} ({_duration(now - since)})"
 
 
 def _duration(delta: timedelta) -> str:

@@ -30,5 +30,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("sources/<slug:slug>/latest.json", sources.source_latest_json, name="source-latest"),
     path("sources/<slug:slug>/latest/download", sources.source_latest_download, name="source-latest-download"),
     path("sources/<slug:slug>/series.json", sources.source_series_json, name="source-series"),
+    path("sources/<slug:slug>/parts.json", sources.source_parts_json, name="source-parts"),
     path("system/", system.system, name="system"),
+    path("system/state.json", system.system_state_json, name="system-state"),
 ]

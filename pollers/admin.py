@@ -75,7 +75,7 @@ class SourceAdmin(admin.ModelAdmin):
     fieldsets = [
         (None, {"fields": ["slug", "name", "url", "enabled", "region", "tags"]}),
         ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),
-        ("Metrics", {"fields": ["metric_paths", "volatile_paths"], "classes": ["collapse"]}),
+        ("Metrics", {"fields": ["metric_paths", "pinned_metrics", "volatile_paths"], "classes": ["collapse"]}),
         (
             "Network and credentials (docs/polling.md)",
             {

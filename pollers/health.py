@@ -16,6 +16,9 @@ The facts, each decided once (``assess``):
   intervals, or there is none: the poller is not getting to the source (stopped, overloaded).
 - **fresh**: none of the above.
 
+A source that is failing, circuit open or stale is **down since** its newest fresh data
+(``SourceHealth.down_since``): what is on screen is its last known state from then.
+
 ``SourceHealth.state`` names the first that holds, in that order. "Fresh data" is whatever the caller
 has seen: by default the source's last successful poll; the dashboards pass the time their snapshot was
 last confirmed, so the verdict matches the numbers on the screen.
@@ -105,6 +108,16 @@ class SourceHealth:
     stale: bool
     fresh_at: datetime | None  # the newest fresh data the verdict is based on
     age: timedelta | None  # how old that data is
+
+    @property
+    def down(self) -> bool:
+        """The poller is not getting good data: failing, circuit open or stale (not paused, not waiting)."""
+        return not self.paused and not self.waiting and (self.circuit_open or self.failing or self.stale)
+
+    @property
+    def down_since(self) -> datetime | None:
+        """When the data on screen was last good: the start of the outage, or None when not down or never good."""
+        return self.fresh_at if self.down else None
 
     @property
     def state(self) -> str:

@@ -35,6 +35,25 @@ def default_volatile_paths() -> list[str]:
     return []
 
 
+def default_pinned_metrics() -> list[str]:
+    return []
+
+
+MAX_PINNED_METRICS = 6
+MAX_METRIC_NAME_LENGTH = 64
+
+
+def validate_pinned_metrics(value: object) -> None:
+    """A short list of metric names (keys of ``metric_paths``) shown first on the source's card."""
+    if not isinstance(value, list) or not all(isinstance(name, str) and name.strip() for name in value):
+        raise ValidationError('Pinned metrics must be a JSON list of metric names, e.g. ["queue_depth"].')
+    if len(value) > MAX_PINNED_METRICS:
+        raise ValidationError(f"Pin at most {MAX_PINNED_METRICS} metrics ({len(value)} given).")
+    too_long = [name for name in value if len(name) > MAX_METRIC_NAME_LENGTH]
+    if too_long:
+        raise ValidationError(f"A metric name is at most {MAX_METRIC_NAME_LENGTH} characters: {too_long[0][:80]!r}.")
+
+
 class SourceAlertLevel(models.TextChoices):
     """``Source.alert_state``: the worst severity among our alert rules firing for the source (alerts/ sets it).
 
@@ -99,6 +118,12 @@ class Source(models.Model):
     )
     volatile_paths = models.JSONField(
         default=default_volatile_paths, blank=True, help_text="Dotted paths left out of change detection."
+    )
+    pinned_metrics = models.JSONField(
+        default=default_pinned_metrics,
+        blank=True,
+        validators=[validate_pinned_metrics],
+        help_text='Metric names (keys of the metric paths) shown first on the card, e.g. ["queue_depth"].',
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -186,6 +211,13 @@ class Source(models.Model):
             validate_request_headers(self.headers)  # CR/LF and other control characters: refused at save
         except ValidationError as exc:
             raise ValidationError({"headers": exc.messages}) from None
+        pinned = self.pinned_metrics if isinstance(self.pinned_metrics, list) else []
+        paths = self.metric_paths if isinstance(self.metric_paths, dict) else {}
+        unknown = [name for name in pinned if name not in paths]
+        if unknown:
+            raise ValidationError(
+                {"pinned_metrics": f"Not a metric of this source: {', '.join(str(n)[:64] for n in unknown[:5])}."}
+            )
         self._clean_network()
 
     def _clean_network(self) -> None:

@@ -4,7 +4,7 @@ The protocol is described in docs/websocket-protocol.md. In short: the client ``
 sources (or all), gets one ``snapshot`` reply with the current state of each, then an ``update``
 for every change the poller stores, ``source_status`` and ``alert`` messages for its sources, and
 may ``get`` snapshots or page through ``history`` at any time. Every request is answered by exactly
-one message (``snapshot``, ``unsubscribed``, ``history`` or ``error``) carrying the request's ``id``.
+one message (``snapshot``, ``unsubscribed``, ``history``, ``pong`` or ``error``) carrying the request's ``id``.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from realtime.protocol import (
     Get,
     History,
     Known,
+    Ping,
     ProtocolError,
     Request,
     Subscribe,
@@ -252,6 +253,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.get(request)
         elif isinstance(request, History):
             await self.history(request)
+        elif isinstance(request, Ping):
+            # No read, no await on anything but the socket: a pong proves the process is running.
+            await self.send_json({"type": "pong", **({"id": request.id} if request.id is not None else {})})
 
     async def known_sources(self, slugs: tuple[str, ...] | list[str] | None, request_id: str | int | None) -> list[str]:
         found = await existing_sources(slugs)

@@ -99,7 +99,15 @@ class History:
     id: str | int | None = None
 
 
-Request = Subscribe | Unsubscribe | Get | History
+@dataclass(frozen=True)
+class Ping:
+    """An application-level heartbeat: answered at once with ``pong``, so a client can tell a live server
+    from a frozen one (a stopped process keeps the TCP connection open and never closes it)."""
+
+    id: str | int | None = None
+
+
+Request = Subscribe | Unsubscribe | Get | History | Ping
 
 
 def decode(text: str, budget: JsonBudget | None = None) -> dict[str, Any]:
@@ -133,6 +141,8 @@ def parse(message: dict[str, Any], history_max_limit: int) -> Request:
             return Get(source=None if source == ALL else _slug(source, "source"), id=request_id)
         if kind == "history":
             return _history(message, history_max_limit, request_id)
+        if kind == "ping":
+            return Ping(id=request_id)
     except ProtocolError as exc:
         exc.request_id = request_id
         raise
@@ -140,7 +150,7 @@ def parse(message: dict[str, Any], history_max_limit: int) -> Request:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, '"type" must be a string', request_id)
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE,
-        f"unknown type {kind[:40]!r}; expected subscribe, unsubscribe, get or history",
+        f"unknown type {kind[:40]!r}; expected subscribe, unsubscribe, get, history or ping",
         request_id,
     )
 

@@ -45,6 +45,7 @@ class Stack:
     port: int = field(default_factory=services.free_port)
     simulator_port: int = field(default_factory=services.free_port)
     web: subprocess.Popen[bytes] | None = None
+    poller: subprocess.Popen[bytes] | None = None
     workers: list[subprocess.Popen[bytes]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
@@ -99,7 +100,27 @@ class Stack:
         self.workers.append(simulator)
         if not services.wait_for_port("127.0.0.1", self.simulator_port, timeout=30, proc=simulator):
             raise RuntimeError(f"the simulator did not start; see {self.var_dir / 'simulator.log'}")
-        self.workers.append(self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"]))
+        self.start_poller()
+
+    def start_poller(self) -> None:
+        self.poller = self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"])
+        self.workers.append(self.poller)
+
+    def stop_poller(self) -> None:
+        """A clean stop (SIGTERM): the poller marks itself stopped, as on a deploy or a crash-free exit."""
+        if self.poller is not None:
+            _terminate(self.poller)
+            self.workers.remove(self.poller)
+        self.poller = None
+
+    def freeze_web(self) -> None:
+        """SIGSTOP daphne: the process keeps its sockets open and answers nothing, like a hung server."""
+        assert self.web is not None
+        self.web.send_signal(signal.SIGSTOP)
+
+    def thaw_web(self) -> None:
+        assert self.web is not None
+        self.web.send_signal(signal.SIGCONT)
 
     def control(self, path: str, body: dict[str, object]) -> dict[str, object]:
         """POST to the simulator's loopback control API, e.g. a fault for one region."""
@@ -132,6 +153,7 @@ class Stack:
 
 def _terminate(proc: subprocess.Popen[bytes]) -> None:
     if proc.poll() is None:
+        proc.send_signal(signal.SIGCONT)  # a frozen process cannot act on SIGTERM
         proc.send_signal(signal.SIGTERM)
         try:
             proc.wait(timeout=10)

@@ -80,3 +80,11 @@ def display_url(value: str) -> str:
         host = f"{host}:{parts.port}"
     shown = f"{parts.scheme}://{host}{parts.path}"
     return shown + ("?…" if parts.query else "")
+
+
+@register.filter
+def diff_view(diff: Any) -> Any:
+    """A change's fields, important ones first, split into those listed and those behind "and N more"."""
+    from dashboard.changes import diff_view as view
+
+    return view(list(diff or []))

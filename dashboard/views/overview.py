@@ -57,7 +57,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     cards = build_cards(sources, snapshots, now, firing_alert_counts())
     apply_filters(cards, statuses, tag)
-    groups = group_cards(sort_cards(cards, sort_by), group_by)
+    groups = group_cards(sort_cards(cards, sort_by), group_by, sort_by)
     counts = dict.fromkeys(st.STATUSES, 0)
     for card in cards:
         counts[card.verdict.status] += 1
@@ -67,8 +67,8 @@ def overview(request: HttpRequest) -> HttpResponse:
         "cardsUrl": reverse("overview-cards"),
         "sparklinesUrl": reverse("overview-sparklines"),
         "staleAfterIntervals": health.stale_after_intervals(),
-        "severity": st.SEVERITY,
-        "labels": st.LABELS,
+        "severity": st.CLIENT_SEVERITY,
+        "labels": st.CLIENT_LABELS,
     }
     return render(
         request,
@@ -110,6 +110,7 @@ def cards_json(request: HttpRequest) -> JsonResponse:
             "status": card.verdict.status,
             "reason": card.verdict.reason,
             "last_seen": card.last_seen.isoformat() if card.last_seen else None,
+            "down_since": card.verdict.down_since.isoformat() if card.verdict.down_since else None,
             "interval": card.source.interval_seconds,
         }
     return JsonResponse({"generated_at": now.isoformat(), "cards": out})

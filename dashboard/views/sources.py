@@ -9,6 +9,7 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
@@ -49,19 +50,21 @@ def _metric_meta(name: str) -> dict[str, Any]:
     return {"name": name, "label": fmt.label, "unit": fmt.unit, "decimals": fmt.decimals}
 
 
-@login_required
-@require_GET
-def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+# The parts of the drill-down a live update replaces together (templates/dashboard/source/_<part>.html).
+PARTS = ("head", "issue", "now", "details", "alerts", "changes", "health", "raw")
+
+
+def _detail_context(source: Source) -> dict[str, Any]:
+    """Everything the drill-down derives from the latest snapshot and poll health, from one read of each."""
     store = get_store()
     store_ok = True
     snapshot: Snapshot | None = None
     changes = HistoryPage(entries=[], next_cursor=None)
     try:
-        snapshot = store.latest(slug)
-        changes = store.history(slug, limit=RECENT_CHANGES)
+        snapshot = store.latest(source.slug)
+        changes = store.history(source.slug, limit=RECENT_CHANGES)
     except StoreError:
-        log.warning("metric store unavailable for %s", slug, exc_info=True)
+        log.warning("metric store unavailable for %s", source.slug, exc_info=True)
         store_ok = False
     now = timezone.now()
     card = build_card(source, snapshot, now)
@@ -71,7 +74,6 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
     card.firing_alerts = sum(1 for a in active_alerts if a.status == RuleState.Status.FIRING)
     card.silenced = Silence.objects.covering(source, now)
     payload = snapshot.payload if snapshot is not None else {}
-    metrics = [_metric_meta(name) for name in _metric_names(source, snapshot)]
     # Bounded whatever the upstream sent: collapsed past a depth, cut at a size (dashboard/raw_json.py).
     raw = raw_json.render(
         payload,
@@ -79,46 +81,77 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         max_depth=settings.DASHBOARD_RAW_JSON_MAX_DEPTH,
         html=True,
     )
+    poll_meta = dict(snapshot.poll_meta) if snapshot is not None else {}
+    return {
+        "source": source,
+        "card": card,
+        "snapshot": snapshot,
+        "store_ok": store_ok,
+        "summary": payload_view.summary(payload),
+        "issue": payload_view.server_issue(payload),
+        "services": payload_view.services(payload),
+        "sections": payload_view.sections(payload),
+        "workers": payload_view.workers(payload),
+        "raw_json": mark_safe(raw.text) if snapshot is not None else "",  # noqa: S308 - escaped by render()
+        "raw_json_truncated": raw.truncated,
+        "raw_json_collapsed": raw.collapsed,
+        "raw_json_max_depth": settings.DASHBOARD_RAW_JSON_MAX_DEPTH,
+        "changes": changes,
+        "active_alerts": active_alerts,
+        "alert_events": list(AlertEvent.objects.filter(source=source)[:RECENT_ALERT_EVENTS]),
+        "poll_failures": list(PollFailure.objects.recent_for(source)),
+        "attempt_failed": health.is_failing(source),
+        "poll_meta": poll_meta,
+        # status_code and latency_ms have their own rows under "last good content"
+        "poll_meta_rest": {k: v for k, v in poll_meta.items() if k not in ("status_code", "latency_ms")},
+        "headers": source.masked_headers(),
+    }
+
+
+@login_required
+@require_GET
+def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    source = get_object_or_404(Source, slug=slug)
+    context = _detail_context(source)
+    metrics = [_metric_meta(name) for name in _metric_names(source, context["snapshot"])]
     config = {
         "wsPath": "/ws/metrics/",
         "source": slug,
         "seriesUrl": reverse("source-series", args=[slug]),
-        "cardsUrl": reverse("overview-cards"),
+        "partsUrl": reverse("source-parts", args=[slug]),
         "metrics": metrics,
         "ranges": list(PRESETS),
         "interval": source.interval_seconds,
         "staleAfterIntervals": health.stale_after_intervals(),
-        "severity": st.SEVERITY,
-        "labels": st.LABELS,
+        "severity": st.CLIENT_SEVERITY,
+        "labels": st.CLIENT_LABELS,
     }
-    return render(
-        request,
-        "dashboard/source_detail.html",
+    context.update(nav="overview", metrics=metrics, ranges=list(PRESETS), config=config)
+    return render(request, "dashboard/source_detail.html", context)
+
+
+@json_login_required
+@require_GET
+def source_parts_json(request: HttpRequest, slug: str) -> JsonResponse:
+    """Every snapshot- and health-derived part of the drill-down, rendered from one read, for live updates."""
+    source = Source.objects.filter(slug=slug).first()
+    if source is None:
+        return JsonResponse({"error": f"unknown source {slug!r}"}, status=404)
+    context = _detail_context(source)
+    if not context["store_ok"]:
+        return JsonResponse({"error": "metric store unavailable"}, status=503)
+    card = context["card"]
+    parts = {name: render_to_string(f"dashboard/source/_{name}.html", context, request=request) for name in PARTS}
+    return JsonResponse(
         {
-            "nav": "overview",
-            "source": source,
-            "card": card,
-            "snapshot": snapshot,
-            "store_ok": store_ok,
-            "summary": payload_view.summary(payload),
-            "issue": payload_view.server_issue(payload),
-            "services": payload_view.services(payload),
-            "sections": payload_view.sections(payload),
-            "workers": payload_view.workers(payload),
-            "raw_json": mark_safe(raw.text) if snapshot is not None else "",  # noqa: S308 - escaped by render()
-            "raw_json_truncated": raw.truncated,
-            "raw_json_collapsed": raw.collapsed,
-            "raw_json_max_depth": settings.DASHBOARD_RAW_JSON_MAX_DEPTH,
-            "changes": changes,
-            "active_alerts": active_alerts,
-            "alert_events": list(AlertEvent.objects.filter(source=source)[:RECENT_ALERT_EVENTS]),
-            "poll_failures": list(PollFailure.objects.recent_for(source)),
-            "metrics": metrics,
-            "ranges": list(PRESETS),
-            "poll_meta": snapshot.poll_meta if snapshot is not None else {},
-            "headers": source.masked_headers(),
-            "config": config,
-        },
+            "status": card.verdict.status,
+            "reason": card.verdict.reason,
+            "last_known": card.verdict.last_known,
+            "last_seen": card.last_seen.isoformat() if card.last_seen else None,
+            "down_since": card.verdict.down_since.isoformat() if card.verdict.down_since else None,
+            "sequence": context["snapshot"].sequence if context["snapshot"] is not None else None,
+            "parts": parts,
+        }
     )
 
 
@@ -144,11 +177,12 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
             {"title": "Store unavailable", "message": "The metric store did not answer. Try again shortly."},
             status=503,
         )
-    return render(
-        request,
-        "dashboard/source_changes.html",
-        {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None},
-    )
+    context = {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None}
+    if request.GET.get("part") == "list":
+        # The live refresh of the first page (static/js/live-page.js): the list alone.
+        html = render_to_string("dashboard/_changes_list.html", context, request=request)
+        return JsonResponse({"html": html, "newest": page.entries[0].sequence if page.entries else None})
+    return render(request, "dashboard/source_changes.html", context)
 
 
 def _latest_snapshot(slug: str) -> Snapshot | JsonResponse:

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from dashboard import system_info
-from dashboard.access import staff_required
+from dashboard import system_info, system_state
+from dashboard.access import json_login_required, staff_required
 from metrics.stores import get_store
 from metrics.stores.base import StoreError, StoreStats
 from pollers import health
@@ -21,7 +21,7 @@ from pollers.models import PollerProcess, Source
 
 log = logging.getLogger(__name__)
 
-ALIVE_WITHIN = timedelta(seconds=30)
+ALIVE_WITHIN = system_state.POLLER_ALIVE_WITHIN
 RECENT_PROCESSES = 20
 
 
@@ -53,22 +53,29 @@ def system(request: HttpRequest) -> HttpResponse:
         failing=Count("id", filter=Q(enabled=True) & (health.failing_filter() | health.circuit_open_filter())),
         circuit_open=Count("id", filter=health.circuit_open_filter()),
     )
-    return render(
-        request,
-        "dashboard/system.html",
-        {
-            "nav": "system",
-            "processes": rows,
-            "alive_count": sum(1 for r in rows if r["alive"]),
-            "leases_held": sum(r["process"].leases_held for r in rows if r["alive"]),
-            "store_backend": getattr(store, "backend", type(store).__name__),
-            "store_class": type(store).__name__,
-            "stats": stats,
-            "store_error": store_error,
-            "cache": system_info.probe_cache(),
-            "channel_layer": system_info.probe_channel_layer(),
-            "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
-            "counts": counts,
-            "now": now,
-        },
-    )
+    context = {
+        "nav": "system",
+        "processes": rows,
+        "alive_count": sum(1 for r in rows if r["alive"]),
+        "leases_held": sum(r["process"].leases_held for r in rows if r["alive"]),
+        "store_backend": getattr(store, "backend", type(store).__name__),
+        "store_class": type(store).__name__,
+        "stats": stats,
+        "store_error": store_error,
+        "cache": system_info.probe_cache(),
+        "channel_layer": system_info.probe_channel_layer(),
+        "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
+        "counts": counts,
+        "now": now,
+    }
+    if request.GET.get("part") == "1":
+        # The live refresh (static/js/live-page.js): the page's body alone.
+        return JsonResponse({"html": render_to_string("dashboard/_system_body.html", context, request=request)})
+    return render(request, "dashboard/system.html", context)
+
+
+@json_login_required
+@require_GET
+def system_state_json(request: HttpRequest) -> JsonResponse:
+    """Every page's banner: is a poller running, does the metric store answer (dashboard/system_state.py)."""
+    return JsonResponse(system_state.current().as_json())

@@ -1,5 +1,6 @@
-/* The live connection shared by the dashboard pages: WebSocket to ws/metrics/, reconnect with backoff,
-   and the badge that says so when live updates are paused. Protocol: docs/websocket-protocol.md. */
+/* The live connection shared by the dashboard pages: WebSocket to ws/metrics/, an application ping that
+   notices a frozen server, reconnect with backoff, the badge that says so when live updates are paused,
+   and the page-wide system banner. Protocol: docs/websocket-protocol.md. */
 (function () {
   "use strict";
   document.documentElement.classList.add("js");
@@ -44,6 +45,13 @@
 
   var MIN_DELAY = 1000;
   var MAX_DELAY = 30000;
+  // A ping every PING_EVERY ms; no pong within PONG_TIMEOUT ms means the server is not answering (a frozen
+  // process keeps the TCP connection open): the page pauses within PING_EVERY + PONG_TIMEOUT (15 s).
+  // Documented in docs/websocket-protocol.md ("Heartbeat").
+  var PING_EVERY = 10000;
+  var PONG_TIMEOUT = 5000;
+  // A handshake that gets no answer in this time is abandoned and retried (a frozen server accepts TCP).
+  var CONNECT_TIMEOUT = 10000;
 
   function LiveSocket(path, handlers) {
     this.path = path;
@@ -53,6 +61,9 @@
     this.timer = null;
     this.countdown = null;
     this.everOpen = false;
+    this.pingTimer = null;
+    this.pongTimer = null;
+    this.pingId = 0;
     this.badge = document.getElementById("live-badge");
     this.setState("connecting");
     var self = this;
@@ -82,7 +93,7 @@
       badge.hidden = false;
       badge.className = "live-badge is-paused";
       // The countdown is hidden from screen readers: the live region announces the pause once.
-      var message = "Live updates paused, reconnecting";
+      var message = this.noReply ? "Live updates paused, no reply from the server, reconnecting" : "Live updates paused, reconnecting";
       if (badge.firstChild === null || badge.firstChild.nodeValue !== message) {
         badge.textContent = message;
         var countdown = document.createElement("span");
@@ -108,10 +119,16 @@
       return;
     }
     this.ws = ws;
+    var handshake = setTimeout(function () {
+      if (self.ws === ws && ws.readyState !== WebSocket.OPEN) self.abandon(ws);
+    }, CONNECT_TIMEOUT);
     ws.onopen = function () {
+      clearTimeout(handshake);
       self.attempts = 0;
       self.everOpen = true;
+      self.noReply = false;
       self.setState("open");
+      self.startPinging(ws);
       if (self.handlers.onOpen) self.handlers.onOpen(self);
     };
     ws.onmessage = function (event) {
@@ -121,19 +138,65 @@
       } catch (e) {
         return;
       }
+      // Any message proves the server is running; a pong is only the cheapest one.
+      clearTimeout(self.pongTimer);
+      self.pongTimer = null;
+      if (message.type === "pong") return;
       if (message.type === "error" && window.console) console.warn("live:", message.code, message.message);
       if (self.handlers.onMessage) self.handlers.onMessage(message);
     };
     ws.onclose = function (event) {
+      clearTimeout(handshake);
       if (self.ws !== ws) return;
+      self.stopPinging();
       self.ws = null;
       if (event.code === 4401) {
         // The session ended: the page itself now needs a login.
         window.location.reload();
         return;
       }
+      self.paused();
       self.scheduleReconnect();
     };
+  };
+
+  LiveSocket.prototype.startPinging = function (ws) {
+    var self = this;
+    this.stopPinging();
+    this.pingTimer = setInterval(function () {
+      if (self.ws !== ws || ws.readyState !== WebSocket.OPEN || self.pongTimer) return;
+      self.pingId += 1;
+      ws.send(JSON.stringify({ type: "ping", id: "ping-" + self.pingId }));
+      self.pongTimer = setTimeout(function () {
+        self.pongTimer = null;
+        if (self.ws === ws) {
+          self.noReply = true;
+          self.abandon(ws);
+        }
+      }, PONG_TIMEOUT);
+    }, PING_EVERY);
+  };
+
+  LiveSocket.prototype.stopPinging = function () {
+    clearInterval(this.pingTimer);
+    clearTimeout(this.pongTimer);
+    this.pingTimer = null;
+    this.pongTimer = null;
+  };
+
+  /* Give up on a connection that does not answer: its close may never come (the server is frozen),
+     so forget it now, tell the page its data is of unknown freshness, and reconnect. */
+  LiveSocket.prototype.abandon = function (ws) {
+    this.stopPinging();
+    ws.onopen = ws.onmessage = ws.onclose = null;
+    try { ws.close(); } catch (e) { /* already closing */ }
+    this.ws = null;
+    this.paused();
+    this.scheduleReconnect();
+  };
+
+  LiveSocket.prototype.paused = function () {
+    if (this.handlers.onPause) this.handlers.onPause();
   };
 
   LiveSocket.prototype.scheduleReconnect = function () {
@@ -168,4 +231,29 @@
   };
 
   DI.LiveSocket = LiveSocket;
+
+  /* The page-wide banner (dashboard/system_state.py): no poller running, or the metric store down.
+     Asked every data-check-every seconds, on every page that has it. */
+  var banner = document.getElementById("system-banner");
+  if (banner) {
+    var applyState = function (state) {
+      banner.setAttribute("data-pollers-alive", String(state.pollers_alive));
+      banner.setAttribute("data-store-ok", state.store_ok ? "true" : "false");
+      while (banner.firstChild) banner.removeChild(banner.firstChild);
+      state.problems.forEach(function (text) {
+        var p = document.createElement("p");
+        p.textContent = text;
+        banner.appendChild(p);
+      });
+      banner.hidden = state.ok;
+      document.body.setAttribute("data-system", state.ok ? "ok" : "problem");
+    };
+    var checkSystem = function () {
+      DI.fetchJSON(banner.getAttribute("data-state-url")).then(applyState).catch(function () {
+        // No answer at all: the live badge already says the server is not answering.
+      });
+    };
+    document.body.setAttribute("data-system", banner.hidden ? "ok" : "problem");
+    setInterval(checkSystem, (Number(banner.getAttribute("data-check-every")) || 10) * 1000);
+  }
 })();

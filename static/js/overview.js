@@ -24,7 +24,7 @@
   function setStatus(card, status, reason) {
     card.setAttribute("data-status", status);
     card.setAttribute("data-severity", String(config.severity[status]));
-    card.className = card.className.replace(/\bcard-(ok|degraded|error|unreachable|stale|waiting)\b/, "card-" + status);
+    card.className = card.className.replace(/\bcard-(ok|degraded|error|unreachable|stale|waiting|unknown)\b/, "card-" + status);
     var pill = card.querySelector('[data-role="status"]');
     if (pill) {
       pill.className = "pill pill-" + status;
@@ -32,6 +32,25 @@
     }
     var why = card.querySelector('[data-role="reason"]');
     if (why && reason) why.textContent = reason;
+    // A status the browser set itself (stale, unknown) says since when the numbers are the last known.
+    var note = card.querySelector('[data-role="last-known"]');
+    if (note && !note.querySelector('[data-role="down-since"]') && card.getAttribute("data-last-seen")) {
+      var since = document.createElement("span");
+      since.setAttribute("data-role", "down-since");
+      since.setAttribute("data-since", card.getAttribute("data-last-seen"));
+      note.appendChild(document.createTextNode(" · "));
+      note.appendChild(since);
+      renderSince(since);
+    }
+  }
+
+  /* "down since 19:30 (8 min)": UTC, 24-hour, like every time on these pages. */
+  function renderSince(el) {
+    var from = Date.parse(el.getAttribute("data-since"));
+    if (isNaN(from)) return;
+    var card = el.closest(".card"); var status = card ? card.getAttribute("data-status") : "";
+    // While the server does not answer nothing is known to be down: only when the data was last confirmed.
+    el.textContent = (status === "unknown" ? "last confirmed " : "down since ") + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
   }
 
   /* Ask the server for fresh card markup (one store read for all asked), batched over 300 ms. */
@@ -120,6 +139,24 @@
       var group = list.closest(".group");
       if (group) group.hidden = items.every(function (el) { return el.hidden; });
     });
+    /* The same rule as dashboard.cards.group_cards: sorted by status, groups go worst first (by their
+       worst card), then by name; by name, groups are in name order. */
+    if (groups) {
+      var sections = Array.prototype.slice.call(groups.querySelectorAll(".group"));
+      var worst = function (section) {
+        var w = Infinity;
+        section.querySelectorAll(".card[data-severity]").forEach(function (c) { w = Math.min(w, Number(c.getAttribute("data-severity"))); });
+        return w;
+      };
+      var order = sections.map(function (section, i) {
+        return { el: section, worst: byStatus ? worst(section) : 0, name: section.getAttribute("data-group") || "", ungrouped: section.hasAttribute("data-ungrouped"), i: i };
+      }).sort(function (a, b) {
+        return (a.worst - b.worst) || ((a.ungrouped ? 1 : 0) - (b.ungrouped ? 1 : 0)) || a.name.toLowerCase().localeCompare(b.name.toLowerCase());
+      });
+      if (order.some(function (o, i) { return o.el !== sections[i]; })) {
+        order.forEach(function (o) { groups.appendChild(o.el); });
+      }
+    }
   }
 
   /* Every second: ages tick. Unchanged polls publish nothing, so once a card's data is older than its
@@ -138,12 +175,14 @@
       var age = (now - Date.parse(seenAt)) / 1000;
       var ago = card.querySelector('[data-role="ago"]');
       if (ago) ago.textContent = DI.formatAgo(age);
+      var since = card.querySelector('[data-role="down-since"]');
+      if (since) renderSince(since);
       if (age > interval + 2 && (!lastCheck[slug] || now - lastCheck[slug] > interval * 1000)) {
         lastCheck[slug] = now;
         recheck.push(slug);
       }
       var status = card.getAttribute("data-status");
-      if (checkFailed && age > config.staleAfterIntervals * interval && status !== "stale" && status !== "unreachable") {
+      if (checkFailed && age > config.staleAfterIntervals * interval && status !== "stale" && status !== "unreachable" && status !== "unknown") {
         setStatus(card, "stale", "no fresh data for " + DI.formatDuration(age));
         changed = true;
       }
@@ -241,9 +280,22 @@
   tick();
   setInterval(tick, 1000);
   loadSparklines();
+  /* No reply from the server (live.js): no card can claim to be current until the next snapshot. */
+  function onPause() {
+    var changed = false;
+    allCards().forEach(function (card) {
+      if (card.getAttribute("data-status") === "unknown") return;
+      card.diContent = undefined; // the next repaint from the server replaces it whatever it says
+      setStatus(card, "unknown", "no reply from the server: current state unknown");
+      changed = true;
+    });
+    if (changed) arrange();
+  }
+
   DI.live = new DI.LiveSocket(config.wsPath, {
     onOpen: function (live) { live.send({ type: "subscribe", sources: "all" }); },
     onMessage: onMessage,
+    onPause: onPause,
   });
   DI.overview = { refresh: refresh, sparks: function () { return sparks; } };
 })();

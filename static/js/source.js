@@ -1,5 +1,5 @@
 /* The drill-down after first paint: uPlot charts of every metric with the range picker, kept live,
-   and the header's status and age kept current. */
+   and every snapshot- or health-derived part replaced together on a live update. */
 (function () {
   "use strict";
   var DI = window.DI;
@@ -155,26 +155,43 @@
     }, 150);
   });
 
+  var LAST_KNOWN = { stale: true, unreachable: true, unknown: true };
+
   function setHeadStatus(status, reason) {
     head.setAttribute("data-status", status);
     var pill = head.querySelector('[data-role="status"]');
     pill.className = "pill pill-" + status;
     pill.textContent = config.labels[status];
     if (reason) head.querySelector('[data-role="reason"]').textContent = reason;
+    document.body.classList.toggle("is-last-known-page", !!LAST_KNOWN[status]);
   }
 
+  /* One truth per page: every part derived from the snapshot or poll health (header, issue banner, Now,
+     sections, alerts, changes, poll health, raw JSON) is replaced from one server read, never some alone. */
   var checkFailed = false;
-  function refreshHead() {
-    DI.fetchJSON(config.cardsUrl + "?source=" + encodeURIComponent(config.source)).then(function (body) {
-      checkFailed = false;
-      var card = body.cards[config.source];
-      if (!card) return;
-      head.setAttribute("data-last-seen", card.last_seen || "");
-      setHeadStatus(card.status, card.reason);
-      tick();
-    }).catch(function () {
-      checkFailed = true;
-    });
+  var partsTimer = null;
+  function refreshParts() {
+    clearTimeout(partsTimer);
+    partsTimer = setTimeout(function () {
+      DI.fetchJSON(config.partsUrl).then(function (body) {
+        checkFailed = false;
+        Object.keys(body.parts).forEach(function (name) {
+          var el = document.querySelector('[data-part="' + name + '"]');
+          if (!el) return;
+          // The raw JSON's open/closed state is the reader's: keep it across the swap.
+          var wasOpen = !!el.querySelector("details[open]");
+          el.innerHTML = body.parts[name];
+          if (wasOpen) el.querySelectorAll("details").forEach(function (d) { d.open = true; });
+        });
+        head.setAttribute("data-last-seen", body.last_seen || "");
+        head.setAttribute("data-status", body.status);
+        document.body.classList.toggle("is-last-known-page", !!body.last_known);
+        document.body.setAttribute("data-parts-sequence", String(body.sequence));
+        tick();
+      }).catch(function () {
+        checkFailed = true;
+      });
+    }, 150);
   }
 
   /* As on the overview: the server decides about staleness while it can be asked (unchanged polls
@@ -186,12 +203,17 @@
     var age = (Date.now() - Date.parse(seenAt)) / 1000;
     var ago = head.querySelector('[data-role="ago"]');
     if (ago) ago.textContent = DI.formatAgo(age);
+    var since = head.querySelector('[data-role="down-since"]');
+    if (since && since.getAttribute("data-since")) {
+      var from = Date.parse(since.getAttribute("data-since"));
+      since.textContent = (head.getAttribute("data-status") === "unknown" ? "last confirmed " : "down since ") + new Date(from).toISOString().slice(11, 16) + " (" + DI.formatDuration((Date.now() - from) / 1000) + ")";
+    }
     if (age > config.interval + 2 && Date.now() - lastCheck > config.interval * 1000) {
       lastCheck = Date.now();
-      refreshHead();
+      refreshParts();
     }
     var status = head.getAttribute("data-status");
-    if (checkFailed && age > config.staleAfterIntervals * config.interval && status !== "stale" && status !== "unreachable") {
+    if (checkFailed && age > config.staleAfterIntervals * config.interval && !LAST_KNOWN[status]) {
       setHeadStatus("stale", "no fresh data for " + DI.formatDuration(age));
     }
   }
@@ -218,16 +240,22 @@
     if (message.type === "update" && message.source === config.source) {
       head.setAttribute("data-last-seen", message.fetched_at);
       updateNumbers(message.metrics || {});
-      document.getElementById("details-stale").hidden = false;
-      refreshHead();
+      refreshParts();
       if (current.range !== "custom") {
         clearTimeout(reloadTimer);
         reloadTimer = setTimeout(load, 1000);
       }
     } else if (message.type === "snapshot") {
-      refreshHead();
+      refreshParts();
     } else if ((message.type === "source_status" || message.type === "alert") && message.source === config.source) {
-      refreshHead();
+      refreshParts();
+    }
+  }
+
+  /* No reply from the server: what the page shows may be out of date; say so until the next snapshot. */
+  function onPause() {
+    if (head.getAttribute("data-status") !== "unknown") {
+      setHeadStatus("unknown", "no reply from the server: current state unknown");
     }
   }
 
@@ -237,5 +265,7 @@
   DI.live = new DI.LiveSocket(config.wsPath, {
     onOpen: function (live) { live.send({ type: "subscribe", sources: [config.source] }); },
     onMessage: onMessage,
+    onPause: onPause,
   });
+  DI.source = { refreshParts: refreshParts };
 })();

@@ -74,6 +74,18 @@ def test_it_judges_freshness_by_the_data_the_caller_has_seen() -> None:
     assert health.assess(never, NOW, fresh_at=NOW).state == health.FRESH  # the data proves a poll happened
 
 
+def test_it_dates_an_outage_from_the_newest_fresh_data() -> None:
+    last_good = NOW - timedelta(minutes=8)
+    failing = source(consecutive_failures=3, last_error_at=NOW, last_success_at=last_good)
+    assert health.assess(failing, NOW).down_since == last_good
+    stale = source(last_success_at=last_good)
+    assert health.assess(stale, NOW).down_since == last_good
+    assert health.assess(source(circuit_state="open", last_success_at=last_good), NOW).down_since == last_good
+    assert health.assess(source(), NOW).down_since is None  # fresh: not down
+    assert health.assess(source(enabled=False, last_success_at=last_good), NOW).down_since is None  # paused
+    assert health.assess(source(last_polled_at=None, last_success_at=None), NOW).down_since is None  # waiting
+
+
 def test_it_counts_time_without_success_from_creation_when_there_never_was_one() -> None:
     assert health.without_success_since(source()) == NOW
     assert health.without_success_since(source(last_success_at=None)) == NOW - timedelta(days=1)
