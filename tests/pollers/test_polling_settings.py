@@ -2,38 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
 
-ROOT = Path(__file__).resolve().parents[2]
-
-
-# Copied from the configuration tests (small, and this file must not depend on where those live).
-def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    base = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "POLLER_", "FIELD_ENCRYPTION_"))
-    }
-    base.update({"VAR_DIR": str(tmp_path)})
-    base.update(env)
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
-    )
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], variable: str, words: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith(f"configuration error: {variable}:"), lines[0]
-    assert words in lines[0]
-
+from tests.run_manage import assert_one_line_error, run_manage
 
 KEY = Fernet.generate_key().decode()
 
