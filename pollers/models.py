@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models, transaction
+from django.db.models import Value
 from django.utils import timezone
 
 from metrics.defaults import default_metric_paths
@@ -121,6 +122,9 @@ class Source(models.Model):
     )
     pinned_metrics = models.JSONField(
         default=default_pinned_metrics,
+        # A database default too: rows written by code that predates the column (an older release
+        # during a rolling deploy, migration tests at an older state) get an empty list, not a NULL.
+        db_default=Value([], output_field=models.JSONField()),
         blank=True,
         validators=[validate_pinned_metrics],
         help_text='Metric names (keys of the metric paths) shown first on the card, e.g. ["queue_depth"].',
