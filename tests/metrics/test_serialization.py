@@ -51,7 +51,7 @@ def test_it_writes_a_snapshot_as_the_api_and_the_websocket_send_it() -> None:
     common = '{"source": "us-east", "hash": "ab12", "sequence": 3, '
     assert text(snapshot_json(SNAPSHOT, with_payload=False)) == (
         common + '"fetched_at": "2026-01-01T12:00:00.500000Z", "last_seen_at": "2026-01-01T12:00:30.500000Z", '
-        '"metrics": {"cpu_load": 2.0}}'
+        '"metrics": {"cpu_load": 2}}'  # the API writes a whole number as an integer (issue 16)
     )
     assert text(snapshot_json(SNAPSHOT, with_payload=True, form=WEBSOCKET_FORM)) == (
         common + '"fetched_at": "2026-01-01T12:00:00.500000+00:00", '
@@ -71,7 +71,7 @@ def test_it_writes_a_diff_in_each_form_s_key_order() -> None:
 def test_it_writes_history_entries_and_change_feed_items() -> None:
     assert text(history_entry_json(ENTRY)) == (
         '{"id": "17", "hash": "ab12", "sequence": 3, "fetched_at": "2026-01-01T12:00:00.500000Z", '
-        '"metrics": {"cpu_load": 2.0}, "diff": [{"path": "results.stats.server.cpu_load", "kind": "changed", '
+        '"metrics": {"cpu_load": 2}, "diff": [{"path": "results.stats.server.cpu_load", "kind": "changed", '
         '"old": 1.0, "new": 2.0}], "payload": {"status": "ok"}}'
     )
     live = history_entry_json(ENTRY, with_payload=False, form=WEBSOCKET_FORM)
@@ -85,7 +85,7 @@ def test_it_writes_history_entries_and_change_feed_items() -> None:
 
 def test_it_writes_a_series_bucket_and_every_api_time_in_utc() -> None:
     bucket = SeriesBucket(start=datetime(2026, 1, 1, 12, 5), min=1.0, avg=1.5, max=2.0, count=4)
-    expected = '{"start": "2026-01-01T12:05:00Z", "min": 1.0, "avg": 1.5, "max": 2.0, "count": 4}'
+    expected = '{"start": "2026-01-01T12:05:00Z", "min": 1, "avg": 1.5, "max": 2, "count": 4}'
     assert text(bucket_json(bucket)) == expected  # a naive time is read as UTC
     assert time_json(None) is None
     assert time_json(datetime(2026, 1, 1, 14, tzinfo=timezone(timedelta(hours=1)))) == "2026-01-01T13:00:00Z"
