@@ -103,10 +103,12 @@ class SourceReport:
         )
         cutoff = self.raw_cutoff.strftime("%Y-%m-%dT%H:%M:%SZ") if self.raw_cutoff else "none"
         rollups = ", ".join(f"{tier} {n}" for tier, n in self.rollups_deleted.items()) or "none"
+        availability = ", ".join(f"{tier} {n}" for tier, n in self.availability_deleted.items()) or "none"
         archive = "; archives raw first" if policy.archive_raw else ""
         return (
             f"{self.source}: policy keeps {kept}{archive}; raw cutoff {cutoff}; would delete "
-            f"{self.raw_deleted} raw snapshot(s), {human_bytes(self.raw_bytes)}; would delete rollup rows {rollups}"
+            f"{self.raw_deleted} raw snapshot(s), {human_bytes(self.raw_bytes)}; would delete rollup rows {rollups}; "
+            f"would delete availability buckets {availability}"
         )
 
 
