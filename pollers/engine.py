@@ -271,6 +271,12 @@ class Poller:
         try:
             with self._writing():
                 record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
+                if self.health_batch is None and not record.changed:
+                    # The store's deferral of last-seen writes is process-wide: a poller with a batch (the
+                    # poll command, the loop) turns it on and flushes it. A poller without a batch has
+                    # nobody to flush for it, so its unchanged poll (a 304 too) writes last_seen_at now.
+                    # No statement when nothing is deferred.
+                    self.store.flush()
         except PayloadError as exc:
             return replace(outcome, ok=False, error_kind="bad_payload", error_message=str(exc)[:300])
         except StoreError as exc:

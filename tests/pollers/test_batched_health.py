@@ -1,6 +1,6 @@
 """With a health batch (the poll command and the loop) an unchanged poll of a healthy source costs one
-statement, routine health fields of many sources are written in one UPDATE, and a change of health is
-still written at once, with whatever was pending for that source."""
+read and its availability count, routine health fields of many sources are written in one UPDATE, and a
+change of health is still written at once, with whatever was pending for that source."""
 
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ def poller() -> Iterator[Poller]:
     poller.fetcher.close()
 
 
-def test_it_polls_an_unchanged_healthy_source_in_one_statement(
+def test_it_polls_an_unchanged_healthy_source_in_one_read_and_its_availability_count(
     steady_simulator: RunningSimulator, poller: Poller
 ) -> None:
     sources = [make_source(f"r{i}", url=steady_simulator.url(f"r{i}"), timeout_seconds=2.0) for i in range(5)]
@@ -47,8 +47,15 @@ def test_it_polls_an_unchanged_healthy_source_in_one_statement(
     with CaptureQueriesContext(connection) as queries:
         outcomes = [poller.poll(source) for source in sources]
     assert all(o.ok and o.record is not None and not o.record.changed for o in outcomes)
-    # Only the store's hash comparison per poll (a read): no re-read of the source, no write, no alert query.
-    assert len(queries.captured_queries) == len(sources), [q["sql"][:80] for q in queries.captured_queries]
+    # Per poll, exactly two statements: the store's hash comparison (a read) and the availability upsert
+    # (issue 18: every poll's outcome is counted, one INSERT ... ON CONFLICT per poll). No re-read of the
+    # source, no health or last-seen write (both batched), no alert query.
+    sqls = [q["sql"] for q in queries.captured_queries]
+    assert len(sqls) == 2 * len(sources), [sql[:80] for sql in sqls]
+    for read, upsert in zip(sqls[0::2], sqls[1::2], strict=True):
+        assert read.startswith('SELECT "metrics_latest"."hash"'), read[:80]
+        assert upsert.startswith('INSERT INTO "metrics_availability"'), upsert[:80]
+        assert "ON CONFLICT" in upsert, upsert[-120:]
 
     with CaptureQueriesContext(connection) as queries:
         assert poller.flush_health() == 5
