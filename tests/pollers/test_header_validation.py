@@ -64,16 +64,22 @@ def test_it_puts_the_refusal_on_the_headers_field_of_the_model(
 @pytest.mark.django_db(transaction=True)
 def test_it_refuses_a_crlf_header_in_the_admin_over_http(live_server: Any, settings: Any) -> None:
     settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    # Staff writes in the admin without a second factor: the second factor has its own tests (tests/accounts/).
+    settings.REQUIRE_MFA_FOR_STAFF = False
     get_user_model().objects.create_superuser("root", "root@example.com", "a-long-admin-password")
     session = requests.Session()
-    login = session.get(f"{live_server.url}/admin/login/", timeout=10)
+    # allauth's login form: /admin/login/ only redirects anonymous visitors to it.
+    login = session.get(f"{live_server.url}/accounts/login/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
     assert token is not None
-    session.post(
-        f"{live_server.url}/admin/login/?next=/admin/",
-        data={"username": "root", "password": "a-long-admin-password", "csrfmiddlewaretoken": token.group(1)},
+    logged_in = session.post(
+        f"{live_server.url}/accounts/login/?next=/admin/",
+        data={"login": "root", "password": "a-long-admin-password", "csrfmiddlewaretoken": token.group(1)},
+        allow_redirects=False,
         timeout=10,
     )
+    assert logged_in.status_code == 302, logged_in.text[:500]
+    assert "sessionid" in session.cookies
     add = session.get(f"{live_server.url}/admin/pollers/source/add/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', add.text)
     assert token is not None

@@ -101,15 +101,19 @@ class Site:
         return out.strip().splitlines()[-1]
 
     def session(self, name: str = "web") -> str:
-        """Log in through the admin login form like a browser; the session cookie's value."""
+        """Log in through the login form like a browser; the session cookie's value.
+
+        The login form is allauth's (/accounts/login/): /admin/login/ only redirects anonymous visitors
+        there, so a POST to it answers 302 without logging anyone in.
+        """
         http = requests.Session()
-        login_url = f"{self.origin(name)}/admin/login/"
+        login_url = f"{self.origin(name)}/accounts/login/"
         form = http.get(login_url, timeout=10)
         csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
         assert csrf, form.text[:500]
         response = http.post(
             login_url,
-            data={"username": "probe", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/admin/"},
+            data={"login": "probe", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/"},
             headers={"Referer": login_url},
             allow_redirects=False,
             timeout=10,

@@ -1,6 +1,6 @@
 """End to end over real sockets: simulator, poller and daphne as separate processes, real Redis.
 
-A ``websockets`` client logged in through the admin login form (session cookie) and another with
+A ``websockets`` client logged in through the login form (session cookie) and another with
 an API token subscribe, receive an ``update`` once the simulator's document changes and the poller
 stores it, and keep receiving after the poller is restarted. An anonymous client gets 4401.
 Without Redis (what ``make run`` starts by default) updates still arrive, through the web process's
@@ -146,15 +146,19 @@ def issue_token(stack: Stack) -> str:
 
 
 def admin_login(stack: Stack) -> str:
-    """Log in through the admin login form like a browser; return the session cookie value."""
+    """Log in through the login form like a browser; return the session cookie value.
+
+    The login form is allauth's (/accounts/login/): /admin/login/ only redirects anonymous visitors
+    there, so a POST to it answers 302 without logging anyone in.
+    """
     http = requests.Session()
-    login_url = f"{stack.origin}/admin/login/"
+    login_url = f"{stack.origin}/accounts/login/"
     form = http.get(login_url, timeout=10)
     csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
     assert csrf, form.text[:500]
     response = http.post(
         login_url,
-        data={"username": "e2e", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/admin/"},
+        data={"login": "e2e", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/"},
         headers={"Referer": login_url},
         allow_redirects=False,
         timeout=10,
