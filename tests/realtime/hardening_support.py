@@ -8,15 +8,13 @@ project's access log replaces daphne's). Users, tokens and sessions are made as 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
-import requests
-
 from tests import services
+from tests.http_login import login_session
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hardening-password-long-enough"
@@ -101,22 +99,5 @@ class Site:
         return out.strip().splitlines()[-1]
 
     def session(self, name: str = "web") -> str:
-        """Log in through the login form like a browser; the session cookie's value.
-
-        The login form is allauth's (/accounts/login/): /admin/login/ only redirects anonymous visitors
-        there, so a POST to it answers 302 without logging anyone in.
-        """
-        http = requests.Session()
-        login_url = f"{self.origin(name)}/accounts/login/"
-        form = http.get(login_url, timeout=10)
-        csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-        assert csrf, form.text[:500]
-        response = http.post(
-            login_url,
-            data={"login": "probe", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/"},
-            headers={"Referer": login_url},
-            allow_redirects=False,
-            timeout=10,
-        )
-        assert response.status_code == 302, response.text[:500]
-        return str(http.cookies["sessionid"])
+        """Log in through the login form like a browser; the session cookie's value."""
+        return login_session(self.origin(name), "probe", PASSWORD)

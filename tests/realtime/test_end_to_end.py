@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -22,11 +21,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from tests import services
+from tests.http_login import login_session
 
 pytestmark = pytest.mark.slow
 
@@ -146,25 +145,8 @@ def issue_token(stack: Stack) -> str:
 
 
 def admin_login(stack: Stack) -> str:
-    """Log in through the login form like a browser; return the session cookie value.
-
-    The login form is allauth's (/accounts/login/): /admin/login/ only redirects anonymous visitors
-    there, so a POST to it answers 302 without logging anyone in.
-    """
-    http = requests.Session()
-    login_url = f"{stack.origin}/accounts/login/"
-    form = http.get(login_url, timeout=10)
-    csrf = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form.text)
-    assert csrf, form.text[:500]
-    response = http.post(
-        login_url,
-        data={"login": "e2e", "password": PASSWORD, "csrfmiddlewaretoken": csrf.group(1), "next": "/"},
-        headers={"Referer": login_url},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert response.status_code == 302, response.text[:500]
-    return str(http.cookies["sessionid"])
+    """Log in through the login form like a browser; return the session cookie value."""
+    return login_session(stack.origin, "e2e", PASSWORD)
 
 
 async def next_update(ws: ClientConnection, source: str, after: int, timeout: float) -> dict[str, Any]:
