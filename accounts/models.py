@@ -25,6 +25,57 @@ def generate_raw_token() -> str:
     return TOKEN_PREFIX + secrets.token_urlsafe(32)
 
 
+class Role(models.TextChoices):
+    """A member's rights in one team; each role includes the ones before it (accounts/teams.py ranks them)."""
+
+    VIEWER = "viewer", "Viewer"
+    OPERATOR = "operator", "Operator"
+    ADMIN = "admin", "Admin"
+
+
+class Team(models.Model):
+    """The owner of sources, alert rules, channels, silences, tokens, pages and boards."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=50, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Membership(models.Model):
+    """One user in one team with one role."""
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "user__username"]
+        constraints = [models.UniqueConstraint(fields=["team", "user"], name="one_membership_per_team_and_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team} ({self.role})"
+
+
+def default_team_id() -> int:
+    """The id of the team that owns what is made without naming one (seeded demo sources, old data).
+
+    A model field default, so it lives beside the model; ``accounts.teams`` documents the rule.
+    """
+    team, _ = Team.objects.get_or_create(slug=DEFAULT_TEAM_SLUG, defaults={"name": DEFAULT_TEAM_NAME})
+    return team.pk
+
+
+DEFAULT_TEAM_SLUG = "default"
+DEFAULT_TEAM_NAME = "Default"
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
         now = timezone.now()
@@ -39,6 +90,8 @@ class ApiToken(models.Model):
         WRITE = "write", "Read and write"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
+    # A token acts in one team, with a role no higher than its owner's there (accounts/teams.py).
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens", default=default_team_id)
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

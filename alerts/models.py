@@ -12,6 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, validat
 from django.db import models
 from django.utils import timezone
 
+from accounts.models import default_team_id
 from alerts import evaluate
 from alerts.conditions import (
     OPERATORS,
@@ -61,6 +62,10 @@ class AlertRule(models.Model):
         STALE_HASH = evaluate.STALE_HASH, "Payload unchanged (frozen upstream)"
         NO_SUCCESS = evaluate.NO_SUCCESS, "No successful poll for a duration"
 
+    # The owner; a rule of scope "all" or "tag" covers only its team's sources.
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="alert_rules", default=default_team_id
+    )
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
@@ -259,6 +264,9 @@ class SilenceQuerySet(models.QuerySet):
 class Silence(models.Model):
     """A maintenance window: alerts still evaluate and record events, but notify nobody."""
 
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="silences", default=default_team_id
+    )
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE, related_name="silences")
     tag = models.CharField(max_length=64, blank=True)
     starts_at = models.DateTimeField(default=timezone.now)
@@ -427,6 +435,9 @@ class NotificationChannel(models.Model):
         SLACK = "slack", "Slack-compatible incoming webhook"
         APPRISE = "apprise", "Apprise (about 170 services)"
 
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="channels", default=default_team_id
+    )
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     enabled = models.BooleanField(default=True)

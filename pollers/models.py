@@ -12,6 +12,7 @@ from django.db import models, transaction
 from django.db.models import Value
 from django.utils import timezone
 
+from accounts.models import default_team_id
 from metrics.defaults import default_metric_paths
 from metrics.stores.base import SourceSpec
 
@@ -104,6 +105,8 @@ class Source(models.Model):
         BEARER = "bearer", "Bearer token"
 
     slug = models.SlugField(max_length=64, unique=True)
+    # The owner: who may see, operate and manage this source (accounts/teams.py).
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="sources", default=default_team_id)
     name = models.CharField("display name", max_length=120)
     url = models.URLField(max_length=2000)
     enabled = models.BooleanField(default=True)

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Membership, Role, Team
 from metrics.stores import get_store
 from metrics.stores.base import RecordResult
 from pollers.circuit import CircuitPolicy
@@ -50,6 +50,17 @@ def make_user(username: str = "reader", *, staff: bool = False, superuser: bool 
     return get_user_model().objects.create_user(
         username=username, is_staff=staff or superuser, is_superuser=superuser, **fields
     )
+
+
+def make_team(slug: str = "blue", **fields: Any) -> Team:
+    """A saved team named after its slug."""
+    fields.setdefault("name", slug.replace("-", " ").title())
+    return Team.objects.create(slug=slug, **fields)
+
+
+def add_member(user: Any, team: Team, role: str = Role.VIEWER) -> Membership:
+    """``user`` joins ``team`` with ``role`` (viewer unless given)."""
+    return Membership.objects.create(user=user, team=team, role=role)
 
 
 def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:

@@ -1,0 +1,54 @@
+"""Every existing alertrule, notificationchannel, silence row moves into the default team (made by accounts 0003)."""
+
+import accounts.models
+import django.db.models.deletion
+from django.db import migrations, models
+
+
+def to_default_team(apps, schema_editor):
+    Team = apps.get_model("accounts", "Team")
+    team, _ = Team.objects.get_or_create(slug="default", defaults={"name": "Default"})
+    for name in ['alertrule', 'notificationchannel', 'silence']:
+        apps.get_model("alerts", name).objects.filter(team__isnull=True).update(team=team)
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('accounts', '0003_teams'),
+        ('alerts', '0004_rulestate_acknowledged'),
+    ]
+
+    operations = [
+        migrations.AddField(
+            model_name='alertrule',
+            name='team',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='accounts.team'),
+        ),
+        migrations.AddField(
+            model_name='notificationchannel',
+            name='team',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='accounts.team'),
+        ),
+        migrations.AddField(
+            model_name='silence',
+            name='team',
+            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='accounts.team'),
+        ),
+        migrations.RunPython(to_default_team, migrations.RunPython.noop),
+        migrations.AlterField(
+            model_name='alertrule',
+            name='team',
+            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='accounts.team'),
+        ),
+        migrations.AlterField(
+            model_name='notificationchannel',
+            name='team',
+            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='accounts.team'),
+        ),
+        migrations.AlterField(
+            model_name='silence',
+            name='team',
+            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='accounts.team'),
+        ),
+    ]
