@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PACKAGES := devops_insights accounts metrics pollers realtime dashboard api alerts observability
+PACKAGES := devops_insights accounts metrics pollers objectives realtime alerts statuspages boards provisioning dashboard api observability
 
 .PHONY: install run test lint format typecheck migrations-check security bench deploy-check lock sbom audit clean
 

@@ -63,6 +63,10 @@ INSTALLED_APPS = [
     "dashboard",
     "api",
     "alerts",
+    "objectives",
+    "boards",
+    "statuspages",
+    "provisioning",
     "observability",
     # Accounts: login, password reset, e-mail, MFA (TOTP, recovery codes, WebAuthn) and SSO (django-allauth)
     "allauth",

@@ -10,8 +10,13 @@ the comment says why):
   source's team is a foreign key to ``accounts.Team``, and the one access rule (``accounts.teams``)
   filters every app's querysets.
 - ``pollers``: the poller and the source registry; may import ``accounts``, ``metrics``, ``observability``.
+- ``objectives``: service level objectives, error budgets, burn rates and reports; reads sources and the
+  metric store, so it sits on ``pollers`` and ``accounts``; ``alerts`` builds its burn-rate rule kind on it.
 - ``realtime`` and ``alerts``: listeners on what the poller announces. May import everything above this
   line, not each other, except for ``EXCEPTIONS`` below.
+- ``statuspages`` and ``boards``: public status pages; custom dashboards and annotations. May import
+  every floor above, not each other.
+- ``provisioning``: configuration as code; it reads and writes the models of every floor above.
 - ``dashboard`` and ``api``: the two faces; may import everything below, not each other.
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
   Its ``config`` (typed environment readers), its ``crypto`` (the one key ring for secrets stored by any
@@ -37,11 +42,31 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     "metrics": BASEMENT,
     "accounts": BASEMENT | {"metrics"},
     "pollers": BASEMENT | {"metrics", "accounts"},
-    "realtime": BASEMENT | {"metrics", "pollers", "accounts"},
-    "alerts": BASEMENT | {"metrics", "pollers", "accounts"},
-    "dashboard": BASEMENT | {"metrics", "pollers", "accounts", "realtime", "alerts"},
-    "api": BASEMENT | {"metrics", "pollers", "accounts", "realtime", "alerts"},
-    "devops_insights": BASEMENT | {"metrics", "pollers", "accounts", "realtime", "alerts", "dashboard", "api"},
+    "objectives": BASEMENT | {"metrics", "pollers", "accounts"},
+    "realtime": BASEMENT | {"metrics", "pollers", "accounts", "objectives"},
+    "alerts": BASEMENT | {"metrics", "pollers", "accounts", "objectives"},
+    "statuspages": BASEMENT | {"metrics", "pollers", "accounts", "objectives", "realtime", "alerts"},
+    "boards": BASEMENT | {"metrics", "pollers", "accounts", "objectives", "realtime", "alerts"},
+    "provisioning": BASEMENT
+    | {"metrics", "pollers", "accounts", "objectives", "realtime", "alerts", "statuspages", "boards"},
+    "dashboard": BASEMENT
+    | {"metrics", "pollers", "accounts", "objectives", "realtime", "alerts", "statuspages", "boards", "provisioning"},
+    "api": BASEMENT
+    | {"metrics", "pollers", "accounts", "objectives", "realtime", "alerts", "statuspages", "boards", "provisioning"},
+    "devops_insights": BASEMENT
+    | {
+        "metrics",
+        "pollers",
+        "accounts",
+        "objectives",
+        "realtime",
+        "alerts",
+        "statuspages",
+        "boards",
+        "provisioning",
+        "dashboard",
+        "api",
+    },
 }
 APPS = tuple(MAY_IMPORT)
 GROUND_FLOOR = frozenset({"devops_insights", "devops_insights.config", "devops_insights.crypto"})
@@ -169,7 +194,7 @@ def test_it_catches_an_upward_import_even_inside_a_function(tmp_path: Path) -> N
     collector = "observability/collectors.py:1 imports pollers.models (observability may import: no project app)"
     assert found == {
         "pollers/engine.py:5 imports realtime.events (pollers may import: accounts, metrics, observability)",
-        "alerts/engine.py:2 imports api (alerts may import: accounts, metrics, observability, pollers)",
+        "alerts/engine.py:2 imports api (alerts may import: accounts, metrics, objectives, observability, pollers)",
         collector,
     }
     allowlisted = upward(tmp_path, frozenset({("observability/collectors.py", "pollers.models")}))

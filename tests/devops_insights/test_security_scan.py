@@ -19,6 +19,10 @@ PACKAGES = [
     "dashboard",
     "api",
     "alerts",
+    "objectives",
+    "boards",
+    "statuspages",
+    "provisioning",
     "observability",
 ]
 

@@ -1,0 +1,10 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class BoardsConfig(AppConfig):
+    """Custom dashboards (boards of panels), region comparison and annotations (deploy and change markers)."""
+
+    name = "boards"
+    default_auto_field = "django.db.models.BigAutoField"
