@@ -48,6 +48,7 @@ from metrics.stores.base import (
     PollSample,
     RecordResult,
     SeriesBucket,
+    SeriesKey,
     Snapshot,
     SourceSpec,
     StoreStats,
@@ -189,6 +190,12 @@ class CachedMetricStore(MetricStore):
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals(source, spans)
+
+    def series_many(
+        self, keys: Sequence[SeriesKey], start: datetime, end: datetime, bucket: timedelta, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        # Not cached: a board asks for "up to now", a range no two refreshes share.
+        return self.backend_store.series_many(keys, start, end, bucket, tier)
 
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)

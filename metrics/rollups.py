@@ -229,3 +229,56 @@ def to_series(buckets: Iterable[RollupBucket], start: datetime, end: datetime, b
         for key, acc in sorted(groups.items())
         if acc.total
     ]
+
+
+# --- tier choice for series_many (boards, the region comparison) -------------------------------
+# The coarsest range each tier answers; past the last one, days. Chosen from the range alone, so a
+# 90-day chart reads 1-day buckets (plus the minutes not rolled up yet), never 90 days of raw history.
+TIER_FOR_RANGE: tuple[tuple[timedelta, str], ...] = (
+    (timedelta(hours=6), "raw"),
+    (timedelta(days=3), "1m"),
+    (timedelta(days=45), "1h"),
+)
+TIER_WIDTH: dict[str, int] = {"raw": 1, **TIER_SECONDS}
+# Bucket widths a chart may get: round numbers, so buckets line up across panels and page loads.
+NICE_WIDTHS = (1, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400, 172800, 604800)
+
+
+def tier_for_range(start: datetime, end: datetime) -> str:
+    """The tier a chart of [start, end) reads: raw up to 6 h, 1m up to 3 d, 1h up to 45 d, else 1d."""
+    span = end - start
+    for longest, tier in TIER_FOR_RANGE:
+        if span <= longest:
+            return tier
+    return "1d"
+
+
+def bucket_for_range(start: datetime, end: datetime, tier: str, max_points: int) -> timedelta:
+    """The narrowest round bucket, a multiple of the tier's width, giving at most ``max_points`` buckets."""
+    span = max(1.0, (end - start).total_seconds())
+    tier_width = TIER_WIDTH[tier]
+    for width in NICE_WIDTHS:
+        if width % tier_width == 0 and span / width <= max_points:
+            return timedelta(seconds=width)
+    return timedelta(seconds=math.ceil(span / max_points / 86400) * 86400)
+
+
+def series_from_parts(parts: Iterable[tuple[datetime, int, float, float, float]], width: int) -> list[SeriesBucket]:
+    """``series_many``'s buckets from (start or fetched_at, count, min, max, sum) rows: rollup buckets
+    and the raw samples after them, grouped into ``width``-second buckets aligned since the epoch."""
+    groups: dict[datetime, list[float]] = {}
+    for at, count, low, high, total in parts:
+        key = floor_time(at, width)
+        acc = groups.get(key)
+        if acc is None:
+            groups[key] = [count, low, high, total]
+        else:
+            acc[0] += count
+            acc[1] = min(acc[1], low)
+            acc[2] = max(acc[2], high)
+            acc[3] += total
+    return [
+        SeriesBucket(start=key, min=acc[1], avg=acc[3] / acc[0], max=acc[2], count=int(acc[0]))
+        for key, acc in sorted(groups.items())
+        if acc[0]
+    ]

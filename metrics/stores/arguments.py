@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 MAX_HISTORY_LIMIT = 1000
 MAX_SERIES_BUCKETS = 100_000
+MAX_SERIES_KEYS = 200  # series_many: a board panel asks for at most 64 (boards.spec)
+SERIES_TIERS = {"raw": 1, "1m": 60, "1h": 3600, "1d": 86400}
 _CURSOR_VERSION = "h1"
 
 
@@ -67,3 +71,18 @@ def decode_cursor(cursor: str) -> tuple[datetime, int]:
     if position[1] < 0:
         raise ValueError(problem)
     return position
+
+
+def series_many_args(
+    keys: Sequence[Any], start: datetime, end: datetime, bucket: timedelta, tier: str
+) -> tuple[datetime, datetime, int]:
+    """``series_many``'s checks, the same in every store: (start, end, bucket width in seconds)."""
+    start, end = aware_utc(start, "start"), aware_utc(end, "end")
+    if tier not in SERIES_TIERS:
+        raise ValueError(f"tier must be one of {', '.join(SERIES_TIERS)}, got {tier!r}")
+    width = bucket_seconds(bucket, start, end)
+    if width % SERIES_TIERS[tier]:
+        raise ValueError(f"bucket ({bucket}) must be a whole multiple of the {tier} tier")
+    if len(keys) > MAX_SERIES_KEYS:
+        raise ValueError(f"at most {MAX_SERIES_KEYS} series in one call, got {len(keys)}")
+    return start, end, width

@@ -92,6 +92,14 @@ class SeriesBucket:
 
 
 @dataclass(frozen=True)
+class SeriesKey:
+    """One series of ``series_many``: a source's metric."""
+
+    source: str
+    metric: str
+
+
+@dataclass(frozen=True)
 class StoreStats:
     backend: str
     history_count: int
@@ -200,6 +208,25 @@ class MetricStore(abc.ABC):
     @abc.abstractmethod
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         """Buckets aligned to multiples of ``bucket`` since the epoch, oldest first, computed in the database."""
+
+    @abc.abstractmethod
+    def series_many(
+        self, keys: Sequence[SeriesKey], start: datetime, end: datetime, bucket: timedelta, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        """Several series (source x metric) from one tier, in one round trip; a key without data maps to [].
+
+        ``tier`` is "raw" (history) or a rollup tier ("1m", "1h", "1d"; ``metrics.rollups.tier_for_range``
+        picks it from the range, so a long range never reads raw history). ``bucket`` must be a whole
+        multiple of the tier's width, and buckets are aligned to it since the epoch like ``series``. On a
+        rollup tier, samples newer than the tier's newest bucket of a key (not rolled up yet) are read from
+        raw history in the same call, so a range ending now still shows its last minutes.
+
+        SQL: one statement. MongoDB: one find on the rollups and one aggregate on the history (one
+        aggregate for "raw"). Bad input raises ValueError and reads nothing: an unknown tier, a bucket
+        that is not a multiple of the tier, naive datetimes, ``end <= start``, more than
+        MAX_SERIES_BUCKETS buckets, more than MAX_SERIES_KEYS keys. Read-only: safe to retry after a
+        StoreError.
+        """
 
     @abc.abstractmethod
     def prune(self, source: str | None, before: datetime) -> int:

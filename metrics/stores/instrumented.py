@@ -23,6 +23,7 @@ from metrics.stores.base import (
     PollSample,
     RecordResult,
     SeriesBucket,
+    SeriesKey,
     Snapshot,
     SourceSpec,
     StoreError,
@@ -88,6 +89,11 @@ class InstrumentedStore(MetricStore):
 
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         return self._call("series", lambda: self.inner.series(source, metric, start, end, bucket), source)
+
+    def series_many(
+        self, keys: Sequence[SeriesKey], start: datetime, end: datetime, bucket: timedelta, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        return self._call("series_many", lambda: self.inner.series_many(keys, start, end, bucket, tier))
 
     def prune(self, source: str | None, before: datetime) -> int:
         return self._call("prune", lambda: self.inner.prune(source, before), source)

@@ -51,8 +51,15 @@ from metrics.extraction import (
     prepare,
     validate_poll_meta,
 )
-from metrics.rollups import TIERS, RollupBucket, finest_covering_tier, to_series
-from metrics.stores.arguments import aware_utc, bucket_seconds, decode_cursor, encode_cursor, history_limit
+from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, series_from_parts, to_series
+from metrics.stores.arguments import (
+    aware_utc,
+    bucket_seconds,
+    decode_cursor,
+    encode_cursor,
+    history_limit,
+    series_many_args,
+)
 from metrics.stores.base import (
     HistoryEntry,
     HistoryPage,
@@ -61,6 +68,7 @@ from metrics.stores.base import (
     PayloadError,
     RecordResult,
     SeriesBucket,
+    SeriesKey,
     Snapshot,
     SourceSpec,
     StoreError,
@@ -429,6 +437,122 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             )
             for row in rows
         ]
+
+    def series_many(
+        self, keys: Sequence[SeriesKey], start: datetime, end: datetime, bucket: timedelta, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        start, end, width = series_many_args(keys, start, end, bucket, tier)
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        if tier == "raw":
+            return self._raw_series_many(wanted, start, end, width)
+        sources = sorted({key.source for key in wanted})
+        metrics = sorted({key.metric for key in wanted})
+        query = {
+            "source": {"$in": sources},
+            "metric": {"$in": metrics},
+            "tier": tier,
+            "start_ms": {"$gte": epoch_ms(bucket_start(start, tier)), "$lt": epoch_ms(end)},
+        }
+        parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
+        newest: dict[SeriesKey, int] = {}
+        with self.driver_errors("series_many rollups"):
+            docs = list(self.rollup_collection.find(query))
+        for doc in docs:
+            key = SeriesKey(doc["source"], doc["metric"])
+            if key in parts:
+                parts[key].append(
+                    (
+                        _from_ms(doc["start_ms"]),
+                        int(doc["count"]),
+                        float(doc["min"]),
+                        float(doc["max"]),
+                        float(doc["sum"]),
+                    )
+                )
+                newest[key] = max(newest.get(key, 0), int(doc["last_at_ms"]))
+        # The samples not rolled up yet: after each key's newest bucket (per source, the earliest of its keys).
+        since: dict[str, int] = {}
+        for key in wanted:
+            after = newest.get(key, epoch_ms(start) - 1)
+            since[key.source] = min(since.get(key.source, after), after)
+        tail_query = {
+            "$or": [{"source": source, "epoch_ms": {"$gt": ms}} for source, ms in since.items()],
+            "fetched_at": {"$gte": to_millis(start), "$lt": to_millis(end)},
+        }
+        # The whole metrics sub-document: nx-27017 answers a dotted projection with flat "metrics.x" keys.
+        projection = {"source": 1, "epoch_ms": 1, "metrics": 1}
+        with self.driver_errors("series_many tail"):
+            tail = list(self.history_collection.find(tail_query, projection))
+        for doc in tail:
+            at_ms = int(doc["epoch_ms"])
+            values = doc.get("metrics") or {}
+            for metric in metrics:
+                key = SeriesKey(doc["source"], metric)
+                value = values.get(metric_key(metric))
+                if key in parts and isinstance(value, int | float) and at_ms > newest.get(key, -1):
+                    parts[key].append((_from_ms(at_ms), 1, float(value), float(value), float(value)))
+        return {key: series_from_parts(rows, width) for key, rows in parts.items()}
+
+    def _raw_series_many(
+        self, wanted: list[SeriesKey], start: datetime, end: datetime, width: int
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        """One aggregate: grouped by (source, bucket), a min/avg/max/count per asked metric."""
+        metrics = sorted({key.metric for key in wanted})
+        # One string key "<source>|<bucket ms>": nx-27017 does not evaluate expressions inside a compound _id.
+        group: dict[str, Any] = {"_id": "$key"}
+        for index, metric in enumerate(metrics):
+            field = f"$metrics.{metric_key(metric)}"
+            group[f"lo{index}"] = {"$min": field}
+            group[f"av{index}"] = {"$avg": field}
+            group[f"hi{index}"] = {"$max": field}
+            # Documents without the metric do not count ($type "missing" is not evaluated by nx-27017).
+            group[f"n{index}"] = {"$sum": {"$cond": [{"$eq": [{"$ifNull": [field, None]}, None]}, 0, 1]}}
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "source": {"$in": sorted({key.source for key in wanted})},
+                    "fetched_at": {"$gte": to_millis(start), "$lt": to_millis(end)},
+                }
+            },
+            {
+                "$project": {
+                    "metrics": 1,
+                    "key": {
+                        "$concat": [
+                            "$source",
+                            "|",
+                            {"$toString": {"$subtract": ["$epoch_ms", {"$mod": ["$epoch_ms", width * 1000]}]}},
+                        ]
+                    },
+                }
+            },
+            {"$group": group},
+        ]
+        result: dict[SeriesKey, list[SeriesBucket]] = {key: [] for key in wanted}
+        with self.driver_errors("series_many"):
+            rows = list(self.history_collection.aggregate(pipeline))
+        for row in rows:
+            source, _, bucket_ms = str(row["_id"]).rpartition("|")
+            at = datetime.fromtimestamp(int(float(bucket_ms)) / 1000, tz=UTC)
+            for index, metric in enumerate(metrics):
+                found = result.get(SeriesKey(source, metric))
+                count = int(row[f"n{index}"] or 0)
+                if found is None or not count or row[f"av{index}"] is None:
+                    continue
+                found.append(
+                    SeriesBucket(
+                        start=at,
+                        min=float(row[f"lo{index}"]),
+                        avg=float(row[f"av{index}"]),
+                        max=float(row[f"hi{index}"]),
+                        count=count,
+                    )
+                )
+        for buckets in result.values():
+            buckets.sort(key=lambda b: b.start)
+        return result
 
     def _series_tier(self, source: str, metric: str, field: str, start: datetime) -> str:
         with self.driver_errors(f"series tier {source}.{metric}"):

@@ -18,7 +18,22 @@ from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
-from django.db.models import Avg, BigIntegerField, Count, ExpressionWrapper, F, Max, Min, Q
+from django.db.models import (
+    Avg,
+    BigIntegerField,
+    Count,
+    ExpressionWrapper,
+    F,
+    IntegerField,
+    Max,
+    Min,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 
 from metrics.extraction import (
     PreparedPayload,
@@ -29,13 +44,14 @@ from metrics.extraction import (
     validate_poll_meta,
 )
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
-from metrics.rollups import TIERS, RollupBucket, finest_covering_tier, to_series
+from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, series_from_parts, to_series
 from metrics.stores.arguments import (
     aware_utc,
     bucket_seconds,
     decode_cursor,
     encode_cursor,
     history_limit,
+    series_many_args,
 )
 from metrics.stores.base import (
     HistoryEntry,
@@ -44,6 +60,7 @@ from metrics.stores.base import (
     MetricStore,
     RecordResult,
     SeriesBucket,
+    SeriesKey,
     Snapshot,
     SourceSpec,
     StoreError,
@@ -366,6 +383,64 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             )
             for row in rows
         ]
+
+    def series_many(
+        self, keys: Sequence[SeriesKey], start: datetime, end: datetime, bucket: timedelta, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        start, end, width = series_many_args(keys, start, end, bucket, tier)
+        wanted = list(dict.fromkeys(keys))
+        result: dict[SeriesKey, list[SeriesBucket]] = {key: [] for key in wanted}
+        if not wanted:
+            return result
+        pairs = Q()
+        for key in wanted:
+            pairs |= Q(source=key.source, metric=key.metric)
+        samples = MetricSample.objects.using(self.using).filter(pairs, fetched_at__gte=start, fetched_at__lt=end)
+        if tier == "raw":
+            bucket_start_epoch = ExpressionWrapper(F("epoch") - F("epoch") % width, output_field=BigIntegerField())
+            query = (
+                samples.annotate(bucket=bucket_start_epoch)
+                .values("source", "metric", "bucket")
+                .annotate(low=Min("value"), mean=Avg("value"), high=Max("value"), n=Count("id"))
+                .order_by("source", "metric", "bucket")
+            )
+            for row in self._guard(lambda: list(query), "series_many"):
+                result[SeriesKey(row["source"], row["metric"])].append(
+                    SeriesBucket(
+                        start=_from_epoch(int(row["bucket"])),
+                        min=float(row["low"]),
+                        avg=float(row["mean"]),
+                        max=float(row["high"]),
+                        count=int(row["n"]),
+                    )
+                )
+            return result
+        # One statement: the tier's buckets, and (UNION ALL) each key's samples after its newest bucket's
+        # last sample, i.e. what the next rollup run has not reached yet.
+        rollups = MetricRollup.objects.using(self.using).filter(tier=tier)
+        newest_rolled = Subquery(
+            rollups.filter(source=OuterRef("source"), metric=OuterRef("metric"))
+            .order_by("-start")
+            .values("last_at")[:1]
+        )
+        tail = (
+            samples.filter(fetched_at__gt=Coalesce(newest_rolled, Value(start - timedelta(microseconds=1))))
+            .annotate(at=F("fetched_at"), n=Value(1, output_field=IntegerField()), low=F("value"), high=F("value"))
+            .values_list("source", "metric", "at", "n", "low", "high", "value")
+        )
+        buckets = (
+            rollups.filter(pairs, start__gte=bucket_start(start, tier), start__lt=end)
+            .annotate(at=F("start"), n=F("count"), low=F("min"), high=F("max"))
+            .values_list("source", "metric", "at", "n", "low", "high", "sum")
+        )
+        parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
+        for source, metric, at, n, low, high, total in self._guard(
+            lambda: list(buckets.union(tail, all=True)), "series_many"
+        ):
+            found = parts.get(SeriesKey(source, metric))
+            if found is not None:
+                found.append((at, int(n), float(low), float(high), float(total)))
+        return {key: series_from_parts(rows, width) for key, rows in parts.items()}
 
     def _series_tier(self, source: str, metric: str, start: datetime) -> str:
         """The finest tier covering ``start`` (metrics.rollups.finest_covering_tier); one indexed read per tier."""

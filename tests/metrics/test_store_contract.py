@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from metrics.extraction import diff_payloads
-from metrics.stores.base import FieldChange, MetricStore, PayloadError, SourceSpec
+from metrics.stores.base import FieldChange, MetricStore, PayloadError, SeriesKey, SourceSpec
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
 # to every bucket width the series tests use.
@@ -268,6 +268,61 @@ def test_it_refuses_a_series_that_makes_no_sense(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         store.series(SPEC.slug, "cpu", T0, T0 + end, bucket)
+
+
+# --- series_many: several series from one tier in one round trip --------------------------
+
+
+def test_it_reads_several_raw_series_at_once_as_series_does(store: MetricStore) -> None:
+    other = SourceSpec("eu-west", metric_paths=SPEC.metric_paths)
+    for index, second in enumerate((0, 60, 299, 300, 900)):
+        store.record(SPEC, payload(cpu=float(index), online=index * 10), T0 + timedelta(seconds=second))
+        store.record(other, payload(cpu=float(index * 2)), T0 + timedelta(seconds=second + 5))
+    end, width = T0 + timedelta(hours=1), timedelta(minutes=5)
+    keys = [SeriesKey("us-east", "cpu"), SeriesKey("us-east", "online"), SeriesKey("eu-west", "cpu")]
+    found = store.series_many([*keys, SeriesKey("eu-west", "nope"), SeriesKey("nowhere", "cpu")], T0, end, width, "raw")
+    for key in keys:
+        assert found[key] == store.series(key.source, key.metric, T0, end, width)
+    assert found[SeriesKey("us-east", "cpu")][0].count == 3
+    assert found[SeriesKey("eu-west", "nope")] == found[SeriesKey("nowhere", "cpu")] == []
+
+
+def test_it_reads_a_rollup_tier_and_the_samples_not_rolled_up_yet(store: MetricStore) -> None:
+    from metrics.lifecycle.retention import roll_up, rollup_store
+
+    for minute in range(0, 120, 10):  # 12 samples over two hours, rolled up
+        store.record(SPEC, payload(cpu=float(minute)), T0 + timedelta(minutes=minute))
+    roll_up(rollup_store(store), SPEC.slug)
+    for minute in (125, 135):  # not rolled up yet: read from raw history in the same call
+        store.record(SPEC, payload(cpu=float(minute)), T0 + timedelta(minutes=minute))
+    key = SeriesKey(SPEC.slug, "cpu")
+    found = store.series_many([key], T0, T0 + timedelta(hours=3), timedelta(hours=1), "1h")[key]
+    assert [(b.start, b.min, b.max, b.count) for b in found] == [
+        (T0, 0.0, 50.0, 6),
+        (T0 + timedelta(hours=1), 60.0, 110.0, 6),
+        (T0 + timedelta(hours=2), 125.0, 135.0, 2),
+    ]
+    assert found[0].avg == 25.0
+    # Rolled up again, the same numbers: nothing is counted twice.
+    roll_up(rollup_store(store), SPEC.slug)
+    assert store.series_many([key], T0, T0 + timedelta(hours=3), timedelta(hours=1), "1h")[key] == found
+
+
+@pytest.mark.parametrize(
+    ("tier", "bucket", "count", "message"),
+    [
+        ("5m", timedelta(hours=1), 1, "tier must be one of"),
+        ("1h", timedelta(minutes=30), 1, "multiple of the 1h tier"),
+        ("raw", timedelta(minutes=1), 201, "at most 200 series"),
+        ("raw", timedelta(seconds=0), 1, "whole number of seconds"),
+    ],
+)
+def test_it_refuses_a_series_many_that_makes_no_sense(
+    store: MetricStore, tier: str, bucket: timedelta, count: int, message: str
+) -> None:
+    keys = [SeriesKey(f"s{index}", "cpu") for index in range(count)]
+    with pytest.raises(ValueError, match=message):
+        store.series_many(keys, T0, T0 + timedelta(days=1), bucket, tier)
 
 
 # --- prune, delete, stats -----------------------------------------------------------------
