@@ -6,8 +6,9 @@ Routes:
   GET    /_control/requests                               {"<region>": [unix times of requests], ...}
   POST   /_control/faults/<region>                        JSON ``Fault`` fields: set a standing fault
   DELETE /_control/faults/<region>                        clear it (``/_control/faults`` clears all)
+  POST   /_control/version/<region>                       {"version": "v2.6.15"}: deploy a build (top-level ``version``)
   POST   /_control/advance                                {"windows": n}: jump n time windows ahead
-  POST   /_control/reset                                  clear faults, request log and time offset
+  POST   /_control/reset                                  clear faults, deployed versions, request log and time offset
 
 The control routes answer only clients on loopback, so a simulator bound to all interfaces in a
 container cannot be steered from outside.
@@ -42,6 +43,7 @@ logger = logging.getLogger("pollers.simulator")
 
 NON_ASCII_NOTE = "Zürich \u2013 \u2713 東京"  # in the "charset" fault's document
 REGION_PATH = re.compile(r"^/status/([a-z0-9][a-z0-9-]{0,63})/?$")
+VERSION_PATH = re.compile(r"^/_control/version/([a-z0-9][a-z0-9-]{0,63})/?$")
 FAULT_PATH = re.compile(r"^/_control/faults(?:/([a-z0-9][a-z0-9-]{0,63}))?/?$")
 
 
@@ -53,6 +55,8 @@ class SimulatorState:
         self.lock = threading.Lock()
         self.offset = 0.0
         self.faults: dict[str, Fault] = {}
+        # Builds "deployed" through the control API: the region's top-level ``version`` (deploy markers).
+        self.versions: dict[str, str] = {}
         self.requests: dict[str, list[float]] = defaultdict(list)
         self.stopping = threading.Event()
 
@@ -79,6 +83,7 @@ class SimulatorState:
     def reset(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.versions.clear()
             self.requests.clear()
             self.offset = 0.0
 
@@ -151,6 +156,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             with state.lock:
                 state.faults[fault_match.group(1)] = fault
             self.send_json(200, {"region": fault_match.group(1), "fault": asdict(fault)})
+        elif version_match := VERSION_PATH.match(path):
+            version = body.get("version")
+            if not isinstance(version, str) or not 0 < len(version) <= 64:
+                self.send_json(400, {"error": "version must be a string of 1 to 64 characters"})
+                return
+            with state.lock:
+                state.versions[version_match.group(1)] = version
+            self.send_json(200, {"region": version_match.group(1), "version": version})
         elif path == "/_control/advance":
             try:
                 windows = float(body.get("windows", 1))
@@ -212,6 +225,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             stats=flat.get("stats") == "1",
             degraded=degraded,
         )
+        with state.lock:
+            deployed = state.versions.get(region)
+        if deployed is not None:
+            document["version"] = deployed
         body = json.dumps(document).encode()
 
         if fault is None or kind in ("latency", "degraded", "healthy", "auth"):
@@ -487,6 +504,10 @@ class RunningSimulator:
     def clear_faults(self) -> None:
         with self.state.lock:
             self.state.faults.clear()
+
+    def deploy(self, region: str, version: str) -> None:
+        with self.state.lock:
+            self.state.versions[region] = version
 
     def advance(self, windows: float = 1) -> None:
         with self.state.lock:

@@ -130,6 +130,16 @@ def test_it_serves_each_region_over_http(simulator: RunningSimulator) -> None:
     assert get(simulator, "/nothing/here")[0] == 404
 
 
+def test_it_deploys_a_build_to_one_region_when_told(simulator: RunningSimulator) -> None:
+    status, answer = control(simulator.base_url, "POST", "/_control/version/eu-west", {"version": "v2.6.15"})
+    assert (status, answer) == (200, {"region": "eu-west", "version": "v2.6.15"})
+    assert json.loads(get(simulator, "/status/eu-west")[2])["version"] == "v2.6.15"
+    assert json.loads(get(simulator, "/status/us-east")[2])["version"] != "v2.6.15"
+    assert control(simulator.base_url, "POST", "/_control/version/eu-west", {"version": 3})[0] == 400
+    control(simulator.base_url, "POST", "/_control/reset", {})
+    assert json.loads(get(simulator, "/status/eu-west")[2])["version"] == payload.character("eu-west").version
+
+
 def test_it_moves_to_the_next_window_when_told(simulator: RunningSimulator) -> None:
     before = get(simulator, "/status/us-west?stats=1")[2]
     status, answer = control(simulator.base_url, "POST", "/_control/advance", {"windows": 1})
