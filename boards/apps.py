@@ -8,3 +8,9 @@ class BoardsConfig(AppConfig):
 
     name = "boards"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from boards import receivers
+        from pollers.signals import change_stored
+
+        change_stored.connect(receivers.on_change_stored, dispatch_uid="boards.change_stored")

@@ -479,6 +479,12 @@ else:
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 # The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
 # latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
+# Boards (docs/boards.md): diff paths whose change records a deploy/change marker ("*" matches one level or more).
+BOARDS_ANNOTATION_PATHS = config.string_list(
+    "BOARDS_ANNOTATION_PATHS", ["version", "results.deployment.last_deployment"]
+)
+# Points per series a board chart gets at most (the bucket width follows from the range).
+BOARDS_MAX_POINTS = config.integer("BOARDS_MAX_POINTS", 240, minimum=20, maximum=2000)
 DASHBOARD_RAW_JSON_MAX_DEPTH = config.integer("DASHBOARD_RAW_JSON_MAX_DEPTH", 16, minimum=1, maximum=64)
 DASHBOARD_RAW_JSON_MAX_BYTES = config.integer(
     "DASHBOARD_RAW_JSON_MAX_BYTES", 256 * 1024, minimum=4096, maximum=16 * 1024 * 1024

@@ -1,0 +1,63 @@
+"""Deploy and change markers: a stored change whose diff touches a watched path records an annotation.
+
+Connected to ``pollers.signals.change_stored`` in ``BoardsConfig.ready``. Which paths count is the
+setting ``BOARDS_ANNOTATION_PATHS`` (default: the top-level ``version`` and
+``results.deployment.last_deployment``; docs/boards.md). Like every receiver of the poller's signals it
+must not raise: a database failure here is logged and the marker is lost, the poll is not.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from boards.models import Annotation
+from metrics.stores.base import FieldChange, RecordResult
+from pollers.models import Source
+
+logger = logging.getLogger("boards")
+MAX_TEXT = 500
+
+
+def watched(changes: Iterable[FieldChange], patterns: Iterable[str]) -> list[FieldChange]:
+    """The changes whose path matches one of ``patterns`` (``*`` matches any run of characters)."""
+    wanted = list(patterns)
+    return [change for change in changes if any(fnmatch.fnmatchcase(change.path, p) for p in wanted)]
+
+
+def describe(changes: list[FieldChange]) -> str:
+    """One line: ``version v2.4.1 → v2.6.15; results.deployment.last_deployment …``."""
+
+    def short(value: Any) -> str:
+        text = "—" if value is None else str(value)
+        return text if len(text) <= 60 else text[:59] + "…"
+
+    parts = [f"{c.path} {short(c.old)} → {short(c.new)}" for c in changes]
+    text = "; ".join(parts)
+    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+
+
+def on_change_stored(
+    sender: Any, source: Source, record: RecordResult, fetched_at: datetime, poll_id: str, **kwargs: Any
+) -> None:
+    found = watched(record.diff, settings.BOARDS_ANNOTATION_PATHS)
+    if not found:
+        return
+    tags = ["deploy" if any(c.path == "version" or "deploy" in c.path for c in found) else "change"]
+    try:
+        Annotation.objects.create(
+            team_id=source.team_id,
+            source=source,
+            at=fetched_at,
+            text=describe(found),
+            tags=tags,
+            kind=Annotation.Kind.AUTO,
+        )
+    except DatabaseError:
+        logger.warning("annotation for %s (poll %s) not recorded", source.slug, poll_id, exc_info=True)
