@@ -23,7 +23,7 @@ from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 
 import devops_insights
-from api import alerts_views, export_views, metrics_views, sources_views, status_views
+from api import alerts_views, boards_views, export_views, metrics_views, sources_views, status_views
 from api.access import READ
 from api.auth import unauthorized
 from api.body import json_object
@@ -34,8 +34,8 @@ from api.params import strays
 from api.validation import FieldErrors, collect, field_of, sentence
 
 DESCRIPTION = (
-    "Sources, latest snapshots, history, series, changes, exports and alerts. Authenticate with a browser "
-    "session or `Authorization: Bearer <token>`. Every error is "
+    "Sources, latest snapshots, history, series, changes, exports, alerts, boards and annotations. "
+    "Authenticate with a browser session or `Authorization: Bearer <token>`. Every error is "
     '`{"error": {"code", "message", "details"}}`; a problem with a parameter or a field is a 400 naming it '
     "in `details.fields`. HEAD is accepted wherever GET is."
 )
@@ -172,4 +172,5 @@ api = build_api(
     ("metrics", metrics_views.router),
     ("export", export_views.router),
     ("alerts", alerts_views.router),
+    ("", boards_views.router),
 )

@@ -73,9 +73,7 @@ def compare(metric: str, sources: list[Source], time_range: TimeRange, store: Me
                 "latest_deviation": sig(devs[latest_index]) if latest_index is not None else None,
             }
         )
-    ranking = sorted(
-        rows, key=lambda r: (r["mean_abs_deviation"] is None, -(r["mean_abs_deviation"] or 0), r["region"])
-    )
+    ranking = sorted(spread, key=lambda r: (spread[r] is None, -(spread[r] or 0.0), r))
     return {
         "metric": metric,
         "tier": tier,

@@ -23,6 +23,7 @@ import nh3
 from django.conf import settings
 from markdown_it import MarkdownIt
 
+from accounts.teams import Action, restrict
 from boards import spec
 from boards.models import Annotation
 from metrics.rollups import bucket_for_range, tier_for_range
@@ -82,6 +83,11 @@ class Context:
             self.store_calls += 1
             self.latest = self.store.latest_all()
         return self.latest
+
+
+def readable_sources(user: Any) -> list[Source]:
+    """The sources ``user`` may read (accounts.teams), by slug: what a board may show them."""
+    return list(restrict(Source.objects.all(), user, Action.READ).order_by("slug"))
 
 
 def variable_options(variables: Sequence[Mapping[str, Any]], sources: Sequence[Source]) -> dict[str, list[str]]:

@@ -161,7 +161,12 @@ def validate(document: Any) -> dict[str, Any]:
     for error in sorted(_validator.iter_errors(document), key=lambda e: list(map(str, e.absolute_path))):
         if error.validator in ("if", "allOf"):
             continue  # the branch's own errors are reported beneath it
-        problems.setdefault(path_of(error.absolute_path), []).append(_message(error))
+        parts = list(error.absolute_path)
+        message = _message(error)
+        if error.validator == "required":  # named at the missing field itself: "panels[0].sources: required"
+            missing = [name for name in error.validator_value if name not in (error.instance or {})]
+            parts, message = [*parts, missing[0] if missing else "?"], "required"
+        problems.setdefault(path_of(parts), []).append(message)
     if problems:
         raise SpecError(problems)
     assert isinstance(document, dict)

@@ -197,3 +197,42 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
     store = get_store()
     for fetched_at, body in points:
         store.record(source.spec(), body, fetched_at)
+
+
+# --- boards -------------------------------------------------------------------------------------
+
+
+def board_document(title: str = "Wait times", **fields: Any) -> dict[str, Any]:
+    """A valid board document (boards/spec.py): one time-series panel of every source's cpu_load."""
+    from boards.spec import FORMAT
+
+    document: dict[str, Any] = {
+        "format": FORMAT,
+        "title": title,
+        "time_range": "24h",
+        "refresh": 0,
+        "variables": [],
+        "panels": [
+            {
+                "id": "cpu",
+                "type": "timeseries",
+                "title": "CPU",
+                "x": 0,
+                "y": 0,
+                "w": 6,
+                "h": 4,
+                "sources": ["*"],
+                "metrics": ["cpu_load"],
+            },
+        ],
+    }
+    document.update(fields)
+    return document
+
+
+def make_board(title: str = "Wait times", *, team: Team | None = None, author: Any = None, **fields: Any) -> Any:
+    """A saved board (version 1) of ``team`` (the default team unless given)."""
+    from accounts.teams import default_team
+    from boards.models import Board
+
+    return Board.create_from(board_document(title, **fields), team or default_team(), author)

@@ -1,0 +1,347 @@
+"""``/api/v1/boards``, ``/api/v1/compare`` and ``/api/v1/annotations``: boards, the region comparison and
+deploy/change markers (boards/; docs/boards.md).
+
+Every operation is a router of the one NinjaAPI, so credentials, rate limits, strict parameters and the
+error shape are the API's own. Who may do what is accounts.teams' rule, as boards.models says: reading
+needs a viewer of the board's (or source's) team; writing needs an operator or admin there, and a
+token with the write scope. A board the caller may not read answers 404, as one that does not exist.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from django.db import transaction
+from django.db.models import Q
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Query, Schema
+from ninja.responses import Status
+from pydantic import ConfigDict, Field
+
+from accounts.models import Team
+from accounts.teams import Action, allows, restrict, teams_of
+from api.access import principal_of
+from api.body import json_object
+from api.errors import ApiError, field_errors
+from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
+from api.router import ApiRouter
+from api.schemas import READ_ERRORS, WRITE_ERRORS, documented
+from boards import spec
+from boards.compare import compare
+from boards.data import RangeError, TimeRange, assemble, readable_sources
+from boards.models import EDIT, Annotation, Board
+from metrics.stores import get_store
+from metrics.stores.base import StoreError
+from pollers.models import Source
+
+router = ApiRouter(tags=["boards"])
+MAX_ANNOTATIONS = 500
+BOARD_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": spec.SCHEMA}}}}
+
+
+# --- who may do what ------------------------------------------------------------------------
+
+
+def board_or_404(request: HttpRequest, slug: str) -> Board:
+    board = Board.objects.readable_by(principal_of(request).user).select_related("team").filter(slug=slug).first()
+    if board is None:
+        raise ApiError(404, "board_not_found", f"No board with slug {slug!r}.")
+    return board
+
+
+def require_edit(request: HttpRequest, team: Team | int) -> Any:
+    """The caller's user, when it may change what ``team`` owns with a write-scoped credential; else 403."""
+    principal = principal_of(request)
+    if not principal.can_write:
+        raise ApiError(403, "insufficient_scope", "This token is read-only; this operation needs a write-scoped token.")
+    if not allows(principal.user, team, EDIT):
+        raise ApiError(
+            403, "forbidden", "Changing boards and annotations needs the operator or admin role in the team."
+        )
+    return principal.user
+
+
+def team_for_write(request: HttpRequest, slug: str | None) -> Team:
+    """The team named (by slug), else the caller's only team where it may edit; 400 when that is ambiguous."""
+    user = principal_of(request).user
+    if slug:
+        team = Team.objects.filter(slug=slug).first()
+        if team is None or not allows(user, team, Action.READ):
+            raise field_errors({"team": [f"no team {slug!r}"]}, "The request body is invalid.")
+        return team
+    editable = list(teams_of(user, EDIT)[:2])
+    if len(editable) != 1:
+        raise field_errors(
+            {"team": ["name the team (its slug): you may edit boards in several teams, or none"]},
+            "The request body is invalid.",
+        )
+    return editable[0]
+
+
+def board_document(request: HttpRequest) -> dict[str, Any]:
+    body = json_object(request)
+    try:
+        return spec.validate(body)
+    except spec.SpecError as exc:
+        raise field_errors(exc.problems, "The board document is invalid.") from None
+
+
+def board_summary(board: Board, user: Any) -> dict[str, Any]:
+    return {
+        "slug": board.slug,
+        "title": board.title,
+        "team": board.team.slug,
+        "version": board.version,
+        "time_range": board.time_range,
+        "refresh": board.refresh,
+        "updated_at": board.updated_at.isoformat(),
+        "can_edit": board.can_edit(user),
+        "url": f"/boards/{board.slug}/",
+    }
+
+
+# --- boards ---------------------------------------------------------------------------------
+
+
+@router.get("/boards", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="listBoards")
+def list_boards(request: HttpRequest) -> dict[str, Any]:
+    """The boards of every team the caller may read."""
+    user = principal_of(request).user
+    boards = Board.objects.readable_by(user).select_related("team")
+    return {"boards": [board_summary(b, user) for b in boards]}
+
+
+@router.post(
+    "/boards",
+    response=documented({201: dict[str, Any]}, *WRITE_ERRORS),
+    operation_id="createBoard",
+    openapi_extra=BOARD_BODY,
+)
+def create_board(request: HttpRequest, response: HttpResponse) -> Status:
+    """Create a board from a board document (import). ``team`` names the owner when the caller has several."""
+    document = board_document(request)
+    team = team_for_write(request, document.get("team"))
+    user = require_edit(request, team)
+    board = Board.create_from(document, team, user)
+    response["Location"] = f"/api/v1/boards/{board.slug}"
+    return Status(201, {**board_summary(board, user), "document": board.document()})
+
+
+@router.get("/boards/{slug}", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="getBoard")
+def get_board(request: HttpRequest, slug: str) -> dict[str, Any]:
+    """A board: its summary and its document (the export format)."""
+    board = board_or_404(request, slug)
+    return {**board_summary(board, principal_of(request).user), "document": board.document()}
+
+
+@router.put(
+    "/boards/{slug}",
+    response=documented({200: dict[str, Any]}, *WRITE_ERRORS),
+    operation_id="saveBoard",
+    openapi_extra=BOARD_BODY,
+)
+def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
+    """Save a new version of a board from a document; the board's slug and team stay."""
+    board = board_or_404(request, slug)
+    user = require_edit(request, board.team)
+    document = board_document(request)
+    version = board.save_document({**document, "slug": board.slug, "team": board.team.slug}, user)
+    return {**board_summary(board, user), "document": board.document(), "saved_version": version.number}
+
+
+@router.delete("/boards/{slug}", response=documented({204: None}, 401, 403, 404, 429, 500), operation_id="deleteBoard")
+def delete_board(request: HttpRequest, slug: str) -> Status:
+    """Delete a board and its versions."""
+    board = board_or_404(request, slug)
+    require_edit(request, board.team)
+    with transaction.atomic():
+        board.delete()
+    return Status(204, None)
+
+
+@router.get(
+    "/boards/{slug}/versions",
+    response=documented({200: dict[str, Any]}, *READ_ERRORS),
+    operation_id="listBoardVersions",
+)
+def board_versions(request: HttpRequest, slug: str) -> dict[str, Any]:
+    """Every saved version of a board, newest first."""
+    board = board_or_404(request, slug)
+    return {
+        "versions": [
+            {
+                "number": v.number,
+                "created_at": v.created_at.isoformat(),
+                "author": v.author.get_username() if v.author else None,
+                "note": v.note,
+                "panels": len(v.document.get("panels", [])),
+            }
+            for v in board.versions.select_related("author")
+        ]
+    }
+
+
+@router.post(
+    "/boards/{slug}/versions/{number}/restore",
+    response=documented({200: dict[str, Any]}, 401, 403, 404, 429, 500),
+    operation_id="restoreBoardVersion",
+)
+def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, Any]:
+    """Restore an earlier version: saved as a new version copying it (history only grows)."""
+    board = board_or_404(request, slug)
+    user = require_edit(request, board.team)
+    if not board.versions.filter(number=number).exists():
+        raise ApiError(404, "version_not_found", f"Board {slug!r} has no version {number}.")
+    version = board.restore(number, user)
+    return {**board_summary(board, user), "document": board.document(), "saved_version": version.number}
+
+
+@router.post(
+    "/boards/{slug}/duplicate",
+    response=documented({201: dict[str, Any]}, 401, 403, 404, 429, 500),
+    operation_id="duplicateBoard",
+)
+def duplicate_board(request: HttpRequest, response: HttpResponse, slug: str) -> Status:
+    """A copy of a board in the same team, with a new slug and a history of its own."""
+    board = board_or_404(request, slug)
+    user = require_edit(request, board.team)
+    copy = board.duplicate(user)
+    response["Location"] = f"/api/v1/boards/{copy.slug}"
+    return Status(201, board_summary(copy, user))
+
+
+class DataQuery(Schema):
+    range: Annotated[Text | None, Field(None, description=f"A preset: {', '.join(spec.TIME_RANGES)}.")] = None
+    start: Annotated[float | None, Field(None, alias="from", description="Epoch seconds (with `to`: a zoom).")] = None
+    end: Annotated[float | None, Field(None, alias="to", description="Epoch seconds.")] = None
+    vars: Annotated[
+        Text | None, Field(None, max_length=1000, description="Variable values: `region=eu-west,tag=prod`.")
+    ] = None
+
+
+def parse_vars(raw: str | None) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        name, sep, value = part.partition("=")
+        if not sep or not name.strip():
+            raise field_errors(
+                {"vars": ["write name=value pairs separated by commas"]}, "Some query parameters are invalid."
+            )
+        values[name.strip()] = value.strip()
+    return values
+
+
+def time_range_of(name: str | None, start: float | None, end: float | None) -> TimeRange:
+    try:
+        return TimeRange.parse(
+            name, None if start is None else str(start), None if end is None else str(end), timezone.now()
+        )
+    except RangeError as exc:
+        raise field_errors({"range": [str(exc)]}, "Some query parameters are invalid.") from None
+
+
+@router.get("/boards/{slug}/data", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="boardData")
+def board_data(request: HttpRequest, slug: str, query: Query[DataQuery]) -> dict[str, Any]:
+    """Every panel's data for a range and variable values (what the board page draws)."""
+    board = board_or_404(request, slug)
+    user = principal_of(request).user
+    return assemble(
+        board.document(),
+        readable_sources(user),
+        parse_vars(query.vars),
+        time_range_of(query.range, query.start, query.end),
+        get_store(),
+        timezone.now(),
+    )
+
+
+class CompareQuery(Schema):
+    metric: Annotated[
+        Text, Field(min_length=1, max_length=100, pattern=spec.METRIC, description="The metric to compare.")
+    ]
+    range: Annotated[Text | None, Field(None, description=f"A preset: {', '.join(spec.TIME_RANGES)}.")] = None
+    start: Annotated[float | None, Field(None, alias="from", description="Epoch seconds (with `to`).")] = None
+    end: Annotated[float | None, Field(None, alias="to", description="Epoch seconds.")] = None
+
+
+@router.get("/compare", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="compareRegions")
+def compare_regions(request: HttpRequest, query: Query[CompareQuery]) -> dict[str, Any]:
+    """One metric, every region: overlaid series, each region's deviation from the median of the others, a ranking."""
+    window = time_range_of(query.range, query.start, query.end)
+    try:
+        return compare(query.metric, readable_sources(principal_of(request).user), window, get_store())
+    except StoreError:
+        raise ApiError(503, "store_unavailable", "The metric store did not answer; retry shortly.") from None
+
+
+# --- annotations ----------------------------------------------------------------------------
+
+
+class AnnotationQuery(Schema):
+    source: Annotated[Text | None, Field(None, max_length=64, description="Only this source's (and team-wide) ones.")]
+    since: Annotated[Timestamp | None, Field(None, description=f"At or after this time. {TIMESTAMP_HELP}")] = None
+    until: Annotated[Timestamp | None, Field(None, description=f"Before this time. {TIMESTAMP_HELP}")] = None
+    kind: Annotated[Text | None, Field(None, pattern="^(auto|manual)$", description="auto or manual.")] = None
+    limit: Annotated[int, Between(1, MAX_ANNOTATIONS)] = Field(100, description="At most this many, newest first.")
+
+
+@router.get("/annotations", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="listAnnotations")
+def list_annotations(request: HttpRequest, query: Query[AnnotationQuery]) -> dict[str, Any]:
+    """Deploy and change markers of the teams the caller may read, newest first."""
+    user = principal_of(request).user
+    found = Annotation.objects.readable_by(user).select_related("team", "source", "created_by")
+    if query.source is not None:
+        source = restrict(Source.objects.all(), user).filter(slug=query.source).first()
+        if source is None:
+            raise field_errors({"source": ["no such source"]}, "Some query parameters are invalid.")
+        found = found.filter(Q(source=source) | Q(source__isnull=True, team_id=source.team_id))
+    if query.since is not None:
+        found = found.filter(at__gte=query.since)
+    if query.until is not None:
+        found = found.filter(at__lt=query.until)
+    if query.kind:
+        found = found.filter(kind=query.kind)
+    return {"annotations": [a.as_dict() for a in found.order_by("-at", "-pk")[: query.limit]]}
+
+
+class AnnotationCreate(Schema):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+    text: Annotated[Text, Field(min_length=1, max_length=500)]
+    at: Annotated[Timestamp | None, Field(None, description=f"When (default: now). {TIMESTAMP_HELP}")] = None
+    source: Annotated[
+        Text | None, Field(None, max_length=64, description="The source; none: every source of the team.")
+    ] = None
+    team: Annotated[Text | None, Field(None, max_length=50, description="The team, when there is no source.")] = None
+    tags: Annotated[list[Annotated[Text, Field(min_length=1, max_length=40)]], Field(max_length=10)] = Field(
+        default_factory=list
+    )
+
+
+@router.post("/annotations", response=documented({201: dict[str, Any]}, *WRITE_ERRORS), operation_id="createAnnotation")
+def create_annotation(request: HttpRequest, response: HttpResponse, body: AnnotationCreate) -> Status:
+    """Mark a moment (a release from CI, a maintenance): on every chart covering its source and time."""
+    user = principal_of(request).user
+    source = None
+    if body.source is not None:
+        source = restrict(Source.objects.all(), user).filter(slug=body.source).first()
+        if source is None:
+            raise field_errors({"source": ["no such source"]}, "The request body is invalid.")
+        team: Team = source.team
+    else:
+        team = team_for_write(request, body.team)
+    author = require_edit(request, team)
+    annotation = Annotation.objects.create(
+        team=team,
+        source=source,
+        at=body.at or timezone.now(),
+        text=body.text,
+        tags=list(dict.fromkeys(body.tags)),
+        kind=Annotation.Kind.MANUAL,
+        created_by=author,
+    )
+    response["Location"] = f"/api/v1/annotations?source={source.slug}" if source else "/api/v1/annotations"
+    return Status(201, annotation.as_dict())

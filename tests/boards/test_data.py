@@ -1,0 +1,141 @@
+"""Panel data: every panel type from the real store, one store call per chart panel, rollups for long ranges."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from accounts.models import Role
+from boards.compare import compare
+from boards.data import TimeRange, assemble, readable_sources, render_note
+from boards.models import Annotation
+from metrics.lifecycle.retention import roll_up, rollup_store
+from metrics.stores import get_store
+from tests.factories import add_member, board_document, make_source, make_team, make_user, payload, record_history
+
+pytestmark = pytest.mark.django_db
+NOW = datetime.now(UTC).replace(microsecond=0)
+
+
+def cpu(value: float, **more: Any) -> dict[str, Any]:
+    return payload(**{"results.stats.server.cpu_load": value}, **more)
+
+
+def seeded() -> tuple[Any, Any]:
+    east, west = make_source("us-east", tags=["prod"]), make_source("eu-west")
+    record_history(east, [(NOW - timedelta(minutes=50 - i * 10), cpu(10.0 + i)) for i in range(5)])
+    record_history(west, [(NOW - timedelta(minutes=45 - i * 10), cpu(40.0 + i, status="error")) for i in range(5)])
+    return east, west
+
+
+PANELS = [
+    {
+        "id": "ts",
+        "type": "timeseries",
+        "x": 0,
+        "y": 0,
+        "w": 6,
+        "h": 4,
+        "sources": ["region:$region"],
+        "metrics": ["cpu_load"],
+        "band": True,
+    },
+    {"id": "st", "type": "stat", "x": 6, "y": 0, "w": 3, "h": 2, "sources": ["us-east"], "metric": "cpu_load"},
+    {"id": "tb", "type": "table", "x": 9, "y": 0, "w": 3, "h": 2, "sources": ["*"], "metrics": ["cpu_load", "nope"]},
+    {
+        "id": "br",
+        "type": "bar",
+        "x": 0,
+        "y": 4,
+        "w": 4,
+        "h": 3,
+        "sources": ["tag:prod", "eu-west"],
+        "metric": "cpu_load",
+    },
+    {"id": "sg", "type": "status", "x": 4, "y": 4, "w": 4, "h": 3, "sources": ["*"]},
+    {"id": "nt", "type": "note", "x": 8, "y": 4, "w": 4, "h": 3, "text": "**Runbook** <script>alert(1)</script>"},
+]
+
+
+def test_it_assembles_every_panel_type_with_one_store_call_per_chart_and_one_for_latest() -> None:
+    seeded()
+    doc = board_document(panels=PANELS, variables=[{"name": "region", "kind": "region", "default": "us-east"}])
+    window = TimeRange.parse("6h", None, None, NOW + timedelta(seconds=1))
+    data = assemble(doc, readable_sources(make_user("root", superuser=True)), {}, window, get_store(), NOW)
+    panels = data["panels"]
+    assert data["variables"] == {"values": {"region": "us-east"}, "options": {"region": ["eu-west", "us-east"]}}
+    assert panels["ts"]["tier"] == "raw" and panels["ts"]["sources"] == ["us-east"]
+    [series] = panels["ts"]["series"]
+    assert [v for v in series["avg"] if v is not None] == [10, 11, 12, 13, 14]
+    assert series["min"] is not None and len(series["max"]) == len(panels["ts"]["t"])
+    assert (panels["st"]["value"], panels["st"]["delta"]) == (14, 4)
+    assert panels["tb"]["rows"] == [
+        {"source": "eu-west", "values": [44, None]},
+        {"source": "us-east", "values": [14, None]},
+    ]
+    assert panels["br"]["bars"] == [{"source": "us-east", "value": 14}, {"source": "eu-west", "value": 44}]
+    states = {c["source"]: c["state"] for c in panels["sg"]["cells"]}
+    assert states == {"eu-west": "pending", "us-east": "pending"}  # never polled (pollers.health: waiting)
+    assert "<strong>Runbook</strong>" in panels["nt"]["html"] and "<script" not in panels["nt"]["html"]
+    assert data["store_calls"] == 3
+
+    picked = assemble(
+        doc, readable_sources(make_user("r2", superuser=True)), {"region": "eu-west"}, window, get_store(), NOW
+    )
+    assert picked["panels"]["ts"]["sources"] == ["eu-west"]
+    unknown = assemble(
+        doc, readable_sources(make_user("r3", superuser=True)), {"region": "mars"}, window, get_store(), NOW
+    )
+    assert unknown["panels"]["ts"]["sources"] == ["us-east"]  # not an option: the default
+
+
+def test_it_reads_a_90_day_panel_from_day_rollups_not_raw_history() -> None:
+    east = make_source("us-east")
+    old = (NOW - timedelta(days=60)).replace(hour=12, minute=0, second=0)
+    record_history(east, [(old + timedelta(minutes=i), cpu(float(i))) for i in range(3)])
+    roll_up(rollup_store(get_store()), "us-east")
+    get_store().prune("us-east", NOW - timedelta(days=1))  # raw history of that day is gone, the rollups stay
+    doc = board_document(panels=[PANELS[0] | {"sources": ["*"]}])
+    window = TimeRange.parse("90d", None, None, NOW)
+    data = assemble(doc, readable_sources(make_user("root", superuser=True)), {}, window, get_store(), NOW)
+    panel = data["panels"]["ts"]
+    assert panel["tier"] == "1d" and panel["bucket"] % 86400 == 0
+    assert [v for v in panel["series"][0]["avg"] if v is not None] == [1]
+
+
+def test_it_shows_only_the_sources_and_markers_of_readable_teams() -> None:
+    blue, red = make_team("blue"), make_team("red")
+    east, west = make_source("us-east", team=blue), make_source("eu-west", team=red)
+    Annotation.objects.create(team=blue, source=east, at=NOW - timedelta(minutes=5), text="deploy v2")
+    Annotation.objects.create(team=blue, source=None, at=NOW - timedelta(minutes=4), text="freeze")
+    Annotation.objects.create(team=red, source=west, at=NOW - timedelta(minutes=3), text="red deploy")
+    viewer = make_user("v")
+    add_member(viewer, blue, Role.VIEWER)
+    window = TimeRange.parse("1h", None, None, NOW)
+    data = assemble(board_document(), readable_sources(viewer), {}, window, get_store(), NOW)
+    assert data["panels"]["cpu"]["sources"] == ["us-east"]
+    assert [a["text"] for a in data["annotations"]] == ["deploy v2", "freeze"]
+
+
+def test_it_ranks_regions_by_their_distance_from_the_median_of_the_others() -> None:
+    levels = {"us-east": 10.0, "eu-west": 30.0, "eu-central": 11.0, "us-west": 9.0}
+    for slug, level in levels.items():
+        record_history(make_source(slug), [(NOW - timedelta(minutes=30), cpu(level))])
+    window = TimeRange.parse("1h", None, None, NOW)
+    result = compare("cpu_load", readable_sources(make_user("root", superuser=True)), window, get_store())
+    assert result["ranking"][0] == "eu-west"
+    west = next(r for r in result["regions"] if r["region"] == "eu-west")
+    assert west["latest_deviation"] == 200  # (30 - median(10, 11, 9)) / 10
+    east = next(r for r in result["regions"] if r["region"] == "us-east")
+    assert east["latest_deviation"] == pytest.approx(-9.091, abs=0.01)  # (10 - 11) / 11
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['<img src=x onerror="alert(1)">', "[click](javascript:alert(1))", "<iframe src=//evil></iframe>"],
+)
+def test_it_sanitises_a_markdown_note(text: str) -> None:
+    html = render_note(text)
+    assert "<img" not in html and 'href="javascript' not in html and "<iframe" not in html
