@@ -66,10 +66,12 @@ def test_it_assembles_every_panel_type_with_one_store_call_per_chart_and_one_for
     data = assemble(doc, readable_sources(make_user("root", superuser=True)), {}, window, get_store(), NOW)
     panels = data["panels"]
     assert data["variables"] == {"values": {"region": "us-east"}, "options": {"region": ["eu-west", "us-east"]}}
-    assert panels["ts"]["tier"] == "raw" and panels["ts"]["sources"] == ["us-east"]
+    assert panels["ts"]["tier"] == "raw"
+    assert panels["ts"]["sources"] == ["us-east"]
     [series] = panels["ts"]["series"]
     assert [v for v in series["avg"] if v is not None] == [10, 11, 12, 13, 14]
-    assert series["min"] is not None and len(series["max"]) == len(panels["ts"]["t"])
+    assert series["min"] is not None
+    assert len(series["max"]) == len(panels["ts"]["t"])
     assert (panels["st"]["value"], panels["st"]["delta"]) == (14, 4)
     assert panels["tb"]["rows"] == [
         {"source": "eu-west", "values": [44, None]},
@@ -78,7 +80,8 @@ def test_it_assembles_every_panel_type_with_one_store_call_per_chart_and_one_for
     assert panels["br"]["bars"] == [{"source": "us-east", "value": 14}, {"source": "eu-west", "value": 44}]
     states = {c["source"]: c["state"] for c in panels["sg"]["cells"]}
     assert states == {"eu-west": "pending", "us-east": "pending"}  # never polled (pollers.health: waiting)
-    assert "<strong>Runbook</strong>" in panels["nt"]["html"] and "<script" not in panels["nt"]["html"]
+    assert "<strong>Runbook</strong>" in panels["nt"]["html"]
+    assert "<script" not in panels["nt"]["html"]
     assert data["store_calls"] == 3
 
     picked = assemble(
@@ -101,7 +104,8 @@ def test_it_reads_a_90_day_panel_from_day_rollups_not_raw_history() -> None:
     window = TimeRange.parse("90d", None, None, NOW)
     data = assemble(doc, readable_sources(make_user("root", superuser=True)), {}, window, get_store(), NOW)
     panel = data["panels"]["ts"]
-    assert panel["tier"] == "1d" and panel["bucket"] % 86400 == 0
+    assert panel["tier"] == "1d"
+    assert panel["bucket"] % 86400 == 0
     assert [v for v in panel["series"][0]["avg"] if v is not None] == [1]
 
 
@@ -138,4 +142,6 @@ def test_it_ranks_regions_by_their_distance_from_the_median_of_the_others() -> N
 )
 def test_it_sanitises_a_markdown_note(text: str) -> None:
     html = render_note(text)
-    assert "<img" not in html and 'href="javascript' not in html and "<iframe" not in html
+    assert "<img" not in html
+    assert 'href="javascript' not in html
+    assert "<iframe" not in html

@@ -37,7 +37,8 @@ def test_it_records_a_deploy_marker_when_the_version_changes(
     assert poller.poll(source).ok
     [marker] = Annotation.objects.all()
     assert (marker.source, marker.team_id, marker.kind, marker.tags) == (source, source.team_id, "auto", ["deploy"])
-    assert marker.text.startswith("version v2.") and marker.text.endswith("→ v2.6.15")
+    assert marker.text.startswith("version v2.")
+    assert marker.text.endswith("→ v2.6.15")
 
 
 def test_it_watches_the_configured_paths_only(settings: Any) -> None:
