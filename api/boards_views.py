@@ -258,6 +258,26 @@ def board_data(request: HttpRequest, slug: str, query: Query[DataQuery]) -> dict
     )
 
 
+@router.post(
+    "/boards/preview",
+    response=documented({200: dict[str, Any]}, 400, 401, 403, 413, 415, 429, 500),
+    operation_id="previewBoard",
+    openapi_extra=BOARD_BODY,
+)
+def preview_board(request: HttpRequest, query: Query[DataQuery]) -> dict[str, Any]:
+    """Panel data for a document not saved yet (the editor's unsaved panels); saves nothing."""
+    document = board_document(request)
+    user = principal_of(request).user
+    return assemble(
+        document,
+        readable_sources(user),
+        parse_vars(query.vars),
+        time_range_of(query.range, query.start, query.end),
+        get_store(),
+        timezone.now(),
+    )
+
+
 class CompareQuery(Schema):
     metric: Annotated[
         Text, Field(min_length=1, max_length=100, pattern=spec.METRIC, description="The metric to compare.")
