@@ -150,7 +150,9 @@ def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
     return {**board_summary(board, user), "document": board.document(), "saved_version": version.number}
 
 
-@router.delete("/boards/{slug}", response=documented({204: None}, 401, 403, 404, 429, 500), operation_id="deleteBoard")
+@router.delete(
+    "/boards/{slug}", response=documented({204: None}, 400, 401, 403, 404, 429, 500), operation_id="deleteBoard"
+)
 def delete_board(request: HttpRequest, slug: str) -> Status:
     """Delete a board and its versions."""
     board = board_or_404(request, slug)
@@ -184,7 +186,7 @@ def board_versions(request: HttpRequest, slug: str) -> dict[str, Any]:
 
 @router.post(
     "/boards/{slug}/versions/{number}/restore",
-    response=documented({200: dict[str, Any]}, 401, 403, 404, 429, 500),
+    response=documented({200: dict[str, Any]}, 400, 401, 403, 404, 429, 500),
     operation_id="restoreBoardVersion",
 )
 def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, Any]:
@@ -199,7 +201,7 @@ def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, A
 
 @router.post(
     "/boards/{slug}/duplicate",
-    response=documented({201: dict[str, Any]}, 401, 403, 404, 429, 500),
+    response=documented({201: dict[str, Any]}, 400, 401, 403, 404, 429, 500),
     operation_id="duplicateBoard",
 )
 def duplicate_board(request: HttpRequest, response: HttpResponse, slug: str) -> Status:

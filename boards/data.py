@@ -239,7 +239,7 @@ def _latest_panel(panel: Mapping[str, Any], chosen: list[Source], ctx: Context, 
 
 
 def annotations_for(sources: Sequence[Source], start: datetime, end: datetime) -> list[Annotation]:
-    ids = [s.pk for s in sources]
+    ids = [s.pk for s in sources if s.pk is not None]
     if not ids:
         return []
     found = Annotation.objects.covering(ids, start, end).select_related("team", "source", "created_by")

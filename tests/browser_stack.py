@@ -78,13 +78,13 @@ class Stack:
     def manage(self, *args: str, timeout: float = 120) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=timeout)
 
-    def feed(self, *args: str) -> None:
+    def feed(self, *args: str, timeout: float = 120) -> None:
         subprocess.run(
             [sys.executable, "-m", "tests.browser_feed", *args],
             cwd=ROOT,
             env=self.env,
             check=True,
-            timeout=120,
+            timeout=timeout,
         )
 
     def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:

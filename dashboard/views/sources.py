@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
 from alerts.models import AlertEvent, RuleState, Silence
+from boards.models import Annotation
 from dashboard import payload_view, raw_json
 from dashboard import status as st
 from dashboard.access import json_login_required
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 RECENT_CHANGES = 5
 RECENT_ALERT_EVENTS = 8
 CHANGES_PAGE_SIZE = 25
+MAX_MARKERS = 50
 MAX_METRICS_PER_REQUEST = 64
 
 
@@ -177,12 +180,28 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
             {"title": "Store unavailable", "message": "The metric store did not answer. Try again shortly."},
             status=503,
         )
-    context = {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None}
+    context = {
+        "nav": "overview",
+        "source": source,
+        "changes": page,
+        "first_page": cursor is None,
+        "markers": _markers(source, page, cursor is None),
+    }
     if request.GET.get("part") == "list":
         # The live refresh of the first page (static/js/live-page.js): the list alone.
         html = render_to_string("dashboard/_changes_list.html", context, request=request)
         return JsonResponse({"html": html, "newest": page.entries[0].sequence if page.entries else None})
     return render(request, "dashboard/source_changes.html", context)
+
+
+def _markers(source: Source, page: HistoryPage, first_page: bool) -> list[Annotation]:
+    """Deploy and change markers (boards.models.Annotation) in the time the page of changes covers."""
+    if not page.entries:
+        return []
+    start = page.entries[-1].fetched_at if page.next_cursor else datetime(1970, 1, 1, tzinfo=UTC)
+    end = timezone.now() if first_page else page.entries[0].fetched_at
+    found = Annotation.objects.covering([source.pk], start, end + timedelta(microseconds=1))
+    return list(found.select_related("created_by").order_by("-at", "-pk")[:MAX_MARKERS])
 
 
 def _latest_snapshot(slug: str) -> Snapshot | JsonResponse:

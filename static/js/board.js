@@ -643,5 +643,6 @@
   build();
   applySettings();
   load();
+  if (config.can_edit && window.location.hash === "#edit") setEditing(true); // a board just created
   DI.board = { load: load, document: function () { return doc; }, grid: grid };
 })();

@@ -1,0 +1,178 @@
+"""Boards in a real Chromium against a running product (simulator, poller, daphne; production settings):
+build a board from empty, keep it across a reload, restore a version, watch it update live, see a deploy
+marker after the simulator deploys a build to a region. Screenshots (light, dark, 375 px) go to docs/images/.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.browser_stack import Stack
+from tests.dashboard.test_browser import browser, open_page  # noqa: F401 - the shared Chromium fixture
+from tests.paths import ROOT
+
+# The stack (migrate, collectstatic, an hour of seeded history) takes minutes on a loaded machine.
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.timeout(900)]
+IMAGES = ROOT / "docs" / "images"
+
+
+@pytest.fixture(scope="module")
+def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    """The dashboard tests' stack, with room for collectstatic and migrations on a loaded machine."""
+    running = Stack(tmp_path_factory.mktemp("boards-stack"), redis_url)
+    try:
+        running.manage("migrate", "--noinput", "-v0", timeout=600)
+        running.manage("collectstatic", "--noinput", "-v0", timeout=600)
+        running.feed("seed", str(running.simulator_port), timeout=600)
+        running.start_simulator_and_poller()
+        running.start_web()
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def page(browser: Any, stack: Stack) -> Iterator[Any]:  # noqa: F811 - the shared browser
+    problems: list[str] = []
+    opened = open_page(browser, stack, problems)
+    yield opened
+    opened.context.close()
+    assert problems == []
+
+
+def panels(page: Any) -> list[dict[str, Any]]:
+    return list(
+        page.eval_on_selector_all(
+            ".grid-stack-item",
+            """els => els.map(e => ({id: e.getAttribute('gs-id'), x: +e.getAttribute('gs-x'),
+                                     y: +e.getAttribute('gs-y'), w: +e.getAttribute('gs-w'), h: +e.getAttribute('gs-h')}))""",
+        )
+    )
+
+
+def add_panel(page: Any, kind: str) -> None:
+    page.select_option("#add-type", kind)
+    page.click("#add-panel")
+    page.wait_for_selector("#panel-dialog[open]")
+    page.click('#panel-form button[value="ok"]')
+    page.wait_for_selector("#panel-dialog:not([open])", state="attached")
+
+
+def wait_rendered(page: Any, count: int) -> None:
+    page.wait_for_function(
+        "n => document.querySelectorAll('.board-panel[data-rendered]').length >= n", arg=count, timeout=30000
+    )
+
+
+def test_it_builds_a_board_from_empty_and_keeps_it_after_a_reload(page: Any) -> None:
+    page.goto("/boards/")
+    page.fill("#new-board input[name=title]", "Ops")
+    page.click("#new-board button[type=submit]")
+    page.wait_for_url("**/boards/ops/#edit")
+    assert page.is_visible("#board-editbar")
+    assert panels(page) == []
+
+    add_panel(page, "timeseries")
+    add_panel(page, "stat")
+    wait_rendered(page, 2)
+    page.wait_for_selector('.board-panel[data-type="timeseries"] canvas')
+    [chart, stat] = panels(page)
+    assert (chart["w"], stat["w"]) == (6, 3)
+
+    # Drag the stat panel by its title to the right of the chart.
+    head = page.locator('.board-panel[data-type="stat"] .panel-head h3').bounding_box()
+    grid = page.locator("#board-grid").bounding_box()
+    page.mouse.move(head["x"] + 10, head["y"] + 5)
+    page.mouse.down()
+    page.mouse.move(grid["x"] + grid["width"] * 0.62, grid["y"] + 12, steps=12)
+    page.mouse.up()
+    page.wait_for_function("() => document.querySelector('.grid-stack-item[gs-id=p2]').getAttribute('gs-x') !== '0'")
+    # Resize the chart from its corner: wider and taller.
+    corner = page.locator('.grid-stack-item[gs-id="p1"] .ui-resizable-se').bounding_box()
+    page.mouse.move(corner["x"] + corner["width"] / 2, corner["y"] + corner["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(corner["x"] - grid["width"] / 12, corner["y"] + 80, steps=12)
+    page.mouse.up()
+    # And the keyboard alternative: Shift + Down makes the focused panel a row taller.
+    before = {p["id"]: p for p in panels(page)}
+    page.focus('.board-panel[data-panel="p1"]')
+    page.keyboard.press("Shift+ArrowDown")
+    page.wait_for_function(
+        "h => +document.querySelector('.grid-stack-item[gs-id=p1]').getAttribute('gs-h') === h + 1",
+        arg=before["p1"]["h"],
+    )
+    assert "Resized to" in page.inner_text("#board-status")
+    laid_out = {p["id"]: p for p in panels(page)}
+    assert laid_out["p2"]["x"] > 0
+    assert laid_out["p1"]["w"] != 6 or laid_out["p1"]["h"] != 4
+
+    page.click("#board-save")
+    page.wait_for_function("() => document.getElementById('board-status').textContent.includes('Saved version 2')")
+    page.reload()
+    wait_rendered(page, 2)
+    assert {p["id"]: p for p in panels(page)} == laid_out
+    assert page.inner_text("#board-version") == "version 2"
+    page.wait_for_selector('.board-panel[data-type="stat"] .stat-value')
+
+
+def test_it_restores_an_earlier_version(page: Any) -> None:
+    page.goto("/boards/ops/")
+    wait_rendered(page, 2)
+    page.click("#board-history")
+    page.wait_for_selector('#history-list li[data-version="1"]')
+    page.click('#history-list li[data-version="1"] .restore-version')
+    page.wait_for_function("() => document.getElementById('board-status').textContent.includes('Restored version 1')")
+    assert panels(page) == []
+    assert page.inner_text("#board-version") == "version 3"
+    page.click("#board-history")
+    page.wait_for_selector('#history-list li[data-version="2"]')
+    page.click('#history-list li[data-version="2"] .restore-version')
+    page.wait_for_function("() => document.querySelectorAll('.grid-stack-item').length === 2")
+    assert page.inner_text("#board-version") == "version 4"
+
+
+def test_it_updates_a_panel_live_and_marks_a_deploy(page: Any, stack: Stack, browser: Any) -> None:  # noqa: F811
+    page.goto("/boards/ops/")
+    wait_rendered(page, 2)
+    rendered = int(page.get_attribute('.board-panel[data-panel="p1"]', "data-rendered") or "0")
+    # The poller stores a changed document (the simulator drifts every 30 s): the panel redraws, no reload.
+    page.wait_for_function("() => +(document.body.dataset.liveUpdates || 0) > 0", timeout=60000)
+    page.wait_for_function(
+        "n => +document.querySelector('.board-panel[data-panel=p1]').dataset.rendered > n", arg=rendered, timeout=30000
+    )
+    # A build deployed to eu-west: the next poll's diff changes "version", which records a deploy marker.
+    stack.control("version/eu-west", {"version": "v2.6.15"})
+    marker = page.locator('.board-panel[data-panel="p1"] .panel-marker[data-kind="auto"]', has_text="v2.6.15")
+    marker.wait_for(timeout=60000)
+    assert "eu-west" in marker.inner_text()
+
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.screenshot(path=str(IMAGES / "boards-light.png"), full_page=True)
+    problems: list[str] = []
+    dark = open_page(browser, stack, problems, color_scheme="dark")
+    dark.goto("/boards/ops/")
+    dark.wait_for_selector('.board-panel[data-panel="p1"] .panel-marker')
+    dark.screenshot(path=str(IMAGES / "boards-dark.png"), full_page=True)
+    dark.context.close()
+    phone = open_page(browser, stack, problems, viewport={"width": 375, "height": 812})
+    phone.goto("/boards/ops/")
+    wait_rendered(phone, 2)
+    widths = phone.eval_on_selector_all(".grid-stack-item", "els => els.map(e => e.getBoundingClientRect().width)")
+    assert all(w > 300 for w in widths)  # one column on a phone
+    phone.screenshot(path=str(IMAGES / "boards-375.png"), full_page=True)
+    phone.goto("/boards/compare/?metric=cpu_load&range=1h")
+    phone.wait_for_selector("#compare-ranking tr[data-region]")
+    phone.context.close()
+    assert problems == []
+
+
+def test_it_compares_regions_from_a_cards_metric(page: Any) -> None:
+    page.wait_for_selector('.card[data-source="us-east"] [data-metric="cpu_load"] a.metric-compare')
+    page.click('.card[data-source="us-east"] [data-metric="cpu_load"] a.metric-compare')
+    page.wait_for_url("**/boards/compare/?metric=cpu_load*")
+    page.wait_for_function("() => document.querySelectorAll('#compare-ranking tr[data-region]').length === 6")
+    page.wait_for_selector("#compare-values canvas")
+    page.screenshot(path=str(IMAGES / "boards-compare.png"), full_page=True)
