@@ -261,13 +261,14 @@ def board_data(request: HttpRequest, slug: str, query: Query[DataQuery]) -> dict
 
 
 @router.post(
-    "/boards/preview",
-    response=documented({200: dict[str, Any]}, 400, 401, 403, 413, 415, 429, 500),
+    "/boards/{slug}/preview",
+    response=documented({200: dict[str, Any]}, 400, 401, 403, 404, 413, 415, 429, 500),
     operation_id="previewBoard",
     openapi_extra=BOARD_BODY,
 )
-def preview_board(request: HttpRequest, query: Query[DataQuery]) -> dict[str, Any]:
-    """Panel data for a document not saved yet (the editor's unsaved panels); saves nothing."""
+def preview_board(request: HttpRequest, slug: str, query: Query[DataQuery]) -> dict[str, Any]:
+    """Panel data for a board's document as edited, not saved yet (the editor's unsaved panels); saves nothing."""
+    board_or_404(request, slug)
     document = board_document(request)
     user = principal_of(request).user
     return assemble(

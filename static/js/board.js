@@ -1,5 +1,5 @@
 /* One board: panels on a 12-column grid (vendored gridstack), their data from /api/v1/boards/<slug>/data
-   (or /api/v1/boards/preview while editing unsaved panels), redrawn on the board's auto-refresh and on
+   (or .../preview while editing unsaved panels), redrawn on the board's auto-refresh and on
    every live update of a source the board shows. Editing (operators and admins): add, edit, remove,
    drag and resize panels, or move them with the keyboard; save a version, restore one, duplicate,
    import and export the JSON document (docs/boards.md). */
@@ -195,7 +195,7 @@
   function load() {
     if (fetching) return fetching;
     var request = dirty
-      ? api("POST", "/api/v1/boards/preview?" + query(), exportable())
+      ? api("POST", base + "/preview?" + query(), exportable())
       : api("GET", base + "/data?" + query());
     fetching = request
       .then(function (data) {
@@ -615,6 +615,19 @@
     document.getElementById("import-json").addEventListener("change", function (e) {
       if (e.target.files[0]) importFile(e.target.files[0]);
       e.target.value = "";
+    });
+    document.getElementById("marker-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var f = event.target;
+      var body = { text: f.elements.text.value.trim(), tags: splitList(f.elements.tags.value) };
+      if (f.elements.source.value) body.source = f.elements.source.value;
+      else body.team = config.team;
+      api("POST", "/api/v1/annotations", body).then(function () {
+        f.reset();
+        document.getElementById("marker-box").open = false;
+        say("Marker added.");
+        load();
+      }).catch(function (err) { showError(err.message); });
     });
     document.getElementById("board-duplicate").addEventListener("click", function () {
       api("POST", base + "/duplicate").then(function (copy) { window.location.href = copy.url; })

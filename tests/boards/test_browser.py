@@ -47,8 +47,9 @@ def panels(page: Any) -> list[dict[str, Any]]:
     return list(
         page.eval_on_selector_all(
             ".grid-stack-item",
-            """els => els.map(e => ({id: e.getAttribute('gs-id'), x: +e.getAttribute('gs-x'),
-                                     y: +e.getAttribute('gs-y'), w: +e.getAttribute('gs-w'), h: +e.getAttribute('gs-h')}))""",
+            """els => els.map(e => ({id: e.getAttribute('gs-id'),
+                                     x: +e.getAttribute('gs-x'), y: +e.getAttribute('gs-y'),
+                                     w: +e.getAttribute('gs-w'), h: +e.getAttribute('gs-h')}))""",
         )
     )
 
