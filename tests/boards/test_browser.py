@@ -23,6 +23,8 @@ IMAGES = ROOT / "docs" / "images"
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """The dashboard tests' stack, with room for collectstatic and migrations on a loaded machine."""
     running = Stack(tmp_path_factory.mktemp("boards-stack"), redis_url)
+    # The test account is a superuser (it edits every team's boards); staff would otherwise need a second factor.
+    running.env["REQUIRE_MFA_FOR_STAFF"] = "false"
     try:
         running.manage("migrate", "--noinput", "-v0", timeout=600)
         running.manage("collectstatic", "--noinput", "-v0", timeout=600)
