@@ -91,14 +91,14 @@ class Stack:
         with open(self.var_dir / f"{name}.log", "ab") as log:
             return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_simulator_and_poller(self) -> None:
+    def start_simulator_and_poller(self, timeout: float = 30) -> None:
         window = "30"  # the simulator's documents drift every 30 s, as upstream's do
         simulator = self._spawn(
             "simulator",
             [sys.executable, "manage.py", "simulate_upstream", "--port", str(self.simulator_port), "--window", window],
         )
         self.workers.append(simulator)
-        if not services.wait_for_port("127.0.0.1", self.simulator_port, timeout=30, proc=simulator):
+        if not services.wait_for_port("127.0.0.1", self.simulator_port, timeout=timeout, proc=simulator):
             raise RuntimeError(f"the simulator did not start; see {self.var_dir / 'simulator.log'}")
         self.start_poller()
 
@@ -133,10 +133,10 @@ class Stack:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
             return dict(json.loads(response.read()))
 
-    def start_web(self) -> None:
+    def start_web(self, timeout: float = 30) -> None:
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         self.web = self._spawn("daphne", [*argv, "devops_insights.asgi:application"])
-        if not services.wait_for_port("127.0.0.1", self.port, timeout=30, proc=self.web):
+        if not services.wait_for_port("127.0.0.1", self.port, timeout=timeout, proc=self.web):
             raise RuntimeError(f"daphne did not start; see {self.var_dir / 'daphne.log'}")
 
     def stop(self) -> None:

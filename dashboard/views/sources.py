@@ -288,5 +288,12 @@ def source_series_json(request: HttpRequest, slug: str) -> JsonResponse:
             "end": time_range.end.timestamp(),
             "bucket_seconds": int(time_range.bucket.total_seconds()),
             "metrics": out,
+            # Deploy and change markers over the range (docs/boards.md), drawn on every chart.
+            "annotations": [
+                a.as_dict()
+                for a in Annotation.objects.covering([source.pk], time_range.start, time_range.end)
+                .select_related("team", "source", "created_by")
+                .order_by("at")[:MAX_MARKERS]
+            ],
         }
     )

@@ -30,7 +30,27 @@
     return Math.max(240, fig.querySelector(".chart-plot").clientWidth || fig.clientWidth || 320);
   }
 
-  function draw(name, metric, start, end) {
+  /* Deploy and change markers (docs/boards.md): a dashed line at each one's time. */
+  function markerPlugin(markers) {
+    return { hooks: { draw: [function (u) {
+      var ctx = u.ctx;
+      ctx.save();
+      ctx.strokeStyle = cssVar("--degraded", "#b45309");
+      ctx.lineWidth = 2 * (window.devicePixelRatio || 1);
+      ctx.setLineDash([6, 4]);
+      markers.forEach(function (m) {
+        var x = Math.round(u.valToPos(Date.parse(m.at) / 1000, "x", true));
+        if (x < u.bbox.left || x > u.bbox.left + u.bbox.width) return;
+        ctx.beginPath();
+        ctx.moveTo(x, u.bbox.top);
+        ctx.lineTo(x, u.bbox.top + u.bbox.height);
+        ctx.stroke();
+      });
+      ctx.restore();
+    }] } };
+  }
+
+  function draw(name, metric, start, end, markers) {
     var fig = document.querySelector('.chart[data-metric="' + CSS.escape(name) + '"]');
     if (!fig) return;
     var plot = fig.querySelector(".chart-plot");
@@ -68,7 +88,9 @@
         });
       },
     }, axis);
+    fig.setAttribute("data-markers", String((markers || []).length));
     var opts = {
+      plugins: [markerPlugin(markers || [])],
       width: plotWidth(fig),
       height: 180,
       scales: { x: { time: true, min: start, max: end } },
@@ -93,7 +115,7 @@
         var total = 0;
         names.forEach(function (name) {
           total += body.metrics[name].points.length;
-          draw(name, body.metrics[name], body.start, body.end);
+          draw(name, body.metrics[name], body.start, body.end, body.annotations);
         });
         var label = body.range === "custom" ? "custom range" : "last " + body.range;
         statusLine.textContent =

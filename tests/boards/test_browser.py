@@ -29,8 +29,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.manage("migrate", "--noinput", "-v0", timeout=600)
         running.manage("collectstatic", "--noinput", "-v0", timeout=600)
         running.feed("seed", str(running.simulator_port), timeout=600)
-        running.start_simulator_and_poller()
-        running.start_web()
+        running.start_simulator_and_poller(timeout=180)
+        running.start_web(timeout=180)
         yield running
     finally:
         running.stop()

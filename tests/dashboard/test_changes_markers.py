@@ -30,3 +30,13 @@ def test_it_lists_the_markers_of_the_source_and_its_team(user_client: Client) ->
     assert "eu-west deploy" not in page
     part = user_client.get("/sources/us-east/changes/?part=list").json()["html"]
     assert 'data-kind="auto"' in part
+
+
+def test_it_sends_the_markers_of_the_range_with_the_drill_down_series(user_client: Client) -> None:
+    now = datetime.now(UTC)
+    source = make_source("us-east")
+    record_history(source, [(now - timedelta(minutes=10), payload())])
+    Annotation.objects.create(team=source.team, source=source, at=now - timedelta(minutes=5), text="deploy v2")
+    Annotation.objects.create(team=source.team, source=source, at=now - timedelta(days=3), text="long ago")
+    body = user_client.get("/sources/us-east/series.json?range=1h&metric=cpu_load").json()
+    assert [a["text"] for a in body["annotations"]] == ["deploy v2"]
