@@ -175,7 +175,7 @@ class CommandCounter(monitoring.CommandListener):
         self.counted = {"n": 0}
         self.on = False
 
-    def started(self, event: Any) -> None:  # noqa: D102
+    def started(self, event: Any) -> None:
         if self.on and event.command_name in ("find", "aggregate", "getMore"):
             self.counted["n"] += 1
 
