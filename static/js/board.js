@@ -33,6 +33,7 @@
       animate: false,
       handle: ".panel-head",
       resizable: { handles: "se" },
+      alwaysShowResizeHandle: true, // in the editor: the corner to drag is always there to see
       columnOpts: { breakpoints: [{ w: 700, c: 1 }] },
     },
     gridEl

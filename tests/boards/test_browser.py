@@ -93,7 +93,7 @@ def test_it_builds_a_board_from_empty_and_keeps_it_after_a_reload(page: Any) -> 
     page.mouse.move(grid["x"] + grid["width"] * 0.62, grid["y"] + 12, steps=12)
     page.mouse.up()
     page.wait_for_function("() => document.querySelector('.grid-stack-item[gs-id=p2]').getAttribute('gs-x') !== '0'")
-    # Resize the chart from its corner: wider and taller.
+    # Resize the chart from its corner: narrower and taller.
     corner = page.locator('.grid-stack-item[gs-id="p1"] .ui-resizable-se').bounding_box()
     page.mouse.move(corner["x"] + corner["width"] / 2, corner["y"] + corner["height"] / 2)
     page.mouse.down()
