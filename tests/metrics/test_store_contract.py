@@ -285,6 +285,7 @@ def test_it_reads_several_raw_series_at_once_as_series_does(store: MetricStore) 
         assert found[key] == store.series(key.source, key.metric, T0, end, width)
     assert found[SeriesKey("us-east", "cpu")][0].count == 3
     assert found[SeriesKey("eu-west", "nope")] == found[SeriesKey("nowhere", "cpu")] == []
+    assert SeriesKey("eu-west", "online") not in found  # not asked for, though its source and metric were
 
 
 def test_it_reads_a_rollup_tier_and_the_samples_not_rolled_up_yet(store: MetricStore) -> None:
