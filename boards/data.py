@@ -162,14 +162,16 @@ def columns(
     series = []
     for key in keys:
         avg: list[float | None] = [None] * len(axis)
-        low: list[float | None] = [None] * len(axis)
-        high: list[float | None] = [None] * len(axis)
-        for bucket in found.get(key, []):
-            i = position[int(bucket.start.timestamp())]
-            avg[i], low[i], high[i] = sig(bucket.avg), sig(bucket.min), sig(bucket.max)
         entry: dict[str, Any] = {"source": key.source, "metric": key.metric, "avg": avg}
         if band:
+            low: list[float | None] = [None] * len(axis)
+            high: list[float | None] = [None] * len(axis)
             entry["min"], entry["max"] = low, high
+        for bucket in found.get(key, []):
+            i = position[int(bucket.start.timestamp())]
+            avg[i] = sig(bucket.avg)
+            if band:
+                low[i], high[i] = sig(bucket.min), sig(bucket.max)
         series.append(entry)
     return axis, series
 
