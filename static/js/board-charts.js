@@ -49,7 +49,8 @@
     };
   }
 
-  /* el: the container; spec: {t, series: [{label, values, min?, max?}], from, to, style, markers, onZoom, height} */
+  /* el: the container; spec: {t, series: [{label, values, min?, max?}], from, to, style, markers, onZoom, height,
+     legend, compact (a sparkline: no axes, no cursor)} */
   DI.drawChart = function (el, spec) {
     if (el._plot) {
       el._plot.destroy();
@@ -57,7 +58,6 @@
     }
     el.textContent = "";
     var plotBox = document.createElement("div");
-    el.appendChild(plotBox);
     var markers = (spec.markers || []).map(function (a) { return { ts: Date.parse(a.at) / 1000, a: a }; });
     if (markers.length) {
       var list = document.createElement("ul");
@@ -72,6 +72,7 @@
       });
       el.appendChild(list);
     }
+    el.appendChild(plotBox); // under the marker list: the newest markers stay in sight in a short panel
     if (!spec.t.length) {
       var empty = document.createElement("div");
       empty.className = "chart-empty";
@@ -112,13 +113,15 @@
       height: spec.height || 160,
       scales: { x: { time: true, min: spec.from, max: spec.to } },
       legend: { show: spec.legend !== false, live: true },
-      cursor: { drag: { x: !!spec.onZoom, y: false, setScale: false } },
+      cursor: spec.compact ? { show: false } : { drag: { x: !!spec.onZoom, y: false, setScale: false } },
       select: { show: !!spec.onZoom },
       bands: bands,
-      axes: [
-        Object.assign({ values: function (u, splits) { return splits.map(function (ts) { return timeLabel(ts, long); }); } }, axis),
-        Object.assign({ size: 52, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis),
-      ],
+      axes: spec.compact
+        ? [{ show: false }, { show: false }]
+        : [
+            Object.assign({ values: function (u, splits) { return splits.map(function (ts) { return timeLabel(ts, long); }); } }, axis),
+            Object.assign({ size: 52, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis),
+          ],
       series: series,
       plugins: [markerPlugin(markers)],
       hooks: {

@@ -304,7 +304,7 @@
       if (entry.series.length) {
         DI.drawChart(spark, {
           t: entry.t, series: [{ label: panel.metric, values: entry.series[0].avg }], from: data.range.from, to: data.range.to,
-          legend: false, height: 48, markers: [],
+          legend: false, compact: true, height: 48, markers: [],
         });
       }
     },

@@ -152,17 +152,23 @@ def test_it_updates_a_panel_live_and_marks_a_deploy(page: Any, stack: Stack, bro
     marker.wait_for(timeout=60000)
     assert "eu-west" in marker.inner_text()
 
-    page.set_viewport_size({"width": 1280, "height": 900})
+    # The screenshots over the last hour: the seeded history is an hour long.
+    renders = int(page.get_attribute("body", "data-board-renders") or "0")
+    page.select_option("#board-range", "1h")
+    page.wait_for_function("n => +document.body.dataset.boardRenders > n", arg=renders)
     page.screenshot(path=str(IMAGES / "boards-light.png"), full_page=True)
     problems: list[str] = []
     dark = open_page(browser, stack, problems, color_scheme="dark")
     dark.goto("/boards/ops/")
     dark.wait_for_selector('.board-panel[data-panel="p1"] .panel-marker')
+    dark.select_option("#board-range", "1h")
+    dark.wait_for_function("() => document.getElementById('board-status').textContent.includes('Updated')")
     dark.screenshot(path=str(IMAGES / "boards-dark.png"), full_page=True)
     dark.context.close()
     phone = open_page(browser, stack, problems, viewport={"width": 375, "height": 812})
     phone.goto("/boards/ops/")
     wait_rendered(phone, 2)
+    phone.select_option("#board-range", "1h")
     widths = phone.eval_on_selector_all(".grid-stack-item", "els => els.map(e => e.getBoundingClientRect().width)")
     assert all(w > 300 for w in widths)  # one column on a phone
     phone.screenshot(path=str(IMAGES / "boards-375.png"), full_page=True)
@@ -178,4 +184,7 @@ def test_it_compares_regions_from_a_cards_metric(page: Any) -> None:
     page.wait_for_url("**/boards/compare/?metric=cpu_load*")
     page.wait_for_function("() => document.querySelectorAll('#compare-ranking tr[data-region]').length === 6")
     page.wait_for_selector("#compare-values canvas")
+    loaded = page.get_attribute("body", "data-compare-loaded")
+    page.select_option("#compare-range", "1h")
+    page.wait_for_function("t => document.body.dataset.compareLoaded !== t", arg=loaded)
     page.screenshot(path=str(IMAGES / "boards-compare.png"), full_page=True)
