@@ -24,15 +24,10 @@ from django.db.models import (
     Count,
     ExpressionWrapper,
     F,
-    IntegerField,
     Max,
     Min,
-    OuterRef,
     Q,
-    Subquery,
-    Value,
 )
-from django.db.models.functions import Coalesce
 
 from metrics.extraction import (
     PreparedPayload,
@@ -416,32 +411,74 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     )
                 )
             return result
-        # One statement: the tier's buckets, and (UNION ALL) each key's samples after its newest bucket's
-        # last sample, i.e. what the next rollup run has not reached yet.
-        rollups = MetricRollup.objects.using(self.using).filter(tier=tier)
-        newest_rolled = Subquery(
-            rollups.filter(source=OuterRef("source"), metric=OuterRef("metric"))
-            .order_by("-start")
-            .values("last_at")[:1]
-        )
-        tail = (
-            samples.filter(fetched_at__gt=Coalesce(newest_rolled, Value(start - timedelta(microseconds=1))))
-            .annotate(at=F("fetched_at"), n=Value(1, output_field=IntegerField()), low=F("value"), high=F("value"))
-            .values_list("source", "metric", "at", "n", "low", "high", "value")
-        )
-        buckets = (
-            rollups.filter(pairs, start__gte=bucket_start(start, tier), start__lt=end)
-            .annotate(at=F("start"), n=F("count"), low=F("min"), high=F("max"))
-            .values_list("source", "metric", "at", "n", "low", "high", "sum")
-        )
+        sources = sorted({k.source for k in wanted})
+        metrics = sorted({k.metric for k in wanted})
+        rows = self._guard(lambda: self._rollup_rows(sources, metrics, tier, start, end), "series_many")
         parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
-        for source, metric, at, n, low, high, total in self._guard(
-            lambda: list(buckets.union(tail, all=True)), "series_many"
-        ):
+        for source, metric, at, n, low, high, total in rows:
             found = parts.get(SeriesKey(source, metric))
             if found is not None:
                 found.append((at, int(n), float(low), float(high), float(total)))
         return {key: series_from_parts(rows, width) for key, rows in parts.items()}
+
+    def _rollup_rows(
+        self, sources: list[str], metrics: list[str], tier: str, start: datetime, end: datetime
+    ) -> list[tuple[str, str, datetime, int, float, float, float]]:
+        """One statement: the tier's buckets of the series, and (UNION ALL) each series' samples after its
+        newest bucket's last sample, i.e. what the next rollup run has not reached yet.
+
+        Raw SQL for the join to the per-series newest bucket (``newest``): a correlated subquery instead
+        is evaluated once per sample row. When every series has buckets, the samples are read from the
+        oldest of those newest buckets on, so the index skips the rolled-up history.
+        """
+        connection = connections[self.using]
+        ops = connection.ops
+        rollup, sample = ops.quote_name(MetricRollup._meta.db_table), ops.quote_name(MetricSample._meta.db_table)
+        in_sources = ", ".join(["%s"] * len(sources))
+        in_metrics = ", ".join(["%s"] * len(metrics))
+        keys = f"source IN ({in_sources}) AND metric IN ({in_metrics})"
+        low, high = ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
+        first_bucket = ops.adapt_datetimefield_value(bucket_start(start, tier))
+        # Only quoted table names and placeholders are formatted in; every value is a parameter.
+        sql = f"""
+            WITH newest AS (
+                SELECT source, metric, MAX(last_at) AS rolled FROM {rollup}
+                WHERE tier = %s AND {keys} GROUP BY source, metric
+            )
+            SELECT source, metric, start, count, min, max, sum FROM {rollup}
+            WHERE tier = %s AND {keys} AND start >= %s AND start < %s
+            UNION ALL
+            SELECT s.source, s.metric, s.fetched_at, 1, s.value, s.value, s.value
+            FROM {sample} s LEFT JOIN newest n ON n.source = s.source AND n.metric = s.metric
+            WHERE s.source IN ({in_sources}) AND s.metric IN ({in_metrics})
+              AND s.fetched_at >= %s AND s.fetched_at < %s
+              AND s.fetched_at >= COALESCE(
+                  (SELECT CASE WHEN COUNT(*) = %s THEN MIN(rolled) END FROM newest), %s)
+              AND (n.rolled IS NULL OR s.fetched_at > n.rolled)
+        """  # noqa: S608
+        params = [
+            tier,
+            *sources,
+            *metrics,
+            tier,
+            *sources,
+            *metrics,
+            first_bucket,
+            high,
+            *sources,
+            *metrics,
+            low,
+            high,
+            len(sources) * len(metrics),
+            low,
+        ]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            found = cursor.fetchall()
+        return [
+            (source, metric, _aware(at), int(n), float(lo), float(hi), float(total))
+            for source, metric, at, n, lo, hi, total in found
+        ]
 
     def _series_tier(self, source: str, metric: str, start: datetime) -> str:
         """The finest tier covering ``start`` (metrics.rollups.finest_covering_tier); one indexed read per tier."""
@@ -658,6 +695,15 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 # network cut): drop it here so the caller's retry reconnects instead of failing forever.
                 connection.close_if_unusable_or_obsolete()
             raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
+
+
+def _aware(value: Any) -> datetime:
+    """A datetime column read by raw SQL: SQLite answers text (naive UTC, as Django writes it)."""
+    if isinstance(value, str):
+        parsed = datetime.fromisoformat(value)
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _from_epoch(seconds: int) -> datetime:
