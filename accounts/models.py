@@ -76,6 +76,8 @@ def default_team_id() -> int:
 class TeamOwned(models.Model):
     """Base of every model with a ``team`` foreign key: saved without one, it lands in the default team.
 
+    The field is ``blank=True`` (validation lets it be left out) and NOT NULL in the database.
+
     Not a field default: an unsaved instance (a form's preview, a probe, a unit test) must not touch the
     database, so the default team is looked up (and made on first use) only when the row is saved.
     ``bulk_create`` skips ``save``: callers of it name the team.
@@ -105,7 +107,7 @@ class ApiToken(TeamOwned):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     # A token acts in one team, with a role no higher than its owner's there (accounts/teams.py).
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens")
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens", blank=True)
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

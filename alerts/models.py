@@ -63,7 +63,7 @@ class AlertRule(TeamOwned):
         NO_SUCCESS = evaluate.NO_SUCCESS, "No successful poll for a duration"
 
     # The owner; a rule of scope "all" or "tag" covers only its team's sources.
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="alert_rules")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="alert_rules", blank=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
@@ -262,7 +262,7 @@ class SilenceQuerySet(models.QuerySet):
 class Silence(TeamOwned):
     """A maintenance window: alerts still evaluate and record events, but notify nobody."""
 
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="silences")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="silences", blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE, related_name="silences")
     tag = models.CharField(max_length=64, blank=True)
     starts_at = models.DateTimeField(default=timezone.now)
@@ -431,7 +431,7 @@ class NotificationChannel(TeamOwned):
         SLACK = "slack", "Slack-compatible incoming webhook"
         APPRISE = "apprise", "Apprise (about 170 services)"
 
-    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels")
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels", blank=True)
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     enabled = models.BooleanField(default=True)

@@ -106,7 +106,7 @@ class Source(TeamOwned):
 
     slug = models.SlugField(max_length=64, unique=True)
     # The owner: who may see, operate and manage this source (accounts/teams.py).
-    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="sources")
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="sources", blank=True)
     name = models.CharField("display name", max_length=120)
     url = models.URLField(max_length=2000)
     enabled = models.BooleanField(default=True)

@@ -70,6 +70,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='apitoken',
             name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='accounts.team'),
         ),
     ]

@@ -28,6 +28,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='source',
             name='team',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='accounts.team'),
         ),
     ]
