@@ -15,7 +15,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils.text import slugify
 
-from accounts.models import Team, default_team_id
+from accounts.models import Team, TeamOwned
 from accounts.teams import Action, allows, restrict
 from boards import spec
 
@@ -31,10 +31,10 @@ class BoardQuerySet(models.QuerySet["Board"]):
         return restrict(self, user, EDIT)
 
 
-class Board(models.Model):
+class Board(TeamOwned):
     """A team's board: settings here, panels and layout in its versions (the newest is the board)."""
 
-    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="boards", default=default_team_id)
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="boards", blank=True)
     title = models.CharField(max_length=120)
     slug = models.SlugField(max_length=64, unique=True)
     time_range = models.CharField(max_length=4, default="24h", choices=[(r, r) for r in spec.TIME_RANGES])
@@ -172,14 +172,14 @@ class AnnotationQuerySet(models.QuerySet["Annotation"]):
         )
 
 
-class Annotation(models.Model):
+class Annotation(TeamOwned):
     """A marker on every chart covering its source (or, without one, every source of its team) and time."""
 
     class Kind(models.TextChoices):
         AUTO = "auto", "Recorded from a change"
         MANUAL = "manual", "Added by a person or CI"
 
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="annotations", default=default_team_id)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="annotations", blank=True)
     source = models.ForeignKey(
         "pollers.Source", null=True, blank=True, on_delete=models.CASCADE, related_name="annotations"
     )

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.browser_stack import Stack
-from tests.dashboard.test_browser import browser, open_page  # noqa: F401 - the shared Chromium fixture
+from tests.browser_stack import Stack, chromium
+from tests.dashboard.test_browser import open_page
 from tests.paths import ROOT
 
 # The stack (migrate, collectstatic, an hour of seeded history) takes minutes on a loaded machine.
@@ -36,8 +36,14 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.stop()
 
 
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
 @pytest.fixture
-def page(browser: Any, stack: Stack) -> Iterator[Any]:  # noqa: F811 - the shared browser
+def page(browser: Any, stack: Stack) -> Iterator[Any]:
     problems: list[str] = []
     opened = open_page(browser, stack, problems)
     yield opened
@@ -137,7 +143,7 @@ def test_it_restores_an_earlier_version(page: Any) -> None:
     assert page.inner_text("#board-version") == "version 4"
 
 
-def test_it_updates_a_panel_live_and_marks_a_deploy(page: Any, stack: Stack, browser: Any) -> None:  # noqa: F811
+def test_it_updates_a_panel_live_and_marks_a_deploy(page: Any, stack: Stack, browser: Any) -> None:
     page.goto("/boards/ops/")
     wait_rendered(page, 2)
     rendered = int(page.get_attribute('.board-panel[data-panel="p1"]', "data-rendered") or "0")
