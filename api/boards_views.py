@@ -37,7 +37,23 @@ from pollers.models import Source
 
 router = ApiRouter(tags=["boards"])
 MAX_ANNOTATIONS = 500
-BOARD_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": spec.SCHEMA}}}}
+# The document's outline; the whole schema (boards.spec.SCHEMA, its per-panel-type branches) is checked by
+# the operation and described in docs/boards.md: generators and viewers of the OpenAPI document choke on it.
+BOARD_OUTLINE = {
+    "type": "object",
+    "description": "A board document (docs/boards.md, 'The board document').",
+    "required": ["format", "title", "panels"],
+    "properties": {
+        "format": {"const": spec.FORMAT},
+        "title": {"type": "string", "minLength": 1, "maxLength": 120},
+        "team": {"type": "string"},
+        "time_range": {"enum": list(spec.TIME_RANGES)},
+        "refresh": {"enum": list(spec.REFRESH_CHOICES)},
+        "variables": {"type": "array", "items": {"type": "object"}},
+        "panels": {"type": "array", "items": {"type": "object"}, "maxItems": spec.MAX_PANELS},
+    },
+}
+BOARD_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BOARD_OUTLINE}}}}
 
 
 # --- who may do what ------------------------------------------------------------------------
