@@ -38,7 +38,7 @@ from metrics.extraction import (
     validate_poll_meta,
 )
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
-from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, series_from_parts, to_series
+from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, to_series
 from metrics.stores.arguments import (
     aware_utc,
     bucket_seconds,
@@ -413,72 +413,76 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             return result
         sources = sorted({k.source for k in wanted})
         metrics = sorted({k.metric for k in wanted})
-        rows = self._guard(lambda: self._rollup_rows(sources, metrics, tier, start, end), "series_many")
-        parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
-        for source, metric, at, n, low, high, total in rows:
-            found = parts.get(SeriesKey(source, metric))
-            if found is not None:
-                found.append((at, int(n), float(low), float(high), float(total)))
-        return {key: series_from_parts(rows, width) for key, rows in parts.items()}
+        rows = self._guard(lambda: self._rollup_rows(sources, metrics, tier, start, end, width), "series_many")
+        for source, metric, bucket_epoch, n, low, high, total in rows:
+            found = result.get(SeriesKey(source, metric))
+            if found is not None and n:
+                found.append(
+                    SeriesBucket(
+                        start=_from_epoch(int(bucket_epoch)),
+                        min=float(low),
+                        avg=float(total) / int(n),
+                        max=float(high),
+                        count=int(n),
+                    )
+                )
+        return result
 
     def _rollup_rows(
-        self, sources: list[str], metrics: list[str], tier: str, start: datetime, end: datetime
-    ) -> list[tuple[str, str, datetime, int, float, float, float]]:
-        """One statement: the tier's buckets of the series, and (UNION ALL) each series' samples after its
-        newest bucket's last sample, i.e. what the next rollup run has not reached yet.
+        self, sources: list[str], metrics: list[str], tier: str, start: datetime, end: datetime, width: int
+    ) -> list[tuple[str, str, int, int, float, float, float]]:
+        """One statement, bucketed in the database: the tier's buckets of the series, and (UNION ALL) each
+        series' samples after its newest bucket's last sample (what the next rollup run has not reached
+        yet), grouped together into ``width``-second buckets by epoch arithmetic; oldest first.
 
-        Raw SQL for the join to the per-series newest bucket (``newest``): a correlated subquery instead
-        is evaluated once per sample row. When every series has buckets, the samples are read from the
+        Raw SQL for the join to each series' newest bucket (``newest``): a correlated subquery instead is
+        evaluated once per sample row. When every series has buckets, the samples are read from the
         oldest of those newest buckets on, so the index skips the rolled-up history.
         """
         connection = connections[self.using]
         ops = connection.ops
         rollup, sample = ops.quote_name(MetricRollup._meta.db_table), ops.quote_name(MetricSample._meta.db_table)
+        # A rollup bucket's start in epoch seconds (samples carry theirs in ``epoch``); SQLite keeps naive UTC text.
+        if connection.vendor == "sqlite":
+            start_epoch = "CAST(strftime('%%s', start) AS INTEGER)"
+        else:
+            start_epoch = "CAST(EXTRACT(EPOCH FROM start) AS BIGINT)"
         in_sources = ", ".join(["%s"] * len(sources))
         in_metrics = ", ".join(["%s"] * len(metrics))
         keys = f"source IN ({in_sources}) AND metric IN ({in_metrics})"
         low, high = ops.adapt_datetimefield_value(start), ops.adapt_datetimefield_value(end)
         first_bucket = ops.adapt_datetimefield_value(bucket_start(start, tier))
-        # Only quoted table names and placeholders are formatted in; every value is a parameter.
+        # Only quoted table names, fixed expressions and placeholders are formatted in; values are parameters.
         sql = f"""
             WITH newest AS (
                 SELECT source, metric, MAX(last_at) AS rolled FROM {rollup}
                 WHERE tier = %s AND {keys} GROUP BY source, metric
+            ),
+            parts AS (
+                SELECT source, metric, {start_epoch} AS at, count AS n, min AS lo, max AS hi, sum AS total
+                FROM {rollup}
+                WHERE tier = %s AND {keys} AND start >= %s AND start < %s
+                UNION ALL
+                SELECT s.source, s.metric, s.epoch, 1, s.value, s.value, s.value
+                FROM {sample} s LEFT JOIN newest r ON r.source = s.source AND r.metric = s.metric
+                WHERE s.source IN ({in_sources}) AND s.metric IN ({in_metrics})
+                  AND s.fetched_at >= %s AND s.fetched_at < %s
+                  AND s.fetched_at >= COALESCE(
+                      (SELECT CASE WHEN COUNT(*) = %s THEN MIN(rolled) END FROM newest), %s)
+                  AND (r.rolled IS NULL OR s.fetched_at > r.rolled)
             )
-            SELECT source, metric, start, count, min, max, sum FROM {rollup}
-            WHERE tier = %s AND {keys} AND start >= %s AND start < %s
-            UNION ALL
-            SELECT s.source, s.metric, s.fetched_at, 1, s.value, s.value, s.value
-            FROM {sample} s LEFT JOIN newest n ON n.source = s.source AND n.metric = s.metric
-            WHERE s.source IN ({in_sources}) AND s.metric IN ({in_metrics})
-              AND s.fetched_at >= %s AND s.fetched_at < %s
-              AND s.fetched_at >= COALESCE(
-                  (SELECT CASE WHEN COUNT(*) = %s THEN MIN(rolled) END FROM newest), %s)
-              AND (n.rolled IS NULL OR s.fetched_at > n.rolled)
+            SELECT source, metric, at - at %% %s AS bucket, SUM(n), MIN(lo), MAX(hi), SUM(total)
+            FROM parts GROUP BY source, metric, at - at %% %s ORDER BY source, metric, bucket
         """  # noqa: S608
         params = [
-            tier,
-            *sources,
-            *metrics,
-            tier,
-            *sources,
-            *metrics,
-            first_bucket,
-            high,
-            *sources,
-            *metrics,
-            low,
-            high,
-            len(sources) * len(metrics),
-            low,
-        ]
+            tier, *sources, *metrics,
+            tier, *sources, *metrics, first_bucket, high,
+            *sources, *metrics, low, high, len(sources) * len(metrics), low,
+            width, width,
+        ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            found = cursor.fetchall()
-        return [
-            (source, metric, _aware(at), int(n), float(lo), float(hi), float(total))
-            for source, metric, at, n, lo, hi, total in found
-        ]
+            return list(cursor.fetchall())
 
     def _series_tier(self, source: str, metric: str, start: datetime) -> str:
         """The finest tier covering ``start`` (metrics.rollups.finest_covering_tier); one indexed read per tier."""
@@ -695,15 +699,6 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 # network cut): drop it here so the caller's retry reconnects instead of failing forever.
                 connection.close_if_unusable_or_obsolete()
             raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
-
-
-def _aware(value: Any) -> datetime:
-    """A datetime column read by raw SQL: SQLite answers text (naive UTC, as Django writes it)."""
-    if isinstance(value, str):
-        parsed = datetime.fromisoformat(value)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    assert isinstance(value, datetime)
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _from_epoch(seconds: int) -> datetime:
