@@ -106,7 +106,8 @@ def test_it_masks_channel_urls_and_secrets_but_says_they_changed() -> None:
         name="hook", kind="webhook", url="https://hooks.example.com/T0/B0/XXXXsecret", secret="s" * 20
     )
     (created,) = events("alerts.notificationchannel", "create")
-    assert created.after["url"] == MASK and created.after["secret"] == MASK
+    assert created.after["url"] == MASK
+    assert created.after["secret"] == MASK
     channel.url = "https://hooks.example.com/T0/B0/YYYYsecret"
     channel.save()
     (changed,) = events("alerts.notificationchannel", "update")
@@ -135,7 +136,8 @@ def test_it_names_the_system_or_command_actor_outside_a_request() -> None:
     with acting_as("command:seed_demo"):
         make_source("second")
     first, second = events("pollers.source", "create")
-    assert first.actor_label == "system" and first.actor_id is None
+    assert first.actor_label == "system"
+    assert first.actor_id is None
     assert second.actor_label == "command:seed_demo"
 
 
@@ -148,7 +150,8 @@ def test_it_records_a_token_created_and_revoked_on_the_token_page(client: Client
     client.post(f"/accounts/tokens/{token.pk}/revoke/")
     created, revoked = events("accounts.apitoken")
     assert (created.action, revoked.action) == ("create", "delete")
-    assert created.actor_label == "ada" and created.user_agent == "browser/1"
+    assert created.actor_label == "ada"
+    assert created.user_agent == "browser/1"
     assert revoked.before["name"] == "ci"
 
 

@@ -1,4 +1,4 @@
-"""Every /api/v1/ operation × every kind of caller → the expected answer (issue 17, requirement 5).
+"""Every /api/v1/ operation, for every kind of caller: the expected answer (issue 17, requirement 5).
 
 The matrix is walked from the API itself (its routers' operations and its URL patterns): an operation the
 matrix does not list fails ``test_it_lists_every_operation``, so a new endpoint cannot ship without its row.
@@ -122,7 +122,7 @@ def test_it_lists_every_operation() -> None:
 
 
 def test_it_answers_head_wherever_get_is_listed() -> None:
-    for prefix, router in api._routers:
+    for _prefix, router in api._routers:
         for path_view in router.path_operations.values():
             for operation in path_view.operations:
                 assert ("HEAD" in operation.methods) == ("GET" in operation.methods)

@@ -76,7 +76,8 @@ def test_it_pages_with_a_cursor(client: Client, two_teams: dict[str, Any]) -> No
     assert first["next"].startswith("/api/v1/audit?")
     second = client.get(first["next"]).json()
     assert slugs(second) == ["blue-1"]
-    assert second["next_cursor"] is None and second["next"] is None
+    assert second["next_cursor"] is None
+    assert second["next"] is None
     assert_error(client.get("/api/v1/audit?cursor=abc"), 400, "invalid_parameters")
     assert_error(client.get("/api/v1/audit?limit=0"), 400, "invalid_parameters")
     assert_error(client.get("/api/v1/audit?colour=red"), 400, "invalid_parameters")
