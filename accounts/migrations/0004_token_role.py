@@ -14,15 +14,15 @@ ROLE_OF_SCOPE = {"read": "viewer", "write": "admin"}  # frozen here: the history
 
 
 def scope_to_role(apps, schema_editor):
-    ApiToken = apps.get_model("accounts", "ApiToken")
+    tokens = apps.get_model("accounts", "ApiToken").objects.using(schema_editor.connection.alias)
     for scope, role in ROLE_OF_SCOPE.items():
-        ApiToken.objects.filter(scope=scope).update(role=role)
+        tokens.filter(scope=scope).update(role=role)
 
 
 def role_to_scope(apps, schema_editor):
-    ApiToken = apps.get_model("accounts", "ApiToken")
-    ApiToken.objects.filter(role="viewer").update(scope="read")
-    ApiToken.objects.exclude(role="viewer").update(scope="write")
+    tokens = apps.get_model("accounts", "ApiToken").objects.using(schema_editor.connection.alias)
+    tokens.filter(role="viewer").update(scope="read")
+    tokens.exclude(role="viewer").update(scope="write")
 
 
 class Migration(migrations.Migration):
