@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
-from django.db.models.signals import post_delete, post_save, pre_save
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from accounts import audit
 from accounts.audit import MASK, SECRET_NAME
@@ -45,6 +45,7 @@ class Audited:
     secrets: frozenset[str]  # fields masked whole (a dict keeps its keys)
     urls: frozenset[str]  # URL fields: the password and secret-looking query values masked
     ignore: frozenset[str]  # runtime state whose changes are not audited
+    relations: frozenset[str]  # many-to-many fields whose changes are audited too (as lists of ids)
 
     @property
     def object_type(self) -> str:
@@ -61,12 +62,16 @@ def register(
     secrets: tuple[str, ...] = (),
     urls: tuple[str, ...] = (),
     ignore: tuple[str, ...] = (),
+    relations: tuple[str, ...] = (),
 ) -> None:
     """Audit every create, change and delete of the model ``label``; idempotent."""
-    REGISTRY[label] = Audited(label, team, frozenset(secrets), frozenset(urls), frozenset(ignore))
+    REGISTRY[label] = Audited(label, team, frozenset(secrets), frozenset(urls), frozenset(ignore), frozenset(relations))
     pre_save.connect(_remember_before, sender=label, dispatch_uid=f"audit_trail.pre_save.{label}")
     post_save.connect(_record_save, sender=label, dispatch_uid=f"audit_trail.post_save.{label}")
     post_delete.connect(_record_delete, sender=label, dispatch_uid=f"audit_trail.post_delete.{label}")
+    for name in relations:
+        # The auto-created through model's label: "<app>.<Model>_<field>".
+        m2m_changed.connect(_record_relation, sender=f"{label}_{name}", dispatch_uid=f"audit_trail.m2m.{label}.{name}")
 
 
 def spec_of(model: type[models.Model]) -> Audited | None:
@@ -170,6 +175,27 @@ def _record_delete(sender: type[models.Model], instance: models.Model, **kwargs:
         return
     before = raw_fields(instance, spec)
     _write(DELETE, instance, spec, before, None, list(before))
+
+
+def _related_ids(instance: models.Model, name: str) -> list[Any]:
+    return sorted(getattr(instance, name).values_list("pk", flat=True))
+
+
+def _record_relation(sender: Any, instance: models.Model, action: str, reverse: bool, **kwargs: Any) -> None:
+    """A change of an audited many-to-many field (e.g. a rule's channels), from the side that declares it."""
+    spec = spec_of(type(instance))
+    if spec is None or reverse:
+        return
+    name = next((field for field in spec.relations if getattr(type(instance), field).through is sender), None)
+    if name is None:
+        return
+    if action in ("pre_add", "pre_remove", "pre_clear"):
+        instance.__dict__[f"{_BEFORE}_{name}"] = _related_ids(instance, name)
+    elif action in ("post_add", "post_remove", "post_clear"):
+        before = instance.__dict__.pop(f"{_BEFORE}_{name}", None)
+        after = _related_ids(instance, name)
+        if before != after:
+            _write(UPDATE, instance, spec, {name: before}, {name: after}, [name])
 
 
 def _write(

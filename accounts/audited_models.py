@@ -35,7 +35,7 @@ def register_all() -> None:
         urls=("url", "proxy"),
         ignore=SOURCE_RUNTIME,
     )
-    register("alerts.AlertRule", ignore=("updated_at",))
+    register("alerts.AlertRule", ignore=("updated_at",), relations=("channels",))
     register(
         "alerts.NotificationChannel",
         # An incoming-webhook URL is itself the credential, and an Apprise URL carries one.

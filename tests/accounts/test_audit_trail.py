@@ -35,6 +35,7 @@ def test_it_names_only_models_and_fields_that_exist() -> None:
         model = apps.get_model(label)
         names = {field.name for field in model._meta.concrete_fields}
         assert spec.secrets | spec.urls | spec.ignore <= names, label
+        assert all(model._meta.get_field(name).many_to_many for name in spec.relations), label
     assert {"pollers.Source", "alerts.AlertRule", "alerts.NotificationChannel", "alerts.Silence"} <= set(REGISTRY)
     assert {"accounts.ApiToken", "accounts.Membership", "metrics.RetentionPolicy"} <= set(REGISTRY)
 
@@ -113,6 +114,22 @@ def test_it_masks_channel_urls_and_secrets_but_says_they_changed() -> None:
     (changed,) = events("alerts.notificationchannel", "update")
     assert changed.detail["changed"] == ["url"]
     assert "secret" not in str(changed.before) + str(changed.after)
+
+
+def test_it_records_a_rules_channels_as_a_change_of_the_rule() -> None:
+    from alerts.models import AlertRule
+
+    rule = AlertRule.objects.create(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=90)
+    first = NotificationChannel.objects.create(name="a", kind="email", email_to="a@example.com")
+    second = NotificationChannel.objects.create(name="b", kind="email", email_to="b@example.com")
+    rule.channels.set([first, second])
+    rule.channels.remove(first)
+    changes = events("alerts.alertrule", "update")
+    assert [(e.before, e.after) for e in changes] == [
+        ({"channels": []}, {"channels": sorted([first.pk, second.pk])}),
+        ({"channels": sorted([first.pk, second.pk])}, {"channels": [second.pk]}),
+    ]
+    assert {e.team_id for e in changes} == {rule.team_id}
 
 
 def test_it_records_memberships_and_tokens_with_their_team() -> None:
