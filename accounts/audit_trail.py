@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from django.apps import apps as global_apps
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
@@ -75,7 +76,12 @@ def register(
 
 
 def spec_of(model: type[models.Model]) -> Audited | None:
-    return REGISTRY.get(model._meta.label)
+    """The registration of ``model``; None for anything else, such as a migration's historical model of the
+    same name (its rows are history being rewritten, not a change someone made)."""
+    spec = REGISTRY.get(model._meta.label)
+    if spec is None or model._meta.apps is not global_apps:
+        return None
+    return spec
 
 
 # --- field values ---------------------------------------------------------------------------------
