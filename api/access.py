@@ -43,15 +43,17 @@ class Access(enum.Enum):
         return Action(self.value)
 
 
+def role_refused(action: Action) -> ApiError:
+    """The one 403 for a role short of ``action``: by the route (a token's role) or by the object's team."""
+    needed = REQUIRED_ROLE[action]
+    return ApiError(
+        403, "insufficient_role", f"This needs the {needed} role in the team.", {"required_role": str(needed)}
+    )
+
+
 def check_access(principal: Principal, access: Access) -> None:
     if access in (Access.OPERATE, Access.MANAGE) and not principal.may(access.action):
-        needed = REQUIRED_ROLE[access.action]
-        raise ApiError(
-            403,
-            "insufficient_role",
-            f"This token acts as {principal.role}; this operation needs the {needed} role.",
-            {"required_role": str(needed)},
-        )
+        raise role_refused(access.action)
 
 
 def admit(request: HttpRequest, access: Access) -> Principal:

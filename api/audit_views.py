@@ -21,13 +21,12 @@ from pydantic import Field
 
 from accounts.models import AuditEvent
 from accounts.teams import Action
-from api.access import MANAGE, principal_of
+from api.access import MANAGE, principal_of, role_refused
 from api.audit_schemas import AuditPage, event_data
 from api.errors import field_errors
 from api.params import TIMESTAMP_HELP, Between, Cursor, Text, Timestamp
 from api.router import ApiRouter
 from api.schemas import READ_ERRORS, documented
-from api.sources_views import role_refused
 
 router = ApiRouter(tags=["audit"])
 INVALID_PARAMETERS = "Some query parameters are invalid."

@@ -16,10 +16,10 @@ from ninja import Query
 from ninja.responses import Status
 
 from accounts.models import Team
-from accounts.teams import REQUIRED_ROLE, Action
+from accounts.teams import Action
 from alerts.defaults import add_unreachable_rule
 from api import schemas
-from api.access import MANAGE, principal_of
+from api.access import MANAGE, principal_of, role_refused
 from api.conditional import set_last_modified
 from api.errors import ApiError, field_errors
 from api.params import Slug, Text, TrueFalse
@@ -50,13 +50,6 @@ def source_or_404(request: HttpRequest, slug: str, action: Action = Action.READ)
     if action is not Action.READ and not principal_of(request).allows(source.team_id, action):
         raise role_refused(action)
     return source
-
-
-def role_refused(action: Action) -> ApiError:
-    needed = REQUIRED_ROLE[action]
-    return ApiError(
-        403, "insufficient_role", f"This needs the {needed} role in the team.", {"required_role": str(needed)}
-    )
 
 
 def team_for_create(request: HttpRequest, slug: str | None) -> Team:
