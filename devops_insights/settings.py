@@ -484,7 +484,9 @@ STATUS_PAGE_CACHE_SECONDS = config.integer("STATUS_PAGE_CACHE_SECONDS", 30, mini
 STATUS_PAGE_RATE_LIMIT_IP = config.rate("STATUS_PAGE_RATE_LIMIT_IP", "300/m")  # public page requests per client IP
 # Password tries per client IP and page: a password-protected page resists guessing.
 STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/15m")
-STATUS_PAGE_UNLOCK_DAYS = config.integer("STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365)  # the unlock cookie's life
+STATUS_PAGE_UNLOCK_DAYS = config.integer(
+    "STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365
+)  # the unlock cookie's life
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 # The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
 # latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
