@@ -13,6 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
+from metrics.stores import get_store
 from pollers.models import Source, SourceAlertLevel
 from pollers.signals import health_changed
 from statuspages.models import (
@@ -163,8 +164,6 @@ def test_it_leaks_nothing_of_sources_unpublished_components_or_drafts(client: Cl
     )
     failing(secret, message="SECRET-ERROR-MESSAGE", kind="connect_refused_kind")
     record(secret, {**payload(), "results": {"note": "PAYLOAD-SECRET-STRING"}, "n": 1234.5}, timezone.now())
-    from metrics.stores import get_store
-
     get_store().record_poll_outcome("us-east-secret", timezone.now(), False, None, "connect_refused_kind")
     shown = make_component(page, "Checkout", [secret])
     hidden = make_component(page, "HIDDEN-COMPONENT", [secret], published=False, description="hidden-description")
@@ -190,7 +189,8 @@ def test_it_leaks_nothing_of_sources_unpublished_components_or_drafts(client: Cl
         for secret_text in SECRETS:
             assert secret_text not in body, secret_text
         assert str(hidden.pk) not in re.findall(r'data-component="(\d+)"', body)
-        assert hidden.badge_key not in body and shown.badge_key not in body
+        assert hidden.badge_key not in body
+        assert shown.badge_key not in body
 
 
 def test_it_sets_no_cookie_no_csrf_token_no_admin_link_and_a_strict_csp(client: Client, page: Any) -> None:
