@@ -1,6 +1,6 @@
 """Which models the audit trail records (accounts/audit_trail.py), by label, with their secret fields.
 
-One list for every app: a new audited model (invitations, status pages, boards) is one more line here. Labels,
+One list for every app: a new audited model (invitations, boards) is one more line here. Labels,
 not imports: accounts sits below pollers, alerts and the rest, and must not import them. A test checks that
 every label and field named here exists.
 """
@@ -47,3 +47,6 @@ def register_all() -> None:
     register("accounts.Membership")
     register("accounts.Team", team="pk")
     register("metrics.RetentionPolicy", team="source.team_id", ignore=("updated_at",))
+    register("statuspages.StatusPage", secrets=("password_hash",), ignore=("updated_at",))
+    for label in ("statuspages.Component", "statuspages.Incident", "statuspages.MaintenanceWindow"):
+        register(label, team="page.team_id", ignore=("updated_at",))
