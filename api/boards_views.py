@@ -20,8 +20,8 @@ from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
 from accounts.models import Team
-from accounts.teams import Action, allows, restrict, teams_of
-from api.access import principal_of
+from accounts.teams import Action
+from api.access import OPERATE, principal_of, role_refused
 from api.body import json_object
 from api.errors import ApiError, field_errors
 from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
@@ -29,7 +29,7 @@ from api.router import ApiRouter
 from api.schemas import READ_ERRORS, WRITE_ERRORS, documented
 from boards import spec
 from boards.compare import compare
-from boards.data import RangeError, TimeRange, assemble, readable_sources
+from boards.data import RangeError, TimeRange, assemble
 from boards.models import EDIT, Annotation, Board
 from metrics.stores import get_store
 from metrics.stores.base import StoreError
@@ -60,39 +60,44 @@ BOARD_BODY = {"requestBody": {"required": True, "content": {"application/json": 
 
 
 def board_or_404(request: HttpRequest, slug: str) -> Board:
-    board = Board.objects.readable_by(principal_of(request).user).select_related("team").filter(slug=slug).first()
+    board = principal_of(request).restrict(Board.objects.select_related("team")).filter(slug=slug).first()
     if board is None:
         raise ApiError(404, "board_not_found", f"No board with slug {slug!r}.")
     return board
 
 
 def require_edit(request: HttpRequest, team: Team | int) -> Any:
-    """The caller's user, when it may change what ``team`` owns with a write-scoped credential; else 403."""
+    """The caller's user, when it may change what ``team`` owns (a token: within its role); else the 403."""
     principal = principal_of(request)
-    if not principal.can_write:
-        raise ApiError(403, "insufficient_scope", "This token is read-only; this operation needs a write-scoped token.")
-    if not allows(principal.user, team, EDIT):
-        raise ApiError(
-            403, "forbidden", "Changing boards and annotations needs the operator or admin role in the team."
-        )
+    if not principal.allows(team, EDIT):
+        raise role_refused(EDIT)
     return principal.user
 
 
 def team_for_write(request: HttpRequest, slug: str | None) -> Team:
-    """The team named (by slug), else the caller's only team where it may edit; 400 when that is ambiguous."""
-    user = principal_of(request).user
+    """The team named (by slug), else the token's, else the session's only team where it may edit."""
+    principal = principal_of(request)
     if slug:
-        team = Team.objects.filter(slug=slug).first()
-        if team is None or not allows(user, team, Action.READ):
-            raise field_errors({"team": [f"no team {slug!r}"]}, "The request body is invalid.")
+        team = principal.teams(Action.READ).filter(slug=slug).first()
+        if team is None:
+            raise field_errors({"team": [f"no team {slug!r} among yours"]}, "The request body is invalid.")
         return team
-    editable = list(teams_of(user, EDIT)[:2])
-    if len(editable) != 1:
+    if principal.token is not None:
+        return principal.token.team
+    editable = list(principal.teams(EDIT)[:2])
+    if not editable:
+        raise role_refused(EDIT)
+    if len(editable) > 1:
         raise field_errors(
-            {"team": ["name the team (its slug): you may edit boards in several teams, or none"]},
+            {"team": ["required: you may edit boards in several teams; name one by its slug"]},
             "The request body is invalid.",
         )
     return editable[0]
+
+
+def visible_sources(request: HttpRequest) -> list[Source]:
+    """The sources the caller may read (a token: its team's), by slug: what panels may show."""
+    return list(principal_of(request).restrict(Source.objects.all()).order_by("slug"))
 
 
 def board_document(request: HttpRequest) -> dict[str, Any]:
@@ -123,15 +128,16 @@ def board_summary(board: Board, user: Any) -> dict[str, Any]:
 @router.get("/boards", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="listBoards")
 def list_boards(request: HttpRequest) -> dict[str, Any]:
     """The boards of every team the caller may read."""
-    user = principal_of(request).user
-    boards = Board.objects.readable_by(user).select_related("team")
-    return {"boards": [board_summary(b, user) for b in boards]}
+    principal = principal_of(request)
+    boards = principal.restrict(Board.objects.select_related("team"))
+    return {"boards": [board_summary(b, principal.user) for b in boards]}
 
 
 @router.post(
     "/boards",
     response=documented({201: dict[str, Any]}, *WRITE_ERRORS),
     operation_id="createBoard",
+    auth=OPERATE,
     openapi_extra=BOARD_BODY,
 )
 def create_board(request: HttpRequest, response: HttpResponse) -> Status:
@@ -155,6 +161,7 @@ def get_board(request: HttpRequest, slug: str) -> dict[str, Any]:
     "/boards/{slug}",
     response=documented({200: dict[str, Any]}, *WRITE_ERRORS),
     operation_id="saveBoard",
+    auth=OPERATE,
     openapi_extra=BOARD_BODY,
 )
 def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
@@ -167,7 +174,10 @@ def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
 
 
 @router.delete(
-    "/boards/{slug}", response=documented({204: None}, 400, 401, 403, 404, 429, 500), operation_id="deleteBoard"
+    "/boards/{slug}",
+    response=documented({204: None}, 400, 401, 403, 404, 429, 500),
+    operation_id="deleteBoard",
+    auth=OPERATE,
 )
 def delete_board(request: HttpRequest, slug: str) -> Status:
     """Delete a board and its versions."""
@@ -204,6 +214,7 @@ def board_versions(request: HttpRequest, slug: str) -> dict[str, Any]:
     "/boards/{slug}/versions/{number}/restore",
     response=documented({200: dict[str, Any]}, 400, 401, 403, 404, 429, 500),
     operation_id="restoreBoardVersion",
+    auth=OPERATE,
 )
 def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, Any]:
     """Restore an earlier version: saved as a new version copying it (history only grows)."""
@@ -219,6 +230,7 @@ def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, A
     "/boards/{slug}/duplicate",
     response=documented({201: dict[str, Any]}, 400, 401, 403, 404, 429, 500),
     operation_id="duplicateBoard",
+    auth=OPERATE,
 )
 def duplicate_board(request: HttpRequest, response: HttpResponse, slug: str) -> Status:
     """A copy of a board in the same team, with a new slug and a history of its own."""
@@ -265,10 +277,9 @@ def time_range_of(name: str | None, start: float | None, end: float | None) -> T
 def board_data(request: HttpRequest, slug: str, query: Query[DataQuery]) -> dict[str, Any]:
     """Every panel's data for a range and variable values (what the board page draws)."""
     board = board_or_404(request, slug)
-    user = principal_of(request).user
     return assemble(
         board.document(),
-        readable_sources(user),
+        visible_sources(request),
         parse_vars(query.vars),
         time_range_of(query.range, query.start, query.end),
         get_store(),
@@ -286,10 +297,9 @@ def preview_board(request: HttpRequest, slug: str, query: Query[DataQuery]) -> d
     """Panel data for a board's document as edited, not saved yet (the editor's unsaved panels); saves nothing."""
     board_or_404(request, slug)
     document = board_document(request)
-    user = principal_of(request).user
     return assemble(
         document,
-        readable_sources(user),
+        visible_sources(request),
         parse_vars(query.vars),
         time_range_of(query.range, query.start, query.end),
         get_store(),
@@ -311,7 +321,7 @@ def compare_regions(request: HttpRequest, query: Query[CompareQuery]) -> dict[st
     """One metric, every region: overlaid series, each region's deviation from the median of the others, a ranking."""
     window = time_range_of(query.range, query.start, query.end)
     try:
-        return compare(query.metric, readable_sources(principal_of(request).user), window, get_store())
+        return compare(query.metric, visible_sources(request), window, get_store())
     except StoreError:
         raise ApiError(503, "store_unavailable", "The metric store did not answer; retry shortly.") from None
 
@@ -330,10 +340,9 @@ class AnnotationQuery(Schema):
 @router.get("/annotations", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="listAnnotations")
 def list_annotations(request: HttpRequest, query: Query[AnnotationQuery]) -> dict[str, Any]:
     """Deploy and change markers of the teams the caller may read, newest first."""
-    user = principal_of(request).user
-    found = Annotation.objects.readable_by(user).select_related("team", "source", "created_by")
+    found = principal_of(request).restrict(Annotation.objects.select_related("team", "source", "created_by"))
     if query.source is not None:
-        source = restrict(Source.objects.all(), user).filter(slug=query.source).first()
+        source = principal_of(request).restrict(Source.objects.all()).filter(slug=query.source).first()
         if source is None:
             raise field_errors({"source": ["no such source"]}, "Some query parameters are invalid.")
         found = found.filter(Q(source=source) | Q(source__isnull=True, team_id=source.team_id))
@@ -360,13 +369,17 @@ class AnnotationCreate(Schema):
     )
 
 
-@router.post("/annotations", response=documented({201: dict[str, Any]}, *WRITE_ERRORS), operation_id="createAnnotation")
+@router.post(
+    "/annotations",
+    response=documented({201: dict[str, Any]}, *WRITE_ERRORS),
+    operation_id="createAnnotation",
+    auth=OPERATE,
+)
 def create_annotation(request: HttpRequest, response: HttpResponse, body: AnnotationCreate) -> Status:
     """Mark a moment (a release from CI, a maintenance): on every chart covering its source and time."""
-    user = principal_of(request).user
     source = None
     if body.source is not None:
-        source = restrict(Source.objects.all(), user).filter(slug=body.source).first()
+        source = principal_of(request).restrict(Source.objects.select_related("team")).filter(slug=body.source).first()
         if source is None:
             raise field_errors({"source": ["no such source"]}, "The request body is invalid.")
         team: Team = source.team
