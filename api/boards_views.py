@@ -3,8 +3,8 @@ deploy/change markers (boards/; docs/boards.md).
 
 Every operation is a router of the one NinjaAPI, so credentials, rate limits, strict parameters and the
 error shape are the API's own. Who may do what is accounts.teams' rule, as boards.models says: reading
-needs a viewer of the board's (or source's) team; writing needs an operator or admin there, and a
-token with the write scope. A board the caller may not read answers 404, as one that does not exist.
+needs a viewer of the board's (or source's) team; writing needs an operator or admin there (a token: of
+that team, with the operator role or above). A board the caller may not read answers 404, as a missing one.
 """
 
 from __future__ import annotations
