@@ -497,6 +497,13 @@ RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
 
+# Status page feeds, Statuspage v2 JSON and badges (statuspages/feed_access.py): requests per client IP,
+# and failed page passwords per client IP and page (what keeps a password page from being guessed).
+STATUS_FEEDS_RATE_LIMIT_IP = config.rate("STATUS_FEEDS_RATE_LIMIT_IP", "300/m")
+STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/10m")
+# How long clients and shared caches may keep a public page's feeds, JSON and badges (seconds).
+STATUS_FEEDS_MAX_AGE = config.integer("STATUS_FEEDS_MAX_AGE", 60, minimum=0, maximum=3600)
+
 API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
 # The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
