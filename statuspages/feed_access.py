@@ -35,7 +35,7 @@ from accounts.teams import Action, allows
 from statuspages.models import StatusPage, Visibility
 
 RATE_GROUP = "statuspages.feeds"
-PASSWORD_GROUP = "statuspages.password"
+PASSWORD_GROUP = "statuspages.password_tries"  # noqa: S105 (a rate-limit group name)
 REALM = 'Basic realm="status page", charset="UTF-8"'
 
 
@@ -50,7 +50,9 @@ class Refusal(Exception):
         self.headers = headers or {}
 
     def response(self) -> JsonResponse:
-        response = JsonResponse({"error": {"code": self.code, "message": self.message, "details": {}}}, status=self.status)
+        response = JsonResponse(
+            {"error": {"code": self.code, "message": self.message, "details": {}}}, status=self.status
+        )
         for name, value in self.headers.items():
             response[name] = value
         # A refusal is about this caller: no cache may hand it to another.
@@ -61,9 +63,7 @@ class Refusal(Exception):
 def throttle(request: HttpRequest) -> None:
     wait, _usage = count(request, RATE_GROUP, client_ip(request), settings.STATUS_FEEDS_RATE_LIMIT_IP)
     if wait is not None:
-        raise Refusal(
-            429, "rate_limited", f"Too many requests: retry in {wait} s.", {"Retry-After": str(wait)}
-        )
+        raise Refusal(429, "rate_limited", f"Too many requests: retry in {wait} s.", {"Retry-After": str(wait)})
 
 
 def published_page(slug: str) -> StatusPage:

@@ -1,0 +1,237 @@
+"""Views of the machine-readable face of a status page: Atom and JSON feeds, the Statuspage v2 JSON, badges.
+
+Every view goes through ``statuspages.feed_access`` (rate limit, published page, visibility; badge keys
+excepted) and answers with an ETag (304 on If-None-Match) and Cache-Control. Only GET and HEAD.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+from collections.abc import Callable
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.http import require_safe
+
+from metrics.stores import get_store
+from statuspages import feeds
+from statuspages.badges import (
+    BLUE,
+    GREEN,
+    GREY,
+    ORANGE,
+    RED,
+    YELLOW,
+    Badge,
+    format_latency,
+    format_uptime,
+    latency_colour,
+    uptime_colour,
+)
+from statuspages.component_uptime import component_window
+from statuspages.feed_access import Refusal, finish, open_page, throttle
+from statuspages.models import Component, StatusPage
+from statuspages.published import PublishedState, State, page_url, published_components, published_state
+from statuspages.statuspage_v2 import Document
+
+View = Callable[..., HttpResponse]
+SVG_TYPE = "image/svg+xml; charset=utf-8"
+JSON_TYPE = "application/json; charset=utf-8"
+
+STATE_WORDS: dict[State, tuple[str, str]] = {
+    State.OPERATIONAL: ("operational", GREEN),
+    State.DEGRADED: ("degraded", YELLOW),
+    State.PARTIAL_OUTAGE: ("partial outage", ORANGE),
+    State.MAJOR_OUTAGE: ("major outage", RED),
+    State.MAINTENANCE: ("maintenance", BLUE),
+}
+UPTIME_WINDOWS = ("24h", "7d", "30d")
+BADGE_KINDS = ("status", *(f"uptime-{w}" for w in UPTIME_WINDOWS), "latency", "metric")
+
+
+def machine_endpoint(view: View) -> View:
+    """GET/HEAD only; a Refusal raised below becomes its error response."""
+
+    @require_safe
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            return view(request, *args, **kwargs)
+        except Refusal as refusal:
+            return refusal.response()
+
+    return wrapper
+
+
+def _shared(page: StatusPage) -> bool:
+    return page.is_public
+
+
+# --- feeds ----------------------------------------------------------------------------------
+
+
+def _feed(request: HttpRequest, slug: str, json_format: bool) -> HttpResponse:
+    page = open_page(request, slug)
+    url = page_url(request, page)
+    found = feeds.entries(page, url, timezone.now())
+    if json_format:
+        body, content_type = feeds.json_feed(page, url, request.build_absolute_uri(), found), feeds.JSON_FEED_TYPE
+    else:
+        body, content_type = (
+            feeds.atom(page, url, request.build_absolute_uri(), found),
+            "application/atom+xml; charset=utf-8",
+        )
+    return finish(request, HttpResponse(body, content_type=content_type), shared=_shared(page))
+
+
+@machine_endpoint
+def atom_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _feed(request, slug, json_format=False)
+
+
+@machine_endpoint
+def json_feed(request: HttpRequest, slug: str) -> HttpResponse:
+    return _feed(request, slug, json_format=True)
+
+
+# --- Statuspage v2 --------------------------------------------------------------------------
+
+
+def _v2(part: Callable[[Document], dict[str, Any]]) -> View:
+    @machine_endpoint
+    def view(request: HttpRequest, slug: str) -> HttpResponse:
+        page = open_page(request, slug)
+        now = timezone.now()
+        components = published_components(page)
+        document = Document(page, page_url(request, page), published_state(page, components, now), components, now)
+        body = json.dumps(part(document), ensure_ascii=False)
+        response = HttpResponse(body, content_type=JSON_TYPE)
+        # Widgets on other sites read these; a public page's JSON is public anyway.
+        if page.is_public:
+            response["Access-Control-Allow-Origin"] = "*"
+        return finish(request, response, shared=_shared(page))
+
+    return view
+
+
+v2_summary = _v2(Document.summary)
+v2_status = _v2(Document.status)
+v2_components = _v2(Document.components_only)
+v2_incidents = _v2(lambda d: d.incidents())
+v2_incidents_unresolved = _v2(lambda d: d.incidents(unresolved=True))
+v2_scheduled_maintenances = _v2(lambda d: d.scheduled_maintenances())
+v2_scheduled_maintenances_upcoming = _v2(lambda d: d.scheduled_maintenances("upcoming"))
+v2_scheduled_maintenances_active = _v2(lambda d: d.scheduled_maintenances("active"))
+
+
+# --- badges ---------------------------------------------------------------------------------
+
+
+def _label(request: HttpRequest, default: str) -> str:
+    label = request.GET.get("label")
+    return default if label is None else label[:200]
+
+
+def _state_of(page: StatusPage, component: Component | None) -> tuple[State, PublishedState]:
+    components = published_components(page)
+    state = published_state(page, components, timezone.now())
+    if component is None:
+        return state.overall, state
+    return state.components[component.pk], state
+
+
+def format_metric(value: float, unit: str) -> str:
+    if not math.isfinite(value):
+        return "no data"
+    text = str(int(value)) if value == int(value) and abs(value) < 1e15 else f"{value:.4g}"
+    return f"{text} {unit}".strip()
+
+
+def latest_metric(component: Component) -> float | None:
+    """The opted-in metric's value in the freshest snapshot of the component's sources that has it."""
+    store = get_store()
+    freshest: tuple[Any, float] | None = None
+    for source in component.sources.all():
+        snapshot = store.latest(source.slug)
+        if snapshot is None or component.show_metric not in snapshot.metrics:
+            continue
+        if freshest is None or snapshot.fetched_at > freshest[0]:
+            freshest = (snapshot.fetched_at, snapshot.metrics[component.show_metric])
+    return None if freshest is None else freshest[1]
+
+
+def component_badge(request: HttpRequest, page: StatusPage, component: Component, kind: str) -> Badge:
+    if kind == "status":
+        state, _ = _state_of(page, component)
+        word, colour = STATE_WORDS[state]
+        return Badge(_label(request, component.name), word, colour)
+    slugs = [source.slug for source in component.sources.all()]
+    if kind.startswith("uptime-"):
+        window = component_window(get_store(), slugs, kind.removeprefix("uptime-"), timezone.now())
+        return Badge(
+            _label(request, f"uptime {window.window}"),
+            format_uptime(window.uptime_percent),
+            uptime_colour(window.uptime_percent),
+        )
+    if kind == "latency":
+        window = component_window(get_store(), slugs, "24h", timezone.now())
+        return Badge(
+            _label(request, "latency p50 24h"),
+            format_latency(window.latency_p50_ms),
+            latency_colour(window.latency_p50_ms),
+        )
+    # kind == "metric": only the one metric the component opted in to publish.
+    if not component.show_metric:
+        raise Refusal(404, "not_found", "This component publishes no metric.")
+    value = latest_metric(component)
+    text = "no data" if value is None else format_metric(value, component.show_metric_unit)
+    return Badge(_label(request, component.show_metric), text, GREY if value is None else BLUE)
+
+
+def _svg(request: HttpRequest, badge: Badge, shared: bool) -> HttpResponse:
+    response = HttpResponse(badge.svg(), content_type=SVG_TYPE)
+    # An SVG opened directly must not run anything, whatever text it carries.
+    response["Content-Security-Policy"] = "default-src 'none'; style-src 'unsafe-inline'; sandbox"
+    return finish(request, response, shared=shared)
+
+
+def _check_kind(kind: str) -> None:
+    if kind not in BADGE_KINDS:
+        raise Refusal(404, "not_found", f"Unknown badge; use one of {', '.join(BADGE_KINDS)}.")
+
+
+@machine_endpoint
+def page_status_badge(request: HttpRequest, slug: str) -> HttpResponse:
+    page = open_page(request, slug)
+    state, _ = _state_of(page, None)
+    word, colour = STATE_WORDS[state]
+    return _svg(request, Badge(_label(request, page.title), word, colour), shared=_shared(page))
+
+
+@machine_endpoint
+def slug_badge(request: HttpRequest, slug: str, component_id: int, kind: str) -> HttpResponse:
+    """A component's badge by page slug: public pages only (the others' badges go by key)."""
+    _check_kind(kind)
+    throttle(request)
+    page = StatusPage.objects.published().filter(slug=slug).first()
+    if page is None or not page.is_public:
+        raise Refusal(404, "not_found", "No such public status page; address badges of other pages by key.")
+    component = page.components.published().filter(pk=component_id).first()
+    if component is None:
+        raise Refusal(404, "not_found", "No such component on this page.")
+    return _svg(request, component_badge(request, page, component, kind), shared=True)
+
+
+@machine_endpoint
+def key_badge(request: HttpRequest, key: str, kind: str) -> HttpResponse:
+    """A component's badge by its badge key, for any published page whatever its visibility: the key is the
+    capability, so it works in READMEs and wikis without a login or a password."""
+    _check_kind(kind)
+    throttle(request)
+    component = Component.objects.published().select_related("page").filter(badge_key=key, page__published=True).first()
+    if component is None:
+        raise Refusal(404, "not_found", "No such badge.")
+    return _svg(request, component_badge(request, component.page, component, kind), shared=True)
