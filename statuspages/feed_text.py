@@ -1,17 +1,17 @@
-"""Incident and maintenance text for feeds and the v2 JSON: sanitised HTML and plain text.
-
-Until the page's Markdown renderer is merged this escapes the text (safe, unformatted); the feeds then
-use the page's renderer so a feed reader sees what the page shows.
-"""
+"""Incident and maintenance text for feeds and the v2 JSON, rendered by the page's own Markdown rule
+(statuspages/markdown.py), so a feed reader sees what the page shows."""
 
 from __future__ import annotations
 
-from django.utils.html import escape, linebreaks
+from statuspages import markdown
+
+# Plain text in feeds and v2 bodies is the whole update, not a teaser.
+PLAIN_LIMIT = markdown.MAX_SOURCE_CHARS
 
 
-def render_html(markdown: str) -> str:
-    return str(linebreaks(escape(markdown)))
+def render_html(text: str) -> str:
+    return str(markdown.render(text))
 
 
-def render_plain(markdown: str) -> str:
-    return markdown.strip()
+def render_plain(text: str) -> str:
+    return markdown.plain(text, limit=PLAIN_LIMIT)

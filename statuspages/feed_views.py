@@ -34,7 +34,8 @@ from statuspages.badges import (
 from statuspages.component_uptime import component_window
 from statuspages.feed_access import Refusal, finish, open_page, throttle
 from statuspages.models import Component, StatusPage
-from statuspages.published import PublishedState, State, page_url, published_components, published_state
+from statuspages.published import PublishedState, page_url, published_components, published_state
+from statuspages.state import State
 from statuspages.statuspage_v2 import Document
 
 View = Callable[..., HttpResponse]

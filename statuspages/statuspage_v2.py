@@ -2,7 +2,8 @@
 integrations. The exact shape is documented in docs/status-pages.md and checked by the tests against it.
 
 States are never computed here: each component's and the page's state come from statuspages/state.py
-(``published_state``) and are only renamed into the v2 words. Only published components appear; incident
+(through ``published_state``), whose values are already the v2 component statuses and whose ``INDICATOR``
+and ``OVERALL_LABELS`` give ``status.indicator`` and ``status.description``. Only published components appear; incident
 and maintenance text is the Markdown source, as Statuspage's ``body`` is text.
 """
 
@@ -14,26 +15,10 @@ from typing import Any
 
 from statuspages.feed_text import render_plain
 from statuspages.models import Component, Incident, IncidentStatus, MaintenanceWindow, StatusPage
-from statuspages.published import PublishedState, State
+from statuspages.published import PublishedState
+from statuspages.state import INDICATOR, OVERALL_LABELS
 
 MAX_ITEMS = 50
-
-# Our component state -> the v2 component status.
-COMPONENT_STATUS: dict[State, str] = {
-    State.OPERATIONAL: "operational",
-    State.DEGRADED: "degraded_performance",
-    State.PARTIAL_OUTAGE: "partial_outage",
-    State.MAJOR_OUTAGE: "major_outage",
-    State.MAINTENANCE: "under_maintenance",
-}
-# Our page state -> the v2 indicator and its description (Statuspage's own sentences).
-INDICATOR: dict[State, tuple[str, str]] = {
-    State.OPERATIONAL: ("none", "All Systems Operational"),
-    State.DEGRADED: ("minor", "Minor Service Outage"),
-    State.PARTIAL_OUTAGE: ("major", "Partial System Outage"),
-    State.MAJOR_OUTAGE: ("critical", "Major System Outage"),
-    State.MAINTENANCE: ("none", "Service Under Maintenance"),
-}
 
 
 def stamp(moment: datetime | None) -> str | None:
@@ -51,15 +36,14 @@ def page_block(page: StatusPage, page_url: str, updated_at: datetime) -> dict[st
 
 
 def status_block(state: PublishedState) -> dict[str, str]:
-    indicator, description = INDICATOR[state.overall]
-    return {"indicator": indicator, "description": description}
+    return {"indicator": INDICATOR[state.overall], "description": OVERALL_LABELS[state.overall]}
 
 
 def component_block(page: StatusPage, component: Component, state: PublishedState, position: int) -> dict[str, Any]:
     return {
         "id": str(component.pk),
         "name": component.name,
-        "status": COMPONENT_STATUS[state.components[component.pk]],
+        "status": str(state.components[component.pk]),  # the state's values are the v2 statuses
         "created_at": stamp(component.created_at),
         "updated_at": stamp(component.updated_at),
         "position": position,
