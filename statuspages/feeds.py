@@ -114,8 +114,20 @@ def entries(page: StatusPage, page_url: str, now: datetime) -> list[Entry]:
     return found[:MAX_ENTRIES]
 
 
+class PageAtomFeed(Atom1Feed):
+    """Atom1Feed whose ``updated`` without entries is the page's last change, not the time of the request,
+    so an unchanged feed keeps its ETag."""
+
+    quiet_since: datetime | None = None
+
+    def latest_post_date(self) -> datetime:
+        if not self.items and self.quiet_since is not None:
+            return self.quiet_since
+        return super().latest_post_date()
+
+
 def atom(page: StatusPage, page_url: str, feed_url: str, found: list[Entry]) -> bytes:
-    feed = Atom1Feed(
+    feed = PageAtomFeed(
         title=page.title,
         link=page_url,
         description=f"Incidents and maintenance of {page.title}",
@@ -124,6 +136,7 @@ def atom(page: StatusPage, page_url: str, feed_url: str, found: list[Entry]) -> 
         author_name=page.title,
         language="en",
     )
+    feed.quiet_since = page.updated_at
     for entry in found:
         feed.add_item(
             title=entry.title,
