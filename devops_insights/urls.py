@@ -18,5 +18,7 @@ urlpatterns = [
     path("status/", include("statuspages.feed_urls")),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),
+    # Public status pages (/status/<slug>/) and their management (/manage/status-pages/).
+    path("", include("statuspages.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -62,6 +62,10 @@ class StatusPage(models.Model):
     password_hash = models.CharField(max_length=200, blank=True, editable=False)
     description = models.TextField(blank=True, help_text="Markdown, shown under the title.")
     published = models.BooleanField(default=False)
+    # Open a draft incident when a critical alert fires for a component's source (statuspages/auto_incidents.py).
+    auto_draft_incidents = models.BooleanField(
+        default=False, help_text="Open a draft incident when a critical alert fires for a component."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -83,6 +87,9 @@ class StatusPage(models.Model):
         self.custom_host = (self.custom_host or "").strip().lower().rstrip(".")
         if self.logo and not (self.logo.startswith("https://") or self.logo.startswith("/static/")):
             raise ValidationError({"logo": "Use an https:// URL or a /static/ path."})
+        if self.custom_host and self.visibility == Visibility.MEMBERS:
+            # A session belongs to the product's host name; members could not sign in on another one.
+            raise ValidationError({"custom_host": "A members-only page cannot have a custom host."})
 
     def set_password(self, raw: str) -> None:
         self.password_hash = make_password(raw) if raw else ""
