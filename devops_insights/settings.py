@@ -485,6 +485,9 @@ STATUS_PAGE_RATE_LIMIT_IP = config.rate("STATUS_PAGE_RATE_LIMIT_IP", "300/m")  #
 # Password tries per client IP and page: a password-protected page resists guessing.
 STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/15m")
 STATUS_PAGE_UNLOCK_DAYS = config.integer("STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365)  # the unlock cookie's life
+# Feeds, Statuspage v2 JSON and badges (statuspages/feed_access.py) share the two limits above; this is
+# how long clients and shared caches may keep a public page's copies (seconds).
+STATUS_FEEDS_MAX_AGE = config.integer("STATUS_FEEDS_MAX_AGE", 60, minimum=0, maximum=3600)
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 # The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
 # latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).
@@ -505,13 +508,6 @@ RATELIMIT_IP_META_KEY = "accounts.client_ip.client_ip"
 # A cache outage should not lock every client out; limits resume when the cache returns.
 RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
-
-# Status page feeds, Statuspage v2 JSON and badges (statuspages/feed_access.py): requests per client IP,
-# and failed page passwords per client IP and page (what keeps a password page from being guessed).
-STATUS_FEEDS_RATE_LIMIT_IP = config.rate("STATUS_FEEDS_RATE_LIMIT_IP", "300/m")
-STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/10m")
-# How long clients and shared caches may keep a public page's feeds, JSON and badges (seconds).
-STATUS_FEEDS_MAX_AGE = config.integer("STATUS_FEEDS_MAX_AGE", 60, minimum=0, maximum=3600)
 
 API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
 API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)

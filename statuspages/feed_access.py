@@ -1,21 +1,25 @@
 """Who may read a status page's feeds, Statuspage v2 JSON and badges, and what every answer carries.
 
-One gate for every machine-readable endpoint under ``/status/<slug>/``:
+The rule is the page's own (statuspages/access.py: ``decide``, its rate limits and its unlock cookie);
+this module only answers it the way a machine client needs:
 
-1. a per-IP rate limit (``STATUS_FEEDS_RATE_LIMIT_IP``, counted by ``accounts.rate_limits``);
-2. the page must exist and be published (404 otherwise, so drafts are not discoverable);
-3. its visibility: *public* for anyone; *members* for signed-in users the team lets READ
-   (``accounts.teams.allows``); *password* for a request carrying the page password as HTTP Basic
-   credentials (any user name: feed readers and widgets speak Basic, not forms). Failed passwords are
-   counted per client IP and page (``STATUS_PAGE_PASSWORD_RATE_LIMIT``); over it every try is
-   refused with 429 before the password is checked, which is what makes guessing slow.
+1. the per-IP limit of the public pages (``access.over_public_limit``, ``STATUS_PAGE_RATE_LIMIT_IP``);
+2. the page by slug (statuspages/lookup.py, cached), or the page of the custom host the request came to;
+3. ``access.decide``: allowed goes on (public; team members, for any page and for an unpublished page's
+   preview; a browser holding the password page's unlock cookie); not found is a 404; "needs login" a 401;
+   "needs password" accepts the page password as HTTP Basic credentials (any user name: feed readers and
+   widgets speak Basic, not forms), else a 401 with ``WWW-Authenticate``.
+
+Password tries share the page form's budget (``STATUS_PAGE_PASSWORD_RATE_LIMIT`` per client IP and
+page, the same counter): a client over it is refused with 429 before its password is checked, and only a
+wrong password is counted, so a widget polling with the right password is never locked out by itself.
 
 Badges addressed by a component's badge key skip step 3: the key is the capability.
 
-Answers never start a session nor issue a CSRF token: nothing here writes to ``request.session`` or
-calls ``get_token``; for public pages ``request.user`` is not even read (so the session is not loaded
-and ``Vary: Cookie`` is not added). Refusals use the one error shape ``{"error": {code, message,
-details}}`` (the API's, api/errors.py; built here because statuspages sits below api).
+Answers never start a session nor issue a CSRF token (nothing here writes ``request.session`` or calls
+``get_token``); for a public page ``decide`` reads nothing of the visitor. Refusals use the one error
+shape ``{"error": {code, message, details}}`` (the API's, api/errors.py; built here because statuspages
+sits below api).
 """
 
 from __future__ import annotations
@@ -23,24 +27,25 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.utils.cache import patch_cache_control, patch_vary_headers
+from django_ratelimit.core import get_usage
 
 from accounts.client_ip import client_ip
-from accounts.rate_limits import count
-from accounts.teams import Action, allows
-from statuspages.models import StatusPage, Visibility
+from accounts.rate_limits import retry_after_seconds
+from statuspages import access, lookup
+from statuspages.access import Access
+from statuspages.models import StatusPage
 
-RATE_GROUP = "statuspages.feeds"
-PASSWORD_GROUP = "statuspages.password_tries"  # noqa: S105 (a rate-limit group name)
 REALM = 'Basic realm="status page", charset="UTF-8"'
+# The page form's password counter (statuspages/access.py ``over_password_limit``): one budget for both.
+PASSWORD_GROUP = "statuspages.password"  # noqa: S105 - a rate-limit group name
 
 
 class Refusal(Exception):
-    """Raised below a view; answered by ``refusal_response`` in the error shape."""
+    """Raised below a view; answered by ``response`` in the error shape."""
 
     def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(f"{status} {code}: {message}")
@@ -50,9 +55,8 @@ class Refusal(Exception):
         self.headers = headers or {}
 
     def response(self) -> JsonResponse:
-        response = JsonResponse(
-            {"error": {"code": self.code, "message": self.message, "details": {}}}, status=self.status
-        )
+        body = {"error": {"code": self.code, "message": self.message, "details": {}}}
+        response = JsonResponse(body, status=self.status)
         for name, value in self.headers.items():
             response[name] = value
         # A refusal is about this caller: no cache may hand it to another.
@@ -60,14 +64,19 @@ class Refusal(Exception):
         return response
 
 
+def too_many(wait: int, message: str = "Too many requests") -> Refusal:
+    return Refusal(429, "rate_limited", f"{message}: retry in {wait} s.", {"Retry-After": str(wait)})
+
+
 def throttle(request: HttpRequest) -> None:
-    wait, _usage = count(request, RATE_GROUP, client_ip(request), settings.STATUS_FEEDS_RATE_LIMIT_IP)
+    wait = access.over_public_limit(request)
     if wait is not None:
-        raise Refusal(429, "rate_limited", f"Too many requests: retry in {wait} s.", {"Retry-After": str(wait)})
+        raise too_many(wait)
 
 
-def published_page(slug: str) -> StatusPage:
-    page = StatusPage.objects.published().select_related("team").filter(slug=slug).first()
+def find_page(request: HttpRequest, slug: str | None) -> StatusPage:
+    """The page named by ``slug``, or, without one, the page of the custom host the request came to."""
+    page = getattr(request, "status_page_host", None) if slug is None else lookup.by_slug(slug)
     if page is None:
         raise Refusal(404, "not_found", "No such status page.")
     return page
@@ -87,25 +96,9 @@ def basic_password(request: HttpRequest) -> str | None:
     return password if colon else None
 
 
-def check_page_password(request: HttpRequest, page: StatusPage) -> None:
-    password = basic_password(request)
-    if password is None:
-        raise Refusal(401, "unauthorized", "This status page needs its password.", {"WWW-Authenticate": REALM})
-    key = f"{client_ip(request)}|{page.pk}"
-    # Peek first (no increment): someone over the limit is refused before any password is hashed.
-    wait, _ = _peek(request, key)
-    if wait is not None:
-        raise Refusal(429, "rate_limited", f"Too many wrong passwords: retry in {wait} s.", {"Retry-After": str(wait)})
-    if not page.check_password(password):
-        count(request, PASSWORD_GROUP, key, settings.STATUS_PAGE_PASSWORD_RATE_LIMIT)
-        raise Refusal(401, "unauthorized", "Wrong password for this status page.", {"WWW-Authenticate": REALM})
-
-
-def _peek(request: HttpRequest, key: str) -> tuple[int | None, Any]:
-    from django_ratelimit.core import get_usage
-
-    from accounts.rate_limits import retry_after_seconds
-
+def _password_wait(request: HttpRequest, page: StatusPage) -> int | None:
+    """Seconds to wait when this client is over the page's password budget, without counting a try."""
+    key = f"{client_ip(request)}:{page.pk}"  # the key access.over_password_limit counts under
     usage = get_usage(
         request,
         group=PASSWORD_GROUP,
@@ -114,28 +107,38 @@ def _peek(request: HttpRequest, key: str) -> tuple[int | None, Any]:
         increment=False,
     )
     if usage is None or int(usage["count"]) < int(usage["limit"]):
-        return None, usage
-    return retry_after_seconds(usage["time_left"]), usage
+        return None
+    return retry_after_seconds(usage["time_left"])
+
+
+def check_page_password(request: HttpRequest, page: StatusPage) -> None:
+    password = basic_password(request)
+    if password is None:
+        raise Refusal(401, "unauthorized", "This status page needs its password.", {"WWW-Authenticate": REALM})
+    wait = _password_wait(request, page)
+    if wait is not None:
+        raise too_many(wait, "Too many wrong passwords")
+    if not page.check_password(password[:200]):
+        access.over_password_limit(request, page)  # counts this wrong try
+        raise Refusal(401, "unauthorized", "Wrong password for this status page.", {"WWW-Authenticate": REALM})
 
 
 def admit(request: HttpRequest, page: StatusPage) -> None:
-    """Raise a Refusal unless the request may read ``page``."""
-    if page.visibility == Visibility.PUBLIC:
+    """Raise a Refusal unless the request may read ``page`` (statuspages/access.py decides)."""
+    decision = access.decide(request, page)
+    if decision is Access.ALLOWED:
         return
-    if page.visibility == Visibility.MEMBERS:
-        user = request.user
-        if not user.is_authenticated:
-            raise Refusal(401, "unauthorized", "Sign in as a member of the page's team.")
-        if not allows(user, page.team, Action.READ):
-            raise Refusal(403, "forbidden", "Only members of the page's team may read it.")
-        return
+    if decision is Access.NOT_FOUND:
+        raise Refusal(404, "not_found", "No such status page.")
+    if decision is Access.NEEDS_LOGIN:
+        raise Refusal(401, "unauthorized", "Sign in as a member of the page's team.")
     check_page_password(request, page)
 
 
-def open_page(request: HttpRequest, slug: str) -> StatusPage:
+def open_page(request: HttpRequest, slug: str | None) -> StatusPage:
     """Rate limit, find and admit: the page this request may read."""
     throttle(request)
-    page = published_page(slug)
+    page = find_page(request, slug)
     admit(request, page)
     return page
 
@@ -148,8 +151,7 @@ def finish(request: HttpRequest, response: HttpResponse, *, shared: bool) -> Htt
         response["ETag"] = tag
         if _matches(request, tag):
             not_modified = HttpResponseNotModified()
-            for name in ("ETag", "Content-Type"):
-                not_modified[name] = response[name]
+            not_modified["ETag"] = tag
             response = not_modified
     if shared:
         patch_cache_control(response, public=True, max_age=settings.STATUS_FEEDS_MAX_AGE)

@@ -32,7 +32,7 @@ from statuspages.badges import (
     uptime_colour,
 )
 from statuspages.component_uptime import component_window
-from statuspages.feed_access import Refusal, finish, open_page, throttle
+from statuspages.feed_access import Refusal, find_page, finish, open_page, throttle
 from statuspages.models import Component, StatusPage
 from statuspages.published import PublishedState, page_url, published_components, published_state
 from statuspages.state import State
@@ -74,7 +74,7 @@ def _shared(page: StatusPage) -> bool:
 # --- feeds ----------------------------------------------------------------------------------
 
 
-def _feed(request: HttpRequest, slug: str, json_format: bool) -> HttpResponse:
+def _feed(request: HttpRequest, slug: str | None, json_format: bool) -> HttpResponse:
     page = open_page(request, slug)
     url = page_url(request, page)
     found = feeds.entries(page, url, timezone.now())
@@ -89,12 +89,12 @@ def _feed(request: HttpRequest, slug: str, json_format: bool) -> HttpResponse:
 
 
 @machine_endpoint
-def atom_feed(request: HttpRequest, slug: str) -> HttpResponse:
+def atom_feed(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     return _feed(request, slug, json_format=False)
 
 
 @machine_endpoint
-def json_feed(request: HttpRequest, slug: str) -> HttpResponse:
+def json_feed(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     return _feed(request, slug, json_format=True)
 
 
@@ -103,11 +103,11 @@ def json_feed(request: HttpRequest, slug: str) -> HttpResponse:
 
 def _v2(part: Callable[[Document], dict[str, Any]]) -> View:
     @machine_endpoint
-    def view(request: HttpRequest, slug: str) -> HttpResponse:
+    def view(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         page = open_page(request, slug)
-        now = timezone.now()
-        components = published_components(page)
-        document = Document(page, page_url(request, page), published_state(page, components, now), components, now)
+        state = published_state(page)
+        components = published_components(page, state)
+        document = Document(page, page_url(request, page), state, components, timezone.now())
         body = json.dumps(part(document), ensure_ascii=False)
         response = HttpResponse(body, content_type=JSON_TYPE)
         # Widgets on other sites read these; a public page's JSON is public anyway.
@@ -137,10 +137,11 @@ def _label(request: HttpRequest, default: str) -> str:
 
 
 def _state_of(page: StatusPage, component: Component | None) -> tuple[State, PublishedState]:
-    components = published_components(page)
-    state = published_state(page, components, timezone.now())
+    state = published_state(page)
     if component is None:
         return state.overall, state
+    if component.pk not in state.components:
+        raise Refusal(404, "not_found", "No such component on this page.")
     return state.components[component.pk], state
 
 
@@ -149,19 +150,6 @@ def format_metric(value: float, unit: str) -> str:
         return "no data"
     text = str(int(value)) if value == int(value) and abs(value) < 1e15 else f"{value:.4g}"
     return f"{text} {unit}".strip()
-
-
-def latest_metric(component: Component) -> float | None:
-    """The opted-in metric's value in the freshest snapshot of the component's sources that has it."""
-    store = get_store()
-    freshest: tuple[Any, float] | None = None
-    for source in component.sources.all():
-        snapshot = store.latest(source.slug)
-        if snapshot is None or component.show_metric not in snapshot.metrics:
-            continue
-        if freshest is None or snapshot.fetched_at > freshest[0]:
-            freshest = (snapshot.fetched_at, snapshot.metrics[component.show_metric])
-    return None if freshest is None else freshest[1]
 
 
 def component_badge(request: HttpRequest, page: StatusPage, component: Component, kind: str) -> Badge:
@@ -187,9 +175,10 @@ def component_badge(request: HttpRequest, page: StatusPage, component: Component
     # kind == "metric": only the one metric the component opted in to publish.
     if not component.show_metric:
         raise Refusal(404, "not_found", "This component publishes no metric.")
-    value = latest_metric(component)
-    text = "no data" if value is None else format_metric(value, component.show_metric_unit)
-    return Badge(_label(request, component.show_metric), text, GREY if value is None else BLUE)
+    _component_state, published = _state_of(page, component)
+    metric = published.metrics.get(component.pk)  # the value the page shows (statuspages/content.py)
+    text = "no data" if metric is None else format_metric(metric.value, metric.unit)
+    return Badge(_label(request, component.show_metric), text, GREY if metric is None else BLUE)
 
 
 def _svg(request: HttpRequest, badge: Badge, shared: bool) -> HttpResponse:
@@ -205,7 +194,7 @@ def _check_kind(kind: str) -> None:
 
 
 @machine_endpoint
-def page_status_badge(request: HttpRequest, slug: str) -> HttpResponse:
+def page_status_badge(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     page = open_page(request, slug)
     state, _ = _state_of(page, None)
     word, colour = STATE_WORDS[state]
@@ -213,12 +202,12 @@ def page_status_badge(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @machine_endpoint
-def slug_badge(request: HttpRequest, slug: str, component_id: int, kind: str) -> HttpResponse:
-    """A component's badge by page slug: public pages only (the others' badges go by key)."""
+def slug_badge(request: HttpRequest, component_id: int, kind: str, slug: str | None = None) -> HttpResponse:
+    """A component's badge by page slug (or custom host): public pages only (the others' badges go by key)."""
     _check_kind(kind)
     throttle(request)
-    page = StatusPage.objects.published().filter(slug=slug).first()
-    if page is None or not page.is_public:
+    page = find_page(request, slug)
+    if not page.is_public:
         raise Refusal(404, "not_found", "No such public status page; address badges of other pages by key.")
     component = page.components.published().filter(pk=component_id).first()
     if component is None:

@@ -1,42 +1,43 @@
-"""What the machine-readable endpoints read of a page: its published components and their state.
+"""What the feeds' neighbours (v2 JSON, badges) read of a page's state: the page's own content.
 
-The state is statuspages/state.py's (the one rule): this module only gathers its inputs for one page (the
-published components with their sources, and which of them an active maintenance window covers) and asks
-it once per request, handing the answer to the v2 JSON and the badges.
+States and the opted-in metric values come from statuspages/content.py's ``page_content`` (built by the
+state rule of statuspages/state.py, cached under the page's generations), so the JSON and the badges say
+exactly what the HTML page says, and a warm request costs no store round trip for them.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 
 from django.http import HttpRequest
 
-from statuspages.models import Component, MaintenanceWindow, StatusPage
-from statuspages.state import State, component_state, overall_state
+from statuspages.content import MetricValue, page_content
+from statuspages.models import Component, StatusPage
+from statuspages.public import page_root
+from statuspages.state import State
 
 
 @dataclass(frozen=True)
 class PublishedState:
     overall: State
     components: dict[int, State]
+    metrics: dict[int, MetricValue | None]
 
 
-def published_components(page: StatusPage) -> list[Component]:
-    return list(page.components.published().prefetch_related("sources").order_by("order", "name", "pk"))
+def published_state(page: StatusPage) -> PublishedState:
+    content = page_content(page)
+    return PublishedState(
+        overall=content.overall,
+        components={c.id: c.state for c in content.components},
+        metrics={c.id: c.metric for c in content.components},
+    )
 
 
-def in_maintenance(page: StatusPage, now: datetime) -> set[int]:
-    """Pks of the page's components an active maintenance window covers."""
-    covered = MaintenanceWindow.objects.active(now).filter(page=page).values_list("components", flat=True)
-    return {pk for pk in covered if pk is not None}
-
-
-def published_state(page: StatusPage, components: list[Component], now: datetime) -> PublishedState:
-    maintained = in_maintenance(page, now)
-    states = {c.pk: component_state(c.sources.all(), in_maintenance=c.pk in maintained, now=now) for c in components}
-    return PublishedState(overall_state(states.values()), states)
+def published_components(page: StatusPage, state: PublishedState) -> list[Component]:
+    """The page's published components that the state knows, in page order."""
+    found = page.components.published().order_by("order", "name", "pk")
+    return [c for c in found if c.pk in state.components]
 
 
 def page_url(request: HttpRequest, page: StatusPage) -> str:
-    return request.build_absolute_uri(f"/status/{page.slug}/")
+    return request.build_absolute_uri(page_root(request, page))

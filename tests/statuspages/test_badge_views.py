@@ -48,9 +48,13 @@ def count_polls(slug: str, up: int, down: int, latency_ms: float = 120.0) -> Non
         store.record_poll_outcome(slug, now - timedelta(minutes=up + index + 1), False, None, "timeout")
 
 
-def test_it_draws_the_component_state(client: Client, component: Any) -> None:
+def test_it_draws_the_component_state(
+    client: Client, component: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     assert texts(client.get(f"/status/acme/badges/{component.pk}/status.svg")) == ["API", "operational"]
-    make_maintenance(component.page, starts_in=-0.1, components=[component])
+    # The page's content is cached until a change commits (statuspages/generations.py).
+    with django_capture_on_commit_callbacks(execute=True):
+        make_maintenance(component.page, starts_in=-0.1, components=[component])
     by_key = client.get(f"/status/badges/{component.badge_key}/status.svg")
     assert texts(by_key) == ["API", "maintenance"]
     assert texts(client.get("/status/acme/badge.svg")) == ["Acme status", "maintenance"]
@@ -79,7 +83,9 @@ def test_it_says_no_data_without_polls(client: Client, component: Any) -> None:
     assert texts(client.get(f"/status/badges/{component.badge_key}/uptime-7d.svg"))[1] == "no data"
 
 
-def test_it_shows_a_metric_only_when_the_component_opted_in(client: Client, component: Any) -> None:
+def test_it_shows_a_metric_only_when_the_component_opted_in(
+    client: Client, component: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     source = component.sources.get()
     source.metric_paths = {"cpu_load": "results.stats.server.cpu_load"}
     source.save()
@@ -89,7 +95,8 @@ def test_it_shows_a_metric_only_when_the_component_opted_in(client: Client, comp
     assert refused.status_code == 404
     assert b"42.5" not in refused.content
     component.show_metric, component.show_metric_unit = "cpu_load", "%"
-    component.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        component.save()
     assert texts(client.get(url)) == ["cpu_load", "42.5 %"]
 
 

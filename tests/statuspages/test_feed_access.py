@@ -57,7 +57,7 @@ def test_it_answers_not_modified_to_a_matching_etag(client: Client, component: A
 
 
 @pytest.mark.parametrize("route", GATED)
-def test_it_hides_unpublished_pages(client: Client, component: Any, route: str) -> None:
+def test_it_hides_unpublished_pages_from_visitors(client: Client, component: Any, route: str) -> None:
     component.page.published = False
     component.page.save()
     response = client.get(f"/status/acme/{route}")
@@ -75,7 +75,7 @@ def test_it_keeps_a_members_page_to_the_team(client: Client, component: Any, rou
     outsider = make_user("outsider")
     add_member(outsider, make_team("red"), Role.ADMIN)
     client.force_login(outsider)
-    assert client.get(url).status_code == 403
+    assert client.get(url).status_code == 404  # the page's existence is not confirmed to outsiders
     member = make_user("member")
     add_member(member, page.team, Role.VIEWER)
     client.force_login(member)
@@ -122,7 +122,7 @@ def test_it_stops_guessing_a_page_password(client: Client, component: Any, setti
 
 
 def test_it_limits_requests_per_client_address(client: Client, component: Any, settings: Any) -> None:
-    settings.STATUS_FEEDS_RATE_LIMIT_IP = "3/m"
+    settings.STATUS_PAGE_RATE_LIMIT_IP = "3/m"
     for _ in range(3):
         assert client.get("/status/acme/feed.json").status_code == 200
     limited = client.get(f"/status/badges/{component.badge_key}/status.svg")
@@ -151,3 +151,47 @@ def test_it_serves_badges_by_key_whatever_the_visibility(client: Client, compone
     # By slug only public pages' badges are served: the slug is not a secret.
     assert client.get(f"/status/acme/badges/{component.pk}/status.svg").status_code == 404
     assert client.get("/status/badges/not-a-key/status.svg").status_code == 404
+
+
+def test_it_shares_the_password_budget_with_the_page_form(client: Client, component: Any, settings: Any) -> None:
+    settings.STATUS_PAGE_PASSWORD_RATE_LIMIT = "2/m"
+    page = component.page
+    page.visibility = "password"
+    page.set_password("open sesame")
+    page.save()
+    for attempt in range(2):
+        assert client.post("/status/acme/unlock/", {"password": f"guess {attempt}"}).status_code == 401
+    assert client.get("/status/acme/feed.json", **basic("open sesame")).status_code == 429
+
+
+def test_it_counts_only_wrong_passwords(client: Client, component: Any, settings: Any) -> None:
+    settings.STATUS_PAGE_PASSWORD_RATE_LIMIT = "2/m"
+    page = component.page
+    page.visibility = "password"
+    page.set_password("open sesame")
+    page.save()
+    # A widget polling with the right password never locks itself out.
+    for _ in range(5):
+        assert client.get("/status/acme/api/v2/status.json", **basic("open sesame")).status_code == 200
+
+
+def test_it_lets_a_browser_that_unlocked_the_page_read_its_feeds(client: Client, component: Any) -> None:
+    page = component.page
+    page.visibility = "password"
+    page.set_password("open sesame")
+    page.save()
+    assert client.get("/status/acme/feed.atom").status_code == 401
+    assert client.post("/status/acme/unlock/", {"password": "open sesame"}).status_code == 303
+    assert client.get("/status/acme/feed.atom").status_code == 200  # the unlock cookie's path covers the feeds
+
+
+def test_it_shows_an_unpublished_page_only_to_its_team(client: Client, component: Any) -> None:
+    page = component.page
+    page.published = False
+    page.save()
+    member = make_user("member")
+    add_member(member, page.team, Role.VIEWER)
+    client.force_login(member)
+    response = client.get("/status/acme/api/v2/summary.json")
+    assert response.status_code == 200  # the team's preview
+    assert "private" in response["Cache-Control"]

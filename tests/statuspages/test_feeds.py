@@ -140,3 +140,16 @@ def test_it_answers_an_empty_page_with_an_empty_but_valid_feed(client: Client) -
     assert root.findall(f"{ATOM}entry") == []
     assert rfc3339(root.findtext(f"{ATOM}updated"))
     assert client.get("/status/empty/feed.json").json()["items"] == []
+
+
+def test_it_serves_the_feeds_and_json_on_the_page_custom_host(client: Client, page: Any, settings: Any) -> None:
+    settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "status.example.com"]
+    page.custom_host = "status.example.com"
+    page.save()
+    feed = client.get("/feed.json", HTTP_HOST="status.example.com").json()
+    assert feed["home_page_url"] == "http://status.example.com/"
+    assert feed["items"][0]["url"].startswith("http://status.example.com/#")
+    summary = client.get("/api/v2/summary.json", HTTP_HOST="status.example.com").json()
+    assert summary["page"]["url"] == "http://status.example.com/"
+    component = page.components.get()
+    assert client.get(f"/badges/{component.pk}/status.svg", HTTP_HOST="status.example.com").status_code == 200
