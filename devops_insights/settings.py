@@ -484,7 +484,9 @@ STATUS_PAGE_CACHE_SECONDS = config.integer("STATUS_PAGE_CACHE_SECONDS", 30, mini
 STATUS_PAGE_RATE_LIMIT_IP = config.rate("STATUS_PAGE_RATE_LIMIT_IP", "300/m")  # public page requests per client IP
 # Password tries per client IP and page: a password-protected page resists guessing.
 STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/15m")
-STATUS_PAGE_UNLOCK_DAYS = config.integer("STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365)  # the unlock cookie's life
+STATUS_PAGE_UNLOCK_DAYS = config.integer(
+    "STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365
+)  # the unlock cookie's life
 # Feeds, Statuspage v2 JSON and badges (statuspages/feed_access.py) share the two limits above; this is
 # how long clients and shared caches may keep a public page's copies (seconds).
 STATUS_FEEDS_MAX_AGE = config.integer("STATUS_FEEDS_MAX_AGE", 60, minimum=0, maximum=3600)

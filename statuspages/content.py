@@ -15,6 +15,7 @@ the health generations (statuspages/generations.py), so an edit or a health chan
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
@@ -41,6 +42,14 @@ MAX_WINDOWS = 20
 BANDS: tuple[tuple[float, str], ...] = ((99.9, "full"), (99.0, "high"), (95.0, "mid"), (0.0, "low"))
 
 
+def percent_text(uptime: float | None) -> str:
+    """Uptime to two decimals, rounded down: 99.999 % reads 99.99, never 100."""
+    if uptime is None:
+        return ""
+    floored = math.floor(uptime * 100) / 100
+    return f"{floored:.2f}".rstrip("0").rstrip(".")
+
+
 def band(uptime: float | None) -> str:
     if uptime is None:
         return "none"
@@ -58,12 +67,20 @@ class DayBar:
     def level(self) -> str:
         return band(self.uptime)
 
+    @property
+    def uptime_text(self) -> str:
+        return percent_text(self.uptime)
+
 
 @dataclass(frozen=True)
 class MetricValue:
     name: str
     value: float
     unit: str
+
+    @property
+    def text(self) -> str:
+        return f"{self.value:.6g}"
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,10 @@ class ComponentView:
     bars: list[DayBar]
     uptime: float | None  # over the bars' days
     metric: MetricValue | None
+
+    @property
+    def uptime_text(self) -> str:
+        return percent_text(self.uptime)
 
 
 @dataclass(frozen=True)

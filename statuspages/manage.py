@@ -198,7 +198,7 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
             incident=incident,
             status=form.cleaned_data["status"],
             body=form.cleaned_data["body"],
-            created_by=request.user,
+            created_by=_user(request),
         )
         incident.status = update.status
         if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
