@@ -48,9 +48,7 @@ def count_polls(slug: str, up: int, down: int, latency_ms: float = 120.0) -> Non
         store.record_poll_outcome(slug, now - timedelta(minutes=up + index + 1), False, None, "timeout")
 
 
-def test_it_draws_the_component_state(
-    client: Client, component: Any, django_capture_on_commit_callbacks: Any
-) -> None:
+def test_it_draws_the_component_state(client: Client, component: Any, django_capture_on_commit_callbacks: Any) -> None:
     assert texts(client.get(f"/status/acme/badges/{component.pk}/status.svg")) == ["API", "operational"]
     # The page's content is cached until a change commits (statuspages/generations.py).
     with django_capture_on_commit_callbacks(execute=True):
