@@ -71,21 +71,26 @@ def _shared(page: StatusPage) -> bool:
     return page.is_public
 
 
+def _readable_elsewhere(response: HttpResponse, page: StatusPage) -> HttpResponse:
+    # Widgets and web feed readers on other sites fetch these; a public page's are public anyway. Never
+    # for the other pages: their answers depend on the caller's cookie or password.
+    if page.is_public:
+        response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
 # --- feeds ----------------------------------------------------------------------------------
 
 
 def _feed(request: HttpRequest, slug: str | None, json_format: bool) -> HttpResponse:
     page = open_page(request, slug)
-    url = page_url(request, page)
+    url, feed_url = page_url(request, page), request.build_absolute_uri()
     found = feeds.entries(page, url, timezone.now())
     if json_format:
-        body, content_type = feeds.json_feed(page, url, request.build_absolute_uri(), found), feeds.JSON_FEED_TYPE
+        response = HttpResponse(feeds.json_feed(page, url, feed_url, found), content_type=feeds.JSON_FEED_TYPE)
     else:
-        body, content_type = (
-            feeds.atom(page, url, request.build_absolute_uri(), found),
-            "application/atom+xml; charset=utf-8",
-        )
-    return finish(request, HttpResponse(body, content_type=content_type), shared=_shared(page))
+        response = HttpResponse(feeds.atom(page, url, feed_url, found), content_type=feeds.ATOM_TYPE)
+    return finish(request, _readable_elsewhere(response, page), shared=_shared(page))
 
 
 @machine_endpoint
@@ -109,10 +114,7 @@ def _v2(part: Callable[[Document], dict[str, Any]]) -> View:
         components = published_components(page, state)
         document = Document(page, page_url(request, page), state, components, timezone.now())
         body = json.dumps(part(document), ensure_ascii=False)
-        response = HttpResponse(body, content_type=JSON_TYPE)
-        # Widgets on other sites read these; a public page's JSON is public anyway.
-        if page.is_public:
-            response["Access-Control-Allow-Origin"] = "*"
+        response = _readable_elsewhere(HttpResponse(body, content_type=JSON_TYPE), page)
         return finish(request, response, shared=_shared(page))
 
     return view

@@ -44,6 +44,8 @@ def test_it_serves_a_public_page_to_anyone_without_a_cookie(client: Client, comp
     assert "Cookie" not in response.get("Vary", "")
     assert "public" in response["Cache-Control"]
     assert response["ETag"].startswith('"')
+    if not route.endswith(".svg"):
+        assert response["Access-Control-Allow-Origin"] == "*"
 
 
 @pytest.mark.parametrize("route", GATED)
@@ -83,6 +85,7 @@ def test_it_keeps_a_members_page_to_the_team(client: Client, component: Any, rou
     assert response.status_code == 200
     assert "private" in response["Cache-Control"]
     assert "public" not in response["Cache-Control"]
+    assert "Access-Control-Allow-Origin" not in response
     assert not response.cookies
 
 
