@@ -31,7 +31,7 @@ page_routes = [
         name="v2-maintenances-active",
     ),
     path("badge.svg", views.page_status_badge, name="page-badge"),
-    path("badges/<int:component_id>/<str:kind>.svg", views.slug_badge, name="slug-badge"),
+    path("badges/<str:component_id>/<str:kind>.svg", views.slug_badge, name="slug-badge"),
 ]
 
 urlpatterns = [

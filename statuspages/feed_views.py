@@ -204,14 +204,16 @@ def page_status_badge(request: HttpRequest, slug: str | None = None) -> HttpResp
 
 
 @machine_endpoint
-def slug_badge(request: HttpRequest, component_id: int, kind: str, slug: str | None = None) -> HttpResponse:
+def slug_badge(request: HttpRequest, component_id: str, kind: str, slug: str | None = None) -> HttpResponse:
     """A component's badge by page slug (or custom host): public pages only (the others' badges go by key)."""
     _check_kind(kind)
     throttle(request)
     page = find_page(request, slug)
     if not page.is_public:
         raise Refusal(404, "not_found", "No such public status page; address badges of other pages by key.")
-    component = page.components.published().filter(pk=component_id).first()
+    # Any text reaches here (a str converter), so a malformed id gets the error shape, not the site's 404 page.
+    well_formed = component_id.isdigit() and len(component_id) <= 18  # fits a bigint
+    component = page.components.published().filter(pk=int(component_id)).first() if well_formed else None
     if component is None:
         raise Refusal(404, "not_found", "No such component on this page.")
     return _svg(request, component_badge(request, page, component, kind), shared=True)

@@ -121,3 +121,19 @@ def test_it_lets_caches_keep_a_badge_and_revalidate_it(client: Client, component
         client.get(f"/status/badges/{component.badge_key}/status.svg", HTTP_IF_NONE_MATCH=first["ETag"]).status_code
         == 304
     )
+
+
+@pytest.mark.parametrize("component_id", ["abc", "-1", "1.5", "9" * 40])
+def test_it_answers_a_malformed_component_id_in_the_error_shape(
+    client: Client, component: Any, component_id: str
+) -> None:
+    response = client.get(f"/status/acme/badges/{component_id}/status.svg")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_it_bounds_a_long_label(client: Client, component: Any) -> None:
+    response = client.get(f"/status/acme/badges/{component.pk}/status.svg", {"label": "x" * 10_000})
+    [label, _value] = texts(response)
+    assert len(label) == 64
+    assert len(response.content) < 4000
