@@ -25,11 +25,12 @@
 
   function check() {
     if (document.hidden) return schedule();
-    fetch(main.dataset.stateUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+    // "no-cache": the page and its state may be cached for a few seconds; a change must not wait for that.
+    fetch(main.dataset.stateUrl, { credentials: "same-origin", cache: "no-cache", headers: { Accept: "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (state) {
         if (!state || state.version === main.dataset.version) return null;
-        return fetch(window.location.pathname, { credentials: "same-origin" })
+        return fetch(window.location.pathname, { credentials: "same-origin", cache: "no-cache" })
           .then(function (r) { return r.ok ? r.text() : null; })
           .then(function (html) { if (html) swap(html); });
       })
