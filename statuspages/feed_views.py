@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_safe
 
 from metrics.stores import get_store
+from metrics.stores.base import StoreError, UptimeWindow
 from statuspages import feeds
 from statuspages.badges import (
     BLUE,
@@ -154,6 +155,14 @@ def format_metric(value: float, unit: str) -> str:
     return f"{text} {unit}".strip()
 
 
+def _window(slugs: list[str], window: str) -> UptimeWindow:
+    try:
+        return component_window(get_store(), slugs, window, timezone.now())
+    except StoreError as error:
+        # The metric store is down: a 503 in the error shape (never cached), not a badge claiming "no data".
+        raise Refusal(503, "unavailable", "Uptime data is unavailable right now; retry later.") from error
+
+
 def component_badge(request: HttpRequest, page: StatusPage, component: Component, kind: str) -> Badge:
     if kind == "status":
         state, _ = _state_of(page, component)
@@ -161,14 +170,14 @@ def component_badge(request: HttpRequest, page: StatusPage, component: Component
         return Badge(_label(request, component.name), word, colour)
     slugs = [source.slug for source in component.sources.all()]
     if kind.startswith("uptime-"):
-        window = component_window(get_store(), slugs, kind.removeprefix("uptime-"), timezone.now())
+        window = _window(slugs, kind.removeprefix("uptime-"))
         return Badge(
             _label(request, f"uptime {window.window}"),
             format_uptime(window.uptime_percent),
             uptime_colour(window.uptime_percent),
         )
     if kind == "latency":
-        window = component_window(get_store(), slugs, "24h", timezone.now())
+        window = _window(slugs, "24h")
         return Badge(
             _label(request, "latency p50 24h"),
             format_latency(window.latency_p50_ms),
