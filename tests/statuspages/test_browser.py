@@ -7,13 +7,11 @@ without a reload. Screenshots land in docs/images/ (the documentation shows them
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import services
-from tests.browser_stack import CHROMIUM, CHROMIUM_ARGS, Stack
+from tests.browser_stack import Stack, chromium
 from tests.paths import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -37,18 +35,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 class Visit:
