@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from statuspages.badges import FONT_SIZE_PX, text_width
-from tests.dashboard.test_browser import browser  # noqa: F401 - the suite's one Chromium fixture
+from tests.browser_stack import chromium
 
 pytestmark = [pytest.mark.browser]
 
@@ -26,7 +27,13 @@ TEXTS = (
 )
 
 
-def test_it_measures_text_as_chromium_lays_it_out(browser: Any) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as launched:
+        yield launched
+
+
+def test_it_measures_text_as_chromium_lays_it_out(browser: Any) -> None:
     items = "".join(f'<text x="0" y="{20 * (i + 1)}">{html.escape(text)}</text>' for i, text in enumerate(TEXTS))
     # No kerning: the table holds advance widths, and badges are short enough that kerning is noise.
     svg = (
