@@ -199,3 +199,9 @@ def test_it_shows_an_unpublished_page_only_to_its_team(client: Client, component
     response = client.get("/status/acme/api/v2/summary.json")
     assert response.status_code == 200  # the team's preview
     assert "private" in response["Cache-Control"]
+
+
+def test_it_matches_weak_and_listed_etags(client: Client, component: Any) -> None:
+    tag = client.get("/status/acme/feed.json")["ETag"]
+    assert client.get("/status/acme/feed.json", HTTP_IF_NONE_MATCH=f'"a", W/{tag}').status_code == 304
+    assert client.get("/status/acme/feed.json", HTTP_IF_NONE_MATCH="*").status_code == 304
