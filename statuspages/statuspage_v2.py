@@ -3,8 +3,8 @@ integrations. The exact shape is documented in docs/status-pages.md and checked 
 
 States are never computed here: each component's and the page's state come from statuspages/state.py
 (through ``published_state``), whose values are already the v2 component statuses and whose ``INDICATOR``
-and ``OVERALL_LABELS`` give ``status.indicator`` and ``status.description``. Only published components appear; incident
-and maintenance text is the Markdown source, as Statuspage's ``body`` is text.
+and ``OVERALL_LABELS`` give ``status.indicator`` and ``status.description``. Only published components
+appear; incident and maintenance ``body`` is the plain text of the Markdown (statuspages/markdown.py).
 """
 
 from __future__ import annotations
