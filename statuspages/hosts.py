@@ -29,13 +29,22 @@ def request_host(request: HttpRequest) -> str:
     return domain.lower().rstrip(".")
 
 
+def could_be_custom(host: str) -> bool:
+    """Whether ``host`` has the shape of a custom host (``models.HOST_NAME``): a dotted name ending in a
+    letter. An IP address, localhost or a bare name is never looked up, so most requests cost nothing."""
+    if "." not in host:
+        return False
+    last = host.rsplit(".", 1)[1]
+    return bool(last) and last[0].isalpha()
+
+
 class CustomHostMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         host = request_host(request)
-        page = lookup.by_host(host) if host else None
+        page = lookup.by_host(host) if could_be_custom(host) else None
         if page is not None:
             request.urlconf = HOST_URLCONF  # type: ignore[attr-defined]
             request.status_page_host = page  # type: ignore[attr-defined]

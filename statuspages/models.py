@@ -22,9 +22,11 @@ from django.utils import timezone
 from alerts.models import AlertEvent, Silence
 from pollers.models import Source
 
+# A dotted name ending in a letter label: never an IP address, localhost or a bare name (statuspages/hosts.py
+# skips those without a lookup, so the product's own requests cost nothing).
 HOST_NAME = RegexValidator(
-    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$",
-    "A lowercase host name without scheme, port or path, e.g. status.example.com.",
+    r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
+    "A lowercase host name with a domain, without scheme, port or path, e.g. status.example.com.",
 )
 METRIC_NAME = RegexValidator(r"^[A-Za-z0-9_.:-]{1,100}$", "A metric name as the source's metric paths name it.")
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
@@ -16,7 +17,9 @@ from accounts.models import Role
 from metrics.stores import get_store
 from pollers.models import Source, SourceAlertLevel
 from pollers.signals import health_changed
+from statuspages.hosts import could_be_custom
 from statuspages.models import (
+    HOST_NAME,
     Impact,
     Incident,
     IncidentStatus,
@@ -310,7 +313,7 @@ def test_it_refuses_a_forged_unlock_cookie(client: Client) -> None:
 
 
 def test_it_resists_guessing_a_page_password(client: Client, settings: Any) -> None:
-    settings.STATUS_PAGE_PASSWORD_RATE_LIMIT = "3/m"
+    settings.STATUS_PAGE_PASSWORD_RATE_LIMIT = "3/d"  # a day: the test never straddles a fixed window
     make_status_page("locked", visibility=Visibility.PASSWORD, password="open sesame 42")
     for attempt in range(3):
         assert client.post("/status/locked/unlock/", {"password": f"guess {attempt}"}).status_code == 401
@@ -323,7 +326,7 @@ def test_it_resists_guessing_a_page_password(client: Client, settings: Any) -> N
 
 
 def test_it_rate_limits_each_client_ip(client: Client, settings: Any, page: Any) -> None:
-    settings.STATUS_PAGE_RATE_LIMIT_IP = "3/m"
+    settings.STATUS_PAGE_RATE_LIMIT_IP = "3/d"  # a day: the test never straddles a fixed window
     for _ in range(3):
         assert get(client, "/status/acme/").status_code == 200
     refused = get(client, "/status/acme/")
@@ -348,3 +351,32 @@ def test_it_serves_a_page_at_the_root_of_its_custom_host(client: Client, setting
 
 def test_it_answers_404_for_an_unknown_page(client: Client) -> None:
     assert get(client, "/status/nope/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("host", "looked_up"),
+    [
+        ("status.acme.example", True),
+        ("status.acme.example.", False),  # request_host strips the dot before asking
+        ("localhost", False),
+        ("testserver", False),
+        ("127.0.0.1", False),
+        ("10.0.0.12", False),
+        ("[::1]", False),
+    ],
+)
+def test_it_looks_up_only_names_shaped_like_a_custom_host(host: str, looked_up: bool) -> None:
+    assert could_be_custom(host) is looked_up
+
+
+@pytest.mark.parametrize("host", ["status.acme.example", "a.b.co"])
+def test_it_accepts_a_dotted_host_name(host: str) -> None:
+    HOST_NAME(host)
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "10.0.0.12", "Status.Acme.Example", "https://x.example", "x.example:443"]
+)
+def test_it_refuses_a_custom_host_that_is_not_a_plain_dotted_name(host: str) -> None:
+    with pytest.raises(ValidationError):
+        HOST_NAME(host)
