@@ -30,6 +30,7 @@ SECRETS = (
     "Secret Source Name",
     "hidden-slug-x",
     "ERROR-TEXT-SECRET",
+    "http_503",  # the error kind
     "PAYLOAD-SECRET-STRING",
     "87.654",
     "87.65",
