@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "corsheaders",
     # Request, database and cache figures (django_*) on /metrics beside our own (devops_insights_*).
     "django_prometheus",
+    # Feature flags (provisioning/flags.py, docs/feature-flags.md); the flag model is provisioning's.
+    "waffle",
 ]
 
 MIDDLEWARE = [
@@ -109,6 +111,8 @@ MIDDLEWARE = [
     # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # Feature flags: keeps a percentage flag's coin toss in a cookie, so a person's answer stays the same.
+    "waffle.middleware.WaffleMiddleware",
     # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
     "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
     # django-prometheus: its After last, to time everything above.
@@ -565,6 +569,15 @@ OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
 OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
 if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+
+# --- Feature flags (provisioning/, django-waffle) ---------------------------------------
+# Our flag model adds teams to waffle's users, groups and percentage (docs/feature-flags.md); its admin is
+# provisioning's, so waffle registers none of its own. A flag nobody made is off unless the code declares
+# otherwise (provisioning/flags.py), and is never created by a request.
+WAFFLE_FLAG_MODEL = "provisioning.Flag"
+WAFFLE_ENABLE_ADMIN_PAGES = False
+WAFFLE_CREATE_MISSING_FLAGS = False
+WAFFLE_FLAG_DEFAULT = False
 
 # --- Alerting (alerts/) and email ------------------------------------------------------
 ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)
