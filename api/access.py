@@ -32,10 +32,13 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 class Access(enum.Enum):
     PUBLIC = "public"  # probes and the schema: no credentials, no rate limit
     READ = "read"  # any signed-in user or token
+    WRITE = "write"  # any signed-in user, or a write-scoped token; the operation checks the team rights
     STAFF_WRITE = "staff_write"  # a staff user's session, or a staff user's write-scoped token
 
 
 def check_access(principal: Principal, access: Access) -> None:
+    if access is Access.WRITE and not principal.can_write:
+        raise ApiError(403, "insufficient_scope", "This token is read-only; this operation needs a write-scoped token.")
     if access is Access.STAFF_WRITE:
         if not principal.can_write:
             raise ApiError(
@@ -110,4 +113,5 @@ class SessionCookie(APIKeyCookie):
 
 
 READ = [BearerToken(Access.READ), SessionCookie(Access.READ)]
+WRITE = [BearerToken(Access.WRITE), SessionCookie(Access.WRITE)]
 STAFF_WRITE = [BearerToken(Access.STAFF_WRITE), SessionCookie(Access.STAFF_WRITE)]

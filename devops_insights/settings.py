@@ -502,6 +502,9 @@ RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
 
 API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+# POST /api/v1/config/plan|apply carry whole configuration directories: their own, larger limit, under
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) which refuses any larger body first.
+CONFIG_API_MAX_BODY_BYTES = config.integer("CONFIG_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024, maximum=2621440)
 API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
 # The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
 API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)

@@ -18,7 +18,7 @@ AUDIT_ACTION = "config.apply"
 RULE_SECTIONS = frozenset({"alert_rules", "silences"})
 
 
-class Declined(Exception):  # noqa: N818 - the person said no: not an error
+class Declined(Exception):  # the person said no: not an error
     """The confirmation said no: nothing was written."""
 
 

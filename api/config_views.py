@@ -1,0 +1,182 @@
+"""``/api/v1/config/``: the configuration files' JSON Schema, and plan / apply for CI pipelines.
+
+The body is the files, as a JSON object ``{"name.yaml": "text", ...}`` or as one YAML text
+(``Content-Type: application/yaml``). Who may: a superuser, or an admin (``accounts.teams`` MANAGE) of every
+team the files and the plan touch; objects of no team (feature flags, the global retention policy) need a
+superuser. Today that is the signed-in user or the token's owner (the token's scope must be write for
+apply); the per-team token roles will narrow it. Behind the ``config_api`` feature flag
+(docs/feature-flags.md). Problems are a 400 ``config_invalid`` listing each with file, line and path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpRequest
+from ninja import Query, Schema
+from pydantic import Field
+
+from accounts.models import Team
+from accounts.teams import Action, allows
+from api.access import WRITE, principal_of
+from api.body import budget_error
+from api.errors import ApiError
+from api.router import ApiRouter
+from api.schemas import Strict, documented
+from metrics import jsonlimits
+from provisioning.apply import apply_files
+from provisioning.flags import CONFIG_API, flag_active
+from provisioning.plan import Plan, make_plan
+from provisioning.problems import ConfigInvalid
+from provisioning.schema import config_schema
+
+router = ApiRouter(tags=["config"])
+
+YAML_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain"})
+MAX_FILES = 200
+MAX_NAME = 200
+
+
+class ConfigQuery(Schema):
+    prune: bool = Field(False, description="Also delete stored objects (in the files' teams) the files omit.")
+
+
+class PlanAnswer(Strict):
+    changes: bool = Field(description="Whether applying would change anything.")
+    counts: dict[str, int]
+    summary: dict[str, Any] = Field(description="Each change, field by field; secrets redacted.")
+    text: str = Field(description="The plan as `manage.py config plan` prints it.")
+
+
+class ApplyAnswer(PlanAnswer):
+    applied: bool
+
+
+@router.get("/schema.json", auth=None, response=documented({200: dict[str, Any]}, 400), operation_id="configSchema")
+def schema(request: HttpRequest) -> dict[str, Any]:
+    """The JSON Schema (Draft 2020-12) of the configuration files, for editors."""
+    return config_schema()
+
+
+@router.post(
+    "/plan",
+    auth=WRITE,
+    response=documented({200: PlanAnswer}, 400, 401, 403, 413, 415, 429, 500),
+    operation_id="configPlan",
+)
+def plan(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
+    """What applying the files would create, change and delete (nothing is written)."""
+    user = _admitted(request)
+    files = _files(request)
+    try:
+        made = make_plan(files, prune=query.prune)
+    except ConfigInvalid as exc:
+        raise _invalid(exc) from None
+    _check_teams(user, made)
+    return _answer(made)
+
+
+@router.post(
+    "/apply",
+    auth=WRITE,
+    response=documented({200: ApplyAnswer}, 400, 401, 403, 413, 415, 429, 500),
+    operation_id="configApply",
+)
+def apply(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
+    """Apply the files in one transaction (all or nothing), recorded in the audit trail."""
+    user = _admitted(request)
+    files = _files(request)
+    try:
+        made = apply_files(files, prune=query.prune, user=user, request=request, admit=lambda p: _check_teams(user, p))
+    except ConfigInvalid as exc:
+        raise _invalid(exc) from None
+    return {**_answer(made), "applied": made.has_changes}
+
+
+def _admitted(request: HttpRequest) -> Any:
+    user = principal_of(request).user
+    # A token request has no session user: the flag is asked about the token's owner, who acts here.
+    request.user = user
+    if not flag_active(request, CONFIG_API):
+        raise ApiError(
+            403, "feature_not_enabled", "Configuration over the API is not enabled for you (flag config_api)."
+        )
+    return user
+
+
+def _check_teams(user: Any, plan: Plan) -> None:
+    if user.is_superuser:
+        return
+    slugs = {slug for slug in plan.teams() if slug is not None}
+    teams = {team.slug: team for team in Team.objects.filter(slug__in=slugs)}
+    refused = sorted(slug for slug in slugs if slug not in teams or not allows(user, teams[slug], Action.MANAGE))
+    if None in plan.teams():
+        refused.insert(0, "(objects of no team: feature flags, the global retention policy)")
+    if refused:
+        raise ApiError(
+            403, "team_admin_required", "You must be an admin of every team the files touch.", {"teams": refused}
+        )
+
+
+def _invalid(exc: ConfigInvalid) -> ApiError:
+    return ApiError(
+        400,
+        "config_invalid",
+        f"{len(exc.problems)} problem(s) in the files; nothing was changed.",
+        {"problems": [problem.as_dict() for problem in exc.problems]},
+    )
+
+
+def _answer(plan: Plan) -> dict[str, Any]:
+    summary = plan.summary()
+    return {"changes": plan.has_changes, "counts": summary["counts"], "summary": summary, "text": plan.render()}
+
+
+def _files(request: HttpRequest) -> Mapping[str, str]:
+    """The body as {file name: YAML text}: a JSON object of them, or one YAML text."""
+    limit = settings.CONFIG_API_MAX_BODY_BYTES
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise ApiError(400, "bad_content_length", "Content-Length is not a number.") from None
+    if declared > limit:
+        raise ApiError(413, details={"limit_bytes": limit})
+    try:
+        raw = request.body
+    except RequestDataTooBig:
+        raise ApiError(413, details={"limit_bytes": limit}) from None
+    if len(raw) > limit:
+        raise ApiError(413, details={"limit_bytes": limit})
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ApiError(400, "invalid_body", "The body is not UTF-8 text.") from None
+    if request.content_type in YAML_TYPES:
+        return {"body.yaml": text}
+    if request.content_type != "application/json":
+        raise ApiError(
+            415,
+            details={"content_type": request.content_type or None, "expected": "application/json or application/yaml"},
+        )
+    budget = jsonlimits.JsonBudget(
+        limit, settings.JSON_MAX_DEPTH, settings.JSON_MAX_ITEMS, "the body", "CONFIG_API_MAX_BODY_BYTES"
+    )
+    try:
+        data = jsonlimits.loads(text, budget)
+    except jsonlimits.JsonBudgetError as exc:
+        raise budget_error(exc) from None
+    except ValueError as exc:
+        raise ApiError(400, "invalid_json", "The body is not valid JSON.", {"reason": str(exc)[:200]}) from None
+    if not isinstance(data, dict) or not data or len(data) > MAX_FILES:
+        raise ApiError(400, "invalid_body", f'Send a JSON object of 1 to {MAX_FILES} files: {{"name.yaml": "text"}}.')
+    bad = sorted(
+        str(name)[:MAX_NAME]
+        for name, value in data.items()
+        if not isinstance(value, str) or len(name) > MAX_NAME or not name
+    )
+    if bad:
+        raise ApiError(400, "invalid_body", "Each file is a name and its YAML text.", {"files": bad})
+    return data
