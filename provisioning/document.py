@@ -92,7 +92,26 @@ def _merge(document: Document, name: str, text: str, known: tuple[str, ...], pro
         line = getattr(getattr(exc, "problem_mark", None), "line", -1) + 1
         problems.append(Problem(name, line, "(top)", f"not valid YAML: {getattr(exc, 'problem', None) or exc}"))
         return
-    problems.extend(reader.problems)
+    offsets: dict[str, int] = {}
+    try:
+        _sections(document, name, top, reader, known, problems, offsets)
+    finally:
+        # The reader's paths count within this file; the merged lists continue across files.
+        for line, path, message in reader.problems:
+            if len(path) >= 2 and isinstance(path[1], int) and path[0] in offsets:
+                path = (path[0], path[1] + offsets[str(path[0])], *path[2:])
+            problems.append(Problem(name, line, dotted(path), message))
+
+
+def _sections(
+    document: Document,
+    name: str,
+    top: Any,
+    reader: _Reader,
+    known: tuple[str, ...],
+    problems: list[Problem],
+    offsets: dict[str, int],
+) -> None:
     if top is None:
         return  # an empty file adds nothing
     if not isinstance(top, dict):
@@ -113,7 +132,7 @@ def _merge(document: Document, name: str, text: str, known: tuple[str, ...], pro
             problems.append(Problem(name, line, dotted((key,)), "must be a list"))
             continue
         merged = document.sections.setdefault(key, [])
-        offset = len(merged)
+        offset = offsets[key] = len(merged)
         document.present.add(key)
         merged.extend(items)
         document.marks.setdefault((key,), Mark(name, line))
@@ -128,7 +147,7 @@ class _Reader:
     def __init__(self, name: str) -> None:
         self.name = name
         self.marks: dict[Path, Mark] = {}
-        self.problems: list[Problem] = []
+        self.problems: list[tuple[int, Path, str]] = []  # (line, path within this file, message)
         self._seen: set[int] = set()
 
     def read(self, text: str) -> Any:
@@ -141,7 +160,7 @@ class _Reader:
             loader.dispose()
 
     def _problem(self, node: yaml.Node, path: Path, message: str) -> None:
-        self.problems.append(Problem(self.name, node.start_mark.line + 1, dotted(path), message))
+        self.problems.append((node.start_mark.line + 1, path, message))
 
     def _value(self, node: yaml.Node, path: Path) -> Any:
         self.marks.setdefault(path, Mark(self.name, node.start_mark.line + 1))

@@ -20,7 +20,7 @@ from provisioning.problems import ConfigInvalid, Path, Problem
 from provisioning.sections import BY_NAME, SECTIONS
 from provisioning.sections.base import Built, Key, Section, type_problem
 
-CREATE, UPDATE, DELETE = "create", "update", "delete"
+CREATE, UPDATE, DELETE = "create", "change", "delete"
 SYMBOLS = {CREATE: "+", UPDATE: "~", DELETE: "-"}
 SHOWN_CHARS = 200
 
@@ -222,11 +222,13 @@ def _describe(
         found.append(document.problem((*path, *sub), message))
 
     resolved: dict[tuple[str, ...], str] = {}
+    missing: set[str] = set()  # keys whose secret is missing: the model's complaint about them would be noise
     for sub, written in section.references(item):
         try:
             resolved[sub] = secrets.resolve(secrets.parse(written), ctx.environ)
         except secrets.SecretProblem as exc:
             add(sub, str(exc))
+            missing.add(sub[0])
     unresolved = bool(found)  # a missing secret still lets the model check the rest of the item
     references_ok = True
     for where, message in section.check(item, ctx):
@@ -250,7 +252,8 @@ def _describe(
     except Skip:
         return None
     for where, message in built.problems + section.clean(built):
-        add(where, message)
+        if where not in missing:
+            add(where, message)
     if found or unresolved:
         problems.extend(found)
         return None
