@@ -79,7 +79,8 @@ def config_schema() -> dict[str, Any]:
     for section in SECTIONS:
         properties[section.name] = {
             "description": section.title,
-            "anyOf": [{"type": "array", "items": {"$ref": f"#/$defs/{section.name}"}}, {"type": "null"}],
+            "type": ["array", "null"],
+            "items": {"$ref": f"#/$defs/{section.name}"},
         }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
