@@ -27,8 +27,9 @@ def token_for(user: Any, scope: str = "write") -> str:
 
 def post(client: Client, path: str, files: dict[str, str], token: str, **query: str) -> Any:
     suffix = "?" + "&".join(f"{k}={v}" for k, v in query.items()) if query else ""
-    return client.post(f"/api/v1/config/{path}{suffix}", data=json.dumps(files), content_type="application/json",
-                       **bearer(token))
+    return client.post(
+        f"/api/v1/config/{path}{suffix}", data=json.dumps(files), content_type="application/json", **bearer(token)
+    )
 
 
 def flag_on_for(team: Any) -> None:
@@ -115,8 +116,9 @@ def test_it_takes_one_yaml_text_and_prunes_on_request(client: Client, setup_sett
     make_team("blue")
     make_source("blue-old", team=make_team("blue2"))
     yaml_body = BLUE_SOURCE.replace("team: blue", "team: blue2")
-    answer = client.post("/api/v1/config/apply?prune=true", data=yaml_body, content_type="application/yaml",
-                         **bearer(token_for(root)))
+    answer = client.post(
+        "/api/v1/config/apply?prune=true", data=yaml_body, content_type="application/yaml", **bearer(token_for(root))
+    )
     assert answer.status_code == 200, answer.content
     assert answer.json()["counts"] == {"create": 1, "change": 0, "delete": 1}
     assert not Source.objects.filter(slug="blue-old").exists()
@@ -126,6 +128,7 @@ def test_it_refuses_bodies_it_cannot_read(client: Client, setup_settings: Any) -
     token = token_for(make_user("root", superuser=True))
     wrong_type = client.post("/api/v1/config/plan", data="x", content_type="application/xml", **bearer(token))
     assert wrong_type.status_code == 415
-    not_files = client.post("/api/v1/config/plan", data=json.dumps({"a.yaml": 1}), content_type="application/json",
-                            **bearer(token))
+    not_files = client.post(
+        "/api/v1/config/plan", data=json.dumps({"a.yaml": 1}), content_type="application/json", **bearer(token)
+    )
     assert not_files.status_code == 400 and not_files.json()["error"]["details"] == {"files": ["a.yaml"]}

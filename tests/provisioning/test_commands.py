@@ -32,7 +32,13 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
     code, out, _ = run("export", "-o", str(tmp_path))
     assert code == 0 and "sources.yaml" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "alert_rules.yaml", "channels.yaml", "flags.yaml", "retention.yaml", "silences.yaml", "sources.yaml", "teams.yaml"
+        "alert_rules.yaml",
+        "channels.yaml",
+        "flags.yaml",
+        "retention.yaml",
+        "silences.yaml",
+        "sources.yaml",
+        "teams.yaml",
     ]
     assert run("plan", "-f", str(tmp_path)) == (0, "No changes: the stored setup matches the files.\n", "")
 
@@ -56,11 +62,14 @@ def test_it_asks_before_applying_and_applies_nothing_without_a_yes(setup_setting
 
 
 def test_it_lists_every_problem_on_stderr_and_exits_1(setup_settings: Any, tmp_path: Path) -> None:
-    (tmp_path / "s.yaml").write_text("sources:\n  - slug: a\n    name: A\n    url: http://127.0.0.1:9/a\n    interval: 1\n"
-                                     "    typo: 1\n")
+    (tmp_path / "s.yaml").write_text(
+        "sources:\n  - slug: a\n    name: A\n    url: http://127.0.0.1:9/a\n    interval: 1\n    typo: 1\n"
+    )
     before = counts()
     for action in ("plan", "apply"):
-        code, out, err = run(action, "-f", str(tmp_path), "--yes") if action == "apply" else run(action, "-f", str(tmp_path))
+        code, out, err = (
+            run(action, "-f", str(tmp_path), "--yes") if action == "apply" else run(action, "-f", str(tmp_path))
+        )
         assert code == 1 and out == ""
         assert err.splitlines() == [
             "s.yaml:5: sources[0].interval: must be at least 5",

@@ -18,7 +18,8 @@ from provisioning.export import export_files
 from provisioning.models import Flag
 from provisioning.plan import make_plan
 from provisioning.problems import ConfigInvalid
-from tests.factories import add_member, make_channel, make_rule, make_source, make_team, make_user
+from tests.alerts.support import make_channel, make_rule
+from tests.factories import add_member, make_source, make_team, make_user
 from tests.provisioning.support import counts, problems, text
 
 pytestmark = pytest.mark.django_db
@@ -43,13 +44,24 @@ def build_setup() -> None:
     source.set_auth_secret("token-1")
     source.save()
     make_source("eu-west", url="http://127.0.0.1:8001/status/eu-west?stats=1", volatile_paths=["generated_at"])
-    mail = make_channel("ops-mail", team=blue)
-    hook = make_channel("ops-hook", team=blue, kind="webhook", url="http://127.0.0.1:9/hook", secret="x" * 20)
-    make_rule("cpu high", team=blue, channels=[mail, hook])
-    make_rule("eu failing", kind="poll_failures", metric="", operator="", threshold=None, count=3, scope="source",
-              source=Source.objects.get(slug="eu-west"))
+    mail = make_channel(name="ops-mail", team=blue, kind="email", email_to="ops@example.com")
+    hook = make_channel(name="ops-hook", team=blue, kind="webhook", url="http://127.0.0.1:9/hook", secret="x" * 20)
+    make_rule(name="cpu high", team=blue, metric="cpu_load", operator=">", threshold=90.0, channels=[mail, hook])
+    make_rule(
+        name="eu failing",
+        kind="poll_failures",
+        metric="",
+        operator="",
+        threshold=None,
+        count=3,
+        scope="source",
+        source=Source.objects.get(slug="eu-west"),
+    )
     Silence.objects.create(
-        team=blue, tag="demo", reason="deploy window", starts_at=datetime(2030, 1, 1, 10, tzinfo=UTC),
+        team=blue,
+        tag="demo",
+        reason="deploy window",
+        starts_at=datetime(2030, 1, 1, 10, tzinfo=UTC),
         ends_at=datetime(2030, 1, 1, 12, tzinfo=UTC),
     )
     RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 10})
@@ -77,8 +89,12 @@ def test_it_round_trips_export_apply_on_an_empty_database_export_byte_identical(
     build_setup()
     first = export_files()
     environ = placeholders(first)
-    assert set(environ) == {"SOURCE_US_EAST_AUTH_SECRET", "SOURCE_US_EAST_HEADER_X_API_KEY", "CHANNEL_OPS_HOOK_URL",
-                            "CHANNEL_OPS_HOOK_SECRET"}
+    assert set(environ) == {
+        "SOURCE_US_EAST_AUTH_SECRET",
+        "SOURCE_US_EAST_HEADER_X_API_KEY",
+        "CHANNEL_OPS_HOOK_URL",
+        "CHANNEL_OPS_HOOK_SECRET",
+    }
     assert "token-1" not in "".join(first.values()) and "k-1" not in "".join(first.values())
 
     wipe()
@@ -100,8 +116,13 @@ def test_it_plans_creates_changes_field_by_field_and_deletes(setup_settings: Any
         "sources.yaml": text(
             {
                 "sources": [
-                    {"slug": "us-east", "name": "Us East", "url": "http://127.0.0.1:9/b", "interval": 60,
-                     "region": "us-east"},
+                    {
+                        "slug": "us-east",
+                        "name": "Us East",
+                        "url": "http://127.0.0.1:9/b",
+                        "interval": 60,
+                        "region": "us-east",
+                    },
                     {"slug": "new-one", "name": "New", "url": "http://127.0.0.1:9/new", "tags": ["x"]},
                 ]
             }
@@ -131,9 +152,15 @@ def test_it_redacts_secrets_in_the_plan_and_the_audit_trail(setup_settings: Any)
         "s.yaml": text(
             {
                 "sources": [
-                    {"slug": "us-east", "name": "Us East", "url": "http://127.0.0.1:9/a", "region": "us-east",
-                     "auth_scheme": "bearer", "auth_secret": "${API_TOKEN}",
-                     "headers": {"X-Api-Key": "${API_KEY}", "Accept": "application/json"}}
+                    {
+                        "slug": "us-east",
+                        "name": "Us East",
+                        "url": "http://127.0.0.1:9/a",
+                        "region": "us-east",
+                        "auth_scheme": "bearer",
+                        "auth_secret": "${API_TOKEN}",
+                        "headers": {"X-Api-Key": "${API_KEY}", "Accept": "application/json"},
+                    }
                 ]
             }
         )
@@ -152,7 +179,10 @@ def test_it_redacts_secrets_in_the_plan_and_the_audit_trail(setup_settings: Any)
     from devops_insights import crypto
 
     assert crypto.decrypt(Source.objects.get(slug="us-east").auth_secret_encrypted) == SECRET_VALUE
-    assert "(secret)" in export_files()["sources.yaml"] or "${SOURCE_US_EAST_AUTH_SECRET}" in export_files()["sources.yaml"]
+    assert (
+        "(secret)" in export_files()["sources.yaml"]
+        or "${SOURCE_US_EAST_AUTH_SECRET}" in export_files()["sources.yaml"]
+    )
     assert SECRET_VALUE not in "".join(export_files().values())
 
 
@@ -239,9 +269,24 @@ def test_it_refuses_tags_aliases_and_unknown_keys() -> None:
 
 
 def test_it_reports_a_missing_secret_at_plan_time(setup_settings: Any) -> None:
-    files = {"s.yaml": text({"sources": [{"slug": "a", "name": "A", "url": "http://127.0.0.1:9/a",
-                                           "auth_scheme": "bearer", "auth_secret": "${NOT_SET_ANYWHERE}"}]})}
-    assert problems(files, environ={}) == ["s.yaml:6: sources[0].auth_secret: the environment variable NOT_SET_ANYWHERE is not set"]
+    files = {
+        "s.yaml": text(
+            {
+                "sources": [
+                    {
+                        "slug": "a",
+                        "name": "A",
+                        "url": "http://127.0.0.1:9/a",
+                        "auth_scheme": "bearer",
+                        "auth_secret": "${NOT_SET_ANYWHERE}",
+                    }
+                ]
+            }
+        )
+    }
+    assert problems(files, environ={}) == [
+        "s.yaml:6: sources[0].auth_secret: the environment variable NOT_SET_ANYWHERE is not set"
+    ]
     literal = {"s.yaml": files["s.yaml"].replace("${NOT_SET_ANYWHERE}", "plain-text-token")}
     assert problems(literal, environ={}) == [
         "s.yaml:6: sources[0].auth_secret: must be a secret reference, ${ENV_NAME} or {file: /path}: secrets are never "
@@ -252,8 +297,21 @@ def test_it_reports_a_missing_secret_at_plan_time(setup_settings: Any) -> None:
 def test_it_reads_a_secret_from_a_file(setup_settings: Any, tmp_path: Any) -> None:
     secret_file = tmp_path / "token"
     secret_file.write_text(SECRET_VALUE + "\n")
-    files = {"s.yaml": text({"sources": [{"slug": "a", "name": "A", "url": "http://127.0.0.1:9/a",
-                                           "auth_scheme": "bearer", "auth_secret": {"file": str(secret_file)}}]})}
+    files = {
+        "s.yaml": text(
+            {
+                "sources": [
+                    {
+                        "slug": "a",
+                        "name": "A",
+                        "url": "http://127.0.0.1:9/a",
+                        "auth_scheme": "bearer",
+                        "auth_secret": {"file": str(secret_file)},
+                    }
+                ]
+            }
+        )
+    }
     apply_files(files, environ={})
     from devops_insights import crypto
 
@@ -264,8 +322,10 @@ def test_it_prunes_only_with_prune_and_only_in_the_files_teams(setup_settings: A
     blue, red = make_team("blue"), make_team("red")
     make_source("blue-old", team=blue)
     make_source("red-old", team=red)
-    make_rule("blue rule", team=blue)
-    files = {"s.yaml": text({"sources": [{"slug": "blue-new", "team": "blue", "name": "N", "url": "http://127.0.0.1:9/n"}]})}
+    make_rule(name="blue rule", team=blue, metric="cpu_load", operator=">", threshold=90.0)
+    files = {
+        "s.yaml": text({"sources": [{"slug": "blue-new", "team": "blue", "name": "N", "url": "http://127.0.0.1:9/n"}]})
+    }
 
     apply_files(files)
     assert set(Source.objects.values_list("slug", flat=True)) == {"blue-old", "red-old", "blue-new"}
@@ -278,9 +338,18 @@ def test_it_prunes_only_with_prune_and_only_in_the_files_teams(setup_settings: A
 
 def test_it_adopts_an_object_made_by_hand_with_the_same_natural_key(setup_settings: Any) -> None:
     blue = make_team("blue")
-    by_hand = make_rule("cpu high", team=blue, threshold=80.0, description="made in the admin")
-    files = {"r.yaml": text({"alert_rules": [{"team": "blue", "name": "cpu high", "metric": "cpu_load",
-                                               "operator": ">", "threshold": 95}]})}
+    by_hand = make_rule(
+        name="cpu high", team=blue, metric="cpu_load", operator=">", threshold=80.0, description="made in the admin"
+    )
+    files = {
+        "r.yaml": text(
+            {
+                "alert_rules": [
+                    {"team": "blue", "name": "cpu high", "metric": "cpu_load", "operator": ">", "threshold": 95}
+                ]
+            }
+        )
+    }
     plan = make_plan(files)
     assert plan.render().splitlines()[:3] == [
         "~ change alert_rules blue/cpu high",
@@ -297,8 +366,12 @@ def test_it_applies_all_or_nothing(setup_settings: Any) -> None:
     """A failure while writing (here: a team name another team holds, found only by the database) rolls back."""
     make_team("blue", name="Blue")
     files = {
-        "t.yaml": text({"teams": [{"slug": "green", "name": "Green"}],
-                        "sources": [{"slug": "g", "team": "green", "name": "G", "url": "http://127.0.0.1:9/g"}]}),
+        "t.yaml": text(
+            {
+                "teams": [{"slug": "green", "name": "Green"}],
+                "sources": [{"slug": "g", "team": "green", "name": "G", "url": "http://127.0.0.1:9/g"}],
+            }
+        ),
         "u.yaml": text({"teams": [{"slug": "teal", "name": "Green"}]}),
     }
     before = counts()

@@ -20,8 +20,8 @@ COMMITTED = ROOT / "docs" / "config-schema.json"
 def test_it_keeps_the_committed_schema_equal_to_the_generated_one() -> None:
     assert COMMITTED.read_text(encoding="utf-8") == schema_text(), (
         "docs/config-schema.json is stale: regenerate it with "
-        "`python -c 'import django,os; os.environ[\"DJANGO_SETTINGS_MODULE\"]=\"devops_insights.settings\"; "
-        "django.setup(); from provisioning.schema import schema_text; print(schema_text(), end=\"\")' "
+        '`python -c \'import django,os; os.environ["DJANGO_SETTINGS_MODULE"]="devops_insights.settings"; '
+        'django.setup(); from provisioning.schema import schema_text; print(schema_text(), end="")\' '
         "> docs/config-schema.json`"
     )
 
