@@ -11,7 +11,7 @@ from provisioning.models import Flag
 
 
 @admin.register(Flag)
-class TeamFlagAdmin(FlagAdmin):  # type: ignore[misc]
+class TeamFlagAdmin(FlagAdmin):
     filter_horizontal = ("teams", "groups")
 
 

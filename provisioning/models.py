@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from waffle.models import CACHE_EMPTY, AbstractUserFlag
 from waffle.utils import get_cache, keyfmt
 
@@ -21,8 +22,8 @@ class Flag(AbstractUserFlag):
     )
 
     class Meta(AbstractUserFlag.Meta):
-        verbose_name = "feature flag"
-        verbose_name_plural = "feature flags"
+        verbose_name = _("feature flag")
+        verbose_name_plural = _("feature flags")
 
     def get_flush_keys(self, flush_keys: list[str] | None = None) -> list[str]:
         keys = super().get_flush_keys(flush_keys)

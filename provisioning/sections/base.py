@@ -59,6 +59,8 @@ class Field:
 def from_model(model: type[models.Model], name: str, key: str, type_: str, **kwargs: Any) -> Field:
     """A Field whose limits (choices, min/max validators, max_length) are read from the model field."""
     model_field = model._meta.get_field(name)
+    if not isinstance(model_field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
     limits: dict[str, Any] = {"model_field": name}
     if isinstance(model_field, models.PositiveIntegerField | models.PositiveBigIntegerField):
         limits["minimum"] = 0
@@ -68,8 +70,8 @@ def from_model(model: type[models.Model], name: str, key: str, type_: str, **kwa
             limits["minimum"] = validator.limit_value
         elif isinstance(validator, MaxValueValidator):
             limits["maximum"] = validator.limit_value
-    if getattr(model_field, "choices", None) and type_ == STRING:
-        limits["enum"] = tuple(str(value) for value, _label in model_field.choices)  # type: ignore[union-attr]
+    if model_field.choices and type_ == STRING:
+        limits["enum"] = tuple(str(value) for value, _label in model_field.choices)
     if type_ == STRING and getattr(model_field, "max_length", None):
         limits["max_length"] = model_field.max_length
     if "default" not in kwargs:

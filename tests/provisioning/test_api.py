@@ -45,21 +45,25 @@ def test_it_lets_a_team_admin_plan_and_apply_with_the_flag_on_for_the_team(clien
     token = token_for(admin)
 
     refused = post(client, "plan", {"s.yaml": BLUE_SOURCE}, token)
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "feature_not_enabled"
+    assert refused.status_code == 403
+    assert refused.json()["error"]["code"] == "feature_not_enabled"
 
     flag_on_for(blue)
     planned = post(client, "plan", {"s.yaml": BLUE_SOURCE}, token)
     assert planned.status_code == 200, planned.content
     body = planned.json()
-    assert body["changes"] is True and body["counts"] == {"create": 1, "change": 0, "delete": 0}
+    assert body["changes"] is True
+    assert body["counts"] == {"create": 1, "change": 0, "delete": 0}
     assert body["text"].startswith("+ create sources blue-one\n")
     assert not Source.objects.filter(slug="blue-one").exists()
 
     applied = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token)
-    assert applied.status_code == 200 and applied.json()["applied"] is True
+    assert applied.status_code == 200
+    assert applied.json()["applied"] is True
     assert Source.objects.get(slug="blue-one").team == blue
     event = AuditEvent.objects.get(action="config.apply")
-    assert event.actor == admin and event.detail["counts"]["create"] == 1
+    assert event.actor == admin
+    assert event.detail["counts"]["create"] == 1
     assert post(client, "apply", {"s.yaml": BLUE_SOURCE}, token).json()["applied"] is False
 
 
@@ -73,22 +77,26 @@ def test_it_refuses_viewers_other_teams_and_global_objects_to_a_team_admin(clien
     before = counts()
 
     answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(viewer))
-    assert answer.status_code == 403 and answer.json()["error"]["details"] == {"teams": ["blue"]}
+    assert answer.status_code == 403
+    assert answer.json()["error"]["details"] == {"teams": ["blue"]}
     # Moving red's source into blue needs admin rights in red too.
     moved = BLUE_SOURCE.replace("blue-one", "red-one")
     answer = post(client, "apply", {"s.yaml": moved}, token_for(admin))
-    assert answer.status_code == 403 and answer.json()["error"]["details"] == {"teams": ["red"]}
+    assert answer.status_code == 403
+    assert answer.json()["error"]["details"] == {"teams": ["red"]}
     flags = "flags:\n  - name: config_api\n    everyone: true\n"
     answer = post(client, "plan", {"f.yaml": flags}, token_for(admin))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"]["teams"][0].startswith("(objects of no team")
-    assert counts() == before and Source.objects.get(slug="red-one").team == red
+    assert counts() == before
+    assert Source.objects.get(slug="red-one").team == red
 
 
 def test_it_needs_a_write_token_to_apply_and_credentials_at_all(client: Client, setup_settings: Any) -> None:
     root = make_user("root", superuser=True)
     answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(root, "read"))
-    assert answer.status_code == 403 and answer.json()["error"]["code"] == "insufficient_scope"
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "insufficient_scope"
     anonymous = client.post("/api/v1/config/plan", data="{}", content_type="application/json")
     assert anonymous.status_code == 401
 
@@ -131,4 +139,5 @@ def test_it_refuses_bodies_it_cannot_read(client: Client, setup_settings: Any) -
     not_files = client.post(
         "/api/v1/config/plan", data=json.dumps({"a.yaml": 1}), content_type="application/json", **bearer(token)
     )
-    assert not_files.status_code == 400 and not_files.json()["error"]["details"] == {"files": ["a.yaml"]}
+    assert not_files.status_code == 400
+    assert not_files.json()["error"]["details"] == {"files": ["a.yaml"]}
