@@ -29,7 +29,7 @@ from api.schemas import Strict, documented
 from metrics import jsonlimits
 from provisioning.apply import apply_files
 from provisioning.flags import CONFIG_API, flag_active
-from provisioning.plan import Plan, make_plan
+from provisioning.plan import Plan, claimed_teams, make_plan
 from provisioning.problems import ConfigInvalid
 from provisioning.schema import config_schema
 
@@ -72,10 +72,11 @@ def plan(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
     user = _admitted(request)
     files = _files(request)
     try:
+        _check_teams(user, claimed_teams(files))
         made = make_plan(files, prune=query.prune)
     except ConfigInvalid as exc:
         raise _invalid(exc) from None
-    _check_teams(user, made)
+    _check_teams(user, made.teams())
     return _answer(made)
 
 
@@ -90,7 +91,10 @@ def apply(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
     user = _admitted(request)
     files = _files(request)
     try:
-        made = apply_files(files, prune=query.prune, user=user, request=request, admit=lambda p: _check_teams(user, p))
+        _check_teams(user, claimed_teams(files))
+        made = apply_files(
+            files, prune=query.prune, user=user, request=request, admit=lambda p: _check_teams(user, p.teams())
+        )
     except ConfigInvalid as exc:
         raise _invalid(exc) from None
     return {**_answer(made), "applied": made.has_changes}
@@ -107,13 +111,18 @@ def _admitted(request: HttpRequest) -> Any:
     return user
 
 
-def _check_teams(user: Any, plan: Plan) -> None:
+def _check_teams(user: Any, touched: set[str | None]) -> None:
+    """403 unless ``user`` may manage every team in ``touched`` (None: objects of no team, superusers only).
+
+    Asked first of the teams the files name (before anything stored is read, so a refusal reveals nothing),
+    then of every team the plan touches (a source moved out of another team, say).
+    """
     if user.is_superuser:
         return
-    slugs = {slug for slug in plan.teams() if slug is not None}
+    slugs = {slug for slug in touched if slug is not None}
     teams = {team.slug: team for team in Team.objects.filter(slug__in=slugs)}
     refused = sorted(slug for slug in slugs if slug not in teams or not allows(user, teams[slug], Action.MANAGE))
-    if None in plan.teams():
+    if None in touched:
         refused.insert(0, "(objects of no team: feature flags, the global retention policy)")
     if refused:
         raise ApiError(

@@ -16,6 +16,7 @@ from provisioning.sections import SECTIONS
 AUDIT_ACTION = "config.apply"
 # Rules and silences are cached by every poller (alerts.rule_cache): a bulk write bumps that cache itself.
 RULE_SECTIONS = frozenset({"alert_rules", "silences"})
+AUDIT_CHANGES = 1000  # changes listed in the audit record; the counts are always whole
 
 
 class Declined(Exception):  # the person said no: not an error
@@ -43,7 +44,7 @@ def apply_files(
         if confirm is not None and plan.has_changes and not confirm(plan):
             raise Declined
         write(plan)
-        record(AUDIT_ACTION, request=request, user=user, object_type="config", **plan.summary())
+        record(AUDIT_ACTION, request=request, user=user, object_type="config", **plan.summary(AUDIT_CHANGES))
     return plan
 
 

@@ -149,8 +149,16 @@ class _Reader:
         self.marks: dict[Path, Mark] = {}
         self.problems: list[tuple[int, Path, str]] = []  # (line, path within this file, message)
         self._seen: set[int] = set()
+        self._tagged: set[tuple[int, int]] = set()
 
     def read(self, text: str) -> Any:
+        # libyaml's nodes do not say whether a core tag (``!!str``) was written or implied: the events do.
+        # Only a text with a "!" can have one, so most files skip this second pass.
+        self._tagged = {
+            (event.start_mark.line, event.start_mark.column)
+            for event in (yaml.parse(text, Loader=Loader) if "!" in text else ())
+            if getattr(event, "tag", None) not in (None, "!")
+        }
         loader = Loader(text)
         try:
             self._loader = loader
@@ -168,7 +176,7 @@ class _Reader:
             self._problem(node, path, "anchors and aliases are not allowed")
             return None
         self._seen.add(id(node))
-        if node.tag not in PLAIN_TAGS:
+        if node.tag not in PLAIN_TAGS or (node.start_mark.line, node.start_mark.column) in self._tagged:
             self._problem(node, path, f"tags are not allowed ({node.tag})")
             return None
         if len(path) > MAX_DEPTH:

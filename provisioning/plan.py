@@ -68,9 +68,14 @@ class Plan:
             found.add(None)
         return found
 
-    def summary(self) -> dict[str, Any]:
-        """The plan as plain data (secrets redacted): the audit trail's detail and the API's answer."""
+    def summary(self, limit: int | None = None) -> dict[str, Any]:
+        """The plan as plain data (secrets redacted): the audit trail's detail and the API's answer.
+
+        ``limit`` bounds the changes listed (the counts stay whole): an audit record stays a readable size.
+        """
+        shown = self.changes if limit is None else self.changes[:limit]
         return {
+            "omitted": len(self.changes) - len(shown),
             "counts": self.counts(),
             "changes": [
                 {
@@ -79,7 +84,7 @@ class Plan:
                     "key": c.label,
                     "fields": {f.key: {"old": f.old, "new": f.new} for f in c.fields} if c.action == UPDATE else {},
                 }
-                for c in self.changes
+                for c in shown
             ],
             "kept": {name: count for name, count in self.kept.items() if count},
         }
@@ -103,6 +108,24 @@ class Plan:
         if kept:
             lines.append(f"{kept} stored object(s) in scope are not in the files: kept (--prune deletes them).")
         return "\n".join(lines) + "\n"
+
+
+def claimed_teams(files: Mapping[str, str]) -> set[str | None]:
+    """The teams the files' items name (None: they describe objects of no team), read before any plan, so
+    that who may not act on them learns nothing of what is stored (``api.config_views``)."""
+    document = load(files, BY_NAME)
+    claimed: set[str | None] = set()
+    for section in SECTIONS:
+        for item in document.sections.get(section.name, []):
+            if not isinstance(item, dict):
+                continue
+            if section.item_is_global(item):
+                claimed.add(None)
+            elif section.name == "teams" and isinstance(item.get("slug"), str):
+                claimed.add(item["slug"])
+            elif section.teamed:
+                claimed.add(section.item_team(item))
+    return claimed
 
 
 def _shown(value: Any) -> str:

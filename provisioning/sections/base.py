@@ -238,7 +238,7 @@ class Section:
     def load(self, ctx: Context) -> dict[Key, Any]:
         raise NotImplementedError
 
-    def item_team(self, item: dict[str, Any], ctx: Context) -> str | None:
+    def item_team(self, item: dict[str, Any], ctx: Context | None = None) -> str | None:
         """The slug of the team an item of the files belongs to (None: global)."""
         return str(item.get("team", DEFAULT_TEAM_SLUG)) if self.teamed else None
 

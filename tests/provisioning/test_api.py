@@ -88,6 +88,11 @@ def test_it_refuses_viewers_other_teams_and_global_objects_to_a_team_admin(clien
     answer = post(client, "plan", {"f.yaml": flags}, token_for(admin))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"]["teams"][0].startswith("(objects of no team")
+    # Files naming another team are refused before anything is read: no problem reveals what red holds.
+    for_red = "alert_rules:\n  - team: red\n    name: x\n    source: red-one\n    metric: nope\n"
+    answer = post(client, "plan", {"r.yaml": for_red}, token_for(admin))
+    assert answer.status_code == 403
+    assert answer.json()["error"]["details"] == {"teams": ["red"]}
     assert counts() == before
     assert Source.objects.get(slug="red-one").team == red
 

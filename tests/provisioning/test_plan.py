@@ -262,8 +262,10 @@ def test_it_refuses_tags_aliases_and_unknown_keys() -> None:
             "x.yaml": "sources: !include other.yaml\n",
             "y.yaml": "teams:\n  - &t {slug: a, name: A}\n  - *t\n",
             "z.yaml": "teams:\n  - slug: !!python/name:os.system b\n    name: B\n    members: []\n",
+            "zz.yaml": "teams:\n  - slug: !!str c\n    name: C\n",
         }
     )
+    assert "zz.yaml:2: teams[3].slug: tags are not allowed (tag:yaml.org,2002:str)" in found
     assert "x.yaml:1: sources: tags are not allowed (!include)" in found
     # An alias is the anchored node itself: the line is the anchor's, the path the alias's.
     assert "y.yaml:2: teams[1]: anchors and aliases are not allowed" in found
