@@ -155,9 +155,9 @@ class _Reader:
         # libyaml's nodes do not say whether a core tag (``!!str``) was written or implied: the events do.
         # Only a text with a "!" can have one, so most files skip this second pass.
         self._tagged = {
-            (event.start_mark.line, event.start_mark.column)
+            (mark.line, mark.column)
             for event in (yaml.parse(text, Loader=Loader) if "!" in text else ())
-            if getattr(event, "tag", None) not in (None, "!")
+            if getattr(event, "tag", None) not in (None, "!") and (mark := event.start_mark) is not None
         }
         loader = Loader(text)
         try:
