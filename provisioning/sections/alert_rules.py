@@ -125,7 +125,7 @@ class AlertRules(Section):
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        rule = obj or AlertRule(team_id=0)  # a team given: the default team is not made meanwhile
+        rule = obj or AlertRule()
         for key in (
             "name",
             "description",

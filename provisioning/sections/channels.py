@@ -88,7 +88,7 @@ class Channels(Section):
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        channel = obj or NotificationChannel(team_id=0)  # a team given: the default team is not made meanwhile
+        channel = obj or NotificationChannel()
         for key in ("name", "kind", "enabled", "is_default", "email_to", "url", "secret"):
             setattr(channel, key, values[key])
         link(channel, "team", ctx.lookup("teams", (values["team"],)))

@@ -74,7 +74,7 @@ class Silences(Section):
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        silence = obj or Silence(team_id=0)  # a team given: the default team is not made meanwhile
+        silence = obj or Silence()
         silence.reason, silence.tag = values["reason"], values["tag"]
         silence.starts_at, silence.ends_at = values["starts_at"], values["ends_at"]
         source = ctx.lookup("sources", (values["source"],)) if values["source"] else None

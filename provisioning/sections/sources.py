@@ -160,7 +160,7 @@ class Sources(Section):
         return []
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        source = obj or Source(team_id=0)  # a team given: the default team is not made meanwhile
+        source = obj or Source()
         source.slug = values["slug"]
         link(source, "team", ctx.lookup("teams", (values["team"],)))
         for key in (
