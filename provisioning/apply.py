@@ -30,6 +30,7 @@ def apply_files(
     environ: Mapping[str, str] | None = None,
     user: Any = None,
     request: HttpRequest | None = None,
+    actor_label: str = "",
     confirm: Callable[[Plan], bool] | None = None,
     admit: Callable[[Plan], None] | None = None,
 ) -> Plan:
@@ -44,7 +45,14 @@ def apply_files(
         if confirm is not None and plan.has_changes and not confirm(plan):
             raise Declined
         write(plan)
-        record(AUDIT_ACTION, request=request, user=user, object_type="config", **plan.summary(AUDIT_CHANGES))
+        record(
+            AUDIT_ACTION,
+            request=request,
+            user=user,
+            actor_label=actor_label,
+            object_type="config",
+            **plan.summary(AUDIT_CHANGES),
+        )
     return plan
 
 

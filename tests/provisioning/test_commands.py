@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 
+from accounts.models import AuditEvent
 from pollers.models import Source
 from tests.factories import make_source
 from tests.provisioning.support import counts
@@ -53,6 +54,9 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
     assert code == 0
     assert out.endswith("Applied.\n")
     assert Source.objects.filter(slug="new-one").exists()
+    event = AuditEvent.objects.get(action="config.apply")
+    assert event.actor_label == "manage.py config apply"
+    assert event.detail["counts"] == {"create": 1, "change": 0, "delete": 0}
     assert run("apply", "-f", str(tmp_path), "--yes")[1].endswith("Nothing to apply.\n")
 
 

@@ -18,6 +18,7 @@ from provisioning.export import export_files, write_directory
 from provisioning.plan import Plan, make_plan
 from provisioning.problems import ConfigInvalid
 
+AUDIT_ACTOR = "manage.py config apply"  # who the audit trail names for an apply from the command line
 EXIT_PROBLEMS = 1
 EXIT_CHANGES = 2
 
@@ -48,7 +49,12 @@ class Command(BaseCommand):
                 plan = make_plan(files, prune=options["prune"])
                 self.stdout.write(plan.render(), ending="")
                 sys.exit(EXIT_CHANGES if plan.has_changes else 0)
-            plan = apply_files(files, prune=options["prune"], confirm=None if options["yes"] else self._confirm)
+            plan = apply_files(
+                files,
+                prune=options["prune"],
+                confirm=None if options["yes"] else self._confirm,
+                actor_label=AUDIT_ACTOR,
+            )
         except ConfigInvalid as exc:
             for problem in exc.problems:
                 self.stderr.write(str(problem))
@@ -57,10 +63,8 @@ class Command(BaseCommand):
         except Declined:
             self.stderr.write("Not applied: nothing was changed.")
             sys.exit(EXIT_PROBLEMS)
-        if not options["yes"] and plan.has_changes:
-            pass  # the plan was shown by the confirmation
-        else:
-            self.stdout.write(plan.render(), ending="")
+        if options["yes"] or not plan.has_changes:
+            self.stdout.write(plan.render(), ending="")  # else the confirmation showed it
         self.stdout.write("Applied." if plan.has_changes else "Nothing to apply.")
 
     def _confirm(self, plan: Plan) -> bool:
