@@ -196,7 +196,11 @@ class Section:
 
     @classmethod
     def field(cls, key: str) -> Field:
-        return next(f for f in cls.fields if f.key == key)
+        by_key: dict[str, Field] | None = cls.__dict__.get("_by_key")
+        if by_key is None:  # built once per section class: plans ask for every field of every item
+            by_key = {spec.key: spec for spec in cls.fields}
+            cls._by_key = by_key  # type: ignore[attr-defined]
+        return by_key[key]
 
     @classmethod
     def model_keys(cls) -> dict[str, str]:
