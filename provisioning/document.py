@@ -18,7 +18,28 @@ import yaml
 
 from provisioning.problems import ConfigInvalid, Path, Problem, dotted
 
-Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+STR_TAG = "tag:yaml.org,2002:str"
+# Plain scalars starting with a letter resolve to a string unless they are one of these (YAML 1.1 booleans
+# and null, as PyYAML's resolver reads them); numbers and times start with a digit, a sign or a dot.
+_WORDS_NOT_STRINGS = frozenset({"y", "yes", "n", "no", "true", "false", "on", "off", "null"})
+
+
+class Loader(_BaseLoader):
+    """The safe loader, with a shortcut past the implicit resolver's regular expressions for plain words
+    (most values in these files): a plan of thousands of objects spends its time elsewhere."""
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> Any:
+        if (
+            kind is yaml.ScalarNode
+            and implicit[0]
+            and value
+            and value[0].isalpha()
+            and value.lower() not in _WORDS_NOT_STRINGS
+        ):
+            return STR_TAG
+        return super().resolve(kind, value, implicit)
+
 
 MAX_TOTAL_BYTES = 16 * 1024 * 1024
 MAX_DEPTH = 32
