@@ -21,7 +21,7 @@ from pydantic import Field
 
 from accounts.models import Team
 from accounts.teams import Action, allows
-from api.access import WRITE, principal_of
+from api.access import READ, WRITE, principal_of
 from api.body import budget_error
 from api.errors import ApiError
 from api.router import ApiRouter
@@ -63,7 +63,7 @@ def schema(request: HttpRequest) -> dict[str, Any]:
 
 @router.post(
     "/plan",
-    auth=WRITE,
+    auth=READ,  # a plan writes nothing: a read-only token (a pull request's check) may ask for one
     response=documented({200: PlanAnswer}, 400, 401, 403, 413, 415, 429, 500),
     operation_id="configPlan",
 )

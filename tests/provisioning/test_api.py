@@ -99,9 +99,11 @@ def test_it_refuses_viewers_other_teams_and_global_objects_to_a_team_admin(clien
 
 def test_it_needs_a_write_token_to_apply_and_credentials_at_all(client: Client, setup_settings: Any) -> None:
     root = make_user("root", superuser=True)
+    make_team("blue")
     answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(root, "read"))
     assert answer.status_code == 403
     assert answer.json()["error"]["code"] == "insufficient_scope"
+    assert post(client, "plan", {"s.yaml": BLUE_SOURCE}, token_for(root, "read")).status_code == 200
     anonymous = client.post("/api/v1/config/plan", data="{}", content_type="application/json")
     assert anonymous.status_code == 401
 
