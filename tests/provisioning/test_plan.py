@@ -385,3 +385,19 @@ def test_it_applies_all_or_nothing(setup_settings: Any) -> None:
     with pytest.raises(IntegrityError):
         apply_files(files)
     assert counts() == before
+
+
+def test_it_deletes_a_pruned_sources_stored_metrics_after_the_commit(
+    setup_settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from metrics.stores import get_store
+    from tests.factories import payload, record
+
+    old = make_source("old-one")
+    record(old, payload(), datetime(2026, 3, 1, 12, tzinfo=UTC))
+    assert get_store().latest("old-one") is not None
+    files = {"s.yaml": text({"sources": [{"slug": "new-one", "name": "N", "url": "http://127.0.0.1:9/n"}]})}
+    with django_capture_on_commit_callbacks(execute=True):
+        apply_files(files, prune=True)
+    assert not Source.objects.filter(slug="old-one").exists()
+    assert get_store().latest("old-one") is None
