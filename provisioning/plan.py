@@ -216,15 +216,21 @@ def _shape(document: Document, ctx: Context, problems: list[Problem]) -> dict[st
 
 def _doom(document: Document, ctx: Context) -> dict[str, int]:
     """What --prune deletes (or, without it, keeps): stored objects of the sections the files name, in the
-    teams the files speak for (global objects: when their section is named), that the files do not describe."""
+    teams the files speak for (global objects: when the files describe one of the section's), that the files
+    do not describe."""
     kept: dict[str, int] = {}
     for section in SECTIONS:
         ctx.doomed[section.name] = set()
         if not section.prunable or section.name not in document.present:
             continue
+        # Global objects are in scope only when the files describe one of the section's (a team's export
+        # names the retention section for its sources' policies: the global default is not its to delete).
+        items = [item for item in document.sections.get(section.name, []) if isinstance(item, dict)]
+        speaks_globally = any(section.item_is_global(item) for item in items)
         for key, stored in ctx.stored[section.name].items():
             team = section.team_of(stored)
-            if key in ctx.declared[section.name] or (team is not None and team not in ctx.scope_teams):
+            in_scope = team in ctx.scope_teams if team is not None else speaks_globally
+            if key in ctx.declared[section.name] or not in_scope:
                 continue
             if ctx.prune:
                 ctx.doomed[section.name].add(key)

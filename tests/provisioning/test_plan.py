@@ -342,6 +342,26 @@ def test_it_prunes_only_with_prune_and_only_in_the_files_teams(setup_settings: A
     assert Team.objects.filter(slug="blue").exists()  # teams are never pruned
 
 
+def test_it_prunes_a_teams_export_without_touching_global_objects(setup_settings: Any) -> None:
+    blue = make_team("blue")
+    kept_source = make_source("blue-one", team=blue)
+    RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 9})
+    RetentionPolicy.objects.create(source=make_source("blue-two", team=blue), raw_days=2, minute_days=2, hour_days=2)
+    files = export_files(team="blue")
+    assert "source: null" not in files["retention.yaml"]  # a team's export leaves the global policy out
+    files["sources.yaml"] = files["sources.yaml"].replace("  - slug: blue-two", "  - slug: blue-gone")
+    files["retention.yaml"] = "retention: []\n"
+
+    plan = make_plan(files, prune=True)
+    assert [(c.action, c.section, c.label) for c in plan.changes if c.action == "delete"] == [
+        ("delete", "retention", "blue-two"),
+        ("delete", "sources", "blue-two"),
+    ]
+    apply_files(files, prune=True)
+    assert RetentionPolicy.objects.get(source=None).raw_days == 9
+    assert Source.objects.filter(pk=kept_source.pk).exists()
+
+
 def test_it_adopts_an_object_made_by_hand_with_the_same_natural_key(setup_settings: Any) -> None:
     blue = make_team("blue")
     by_hand = make_rule(
