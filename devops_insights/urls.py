@@ -16,5 +16,7 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),
+    # Public status pages (/status/<slug>/) and their management (/manage/status-pages/).
+    path("", include("statuspages.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -20,6 +20,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
+from statuspages.models import Component, StatusPage
 
 PASSWORD = "a-long-test-password-9"  # every factory user's, for tests that log in through a form
 
@@ -222,3 +223,29 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
     store = get_store()
     for fetched_at, body in points:
         store.record(source.spec(), body, fetched_at)
+
+
+# --- status pages -------------------------------------------------------------------------------
+
+
+def make_status_page(slug: str = "acme", team: Team | None = None, **fields: Any) -> StatusPage:
+    """A saved, published, public status page of ``team`` (a new team "blue" unless given)."""
+    if team is None:
+        team = Team.objects.filter(slug="blue").first() or make_team("blue")
+    password = fields.pop("password", "")
+    fields.setdefault("title", slug.replace("-", " ").title() + " status")
+    fields.setdefault("published", True)
+    page = StatusPage(slug=slug, team=team, **fields)
+    page.set_password(password)
+    page.save()
+    return page
+
+
+def make_component(
+    page: Any, name: str = "API", sources: list[Source] | tuple[Source, ...] = (), **fields: Any
+) -> Component:
+    """A saved, published component of ``page`` over ``sources``."""
+    component = Component.objects.create(page=page, name=name, **fields)
+    if sources:
+        component.sources.set(sources)
+    return component
