@@ -40,6 +40,8 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
         "retention.yaml",
         "silences.yaml",
         "sources.yaml",
+        "status_page_components.yaml",
+        "status_pages.yaml",
         "teams.yaml",
     ]
     assert run("plan", "-f", str(tmp_path)) == (0, "No changes: the stored setup matches the files.\n", "")

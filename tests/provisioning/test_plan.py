@@ -19,6 +19,7 @@ from provisioning.export import export_files
 from provisioning.models import Flag
 from provisioning.plan import make_plan
 from provisioning.problems import ConfigInvalid
+from statuspages.models import Component, StatusPage
 from tests.alerts.support import make_channel, make_rule
 from tests.factories import add_member, make_source, make_team, make_user
 from tests.provisioning.support import counts, problems, text
@@ -67,6 +68,9 @@ def build_setup() -> None:
     )
     RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 10})
     RetentionPolicy.objects.create(source=source, raw_days=3, minute_days=3, hour_days=30)
+    page = StatusPage.objects.create(team=blue, slug="blue-status", title="Blue status", published=True)
+    component = Component.objects.create(page=page, name="API", order=2)
+    component.sources.set([source])
     flag = Flag.objects.create(name="beta_page", percent=12.5, note="the beta page")
     flag.users.set([grace])
     flag.groups.set([group])
@@ -74,7 +78,7 @@ def build_setup() -> None:
 
 
 def wipe() -> None:
-    for model in (AlertRule, Silence, NotificationChannel, RetentionPolicy, Source, Flag, Team):
+    for model in (AlertRule, Silence, NotificationChannel, RetentionPolicy, StatusPage, Source, Flag, Team):
         model.objects.all().delete()
 
 
@@ -109,6 +113,7 @@ def test_it_round_trips_export_apply_on_an_empty_database_export_byte_identical(
     assert source.headers["X-Api-Key"] == environ["SOURCE_US_EAST_HEADER_X_API_KEY"]
     assert sorted(c.name for c in AlertRule.objects.get(name="cpu high").channels.all()) == ["ops-hook", "ops-mail"]
     assert Flag.objects.get(name="beta_page").teams.get().slug == "blue"
+    assert StatusPage.objects.get(slug="blue-status").components.get(name="API").sources.get().slug == "us-east"
 
 
 def test_it_plans_creates_changes_field_by_field_and_deletes(setup_settings: Any) -> None:
@@ -246,7 +251,7 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
         "b-rules.yaml:18: channels[0].url: the environment variable MISSING_HOOK_URL is not set",
         "b-rules.yaml:19: channels[0].secret: cannot read the secret file /nonexistent/secret: FileNotFoundError",
         "b-rules.yaml:20: extra: unknown key (expected: version, teams, sources, channels, alert_rules, silences, "
-        "retention, flags)",
+        "status_pages, status_page_components, retention, flags)",
     ]
     assert counts() == before
     assert Source.objects.get(slug="good").url == "http://127.0.0.1:9/old-url"

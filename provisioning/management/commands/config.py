@@ -24,7 +24,9 @@ EXIT_CHANGES = 2
 
 
 class Command(BaseCommand):
-    help = "Export, plan or apply the setup (teams, sources, rules, channels, silences, retention, flags) as YAML."
+    help = (
+        "Export, plan or apply the setup (teams, sources, rules, channels, silences, status pages, retention, flags)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
