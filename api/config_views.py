@@ -3,8 +3,8 @@
 The body is the files, as a JSON object ``{"name.yaml": "text", ...}`` or as one YAML text
 (``Content-Type: application/yaml``). Who may: a superuser, or an admin (``accounts.teams`` MANAGE) of every
 team the files and the plan touch; objects of no team (feature flags, the global retention policy) need a
-superuser. Today that is the signed-in user or the token's owner (the token's scope must be write for
-apply); the per-team token roles will narrow it. Behind the ``config_api`` feature flag
+superuser's session. A session acts with its user's roles, a token in its one team with its role (apply
+needs an admin token). Behind the ``config_api`` feature flag
 (docs/feature-flags.md). Problems are a 400 ``config_invalid`` listing each with file, line and path.
 """
 
@@ -20,8 +20,9 @@ from ninja import Query, Schema
 from pydantic import Field
 
 from accounts.models import Team
-from accounts.teams import Action, allows
-from api.access import READ, WRITE, principal_of
+from accounts.teams import Action
+from api.access import MANAGE, READ, principal_of
+from api.auth import Principal
 from api.body import budget_error
 from api.errors import ApiError
 from api.router import ApiRouter
@@ -69,60 +70,69 @@ def schema(request: HttpRequest) -> dict[str, Any]:
 )
 def plan(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
     """What applying the files would create, change and delete (nothing is written)."""
-    user = _admitted(request)
+    principal = _admitted(request)
     files = _files(request)
     try:
-        _check_teams(user, claimed_teams(files))
+        _check_teams(principal, claimed_teams(files))
         made = make_plan(files, prune=query.prune)
     except ConfigInvalid as exc:
         raise _invalid(exc) from None
-    _check_teams(user, made.teams())
+    _check_teams(principal, made.teams())
     return _answer(made)
 
 
 @router.post(
     "/apply",
-    auth=WRITE,
+    auth=MANAGE,
     response=documented({200: ApplyAnswer}, 400, 401, 403, 413, 415, 429, 500),
     operation_id="configApply",
 )
 def apply(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
     """Apply the files in one transaction (all or nothing), recorded in the audit trail."""
-    user = _admitted(request)
+    principal = _admitted(request)
     files = _files(request)
     try:
-        _check_teams(user, claimed_teams(files))
+        _check_teams(principal, claimed_teams(files))
         made = apply_files(
-            files, prune=query.prune, user=user, request=request, admit=lambda p: _check_teams(user, p.teams())
+            files,
+            prune=query.prune,
+            user=principal.user,
+            request=request,
+            admit=lambda p: _check_teams(principal, p.teams()),
         )
     except ConfigInvalid as exc:
         raise _invalid(exc) from None
     return {**_answer(made), "applied": made.has_changes}
 
 
-def _admitted(request: HttpRequest) -> Any:
-    user = principal_of(request).user
+def _admitted(request: HttpRequest) -> Principal:
+    principal = principal_of(request)
     # A token request has no session user: the flag is asked about the token's owner, who acts here.
-    request.user = user
+    request.user = principal.user
     if not flag_active(request, CONFIG_API):
         raise ApiError(
             403, "feature_not_enabled", "Configuration over the API is not enabled for you (flag config_api)."
         )
-    return user
+    return principal
 
 
-def _check_teams(user: Any, touched: set[str | None]) -> None:
-    """403 unless ``user`` may manage every team in ``touched`` (None: objects of no team, superusers only).
+def _check_teams(principal: Principal, touched: set[str | None]) -> None:
+    """403 unless the caller may manage every team in ``touched`` (None: objects of no team).
 
     Asked first of the teams the files name (before anything stored is read, so a refusal reveals nothing),
-    then of every team the plan touches (a source moved out of another team, say).
+    then of every team the plan touches (a source moved out of another team, say). A session acts with its
+    user's roles (a superuser's: every team), a token in its one team with its role; objects of no team
+    (flags, the global retention policy) need a superuser's session.
     """
-    if user.is_superuser:
-        return
     slugs = {slug for slug in touched if slug is not None}
     teams = {team.slug: team for team in Team.objects.filter(slug__in=slugs)}
-    refused = sorted(slug for slug in slugs if slug not in teams or not allows(user, teams[slug], Action.MANAGE))
-    if None in touched:
+    superuser_session = principal.token is None and principal.user.is_superuser
+    refused = sorted(
+        slug
+        for slug in slugs
+        if not superuser_session and (slug not in teams or not principal.allows(teams[slug], Action.MANAGE))
+    )
+    if None in touched and not superuser_session:
         refused.insert(0, "(objects of no team: feature flags, the global retention policy)")
     if refused:
         raise ApiError(

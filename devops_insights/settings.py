@@ -113,6 +113,8 @@ MIDDLEWARE = [
     # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # The audit trail's actor (user, token, IP, user agent) for every change made during the request.
+    "accounts.audit_context.AuditContextMiddleware",
     # Feature flags: keeps a percentage flag's coin toss in a cookie, so a person's answer stays the same.
     "waffle.middleware.WaffleMiddleware",
     # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
@@ -382,6 +384,8 @@ LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # failed login
 LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed logins per user name + client
 ACCOUNT_RATE_LIMITS = {"login": "60/m/ip"}  # login_failed is keyed per request by accounts.adapter
 ACCOUNT_KNOWN_DEVICE_DAYS = config.integer("ACCOUNT_KNOWN_DEVICE_DAYS", 90, minimum=0, maximum=3650)
+# Audit events (logins, changes) older than this are deleted by the retention run (manage.py prune, the poller).
+AUDIT_RETENTION_DAYS = config.integer("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 # Second factor: TOTP (with recovery codes) and WebAuthn passkeys.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.models import ApiToken, Membership, Role, Team
+from accounts.models import ApiToken, Membership, Role, Team, default_team_id
 from metrics.stores import get_store
 from metrics.stores.base import RecordResult
 from pollers.circuit import CircuitPolicy
@@ -89,16 +89,47 @@ def add_member(user: Any, team: Team, role: str = Role.VIEWER) -> Membership:
     return Membership.objects.create(user=user, team=team, role=role)
 
 
-def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:
-    """``client`` with a session for a new user (staff or not)."""
-    client.force_login(make_user(username, staff=staff))
+def logged_in(
+    client: Client, username: str = "grace", *, staff: bool = False, role: str | None = None, team: Team | None = None
+) -> Client:
+    """``client`` with a session for a new user (staff or not); with ``role``, a member of ``team`` (default team)."""
+    user = make_user(username, staff=staff)
+    if role is not None:
+        add_member(user, team or default_team(), role)
+    client.force_login(user)
     return client
 
 
-def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
-    """A raw API token for ``username`` (made if missing), as the token page shows it once."""
+def default_team() -> Team:
+    """The team ``make_source`` and every model's default put things in."""
+    return Team.objects.get(pk=default_team_id())
+
+
+def make_member(username: str, role: str = Role.VIEWER, team: Team | None = None, **fields: Any) -> Any:
+    """A saved user who is a member of ``team`` (the default team unless given) with ``role``."""
+    user = make_user(username, **fields)
+    add_member(user, team or default_team(), role)
+    return user
+
+
+def make_token(
+    username: str = "reader",
+    *,
+    role: str = Role.VIEWER,
+    team: Team | None = None,
+    owner_role: str | None = None,
+    staff: bool = False,
+) -> str:
+    """A raw API token for ``username`` (made if missing) acting in ``team`` (the default team) with ``role``.
+
+    The owner becomes a member of the team with ``owner_role`` (``role`` unless given) when not one already,
+    so a token works as its role says; pass a lower ``owner_role`` to see the cap.
+    """
     user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
-    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
+    team = team or default_team()
+    if not Membership.objects.filter(user=user, team=team).exists():
+        add_member(user, team, owner_role or role)
+    _token, raw = ApiToken.issue(user, f"{username}-{role}-{ApiToken.objects.count()}", role=role, team=team)
     return raw
 
 

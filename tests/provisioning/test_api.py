@@ -20,8 +20,9 @@ pytestmark = pytest.mark.django_db
 BLUE_SOURCE = "sources:\n  - slug: blue-one\n    team: blue\n    name: Blue One\n    url: http://127.0.0.1:9/b\n"
 
 
-def token_for(user: Any, scope: str = "write") -> str:
-    _token, raw = ApiToken.issue(user, f"ci-{scope}-{ApiToken.objects.count()}", scope=scope)
+def token_for(user: Any, team: Any, role: str = Role.ADMIN) -> str:
+    """A token of ``user`` acting in ``team`` with ``role`` (capped by the user's own role there)."""
+    _token, raw = ApiToken.issue(user, f"ci-{role}-{ApiToken.objects.count()}", role=role, team=team)
     return raw
 
 
@@ -42,7 +43,7 @@ def test_it_lets_a_team_admin_plan_and_apply_with_the_flag_on_for_the_team(clien
     blue = make_team("blue")
     admin = make_user("ada")
     add_member(admin, blue, Role.ADMIN)
-    token = token_for(admin)
+    token = token_for(admin, blue)
 
     refused = post(client, "plan", {"s.yaml": BLUE_SOURCE}, token)
     assert refused.status_code == 403
@@ -76,44 +77,53 @@ def test_it_refuses_viewers_other_teams_and_global_objects_to_a_team_admin(clien
     make_source("red-one", team=red)
     before = counts()
 
-    answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(viewer))
+    answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(viewer, blue, Role.VIEWER))
+    assert answer.status_code == 403
+    assert answer.json()["error"]["code"] == "insufficient_role"
+    answer = post(client, "plan", {"s.yaml": BLUE_SOURCE}, token_for(viewer, blue, Role.VIEWER))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"] == {"teams": ["blue"]}
     # Moving red's source into blue needs admin rights in red too.
     moved = BLUE_SOURCE.replace("blue-one", "red-one")
-    answer = post(client, "apply", {"s.yaml": moved}, token_for(admin))
+    answer = post(client, "apply", {"s.yaml": moved}, token_for(admin, blue))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"] == {"teams": ["red"]}
     flags = "flags:\n  - name: config_api\n    everyone: true\n"
-    answer = post(client, "plan", {"f.yaml": flags}, token_for(admin))
+    answer = post(client, "plan", {"f.yaml": flags}, token_for(admin, blue))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"]["teams"][0].startswith("(objects of no team")
     # Files naming another team are refused before anything is read: no problem reveals what red holds.
     for_red = "alert_rules:\n  - team: red\n    name: x\n    source: red-one\n    metric: nope\n"
-    answer = post(client, "plan", {"r.yaml": for_red}, token_for(admin))
+    answer = post(client, "plan", {"r.yaml": for_red}, token_for(admin, blue))
     assert answer.status_code == 403
     assert answer.json()["error"]["details"] == {"teams": ["red"]}
     assert counts() == before
     assert Source.objects.get(slug="red-one").team == red
 
 
-def test_it_needs_a_write_token_to_apply_and_credentials_at_all(client: Client, setup_settings: Any) -> None:
+def test_it_needs_an_admin_token_to_apply_and_credentials_at_all(client: Client, setup_settings: Any) -> None:
     root = make_user("root", superuser=True)
-    make_team("blue")
-    answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(root, "read"))
+    blue = make_team("blue")
+    answer = post(client, "apply", {"s.yaml": BLUE_SOURCE}, token_for(root, blue, Role.VIEWER))
     assert answer.status_code == 403
-    assert answer.json()["error"]["code"] == "insufficient_scope"
-    assert post(client, "plan", {"s.yaml": BLUE_SOURCE}, token_for(root, "read")).status_code == 200
+    assert answer.json()["error"]["code"] == "insufficient_role"
+    assert post(client, "plan", {"s.yaml": BLUE_SOURCE}, token_for(root, blue)).status_code == 200
+    client.force_login(root)  # a superuser's session may manage objects of no team too
+    flags = client.post(
+        "/api/v1/config/plan", data=json.dumps({"f.yaml": "flags: []\n"}), content_type="application/json"
+    )
+    assert flags.status_code == 200
+    client.logout()
     anonymous = client.post("/api/v1/config/plan", data="{}", content_type="application/json")
     assert anonymous.status_code == 401
 
 
 def test_it_answers_problems_with_file_line_and_path_and_changes_nothing(client: Client, setup_settings: Any) -> None:
     root = make_user("root", superuser=True)
-    make_team("blue")
+    blue = make_team("blue")
     before = counts()
     bad = BLUE_SOURCE.replace("    url:", "    interval: 1\n    colour: red\n    url:")
-    answer = post(client, "apply", {"s.yaml": bad}, token_for(root))
+    answer = post(client, "apply", {"s.yaml": bad}, token_for(root, blue))
     assert answer.status_code == 400
     error = answer.json()["error"]
     assert error["code"] == "config_invalid"
@@ -128,11 +138,14 @@ def test_it_answers_problems_with_file_line_and_path_and_changes_nothing(client:
 
 def test_it_takes_one_yaml_text_and_prunes_on_request(client: Client, setup_settings: Any) -> None:
     root = make_user("root", superuser=True)
-    make_team("blue")
-    make_source("blue-old", team=make_team("blue2"))
+    blue2 = make_team("blue2")
+    make_source("blue-old", team=blue2)
     yaml_body = BLUE_SOURCE.replace("team: blue", "team: blue2")
     answer = client.post(
-        "/api/v1/config/apply?prune=true", data=yaml_body, content_type="application/yaml", **bearer(token_for(root))
+        "/api/v1/config/apply?prune=true",
+        data=yaml_body,
+        content_type="application/yaml",
+        **bearer(token_for(root, blue2)),
     )
     assert answer.status_code == 200, answer.content
     assert answer.json()["counts"] == {"create": 1, "change": 0, "delete": 1}
@@ -140,7 +153,7 @@ def test_it_takes_one_yaml_text_and_prunes_on_request(client: Client, setup_sett
 
 
 def test_it_refuses_bodies_it_cannot_read(client: Client, setup_settings: Any) -> None:
-    token = token_for(make_user("root", superuser=True))
+    token = token_for(make_user("root", superuser=True), make_team("blue"))
     wrong_type = client.post("/api/v1/config/plan", data="x", content_type="application/xml", **bearer(token))
     assert wrong_type.status_code == 415
     not_files = client.post(
