@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,8 +26,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import TemporaryDatabase, delete_redis_prefix, free_port, manage, project_env, stop, temporary_postgres
+from _setup import daphne as start_daphne
+from _setup import redis_url as bench_redis_url
+
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "200"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
 POOL = int(os.environ.get("BENCH_LOAD_POOL", "8"))
@@ -98,15 +99,6 @@ async def hammer(base: str, paths: list[tuple[str, dict[str, str]]], seconds: fl
     return tally
 
 
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr[-2000:]}")
-    return result.stdout
-
-
 SETUP = """
 from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
@@ -131,54 +123,27 @@ print("slug", Source.objects.order_by("slug").first().slug)
 
 
 def main() -> int:
-    from environ import Env
+    with temporary_postgres("load") as database:
+        if database is None:
+            return 0
+        return run(database)
 
-    from tests.services import free_port, wait_for_port
 
-    server_url = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    base = Env.db_url_config(server_url)
-    params = {
-        "host": base["HOST"] or "127.0.0.1",
-        "port": base["PORT"] or 5432,
-        "user": base["USER"],
-        "password": base["PASSWORD"] or None,
-        "dbname": "postgres",
-        "connect_timeout": 2,
-    }
-    import psycopg
-
-    name = f"bench_load_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__})")
-        return 0
-    prefix, _, _ = server_url.rpartition("/")
+def run(database: TemporaryDatabase) -> int:
+    redis_url = bench_redis_url()
     work = tempfile.mkdtemp(prefix="bench-load-")
     cache_prefix = f"benchload{uuid.uuid4().hex[:6]}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "REALTIME_", "POLLER_", "CACHE_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="devops_insights.settings",
+    env = project_env(
         VAR_DIR=work,
-        DATABASE_URL=f"{prefix}/{name}",
+        DATABASE_URL=database.url,
         DATABASE_POOL_MIN_SIZE="2",
         DATABASE_POOL_MAX_SIZE=str(POOL),
         REDIS_URL=redis_url,
         CACHE_KEY_PREFIX=cache_prefix,
         API_RATE_LIMIT_IP="1000000/m",  # every client is 127.0.0.1 here; per-token limits stay as shipped
-        LOG_LEVEL="warning",
     )
-    daphne: subprocess.Popen[bytes] | None = None
+    params, name = database.params, database.name
+    web: subprocess.Popen[bytes] | None = None
     watch: ConnectionWatch | None = None
     try:
         manage(env, "migrate", "--noinput")
@@ -188,12 +153,7 @@ def main() -> int:
         tokens = [line.split()[1] for line in out if line.startswith("token ")]
         slug = next(line.split()[1] for line in out if line.startswith("slug "))
 
-        port = free_port()
-        log = (Path(work) / "daphne.log").open("ab")
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
-        daphne = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if not wait_for_port("127.0.0.1", port, timeout=60, proc=daphne):
-            raise SystemExit("daphne did not start")
+        web, port = start_daphne(env, Path(work) / "daphne.log")
         base_url = f"http://127.0.0.1:{port}"
         cookie = {"Cookie": f"sessionid={session}"}
         scenarios: list[tuple[str, list[tuple[str, dict[str, str]]]]] = [
@@ -232,19 +192,9 @@ def main() -> int:
     finally:
         if watch is not None:
             watch.close()
-        if daphne is not None:
-            daphne.terminate()
-            try:
-                daphne.wait(30)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(f"{cache_prefix}*"):
-            client.delete(key)
+        if web is not None:
+            stop(web, timeout=30)
+        delete_redis_prefix(redis_url, cache_prefix)
     return 0
 
 

@@ -7,6 +7,10 @@ most of the fan-out time. Here each process (each event loop) holds one channel 
 when the first local connection wants it and leaves when the last one goes; every event arriving
 on it is handed straight to the local connections of that group.
 
+Delivery is keyed by group, that is by source slug (``metrics.<slug>``, or ``metrics.all``): each
+event is encoded once here (``realtime.encoding.outbound``) and the one text is handed to every
+member, which only decides whether it wants it (its subscriptions, its sequence; a set lookup).
+
 Events carry the ``group`` they were sent to (``realtime.events`` adds it), because the channel
 sits in ``metrics.<slug>`` and ``metrics.all`` at once and receives one copy per group. An event
 without it is delivered to both groups' members once each, by source.
@@ -24,13 +28,14 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
+from realtime.encoding import outbound
 from realtime.groups import ALL_GROUP, source_group
 
 logger = logging.getLogger(__name__)
 
 
 class Member(Protocol):
-    async def receive_event(self, event: dict[str, Any]) -> None: ...
+    async def receive_event(self, event: dict[str, Any], text: str) -> None: ...
 
 
 class LocalHub:
@@ -114,9 +119,14 @@ class LocalHub:
         else:
             slug = event.get("source", "")
             targets = set(self.members.get(source_group(slug), ())) | set(self.members.get(ALL_GROUP, ()))
+        if not targets:
+            return
+        text = outbound(event)
+        if text is None:
+            return
         for member in targets:
             try:
-                await member.receive_event(event)
+                await member.receive_event(event, text)
             except Exception:
                 # One broken connection must not starve the others.
                 logger.exception("realtime: delivering %s failed", event.get("type"))
