@@ -29,6 +29,7 @@ from tests.services import free_port, wait_for_port  # noqa: E402 - needs ROOT o
 
 __all__ = [
     "ROOT",
+    "RedisServer",
     "TemporaryDatabase",
     "daphne",
     "delete_redis_prefix",
@@ -227,6 +228,35 @@ def daphne(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], int
         stop(proc)
         raise SystemExit(f"daphne did not start:\n{log.read_text(errors='replace')[-2000:]}")
     return proc, port
+
+
+class RedisServer:
+    """A bench-owned redis-server on a free port (nothing persisted), to stop in the middle of a run."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @staticmethod
+    def available() -> bool:
+        return shutil.which("redis-server") is not None
+
+    def start(self) -> None:
+        argv = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        with (self.root / "redis.log").open("ab") as out:
+            self.process = subprocess.Popen([*argv, "--dir", str(self.root)], stdout=out, stderr=subprocess.STDOUT)
+        if not wait_for_port("127.0.0.1", self.port, timeout=15, proc=self.process):
+            raise SystemExit("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.process = None
 
 
 def delete_redis_prefix(url: str, prefix: str) -> None:

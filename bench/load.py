@@ -26,7 +26,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from _setup import TemporaryDatabase, delete_redis_prefix, free_port, manage, project_env, stop, temporary_postgres
+from _setup import (
+    RedisServer,
+    TemporaryDatabase,
+    delete_redis_prefix,
+    free_port,
+    manage,
+    project_env,
+    stop,
+    temporary_postgres,
+)
 from _setup import daphne as start_daphne
 from _setup import redis_url as bench_redis_url
 
@@ -42,6 +51,24 @@ class Tally:
     server_errors: int = 0
     other: int = 0
     failures: int = 0
+    # (monotonic end, latency, status code; 0 when the request failed)
+    finished: list[tuple[float, float, int]] = field(default_factory=list)
+
+    def window(self, start: float, end: float) -> Tally:
+        """The requests that finished in [start, end)."""
+        part = Tally()
+        for done, latency, status in self.finished:
+            if start <= done < end:
+                part.finished.append((done, latency, status))
+                if status == 0:
+                    part.failures += 1
+                    continue
+                part.latencies.append(latency)
+                if status >= 500:
+                    part.server_errors += 1
+                elif status >= 300:
+                    part.other += 1
+        return part
 
 
 class ConnectionWatch(threading.Thread):
@@ -87,8 +114,10 @@ async def hammer(base: str, paths: list[tuple[str, dict[str, str]]], seconds: fl
                 response = await client.get(path, headers=headers)
             except httpx.HTTPError:
                 tally.failures += 1
+                tally.finished.append((time.monotonic(), time.perf_counter() - began, 0))
                 continue
             tally.latencies.append(time.perf_counter() - began)
+            tally.finished.append((time.monotonic(), tally.latencies[-1], response.status_code))
             if response.status_code >= 500:
                 tally.server_errors += 1
             elif response.status_code >= 300:
@@ -120,6 +149,58 @@ for n in range(TOKEN_COUNT):
     print("token", ApiToken.issue(user, f"bench {n}")[1])
 print("slug", Source.objects.order_by("slug").first().slug)
 """
+
+
+def print_row(title: str, tally: Tally, seconds: float, floor_rate: float, connections: str) -> None:
+    latencies = sorted(tally.latencies)
+    rate = len(latencies) / seconds
+    p50 = latencies[len(latencies) // 2] * 1e3 if latencies else float("nan")
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else float("nan")
+    print(
+        f"{title:<34} {len(latencies):>9} {tally.server_errors:>5} {tally.other + tally.failures:>6} "
+        f"{rate:>8.1f} {rate / floor_rate:>8.2f} {p50:>8.1f} {p99:>8.1f} {connections:>10}"
+    )
+
+
+def redis_outage(env: dict[str, str], paths: list[tuple[str, dict[str, str]]], work: Path, floor_rate: float) -> None:
+    """The overview, the API and a history page mixed, with the bench's own Redis stopped halfway.
+
+    The pages must keep answering (docs/operations.md: the cache degrades to the store, the channel
+    layer to no live pushes): 0 5xx after the stop is the target, and the rate is printed beside
+    the same mix's before the stop.
+    """
+    if not RedisServer.available():
+        print("Redis stopped mid-run: skipped (no redis-server)")
+        return
+    server = RedisServer(work)
+    server.start()
+    web: subprocess.Popen[bytes] | None = None
+    try:
+        web, port = start_daphne({**env, "REDIS_URL": server.url}, work / "daphne-outage.log")
+        base_url = f"http://127.0.0.1:{port}"
+        asyncio.run(hammer(base_url, paths, min(3.0, SECONDS)))  # warm-up
+
+        async def run() -> tuple[Tally, float, float]:
+            began = time.monotonic()
+            load = asyncio.create_task(hammer(base_url, paths, SECONDS))
+            await asyncio.sleep(SECONDS / 2)
+            await asyncio.to_thread(server.stop)
+            stopped = time.monotonic()
+            return await load, began, stopped
+
+        tally, began, stopped = asyncio.run(run())
+        ended = max((done for done, _, _ in tally.finished), default=stopped)
+        print_row("mixed, Redis up", tally.window(began, stopped), stopped - began, floor_rate, "-")
+        print_row("mixed, Redis stopped mid-run", tally.window(stopped, ended + 1), ended - stopped, floor_rate, "-")
+        text = (work / "daphne-outage.log").read_text(errors="replace")
+        lines = [line for line in text.splitlines() if " ERROR " in line or " WARNING " in line or "Traceback" in line]
+        print(f"daphne warning/error/traceback lines during the outage run: {len(lines)}")
+        for line in sorted({line[24:200] for line in lines})[:8]:
+            print(f"  {line}")
+    finally:
+        if web is not None:
+            stop(web, timeout=30)
+        server.stop()
 
 
 def main() -> int:
@@ -177,18 +258,15 @@ def run(database: TemporaryDatabase) -> int:
         for title, paths in scenarios:
             watch.reset()
             tally = asyncio.run(hammer(base_url, paths, SECONDS))
-            latencies = sorted(tally.latencies)
-            rate = len(latencies) / SECONDS
-            floor_rate = floor_rate or rate
-            p50 = latencies[len(latencies) // 2] * 1e3 if latencies else float("nan")
-            p99 = latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else float("nan")
-            print(
-                f"{title:<34} {len(latencies):>9} {tally.server_errors:>5} {tally.other + tally.failures:>6} "
-                f"{rate:>8.1f} {rate / floor_rate:>8.2f} {p50:>8.1f} {p99:>8.1f} {watch.most:>5} / {POOL:<3}"
-            )
+            floor_rate = floor_rate or len(tally.latencies) / SECONDS
+            print_row(title, tally, SECONDS, floor_rate, f"{watch.most:>5} / {POOL:<3}")
         text = (Path(work) / "daphne.log").read_text(errors="replace")
         for marker in ("too many clients", "_session_cache", "PoolTimeout"):
             print(f"daphne log lines with {marker!r}: {text.count(marker)}")
+        stop(web, timeout=30)
+        web = None
+        mixed = [p for _, ps in scenarios[1:] for p in ps[:3]]
+        redis_outage(env, mixed, Path(work), floor_rate)
     finally:
         if watch is not None:
             watch.close()

@@ -185,7 +185,7 @@ def run(args: argparse.Namespace, port: int) -> int:
             profiler.disable()
             took = time.perf_counter() - started
             print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(25)
         return 0
     for workers in (1, concurrency):
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
