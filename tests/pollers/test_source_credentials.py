@@ -6,12 +6,10 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
-from io import StringIO
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
-from django.core.management import CommandError, call_command
 from django.test import Client
 
 from devops_insights import crypto
@@ -113,29 +111,7 @@ def test_it_stores_only_ciphertext(simulator: RunningSimulator, field_key: str) 
     assert crypto.decrypt(raw) == TOKEN
 
 
-# --- rotation -----------------------------------------------------------------------------------------
-def test_it_rotates_keys_the_first_encrypts_all_decrypt(
-    simulator: RunningSimulator, field_key: str, settings: Any
-) -> None:
-    source = bearer_source(simulator)
-    new_key = Fernet.generate_key().decode()
-    settings.FIELD_ENCRYPTION_KEYS = [new_key, field_key]
-    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN  # old key still decrypts
-
-    out = StringIO()
-    call_command("reencrypt_secrets", stdout=out)
-    assert "re-encrypted 1 stored secrets" in out.getvalue()
-    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key removed: everything still reads
-    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN
-
-
-def test_it_names_the_secrets_it_cannot_reencrypt(simulator: RunningSimulator, field_key: str, settings: Any) -> None:
-    bearer_source(simulator)
-    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
-    with pytest.raises(CommandError) as caught:
-        call_command("reencrypt_secrets", stdout=StringIO())
-    assert "bearer.auth_secret_encrypted" in str(caught.value)
-    assert TOKEN not in str(caught.value)
+# --- rotation: tests/devops_insights/test_reencrypt_secrets.py (every app's secrets) ------------------
 
 
 # --- the admin: write-only inputs ---------------------------------------------------------------------
