@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
@@ -17,7 +16,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
-from tests.pollers.support import make_pki
+from tests.pollers.support import form_rows, make_pki
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
@@ -121,12 +120,10 @@ def admin_form(**overrides: Any) -> dict[str, Any]:
         "name": "Secured",
         "url": "http://127.0.0.1:9/status/x",
         "enabled": "on",
-        "tags": "[]",
+        "tags": "",
         "interval_seconds": 30,
         "timeout_seconds": 5,
-        "headers": "{}",
-        "metric_paths": "{}",
-        "volatile_paths": "[]",
+        "volatile_paths": "",
         "tls_verify": "on",
         "auth_scheme": "bearer",
         "auth_secret": TOKEN,
@@ -177,7 +174,7 @@ def test_it_refuses_a_secret_without_an_encryption_key(admin_client: Client, set
     ("overrides", "words"),
     [
         ({"auth_scheme": "basic", "auth_username": ""}, "HTTP Basic needs a username"),
-        ({"headers": json.dumps({"Authorization": "Bearer x"})}, "Remove the Authorization header"),
+        (form_rows("headers", {"Authorization": "Bearer x"}), "Remove the Authorization header"),
         ({"auth_scheme": "", "auth_secret": "orphan"}, "Choose Basic or Bearer"),
         ({"proxy": "http://10.1.2.3:3128"}, "not in POLLER_ALLOWED_PROXIES"),
         ({"tls_ca_pem": "not a certificate"}, "not PEM certificates"),
