@@ -6,6 +6,7 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 - the floor: a bare ``websockets`` broadcast server fed by Redis pub/sub (bench/_ws_floor_server.py);
 - daphne serving ``ws/metrics/`` with ``RedisChannelLayer`` (REALTIME_CHANNEL_LAYER=redis);
 - daphne serving ``ws/metrics/`` with ``RedisPubSubChannelLayer`` (REALTIME_CHANNEL_LAYER=pubsub);
+- uvicorn (``--ws websockets``) serving the same application on the pub/sub layer, when installed;
 
 and prints, as multiples of the floor's (issue 15, goal 4): p99 (target <= 2x), server CPU per update
 (<= 1.5x), fan-out throughput (frames written per server CPU second) and the connection rate
@@ -18,13 +19,16 @@ separate process going through ``realtime.events`` exactly as the poller does.
 
 Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
 keep the whole bench within a few minutes on two cores; set 60 for the full minute),
-BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_REDIS_URL (default TEST_REDIS_URL or
+BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn
+with its ``websockets`` implementation, measured when installed, per the issue's "another ASGI server"),
+BENCH_REDIS_URL (default TEST_REDIS_URL or
 redis://127.0.0.1:6379/14; the database is flushed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
@@ -47,6 +51,10 @@ HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "20"))
 CLIENTS = [int(n) for n in os.environ.get("BENCH_WS_CLIENTS", "100,1000,2000").split(",")]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+# Which servers to measure beside the floor; uvicorn only when it is installed (it is not a dependency).
+SERVERS = [s for s in os.environ.get("BENCH_WS_SERVERS", "floor,redis,pubsub,uvicorn").split(",") if s]
+if "uvicorn" in SERVERS and importlib.util.find_spec("uvicorn") is None:
+    SERVERS.remove("uvicorn")
 CONNECT_CONCURRENCY = 50
 UPDATE_PREFIX = '{"type":"update"'
 SEQUENCE = re.compile(r'"sequence":(\d+)')
@@ -233,12 +241,24 @@ def run_floor(n: int) -> Result:
         stop(proc)
 
 
-def run_daphne(n: int, layer: str, env: dict[str, str], token: str) -> Result:
+SERVER_NAMES = {
+    "redis": "daphne + RedisChannelLayer",
+    "pubsub": "daphne + RedisPubSubChannelLayer",
+    "uvicorn": "uvicorn (websockets) + RedisPubSub",
+}
+
+
+def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
+    """``server``: redis or pubsub (daphne with that channel layer), or uvicorn (its websockets implementation)."""
     flush_redis()
     port = free_port()
-    env = {**env, "REALTIME_CHANNEL_LAYER": layer}
+    env = {**env, "REALTIME_CHANNEL_LAYER": "pubsub" if server == "uvicorn" else server}
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
+    if server == "uvicorn":
+        argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
+        argv += ["--ws", "websockets", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"],
+        argv,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -246,9 +266,9 @@ def run_daphne(n: int, layer: str, env: dict[str, str], token: str) -> Result:
     )
     try:
         if not wait_for_port("127.0.0.1", port, timeout=30, proc=proc):
-            raise RuntimeError("daphne did not start")
+            raise RuntimeError(f"{server} did not start")
         publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "django", "--seconds", str(SECONDS)]
-        name = {"redis": "daphne + RedisChannelLayer", "pubsub": "daphne + RedisPubSubChannelLayer"}[layer]
+        name = SERVER_NAMES[server]
         headers = {"Authorization": f"Bearer {token}"}
         url = f"ws://127.0.0.1:{port}/ws/metrics/"
         origin = f"http://127.0.0.1:{port}"
@@ -308,7 +328,7 @@ def main() -> int:
     try:
         env, token = prepare(var_dir)
         for n in CLIENTS:
-            for server in ("floor", "redis", "pubsub"):
+            for server in SERVERS:
                 result = run_floor(n) if server == "floor" else run_daphne(n, server, env, token)
                 results.append(result)
                 print(

@@ -157,3 +157,23 @@ async def test_it_encodes_each_event_once_per_process_however_many_connections_g
     assert all(received == texts[0] for received in texts), "every connection got the same messages"
     assert [json.loads(text)["type"] for text in texts[0]] == ["update", "source_status", "alert"]
     assert {kind: encodes(kind) - before[kind] for kind in before} == {"update": 1, "source_status": 1, "alert": 1}
+
+
+async def test_it_fills_a_gap_left_by_a_poller_killed_between_storing_and_publishing(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], record: Callable[..., Any]
+) -> None:
+    client = await connect([session_cookie])
+    await client.request({"type": "subscribe", "sources": ["us-east"]})
+    first = await record("us-east", status_payload(cpu_load=10.0))
+    assert await sync_to_async(publish_update)("us-east", first, datetime.now(UTC))
+    assert (await client.receive())["sequence"] == first.sequence
+    # Stored but never published (the poller died in between), then the next change is published.
+    missed = [await record("us-east", status_payload(cpu_load=20.0 + i)) for i in range(2)]
+    latest = await record("us-east", status_payload(cpu_load=30.0))
+    assert await sync_to_async(publish_update)("us-east", latest, datetime.now(UTC))
+
+    received = [await client.receive(10) for _ in range(3)]
+    assert [u["sequence"] for u in received] == [missed[0].sequence, missed[1].sequence, latest.sequence]
+    assert [u["metrics"]["cpu_load"] for u in received] == [20.0, 21.0, 30.0]
+    assert received[0]["payload"]["results"]["stats"]["server"]["cpu_load"] == 20.0
+    assert await client.nothing(0.2)
