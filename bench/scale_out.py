@@ -60,11 +60,12 @@ GRACE_SECONDS = 3.0
 
 SETUP = """
 from django.contrib.auth import get_user_model
-from accounts.models import ApiToken
+from accounts.models import ApiToken, default_team_id
 from pollers.models import Source
+team = default_team_id()
 Source.objects.bulk_create(
     Source(slug=f"scale-{i:03d}", name=f"Scale {i}", url=f"BASE/scale-{i:03d}?stats=1",
-           interval_seconds=INTERVAL, timeout_seconds=2.0)
+           interval_seconds=INTERVAL, timeout_seconds=2.0, team_id=team)
     for i in range(COUNT)
 )
 user = get_user_model().objects.create_user("bench", "bench@localhost", "bench-password-long-enough")
