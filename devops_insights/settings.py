@@ -561,7 +561,10 @@ LOGGING = {
         "json": {"()": "devops_insights.logging.JsonFormatter"},
     },
     # The context filter stamps request_id / poll_id on every line (observability/context.py).
-    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "observability.context.ContextFilter"},
+        "throttle": {"()": "observability.log_throttle.ThrottleFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -571,6 +574,8 @@ LOGGING = {
         "pymongo": {"level": "WARNING"},
         # Apprise's lines can name a notification URL: alerts.apprise_channel collects them itself.
         "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
+        # django-redis logs every cache call it ignores while Redis is down: one line per 30 s is enough.
+        "metrics.cache": {"filters": ["throttle"]},
     },
 }
 # The project's access log (observability/access_log.py) replaces daphne's: query values of these
