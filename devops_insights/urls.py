@@ -15,6 +15,7 @@ urlpatterns = [
     # The whole JSON API, alerting's /api/v1/alerts and the liveness probe included (api/ninja_api.py).
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
+    path("", include("accounts.team_urls")),
     path("", include("observability.urls")),
     path("", include("dashboard.urls")),
 ]
