@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import OuterRef, Subquery
 from django.http import HttpRequest
 
-from accounts.models import Team
+from accounts.models import Membership, Role, Team
 from accounts.teams import Action, role_in, teams_of
 
 SESSION_KEY = "current_team_id"
@@ -28,13 +29,17 @@ def current_team(request: HttpRequest) -> Team | None:
     team: Team | None = None
     user = request.user
     if user.is_authenticated and user.is_active:
-        readable = teams_of(user, Action.READ)
+        # The user's role comes with the team in the same statement: every page needs both.
+        mine = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+        readable = teams_of(user, Action.READ).annotate(my_role=Subquery(mine))
         wanted = request.session.get(SESSION_KEY)
         if isinstance(wanted, int):
             team = readable.filter(pk=wanted).first()
         if team is None:
             # A superuser reads every team; start in one they belong to, if any.
-            team = readable.filter(memberships__user=user).first() or readable.first()
+            team = readable.filter(my_role__isnull=False).first() or readable.first()
+        if team is not None:
+            setattr(request, _ROLE_ATTR, Role.ADMIN if user.is_superuser else team.my_role)  # type: ignore[attr-defined]
     setattr(request, _CACHE_ATTR, team)
     return team
 
@@ -54,7 +59,7 @@ def switch_team(request: HttpRequest, team_id: int) -> Team | None:
         request.session[SESSION_KEY] = team.pk
         setattr(request, _CACHE_ATTR, team)
         if hasattr(request, _ROLE_ATTR):
-            delattr(request, _ROLE_ATTR)
+            delattr(request, _ROLE_ATTR)  # role_in reads it again for the new team
     return team
 
 
