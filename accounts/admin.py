@@ -7,15 +7,16 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, AuditEvent, generate_raw_token
+from accounts.team_admin import TeamScopedAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "scope", "prefix", "created_at", "expires_at", "last_used_at"]
-    list_filter = ["scope"]
+class ApiTokenAdmin(TeamScopedAdmin):
+    list_display = ["name", "user", "team", "scope", "prefix", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["team", "scope"]
     search_fields = ["name", "user__username", "prefix"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "scope", "expires_at", "prefix", "created_at", "last_used_at"]
+    fields = ["user", "team", "name", "scope", "expires_at", "prefix", "created_at", "last_used_at"]
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:
