@@ -12,6 +12,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.models import User
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -37,6 +38,13 @@ def _team(request: HttpRequest, slug: str, action: Action = Action.READ) -> Team
     return team
 
 
+def _user(request: HttpRequest) -> User:
+    """The signed-in user (every view here is behind login_required)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied("sign in first")
+    return request.user
+
+
 def _back(team: Team) -> HttpResponseRedirect:
     return HttpResponseRedirect(reverse("team-detail", args=[team.slug]))
 
@@ -52,11 +60,11 @@ def team_list(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             with transaction.atomic():
                 team = form.save()
-                Membership.objects.create(team=team, user=request.user, role=Role.ADMIN)
+                Membership.objects.create(team=team, user=_user(request), role=Role.ADMIN)
             switch_team(request, team.pk)
             messages.success(request, f"Created the team {team.name}; you are its admin.")
             return _back(team)
-    roles = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
+    roles = dict(Membership.objects.filter(user=_user(request)).values_list("team_id", "role"))
     teams = [(team, roles.get(team.pk)) for team in teams_of(request.user, Action.READ)]
     context = {"nav": "team", "teams": teams, "form": form}
     return render(request, "accounts/team_list.html", context, status=400 if form is not None and form.errors else 200)
@@ -86,7 +94,7 @@ def _detail(request: HttpRequest, team: Team, **extra: Any) -> HttpResponse:
         "team": team,
         "role": role,
         "is_admin": is_admin,
-        "is_member": Membership.objects.filter(team=team, user=request.user).exists(),
+        "is_member": Membership.objects.filter(team=team, user=_user(request)).exists(),
         "members": Membership.objects.filter(team=team).select_related("user").order_by("user__username"),
         "roles": Role.choices,
         "invitations": (
@@ -150,7 +158,7 @@ def member_remove(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @require_POST
 def team_leave(request: HttpRequest, slug: str) -> HttpResponse:
     team = _team(request, slug)
-    membership = Membership.objects.filter(team=team, user=request.user).first()
+    membership = Membership.objects.filter(team=team, user=_user(request)).first()
     if membership is None:
         raise Http404("you are not a member of this team")
     try:
