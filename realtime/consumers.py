@@ -178,6 +178,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         if self.slot is not None:
             self.slot_keeper = asyncio.create_task(connection_caps.keep(self.slot))
         self.allowed_teams = await readable_teams(self.scope)
+        await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
         if isinstance(self.layer, InMemoryChannelLayer) and interval > 0:
@@ -290,6 +291,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         which slugs exist elsewhere.
         """
         allowed = await readable_sources(self.scope)
+        # Here, in a request's database hop, so that the events that follow need none.
+        await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
         if slugs is None:
             return sorted(allowed)
         missing = [slug for slug in slugs if slug not in allowed]
@@ -503,6 +506,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                     await self.close_with(CloseCode.UNAUTHENTICATED)
                     return
                 self.allowed_teams = await readable_teams(self.scope)
+                await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
