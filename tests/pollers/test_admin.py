@@ -19,6 +19,7 @@ def form_data(source: Source, **overrides: Any) -> dict[str, Any]:
     import json
 
     data = {
+        "team": source.team_id,
         "slug": source.slug,
         "name": source.name,
         "url": source.url,
