@@ -101,3 +101,12 @@ def test_it_files_new_objects_under_the_current_team(blue_admin: Client, allow_l
     blue_admin.post("/alerts/silence/blue-api/", {"duration": "1h"})
     assert Silence.objects.filter(source__slug="blue-api").count() == 2
     assert set(Silence.objects.filter(source__slug="blue-api").values_list("team__slug", flat=True)) == {"blue"}
+
+
+def test_it_tells_a_user_without_a_team_how_to_join_one(client: Client) -> None:
+    make_source("blue-api", team=make_team("blue"))
+    client.force_login(make_user("loner", password=None))
+    page = client.get("/").content.decode()
+    assert 'id="no-team"' in page
+    assert "blue-api" not in page
+    assert client.get("/sources/new/").status_code == 403
