@@ -57,6 +57,9 @@ class TeamScopedAdmin(admin.ModelAdmin):
             choices = _scoped_choices(db_field.related_model, request)
             if choices is not None:
                 kwargs["queryset"] = choices
+            if db_field.related_model is Team:
+                # Left blank, save would file the object under the default team, which may not be theirs.
+                kwargs["required"] = True
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:

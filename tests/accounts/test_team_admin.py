@@ -72,3 +72,12 @@ def test_it_keeps_the_last_admin_in_the_admin(team_admin: Client) -> None:
     page = team_admin.post(f"/admin/accounts/membership/{mine.pk}/delete/", {"post": "yes"}, follow=True)
     assert "Not removed" in page.content.decode()
     assert Membership.objects.filter(pk=mine.pk).exists()
+
+
+def test_it_makes_a_team_admin_name_one_of_their_teams(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    data = {"name": "pager", "kind": "email", "enabled": "on", "email_to": "p@example.com"}
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", data).status_code == 200  # team missing
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", {**data, "team": teams[1].pk}).status_code == 200
+    assert not NotificationChannel.objects.filter(name="pager").exists()
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", {**data, "team": teams[0].pk}).status_code == 302
+    assert NotificationChannel.objects.get(name="pager").team == teams[0]
