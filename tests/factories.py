@@ -13,13 +13,14 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.models import ApiToken, Membership, Role, Team
+from accounts.models import ApiToken, Membership, Role, Team, default_team_id
 from metrics.stores import get_store
 from metrics.stores.base import RecordResult
 from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
+from statuspages.models import Component, StatusPage
 
 PASSWORD = "a-long-test-password-9"  # every factory user's, for tests that log in through a form
 
@@ -70,24 +71,53 @@ def member(
 
     The default team owns what ``make_source`` and the alert factories make without naming a team.
     """
-    from accounts.teams import default_team
-
     user = make_user(username, **user_fields)
     add_member(user, team or default_team(), role)
     client.force_login(user)
     return client
 
 
-def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:
-    """``client`` with a session for a new user (staff or not)."""
-    client.force_login(make_user(username, staff=staff))
+def logged_in(
+    client: Client, username: str = "grace", *, staff: bool = False, role: str | None = None, team: Team | None = None
+) -> Client:
+    """``client`` with a session for a new user (staff or not); with ``role``, a member of ``team`` (default team)."""
+    user = make_user(username, staff=staff)
+    if role is not None:
+        add_member(user, team or default_team(), role)
+    client.force_login(user)
     return client
 
 
-def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
-    """A raw API token for ``username`` (made if missing), as the token page shows it once."""
+def default_team() -> Team:
+    """The team ``make_source`` and every model's default put things in."""
+    return Team.objects.get(pk=default_team_id())
+
+
+def make_member(username: str, role: str = Role.VIEWER, team: Team | None = None, **fields: Any) -> Any:
+    """A saved user who is a member of ``team`` (the default team unless given) with ``role``."""
+    user = make_user(username, **fields)
+    add_member(user, team or default_team(), role)
+    return user
+
+
+def make_token(
+    username: str = "reader",
+    *,
+    role: str = Role.VIEWER,
+    team: Team | None = None,
+    owner_role: str | None = None,
+    staff: bool = False,
+) -> str:
+    """A raw API token for ``username`` (made if missing) acting in ``team`` (the default team) with ``role``.
+
+    The owner becomes a member of the team with ``owner_role`` (``role`` unless given) when not one already,
+    so a token works as its role says; pass a lower ``owner_role`` to see the cap.
+    """
     user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
-    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
+    team = team or default_team()
+    if not Membership.objects.filter(user=user, team=team).exists():
+        add_member(user, team, owner_role or role)
+    _token, raw = ApiToken.issue(user, f"{username}-{role}-{ApiToken.objects.count()}", role=role, team=team)
     return raw
 
 
@@ -212,3 +242,29 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
     store = get_store()
     for fetched_at, body in points:
         store.record(source.spec(), body, fetched_at)
+
+
+# --- status pages -------------------------------------------------------------------------------
+
+
+def make_status_page(slug: str = "acme", team: Team | None = None, **fields: Any) -> StatusPage:
+    """A saved, published, public status page of ``team`` (a new team "blue" unless given)."""
+    if team is None:
+        team = Team.objects.filter(slug="blue").first() or make_team("blue")
+    password = fields.pop("password", "")
+    fields.setdefault("title", slug.replace("-", " ").title() + " status")
+    fields.setdefault("published", True)
+    page = StatusPage(slug=slug, team=team, **fields)
+    page.set_password(password)
+    page.save()
+    return page
+
+
+def make_component(
+    page: Any, name: str = "API", sources: list[Source] | tuple[Source, ...] = (), **fields: Any
+) -> Component:
+    """A saved, published component of ``page`` over ``sources``."""
+    component = Component.objects.create(page=page, name=name, **fields)
+    if sources:
+        component.sources.set(sources)
+    return component

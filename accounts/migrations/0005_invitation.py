@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('accounts', '0003_teams'),
+        ('accounts', '0004_token_role'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
