@@ -11,6 +11,7 @@ WebSocket actions have their matrix in tests/realtime/test_team_access.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -33,6 +34,11 @@ API_PREFIX = "api/v1/"
 ADMIN_PREFIX = "admin/"
 ALLAUTH_MODULE = "allauth."
 ALLAUTH_LEGACY_REDIRECTS = "django.views.generic.base"  # allauth's old /accounts/social/... addresses
+# Status pages: the public pages (access by each page's visibility) and their management (team admins),
+# with their own access tests in tests/statuspages/ (test_public_page.py, test_manage.py); here the
+# management family is checked to need a login.
+STATUS_PAGES_PUBLIC = "status/"
+STATUS_PAGES_MANAGE = "manage/status-pages/"
 
 
 @dataclass(frozen=True)
@@ -155,7 +161,7 @@ def non_api_routes() -> dict[str, str]:
 
 def is_family(route: str, module: str) -> bool:
     return (
-        route.startswith(ADMIN_PREFIX)
+        route.startswith((ADMIN_PREFIX, STATUS_PAGES_PUBLIC, STATUS_PAGES_MANAGE))
         or module.startswith(ALLAUTH_MODULE)
         or (route.startswith("accounts/") and module == ALLAUTH_LEGACY_REDIRECTS)
     )
@@ -261,6 +267,16 @@ def test_it_keeps_the_admin_for_staff(client: Client, world: dict[str, Any]) -> 
     refused = client.get("/admin/pollers/source/")
     assert refused.status_code in (302, 403)
     assert b"blue-src" not in refused.content
+
+
+def test_it_sends_anonymous_visitors_of_status_page_management_to_the_login(client: Client) -> None:
+    routes = [r for r in non_api_routes() if r.startswith(STATUS_PAGES_MANAGE)]
+    assert routes
+    for route in routes:
+        url = "/" + re.sub(r"<int:[a-z_]+>", "1", route)
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/accounts/login/"), url
 
 
 def test_it_serves_allauths_account_pages_to_anonymous_visitors_without_errors(client: Client) -> None:
