@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts.models import default_team_id
 from alerts.models import AlertRule, NotificationChannel, Severity
 from pollers.models import Source
 
@@ -32,7 +33,9 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
 
 def first_becomes_default(channel: NotificationChannel) -> None:
     """Before saving a new channel: a team's first becomes its default, so its rules without channels reach it."""
-    if channel.pk is None and not NotificationChannel.objects.filter(team_id=channel.team_id).exists():
+    # An unsaved channel without a team goes to the default team when saved.
+    team_id = channel.team_id or default_team_id()
+    if channel.pk is None and not NotificationChannel.objects.filter(team_id=team_id).exists():
         channel.is_default = True
 
 
