@@ -12,7 +12,8 @@ class AlertsConfig(AppConfig):
         # alerts may import observability (the ground floor); observability never imports alerts.
         from alerts import receivers
         from alerts.collectors import DeliveryQueueCollector
-        from alerts.models import AlertRule, Silence
+        from alerts.models import AlertRule, NotificationChannel, Silence
+        from devops_insights.crypto import register_encrypted_fields
         from observability.exposition import register_shared_state
         from pollers.signals import poll_completed
 
@@ -20,6 +21,8 @@ class AlertsConfig(AppConfig):
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
         register_shared_state(DeliveryQueueCollector())
+        # Apprise URLs carry the service's tokens: rotated by manage.py reencrypt_secrets with the rest.
+        register_encrypted_fields(NotificationChannel, "apprise_url_encrypted", name_field="name")
         for model in (AlertRule, Silence):
             for signal in (post_save, post_delete):
                 signal.connect(

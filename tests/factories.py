@@ -42,6 +42,31 @@ def make_source(slug: str = "us-east", **fields: Any) -> Source:
     return Source.objects.create(slug=slug, **values)
 
 
+def make_rule(name: str = "cpu high", **fields: Any) -> Any:
+    """A saved, validated alert rule: a metric threshold on every source (cpu_load > 90) unless told."""
+    from alerts.models import AlertRule
+
+    values: dict[str, Any] = {"metric": "cpu_load", "operator": ">", "threshold": 90.0}
+    values.update(fields)
+    channels = values.pop("channels", [])
+    rule = AlertRule(name=name, **values)
+    rule.full_clean()
+    rule.save()
+    rule.channels.set(channels)
+    return rule
+
+
+def make_channel(name: str = "ops-mail", **fields: Any) -> Any:
+    """A saved channel: email to ops@example.com unless told."""
+    from alerts.models import NotificationChannel
+
+    values: dict[str, Any] = {"kind": "email"}
+    values.update(fields)
+    if values["kind"] == "email":
+        values.setdefault("email_to", "ops@example.com")
+    return NotificationChannel.objects.create(name=name, **values)
+
+
 # --- users, clients and tokens ------------------------------------------------------------------
 
 
@@ -268,3 +293,58 @@ def make_component(
     if sources:
         component.sources.set(sources)
     return component
+
+
+# --- status page incidents and maintenance (feeds, v2 JSON) -------------------------------------
+
+
+def make_incident(
+    page: Any,
+    title: str = "Elevated errors",
+    updates: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (("investigating", "We are looking into it."),),
+    components: list[Any] | tuple[Any, ...] = (),
+    **fields: Any,
+) -> Any:
+    """A saved incident of ``page`` with ``updates`` as (status, Markdown body), oldest first, a minute apart;
+    its status is the last update's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from statuspages.models import Incident, IncidentUpdate
+
+    started = fields.pop("started_at", timezone.now() - timedelta(hours=1))
+    status = updates[-1][0] if updates else fields.pop("status", "investigating")
+    fields.setdefault("impact", "minor")
+    incident = Incident.objects.create(page=page, title=title, status=status, started_at=started, **fields)
+    for index, (update_status, body) in enumerate(updates):
+        IncidentUpdate.objects.create(
+            incident=incident, status=update_status, body=body, created_at=started + timedelta(minutes=index)
+        )
+    if components:
+        incident.components.set(components)
+    return incident
+
+
+def make_maintenance(
+    page: Any,
+    title: str = "Database upgrade",
+    starts_in: float = 1.0,
+    hours: float = 2.0,
+    components: list[Any] | tuple[Any, ...] = (),
+    **fields: Any,
+) -> Any:
+    """A saved maintenance window of ``page`` starting ``starts_in`` hours from now (negative: already begun)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from statuspages.models import MaintenanceWindow
+
+    starts = timezone.now() + timedelta(hours=starts_in)
+    window = MaintenanceWindow.objects.create(
+        page=page, title=title, starts_at=starts, ends_at=starts + timedelta(hours=hours), **fields
+    )
+    if components:
+        window.components.set(components)
+    return window

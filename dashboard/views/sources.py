@@ -26,6 +26,7 @@ from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from pollers import health
 from pollers.models import PollFailure, Source
+from provisioning.flags import LIVE_CHANGES, flag_active
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +180,8 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
             status=503,
         )
     context = {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None}
+    # The live follow is being rolled out behind a flag (docs/feature-flags.md): off, the page is a plain list.
+    context["follow_live"] = cursor is None and flag_active(request, LIVE_CHANGES)
     if request.GET.get("part") == "list":
         # The live refresh of the first page (static/js/live-page.js): the list alone.
         html = render_to_string("dashboard/_changes_list.html", context, request=request)
