@@ -7,10 +7,11 @@ from django.contrib import admin, messages
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, AuditEvent, generate_raw_token
+from accounts.team_admin import TeamScopedAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(TeamScopedAdmin):
     list_display = ["name", "user", "team", "role", "prefix", "created_at", "expires_at", "last_used_at"]
     list_filter = ["role", "team"]
     search_fields = ["name", "user__username", "prefix"]

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
 from django.utils import timezone
 
 TOKEN_PREFIX = "dit_"  # noqa: S105 - a public marker, not a secret
@@ -48,13 +48,60 @@ class Team(models.Model):
         return self.name
 
 
+class LastAdminError(Exception):
+    """Refused: the change would leave a team without an admin (docs/accounts.md, "Last admin")."""
+
+
+def _lock_teams_and_check_admins(team_ids: set[int], leaving_pks: set[int]) -> None:
+    """Inside a transaction: lock ``team_ids`` and refuse if any would keep no admin once ``leaving_pks`` go.
+
+    "Leaving" covers removal and demotion. Locking the team rows first serialises every change to a
+    team's admins (on PostgreSQL; SQLite serialises writers itself), so two concurrent demotions of a
+    team's two admins cannot both see the other one still there.
+    """
+    if not team_ids:
+        return
+    list(Team.objects.select_for_update().filter(pk__in=sorted(team_ids)).order_by("pk").values_list("pk"))
+    admins = Membership.objects.filter(team_id__in=team_ids, role=Role.ADMIN)
+    losing = set(admins.filter(pk__in=leaving_pks).values_list("team_id", flat=True))
+    keeping = set(admins.exclude(pk__in=leaving_pks).values_list("team_id", flat=True))
+    stranded = losing - keeping
+    if stranded:
+        names = ", ".join(Team.objects.filter(pk__in=stranded).values_list("name", flat=True))
+        raise LastAdminError(f"{names} would have no admin left: make another member admin first.")
+
+
+class MembershipQuerySet(models.QuerySet["Membership"]):
+    """Bulk removals and role changes keep every team's last admin (``_lock_teams_and_check_admins``)."""
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            rows = list(self.values_list("pk", "team_id"))
+            _lock_teams_and_check_admins({team for _, team in rows}, {pk for pk, _ in rows})
+            return super(MembershipQuerySet, Membership.objects.filter(pk__in=[pk for pk, _ in rows])).delete()
+
+    def update(self, **kwargs: Any) -> int:
+        if "role" not in kwargs or kwargs["role"] == Role.ADMIN:
+            return super().update(**kwargs)
+        with transaction.atomic():
+            rows = list(self.values_list("pk", "team_id"))
+            _lock_teams_and_check_admins({team for _, team in rows}, {pk for pk, _ in rows})
+            return super(MembershipQuerySet, Membership.objects.filter(pk__in=[pk for pk, _ in rows])).update(**kwargs)
+
+
 class Membership(models.Model):
-    """One user in one team with one role."""
+    """One user in one team with one role.
+
+    A team's last admin cannot leave, be removed or be demoted: ``save``, ``delete`` and the queryset's
+    ``delete`` and ``update`` raise ``LastAdminError`` (deleting the team or the user still removes it).
+    """
 
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
     role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = MembershipQuerySet.as_manager()
 
     class Meta:
         ordering = ["team__name", "user__username"]
@@ -62,6 +109,19 @@ class Membership(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} in {self.team} ({self.role})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding or self.role == Role.ADMIN:
+            super().save(*args, **kwargs)
+            return
+        with transaction.atomic():
+            _lock_teams_and_check_admins({self.team_id}, {self.pk})
+            super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        with transaction.atomic():
+            _lock_teams_and_check_admins({self.team_id}, {self.pk})
+            return super().delete(*args, **kwargs)
 
 
 DEFAULT_TEAM_SLUG = "default"
@@ -235,3 +295,89 @@ class AuditEvent(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise PermissionError("audit events are append-only")
+
+
+INVITATION_PREFIX = "dii_"
+
+
+class InvitationError(Exception):
+    """Why an invitation link cannot be used; the message is shown to the person who followed it.
+
+    ``status``: 410 for a link that is unknown, used or expired; 409 when the user is already a member.
+    """
+
+    def __init__(self, message: str, status: int = 410) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Invitation(models.Model):
+    """A one-time, expiring link that makes whoever accepts it (signed in) a member of ``team`` with ``role``.
+
+    Only a hash of the link's token is stored, as for API tokens; the link is shown once to the admin.
+    """
+
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="invitations")
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    used_at = models.DateTimeField(null=True, blank=True, editable=False)
+    used_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", editable=False
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.role} in {self.team} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.used_at is None and self.expires_at > timezone.now()
+
+    @classmethod
+    def issue(cls, team: Team, role: str, created_by: Any, lifetime: timedelta) -> tuple[Invitation, str]:
+        """A new invitation and its raw token (the link's last segment), which is never stored."""
+        raw = INVITATION_PREFIX + secrets.token_urlsafe(32)
+        invitation = cls.objects.create(
+            team=team,
+            role=role,
+            token_hash=hash_token(raw),
+            created_by=created_by if getattr(created_by, "pk", None) else None,
+            expires_at=timezone.now() + lifetime,
+        )
+        return invitation, raw
+
+    @classmethod
+    def find(cls, raw: str) -> Invitation:
+        """The invitation of ``raw``, still usable, or ``InvitationError`` saying why not."""
+        found = None
+        if raw.startswith(INVITATION_PREFIX) and len(raw) <= 200:
+            found = cls.objects.select_related("team").filter(token_hash=hash_token(raw)).first()
+        if found is None:
+            raise InvitationError("This invitation link is not valid. Ask a team admin for a new one.")
+        if found.used_at is not None:
+            raise InvitationError("This invitation link has already been used. Ask a team admin for a new one.")
+        if found.expires_at <= timezone.now():
+            raise InvitationError("This invitation link has expired. Ask a team admin for a new one.")
+        return found
+
+    @classmethod
+    def accept(cls, raw: str, user: Any) -> Membership:
+        """Make ``user`` a member with the invitation's role, using the link up; once, even when raced."""
+        invitation = cls.find(raw)
+        if Membership.objects.filter(team=invitation.team, user=user).exists():
+            raise InvitationError(f"You are already a member of {invitation.team}.", status=409)
+        with transaction.atomic():
+            # The conditional update is the one-time guarantee: of two concurrent accepts, one changes the row.
+            used = cls.objects.filter(pk=invitation.pk, used_at__isnull=True, expires_at__gt=timezone.now()).update(
+                used_at=timezone.now(), used_by=user
+            )
+            if not used:
+                raise InvitationError("This invitation link has already been used. Ask a team admin for a new one.")
+            return Membership.objects.create(team=invitation.team, user=user, role=invitation.role)

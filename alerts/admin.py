@@ -7,22 +7,23 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.team_admin import TeamScopedAdmin
 from alerts.defaults import first_becomes_default
 from alerts.forms import AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Silence
 
 
 @admin.register(AlertRule)
-class AlertRuleAdmin(admin.ModelAdmin):
+class AlertRuleAdmin(TeamScopedAdmin):
     form = AlertRuleForm
     list_display = ["name", "enabled", "severity", "target", "condition", "fire_after", "resolve_after"]
-    list_filter = ["enabled", "severity", "kind", "scope"]
+    list_filter = ["team", "enabled", "severity", "kind", "scope"]
     search_fields = ["name", "description", "metric", "path", "tag", "source__slug"]
     autocomplete_fields = ["source"]
     filter_horizontal = ["channels"]
     actions = ["enable", "disable"]
     fieldsets = [
-        (None, {"fields": ["name", "description", "enabled", "severity"]}),
+        (None, {"fields": ["team", "name", "description", "enabled", "severity"]}),
         ("Target", {"fields": ["scope", "source", "tag"]}),
         (
             "Condition",
@@ -65,9 +66,9 @@ class AlertRuleAdmin(admin.ModelAdmin):
 
 
 @admin.register(Silence)
-class SilenceAdmin(admin.ModelAdmin):
+class SilenceAdmin(TeamScopedAdmin):
     list_display = ["__str__", "source", "tag", "starts_at", "ends_at", "active", "reason", "created_by"]
-    list_filter = ["tag"]
+    list_filter = ["team", "tag"]
     search_fields = ["reason", "tag", "source__slug"]
     autocomplete_fields = ["source"]
     readonly_fields = ["created_by", "created_at"]
@@ -83,8 +84,10 @@ class SilenceAdmin(admin.ModelAdmin):
         super().save_model(request, obj, form, change)
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Written by the evaluator and the senders only; the admin shows them."""
+class ReadOnlyAdmin(TeamScopedAdmin):
+    """Written by the evaluator and the senders only; the admin shows them (to admins of the source's team)."""
+
+    team_field = "source__team"
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -111,10 +114,10 @@ class AlertEventAdmin(ReadOnlyAdmin):
 
 
 @admin.register(NotificationChannel)
-class NotificationChannelAdmin(admin.ModelAdmin):
+class NotificationChannelAdmin(TeamScopedAdmin):
     form = NotificationChannelForm
     list_display = ["name", "kind", "enabled", "is_default", "target", "has_secret"]
-    list_filter = ["kind", "enabled", "is_default"]
+    list_filter = ["team", "kind", "enabled", "is_default"]
     search_fields = ["name"]
     actions = ["send_test"]
 
@@ -144,6 +147,7 @@ class NotificationChannelAdmin(admin.ModelAdmin):
 
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
+    team_field = "channel__team"
     list_display = [
         "created_at",
         "event",
@@ -161,7 +165,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Needed for the action; every field stays read-only.
-        return bool(request.user.is_staff)
+        return self._manages(request, obj)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         return [f.name for f in Delivery._meta.fields]

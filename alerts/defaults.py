@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from accounts.models import default_team_id
 from alerts.models import AlertRule, NotificationChannel, Severity
 from pollers.models import Source
 
@@ -17,6 +18,7 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
     if not settings.ALERTS_DEFAULT_UNREACHABLE_RULE:
         return None
     return AlertRule.objects.create(
+        team_id=source.team_id,
         name=f"{source.slug} unreachable",
         description="Added with the source (ALERTS_DEFAULT_UNREACHABLE_RULE): its polls keep failing.",
         scope=AlertRule.Scope.SOURCE,
@@ -30,8 +32,10 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
 
 
 def first_becomes_default(channel: NotificationChannel) -> None:
-    """Before saving a new channel: the first one becomes the default, so rules without channels reach it."""
-    if channel.pk is None and not NotificationChannel.objects.exists():
+    """Before saving a new channel: a team's first becomes its default, so its rules without channels reach it."""
+    # An unsaved channel without a team goes to the default team when saved.
+    team_id = channel.team_id or default_team_id()
+    if channel.pk is None and not NotificationChannel.objects.filter(team_id=team_id).exists():
         channel.is_default = True
 
 
@@ -40,7 +44,7 @@ def notifies_no_one(rule: AlertRule) -> str:
     # As the engine routes: the rule's enabled channels, else every enabled default channel.
     if rule.channels.filter(enabled=True).exists():
         return ""
-    if NotificationChannel.objects.enabled().filter(is_default=True).exists():
+    if NotificationChannel.objects.enabled().filter(is_default=True, team_id=rule.team_id).exists():
         return ""
     if rule.channels.exists():
         return "every channel it selects is disabled and there is no enabled default channel, so it notifies no one"

@@ -212,7 +212,7 @@ def _seen(value: dict[str, Any]) -> str:
 def _queue_deliveries(rule: AlertRule, event: AlertEvent, reason: str) -> int:
     channels = list(rule.channels.filter(enabled=True))
     if not channels:
-        channels = list(NotificationChannel.objects.enabled().filter(is_default=True))
+        channels = list(NotificationChannel.objects.enabled().filter(is_default=True, team_id=rule.team_id))
     Delivery.objects.bulk_create([Delivery(event=event, channel=channel, reason=reason) for channel in channels])
     if reason == REMINDER:
         log.info("alert %s still firing on %s: reminder queued", rule.pk, event.source_id)

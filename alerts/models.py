@@ -40,10 +40,14 @@ class AlertRuleQuerySet(models.QuerySet):
 
     def for_source(self, source: Source) -> list[AlertRule]:
         """The enabled rules that apply to ``source``; tags live in a JSON list, so they are matched here."""
-        candidates = self.enabled().filter(
-            models.Q(scope=AlertRule.Scope.ALL)
-            | models.Q(scope=AlertRule.Scope.SOURCE, source=source)
-            | models.Q(scope=AlertRule.Scope.TAG)
+        candidates = (
+            self.enabled()
+            .filter(team_id=source.team_id)
+            .filter(
+                models.Q(scope=AlertRule.Scope.ALL)
+                | models.Q(scope=AlertRule.Scope.SOURCE, source=source)
+                | models.Q(scope=AlertRule.Scope.TAG)
+            )
         )
         return [rule for rule in candidates.order_by("pk") if rule.applies_to(source)]
 
@@ -130,6 +134,9 @@ class AlertRule(TeamOwned):
         return self.name
 
     def applies_to(self, source: Source) -> bool:
+        # A rule covers its own team's sources only, whatever its scope.
+        if self.team_id != source.team_id:
+            return False
         if self.scope == self.Scope.ALL:
             return True
         if self.scope == self.Scope.SOURCE:
@@ -245,16 +252,20 @@ class SilenceQuerySet(models.QuerySet):
 
     def covering(self, source: Source, at: datetime | None = None) -> bool:
         tags = list(source.tags or [])
-        return self.active(at).filter(models.Q(source=source) | models.Q(source__isnull=True, tag__in=tags)).exists()
+        mine = self.active(at).filter(team_id=source.team_id)
+        return mine.filter(models.Q(source=source) | models.Q(source__isnull=True, tag__in=tags)).exists()
 
     def covered_slugs(self, at: datetime | None = None) -> set[str]:
         """Slugs of every source an active silence covers, by the source or by one of its tags."""
-        active = list(self.active(at).values_list("source__slug", "tag"))
-        slugs = {slug for slug, _ in active if slug}
-        tags = {tag for slug, tag in active if not slug and tag}
+        active = list(self.active(at).values_list("source__slug", "tag", "team_id"))
+        slugs = {slug for slug, _, _ in active if slug}
+        tags = {(team, tag) for slug, tag, team in active if not slug and tag}
         if tags:
+            # A tag silence covers its own team's sources with that tag.
             slugs |= {
-                slug for slug, src_tags in Source.objects.values_list("slug", "tags") if tags & set(src_tags or [])
+                slug
+                for slug, src_tags, team in Source.objects.values_list("slug", "tags", "team_id")
+                if any((team, t) in tags for t in src_tags or [])
             }
         return slugs
 

@@ -47,9 +47,13 @@ class SilenceWindow:
     tag: str
     starts_at: datetime
     ends_at: datetime
+    team_id: int | None = None
 
     def covers(self, source: Source, at: datetime) -> bool:
         if not self.starts_at <= at < self.ends_at:
+            return False
+        # A team's silence never quiets another team's sources, whatever their tags.
+        if self.team_id is not None and self.team_id != source.team_id:
             return False
         if self.source_id is not None:
             return self.source_id == source.pk
@@ -123,8 +127,8 @@ def _load(generation: str | None) -> Snapshot:
         rules.append(CachedRule(rule=rule, condition=rule.condition(), timing=rule.timing()))
     now = timezone.now()
     silences = tuple(
-        SilenceWindow(s.source_id, s.tag.strip(), s.starts_at, s.ends_at)
-        for s in Silence.objects.filter(ends_at__gt=now).only("source_id", "tag", "starts_at", "ends_at")
+        SilenceWindow(s.source_id, s.tag.strip(), s.starts_at, s.ends_at, s.team_id)
+        for s in Silence.objects.filter(ends_at__gt=now).only("source_id", "tag", "starts_at", "ends_at", "team_id")
     )
     return Snapshot(
         generation=generation, loaded_at=time.monotonic(), rules=tuple(rules), silences=silences, silences_from=now

@@ -17,6 +17,7 @@ urlpatterns = [
     # Status pages' feeds, Statuspage v2 JSON and badges (statuspages/feed_urls.py).
     path("status/", include("statuspages.feed_urls")),
     path("", include("accounts.urls")),
+    path("", include("accounts.team_urls")),
     path("", include("observability.urls")),
     # Public status pages (/status/<slug>/) and their management (/manage/status-pages/).
     path("", include("statuspages.urls")),

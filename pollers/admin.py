@@ -10,6 +10,7 @@ from django.forms import Script
 from django.http import HttpRequest
 from django.utils import timezone
 
+from accounts.team_admin import TeamScopedAdmin
 from pollers import health as source_health
 from pollers.forms import SourceAdminForm
 from pollers.models import HEALTH_FIELDS, PollerProcess, PollFailure, Source
@@ -51,7 +52,7 @@ class HealthFilter(admin.SimpleListFilter):
 
 
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(TeamScopedAdmin):
     form = SourceAdminForm
     list_display = [
         "slug",
@@ -68,13 +69,13 @@ class SourceAdmin(admin.ModelAdmin):
         "alert_state",
         "tls_warning",
     ]
-    list_filter = ["enabled", HealthFilter, "circuit_state", "alert_state", "region", "last_error_kind"]
+    list_filter = ["team", "enabled", HealthFilter, "circuit_state", "alert_state", "region", "last_error_kind"]
     search_fields = ["slug", "name", "url", "region"]
     prepopulated_fields = {"slug": ("name",)}
     actions = ["enable_sources", "disable_sources", "poll_now"]
     readonly_fields = ["created_at", "updated_at", *HEALTH_FIELDS, "alert_state", "credentials_stored"]
     fieldsets = [
-        (None, {"fields": ["slug", "name", "url", "enabled", "region", "tags"]}),
+        (None, {"fields": ["team", "slug", "name", "url", "enabled", "region", "tags"]}),
         ("Polling", {"fields": ["interval_seconds", "timeout_seconds", "headers"]}),
         ("Metrics", {"fields": ["metric_paths", "pinned_metrics", "volatile_paths"], "classes": ["collapse"]}),
         (
@@ -245,8 +246,10 @@ class PollerProcessAdmin(admin.ModelAdmin):
 
 
 @admin.register(PollFailure)
-class PollFailureAdmin(admin.ModelAdmin):
+class PollFailureAdmin(TeamScopedAdmin):
     """The poller's bounded log of failed polls: read-only, the poller writes and trims it."""
+
+    team_field = "source__team"
 
     list_display = ["occurred_at", "source", "kind", "status_code", "latency", "message", "poll_id"]
     list_filter = ["kind", "source"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
-from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from accounts.models import ApiToken
+from accounts.teams import Action, restrict, team_ids
 from metrics.jsonlimits import websocket_budget
 from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
@@ -49,6 +49,7 @@ from realtime.protocol import (
     parse,
 )
 from realtime.ratelimit import TokenBucket
+from realtime.source_teams import SOURCE_TEAMS
 from realtime.watcher import StoreWatcher, watcher_for
 
 logger = logging.getLogger(__name__)
@@ -67,13 +68,34 @@ class CloseCode(IntEnum):
 # --- Reads, each one thread hop through database_sync_to_async (the store and ORM are sync) ------
 
 
+def _readable(scope: dict[str, Any]) -> Any:
+    """The sources the connection may read (``accounts.teams.restrict``).
+
+    A session reads its user's teams; a token reads only its own team, within its owner's rights.
+    """
+    sources = restrict(Source.objects.all(), scope.get("user"), Action.READ)
+    token = scope.get("api_token")
+    if token is not None:
+        sources = sources.filter(team_id=token.team_id)
+    return sources
+
+
 @database_sync_to_async
-def existing_sources(slugs: Iterable[str] | None) -> list[str]:
-    """Slugs of registered sources, sorted: all of them, or those of ``slugs`` that exist."""
-    sources = Source.objects.all()
-    if slugs is not None:
-        sources = sources.filter(slug__in=list(slugs))
-    return sorted(sources.values_list("slug", flat=True))
+def readable_sources(scope: dict[str, Any]) -> frozenset[str]:
+    """Slugs of every source the connection may read, in one statement."""
+    return frozenset(_readable(scope).values_list("slug", flat=True))
+
+
+@database_sync_to_async
+def readable_teams(scope: dict[str, Any]) -> frozenset[int] | None:
+    """Ids of the teams whose live events the connection may receive; None: every team (a superuser's session)."""
+    user = scope.get("user")
+    token = scope.get("api_token")
+    ids = team_ids(user, Action.READ)
+    if ids is None:
+        return None if token is None else frozenset({token.team_id})
+    found = frozenset(ids.values_list("team_id", flat=True))
+    return found & {token.team_id} if token is not None else found
 
 
 @database_sync_to_async
@@ -123,6 +145,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.all_sources = False
         self.subscribed: set[str] = set()  # explicit subscriptions (when not all_sources)
         self.excluded: set[str] = set()  # unsubscribed while subscribed to all
+        # The teams this connection may read, read at connect and refreshed by maintain(): each event's
+        # source team (realtime/source_teams.py, in memory) is checked against it, never with a query.
+        self.allowed_teams: frozenset[int] | None = frozenset()
         self.joined_groups = set()
         # Last sequence sent per source: drops an update the snapshot already covered.
         self.sequences: dict[str, int] = {}
@@ -152,6 +177,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         if self.slot is not None:
             self.slot_keeper = asyncio.create_task(connection_caps.keep(self.slot))
+        self.allowed_teams = await readable_teams(self.scope)
+        await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
         if isinstance(self.layer, InMemoryChannelLayer) and interval > 0:
@@ -258,11 +285,20 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.send_json({"type": "pong", **({"id": request.id} if request.id is not None else {})})
 
     async def known_sources(self, slugs: tuple[str, ...] | list[str] | None, request_id: str | int | None) -> list[str]:
-        found = await existing_sources(slugs)
-        if slugs is not None and len(found) != len(slugs):
-            missing = [slug for slug in slugs if slug not in set(found)]
+        """``slugs`` (or every readable source when None) if the connection may read them all.
+
+        Another team's source gets the same ``unknown_source`` as a missing one: the answer never tells
+        which slugs exist elsewhere.
+        """
+        allowed = await readable_sources(self.scope)
+        # Here, in a request's database hop, so that the events that follow need none.
+        await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
+        if slugs is None:
+            return sorted(allowed)
+        missing = [slug for slug in slugs if slug not in allowed]
+        if missing:
             raise ProtocolError(ErrorCode.UNKNOWN_SOURCE, f"unknown source: {', '.join(missing[:20])}", request_id)
-        return found if slugs is None else list(slugs)
+        return list(slugs)
 
     async def subscribe(self, request: Subscribe) -> None:
         slugs = await self.known_sources(request.sources, request.id)
@@ -390,6 +426,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     # --- Channel-layer events (sent by realtime.events, handed over by the LocalHub) -----------
 
+    async def may_receive(self, slug: Any) -> bool:
+        """Whether the connection may see events of ``slug``: its team is one the connection reads."""
+        if not isinstance(slug, str):
+            return False
+        if self.allowed_teams is None:
+            return True
+        return await SOURCE_TEAMS.team_of(slug) in self.allowed_teams
+
     async def receive_event(self, event: dict[str, Any], text: str) -> bool:
         """``text`` is the event's client message, encoded once for every connection by the hub.
 
@@ -406,6 +450,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def handle_event(self, event: dict[str, Any], text: str) -> bool:
         client_type = CLIENT_TYPES.get(event.get("type", ""))
         if client_type is None or not self.wants(event["source"]):
+            return False
+        if not await self.may_receive(event["source"]):
             return False
         if client_type == "update":
             # Drops an update the snapshot (or an earlier copy) already covered.
@@ -432,7 +478,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         """Re-check credentials for as long as the connection lives.
 
         A revoked token, a deactivated user or a logged-out session ends the stream within
-        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub).
+        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub). The readable sources
+        are read again at the same pace: a removed membership stops that team's events within the
+        interval, and a source added to the user's teams joins a subscription to "all".
         """
         while True:
             await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
@@ -441,6 +489,8 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                     logger.info("realtime: closing a connection whose credentials were revoked")
                     await self.close_with(CloseCode.UNAUTHENTICATED)
                     return
+                self.allowed_teams = await readable_teams(self.scope)
+                await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

@@ -33,3 +33,10 @@ def on_alert_event_recorded(sender: Any, slug: str, event: dict[str, Any], **kwa
     """``alerts.signals.alert_event_recorded``: WebSocket ``alert``, unless ALERTS_PUBLISH_LIVE is off."""
     if settings.ALERTS_PUBLISH_LIVE:
         events.publish_alert(slug, event)
+
+
+def on_source_changed(sender: Any, **kwargs: Any) -> None:
+    """A source saved or deleted here: the in-memory slug-to-team map is read again on its next use."""
+    from realtime.source_teams import SOURCE_TEAMS
+
+    SOURCE_TEAMS.forget()

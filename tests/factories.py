@@ -89,6 +89,19 @@ def add_member(user: Any, team: Team, role: str = Role.VIEWER) -> Membership:
     return Membership.objects.create(user=user, team=team, role=role)
 
 
+def member(
+    client: Client, team: Team | None = None, role: str = Role.VIEWER, username: str = "grace", **user_fields: Any
+) -> Client:
+    """``client`` with a session for a new user who has ``role`` in ``team`` (the default team unless given).
+
+    The default team owns what ``make_source`` and the alert factories make without naming a team.
+    """
+    user = make_user(username, **user_fields)
+    add_member(user, team or default_team(), role)
+    client.force_login(user)
+    return client
+
+
 def logged_in(
     client: Client, username: str = "grace", *, staff: bool = False, role: str | None = None, team: Team | None = None
 ) -> Client:

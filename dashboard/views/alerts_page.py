@@ -1,6 +1,8 @@
 """The Alerts page: what fires and waits, recent events, silences; silence and acknowledge; rules and channels.
 
-Reading needs a login; every change needs ``dashboard.access.can_operate`` and is a POST with the CSRF token.
+The page lists the current team's alerts, rules, channels and silences. Silencing, ending a silence and
+acknowledging need the operator role in the object's team; rules and channels need admin
+(``dashboard.access``). Every change is a POST with the CSRF token.
 """
 
 from __future__ import annotations
@@ -11,17 +13,18 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import first_becomes_default, notifies_no_one
 from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
-from dashboard.access import operator_required
+from dashboard.access import in_current_team, object_for, team_for_new
 from pollers.models import Source
 
 RECENT_EVENTS = 30
@@ -33,24 +36,30 @@ MAX_SILENCE = timedelta(days=30)
 @require_GET
 def alerts_page(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    states = list(RuleState.objects.active().select_related("rule", "source").order_by("-firing_since", "source__slug"))
+    states = list(
+        in_current_team(request, RuleState.objects.active(), "source__team")
+        .select_related("rule", "source")
+        .order_by("-firing_since", "source__slug")
+    )
     silenced = Silence.objects.covered_slugs(now)
     context = {
         "nav": "alerts",
         "firing": [s for s in states if s.status == evaluate.FIRING],
         "pending": [s for s in states if s.status == evaluate.PENDING],
         "silenced": silenced,
-        "events": AlertEvent.objects.select_related("source").order_by("-occurred_at", "-pk")[:RECENT_EVENTS],
-        "silences": Silence.objects.active(now).select_related("source", "created_by"),
-        "rules": AlertRule.objects.select_related("source").prefetch_related("channels"),
-        "channels": NotificationChannel.objects.all(),
+        "events": in_current_team(request, AlertEvent.objects.all(), "source__team")
+        .select_related("source")
+        .order_by("-occurred_at", "-pk")[:RECENT_EVENTS],
+        "silences": in_current_team(request, Silence.objects.active(now)).select_related("source", "created_by"),
+        "rules": in_current_team(request, AlertRule.objects.select_related("source").prefetch_related("channels")),
+        "channels": in_current_team(request, NotificationChannel.objects.all()),
         "now": now,
     }
     return render(request, "dashboard/alerts.html", context)
 
 
 def _person(request: HttpRequest) -> User | None:
-    # operator_required has made sure of a signed-in user; an anonymous one is never recorded.
+    # login_required has made sure of a signed-in user; an anonymous one is never recorded.
     return request.user if isinstance(request.user, User) else None
 
 
@@ -74,35 +83,38 @@ def _silence_end(request: HttpRequest, now: datetime) -> datetime | str:
     return parsed
 
 
-@operator_required
+@login_required
 @require_POST
 def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = object_for(request, Source.objects.all(), Action.OPERATE, slug=slug)
     now = timezone.now()
     end = _silence_end(request, now)
     if isinstance(end, str):
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
     reason = request.POST.get("reason", "").strip()[:300] or f"silenced from the Alerts page by {request.user}"
-    Silence.objects.create(source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request))
+    Silence.objects.create(
+        team_id=source.team_id, source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request)
+    )
     messages.success(request, f"Silenced {source.name} until {end:%Y-%m-%d %H:%M} UTC.")
     return HttpResponseRedirect(reverse("alerts"))
 
 
-@operator_required
+@login_required
 @require_POST
 def end_silence(request: HttpRequest, pk: int) -> HttpResponse:
-    silence = get_object_or_404(Silence, pk=pk)
+    silence = object_for(request, Silence.objects.all(), Action.OPERATE, pk=pk)
     now = timezone.now()
     Silence.objects.filter(pk=silence.pk, ends_at__gt=now).update(ends_at=max(now, silence.starts_at))
     messages.success(request, "Silence ended.")
     return HttpResponseRedirect(reverse("alerts"))
 
 
-@operator_required
+@login_required
 @require_POST
 def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
-    state = get_object_or_404(RuleState.objects.select_related("rule", "source"), pk=pk)
+    states = RuleState.objects.select_related("rule", "source")
+    state = object_for(request, states, Action.OPERATE, "source__team", pk=pk)
     RuleState.objects.filter(pk=state.pk).update(acknowledged_at=timezone.now(), acknowledged_by=_person(request))
     messages.success(request, f"Acknowledged “{state.rule.name}” on {state.source.slug}.")
     return HttpResponseRedirect(reverse("alerts"))
@@ -117,13 +129,21 @@ def _form_context(form: AlertRuleForm | NotificationChannelForm, what: str) -> d
     return {"form": form, "what": what, "owners": {k: " ".join(v) for k, v in owners.items()}, "nav": "alerts"}
 
 
-@operator_required
+@login_required
 @require_http_methods(["GET", "POST"])
 def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    rule = get_object_or_404(AlertRule, pk=pk) if pk else None
+    rule = object_for(request, AlertRule.objects.all(), Action.MANAGE, pk=pk) if pk else None
+    team_id = rule.team_id if rule is not None else team_for_new(request).pk
     form = AlertRuleForm(request.POST or None, instance=rule)
+    # Only the team's sources and channels may be chosen: another team's are not even listed.
+    form.fields["source"].queryset = Source.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
+    form.fields["channels"].queryset = NotificationChannel.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
-        saved = form.save()
+        unsaved = form.save(commit=False)
+        unsaved.team_id = team_id
+        unsaved.save()
+        form.save_m2m()
+        saved = unsaved
         warning = notifies_no_one(saved)
         messages.success(request, f"Saved the rule “{saved.name}”.")
         if warning:
@@ -132,13 +152,15 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "dashboard/alert_form.html", _form_context(form, "rule"), status=400 if form.errors else 200)
 
 
-@operator_required
+@login_required
 @require_http_methods(["GET", "POST"])
 def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    channel = get_object_or_404(NotificationChannel, pk=pk) if pk else None
+    channel = object_for(request, NotificationChannel.objects.all(), Action.MANAGE, pk=pk) if pk else None
+    team_id = channel.team_id if channel is not None else team_for_new(request).pk
     form = NotificationChannelForm(request.POST or None, instance=channel)
     if request.method == "POST" and form.is_valid():
         unsaved = form.save(commit=False)
+        unsaved.team_id = team_id
         first_becomes_default(unsaved)
         unsaved.save()
         form.save_m2m()
@@ -149,13 +171,13 @@ def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
 
 
-@operator_required
+@login_required
 @require_POST
 def channel_test(request: HttpRequest, pk: int) -> HttpResponse:
     from alerts.models import Delivery
     from alerts.senders import send_test
 
-    channel = get_object_or_404(NotificationChannel, pk=pk)
+    channel = object_for(request, NotificationChannel.objects.all(), Action.MANAGE, pk=pk)
     delivery = send_test(channel)  # recorded as a test delivery, succeeded or failed with its error
     if delivery.status == Delivery.Status.FAILED:
         messages.error(request, f"{channel.name}: the test notification failed: {delivery.last_error}")

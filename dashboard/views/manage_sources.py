@@ -1,21 +1,25 @@
 """Sources run from the dashboard: add, edit, test, pause and resume, poll now, force a circuit trial, delete.
 
-Every write needs ``dashboard.access.can_operate``; each is a POST with the CSRF token. "Test" fetches the
+Adding, editing and deleting need the admin role in the source's team (adding: the current team); pausing,
+resuming, polling now and forcing a trial need operator (``dashboard.access``). Each write is a POST with the
+CSRF token. "Test" fetches the
 URL once through the poller's fetcher and extraction (``pollers.probe``) and stores nothing.
 """
 
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.teams import Action
 from alerts.defaults import add_unreachable_rule
-from dashboard.access import operator_required
+from dashboard.access import object_for, role_required, team_for_new
 from dashboard.source_forms import SourceForm
 from pollers.circuit import force_trial
 from pollers.engine import Poller
@@ -34,26 +38,30 @@ def _form_page(request: HttpRequest, form: SourceForm, source: Source | None, st
     return render(request, "dashboard/source_form.html", context, status=status)
 
 
-@operator_required
+@role_required(Action.MANAGE)
 @require_http_methods(["GET", "POST"])
 def source_new(request: HttpRequest) -> HttpResponse:
+    team = team_for_new(request)
     if request.method == "GET":
         return _form_page(request, SourceForm(), None)
     form = SourceForm(request.POST)
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, None, status=200 if form.is_valid() else 400)
     with transaction.atomic():
-        source = form.save()
+        unsaved = form.save(commit=False)
+        unsaved.team = team
+        unsaved.save()
+        source = unsaved
         rule = add_unreachable_rule(source)
     note = f" with the rule “{rule.name}”" if rule else ""
     messages.success(request, f"Added {source.name}{note}; waiting for its first poll.")
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 
 
-@operator_required
+@login_required
 @require_http_methods(["GET", "POST"])
 def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return _form_page(request, SourceForm(instance=source), source)
     form = SourceForm(request.POST, instance=source)
@@ -67,10 +75,10 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 
 
-@operator_required
+@login_required
 @require_http_methods(["GET", "POST"])
 def source_delete(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return render(request, "dashboard/source_delete.html", {"source": source})
     if request.POST.get("confirm_slug", "").strip() != source.slug:
@@ -82,10 +90,10 @@ def source_delete(request: HttpRequest, slug: str) -> HttpResponse:
     return HttpResponseRedirect(reverse("overview"))
 
 
-@operator_required
+@login_required
 @require_POST
 def source_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = object_for(request, Source.objects.all(), Action.OPERATE, slug=slug)
     if action in ("pause", "resume"):
         Source.objects.filter(pk=source.pk).update(enabled=action == "resume", updated_at=timezone.now())
         messages.success(request, f"{'Resumed' if action == 'resume' else 'Paused'} {source.name}.")

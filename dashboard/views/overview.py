@@ -1,4 +1,4 @@
-"""The overview: one card per source, first painted on the server from one ``latest_all()`` read."""
+"""The overview: one card per source of the current team, first painted on the server from one ``latest_all()`` read."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from dashboard import status as st
-from dashboard.access import json_login_required
+from dashboard.access import in_current_team, json_login_required
 from dashboard.cards import apply_filters, build_cards, firing_alert_counts, group_cards, sort_cards
 from metrics.stores import get_store
 from metrics.stores.base import Snapshot, StoreError
@@ -52,7 +52,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     statuses = {s for s in request.GET.getlist("status") if s in st.STATUSES}
     tag = request.GET.get("tag", "").strip()
 
-    sources = list(Source.objects.enabled())
+    sources = list(in_current_team(request, Source.objects.enabled()))
     snapshots, store_ok = _latest_all()
     now = timezone.now()
     cards = build_cards(sources, snapshots, now, firing_alert_counts())
@@ -96,7 +96,7 @@ def overview(request: HttpRequest) -> HttpResponse:
 def cards_json(request: HttpRequest) -> JsonResponse:
     """Fresh card markup for some or all sources (one store read), for live updates in place."""
     wanted = request.GET.getlist("source")[:MAX_CARDS_PER_REQUEST]
-    sources = Source.objects.enabled()
+    sources = in_current_team(request, Source.objects.enabled())
     if wanted:
         sources = sources.filter(slug__in=wanted)
     snapshots, store_ok = _latest_all()
@@ -124,7 +124,7 @@ def sparklines_json(request: HttpRequest) -> JsonResponse:
     start = now - SPARKLINE_SPAN
     store = get_store()
     series: dict[str, dict[str, list[list[float]]]] = {}
-    for slug in Source.objects.enabled().values_list("slug", flat=True):
+    for slug in in_current_team(request, Source.objects.enabled()).values_list("slug", flat=True):
         per_source: dict[str, list[list[float]]] = {}
         for metric in SPARKLINE_METRICS:
             try:

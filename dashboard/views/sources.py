@@ -20,7 +20,7 @@ from alerts.models import AlertEvent, RuleState, Silence
 from boards.models import Annotation
 from dashboard import payload_view, raw_json
 from dashboard import status as st
-from dashboard.access import json_login_required
+from dashboard.access import abilities, json_login_required, readable
 from dashboard.cards import build_card
 from dashboard.ranges import PRESETS, RangeError, parse_range
 from dashboard.units import KEY_METRICS, metric_format
@@ -115,7 +115,7 @@ def _detail_context(source: Source) -> dict[str, Any]:
 @login_required
 @require_GET
 def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = get_object_or_404(readable(request, Source.objects.all()), slug=slug)
     context = _detail_context(source)
     metrics = [_metric_meta(name) for name in _metric_names(source, context["snapshot"])]
     config = {
@@ -131,6 +131,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "labels": st.CLIENT_LABELS,
     }
     context.update(nav="overview", metrics=metrics, ranges=list(PRESETS), config=config)
+    context.update(abilities(request, source.team_id))  # the rights in this source's team, not the current one
     return render(request, "dashboard/source_detail.html", context)
 
 
@@ -138,7 +139,7 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def source_parts_json(request: HttpRequest, slug: str) -> JsonResponse:
     """Every snapshot- and health-derived part of the drill-down, rendered from one read, for live updates."""
-    source = Source.objects.filter(slug=slug).first()
+    source = readable(request, Source.objects.all()).filter(slug=slug).first()
     if source is None:
         return JsonResponse({"error": f"unknown source {slug!r}"}, status=404)
     context = _detail_context(source)
@@ -162,7 +163,7 @@ def source_parts_json(request: HttpRequest, slug: str) -> JsonResponse:
 @login_required
 @require_GET
 def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
-    source = get_object_or_404(Source, slug=slug)
+    source = get_object_or_404(readable(request, Source.objects.all()), slug=slug)
     cursor = request.GET.get("cursor") or None
     try:
         page = get_store().history(slug, limit=CHANGES_PAGE_SIZE, cursor=cursor)
@@ -207,8 +208,8 @@ def _markers(source: Source, page: HistoryPage, first_page: bool) -> list[Annota
     return list(found.select_related("created_by").order_by("-at", "-pk")[:MAX_MARKERS])
 
 
-def _latest_snapshot(slug: str) -> Snapshot | JsonResponse:
-    get_object_or_404(Source, slug=slug)
+def _latest_snapshot(request: HttpRequest, slug: str) -> Snapshot | JsonResponse:
+    get_object_or_404(readable(request, Source.objects.all()), slug=slug)
     try:
         snapshot = get_store().latest(slug)
     except StoreError:
@@ -226,7 +227,7 @@ def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
     Either way valid JSON of the same document, and never larger than the bigger of that budget and
     the stored document itself (at most METRICS_MAX_PAYLOAD_BYTES).
     """
-    snapshot = _latest_snapshot(slug)
+    snapshot = _latest_snapshot(request, slug)
     if isinstance(snapshot, JsonResponse):
         return snapshot
     pretty = raw_json.render(snapshot.payload, max_bytes=settings.DASHBOARD_RAW_JSON_MAX_BYTES)
@@ -240,7 +241,7 @@ def source_latest_json(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def source_latest_download(request: HttpRequest, slug: str) -> HttpResponse | StreamingHttpResponse:
     """The stored document as it is: compact, keys in stored order, streamed, as an attachment."""
-    snapshot = _latest_snapshot(slug)
+    snapshot = _latest_snapshot(request, slug)
     if isinstance(snapshot, JsonResponse):
         return snapshot
     response = StreamingHttpResponse(
@@ -254,7 +255,7 @@ def source_latest_download(request: HttpRequest, slug: str) -> HttpResponse | St
 @require_GET
 def source_series_json(request: HttpRequest, slug: str) -> JsonResponse:
     """Bucketed min/avg/max of the source's metrics over a range, computed by the store's ``series()``."""
-    source = Source.objects.filter(slug=slug).first()
+    source = readable(request, Source.objects.all()).filter(slug=slug).first()
     if source is None:
         return JsonResponse({"error": f"unknown source {slug!r}"}, status=404)
     try:

@@ -1,4 +1,8 @@
-"""The staff system page: poller processes and leases, channel layer, store and cache, counts and sizes."""
+"""The system page: poller processes and leases, channel layer, store and cache, the current team's counts.
+
+It needs the admin role in the current team (or a superuser): team admins manage sources and need to
+know whether pollers run; the counts are their team's sources only.
+"""
 
 from __future__ import annotations
 
@@ -12,8 +16,9 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from accounts.teams import Action
 from dashboard import system_info, system_state
-from dashboard.access import json_login_required, staff_required
+from dashboard.access import in_current_team, json_login_required, role_required
 from metrics.stores import get_store
 from metrics.stores.base import StoreError, StoreStats
 from pollers import health
@@ -25,7 +30,7 @@ ALIVE_WITHIN = system_state.POLLER_ALIVE_WITHIN
 RECENT_PROCESSES = 20
 
 
-@staff_required
+@role_required(Action.MANAGE)
 @require_GET
 def system(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
@@ -47,7 +52,7 @@ def system(request: HttpRequest) -> HttpResponse:
     except StoreError as exc:
         log.warning("metric store unavailable for the system page", exc_info=True)
         store_error = type(exc).__name__
-    counts = Source.objects.aggregate(
+    counts = in_current_team(request, Source.objects.all()).aggregate(
         total=Count("id"),
         enabled_count=Count("id", filter=Q(enabled=True)),
         failing=Count("id", filter=Q(enabled=True) & (health.failing_filter() | health.circuit_open_filter())),

@@ -51,7 +51,8 @@ def test_it_keeps_the_secret_and_url_when_left_blank(staff: Client) -> None:
     hook = NotificationChannel.objects.create(name="hook", kind="webhook", url=HOOK, secret=SECRET)
     response = staff.post(
         f"/admin/alerts/notificationchannel/{hook.pk}/change/",
-        {"name": "renamed", "kind": "webhook", "enabled": "on", "email_to": "", "url": "", "secret": ""},
+        {"team": hook.team_id, "name": "renamed", "kind": "webhook", "enabled": "on", "email_to": "", "url": ""}
+        | {"secret": ""},
     )
     assert response.status_code == 302, response.content.decode()[-2000:]
     hook.refresh_from_db()

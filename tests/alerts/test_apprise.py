@@ -14,6 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
 
+from accounts.models import default_team_id
 from alerts.delivery import deliver_due
 from alerts.models import AlertRule, Delivery, NotificationChannel
 from devops_insights import crypto
@@ -218,7 +219,7 @@ def test_it_masks_the_url_in_the_admin_and_sends_a_recorded_test(apprise_setting
         url = secret_url(receiver)
         response = client.post(
             "/admin/alerts/notificationchannel/add/",
-            {"name": "team", "kind": "apprise", "enabled": "on", "apprise_url": url},
+            {"team": default_team_id(), "name": "team", "kind": "apprise", "enabled": "on", "apprise_url": url},
         )
         assert response.status_code == 302, response.content.decode()[:2000]
         channel = NotificationChannel.objects.get(name="team")
@@ -230,7 +231,7 @@ def test_it_masks_the_url_in_the_admin_and_sends_a_recorded_test(apprise_setting
         # Saving the form again with the URL left blank keeps it.
         response = client.post(
             f"/admin/alerts/notificationchannel/{channel.pk}/change/",
-            {"name": "team", "kind": "apprise", "enabled": "on", "apprise_url": ""},
+            {"team": channel.team_id, "name": "team", "kind": "apprise", "enabled": "on", "apprise_url": ""},
         )
         assert response.status_code == 302
         assert NotificationChannel.objects.get(pk=channel.pk).apprise_url() == url

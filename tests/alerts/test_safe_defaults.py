@@ -8,12 +8,13 @@ import pytest
 from django.core import mail
 from django.test import Client
 
+from accounts.models import default_team_id
 from alerts.defaults import add_unreachable_rule, first_becomes_default, notifies_no_one
 from alerts.delivery import deliver_due
 from alerts.models import AlertEvent, NotificationChannel
 from alerts.senders import send_test
 from tests.alerts.support import PollDriver, make_channel, make_rule
-from tests.factories import logged_in, make_source
+from tests.factories import make_source, member
 from tests.webhook_receiver import WebhookReceiver
 
 pytestmark = pytest.mark.django_db
@@ -60,7 +61,7 @@ def test_it_makes_the_first_channel_default_in_the_admin(client: Client) -> None
     client.force_login(make_user("root", superuser=True))
     client.post(
         "/admin/alerts/notificationchannel/add/",
-        {"name": "mail", "kind": "email", "enabled": "on", "email_to": "ops@example.com"},
+        {"team": default_team_id(), "name": "mail", "kind": "email", "enabled": "on", "email_to": "ops@example.com"},
     )
     assert NotificationChannel.objects.get(name="mail").is_default
 
@@ -106,4 +107,4 @@ def test_it_links_with_the_relative_path_without_site_url(hooks: Any, client: Cl
     link = receiver.received[0].json()["link"]
     assert link == "/sources/us-east/"
     assert mail.outbox[0].body.endswith("/sources/us-east/")
-    assert logged_in(client).get(link).status_code == 200, "the link opens the source's page"
+    assert member(client).get(link).status_code == 200, "the link opens the source's page to its team"

@@ -1,18 +1,20 @@
-"""Fixtures shared by the dashboard tests: test clients logged in as an ordinary user and as staff."""
+"""Fixtures shared by the dashboard tests: test clients of members of the default team (which owns what
+``make_source`` makes): a viewer, and an admin who is also staff (the admin site needs the staff flag)."""
 
 from __future__ import annotations
 
 import pytest
 from django.test import Client
 
-from tests.factories import logged_in
+from accounts.models import Role
+from tests.factories import member
 
 
 @pytest.fixture
 def user_client(client: Client) -> Client:
-    return logged_in(client, "grace")
+    return member(client, role=Role.VIEWER, username="grace")
 
 
 @pytest.fixture
 def staff_client(client: Client) -> Client:
-    return logged_in(client, "ops", staff=True)
+    return member(client, role=Role.ADMIN, username="ops", staff=True)

@@ -9,9 +9,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
-from tests.factories import logged_in, make_source
+from tests.factories import make_source, member
 
 pytestmark = pytest.mark.django_db
 
@@ -98,21 +99,28 @@ def test_it_acknowledges_until_the_alert_fires_again(staff_client: Client) -> No
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "needed"),
     [
-        "/alerts/silence/eu-west/",
-        "/alerts/states/1/acknowledge/",
-        "/alerts/silences/1/end/",
-        "/alerts/rules/new/",
-        "/alerts/channels/new/",
-        "/alerts/channels/1/test/",
+        ("/alerts/silence/eu-west/", Role.OPERATOR),
+        ("/alerts/states/{state}/acknowledge/", Role.OPERATOR),
+        ("/alerts/silences/{silence}/end/", Role.OPERATOR),
+        ("/alerts/rules/new/", Role.ADMIN),
+        ("/alerts/channels/new/", Role.ADMIN),
+        ("/alerts/channels/{channel}/test/", Role.ADMIN),
     ],
 )
-def test_it_refuses_operator_actions_to_readers(client: Client, path: str) -> None:
-    make_source("eu-west")
-    logged_in(client, "reader")
-    assert client.post(path, {"duration": "1h"}).status_code == 403
-    assert not Silence.objects.exists()
+def test_it_refuses_actions_to_members_below_the_role(client: Client, path: str, needed: str) -> None:
+    state = firing(make_source("eu-west"))
+    silence = Silence.objects.create(source=state.source, ends_at=timezone.now() + timedelta(hours=1), reason="x")
+    channel = NotificationChannel.objects.create(name="mail", kind="email", email_to="ops@example.com")
+    url = path.format(state=state.pk, silence=silence.pk, channel=channel.pk)
+    below = Role.VIEWER if needed == Role.OPERATOR else Role.OPERATOR
+    member(client, role=below, username="reader")
+    assert client.post(url, {"duration": "1h"}).status_code == 403
+    assert list(Silence.objects.values_list("pk", flat=True)) == [silence.pk]
+    assert Silence.objects.get().ends_at > timezone.now()
+    assert not RuleState.objects.get().acknowledged
+    assert not AlertRule.objects.exclude(pk=state.rule_id).exists()
 
 
 def test_it_needs_a_login_to_read(client: Client) -> None:

@@ -19,13 +19,12 @@ from typing import Any
 
 import pytest
 import requests
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
 
 from dashboard.raw_json import render, stream_compact
-from tests.factories import make_source, record
+from tests.factories import make_source, member, record
 
 PAGE_LIMIT = 1024 * 1024  # docs/security.md: the drill-down stays under 1 MiB with the default settings
 
@@ -72,8 +71,7 @@ def _fresh_cache() -> Iterator[None]:
 
 @pytest.fixture
 def user_client(client: Client, db: None) -> Client:
-    client.force_login(get_user_model().objects.create_user("probe", password="x-long-password-1"))
-    return client
+    return member(client, username="probe")
 
 
 def test_it_renders_without_recursion_and_collapses_past_the_depth() -> None:

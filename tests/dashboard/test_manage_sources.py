@@ -8,9 +8,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Role
 from alerts.models import AlertRule
 from pollers.models import MASK, Source
-from tests.factories import logged_in, make_source
+from tests.factories import make_source, member
 
 pytestmark = pytest.mark.django_db
 
@@ -185,10 +186,10 @@ def test_it_deletes_only_after_the_slug_is_typed(staff_client: Client) -> None:
         ("post", "/sources/eu-west/delete/"),
     ],
 )
-def test_it_refuses_writes_to_non_staff_and_sends_strangers_to_login(client: Client, method: str, path: str) -> None:
+def test_it_refuses_writes_to_viewers_and_sends_strangers_to_login(client: Client, method: str, path: str) -> None:
     make_source("eu-west")
     assert getattr(client, method)(path).status_code == 302  # to the login page
-    logged_in(client, "reader")
+    member(client, role=Role.VIEWER, username="reader")
     assert getattr(client, method)(path).status_code == 403
     assert Source.objects.get(slug="eu-west").enabled
 

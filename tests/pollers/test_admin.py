@@ -19,6 +19,7 @@ pytestmark = pytest.mark.django_db
 def form_data(source: Source, **overrides: Any) -> dict[str, Any]:
     """What the change page posts back: tags comma-separated, mappings as rows, lists one per line."""
     data: dict[str, Any] = {
+        "team": source.team_id,
         "slug": source.slug,
         "name": source.name,
         "url": source.url,

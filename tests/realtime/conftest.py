@@ -22,7 +22,7 @@ from django.test import Client
 from metrics.stores import get_store
 from metrics.stores.base import MetricStore, RecordResult
 from pollers.models import Source
-from tests.factories import make_source, make_token, make_user
+from tests.factories import add_member, make_source, make_token, make_user
 
 ORIGIN = (b"origin", b"http://127.0.0.1:8000")
 # The handshake's own host: the origin above is allowed because it is this site's (realtime/origin.py).
@@ -86,7 +86,12 @@ def _realtime_test_settings(settings: LazySettings) -> None:
 
 @pytest.fixture
 def user(db: None) -> Any:
-    return make_user("ops", email="ops@example.com")
+    """A viewer of the default team, which owns the ``sources`` fixture's sources."""
+    from accounts.teams import default_team
+
+    made = make_user("ops", email="ops@example.com")
+    add_member(made, default_team())
+    return made
 
 
 @pytest.fixture

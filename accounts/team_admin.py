@@ -1,0 +1,158 @@
+"""The Django admin through the one access rule: staff who are team admins manage their teams' objects only.
+
+``TeamScopedAdmin`` is the base of every admin of a team-owned model. For a non-superuser it lists only
+rows of teams where the user is admin (``accounts.teams.restrict`` with ``MANAGE``), offers only those
+teams and their objects in foreign-key and many-to-many choices, and grants view, add, change and delete
+by that role instead of Django's model permissions. The staff flag still decides who enters the admin
+at all; a staff user who is admin of no team sees none of these models. Superusers see everything.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin, messages
+from django.db import models
+from django.http import HttpRequest
+
+from accounts.models import Invitation, LastAdminError, Membership, Team
+from accounts.teams import Action, allows, restrict, teams_of
+
+
+def _team_id_of(obj: models.Model, team_field: str) -> int | None:
+    node: Any = obj
+    *parents, last = team_field.split("__")
+    for name in parents:
+        node = getattr(node, name, None)
+        if node is None:
+            return None
+    value = getattr(node, f"{last}_id", None) if last != "pk" else node.pk
+    return int(value) if value is not None else None
+
+
+def _scoped_choices(model: type[models.Model], request: HttpRequest) -> models.QuerySet[Any] | None:
+    """The choices a non-superuser may pick for a relation to ``model``, or None when it is not team-owned."""
+    if model is Team:
+        return teams_of(request.user, Action.MANAGE)
+    if any(f.name == "team" for f in model._meta.get_fields()):
+        return restrict(model._default_manager.all(), request.user, Action.MANAGE)
+    return None
+
+
+class TeamScopedAdmin(admin.ModelAdmin):
+    #: The path from the model to its owning team, as in a queryset filter ("team", "source__team", "pk").
+    team_field = "team"
+
+    def _bypass(self, request: HttpRequest) -> bool:
+        return bool(request.user.is_active and request.user.is_superuser)
+
+    def get_queryset(self, request: HttpRequest) -> models.QuerySet[Any]:
+        queryset = super().get_queryset(request)
+        if self._bypass(request):
+            return queryset
+        return restrict(queryset, request.user, Action.MANAGE, field=self.team_field)
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not self._bypass(request):
+            choices = _scoped_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+            if db_field.related_model is Team:
+                # Left blank, save would file the object under the default team, which may not be theirs.
+                kwargs["required"] = True
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if not self._bypass(request):
+            choices = _scoped_choices(db_field.related_model, request)
+            if choices is not None:
+                kwargs["queryset"] = choices
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        # The owner is chosen on every form of a team-owned model (admins without fieldsets list form fields).
+        fields = list(super().get_fields(request, obj))
+        if self.team_field == "team" and "team" not in fields:
+            fields.insert(0, "team")
+        return fields
+
+    def _manages_some_team(self, request: HttpRequest) -> bool:
+        user = request.user
+        return bool(user.is_active and user.is_staff and teams_of(user, Action.MANAGE).exists())
+
+    def _manages(self, request: HttpRequest, obj: Any) -> bool:
+        if self._bypass(request):
+            return True
+        if obj is None:
+            return self._manages_some_team(request)
+        return bool(request.user.is_staff) and allows(request.user, _team_id_of(obj, self.team_field), Action.MANAGE)
+
+    def has_module_permission(self, request: HttpRequest) -> bool:
+        return self._bypass(request) or self._manages_some_team(request)
+
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._manages(request, None)
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._manages(request, obj)
+
+
+@admin.register(Team)
+class TeamAdmin(TeamScopedAdmin):
+    """Team admins may rename their teams; only superusers create and delete teams."""
+
+    team_field = "pk"
+    list_display = ["name", "slug", "created_at"]
+    search_fields = ["name", "slug"]
+    prepopulated_fields = {"slug": ("name",)}
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return self._bypass(request)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return self._bypass(request)
+
+
+@admin.register(Membership)
+class MembershipAdmin(TeamScopedAdmin):
+    """Memberships; the last admin of a team stays (``accounts.models.LastAdminError``), and the page says so."""
+
+    list_display = ["user", "team", "role", "created_at"]
+    list_filter = ["role", "team"]
+    search_fields = ["user__username", "team__name"]
+
+    def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
+        try:
+            super().save_model(request, obj, form, change)
+        except LastAdminError as exc:
+            messages.error(request, f"Not changed: {exc}")
+
+    def delete_model(self, request: HttpRequest, obj: Membership) -> None:
+        try:
+            super().delete_model(request, obj)
+        except LastAdminError as exc:
+            messages.error(request, f"Not removed: {exc}")
+
+    def delete_queryset(self, request: HttpRequest, queryset: models.QuerySet[Any]) -> None:
+        try:
+            super().delete_queryset(request, queryset)
+        except LastAdminError as exc:
+            messages.error(request, f"Nothing removed: {exc}")
+
+
+@admin.register(Invitation)
+class InvitationAdmin(TeamScopedAdmin):
+    """Open and used invitations; new ones are made on the team page, which shows the link once."""
+
+    list_display = ["team", "role", "created_by", "created_at", "expires_at", "used_at", "used_by"]
+    list_filter = ["role", "team"]
+    readonly_fields = ["team", "role", "created_by", "created_at", "expires_at", "used_at", "used_by"]
+
+    def has_add_permission(self, request: HttpRequest, *args: Any) -> bool:
+        return False

@@ -1,0 +1,83 @@
+"""The Django admin for a staff user who is admin of one team: their team's objects and choices only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.test import Client
+
+from accounts.models import Membership, Role, Team
+from alerts.models import NotificationChannel
+from tests.factories import add_member, make_source, make_team, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def teams() -> tuple[Team, Team]:
+    blue, red = make_team("blue"), make_team("red")
+    make_source("blue-api", team=blue)
+    make_source("red-secret", team=red)
+    NotificationChannel.objects.create(team=blue, name="blue mail", kind="email", email_to="b@example.com")
+    NotificationChannel.objects.create(team=red, name="red mail", kind="email", email_to="r@example.com")
+    return blue, red
+
+
+@pytest.fixture
+def team_admin(client: Client, teams: tuple[Team, Team], settings: object) -> Client:
+    settings.REQUIRE_MFA_FOR_STAFF = False  # type: ignore[attr-defined]
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, teams[0], Role.ADMIN)
+    client.force_login(user)
+    return client
+
+
+def test_it_lists_only_the_teams_objects(team_admin: Client) -> None:
+    page = team_admin.get("/admin/pollers/source/").content.decode()
+    assert "blue-api" in page
+    assert "red-secret" not in page
+    channels = team_admin.get("/admin/alerts/notificationchannel/").content.decode()
+    assert "blue mail" in channels
+    assert "red mail" not in channels
+
+
+def test_it_offers_only_the_teams_choices(team_admin: Client) -> None:
+    form = team_admin.get("/admin/alerts/alertrule/add/").content.decode()
+    team_select = re.search(r'<select name="team".*?</select>', form, re.S)
+    assert team_select is not None
+    assert "Blue" in team_select.group(0)
+    assert "Red" not in team_select.group(0)
+    assert "red mail" not in form
+    assert "blue mail" in form
+
+
+def test_it_refuses_another_teams_object_by_url(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    red_source = teams[1].sources.get()
+    response = team_admin.get(f"/admin/pollers/source/{red_source.pk}/change/")
+    assert response.status_code == 302  # the admin's "does not exist" redirect
+    assert "red-secret" not in team_admin.get(response["Location"]).content.decode()
+
+
+def test_it_gives_staff_without_a_team_role_nothing(client: Client, teams: tuple[Team, Team], settings: object) -> None:
+    settings.REQUIRE_MFA_FOR_STAFF = False  # type: ignore[attr-defined]
+    viewer = make_user("bob", staff=True, password=None)
+    add_member(viewer, teams[0], Role.VIEWER)
+    client.force_login(viewer)
+    assert client.get("/admin/pollers/source/").status_code == 403
+
+
+def test_it_keeps_the_last_admin_in_the_admin(team_admin: Client) -> None:
+    mine = Membership.objects.get(user__username="ada")
+    page = team_admin.post(f"/admin/accounts/membership/{mine.pk}/delete/", {"post": "yes"}, follow=True)
+    assert "Not removed" in page.content.decode()
+    assert Membership.objects.filter(pk=mine.pk).exists()
+
+
+def test_it_makes_a_team_admin_name_one_of_their_teams(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    data = {"name": "pager", "kind": "email", "enabled": "on", "email_to": "p@example.com"}
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", data).status_code == 200  # team missing
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", {**data, "team": teams[1].pk}).status_code == 200
+    assert not NotificationChannel.objects.filter(name="pager").exists()
+    assert team_admin.post("/admin/alerts/notificationchannel/add/", {**data, "team": teams[0].pk}).status_code == 302
+    assert NotificationChannel.objects.get(name="pager").team == teams[0]

@@ -1,0 +1,176 @@
+"""Team pages: members and roles, leaving, invitations by one-time expiring link, switching, new teams."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Invitation, Membership, Role, Team
+from tests.factories import add_member, make_source, make_team, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def blue() -> Team:
+    return make_team("blue")
+
+
+def signed_in(client: Client, username: str, team: Team | None = None, role: str = Role.VIEWER) -> Client:
+    user = make_user(username)
+    if team is not None:
+        add_member(user, team, role)
+    client.force_login(user)
+    return client
+
+
+def test_it_lists_members_with_roles_to_members_only(client: Client, blue: Team) -> None:
+    add_member(make_user("ada"), blue, Role.ADMIN)
+    signed_in(client, "bob", blue, Role.VIEWER)
+    page = client.get("/teams/blue/").content.decode()
+    assert re.search(r'data-member="ada">\s*<td>ada</td>\s*<td>Admin</td>', page)
+    assert re.search(r'data-member="bob">\s*<td>bob</td>\s*<td>Viewer</td>', page)
+    assert "Set role" not in page
+    assert "Create invitation link" not in page
+    client.force_login(make_user("stranger"))
+    assert client.get("/teams/blue/").status_code == 404
+
+
+def test_it_lets_an_admin_change_roles_and_remove_members(client: Client, blue: Team) -> None:
+    bob = add_member(make_user("bob"), blue, Role.VIEWER)
+    signed_in(client, "ada", blue, Role.ADMIN)
+    client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "operator"})
+    assert Membership.objects.get(pk=bob.pk).role == Role.OPERATOR
+    assert client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "owner"}).status_code == 302
+    assert Membership.objects.get(pk=bob.pk).role == Role.OPERATOR  # an unknown role changes nothing
+    client.post(f"/teams/blue/members/{bob.pk}/remove/")
+    assert not Membership.objects.filter(pk=bob.pk).exists()
+
+
+def test_it_refuses_role_changes_to_operators(client: Client, blue: Team) -> None:
+    bob = add_member(make_user("bob"), blue, Role.VIEWER)
+    signed_in(client, "op", blue, Role.OPERATOR)
+    assert client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "admin"}).status_code == 403
+    assert Membership.objects.get(pk=bob.pk).role == Role.VIEWER
+
+
+def test_it_keeps_the_last_admin_and_says_why(client: Client, blue: Team) -> None:
+    signed_in(client, "ada", blue, Role.ADMIN)
+    me = Membership.objects.get(user__username="ada")
+    page = client.post("/teams/blue/leave/", follow=True).content.decode()
+    assert "would have no admin left" in page
+    page = client.post(f"/teams/blue/members/{me.pk}/role/", {"role": "viewer"}, follow=True).content.decode()
+    assert "Not changed" in page
+    page = client.post(f"/teams/blue/members/{me.pk}/remove/", follow=True).content.decode()
+    assert "Not removed" in page
+    assert Membership.objects.get(pk=me.pk).role == Role.ADMIN
+
+
+def test_it_lets_a_member_leave(client: Client, blue: Team) -> None:
+    add_member(make_user("ada"), blue, Role.ADMIN)
+    signed_in(client, "bob", blue, Role.OPERATOR)
+    response = client.post("/teams/blue/leave/")
+    assert response.status_code == 302
+    assert response["Location"] == "/teams/"
+    assert not Membership.objects.filter(user__username="bob").exists()
+    assert client.get("/teams/blue/").status_code == 404
+
+
+def invite(client: Client, role: str = "operator", lifetime: str = "1") -> str:
+    page = client.post("/teams/blue/invitations/", {"role": role, "lifetime": lifetime}).content.decode()
+    found = re.search(r'id="invitation-link">([^<]+)<', page)
+    assert found, page
+    return found.group(1).replace("http://testserver", "")
+
+
+def test_it_invites_by_a_one_time_link_that_needs_a_login(client: Client, blue: Team) -> None:
+    signed_in(client, "ada", blue, Role.ADMIN)
+    link = invite(client, "operator")
+    raw = link.rstrip("/").rsplit("/", 1)[1]
+    assert not Invitation.objects.filter(token_hash=raw).exists()  # only a hash is stored
+    assert raw not in client.get("/teams/blue/").content.decode()  # shown once
+
+    guest = Client()
+    assert guest.get(link)["Location"].startswith("/accounts/login/")
+    guest.force_login(make_user("newcomer"))
+    assert "Join Blue" in guest.get(link).content.decode()
+    assert guest.post(link).status_code == 302
+    assert Membership.objects.get(user__username="newcomer").role == Role.OPERATOR
+
+    other = Client()
+    other.force_login(make_user("latecomer"))
+    used = other.post(link)
+    assert used.status_code == 410
+    assert "already been used" in used.content.decode()
+    assert not Membership.objects.filter(user__username="latecomer").exists()
+
+
+def test_it_refuses_expired_unknown_and_revoked_links_clearly(client: Client, blue: Team) -> None:
+    signed_in(client, "ada", blue, Role.ADMIN)
+    link = invite(client)
+    Invitation.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    guest = Client()
+    guest.force_login(make_user("guest"))
+    expired = guest.post(link)
+    assert expired.status_code == 410
+    assert "has expired" in expired.content.decode()
+    unknown = guest.get("/invitations/dii_not-a-real-token/")
+    assert unknown.status_code == 410
+    assert "not valid" in unknown.content.decode()
+
+    second = invite(client)
+    pending = Invitation.objects.get(expires_at__gt=timezone.now())
+    client.post(f"/teams/blue/invitations/{pending.pk}/revoke/")
+    assert guest.get(second).status_code == 410
+    assert not Membership.objects.filter(user__username="guest").exists()
+
+
+def test_it_tells_a_member_they_are_already_in_and_keeps_the_link(client: Client, blue: Team) -> None:
+    signed_in(client, "ada", blue, Role.ADMIN)
+    link = invite(client, "admin")
+    assert client.post(link).status_code == 409
+    assert Invitation.objects.get().used_at is None
+
+
+def test_it_lets_only_superusers_create_teams(client: Client) -> None:
+    signed_in(client, "ada")
+    assert client.post("/teams/", {"name": "Payments"}).status_code == 403
+    client.force_login(make_user("root", superuser=True))
+    response = client.post("/teams/", {"name": "Payments"})
+    assert response.status_code == 302
+    team = Team.objects.get(slug="payments")
+    assert Membership.objects.get(team=team).role == Role.ADMIN
+    assert client.post("/teams/", {"name": "Switch"}).status_code == 400  # reserved for the switcher
+
+
+def test_it_switches_the_current_team_from_the_navigation(client: Client, blue: Team) -> None:
+    red = make_team("red")
+    make_source("blue-api", team=blue)
+    make_source("red-api", team=red)
+    signed_in(client, "ada", blue)
+    add_member(Membership.objects.get().user, red, Role.VIEWER)
+    page = client.get("/").content.decode()
+    assert 'id="team-switch"' in page
+    assert "blue-api" in page
+    assert "red-api" not in page
+    response = client.post("/teams/switch/", {"team": red.pk, "next": "/alerts/"})
+    assert response["Location"] == "/alerts/"
+    page = client.get("/").content.decode()
+    assert "red-api" in page
+    assert "blue-api" not in page
+    # Not a member of green: refused, and the current team stays.
+    green = make_team("green")
+    assert client.post("/teams/switch/", {"team": green.pk}).status_code == 404
+    assert client.post("/teams/switch/", {"team": red.pk, "next": "https://evil.example/"})["Location"] == "/"
+    assert "red-api" in client.get("/").content.decode()
+
+
+def test_it_needs_no_choice_with_one_team(client: Client, blue: Team) -> None:
+    signed_in(client, "ada", blue)
+    page = client.get("/").content.decode()
+    assert 'id="team-switch"' not in page
+    assert 'id="team-name"' in page

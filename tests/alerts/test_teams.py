@@ -1,0 +1,83 @@
+"""Alerting stays inside its team: rules, silences and default channels; notification links enforce access."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Role
+from alerts.defaults import first_becomes_default, notifies_no_one
+from alerts.models import AlertEvent, AlertRule, NotificationChannel, Silence
+from alerts.senders import link
+from tests.alerts.support import make_channel, make_rule
+from tests.factories import add_member, make_source, make_team, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_applies_a_rule_of_scope_all_or_tag_to_its_own_teams_sources_only() -> None:
+    blue, red = make_team("blue"), make_team("red")
+    mine = make_source("blue-api", team=blue, tags=["prod"])
+    theirs = make_source("red-api", team=red, tags=["prod"])
+    every = make_rule(team=blue, scope="all", kind="circuit_open")
+    tagged = make_rule(team=blue, scope="tag", tag="prod", kind="circuit_open", name="tagged")
+    assert every.applies_to(mine)
+    assert tagged.applies_to(mine)
+    assert not every.applies_to(theirs)
+    assert not tagged.applies_to(theirs)
+    assert AlertRule.objects.for_source(theirs) == []
+
+
+def test_it_never_lets_a_teams_tag_silence_quiet_another_teams_source() -> None:
+    blue, red = make_team("blue"), make_team("red")
+    make_source("blue-api", team=blue, tags=["prod"])
+    theirs = make_source("red-api", team=red, tags=["prod"])
+    Silence.objects.create(team=blue, tag="prod", ends_at=timezone.now() + timedelta(hours=1), reason="deploy")
+    assert not Silence.objects.covering(theirs)
+    assert Silence.objects.covered_slugs() == {"blue-api"}
+
+
+def test_it_keeps_default_channels_per_team() -> None:
+    blue, red = make_team("blue"), make_team("red")
+    make_channel(team=blue, kind="email", email_to="blue@example.com")
+    red_channel = NotificationChannel(team=red, name="red mail", kind="email", email_to="red@example.com")
+    first_becomes_default(red_channel)
+    assert red_channel.is_default  # red's first channel, though blue has one
+    rule = make_rule(team=red, scope="all", kind="circuit_open")
+    assert "no enabled default channel" in notifies_no_one(rule)  # blue's default does not count for red
+
+
+@pytest.fixture
+def fired(settings: Any) -> AlertEvent:
+    settings.SITE_URL = "https://insights.example.com"
+    source = make_source("blue-api", team=make_team("blue"))
+    rule = make_rule(team=source.team, scope="source", source=source, kind="circuit_open")
+    return AlertEvent.objects.create(
+        rule=rule,
+        rule_name=rule.name,
+        source=source,
+        kind="fired",
+        severity="warning",
+        condition="circuit open",
+        message="circuit open on blue-api",
+        occurred_at=timezone.now(),
+    )
+
+
+def test_it_links_notifications_to_a_page_only_the_team_may_open(client: Client, fired: AlertEvent) -> None:
+    url = link(fired)
+    assert url == "https://insights.example.com/sources/blue-api/"
+    path = url.removeprefix("https://insights.example.com")
+    assert client.get(path)["Location"].startswith("/accounts/login/")  # anonymous: log in first
+    stranger = make_user("stranger", password=None)
+    add_member(stranger, make_team("red"), Role.ADMIN)
+    client.force_login(stranger)
+    assert client.get(path).status_code == 404  # not a member: as if the source did not exist
+    member = make_user("member", password=None)
+    add_member(member, fired.source.team, Role.VIEWER)
+    client.force_login(member)
+    assert client.get(path).status_code == 200
