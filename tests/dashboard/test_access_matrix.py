@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Invitation, Role
 from alerts.models import AlertRule, NotificationChannel, RuleState, Silence
-from tests.factories import add_member, make_source, make_team, make_user, payload, record
+from tests.factories import add_member, make_board, make_source, make_team, make_user, payload, record
 
 pytestmark = pytest.mark.django_db
 
@@ -73,6 +73,10 @@ MATRIX: dict[str, list[Row]] = {
     "sources/<slug:slug>/series.json": [row("get", "/sources/{slug}/series.json", JSON_401, GONE, 200, 200, 200, 200)],
     "sources/<slug:slug>/parts.json": [row("get", "/sources/{slug}/parts.json", JSON_401, GONE, 200, 200, 200, 200)],
     "alerts/": [row("get", "/alerts/", LOGIN, 200, 200, 200, 200, 200)],
+    # Boards (docs/boards.md): the editor's writes go through /api/v1/boards, where operators may write.
+    "boards/": [row("get", "/boards/", LOGIN, 200, 200, 200, 200, 200)],
+    "boards/compare/": [row("get", "/boards/compare/", LOGIN, 200, 200, 200, 200, 200)],
+    "boards/<slug:slug>/": [row("get", "/boards/blue-board/", LOGIN, GONE, 200, 200, 200, 200)],
     "system/state.json": [row("get", "/system/state.json", JSON_401, 200, 200, 200, 200, 200)],
     # --- dashboard: operate (operator) -------------------------------------------------------------
     r"^sources/(?P<slug>[-a-zA-Z0-9_]+)/(?P<action>pause|resume|poll|trial)/$": [
@@ -184,6 +188,7 @@ def world(settings: Any) -> dict[str, Any]:
     red = make_team("red")
     source = make_source("blue-src", team=blue)
     make_source("red-src", team=red)
+    make_board("Blue board", team=blue)
     record(source, payload(), timezone.now())
     # No password: these users only ever sign in with force_login, and hashing five passwords per case
     # would make this matrix of hundreds of cases take minutes.
