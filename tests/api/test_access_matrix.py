@@ -24,7 +24,19 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from alerts.models import AlertEvent
 from api.ninja_api import api
-from tests.factories import bearer, make_member, make_source, make_team, make_token, make_user, payload, record
+from boards.models import Annotation
+from tests.factories import (
+    bearer,
+    board_document,
+    make_board,
+    make_member,
+    make_source,
+    make_team,
+    make_token,
+    make_user,
+    payload,
+    record,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
@@ -65,6 +77,7 @@ READ_ONE = row(401, 404, 200, 200, 200, 200)
 READ_LIST = row(401, HIDDEN, SEES, SEES, SEES, SEES)
 MANAGE_ONE = row(401, 404, 403, 403, 200, 200)
 AUDIT = row(401, HIDDEN, 403, 403, SEES, SEES)
+EDIT_ONE = row(401, 404, 403, 200, 200, 200)
 
 MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/"): PUBLIC,
@@ -92,6 +105,21 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     # Behind the config_api flag, on for superusers only at first (docs/feature-flags.md): 403 for the rest.
     ("POST", "/api/v1/config/plan"): row(401, 403, 403, 403, 403, 200),
     ("POST", "/api/v1/config/apply"): row(401, 403, 403, 403, 403, 200),
+    # Boards (the board "blue-1" of team blue): viewers read, operators and admins edit.
+    ("GET", "/api/v1/boards"): READ_LIST,
+    ("POST", "/api/v1/boards"): row(401, 400, 403, 201, 201, 201),
+    ("GET", "/api/v1/boards/{slug}"): READ_ONE,
+    ("PUT", "/api/v1/boards/{slug}"): EDIT_ONE,
+    ("DELETE", "/api/v1/boards/{slug}"): row(401, 404, 403, 204, 204, 204),
+    ("GET", "/api/v1/boards/{slug}/versions"): READ_ONE,
+    ("POST", "/api/v1/boards/{slug}/versions/{number}/restore"): EDIT_ONE,
+    ("POST", "/api/v1/boards/{slug}/duplicate"): row(401, 404, 403, 201, 201, 201),
+    ("GET", "/api/v1/boards/{slug}/data"): READ_ONE,
+    ("POST", "/api/v1/boards/{slug}/preview"): READ_ONE,  # saves nothing: a viewer may preview
+    ("GET", "/api/v1/compare"): READ_LIST,
+    ("GET", "/api/v1/annotations"): READ_LIST,
+    # Another team's source is "no such source", as for a source that does not exist.
+    ("POST", "/api/v1/annotations"): row(401, 400, 403, 201, 201, 201),
 }
 
 # A source of team blue, as configuration-as-code files say it.
@@ -105,7 +133,14 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/sources/{slug}"): {"name": "Renamed"},
     ("POST", "/api/v1/config/plan"): CONFIG_FILES,
     ("POST", "/api/v1/config/apply"): CONFIG_FILES,
+    ("POST", "/api/v1/boards"): {**board_document("New board"), "team": "blue"},
+    ("PUT", "/api/v1/boards/{slug}"): board_document("Renamed"),
+    ("POST", "/api/v1/boards/{slug}/preview"): board_document("Preview"),
+    ("POST", "/api/v1/annotations"): {"text": "v2.6.15 deployed", "source": "blue-1"},
 }
+# Operations whose answer names blue-1 only when asked about a metric.
+QUERIES: dict[tuple[str, str], str] = {("GET", "/api/v1/compare"): "?metric=cpu_load"}
+BOARD_PATHS = "/api/v1/boards/{slug}"  # {slug} there is a board's, not a source's
 
 
 def operations() -> set[tuple[str, str]]:
@@ -145,7 +180,9 @@ MUTATING = frozenset({"POST", "PATCH", "DELETE"})
 
 def world() -> dict[str, tuple[Client, dict[str, str]]]:
     blue, red = make_team("blue"), make_team("red")
-    source = make_source("blue-1", team=blue)
+    source = make_source("blue-1", team=blue, region="blue-1")
+    make_board("blue-1", team=blue)
+    Annotation.objects.create(team=blue, source=source, at=timezone.now(), text="blue-1 deployed")
     record(source, payload(), datetime.now(UTC).replace(microsecond=0))
     AlertEvent.objects.create(
         source=source,
@@ -213,12 +250,14 @@ def test_it_answers_as_the_matrix_says(operation: tuple[str, str]) -> None:
             slug = f"blue-{caller.replace('_', '-')}"
             if (method, path) == ("POST", "/api/v1/sources"):
                 body = {**(body or {}), "slug": slug}
+            elif (path.startswith(BOARD_PATHS) and method != "POST") or path.endswith(("/restore", "/duplicate")):
+                make_board(slug, team=Team.objects.get(slug="blue"))  # a board of its own to change
             elif method == "POST":
-                pass  # a body of its own (BODIES), no source to name
+                slug = "blue-1"  # a body of its own (BODIES); the path names the shared board, if any
             else:
                 make_source(slug, team=Team.objects.get(slug="blue"))
         client, headers = callers[caller]
-        url = path.replace("{slug}", slug)
+        url = path.replace("{slug}", slug).replace("{number}", "1") + QUERIES.get(operation, "")
         if body is None:
             response = client.generic(method, url, **headers)
         else:
