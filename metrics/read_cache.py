@@ -190,6 +190,11 @@ class CachedMetricStore(MetricStore):
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals(source, spans)
 
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
+        return self.backend_store.availability_totals_of(sources, spans)
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
 

@@ -28,6 +28,7 @@ from metrics.availability import (
     check_backfill,
     check_sample,
     check_span,
+    check_sources,
     check_spans,
     check_tier,
     count_samples,
@@ -138,13 +139,20 @@ class SqlAvailability:
         return [counts.bucket(moment, span.tier) for moment, counts in buckets.items()]
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        return self.availability_totals_of([source], spans)
+
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
         checked = check_spans(spans)
-        if not checked:
-            return []
+        sources = check_sources(sources)
+        source = ", ".join(sources)
+        if not checked or not sources:
+            return [Counts().bucket(span.start, span.tier) for span in checked]
         # One statement for every span: a grouped SELECT per span, glued with UNION ALL.
         parts = [
             self._cells()
-            .filter(source=source, tier=span.tier, start__gte=span.start, start__lt=span.end)
+            .filter(source__in=sources, tier=span.tier, start__gte=span.start, start__lt=span.end)
             .values("latency_bin", "error_kind")
             .annotate(n=Sum("count"), span=Value(index, output_field=IntegerField()))
             for index, span in enumerate(checked)
