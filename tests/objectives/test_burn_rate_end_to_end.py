@@ -62,8 +62,10 @@ def test_it_fires_once_and_resolves_once_when_the_simulator_burns_the_budget(
         assert fired.value["burn_rates"]["5m"] >= 14.4
 
         budget = measure(objective, get_store(), timezone.now())
-        assert budget.total == 6 and budget.good == 3
-        assert budget.remaining_budget_percent is not None and budget.remaining_budget_percent < 0  # overspent
+        assert budget.total == 6
+        assert budget.good == 3
+        assert budget.remaining_budget_percent is not None
+        assert budget.remaining_budget_percent < 0
 
         # Healthy polls dilute the short windows until no pair burns: wait on that state, not on time.
         simulator.set_fault("us-east", kind="healthy")
