@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),
+    path("", include("objectives.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -105,7 +105,7 @@ def availability_counts(
     store: MetricStore, slugs: Sequence[str], start: datetime, end: datetime, now: datetime, names: Sequence[str]
 ) -> tuple[slo.Counts, dict[str, slo.Counts]]:
     """Period and window counts of the sources merged, in one store call."""
-    spans = slo_spans(now, names)
+    spans = slo_spans(now, names) if names else {}
     totals = store.availability_totals_of(list(slugs), [period_span(start, end, now), *spans.values()])
     period = slo.Counts(good=totals[0].up, total=totals[0].polls)
     return period, {name: slo.Counts(good=t.up, total=t.polls) for name, t in zip(spans, totals[1:], strict=True)}
@@ -129,7 +129,7 @@ def good_minute_counts(
 ) -> tuple[slo.Counts, dict[str, slo.Counts]]:
     """Good and total minutes (1-minute rollups of ``metric``) over the period and each window."""
     good_when = COMPARE[comparison]
-    spans = slo_spans(now, names)
+    spans = slo_spans(now, names) if names else {}
     # Windows read minutes even where availability reads hours: good minutes are counted per minute.
     current = bucket_start(now, "1m")
     bounds = {name: (current - SLO_WINDOWS[name].length, current) for name in spans}
@@ -178,6 +178,24 @@ def measure(
     else:
         period, windows = availability_counts(store, slugs, start, end, now, names)
     return summarize(target, period, windows, now, start, end)
+
+
+def over_range(
+    objective: Any, store: MetricStore, start: datetime, end: datetime, slugs: Sequence[str] | None = None
+) -> Attainment:
+    """Attainment and budget of ``objective`` over [start, end) instead of its period (reports)."""
+    if slugs is None:
+        slugs = [source.slug for source in objective.covered_sources()]
+    target = objective.slo()
+    if not slugs:
+        return summarize(target, slo.Counts(0, 0), {}, end, start, end)
+    if objective.kind == objective.Kind.METRIC:
+        period, _ = good_minute_counts(
+            store, slugs, objective.metric, objective.operator, float(objective.bound), start, end, end, ()
+        )
+    else:
+        period, _ = availability_counts(store, slugs, start, end, end, ())
+    return summarize(target, period, {}, end, start, end)
 
 
 def budget_series(objective: Any, store: MetricStore, now: datetime, days: int | None = None) -> list[dict[str, Any]]:
