@@ -100,7 +100,7 @@ def burn_observation(
     must still page on a fast burn); when every pair has an empty window the poll says nothing.
     """
     seen: dict[str, Any] = {"objective": name, "target_percent": float(target.target_percent)}
-    results = []
+    results: list[slo.ConditionResult] = []
     empty = []
     for pair in pairs:
         try:

@@ -9,7 +9,7 @@ from accounts.teams import Action, restrict
 from objectives.models import Objective, ReportSubscription
 
 
-class TeamScopedAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TeamScopedAdmin(admin.ModelAdmin):
     """Admin lists only what the user may manage (accounts.teams is the one access rule)."""
 
     def get_queryset(self, request: HttpRequest) -> Any:

@@ -212,7 +212,7 @@ def budget_series(objective: Any, store: MetricStore, now: datetime, days: int |
         return []
     target = objective.slo()
     days = days or objective.window_days
-    spans = []
+    spans: list[AvailabilitySpan] = []
     moment = bucket_start(start, "1h")
     while moment < min(end, now) and len(spans) < 16:
         stop = min(moment + timedelta(days=max(1, days // 15 or 1)), end, bucket_start(now, "1h") + timedelta(hours=1))

@@ -74,7 +74,7 @@ class Objective(models.Model):
     def covered_sources(self) -> list[Source]:
         """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones)."""
         if self.tag:
-            found = Source.objects.filter(team_id=self.team_id).order_by("slug")
+            found = Source.objects.filter(team=self.team).order_by("slug")
             return [source for source in found if self.tag in (source.tags or [])]
         return sorted(self.sources.all(), key=lambda source: source.slug)
 

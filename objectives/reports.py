@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+from accounts.models import Team
 from metrics.availability import percentile, uptime_percent, worst_error_kind
 from metrics.stores.base import AvailabilityBucket, MetricStore
 from objectives.attainment import over_range
@@ -236,7 +237,7 @@ def build(
 
 
 def for_source(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> Report:
-    objectives = [o for o in Objective.objects.with_sources().filter(team_id=source.team_id) if o.covers(source)]
+    objectives = [o for o in Objective.objects.with_sources().filter(team=source.team) if o.covers(source)]
     # An objective over a group is reported for this source alone: its share of the group's budget.
     report = build(store, f"Source {source.name}", [source], [], start, end, now)
     report.objectives = [
@@ -247,11 +248,10 @@ def for_source(store: MetricStore, source: Source, start: datetime, end: datetim
     return report
 
 
-def for_team(store: MetricStore, team: object, start: datetime, end: datetime, now: datetime) -> Report:
-    team_id = getattr(team, "pk", None)
-    sources = list(Source.objects.filter(team_id=team_id).order_by("slug"))
-    objectives = list(Objective.objects.with_sources().filter(team_id=team_id))
-    return build(store, f"Team {getattr(team, 'name', '')}", sources, objectives, start, end, now)
+def for_team(store: MetricStore, team: Team, start: datetime, end: datetime, now: datetime) -> Report:
+    sources = list(Source.objects.filter(team=team).order_by("slug"))
+    objectives = list(Objective.objects.with_sources().filter(team=team))
+    return build(store, f"Team {team.name}", sources, objectives, start, end, now)
 
 
 # --- CSV --------------------------------------------------------------------------------------------
