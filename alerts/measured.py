@@ -84,8 +84,10 @@ def _burn_observations(store: MetricStore, rules: Sequence[Any], source: Any, at
         else:
             if availability is None:
                 spans = slo_spans(as_of, ordered)
-                totals = store.availability_totals_of([source.slug], list(spans.values()))
-                availability = {n: slo.Counts(good=t.up, total=t.polls) for n, t in zip(spans, totals, strict=True)}
+                counts = store.availability_counts_of([source.slug], list(spans.values()))
+                availability = {
+                    n: slo.Counts(good=up, total=polls) for n, (polls, up) in zip(spans, counts, strict=True)
+                }
             windows = availability
         found[f"rule:{rule.pk}"] = burn_observation(objective.name, objective.slo(), windows, rule.burn_pairs())
     return found

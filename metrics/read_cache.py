@@ -195,6 +195,11 @@ class CachedMetricStore(MetricStore):
     ) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals_of(sources, spans)
 
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        return self.backend_store.availability_counts_of(sources, spans)
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
 

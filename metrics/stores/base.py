@@ -270,6 +270,14 @@ class MetricStore(abc.ABC):
                 counts.merge(Counts(bucket.polls, bucket.up, Counter(bucket.latency), Counter(bucket.errors)))
         return [counts.bucket(span.start, span.tier) for counts, span in zip(totals, checked, strict=True)]
 
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        """(polls, up) per span for ``sources`` merged: ``availability_totals_of`` without histograms or
+        error kinds, for the burn-rate rules that read it on every poll (the SQL store answers with one
+        scan and conditional sums). Same checks and bounds. Read-only."""
+        return [(total.polls, total.up) for total in self.availability_totals_of(sources, spans)]
+
     def uptime_summary(
         self, source: str, now: datetime, windows: Sequence[str] = ("24h", "7d", "30d", "90d")
     ) -> dict[str, UptimeWindow]:

@@ -180,6 +180,45 @@ class SqlAvailability:
             totals[int(row["span"])].add_cell(int(row["latency_bin"]), row["error_kind"], int(row["n"]))
         return [counts.bucket(span.start, span.tier) for counts, span in zip(totals, checked, strict=True)]
 
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        checked = check_spans(spans)
+        sources = check_sources(sources)
+        if not checked or not sources:
+            return [(0, 0) for _ in checked]
+        # One scan of the spans' union per tier, each span a pair of conditional sums (polls, up):
+        # nested windows (5 m in 1 h in 6 h) share their rows instead of being read once per span.
+        connection = connections[self.using]
+        adapt = connection.ops.adapt_datetimefield_value
+        count = connection.ops.quote_name("count")
+        sums: list[str] = []
+        params: list[Any] = []
+        for span in checked:
+            inside = "tier = %s AND start >= %s AND start < %s"
+            sums.append(f"SUM(CASE WHEN {inside} THEN {count} ELSE 0 END)")
+            sums.append(f"SUM(CASE WHEN {inside} AND error_kind = '' THEN {count} ELSE 0 END)")
+            params += [span.tier, adapt(span.start), adapt(span.end)] * 2
+        ranges: dict[str, tuple[datetime, datetime]] = {}
+        for span in checked:
+            low, high = ranges.get(span.tier, (span.start, span.end))
+            ranges[span.tier] = (min(low, span.start), max(high, span.end))
+        tiers = " OR ".join(["(tier = %s AND start >= %s AND start < %s)"] * len(ranges))
+        for tier, (low, high) in ranges.items():
+            params += [tier, adapt(low), adapt(high)]
+        marks = ", ".join(["%s"] * len(sources))
+        params += sources
+        table = connection.ops.quote_name(AvailabilityCount._meta.db_table)
+        sql = f"SELECT {', '.join(sums)} FROM {table} WHERE ({tiers}) AND source IN ({marks})"  # noqa: S608 - placeholders and quoted names only
+
+        def run() -> tuple[Any, ...]:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+                return tuple(cursor.fetchone() or ())
+
+        row = self._guard(run, f"availability counts of {', '.join(sources)}")
+        return [(int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i in range(len(checked))]
+
     def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
         def run() -> dict[str, datetime | None]:
             # One LIMIT 1 walk of the unique index per tier, rather than a MIN over every cell.

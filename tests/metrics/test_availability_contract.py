@@ -97,6 +97,28 @@ def test_it_keeps_sources_apart(store: MetricStore) -> None:
     assert totals(store, "eu-west") == (1, 0)
 
 
+def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricStore) -> None:
+    # The objectives' read: nested spans of two tiers over a group of sources, a third source left out.
+    store.record_poll_outcome("us-east", NOON, True, 5.0)
+    store.record_poll_outcome("us-east", NOON - timedelta(minutes=20), False, None, "timeout")
+    store.record_poll_outcome("eu-west", NOON - timedelta(minutes=2), True, 8.0)
+    store.record_poll_outcome("eu-west", NOON - timedelta(hours=3), False, None, "dns")
+    store.record_poll_outcome("ap-south", NOON, False, None, "dns")
+    spans = [
+        AvailabilitySpan("1m", NOON - timedelta(minutes=5), NOON + timedelta(minutes=1)),
+        AvailabilitySpan("1m", NOON - timedelta(hours=1), NOON + timedelta(minutes=1)),
+        AvailabilitySpan("1h", NOON - timedelta(hours=6), NOON + timedelta(hours=1)),
+    ]
+    expected = [(2, 2), (3, 2), (4, 2)]
+    merged = store.availability_totals_of(["us-east", "eu-west"], spans)
+    assert [(t.polls, t.up) for t in merged] == expected
+    assert dict(merged[1].errors) == {"timeout": 1}
+    assert store.availability_counts_of(["us-east", "eu-west"], spans) == expected
+    assert store.availability_counts_of([], spans) == [(0, 0)] * 3
+    with pytest.raises(ValueError, match="sequence of slugs"):
+        store.availability_counts_of("us-east", spans)
+
+
 # --- windows and day bars ------------------------------------------------------------------
 
 WINDOW_POLLS = [
