@@ -68,8 +68,10 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def budget_chart(series: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The remaining budget through the period as SVG points (no script: it prints as drawn)."""
     values = [point["remaining_budget_percent"] for point in series if point["remaining_budget_percent"] is not None]
-    if len(values) < 1:
+    if not values:
         return None
+    if len(values) == 1:  # one point so far: a flat line, not an invisible dot
+        values = values * 2
     low = min(0.0, *values)
     high = max(100.0, *values)
     step = CHART_WIDTH / max(1, len(values) - 1)
