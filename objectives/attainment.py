@@ -199,10 +199,10 @@ def over_range(
 
 
 def budget_series(objective: Any, store: MetricStore, now: datetime, days: int | None = None) -> list[dict[str, Any]]:
-    """Remaining budget (percent) at the end of each day of the period so far, for the budget chart.
+    """Remaining budget (percent) through the period so far, at most 15 points, for the budget chart.
 
-    Availability objectives only (from the day's hour buckets, in one store call); a metric objective
-    shows its current figure alone.
+    Availability objectives only (hour buckets, in one store call); a metric objective shows its
+    current figure alone.
     """
     start, end = objective.period(now)
     if objective.kind != objective.Kind.AVAILABILITY:
@@ -213,21 +213,22 @@ def budget_series(objective: Any, store: MetricStore, now: datetime, days: int |
     target = objective.slo()
     days = days or objective.window_days
     spans: list[AvailabilitySpan] = []
+    step = timedelta(days=-(-days // 15))  # at most 15 points (MAX_AVAILABILITY_SPANS is 16): one read
     moment = bucket_start(start, "1h")
     while moment < min(end, now) and len(spans) < 16:
-        stop = min(moment + timedelta(days=max(1, days // 15 or 1)), end, bucket_start(now, "1h") + timedelta(hours=1))
+        stop = min(moment + step, end, bucket_start(now, "1h") + timedelta(hours=1))
         if stop <= moment:
             break
         spans.append(AvailabilitySpan("1h", moment, stop))
         moment = stop
     if not spans:
         return []
-    totals = store.availability_totals_of(slugs, spans)
+    totals = store.availability_counts_of(slugs, spans)
     good = bad = 0
     series = []
-    for span, total in zip(spans, totals, strict=True):
-        good += total.up
-        bad += total.polls - total.up
+    for span, (polls, up) in zip(spans, totals, strict=True):
+        good += up
+        bad += polls - up
         counts = slo.Counts(good=good, total=good + bad)
         remaining = None if counts.total == 0 else float(slo.remaining_budget(counts, target) * 100)
         series.append({"at": span.end.isoformat(), "remaining_budget_percent": remaining})

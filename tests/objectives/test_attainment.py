@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from metrics.rollups import RollupBucket
 from metrics.stores import get_store
-from objectives.attainment import measure, over_range, rollup_reader
+from objectives.attainment import budget_series, measure, over_range, rollup_reader
 from tests.factories import make_objective, make_source, record_outcomes
 
 pytestmark = pytest.mark.django_db
@@ -74,6 +74,21 @@ def test_it_counts_good_minutes_of_a_metric_objective() -> None:
     # 3 bad minutes of 60 = 5 % errors against a 5 % budget: burning at exactly 1.
     assert result.burn_rates["1h"] == pytest.approx(1.0)
     assert over_range(objective, get_store(), minute, minute + timedelta(minutes=30)).attainment_percent == 100.0
+
+
+def test_it_draws_the_budget_of_a_28_day_period_in_at_most_15_points_ending_where_the_page_stands() -> None:
+    source = make_source("us-east")
+    record_outcomes(source, NOW - timedelta(days=20), up=1000)
+    record_outcomes(source, NOW - timedelta(days=3), up=999, down=1)
+    objective = make_objective(sources=[source], window_days=28)
+
+    series = budget_series(objective, get_store(), NOW)
+
+    assert len(series) == 15  # 14 steps of 2 days, then the current hour
+    values = [point["remaining_budget_percent"] for point in series]
+    assert values[:4] == [None, None, None, None]  # nothing polled in the first week
+    assert values[-1] == pytest.approx(measure(objective, get_store(), NOW).remaining_budget_percent)
+    assert values[-1] == pytest.approx(50.0)  # 1 bad of 2,000 against a 0.1 % budget: half spent
 
 
 @pytest.mark.parametrize(
