@@ -63,17 +63,33 @@ class Membership(models.Model):
         return f"{self.user} in {self.team} ({self.role})"
 
 
-def default_team_id() -> int:
-    """The id of the team that owns what is made without naming one (seeded demo sources, old data).
+DEFAULT_TEAM_SLUG = "default"
+DEFAULT_TEAM_NAME = "Default"
 
-    A model field default, so it lives beside the model; ``accounts.teams`` documents the rule.
-    """
+
+def default_team_id() -> int:
+    """The id of the team that owns what is saved without naming one (seeded demo sources, old data)."""
     team, _ = Team.objects.get_or_create(slug=DEFAULT_TEAM_SLUG, defaults={"name": DEFAULT_TEAM_NAME})
     return team.pk
 
 
-DEFAULT_TEAM_SLUG = "default"
-DEFAULT_TEAM_NAME = "Default"
+class TeamOwned(models.Model):
+    """Base of every model with a ``team`` foreign key: saved without one, it lands in the default team.
+
+    The field is ``blank=True`` (validation lets it be left out) and NOT NULL in the database.
+
+    Not a field default: an unsaved instance (a form's preview, a probe, a unit test) must not touch the
+    database, so the default team is looked up (and made on first use) only when the row is saved.
+    ``bulk_create`` skips ``save``: callers of it name the team.
+    """
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if getattr(self, "team_id", None) is None:
+            self.team_id = default_team_id()
+        super().save(*args, **kwargs)
 
 
 class ApiTokenQuerySet(models.QuerySet):
@@ -84,14 +100,14 @@ class ApiTokenQuerySet(models.QuerySet):
         )
 
 
-class ApiToken(models.Model):
+class ApiToken(TeamOwned):
     class Scope(models.TextChoices):
         READ = "read", "Read"
         WRITE = "write", "Read and write"
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
     # A token acts in one team, with a role no higher than its owner's there (accounts/teams.py).
-    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens", default=default_team_id)
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens", blank=True)
     name = models.CharField(max_length=100)
     scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)

@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, validat
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import default_team_id
+from accounts.models import TeamOwned
 from alerts import evaluate
 from alerts.conditions import (
     OPERATORS,
@@ -75,7 +75,7 @@ class AlertRuleQuerySet(models.QuerySet):
         return [rule for rule in candidates.order_by("pk") if rule.applies_to(source)]
 
 
-class AlertRule(models.Model):
+class AlertRule(TeamOwned):
     class Scope(models.TextChoices):
         SOURCE = "source", "One source"
         TAG = "tag", "Sources with a tag"
@@ -97,9 +97,7 @@ class AlertRule(models.Model):
         BOTH = "both", "Seasonal or peers"
 
     # The owner; a rule of scope "all" or "tag" covers only its team's sources.
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.CASCADE, related_name="alert_rules", default=default_team_id
-    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="alert_rules", blank=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     enabled = models.BooleanField(default=True)
@@ -367,12 +365,10 @@ class SilenceQuerySet(models.QuerySet):
         return slugs
 
 
-class Silence(models.Model):
+class Silence(TeamOwned):
     """A maintenance window: alerts still evaluate and record events, but notify nobody."""
 
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.CASCADE, related_name="silences", default=default_team_id
-    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="silences", blank=True)
     source = models.ForeignKey(Source, null=True, blank=True, on_delete=models.CASCADE, related_name="silences")
     tag = models.CharField(max_length=64, blank=True)
     starts_at = models.DateTimeField(default=timezone.now)
@@ -534,16 +530,14 @@ class NotificationChannelQuerySet(models.QuerySet):
         return self.filter(enabled=True)
 
 
-class NotificationChannel(models.Model):
+class NotificationChannel(TeamOwned):
     class Kind(models.TextChoices):
         EMAIL = "email", "Email"
         WEBHOOK = "webhook", "Webhook (JSON, HMAC-signed)"
         SLACK = "slack", "Slack-compatible incoming webhook"
         APPRISE = "apprise", "Apprise (about 170 services)"
 
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.CASCADE, related_name="channels", default=default_team_id
-    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="channels", blank=True)
     name = models.CharField(max_length=100, unique=True)
     kind = models.CharField(max_length=10, choices=Kind.choices)
     enabled = models.BooleanField(default=True)

@@ -79,6 +79,7 @@ def in_process(polls: int, checkpoints: list[int]) -> int:
         from django.core.management import call_command
         from django.db import reset_queries
 
+        from accounts.models import default_team_id
         from pollers.engine import Poller
         from pollers.fetch import Fetcher
         from pollers.health_batch import HealthBatch
@@ -87,7 +88,13 @@ def in_process(polls: int, checkpoints: list[int]) -> int:
         call_command("migrate", verbosity=0)
         base = f"http://127.0.0.1:{port}/status"
         Source.objects.bulk_create(
-            Source(slug=f"m-{i:04d}", name=f"M {i}", url=f"{base}/m-{i:04d}?stats=1", timeout_seconds=5.0)
+            Source(
+                slug=f"m-{i:04d}",
+                name=f"M {i}",
+                url=f"{base}/m-{i:04d}?stats=1",
+                timeout_seconds=5.0,
+                team_id=default_team_id(),
+            )
             for i in range(SOURCES)
         )
         sources = list(Source.objects.order_by("slug"))
@@ -150,8 +157,11 @@ def soak(seconds: float) -> int:
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=env, check=True)
         code = (
+            "from accounts.models import default_team_id\n"
             "from pollers.models import Source\n"
+            "team = default_team_id()\n"
             f"Source.objects.bulk_create(Source(slug=f's-{{i:04d}}', name=f'S {{i}}', interval_seconds=5, "
+            "team_id=team, "
             f"url=f'http://127.0.0.1:{port}/status/s-{{i:04d}}?stats=1') for i in range({SOURCES}))\n"
         )
         subprocess.run(

@@ -174,6 +174,7 @@ def run(args: argparse.Namespace, port: int) -> int:
     from django.core.management import call_command
     from django.db import close_old_connections, connection
 
+    from accounts.models import default_team_id
     from pollers.circuit import CircuitPolicy
     from pollers.engine import Poller
     from pollers.fetch import Fetcher
@@ -183,11 +184,18 @@ def run(args: argparse.Namespace, port: int) -> int:
     from pollers.models import Source
 
     call_command("migrate", verbosity=0)
+    team = default_team_id()  # bulk_create skips save(), which fills in the default team
     process = psutil.Process()
     n, concurrency = args.sources, args.concurrency
     base = f"http://127.0.0.1:{port}/status"
     Source.objects.bulk_create(
-        Source(slug=f"region-{i:04d}", name=f"Region {i}", url=f"{base}/region-{i:04d}?stats=1", timeout_seconds=2.0)
+        Source(
+            slug=f"region-{i:04d}",
+            name=f"Region {i}",
+            url=f"{base}/region-{i:04d}?stats=1",
+            timeout_seconds=2.0,
+            team_id=team,
+        )
         for i in range(n)
     )
     sources = list(Source.objects.order_by("slug"))
@@ -285,6 +293,7 @@ def run(args: argparse.Namespace, port: int) -> int:
         hanging = int(drift_sources * hanging_fraction)
         Source.objects.bulk_create(
             Source(
+                team_id=team,
                 slug=f"drift-{i:04d}",
                 name=f"Drift {i}",
                 url=f"{base}/drift-{i:04d}?stats=1" + (fault if i < hanging else ""),
@@ -325,7 +334,13 @@ def run(args: argparse.Namespace, port: int) -> int:
     # --- 3. memory after many polls ---------------------------------------------------------------
     Source.objects.all().delete()
     Source.objects.bulk_create(
-        Source(slug=f"region-{i:04d}", name=f"Region {i}", url=f"{base}/region-{i:04d}?stats=1", timeout_seconds=2.0)
+        Source(
+            slug=f"region-{i:04d}",
+            name=f"Region {i}",
+            url=f"{base}/region-{i:04d}?stats=1",
+            timeout_seconds=2.0,
+            team_id=team,
+        )
         for i in range(n)
     )
     sources[:] = list(Source.objects.order_by("slug"))
@@ -350,7 +365,8 @@ def run(args: argparse.Namespace, port: int) -> int:
     def use_sources(make_url: Callable[[int], str]) -> None:
         Source.objects.all().delete()
         Source.objects.bulk_create(
-            Source(slug=f"region-{i:04d}", name=f"Region {i}", url=make_url(i), timeout_seconds=5.0) for i in range(n)
+            Source(slug=f"region-{i:04d}", name=f"Region {i}", url=make_url(i), timeout_seconds=5.0, team_id=team)
+            for i in range(n)
         )
         sources[:] = list(Source.objects.order_by("slug"))
         urls[:] = [s.url for s in sources]

@@ -12,7 +12,7 @@ from django.db import models, transaction
 from django.db.models import Value
 from django.utils import timezone
 
-from accounts.models import default_team_id
+from accounts.models import TeamOwned
 from metrics.defaults import default_metric_paths
 from metrics.stores.base import SourceSpec
 
@@ -93,7 +93,7 @@ class SourceQuerySet(models.QuerySet):
         return self.filter(enabled=True)
 
 
-class Source(models.Model):
+class Source(TeamOwned):
     class Circuit(models.TextChoices):
         CLOSED = "closed", "Closed"
         OPEN = "open", "Open"
@@ -106,7 +106,7 @@ class Source(models.Model):
 
     slug = models.SlugField(max_length=64, unique=True)
     # The owner: who may see, operate and manage this source (accounts/teams.py).
-    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="sources", default=default_team_id)
+    team = models.ForeignKey("accounts.Team", on_delete=models.PROTECT, related_name="sources", blank=True)
     name = models.CharField("display name", max_length=120)
     url = models.URLField(max_length=2000)
     enabled = models.BooleanField(default=True)

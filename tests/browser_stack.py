@@ -15,8 +15,11 @@ import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests import services
 from tests.paths import ROOT
@@ -33,6 +36,25 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = ROOT / "test-artifacts"
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (never a downloaded browser); skipped, or failed in CI, without it."""
+    if not Path(CHROMIUM).exists():
+        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 USERNAME = "browser"
 PASSWORD = "browser-test-password-1"  # a throwaway account in a throwaway database
 INTERVAL = 5  # seconds between polls: the shortest a source allows, so changes show quickly

@@ -2,7 +2,6 @@
 source, rule, channel and silence moves into the default team; existing staff become its admins and
 every other user its viewer."""
 
-import accounts.models
 import django.db.models.deletion
 from django.conf import settings
 from django.db import migrations, models
@@ -71,6 +70,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='apitoken',
             name='team',
-            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='accounts.team'),
         ),
     ]

@@ -1,6 +1,5 @@
 """Every existing alertrule, notificationchannel, silence row moves into the default team (made by accounts 0003)."""
 
-import accounts.models
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -39,16 +38,16 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='alertrule',
             name='team',
-            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.CASCADE, related_name='alert_rules', to='accounts.team'),
         ),
         migrations.AlterField(
             model_name='notificationchannel',
             name='team',
-            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.CASCADE, related_name='channels', to='accounts.team'),
         ),
         migrations.AlterField(
             model_name='silence',
             name='team',
-            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.CASCADE, related_name='silences', to='accounts.team'),
         ),
     ]

@@ -1,6 +1,5 @@
 """Every existing source row moves into the default team (made by accounts 0003)."""
 
-import accounts.models
 import django.db.models.deletion
 from django.db import migrations, models
 
@@ -29,6 +28,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='source',
             name='team',
-            field=models.ForeignKey(default=accounts.models.default_team_id, on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='accounts.team'),
+            field=models.ForeignKey(blank=True, on_delete=django.db.models.deletion.PROTECT, related_name='sources', to='accounts.team'),
         ),
     ]

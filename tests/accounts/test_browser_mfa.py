@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pyotp
 import pytest
 
-from tests import services
-from tests.browser_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Stack
+from tests.browser_stack import ARTIFACTS, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 USERNAME = "mfa-browser"
@@ -43,16 +41,9 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture
 def page(stack: Stack) -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
     problems: list[str] = []
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = chromium.new_context(base_url=stack.url, viewport={"width": 1100, "height": 900})
+    with chromium() as browser:
+        context = browser.new_context(base_url=stack.url, viewport={"width": 1100, "height": 900})
         opened = context.new_page()
         opened.set_default_timeout(15000)
         opened.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
@@ -63,10 +54,7 @@ def page(stack: Stack) -> Iterator[Any]:
                 problems.append(f"console: {message.text} at {message.location.get('url')}")
 
         opened.on("console", on_console)
-        try:
-            yield opened
-        finally:
-            chromium.close()
+        yield opened
     # A CSP violation (an inline script, a foreign origin) shows as a console error.
     assert problems == []
 

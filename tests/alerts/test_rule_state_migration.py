@@ -33,7 +33,10 @@ def executor(transactional_db: None) -> Iterator[MigrationExecutor]:
 def test_it_keeps_the_rule_states_written_before_the_rename(executor: MigrationExecutor) -> None:
     executor.migrate(BEFORE)
     old = models_at(BEFORE)
-    source = old.get_model("pollers", "Source").objects.create(slug="us-east", name="US East", url="http://x.test/")
+    team = old.get_model("accounts", "Team").objects.create(slug="blue", name="Blue")
+    source = old.get_model("pollers", "Source").objects.create(
+        slug="us-east", name="US East", url="http://x.test/", team=team
+    )
     rule = old.get_model("alerts", "AlertRule").objects.create(name="cpu", kind="metric", metric="cpu_load")
     old.get_model("alerts", "AlertState").objects.create(rule=rule, source=source, status="firing", version=7)
 

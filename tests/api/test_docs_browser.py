@@ -5,13 +5,11 @@ CSP violation, no failed request and no script error."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import services
-from tests.browser_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, Stack
+from tests.browser_stack import ARTIFACTS, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -35,18 +33,8 @@ def web(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[St
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_it_renders_the_docs_page_without_csp_violations(browser: Any, web: Stack) -> None:

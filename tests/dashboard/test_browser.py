@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests import services
-from tests.browser_stack import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, PASSWORD, USERNAME, Stack
+from tests.browser_stack import ARTIFACTS, PASSWORD, USERNAME, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REGIONS = ("us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast")
@@ -36,18 +34,8 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        services.unavailable(f"Chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        services.unavailable("the playwright package is not installed (pip install -r requirements/dev.txt)")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with chromium() as launched:
+        yield launched
 
 
 def open_page(browser: Any, stack: Stack, problems: list[str], **context: Any) -> Any:

@@ -19,7 +19,12 @@ from metrics.lifecycle.models import Retention, RetentionPolicy
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-BEFORE_THE_MOVE = [("observability", "0002_default_retention_policy"), ("metrics", "0002_metric_rollups")]
+# Sources as they were then too: before teams, when a source needed no team.
+BEFORE_THE_MOVE = [
+    ("observability", "0002_default_retention_policy"),
+    ("metrics", "0002_metric_rollups"),
+    ("pollers", "0006_source_pinned_metrics"),
+]
 # The table keeps its name: only the model's state moves, so the previous release keeps working.
 TABLE = "observability_retentionpolicy"
 

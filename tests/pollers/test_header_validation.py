@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 
 from pollers.models import Source
 from pollers.validation import header_problem, validate_request_headers
+from tests.http_login import login_session
 
 BAD_HEADERS = [
     ({"X-Team": "ops\r\nX-Injected: 1"}, "carriage return (CR)"),
@@ -68,18 +69,7 @@ def test_it_refuses_a_crlf_header_in_the_admin_over_http(live_server: Any, setti
     settings.REQUIRE_MFA_FOR_STAFF = False
     get_user_model().objects.create_superuser("root", "root@example.com", "a-long-admin-password")
     session = requests.Session()
-    # allauth's login form: /admin/login/ only redirects anonymous visitors to it.
-    login = session.get(f"{live_server.url}/accounts/login/", timeout=10)
-    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login.text)
-    assert token is not None
-    logged_in = session.post(
-        f"{live_server.url}/accounts/login/?next=/admin/",
-        data={"login": "root", "password": "a-long-admin-password", "csrfmiddlewaretoken": token.group(1)},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert logged_in.status_code == 302, logged_in.text[:500]
-    assert "sessionid" in session.cookies
+    session.cookies.set("sessionid", login_session(live_server.url, "root", "a-long-admin-password"))
     add = session.get(f"{live_server.url}/admin/pollers/source/add/", timeout=10)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', add.text)
     assert token is not None
