@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, validat
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import TeamOwned
+from accounts.models import TeamOwned, default_team_id
 from alerts import evaluate
 from alerts.conditions import (
     OPERATORS,
@@ -321,7 +321,7 @@ class AlertRule(TeamOwned):
         elif kind == self.Kind.BURN_RATE:
             if not self.objective_id:
                 errors["objective"] = "Choose the objective whose error budget this rule watches."
-            elif self.objective is not None and self.objective.team_id != self.team_id:
+            elif self.objective is not None and self.objective.team_id != (self.team_id or default_team_id()):
                 errors["objective"] = "The objective belongs to another team."
             if not isinstance(self.burn_conditions, list) or len(self.burn_conditions) > MAX_BURN_CONDITIONS:
                 errors["burn_conditions"] = f"A list of at most {MAX_BURN_CONDITIONS} window pairs."

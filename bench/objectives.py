@@ -32,6 +32,7 @@ def child() -> None:
     setup_django()
     from django.db import connection
 
+    from accounts.models import default_team_id
     from alerts import measured
     from alerts.models import AlertRule
     from metrics.rollups import RollupBucket
@@ -44,8 +45,12 @@ def child() -> None:
 
     # An hour ahead, as in bench/alerts.py: evaluation takes silences at the poll's own time, current ones from memory.
     now = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(hours=1)
+    team = default_team_id()  # bulk_create skips save(), which fills in the default team
     sources = Source.objects.bulk_create(
-        [Source(slug=f"s{i}", name=f"s{i}", url=f"http://127.0.0.1/{i}", tags=["bench"]) for i in range(SOURCES)]
+        [
+            Source(slug=f"s{i}", name=f"s{i}", url=f"http://127.0.0.1/{i}", tags=["bench"], team_id=team)
+            for i in range(SOURCES)
+        ]
     )
     store = get_store()
     last_hour = now.replace(minute=0) - timedelta(hours=1)

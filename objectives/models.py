@@ -16,7 +16,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
 
-from accounts.models import default_team_id
+from accounts.models import TeamOwned, default_team_id
 from metrics import slo
 from pollers.models import Source
 
@@ -28,7 +28,7 @@ class ObjectiveQuerySet(models.QuerySet["Objective"]):
         return self.select_related("team").prefetch_related("sources")
 
 
-class Objective(models.Model):
+class Objective(TeamOwned):
     class Kind(models.TextChoices):
         AVAILABILITY = "availability", "Availability (answered polls)"
         METRIC = "metric", "Metric (good minutes)"
@@ -39,9 +39,7 @@ class Objective(models.Model):
 
     WINDOW_DAYS = ((7, "7 days"), (28, "28 days"), (30, "30 days"))
 
-    team = models.ForeignKey(
-        "accounts.Team", on_delete=models.CASCADE, related_name="objectives", default=default_team_id
-    )
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="objectives", blank=True)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     sources: models.ManyToManyField[Source, Any] = models.ManyToManyField(
@@ -74,15 +72,19 @@ class Objective(models.Model):
     def covered_sources(self) -> list[Source]:
         """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones)."""
         if self.tag:
-            found = Source.objects.filter(team=self.team).order_by("slug")
+            found = Source.objects.filter(team_id=self.owner_team_id()).order_by("slug")
             return [source for source in found if self.tag in (source.tags or [])]
         return sorted(self.sources.all(), key=lambda source: source.slug)
 
     def covers(self, source: Source) -> bool:
         """Without a query once ``source_ids`` is cached on the instance (the alert rule cache keeps it)."""
         if self.tag:
-            return source.team_id == self.team_id and self.tag in (source.tags or [])
+            return source.team_id == self.owner_team_id() and self.tag in (source.tags or [])
         return source.pk in self.source_ids()
+
+    def owner_team_id(self) -> int:
+        """The team, or the default one an objective saved without naming one lands in."""
+        return self.team_id if self.team_id is not None else default_team_id()
 
     def source_ids(self) -> frozenset[int]:
         cached: frozenset[int] | None = getattr(self, "_source_ids", None)
