@@ -45,12 +45,14 @@ class RequireStaffMfaMiddleware:
     def must_enrol(request: HttpRequest) -> bool:
         if not settings.REQUIRE_MFA_FOR_STAFF:
             return False
-        user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated or not user.is_staff:
-            return False
+        # The path first, the user last: reading the user loads the session, and a page that needs no
+        # session (a public status page) must not get one read (nor "Vary: Cookie") on its account.
         path = request.path
         if path.startswith(ACCOUNT_PAGES) and not path.startswith(WRITE_PAGES_UNDER_ACCOUNTS):
             return False
         if not path.startswith("/admin/") and request.method in SAFE_METHODS:
+            return False
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not user.is_staff:
             return False
         return not has_second_factor(user)

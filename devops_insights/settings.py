@@ -95,6 +95,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     # Static files, answered before any session work.
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # A request for a status page's own host name is answered from that page's URLs (statuspages/hosts.py).
+    "statuspages.hosts.CustomHostMiddleware",
     # API edge: CORS answers preflights, so it sits above anything that could answer first; the API
     # error middleware wraps the rest so every response under /api/ has the one error shape.
     "corsheaders.middleware.CorsMiddleware",
@@ -476,6 +478,15 @@ if config.boolean("CSP_REPORT_ONLY", False):
     CONTENT_SECURITY_POLICY_REPORT_ONLY = {"DIRECTIVES": _CSP_DIRECTIVES}
 else:
     CONTENT_SECURITY_POLICY = {"DIRECTIVES": _CSP_DIRECTIVES}
+# --- Status pages (statuspages/, docs/status-pages.md) -------------------------------------
+# How long a built page is reused; edits and health changes show at once anyway (generation keys).
+STATUS_PAGE_CACHE_SECONDS = config.integer("STATUS_PAGE_CACHE_SECONDS", 30, minimum=1, maximum=3600)
+STATUS_PAGE_RATE_LIMIT_IP = config.rate("STATUS_PAGE_RATE_LIMIT_IP", "300/m")  # public page requests per client IP
+# Password tries per client IP and page: a password-protected page resists guessing.
+STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT", "10/15m")
+STATUS_PAGE_UNLOCK_DAYS = config.integer(
+    "STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365
+)  # the unlock cookie's life
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 # The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
 # latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).

@@ -52,6 +52,7 @@ RELATIVE_ERROR = 2 ** (1 / (2 * BINS_PER_DOUBLING)) - 1
 ERROR_KIND = re.compile(r"[a-z0-9_]{1,40}")
 MAX_AVAILABILITY_BUCKETS = 100_000
 MAX_AVAILABILITY_SPANS = 16
+MAX_AVAILABILITY_SOURCES = 500  # sources read at once (a status page reads all of its sources together)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,19 @@ def check_spans(spans: Sequence[AvailabilitySpan]) -> list[AvailabilitySpan]:
     if len(spans) > MAX_AVAILABILITY_SPANS:
         raise ValueError(f"at most {MAX_AVAILABILITY_SPANS} spans at once, got {len(spans)}")
     return [check_span(span) for span in spans]
+
+
+def check_sources(sources: Sequence[str]) -> list[str]:
+    """The source slugs, each once, in the order given; ValueError for too many or a non-string."""
+    if isinstance(sources, str):
+        raise ValueError("sources must be a list of source slugs, not one string")
+    unique = list(dict.fromkeys(sources))
+    if len(unique) > MAX_AVAILABILITY_SOURCES:
+        raise ValueError(f"at most {MAX_AVAILABILITY_SOURCES} sources at once, got {len(unique)}")
+    for source in unique:
+        if not isinstance(source, str) or not source:
+            raise ValueError(f"a source is a non-empty slug, got {source!r}")
+    return unique
 
 
 # --- outcomes --------------------------------------------------------------------------------

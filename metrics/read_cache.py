@@ -187,6 +187,11 @@ class CachedMetricStore(MetricStore):
     ) -> list[AvailabilityBucket]:
         return self.backend_store.availability(source, tier, start, end, latency=latency)
 
+    def availability_of_sources(
+        self, sources: Sequence[str], tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> dict[str, list[AvailabilityBucket]]:
+        return self.backend_store.availability_of_sources(sources, tier, start, end, latency=latency)
+
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.backend_store.availability_totals(source, spans)
 

@@ -8,3 +8,6 @@ class StatusPagesConfig(AppConfig):
 
     name = "statuspages"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from statuspages import receivers  # noqa: F401 - connects the signal receivers

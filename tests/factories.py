@@ -20,6 +20,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
+from statuspages.models import Component, StatusPage
 
 PASSWORD = "a-long-test-password-9"  # every factory user's, for tests that log in through a form
 
@@ -199,6 +200,7 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
         store.record(source.spec(), body, fetched_at)
 
 
+<<<<<<< HEAD
 # --- objectives ---------------------------------------------------------------------------------
 
 
@@ -221,3 +223,29 @@ def record_outcomes(source: Source, at: datetime, *, up: int = 0, down: int = 0,
         store.record_poll_outcome(source.slug, at, True, 50.0)
     for _ in range(down):
         store.record_poll_outcome(source.slug, at, False, None, error_kind)
+=======
+# --- status pages -------------------------------------------------------------------------------
+
+
+def make_status_page(slug: str = "acme", team: Team | None = None, **fields: Any) -> StatusPage:
+    """A saved, published, public status page of ``team`` (a new team "blue" unless given)."""
+    if team is None:
+        team = Team.objects.filter(slug="blue").first() or make_team("blue")
+    password = fields.pop("password", "")
+    fields.setdefault("title", slug.replace("-", " ").title() + " status")
+    fields.setdefault("published", True)
+    page = StatusPage(slug=slug, team=team, **fields)
+    page.set_password(password)
+    page.save()
+    return page
+
+
+def make_component(
+    page: Any, name: str = "API", sources: list[Source] | tuple[Source, ...] = (), **fields: Any
+) -> Component:
+    """A saved, published component of ``page`` over ``sources``."""
+    component = Component.objects.create(page=page, name=name, **fields)
+    if sources:
+        component.sources.set(sources)
+    return component
+>>>>>>> main

@@ -16,15 +16,16 @@ def seed_default_team(apps, schema_editor):
     Membership = apps.get_model("accounts", "Membership")
     ApiToken = apps.get_model("accounts", "ApiToken")
     User = apps.get_model(*settings.AUTH_USER_MODEL.split("."))
-    team, _ = Team.objects.get_or_create(slug=DEFAULT_SLUG, defaults={"name": DEFAULT_NAME})
-    Membership.objects.bulk_create(
+    db = schema_editor.connection.alias  # the database being migrated, not always "default"
+    team, _ = Team.objects.using(db).get_or_create(slug=DEFAULT_SLUG, defaults={"name": DEFAULT_NAME})
+    Membership.objects.using(db).bulk_create(
         [
             Membership(team=team, user=user, role="admin" if user.is_staff or user.is_superuser else "viewer")
-            for user in User.objects.all()
+            for user in User.objects.using(db).all()
         ],
         ignore_conflicts=True,
     )
-    ApiToken.objects.filter(team__isnull=True).update(team=team)
+    ApiToken.objects.using(db).filter(team__isnull=True).update(team=team)
 
 
 class Migration(migrations.Migration):

@@ -6,9 +6,10 @@ from django.db import migrations, models
 
 def to_default_team(apps, schema_editor):
     Team = apps.get_model("accounts", "Team")
-    team, _ = Team.objects.get_or_create(slug="default", defaults={"name": "Default"})
+    db = schema_editor.connection.alias  # the database being migrated, not always "default"
+    team, _ = Team.objects.using(db).get_or_create(slug="default", defaults={"name": "Default"})
     for name in ['alertrule', 'notificationchannel', 'silence']:
-        apps.get_model("alerts", name).objects.filter(team__isnull=True).update(team=team)
+        apps.get_model("alerts", name).objects.using(db).filter(team__isnull=True).update(team=team)
 
 
 class Migration(migrations.Migration):

@@ -297,6 +297,28 @@ class MetricStore(abc.ABC):
         span = days_span(now, days)
         return day_series(self.availability(source, span.tier, span.start, span.end, latency=False), span)
 
+    def availability_of_sources(
+        self, sources: Sequence[str], tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> dict[str, list[AvailabilityBucket]]:
+        """``availability`` of several sources at once, keyed by source (every source asked is a key, in
+        the order asked). At most MAX_AVAILABILITY_SOURCES sources, else ValueError. Both stores answer in
+        one round trip (this default asks once per source). Read-only."""
+        from metrics.availability import check_sources
+
+        return {
+            source: self.availability(source, tier, start, end, latency=latency) for source in check_sources(sources)
+        }
+
+    def daily_availability_of_sources(
+        self, sources: Sequence[str], now: datetime, days: int = 90
+    ) -> dict[str, list[AvailabilityDay]]:
+        """``daily_availability`` of several sources in one ``availability_of_sources`` call (status pages)."""
+        from metrics.availability import day_series, days_span
+
+        span = days_span(now, days)
+        found = self.availability_of_sources(sources, span.tier, span.start, span.end, latency=False)
+        return {source: day_series(buckets, span) for source, buckets in found.items()}
+
     @abc.abstractmethod
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         """Delete the tier's buckets (live and backfilled) starting before ``before``, for one source or

@@ -119,6 +119,14 @@ class InstrumentedStore(MetricStore):
             "availability", lambda: self.inner.availability(source, tier, start, end, latency=latency), source
         )
 
+    def availability_of_sources(
+        self, sources: Sequence[str], tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> dict[str, list[AvailabilityBucket]]:
+        return self._call(
+            "availability_of_sources",
+            lambda: self.inner.availability_of_sources(sources, tier, start, end, latency=latency),
+        )
+
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self._call("availability_totals", lambda: self.inner.availability_totals(source, spans), source)
 

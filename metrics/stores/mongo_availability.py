@@ -150,6 +150,30 @@ class MongoAvailability:
             buckets.setdefault(int(doc["start_ms"]), Counts()).merge(_counts(doc, latency=latency))
         return [counts.bucket(from_epoch_ms(start_ms), span.tier) for start_ms, counts in buckets.items()]
 
+    def availability_of_sources(
+        self, sources: Sequence[str], tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> dict[str, list[AvailabilityBucket]]:
+        slugs = check_sources(sources)
+        span = check_span(AvailabilitySpan(tier, start, end))
+        if not slugs:
+            return {}
+        with availability_errors(f"read the availability of {len(slugs)} sources"):
+            docs = list(
+                self.availability_collection.find(
+                    {"source": {"$in": slugs}, "tier": span.tier, "start_ms": _range_ms(span)},
+                    sort=[("start_ms", ASCENDING)],
+                )
+            )
+        found: dict[str, dict[int, Counts]] = {slug: {} for slug in slugs}
+        for doc in docs:
+            buckets = found.get(doc["source"])
+            if buckets is not None:
+                buckets.setdefault(int(doc["start_ms"]), Counts()).merge(_counts(doc, latency=latency))
+        return {
+            slug: [counts.bucket(from_epoch_ms(start_ms), span.tier) for start_ms, counts in sorted(buckets.items())]
+            for slug, buckets in found.items()
+        }
+
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.availability_totals_of([source], spans)
 

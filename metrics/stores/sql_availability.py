@@ -138,6 +138,25 @@ class SqlAvailability:
             counts.add_cell(int(latency_bin), kind, int(count))
         return [counts.bucket(moment, span.tier) for moment, counts in buckets.items()]
 
+    def availability_of_sources(
+        self, sources: Sequence[str], tier: str, start: datetime, end: datetime, *, latency: bool = True
+    ) -> dict[str, list[AvailabilityBucket]]:
+        slugs = check_sources(sources)
+        span = check_span(AvailabilitySpan(tier, start, end))
+        if not slugs:
+            return {}
+        cells = self._cells().filter(source__in=slugs, tier=span.tier, start__gte=span.start, start__lt=span.end)
+        bin_column = "latency_bin" if latency else Value(NO_LATENCY)
+        query = cells.values_list("source", "start", bin_column, "error_kind").annotate(n=Sum("count"))
+        rows = self._guard(lambda: list(query.order_by("source", "start")), f"availability of {len(slugs)} sources")
+        found: dict[str, dict[datetime, Counts]] = {slug: {} for slug in slugs}
+        for slug, moment, latency_bin, kind, count in rows:
+            found[slug].setdefault(moment, Counts()).add_cell(int(latency_bin), kind, int(count))
+        return {
+            slug: [counts.bucket(moment, span.tier) for moment, counts in buckets.items()]
+            for slug, buckets in found.items()
+        }
+
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self.availability_totals_of([source], spans)
 

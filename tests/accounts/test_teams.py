@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, connection
@@ -15,6 +13,7 @@ from accounts.models import Membership, Role, Team
 from alerts.models import AlertRule
 from pollers.models import Source
 from tests.factories import add_member, make_source, make_team, make_user
+from tests.migration_state import models_at
 
 pytestmark = pytest.mark.django_db
 
@@ -117,13 +116,6 @@ BEFORE = [
     ("alerts", "0004_rulestate_acknowledged"),
 ]
 AFTER = [("accounts", "0003_teams"), ("pollers", "0007_team"), ("alerts", "0005_team")]
-
-
-def models_at(nodes: list[tuple[str, str]]) -> Any:
-    loader = MigrationExecutor(connection).loader
-    named = {app for app, _ in nodes}
-    others = [node for node in loader.graph.leaf_nodes() if node[0] not in named]
-    return loader.project_state([*nodes, *others]).apps
 
 
 @pytest.mark.django_db(transaction=True)

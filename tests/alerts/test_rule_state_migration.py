@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 
+from tests.migration_state import models_at
+
 BEFORE = [("alerts", "0001_initial")]
 AFTER = [("alerts", "0002_rename_alertstate_to_rulestate")]
-
-
-def models_at(alerts_node: list[tuple[str, str]]) -> Any:
-    """The models as the database has them: alerts at ``alerts_node``, every other app at its latest migration
-    (migrating alerts back leaves the others where they are, with columns an older state would not fill)."""
-    loader = MigrationExecutor(connection).loader
-    others = [node for node in loader.graph.leaf_nodes() if node[0] != "alerts"]
-    return loader.project_state([*alerts_node, *others]).apps
 
 
 @pytest.fixture

@@ -181,6 +181,25 @@ def test_it_lists_one_entry_per_day_for_ninety_day_bars(store: MetricStore) -> N
     assert (empty.polls, empty.uptime_percent, empty.worst_error_kind) == (0, None, None)
 
 
+def test_it_reads_the_day_bars_of_several_sources_at_once_as_each_alone(store: MetricStore) -> None:
+    for when, up, kind in WINDOW_POLLS:
+        store.record_poll_outcome(SLUG, at(when), up, 30.0 if up else None, kind)
+    store.record_poll_outcome("eu-west", NOON, False, None, "timeout")
+    store.replace_backfilled_availability("eu-west", DAY, [PollSample(NOON, True, 12.0)])
+
+    many = store.daily_availability_of_sources(["eu-west", SLUG, "nobody", SLUG], NOW)
+
+    assert list(many) == ["eu-west", SLUG, "nobody"]  # each once, in the order asked
+    assert many[SLUG] == store.daily_availability(SLUG, NOW)
+    assert many["eu-west"] == store.daily_availability("eu-west", NOW)
+    assert (many["eu-west"][-1].polls, many["eu-west"][-1].up) == (2, 1)  # live and backfilled added
+    assert all(day.polls == 0 for day in many["nobody"])
+    assert len(many["nobody"]) == 90
+    by_bucket = store.availability_of_sources([SLUG], "1h", at("2026-11-28"), NOW)
+    assert by_bucket[SLUG] == store.availability(SLUG, "1h", at("2026-11-28"), NOW)
+    assert store.availability_of_sources([], "1d", DAY, NOW) == {}
+
+
 def test_it_names_the_most_frequent_error_kind_of_a_day_ties_alphabetically(store: MetricStore) -> None:
     for minute, kind in enumerate(["timeout", "http_503", "timeout", "http_503", "dns"]):
         store.record_poll_outcome(SLUG, NOON + timedelta(minutes=minute), False, None, kind)
@@ -372,6 +391,9 @@ def test_it_refuses_a_bad_outcome_and_keeps_what_was_counted(
         (lambda s: s.uptime_summary(SLUG, NOW, windows=("1y",)), "unknown availability window '1y'"),
         (lambda s: s.uptime_summary(SLUG, NAIVE), "now must be timezone-aware"),
         (lambda s: s.daily_availability(SLUG, NOW, days=0), "days must be a whole number from 1 to 366"),
+        (lambda s: s.daily_availability_of_sources([f"s{i}" for i in range(501)], NOW), "at most 500 sources"),
+        (lambda s: s.availability_of_sources(SLUG, "1d", NOON, NOW), "not one string"),
+        (lambda s: s.availability_of_sources([SLUG], "1d", NOW, NOON), "must be after start"),
         (lambda s: s.prune_availability(SLUG, "raw", NOW), "unknown availability tier 'raw'"),
         (lambda s: s.prune_availability(SLUG, "1m", NAIVE), "before must be timezone-aware"),
         (lambda s: s.replace_backfilled_availability(SLUG, NOON, []), "since must be a UTC midnight"),

@@ -1,0 +1,253 @@
+"""The team's management pages for status pages (login required; accounts/teams.py decides the rest).
+
+- the list shows the pages of every team the user may READ in, and offers "New page" when the user may
+  MANAGE some team;
+- everything else (a page's settings, its components, incidents with their updates, maintenance windows,
+  drafts included) needs MANAGE in the page's team: a member who may only read gets 403, anyone else 404
+  (a page's existence is not confirmed to outsiders).
+
+Every change is written to the audit trail (accounts/audit.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_POST
+
+from accounts import audit
+from accounts.teams import Action, allows, restrict, teams_of
+from statuspages.forms import ComponentForm, IncidentForm, IncidentUpdateForm, MaintenanceForm, PageForm
+from statuspages.models import (
+    Component,
+    Incident,
+    IncidentStatus,
+    IncidentUpdate,
+    MaintenanceWindow,
+    StatusPage,
+)
+
+
+def _page_for_manage(request: HttpRequest, page_id: int) -> StatusPage:
+    page = get_object_or_404(restrict(StatusPage.objects.select_related("team"), request.user, Action.READ), pk=page_id)
+    if not allows(request.user, page.team_id, Action.MANAGE):
+        raise PermissionDenied("changing a status page needs the admin role in its team")
+    return page
+
+
+def _user(request: HttpRequest) -> Any:
+    """The signed-in user (every view here requires one)."""
+    return request.user if request.user.is_authenticated else None
+
+
+def _audit(request: HttpRequest, action: str, obj: Any) -> None:
+    audit.record(f"statuspages.{action}", request=request, object_type=type(obj).__name__, object_id=str(obj.pk))
+
+
+@login_required
+def page_list(request: HttpRequest) -> HttpResponse:
+    pages = restrict(StatusPage.objects.select_related("team"), request.user, Action.READ).order_by(
+        "team__name", "title"
+    )
+    manageable = set(teams_of(request.user, Action.MANAGE).values_list("pk", flat=True))
+    rows = [{"page": page, "can_manage": page.team_id in manageable} for page in pages]
+    context = {"rows": rows, "can_create": bool(manageable), "nav": "status_pages"}
+    return render(request, "statuspages/manage/list.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def page_create(request: HttpRequest) -> HttpResponse:
+    teams = teams_of(request.user, Action.MANAGE)
+    if not teams.exists():
+        raise PermissionDenied("creating a status page needs the admin role in a team")
+    form = PageForm(request.POST or None, teams=teams)
+    if request.method == "POST" and form.is_valid():
+        page = form.save()
+        _audit(request, "page.created", page)
+        messages.success(request, f"Status page {page.title} created. Add its components next.")
+        return redirect("statuspages:manage_page", page_id=page.pk)
+    return render(
+        request, "statuspages/manage/form.html", {"form": form, "title": "New status page", "nav": "status_pages"}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    form = PageForm(request.POST or None, instance=page, teams=teams_of(request.user, Action.MANAGE))
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        _audit(request, "page.changed", page)
+        messages.success(request, "Saved.")
+        return redirect("statuspages:manage_page", page_id=page.pk)
+    context = {
+        "page": page,
+        "form": form,
+        "components": page.components.prefetch_related("sources"),
+        "incidents": page.incidents.prefetch_related("updates")[:50],
+        "windows": page.maintenance_windows.all()[:50],
+        "now": timezone.now(),
+        "nav": "status_pages",
+    }
+    return render(request, "statuspages/manage/page.html", context)
+
+
+@login_required
+@require_POST
+def page_delete(request: HttpRequest, page_id: int) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    _audit(request, "page.deleted", page)
+    page.delete()
+    messages.success(request, "Status page deleted.")
+    return redirect("statuspages:manage_list")
+
+
+def _item_form(
+    request: HttpRequest,
+    page: StatusPage,
+    form_class: Any,
+    instance: Any,
+    title: str,
+    kind: str,
+) -> tuple[Any, HttpResponse | None]:
+    # A new item belongs to the page before validation, so the model's own checks see it whole.
+    form = form_class(request.POST or None, instance=instance or form_class._meta.model(page=page), page=page)
+    if request.method == "POST" and form.is_valid():
+        with transaction.atomic():
+            item = form.save(commit=False)
+            if hasattr(item, "created_by_id") and not item.pk:
+                item.created_by = _user(request)
+            item.save()
+            form.save_m2m()
+            if kind == "incident" and form.cleaned_data.get("first_update"):
+                IncidentUpdate.objects.create(
+                    incident=item,
+                    status=item.status,
+                    body=form.cleaned_data["first_update"],
+                    created_by=_user(request),
+                )
+        _audit(request, f"{kind}.{'changed' if instance else 'created'}", item)
+        messages.success(request, "Saved.")
+        return form, redirect("statuspages:manage_page", page_id=page.pk)
+    return form, None
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def component_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    component = get_object_or_404(Component, pk=item_id, page=page) if item_id else None
+    title = f"Edit {component.name}" if component else "New component"
+    form, done = _item_form(request, page, ComponentForm, component, title, "component")
+    if done:
+        return done
+    context = {
+        "page": page,
+        "form": form,
+        "title": title,
+        "item": component,
+        "kind": "component",
+        "nav": "status_pages",
+    }
+    return render(request, "statuspages/manage/form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def incident_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    incident = get_object_or_404(Incident, pk=item_id, page=page) if item_id else None
+    title = f"Incident: {incident.title}" if incident else "New incident"
+    form, done = _item_form(request, page, IncidentForm, incident, title, "incident")
+    if done:
+        return done
+    context = {
+        "page": page,
+        "form": form,
+        "title": title,
+        "item": incident,
+        "kind": "incident",
+        "update_form": IncidentUpdateForm(initial={"status": incident.status}) if incident else None,
+        "updates": incident.updates.all() if incident else [],
+        "nav": "status_pages",
+    }
+    return render(request, "statuspages/manage/form.html", context)
+
+
+@login_required
+@require_POST
+def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
+    """Add an update to the timeline; the incident takes its status (and is resolved by a "resolved" one)."""
+    page = _page_for_manage(request, page_id)
+    incident = get_object_or_404(Incident, pk=item_id, page=page)
+    form = IncidentUpdateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "An update needs a status and a text.")
+        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+    with transaction.atomic():
+        update = IncidentUpdate.objects.create(
+            incident=incident,
+            status=form.cleaned_data["status"],
+            body=form.cleaned_data["body"],
+            created_by=_user(request),
+        )
+        incident.status = update.status
+        if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
+            incident.resolved_at = update.created_at
+        elif update.status != IncidentStatus.RESOLVED:
+            incident.resolved_at = None
+        incident.save(update_fields=["status", "resolved_at", "updated_at"])
+    _audit(request, "incident.updated", incident)
+    messages.success(request, "Update posted.")
+    return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def maintenance_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    window = get_object_or_404(MaintenanceWindow, pk=item_id, page=page) if item_id else None
+    title = f"Maintenance: {window.title}" if window else "New maintenance window"
+    form, done = _item_form(request, page, MaintenanceForm, window, title, "maintenance")
+    if done:
+        return done
+    context = {"page": page, "form": form, "title": title, "item": window, "kind": "maintenance", "nav": "status_pages"}
+    return render(request, "statuspages/manage/form.html", context)
+
+
+def _delete(request: HttpRequest, page_id: int, model: Any, item_id: int, kind: str) -> HttpResponse:
+    page = _page_for_manage(request, page_id)
+    item = model.objects.filter(pk=item_id, page=page).first()
+    if item is None:
+        raise Http404(f"No such {kind}.")
+    _audit(request, f"{kind}.deleted", item)
+    item.delete()
+    messages.success(request, "Deleted.")
+    return redirect("statuspages:manage_page", page_id=page.pk)
+
+
+@login_required
+@require_POST
+def component_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
+    return _delete(request, page_id, Component, item_id, "component")
+
+
+@login_required
+@require_POST
+def incident_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
+    return _delete(request, page_id, Incident, item_id, "incident")
+
+
+@login_required
+@require_POST
+def maintenance_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
+    return _delete(request, page_id, MaintenanceWindow, item_id, "maintenance")

@@ -1,0 +1,130 @@
+"""Maintenance windows silence their components' sources; a critical alert can open a draft incident."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from alerts.engine import announce_event
+from alerts.models import AlertEvent, Severity, Silence
+from pollers.models import Source
+from statuspages.auto_incidents import open_drafts_for
+from statuspages.models import Incident, IncidentStatus, MaintenanceWindow
+from tests.factories import make_component, make_source, make_status_page
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def window_for(page: Any, *components: Any, hours: int = 2) -> MaintenanceWindow:
+    now = timezone.now()
+    window = MaintenanceWindow.objects.create(
+        page=page, title="DB upgrade", starts_at=now - timedelta(minutes=1), ends_at=now + timedelta(hours=hours)
+    )
+    window.components.add(*components)
+    return window
+
+
+def test_it_silences_every_source_of_the_windows_components_for_the_window() -> None:
+    page = make_status_page()
+    a, b, c = make_source("a"), make_source("b"), make_source("c")
+    window = window_for(page, make_component(page, "API", [a, b]), make_component(page, "Web", [b]))
+
+    silences = Silence.objects.filter(maintenance_windows=window)
+    assert sorted(s.source.slug for s in silences) == ["a", "b"]  # b once, c not at all
+    assert all((s.starts_at, s.ends_at) == (window.starts_at, window.ends_at) for s in silences)
+    assert all(s.reason == "Status page maintenance: DB upgrade" for s in silences)
+    # Alerting's own check sees them: one home for "is this source silenced".
+    assert Silence.objects.covering(a)
+    assert not Silence.objects.covering(c)
+
+
+def test_it_follows_the_window_when_its_times_components_or_sources_change() -> None:
+    page = make_status_page()
+    a, b = make_source("a"), make_source("b")
+    api = make_component(page, "API", [a])
+    window = window_for(page, api)
+
+    window.ends_at = window.ends_at + timedelta(hours=3)
+    window.save()
+    [silence] = Silence.objects.filter(maintenance_windows=window)
+    assert silence.ends_at == window.ends_at
+
+    api.sources.add(b)
+    assert sorted(Silence.objects.filter(maintenance_windows=window).values_list("source__slug", flat=True)) == [
+        "a",
+        "b",
+    ]
+    window.components.clear()
+    assert not Silence.objects.filter(maintenance_windows=window).exists()
+    assert not Silence.objects.covering(a)
+
+
+def test_it_removes_the_silences_with_the_window_and_leaves_others_alone() -> None:
+    page = make_status_page()
+    a = make_source("a")
+    manual = Silence.objects.create(source=a, ends_at=timezone.now() + timedelta(hours=1), reason="by hand")
+    window = window_for(page, make_component(page, "API", [a]))
+    assert Silence.objects.count() == 2
+
+    window.delete()
+
+    assert list(Silence.objects.all()) == [manual]
+
+
+def fired(source_slug: str, *, severity: str = Severity.CRITICAL, silenced: bool = False) -> dict[str, Any]:
+    source = Source.objects.filter(slug=source_slug).first() or make_source(source_slug)
+    event = AlertEvent.objects.create(
+        source=source,
+        rule_name="cpu",
+        kind=AlertEvent.Kind.FIRED,
+        severity=severity,
+        condition="cpu > 90",
+        message="INTERNAL cpu 97 on host-17",
+        occurred_at=timezone.now(),
+        silenced=silenced,
+    )
+    return event.as_dict()
+
+
+def test_it_opens_one_draft_per_critical_firing_on_a_published_component() -> None:
+    page = make_status_page(auto_draft_incidents=True)
+    source = make_source("a")
+    make_component(page, "Checkout", [source])
+    event = fired("a")
+
+    [draft] = open_drafts_for(event)
+
+    assert draft.is_draft
+    assert draft.status == IncidentStatus.INVESTIGATING
+    assert draft.title == "Problems with Checkout"
+    assert [c.name for c in draft.components.all()] == ["Checkout"]
+    assert "INTERNAL" not in draft.updates.get().body  # nothing of the alert is copied
+    assert open_drafts_for(event) == []  # the same firing again
+    assert open_drafts_for(fired("a")) == []  # an unresolved draft is already open
+    assert Incident.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("auto", "severity", "silenced", "published"),
+    [
+        (False, Severity.CRITICAL, False, True),  # the page did not opt in
+        (True, Severity.WARNING, False, True),
+        (True, Severity.CRITICAL, True, True),  # a maintenance window silenced it
+        (True, Severity.CRITICAL, False, False),  # an unpublished component
+    ],
+)
+def test_it_opens_no_draft_otherwise(auto: bool, severity: str, silenced: bool, published: bool) -> None:
+    page = make_status_page(auto_draft_incidents=auto)
+    make_component(page, "Checkout", [make_source("a")], published=published)
+    assert open_drafts_for(fired("a", severity=severity, silenced=silenced)) == []
+    assert not Incident.objects.exists()
+
+
+def test_it_opens_drafts_from_the_alert_signal() -> None:
+    page = make_status_page(auto_draft_incidents=True)
+    make_component(page, "Checkout", [make_source("a")])
+    announce_event("a", fired("a"))
+    assert Incident.objects.filter(is_draft=True).count() == 1

@@ -1,0 +1,159 @@
+"""The management pages: team admins create and run status pages; others may look or not even that."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import AuditEvent, Role
+from alerts.models import Silence
+from statuspages.models import Component, Incident, IncidentStatus, MaintenanceWindow, StatusPage, Visibility
+from tests.factories import add_member, make_component, make_source, make_status_page, make_team, make_user
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def team() -> Any:
+    return make_team("blue")
+
+
+def member(client: Client, team: Any, role: str, name: str = "ada") -> Any:
+    user = make_user(name)
+    add_member(user, team, role)
+    client.force_login(user)
+    return user
+
+
+def test_it_sends_the_anonymous_to_log_in(client: Client, team: Any) -> None:
+    page = make_status_page(team=team)
+    for url in ("/manage/status-pages/", f"/manage/status-pages/{page.pk}/", "/manage/status-pages/new/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/accounts/login/")
+
+
+def test_it_lets_readers_look_but_not_change(client: Client, team: Any) -> None:
+    page = make_status_page(team=team, title="Blue status")
+    member(client, team, Role.VIEWER)
+    listing = client.get("/manage/status-pages/")
+    assert listing.status_code == 200
+    assert "Blue status" in listing.content.decode()
+    assert "New status page" not in listing.content.decode()
+    assert client.get(f"/manage/status-pages/{page.pk}/").status_code == 403
+    assert client.get("/manage/status-pages/new/").status_code == 403
+    assert client.post(f"/manage/status-pages/{page.pk}/delete/").status_code == 403
+    assert StatusPage.objects.filter(pk=page.pk).exists()
+
+
+def test_it_hides_another_teams_page(client: Client, team: Any) -> None:
+    page = make_status_page(team=team, title="Blue status")
+    member(client, make_team("red"), Role.ADMIN)
+    assert "Blue status" not in client.get("/manage/status-pages/").content.decode()
+    assert client.get(f"/manage/status-pages/{page.pk}/").status_code == 404
+    assert client.get(f"/manage/status-pages/{page.pk}/components/new/").status_code == 404
+
+
+def test_it_links_the_management_pages_from_the_navigation(client: Client, team: Any) -> None:
+    member(client, team, Role.VIEWER)
+    assert 'href="/manage/status-pages/"' in client.get("/manage/status-pages/").content.decode()
+
+
+def test_an_admin_publishes_a_page_with_a_component_an_incident_and_maintenance(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    api = make_source("api-1", team=team)
+    other_team_source = make_source("red-1", team=make_team("red"))
+
+    created = client.post(
+        "/manage/status-pages/new/",
+        {"team": team.pk, "title": "Blue status", "slug": "blue", "visibility": "public", "published": "on"},
+    )
+    assert created.status_code == 302
+    page = StatusPage.objects.get(slug="blue")
+    base = f"/manage/status-pages/{page.pk}"
+
+    refused = client.post(f"{base}/components/new/", {"name": "API", "sources": [other_team_source.pk], "order": 1})
+    assert refused.status_code == 200  # the form again: another team's source is not a choice
+    assert not Component.objects.exists()
+    assert client.post(f"{base}/components/new/", {"name": "API", "sources": [api.pk], "order": 1}).status_code == 302
+    component = Component.objects.get()
+
+    opened = client.post(
+        f"{base}/incidents/new/",
+        {
+            "title": "Errors on checkout",
+            "impact": "major",
+            "status": "investigating",
+            "components": [component.pk],
+            "started_at": "2026-11-30T10:00",
+            "first_update": "We are *looking* into it.",
+        },
+    )
+    assert opened.status_code == 302
+    incident = Incident.objects.get()
+    assert incident.updates.get().body == "We are *looking* into it."
+    client.post(f"{base}/incidents/{incident.pk}/updates/", {"status": "resolved", "body": "Fixed."})
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert incident.resolved_at is not None
+
+    scheduled = client.post(
+        f"{base}/maintenance/new/",
+        {
+            "title": "DB upgrade",
+            "components": [component.pk],
+            "starts_at": "2026-12-10T01:00",
+            "ends_at": "2026-12-10T02:00",
+        },
+    )
+    assert scheduled.status_code == 302
+    window = MaintenanceWindow.objects.get()
+    assert [s.source for s in Silence.objects.filter(maintenance_windows=window)] == [api]
+
+    public = client.get("/status/blue/").content.decode()
+    assert "Errors on checkout" in public
+    assert "<em>looking</em>" in public
+    assert "DB upgrade" in public
+    assert AuditEvent.objects.filter(action__startswith="statuspages.").count() >= 5
+
+
+def test_it_requires_a_password_for_a_password_page_and_keeps_only_its_hash(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": Visibility.PASSWORD}
+    assert client.post("/manage/status-pages/new/", data).status_code == 200
+    assert not StatusPage.objects.exists()
+    client.post("/manage/status-pages/new/", {**data, "new_password": "correct horse 1"})
+    page = StatusPage.objects.get()
+    assert page.password_hash.startswith(("pbkdf2_", "argon2", "bcrypt", "scrypt"))
+    assert "correct horse 1" not in page.password_hash
+    assert page.check_password("correct horse 1")
+
+
+def test_it_refuses_a_members_page_on_a_custom_host(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    data = {
+        "team": team.pk,
+        "title": "Blue",
+        "slug": "blue",
+        "visibility": "members",
+        "custom_host": "status.blue.example",
+    }
+    response = client.post("/manage/status-pages/new/", data)
+    assert response.status_code == 200
+    assert "cannot have a custom host" in response.content.decode()
+
+
+def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    page = make_status_page(team=team)
+    component = make_component(page, "API", [make_source("api-1", team=team)])
+    client.post(
+        f"/manage/status-pages/{page.pk}/maintenance/new/",
+        {"title": "Swap", "components": [component.pk], "starts_at": "2026-12-10T01:00", "ends_at": "2026-12-10T02:00"},
+    )
+    window = MaintenanceWindow.objects.get()
+    assert Silence.objects.count() == 1
+    assert client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/").status_code == 302
+    assert not Silence.objects.exists()
