@@ -16,11 +16,8 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),
-<<<<<<< HEAD
     path("", include("objectives.urls")),
-=======
     # Public status pages (/status/<slug>/) and their management (/manage/status-pages/).
     path("", include("statuspages.urls")),
->>>>>>> main
     path("", include("dashboard.urls")),
 ]

@@ -118,21 +118,6 @@ def check_span(span: AvailabilitySpan) -> AvailabilitySpan:
     return AvailabilitySpan(span.tier, start, end)
 
 
-MAX_AVAILABILITY_SOURCES = 1000
-
-
-def check_sources(sources: Sequence[str]) -> list[str]:
-    """The distinct source slugs of a multi-source read, in order; ValueError past the bound."""
-    if isinstance(sources, str):
-        raise ValueError("sources must be a sequence of slugs, not one string")
-    found = list(dict.fromkeys(sources))
-    if len(found) > MAX_AVAILABILITY_SOURCES:
-        raise ValueError(f"at most {MAX_AVAILABILITY_SOURCES} sources at once, got {len(found)}")
-    if not all(isinstance(slug, str) and slug for slug in found):
-        raise ValueError("every source must be a non-empty slug")
-    return found
-
-
 def check_spans(spans: Sequence[AvailabilitySpan]) -> list[AvailabilitySpan]:
     if len(spans) > MAX_AVAILABILITY_SPANS:
         raise ValueError(f"at most {MAX_AVAILABILITY_SPANS} spans at once, got {len(spans)}")

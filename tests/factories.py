@@ -200,7 +200,6 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
         store.record(source.spec(), body, fetched_at)
 
 
-<<<<<<< HEAD
 # --- objectives ---------------------------------------------------------------------------------
 
 
@@ -223,7 +222,8 @@ def record_outcomes(source: Source, at: datetime, *, up: int = 0, down: int = 0,
         store.record_poll_outcome(source.slug, at, True, 50.0)
     for _ in range(down):
         store.record_poll_outcome(source.slug, at, False, None, error_kind)
-=======
+
+
 # --- status pages -------------------------------------------------------------------------------
 
 
@@ -248,4 +248,3 @@ def make_component(
     if sources:
         component.sources.set(sources)
     return component
->>>>>>> main

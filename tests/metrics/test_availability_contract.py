@@ -115,7 +115,7 @@ def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricSt
     assert dict(merged[1].errors) == {"timeout": 1}
     assert store.availability_counts_of(["us-east", "eu-west"], spans) == expected
     assert store.availability_counts_of([], spans) == [(0, 0)] * 3
-    with pytest.raises(ValueError, match="sequence of slugs"):
+    with pytest.raises(ValueError, match="not one string"):
         store.availability_counts_of("us-east", spans)
 
 
