@@ -11,11 +11,11 @@ from accounts.models import ApiToken, AuditEvent, generate_raw_token
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(admin.ModelAdmin):
-    list_display = ["name", "user", "scope", "prefix", "created_at", "expires_at", "last_used_at"]
-    list_filter = ["scope"]
+    list_display = ["name", "user", "team", "role", "prefix", "created_at", "expires_at", "last_used_at"]
+    list_filter = ["role", "team"]
     search_fields = ["name", "user__username", "prefix"]
     readonly_fields = ["prefix", "created_at", "last_used_at"]
-    fields = ["user", "name", "scope", "expires_at", "prefix", "created_at", "last_used_at"]
+    fields = ["user", "name", "team", "role", "expires_at", "prefix", "created_at", "last_used_at"]
 
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
         if change:

@@ -8,6 +8,8 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts, API tokens and audit"
 
     def ready(self) -> None:
-        from accounts import audit_receivers
+        from accounts import audit_receivers, audit_retention, audited_models
 
         audit_receivers.connect()
+        audited_models.register_all()
+        audit_retention.connect()

@@ -1,8 +1,13 @@
 """Writing audit events: one call, ``record``, fills in who, when and from where; secrets are masked.
 
 Logins, failed and refused logins, logouts, password and MFA changes are recorded by the receivers in
-accounts/audit_receivers.py. Object changes (later: sources, rules, tokens, memberships) go through the
-same ``record`` with ``object_type``, ``object_id`` and the fields ``before`` and ``after``.
+accounts/audit_receivers.py. Object changes (sources, rules, channels, silences, tokens, memberships, retention
+policies) are recorded by accounts/audit_trail.py through the same ``record`` with ``object_type``,
+``object_id``, ``team`` and the fields ``before`` and ``after``.
+
+Who: ``user`` when given, else the request's user; a request that came with an API token also names the token's
+prefix (``api.access`` leaves the principal on the request); without a request, the system actor of
+accounts/audit_context.py (``command:<name>`` or ``system``).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from accounts.audit_context import system_actor
 from accounts.client_ip import client_ip
 from accounts.models import AuditEvent
 from observability.context import current_request_id
@@ -47,16 +53,24 @@ def record(
     object_id: str = "",
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    team_id: int | None = None,
     **detail: Any,
 ) -> AuditEvent:
-    """Append one event. ``user`` defaults to the request's authenticated user."""
+    """Append one event. ``user`` defaults to the request's authenticated user (or its API token's owner)."""
+    token = getattr(getattr(request, "principal", None), "token", None)
     request_user = getattr(request, "user", None) if request is not None else None
+    if user is None and token is not None:
+        user = token.user
     if user is None and request_user is not None and request_user.is_authenticated:
         user = request_user
+    if not actor_label:
+        actor_label = user.get_username() if user is not None else ("" if request is not None else system_actor())
     event = AuditEvent(
         action=action,
         actor=user if user is not None and getattr(user, "pk", None) else None,
-        actor_label=(actor_label or (user.get_username() if user is not None else ""))[:254],
+        actor_label=actor_label[:254],
+        token_prefix=token.prefix if token is not None else "",
+        team_id=team_id,
         ip=client_ip(request) if request is not None else None,
         user_agent=str(request.META.get("HTTP_USER_AGENT", ""))[:USER_AGENT_MAX] if request is not None else "",
         request_id=(current_request_id() or "")[:64],

@@ -7,7 +7,8 @@ from allauth.account import forms as allauth_forms
 from django import forms
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts import teams
+from accounts.models import ApiToken, Role, Team
 
 EXPIRY_CHOICES = [
     ("never", "Never"),
@@ -21,16 +22,25 @@ MAX_TOKENS_PER_USER = 50
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What uses it, e.g. 'CI deploy checks'.")
-    scope = forms.ChoiceField(
-        choices=ApiToken.Scope.choices,
-        initial=ApiToken.Scope.READ,
-        help_text="Write is needed only to change sources, and only works for staff users.",
+    team = forms.ModelChoiceField(
+        queryset=Team.objects.none(), empty_label=None, help_text="The token sees and changes this team's objects only."
+    )
+    role = forms.ChoiceField(
+        choices=Role.choices,
+        initial=Role.VIEWER,
+        help_text=(
+            "Viewer reads; operator also silences, pauses and polls; admin also manages sources. "
+            "At most your own role in the team, and capped by it whenever the token is used."
+        ),
     )
     expires = forms.ChoiceField(choices=EXPIRY_CHOICES, initial="90", label="Expires")
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
+        team_field = self.fields["team"]
+        assert isinstance(team_field, forms.ModelChoiceField)
+        team_field.queryset = teams.teams_of(user)
 
     def clean_name(self) -> str:
         name = str(self.cleaned_data["name"]).strip()
@@ -42,6 +52,9 @@ class TokenForm(forms.Form):
         cleaned = super().clean() or {}
         if ApiToken.objects.filter(user=self.user).count() >= MAX_TOKENS_PER_USER:
             raise forms.ValidationError(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
+        team, role = cleaned.get("team"), cleaned.get("role")
+        if team is not None and role and teams.rank(role) > teams.rank(teams.role_in(self.user, team)):
+            self.add_error("role", f"Higher than your own role in {team.name}.")
         return cleaned
 
     def expires_at(self) -> datetime | None:

@@ -1,4 +1,5 @@
-"""API tokens: shown once, stored as a SHA-256 hash, scoped read or write, optionally expiring."""
+"""Teams and memberships; API tokens (shown once, stored as a SHA-256 hash, acting in one team with one role,
+optionally expiring); the append-only audit trail."""
 
 from __future__ import annotations
 
@@ -101,15 +102,12 @@ class ApiTokenQuerySet(models.QuerySet):
 
 
 class ApiToken(TeamOwned):
-    class Scope(models.TextChoices):
-        READ = "read", "Read"
-        WRITE = "write", "Read and write"
-
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_tokens")
-    # A token acts in one team, with a role no higher than its owner's there (accounts/teams.py).
+    # A token acts in one team, with a role no higher than its owner's there, at creation and at every use
+    # (accounts/teams.py: token_role).
     team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="api_tokens", blank=True)
     name = models.CharField(max_length=100)
-    scope = models.CharField(max_length=5, choices=Scope.choices, default=Scope.READ)
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.VIEWER)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
     # The first characters identify a token in lists without revealing it.
     prefix = models.CharField(max_length=12, editable=False)
@@ -128,11 +126,23 @@ class ApiToken(TeamOwned):
 
     @classmethod
     def issue(
-        cls, user: Any, name: str, scope: str = Scope.READ, expires_at: datetime | None = None
+        cls,
+        user: Any,
+        name: str,
+        role: str = Role.VIEWER,
+        expires_at: datetime | None = None,
+        *,
+        team: Team | None = None,
     ) -> tuple[ApiToken, str]:
-        """Create a token and return it with its raw value, which is never stored or shown again."""
+        """Create a token and return it with its raw value, which is never stored or shown again.
+
+        The caller checks that ``role`` is no higher than the owner's in ``team`` (the token page's form does);
+        at every use the token's role is capped by the owner's current one anyway.
+        """
         raw = generate_raw_token()
-        token = cls(user=user, name=name, scope=scope, expires_at=expires_at)
+        token = cls(user=user, name=name, role=role, expires_at=expires_at)
+        if team is not None:
+            token.team = team
         token.set_raw(raw)
         token.save()
         return token, raw
@@ -146,7 +156,7 @@ class ApiToken(TeamOwned):
         """The active token matching ``raw``, recording its use, or None."""
         if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
             return None
-        token = cls.objects.active().select_related("user").filter(token_hash=hash_token(raw)).first()
+        token = cls.objects.active().select_related("user", "team").filter(token_hash=hash_token(raw)).first()
         if token is None:
             return None
         now = timezone.now()
@@ -154,10 +164,6 @@ class ApiToken(TeamOwned):
             cls.objects.filter(pk=token.pk).update(last_used_at=now)
             token.last_used_at = now
         return token
-
-    @property
-    def can_write(self) -> bool:
-        return self.scope == self.Scope.WRITE
 
 
 class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
@@ -179,15 +185,16 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEvent"]):
 class AuditEvent(models.Model):
     """One append-only audit record: who did what, when and from where.
 
-    Today accounts/audit.py writes logins, failed and refused logins, logouts, password and MFA changes.
-    The object fields (``object_type``, ``object_id``, ``before``, ``after``, secrets masked by
-    ``accounts.audit.mask_secrets``) are there so the audit of changes to sources, rules, channels,
-    tokens and memberships is written into the same table.
+    accounts/audit.py writes logins, failed and refused logins, logouts, password and MFA changes;
+    accounts/audit_trail.py writes every create, change and delete of the audited models (sources, rules,
+    channels, silences, tokens, memberships, retention policies) with ``object_type``, ``object_id``,
+    ``before``, ``after`` (secrets masked) and the object's ``team``.
     """
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True, editable=False)
     action = models.CharField(max_length=64, db_index=True)
-    # Who: a user (kept as text too, so the record survives the account), or later an API token.
+    # Who: a user (kept as text too, so the record survives the account), with the prefix of the API token it
+    # acted through; or a command ("system", "command:<name>").
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -199,6 +206,11 @@ class AuditEvent(models.Model):
     request_id = models.CharField(max_length=64, blank=True)
     # What, for object changes.
     object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    # The team the object belongs to, so a team's admins read their team's trail. No database constraint and
+    # nothing done on delete: the record keeps the id of a team deleted since.
+    team = models.ForeignKey(
+        Team, null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
     object_id = models.CharField(max_length=64, blank=True)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)
@@ -208,7 +220,10 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["object_type", "object_id", "created_at"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id", "created_at"]),
+            models.Index(fields=["team", "created_at"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.action} {self.actor_label}"

@@ -31,11 +31,15 @@ __all__ = [
     "allows",
     "default_team",
     "default_team_id",
+    "lower_role",
     "rank",
     "restrict",
+    "restrict_to_token",
     "role_in",
     "team_ids",
     "teams_of",
+    "token_allows",
+    "token_role",
 ]
 
 Q = TypeVar("Q", bound=models.QuerySet[Any])
@@ -121,3 +125,27 @@ def default_team() -> Team:
 
 
 DEFAULT_SLUG = DEFAULT_TEAM_SLUG
+
+
+# --- API tokens ---------------------------------------------------------------------------------
+# A token acts in its one team, with its own role capped by its owner's current role there: a token of a
+# member removed since has no role (its requests are refused as unauthenticated), a demoted owner's token
+# is demoted with them.
+
+
+def token_role(token: Any) -> str | None:
+    """What ``token`` may do in its team now: ``lower_role(token's role, owner's current role)``, or None."""
+    return lower_role(token.role, role_in(token.user, token.team_id))
+
+
+def token_allows(token: Any, role: str | None, team: Team | int | None, action: Action | str) -> bool:
+    """Whether ``token``, with its effective ``role`` (``token_role``), may do ``action`` in ``team``."""
+    team_id = team.pk if isinstance(team, Team) else team
+    return team_id == token.team_id and rank(role) >= rank(REQUIRED_ROLE[Action(action)])
+
+
+def restrict_to_token(queryset: Q, token: Any, role: str | None, action: Action | str, field: str = "team") -> Q:
+    """``queryset`` cut to the rows of ``token``'s team, or to nothing when its ``role`` is short of ``action``."""
+    if rank(role) < rank(REQUIRED_ROLE[Action(action)]):
+        return queryset.none()
+    return queryset.filter(**{field: token.team_id})

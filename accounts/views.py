@@ -30,15 +30,19 @@ def tokens(request: HttpRequest) -> HttpResponse:
         form = TokenForm(request.POST, user=request.user)
         if form.is_valid():
             token, created_raw = ApiToken.issue(
-                request.user, form.cleaned_data["name"], form.cleaned_data["scope"], form.expires_at()
+                request.user,
+                form.cleaned_data["name"],
+                form.cleaned_data["role"],
+                form.expires_at(),
+                team=form.cleaned_data["team"],
             )
-            logger.info("API token %s (%s) created by %s", token.prefix, token.scope, request.user)
+            logger.info("API token %s (%s in %s) created by %s", token.prefix, token.role, token.team, request.user)
             form = TokenForm(user=request.user)
     else:
         form = TokenForm(user=request.user)
     context = {
         "form": form,
-        "tokens": ApiToken.objects.filter(user=cast(Any, request.user)),
+        "tokens": ApiToken.objects.filter(user=cast(Any, request.user)).select_related("team"),
         # Rendered in this response only, never stored: the page is no-store so no cache keeps it.
         "created_raw": created_raw,
         "nav": "tokens",

@@ -1,11 +1,13 @@
-"""Who may call an operation, declared on the route (``auth=READ`` or ``auth=STAFF_WRITE``), and the steps
-that decide it, in this order:
+"""Who may call an operation, declared on the route (``auth=READ``, ``auth=OPERATE`` or ``auth=MANAGE``), and
+the steps that decide it, in this order:
 
 1. the client IP's rate limit, counted before anything else so that guessing tokens is limited too;
 2. the credentials (``api.auth``): a Bearer token, else a browser session; 401 when neither holds;
 3. the caller's own rate limit (per token, or per signed-in user), reported in ``X-RateLimit-*``;
 4. the CSRF check for a session's unsafe request, exactly as a form post would get it;
-5. the rights the route asks for (a write-scoped token, a staff user); 403 when they are missing.
+5. the role the route asks for, when the credential alone decides it: a token whose (effective) role is below
+   it gets 403. Which objects a caller reaches is then the view's filter (``Principal.restrict``): another
+   team's object is a 404 like a missing one, a visible object the caller may not change a 403.
 
 ``admit`` runs them (``api.conventions`` calls it before ninja parses anything). The two auth classes are
 what ninja and the OpenAPI document know of it: each names a security scheme, and answers ninja's own
@@ -22,6 +24,7 @@ from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 
 from accounts.client_ip import client_ip
+from accounts.teams import REQUIRED_ROLE, Action
 from api import throttle
 from api.auth import Principal, authenticate, enforce_csrf
 from api.errors import ApiError
@@ -31,18 +34,26 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 class Access(enum.Enum):
     PUBLIC = "public"  # probes and the schema: no credentials, no rate limit
-    READ = "read"  # any signed-in user or token
-    STAFF_WRITE = "staff_write"  # a staff user's session, or a staff user's write-scoped token
+    READ = "read"  # viewer: any member's session, or a token, reading its teams' objects
+    OPERATE = "operate"  # operator: silence, acknowledge, pause, resume, poll now
+    MANAGE = "manage"  # admin: sources, rules, channels, tokens, members, the audit trail
+
+    @property
+    def action(self) -> Action:
+        return Action(self.value)
+
+
+def role_refused(action: Action) -> ApiError:
+    """The one 403 for a role short of ``action``: by the route (a token's role) or by the object's team."""
+    needed = REQUIRED_ROLE[action]
+    return ApiError(
+        403, "insufficient_role", f"This needs the {needed} role in the team.", {"required_role": str(needed)}
+    )
 
 
 def check_access(principal: Principal, access: Access) -> None:
-    if access is Access.STAFF_WRITE:
-        if not principal.can_write:
-            raise ApiError(
-                403, "insufficient_scope", "This token is read-only; this operation needs a write-scoped token."
-            )
-        if not principal.is_staff:
-            raise ApiError(403, "staff_required", "Only staff users may change sources.")
+    if access in (Access.OPERATE, Access.MANAGE) and not principal.may(access.action):
+        raise role_refused(access.action)
 
 
 def admit(request: HttpRequest, access: Access) -> Principal:
@@ -110,4 +121,5 @@ class SessionCookie(APIKeyCookie):
 
 
 READ = [BearerToken(Access.READ), SessionCookie(Access.READ)]
-STAFF_WRITE = [BearerToken(Access.STAFF_WRITE), SessionCookie(Access.STAFF_WRITE)]
+OPERATE = [BearerToken(Access.OPERATE), SessionCookie(Access.OPERATE)]
+MANAGE = [BearerToken(Access.MANAGE), SessionCookie(Access.MANAGE)]

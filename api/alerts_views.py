@@ -16,7 +16,9 @@ from ninja import Query, Schema
 from pydantic import Field
 
 from alerts.models import AlertEvent, RuleState, Silence
+from api.access import principal_of
 from api.alerts_schemas import AlertList, Kind, SeverityName, State
+from api.auth import Principal
 from api.errors import field_errors
 from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
 from api.router import ApiRouter
@@ -41,24 +43,30 @@ class AlertQuery(Schema):
 @router.get("", response=documented({200: AlertList}, 400, 401, 429, 500), operation_id="listAlerts")
 def alerts(request: HttpRequest, query: Query[AlertQuery]) -> dict[str, Any]:
     """Active alerts (firing, then pending) and recent alert events, newest first."""
+    principal = principal_of(request)
     source = None
     if query.source is not None:
-        source = Source.objects.filter(slug=query.source).first()
+        # Another team's source is refused exactly like a missing one.
+        source = principal.restrict(Source.objects.all()).filter(slug=query.source).first()
         if source is None:
             raise field_errors({"source": ["no such source"]}, "Some query parameters are invalid.")
     now = timezone.now()
-    return {"generated_at": now.isoformat(), "active": _active(query, source, now), "events": _events(query, source)}
+    return {
+        "generated_at": now.isoformat(),
+        "active": _active(principal, query, source, now),
+        "events": _events(principal, query, source),
+    }
 
 
-def _active(query: AlertQuery, source: Source | None, now: datetime) -> list[dict[str, Any]]:
-    states = RuleState.objects.active().select_related("rule", "source")
+def _active(principal: Principal, query: AlertQuery, source: Source | None, now: datetime) -> list[dict[str, Any]]:
+    states = principal.restrict(RuleState.objects.active(), field="source__team").select_related("rule", "source")
     if query.state:
         states = states.filter(status=query.state)
     if query.severity:
         states = states.filter(rule__severity=query.severity)
     if source is not None:
         states = states.filter(source=source)
-    silences = list(Silence.objects.active(now))
+    silences = list(principal.restrict(Silence.objects.active(now)))
     rows = []
     # "firing" sorts before "pending": what is burning comes first.
     for state in states.order_by("status", "-firing_since", "source__slug", "rule__name"):
@@ -82,8 +90,8 @@ def _active(query: AlertQuery, source: Source | None, now: datetime) -> list[dic
     return rows
 
 
-def _events(query: AlertQuery, source: Source | None) -> list[dict[str, Any]]:
-    events = AlertEvent.objects.select_related("source")
+def _events(principal: Principal, query: AlertQuery, source: Source | None) -> list[dict[str, Any]]:
+    events = principal.restrict(AlertEvent.objects.all(), field="source__team").select_related("source")
     if query.severity:
         events = events.filter(severity=query.severity)
     if source is not None:

@@ -129,7 +129,7 @@ def export(request: HttpRequest, slug: Slug, query: Query[ExportQuery]) -> Strea
     """The whole history in a range, streamed as CSV or NDJSON (newest first), in constant memory."""
     if problems := query.problems():
         raise field_errors(problems, "Some query parameters are invalid.")
-    source = source_or_404(slug)
+    source = source_or_404(request, slug)
     store = get_store()
     # The first page is read before answering, so an unavailable store is a 503, not a cut stream.
     first = store.history(slug, start=query.start, end=query.end, limit=settings.API_EXPORT_PAGE_SIZE)

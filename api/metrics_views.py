@@ -29,11 +29,10 @@ from api.params import (
 )
 from api.router import ApiRouter
 from api.schemas import READ_ERRORS, ChangesPage, HistoryPage, Series, Snapshot, SnapshotIndex, documented
-from api.sources_views import source_or_404
+from api.sources_views import source_or_404, visible_sources
 from metrics.serialization import bucket_json, change_entry_json, history_entry_json, snapshot_json, time_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryEntry
-from pollers.models import Source
 
 DEFAULT_SERIES_WINDOW = timedelta(hours=24)
 
@@ -63,7 +62,7 @@ def metrics_index(
     payload: QueryEx[TrueFalse | None, P(description="Include each raw payload (default false).")] = None,
 ) -> dict[str, Any]:
     """The latest snapshot of every source, in one response; each raw payload only with payload=true."""
-    known = set(Source.objects.values_list("slug", flat=True))
+    known = set(visible_sources(request).values_list("slug", flat=True))
     snapshots = {slug: snap for slug, snap in get_store().latest_all().items() if slug in known}
     with_payload = payload == "true"
     set_last_modified(response, max((snap.last_seen_at for snap in snapshots.values()), default=None))
@@ -78,7 +77,7 @@ def metrics_index(
 )
 def metrics_detail(request: HttpRequest, response: HttpResponse, slug: Slug) -> dict[str, Any]:
     """The latest snapshot of a source, with its payload."""
-    source_or_404(slug)
+    source_or_404(request, slug)
     snapshot = get_store().latest(slug)
     if snapshot is None:
         raise ApiError(404, "no_data", f"Source {slug!r} has no stored snapshot yet.")
@@ -104,7 +103,7 @@ def page_response(
     """One page of a source's history, each entry shown by ``entry_data`` (history and changes differ only there)."""
     if problems := query.problems():
         raise field_errors(problems, "Some query parameters are invalid.")
-    source_or_404(slug)
+    source_or_404(request, slug)
     limit = query.limit or settings.API_PAGE_SIZE
     try:
         page = get_store().history(slug, start=query.start, end=query.end, limit=limit, cursor=query.cursor)
@@ -159,7 +158,7 @@ class SeriesQuery(TimeRange):
 )
 def series(request: HttpRequest, slug: Slug, query: Query[SeriesQuery]) -> dict[str, Any]:
     """A metric in time buckets (min, avg, max, count), computed in the database; the last 24 h by default."""
-    source = source_or_404(slug)
+    source = source_or_404(request, slug)
     problems: dict[str, list[str]] = {}
     known_metrics = sorted((source.metric_paths or {}).keys())
     metric = query.metric if query.metric is not None else (known_metrics[0] if known_metrics else "")

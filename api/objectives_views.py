@@ -21,10 +21,9 @@ from ninja import Query, Schema
 from ninja.responses import Status
 from pydantic import ConfigDict, Field
 
-from accounts.models import Team
-from accounts.teams import Action, allows, default_team, restrict
+from accounts.teams import Action, default_team
 from alerts.markers import anomaly_markers
-from api.access import READ, principal_of
+from api.access import MANAGE, principal_of, role_refused
 from api.errors import ApiError, field_errors
 from api.params import TIMESTAMP_HELP, Slug, Text, Timestamp, reversed_range
 from api.router import ApiRouter
@@ -117,7 +116,7 @@ def objective_data(objective: Objective, now: datetime, *, with_budget: bool = F
 
 
 def visible(request: HttpRequest) -> Any:
-    return restrict(Objective.objects.with_sources(), principal_of(request).user, Action.READ)
+    return principal_of(request).restrict(Objective.objects.with_sources(), Action.READ)
 
 
 @router.get("", response=documented({200: ObjectiveList}, *READ_ERRORS), operation_id="listObjectives")
@@ -138,21 +137,22 @@ def objective_detail(request: HttpRequest, objective_id: int) -> dict[str, Any]:
 
 @router.post(
     "",
-    auth=READ,  # the team role decides below: MANAGE in the objective's team, and a write-scoped token
+    auth=MANAGE,  # and the objective's team decides below: its admin (a token: of its own team)
     response=documented({201: ObjectiveOut}, *WRITE_ERRORS),
     operation_id="createObjective",
 )
 def create_objective(request: HttpRequest, response: HttpResponse, body: ObjectiveCreate) -> Status:
-    """Create an objective in a team where the caller is an admin (a token needs the write scope)."""
+    """Create an objective in a team the caller administers (a token: its own team, by default)."""
     principal = principal_of(request)
-    if not principal.can_write:
-        raise ApiError(403, "insufficient_scope", "This token is read-only; this operation needs a write-scoped token.")
     data = body.model_dump()
-    team = Team.objects.filter(slug=data.pop("team")).first() if body.team else default_team()
+    if body.team:
+        team = principal.teams(Action.READ).filter(slug=data.pop("team")).first()
+    else:
+        team = principal.token.team if principal.token is not None else default_team()
     if team is None:
         raise field_errors({"team": ["no such team"]}, "The objective is invalid.")
-    if not allows(principal.user, team, Action.MANAGE):
-        raise ApiError(403, "forbidden", f"Only an admin of team {team.slug!r} may create its objectives.")
+    if not principal.allows(team, Action.MANAGE):
+        raise role_refused(Action.MANAGE)
     data.pop("team", None)
     slugs = data.pop("sources")
     errors: dict[str, list[str]] = {}
@@ -221,7 +221,7 @@ def anomalies(request: HttpRequest, query: Query[AnomalyQuery]) -> dict[str, Any
         problems = {"from": [f"the range may span at most {MAX_ANOMALY_RANGE.days} days"]}
     if problems:
         raise field_errors(problems, "Some query parameters are invalid.")
-    sources = restrict(Source.objects.all(), principal_of(request).user, Action.READ)
+    sources = principal_of(request).restrict(Source.objects.all(), Action.READ)
     if query.source is not None:
         sources = sources.filter(slug=query.source)
         if not sources.exists():

@@ -42,6 +42,7 @@ def poll_status(source: Source, now: datetime | None = None) -> str:
 def source_data(source: Source) -> dict[str, Any]:
     return {
         "slug": source.slug,
+        "team": source.team.slug,
         "name": source.name,
         "url": masked_url(source.url),
         "enabled": source.enabled,

@@ -58,6 +58,7 @@ class PollHealth(Strict):
 
 class Source(Strict):
     slug: str
+    team: str = Field(description="The owning team's slug.")
     name: str
     url: str = Field(description="Passwords and credential-like query values masked.")
     enabled: bool
@@ -121,6 +122,11 @@ class SourceWrite(Schema):
 
 class SourceCreate(SourceWrite):
     slug: Annotated[str, Field(pattern=SLUG_PATTERN, **model_limits("slug"))]
+    team: Annotated[str, Field(pattern=SLUG_PATTERN, max_length=50)] = Field(
+        default=UNSENT,
+        description="The owning team's slug. A token's objects go to its team; a session names one when it "
+        "manages several.",
+    )
     name: Annotated[Text, Field(min_length=1, **model_limits("name"))]
     url: Annotated[Text, Field(json_schema_extra={"format": "uri"}, **model_limits("url"))]
 

@@ -1,4 +1,7 @@
-"""``/api/v1/sources``: source definitions with poll health; staff write tokens may change them."""
+"""``/api/v1/sources``: source definitions with poll health, of the caller's teams; team admins change them.
+
+Another team's source answers 404 exactly like a missing one; a visible source the caller may not change 403.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +9,19 @@ import logging
 from typing import Any
 
 from django.db import transaction
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404
 from ninja import Query
 from ninja.responses import Status
 
+from accounts.models import Team
+from accounts.teams import Action
 from alerts.defaults import add_unreachable_rule
 from api import schemas
-from api.access import STAFF_WRITE, principal_of
+from api.access import MANAGE, principal_of, role_refused
 from api.conditional import set_last_modified
-from api.errors import ApiError
+from api.errors import ApiError, field_errors
 from api.params import Slug, Text, TrueFalse
 from api.representations import source_data
 from api.router import ApiRouter
@@ -27,13 +33,43 @@ from pollers.models import Source
 logger = logging.getLogger("api")
 
 router = ApiRouter(tags=["sources"])
+BODY_INVALID = "The request body is invalid."
 
 
-def source_or_404(slug: str) -> Source:
-    source = Source.objects.filter(slug=slug).first()
+def visible_sources(request: HttpRequest) -> QuerySet[Source]:
+    """The sources the caller may read (a token: its team's; a session: its teams')."""
+    return principal_of(request).restrict(Source.objects.select_related("team"))
+
+
+def source_or_404(request: HttpRequest, slug: str, action: Action = Action.READ) -> Source:
+    """The caller's source ``slug``: 404 when missing or another team's (the same answer), 403 when visible but
+    ``action`` needs a role the caller lacks in its team."""
+    source = visible_sources(request).filter(slug=slug).first()
     if source is None:
         raise ApiError(404, "source_not_found", f"No source with slug {slug!r}.")
+    if action is not Action.READ and not principal_of(request).allows(source.team_id, action):
+        raise role_refused(action)
     return source
+
+
+def team_for_create(request: HttpRequest, slug: str | None) -> Team:
+    """The team a new object goes to: the token's; for a session the named one, or its only team it manages."""
+    principal = principal_of(request)
+    if slug is None:
+        if principal.token is not None:
+            return principal.token.team
+        manageable = list(principal.teams(Action.MANAGE)[:2])
+        if len(manageable) == 1:
+            return manageable[0]
+        if not manageable:
+            raise role_refused(Action.MANAGE)
+        raise field_errors({"team": ["required: you manage several teams; name one by its slug"]}, BODY_INVALID)
+    team = principal.teams(Action.READ).filter(slug=slug).first()
+    if team is None:
+        raise field_errors({"team": [f"no team {slug!r} among yours"]}, BODY_INVALID)
+    if not principal.allows(team, Action.MANAGE):
+        raise role_refused(Action.MANAGE)
+    return team
 
 
 @router.get("", response=documented({200: SourceList}, *READ_ERRORS, not_modified=True), operation_id="listSources")
@@ -43,8 +79,9 @@ def sources(
     tag: Query[Text | None] = None,
     enabled: Query[TrueFalse | None] = None,
 ) -> dict[str, Any]:
-    """Every source: definition, poll health and alert state; filtered by region, tag or enabled."""
-    found = Source.objects.all()
+    """Every source of the caller's teams: definition, poll health and alert state; filtered by region, tag or
+    enabled."""
+    found = visible_sources(request)
     if region:
         found = found.filter(region=region)
     if enabled:
@@ -54,15 +91,20 @@ def sources(
 
 @router.post(
     "",
-    auth=STAFF_WRITE,
+    auth=MANAGE,
     response=documented({201: schemas.Source}, *WRITE_ERRORS),
     operation_id="createSource",
     openapi_extra={"responses": {201: {"headers": {"Location": {"schema": {"type": "string"}}}}}},
 )
 def create_source(request: HttpRequest, response: HttpResponse, body: SourceCreate) -> Status:
-    """Create a source (staff user, write-scoped token). Validated like the admin."""
-    source = Source()
-    apply_source_input(source, body.model_dump(exclude_unset=True))
+    """Create a source (team admin). Validated like the admin.
+
+    It belongs to the token's team; a session names ``team`` (a slug) when it manages several.
+    """
+    data = body.model_dump(exclude_unset=True)
+    team = team_for_create(request, data.pop("team", None))
+    source = Source(team=team)
+    apply_source_input(source, data)
     with transaction.atomic():
         source.save()
         add_unreachable_rule(source)  # ALERTS_DEFAULT_UNREACHABLE_RULE, as from the dashboard
@@ -78,20 +120,20 @@ def create_source(request: HttpRequest, response: HttpResponse, body: SourceCrea
 )
 def source_detail(request: HttpRequest, response: HttpResponse, slug: Slug) -> dict[str, Any]:
     """One source: definition, poll health and alert state."""
-    source = source_or_404(slug)
+    source = source_or_404(request, slug)
     set_last_modified(response, source.updated_at)
     return source_data(source)
 
 
 @router.patch(
     "/{slug:slug}",
-    auth=STAFF_WRITE,
+    auth=MANAGE,
     response=documented({200: schemas.Source}, *WRITE_ERRORS),
     operation_id="updateSource",
 )
 def update_source(request: HttpRequest, slug: Slug, body: SourceUpdate) -> dict[str, Any]:
-    """Change some fields of a source (staff user, write-scoped token)."""
-    source = source_or_404(slug)
+    """Change some fields of a source (team admin)."""
+    source = source_or_404(request, slug, Action.MANAGE)
     data = body.model_dump(exclude_unset=True)
     apply_source_input(source, data)
     source.save()
@@ -101,13 +143,13 @@ def update_source(request: HttpRequest, slug: Slug, body: SourceUpdate) -> dict[
 
 @router.delete(
     "/{slug:slug}",
-    auth=STAFF_WRITE,
+    auth=MANAGE,
     response=documented({204: None}, *(code for code in WRITE_ERRORS if code not in (413, 415))),
     operation_id="deleteSource",
 )
 def delete_source(request: HttpRequest, slug: Slug) -> Status:
-    """Delete a source and its stored metrics (staff user, write-scoped token)."""
-    source = source_or_404(slug)
+    """Delete a source and its stored metrics (team admin)."""
+    source = source_or_404(request, slug, Action.MANAGE)
     # The store first: if it is down nothing is deleted and the client can retry.
     get_store().delete_source(slug)
     with transaction.atomic():

@@ -11,6 +11,8 @@ from ninja.responses import Status
 
 import devops_insights
 from accounts.models import ApiToken
+from accounts.teams import token_role
+from api.access import principal_of
 from api.readiness import run_checks
 from api.router import ApiRouter
 from api.schemas import Index, Info, Liveness, Ready, documented
@@ -74,7 +76,11 @@ def may_see_details(request: HttpRequest) -> bool:
     if request_may_scrape(request.META):
         return True
     scheme, _, raw = (request.headers.get("Authorization") or "").strip().partition(" ")
-    return scheme.lower() == "bearer" and ApiToken.authenticate(raw.strip()) is not None
+    if scheme.lower() != "bearer":
+        return False
+    token = ApiToken.authenticate(raw.strip())
+    # A token of a member removed since is no credential here either.
+    return token is not None and token_role(token) is not None
 
 
 def _cache_backend() -> str:
@@ -90,7 +96,9 @@ def _channel_layer_backend() -> str:
 @router.get("/info", response=documented({200: Info}, 400, 401, 429, not_modified=True), operation_id="info")
 def info(request: HttpRequest) -> dict[str, Any]:
     """Version, enabled backends, regions and limits."""
-    configured = Source.objects.exclude(region="").values_list("region", flat=True).distinct()
+    # Only the caller's teams' regions: another team's region names are theirs.
+    visible = principal_of(request).restrict(Source.objects.all())
+    configured = visible.exclude(region="").values_list("region", flat=True).distinct()
     return {
         "name": "DevOps Insights",
         "version": devops_insights.__version__,

@@ -54,7 +54,7 @@ def main() -> int:
     from django.core.management import call_command
     from django.test import Client
 
-    from accounts.models import ApiToken
+    from accounts.models import ApiToken, Membership
     from metrics.stores import get_store
     from pollers.models import Source
 
@@ -69,6 +69,7 @@ def main() -> int:
     print(f"setup: {ENTRIES} history entries recorded in {time.perf_counter() - started:.1f} s")
 
     user = django.contrib.auth.get_user_model().objects.create_user("bench")
+    Membership.objects.create(user=user, team=source.team, role="viewer")
     _token, raw = ApiToken.issue(user, "bench")
     client = Client(HTTP_AUTHORIZATION=f"Bearer {raw}")
     # Two fifths: past the first pages, where the peak settles (one page being sent while the next is read).

@@ -111,7 +111,7 @@ SETUP = """
 from datetime import UTC, datetime, timedelta
 from django.contrib.auth import get_user_model
 from django.test import Client
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Membership, default_team_id
 from metrics.stores import get_store
 from pollers.models import Source
 store = get_store()
@@ -121,6 +121,7 @@ for source in Source.objects.all():
         store.record(source.spec(), {"status": "ok", "results": {"stats": {"online": i, "cpu_load": i % 90}}},
                      t0 + timedelta(seconds=30 * i))
 user = get_user_model().objects.create_user("bench", "bench@localhost", "bench-password-long-enough")
+Membership.objects.create(user=user, team_id=default_team_id(), role="viewer")  # the sources' team
 client = Client()
 client.force_login(user)
 print("session", client.cookies["sessionid"].value)

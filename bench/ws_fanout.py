@@ -264,9 +264,10 @@ def prepare(var_dir: Path) -> tuple[dict[str, str], str]:
     subprocess.run([*manage, "migrate", "--noinput"], cwd=ROOT, env=env, check=True, capture_output=True)
     script = (
         "from django.contrib.auth import get_user_model\n"
-        "from accounts.models import ApiToken\n"
+        "from accounts.models import ApiToken, Membership, default_team_id\n"
         "from pollers.models import Source\n"
         "user = get_user_model().objects.create_user('bench', 'bench@localhost', 'bench-password-long')\n"
+        "Membership.objects.create(user=user, team_id=default_team_id(), role='viewer')\n"
         "Source.objects.create(slug='bench', name='bench', url='http://127.0.0.1:9/bench')\n"
         "print(ApiToken.issue(user, 'bench')[1])\n"
     )

@@ -111,6 +111,8 @@ MIDDLEWARE = [
     # Accounts: allauth's login stages, then staff without a second factor are sent to enrol (accounts/mfa_required.py).
     "allauth.account.middleware.AccountMiddleware",
     "accounts.mfa_required.RequireStaffMfaMiddleware",
+    # The audit trail's actor (user, token, IP, user agent) for every change made during the request.
+    "accounts.audit_context.AuditContextMiddleware",
     # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
     "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
     # django-prometheus: its After last, to time everything above.
@@ -378,6 +380,8 @@ LOGIN_RATE_LIMIT_IP = config.rate("LOGIN_RATE_LIMIT_IP", "20/m")  # failed login
 LOGIN_RATE_LIMIT_USERNAME = config.rate("LOGIN_RATE_LIMIT_USERNAME", "5/5m")  # failed logins per user name + client
 ACCOUNT_RATE_LIMITS = {"login": "60/m/ip"}  # login_failed is keyed per request by accounts.adapter
 ACCOUNT_KNOWN_DEVICE_DAYS = config.integer("ACCOUNT_KNOWN_DEVICE_DAYS", 90, minimum=0, maximum=3650)
+# Audit events (logins, changes) older than this are deleted by the retention run (manage.py prune, the poller).
+AUDIT_RETENTION_DAYS = config.integer("AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36500)
 # Second factor: TOTP (with recovery codes) and WebAuthn passkeys.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_PASSKEY_LOGIN_ENABLED = True
@@ -487,6 +491,9 @@ STATUS_PAGE_PASSWORD_RATE_LIMIT = config.rate("STATUS_PAGE_PASSWORD_RATE_LIMIT",
 STATUS_PAGE_UNLOCK_DAYS = config.integer(
     "STATUS_PAGE_UNLOCK_DAYS", 7, minimum=1, maximum=365
 )  # the unlock cookie's life
+# Feeds, Statuspage v2 JSON and badges (statuspages/feed_access.py) share the two limits above; this is
+# how long clients and shared caches may keep a public page's copies (seconds).
+STATUS_FEEDS_MAX_AGE = config.integer("STATUS_FEEDS_MAX_AGE", 60, minimum=0, maximum=3600)
 DASHBOARD_STALE_AFTER_INTERVALS = config.integer("DASHBOARD_STALE_AFTER_INTERVALS", 2, minimum=1, maximum=100)
 # The drill-down's raw JSON: containers deeper than this shown collapsed, the text cut at this size;
 # latest.json is pretty-printed within the same size, else served compact (dashboard/raw_json.py).

@@ -14,6 +14,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # The whole JSON API, alerting's /api/v1/alerts and the liveness probe included (api/ninja_api.py).
     path("api/v1/", api.urls),
+    # Status pages' feeds, Statuspage v2 JSON and badges (statuspages/feed_urls.py).
+    path("status/", include("statuspages.feed_urls")),
     path("", include("accounts.urls")),
     path("", include("observability.urls")),
     path("", include("objectives.urls")),

@@ -13,7 +13,7 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.test import Client
 
-from accounts.models import ApiToken, Membership, Role, Team
+from accounts.models import ApiToken, Membership, Role, Team, default_team_id
 from metrics.stores import get_store
 from metrics.stores.base import RecordResult
 from pollers.circuit import CircuitPolicy
@@ -64,16 +64,47 @@ def add_member(user: Any, team: Team, role: str = Role.VIEWER) -> Membership:
     return Membership.objects.create(user=user, team=team, role=role)
 
 
-def logged_in(client: Client, username: str = "grace", *, staff: bool = False) -> Client:
-    """``client`` with a session for a new user (staff or not)."""
-    client.force_login(make_user(username, staff=staff))
+def logged_in(
+    client: Client, username: str = "grace", *, staff: bool = False, role: str | None = None, team: Team | None = None
+) -> Client:
+    """``client`` with a session for a new user (staff or not); with ``role``, a member of ``team`` (default team)."""
+    user = make_user(username, staff=staff)
+    if role is not None:
+        add_member(user, team or default_team(), role)
+    client.force_login(user)
     return client
 
 
-def make_token(username: str = "reader", *, scope: str = "read", staff: bool = False) -> str:
-    """A raw API token for ``username`` (made if missing), as the token page shows it once."""
+def default_team() -> Team:
+    """The team ``make_source`` and every model's default put things in."""
+    return Team.objects.get(pk=default_team_id())
+
+
+def make_member(username: str, role: str = Role.VIEWER, team: Team | None = None, **fields: Any) -> Any:
+    """A saved user who is a member of ``team`` (the default team unless given) with ``role``."""
+    user = make_user(username, **fields)
+    add_member(user, team or default_team(), role)
+    return user
+
+
+def make_token(
+    username: str = "reader",
+    *,
+    role: str = Role.VIEWER,
+    team: Team | None = None,
+    owner_role: str | None = None,
+    staff: bool = False,
+) -> str:
+    """A raw API token for ``username`` (made if missing) acting in ``team`` (the default team) with ``role``.
+
+    The owner becomes a member of the team with ``owner_role`` (``role`` unless given) when not one already,
+    so a token works as its role says; pass a lower ``owner_role`` to see the cap.
+    """
     user = get_user_model().objects.filter(username=username).first() or make_user(username, staff=staff)
-    _token, raw = ApiToken.issue(user, f"{username}-{scope}-{ApiToken.objects.count()}", scope=scope)
+    team = team or default_team()
+    if not Membership.objects.filter(user=user, team=team).exists():
+        add_member(user, team, owner_role or role)
+    _token, raw = ApiToken.issue(user, f"{username}-{role}-{ApiToken.objects.count()}", role=role, team=team)
     return raw
 
 
@@ -248,3 +279,58 @@ def make_component(
     if sources:
         component.sources.set(sources)
     return component
+
+
+# --- status page incidents and maintenance (feeds, v2 JSON) -------------------------------------
+
+
+def make_incident(
+    page: Any,
+    title: str = "Elevated errors",
+    updates: list[tuple[str, str]] | tuple[tuple[str, str], ...] = (("investigating", "We are looking into it."),),
+    components: list[Any] | tuple[Any, ...] = (),
+    **fields: Any,
+) -> Any:
+    """A saved incident of ``page`` with ``updates`` as (status, Markdown body), oldest first, a minute apart;
+    its status is the last update's."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from statuspages.models import Incident, IncidentUpdate
+
+    started = fields.pop("started_at", timezone.now() - timedelta(hours=1))
+    status = updates[-1][0] if updates else fields.pop("status", "investigating")
+    fields.setdefault("impact", "minor")
+    incident = Incident.objects.create(page=page, title=title, status=status, started_at=started, **fields)
+    for index, (update_status, body) in enumerate(updates):
+        IncidentUpdate.objects.create(
+            incident=incident, status=update_status, body=body, created_at=started + timedelta(minutes=index)
+        )
+    if components:
+        incident.components.set(components)
+    return incident
+
+
+def make_maintenance(
+    page: Any,
+    title: str = "Database upgrade",
+    starts_in: float = 1.0,
+    hours: float = 2.0,
+    components: list[Any] | tuple[Any, ...] = (),
+    **fields: Any,
+) -> Any:
+    """A saved maintenance window of ``page`` starting ``starts_in`` hours from now (negative: already begun)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from statuspages.models import MaintenanceWindow
+
+    starts = timezone.now() + timedelta(hours=starts_in)
+    window = MaintenanceWindow.objects.create(
+        page=page, title=title, starts_at=starts, ends_at=starts + timedelta(hours=hours), **fields
+    )
+    if components:
+        window.components.set(components)
+    return window

@@ -33,6 +33,7 @@ from metrics.availability import REQUIRED_KEEP
 from metrics.extraction import canonical_json
 from metrics.lifecycle.archive import archive_day
 from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
+from metrics.lifecycle.signals import retention_applied
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
 from metrics.stores.base import HistoryEntry, MetricStore
 from observability import instruments
@@ -329,6 +330,11 @@ def apply_retention(
     if not dry_run and not failures:
         instruments.PRUNE_LAST_SUCCESS.set(time.time())
         instruments.ROLLUP_LAST_SUCCESS.set(time.time())
+    if not dry_run and sources is None:
+        # Other histories (the audit trail) age out on the same run; one source's failure does not keep them.
+        for receiver, outcome in retention_applied.send_robust(sender=apply_retention, now=now, progress=progress):
+            if isinstance(outcome, Exception):
+                logger.error("retention: %s failed", getattr(receiver, "__qualname__", receiver), exc_info=outcome)
     if failures:
         raise RetentionFailed(f"retention failed for {failures} source(s); see the log")
     return reports

@@ -10,7 +10,7 @@ from django.test import Client
 
 from accounts.models import ApiToken, AuditEvent
 from tests.accounts.support import enrol_totp, post_login, totp_code
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, default_team, make_member, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -80,20 +80,21 @@ def test_it_sends_staff_without_a_second_factor_to_enrol_before_the_admin(client
 
 
 def test_it_refuses_a_write_view_to_staff_without_a_second_factor(client: Client, mfa_required: Any) -> None:
-    user = make_user("boss", staff=True)
+    user = make_member("boss", staff=True)
     client.force_login(user)
-    response = client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"})
+    form = {"name": "ci", "team": default_team().pk, "role": "viewer", "expires": "30"}
+    response = client.post("/accounts/tokens/", form)
     assert response.status_code == 403
     assert not ApiToken.objects.filter(user=user).exists()
     enrol_totp(user)
-    assert client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"}).status_code == 200
+    assert client.post("/accounts/tokens/", form).status_code == 200
     assert ApiToken.objects.filter(user=user).exists()
     assert client.get("/admin/").status_code == 200
 
 
 def test_it_lets_users_who_are_not_staff_write_without_a_second_factor(client: Client, mfa_required: Any) -> None:
     client.force_login(make_user("reader"))
-    assert client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"}).status_code == 200
+    assert client.post("/accounts/tokens/", {"name": "ci", "role": "viewer", "expires": "30"}).status_code == 200
 
 
 def test_it_requires_nothing_when_the_setting_is_off(client: Client, settings: Any) -> None:

@@ -1,4 +1,5 @@
-"""The API token settings page: list own tokens, create one (shown once), revoke."""
+"""The API token settings page: list own tokens, create one in one of the user's teams with a role no higher
+than the user's there (shown once), revoke."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import re
 import pytest
 from django.test import Client
 
-from accounts.models import ApiToken
-from tests.factories import bearer, make_user
+from accounts.models import ApiToken, Team
+from tests.factories import add_member, bearer, default_team, make_member, make_team, make_user
 
 pytestmark = pytest.mark.django_db
+
+
+def form(team: Team, role: str = "viewer", **fields: str) -> dict[str, object]:
+    return {"name": "ci", "team": team.pk, "role": role, "expires": "30", **fields}
 
 
 def test_it_asks_for_a_login(client: Client) -> None:
@@ -20,15 +25,16 @@ def test_it_asks_for_a_login(client: Client) -> None:
 
 
 def test_it_creates_a_token_and_shows_it_once(client: Client) -> None:
-    user = make_user()
+    user = make_member("reader")
     client.force_login(user)
-    response = client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"})
+    response = client.post("/accounts/tokens/", form(default_team()))
     assert response.status_code == 200
     assert "no-store" in response["Cache-Control"]
     raw = re.search(r"data-token>(dit_[^<]+)<", response.content.decode()).group(1)  # type: ignore[union-attr]
     token = ApiToken.objects.get(user=user)
     assert token.name == "ci"
     assert token.expires_at is not None
+    assert (token.team, token.role) == (default_team(), "viewer")
     assert raw not in token.token_hash
     assert Client().get("/api/v1/sources", **bearer(raw)).status_code == 200
     listing = client.get("/accounts/tokens/").content.decode()
@@ -36,17 +42,42 @@ def test_it_creates_a_token_and_shows_it_once(client: Client) -> None:
     assert token.prefix in listing
 
 
+def test_it_offers_only_the_users_teams(client: Client) -> None:
+    mine, theirs = make_team("blue"), make_team("red")
+    user = make_user("ada")
+    add_member(user, mine, "operator")
+    client.force_login(user)
+    page = client.get("/accounts/tokens/").content.decode()
+    assert f'value="{mine.pk}"' in page
+    assert f'value="{theirs.pk}"' not in page
+    response = client.post("/accounts/tokens/", form(theirs))
+    assert "Select a valid choice" in response.content.decode()
+    assert not ApiToken.objects.exists()
+
+
+def test_it_refuses_a_role_above_the_users_own(client: Client) -> None:
+    team = make_team("blue")
+    user = make_user("ada")
+    add_member(user, team, "operator")
+    client.force_login(user)
+    response = client.post("/accounts/tokens/", form(team, "admin"))
+    assert "Higher than your own role in Blue" in response.content.decode()
+    assert not ApiToken.objects.exists()
+    client.post("/accounts/tokens/", form(team, "operator"))
+    assert ApiToken.objects.get().role == "operator"
+
+
 def test_it_refuses_a_duplicate_name(client: Client) -> None:
-    user = make_user()
+    user = make_member("reader")
     ApiToken.issue(user, "ci")
     client.force_login(user)
-    response = client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "never"})
+    response = client.post("/accounts/tokens/", form(default_team(), expires="never"))
     assert "already have a token" in response.content.decode()
     assert ApiToken.objects.filter(user=user).count() == 1
 
 
 def test_it_revokes_only_the_users_own_tokens(client: Client) -> None:
-    user, other = make_user(), make_user("other")
+    user, other = make_member("reader"), make_member("other")
     mine, raw = ApiToken.issue(user, "mine")
     theirs, _ = ApiToken.issue(other, "theirs")
     client.force_login(user)
@@ -65,8 +96,8 @@ def test_it_revokes_only_the_users_own_tokens(client: Client) -> None:
 def test_it_shows_a_copy_button_and_a_curl_example_that_works(client: Client) -> None:
     import shlex
 
-    client.force_login(make_user())
-    page = client.post("/accounts/tokens/", {"name": "ci", "scope": "read", "expires": "30"}).content.decode()
+    client.force_login(make_member("reader"))
+    page = client.post("/accounts/tokens/", form(default_team())).content.decode()
     assert 'data-copy="new-token"' in page
     assert 'data-copy="curl-example"' in page
     assert "js/copy.js" in page

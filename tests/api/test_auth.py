@@ -1,4 +1,4 @@
-"""API authentication: session or bearer token; 401 without credentials, 403 without the scope."""
+"""API authentication: session or bearer token; 401 without credentials, 403 without the role."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from accounts.models import ApiToken
+from accounts.models import ApiToken, Membership
 from tests.api.support import assert_error
-from tests.factories import bearer, make_source, make_token, make_user
+from tests.factories import bearer, make_member, make_source, make_token, make_user
 
 # NEW_SOURCE points at loopback.
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
@@ -38,7 +38,7 @@ def test_it_answers_401_for_an_unknown_token(client: Client) -> None:
 
 
 def test_it_answers_401_for_an_expired_token(client: Client) -> None:
-    user = make_user()
+    user = make_member("reader")
     _token, raw = ApiToken.issue(user, "old", expires_at=timezone.now() - timedelta(minutes=1))
     assert_error(client.get("/api/v1/sources", **bearer(raw)), 401, "invalid_token")
 
@@ -61,7 +61,7 @@ def test_it_records_when_a_token_was_last_used(client: Client) -> None:
 
 
 def test_it_accepts_a_browser_session(client: Client) -> None:
-    client.force_login(make_user())
+    client.force_login(make_member("reader"))
     make_source("us-east")
     response = client.get("/api/v1/sources")
     assert response.status_code == 200
@@ -73,27 +73,42 @@ def test_it_prefers_a_bad_token_over_a_good_session(client: Client) -> None:
     assert_error(client.get("/api/v1/sources", **bearer("dit_wrong")), 401, "invalid_token")
 
 
-def test_it_refuses_writes_with_a_read_token(client: Client) -> None:
-    raw = make_token("admin", scope="read", staff=True)
+def test_it_refuses_writes_with_a_viewer_token_of_an_admin(client: Client) -> None:
+    raw = make_token("admin", role="viewer", owner_role="admin")
     response = client.post("/api/v1/sources", data=NEW_SOURCE, content_type="application/json", **bearer(raw))
-    assert_error(response, 403, "insufficient_scope")
+    assert_error(response, 403, "insufficient_role")
 
 
-def test_it_refuses_writes_by_a_non_staff_write_token(client: Client) -> None:
-    raw = make_token("writer", scope="write", staff=False)
+def test_it_caps_an_admin_token_at_its_owners_current_role(client: Client) -> None:
+    raw = make_token("writer", role="admin", owner_role="admin")
+    Membership.objects.filter(user__username="writer").update(role="viewer")
     response = client.post("/api/v1/sources", data=NEW_SOURCE, content_type="application/json", **bearer(raw))
-    assert_error(response, 403, "staff_required")
+    assert_error(response, 403, "insufficient_role")
+    assert client.get("/api/v1/sources", **bearer(raw)).status_code == 200
+
+
+def test_it_stops_a_token_whose_owner_left_the_team(client: Client) -> None:
+    raw = make_token("leaver", role="viewer")
+    assert client.get("/api/v1/sources", **bearer(raw)).status_code == 200
+    Membership.objects.filter(user__username="leaver").delete()
+    assert_error(client.get("/api/v1/sources", **bearer(raw)), 401, "invalid_token")
+
+
+def test_it_refuses_writes_by_staff_without_a_role(client: Client) -> None:
+    client.force_login(make_user("staff-only", staff=True))
+    response = client.post("/api/v1/sources", data=NEW_SOURCE, content_type="application/json")
+    assert_error(response, 403, "insufficient_role")
 
 
 def test_it_accepts_writes_by_a_staff_write_token(client: Client) -> None:
-    raw = make_token("admin", scope="write", staff=True)
+    raw = make_token("admin", role="admin")
     response = client.post("/api/v1/sources", data=NEW_SOURCE, content_type="application/json", **bearer(raw))
     assert response.status_code == 201, response.content
 
 
 def test_it_requires_the_csrf_token_for_session_writes() -> None:
     client = Client(enforce_csrf_checks=True)
-    client.force_login(make_user("admin", staff=True))
+    client.force_login(make_member("admin", "admin"))
     body = json.dumps(NEW_SOURCE)
     response = client.post("/api/v1/sources", data=body, content_type="application/json")
     assert_error(response, 403, "csrf_failed")
@@ -105,7 +120,7 @@ def test_it_requires_the_csrf_token_for_session_writes() -> None:
 
 def test_it_lets_token_writes_through_without_csrf() -> None:
     client = Client(enforce_csrf_checks=True)
-    raw = make_token("admin", scope="write", staff=True)
+    raw = make_token("admin", role="admin")
     response = client.post("/api/v1/sources", data=NEW_SOURCE, content_type="application/json", **bearer(raw))
     assert response.status_code == 201
 

@@ -44,13 +44,13 @@ def contract_token(live_server: Any, settings: Any) -> str:
     t0 = datetime.now(tz=UTC) - timedelta(hours=1)
     record_history(source, [(t0 + timedelta(minutes=i), payload(10.0 + i)) for i in range(6)])
     # Read-only for the whole-API run: generated writes get the documented 403.
-    return make_token("contract", scope="read")
+    return make_token("contract")
 
 
 @pytest.fixture
 def staff_write_token(contract_token: str, settings: Any) -> str:
     settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
-    return make_token("contract-admin", scope="write", staff=True)
+    return make_token("contract-admin", role="admin")
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ def test_it_answers_a_wrong_method_with_405_and_allow(client: Client) -> None:
 
 
 def test_it_refuses_a_body_that_is_not_json_with_415(client: Client) -> None:
-    token = make_token("admin", scope="write", staff=True)
+    token = make_token("admin", role="admin")
     response = client.post("/api/v1/sources", data="slug=x", content_type="text/plain", **bearer(token))
     error = assert_error(response, 415, "unsupported_media_type")
     assert error["details"]["expected"] == "application/json"
@@ -43,7 +43,7 @@ def test_it_refuses_a_body_that_is_not_json_with_415(client: Client) -> None:
 
 def test_it_refuses_a_body_over_the_limit_with_413(client: Client, settings: Any) -> None:
     settings.API_MAX_BODY_BYTES = 1024
-    token = make_token("admin", scope="write", staff=True)
+    token = make_token("admin", role="admin")
     body = '{"slug": "big", "name": "' + "x" * 2000 + '"}'
     response = client.post("/api/v1/sources", data=body, content_type="application/json", **bearer(token))
     error = assert_error(response, 413, "payload_too_large")
@@ -52,7 +52,7 @@ def test_it_refuses_a_body_over_the_limit_with_413(client: Client, settings: Any
 
 def test_it_refuses_a_body_over_djangos_own_limit_with_413(client: Client, settings: Any) -> None:
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1500  # below the API limit: Django refuses first
-    token = make_token("admin", scope="write", staff=True)
+    token = make_token("admin", role="admin")
     body = '{"slug": "big", "name": "' + "x" * 2000 + '"}'
     response = client.post("/api/v1/sources", data=body, content_type="application/json", **bearer(token))
     assert_error(response, 413)
@@ -63,7 +63,7 @@ def test_it_refuses_a_body_over_djangos_own_limit_with_413(client: Client, setti
     [("{not json", "not valid JSON"), ("[1, 2]", "JSON object"), ('{"interval_seconds": NaN}', "not valid JSON")],
 )
 def test_it_refuses_malformed_json_with_400(client: Client, body: str, words: str) -> None:
-    token = make_token("admin", scope="write", staff=True)
+    token = make_token("admin", role="admin")
     response = client.post("/api/v1/sources", data=body, content_type="application/json", **bearer(token))
     error = assert_error(response, 400, "invalid_json")
     assert words in error["message"]

@@ -57,7 +57,7 @@ def _authorization(token: str) -> dict[str, str]:
 def writer(settings: Any) -> str:
     settings.API_RATE_LIMIT_IP = "100000/m"
     settings.API_RATE_LIMIT_TOKEN = "100000/m"
-    return make_token("hardening-admin", scope="write", staff=True)
+    return make_token("hardening-admin", role="admin")
 
 
 # --- a. a nested body -------------------------------------------------------------------------
@@ -153,7 +153,7 @@ def test_it_keeps_the_status_code_for_an_anonymous_caller(live_server: Any, sett
 
 def test_it_gives_the_details_to_a_read_token(live_server: Any, settings: Any, a_poller: None) -> None:
     settings.METRICS_ALLOWED_IPS = []
-    token = make_token("reader", scope="read")
+    token = make_token("reader")
 
     response = ready(live_server.url, **_authorization(token))
 

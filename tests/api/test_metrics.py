@@ -154,7 +154,7 @@ def test_it_refuses_bad_series_parameters(client: Client, token: str, us_east: A
 
 
 def test_it_deletes_a_source_with_its_stored_metrics(client: Client, us_east: Any) -> None:
-    admin = make_token("admin", scope="write", staff=True)
+    admin = make_token("admin", role="admin")
     assert get_store().latest("us-east") is not None
     response = client.delete("/api/v1/sources/us-east", **bearer(admin))
     assert response.status_code == 204

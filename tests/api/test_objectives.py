@@ -77,7 +77,7 @@ def test_it_creates_an_objective_for_a_team_admin(client: Client) -> None:
 
 def test_it_refuses_creation_to_an_operator(client: Client) -> None:
     member(client, Role.OPERATOR)
-    assert_error(post(client, {"name": "x", "tag": "prod"}), 403, "forbidden")
+    assert_error(post(client, {"name": "x", "tag": "prod"}), 403, "insufficient_role")
     assert not Objective.objects.exists()
 
 

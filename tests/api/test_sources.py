@@ -23,7 +23,7 @@ SECRET_HEADERS = {"Authorization": f"Bearer {SECRET_HEADER_VALUE}", "Accept": "a
 
 @pytest.fixture
 def admin_token() -> str:
-    return make_token("admin", scope="write", staff=True)
+    return make_token("admin", role="admin")
 
 
 def post(client: Client, token: str, data: Any) -> Any:

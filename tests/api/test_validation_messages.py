@@ -32,7 +32,7 @@ def _fresh_rate_limits(settings: Any) -> None:
 
 @pytest.fixture
 def admin_token() -> str:
-    return make_token("admin", scope="write", staff=True)
+    return make_token("admin", role="admin")
 
 
 def post(client: Client, token: str, body: Any) -> Any:

@@ -1,0 +1,215 @@
+"""Every /api/v1/ operation, for every kind of caller: the expected answer (issue 17, requirement 5).
+
+The matrix is walked from the API itself (its routers' operations and its URL patterns): an operation the
+matrix does not list fails ``test_it_lists_every_operation``, so a new endpoint cannot ship without its row.
+
+The world: teams blue and red; source ``blue-1`` of blue with a snapshot and an alert event; callers:
+
+- anonymous; ``other`` / ``other_token``: an admin of red (session / admin token), who must not learn that
+  blue-1 exists (404 like a missing source, hidden from lists);
+- ``viewer``, ``operator``, ``admin``: sessions of blue members; ``viewer_token`` / ``admin_token``: blue tokens;
+- ``removed_token``: an admin token of someone who has left blue (401, like a revoked token);
+- ``superuser``: a member of nothing, who administers everything.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Membership, Team
+from alerts.models import AlertEvent
+from api.ninja_api import api
+from tests.factories import bearer, make_member, make_source, make_team, make_token, make_user, payload, record
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
+
+CALLERS = (
+    "anonymous",
+    "other",
+    "other_token",
+    "viewer",
+    "operator",
+    "admin",
+    "viewer_token",
+    "admin_token",
+    "removed_token",
+    "superuser",
+)
+PROBE = "probe"  # a readiness probe: 200 or 503 (the poller heartbeat), to anyone
+SEES, HIDDEN = "sees", "hidden"  # 200, and blue-1 is (not) in the answer
+
+
+def row(anonymous: Any, other: Any, viewer: Any, operator: Any, admin: Any, superuser: Any) -> dict[str, Any]:
+    """One operation's expectations; a token answers like the session of the same role, a removed one 401."""
+    return {
+        "anonymous": anonymous,
+        "other": other,
+        "other_token": other,
+        "viewer": viewer,
+        "operator": operator,
+        "admin": admin,
+        "viewer_token": viewer,
+        "admin_token": admin,
+        "removed_token": 401 if anonymous == 401 else anonymous,
+        "superuser": superuser,
+    }
+
+
+PUBLIC = row(200, 200, 200, 200, 200, 200)
+READ_ONE = row(401, 404, 200, 200, 200, 200)
+READ_LIST = row(401, HIDDEN, SEES, SEES, SEES, SEES)
+MANAGE_ONE = row(401, 404, 403, 403, 200, 200)
+AUDIT = row(401, HIDDEN, 403, 403, SEES, SEES)
+
+MATRIX: dict[tuple[str, str], dict[str, Any]] = {
+    ("GET", "/api/v1/"): PUBLIC,
+    ("GET", "/api/v1/health"): PUBLIC,
+    ("GET", "/api/v1/ready"): row(PROBE, PROBE, PROBE, PROBE, PROBE, PROBE),
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("GET", "/api/v1/docs"): PUBLIC,
+    ("GET", "/api/v1/info"): READ_LIST,  # the regions of the caller's sources only
+    ("GET", "/api/v1/sources"): READ_LIST,
+    # A create naming team blue: another team's admin is told blue is no team of theirs.
+    ("POST", "/api/v1/sources"): row(401, 400, 403, 403, 201, 201),
+    ("GET", "/api/v1/sources/{slug}"): READ_ONE,
+    ("PATCH", "/api/v1/sources/{slug}"): MANAGE_ONE,
+    ("DELETE", "/api/v1/sources/{slug}"): row(401, 404, 403, 403, 204, 204),
+    ("GET", "/api/v1/metrics"): READ_LIST,
+    ("GET", "/api/v1/metrics/{slug}"): READ_ONE,
+    ("GET", "/api/v1/metrics/{slug}/history"): READ_ONE,
+    ("GET", "/api/v1/metrics/{slug}/changes"): READ_ONE,
+    ("GET", "/api/v1/metrics/{slug}/series"): READ_ONE,
+    ("GET", "/api/v1/export/{slug}"): READ_ONE,
+    ("GET", "/api/v1/alerts"): READ_LIST,
+    ("GET", "/api/v1/audit"): AUDIT,
+    ("GET", "/api/v1/audit/export"): AUDIT,
+}
+
+BODIES: dict[tuple[str, str], dict[str, Any]] = {
+    ("POST", "/api/v1/sources"): {"name": "New", "url": "http://127.0.0.1:9/s", "team": "blue"},
+    ("PATCH", "/api/v1/sources/{slug}"): {"name": "Renamed"},
+}
+
+
+def operations() -> set[tuple[str, str]]:
+    """Every (method, path) the API answers, from its routers and its own URL patterns (schema, docs)."""
+    found: set[tuple[str, str]] = set()
+    for prefix, router in api._routers:
+        for path, path_view in router.path_operations.items():
+            full = "/api/v1/" + "/".join(part.strip("/") for part in (prefix, path) if part.strip("/"))
+            full = full.replace("{slug:slug}", "{slug}")
+            for operation in path_view.operations:
+                found.update((method, full) for method in operation.methods if method != "HEAD")
+    for pattern in api.urls[0]:
+        route = str(pattern.pattern)
+        if route in ("openapi.json", "docs"):
+            found.add(("GET", f"/api/v1/{route}"))
+    return found
+
+
+def test_it_lists_every_operation() -> None:
+    missing = operations() - set(MATRIX)
+    assert not missing, f"API operations without a row in the access matrix: {sorted(missing)}"
+    stale = set(MATRIX) - operations()
+    assert not stale, f"rows for operations that no longer exist: {sorted(stale)}"
+    for expected in MATRIX.values():
+        assert set(expected) == set(CALLERS)
+
+
+def test_it_answers_head_wherever_get_is_listed() -> None:
+    for _prefix, router in api._routers:
+        for path_view in router.path_operations.values():
+            for operation in path_view.operations:
+                assert ("HEAD" in operation.methods) == ("GET" in operation.methods)
+
+
+MUTATING = frozenset({"POST", "PATCH", "DELETE"})
+
+
+def world() -> dict[str, tuple[Client, dict[str, str]]]:
+    blue, red = make_team("blue"), make_team("red")
+    source = make_source("blue-1", team=blue)
+    record(source, payload(), datetime.now(UTC).replace(microsecond=0))
+    AlertEvent.objects.create(
+        source=source,
+        rule_name="cpu",
+        kind=AlertEvent.Kind.FIRED,
+        severity="warning",
+        condition="cpu_load > 1",
+        message="blue-1 is hot",
+        occurred_at=timezone.now(),
+    )
+    # No passwords: hashing one per user would make this world slow to build, and nobody logs in by form here.
+    callers: dict[str, tuple[Client, dict[str, str]]] = {"anonymous": (Client(), {})}
+    for role in ("viewer", "operator", "admin"):
+        client = Client()
+        client.force_login(make_member(role, role, blue, password=None))
+        callers[role] = (client, {})
+    other = Client()
+    other.force_login(make_member("other", "admin", red, password=None))
+    callers["other"] = (other, {})
+    callers["other_token"] = (Client(), bearer(make_token("other", role="admin", team=red)))
+    callers["viewer_token"] = (Client(), bearer(make_token("viewer", role="viewer", team=blue)))
+    callers["admin_token"] = (Client(), bearer(make_token("admin", role="admin", team=blue)))
+    make_member("leaver", "admin", blue, password=None)
+    removed = make_token("leaver", role="admin", team=blue)
+    Membership.objects.filter(user__username="leaver").delete()
+    callers["removed_token"] = (Client(), bearer(removed))
+    root = Client()
+    root.force_login(make_user("root", superuser=True, password=None))
+    callers["superuser"] = (root, {})
+    return callers
+
+
+def body_of(response: Any) -> bytes:
+    if response.streaming:
+        return b"".join(response.streaming_content)
+    return bytes(response.content)
+
+
+def outcome(response: Any, expected: Any) -> str | None:
+    """None when ``response`` is what the matrix expects, else what differs."""
+    content = body_of(response)
+    status = response.status_code
+    if expected == PROBE:
+        return None if status in (200, 503) else f"{status}, expected 200 or 503"
+    if status >= 400 and set(response.json()) != {"error"}:
+        return f"{status} without the one error shape"
+    if expected in (SEES, HIDDEN):
+        if status != 200:
+            return f"{status}, expected 200 ({expected})"
+        sees = b"blue-1" in content
+        return None if sees == (expected == SEES) else f"200 but {'sees' if sees else 'misses'} blue-1"
+    return None if status == expected else f"{status}, expected {expected}: {content[:200]!r}"
+
+
+@pytest.mark.parametrize("operation", sorted(MATRIX), ids=lambda op: f"{op[0]} {op[1]}")
+def test_it_answers_as_the_matrix_says(operation: tuple[str, str]) -> None:
+    """One world per operation; every caller in it (a change gets its own target, so callers do not interfere)."""
+    method, path = operation
+    callers = world()
+    wrong: dict[str, str] = {}
+    for caller in CALLERS:
+        slug = "blue-1"
+        body = BODIES.get(operation)
+        if method in MUTATING:
+            slug = f"blue-{caller.replace('_', '-')}"
+            if method == "POST":
+                body = {**(body or {}), "slug": slug}
+            else:
+                make_source(slug, team=Team.objects.get(slug="blue"))
+        client, headers = callers[caller]
+        url = path.replace("{slug}", slug)
+        if body is None:
+            response = client.generic(method, url, **headers)
+        else:
+            response = getattr(client, method.lower())(url, data=body, content_type="application/json", **headers)
+        problem = outcome(response, MATRIX[operation][caller])
+        if problem:
+            wrong[caller] = problem
+    assert wrong == {}
