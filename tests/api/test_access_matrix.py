@@ -24,7 +24,19 @@ from django.utils import timezone
 from accounts.models import Membership, Team
 from alerts.models import AlertEvent
 from api.ninja_api import api
-from tests.factories import bearer, make_member, make_source, make_team, make_token, make_user, payload, record
+from objectives.models import Objective
+from tests.alerts.support import make_rule
+from tests.factories import (
+    bearer,
+    make_member,
+    make_objective,
+    make_source,
+    make_team,
+    make_token,
+    make_user,
+    payload,
+    record,
+)
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
 
@@ -86,6 +98,11 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/metrics/{slug}/series"): READ_ONE,
     ("GET", "/api/v1/export/{slug}"): READ_ONE,
     ("GET", "/api/v1/alerts"): READ_LIST,
+    ("GET", "/api/v1/objectives"): READ_LIST,  # blue's objective covers blue-1
+    ("GET", "/api/v1/objectives/{objective_id}"): READ_ONE,
+    # Like a source's create: another team's admin is told blue is no team of theirs.
+    ("POST", "/api/v1/objectives"): row(401, 400, 403, 403, 201, 201),
+    ("GET", "/api/v1/anomalies"): READ_LIST,  # an anomaly marker of blue-1
     ("GET", "/api/v1/audit"): AUDIT,
     ("GET", "/api/v1/audit/export"): AUDIT,
 }
@@ -93,7 +110,9 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/sources"): {"name": "New", "url": "http://127.0.0.1:9/s", "team": "blue"},
     ("PATCH", "/api/v1/sources/{slug}"): {"name": "Renamed"},
+    ("POST", "/api/v1/objectives"): {"team": "blue", "sources": ["blue-1"]},
 }
+NAMED_BY = {"/api/v1/objectives": "name"}  # a create whose unique field is not a slug
 
 
 def operations() -> set[tuple[str, str]]:
@@ -142,6 +161,19 @@ def world() -> dict[str, tuple[Client, dict[str, str]]]:
         severity="warning",
         condition="cpu_load > 1",
         message="blue-1 is hot",
+        occurred_at=timezone.now(),
+    )
+    make_objective("blue-1 up", team=blue, sources=[source])
+    odd = make_rule(name="odd", team=blue, kind="anomaly", metric="cpu_load", anomaly_mode="seasonal")
+    AlertEvent.objects.create(
+        source=source,
+        rule=odd,
+        rule_name="odd",
+        kind=AlertEvent.Kind.FIRED,
+        severity="warning",
+        condition="cpu_load anomalous",
+        message="blue-1 is odd",
+        value={"metric": "cpu_load", "hour": timezone.now().isoformat(), "value": 9.0},
         occurred_at=timezone.now(),
     )
     # No passwords: hashing one per user would make this world slow to build, and nobody logs in by form here.
@@ -200,11 +232,11 @@ def test_it_answers_as_the_matrix_says(operation: tuple[str, str]) -> None:
         if method in MUTATING:
             slug = f"blue-{caller.replace('_', '-')}"
             if method == "POST":
-                body = {**(body or {}), "slug": slug}
+                body = {**(body or {}), NAMED_BY.get(path, "slug"): slug}
             else:
                 make_source(slug, team=Team.objects.get(slug="blue"))
         client, headers = callers[caller]
-        url = path.replace("{slug}", slug)
+        url = path.replace("{slug}", slug).replace("{objective_id}", str(Objective.objects.get(name="blue-1 up").pk))
         if body is None:
             response = client.generic(method, url, **headers)
         else:
