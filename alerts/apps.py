@@ -12,7 +12,8 @@ class AlertsConfig(AppConfig):
         # alerts may import observability (the ground floor); observability never imports alerts.
         from alerts import receivers
         from alerts.collectors import DeliveryQueueCollector
-        from alerts.models import AlertRule, Silence
+        from alerts.models import AlertRule, NotificationChannel, Silence
+        from devops_insights.crypto import register_encrypted_fields
         from observability.exposition import register_shared_state
         from pollers.signals import poll_completed
 
@@ -22,6 +23,8 @@ class AlertsConfig(AppConfig):
         from objectives.models import Objective
 
         register_shared_state(DeliveryQueueCollector())
+        # Apprise URLs carry the service's tokens: rotated by manage.py reencrypt_secrets with the rest.
+        register_encrypted_fields(NotificationChannel, "apprise_url_encrypted", name_field="name")
         # A burn-rate rule covers its objective's sources: a changed objective changes what rules apply to.
         for signal in (post_save, post_delete):
             signal.connect(receivers.on_rules_changed, sender=Objective, dispatch_uid="alerts.rule_cache.Objective")

@@ -23,7 +23,16 @@ from ninja.parser import Parser
 from ninja.renderers import JSONRenderer
 
 import devops_insights
-from api import alerts_views, audit_views, export_views, metrics_views, objectives_views, sources_views, status_views
+from api import (
+    alerts_views,
+    audit_views,
+    config_views,
+    export_views,
+    metrics_views,
+    objectives_views,
+    sources_views,
+    status_views,
+)
 from api.access import READ
 from api.auth import unauthorized
 from api.body import json_object
@@ -175,4 +184,5 @@ api = build_api(
     ("objectives", objectives_views.router),
     ("anomalies", objectives_views.anomalies_router),
     ("audit", audit_views.router),
+    ("config", config_views.router),
 )

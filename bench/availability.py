@@ -25,10 +25,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-# The shared helpers of the store benchmark (database set-up, nx-27017, medians); it puts the
-# repository on sys.path and selects the settings module.
+# The shared bench set-up (databases, nx-27017; it puts the repository on sys.path) and the store
+# benchmark's median helper (it selects the settings module).
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from store import nx_server, p50_ms, postgres_database, sql_backend
+from _setup import nx_server, sql_backend, sqlite_config, temporary_postgres
+from store import p50_ms
 
 DAYS = int(os.environ.get("BENCH_AVAILABILITY_DAYS", "90"))
 INTERVAL = int(os.environ.get("BENCH_AVAILABILITY_INTERVAL", "30"))
@@ -143,27 +144,15 @@ def main() -> int:
 
     django.setup()
     rows: list[Any] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": f"{tmp}/bench.sqlite3",
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
-        }
-        with sql_backend("bench_sqlite", sqlite) as store:
-            rows += measure("sqlite", store, *sql_floors(store))
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sql_backend("bench_sqlite", sqlite_config(f"{tmp}/bench.sqlite3")) as store,
+    ):
+        rows += measure("sqlite", store, *sql_floors(store))
 
-    server = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    with postgres_database(server) as pg:
+    with temporary_postgres("availability") as pg:
         if pg is not None:
-            with sql_backend("bench_postgres", pg) as store:
+            with sql_backend("bench_postgres", pg.django) as store:
                 rows += measure("postgres", store, *sql_floors(store))
 
     with nx_server() as url:

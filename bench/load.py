@@ -18,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -27,8 +26,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import (
+    RedisServer,
+    TemporaryDatabase,
+    delete_redis_prefix,
+    free_port,
+    manage,
+    project_env,
+    stop,
+    temporary_postgres,
+)
+from _setup import daphne as start_daphne
+from _setup import redis_url as bench_redis_url
+
 CLIENTS = int(os.environ.get("BENCH_LOAD_CLIENTS", "200"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "30"))
 POOL = int(os.environ.get("BENCH_LOAD_POOL", "8"))
@@ -41,6 +51,24 @@ class Tally:
     server_errors: int = 0
     other: int = 0
     failures: int = 0
+    # (monotonic end, latency, status code; 0 when the request failed)
+    finished: list[tuple[float, float, int]] = field(default_factory=list)
+
+    def window(self, start: float, end: float) -> Tally:
+        """The requests that finished in [start, end)."""
+        part = Tally()
+        for done, latency, status in self.finished:
+            if start <= done < end:
+                part.finished.append((done, latency, status))
+                if status == 0:
+                    part.failures += 1
+                    continue
+                part.latencies.append(latency)
+                if status >= 500:
+                    part.server_errors += 1
+                elif status >= 300:
+                    part.other += 1
+        return part
 
 
 class ConnectionWatch(threading.Thread):
@@ -86,8 +114,10 @@ async def hammer(base: str, paths: list[tuple[str, dict[str, str]]], seconds: fl
                 response = await client.get(path, headers=headers)
             except httpx.HTTPError:
                 tally.failures += 1
+                tally.finished.append((time.monotonic(), time.perf_counter() - began, 0))
                 continue
             tally.latencies.append(time.perf_counter() - began)
+            tally.finished.append((time.monotonic(), tally.latencies[-1], response.status_code))
             if response.status_code >= 500:
                 tally.server_errors += 1
             elif response.status_code >= 300:
@@ -96,15 +126,6 @@ async def hammer(base: str, paths: list[tuple[str, dict[str, str]]], seconds: fl
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
         await asyncio.gather(*(one(client, i) for i in range(CLIENTS)))
     return tally
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-    if result.returncode != 0:
-        raise SystemExit(f"manage.py {args[0]} failed:\n{result.stderr[-2000:]}")
-    return result.stdout
 
 
 SETUP = """
@@ -131,55 +152,80 @@ print("slug", Source.objects.order_by("slug").first().slug)
 """
 
 
-def main() -> int:
-    from environ import Env
-
-    from tests.services import free_port, wait_for_port
-
-    server_url = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
+def print_row(title: str, tally: Tally, seconds: float, floor_rate: float, connections: str) -> None:
+    latencies = sorted(tally.latencies)
+    rate = len(latencies) / seconds
+    p50 = latencies[len(latencies) // 2] * 1e3 if latencies else float("nan")
+    p99 = latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else float("nan")
+    print(
+        f"{title:<34} {len(latencies):>9} {tally.server_errors:>5} {tally.other + tally.failures:>6} "
+        f"{rate:>8.1f} {rate / floor_rate:>8.2f} {p50:>8.1f} {p99:>8.1f} {connections:>10}"
     )
-    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    base = Env.db_url_config(server_url)
-    params = {
-        "host": base["HOST"] or "127.0.0.1",
-        "port": base["PORT"] or 5432,
-        "user": base["USER"],
-        "password": base["PASSWORD"] or None,
-        "dbname": "postgres",
-        "connect_timeout": 2,
-    }
-    import psycopg
 
-    name = f"bench_load_{uuid.uuid4().hex[:8]}"
+
+def redis_outage(env: dict[str, str], paths: list[tuple[str, dict[str, str]]], work: Path, floor_rate: float) -> None:
+    """The overview, the API and a history page mixed, with the bench's own Redis stopped halfway.
+
+    The pages must keep answering (docs/operations.md: the cache degrades to the store, the channel
+    layer to no live pushes): 0 5xx after the stop is the target, and the rate is printed beside
+    the same mix's before the stop.
+    """
+    if not RedisServer.available():
+        print("Redis stopped mid-run: skipped (no redis-server)")
+        return
+    server = RedisServer(work)
+    server.start()
+    web: subprocess.Popen[bytes] | None = None
     try:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__})")
-        return 0
-    prefix, _, _ = server_url.rpartition("/")
+        web, port = start_daphne({**env, "REDIS_URL": server.url}, work / "daphne-outage.log")
+        base_url = f"http://127.0.0.1:{port}"
+        asyncio.run(hammer(base_url, paths, min(3.0, SECONDS)))  # warm-up
+
+        async def run() -> tuple[Tally, float, float]:
+            began = time.monotonic()
+            load = asyncio.create_task(hammer(base_url, paths, SECONDS))
+            await asyncio.sleep(SECONDS / 2)
+            await asyncio.to_thread(server.stop)
+            stopped = time.monotonic()
+            return await load, began, stopped
+
+        tally, began, stopped = asyncio.run(run())
+        ended = max((done for done, _, _ in tally.finished), default=stopped)
+        print_row("mixed, Redis up", tally.window(began, stopped), stopped - began, floor_rate, "-")
+        print_row("mixed, Redis stopped mid-run", tally.window(stopped, ended + 1), ended - stopped, floor_rate, "-")
+        text = (work / "daphne-outage.log").read_text(errors="replace")
+        lines = [line for line in text.splitlines() if " ERROR " in line or " WARNING " in line or "Traceback" in line]
+        print(f"daphne warning/error/traceback lines during the outage run: {len(lines)}")
+        for line in sorted({line[24:200] for line in lines})[:8]:
+            print(f"  {line}")
+    finally:
+        if web is not None:
+            stop(web, timeout=30)
+        server.stop()
+
+
+def main() -> int:
+    with temporary_postgres("load") as database:
+        if database is None:
+            return 0
+        return run(database)
+
+
+def run(database: TemporaryDatabase) -> int:
+    redis_url = bench_redis_url()
     work = tempfile.mkdtemp(prefix="bench-load-")
     cache_prefix = f"benchload{uuid.uuid4().hex[:6]}"
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "REALTIME_", "POLLER_", "CACHE_"))
-    }
-    env.update(
-        DJANGO_SETTINGS_MODULE="devops_insights.settings",
+    env = project_env(
         VAR_DIR=work,
-        DATABASE_URL=f"{prefix}/{name}",
+        DATABASE_URL=database.url,
         DATABASE_POOL_MIN_SIZE="2",
         DATABASE_POOL_MAX_SIZE=str(POOL),
         REDIS_URL=redis_url,
         CACHE_KEY_PREFIX=cache_prefix,
         API_RATE_LIMIT_IP="1000000/m",  # every client is 127.0.0.1 here; per-token limits stay as shipped
-        LOG_LEVEL="warning",
     )
-    daphne: subprocess.Popen[bytes] | None = None
+    params, name = database.params, database.name
+    web: subprocess.Popen[bytes] | None = None
     watch: ConnectionWatch | None = None
     try:
         manage(env, "migrate", "--noinput")
@@ -189,12 +235,7 @@ def main() -> int:
         tokens = [line.split()[1] for line in out if line.startswith("token ")]
         slug = next(line.split()[1] for line in out if line.startswith("slug "))
 
-        port = free_port()
-        log = (Path(work) / "daphne.log").open("ab")
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
-        daphne = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-        if not wait_for_port("127.0.0.1", port, timeout=60, proc=daphne):
-            raise SystemExit("daphne did not start")
+        web, port = start_daphne(env, Path(work) / "daphne.log")
         base_url = f"http://127.0.0.1:{port}"
         cookie = {"Cookie": f"sessionid={session}"}
         scenarios: list[tuple[str, list[tuple[str, dict[str, str]]]]] = [
@@ -218,34 +259,21 @@ def main() -> int:
         for title, paths in scenarios:
             watch.reset()
             tally = asyncio.run(hammer(base_url, paths, SECONDS))
-            latencies = sorted(tally.latencies)
-            rate = len(latencies) / SECONDS
-            floor_rate = floor_rate or rate
-            p50 = latencies[len(latencies) // 2] * 1e3 if latencies else float("nan")
-            p99 = latencies[int(len(latencies) * 0.99)] * 1e3 if latencies else float("nan")
-            print(
-                f"{title:<34} {len(latencies):>9} {tally.server_errors:>5} {tally.other + tally.failures:>6} "
-                f"{rate:>8.1f} {rate / floor_rate:>8.2f} {p50:>8.1f} {p99:>8.1f} {watch.most:>5} / {POOL:<3}"
-            )
+            floor_rate = floor_rate or len(tally.latencies) / SECONDS
+            print_row(title, tally, SECONDS, floor_rate, f"{watch.most:>5} / {POOL:<3}")
         text = (Path(work) / "daphne.log").read_text(errors="replace")
         for marker in ("too many clients", "_session_cache", "PoolTimeout"):
             print(f"daphne log lines with {marker!r}: {text.count(marker)}")
+        stop(web, timeout=30)
+        web = None
+        mixed = [p for _, ps in scenarios[1:] for p in ps[:3]]
+        redis_outage(env, mixed, Path(work), floor_rate)
     finally:
         if watch is not None:
             watch.close()
-        if daphne is not None:
-            daphne.terminate()
-            try:
-                daphne.wait(30)
-            except subprocess.TimeoutExpired:
-                daphne.kill()
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        import redis
-
-        client = redis.Redis.from_url(redis_url)
-        for key in client.scan_iter(f"{cache_prefix}*"):
-            client.delete(key)
+        if web is not None:
+            stop(web, timeout=30)
+        delete_redis_prefix(redis_url, cache_prefix)
     return 0
 
 

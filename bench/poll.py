@@ -24,41 +24,18 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, timeout: float = 20) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise SystemExit(f"the simulator did not start on port {port}")
+from _setup import simulator, temporary_postgres
 
 
 def setup_environment(var_dir: str) -> None:
@@ -102,67 +79,18 @@ def main() -> int:
     var_dir = tempfile.mkdtemp(prefix="bench-poll-")
     setup_environment(var_dir)
     if args.database == "postgres":
-        with postgres_database() as url:
-            if url is None:
+        with temporary_postgres("poll") as database:
+            if database is None:
                 return 0
-            os.environ["DATABASE_URL"] = url
+            os.environ["DATABASE_URL"] = database.url
             os.environ["DATABASE_POOL_MAX_SIZE"] = str(args.concurrency + 4)
             return with_simulator(args)
     return with_simulator(args)
 
 
-@contextmanager
-def postgres_database() -> Iterator[str | None]:
-    import psycopg
-    from environ import Env
-
-    server_url = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    base = Env.db_url_config(server_url)
-    params = {
-        "host": base["HOST"] or "127.0.0.1",
-        "port": base["PORT"] or 5432,
-        "user": base["USER"],
-        "password": base["PASSWORD"] or None,
-        "dbname": "postgres",
-        "connect_timeout": 2,
-    }
-    name = f"bench_poll_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__})")
-        yield None
-        return
-    try:
-        yield f"{server_url.rpartition('/')[0]}/{name}"
-    finally:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 def with_simulator(args: argparse.Namespace) -> int:
-    port = free_port()
-    simulator = subprocess.Popen(
-        [sys.executable, "manage.py", "simulate_upstream", "--port", str(port), "--window", "3600"],
-        cwd=ROOT,
-        env=dict(os.environ),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
+    with simulator(dict(os.environ)) as port:
         return run(args, port)
-    finally:
-        simulator.send_signal(signal.SIGTERM)
-        try:
-            simulator.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            simulator.kill()
 
 
 def run(args: argparse.Namespace, port: int) -> int:
@@ -265,7 +193,7 @@ def run(args: argparse.Namespace, port: int) -> int:
             profiler.disable()
             took = time.perf_counter() - started
             print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
-            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(25)
         return 0
     for workers in (1, concurrency):
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):

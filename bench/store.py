@@ -13,21 +13,18 @@ under a unique prefix are written and removed), BENCH_HISTORY (default 100000).
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from _setup import nx_server, sql_backend, sqlite_config, temporary_postgres
+from _setup import redis_url as bench_redis_url
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
 
 HISTORY = int(os.environ.get("BENCH_HISTORY", "100000"))
@@ -94,23 +91,6 @@ def ops_per_second(action: Callable[[int], Any], count: int = RECORDS) -> float:
 
 
 # --- backends ------------------------------------------------------------------------------
-
-
-@contextmanager
-def sql_backend(alias: str, config: dict[str, Any]) -> Iterator[Any]:
-    from django.conf import settings
-    from django.core.management import call_command
-    from django.db import connections
-
-    from metrics.stores.sql import SqlMetricStore
-
-    settings.DATABASES[alias] = config
-    connections.__dict__.pop("settings", None)
-    call_command("migrate", "metrics", database=alias, verbosity=0)
-    try:
-        yield SqlMetricStore(using=alias)
-    finally:
-        connections[alias].close()
 
 
 def sql_floor(store: Any) -> float:
@@ -210,68 +190,6 @@ def mongo_bulk_load(store: Any, spec: Any) -> None:
     store.latest_collection.insert_one(doc)
 
 
-@contextmanager
-def postgres_database(server_url: str) -> Iterator[dict[str, Any] | None]:
-    import psycopg
-    from environ import Env
-
-    base = Env.db_url_config(server_url)
-    name = f"bench_store_{uuid.uuid4().hex[:8]}"
-    params = {
-        "host": base["HOST"] or "127.0.0.1",
-        "port": base["PORT"] or 5432,
-        "user": base["USER"],
-        "password": base["PASSWORD"] or None,
-        "dbname": "postgres",
-        "connect_timeout": 2,
-    }
-    try:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__})")
-        yield None
-        return
-    try:
-        yield {**base, "NAME": name, "TEST": {"NAME": name, "DEPENDENCIES": []}}
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def nx_server() -> Iterator[str | None]:
-    from tests.services import free_port, wait_for_port
-
-    exe = shutil.which("nx-27017", path=str(Path(sys.executable).parent)) or shutil.which("nx-27017")
-    if exe is None:
-        print("nx-27017: skipped (not installed)")
-        yield None
-        return
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        proc = subprocess.Popen(
-            [exe, "--host", "127.0.0.1", "--port", str(port), "--db", f"{tmp}/m.db", "--log-file", f"{tmp}/nx.log"],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            if not wait_for_port("127.0.0.1", port, proc=proc):
-                print("nx-27017: skipped (did not start)")
-                yield None
-            else:
-                yield f"mongodb://127.0.0.1:{port}/?directConnection=true"
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
 # --- the measurements ----------------------------------------------------------------------
 
 
@@ -355,7 +273,7 @@ def main() -> int:
 
     from tests.services import redis_available
 
-    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
+    redis_url = bench_redis_url()
     prefix = f"bench-{uuid.uuid4().hex[:8]}"
     cache = redis_available(redis_url) is None
     if cache:
@@ -371,29 +289,16 @@ def main() -> int:
     rows: list[Any] = []
     floors: dict[str, float] = {}
     try:
-        with tempfile.TemporaryDirectory() as tmp:
-            # The same options as the embedded default in settings.py.
-            sqlite = {
-                "ENGINE": "django.db.backends.sqlite3",
-                "NAME": f"{tmp}/bench.sqlite3",
-                "OPTIONS": {
-                    "timeout": 20,
-                    "transaction_mode": "IMMEDIATE",
-                    "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                },
-            }
-            with sql_backend("bench_sqlite", sqlite) as store:
-                floors["sqlite"] = sql_floor(store)
-                rows += measure("sqlite", store, floors["sqlite"], sql_bulk_load, cache)
+        with (
+            tempfile.TemporaryDirectory() as tmp,
+            sql_backend("bench_sqlite", sqlite_config(f"{tmp}/bench.sqlite3")) as store,
+        ):
+            floors["sqlite"] = sql_floor(store)
+            rows += measure("sqlite", store, floors["sqlite"], sql_bulk_load, cache)
 
-        server = (
-            os.environ.get("BENCH_DATABASE_URL")
-            or os.environ.get("TEST_DATABASE_URL")
-            or "postgres://postgres@127.0.0.1:5432/postgres"
-        )
-        with postgres_database(server) as pg:
+        with temporary_postgres("store") as pg:
             if pg is not None:
-                with sql_backend("bench_postgres", pg) as store:
+                with sql_backend("bench_postgres", pg.django) as store:
                     floors["postgres"] = sql_floor(store)
                     rows += measure("postgres", store, floors["postgres"], sql_bulk_load, cache)
 

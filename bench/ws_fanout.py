@@ -6,27 +6,34 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 - the floor: a bare ``websockets`` broadcast server fed by Redis pub/sub (bench/_ws_floor_server.py);
 - daphne serving ``ws/metrics/`` with ``RedisChannelLayer`` (REALTIME_CHANNEL_LAYER=redis);
 - daphne serving ``ws/metrics/`` with ``RedisPubSubChannelLayer`` (REALTIME_CHANNEL_LAYER=pubsub);
+- uvicorn (``--ws websockets``) serving the same application on the pub/sub layer, when installed;
 
-and prints our p99 as a multiple of the floor's. The clients are real ``websockets`` clients in
+and prints, as multiples of the floor's (issue 15, goal 4): p99 (target <= 2x), server CPU per update
+(<= 1.5x), fan-out throughput (frames written per server CPU second) and the connection rate
+(>= 0.5x); lost messages (target 0); and, from the daphne process's own ``/metrics``, how many times
+each update was encoded to JSON (target: once per update per process, whatever the client count).
+
+The clients are real ``websockets`` clients in
 this process, authenticated with an API token and subscribed to one source; the publisher is a
 separate process going through ``realtime.events`` exactly as the poller does.
 
 Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
 keep the whole bench within a few minutes on two cores; set 60 for the full minute),
-BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_REDIS_URL (default TEST_REDIS_URL or
+BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn
+with its ``websockets`` implementation, measured when installed, per the issue's "another ASGI server"),
+BENCH_REDIS_URL (default TEST_REDIS_URL or
 redis://127.0.0.1:6379/14; the database is flushed).
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import re
 import resource
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -37,47 +44,22 @@ from pathlib import Path
 
 import psutil
 import redis
+from _setup import ROOT, free_port, project_env, stop, wait_for_port
 from websockets.asyncio.client import ClientConnection, connect
 
-ROOT = Path(__file__).resolve().parent.parent
 HERE = Path(__file__).resolve().parent
 SECONDS = float(os.environ.get("BENCH_WS_SECONDS", "20"))
 CLIENTS = [int(n) for n in os.environ.get("BENCH_WS_CLIENTS", "100,1000,2000").split(",")]
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
+# Which servers to measure beside the floor; uvicorn only when it is installed (it is not a dependency).
+SERVERS = [s for s in os.environ.get("BENCH_WS_SERVERS", "floor,redis,pubsub,uvicorn").split(",") if s]
+if "uvicorn" in SERVERS and importlib.util.find_spec("uvicorn") is None:
+    SERVERS.remove("uvicorn")
 CONNECT_CONCURRENCY = 50
 UPDATE_PREFIX = '{"type":"update"'
 SEQUENCE = re.compile(r'"sequence":(\d+)')
 PUBLISHED_AT = re.compile(r'"published_at":"([^"]+)"')
 GRACE_SECONDS = 3.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"server exited with {proc.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"nothing listening on {port} after {timeout}s")
-
-
-def stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @dataclass
@@ -98,6 +80,16 @@ class Result:
     memory_per_connection: float
     cpu_ms_per_update: float
     connect_seconds: float
+    encodes: float | None = None  # JSON encodes of updates in the server during the run (daphne only)
+
+    @property
+    def connect_rate(self) -> float:
+        return self.connected / self.connect_seconds if self.connect_seconds else float("nan")
+
+    @property
+    def frames_per_cpu_second(self) -> float:
+        cpu_seconds = self.cpu_ms_per_update * self.published / 1000
+        return len(self.latencies) / cpu_seconds if cpu_seconds > 0 else float("nan")
 
     def percentile(self, p: float) -> float:
         if not self.latencies:
@@ -130,6 +122,19 @@ async def listen(ws: ClientConnection, log: ClientLog) -> None:
         log.dropped = True
 
 
+def update_encodes(origin: str | None) -> float | None:
+    """``devops_insights_websocket_encodes_total{type="update"}`` of the server at ``origin`` (loopback may scrape)."""
+    if origin is None:
+        return None
+    import urllib.request
+
+    with urllib.request.urlopen(f"{origin}/metrics", timeout=10) as response:  # noqa: S310 - loopback
+        for line in response.read().decode().splitlines():
+            if line.startswith('devops_insights_websocket_encodes_total{type="update"}'):
+                return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def drive(
     name: str,
     n: int,
@@ -138,6 +143,7 @@ async def drive(
     server: psutil.Process,
     publisher_argv: list[str],
     publisher_env: dict[str, str],
+    origin: str | None = None,
 ) -> Result:
     subscribe = json.dumps({"type": "subscribe", "sources": ["bench"]})
     # One connection first, so the baseline includes everything loaded on first use.
@@ -163,6 +169,7 @@ async def drive(
     logs = [ClientLog() for _ in opened]
     listeners = [asyncio.create_task(listen(ws, log)) for ws, log in zip(opened, logs, strict=True)]
     cpu_before = server.cpu_times()
+    encodes_before = await asyncio.to_thread(update_encodes, origin)
     publisher = await asyncio.create_subprocess_exec(
         *publisher_argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, env=publisher_env
     )
@@ -174,6 +181,8 @@ async def drive(
     # shared machine, since it does not count time spent waiting for a core.
     cpu_seconds = (cpu_after.user + cpu_after.system) - (cpu_before.user + cpu_before.system)
     cpu_ms_per_update = 1000 * cpu_seconds / max(1, published)
+    encodes_after = await asyncio.to_thread(update_encodes, origin)
+    encodes = None if encodes_before is None or encodes_after is None else encodes_after - encodes_before
 
     for ws in [warm, *opened]:
         await ws.close()
@@ -193,7 +202,16 @@ async def drive(
         print(f"  {name} @ {n}: lost (sequence: clients) {worst}; connections dropped: {dropped}", file=sys.stderr)
     latencies = [latency for log in logs for latency in log.latencies]
     return Result(
-        name, n, len(opened), published, latencies, lost, memory_per_connection, cpu_ms_per_update, connect_seconds
+        name,
+        n,
+        len(opened),
+        published,
+        latencies,
+        lost,
+        memory_per_connection,
+        cpu_ms_per_update,
+        connect_seconds,
+        encodes,
     )
 
 
@@ -223,37 +241,48 @@ def run_floor(n: int) -> Result:
         stop(proc)
 
 
-def run_daphne(n: int, layer: str, env: dict[str, str], token: str) -> Result:
+SERVER_NAMES = {
+    "redis": "daphne + RedisChannelLayer",
+    "pubsub": "daphne + RedisPubSubChannelLayer",
+    "uvicorn": "uvicorn (websockets) + RedisPubSub",
+}
+
+
+def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
+    """``server``: redis or pubsub (daphne with that channel layer), or uvicorn (its websockets implementation)."""
     flush_redis()
     port = free_port()
-    env = {**env, "REALTIME_CHANNEL_LAYER": layer}
+    env = {**env, "REALTIME_CHANNEL_LAYER": "pubsub" if server == "uvicorn" else server}
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
+    if server == "uvicorn":
+        argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
+        argv += ["--ws", "websockets", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"],
+        argv,
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for_port(port, proc)
+        if not wait_for_port("127.0.0.1", port, timeout=30, proc=proc):
+            raise RuntimeError(f"{server} did not start")
         publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "django", "--seconds", str(SECONDS)]
-        name = {"redis": "daphne + RedisChannelLayer", "pubsub": "daphne + RedisPubSubChannelLayer"}[layer]
+        name = SERVER_NAMES[server]
         headers = {"Authorization": f"Bearer {token}"}
         url = f"ws://127.0.0.1:{port}/ws/metrics/"
-        return asyncio.run(drive(name, n, url, headers, psutil.Process(proc.pid), publisher, env))
+        origin = f"http://127.0.0.1:{port}"
+        return asyncio.run(drive(name, n, url, headers, psutil.Process(proc.pid), publisher, env, origin))
     finally:
         stop(proc)
 
 
 def prepare(var_dir: Path) -> tuple[dict[str, str], str]:
     """A fresh SQLite project under ``var_dir``: migrated, one user, one API token, one source."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_", "MONGODB_", "REALTIME_"))}
-    env.update(
+    env = project_env(
         VAR_DIR=str(var_dir),
         REDIS_URL=REDIS_URL,
         CACHE_KEY_PREFIX="bench",
-        LOG_LEVEL="warning",
-        DJANGO_SETTINGS_MODULE="devops_insights.settings",
         # The bench measures fan-out, not the per-connection message limit of one client.
         REALTIME_MAX_MESSAGES_PER_SECOND="20",
         # Thousands of clients share one token here: the per-user and per-token caps (docs/security.md) are off.
@@ -300,7 +329,7 @@ def main() -> int:
     try:
         env, token = prepare(var_dir)
         for n in CLIENTS:
-            for server in ("floor", "redis", "pubsub"):
+            for server in SERVERS:
                 result = run_floor(n) if server == "floor" else run_daphne(n, server, env, token)
                 results.append(result)
                 print(
@@ -314,24 +343,35 @@ def main() -> int:
 
     header = (
         f"{'clients':>7} | {'server':34} | {'p50 ms':>7} | {'p99 ms':>7} | {'lost':>5} | {'received':>9} "
-        f"| {'KiB/conn':>8} | {'CPU ms/update':>13} | {'p99 / floor p99':>15} | {'CPU / floor CPU':>15}"
+        f"| {'KiB/conn':>8} | {'CPU ms/update':>13} | {'encodes/update':>14} | {'conn/s':>7} "
+        f"| {'p99 x floor':>11} | {'CPU x floor':>11} | {'frames/CPU-s x floor':>20} | {'conn/s x floor':>14}"
     )
     print()
     print(header)
     print("-" * len(header))
     floors = {r.clients: r for r in results if r.server.startswith("floor")}
+
+    def ratio(value: float, floor_value: float | None) -> float:
+        return value / floor_value if floor_value else float("nan")
+
     for result in results:
         p99 = result.percentile(99)
         floor = floors.get(result.clients)
-        p99_ratio = p99 / floor.percentile(99) if floor and floor.latencies else float("nan")
-        cpu_ratio = float("nan")
-        if floor and floor.cpu_ms_per_update:
-            cpu_ratio = result.cpu_ms_per_update / floor.cpu_ms_per_update
+        floor_p99 = floor.percentile(99) if floor and floor.latencies else None
+        encodes = "-" if result.encodes is None else f"{result.encodes / max(1, result.published):.2f}"
         print(
             f"{result.clients:>7} | {result.server:34} | {result.percentile(50):7.1f} | {p99:7.1f} | {result.lost:>5} "
             f"| {len(result.latencies):>9} | {result.memory_per_connection / 1024:8.1f} "
-            f"| {result.cpu_ms_per_update:13.1f} | {p99_ratio:15.2f} | {cpu_ratio:15.2f}"
+            f"| {result.cpu_ms_per_update:13.1f} | {encodes:>14} | {result.connect_rate:7.0f} "
+            f"| {ratio(p99, floor_p99):11.2f} "
+            f"| {ratio(result.cpu_ms_per_update, floor and floor.cpu_ms_per_update):11.2f} "
+            f"| {ratio(result.frames_per_cpu_second, floor and floor.frames_per_cpu_second):20.2f} "
+            f"| {ratio(result.connect_rate, floor and floor.connect_rate):14.2f}"
         )
+    print(
+        "targets (issue 15, goal 4): p99 <= 2x floor at 1,000 and 2,000 clients, CPU per update <= 1.5x, "
+        "connection rate >= 0.5x, 0 lost, 1.00 encodes per update"
+    )
     worst = max((r.percentile(99) for r in results if not r.server.startswith("floor")), default=float("nan"))
     print(f"\ntarget (the original Node service): 1,000+ connections, sub-100 ms updates; our worst p99 {worst:.1f} ms")
     if any(r.connected < r.clients for r in results):

@@ -10,7 +10,7 @@ from typing import Any
 
 from django import forms
 
-from dashboard.keyvalue import KeyValueField, KeyValueWidget, TagsField
+from pollers.formfields import KeyValueField, KeyValueWidget, TagsField
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
 from pollers.probe import metric_name_error, path_error
 

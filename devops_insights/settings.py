@@ -82,6 +82,8 @@ INSTALLED_APPS = [
     "corsheaders",
     # Request, database and cache figures (django_*) on /metrics beside our own (devops_insights_*).
     "django_prometheus",
+    # Feature flags (provisioning/flags.py, docs/feature-flags.md); the flag model is provisioning's.
+    "waffle",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +115,8 @@ MIDDLEWARE = [
     "accounts.mfa_required.RequireStaffMfaMiddleware",
     # The audit trail's actor (user, token, IP, user agent) for every change made during the request.
     "accounts.audit_context.AuditContextMiddleware",
+    # Feature flags: keeps a percentage flag's coin toss in a cookie, so a person's answer stays the same.
+    "waffle.middleware.WaffleMiddleware",
     # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
     "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
     # django-prometheus: its After last, to time everything above.
@@ -516,6 +520,9 @@ RATELIMIT_FAIL_OPEN = config.boolean("RATELIMIT_FAIL_OPEN", True)
 RATELIMIT_ENABLE = config.boolean("RATELIMIT_ENABLE", True)
 
 API_MAX_BODY_BYTES = config.integer("API_MAX_BODY_BYTES", 64 * 1024, minimum=1024)
+# POST /api/v1/config/plan|apply carry whole configuration directories: their own, larger limit, under
+# Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB) which refuses any larger body first.
+CONFIG_API_MAX_BODY_BYTES = config.integer("CONFIG_API_MAX_BODY_BYTES", 2 * 1024 * 1024, minimum=1024, maximum=2621440)
 API_PAGE_SIZE = config.integer("API_PAGE_SIZE", 50, minimum=1, maximum=1000)
 # The stores return at most 1000 entries a page (metrics.stores.arguments.MAX_HISTORY_LIMIT).
 API_MAX_PAGE_SIZE = config.integer("API_MAX_PAGE_SIZE", 1000, minimum=1, maximum=1000)
@@ -554,7 +561,10 @@ LOGGING = {
         "json": {"()": "devops_insights.logging.JsonFormatter"},
     },
     # The context filter stamps request_id / poll_id on every line (observability/context.py).
-    "filters": {"context": {"()": "observability.context.ContextFilter"}},
+    "filters": {
+        "context": {"()": "observability.context.ContextFilter"},
+        "throttle": {"()": "observability.log_throttle.ThrottleFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
@@ -564,6 +574,8 @@ LOGGING = {
         "pymongo": {"level": "WARNING"},
         # Apprise's lines can name a notification URL: alerts.apprise_channel collects them itself.
         "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
+        # django-redis logs every cache call it ignores while Redis is down: one line per 30 s is enough.
+        "metrics.cache": {"filters": ["throttle"]},
     },
 }
 # The project's access log (observability/access_log.py) replaces daphne's: query values of these
@@ -583,6 +595,15 @@ OTEL_SERVICE_NAME = config.string("OTEL_SERVICE_NAME", "devops-insights")
 OTEL_TRACES_SAMPLE_RATIO = config.number("OTEL_TRACES_SAMPLE_RATIO", 1.0, minimum=0.0)
 if OTEL_TRACES_SAMPLE_RATIO > 1.0:
     raise ConfigError("OTEL_TRACES_SAMPLE_RATIO", f"must be at most 1.0, got {OTEL_TRACES_SAMPLE_RATIO}")
+
+# --- Feature flags (provisioning/, django-waffle) ---------------------------------------
+# Our flag model adds teams to waffle's users, groups and percentage (docs/feature-flags.md); its admin is
+# provisioning's, so waffle registers none of its own. A flag nobody made is off unless the code declares
+# otherwise (provisioning/flags.py), and is never created by a request.
+WAFFLE_FLAG_MODEL = "provisioning.Flag"
+WAFFLE_ENABLE_ADMIN_PAGES = False
+WAFFLE_CREATE_MISSING_FLAGS = False
+WAFFLE_FLAG_DEFAULT = False
 
 # --- Alerting (alerts/) and email ------------------------------------------------------
 ALERTS_ENABLED = config.boolean("ALERTS_ENABLED", True)

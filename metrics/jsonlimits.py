@@ -1,5 +1,9 @@
 """JSON budgets: size, nesting depth and item count, checked without recursion before anything parses.
 
+The one home of the project's JSON limits: the budgets of every reader below, and the upstream
+document's own reading (charset, byte-order mark, ``POLLER_MAX_JSON_DEPTH``) at the end, which the
+poller's fetcher calls (``parse_object``).
+
 ``json.loads`` recurses once per nesting level (in C, on the interpreter's recursion counter), so a
 60 KB document of ``[[[[...`` raises ``RecursionError`` at a depth that depends on how deep the
 caller's own stack already is. Every JSON reader of the project (upstream documents, API bodies,
@@ -10,11 +14,13 @@ walks it with an explicit stack.
 
 Each reader has its own size (its existing byte limit) and shares ``JSON_MAX_DEPTH`` and
 ``JSON_MAX_ITEMS``; the budgets are built by the ``*_budget`` functions below so that every reader
-takes them from one place. docs/security.md lists them.
+takes them from one place. docs/security.md lists them. Upstream documents keep their own depth
+setting, ``POLLER_MAX_JSON_DEPTH`` (docs/polling.md, structure limits).
 """
 
 from __future__ import annotations
 
+import codecs
 import json
 import re
 from array import array
@@ -26,7 +32,10 @@ from typing import Any
 from django.conf import settings
 
 # A JSON string, escapes included; unrolled so that long strings are matched without backtracking.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+# The closing quote is optional: an unterminated string runs to the end of the text instead of being
+# retried from every later quote, so the scan stays linear whatever the input (brackets after it are
+# then inside the string and do not count; such a text fails the parser anyway).
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 _SPACE = re.compile(r"\s+")
 # Anything that is not structure: numbers, literals, colons, the placeholder left by strings.
 _SCALARS = re.compile(r"[^\[\]{},]+")
@@ -149,10 +158,10 @@ def _too_many(budget: JsonBudget) -> JsonBudgetError:
 
 
 def upstream_budget() -> JsonBudget:
-    """A polled document (the poller reads at most POLLER_MAX_BODY_BYTES)."""
+    """A polled document: at most POLLER_MAX_BODY_BYTES decoded, nested at most POLLER_MAX_JSON_DEPTH."""
     return JsonBudget(
         settings.POLLER_MAX_BODY_BYTES,
-        settings.JSON_MAX_DEPTH,
+        settings.POLLER_MAX_JSON_DEPTH,
         settings.JSON_MAX_ITEMS,
         "the upstream document",
         "POLLER_MAX_BODY_BYTES",
@@ -188,3 +197,89 @@ def import_record_budget() -> JsonBudget:
         "the record",
         "METRICS_MAX_PAYLOAD_BYTES",
     )
+
+
+# --- Upstream documents: a decoded body to a JSON object (the poller's fetcher) ---------------------
+# ``json.loads`` recurses once per nesting level, so 200,000 ``[`` raise ``RecursionError`` from deep
+# inside the parser (and a payload just under the interpreter's limit would overflow every recursive
+# walker after it: diff, hashing, copies). The nesting is measured first (``exceeds_depth``) and the
+# parser only sees a body within the depth limit. Errors are ``BodyError`` with a short ``kind``:
+# ``bad_charset``, ``too_deep``, ``not_json``, ``not_object`` (the poll's error kind).
+
+_CHARSET = re.compile(r";\s*charset\s*=\s*\"?([^\";\s]+)", re.IGNORECASE)
+# Longest first: the UTF-32-LE mark begins with the UTF-16-LE one.
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+class BodyError(Exception):
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def charset_of(content_type: str | None) -> str | None:
+    match = _CHARSET.search(content_type or "")
+    return match.group(1).lower() if match else None
+
+
+def decode_text(body: bytes, charset: str | None) -> str:
+    """The body as text: a byte-order mark wins, then the declared charset, else JSON's own detection.
+
+    Without a mark or a charset, ``json.detect_encoding`` reads UTF-8 (the default) and tells
+    UTF-16 and UTF-32 apart by where the zero bytes are, as RFC 4627 describes.
+    """
+    for mark, encoding in _BOMS:
+        if body.startswith(mark):
+            body, charset = body[len(mark) :], encoding
+            break
+    else:
+        if charset is None:
+            charset = json.detect_encoding(body)
+    try:
+        codec = codecs.lookup(charset)
+    except LookupError:
+        raise BodyError("bad_charset", f"the body's charset {charset[:40]!r} is unknown") from None
+    try:
+        return body.decode(codec.name)
+    except UnicodeDecodeError as exc:
+        raise BodyError("bad_charset", f"the body is not valid {codec.name} (byte {exc.start})") from None
+
+
+def exceeds_depth(text: str, limit: int) -> bool:
+    """True when arrays and objects in ``text`` nest more than ``limit`` deep (``{}`` is depth 1).
+
+    ``measure``'s depth (iterative; brackets inside strings do not count). For malformed JSON the
+    answer may be off, which only decides whether the error says too_deep or not_json.
+    """
+    # Cheap bound first: a document cannot nest deeper than its number of opening brackets.
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    return measure(text).depth > limit
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_object(body: bytes, content_type: str | None, max_depth: int) -> dict[str, Any]:
+    """Parse a decoded body as a JSON object, or raise ``BodyError``. Never recurses past ``max_depth``."""
+    text = decode_text(body, charset_of(content_type))
+    if exceeds_depth(text, max_depth):
+        raise BodyError("too_deep", f"the body nests more than {max_depth} levels deep (POLLER_MAX_JSON_DEPTH)")
+    try:
+        document = json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:  # not reachable within the depth limit; kept so no body can ever raise it
+        raise BodyError("too_deep", "the body nests too deeply to parse") from None
+    except ValueError as exc:
+        message = str(exc) if "not valid JSON" in str(exc) else "the body is not JSON"
+        raise BodyError("not_json", message) from None
+    if not isinstance(document, dict):
+        raise BodyError("not_object", f"the body is a JSON {type(document).__name__}, not an object")
+    return document

@@ -182,6 +182,9 @@ class CachedMetricStore(MetricStore):
     ) -> None:
         self.backend_store.record_poll_outcome(source, at, up, latency_ms, error_kind)
 
+    def record_poll_outcomes(self, outcomes: Sequence[tuple[str, PollSample]]) -> None:
+        self.backend_store.record_poll_outcomes(outcomes)
+
     def availability(
         self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
     ) -> list[AvailabilityBucket]:

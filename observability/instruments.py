@@ -53,6 +53,11 @@ WEBSOCKET_CONNECTS = Counter(f"{PREFIX}_websocket_connects", "WebSocket connecti
 WEBSOCKET_MESSAGES_SENT = Counter(
     f"{PREFIX}_websocket_messages_sent", "Messages sent to browsers by message type.", ["type"]
 )
+# Once per published event per web process (realtime.encoding), not per connection: the ratio of
+# messages sent to encodes is the fan-out width.
+WEBSOCKET_ENCODES = Counter(
+    f"{PREFIX}_websocket_encodes", "Events encoded to client JSON by message type (once per process).", ["type"]
+)
 
 # --- HTTP requests (observability.middleware); the route is the URL pattern, never the raw path
 HTTP_REQUESTS = Counter(f"{PREFIX}_http_requests", "HTTP requests by method and status code.", ["method", "status"])

@@ -6,6 +6,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.db.models import QuerySet
+from django.forms import Script
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -143,6 +144,18 @@ class SourceAdmin(admin.ModelAdmin):
         if source.has_client_key:
             stored.append("client key (encrypted)")
         return ", ".join(stored) or "none"
+
+    class Media:
+        # Key/value rows that grow and shrink, tags as chips: the dashboard's form script (the fields
+        # work without it: empty rows to fill, a comma-separated tags box).
+        js = (Script("js/forms.js", defer=True),)  # deferred: it wires the fields already in the page
+
+    def get_fieldsets(self, request: HttpRequest, obj: Source | None = None) -> Any:
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            # A source being added has no health yet: no rows of empty read-only fields.
+            return [(name, options) for name, options in fieldsets if not str(name or "").startswith("Health")]
+        return fieldsets
 
     def changeform_view(
         self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None

@@ -9,7 +9,11 @@ class PollersConfig(AppConfig):
 
     def ready(self) -> None:
         # pollers may import observability (the ground floor); observability never imports pollers.
+        from devops_insights.crypto import register_encrypted_fields
         from observability.exposition import register_shared_state
         from pollers.collectors import SourceStateCollector
+        from pollers.models import ENCRYPTED_FIELDS, Source
 
         register_shared_state(SourceStateCollector())
+        # Rotated by manage.py reencrypt_secrets, which knows every app's secrets from this registry.
+        register_encrypted_fields(Source, *ENCRYPTED_FIELDS, name_field="slug")

@@ -27,7 +27,7 @@ from metrics.stores.base import MetricStore, PayloadError, StoreError
 from observability.context import bind_poll_id
 from observability.tracing import propagation, span
 from pollers import health, instrumentation
-from pollers.availability import record_availability
+from pollers.availability import record_availability, sample_for
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
 from pollers.fetch import Fetcher, FetchResult
 from pollers.health_batch import HealthBatch
@@ -221,13 +221,23 @@ class Poller:
         batch = self.health_batch
         if batch is None or (only_if_due and not batch.due()):
             return 0
+        samples = batch.take_samples()  # written below whatever happens to the health rows: bounded
+        written = 0
         try:
             with self._writing():
                 written = batch.flush()
             self.store.flush()  # unchanged sources' last-seen times, held back by the store the same way
         except Exception as exc:
             logger.warning("writing %d batched health updates failed: %s: %s", len(batch), type(exc).__name__, exc)
-            return 0
+        if samples:
+            try:
+                with self._writing():
+                    self.store.record_poll_outcomes(samples)
+            except Exception as exc:
+                # Dropped, not retried, as for one poll (MetricStore.record_poll_outcome).
+                logger.warning(
+                    "counting the availability of %d polls failed: %s: %s", len(samples), type(exc).__name__, exc
+                )
         return written
 
     def _writing(self) -> AbstractContextManager[Any]:
@@ -366,9 +376,15 @@ class Poller:
         }
 
     def _notify(self, source: Source, outcome: PollOutcome) -> list[Exception]:
-        # Every counted poll ends here, up or down: count it before the signal, so receivers see it.
-        with self._writing():
-            record_availability(self.store, outcome)
+        # Every counted poll ends here, up or down: count it before the signal, so receivers see it
+        # (with a batch: queued before the signal, written with the batch at most max_age later).
+        if self.health_batch is not None:
+            sample = sample_for(outcome)
+            if sample is not None and self.health_batch.add_sample(outcome.source, sample):
+                self.flush_health()
+        else:
+            with self._writing():
+                record_availability(self.store, outcome)
         return self._announce(poll_completed, source, outcome=outcome)
 
     @staticmethod

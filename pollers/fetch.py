@@ -4,7 +4,7 @@ One ``requests.Session`` per worker thread (connection pooling without sharing a
 threads), connect and read timeouts on every request, an overall per-attempt deadline so a slow
 drip of bytes ends, the body streamed, decoded (gzip, deflate, br, zstd: ``pollers.decoding``) and
 cut at ``POLLER_MAX_BODY_BYTES`` of decoded bytes, its charset honoured and its nesting checked
-before parsing (``pollers.jsonbody``), every redirect hop checked by the SSRF guard and connected to
+before parsing (``metrics.jsonlimits``), every redirect hop checked by the SSRF guard and connected to
 the checked address. A source may have its own proxy, CAs and client certificate
 (``pollers.transport``); a conditional request answered 304 comes back as ``not_modified``. Retries with exponential
 backoff and full jitter on connection errors, timeouts and 5xx; 429 waits for ``Retry-After``
@@ -31,8 +31,8 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from metrics.jsonlimits import BodyError, parse_object, upstream_budget
 from pollers.decoding import ACCEPT_ENCODING, DecodingError, Pipeline
-from pollers.jsonbody import BodyError, parse_object
 from pollers.models import SECRET_HEADER_PATTERN
 from pollers.ratelimit import RateLimiter, acquire
 from pollers.ssrf import Allowlist, PinnedAdapter, Resolver, Target, UnsafeURLError, resolve_target, system_resolver
@@ -77,7 +77,7 @@ class FetchPolicy:
             "max_redirects": settings.POLLER_MAX_REDIRECTS,
             "allowed_private_hosts": tuple(settings.POLLER_ALLOWED_PRIVATE_HOSTS),
             "ca_bundle": settings.POLLER_CA_BUNDLE,
-            "max_json_depth": settings.POLLER_MAX_JSON_DEPTH,
+            "max_json_depth": upstream_budget().max_depth,  # POLLER_MAX_JSON_DEPTH
             "proxy": settings.POLLER_PROXY,
             "allowed_proxies": tuple(settings.POLLER_ALLOWED_PROXIES),
             "trust_env_proxy": settings.POLLER_TRUST_ENV_PROXY,

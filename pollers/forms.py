@@ -1,4 +1,9 @@
-"""The admin form of a source: request headers with credential values masked, write-only secrets.
+"""The admin form of a source: no raw JSON, request headers with credential values masked, write-only secrets.
+
+Tags are chips (comma-separated without JavaScript), headers and metric paths are rows of a name and
+a value, volatile paths and pinned metrics one per line (``pollers.formfields``, shared with the
+dashboard's form); each says what is wrong in words: a bad tag, a half-filled row, a metric path
+that cannot match (``pollers.probe``), a pinned metric that is not one of the metric paths.
 
 Passwords, tokens and client keys are write-only: the inputs are always empty, a blank input
 keeps what is stored, a value replaces it (encrypted, ``devops_insights.crypto``), and a
@@ -14,7 +19,9 @@ from django import forms
 from django.views.decorators.debug import sensitive_variables
 
 from devops_insights import crypto
-from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
+from pollers.formfields import KeyValueField, KeyValueWidget, LinesField, TagsField
+from pollers.models import MASK, MAX_PINNED_METRICS, SECRET_HEADER_PATTERN, Source
+from pollers.probe import metric_name_error, path_error
 from pollers.transport import TransportError, check_client_pair
 from pollers.validation import header_problem
 
@@ -28,13 +35,13 @@ class WriteOnlyTextarea(forms.Textarea):
         return None
 
 
-class MaskedHeadersField(forms.JSONField):
+class MaskedHeadersField(KeyValueField):
     """Shows credential header values as a mask; the mask submitted back means "keep what is stored"."""
 
     def prepare_value(self, value: Any) -> Any:
         if isinstance(value, dict):
             value = {k: (MASK if SECRET_HEADER_PATTERN.search(k) and v else v) for k, v in value.items()}
-        return super().prepare_value(value)
+        return value
 
 
 class SourceAdminForm(forms.ModelForm):
@@ -43,14 +50,32 @@ class SourceAdminForm(forms.ModelForm):
         assume_scheme="https",
         help_text="http or https; checked against private and metadata addresses (POLLER_ALLOWED_PRIVATE_HOSTS).",
     )
+    tags = TagsField(help_text="Comma-separated, e.g. prod, payments.")
     headers = MaskedHeadersField(
         required=False,
         help_text=(
-            'A JSON object of header names to values, e.g. {"Authorization": "Bearer ..."}. '
-            f"Values of credential headers (authorization, token, secret, password, api key, cookie) show as "
-            f"{MASK}; leave the mask to keep the stored value, type a new value to replace it."
+            "Extra request headers, one per row, e.g. Accept-Language = en. Values of credential headers "
+            f"(authorization, token, secret, password, api key, cookie) show as {MASK}; leave the mask to keep "
+            "the stored value, type a new value to replace it. Submit to get more empty rows."
         ),
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        widget=KeyValueWidget("Header", "Value"),
+    )
+    metric_paths = KeyValueField(
+        required=False,
+        label="metric paths",
+        widget=KeyValueWidget("Metric name", "Dotted path"),
+        help_text="A metric name and where its number is in the document, e.g. cpu_load = results.stats.cpu_load. "
+        "A * segment sums every element. A new source starts with the default paths (docs/upstream-payload.md).",
+    )
+    volatile_paths = LinesField(
+        label="volatile paths",
+        help_text="Dotted paths left out of change detection, one per line (e.g. results.stats.session).",
+    )
+    pinned_metrics = LinesField(
+        label="pinned metrics",
+        max_items=MAX_PINNED_METRICS,
+        help_text=f"Metric names (of the metric paths) shown first on the card, one per line, at most "
+        f"{MAX_PINNED_METRICS}.",
     )
     auth_secret = forms.CharField(
         label="password or token",
@@ -81,6 +106,7 @@ class SourceAdminForm(forms.ModelForm):
             "timeout_seconds",
             "headers",
             "metric_paths",
+            "pinned_metrics",
             "volatile_paths",
             "proxy",
             "tls_verify",
@@ -94,10 +120,37 @@ class SourceAdminForm(forms.ModelForm):
             "tls_client_cert_pem": forms.Textarea(attrs={"rows": 4, "cols": 80}),
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance.pk is None:
+            # A new instance gives a ModelForm no initial data: show the model's defaults as rows.
+            self.initial.setdefault("metric_paths", dict(self.instance.metric_paths or {}))
+
+    def clean_metric_paths(self) -> dict[str, str]:
+        value: dict[str, str] = self.cleaned_data.get("metric_paths") or {}
+        problems = [
+            f"{name}: {problem}"
+            for name, path in value.items()
+            for problem in (metric_name_error(name), path_error(path))
+            if problem
+        ]
+        if problems:
+            raise forms.ValidationError(problems)
+        return value
+
+    def clean_pinned_metrics(self) -> list[str]:
+        pinned: list[str] = self.cleaned_data.get("pinned_metrics") or []
+        if "metric_paths" not in self.cleaned_data:
+            return pinned  # the metric paths have their own error; judge the pins against them next time
+        unknown = [name for name in pinned if name not in self.cleaned_data["metric_paths"]]
+        if unknown:
+            raise forms.ValidationError(
+                f"Not a metric of this source: {', '.join(unknown[:10])}. Pin names from the metric paths."
+            )
+        return pinned
+
     def clean_headers(self) -> dict[str, str]:
         value = self.cleaned_data.get("headers") or {}
-        if not isinstance(value, dict):
-            raise forms.ValidationError("Headers must be a JSON object.")
         stored: dict[str, str] = dict(self.instance.headers or {}) if self.instance.pk else {}
         headers: dict[str, str] = {}
         for name, header_value in value.items():

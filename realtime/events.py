@@ -2,14 +2,16 @@
 
 Called from sync code: ``realtime.receivers``, on the poller's and the alert evaluator's signals.
 
-Event contract (the consumer handles ``type`` ``metric.update`` in ``metric_update``,
-``source.status`` in ``source_status`` and ``alert.event`` in ``alert_event``). Each event goes to
+Event contract: ``type`` is ``metric.update``, ``source.status`` or ``alert.event``; the web
+process's LocalHub encodes each into its client message once (``realtime.encoding``) and the
+consumer forwards that text to the connections that want the source. Each event goes to
 the source's group ``metrics.<slug>`` and to ``metrics.all``. Sends reuse one event loop and one
 connection for the whole process (see ``realtime.layer_sender``); a failed send is logged, never raised.
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 from typing import Any
 
@@ -45,6 +47,8 @@ def update_event(
 
 
 def _send(slug: str, event: dict[str, Any]) -> bool:
+    # One id per publish: a web process receives a copy per group it sits in and encodes them once.
+    event["event_id"] = uuid.uuid4().hex
     with span("publish", source=slug, type=event["type"]):
         return layer_sender.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
 

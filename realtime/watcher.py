@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 import weakref
 from datetime import UTC, datetime
 from typing import Any
@@ -89,6 +90,7 @@ class StoreWatcher:
             "payload": snapshot.payload,
             "poll_id": snapshot.poll_meta.get("poll_id"),
             "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),
+            "event_id": uuid.uuid4().hex,  # both group copies share one encoding (realtime.encoding)
         }
         for group in (source_group(snapshot.source), ALL_GROUP):
             await self.layer.group_send(group, {**event, "group": group})

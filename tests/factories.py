@@ -42,6 +42,31 @@ def make_source(slug: str = "us-east", **fields: Any) -> Source:
     return Source.objects.create(slug=slug, **values)
 
 
+def make_rule(name: str = "cpu high", **fields: Any) -> Any:
+    """A saved, validated alert rule: a metric threshold on every source (cpu_load > 90) unless told."""
+    from alerts.models import AlertRule
+
+    values: dict[str, Any] = {"metric": "cpu_load", "operator": ">", "threshold": 90.0}
+    values.update(fields)
+    channels = values.pop("channels", [])
+    rule = AlertRule(name=name, **values)
+    rule.full_clean()
+    rule.save()
+    rule.channels.set(channels)
+    return rule
+
+
+def make_channel(name: str = "ops-mail", **fields: Any) -> Any:
+    """A saved channel: email to ops@example.com unless told."""
+    from alerts.models import NotificationChannel
+
+    values: dict[str, Any] = {"kind": "email"}
+    values.update(fields)
+    if values["kind"] == "email":
+        values.setdefault("email_to", "ops@example.com")
+    return NotificationChannel.objects.create(name=name, **values)
+
+
 # --- users, clients and tokens ------------------------------------------------------------------
 
 

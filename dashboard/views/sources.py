@@ -28,6 +28,7 @@ from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from pollers import health
 from pollers.models import PollFailure, Source
+from provisioning.flags import LIVE_CHANGES, flag_active
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,8 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
             status=503,
         )
     context = {"nav": "overview", "source": source, "changes": page, "first_page": cursor is None}
+    # The live follow is being rolled out behind a flag (docs/feature-flags.md): off, the page is a plain list.
+    context["follow_live"] = cursor is None and flag_active(request, LIVE_CHANGES)
     if cursor is None:
         # The feed's first page also lists what anomaly rules found lately (alerts.markers).
         now = timezone.now()

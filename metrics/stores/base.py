@@ -236,6 +236,20 @@ class MetricStore(abc.ABC):
         changes.
         """
 
+    def record_poll_outcomes(self, outcomes: Sequence[tuple[str, PollSample]]) -> None:
+        """Count many polls' outcomes (``(source, sample)`` pairs) as ``record_poll_outcome`` counts each.
+
+        For a poller that batches its writes: a store may write them all in one round trip. Every
+        sample is checked before anything is written (ValueError, nothing written); after a
+        StoreError any subset may have been counted, as for one outcome, and callers drop the batch.
+        """
+        from metrics.availability import check_sample  # it builds on this module
+
+        for _source, sample in outcomes:
+            check_sample(sample)
+        for source, sample in outcomes:
+            self.record_poll_outcome(source, sample.at, sample.up, sample.latency_ms, sample.error_kind)
+
     @abc.abstractmethod
     def availability(
         self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True

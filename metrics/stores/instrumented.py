@@ -112,6 +112,9 @@ class InstrumentedStore(MetricStore):
             source,
         )
 
+    def record_poll_outcomes(self, outcomes: Sequence[tuple[str, PollSample]]) -> None:
+        self._call("record_poll_outcomes", lambda: self.inner.record_poll_outcomes(outcomes), "many sources")
+
     def availability(
         self, source: str, tier: str, start: datetime, end: datetime, *, latency: bool = True
     ) -> list[AvailabilityBucket]:

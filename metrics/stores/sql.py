@@ -187,7 +187,15 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     def _read_unchanged(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
     ) -> RecordResult | None:
-        """Deferring: the hash comparison is one read (no commit to wait for); the sighting is written by ``flush``."""
+        """Deferring: the hash comparison is one read (no commit to wait for); the sighting is written by ``flush``.
+
+        No read at all when this process last stored or saw another hash: the content has most
+        likely changed, and the locked path compares under the lock anyway (another writer may have
+        stored this very content meanwhile).
+        """
+        known = self._known.get(source.slug)
+        if known is not None and known[0] != prepared.hash:
+            return None
         row = (
             LatestSnapshot.objects.using(self.using)
             .filter(source=source.slug)
@@ -197,6 +205,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         if row is None or row[0] != prepared.hash or fetched_at < row[2]:
             return None  # new content, no row yet, or an older poll: the locked path decides
         digest, sequence, _fetched, last_seen = row
+        self._known[source.slug] = (digest, sequence)
         if fetched_at > last_seen and self._seen is not None:
             with self._seen_lock:
                 self._seen[source.slug] = (digest, sequence, fetched_at, meta)
@@ -207,10 +216,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     ) -> RecordResult:
         db = self.using
         with transaction.atomic(using=db):
-            # The payload is only needed when the content changed (for the diff): defer it.
-            latest = (
-                LatestSnapshot.objects.using(db).select_for_update().defer("payload").filter(source=source.slug).first()
-            )
+            # Loaded with its payload: this path nearly always stores a change, and the diff needs the
+            # old document (deferring it cost a second round trip inside the lock).
+            latest = LatestSnapshot.objects.using(db).select_for_update().filter(source=source.slug).first()
             if latest is None:
                 LatestSnapshot.objects.using(db).create(
                     source=source.slug,

@@ -62,6 +62,25 @@ class SqlAvailability:
         rows = [(source, tier, bucket_start(sample.at, tier), LIVE, latency_bin, kind, 1) for tier in TIERS]
         self._write(lambda: self._upsert(rows, add=True), f"availability of {source}")
 
+    def record_poll_outcomes(self, outcomes: Sequence[tuple[str, PollSample]]) -> None:
+        # Cells hit by several samples are summed first: one statement may not upsert a row twice.
+        counts: dict[tuple[Any, ...], int] = {}
+        for source, sample in outcomes:
+            checked = check_sample(sample)
+            latency_bin, kind = sample_cell(checked)
+            for tier in TIERS:
+                key = (source, tier, bucket_start(checked.at, tier), LIVE, latency_bin, kind)
+                counts[key] = counts.get(key, 0) + 1
+        rows = [(*key, count) for key, count in counts.items()]
+
+        def run() -> None:
+            with transaction.atomic(using=self.using):
+                for offset in range(0, len(rows), UPSERT_BATCH):
+                    self._upsert(rows[offset : offset + UPSERT_BATCH], add=True)
+
+        if rows:
+            self._write(run, f"availability of {len(outcomes)} polls")
+
     def replace_backfilled_availability(self, source: str, since: datetime, samples: Iterable[PollSample]) -> int:
         since, checked = check_backfill(since, samples)
         rows = [

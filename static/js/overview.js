@@ -106,11 +106,42 @@
     return { status: form.elements.status.value, tag: form.elements.tag.value };
   }
 
+  /* The status counts: fresh while every card has its verdict from the server. While any card is
+     unknown (no reply from the server, live.js) the chips keep the last confirmed numbers, dimmed,
+     and say since when: counting the unknown cards as nothing would read as "0 error" now. */
+  var summary = document.querySelector(".summary");
+  var countsNote = document.querySelector('[data-role="counts-note"]');
+  var confirmedAt = Date.now();
+
+  function clock(ms) { return new Date(ms).toISOString().slice(11, 16) + " UTC"; }
+
+  function showCounts(counts, unknown) {
+    if (!summary) return;
+    if (unknown) {
+      summary.classList.add("is-unconfirmed");
+      summary.setAttribute("aria-label", "Sources by status, last confirmed " + clock(confirmedAt) + " (no reply from the server since)");
+      if (countsNote) {
+        countsNote.hidden = false;
+        countsNote.textContent = "last confirmed " + clock(confirmedAt) + ", no reply from the server since";
+      }
+      return;
+    }
+    confirmedAt = Date.now();
+    summary.classList.remove("is-unconfirmed");
+    summary.setAttribute("aria-label", "Sources by status");
+    if (countsNote) countsNote.hidden = true;
+    document.querySelectorAll("[data-count-for]").forEach(function (chip) {
+      var n = chip.querySelector(".chip-n");
+      if (n) n.textContent = String(counts[chip.getAttribute("data-count-for")] || 0);
+    });
+  }
+
   /* The same rule as dashboard.cards.apply_filters, then the sort, then the status counts. */
   function arrange() {
     var f = filterValues();
     var counts = {};
     var seen = {};
+    var unknown = 0;
     allCards().forEach(function (card) {
       var status = card.getAttribute("data-status");
       var tags = (card.getAttribute("data-tags") || "").split(",").filter(Boolean);
@@ -119,12 +150,10 @@
       if (!seen[slug]) {
         seen[slug] = true;
         counts[status] = (counts[status] || 0) + 1;
+        if (status === "unknown") unknown += 1;
       }
     });
-    document.querySelectorAll("[data-count-for]").forEach(function (chip) {
-      var n = chip.querySelector(".chip-n");
-      if (n) n.textContent = String(counts[chip.getAttribute("data-count-for")] || 0);
-    });
+    showCounts(counts, unknown);
     var groups = document.getElementById("groups");
     var byStatus = groups && groups.getAttribute("data-sort") === "status";
     document.querySelectorAll(".cards").forEach(function (list) {

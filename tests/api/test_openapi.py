@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 
 # Ninja's own routes beside the operations: the document itself, the docs page and the API root.
 NOT_OPERATIONS = {"openapi-json", "openapi-view", "api-root"}
-PUBLIC = {"health", "ready", "index"}
-WRITES = {"createSource", "updateSource", "deleteSource"}
+PUBLIC = {"health", "ready", "index", "configSchema"}
+WRITES = {"createSource", "updateSource", "deleteSource", "configPlan", "configApply"}
 
 
 @pytest.fixture(autouse=True)

@@ -107,9 +107,17 @@ def test_it_keeps_the_drill_down_consistent_after_a_live_update(page: Any, stack
         stack.control("reset", {})
 
 
+CHIP_COUNTS = (
+    "() => Object.fromEntries([...document.querySelectorAll('[data-count-for]')]"
+    ".map(c => [c.dataset.countFor, Number(c.querySelector('.chip-n').textContent)]))"
+)
+
+
 def test_it_turns_the_badge_paused_and_the_cards_unknown_when_the_web_process_freezes(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
     wait_until_polled(page)
+    counts_before = page.evaluate(CHIP_COUNTS)
+    assert sum(counts_before.values()) == 6
     stack.freeze_web()
     frozen_at = time.monotonic()
     try:
@@ -124,6 +132,13 @@ def test_it_turns_the_badge_paused_and_the_cards_unknown_when_the_web_process_fr
         assert page.locator(".card .pill-unknown").first.text_content() == "Unknown"
         # The numbers are dimmed and marked as the last known ones.
         assert page.locator(".card .last-known-note").first.is_visible()
+        # The status chips keep the last confirmed counts (not "0 ok"), dimmed, and say since when.
+        assert page.locator(".summary").evaluate("el => el.classList.contains('is-unconfirmed')")
+        assert page.evaluate(CHIP_COUNTS) == counts_before
+        note = page.locator('[data-role="counts-note"]')
+        assert note.is_visible()
+        assert "last confirmed" in note.inner_text()
+        assert "no reply from the server" in note.inner_text()
         shoot(page, "truth-frozen-server-paused.png")
     finally:
         stack.thaw_web()
@@ -135,6 +150,9 @@ def test_it_turns_the_badge_paused_and_the_cards_unknown_when_the_web_process_fr
         timeout=15000,
     )
     assert page.locator("#live-badge").inner_text() == "Live"
+    assert not page.locator(".summary").evaluate("el => el.classList.contains('is-unconfirmed')")
+    assert not page.locator('[data-role="counts-note"]').is_visible()
+    assert sum(page.evaluate(CHIP_COUNTS).values()) == 6  # fresh counts again, every source counted
 
 
 def test_it_shows_the_banner_on_every_page_when_the_poller_stops(page: Any, browser: Any, stack: Stack) -> None:

@@ -119,6 +119,35 @@ def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricSt
         store.availability_counts_of("us-east", spans)
 
 
+def test_it_counts_a_batch_of_outcomes_as_it_counts_each_one(store: MetricStore) -> None:
+    # What a batching poller writes at its flush: several polls of one cell, two sources, up and down.
+    store.record_poll_outcomes(
+        [
+            ("us-east", PollSample(at("2026-11-29 12:00:01"), True, 10.0)),
+            ("us-east", PollSample(at("2026-11-29 12:00:31"), True, 10.5)),
+            ("us-east", PollSample(at("2026-11-29 12:01:01"), False, None, "timeout")),
+            ("eu-west", PollSample(at("2026-11-29 12:00:02"), True, 20.0)),
+        ]
+    )
+    assert counts(store, "1m", at("2026-11-29 12:00"), at("2026-11-29 12:02")) == [
+        (at("2026-11-29 12:00"), 2, 2, {14: 2}, {}),
+        (at("2026-11-29 12:01"), 1, 0, {}, {"timeout": 1}),
+    ]
+    assert totals(store, "us-east") == (3, 2)
+    assert totals(store, "eu-west") == (1, 1)
+    store.record_poll_outcomes([("us-east", PollSample(at("2026-11-29 12:00:40"), True, 10.0))])
+    assert totals(store, "us-east") == (4, 3)  # added to the cells already there
+
+    with pytest.raises(ValueError, match="timezone-aware"):
+        store.record_poll_outcomes(
+            [
+                ("us-east", PollSample(at("2026-11-29 12:00:50"), True, 10.0)),
+                ("us-east", PollSample(datetime(2026, 11, 29, 12), True, 10.0)),  # naive: refused
+            ]
+        )
+    assert totals(store, "us-east") == (4, 3), "a bad sample writes nothing of its batch"
+
+
 # --- windows and day bars ------------------------------------------------------------------
 
 WINDOW_POLLS = [

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import codecs
 import json
 import sys
+import time
 from typing import Any
 
 import pytest
 
 from metrics.jsonlimits import (
+    BodyError,
     JsonBudget,
     JsonBudgetError,
     check_text,
     check_value,
+    exceeds_depth,
     import_record_budget,
     loads,
     measure,
+    parse_object,
     upstream_budget,
     websocket_budget,
 )
@@ -107,8 +112,71 @@ def test_it_builds_each_readers_budget_from_the_settings(settings: Any) -> None:
     settings.JSON_MAX_ITEMS = 500
     settings.REALTIME_MAX_MESSAGE_BYTES = 4096
     settings.POLLER_MAX_BODY_BYTES = 8192
+    settings.POLLER_MAX_JSON_DEPTH = 12
     assert websocket_budget() == JsonBudget(4096, 10, 500, "the message", "REALTIME_MAX_MESSAGE_BYTES")
-    assert (upstream_budget().max_bytes, upstream_budget().max_depth) == (8192, 10)
+    # Upstream documents keep their own depth setting (docs/polling.md, structure limits).
+    assert (upstream_budget().max_bytes, upstream_budget().max_depth) == (8192, 12)
     record = import_record_budget()
     assert record.max_depth == 14  # the record's own levels around a payload at the limit
     assert record.max_bytes > settings.METRICS_MAX_PAYLOAD_BYTES
+
+
+# --- upstream documents: the nesting scan before parsing (moved here from pollers/jsonbody.py) ---------
+
+
+@pytest.mark.parametrize(
+    ("text", "limit", "deeper"),
+    [
+        ("{}", 0, True),
+        ("{}", 1, False),
+        ("[[[]]]", 2, True),
+        ("[[[]]]", 3, False),
+        ('["[[[[[["]', 1, False),  # brackets inside a string do not count
+        ('["\\"[[[[", "]]"]', 1, False),  # nor after an escaped quote
+        ('{"a": {"b": [1, {"c": 2}]}}', 3, True),
+        ('{"a": {"b": [1, {"c": 2}]}}', 4, False),
+        ("[[[" + '"\\"' * 1000, 2, True),  # an unterminated string: linear, and the brackets before it count
+    ],
+)
+def test_it_measures_nesting_outside_strings(text: str, limit: int, deeper: bool) -> None:
+    assert exceeds_depth(text, limit) is deeper
+
+
+def test_it_measures_nesting_in_linear_time_on_hostile_text() -> None:
+    # Every quote opens a string that never closes: a backtracking scan would be quadratic.
+    hostile = "[" * 100 + '"\\"' * 300_000
+    started = time.monotonic()
+    assert exceeds_depth(hostile, 64)
+    assert exceeds_depth('"\\"' * 300_000 + "[" * 100, 64) is False  # the brackets sit inside the open string
+    assert time.monotonic() - started < 1.0
+
+
+def test_it_measures_any_readers_text_in_linear_time_with_an_unterminated_string() -> None:
+    # The same scan serves every budget: an API body of quotes that never close stays cheap.
+    hostile = '{"a": ' + '"\\"' * 200_000
+    started = time.monotonic()
+    shape = measure(hostile)
+    assert shape.depth == 1
+    assert time.monotonic() - started < 1.0
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "kind"),
+    [
+        (b"[" * 200_000, "application/json", "too_deep"),
+        (b'{"a": NaN}', "application/json", "not_json"),
+        (b"[1, 2]", "application/json", "not_object"),
+        (b'{"a": 1}', "application/json; charset=klingon", "bad_charset"),
+    ],
+)
+def test_it_turns_a_bad_upstream_body_into_its_error_kind(body: bytes, content_type: str, kind: str) -> None:
+    with pytest.raises(BodyError) as caught:
+        parse_object(body, content_type, 64)
+    assert caught.value.kind == kind
+
+
+def test_it_reads_an_upstream_body_by_its_byte_order_mark_or_charset() -> None:
+    document = {"status": "ok", "note": "café"}
+    text = json.dumps(document)
+    assert parse_object(codecs.BOM_UTF16_LE + text.encode("utf-16-le"), "application/json", 64) == document
+    assert parse_object(text.encode("latin-1"), "application/json; charset=ISO-8859-1", 64) == document

@@ -377,3 +377,9 @@ def sql_alias(kind: str) -> str:
     if (kind == "sqlite" and engine.endswith("sqlite3")) or (kind == "postgres" and engine.endswith("postgresql")):
         return "default"
     return f"contract_{kind}"
+
+
+def form_rows(name: str, pairs: dict[str, str] | list[tuple[str, str]]) -> dict[str, list[str]]:
+    """A key/value field (``pollers.formfields``) as a browser posts it: ``<name>_key`` and ``<name>_value`` lists."""
+    items = list(pairs.items()) if isinstance(pairs, dict) else list(pairs)
+    return {f"{name}_key": [k for k, _ in items], f"{name}_value": [v for _, v in items]}

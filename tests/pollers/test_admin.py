@@ -10,26 +10,27 @@ from django.utils import timezone
 
 from pollers.models import MASK, PollerProcess, Source
 from tests.factories import make_source
+from tests.pollers.support import form_rows
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
 
 
 def form_data(source: Source, **overrides: Any) -> dict[str, Any]:
-    import json
-
-    data = {
+    """What the change page posts back: tags comma-separated, mappings as rows, lists one per line."""
+    data: dict[str, Any] = {
         "slug": source.slug,
         "name": source.name,
         "url": source.url,
         "enabled": "on" if source.enabled else "",
         "region": source.region,
-        "tags": json.dumps(source.tags),
+        "tags": ", ".join(source.tags),
         "interval_seconds": source.interval_seconds,
         "timeout_seconds": source.timeout_seconds,
-        "headers": json.dumps(source.masked_headers()),
-        "metric_paths": json.dumps(source.metric_paths),
-        "volatile_paths": json.dumps(source.volatile_paths),
+        **form_rows("headers", source.masked_headers()),
+        **form_rows("metric_paths", source.metric_paths),
+        "volatile_paths": "\n".join(source.volatile_paths),
+        "pinned_metrics": "\n".join(source.pinned_metrics),
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}
@@ -75,21 +76,24 @@ def test_it_masks_secret_header_values_and_keeps_them_unless_changed(admin_clien
     assert source.name == "Renamed"
     assert source.headers == {"Authorization": "Bearer stored-secret", "X-Team": "ops"}
 
-    new_headers = '{"Authorization": "Bearer rotated", "X-Team": "ops"}'
-    response = admin_client.post(f"/admin/pollers/source/{source.pk}/change/", form_data(source, headers=new_headers))
+    new_headers = form_rows("headers", {"Authorization": "Bearer rotated", "X-Team": "ops"})
+    response = admin_client.post(f"/admin/pollers/source/{source.pk}/change/", form_data(source, **new_headers))
     assert response.status_code == 302
     source.refresh_from_db()
     assert source.headers["Authorization"] == "Bearer rotated"
 
 
 def test_it_refuses_a_mask_with_nothing_behind_it_and_bad_headers(admin_client: Client, source: Source) -> None:
-    for headers, message in [
-        (f'{{"X-Api-Key": "{MASK}"}}', "has no stored value"),
-        ('{"X-Count": 5}', "must be strings"),
-        ('["not", "an", "object"]', "JSON object"),
-        ('{"Bad\\nName": "v"}', "invalid name or value"),
+    for rows, message in [
+        ([("X-Api-Key", MASK)], "has no stored value"),
+        ([("X-Count", "")], "&#x27;X-Count&#x27; has no value."),
+        ([("", "orphan")], "has no name."),
+        ([("X-Team", "a"), ("X-Team", "b")], "Each name once: X-Team"),
+        ([("Bad\nName", "v")], "invalid name or value"),
     ]:
-        response = admin_client.post(f"/admin/pollers/source/{source.pk}/change/", form_data(source, headers=headers))
+        response = admin_client.post(
+            f"/admin/pollers/source/{source.pk}/change/", form_data(source, **form_rows("headers", rows))
+        )
         assert response.status_code == 200
         assert message in response.content.decode()
     source.refresh_from_db()
@@ -143,3 +147,67 @@ def test_it_shows_poller_processes_read_only(admin_client: Client) -> None:
     response = admin_client.post(f"/admin/pollers/pollerprocess/{process.pk}/change/", {"pid": 2})
     assert response.status_code == 403
     assert PollerProcess.objects.get().pid == 1
+
+
+def add_form(**overrides: Any) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "slug": "added",
+        "name": "Added",
+        "url": "http://127.0.0.1:9/status/added?stats=1",
+        "enabled": "on",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "tls_verify": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_it_adds_a_source_without_raw_json_or_empty_health_rows(admin_client: Client, allow_loopback: Any) -> None:
+    page = admin_client.get("/admin/pollers/source/add/").content.decode()
+    # Rows to fill and a tags box, not JSON text areas (no "null", no "{}" to edit by hand).
+    assert 'name="headers_key"' in page
+    assert 'name="metric_paths_key"' in page
+    assert 'value="results.stats.server.cpu_load"' in page  # the default paths, as rows
+    assert "data-chips" in page
+    assert ">null<" not in page
+    assert "last_error_message" not in page  # no health rows on a source not polled yet
+    assert "js/forms.js" in page
+
+    posted = add_form(
+        tags="Prod, payments, prod",
+        volatile_paths="results.stats.session\n\nresults.stats.session\nresults.stats.online",
+        pinned_metrics="queue",
+        **form_rows("headers", [("Accept-Language", "en"), ("", "")]),
+        **form_rows("metric_paths", {"queue": "results.queue.depth", "cpu": "results.stats.server.cpu_load"}),
+    )
+    response = admin_client.post("/admin/pollers/source/add/", posted)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    source = Source.objects.get(slug="added")
+    assert source.tags == ["prod", "payments"]
+    assert source.headers == {"Accept-Language": "en"}
+    assert source.metric_paths == {"queue": "results.queue.depth", "cpu": "results.stats.server.cpu_load"}
+    assert source.volatile_paths == ["results.stats.session", "results.stats.online"]
+    assert source.pinned_metrics == ["queue"]
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"tags": "mine, not mine!"}, "Tag &#x27;not mine!&#x27;: letters, digits"),
+        (form_rows("metric_paths", {"cpu": "results..cpu"}), "cpu: "),
+        (form_rows("metric_paths", {"bad name!": "results.cpu"}), "bad name!: "),
+        (form_rows("metric_paths", {"cpu": ""}), "&#x27;cpu&#x27; has no value."),
+        (
+            {"pinned_metrics": "nope", **form_rows("metric_paths", {"cpu": "results.cpu"})},
+            "Not a metric of this source: nope",
+        ),
+    ],
+)
+def test_it_explains_what_is_wrong_in_the_add_form(
+    admin_client: Client, allow_loopback: Any, overrides: dict[str, Any], message: str
+) -> None:
+    response = admin_client.post("/admin/pollers/source/add/", add_form(**overrides))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not Source.objects.filter(slug="added").exists()

@@ -1,15 +1,18 @@
 """With a health batch (the poll command and the loop) an unchanged poll of a healthy source costs one
-read and its availability count, routine health fields of many sources are written in one UPDATE, and a
-change of health is still written at once, with whatever was pending for that source."""
+read; routine health fields of many sources are written in one UPDATE and their availability counts in
+one upsert at the flush; a change of health is still written at once, with whatever was pending for
+that source; a changed poll stores its change in one transaction of four statements."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from metrics.stores.base import AvailabilitySpan
 from pollers.engine import Poller
 from pollers.health_batch import HealthBatch
 from pollers.models import Source
@@ -29,6 +32,17 @@ def steady_simulator() -> Iterator[RunningSimulator]:
         running.stop()
 
 
+def statements(queries: CaptureQueriesContext) -> list[str]:
+    """The statements, without transaction control (the test's own transaction adds savepoints)."""
+    control = ("BEGIN", "COMMIT", "SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK")
+    return [q["sql"] for q in queries.captured_queries if not q["sql"].startswith(control)]
+
+
+def availability_span() -> AvailabilitySpan:
+    now = datetime.now(UTC)
+    return AvailabilitySpan("1d", now - timedelta(days=2), now + timedelta(days=2))
+
+
 @pytest.fixture
 def poller() -> Iterator[Poller]:
     poller = make_poller()
@@ -37,9 +51,7 @@ def poller() -> Iterator[Poller]:
     poller.fetcher.close()
 
 
-def test_it_polls_an_unchanged_healthy_source_in_one_read_and_its_availability_count(
-    steady_simulator: RunningSimulator, poller: Poller
-) -> None:
+def test_it_polls_an_unchanged_healthy_source_in_one_read(steady_simulator: RunningSimulator, poller: Poller) -> None:
     sources = [make_source(f"r{i}", url=steady_simulator.url(f"r{i}"), timeout_seconds=2.0) for i in range(5)]
     for source in sources:
         assert poller.poll(source).record.changed  # type: ignore[union-attr]
@@ -47,20 +59,25 @@ def test_it_polls_an_unchanged_healthy_source_in_one_read_and_its_availability_c
     with CaptureQueriesContext(connection) as queries:
         outcomes = [poller.poll(source) for source in sources]
     assert all(o.ok and o.record is not None and not o.record.changed for o in outcomes)
-    # Per poll, exactly two statements: the store's hash comparison (a read) and the availability upsert
-    # (issue 18: every poll's outcome is counted, one INSERT ... ON CONFLICT per poll). No re-read of the
-    # source, no health or last-seen write (both batched), no alert query.
+    # Per poll, exactly one statement: the store's hash comparison (a read). No re-read of the source,
+    # no health, last-seen or availability write (all batched), no alert query.
     sqls = [q["sql"] for q in queries.captured_queries]
-    assert len(sqls) == 2 * len(sources), [sql[:80] for sql in sqls]
-    for read, upsert in zip(sqls[0::2], sqls[1::2], strict=True):
+    assert len(sqls) == len(sources), [sql[:80] for sql in sqls]
+    for read in sqls:
         assert read.startswith('SELECT "metrics_latest"."hash"'), read[:80]
-        assert upsert.startswith('INSERT INTO "metrics_availability"'), upsert[:80]
-        assert "ON CONFLICT" in upsert, upsert[-120:]
 
     with CaptureQueriesContext(connection) as queries:
         assert poller.flush_health() == 5
-    # One statement for the five health rows, one for the five unchanged sources' last-seen times.
-    assert len(queries.captured_queries) == 2, [q["sql"][:80] for q in queries.captured_queries]
+    # One statement for the five health rows, one for the five unchanged sources' last-seen times, one
+    # upsert for the five polls' availability counts (issue 18: every poll's outcome is counted).
+    writes = statements(queries)
+    assert len(writes) == 3, [sql[:80] for sql in writes]
+    upsert = writes[2]
+    assert upsert.startswith('INSERT INTO "metrics_availability"'), upsert[:80]
+    assert "ON CONFLICT" in upsert
+    for source in sources:
+        [total] = poller.store.availability_totals(source.slug, [availability_span()])
+        assert total.polls == 2  # the first poll's and this one's
     for source, outcome in zip(sources, outcomes, strict=True):
         latest = poller.store.latest(source.slug)
         assert latest is not None
@@ -88,3 +105,27 @@ def test_it_writes_a_failure_at_once_with_the_pending_routine_fields(
     assert row.last_success_at == success_at  # the pending routine field went with the failure
     assert row.last_error_at is not None
     assert row.last_polled_at == row.last_error_at
+
+
+def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
+    steady_simulator: RunningSimulator, poller: Poller
+) -> None:
+    source = make_source("r0", url=steady_simulator.url("r0"), timeout_seconds=2.0)
+    assert poller.poll(source).ok
+    poller.flush_health()
+    source.url = steady_simulator.url("r0-renamed")  # another region name: another document
+    with CaptureQueriesContext(connection) as queries:
+        outcome = poller.poll(source)
+    assert outcome.record is not None
+    assert outcome.record.changed
+    assert outcome.record.diff
+    # The process stored the last hash itself, so no unlocked comparison first; inside the transaction
+    # the locked read brings the old document for the diff (no second read of its payload), then the
+    # latest row, the history entry and the samples.
+    stored = statements(queries)
+    assert [sql.split(" ", 3)[:3] for sql in stored] == [
+        ["SELECT", '"metrics_latest"."id",', '"metrics_latest"."source",'],
+        ["UPDATE", '"metrics_latest"', "SET"],
+        ["INSERT", "INTO", '"metrics_history"'],
+        ["INSERT", "INTO", '"metrics_sample"'],
+    ], [sql[:80] for sql in stored]

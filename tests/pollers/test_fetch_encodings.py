@@ -13,7 +13,6 @@ import pytest
 
 from pollers.decoding import ACCEPT_ENCODING, DecodingError, Pipeline
 from pollers.fetch import Fetcher, FetchPolicy
-from pollers.jsonbody import exceeds_depth
 from pollers.simulator import encodings, payload
 from pollers.simulator.server import NON_ASCII_NOTE
 from tests.simulator import RunningSimulator
@@ -195,28 +194,4 @@ def test_it_refuses_200000_nested_arrays_without_recursing(simulator: RunningSim
     assert (result.ok, result.error_kind, result.attempts) == (False, "too_deep", 1)
 
 
-@pytest.mark.parametrize(
-    ("text", "limit", "deeper"),
-    [
-        ("{}", 0, True),
-        ("{}", 1, False),
-        ("[[[]]]", 2, True),
-        ("[[[]]]", 3, False),
-        ('["[[[[[["]', 1, False),  # brackets inside a string do not count
-        ('["\\"[[[[", "]]"]', 1, False),  # nor after an escaped quote
-        ('{"a": {"b": [1, {"c": 2}]}}', 3, True),
-        ('{"a": {"b": [1, {"c": 2}]}}', 4, False),
-        ("[[[" + '"\\"' * 1000, 2, True),  # an unterminated string: linear, and the brackets before it count
-    ],
-)
-def test_it_measures_nesting_outside_strings(text: str, limit: int, deeper: bool) -> None:
-    assert exceeds_depth(text, limit) is deeper
-
-
-def test_it_measures_nesting_in_linear_time_on_hostile_text() -> None:
-    # Every quote opens a string that never closes: a backtracking scan would be quadratic.
-    hostile = "[" * 100 + '"\\"' * 300_000
-    started = time.monotonic()
-    assert exceeds_depth(hostile, 64)
-    assert exceeds_depth('"\\"' * 300_000 + "[" * 100, 64) is False  # the brackets sit inside the open string
-    assert time.monotonic() - started < 1.0
+# The nesting scan itself is tested with the other JSON limits: tests/metrics/test_jsonlimits.py.

@@ -6,7 +6,6 @@ the source failed afterwards (or the value split into a second header on the wir
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -18,6 +17,7 @@ from django.core.exceptions import ValidationError
 from pollers.models import Source
 from pollers.validation import header_problem, validate_request_headers
 from tests.http_login import login_session
+from tests.pollers.support import form_rows
 
 BAD_HEADERS = [
     ({"X-Team": "ops\r\nX-Injected: 1"}, "carriage return (CR)"),
@@ -81,12 +81,11 @@ def test_it_refuses_a_crlf_header_in_the_admin_over_http(live_server: Any, setti
             "name": "crlf",
             "url": "http://127.0.0.1:9/status/us-east",
             "enabled": "on",
-            "tags": "[]",
+            "tags": "",
             "interval_seconds": "30",
             "timeout_seconds": "10",
-            "headers": json.dumps({"X-Team": "ops\r\nX-Injected: yes"}),
-            "metric_paths": "{}",
-            "volatile_paths": "[]",
+            **form_rows("headers", {"X-Team": "ops\r\nX-Injected: yes"}),
+            "volatile_paths": "",
         },
         timeout=10,
     )

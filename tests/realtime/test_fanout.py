@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
 from metrics.stores.base import RecordResult
+from observability.instruments import WEBSOCKET_ENCODES
 from realtime.events import publish_alert, publish_source_status, publish_update
 from realtime.groups import source_group
 from tests.realtime.conftest import status_payload
@@ -129,3 +131,49 @@ async def test_it_joins_a_redis_group_once_per_process_however_many_connections(
     assert redis_client.zcard("asgi:group:metrics.us-east") == 1
     await clients[2].request({"type": "unsubscribe"})
     assert redis_client.zcard("asgi:group:metrics.us-east") == 0
+
+
+async def test_it_encodes_each_event_once_per_process_however_many_connections_get_it(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], record: Callable[..., Any]
+) -> None:
+    # Two of the clients sit in metrics.us-east, two in metrics.all: the process receives a copy per group.
+    clients = [await connect([session_cookie]) for _ in range(4)]
+    for client, sources in zip(clients, (["us-east"], ["us-east"], "all", "all"), strict=True):
+        await client.request({"type": "subscribe", "sources": sources})
+
+    def encodes(kind: str) -> float:
+        return float(WEBSOCKET_ENCODES.labels(type=kind)._value.get())
+
+    before = {kind: encodes(kind) for kind in ("update", "source_status", "alert")}
+    result = await record("us-east", status_payload(cpu_load=12.5))
+    assert await sync_to_async(publish_update)("us-east", result, datetime.now(UTC))
+    await sync_to_async(publish_source_status)("us-east", "failing", {"error_kind": "timeout"})
+    await sync_to_async(publish_alert)("us-east", {"rule": "r", "state": "firing"})
+
+    texts: list[list[str]] = []
+    for client in clients:
+        texts.append([json.dumps(await client.receive(), sort_keys=True) for _ in range(3)])
+        assert await client.nothing(0.2), "exactly one copy per connection"
+    assert all(received == texts[0] for received in texts), "every connection got the same messages"
+    assert [json.loads(text)["type"] for text in texts[0]] == ["update", "source_status", "alert"]
+    assert {kind: encodes(kind) - before[kind] for kind in before} == {"update": 1, "source_status": 1, "alert": 1}
+
+
+async def test_it_fills_a_gap_left_by_a_poller_killed_between_storing_and_publishing(
+    any_layer: str, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], record: Callable[..., Any]
+) -> None:
+    client = await connect([session_cookie])
+    await client.request({"type": "subscribe", "sources": ["us-east"]})
+    first = await record("us-east", status_payload(cpu_load=10.0))
+    assert await sync_to_async(publish_update)("us-east", first, datetime.now(UTC))
+    assert (await client.receive())["sequence"] == first.sequence
+    # Stored but never published (the poller died in between), then the next change is published.
+    missed = [await record("us-east", status_payload(cpu_load=20.0 + i)) for i in range(2)]
+    latest = await record("us-east", status_payload(cpu_load=30.0))
+    assert await sync_to_async(publish_update)("us-east", latest, datetime.now(UTC))
+
+    received = [await client.receive(10) for _ in range(3)]
+    assert [u["sequence"] for u in received] == [missed[0].sequence, missed[1].sequence, latest.sequence]
+    assert [u["metrics"]["cpu_load"] for u in received] == [20.0, 21.0, 30.0]
+    assert received[0]["payload"]["results"]["stats"]["server"]["cpu_load"] == 20.0
+    assert await client.nothing(0.2)

@@ -152,3 +152,44 @@ async def test_it_never_logs_a_query_token(site: Site) -> None:
     assert '"WSDISCONNECT /ws/metrics/?token=[redacted]" 1000' in text, text[-2000:]
     for secret in ("sekrit-value", "abc123def", token):
         assert secret not in text
+
+
+async def test_it_sends_one_event_as_the_same_text_frame_to_every_connection(
+    tmp_path: Path, redis_url: str, redis_client: Any
+) -> None:
+    # Under daphne one event becomes one prepared frame written to every connection
+    # (realtime/transport.py); every client must still read the whole, identical message.
+    site = Site(tmp_path, redis_url)
+    try:
+        site.start()
+        site.manage(
+            "shell",
+            "-c",
+            "from pollers.models import Source\nSource.objects.create(slug='framed', url='http://127.0.0.1:9/x')",
+        )
+        auth = {"Authorization": f"Bearer {site.token()}"}
+        clients = [await connect(site.ws_url(), additional_headers=auth) for _ in range(3)]
+        for ws, sources in zip(clients, (["framed"], ["framed"], "all"), strict=True):
+            await ws.send(json.dumps({"type": "subscribe", "sources": sources}))
+            assert json.loads(await ws.recv())["type"] == "snapshot"
+        site.manage(
+            "shell",
+            "-c",
+            "from datetime import UTC, datetime\nfrom metrics.stores.base import RecordResult\n"
+            "from realtime.events import publish_source_status, publish_update\n"
+            "r = RecordResult(changed=True, hash='a' * 40, metrics={'cpu_load': 1.5}, sequence=7, diff=[])\n"
+            "assert publish_update('framed', r, datetime.now(UTC), payload={'status': 'ok', 'n': 'é' * 5000})\n"
+            "assert publish_source_status('framed', 'failing', {'error_kind': 'timeout'})\n",
+        )
+        received = [[await asyncio.wait_for(ws.recv(), 10) for _ in range(2)] for ws in clients]
+        assert all(texts == received[0] for texts in received)
+        update, status = (json.loads(text) for text in received[0])
+        assert (update["type"], update["sequence"], update["payload"]["n"]) == ("update", 7, "é" * 5000)
+        assert (status["type"], status["status"]) == ("source_status", "failing")
+        for ws in clients:
+            await ws.send(json.dumps({"type": "ping", "id": 3}))  # the next, different text is framed anew
+            assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong", "id": 3}
+            await ws.close()
+        assert_clean_log(site)
+    finally:
+        site.stop()

@@ -1,4 +1,8 @@
-"""Form fields the product's forms share: key/value rows and tag chips that also work without JavaScript.
+"""Form fields the source forms share: key/value rows, tag chips and one-per-line lists, without raw JSON.
+
+Used by the dashboard's source form and the admin's (``pollers.forms``): a person types names and
+values, never a JSON object, and each field says what is wrong in words (a half-filled row, a
+duplicate name, a bad tag). Here, below both, so that the two forms validate the same way.
 
 A key/value field renders as rows of two inputs named ``<name>_key`` and ``<name>_value`` (several rows,
 some empty), so a plain form post carries every pair; the script only adds and removes rows. Tags are one
@@ -20,7 +24,7 @@ MAX_ROWS = 100
 
 
 class KeyValueWidget(forms.Widget):
-    template_name = "dashboard/widgets/keyvalue.html"
+    template_name = "forms/keyvalue.html"
 
     def __init__(self, key_label: str = "Name", value_label: str = "Value", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -111,3 +115,29 @@ class TagsField(forms.CharField):
         if len(tags) > 30:
             raise forms.ValidationError("At most 30 tags.")
         return tags
+
+
+class LinesField(forms.CharField):
+    """A list of short texts, one per line (dotted paths, metric names): blank lines dropped, each once."""
+
+    def __init__(self, *, max_items: int = 100, **kwargs: Any) -> None:
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.Textarea(attrs={"rows": 3, "cols": 60}))
+        super().__init__(**kwargs)
+        self.max_items = max_items
+
+    def prepare_value(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return "\n".join(str(v) for v in value)
+        return value
+
+    def clean(self, value: Any) -> list[str]:
+        text = super().clean(value) or ""
+        items: list[str] = []
+        for raw in text.splitlines():
+            item = raw.strip()
+            if item and item not in items:
+                items.append(item)
+        if len(items) > self.max_items:
+            raise forms.ValidationError(f"At most {self.max_items} lines.")
+        return items

@@ -1,0 +1,74 @@
+"""Applying a plan: in one transaction, all or nothing, recorded in the audit trail with the plan it ran."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from accounts.audit import record
+from alerts.receivers import on_rules_changed
+from provisioning.plan import CREATE, DELETE, UPDATE, Plan, make_plan
+from provisioning.sections import SECTIONS
+
+AUDIT_ACTION = "config.apply"
+# Rules and silences are cached by every poller (alerts.rule_cache): a bulk write bumps that cache itself.
+RULE_SECTIONS = frozenset({"alert_rules", "silences"})
+AUDIT_CHANGES = 1000  # changes listed in the audit record; the counts are always whole
+
+
+class Declined(Exception):  # the person said no: not an error
+    """The confirmation said no: nothing was written."""
+
+
+def apply_files(
+    files: Mapping[str, str],
+    *,
+    prune: bool = False,
+    environ: Mapping[str, str] | None = None,
+    user: Any = None,
+    request: HttpRequest | None = None,
+    actor_label: str = "",
+    confirm: Callable[[Plan], bool] | None = None,
+    admit: Callable[[Plan], None] | None = None,
+) -> Plan:
+    """Plan and apply ``files`` in one transaction; raises ConfigInvalid (nothing changed) or Declined.
+
+    ``admit`` may refuse the plan (raise) before anything is written, e.g. the API's access check.
+    """
+    with transaction.atomic():
+        plan = make_plan(files, prune=prune, environ=environ)
+        if admit is not None:
+            admit(plan)
+        if confirm is not None and plan.has_changes and not confirm(plan):
+            raise Declined
+        write(plan)
+        record(
+            AUDIT_ACTION,
+            request=request,
+            user=user,
+            actor_label=actor_label,
+            object_type="config",
+            **plan.summary(AUDIT_CHANGES),
+        )
+    return plan
+
+
+def write(plan: Plan) -> None:
+    ctx = plan.context
+    for section in SECTIONS:
+        mine = [c for c in plan.changes if c.section == section.name]
+        created = [c.built for c in mine if c.action == CREATE and c.built is not None]
+        if created:
+            section.create(created, ctx)
+        for change in mine:
+            if change.action == UPDATE and change.built is not None:
+                section.update(change.built, ctx)
+    for section in reversed(SECTIONS):
+        doomed = [c.stored for c in plan.changes if c.section == section.name and c.action == DELETE]
+        if doomed:
+            section.delete(doomed, ctx)
+    if any(c.section in RULE_SECTIONS for c in plan.changes):
+        on_rules_changed(sender=None)

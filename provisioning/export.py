@@ -1,0 +1,64 @@
+"""Export: the stored setup as configuration files, one per section, in a fixed order, secrets as references.
+
+Objects are sorted by natural key and fields follow the section's declaration, with defaults left out, so
+that export -> apply changes nothing and export -> apply on an empty database -> export gives the same bytes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from provisioning.context import Context
+from provisioning.document import Document
+from provisioning.sections import SECTIONS
+
+HEADER = "# DevOps Insights configuration (docs/config-as-code.md). Secrets are references, never values.\n"
+
+
+class _Dumper(yaml.SafeDumper):
+    """Block style, and lists indented under their key, as people write them."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> Any:
+        return super().increase_indent(flow, False)
+
+
+def export_files(team: str | None = None) -> dict[str, str]:
+    """{file name: YAML text}: every section (global ones only without ``team``)."""
+    ctx = Context(Document())
+    files: dict[str, str] = {}
+    for section in SECTIONS:
+        if team is not None and not section.teamed and section.name not in ("teams", "retention"):
+            continue  # global objects (flags) belong to no team's export
+        stored = section.load(ctx)
+        ctx.stored[section.name] = stored
+        items = []
+        for key in sorted(stored):
+            obj = stored[key]
+            owner = section.team_of(obj)
+            if team is not None and owner != team:
+                continue
+            items.append(section.exported(obj, ctx))
+        body = yaml.dump(
+            {"version": 1, section.name: items},
+            Dumper=_Dumper,
+            sort_keys=False,
+            default_flow_style=False,
+            allow_unicode=True,
+            width=100_000,
+        )
+        files[f"{section.name}.yaml"] = HEADER + body
+    return files
+
+
+def write_directory(files: dict[str, str], directory: str | Path) -> list[Path]:
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = root / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written

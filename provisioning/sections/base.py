@@ -1,0 +1,323 @@
+"""What every section (one kind of object: teams, sources, alert rules, ...) declares and what they share.
+
+A section says, once, the fields of its items (``Field``: file key, type, default, limits taken from the
+model field), its natural key, how to read its objects from the database (``load``, a fixed number of
+queries), what a stored object looks like as plain values (``actual``) and as written in a file
+(``exported``), how to build and validate a model instance from an item (``build``, which calls the model's
+own ``full_clean``) and how to write (``write``). The JSON Schema, the type checks, the diff and the plan
+are generic (``provisioning.schema``, ``provisioning.plan``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+
+from accounts.models import DEFAULT_TEAM_SLUG
+from provisioning import secrets
+
+if TYPE_CHECKING:
+    from provisioning.context import Context
+
+REQUIRED: Any = object()  # a Field default meaning: the item must give it
+
+STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
+STRINGS, STRING_MAP, SECRET, HEADERS, DATETIME = "strings", "string_map", "secret", "headers", "datetime"
+
+Key = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Field:
+    key: str
+    type: str
+    default: Any = REQUIRED
+    description: str = ""
+    nullable: bool = False
+    enum: tuple[str, ...] | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    max_length: int | None = None
+    model_field: str = ""  # the model field whose errors land on this key ("" when none)
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+    def default_value(self) -> Any:
+        value = self.default() if callable(self.default) else self.default
+        return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+
+
+def from_model(model: type[models.Model], name: str, key: str, type_: str, **kwargs: Any) -> Field:
+    """A Field whose limits (choices, min/max validators, max_length) are read from the model field."""
+    model_field = model._meta.get_field(name)
+    if not isinstance(model_field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} is not a concrete field")
+    limits: dict[str, Any] = {"model_field": name}
+    if isinstance(model_field, models.PositiveIntegerField | models.PositiveBigIntegerField):
+        limits["minimum"] = 0
+    # The field's own validators only: the range validators Django adds depend on the database backend.
+    for validator in getattr(model_field, "_validators", ()):
+        if isinstance(validator, MinValueValidator):
+            limits["minimum"] = validator.limit_value
+        elif isinstance(validator, MaxValueValidator):
+            limits["maximum"] = validator.limit_value
+    if model_field.choices and type_ == STRING:
+        limits["enum"] = tuple(str(value) for value, _label in model_field.choices)
+    if type_ == STRING and getattr(model_field, "max_length", None):
+        limits["max_length"] = model_field.max_length
+    if "default" not in kwargs:
+        if model_field.has_default():
+            kwargs["default"] = model_field.default
+        elif model_field.null:
+            kwargs["default"] = None
+        elif model_field.blank:
+            kwargs["default"] = ""  # what Django stores for a blank text field
+    if "description" not in kwargs:
+        verbose = str(getattr(model_field, "verbose_name", ""))
+        kwargs["description"] = str(getattr(model_field, "help_text", "")) or (
+            verbose if verbose != name.replace("_", " ") else ""
+        )
+    limits.update(kwargs)
+    return Field(key, type_, **limits)
+
+
+def type_problem(spec: Field, value: Any) -> str | None:
+    """Why ``value`` is not of ``spec``'s type (limits are the model's to check), or None."""
+    if value is None:
+        return None if spec.nullable else "must not be empty (null)"
+    kind = spec.type
+    if kind == STRING:
+        if not isinstance(value, str):
+            return "must be a string"
+        if spec.enum is not None and value not in spec.enum:
+            return f"must be one of: {', '.join(repr(v) for v in spec.enum)}"
+        return None
+    if kind == INTEGER:
+        return None if isinstance(value, int) and not isinstance(value, bool) else "must be a whole number"
+    if kind == NUMBER:
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        return None if ok else "must be a number"
+    if kind == BOOLEAN:
+        return None if isinstance(value, bool) else "must be true or false"
+    if kind == STRINGS:
+        ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
+        return None if ok else "must be a list of strings"
+    if kind == STRING_MAP:
+        ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
+        return None if ok else "must be a mapping of names to strings"
+    if kind == HEADERS:
+        if not isinstance(value, dict):
+            return "must be a mapping of header names to values"
+        return None  # each value is checked by the section (literal, or a reference for a credential header)
+    if kind == SECRET:
+        try:
+            secrets.parse(value)
+        except secrets.SecretProblem as exc:
+            return str(exc)
+        return None
+    if kind == DATETIME:
+        if isinstance(value, datetime):
+            return None if value.tzinfo is not None else "must give a time zone (e.g. 2026-12-01T10:00:00Z)"
+        if isinstance(value, str):
+            try:
+                parsed = datetime.fromisoformat(value)
+            except ValueError:
+                return "must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z"
+            return None if parsed.tzinfo is not None else "must give a time zone (e.g. 2026-12-01T10:00:00Z)"
+        return "must be an ISO 8601 time, e.g. 2026-12-01T10:00:00Z"
+    raise ValueError(f"unknown field type {kind}")
+
+
+@dataclass
+class Built:
+    """A model instance made from one item, and the related objects to link when writing it."""
+
+    instance: Any
+    links: dict[str, Any] = field(default_factory=dict)  # FK field name -> related object (maybe unsaved)
+    many: dict[str, list[Any]] = field(default_factory=dict)  # M2M field name -> related objects
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (file key, message) found while building
+
+
+def link(instance: Any, name: str, related: Any) -> None:
+    """Point ``instance.<name>`` at ``related``, even before ``related`` is saved.
+
+    Validation (``full_clean``) runs before anything is written, so a rule may name a source the same
+    files create: its id is a placeholder then (models test ``source_id`` for presence) and is set to the
+    real one when the source has been written (``relink``).
+    """
+    setattr(instance, name, related)
+    if related is not None and related.pk is None:
+        setattr(instance, instance._meta.get_field(name).attname, -1)
+        instance._meta.get_field(name).set_cached_value(instance, related)
+
+
+def relink(built: Built) -> None:
+    for name, related in built.links.items():
+        setattr(built.instance, name, related)
+
+
+def model_errors(error: ValidationError, keys: dict[str, str]) -> list[tuple[str, str]]:
+    """A model's ValidationError as (file key, message) pairs; limits said plainly ("must be at least 5")."""
+    found: list[tuple[str, str]] = []
+    if not hasattr(error, "error_dict"):
+        return [("", message) for message in error.messages]
+    for name, errors in error.error_dict.items():
+        key = keys.get(name, "" if name == "__all__" else name)
+        for item in errors:
+            params = item.params or {}
+            if item.code == "min_value":
+                message = f"must be at least {params.get('limit_value')}"
+            elif item.code == "max_value":
+                message = f"must be at most {params.get('limit_value')}"
+            else:
+                message = item.messages[0] if item.messages else str(item)
+            found.append((key, message))
+    return found
+
+
+class Section:
+    """One kind of object in the files. Subclasses fill in the class attributes and the hooks."""
+
+    name: ClassVar[str]
+    title: ClassVar[str]
+    fields: ClassVar[tuple[Field, ...]]
+    key_fields: ClassVar[tuple[str, ...]]  # file keys forming the natural key
+    teamed: ClassVar[bool] = True  # items have a ``team`` (prune and access are per team)
+    prunable: ClassVar[bool] = True
+
+    @classmethod
+    def field(cls, key: str) -> Field:
+        by_key: dict[str, Field] | None = cls.__dict__.get("_by_key")
+        if by_key is None:  # built once per section class: plans ask for every field of every item
+            by_key = {spec.key: spec for spec in cls.fields}
+            cls._by_key = by_key  # type: ignore[attr-defined]
+        return by_key[key]
+
+    @classmethod
+    def model_keys(cls) -> dict[str, str]:
+        """Model field name -> file key, for mapping the model's errors onto the file."""
+        return {f.model_field or f.key: f.key for f in cls.fields}
+
+    def key_of(self, record: dict[str, Any]) -> Key:
+        return tuple("" if record.get(k) is None else str(record.get(k)) for k in self.key_fields)
+
+    def describe(self, key: Key) -> str:
+        return "/".join(part or "(default)" for part in key)
+
+    def normalized(self, item: dict[str, Any]) -> dict[str, Any]:
+        """The item with every absent field at its default."""
+        return {f.key: item[f.key] if f.key in item else f.default_value() for f in self.fields}
+
+    def item_is_global(self, item: dict[str, Any]) -> bool:
+        """Whether an item describes an object of no team (only a superuser may manage those)."""
+        return not self.teamed
+
+    def redact(self, key: str, value: Any) -> Any:
+        """What a plan shows of a field's value: never a secret."""
+        if self.field(key).type == SECRET:
+            return secrets.REDACTED if value else ""
+        return self.redact_value(key, value)
+
+    def redact_value(self, key: str, value: Any) -> Any:
+        return value
+
+    def exported_values(self, values: dict[str, Any]) -> dict[str, Any]:
+        """The fields a new object's plan shows: those the files set away from the default."""
+        return {
+            spec.key: values[spec.key]
+            for spec in self.fields
+            if spec.required or values[spec.key] != spec.default_value()
+        }
+
+    # --- hooks ---------------------------------------------------------------------------------
+    def load(self, ctx: Context) -> dict[Key, Any]:
+        raise NotImplementedError
+
+    def item_team(self, item: dict[str, Any], ctx: Context | None = None) -> str | None:
+        """The slug of the team an item of the files belongs to (None: global)."""
+        return str(item.get("team", DEFAULT_TEAM_SLUG)) if self.teamed else None
+
+    def team_of(self, obj: Any) -> str | None:
+        """The slug of the team owning a stored object (None: global)."""
+        team = getattr(obj, "team", None)
+        return team.slug if team is not None else None
+
+    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        """The stored object as plain values (secrets decrypted: compared, never shown)."""
+        raise NotImplementedError
+
+    def exported(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        """The stored object as written in a file: secrets as references, defaults left out."""
+        values = self.actual(obj, ctx)
+        out: dict[str, Any] = {}
+        for spec in self.fields:
+            value = values[spec.key]
+            if spec.type == SECRET:
+                if value:
+                    out[spec.key] = self.placeholder(values, spec.key)
+                continue
+            if spec.required or spec.key in self.key_fields or value != spec.default_value():
+                out[spec.key] = value
+        return out
+
+    def placeholder(self, values: dict[str, Any], key: str) -> str:
+        return secrets.placeholder(self.name.rstrip("s"), *self.key_of(values), key)
+
+    def references(self, item: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
+        """(path inside the item, reference as written) of every secret the item names."""
+        return [((f.key,), item[f.key]) for f in self.fields if f.type == SECRET and item.get(f.key) not in (None, "")]
+
+    def desired(self, item: dict[str, Any], resolved: dict[tuple[str, ...], str]) -> dict[str, Any]:
+        """The item's values as stored: defaults filled, secret references replaced by ``resolved``."""
+        values = self.normalized(item)
+        for spec in self.fields:
+            if spec.type == SECRET:
+                values[spec.key] = resolved.get((spec.key,), "")
+        return values
+
+    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[str | tuple[str | int, ...], str]]:
+        """Cross-references and rules the model cannot see; (key or sub-path, message) pairs."""
+        return []
+
+    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
+        raise NotImplementedError
+
+    def clean(self, built: Built) -> list[tuple[str, str]]:
+        """The model's own validation (``full_clean``); uniqueness is the plan's (natural keys)."""
+        try:
+            built.instance.full_clean(exclude=self.clean_exclude(), validate_unique=False, validate_constraints=False)
+        except ValidationError as exc:
+            return model_errors(exc, self.model_keys())
+        return []
+
+    def clean_exclude(self) -> list[str]:
+        return ["team"]
+
+    def create(self, built: list[Built], ctx: Context) -> None:
+        """Write new objects (bulk where the model allows it)."""
+        for item in built:
+            relink(item)
+            item.instance.save()
+            self.write_many(item)
+
+    def update(self, built: Built, ctx: Context) -> None:
+        relink(built)
+        built.instance.save()
+        self.write_many(built)
+
+    def write_many(self, built: Built) -> None:
+        for name, related in built.many.items():
+            getattr(built.instance, name).set(related)
+
+    def delete(self, objs: Iterable[Any], ctx: Context) -> None:
+        for obj in objs:
+            obj.delete()

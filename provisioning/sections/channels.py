@@ -1,0 +1,103 @@
+"""``channels:``: notification channels, by name (unique across teams). The webhook URL, the signing secret
+and the Apprise URL are credentials: secret references only. Which fields a kind takes is alerting's rule
+(``alerts.forms.CHANNEL_FIELDS``)."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.core.exceptions import ValidationError
+
+from accounts.models import DEFAULT_TEAM_SLUG
+from alerts.forms import CHANNEL_FIELDS
+from alerts.models import NotificationChannel
+from devops_insights import crypto
+from provisioning.context import Context
+from provisioning.sections.base import (
+    BOOLEAN,
+    SECRET,
+    STRING,
+    Built,
+    Field,
+    Key,
+    Section,
+    from_model,
+    link,
+    model_errors,
+)
+
+KIND_KEYS = ("email_to", "url", "secret", "apprise_url")
+
+
+def _decrypted(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return crypto.decrypt(token)
+    except Exception:
+        return "\x00unreadable"
+
+
+class Channels(Section):
+    name = "channels"
+    title = "Notification channels"
+    key_fields = ("name",)
+    fields: ClassVar[tuple[Field, ...]] = (
+        from_model(NotificationChannel, "name", "name", STRING, description="Unique across teams: the natural key."),
+        Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team"),
+        from_model(NotificationChannel, "kind", "kind", STRING),
+        from_model(NotificationChannel, "enabled", "enabled", BOOLEAN),
+        from_model(NotificationChannel, "is_default", "is_default", BOOLEAN),
+        from_model(NotificationChannel, "email_to", "email_to", STRING),
+        Field("url", SECRET, "", "Webhook or Slack URL (a credential): a secret reference.", model_field="url"),
+        Field("secret", SECRET, "", "Webhook HMAC signing key: a secret reference.", model_field="secret"),
+        Field(
+            "apprise_url",
+            SECRET,
+            "",
+            "Apprise URL (carries the service's tokens): a secret reference.",
+            model_field="apprise_url_encrypted",
+        ),
+    )
+
+    def load(self, ctx: Context) -> dict[Key, Any]:
+        return {(c.name,): c for c in NotificationChannel.objects.select_related("team")}
+
+    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        return {
+            "name": obj.name,
+            "team": obj.team.slug,
+            "kind": obj.kind,
+            "enabled": obj.enabled,
+            "is_default": obj.is_default,
+            "email_to": obj.email_to,
+            "url": obj.url,
+            "secret": obj.secret,
+            "apprise_url": _decrypted(obj.apprise_url_encrypted),
+        }
+
+    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
+        problems: list[tuple[Any, str]] = []
+        team = item.get("team", DEFAULT_TEAM_SLUG)
+        if not ctx.will_exist("teams", (team,)):
+            problems.append(("team", f"no team {team!r} (neither in the files nor stored)"))
+        used = CHANNEL_FIELDS.get(item.get("kind", ""), KIND_KEYS)
+        for key in KIND_KEYS:
+            if item.get(key) not in (None, "") and key not in used:
+                problems.append((key, f"not used by a {item.get('kind')} channel (it takes: {', '.join(used)})"))
+        return problems
+
+    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
+        channel = obj or NotificationChannel()
+        for key in ("name", "kind", "enabled", "is_default", "email_to", "url", "secret"):
+            setattr(channel, key, values[key])
+        link(channel, "team", ctx.lookup("teams", (values["team"],)))
+        built = Built(channel, links={"team": channel.team})
+        if values["apprise_url"]:
+            try:
+                channel.set_apprise_url(values["apprise_url"])
+            except ValidationError as exc:
+                built.problems.extend(model_errors(exc, self.model_keys() | {"apprise_url": "apprise_url"}))
+        else:
+            channel.apprise_url_encrypted = channel.apprise_target = ""
+        return built

@@ -1,0 +1,214 @@
+"""``sources:``: what to poll and how, by slug (unique across teams): URL, interval, timeouts, headers,
+metric and volatile paths, tags, network settings and credentials (references only)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from django.db import transaction
+
+from accounts.models import DEFAULT_TEAM_SLUG
+from devops_insights import crypto
+from metrics.defaults import default_metric_paths
+from metrics.stores import get_store
+from pollers.models import SECRET_HEADER_PATTERN, Source, default_interval
+from provisioning import secrets
+from provisioning.context import Context
+from provisioning.sections.base import (
+    BOOLEAN,
+    HEADERS,
+    INTEGER,
+    NUMBER,
+    SECRET,
+    STRING,
+    STRING_MAP,
+    STRINGS,
+    Built,
+    Field,
+    Key,
+    Section,
+    from_model,
+    link,
+)
+
+log = logging.getLogger(__name__)
+UNREADABLE = "\x00unreadable"  # a stored secret the key ring cannot decrypt: never equal to a file's
+
+
+def _decrypted(token: str) -> str:
+    if not token:
+        return ""
+    try:
+        return crypto.decrypt(token)
+    except Exception:
+        return UNREADABLE
+
+
+class Sources(Section):
+    name = "sources"
+    title = "Sources: the status endpoints to poll"
+    key_fields = ("slug",)
+    fields: ClassVar[tuple[Field, ...]] = (
+        from_model(Source, "slug", "slug", STRING, description="Unique across teams: the natural key."),
+        Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team"),
+        from_model(Source, "name", "name", STRING),
+        from_model(Source, "url", "url", STRING),
+        from_model(Source, "enabled", "enabled", BOOLEAN),
+        from_model(Source, "interval_seconds", "interval", INTEGER, default=default_interval),
+        from_model(Source, "timeout_seconds", "timeout", NUMBER),
+        Field(
+            "headers",
+            HEADERS,
+            dict,
+            "Extra request headers; credential headers as secret references.",
+            model_field="headers",
+        ),
+        from_model(Source, "region", "region", STRING),
+        from_model(Source, "tags", "tags", STRINGS),
+        from_model(Source, "metric_paths", "metric_paths", STRING_MAP, default=default_metric_paths),
+        from_model(Source, "volatile_paths", "volatile_paths", STRINGS),
+        from_model(Source, "pinned_metrics", "pinned_metrics", STRINGS),
+        from_model(Source, "proxy", "proxy", STRING),
+        from_model(Source, "tls_verify", "tls_verify", BOOLEAN),
+        from_model(Source, "tls_ca_pem", "tls_ca_pem", STRING),
+        from_model(Source, "tls_client_cert_pem", "tls_client_cert_pem", STRING),
+        Field(
+            "tls_client_key",
+            SECRET,
+            "",
+            "The client certificate's key: a secret reference.",
+            model_field="tls_client_key_encrypted",
+        ),
+        from_model(Source, "auth_scheme", "auth_scheme", STRING),
+        from_model(Source, "auth_username", "auth_username", STRING),
+        Field(
+            "auth_secret",
+            SECRET,
+            "",
+            "Password or bearer token: a secret reference.",
+            model_field="auth_secret_encrypted",
+        ),
+    )
+
+    def load(self, ctx: Context) -> dict[Key, Any]:
+        return {(s.slug,): s for s in Source.objects.select_related("team")}
+
+    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        return {
+            "slug": obj.slug,
+            "team": obj.team.slug,
+            "name": obj.name,
+            "url": obj.url,
+            "enabled": obj.enabled,
+            "interval": obj.interval_seconds,
+            "timeout": obj.timeout_seconds,
+            "headers": dict(obj.headers or {}),
+            "region": obj.region,
+            "tags": list(obj.tags or []),
+            "metric_paths": dict(obj.metric_paths or {}),
+            "volatile_paths": list(obj.volatile_paths or []),
+            "pinned_metrics": list(obj.pinned_metrics or []),
+            "proxy": obj.proxy,
+            "tls_verify": obj.tls_verify,
+            "tls_ca_pem": obj.tls_ca_pem,
+            "tls_client_cert_pem": obj.tls_client_cert_pem,
+            "tls_client_key": _decrypted(obj.tls_client_key_encrypted),
+            "auth_scheme": obj.auth_scheme,
+            "auth_username": obj.auth_username,
+            "auth_secret": _decrypted(obj.auth_secret_encrypted),
+        }
+
+    def exported(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        out = super().exported(obj, ctx)
+        headers = out.get("headers")
+        if headers:
+            out["headers"] = {
+                name: secrets.placeholder("source", obj.slug, "header", name)
+                if SECRET_HEADER_PATTERN.search(name)
+                else value
+                for name, value in headers.items()
+            }
+        return out
+
+    def references(self, item: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
+        found = super().references(item)
+        headers = item.get("headers")
+        if isinstance(headers, dict):
+            found += [
+                (("headers", name), value)
+                for name, value in headers.items()
+                if not isinstance(value, str) or SECRET_HEADER_PATTERN.search(name) or secrets.is_reference(value)
+            ]
+        return found
+
+    def desired(self, item: dict[str, Any], resolved: dict[tuple[str, ...], str]) -> dict[str, Any]:
+        values = super().desired(item, resolved)
+        values["headers"] = {name: resolved.get(("headers", name), value) for name, value in values["headers"].items()}
+        return values
+
+    def redact_value(self, key: str, value: Any) -> Any:
+        if key == "headers" and isinstance(value, dict):
+            return {n: secrets.REDACTED if SECRET_HEADER_PATTERN.search(n) else v for n, v in value.items()}
+        return super().redact_value(key, value)
+
+    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
+        team = item.get("team", DEFAULT_TEAM_SLUG)
+        if not ctx.will_exist("teams", (team,)):
+            return [("team", f"no team {team!r} (neither in the files nor stored)")]
+        return []
+
+    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
+        source = obj or Source()
+        source.slug = values["slug"]
+        link(source, "team", ctx.lookup("teams", (values["team"],)))
+        for key in (
+            "name",
+            "url",
+            "enabled",
+            "headers",
+            "region",
+            "tags",
+            "metric_paths",
+            "volatile_paths",
+            "pinned_metrics",
+            "proxy",
+            "tls_verify",
+            "tls_ca_pem",
+            "tls_client_cert_pem",
+            "auth_scheme",
+            "auth_username",
+        ):
+            setattr(source, key, values[key])
+        source.interval_seconds = values["interval"]
+        source.timeout_seconds = float(values["timeout"])
+        built = Built(source, links={"team": source.team})
+        for key, store in (("auth_secret", source.set_auth_secret), ("tls_client_key", source.set_client_key)):
+            try:
+                store(values[key])
+            except crypto.SecretUnavailable:
+                built.problems.append((key, "cannot be stored encrypted: FIELD_ENCRYPTION_KEY is not set"))
+        return built
+
+    def create(self, built: list[Built], ctx: Context) -> None:
+        for item in built:
+            item.instance.team = item.links["team"]
+        Source.objects.bulk_create([item.instance for item in built])
+
+    def delete(self, objs: Iterable[Any], ctx: Context) -> None:
+        slugs = []
+        for source in objs:
+            slugs.append(source.slug)
+            source.delete()
+        # The stored metrics go after the commit (the store is not in the transaction), as the API's delete.
+        transaction.on_commit(lambda: _forget(slugs))
+
+
+def _forget(slugs: list[str]) -> None:
+    store = get_store()
+    for slug in slugs:
+        try:
+            store.delete_source(slug)
+        except Exception:
+            log.exception("could not delete the stored metrics of the pruned source %s", slug)
