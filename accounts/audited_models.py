@@ -50,3 +50,5 @@ def register_all() -> None:
     register("statuspages.StatusPage", secrets=("password_hash",), ignore=("updated_at",))
     for label in ("statuspages.Component", "statuspages.Incident", "statuspages.MaintenanceWindow"):
         register(label, team="page.team_id", ignore=("updated_at",))
+    register("objectives.Objective", ignore=("updated_at",), relations=("sources",))
+    register("objectives.ReportSubscription", ignore=("last_sent_month",))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.apps import AppConfig
-from django.db.models.signals import post_delete, post_save, pre_delete
+from django.db.models.signals import m2m_changed, post_delete, post_save, pre_delete
 
 
 class AlertsConfig(AppConfig):
@@ -20,9 +20,19 @@ class AlertsConfig(AppConfig):
         poll_completed.connect(receivers.on_poll_completed, dispatch_uid="alerts.evaluate")
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
+        from objectives.models import Objective
+
         register_shared_state(DeliveryQueueCollector())
         # Apprise URLs carry the service's tokens: rotated by manage.py reencrypt_secrets with the rest.
         register_encrypted_fields(NotificationChannel, "apprise_url_encrypted", name_field="name")
+        # A burn-rate rule covers its objective's sources: a changed objective changes what rules apply to.
+        for signal in (post_save, post_delete):
+            signal.connect(receivers.on_rules_changed, sender=Objective, dispatch_uid="alerts.rule_cache.Objective")
+        m2m_changed.connect(
+            receivers.on_rules_changed,
+            sender=Objective.sources.through,
+            dispatch_uid="alerts.rule_cache.ObjectiveSources",
+        )
         for model in (AlertRule, Silence):
             for signal in (post_save, post_delete):
                 signal.connect(

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
-from alerts import evaluate, rule_cache
+from alerts import evaluate, measured, rule_cache
 from alerts.evaluate import FIRED, INACTIVE, REMINDER, RESOLVED, PollFacts, StateData, Step
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Severity, Silence
 from alerts.rule_cache import CachedRule
@@ -52,6 +52,7 @@ def evaluate_poll(source: Source, outcome: Any) -> PollResult:
         silenced = Silence.objects.covering(source, facts.at)
     rules = [c.rule for c in cached]
     states = {s.rule_id: s for s in RuleState.objects.filter(source=source, rule__in=[r.pk for r in rules])}
+    facts = _with_measured(facts, source, rules, states)
     for entry in cached:
         rule = entry.rule
         try:
@@ -67,6 +68,19 @@ def evaluate_poll(source: Source, outcome: Any) -> PollResult:
     if result.events or result.deliveries:
         _after_commit(source, result)
     return result
+
+
+def _with_measured(facts: PollFacts, source: Source, rules: list[AlertRule], states: dict[int, RuleState]) -> PollFacts:
+    """Burn-rate and anomaly rules need store reads (alerts.measured); other kinds need nothing more."""
+    wanted = [rule for rule in rules if rule.kind in evaluate.MEASURED_KINDS]
+    if not wanted:
+        return facts
+    try:
+        return replace(facts, measured=measured.observe_all(wanted, source, facts.at, states))
+    except Exception:
+        # A store outage: those rules say nothing this poll (None), the others evaluate as usual.
+        log.exception("measuring burn-rate/anomaly rules failed on source %s poll %s", source.slug, facts.poll_id)
+        return facts
 
 
 def _evaluate_rule(

@@ -38,6 +38,11 @@ POLL_FAILURES: Final = "poll_failures"  # N consecutive failed polls
 CIRCUIT_OPEN: Final = "circuit_open"  # the poller's circuit breaker is open
 STALE_HASH: Final = "stale_hash"  # payload hash unchanged for N successful polls (a frozen upstream)
 NO_SUCCESS: Final = "no_success"  # no successful poll for a duration
+BURN_RATE: Final = "burn_rate"  # an objective's error budget burns fast on a pair of windows (metrics.slo)
+ANOMALY: Final = "anomaly"  # a metric's last hour is unusual for its season or its peers (metrics.anomaly)
+# Kinds whose observation is measured outside this module (alerts.measured reads the store) and handed
+# in through ``PollFacts.measured``; observe() only passes it on.
+MEASURED_KINDS: Final = frozenset({BURN_RATE, ANOMALY})
 
 MAX_SHOWN_STRING = 300
 
@@ -61,6 +66,8 @@ class Condition:
     expected: Any = None  # the threshold (METRIC) or the JSON literal (FIELD)
     count: int = 1  # POLL_FAILURES: failures; STALE_HASH: unchanged polls
     seconds: float = 0.0  # NO_SUCCESS: how long without a successful poll
+    key: str = ""  # MEASURED_KINDS: which entry of ``PollFacts.measured`` is this rule's
+    summary: str = ""  # MEASURED_KINDS: how describe() writes it (the measuring side knows the objective)
 
 
 @dataclass(frozen=True)
@@ -90,6 +97,8 @@ class PollFacts:
     circuit_state: str = "closed"
     # Where "no successful poll for a duration" counts from (``pollers.health.without_success_since``).
     last_success_at: datetime | None = None
+    # MEASURED_KINDS: observations made by alerts.measured for this poll, by ``Condition.key``.
+    measured: Mapping[str, Observation] = field(default_factory=dict)
 
     @classmethod
     def from_poll(cls, source: Any, outcome: Any) -> PollFacts:
@@ -190,6 +199,9 @@ def observe(condition: Condition, facts: PollFacts, state: StateData) -> tuple[O
         elapsed = max(0.0, (facts.at - facts.last_success_at).total_seconds())
         seen = {"seconds_since_success": round(elapsed, 3), "threshold_seconds": condition.seconds}
         return Observation(elapsed >= condition.seconds, seen), state
+    if kind in MEASURED_KINDS:
+        # Not measured for this poll (an anomaly rule already judged this hour): says nothing.
+        return facts.measured.get(condition.key) or Observation(None, {"measured": False}), state
     raise ValueError(f"unknown condition kind {kind!r}")
 
 
@@ -265,6 +277,8 @@ def describe(condition: Condition) -> str:
         return f"payload unchanged for {condition.count} successful polls"
     if kind == NO_SUCCESS:
         return f"no successful poll for {_duration(condition.seconds)}"
+    if kind in MEASURED_KINDS:
+        return condition.summary or kind
     return kind
 
 

@@ -23,8 +23,31 @@ KIND_FIELDS: dict[str, tuple[str, ...]] = {
     AlertRule.Kind.STALE_HASH: ("count",),
     AlertRule.Kind.NO_SUCCESS: ("duration_seconds",),
     AlertRule.Kind.CIRCUIT_OPEN: (),
+    AlertRule.Kind.BURN_RATE: ("objective", "burn_conditions"),
+    AlertRule.Kind.ANOMALY: ("metric", "anomaly_mode", "sensitivity"),
 }
-CONDITION_FIELDS = ("metric", "path", "operator", "threshold", "value", "count", "duration_seconds")
+CONDITION_FIELDS = (
+    "metric",
+    "path",
+    "operator",
+    "threshold",
+    "value",
+    "count",
+    "duration_seconds",
+    "objective",
+    "burn_conditions",
+    "anomaly_mode",
+    "sensitivity",
+)
+# What a hidden field of another kind is cleared to.
+CLEARED: dict[str, Any] = {
+    "threshold": None,
+    "count": None,
+    "duration_seconds": None,
+    "objective": None,
+    "sensitivity": None,
+    "burn_conditions": [],
+}
 SCOPE_FIELDS: dict[str, tuple[str, ...]] = {
     AlertRule.Scope.SOURCE: ("source",),
     AlertRule.Scope.TAG: ("tag",),
@@ -48,6 +71,10 @@ class WriteOnlyInput(forms.PasswordInput):
 class AlertRuleForm(forms.ModelForm):
     operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
 
+    def clean_burn_conditions(self) -> Any:
+        # An empty box means the standard pairs (an empty list), not JSON null.
+        return self.cleaned_data.get("burn_conditions") or []
+
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         # Fields of other kinds and scopes are hidden, possibly holding stale values: they do not count.
@@ -55,7 +82,7 @@ class AlertRuleForm(forms.ModelForm):
         if kind in KIND_FIELDS:
             for name in CONDITION_FIELDS:
                 if name not in KIND_FIELDS[kind] and name in data:
-                    data[name] = None if name in ("threshold", "count", "duration_seconds") else ""
+                    data[name] = CLEARED.get(name, "")
         if scope in SCOPE_FIELDS:
             if "source" not in SCOPE_FIELDS[scope]:
                 data["source"] = None
@@ -81,6 +108,10 @@ class AlertRuleForm(forms.ModelForm):
             "value",
             "count",
             "duration_seconds",
+            "objective",
+            "burn_conditions",
+            "anomaly_mode",
+            "sensitivity",
             "fire_after",
             "for_seconds",
             "resolve_after",

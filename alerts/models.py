@@ -12,7 +12,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, validat
 from django.db import models
 from django.utils import timezone
 
-from accounts.models import TeamOwned
+from accounts.models import TeamOwned, default_team_id
 from alerts import evaluate
 from alerts.conditions import (
     OPERATORS,
@@ -22,7 +22,34 @@ from alerts.conditions import (
     parse_literal,
     parse_path,
 )
+from metrics.anomaly import DEFAULT_SENSITIVITY, AnomalyError, check_sensitivity
+from metrics.slo import STANDARD_CONDITIONS, BurnRateCondition, SloError, exact
+from metrics.slo_windows import SLO_WINDOWS
 from pollers.models import Source
+
+MAX_BURN_CONDITIONS = 6
+
+
+def parse_burn_condition(item: Any) -> BurnRateCondition:
+    """``[long, short, threshold, severity]`` (severity optional, "page" by default) as a condition."""
+    if not isinstance(item, list | tuple) or len(item) not in (3, 4):
+        raise ConditionError(f"each pair is [long, short, threshold, page|ticket], got {item!r}")
+    long_window, short_window, threshold = item[0], item[1], item[2]
+    severity = item[3] if len(item) == 4 else "page"
+    for window in (long_window, short_window):
+        if window not in SLO_WINDOWS:
+            raise ConditionError(f"unknown window {window!r}: use {', '.join(SLO_WINDOWS)}")
+    if SLO_WINDOWS[short_window].length >= SLO_WINDOWS[long_window].length:
+        raise ConditionError(f"the short window {short_window} must be shorter than the long one {long_window}")
+    try:
+        rate = exact(threshold, "threshold")
+    except SloError as exc:
+        raise ConditionError(str(exc)) from None
+    if rate <= 0 or rate > 10_000:
+        raise ConditionError(f"the threshold must be a burn rate above 0 (at most 10000), got {threshold!r}")
+    if severity not in ("page", "ticket"):
+        raise ConditionError(f"the severity of a pair is page or ticket, got {severity!r}")
+    return BurnRateCondition(str(long_window), str(short_window), rate, str(severity))
 
 
 def default_renotify_interval() -> int:
@@ -65,6 +92,13 @@ class AlertRule(TeamOwned):
         CIRCUIT_OPEN = evaluate.CIRCUIT_OPEN, "Circuit open"
         STALE_HASH = evaluate.STALE_HASH, "Payload unchanged (frozen upstream)"
         NO_SUCCESS = evaluate.NO_SUCCESS, "No successful poll for a duration"
+        BURN_RATE = evaluate.BURN_RATE, "Error budget burn rate (objective)"
+        ANOMALY = evaluate.ANOMALY, "Anomaly (seasonal or peers)"
+
+    class AnomalyMode(models.TextChoices):
+        SEASONAL = "seasonal", "Seasonal (same hour of the week)"
+        PEER = "peer", "Peers (the other sources the rule covers)"
+        BOTH = "both", "Seasonal or peers"
 
     # The owner; a rule of scope "all" or "tag" covers only its team's sources.
     team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="alert_rules", blank=True)
@@ -92,6 +126,27 @@ class AlertRule(TeamOwned):
     )
     duration_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="For 'no successful poll': how long without one."
+    )
+
+    objective = models.ForeignKey(
+        "objectives.Objective",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="alert_rules",
+        help_text="For a burn-rate rule: the objective whose error budget is watched, on each of its sources.",
+    )
+    burn_conditions = models.JSONField(
+        default=list,
+        blank=True,
+        help_text=(
+            "For a burn-rate rule: [[long, short, threshold, page|ticket], ...]; empty: the standard pairs "
+            "14.4x over 1h and 5m, 6x over 6h and 30m, 1x over 3d and 6h."
+        ),
+    )
+    anomaly_mode = models.CharField(max_length=10, choices=AnomalyMode.choices, blank=True)
+    sensitivity = models.FloatField(
+        null=True, blank=True, help_text="For an anomaly rule: the robust z-score that flags (default 3.5)."
     )
 
     severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
@@ -137,6 +192,9 @@ class AlertRule(TeamOwned):
         # A rule covers its own team's sources only, whatever its scope.
         if self.team_id != source.team_id:
             return False
+        if self.kind == self.Kind.BURN_RATE:
+            # A burn-rate rule watches its objective's sources, whatever its scope says.
+            return self.objective_id is not None and self.objective is not None and self.objective.covers(source)
         if self.scope == self.Scope.ALL:
             return True
         if self.scope == self.Scope.SOURCE:
@@ -157,7 +215,33 @@ class AlertRule(TeamOwned):
                 operator=self.operator,
                 expected=parse_literal(self.value),
             )
+        if self.kind in evaluate.MEASURED_KINDS:
+            return evaluate.Condition(
+                kind=self.kind, subject=self.metric, key=f"rule:{self.pk}", summary=self.describe_measured()
+            )
         return evaluate.Condition(kind=self.kind, count=int(self.count or 1), seconds=float(self.duration_seconds or 0))
+
+    def burn_pairs(self) -> tuple[BurnRateCondition, ...]:
+        """The rule's window pairs (``metrics.slo`` conditions); the standard ones when none are set."""
+        if not self.burn_conditions:
+            return STANDARD_CONDITIONS
+        return tuple(parse_burn_condition(item) for item in self.burn_conditions)
+
+    def anomaly_sensitivity(self) -> float:
+        return float(self.sensitivity if self.sensitivity is not None else DEFAULT_SENSITIVITY)
+
+    def describe_measured(self) -> str:
+        if self.kind == self.Kind.BURN_RATE:
+            try:
+                pairs = " or ".join(
+                    f"{float(c.threshold):g}x over {c.long_window} and {c.short_window}" for c in self.burn_pairs()
+                )
+            except ConditionError:
+                pairs = "(invalid pairs)"
+            name = self.objective.name if self.objective_id and self.objective else "?"
+            return f"budget of {name} burning {pairs}"
+        mode = self.anomaly_mode or self.AnomalyMode.SEASONAL
+        return f"{self.metric} anomalous ({mode}, |z| > {self.anomaly_sensitivity():g})"
 
     def timing(self) -> evaluate.Timing:
         return evaluate.Timing(
@@ -241,6 +325,28 @@ class AlertRule(TeamOwned):
         elif kind == self.Kind.NO_SUCCESS:
             if not self.duration_seconds or self.duration_seconds < 1:
                 errors["duration_seconds"] = "How long without a successful poll, in seconds (at least 1)."
+        elif kind == self.Kind.BURN_RATE:
+            if not self.objective_id:
+                errors["objective"] = "Choose the objective whose error budget this rule watches."
+            elif self.objective is not None and self.objective.team_id != (self.team_id or default_team_id()):
+                errors["objective"] = "The objective belongs to another team."
+            if not isinstance(self.burn_conditions, list) or len(self.burn_conditions) > MAX_BURN_CONDITIONS:
+                errors["burn_conditions"] = f"A list of at most {MAX_BURN_CONDITIONS} window pairs."
+            else:
+                try:
+                    self.burn_pairs()
+                except ConditionError as exc:
+                    errors["burn_conditions"] = f"{str(exc).capitalize()}."
+        elif kind == self.Kind.ANOMALY:
+            if not self.metric.strip():
+                errors["metric"] = "Name the metric whose hourly values are watched, e.g. wait_time."
+            if self.anomaly_mode not in self.AnomalyMode.values:
+                errors["anomaly_mode"] = "Choose seasonal, peer or both."
+            if self.sensitivity is not None:
+                try:
+                    check_sensitivity(self.sensitivity)
+                except AnomalyError as exc:
+                    errors["sensitivity"] = f"{str(exc).capitalize()}."
         elif kind != self.Kind.CIRCUIT_OPEN:
             errors["kind"] = f"Unknown condition kind {kind!r}."
 

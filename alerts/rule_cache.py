@@ -123,7 +123,12 @@ def current() -> Snapshot:
 
 def _load(generation: str | None) -> Snapshot:
     rules = []
-    for rule in AlertRule.objects.enabled().order_by("pk"):
+    # The objective and its sources come along: a burn-rate rule's applies_to then needs no query.
+    for rule in (
+        AlertRule.objects.enabled().select_related("objective").prefetch_related("objective__sources").order_by("pk")
+    ):
+        if rule.objective is not None:
+            rule.objective.source_ids()
         rules.append(CachedRule(rule=rule, condition=rule.condition(), timing=rule.timing()))
     now = timezone.now()
     silences = tuple(

@@ -30,6 +30,7 @@ from api import (
     config_views,
     export_views,
     metrics_views,
+    objectives_views,
     sources_views,
     status_views,
 )
@@ -181,6 +182,8 @@ api = build_api(
     ("metrics", metrics_views.router),
     ("export", export_views.router),
     ("alerts", alerts_views.router),
+    ("objectives", objectives_views.router),
+    ("anomalies", objectives_views.anomalies_router),
     ("audit", audit_views.router),
     ("config", config_views.router),
     ("", boards_views.router),

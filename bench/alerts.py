@@ -28,7 +28,8 @@ SOURCES = 50
 POLLS = 1000
 
 
-def child() -> None:
+def setup_django() -> None:
+    """Django on the database of this child's environment, migrated; evaluation measured, not sending."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
     os.environ["ALERTS_DELIVERY_MODE"] = "command"  # measure evaluation, not sending
     os.environ["ALERTS_PUBLISH_LIVE"] = "false"
@@ -36,15 +37,51 @@ def child() -> None:
 
     django.setup()
     from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def run_polls(batch: list[tuple[Any, Any]]) -> tuple[float, float]:
+    """Send ``poll_completed`` for each (source, outcome): seconds and SQL statements per poll."""
+    from django.db import connection
+
+    from pollers.signals import poll_completed
+
+    statements = [0]
+
+    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        statements[0] += 1
+        return execute(sql, params, many, context)
+
+    began = time.perf_counter()
+    with connection.execute_wrapper(counted):
+        for source, outcome in batch:
+            source.last_success_at = outcome.started_at
+            poll_completed.send(sender=None, source=source, outcome=outcome)
+    return (time.perf_counter() - began) / len(batch), statements[0] / len(batch)
+
+
+def select_one_floor(count: int = POLLS) -> float:
+    """Seconds per trivial round trip (``SELECT 1``): the floor every figure is a ratio to."""
+    from django.db import connection
+
+    began = time.perf_counter()
+    with connection.cursor() as cursor:
+        for _ in range(count):
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    return (time.perf_counter() - began) / count
+
+
+def child() -> None:
+    setup_django()
     from django.db import connection
 
     from alerts.models import AlertEvent, AlertRule, NotificationChannel
     from metrics.stores.base import RecordResult
     from pollers.models import Source
     from pollers.outcome import PollOutcome
-    from pollers.signals import poll_completed
 
-    call_command("migrate", verbosity=0)
     sources = [Source.objects.create(slug=f"s{i}", name=f"s{i}", url=f"http://127.0.0.1/{i}") for i in range(SOURCES)]
     channel = NotificationChannel.objects.create(name="mail", kind="email", email_to="ops@example.com")
     rules = [
@@ -90,30 +127,8 @@ def child() -> None:
             out.append((source, outcome))
         return out
 
-    statements = [0]
-
-    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        statements[0] += 1
-        return execute(sql, params, many, context)
-
-    def run(batch: list[tuple[Source, PollOutcome]]) -> tuple[float, float]:
-        statements[0] = 0
-        began = time.perf_counter()
-        with connection.execute_wrapper(counted):
-            for source, outcome in batch:
-                source.last_success_at = outcome.started_at
-                poll_completed.send(sender=None, source=source, outcome=outcome)
-        return (time.perf_counter() - began) / len(batch), statements[0] / len(batch)
-
-    def floor() -> float:
-        began = time.perf_counter()
-        with connection.cursor() as cursor:
-            for _ in range(POLLS):
-                cursor.execute("SELECT 1")
-                cursor.fetchone()
-        return (time.perf_counter() - began) / POLLS
-
-    base = floor()
+    run = run_polls
+    base = select_one_floor()
     run(polls(churn=False, offset=-10)[:SOURCES])  # warm-up: the rule snapshot
     quiet, quiet_statements = run(polls(churn=False, offset=0))
     churn, churn_statements = run(polls(churn=True, offset=1000))
@@ -137,11 +152,16 @@ def main() -> int:
         return 0
     print(f"alert evaluation, {SOURCES} sources x 10 rules, {POLLS} polls per scenario")
     print(f"{'backend':<10} {'scenario':<20} {'cost':>17} {'ratio':>14}")
+    return run_per_backend(__file__, "bench_alerts")
+
+
+def run_per_backend(script: str, prefix: str) -> int:
+    """Run ``script --child`` on SQLite (a temporary file), then on a temporary PostgreSQL database when reachable."""
     failed = False
     with tempfile.TemporaryDirectory() as tmp:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "MONGODB_URL"))}
         env["VAR_DIR"] = tmp
-        failed |= subprocess.run([sys.executable, __file__, "--child"], env=env, cwd=ROOT).returncode != 0
+        failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
 
     server = (
         os.environ.get("BENCH_DATABASE_URL")
@@ -153,7 +173,7 @@ def main() -> int:
         from environ import Env
 
         cfg = Env.db_url_config(server)
-        name = f"bench_alerts_{uuid.uuid4().hex[:8]}"
+        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
         admin = psycopg.connect(
             host=cfg["HOST"],
             port=cfg["PORT"] or 5432,
@@ -171,7 +191,7 @@ def main() -> int:
         user = cfg["USER"] + (f":{cfg['PASSWORD']}" if cfg["PASSWORD"] else "")
         env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "MONGODB_URL"))}
         env["DATABASE_URL"] = f"postgres://{user}@{cfg['HOST']}:{cfg['PORT'] or 5432}/{name}"
-        failed |= subprocess.run([sys.executable, __file__, "--child"], env=env, cwd=ROOT).returncode != 0
+        failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("accounts.team_urls")),
     path("", include("observability.urls")),
+    path("", include("objectives.urls")),
     # Public status pages (/status/<slug>/) and their management (/manage/status-pages/).
     path("", include("statuspages.urls")),
     path("", include("boards.urls")),

@@ -205,6 +205,16 @@ class CachedMetricStore(MetricStore):
         # Not cached: a board asks for "up to now", a range no two refreshes share.
         return self.backend_store.series_many(keys, start, end, bucket, tier)
 
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
+        return self.backend_store.availability_totals_of(sources, spans)
+
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        return self.backend_store.availability_counts_of(sources, spans)
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
 

@@ -269,6 +269,30 @@ def record_history(source: Source, points: list[tuple[datetime, dict[str, Any]]]
         store.record(source.spec(), body, fetched_at)
 
 
+# --- objectives ---------------------------------------------------------------------------------
+
+
+def make_objective(name: str = "api availability", *, sources: list[Source] | None = None, **fields: Any) -> Any:
+    """A validated, saved objective (99.9 % availability over a rolling 30 days unless told)."""
+    from objectives.models import Objective
+
+    objective = Objective(name=name, **fields)
+    objective.full_clean()
+    objective.save()
+    if sources:
+        objective.sources.set(sources)
+    return objective
+
+
+def record_outcomes(source: Source, at: datetime, *, up: int = 0, down: int = 0, error_kind: str = "timeout") -> None:
+    """``up`` answered and ``down`` failed polls of ``source`` counted at ``at`` (availability buckets)."""
+    store = get_store()
+    for _ in range(up):
+        store.record_poll_outcome(source.slug, at, True, 50.0)
+    for _ in range(down):
+        store.record_poll_outcome(source.slug, at, False, None, error_kind)
+
+
 # --- status pages -------------------------------------------------------------------------------
 
 

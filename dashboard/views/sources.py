@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_GET
 
+from alerts.markers import anomaly_markers
 from alerts.models import AlertEvent, RuleState, Silence
 from boards.models import Annotation
 from dashboard import payload_view, raw_json
@@ -37,6 +38,7 @@ RECENT_ALERT_EVENTS = 8
 CHANGES_PAGE_SIZE = 25
 MAX_MARKERS = 50
 MAX_METRICS_PER_REQUEST = 64
+ANOMALY_FEED = timedelta(days=7)  # how far back the changes feed lists anomalies
 
 
 def _metric_names(source: Source, snapshot: Snapshot | None) -> list[str]:
@@ -123,6 +125,8 @@ def source_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "source": slug,
         "seriesUrl": reverse("source-series", args=[slug]),
         "partsUrl": reverse("source-parts", args=[slug]),
+        # Anomaly markers on the charts (alerts.markers through /api/v1/anomalies).
+        "anomaliesUrl": f"/api/v1/anomalies?source={slug}",
         "metrics": metrics,
         "ranges": list(PRESETS),
         "interval": source.interval_seconds,
@@ -191,6 +195,10 @@ def source_changes(request: HttpRequest, slug: str) -> HttpResponse:
     }
     # The live follow is being rolled out behind a flag (docs/feature-flags.md): off, the page is a plain list.
     context["follow_live"] = cursor is None and flag_active(request, LIVE_CHANGES)
+    if cursor is None:
+        # The feed's first page also lists what anomaly rules found lately (alerts.markers).
+        now = timezone.now()
+        context["anomalies"] = anomaly_markers(Source.objects.filter(pk=source.pk), now - ANOMALY_FEED, now)[::-1]
     if request.GET.get("part") == "list":
         # The live refresh of the first page (static/js/live-page.js): the list alone.
         html = render_to_string("dashboard/_changes_list.html", context, request=request)

@@ -8,6 +8,7 @@ touches the relational database.
 from __future__ import annotations
 
 import abc
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -294,6 +295,29 @@ class MetricStore(abc.ABC):
         At most MAX_AVAILABILITY_SPANS spans, read together (SQL: one statement; MongoDB: one find per
         tier); bad spans raise ValueError like ``availability``. Read-only: safe to retry.
         """
+
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
+        """Like ``availability_totals``, with the buckets of every one of ``sources`` merged (an objective
+        over a group of sources). Both stores answer in as many round trips as for one source; this
+        default asks source by source. At most MAX_AVAILABILITY_SOURCES distinct sources."""
+        from metrics.availability import Counts, check_sources, check_spans
+
+        checked = check_spans(spans)
+        totals = [Counts() for _ in checked]
+        for source in check_sources(sources):
+            for counts, bucket in zip(totals, self.availability_totals(source, checked), strict=True):
+                counts.merge(Counts(bucket.polls, bucket.up, Counter(bucket.latency), Counter(bucket.errors)))
+        return [counts.bucket(span.start, span.tier) for counts, span in zip(totals, checked, strict=True)]
+
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        """(polls, up) per span for ``sources`` merged: ``availability_totals_of`` without histograms or
+        error kinds, for the burn-rate rules that read it on every poll (the SQL store answers with one
+        scan and conditional sums). Same checks and bounds. Read-only."""
+        return [(total.polls, total.up) for total in self.availability_totals_of(sources, spans)]
 
     def uptime_summary(
         self, source: str, now: datetime, windows: Sequence[str] = ("24h", "7d", "30d", "90d")

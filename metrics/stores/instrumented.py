@@ -139,6 +139,20 @@ class InstrumentedStore(MetricStore):
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
         return self._call("availability_totals", lambda: self.inner.availability_totals(source, spans), source)
 
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
+        return self._call(
+            "availability_totals_of", lambda: self.inner.availability_totals_of(sources, spans), ",".join(sources)[:200]
+        )
+
+    def availability_counts_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[tuple[int, int]]:
+        return self._call(
+            "availability_counts_of", lambda: self.inner.availability_counts_of(sources, spans), ",".join(sources)[:200]
+        )
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self._call(
             "prune_availability",

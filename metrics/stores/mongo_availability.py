@@ -175,7 +175,14 @@ class MongoAvailability:
         }
 
     def availability_totals(self, source: str, spans: Sequence[AvailabilitySpan]) -> list[AvailabilityBucket]:
+        return self.availability_totals_of([source], spans)
+
+    def availability_totals_of(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> list[AvailabilityBucket]:
         checked = check_spans(spans)
+        sources = check_sources(sources)
+        source = ", ".join(sources)
         # One indexed find per tier over the spans' union (7d lies within 30d): an $or of ranges
         # would be one round trip, but nx-27017 answers it by scanning the whole collection.
         ranges: dict[str, tuple[int, int]] = {}
@@ -187,7 +194,7 @@ class MongoAvailability:
         with availability_errors(f"read the availability totals of {source}"):
             for tier, (low, high) in ranges.items():
                 for doc in self.availability_collection.find(
-                    {"source": source, "tier": tier, "start_ms": {"$gte": low, "$lt": high}}
+                    {"source": {"$in": sources}, "tier": tier, "start_ms": {"$gte": low, "$lt": high}}
                 ):
                     counts = _counts(doc)
                     start_ms = int(doc["start_ms"])

@@ -12,6 +12,7 @@
   var current = { range: config.ranges[0] };
   var reloadTimer = null;
   var metaByName = {};
+  var anomalies = [];
   config.metrics.forEach(function (m) { metaByName[m.name] = m; });
 
   function cssVar(name, fallback) {
@@ -97,6 +98,8 @@
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
       axes: [timeAxis, Object.assign({ size: 56, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
+      // Anomalous hours of this metric (/api/v1/anomalies) as shaded bands.
+      hooks: { draw: [function (u) { shadeAnomalies(u, name); }] },
       series: [
         { value: function (u, ts) { return ts == null ? "—" : new Date(ts * 1000).toISOString().slice(0, 19).replace("T", " "); } },
         { label: "min", stroke: muted, width: 1, dash: [4, 4], value: fmt, points: { show: false } },
@@ -105,6 +108,35 @@
       ],
     };
     charts[name] = new uPlot(opts, [xs, mins, avgs, maxs], plot);
+  }
+
+  function shadeAnomalies(u, name) {
+    var ctx = u.ctx;
+    ctx.save();
+    ctx.fillStyle = "rgba(220, 38, 38, 0.18)";
+    anomalies.forEach(function (a) {
+      if (a.metric !== name || !a.hour) return;
+      var from = Date.parse(a.hour) / 1000;
+      var x0 = u.valToPos(from, "x", true);
+      var x1 = u.valToPos(from + 3600, "x", true);
+      ctx.fillRect(x0, u.bbox.top, Math.max(2, x1 - x0), u.bbox.height);
+    });
+    ctx.restore();
+  }
+
+  function loadAnomalies(start, end) {
+    if (!config.anomaliesUrl) return;
+    var iso = function (s) { return new Date(s * 1000).toISOString(); };
+    DI.fetchJSON(config.anomaliesUrl + "&from=" + encodeURIComponent(iso(start - 3600)) + "&to=" + encodeURIComponent(iso(end)))
+      .then(function (body) {
+        anomalies = body.anomalies || [];
+        document.querySelectorAll(".chart[data-metric]").forEach(function (fig) {
+          var n = anomalies.filter(function (a) { return a.metric === fig.getAttribute("data-metric"); }).length;
+          fig.setAttribute("data-anomalies", String(n));
+        });
+        Object.keys(charts).forEach(function (name) { charts[name].redraw(false); });
+      })
+      .catch(function () { /* markers are an extra: the charts stand without them */ });
   }
 
   function load() {
@@ -122,6 +154,7 @@
           "Showing " + label + " in " + DI.formatDuration(body.bucket_seconds).replace(/^(\d+) s$/, "$1-second") + " buckets (UTC) · " +
           total + " points · loaded " + new Date().toISOString().slice(11, 19) + " UTC";
         document.body.setAttribute("data-charts", "ready");
+        loadAnomalies(body.start, body.end);
       })
       .catch(function (err) {
         statusLine.textContent = "Could not load the charts: " + err.message;

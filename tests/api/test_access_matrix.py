@@ -25,11 +25,14 @@ from accounts.models import Membership, Team
 from alerts.models import AlertEvent
 from api.ninja_api import api
 from boards.models import Annotation
+from objectives.models import Objective
+from tests.alerts.support import make_rule
 from tests.factories import (
     bearer,
     board_document,
     make_board,
     make_member,
+    make_objective,
     make_source,
     make_team,
     make_token,
@@ -99,6 +102,11 @@ MATRIX: dict[tuple[str, str], dict[str, Any]] = {
     ("GET", "/api/v1/metrics/{slug}/series"): READ_ONE,
     ("GET", "/api/v1/export/{slug}"): READ_ONE,
     ("GET", "/api/v1/alerts"): READ_LIST,
+    ("GET", "/api/v1/objectives"): READ_LIST,  # blue's objective covers blue-1
+    ("GET", "/api/v1/objectives/{objective_id}"): READ_ONE,
+    # Like a source's create: another team's admin is told blue is no team of theirs.
+    ("POST", "/api/v1/objectives"): row(401, 400, 403, 403, 201, 201),
+    ("GET", "/api/v1/anomalies"): READ_LIST,  # an anomaly marker of blue-1
     ("GET", "/api/v1/audit"): AUDIT,
     ("GET", "/api/v1/audit/export"): AUDIT,
     ("GET", "/api/v1/config/schema.json"): PUBLIC,
@@ -131,6 +139,7 @@ CONFIG_FILES = {
 BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/sources"): {"name": "New", "url": "http://127.0.0.1:9/s", "team": "blue"},
     ("PATCH", "/api/v1/sources/{slug}"): {"name": "Renamed"},
+    ("POST", "/api/v1/objectives"): {"team": "blue", "sources": ["blue-1"]},
     ("POST", "/api/v1/config/plan"): CONFIG_FILES,
     ("POST", "/api/v1/config/apply"): CONFIG_FILES,
     ("POST", "/api/v1/boards"): {**board_document("New board"), "team": "blue"},
@@ -141,6 +150,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
 # Operations whose answer names blue-1 only when asked about a metric.
 QUERIES: dict[tuple[str, str], str] = {("GET", "/api/v1/compare"): "?metric=cpu_load"}
 BOARD_PATHS = "/api/v1/boards/{slug}"  # {slug} there is a board's, not a source's
+NAMED_BY = {"/api/v1/objectives": "name"}  # a create whose unique field is not a slug
 
 
 def operations() -> set[tuple[str, str]]:
@@ -191,6 +201,19 @@ def world() -> dict[str, tuple[Client, dict[str, str]]]:
         severity="warning",
         condition="cpu_load > 1",
         message="blue-1 is hot",
+        occurred_at=timezone.now(),
+    )
+    make_objective("blue-1 up", team=blue, sources=[source])
+    odd = make_rule(name="odd", team=blue, kind="anomaly", metric="cpu_load", anomaly_mode="seasonal")
+    AlertEvent.objects.create(
+        source=source,
+        rule=odd,
+        rule_name="odd",
+        kind=AlertEvent.Kind.FIRED,
+        severity="warning",
+        condition="cpu_load anomalous",
+        message="blue-1 is odd",
+        value={"metric": "cpu_load", "hour": timezone.now().isoformat(), "value": 9.0},
         occurred_at=timezone.now(),
     )
     # No passwords: hashing one per user would make this world slow to build, and nobody logs in by form here.
@@ -248,8 +271,8 @@ def test_it_answers_as_the_matrix_says(operation: tuple[str, str]) -> None:
         body = BODIES.get(operation)
         if method in MUTATING:
             slug = f"blue-{caller.replace('_', '-')}"
-            if (method, path) == ("POST", "/api/v1/sources"):
-                body = {**(body or {}), "slug": slug}
+            if (method, path) in (("POST", "/api/v1/sources"), ("POST", "/api/v1/objectives")):
+                body = {**(body or {}), NAMED_BY.get(path, "slug"): slug}
             elif (path.startswith(BOARD_PATHS) and method != "POST") or path.endswith(("/restore", "/duplicate")):
                 make_board(slug, team=Team.objects.get(slug="blue"))  # a board of its own to change
             elif method == "POST":
@@ -257,7 +280,9 @@ def test_it_answers_as_the_matrix_says(operation: tuple[str, str]) -> None:
             else:
                 make_source(slug, team=Team.objects.get(slug="blue"))
         client, headers = callers[caller]
-        url = path.replace("{slug}", slug).replace("{number}", "1") + QUERIES.get(operation, "")
+        objective = str(Objective.objects.get(name="blue-1 up").pk)
+        url = path.replace("{slug}", slug).replace("{number}", "1").replace("{objective_id}", objective)
+        url += QUERIES.get(operation, "")
         if body is None:
             response = client.generic(method, url, **headers)
         else:

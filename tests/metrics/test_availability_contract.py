@@ -97,6 +97,28 @@ def test_it_keeps_sources_apart(store: MetricStore) -> None:
     assert totals(store, "eu-west") == (1, 0)
 
 
+def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricStore) -> None:
+    # The objectives' read: nested spans of two tiers over a group of sources, a third source left out.
+    store.record_poll_outcome("us-east", NOON, True, 5.0)
+    store.record_poll_outcome("us-east", NOON - timedelta(minutes=20), False, None, "timeout")
+    store.record_poll_outcome("eu-west", NOON - timedelta(minutes=2), True, 8.0)
+    store.record_poll_outcome("eu-west", NOON - timedelta(hours=3), False, None, "dns")
+    store.record_poll_outcome("ap-south", NOON, False, None, "dns")
+    spans = [
+        AvailabilitySpan("1m", NOON - timedelta(minutes=5), NOON + timedelta(minutes=1)),
+        AvailabilitySpan("1m", NOON - timedelta(hours=1), NOON + timedelta(minutes=1)),
+        AvailabilitySpan("1h", NOON - timedelta(hours=6), NOON + timedelta(hours=1)),
+    ]
+    expected = [(2, 2), (3, 2), (4, 2)]
+    merged = store.availability_totals_of(["us-east", "eu-west"], spans)
+    assert [(t.polls, t.up) for t in merged] == expected
+    assert dict(merged[1].errors) == {"timeout": 1}
+    assert store.availability_counts_of(["us-east", "eu-west"], spans) == expected
+    assert store.availability_counts_of([], spans) == [(0, 0)] * 3
+    with pytest.raises(ValueError, match="not one string"):
+        store.availability_counts_of("us-east", spans)
+
+
 def test_it_counts_a_batch_of_outcomes_as_it_counts_each_one(store: MetricStore) -> None:
     # What a batching poller writes at its flush: several polls of one cell, two sources, up and down.
     store.record_poll_outcomes(

@@ -1,0 +1,221 @@
+"""Observations of the rule kinds that read the metric store: ``burn_rate`` and ``anomaly``.
+
+``alerts.engine`` asks here, once per poll of a source, for the observations of that source's rules
+of those kinds, and hands them to ``alerts.evaluate`` in ``PollFacts.measured``; from there they go
+through the same ``step`` (hysteresis), silences, compare-and-set and deliveries as every other kind.
+
+- burn_rate: the rule's window pairs (``metrics.slo.decide``) over the source's counts as of the end
+  of the poll's minute, so the poll that shows a burn is already counted (availability: ONE
+  ``availability_totals_of`` read for all burn-rate rules of the source; metric objectives: one rollup
+  read per rule). Holds when any pair fires; a window without events says nothing (None).
+- anomaly: the last complete hour's rollup mean of the rule's metric against the same hour of the
+  week over the last weeks (seasonal) and/or the other sources the rule covers at that hour (peers),
+  with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source): later polls of the
+  hour say nothing, so ``fire_after`` counts hours.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from alerts.evaluate import ANOMALY, BURN_RATE, Observation
+from metrics import anomaly, slo
+from metrics.availability import bucket_start
+from metrics.slo_windows import slo_spans
+from metrics.stores import get_store
+from metrics.stores.base import MetricStore
+from objectives.attainment import good_minute_counts, rollup_reader
+from pollers.models import Source
+
+log = logging.getLogger("alerts")
+HOUR = timedelta(hours=1)
+
+_lock = threading.Lock()
+_judged: dict[tuple[int, int], datetime] = {}  # (rule, source) -> the hour an anomaly rule last judged
+_hourly: dict[tuple[str, str, datetime], float | None] = {}  # (slug, metric, hour) -> that hour's mean
+MAX_REMEMBERED = 100_000
+
+
+def observe_all(rules: Sequence[Any], source: Any, at: datetime, states: Mapping[int, Any]) -> dict[str, Observation]:
+    """The observations of ``rules`` (AlertRule rows of the measured kinds) for ``source``'s poll at ``at``."""
+    store = get_store()
+    found: dict[str, Observation] = {}
+    burn = [rule for rule in rules if rule.kind == BURN_RATE]
+    if burn:
+        found.update(_burn_observations(store, burn, source, at))
+    for rule in rules:
+        if rule.kind == ANOMALY:
+            observation = _anomaly_observation(store, rule, source, at, states.get(rule.pk))
+            if observation is not None:
+                found[f"rule:{rule.pk}"] = observation
+    return found
+
+
+# --- burn rate ------------------------------------------------------------------------------------
+
+
+def _burn_observations(store: MetricStore, rules: Sequence[Any], source: Any, at: datetime) -> dict[str, Observation]:
+    as_of = at + timedelta(minutes=1)  # the end of the poll's minute: this poll is counted
+    names: set[str] = set()
+    for rule in rules:
+        for pair in rule.burn_pairs():
+            names.update((pair.long_window, pair.short_window))
+    ordered = sorted(names)
+    availability: dict[str, slo.Counts] | None = None
+    found = {}
+    for rule in rules:
+        objective = rule.objective
+        if objective.kind == objective.Kind.METRIC:
+            _, windows = good_minute_counts(
+                store,
+                [source.slug],
+                objective.metric,
+                objective.operator,
+                float(objective.bound),
+                as_of,
+                as_of,
+                as_of,
+                ordered,
+            )
+        else:
+            if availability is None:
+                spans = slo_spans(as_of, ordered)
+                counts = store.availability_counts_of([source.slug], list(spans.values()))
+                availability = {
+                    n: slo.Counts(good=up, total=polls) for n, (polls, up) in zip(spans, counts, strict=True)
+                }
+            windows = availability
+        found[f"rule:{rule.pk}"] = burn_observation(objective.name, objective.slo(), windows, rule.burn_pairs())
+    return found
+
+
+def burn_observation(
+    name: str, target: slo.Objective, windows: Mapping[str, slo.Counts], pairs: Sequence[slo.BurnRateCondition]
+) -> Observation:
+    """Whether any pair burns at its threshold, with every window's rate (JSON) for events and pages.
+
+    A pair with an empty window cannot fire and is left out (a fresh source has no 3-day history, and
+    must still page on a fast burn); when every pair has an empty window the poll says nothing.
+    """
+    seen: dict[str, Any] = {"objective": name, "target_percent": float(target.target_percent)}
+    results: list[slo.ConditionResult] = []
+    empty = []
+    for pair in pairs:
+        try:
+            results.extend(slo.decide(windows, target, [pair]).results)
+        except slo.NoData:
+            empty.append(f"{pair.long_window}/{pair.short_window}")
+    if empty:
+        seen["no_data"] = empty
+    if not results:
+        return Observation(None, seen)
+    decision = slo.BurnDecision(tuple(results))
+    rates = {}
+    for result in decision.results:
+        rates[result.condition.long_window] = round(float(result.long_rate), 3)
+        rates[result.condition.short_window] = round(float(result.short_rate), 3)
+    seen["burn_rates"] = rates
+    seen["firing"] = [
+        f"{float(r.condition.threshold):g}x {r.condition.long_window}/{r.condition.short_window}"
+        for r in decision.firing
+    ]
+    seen["value"] = max(rates.values(), default=0.0)
+    if decision.severity is not None:
+        seen["burn_severity"] = decision.severity
+    return Observation(bool(decision.firing), seen)
+
+
+# --- anomaly --------------------------------------------------------------------------------------
+
+
+def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetime, state: Any) -> Observation | None:
+    hour = bucket_start(at, "1h") - HOUR  # the last complete hour
+    key = (rule.pk, source.pk)
+    last = state.last_value if state is not None and isinstance(state.last_value, dict) else {}
+    with _lock:
+        if _judged.get(key) == hour or last.get("hour") == hour.isoformat():
+            return None
+    mode = rule.anomaly_mode or rule.AnomalyMode.SEASONAL
+    sensitivity = rule.anomaly_sensitivity()
+    metric = rule.metric
+    weeks = anomaly.DEFAULT_WEEKS
+    reader = rollup_reader(store)
+    start = hour - weeks * anomaly.HOURS_PER_WEEK * HOUR
+    means = {
+        b.start: b.avg
+        for b in reader.rollups(source.slug, "1h", start=start, end=hour + HOUR, metric=metric)
+        if b.count
+    }
+    _remember_hour(source.slug, metric, hour, means.get(hour))
+    seen: dict[str, Any] = {"metric": metric, "hour": hour.isoformat(), "mode": mode, "sensitivity": sensitivity}
+    value = means.get(hour)
+    holds: bool | None = None
+    if value is not None:
+        seen["value"] = round(value, 6)
+        verdicts = []
+        if mode in ("seasonal", "both"):
+            baseline = [
+                means[h] for k in range(1, weeks + 1) if (h := hour - k * anomaly.HOURS_PER_WEEK * HOUR) in means
+            ]
+            verdicts.append(_score(seen, "seasonal", value, baseline, sensitivity))
+        if mode in ("peer", "both"):
+            others = [
+                v
+                for peer in _peers(rule, source)
+                if peer.pk != source.pk
+                if (v := _peer_hour(reader, peer.slug, metric, hour)) is not None
+            ]
+            verdicts.append(_score(seen, "peer", value, others, sensitivity))
+        decided = [v for v in verdicts if v is not None]
+        holds = any(decided) if decided else None
+    with _lock:
+        if len(_judged) > MAX_REMEMBERED:
+            _judged.clear()
+        _judged[key] = hour
+    return Observation(holds, seen)
+
+
+def _score(seen: dict[str, Any], name: str, value: float, baseline: list[float], sensitivity: float) -> bool | None:
+    try:
+        score = anomaly.robust_score(value, baseline, sensitivity=sensitivity)
+    except anomaly.NoBaseline:
+        seen[name] = {"baseline": len(baseline)}
+        return None
+    seen[name] = {"median": round(score.median, 6), "z": round(score.z, 3), "flagged": score.flagged}
+    return score.flagged
+
+
+def _peers(rule: Any, source: Any) -> Iterable[Any]:
+    """The other enabled sources of the rule's team it covers (read once per rule, source and hour)."""
+    candidates = Source.objects.filter(team_id=rule.team_id, enabled=True).exclude(pk=source.pk)
+    return [peer for peer in candidates.only("pk", "slug", "tags", "team_id") if rule.applies_to(peer)]
+
+
+def _remember_hour(slug: str, metric: str, hour: datetime, value: float | None) -> None:
+    with _lock:
+        if len(_hourly) > MAX_REMEMBERED:
+            _hourly.clear()
+        _hourly[(slug, metric, hour)] = value
+
+
+def _peer_hour(reader: Any, slug: str, metric: str, hour: datetime) -> float | None:
+    """A peer's mean of ``hour``: read once per process and hour, however many sources compare with it."""
+    key = (slug, metric, hour)
+    with _lock:
+        if key in _hourly:
+            return _hourly[key]
+    buckets = [b for b in reader.rollups(slug, "1h", start=hour, end=hour + HOUR, metric=metric) if b.count]
+    value = buckets[0].avg if buckets else None
+    _remember_hour(slug, metric, hour, value)
+    return value
+
+
+def forget() -> None:
+    """Drop the per-process memory (tests, and a rule saved: its next poll judges the hour again)."""
+    with _lock:
+        _judged.clear()
+        _hourly.clear()

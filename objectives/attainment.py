@@ -1,0 +1,235 @@
+"""Attainment, remaining error budget and burn rates of an objective, read from the metric store.
+
+The arithmetic is ``metrics.slo``'s; this module only gathers good/total counts:
+
+- availability: good = answered polls, total = polls, from the availability buckets of every covered
+  source merged, the period and the 1 h, 6 h, 1 d and 3 d windows (``metrics.slo_windows``) in ONE
+  ``availability_totals_of`` call per objective;
+- metric: good = minutes whose 1-minute rollup mean meets the bound, total = minutes with a rollup,
+  from one ``rollups`` read per covered source over the period (or 3 days, whichever is longer),
+  counted into the same windows.
+
+Both read the windows as complete buckets before ``now`` (the current minute is not counted yet).
+"""
+
+from __future__ import annotations
+
+import operator as op
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from metrics import slo
+from metrics.availability import bucket_start
+from metrics.slo_windows import SLO_WINDOWS, slo_spans
+from metrics.stores.base import AvailabilitySpan, MetricStore
+
+BURN_WINDOWS = ("1h", "6h", "1d", "3d")  # what pages and the API show
+COMPARE: dict[str, Callable[[float, float], bool]] = {">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
+
+
+@dataclass(frozen=True)
+class Attainment:
+    """Where an objective stands as of ``at``: over its period and over the burn windows."""
+
+    at: datetime
+    period_start: datetime
+    period_end: datetime
+    target_percent: float
+    good: int
+    total: int
+    attainment_percent: float | None  # None: no event in the period yet
+    remaining_budget_percent: float | None  # of the period's budget: 100 untouched, 0 spent, < 0 overspent
+    burn_rates: dict[str, float | None] = field(default_factory=dict)  # None: no event in the window
+    window_counts: dict[str, slo.Counts] = field(default_factory=dict)
+
+    @property
+    def met(self) -> bool | None:
+        if self.attainment_percent is None:
+            return None
+        return self.attainment_percent >= self.target_percent
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "at": self.at.isoformat(),
+            "period": {"start": self.period_start.isoformat(), "end": self.period_end.isoformat()},
+            "target_percent": self.target_percent,
+            "good": self.good,
+            "total": self.total,
+            "attainment_percent": self.attainment_percent,
+            "remaining_budget_percent": self.remaining_budget_percent,
+            "met": self.met,
+            "burn_rates": dict(self.burn_rates),
+        }
+
+
+def summarize(
+    objective: slo.Objective,
+    period: Counts,
+    windows: dict[str, slo.Counts],
+    at: datetime,
+    start: datetime,
+    end: datetime,
+) -> Attainment:
+    """The numbers pages show, from counts; the one place they are computed."""
+    rates: dict[str, float | None] = {}
+    for name in BURN_WINDOWS:
+        counts = windows.get(name)
+        rates[name] = None if counts is None or counts.total == 0 else float(slo.burn_rate(counts, objective, name))
+    empty = period.total == 0
+    return Attainment(
+        at=at,
+        period_start=start,
+        period_end=end,
+        target_percent=float(objective.target_percent),
+        good=period.good,
+        total=period.total,
+        attainment_percent=None if empty else float(slo.attainment(period) * 100),
+        remaining_budget_percent=None if empty else float(slo.remaining_budget(period, objective) * 100),
+        burn_rates=rates,
+        window_counts=windows,
+    )
+
+
+Counts = slo.Counts
+
+
+def period_span(start: datetime, end: datetime, now: datetime) -> AvailabilitySpan:
+    """The period's hour buckets up to ``now`` (the current partial hour included)."""
+    last = min(end, bucket_start(now, "1h") + timedelta(hours=1))
+    return AvailabilitySpan("1h", bucket_start(start, "1h"), max(last, bucket_start(start, "1h") + timedelta(hours=1)))
+
+
+def availability_counts(
+    store: MetricStore, slugs: Sequence[str], start: datetime, end: datetime, now: datetime, names: Sequence[str]
+) -> tuple[slo.Counts, dict[str, slo.Counts]]:
+    """Period and window counts of the sources merged, in one store call."""
+    spans = slo_spans(now, names) if names else {}
+    totals = store.availability_totals_of(list(slugs), [period_span(start, end, now), *spans.values()])
+    period = slo.Counts(good=totals[0].up, total=totals[0].polls)
+    return period, {name: slo.Counts(good=t.up, total=t.polls) for name, t in zip(spans, totals[1:], strict=True)}
+
+
+def rollup_reader(store: MetricStore) -> Any:
+    """The store that reads rollups (an extension of the contract both stores implement, behind the cache)."""
+    return getattr(store, "backend_store", store)
+
+
+def good_minute_counts(
+    store: MetricStore,
+    slugs: Sequence[str],
+    metric: str,
+    comparison: str,
+    bound: float,
+    start: datetime,
+    end: datetime,
+    now: datetime,
+    names: Sequence[str],
+) -> tuple[slo.Counts, dict[str, slo.Counts]]:
+    """Good and total minutes (1-minute rollups of ``metric``) over the period and each window."""
+    good_when = COMPARE[comparison]
+    spans = slo_spans(now, names) if names else {}
+    # Windows read minutes even where availability reads hours: good minutes are counted per minute.
+    current = bucket_start(now, "1m")
+    bounds = {name: (current - SLO_WINDOWS[name].length, current) for name in spans}
+    period_end = min(end, current)
+    earliest = min([start, *(low for low, _ in bounds.values())])
+    reader = rollup_reader(store)
+    period_good = period_total = 0
+    good = dict.fromkeys(bounds, 0)
+    total = dict.fromkeys(bounds, 0)
+    for slug in slugs:
+        for bucket in reader.rollups(slug, "1m", start=earliest, end=current, metric=metric):
+            ok = bucket.count > 0 and good_when(bucket.avg, bound)
+            if start <= bucket.start < period_end:
+                period_total += 1
+                period_good += ok
+            for name, (low, high) in bounds.items():
+                if low <= bucket.start < high:
+                    total[name] += 1
+                    good[name] += ok
+    windows = {name: slo.Counts(good=good[name], total=total[name]) for name in bounds}
+    return slo.Counts(good=period_good, total=period_total), windows
+
+
+def measure(
+    objective: Any,
+    store: MetricStore,
+    now: datetime,
+    names: Sequence[str] = BURN_WINDOWS,
+    slugs: Sequence[str] | None = None,
+) -> Attainment:
+    """``objective`` (an ``objectives.models.Objective``) as of ``now``; ``slugs`` narrows it to some sources.
+
+    Store round trips: one for an availability objective, one per covered source for a metric one.
+    """
+    start, end = objective.period(now)
+    if slugs is None:
+        slugs = [source.slug for source in objective.covered_sources()]
+    target = objective.slo()
+    if not slugs:
+        empty = slo.Counts(0, 0)
+        return summarize(target, empty, {name: empty for name in names}, now, start, end)
+    if objective.kind == objective.Kind.METRIC:
+        period, windows = good_minute_counts(
+            store, slugs, objective.metric, objective.operator, float(objective.bound), start, end, now, names
+        )
+    else:
+        period, windows = availability_counts(store, slugs, start, end, now, names)
+    return summarize(target, period, windows, now, start, end)
+
+
+def over_range(
+    objective: Any, store: MetricStore, start: datetime, end: datetime, slugs: Sequence[str] | None = None
+) -> Attainment:
+    """Attainment and budget of ``objective`` over [start, end) instead of its period (reports)."""
+    if slugs is None:
+        slugs = [source.slug for source in objective.covered_sources()]
+    target = objective.slo()
+    if not slugs:
+        return summarize(target, slo.Counts(0, 0), {}, end, start, end)
+    if objective.kind == objective.Kind.METRIC:
+        period, _ = good_minute_counts(
+            store, slugs, objective.metric, objective.operator, float(objective.bound), start, end, end, ()
+        )
+    else:
+        period, _ = availability_counts(store, slugs, start, end, end, ())
+    return summarize(target, period, {}, end, start, end)
+
+
+def budget_series(objective: Any, store: MetricStore, now: datetime, days: int | None = None) -> list[dict[str, Any]]:
+    """Remaining budget (percent) through the period so far, at most 15 points, for the budget chart.
+
+    Availability objectives only (hour buckets, in one store call); a metric objective shows its
+    current figure alone.
+    """
+    start, end = objective.period(now)
+    if objective.kind != objective.Kind.AVAILABILITY:
+        return []
+    slugs = [source.slug for source in objective.covered_sources()]
+    if not slugs:
+        return []
+    target = objective.slo()
+    days = days or objective.window_days
+    spans: list[AvailabilitySpan] = []
+    step = timedelta(days=-(-days // 15))  # at most 15 points (MAX_AVAILABILITY_SPANS is 16): one read
+    moment = bucket_start(start, "1h")
+    while moment < min(end, now) and len(spans) < 16:
+        stop = min(moment + step, end, bucket_start(now, "1h") + timedelta(hours=1))
+        if stop <= moment:
+            break
+        spans.append(AvailabilitySpan("1h", moment, stop))
+        moment = stop
+    if not spans:
+        return []
+    totals = store.availability_counts_of(slugs, spans)
+    good = bad = 0
+    series = []
+    for span, (polls, up) in zip(spans, totals, strict=True):
+        good += up
+        bad += polls - up
+        counts = slo.Counts(good=good, total=good + bad)
+        remaining = None if counts.total == 0 else float(slo.remaining_budget(counts, target) * 100)
+        series.append({"at": span.end.isoformat(), "remaining_budget_percent": remaining})
+    return series

@@ -1,0 +1,70 @@
+"""``manage.py send_reports [--month YYYY-MM] [--dry-run]``: e-mail each enabled report subscription the
+report of a month (default: the last complete one), as HTML with the CSV attached, through Django's
+e-mail backend. Run it monthly (cron, a systemd timer); a subscription already sent that month is skipped,
+so running it twice sends nothing twice."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from metrics.stores import get_store
+from objectives import reports
+from objectives.models import ReportSubscription
+
+log = logging.getLogger("objectives")
+
+
+class Command(BaseCommand):
+    help = "E-mail the monthly availability reports to their subscribers."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--month", help="YYYY-MM (default: the previous month).")
+        parser.add_argument("--dry-run", action="store_true", help="Say what would be sent; send nothing.")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        month = options["month"] or reports.previous_month(now)
+        try:
+            start, end = reports.month_range(month)
+        except reports.ReportRangeError as exc:
+            raise CommandError(str(exc)) from None
+        store = get_store()
+        sent = 0
+        due = (
+            ReportSubscription.objects.filter(enabled=True)
+            .exclude(last_sent_month=month)
+            .select_related("team", "source")
+        )
+        for subscription in due:
+            if subscription.source is not None:
+                report = reports.for_source(store, subscription.source, start, end, now)
+                name = subscription.source.slug
+            else:
+                report = reports.for_team(store, subscription.team, start, end, now)
+                name = f"team-{subscription.team.slug}"
+            recipients = subscription.addresses()
+            if options["dry_run"]:
+                self.stdout.write(f"would send {report.title} {month} to {len(recipients)} recipient(s)")
+                continue
+            context = {"report": report, "label": month}
+            message = EmailMultiAlternatives(
+                subject=f"{report.title}: availability report {month}",
+                body=render_to_string("objectives/email/report.txt", context),
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                to=recipients,
+            )
+            message.attach_alternative(render_to_string("objectives/email/report.html", context), "text/html")
+            message.attach(f"report-{name}-{month}.csv", reports.to_csv(report), "text/csv")
+            message.send()
+            # Marked after the send: a failed send is retried by the next run rather than lost.
+            ReportSubscription.objects.filter(pk=subscription.pk).update(last_sent_month=month)
+            sent += 1
+            log.info("report %s %s sent to %d recipient(s)", report.title, month, len(recipients))
+        self.stdout.write(f"{sent} report(s) sent for {month}")

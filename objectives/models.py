@@ -1,0 +1,177 @@
+"""Service level objectives (docs/objectives.md) and the monthly report subscriptions.
+
+An objective names which sources it covers (chosen ones, or every source of its team with a tag), what a
+good event is (an answered poll, or a minute whose metric meets a bound), the target share of good events
+and the period the target is judged over. The arithmetic lives in ``metrics.slo``; the reads in
+``objectives.attainment``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import models
+
+from accounts.models import TeamOwned, default_team_id
+from metrics import slo
+from pollers.models import Source
+
+OPERATORS = (">", ">=", "<", "<=")
+
+
+class ObjectiveQuerySet(models.QuerySet["Objective"]):
+    def with_sources(self) -> ObjectiveQuerySet:
+        return self.select_related("team").prefetch_related("sources")
+
+
+class Objective(TeamOwned):
+    class Kind(models.TextChoices):
+        AVAILABILITY = "availability", "Availability (answered polls)"
+        METRIC = "metric", "Metric (good minutes)"
+
+    class WindowKind(models.TextChoices):
+        ROLLING = "rolling", "Rolling"
+        CALENDAR = "calendar", "Calendar (week or month)"
+
+    WINDOW_DAYS = ((7, "7 days"), (28, "28 days"), (30, "30 days"))
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="objectives", blank=True)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    sources: models.ManyToManyField[Source, Any] = models.ManyToManyField(
+        Source, blank=True, related_name="objectives", help_text="The sources covered (or name a tag)."
+    )
+    tag = models.CharField(max_length=64, blank=True, help_text="Or: every source of the team with this tag.")
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.AVAILABILITY)
+    metric = models.CharField(max_length=120, blank=True, help_text="For a metric objective: the metric name.")
+    operator = models.CharField(max_length=2, blank=True, help_text="A minute is good when metric <op> bound.")
+    bound = models.FloatField(null=True, blank=True)
+    target = models.DecimalField(
+        max_digits=7, decimal_places=4, default=Decimal("99.9"), help_text="Percent of good events, e.g. 99.9."
+    )
+    window_days = models.PositiveSmallIntegerField(choices=WINDOW_DAYS, default=30)
+    window_kind = models.CharField(max_length=10, choices=WindowKind.choices, default=WindowKind.ROLLING)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = ObjectiveQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "pk"]
+        constraints = [models.UniqueConstraint(fields=["team", "name"], name="one_objective_name_per_team")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    # --- what it covers ------------------------------------------------------------------------
+
+    def covered_sources(self) -> list[Source]:
+        """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones)."""
+        if self.tag:
+            found = Source.objects.filter(team_id=self.owner_team_id()).order_by("slug")
+            return [source for source in found if self.tag in (source.tags or [])]
+        return sorted(self.sources.all(), key=lambda source: source.slug)
+
+    def covers(self, source: Source) -> bool:
+        """Without a query once ``source_ids`` is cached on the instance (the alert rule cache keeps it)."""
+        if self.tag:
+            return source.team_id == self.owner_team_id() and self.tag in (source.tags or [])
+        return source.pk in self.source_ids()
+
+    def owner_team_id(self) -> int:
+        """The team, or the default one an objective saved without naming one lands in."""
+        return self.team_id if self.team_id is not None else default_team_id()
+
+    def source_ids(self) -> frozenset[int]:
+        cached: frozenset[int] | None = getattr(self, "_source_ids", None)
+        if cached is None:
+            cached = frozenset(source.pk for source in self.sources.all())
+            self._source_ids = cached
+        return cached
+
+    # --- the arithmetic's view -----------------------------------------------------------------
+
+    def slo(self) -> slo.Objective:
+        return slo.Objective.of(self.target)
+
+    def period(self, now: datetime) -> tuple[datetime, datetime]:
+        """[start, end) of the period the target is judged over, as of ``now`` (UTC).
+
+        Rolling: the last ``window_days`` days. Calendar: the current ISO week for 7 days, the current
+        month for 28 and 30 (its budget is the month's, whatever its length).
+        """
+        if self.window_kind == self.WindowKind.ROLLING:
+            return now - timedelta(days=self.window_days), now
+        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
+        if self.window_days == 7:
+            start = day - timedelta(days=day.weekday())
+            return start, start + timedelta(days=7)
+        start = day.replace(day=1)
+        end = (start + timedelta(days=32)).replace(day=1)
+        return start, end
+
+    def describe_good(self) -> str:
+        if self.kind == self.Kind.METRIC:
+            return f"minutes with {self.metric} {self.operator} {self.bound:g}" if self.bound is not None else ""
+        return "answered polls"
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        try:
+            slo.Objective.of(self.target if self.target is not None else 0)
+        except slo.SloError as exc:
+            errors["target"] = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+        if self.window_days not in dict(self.WINDOW_DAYS):
+            errors["window_days"] = "Choose 7, 28 or 30 days."
+        if self.kind == self.Kind.METRIC:
+            if not self.metric.strip():
+                errors["metric"] = "Name the metric whose minutes are judged, e.g. wait_time."
+            if self.operator not in OPERATORS:
+                errors["operator"] = f"Choose how the metric meets the bound: {' '.join(OPERATORS)}."
+            if self.bound is None:
+                errors["bound"] = "A metric objective needs a bound, e.g. 100."
+        elif self.kind == self.Kind.AVAILABILITY:
+            if self.metric or self.operator or self.bound is not None:
+                errors["metric"] = "An availability objective has no metric, operator or bound."
+        else:
+            errors["kind"] = f"Unknown objective kind {self.kind!r}."
+        if errors:
+            raise ValidationError(errors)
+
+
+class ReportSubscription(models.Model):
+    """Who receives the monthly report of a team (or of one of its sources) by e-mail (``send_reports``)."""
+
+    team = models.ForeignKey("accounts.Team", on_delete=models.CASCADE, related_name="report_subscriptions")
+    source = models.ForeignKey(
+        Source, null=True, blank=True, on_delete=models.CASCADE, help_text="Empty: the whole team's report."
+    )
+    recipients = models.CharField(max_length=1000, help_text="Comma-separated addresses.")
+    enabled = models.BooleanField(default=True)
+    last_sent_month = models.CharField(max_length=7, blank=True, editable=False)  # "2026-11": never twice a month
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["team__name", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.team} {self.source.slug if self.source_id and self.source else 'team'} report"
+
+    def addresses(self) -> list[str]:
+        return [address.strip() for address in self.recipients.split(",") if address.strip()]
+
+    def clean(self) -> None:
+        addresses = self.addresses()
+        if not addresses:
+            raise ValidationError({"recipients": "List at least one address."})
+        for address in addresses:
+            try:
+                validate_email(address)
+            except ValidationError:
+                raise ValidationError({"recipients": f"{address!r} is not an email address."}) from None
+        if self.source_id and self.source and self.source.team_id != self.team_id:
+            raise ValidationError({"source": "The source belongs to another team."})

@@ -1,0 +1,321 @@
+"""Availability reports per source or per team over a month or any range (docs/objectives.md, "Reports").
+
+Everything is derived from the availability buckets (metrics.availability), the one record of poll
+outcomes, with two store reads per source: its buckets without histograms (availability and outages)
+and its hour buckets with them (the slowest hours). An **outage** is a run of buckets in which every
+poll failed: it starts with the first all-down bucket after an answered poll and ends where the next
+bucket with an answered poll starts (buckets without polls continue the state before them). Ranges up
+to ``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from accounts.models import Team
+from metrics.availability import percentile, uptime_percent, worst_error_kind
+from metrics.stores.base import AvailabilityBucket, MetricStore
+from objectives.attainment import over_range
+from objectives.models import Objective
+from pollers.models import Source
+
+MINUTE_RANGE = timedelta(days=32)
+MAX_RANGE_DAYS = 366
+SLOWEST_HOURS = 5
+
+
+class ReportRangeError(ValueError):
+    """A range a report cannot cover: reversed, empty, longer than a year, or not a real month."""
+
+
+@dataclass(frozen=True)
+class Outage:
+    source: str
+    start: datetime
+    end: datetime
+    ongoing: bool  # still down at the end of the range
+    error_kind: str | None
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class SlowHour:
+    source: str
+    start: datetime
+    p95_ms: float
+    polls: int
+
+
+@dataclass(frozen=True)
+class ObjectiveLine:
+    name: str
+    target_percent: float
+    attainment_percent: float | None
+    remaining_budget_percent: float | None
+    met: bool | None
+
+
+@dataclass
+class Incidents:
+    outages: list[Outage] = field(default_factory=list)
+
+    @property
+    def count(self) -> int:
+        return len(self.outages)
+
+    @property
+    def total(self) -> timedelta:
+        return sum((o.duration for o in self.outages), timedelta())
+
+    @property
+    def longest(self) -> timedelta | None:
+        return max((o.duration for o in self.outages), default=None)
+
+    @property
+    def mttr(self) -> timedelta | None:
+        """Mean time to recovery: the mean duration of the outages that ended within the range."""
+        ended = [o.duration for o in self.outages if not o.ongoing]
+        return sum(ended, timedelta()) / len(ended) if ended else None
+
+
+@dataclass
+class SourceLine:
+    slug: str
+    name: str
+    polls: int
+    up: int
+    incidents: Incidents
+    slowest: list[SlowHour]
+
+    @property
+    def availability_percent(self) -> float | None:
+        return uptime_percent(self.polls, self.up)
+
+
+@dataclass
+class Report:
+    title: str
+    start: datetime
+    end: datetime
+    sources: list[SourceLine]
+    objectives: list[ObjectiveLine]
+    generated_at: datetime
+
+    @property
+    def polls(self) -> int:
+        return sum(line.polls for line in self.sources)
+
+    @property
+    def availability_percent(self) -> float | None:
+        return uptime_percent(self.polls, sum(line.up for line in self.sources))
+
+    @property
+    def incidents(self) -> Incidents:
+        return Incidents([o for line in self.sources for o in line.incidents.outages])
+
+    @property
+    def slowest(self) -> list[SlowHour]:
+        hours = [hour for line in self.sources for hour in line.slowest]
+        return sorted(hours, key=lambda h: (-h.p95_ms, h.start, h.source))[:SLOWEST_HOURS]
+
+
+# --- ranges -----------------------------------------------------------------------------------------
+
+
+def month_range(month: str) -> tuple[datetime, datetime]:
+    """ "2026-11" as [2026-11-01, 2026-12-01) UTC."""
+    try:
+        start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    except ValueError:
+        raise ReportRangeError(f"month must be written YYYY-MM, got {month[:20]!r}") from None
+    return start, (start + timedelta(days=32)).replace(day=1)
+
+
+def day_range(first: date, last: date) -> tuple[datetime, datetime]:
+    """From the start of ``first`` to the end of ``last`` (both included), UTC."""
+    if last < first:
+        raise ReportRangeError("the last day comes before the first")
+    if (last - first).days + 1 > MAX_RANGE_DAYS:
+        raise ReportRangeError(f"a report covers at most {MAX_RANGE_DAYS} days")
+    start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+    return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def previous_month(now: datetime) -> str:
+    first = now.astimezone(UTC).replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
+
+
+# --- outages ----------------------------------------------------------------------------------------
+
+
+def outages(slug: str, buckets: Iterable[AvailabilityBucket], width: timedelta, end: datetime) -> list[Outage]:
+    """The outages in ``buckets`` (one tier, any order; buckets without polls may be absent)."""
+    found: list[Outage] = []
+    began: datetime | None = None
+    kinds: dict[str, int] = {}
+    for bucket in sorted((b for b in buckets if b.polls), key=lambda b: b.start):
+        if bucket.up == 0:
+            if began is None:
+                began, kinds = bucket.start, {}
+            for kind, n in bucket.errors.items():
+                kinds[kind] = kinds.get(kind, 0) + n
+        elif began is not None:
+            found.append(Outage(slug, began, bucket.start, False, worst_error_kind(kinds)))
+            began = None
+    if began is not None:
+        found.append(Outage(slug, began, max(end, began + width), True, worst_error_kind(kinds)))
+    return found
+
+
+def slowest_hours(slug: str, buckets: Iterable[AvailabilityBucket], count: int = SLOWEST_HOURS) -> list[SlowHour]:
+    hours = []
+    for bucket in buckets:
+        p95 = percentile(bucket.latency, 95)
+        if p95 is not None:
+            hours.append(SlowHour(slug, bucket.start, p95, bucket.polls))
+    return sorted(hours, key=lambda h: (-h.p95_ms, h.start))[:count]
+
+
+# --- building ---------------------------------------------------------------------------------------
+
+
+def source_line(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> SourceLine:
+    tier, width = ("1m", timedelta(minutes=1)) if end - start <= MINUTE_RANGE else ("1h", timedelta(hours=1))
+    buckets = store.availability(source.slug, tier, start, end, latency=False)
+    hours = store.availability(source.slug, "1h", start, end, latency=True)
+    polls = sum(b.polls for b in buckets)
+    up = sum(b.up for b in buckets)
+    return SourceLine(
+        slug=source.slug,
+        name=source.name,
+        polls=polls,
+        up=up,
+        incidents=Incidents(outages(source.slug, buckets, width, min(end, now))),
+        slowest=slowest_hours(source.slug, hours),
+    )
+
+
+def objective_lines(
+    store: MetricStore, objectives: Sequence[Objective], start: datetime, end: datetime
+) -> list[ObjectiveLine]:
+    lines = []
+    for objective in objectives:
+        result = over_range(objective, store, start, end)
+        lines.append(
+            ObjectiveLine(
+                name=objective.name,
+                target_percent=result.target_percent,
+                attainment_percent=result.attainment_percent,
+                remaining_budget_percent=result.remaining_budget_percent,
+                met=result.met,
+            )
+        )
+    return lines
+
+
+def build(
+    store: MetricStore,
+    title: str,
+    sources: Sequence[Source],
+    objectives: Sequence[Objective],
+    start: datetime,
+    end: datetime,
+    now: datetime,
+) -> Report:
+    if end <= start:
+        raise ReportRangeError("the range is empty")
+    lines = [source_line(store, source, start, end, now) for source in sources]
+    return Report(title, start, end, lines, objective_lines(store, objectives, start, end), now)
+
+
+def for_source(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> Report:
+    objectives = [o for o in Objective.objects.with_sources().filter(team=source.team) if o.covers(source)]
+    # An objective over a group is reported for this source alone: its share of the group's budget.
+    report = build(store, f"Source {source.name}", [source], [], start, end, now)
+    report.objectives = [
+        ObjectiveLine(o.name, r.target_percent, r.attainment_percent, r.remaining_budget_percent, r.met)
+        for o in objectives
+        for r in [over_range(o, store, start, end, slugs=[source.slug])]
+    ]
+    return report
+
+
+def for_team(store: MetricStore, team: Team, start: datetime, end: datetime, now: datetime) -> Report:
+    sources = list(Source.objects.filter(team=team).order_by("slug"))
+    objectives = list(Objective.objects.with_sources().filter(team=team))
+    return build(store, f"Team {team.name}", sources, objectives, start, end, now)
+
+
+# --- CSV --------------------------------------------------------------------------------------------
+
+
+def hours_minutes(value: timedelta | None) -> str:
+    if value is None:
+        return ""
+    minutes = int(value.total_seconds() // 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def percent(value: float | None, digits: int = 3) -> str:
+    return "" if value is None else f"{value:.{digits}f}"
+
+
+def cell(text: str) -> str:
+    """A name as a CSV cell a spreadsheet shows as text, never runs as a formula."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(report: Report) -> str:
+    """One row per source, then one per objective, then the slowest hours; times in UTC, durations in seconds."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["report", cell(report.title), report.start.isoformat(), report.end.isoformat()])
+    writer.writerow(
+        [
+            "source",
+            "polls",
+            "up",
+            "availability_percent",
+            "incidents",
+            "outage_seconds",
+            "longest_seconds",
+            "mttr_seconds",
+        ]
+    )
+    for line in report.sources:
+        inc = line.incidents
+        writer.writerow(
+            [
+                line.slug,
+                line.polls,
+                line.up,
+                percent(line.availability_percent, 4),
+                inc.count,
+                int(inc.total.total_seconds()),
+                "" if inc.longest is None else int(inc.longest.total_seconds()),
+                "" if inc.mttr is None else int(inc.mttr.total_seconds()),
+            ]
+        )
+    writer.writerow(["objective", "target_percent", "attainment_percent", "remaining_budget_percent", "met"])
+    for objective in report.objectives:
+        writer.writerow(
+            [
+                cell(objective.name),
+                objective.target_percent,
+                percent(objective.attainment_percent, 4),
+                percent(objective.remaining_budget_percent, 2),
+                "" if objective.met is None else str(objective.met).lower(),
+            ]
+        )
+    writer.writerow(["slow_hour_source", "hour_start", "p95_ms", "polls"])
+    for hour in report.slowest:
+        writer.writerow([hour.source, hour.start.isoformat(), f"{hour.p95_ms:.1f}", hour.polls])
+    return out.getvalue()

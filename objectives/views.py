@@ -1,0 +1,144 @@
+"""Objectives pages (list, detail with burn-rate table and budget chart) and the availability reports
+(printable HTML and CSV). Every page needs a login; what it shows is cut to the teams where the user may
+READ (accounts.teams), and anything else answers 404, as if it did not exist."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from accounts.models import Team
+from accounts.teams import Action, restrict, teams_of
+from metrics.slo_windows import SLO_WINDOWS
+from metrics.stores import get_store
+from objectives import reports
+from objectives.attainment import BURN_WINDOWS, budget_series, measure
+from objectives.models import Objective
+from pollers.models import Source
+
+CHART_WIDTH, CHART_HEIGHT = 480, 120
+
+
+def visible_objectives(user: Any) -> Any:
+    return restrict(Objective.objects.with_sources(), user, Action.READ)
+
+
+@login_required
+@require_GET
+def objective_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    store = get_store()
+    rows = [(objective, measure(objective, store, now)) for objective in visible_objectives(request.user)]
+    return render(request, "objectives/list.html", {"nav": "objectives", "rows": rows, "windows": BURN_WINDOWS})
+
+
+@login_required
+@require_GET
+def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    objective = visible_objectives(request.user).filter(pk=pk).first()
+    if objective is None:
+        raise Http404("no such objective")
+    now = timezone.now()
+    store = get_store()
+    result = measure(objective, store, now)
+    burn = [
+        (name, SLO_WINDOWS[name].length, result.window_counts.get(name), result.burn_rates.get(name))
+        for name in BURN_WINDOWS
+    ]
+    series = budget_series(objective, store, now)
+    context = {
+        "nav": "objectives",
+        "objective": objective,
+        "result": result,
+        "burn": burn,
+        "sources": objective.covered_sources(),
+        "rules": objective.alert_rules.all(),
+        "chart": budget_chart(series),
+        "series": series,
+    }
+    return render(request, "objectives/detail.html", context)
+
+
+def budget_chart(series: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The remaining budget through the period as SVG points (no script: it prints as drawn)."""
+    values = [point["remaining_budget_percent"] for point in series if point["remaining_budget_percent"] is not None]
+    if not values:
+        return None
+    if len(values) == 1:  # one point so far: a flat line, not an invisible dot
+        values = values * 2
+    low = min(0.0, *values)
+    high = max(100.0, *values)
+    step = CHART_WIDTH / max(1, len(values) - 1)
+    points = " ".join(
+        f"{i * step:.1f},{CHART_HEIGHT - (v - low) / (high - low) * CHART_HEIGHT:.1f}" for i, v in enumerate(values)
+    )
+    zero = CHART_HEIGHT - (0 - low) / (high - low) * CHART_HEIGHT
+    return {"points": points, "zero": f"{zero:.1f}", "width": CHART_WIDTH, "height": CHART_HEIGHT, "last": values[-1]}
+
+
+# --- reports --------------------------------------------------------------------------------------
+
+
+def _range(request: HttpRequest, now: datetime) -> tuple[datetime, datetime, str]:
+    month = request.GET.get("month", "")
+    first, last = request.GET.get("from", ""), request.GET.get("to", "")
+    if first or last:
+        try:
+            start, end = reports.day_range(date.fromisoformat(first), date.fromisoformat(last))
+        except ValueError as exc:
+            message = str(exc) if isinstance(exc, reports.ReportRangeError) else "write days as YYYY-MM-DD"
+            raise reports.ReportRangeError(message) from None
+        return start, end, f"{first} to {last}"
+    month = month or now.strftime("%Y-%m")
+    start, end = reports.month_range(month)
+    return start, end, month
+
+
+@login_required
+@require_GET
+def report(request: HttpRequest) -> HttpResponse:
+    """``?team=<slug>`` or ``?source=<slug>``, ``month=YYYY-MM`` or ``from``/``to`` days, ``format=csv``."""
+    user = request.user
+    teams = teams_of(user, Action.READ)
+    sources = restrict(Source.objects.order_by("slug"), user, Action.READ)
+    team_slug, source_slug = request.GET.get("team", ""), request.GET.get("source", "")
+    context: dict[str, Any] = {"nav": "reports", "teams": teams, "sources": sources, "query": request.GET}
+    if not team_slug and not source_slug:
+        return render(request, "objectives/report_choose.html", context)
+    now = timezone.now()
+    try:
+        start, end, label = _range(request, now)
+    except reports.ReportRangeError as exc:
+        context["error"] = str(exc)
+        return render(request, "objectives/report_choose.html", context, status=400)
+    store = get_store()
+    if source_slug:
+        source = sources.filter(slug=source_slug).first()
+        if source is None:
+            raise Http404("no such source")
+        built = reports.for_source(store, source, start, end, now)
+        name = source.slug
+    else:
+        team = teams.filter(slug=team_slug).first()
+        if not isinstance(team, Team):
+            raise Http404("no such team")
+        built = reports.for_team(store, team, start, end, now)
+        name = f"team-{team.slug}"
+    if request.GET.get("format") == "csv":
+        response = HttpResponse(reports.to_csv(built), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="report-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+        return response
+    context.update(report=built, label=label, csv_query=_with_csv(request))
+    return render(request, "objectives/report.html", context)
+
+
+def _with_csv(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query["format"] = "csv"
+    return query.urlencode()

@@ -1,0 +1,108 @@
+"""Attainment, remaining budget and burn rates of objectives, on worked numbers, from real store reads."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from metrics.rollups import RollupBucket
+from metrics.stores import get_store
+from objectives.attainment import budget_series, measure, over_range, rollup_reader
+from tests.factories import make_objective, make_source, record_outcomes
+
+pytestmark = pytest.mark.django_db
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+
+
+def test_it_measures_a_group_in_one_store_read_with_the_workbook_numbers() -> None:
+    # SRE workbook: 99.9 % over 30 days; 1.44 % errors (36 of 2,500 polls) over the last hour burns at 14.4.
+    east, west = make_source("us-east"), make_source("eu-west")
+    record_outcomes(east, NOW - timedelta(minutes=30), up=1232, down=18)
+    record_outcomes(west, NOW - timedelta(minutes=20), up=1232, down=18)
+    record_outcomes(east, NOW - timedelta(days=5), up=22500)
+    objective = make_objective(sources=[east, west])
+
+    with CaptureQueriesContext(connection) as queries:
+        result = measure(objective, get_store(), NOW, slugs=["us-east", "eu-west"])
+
+    assert len(queries) == 1  # one availability_totals_of statement for both sources and every window
+    assert result.burn_rates["1h"] == pytest.approx(14.4)
+    assert result.burn_rates["6h"] == pytest.approx(14.4)
+    assert result.burn_rates["3d"] == pytest.approx(14.4)  # the polls of 5 days ago are older than 3 days
+    assert (result.good, result.total) == (24964, 25000)
+    # 36 bad against a budget of 0.1 % x 25,000 = 25: 144 % spent, -44 % left.
+    assert result.remaining_budget_percent == pytest.approx(-44.0)
+    assert result.attainment_percent == pytest.approx(99.856)
+    assert result.met is False
+
+
+def test_it_judges_a_calendar_month_from_its_first_day() -> None:
+    source = make_source("us-east")
+    record_outcomes(source, datetime(2026, 10, 31, 23, 0, tzinfo=UTC), down=50)  # last month: not counted
+    record_outcomes(source, datetime(2026, 11, 2, 8, 0, tzinfo=UTC), up=999, down=1)
+    objective = make_objective(sources=[source], window_kind="calendar", window_days=30)
+
+    result = measure(objective, get_store(), NOW)
+
+    assert (result.period_start, result.period_end) == (
+        datetime(2026, 11, 1, tzinfo=UTC),
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
+    assert (result.good, result.total) == (999, 1000)
+    assert result.remaining_budget_percent == pytest.approx(0.0)
+
+
+def test_it_counts_good_minutes_of_a_metric_objective() -> None:
+    source = make_source("us-east")
+    minute = NOW.replace(second=0) - timedelta(minutes=60)
+    buckets = [
+        RollupBucket("us-east", "wait_time", "1m", minute + timedelta(minutes=i), 1, v, v, v, v, minute)
+        for i, v in enumerate([50.0] * 57 + [250.0] * 3)
+    ]
+    rollup_reader(get_store()).write_rollups(buckets)
+    objective = make_objective(
+        "wait", sources=[source], kind="metric", metric="wait_time", operator="<", bound=100, target="95"
+    )
+
+    result = measure(objective, get_store(), NOW)
+
+    assert (result.good, result.total) == (57, 60)
+    # 3 bad minutes of 60 = 5 % errors against a 5 % budget: burning at exactly 1.
+    assert result.burn_rates["1h"] == pytest.approx(1.0)
+    assert over_range(objective, get_store(), minute, minute + timedelta(minutes=30)).attainment_percent == 100.0
+
+
+def test_it_draws_the_budget_of_a_28_day_period_in_at_most_15_points_ending_where_the_page_stands() -> None:
+    source = make_source("us-east")
+    record_outcomes(source, NOW - timedelta(days=20), up=1000)
+    record_outcomes(source, NOW - timedelta(days=3), up=999, down=1)
+    objective = make_objective(sources=[source], window_days=28)
+
+    series = budget_series(objective, get_store(), NOW)
+
+    assert len(series) == 15  # 14 steps of 2 days, then the current hour
+    values = [point["remaining_budget_percent"] for point in series]
+    assert values[:4] == [None, None, None, None]  # nothing polled in the first week
+    assert values[-1] == pytest.approx(measure(objective, get_store(), NOW).remaining_budget_percent)
+    assert values[-1] == pytest.approx(50.0)  # 1 bad of 2,000 against a 0.1 % budget: half spent
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"target": "100"}, "target"),
+        ({"target": "0"}, "target"),
+        ({"kind": "metric", "metric": "wait_time", "operator": "~", "bound": 1}, "operator"),
+        ({"kind": "metric", "operator": "<", "bound": 1}, "metric"),
+        ({"kind": "availability", "bound": 1}, "metric"),
+        ({"window_days": 14}, "window_days"),
+    ],
+)
+def test_it_refuses_an_objective_that_cannot_be_judged(fields: dict[str, object], field: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_objective(tag="prod", **fields)
+    assert field in caught.value.message_dict

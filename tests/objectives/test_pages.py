@@ -1,0 +1,68 @@
+"""The objectives pages and the anomalies in the changes feed: what a team member sees, and what is hidden."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+
+from accounts.models import Role
+from accounts.teams import default_team
+from alerts.models import AlertEvent
+from tests.alerts.support import make_rule
+from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
+
+pytestmark = pytest.mark.django_db
+
+
+def viewer(client: Client) -> Client:
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+    return client
+
+
+def test_it_lists_and_details_the_objectives_of_the_users_teams(client: Client) -> None:
+    source = make_source("us-east")
+    record_outcomes(source, timezone.now() - timedelta(hours=2), up=99, down=1)
+    mine = make_objective("api up", sources=[source], target="99")
+    theirs = make_objective("red up", team=make_team("red"), tag="prod")
+    viewer(client)
+
+    listing = client.get("/objectives/")
+    assert b'href="/objectives/"' in listing.content  # the nav links it
+    assert b"api up" in listing.content
+    assert b"red up" not in listing.content
+    detail = client.get(f"/objectives/{mine.pk}/")
+    assert detail.status_code == 200
+    assert b"99.0000 % (99 good of 100)" in detail.content
+    assert b"<polyline" in detail.content  # the budget chart
+    assert client.get(f"/objectives/{theirs.pk}/").status_code == 404
+
+
+def test_it_sends_a_visitor_to_the_login_page(client: Client) -> None:
+    assert client.get("/objectives/").status_code == 302
+    assert client.get("/reports/").status_code == 302
+
+
+def test_it_lists_recent_anomalies_above_the_changes_feed(client: Client) -> None:
+    source = make_source("us-east")
+    rule = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal")
+    AlertEvent.objects.create(
+        rule=rule,
+        rule_name=rule.name,
+        source=source,
+        kind="fired",
+        severity="warning",
+        condition="c",
+        value={"metric": "wait_time", "hour": "2026-11-30T10:00:00+00:00", "value": 240.0, "seasonal": {"z": 12.1}},
+        message="m",
+        occurred_at=timezone.now() - timedelta(hours=1),
+    )
+    viewer(client)
+    page = client.get("/sources/us-east/changes/")
+    assert page.status_code == 200
+    assert b'id="anomalies"' in page.content
+    assert b"seasonal z 12.1" in page.content

@@ -1,0 +1,128 @@
+"""Reports: outages, MTTR and the slowest hours from the availability buckets; HTML, CSV, access; e-mail."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core import mail
+from django.core.management import call_command
+from django.test import Client
+
+from accounts.models import Role
+from accounts.teams import default_team
+from metrics.stores import get_store
+from metrics.stores.base import AvailabilityBucket
+from objectives import reports
+from objectives.models import ReportSubscription
+from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
+
+pytestmark = pytest.mark.django_db
+T0 = datetime(2026, 10, 5, 10, 0, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
+
+
+def bucket(minute: int, up: int, down: int) -> AvailabilityBucket:
+    return AvailabilityBucket(T0 + minute * MINUTE, "1m", up + down, up, {}, {"timeout": down} if down else {})
+
+
+def test_it_finds_outages_across_minutes_without_polls() -> None:
+    found = reports.outages(
+        "us-east",
+        # up, down, (no polls), down, up (outage 1: 3 minutes); mixed (not an outage); down to the end (ongoing)
+        [bucket(0, 2, 0), bucket(1, 0, 2), bucket(3, 0, 1), bucket(4, 2, 0), bucket(5, 1, 1), bucket(8, 0, 2)],
+        MINUTE,
+        T0 + 10 * MINUTE,
+    )
+    assert [(o.start, o.end, o.ongoing, o.error_kind) for o in found] == [
+        (T0 + MINUTE, T0 + 4 * MINUTE, False, "timeout"),
+        (T0 + 8 * MINUTE, T0 + 10 * MINUTE, True, "timeout"),
+    ]
+    incidents = reports.Incidents(found)
+    assert (incidents.count, incidents.total, incidents.longest) == (2, 5 * MINUTE, 3 * MINUTE)
+    assert incidents.mttr == 3 * MINUTE  # the ongoing one has not recovered: not in the mean
+
+
+def seed() -> None:
+    east = make_source("us-east")
+    record_outcomes(east, T0, up=10)
+    record_outcomes(east, T0 + 5 * MINUTE, down=3)
+    record_outcomes(east, T0 + 6 * MINUTE, down=3, error_kind="http_503")
+    record_outcomes(east, T0 + 9 * MINUTE, up=4)
+    make_objective("east up", sources=[east], target="99")
+
+
+def test_it_reports_a_month_of_a_team() -> None:
+    seed()
+    report = reports.for_team(get_store(), default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    [line] = report.sources
+    assert (line.polls, line.up) == (20, 14)
+    assert report.availability_percent == pytest.approx(70.0)
+    assert [(o.start, o.end) for o in report.incidents.outages] == [(T0 + 5 * MINUTE, T0 + 9 * MINUTE)]
+    assert report.incidents.mttr == 4 * MINUTE
+    assert report.slowest[0].start == T0.replace(minute=0)
+    [objective] = report.objectives
+    assert (objective.attainment_percent, objective.met) == (pytest.approx(70.0), False)
+    rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
+    assert rows[2][:5] == ["us-east", "20", "14", "70.0000", "1"]
+    assert rows[2][5:] == ["240", "240", "240"]
+
+
+@pytest.mark.parametrize("month", ["2026-13", "26-10", "october"])
+def test_it_refuses_a_month_that_is_not_one(month: str) -> None:
+    with pytest.raises(reports.ReportRangeError):
+        reports.month_range(month)
+
+
+def test_it_shows_the_printable_report_and_its_csv_to_a_viewer(client: Client) -> None:
+    seed()
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+
+    page = client.get("/reports/", {"source": "us-east", "month": "2026-10"})
+    assert page.status_code == 200
+    assert b"70.000 %" in page.content
+    assert b"report.css" in page.content
+    download = client.get("/reports/", {"source": "us-east", "month": "2026-10", "format": "csv"})
+    assert download["Content-Type"].startswith("text/csv")
+    assert b"us-east,20,14" in download.content
+
+
+def test_it_hides_another_teams_report_and_explains_a_bad_range(client: Client) -> None:
+    seed()
+    user = make_user("ana")
+    add_member(user, make_team("red"), Role.ADMIN)
+    client.force_login(user)
+    assert client.get("/reports/", {"source": "us-east", "month": "2026-10"}).status_code == 404
+    assert client.get("/reports/", {"team": "default", "month": "2026-10"}).status_code == 404
+    bad = client.get("/reports/", {"team": "red", "from": "2026-10-09", "to": "2026-10-01"})
+    assert bad.status_code == 400
+    assert b"before the first" in bad.content
+    assert client.get("/reports/", {"team": "red", "from": "2026-10-09"}).status_code == 400
+
+
+def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
+    seed()
+    subscription = ReportSubscription(team=default_team(), recipients="ops@example.com, cto@example.com")
+    subscription.full_clean()
+    subscription.save()
+
+    call_command("send_reports", "--month", "2026-10", stdout=io.StringIO())
+    call_command("send_reports", "--month", "2026-10", stdout=io.StringIO())
+
+    [message] = mail.outbox
+    assert message.to == ["ops@example.com", "cto@example.com"]
+    assert "2026-10" in message.subject
+    assert "70.000 %" in message.body
+    assert message.attachments[0][0] == "report-team-default-2026-10.csv"
+    assert "us-east,20,14" in message.attachments[0][1]
+
+
+def test_it_refuses_a_subscription_without_a_valid_address() -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError):
+        ReportSubscription(team=default_team(), recipients="not-an-address").full_clean()

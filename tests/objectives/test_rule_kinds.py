@@ -1,0 +1,133 @@
+"""The burn_rate and anomaly rule kinds: validation, and evaluation through the alert engine with the
+hysteresis and silences of every rule (store reads are real; polls are driven as the poller sends them)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from alerts.forms import AlertRuleForm
+from alerts.models import AlertEvent, AlertRule, Silence
+from metrics.rollups import RollupBucket
+from metrics.stores import get_store
+from objectives.attainment import rollup_reader
+from pollers.outcome import PollOutcome
+from pollers.signals import poll_completed
+from tests.alerts.support import make_rule
+from tests.factories import make_objective, make_source, make_team, record_outcomes
+
+pytestmark = pytest.mark.django_db
+HOUR = timedelta(hours=1)
+WEEK = 168 * HOUR
+
+
+def poll(source: Any, at: datetime, n: int) -> None:
+    outcome = PollOutcome(source=source.slug, poll_id=f"p{n}", started_at=at, ok=True)
+    poll_completed.send(sender=None, source=source, outcome=outcome)
+
+
+@pytest.mark.parametrize(
+    ("pairs", "message"),
+    [
+        ([["1h", "2h", 14.4]], "unknown window"),
+        ([["5m", "1h", 14.4]], "shorter"),
+        ([["1h", "5m", 0]], "above 0"),
+        ([["1h", "5m", 2, "sms"]], "page or ticket"),
+        (["1h"], "each pair"),
+    ],
+)
+def test_it_refuses_burn_rate_pairs_it_cannot_evaluate(pairs: list[Any], message: str) -> None:
+    objective = make_objective(tag="prod")
+    rule = AlertRule(name="burn", kind="burn_rate", objective=objective, burn_conditions=pairs)
+    with pytest.raises(ValidationError) as caught:
+        rule.full_clean()
+    assert message in caught.value.message_dict["burn_conditions"][0].lower()
+
+
+def test_it_refuses_an_objective_of_another_team_and_an_anomaly_rule_without_a_mode() -> None:
+    objective = make_objective(tag="prod", team=make_team("red"))
+    with pytest.raises(ValidationError) as caught:
+        AlertRule(name="burn", kind="burn_rate", objective=objective).full_clean()
+    assert "objective" in caught.value.message_dict
+    with pytest.raises(ValidationError) as caught:
+        AlertRule(name="odd", kind="anomaly", metric="wait_time", sensitivity=-1).full_clean()
+    assert {"anomaly_mode", "sensitivity"} <= set(caught.value.message_dict)
+
+
+def test_it_saves_a_burn_rate_rule_from_the_form_with_the_standard_pairs() -> None:
+    objective = make_objective(tag="prod")
+    form = AlertRuleForm(
+        {
+            "name": "burn",
+            "enabled": "on",
+            "severity": "critical",
+            "scope": "all",
+            "kind": "burn_rate",
+            "objective": objective.pk,
+            "burn_conditions": "",
+            "metric": "stale",
+            "fire_after": 1,
+            "for_seconds": 0,
+            "resolve_after": 1,
+            "renotify_interval_seconds": 3600,
+        }
+    )
+    assert form.is_valid(), form.errors
+    rule = form.save()
+    assert (rule.burn_conditions, rule.metric) == ([], "")
+    assert "14.4x over 1h and 5m or 6x over 6h and 30m or 1x over 3d and 6h" in rule.summary()
+
+
+def test_it_watches_only_the_objectives_sources_and_honours_silences() -> None:
+    east, west = make_source("us-east"), make_source("eu-west")
+    objective = make_objective(sources=[east])
+    make_rule(name="burn", kind="burn_rate", objective=objective, fire_after=2, resolve_after=1)
+    at = datetime.now(UTC)
+    Silence.objects.create(source=east, starts_at=at - HOUR, ends_at=at + HOUR, reason="maintenance")
+    for source in (east, west):
+        record_outcomes(source, at, up=1, down=9)
+    poll(east, at, 1)
+    poll(west, at, 1)
+    assert not AlertEvent.objects.exists()  # fire_after=2: pending after one poll
+    poll(east, at + timedelta(seconds=1), 2)
+    fired = AlertEvent.objects.get()
+    assert (fired.source_id, fired.kind, fired.silenced) == (east.pk, "fired", True)
+    assert fired.value["burn_severity"] == "page"
+
+
+def seasonal_history(slug: str, last_hour: datetime, value: float) -> None:
+    """Four weeks of the same hour at 100 ms (with a little spread), then ``value`` in ``last_hour``."""
+    values = {last_hour - k * WEEK: 100.0 + k for k in range(1, 5)} | {last_hour: value}
+    rollup_reader(get_store()).write_rollups(
+        [RollupBucket(slug, "wait_time", "1h", start, 1, v, v, v, v, start) for start, v in values.items()]
+    )
+
+
+def test_it_fires_an_anomaly_once_per_unusual_hour_and_marks_it(client: Any) -> None:
+    source = make_source("us-east")
+    rule = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
+    now = datetime.now(UTC)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    seasonal_history("us-east", last_hour, 400.0)
+
+    for n in range(3):  # three polls in the hour: the hour is judged once
+        poll(source, now + timedelta(seconds=n), n)
+
+    fired = AlertEvent.objects.get()
+    assert (fired.rule_id, fired.kind) == (rule.pk, "fired")
+    assert fired.value["hour"] == last_hour.isoformat()
+    assert fired.value["seasonal"]["flagged"] is True
+    assert fired.value["seasonal"]["z"] > 3.5
+
+
+def test_it_leaves_a_usual_hour_and_a_hour_without_baseline_alone() -> None:
+    source = make_source("us-east")
+    make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="both", fire_after=1)
+    now = datetime.now(UTC)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    seasonal_history("us-east", last_hour, 103.0)
+    poll(source, now, 1)
+    assert not AlertEvent.objects.exists()
