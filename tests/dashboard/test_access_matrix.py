@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from accounts.models import ApiToken, Invitation, Role
 from alerts.models import AlertRule, NotificationChannel, RuleState, Silence
-from tests.factories import add_member, make_board, make_source, make_team, make_user, payload, record
+from tests.factories import add_member, make_board, make_objective, make_source, make_team, make_user, payload, record
 
 pytestmark = pytest.mark.django_db
 
@@ -77,6 +77,14 @@ MATRIX: dict[str, list[Row]] = {
     "boards/": [row("get", "/boards/", LOGIN, 200, 200, 200, 200, 200)],
     "boards/compare/": [row("get", "/boards/compare/", LOGIN, 200, 200, 200, 200, 200)],
     "boards/<slug:slug>/": [row("get", "/boards/blue-board/", LOGIN, GONE, 200, 200, 200, 200)],
+    # Objectives and reports (docs/objectives.md): read by any member of the team.
+    "objectives/": [row("get", "/objectives/", LOGIN, 200, 200, 200, 200, 200)],
+    "objectives/<int:pk>/": [row("get", "/objectives/{objective}/", LOGIN, GONE, 200, 200, 200, 200)],
+    "reports/": [
+        row("get", "/reports/", LOGIN, 200, 200, 200, 200, 200),
+        row("get", "/reports/?team=blue&month=2026-11", LOGIN, GONE, 200, 200, 200, 200),
+        row("get", "/reports/?source={slug}&month=2026-11&format=csv", LOGIN, GONE, 200, 200, 200, 200),
+    ],
     "system/state.json": [row("get", "/system/state.json", JSON_401, 200, 200, 200, 200, 200)],
     # --- dashboard: operate (operator) -------------------------------------------------------------
     r"^sources/(?P<slug>[-a-zA-Z0-9_]+)/(?P<action>pause|resume|poll|trial)/$": [
@@ -212,6 +220,7 @@ def world(settings: Any) -> dict[str, Any]:
     state = RuleState.objects.create(rule=rule, source=source, status="firing", firing_since=now, pending_since=now)
     invitation, token = Invitation.issue(blue, Role.VIEWER, users["admin"], timedelta(days=1))
     viewer_token, _raw = ApiToken.issue(users["viewer"], "viewer-token")
+    objective = make_objective("blue up", team=blue, sources=[source])
     return {
         "users": users,
         "ids": {
@@ -225,6 +234,7 @@ def world(settings: Any) -> dict[str, Any]:
             "invitation_token": token,
             "viewer_membership": viewer_membership.pk,
             "viewer_token": viewer_token.pk,
+            "objective": objective.pk,
         },
     }
 
