@@ -11,7 +11,7 @@ from accounts.models import Role
 from provisioning.apply import apply_files
 from provisioning.flags import CONFIG_API, FLAGS, LIVE_CHANGES, flag_active
 from provisioning.models import Flag
-from tests.factories import add_member, make_source, make_team, make_user
+from tests.factories import add_member, make_source, make_team, make_user, member
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_it_falls_back_to_the_declared_default_without_a_row() -> None:
 
 def test_it_gates_the_live_follow_of_the_changes_page(client: Client) -> None:
     make_source("us-east")
-    client.force_login(make_user("ada"))
+    member(client, username="ada")  # a viewer of the default team, which owns the source
     assert b"data-live-url" in client.get("/sources/us-east/changes/").content
     Flag.objects.filter(name="live_changes").update(everyone=False)
     Flag.objects.get(name="live_changes").flush()
