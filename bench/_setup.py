@@ -113,6 +113,23 @@ def temporary_postgres(label: str) -> Iterator[TemporaryDatabase | None]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def run_per_backend(script: str, label: str) -> int:
+    """Run ``script --child`` on SQLite (a temporary file), then on a temporary PostgreSQL database when one is
+    reachable; 1 when a child failed. The child reads its database from DATABASE_URL (none: SQLite in VAR_DIR)."""
+    services = ("REDIS_URL", "MONGODB_URL")
+    failed = False
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", *services))}
+        env["VAR_DIR"] = tmp
+        failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
+    with temporary_postgres(label) as database:
+        if database is not None:
+            env = {k: v for k, v in os.environ.items() if not k.startswith(services)}
+            env["DATABASE_URL"] = database.url
+            failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
+    return 1 if failed else 0
+
+
 def sqlite_config(path: str) -> dict[str, Any]:
     """The same options as the embedded default in settings.py."""
     return {

@@ -13,17 +13,16 @@ local one).
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from bench._setup import run_per_backend  # noqa: E402 - needs ROOT on the path
+
 SOURCES = 50
 POLLS = 1000
 
@@ -152,50 +151,7 @@ def main() -> int:
         return 0
     print(f"alert evaluation, {SOURCES} sources x 10 rules, {POLLS} polls per scenario")
     print(f"{'backend':<10} {'scenario':<20} {'cost':>17} {'ratio':>14}")
-    return run_per_backend(__file__, "bench_alerts")
-
-
-def run_per_backend(script: str, prefix: str) -> int:
-    """Run ``script --child`` on SQLite (a temporary file), then on a temporary PostgreSQL database when reachable."""
-    failed = False
-    with tempfile.TemporaryDirectory() as tmp:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_URL", "REDIS_URL", "MONGODB_URL"))}
-        env["VAR_DIR"] = tmp
-        failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
-
-    server = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or ("postgres://postgres@127.0.0.1:5432/postgres")
-    )
-    try:
-        import psycopg
-        from environ import Env
-
-        cfg = Env.db_url_config(server)
-        name = f"{prefix}_{uuid.uuid4().hex[:8]}"
-        admin = psycopg.connect(
-            host=cfg["HOST"],
-            port=cfg["PORT"] or 5432,
-            user=cfg["USER"],
-            password=cfg["PASSWORD"] or None,
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=2,
-        )
-    except Exception as exc:
-        print(f"postgresql skipped: {type(exc).__name__}")
-        return 1 if failed else 0
-    admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        user = cfg["USER"] + (f":{cfg['PASSWORD']}" if cfg["PASSWORD"] else "")
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_URL", "MONGODB_URL"))}
-        env["DATABASE_URL"] = f"postgres://{user}@{cfg['HOST']}:{cfg['PORT'] or 5432}/{name}"
-        failed |= subprocess.run([sys.executable, script, "--child"], env=env, cwd=ROOT).returncode != 0
-    finally:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
-    return 1 if failed else 0
+    return run_per_backend(__file__, "alerts")
 
 
 if __name__ == "__main__":

@@ -22,7 +22,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.alerts import run_per_backend, run_polls, select_one_floor, setup_django
+from bench._setup import run_per_backend
+from bench.alerts import run_polls, select_one_floor, setup_django
 
 SOURCES = 1000
 HOURS_OF_HISTORY = 4 * 168
@@ -119,7 +120,7 @@ def main() -> int:
         child()
         return 0
     print(f"objective rules (burn rate + anomaly) vs threshold rules, {SOURCES} sources polled once each")
-    return run_per_backend(__file__, "bench_objectives")
+    return run_per_backend(__file__, "objectives")
 
 
 if __name__ == "__main__":
