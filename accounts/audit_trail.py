@@ -223,5 +223,16 @@ def _write(
         after=masked(after, spec) if after is not None else None,
         team_id=team_id_of(instance, spec),
         changed=sorted(changed),
-        name=str(instance)[:200],
+        name=_label(instance, spec)[:200],
     )
+
+
+def _label(instance: models.Model, spec: Audited) -> str:
+    """The object's name as people read it; its type and id when the name needs a row already gone.
+
+    A cascade deletes the parent first: a retention policy deleted with its source cannot name the source.
+    """
+    try:
+        return str(instance)
+    except models.ObjectDoesNotExist:
+        return f"{spec.object_type} {instance.pk}"

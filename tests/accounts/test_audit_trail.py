@@ -207,3 +207,15 @@ def test_it_records_team_members_added_by_factories_too() -> None:
     team = make_team("red")
     add_member(make_member("bob"), team, "operator")
     assert len(events("accounts.membership", "create")) == 2
+
+
+def test_it_records_a_retention_override_deleted_with_its_source() -> None:
+    from metrics.lifecycle.models import RetentionPolicy
+
+    source = make_source("us-east")
+    policy = RetentionPolicy.objects.create(source=source, raw_days=1, minute_days=2, hour_days=3, day_days=4)
+    with acting_as("test"):
+        source.delete()  # the cascade deletes the policy after its source: its name cannot reach the source
+    deleted = events("metrics.retentionpolicy", "delete")
+    assert [event.object_id for event in deleted] == [str(policy.pk)]
+    assert not RetentionPolicy.objects.filter(pk=policy.pk).exists()

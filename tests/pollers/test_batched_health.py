@@ -121,8 +121,9 @@ def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
     assert outcome.record.diff
     # The process stored the last hash itself, so no unlocked comparison first; inside the transaction
     # the locked read brings the old document for the diff (no second read of its payload), then the
-    # latest row, the history entry and the samples.
-    stored = statements(queries)
+    # latest row, the history entry and the samples. Listeners write their own rows (a deploy annotation:
+    # the other region's document has another version); the store's statements are those on its tables.
+    stored = [sql for sql in statements(queries) if '"metrics_' in sql[:60]]
     assert [sql.split(" ", 3)[:3] for sql in stored] == [
         ["SELECT", '"metrics_latest"."id",', '"metrics_latest"."source",'],
         ["UPDATE", '"metrics_latest"', "SET"],

@@ -6,7 +6,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import Client
 from django.utils import timezone
@@ -14,7 +13,7 @@ from django.utils import timezone
 from pollers import health
 from pollers.health import PollHealth
 from pollers.models import Source
-from tests.factories import bearer, make_token, payload, record
+from tests.factories import bearer, make_token, member, payload, record
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.get_fixed_timezone(0))
 
@@ -128,7 +127,7 @@ def test_it_gives_the_api_and_the_dashboard_the_same_verdict(
     )
     record(polled, payload(), at)
     api = client.get("/api/v1/sources/eu-west", **bearer(make_token())).json()["health"]["status"]
-    client.force_login(get_user_model().objects.create_user("ada", password="x-long-password-1"))
+    member(client, username="ada")  # a viewer of the default team, which owns the source
     card = client.get("/overview/cards.json").json()["cards"]["eu-west"]["status"]
     assert (api, card) == expected
 
