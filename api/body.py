@@ -20,10 +20,9 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def json_object(request: HttpRequest) -> dict[str, Any]:
-    if request.content_type != "application/json":
-        raise ApiError(415, details={"content_type": request.content_type or None, "expected": "application/json"})
-    limit = settings.API_MAX_BODY_BYTES
+def bounded_body(request: HttpRequest, limit: int) -> bytes:
+    """The raw body, refused (413) before it is read when Content-Length says it is over ``limit`` bytes,
+    and after when it turns out to be; a Content-Length that is not a number is a 400."""
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
@@ -36,6 +35,13 @@ def json_object(request: HttpRequest) -> dict[str, Any]:
         raise ApiError(413, details={"limit_bytes": limit}) from None
     if len(raw) > limit:
         raise ApiError(413, details={"limit_bytes": limit})
+    return raw
+
+
+def json_object(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type != "application/json":
+        raise ApiError(415, details={"content_type": request.content_type or None, "expected": "application/json"})
+    raw = bounded_body(request, settings.API_MAX_BODY_BYTES)
     try:
         text = raw.decode("utf-8")
         data = jsonlimits.loads(text, jsonlimits.api_body_budget(), parse_constant=_refuse_constant)

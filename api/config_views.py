@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
 from ninja import Query, Schema
 from pydantic import Field
@@ -23,7 +22,7 @@ from accounts.models import Team
 from accounts.teams import Action
 from api.access import MANAGE, READ, principal_of
 from api.auth import Principal
-from api.body import budget_error
+from api.body import bounded_body, budget_error
 from api.errors import ApiError
 from api.router import ApiRouter
 from api.schemas import Strict, documented
@@ -157,18 +156,7 @@ def _answer(plan: Plan) -> dict[str, Any]:
 def _files(request: HttpRequest) -> Mapping[str, str]:
     """The body as {file name: YAML text}: a JSON object of them, or one YAML text."""
     limit = settings.CONFIG_API_MAX_BODY_BYTES
-    try:
-        declared = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        raise ApiError(400, "bad_content_length", "Content-Length is not a number.") from None
-    if declared > limit:
-        raise ApiError(413, details={"limit_bytes": limit})
-    try:
-        raw = request.body
-    except RequestDataTooBig:
-        raise ApiError(413, details={"limit_bytes": limit}) from None
-    if len(raw) > limit:
-        raise ApiError(413, details={"limit_bytes": limit})
+    raw = bounded_body(request, limit)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
