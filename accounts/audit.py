@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.http import HttpRequest
 
@@ -41,6 +42,29 @@ def mask_secrets(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [mask_secrets(item) for item in value]
     return value
+
+
+def masked_url(url: str, *, mask: str = MASK, secret_name: re.Pattern[str] = SECRET_NAME) -> str:
+    """``url`` with a password in its user part and every query value whose name matches ``secret_name``
+    replaced by ``mask``; host and path stay readable. An unparseable URL is masked whole.
+
+    The one URL-masking rule: the audit trail uses the defaults, the API passes the poller's header rule and
+    mask so a source's URL reads the same there as its headers do.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return mask
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user, colon, _password = userinfo.partition(":")
+        netloc = f"{user}:{mask}@{host}" if colon else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(k, mask if secret_name.search(k) else v) for k, v in pairs], safe=mask)
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def record(

@@ -22,7 +22,6 @@ import json
 import logging
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.apps import apps as global_apps
 from django.core.serializers.json import DjangoJSONEncoder
@@ -30,7 +29,7 @@ from django.db import models
 from django.db.models.signals import m2m_changed, post_delete, post_save, pre_save
 
 from accounts import audit
-from accounts.audit import MASK, SECRET_NAME
+from accounts.audit import MASK, masked_url
 
 logger = logging.getLogger("accounts.audit")
 
@@ -97,29 +96,13 @@ def raw_fields(instance: models.Model, spec: Audited) -> dict[str, Any]:
     return dict(json.loads(json.dumps(values, cls=DjangoJSONEncoder, default=str)))
 
 
-def mask_url(value: str) -> str:
-    """``value`` with a password in its user part and every secret-looking query value masked."""
-    try:
-        parts = urlsplit(value)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, colon, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if colon else f"{user}@{host}"
-    pairs = parse_qsl(parts.query, keep_blank_values=True)
-    query = urlencode([(k, MASK if SECRET_NAME.search(k) else v) for k, v in pairs], safe=MASK)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-
-
 def masked(values: dict[str, Any], spec: Audited) -> dict[str, Any]:
     shown: dict[str, Any] = {}
     for name, value in values.items():
         if name in spec.secrets and value not in (None, "", {}, []):
             value = {key: MASK for key in value} if isinstance(value, dict) else MASK
         elif name in spec.urls and isinstance(value, str) and value:
-            value = mask_url(value)
+            value = masked_url(value)
         shown[name] = value
     result: dict[str, Any] = audit.mask_secrets(shown)
     return result

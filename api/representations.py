@@ -4,29 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from accounts.audit import masked_url
 from metrics.serialization import time_json
 from pollers import health
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
-
-
-def masked_url(url: str) -> str:
-    """The URL without secrets: a password in the user part or a credential-like query value is masked."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return MASK
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:{MASK}@{host}" if sep else f"{user}@{host}"
-    query = parts.query
-    if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode([(k, MASK if SECRET_HEADER_PATTERN.search(k) else v) for k, v in pairs], safe=MASK)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
 def poll_status(source: Source, now: datetime | None = None) -> str:
@@ -44,7 +26,7 @@ def source_data(source: Source) -> dict[str, Any]:
         "slug": source.slug,
         "team": source.team.slug,
         "name": source.name,
-        "url": masked_url(source.url),
+        "url": masked_url(source.url, mask=MASK, secret_name=SECRET_HEADER_PATTERN),
         "enabled": source.enabled,
         "interval_seconds": source.interval_seconds,
         "timeout_seconds": source.timeout_seconds,

@@ -32,6 +32,7 @@ def setup_django() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
     os.environ["ALERTS_DELIVERY_MODE"] = "command"  # measure evaluation, not sending
     os.environ["ALERTS_PUBLISH_LIVE"] = "false"
+    os.environ.setdefault("LOG_LEVEL", "warning")  # an audit line per set-up row would bury the table
     import django
 
     django.setup()

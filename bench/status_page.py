@@ -28,6 +28,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+from _setup import TemporaryDatabase, temporary_postgres  # noqa: E402
+from _setup import redis_url as bench_redis_url  # noqa: E402
 from load import CLIENTS, POOL, ROOT, SECONDS, hammer, manage  # noqa: E402
 
 COMPONENTS = 20
@@ -105,35 +107,18 @@ print("badge_key", keys[0])
 
 
 def main() -> int:
-    import psycopg
+    with temporary_postgres("status") as database:
+        if database is None:
+            return 0
+        return run(database)
+
+
+def run(database: TemporaryDatabase) -> int:
     import redis
-    from environ import Env
 
     from tests.services import free_port, wait_for_port
 
-    server_url = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    redis_url = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/15"
-    base = Env.db_url_config(server_url)
-    params = {
-        "host": base["HOST"] or "127.0.0.1",
-        "port": base["PORT"] or 5432,
-        "user": base["USER"],
-        "password": base["PASSWORD"] or None,
-        "dbname": "postgres",
-        "connect_timeout": 2,
-    }
-    name = f"bench_status_{uuid.uuid4().hex[:8]}"
-    try:
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')
-    except Exception as exc:
-        print(f"PostgreSQL: skipped ({type(exc).__name__})")
-        return 0
-    prefix, _, _ = server_url.rpartition("/")
+    redis_url = bench_redis_url()
     work = tempfile.mkdtemp(prefix="bench-status-")
     cache_prefix = f"benchstatus{uuid.uuid4().hex[:6]}"
     env = {
@@ -145,7 +130,7 @@ def main() -> int:
         DJANGO_SETTINGS_MODULE="_status_page_settings",
         PYTHONPATH=os.pathsep.join([str(ROOT), str(HERE), env.get("PYTHONPATH", "")]).rstrip(os.pathsep),
         VAR_DIR=work,
-        DATABASE_URL=f"{prefix}/{name}",
+        DATABASE_URL=database.url,
         DATABASE_POOL_MIN_SIZE="2",
         DATABASE_POOL_MAX_SIZE=str(POOL),
         REDIS_URL=redis_url,
@@ -219,8 +204,6 @@ def main() -> int:
                 daphne.wait(30)
             except subprocess.TimeoutExpired:
                 daphne.kill()
-        with psycopg.connect(**params, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         client = redis.Redis.from_url(redis_url)
         for key in client.scan_iter(f"{cache_prefix}*"):
             client.delete(key)

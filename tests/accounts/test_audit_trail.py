@@ -11,10 +11,10 @@ from django.apps import apps
 from django.test import Client
 from django.utils import timezone
 
-from accounts.audit import MASK
+from accounts.audit import MASK, masked_url
 from accounts.audit_context import acting_as
 from accounts.audit_retention import prune_audit
-from accounts.audit_trail import REGISTRY, mask_url
+from accounts.audit_trail import REGISTRY
 from accounts.models import ApiToken, AuditEvent, Membership
 from alerts.models import NotificationChannel
 from pollers.models import Source
@@ -72,7 +72,7 @@ def test_it_records_an_api_change_with_the_token_ip_agent_and_request_id(client:
 
 
 def test_it_masks_a_password_and_secret_query_values_in_a_url() -> None:
-    masked = mask_url("https://user:hunter2@example.com/x?api_key=abc&page=2")
+    masked = masked_url("https://user:hunter2@example.com/x?api_key=abc&page=2")
     assert masked == f"https://user:{MASK}@example.com/x?api_key={MASK}&page=2"
 
 
