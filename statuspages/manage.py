@@ -11,6 +11,7 @@ Every change is written to the audit trail (accounts/audit.py).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -116,7 +117,6 @@ def _item_form(
     page: StatusPage,
     form_class: Any,
     instance: Any,
-    title: str,
     kind: str,
 ) -> tuple[Any, HttpResponse | None]:
     # A new item belongs to the page before validation, so the model's own checks see it whole.
@@ -141,46 +141,60 @@ def _item_form(
     return form, None
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def component_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
+def _edit_item(
+    request: HttpRequest,
+    page_id: int,
+    item_id: int | None,
+    form_class: Any,
+    kind: str,
+    title: Callable[[Any], str],
+    extra: Callable[[Any], dict[str, Any]] | None = None,
+) -> HttpResponse:
+    """The create/edit page of one of a status page's items (``item_id`` None: a new one)."""
     page = _page_for_manage(request, page_id)
-    component = get_object_or_404(Component, pk=item_id, page=page) if item_id else None
-    title = f"Edit {component.name}" if component else "New component"
-    form, done = _item_form(request, page, ComponentForm, component, title, "component")
+    item = get_object_or_404(form_class._meta.model, pk=item_id, page=page) if item_id else None
+    form, done = _item_form(request, page, form_class, item, kind)
     if done:
         return done
     context = {
         "page": page,
         "form": form,
-        "title": title,
-        "item": component,
-        "kind": "component",
+        "title": title(item),
+        "item": item,
+        "kind": kind,
         "nav": "status_pages",
+        **(extra(item) if extra else {}),
     }
     return render(request, "statuspages/manage/form.html", context)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def component_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
+    return _edit_item(
+        request, page_id, item_id, ComponentForm, "component", lambda c: f"Edit {c.name}" if c else "New component"
+    )
+
+
+def _incident_timeline(incident: Incident | None) -> dict[str, Any]:
+    return {
+        "update_form": IncidentUpdateForm(initial={"status": incident.status}) if incident else None,
+        "updates": incident.updates.all() if incident else [],
+    }
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
 def incident_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
-    page = _page_for_manage(request, page_id)
-    incident = get_object_or_404(Incident, pk=item_id, page=page) if item_id else None
-    title = f"Incident: {incident.title}" if incident else "New incident"
-    form, done = _item_form(request, page, IncidentForm, incident, title, "incident")
-    if done:
-        return done
-    context = {
-        "page": page,
-        "form": form,
-        "title": title,
-        "item": incident,
-        "kind": "incident",
-        "update_form": IncidentUpdateForm(initial={"status": incident.status}) if incident else None,
-        "updates": incident.updates.all() if incident else [],
-        "nav": "status_pages",
-    }
-    return render(request, "statuspages/manage/form.html", context)
+    return _edit_item(
+        request,
+        page_id,
+        item_id,
+        IncidentForm,
+        "incident",
+        lambda i: f"Incident: {i.title}" if i else "New incident",
+        _incident_timeline,
+    )
 
 
 @login_required
@@ -214,14 +228,14 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
 @login_required
 @require_http_methods(["GET", "POST"])
 def maintenance_edit(request: HttpRequest, page_id: int, item_id: int | None = None) -> HttpResponse:
-    page = _page_for_manage(request, page_id)
-    window = get_object_or_404(MaintenanceWindow, pk=item_id, page=page) if item_id else None
-    title = f"Maintenance: {window.title}" if window else "New maintenance window"
-    form, done = _item_form(request, page, MaintenanceForm, window, title, "maintenance")
-    if done:
-        return done
-    context = {"page": page, "form": form, "title": title, "item": window, "kind": "maintenance", "nav": "status_pages"}
-    return render(request, "statuspages/manage/form.html", context)
+    return _edit_item(
+        request,
+        page_id,
+        item_id,
+        MaintenanceForm,
+        "maintenance",
+        lambda w: f"Maintenance: {w.title}" if w else "New maintenance window",
+    )
 
 
 def _delete(request: HttpRequest, page_id: int, model: Any, item_id: int, kind: str) -> HttpResponse:
