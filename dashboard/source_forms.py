@@ -11,8 +11,8 @@ from typing import Any
 from django import forms
 
 from pollers.formfields import KeyValueField, KeyValueWidget, TagsField
+from pollers.forms import cleaned_headers, cleaned_metric_paths
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
-from pollers.probe import metric_name_error, path_error
 
 RESERVED_SLUGS = frozenset({"new"})  # /sources/new/ is the form that adds a source
 
@@ -73,27 +73,7 @@ class SourceForm(forms.ModelForm):
         return slug
 
     def clean_headers(self) -> dict[str, str]:
-        value: dict[str, str] = self.cleaned_data.get("headers") or {}
-        stored = dict(self.instance.headers or {}) if self.instance.pk else {}
-        headers: dict[str, str] = {}
-        for name, header_value in value.items():
-            if any(c in name for c in ":\r\n ") or any(c in header_value for c in "\r\n"):
-                raise forms.ValidationError(f"Header {name[:60]!r} has an invalid name or value.")
-            if header_value == MASK:
-                if name not in stored:
-                    raise forms.ValidationError(f"Header {name[:60]!r} has no stored value: type the value.")
-                header_value = stored[name]
-            headers[name] = header_value
-        return headers
+        return cleaned_headers(self.cleaned_data.get("headers") or {}, self.instance)
 
     def clean_metric_paths(self) -> dict[str, str]:
-        value: dict[str, str] = self.cleaned_data.get("metric_paths") or {}
-        problems = [
-            f"{name}: {problem}"
-            for name, path in value.items()
-            for problem in (metric_name_error(name), path_error(path))
-            if problem
-        ]
-        if problems:
-            raise forms.ValidationError(problems)
-        return value
+        return cleaned_metric_paths(self.cleaned_data.get("metric_paths") or {})

@@ -127,16 +127,7 @@ class SourceAdminForm(forms.ModelForm):
             self.initial.setdefault("metric_paths", dict(self.instance.metric_paths or {}))
 
     def clean_metric_paths(self) -> dict[str, str]:
-        value: dict[str, str] = self.cleaned_data.get("metric_paths") or {}
-        problems = [
-            f"{name}: {problem}"
-            for name, path in value.items()
-            for problem in (metric_name_error(name), path_error(path))
-            if problem
-        ]
-        if problems:
-            raise forms.ValidationError(problems)
-        return value
+        return cleaned_metric_paths(self.cleaned_data.get("metric_paths") or {})
 
     def clean_pinned_metrics(self) -> list[str]:
         pinned: list[str] = self.cleaned_data.get("pinned_metrics") or []
@@ -150,22 +141,7 @@ class SourceAdminForm(forms.ModelForm):
         return pinned
 
     def clean_headers(self) -> dict[str, str]:
-        value = self.cleaned_data.get("headers") or {}
-        stored: dict[str, str] = dict(self.instance.headers or {}) if self.instance.pk else {}
-        headers: dict[str, str] = {}
-        for name, header_value in value.items():
-            if not isinstance(name, str) or not isinstance(header_value, str):
-                raise forms.ValidationError("Header names and values must be strings.")
-            if header_value == MASK:
-                if name not in stored:
-                    raise forms.ValidationError(f"Header {json.dumps(name)} has no stored value: type the value.")
-                header_value = stored[name]
-            # CR/LF or another control character would fail every poll (or smuggle a second header).
-            problem = header_problem(name.strip(), header_value)
-            if problem is not None:
-                raise forms.ValidationError(f"Header {json.dumps(name)} has an invalid name or value: {problem}.")
-            headers[name.strip()] = header_value
-        return headers
+        return cleaned_headers(self.cleaned_data.get("headers") or {}, self.instance)
 
     @sensitive_variables("secret", "key")
     def clean(self) -> dict[str, Any]:
@@ -216,3 +192,38 @@ class SourceAdminForm(forms.ModelForm):
             source.save()
             self.save_m2m()
         return source
+
+
+def cleaned_metric_paths(value: dict[str, str]) -> dict[str, str]:
+    """A form's metric paths, or every bad name and path at once as a ValidationError."""
+    problems = [
+        f"{name}: {problem}"
+        for name, path in value.items()
+        for problem in (metric_name_error(name), path_error(path))
+        if problem
+    ]
+    if problems:
+        raise forms.ValidationError(problems)
+    return value
+
+
+def cleaned_headers(value: dict[str, Any], instance: Source) -> dict[str, str]:
+    """A form's headers: a masked value keeps the stored one; a header that could not be sent is refused.
+
+    Shared by the admin's and the dashboard's source forms, so both accept exactly the headers a poll can send.
+    """
+    stored: dict[str, str] = dict(instance.headers or {}) if instance.pk else {}
+    headers: dict[str, str] = {}
+    for name, header_value in value.items():
+        if not isinstance(name, str) or not isinstance(header_value, str):
+            raise forms.ValidationError("Header names and values must be strings.")
+        if header_value == MASK:
+            if name not in stored:
+                raise forms.ValidationError(f"Header {json.dumps(name)} has no stored value: type the value.")
+            header_value = stored[name]
+        # CR/LF or another control character would fail every poll (or smuggle a second header).
+        problem = header_problem(name.strip(), header_value)
+        if problem is not None:
+            raise forms.ValidationError(f"Header {json.dumps(name)} has an invalid name or value: {problem}.")
+        headers[name.strip()] = header_value
+    return headers

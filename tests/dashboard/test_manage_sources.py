@@ -93,6 +93,9 @@ def test_it_reports_a_failed_test_fetch(staff_client: Client, allow_loopback: An
         ({"metric_paths_key": ["a", "a", ""], "metric_paths_value": ["x", "y", ""]}, "Each name once"),
         ({"tags": "ok, not a tag!"}, "letters, digits"),
         ({"headers_key": ["Bad Name", ""], "headers_value": ["v", ""]}, "invalid name or value"),
+        # Not an HTTP token: the poller could never send it (the admin's rule, one home in pollers.forms).
+        ({"headers_key": ["X-(Bad)", ""], "headers_value": ["v", ""]}, "not a valid HTTP header name"),
+        ({"headers_key": ["X-Tab", ""], "headers_value": ["a\tb\x01", ""]}, "invalid name or value"),
         ({"url": "http://exa mple"}, "Enter a valid URL"),
         ({"url": "http://169.254.169.254/latest"}, "169.254.169.254"),
         ({"interval_seconds": "2"}, "greater than or equal to 5"),
