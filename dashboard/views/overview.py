@@ -56,7 +56,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     sources = list(in_current_team(request, Source.objects.enabled()))
     snapshots, store_ok = _latest_of(sources)
     now = timezone.now()
-    cards = build_cards(sources, snapshots, now, firing_alert_counts())
+    cards = build_cards(sources, snapshots, now, firing_alert_counts(sources))
     apply_filters(cards, statuses, tag)
     groups = group_cards(sort_cards(cards, sort_by), group_by, sort_by)
     counts = dict.fromkeys(st.STATUSES, 0)
@@ -104,7 +104,7 @@ def cards_json(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": "metric store unavailable"}, status=503)
     now = timezone.now()
     out = {}
-    for card in build_cards(sources, snapshots, now, firing_alert_counts()):
+    for card in build_cards(sources, snapshots, now, firing_alert_counts(sources)):
         out[card.slug] = {
             "html": render_to_string("dashboard/_card_body.html", {"card": card}, request=request),
             "status": card.verdict.status,
