@@ -86,8 +86,12 @@ def poll(sources: list[Any], at: datetime) -> None:
         store.record(source.spec(), body, at)
 
 
-def measure(client: Any, path: str) -> tuple[int, float, int]:
-    """(SQL statements of one request, median seconds over REPEAT, size of the answer)."""
+def measure(client: Any, path: str) -> tuple[int, float, int, float]:
+    """(SQL statements of one request, median seconds over REPEAT, size of the answer, median CPU seconds).
+
+    The CPU time (this process's, so the SQLite queries' too) is printed beside the wall time: on a shared
+    machine other processes stretch the wall time of one step and not another, the CPU time much less.
+    """
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -96,12 +100,13 @@ def measure(client: Any, path: str) -> tuple[int, float, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
-    times = []
+    times, cpu = [], []
     for _ in range(REPEAT):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         client.get(path)
         times.append(time.perf_counter() - started)
-    return len(queries), statistics.median(times), len(response.content)
+        cpu.append(time.process_time() - started_cpu)
+    return len(queries), statistics.median(times), len(response.content), statistics.median(cpu)
 
 
 def main() -> int:
@@ -121,7 +126,7 @@ def main() -> int:
     client = Client()
     client.force_login(viewer)
 
-    results: dict[int, dict[str, tuple[int, float, int]]] = {}
+    results: dict[int, dict[str, tuple[int, float, int, float]]] = {}
     steps = sorted({1, max(2, TEAMS // 5), TEAMS})
     teams = 1
     for step in steps:
@@ -132,19 +137,23 @@ def main() -> int:
         cache.clear()  # each step reads the same way: no read cache carried over from the previous one
         results[step] = {name: measure(client, path) for name, path in PATHS.items()}
     print(f"setup and runs: {time.perf_counter() - started:.1f} s; {SOURCES} sources per team, median of {REPEAT}")
-    print(f"\n{'request':<22} {'teams':>6} {'sources':>8} {'queries':>8} {'ms':>8} {'x floor':>8} {'bytes':>10}")
+    print(
+        f"\n{'request':<22} {'teams':>6} {'sources':>8} {'queries':>8} {'ms':>8} {'x floor':>8} {'bytes':>10}"
+        f" {'cpu ms':>8} {'cpu x':>6}"
+    )
     verdicts = []
     counts_stable = True
     for name in PATHS:
-        floor_queries, floor_time, _ = results[1][name]
+        floor_queries, floor_time, _, floor_cpu = results[1][name]
         for step in steps:
-            queries, elapsed, size = results[step][name]
+            queries, elapsed, size, cpu = results[step][name]
             ratio = elapsed / floor_time
             if step == TEAMS:
                 verdicts.append(f"{name}: {ratio:.2f} ({'within' if ratio <= TARGET else 'OVER'} {TARGET})")
             counts_stable &= queries == floor_queries
             print(
                 f"{name:<22} {step:>6} {step * SOURCES:>8} {queries:>8} {elapsed * 1000:8.1f} {ratio:8.2f} {size:>10,}"
+                f" {cpu * 1000:8.1f} {cpu / floor_cpu:6.2f}"
             )
     print(f"\nquery count independent of the number of teams: {'yes' if counts_stable else 'NO'}")
     print(f"time at {TEAMS} teams / a single team: " + "; ".join(verdicts))
