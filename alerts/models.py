@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -361,16 +362,19 @@ class SilenceQuerySet(models.QuerySet):
         mine = self.active(at).filter(team_id=source.team_id)
         return mine.filter(models.Q(source=source) | models.Q(source__isnull=True, tag__in=tags)).exists()
 
-    def covered_slugs(self, at: datetime | None = None) -> set[str]:
-        """Slugs of every source an active silence covers, by the source or by one of its tags."""
-        active = list(self.active(at).values_list("source__slug", "tag", "team_id"))
-        slugs = {slug for slug, _, _ in active if slug}
-        tags = {(team, tag) for slug, tag, team in active if not slug and tag}
+    def covered_slugs(self, at: datetime | None = None, teams: Iterable[int] | None = None) -> set[str]:
+        """Slugs of every source an active silence covers, by the source or by one of its tags; only the
+        sources of ``teams`` (ids) when given (a team's page), so the work follows that team, not all."""
+        active = self.active(at) if teams is None else self.active(at).filter(team_id__in=list(teams))
+        found = list(active.values_list("source__slug", "tag", "team_id"))
+        slugs = {slug for slug, _, _ in found if slug}
+        tags = {(team, tag) for slug, tag, team in found if not slug and tag}
         if tags:
-            # A tag silence covers its own team's sources with that tag.
+            # A tag silence covers its own team's sources with that tag: only those teams' sources are read.
+            candidates = Source.objects.filter(team_id__in={team for team, _ in tags})
             slugs |= {
                 slug
-                for slug, src_tags, team in Source.objects.values_list("slug", "tags", "team_id")
+                for slug, src_tags, team in candidates.values_list("slug", "tags", "team_id")
                 if any((team, t) in tags for t in src_tags or [])
             }
         return slugs

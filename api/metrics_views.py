@@ -62,8 +62,7 @@ def metrics_index(
     payload: QueryEx[TrueFalse | None, P(description="Include each raw payload (default false).")] = None,
 ) -> dict[str, Any]:
     """The latest snapshot of every source, in one response; each raw payload only with payload=true."""
-    known = set(visible_sources(request).values_list("slug", flat=True))
-    snapshots = {slug: snap for slug, snap in get_store().latest_all().items() if slug in known}
+    snapshots = get_store().latest_of(visible_sources(request).values_list("slug", flat=True))
     with_payload = payload == "true"
     set_last_modified(response, max((snap.last_seen_at for snap in snapshots.values()), default=None))
     return {"sources": {slug: snapshot_json(snapshots[slug], with_payload=with_payload) for slug in sorted(snapshots)}}

@@ -5,7 +5,9 @@ what the viewer sees and nothing else), then ``TEAMS`` teams of ``SOURCES`` sour
 member of the first only), with every source's latest snapshot stored. For each step the bench prints the
 number of SQL statements per request (it must not change with the number of teams) and the median time, as a
 ratio to the single-team floor (the target is at most 1.2). Runs on a throwaway SQLite database, through the
-test client (the overview is measured as a page, without touching dashboard code).
+test client (the overview is measured as a page, without touching dashboard code). Before each step the viewer's
+sources are polled again (unchanged content, as a running poller would), so their cards are as fresh in every
+step: otherwise the later steps, minutes after the first, would render stale cards, other markup than the floor's.
 """
 
 from __future__ import annotations
@@ -56,7 +58,6 @@ def setup() -> Any:
 
 def add_team(index: int, snapshot_at: datetime) -> Any:
     from accounts.models import Team
-    from metrics.stores import get_store
     from pollers.models import Source
 
     team = Team.objects.create(slug=f"team-{index:02d}", name=f"Team {index:02d}")
@@ -71,15 +72,26 @@ def add_team(index: int, snapshot_at: datetime) -> Any:
         )
         for n in range(SOURCES)
     )
-    store = get_store()
-    for n, source in enumerate(sources):
-        body = {"status": "ok", "results": {"stats": {"online": n, "server": {"cpu_load": n % 90 + 0.5}}}}
-        store.record(source.spec(), body, snapshot_at)
+    poll(sources, snapshot_at)
     return team
 
 
-def measure(client: Any, path: str) -> tuple[int, float, int]:
-    """(SQL statements of one request, median seconds over REPEAT, size of the answer)."""
+def poll(sources: list[Any], at: datetime) -> None:
+    """Store each source's payload fetched at ``at`` (the same payload every time: a change only on the first)."""
+    from metrics.stores import get_store
+
+    store = get_store()
+    for n, source in enumerate(sources):
+        body = {"status": "ok", "results": {"stats": {"online": n, "server": {"cpu_load": n % 90 + 0.5}}}}
+        store.record(source.spec(), body, at)
+
+
+def measure(client: Any, path: str) -> tuple[int, float, int, float]:
+    """(SQL statements of one request, median seconds over REPEAT, size of the answer, median CPU seconds).
+
+    The CPU time (this process's, so the SQLite queries' too) is printed beside the wall time: on a shared
+    machine other processes stretch the wall time of one step and not another, the CPU time much less.
+    """
     from django.db import connection, reset_queries
     from django.test.utils import CaptureQueriesContext
 
@@ -88,12 +100,13 @@ def measure(client: Any, path: str) -> tuple[int, float, int]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(path)
     assert response.status_code == 200, (path, response.status_code)
-    times = []
+    times, cpu = [], []
     for _ in range(REPEAT):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         client.get(path)
         times.append(time.perf_counter() - started)
-    return len(queries), statistics.median(times), len(response.content)
+        cpu.append(time.process_time() - started_cpu)
+    return len(queries), statistics.median(times), len(response.content), statistics.median(cpu)
 
 
 def main() -> int:
@@ -103,6 +116,7 @@ def main() -> int:
     from django.test import Client
 
     from accounts.models import Membership
+    from pollers.models import Source
 
     at = datetime.now(UTC).replace(microsecond=0)
     started = time.perf_counter()
@@ -112,29 +126,34 @@ def main() -> int:
     client = Client()
     client.force_login(viewer)
 
-    results: dict[int, dict[str, tuple[int, float, int]]] = {}
+    results: dict[int, dict[str, tuple[int, float, int, float]]] = {}
     steps = sorted({1, max(2, TEAMS // 5), TEAMS})
     teams = 1
     for step in steps:
         while teams < step:
             add_team(teams, at)
             teams += 1
+        poll(list(Source.objects.filter(team=first).order_by("slug")), datetime.now(UTC))
         cache.clear()  # each step reads the same way: no read cache carried over from the previous one
         results[step] = {name: measure(client, path) for name, path in PATHS.items()}
     print(f"setup and runs: {time.perf_counter() - started:.1f} s; {SOURCES} sources per team, median of {REPEAT}")
-    print(f"\n{'request':<22} {'teams':>6} {'sources':>8} {'queries':>8} {'ms':>8} {'x floor':>8} {'bytes':>10}")
+    print(
+        f"\n{'request':<22} {'teams':>6} {'sources':>8} {'queries':>8} {'ms':>8} {'x floor':>8} {'bytes':>10}"
+        f" {'cpu ms':>8} {'cpu x':>6}"
+    )
     verdicts = []
     counts_stable = True
     for name in PATHS:
-        floor_queries, floor_time, _ = results[1][name]
+        floor_queries, floor_time, _, floor_cpu = results[1][name]
         for step in steps:
-            queries, elapsed, size = results[step][name]
+            queries, elapsed, size, cpu = results[step][name]
             ratio = elapsed / floor_time
             if step == TEAMS:
                 verdicts.append(f"{name}: {ratio:.2f} ({'within' if ratio <= TARGET else 'OVER'} {TARGET})")
             counts_stable &= queries == floor_queries
             print(
                 f"{name:<22} {step:>6} {step * SOURCES:>8} {queries:>8} {elapsed * 1000:8.1f} {ratio:8.2f} {size:>10,}"
+                f" {cpu * 1000:8.1f} {cpu / floor_cpu:6.2f}"
             )
     print(f"\nquery count independent of the number of teams: {'yes' if counts_stable else 'NO'}")
     print(f"time at {TEAMS} teams / a single team: " + "; ".join(verdicts))

@@ -4,7 +4,8 @@ Store reads (docs/boards.md, "Where the numbers come from"): each time-series an
 ``MetricStore.series_many`` call, from the tier ``metrics.rollups.tier_for_range`` picks for the range
 (so a 90-day panel reads 1-day rollups, never raw history), with a bucket giving at most
 ``BOARDS_MAX_POINTS`` points. Every panel needing latest values (stat, table, bar, status) shares one
-``latest_all`` call per board. Annotations come from one database query per board.
+``latest_of`` call per board, for the sources the board's panels show. Annotations come from one database
+query per board.
 
 Series are sent columnar, one shared time axis per panel (epoch seconds) and one value list per series
 (``null`` where a series has no bucket), numbers rounded to 4 significant digits: what uPlot draws, and
@@ -70,7 +71,7 @@ class TimeRange:
 class Context:
     """What every panel of one assembly shares."""
 
-    sources: list[Source]  # every source the viewer may read, by slug
+    shown: list[str]  # the slugs of the sources the board's panels show (a subset of what the viewer may read)
     values: dict[str, str]  # variable -> chosen value ("*": all)
     range: TimeRange
     store: MetricStore
@@ -78,10 +79,11 @@ class Context:
     store_calls: int = 0
     problems: list[str] = field(default_factory=list)
 
-    def latest_all(self) -> dict[str, Snapshot]:
+    def latest_of_shown(self) -> dict[str, Snapshot]:
+        """The latest snapshots of the sources the board shows, read once per assembly."""
         if self.latest is None:
             self.store_calls += 1
-            self.latest = self.store.latest_all()
+            self.latest = self.store.latest_of(self.shown)
         return self.latest
 
 
@@ -206,7 +208,7 @@ def _series_panel(panel: Mapping[str, Any], chosen: list[Source], ctx: Context) 
     axis, series = columns(keys, found, bool(panel.get("band")))
     data: dict[str, Any] = {"tier": tier, "bucket": int(bucket.total_seconds()), "t": axis, "series": series}
     if panel["type"] == "stat":
-        snapshot = ctx.latest_all().get(chosen[0].slug) if chosen else None
+        snapshot = ctx.latest_of_shown().get(chosen[0].slug) if chosen else None
         value = snapshot.metrics.get(panel["metric"]) if snapshot is not None else None
         first = next((v for v in (series[0]["avg"] if series else []) if v is not None), None)
         data["value"] = sig(value)
@@ -216,7 +218,7 @@ def _series_panel(panel: Mapping[str, Any], chosen: list[Source], ctx: Context) 
 
 
 def _latest_panel(panel: Mapping[str, Any], chosen: list[Source], ctx: Context, now: datetime) -> dict[str, Any]:
-    latest = ctx.latest_all()
+    latest = ctx.latest_of_shown()
     kind = panel["type"]
     if kind == "table":
         return {
@@ -259,9 +261,15 @@ def assemble(
     """Every panel's data for one board view; a store outage marks the panels it hit, not the board."""
     options = variable_options(document.get("variables", []), sources)
     values = variable_values(document.get("variables", []), asked, options)
-    ctx = Context(sources=sources, values=values, range=time_range, store=store)
+    # Every panel's sources first: the one latest read covers what the board shows, not all the viewer may read.
+    chosen_by_panel = {
+        panel["id"]: resolve(panel["sources"], values, sources)
+        for panel in document.get("panels", [])
+        if panel["type"] != "note"
+    }
+    shown = list(dict.fromkeys(s.slug for chosen in chosen_by_panel.values() for s in chosen))
+    ctx = Context(shown=shown, values=values, range=time_range, store=store)
     panels: dict[str, Any] = {}
-    chosen_by_panel: dict[str, list[Source]] = {}
     for panel in document.get("panels", []):
         kind = panel["type"]
         entry: dict[str, Any] = {"type": kind}
@@ -269,8 +277,7 @@ def assemble(
             if kind == "note":
                 entry["html"] = render_note(panel["text"])
             else:
-                chosen = resolve(panel["sources"], values, sources)
-                chosen_by_panel[panel["id"]] = chosen
+                chosen = chosen_by_panel[panel["id"]]
                 entry["sources"] = [s.slug for s in chosen]
                 if kind in SERIES_PANELS:
                     entry.update(_series_panel(panel, chosen, ctx))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -148,13 +148,13 @@ def build_card(source: Source, snapshot: Snapshot | None, now: datetime) -> Card
 
 
 def build_cards(
-    sources: Iterable[Source],
+    sources: Sequence[Source],
     snapshots: Mapping[str, Snapshot],
     now: datetime,
     firing: Mapping[int, int] | None = None,
 ) -> list[Card]:
     cards = []
-    silenced = Silence.objects.covered_slugs(now)
+    silenced = Silence.objects.covered_slugs(now, teams={source.team_id for source in sources})
     for source in sources:
         card = build_card(source, snapshots.get(source.slug), now)
         card.firing_alerts = (firing or {}).get(source.pk, 0)
@@ -163,9 +163,10 @@ def build_cards(
     return cards
 
 
-def firing_alert_counts() -> dict[int, int]:
-    """Source pk -> number of alert rules firing for it, in one query for every source."""
-    rows = RuleState.objects.firing().values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
+def firing_alert_counts(sources: Sequence[Source]) -> dict[int, int]:
+    """Source pk -> number of alert rules firing for it, for ``sources`` (a team's cards) in one query."""
+    firing = RuleState.objects.firing().filter(source_id__in=[source.pk for source in sources])
+    rows = firing.values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
     return {source_id: n for source_id, n in rows}
 
 

@@ -9,6 +9,10 @@ is left on older keys (they simply stop being asked for and expire).
 - ``latest(source)``, first ``history`` pages and ``series`` are keyed by the source's generation;
   ``latest_all()`` by a global generation bumped on any changed write; ``prune``/retention bumps a
   prune generation that history and series keys also embed.
+- ``latest_of(sources)`` reads the very keys ``latest(source)`` uses, all at once (one ``get_many``
+  of the generations, one of the snapshots), and loads only the sources missing from the cache, in
+  one store call. It never reads the ``latest_all`` entry: unpickling every team's snapshots to keep
+  a hundred would make a team's page cost grow with the other teams.
 - A generation counter that vanished (Redis restart, eviction) restarts from the clock in
   nanoseconds, never from a small number an old key could still carry.
 - Stampede: on a miss one reader takes a short lock (``cache.add``) and loads; the others wait for
@@ -39,6 +43,7 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 
+from metrics.stores.arguments import source_slugs
 from metrics.stores.base import (
     AvailabilityBucket,
     AvailabilitySpan,
@@ -74,9 +79,9 @@ _counters: Counter[str] = Counter()
 _counters_lock = threading.Lock()
 
 
-def _count(name: str) -> None:
+def _count(name: str, amount: int = 1) -> None:
     with _counters_lock:
-        _counters[name] += 1
+        _counters[name] += amount
 
 
 def counters() -> dict[str, int]:
@@ -95,6 +100,14 @@ class _Cached:
     """Wraps a cached value so a cached ``None`` (unknown source) is told apart from a miss."""
 
     value: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Found:
+    """What ``latest_of`` answers, and how many of the sources asked came from the store."""
+
+    snapshots: dict[str, Snapshot]
+    misses: int
 
 
 def cache_alias_from_settings() -> str:
@@ -228,11 +241,43 @@ class CachedMetricStore(MetricStore):
 
     def latest(self, source: str) -> Snapshot | None:
         return self._read(
-            "latest", [source], lambda g: f"latest:{_safe(source)}:{g}", lambda: self.backend_store.latest(source)
+            "latest", [source], lambda g: _latest_key(source, g), lambda: self.backend_store.latest(source)
         )
 
     def latest_all(self) -> dict[str, Snapshot]:
         return self._read("latest_all", [ALL], lambda g: f"latest_all:{g}", self.backend_store.latest_all)
+
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        wanted = source_slugs(sources)
+        if not self.enabled or not wanted:
+            return self.backend_store.latest_of(wanted)
+        with tracing.span("cache.latest_of") as span:
+            found = self._latest_of(wanted)
+            if span is not None:
+                span.set_attribute("cache.result", "hit" if found.misses == 0 else "miss")
+            return found.snapshots
+
+    def _latest_of(self, wanted: list[str]) -> _Found:
+        parts = self._generation_parts(wanted)
+        keys = {} if parts is None else {source: _key(_latest_key(source, parts[source])) for source in wanted}
+        cached = None if parts is None else self._try(lambda: self.cache.get_many(list(keys.values())), None)
+        if parts is None or cached is None:  # the cache is down: straight to the store
+            _count("latest_of.bypass", len(wanted))
+            return _Found(self.backend_store.latest_of(wanted), len(wanted))
+        hits = {source: value.value for source, key in keys.items() if isinstance(value := cached.get(key), _Cached)}
+        missing = [source for source in wanted if source not in hits]
+        _count("latest_of.hit", len(hits))
+        _count("latest_of.miss", len(missing))
+        snapshots = {source: snapshot for source, snapshot in hits.items() if snapshot is not None}
+        if missing:
+            # Generations were read before the database, so what is loaded is at least as new as its key.
+            # No loader lock here (a set of keys has none to share): the misses are read in one store
+            # call, and a changed write warms its source's key, so they are first reads and expiries.
+            loaded = self.backend_store.latest_of(missing)
+            values = {keys[source]: _Cached(loaded.get(source)) for source in missing}
+            self._try(lambda: self.cache.set_many(values, self.ttl), None)
+            snapshots.update(loaded)
+        return _Found(snapshots, len(missing))
 
     def history(
         self,
@@ -367,7 +412,7 @@ class CachedMetricStore(MetricStore):
             return
         values = {
             _key(f"latest_all:{parts[ALL]}"): _Cached(snapshots),
-            _key(f"latest:{_safe(source)}:{parts[source]}"): _Cached(snapshots.get(source)),
+            _key(_latest_key(source, parts[source])): _Cached(snapshots.get(source)),
         }
         self._try(lambda: self.cache.set_many(values, self.ttl), None)
 
@@ -394,7 +439,7 @@ class CachedMetricStore(MetricStore):
             return dataclasses.replace(snapshot, last_seen_at=fetched_at, poll_meta=dict(poll_meta or {}))
 
         all_key = _key(f"latest_all:{parts[ALL]}")
-        one_key = _key(f"latest:{_safe(source)}:{parts[source]}")
+        one_key = _key(_latest_key(source, parts[source]))
         found = self._try(lambda: self.cache.get_many([all_key, one_key]), None) or {}
         cached_all, cached_one = found.get(all_key), found.get(one_key)
         if isinstance(cached_all, _Cached):
@@ -437,6 +482,11 @@ class CachedMetricStore(MetricStore):
 
 def _key(suffix: str) -> str:
     return f"{KEY_PREFIX}:{suffix}"
+
+
+def _latest_key(source: str, generation: str) -> str:
+    """The key suffix of a source's latest snapshot: shared by ``latest``, ``latest_of`` and the writer."""
+    return f"latest:{_safe(source)}:{generation}"
 
 
 def _gen_key(scope: str) -> str:

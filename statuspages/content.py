@@ -253,8 +253,9 @@ def _latest_values(components: list[Component]) -> dict[int, MetricValue]:
     opted = [c for c in components if c.show_metric]
     if not opted:
         return {}
+    slugs = [source.slug for c in opted for source in c.sources.all()]
     try:
-        latest = get_store().latest_all()  # 1 round trip (and usually a read-cache hit)
+        latest = get_store().latest_of(slugs)  # 1 round trip, the page's sources only
     except StoreError:
         return {}
     found = {}

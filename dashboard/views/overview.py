@@ -1,4 +1,5 @@
-"""The overview: one card per source of the current team, first painted on the server from one ``latest_all()`` read."""
+"""The overview: one card per source of the current team, first painted on the server from one ``latest_of()`` read
+of that team's sources (never every team's)."""
 
 from __future__ import annotations
 
@@ -30,10 +31,10 @@ SPARKLINE_BUCKET = timedelta(minutes=1)
 MAX_CARDS_PER_REQUEST = 200
 
 
-def _latest_all() -> tuple[dict[str, Snapshot], bool]:
-    """All latest snapshots in one store read; (snapshots, store_ok)."""
+def _latest_of(sources: list[Source]) -> tuple[dict[str, Snapshot], bool]:
+    """The latest snapshots of ``sources`` in one store read; (snapshots, store_ok)."""
     try:
-        return get_store().latest_all(), True
+        return get_store().latest_of(source.slug for source in sources), True
     except StoreError:
         log.warning("metric store unavailable while rendering the overview", exc_info=True)
         return {}, False
@@ -53,9 +54,9 @@ def overview(request: HttpRequest) -> HttpResponse:
     tag = request.GET.get("tag", "").strip()
 
     sources = list(in_current_team(request, Source.objects.enabled()))
-    snapshots, store_ok = _latest_all()
+    snapshots, store_ok = _latest_of(sources)
     now = timezone.now()
-    cards = build_cards(sources, snapshots, now, firing_alert_counts())
+    cards = build_cards(sources, snapshots, now, firing_alert_counts(sources))
     apply_filters(cards, statuses, tag)
     groups = group_cards(sort_cards(cards, sort_by), group_by, sort_by)
     counts = dict.fromkeys(st.STATUSES, 0)
@@ -96,15 +97,14 @@ def overview(request: HttpRequest) -> HttpResponse:
 def cards_json(request: HttpRequest) -> JsonResponse:
     """Fresh card markup for some or all sources (one store read), for live updates in place."""
     wanted = request.GET.getlist("source")[:MAX_CARDS_PER_REQUEST]
-    sources = in_current_team(request, Source.objects.enabled())
-    if wanted:
-        sources = sources.filter(slug__in=wanted)
-    snapshots, store_ok = _latest_all()
+    team_sources = in_current_team(request, Source.objects.enabled())
+    sources = list(team_sources.filter(slug__in=wanted) if wanted else team_sources)
+    snapshots, store_ok = _latest_of(sources)
     if not store_ok:
         return JsonResponse({"error": "metric store unavailable"}, status=503)
     now = timezone.now()
     out = {}
-    for card in build_cards(sources, snapshots, now, firing_alert_counts()):
+    for card in build_cards(sources, snapshots, now, firing_alert_counts(sources)):
         out[card.slug] = {
             "html": render_to_string("dashboard/_card_body.html", {"card": card}, request=request),
             "status": card.verdict.status,

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MAX_HISTORY_LIMIT = 1000
 MAX_SERIES_BUCKETS = 100_000
 MAX_SERIES_KEYS = 200  # series_many: a board panel asks for at most 64 (boards.spec)
+LATEST_OF_CHUNK = 500  # latest_of: sources per SQL statement (SQLite before 3.32 allows 999 parameters)
 SERIES_TIERS = {"raw": 1, "1m": 60, "1h": 3600, "1d": 86400}
 _CURSOR_VERSION = "h1"
 
@@ -20,6 +21,13 @@ def aware_utc(value: datetime, name: str) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         raise ValueError(f"{name} must be timezone-aware, got naive {value.isoformat()}")
     return value.astimezone(UTC)
+
+
+def source_slugs(sources: Iterable[str]) -> list[str]:
+    """``latest_of``'s sources, each once, in the order given; a lone string is a caller's mistake."""
+    if isinstance(sources, str | bytes):
+        raise TypeError("sources must be an iterable of source slugs, not one string")
+    return list(dict.fromkeys(sources))
 
 
 def history_limit(limit: int) -> int:

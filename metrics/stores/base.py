@@ -196,6 +196,20 @@ class MetricStore(abc.ABC):
         """Every source's latest snapshot in one round trip."""
 
     @abc.abstractmethod
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        """The latest snapshot of each of ``sources`` that has one, keyed by source; sources without a
+        snapshot (unknown, never recorded, deleted) are left out, as ``latest_all`` would leave them out.
+
+        For a caller that knows its subset (a team's overview, a status page's components): the cost
+        follows the number of sources asked, not the number stored. Duplicates are asked once; no
+        sources, no round trip. SQL: one statement with ``IN`` (a list longer than
+        ``metrics.stores.arguments.LATEST_OF_CHUNK`` is read in chunks of that size, a statement each,
+        to stay under SQLite's bound on parameters); MongoDB: one find with ``$in``. A single string
+        instead of an iterable of them raises TypeError (it would read as its characters). Read-only:
+        after a StoreError nothing changed and retrying is safe.
+        """
+
+    @abc.abstractmethod
     def history(
         self,
         source: str,

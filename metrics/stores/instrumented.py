@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from metrics.stores.arguments import source_slugs
 from metrics.stores.base import (
     AvailabilityBucket,
     AvailabilitySpan,
@@ -76,6 +77,10 @@ class InstrumentedStore(MetricStore):
 
     def latest_all(self) -> dict[str, Snapshot]:
         return self._call("latest_all", self.inner.latest_all)
+
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        wanted = source_slugs(sources)  # listed once: a generator is read by the span and the store alike
+        return self._call("latest_of", lambda: self.inner.latest_of(wanted), ",".join(wanted)[:200])
 
     def history(
         self,

@@ -31,7 +31,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -59,6 +59,7 @@ from metrics.stores.arguments import (
     encode_cursor,
     history_limit,
     series_many_args,
+    source_slugs,
 )
 from metrics.stores.base import (
     HistoryEntry,
@@ -362,6 +363,14 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
     def latest_all(self) -> dict[str, Snapshot]:
         with self.driver_errors("latest_all"):
             docs = list(self.latest_collection.find({}, {"diff_json": 0}))
+        return {doc["source"]: _snapshot(doc) for doc in docs}
+
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        wanted = source_slugs(sources)
+        if not wanted:
+            return {}
+        with self.driver_errors(f"latest_of {len(wanted)} sources"):
+            docs = list(self.latest_collection.find({"source": {"$in": wanted}}, {"diff_json": 0}))
         return {doc["source"]: _snapshot(doc) for doc in docs}
 
     def history(

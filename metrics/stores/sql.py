@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -40,12 +40,14 @@ from metrics.extraction import (
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
 from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, to_series
 from metrics.stores.arguments import (
+    LATEST_OF_CHUNK,
     aware_utc,
     bucket_seconds,
     decode_cursor,
     encode_cursor,
     history_limit,
     series_many_args,
+    source_slugs,
 )
 from metrics.stores.base import (
     HistoryEntry,
@@ -331,6 +333,16 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
     def latest_all(self) -> dict[str, Snapshot]:
         rows = self._guard(lambda: list(LatestSnapshot.objects.using(self.using).order_by("source")), "all sources")
+        return {row.source: _snapshot(row) for row in rows}
+
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        wanted = source_slugs(sources)
+        chunks = [wanted[at : at + LATEST_OF_CHUNK] for at in range(0, len(wanted), LATEST_OF_CHUNK)]
+        latest = LatestSnapshot.objects.using(self.using)
+        rows = self._guard(
+            lambda: [row for chunk in chunks for row in latest.filter(source__in=chunk)],
+            f"{len(wanted)} sources",
+        )
         return {row.source: _snapshot(row) for row in rows}
 
     def history(

@@ -41,6 +41,20 @@ def test_it_never_lets_a_teams_tag_silence_quiet_another_teams_source() -> None:
     assert Silence.objects.covered_slugs() == {"blue-api"}
 
 
+def test_it_tells_the_silenced_sources_of_the_teams_asked_only() -> None:
+    blue, red = make_team("blue"), make_team("red")
+    make_source("blue-api", team=blue, tags=["prod"])
+    make_source("blue-db", team=blue)
+    theirs = make_source("red-api", team=red, tags=["prod"])
+    later = timezone.now() + timedelta(hours=1)
+    Silence.objects.create(team=blue, tag="prod", ends_at=later, reason="deploy")
+    Silence.objects.create(team=red, source=theirs, ends_at=later, reason="move")
+    assert Silence.objects.covered_slugs(teams=[blue.pk]) == {"blue-api"}
+    assert Silence.objects.covered_slugs(teams=[red.pk]) == {"red-api"}
+    assert Silence.objects.covered_slugs(teams=[]) == set()
+    assert Silence.objects.covered_slugs() == {"blue-api", "red-api"}
+
+
 def test_it_keeps_default_channels_per_team() -> None:
     blue, red = make_team("blue"), make_team("red")
     make_channel(team=blue, kind="email", email_to="blue@example.com")

@@ -131,7 +131,7 @@ def test_it_reads_the_store_once_and_keeps_queries_constant_however_many_sources
     user_client.get("/")  # warm the session and user caches of this client
     with CaptureQueriesContext(connection) as three:
         assert user_client.get("/").status_code == 200
-    assert spy.calls == ["latest_all", "latest_all"]
+    assert spy.calls == ["latest_of", "latest_of"]
 
     for slug in ("r4", "r5", "r6", "r7", "r8", "r9"):
         record(make_source(slug), payload(), now)
@@ -139,7 +139,7 @@ def test_it_reads_the_store_once_and_keeps_queries_constant_however_many_sources
     with CaptureQueriesContext(connection) as nine:
         response = user_client.get("/")
     assert response.content.decode().count('<article class="card') == 9
-    assert spy.calls == ["latest_all"]
+    assert spy.calls == ["latest_of"]
     assert len(nine.captured_queries) == len(three.captured_queries)
     assert len(nine.captured_queries) <= 8
 
@@ -223,7 +223,7 @@ def test_it_serves_fresh_card_markup_for_live_updates(user_client: Client, monke
     assert card["interval"] == 30
     assert 'redis <span class="svc-state">down</span>' in card["html"]
     assert card["last_seen"].startswith(now.isoformat()[:19])
-    assert spy.calls == ["latest_all"]
+    assert spy.calls == ["latest_of"]
 
     assert set(user_client.get("/overview/cards.json").json()["cards"]) == {"us-east", "eu-west"}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 
 import pytest
@@ -10,6 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Role, Team
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
+from dashboard.views import overview as overview_view
+from metrics.stores import get_store
+from metrics.stores.base import Snapshot
 from pollers.models import Source
 from tests.factories import add_member, make_source, make_team, make_user, payload, record
 
@@ -57,6 +61,25 @@ def test_it_lists_only_the_current_teams_objects(blue_admin: Client) -> None:
     cards = blue_admin.get("/overview/cards.json?source=red-api&source=blue-api").json()["cards"]
     assert list(cards) == ["blue-api"]
     assert list(blue_admin.get("/overview/sparklines.json").json()["series"]) == ["blue-api"]
+
+
+def test_it_reads_only_the_current_teams_snapshots_from_the_store(
+    blue_admin: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = get_store()
+    asked: list[list[str]] = []
+
+    class Spy:
+        """The real store, noting which sources the overview asks it about."""
+
+        def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+            asked.append(list(sources))
+            return store.latest_of(asked[-1])
+
+    monkeypatch.setattr(overview_view, "get_store", Spy)
+    assert "blue-api" in blue_admin.get("/").content.decode()
+    assert list(blue_admin.get("/overview/cards.json?source=red-api&source=blue-api").json()["cards"]) == ["blue-api"]
+    assert asked == [["blue-api"], ["blue-api"]]
 
 
 def test_it_offers_only_the_teams_sources_and_channels_in_a_rules_form(blue_admin: Client) -> None:

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,7 @@ class CountingStore(SqlMetricStore):
     def __init__(self, using: str, delay: float = 0.0) -> None:
         super().__init__(using=using)
         self.calls: Counter[str] = Counter()
+        self.asked_latest_of: list[list[str]] = []
         self.delay = delay
         self._lock = threading.Lock()
 
@@ -52,6 +54,12 @@ class CountingStore(SqlMetricStore):
     def latest_all(self) -> dict[str, Snapshot]:
         self._counted("latest_all")
         return super().latest_all()
+
+    def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
+        self._counted("latest_of")
+        wanted = list(sources)
+        self.asked_latest_of.append(wanted)
+        return super().latest_of(wanted)
 
     def history(self, *args: Any, **kwargs: Any) -> HistoryPage:
         self._counted("history")
@@ -143,6 +151,51 @@ def test_it_warms_latest_all_as_it_writes(store: CachedMetricStore, backend: Cou
     assert read_cache.counters()["latest_all.hit"] == 1
 
 
+def test_it_serves_latest_of_from_the_keys_latest_uses_and_loads_only_the_misses(
+    store: CachedMetricStore, backend: CountingStore
+) -> None:
+    store.record(SPEC, doc(1), T0)
+    store.record(SourceSpec("eu-west"), doc(2), T0)
+    store.backend_store.record(SourceSpec("ap-south"), doc(3), T0)  # through the backend: nothing warmed
+    backend.calls.clear()
+    read_cache.reset_counters()
+    asked = [SPEC.slug, "eu-west", "ap-south", "unknown"]
+    found = store.latest_of(asked)
+    assert found == backend.latest_of(asked)
+    assert sorted(found) == ["ap-south", "eu-west", "us-east"]
+    # The writes warmed us-east's and eu-west's keys: only the others were read, in one call, and never latest_all.
+    assert backend.asked_latest_of == [["ap-south", "unknown"], asked]
+    backend.calls.clear()
+    assert store.latest_of(reversed(asked)) == found
+    assert store.latest("ap-south") == found["ap-south"]  # the same keys as latest()
+    assert store.latest("unknown") is None
+    assert backend.calls == Counter()
+    counts = read_cache.counters()
+    assert (counts["latest_of.hit"], counts["latest_of.miss"]) == (2 + 4, 2)
+    assert store.latest_of([]) == {}
+
+
+def test_it_shows_every_change_to_latest_of_at_once_to_every_reader(store: CachedMetricStore) -> None:
+    reader = CachedMetricStore(SqlMetricStore(using=ALIAS), cache_alias="metrics")  # another process's view
+    store.record(SourceSpec("eu-west"), doc(0), T0)
+    asked = [SPEC.slug, "eu-west"]
+    assert reader.latest_of(asked).keys() == {"eu-west"}  # us-east cached as "no snapshot"
+    for step in range(1, 6):
+        assert store.record(SPEC, doc(step), T0 + timedelta(minutes=step)).changed
+        for view in (store, reader):
+            found = view.latest_of(asked)
+            assert (found[SPEC.slug].sequence, found[SPEC.slug].payload) == (step, doc(step))
+            assert found["eu-west"].payload == doc(0)
+    # An unchanged poll moves last_seen_at in the cached snapshot; a deleted source is gone.
+    seen = T0 + timedelta(minutes=5, seconds=30)
+    store.record(SPEC, doc(5), seen, {"poll": "again"})
+    for view in (store, reader):
+        snapshot = view.latest_of(asked)[SPEC.slug]
+        assert (snapshot.last_seen_at, snapshot.poll_meta) == (seen, {"poll": "again"})
+    store.delete_source(SPEC.slug)
+    assert reader.latest_of(asked).keys() == {"eu-west"}
+
+
 def test_it_moves_last_seen_at_in_cached_snapshots_on_unchanged_writes(
     store: CachedMetricStore, backend: CountingStore
 ) -> None:
@@ -186,6 +239,7 @@ def test_it_never_serves_old_values_when_a_generation_counter_is_lost(
         redis_client.delete(key)
     store.backend_store.record(SPEC, doc(2), T0 + timedelta(minutes=1))  # a write that bumped nothing
     assert store.latest(SPEC.slug).payload == doc(2)  # type: ignore[union-attr]
+    assert store.latest_of([SPEC.slug])[SPEC.slug].payload == doc(2)
 
 
 def test_it_loads_a_hot_key_once_when_many_readers_miss_together(prefix: str) -> None:
@@ -224,9 +278,11 @@ def test_it_falls_back_to_the_store_and_logs_once_when_redis_is_down(
         for _ in range(3):
             assert store.latest(SPEC.slug).payload == doc(1)  # type: ignore[union-attr]
             assert SPEC.slug in store.latest_all()
+            assert store.latest_of([SPEC.slug, "unknown"]).keys() == {SPEC.slug}
             assert len(store.history(SPEC.slug).entries) == 1
         assert store.record(SPEC, doc(2), T0 + timedelta(minutes=1)).sequence == 2
         assert store.latest(SPEC.slug).payload == doc(2)  # type: ignore[union-attr]
+        assert store.latest_of([SPEC.slug])[SPEC.slug].payload == doc(2)
     warnings = [r for r in caplog.records if r.name == "metrics.cache"]
     assert [r.getMessage() for r in warnings] == [
         "metric cache unavailable (ConnectionError); reading from the store until it is back"

@@ -130,6 +130,41 @@ def test_it_returns_every_latest_snapshot_at_once(store: MetricStore) -> None:
     assert snapshots["ap-southeast"].payload == payload(cpu=2)
 
 
+def test_it_returns_the_latest_snapshots_of_the_sources_asked_and_no_others(store: MetricStore) -> None:
+    assert store.latest_of([]) == {}
+    assert store.latest_of(["us-east"]) == {}
+    for index, slug in enumerate(["eu-west", "us-east", "ap-southeast"]):
+        store.record(SourceSpec(slug, metric_paths=SPEC.metric_paths), payload(cpu=index), T0)
+    # Unknown sources are left out, duplicates asked once, any iterable will do.
+    found = store.latest_of(slug for slug in ["us-east", "nowhere", "ap-southeast", "us-east"])
+    assert sorted(found) == ["ap-southeast", "us-east"]
+    assert found == {slug: store.latest(slug) for slug in ("us-east", "ap-southeast")}
+    assert found["us-east"].metrics["cpu"] == 1.0
+    # What changes in the latest snapshot shows: an unchanged poll's last_seen_at, a change, a deletion.
+    store.record(SourceSpec("us-east", metric_paths=SPEC.metric_paths), payload(cpu=1), T0 + timedelta(seconds=30))
+    assert store.latest_of(["us-east"])["us-east"].last_seen_at == T0 + timedelta(seconds=30)
+    store.record(SourceSpec("us-east", metric_paths=SPEC.metric_paths), payload(cpu=7), T0 + timedelta(minutes=1))
+    assert store.latest_of(["us-east"])["us-east"].sequence == 2
+    store.delete_source("eu-west")
+    assert store.latest_of(["eu-west", "us-east"]).keys() == {"us-east"}
+
+
+def test_it_reads_the_latest_of_more_sources_than_one_statement_takes(store: MetricStore) -> None:
+    recorded = ["eu-west", "us-east"]
+    for slug in recorded:
+        store.record(SourceSpec(slug), payload(), T0)
+    # Past LATEST_OF_CHUNK and past the 999 parameters older SQLite builds allow in one statement.
+    asked = [f"gone-{n:04d}" for n in range(1200)]
+    asked[3], asked[1100] = recorded
+    assert store.latest_of(asked) == store.latest_all()
+
+
+def test_it_refuses_one_string_for_the_sources_of_latest_of(store: MetricStore) -> None:
+    store.record(SPEC, payload(), T0)
+    with pytest.raises(TypeError, match="iterable of source slugs"):
+        store.latest_of(SPEC.slug)
+
+
 def test_it_rejects_a_naive_fetched_at(store: MetricStore) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store.record(SPEC, payload(), datetime(2026, 1, 1))
