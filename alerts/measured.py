@@ -11,7 +11,9 @@ through the same ``step`` (hysteresis), silences, compare-and-set and deliveries
 - anomaly: the last complete hour's rollup mean of the rule's metric against the same hour of the
   week over the last weeks (seasonal) and/or the other sources the rule covers at that hour (peers),
   with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source): later polls of the
-  hour say nothing, so ``fire_after`` counts hours.
+  hour say nothing, so ``fire_after`` counts hours. The rollups read are only the hours scored (the
+  hour and the same hour of the week in each of the last weeks), for every covered source in one
+  read by the first poll of the hour (``_seasonal_means``).
 """
 
 from __future__ import annotations
@@ -37,6 +39,8 @@ HOUR = timedelta(hours=1)
 _lock = threading.Lock()
 _judged: dict[tuple[int, int], datetime] = {}  # (rule, source) -> the hour an anomaly rule last judged
 _hourly: dict[tuple[str, str, datetime], float | None] = {}  # (slug, metric, hour) -> that hour's mean
+# (rule, metric, hour) -> slug -> {hour: mean}: the seasonal hours of every covered source, read once an hour.
+_seasonal: dict[tuple[int, str, datetime], dict[str, dict[datetime, float]]] = {}
 MAX_REMEMBERED = 100_000
 
 
@@ -144,12 +148,7 @@ def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetim
     metric = rule.metric
     weeks = anomaly.DEFAULT_WEEKS
     reader = rollup_reader(store)
-    start = hour - weeks * anomaly.HOURS_PER_WEEK * HOUR
-    means = {
-        b.start: b.avg
-        for b in reader.rollups(source.slug, "1h", start=start, end=hour + HOUR, metric=metric)
-        if b.count
-    }
+    means = _seasonal_means(reader, rule, source, hour, weeks)
     _remember_hour(source.slug, metric, hour, means.get(hour))
     seen: dict[str, Any] = {"metric": metric, "hour": hour.isoformat(), "mode": mode, "sensitivity": sensitivity}
     value = means.get(hour)
@@ -158,9 +157,7 @@ def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetim
         seen["value"] = round(value, 6)
         verdicts = []
         if mode in ("seasonal", "both"):
-            baseline = [
-                means[h] for k in range(1, weeks + 1) if (h := hour - k * anomaly.HOURS_PER_WEEK * HOUR) in means
-            ]
+            baseline = [means[h] for h in _seasonal_hours(hour, weeks)[1:] if h in means]
             verdicts.append(_score(seen, "seasonal", value, baseline, sensitivity))
         if mode in ("peer", "both"):
             others = [
@@ -179,6 +176,49 @@ def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetim
     return Observation(holds, seen)
 
 
+def _seasonal_hours(hour: datetime, weeks: int) -> list[datetime]:
+    """The hours a seasonal verdict reads: ``hour`` and the same hour of the week in each of ``weeks`` weeks."""
+    return [hour - k * anomaly.HOURS_PER_WEEK * HOUR for k in range(weeks + 1)]
+
+
+def _seasonal_means(reader: Any, rule: Any, source: Any, hour: datetime, weeks: int) -> dict[datetime, float]:
+    """``source``'s hourly means of the rule's metric at ``_seasonal_hours`` (hours without a rollup left out).
+
+    The first source judged in an hour reads them for every source the rule covers in ONE ``rollups_of``
+    read (weeks + 1 hours each, never the weeks between); the others take theirs from that batch. A source
+    the batch has no mean of ``hour`` for (not covered then, or not rolled up yet when the batch was read)
+    reads its own hours again, so its verdict is what its own read at its own poll would give.
+    """
+    hours = _seasonal_hours(hour, weeks)
+    key = (rule.pk, rule.metric, hour)
+    with _lock:
+        batch = _seasonal.get(key)
+    if batch is None:
+        slugs = {peer.slug for peer in _covered(rule)} | {source.slug}
+        batch = _means_by_source(reader.rollups_of(sorted(slugs), "1h", rule.metric, starts=hours), slugs)
+        for slug, found in batch.items():  # peers' hours too, so peer comparison reads none of them again
+            if hour in found:
+                _remember_hour(slug, rule.metric, hour, found[hour])
+        with _lock:
+            for stale in [k for k in _seasonal if k[2] != hour]:  # one hour's batches at a time
+                del _seasonal[stale]
+            _seasonal[key] = batch
+    means = batch.get(source.slug)
+    if means is None or hour not in means:
+        means = _means_by_source(reader.rollups_of([source.slug], "1h", rule.metric, starts=hours), {source.slug})[
+            source.slug
+        ]
+    return means
+
+
+def _means_by_source(buckets: Iterable[Any], slugs: Iterable[str]) -> dict[str, dict[datetime, float]]:
+    means: dict[str, dict[datetime, float]] = {slug: {} for slug in slugs}
+    for bucket in buckets:
+        if bucket.count:
+            means.setdefault(bucket.source, {})[bucket.start] = bucket.avg
+    return means
+
+
 def _score(seen: dict[str, Any], name: str, value: float, baseline: list[float], sensitivity: float) -> bool | None:
     try:
         score = anomaly.robust_score(value, baseline, sensitivity=sensitivity)
@@ -191,7 +231,12 @@ def _score(seen: dict[str, Any], name: str, value: float, baseline: list[float],
 
 def _peers(rule: Any, source: Any) -> Iterable[Any]:
     """The other enabled sources of the rule's team it covers (read once per rule, source and hour)."""
-    candidates = Source.objects.filter(team_id=rule.team_id, enabled=True).exclude(pk=source.pk)
+    return [peer for peer in _covered(rule) if peer.pk != source.pk]
+
+
+def _covered(rule: Any) -> list[Any]:
+    """The enabled sources of the rule's team it covers, in one query."""
+    candidates = Source.objects.filter(team_id=rule.team_id, enabled=True)
     return [peer for peer in candidates.only("pk", "slug", "tags", "team_id") if rule.applies_to(peer)]
 
 
@@ -219,3 +264,4 @@ def forget() -> None:
     with _lock:
         _judged.clear()
         _hourly.clear()
+        _seasonal.clear()

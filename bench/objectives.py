@@ -2,12 +2,13 @@
 threshold rules they are held to (at most 2x), for 1,000 sources polled once each (a minute of polling).
 
 Setup, poll driving and the SELECT 1 floor are bench/alerts.py's (reused, not copied). Every source has
-an hour of availability counts (so the burn-rate read has rows to add up) and four weeks of hourly
-``wait_time`` rollups (the anomaly rule's seasonal baseline). Scenarios, each over the same 1,000 polls:
+an hour of availability counts (so the burn-rate read has rows to add up) and the hourly ``wait_time``
+rollups the anomaly rule scores: the last hour and the same hour of the week in each of the 4 weeks
+before. Scenarios, each over the same 1,000 polls:
 
 - threshold: two metric threshold rules (the floor this issue is held to);
 - slo+anomaly, first minute of the hour: a burn-rate rule on an objective covering every source and a
-  seasonal anomaly rule that reads each source's rollups (its once-an-hour read);
+  seasonal anomaly rule judging the hour (its once-an-hour read of every covered source's scored hours);
 - slo+anomaly, any other minute: the same rules, the hour already judged (what 59 minutes in 60 cost).
 
 Runs on SQLite and on PostgreSQL when reachable, like bench/alerts.py.

@@ -48,6 +48,19 @@ class RollupStore(Protocol):
     ) -> list[RollupBucket]:
         """Buckets with ``start <= bucket.start < end``, ordered by (metric, start)."""
 
+    def rollups_of(
+        self,
+        sources: Sequence[str],
+        tier: str,
+        metric: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        starts: Sequence[datetime] | None = None,
+    ) -> list[RollupBucket]:
+        """One metric's buckets of many sources in one read: ``start <= bucket.start < end`` and, given
+        ``starts``, only buckets starting at one of those moments; ordered by (source, start)."""
+
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
         """Where the tier's newest bucket of the source starts: rollups resume there."""
 

@@ -6,8 +6,8 @@ The arithmetic is ``metrics.slo``'s; this module only gathers good/total counts:
   source merged, the period and the 1 h, 6 h, 1 d and 3 d windows (``metrics.slo_windows``) in ONE
   ``availability_totals_of`` call per objective;
 - metric: good = minutes whose 1-minute rollup mean meets the bound, total = minutes with a rollup,
-  from one ``rollups`` read per covered source over the period (or 3 days, whichever is longer),
-  counted into the same windows.
+  from ONE ``rollups_of`` read for all covered sources over the period (or 3 days, whichever is
+  longer), counted into the same windows.
 
 Both read the windows as complete buckets before ``now`` (the current minute is not counted yet).
 """
@@ -139,16 +139,15 @@ def good_minute_counts(
     period_good = period_total = 0
     good = dict.fromkeys(bounds, 0)
     total = dict.fromkeys(bounds, 0)
-    for slug in slugs:
-        for bucket in reader.rollups(slug, "1m", start=earliest, end=current, metric=metric):
-            ok = bucket.count > 0 and good_when(bucket.avg, bound)
-            if start <= bucket.start < period_end:
-                period_total += 1
-                period_good += ok
-            for name, (low, high) in bounds.items():
-                if low <= bucket.start < high:
-                    total[name] += 1
-                    good[name] += ok
+    for bucket in reader.rollups_of(slugs, "1m", metric, start=earliest, end=current):
+        ok = bucket.count > 0 and good_when(bucket.avg, bound)
+        if start <= bucket.start < period_end:
+            period_total += 1
+            period_good += ok
+        for name, (low, high) in bounds.items():
+            if low <= bucket.start < high:
+                total[name] += 1
+                good[name] += ok
     windows = {name: slo.Counts(good=good[name], total=total[name]) for name in bounds}
     return slo.Counts(good=period_good, total=period_total), windows
 
@@ -162,7 +161,7 @@ def measure(
 ) -> Attainment:
     """``objective`` (an ``objectives.models.Objective``) as of ``now``; ``slugs`` narrows it to some sources.
 
-    Store round trips: one for an availability objective, one per covered source for a metric one.
+    Store round trips: one, for an availability objective and for a metric one.
     """
     start, end = objective.period(now)
     if slugs is None:

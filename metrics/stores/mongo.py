@@ -618,6 +618,33 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             docs = list(self.rollup_collection.find(query).sort([("metric", ASCENDING), ("start_ms", ASCENDING)]))
         return [_rollup_bucket(doc) for doc in docs]
 
+    def rollups_of(
+        self,
+        sources: Sequence[str],
+        tier: str,
+        metric: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        starts: Sequence[datetime] | None = None,
+    ) -> list[RollupBucket]:
+        wanted = sorted(set(sources))
+        if not wanted or (starts is not None and not starts):
+            return []
+        query: dict[str, Any] = {"source": {"$in": wanted}, "tier": tier, "metric": metric}
+        window: dict[str, Any] = {}
+        if start is not None:
+            window["$gte"] = epoch_ms(aware_utc(start, "start"))
+        if end is not None:
+            window["$lt"] = epoch_ms(aware_utc(end, "end"))
+        if starts is not None:
+            window["$in"] = sorted({epoch_ms(aware_utc(s, "starts")) for s in starts})
+        if window:
+            query["start_ms"] = window
+        with self.driver_errors(f"rollups of {len(wanted)} sources"):
+            docs = list(self.rollup_collection.find(query).sort([("source", ASCENDING), ("start_ms", ASCENDING)]))
+        return [_rollup_bucket(doc) for doc in docs]
+
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
         with self.driver_errors(f"rollups {source}"):
             doc = self.rollup_collection.find_one(

@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -66,6 +67,8 @@ from metrics.stores.sql_availability import SqlAvailability
 
 logger = logging.getLogger("metrics.store")
 T = TypeVar("T")
+# Sources per statement of a multi-source read: SQLite binds at most 32,766 parameters in one statement.
+MAX_SOURCES_PER_STATEMENT = 5000
 
 # SQLite allows one writer at a time anyway; serializing a process's own threads here means they
 # queue in Python instead of failing with "database table is locked" on a shared-cache database.
@@ -574,21 +577,39 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         if metric is not None:
             rows = rows.filter(metric=metric)
         found = self._guard(lambda: list(rows.order_by("metric", "start")), source)
-        return [
-            RollupBucket(
-                source=r.source,
-                metric=r.metric,
-                tier=r.tier,
-                start=r.start,
-                count=r.count,
-                min=r.min,
-                max=r.max,
-                sum=r.sum,
-                last=r.last,
-                last_at=r.last_at,
-            )
-            for r in found
-        ]
+        return [_rollup_bucket(r) for r in found]
+
+    def rollups_of(
+        self,
+        sources: Sequence[str],
+        tier: str,
+        metric: str,
+        *,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        starts: Sequence[datetime] | None = None,
+    ) -> list[RollupBucket]:
+        wanted = sorted(set(sources))
+        if not wanted or (starts is not None and not starts):
+            return []
+        # One statement for all sources (IN lists the unique (source, metric, tier, start) index serves),
+        # in chunks only for fleets beyond what SQLite binds in one statement.
+        rows = MetricRollup.objects.using(self.using).filter(tier=tier, metric=metric)
+        if start is not None:
+            rows = rows.filter(start__gte=aware_utc(start, "start"))
+        if end is not None:
+            rows = rows.filter(start__lt=aware_utc(end, "end"))
+        if starts is not None:
+            rows = rows.filter(start__in=sorted({aware_utc(s, "starts") for s in starts}))
+
+        def read(chunk: list[str]) -> list[MetricRollup]:
+            return list(rows.filter(source__in=chunk).order_by("source", "start"))
+
+        found: list[MetricRollup] = []
+        for offset in range(0, len(wanted), MAX_SOURCES_PER_STATEMENT):
+            chunk = wanted[offset : offset + MAX_SOURCES_PER_STATEMENT]
+            found.extend(self._guard(partial(read, chunk), f"rollups of {len(chunk)} sources"))
+        return [_rollup_bucket(r) for r in found]
 
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
         rows = MetricRollup.objects.using(self.using).filter(source=source, tier=tier)
@@ -748,4 +769,19 @@ def _history_entry(row: HistoryEntryRow) -> HistoryEntry:
         diff=diff_from_json(row.diff),
         fetched_at=row.fetched_at,
         sequence=row.sequence,
+    )
+
+
+def _rollup_bucket(row: MetricRollup) -> RollupBucket:
+    return RollupBucket(
+        source=row.source,
+        metric=row.metric,
+        tier=row.tier,
+        start=row.start,
+        count=row.count,
+        min=row.min,
+        max=row.max,
+        sum=row.sum,
+        last=row.last,
+        last_at=row.last_at,
     )

@@ -125,3 +125,33 @@ def test_it_forgets_rollups_with_the_source(store: MetricStore) -> None:
     store.delete_source("us-east")
     assert target.rollups("us-east", "1m") == []
     assert target.latest_rollup_start("us-east", "1h") is None
+
+
+def test_it_reads_one_metric_of_many_sources_by_range_or_at_chosen_starts(store: MetricStore) -> None:
+    target = rollup_store(store)
+    hours = [DAY + timedelta(hours=h) for h in range(6)]
+    target.write_rollups(
+        [
+            RollupBucket(source, metric, "1h", start, 1, value, value, value, value, start)
+            for source, value in (("us-east", 1.0), ("eu-west", 2.0), ("ap-south", 3.0))
+            for metric in ("cpu", "wait")
+            for start in hours
+        ]
+    )
+
+    ranged = target.rollups_of(["us-east", "eu-west"], "1h", "cpu", start=hours[1], end=hours[3])
+    assert [(b.source, b.metric, b.start, b.sum) for b in ranged] == [
+        ("eu-west", "cpu", hours[1], 2.0),
+        ("eu-west", "cpu", hours[2], 2.0),
+        ("us-east", "cpu", hours[1], 1.0),
+        ("us-east", "cpu", hours[2], 1.0),
+    ]
+    chosen = target.rollups_of(["ap-south", "us-east", "gone"], "1h", "wait", starts=[hours[5], hours[0]])
+    assert [(b.source, b.start) for b in chosen] == [
+        ("ap-south", hours[0]),
+        ("ap-south", hours[5]),
+        ("us-east", hours[0]),
+        ("us-east", hours[5]),
+    ]
+    assert target.rollups_of([], "1h", "cpu") == []
+    assert target.rollups_of(["us-east"], "1h", "cpu", starts=[]) == []

@@ -56,23 +56,27 @@ def test_it_judges_a_calendar_month_from_its_first_day() -> None:
     assert result.remaining_budget_percent == pytest.approx(0.0)
 
 
-def test_it_counts_good_minutes_of_a_metric_objective() -> None:
-    source = make_source("us-east")
+def test_it_counts_good_minutes_of_a_metric_objective_in_one_read_of_all_its_sources() -> None:
+    east, west = make_source("us-east"), make_source("eu-west")
     minute = NOW.replace(second=0) - timedelta(minutes=60)
     buckets = [
-        RollupBucket("us-east", "wait_time", "1m", minute + timedelta(minutes=i), 1, v, v, v, v, minute)
-        for i, v in enumerate([50.0] * 57 + [250.0] * 3)
+        RollupBucket(slug, "wait_time", "1m", minute + timedelta(minutes=i), 1, v, v, v, v, minute)
+        for slug, values in (("us-east", [50.0] * 57 + [250.0] * 3), ("eu-west", [50.0] * 54 + [250.0] * 6))
+        for i, v in enumerate(values)
     ]
     rollup_reader(get_store()).write_rollups(buckets)
     objective = make_objective(
-        "wait", sources=[source], kind="metric", metric="wait_time", operator="<", bound=100, target="95"
+        "wait", sources=[east, west], kind="metric", metric="wait_time", operator="<", bound=100, target="95"
     )
 
-    result = measure(objective, get_store(), NOW)
+    with CaptureQueriesContext(connection) as queries:
+        result = measure(objective, get_store(), NOW, slugs=["us-east", "eu-west"])
 
-    assert (result.good, result.total) == (57, 60)
-    # 3 bad minutes of 60 = 5 % errors against a 5 % budget: burning at exactly 1.
-    assert result.burn_rates["1h"] == pytest.approx(1.0)
+    assert len(queries) == 1  # one rollups_of statement for both sources
+    assert (result.good, result.total) == (111, 120)
+    # 9 bad minutes of 120 = 7.5 % errors against a 5 % budget: burning at 1.5.
+    assert result.burn_rates["1h"] == pytest.approx(1.5)
+    assert measure(objective, get_store(), NOW, slugs=["us-east"]).burn_rates["1h"] == pytest.approx(1.0)
     assert over_range(objective, get_store(), minute, minute + timedelta(minutes=30)).attainment_percent == 100.0
 
 

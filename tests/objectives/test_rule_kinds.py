@@ -8,9 +8,12 @@ from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from alerts.forms import AlertRuleForm
 from alerts.models import AlertEvent, AlertRule, Silence
+from metrics.models import MetricRollup
 from metrics.rollups import RollupBucket
 from metrics.stores import get_store
 from objectives.attainment import rollup_reader
@@ -131,3 +134,26 @@ def test_it_leaves_a_usual_hour_and_a_hour_without_baseline_alone() -> None:
     seasonal_history("us-east", last_hour, 103.0)
     poll(source, now, 1)
     assert not AlertEvent.objects.exists()
+
+
+def test_it_reads_every_covered_sources_hours_once_and_rereads_a_source_rolled_up_since() -> None:
+    sources = [make_source(slug) for slug in ("us-east", "eu-west", "ap-south")]
+    make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
+    now = datetime.now(UTC)
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    seasonal_history("us-east", last_hour, 103.0)
+    seasonal_history("eu-west", last_hour, 400.0)
+    table = MetricRollup._meta.db_table
+
+    with CaptureQueriesContext(connection) as first:
+        poll(sources[0], now, 1)
+    with CaptureQueriesContext(connection) as second:
+        poll(sources[1], now + timedelta(seconds=1), 2)
+    # ap-south's hour is rolled up after the first poll read the batch: its own poll reads it again.
+    seasonal_history("ap-south", last_hour, 400.0)
+    with CaptureQueriesContext(connection) as third:
+        poll(sources[2], now + timedelta(seconds=2), 3)
+
+    assert [sum(table in q["sql"] for q in c.captured_queries) for c in (first, second, third)] == [1, 0, 1]
+    fired = AlertEvent.objects.order_by("source__slug")
+    assert [(e.source.slug, e.value["value"]) for e in fired] == [("ap-south", 400.0), ("eu-west", 400.0)]
