@@ -191,7 +191,7 @@ def _shape(document: Document, ctx: Context, problems: list[Problem]) -> dict[st
                 if f.key in section.key_fields
             ) and all(f in item or not section.field(f).required for f in section.key_fields)
             if key_ok:
-                natural = section.key_of(section.normalized(item))
+                natural = section.item_key(item)
                 if natural in seen:
                     first = document.mark((section.name, seen[natural]))
                     found.append(

@@ -59,8 +59,10 @@ class Field:
         return self.default is REQUIRED
 
     def default_value(self) -> Any:
+        """A fresh default (a list or a mapping is never shared between items)."""
         value = self.default() if callable(self.default) else self.default
-        return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+        kind = type(value)
+        return list(value) if kind is list else dict(value) if kind is dict else value
 
 
 def from_model(model: type[models.Model], name: str, key: str, type_: str, **kwargs: Any) -> Field:
@@ -270,6 +272,13 @@ class Section:
 
     def key_of(self, record: dict[str, Any]) -> Key:
         return tuple("" if record.get(k) is None else str(record.get(k)) for k in self.key_fields)
+
+    def item_key(self, item: dict[str, Any]) -> Key:
+        """The natural key of an item of the files (absent key fields at their defaults)."""
+        return tuple(
+            "" if (value := item[k] if k in item else self.field(k).default_value()) is None else str(value)
+            for k in self.key_fields
+        )
 
     def describe(self, key: Key) -> str:
         return "/".join(part or "(default)" for part in key)
