@@ -300,8 +300,8 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
         "b-rules.yaml:11: alert_rules[2].name: default/cpu is described twice (also at b-rules.yaml:2)",
         "b-rules.yaml:18: channels[0].url: the environment variable MISSING_HOOK_URL is not set",
         "b-rules.yaml:19: channels[0].secret: cannot read the secret file /nonexistent/secret: FileNotFoundError",
-        "b-rules.yaml:20: extra: unknown key (expected: version, teams, sources, channels, alert_rules, silences, "
-        "status_pages, status_page_components, retention, flags)",
+        "b-rules.yaml:20: extra: unknown key (expected: version, teams, sources, channels, objectives, alert_rules, "
+        "silences, status_pages, status_page_components, maintenance_windows, boards, retention, flags)",
     ]
     assert counts() == before
     assert Source.objects.get(slug="good").url == "http://127.0.0.1:9/old-url"
