@@ -191,7 +191,7 @@ def _shape(document: Document, ctx: Context, problems: list[Problem]) -> dict[st
                 if f.key in section.key_fields
             ) and all(f in item or not section.field(f).required for f in section.key_fields)
             if key_ok:
-                natural = section.key_of(section.normalized(item))
+                natural = section.item_key(item)
                 if natural in seen:
                     first = document.mark((section.name, seen[natural]))
                     found.append(
@@ -230,7 +230,7 @@ def _doom(document: Document, ctx: Context) -> dict[str, int]:
         for key, stored in ctx.stored[section.name].items():
             team = section.team_of(stored)
             in_scope = team in ctx.scope_teams if team is not None else speaks_globally
-            if key in ctx.declared[section.name] or not in_scope:
+            if key in ctx.declared[section.name] or not in_scope or not section.prunes(stored):
                 continue
             if ctx.prune:
                 ctx.doomed[section.name].add(key)

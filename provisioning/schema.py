@@ -17,6 +17,7 @@ from provisioning.sections.base import (
     DATETIME,
     HEADERS,
     INTEGER,
+    LIST,
     NUMBER,
     SECRET,
     STRING,
@@ -48,6 +49,8 @@ def field_schema(spec: Field) -> dict[str, Any]:
         schema = {"type": "boolean"}
     elif kind == STRINGS:
         schema = {"type": "array", "items": {"type": "string"}}
+    elif kind == LIST:
+        schema = {"type": "array"}
     elif kind == STRING_MAP:
         schema = {"type": "object", "additionalProperties": {"type": "string"}}
     elif kind == HEADERS:
@@ -66,6 +69,9 @@ def field_schema(spec: Field) -> dict[str, Any]:
 
 
 def item_schema(section: Section) -> dict[str, Any]:
+    own = section.item_schema()
+    if own is not None:
+        return own
     return {
         "type": "object",
         "properties": {spec.key: field_schema(spec) for spec in section.fields},

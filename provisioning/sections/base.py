@@ -6,6 +6,11 @@ queries), what a stored object looks like as plain values (``actual``) and as wr
 (``exported``), how to build and validate a model instance from an item (``build``, which calls the model's
 own ``full_clean``) and how to write (``write``). The JSON Schema, the type checks, the diff and the plan
 are generic (``provisioning.schema``, ``provisioning.plan``).
+
+The usual mapping is declared, not written: ``plain`` fields are copied as they are between the file key and
+the model field, ``refs`` are foreign keys written as the natural key of another section's object (a team's
+slug, a source's slug), ``lists`` are many-to-many fields written as a sorted list of such keys. ``actual``,
+``check`` (does the named object exist?) and ``build`` follow from them; a section adds only what is its own.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from django.core.exceptions import ValidationError
@@ -21,6 +26,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.models import DEFAULT_TEAM_SLUG
+from devops_insights import crypto
 from provisioning import secrets
 
 if TYPE_CHECKING:
@@ -30,6 +36,7 @@ REQUIRED: Any = object()  # a Field default meaning: the item must give it
 
 STRING, INTEGER, NUMBER, BOOLEAN = "string", "integer", "number", "boolean"
 STRINGS, STRING_MAP, SECRET, HEADERS, DATETIME = "strings", "string_map", "secret", "headers", "datetime"
+LIST = "list"  # a list whose items the model's own validation checks (a burn-rate rule's window pairs)
 
 Key = tuple[str, ...]
 
@@ -52,8 +59,10 @@ class Field:
         return self.default is REQUIRED
 
     def default_value(self) -> Any:
+        """A fresh default (a list or a mapping is never shared between items)."""
         value = self.default() if callable(self.default) else self.default
-        return list(value) if isinstance(value, list) else dict(value) if isinstance(value, dict) else value
+        kind = type(value)
+        return list(value) if kind is list else dict(value) if kind is dict else value
 
 
 def from_model(model: type[models.Model], name: str, key: str, type_: str, **kwargs: Any) -> Field:
@@ -111,6 +120,8 @@ def type_problem(spec: Field, value: Any) -> str | None:
     if kind == STRINGS:
         ok = isinstance(value, list) and all(isinstance(v, str) for v in value)
         return None if ok else "must be a list of strings"
+    if kind == LIST:
+        return None if isinstance(value, list) else "must be a list"
     if kind == STRING_MAP:
         ok = isinstance(value, dict) and all(isinstance(v, str) for v in value.values())
         return None if ok else "must be a mapping of names to strings"
@@ -137,6 +148,53 @@ def type_problem(spec: Field, value: Any) -> str | None:
     raise ValueError(f"unknown field type {kind}")
 
 
+TEAM_FIELD = Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team")
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A reference to another section's object by its one-part natural key (``teams`` by slug, ...)."""
+
+    section: str
+    attr: str  # the referred model's attribute holding that key
+    noun: str  # how problems name it: "no source 'x' (neither in the files nor stored)"
+
+
+TEAM = Ref("teams", "slug", "team")
+SOURCE = Ref("sources", "slug", "source")
+
+
+def missing(ctx: Context, ref: Ref, value: Any) -> str | None:
+    """Why ``value`` names nothing of ``ref``'s section, or None."""
+    if ctx.will_exist(ref.section, (str(value),)):
+        return None
+    return f"no {ref.noun} {value!r} (neither in the files nor stored)"
+
+
+UNREADABLE = "\x00unreadable"  # a stored secret the key ring cannot decrypt: never equal to a file's
+
+
+def decrypted(token: str) -> str:
+    """A stored encrypted secret, for comparing with the file's (never shown)."""
+    if not token:
+        return ""
+    try:
+        return crypto.decrypt(token)
+    except Exception:
+        return UNREADABLE
+
+
+def utc(value: Any) -> datetime:
+    """A DATETIME field's value (checked by ``type_problem``) as an aware UTC datetime."""
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return parsed.astimezone(UTC)
+
+
+def written_time(value: datetime) -> str:
+    """A time as the files write it: ISO 8601 in UTC with a Z."""
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
 @dataclass
 class Built:
     """A model instance made from one item, and the related objects to link when writing it."""
@@ -145,6 +203,7 @@ class Built:
     links: dict[str, Any] = field(default_factory=dict)  # FK field name -> related object (maybe unsaved)
     many: dict[str, list[Any]] = field(default_factory=dict)  # M2M field name -> related objects
     problems: list[tuple[str, str]] = field(default_factory=list)  # (file key, message) found while building
+    document: Any = None  # what a section writes through its app's own code instead (a board's document)
 
 
 def link(instance: Any, name: str, related: Any) -> None:
@@ -189,10 +248,14 @@ class Section:
 
     name: ClassVar[str]
     title: ClassVar[str]
+    model: ClassVar[type[models.Model]]  # what ``build`` makes
     fields: ClassVar[tuple[Field, ...]]
     key_fields: ClassVar[tuple[str, ...]]  # file keys forming the natural key
     teamed: ClassVar[bool] = True  # items have a ``team`` (prune and access are per team)
     prunable: ClassVar[bool] = True
+    plain: ClassVar[tuple[str, ...]] = ()  # file keys copied as they are to and from ``Field.model_field``
+    refs: ClassVar[dict[str, Ref]] = {}  # file key (= foreign key name) -> what its value names
+    lists: ClassVar[dict[str, Ref]] = {}  # file key (= many-to-many name) -> what its values name
 
     @classmethod
     def field(cls, key: str) -> Field:
@@ -210,6 +273,13 @@ class Section:
     def key_of(self, record: dict[str, Any]) -> Key:
         return tuple("" if record.get(k) is None else str(record.get(k)) for k in self.key_fields)
 
+    def item_key(self, item: dict[str, Any]) -> Key:
+        """The natural key of an item of the files (absent key fields at their defaults)."""
+        return tuple(
+            "" if (value := item[k] if k in item else self.field(k).default_value()) is None else str(value)
+            for k in self.key_fields
+        )
+
     def describe(self, key: Key) -> str:
         return "/".join(part or "(default)" for part in key)
 
@@ -217,14 +287,24 @@ class Section:
         """The item with every absent field at its default."""
         return {f.key: item[f.key] if f.key in item else f.default_value() for f in self.fields}
 
+    def item_schema(self) -> dict[str, Any] | None:
+        """The JSON Schema of an item when the app owns one (else it is made from ``fields``)."""
+        return None
+
+    def prunes(self, obj: Any) -> bool:
+        """Whether ``--prune`` may delete this stored object when the files do not describe it."""
+        return True
+
     def item_is_global(self, item: dict[str, Any]) -> bool:
         """Whether an item describes an object of no team (only a superuser may manage those)."""
         return not self.teamed
 
     def redact(self, key: str, value: Any) -> Any:
-        """What a plan shows of a field's value: never a secret."""
+        """What a plan shows of a field's value: never a secret; times as the files write them."""
         if self.field(key).type == SECRET:
             return secrets.REDACTED if value else ""
+        if isinstance(value, datetime):
+            return written_time(value)
         return self.redact_value(key, value)
 
     def redact_value(self, key: str, value: Any) -> Any:
@@ -252,8 +332,26 @@ class Section:
         return team.slug if team is not None else None
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        """The stored object as plain values (secrets decrypted: compared, never shown)."""
-        raise NotImplementedError
+        """The stored object as plain values (secrets decrypted: compared, never shown).
+
+        Generic over ``plain``, ``refs`` and ``lists``; a section with more fields adds them."""
+        values: dict[str, Any] = {}
+        for key, ref in self.refs.items():
+            related = getattr(obj, key) if getattr(obj, f"{key}_id") is not None else None
+            values[key] = getattr(related, ref.attr) if related is not None else None
+        for key in self.plain:
+            spec = self.field(key)
+            value = getattr(obj, spec.model_field or key)
+            if spec.type == DATETIME and value is not None:
+                value = value.astimezone(UTC)
+            elif spec.type in (STRINGS, LIST):
+                value = list(value or [])
+            elif spec.type in (STRING_MAP, HEADERS):
+                value = dict(value or {})
+            values[key] = value
+        for key, ref in self.lists.items():
+            values[key] = sorted(getattr(related, ref.attr) for related in getattr(obj, key).all())
+        return values
 
     def exported(self, obj: Any, ctx: Context) -> dict[str, Any]:
         """The stored object as written in a file: secrets as references, defaults left out."""
@@ -266,7 +364,7 @@ class Section:
                     out[spec.key] = self.placeholder(values, spec.key)
                 continue
             if spec.required or spec.key in self.key_fields or value != spec.default_value():
-                out[spec.key] = value
+                out[spec.key] = written_time(value) if isinstance(value, datetime) else value
         return out
 
     def placeholder(self, values: dict[str, Any], key: str) -> str:
@@ -280,16 +378,52 @@ class Section:
         """The item's values as stored: defaults filled, secret references replaced by ``resolved``."""
         values = self.normalized(item)
         for spec in self.fields:
+            value = values[spec.key]
             if spec.type == SECRET:
                 values[spec.key] = resolved.get((spec.key,), "")
+            elif value is None:
+                continue
+            elif spec.type == DATETIME:
+                values[spec.key] = utc(value)
+            elif spec.type == NUMBER:
+                values[spec.key] = float(value)
+        for key in self.lists:
+            values[key] = sorted(set(values[key]))
         return values
 
     def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[str | tuple[str | int, ...], str]]:
-        """Cross-references and rules the model cannot see; (key or sub-path, message) pairs."""
-        return []
+        """Cross-references and rules the model cannot see; (key or sub-path, message) pairs.
+
+        Generic: every object ``refs`` and ``lists`` name exists (in the files or stored)."""
+        problems: list[tuple[str | tuple[str | int, ...], str]] = []
+        for key, ref in self.refs.items():
+            value = item.get(key, self.field(key).default_value())
+            if value not in (None, "") and (message := missing(ctx, ref, value)) is not None:
+                problems.append((key, message))
+        for key, ref in self.lists.items():
+            for index, value in enumerate(item.get(key) or []):
+                if (message := missing(ctx, ref, value)) is not None:
+                    problems.append(((key, index), message))
+        return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        raise NotImplementedError
+        """A new instance of ``model`` (or ``obj``) with ``plain``, ``refs`` and ``lists`` set from ``values``."""
+        instance = obj or self.model()
+        built = Built(instance)
+        self.fill(built, values, ctx)
+        return built
+
+    def fill(self, built: Built, values: dict[str, Any], ctx: Context) -> None:
+        """Set ``plain``, ``refs`` (linked, maybe to unsaved objects) and ``lists`` on ``built.instance``."""
+        instance = built.instance
+        for key in self.plain:
+            setattr(instance, self.field(key).model_field or key, values[key])
+        for key, ref in self.refs.items():
+            related = ctx.lookup(ref.section, (str(values[key]),)) if values[key] not in (None, "") else None
+            link(instance, key, related)
+            built.links[key] = related
+        for key, ref in self.lists.items():
+            built.many[key] = [ctx.lookup(ref.section, (str(value),)) for value in values[key]]
 
     def clean(self, built: Built) -> list[tuple[str, str]]:
         """The model's own validation (``full_clean``); uniqueness is the plan's (natural keys)."""
@@ -300,7 +434,8 @@ class Section:
         return []
 
     def clean_exclude(self) -> list[str]:
-        return ["team"]
+        """What ``full_clean`` skips: the references (checked by ``check``, maybe unsaved yet)."""
+        return [*self.refs, *self.lists]
 
     def create(self, built: list[Built], ctx: Context) -> None:
         """Write new objects (bulk where the model allows it)."""

@@ -8,43 +8,36 @@ from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
 
-from accounts.models import DEFAULT_TEAM_SLUG
 from alerts.forms import CHANNEL_FIELDS
 from alerts.models import NotificationChannel
-from devops_insights import crypto
 from provisioning.context import Context
 from provisioning.sections.base import (
     BOOLEAN,
     SECRET,
     STRING,
+    TEAM,
+    TEAM_FIELD,
     Built,
     Field,
     Key,
+    Ref,
     Section,
+    decrypted,
     from_model,
-    link,
     model_errors,
 )
 
 KIND_KEYS = ("email_to", "url", "secret", "apprise_url")
 
 
-def _decrypted(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return crypto.decrypt(token)
-    except Exception:
-        return "\x00unreadable"
-
-
 class Channels(Section):
     name = "channels"
     title = "Notification channels"
+    model = NotificationChannel
     key_fields = ("name",)
     fields: ClassVar[tuple[Field, ...]] = (
         from_model(NotificationChannel, "name", "name", STRING, description="Unique across teams: the natural key."),
-        Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team"),
+        TEAM_FIELD,
         from_model(NotificationChannel, "kind", "kind", STRING),
         from_model(NotificationChannel, "enabled", "enabled", BOOLEAN),
         from_model(NotificationChannel, "is_default", "is_default", BOOLEAN),
@@ -60,27 +53,17 @@ class Channels(Section):
         ),
     )
 
+    plain = ("name", "kind", "enabled", "is_default", "email_to", "url", "secret")
+    refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
+
     def load(self, ctx: Context) -> dict[Key, Any]:
         return {(c.name,): c for c in NotificationChannel.objects.select_related("team")}
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        return {
-            "name": obj.name,
-            "team": obj.team.slug,
-            "kind": obj.kind,
-            "enabled": obj.enabled,
-            "is_default": obj.is_default,
-            "email_to": obj.email_to,
-            "url": obj.url,
-            "secret": obj.secret,
-            "apprise_url": _decrypted(obj.apprise_url_encrypted),
-        }
+        return {**super().actual(obj, ctx), "apprise_url": decrypted(obj.apprise_url_encrypted)}
 
     def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        problems: list[tuple[Any, str]] = []
-        team = item.get("team", DEFAULT_TEAM_SLUG)
-        if not ctx.will_exist("teams", (team,)):
-            problems.append(("team", f"no team {team!r} (neither in the files nor stored)"))
+        problems = super().check(item, ctx)
         used = CHANNEL_FIELDS.get(item.get("kind", ""), KIND_KEYS)
         for key in KIND_KEYS:
             if item.get(key) not in (None, "") and key not in used:
@@ -88,11 +71,8 @@ class Channels(Section):
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        channel = obj or NotificationChannel()
-        for key in ("name", "kind", "enabled", "is_default", "email_to", "url", "secret"):
-            setattr(channel, key, values[key])
-        link(channel, "team", ctx.lookup("teams", (values["team"],)))
-        built = Built(channel, links={"team": channel.team})
+        built = super().build(obj, values, ctx)
+        channel = built.instance
         if values["apprise_url"]:
             try:
                 channel.set_apprise_url(values["apprise_url"])

@@ -11,12 +11,25 @@ from django.contrib.auth.models import Group
 
 from provisioning.context import Context
 from provisioning.models import Flag
-from provisioning.sections.base import BOOLEAN, NUMBER, STRING, STRINGS, Built, Field, Key, Section, from_model
+from provisioning.sections.base import (
+    BOOLEAN,
+    NUMBER,
+    STRING,
+    STRINGS,
+    TEAM,
+    Built,
+    Field,
+    Key,
+    Ref,
+    Section,
+    from_model,
+)
 
 
 class Flags(Section):
     name = "flags"
     title = "Feature flags (docs/feature-flags.md)"
+    model = Flag
     key_fields = ("name",)
     teamed = False
     fields: ClassVar[tuple[Field, ...]] = (
@@ -34,32 +47,25 @@ class Flags(Section):
         Field("teams", STRINGS, list, "Slugs of teams whose members the flag is on for.", model_field="teams"),
     )
 
+    plain = ("name", "everyone", "superusers", "staff", "authenticated", "testing", "rollout", "note")
+    lists: ClassVar[dict[str, Ref]] = {"teams": TEAM}
+
     def load(self, ctx: Context) -> dict[Key, Any]:
         flags = Flag.objects.prefetch_related("users", "groups", "teams")  # type: ignore[misc]
         return {(flag.name,): flag for flag in flags}
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         return {
-            "name": obj.name,
-            "everyone": obj.everyone,
+            **super().actual(obj, ctx),
             "percent": None if obj.percent is None else float(obj.percent),
-            "superusers": obj.superusers,
-            "staff": obj.staff,
-            "authenticated": obj.authenticated,
-            "testing": obj.testing,
-            "rollout": obj.rollout,
-            "note": obj.note,
             "users": sorted(user.get_username() for user in obj.users.all()),
             "groups": sorted(group.name for group in obj.groups.all()),
-            "teams": sorted(team.slug for team in obj.teams.all()),
         }
 
     def desired(self, item: dict[str, Any], resolved: dict[tuple[str, ...], str]) -> dict[str, Any]:
         values = super().desired(item, resolved)
-        for key in ("users", "groups", "teams"):
+        for key in ("users", "groups"):
             values[key] = sorted(set(values[key]))
-        if values["percent"] is not None:
-            values["percent"] = float(values["percent"])
         return values
 
     def _named(self, ctx: Context) -> dict[str, dict[str, Any]]:
@@ -81,29 +87,21 @@ class Flags(Section):
         return named
 
     def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        problems: list[tuple[Any, str]] = []
+        problems = super().check(item, ctx)
         named = self._named(ctx)
         for key, what in (("users", "user"), ("groups", "group")):
             for index, name in enumerate(item.get(key) or []):
                 if name not in named[key]:
                     problems.append(((key, index), f"no {what} {name!r}"))
-        for index, slug in enumerate(item.get("teams") or []):
-            if not ctx.will_exist("teams", (slug,)):
-                problems.append((("teams", index), f"no team {slug!r} (neither in the files nor stored)"))
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        flag = obj or Flag()
-        for key in ("name", "everyone", "superusers", "staff", "authenticated", "testing", "rollout", "note"):
-            setattr(flag, key, values[key])
-        flag.percent = None if values["percent"] is None else Decimal(str(values["percent"]))
+        built = super().build(obj, values, ctx)
+        built.instance.percent = None if values["percent"] is None else Decimal(str(values["percent"]))
         named = self._named(ctx)
-        many = {
-            "users": [named["users"][n] for n in values["users"]],
-            "groups": [named["groups"][n] for n in values["groups"]],
-            "teams": [ctx.lookup("teams", (slug,)) for slug in values["teams"]],
-        }
-        return Built(flag, many=many)
+        built.many["users"] = [named["users"][n] for n in values["users"]]
+        built.many["groups"] = [named["groups"][n] for n in values["groups"]]
+        return built
 
     def clean_exclude(self) -> list[str]:
         return ["users", "groups", "teams"]

@@ -8,12 +8,13 @@ from typing import Any, ClassVar
 
 from metrics.lifecycle.models import RetentionPolicy
 from provisioning.context import Context
-from provisioning.sections.base import BOOLEAN, INTEGER, STRING, Built, Field, Key, Section, from_model, link
+from provisioning.sections.base import BOOLEAN, INTEGER, SOURCE, STRING, Field, Key, Ref, Section, from_model
 
 
 class Retention(Section):
     name = "retention"
     title = "Retention policies of metric data"
+    model = RetentionPolicy
     key_fields = ("source",)
     teamed = False
     fields: ClassVar[tuple[Field, ...]] = (
@@ -31,6 +32,8 @@ class Retention(Section):
         from_model(RetentionPolicy, "day_days", "day_days", INTEGER, default=None, nullable=True),
         from_model(RetentionPolicy, "archive_raw", "archive_raw", BOOLEAN),
     )
+    plain = ("raw_days", "minute_days", "hour_days", "day_days", "archive_raw")
+    refs: ClassVar[dict[str, Ref]] = {"source": SOURCE}
 
     def describe(self, key: Key) -> str:
         return key[0] or "(global default)"
@@ -44,29 +47,3 @@ class Retention(Section):
 
     def team_of(self, obj: Any) -> str | None:
         return obj.source.team.slug if obj.source_id else None
-
-    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        return {
-            "source": obj.source.slug if obj.source_id else None,
-            "raw_days": obj.raw_days,
-            "minute_days": obj.minute_days,
-            "hour_days": obj.hour_days,
-            "day_days": obj.day_days,
-            "archive_raw": obj.archive_raw,
-        }
-
-    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        if item.get("source") and not ctx.will_exist("sources", (item["source"],)):
-            return [("source", f"no source {item['source']!r} (neither in the files nor stored)")]
-        return []
-
-    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        policy = obj or RetentionPolicy()
-        for key in ("raw_days", "minute_days", "hour_days", "day_days", "archive_raw"):
-            setattr(policy, key, values[key])
-        source = ctx.lookup("sources", (values["source"],)) if values["source"] else None
-        link(policy, "source", source)
-        return Built(policy, links={"source": source})
-
-    def clean_exclude(self) -> list[str]:
-        return ["source"]

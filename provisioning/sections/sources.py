@@ -9,7 +9,6 @@ from typing import Any, ClassVar
 
 from django.db import transaction
 
-from accounts.models import DEFAULT_TEAM_SLUG
 from devops_insights import crypto
 from metrics.defaults import default_metric_paths
 from metrics.stores import get_store
@@ -25,34 +24,29 @@ from provisioning.sections.base import (
     STRING,
     STRING_MAP,
     STRINGS,
+    TEAM,
+    TEAM_FIELD,
     Built,
     Field,
     Key,
+    Ref,
     Section,
+    decrypted,
     from_model,
-    link,
+    relink,
 )
 
 log = logging.getLogger(__name__)
-UNREADABLE = "\x00unreadable"  # a stored secret the key ring cannot decrypt: never equal to a file's
-
-
-def _decrypted(token: str) -> str:
-    if not token:
-        return ""
-    try:
-        return crypto.decrypt(token)
-    except Exception:
-        return UNREADABLE
 
 
 class Sources(Section):
     name = "sources"
     title = "Sources: the status endpoints to poll"
+    model = Source
     key_fields = ("slug",)
     fields: ClassVar[tuple[Field, ...]] = (
         from_model(Source, "slug", "slug", STRING, description="Unique across teams: the natural key."),
-        Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team"),
+        TEAM_FIELD,
         from_model(Source, "name", "name", STRING),
         from_model(Source, "url", "url", STRING),
         from_model(Source, "enabled", "enabled", BOOLEAN),
@@ -92,33 +86,36 @@ class Sources(Section):
         ),
     )
 
+    plain = (
+        "slug",
+        "name",
+        "url",
+        "enabled",
+        "interval",
+        "timeout",
+        "headers",
+        "region",
+        "tags",
+        "metric_paths",
+        "volatile_paths",
+        "pinned_metrics",
+        "proxy",
+        "tls_verify",
+        "tls_ca_pem",
+        "tls_client_cert_pem",
+        "auth_scheme",
+        "auth_username",
+    )
+    refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
+
     def load(self, ctx: Context) -> dict[Key, Any]:
         return {(s.slug,): s for s in Source.objects.select_related("team")}
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        return {
-            "slug": obj.slug,
-            "team": obj.team.slug,
-            "name": obj.name,
-            "url": obj.url,
-            "enabled": obj.enabled,
-            "interval": obj.interval_seconds,
-            "timeout": obj.timeout_seconds,
-            "headers": dict(obj.headers or {}),
-            "region": obj.region,
-            "tags": list(obj.tags or []),
-            "metric_paths": dict(obj.metric_paths or {}),
-            "volatile_paths": list(obj.volatile_paths or []),
-            "pinned_metrics": list(obj.pinned_metrics or []),
-            "proxy": obj.proxy,
-            "tls_verify": obj.tls_verify,
-            "tls_ca_pem": obj.tls_ca_pem,
-            "tls_client_cert_pem": obj.tls_client_cert_pem,
-            "tls_client_key": _decrypted(obj.tls_client_key_encrypted),
-            "auth_scheme": obj.auth_scheme,
-            "auth_username": obj.auth_username,
-            "auth_secret": _decrypted(obj.auth_secret_encrypted),
-        }
+        values = super().actual(obj, ctx)
+        values["tls_client_key"] = decrypted(obj.tls_client_key_encrypted)
+        values["auth_secret"] = decrypted(obj.auth_secret_encrypted)
+        return values
 
     def exported(self, obj: Any, ctx: Context) -> dict[str, Any]:
         out = super().exported(obj, ctx)
@@ -153,37 +150,9 @@ class Sources(Section):
             return {n: secrets.REDACTED if SECRET_HEADER_PATTERN.search(n) else v for n, v in value.items()}
         return super().redact_value(key, value)
 
-    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        team = item.get("team", DEFAULT_TEAM_SLUG)
-        if not ctx.will_exist("teams", (team,)):
-            return [("team", f"no team {team!r} (neither in the files nor stored)")]
-        return []
-
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        source = obj or Source()
-        source.slug = values["slug"]
-        link(source, "team", ctx.lookup("teams", (values["team"],)))
-        for key in (
-            "name",
-            "url",
-            "enabled",
-            "headers",
-            "region",
-            "tags",
-            "metric_paths",
-            "volatile_paths",
-            "pinned_metrics",
-            "proxy",
-            "tls_verify",
-            "tls_ca_pem",
-            "tls_client_cert_pem",
-            "auth_scheme",
-            "auth_username",
-        ):
-            setattr(source, key, values[key])
-        source.interval_seconds = values["interval"]
-        source.timeout_seconds = float(values["timeout"])
-        built = Built(source, links={"team": source.team})
+        built = super().build(obj, values, ctx)
+        source = built.instance
         for key, store in (("auth_secret", source.set_auth_secret), ("tls_client_key", source.set_client_key)):
             try:
                 store(values[key])
@@ -193,7 +162,7 @@ class Sources(Section):
 
     def create(self, built: list[Built], ctx: Context) -> None:
         for item in built:
-            item.instance.team = item.links["team"]
+            relink(item)
         Source.objects.bulk_create([item.instance for item in built])
 
     def delete(self, objs: Iterable[Any], ctx: Context) -> None:

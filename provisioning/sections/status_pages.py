@@ -1,25 +1,52 @@
-"""``status_pages:`` and ``status_page_components:``: public status pages (by slug, unique across teams) and
-their components (by page and name), each component grouping sources. A page's password is not described:
-a ``password`` page gets its password in the management pages (a hash cannot be exported or compared as a
-reference). Incidents and maintenance windows are what happens, not setup: not sections."""
+"""``status_pages:``, ``status_page_components:`` and ``maintenance_windows:``: public status pages (by slug,
+unique across teams), their components (by page and name), each grouping sources, and the scheduled
+maintenance shown on them (by page and title).
+
+A page's password is not described: a ``password`` page gets its password in the management pages (a hash
+cannot be exported or compared as a reference). Incidents are not described either: they are what happens
+(opened by people or by alerts while it happens, then updated and resolved), not setup decided in advance;
+a file that declared them would fight the people handling them (docs/config-as-code.md). A maintenance
+window is planned work, decided ahead like the rest, so it is described; the silences it keeps for its
+components' sources follow it (``statuspages.maintenance``, through the model's own signals). A window that
+has ended is the page's history: exported, but never pruned.
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from accounts.models import DEFAULT_TEAM_SLUG
+from django.utils import timezone
+
 from provisioning.context import Context
-from provisioning.sections.base import BOOLEAN, INTEGER, STRING, STRINGS, Built, Field, Key, Section, from_model, link
-from statuspages.models import Component, StatusPage
+from provisioning.sections.base import (
+    BOOLEAN,
+    DATETIME,
+    INTEGER,
+    SOURCE,
+    STRING,
+    STRINGS,
+    TEAM,
+    TEAM_FIELD,
+    Built,
+    Field,
+    Key,
+    Ref,
+    Section,
+    from_model,
+)
+from statuspages.models import Component, MaintenanceWindow, StatusPage
+
+PAGE = Ref("status_pages", "slug", "status page")
 
 
 class StatusPages(Section):
     name = "status_pages"
     title = "Status pages (docs/status-pages.md)"
+    model = StatusPage
     key_fields = ("slug",)
     fields: ClassVar[tuple[Field, ...]] = (
         from_model(StatusPage, "slug", "slug", STRING, description="Unique across teams: the natural key."),
-        Field("team", STRING, DEFAULT_TEAM_SLUG, "Slug of the owning team.", model_field="team"),
+        TEAM_FIELD,
         from_model(StatusPage, "title", "title", STRING),
         from_model(StatusPage, "logo", "logo", STRING),
         from_model(StatusPage, "custom_host", "custom_host", STRING),
@@ -28,34 +55,33 @@ class StatusPages(Section):
         from_model(StatusPage, "published", "published", BOOLEAN),
         from_model(StatusPage, "auto_draft_incidents", "auto_draft_incidents", BOOLEAN),
     )
-    VALUES = ("title", "logo", "custom_host", "visibility", "description", "published", "auto_draft_incidents")
+    plain = ("slug", "title", "logo", "custom_host", "visibility", "description", "published", "auto_draft_incidents")
+    refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
         return {(page.slug,): page for page in StatusPage.objects.select_related("team")}
 
-    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        return {"slug": obj.slug, "team": obj.team.slug, **{key: getattr(obj, key) for key in self.VALUES}}
 
-    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        team = item.get("team", DEFAULT_TEAM_SLUG)
-        if not ctx.will_exist("teams", (team,)):
-            return [("team", f"no team {team!r} (neither in the files nor stored)")]
-        return []
+class _OfPage(Section):
+    """Parts of a status page: the page's team owns them."""
 
-    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        page = obj or StatusPage()
-        page.slug = values["slug"]
-        for key in self.VALUES:
-            setattr(page, key, values[key])
-        link(page, "team", ctx.lookup("teams", (values["team"],)))
-        return Built(page, links={"team": page.team})
+    teamed = False
+
+    def item_is_global(self, item: dict[str, Any]) -> bool:
+        return False
+
+    def item_team(self, item: dict[str, Any], ctx: Context | None = None) -> str | None:
+        return None
+
+    def team_of(self, obj: Any) -> str | None:
+        return str(obj.page.team.slug)
 
 
-class StatusPageComponents(Section):
+class StatusPageComponents(_OfPage):
     name = "status_page_components"
     title = "Components of status pages: each groups sources"
+    model = Component
     key_fields = ("page", "name")
-    teamed = False  # the page's team owns it
     fields: ClassVar[tuple[Field, ...]] = (
         Field("page", STRING, description="Slug of the status page.", model_field="page"),
         from_model(Component, "name", "name", STRING, description="Unique within the page: the natural key."),
@@ -72,13 +98,9 @@ class StatusPageComponents(Section):
         from_model(Component, "show_metric", "show_metric", STRING),
         from_model(Component, "show_metric_unit", "show_metric_unit", STRING),
     )
-    VALUES = ("name", "description", "order", "published", "show_metric", "show_metric_unit")
-
-    def item_is_global(self, item: dict[str, Any]) -> bool:
-        return False
-
-    def item_team(self, item: dict[str, Any], ctx: Context | None = None) -> str | None:
-        return None
+    plain = ("name", "description", "order", "published", "show_metric", "show_metric_unit")
+    refs: ClassVar[dict[str, Ref]] = {"page": PAGE}
+    lists: ClassVar[dict[str, Ref]] = {"sources": SOURCE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
         found: dict[Key, Any] = {}
@@ -86,35 +108,60 @@ class StatusPageComponents(Section):
             found.setdefault((component.page.slug, component.name), component)
         return found
 
-    def team_of(self, obj: Any) -> str | None:
-        return str(obj.page.team.slug)
+
+class MaintenanceWindows(_OfPage):
+    name = "maintenance_windows"
+    title = "Scheduled maintenance shown on status pages (silences its components' sources)"
+    model = MaintenanceWindow
+    key_fields = ("page", "title")
+    fields: ClassVar[tuple[Field, ...]] = (
+        Field("page", STRING, description="Slug of the status page.", model_field="page"),
+        from_model(MaintenanceWindow, "title", "title", STRING, description="Unique within the page: the natural key."),
+        from_model(MaintenanceWindow, "body", "body", STRING),
+        Field(
+            "components",
+            STRINGS,
+            list,
+            "Names of the page's components under maintenance (their sources are silenced).",
+            model_field="components",
+        ),
+        Field("starts_at", DATETIME, description="ISO 8601 with a time zone.", model_field="starts_at"),
+        Field("ends_at", DATETIME, description="ISO 8601 with a time zone.", model_field="ends_at"),
+    )
+    plain = ("title", "body", "starts_at", "ends_at")
+    refs: ClassVar[dict[str, Ref]] = {"page": PAGE}
+
+    def load(self, ctx: Context) -> dict[Key, Any]:
+        found: dict[Key, Any] = {}
+        windows = MaintenanceWindow.objects.select_related("page__team").prefetch_related("components")
+        for window in windows.order_by("pk"):
+            found.setdefault((window.page.slug, window.title), window)
+        return found
+
+    def prunes(self, obj: Any) -> bool:
+        return bool(obj.ends_at > timezone.now())  # an ended window is the page's history
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        values = {key: getattr(obj, key) for key in self.VALUES}
-        return {"page": obj.page.slug, **values, "sources": sorted(s.slug for s in obj.sources.all())}
+        return {**super().actual(obj, ctx), "components": sorted(c.name for c in obj.components.all())}
 
     def desired(self, item: dict[str, Any], resolved: dict[tuple[str, ...], str]) -> dict[str, Any]:
         values = super().desired(item, resolved)
-        values["sources"] = sorted(set(values["sources"]))
+        values["components"] = sorted(set(values["components"]))
         return values
 
     def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
-        problems: list[tuple[Any, str]] = []
-        if not ctx.will_exist("status_pages", (item["page"],)):
-            problems.append(("page", f"no status page {item['page']!r} (neither in the files nor stored)"))
-        for index, slug in enumerate(item.get("sources") or []):
-            if not ctx.will_exist("sources", (slug,)):
-                problems.append((("sources", index), f"no source {slug!r} (neither in the files nor stored)"))
+        problems = super().check(item, ctx)
+        for index, name in enumerate(item.get("components") or []):
+            if not ctx.will_exist("status_page_components", (str(item["page"]), name)):
+                where = f"on the page {item['page']!r} (neither in the files nor stored)"
+                problems.append((("components", index), f"no component {name!r} {where}"))
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        component = obj or Component()
-        for key in self.VALUES:
-            setattr(component, key, values[key])
-        page = ctx.lookup("status_pages", (values["page"],))
-        link(component, "page", page)
-        sources = [ctx.lookup("sources", (slug,)) for slug in values["sources"]]
-        return Built(component, links={"page": page}, many={"sources": sources})
+        built = super().build(obj, values, ctx)
+        page = values["page"]
+        built.many["components"] = [ctx.lookup("status_page_components", (page, name)) for name in values["components"]]
+        return built
 
     def clean_exclude(self) -> list[str]:
-        return ["page", "sources"]
+        return [*super().clean_exclude(), "components", "silences", "created_by"]

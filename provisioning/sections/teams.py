@@ -7,12 +7,13 @@ from typing import Any, ClassVar
 
 from accounts.models import Team
 from provisioning.context import Context
-from provisioning.sections.base import STRING, Built, Field, Key, Section, from_model
+from provisioning.sections.base import STRING, Field, Key, Section, from_model
 
 
 class Teams(Section):
     name = "teams"
     title = "Teams (owners of every other object)"
+    model = Team
     key_fields = ("slug",)
     teamed = False
     prunable = False
@@ -20,6 +21,7 @@ class Teams(Section):
         from_model(Team, "slug", "slug", STRING, description="The team's slug: its natural key."),
         from_model(Team, "name", "name", STRING, description="Display name, unique."),
     )
+    plain = ("slug", "name")
 
     def item_is_global(self, item: dict[str, Any]) -> bool:
         return False
@@ -35,14 +37,3 @@ class Teams(Section):
 
     def team_of(self, obj: Any) -> str | None:
         return str(obj.slug)
-
-    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        return {"slug": obj.slug, "name": obj.name}
-
-    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
-        team = obj or Team()
-        team.slug, team.name = values["slug"], values["name"]
-        return Built(team)
-
-    def clean_exclude(self) -> list[str]:
-        return []

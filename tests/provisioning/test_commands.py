@@ -35,8 +35,11 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
     assert "sources.yaml" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "alert_rules.yaml",
+        "boards.yaml",
         "channels.yaml",
         "flags.yaml",
+        "maintenance_windows.yaml",
+        "objectives.yaml",
         "retention.yaml",
         "silences.yaml",
         "sources.yaml",

@@ -8,8 +8,10 @@ import pytest
 
 from accounts.models import Team
 from alerts.models import AlertRule, NotificationChannel
+from boards.models import Board
 from metrics.defaults import REGIONS
 from metrics.lifecycle.models import RetentionPolicy
+from objectives.models import Objective
 from pollers.models import Source
 from provisioning.apply import apply_files
 from provisioning.document import read_directory
@@ -24,9 +26,9 @@ ENVIRON = {"OPS_WEBHOOK_URL": "http://127.0.0.1:9/hook", "OPS_WEBHOOK_SECRET": "
 def test_it_applies_the_example_directory(setup_settings: Any) -> None:
     files = read_directory(ROOT / "examples" / "config")
     plan = apply_files(files, environ=ENVIRON)
-    # 1 team, 6 sources, 2 channels, 4 rules, 1 status page and its 3 components, 1 retention policy; the
-    # global one exists already with these values.
-    assert plan.counts() == {"create": 18, "change": 0, "delete": 0}
+    # 1 team, 6 sources, 2 channels, 2 objectives, 6 rules, 1 status page, its 3 components and 1 maintenance
+    # window, 1 board, 1 retention policy; the global one exists already with these values.
+    assert plan.counts() == {"create": 24, "change": 0, "delete": 0}
     team = Team.objects.get(slug="platform")
     assert sorted(Source.objects.filter(team=team).values_list("slug", flat=True)) == sorted(REGIONS)
     # The URLs seed_demo makes, at the simulator's default port.
@@ -41,4 +43,9 @@ def test_it_applies_the_example_directory(setup_settings: Any) -> None:
     assert (page.team, page.published) == (team, True)
     europe = page.components.get(name="Europe")
     assert sorted(s.slug for s in europe.sources.all()) == ["eu-central", "eu-west"]
+    burning = AlertRule.objects.get(name="Availability budget burning")
+    assert burning.objective == Objective.objects.get(team=team, name="Demo availability")
+    window = page.maintenance_windows.get()
+    assert sorted(s.source.slug for s in window.silences.all()) == ["eu-central", "eu-west"]
+    assert Board.objects.get(slug="demo-regions").document()["panels"][1]["sources"] == ["tag:demo"]
     assert not make_plan(files, environ=ENVIRON).has_changes

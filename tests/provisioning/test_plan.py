@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -12,16 +13,18 @@ from django.db import IntegrityError
 
 from accounts.models import AuditEvent, Role, Team
 from alerts.models import AlertRule, NotificationChannel, Silence
+from boards.models import Board
 from metrics.lifecycle.models import RetentionPolicy
+from objectives.models import Objective
 from pollers.models import Source
 from provisioning.apply import apply_files
 from provisioning.export import export_files
 from provisioning.models import Flag
 from provisioning.plan import make_plan
 from provisioning.problems import ConfigInvalid
-from statuspages.models import Component, StatusPage
+from statuspages.models import Component, MaintenanceWindow, StatusPage
 from tests.alerts.support import make_channel, make_rule
-from tests.factories import add_member, make_source, make_team, make_user
+from tests.factories import add_member, make_board, make_objective, make_source, make_team, make_user
 from tests.provisioning.support import counts, problems, text
 
 pytestmark = pytest.mark.django_db
@@ -71,6 +74,37 @@ def build_setup() -> None:
     page = StatusPage.objects.create(team=blue, slug="blue-status", title="Blue status", published=True)
     component = Component.objects.create(page=page, name="API", order=2)
     component.sources.set([source])
+    window = MaintenanceWindow.objects.create(
+        page=page,
+        title="Database upgrade",
+        body="Reads stay up.",
+        starts_at=datetime(2030, 2, 1, 22, tzinfo=UTC),
+        ends_at=datetime(2030, 2, 2, 1, 30, tzinfo=UTC),
+    )
+    window.components.set([component])  # keeps a silence for us-east: not a silence of the files
+    budget = make_objective("api availability", team=blue, sources=[source], target=Decimal("99.5"))
+    make_objective("fast answers", team=blue, tag="demo", kind="metric", metric="wait_time", operator="<", bound=250.0)
+    make_rule(
+        name="budget burning",
+        team=blue,
+        kind="burn_rate",
+        metric="",
+        operator="",
+        threshold=None,
+        objective=budget,
+        burn_conditions=[["1h", "5m", 14.4, "page"], ["3d", "6h", 1, "ticket"]],
+    )
+    make_rule(
+        name="wait anomalous",
+        team=blue,
+        kind="anomaly",
+        metric="wait_time",
+        operator="",
+        threshold=None,
+        anomaly_mode="both",
+        sensitivity=4.5,
+    )
+    make_board("Blue waits", team=blue, slug="blue-waits", refresh=30, variables=[{"name": "region", "kind": "region"}])
     flag = Flag.objects.create(name="beta_page", percent=12.5, note="the beta page")
     flag.users.set([grace])
     flag.groups.set([group])
@@ -78,7 +112,18 @@ def build_setup() -> None:
 
 
 def wipe() -> None:
-    for model in (AlertRule, Silence, NotificationChannel, RetentionPolicy, StatusPage, Source, Flag, Team):
+    for model in (
+        Board,
+        AlertRule,
+        Silence,
+        NotificationChannel,
+        RetentionPolicy,
+        StatusPage,
+        Objective,
+        Source,
+        Flag,
+        Team,
+    ):
         model.objects.all().delete()
 
 
@@ -114,6 +159,11 @@ def test_it_round_trips_export_apply_on_an_empty_database_export_byte_identical(
     assert sorted(c.name for c in AlertRule.objects.get(name="cpu high").channels.all()) == ["ops-hook", "ops-mail"]
     assert Flag.objects.get(name="beta_page").teams.get().slug == "blue"
     assert StatusPage.objects.get(slug="blue-status").components.get(name="API").sources.get().slug == "us-east"
+    assert AlertRule.objects.get(name="budget burning").objective == Objective.objects.get(name="api availability")
+    window = MaintenanceWindow.objects.get(title="Database upgrade")
+    assert [s.source.slug for s in window.silences.all()] == ["us-east"]  # made by the window, not by the files
+    assert "Status page maintenance" not in first["silences.yaml"]
+    assert Board.objects.get(slug="blue-waits").document()["panels"][0]["metrics"] == ["cpu_load"]
 
 
 def test_it_plans_creates_changes_field_by_field_and_deletes(setup_settings: Any) -> None:
@@ -250,8 +300,8 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
         "b-rules.yaml:11: alert_rules[2].name: default/cpu is described twice (also at b-rules.yaml:2)",
         "b-rules.yaml:18: channels[0].url: the environment variable MISSING_HOOK_URL is not set",
         "b-rules.yaml:19: channels[0].secret: cannot read the secret file /nonexistent/secret: FileNotFoundError",
-        "b-rules.yaml:20: extra: unknown key (expected: version, teams, sources, channels, alert_rules, silences, "
-        "status_pages, status_page_components, retention, flags)",
+        "b-rules.yaml:20: extra: unknown key (expected: version, teams, sources, channels, objectives, alert_rules, "
+        "silences, status_pages, status_page_components, maintenance_windows, boards, retention, flags)",
     ]
     assert counts() == before
     assert Source.objects.get(slug="good").url == "http://127.0.0.1:9/old-url"

@@ -1,0 +1,65 @@
+"""``objectives:``: service level objectives (docs/objectives.md), by name within their team: the sources
+covered (chosen by slug, or a tag), what a good event is, the target and the period. Burn-rate alert
+rules name them (``alert_rules[].objective``), so they are written before the rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from objectives.models import OPERATORS, Objective
+from provisioning.context import Context
+from provisioning.sections.base import (
+    INTEGER,
+    NUMBER,
+    SOURCE,
+    STRING,
+    STRINGS,
+    TEAM,
+    TEAM_FIELD,
+    Built,
+    Field,
+    Key,
+    Ref,
+    Section,
+    from_model,
+)
+
+
+class Objectives(Section):
+    name = "objectives"
+    title = "Service level objectives (docs/objectives.md)"
+    model = Objective
+    key_fields = ("team", "name")
+    fields: ClassVar[tuple[Field, ...]] = (
+        TEAM_FIELD,
+        from_model(Objective, "name", "name", STRING, description="Unique within the team: the natural key."),
+        from_model(Objective, "description", "description", STRING),
+        Field("sources", STRINGS, list, "Slugs of the sources covered (or name a tag).", model_field="sources"),
+        from_model(Objective, "tag", "tag", STRING),
+        from_model(Objective, "kind", "kind", STRING),
+        from_model(Objective, "metric", "metric", STRING),
+        from_model(Objective, "operator", "operator", STRING, enum=("", *OPERATORS)),
+        from_model(Objective, "bound", "bound", NUMBER, default=None, nullable=True),
+        # A float in the files (the model keeps a Decimal): 99.9 is written as people write it.
+        from_model(Objective, "target", "target", NUMBER, default=float(Objective._meta.get_field("target").default)),
+        from_model(Objective, "window_days", "window_days", INTEGER),
+        from_model(Objective, "window_kind", "window_kind", STRING),
+    )
+    plain = ("name", "description", "tag", "kind", "metric", "operator", "bound", "window_days", "window_kind")
+    refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
+    lists: ClassVar[dict[str, Ref]] = {"sources": SOURCE}
+
+    def load(self, ctx: Context) -> dict[Key, Any]:
+        found: dict[Key, Any] = {}
+        for objective in Objective.objects.select_related("team").prefetch_related("sources").order_by("pk"):
+            found.setdefault((objective.team.slug, objective.name), objective)
+        return found
+
+    def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
+        return {**super().actual(obj, ctx), "target": float(obj.target)}
+
+    def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
+        built = super().build(obj, values, ctx)
+        built.instance.target = Decimal(str(values["target"]))
+        return built
