@@ -28,9 +28,9 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from _setup import TemporaryDatabase, temporary_postgres  # noqa: E402
+from _setup import ROOT, TemporaryDatabase, manage, temporary_postgres  # noqa: E402
 from _setup import redis_url as bench_redis_url  # noqa: E402
-from load import CLIENTS, POOL, ROOT, SECONDS, hammer, manage  # noqa: E402
+from load import CLIENTS, POOL, SECONDS, hammer  # noqa: E402
 
 COMPONENTS = 20
 DAYS = 90

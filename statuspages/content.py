@@ -14,6 +14,7 @@ the health generations (statuspages/generations.py), so an edit or a health chan
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import math
 from dataclasses import dataclass, field
@@ -161,17 +162,47 @@ def cache_seconds() -> int:
     return int(settings.STATUS_PAGE_CACHE_SECONDS)
 
 
-def page_content(page: StatusPage, now: datetime | None = None) -> PageContent:
-    """The page's content from the cache, else built and cached (see the module docstring)."""
-    generation = generations.current(generations.page_scope(page.pk), generations.HEALTH)
-    key = f"statuspages:content:{page.pk}:{generation}"
-    if generation is not None and now is None:
-        cached = cache.get(key)
-        if isinstance(cached, PageContent):
-            return cached
-    content = build(page, now or timezone.now())
-    if generation is not None and now is None:
-        cache.set(key, content, cache_seconds())
+def content_scopes(page: StatusPage) -> list[str]:
+    """The generation scopes the page's cached content is built under (statuspages/generations.py)."""
+    return [generations.page_scope(page.pk), generations.HEALTH]
+
+
+def content_key(page_id: int, generation: str) -> str:
+    return f"statuspages:content:{page_id}:{generation}"
+
+
+def version_key(page_id: int) -> str:
+    """Where the cached content's ``version`` is kept beside it, alone and stamped with its generation
+    (statuspages/generations.py ``stamped``): a reader that only needs to know which content is current
+    (the cached HTML, statuspages/public.py) reads a few bytes, not the content."""
+    return f"statuspages:version:{page_id}"
+
+
+class _Unread(enum.Enum):
+    UNREAD = "unread"
+
+
+def page_content(
+    page: StatusPage, now: datetime | None = None, *, generation: str | _Unread | None = _Unread.UNREAD
+) -> PageContent:
+    """The page's content from the cache, else built and cached (see the module docstring).
+
+    ``generation``: the current generation of ``content_scopes(page)`` when the caller already read it
+    (one round trip saved); None when the cache could not say.
+    """
+    if now is not None:
+        return build(page, now)
+    if generation is _Unread.UNREAD:
+        generation = generations.current(*content_scopes(page))
+    if generation is None:  # the cache cannot say which content is current: build, do not cache
+        return build(page, timezone.now())
+    key = content_key(page.pk, generation)
+    cached = cache.get(key)
+    if isinstance(cached, PageContent):
+        return cached
+    content = build(page, timezone.now())
+    # Together, with the same life: a version found means this content is the cached one.
+    cache.set_many({key: content, version_key(page.pk): (generation, content.version)}, cache_seconds())
     return content
 
 

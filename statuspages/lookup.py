@@ -1,6 +1,7 @@
 """Finding a page by slug or by custom host name, cached under the ``pages`` generation.
 
-Every public request starts here, so with a warm cache it costs no database query. Unpublished pages
+Every public request starts here, so with a warm cache it costs no database query and one cache round
+trip (the entry is stamped with the generation, statuspages/generations.py ``current_with``). Unpublished pages
 are found too: whether a visitor may see one is statuspages/access.py's question.
 """
 
@@ -16,17 +17,17 @@ _MISSING = "missing"
 
 
 def _cached(key_part: str, **filters: str) -> StatusPage | None:
-    generation = generations.current(generations.PAGES)
-    key = f"statuspages:lookup:{key_part}:{generation}"
+    key = f"statuspages:lookup:{key_part}"
+    generation, found = generations.current_with([generations.PAGES], [key])
     if generation is not None:
-        found = cache.get(key)
-        if isinstance(found, StatusPage):
-            return found
-        if found == _MISSING:
+        entry = generations.stamped(found.get(key), generation)
+        if isinstance(entry, StatusPage):
+            return entry
+        if entry == _MISSING:
             return None
     page = StatusPage.objects.filter(**filters).first()
     if generation is not None:
-        cache.set(key, page if page is not None else _MISSING, LOOKUP_SECONDS)
+        cache.set(key, (generation, page if page is not None else _MISSING), LOOKUP_SECONDS)
     return page
 
 

@@ -8,22 +8,21 @@ client IP is rate limited. What is shown comes from statuspages/content.py only.
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
 from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods
 
-from statuspages import access, generations, lookup
+from statuspages import access, lookup
 from statuspages.access import Access
-from statuspages.content import cache_seconds, page_content
+from statuspages.content import page_content
 from statuspages.models import StatusPage, Visibility
+from statuspages.page_html import page_html
 
 # Nothing but our own script and styles; no frames, no plugins, no base tag, forms only to ourselves.
 STRICT_CSP: dict[str, list[str]] = {
@@ -112,34 +111,8 @@ def status_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     page = _gate(request, slug)
     if isinstance(page, HttpResponse):
         return page
-    content = page_content(page)
-    context: dict[str, Any] = {
-        "page": page,
-        "content": content,
-        "root": page_root(request, page),
-        "preview": not page.published,
-    }
-    response = HttpResponse(_page_html(page, context))
+    response = HttpResponse(page_html(page, page_root(request, page)), content_type="text/html; charset=utf-8")
     return _strict(_cache_headers(response, page), page)
-
-
-def _page_html(page: StatusPage, context: dict[str, Any]) -> str:
-    """The rendered page, cached beside its content under the same generation.
-
-    Rendering ninety bars per component is most of a warm request's time, and the HTML is the same for
-    every visitor allowed to see the page: keyed by what the context varies on (the content's version,
-    the address root, preview), it is rendered once per change instead of once per visitor.
-    """
-    generation = generations.current(generations.page_scope(page.pk), generations.HEALTH)
-    if generation is None:  # the cache is down: render every time rather than risk a stale page
-        return loader.render_to_string("statuspages/public/page.html", context)
-    root = hashlib.sha256(str(context["root"]).encode()).hexdigest()[:12]
-    key = f"statuspages:html:{page.pk}:{generation}:{context['content'].version}:{root}:{int(context['preview'])}"
-    html = cache.get(key)
-    if not isinstance(html, str):
-        html = loader.render_to_string("statuspages/public/page.html", context)
-        cache.set(key, html, cache_seconds())
-    return html
 
 
 @require_GET

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test import Client
@@ -17,9 +18,12 @@ from accounts.models import Role
 from metrics.stores import get_store
 from pollers.models import Source, SourceAlertLevel
 from pollers.signals import health_changed
+from statuspages import generations
+from statuspages.content import content_key, content_scopes, version_key
 from statuspages.hosts import could_be_custom
 from statuspages.models import (
     HOST_NAME,
+    Component,
     Impact,
     Incident,
     IncidentStatus,
@@ -241,6 +245,24 @@ def test_it_renders_20_components_cold_in_at_most_10_round_trips_and_warm_in_non
     # The SQL metric store shares the default database, so every store round trip is counted here too.
     assert len(cold.captured_queries) <= 10, [q["sql"][:80] for q in cold.captured_queries]
     assert len(warm.captured_queries) == 0
+
+
+def test_it_serves_its_cached_html_only_while_the_content_it_came_from_is_the_cached_one(
+    client: Client, page: Any
+) -> None:
+    component = make_component(page, "Public API", [healthy(make_source("api-1"))])
+    assert "Public API" in get(client, "/status/acme/").content.decode()  # rendered and cached
+    # A change no receiver reports (so no generation moves), then the cached content expires: the
+    # content is built again, and the HTML rendered from the old content must not outlive it.
+    Component.objects.filter(pk=component.pk).update(name="Public REST API")
+    generation = generations.current(*content_scopes(page))
+    assert generation is not None
+    cache.delete_many([content_key(page.pk, generation), version_key(page.pk)])
+
+    html = get(client, "/status/acme/").content.decode()
+
+    assert "Public REST API" in html
+    assert get(client, "/status/acme/state.json").json()["version"] in html
 
 
 # --- who may see it -------------------------------------------------------------------------------
