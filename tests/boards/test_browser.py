@@ -6,6 +6,7 @@ layout. Screenshots (light, dark, 375 px) go to docs/images/.
 
 from __future__ import annotations
 
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -32,6 +33,10 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         running.feed("seed", str(running.simulator_port), timeout=600)
         running.start_simulator_and_poller(timeout=180)
         running.start_web(timeout=180)
+        # The first request loads the views and compiles the templates: on a loaded machine it outlasts a
+        # page's 15 s, so it is made here, waited for by its answer (the login page), before any page opens.
+        with urllib.request.urlopen(running.url + "/accounts/login/", timeout=300) as first:  # noqa: S310 - http://127.0.0.1
+            assert first.status == 200
         yield running
     finally:
         running.stop()
