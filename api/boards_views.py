@@ -51,6 +51,7 @@ BOARD_OUTLINE = {
         "refresh": {"enum": list(spec.REFRESH_CHOICES)},
         "variables": {"type": "array", "items": {"type": "object"}},
         "panels": {"type": "array", "items": {"type": "object"}, "maxItems": spec.MAX_PANELS},
+        "phone_order": {"type": "array", "items": {"type": "string"}, "maxItems": spec.MAX_PANELS},
     },
 }
 BOARD_BODY = {"requestBody": {"required": True, "content": {"application/json": {"schema": BOARD_OUTLINE}}}}

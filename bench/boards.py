@@ -30,12 +30,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+# The repository ahead of bench/ (the script's own directory, where _setup is found): bench/alerts.py
+# must not shadow the alerts app.
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
 
+from _setup import nx_server, sql_backend, sqlite_config, temporary_postgres  # noqa: E402 - shared bench set-up
 from pymongo import monitoring  # noqa: E402
-from store import nx_server, postgres_database, sql_backend  # noqa: E402 - bench/store.py's backends
 
 SOURCES = ["us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast"]
 METRICS = [f"m{i:02d}" for i in range(12)]
@@ -225,23 +226,15 @@ def main() -> int:
     print(f"board: 12 time-series panels x {len(SOURCES)} sources, {DAYS} days, {REPEAT} runs (medians)")
     print(HEADER, flush=True)
     failed: list[str] = []
-    with tempfile.TemporaryDirectory() as tmp:
-        sqlite = {
-            "ENGINE": "django.db.backends.sqlite3",
-            "NAME": f"{tmp}/bench.sqlite3",
-            "OPTIONS": {"timeout": 20, "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"},
-        }
-        with sql_backend("bench_sqlite", sqlite) as store:
-            load(store)
-            failed += report(measure("sqlite", store, lambda: sql_statements("bench_sqlite")))
-    server = (
-        os.environ.get("BENCH_DATABASE_URL")
-        or os.environ.get("TEST_DATABASE_URL")
-        or "postgres://postgres@127.0.0.1:5432/postgres"
-    )
-    with postgres_database(server) as pg:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        sql_backend("bench_sqlite", sqlite_config(f"{tmp}/bench.sqlite3")) as store,
+    ):
+        load(store)
+        failed += report(measure("sqlite", store, lambda: sql_statements("bench_sqlite")))
+    with temporary_postgres("boards") as pg:
         if pg is not None:
-            with sql_backend("bench_postgres", pg) as store:
+            with sql_backend("bench_postgres", pg.django) as store:
                 load(store)
                 failed += report(measure("postgres", store, lambda: sql_statements("bench_postgres")))
     with nx_server() as url:

@@ -64,7 +64,8 @@ class Board(TeamOwned):
     def document(self) -> dict[str, Any]:
         """The board in the import/export format (boards.spec), from its newest version."""
         latest = self.latest_version()
-        panels = latest.document.get("panels", []) if latest is not None else []
+        stored = latest.document if latest is not None else {}
+        layout = {"phone_order": stored["phone_order"]} if "phone_order" in stored else {}
         return {
             "format": spec.FORMAT,
             "title": self.title,
@@ -73,7 +74,8 @@ class Board(TeamOwned):
             "time_range": self.time_range,
             "refresh": self.refresh,
             "variables": self.variables,
-            "panels": panels,
+            "panels": stored.get("panels", []),
+            **layout,
         }
 
     @classmethod

@@ -2,7 +2,8 @@
 configuration-as-code files accept (docs/boards.md, "The board document").
 
 ``validate`` checks a document against ``SCHEMA`` (JSON Schema) and the rules a schema cannot say
-(unique panel ids, panels inside the 12-column grid, ``$variables`` that exist), and raises
+(unique panel ids, panels inside the 12-column grid, ``$variables`` that exist, a phone order of panels
+that exist), and raises
 ``SpecError`` with one message per problem, each naming its path (``panels[2].metrics[0]``).
 Nothing here reads the database: which sources a selector names is decided when a panel is drawn.
 """
@@ -43,8 +44,9 @@ VARIABLE_USE = re.compile(r"\$([a-z][a-z0-9_]{0,31})")
 _sources = {"type": "array", "items": {"type": "string", "pattern": SELECTOR}, "minItems": 1, "maxItems": 32}
 _metrics = {"type": "array", "items": {"type": "string", "pattern": METRIC}, "minItems": 1, "maxItems": 16}
 _metric = {"type": "string", "pattern": METRIC}
+PANEL_ID = r"^[A-Za-z0-9_-]{1,32}$"
 _layout = {
-    "id": {"type": "string", "pattern": r"^[A-Za-z0-9_-]{1,32}$"},
+    "id": {"type": "string", "pattern": PANEL_ID},
     "type": {"enum": list(PANEL_TYPES)},
     "title": {"type": "string", "maxLength": 120},
     "x": {"type": "integer", "minimum": 0, "maximum": GRID_COLUMNS - 1},
@@ -91,6 +93,14 @@ SCHEMA: dict[str, Any] = {
                     "default": {"type": "string", "maxLength": 64},
                 },
             },
+        },
+        # The panels' order in the one-column (phone) layout, by id; panels not listed follow in the 12-column
+        # layout's reading order (top to bottom, then left to right). Absent: that reading order alone.
+        "phone_order": {
+            "type": "array",
+            "maxItems": MAX_PANELS,
+            "uniqueItems": True,
+            "items": {"type": "string", "pattern": PANEL_ID},
         },
         "panels": {
             "type": "array",
@@ -198,3 +208,6 @@ def _check_rules(doc: dict[str, Any], problems: dict[str, list[str]]) -> None:
             problems.setdefault(f"{where}.metrics", []).append(
                 f"sources x metrics must be at most {MAX_SERIES_PER_PANEL} per panel"
             )
+    for index, panel_id in enumerate(doc.get("phone_order", [])):
+        if panel_id not in seen:
+            problems.setdefault(f"phone_order[{index}]", []).append(f"no panel with id {panel_id!r}")

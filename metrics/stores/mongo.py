@@ -89,6 +89,17 @@ HISTORY_PAGE_INDEX = [("source", ASCENDING), ("fetched_at", DESCENDING), ("seque
 CAS_DEADLINE_SECONDS = 10.0
 # BSON documents stop at 16 MiB; keep room for the metrics and diff stored beside the payload.
 MAX_DOCUMENT_PAYLOAD_BYTES = 7 * 1024 * 1024
+# The batch size of the reads behind a chart (series, series_many, rollups, latest_all): everything in the
+# first reply. Without one the server answers 101 documents and the driver sends a getMore per further
+# batch (nx-27017: 101 documents each, so a 30-day panel of 6 sources cost ~44 round trips). The server
+# still ends a batch at 16 MiB, far above what a chart's projected documents weigh.
+ONE_BATCH = 1 << 30
+# What series_many reads of a rollup bucket: its key, the parts series_from_parts adds up, and where the
+# samples not rolled up yet begin.
+ROLLUP_SERIES_FIELDS = {
+    "_id": 0,
+    **dict.fromkeys(("source", "metric", "start_ms", "count", "min", "max", "sum", "last_at_ms"), 1),
+}
 
 
 def metric_key(name: str) -> str:
@@ -362,7 +373,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
 
     def latest_all(self) -> dict[str, Snapshot]:
         with self.driver_errors("latest_all"):
-            docs = list(self.latest_collection.find({}, {"diff_json": 0}))
+            docs = list(self.latest_collection.find({}, {"diff_json": 0}).batch_size(ONE_BATCH))
         return {doc["source"]: _snapshot(doc) for doc in docs}
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
@@ -435,7 +446,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             {"$sort": {"_id": 1}},
         ]
         with self.driver_errors(f"series {source}.{metric}"):
-            rows = list(self.history_collection.aggregate(pipeline))
+            rows = list(self.history_collection.aggregate(pipeline, batchSize=ONE_BATCH))
         return [
             SeriesBucket(
                 start=datetime.fromtimestamp(int(row["_id"]) / 1000, tz=UTC),
@@ -467,7 +478,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
         newest: dict[SeriesKey, int] = {}
         with self.driver_errors("series_many rollups"):
-            docs = list(self.rollup_collection.find(query))
+            docs = list(self.rollup_collection.find(query, ROLLUP_SERIES_FIELDS).batch_size(ONE_BATCH))
         for doc in docs:
             key = SeriesKey(doc["source"], doc["metric"])
             if key in parts:
@@ -491,9 +502,9 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             "fetched_at": {"$gte": to_millis(start), "$lt": to_millis(end)},
         }
         # The whole metrics sub-document: nx-27017 answers a dotted projection with flat "metrics.x" keys.
-        projection = {"source": 1, "epoch_ms": 1, "metrics": 1}
+        projection = {"_id": 0, "source": 1, "epoch_ms": 1, "metrics": 1}
         with self.driver_errors("series_many tail"):
-            tail = list(self.history_collection.find(tail_query, projection))
+            tail = list(self.history_collection.find(tail_query, projection).batch_size(ONE_BATCH))
         for doc in tail:
             at_ms = int(doc["epoch_ms"])
             values = doc.get("metrics") or {}
@@ -541,7 +552,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         ]
         result: dict[SeriesKey, list[SeriesBucket]] = {key: [] for key in wanted}
         with self.driver_errors("series_many"):
-            rows = list(self.history_collection.aggregate(pipeline))
+            rows = list(self.history_collection.aggregate(pipeline, batchSize=ONE_BATCH))
         for row in rows:
             source, _, bucket_ms = str(row["_id"]).rpartition("|")
             at = datetime.fromtimestamp(int(float(bucket_ms)) / 1000, tz=UTC)
@@ -615,7 +626,11 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         if metric is not None:
             query["metric"] = metric
         with self.driver_errors(f"rollups {source}"):
-            docs = list(self.rollup_collection.find(query).sort([("metric", ASCENDING), ("start_ms", ASCENDING)]))
+            docs = list(
+                self.rollup_collection.find(query)
+                .sort([("metric", ASCENDING), ("start_ms", ASCENDING)])
+                .batch_size(ONE_BATCH)
+            )
         return [_rollup_bucket(doc) for doc in docs]
 
     def rollups_of(

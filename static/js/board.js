@@ -2,7 +2,9 @@
    (or .../preview while editing unsaved panels), redrawn on the board's auto-refresh and on
    every live update of a source the board shows. Editing (operators and admins): add, edit, remove,
    drag and resize panels, or move them with the keyboard; save a version, restore one, duplicate,
-   import and export the JSON document (docs/boards.md). */
+   import and export the JSON document (docs/boards.md). Under PHONE_BELOW px the grid is one column
+   whose order is the document's phone_order: a move there changes that order, never the 12-column
+   layout. */
 (function () {
   "use strict";
   var DI = window.DI;
@@ -22,6 +24,8 @@
   var fetching = null;
   var shownSources = {};
   var CELL_HEIGHT = 64;
+  var PHONE_BELOW = 700; // grid width in px under which the board is one column (docs/boards.md)
+  var phone = false; // the grid shows the one-column layout
 
   var grid = GridStack.init(
     {
@@ -34,7 +38,6 @@
       handle: ".panel-head",
       resizable: { handles: "se" },
       alwaysShowResizeHandle: true, // in the editor: the corner to drag is always there to see
-      columnOpts: { breakpoints: [{ w: 700, c: 1 }] },
     },
     gridEl
   );
@@ -96,14 +99,18 @@
     return b;
   }
 
-  function panelElement(panel) {
+  /* Where a panel sits: its 12-column place, or in the one-column layout its slot (x 0, its height,
+     below the panels before it in the phone order), not resizable there (a height is the 12-column one). */
+  function panelElement(panel, slot) {
     var item = document.createElement("div");
+    var at = slot || panel;
     item.className = "grid-stack-item";
     item.setAttribute("gs-id", panel.id);
-    item.setAttribute("gs-x", panel.x);
-    item.setAttribute("gs-y", panel.y);
-    item.setAttribute("gs-w", panel.w);
-    item.setAttribute("gs-h", panel.h);
+    item.setAttribute("gs-x", at.x);
+    item.setAttribute("gs-y", at.y);
+    item.setAttribute("gs-w", at.w);
+    item.setAttribute("gs-h", at.h);
+    if (slot) item.setAttribute("gs-no-resize", "true");
     var content = document.createElement("section");
     content.className = "grid-stack-item-content board-panel";
     content.setAttribute("data-panel", panel.id);
@@ -129,10 +136,45 @@
     return item;
   }
 
+  /* The 12-column layout's reading order: top to bottom, then left to right. */
+  function readingOrder() {
+    return doc.panels.slice().sort(function (a, b) { return a.y - b.y || a.x - b.x; })
+      .map(function (p) { return p.id; });
+  }
+
+  /* The one-column order: the panels phone_order lists, as listed, then the others in reading order. */
+  function phoneOrder() {
+    var listed = (doc.phone_order || []).filter(function (id) { return panelById(id) !== null; });
+    return listed.concat(readingOrder().filter(function (id) { return listed.indexOf(id) < 0; }));
+  }
+
+  /* Keep phone_order only while it differs from the reading order (absent, the phone follows the grid). */
+  function setPhoneOrder(order) {
+    if (order.join("\n") === readingOrder().join("\n")) delete doc.phone_order;
+    else doc.phone_order = order;
+  }
+
+  function phoneSlots() {
+    var slots = {};
+    var y = 0;
+    phoneOrder().forEach(function (id) {
+      var h = panelById(id).h;
+      slots[id] = { x: 0, y: y, w: 1, h: h };
+      y += h;
+    });
+    return slots;
+  }
+
+  function narrow() { return gridEl.clientWidth > 0 && gridEl.clientWidth < PHONE_BELOW; }
+
+  /* (Re)create every panel for the current width: the 12-column layout, or the one-column phone order. */
   function build() {
     grid.removeAll(true);
+    phone = narrow();
+    grid.column(phone ? 1 : config.columns, "none"); // an empty grid: nothing for gridstack to re-lay out
+    var slots = phone ? phoneSlots() : {};
     doc.panels.forEach(function (panel) {
-      var el = panelElement(panel);
+      var el = panelElement(panel, slots[panel.id]);
       gridEl.appendChild(el);
       grid.makeWidget(el);
     });
@@ -142,13 +184,19 @@
     syncLayout();
   }
 
-  /* Read positions back from the grid into the document (after drag, resize, keyboard or compaction). */
+  /* Read positions back from the grid into the document (after drag, resize, keyboard or compaction):
+     the 12-column places, or in the one-column layout only the order, top to bottom. */
   function syncLayout() {
-    grid.getGridItems().forEach(function (el) {
-      var node = el.gridstackNode;
-      var panel = node && panelById(String(node.id));
-      if (!panel) return;
-      if (grid.getColumn() !== config.columns) return; // the one-column phone layout is not the board's layout
+    var nodes = grid.getGridItems().map(function (el) { return el.gridstackNode; })
+      .filter(function (node) { return node && panelById(String(node.id)); });
+    if (phone) {
+      if (nodes.length !== doc.panels.length) return; // mid-build: not every panel is on the grid yet
+      nodes.sort(function (a, b) { return a.y - b.y; });
+      setPhoneOrder(nodes.map(function (node) { return String(node.id); }));
+      return;
+    }
+    nodes.forEach(function (node) {
+      var panel = panelById(String(node.id));
       panel.x = node.x;
       panel.y = node.y;
       panel.w = node.w;
@@ -163,11 +211,31 @@
   });
   grid.on("resizestop", function () { if (lastData) render(lastData); });
 
+  /* One-column layout: Up and Down move the focused panel one place in the phone order. */
+  function movePhonePanel(id, step) {
+    var order = phoneOrder();
+    var from = order.indexOf(id);
+    var to = Math.max(0, Math.min(order.length - 1, from + step));
+    order.splice(to, 0, order.splice(from, 1)[0]);
+    setPhoneOrder(order);
+    dirty = true;
+    build();
+    say("Moved to place " + (to + 1) + " of " + order.length + ".");
+    gridEl.querySelector('.board-panel[data-panel="' + CSS.escape(id) + '"]').focus();
+    if (lastData) render(lastData);
+  }
+
   function onPanelKey(event, item) {
     if (!editing || event.target !== item.firstChild) return;
     var dx = { ArrowLeft: -1, ArrowRight: 1 }[event.key] || 0;
     var dy = { ArrowUp: -1, ArrowDown: 1 }[event.key] || 0;
     if (!dx && !dy) return;
+    if (phone) {
+      if (!dy || event.shiftKey) return; // no widths in one column; heights are the 12-column layout's
+      event.preventDefault();
+      movePhonePanel(String(item.gridstackNode.id), dy);
+      return;
+    }
     event.preventDefault();
     var node = item.gridstackNode;
     var change = event.shiftKey
@@ -381,10 +449,13 @@
 
   function exportable() {
     syncLayout();
-    return {
+    var out = {
       format: doc.format, title: doc.title, time_range: doc.time_range, refresh: doc.refresh,
       variables: doc.variables || [], panels: doc.panels,
     };
+    var order = (doc.phone_order || []).filter(function (id) { return panelById(id) !== null; });
+    if (order.length) out.phone_order = order;
+    return out;
   }
 
   function setEditing(on) {
@@ -424,10 +495,14 @@
 
   function addPanel(panel) {
     doc.panels.push(panel);
-    var el = panelElement(panel);
-    gridEl.appendChild(el);
-    grid.makeWidget(el);
-    syncLayout();
+    if (phone) {
+      build(); // its one-column slot: last, unless phone_order already lists it
+    } else {
+      var el = panelElement(panel);
+      gridEl.appendChild(el);
+      grid.makeWidget(el);
+      syncLayout();
+    }
     dirty = true;
     document.getElementById("board-empty").hidden = true;
     say("Added a " + panel.type + " panel.");
@@ -638,7 +713,10 @@
 
   window.addEventListener("resize", function () {
     clearTimeout(liveTimer);
-    liveTimer = setTimeout(function () { if (lastData) render(lastData); }, 200);
+    liveTimer = setTimeout(function () {
+      if (narrow() !== phone) build(); // crossed PHONE_BELOW: the other layout
+      if (lastData) render(lastData);
+    }, 200);
   });
 
   var liveUpdates = 0;

@@ -42,6 +42,17 @@ def test_it_duplicates_a_board_with_a_fresh_slug_and_history() -> None:
     assert copy.document()["panels"] == board.document()["panels"]
 
 
+def test_it_exports_the_phone_order_of_the_version_it_reads() -> None:
+    board = make_board("Ops")
+    assert "phone_order" not in board.document()
+    phone = board_document("Ops", phone_order=["cpu"])
+    board.save_document(phone, None)
+    assert board.document()["phone_order"] == ["cpu"]
+    assert board.duplicate(None).document()["phone_order"] == ["cpu"]
+    board.restore(1, None)
+    assert "phone_order" not in board.document()
+
+
 def test_it_lets_viewers_read_and_operators_edit_their_teams_boards() -> None:
     blue, red = make_team("blue"), make_team("red")
     board = make_board("Blue board", team=blue)

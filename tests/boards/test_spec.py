@@ -58,6 +58,8 @@ def test_it_accepts_every_panel_type() -> None:
         (lambda d: d["panels"].append(copy.deepcopy(d["panels"][0])), "panels[1].id", "used by another panel"),
         (lambda d: d.update(time_range="2y"), "time_range", "must be one of"),
         (lambda d: d["panels"][0].pop("sources"), "panels[0].sources", "required"),
+        (lambda d: d.update(phone_order=["cpu", "gone"]), "phone_order[1]", "no panel with id 'gone'"),
+        (lambda d: d.update(phone_order=["cpu", "cpu"]), "phone_order", "non-unique"),
     ],
 )
 def test_it_names_the_path_of_each_problem(change: Any, path: str, words: str) -> None:
@@ -71,3 +73,13 @@ def test_it_names_the_path_of_each_problem(change: Any, path: str, words: str) -
 def test_it_refuses_what_is_not_a_document() -> None:
     assert "$" in problems_of(["not", "an", "object"])
     assert "format" in problems_of({"title": "x", "panels": []})
+
+
+def test_it_keeps_a_phone_order_beside_the_grid_layout() -> None:
+    second = {"id": "mem", "type": "stat", "x": 6, "y": 0, "w": 3, "h": 2, "sources": ["*"], "metric": "memory"}
+    doc = board_document(phone_order=["mem", "cpu"])
+    doc["panels"].append(second)
+    checked = spec.validate(doc)
+    assert checked["phone_order"] == ["mem", "cpu"]
+    assert [(p["x"], p["y"]) for p in checked["panels"]] == [(0, 0), (6, 0)]  # the 12-column layout untouched
+    assert "phone_order" not in spec.validate(board_document())  # absent: the grid's reading order

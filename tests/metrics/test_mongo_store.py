@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from pymongo import monitoring
 
 from metrics.stores.base import PayloadError, SourceSpec, StoreError
 from metrics.stores.mongo import MongoMetricStore
@@ -256,3 +257,83 @@ def test_it_has_nothing_to_do_for_the_sql_store(settings: Any) -> None:
     out = StringIO()
     call_command("ensure_indexes", stdout=out)
     assert "manage.py migrate" in out.getvalue()
+
+
+# --- round trips: a chart's reads come back in one batch each --------------------------------------
+
+
+class CommandLog(monitoring.CommandListener):
+    """The names of the commands a client sent (a pymongo command listener): one per round trip."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.names.append(event.command_name)
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+@pytest.fixture
+def counted(mongodb_url: str) -> Iterator[tuple[MongoMetricStore, CommandLog]]:
+    log = CommandLog()
+    client = client_for(mongodb_url, event_listeners=[log])
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    made = MongoMetricStore(client, name)
+    made.ensure_schema()
+    try:
+        yield made, log
+    finally:
+        client.drop_database(name)
+        client.close()
+
+
+def test_it_reads_a_multi_source_panel_without_a_get_more(counted: tuple[MongoMetricStore, CommandLog]) -> None:
+    from metrics.rollups import RollupBucket
+    from metrics.stores.base import HistoryEntry, SeriesKey
+
+    store, log = counted
+    sources, metrics, hours = ["s0", "s1", "s2"], ["cpu", "online"], 48
+    # 288 hourly buckets and 120 samples after them: each read is past the 101 documents of a default first batch.
+    store.write_rollups(
+        [
+            RollupBucket(
+                source, metric, "1h", T0 + timedelta(hours=h), 1, h, h, h, h, T0 + timedelta(hours=h, minutes=30)
+            )
+            for source in sources
+            for metric in metrics
+            for h in range(hours)
+        ]
+    )
+    tail_start = T0 + timedelta(hours=hours)
+    store.restore_history(
+        [
+            HistoryEntry(
+                "",
+                source,
+                f"{source}-{i}",
+                {},
+                {"cpu": i, "online": 2 * i},
+                [],
+                tail_start + timedelta(minutes=i),
+                i + 1,
+            )
+            for source in sources
+            for i in range(40)
+        ]
+    )
+    keys = [SeriesKey(source, metric) for source in sources for metric in metrics]
+
+    log.names.clear()
+    found = store.series_many(keys, T0, tail_start + timedelta(hours=1), timedelta(hours=1), "1h")
+    assert log.names == ["find", "find"]  # the rollups, then the samples not rolled up yet: no getMore
+    assert all(len(found[key]) == hours + 1 and found[key][-1].count == 40 for key in keys)
+
+    log.names.clear()
+    raw = store.series_many(keys, tail_start, tail_start + timedelta(hours=1), timedelta(minutes=1), "raw")
+    assert log.names == ["aggregate"]  # 120 (source, minute) groups in the first batch
+    assert all(len(raw[key]) == 40 for key in keys)
