@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import services
+from tests.migrated_sqlite import migrate_into
 from tests.paths import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -58,6 +59,8 @@ def chromium() -> Iterator[Any]:
 USERNAME = "browser"
 PASSWORD = "browser-test-password-1"  # a throwaway account in a throwaway database
 INTERVAL = 5  # seconds between polls: the shortest a source allows, so changes show quickly
+# Where the session's first stack collected the static files.
+_collected: dict[str, Path] = {}
 
 
 @dataclass
@@ -96,6 +99,22 @@ class Stack:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    def prepare(self, timeout: float = 600) -> None:
+        """A migrated database and the collected static files, as a deploy leaves them.
+
+        Both depend on the source tree alone (DEBUG is always off here), and collectstatic compresses every
+        file: run per stack, the two took minutes of CPU on two shared cores and put each module's first test
+        past its timeout. The database is a copy of the session's migrated one (tests/migrated_sqlite.py);
+        the session's first stack collects the static files and every later one reads the same files.
+        """
+        migrate_into(self.var_dir, self.env, timeout)
+        collected = _collected.get("static")
+        if collected is None:
+            self.manage("collectstatic", "--noinput", "-v0", timeout=timeout)
+            _collected["static"] = self.var_dir / "staticfiles"
+        else:
+            (self.var_dir / "staticfiles").symlink_to(collected, target_is_directory=True)
 
     def manage(self, *args: str, timeout: float = 120) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=timeout)

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.migrated_sqlite import migrate_into
 from tests.paths import ROOT
 from tests.simulator import RunningSimulator
 
@@ -35,6 +36,9 @@ class Stack:
             env["REDIS_URL"] = redis_url
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
+
+    def migrate(self) -> None:
+        migrate_into(self.var_dir, self.env)
 
     def manage(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(

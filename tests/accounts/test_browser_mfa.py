@@ -25,8 +25,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     running = Stack(tmp_path_factory.mktemp("mfa-stack"), redis_url)
     running.env["REQUIRE_MFA_FOR_STAFF"] = "true"
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.manage(
             "shell",
             "-c",

@@ -23,8 +23,7 @@ VIOLATIONS = """document.addEventListener('securitypolicyviolation', event => {
 def web(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("docs-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.start_web()
         yield running
     finally:

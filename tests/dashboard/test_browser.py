@@ -22,8 +22,7 @@ REGIONS = ("us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southea
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("browser-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.feed("seed", str(running.simulator_port))
         running.start_simulator_and_poller()
         running.start_web()

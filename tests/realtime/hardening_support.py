@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests import services
 from tests.http_login import login_session
+from tests.migrated_sqlite import migrate_into
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hardening-password-long-enough"
@@ -40,7 +41,7 @@ class Site:
         )
         if redis_url:
             self.env["REDIS_URL"] = redis_url
-        self.manage("migrate", "--noinput")
+        migrate_into(tmp_path, self.env)
         self.manage(
             "shell",
             "-c",

@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests import services
 from tests.http_login import login_session
+from tests.migrated_sqlite import migrate_into
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +98,7 @@ class Stack:
 
 
 def run_stack(stack: Stack) -> Iterator[Stack]:
-    stack.manage("migrate", "--noinput")
+    migrate_into(stack.tmp_path, stack.env)
     stack.manage("seed_demo", "--simulator-port", str(stack.simulator_port))
     stack.manage(
         "shell",

@@ -22,8 +22,7 @@ IMAGES = ROOT / "docs" / "images"
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("statuspage-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.feed("seed", str(running.simulator_port))
         running.feed("statuspage")
         running.start_simulator_and_poller()
