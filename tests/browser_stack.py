@@ -132,7 +132,7 @@ class Stack:
         with open(self.var_dir / f"{name}.log", "ab") as log:
             return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_simulator_and_poller(self, timeout: float = 30) -> None:
+    def start_simulator_and_poller(self, timeout: float = services.PROCESS_START_TIMEOUT) -> None:
         window = "30"  # the simulator's documents drift every 30 s, as upstream's do
         simulator = self._spawn(
             "simulator",
@@ -174,7 +174,7 @@ class Stack:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
             return dict(json.loads(response.read()))
 
-    def start_web(self, timeout: float = 30) -> None:
+    def start_web(self, timeout: float = services.PROCESS_START_TIMEOUT) -> None:
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         self.web = self._spawn("daphne", [*argv, "devops_insights.asgi:application"])
         if not services.wait_for_port("127.0.0.1", self.port, timeout=timeout, proc=self.web):

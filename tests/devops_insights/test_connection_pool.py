@@ -138,7 +138,7 @@ def test_it_holds_64_concurrent_requests_within_the_pool(
             stderr=subprocess.STDOUT,
         )
     try:
-        assert services.wait_for_port("127.0.0.1", port, timeout=60, proc=daphne), log_path.read_text()
+        assert services.wait_for_port("127.0.0.1", port, proc=daphne), log_path.read_text()
         url = f"http://127.0.0.1:{port}/"
 
         def client(_: int) -> list[int]:

@@ -108,7 +108,7 @@ def live_web(tmp_path: Path, live_database: tuple[str, str]) -> Iterator[LiveWeb
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert services.wait_for_port("127.0.0.1", port, timeout=60, proc=web), "daphne did not start"
+        assert services.wait_for_port("127.0.0.1", port, proc=web), "daphne did not start"
         yield LiveWeb(database, port, token)
     finally:
         web.terminate()

@@ -65,7 +65,7 @@ class Site:
         )
         self.processes[name] = proc
         self.ports[name] = port
-        assert services.wait_for_port("127.0.0.1", port, timeout=30, proc=proc), self.log(name)
+        assert services.wait_for_port("127.0.0.1", port, proc=proc), self.log(name)
         return port
 
     def stop(self) -> None:

@@ -116,7 +116,7 @@ def run_stack(stack: Stack) -> Iterator[Stack]:
     stack.start_poller()
     try:
         for port, name in ((stack.simulator_port, "simulator"), (stack.web_port, "web")):
-            if not services.wait_for_port("127.0.0.1", port, timeout=30, proc=stack.processes[name]):
+            if not services.wait_for_port("127.0.0.1", port, proc=stack.processes[name]):
                 pytest.fail(f"{name} did not start\n{stack.logs()}")
         yield stack
     finally:
