@@ -59,6 +59,11 @@ def chromium() -> Iterator[Any]:
 USERNAME = "browser"
 PASSWORD = "browser-test-password-1"  # a throwaway account in a throwaway database
 INTERVAL = 5  # seconds between polls: the shortest a source allows, so changes show quickly
+# The deadline of a page action (navigate, click, wait for a selector): Playwright returns as soon as the page
+# is in the state asked for, so it only matters when something is wrong. 15 s was too short for a login POST on
+# two cores shared with other test runs (daphne answered in 8 s and more); waits whose deadline is what a test
+# asserts (the paused badge, the poller banner) keep their own.
+PAGE_TIMEOUT_MS = 120_000
 # Where the session's first stack collected the static files.
 _collected: dict[str, Path] = {}
 

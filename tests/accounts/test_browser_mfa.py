@@ -13,7 +13,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.browser_stack import ARTIFACTS, Stack, chromium
+from tests.browser_stack import ARTIFACTS, PAGE_TIMEOUT_MS, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 USERNAME = "mfa-browser"
@@ -44,7 +44,7 @@ def page(stack: Stack) -> Iterator[Any]:
     with chromium() as browser:
         context = browser.new_context(base_url=stack.url, viewport={"width": 1100, "height": 900})
         opened = context.new_page()
-        opened.set_default_timeout(15000)
+        opened.set_default_timeout(PAGE_TIMEOUT_MS)
         opened.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
 
         def on_console(message: Any) -> None:

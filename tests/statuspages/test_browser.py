@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_stack import Stack, chromium
+from tests.browser_stack import PAGE_TIMEOUT_MS, Stack, chromium
 from tests.paths import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -45,7 +45,7 @@ class Visit:
         context.setdefault("viewport", {"width": 1100, "height": 900})
         self.context = browser.new_context(base_url=stack.url, **context)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15000)
+        self.page.set_default_timeout(PAGE_TIMEOUT_MS)
         self.problems: list[str] = []
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         self.page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
