@@ -121,10 +121,10 @@ class Stack:
         else:
             (self.var_dir / "staticfiles").symlink_to(collected, target_is_directory=True)
 
-    def manage(self, *args: str, timeout: float = 120) -> None:
+    def manage(self, *args: str, timeout: float = services.COMMAND_TIMEOUT) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=timeout)
 
-    def feed(self, *args: str, timeout: float = 120) -> None:
+    def feed(self, *args: str, timeout: float = services.COMMAND_TIMEOUT) -> None:
         subprocess.run(
             [sys.executable, "-m", "tests.browser_feed", *args],
             cwd=ROOT,

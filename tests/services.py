@@ -38,6 +38,9 @@ def free_port() -> int:
 # on two cores shared with other test runs. wait_for_port returns as soon as the port answers or the process
 # exits, so a generous deadline costs nothing when all is well.
 PROCESS_START_TIMEOUT = 180.0
+# A guard against a hung one-shot ``manage.py`` command in an end-to-end test (migrate, shell, seed): such a
+# command imports Django and may hash a password, over two minutes on one loaded core.
+COMMAND_TIMEOUT = 600.0
 
 
 def wait_for_port(

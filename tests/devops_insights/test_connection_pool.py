@@ -70,7 +70,12 @@ def _environment(tmp_path: Path, database_url: str) -> dict[str, str]:
 
 def _manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=services.COMMAND_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout

@@ -92,7 +92,12 @@ def live_web(tmp_path: Path, live_database: tuple[str, str]) -> Iterator[LiveWeb
 
     def manage(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=services.COMMAND_TIMEOUT,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout

@@ -51,7 +51,12 @@ class Site:
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=services.COMMAND_TIMEOUT,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
