@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from tests import services
+from tests.migrated_sqlite import migrate_into
 from tests.paths import ROOT
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -58,6 +59,13 @@ def chromium() -> Iterator[Any]:
 USERNAME = "browser"
 PASSWORD = "browser-test-password-1"  # a throwaway account in a throwaway database
 INTERVAL = 5  # seconds between polls: the shortest a source allows, so changes show quickly
+# The deadline of a page action (navigate, click, wait for a selector): Playwright returns as soon as the page
+# is in the state asked for, so it only matters when something is wrong. 15 s was too short for a login POST on
+# two cores shared with other test runs (daphne answered in 8 s and more); waits whose deadline is what a test
+# asserts (the paused badge, the poller banner) keep their own.
+PAGE_TIMEOUT_MS = 120_000
+# Where the session's first stack collected the static files.
+_collected: dict[str, Path] = {}
 
 
 @dataclass
@@ -97,10 +105,26 @@ class Stack:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def manage(self, *args: str, timeout: float = 120) -> None:
+    def prepare(self, timeout: float = 600) -> None:
+        """A migrated database and the collected static files, as a deploy leaves them.
+
+        Both depend on the source tree alone (DEBUG is always off here), and collectstatic compresses every
+        file: run per stack, the two took minutes of CPU on two shared cores and put each module's first test
+        past its timeout. The database is a copy of the session's migrated one (tests/migrated_sqlite.py);
+        the session's first stack collects the static files and every later one reads the same files.
+        """
+        migrate_into(self.var_dir, self.env, timeout)
+        collected = _collected.get("static")
+        if collected is None:
+            self.manage("collectstatic", "--noinput", "-v0", timeout=timeout)
+            _collected["static"] = self.var_dir / "staticfiles"
+        else:
+            (self.var_dir / "staticfiles").symlink_to(collected, target_is_directory=True)
+
+    def manage(self, *args: str, timeout: float = services.COMMAND_TIMEOUT) -> None:
         subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, check=True, timeout=timeout)
 
-    def feed(self, *args: str, timeout: float = 120) -> None:
+    def feed(self, *args: str, timeout: float = services.COMMAND_TIMEOUT) -> None:
         subprocess.run(
             [sys.executable, "-m", "tests.browser_feed", *args],
             cwd=ROOT,
@@ -113,7 +137,7 @@ class Stack:
         with open(self.var_dir / f"{name}.log", "ab") as log:
             return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
 
-    def start_simulator_and_poller(self, timeout: float = 30) -> None:
+    def start_simulator_and_poller(self, timeout: float = services.PROCESS_START_TIMEOUT) -> None:
         window = "30"  # the simulator's documents drift every 30 s, as upstream's do
         simulator = self._spawn(
             "simulator",
@@ -155,7 +179,7 @@ class Stack:
         with urllib.request.urlopen(request, timeout=5) as response:  # noqa: S310 - loopback only
             return dict(json.loads(response.read()))
 
-    def start_web(self, timeout: float = 30) -> None:
+    def start_web(self, timeout: float = services.PROCESS_START_TIMEOUT) -> None:
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         self.web = self._spawn("daphne", [*argv, "devops_insights.asgi:application"])
         if not services.wait_for_port("127.0.0.1", self.port, timeout=timeout, proc=self.web):

@@ -8,6 +8,18 @@ import pytest
 
 from tests import services
 
+# pyproject's per-test timeout (180 s) counts the set-up of the fixtures a test is first to use. An end-to-end
+# test's are processes: a migrated database, collected static files, seeded history, daphne, pollers, Chromium,
+# which take minutes on two cores shared with other test runs. This is a guard against a hang, not a wait:
+# the tests wait on state, each wait with its own deadline.
+SLOW_TIMEOUT = 900
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("slow") and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
 
 def pytest_configure(config: pytest.Config) -> None:
     """Give the store contract suite one SQLite and one PostgreSQL alias, whatever the default is."""

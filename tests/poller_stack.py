@@ -10,7 +10,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from tests.migrated_sqlite import migrate_into
 from tests.paths import ROOT
+from tests.services import COMMAND_TIMEOUT
 from tests.simulator import RunningSimulator
 
 
@@ -36,9 +38,17 @@ class Stack:
         self.env = env
         self.procs: list[subprocess.Popen[bytes]] = []
 
+    def migrate(self) -> None:
+        migrate_into(self.var_dir, self.env)
+
     def manage(self, *args: str) -> subprocess.CompletedProcess[bytes]:
         return subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, timeout=120, check=True
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            timeout=COMMAND_TIMEOUT,
+            check=True,
         )
 
     def start_poller(self, *args: str) -> subprocess.Popen[bytes]:

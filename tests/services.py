@@ -34,7 +34,18 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_for_port(host: str, port: int, timeout: float = 15.0, proc: subprocess.Popen[bytes] | None = None) -> bool:
+# How long a process of the product may take to import Django and listen: seconds when idle, over a minute
+# on two cores shared with other test runs. wait_for_port returns as soon as the port answers or the process
+# exits, so a generous deadline costs nothing when all is well.
+PROCESS_START_TIMEOUT = 180.0
+# A guard against a hung one-shot ``manage.py`` command in an end-to-end test (migrate, shell, seed): such a
+# command imports Django and may hash a password, over two minutes on one loaded core.
+COMMAND_TIMEOUT = 600.0
+
+
+def wait_for_port(
+    host: str, port: int, timeout: float = PROCESS_START_TIMEOUT, proc: subprocess.Popen[bytes] | None = None
+) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc is not None and proc.poll() is not None:

@@ -13,7 +13,7 @@ from typing import Any
 import pyotp
 import pytest
 
-from tests.browser_stack import ARTIFACTS, Stack, chromium
+from tests.browser_stack import ARTIFACTS, PAGE_TIMEOUT_MS, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 USERNAME = "mfa-browser"
@@ -25,8 +25,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     running = Stack(tmp_path_factory.mktemp("mfa-stack"), redis_url)
     running.env["REQUIRE_MFA_FOR_STAFF"] = "true"
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.manage(
             "shell",
             "-c",
@@ -45,7 +44,7 @@ def page(stack: Stack) -> Iterator[Any]:
     with chromium() as browser:
         context = browser.new_context(base_url=stack.url, viewport={"width": 1100, "height": 900})
         opened = context.new_page()
-        opened.set_default_timeout(15000)
+        opened.set_default_timeout(PAGE_TIMEOUT_MS)
         opened.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
 
         def on_console(message: Any) -> None:

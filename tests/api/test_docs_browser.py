@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_stack import ARTIFACTS, Stack, chromium
+from tests.browser_stack import ARTIFACTS, PAGE_TIMEOUT_MS, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -23,8 +23,7 @@ VIOLATIONS = """document.addEventListener('securitypolicyviolation', event => {
 def web(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("docs-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.start_web()
         yield running
     finally:
@@ -41,7 +40,7 @@ def test_it_renders_the_docs_page_without_csp_violations(browser: Any, web: Stac
     context = browser.new_context(base_url=web.url, viewport={"width": 1280, "height": 900})
     context.add_init_script(VIOLATIONS)
     page = context.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     problems: list[str] = []
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda message: message.type == "error" and problems.append(f"console: {message.text}"))

@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from dashboard.raw_json import render, stream_compact
 from tests.factories import make_source, member, record
+from tests.services import COMMAND_TIMEOUT
 
 PAGE_LIMIT = 1024 * 1024  # docs/security.md: the drill-down stays under 1 MiB with the default settings
 
@@ -165,7 +166,11 @@ def test_it_serves_the_probe_payload_within_the_documented_size_over_daphne(tmp_
         "get_store().record(s.spec(), doc, datetime.now(UTC))\n"
     )
     subprocess.run(
-        [sys.executable, "manage.py", "shell", "-c", script], cwd=ROOT, env=site.env, check=True, timeout=120
+        [sys.executable, "manage.py", "shell", "-c", script],
+        cwd=ROOT,
+        env=site.env,
+        check=True,
+        timeout=COMMAND_TIMEOUT,
     )
     site.start()
     try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_stack import ARTIFACTS, PASSWORD, USERNAME, Stack, chromium
+from tests.browser_stack import ARTIFACTS, PAGE_TIMEOUT_MS, PASSWORD, USERNAME, Stack, chromium
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 REGIONS = ("us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast")
@@ -22,8 +22,7 @@ REGIONS = ("us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southea
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("browser-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.feed("seed", str(running.simulator_port))
         running.start_simulator_and_poller()
         running.start_web()
@@ -42,7 +41,7 @@ def open_page(browser: Any, stack: Stack, problems: list[str], **context: Any) -
     viewport = context.pop("viewport", {"width": 1280, "height": 900})
     ctx = browser.new_context(base_url=stack.url, viewport=viewport, **context)
     page = ctx.new_page()
-    page.set_default_timeout(15000)
+    page.set_default_timeout(PAGE_TIMEOUT_MS)
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
 
     def on_console(message: Any) -> None:

@@ -28,8 +28,7 @@ def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     # to enrol first is covered by tests/accounts/test_browser_mfa.py.
     running.env["REQUIRE_MFA_FOR_STAFF"] = "false"
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.feed("user")
         running.start_simulator_and_poller()
         running.start_web()

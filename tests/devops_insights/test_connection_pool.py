@@ -70,7 +70,12 @@ def _environment(tmp_path: Path, database_url: str) -> dict[str, str]:
 
 def _manage(env: dict[str, str], *args: str) -> str:
     result = subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=services.COMMAND_TIMEOUT,
     )
     assert result.returncode == 0, result.stderr
     return result.stdout
@@ -138,7 +143,7 @@ def test_it_holds_64_concurrent_requests_within_the_pool(
             stderr=subprocess.STDOUT,
         )
     try:
-        assert services.wait_for_port("127.0.0.1", port, timeout=60, proc=daphne), log_path.read_text()
+        assert services.wait_for_port("127.0.0.1", port, proc=daphne), log_path.read_text()
         url = f"http://127.0.0.1:{port}/"
 
         def client(_: int) -> list[int]:

@@ -92,7 +92,12 @@ def live_web(tmp_path: Path, live_database: tuple[str, str]) -> Iterator[LiveWeb
 
     def manage(*args: str) -> str:
         done = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=services.COMMAND_TIMEOUT,
         )
         assert done.returncode == 0, done.stderr
         return done.stdout
@@ -108,7 +113,7 @@ def live_web(tmp_path: Path, live_database: tuple[str, str]) -> Iterator[LiveWeb
         stderr=subprocess.DEVNULL,
     )
     try:
-        assert services.wait_for_port("127.0.0.1", port, timeout=60, proc=web), "daphne did not start"
+        assert services.wait_for_port("127.0.0.1", port, proc=web), "daphne did not start"
         yield LiveWeb(database, port, token)
     finally:
         web.terminate()

@@ -34,8 +34,8 @@ def test_it_runs_the_whole_stack_and_the_poller_stores_data(tmp_path: Path) -> N
         stderr=subprocess.STDOUT,
     )
     try:
-        assert wait_for_port("127.0.0.1", web_port, timeout=30, proc=proc)
-        assert wait_for_port("127.0.0.1", sim_port, timeout=10, proc=proc)
+        assert wait_for_port("127.0.0.1", web_port, proc=proc)
+        assert wait_for_port("127.0.0.1", sim_port, proc=proc)
         with urllib.request.urlopen(f"http://127.0.0.1:{web_port}/api/v1/health", timeout=5) as response:
             assert response.status == 200
         stored: list[tuple[str]] = []

@@ -129,7 +129,7 @@ def test_it_follows_a_request_through_daphne_into_a_json_log_line(tmp_path: Path
             stderr=subprocess.STDOUT,
         )
     try:
-        assert services.wait_for_port("127.0.0.1", port, timeout=30, proc=proc), log_path.read_text()
+        assert services.wait_for_port("127.0.0.1", port, proc=proc), log_path.read_text()
         request = urllib.request.Request(
             f"http://127.0.0.1:{port}/api/v1/health", headers={"X-Request-ID": "trace-me-123"}
         )

@@ -20,6 +20,7 @@ import pytest
 from environ import Env
 
 from tests.paths import ROOT
+from tests.services import COMMAND_TIMEOUT
 
 QUERY_SECRET = "QS-SECRET-7d1c"
 
@@ -118,7 +119,7 @@ def descendants(spans: list[Any], root: Any) -> list[Any]:
 
 def manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=COMMAND_TIMEOUT
     )
 
 

@@ -15,7 +15,7 @@ def test_it_finishes_in_flight_polls_and_starts_no_more_when_interrupted(
 ) -> None:
     stack = Stack(tmp_path, None, simulator)
     try:
-        stack.manage("migrate", "--noinput")
+        stack.migrate()
         stack.manage("seed_demo", "--simulator-port", str(simulator.port))
         for region in ("us-east", "eu-west", "sa-east", "us-west", "eu-central", "ap-southeast"):
             simulator.set_fault(region, kind="latency", delay=1.5)

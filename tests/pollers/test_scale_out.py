@@ -27,7 +27,7 @@ INTERVAL = 5
 @pytest.fixture
 def stack(tmp_path: Path, redis_url: str, redis_client: Any, simulator: RunningSimulator) -> Iterator[Stack]:
     stack = Stack(tmp_path, redis_url, simulator)
-    stack.manage("migrate", "--noinput")
+    stack.migrate()
     stack.manage("seed_demo", "--simulator-port", str(simulator.port))
     stack.manage(
         "shell", "-c", f"from pollers.models import Source; Source.objects.update(interval_seconds={INTERVAL})"
@@ -110,7 +110,7 @@ def test_it_warns_that_only_one_poller_may_run_without_redis_and_stops_on_sigter
 ) -> None:
     stack = Stack(tmp_path, None, simulator)
     try:
-        stack.manage("migrate", "--noinput")
+        stack.migrate()
         stack.manage("seed_demo", "--simulator-port", str(simulator.port))
         stack.env["LOG_LEVEL"] = "info"
         proc = stack.start_poller()

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from tests import services
 from tests.http_login import login_session
+from tests.migrated_sqlite import migrate_into
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "hardening-password-long-enough"
@@ -40,7 +41,7 @@ class Site:
         )
         if redis_url:
             self.env["REDIS_URL"] = redis_url
-        self.manage("migrate", "--noinput")
+        migrate_into(tmp_path, self.env)
         self.manage(
             "shell",
             "-c",
@@ -50,7 +51,12 @@ class Site:
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=services.COMMAND_TIMEOUT,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -64,7 +70,7 @@ class Site:
         )
         self.processes[name] = proc
         self.ports[name] = port
-        assert services.wait_for_port("127.0.0.1", port, timeout=30, proc=proc), self.log(name)
+        assert services.wait_for_port("127.0.0.1", port, proc=proc), self.log(name)
         return port
 
     def stop(self) -> None:

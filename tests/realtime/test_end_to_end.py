@@ -26,6 +26,7 @@ from websockets.exceptions import ConnectionClosed
 
 from tests import services
 from tests.http_login import login_session
+from tests.migrated_sqlite import migrate_into
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +61,12 @@ class Stack:
 
     def manage(self, *args: str) -> str:
         result = subprocess.run(
-            [sys.executable, "manage.py", *args], cwd=ROOT, env=self.env, capture_output=True, text=True, timeout=120
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=services.COMMAND_TIMEOUT,
         )
         assert result.returncode == 0, result.stderr
         return result.stdout
@@ -97,7 +103,7 @@ class Stack:
 
 
 def run_stack(stack: Stack) -> Iterator[Stack]:
-    stack.manage("migrate", "--noinput")
+    migrate_into(stack.tmp_path, stack.env)
     stack.manage("seed_demo", "--simulator-port", str(stack.simulator_port))
     stack.manage(
         "shell",
@@ -115,7 +121,7 @@ def run_stack(stack: Stack) -> Iterator[Stack]:
     stack.start_poller()
     try:
         for port, name in ((stack.simulator_port, "simulator"), (stack.web_port, "web")):
-            if not services.wait_for_port("127.0.0.1", port, timeout=30, proc=stack.processes[name]):
+            if not services.wait_for_port("127.0.0.1", port, proc=stack.processes[name]):
                 pytest.fail(f"{name} did not start\n{stack.logs()}")
         yield stack
     finally:

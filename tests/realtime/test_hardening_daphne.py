@@ -56,6 +56,15 @@ async def send_oversized(site: Site, size: int) -> int | None:
         return await closed_with(ws)
 
 
+async def wait_for_user_slots(redis_client: Any, site: Site, held: int, timeout: float = 30) -> None:
+    """Until the users' connection slots in Redis (realtime/connection_caps.py) number ``held``."""
+    pattern = f"{site.env['CACHE_KEY_PREFIX']}:ws-slots:user:*"
+    deadline = time.monotonic() + timeout
+    while (count := sum(redis_client.zcard(key) for key in redis_client.scan_iter(match=pattern))) != held:
+        assert time.monotonic() < deadline, f"{count} connection slots held after {timeout}s, expected {held}"
+        await asyncio.sleep(0.05)
+
+
 def assert_clean_log(site: Site) -> None:
     text = site.log()
     assert "Exception inside application" not in text, text[-3000:]
@@ -118,6 +127,9 @@ async def test_it_caps_a_users_connections_across_two_processes(
         third = await connect(site.ws_url("a"), additional_headers=auth)
         assert await closed_with(third) == 4409
         await second.close()
+        # b gives the slot back when daphne hands the close to the consumer, after the close handshake the
+        # client has already seen: wait for the shared count to drop, or a quick reconnect races the release.
+        await wait_for_user_slots(redis_client, site, 1)
         fourth = await connect(site.ws_url("a"), additional_headers=auth)  # b gave its slot back
         await fourth.send(json.dumps({"type": "get", "id": 2}))
         deadline = time.monotonic() + 10

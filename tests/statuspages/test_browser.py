@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser_stack import Stack, chromium
+from tests.browser_stack import PAGE_TIMEOUT_MS, Stack, chromium
 from tests.paths import ROOT
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -22,8 +22,7 @@ IMAGES = ROOT / "docs" / "images"
 def stack(redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(tmp_path_factory.mktemp("statuspage-stack"), redis_url)
     try:
-        running.manage("migrate", "--noinput", "-v0")
-        running.manage("collectstatic", "--noinput", "-v0")
+        running.prepare()
         running.feed("seed", str(running.simulator_port))
         running.feed("statuspage")
         running.start_simulator_and_poller()
@@ -46,7 +45,7 @@ class Visit:
         context.setdefault("viewport", {"width": 1100, "height": 900})
         self.context = browser.new_context(base_url=stack.url, **context)
         self.page = self.context.new_page()
-        self.page.set_default_timeout(15000)
+        self.page.set_default_timeout(PAGE_TIMEOUT_MS)
         self.problems: list[str] = []
         self.page.on("pageerror", lambda exc: self.problems.append(f"page error: {exc}"))
         self.page.on("console", lambda m: self.problems.append(f"console: {m.text}") if m.type == "error" else None)
