@@ -105,7 +105,8 @@ def writer_for(send: Any) -> FrameWriter | None:
     owner = getattr(send, "__self__", None)
     if owner is not None and type(owner).__module__ == "uvicorn.protocols.websockets.websockets_impl":
         return UvicornWebsocketsWriter(owner)
-    func, args = getattr(send, "func", None), getattr(send, "args", ())
+    func = getattr(send, "func", None)
+    args: tuple[Any, ...] = getattr(send, "args", ())
     server = getattr(func, "__self__", None)
     if server is not None and type(server).__module__ == "daphne.server" and len(args) == 1:
         return DaphneWriter(server, args[0])
