@@ -6,7 +6,8 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 - the floor: a bare ``websockets`` broadcast server fed by Redis pub/sub (bench/_ws_floor_server.py);
 - daphne serving ``ws/metrics/`` with ``RedisChannelLayer`` (REALTIME_CHANNEL_LAYER=redis);
 - daphne serving ``ws/metrics/`` with ``RedisPubSubChannelLayer`` (REALTIME_CHANNEL_LAYER=pubsub);
-- uvicorn (``--ws websockets``) serving the same application on the pub/sub layer, when installed;
+- uvicorn (``--ws websockets --ws-per-message-deflate false``) serving the same application on the
+  pub/sub layer, when installed;
 
 and prints, as multiples of the floor's (issue 15, goal 4): p99 (target <= 2x), server CPU per update
 (<= 1.5x), fan-out throughput (frames written per server CPU second) and the connection rate
@@ -257,6 +258,9 @@ def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
     if server == "uvicorn":
         argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
         argv += ["--ws", "websockets", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+        # As documented for uvicorn (docs/realtime.md): no per-message compression, like daphne, so
+        # that one frame serves every connection (realtime/direct.py).
+        argv += ["--ws-per-message-deflate", "false"]
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -265,7 +269,7 @@ def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
         stderr=subprocess.DEVNULL,
     )
     try:
-        if not wait_for_port("127.0.0.1", port, timeout=30, proc=proc):
+        if not wait_for_port("127.0.0.1", port, timeout=120, proc=proc):
             raise RuntimeError(f"{server} did not start")
         publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "django", "--seconds", str(SECONDS)]
         name = SERVER_NAMES[server]

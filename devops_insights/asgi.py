@@ -6,8 +6,7 @@ from devops_insights.startup import load_settings_or_exit
 
 load_settings_or_exit()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402 - settings must load first
-from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402 - settings must load first
 from django.core.asgi import get_asgi_application  # noqa: E402
 
 # Build the Django app before importing anything that touches models.
@@ -15,22 +14,26 @@ django_asgi_app = get_asgi_application()
 
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
 from observability.access_log import AccessLogMiddleware  # noqa: E402
-from realtime.auth import ApiTokenAuthMiddleware  # noqa: E402
+from realtime.auth import ApiTokenAuthMiddleware, SessionAuthMiddlewareStack  # noqa: E402
+from realtime.direct import DirectFrames  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
 from realtime.transport import bound_daphne_websockets  # noqa: E402
 
 # Under daphne: oversized WebSocket messages closed with 1009 by the transport (realtime/transport.py).
 bound_daphne_websockets()
 
-# Outermost: the access log (query values of sensitive names redacted) sees every request and socket.
-application = AccessLogMiddleware(
-    ProtocolTypeRouter(
-        {
-            "http": django_asgi_app,
-            # Session first (browsers), then an API token when the session holds no user.
-            "websocket": SameOriginValidator(
-                AuthMiddlewareStack(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
-            ),
-        }
+# Outermost: the shared-frame writer, which must see the server's own send (realtime/direct.py); then
+# the access log (query values of sensitive names redacted), which sees every request and socket.
+application = DirectFrames(
+    AccessLogMiddleware(
+        ProtocolTypeRouter(
+            {
+                "http": django_asgi_app,
+                # Session first (browsers), then an API token when the session holds no user.
+                "websocket": SameOriginValidator(
+                    SessionAuthMiddlewareStack(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))
+                ),
+            }
+        )
     )
 )

@@ -28,6 +28,10 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
+# Scope key of a WebSocket's direct frame writer (realtime/direct.py): texts it wrote bypassed the
+# ``send`` wrapped here, and its ``sent_bytes`` is added to the socket's byte count.
+DIRECT_WRITER = "devops_insights.direct_writer"
+
 REDACTED = "[redacted]"
 SENSITIVE_WORDS = frozenset(
     {
@@ -176,4 +180,5 @@ class AccessLogMiddleware:
             return await self.application(scope, receiving, sending)
         finally:
             if state["accepted"]:
-                _log(scope, "WSDISCONNECT", state["code"] or 1006, state["bytes"], started)
+                direct = getattr(scope.get(DIRECT_WRITER), "sent_bytes", 0)
+                _log(scope, "WSDISCONNECT", state["code"] or 1006, state["bytes"] + direct, started)

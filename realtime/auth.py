@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.auth import AuthMiddleware, CookieMiddleware, SessionMiddleware
 from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 
 from accounts.models import ApiToken
 
@@ -62,6 +64,25 @@ class ApiTokenAuthMiddleware(BaseMiddleware):
             if token is not None:
                 scope = dict(scope, user=token.user, api_token=token, auth_method="token")
         return await super().__call__(scope, receive, send)
+
+
+class SessionAuthMiddleware(AuthMiddleware):
+    """Channels' session ``AuthMiddleware`` without its database thread hop when there is no session cookie.
+
+    A handshake without a session key (a token client, a reconnecting script) has no user to look
+    up; Channels would still send it through the database thread, and during a reconnect storm that
+    one thread is what every handshake queues on.
+    """
+
+    async def resolve_scope(self, scope: dict[str, Any]) -> None:
+        if scope["session"].session_key is None:
+            scope["user"]._wrapped = AnonymousUser()
+            return
+        await super().resolve_scope(scope)
+
+
+def SessionAuthMiddlewareStack(inner: Any) -> Any:
+    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))
 
 
 def select_subprotocol(scope: dict[str, Any]) -> str | None:

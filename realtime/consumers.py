@@ -27,6 +27,7 @@ from metrics.jsonlimits import websocket_budget
 from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
+from observability.access_log import DIRECT_WRITER
 from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
 from pollers.models import Source
 from realtime import connection_caps
@@ -455,7 +456,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if sequence <= self.sequences.get(slug, 0):
                 return False
             self.sequences[slug] = sequence
-        await self.send(text_data=text)
+        # The shared frame straight to the socket when the server allows it (realtime/direct.py).
+        writer = self.scope.get(DIRECT_WRITER)
+        if writer is None or not writer.write(text):
+            await self.send(text_data=text)
         return True
 
     async def flush_buffered(self) -> None:

@@ -1,7 +1,7 @@
 """daphne processes for the issue 14 tests: the real server, its real transport, its real logs.
 
 One ``Site`` is a deployment: a SQLite file, optionally a Redis database, and as many daphne
-processes as a test starts, each run as production runs it (``--access-log /dev/null``: the
+(or uvicorn) processes as a test starts, each run as production runs it (``--access-log /dev/null``: the
 project's access log replaces daphne's). Users, tokens and sessions are made as a person would.
 """
 
@@ -61,13 +61,16 @@ class Site:
         assert result.returncode == 0, result.stderr
         return result.stdout
 
-    def start(self, name: str = "web") -> int:
+    def start(self, name: str = "web", server: str = "daphne") -> int:
+        """Start a web process: daphne as production runs it, or uvicorn with its ``websockets`` implementation."""
         port = services.free_port()
         log = (self.tmp_path / f"{name}.log").open("ab")
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull]
-        proc = subprocess.Popen(
-            [*argv, "devops_insights.asgi:application"], cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-        )
+        argv.append("devops_insights.asgi:application")
+        if server == "uvicorn":
+            argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
+            argv += ["--ws", "websockets", "--no-access-log"]
+        proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = proc
         self.ports[name] = port
         assert services.wait_for_port("127.0.0.1", port, proc=proc), self.log(name)

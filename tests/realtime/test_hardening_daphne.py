@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -166,21 +167,36 @@ async def test_it_never_logs_a_query_token(site: Site) -> None:
         assert secret not in text
 
 
+def wsdisconnect_bytes(log: str) -> list[int]:
+    """The byte counts of the access log's WSDISCONNECT lines."""
+    return [int(m) for m in re.findall(r'"WSDISCONNECT /ws/metrics/" \d+ (\d+)', log)]
+
+
+@pytest.mark.parametrize("server", ["daphne", "uvicorn"])
 async def test_it_sends_one_event_as_the_same_text_frame_to_every_connection(
-    tmp_path: Path, redis_url: str, redis_client: Any
+    tmp_path: Path, redis_url: str, redis_client: Any, server: str
 ) -> None:
-    # Under daphne one event becomes one prepared frame written to every connection
-    # (realtime/transport.py); every client must still read the whole, identical message.
+    # One event becomes one frame written as it is to every connection (realtime/transport.py under
+    # daphne, realtime/direct.py under both); every client must still read the whole, identical
+    # message, in order with its replies. Under uvicorn a client that negotiated per-message
+    # compression gets its own compressed frame (the ordinary send) and must read the same text.
+    if server == "uvicorn":
+        pytest.importorskip("uvicorn")
     site = Site(tmp_path, redis_url)
     try:
-        site.start()
+        site.start(server=server)
         site.manage(
             "shell",
             "-c",
             "from pollers.models import Source\nSource.objects.create(slug='framed', url='http://127.0.0.1:9/x')",
         )
         auth = {"Authorization": f"Bearer {site.token()}"}
-        clients = [await connect(site.ws_url(), additional_headers=auth) for _ in range(3)]
+        cookie = {"Cookie": f"sessionid={site.session()}"}
+        clients = [
+            await connect(site.ws_url(), additional_headers=auth, compression=None),
+            await connect(site.ws_url(), additional_headers=auth),  # offers per-message compression
+            await connect(site.ws_url(), additional_headers={**cookie, "Origin": site.origin()}, compression=None),
+        ]
         for ws, sources in zip(clients, (["framed"], ["framed"], "all"), strict=True):
             await ws.send(json.dumps({"type": "subscribe", "sources": sources}))
             assert json.loads(await ws.recv())["type"] == "snapshot"
@@ -202,6 +218,13 @@ async def test_it_sends_one_event_as_the_same_text_frame_to_every_connection(
             await ws.send(json.dumps({"type": "ping", "id": 3}))  # the next, different text is framed anew
             assert json.loads(await asyncio.wait_for(ws.recv(), 10)) == {"type": "pong", "id": 3}
             await ws.close()
+        # The access log counts what went straight to the socket too: every client got the update.
+        deadline = time.monotonic() + 20
+        while len(wsdisconnect_bytes(site.log())) < len(clients) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        counts = wsdisconnect_bytes(site.log())
+        assert len(counts) == len(clients), site.log()[-3000:]
+        assert all(count > len(received[0][0]) for count in counts), counts
         assert_clean_log(site)
     finally:
         site.stop()
