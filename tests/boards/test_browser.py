@@ -218,15 +218,13 @@ def test_it_saves_a_move_on_a_phone_as_the_phone_order_and_keeps_the_desktop_lay
     assert phone_order(phone) == ["p1", "p2"]  # no phone order saved: the desktop reading order
     version = int(phone.inner_text("#board-version").split()[-1])
 
-    # Drag the stat panel by its title above the chart, in the one-column editor.
+    # Move the stat panel above the chart in the one-column editor (Up on the focused panel). A mouse drag
+    # there is not driven here: in this test Chromium's synthetic drag never moved a one-column item.
     phone.click("#board-edit")
-    head = phone.locator('.board-panel[data-panel="p2"] .panel-head h3').bounding_box()
-    grid = phone.locator("#board-grid").bounding_box()
-    phone.mouse.move(head["x"] + 10, head["y"] + 5)
-    phone.mouse.down()
-    phone.mouse.move(grid["x"] + 40, grid["y"] + 5, steps=12)
-    phone.mouse.up()
-    phone.wait_for_function("() => +document.querySelector('.grid-stack-item[gs-id=p2]').getAttribute('gs-y') === 0")
+    phone.focus('.board-panel[data-panel="p2"]')
+    phone.keyboard.press("ArrowUp")
+    phone.wait_for_function("() => document.getElementById('board-status').textContent.includes('place 1 of 2')")
+    assert phone_order(phone) == ["p2", "p1"]
     saved(phone, version + 1)
     phone.reload()
     wait_rendered(phone, 2)
