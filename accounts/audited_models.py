@@ -7,25 +7,16 @@ every label and field named here exists.
 
 from __future__ import annotations
 
+from django.apps import apps
+
 from accounts.audit_trail import register
 
-# Poll health and circuit state, written by the poller on every poll, are state, not configuration.
-SOURCE_RUNTIME = (
-    "updated_at",
-    "last_polled_at",
-    "last_success_at",
-    "last_error_at",
-    "last_error_kind",
-    "last_error_message",
-    "consecutive_failures",
-    "circuit_state",
-    "circuit_opened_at",
-    "last_latency_ms",
-    "last_status_code",
-    "upstream_etag",
-    "upstream_last_modified",
-    "alert_state",
-)
+
+def _runtime_fields(label: str) -> tuple[str, ...]:
+    """The fields a model declares as runtime state (``RUNTIME_FIELDS``): written by the poller or the
+    alerts on every poll, state rather than configuration, so not audited. Read from the model
+    itself, through the app registry, so the list has one home beside the fields it names."""
+    return tuple(getattr(apps.get_model(label), "RUNTIME_FIELDS", ()))
 
 
 def register_all() -> None:
@@ -33,7 +24,7 @@ def register_all() -> None:
         "pollers.Source",
         secrets=("headers", "auth_secret_encrypted", "tls_client_key_encrypted"),
         urls=("url", "proxy"),
-        ignore=SOURCE_RUNTIME,
+        ignore=_runtime_fields("pollers.Source"),
     )
     register("alerts.AlertRule", ignore=("updated_at",), relations=("channels",))
     register(

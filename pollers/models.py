@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import ClassVar
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -103,6 +104,10 @@ class Source(TeamOwned):
         NONE = "", "None"
         BASIC = "basic", "HTTP Basic (username and password)"
         BEARER = "bearer", "Bearer token"
+
+    # State written on every poll by the poller (health) and by the alerts (alert_state), not configuration:
+    # the audit trail leaves these out (accounts/audited_models.py).
+    RUNTIME_FIELDS: ClassVar[tuple[str, ...]] = ("updated_at", *HEALTH_FIELDS, "alert_state")
 
     slug = models.SlugField(max_length=64, unique=True)
     # The owner: who may see, operate and manage this source (accounts/teams.py).
