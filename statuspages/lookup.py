@@ -16,6 +16,7 @@ from typing import TypeVar, cast
 from django.core.cache import cache
 
 from statuspages import generations
+from statuspages.busy import release_pooled_connections
 from statuspages.models import Component, StatusPage
 
 T = TypeVar("T")
@@ -34,7 +35,10 @@ def _cached(key_part: str, find: Callable[[], T | None], kind: type | tuple[type
             return cast(T, entry)  # ``kind`` is T's class
         if entry == _MISSING:
             return None
-    value = find()
+    try:
+        value = find()
+    finally:
+        release_pooled_connections()  # back to the pool at once: every request in flight may be here
     if generation is not None:
         cache.set(key, (generation, value if value is not None else _MISSING), LOOKUP_SECONDS)
     return value

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import OperationalError, connection
 from django.http import HttpRequest, HttpResponse
 from django.test import Client, RequestFactory
@@ -15,7 +16,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from statuspages import generations
+from statuspages.answers import answer_key
 from statuspages.busy import RETRY_AFTER_SECONDS, degrade_when_busy
+from statuspages.content import content_scopes, version_key
 from statuspages.models import Component
 from tests.factories import make_component, make_incident, make_maintenance, make_source, make_status_page
 
@@ -133,6 +137,28 @@ def test_it_labels_each_request_of_a_warm_badge_its_own_way(client: Client, comp
 def test_it_keys_a_feed_by_its_address_not_by_the_query(client: Client, component: Component) -> None:
     feed = client.get("/status/acme/feed.json", {"utm_source": "x" * 50}).json()
     assert feed["feed_url"] == "http://testserver/status/acme/feed.json"
+
+
+def test_it_serves_the_copy_of_the_same_generation_while_another_request_makes_the_answer(
+    client: Client, component: Component
+) -> None:
+    url = "/status/acme/api/v2/summary.json"
+    made = client.get(url).content
+    # The content expires (time passed, nothing changed) while another request holds the making lock:
+    # this one answers with the copy made under the same generation, without querying the database.
+    generation = generations.current(*content_scopes(component.page))
+    assert generation is not None
+    cache.delete(version_key(component.page.pk))
+    key = answer_key(component.page.pk, "v2:summary:http://testserver/status/acme/")
+    assert cache.add(f"{key}:making:{generation}", 1, 60)
+    with CaptureQueriesContext(connection) as waiting:
+        assert client.get(url).content == made
+    assert waiting.captured_queries == []
+
+    cache.delete(f"{key}:making:{generation}")  # the other request is done, or died: this one makes it
+    with CaptureQueriesContext(connection) as making:
+        assert client.get(url).status_code == 200
+    assert making.captured_queries != []
 
 
 # --- a pool that lends no connection in time ---------------------------------------------------------------
