@@ -3,11 +3,14 @@
 Served at ``/status/<slug>/`` and, on a page's custom host, at ``/`` (statuspages/hosts.py). Safe in
 public: the templates stand alone (no navigation, no admin link, no CSRF token), no session is read for a
 public page and none is ever written, every response carries a strict Content-Security-Policy, and each
-client IP is rate limited. What is shown comes from statuspages/content.py only.
+client IP is rate limited. What is shown comes from statuspages/content.py only, and is cached like every
+public answer of a page (statuspages/answers.py: a warm request opens no database connection); a cold one
+that finds the database pool exhausted answers 503 with Retry-After (statuspages/busy.py).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from statuspages import access, lookup
 from statuspages.access import Access
-from statuspages.content import page_content
+from statuspages.answers import cached_answer
+from statuspages.busy import degrade_when_busy
 from statuspages.models import StatusPage, Visibility
 from statuspages.page_html import page_html
 
@@ -83,6 +87,11 @@ def _too_many(wait: int) -> HttpResponse:
     return _strict(response)
 
 
+def _busy(message: str) -> HttpResponse:
+    # The view's 503 when the database pool lent no connection in time (statuspages/busy.py).
+    return _strict(HttpResponse(message, status=503, content_type="text/plain; charset=utf-8"))
+
+
 def _gate(request: HttpRequest, slug: str | None) -> StatusPage | HttpResponse:
     """The page, or the response to give instead of it (rate limit, 404, login, password form)."""
     wait = access.over_public_limit(request)
@@ -107,6 +116,7 @@ def _password_form(request: HttpRequest, page: StatusPage, *, status: int = 200,
 
 
 @require_GET
+@degrade_when_busy(_busy)
 def status_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     page = _gate(request, slug)
     if isinstance(page, HttpResponse):
@@ -116,6 +126,7 @@ def status_page(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 
 
 @require_GET
+@degrade_when_busy(_busy)
 def status_state(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     """The page's state as JSON: what its script polls to refresh without a reload."""
     page = _gate(request, slug)
@@ -125,14 +136,15 @@ def status_state(request: HttpRequest, slug: str | None = None) -> HttpResponse:
         refused = JsonResponse({"error": "not_allowed"}, status=403)
         patch_cache_control(refused, private=True, no_store=True)
         return _strict(refused)
-    response = JsonResponse(page_content(page).state_document())
-    return _strict(_cache_headers(response, page))
+    body = cached_answer(page, "state.json", lambda content: json.dumps(content.state_document()).encode())
+    return _strict(_cache_headers(HttpResponse(body, content_type="application/json"), page))
 
 
 # No CSRF token on public pages: the form posts only a password, and a forged post could at worst
 # unlock a page for a visitor who then sees what anyone with the password sees.
 @csrf_exempt
 @require_http_methods(["POST"])
+@degrade_when_busy(_busy)
 def status_unlock(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     wait = access.over_public_limit(request)
     if wait is not None:

@@ -1,8 +1,8 @@
 """What the feeds' neighbours (v2 JSON, badges) read of a page's state: the page's own content.
 
-States and the opted-in metric values come from statuspages/content.py's ``page_content`` (built by the
+States and the opted-in metric values come from statuspages/content.py's ``PageContent`` (built by the
 state rule of statuspages/state.py, cached under the page's generations), so the JSON and the badges say
-exactly what the HTML page says, and a warm request costs no store round trip for them.
+exactly what the HTML page says, and making them costs no store round trip for the states.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from django.http import HttpRequest
 
-from statuspages.content import MetricValue, page_content
+from statuspages.content import MetricValue, PageContent
 from statuspages.models import Component, StatusPage
 from statuspages.public import page_root
 from statuspages.state import State
@@ -24,8 +24,7 @@ class PublishedState:
     metrics: dict[int, MetricValue | None]
 
 
-def published_state(page: StatusPage) -> PublishedState:
-    content = page_content(page)
+def published_state(content: PageContent) -> PublishedState:
     return PublishedState(
         overall=content.overall,
         components={c.id: c.state for c in content.components},
