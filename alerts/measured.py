@@ -5,9 +5,10 @@ of those kinds, and hands them to ``alerts.evaluate`` in ``PollFacts.measured``;
 through the same ``step`` (hysteresis), silences, compare-and-set and deliveries as every other kind.
 
 - burn_rate: the rule's window pairs (``metrics.slo.decide``) over the source's counts as of the end
-  of the poll's minute, so the poll that shows a burn is already counted (availability: ONE
-  ``availability_totals_of`` read for all burn-rate rules of the source; metric objectives: one rollup
-  read per rule). Holds when any pair fires; a window without events says nothing (None).
+  of the poll's minute, so the poll that shows a burn is already counted (availability: the windows of
+  ``alerts.burn_windows``, shared by all burn-rate rules of the source: a share of one read per minute
+  for every covered source, and one small read of the last two minutes per poll; metric objectives:
+  one rollup read per rule). Holds when any pair fires; a window without events says nothing (None).
 - anomaly: the last complete hour's rollup mean of the rule's metric against the same hour of the
   week over the last weeks (seasonal) and/or the other sources the rule covers at that hour (peers),
   with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source): later polls of the
@@ -24,10 +25,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from alerts.burn_windows import availability_windows
 from alerts.evaluate import ANOMALY, BURN_RATE, Observation
 from metrics import anomaly, slo
 from metrics.availability import bucket_start
-from metrics.slo_windows import slo_spans
 from metrics.stores import get_store
 from metrics.stores.base import MetricStore
 from objectives.attainment import good_minute_counts, rollup_reader
@@ -86,12 +87,8 @@ def _burn_observations(store: MetricStore, rules: Sequence[Any], source: Any, at
                 ordered,
             )
         else:
-            if availability is None:
-                spans = slo_spans(as_of, ordered)
-                counts = store.availability_counts_of([source.slug], list(spans.values()))
-                availability = {
-                    n: slo.Counts(good=up, total=polls) for n, (polls, up) in zip(spans, counts, strict=True)
-                }
+            if availability is None:  # the source's own polls: one read for every availability rule
+                availability = availability_windows(store, objective, source, at, ordered)
             windows = availability
         found[f"rule:{rule.pk}"] = burn_observation(objective.name, objective.slo(), windows, rule.burn_pairs())
     return found

@@ -228,6 +228,11 @@ class CachedMetricStore(MetricStore):
     ) -> list[tuple[int, int]]:
         return self.backend_store.availability_counts_of(sources, spans)
 
+    def availability_counts_by_source(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> dict[str, list[tuple[int, int]]]:
+        return self.backend_store.availability_counts_by_source(sources, spans)
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self.backend_store.prune_availability(source, tier, before, dry_run=dry_run)
 

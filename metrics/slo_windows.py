@@ -11,7 +11,7 @@ source instead of 4,320 minute ones), and minute buckets may be kept only a day 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -55,6 +55,26 @@ def slo_spans(now: datetime, names: Sequence[str] = tuple(SLO_WINDOWS)) -> dict[
         end = bucket_start(now, window.tier)
         spans[name] = AvailabilitySpan(window.tier, end - window.length, end)
     return spans
+
+
+def split_spans(
+    spans: Mapping[str, AvailabilitySpan], moment: datetime
+) -> tuple[dict[str, AvailabilitySpan], dict[str, AvailabilitySpan]]:
+    """Each span cut where its tier's bucket holding ``moment`` starts: (the buckets before, the buckets from
+    there on). Together they hold exactly the span's buckets; a name with no bucket on one side is left out of it.
+
+    The burn-rate rules read the first part once a minute for many sources and the second on every poll.
+    """
+    moment = aware_utc(moment, "moment")
+    before: dict[str, AvailabilitySpan] = {}
+    after: dict[str, AvailabilitySpan] = {}
+    for name, span in spans.items():
+        cut = min(max(bucket_start(moment, span.tier), span.start), span.end)
+        if span.start < cut:
+            before[name] = AvailabilitySpan(span.tier, span.start, cut)
+        if cut < span.end:
+            after[name] = AvailabilitySpan(span.tier, cut, span.end)
+    return before, after
 
 
 def window_counts(

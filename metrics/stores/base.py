@@ -333,6 +333,18 @@ class MetricStore(abc.ABC):
         scan and conditional sums). Same checks and bounds. Read-only."""
         return [(total.polls, total.up) for total in self.availability_totals_of(sources, spans)]
 
+    def availability_counts_by_source(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> dict[str, list[tuple[int, int]]]:
+        """(polls, up) per span for each of ``sources`` apart (every one a key, zeros without polls): the
+        burn-rate rules' read of an objective's settled windows, once a minute for all its sources. Both
+        stores answer in one round trip (MongoDB: one find per tier); this default asks source by source.
+        Same checks and bounds as ``availability_counts_of``. Read-only."""
+        from metrics.availability import check_sources, check_spans
+
+        checked = check_spans(spans)
+        return {source: self.availability_counts_of([source], checked) for source in check_sources(sources)}
+
     def uptime_summary(
         self, source: str, now: datetime, windows: Sequence[str] = ("24h", "7d", "30d", "90d")
     ) -> dict[str, UptimeWindow]:

@@ -158,6 +158,15 @@ class InstrumentedStore(MetricStore):
             "availability_counts_of", lambda: self.inner.availability_counts_of(sources, spans), ",".join(sources)[:200]
         )
 
+    def availability_counts_by_source(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> dict[str, list[tuple[int, int]]]:
+        return self._call(
+            "availability_counts_by_source",
+            lambda: self.inner.availability_counts_by_source(sources, spans),
+            ",".join(sources)[:200],
+        )
+
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int:
         return self._call(
             "prune_availability",

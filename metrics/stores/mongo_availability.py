@@ -203,6 +203,34 @@ class MongoAvailability:
                             total.merge(counts)
         return [counts.bucket(span.start, span.tier) for counts, span in zip(totals, checked, strict=True)]
 
+    def availability_counts_by_source(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> dict[str, list[tuple[int, int]]]:
+        checked = check_spans(spans)
+        sources = check_sources(sources)
+        # As the totals: one indexed find per tier over the spans' union, only the two counters fetched.
+        ranges: dict[str, tuple[int, int]] = {}
+        for span in checked:
+            low, high = ranges.get(span.tier, (epoch_ms(span.start), epoch_ms(span.end)))
+            ranges[span.tier] = (min(low, epoch_ms(span.start)), max(high, epoch_ms(span.end)))
+        bounds = [(span.tier, epoch_ms(span.start), epoch_ms(span.end)) for span in checked]
+        found = {slug: [[0, 0] for _ in checked] for slug in sources}
+        fields = {"source": 1, "start_ms": 1, "polls": 1, "up": 1, "_id": 0}
+        with availability_errors(f"read the availability counts of {len(sources)} sources"):
+            for tier, (low, high) in ranges.items():
+                for doc in self.availability_collection.find(
+                    {"source": {"$in": sources}, "tier": tier, "start_ms": {"$gte": low, "$lt": high}}, fields
+                ):
+                    sums = found.get(doc["source"])
+                    if sums is None:
+                        continue
+                    start_ms = int(doc["start_ms"])
+                    for pair, (span_tier, span_low, span_high) in zip(sums, bounds, strict=True):
+                        if span_tier == tier and span_low <= start_ms < span_high:
+                            pair[0] += int(doc.get("polls") or 0)
+                            pair[1] += int(doc.get("up") or 0)
+        return {slug: [(polls, up) for polls, up in sums] for slug, sums in found.items()}
+
     def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
         oldest: dict[str, datetime | None] = {}
         with availability_errors(f"read the availability of {source}"):

@@ -225,6 +225,26 @@ class SqlAvailability:
         sources = check_sources(sources)
         if not checked or not sources:
             return [(0, 0) for _ in checked]
+        rows = self._counts_rows(sources, checked, by_source=False)
+        row = rows[0] if rows else ()
+        return [(int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i in range(len(checked))]
+
+    def availability_counts_by_source(
+        self, sources: Sequence[str], spans: Sequence[AvailabilitySpan]
+    ) -> dict[str, list[tuple[int, int]]]:
+        checked = check_spans(spans)
+        sources = check_sources(sources)
+        found = {slug: [(0, 0) for _ in checked] for slug in sources}
+        if not checked or not sources:
+            return found
+        for slug, *sums in self._counts_rows(sources, checked, by_source=True):
+            found[slug] = [(int(sums[2 * i] or 0), int(sums[2 * i + 1] or 0)) for i in range(len(checked))]
+        return found
+
+    def _counts_rows(
+        self, sources: list[str], checked: list[AvailabilitySpan], *, by_source: bool
+    ) -> list[tuple[Any, ...]]:
+        """(polls, up) of every span as pairs of columns: one row, or one per source (first column) that has cells."""
         # One scan of the spans' union per tier, each span a pair of conditional sums (polls, up):
         # nested windows (5 m in 1 h in 6 h) share their rows instead of being read once per span.
         connection = connections[self.using]
@@ -247,15 +267,17 @@ class SqlAvailability:
         marks = ", ".join(["%s"] * len(sources))
         params += sources
         table = connection.ops.quote_name(AvailabilityCount._meta.db_table)
-        sql = f"SELECT {', '.join(sums)} FROM {table} WHERE ({tiers}) AND source IN ({marks})"  # noqa: S608 - placeholders and quoted names only
+        columns = ", ".join(sums)
+        sql = f"SELECT {columns} FROM {table} WHERE ({tiers}) AND source IN ({marks})"  # noqa: S608 - placeholders and quoted names only
+        if by_source:
+            sql = f"SELECT source, {columns} FROM {table} WHERE ({tiers}) AND source IN ({marks}) GROUP BY source"  # noqa: S608 - as above
 
-        def run() -> tuple[Any, ...]:
+        def run() -> list[tuple[Any, ...]]:
             with connection.cursor() as cursor:
                 cursor.execute(sql, params)
-                return tuple(cursor.fetchone() or ())
+                return [tuple(row) for row in cursor.fetchall()]
 
-        row = self._guard(run, f"availability counts of {', '.join(sources)}")
-        return [(int(row[2 * i] or 0), int(row[2 * i + 1] or 0)) for i in range(len(checked))]
+        return self._guard(run, f"availability counts of {', '.join(sources)[:200]}")
 
     def oldest_live_availability(self, source: str) -> dict[str, datetime | None]:
         def run() -> dict[str, datetime | None]:

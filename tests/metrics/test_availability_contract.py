@@ -119,6 +119,31 @@ def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricSt
         store.availability_counts_of("us-east", spans)
 
 
+def test_it_counts_each_source_apart_in_one_read_of_many(store: MetricStore) -> None:
+    # The burn-rate rules' once-a-minute read: every covered source's settled windows, kept apart.
+    store.record_poll_outcome("us-east", NOON, True, 5.0)
+    store.record_poll_outcome("us-east", NOON - timedelta(minutes=20), False, None, "timeout")
+    store.record_poll_outcome("eu-west", NOON - timedelta(minutes=2), True, 8.0)
+    store.record_poll_outcome("eu-west", NOON - timedelta(hours=3), False, None, "dns")
+    store.record_poll_outcome("ap-south", NOON, False, None, "dns")
+    spans = [
+        AvailabilitySpan("1m", NOON - timedelta(minutes=5), NOON + timedelta(minutes=1)),
+        AvailabilitySpan("1m", NOON - timedelta(hours=1), NOON),
+        AvailabilitySpan("1h", NOON - timedelta(hours=6), NOON + timedelta(hours=1)),
+    ]
+    found = store.availability_counts_by_source(["us-east", "eu-west", "nowhere"], spans)
+    assert found == {
+        "us-east": [(1, 1), (1, 0), (2, 1)],
+        "eu-west": [(1, 1), (1, 1), (2, 1)],
+        "nowhere": [(0, 0), (0, 0), (0, 0)],
+    }
+    for slug in ("us-east", "eu-west"):
+        assert found[slug] == store.availability_counts_of([slug], spans)
+    assert store.availability_counts_by_source([], spans) == {}
+    with pytest.raises(ValueError, match="not one string"):
+        store.availability_counts_by_source("us-east", spans)
+
+
 def test_it_counts_a_batch_of_outcomes_as_it_counts_each_one(store: MetricStore) -> None:
     # What a batching poller writes at its flush: several polls of one cell, two sources, up and down.
     store.record_poll_outcomes(

@@ -9,8 +9,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from metrics.slo import Counts, Objective, SloError, decide
-from metrics.slo_windows import SLO_WINDOWS, slo_spans, window_counts
-from metrics.stores.base import MetricStore
+from metrics.slo_windows import SLO_WINDOWS, slo_spans, split_spans, window_counts
+from metrics.stores.base import AvailabilitySpan, MetricStore
 from metrics.stores.instrumented import InstrumentedStore
 from tests.metrics.support import NOON
 
@@ -76,6 +76,37 @@ def test_it_gives_windows_of_exactly_their_length() -> None:
         "1d": "1h",
         "3d": "1h",
     }
+
+
+@pytest.mark.parametrize("minute", [0, 1, 30, 59])
+def test_it_splits_each_window_into_the_buckets_before_a_moment_and_those_from_it(minute: int) -> None:
+    # The burn-rate rules' cut: a poll at 12:<minute>:30 reads windows ending with its minute, cut one
+    # minute earlier; hour windows reach into the cut's hour only at minutes 0 and 59.
+    poll = NOON.replace(minute=minute) + timedelta(seconds=30)
+    spans = slo_spans(poll + timedelta(minutes=1))
+    cut = NOON.replace(minute=minute) - timedelta(minutes=1)
+    before, after = split_spans(spans, cut)
+    for name, span in spans.items():
+        parts = [part for part in (before.get(name), after.get(name)) if part is not None]
+        assert (parts[0].start, parts[-1].end) == (span.start, span.end)  # together: exactly the window
+        assert {part.tier for part in parts} == {span.tier}
+        if len(parts) == 2:
+            assert parts[0].end == parts[1].start
+    assert {name: (part.start, part.end) for name, part in after.items() if part.tier == "1m"} == {
+        name: (cut, cut + timedelta(minutes=2)) for name in ("5m", "30m", "1h", "6h")
+    }
+    hours = {name: (part.start, part.end) for name, part in after.items() if part.tier == "1h"}
+    expected = {0: (NOON - timedelta(hours=1), NOON), 59: (NOON, NOON + timedelta(hours=1))}.get(minute)
+    assert hours == ({} if expected is None else {"1d": expected, "3d": expected})
+    assert before["1d"].end == (NOON - timedelta(hours=1) if minute == 0 else NOON)
+
+
+def test_it_leaves_a_span_whole_on_the_side_of_the_moment_it_lies_on() -> None:
+    span = AvailabilitySpan("1m", NOON, NOON + timedelta(minutes=5))
+    assert split_spans({"w": span}, NOON - timedelta(hours=1)) == ({}, {"w": span})
+    assert split_spans({"w": span}, NOON + timedelta(hours=1)) == ({"w": span}, {})
+    with pytest.raises(ValueError, match="timezone-aware"):
+        split_spans({"w": span}, datetime(2026, 11, 29, 12, 0))
 
 
 def test_it_refuses_unknown_windows_and_a_naive_now() -> None:
