@@ -294,7 +294,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 )
 
             sequence = stored_sequence + 1
-            old = LatestSnapshot._meta.get_field("payload").from_db_value(stored_payload, None, connection)
+            payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding of the column
+            old = payload_field.from_db_value(stored_payload, None, connection)
             diff = diff_payloads(old, prepared.payload, source.volatile_paths)
             cursor.execute(
                 _sql(
