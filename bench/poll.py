@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -49,6 +50,11 @@ def setup_environment(var_dir: str) -> None:
         POLLER_HOST_RATE_PER_SECOND="1000000",
         POLLER_RETRIES="0",
         LOG_LEVEL="error",
+        # As deployed: with DEBUG on, Django's debug cursor formats every statement with its parameters
+        # (whole documents on a changed poll), which no production poller pays for.
+        DJANGO_DEBUG="false",
+        DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
+        DJANGO_ALLOWED_HOSTS="localhost",
     )
 
 

@@ -70,7 +70,7 @@ def validate_payload(payload: Any, max_bytes: int) -> str:
         raise PayloadError(f"payload is not JSON-serializable: {exc}") from None
     except RecursionError:
         raise PayloadError("payload is nested too deeply") from None
-    if _NUL_ESCAPE.search(text):
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):  # the substring test first: the regex is the slow part
         # PostgreSQL's jsonb cannot hold U+0000; refuse it everywhere so every store behaves alike.
         raise PayloadError("payload contains a NUL character (\\u0000), which cannot be stored")
     size = len(text.encode("utf-8"))
@@ -99,13 +99,38 @@ def payload_hash(payload: JsonObject, volatile_paths: Sequence[str] = ()) -> str
 
 def prepare(source: SourceSpec, payload: Any, max_bytes: int) -> PreparedPayload:
     canonical = validate_payload(payload, max_bytes)
+    encoded = canonical.encode("utf-8")
+    content = hashlib.sha1(encoded, usedforsecurity=False).hexdigest()  # of the whole document
+    # Without volatile paths the hash is that of the canonical JSON already made: no second dumps().
+    digest = payload_hash(payload, source.volatile_paths) if source.volatile_paths else content
     return PreparedPayload(
         payload=payload,
         canonical=canonical,
-        hash=payload_hash(payload, source.volatile_paths),
-        metrics=extract_metrics(payload, source.metric_paths),
-        size_bytes=len(canonical.encode("utf-8")),
+        hash=digest,
+        metrics=_metrics_of(content, payload, source.metric_paths),
+        size_bytes=len(encoded),
     )
+
+
+# The metrics last extracted per document (its whole content's SHA1, volatile paths included, and the
+# metric paths): an unchanged document, the bulk of polls, reuses them instead of walking it again.
+# Bounded; emptied when full rather than ordered, the next polls refill it.
+_METRICS_CACHE_SIZE = 20_000
+_metrics_cache: dict[tuple[str, tuple[tuple[str, str], ...]], dict[str, float]] = {}
+
+
+def _metrics_of(content: str, payload: JsonObject, metric_paths: Mapping[str, str]) -> dict[str, float]:
+    paths = tuple(metric_paths.items())
+    if not all(isinstance(name, str) and isinstance(path, str) for name, path in paths):
+        return extract_metrics(payload, metric_paths)  # a hand-edited source: not worth a key
+    key = (content, paths)
+    cached = _metrics_cache.get(key)
+    if cached is None:
+        cached = extract_metrics(payload, metric_paths)
+        if len(_metrics_cache) >= _METRICS_CACHE_SIZE:
+            _metrics_cache.clear()
+        _metrics_cache[key] = cached
+    return dict(cached)  # a copy: receivers may not change what the next poll is handed
 
 
 # --- paths ---------------------------------------------------------------------------------

@@ -185,17 +185,26 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         known = self._known.get(source.slug)
         if known is None or known[0] != prepared.hash:
             return None
-        updated = (
-            LatestSnapshot.objects.using(self.using)
-            .filter(
-                source=source.slug,
-                hash=prepared.hash,
-                sequence=known[1],
-                last_seen_at__lt=fetched_at,
-                fetched_at__lte=fetched_at,
+        connection = connections[self.using]
+        at = connection.ops.adapt_datetimefield_value(fetched_at)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _sql(
+                    connection,
+                    "UPDATE {latest} SET last_seen_at = %s, poll_meta = %s "
+                    "WHERE source = %s AND hash = %s AND sequence = %s AND last_seen_at < %s AND fetched_at <= %s",
+                ),
+                [
+                    at,
+                    _json_param(LatestSnapshot, "poll_meta", meta, connection),
+                    source.slug,
+                    prepared.hash,
+                    known[1],
+                    at,
+                    at,
+                ],
             )
-            .update(last_seen_at=fetched_at, poll_meta=meta)
-        )
+            updated = cursor.rowcount
         if updated != 1:
             return None
         return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=known[1], diff=[])
@@ -212,17 +221,23 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         known = self._known.get(source.slug)
         if known is not None and known[0] != prepared.hash:
             return None
-        row = (
-            LatestSnapshot.objects.using(self.using)
-            .filter(source=source.slug)
-            .values_list("hash", "sequence", "fetched_at", "last_seen_at")
-            .first()
-        )
-        if row is None or row[0] != prepared.hash or fetched_at < row[2]:
+        # Raw SQL, the times compared by the database as the ORM's filters would: this read is most polls.
+        connection = connections[self.using]
+        at = connection.ops.adapt_datetimefield_value(fetched_at)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _sql(
+                    connection,
+                    "SELECT hash, sequence, fetched_at <= %s, last_seen_at < %s FROM {latest} WHERE source = %s",
+                ),
+                [at, at, source.slug],
+            )
+            row = cursor.fetchone()
+        if row is None or row[0] != prepared.hash or not row[2]:
             return None  # new content, no row yet, or an older poll: the locked path decides
-        digest, sequence, _fetched, last_seen = row
+        digest, sequence, _current, seen_earlier = row
         self._known[source.slug] = (digest, sequence)
-        if fetched_at > last_seen and self._seen is not None:
+        if seen_earlier and self._seen is not None:
             with self._seen_lock:
                 self._seen[source.slug] = (digest, sequence, fetched_at, meta)
         return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=[])
@@ -230,11 +245,21 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     def _record_locked(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
     ) -> RecordResult:
+        """Compare under the row lock and store a change: raw SQL, each value adapted by its model field
+        exactly as the ORM adapts it (the same rows, without compiling four statements per change)."""
         db = self.using
-        with transaction.atomic(using=db):
+        connection = connections[db]
+        at = connection.ops.adapt_datetimefield_value(fetched_at)
+        # SQLite has no FOR UPDATE: its write lock is taken at BEGIN (transaction_mode=IMMEDIATE).
+        read = _LOCKED_READ if connection.features.has_select_for_update else _READ
+        with transaction.atomic(using=db), connection.cursor() as cursor:
             # Loaded with its payload: this path nearly always stores a change, and the diff needs the
             # old document (deferring it cost a second round trip inside the lock).
-            latest = LatestSnapshot.objects.using(db).select_for_update().filter(source=source.slug).first()
+            cursor.execute(
+                _sql(connection, read),
+                [at, at, source.slug],
+            )
+            latest = cursor.fetchone()
             if latest is None:
                 LatestSnapshot.objects.using(db).create(
                     source=source.slug,
@@ -246,58 +271,92 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     sequence=1,
                     poll_meta=meta,
                 )
-                self._append_history(source.slug, 1, prepared, fetched_at, [])
+                self._append_history(cursor, source.slug, 1, prepared, fetched_at, [])
                 return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
+            pk, digest, stored_payload, stored_sequence, stale, seen_earlier = latest
 
-            if fetched_at < latest.fetched_at:
+            if stale:
                 # A slow poll finishing after a newer one: its content is already outdated.
                 logger.info("ignored a stale record of %s fetched at %s", source.slug, fetched_at.isoformat())
                 return RecordResult(
-                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=latest.sequence, diff=[]
+                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=stored_sequence, diff=[]
                 )
 
-            if latest.hash == prepared.hash:
-                if fetched_at > latest.last_seen_at:
-                    LatestSnapshot.objects.using(db).filter(pk=latest.pk).update(
-                        last_seen_at=fetched_at, poll_meta=meta
+            meta_param = _json_param(LatestSnapshot, "poll_meta", meta, connection)
+            if digest == prepared.hash:
+                if seen_earlier:
+                    cursor.execute(
+                        _sql(connection, "UPDATE {latest} SET last_seen_at = %s, poll_meta = %s WHERE id = %s"),
+                        [at, meta_param, pk],
                     )
                 return RecordResult(
-                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=latest.sequence, diff=[]
+                    changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=stored_sequence, diff=[]
                 )
 
-            sequence = latest.sequence + 1
-            diff = diff_payloads(latest.payload, prepared.payload, source.volatile_paths)
-            LatestSnapshot.objects.using(db).filter(pk=latest.pk).update(
-                hash=prepared.hash,
-                payload=prepared.payload,
-                metrics=prepared.metrics,
-                fetched_at=fetched_at,
-                last_seen_at=fetched_at,
-                sequence=sequence,
-                poll_meta=meta,
+            sequence = stored_sequence + 1
+            payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding of the column
+            old = payload_field.from_db_value(stored_payload, None, connection)
+            diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+            cursor.execute(
+                _sql(
+                    connection,
+                    "UPDATE {latest} SET hash = %s, payload = %s, metrics = %s, fetched_at = %s, last_seen_at = %s, "
+                    "sequence = %s, poll_meta = %s WHERE id = %s",
+                ),
+                [
+                    prepared.hash,
+                    _json_param(LatestSnapshot, "payload", prepared.payload, connection),
+                    _json_param(LatestSnapshot, "metrics", prepared.metrics, connection),
+                    at,
+                    at,
+                    sequence,
+                    meta_param,
+                    pk,
+                ],
             )
-            self._append_history(source.slug, sequence, prepared, fetched_at, diff_to_json(diff))
+            self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_to_json(diff))
             return RecordResult(
                 changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
             )
 
     def _append_history(
-        self, slug: str, sequence: int, prepared: PreparedPayload, fetched_at: datetime, diff: list[dict[str, Any]]
+        self,
+        cursor: Any,
+        slug: str,
+        sequence: int,
+        prepared: PreparedPayload,
+        fetched_at: datetime,
+        diff: list[dict[str, Any]],
     ) -> None:
-        HistoryEntryRow.objects.using(self.using).create(
-            source=slug,
-            sequence=sequence,
-            hash=prepared.hash,
-            payload=prepared.payload,
-            metrics=prepared.metrics,
-            diff=diff,
-            fetched_at=fetched_at,
+        """The history entry and its metric samples, one INSERT each (samples chunked), in the caller's transaction."""
+        connection = connections[self.using]
+        at = connection.ops.adapt_datetimefield_value(fetched_at)
+        cursor.execute(
+            _sql(
+                connection,
+                "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            ),
+            [
+                slug,
+                sequence,
+                prepared.hash,
+                _json_param(HistoryEntryRow, "payload", prepared.payload, connection),
+                _json_param(HistoryEntryRow, "metrics", prepared.metrics, connection),
+                _json_param(HistoryEntryRow, "diff", diff, connection),
+                at,
+            ],
         )
         epoch = int(fetched_at.timestamp())
-        MetricSample.objects.using(self.using).bulk_create(
-            MetricSample(source=slug, metric=name, sequence=sequence, fetched_at=fetched_at, epoch=epoch, value=value)
-            for name, value in prepared.metrics.items()
-        )
+        rows = [(slug, name, sequence, at, epoch, float(value)) for name, value in prepared.metrics.items()]
+        for first in range(0, len(rows), SAMPLES_PER_STATEMENT):
+            chunk = rows[first : first + SAMPLES_PER_STATEMENT]
+            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(
+                _sql(connection, "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) VALUES ")
+                + values,
+                [value for row in chunk for value in row],
+            )
 
     def prune(self, source: str | None, before: datetime) -> int:
         before = aware_utc(before, "before")
@@ -740,6 +799,29 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 # network cut): drop it here so the caller's retry reconnects instead of failing forever.
                 connection.close_if_unusable_or_obsolete()
             raise StoreError(f"SQL metric store ({self.using}) failed for {what}: {type(exc).__name__}: {exc}") from exc
+
+
+# The latest row under the lock, with its payload (for the diff) and the comparisons of times done by the
+# database exactly as the ORM's filters would do them.
+_READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s FROM {latest} WHERE source = %s"
+_LOCKED_READ = _READ + " FOR UPDATE"
+# Rows per INSERT of metric samples: 6 parameters each, well under SQLite's oldest limit of 999.
+SAMPLES_PER_STATEMENT = 150
+
+
+def _sql(connection: Any, template: str) -> str:
+    """``template`` with ``{latest}``, ``{history}`` and ``{sample}`` as the quoted table names."""
+    quote = connection.ops.quote_name
+    return template.format(
+        latest=quote(LatestSnapshot._meta.db_table),
+        history=quote(HistoryEntryRow._meta.db_table),
+        sample=quote(MetricSample._meta.db_table),
+    )
+
+
+def _json_param(model: Any, name: str, value: Any, connection: Any) -> Any:
+    """A JSON column's parameter, adapted by its model field exactly as the ORM's writes adapt it."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
 
 
 def _from_epoch(seconds: int) -> datetime:

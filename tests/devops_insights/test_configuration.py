@@ -174,3 +174,14 @@ def test_it_rejects_a_pool_minimum_above_its_maximum(tmp_path: Path) -> None:
     }
     result = run_manage("check", env=env, tmp_path=tmp_path)
     assert_one_line_error(result, "DATABASE_POOL_MIN_SIZE", "at most DATABASE_POOL_MAX_SIZE (4)")
+
+
+def test_it_keeps_sqlite_connections_across_polls(tmp_path: Path) -> None:
+    # Closing a thread's SQLite connection after every poll reopened the file (and checkpointed the WAL).
+    code = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        "print(d['ENGINE'].rsplit('.', 1)[-1], d['CONN_MAX_AGE'], d['CONN_HEALTH_CHECKS'])"
+    )
+    result = run_manage("shell", "--no-imports", "-c", code, env={"DATABASE_CONN_MAX_AGE": "45"}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["sqlite3", "45", "True"]

@@ -253,3 +253,25 @@ def test_it_skips_paths_that_are_not_text() -> None:
     paths: Any = {"online": "results.stats.online", "bad": 5, 7: "results.stats.session"}
     assert extract_metrics(status_payload(), paths) == {"online": 57.0}
     assert strip_paths({"a": 1, "b": 2}, ["a", None, 3]) == {"b": 2}  # type: ignore[list-item]
+
+
+def test_it_hashes_a_document_without_volatile_paths_as_its_canonical_json() -> None:
+    payload = status_payload()
+    prepared = prepare(SourceSpec(slug="s"), payload, 1024 * 1024)
+    assert prepared.hash == payload_hash(payload)
+    with_volatile = prepare(SourceSpec(slug="s", volatile_paths=["version"]), payload, 1024 * 1024)
+    assert with_volatile.hash == payload_hash(payload, ["version"]) != prepared.hash
+
+
+def test_it_reuses_metrics_only_for_the_same_document_and_the_same_paths() -> None:
+    payload = status_payload()
+    spec = SourceSpec(slug="s", metric_paths={"workers": "results.stats.server.workers.*.1.idle"})
+    first = prepare(spec, payload, 1024 * 1024)
+    first.metrics["workers"] = -1.0  # a receiver changing what it was handed changes nothing cached
+    assert prepare(spec, copy.deepcopy(payload), 1024 * 1024).metrics == extract_metrics(payload, spec.metric_paths)
+    other_paths = SourceSpec(slug="s", metric_paths={"up": "status"})
+    assert prepare(other_paths, payload, 1024 * 1024).metrics == extract_metrics(payload, other_paths.metric_paths)
+    # A volatile path leaves the hash alone but not the metrics read from it.
+    volatile = SourceSpec(slug="s", volatile_paths=["n"], metric_paths={"n": "n"})
+    assert prepare(volatile, {"n": 1}, 1024).metrics == {"n": 1.0}
+    assert prepare(volatile, {"n": 2}, 1024).metrics == {"n": 2.0}
