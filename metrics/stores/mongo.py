@@ -94,12 +94,6 @@ MAX_DOCUMENT_PAYLOAD_BYTES = 7 * 1024 * 1024
 # batch (nx-27017: 101 documents each, so a 30-day panel of 6 sources cost ~44 round trips). The server
 # still ends a batch at 16 MiB, far above what a chart's projected documents weigh.
 ONE_BATCH = 1 << 30
-# What series_many reads of a rollup bucket: its key, the parts series_from_parts adds up, and where the
-# samples not rolled up yet begin.
-ROLLUP_SERIES_FIELDS = {
-    "_id": 0,
-    **dict.fromkeys(("source", "metric", "start_ms", "count", "min", "max", "sum", "last_at_ms"), 1),
-}
 # What series_many reads of a raw sample not rolled up yet. The whole metrics sub-document: nx-27017 answers
 # a dotted projection with flat "metrics.x" keys.
 TAIL_FIELDS = {"_id": 0, "source": 1, "epoch_ms": 1, "metrics": 1}
@@ -485,21 +479,24 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
     def _rollup_series_many(
         self, wanted: list[SeriesKey], start: datetime, end: datetime, width: int, tier: str
     ) -> dict[SeriesKey, list[SeriesBucket]]:
-        """One aggregate on the rollups: the tier's buckets, then ($unionWith the history) each source's
-        newest entry before the last TAIL_WINDOW and the raw samples of that window, told apart by their
-        fields. A second command only for a gap before the window that the buckets do not cover."""
+        """One aggregate on the history: the raw samples of the last TAIL_WINDOW, then ($unionWith) the
+        tier's buckets and each source's newest entry before the window, told apart by their fields. A
+        second command only for a gap before the window that the buckets do not cover."""
         sources = sorted({key.source for key in wanted})
         tail_from = to_millis(max(start, min(end, datetime.now(UTC)) - TAIL_WINDOW))
+        buckets = {
+            "source": {"$in": sources},
+            "metric": {"$in": sorted({key.metric for key in wanted})},
+            "tier": tier,
+            "start_ms": {"$gte": epoch_ms(bucket_start(start, tier)), "$lt": epoch_ms(end)},
+        }
         pipeline: list[dict[str, Any]] = [
-            {
-                "$match": {
-                    "source": {"$in": sources},
-                    "metric": {"$in": sorted({key.metric for key in wanted})},
-                    "tier": tier,
-                    "start_ms": {"$gte": epoch_ms(bucket_start(start, tier)), "$lt": epoch_ms(end)},
-                }
-            },
-            {"$project": ROLLUP_SERIES_FIELDS},
+            {"$match": {"source": {"$in": sources}, "fetched_at": {"$gte": tail_from, "$lt": to_millis(end)}}},
+            {"$project": TAIL_FIELDS},
+            # Whole bucket documents (a few small fields): nx-27017 answers a pipeline with a $project by
+            # reading the whole collection in Python (seconds on a month of buckets), while its fast path
+            # drops what $unionWith adds (the $project above keeps this pipeline off it).
+            {"$unionWith": {"coll": ROLLUPS, "pipeline": [{"$match": buckets}]}},
         ]
         if tail_from > start:
             # One entry per source, walking the (source, fetched_at desc) index: a limit, not a scan.
@@ -517,30 +514,14 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
                 }
                 for source in sources
             ]
-        pipeline.append(
-            {
-                "$unionWith": {
-                    "coll": HISTORY,
-                    "pipeline": [
-                        {
-                            "$match": {
-                                "source": {"$in": sources},
-                                "fetched_at": {"$gte": tail_from, "$lt": to_millis(end)},
-                            }
-                        },
-                        {"$project": TAIL_FIELDS},
-                    ],
-                }
-            }
-        )
         parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
         newest: dict[SeriesKey, int] = {}
         newest_before: dict[str, int] = {}  # per source: its newest entry before the window (epoch ms)
         samples: list[dict[str, Any]] = []
         with self.driver_errors("series_many"):
-            docs = list(self.rollup_collection.aggregate(pipeline, batchSize=ONE_BATCH))
+            docs = list(self.history_collection.aggregate(pipeline, batchSize=ONE_BATCH))
         for doc in docs:
-            if "metric" in doc:  # a rollup bucket (ROLLUP_SERIES_FIELDS)
+            if "metric" in doc:  # a rollup bucket
                 key = SeriesKey(doc["source"], doc["metric"])
                 if key in parts:
                     parts[key].append(
