@@ -236,8 +236,9 @@ class MetricStore(abc.ABC):
         rollup tier, samples newer than the tier's newest bucket of a key (not rolled up yet) are read from
         raw history in the same call, so a range ending now still shows its last minutes.
 
-        SQL: one statement. MongoDB: one find on the rollups and one aggregate on the history (one
-        aggregate for "raw"). Bad input raises ValueError and reads nothing: an unknown tier, a bucket
+        SQL: one statement. MongoDB: one aggregate (on a rollup tier, the newest raw samples and, by
+        ``$unionWith``, the buckets; a second find only when the rollups lag far behind, see
+        ``metrics.stores.mongo.TAIL_WINDOW``). Bad input raises ValueError and reads nothing: an unknown tier, a bucket
         that is not a multiple of the tier, naive datetimes, ``end <= start``, more than
         MAX_SERIES_BUCKETS buckets, more than MAX_SERIES_KEYS keys. Read-only: safe to retry after a
         StoreError.

@@ -94,12 +94,19 @@ MAX_DOCUMENT_PAYLOAD_BYTES = 7 * 1024 * 1024
 # batch (nx-27017: 101 documents each, so a 30-day panel of 6 sources cost ~44 round trips). The server
 # still ends a batch at 16 MiB, far above what a chart's projected documents weigh.
 ONE_BATCH = 1 << 30
-# What series_many reads of a rollup bucket: its key, the parts series_from_parts adds up, and where the
-# samples not rolled up yet begin.
-ROLLUP_SERIES_FIELDS = {
-    "_id": 0,
-    **dict.fromkeys(("source", "metric", "start_ms", "count", "min", "max", "sum", "last_at_ms"), 1),
-}
+# What series_many reads of a raw sample not rolled up yet. The whole metrics sub-document: nx-27017 answers
+# a dotted projection with flat "metrics.x" keys.
+TAIL_FIELDS = {"_id": 0, "source": 1, "epoch_ms": 1, "metrics": 1}
+# What series_many reads of a source's newest history entry before its window of raw samples: when it was
+# fetched, and "sequence", which tells it apart from the samples and the buckets of the same reply.
+NEWEST_BEFORE_FIELDS = {"_id": 0, "source": 1, "epoch_ms": 1, "sequence": 1}
+# series_many on a rollup tier reads the raw samples the rollups have not reached yet in the same command as
+# the buckets, so it cannot start them where the buckets end: it reads the last TAIL_WINDOW before the
+# range's end (or now, if sooner), well beyond the lag of the poller's rollup step (every
+# RETENTION_ROLLUP_INTERVAL, 60 s by default), and each source's newest entry before that window. Only
+# when that entry is newer than the source's buckets (rollups stopped or run from cron, a young source)
+# does a second find read the gap: a longer lag costs a round trip, never a sample.
+TAIL_WINDOW = timedelta(minutes=15)
 
 
 def metric_key(name: str) -> str:
@@ -467,45 +474,85 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             return {}
         if tier == "raw":
             return self._raw_series_many(wanted, start, end, width)
+        return self._rollup_series_many(wanted, start, end, width, tier)
+
+    def _rollup_series_many(
+        self, wanted: list[SeriesKey], start: datetime, end: datetime, width: int, tier: str
+    ) -> dict[SeriesKey, list[SeriesBucket]]:
+        """One aggregate on the history: the raw samples of the last TAIL_WINDOW, then ($unionWith) the
+        tier's buckets and each source's newest entry before the window, told apart by their fields. A
+        second command only for a gap before the window that the buckets do not cover."""
         sources = sorted({key.source for key in wanted})
-        metrics = sorted({key.metric for key in wanted})
-        query = {
+        tail_from = to_millis(max(start, min(end, datetime.now(UTC)) - TAIL_WINDOW))
+        buckets = {
             "source": {"$in": sources},
-            "metric": {"$in": metrics},
+            "metric": {"$in": sorted({key.metric for key in wanted})},
             "tier": tier,
             "start_ms": {"$gte": epoch_ms(bucket_start(start, tier)), "$lt": epoch_ms(end)},
         }
+        pipeline: list[dict[str, Any]] = [
+            {"$match": {"source": {"$in": sources}, "fetched_at": {"$gte": tail_from, "$lt": to_millis(end)}}},
+            {"$project": TAIL_FIELDS},
+            # Whole bucket documents (a few small fields): nx-27017 answers a pipeline with a $project by
+            # reading the whole collection in Python (seconds on a month of buckets), while its fast path
+            # drops what $unionWith adds (the $project above keeps this pipeline off it).
+            {"$unionWith": {"coll": ROLLUPS, "pipeline": [{"$match": buckets}]}},
+        ]
+        if tail_from > start:
+            # One entry per source, walking the (source, fetched_at desc) index: a limit, not a scan.
+            pipeline += [
+                {
+                    "$unionWith": {
+                        "coll": HISTORY,
+                        "pipeline": [
+                            {"$match": {"source": source, "fetched_at": {"$gte": to_millis(start), "$lt": tail_from}}},
+                            {"$sort": {"fetched_at": DESCENDING}},
+                            {"$limit": 1},
+                            {"$project": NEWEST_BEFORE_FIELDS},
+                        ],
+                    }
+                }
+                for source in sources
+            ]
         parts: dict[SeriesKey, list[tuple[datetime, int, float, float, float]]] = {key: [] for key in wanted}
         newest: dict[SeriesKey, int] = {}
-        with self.driver_errors("series_many rollups"):
-            docs = list(self.rollup_collection.find(query, ROLLUP_SERIES_FIELDS).batch_size(ONE_BATCH))
+        newest_before: dict[str, int] = {}  # per source: its newest entry before the window (epoch ms)
+        samples: list[dict[str, Any]] = []
+        with self.driver_errors("series_many"):
+            docs = list(self.history_collection.aggregate(pipeline, batchSize=ONE_BATCH))
         for doc in docs:
-            key = SeriesKey(doc["source"], doc["metric"])
-            if key in parts:
-                parts[key].append(
-                    (
-                        _from_ms(doc["start_ms"]),
-                        int(doc["count"]),
-                        float(doc["min"]),
-                        float(doc["max"]),
-                        float(doc["sum"]),
+            if "metric" in doc:  # a rollup bucket
+                key = SeriesKey(doc["source"], doc["metric"])
+                if key in parts:
+                    parts[key].append(
+                        (
+                            _from_ms(doc["start_ms"]),
+                            int(doc["count"]),
+                            float(doc["min"]),
+                            float(doc["max"]),
+                            float(doc["sum"]),
+                        )
                     )
-                )
-                newest[key] = max(newest.get(key, 0), int(doc["last_at_ms"]))
+                    newest[key] = max(newest.get(key, 0), int(doc["last_at_ms"]))
+            elif "sequence" in doc:  # NEWEST_BEFORE_FIELDS
+                newest_before[doc["source"]] = int(doc["epoch_ms"])
+            else:  # a raw sample of the window (TAIL_FIELDS)
+                samples.append(doc)
         # The samples not rolled up yet: after each key's newest bucket (per source, the earliest of its keys).
+        # A key without buckets takes its source's newest: a rollup run counts every metric of each sample it
+        # reaches, so that metric had no sample until there (a board's "*" sources include ones without it,
+        # and their raw history in the range is not read for it).
+        reached: dict[str, int] = {}
+        for key, at_ms in newest.items():
+            reached[key.source] = max(reached.get(key.source, at_ms), at_ms)
         since: dict[str, int] = {}
         for key in wanted:
-            after = newest.get(key, epoch_ms(start) - 1)
+            after = newest.get(key, reached.get(key.source, epoch_ms(start) - 1))
             since[key.source] = min(since.get(key.source, after), after)
-        tail_query = {
-            "$or": [{"source": source, "epoch_ms": {"$gt": ms}} for source, ms in since.items()],
-            "fetched_at": {"$gte": to_millis(start), "$lt": to_millis(end)},
-        }
-        # The whole metrics sub-document: nx-27017 answers a dotted projection with flat "metrics.x" keys.
-        projection = {"_id": 0, "source": 1, "epoch_ms": 1, "metrics": 1}
-        with self.driver_errors("series_many tail"):
-            tail = list(self.history_collection.find(tail_query, projection).batch_size(ONE_BATCH))
-        for doc in tail:
+        gaps = {source: after for source, after in since.items() if newest_before.get(source, after) > after}
+        samples.extend(self._tail_gap(gaps, start, tail_from))
+        metrics = {key.metric for key in wanted}
+        for doc in samples:
             at_ms = int(doc["epoch_ms"])
             values = doc.get("metrics") or {}
             for metric in metrics:
@@ -514,6 +561,17 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
                 if key in parts and isinstance(value, int | float) and at_ms > newest.get(key, -1):
                     parts[key].append((_from_ms(at_ms), 1, float(value), float(value), float(value)))
         return {key: series_from_parts(rows, width) for key, rows in parts.items()}
+
+    def _tail_gap(self, gaps: dict[str, int], start: datetime, tail_from: datetime) -> list[dict[str, Any]]:
+        """The raw samples of each source in ``gaps`` after its epoch ms there and before ``tail_from``."""
+        if not gaps:
+            return []
+        query = {
+            "$or": [{"source": source, "epoch_ms": {"$gt": after}} for source, after in sorted(gaps.items())],
+            "fetched_at": {"$gte": to_millis(start), "$lt": tail_from},
+        }
+        with self.driver_errors("series_many tail"):
+            return list(self.history_collection.find(query, TAIL_FIELDS).batch_size(ONE_BATCH))
 
     def _raw_series_many(
         self, wanted: list[SeriesKey], start: datetime, end: datetime, width: int

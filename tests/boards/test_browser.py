@@ -219,7 +219,8 @@ def test_it_saves_a_move_on_a_phone_as_the_phone_order_and_keeps_the_desktop_lay
     version = int(phone.inner_text("#board-version").split()[-1])
 
     # Move the stat panel above the chart in the one-column editor (Up on the focused panel). A mouse drag
-    # there is not driven here: in this test Chromium's synthetic drag never moved a one-column item.
+    # there is not driven here: in this test Chromium's synthetic drag never moved a one-column item. The
+    # mouse drag is driven at desktop width (test_it_builds_a_board_from_empty waits for it to move a panel).
     phone.click("#board-edit")
     phone.focus('.board-panel[data-panel="p2"]')
     phone.keyboard.press("ArrowUp")

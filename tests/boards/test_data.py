@@ -109,6 +109,35 @@ def test_it_reads_a_90_day_panel_from_day_rollups_not_raw_history() -> None:
     assert [v for v in panel["series"][0]["avg"] if v is not None] == [1]
 
 
+def test_it_reads_each_panel_of_a_30_day_board_in_one_mongodb_command(mongodb_url: str) -> None:
+    """The issue's "<= 1 store round trip per panel" on the MongoDB store, counted by a pymongo command listener."""
+    from tests.mongo_store import CommandLog, mongo_store
+
+    sources = [make_source("us-east"), make_source("eu-west")]
+    # Inside the store's 7-day history TTL; midnight: the three samples share a bucket of any round width.
+    old = (NOW - timedelta(days=5)).replace(hour=0, minute=0, second=0)
+    log = CommandLog()
+    with mongo_store(mongodb_url, log) as store:
+        for source in sources:
+            for i in range(3):
+                store.record(source.spec(), cpu(float(i)), old + timedelta(minutes=10 * i))
+            roll_up(rollup_store(store), source.slug)
+            # Not rolled up yet, after 5 quiet days: the newest entry before the window says there is no gap.
+            store.record(source.spec(), cpu(50.0), NOW - timedelta(minutes=2))
+        panels = [PANELS[0] | {"id": f"ts{i}", "y": 4 * i, "sources": ["*"]} for i in range(3)]
+        window = TimeRange.parse("30d", None, None, NOW)
+        log.names.clear()
+        data = assemble(
+            board_document(panels=panels), readable_sources(make_user("root", superuser=True)), {}, window, store, NOW
+        )
+        read = list(log.names)  # before the store's database is dropped
+    assert read == ["aggregate"] * 3  # rollups and the newest raw samples together, per panel
+    assert data["store_calls"] == 3
+    for panel in data["panels"].values():
+        assert panel["tier"] == "1h"
+        assert [[v for v in series["avg"] if v is not None] for series in panel["series"]] == [[1, 50], [1, 50]]
+
+
 def test_it_shows_only_the_sources_and_markers_of_readable_teams() -> None:
     blue, red = make_team("blue"), make_team("red")
     east, west = make_source("us-east", team=blue), make_source("eu-west", team=red)

@@ -16,12 +16,20 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from pymongo import monitoring
 
-from metrics.stores.base import PayloadError, SourceSpec, StoreError
+from metrics.rollups import RollupBucket, bucket_start
+from metrics.stores.base import (
+    HistoryEntry,
+    PayloadError,
+    SeriesBucket,
+    SeriesKey,
+    Snapshot,
+    SourceSpec,
+    StoreError,
+)
 from metrics.stores.mongo import MongoMetricStore
 from tests import services
-from tests.mongo_store import client_for, mongo_store
+from tests.mongo_store import CommandLog, client_for, mongo_store
 
 REAL_MONGODB = bool(os.environ.get("MONGODB_TEST_URL"))
 SPEC = SourceSpec("eu-west", metric_paths={"cpu": "stats.cpu", "odd.name$": "stats.cpu"})
@@ -259,81 +267,115 @@ def test_it_has_nothing_to_do_for_the_sql_store(settings: Any) -> None:
     assert "manage.py migrate" in out.getvalue()
 
 
-# --- round trips: a chart's reads come back in one batch each --------------------------------------
+# --- round trips: a panel's series are one command, whatever the rollups hold -------------------------
 
-
-class CommandLog(monitoring.CommandListener):
-    """The names of the commands a client sent (a pymongo command listener): one per round trip."""
-
-    def __init__(self) -> None:
-        self.names: list[str] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.names.append(event.command_name)
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
+NOW = datetime.now(UTC).replace(microsecond=0)
+SOURCES, METRICS, HOURS = ["s0", "s1", "s2"], ["cpu", "online"], 48
+KEYS = [SeriesKey(source, metric) for source in SOURCES for metric in METRICS]
 
 
 @pytest.fixture
 def counted(mongodb_url: str) -> Iterator[tuple[MongoMetricStore, CommandLog]]:
     log = CommandLog()
-    client = client_for(mongodb_url, event_listeners=[log])
-    name = f"test_{uuid.uuid4().hex[:12]}"
-    made = MongoMetricStore(client, name)
-    made.ensure_schema()
-    try:
+    with mongo_store(mongodb_url, log) as made:
         yield made, log
-    finally:
-        client.drop_database(name)
-        client.close()
 
 
-def test_it_reads_a_multi_source_panel_without_a_get_more(counted: tuple[MongoMetricStore, CommandLog]) -> None:
-    from metrics.rollups import RollupBucket
-    from metrics.stores.base import HistoryEntry, SeriesKey
-
-    store, log = counted
-    sources, metrics, hours = ["s0", "s1", "s2"], ["cpu", "online"], 48
-    # 288 hourly buckets and 120 samples after them: each read is past the 101 documents of a default first batch.
+def rolled_up_until(store: MongoMetricStore, reached: datetime) -> datetime:
+    """HOURS hourly buckets (value h, one sample each) of every source and metric, the newest one's last sample
+    at ``reached`` (where the last rollup run got to), and that sample as the source's latest; returns where
+    the first bucket starts."""
+    first = bucket_start(reached, "1h") - timedelta(hours=HOURS - 1)
     store.write_rollups(
         [
             RollupBucket(
-                source, metric, "1h", T0 + timedelta(hours=h), 1, h, h, h, h, T0 + timedelta(hours=h, minutes=30)
-            )
-            for source in sources
-            for metric in metrics
-            for h in range(hours)
-        ]
-    )
-    tail_start = T0 + timedelta(hours=hours)
-    store.restore_history(
-        [
-            HistoryEntry(
-                "",
                 source,
-                f"{source}-{i}",
-                {},
-                {"cpu": i, "online": 2 * i},
-                [],
-                tail_start + timedelta(minutes=i),
-                i + 1,
+                metric,
+                "1h",
+                first + timedelta(hours=h),
+                1,
+                h,
+                h,
+                h,
+                h,
+                reached if h == HOURS - 1 else first + timedelta(hours=h, minutes=30),
             )
-            for source in sources
-            for i in range(40)
+            for source in SOURCES
+            for metric in METRICS
+            for h in range(HOURS)
         ]
     )
-    keys = [SeriesKey(source, metric) for source in sources for metric in metrics]
+    for source in SOURCES:
+        changes(store, source, [(reached, HOURS - 1)])
+    return first
+
+
+def changes(store: MongoMetricStore, source: str, samples: list[tuple[datetime, int]]) -> None:
+    """Raw history entries (cpu = i, online = 2i) after what is stored, the last one becoming the latest."""
+    entries = [
+        HistoryEntry("", source, f"{source}-{at}", {}, {"cpu": i, "online": 2 * i}, [], at, int(at.timestamp()))
+        for at, i in samples
+    ]
+    store.restore_history(entries)
+    last = entries[-1]
+    store.restore_latest(
+        Snapshot(source, last.hash, {}, last.metrics, last.fetched_at, last.fetched_at, last.sequence, {})
+    )
+
+
+def totals(found: dict[SeriesKey, list[SeriesBucket]], key: SeriesKey) -> tuple[int, float]:
+    """How many samples a series counts, and their sum (avg x count): every sample counted exactly once."""
+    return sum(b.count for b in found[key]), sum(b.avg * b.count for b in found[key])
+
+
+def test_it_reads_a_rollup_panel_and_its_samples_not_rolled_up_yet_in_one_command(
+    counted: tuple[MongoMetricStore, CommandLog],
+) -> None:
+    store, log = counted
+    reached = NOW - timedelta(minutes=5)
+    first = rolled_up_until(store, reached)
+    tail = [(reached + timedelta(seconds=5 * i), i) for i in range(1, 41)]  # after the last rollup run
+    for source in SOURCES:
+        changes(store, source, tail)
+
+    # 288 buckets, 3 latest documents and 120 samples: past the 101 documents of a default first batch.
+    log.names.clear()
+    found = store.series_many(KEYS, first, NOW, timedelta(hours=1), "1h")
+    assert log.names == ["aggregate"]  # buckets and samples together: no second read, no getMore
+    rolled = sum(range(HOURS))
+    for source in SOURCES:
+        assert totals(found, SeriesKey(source, "cpu")) == (HOURS + 40, pytest.approx(rolled + sum(range(1, 41))))
+        assert totals(found, SeriesKey(source, "online")) == (HOURS + 40, pytest.approx(rolled + 2 * 820))
 
     log.names.clear()
-    found = store.series_many(keys, T0, tail_start + timedelta(hours=1), timedelta(hours=1), "1h")
-    assert log.names == ["find", "find"]  # the rollups, then the samples not rolled up yet: no getMore
-    assert all(len(found[key]) == hours + 1 and found[key][-1].count == 40 for key in keys)
+    raw = store.series_many(KEYS, reached + timedelta(seconds=1), NOW, timedelta(minutes=1), "raw")
+    assert log.names == ["aggregate"]
+    assert all(totals(raw, key)[0] == 40 for key in KEYS)
 
+
+def test_it_reads_a_quiet_source_and_a_metric_it_lacks_in_one_command(
+    counted: tuple[MongoMetricStore, CommandLog],
+) -> None:
+    store, log = counted
+    first = rolled_up_until(store, NOW - timedelta(hours=3))  # nothing changed since: no sample to read
+    lacking = SeriesKey("s0", "absent")  # a board's "*" sources include ones without the metric
     log.names.clear()
-    raw = store.series_many(keys, tail_start, tail_start + timedelta(hours=1), timedelta(minutes=1), "raw")
-    assert log.names == ["aggregate"]  # 120 (source, minute) groups in the first batch
-    assert all(len(raw[key]) == 40 for key in keys)
+    found = store.series_many([*KEYS, lacking], first, NOW, timedelta(hours=1), "1h")
+    assert log.names == ["aggregate"]  # s0's raw history is not read for the metric it lacks
+    assert found[lacking] == []
+    assert all(totals(found, key) == (HOURS, pytest.approx(sum(range(HOURS)))) for key in KEYS)
+
+
+def test_it_reads_what_rollups_lagging_behind_left_with_a_second_command(
+    counted: tuple[MongoMetricStore, CommandLog],
+) -> None:
+    store, log = counted
+    reached = NOW - timedelta(hours=2)  # the rollup step stopped two hours ago
+    first = rolled_up_until(store, reached)
+    since = [(reached + timedelta(minutes=10 * i), i) for i in range(1, 12)]  # 10 before the window, 1 in it
+    changes(store, "s1", since)
+    log.names.clear()
+    found = store.series_many(KEYS, first, NOW, timedelta(hours=1), "1h")
+    assert log.names == ["aggregate", "find"]  # the gap before the window, for s1 only: no sample lost
+    assert totals(found, SeriesKey("s1", "cpu")) == (HOURS + 11, pytest.approx(sum(range(HOURS)) + 66))
+    assert totals(found, SeriesKey("s0", "cpu")) == (HOURS, pytest.approx(sum(range(HOURS))))

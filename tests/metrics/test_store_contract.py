@@ -344,6 +344,27 @@ def test_it_reads_a_rollup_tier_and_the_samples_not_rolled_up_yet(store: MetricS
     assert store.series_many([key], T0, T0 + timedelta(hours=3), timedelta(hours=1), "1h")[key] == found
 
 
+def test_it_reads_a_rollup_tier_up_to_now_as_series_reads_raw_history(store: MetricStore) -> None:
+    """A board's range ends now: the samples since the last rollup run are minutes old (MongoDB reads them in
+    the same command as the buckets, metrics.stores.mongo.TAIL_WINDOW), and every sample counts once."""
+    from metrics.lifecycle.retention import roll_up, rollup_store
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    first = now.replace(minute=0, second=0) - timedelta(hours=2)
+    for minute in range(0, 120, 10):  # up to 10 minutes before the current hour, rolled up
+        store.record(SPEC, payload(cpu=float(minute)), first + timedelta(minutes=minute))
+    roll_up(rollup_store(store), SPEC.slug)
+    for ago, cpu in ((120, 500.0), (60, 7.0)):  # since the rollup run
+        store.record(SPEC, payload(cpu=cpu), now - timedelta(seconds=ago))
+    key, end, hour = SeriesKey(SPEC.slug, "cpu"), now + timedelta(seconds=1), timedelta(hours=1)
+    found = store.series_many([key], first, end, hour, "1h")[key]
+    raw = store.series(SPEC.slug, "cpu", first, end, hour)
+    assert [(b.start, b.min, b.max, b.count) for b in found] == [(b.start, b.min, b.max, b.count) for b in raw]
+    assert [b.avg for b in found] == pytest.approx([b.avg for b in raw])
+    assert sum(b.count for b in found) == 14
+    assert max(b.max for b in found) == 500.0
+
+
 @pytest.mark.parametrize(
     ("tier", "bucket", "count", "message"),
     [
