@@ -175,6 +175,7 @@ def _teams(user: Any, token: ApiToken | None) -> frozenset[int] | None:
 def _load(key: Key, generation: str | None) -> Access | None:
     kind, ident = key
     token: ApiToken | None = None
+    user: Any
     if kind == "token":
         token = ApiToken.authenticate_hash(ident)  # active tokens of active users only; records the use
         if token is None:
