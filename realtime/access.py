@@ -34,7 +34,6 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
-from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -46,6 +45,7 @@ from accounts.models import LAST_USED_RESOLUTION, ApiToken, hash_token
 from accounts.teams import Action, team_ids
 from metrics.read_cache import cache_is_shared
 from pollers.models import Source
+from realtime.offload import in_worker
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +131,7 @@ class SharedGenerationReads:
         try:
             while next_future is not None:
                 self.reads += 1
-                value = await sync_to_async(_read_generation, thread_sensitive=False)()
+                value = await in_worker(_read_generation)
                 next_future.set_result(value)
                 next_future, self.waiting = self.waiting, None
         except BaseException:

@@ -16,7 +16,6 @@ from collections.abc import Awaitable
 from enum import IntEnum
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -35,6 +34,7 @@ from realtime.auth import ACCESS_SCOPE_KEY, select_subprotocol
 from realtime.encoding import CLIENT_TYPES, dumps
 from realtime.groups import ALL_GROUP, source_group
 from realtime.hub import LocalHub, hub_for
+from realtime.offload import in_worker
 from realtime.protocol import (
     ErrorCode,
     Get,
@@ -78,7 +78,7 @@ async def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
     of the same sources then never queues on that one thread.
     """
     store = get_store()
-    found, missing = await sync_to_async(store.cached_latest_of, thread_sensitive=False)(slugs)
+    found, missing = await in_worker(store.cached_latest_of, slugs)
     if missing:
         found.update(await database_sync_to_async(store.latest_of)(missing))
     return found
