@@ -211,12 +211,22 @@ class ApiToken(TeamOwned):
         self.token_hash = hash_token(raw)
         self.prefix = raw[:10]
 
+    @staticmethod
+    def well_formed(raw: str) -> bool:
+        """Whether ``raw`` could be a token at all (checked before any hashing or lookup)."""
+        return bool(raw) and raw.startswith(TOKEN_PREFIX) and len(raw) <= 200
+
     @classmethod
     def authenticate(cls, raw: str) -> ApiToken | None:
         """The active token matching ``raw``, recording its use, or None."""
-        if not raw or not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
+        if not cls.well_formed(raw):
             return None
-        token = cls.objects.active().select_related("user", "team").filter(token_hash=hash_token(raw)).first()
+        return cls.authenticate_hash(hash_token(raw))
+
+    @classmethod
+    def authenticate_hash(cls, token_hash: str) -> ApiToken | None:
+        """``authenticate`` by the token's hash (for a caller that keeps the hash, never the raw token)."""
+        token = cls.objects.active().select_related("user", "team").filter(token_hash=token_hash).first()
         if token is None:
             return None
         now = timezone.now()

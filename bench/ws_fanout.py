@@ -169,8 +169,9 @@ async def drive(
 
     logs = [ClientLog() for _ in opened]
     listeners = [asyncio.create_task(listen(ws, log)) for ws, log in zip(opened, logs, strict=True)]
-    cpu_before = server.cpu_times()
+    # The scrape first: rendering /metrics is the server's CPU, but not the fan-out's (the floor has none).
     encodes_before = await asyncio.to_thread(update_encodes, origin)
+    cpu_before = server.cpu_times()
     publisher = await asyncio.create_subprocess_exec(
         *publisher_argv, cwd=ROOT, stdout=asyncio.subprocess.PIPE, env=publisher_env
     )

@@ -262,18 +262,33 @@ class CachedMetricStore(MetricStore):
                 span.set_attribute("cache.result", "hit" if found.misses == 0 else "miss")
             return found.snapshots
 
-    def _latest_of(self, wanted: list[str]) -> _Found:
+    def cached_latest_of(self, sources: Iterable[str]) -> tuple[dict[str, Snapshot], list[str]]:
+        wanted = source_slugs(sources)
+        looked = self._look_up_latest(wanted) if self.enabled and wanted else None
+        if looked is None:
+            return {}, wanted
+        snapshots, missing, _keys = looked
+        return snapshots, missing
+
+    def _look_up_latest(self, wanted: list[str]) -> tuple[dict[str, Snapshot], list[str], dict[str, str]] | None:
+        """The cached snapshots of ``wanted``, the sources not cached, each source's key; None: the cache is down."""
         parts = self._generation_parts(wanted)
         keys = {} if parts is None else {source: _key(_latest_key(source, parts[source])) for source in wanted}
         cached = None if parts is None else self._try(lambda: self.cache.get_many(list(keys.values())), None)
-        if parts is None or cached is None:  # the cache is down: straight to the store
+        if parts is None or cached is None:
             _count("latest_of.bypass", len(wanted))
-            return _Found(self.backend_store.latest_of(wanted), len(wanted))
+            return None
         hits = {source: value.value for source, key in keys.items() if isinstance(value := cached.get(key), _Cached)}
         missing = [source for source in wanted if source not in hits]
         _count("latest_of.hit", len(hits))
         _count("latest_of.miss", len(missing))
-        snapshots = {source: snapshot for source, snapshot in hits.items() if snapshot is not None}
+        return {source: snapshot for source, snapshot in hits.items() if snapshot is not None}, missing, keys
+
+    def _latest_of(self, wanted: list[str]) -> _Found:
+        looked = self._look_up_latest(wanted)
+        if looked is None:  # the cache is down: straight to the store
+            return _Found(self.backend_store.latest_of(wanted), len(wanted))
+        snapshots, missing, keys = looked
         if missing:
             # Generations were read before the database, so what is loaded is at least as new as its key.
             # No loader lock here (a set of keys has none to share): the misses are read in one store

@@ -12,10 +12,14 @@ from accounts.audit import record
 from alerts.receivers import on_rules_changed
 from provisioning.plan import CREATE, DELETE, UPDATE, Plan, make_plan
 from provisioning.sections import SECTIONS
+from realtime.receivers import on_access_changed
 
 AUDIT_ACTION = "config.apply"
 # Rules and silences are cached by every poller (alerts.rule_cache): a bulk write bumps that cache itself.
 RULE_SECTIONS = frozenset({"alert_rules", "silences"})
+# What a WebSocket may read is kept by every web process (realtime.access): sources are created in bulk
+# (no save signal), so a write of sources moves that cache's generation itself.
+ACCESS_SECTIONS = frozenset({"sources"})
 AUDIT_CHANGES = 1000  # changes listed in the audit record; the counts are always whole
 
 
@@ -72,3 +76,5 @@ def write(plan: Plan) -> None:
             section.delete(doomed, ctx)
     if any(c.section in RULE_SECTIONS for c in plan.changes):
         on_rules_changed(sender=None)
+    if any(c.section in ACCESS_SECTIONS for c in plan.changes):
+        on_access_changed(sender=None)

@@ -16,10 +16,19 @@ class RealtimeConfig(AppConfig):
         health_changed.connect(receivers.on_health_changed, dispatch_uid="realtime.health_changed")
         alert_event_recorded.connect(receivers.on_alert_event_recorded, dispatch_uid="realtime.alert_event")
 
+        from django.contrib.auth import get_user_model
         from django.db.models.signals import post_delete, post_save
 
+        from accounts.models import ApiToken, Membership, Team
         from pollers.models import Source
 
         # A source saved or deleted in this process: its team may have changed, read the map again.
         post_save.connect(receivers.on_source_changed, sender=Source, dispatch_uid="realtime.source_saved")
         post_delete.connect(receivers.on_source_changed, sender=Source, dispatch_uid="realtime.source_deleted")
+        # What a connection may read (realtime/access.py): any change moves the shared generation.
+        # (A team's save changes no access; its delete takes its memberships and tokens with it.)
+        for model in (ApiToken, Membership, get_user_model(), Source):
+            name = model.__name__
+            post_save.connect(receivers.on_access_changed, sender=model, dispatch_uid=f"realtime.access.save.{name}")
+            post_delete.connect(receivers.on_access_changed, sender=model, dispatch_uid=f"realtime.access.del.{name}")
+        post_delete.connect(receivers.on_access_changed, sender=Team, dispatch_uid="realtime.access.del.Team")

@@ -18,15 +18,16 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import AuthMiddleware, CookieMiddleware, SessionMiddleware
-from channels.db import database_sync_to_async
 from channels.middleware import BaseMiddleware
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
-from accounts.models import ApiToken
+from realtime.access import ACCESS
 
 PROTOCOL = "devops-insights.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
+# Scope key of a token connection's ``realtime.access.Access``, looked up by this middleware.
+ACCESS_SCOPE_KEY = "realtime_access"
 
 
 def token_from_scope(scope: dict[str, Any]) -> str | None:
@@ -46,13 +47,13 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
-@database_sync_to_async
-def authenticate_token(raw: str) -> ApiToken | None:
-    return ApiToken.authenticate(raw)
-
-
 class ApiTokenAuthMiddleware(BaseMiddleware):
-    """Put the token's user in ``scope["user"]`` when the session did not authenticate one."""
+    """Put the token's user in ``scope["user"]`` when the session did not authenticate one.
+
+    The token is looked up through the per-process access cache (realtime/access.py): a handshake of a
+    known, unchanged token reads one cache value and no database row. Its ``Access`` (teams, readable
+    sources) goes in the scope for the consumer.
+    """
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         user = scope.get("user")
@@ -60,9 +61,11 @@ class ApiTokenAuthMiddleware(BaseMiddleware):
             scope = dict(scope, auth_method="session")
         else:
             raw = token_from_scope(scope)
-            token = await authenticate_token(raw) if raw else None
-            if token is not None:
-                scope = dict(scope, user=token.user, api_token=token, auth_method="token")
+            access = await ACCESS.for_token(raw) if raw else None
+            if access is not None:
+                scope = dict(
+                    scope, user=access.user, api_token=access.token, **{ACCESS_SCOPE_KEY: access}, auth_method="token"
+                )
         return await super().__call__(scope, receive, send)
 
 

@@ -12,29 +12,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+from collections.abc import Awaitable
 from enum import IntEnum
 from typing import Any
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
-from django.contrib.auth import get_user_model
 
-from accounts.models import ApiToken
-from accounts.teams import Action, restrict, team_ids
 from metrics.jsonlimits import websocket_budget
 from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from observability.access_log import DIRECT_WRITER
 from observability.instruments import WEBSOCKET_CONNECTIONS, WEBSOCKET_CONNECTS, WEBSOCKET_MESSAGES_SENT
-from pollers.models import Source
 from realtime import connection_caps
-from realtime.auth import select_subprotocol
+from realtime.access import ACCESS, Access
+from realtime.auth import ACCESS_SCOPE_KEY, select_subprotocol
 from realtime.encoding import CLIENT_TYPES, dumps
 from realtime.groups import ALL_GROUP, source_group
 from realtime.hub import LocalHub, hub_for
+from realtime.offload import in_worker
 from realtime.protocol import (
     ErrorCode,
     Get,
@@ -50,7 +50,7 @@ from realtime.protocol import (
     parse,
 )
 from realtime.ratelimit import TokenBucket
-from realtime.source_teams import SOURCE_TEAMS
+from realtime.source_teams import SOURCE_TEAMS, Unknown
 from realtime.watcher import StoreWatcher, watcher_for
 
 logger = logging.getLogger(__name__)
@@ -66,43 +66,22 @@ class CloseCode(IntEnum):
     RATE_LIMITED = 4429  # kept sending while rate limited
 
 
-# --- Reads, each one thread hop through database_sync_to_async (the store and ORM are sync) ------
+# --- Reads: the access cache and the read cache answer from the shared cache on a worker thread; -----
+# --- only what they cannot answer goes through the database thread (database_sync_to_async) --------
 
 
-def _readable(scope: dict[str, Any]) -> Any:
-    """The sources the connection may read (``accounts.teams.restrict``).
+async def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
+    """The latest snapshots of the connection's known sources (never every source's).
 
-    A session reads its user's teams; a token reads only its own team, within its owner's rights.
+    The read cache answers what it holds from a worker thread; only the sources it could not answer
+    are read from the store, in one read through the database thread. A reconnect storm of clients
+    of the same sources then never queues on that one thread.
     """
-    sources = restrict(Source.objects.all(), scope.get("user"), Action.READ)
-    token = scope.get("api_token")
-    if token is not None:
-        sources = sources.filter(team_id=token.team_id)
-    return sources
-
-
-@database_sync_to_async
-def readable_sources(scope: dict[str, Any]) -> frozenset[str]:
-    """Slugs of every source the connection may read, in one statement."""
-    return frozenset(_readable(scope).values_list("slug", flat=True))
-
-
-@database_sync_to_async
-def readable_teams(scope: dict[str, Any]) -> frozenset[int] | None:
-    """Ids of the teams whose live events the connection may receive; None: every team (a superuser's session)."""
-    user = scope.get("user")
-    token = scope.get("api_token")
-    ids = team_ids(user, Action.READ)
-    if ids is None:
-        return None if token is None else frozenset({token.team_id})
-    found = frozenset(ids.values_list("team_id", flat=True))
-    return found & {token.team_id} if token is not None else found
-
-
-@database_sync_to_async
-def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
-    """The latest snapshots of the connection's known sources, in one store read (never every source's)."""
-    return get_store().latest_of(slugs)
+    store = get_store()
+    found, missing = await in_worker(store.cached_latest_of, slugs)
+    if missing:
+        found.update(await database_sync_to_async(store.latest_of)(missing))
+    return found
 
 
 @database_sync_to_async
@@ -111,16 +90,19 @@ def read_history(request: History) -> HistoryPage:
 
 
 @database_sync_to_async
-def still_authorized(scope: dict[str, Any]) -> bool:
-    """Whether the connection's credentials are still good: token not revoked, user active, session alive."""
-    user = scope.get("user")
-    if user is None or not get_user_model().objects.filter(pk=user.pk, is_active=True).exists():
-        return False
-    token = scope.get("api_token")
-    if token is not None:
-        return bool(ApiToken.objects.active().filter(pk=token.pk).exists())
+def session_alive(scope: dict[str, Any]) -> bool:
+    """Whether a session connection's session still exists (not logged out, not expired)."""
     session = scope.get("session")
     return session is not None and session.session_key is not None and bool(session.exists(session.session_key))
+
+
+async def settled(outcome: bool | Awaitable[bool]) -> bool:
+    """The outcome of a delivery that may have finished already (a bool) or may still have to be awaited."""
+    return outcome if isinstance(outcome, bool) else await outcome
+
+
+class Revoked(Exception):
+    """The connection's credentials no longer hold (token revoked or expired, user deactivated or gone)."""
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
@@ -142,8 +124,10 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.all_sources = False
         self.subscribed: set[str] = set()  # explicit subscriptions (when not all_sources)
         self.excluded: set[str] = set()  # unsubscribed while subscribed to all
-        # The teams this connection may read, read at connect and refreshed by maintain(): each event's
-        # source team (realtime/source_teams.py, in memory) is checked against it, never with a query.
+        # What this connection may read (realtime/access.py), looked up at connect and again at every
+        # request and by maintain(). Each event's source team (realtime/source_teams.py, in memory) is
+        # checked against its teams, never with a query.
+        self.access: Access | None = None
         self.allowed_teams: frozenset[int] | None = frozenset()
         self.joined_groups = set()
         # Last sequence sent per source: drops an update the snapshot already covered.
@@ -159,7 +143,11 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
         subprotocol = select_subprotocol(self.scope)
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        # A token's access was looked up with the token (realtime/auth.py); a session's is its user's.
+        access = None
+        if user is not None and user.is_authenticated:
+            access = self.scope.get(ACCESS_SCOPE_KEY) or await ACCESS.for_user(user)
+        if access is None:
             # Accept, then close: a close before accepting becomes an HTTP 403 that browsers report
             # as a bare 1006, and the client could not tell "log in again" from "network trouble".
             await self.accept(subprotocol)
@@ -174,7 +162,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             return
         if self.slot is not None:
             self.slot_keeper = asyncio.create_task(connection_caps.keep(self.slot))
-        self.allowed_teams = await readable_teams(self.scope)
+        self.use(access)
         await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
         self.maintenance = asyncio.create_task(self.maintain())
         interval = settings.REALTIME_STORE_WATCH_INTERVAL
@@ -209,6 +197,19 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.closing = True
         await self.close(code=int(code), reason=reason)
 
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """Channels' dispatch without its thread hop to ``close_old_connections`` before every message.
+
+        That hop runs on the one thread-sensitive worker thread, so each handshake queued two of them
+        (connect, then its subscribe) behind every other connection's during a reconnect storm. Every
+        database access here goes through ``database_sync_to_async``, which closes stale connections
+        itself, so the hop bought nothing.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"no handler for message type {message['type']}")
+        await handler(message)
+
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=dumps(message))
         WEBSOCKET_MESSAGES_SENT.labels(type=message.get("type", "unknown")).inc()
@@ -242,6 +243,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             await self.handle(request)
         except ProtocolError as exc:
             await self.send_json(exc.as_message())
+        except Revoked:
+            logger.info("realtime: closing a connection whose credentials were revoked")
+            await self.close_with(CloseCode.UNAUTHENTICATED)
         except StoreError as exc:
             logger.warning("realtime: store unavailable: %s", exc)
             await self.send_json(self.unavailable("the metric store is unavailable", request_id))
@@ -287,15 +291,27 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         Another team's source gets the same ``unknown_source`` as a missing one: the answer never tells
         which slugs exist elsewhere.
         """
-        allowed = await readable_sources(self.scope)
-        # Here, in a request's database hop, so that the events that follow need none.
+        access = await self.current_access()
+        # Here, on a request, so that the events that follow need no read.
         await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
         if slugs is None:
-            return sorted(allowed)
-        missing = [slug for slug in slugs if slug not in allowed]
+            return sorted(access.sources)
+        missing = [slug for slug in slugs if not access.may_read(slug)]
         if missing:
             raise ProtocolError(ErrorCode.UNKNOWN_SOURCE, f"unknown source: {', '.join(missing[:20])}", request_id)
         return list(slugs)
+
+    def use(self, access: Access) -> None:
+        self.access = access
+        self.allowed_teams = access.teams
+
+    async def current_access(self) -> Access:
+        """The connection's access as it stands now (exact: a change anywhere shows at once); raises Revoked."""
+        access = None if self.access is None else await ACCESS.current(self.access)
+        if access is None:
+            raise Revoked
+        self.use(access)
+        return access
 
     async def subscribe(self, request: Subscribe) -> None:
         slugs = await self.known_sources(request.sources, request.id)
@@ -423,43 +439,57 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     # --- Channel-layer events (sent by realtime.events, handed over by the LocalHub) -----------
 
-    async def may_receive(self, slug: Any) -> bool:
-        """Whether the connection may see events of ``slug``: its team is one the connection reads."""
-        if not isinstance(slug, str):
-            return False
-        if self.allowed_teams is None:
-            return True
-        return await SOURCE_TEAMS.team_of(slug) in self.allowed_teams
-
-    async def receive_event(self, event: dict[str, Any], text: str) -> bool:
+    def receive_event(self, event: dict[str, Any], text: str) -> bool | Awaitable[bool]:
         """``text`` is the event's client message, encoded once for every connection by the hub.
 
         True when it was sent now: the hub counts the messages of one fan-out at once, since a
-        Prometheus label lookup per connection was a fifth of this path's cost.
+        Prometheus label lookup per connection was a fifth of this path's cost. Not a coroutine: the
+        hub calls it for every connection of a group, and the usual event (a known source, a socket the
+        direct writer takes) is decided and written without one; an awaitable comes back only when
+        the source's team must be read first or the ordinary send is needed.
         """
         if self.closing:
             return False
         if self.buffering:
             self.buffered.append((event, text))
             return False
-        return await self.handle_event(event, text)
+        return self.handle_event(event, text)
 
-    async def handle_event(self, event: dict[str, Any], text: str) -> bool:
+    def handle_event(self, event: dict[str, Any], text: str) -> bool | Awaitable[bool]:
         client_type = CLIENT_TYPES.get(event.get("type", ""))
-        if client_type is None or not self.wants(event["source"]):
+        slug = event.get("source")
+        if client_type is None or not isinstance(slug, str) or not self.wants(slug):
             return False
-        if not await self.may_receive(event["source"]):
+        # May the connection see events of this source: its team is one the connection reads.
+        if self.allowed_teams is not None:
+            team = SOURCE_TEAMS.known_team(slug)
+            if isinstance(team, Unknown):
+                return self._handle_after_reading_teams(event, text, slug)
+            if team not in self.allowed_teams:
+                return False
+        return self._send_event(event, text, slug, client_type)
+
+    async def _handle_after_reading_teams(self, event: dict[str, Any], text: str, slug: str) -> bool:
+        allowed = self.allowed_teams
+        if allowed is not None and await SOURCE_TEAMS.team_of(slug) not in allowed:
             return False
+        return await settled(self._send_event(event, text, slug, CLIENT_TYPES[event["type"]]))
+
+    def _send_event(self, event: dict[str, Any], text: str, slug: str, client_type: str) -> bool | Awaitable[bool]:
         if client_type == "update":
             # Drops an update the snapshot (or an earlier copy) already covered.
-            slug, sequence = event["source"], event["sequence"]
+            sequence = event["sequence"]
             if sequence <= self.sequences.get(slug, 0):
                 return False
             self.sequences[slug] = sequence
         # The shared frame straight to the socket when the server allows it (realtime/direct.py).
         writer = self.scope.get(DIRECT_WRITER)
-        if writer is None or not writer.write(text):
-            await self.send(text_data=text)
+        if writer is not None and writer.write(text):
+            return True
+        return self._send_text(text)
+
+    async def _send_text(self, text: str) -> bool:
+        await self.send(text_data=text)
         return True
 
     async def flush_buffered(self) -> None:
@@ -468,7 +498,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         while self.buffered:
             batch, self.buffered = self.buffered, []
             for event, text in batch:
-                if await self.handle_event(event, text):
+                if await settled(self.handle_event(event, text)):
                     WEBSOCKET_MESSAGES_SENT.labels(type=CLIENT_TYPES[event["type"]]).inc()
         self.buffering = False
 
@@ -478,21 +508,24 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         """Re-check credentials for as long as the connection lives.
 
         A revoked token, a deactivated user or a logged-out session ends the stream within
-        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub). The readable sources
-        are read again at the same pace: a removed membership stops that team's events within the
-        interval, and a source added to the user's teams joins a subscription to "all".
+        REALTIME_REAUTH_INTERVAL (group memberships are renewed by the LocalHub). The teams and readable
+        sources are looked up again at the same pace: a removed membership stops that team's events
+        within the interval, and a source added to the user's teams joins a subscription to "all".
+        While nothing changed, a token connection's check is one cache read (realtime/access.py).
         """
         while True:
             await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
             try:
-                if not await still_authorized(self.scope):
-                    logger.info("realtime: closing a connection whose credentials were revoked")
-                    await self.close_with(CloseCode.UNAUTHENTICATED)
-                    return
-                self.allowed_teams = await readable_teams(self.scope)
+                await self.current_access()
+                if self.scope.get("auth_method") == "session" and not await session_alive(self.scope):
+                    raise Revoked
                 await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
             except asyncio.CancelledError:
                 raise
+            except Revoked:
+                logger.info("realtime: closing a connection whose credentials were revoked")
+                await self.close_with(CloseCode.UNAUTHENTICATED)
+                return
             except Exception as exc:
                 # A database blip: keep the connection and try again next tick.
                 logger.warning("realtime: connection maintenance failed: %s", type(exc).__name__)

@@ -64,15 +64,16 @@ class FrameWriter:
 
 class UvicornWebsocketsWriter(FrameWriter):
     def __init__(self, protocol: Any) -> None:
-        self.protocol = protocol
-
-    def write(self, text: str) -> bool:
         from websockets.protocol import State
 
+        self.protocol = protocol
+        self.open = State.OPEN  # looked up once, not per message
+
+    def write(self, text: str) -> bool:
         protocol = self.protocol
         transport = protocol.transport
         if (
-            protocol.state is not State.OPEN
+            protocol.state is not self.open
             or protocol.extensions
             or transport is None
             or transport.is_closing()

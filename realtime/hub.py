@@ -32,6 +32,7 @@ import asyncio
 import logging
 import uuid
 import weakref
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -80,7 +81,8 @@ missed_updates = database_sync_to_async(_read_missed, thread_sensitive=False)
 
 
 class Member(Protocol):
-    async def receive_event(self, event: dict[str, Any], text: str) -> bool: ...
+    def receive_event(self, event: dict[str, Any], text: str) -> bool | Awaitable[bool]:
+        """True when sent; an awaitable (of the same) when it could not be settled without waiting."""
 
 
 class LocalHub:
@@ -196,7 +198,9 @@ class LocalHub:
         sent = 0
         for member in targets:
             try:
-                sent += await member.receive_event(event, text)
+                # Most members settle at once (a bool): no coroutine per connection and event.
+                outcome = member.receive_event(event, text)
+                sent += outcome if isinstance(outcome, bool) else await outcome
             except Exception:
                 # One broken connection must not starve the others.
                 logger.exception("realtime: delivering %s failed", event.get("type"))

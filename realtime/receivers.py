@@ -40,3 +40,16 @@ def on_source_changed(sender: Any, **kwargs: Any) -> None:
     from realtime.source_teams import SOURCE_TEAMS
 
     SOURCE_TEAMS.forget()
+
+
+def on_access_changed(sender: Any, **kwargs: Any) -> None:
+    """A token, user, membership, team or source saved or deleted: every process looks access up again.
+
+    A user's save of ``last_login`` alone (every login) changes no access and moves nothing.
+    """
+    update_fields = kwargs.get("update_fields")
+    if update_fields and set(update_fields) <= {"last_login"}:
+        return
+    from realtime import access
+
+    access.bump()

@@ -20,6 +20,13 @@ from pollers.models import Source
 MISS_RELOAD_SECONDS = 1.0
 
 
+class Unknown:
+    """``known_team``'s answer when the map must be read before it can say."""
+
+
+UNKNOWN_TEAM = Unknown()
+
+
 @database_sync_to_async
 def _read_all() -> dict[str, int]:
     return dict(Source.objects.values_list("slug", "team_id"))
@@ -39,13 +46,23 @@ class SourceTeams:
         self.teams = await _read_all()
         self.loaded_at = time.monotonic()
 
+    def known_team(self, slug: str) -> int | Unknown | None:
+        """The team of ``slug`` without reading (None: no such source); ``UNKNOWN_TEAM`` when the map
+        must be read first: never read yet, or it does not know the slug and was not read just now."""
+        team = self.teams.get(slug)
+        if team is not None and self.loaded_at is not None:
+            return team
+        if self.loaded_at is None or time.monotonic() - self.loaded_at > MISS_RELOAD_SECONDS:
+            return UNKNOWN_TEAM
+        return None
+
     async def team_of(self, slug: str) -> int | None:
         """The team of ``slug``; reads the map only if it was never read or does not know the slug yet."""
-        if self.loaded_at is None or (
-            slug not in self.teams and time.monotonic() - self.loaded_at > MISS_RELOAD_SECONDS
-        ):
+        team = self.known_team(slug)
+        if isinstance(team, Unknown):
             await self.reload()
-        return self.teams.get(slug)
+            return self.teams.get(slug)
+        return team
 
     def forget(self) -> None:
         """Read the map again on next use (tests; a process that knows sources moved)."""

@@ -209,6 +209,18 @@ class MetricStore(abc.ABC):
         after a StoreError nothing changed and retrying is safe.
         """
 
+    def cached_latest_of(self, sources: Iterable[str]) -> tuple[dict[str, Snapshot], list[str]]:
+        """What ``latest_of(sources)`` can answer without reading the store, and the sources it cannot.
+
+        For a caller that must not queue on the database thread for what a cache already holds (the
+        WebSocket's snapshot on subscribe): a store has no cache in front, so it answers nothing and leaves
+        every source; ``CachedMetricStore`` answers its hits (a source cached as having no snapshot is
+        answered by its absence). Pass what is left to ``latest_of``. Never reads the store.
+        """
+        from metrics.stores.arguments import source_slugs
+
+        return {}, source_slugs(sources)
+
     @abc.abstractmethod
     def history(
         self,

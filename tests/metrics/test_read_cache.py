@@ -175,6 +175,21 @@ def test_it_serves_latest_of_from_the_keys_latest_uses_and_loads_only_the_misses
     assert store.latest_of([]) == {}
 
 
+def test_it_answers_cached_latest_of_from_the_cache_alone(store: CachedMetricStore, backend: CountingStore) -> None:
+    store.record(SPEC, doc(1), T0)  # warms us-east's key
+    store.backend_store.record(SourceSpec("ap-south"), doc(3), T0)  # nothing warmed
+    store.latest("unknown")  # cached as "no snapshot"
+    backend.calls.clear()
+    found, missing = store.cached_latest_of([SPEC.slug, "ap-south", "unknown"])
+    assert (sorted(found), missing) == ([SPEC.slug], ["ap-south"])  # "unknown" answered: no snapshot
+    assert found[SPEC.slug].payload == doc(1)
+    assert backend.calls == Counter()  # never the store
+    # The store alone (no cache in front) answers nothing, and so does a cache that is off.
+    assert backend.cached_latest_of([SPEC.slug]) == ({}, [SPEC.slug])
+    off = CachedMetricStore(backend, cache_alias="metrics", enabled=False)
+    assert off.cached_latest_of([SPEC.slug, SPEC.slug]) == ({}, [SPEC.slug])
+
+
 def test_it_shows_every_change_to_latest_of_at_once_to_every_reader(store: CachedMetricStore) -> None:
     reader = CachedMetricStore(SqlMetricStore(using=ALIAS), cache_alias="metrics")  # another process's view
     store.record(SourceSpec("eu-west"), doc(0), T0)
