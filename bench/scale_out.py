@@ -60,7 +60,7 @@ GRACE_SECONDS = 3.0
 
 SETUP = """
 from django.contrib.auth import get_user_model
-from accounts.models import ApiToken, default_team_id
+from accounts.models import ApiToken, Membership, default_team_id
 from pollers.models import Source
 team = default_team_id()
 Source.objects.bulk_create(
@@ -69,6 +69,8 @@ Source.objects.bulk_create(
     for i in range(COUNT)
 )
 user = get_user_model().objects.create_user("bench", "bench@localhost", "bench-password-long-enough")
+# A viewer of the sources' team: "all" is every source the token may read, none without a membership.
+Membership.objects.create(team_id=team, user=user)
 print("token", ApiToken.issue(user, "bench")[1])
 """
 
@@ -250,6 +252,11 @@ def run(database: TemporaryDatabase, work: Path) -> int:
             f"{result.percentile(99) / floor_p99:>12.2f} {sum(log.dropped for log in result.logs):>8}"
         )
     print("targets (issue 15, goal 5): 0 gaps and 0 duplicates in every client's per-source sequence")
+    # A run in which no client received an update proves nothing about gaps: it is a failed bench.
+    silent = [result.name for result in (floor, scaled) if not any(log.received for log in result.logs)]
+    if silent:
+        print(f"scale_out: no update reached any client in: {', '.join(silent)}", file=sys.stderr)
+        return 1
     return 0
 
 
