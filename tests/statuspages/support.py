@@ -5,6 +5,14 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 
+from statuspages.feed_urls import page_routes
+from statuspages.feed_views import BADGE_KINDS
+
+# Every feed, v2 JSON and page badge route of a page that takes no parameter, read from the URLconf, and
+# every badge kind: a route or kind added later is walked by each test that uses these.
+FEED_ROUTES: tuple[str, ...] = tuple(str(route.pattern) for route in page_routes if "<" not in str(route.pattern))
+KINDS: tuple[str, ...] = BADGE_KINDS
+
 
 def parse_xml(text: str | bytes) -> ET.Element:
     # The documents parsed here are the application's own output (badges, feeds), checked for structure;

@@ -21,6 +21,8 @@ from tests.factories import (
     payload,
     record,
 )
+from tests.statuspages.support import FEED_ROUTES as ROUTES
+from tests.statuspages.support import KINDS
 
 pytestmark = pytest.mark.django_db
 
@@ -39,20 +41,6 @@ SECRETS = (
     "Draft Incident Secret",
     "draft update secret",
 )
-ROUTES = (
-    "feed.atom",
-    "feed.json",
-    "api/v2/summary.json",
-    "api/v2/status.json",
-    "api/v2/components.json",
-    "api/v2/incidents.json",
-    "api/v2/incidents/unresolved.json",
-    "api/v2/scheduled-maintenances.json",
-    "api/v2/scheduled-maintenances/upcoming.json",
-    "api/v2/scheduled-maintenances/active.json",
-    "badge.svg",
-)
-KINDS = ("status", "uptime-24h", "uptime-7d", "uptime-30d", "latency", "metric")
 
 
 @pytest.fixture

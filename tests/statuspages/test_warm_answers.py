@@ -22,25 +22,11 @@ from statuspages.busy import RETRY_AFTER_SECONDS, degrade_when_busy
 from statuspages.content import content_scopes, version_key
 from statuspages.models import Component
 from tests.factories import make_component, make_incident, make_maintenance, make_source, make_status_page
+from tests.statuspages.support import FEED_ROUTES, KINDS
 
 pytestmark = pytest.mark.django_db
 
-PAGE_ROUTES = (
-    "",
-    "state.json",
-    "feed.atom",
-    "feed.json",
-    "api/v2/summary.json",
-    "api/v2/status.json",
-    "api/v2/components.json",
-    "api/v2/incidents.json",
-    "api/v2/incidents/unresolved.json",
-    "api/v2/scheduled-maintenances.json",
-    "api/v2/scheduled-maintenances/upcoming.json",
-    "api/v2/scheduled-maintenances/active.json",
-    "badge.svg",
-)
-KINDS = ("status", "uptime-24h", "uptime-7d", "uptime-30d", "latency", "metric")
+PAGE_ROUTES = ("", "state.json", *FEED_ROUTES)
 
 
 @pytest.fixture
