@@ -17,16 +17,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from alerts import evaluate
 from alerts.models import AlertRule, Silence
+from devops_insights import cache_generation
 from pollers.models import Source
 
 log = logging.getLogger("alerts")
@@ -86,7 +85,7 @@ def bump(*_args: Any, **_kwargs: Any) -> None:
     """Invalidate every process's snapshot (a signal receiver: any arguments)."""
     global _snapshot
     try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+        cache_generation.replace(GENERATION_KEY)
     except Exception as exc:
         # A cache outage: this process reloads at once, the others within FALLBACK_SECONDS.
         log.warning("alert rules changed but the cache is unreachable: %s", type(exc).__name__)
@@ -94,21 +93,10 @@ def bump(*_args: Any, **_kwargs: Any) -> None:
         _snapshot = None
 
 
-def _generation() -> str | None:
-    try:
-        value = cache.get(GENERATION_KEY)
-        if value is None:
-            cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
-            value = cache.get(GENERATION_KEY)
-    except Exception:  # the cache is optional: fall back to the time limit
-        return None
-    return str(value) if value is not None else None
-
-
 def current() -> Snapshot:
     """The snapshot for this poll: the cached one while its generation holds, else freshly loaded."""
     global _snapshot
-    generation = _generation()
+    generation = cache_generation.read(GENERATION_KEY)
     snapshot = _snapshot
     if snapshot is not None:
         if generation is not None and snapshot.generation == generation:

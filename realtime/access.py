@@ -30,19 +30,18 @@ import asyncio
 import functools
 import logging
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, Final
 
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import LAST_USED_RESOLUTION, ApiToken, hash_token
 from accounts.teams import Action, team_ids
+from devops_insights import cache_generation
 from metrics.read_cache import cache_is_shared
 from pollers.models import Source
 from realtime.offload import in_worker
@@ -83,16 +82,7 @@ def max_age() -> float:
 
 
 def _read_generation() -> str | None:
-    """The current generation; None when the cache cannot say (then nothing is reused)."""
-    try:
-        value = cache.get(GENERATION_KEY)
-        if value is None:
-            # First use, or lost (restart, eviction): a new random value, which no kept entry carries.
-            cache.add(GENERATION_KEY, uuid.uuid4().hex, None)
-            value = cache.get(GENERATION_KEY)
-    except Exception:
-        return None
-    return None if value is None else str(value)
+    return cache_generation.read(GENERATION_KEY)
 
 
 class SharedGenerationReads:
@@ -146,7 +136,7 @@ class SharedGenerationReads:
 
 def _set_generation() -> None:
     try:
-        cache.set(GENERATION_KEY, uuid.uuid4().hex, None)
+        cache_generation.replace(GENERATION_KEY)
     except Exception as exc:
         # Other processes see the change within max_age(); this one forgets its entries in bump().
         logger.warning("realtime: access changed but the cache is unreachable: %s", type(exc).__name__)

@@ -20,7 +20,8 @@ the comment says why):
 - ``dashboard`` and ``api``: the two faces; may import everything below, not each other.
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
   Its ``config`` (typed environment readers), its ``crypto`` (the one key ring for secrets stored by any
-  app, ``FIELD_ENCRYPTION_KEY``) and its package ``__init__`` (only ``__version__``) are the ground floor
+  app, ``FIELD_ENCRYPTION_KEY``), its ``cache_generation`` (invalidation of per-process snapshots through
+  the shared cache) and its package ``__init__`` (only ``__version__``) are the ground floor
   every app may import; they import no project app themselves (checked below).
 
 Migrations are left out: they are frozen history, and Django resolves them by app label, not by import.
@@ -69,7 +70,9 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
     },
 }
 APPS = tuple(MAY_IMPORT)
-GROUND_FLOOR = frozenset({"devops_insights", "devops_insights.config", "devops_insights.crypto"})
+GROUND_FLOOR = frozenset(
+    {"devops_insights", "devops_insights.config", "devops_insights.crypto", "devops_insights.cache_generation"}
+)
 
 # (importing app, imported module) -> why this one arrow across a floor is right.
 EXCEPTIONS: dict[tuple[str, str], str] = {
