@@ -97,13 +97,19 @@ def test_it_keeps_sources_apart(store: MetricStore) -> None:
     assert totals(store, "eu-west") == (1, 0)
 
 
-def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricStore) -> None:
-    # The objectives' read: nested spans of two tiers over a group of sources, a third source left out.
+def record_three_sources(store: MetricStore) -> None:
+    """Polls of two sources read together (in one minute bucket, an older minute and an older hour) and a
+    third source that a read of those two must leave out."""
     store.record_poll_outcome("us-east", NOON, True, 5.0)
     store.record_poll_outcome("us-east", NOON - timedelta(minutes=20), False, None, "timeout")
     store.record_poll_outcome("eu-west", NOON - timedelta(minutes=2), True, 8.0)
     store.record_poll_outcome("eu-west", NOON - timedelta(hours=3), False, None, "dns")
     store.record_poll_outcome("ap-south", NOON, False, None, "dns")
+
+
+def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricStore) -> None:
+    # The objectives' read: nested spans of two tiers over a group of sources, a third source left out.
+    record_three_sources(store)
     spans = [
         AvailabilitySpan("1m", NOON - timedelta(minutes=5), NOON + timedelta(minutes=1)),
         AvailabilitySpan("1m", NOON - timedelta(hours=1), NOON + timedelta(minutes=1)),
@@ -121,11 +127,7 @@ def test_it_merges_several_sources_per_span_in_totals_and_counts(store: MetricSt
 
 def test_it_counts_each_source_apart_in_one_read_of_many(store: MetricStore) -> None:
     # The burn-rate rules' once-a-minute read: every covered source's settled windows, kept apart.
-    store.record_poll_outcome("us-east", NOON, True, 5.0)
-    store.record_poll_outcome("us-east", NOON - timedelta(minutes=20), False, None, "timeout")
-    store.record_poll_outcome("eu-west", NOON - timedelta(minutes=2), True, 8.0)
-    store.record_poll_outcome("eu-west", NOON - timedelta(hours=3), False, None, "dns")
-    store.record_poll_outcome("ap-south", NOON, False, None, "dns")
+    record_three_sources(store)
     spans = [
         AvailabilitySpan("1m", NOON - timedelta(minutes=5), NOON + timedelta(minutes=1)),
         AvailabilitySpan("1m", NOON - timedelta(hours=1), NOON),
