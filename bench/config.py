@@ -55,6 +55,7 @@ def files_for(count: int) -> dict[str, str]:
 def child() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
     os.environ["POLLER_ALLOWED_PRIVATE_HOSTS"] = "127.0.0.1"
+    os.environ.setdefault("LOG_LEVEL", "warning")  # an audit line per created or deleted object would bury the table
     import django
 
     django.setup()

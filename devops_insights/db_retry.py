@@ -4,7 +4,8 @@ Django checks a kept connection before a request's first query (``CONN_HEALTH_CH
 connection the server drops while the request runs raises ``OperationalError`` / ``InterfaceError`` in
 the view. For a safe method (GET, HEAD: the view changed nothing a retry could repeat) this middleware
 closes the dead connections and calls the view once more, on fresh ones; a second failure, an error
-from a live connection (a bad query, a lock timeout) and any other method answer as before.
+from a live connection (a bad query, a lock timeout), a pool that lent no connection in time (retrying
+would only wait its timeout again; ``devops_insights/db_errors.py``) and any other method answer as before.
 Innermost in ``MIDDLEWARE``: its ``process_exception`` runs first, before the API's error middleware
 turns the exception into a response.
 """
@@ -16,6 +17,8 @@ from collections.abc import Callable
 
 from django.db import InterfaceError, OperationalError, connections
 from django.http import HttpRequest, HttpResponseBase
+
+from devops_insights.db_errors import pool_timed_out
 
 logger = logging.getLogger("devops_insights.db_retry")
 
@@ -35,6 +38,8 @@ class RetryDroppedConnectionMiddleware:
             return None
         if not isinstance(exception, OperationalError | InterfaceError) or request.resolver_match is None:
             return None
+        if pool_timed_out(exception):
+            return None  # busy, not dropped: a second try would wait the pool's timeout again
         dropped = [c for c in connections.all(initialized_only=True) if c.connection is None or not c.is_usable()]
         if not dropped or any(c.in_atomic_block for c in dropped):
             return None  # a live connection's error, or inside a transaction: not ours to repeat

@@ -22,16 +22,12 @@ from typing import Any
 from django.db import OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
-from psycopg_pool import PoolTimeout
+
+from devops_insights.db_errors import pool_timed_out
 
 View = Callable[..., HttpResponse]
 
 RETRY_AFTER_SECONDS = 5
-
-
-def database_busy(error: BaseException) -> bool:
-    """Whether ``error`` is the pool's refusal to lend a connection in time (as psycopg's or wrapped by Django)."""
-    return isinstance(error, PoolTimeout) or isinstance(error.__cause__, PoolTimeout)
 
 
 def release_pooled_connections() -> None:
@@ -51,7 +47,7 @@ def degrade_when_busy(busy: Callable[[str], HttpResponse]) -> Callable[[View], V
             try:
                 return view(request, *args, **kwargs)
             except OperationalError as error:
-                if not database_busy(error):
+                if not pool_timed_out(error):
                     raise
                 response = busy(f"The status page is busy; retry in {RETRY_AFTER_SECONDS} s.")
                 response.status_code = 503

@@ -21,8 +21,9 @@ the comment says why):
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
   Its ``config`` (typed environment readers), its ``crypto`` (the one key ring for secrets stored by any
   app, ``FIELD_ENCRYPTION_KEY``), its ``cache_generation`` (invalidation of per-process snapshots through
-  the shared cache) and its package ``__init__`` (only ``__version__``) are the ground floor
-  every app may import; they import no project app themselves (checked below).
+  the shared cache), its ``db_errors`` (a busy pool told from a dropped connection) and its package
+  ``__init__`` (only ``__version__``) are the ground floor every app may import; they import no project app
+  themselves (checked below).
 
 Migrations are left out: they are frozen history, and Django resolves them by app label, not by import.
 Imports given as strings (settings' MIDDLEWARE, ``import_string``) are not followed.
@@ -71,7 +72,13 @@ MAY_IMPORT: dict[str, frozenset[str]] = {
 }
 APPS = tuple(MAY_IMPORT)
 GROUND_FLOOR = frozenset(
-    {"devops_insights", "devops_insights.config", "devops_insights.crypto", "devops_insights.cache_generation"}
+    {
+        "devops_insights",
+        "devops_insights.config",
+        "devops_insights.crypto",
+        "devops_insights.cache_generation",
+        "devops_insights.db_errors",
+    }
 )
 
 # (importing app, imported module) -> why this one arrow across a floor is right.
