@@ -25,7 +25,7 @@ from django.conf import settings
 from django_prometheus.db.backends.postgresql import base
 
 
-class DatabaseWrapper(base.DatabaseWrapper):  # type: ignore[misc]  # django-prometheus has no type hints
+class DatabaseWrapper(base.DatabaseWrapper):
     @property
     def pool(self) -> Any:
         pool = super().pool
