@@ -157,6 +157,11 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
     "django.db.backends.", "django_prometheus.db.backends."
 )
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    # django-prometheus's PostgreSQL backend with a cheaper pooled checkout (devops_insights/postgresql/base.py).
+    DATABASES["default"]["ENGINE"] = "devops_insights.postgresql"
+# Seconds since a pooled connection was last lent after which it is checked (a round trip) before the next loan.
+DATABASE_POOL_CHECK_AFTER = config.number("DATABASE_POOL_CHECK_AFTER", 1.0, minimum=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
@@ -210,6 +215,9 @@ MONGODB_WRITE_CONCERN = config.string("MONGODB_WRITE_CONCERN", "majority")
 MONGODB_ENSURE_INDEXES = config.boolean("MONGODB_ENSURE_INDEXES", True)
 METRIC_STORE = "mongodb" if MONGODB_URL else "sql"
 METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1024, minimum=1024)
+# PostgreSQL: whether a poll's own writes (a change, its deploy marker) wait for the WAL flush at commit.
+# Off: a server crash may lose the last ~600 ms of polls, never corrupt them (metrics/stores/durability.py).
+METRICS_SYNCHRONOUS_COMMIT = config.boolean("METRICS_SYNCHRONOUS_COMMIT", False)
 # Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
 # nesting and item count before parsing (metrics/jsonlimits.py, docs/security.md); each keeps its own size setting.
 JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)

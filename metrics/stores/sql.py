@@ -13,9 +13,10 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
@@ -63,6 +64,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
+from metrics.stores.durability import relax_column
 from metrics.stores.sql_availability import SqlAvailability
 
 logger = logging.getLogger("metrics.store")
@@ -252,11 +254,13 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         # SQLite has no FOR UPDATE: its write lock is taken at BEGIN (transaction_mode=IMMEDIATE).
         read = _LOCKED_READ if connection.features.has_select_for_update else _READ
-        with transaction.atomic(using=db), connection.cursor() as cursor:
+        with transaction.atomic(using=db), _pipelined(connection), connection.cursor() as cursor:
             # Loaded with its payload: this path nearly always stores a change, and the diff needs the
-            # old document (deferring it cost a second round trip inside the lock).
+            # old document (deferring it cost a second round trip inside the lock). On PostgreSQL the same
+            # statement lets this transaction's commit skip the WAL flush unless METRICS_SYNCHRONOUS_COMMIT
+            # (metrics/stores/durability.py; a source's very first row, with no row to read, waits).
             cursor.execute(
-                _sql(connection, read),
+                _sql(connection, read, relax=relax_column(connection)),
                 [at, at, source.slug],
             )
             latest = cursor.fetchone()
@@ -273,7 +277,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 )
                 self._append_history(cursor, source.slug, 1, prepared, fetched_at, [])
                 return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
-            pk, digest, stored_payload, stored_sequence, stale, seen_earlier = latest
+            pk, digest, stored_payload, stored_sequence, stale, seen_earlier = latest[:6]
 
             if stale:
                 # A slow poll finishing after a newer one: its content is already outdated.
@@ -803,20 +807,32 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
 # The latest row under the lock, with its payload (for the diff) and the comparisons of times done by the
 # database exactly as the ORM's filters would do them.
-_READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s FROM {latest} WHERE source = %s"
+_READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s{relax} FROM {latest} WHERE source = %s"
 _LOCKED_READ = _READ + " FOR UPDATE"
 # Rows per INSERT of metric samples: 6 parameters each, well under SQLite's oldest limit of 999.
 SAMPLES_PER_STATEMENT = 150
 
 
-def _sql(connection: Any, template: str) -> str:
-    """``template`` with ``{latest}``, ``{history}`` and ``{sample}`` as the quoted table names."""
+def _sql(connection: Any, template: str, **fixed: str) -> str:
+    """``template`` with ``{latest}``, ``{history}`` and ``{sample}`` as the quoted table names (and ``fixed``
+    fragments of SQL, never values)."""
     quote = connection.ops.quote_name
     return template.format(
         latest=quote(LatestSnapshot._meta.db_table),
         history=quote(HistoryEntryRow._meta.db_table),
         sample=quote(MetricSample._meta.db_table),
+        **fixed,
     )
+
+
+def _pipelined(connection: Any) -> AbstractContextManager[Any]:
+    """On PostgreSQL, psycopg's pipeline mode for the rest of a transaction: statements whose results are not
+    read (a change's update and inserts) go out together and are answered together at the commit, one
+    round trip instead of one each; a read (``fetchone``) still waits for its answer. An error in any of
+    them is raised at the latest by the commit, which then rolls the whole transaction back as before."""
+    if connection.vendor == "postgresql":
+        return cast(AbstractContextManager[Any], connection.connection.pipeline())
+    return nullcontext()
 
 
 def _json_param(model: Any, name: str, value: Any, connection: Any) -> Any:

@@ -126,7 +126,7 @@ def test_it_switches_to_real_components_by_url(tmp_path: Path) -> None:
     result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django_prometheus.db.backends.postgresql",
+        "devops_insights.postgresql",
         "insights",
         "django_prometheus.cache.backends.redis.RedisCache",
         "channels_redis.pubsub.RedisPubSubChannelLayer",

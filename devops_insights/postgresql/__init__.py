@@ -1,0 +1,1 @@
+"""The PostgreSQL database backend (``ENGINE = "devops_insights.postgresql"``): see ``base``."""

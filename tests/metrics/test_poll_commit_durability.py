@@ -1,0 +1,59 @@
+"""METRICS_SYNCHRONOUS_COMMIT: on PostgreSQL a poll's change commits without waiting for the WAL flush, and
+nothing else does (the switch is the transaction's own, gone when it ends)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from metrics.stores.base import SourceSpec
+from metrics.stores.sql import SqlMetricStore
+from tests.conftest import sql_alias
+
+SPEC = SourceSpec("us-east", metric_paths={"cpu": "cpu"})
+T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
+DATABASES = ["default", sql_alias("sqlite"), sql_alias("postgres")]
+
+
+def _synchronous_commit(cursor: Any) -> str:
+    cursor.execute("SHOW synchronous_commit")
+    return str(cursor.fetchone()[0])
+
+
+def _record_change_watching(alias: str) -> list[str]:
+    """Store a change; the transaction's ``synchronous_commit`` as seen right after each of its statements."""
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    seen: list[str] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        result = execute(sql, params, many, context)
+        if "FOR UPDATE" in sql or sql.startswith("INSERT"):
+            # Asked on the same database connection (same transaction), through a cursor of its own.
+            seen.append(str(context["connection"].connection.execute("SHOW synchronous_commit").fetchone()[0]))
+        return result
+
+    with connections[alias].execute_wrapper(watch):
+        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    assert (result.changed, result.sequence) == (True, 2)
+    return seen
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_commits_a_change_without_the_wal_flush_on_postgresql(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    seen = _record_change_watching(alias)
+    assert seen == ["off"] * 3  # the locked read, the history and samples inserts: so at its commit too
+    with connections[alias].cursor() as cursor:
+        assert _synchronous_commit(cursor) == "on"  # only that transaction: the session keeps the server's setting
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_waits_for_the_flush_when_the_setting_says_so(postgres_url: str, settings: Any) -> None:
+    settings.METRICS_SYNCHRONOUS_COMMIT = True
+    seen = _record_change_watching(sql_alias("postgres"))
+    assert seen == ["on"] * 3
