@@ -23,6 +23,7 @@ from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
 
 from realtime.access import ACCESS
+from realtime.session_login import sessions_in_database
 
 PROTOCOL = "devops-insights.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
@@ -70,18 +71,31 @@ class ApiTokenAuthMiddleware(BaseMiddleware):
 
 
 class SessionAuthMiddleware(AuthMiddleware):
-    """Channels' session ``AuthMiddleware`` without its database thread hop when there is no session cookie.
+    """Channels' session ``AuthMiddleware``, answered from the per-process access cache.
 
     A handshake without a session key (a token client, a reconnecting script) has no user to look
     up; Channels would still send it through the database thread, and during a reconnect storm that
-    one thread is what every handshake queues on.
+    one thread is what every handshake queues on. A session key is resolved through
+    ``ACCESS.for_session`` (realtime/access.py, realtime/session_login.py): a browser reconnecting
+    with an unchanged, logged-in session reads one cache value and no database row, and its
+    ``Access`` goes in the scope for the consumer. Only a session engine other than the database
+    ones takes Channels' own path (a database hop per handshake).
     """
 
     async def resolve_scope(self, scope: dict[str, Any]) -> None:
-        if scope["session"].session_key is None:
+        session_key = scope["session"].session_key
+        if session_key is None:
             scope["user"]._wrapped = AnonymousUser()
             return
-        await super().resolve_scope(scope)
+        if not sessions_in_database():
+            await super().resolve_scope(scope)
+            return
+        access = await ACCESS.for_session(session_key)
+        if access is None:
+            scope["user"]._wrapped = AnonymousUser()
+            return
+        scope["user"]._wrapped = access.user
+        scope[ACCESS_SCOPE_KEY] = access
 
 
 def SessionAuthMiddlewareStack(inner: Any) -> Any:

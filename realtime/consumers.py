@@ -50,6 +50,7 @@ from realtime.protocol import (
     parse,
 )
 from realtime.ratelimit import TokenBucket
+from realtime.shared_reads import SharedReads
 from realtime.source_teams import SOURCE_TEAMS, Unknown
 from realtime.watcher import StoreWatcher, watcher_for
 
@@ -70,17 +71,32 @@ class CloseCode(IntEnum):
 # --- only what they cannot answer goes through the database thread (database_sync_to_async) --------
 
 
+async def _cached_snapshots(slugs: tuple[str, ...]) -> tuple[dict[str, Snapshot], list[str]]:
+    return await in_worker(get_store().cached_latest_of, slugs)
+
+
+async def _stored_snapshots(slugs: tuple[str, ...]) -> dict[str, Snapshot]:
+    return await database_sync_to_async(get_store().latest_of)(slugs)
+
+
+# A reconnect storm subscribes hundreds of connections to the same sources at once: they share each
+# read, and every read began after the subscribe that waits for it joined its groups (see subscribe).
+CACHED_SNAPSHOTS: SharedReads[tuple[str, ...], tuple[dict[str, Snapshot], list[str]]] = SharedReads(_cached_snapshots)
+STORED_SNAPSHOTS: SharedReads[tuple[str, ...], dict[str, Snapshot]] = SharedReads(_stored_snapshots)
+
+
 async def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
     """The latest snapshots of the connection's known sources (never every source's).
 
     The read cache answers what it holds from a worker thread; only the sources it could not answer
     are read from the store, in one read through the database thread. A reconnect storm of clients
-    of the same sources then never queues on that one thread.
+    of the same sources then never queues on that one thread, and concurrent subscribes to the same
+    sources share one read of each kind (realtime/shared_reads.py).
     """
-    store = get_store()
-    found, missing = await in_worker(store.cached_latest_of, slugs)
+    cached, missing = await CACHED_SNAPSHOTS.read(tuple(slugs))
+    found = dict(cached)  # shared with the other readers: never changed in place
     if missing:
-        found.update(await database_sync_to_async(store.latest_of)(missing))
+        found.update(await STORED_SNAPSHOTS.read(tuple(missing)))
     return found
 
 
@@ -516,8 +532,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
             try:
-                await self.current_access()
-                if self.scope.get("auth_method") == "session" and not await session_alive(self.scope):
+                access = await self.current_access()
+                # A session's own access (realtime/access.py) is read again with its session row; a
+                # session resolved by Channels (another session engine) is checked here.
+                if (
+                    self.scope.get("auth_method") == "session"
+                    and access.key[0] != "session"
+                    and not await session_alive(self.scope)
+                ):
                     raise Revoked
                 await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
             except asyncio.CancelledError:
