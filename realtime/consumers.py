@@ -18,6 +18,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -122,10 +123,8 @@ class Revoked(Exception):
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
-    # No channel of its own: Channels gives a consumer one only when this alias names a configured
-    # layer (get_channel_layer returns None otherwise). Group events come through the process's
+    # No channel of its own (``__call__`` below sets none): group events come through the process's
     # LocalHub (realtime/hub.py), which hands them to receive_event.
-    channel_layer_alias = "realtime-local-hub"
 
     # Class defaults: disconnect() can run for a connection that connect() refused early.
     maintenance: asyncio.Task[None] | None = None
@@ -212,6 +211,23 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def close_with(self, code: CloseCode, reason: str | None = None) -> None:
         self.closing = True
         await self.close(code=int(code), reason=reason)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` for a consumer without a channel of its own.
+
+        Channels reads each message through a new task and an ``asyncio.wait`` on it
+        (``await_many_dispatch``), made for waiting on the connection and a channel at once; with only
+        the connection to read, a plain loop handles the same messages in the same order, and an idle
+        connection holds no pending task, future and callbacks for the collector to keep tracking.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its thread hop to ``close_old_connections`` before every message.
