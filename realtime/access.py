@@ -3,23 +3,25 @@
 A handshake used to cost four database reads in a row on Channels' one thread-sensitive executor
 (the token, the user's teams, the readable sources at subscribe, the snapshot), so during a
 reconnect storm every handshake queued on that one thread (bench/ws_fanout.py: about 30 connections
-per second). Here a principal (an API token, by its hash, or a session's user) is read in one
-database hop (the token with its owner, the owner's teams, the slugs of those teams' sources) into
-an immutable ``Access`` that every connection of that principal in this process shares.
+per second). Here a principal (an API token, by its hash; a browser session, by its key; or a
+session's user) is read in one database hop (the token with its owner, or the session row and its
+user; the owner's teams; the slugs of those teams' sources) into an immutable ``Access`` that every
+connection of that principal in this process shares.
 
 Kept entries are checked against a **generation**, as ``alerts.rule_cache``: one value in the shared
 cache that any save or delete of what access depends on replaces (``bump``, connected in
-``realtime.apps``: API tokens, users, memberships, teams, sources; provisioning's bulk creation of
-sources calls it too). A lookup reads the generation (one cache round trip on a worker thread, never
-the database, never the thread-sensitive executor) and reuses the kept entry only when it was loaded
-under the same one, so a token revoked, a membership removed or a user deactivated in any process
-refuses the very next handshake or request in every process. ``bump`` replaces the generation at
-once and again after the commit, so nothing loaded in between is kept.
+``realtime.apps``: API tokens, users, memberships, teams, sources, and the deletion of a session that
+held a login, which is how a logout ends; provisioning's bulk creation of sources calls it too). A
+lookup reads the generation (one cache round trip on a worker thread, never the database, never the
+thread-sensitive executor) and reuses the kept entry only when it was loaded under the same one, so
+a token revoked, a session logged out, a password changed, a membership removed or a user
+deactivated in any process refuses the very next handshake or request in every process. ``bump``
+replaces the generation at once and again after the commit, so nothing loaded in between is kept.
 
 Backstops: an entry older than ``max_age()`` is read again (the token's last use is then recorded,
 as ``ApiToken.authenticate`` does once a minute, and a change that moved no generation, made while
 the cache was unreachable or by a bulk update that sends no signal, is seen within it); an expired
-token is refused from the kept ``expires_at``; nothing is kept while the cache cannot be read; and
+token or session is refused from the kept ``expires_at``; nothing is kept while the cache cannot be read; and
 with a process-local cache (no ``REDIS_URL``), where another process's change could not move the
 generation, nothing is kept at all: every lookup is one database hop.
 """
@@ -31,6 +33,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 from channels.db import database_sync_to_async
@@ -45,13 +48,15 @@ from devops_insights import cache_generation
 from metrics.read_cache import cache_is_shared
 from pollers.models import Source
 from realtime.offload import in_worker
+from realtime.session_login import session_login
+from realtime.shared_reads import SharedReads
 
 logger = logging.getLogger(__name__)
 
 GENERATION_KEY: Final = "realtime:access:generation"
 MAX_ENTRIES: Final = 10_000  # principals kept per process; the oldest goes first
 
-Key = tuple[str, Any]  # ("token", token hash) or ("user", user pk)
+Key = tuple[str, Any]  # ("token", token hash), ("session", session key) or ("user", user pk)
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,12 +70,13 @@ class Access:
     sources: frozenset[str]  # slugs of the sources it may read
     generation: str | None
     loaded_at: float  # time.monotonic()
+    expires_at: datetime | None = None  # the token's or the session's expiry, refused from then on
 
     def may_read(self, slug: str) -> bool:
         return slug in self.sources
 
-    def token_expired(self) -> bool:
-        return self.token is not None and self.token.expires_at is not None and self.token.expires_at <= timezone.now()
+    def expired(self) -> bool:
+        return self.expires_at is not None and self.expires_at <= timezone.now()
 
 
 def max_age() -> float:
@@ -85,53 +91,8 @@ def _read_generation() -> str | None:
     return cache_generation.read(GENERATION_KEY)
 
 
-class SharedGenerationReads:
-    """Generation reads shared by concurrent lookups, each answered by a read that started after it asked.
-
-    During a reconnect storm dozens of handshakes and subscribes look up at once. One read at a time
-    runs; the lookups that ask meanwhile wait for the next one, which starts when the running one ends
-    and answers them all. The reads (each a worker-thread hop and a Redis round trip) then stay few
-    under load, and no lookup gets a value older than its own start, so a change is still seen by
-    every lookup that began after it.
-    """
-
-    def __init__(self) -> None:
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.busy = False
-        self.waiting: asyncio.Future[str | None] | None = None
-        self.runner: asyncio.Task[None] | None = None
-        self.reads = 0  # tests count them
-
-    async def read(self) -> str | None:
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:  # another event loop (tests): nothing in flight is for this one
-            self.loop, self.busy, self.waiting = loop, False, None
-        if self.busy:
-            if self.waiting is None:
-                self.waiting = loop.create_future()
-            future = self.waiting
-        else:
-            self.busy = True
-            future = loop.create_future()
-            self.runner = loop.create_task(self._run(future))
-        return await asyncio.shield(future)
-
-    async def _run(self, future: asyncio.Future[str | None]) -> None:
-        next_future: asyncio.Future[str | None] | None = future
-        try:
-            while next_future is not None:
-                self.reads += 1
-                value = await in_worker(_read_generation)
-                next_future.set_result(value)
-                next_future, self.waiting = self.waiting, None
-        except BaseException:
-            for pending in (next_future, self.waiting):
-                if pending is not None and not pending.done():
-                    pending.set_result(None)  # the cache cannot say: nothing is reused
-            self.waiting = None
-            raise
-        finally:
-            self.busy = False
+async def _fetch_generation(_key: None) -> str | None:
+    return await in_worker(_read_generation)
 
 
 def _set_generation() -> None:
@@ -165,12 +126,18 @@ def _teams(user: Any, token: ApiToken | None) -> frozenset[int] | None:
 def _load(key: Key, generation: str | None) -> Access | None:
     kind, ident = key
     token: ApiToken | None = None
+    expires_at: datetime | None = None
     user: Any
     if kind == "token":
         token = ApiToken.authenticate_hash(ident)  # active tokens of active users only; records the use
         if token is None:
             return None
-        user = token.user
+        user, expires_at = token.user, token.expires_at
+    elif kind == "session":
+        login = session_login(ident)
+        if login is None:
+            return None
+        user, expires_at = login.user, login.expires_at
     else:
         user = get_user_model().objects.filter(pk=ident, is_active=True).first()
         if user is None:
@@ -178,7 +145,7 @@ def _load(key: Key, generation: str | None) -> Access | None:
     teams = _teams(user, token)
     sources = Source.objects.all() if teams is None else Source.objects.filter(team_id__in=teams)
     slugs = frozenset(sources.values_list("slug", flat=True))
-    return Access(key, user, token, teams, slugs, generation, time.monotonic())
+    return Access(key, user, token, teams, slugs, generation, time.monotonic(), expires_at)
 
 
 # --- The per-process lookup -------------------------------------------------------------------------
@@ -190,13 +157,19 @@ class AccessCache:
         # One load per principal and generation at a time: a reconnect storm of one token reads once.
         self.loading: dict[tuple[Key, str | None], asyncio.Task[Access | None]] = {}
         self.loads = 0  # tests and benches count database reads by it
-        self.generations = SharedGenerationReads()
+        # Concurrent lookups share one read of the generation that began after they asked.
+        self.generations: SharedReads[None, str | None] = SharedReads(_fetch_generation)
 
     async def for_token(self, raw: str) -> Access | None:
         """The access of the API token ``raw``; None for an unknown, revoked or expired one."""
         if not ApiToken.well_formed(raw):
             return None
         return await self.lookup(("token", hash_token(raw)))
+
+    async def for_session(self, session_key: str) -> Access | None:
+        """The access of the user logged in with session ``session_key`` (realtime/session_login.py); None
+        when the session is gone, expired or holds no valid login. Only for the database session engines."""
+        return await self.lookup(("session", session_key))
 
     async def for_user(self, user: Any) -> Access | None:
         """The access of a session's user; None when the user is gone or inactive."""
@@ -207,14 +180,14 @@ class AccessCache:
         return await self.lookup(access.key)
 
     async def lookup(self, key: Key) -> Access | None:
-        generation = await self.generations.read() if cache_is_shared("default") else None
+        generation = await self.generations.read(None) if cache_is_shared("default") else None
         kept = self.entries.get(key)
         if (
             kept is not None
             and generation is not None
             and kept.generation == generation
             and time.monotonic() - kept.loaded_at < max_age()
-            and not kept.token_expired()
+            and not kept.expired()
         ):
             return kept
         loop = asyncio.get_running_loop()

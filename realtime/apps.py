@@ -32,3 +32,7 @@ class RealtimeConfig(AppConfig):
             post_save.connect(receivers.on_access_changed, sender=model, dispatch_uid=f"realtime.access.save.{name}")
             post_delete.connect(receivers.on_access_changed, sender=model, dispatch_uid=f"realtime.access.del.{name}")
         post_delete.connect(receivers.on_access_changed, sender=Team, dispatch_uid="realtime.access.del.Team")
+        # A logout deletes its session: a session's kept access (realtime/access.py) must not outlive it.
+        from django.contrib.sessions.models import Session
+
+        post_delete.connect(receivers.on_session_deleted, sender=Session, dispatch_uid="realtime.access.del.Session")

@@ -1,6 +1,6 @@
-"""API-token authentication for WebSocket connections, layered under the session AuthMiddlewareStack.
+"""Who a WebSocket connection is: the session cookie's user (``SessionAuthMiddleware``), else an API token's.
 
-A browser logged in to the dashboard is authenticated by its session cookie (AuthMiddlewareStack).
+A browser logged in to the dashboard is authenticated by its session cookie (``SessionAuthMiddleware``).
 Other clients present an API token, in the first of these places that holds one:
 
 1. ``Authorization: Bearer <token>``: for clients that can set headers (scripts, services).
@@ -14,15 +14,17 @@ Other clients present an API token, in the first of these places that holds one:
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 from urllib.parse import parse_qs
 
-from channels.auth import AuthMiddleware, CookieMiddleware, SessionMiddleware
-from channels.middleware import BaseMiddleware
+from channels.auth import get_user as channels_get_user
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
+from django.http.cookie import parse_cookie
 
 from realtime.access import ACCESS
+from realtime.session_login import sessions_in_database
 
 PROTOCOL = "devops-insights.v1"
 BEARER_SUBPROTOCOL_PREFIX = "bearer."
@@ -47,13 +49,16 @@ def token_from_scope(scope: dict[str, Any]) -> str | None:
     return None
 
 
-class ApiTokenAuthMiddleware(BaseMiddleware):
+class ApiTokenAuthMiddleware:
     """Put the token's user in ``scope["user"]`` when the session did not authenticate one.
 
     The token is looked up through the per-process access cache (realtime/access.py): a handshake of a
     known, unchanged token reads one cache value and no database row. Its ``Access`` (teams, readable
     sources) goes in the scope for the consumer.
     """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
         user = scope.get("user")
@@ -66,26 +71,43 @@ class ApiTokenAuthMiddleware(BaseMiddleware):
                 scope = dict(
                     scope, user=access.user, api_token=access.token, **{ACCESS_SCOPE_KEY: access}, auth_method="token"
                 )
-        return await super().__call__(scope, receive, send)
+        return await self.inner(scope, receive, send)
 
 
-class SessionAuthMiddleware(AuthMiddleware):
-    """Channels' session ``AuthMiddleware`` without its database thread hop when there is no session cookie.
+class SessionAuthMiddleware:
+    """The session cookie's user in ``scope["user"]``, its session in ``scope["session"]``: for WebSocket scopes.
+
+    What Channels' ``AuthMiddlewareStack`` (cookie, session and auth middleware) did, in one layer and
+    without its wrapper around every ``send``, which only ever saves a session on an HTTP response:
+    each layer cost every handshake a scope copy and a coroutine, and every message sent a call.
 
     A handshake without a session key (a token client, a reconnecting script) has no user to look
-    up; Channels would still send it through the database thread, and during a reconnect storm that
-    one thread is what every handshake queues on.
+    up and reads nothing. A session key is resolved through ``ACCESS.for_session``
+    (realtime/access.py, realtime/session_login.py): a browser reconnecting with an unchanged,
+    logged-in session reads one cache value and no database row, and its ``Access`` goes in the scope
+    for the consumer. Only a session engine other than the database ones takes Channels' own
+    ``get_user`` (a database hop per handshake).
     """
 
-    async def resolve_scope(self, scope: dict[str, Any]) -> None:
-        if scope["session"].session_key is None:
-            scope["user"]._wrapped = AnonymousUser()
-            return
-        await super().resolve_scope(scope)
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
 
-
-def SessionAuthMiddlewareStack(inner: Any) -> Any:
-    return CookieMiddleware(SessionMiddleware(SessionAuthMiddleware(inner)))
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        cookies: dict[str, str] = {}
+        for name, value in scope.get("headers", ()):
+            if name == b"cookie":  # the first one, as Channels' CookieMiddleware reads it
+                cookies = parse_cookie(value.decode("latin1"))
+                break
+        # The store checks the key's form: a malformed one leaves it without a key.
+        session = import_module(settings.SESSION_ENGINE).SessionStore(cookies.get(settings.SESSION_COOKIE_NAME))
+        added: dict[str, Any] = {"session": session, "user": AnonymousUser()}
+        if session.session_key is not None and sessions_in_database():
+            access = await ACCESS.for_session(session.session_key)
+            if access is not None:
+                added.update(user=access.user, **{ACCESS_SCOPE_KEY: access})
+        elif session.session_key is not None:
+            added["user"] = await channels_get_user({"session": session})
+        return await self.inner(dict(scope, **added), receive, send)
 
 
 def select_subprotocol(scope: dict[str, Any]) -> str | None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
@@ -50,6 +51,7 @@ from realtime.protocol import (
     parse,
 )
 from realtime.ratelimit import TokenBucket
+from realtime.shared_reads import SharedReads
 from realtime.source_teams import SOURCE_TEAMS, Unknown
 from realtime.watcher import StoreWatcher, watcher_for
 
@@ -70,17 +72,32 @@ class CloseCode(IntEnum):
 # --- only what they cannot answer goes through the database thread (database_sync_to_async) --------
 
 
+async def _cached_snapshots(slugs: tuple[str, ...]) -> tuple[dict[str, Snapshot], list[str]]:
+    return await in_worker(get_store().cached_latest_of, slugs)
+
+
+async def _stored_snapshots(slugs: tuple[str, ...]) -> dict[str, Snapshot]:
+    return await database_sync_to_async(get_store().latest_of)(slugs)
+
+
+# A reconnect storm subscribes hundreds of connections to the same sources at once: they share each
+# read, and every read began after the subscribe that waits for it joined its groups (see subscribe).
+CACHED_SNAPSHOTS: SharedReads[tuple[str, ...], tuple[dict[str, Snapshot], list[str]]] = SharedReads(_cached_snapshots)
+STORED_SNAPSHOTS: SharedReads[tuple[str, ...], dict[str, Snapshot]] = SharedReads(_stored_snapshots)
+
+
 async def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
     """The latest snapshots of the connection's known sources (never every source's).
 
     The read cache answers what it holds from a worker thread; only the sources it could not answer
     are read from the store, in one read through the database thread. A reconnect storm of clients
-    of the same sources then never queues on that one thread.
+    of the same sources then never queues on that one thread, and concurrent subscribes to the same
+    sources share one read of each kind (realtime/shared_reads.py).
     """
-    store = get_store()
-    found, missing = await in_worker(store.cached_latest_of, slugs)
+    cached, missing = await CACHED_SNAPSHOTS.read(tuple(slugs))
+    found = dict(cached)  # shared with the other readers: never changed in place
     if missing:
-        found.update(await database_sync_to_async(store.latest_of)(missing))
+        found.update(await STORED_SNAPSHOTS.read(tuple(missing)))
     return found
 
 
@@ -106,10 +123,8 @@ class Revoked(Exception):
 
 
 class MetricsConsumer(AsyncWebsocketConsumer):
-    # No channel of its own: Channels gives a consumer one only when this alias names a configured
-    # layer (get_channel_layer returns None otherwise). Group events come through the process's
+    # No channel of its own (``__call__`` below sets none): group events come through the process's
     # LocalHub (realtime/hub.py), which hands them to receive_event.
-    channel_layer_alias = "realtime-local-hub"
 
     # Class defaults: disconnect() can run for a connection that connect() refused early.
     maintenance: asyncio.Task[None] | None = None
@@ -196,6 +211,23 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def close_with(self, code: CloseCode, reason: str | None = None) -> None:
         self.closing = True
         await self.close(code=int(code), reason=reason)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """Channels' ``AsyncConsumer.__call__`` for a consumer without a channel of its own.
+
+        Channels reads each message through a new task and an ``asyncio.wait`` on it
+        (``await_many_dispatch``), made for waiting on the connection and a channel at once; with only
+        the connection to read, a plain loop handles the same messages in the same order, and an idle
+        connection holds no pending task, future and callbacks for the collector to keep tracking.
+        """
+        self.scope = scope
+        self.channel_layer = None
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its thread hop to ``close_old_connections`` before every message.
@@ -516,8 +548,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         while True:
             await asyncio.sleep(settings.REALTIME_REAUTH_INTERVAL)
             try:
-                await self.current_access()
-                if self.scope.get("auth_method") == "session" and not await session_alive(self.scope):
+                access = await self.current_access()
+                # A session's own access (realtime/access.py) is read again with its session row; a
+                # session resolved by Channels (another session engine) is checked here.
+                if (
+                    self.scope.get("auth_method") == "session"
+                    and access.key[0] != "session"
+                    and not await session_alive(self.scope)
+                ):
                     raise Revoked
                 await SOURCE_TEAMS.refresh_if_older(settings.REALTIME_REAUTH_INTERVAL)
             except asyncio.CancelledError:

@@ -53,3 +53,15 @@ def on_access_changed(sender: Any, **kwargs: Any) -> None:
     from realtime import access
 
     access.bump()
+
+
+def on_session_deleted(sender: Any, instance: Any, **kwargs: Any) -> None:
+    """A session deleted (a logout, an admin, ``clearsessions``): if it held a login, access is looked up again.
+
+    An anonymous session deleted (the one a login replaces) changes no access and moves nothing.
+    """
+    from realtime import access
+    from realtime.session_login import holds_login
+
+    if holds_login(instance):
+        access.bump()

@@ -8,12 +8,17 @@ very next handshake or request sees it. Without a shared cache, or while Redis i
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
+from django.contrib.sessions.backends.db import SessionStore
+from django.contrib.sessions.models import Session
 from django.core.cache import cache
+from django.utils import timezone
 
 from accounts.models import ApiToken, Membership
 from realtime import access
@@ -163,10 +168,83 @@ async def test_it_reads_a_reconnect_storm_of_one_token_once(
 
 async def test_it_shares_one_generation_read_among_lookups_that_ask_at_once(redis_settings: Any) -> None:
     reads = ACCESS.generations.reads
-    values = await asyncio.gather(*(ACCESS.generations.read() for _ in range(20)))
+    values = await asyncio.gather(*(ACCESS.generations.read(None) for _ in range(20)))
     assert len(set(values)) == 1
     assert values[0] is not None
     # The first asker's read, then one more for everyone who asked while it ran.
     assert ACCESS.generations.reads - reads <= 2
     await sync_to_async(access.bump)()
-    assert await ACCESS.generations.read() != values[0]  # a read that began after the bump sees it
+    assert await ACCESS.generations.read(None) != values[0]  # a read that began after the bump sees it
+
+
+# --- Browser sessions: the session row and its user are read once per session and process ------------
+
+
+def session_key_of(cookie: tuple[bytes, bytes]) -> str:
+    return cookie[1].decode().partition("=")[2]
+
+
+async def test_it_reads_a_sessions_access_once_while_nothing_changes(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes]
+) -> None:
+    for _ in range(3):
+        assert await works([session_cookie])
+    assert ACCESS.loads == 1
+
+
+async def test_it_refuses_a_logged_out_session_at_the_next_handshake(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes]
+) -> None:
+    assert await works([session_cookie])
+    await sync_to_async(SessionStore(session_key_of(session_cookie)).flush)()  # what logout() does
+    assert await refused([session_cookie])
+
+
+async def test_it_refuses_a_session_whose_user_changed_password_since(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes], user: Any
+) -> None:
+    assert await works([session_cookie])
+    user.set_password("another-long-password")
+    await sync_to_async(user.save)()
+    assert await refused([session_cookie])
+
+
+async def test_it_refuses_a_session_of_a_user_deactivated_since(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes], user: Any
+) -> None:
+    assert await works([session_cookie])
+    user.is_active = False
+    await sync_to_async(user.save)()
+    assert await refused([session_cookie])
+
+
+async def test_it_refuses_a_kept_session_once_it_has_expired(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes]
+) -> None:
+    assert await works([session_cookie])
+    key = ("session", session_key_of(session_cookie))
+    kept = ACCESS.entries[key]
+    ACCESS.entries[key] = dataclasses.replace(kept, expires_at=timezone.now() - timedelta(seconds=1))
+    # Expired in the table too, without a signal (as time passing does): the expiry kept is what refuses it.
+    past = timezone.now() - timedelta(seconds=1)
+    await sync_to_async(Session.objects.filter(session_key=key[1]).update)(expire_date=past)
+    assert await refused([session_cookie])
+
+
+async def test_it_closes_a_live_session_connection_at_logout(
+    redis_settings: Any, session_cookie: tuple[bytes, bytes]
+) -> None:
+    redis_settings.REALTIME_REAUTH_INTERVAL = 0.2
+    client = await open_client([session_cookie])
+    assert await client.nothing(0.5)
+    await sync_to_async(SessionStore(session_key_of(session_cookie)).flush)()
+    assert await client.closed_with() == CloseCode.UNAUTHENTICATED
+
+
+async def test_it_does_not_move_the_generation_when_an_anonymous_session_is_deleted(redis_settings: Any) -> None:
+    anonymous = SessionStore()
+    anonymous["seen"] = True
+    await sync_to_async(anonymous.create)()
+    generation = await sync_to_async(access._read_generation)()
+    await sync_to_async(anonymous.delete)()  # as a login does to the session it replaces
+    assert await sync_to_async(access._read_generation)() == generation
