@@ -11,10 +11,18 @@ through the same ``step`` (hysteresis), silences, compare-and-set and deliveries
   one rollup read per rule). Holds when any pair fires; a window without events says nothing (None).
 - anomaly: the last complete hour's rollup mean of the rule's metric against the same hour of the
   week over the last weeks (seasonal) and/or the other sources the rule covers at that hour (peers),
-  with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source): later polls of the
-  hour say nothing, so ``fire_after`` counts hours. The rollups read are only the hours scored (the
-  hour and the same hour of the week in each of the last weeks), for every covered source in one
-  read by the first poll of the hour (``_seasonal_means``).
+  with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source), by the source's
+  first poll at or after its minute of the hour (``alerts.anomaly_spread``: the hour's scoring spread
+  over its first minutes); other polls of the hour say nothing, so ``fire_after`` counts hours. The
+  rollups read are only the hours scored (the hour and the same hour of the week in each of the last
+  weeks), for every covered source of the same minute in one read by the first of them
+  (``_seasonal_means``); peer comparison reads the hour of every covered source once
+  (``_peer_means``).
+
+The judged hour is remembered in this process (``_judged``) and in the rule state's ``last_value``
+(``hour``): a verdict that moves the state is written with it, so no process judges that hour again,
+restarted or not; a verdict that moves nothing (a usual hour of an idle rule, or no baseline) is not
+written, and judging it again (a restarted process) gives the same verdict and again writes nothing.
 """
 
 from __future__ import annotations
@@ -25,6 +33,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.db.models import IntegerField
+from django.db.models.functions import Mod
+
+from alerts import anomaly_spread
 from alerts.burn_windows import availability_windows
 from alerts.evaluate import ANOMALY, BURN_RATE, Observation
 from metrics import anomaly, slo
@@ -39,9 +51,10 @@ HOUR = timedelta(hours=1)
 
 _lock = threading.Lock()
 _judged: dict[tuple[int, int], datetime] = {}  # (rule, source) -> the hour an anomaly rule last judged
-_hourly: dict[tuple[str, str, datetime], float | None] = {}  # (slug, metric, hour) -> that hour's mean
-# (rule, metric, hour) -> slug -> {hour: mean}: the seasonal hours of every covered source, read once an hour.
-_seasonal: dict[tuple[int, str, datetime], dict[str, dict[datetime, float]]] = {}
+# (rule, metric, hour, spread, slot) -> slug -> {hour: mean}: the seasonal hours of a slot's covered sources.
+_seasonal: dict[tuple[int, str, datetime, int, int], dict[str, dict[datetime, float]]] = {}
+# (rule, metric, hour) -> slug -> that hour's mean: every covered source's, for peer comparison.
+_peers: dict[tuple[int, str, datetime], dict[str, float]] = {}
 MAX_REMEMBERED = 100_000
 
 
@@ -134,19 +147,22 @@ def burn_observation(
 
 
 def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetime, state: Any) -> Observation | None:
-    hour = bucket_start(at, "1h") - HOUR  # the last complete hour
+    hour_start = bucket_start(at, "1h")
+    hour = hour_start - HOUR  # the last complete hour
     key = (rule.pk, source.pk)
     last = state.last_value if state is not None and isinstance(state.last_value, dict) else {}
     with _lock:
         if _judged.get(key) == hour or last.get("hour") == hour.isoformat():
             return None
+    spread = anomaly_spread.spread_minutes()
+    if not anomaly_spread.due(source, at, hour_start, spread):
+        return None  # the source's minute of the hour has not come yet: says nothing, as a judged hour's polls
     mode = rule.anomaly_mode or rule.AnomalyMode.SEASONAL
     sensitivity = rule.anomaly_sensitivity()
     metric = rule.metric
     weeks = anomaly.DEFAULT_WEEKS
     reader = rollup_reader(store)
-    means = _seasonal_means(reader, rule, source, hour, weeks)
-    _remember_hour(source.slug, metric, hour, means.get(hour))
+    means = _seasonal_means(reader, rule, source, hour, weeks, spread)
     seen: dict[str, Any] = {"metric": metric, "hour": hour.isoformat(), "mode": mode, "sensitivity": sensitivity}
     value = means.get(hour)
     holds: bool | None = None
@@ -157,12 +173,8 @@ def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetim
             baseline = [means[h] for h in _seasonal_hours(hour, weeks)[1:] if h in means]
             verdicts.append(_score(seen, "seasonal", value, baseline, sensitivity))
         if mode in ("peer", "both"):
-            others = [
-                v
-                for peer in _peers(rule, source)
-                if peer.pk != source.pk
-                if (v := _peer_hour(reader, peer.slug, metric, hour)) is not None
-            ]
+            peers = _peer_means(reader, rule, hour)
+            others = [v for slug, v in peers.items() if slug != source.slug]
             verdicts.append(_score(seen, "peer", value, others, sensitivity))
         decided = [v for v in verdicts if v is not None]
         holds = any(decided) if decided else None
@@ -178,26 +190,27 @@ def _seasonal_hours(hour: datetime, weeks: int) -> list[datetime]:
     return [hour - k * anomaly.HOURS_PER_WEEK * HOUR for k in range(weeks + 1)]
 
 
-def _seasonal_means(reader: Any, rule: Any, source: Any, hour: datetime, weeks: int) -> dict[datetime, float]:
+def _seasonal_means(
+    reader: Any, rule: Any, source: Any, hour: datetime, weeks: int, spread: int
+) -> dict[datetime, float]:
     """``source``'s hourly means of the rule's metric at ``_seasonal_hours`` (hours without a rollup left out).
 
-    The first source judged in an hour reads them for every source the rule covers in ONE ``rollups_of``
-    read (weeks + 1 hours each, never the weeks between); the others take theirs from that batch. A source
-    the batch has no mean of ``hour`` for (not covered then, or not rolled up yet when the batch was read)
-    reads its own hours again, so its verdict is what its own read at its own poll would give.
+    The first source of a slot (``alerts.anomaly_spread``) judged in an hour reads them for every source
+    of that slot the rule covers in ONE ``rollups_of`` read (weeks + 1 hours each, never the weeks
+    between); the slot's others take theirs from that batch. A source the batch has no mean of ``hour``
+    for (not covered then, or not rolled up yet when the batch was read) reads its own hours again, so
+    its verdict is what its own read at its own poll would give.
     """
     hours = _seasonal_hours(hour, weeks)
-    key = (rule.pk, rule.metric, hour)
+    slot = anomaly_spread.slot_of(source.pk, spread)
+    key = (rule.pk, rule.metric, hour, spread, slot)
     with _lock:
         batch = _seasonal.get(key)
     if batch is None:
-        slugs = {peer.slug for peer in _covered(rule)} | {source.slug}
+        slugs = {peer.slug for peer in _covered(rule, spread, slot)} | {source.slug}
         batch = _means_by_source(reader.rollups_of(sorted(slugs), "1h", rule.metric, starts=hours), slugs)
-        for slug, found in batch.items():  # peers' hours too, so peer comparison reads none of them again
-            if hour in found:
-                _remember_hour(slug, rule.metric, hour, found[hour])
         with _lock:
-            for stale in [k for k in _seasonal if k[2] != hour]:  # one hour's batches at a time
+            for stale in [k for k in _seasonal if k[2] != hour]:  # one hour's batches (its slots) at a time
                 del _seasonal[stale]
             _seasonal[key] = batch
     means = batch.get(source.slug)
@@ -226,39 +239,37 @@ def _score(seen: dict[str, Any], name: str, value: float, baseline: list[float],
     return score.flagged
 
 
-def _peers(rule: Any, source: Any) -> Iterable[Any]:
-    """The other enabled sources of the rule's team it covers (read once per rule, source and hour)."""
-    return [peer for peer in _covered(rule) if peer.pk != source.pk]
-
-
-def _covered(rule: Any) -> list[Any]:
-    """The enabled sources of the rule's team it covers, in one query."""
+def _covered(rule: Any, spread: int = 1, slot: int = 0) -> list[Any]:
+    """The enabled sources of the rule's team it covers (of one slot when ``spread`` > 1), in one query."""
     candidates = Source.objects.filter(team_id=rule.team_id, enabled=True)
+    if spread > 1:
+        # The slot in SQL: each minute of the spread reads its share of the sources, not all of them.
+        candidates = candidates.alias(slot=Mod("pk", spread, output_field=IntegerField())).filter(slot=slot)
     return [peer for peer in candidates.only("pk", "slug", "tags", "team_id") if rule.applies_to(peer)]
 
 
-def _remember_hour(slug: str, metric: str, hour: datetime, value: float | None) -> None:
-    with _lock:
-        if len(_hourly) > MAX_REMEMBERED:
-            _hourly.clear()
-        _hourly[(slug, metric, hour)] = value
+def _peer_means(reader: Any, rule: Any, hour: datetime) -> dict[str, float]:
+    """slug -> mean of ``hour`` of every covered source with a rollup of it: ONE read per process, rule and hour.
 
-
-def _peer_hour(reader: Any, slug: str, metric: str, hour: datetime) -> float | None:
-    """A peer's mean of ``hour``: read once per process and hour, however many sources compare with it."""
-    key = (slug, metric, hour)
+    Peer comparison needs every covered source's hour, whichever slot is judged: one hour per source (a
+    fifth of a seasonal read), read by the first peer verdict of the hour, from the covered sources then.
+    """
+    key = (rule.pk, rule.metric, hour)
     with _lock:
-        if key in _hourly:
-            return _hourly[key]
-    buckets = [b for b in reader.rollups(slug, "1h", start=hour, end=hour + HOUR, metric=metric) if b.count]
-    value = buckets[0].avg if buckets else None
-    _remember_hour(slug, metric, hour, value)
-    return value
+        found = _peers.get(key)
+    if found is None:
+        slugs = sorted(peer.slug for peer in _covered(rule))
+        found = {b.source: b.avg for b in reader.rollups_of(slugs, "1h", rule.metric, starts=[hour]) if b.count}
+        with _lock:
+            for stale in [k for k in _peers if k[2] != hour]:
+                del _peers[stale]
+            _peers[key] = found
+    return found
 
 
 def forget() -> None:
     """Drop the per-process memory (tests, and a rule saved: its next poll judges the hour again)."""
     with _lock:
         _judged.clear()
-        _hourly.clear()
         _seasonal.clear()
+        _peers.clear()

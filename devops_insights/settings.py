@@ -634,6 +634,8 @@ ALERTS_DELIVERY_BACKOFF_MAX = config.number("ALERTS_DELIVERY_BACKOFF_MAX", 900.0
 ALERTS_WEBHOOK_CONNECT_TIMEOUT = config.number("ALERTS_WEBHOOK_CONNECT_TIMEOUT", 3.0, minimum=0.1)
 ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.1)
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
+# Anomaly rules judge each source's last hour in one of the hour's first N minutes (alerts/anomaly_spread.py).
+ALERTS_ANOMALY_SPREAD_MINUTES = config.integer("ALERTS_ANOMALY_SPREAD_MINUTES", 10, minimum=1, maximum=30)
 # The address people open this app at: links in notifications. ALERTS_PUBLIC_URL is its older name.
 SITE_URL = config.url("SITE_URL", ("http", "https")) or config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
 ALERTS_PUBLIC_URL = SITE_URL

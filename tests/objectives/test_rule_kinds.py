@@ -11,25 +11,15 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from alerts.anomaly_spread import spread_minutes
 from alerts.forms import AlertRuleForm
 from alerts.models import AlertEvent, AlertRule, Silence
 from metrics.models import MetricRollup
-from metrics.rollups import RollupBucket
-from metrics.stores import get_store
-from objectives.attainment import rollup_reader
-from pollers.outcome import PollOutcome
-from pollers.signals import poll_completed
 from tests.alerts.support import make_rule
 from tests.factories import make_objective, make_source, make_team, record_outcomes
+from tests.objectives.support import HOUR, poll, seasonal_history
 
 pytestmark = pytest.mark.django_db
-HOUR = timedelta(hours=1)
-WEEK = 168 * HOUR
-
-
-def poll(source: Any, at: datetime, n: int) -> None:
-    outcome = PollOutcome(source=source.slug, poll_id=f"p{n}", started_at=at, ok=True)
-    poll_completed.send(sender=None, source=source, outcome=outcome)
 
 
 @pytest.mark.parametrize(
@@ -101,18 +91,15 @@ def test_it_watches_only_the_objectives_sources_and_honours_silences() -> None:
     assert fired.value["burn_severity"] == "page"
 
 
-def seasonal_history(slug: str, last_hour: datetime, value: float) -> None:
-    """Four weeks of the same hour at 100 ms (with a little spread), then ``value`` in ``last_hour``."""
-    values = {last_hour - k * WEEK: 100.0 + k for k in range(1, 5)} | {last_hour: value}
-    rollup_reader(get_store()).write_rollups(
-        [RollupBucket(slug, "wait_time", "1h", start, 1, v, v, v, v, start) for start, v in values.items()]
-    )
+def after_the_spread() -> datetime:
+    """A time of the current hour by which every source's previous hour is due (``alerts.anomaly_spread``)."""
+    return datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + spread_minutes() * timedelta(minutes=1)
 
 
 def test_it_fires_an_anomaly_once_per_unusual_hour_and_marks_it(client: Any) -> None:
     source = make_source("us-east")
     rule = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
-    now = datetime.now(UTC)
+    now = after_the_spread()
     last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
     seasonal_history("us-east", last_hour, 400.0)
 
@@ -129,14 +116,15 @@ def test_it_fires_an_anomaly_once_per_unusual_hour_and_marks_it(client: Any) -> 
 def test_it_leaves_a_usual_hour_and_a_hour_without_baseline_alone() -> None:
     source = make_source("us-east")
     make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="both", fire_after=1)
-    now = datetime.now(UTC)
+    now = after_the_spread()
     last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
     seasonal_history("us-east", last_hour, 103.0)
     poll(source, now, 1)
     assert not AlertEvent.objects.exists()
 
 
-def test_it_reads_every_covered_sources_hours_once_and_rereads_a_source_rolled_up_since() -> None:
+def test_it_reads_every_covered_sources_hours_once_and_rereads_a_source_rolled_up_since(settings: Any) -> None:
+    settings.ALERTS_ANOMALY_SPREAD_MINUTES = 1  # one slot: every covered source in the first batch
     sources = [make_source(slug) for slug in ("us-east", "eu-west", "ap-south")]
     make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
     now = datetime.now(UTC)
