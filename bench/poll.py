@@ -208,7 +208,11 @@ def run(args: argparse.Namespace, port: int) -> int:
             profiler.disable()
             took = time.perf_counter() - started
             print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
-            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(25)
+            if os.environ.get("BENCH_PROFILE_DUMP"):  # a prefix: pstats files to read with callers/callees
+                profiler.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{title}.pstats")
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_LINES", "25"))
+            )
         return 0
     for workers in (1, concurrency) if "cycle" in args.sections else ():
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
