@@ -167,6 +167,27 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
+def prepared_get(url: str, headers: Mapping[str, str]) -> requests.PreparedRequest:
+    """The GET the poller sends, prepared without ``Session.request``'s merging.
+
+    ``session.get`` merges the session's cookies, headers, auth, hooks and environment into every
+    request; the poller's sessions hold none of them (``trust_env`` is off, proxies and verification
+    are passed explicitly), and that merging was a sixth of a poll's fetch. ``Session.send`` still
+    sends it (tracing's instrumentation wraps it), so what goes out is what ``session.get`` sent,
+    except that cookies an upstream set are never sent back: every poll is a fresh, cookie-less request.
+    """
+    request = requests.PreparedRequest()
+    request.prepare_method("GET")
+    request.prepare_url(url, None)
+    # What a Session sends unless told otherwise, which the poller's own headers override.
+    request.prepare_headers({"Connection": "keep-alive", **headers})
+    request.prepare_body(None, None)
+    # An empty jar of its own: no cookie goes out, and requests' redirect handling (``Session.send``
+    # prepares the next hop of a 3xx even when it does not follow it) copies the request's jar.
+    request.prepare_cookies(requests.cookies.RequestsCookieJar())
+    return request
+
+
 def validator(value: str | None) -> str:
     """A header value safe to send back as-is: short, printable ASCII, else nothing."""
     value = (value or "").strip()
@@ -397,13 +418,14 @@ class Fetcher:
             # Every address tried is one the guard checked; the next one only when a connection is refused.
             for index, address in enumerate(target.addresses):
                 try:
-                    return session.get(
-                        target.pinned_url(address),
-                        headers={**headers, "Host": target.host_header},
+                    return session.send(
+                        prepared_get(target.pinned_url(address), {**headers, "Host": target.host_header}),
                         timeout=(connect_timeout, read_timeout),
                         allow_redirects=False,
                         stream=True,
                         proxies=proxies,
+                        verify=session.verify,
+                        cert=session.cert,
                     )
                 except requests.exceptions.ConnectionError as exc:
                     last = index == len(target.addresses) - 1
