@@ -15,8 +15,9 @@
 
 The simulator runs in its own process so it does not share this one's GIL; its documents are stable
 for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
---concurrency, --drift-seconds, --memory-polls, --database (sqlite, postgres or both), --profile (print
-the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
+--concurrency, --drift-seconds, --memory-polls, --database (sqlite, postgres or both), --sections (a
+comma-separated subset of cycle, drift, memory, gzip, bombs: the rows to measure, all by default), --profile
+(print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
 """
 
@@ -37,6 +38,8 @@ from datetime import timedelta
 from typing import Any
 
 from _setup import simulator, temporary_postgres
+
+SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs")
 
 
 def setup_environment(var_dir: str) -> None:
@@ -72,8 +75,14 @@ def main() -> int:
     parser.add_argument("--drift-seconds", type=float, default=20.0)
     parser.add_argument("--memory-polls", type=int, default=10000)
     parser.add_argument("--database", choices=("sqlite", "postgres", "both"), default="both")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS), help="comma-separated subset of " + ",".join(SECTIONS)
+    )
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
+    args.sections = {name.strip() for name in args.sections.split(",") if name.strip()}
+    if not args.sections <= set(SECTIONS):
+        parser.error(f"unknown section(s): {', '.join(sorted(args.sections - set(SECTIONS)))}")
     if args.database == "both":
         status = 0
         for database in ("sqlite", "postgres"):
@@ -199,9 +208,13 @@ def run(args: argparse.Namespace, port: int) -> int:
             profiler.disable()
             took = time.perf_counter() - started
             print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
-            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(25)
+            if os.environ.get("BENCH_PROFILE_DUMP"):  # a prefix: pstats files to read with callers/callees
+                profiler.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{title}.pstats")
+            pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(
+                int(os.environ.get("BENCH_PROFILE_LINES", "25"))
+            )
         return 0
-    for workers in (1, concurrency):
+    for workers in (1, concurrency) if "cycle" in args.sections else ():
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
             prepare()
             took = poller_cycle(poller, workers)
@@ -253,45 +266,48 @@ def run(args: argparse.Namespace, port: int) -> int:
         hang_slugs = {f"drift-{i:04d}" for i in range(hanging)}
         return [d for slug, d in loop.drift if slug not in hang_slugs]
 
-    calm = drift_run(0.0)
-    stormy = drift_run(0.1)
-    floor_p95, p95_drift = p95(calm), p95(stormy)
-    rows.append(
-        (
-            f"p95 start drift, {drift_sources} sources every {interval}s, 10% hanging 2s",
-            f"{p95_drift * 1000:.1f} ms ({len(stormy)} healthy polls)",
-            f"{floor_p95 * 1000:.1f} ms (none hanging)",
-            f"{p95_drift / floor_p95:.2f}x" if floor_p95 > 0 else "-",
+    stormy: list[float] = []
+    if "drift" in args.sections:
+        calm = drift_run(0.0)
+        stormy = drift_run(0.1)
+        floor_p95, p95_drift = p95(calm), p95(stormy)
+        rows.append(
+            (
+                f"p95 start drift, {drift_sources} sources every {interval}s, 10% hanging 2s",
+                f"{p95_drift * 1000:.1f} ms ({len(stormy)} healthy polls)",
+                f"{floor_p95 * 1000:.1f} ms (none hanging)",
+                f"{p95_drift / floor_p95:.2f}x" if floor_p95 > 0 else "-",
+            )
         )
-    )
 
     # --- 3. memory after many polls ---------------------------------------------------------------
-    Source.objects.all().delete()
-    Source.objects.bulk_create(
-        Source(
-            slug=f"region-{i:04d}",
-            name=f"Region {i}",
-            url=f"{base}/region-{i:04d}?stats=1",
-            timeout_seconds=2.0,
-            team_id=team,
+    if "memory" in args.sections:
+        Source.objects.all().delete()
+        Source.objects.bulk_create(
+            Source(
+                slug=f"region-{i:04d}",
+                name=f"Region {i}",
+                url=f"{base}/region-{i:04d}?stats=1",
+                timeout_seconds=2.0,
+                team_id=team,
+            )
+            for i in range(n)
         )
-        for i in range(n)
-    )
-    sources[:] = list(Source.objects.order_by("slug"))
-    rss_warm = process.memory_info().rss
-    polls = 0
-    while polls < args.memory_polls:
-        poller_cycle(poller, concurrency)
-        polls += len(sources)
-    rss_end = process.memory_info().rss
-    rows.append(
-        (
-            f"resident memory after {polls} more polls",
-            f"{rss_end / mib:.0f} MiB",
-            f"{rss_warm / mib:.0f} MiB before (process start {rss_start / mib:.0f} MiB)",
-            f"{rss_end / rss_warm:.2f}x",
+        sources[:] = list(Source.objects.order_by("slug"))
+        rss_warm = process.memory_info().rss
+        polls = 0
+        while polls < args.memory_polls:
+            poller_cycle(poller, concurrency)
+            polls += len(sources)
+        rss_end = process.memory_info().rss
+        rows.append(
+            (
+                f"resident memory after {polls} more polls",
+                f"{rss_end / mib:.0f} MiB",
+                f"{rss_warm / mib:.0f} MiB before (process start {rss_start / mib:.0f} MiB)",
+                f"{rss_end / rss_warm:.2f}x",
+            )
         )
-    )
 
     # --- 4. a cycle answered with gzip ----------------------------------------------------------------
     gzip_query = "stats=1&fault=encoding&coding=gzip"
@@ -305,99 +321,106 @@ def run(args: argparse.Namespace, port: int) -> int:
         sources[:] = list(Source.objects.order_by("slug"))
         urls[:] = [s.url for s in sources]
 
-    use_sources(lambda i: f"{base}/region-{i:04d}?{gzip_query}")
-    bare_cycle(concurrency)  # warm up
-    poller_cycle(poller, concurrency)
-    floor = bare_cycle(concurrency)  # requests decodes gzip itself (Accept-Encoding: gzip by default)
-    took = poller_cycle(poller, concurrency)
-    fetcher = Fetcher()
+    if "gzip" in args.sections:
+        use_sources(lambda i: f"{base}/region-{i:04d}?{gzip_query}")
+        bare_cycle(concurrency)  # warm up
+        poller_cycle(poller, concurrency)
+        # Interleaved, best of three, like the fetch-only row below: on a shared machine one run of each
+        # mostly measures the neighbours. requests decodes gzip itself (Accept-Encoding: gzip by default).
+        took, floor = float("inf"), float("inf")
+        for _ in range(3):
+            took = min(took, poller_cycle(poller, concurrency))
+            floor = min(floor, bare_cycle(concurrency))
+        fetcher = Fetcher()
 
-    def fetch_only_cycle() -> float:
-        started = time.perf_counter()
-        with ThreadPoolExecutor(concurrency) as executor:
-            results = list(executor.map(lambda url: fetcher.fetch(url), urls))
-        if not all(r.ok for r in results):
-            raise SystemExit("a gzip fetch failed")
-        return time.perf_counter() - started
+        def fetch_only_cycle() -> float:
+            started = time.perf_counter()
+            with ThreadPoolExecutor(concurrency) as executor:
+                results = list(executor.map(lambda url: fetcher.fetch(url), urls))
+            if not all(r.ok for r in results):
+                raise SystemExit("a gzip fetch failed")
+            return time.perf_counter() - started
 
-    fetch_only_cycle()  # warm up
-    # Interleaved, best of three: on a shared machine a single run mostly measures the neighbours.
-    fetched, fetch_floor = float("inf"), float("inf")
-    for _ in range(3):
-        fetched = min(fetched, fetch_only_cycle())
-        fetch_floor = min(fetch_floor, bare_cycle(concurrency))
-    fetcher.close()
-    rows.append(
-        (
-            f"fetch and decode only (no store), {n} gzip answers, concurrency {concurrency}",
-            f"{fetched:.2f} s ({n / fetched:.0f} fetches/s)",
-            f"{fetch_floor:.2f} s ({n / fetch_floor:.0f} req/s, decoding too)",
-            f"{fetched / fetch_floor:.2f}x",
+        fetch_only_cycle()  # warm up
+        # Interleaved, best of three: on a shared machine a single run mostly measures the neighbours.
+        fetched, fetch_floor = float("inf"), float("inf")
+        for _ in range(3):
+            fetched = min(fetched, fetch_only_cycle())
+            fetch_floor = min(fetch_floor, bare_cycle(concurrency))
+        fetcher.close()
+        rows.append(
+            (
+                f"fetch and decode only (no store), {n} gzip answers, concurrency {concurrency}",
+                f"{fetched:.2f} s ({n / fetched:.0f} fetches/s)",
+                f"{fetch_floor:.2f} s ({n / fetch_floor:.0f} req/s, decoding too)",
+                f"{fetched / fetch_floor:.2f}x",
+            )
         )
-    )
-    rows.append(
-        (
-            f"full cycle of {n} sources answered with gzip, concurrency {concurrency}",
-            f"{took:.2f} s ({n / took:.0f} polls/s)",
-            f"{floor:.2f} s ({n / floor:.0f} req/s, decoding too)",
-            f"{took / floor:.2f}x (target <= 1.3x)",
+        rows.append(
+            (
+                f"full cycle of {n} sources answered with gzip, concurrency {concurrency}",
+                f"{took:.2f} s ({n / took:.0f} polls/s)",
+                f"{floor:.2f} s ({n / floor:.0f} req/s, decoding too)",
+                f"{took / floor:.2f}x (target <= 1.3x)",
+            )
         )
-    )
 
     # --- 5. a cycle with 10% compression bombs -----------------------------------------------------------
-    def peak_rss(action: Callable[[], object]) -> int:
-        peak = [process.memory_info().rss]
-        stop = threading.Event()
+    if "bombs" in args.sections:
 
-        def sample() -> None:
-            while not stop.wait(0.005):
-                peak[0] = max(peak[0], process.memory_info().rss)
+        def peak_rss(action: Callable[[], object]) -> int:
+            peak = [process.memory_info().rss]
+            stop = threading.Event()
 
-        sampler = threading.Thread(target=sample)
-        sampler.start()
-        try:
-            action()
-        finally:
-            stop.set()
-            sampler.join()
-        return peak[0]
+            def sample() -> None:
+                while not stop.wait(0.005):
+                    peak[0] = max(peak[0], process.memory_info().rss)
 
-    def tolerant_cycle() -> None:
-        with ThreadPoolExecutor(concurrency) as executor:
-            outcomes = list(executor.map(poller.poll, sources))
-        unexpected = [o for o in outcomes if not o.ok and o.error_kind != "too_large"]
-        if unexpected:
-            raise SystemExit(f"{len(unexpected)} polls failed, e.g. {unexpected[0].error_kind}")
+            sampler = threading.Thread(target=sample)
+            sampler.start()
+            try:
+                action()
+            finally:
+                stop.set()
+                sampler.join()
+            return peak[0]
 
-    bombs = max(1, n // 10)
-    bomb_query = "fault=bomb&coding=gzip&declare=0"
-    use_sources(lambda i: f"{base}/region-{i:04d}?{gzip_query}")
-    calm_peak = peak_rss(tolerant_cycle)
-    use_sources(lambda i: f"{base}/region-{i:04d}?" + (bomb_query if i < bombs else gzip_query))
-    tolerant_cycle()  # the simulator builds its bomb once; the first cycle pays for that
-    bomb_peak = peak_rss(tolerant_cycle)
-    rows.append(
-        (
-            f"peak resident memory, cycle of {n} sources with {bombs} 1 GiB gzip bombs",
-            f"{bomb_peak / mib:.0f} MiB",
-            f"{calm_peak / mib:.0f} MiB (no bombs)",
-            f"{bomb_peak / calm_peak:.2f}x (target <= 1.5x)",
+        def tolerant_cycle() -> None:
+            with ThreadPoolExecutor(concurrency) as executor:
+                outcomes = list(executor.map(poller.poll, sources))
+            unexpected = [o for o in outcomes if not o.ok and o.error_kind != "too_large"]
+            if unexpected:
+                raise SystemExit(f"{len(unexpected)} polls failed, e.g. {unexpected[0].error_kind}")
+
+        bombs = max(1, n // 10)
+        bomb_query = "fault=bomb&coding=gzip&declare=0"
+        use_sources(lambda i: f"{base}/region-{i:04d}?{gzip_query}")
+        calm_peak = peak_rss(tolerant_cycle)
+        use_sources(lambda i: f"{base}/region-{i:04d}?" + (bomb_query if i < bombs else gzip_query))
+        tolerant_cycle()  # the simulator builds its bomb once; the first cycle pays for that
+        bomb_peak = peak_rss(tolerant_cycle)
+        rows.append(
+            (
+                f"peak resident memory, cycle of {n} sources with {bombs} 1 GiB gzip bombs",
+                f"{bomb_peak / mib:.0f} MiB",
+                f"{calm_peak / mib:.0f} MiB (no bombs)",
+                f"{bomb_peak / calm_peak:.2f}x (target <= 1.5x)",
+            )
         )
-    )
-    calm_drift = drift_run(0.0)
-    bomb_drift = drift_run(0.1, fault=f"&{bomb_query}")
-    rows.append(
-        (
-            f"p95 start drift, {drift_sources} sources every {interval}s, 10% gzip bombs",
-            f"{p95(bomb_drift) * 1000:.1f} ms ({len(bomb_drift)} healthy polls)",
-            f"{p95(calm_drift) * 1000:.1f} ms (no bombs)",
-            "target <= 1000 ms",
+        calm_drift = drift_run(0.0)
+        bomb_drift = drift_run(0.1, fault=f"&{bomb_query}")
+        rows.append(
+            (
+                f"p95 start drift, {drift_sources} sources every {interval}s, 10% gzip bombs",
+                f"{p95(bomb_drift) * 1000:.1f} ms ({len(bomb_drift)} healthy polls)",
+                f"{p95(calm_drift) * 1000:.1f} ms (no bombs)",
+                "target <= 1000 ms",
+            )
         )
-    )
 
     print_rows(rows)
-    median = statistics.median(stormy) * 1000 if stormy else 0.0
-    print(f"\nmedian start drift with hanging sources: {median:.1f} ms; CPU cores: {os.cpu_count()}")
+    if stormy:
+        print(f"\nmedian start drift with hanging sources: {statistics.median(stormy) * 1000:.1f} ms")
     return 0
 
 

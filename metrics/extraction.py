@@ -24,8 +24,10 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from metrics.stores.base import FieldChange, JsonObject, PayloadError, SourceSpec
@@ -40,10 +42,20 @@ class PreparedPayload:
     """A validated payload and everything derived from it, computed once per record()."""
 
     payload: JsonObject
-    canonical: str  # canonical JSON of the whole payload (volatile paths included)
     hash: str  # SHA1 of the canonical JSON with volatile paths removed
     metrics: dict[str, float]
-    size_bytes: int
+    size_bytes: int  # of the canonical JSON, UTF-8
+    # Made by prepare(), except for a document parsed from the same body as the source's last one
+    # (``parsed_from``): then only a store that writes the text (a change) makes it, on first use.
+    canonical_text: str | None = field(default=None, repr=False)
+
+    @property
+    def canonical(self) -> str:
+        """Canonical JSON of the whole payload (volatile paths included)."""
+        if self.canonical_text is None:
+            object.__setattr__(self, "canonical_text", canonical_json(self.payload))
+        assert self.canonical_text is not None
+        return self.canonical_text
 
 
 def canonical_json(value: Any) -> str:
@@ -98,18 +110,85 @@ def payload_hash(payload: JsonObject, volatile_paths: Sequence[str] = ()) -> str
 
 
 def prepare(source: SourceSpec, payload: Any, max_bytes: int) -> PreparedPayload:
+    parsed = _parsed.get()
+    body = parsed[1] if parsed is not None and parsed[0] is payload else None
+    if body is not None:
+        known = _prepared_by_source.get(source.slug)
+        if known is not None and known.matches(body, source, max_bytes):
+            return PreparedPayload(payload, known.hash, dict(known.metrics), known.size_bytes)
     canonical = validate_payload(payload, max_bytes)
     encoded = canonical.encode("utf-8")
     content = hashlib.sha1(encoded, usedforsecurity=False).hexdigest()  # of the whole document
     # Without volatile paths the hash is that of the canonical JSON already made: no second dumps().
     digest = payload_hash(payload, source.volatile_paths) if source.volatile_paths else content
-    return PreparedPayload(
+    prepared = PreparedPayload(
         payload=payload,
-        canonical=canonical,
         hash=digest,
         metrics=_metrics_of(content, payload, source.metric_paths),
         size_bytes=len(encoded),
+        canonical_text=canonical,
     )
+    if body is not None:
+        if len(_prepared_by_source) >= _PREPARED_BY_SOURCE_SIZE:
+            _prepared_by_source.clear()
+        _prepared_by_source[source.slug] = _Known(
+            body,
+            tuple(source.volatile_paths),
+            tuple(source.metric_paths.items()),
+            digest,
+            dict(prepared.metrics),  # its own copy: receivers may change what they are handed
+            prepared.size_bytes,
+        )
+    return prepared
+
+
+# --- a document parsed from the same body as last time ------------------------------------------
+# Most polls bring back the very bytes of the previous poll. The poller names the body a payload was
+# parsed from (``parsed_from``: a digest of the decoded body and of what decides its parse, such as the
+# charset); ``prepare`` then reuses what it derived from that body for the same source last time (hash,
+# metrics, size) instead of serialising and hashing the document again. Same bytes, same parse, same
+# canonical JSON: the stored hash keeps its definition (canonical JSON without volatile paths), and
+# the store still compares it with the latest row. Only for the very payload object named (``is``),
+# only within the block, so a payload built or changed elsewhere is always prepared in full.
+_parsed: ContextVar[tuple[Any, str] | None] = ContextVar("extraction_parsed_from", default=None)
+# One entry per source, replaced when its body changes (about 3 KB with the 18 default metric paths);
+# emptied when full, the next polls refill it. More sources than this in one process only lose the reuse.
+_PREPARED_BY_SOURCE_SIZE = 16_384
+
+
+@dataclass(frozen=True)
+class _Known:
+    body: str
+    volatile: tuple[Any, ...]
+    paths: tuple[tuple[Any, Any], ...]
+    hash: str
+    metrics: dict[str, float]
+    size_bytes: int
+
+    def matches(self, body: str, source: SourceSpec, max_bytes: int) -> bool:
+        # Every other check of validate_payload depends on the document alone; the size, on the limit.
+        return (
+            self.body == body
+            and self.size_bytes <= max_bytes
+            and self.volatile == tuple(source.volatile_paths)
+            and self.paths == tuple(source.metric_paths.items())
+        )
+
+
+_prepared_by_source: dict[str, _Known] = {}
+
+
+@contextmanager
+def parsed_from(payload: JsonObject, body: str) -> Iterator[None]:
+    """Within the block, ``prepare(source, payload, ...)`` may reuse what the same ``body`` gave ``source``.
+
+    ``body`` identifies the bytes ``payload`` was parsed from (see above); "" names nothing.
+    """
+    token = _parsed.set((payload, body) if body else None)
+    try:
+        yield
+    finally:
+        _parsed.reset(token)
 
 
 # The metrics last extracted per document (its whole content's SHA1, volatile paths included, and the

@@ -11,9 +11,9 @@ completed poll through ``pollers.signals`` (realtime, alerting and observability
 from __future__ import annotations
 
 import logging
+import secrets
 import threading
-import uuid
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, ExitStack, nullcontext
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -23,9 +23,10 @@ from django.db import connection
 from django.dispatch import Signal
 from django.utils import timezone
 
+from metrics.extraction import parsed_from
 from metrics.stores.base import MetricStore, PayloadError, StoreError
+from observability import tracing
 from observability.context import bind_poll_id
-from observability.tracing import propagation, span
 from pollers import health, instrumentation
 from pollers.availability import record_availability, sample_for
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
@@ -39,7 +40,7 @@ logger = logging.getLogger("pollers.engine")
 
 
 def new_poll_id() -> str:
-    return uuid.uuid4().hex[:16]
+    return secrets.token_hex(8)  # 16 hex digits, as uuid4().hex[:16] gave, without building a UUID
 
 
 class Poller:
@@ -63,6 +64,7 @@ class Poller:
         self.process_id = process_id
         self._store_lock = threading.Lock()
         self._sqlite_writes = threading.Lock()
+        self._one_writer: bool | None = None  # whether _writing queues (SQLite): decided on first use
 
     @property
     def store(self) -> MetricStore:
@@ -81,17 +83,22 @@ class Poller:
         # Every log line, store write and announced change of this poll carries its id, and its
         # spans (fetch, store, cache, and whatever listeners do) nest under one "poll" span.
         # traceparent goes upstream only when POLLER_PROPAGATE_TRACE says so (tracing on).
-        with (
-            bind_poll_id(poll_id),
-            span("poll", source=source.slug, poll_id=poll_id),
-            propagation(settings.POLLER_PROPAGATE_TRACE),
-        ):
+        with bind_poll_id(poll_id), self._traced(source, poll_id):
             outcome = self._poll(source, poll_id)
         if not self.dry_run:
             # Here, once, with the final outcome: a failure found after the announcements (a receiver
             # that raised) is counted as what the poll ended as.
             instrumentation.count_poll(outcome)
         return outcome
+
+    @staticmethod
+    def _traced(source: Source, poll_id: str) -> AbstractContextManager[Any]:
+        if not tracing.enabled():
+            return nullcontext()  # no tracer: no span to open, no trace context to send upstream
+        stack = ExitStack()
+        stack.enter_context(tracing.span("poll", source=source.slug, poll_id=poll_id))
+        stack.enter_context(tracing.propagation(settings.POLLER_PROPAGATE_TRACE))
+        return stack
 
     def _poll(self, source: Source, poll_id: str) -> PollOutcome:
         """Every exception inside the poll ends here as a failed poll of kind ``internal``, recorded like
@@ -247,9 +254,9 @@ class Poller:
         threads costs more than the writes. Queueing on a Python lock instead keeps the write rate
         of a single thread. Other databases write concurrently.
         """
-        if self.store.backend == "sql" and connection.vendor == "sqlite":
-            return self._sqlite_writes
-        return nullcontext()
+        if self._one_writer is None:
+            self._one_writer = self.store.backend == "sql" and connection.vendor == "sqlite"
+        return self._sqlite_writes if self._one_writer else nullcontext()
 
     # --- steps --------------------------------------------------------------------------------
     def _outcome(self, source: Source, poll_id: str, started: datetime, fetched: FetchResult) -> PollOutcome:
@@ -279,7 +286,8 @@ class Poller:
         if self.process_id:
             meta["poller"] = self.process_id
         try:
-            with self._writing():
+            # The same body as the source's last poll (the bulk of polls) is not serialised and hashed again.
+            with self._writing(), parsed_from(outcome.payload, fetched.body_digest):
                 record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
                 if self.health_batch is None and not record.changed:
                     # The store's deferral of last-seen writes is process-wide: a poller with a batch (the

@@ -17,6 +17,7 @@ contains a header value or the URL's query string.
 from __future__ import annotations
 
 import email.utils
+import hashlib
 import logging
 import random
 import threading
@@ -107,6 +108,9 @@ class FetchResult:
     # The validators the upstream sent with a 200 (empty when none, or unusable), for the next request.
     etag: str = ""
     last_modified: str = ""
+    # Names the decoded body the payload was parsed from, with its Content-Type (which decides the
+    # parse): equal digests, equal payloads. "" without a body (a 304). See metrics.extraction.parsed_from.
+    body_digest: str = ""
 
 
 @dataclass(frozen=True)
@@ -117,6 +121,14 @@ class _Answer:
     not_modified: bool = False
     etag: str = ""
     last_modified: str = ""
+    body_digest: str = ""
+
+
+def body_digest(body: bytes, content_type: str | None) -> str:
+    """What ``FetchResult.body_digest`` holds: a SHA1 of the Content-Type and the decoded body."""
+    digest = hashlib.sha1((content_type or "").encode("latin-1", "replace") + b"\0", usedforsecurity=False)
+    digest.update(body)
+    return digest.hexdigest()
 
 
 class FetchFailure(Exception):
@@ -153,6 +165,27 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def prepared_get(url: str, headers: Mapping[str, str]) -> requests.PreparedRequest:
+    """The GET the poller sends, prepared without ``Session.request``'s merging.
+
+    ``session.get`` merges the session's cookies, headers, auth, hooks and environment into every
+    request; the poller's sessions hold none of them (``trust_env`` is off, proxies and verification
+    are passed explicitly), and that merging was a sixth of a poll's fetch. ``Session.send`` still
+    sends it (tracing's instrumentation wraps it), so what goes out is what ``session.get`` sent,
+    except that cookies an upstream set are never sent back: every poll is a fresh, cookie-less request.
+    """
+    request = requests.PreparedRequest()
+    request.prepare_method("GET")
+    request.prepare_url(url, None)
+    # What a Session sends unless told otherwise, which the poller's own headers override.
+    request.prepare_headers({"Connection": "keep-alive", **headers})
+    request.prepare_body(None, None)
+    # An empty jar of its own: no cookie goes out, and requests' redirect handling (``Session.send``
+    # prepares the next hop of a 3xx even when it does not follow it) copies the request's jar.
+    request.prepare_cookies(requests.cookies.RequestsCookieJar())
+    return request
 
 
 def validator(value: str | None) -> str:
@@ -305,6 +338,7 @@ class Fetcher:
                 not_modified=answer.not_modified,
                 etag=answer.etag,
                 last_modified=answer.last_modified,
+                body_digest=answer.body_digest,
             )
 
     def _retry_delay(self, failure: FetchFailure, attempt: int) -> float | None:
@@ -384,13 +418,14 @@ class Fetcher:
             # Every address tried is one the guard checked; the next one only when a connection is refused.
             for index, address in enumerate(target.addresses):
                 try:
-                    return session.get(
-                        target.pinned_url(address),
-                        headers={**headers, "Host": target.host_header},
+                    return session.send(
+                        prepared_get(target.pinned_url(address), {**headers, "Host": target.host_header}),
                         timeout=(connect_timeout, read_timeout),
                         allow_redirects=False,
                         stream=True,
                         proxies=proxies,
+                        verify=session.verify,
+                        cert=session.cert,
                     )
                 except requests.exceptions.ConnectionError as exc:
                     last = index == len(target.addresses) - 1
@@ -497,8 +532,10 @@ class Fetcher:
             raise FetchFailure(
                 "bad_encoding", "the body does not match its Content-Encoding", status_code=status
             ) from None
+        content_type = response.headers.get("Content-Type")
+        decoded = bytes(body)
         try:
-            document = parse_object(bytes(body), response.headers.get("Content-Type"), self.policy.max_json_depth)
+            document = parse_object(decoded, content_type, self.policy.max_json_depth)
         except BodyError as exc:
             raise FetchFailure(exc.kind, exc.message, status_code=status) from None
         return _Answer(
@@ -507,4 +544,5 @@ class Fetcher:
             len(body),
             etag=validator(response.headers.get("ETag")),
             last_modified=validator(response.headers.get("Last-Modified")),
+            body_digest=body_digest(decoded, content_type),
         )

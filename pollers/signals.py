@@ -42,7 +42,9 @@ class PollSignal(Signal):
     """
 
     def __init__(self, name: str) -> None:
-        super().__init__()
+        # Cached receivers: the sender is always ``Source``, and without the cache every send walks the
+        # receiver list under a lock (connect and disconnect empty the cache).
+        super().__init__(use_caching=True)
         self.name = name  # for the poll's log line: "change_stored receiver <name> raised ..."
 
     def _log_robust_failure(self, receiver: object, err: Exception) -> None:

@@ -13,6 +13,7 @@ from metrics.extraction import (
     diff_payloads,
     diff_to_json,
     extract_metrics,
+    parsed_from,
     payload_hash,
     prepare,
     strip_paths,
@@ -192,6 +193,37 @@ def test_it_prepares_everything_a_store_needs_in_one_pass() -> None:
     assert prepared.hash == payload_hash(status_payload(), ["version"])
     assert prepared.canonical == canonical_json(status_payload())
     assert prepared.size_bytes == len(prepared.canonical.encode())
+
+
+def test_it_reuses_what_the_same_body_gave_the_same_source_and_prepares_anything_else_in_full() -> None:
+    spec = SourceSpec("s", metric_paths={"online": "results.stats.online"})
+    with parsed_from(first := status_payload(), "body-1"):
+        full = prepare(spec, first, 1024 * 1024)
+    # The same body again, parsed into a new object: the same hash, metrics and size, no new text.
+    with parsed_from(again := status_payload(), "body-1"):
+        reused = prepare(spec, again, 1024 * 1024)
+    assert (reused.hash, reused.metrics, reused.size_bytes) == (full.hash, full.metrics, full.size_bytes)
+    assert reused.payload is again
+    assert reused.canonical_text is None
+    assert reused.canonical == canonical_json(again)  # made when a store asks for it
+    reused.metrics["online"] = -1.0  # a receiver changing what it was handed changes nothing kept
+    changed = status_payload()
+    changed["results"]["stats"]["online"] = 58
+    # Whatever is not that body for that source, under that limit, is prepared in full: another body,
+    # another payload object than the one named, another source, other paths, a lower size limit.
+    with parsed_from(changed, "body-2"):
+        assert prepare(spec, changed, 1024 * 1024).metrics == {"online": 58.0}
+    with parsed_from(again, "body-2"):
+        assert prepare(spec, changed, 1024 * 1024).hash == payload_hash(changed)
+        assert prepare(SourceSpec("t"), changed, 1024 * 1024).hash == payload_hash(changed)
+    with parsed_from(again, "body-1"):
+        assert prepare(spec, again, 1024 * 1024).metrics == {"online": 57.0}
+        with pytest.raises(PayloadError, match="over the 100-byte limit"):
+            prepare(spec, again, 100)
+        assert prepare(SourceSpec("s", volatile_paths=("version",)), again, 1024 * 1024).hash == payload_hash(
+            again, ["version"]
+        )
+    assert prepare(spec, changed, 1024 * 1024).canonical_text == canonical_json(changed)  # outside: in full
 
 
 # --- diff ---------------------------------------------------------------------------------

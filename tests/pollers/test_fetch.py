@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from pollers.fetch import Fetcher, FetchPolicy, parse_retry_after
+from pollers.decoding import ACCEPT_ENCODING
+from pollers.fetch import USER_AGENT, Fetcher, FetchPolicy, parse_retry_after
 from tests.services import free_port
 from tests.simulator import RunningSimulator
 
@@ -210,6 +211,19 @@ def test_it_drops_credentials_when_a_redirect_leaves_the_host(simulator: Running
     assert "X-Api-Key" not in result.payload
     assert result.payload["X-Trace"] == "t1"
     assert result.payload["Host"] == f"localhost:{simulator.port}"
+
+
+def test_it_sends_its_own_headers_and_no_cookie(simulator: RunningSimulator, fetcher: Fetcher) -> None:
+    # The request is prepared without Session.request's merging (pollers.fetch.prepared_get): still
+    # the headers a session sent, the source's own on top, and never a cookie from the session's jar.
+    fetcher.session().cookies.set("sticky", "lb-7")
+    result = fetcher.fetch(f"{simulator.base_url}/echo/headers", headers={"X-Team": "blue"}, timeout=3)
+    assert result.payload is not None
+    sent = {name.lower(): value for name, value in result.payload.items()}
+    assert sent["user-agent"] == USER_AGENT
+    assert (sent["accept"], sent["accept-encoding"]) == ("application/json", ACCEPT_ENCODING)
+    assert (sent["connection"], sent["x-team"], sent["host"]) == ("keep-alive", "blue", f"127.0.0.1:{simulator.port}")
+    assert "cookie" not in sent
 
 
 def test_it_times_out_a_body_that_stops_arriving(simulator: RunningSimulator) -> None:

@@ -148,6 +148,24 @@ def test_it_honours_the_charset_and_byte_order_mark(
     assert {**result.payload, "note": None} == {**plain_document(simulator, "ap-south"), "note": None}
 
 
+def test_it_names_the_decoded_body_and_its_content_type_for_reuse(
+    simulator: RunningSimulator, fetcher: Fetcher
+) -> None:
+    def digest(region: str, query: str) -> str:
+        result = fetcher.fetch(simulator.url(region, query), timeout=5)
+        assert result.ok, (result.error_kind, result.error_message)
+        return result.body_digest
+
+    plain = digest("eu-west", "stats=1")
+    # The decoded bytes count, not how they travelled: a gzip answer of the same document is the same body.
+    assert digest("eu-west", "stats=1") == digest("eu-west", "stats=1&fault=encoding&coding=gzip") == plain
+    assert digest("us-east", "stats=1") != plain
+    # The Content-Type decides the parse (its charset): the same bytes under another one are another body.
+    declared = digest("eu-west", "stats=1&fault=charset&charset=utf-8")
+    assert declared != digest("eu-west", "stats=1&fault=charset&charset=utf-8&declare=0")
+    assert len(declared) == 40
+
+
 @pytest.mark.parametrize(
     ("query", "words"),
     [
