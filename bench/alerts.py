@@ -45,6 +45,7 @@ def run_polls(batch: list[tuple[Any, Any]]) -> tuple[float, float]:
     """Send ``poll_completed`` for each (source, outcome): seconds and SQL statements per poll."""
     from django.db import connection
 
+    from pollers.models import Source
     from pollers.signals import poll_completed
 
     statements = [0]
@@ -57,7 +58,7 @@ def run_polls(batch: list[tuple[Any, Any]]) -> tuple[float, float]:
     with connection.execute_wrapper(counted):
         for source, outcome in batch:
             source.last_success_at = outcome.started_at
-            poll_completed.send(sender=None, source=source, outcome=outcome)
+            poll_completed.send(sender=Source, source=source, outcome=outcome)
     return (time.perf_counter() - began) / len(batch), statements[0] / len(batch)
 
 

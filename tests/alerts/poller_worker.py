@@ -40,7 +40,7 @@ def replay(source_pk: int) -> int:
             payload={"cpu": cpu},
         )
         # send_robust, as the poller does: a receiver's error must not stop the worker.
-        for _receiver, result in poll_completed.send_robust(sender=None, source=source, outcome=outcome):
+        for _receiver, result in poll_completed.send_robust(sender=Source, source=source, outcome=outcome):
             if isinstance(result, Exception):
                 raise result
     return len(SCRIPT)

@@ -17,6 +17,7 @@ from metrics.models import AvailabilityCount
 from metrics.slo import STANDARD_CONDITIONS
 from metrics.slo_windows import SLO_WINDOWS, window_counts
 from metrics.stores import get_store
+from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 from tests.alerts.support import make_rule
@@ -124,13 +125,13 @@ def test_it_fires_through_the_engine_on_the_poll_that_shows_the_burn_reading_the
     with CaptureQueriesContext(connection) as queries:
         for n, source in enumerate(sources):
             outcome = PollOutcome(source=source.slug, poll_id=f"p{n}", started_at=START, ok=True)
-            poll_completed.send(sender=None, source=source, outcome=outcome)
+            poll_completed.send(sender=Source, source=source, outcome=outcome)
     assert availability_reads(queries) == 1 + len(sources)  # one batch for the minute, one small read per poll
     assert not AlertEvent.objects.exists()
 
     record_outcomes(sources[1], START + timedelta(seconds=30), down=3)  # the failing poll, counted before its signal
     outcome = PollOutcome(source="s1", poll_id="p9", started_at=START + timedelta(seconds=30), ok=False)
-    poll_completed.send(sender=None, source=sources[1], outcome=outcome)
+    poll_completed.send(sender=Source, source=sources[1], outcome=outcome)
     fired = AlertEvent.objects.get()
     assert (fired.rule_id, fired.source_id, fired.kind) == (rule.pk, sources[1].pk, "fired")
     assert f"{float(STANDARD_CONDITIONS[0].threshold):g}x 1h/5m" in fired.value["firing"]

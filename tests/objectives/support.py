@@ -9,6 +9,7 @@ from typing import Any
 from metrics.rollups import RollupBucket
 from metrics.stores import get_store
 from objectives.attainment import rollup_reader
+from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 
@@ -18,7 +19,7 @@ WEEK = 168 * HOUR
 
 def poll(source: Any, at: datetime, n: int | str) -> None:
     outcome = PollOutcome(source=source.slug, poll_id=f"p{n}", started_at=at, ok=True)
-    poll_completed.send(sender=None, source=source, outcome=outcome)
+    poll_completed.send(sender=Source, source=source, outcome=outcome)
 
 
 def seasonal_history(slug: str, last_hour: datetime, value: float) -> None:
