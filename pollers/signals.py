@@ -43,7 +43,8 @@ class PollSignal(Signal):
 
     def __init__(self, name: str) -> None:
         # Cached receivers: the sender is always ``Source``, and without the cache every send walks the
-        # receiver list under a lock (connect and disconnect empty the cache).
+        # receiver list under a lock (connect and disconnect empty the cache). The cache is keyed by a weak
+        # reference to the sender, so ``sender=None`` raises TypeError: send ``Source``, as the rules say.
         super().__init__(use_caching=True)
         self.name = name  # for the poll's log line: "change_stored receiver <name> raised ..."
 
