@@ -161,7 +161,7 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # django-prometheus's PostgreSQL backend with a cheaper pooled checkout (devops_insights/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "devops_insights.postgresql"
 # Seconds since a pooled connection was last lent after which it is checked (a round trip) before the next loan.
-DATABASE_POOL_CHECK_AFTER = config.number("DATABASE_POOL_CHECK_AFTER", 1.0, minimum=0.0)
+DATABASE_POOL_CHECK_AFTER = config.number("DATABASE_POOL_CHECK_AFTER", 0.0, minimum=0.0)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
