@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
@@ -831,8 +831,16 @@ def _pipelined(connection: Any) -> AbstractContextManager[Any]:
     round trip instead of one each; a read (``fetchone``) still waits for its answer. An error in any of
     them is raised at the latest by the commit, which then rolls the whole transaction back as before."""
     if connection.vendor == "postgresql":
-        return cast(AbstractContextManager[Any], connection.connection.pipeline())
+        return _wrapped_pipeline(connection)
     return nullcontext()
+
+
+@contextmanager
+def _wrapped_pipeline(connection: Any) -> Iterator[Any]:
+    # The pipeline reports a failed write when it syncs on exit, outside Django's cursor: wrapped here, the
+    # error reaches the store as Django's DatabaseError (a StoreError for the caller), not a bare psycopg one.
+    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+        yield pipeline
 
 
 def _json_param(model: Any, name: str, value: Any, connection: Any) -> Any:
