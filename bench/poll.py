@@ -131,17 +131,23 @@ def run(args: argparse.Namespace, port: int) -> int:
     process = psutil.Process()
     n, concurrency = args.sources, args.concurrency
     base = f"http://127.0.0.1:{port}/status"
-    Source.objects.bulk_create(
-        Source(
-            slug=f"region-{i:04d}",
-            name=f"Region {i}",
-            url=f"{base}/region-{i:04d}?stats=1",
-            timeout_seconds=2.0,
-            team_id=team,
+
+    def create_sources() -> list[Any]:
+        """The bench's ``n`` sources, fresh, in slug order (the memory section starts again from these)."""
+        Source.objects.all().delete()
+        Source.objects.bulk_create(
+            Source(
+                slug=f"region-{i:04d}",
+                name=f"Region {i}",
+                url=f"{base}/region-{i:04d}?stats=1",
+                timeout_seconds=2.0,
+                team_id=team,
+            )
+            for i in range(n)
         )
-        for i in range(n)
-    )
-    sources = list(Source.objects.order_by("slug"))
+        return list(Source.objects.order_by("slug"))
+
+    sources = create_sources()
     urls = [s.url for s in sources]
     rows: list[tuple[str, str, str, str]] = []
     mib = 1024 * 1024
@@ -282,18 +288,7 @@ def run(args: argparse.Namespace, port: int) -> int:
 
     # --- 3. memory after many polls ---------------------------------------------------------------
     if "memory" in args.sections:
-        Source.objects.all().delete()
-        Source.objects.bulk_create(
-            Source(
-                slug=f"region-{i:04d}",
-                name=f"Region {i}",
-                url=f"{base}/region-{i:04d}?stats=1",
-                timeout_seconds=2.0,
-                team_id=team,
-            )
-            for i in range(n)
-        )
-        sources[:] = list(Source.objects.order_by("slug"))
+        sources[:] = create_sources()
         rss_warm = process.memory_info().rss
         polls = 0
         while polls < args.memory_polls:
