@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import IntegrityError, models, transaction
 
-from alerts import evaluate, measured, rule_cache
+from alerts import evaluate, measured, recent_polls, rule_cache
 from alerts.evaluate import FIRED, INACTIVE, REMINDER, RESOLVED, PollFacts, StateData, Step
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Severity, Silence
 from alerts.rule_cache import CachedRule
@@ -41,6 +41,7 @@ class PollResult:
 
 def evaluate_poll(source: Source, outcome: Any) -> PollResult:
     """Evaluate every enabled rule that applies to ``source`` against one poll outcome."""
+    recent_polls.count(outcome)  # every poll of this process, ruled or not: burn-rate windows take theirs from it
     snapshot = rule_cache.current()  # no query while no rule or silence changed
     cached = snapshot.rules_for(source)
     result = PollResult()

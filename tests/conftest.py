@@ -144,6 +144,17 @@ def _fresh_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_recent_polls() -> Iterator[None]:
+    """This process's count of its recent polls (alerts.recent_polls) is module state: one test's polls are
+    not the next one's, and a test starts as a poller does, unable to vouch for its first two minutes."""
+    from alerts import recent_polls
+
+    recent_polls.forget()
+    yield
+    recent_polls.forget()
+
+
 @pytest.fixture
 def allow_loopback(settings: Any) -> Any:
     """Sources may point at loopback (the simulator, the discard port), as `make run` allows."""
