@@ -7,6 +7,7 @@ are not what is measured; all clients share one loopback address, so the per-IP 
 floor, in the same run on the same process, is ``GET /api/v1/health`` (no database). Printed per
 scenario: requests, 5xx, other non-2xx, requests/s and the ratio to the floor, p50/p99, and the most
 connections to the bench's database seen in ``pg_stat_activity`` (sampled every 20 ms) against the pool.
+The run fails (exit 1) when any answer was a 5xx: the goal is the load held, not a rate.
 
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one; a
 temporary database is created and dropped), BENCH_REDIS_URL (default TEST_REDIS_URL; keys under a
@@ -163,16 +164,16 @@ def print_row(title: str, tally: Tally, seconds: float, floor_rate: float, conne
     )
 
 
-def redis_outage(env: dict[str, str], paths: list[tuple[str, dict[str, str]]], work: Path, floor_rate: float) -> None:
+def redis_outage(env: dict[str, str], paths: list[tuple[str, dict[str, str]]], work: Path, floor_rate: float) -> int:
     """The overview, the API and a history page mixed, with the bench's own Redis stopped halfway.
 
     The pages must keep answering (docs/operations.md: the cache degrades to the store, the channel
     layer to no live pushes): 0 5xx after the stop is the target, and the rate is printed beside
-    the same mix's before the stop.
+    the same mix's before the stop. Returns the number of 5xx answers.
     """
     if not RedisServer.available():
         print("Redis stopped mid-run: skipped (no redis-server)")
-        return
+        return 0
     server = RedisServer(work)
     server.start()
     web: subprocess.Popen[bytes] | None = None
@@ -198,6 +199,7 @@ def redis_outage(env: dict[str, str], paths: list[tuple[str, dict[str, str]]], w
         print(f"daphne warning/error/traceback lines during the outage run: {len(lines)}")
         for line in sorted({line[24:200] for line in lines})[:8]:
             print(f"  {line}")
+        return tally.server_errors
     finally:
         if web is not None:
             stop(web, timeout=30)
@@ -227,6 +229,7 @@ def run(database: TemporaryDatabase) -> int:
     params, name = database.params, database.name
     web: subprocess.Popen[bytes] | None = None
     watch: ConnectionWatch | None = None
+    server_errors = 0  # 5xx answers over every scenario and the Redis outage run
     try:
         manage(env, "migrate", "--noinput")
         manage(env, "seed_demo", "--simulator-port", str(free_port()))
@@ -260,6 +263,7 @@ def run(database: TemporaryDatabase) -> int:
             watch.reset()
             tally = asyncio.run(hammer(base_url, paths, SECONDS))
             floor_rate = floor_rate or len(tally.latencies) / SECONDS
+            server_errors += tally.server_errors
             print_row(title, tally, SECONDS, floor_rate, f"{watch.most:>5} / {POOL:<3}")
         text = (Path(work) / "daphne.log").read_text(errors="replace")
         for marker in ("too many clients", "_session_cache", "PoolTimeout"):
@@ -267,13 +271,16 @@ def run(database: TemporaryDatabase) -> int:
         stop(web, timeout=30)
         web = None
         mixed = [p for _, ps in scenarios[1:] for p in ps[:3]]
-        redis_outage(env, mixed, Path(work), floor_rate)
+        server_errors += redis_outage(env, mixed, Path(work), floor_rate)
     finally:
         if watch is not None:
             watch.close()
         if web is not None:
             stop(web, timeout=30)
         delete_redis_prefix(redis_url, cache_prefix)
+    if server_errors:  # the goal is load held: a 5xx is a failed run, whatever the rates
+        print(f"bench: load not held: {server_errors} answers 5xx (target 0)")
+        return 1
     return 0
 
 
