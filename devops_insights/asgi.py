@@ -14,6 +14,7 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 # Build the Django app before importing anything that touches models.
 django_asgi_app = get_asgi_application()
 
+from devops_insights.admission import AdmissionQueue  # noqa: E402
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
 from observability.access_log import AccessLogMiddleware  # noqa: E402
 from realtime.auth import ApiTokenAuthMiddleware, SessionAuthMiddleware  # noqa: E402
@@ -30,7 +31,8 @@ application = DirectFrames(
     AccessLogMiddleware(
         ProtocolTypeRouter(
             {
-                "http": django_asgi_app,
+                # At most WEB_MAX_CONCURRENT_REQUESTS requests in Django at once; the rest queue here.
+                "http": AdmissionQueue(django_asgi_app),
                 # Session first (browsers), then an API token when the session holds no user.
                 "websocket": SameOriginValidator(
                     SessionAuthMiddleware(ApiTokenAuthMiddleware(URLRouter(websocket_urlpatterns)))

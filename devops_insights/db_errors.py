@@ -11,6 +11,10 @@ from __future__ import annotations
 
 from psycopg_pool import PoolTimeout
 
+# Seconds a busy answer (a 503: the pool, the admission queue, a cold status page) asks the client to wait
+# in Retry-After: one value, so every busy answer of the product says the same.
+BUSY_RETRY_AFTER_SECONDS = 5
+
 
 def pool_timed_out(error: BaseException) -> bool:
     """Whether ``error`` is the pool's refusal to lend a connection in time (as psycopg's or wrapped by Django)."""

@@ -117,6 +117,8 @@ MIDDLEWARE = [
     "accounts.audit_context.AuditContextMiddleware",
     # Feature flags: keeps a percentage flag's coin toss in a cookie, so a person's answer stays the same.
     "waffle.middleware.WaffleMiddleware",
+    # A view that waited past DATABASE_POOL_TIMEOUT for a connection answers 503 with Retry-After, not 500.
+    "devops_insights.busy.BusyDatabaseMiddleware",
     # Innermost of ours: a safe request whose database connection was dropped under it runs its view once more.
     "devops_insights.db_retry.RetryDroppedConnectionMiddleware",
     # django-prometheus: its After last, to time everything above.
@@ -162,6 +164,10 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     DATABASES["default"]["ENGINE"] = "devops_insights.postgresql"
 # Seconds since a pooled connection was last lent after which it is checked (a round trip) before the next loan.
 DATABASE_POOL_CHECK_AFTER = config.number("DATABASE_POOL_CHECK_AFTER", 0.0, minimum=0.0)
+# The admission queue (devops_insights/admission.py): requests run in Django at once (0: the pool's size, else 32)
+# and seconds one waits for a slot before it is answered 503.
+WEB_MAX_CONCURRENT_REQUESTS = config.integer("WEB_MAX_CONCURRENT_REQUESTS", 0, minimum=0, maximum=10_000)
+WEB_QUEUE_TIMEOUT = config.number("WEB_QUEUE_TIMEOUT", 30.0, minimum=0.1)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis and caches: default cache, metric read cache --------------------------------
@@ -591,6 +597,9 @@ LOGGING = {
         "apprise": {"level": "WARNING", "handlers": [], "propagate": False},
         # django-redis logs every cache call it ignores while Redis is down: one line per 30 s is enough.
         "metrics.cache": {"filters": ["throttle"]},
+        # A busy process (devops_insights/busy.py, admission.py) says so once per 30 s, with the count held back.
+        "devops_insights.busy": {"filters": ["throttle"]},
+        "devops_insights.admission": {"filters": ["throttle"]},
     },
 }
 # The project's access log (observability/access_log.py) replaces daphne's: query values of these

@@ -67,6 +67,10 @@ HTTP_REQUEST_DURATION_SECONDS = Histogram(
     ["route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )
+# The admission queue in front of Django (devops_insights/admission.py): requests waiting for a slot now, and
+# requests answered 503 because none came within WEB_QUEUE_TIMEOUT.
+HTTP_REQUESTS_QUEUED = Gauge(f"{PREFIX}_http_requests_queued", "HTTP requests waiting for a slot to run in Django.")
+HTTP_REQUESTS_SHED = Counter(f"{PREFIX}_http_requests_shed", "HTTP requests answered 503 after waiting for a slot.")
 
 # --- Retention (metrics.lifecycle: rollups, manage.py prune, the poll loop's retention step)
 ROLLUP_BUCKETS_WRITTEN = Counter(f"{PREFIX}_rollup_buckets_written", "Rollup buckets (re)computed by tier.", ["tier"])

@@ -23,11 +23,10 @@ from django.db import OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.utils.cache import patch_cache_control
 
+from devops_insights.db_errors import BUSY_RETRY_AFTER_SECONDS as RETRY_AFTER_SECONDS
 from devops_insights.db_errors import pool_timed_out
 
 View = Callable[..., HttpResponse]
-
-RETRY_AFTER_SECONDS = 5
 
 
 def release_pooled_connections() -> None:

@@ -28,6 +28,9 @@ PROD_KEY = "k3J9-vQ2m_8xZp4LwR7tYb1NcF6hD0sGaE5uIoPjKlMnBvCxZq9"
         ("LOG_FORMAT", "xml", "expected one of text, json"),
         ("DATABASE_POOL_MAX_SIZE", "many", "expected a whole number"),
         ("DATABASE_POOL_TIMEOUT", "0", "must be at least 0.1"),
+        ("WEB_MAX_CONCURRENT_REQUESTS", "-1", "must be at least 0"),
+        ("WEB_MAX_CONCURRENT_REQUESTS", "many", "expected a whole number"),
+        ("WEB_QUEUE_TIMEOUT", "0", "must be at least 0.1"),
     ],
 )
 def test_it_rejects_bad_values_in_one_line(tmp_path: Path, variable: str, value: str, words: str) -> None:

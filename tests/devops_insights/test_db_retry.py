@@ -3,14 +3,12 @@ what it repeats and what it leaves alone. The live-server drops are in test_data
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from django.db import OperationalError, connections
 from django.http import HttpRequest, HttpResponse
 from django.test import RequestFactory
 from django.urls import ResolverMatch
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import PoolTimeout
 
 from devops_insights.db_errors import pool_timed_out
 from devops_insights.db_retry import RetryDroppedConnectionMiddleware
@@ -35,24 +33,6 @@ def routed_get(view: CountingView) -> HttpRequest:
 def closed_default_connection() -> None:
     """The default connection known to this thread but not open: what a dropped one looks like to the retry."""
     connections["default"].close()
-
-
-@pytest.fixture
-def pool_timeout(postgres_url: str) -> Iterator[OperationalError]:
-    """A real psycopg pool of one connection, lent out: the next ``getconn`` times out, raised as Django raises it."""
-    pool = ConnectionPool(postgres_url, min_size=0, max_size=1, timeout=0.2, open=True)
-    held = pool.getconn()
-    try:
-        pool.getconn()
-    except PoolTimeout as error:
-        wrapped = OperationalError(str(error))
-        wrapped.__cause__ = error  # as Django's wrap_database_errors raises it
-        yield wrapped
-    else:
-        pytest.fail("the pool lent a second connection")
-    finally:
-        pool.putconn(held)
-        pool.close()
 
 
 def test_it_runs_a_safe_view_once_more_when_its_connection_dropped(closed_default_connection: None) -> None:
