@@ -8,7 +8,8 @@ authenticated with an API token and subscribed to one source; a publisher proces
 second keeps daphne's fan-out to 1,000 clients well under one core, so a backlog is not mistaken for a
 leak). It prints daphne's resident memory when the clients are connected, after a warm-up of
 ``--warm-up`` updates, at the half-way point and at the end, the growth after warm-up per 10,000 updates
-(the goal: at most 2%), and the messages lost (goal 0).
+(the goal: at most 2%), and the messages lost (goal 0). When the growth is above the goal, 2,000 more
+updates are fanned out with tracemalloc on in daphne and its top growth sites are printed.
 
 Options: --clients, --updates, --warm-up, --interval. Environment: BENCH_REDIS_URL (default TEST_REDIS_URL
 or redis://127.0.0.1:6379/14; the database is flushed).
@@ -19,8 +20,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import resource
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -35,6 +38,7 @@ from ws_fanout import CONNECT_CONCURRENCY, REDIS_URL, SEQUENCE, UPDATE_PREFIX, o
 HERE = Path(__file__).resolve().parent
 MIB = 1024 * 1024
 GROWTH_TARGET = 2.0  # percent per 10,000 updates after warm-up
+TRACED_TAIL = 2000  # updates traced after the checkpoints when the growth is above target
 
 
 @dataclass
@@ -104,6 +108,9 @@ async def run(args: argparse.Namespace, env: dict[str, str], token: str, server:
     out, _ = await waiting
     published = int(out.decode().strip().splitlines()[-1])
     await asyncio.sleep(3.0)  # the last updates in flight
+    warm, end = checkpoints[args.warm_up], checkpoints[args.updates]
+    growth = 100 * (end - warm) / warm * 10_000 / max(1, args.updates - args.warm_up)
+    sites = await traced_tail(args, env, server) if growth > GROWTH_TARGET else []
     for ws in clients:
         await ws.close()  # type: ignore[attr-defined]
     for task in listeners:
@@ -112,8 +119,6 @@ async def run(args: argparse.Namespace, env: dict[str, str], token: str, server:
 
     expected = set(range(1, published + 1))
     lost = sum(len(expected - seen) for seen in progress.received)
-    warm, end = checkpoints[args.warm_up], checkpoints[args.updates]
-    growth = 100 * (end - warm) / warm * 10_000 / max(1, args.updates - args.warm_up)
     print()
     print("| measure | value |\n| --- | --- |")
     print(f"| clients connected | {len(clients)} of {args.clients} |")
@@ -123,11 +128,11 @@ async def run(args: argparse.Namespace, env: dict[str, str], token: str, server:
         print(f"| daphne RSS after {mark:,} updates | {checkpoints[mark] / MIB:.1f} MiB |")
     print(f"| growth after warm-up, per 10,000 updates | {growth:+.2f}% (target <= {GROWTH_TARGET:g}%) |")
     print(f"| messages lost | {lost} (target 0); connections dropped {progress.dropped} |")
-    if growth > GROWTH_TARGET:
-        print(
-            "growth above target: rerun with PYTHONTRACEMALLOC=1 in the server's environment and "
-            "tracemalloc snapshots to find the sites"
-        )
+    if sites:
+        print(f"growth above target: top tracemalloc growth sites in daphne over {TRACED_TAIL:,} more updates")
+        print("(traced after the last checkpoint, so the checkpoints above ran untraced):")
+        for line in sites:
+            print(f"  {line}")
     if progress.dropped:
         # daphne pings every 20 s and closes a connection whose pong is 30 s late: clients that fell behind
         # (this one process could not read 1,000 x ten updates a second on a busy machine) are cut off, and
@@ -138,6 +143,35 @@ async def run(args: argparse.Namespace, env: dict[str, str], token: str, server:
         )
     complete = len(clients) == args.clients and published == args.updates and not progress.dropped
     return 0 if complete else 1
+
+
+async def traced_tail(args: argparse.Namespace, env: dict[str, str], server: psutil.Process) -> list[str]:
+    """Where daphne's memory grows: TRACED_TAIL more updates with tracemalloc on in the server
+    (bench/_traced_asgi.py), the top sites read back from its file."""
+    out = Path(env["BENCH_TRACE_OUT"])
+    server.send_signal(signal.SIGUSR1)
+    await asyncio.sleep(2.0)  # the baseline snapshot
+    publisher = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "_ws_publisher.py"),
+        "--mode",
+        "django",
+        "--seconds",
+        f"{TRACED_TAIL * args.interval:.3f}",
+        "--interval",
+        str(args.interval),
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.DEVNULL,
+    )
+    await publisher.wait()
+    await asyncio.sleep(3.0)  # the last updates in flight
+    server.send_signal(signal.SIGUSR2)
+    for _ in range(300):
+        if out.exists():
+            return out.read_text().splitlines()
+        await asyncio.sleep(0.2)
+    return ["(daphne wrote no tracemalloc sites within 60 s)"]
 
 
 def main() -> int:
@@ -166,9 +200,15 @@ def main() -> int:
     proc = None
     try:
         env, token = prepare(var_dir)
-        env = {**env, "REALTIME_CHANNEL_LAYER": "pubsub"}
+        env = {
+            **env,
+            "REALTIME_CHANNEL_LAYER": "pubsub",
+            # The product's application, traceable on a signal (bench/_traced_asgi.py).
+            "PYTHONPATH": os.pathsep.join([str(HERE), str(ROOT)]),
+            "BENCH_TRACE_OUT": str(var_dir / "tracemalloc-sites.txt"),
+        }
         port = free_port()
-        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
+        argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "_traced_asgi:application"]
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if not wait_for_port("127.0.0.1", port, timeout=120, proc=proc):
             print("ws_memory: daphne did not start")
