@@ -61,6 +61,23 @@ async def listen(ws: object, seen: set[int], progress: Progress) -> None:
         progress.dropped += 1
 
 
+async def publish(env: dict[str, str], seconds: float, interval: float, stdout: int) -> asyncio.subprocess.Process:
+    """The publisher process: an update through ``realtime.events`` every ``interval`` s for ``seconds``."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(HERE / "_ws_publisher.py"),
+        "--mode",
+        "django",
+        "--seconds",
+        f"{seconds:.3f}",
+        "--interval",
+        str(interval),
+        cwd=ROOT,
+        env=env,
+        stdout=stdout,
+    )
+
+
 async def run(args: argparse.Namespace, env: dict[str, str], token: str, server: psutil.Process, port: int) -> int:
     url = f"ws://127.0.0.1:{port}/ws/metrics/"
     headers = {"Authorization": f"Bearer {token}"}
@@ -83,20 +100,7 @@ async def run(args: argparse.Namespace, env: dict[str, str], token: str, server:
     await asyncio.sleep(1.0)
     checkpoints = {0: server.memory_info().rss}
     marks = sorted({args.warm_up, args.warm_up + (args.updates - args.warm_up) // 2, args.updates})
-    seconds = args.updates * args.interval
-    publisher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE / "_ws_publisher.py"),
-        "--mode",
-        "django",
-        "--seconds",
-        f"{seconds:.3f}",
-        "--interval",
-        str(args.interval),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-    )
+    publisher = await publish(env, args.updates * args.interval, args.interval, asyncio.subprocess.PIPE)
     waiting = asyncio.create_task(publisher.communicate())
     # Memory is read when the clients have seen each mark: the state after that many updates were fanned out.
     for mark in marks:
@@ -151,19 +155,7 @@ async def traced_tail(args: argparse.Namespace, env: dict[str, str], server: psu
     out = Path(env["BENCH_TRACE_OUT"])
     server.send_signal(signal.SIGUSR1)
     await asyncio.sleep(2.0)  # the baseline snapshot
-    publisher = await asyncio.create_subprocess_exec(
-        sys.executable,
-        str(HERE / "_ws_publisher.py"),
-        "--mode",
-        "django",
-        "--seconds",
-        f"{TRACED_TAIL * args.interval:.3f}",
-        "--interval",
-        str(args.interval),
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.DEVNULL,
-    )
+    publisher = await publish(env, TRACED_TAIL * args.interval, args.interval, asyncio.subprocess.DEVNULL)
     await publisher.wait()
     await asyncio.sleep(3.0)  # the last updates in flight
     server.send_signal(signal.SIGUSR2)

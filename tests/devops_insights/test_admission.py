@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -83,6 +84,18 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
+@pytest.fixture
+async def full() -> AsyncIterator[tuple[GatedApp, AdmissionQueue]]:
+    """A queue of one slot and a 0.05 s wait, the slot taken by a request that runs until the test ends."""
+    app = GatedApp()
+    queue = AdmissionQueue(app, limit=1, timeout=0.05)
+    holder, _ = request(queue, "/page/held")
+    await settle()
+    yield app, queue
+    app.gate("/page/held").set()
+    await holder
+
+
 async def test_it_runs_at_most_the_limit_at_once_and_the_rest_in_arrival_order() -> None:
     app = GatedApp()
     queue = AdmissionQueue(app, limit=2, timeout=30)
@@ -116,12 +129,12 @@ async def test_it_counts_the_requests_waiting_for_a_slot() -> None:
     assert HTTP_REQUESTS_QUEUED._value.get() == before
 
 
-async def test_it_answers_a_page_that_waited_too_long_with_a_503_page_and_retry_after() -> None:
-    app = GatedApp()
-    queue = AdmissionQueue(app, limit=1, timeout=0.05)
+Full = tuple[GatedApp, AdmissionQueue]
+
+
+async def test_it_answers_a_page_that_waited_too_long_with_a_503_page_and_retry_after(full: Full) -> None:
+    app, queue = full
     shed_before = HTTP_REQUESTS_SHED._value.get()
-    holder, _ = request(queue, "/page/held")
-    await settle()
 
     waiter, answer = request(queue, "/sources/eu-west/changes/")
     await waiter
@@ -133,15 +146,10 @@ async def test_it_answers_a_page_that_waited_too_long_with_a_503_page_and_retry_
     assert b"busy" in answer.body
     assert "/sources/eu-west/changes/" not in app.started  # the view never ran
     assert HTTP_REQUESTS_SHED._value.get() - shed_before == 1
-    app.gate("/page/held").set()
-    await holder
 
 
-async def test_it_answers_an_api_request_that_waited_too_long_in_the_api_error_shape() -> None:
-    app = GatedApp()
-    queue = AdmissionQueue(app, limit=1, timeout=0.05)
-    holder, _ = request(queue, "/page/held")
-    await settle()
+async def test_it_answers_an_api_request_that_waited_too_long_in_the_api_error_shape(full: Full) -> None:
+    _, queue = full
 
     waiter, answer = request(queue, "/api/v1/metrics")
     await waiter
@@ -150,8 +158,6 @@ async def test_it_answers_an_api_request_that_waited_too_long_in_the_api_error_s
     assert answer.headers["content-type"] == "application/json"
     assert answer.headers["retry-after"] == str(BUSY_RETRY_AFTER_SECONDS)
     assert json.loads(answer.body)["error"]["code"] == "busy"
-    app.gate("/page/held").set()
-    await holder
 
 
 async def test_it_gives_a_slot_back_when_the_response_starts_not_when_a_streamed_body_ends() -> None:
@@ -202,32 +208,23 @@ async def test_it_gives_the_slot_of_a_cancelled_request_back() -> None:
 
 
 @pytest.mark.parametrize("path", sorted(EXEMPT_PATHS))
-async def test_it_never_queues_the_probes(path: str) -> None:
-    app = GatedApp()
-    queue = AdmissionQueue(app, limit=1, timeout=0.05)
-    holder, _ = request(queue, "/page/held")
-    await settle()
+async def test_it_never_queues_the_probes(path: str, full: Full) -> None:
+    app, queue = full
 
     app.gate(path).set()
     probe, answer = request(queue, path)
     await probe
     assert answer.status == 200
-    app.gate("/page/held").set()
-    await holder
 
 
-async def test_it_lets_websockets_and_lifespan_through_without_a_slot() -> None:
-    app = GatedApp()
-    queue = AdmissionQueue(app, limit=1, timeout=0.05)
-    holder, _ = request(queue, "/page/held")
-    await settle()
+async def test_it_lets_websockets_through_without_a_slot(full: Full) -> None:
+    app, queue = full
 
     socket, _ = request(queue, "/ws/metrics/", kind="websocket")
     await settle()
     assert app.started == ["/page/held", "/ws/metrics/"]
     app.gate("/ws/metrics/").set()
-    app.gate("/page/held").set()
-    await asyncio.gather(socket, holder)
+    await socket
 
 
 def test_it_sizes_the_queue_to_the_database_pool() -> None:
