@@ -65,7 +65,20 @@ def environment(var_dir: str) -> dict[str, str]:
     return env
 
 
-def in_process(polls: int, checkpoints: list[int]) -> int:
+def resident_split() -> str:
+    """This process's resident memory by kind (Linux): anonymous (the heap: Python objects, malloc arenas)
+    and file-backed (mapped files: libraries, SQLite's shared-memory index), so a growth can be placed."""
+    try:
+        fields = dict(
+            line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("Rss")
+        )
+    except OSError:
+        return ""
+    mib = {name: int(value.split()[0]) / 1024 for name, value in fields.items()}
+    return f"anon {mib.get('RssAnon', 0):.1f}, file {mib.get('RssFile', 0):.1f}, shmem {mib.get('RssShmem', 0):.1f} MiB"
+
+
+def in_process(polls: int, checkpoints: list[int], traced_tail: int) -> int:
     import psutil
 
     var_dir = tempfile.mkdtemp(prefix="bench-memory-")
@@ -122,7 +135,7 @@ def in_process(polls: int, checkpoints: list[int]) -> int:
                         rss[offset + done] = process.memory_info().rss
                         print(
                             f"  after {offset + done:>7,} polls: {rss[offset + done] / MIB:8.1f} MiB"
-                            f" ({time.monotonic() - began:.0f} s)",
+                            f" ({resident_split()}; {time.monotonic() - began:.0f} s)",
                             flush=True,
                         )
                     if done >= count:
@@ -146,11 +159,11 @@ def in_process(polls: int, checkpoints: list[int]) -> int:
         tracemalloc.start(10)
         baseline = tracemalloc.take_snapshot()
         traced_from = time.monotonic()
-        run(TRACED_TAIL, set(), offset=polls)
+        run(traced_tail, set(), offset=polls)
         print(f"traced tail: {time.monotonic() - traced_from:.0f} s")
         top = tracemalloc.take_snapshot().compare_to(baseline, "traceback")
         tracemalloc.stop()
-        print(f"top tracemalloc growth sites over {TRACED_TAIL:,} more polls (traced after the checkpoints):")
+        print(f"top tracemalloc growth sites over {traced_tail:,} more polls (traced after the checkpoints):")
         for stat in top[:8]:
             frame = stat.traceback[-1] if stat.traceback else None
             where = f"{frame.filename.replace(str(ROOT) + '/', '')}:{frame.lineno}" if frame else "?"
@@ -203,11 +216,12 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--polls", type=int, default=50000)
     parser.add_argument("--soak", type=float, default=0.0, help="seconds of poll --loop instead")
+    parser.add_argument("--traced-tail", type=int, default=TRACED_TAIL, help="polls traced for the growth sites")
     args = parser.parse_args()
     if args.soak > 0:
         return soak(args.soak)
     checkpoints = [n for n in (10000, 20000, 50000) if n < args.polls]
-    return in_process(args.polls, checkpoints)
+    return in_process(args.polls, checkpoints, args.traced_tail)
 
 
 if __name__ == "__main__":
