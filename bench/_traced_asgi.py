@@ -13,9 +13,10 @@ import tracemalloc
 from pathlib import Path
 from types import FrameType
 
+from _tracing import growth_sites
+
 from devops_insights.asgi import application
 
-ROOT = Path(__file__).resolve().parent.parent
 TOP = 10
 _baseline: list[tracemalloc.Snapshot] = []
 
@@ -26,20 +27,7 @@ def _start(signum: int, frame: FrameType | None) -> None:
 
 
 def _write(signum: int, frame: FrameType | None) -> None:
-    lines = []
-    if _baseline:
-        top = tracemalloc.take_snapshot().compare_to(_baseline[0], "traceback")
-        for stat in top[:TOP]:
-            where = "?"
-            for entry in reversed(stat.traceback):  # the innermost frame of the project's own code, else the last
-                if str(ROOT) in entry.filename and "/.venv/" not in entry.filename:
-                    where = f"{entry.filename.replace(str(ROOT) + '/', '')}:{entry.lineno}"
-                    break
-            else:
-                if stat.traceback:
-                    last = stat.traceback[-1]
-                    where = f"{last.filename.split('site-packages/')[-1]}:{last.lineno}"
-            lines.append(f"{stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks  {where}")
+    lines = growth_sites(_baseline[0], TOP) if _baseline else []
     tracemalloc.stop()
     Path(os.environ["BENCH_TRACE_OUT"]).write_text("\n".join(lines) + "\n")
 

@@ -2,9 +2,9 @@
 
 Runs the poller in-process (SQLite in a temp VAR_DIR, the SQL store, batched health writes as the poll
 command runs them) against the simulator in its own process, 200 sources polled in cycles; every
-source's document changes every cycle except one in ten. Prints RSS (less tracemalloc's own memory)
-after a warm-up of 2,000 polls, then at 10k, 20k and 50k polls (or the --polls given), the growth
-after warm-up per 10,000 polls (the goal: at most 2%), and the top ``tracemalloc`` growth sites over
+source's document changes every cycle except one in ten. Prints RSS (untraced; anonymous and
+file-backed apart) after a warm-up of 2,000 polls, then at 10k, 20k and 50k polls (or the --polls
+given), the growth after warm-up per 10,000 polls (the goal: at most 2%), and the top ``tracemalloc`` growth sites over
 5,000 more polls traced after the last checkpoint (the checkpoints themselves run untraced).
 
 ``--soak SECONDS`` instead runs ``manage.py poll --loop`` against the simulator (200 sources every
@@ -23,6 +23,8 @@ import tempfile
 import time
 import tracemalloc
 from pathlib import Path
+
+from _tracing import growth_sites
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -117,7 +119,8 @@ def in_process(polls: int, checkpoints: list[int], traced_tail: int) -> int:
         cycle = 0
 
         def run(count: int, checkpoints: set[int], offset: int = 0) -> None:
-            """Poll ``count`` times, cycling over the sources; ``at(done)`` after each poll counted in checkpoints."""
+            """Poll ``count`` times, cycling over the sources; RSS read and printed after each poll numbered (from
+            ``offset``) in ``checkpoints``."""
             nonlocal cycle
             done = 0
             while done < count:
@@ -161,13 +164,11 @@ def in_process(polls: int, checkpoints: list[int], traced_tail: int) -> int:
         traced_from = time.monotonic()
         run(traced_tail, set(), offset=polls)
         print(f"traced tail: {time.monotonic() - traced_from:.0f} s")
-        top = tracemalloc.take_snapshot().compare_to(baseline, "traceback")
+        sites = growth_sites(baseline, 8)
         tracemalloc.stop()
         print(f"top tracemalloc growth sites over {traced_tail:,} more polls (traced after the checkpoints):")
-        for stat in top[:8]:
-            frame = stat.traceback[-1] if stat.traceback else None
-            where = f"{frame.filename.replace(str(ROOT) + '/', '')}:{frame.lineno}" if frame else "?"
-            print(f"  {stat.size_diff / 1024:+10.1f} KiB {stat.count_diff:+8d} blocks  {where}")
+        for line in sites:
+            print(f"  {line}")
         return 0
     finally:
         stop(simulator)
