@@ -185,6 +185,14 @@ class Stack:
         if not services.wait_for_port("127.0.0.1", self.port, timeout=timeout, proc=self.web):
             raise RuntimeError(f"daphne did not start; see {self.var_dir / 'daphne.log'}")
 
+    def log_tails(self, lines: int = 40) -> str:
+        """The last lines each process of the stack logged, for a failure message."""
+        parts = []
+        for log in sorted(self.var_dir.glob("*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-lines:]
+            parts.append(f"--- {log.name} (last {len(tail)} lines)\n" + "\n".join(tail))
+        return "\n".join(parts)
+
     def stop(self) -> None:
         self.stop_web()
         for proc in self.workers:

@@ -27,19 +27,23 @@ def pytest_configure(config: pytest.Config) -> None:
     from environ import Env
 
     default_engine = settings.DATABASES["default"]["ENGINE"]
+    # SQLite test databases are files, not Django's in-memory shared-cache database: that one fails
+    # concurrent writers (poller worker threads, lease claimers) at once with "database table is locked"
+    # instead of waiting as WAL does in production.
     if default_engine.endswith("sqlite3"):
-        # A file, not Django's in-memory shared-cache test database: that one fails concurrent writers
-        # (poller worker threads) at once with "database table is locked" instead of waiting as WAL does.
-        import tempfile
-
-        test_db = Path(tempfile.mkdtemp(prefix="di-test-")) / "test.sqlite3"
-        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(test_db)
+        settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(_sqlite_test_file("default"))
     if not default_engine.endswith("sqlite3"):
         settings.DATABASES["contract_sqlite"] = {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": ":memory:",
+            "NAME": str(_sqlite_test_file("contract")),
+            # The options settings.py gives a SQLite default database: WAL, a busy timeout, IMMEDIATE writes.
+            "OPTIONS": {
+                "timeout": 20,
+                "transaction_mode": "IMMEDIATE",
+                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            },
             # No dependency on "default": a test may ask for this alias alone.
-            "TEST": {"NAME": "", "DEPENDENCIES": []},
+            "TEST": {"NAME": str(_sqlite_test_file("contract")), "DEPENDENCIES": []},
         }
     if not default_engine.endswith("postgresql"):
         pg = Env.db_url_config(services.test_database_url())
@@ -49,6 +53,18 @@ def pytest_configure(config: pytest.Config) -> None:
 
     # If something already read the database settings, make the handler fill in the new aliases' defaults.
     connections.__dict__.pop("settings", None)
+
+
+_SQLITE_DIR: list[Path] = []
+
+
+def _sqlite_test_file(name: str) -> Path:
+    """A file for one SQLite test database, in a directory of this run's own."""
+    if not _SQLITE_DIR:
+        import tempfile
+
+        _SQLITE_DIR.append(Path(tempfile.mkdtemp(prefix="di-test-")))
+    return _SQLITE_DIR[0] / f"{name}.sqlite3"
 
 
 def sql_alias(kind: str) -> str:

@@ -73,21 +73,38 @@ def shoot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def wait_until_polled(page: Any) -> None:
-    """Every card shows polled data: the poller has reached each region of the simulator."""
-    page.wait_for_function(
-        """() => { const cards = [...document.querySelectorAll('.card[data-source]')];
-                   const polled = c => !['stale', 'unreachable'].includes(c.dataset.status);
-                   return cards.length === 6 && cards.every(polled); }""",
-        timeout=30000,
-    )
+CARD_STATES = """() => [...document.querySelectorAll('.card[data-source]')].map(c => ({
+    source: c.dataset.source, status: c.dataset.status, seen: c.dataset.lastSeen,
+    reason: (c.querySelector('[data-role="reason"]') || {}).textContent || ''}))"""
+
+
+def wait_until_polled(page: Any, stack: Stack | None = None) -> None:
+    """Every card shows polled data: the poller has reached each region of the simulator.
+
+    On a timeout the failure says what each card showed and, given the stack, what its processes logged:
+    a card left stale or unreachable has a cause in one of them.
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+
+    try:
+        page.wait_for_function(
+            """() => { const cards = [...document.querySelectorAll('.card[data-source]')];
+                       const polled = c => !['stale', 'unreachable'].includes(c.dataset.status);
+                       return cards.length === 6 && cards.every(polled); }""",
+            timeout=30000,
+        )
+    except PlaywrightTimeoutError:
+        cards = page.evaluate(CARD_STATES)
+        logs = stack.log_tails() if stack is not None else "(no stack given)"
+        now = page.evaluate("new Date().toISOString()")
+        raise AssertionError(f"cards not all polled at {now}: {cards}\n{logs}") from None
 
 
 def test_it_logs_in_and_shows_the_six_regions_with_numbers(page: Any, browser: Any, stack: Stack) -> None:
     cards = page.locator(".card[data-source]")
     assert cards.count() == 6
     assert sorted(cards.evaluate_all("els => els.map(e => e.dataset.source)")) == sorted(REGIONS)
-    wait_until_polled(page)
+    wait_until_polled(page, stack)
     for region in REGIONS:
         card = page.locator(f'.card[data-source="{region}"]')
         assert re.fullmatch(r"\d+(\.\d)?", card.locator('[data-metric="cpu_load"] .num-value').inner_text())
@@ -132,8 +149,8 @@ def test_it_is_keyboard_reachable(page: Any) -> None:
     assert "status" in focused  # the filter controls
 
 
-def test_it_filters_in_place_and_keeps_the_filter_in_the_address(page: Any) -> None:
-    wait_until_polled(page)
+def test_it_filters_in_place_and_keeps_the_filter_in_the_address(page: Any, stack: Stack) -> None:
+    wait_until_polled(page, stack)
     page.evaluate("window.__samePage = true")
     page.select_option("select[name=status]", "ok")
     ok = int(page.locator(".summary [data-count-for='ok'] .chip-n").inner_text())
@@ -151,7 +168,7 @@ def test_it_filters_in_place_and_keeps_the_filter_in_the_address(page: Any) -> N
 
 def test_it_updates_a_card_in_place_when_the_simulator_changes_a_region(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
-    wait_until_polled(page)
+    wait_until_polled(page, stack)
     page.evaluate("window.__samePage = true")
     card = page.locator('.card[data-source="eu-central"]')
     # Whatever the region shows now, force the opposite: down if it is up, up if it is down.

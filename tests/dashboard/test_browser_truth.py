@@ -115,7 +115,7 @@ CHIP_COUNTS = (
 
 def test_it_turns_the_badge_paused_and_the_cards_unknown_when_the_web_process_freezes(page: Any, stack: Stack) -> None:
     page.wait_for_selector('body[data-live="open"]')
-    wait_until_polled(page)
+    wait_until_polled(page, stack)
     counts_before = page.evaluate(CHIP_COUNTS)
     assert sum(counts_before.values()) == 6
     stack.freeze_web()

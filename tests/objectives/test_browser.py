@@ -52,8 +52,8 @@ def page(browser: Any, seeded: Stack) -> Iterator[Any]:
     assert problems == []
 
 
-def test_it_shows_objectives_and_a_printable_report(page: Any) -> None:
-    wait_until_polled(page)
+def test_it_shows_objectives_and_a_printable_report(page: Any, seeded: Stack) -> None:
+    wait_until_polled(page, seeded)
     IMAGES.mkdir(parents=True, exist_ok=True)
 
     page.click("nav >> text=Objectives")
