@@ -37,11 +37,14 @@ from metrics.availability import (
 from metrics.models import AvailabilityCount
 from metrics.stores.arguments import aware_utc
 from metrics.stores.base import AvailabilityBucket, AvailabilitySpan, PollSample
+from metrics.stores.statement_shapes import power_of_two_runs
 
 T = TypeVar("T")
 KEY = ("source", "tier", "start", "origin", "latency_bin", "error_kind")
 COLUMNS = (*KEY, "count")
-UPSERT_BATCH = 500  # rows per statement: 3,500 parameters, far below SQLite's limit
+# Rows per statement at most: 3,584 parameters, far below SQLite's limit. The rows go in power-of-two runs,
+# so the upsert has few texts, each prepared once (metrics/stores/statement_shapes.py).
+UPSERT_BATCH = 512
 
 
 class SqlAvailability:
@@ -75,8 +78,8 @@ class SqlAvailability:
 
         def run() -> None:
             with transaction.atomic(using=self.using):
-                for offset in range(0, len(rows), UPSERT_BATCH):
-                    self._upsert(rows[offset : offset + UPSERT_BATCH], add=True)
+                for run_of_rows in power_of_two_runs(rows, UPSERT_BATCH):
+                    self._upsert(run_of_rows, add=True)
 
         if rows:
             self._write(run, f"availability of {len(outcomes)} polls")
@@ -93,8 +96,8 @@ class SqlAvailability:
             # One transaction: the old backfilled counts and the new ones are never both visible.
             with transaction.atomic(using=self.using):
                 self._cells().filter(source=source, origin=BACKFILL, start__gte=since).delete()
-                for offset in range(0, len(rows), UPSERT_BATCH):
-                    self._upsert(rows[offset : offset + UPSERT_BATCH], add=False)
+                for run_of_rows in power_of_two_runs(rows, UPSERT_BATCH):
+                    self._upsert(run_of_rows, add=False)
 
         self._write(run, f"backfilled availability of {source}")
         return len(checked)
