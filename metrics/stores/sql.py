@@ -66,7 +66,6 @@ from metrics.stores.base import (
 )
 from metrics.stores.durability import relax_column
 from metrics.stores.sql_availability import SqlAvailability
-from metrics.stores.statement_shapes import power_of_two_runs
 
 logger = logging.getLogger("metrics.store")
 T = TypeVar("T")
@@ -354,7 +353,10 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         )
         epoch = int(fetched_at.timestamp())
         rows = [(slug, name, sequence, at, epoch, float(value)) for name, value in prepared.metrics.items()]
-        for chunk in power_of_two_runs(rows, SAMPLES_PER_STATEMENT):
+        # One statement for a document's samples (the changed poll's path): its text follows the source's
+        # number of metrics, which changes with the kind of source, not from poll to poll.
+        for first in range(0, len(rows), SAMPLES_PER_STATEMENT):
+            chunk = rows[first : first + SAMPLES_PER_STATEMENT]
             values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
             cursor.execute(
                 _sql(connection, "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) VALUES ")
@@ -809,9 +811,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 # database exactly as the ORM's filters would do them.
 _READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s{relax} FROM {latest} WHERE source = %s"
 _LOCKED_READ = _READ + " FOR UPDATE"
-# Rows per INSERT of metric samples: 6 parameters each, well under SQLite's oldest limit of 999. A power of
-# two: the samples go in power-of-two runs, so the statement has few texts (metrics/stores/statement_shapes.py).
-SAMPLES_PER_STATEMENT = 128
+# Rows per INSERT of metric samples: 6 parameters each, well under SQLite's oldest limit of 999.
+SAMPLES_PER_STATEMENT = 150
 
 
 def _sql(connection: Any, template: str, **fixed: str) -> str:

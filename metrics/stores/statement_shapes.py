@@ -2,15 +2,17 @@
 
 Why: a multi-row ``INSERT ... VALUES (...), (...)`` has one SQL text per row count. SQLite's driver keeps
 the last 128 prepared statements of each connection, keyed by their text, each holding a program as
-large as its text; PostgreSQL's driver prepares a text once it has seen it a few times. A statement whose
-row count follows the data (a health batch's availability cells, a document's metric samples) had a new
-text for nearly every count: on SQLite each was prepared afresh and up to 128 were kept, the largest
-ones winning, which grew a poller's resident memory by about 2 MiB per 1,000 polls until the cache was
-full of them (bench/memory.py, with the SQLite statement memory read off the connection). Cut into
-power-of-two runs, a statement of at most ``largest`` rows has at most log2(largest) + 1 texts, each
-prepared once and reused.
+large as its text; PostgreSQL's driver prepares a text once it has seen it a few times. The upsert of a
+health batch's availability cells had a new text for nearly every flush (its row count follows how many
+polls the batch holds): on SQLite each was prepared afresh and up to 128 were kept, the largest ones
+winning, which grew a poller's resident memory by about 2 MiB per 1,000 polls until the cache was full of
+them (bench/memory.py, with the SQLite statement memory read off the connection). Cut into power-of-two
+runs, a statement of at most ``largest`` rows has at most log2(largest) + 1 texts, each prepared once and
+reused, at the price of a few statements per flush instead of one.
 
 Only for statements whose rows are independent (inserts, upserts): every row lands in exactly one run.
+A changed poll's metric samples stay one INSERT: their count follows the kind of source, not the poll,
+so they have few texts already, and the changed poll is the path to keep short.
 """
 
 from __future__ import annotations

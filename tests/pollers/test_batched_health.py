@@ -75,13 +75,16 @@ def test_it_polls_an_unchanged_healthy_source_in_one_read(steady_simulator: Runn
 
     with CaptureQueriesContext(connection) as queries:
         assert poller.flush_health() == 5
-    # One statement for the five health rows, one for the five unchanged sources' last-seen times, one
-    # upsert for the five polls' availability counts (issue 18: every poll's outcome is counted).
+    # One statement for the five health rows, one for the five unchanged sources' last-seen times, and the
+    # upsert of the five polls' 15 availability cells (a minute, an hour and a day each; issue 18: every
+    # poll's outcome is counted) in runs of 8, 4, 2 and 1 rows (metrics/stores/statement_shapes.py).
     writes = statements(queries)
-    assert len(writes) == 3, [sql[:80] for sql in writes]
-    upsert = writes[2]
-    assert upsert.startswith('INSERT INTO "metrics_availability"'), upsert[:80]
-    assert "ON CONFLICT" in upsert
+    assert len(writes) == 6, [sql[:80] for sql in writes]
+    upserts = writes[2:]
+    assert [upsert.count("), (") + 1 for upsert in upserts] == [8, 4, 2, 1]
+    for upsert in upserts:
+        assert upsert.startswith('INSERT INTO "metrics_availability"'), upsert[:80]
+        assert "ON CONFLICT" in upsert
     for source in sources:
         [total] = poller.store.availability_totals(source.slug, [availability_span()])
         assert total.polls == 2  # the first poll's and this one's
