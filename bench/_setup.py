@@ -132,15 +132,9 @@ def run_per_backend(script: str, label: str) -> int:
 
 def sqlite_config(path: str) -> dict[str, Any]:
     """The same options as the embedded default in settings.py."""
-    return {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": path,
-        "OPTIONS": {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        },
-    }
+    from devops_insights.config import sqlite_options
+
+    return {"ENGINE": "django.db.backends.sqlite3", "NAME": path, "OPTIONS": sqlite_options()}
 
 
 @contextmanager

@@ -162,6 +162,17 @@ def database(name: str, default_sqlite_path: Path) -> dict[str, Any]:
     return config
 
 
+def sqlite_options() -> dict[str, Any]:
+    """The options of every SQLite database the product opens (the embedded default, and the benches' and
+    tests' copies of it): WAL lets the poller write while web processes read, the timeout rides out short
+    locks, and IMMEDIATE takes the write lock at BEGIN rather than failing a write mid-transaction."""
+    return {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
 def _persistent(config: dict[str, Any]) -> dict[str, Any]:
     """Reuse connections across requests and polls; health-checked so a restarted server is survived.
 

@@ -149,12 +149,7 @@ TEMPLATES = [
 # --- Relational database ---------------------------------------------------------------
 DATABASES = {"default": config.database("DATABASE_URL", VAR_DIR / "devops_insights.sqlite3")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # WAL lets the poller write while web processes read; the timeout rides out short locks.
-    DATABASES["default"]["OPTIONS"] = {
-        "timeout": 20,
-        "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-    }
+    DATABASES["default"]["OPTIONS"] = config.sqlite_options()
 # django-prometheus's wrappers of the same backends count queries, errors and connections.
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
     "django.db.backends.", "django_prometheus.db.backends."

@@ -33,17 +33,15 @@ def pytest_configure(config: pytest.Config) -> None:
     if default_engine.endswith("sqlite3"):
         settings.DATABASES["default"].setdefault("TEST", {})["NAME"] = str(_sqlite_test_file("default"))
     if not default_engine.endswith("sqlite3"):
+        from devops_insights.config import sqlite_options
+
+        contract_db = str(_sqlite_test_file("contract"))
         settings.DATABASES["contract_sqlite"] = {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": str(_sqlite_test_file("contract")),
-            # The options settings.py gives a SQLite default database: WAL, a busy timeout, IMMEDIATE writes.
-            "OPTIONS": {
-                "timeout": 20,
-                "transaction_mode": "IMMEDIATE",
-                "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-            },
+            "NAME": contract_db,
+            "OPTIONS": sqlite_options(),
             # No dependency on "default": a test may ask for this alias alone.
-            "TEST": {"NAME": str(_sqlite_test_file("contract")), "DEPENDENCIES": []},
+            "TEST": {"NAME": contract_db, "DEPENDENCIES": []},
         }
     if not default_engine.endswith("postgresql"):
         pg = Env.db_url_config(services.test_database_url())

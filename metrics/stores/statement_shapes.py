@@ -2,7 +2,7 @@
 
 Why: a multi-row ``INSERT ... VALUES (...), (...)`` has one SQL text per row count. SQLite's driver keeps
 the last 128 prepared statements of each connection, keyed by their text, each holding a program as
-large as its text; PostgreSQL's driver prepares a text once it has seen it a few times. The upsert of a
+large as its text (on PostgreSQL Django binds parameters on the client, so nothing is kept). The upsert of a
 health batch's availability cells had a new text for nearly every flush (its row count follows how many
 polls the batch holds): on SQLite each was prepared afresh and up to 128 were kept, the largest ones
 winning, which grew a poller's resident memory by about 2 MiB per 1,000 polls until the cache was full of
