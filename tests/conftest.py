@@ -159,6 +159,18 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_store() -> Iterator[None]:
+    """Every test gets its own process-wide metric store. The SQL store keeps what it last stored of each
+    source (an unchanged poll compares with it, no read) and outlives the database rollback between tests,
+    so the previous test's rows would otherwise be believed stored."""
+    from metrics.stores import get_store
+
+    get_store.cache_clear()
+    yield
+    get_store.cache_clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_recent_polls() -> Iterator[None]:
     """This process's count of its recent polls (alerts.recent_polls) is module state: one test's polls are
     not the next one's, and a test starts as a poller does, unable to vouch for its first two minutes."""

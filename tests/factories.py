@@ -15,7 +15,7 @@ from django.test import Client
 
 from accounts.models import ApiToken, Membership, Role, Team, default_team_id
 from metrics.stores import get_store
-from metrics.stores.base import PollSample, RecordResult
+from metrics.stores.base import MetricStore, PollSample, RecordResult
 from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
@@ -154,8 +154,11 @@ def bearer(raw: str) -> dict[str, str]:
 # --- pollers ------------------------------------------------------------------------------------
 
 
-def make_poller(*, failure_threshold: int = 2, cooldown: float = 1.0, **policy: Any) -> Poller:
-    """A poller allowed to reach loopback (the simulator), without retries, with a short circuit cooldown."""
+def make_poller(
+    *, failure_threshold: int = 2, cooldown: float = 1.0, store: MetricStore | None = None, **policy: Any
+) -> Poller:
+    """A poller allowed to reach loopback (the simulator), without retries, with a short circuit cooldown;
+    on the process-wide store unless given another."""
     values: dict[str, Any] = {
         "allowed_private_hosts": ("127.0.0.1",),
         "retries": 0,
@@ -166,6 +169,7 @@ def make_poller(*, failure_threshold: int = 2, cooldown: float = 1.0, **policy: 
     return Poller(
         fetcher=Fetcher(FetchPolicy(**values)),
         circuit_policy=CircuitPolicy(failure_threshold=failure_threshold, cooldown=timedelta(seconds=cooldown)),
+        store=store,
     )
 
 

@@ -10,10 +10,12 @@ constraint on history backs the lock up: two writers can never append the same c
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -33,6 +35,7 @@ from django.db.models import (
 
 from metrics.extraction import (
     PreparedPayload,
+    canonical_json,
     diff_from_json,
     diff_payloads,
     diff_to_json,
@@ -66,6 +69,7 @@ from metrics.stores.base import (
 )
 from metrics.stores.durability import relax_column
 from metrics.stores.sql_availability import SqlAvailability
+from metrics.stores.statement_shapes import bound_cursor, unpacked_rows
 
 logger = logging.getLogger("metrics.store")
 T = TypeVar("T")
@@ -107,6 +111,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
         Each row is only moved if it still holds the content that was seen (same hash and sequence) and
         was not seen later, so a change stored meanwhile, by this process or another, is never undone.
+        A sighting that does not apply also drops what this process believed of its source: the next
+        poll of it reads the row again (``_read_unchanged``), so a change another writer stored is
+        compared against within one poll.
         """
         if not self._seen:
             return 0
@@ -114,23 +121,28 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             seen, self._seen = self._seen, {}
         connection = connections[self.using]
         ops = connection.ops
-        meta_field = LatestSnapshot._meta.get_field("poll_meta")
         table = ops.quote_name(LatestSnapshot._meta.db_table)
+        rows = [
+            (slug, digest, sequence, ops.adapt_datetimefield_value(fetched_at), json.dumps(meta))
+            for slug, (digest, sequence, fetched_at, meta) in seen.items()
+        ]
+        select, params = unpacked_rows(connection, _SIGHTING_COLUMNS, rows)
         sql = (
-            f"UPDATE {table} SET last_seen_at = %s, poll_meta = %s "  # noqa: S608 - names from the model
-            "WHERE source = %s AND hash = %s AND sequence = %s AND last_seen_at < %s"
+            f"UPDATE {table} SET last_seen_at = r.at, poll_meta = r.meta{json_cast(connection)} FROM ({select}) AS r "  # noqa: S608 - names from the model
+            f"WHERE {table}.source = r.source AND {table}.hash = r.hash AND {table}.sequence = r.sequence "
+            f"AND {table}.last_seen_at < r.at RETURNING {table}.source"
         )
-        rows = []
-        for slug, (digest, sequence, fetched_at, meta) in seen.items():
-            at = ops.adapt_datetimefield_value(fetched_at)
-            rows.append([at, meta_field.get_db_prep_save(meta, connection), slug, digest, sequence, at])
 
-        def run() -> int:
-            with transaction.atomic(using=self.using, savepoint=False), connection.cursor() as cursor:
-                cursor.executemany(sql, rows)
-            return len(rows)
+        def run() -> set[str]:
+            with transaction.atomic(using=self.using, savepoint=False), bound_cursor(connection) as cursor:
+                cursor.execute(sql, params)
+                return {row[0] for row in cursor.fetchall()}
 
-        return self._write(run, f"{len(rows)} unchanged sources")
+        applied = self._write(run, f"{len(rows)} unchanged sources")
+        for slug, (digest, sequence, _at, _meta) in seen.items():
+            if slug not in applied and self._known.get(slug) == (digest, sequence):
+                self._known.pop(slug, None)
+        return len(rows)
 
     @property
     def max_payload_bytes(self) -> int:
@@ -169,8 +181,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         unchanged = self._record_unchanged(source, prepared, fetched_at, meta)
         if unchanged is not None:
             return unchanged
-        result = self._record_locked(source, prepared, fetched_at, meta)
-        self._known[source.slug] = (result.hash, result.sequence)
+        result, known = self._record_locked(source, prepared, fetched_at, meta)
+        # Only now, the transaction committed: a rolled-back change must not become this process's belief.
+        self._known[source.slug] = known
         return result
 
     def _record_unchanged(
@@ -214,16 +227,25 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     def _read_unchanged(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
     ) -> RecordResult | None:
-        """Deferring: the hash comparison is one read (no commit to wait for); the sighting is written by ``flush``.
+        """Deferring: the hash comparison against what this process last stored or read of the source, with
+        no statement at all; the sighting is written by ``flush``, conditionally. Only a source this process
+        knows nothing of yet is read (one SELECT, no commit to wait for).
 
-        No read at all when this process last stored or saw another hash: the content has most
-        likely changed, and the locked path compares under the lock anyway (another writer may have
-        stored this very content meanwhile).
+        Why trusting the process's own record is safe: a source's polls go to one poller at a time (leases),
+        and that poller wrote or read the row itself. When another writer did store a change meanwhile (a
+        lease that moved away and back, an import), the sighting's conditional write in ``flush`` does not
+        apply and drops this record, so the next poll reads the row and the locked path stores the
+        change: a document that differs from the stored one is stored at most one poll late.
+        No read either when this process last stored or saw another hash: the content has most likely
+        changed, and the locked path compares under the lock anyway.
         """
         known = self._known.get(source.slug)
-        if known is not None and known[0] != prepared.hash:
-            return None
-        # Raw SQL, the times compared by the database as the ORM's filters would: this read is most polls.
+        if known is not None:
+            if known[0] != prepared.hash:
+                return None
+            self._note_sighting(source.slug, known[0], known[1], fetched_at, meta)
+            return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=known[1], diff=[])
+        # Raw SQL, the times compared by the database as the ORM's filters would.
         connection = connections[self.using]
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         with connection.cursor() as cursor:
@@ -239,14 +261,22 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             return None  # new content, no row yet, or an older poll: the locked path decides
         digest, sequence, _current, seen_earlier = row
         self._known[source.slug] = (digest, sequence)
-        if seen_earlier and self._seen is not None:
-            with self._seen_lock:
-                self._seen[source.slug] = (digest, sequence, fetched_at, meta)
+        if seen_earlier:
+            self._note_sighting(source.slug, digest, sequence, fetched_at, meta)
         return RecordResult(changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=[])
+
+    def _note_sighting(self, slug: str, digest: str, sequence: int, fetched_at: datetime, meta: JsonObject) -> None:
+        """Hold an unchanged sighting for ``flush``: the newest one per source."""
+        if self._seen is None:
+            return
+        with self._seen_lock:
+            held = self._seen.get(slug)
+            if held is None or held[2] < fetched_at:
+                self._seen[slug] = (digest, sequence, fetched_at, meta)
 
     def _record_locked(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
-    ) -> RecordResult:
+    ) -> tuple[RecordResult, tuple[str, int]]:
         """Compare under the row lock and store a change: raw SQL, each value adapted by its model field
         exactly as the ORM adapts it (the same rows, without compiling four statements per change)."""
         db = self.using
@@ -254,7 +284,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         # SQLite has no FOR UPDATE: its write lock is taken at BEGIN (transaction_mode=IMMEDIATE).
         read = _LOCKED_READ if connection.features.has_select_for_update else _READ
-        with transaction.atomic(using=db), _pipelined(connection), connection.cursor() as cursor:
+        with transaction.atomic(using=db), _pipelined(connection), bound_cursor(connection) as cursor:
             # Loaded with its payload: this path nearly always stores a change, and the diff needs the
             # old document (deferring it cost a second round trip inside the lock). On PostgreSQL the same
             # statement lets this transaction's commit skip the WAL flush unless METRICS_SYNCHRONOUS_COMMIT
@@ -275,16 +305,20 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     sequence=1,
                     poll_meta=meta,
                 )
-                self._append_history(cursor, source.slug, 1, prepared, fetched_at, [])
-                return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
+                self._append_history(
+                    cursor, source.slug, 1, prepared, fetched_at, [], _DocumentParams.of(connection, prepared)
+                )
+                first = RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
+                return first, (prepared.hash, 1)
             pk, digest, stored_payload, stored_sequence, stale, seen_earlier = latest[:6]
 
             if stale:
                 # A slow poll finishing after a newer one: its content is already outdated.
                 logger.info("ignored a stale record of %s fetched at %s", source.slug, fetched_at.isoformat())
-                return RecordResult(
+                outdated = RecordResult(
                     changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=stored_sequence, diff=[]
                 )
+                return outdated, (digest, stored_sequence)
 
             meta_param = _json_param(LatestSnapshot, "poll_meta", meta, connection)
             if digest == prepared.hash:
@@ -293,35 +327,30 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                         _sql(connection, "UPDATE {latest} SET last_seen_at = %s, poll_meta = %s WHERE id = %s"),
                         [at, meta_param, pk],
                     )
-                return RecordResult(
+                same = RecordResult(
                     changed=False, hash=prepared.hash, metrics=prepared.metrics, sequence=stored_sequence, diff=[]
                 )
+                return same, (digest, stored_sequence)
 
             sequence = stored_sequence + 1
             payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding of the column
             old = payload_field.from_db_value(stored_payload, None, connection)
             diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+            document = _DocumentParams.of(connection, prepared)
             cursor.execute(
                 _sql(
                     connection,
-                    "UPDATE {latest} SET hash = %s, payload = %s, metrics = %s, fetched_at = %s, last_seen_at = %s, "
-                    "sequence = %s, poll_meta = %s WHERE id = %s",
+                    "UPDATE {latest} SET hash = %s, payload = %s{json}, metrics = %s{json}, fetched_at = %s, "
+                    "last_seen_at = %s, sequence = %s, poll_meta = %s WHERE id = %s",
+                    json=json_cast(connection),
                 ),
-                [
-                    prepared.hash,
-                    _json_param(LatestSnapshot, "payload", prepared.payload, connection),
-                    _json_param(LatestSnapshot, "metrics", prepared.metrics, connection),
-                    at,
-                    at,
-                    sequence,
-                    meta_param,
-                    pk,
-                ],
+                [prepared.hash, document.payload, document.metrics, at, at, sequence, meta_param, pk],
             )
-            self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_to_json(diff))
-            return RecordResult(
+            self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_to_json(diff), document)
+            changed = RecordResult(
                 changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
             )
+            return changed, (prepared.hash, sequence)
 
     def _append_history(
         self,
@@ -331,38 +360,54 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         prepared: PreparedPayload,
         fetched_at: datetime,
         diff: list[dict[str, Any]],
+        document: _DocumentParams,
     ) -> None:
-        """The history entry and its metric samples, one INSERT each (samples chunked), in the caller's transaction."""
+        """The history entry and its metric samples, one INSERT each, in the caller's transaction."""
         connection = connections[self.using]
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         cursor.execute(
             _sql(
                 connection,
                 "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                "VALUES (%s, %s, %s, %s{json}, %s{json}, %s, %s)",
+                json=json_cast(connection),
             ),
             [
                 slug,
                 sequence,
                 prepared.hash,
-                _json_param(HistoryEntryRow, "payload", prepared.payload, connection),
-                _json_param(HistoryEntryRow, "metrics", prepared.metrics, connection),
+                document.payload,
+                document.metrics,
                 _json_param(HistoryEntryRow, "diff", diff, connection),
                 at,
             ],
         )
+        if not prepared.metrics:
+            return
+        # One statement of a fixed text and six parameters, whatever the number of metrics: the samples go
+        # as two arrays (PostgreSQL) or one JSON object (SQLite) that the database unpacks into rows. A
+        # VALUES list had one text per metric count and six parameters a row: past the 50 parameters whose
+        # parsing psycopg caches (it re-parsed every change's statement), and one more text for SQLite's
+        # statement cache to hold per kind of source.
         epoch = int(fetched_at.timestamp())
-        rows = [(slug, name, sequence, at, epoch, float(value)) for name, value in prepared.metrics.items()]
-        # One statement for a document's samples (the changed poll's path): its text follows the source's
-        # number of metrics, which changes with the kind of source, not from poll to poll.
-        for first in range(0, len(rows), SAMPLES_PER_STATEMENT):
-            chunk = rows[first : first + SAMPLES_PER_STATEMENT]
-            values = ", ".join(["(%s, %s, %s, %s, %s, %s)"] * len(chunk))
+        if connection.vendor == "postgresql":
             cursor.execute(
-                _sql(connection, "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) VALUES ")
-                + values,
-                [value for row in chunk for value in row],
+                _sql(
+                    connection,
+                    "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
+                    "SELECT %s, m.name, %s, %s, %s, m.value FROM unnest(%s::text[], %s::float8[]) AS m(name, value)",
+                ),
+                [slug, sequence, at, epoch, list(prepared.metrics), [float(v) for v in prepared.metrics.values()]],
             )
+            return
+        cursor.execute(
+            _sql(
+                connection,
+                "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
+                "SELECT %s, m.key, %s, %s, %s, m.value FROM json_each(%s) AS m",
+            ),
+            [slug, sequence, at, epoch, document.metrics],
+        )
 
     def prune(self, source: str | None, before: datetime) -> int:
         before = aware_utc(before, "before")
@@ -811,8 +856,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 # database exactly as the ORM's filters would do them.
 _READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s{relax} FROM {latest} WHERE source = %s"
 _LOCKED_READ = _READ + " FOR UPDATE"
-# Rows per INSERT of metric samples: 6 parameters each, well under SQLite's oldest limit of 999.
-SAMPLES_PER_STATEMENT = 150
+# An unchanged sighting held for ``flush``, as rows unpacked from arrays (metrics/stores/statement_shapes.py).
+_SIGHTING_COLUMNS = (
+    ("source", "text"),
+    ("hash", "text"),
+    ("sequence", "int8"),
+    ("at", "timestamptz"),
+    ("meta", "text"),
+)
 
 
 def _sql(connection: Any, template: str, **fixed: str) -> str:
@@ -843,6 +894,32 @@ def _wrapped_pipeline(connection: Any) -> Iterator[Any]:
     # error reaches the store as Django's DatabaseError (a StoreError for the caller), not a bare psycopg one.
     with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
         yield pipeline
+
+
+@dataclass(frozen=True)
+class _DocumentParams:
+    """A change's payload and metrics as column parameters, encoded once for both rows that hold them
+    (the latest snapshot and the history entry)."""
+
+    payload: Any
+    metrics: Any
+
+    @classmethod
+    def of(cls, connection: Any, prepared: PreparedPayload) -> _DocumentParams:
+        if connection.vendor == "postgresql":
+            # jsonb keeps no text, so the canonical JSON that prepare() already made for the hash serves as it
+            # is (cast by ``json_cast``), where the field's adapter would encode the document twice more.
+            return cls(payload=prepared.canonical, metrics=canonical_json(prepared.metrics))
+        # SQLite keeps the text: the field's own encoding, so the stored document reads back as the ORM's does.
+        return cls(
+            payload=_json_param(LatestSnapshot, "payload", prepared.payload, connection),
+            metrics=_json_param(LatestSnapshot, "metrics", prepared.metrics, connection),
+        )
+
+
+def json_cast(connection: Any) -> str:
+    """What follows the placeholder of a ``_DocumentParams`` value: a cast of the text on PostgreSQL."""
+    return "::jsonb" if connection.vendor == "postgresql" else ""
 
 
 def _json_param(model: Any, name: str, value: Any, connection: Any) -> Any:

@@ -37,14 +37,21 @@ from metrics.availability import (
 from metrics.models import AvailabilityCount
 from metrics.stores.arguments import aware_utc
 from metrics.stores.base import AvailabilityBucket, AvailabilitySpan, PollSample
-from metrics.stores.statement_shapes import power_of_two_runs
+from metrics.stores.statement_shapes import bound_cursor, unpacked_rows
 
 T = TypeVar("T")
 KEY = ("source", "tier", "start", "origin", "latency_bin", "error_kind")
 COLUMNS = (*KEY, "count")
-# Rows per statement at most: 3,584 parameters, far below SQLite's limit. The rows go in power-of-two runs,
-# so the upsert has few texts, each prepared once (metrics/stores/statement_shapes.py).
-UPSERT_BATCH = 512
+# Each column's PostgreSQL type, for the rows unpacked from arrays (metrics/stores/statement_shapes.py).
+COLUMN_TYPES = (
+    ("source", "text"),
+    ("tier", "text"),
+    ("start", "timestamptz"),
+    ("origin", "text"),
+    ("latency_bin", "int2"),
+    ("error_kind", "text"),
+    ("count", "int4"),
+)
 
 
 class SqlAvailability:
@@ -77,9 +84,7 @@ class SqlAvailability:
         rows = [(*key, count) for key, count in counts.items()]
 
         def run() -> None:
-            with transaction.atomic(using=self.using):
-                for run_of_rows in power_of_two_runs(rows, UPSERT_BATCH):
-                    self._upsert(run_of_rows, add=True)
+            self._upsert(rows, add=True)
 
         if rows:
             self._write(run, f"availability of {len(outcomes)} polls")
@@ -96,8 +101,7 @@ class SqlAvailability:
             # One transaction: the old backfilled counts and the new ones are never both visible.
             with transaction.atomic(using=self.using):
                 self._cells().filter(source=source, origin=BACKFILL, start__gte=since).delete()
-                for run_of_rows in power_of_two_runs(rows, UPSERT_BATCH):
-                    self._upsert(run_of_rows, add=False)
+                self._upsert(rows, add=False)
 
         self._write(run, f"backfilled availability of {source}")
         return len(checked)
@@ -119,25 +123,24 @@ class SqlAvailability:
         return self._write(run, f"availability prune of {source or 'all sources'}")
 
     def _upsert(self, rows: Sequence[tuple[Any, ...]], *, add: bool) -> None:
-        """Insert cells; a cell already there gets the count added (``add``) or replaced."""
+        """Insert cells in one statement of a fixed text; a cell already there gets the count added (``add``)
+        or replaced. Each cell at most once in ``rows``: one statement may not upsert a row twice."""
         if not rows:
             return
         connection = connections[self.using]
         quote = connection.ops.quote_name
         table = quote(AvailabilityCount._meta.db_table)
         start_field = AvailabilityCount._meta.get_field("start")
-        params: list[Any] = []
-        for row in rows:
-            # The datetime as the ORM writes it (SQLite keeps text), so the conflict matches ORM rows.
-            params.extend((row[0], row[1], start_field.get_db_prep_value(row[2], connection), *row[3:]))
-        placeholders = ", ".join(["(" + ", ".join(["%s"] * len(COLUMNS)) + ")"] * len(rows))
+        # The datetime as the ORM writes it (SQLite keeps text), so the conflict matches ORM rows.
+        adapted = [(row[0], row[1], start_field.get_db_prep_value(row[2], connection), *row[3:]) for row in rows]
+        select, params = unpacked_rows(connection, COLUMN_TYPES, adapted)
         count = quote("count")
         new_count = f"{table}.{count} + excluded.{count}" if add else f"excluded.{count}"
         sql = (
-            f"INSERT INTO {table} ({', '.join(quote(c) for c in COLUMNS)}) VALUES {placeholders} "  # noqa: S608 - names from the model, values as parameters
+            f"INSERT INTO {table} ({', '.join(quote(c) for c in COLUMNS)}) {select} WHERE true "
             f"ON CONFLICT ({', '.join(quote(c) for c in KEY)}) DO UPDATE SET {count} = {new_count}"
         )
-        with connection.cursor() as cursor:
+        with bound_cursor(connection) as cursor:
             cursor.execute(sql, params)
 
     # --- reads -------------------------------------------------------------------------------

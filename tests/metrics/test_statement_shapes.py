@@ -1,23 +1,25 @@
-"""Multi-row writes come in a few SQL texts whatever their row count (metrics/stores/statement_shapes.py).
+"""The store's hot multi-row writes have one SQL text whatever their row count (metrics/stores/statement_shapes.py).
 
 A text per row count filled SQLite's per-connection statement cache with large programs and grew a
-poller's memory; these tests count the distinct texts of the availability upsert (one per health batch
-flush, a different number of cells nearly every time), and check every count still lands.
+poller's memory, and on PostgreSQL made psycopg parse every such statement again. These tests count the
+distinct texts of the availability upsert (one per health batch flush, a different number of cells nearly
+every time) and of a change's metric samples (a different number of metrics per kind of source), as the
+driver receives them, and check every row still lands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connections
-from django.test.utils import CaptureQueriesContext
 
-from metrics.models import AvailabilityCount
-from metrics.stores.base import PollSample
+from metrics.models import AvailabilityCount, MetricSample
+from metrics.stores.base import PollSample, SourceSpec
 from metrics.stores.sql import SqlMetricStore
-from metrics.stores.sql_availability import UPSERT_BATCH
-from metrics.stores.statement_shapes import power_of_two_runs
 from tests.conftest import sql_alias
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -27,28 +29,17 @@ SQL_KINDS = [
 ]
 
 
-def test_it_cuts_rows_into_power_of_two_runs_in_order() -> None:
-    for count in range(0, 300):
-        rows = list(range(count))
-        runs = [list(run) for run in power_of_two_runs(rows, 64)]
-        assert [row for run in runs for row in run] == rows
-        assert all(len(run) & (len(run) - 1) == 0 and 1 <= len(run) <= 64 for run in runs)
-        # Greedy: only the last runs below the largest size, at most one run of each smaller size.
-        smaller = [len(run) for run in runs if len(run) < 64]
-        assert smaller == sorted(set(smaller), reverse=True)
-    assert [len(run) for run in power_of_two_runs(list(range(37)), 64)] == [32, 4, 1]
+@contextmanager
+def texts_sent(alias: str) -> Iterator[list[str]]:
+    """The SQL texts the driver is given (before any parameter is bound or quoted in), in order."""
+    sent: list[str] = []
 
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
 
-@pytest.mark.parametrize("largest", [0, 3, 100, -8])
-def test_it_refuses_a_largest_run_that_is_not_a_power_of_two(largest: int) -> None:
-    with pytest.raises(ValueError, match="power of two"):
-        list(power_of_two_runs([1, 2, 3], largest))
-
-
-def _texts(captured: CaptureQueriesContext, table: str) -> set[int]:
-    """The statement texts of the multi-row inserts into ``table``, told apart by their number of rows."""
-    inserts = [query["sql"] for query in captured.captured_queries if query["sql"].startswith(f'INSERT INTO "{table}"')]
-    return {sql.count("), (") + 1 for sql in inserts}
+    with connections[alias].execute_wrapper(wrapper):
+        yield sent
 
 
 @pytest.fixture(params=SQL_KINDS)
@@ -59,16 +50,36 @@ def store(request: pytest.FixtureRequest) -> SqlMetricStore:
     return SqlMetricStore(using=sql_alias(request.param))
 
 
-def test_it_upserts_any_number_of_availability_cells_in_a_few_statement_texts(store: SqlMetricStore) -> None:
+def test_it_upserts_any_number_of_availability_cells_in_one_statement_text(store: SqlMetricStore) -> None:
     alias = store.using
     polls = 0
-    with CaptureQueriesContext(connections[alias]) as captured:
+    with texts_sent(alias) as sent:
         for count in range(1, 120):  # one flush of `count` sources' polls: 3 cells (tiers) each
             at = T0 + timedelta(minutes=count)
             store.record_poll_outcomes([(f"s-{i:03d}", PollSample(at, True, 12.0)) for i in range(count)])
             polls += count
-    texts = _texts(captured, AvailabilityCount._meta.db_table)
-    # 357 cells at most per flush: runs of 256, 64, 32 ... 1 rows, nine texts; one per count would be 119.
-    assert 1 < len(texts) <= UPSERT_BATCH.bit_length()
+        # The first flush's cell again: its count is added to the row already there.
+        store.record_poll_outcomes([("s-000", PollSample(T0 + timedelta(minutes=1), True, 12.0))])
+    upserts = [sql for sql in sent if sql.startswith('INSERT INTO "metrics_availability"')]
+    assert len(upserts) == 120
+    assert len(set(upserts)) == 1, sorted(set(upserts))[:2]
     live = AvailabilityCount.objects.using(alias).filter(tier="1m")
-    assert sum(live.values_list("count", flat=True)) == polls
+    assert sum(live.values_list("count", flat=True)) == polls + 1
+    assert live.get(source="s-000", start=T0 + timedelta(minutes=1)).count == 2
+    assert live.filter(start=T0 + timedelta(minutes=119)).count() == 119
+
+
+def test_it_stores_a_change_of_any_number_of_metrics_with_one_sample_statement_text(store: SqlMetricStore) -> None:
+    alias = store.using
+    counts = (1, 5, 30, 2, 7)
+    source = SourceSpec(slug="shapes", metric_paths={f"m{i}": f"values.m{i}" for i in range(max(counts))})
+    with texts_sent(alias) as sent:
+        for n, count in enumerate(counts, start=1):
+            payload = {"round": n, "values": {f"m{i}": i * 1.5 + n for i in range(count)}}
+            result = store.record(source, payload, T0 + timedelta(minutes=n))
+            assert (result.changed, result.sequence, len(result.metrics)) == (True, n, count)
+            stored = MetricSample.objects.using(alias).filter(source="shapes", sequence=n)
+            assert {row.metric: row.value for row in stored} == {f"m{i}": i * 1.5 + n for i in range(count)}
+    inserts = [sql for sql in sent if sql.startswith('INSERT INTO "metrics_sample"')]
+    assert len(inserts) == len(counts)
+    assert len(set(inserts)) == 1, sorted(set(inserts))[:2]
