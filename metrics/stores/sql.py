@@ -347,6 +347,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 [prepared.hash, document.payload, document.metrics, at, at, sequence, meta_param, pk],
             )
             self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_to_json(diff), document)
+            _commit_with_the_writes(connection, cursor)
             changed = RecordResult(
                 changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
             )
@@ -876,6 +877,17 @@ def _sql(connection: Any, template: str, **fixed: str) -> str:
         sample=quote(MetricSample._meta.db_table),
         **fixed,
     )
+
+
+def _commit_with_the_writes(connection: Any, cursor: Any) -> None:
+    """On PostgreSQL, queue the ``COMMIT`` in the pipeline behind a change's writes: the pipeline's closing
+    sync then carries the writes and the commit in one round trip, and the atomic block's own commit finds
+    the transaction already ended and sends nothing (psycopg skips a commit when the session is idle).
+    A write that fails aborts the pipeline, so the queued ``COMMIT`` is skipped by the server and the
+    atomic block rolls back as before. Only when the store's atomic block is the outermost one: inside a
+    caller's transaction it is a savepoint, and the commit belongs to the caller."""
+    if connection.vendor == "postgresql" and len(connection.atomic_blocks) == 1:
+        cursor.execute("COMMIT")
 
 
 def _pipelined(connection: Any) -> AbstractContextManager[Any]:

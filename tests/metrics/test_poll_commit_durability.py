@@ -7,10 +7,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import psycopg
 import pytest
 from django.db import connections
 
-from metrics.stores.base import SourceSpec
+from metrics.models import HistoryEntryRow
+from metrics.stores.base import SourceSpec, StoreError
 from metrics.stores.sql import SqlMetricStore
 from tests.conftest import sql_alias
 
@@ -57,3 +59,64 @@ def test_it_waits_for_the_flush_when_the_setting_says_so(postgres_url: str, sett
     settings.METRICS_SYNCHRONOUS_COMMIT = True
     seen = _record_change_watching(sql_alias("postgres"))
     assert seen == ["on"] * 3
+
+
+def _other_session(alias: str) -> psycopg.Connection[Any]:
+    """A connection of its own to the test database: it sees only what is committed."""
+    settings_dict = connections[alias].settings_dict
+    return psycopg.connect(
+        host=settings_dict["HOST"] or None,
+        port=settings_dict["PORT"] or None,
+        user=settings_dict["USER"] or None,
+        password=settings_dict["PASSWORD"] or None,
+        dbname=settings_dict["NAME"],
+        autocommit=True,
+    )
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    sent: list[str] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(watch):
+        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    assert (result.changed, result.sequence) == (True, 2)
+    assert sent[-1] == "COMMIT"  # queued in the pipeline behind the samples' INSERT: one round trip for both
+    connection = connections[alias]
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert connection.get_autocommit()
+    with _other_session(alias) as other:
+        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        samples = other.execute("SELECT count(*) FROM metrics_sample WHERE sequence = 2").fetchone()
+    assert row == (2, {"cpu": 2})
+    assert samples == (1,)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    # A history entry already holding the next sequence: the change's own history INSERT fails, after the
+    # latest row's UPDATE went out in the same pipeline.
+    blocker = HistoryEntryRow.objects.using(alias).create(
+        source=SPEC.slug, sequence=2, hash="x" * 40, payload={}, fetched_at=T0
+    )
+    with pytest.raises(StoreError, match="IntegrityError"):
+        store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    with _other_session(alias) as other:
+        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        samples = other.execute("SELECT count(*) FROM metrics_sample WHERE sequence = 2").fetchone()
+    assert row == (1, {"cpu": 1})
+    assert samples == (0,)
+    # The session is usable again, and the change is stored once nothing is in its way.
+    blocker.delete()
+    again = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=60))
+    assert (again.changed, again.sequence) == (True, 2)
