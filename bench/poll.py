@@ -99,6 +99,9 @@ def main() -> int:
                 return 0
             os.environ["DATABASE_URL"] = database.url
             os.environ["DATABASE_POOL_MAX_SIZE"] = str(args.concurrency + 4)
+            # As the poller is deployed (docker-compose.yml, deploy/kubernetes/poller.yaml): a connection lent
+            # again within a second skips the pool's health check.
+            os.environ["DATABASE_POOL_CHECK_AFTER"] = "1"
             return with_simulator(args)
     return with_simulator(args)
 
