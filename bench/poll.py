@@ -15,7 +15,8 @@
 
 The simulator runs in its own process so it does not share this one's GIL; its documents are stable
 for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
---concurrency, --drift-seconds, --memory-polls, --database (sqlite, postgres or both), --sections (a
+--concurrency, --drift-seconds, --memory-polls, --repeats (cycles per row of the cycle section, whose median is
+reported; 3 by default), --database (sqlite, postgres or both), --sections (a
 comma-separated subset of cycle, drift, memory, gzip, bombs: the rows to measure, all by default), --profile
 (print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
@@ -78,6 +79,7 @@ def main() -> int:
     parser.add_argument(
         "--sections", default=",".join(SECTIONS), help="comma-separated subset of " + ",".join(SECTIONS)
     )
+    parser.add_argument("--repeats", type=int, default=3, help="cycles per row of the cycle section (median)")
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args()
     args.sections = {name.strip() for name in args.sections.split(",") if name.strip()}
@@ -225,9 +227,14 @@ def run(args: argparse.Namespace, port: int) -> int:
         return 0
     for workers in (1, concurrency) if "cycle" in args.sections else ():
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
-            prepare()
-            took = poller_cycle(poller, workers)
-            floor = bare_cycle(workers)
+            # Each row is the median of --repeats cycles, the poller's and the floor's in alternation: one
+            # cycle of either moved by 10-20% from run to run on an idle machine, more than some margins.
+            tooks, floors = [], []
+            for _ in range(args.repeats):
+                prepare()
+                tooks.append(poller_cycle(poller, workers))
+                floors.append(bare_cycle(workers))
+            took, floor = statistics.median(tooks), statistics.median(floors)
             rows.append(
                 (
                     f"{vendor}: cycle of {n} {title} sources, concurrency {workers}",
