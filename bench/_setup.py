@@ -9,6 +9,7 @@ environment for ``manage.py`` children, the upstream simulator, daphne, and stop
 from __future__ import annotations
 
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -186,6 +187,17 @@ def project_env(**settings: str) -> dict[str, str]:
     env.update(DJANGO_SETTINGS_MODULE="devops_insights.settings", LOG_LEVEL="warning")
     env.update(settings)
     return env
+
+
+def as_deployed() -> dict[str, str]:
+    """The settings a production process runs with that the embedded defaults do not: DEBUG off (with it on,
+    Django's debug cursor renders every statement with its parameters, whole documents on a changed poll,
+    which no production process pays for), a secret key of this run, and a host to allow."""
+    return {
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
+        "DJANGO_ALLOWED_HOSTS": "localhost",
+    }
 
 
 def manage(env: dict[str, str], *args: str, timeout: float = 600) -> str:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import signal
 import subprocess
 import sys
@@ -25,6 +24,7 @@ import time
 import tracemalloc
 from pathlib import Path
 
+from _setup import as_deployed
 from _tracing import growth_sites
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,11 +64,7 @@ def environment(var_dir: str) -> dict[str, str]:
         POLLER_RETRIES="0",
         RETENTION_IN_POLLER="false",
         LOG_LEVEL="error",
-        # As deployed: with DEBUG on, Django's debug cursor renders every statement with its parameters
-        # (a SELECT QUOTE(?, ...) per statement on SQLite), memory no production poller spends.
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
-        DJANGO_ALLOWED_HOSTS="localhost",
+        **as_deployed(),
     )
     return env
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import subprocess
 import sys
@@ -38,7 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from typing import Any
 
-from _setup import simulator, temporary_postgres
+from _setup import as_deployed, simulator, temporary_postgres
 
 SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs")
 
@@ -54,11 +53,7 @@ def setup_environment(var_dir: str) -> None:
         POLLER_HOST_RATE_PER_SECOND="1000000",
         POLLER_RETRIES="0",
         LOG_LEVEL="error",
-        # As deployed: with DEBUG on, Django's debug cursor formats every statement with its parameters
-        # (whole documents on a changed poll), which no production poller pays for.
-        DJANGO_DEBUG="false",
-        DJANGO_SECRET_KEY=secrets.token_urlsafe(48),
-        DJANGO_ALLOWED_HOSTS="localhost",
+        **as_deployed(),
     )
 
 
