@@ -255,6 +255,20 @@ def test_it_reports_a_type_change_as_one_change_with_both_values() -> None:
     ]
 
 
+def test_it_tells_numbers_and_booleans_apart_inside_equal_looking_containers() -> None:
+    # Python's == takes these for equal; as JSON they differ, deep in a container too.
+    old = {"a": {"b": [1, {"c": True}], "d": 1}, "same": {"x": [1, 2]}}
+    new = {"a": {"b": [1.0, {"c": 1}], "d": 1}, "same": {"x": [1, 2]}}
+    assert diff_payloads(old, new) == [
+        FieldChange("a.b.0", 1, 1.0, "changed"),
+        FieldChange("a.b.1.c", True, 1, "changed"),
+    ]
+
+
+def test_it_finds_no_difference_between_the_same_keys_in_another_order() -> None:
+    assert diff_payloads({"a": {"x": 1, "y": [2]}, "b": 3}, {"b": 3, "a": {"y": [2], "x": 1}}) == []
+
+
 def test_it_leaves_volatile_paths_out_of_the_diff() -> None:
     old = status_payload()
     new = copy.deepcopy(old)
