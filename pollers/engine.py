@@ -25,6 +25,7 @@ from django.utils import timezone
 
 from metrics.extraction import parsed_from
 from metrics.stores.base import MetricStore, PayloadError, StoreError
+from metrics.stores.sql import sqlite_write_lock
 from observability import tracing
 from observability.context import bind_poll_id
 from pollers import health, instrumentation
@@ -63,7 +64,6 @@ class Poller:
         self.dry_run = dry_run
         self.process_id = process_id
         self._store_lock = threading.Lock()
-        self._sqlite_writes = threading.Lock()
         self._one_writer: bool | None = None  # whether _writing queues (SQLite): decided on first use
 
     @property
@@ -248,15 +248,18 @@ class Poller:
         return written
 
     def _writing(self) -> AbstractContextManager[Any]:
-        """On SQLite, one writer at a time per process.
+        """On SQLite, one writer at a time per process, for the poller's own writes (health rows, failures).
 
         SQLite allows one writer; its busy handler makes the others sleep and retry, which at 16
         threads costs more than the writes. Queueing on a Python lock instead keeps the write rate
-        of a single thread. Other databases write concurrently.
+        of a single thread. It is the SQL store's lock of the same database (reentrant), so the store's
+        writes queue on it too, while ``store.record`` takes it itself only to write: an unchanged poll
+        and a change's hashing and extraction run beside another thread's write. Other databases write
+        concurrently.
         """
         if self._one_writer is None:
             self._one_writer = self.store.backend == "sql" and connection.vendor == "sqlite"
-        return self._sqlite_writes if self._one_writer else nullcontext()
+        return sqlite_write_lock(connection.alias) if self._one_writer else nullcontext()
 
     # --- steps --------------------------------------------------------------------------------
     def _outcome(self, source: Source, poll_id: str, started: datetime, fetched: FetchResult) -> PollOutcome:
@@ -287,7 +290,7 @@ class Poller:
             meta["poller"] = self.process_id
         try:
             # The same body as the source's last poll (the bulk of polls) is not serialised and hashed again.
-            with self._writing(), parsed_from(outcome.payload, fetched.body_digest):
+            with parsed_from(outcome.payload, fetched.body_digest):
                 record = self.store.record(source.spec(), outcome.payload, outcome.started_at, meta)
                 if self.health_batch is None and not record.changed:
                     # The store's deferral of last-seen writes is process-wide: a poller with a batch (the

@@ -76,15 +76,21 @@ T = TypeVar("T")
 # Sources per statement of a multi-source read: SQLite binds at most 32,766 parameters in one statement.
 MAX_SOURCES_PER_STATEMENT = 5000
 
-# SQLite allows one writer at a time anyway; serializing a process's own threads here means they
-# queue in Python instead of failing with "database table is locked" on a shared-cache database.
-_sqlite_write_locks: dict[str, threading.Lock] = {}
+_sqlite_write_locks: dict[str, threading.RLock] = {}
 _sqlite_write_locks_guard = threading.Lock()
 
 
-def _sqlite_write_lock(alias: str) -> threading.Lock:
+def sqlite_write_lock(alias: str) -> threading.RLock:
+    """The one-writer lock of a SQLite database in this process.
+
+    SQLite allows one writer at a time anyway: serializing a process's own threads here means they queue in
+    Python instead of in SQLite's busy handler (which sleeps and retries, costlier at 16 threads) or failing
+    with "database table is locked". The store's writes take it; a caller that writes the same database
+    itself (the poller's health rows) takes it too. Reentrant, so such a caller may call the store while
+    holding it. Reads need none (WAL): an unchanged poll takes no lock.
+    """
     with _sqlite_write_locks_guard:
-        return _sqlite_write_locks.setdefault(alias, threading.Lock())
+        return _sqlite_write_locks.setdefault(alias, threading.RLock())
 
 
 class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.stores.sql_availability
@@ -161,7 +167,12 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         prepared = prepare(source, payload, self.max_payload_bytes)
         meta = validate_poll_meta(poll_meta)
         if connections[self.using].vendor == "sqlite":
-            with _sqlite_write_lock(self.using):
+            if self._seen is not None:
+                # Deferring: an unchanged document is a comparison or a read, no write; the lock is for writes.
+                unchanged = self._guard(lambda: self._read_unchanged(source, prepared, fetched_at, meta), source.slug)
+                if unchanged is not None:
+                    return unchanged
+            with sqlite_write_lock(self.using):
                 return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
         return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
 
@@ -799,7 +810,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     def _write(self, operation: Callable[[], T], what: str) -> T:
         """A write outside record(): the same SQLite serialization, the same error translation."""
         if connections[self.using].vendor == "sqlite":
-            with _sqlite_write_lock(self.using):
+            with sqlite_write_lock(self.using):
                 return self._guard(operation, what)
         return self._guard(operation, what)
 
