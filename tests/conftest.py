@@ -190,10 +190,11 @@ def allow_loopback(settings: Any) -> Any:
 
 @pytest.fixture
 def simulator() -> Iterator[Any]:
-    """The upstream simulator serving on a free loopback port for the duration of one test."""
-    from tests.simulator import RunningSimulator
+    """The upstream simulator serving on a free loopback port for the duration of one test, its clock in the
+    middle of a window: no document changes by itself in the first half window of the test."""
+    from tests.simulator import RunningSimulator, mid_window
 
-    running = RunningSimulator("127.0.0.1", 0).start()
+    running = mid_window(RunningSimulator("127.0.0.1", 0)).start()
     try:
         yield running
     finally:

@@ -19,20 +19,18 @@ from metrics.stores.sql import SqlMetricStore
 from pollers.engine import Poller
 from pollers.health_batch import HealthBatch
 from pollers.models import Source
-from pollers.simulator.server import RunningSimulator
 from tests.factories import make_poller, make_source
+from tests.simulator import RunningSimulator
+from tests.simulator import steady_simulator as steady_documents
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def steady_simulator() -> Iterator[RunningSimulator]:
-    """Documents stable for an hour: a second poll is unchanged."""
-    running = RunningSimulator("127.0.0.1", 0, window_seconds=3600).start()
-    try:
+    """Documents that do not change during the test: a second poll is unchanged."""
+    with steady_documents() as running:
         yield running
-    finally:
-        running.stop()
 
 
 # A statement on one of the store's tables: its verb and table (the SELECT's columns and the written values

@@ -16,9 +16,17 @@ from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
-from tests.simulator import RunningSimulator
+from tests.simulator import RunningSimulator, steady_simulator
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def simulator() -> Iterator[RunningSimulator]:
+    """Steady documents: with the default 30 s window a window could turn between a test's two requests,
+    and the second answer was a new document instead of the 304 the test waits for."""
+    with steady_simulator() as running:
+        yield running
 
 
 @pytest.fixture
