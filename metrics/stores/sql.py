@@ -166,12 +166,13 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         fetched_at = aware_utc(fetched_at, "fetched_at")
         prepared = prepare(source, payload, self.max_payload_bytes)
         meta = validate_poll_meta(poll_meta)
+        if self._seen is not None:
+            # Deferring (the poller): an unchanged document is a comparison or a read, never a write, so it
+            # takes no SQLite write lock; anything else goes to the locked path, which compares again.
+            unchanged = self._guard(lambda: self._read_unchanged(source, prepared, fetched_at, meta), source.slug)
+            if unchanged is not None:
+                return unchanged
         if connections[self.using].vendor == "sqlite":
-            if self._seen is not None:
-                # Deferring: an unchanged document is a comparison or a read, no write; the lock is for writes.
-                unchanged = self._guard(lambda: self._read_unchanged(source, prepared, fetched_at, meta), source.slug)
-                if unchanged is not None:
-                    return unchanged
             with sqlite_write_lock(self.using):
                 return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
         return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
@@ -207,7 +208,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         another writer's newer row, no row yet, an older poll) the locked path decides instead.
         """
         if self._seen is not None:
-            return self._read_unchanged(source, prepared, fetched_at, meta)
+            return None  # deferring: record() has compared already (``_read_unchanged``)
         known = self._known.get(source.slug)
         if known is None or known[0] != prepared.hash:
             return None
