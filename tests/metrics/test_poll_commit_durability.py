@@ -9,7 +9,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from django.db import connections
+from django.db import connections, transaction
 
 from metrics.models import HistoryEntryRow
 from metrics.stores.base import SourceSpec, StoreError
@@ -34,7 +34,7 @@ def _record_change_watching(alias: str) -> list[str]:
 
     def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
         result = execute(sql, params, many, context)
-        if "FOR UPDATE" in sql or sql.startswith("INSERT"):
+        if "FOR UPDATE" in sql or sql.startswith(("INSERT", "WITH")):
             # Asked on the same database connection (same transaction), through a cursor of its own.
             seen.append(str(context["connection"].connection.execute("SHOW synchronous_commit").fetchone()[0]))
         return result
@@ -49,7 +49,7 @@ def _record_change_watching(alias: str) -> list[str]:
 def test_it_commits_a_change_without_the_wal_flush_on_postgresql(postgres_url: str) -> None:
     alias = sql_alias("postgres")
     seen = _record_change_watching(alias)
-    assert seen == ["off"] * 3  # the locked read, the history and samples inserts: so at its commit too
+    assert seen == ["off"] * 2  # the locked read and the writes' one statement: so at its commit too
     with connections[alias].cursor() as cursor:
         assert _synchronous_commit(cursor) == "on"  # only that transaction: the session keeps the server's setting
 
@@ -58,7 +58,7 @@ def test_it_commits_a_change_without_the_wal_flush_on_postgresql(postgres_url: s
 def test_it_waits_for_the_flush_when_the_setting_says_so(postgres_url: str, settings: Any) -> None:
     settings.METRICS_SYNCHRONOUS_COMMIT = True
     seen = _record_change_watching(sql_alias("postgres"))
-    assert seen == ["on"] * 3
+    assert seen == ["on"] * 2
 
 
 def _other_session(alias: str) -> psycopg.Connection[Any]:
@@ -120,3 +120,52 @@ def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(postgres_url:
     blocker.delete()
     again = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=60))
     assert (again.changed, again.sequence) == (True, 2)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_rolls_a_change_back_and_unlocks_the_row_when_the_change_fails_before_its_writes(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+
+    def failing_diff(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("the diff failed")
+
+    monkeypatch.setattr("metrics.stores.sql.diff_payloads", failing_diff)
+    with pytest.raises(RuntimeError, match="the diff failed"):
+        store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    # The transaction the store began (and the row lock of its read) ended with the failure.
+    assert connections[alias].connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with _other_session(alias) as other:
+        locked = other.execute(
+            "SELECT sequence FROM metrics_latest WHERE source = %s FOR UPDATE NOWAIT", [SPEC.slug]
+        ).fetchone()
+    assert locked == (1,)
+    monkeypatch.undo()
+    again = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=60))
+    assert (again.changed, again.sequence) == (True, 2)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_stores_a_change_inside_a_callers_transaction_as_part_of_it(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    seen_outside: list[Any] = []
+
+    def callers_work() -> None:
+        with transaction.atomic(using=alias):
+            inside = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+            assert (inside.changed, inside.sequence) == (True, 2)
+            with _other_session(alias) as other:  # not committed by the store: the caller's transaction holds it
+                seen_outside.append(
+                    other.execute("SELECT sequence FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+                )
+            raise RuntimeError("the caller gave up")
+
+    with pytest.raises(RuntimeError, match="the caller gave up"):
+        callers_work()
+    assert seen_outside == [(1,)]
+    assert store.latest(SPEC.slug).sequence == 1  # type: ignore[union-attr]
