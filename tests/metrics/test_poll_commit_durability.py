@@ -61,6 +61,14 @@ def test_it_waits_for_the_flush_when_the_setting_says_so(postgres_url: str, sett
     assert seen == ["on"] * 2
 
 
+@pytest.fixture
+def stored(postgres_url: str) -> SqlMetricStore:
+    """The SQL store on the PostgreSQL test database, holding a first document of ``SPEC`` (sequence 1)."""
+    store = SqlMetricStore(using=sql_alias("postgres"))
+    store.record(SPEC, {"cpu": 1}, T0)
+    return store
+
+
 def _other_session(alias: str) -> psycopg.Connection[Any]:
     """A connection of its own to the test database: it sees only what is committed."""
     settings_dict = connections[alias].settings_dict
@@ -75,10 +83,8 @@ def _other_session(alias: str) -> psycopg.Connection[Any]:
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
-def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(postgres_url: str) -> None:
-    alias = sql_alias("postgres")
-    store = SqlMetricStore(using=alias)
-    store.record(SPEC, {"cpu": 1}, T0)
+def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(stored: SqlMetricStore) -> None:
+    store, alias = stored, stored.using
     sent: list[str] = []
 
     def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -100,10 +106,8 @@ def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(postg
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
-def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(postgres_url: str) -> None:
-    alias = sql_alias("postgres")
-    store = SqlMetricStore(using=alias)
-    store.record(SPEC, {"cpu": 1}, T0)
+def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(stored: SqlMetricStore) -> None:
+    store, alias = stored, stored.using
     # A history entry already holding the next sequence: the change's own history INSERT fails, after the
     # latest row's UPDATE went out in the same pipeline.
     blocker = HistoryEntryRow.objects.using(alias).create(
@@ -124,11 +128,9 @@ def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(postgres_url:
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
 def test_it_rolls_a_change_back_and_unlocks_the_row_when_the_change_fails_before_its_writes(
-    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+    stored: SqlMetricStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    alias = sql_alias("postgres")
-    store = SqlMetricStore(using=alias)
-    store.record(SPEC, {"cpu": 1}, T0)
+    store, alias = stored, stored.using
 
     def failing_diff(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("the diff failed")
@@ -149,10 +151,8 @@ def test_it_rolls_a_change_back_and_unlocks_the_row_when_the_change_fails_before
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
-def test_it_stores_a_change_inside_a_callers_transaction_as_part_of_it(postgres_url: str) -> None:
-    alias = sql_alias("postgres")
-    store = SqlMetricStore(using=alias)
-    store.record(SPEC, {"cpu": 1}, T0)
+def test_it_stores_a_change_inside_a_callers_transaction_as_part_of_it(stored: SqlMetricStore) -> None:
+    store, alias = stored, stored.using
     seen_outside: list[Any] = []
 
     def callers_work() -> None:
