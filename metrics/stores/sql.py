@@ -945,8 +945,9 @@ def _change_transaction(connection: Any) -> AbstractContextManager[Any]:
     """The transaction of ``_record_locked``, and a cursor for its statements.
 
     On PostgreSQL, outside a caller's transaction, in two round trips: ``_pipelined_transaction``. Inside
-    a caller's transaction (a savepoint) or on SQLite, Django's ``atomic``, pipelined on PostgreSQL."""
-    if connection.vendor == "postgresql" and not connection.in_atomic_block:
+    a caller's transaction (a savepoint), with autocommit turned off by hand, or on SQLite, Django's
+    ``atomic``, pipelined on PostgreSQL."""
+    if connection.vendor == "postgresql" and not connection.in_atomic_block and connection.get_autocommit():
         return _pipelined_transaction(connection)
     return _atomic_cursor(connection)
 

@@ -169,3 +169,22 @@ def test_it_stores_a_change_inside_a_callers_transaction_as_part_of_it(stored: S
         callers_work()
     assert seen_outside == [(1,)]
     assert store.latest(SPEC.slug).sequence == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_leaves_the_commit_to_a_caller_who_turned_autocommit_off(stored: SqlMetricStore) -> None:
+    store, alias = stored, stored.using
+    connection = connections[alias]
+    connection.set_autocommit(False)
+    try:
+        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+        assert (result.changed, result.sequence) == (True, 2)
+        with _other_session(alias) as other:  # the caller's transaction holds the change until it commits
+            assert other.execute("SELECT sequence FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone() == (
+                1,
+            )
+        connection.commit()
+    finally:
+        connection.set_autocommit(True)
+    with _other_session(alias) as other:
+        assert other.execute("SELECT sequence FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone() == (2,)
