@@ -348,10 +348,10 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding of the column
             old = payload_field.from_db_value(stored_payload, None, connection)
             diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+            document = _DocumentParams.of(connection, prepared)
             if connection.vendor == "postgresql":
-                self._store_change_at_once(cursor, pk, sequence, prepared, fetched_at, diff, meta_param)
+                self._store_change_at_once(cursor, pk, sequence, prepared.hash, document, fetched_at, diff, meta_param)
             else:
-                document = _DocumentParams.of(connection, prepared)
                 cursor.execute(
                     _sql(
                         connection,
@@ -429,7 +429,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         cursor: Any,
         pk: int,
         sequence: int,
-        prepared: PreparedPayload,
+        digest: str,
+        document: _DocumentParams,
         fetched_at: datetime,
         diff: list[Any],
         meta_param: Any,
@@ -443,9 +444,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         cursor.execute(
             _sql(connection, _CHANGE),
             {
-                "hash": prepared.hash,
-                "payload": prepared.canonical,
-                "metrics": canonical_json(prepared.metrics),
+                "hash": digest,
+                "payload": document.payload,
+                "metrics": document.metrics,
                 "at": at,
                 "sequence": sequence,
                 "meta": meta_param,
@@ -974,7 +975,7 @@ def _pipelined_transaction(connection: Any) -> Iterator[Any]:
     this transaction, as they would inside ``atomic``."""
     connection.ensure_connection()
     try:
-        with connection.wrap_database_errors, connection.connection.pipeline(), bound_cursor(connection) as cursor:
+        with _wrapped_pipeline(connection), bound_cursor(connection) as cursor:
             cursor.execute("BEGIN")
             yield cursor
             cursor.execute("COMMIT")
