@@ -219,6 +219,9 @@ METRICS_MAX_PAYLOAD_BYTES = config.integer("METRICS_MAX_PAYLOAD_BYTES", 1024 * 1
 # PostgreSQL: whether a poll's own writes (a change, its deploy marker) wait for the WAL flush at commit.
 # Off: a server crash may lose the last ~600 ms of polls, never corrupt them (metrics/stores/durability.py).
 METRICS_SYNCHRONOUS_COMMIT = config.boolean("METRICS_SYNCHRONOUS_COMMIT", False)
+# PostgreSQL: the documents a process keeps of what it stored last per source, to diff and write a change
+# in one round trip (metrics/stores/diff_bases.py); 0 turns it off (every change reads its row first).
+METRICS_DIFF_BASE_CACHE_BYTES = config.integer("METRICS_DIFF_BASE_CACHE_BYTES", 32 * 1024 * 1024, minimum=0)
 # Every JSON reader (upstream documents, API bodies, WebSocket messages, import files) measures
 # nesting and item count before parsing (metrics/jsonlimits.py, docs/security.md); each keeps its own size setting.
 JSON_MAX_DEPTH = config.integer("JSON_MAX_DEPTH", 64, minimum=4, maximum=256)

@@ -67,6 +67,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
+from metrics.stores.diff_bases import DiffBases
 from metrics.stores.durability import relax_column
 from metrics.stores.sql_availability import SqlAvailability
 from metrics.stores.statement_shapes import bound_cursor, unpacked_rows
@@ -103,6 +104,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         # bounded by the number of sources (``delete_source`` drops its entry). Only a hint: the
         # unchanged fast path checks it against the row in the same statement.
         self._known: dict[str, tuple[str, int]] = {}
+        # PostgreSQL: the document this process last stored per source, so that a change is diffed before
+        # any statement and written in one (``_record_on_known_base``); bounded by bytes.
+        self._diff_bases = DiffBases(settings.METRICS_DIFF_BASE_CACHE_BYTES)
         # With ``defer_seen_writes``: per source, the newest unchanged sighting not written yet
         # (hash, sequence, fetched_at, poll meta); one entry per source, emptied by ``flush``.
         self._seen: dict[str, tuple[str, int, datetime, JsonObject]] | None = None
@@ -193,10 +197,63 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         unchanged = self._record_unchanged(source, prepared, fetched_at, meta)
         if unchanged is not None:
             return unchanged
-        result, known = self._record_locked(source, prepared, fetched_at, meta)
+        result = self._record_on_known_base(source, prepared, fetched_at, meta)
+        if result is not None:
+            known = (result.hash, result.sequence)
+        else:
+            result, known = self._record_locked(source, prepared, fetched_at, meta)
         # Only now, the transaction committed: a rolled-back change must not become this process's belief.
         self._known[source.slug] = known
+        if result.changed and connections[self.using].vendor == "postgresql":
+            self._diff_bases.put(source.slug, result.hash, result.sequence, prepared.canonical)
         return result
+
+    def _record_on_known_base(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+    ) -> RecordResult | None:
+        """PostgreSQL: a change to the document this process stored last, in one statement and one round trip.
+
+        The diff is taken against the remembered document (``metrics/stores/diff_bases.py``) before any
+        statement, and ``_CHANGE_KNOWN`` writes the latest row, its history entry and its samples only
+        while the row still holds that document's hash and sequence and no newer poll: a single
+        statement is atomic on its own, and the row lock its UPDATE takes makes a concurrent writer's
+        change fail the condition rather than race it. When the row holds anything else (another
+        writer's change, a newer poll, no row), nothing is written and the locked path decides, so the
+        result is the same as the locked path's, one round trip sooner.
+        """
+        connection = connections[self.using]
+        if connection.vendor != "postgresql":
+            return None  # SQLite reads the row in-process, under its write lock: nothing to save
+        base = self._diff_bases.get(source.slug)
+        if base is None or base.hash == prepared.hash:
+            return None  # nothing remembered, or the same content: the locked path compares and decides
+        payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding, as for a read row
+        old = payload_field.from_db_value(base.canonical, None, connection)
+        diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+        document = _DocumentParams.of(connection, prepared)
+        sequence = base.sequence + 1
+        with bound_cursor(connection) as cursor:
+            cursor.execute(
+                _sql(connection, _CHANGE_KNOWN, relax=relax_column(connection)),
+                {
+                    "source": source.slug,
+                    "old_hash": base.hash,
+                    "old_sequence": base.sequence,
+                    "hash": prepared.hash,
+                    "payload": document.payload,
+                    "metrics": document.metrics,
+                    "at": connection.ops.adapt_datetimefield_value(fetched_at),
+                    "sequence": sequence,
+                    "meta": _json_param(LatestSnapshot, "poll_meta", meta, connection),
+                    "diff": _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection),
+                    "epoch": int(fetched_at.timestamp()),
+                },
+            )
+            row = cursor.fetchone()
+        if not row or not row[0]:
+            self._diff_bases.drop(source.slug)  # the row moved on without this process: read it next time
+            return None
+        return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff)
 
     def _record_unchanged(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
@@ -474,6 +531,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
     def delete_source(self, source: str) -> None:
         self._known.pop(source, None)
+        self._diff_bases.drop(source)
 
         def run() -> None:
             with transaction.atomic(using=self.using):
@@ -919,6 +977,26 @@ _CHANGE = (
     "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
     "SELECT changed.source, m.key, changed.sequence, changed.fetched_at, %(epoch)s, m.value::float8 "
     "FROM changed, jsonb_each_text(changed.metrics) AS m"
+)
+# PostgreSQL: the same writes as ``_CHANGE``, for a change diffed against the document this process stored
+# last (``SqlMetricStore._record_on_known_base``), outside any explicit transaction: only while the latest row
+# still holds that document (hash and sequence) and no newer poll. It answers how many latest rows it
+# updated (0 or 1), and lets its own commit skip the WAL flush as a change's locked read does.
+_CHANGE_KNOWN = (
+    "WITH changed AS ("
+    "UPDATE {latest} SET hash = %(hash)s, payload = %(payload)s::jsonb, metrics = %(metrics)s::jsonb, "
+    "fetched_at = %(at)s, last_seen_at = %(at)s, sequence = %(sequence)s, poll_meta = %(meta)s "
+    "WHERE source = %(source)s AND hash = %(old_hash)s AND sequence = %(old_sequence)s AND fetched_at <= %(at)s "
+    "RETURNING source, sequence, hash, payload, metrics, fetched_at"
+    "), entry AS ("
+    "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
+    "SELECT source, sequence, hash, payload, metrics, %(diff)s, fetched_at FROM changed"
+    "), samples AS ("
+    "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
+    "SELECT changed.source, m.key, changed.sequence, changed.fetched_at, %(epoch)s, m.value::float8 "
+    "FROM changed, jsonb_each_text(changed.metrics) AS m"
+    ") "
+    "SELECT count(*){relax} FROM changed"
 )
 # An unchanged sighting held for ``flush``, as rows unpacked from arrays (metrics/stores/statement_shapes.py).
 _SIGHTING_COLUMNS = (

@@ -27,9 +27,10 @@ def _synchronous_commit(cursor: Any) -> str:
 
 
 def _record_change_watching(alias: str) -> list[str]:
-    """Store a change; the transaction's ``synchronous_commit`` as seen right after each of its statements."""
+    """Store a change to a document another process stored (read under the lock first); the transaction's
+    ``synchronous_commit`` as seen right after each of its statements."""
+    SqlMetricStore(using=alias).record(SPEC, {"cpu": 1}, T0)
     store = SqlMetricStore(using=alias)
-    store.record(SPEC, {"cpu": 1}, T0)
     seen: list[str] = []
 
     def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -61,12 +62,45 @@ def test_it_waits_for_the_flush_when_the_setting_says_so(postgres_url: str, sett
     assert seen == ["on"] * 2
 
 
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+@pytest.mark.parametrize("synchronous", [False, True])
+def test_it_relaxes_the_commit_of_a_change_to_its_own_document_as_the_setting_says(
+    postgres_url: str, settings: Any, synchronous: bool
+) -> None:
+    settings.METRICS_SYNCHRONOUS_COMMIT = synchronous
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    sent: list[str] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(watch):
+        assert store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30)).sequence == 2
+    # One statement, its own transaction: the switch is inside it (SET LOCAL's function form) or absent.
+    assert len(sent) == 1
+    assert ("set_config('synchronous_commit', 'off', true)" in sent[0]) is not synchronous
+    with connections[alias].cursor() as cursor:
+        assert _synchronous_commit(cursor) == "on"  # the session keeps the server's setting
+
+
 @pytest.fixture
-def stored(postgres_url: str) -> SqlMetricStore:
-    """The SQL store on the PostgreSQL test database, holding a first document of ``SPEC`` (sequence 1)."""
+def stored_elsewhere(postgres_url: str) -> SqlMetricStore:
+    """The SQL store on the PostgreSQL test database, holding a first document of ``SPEC`` (sequence 1) that
+    another store stored: this one has no document to diff against, so a change reads the row under its lock."""
+    SqlMetricStore(using=sql_alias("postgres")).record(SPEC, {"cpu": 1}, T0)
+    return SqlMetricStore(using=sql_alias("postgres"))
+
+
+@pytest.fixture(params=["read under the lock", "diffed against its own document"])
+def stored(request: pytest.FixtureRequest, postgres_url: str) -> SqlMetricStore:
+    """The store holding a first document of ``SPEC`` (sequence 1), once stored by another store (a change reads
+    the row under its lock first) and once by this one (a change is one statement, ``_record_on_known_base``)."""
     store = SqlMetricStore(using=sql_alias("postgres"))
     store.record(SPEC, {"cpu": 1}, T0)
-    return store
+    return store if request.param == "diffed against its own document" else SqlMetricStore(using=store.using)
 
 
 def _other_session(alias: str) -> psycopg.Connection[Any]:
@@ -83,8 +117,8 @@ def _other_session(alias: str) -> psycopg.Connection[Any]:
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
-def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(stored: SqlMetricStore) -> None:
-    store, alias = stored, stored.using
+def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(stored_elsewhere: SqlMetricStore) -> None:
+    store, alias = stored_elsewhere, stored_elsewhere.using
     sent: list[str] = []
 
     def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
@@ -103,6 +137,36 @@ def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(store
         samples = other.execute("SELECT count(*) FROM metrics_sample WHERE sequence = 2").fetchone()
     assert row == (2, {"cpu": 2})
     assert samples == (1,)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_stores_a_change_to_its_own_document_in_one_statement_and_commits_it(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, {"cpu": 1}, T0)
+    sent: list[str] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(watch):
+        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    assert (result.changed, result.sequence) == (True, 2)
+    assert [change.path for change in result.diff] == ["cpu"]
+    assert len(sent) == 1
+    assert sent[0].startswith("WITH")
+    connection = connections[alias]
+    assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    with _other_session(alias) as other:
+        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        entry = other.execute("SELECT sequence, diff FROM metrics_history WHERE sequence = 2").fetchone()
+        samples = other.execute("SELECT metric, value FROM metrics_sample WHERE sequence = 2").fetchall()
+    assert row == (2, {"cpu": 2})
+    assert entry is not None
+    assert entry[0] == 2
+    assert "cpu" in str(entry[1])
+    assert samples == [("cpu", 2.0)]
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)

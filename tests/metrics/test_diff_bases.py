@@ -1,0 +1,174 @@
+"""A change to the document the store itself stored last: diffed before any statement, one statement on
+PostgreSQL, and never trusted over the row (metrics/stores/diff_bases.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connections
+
+from metrics.stores.base import SourceSpec
+from metrics.stores.diff_bases import DiffBases
+from metrics.stores.sql import SqlMetricStore
+from tests.conftest import sql_alias
+
+SPEC = SourceSpec("eu-west", metric_paths={"cpu": "cpu", "mem": "mem"}, volatile_paths=["generated_at"])
+T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
+DATABASES = ["default", sql_alias("sqlite"), sql_alias("postgres")]
+
+
+def _doc(cpu: float, version: str = "v1", generated: int = 0) -> dict[str, Any]:
+    return {
+        "cpu": cpu,
+        "mem": 40,
+        "version": version,
+        "generated_at": generated,
+        "regions": [{"name": "a", "ok": True}],
+    }
+
+
+def _statements(alias: str, work: Callable[[], Any]) -> tuple[Any, list[str]]:
+    sent: list[str] = []
+
+    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
+        sent.append(sql)
+        return execute(sql, params, many, context)
+
+    with connections[alias].execute_wrapper(watch):
+        return work(), sent
+
+
+@pytest.fixture
+def alias(postgres_url: str) -> str:
+    return sql_alias("postgres")
+
+
+def _history(store: SqlMetricStore) -> list[tuple[int, list[str]]]:
+    page = store.history(SPEC.slug, limit=50)
+    return sorted((entry.sequence, sorted(change.path for change in entry.diff)) for entry in page.entries)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_diffs_a_change_exactly_as_the_locked_read_does(alias: str) -> None:
+    ours, theirs = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
+    ours.record(SPEC, _doc(1.5, generated=1), T0)
+    # ours remembers its document; theirs has to read the row (the locked path) for the same change.
+    fast, sent = _statements(alias, lambda: ours.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1)))
+    assert len(sent) == 1
+    ours.delete_source(SPEC.slug)
+    SqlMetricStore(using=alias).record(SPEC, _doc(1.5, generated=1), T0)
+    slow, sent = _statements(
+        alias, lambda: theirs.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1))
+    )
+    assert len(sent) > 1
+    assert fast.diff == slow.diff  # volatile generated_at left out by both
+    assert sorted(change.path for change in fast.diff) == ["cpu", "version"]
+    assert (fast.sequence, fast.hash, fast.metrics) == (slow.sequence, slow.hash, slow.metrics)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_reads_the_row_when_another_writer_changed_it_meanwhile(alias: str) -> None:
+    ours, other = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
+    ours.record(SPEC, _doc(1), T0)
+    other.record(SPEC, _doc(2), T0 + timedelta(seconds=10))  # a lease that moved away and back, an import
+    result, sent = _statements(alias, lambda: ours.record(SPEC, _doc(3), T0 + timedelta(seconds=20)))
+    assert (result.changed, result.sequence) == (True, 3)
+    # Diffed against what is stored (cpu 2), not against what this store last wrote (cpu 1).
+    assert [(c.path, c.old, c.new) for c in result.diff] == [("cpu", 2, 3)]
+    # The conditional write applied nothing; then the row was read under its lock, as for any other change.
+    assert sent[0].startswith("WITH")
+    assert any("FOR UPDATE" in sql for sql in sent[1:])
+    assert _history(ours) == [(1, []), (2, ["cpu"]), (3, ["cpu"])]
+    # What it stored now is its base again: the next change is one statement.
+    _, sent = _statements(alias, lambda: ours.record(SPEC, _doc(4), T0 + timedelta(seconds=30)))
+    assert len(sent) == 1
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_stores_nothing_for_a_poll_older_than_the_stored_document(alias: str) -> None:
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, _doc(1), T0 + timedelta(seconds=60))
+    late = store.record(SPEC, _doc(2), T0)  # a slow poll finishing after a newer one
+    assert (late.changed, late.sequence) == (False, 1)
+    latest = store.latest(SPEC.slug)
+    assert latest is not None
+    assert (latest.sequence, latest.payload["cpu"]) == (1, 1)
+    assert _history(store) == [(1, [])]
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_stores_a_return_to_an_earlier_document_as_a_change(alias: str) -> None:
+    store = SqlMetricStore(using=alias)
+    for step, cpu in enumerate([1, 2, 1]):
+        result = store.record(SPEC, _doc(cpu), T0 + timedelta(seconds=step))
+        assert (result.changed, result.sequence) == (True, step + 1)
+    assert _history(store) == [(1, []), (2, ["cpu"]), (3, ["cpu"])]
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_reads_the_row_first_for_every_change_when_the_budget_is_zero(alias: str, settings: Any) -> None:
+    settings.METRICS_DIFF_BASE_CACHE_BYTES = 0
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, _doc(1), T0)
+    result, sent = _statements(alias, lambda: store.record(SPEC, _doc(2), T0 + timedelta(seconds=1)))
+    assert result.sequence == 2
+    assert any("FOR UPDATE" in sql for sql in sent)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_forgets_a_deleted_sources_document(alias: str) -> None:
+    store = SqlMetricStore(using=alias)
+    store.record(SPEC, _doc(1), T0)
+    store.delete_source(SPEC.slug)
+    first = store.record(SPEC, _doc(2), T0 + timedelta(seconds=1))
+    assert (first.changed, first.sequence, first.diff) == (True, 1, [])
+    assert store.record(SPEC, _doc(3), T0 + timedelta(seconds=2)).diff[0].old == 2
+
+
+@pytest.mark.django_db(databases=["default"])
+def test_it_keeps_no_documents_on_sqlite() -> None:
+    if connections["default"].vendor != "sqlite":
+        pytest.skip("the default database is not SQLite")
+    store = SqlMetricStore()
+    store.record(SPEC, _doc(1), T0)
+    store.record(SPEC, _doc(2), T0 + timedelta(seconds=1))
+    assert len(store._diff_bases) == 0  # SQLite reads the row in-process: nothing to save, nothing held
+
+
+def test_it_keeps_the_documents_within_the_budget_least_recently_stored_first_out() -> None:
+    bases = DiffBases(max_bytes=10)
+    bases.put("a", "h1", 1, "aaaa")
+    bases.put("b", "h1", 1, "bbbb")
+    assert bases.size_bytes == 8
+    bases.put("a", "h2", 2, "aaa")  # stored again: now the most recent, its old text no longer counted
+    assert bases.size_bytes == 7
+    bases.put("c", "h1", 1, "cccc")  # 11 > 10: the least recently stored (b) goes
+    assert bases.get("b") is None
+    assert bases.get("a") == ("h2", 2, "aaa")
+    assert bases.size_bytes == 7
+    assert len(bases) == 2
+
+
+def test_it_does_not_keep_a_document_above_the_whole_budget() -> None:
+    bases = DiffBases(max_bytes=4)
+    bases.put("a", "h1", 1, "aaaa")
+    bases.put("a", "h2", 2, "aaaaa")  # too large: not kept, and the older text is not kept either
+    assert bases.get("a") is None
+    assert bases.size_bytes == 0
+    bases.put("b", "h1", 1, "bb")
+    bases.drop("b")
+    assert (len(bases), bases.size_bytes) == (0, 0)
+
+
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_reads_the_row_when_another_writer_went_back_to_its_document(alias: str) -> None:
+    ours, other = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
+    ours.record(SPEC, _doc(1), T0)
+    other.record(SPEC, _doc(2), T0 + timedelta(seconds=10))
+    other.record(SPEC, _doc(1), T0 + timedelta(seconds=20))  # the row holds our hash again, at sequence 3
+    result = ours.record(SPEC, _doc(3), T0 + timedelta(seconds=30))
+    assert (result.changed, result.sequence) == (True, 4)
+    assert _history(ours) == [(1, []), (2, ["cpu"]), (3, ["cpu"]), (4, ["cpu"])]
