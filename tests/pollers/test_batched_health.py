@@ -181,8 +181,8 @@ def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
     # The process stored the last hash itself, so no unlocked comparison first; inside the transaction
     # the locked read brings the old document for the diff (no second read of its payload), then the
     # latest row, the history entry and the samples (on PostgreSQL one statement, a data-modifying WITH, holds
-    # all three). Listeners write their own rows (a deploy annotation: the other region's document has another
-    # version); the store's statements are those on its tables.
+    # all three). Listeners may write their own rows (a deploy annotation: the other region's document has
+    # another version; with this batch it waits for the flush); the store's statements are those on its tables.
     on_store = [sql for sql in statements(queries) if STORE_STATEMENT.search(sql)]
     assert len(on_store) == (2 if connection.vendor == "postgresql" else 4), [sql[:80] for sql in on_store]
     stored = [found for sql in on_store for found in STORE_STATEMENT.findall(sql)]
