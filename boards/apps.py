@@ -11,6 +11,7 @@ class BoardsConfig(AppConfig):
 
     def ready(self) -> None:
         from boards import receivers
-        from pollers.signals import change_stored
+        from pollers.signals import batch_flushed, change_stored
 
         change_stored.connect(receivers.on_change_stored, dispatch_uid="boards.change_stored")
+        batch_flushed.connect(receivers.on_batch_flushed, dispatch_uid="boards.batch_flushed")

@@ -4,8 +4,9 @@
 problem ends as a failed ``PollOutcome``, recorded on the source's health fields. A failed poll
 never reaches the store, so the latest snapshot only ever changes by a good document.
 
-What happens next is for others: the poller announces a health change, a stored change and the
-completed poll through ``pollers.signals`` (realtime, alerting and observability listen there).
+What happens next is for others: the poller announces a health change, a stored change, the
+completed poll and each flush of its health batch through ``pollers.signals`` (realtime, alerting,
+observability and boards listen there).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from pollers.fetch import Fetcher, FetchResult
 from pollers.health_batch import HealthBatch
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
 from pollers.outcome import PollOutcome
-from pollers.signals import change_stored, health_changed, poll_completed
+from pollers.signals import batch_flushed, change_stored, health_changed, poll_completed
 
 logger = logging.getLogger("pollers.engine")
 
@@ -158,6 +159,8 @@ class Poller:
                         record=outcome.record,
                         fetched_at=outcome.started_at,
                         poll_id=outcome.poll_id,
+                        # A batch promises a later batch_flushed, so receivers may hold their writes for it.
+                        batched=self.health_batch is not None,
                     )
                 raised += self._notify(source, outcome)
             if not raised:
@@ -224,7 +227,8 @@ class Poller:
         )
 
     def flush_health(self, *, only_if_due: bool = False) -> int:
-        """Write the batched routine health fields; never raises (the times are written again next poll)."""
+        """Write the batched routine health fields, then send ``batch_flushed``; never raises (the times are
+        written again next poll)."""
         batch = self.health_batch
         if batch is None or (only_if_due and not batch.due()):
             return 0
@@ -245,7 +249,21 @@ class Poller:
                 logger.warning(
                     "counting the availability of %d polls failed: %s: %s", len(samples), type(exc).__name__, exc
                 )
+        # Even after a failed write above: what receivers held back for this flush is theirs to write.
+        self._announce_flushed()
         return written
+
+    @staticmethod
+    def _announce_flushed() -> None:
+        """Send ``batch_flushed``; a receiver's exception is logged here, as it belongs to no poll to fail."""
+        for receiver, response in batch_flushed.send_robust(sender=Source):
+            if isinstance(response, Exception):
+                logger.warning(
+                    "batch_flushed receiver %s raised: %s: %s",
+                    getattr(receiver, "__qualname__", receiver),
+                    type(response).__name__,
+                    response,
+                )
 
     def _writing(self) -> AbstractContextManager[Any]:
         """On SQLite, one writer at a time per process, for the poller's own writes (health rows, failures).

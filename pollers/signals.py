@@ -1,10 +1,12 @@
-"""Signals the poller sends; realtime, alerting and observability connect to them, the poller knows none of them.
+"""Signals the poller sends; realtime, alerting, observability and boards connect to them, the poller knows none
+of them (nothing in ``pollers`` imports those apps: the arrows point down).
 
 Every signal is sent with ``sender=Source`` and ``send_robust``: receivers must be quick and must not
 raise (a listener's outage, a channel layer down, is theirs to absorb). A receiver's exception stops no
-other receiver, but it is a bug: the poll ends as a failed poll of kind ``internal``, recorded on the
-source, in its poll-failure log and in the poll counters, announced as a health change and logged once
-with the poll id, even though its document is stored. They are sent in this order within one poll:
+other receiver, but it is a bug: for the three signals of a poll, the poll ends as a failed poll of kind
+``internal``, recorded on the source, in its poll-failure log and in the poll counters, announced as a
+health change and logged once with the poll id, even though its document is stored (``batch_flushed``,
+last below, belongs to no poll: there it is only logged). They are sent in this order within one poll:
 
 ``health_changed``: sent when a poll changed the source's health in a way worth announcing, after
 the health fields are written, with keyword arguments ``source`` (the ``Source`` instance, health
@@ -16,12 +18,28 @@ poll, or twice when the poll turned out failed (``internal``) after a first anno
 
 ``change_stored``: sent after a poll stored a document that differs from the previous one, with keyword
 arguments ``source`` (the ``Source``), ``record`` (the store's ``RecordResult``: ``hash``, ``sequence``,
-``metrics`` and ``diff``), ``fetched_at`` (when the poll started, an aware datetime) and ``poll_id``
-(str). An unchanged poll stores only a last-seen time and sends nothing.
+``metrics`` and ``diff``), ``fetched_at`` (when the poll started, an aware datetime), ``poll_id``
+(str) and ``batched`` (bool, below). An unchanged poll stores only a last-seen time and sends nothing.
+
+``batched`` is True when the poller owns a health batch (``pollers.health_batch``: the poll command and
+the loop) and so promises a ``batch_flushed`` after this change: within the batch's ``max_age`` (a second
+by default; the change's own poll adds to the batch, which is written once that old), at the end of a poll
+command's cycle and at the loop's shutdown. A receiver may then hold its own writes back for that signal
+and write them all at once. It is False for a single poll (the admin's "poll now", the API, any poller
+built without a batch): nothing follows, and a receiver must write at once.
 
 ``poll_completed``: sent after every poll of a source has been stored (or has failed), with
 keyword arguments ``source`` (the ``Source`` instance, health fields already updated) and
 ``outcome`` (a ``PollOutcome``).
+
+``batch_flushed``: belongs to no poll. Sent by a poller that owns a health batch each time
+``Poller.flush_health`` writes it (when due, when full, at the end of a poll command's cycle, each quiet
+second of the loop that finds it due, at the loop's shutdown), after the health rows and availability
+samples were written, and also when one of those writes failed; with no keyword arguments. It may come on
+any thread (a poll's, whose batch just became due, or the loop's main thread), at the same time as other
+polls' signals, and it covers every ``change_stored`` with ``batched`` sent before it, possibly more: a
+receiver takes everything it held back, whatever poll it came from. A receiver's exception here is logged
+by the poller as a warning and goes no further: ``flush_health`` never raises, and no poll fails for it.
 """
 
 from __future__ import annotations
@@ -55,3 +73,4 @@ class PollSignal(Signal):
 health_changed = PollSignal("health_changed")
 change_stored = PollSignal("change_stored")
 poll_completed = PollSignal("poll_completed")
+batch_flushed = PollSignal("batch_flushed")

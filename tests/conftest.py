@@ -181,6 +181,17 @@ def _fresh_recent_polls() -> Iterator[None]:
     recent_polls.forget()
 
 
+@pytest.fixture(autouse=True)
+def _fresh_pending_markers() -> Iterator[None]:
+    """Deploy markers held for a poller's batch flush (boards.receivers.PENDING) are module state: one test's,
+    never flushed, would otherwise be written at the next test's flush, for a source rolled back meanwhile."""
+    from boards.receivers import PENDING
+
+    PENDING.take()
+    yield
+    PENDING.take()
+
+
 @pytest.fixture
 def allow_loopback(settings: Any) -> Any:
     """Sources may point at loopback (the simulator, the discard port), as `make run` allows."""

@@ -182,8 +182,8 @@ def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
     # transaction, the locked read brings the old document for the diff (no second read of its payload), then
     # the latest row, the history entry and the samples. On PostgreSQL the process diffs against the document it
     # stored last and sends one statement, a data-modifying WITH holding all three writes, with no read.
-    # Listeners write their own rows (a deploy annotation: the other region's document has another version);
-    # the store's statements are those on its tables.
+    # Listeners may write their own rows (a deploy annotation: the other region's document has another version;
+    # with this batch it waits for the flush); the store's statements are those on its tables.
     on_store = [sql for sql in statements(queries) if STORE_STATEMENT.search(sql)]
     stored = [found for sql in on_store for found in STORE_STATEMENT.findall(sql)]
     writes = [("UPDATE", '"metrics_latest"'), ("INSERT", '"metrics_history"'), ("INSERT", '"metrics_sample"')]

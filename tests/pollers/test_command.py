@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
+from boards.models import Annotation
 from metrics.stores import get_store
 from pollers.models import Source
 from tests.factories import make_source
@@ -52,6 +53,16 @@ def test_it_polls_every_enabled_source_once_and_prints_a_summary(
 
     out, _ = run()
     assert all(line.split()[-2] == "no" for line in out.splitlines()[1:])  # same window: unchanged
+
+
+def test_it_leaves_the_deploy_markers_of_its_polls_written(simulator: RunningSimulator, sources: list[Source]) -> None:
+    run("--source", "eu-west")  # the first document
+    simulator.deploy("eu-west", "v2.6.15")
+    simulator.advance(1)
+    run("--source", "eu-west")  # the poller's batch held the marker; the end of the cycle flushed it
+    [marker] = Annotation.objects.all()
+    assert (marker.source.slug, marker.kind, marker.tags) == ("eu-west", "auto", ["deploy"])
+    assert marker.text.endswith("→ v2.6.15")
 
 
 def test_it_exits_non_zero_when_a_poll_fails(simulator: RunningSimulator, sources: list[Source]) -> None:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import itertools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
+from boards.models import Annotation
+from pollers.health_batch import HealthBatch
 from pollers.leases import LeaseBackend, LocalLeases, RedisLeases
 from pollers.loop import PollerLoop
 from pollers.models import PollerProcess, Source
@@ -38,8 +40,14 @@ class Running:
 def start_loop() -> Iterator[Any]:
     running: list[Running] = []
 
-    def start(leases: LeaseBackend | None = None, concurrency: int = 4, **kwargs: Any) -> Running:
+    def start(
+        leases: LeaseBackend | None = None,
+        concurrency: int = 4,
+        health_batch: HealthBatch | None = None,
+        **kwargs: Any,
+    ) -> Running:
         poller = make_poller(failure_threshold=100, cooldown=60)
+        poller.health_batch = health_batch  # as `manage.py poll --loop` gives it one
         loop = PollerLoop(
             poller,
             leases or LocalLeases(),
@@ -67,6 +75,13 @@ def add(
 ) -> Source:
     # Intervals under the admin's minimum of 5 s keep these tests short; the ORM does not validate.
     return make_source(slug, url=simulator.url(slug, query), interval_seconds=interval, timeout_seconds=timeout)
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
 
 
 def test_it_polls_each_source_once_per_interval(simulator: RunningSimulator, start_loop: Any) -> None:
@@ -134,6 +149,22 @@ def test_it_finishes_in_flight_polls_releases_leases_and_marks_itself_stopped(
     assert process.polls_done >= 1
     assert process.lease_backend == "redis"
     assert not PollerProcess.objects.alive().filter(pk=process.pk).exists()
+
+
+def test_it_leaves_the_markers_it_held_written_when_it_stops(simulator: RunningSimulator, start_loop: Any) -> None:
+    add(simulator, "us-east")
+    # Never due on its own: only the shutdown flushes it.
+    run = start_loop(health_batch=HealthBatch(max_rows=1000, max_age=3600))
+    wait_for(lambda: run.loop.polls_done >= 1)  # the first document
+    simulator.deploy("us-east", "v2.6.15")
+    simulator.advance(1)
+    done = run.loop.polls_done
+    wait_for(lambda: run.loop.polls_done >= done + 2)  # at least one whole poll after the deploy
+    assert not Annotation.objects.exists()  # held for the batch's flush
+    run.stop()
+    [marker] = Annotation.objects.all()
+    assert (marker.source.slug, marker.kind, marker.tags) == ("us-east", "auto", ["deploy"])
+    assert marker.text.endswith("→ v2.6.15")
 
 
 def test_it_heartbeats_while_running(simulator: RunningSimulator, start_loop: Any) -> None:
