@@ -3,7 +3,6 @@ PostgreSQL, and never trusted over the row (metrics/stores/diff_bases.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +13,7 @@ from metrics.stores.base import SourceSpec
 from metrics.stores.diff_bases import DiffBases
 from metrics.stores.sql import SqlMetricStore
 from tests.conftest import sql_alias
+from tests.metrics.support import statements_sent
 
 SPEC = SourceSpec("eu-west", metric_paths={"cpu": "cpu", "mem": "mem"}, volatile_paths=["generated_at"])
 T0 = datetime(2026, 12, 5, 9, 0, tzinfo=UTC)
@@ -28,17 +28,6 @@ def _doc(cpu: float, version: str = "v1", generated: int = 0) -> dict[str, Any]:
         "generated_at": generated,
         "regions": [{"name": "a", "ok": True}],
     }
-
-
-def _statements(alias: str, work: Callable[[], Any]) -> tuple[Any, list[str]]:
-    sent: list[str] = []
-
-    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(watch):
-        return work(), sent
 
 
 @pytest.fixture
@@ -56,11 +45,13 @@ def test_it_diffs_a_change_exactly_as_the_locked_read_does(alias: str) -> None:
     ours, theirs = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
     ours.record(SPEC, _doc(1.5, generated=1), T0)
     # ours remembers its document; theirs has to read the row (the locked path) for the same change.
-    fast, sent = _statements(alias, lambda: ours.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1)))
+    fast, sent = statements_sent(
+        alias, lambda: ours.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1))
+    )
     assert len(sent) == 1
     ours.delete_source(SPEC.slug)
     SqlMetricStore(using=alias).record(SPEC, _doc(1.5, generated=1), T0)
-    slow, sent = _statements(
+    slow, sent = statements_sent(
         alias, lambda: theirs.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1))
     )
     assert len(sent) > 1
@@ -74,7 +65,7 @@ def test_it_reads_the_row_when_another_writer_changed_it_meanwhile(alias: str) -
     ours, other = SqlMetricStore(using=alias), SqlMetricStore(using=alias)
     ours.record(SPEC, _doc(1), T0)
     other.record(SPEC, _doc(2), T0 + timedelta(seconds=10))  # a lease that moved away and back, an import
-    result, sent = _statements(alias, lambda: ours.record(SPEC, _doc(3), T0 + timedelta(seconds=20)))
+    result, sent = statements_sent(alias, lambda: ours.record(SPEC, _doc(3), T0 + timedelta(seconds=20)))
     assert (result.changed, result.sequence) == (True, 3)
     # Diffed against what is stored (cpu 2), not against what this store last wrote (cpu 1).
     assert [(c.path, c.old, c.new) for c in result.diff] == [("cpu", 2, 3)]
@@ -83,7 +74,7 @@ def test_it_reads_the_row_when_another_writer_changed_it_meanwhile(alias: str) -
     assert any("FOR UPDATE" in sql for sql in sent[1:])
     assert _history(ours) == [(1, []), (2, ["cpu"]), (3, ["cpu"])]
     # What it stored now is its base again: the next change is one statement.
-    _, sent = _statements(alias, lambda: ours.record(SPEC, _doc(4), T0 + timedelta(seconds=30)))
+    _, sent = statements_sent(alias, lambda: ours.record(SPEC, _doc(4), T0 + timedelta(seconds=30)))
     assert len(sent) == 1
 
 
@@ -113,7 +104,7 @@ def test_it_reads_the_row_first_for_every_change_when_the_budget_is_zero(alias: 
     settings.METRICS_DIFF_BASE_CACHE_BYTES = 0
     store = SqlMetricStore(using=alias)
     store.record(SPEC, _doc(1), T0)
-    result, sent = _statements(alias, lambda: store.record(SPEC, _doc(2), T0 + timedelta(seconds=1)))
+    result, sent = statements_sent(alias, lambda: store.record(SPEC, _doc(2), T0 + timedelta(seconds=1)))
     assert result.sequence == 2
     assert any("FOR UPDATE" in sql for sql in sent)
 

@@ -15,6 +15,7 @@ from metrics.models import HistoryEntryRow
 from metrics.stores.base import SourceSpec, StoreError
 from metrics.stores.sql import SqlMetricStore
 from tests.conftest import sql_alias
+from tests.metrics.support import statements_sent
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "cpu"})
 T0 = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
@@ -71,14 +72,8 @@ def test_it_relaxes_the_commit_of_a_change_to_its_own_document_as_the_setting_sa
     alias = sql_alias("postgres")
     store = SqlMetricStore(using=alias)
     store.record(SPEC, {"cpu": 1}, T0)
-    sent: list[str] = []
-
-    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(watch):
-        assert store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30)).sequence == 2
+    result, sent = statements_sent(alias, lambda: store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30)))
+    assert result.sequence == 2
     # One statement, its own transaction: the switch is inside it (SET LOCAL's function form) or absent.
     assert len(sent) == 1
     assert ("set_config('synchronous_commit', 'off', true)" in sent[0]) is not synchronous
@@ -119,14 +114,7 @@ def _other_session(alias: str) -> psycopg.Connection[Any]:
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
 def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(stored_elsewhere: SqlMetricStore) -> None:
     store, alias = stored_elsewhere, stored_elsewhere.using
-    sent: list[str] = []
-
-    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(watch):
-        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    result, sent = statements_sent(alias, lambda: store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30)))
     assert (result.changed, result.sequence) == (True, 2)
     assert sent[-1] == "COMMIT"  # queued in the pipeline behind the samples' INSERT: one round trip for both
     connection = connections[alias]
@@ -144,14 +132,7 @@ def test_it_stores_a_change_to_its_own_document_in_one_statement_and_commits_it(
     alias = sql_alias("postgres")
     store = SqlMetricStore(using=alias)
     store.record(SPEC, {"cpu": 1}, T0)
-    sent: list[str] = []
-
-    def watch(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: dict[str, Any]) -> Any:
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
-    with connections[alias].execute_wrapper(watch):
-        result = store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
+    result, sent = statements_sent(alias, lambda: store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30)))
     assert (result.changed, result.sequence) == (True, 2)
     assert [change.path for change in result.diff] == ["cpu"]
     assert len(sent) == 1
