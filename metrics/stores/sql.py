@@ -961,41 +961,37 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 # database exactly as the ORM's filters would do them.
 _READ = "SELECT id, hash, payload, sequence, fetched_at > %s, last_seen_at < %s{relax} FROM {latest} WHERE source = %s"
 _LOCKED_READ = _READ + " FOR UPDATE"
-# PostgreSQL: a change's update of the latest row, its history row and its metric samples, one statement
-# (``SqlMetricStore._store_change_at_once``). The history row and the samples are read off the updated row:
-# the samples are its metrics object unpacked (every metric value is a finite number, so its JSON text turns
-# back into the same float8), where two arrays of names and values cost their adaptation in Python.
-_CHANGE = (
-    "WITH changed AS ("
+# A change's update of the latest row (its WHERE follows), and the history row and the metric samples read off
+# the updated row by a data-modifying WITH: the samples are its metrics object unpacked (every metric value is a
+# finite number, so its JSON text turns back into the same float8), where two arrays of names and values cost
+# their adaptation in Python.
+_UPDATE_LATEST = (
     "UPDATE {latest} SET hash = %(hash)s, payload = %(payload)s::jsonb, metrics = %(metrics)s::jsonb, "
-    "fetched_at = %(at)s, last_seen_at = %(at)s, sequence = %(sequence)s, poll_meta = %(meta)s WHERE id = %(pk)s "
-    "RETURNING source, sequence, hash, payload, metrics, fetched_at"
-    "), entry AS ("
+    "fetched_at = %(at)s, last_seen_at = %(at)s, sequence = %(sequence)s, poll_meta = %(meta)s "
+)
+_RETURNED = "RETURNING source, sequence, hash, payload, metrics, fetched_at"
+_INSERT_HISTORY = (
     "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
     "SELECT source, sequence, hash, payload, metrics, %(diff)s, fetched_at FROM changed"
-    ") "
+)
+_INSERT_SAMPLES = (
     "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
     "SELECT changed.source, m.key, changed.sequence, changed.fetched_at, %(epoch)s, m.value::float8 "
     "FROM changed, jsonb_each_text(changed.metrics) AS m"
 )
-# PostgreSQL: the same writes as ``_CHANGE``, for a change diffed against the document this process stored
-# last (``SqlMetricStore._record_on_known_base``), outside any explicit transaction: only while the latest row
+# PostgreSQL: a change's three writes as one statement, on the row the locked read found
+# (``SqlMetricStore._store_change_at_once``).
+_CHANGE = (
+    f"WITH changed AS ({_UPDATE_LATEST}WHERE id = %(pk)s {_RETURNED}), entry AS ({_INSERT_HISTORY}) {_INSERT_SAMPLES}"
+)
+# PostgreSQL: the same writes for a change diffed against the document this process stored last
+# (``SqlMetricStore._record_on_known_base``), outside any explicit transaction: only while the latest row
 # still holds that document (hash and sequence) and no newer poll. It answers how many latest rows it
 # updated (0 or 1), and lets its own commit skip the WAL flush as a change's locked read does.
 _CHANGE_KNOWN = (
-    "WITH changed AS ("
-    "UPDATE {latest} SET hash = %(hash)s, payload = %(payload)s::jsonb, metrics = %(metrics)s::jsonb, "
-    "fetched_at = %(at)s, last_seen_at = %(at)s, sequence = %(sequence)s, poll_meta = %(meta)s "
+    f"WITH changed AS ({_UPDATE_LATEST}"  # noqa: S608 - fixed fragments, no values
     "WHERE source = %(source)s AND hash = %(old_hash)s AND sequence = %(old_sequence)s AND fetched_at <= %(at)s "
-    "RETURNING source, sequence, hash, payload, metrics, fetched_at"
-    "), entry AS ("
-    "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
-    "SELECT source, sequence, hash, payload, metrics, %(diff)s, fetched_at FROM changed"
-    "), samples AS ("
-    "INSERT INTO {sample} (source, metric, sequence, fetched_at, epoch, value) "
-    "SELECT changed.source, m.key, changed.sequence, changed.fetched_at, %(epoch)s, m.value::float8 "
-    "FROM changed, jsonb_each_text(changed.metrics) AS m"
-    ") "
+    f"{_RETURNED}), entry AS ({_INSERT_HISTORY}), samples AS ({_INSERT_SAMPLES}) "
     "SELECT count(*){relax} FROM changed"
 )
 # An unchanged sighting held for ``flush``, as rows unpacked from arrays (metrics/stores/statement_shapes.py).
