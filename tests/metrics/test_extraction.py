@@ -279,6 +279,31 @@ def test_it_leaves_volatile_paths_out_of_the_diff() -> None:
     ]
 
 
+def test_it_tells_json_types_apart_that_python_takes_as_equal() -> None:
+    old = {"a": 1, "b": True, "c": [1], "d": {"x": 1}, "e": 1.0, "l": [1, 2], "n": {"k": [0, {"v": 1}]}}
+    new = {"a": 1.0, "b": 1, "c": {"0": 1}, "d": [1], "e": 1.0, "l": [1, 2.0], "n": {"k": [0, {"v": True}]}}
+    assert diff_payloads(old, new) == [
+        FieldChange("a", 1, 1.0, "changed"),
+        FieldChange("b", True, 1, "changed"),
+        FieldChange("c", [1], {"0": 1}, "changed"),  # an array became an object: the whole value, once
+        FieldChange("d", {"x": 1}, [1], "changed"),
+        FieldChange("l.1", 2, 2.0, "changed"),
+        FieldChange("n.k.1.v", 1, True, "changed"),
+    ]
+
+
+def test_it_diffs_arrays_that_grew_and_shrank_by_index() -> None:
+    old = {"grew": [1, {"a": 1}], "shrank": ["x", "y", "z"]}
+    new = {"grew": [1, {"a": 2}, "new", None], "shrank": ["x"]}
+    assert diff_payloads(old, new) == [
+        FieldChange("grew.1.a", 1, 2, "changed"),
+        FieldChange("grew.2", None, "new", "added"),
+        FieldChange("grew.3", None, None, "added"),
+        FieldChange("shrank.1", "y", None, "removed"),
+        FieldChange("shrank.2", "z", None, "removed"),
+    ]
+
+
 def test_it_finds_no_difference_between_equal_payloads() -> None:
     assert diff_payloads(status_payload(), status_payload()) == []
 
