@@ -44,7 +44,11 @@ def pytest_configure(config: pytest.Config) -> None:
             "TEST": {"NAME": contract_db, "DEPENDENCIES": []},
         }
     if not default_engine.endswith("postgresql"):
+        from devops_insights.config import prepare_threshold
+
         pg = Env.db_url_config(services.test_database_url())
+        # As DATABASE_URL configures PostgreSQL (devops_insights/config.py), so both defaults test the same.
+        pg["OPTIONS"] = {"prepare_threshold": prepare_threshold()}
         pg["TEST"] = {"NAME": f"test_{pg['NAME']}_contract", "DEPENDENCIES": []}
         settings.DATABASES["contract_postgres"] = pg
     from django.db import connections

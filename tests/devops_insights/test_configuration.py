@@ -28,6 +28,7 @@ PROD_KEY = "k3J9-vQ2m_8xZp4LwR7tYb1NcF6hD0sGaE5uIoPjKlMnBvCxZq9"
         ("LOG_FORMAT", "xml", "expected one of text, json"),
         ("DATABASE_POOL_MAX_SIZE", "many", "expected a whole number"),
         ("DATABASE_POOL_TIMEOUT", "0", "must be at least 0.1"),
+        ("DATABASE_PREPARED_STATEMENTS", "sometimes", "expected true or false"),
         ("WEB_MAX_CONCURRENT_REQUESTS", "-1", "must be at least 0"),
         ("WEB_MAX_CONCURRENT_REQUESTS", "many", "expected a whole number"),
         ("WEB_QUEUE_TIMEOUT", "0", "must be at least 0.1"),
@@ -152,6 +153,17 @@ def test_it_bounds_postgresql_connections_with_a_pool(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     # Django refuses persistent connections with a pool: closing a connection is what returns it.
     assert result.stdout.split() == ["0", "1", "7", "3.5", "True"]
+
+
+@pytest.mark.parametrize(("value", "threshold"), [(None, "5"), ("true", "5"), ("false", "None")])
+def test_it_prepares_the_bound_statements_unless_told_not_to(tmp_path: Path, value: str | None, threshold: str) -> None:
+    env = {"DATABASE_URL": "postgres://app:pw@db.internal:5432/insights"}
+    if value is not None:
+        env["DATABASE_PREPARED_STATEMENTS"] = value
+    code = "from django.conf import settings as s; print(s.DATABASES['default']['OPTIONS']['prepare_threshold'])"
+    result = run_manage("shell", "--no-imports", "-c", code, env=env, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [threshold]
 
 
 def test_it_keeps_persistent_connections_when_the_pool_is_off(tmp_path: Path) -> None:
