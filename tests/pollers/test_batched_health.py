@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.db import connection
@@ -195,3 +196,37 @@ def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
     assert stored == [("SELECT", '"metrics_latest"'), *writes], [sql[:80] for sql in statements(queries)]
     locked_read = next(sql for sql in statements(queries) if STORE_STATEMENT.match(sql))
     assert "payload" in locked_read.split(" FROM ")[0]  # the old document comes with the lock, for the diff
+
+
+def test_it_writes_each_sources_own_routine_fields_in_one_statement() -> None:
+    sources = [make_source(f"h{i}") for i in range(4)]
+    untouched = make_source("h-untouched")
+    batch = HealthBatch(max_rows=1000, max_age=3600)
+    t0 = datetime(2026, 12, 5, 23, 0, tzinfo=UTC)
+    expected = {}
+    for i, source in enumerate(sources):
+        fields = {
+            "last_polled_at": t0 + timedelta(seconds=i),
+            "last_latency_ms": None if i == 2 else 10.5 * (i + 1),
+            "last_status_code": None if i == 2 else 200 + i,
+            "last_success_at": None if i == 3 else t0 + timedelta(seconds=i),
+        }
+        batch.add(source.pk, fields)
+        expected[source.pk] = fields
+    sent: list[tuple[str, bool]] = []
+
+    def watch(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append((sql, many))
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(watch):
+        assert batch.flush() == 4
+    writes = [(sql, many) for sql, many in sent if sql.startswith("UPDATE")]
+    # PostgreSQL: one statement for all the rows (unpacked from arrays), not one execution per row.
+    assert len(writes) == 1
+    assert writes[0][1] is (connection.vendor != "postgresql")
+    for source in sources:
+        row = Source.objects.get(pk=source.pk)
+        assert {name: getattr(row, name) for name in expected[source.pk]} == expected[source.pk]
+    assert Source.objects.get(pk=untouched.pk).last_polled_at is None
+    assert batch.flush() == 0  # nothing pending any more
