@@ -12,12 +12,17 @@
 5. A cycle (SQLite) where 10% of sources answer a 1 GiB gzip bomb (no Content-Length): the poller's peak
    resident memory against the same cycle without bombs, and the p95 scheduling drift of the
    healthy sources in the --loop scheduler meanwhile.
+6. PostgreSQL only: the same cycles polled by two poller processes on this host, each with half of the
+   sources at half the concurrency (as two pollers share sources through leases), beside two floors (one
+   process at the full concurrency, and two processes at half of it each, as the pollers) and against
+   one poller process at concurrency 1: what a second core adds, where one process's threads share one
+   interpreter.
 
 The simulator runs in its own process so it does not share this one's GIL; its documents are stable
 for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
 --concurrency, --drift-seconds, --memory-polls, --repeats (cycles per row of the cycle section, whose median is
 reported; 3 by default), --database (sqlite, postgres or both), --sections (a
-comma-separated subset of cycle, drift, memory, gzip, bombs: the rows to measure, all by default), --profile
+comma-separated subset of cycle, drift, memory, gzip, bombs, processes: the rows to measure, all by default), --profile
 (print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
 """
@@ -25,6 +30,7 @@ Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import statistics
 import subprocess
@@ -39,7 +45,8 @@ from typing import Any
 
 from _setup import as_deployed, simulator, temporary_postgres
 
-SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs")
+SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs", "processes")
+PROCESSES = 2
 
 
 def setup_environment(var_dir: str) -> None:
@@ -76,7 +83,10 @@ def main() -> int:
     )
     parser.add_argument("--repeats", type=int, default=3, help="cycles per row of the cycle section (median)")
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--shard", help=argparse.SUPPRESS)  # "i/k": a child of the processes section
     args = parser.parse_args()
+    if args.shard:
+        return shard_child(args)
     args.sections = {name.strip() for name in args.sections.split(",") if name.strip()}
     if not args.sections <= set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(args.sections - set(SECTIONS)))}")
@@ -220,6 +230,7 @@ def run(args: argparse.Namespace, port: int) -> int:
                 int(os.environ.get("BENCH_PROFILE_LINES", "25"))
             )
         return 0
+    one_process: dict[tuple[int, str], float] = {}
     for workers in (1, concurrency) if "cycle" in args.sections else ():
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
             # Each row is the median of --repeats cycles, the poller's and the floor's in alternation: one
@@ -230,6 +241,7 @@ def run(args: argparse.Namespace, port: int) -> int:
                 tooks.append(poller_cycle(poller, workers))
                 floors.append(bare_cycle(workers))
             took, floor = statistics.median(tooks), statistics.median(floors)
+            one_process[(workers, title)] = took
             rows.append(
                 (
                     f"{vendor}: cycle of {n} {title} sources, concurrency {workers}",
@@ -239,6 +251,8 @@ def run(args: argparse.Namespace, port: int) -> int:
                 )
             )
     if vendor != "sqlite":
+        if "processes" in args.sections:
+            rows.extend(processes_rows(args, base, bare_cycle, one_process))
         print_rows(rows)
         return 0
 
@@ -421,6 +435,140 @@ def run(args: argparse.Namespace, port: int) -> int:
     print_rows(rows)
     if stormy:
         print(f"\nmedian start drift with hanging sources: {statistics.median(stormy) * 1000:.1f} ms")
+    return 0
+
+
+def processes_rows(
+    args: argparse.Namespace, base: str, bare_cycle: Callable[[int], float], one_process: dict[tuple[int, str], float]
+) -> list[tuple[str, str, str, str]]:
+    """Section 6: PROCESSES poller processes, each polling its share of the sources at its share of the
+    concurrency, started together; the cycle is over when the last one is done."""
+    n, workers = args.sources, max(1, args.concurrency // PROCESSES)
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, f"--sources={n}", f"--concurrency={workers}", f"--shard={i}/{PROCESSES}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(PROCESSES)
+    ]
+
+    def ask(line: str) -> list[str]:
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.write(line + "\n")
+            child.stdin.flush()
+        answers = []
+        for child in children:
+            assert child.stdout is not None
+            answer = child.stdout.readline().strip()
+            if not answer.startswith("done"):
+                raise SystemExit(f"a poller process of the processes section failed: {answer or child.wait()}")
+            answers.append(answer)
+        return answers
+
+    # The floor gets the same second core: PROCESSES processes of bare requests, each with its share of the
+    # URLs at its share of the concurrency (spawned, not forked: this process holds pool threads).
+    floor_pool = multiprocessing.get_context("spawn").Pool(PROCESSES)
+
+    def split_floor(urls: list[str]) -> float:
+        shares = [(urls[i::PROCESSES], workers) for i in range(PROCESSES)]
+        started = time.perf_counter()
+        floor_pool.starmap(bare_urls_cycle, shares)
+        return time.perf_counter() - started
+
+    rows = []
+    try:
+        split_floor([f"{base}/region-{i:04d}?stats=1" for i in range(n)])  # warm up: spawned, imported, connected
+        ask("warm")  # connections, imports, and each child's first records of the current documents
+        for title in ("unchanged", "changed"):
+            tooks, floors, split_floors = [], [], []
+            for repeat in range(args.repeats):
+                tag = f"p{repeat}" if title == "changed" else "-"
+                started = time.perf_counter()
+                ask(f"cycle {tag}")
+                tooks.append(time.perf_counter() - started)
+                urls = [f"{base}/region-{i:04d}" + (f"-{tag}" if tag != "-" else "") + "?stats=1" for i in range(n)]
+                floors.append(bare_urls_cycle(urls, args.concurrency))
+                split_floors.append(split_floor(urls))
+            took, floor, split = statistics.median(tooks), statistics.median(floors), statistics.median(split_floors)
+            single = one_process.get((1, title))
+            versus = f"; {single / took:.2f}x faster than 1 process at concurrency 1" if single else ""
+            rows.append(
+                (
+                    f"postgresql: cycle of {n} {title} sources, {PROCESSES} processes x concurrency {workers}",
+                    f"{took:.2f} s ({n / took:.0f} polls/s)",
+                    f"{floor:.2f} s in 1 process x {args.concurrency}, {split:.2f} s in {PROCESSES} x {workers}",
+                    f"{took / floor:.2f}x, {took / split:.2f}x{versus}",
+                )
+            )
+    finally:
+        floor_pool.terminate()
+        for child in children:
+            assert child.stdin is not None
+            child.stdin.close()  # the end of its commands: the child returns
+            try:
+                child.wait(30)
+            except subprocess.TimeoutExpired:
+                child.kill()
+    return rows
+
+
+def bare_urls_cycle(urls: list[str], workers: int) -> float:
+    """The floor of the processes section: bare ``requests`` + ``json`` over ``urls`` at ``workers``."""
+    import requests
+
+    local = threading.local()
+
+    def fetch(url: str) -> None:
+        session = getattr(local, "session", None)
+        if session is None:
+            session = local.session = requests.Session()
+        session.get(url, timeout=(3, 5)).json()
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(workers) as executor:
+        list(executor.map(fetch, urls))
+    return time.perf_counter() - started
+
+
+def shard_child(args: argparse.Namespace) -> int:
+    """A poller process of section 6: its share of the sources (every k-th by slug), polled as the poll
+    command polls them, one cycle per line on stdin ("warm", or "cycle <tag>": "-" for the sources' own
+    URLs, else a new region name each), answering "done" after each; it returns at the end of stdin."""
+    import django
+
+    django.setup()
+    from django.db import close_old_connections
+
+    from pollers.circuit import CircuitPolicy
+    from pollers.engine import Poller
+    from pollers.fetch import Fetcher
+    from pollers.health_batch import HealthBatch
+    from pollers.models import Source
+
+    index, count = (int(part) for part in args.shard.split("/"))
+    mine = [s for i, s in enumerate(Source.objects.order_by("slug")) if i % count == index]
+    original = {s.pk: s.url for s in mine}
+    poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings(), health_batch=HealthBatch())
+
+    def one(source: Any) -> Any:
+        try:
+            return poller.poll(source)
+        finally:
+            close_old_connections()
+
+    for line in sys.stdin:
+        _command, _, tag = line.strip().partition(" ")
+        for source in mine:
+            url = original[source.pk]
+            source.url = url if tag in ("", "-") else url.replace("?", f"-{tag}?", 1)
+        with ThreadPoolExecutor(args.concurrency) as executor:
+            outcomes = list(executor.map(one, mine))
+        poller.flush_health()
+        failed = [o for o in outcomes if not o.ok]
+        print(f"failed {len(failed)}" if failed else "done", flush=True)
     return 0
 
 
