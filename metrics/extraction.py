@@ -362,10 +362,10 @@ def _same_tree(a: Any, b: Any) -> bool:
 def _diff(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
     # The hot loop of a changed poll: one call per differing container, its children compared in line, so a
     # leaf costs a comparison and, when it changed, one FieldChange (no call, no path built when equal).
+    if old is new or _same_tree(old, new):
+        return  # most of a document is unchanged between two polls: no walk through it
     prefix = f"{path}." if path else ""
     if isinstance(old, dict):
-        if old is new or _same_tree(old, new):
-            return  # most of a document is unchanged between two polls: no walk through it
         for key in sorted(old.keys() | new.keys()):
             if key not in new:
                 out.append(FieldChange(path=f"{prefix}{key}", old=old[key], new=None, kind="removed"))
@@ -373,8 +373,6 @@ def _diff(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
                 out.append(FieldChange(path=f"{prefix}{key}", old=None, new=new[key], kind="added"))
             else:
                 _diff_child(old[key], new[key], f"{prefix}{key}", out)
-        return
-    if old is new or _same_tree(old, new):
         return
     shared = min(len(old), len(new))
     for index in range(shared):
