@@ -123,7 +123,6 @@ def run(args: argparse.Namespace, port: int) -> int:
 
     django.setup()
     import psutil
-    import requests
     from django.core.management import call_command
     from django.db import close_old_connections, connection
 
@@ -164,19 +163,7 @@ def run(args: argparse.Namespace, port: int) -> int:
 
     # --- 1. one full cycle ----------------------------------------------------------------------
     def bare_cycle(workers: int) -> float:
-        local = threading.local()
-
-        def fetch(url: str) -> None:
-            session = getattr(local, "session", None)
-            if session is None:
-                session = local.session = requests.Session()
-            response = session.get(url, timeout=(3, 5))
-            response.json()
-
-        started = time.perf_counter()
-        with ThreadPoolExecutor(workers) as executor:
-            list(executor.map(fetch, urls))
-        return time.perf_counter() - started
+        return bare_urls_cycle(urls, workers)
 
     def poller_cycle(poller: Poller, workers: int) -> float:
         def one(source: Source) -> Any:
@@ -201,7 +188,7 @@ def run(args: argparse.Namespace, port: int) -> int:
         nonlocal cycles
         cycles += 1
         for i, source in enumerate(sources):
-            source.url = f"{base}/region-{i:04d}-c{cycles}?stats=1"
+            source.url = tagged(f"{base}/region-{i:04d}?stats=1", f"c{cycles}")
         urls[:] = [s.url for s in sources]
 
     rss_start = process.memory_info().rss
@@ -252,7 +239,7 @@ def run(args: argparse.Namespace, port: int) -> int:
             )
     if vendor != "sqlite":
         if "processes" in args.sections:
-            rows.extend(processes_rows(args, base, bare_cycle, one_process))
+            rows.extend(processes_rows(args, base, one_process))
         print_rows(rows)
         return 0
 
@@ -439,7 +426,7 @@ def run(args: argparse.Namespace, port: int) -> int:
 
 
 def processes_rows(
-    args: argparse.Namespace, base: str, bare_cycle: Callable[[int], float], one_process: dict[tuple[int, str], float]
+    args: argparse.Namespace, base: str, one_process: dict[tuple[int, str], float]
 ) -> list[tuple[str, str, str, str]]:
     """Section 6: PROCESSES poller processes, each polling its share of the sources at its share of the
     concurrency, started together; the cycle is over when the last one is done."""
@@ -454,19 +441,16 @@ def processes_rows(
         for i in range(PROCESSES)
     ]
 
-    def ask(line: str) -> list[str]:
+    def ask(line: str) -> None:
         for child in children:
             assert child.stdin is not None
             child.stdin.write(line + "\n")
             child.stdin.flush()
-        answers = []
         for child in children:
             assert child.stdout is not None
             answer = child.stdout.readline().strip()
-            if not answer.startswith("done"):
+            if answer != "done":
                 raise SystemExit(f"a poller process of the processes section failed: {answer or child.wait()}")
-            answers.append(answer)
-        return answers
 
     # The floor gets the same second core: PROCESSES processes of bare requests, each with its share of the
     # URLs at its share of the concurrency (spawned, not forked: this process holds pool threads).
@@ -489,7 +473,7 @@ def processes_rows(
                 started = time.perf_counter()
                 ask(f"cycle {tag}")
                 tooks.append(time.perf_counter() - started)
-                urls = [f"{base}/region-{i:04d}" + (f"-{tag}" if tag != "-" else "") + "?stats=1" for i in range(n)]
+                urls = [tagged(f"{base}/region-{i:04d}?stats=1", tag) for i in range(n)]
                 floors.append(bare_urls_cycle(urls, args.concurrency))
                 split_floors.append(split_floor(urls))
             took, floor, split = statistics.median(tooks), statistics.median(floors), statistics.median(split_floors)
@@ -515,8 +499,13 @@ def processes_rows(
     return rows
 
 
+def tagged(url: str, tag: str) -> str:
+    """A simulator source URL at the region name with ``-<tag>`` added (a new document); "" or "-" keep it."""
+    return url if tag in ("", "-") else url.replace("?", f"-{tag}?", 1)
+
+
 def bare_urls_cycle(urls: list[str], workers: int) -> float:
-    """The floor of the processes section: bare ``requests`` + ``json`` over ``urls`` at ``workers``."""
+    """The floor: bare ``requests`` + ``json`` over ``urls`` at ``workers`` threads, one session per thread."""
     import requests
 
     local = threading.local()
@@ -562,8 +551,7 @@ def shard_child(args: argparse.Namespace) -> int:
     for line in sys.stdin:
         _command, _, tag = line.strip().partition(" ")
         for source in mine:
-            url = original[source.pk]
-            source.url = url if tag in ("", "-") else url.replace("?", f"-{tag}?", 1)
+            source.url = tagged(original[source.pk], tag)
         with ThreadPoolExecutor(args.concurrency) as executor:
             outcomes = list(executor.map(one, mine))
         poller.flush_health()
