@@ -221,8 +221,10 @@ def stop(proc: subprocess.Popen[Any], sig: int = signal.SIGTERM, timeout: float 
 
 
 @contextmanager
-def simulator(env: dict[str, str], window: float = 3600) -> Iterator[int]:
-    """The upstream simulator in its own process (not this one's GIL); its port. Documents change every ``window`` s."""
+def simulator(env: dict[str, str], window: float = 3600, cpus: set[int] | None = None) -> Iterator[int]:
+    """The upstream simulator in its own process (not this one's GIL); its port. Documents change every ``window`` s.
+
+    ``cpus``: the CPUs it may run on (its own affinity, set before it starts; none given, the caller's)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "simulate_upstream", "--port", str(port), "--window", str(window)],
@@ -230,6 +232,8 @@ def simulator(env: dict[str, str], window: float = 3600) -> Iterator[int]:
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        # Set in the child before it runs anything, so every thread it starts inherits it.
+        preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None,
     )
     try:
         if not wait_for_port("127.0.0.1", port, timeout=30, proc=proc):

@@ -17,12 +17,20 @@
    process at the full concurrency, and two processes at half of it each, as the pollers) and against
    one poller process at concurrency 1: what a second core adds, where one process's threads share one
    interpreter.
+7. own-core: section 1's cycles again in a child process pinned to the first CPU, the simulator pinned to
+   the others (PostgreSQL's server is left to the OS), as when the poller has a core of its own and its
+   upstreams and database are elsewhere. On a small host the other sections share every core between the
+   poller, the simulator and the database, so the threads of a CPU-bound poller at concurrency 16 compete
+   with what they wait for. The floor runs pinned the same way, in the same process. Needs two CPUs.
+
+Each cycle section also prints how much faster concurrency N polled than concurrency 1.
 
 The simulator runs in its own process so it does not share this one's GIL; its documents are stable
 for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
 --concurrency, --drift-seconds, --memory-polls, --repeats (cycles per row of the cycle section, whose median is
 reported; 3 by default), --database (sqlite, postgres or both), --sections (a
-comma-separated subset of cycle, drift, memory, gzip, bombs, processes: the rows to measure, all by default), --profile
+comma-separated subset of cycle, drift, memory, gzip, bombs, processes, own-core: the rows to measure, all by
+default), --profile
 (print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
 """
@@ -45,7 +53,7 @@ from typing import Any
 
 from _setup import as_deployed, simulator, temporary_postgres
 
-SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs", "processes")
+SECTIONS = ("cycle", "drift", "memory", "gzip", "bombs", "processes", "own-core")
 PROCESSES = 2
 
 
@@ -84,9 +92,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="cycles per row of the cycle section (median)")
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--shard", help=argparse.SUPPRESS)  # "i/k": a child of the processes section
+    parser.add_argument("--pinned", action="store_true", help=argparse.SUPPRESS)  # the own-core section's child
     args = parser.parse_args()
     if args.shard:
         return shard_child(args)
+    args.simulator_cpus = None
+    if args.pinned:
+        # Before any thread starts: threads take the affinity of the thread that starts them.
+        cpus = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cpus[:1])
+        args.simulator_cpus = set(cpus[1:])
     args.sections = {name.strip() for name in args.sections.split(",") if name.strip()}
     if not args.sections <= set(SECTIONS):
         parser.error(f"unknown section(s): {', '.join(sorted(args.sections - set(SECTIONS)))}")
@@ -98,6 +113,11 @@ def main() -> int:
             status |= subprocess.run([sys.executable, __file__, *argv, f"--database={database}"]).returncode
         return status
 
+    if "own-core" in args.sections and not args.pinned:
+        status = own_core(args)
+        args.sections.discard("own-core")
+        if not args.sections:
+            return status
     var_dir = tempfile.mkdtemp(prefix="bench-poll-")
     setup_environment(var_dir)
     if args.database == "postgres":
@@ -113,8 +133,25 @@ def main() -> int:
     return with_simulator(args)
 
 
+def own_core(args: argparse.Namespace) -> int:
+    """Section 7: the cycle rows from a child pinned to one CPU, the simulator on the others."""
+    if len(os.sched_getaffinity(0)) < 2:
+        print("\nown-core: skipped, this process may run on one CPU only", flush=True)
+        return 0
+    argv = [
+        f"--database={args.database}",
+        f"--sources={args.sources}",
+        f"--concurrency={args.concurrency}",
+        f"--repeats={args.repeats}",
+        "--sections=cycle",
+        "--pinned",
+    ]
+    print(f"\nown-core ({args.database}): the poller and its floor on CPU 0, the simulator on the others", flush=True)
+    return subprocess.run([sys.executable, __file__, *argv]).returncode
+
+
 def with_simulator(args: argparse.Namespace) -> int:
-    with simulator(dict(os.environ)) as port:
+    with simulator(dict(os.environ), cpus=args.simulator_cpus) as port:
         return run(args, port)
 
 
@@ -218,6 +255,7 @@ def run(args: argparse.Namespace, port: int) -> int:
             )
         return 0
     one_process: dict[tuple[int, str], float] = {}
+    label = f"{vendor}, own core" if args.pinned else vendor
     for workers in (1, concurrency) if "cycle" in args.sections else ():
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
             # Each row is the median of --repeats cycles, the poller's and the floor's in alternation: one
@@ -231,12 +269,13 @@ def run(args: argparse.Namespace, port: int) -> int:
             one_process[(workers, title)] = took
             rows.append(
                 (
-                    f"{vendor}: cycle of {n} {title} sources, concurrency {workers}",
+                    f"{label}: cycle of {n} {title} sources, concurrency {workers}",
                     f"{took:.2f} s ({n / took:.0f} polls/s)",
                     f"{floor:.2f} s ({n / floor:.0f} req/s)",
                     f"{took / floor:.2f}x",
                 )
             )
+    rows.extend(speedup_rows(label, one_process, concurrency))
     if vendor != "sqlite":
         if "processes" in args.sections:
             rows.extend(processes_rows(args, base, one_process))
@@ -558,6 +597,25 @@ def shard_child(args: argparse.Namespace) -> int:
         failed = [o for o in outcomes if not o.ok]
         print(f"failed {len(failed)}" if failed else "done", flush=True)
     return 0
+
+
+def speedup_rows(
+    label: str, one_process: dict[tuple[int, str], float], concurrency: int
+) -> list[tuple[str, str, str, str]]:
+    """How much faster the cycles polled at ``concurrency`` than at 1 (the poller against itself, no floor)."""
+    rows = []
+    for title in ("unchanged", "changed"):
+        one, many = one_process.get((1, title)), one_process.get((concurrency, title))
+        if one and many and concurrency != 1:
+            rows.append(
+                (
+                    f"{label}: {title} cycle, concurrency {concurrency} against concurrency 1",
+                    f"{many:.2f} s",
+                    f"{one:.2f} s at concurrency 1",
+                    f"{one / many:.2f}x faster",
+                )
+            )
+    return rows
 
 
 def print_rows(rows: list[tuple[str, str, str, str]]) -> None:
