@@ -609,10 +609,10 @@ def speedup_rows(
         if one and many and concurrency != 1:
             rows.append(
                 (
-                    f"{label}: {title} cycle, concurrency {concurrency} against concurrency 1",
+                    f"{label}: {title} cycle, speed-up of concurrency {concurrency} over concurrency 1",
                     f"{many:.2f} s",
                     f"{one:.2f} s at concurrency 1",
-                    f"{one / many:.2f}x faster",
+                    f"{one / many:.2f}x",
                 )
             )
     return rows
