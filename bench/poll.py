@@ -27,11 +27,11 @@ Each cycle section also prints how much faster concurrency N polled than concurr
 
 The simulator runs in its own process so it does not share this one's GIL; its documents are stable
 for an hour, and a changed cycle polls every source at a new region name. Options: --sources,
---concurrency, --drift-seconds, --memory-polls, --repeats (cycles per row of the cycle section, whose median is
-reported; 3 by default), --database (sqlite, postgres or both), --sections (a
-comma-separated subset of cycle, drift, memory, gzip, bombs, processes, own-core: the rows to measure, all by
-default), --profile
-(print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead of the rows).
+--concurrency, --drift-seconds, --memory-polls, --repeats (cycles per row of the cycle section, whose
+median is reported; 3 by default), --database (sqlite, postgres or both), --sections (a comma-separated
+subset of cycle, drift, memory, gzip, bombs, processes, own-core: the rows to measure, all by default),
+--profile (print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead
+of the rows).
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
 """
 
