@@ -19,6 +19,7 @@ from accounts.teams import Action, role_in, teams_of
 SESSION_KEY = "current_team_id"
 _CACHE_ATTR = "_current_team"
 _ROLE_ATTR = "_current_team_role"
+_TEAMS_ATTR = "_readable_teams"
 
 
 def current_team(request: HttpRequest) -> Team | None:
@@ -29,19 +30,35 @@ def current_team(request: HttpRequest) -> Team | None:
     team: Team | None = None
     user = request.user
     if user.is_authenticated and user.is_active:
-        # The user's role comes with the team in the same statement: every page needs both.
-        mine = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
-        readable = teams_of(user, Action.READ).annotate(my_role=Subquery(mine))
+        teams = readable_teams(request)
         wanted = request.session.get(SESSION_KEY)
         if isinstance(wanted, int):
-            team = readable.filter(pk=wanted).first()
+            team = next((t for t in teams if t.pk == wanted), None)
         if team is None:
             # A superuser reads every team; start in one they belong to, if any.
-            team = readable.filter(my_role__isnull=False).first() or readable.first()
+            team = next((t for t in teams if t.my_role is not None), teams[0] if teams else None)  # type: ignore[attr-defined]
         if team is not None:
             setattr(request, _ROLE_ATTR, Role.ADMIN if user.is_superuser else team.my_role)  # type: ignore[attr-defined]
     setattr(request, _CACHE_ATTR, team)
     return team
+
+
+def readable_teams(request: HttpRequest) -> list[Team]:
+    """Every team the user may read, by name, each with the user's role as ``my_role`` (cached on the request).
+
+    One statement serves both the current team and the navigation's switcher, which lists them all on
+    every page anyway.
+    """
+    if not hasattr(request, _TEAMS_ATTR):
+        teams: list[Team] = []
+        user = request.user
+        if user.is_authenticated and user.is_active:
+            # The user's role comes with each team in the same statement: every page needs both.
+            mine = Membership.objects.filter(team=OuterRef("pk"), user=user).values("role")[:1]
+            teams = list(teams_of(user, Action.READ).annotate(my_role=Subquery(mine)))
+        setattr(request, _TEAMS_ATTR, teams)
+    found: list[Team] = getattr(request, _TEAMS_ATTR)
+    return found
 
 
 def current_role(request: HttpRequest) -> str | None:
@@ -69,5 +86,5 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
         return {}
     return {
         "current_team": current_team(request),
-        "switchable_teams": lambda: list(teams_of(request.user, Action.READ)),
+        "switchable_teams": lambda: readable_teams(request),
     }

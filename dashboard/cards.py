@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from alerts.models import RuleState, Silence
 from dashboard import status as st
@@ -46,7 +47,9 @@ class Card:
     down_text: str = ""  # "down since 19:30 (8 min)" when the numbers are the last known ones
     hidden: bool = False  # filtered out: rendered anyway so live updates can bring it back
     firing_alerts: int = 0  # alert rules firing for this source (alerts/)
-    silenced: bool = False  # an active silence covers the source: its alerts notify nobody
+    # An active silence covers the source (its alerts notify nobody); build_cards reads it for the cards
+    # with firing alerts only, the only ones that show it.
+    silenced: bool = False
 
     @property
     def slug(self) -> str:
@@ -153,21 +156,37 @@ def build_cards(
     now: datetime,
     firing: Mapping[int, int] | None = None,
 ) -> list[Card]:
+    firing = firing or {}
+    # A card shows "silenced" beside its firing alerts only, so silences are read only when some fire:
+    # the usual overview, with nothing firing, skips the statement.
+    alerting = [source for source in sources if firing.get(source.pk)]
+    silenced = Silence.objects.covered_slugs(now, teams={source.team_id for source in alerting}) if alerting else set()
     cards = []
-    silenced = Silence.objects.covered_slugs(now, teams={source.team_id for source in sources})
     for source in sources:
         card = build_card(source, snapshots.get(source.slug), now)
-        card.firing_alerts = (firing or {}).get(source.pk, 0)
+        card.firing_alerts = firing.get(source.pk, 0)
         card.silenced = source.slug in silenced
         cards.append(card)
     return cards
 
 
+def with_firing_alert_counts(sources: QuerySet[Source]) -> QuerySet[Source]:
+    """``sources`` each annotated with ``firing_alert_count``, the alert rules firing for it, read in the
+    same statement as the sources (a page's cards cost one statement, not one more for their alerts)."""
+    firing = (
+        RuleState.objects.firing()
+        .filter(source=OuterRef("pk"))
+        .order_by()
+        .values("source")
+        .annotate(n=Count("id"))
+        .values("n")
+    )
+    return sources.annotate(firing_alert_count=Coalesce(Subquery(firing), 0))
+
+
 def firing_alert_counts(sources: Sequence[Source]) -> dict[int, int]:
-    """Source pk -> number of alert rules firing for it, for ``sources`` (a team's cards) in one query."""
-    firing = RuleState.objects.firing().filter(source_id__in=[source.pk for source in sources])
-    rows = firing.values("source_id").annotate(n=Count("id")).values_list("source_id", "n")
-    return {source_id: n for source_id, n in rows}
+    """Source pk -> alert rules firing for it, from sources read through ``with_firing_alert_counts``."""
+    return {source.pk: source.firing_alert_count for source in sources}  # type: ignore[attr-defined]
 
 
 def sort_cards(cards: list[Card], by: str) -> list[Card]:

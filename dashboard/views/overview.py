@@ -17,7 +17,14 @@ from django.views.decorators.http import require_GET
 
 from dashboard import status as st
 from dashboard.access import in_current_team, json_login_required
-from dashboard.cards import apply_filters, build_cards, firing_alert_counts, group_cards, sort_cards
+from dashboard.cards import (
+    apply_filters,
+    build_cards,
+    firing_alert_counts,
+    group_cards,
+    sort_cards,
+    with_firing_alert_counts,
+)
 from metrics.stores import get_store
 from metrics.stores.base import Snapshot, StoreError
 from pollers import health
@@ -53,7 +60,7 @@ def overview(request: HttpRequest) -> HttpResponse:
     statuses = {s for s in request.GET.getlist("status") if s in st.STATUSES}
     tag = request.GET.get("tag", "").strip()
 
-    sources = list(in_current_team(request, Source.objects.enabled()))
+    sources = list(with_firing_alert_counts(in_current_team(request, Source.objects.enabled())))
     snapshots, store_ok = _latest_of(sources)
     now = timezone.now()
     cards = build_cards(sources, snapshots, now, firing_alert_counts(sources))
@@ -98,7 +105,7 @@ def cards_json(request: HttpRequest) -> JsonResponse:
     """Fresh card markup for some or all sources (one store read), for live updates in place."""
     wanted = request.GET.getlist("source")[:MAX_CARDS_PER_REQUEST]
     team_sources = in_current_team(request, Source.objects.enabled())
-    sources = list(team_sources.filter(slug__in=wanted) if wanted else team_sources)
+    sources = list(with_firing_alert_counts(team_sources.filter(slug__in=wanted) if wanted else team_sources))
     snapshots, store_ok = _latest_of(sources)
     if not store_ok:
         return JsonResponse({"error": "metric store unavailable"}, status=503)

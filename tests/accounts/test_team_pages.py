@@ -169,6 +169,24 @@ def test_it_switches_the_current_team_from_the_navigation(client: Client, blue: 
     assert "red-api" in client.get("/").content.decode()
 
 
+def test_it_reads_the_current_team_and_the_switcher_in_one_statement(client: Client, blue: Team) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    red = make_team("red")
+    signed_in(client, "ada", blue)
+    add_member(Membership.objects.get().user, red, Role.VIEWER)
+    client.post("/teams/switch/", {"team": red.pk})
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get("/").content.decode()
+    switcher = re.search(r'<select name="team".*?</select>', page, re.S)
+    assert switcher
+    assert re.search(rf'value="{red.pk}" selected>Red<', switcher.group(0))
+    assert f'value="{blue.pk}">Blue<' in switcher.group(0)
+    team_reads = [q["sql"] for q in queries.captured_queries if 'FROM "accounts_team"' in q["sql"]]
+    assert len(team_reads) == 1, team_reads
+
+
 def test_it_needs_no_choice_with_one_team(client: Client, blue: Team) -> None:
     signed_in(client, "ada", blue)
     page = client.get("/").content.decode()

@@ -61,6 +61,30 @@ def test_it_counts_firing_alerts_on_cards_in_one_query(user_client: Client) -> N
         html = user_client.get("/").content.decode()
     assert "1 alert firing" in card_html(html, "a3")
     assert len(more.captured_queries) == len(few.captured_queries)
+    # The counts come with the sources, in their statement.
+    reads = [q["sql"] for q in more.captured_queries if "alerts_rulestate" in q["sql"]]
+    assert len(reads) == 1
+    assert reads[0].startswith('SELECT "pollers_source"')
+
+
+def test_it_reads_silences_for_the_overview_only_while_an_alert_fires(user_client: Client) -> None:
+    from alerts.models import Silence
+
+    now = timezone.now()
+    source = make_source("hot")
+    record(source, payload(), now)
+    Silence.objects.create(source=source, ends_at=now + timedelta(hours=1), reason="maintenance")
+    with CaptureQueriesContext(connection) as calm:
+        html = user_client.get("/").content.decode()
+    assert "data-silenced" not in card_html(html, "hot")
+    assert not [q for q in calm.captured_queries if "alerts_silence" in q["sql"]]
+
+    firing(source, "CPU above 90")
+    with CaptureQueriesContext(connection) as hot:
+        html = user_client.get("/").content.decode()
+    assert "1 alert firing" in card_html(html, "hot")
+    assert "data-silenced" in card_html(html, "hot")
+    assert [q for q in hot.captured_queries if "alerts_silence" in q["sql"]]
 
 
 def test_it_lists_active_alerts_and_recent_events_on_the_source(user_client: Client) -> None:
