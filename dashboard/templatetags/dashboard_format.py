@@ -88,3 +88,11 @@ def diff_view(diff: Any) -> Any:
     from dashboard.changes import diff_view as view
 
     return view(list(diff or []))
+
+
+@register.filter
+def diff_rows(changes: Any) -> Any:
+    """A change's field rows as HTML (dashboard/diff_html.py)."""
+    from dashboard.diff_html import field_rows
+
+    return field_rows(changes or [])

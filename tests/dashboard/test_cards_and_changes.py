@@ -205,3 +205,29 @@ def test_it_serves_the_changes_list_and_the_system_body_as_live_parts(
     assert 'href="/?status=unreachable"' in body["html"]
     reader = logged_in(Client(), "reader")
     assert reader.get("/system/?part=1").status_code == 403
+
+
+def test_it_writes_a_field_row_per_kind_with_every_part_escaped() -> None:
+    from dashboard.diff_html import field_rows
+
+    html = field_rows(
+        [
+            FieldChange('results.<b>"x"', "<script>1</script>", "a&b", "changed"),
+            FieldChange("results.new", None, {"k": "<i>"}, "added"),
+            FieldChange("results.gone", 7, None, "removed"),
+        ]
+    )
+    rows = html.split("\n")
+    assert len(rows) == 3
+    assert rows[0].startswith('<li class="diff-changed" data-path="results.&lt;b&gt;&quot;x&quot;">')
+    assert '<code class="diff-path">results.&lt;b&gt;&quot;x&quot;</code>' in rows[0]
+    assert '<span class="diff-old">&quot;&lt;script&gt;1&lt;/script&gt;&quot;</span>' in rows[0]
+    assert '<span class="diff-new">&quot;a&amp;b&quot;</span>' in rows[0]
+    for raw in ("<script>", "<i>", "<b>"):
+        assert raw not in html
+    assert rows[1].startswith('<li class="diff-added" data-path="results.new">')
+    assert '<span class="diff-new">{&quot;k&quot;:&quot;&lt;i&gt;&quot;}</span>' in rows[1]
+    assert rows[1].endswith('<span class="muted">added</span></li>')
+    assert "diff-old" not in rows[1]
+    assert '<span class="diff-old">7</span> <span class="muted">removed</span>' in rows[2]
+    assert "diff-new" not in rows[2]
