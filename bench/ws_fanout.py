@@ -6,7 +6,7 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 - the floor: a bare ``websockets`` broadcast server fed by Redis pub/sub (bench/_ws_floor_server.py);
 - daphne serving ``ws/metrics/`` with ``RedisChannelLayer`` (REALTIME_CHANNEL_LAYER=redis);
 - daphne serving ``ws/metrics/`` with ``RedisPubSubChannelLayer`` (REALTIME_CHANNEL_LAYER=pubsub);
-- uvicorn (``--ws websockets --ws-per-message-deflate false``) serving the same application on the
+- uvicorn (``--ws websockets-sansio --ws-per-message-deflate false``) serving the same application on the
   pub/sub layer, when installed;
 
 and prints, as multiples of the floor's (issue 15, goal 4): p99 (target <= 2x), server CPU per update
@@ -21,7 +21,7 @@ separate process going through ``realtime.events`` exactly as the poller does.
 Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
 keep the whole bench within a few minutes on two cores; set 60 for the full minute),
 BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn
-with its ``websockets`` implementation, measured when installed, per the issue's "another ASGI server"),
+with its ``websockets-sansio`` implementation, measured when installed, per the issue's "another ASGI server"),
 BENCH_REDIS_URL (default TEST_REDIS_URL or
 redis://127.0.0.1:6379/14; the database is flushed).
 """
@@ -246,19 +246,19 @@ def run_floor(n: int) -> Result:
 SERVER_NAMES = {
     "redis": "daphne + RedisChannelLayer",
     "pubsub": "daphne + RedisPubSubChannelLayer",
-    "uvicorn": "uvicorn (websockets) + RedisPubSub",
+    "uvicorn": "uvicorn websockets-sansio + pubsub",
 }
 
 
 def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
-    """``server``: redis or pubsub (daphne with that channel layer), or uvicorn (its websockets implementation)."""
+    """``server``: redis or pubsub (daphne with that channel layer), or uvicorn (websockets-sansio)."""
     flush_redis()
     port = free_port()
     env = {**env, "REALTIME_CHANNEL_LAYER": "pubsub" if server == "uvicorn" else server}
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
     if server == "uvicorn":
         argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
-        argv += ["--ws", "websockets", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+        argv += ["--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
         # As documented for uvicorn (docs/realtime.md): no per-message compression, like daphne, so
         # that one frame serves every connection (realtime/direct.py).
         argv += ["--ws-per-message-deflate", "false"]

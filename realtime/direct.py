@@ -12,9 +12,10 @@ server's own ``send``. When the server is one it knows, it puts a ``FrameWriter`
 ``DIRECT_WRITER``; the consumer's ``handle_event`` offers each shared text to it and falls back to
 the ordinary ASGI ``send`` whenever it declines:
 
-- uvicorn's ``websockets`` implementation: the frame is written to the transport, unless the
-  connection negotiated per-message compression (its frames differ per connection), is not open,
-  or has more than ``MAX_BUFFERED`` bytes waiting (then the ordinary send applies its flow control);
+- uvicorn's ``websockets-sansio`` implementation (the one documented) and its older, deprecated
+  ``websockets`` one: the frame is written to the transport, unless the connection negotiated
+  per-message compression (its frames differ per connection), is not open, or has more than
+  ``MAX_BUFFERED`` bytes waiting or writing paused (then the ordinary send applies its flow control);
 - daphne: the text goes to the protocol's ``serverSend``, which realtime/transport.py has already
   made write one prepared frame for every connection.
 
@@ -86,6 +87,38 @@ class UvicornWebsocketsWriter(FrameWriter):
         return True
 
 
+class UvicornSansIOWriter(FrameWriter):
+    """uvicorn's ``websockets-sansio`` implementation: the frame goes to the transport the protocol writes to."""
+
+    def __init__(self, protocol: Any) -> None:
+        from websockets.protocol import State
+
+        self.protocol = protocol
+        self.open = State.OPEN
+
+    def write(self, text: str) -> bool:
+        protocol = self.protocol
+        transport = protocol.transport
+        connection = protocol.conn
+        if (
+            not protocol.handshake_complete
+            or protocol.close_sent
+            or protocol.disconnected
+            or connection.state is not self.open
+            or connection.extensions
+            or transport is None
+            or transport.is_closing()
+            # Paused writing: the ordinary send waits for the buffer to drain; a frame written now
+            # would overtake a message waiting there.
+            or not protocol.writable.is_set()
+            or transport.get_write_buffer_size() > MAX_BUFFERED
+        ):
+            return False
+        transport.write(shared_frame.frame_of(text))
+        self.sent_bytes += len(text)
+        return True
+
+
 class DaphneWriter(FrameWriter):
     def __init__(self, server: Any, protocol: Any) -> None:
         self.server = server
@@ -104,8 +137,12 @@ class DaphneWriter(FrameWriter):
 def writer_for(send: Any) -> FrameWriter | None:
     """A writer for the server behind ``send`` (the server's own ASGI send callable), or None."""
     owner = getattr(send, "__self__", None)
-    if owner is not None and type(owner).__module__ == "uvicorn.protocols.websockets.websockets_impl":
-        return UvicornWebsocketsWriter(owner)
+    if owner is not None:
+        module = type(owner).__module__
+        if module == "uvicorn.protocols.websockets.websockets_sansio_impl":
+            return UvicornSansIOWriter(owner)
+        if module == "uvicorn.protocols.websockets.websockets_impl":
+            return UvicornWebsocketsWriter(owner)
     func = getattr(send, "func", None)
     args: tuple[Any, ...] = getattr(send, "args", ())
     server = getattr(func, "__self__", None)

@@ -62,14 +62,15 @@ class Site:
         return result.stdout
 
     def start(self, name: str = "web", server: str = "daphne") -> int:
-        """Start a web process: daphne as production runs it, or uvicorn with its ``websockets`` implementation."""
+        """Start a web process: daphne as production runs it, or uvicorn with its ``websockets-sansio``
+        implementation (per-message compression left on, so a client that offers it gets the ordinary send)."""
         port = services.free_port()
         log = (self.tmp_path / f"{name}.log").open("ab")
         argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "--access-log", os.devnull]
         argv.append("devops_insights.asgi:application")
         if server == "uvicorn":
             argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
-            argv += ["--ws", "websockets", "--no-access-log"]
+            argv += ["--ws", "websockets-sansio", "--no-access-log"]
         proc = subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
         self.processes[name] = proc
         self.ports[name] = port
