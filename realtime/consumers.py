@@ -242,6 +242,17 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             raise ValueError(f"no handler for message type {message['type']}")
         await handler(message)
 
+    async def websocket_disconnect(self, message: dict[str, Any]) -> None:
+        """Channels' handler without its thread hop to ``close_old_connections`` after ``disconnect``.
+
+        The same hop as in ``dispatch``: when many clients drop at once (a network blip, a load
+        balancer's restart), each disconnect queued one on the thread-sensitive worker thread, ahead of
+        the reconnecting handshakes that need that thread. This consumer joins no channel-layer group
+        (the hub keeps its groups, left in ``disconnect``).
+        """
+        await self.disconnect(message["code"])
+        raise StopConsumer()
+
     async def send_json(self, message: dict[str, Any]) -> None:
         await self.send(text_data=dumps(message))
         WEBSOCKET_MESSAGES_SENT.labels(type=message.get("type", "unknown")).inc()

@@ -255,3 +255,24 @@ def test_it_documents_every_close_code() -> None:
     for code in (1009, *(int(c) for c in CloseCode)):
         assert f"| {code} |" in doc, code
     assert json.dumps("message_too_deep") in json.dumps(doc) or "`message_too_deep`" in doc
+
+
+async def test_it_disconnects_without_waiting_for_the_database_thread(client: Client_) -> None:
+    # Many clients dropping at once must not queue one hop each on the one thread-sensitive worker
+    # thread that reconnecting handshakes need (realtime/consumers.py, websocket_disconnect).
+    import asyncio
+    import threading
+
+    from channels.db import database_sync_to_async
+
+    assert (await client.request({"type": "subscribe", "sources": "all"}))["type"] == "snapshot"
+    held = threading.Event()
+    blocker = asyncio.ensure_future(database_sync_to_async(held.wait)())
+    try:
+        await client.communicator.send_input({"type": "websocket.disconnect", "code": 1000})
+        await asyncio.wait_for(asyncio.shield(client.communicator.future), 2)
+        assert client.communicator.future.exception() is None
+        assert not blocker.done()  # the database thread was held the whole time
+    finally:
+        held.set()
+        await blocker
