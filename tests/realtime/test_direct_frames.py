@@ -61,8 +61,9 @@ async def served(request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, Ech
     implementation = request.param
     app = Echo()
     port = free_port()
+    # log_config=None: uvicorn leaves the test run's logging configuration alone.
     config = uvicorn.Config(
-        DirectFrames(app), host="127.0.0.1", port=port, ws=implementation, log_level="warning", lifespan="off"
+        DirectFrames(app), host="127.0.0.1", port=port, ws=implementation, log_config=None, lifespan="off"
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
