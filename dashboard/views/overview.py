@@ -26,7 +26,8 @@ from dashboard.cards import (
     with_firing_alert_counts,
 )
 from metrics.stores import get_store
-from metrics.stores.base import Snapshot, StoreError
+from metrics.stores.arguments import MAX_SERIES_KEYS
+from metrics.stores.base import SeriesBucket, SeriesKey, Snapshot, StoreError
 from pollers import health
 from pollers.models import Source
 
@@ -126,19 +127,29 @@ def cards_json(request: HttpRequest) -> JsonResponse:
 @json_login_required
 @require_GET
 def sparklines_json(request: HttpRequest) -> JsonResponse:
-    """The last hour of CPU load and wait time per source, in one request after the first paint."""
+    """The last hour of CPU load and wait time per source, in one request after the first paint.
+
+    Read with ``series_many``, a round trip per ``MAX_SERIES_KEYS`` series rather than one per source and
+    metric: a team of 200 sources is 2 reads, not 400. Its hour ending now is a range no two requests share,
+    so it goes to the store, uncached.
+    """
     now = timezone.now()
     start = now - SPARKLINE_SPAN
     store = get_store()
-    series: dict[str, dict[str, list[list[float]]]] = {}
-    for slug in in_current_team(request, Source.objects.enabled()).values_list("slug", flat=True):
-        per_source: dict[str, list[list[float]]] = {}
-        for metric in SPARKLINE_METRICS:
-            try:
-                buckets = store.series(slug, metric, start, now, SPARKLINE_BUCKET)
-            except StoreError:
-                log.warning("metric store unavailable for sparklines", exc_info=True)
-                return JsonResponse({"error": "metric store unavailable"}, status=503)
-            per_source[metric] = [[b.start.timestamp(), b.avg] for b in buckets]
-        series[slug] = per_source
+    slugs = list(in_current_team(request, Source.objects.enabled()).values_list("slug", flat=True))
+    keys = [SeriesKey(slug, metric) for slug in slugs for metric in SPARKLINE_METRICS]
+    found: dict[SeriesKey, list[SeriesBucket]] = {}
+    for first in range(0, len(keys), MAX_SERIES_KEYS):
+        try:
+            found.update(store.series_many(keys[first : first + MAX_SERIES_KEYS], start, now, SPARKLINE_BUCKET, "raw"))
+        except StoreError:
+            log.warning("metric store unavailable for sparklines", exc_info=True)
+            return JsonResponse({"error": "metric store unavailable"}, status=503)
+    series = {
+        slug: {
+            metric: [[b.start.timestamp(), b.avg] for b in found.get(SeriesKey(slug, metric), [])]
+            for metric in SPARKLINE_METRICS
+        }
+        for slug in slugs
+    }
     return JsonResponse({"start": start.timestamp(), "end": now.timestamp(), "series": series})

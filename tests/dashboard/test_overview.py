@@ -245,6 +245,25 @@ def test_it_serves_an_hour_of_sparkline_points(user_client: Client) -> None:
     assert all(body["start"] <= p[0] <= body["end"] for p in points)
 
 
+def test_it_reads_every_sparkline_in_one_store_read_per_batch(
+    user_client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = CountingStore(get_store())
+    monkeypatch.setattr(overview_view, "get_store", lambda: spy)
+    now = timezone.now()
+    for n, slug in enumerate(("r1", "r2", "r3")):
+        record(make_source(slug), payload(**{"results.stats.server.cpu_load": 10.0 * (n + 1)}), now)
+    body = user_client.get("/overview/sparklines.json").json()
+    assert spy.calls == ["series_many"]  # 3 sources x 2 metrics, one read
+    assert [body["series"][slug]["cpu_load"][0][1] for slug in ("r1", "r2", "r3")] == [10.0, 20.0, 30.0]
+
+    monkeypatch.setattr(overview_view, "MAX_SERIES_KEYS", 4)  # 6 series: a batch of 4, then of 2
+    spy.calls.clear()
+    again = user_client.get("/overview/sparklines.json").json()
+    assert spy.calls == ["series_many", "series_many"]
+    assert again["series"] == body["series"]
+
+
 def test_it_says_so_when_there_are_no_sources(user_client: Client) -> None:
     html = user_client.get("/").content.decode()
     assert "No sources yet" in html
