@@ -25,6 +25,7 @@ from dashboard.cards import (
     sort_cards,
     with_firing_alert_counts,
 )
+from metrics.rollups import tier_for_range
 from metrics.stores import get_store
 from metrics.stores.arguments import MAX_SERIES_KEYS
 from metrics.stores.base import SeriesBucket, SeriesKey, Snapshot, StoreError
@@ -138,10 +139,11 @@ def sparklines_json(request: HttpRequest) -> JsonResponse:
     store = get_store()
     slugs = list(in_current_team(request, Source.objects.enabled()).values_list("slug", flat=True))
     keys = [SeriesKey(slug, metric) for slug in slugs for metric in SPARKLINE_METRICS]
+    tier = tier_for_range(start, now)  # an hour: raw history, as a board's chart of an hour reads
     found: dict[SeriesKey, list[SeriesBucket]] = {}
     for first in range(0, len(keys), MAX_SERIES_KEYS):
         try:
-            found.update(store.series_many(keys[first : first + MAX_SERIES_KEYS], start, now, SPARKLINE_BUCKET, "raw"))
+            found.update(store.series_many(keys[first : first + MAX_SERIES_KEYS], start, now, SPARKLINE_BUCKET, tier))
         except StoreError:
             log.warning("metric store unavailable for sparklines", exc_info=True)
             return JsonResponse({"error": "metric store unavailable"}, status=503)
