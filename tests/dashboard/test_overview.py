@@ -49,6 +49,14 @@ class CountingStore:
         return call
 
 
+@pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> CountingStore:
+    """The overview views' store, counting its reads."""
+    counting = CountingStore(get_store())
+    monkeypatch.setattr(overview_view, "get_store", lambda: counting)
+    return counting
+
+
 def test_it_renders_the_key_numbers_with_units_from_the_latest_snapshot(user_client: Client) -> None:
     source = make_source("us-east", tags=["prod"])
     recorded_at = timezone.now()
@@ -126,10 +134,8 @@ def test_it_says_a_new_source_waits_for_its_first_poll(user_client: Client) -> N
 
 
 def test_it_reads_the_store_once_and_keeps_queries_constant_however_many_sources(
-    user_client: Client, monkeypatch: pytest.MonkeyPatch
+    user_client: Client, spy: CountingStore
 ) -> None:
-    spy = CountingStore(get_store())
-    monkeypatch.setattr(overview_view, "get_store", lambda: spy)
     now = timezone.now()
     for slug in ("r1", "r2", "r3"):
         record(make_source(slug), payload(), now)
@@ -211,14 +217,13 @@ def test_it_passes_page_data_to_scripts_without_inline_code(user_client: Client)
     assert " onclick=" not in html
 
 
-def test_it_serves_fresh_card_markup_for_live_updates(user_client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_serves_fresh_card_markup_for_live_updates(user_client: Client, spy: CountingStore) -> None:
     now = timezone.now()
     source = make_source("us-east")
     record(source, payload(), now - timedelta(seconds=10))
     record(make_source("eu-west"), payload(), now)
     record(source, payload(**{"results.services.redis": False}), now)
-    spy = CountingStore(get_store())
-    monkeypatch.setattr(overview_view, "get_store", lambda: spy)
+    spy.calls.clear()
 
     body = user_client.get("/overview/cards.json?source=us-east").json()
     assert list(body["cards"]) == ["us-east"]
@@ -246,10 +251,8 @@ def test_it_serves_an_hour_of_sparkline_points(user_client: Client) -> None:
 
 
 def test_it_reads_every_sparkline_in_one_store_read_per_batch(
-    user_client: Client, monkeypatch: pytest.MonkeyPatch
+    user_client: Client, spy: CountingStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    spy = CountingStore(get_store())
-    monkeypatch.setattr(overview_view, "get_store", lambda: spy)
     now = timezone.now()
     for n, slug in enumerate(("r1", "r2", "r3")):
         record(make_source(slug), payload(**{"results.stats.server.cpu_load": 10.0 * (n + 1)}), now)
