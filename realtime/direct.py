@@ -62,6 +62,14 @@ class FrameWriter:
     def write(self, text: str) -> bool:
         raise NotImplementedError
 
+    def to_transport(self, transport: Any, text: str) -> bool:
+        """The shared frame of ``text`` written to an asyncio ``transport`` that is open and not backed up."""
+        if transport is None or transport.is_closing() or transport.get_write_buffer_size() > MAX_BUFFERED:
+            return False
+        transport.write(shared_frame.frame_of(text))
+        self.sent_bytes += len(text)
+        return True
+
 
 class UvicornWebsocketsWriter(FrameWriter):
     def __init__(self, protocol: Any) -> None:
@@ -72,19 +80,9 @@ class UvicornWebsocketsWriter(FrameWriter):
 
     def write(self, text: str) -> bool:
         protocol = self.protocol
-        transport = protocol.transport
-        if (
-            protocol.state is not self.open
-            or protocol.extensions
-            or transport is None
-            or transport.is_closing()
-            or transport.get_write_buffer_size() > MAX_BUFFERED
-        ):
+        if protocol.state is not self.open or protocol.extensions:
             return False
-        frame = shared_frame.frame_of(text)
-        transport.write(frame)
-        self.sent_bytes += len(text)
-        return True
+        return self.to_transport(protocol.transport, text)
 
 
 class UvicornSansIOWriter(FrameWriter):
@@ -98,7 +96,6 @@ class UvicornSansIOWriter(FrameWriter):
 
     def write(self, text: str) -> bool:
         protocol = self.protocol
-        transport = protocol.transport
         connection = protocol.conn
         if (
             not protocol.handshake_complete
@@ -106,17 +103,12 @@ class UvicornSansIOWriter(FrameWriter):
             or protocol.disconnected
             or connection.state is not self.open
             or connection.extensions
-            or transport is None
-            or transport.is_closing()
             # Paused writing: the ordinary send waits for the buffer to drain; a frame written now
             # would overtake a message waiting there.
             or not protocol.writable.is_set()
-            or transport.get_write_buffer_size() > MAX_BUFFERED
         ):
             return False
-        transport.write(shared_frame.frame_of(text))
-        self.sent_bytes += len(text)
-        return True
+        return self.to_transport(protocol.transport, text)
 
 
 class DaphneWriter(FrameWriter):
