@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +13,7 @@ from websockets.asyncio.client import connect
 
 from observability.access_log import DIRECT_WRITER
 from realtime.direct import DirectFrames, FrameWriter, UvicornSansIOWriter, UvicornWebsocketsWriter, shared_frame
+from tests.services import free_port
 
 uvicorn = pytest.importorskip("uvicorn")
 # uvicorn's older ``websockets`` implementation warns that it is deprecated; the writer still supports it.
@@ -47,13 +47,6 @@ class Echo:
             await send({"type": "websocket.send", "text": f"before {text}"})
             written = writer.write(text) if writer is not None else False
             await send({"type": "websocket.send", "text": json.dumps({"written": written})})
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(params=sorted(WRITERS))
