@@ -98,6 +98,8 @@ def in_process(polls: int, checkpoints: list[int], traced_tail: int) -> int:
         from django.db import reset_queries
 
         from accounts.models import default_team_id
+        from devops_insights.collector import POLLER as POLLER_COLLECTOR
+        from devops_insights.collector import settle as settle_collector
         from pollers.engine import Poller
         from pollers.fetch import Fetcher
         from pollers.health_batch import HealthBatch
@@ -117,6 +119,7 @@ def in_process(polls: int, checkpoints: list[int], traced_tail: int) -> int:
         )
         sources = list(Source.objects.order_by("slug"))
         poller = Poller(fetcher=Fetcher(), health_batch=HealthBatch())
+        settle_collector(POLLER_COLLECTOR)  # as the poll command does before its first poll
         process = psutil.Process()
         cycle = 0
 

@@ -164,6 +164,8 @@ def run(args: argparse.Namespace, port: int) -> int:
     from django.db import close_old_connections, connection
 
     from accounts.models import default_team_id
+    from devops_insights.collector import POLLER as POLLER_COLLECTOR
+    from devops_insights.collector import settle as settle_collector
     from pollers.circuit import CircuitPolicy
     from pollers.engine import Poller
     from pollers.fetch import Fetcher
@@ -230,6 +232,7 @@ def run(args: argparse.Namespace, port: int) -> int:
 
     rss_start = process.memory_info().rss
     poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings(), health_batch=HealthBatch())
+    settle_collector(POLLER_COLLECTOR)  # as the poll command does before its first poll
     bare_cycle(concurrency)  # warm up: connections, imports
     poller_cycle(poller, concurrency)  # warm up: first records are inserts
     vendor = connection.vendor
@@ -570,6 +573,8 @@ def shard_child(args: argparse.Namespace) -> int:
     django.setup()
     from django.db import close_old_connections
 
+    from devops_insights.collector import POLLER as POLLER_COLLECTOR
+    from devops_insights.collector import settle as settle_collector
     from pollers.circuit import CircuitPolicy
     from pollers.engine import Poller
     from pollers.fetch import Fetcher
@@ -580,6 +585,7 @@ def shard_child(args: argparse.Namespace) -> int:
     mine = [s for i, s in enumerate(Source.objects.order_by("slug")) if i % count == index]
     original = {s.pk: s.url for s in mine}
     poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings(), health_batch=HealthBatch())
+    settle_collector(POLLER_COLLECTOR)  # as the poll command does before its first poll
 
     def one(source: Any) -> Any:
         try:

@@ -38,6 +38,8 @@ def run(port: int) -> None:
     from django.db import close_old_connections
 
     from accounts.models import default_team_id
+    from devops_insights.collector import POLLER as POLLER_COLLECTOR
+    from devops_insights.collector import settle as settle_collector
     from pollers import conditional
     from pollers.circuit import CircuitPolicy
     from pollers.engine import Poller
@@ -54,6 +56,7 @@ def run(port: int) -> None:
     )
     sources = list(Source.objects.order_by("slug"))
     poller = Poller(fetcher=Fetcher(), circuit_policy=CircuitPolicy.from_settings(), health_batch=HealthBatch())
+    settle_collector(POLLER_COLLECTOR)  # as the poll command does before its first poll
     for s in sources:
         poller.poll(s)
     poller.flush_health()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import gc
-
 from devops_insights.startup import load_settings_or_exit
 
 load_settings_or_exit()
@@ -15,6 +13,8 @@ from django.core.asgi import get_asgi_application  # noqa: E402
 django_asgi_app = get_asgi_application()
 
 from devops_insights.admission import AdmissionQueue  # noqa: E402
+from devops_insights.collector import WEB as WEB_COLLECTOR  # noqa: E402
+from devops_insights.collector import settle as settle_collector  # noqa: E402
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
 from observability.access_log import AccessLogMiddleware  # noqa: E402
 from realtime.auth import ApiTokenAuthMiddleware, SessionAuthMiddleware  # noqa: E402
@@ -42,17 +42,6 @@ application = DirectFrames(
     )
 )
 
-# What is loaded by now (Django, every app and its imports: about 300,000 objects) lives as long as
-# the process. Moved out of the collector's reach, it is no longer rescanned by every full
-# collection: with 1,000 WebSocket handshakes in a row those passes were a third of the server's
-# CPU (bench/ws_fanout.py, connect phase), and each one paused every connection at once.
-gc.collect()
-gc.freeze()
-
-# A young-generation collection every 10,000 net allocations instead of 700. A handshake keeps its
-# futures, tasks and frames alive across a few awaits: with 700, dozens of handshakes in flight were
-# traversed and promoted at nearly every collection, and the promotions triggered full collections
-# of every open connection's objects. With 1,000 handshakes in a row (bench/ws_fanout.py, connect
-# phase, uvicorn) the collector's CPU fell from 0.40 s in 370 collections to 0.17 s in 25; a cycle
-# of garbage now waits for at most 10,000 allocations more before it is freed.
-gc.set_threshold(10_000, 10, 10)
+# What is loaded by now lives as long as the process: out of the collector's reach, and young
+# collections less often (devops_insights/collector.py, which holds the measurements).
+settle_collector(WEB_COLLECTOR)

@@ -21,7 +21,8 @@ the comment says why):
 - ``devops_insights``: the composition root (settings, urls, asgi, routing, runstack); may import anything.
   Its ``config`` (typed environment readers), its ``crypto`` (the one key ring for secrets stored by any
   app, ``FIELD_ENCRYPTION_KEY``), its ``cache_generation`` (invalidation of per-process snapshots through
-  the shared cache), its ``db_errors`` (a busy pool told from a dropped connection) and its package
+  the shared cache), its ``db_errors`` (a busy pool told from a dropped connection), its ``collector`` (the
+  garbage collector's tuning for long-running processes, web and poller) and its package
   ``__init__`` (only ``__version__``) are the ground floor every app may import; they import no project app
   themselves (checked below).
 
@@ -78,6 +79,7 @@ GROUND_FLOOR = frozenset(
         "devops_insights.crypto",
         "devops_insights.cache_generation",
         "devops_insights.db_errors",
+        "devops_insights.collector",
     }
 )
 

@@ -106,3 +106,20 @@ def test_it_refuses_bad_arguments(sources: list[Source]) -> None:
 def test_it_says_so_when_there_is_nothing_to_poll() -> None:
     out, _ = run()
     assert "no enabled sources" in out
+
+
+def test_it_settles_the_collector_for_a_poller_before_its_first_poll(
+    simulator: RunningSimulator, sources: list[Source], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from devops_insights import collector
+    from pollers.management.commands import poll as command
+
+    settled: list[tuple[Any, int]] = []
+    monkeypatch.setattr(
+        command,
+        "settle_collector",
+        lambda thresholds: settled.append((thresholds, len(simulator.requests_for("us-east")))),
+    )
+    run("--source", "us-east")
+    assert settled == [(collector.POLLER, 0)]  # once, with the poller's thresholds, before any request upstream
+    assert simulator.requests_for("us-east")

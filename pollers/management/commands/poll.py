@@ -13,6 +13,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import close_old_connections, reset_queries
 
+from devops_insights.collector import POLLER as POLLER_COLLECTOR
+from devops_insights.collector import settle as settle_collector
 from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
 from pollers.fetch import Fetcher
@@ -82,6 +84,9 @@ class Command(BaseCommand):
         fetcher = Fetcher(rate_limiter=build_rate_limiter())
         process_id = new_process_id()
         poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id, health_batch=HealthBatch())
+        # Everything start-up loaded lives as long as the command: out of the collector's reach, and young
+        # collections less often (devops_insights/collector.py).
+        settle_collector(POLLER_COLLECTOR)
         if options["loop"]:
             self.run_loop(poller, concurrency, slugs, process_id)
         else:
