@@ -12,6 +12,7 @@ connection for the whole process (see ``realtime.layer_sender``); a failed send 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -46,10 +47,16 @@ def update_event(
     return event
 
 
-def _send(slug: str, event: dict[str, Any]) -> bool:
-    # One id per publish: a web process receives a copy per group it sits in and encodes them once.
-    event["event_id"] = uuid.uuid4().hex
-    with span("publish", source=slug, type=event["type"]):
+def _send(slug: str, kind: str, build: Callable[[], dict[str, Any]]) -> bool:
+    """Publish the event of type ``kind`` that ``build`` makes, only when it goes somewhere (``LayerSender.send``)."""
+
+    def event() -> dict[str, Any]:
+        built = build()
+        # One id per publish: a web process receives a copy per group it sits in and encodes them once.
+        built["event_id"] = uuid.uuid4().hex
+        return built
+
+    with span("publish", source=slug, type=kind):
         return layer_sender.send((source_group(slug), ALL_GROUP), event, settings.REALTIME_PUBLISH_TIMEOUT)
 
 
@@ -64,14 +71,16 @@ def publish_update(
 
     ``payload`` (optional) travels with the update so clients need not apply the diff themselves.
     """
-    return _send(slug, update_event(slug, result, fetched_at, poll_id, payload))
+    return _send(slug, "metric.update", lambda: update_event(slug, result, fetched_at, poll_id, payload))
 
 
 def publish_source_status(slug: str, status: str, detail: dict[str, Any]) -> bool:
     """``status``: one of ``pollers.health.CHANGES`` ("failing", "circuit_open", "recovered"); ``detail`` is JSON."""
-    return _send(slug, {"type": "source.status", "source": slug, "status": status, "detail": detail})
+    return _send(
+        slug, "source.status", lambda: {"type": "source.status", "source": slug, "status": status, "detail": detail}
+    )
 
 
 def publish_alert(slug: str, event: dict[str, Any]) -> bool:
     """An alert fired or resolved for ``slug`` (``event`` is JSON-serializable, shaped by alerts/)."""
-    return _send(slug, {"type": "alert.event", "source": slug, "event": event})
+    return _send(slug, "alert.event", lambda: {"type": "alert.event", "source": slug, "event": event})

@@ -19,7 +19,7 @@ import concurrent.futures
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -37,8 +37,12 @@ class LayerSender:
         self._thread: threading.Thread | None = None
         self._pid: int | None = None
 
-    def send(self, groups: Sequence[str], event: dict[str, Any], timeout: float) -> bool:
+    def send(self, groups: Sequence[str], event: dict[str, Any] | Callable[[], dict[str, Any]], timeout: float) -> bool:
         """Send ``event`` to every group; True when the layer took it.
+
+        ``event`` may be a function that builds it, called only when the event goes somewhere: with the
+        in-memory layer and nobody listening in this process (a poller on its own) an update's diff is
+        not turned into its message for nothing, a noticeable part of a changed poll.
 
         Blocks until the layer has the message (so two publishes for one source arrive in order)
         or ``timeout`` passes. Never raises: a realtime outage must not fail the poll that stored
@@ -47,23 +51,27 @@ class LayerSender:
         layer = get_channel_layer()
         if layer is None:
             return False
+        kind: Any = None
         try:
-            if isinstance(layer, InMemoryChannelLayer):
+            in_memory = isinstance(layer, InMemoryChannelLayer)
+            if in_memory and not any(layer.groups.get(group) for group in groups):
                 # Nobody in this process listens (a poller on its own): nothing to deliver, and
                 # async_to_sync would start a thread and an event loop per message for nothing.
-                if not any(layer.groups.get(group) for group in groups):
-                    return True
-                async_to_sync(_send_all)(layer, groups, event)
                 return True
-            future = asyncio.run_coroutine_threadsafe(_send_all(layer, groups, event), self._running_loop())
+            message = event() if callable(event) else event
+            kind = message.get("type")
+            if in_memory:
+                async_to_sync(_send_all)(layer, groups, message)
+                return True
+            future = asyncio.run_coroutine_threadsafe(_send_all(layer, groups, message), self._running_loop())
             try:
                 future.result(timeout)
             except concurrent.futures.TimeoutError:
                 future.cancel()
-                logger.warning("realtime publish timed out after %.1fs (type=%s)", timeout, event.get("type"))
+                logger.warning("realtime publish timed out after %.1fs (type=%s)", timeout, kind)
                 return False
         except Exception as exc:
-            logger.warning("realtime publish failed (type=%s): %s", event.get("type"), type(exc).__name__)
+            logger.warning("realtime publish failed (type=%s): %s", kind, type(exc).__name__)
             return False
         return True
 

@@ -147,3 +147,42 @@ def test_it_rejects_bad_realtime_settings_in_one_line(tmp_path: Any, variable: s
     from tests.run_manage import assert_one_line_error, run_manage
 
     assert_one_line_error(run_manage("check", env={variable: value}, tmp_path=tmp_path), variable, words)
+
+
+def test_it_builds_no_event_when_nobody_in_this_process_listens(settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poller on its own with the in-memory layer: the update is not turned into a message for nothing."""
+    from realtime import events
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    built: list[str] = []
+    original = events.update_event
+
+    def counting(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(args[0])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(events, "update_event", counting)
+    assert publish_update("us-east", result(1), datetime.now(UTC)) is True
+    assert built == []
+
+
+def test_it_builds_the_event_once_for_a_listener_in_this_process(settings: Any) -> None:
+    import asyncio
+
+    from channels.layers import channel_layers, get_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    channel_layers.backends.pop("default", None)
+    layer = get_channel_layer()
+    channel = asyncio.run(layer.new_channel())
+    asyncio.run(layer.group_add(source_group("us-east"), channel))
+    try:
+        assert publish_update("us-east", result(7), datetime.now(UTC), "poll-7") is True
+        message = asyncio.run(layer.receive(channel))
+    finally:
+        asyncio.run(layer.flush())
+        channel_layers.backends.pop("default", None)
+    assert message["type"] == "metric.update"
+    assert message["sequence"] == 7
+    assert message["diff"] == [{"path": "results.stats.server.cpu_load", "old": 1.0, "new": 2.0, "kind": "changed"}]
+    assert message["event_id"]
