@@ -55,6 +55,7 @@ from metrics.stores.arguments import (
     source_slugs,
 )
 from metrics.stores.base import (
+    FieldChange,
     HistoryEntry,
     HistoryPage,
     JsonObject,
@@ -67,7 +68,7 @@ from metrics.stores.base import (
     StoreError,
     StoreStats,
 )
-from metrics.stores.diff_bases import DiffBases
+from metrics.stores.diff_bases import DiffBase, DiffBases
 from metrics.stores.durability import relax_column
 from metrics.stores.sql_availability import SqlAvailability
 from metrics.stores.statement_shapes import bound_cursor, unpacked_rows
@@ -104,8 +105,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         # bounded by the number of sources (``delete_source`` drops its entry). Only a hint: the
         # unchanged fast path checks it against the row in the same statement.
         self._known: dict[str, tuple[str, int]] = {}
-        # PostgreSQL: the document this process last stored per source, so that a change is diffed before
-        # any statement and written in one (``_record_on_known_base``); bounded by bytes.
+        # The document this process last stored per source, so that a change is diffed before any statement
+        # (and on SQLite before the write lock) and written without reading the row (``_record_on_known_base``);
+        # bounded by bytes.
         self._diff_bases = DiffBases(settings.METRICS_DIFF_BASE_CACHE_BYTES)
         # With ``defer_seen_writes``: per source, the newest unchanged sighting not written yet
         # (hash, sequence, fetched_at, poll meta); one entry per source, emptied by ``flush``.
@@ -176,84 +178,140 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             unchanged = self._guard(lambda: self._read_unchanged(source, prepared, fetched_at, meta), source.slug)
             if unchanged is not None:
                 return unchanged
+        # A change to the document this process stored last is diffed and encoded here, before any statement
+        # and, on SQLite, before the write lock: the lock is then held for the writes alone.
+        change = self._known_change(source, prepared, meta)
         if connections[self.using].vendor == "sqlite":
             with sqlite_write_lock(self.using):
-                return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
-        return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta), source.slug)
+                return self._guard(
+                    lambda: self._record_retrying(source, prepared, fetched_at, meta, change), source.slug
+                )
+        return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta, change), source.slug)
 
     def _record_retrying(
-        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+        self,
+        source: SourceSpec,
+        prepared: PreparedPayload,
+        fetched_at: datetime,
+        meta: JsonObject,
+        change: _KnownChange | None,
     ) -> RecordResult:
         try:
-            return self._record(source, prepared, fetched_at, meta)
+            return self._record(source, prepared, fetched_at, meta, change)
         except IntegrityError:
             # Two writers raced to create the source's first row; the loser's transaction rolled
             # back entirely. Now the row exists, so the retry locks it and compares as usual.
-            return self._record(source, prepared, fetched_at, meta)
+            return self._record(source, prepared, fetched_at, meta, change)
 
     def _record(
-        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
+        self,
+        source: SourceSpec,
+        prepared: PreparedPayload,
+        fetched_at: datetime,
+        meta: JsonObject,
+        change: _KnownChange | None,
     ) -> RecordResult:
         unchanged = self._record_unchanged(source, prepared, fetched_at, meta)
         if unchanged is not None:
             return unchanged
-        result = self._record_on_known_base(source, prepared, fetched_at, meta)
+        result = self._record_on_known_base(source, prepared, fetched_at, change) if change is not None else None
         if result is not None:
             known = (result.hash, result.sequence)
         else:
             result, known = self._record_locked(source, prepared, fetched_at, meta)
         # Only now, the transaction committed: a rolled-back change must not become this process's belief.
         self._known[source.slug] = known
-        if result.changed and connections[self.using].vendor == "postgresql":
+        if result.changed:
             self._diff_bases.put(source.slug, result.hash, result.sequence, prepared.canonical)
         return result
 
-    def _record_on_known_base(
-        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
-    ) -> RecordResult | None:
-        """PostgreSQL: a change to the document this process stored last, in one statement and one round trip.
-
-        The diff is taken against the remembered document (``metrics/stores/diff_bases.py``) before any
-        statement, and ``_CHANGE_KNOWN`` writes the latest row, its history entry and its samples only
-        while the row still holds that document's hash and sequence and no newer poll: a single
-        statement is atomic on its own, and the row lock its UPDATE takes makes a concurrent writer's
-        change fail the condition rather than race it. When the row holds anything else (another
-        writer's change, a newer poll, no row), nothing is written and the locked path decides, so the
-        result is the same as the locked path's, one round trip sooner.
-        """
-        connection = connections[self.using]
-        if connection.vendor != "postgresql":
-            return None  # SQLite reads the row in-process, under its write lock: nothing to save
+    def _known_change(self, source: SourceSpec, prepared: PreparedPayload, meta: JsonObject) -> _KnownChange | None:
+        """The change from the document this process stored last (``metrics/stores/diff_bases.py``), diffed and
+        its columns encoded; None when nothing is remembered or the content is the same (the locked path, or
+        the unchanged one, compares and decides)."""
         base = self._diff_bases.get(source.slug)
         if base is None or base.hash == prepared.hash:
-            return None  # nothing remembered, or the same content: the locked path compares and decides
+            return None
+        connection = connections[self.using]
         payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding, as for a read row
         old = payload_field.from_db_value(base.canonical, None, connection)
         diff = diff_payloads(old, prepared.payload, source.volatile_paths)
-        document = _DocumentParams.of(connection, prepared)
+        return _KnownChange(
+            base=base,
+            diff=diff,
+            document=_DocumentParams.of(connection, prepared),
+            meta=_json_param(LatestSnapshot, "poll_meta", meta, connection),
+            diff_param=_json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection),
+        )
+
+    def _record_on_known_base(
+        self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, change: _KnownChange
+    ) -> RecordResult | None:
+        """A change to the document this process stored last, written only while the latest row still holds it.
+
+        The diff was taken against the remembered document before any statement (``_known_change``). The
+        latest row, its history entry and its samples are written only while the row still holds that
+        document's hash and sequence and no newer poll. On PostgreSQL that is one statement
+        (``_CHANGE_KNOWN``), atomic on its own, and the row lock its UPDATE takes makes a concurrent
+        writer's change fail the condition rather than race it: one round trip instead of the locked
+        read's two. On SQLite it is a conditional UPDATE in the write transaction (taken at BEGIN), then
+        the two inserts: no read of the row and no diff or encoding under the process's write lock.
+        When the row holds anything else (another writer's change, a newer poll, no row), nothing is
+        written and the locked path decides, so the result is the same as the locked path's.
+        """
+        connection = connections[self.using]
+        base, document = change.base, change.document
         sequence = base.sequence + 1
-        with bound_cursor(connection) as cursor:
-            cursor.execute(
-                _sql(connection, _CHANGE_KNOWN, relax=relax_column(connection)),
-                {
-                    "source": source.slug,
-                    "old_hash": base.hash,
-                    "old_sequence": base.sequence,
-                    "hash": prepared.hash,
-                    "payload": document.payload,
-                    "metrics": document.metrics,
-                    "at": connection.ops.adapt_datetimefield_value(fetched_at),
-                    "sequence": sequence,
-                    "meta": _json_param(LatestSnapshot, "poll_meta", meta, connection),
-                    "diff": _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection),
-                    "epoch": int(fetched_at.timestamp()),
-                },
-            )
-            row = cursor.fetchone()
-        if not row or not row[0]:
+        at = connection.ops.adapt_datetimefield_value(fetched_at)
+        if connection.vendor == "postgresql":
+            with bound_cursor(connection) as cursor:
+                cursor.execute(
+                    _sql(connection, _CHANGE_KNOWN, relax=relax_column(connection)),
+                    {
+                        "source": source.slug,
+                        "old_hash": base.hash,
+                        "old_sequence": base.sequence,
+                        "hash": prepared.hash,
+                        "payload": document.payload,
+                        "metrics": document.metrics,
+                        "at": at,
+                        "sequence": sequence,
+                        "meta": change.meta,
+                        "diff": change.diff_param,
+                        "epoch": int(fetched_at.timestamp()),
+                    },
+                )
+                row = cursor.fetchone()
+            applied = bool(row and row[0])
+        else:
+            with _change_transaction(connection) as cursor:
+                cursor.execute(
+                    _sql(connection, _UPDATE_KNOWN, json=json_cast(connection)),
+                    [
+                        prepared.hash,
+                        document.payload,
+                        document.metrics,
+                        at,
+                        at,
+                        sequence,
+                        change.meta,
+                        source.slug,
+                        base.hash,
+                        base.sequence,
+                        at,
+                    ],
+                )
+                applied = cursor.rowcount == 1
+                if applied:
+                    self._append_history(
+                        cursor, source.slug, sequence, prepared, fetched_at, change.diff_param, document
+                    )
+        if not applied:
             self._diff_bases.drop(source.slug)  # the row moved on without this process: read it next time
             return None
-        return RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff)
+        return RecordResult(
+            changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=change.diff
+        )
 
     def _record_unchanged(
         self, source: SourceSpec, prepared: PreparedPayload, fetched_at: datetime, meta: JsonObject
@@ -375,7 +433,13 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     poll_meta=meta,
                 )
                 self._append_history(
-                    cursor, source.slug, 1, prepared, fetched_at, [], _DocumentParams.of(connection, prepared)
+                    cursor,
+                    source.slug,
+                    1,
+                    prepared,
+                    fetched_at,
+                    _json_param(HistoryEntryRow, "diff", [], connection),
+                    _DocumentParams.of(connection, prepared),
                 )
                 first = RecordResult(changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=1, diff=[])
                 return first, (prepared.hash, 1)
@@ -418,7 +482,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     ),
                     [prepared.hash, document.payload, document.metrics, at, at, sequence, meta_param, pk],
                 )
-                self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_to_json(diff), document)
+                diff_param = _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection)
+                self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_param, document)
             changed = RecordResult(
                 changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
             )
@@ -431,10 +496,11 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         sequence: int,
         prepared: PreparedPayload,
         fetched_at: datetime,
-        diff: list[dict[str, Any]],
+        diff_param: Any,
         document: _DocumentParams,
     ) -> None:
-        """The history entry and its metric samples, one INSERT each, in the caller's transaction."""
+        """The history entry and its metric samples, one INSERT each, in the caller's transaction; ``diff_param``
+        is the diff as its column's parameter (``_json_param``)."""
         connection = connections[self.using]
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         cursor.execute(
@@ -450,7 +516,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 prepared.hash,
                 document.payload,
                 document.metrics,
-                _json_param(HistoryEntryRow, "diff", diff, connection),
+                diff_param,
                 at,
             ],
         )
@@ -994,6 +1060,12 @@ _CHANGE_KNOWN = (
     f"{_RETURNED}), entry AS ({_INSERT_HISTORY}), samples AS ({_INSERT_SAMPLES}) "
     "SELECT count(*){relax} FROM changed"
 )
+# SQLite: the latest row's update for a change diffed against the document this process stored last
+# (``SqlMetricStore._record_on_known_base``), applied only while the row still holds that document and no newer poll.
+_UPDATE_KNOWN = (
+    "UPDATE {latest} SET hash = %s, payload = %s{json}, metrics = %s{json}, fetched_at = %s, last_seen_at = %s, "
+    "sequence = %s, poll_meta = %s WHERE source = %s AND hash = %s AND sequence = %s AND fetched_at <= %s"
+)
 # An unchanged sighting held for ``flush``, as rows unpacked from arrays (metrics/stores/statement_shapes.py).
 _SIGHTING_COLUMNS = (
     ("source", "text"),
@@ -1108,6 +1180,17 @@ class _DocumentParams:
             payload=_json_param(LatestSnapshot, "payload", prepared.payload, connection),
             metrics=_json_param(LatestSnapshot, "metrics", prepared.metrics, connection),
         )
+
+
+@dataclass(frozen=True)
+class _KnownChange:
+    """A change from the document this process stored last, diffed and its columns encoded before any statement."""
+
+    base: DiffBase
+    diff: list[FieldChange]
+    document: _DocumentParams
+    meta: Any  # the poll meta, as its column's parameter
+    diff_param: Any  # the diff, as its column's parameter
 
 
 def json_cast(connection: Any) -> str:

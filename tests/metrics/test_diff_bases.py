@@ -1,5 +1,6 @@
-"""A change to the document the store itself stored last: diffed before any statement, one statement on
-PostgreSQL, and never trusted over the row (metrics/stores/diff_bases.py)."""
+"""A change to the document the store itself stored last: diffed before any statement (on SQLite before the
+write lock), written without reading the row (one statement on PostgreSQL), and never trusted over the row
+(metrics/stores/diff_bases.py)."""
 
 from __future__ import annotations
 
@@ -30,9 +31,17 @@ def _doc(cpu: float, version: str = "v1", generated: int = 0) -> dict[str, Any]:
     }
 
 
-@pytest.fixture
-def alias(postgres_url: str) -> str:
-    return sql_alias("postgres")
+@pytest.fixture(params=["sqlite", "postgres"])
+def alias(request: pytest.FixtureRequest) -> str:
+    if request.param == "postgres":
+        request.getfixturevalue("postgres_url")  # skips without a server
+    return sql_alias(request.param)
+
+
+def _reads_the_row(sent: list[str]) -> bool:
+    """Whether a change read the latest row first (the locked path): ``FOR UPDATE`` on PostgreSQL, the
+    SELECT inside the write transaction on SQLite."""
+    return any(sql.startswith("SELECT") and "_latest" in sql.split(" FROM ")[-1].split()[0] for sql in sent)
 
 
 def _history(store: SqlMetricStore) -> list[tuple[int, list[str]]]:
@@ -48,13 +57,15 @@ def test_it_diffs_a_change_exactly_as_the_locked_read_does(alias: str) -> None:
     fast, sent = statements_sent(
         alias, lambda: ours.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1))
     )
-    assert len(sent) == 1
+    assert not _reads_the_row(sent)
+    if connections[alias].vendor == "postgresql":
+        assert len(sent) == 1
     ours.delete_source(SPEC.slug)
     SqlMetricStore(using=alias).record(SPEC, _doc(1.5, generated=1), T0)
     slow, sent = statements_sent(
         alias, lambda: theirs.record(SPEC, _doc(2.5, "v2", generated=2), T0 + timedelta(seconds=1))
     )
-    assert len(sent) > 1
+    assert _reads_the_row(sent)
     assert fast.diff == slow.diff  # volatile generated_at left out by both
     assert sorted(change.path for change in fast.diff) == ["cpu", "version"]
     assert (fast.sequence, fast.hash, fast.metrics) == (slow.sequence, slow.hash, slow.metrics)
@@ -70,12 +81,14 @@ def test_it_reads_the_row_when_another_writer_changed_it_meanwhile(alias: str) -
     # Diffed against what is stored (cpu 2), not against what this store last wrote (cpu 1).
     assert [(c.path, c.old, c.new) for c in result.diff] == [("cpu", 2, 3)]
     # The conditional write applied nothing; then the row was read under its lock, as for any other change.
-    assert sent[0].startswith("WITH")
-    assert any("FOR UPDATE" in sql for sql in sent[1:])
+    sent = [sql for sql in sent if sql != "BEGIN IMMEDIATE"]  # SQLite's write transaction, taken at BEGIN
+    assert sent[0].startswith("WITH" if connections[alias].vendor == "postgresql" else "UPDATE")
+    assert not _reads_the_row(sent[:1])
+    assert _reads_the_row(sent[1:])
     assert _history(ours) == [(1, []), (2, ["cpu"]), (3, ["cpu"])]
-    # What it stored now is its base again: the next change is one statement.
+    # What it stored now is its base again: the next change does not read the row.
     _, sent = statements_sent(alias, lambda: ours.record(SPEC, _doc(4), T0 + timedelta(seconds=30)))
-    assert len(sent) == 1
+    assert not _reads_the_row(sent)
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
@@ -106,7 +119,7 @@ def test_it_reads_the_row_first_for_every_change_when_the_budget_is_zero(alias: 
     store.record(SPEC, _doc(1), T0)
     result, sent = statements_sent(alias, lambda: store.record(SPEC, _doc(2), T0 + timedelta(seconds=1)))
     assert result.sequence == 2
-    assert any("FOR UPDATE" in sql for sql in sent)
+    assert _reads_the_row(sent)
 
 
 @pytest.mark.django_db(databases=DATABASES, transaction=True)
@@ -119,14 +132,27 @@ def test_it_forgets_a_deleted_sources_document(alias: str) -> None:
     assert store.record(SPEC, _doc(3), T0 + timedelta(seconds=2)).diff[0].old == 2
 
 
-@pytest.mark.django_db(databases=["default"])
-def test_it_keeps_no_documents_on_sqlite() -> None:
-    if connections["default"].vendor != "sqlite":
-        pytest.skip("the default database is not SQLite")
-    store = SqlMetricStore()
+@pytest.mark.django_db(databases=DATABASES, transaction=True)
+def test_it_diffs_and_encodes_a_change_before_taking_the_sqlite_write_lock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process's SQLite write lock is held for the writes alone: the diff runs before it is taken, so
+    other polling threads' writes do not queue behind it."""
+    from metrics.stores import sql
+
+    alias = sql_alias("sqlite")
+    lock = sql.sqlite_write_lock(alias)
+    held: list[bool] = []
+    original = sql.diff_payloads
+
+    def watching(*args: Any, **kwargs: Any) -> Any:
+        held.append(lock._is_owned())  # type: ignore[attr-defined] # RLock's own check of its owner
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(sql, "diff_payloads", watching)
+    store = SqlMetricStore(using=alias)
     store.record(SPEC, _doc(1), T0)
-    store.record(SPEC, _doc(2), T0 + timedelta(seconds=1))
-    assert len(store._diff_bases) == 0  # SQLite reads the row in-process: nothing to save, nothing held
+    result = store.record(SPEC, _doc(2), T0 + timedelta(seconds=1))
+    assert (result.changed, [change.path for change in result.diff]) == (True, ["cpu"])
+    assert held == [False]
 
 
 def test_it_keeps_the_documents_within_the_budget_least_recently_stored_first_out() -> None:
