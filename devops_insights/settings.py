@@ -157,6 +157,9 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     # django-prometheus's PostgreSQL backend with a cheaper pooled checkout (devops_insights/postgresql/base.py).
     DATABASES["default"]["ENGINE"] = "devops_insights.postgresql"
+elif DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    # django-prometheus's SQLite backend with its cursor class made once (devops_insights/sqlite3/base.py).
+    DATABASES["default"]["ENGINE"] = "devops_insights.sqlite3"
 # Seconds since a pooled connection was last lent after which it is checked (a round trip) before the next loan.
 DATABASE_POOL_CHECK_AFTER = config.number("DATABASE_POOL_CHECK_AFTER", 0.0, minimum=0.0)
 # The admission queue (devops_insights/admission.py): requests run in Django at once (0: the pool's size, else 32)

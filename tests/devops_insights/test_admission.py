@@ -232,7 +232,7 @@ def test_it_sizes_the_queue_to_the_database_pool() -> None:
 
 
 def test_it_falls_back_without_a_pool_and_obeys_the_setting() -> None:
-    sqlite = {"ENGINE": "django_prometheus.db.backends.sqlite3", "OPTIONS": {"timeout": 20}}
+    sqlite = {"ENGINE": "devops_insights.sqlite3", "OPTIONS": {"timeout": 20}}
     assert limit_for(0, sqlite) == FALLBACK_LIMIT
     assert limit_for(0, {"ENGINE": "devops_insights.postgresql"}) == FALLBACK_LIMIT  # DATABASE_POOL_MAX_SIZE=0
     assert limit_for(3, sqlite) == 3

@@ -108,7 +108,7 @@ def test_it_runs_embedded_with_no_variable_set(tmp_path: Path) -> None:
     result = run_manage("shell", "--no-imports", "-c", code, env={}, tmp_path=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "django_prometheus.db.backends.sqlite3",
+        "devops_insights.sqlite3",
         "django_prometheus.cache.backends.locmem.LocMemCache",
         "channels.layers.InMemoryChannelLayer",
         "sql",
