@@ -181,27 +181,11 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         # A change to the document this process stored last is diffed and encoded here, before any statement
         # and, on SQLite, before the write lock: the lock is then held for the writes alone.
         change = self._known_change(source, prepared, meta)
+        attempt = partial(self._record, source, prepared, fetched_at, meta, change)
         if connections[self.using].vendor == "sqlite":
             with sqlite_write_lock(self.using):
-                return self._guard(
-                    lambda: self._record_retrying(source, prepared, fetched_at, meta, change), source.slug
-                )
-        return self._guard(lambda: self._record_retrying(source, prepared, fetched_at, meta, change), source.slug)
-
-    def _record_retrying(
-        self,
-        source: SourceSpec,
-        prepared: PreparedPayload,
-        fetched_at: datetime,
-        meta: JsonObject,
-        change: _KnownChange | None,
-    ) -> RecordResult:
-        try:
-            return self._record(source, prepared, fetched_at, meta, change)
-        except IntegrityError:
-            # Two writers raced to create the source's first row; the loser's transaction rolled
-            # back entirely. Now the row exists, so the retry locks it and compares as usual.
-            return self._record(source, prepared, fetched_at, meta, change)
+                return self._guard(lambda: _retrying(attempt), source.slug)
+        return self._guard(lambda: _retrying(attempt), source.slug)
 
     def _record(
         self,
@@ -1074,6 +1058,16 @@ _SIGHTING_COLUMNS = (
     ("at", "timestamptz"),
     ("meta", "text"),
 )
+
+
+def _retrying(attempt: Callable[[], RecordResult]) -> RecordResult:
+    """``attempt`` (a record), once more after an ``IntegrityError``: two writers raced to create the source's
+    first row and the loser's transaction rolled back entirely. Now the row exists, so the retry locks it and
+    compares as usual."""
+    try:
+        return attempt()
+    except IntegrityError:
+        return attempt()
 
 
 def _sql(connection: Any, template: str, **fixed: str) -> str:
