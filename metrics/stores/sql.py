@@ -272,13 +272,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 cursor.execute(
                     _sql(connection, _UPDATE_KNOWN, json=json_cast(connection)),
                     [
-                        prepared.hash,
-                        document.payload,
-                        document.metrics,
-                        at,
-                        at,
-                        sequence,
-                        change.meta,
+                        *_changed_values(prepared, document, at, sequence, change.meta),
                         source.slug,
                         base.hash,
                         base.sequence,
@@ -458,13 +452,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 self._store_change_at_once(cursor, pk, sequence, prepared.hash, document, fetched_at, diff, meta_param)
             else:
                 cursor.execute(
-                    _sql(
-                        connection,
-                        "UPDATE {latest} SET hash = %s, payload = %s{json}, metrics = %s{json}, fetched_at = %s, "
-                        "last_seen_at = %s, sequence = %s, poll_meta = %s WHERE id = %s",
-                        json=json_cast(connection),
-                    ),
-                    [prepared.hash, document.payload, document.metrics, at, at, sequence, meta_param, pk],
+                    _sql(connection, _UPDATE_CHANGED + "WHERE id = %s", json=json_cast(connection)),
+                    [*_changed_values(prepared, document, at, sequence, meta_param), pk],
                 )
                 diff_param = _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection)
                 self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_param, document)
@@ -1044,12 +1033,14 @@ _CHANGE_KNOWN = (
     f"{_RETURNED}), entry AS ({_INSERT_HISTORY}), samples AS ({_INSERT_SAMPLES}) "
     "SELECT count(*){relax} FROM changed"
 )
-# SQLite: the latest row's update for a change diffed against the document this process stored last
-# (``SqlMetricStore._record_on_known_base``), applied only while the row still holds that document and no newer poll.
-_UPDATE_KNOWN = (
+# SQLite: a change's update of the latest row (its WHERE follows), with ``_changed_values`` as its parameters.
+_UPDATE_CHANGED = (
     "UPDATE {latest} SET hash = %s, payload = %s{json}, metrics = %s{json}, fetched_at = %s, last_seen_at = %s, "
-    "sequence = %s, poll_meta = %s WHERE source = %s AND hash = %s AND sequence = %s AND fetched_at <= %s"
+    "sequence = %s, poll_meta = %s "
 )
+# SQLite: the same for a change diffed against the document this process stored last
+# (``SqlMetricStore._record_on_known_base``), applied only while the row still holds that document and no newer poll.
+_UPDATE_KNOWN = _UPDATE_CHANGED + "WHERE source = %s AND hash = %s AND sequence = %s AND fetched_at <= %s"
 # An unchanged sighting held for ``flush``, as rows unpacked from arrays (metrics/stores/statement_shapes.py).
 _SIGHTING_COLUMNS = (
     ("source", "text"),
@@ -1058,6 +1049,13 @@ _SIGHTING_COLUMNS = (
     ("at", "timestamptz"),
     ("meta", "text"),
 )
+
+
+def _changed_values(
+    prepared: PreparedPayload, document: _DocumentParams, at: Any, sequence: int, meta: Any
+) -> list[Any]:
+    """The parameters of ``_UPDATE_CHANGED``'s SET, in its order: ``at`` is both the fetch and the last sighting."""
+    return [prepared.hash, document.payload, document.metrics, at, at, sequence, meta]
 
 
 def _retrying(attempt: Callable[[], RecordResult]) -> RecordResult:
