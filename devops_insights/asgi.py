@@ -16,6 +16,7 @@ from devops_insights.admission import AdmissionQueue  # noqa: E402
 from devops_insights.collector import WEB as WEB_COLLECTOR  # noqa: E402
 from devops_insights.collector import settle as settle_collector  # noqa: E402
 from devops_insights.routing import websocket_urlpatterns  # noqa: E402
+from devops_insights.stack_dump import install as install_stack_dump  # noqa: E402
 from observability.access_log import AccessLogMiddleware  # noqa: E402
 from realtime.auth import ApiTokenAuthMiddleware, SessionAuthMiddleware  # noqa: E402
 from realtime.direct import DirectFrames  # noqa: E402
@@ -45,3 +46,6 @@ application = DirectFrames(
 # What is loaded by now lives as long as the process: out of the collector's reach, and young
 # collections less often (devops_insights/collector.py, which holds the measurements).
 settle_collector(WEB_COLLECTOR)
+
+# kill -USR1: every thread's stack to stderr, for a process that stops answering (docs/operations.md).
+install_stack_dump()

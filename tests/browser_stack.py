@@ -14,6 +14,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -133,9 +134,9 @@ class Stack:
             timeout=timeout,
         )
 
-    def _spawn(self, name: str, argv: list[str]) -> subprocess.Popen[bytes]:
+    def _spawn(self, name: str, argv: list[str], **env: str) -> subprocess.Popen[bytes]:
         with open(self.var_dir / f"{name}.log", "ab") as log:
-            return subprocess.Popen(argv, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+            return subprocess.Popen(argv, cwd=ROOT, env={**self.env, **env}, stdout=log, stderr=subprocess.STDOUT)
 
     def start_simulator_and_poller(self, timeout: float = services.PROCESS_START_TIMEOUT) -> None:
         window = "30"  # the simulator's documents drift every 30 s, as upstream's do
@@ -149,7 +150,8 @@ class Stack:
         self.start_poller()
 
     def start_poller(self) -> None:
-        self.poller = self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"])
+        # At info the poller logs each stored change (a few a minute here): a failure shows which polls stored.
+        self.poller = self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"], LOG_LEVEL="info")
         self.workers.append(self.poller)
 
     def stop_poller(self) -> None:
@@ -184,6 +186,28 @@ class Stack:
         self.web = self._spawn("daphne", [*argv, "devops_insights.asgi:application"])
         if not services.wait_for_port("127.0.0.1", self.port, timeout=timeout, proc=self.web):
             raise RuntimeError(f"daphne did not start; see {self.var_dir / 'daphne.log'}")
+
+    def dump_stacks(self, timeout: float = 10.0) -> str:
+        """Where every thread of the poller and of daphne is now (``devops_insights/stack_dump.py``, SIGUSR1)."""
+        dumps = []
+        for name, proc in (("poller", self.poller), ("daphne", self.web)):
+            if proc is None or proc.poll() is not None:
+                dumps.append(f"--- {name}: not running")
+                continue
+            log = self.var_dir / f"{name}.log"
+            start = log.stat().st_size
+            proc.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + timeout
+            # The process's signal handler writes the dump at once: it is whole once the log stops growing.
+            text, size = "", -1
+            while time.monotonic() < deadline:
+                time.sleep(0.3)
+                text = log.read_bytes()[start:].decode(errors="replace")
+                if "most recent call first" in text and len(text) == size:
+                    break
+                size = len(text)
+            dumps.append(f"--- {name}: threads after SIGUSR1\n{text}")
+        return "\n".join(dumps)
 
     def log_tails(self, lines: int = 40) -> str:
         """The last lines each process of the stack logged, for a failure message."""

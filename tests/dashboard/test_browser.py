@@ -81,8 +81,8 @@ CARD_STATES = """() => [...document.querySelectorAll('.card[data-source]')].map(
 def wait_until_polled(page: Any, stack: Stack | None = None) -> None:
     """Every card shows polled data: the poller has reached each region of the simulator.
 
-    On a timeout the failure says what each card showed and, given the stack, what its processes logged:
-    a card left stale or unreachable has a cause in one of them.
+    On a timeout the failure says what each card showed and, given the stack, what its processes logged and
+    where each of their threads is: a card left stale or unreachable has a cause in one of them.
     """
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
@@ -95,7 +95,7 @@ def wait_until_polled(page: Any, stack: Stack | None = None) -> None:
         )
     except PlaywrightTimeoutError:
         cards = page.evaluate(CARD_STATES)
-        logs = stack.log_tails() if stack is not None else "(no stack given)"
+        logs = f"{stack.log_tails()}\n{stack.dump_stacks()}" if stack is not None else "(no stack given)"
         now = page.evaluate("new Date().toISOString()")
         raise AssertionError(f"cards not all polled at {now}: {cards}\n{logs}") from None
 

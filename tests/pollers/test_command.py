@@ -123,3 +123,15 @@ def test_it_settles_the_collector_for_a_poller_before_its_first_poll(
     run("--source", "us-east")
     assert settled == [(collector.POLLER, 0)]  # once, with the poller's thresholds, before any request upstream
     assert simulator.requests_for("us-east")
+
+
+def test_it_installs_the_stack_dump_before_its_first_poll(
+    simulator: RunningSimulator, sources: list[Source], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pollers.management.commands import poll as command
+
+    installed: list[int] = []
+    monkeypatch.setattr(command, "install_stack_dump", lambda: installed.append(len(simulator.requests_for("us-east"))))
+    run("--source", "us-east")
+    assert installed == [0]  # once, before any request upstream: a poll stuck from the first one can be seen
+    assert simulator.requests_for("us-east")

@@ -15,6 +15,7 @@ from django.db import close_old_connections, reset_queries
 
 from devops_insights.collector import POLLER as POLLER_COLLECTOR
 from devops_insights.collector import settle as settle_collector
+from devops_insights.stack_dump import install as install_stack_dump
 from observability.exposition import start_poller_metrics_server
 from pollers.engine import Poller
 from pollers.fetch import Fetcher
@@ -81,6 +82,7 @@ class Command(BaseCommand):
 
         signal.signal(signal.SIGTERM, self.on_signal)
         signal.signal(signal.SIGINT, self.on_signal)
+        install_stack_dump()  # kill -USR1: where each thread is, when a poll seems stuck (docs/operations.md)
         fetcher = Fetcher(rate_limiter=build_rate_limiter())
         process_id = new_process_id()
         poller = Poller(fetcher=fetcher, dry_run=options["dry_run"], process_id=process_id, health_batch=HealthBatch())
