@@ -24,8 +24,9 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 
 from django.conf import settings
 from django.db import close_old_connections, reset_queries
@@ -192,7 +193,7 @@ class PollerLoop:
             due = earliest + jitter  # a slot already under way: claim it now rather than "late"
         heapq.heappush(self.heap, (due, slug, slot, entry.generation))
 
-    def dispatch(self, executor: ThreadPoolExecutor) -> None:
+    def dispatch(self, executor: Executor) -> None:
         now = time.time()
         while self.heap and self.heap[0][0] <= now and not self.shutdown:
             if len(self.in_flight) >= self.concurrency:
@@ -210,7 +211,13 @@ class PollerLoop:
             self.push(slug, slot + 1)
             if slug in self.in_flight or now < entry.not_before:
                 continue  # still polling the previous slot here, or the upstream asked us to wait
-            self.in_flight[slug] = executor.submit(self.run_slot, entry.source, slot, entry.interval, due)
+            future = executor.submit(self.run_slot, entry.source, slot, entry.interval, due)
+            self.in_flight[slug] = future
+            # Out of flight when the poll ends, whoever gets there first. A worker can run the whole poll before
+            # this thread resumes from submit (on a busy machine it may wait that long for the interpreter), so
+            # the worker cannot be the one to remove it: its removal would come before this entry, which would
+            # then stay, and the source would never be polled again. A finished future runs the callback at once.
+            future.add_done_callback(partial(self._landed, slug))
 
     # --- one claimed poll, in a worker thread -----------------------------------------------------
     def run_slot(self, source: Source, slot: int, interval: float, due: float | None = None) -> None:
@@ -219,11 +226,15 @@ class PollerLoop:
         try:
             self._claim_and_poll(source, slot, interval)
         finally:
-            self.in_flight.pop(source.slug, None)
             close_old_connections()
             # With DEBUG on (the embedded default) Django keeps each thread's last 9,000 statements,
             # documents included: hundreds of MiB across the worker threads of a long-running loop.
             reset_queries()
+
+    def _landed(self, slug: str, future: Future[None]) -> None:
+        """A poll's end (its future done): the source may be dispatched again."""
+        if self.in_flight.get(slug) is future:
+            self.in_flight.pop(slug, None)
 
     def _claim_and_poll(self, source: Source, slot: int, interval: float) -> None:
         try:

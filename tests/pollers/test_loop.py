@@ -6,6 +6,7 @@ import itertools
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Executor, Future
 from datetime import timedelta
 from typing import Any
 
@@ -99,6 +100,30 @@ def test_it_polls_each_source_once_per_interval(simulator: RunningSimulator, sta
         gaps = [b - a for a, b in itertools.pairwise(times[1:])]
         assert all(0.85 <= gap <= 1.15 for gap in gaps), (slug, gaps)  # on schedule, with a little jitter
         assert Source.objects.get(slug=slug).last_success_at is not None
+
+
+class FinishesBeforeSubmitReturns(Executor):
+    """The interleaving a busy machine can give a thread pool: the worker runs the whole poll before the
+    thread that submitted it gets the interpreter back."""
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_result(fn(*args, **kwargs))
+        return future
+
+
+def test_it_polls_a_source_again_when_its_poll_finished_before_submit_returned(simulator: RunningSimulator) -> None:
+    add(simulator, "us-east")
+    loop = PollerLoop(make_poller(), LocalLeases(), concurrency=2, jitter_fraction=0, write=lambda line: None)
+    loop.reload()
+    executor = FinishesBeforeSubmitReturns()
+    loop.dispatch(executor)
+    assert len(simulator.requests_for("us-east")) == 1
+    assert loop.in_flight == {}  # over, so nothing holds the source back from its next slot
+    wait_for(lambda: loop.heap[0][0] <= time.time())  # the next slot is due
+    loop.dispatch(executor)
+    assert len(simulator.requests_for("us-east")) == 2
+    assert loop.in_flight == {}
 
 
 def test_it_keeps_polling_the_others_while_one_source_hangs(simulator: RunningSimulator, start_loop: Any) -> None:
