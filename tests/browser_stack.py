@@ -150,7 +150,7 @@ class Stack:
         self.start_poller()
 
     def start_poller(self) -> None:
-        # At info the poller logs each stored change (a few a minute here): a failure shows which polls stored.
+        # At info the poller logs each stored change (about a dozen a minute here): a failure shows which polls stored.
         self.poller = self._spawn("poller", [sys.executable, "manage.py", "poll", "--loop"], LOG_LEVEL="info")
         self.workers.append(self.poller)
 
