@@ -208,6 +208,13 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 await self.hub.leave(group, self)
         self.joined_groups = set()
 
+    async def release_held(self) -> None:
+        """``disconnect``'s clean-up after a handler raised; never raises over the handler's exception."""
+        try:
+            await self.disconnect(1011)  # what servers close with when the application fails
+        except Exception:
+            logger.exception("realtime: releasing a failed connection's slot and groups failed")
+
     async def close_with(self, code: CloseCode, reason: str | None = None) -> None:
         self.closing = True
         await self.close(code=int(code), reason=reason)
@@ -228,6 +235,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 await self.dispatch(await receive())
         except StopConsumer:
             pass
+        finally:
+            # A handler that raised ends the connection without a websocket.disconnect reaching
+            # disconnect(): a reply sent to a client that had gone (uvicorn raises ClientDisconnected and
+            # drops it silently), a database error in connect() after the slot was taken. Whatever the
+            # connection holds is given back here, or its cap slot, renewal task, hub membership and store
+            # watcher would stay for the life of the process, and the user would be refused with 4409 once
+            # enough of them had piled up. disconnect() is idempotent, so a clean close releases once.
+            await self.release_held()
 
     async def dispatch(self, message: dict[str, Any]) -> None:
         """Channels' dispatch without its thread hop to ``close_old_connections`` before every message.
@@ -538,12 +553,21 @@ class MetricsConsumer(AsyncWebsocketConsumer):
     async def flush_buffered(self) -> None:
         # Events may keep arriving while these are sent; the loop ends with nothing left, and no
         # await separates the last check from clearing the flag.
-        while self.buffered:
-            batch, self.buffered = self.buffered, []
-            for event, text in batch:
-                if await settled(self.handle_event(event, text)):
-                    WEBSOCKET_MESSAGES_SENT.labels(type=CLIENT_TYPES[event["type"]]).inc()
-        self.buffering = False
+        try:
+            while self.buffered:
+                batch, self.buffered = self.buffered, []
+                for event, text in batch:
+                    try:
+                        if await settled(self.handle_event(event, text)):
+                            WEBSOCKET_MESSAGES_SENT.labels(type=CLIENT_TYPES[event["type"]]).inc()
+                    except Exception:
+                        # As the hub does for a live event: one that fails (its source's team could not be
+                        # read) is logged and the rest still go; the client sees the gap in its sequence.
+                        logger.exception("realtime: delivering %s failed", event.get("type"))
+        finally:
+            # Even when cancelled: a connection left buffering would queue every later event, unsent.
+            self.buffering = False
+            self.buffered = []
 
     # --- Housekeeping ----------------------------------------------------------------------------
 

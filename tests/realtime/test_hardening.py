@@ -235,6 +235,69 @@ async def test_it_renews_its_slot_while_connected(
     await comm.disconnect()
 
 
+class ClientGone(Exception):
+    """What a server's ``send`` raises once its client has gone (uvicorn's ``ClientDisconnected``)."""
+
+
+async def run_until_a_send_fails(headers: list[tuple[bytes, bytes]], *messages: dict[str, Any]) -> list[str]:
+    """Run one connection on the ASGI application whose every ``websocket.send`` raises ``ClientGone``.
+
+    The consumer gets no ``websocket.disconnect``: the exception ends it, as under uvicorn when a client
+    closes while its request is answered. Returns the types of the messages sent before that.
+    """
+    import asyncio
+
+    from tests.realtime.conftest import HOST, ORIGIN, PATH
+
+    incoming: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for message in ({"type": "websocket.connect"}, *messages):
+        incoming.put_nowait(message)
+    sent: list[str] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "websocket.send":
+            raise ClientGone()
+        sent.append(message["type"])
+
+    scope = {"type": "websocket", "path": PATH, "query_string": b"", "headers": [ORIGIN, HOST, *headers]}
+    scope |= {"subprotocols": [], "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}
+    with pytest.raises(ClientGone):
+        await asyncio.wait_for(application(scope, incoming.get, send), 10)
+    return sent
+
+
+def open_connections() -> float:
+    from prometheus_client import REGISTRY
+
+    return REGISTRY.get_sample_value("devops_insights_websocket_connections") or 0.0
+
+
+@pytest.mark.parametrize("request_text", ['{"type": "get", "source": "us-east", "id": 1}', '{"type": "ping"}'])
+async def test_it_gives_back_its_slot_when_a_reply_to_a_client_that_has_gone_fails(
+    session_cookie: tuple[bytes, bytes], settings: Any, request_text: str
+) -> None:
+    settings.REDIS_URL = None
+    settings.REALTIME_MAX_CONNECTIONS_PER_USER = 1
+    before = open_connections()
+    sent = await run_until_a_send_fails([session_cookie], {"type": "websocket.receive", "text": request_text})
+    assert sent == ["websocket.accept"]
+    assert open_connections() == before
+    # The user's one slot came back: a new connection is accepted, not refused with 4409.
+    again, code = await open_ws([session_cookie])
+    assert code is None
+    await again.disconnect()
+
+
+async def test_it_gives_back_its_redis_slot_when_a_reply_fails(
+    redis_settings: Any, redis_client: Any, session_cookie: tuple[bytes, bytes], user: Any
+) -> None:
+    redis_settings.REALTIME_MAX_CONNECTIONS_PER_USER = 1
+    key = connection_caps.Cap("user", str(user.pk), 1).key
+    request = {"type": "websocket.receive", "text": '{"type": "subscribe", "sources": "all", "id": 1}'}
+    assert await run_until_a_send_fails([session_cookie], request) == ["websocket.accept"]
+    assert redis_client.zcard(key) == 0  # every web process sees the slot free, not only this one
+
+
 async def test_it_falls_back_to_this_process_when_redis_fails(
     session_cookie: tuple[bytes, bytes], settings: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -276,3 +339,34 @@ async def test_it_disconnects_without_waiting_for_the_database_thread(client: Cl
     finally:
         held.set()
         await blocker
+
+
+async def test_it_stops_buffering_when_one_buffered_event_fails(caplog: pytest.LogCaptureFixture) -> None:
+    # Events that arrive while a subscribe reads its snapshot wait in the buffer. One that fails on its
+    # way out (its source's team could not be read) must not leave the connection buffering: every
+    # later event would be queued there, unsent, for as long as the connection lived.
+    from realtime.consumers import MetricsConsumer
+
+    consumer = MetricsConsumer()
+    delivered: list[str] = []
+
+    def handle_event(event: dict[str, Any], text: str) -> bool:
+        if event["source"] == "broken":
+            raise RuntimeError("the source's team could not be read")
+        delivered.append(event["source"])
+        return True
+
+    consumer.handle_event = handle_event  # type: ignore[method-assign]
+    consumer.closing = False
+    consumer.buffering = True
+    consumer.buffered = [
+        ({"type": "metric.update", "source": "broken"}, "{}"),
+        ({"type": "metric.update", "source": "us-east"}, "{}"),
+    ]
+    with caplog.at_level(logging.ERROR, logger="realtime.consumers"):
+        await consumer.flush_buffered()
+    assert delivered == ["us-east"]  # the failed event did not take the rest of the buffer with it
+    assert "delivering metric.update failed" in caplog.text
+    assert consumer.buffering is False
+    assert consumer.receive_event({"type": "metric.update", "source": "eu-west"}, "{}") is True
+    assert delivered == ["us-east", "eu-west"]  # sent at once, not buffered
