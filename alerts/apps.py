@@ -33,6 +33,19 @@ class AlertsConfig(AppConfig):
             sender=Objective.sources.through,
             dispatch_uid="alerts.rule_cache.ObjectiveSources",
         )
+        # A rule's states for sources it no longer targets are dropped (receivers.drop_stale_states) when the
+        # rule, the source or the objective changes; otherwise a firing alert would never resolve.
+        from pollers.models import Source
+
+        post_save.connect(receivers.on_source_saved, sender=Source, dispatch_uid="alerts.stale_states.Source")
+        post_save.connect(
+            receivers.on_objective_changed, sender=Objective, dispatch_uid="alerts.stale_states.Objective"
+        )
+        m2m_changed.connect(
+            receivers.on_objective_changed,
+            sender=Objective.sources.through,
+            dispatch_uid="alerts.stale_states.ObjectiveSources",
+        )
         for model in (AlertRule, Silence):
             for signal in (post_save, post_delete):
                 signal.connect(

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 
 from alerts import rule_cache
 from alerts.engine import evaluate_poll, refresh_alert_states
@@ -25,16 +26,58 @@ def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kw
         log.exception("alert evaluation failed for source %s", getattr(source, "slug", "?"))
 
 
+def drop_stale_states(states: QuerySet[RuleState]) -> set[int]:
+    """Delete those of ``states`` whose rule is disabled or no longer applies to their source; their sources.
+
+    The one home of "this state no longer counts". The engine evaluates only the rules that apply to a
+    source, so a state left behind by a change of the rule, of the source (its tags, its team) or of a
+    burn-rate rule's objective (its sources, its tag) would never be evaluated again: a firing alert would
+    stay on the source's level, the alerts page and its card, and never resolve. The sources' levels are
+    recomputed once the change commits.
+    """
+    rows = list(states.select_related("rule", "rule__objective", "source"))
+    stale = [s for s in rows if not s.rule.enabled or not s.rule.applies_to(s.source)]
+    if not stale:
+        return set()
+    RuleState.objects.filter(pk__in=[s.pk for s in stale]).delete()
+    affected = {s.source_id for s in stale}
+    transaction.on_commit(lambda: refresh_alert_states(affected))
+    return affected
+
+
 def on_rule_saved(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
     """A disabled rule, or one that no longer targets a source, stops counting for that source."""
-    states = RuleState.objects.filter(rule=instance).select_related("source")
-    stale = [s for s in states if not instance.enabled or not instance.applies_to(s.source)]
-    if not stale and not states:
+    touched = set(RuleState.objects.filter(rule=instance).values_list("source_id", flat=True))
+    if not touched:
         return
-    affected = {s.source_id for s in states}
-    RuleState.objects.filter(pk__in=[s.pk for s in stale]).delete()
+    drop_stale_states(RuleState.objects.filter(rule=instance))
     # Severity may have changed too: recompute every source this rule touched.
-    transaction.on_commit(lambda: refresh_alert_states(affected))
+    transaction.on_commit(lambda: refresh_alert_states(touched))
+
+
+# A source's save with these fields (or a full save) may change which rules apply to it.
+_TARGETING_FIELDS = frozenset({"tags", "team", "team_id"})
+
+
+def on_source_saved(
+    sender: Any, instance: Any, created: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    """A source whose tags or team changed stops counting for the rules that no longer target it."""
+    if created or (update_fields is not None and not _TARGETING_FIELDS & set(update_fields)):
+        return
+    drop_stale_states(RuleState.objects.filter(source_id=instance.pk))
+
+
+def on_objective_changed(sender: Any, instance: Any = None, action: str | None = None, **kwargs: Any) -> None:
+    """An objective's sources or tag changed: its burn-rate rules stop counting for sources it left."""
+    from objectives.models import Objective
+
+    if action is not None and not action.startswith("post_"):
+        return  # m2m_changed: decide once the rows changed
+    if isinstance(instance, Objective):
+        drop_stale_states(RuleState.objects.filter(rule__objective_id=instance.pk))
+    elif instance is not None and instance.pk is not None:  # a source's objectives changed from its side
+        drop_stale_states(RuleState.objects.filter(source_id=instance.pk, rule__objective__isnull=False))
 
 
 def on_rule_deleting(sender: Any, instance: AlertRule, **kwargs: Any) -> None:

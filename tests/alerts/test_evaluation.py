@@ -253,3 +253,69 @@ def test_it_skips_evaluation_when_alerting_is_off(settings: Any) -> None:
     make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
     PollDriver(source).ok(cpu_load=90)
     assert events() == []
+
+
+def firing_on(source: Source) -> list[str]:
+    return sorted(RuleState.objects.firing().filter(source=source).values_list("rule__name", flat=True))
+
+
+def test_it_resolves_a_tag_rule_for_a_source_whose_tags_no_longer_match(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    source = make_source(tags=["prod"])
+    make_rule(name="prod cpu", scope="tag", tag="prod", kind="metric", metric="cpu_load", operator=">", threshold=85)
+    make_rule(name="any cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, severity="critical")
+    polls = PollDriver(source)
+    for _ in range(3):
+        polls.ok(cpu_load=90)
+    assert firing_on(source) == ["any cpu", "prod cpu"]
+    with django_capture_on_commit_callbacks(execute=True):
+        source.name = "Renamed"
+        source.save(update_fields=["name"])  # a save that cannot change what rules apply: nothing dropped
+    assert firing_on(source) == ["any cpu", "prod cpu"]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        source.tags = ["staging"]
+        source.save()
+    # The tag rule no longer watches the source: its firing state would never be evaluated again.
+    assert firing_on(source) == ["any cpu"]
+    assert alert_state(source) == "critical"
+    polls.ok(cpu_load=50)
+    polls.ok(cpu_load=50)
+    assert firing_on(source) == []
+    assert alert_state(source) == "ok"  # not held "degraded" by the tag rule's left-over state
+
+
+def test_it_resolves_every_rule_of_the_old_team_when_a_source_moves_to_another_team(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from tests.factories import make_team
+
+    source = make_source()
+    make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
+    PollDriver(source).ok(cpu_load=90)
+    assert alert_state(source) == "degraded"
+    with django_capture_on_commit_callbacks(execute=True):
+        source.team = make_team("red")
+        source.save()
+    assert not RuleState.objects.filter(source=source).exists()
+    assert alert_state(source) == "ok"
+
+
+def test_it_resolves_a_burn_rate_rule_for_a_source_its_objective_no_longer_covers(
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    from tests.factories import make_objective
+
+    east, west = make_source("us-east"), make_source("eu-west")
+    objective = make_objective(sources=[east, west])
+    rule = make_rule(name="burn", kind="burn_rate", objective=objective, severity="critical")
+    for source in (east, west):  # as the engine leaves them once the budget burns (its own tests fire them)
+        RuleState.objects.create(rule=rule, source=source, status="firing")
+    with django_capture_on_commit_callbacks(execute=True):
+        objective.sources.remove(west)
+    assert firing_on(east) == ["burn"]
+    assert firing_on(west) == []
+    with django_capture_on_commit_callbacks(execute=True):
+        east.objectives.clear()  # from the source's side of the relation
+    assert firing_on(east) == []
