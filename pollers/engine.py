@@ -66,6 +66,12 @@ class Poller:
         self.process_id = process_id
         self._store_lock = threading.Lock()
         self._one_writer: bool | None = None  # whether _writing queues (SQLite): decided on first use
+        # Sources whose health this poller last wrote as unhealthy (failures counted, or the circuit not
+        # closed). The loop swaps in an instance read at its reload, which may have been read while a poll
+        # that then failed was in flight: that instance looks healthy, and trusting it would send the next
+        # good poll down the batched path, which writes only the routine fields and would leave the failure
+        # count and the circuit as the failure wrote them. One poll of a source runs at a time, so a plain set.
+        self._written_unhealthy: set[int] = set()
 
     @property
     def store(self) -> MetricStore:
@@ -224,6 +230,7 @@ class Poller:
             and not source.consecutive_failures
             and source.circuit_state == CLOSED
             and source.circuit_opened_at is None
+            and source.pk not in self._written_unhealthy
         )
 
     def flush_health(self, *, only_if_due: bool = False) -> int:
@@ -359,6 +366,10 @@ class Poller:
                 Source.objects.filter(pk=source.pk).update(**{**pending, **changes})
         for name, value in changes.items():
             setattr(source, name, value)
+        if source.consecutive_failures or source.circuit_state != CLOSED:
+            self._written_unhealthy.add(source.pk)
+        else:
+            self._written_unhealthy.discard(source.pk)
         if not outcome.ok:
             self._record_failure(source, outcome, now)
 

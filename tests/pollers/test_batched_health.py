@@ -167,6 +167,55 @@ def test_it_writes_a_failure_at_once_with_the_pending_routine_fields(
     assert row.last_polled_at == row.last_error_at
 
 
+def fail_once_after_a_reload_read(poller: Poller, simulator: RunningSimulator) -> tuple[Source, Source]:
+    """A source polled well, then failed; and an instance of it read between the two (the loop's reload
+    swaps in a fresh instance of every source, and one read while a poll was in flight holds the health
+    from before that poll: when the poll failed, the instance looks healthy)."""
+    source = make_source("r0", url=simulator.url("r0"), timeout_seconds=2.0)
+    assert poller.poll(source).ok
+    read_by_the_reload = Source.objects.get(pk=source.pk)
+    source.url = simulator.url("r0", "stats=1&fault=error&status=503")
+    assert not poller.poll(source).ok
+    assert Source.objects.get(pk=source.pk).consecutive_failures == 1
+    return source, read_by_the_reload
+
+
+def test_it_writes_a_recovery_for_an_instance_read_before_its_own_failure_was_written(
+    steady_simulator: RunningSimulator, poller: Poller
+) -> None:
+    from pollers.signals import health_changed
+
+    source, read_by_the_reload = fail_once_after_a_reload_read(poller, steady_simulator)
+    statuses: list[str] = []
+
+    def heard(sender: Any, status: str, **kwargs: Any) -> None:
+        statuses.append(status)
+
+    health_changed.connect(heard)
+    try:
+        assert poller.poll(read_by_the_reload).ok
+    finally:
+        health_changed.disconnect(heard)
+    poller.flush_health()
+    row = Source.objects.get(pk=source.pk)
+    # Written as a recovery, not batched as routine over the failure's count.
+    assert row.consecutive_failures == 0
+    assert statuses == ["recovered"]
+
+
+def test_it_honours_a_circuit_its_own_failure_opened_after_the_instance_was_read(
+    steady_simulator: RunningSimulator, poller: Poller, settings: Any
+) -> None:
+    from pollers.circuit import CircuitPolicy
+
+    settings.POLLER_CIRCUIT_FAILURE_THRESHOLD = 1
+    poller.circuit_policy = CircuitPolicy.from_settings()
+    source, read_by_the_reload = fail_once_after_a_reload_read(poller, steady_simulator)
+    assert Source.objects.get(pk=source.pk).circuit_state == "open"
+    outcome = poller.poll(read_by_the_reload)
+    assert (outcome.skipped, outcome.error_kind) == (True, "circuit_open")  # cooling down, not polled
+
+
 def test_it_stores_a_changed_poll_in_one_transaction_without_a_second_read(
     steady_simulator: RunningSimulator, poller: Poller
 ) -> None:
