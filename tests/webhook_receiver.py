@@ -27,13 +27,25 @@ class Received:
 
 
 class WebhookReceiver:
-    """Answers ``statuses`` in turn (then ``status``), after ``delay`` seconds; 401 on a bad signature."""
+    """Answers ``statuses`` in turn (then ``status``), after ``delay`` seconds; 401 on a bad signature.
 
-    def __init__(self, secret: str = "", status: int = 200, statuses: list[int] | None = None, delay: float = 0.0):
+    The first answers also wait in turn for ``holds`` to be set (at most 30 s), to keep a sender inside
+    its send while a test does something else.
+    """
+
+    def __init__(
+        self,
+        secret: str = "",
+        status: int = 200,
+        statuses: list[int] | None = None,
+        delay: float = 0.0,
+        holds: list[threading.Event] | None = None,
+    ):
         self.secret = secret
         self.status = status
         self.statuses = list(statuses or [])
         self.delay = delay
+        self.holds = list(holds or [])
         self.received: list[Received] = []
         self.port = free_port()
         self._lock = threading.Lock()
@@ -49,6 +61,9 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.received.append(Received(self.path, dict(self.headers), body, signature_ok))
                     status = receiver.statuses.pop(0) if receiver.statuses else receiver.status
+                    hold = receiver.holds.pop(0) if receiver.holds else None
+                if hold is not None:
+                    hold.wait(30)
                 if receiver.delay:
                     time.sleep(receiver.delay)
                 if signature_ok is False:
