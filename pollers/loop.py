@@ -88,6 +88,9 @@ class PollerLoop:
         self.heap: list[tuple[float, str, int, int]] = []  # (due time, slug, slot, generation)
         self.generations = 0
         self.in_flight: dict[str, Future[None]] = {}
+        # Sources gone from the schedule that may have been deleted: their stored metrics are forgotten again
+        # once no poll of theirs is in flight (see forget_deleted).
+        self.left: set[str] = set()
         self.held: dict[str, Lease] = {}
         self.lock = threading.Lock()
         self.polls_done = 0
@@ -165,6 +168,8 @@ class PollerLoop:
         for slug in list(self.scheduled):
             if slug not in sources:
                 del self.scheduled[slug]  # its heap entries are dropped when they come due
+                self.left.add(slug)
+        self.forget_deleted()
         now = time.time()
         for slug, source in sources.items():
             current = self.scheduled.get(slug)
@@ -184,6 +189,29 @@ class PollerLoop:
             if slot_start(slot + 1, interval, entry.offset) - now < interval / 4:
                 slot += 1
             self.push(slug, slot, earliest=now)
+
+    def forget_deleted(self) -> None:
+        """Delete again the stored metrics of sources deleted since they were scheduled, once their polls landed.
+
+        Deleting a source deletes its metrics (the API, the admin, a configuration apply), but this process
+        polls from the instances it loaded: a poll in flight at the deletion, or one whose slot came before
+        this reload noticed it, stores the document again, and this process's store still remembers the
+        source's last document, so it writes a new latest row and history. Left there, a source created
+        later with the same slug would show them as its own. A source that was only disabled, or that
+        another poller's configuration still has, is left alone.
+        """
+        waiting = {slug for slug in self.left if slug not in self.in_flight}
+        if not waiting:
+            return
+        try:
+            existing = set(Source.objects.filter(slug__in=waiting).values_list("slug", flat=True))
+            for slug in sorted(waiting - existing):
+                self.poller.store.delete_source(slug)
+                logger.info("forgot the stored metrics of deleted source %s once its polls had landed", slug)
+        except Exception:
+            logger.exception("could not forget the stored metrics of deleted sources; trying again at the next reload")
+            return
+        self.left -= waiting
 
     def push(self, slug: str, slot: int, earliest: float | None = None) -> None:
         entry = self.scheduled[slug]

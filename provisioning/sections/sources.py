@@ -3,15 +3,11 @@ metric and volatile paths, tags, network settings and credentials (references on
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from django.db import transaction
-
 from devops_insights import crypto
 from metrics.defaults import default_metric_paths
-from metrics.stores import get_store
 from pollers.models import SECRET_HEADER_PATTERN, Source, default_interval
 from provisioning import secrets
 from provisioning.context import Context
@@ -35,8 +31,6 @@ from provisioning.sections.base import (
     from_model,
     relink,
 )
-
-log = logging.getLogger(__name__)
 
 
 class Sources(Section):
@@ -166,18 +160,6 @@ class Sources(Section):
         Source.objects.bulk_create([item.instance for item in built])
 
     def delete(self, objs: Iterable[Any], ctx: Context) -> None:
-        slugs = []
+        # Their stored metrics go after the commit (pollers/receivers.py), as for every deleted source.
         for source in objs:
-            slugs.append(source.slug)
             source.delete()
-        # The stored metrics go after the commit (the store is not in the transaction), as the API's delete.
-        transaction.on_commit(lambda: _forget(slugs))
-
-
-def _forget(slugs: list[str]) -> None:
-    store = get_store()
-    for slug in slugs:
-        try:
-            store.delete_source(slug)
-        except Exception:
-            log.exception("could not delete the stored metrics of the pruned source %s", slug)
