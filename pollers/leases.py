@@ -23,6 +23,8 @@ across the switch: during an outage a poller does not claim a slot that began be
 Redis fail (someone may have claimed it in Redis just before), and for two intervals after it
 started or saw Redis come back it claims in Redis *and* in the database (another poller may
 still be on the database). A source misses at most the one slot under way when Redis went away.
+A row whose slot is far ahead of the claimed one was numbered under the source's previous interval
+and does not hold it back (``DatabaseLeases.claim``).
 Not covered: a partition in which some pollers reach Redis and others do not for longer than
 that (docs/polling.md).
 """
@@ -185,6 +187,10 @@ def _in(seconds: float) -> ExpressionWrapper:
     )
 
 
+# How far ahead of a claimed slot a PollerLease row's slot can be under the same interval (see claim).
+AHEAD_SLOTS = 2
+
+
 class DatabaseLeases(LeaseBackend):
     """The lease rules on the ``PollerLease`` table of database ``using``: correct across processes."""
 
@@ -200,7 +206,13 @@ class DatabaseLeases(LeaseBackend):
 
     def claim(self, slug: str, slot: int, slot_ttl: float, lease_ttl: float) -> Lease | None:
         token = new_token()
-        claimable = Q(slot__lt=slot) & (Q(token="") | Q(expires_at__isnull=True) | Q(expires_at__lte=Now()))
+        # A row a slot or two ahead of this one is another poller's newer claim (a clock a little ahead, or
+        # this claim a slot late: the loop still claims the slot before the current one): it stands. A row
+        # further ahead was numbered under another interval, since slots count from the epoch: raising an
+        # interval from 30 s to 60 s halves the slot numbers, and a row that waited for them to catch up
+        # would keep the source from ever being claimed here again.
+        unpolled = Q(slot__lt=slot) | Q(slot__gt=slot + AHEAD_SLOTS)
+        claimable = unpolled & (Q(token="") | Q(expires_at__isnull=True) | Q(expires_at__lte=Now()))
         with transaction.atomic(using=self.using):
             rows = self._rows().filter(slug=slug)
             if connections[self.using].vendor == "postgresql":

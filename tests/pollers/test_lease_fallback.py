@@ -25,7 +25,7 @@ from pollers.fetch import Fetcher, FetchPolicy
 from pollers.leases import DatabaseLeases, FallbackLeases, Lease, LeaseBackend, RedisLeases
 from pollers.loop import PollerLoop
 from pollers.models import PollerLease, Source
-from pollers.schedule import phase, slot_start
+from pollers.schedule import phase, slot_at, slot_start
 from tests.pollers.support import RedisServer, sql_alias
 from tests.simulator import RunningSimulator
 
@@ -117,6 +117,81 @@ def test_it_frees_a_dead_owners_source_when_its_database_lease_expires(kind: str
     assert taken[0].slot == 2
 
 
+def slot_now(slug: str, interval: float) -> int:
+    return slot_at(time.time(), interval, phase(slug, interval))
+
+
+def released_at_interval_30(alias: str, slug: str) -> None:
+    """The row a poller leaves after polling ``slug`` at 30 s: slot numbers twice those of a 60 s interval."""
+    lease = DatabaseLeases(alias).claim(slug, slot_now(slug, 30), slot_ttl=60, lease_ttl=15)
+    assert lease is not None
+    assert DatabaseLeases(alias).release(lease)
+
+
+@pytest.mark.parametrize("kind", databases("sqlite", "postgres"))
+def test_it_claims_in_the_database_after_an_interval_was_raised(kind: str) -> None:
+    alias = sql_alias(kind)
+    released_at_interval_30(alias, "eu-west")
+    # The operator raised the interval to 60 s: the current slot's number is now half the row's.
+    slot = slot_now("eu-west", 60)
+    lease = DatabaseLeases(alias).claim("eu-west", slot, slot_ttl=120, lease_ttl=30)
+    assert lease is not None
+    assert DatabaseLeases(alias).release(lease)
+    assert DatabaseLeases(alias).claim("eu-west", slot, slot_ttl=120, lease_ttl=30) is None  # polled once
+    assert DatabaseLeases(alias).claim("eu-west", slot + 1, slot_ttl=120, lease_ttl=30) is not None
+
+
+@pytest.mark.parametrize("kind", databases("sqlite", "postgres"))
+def test_it_lets_exactly_one_of_many_claim_after_an_interval_was_raised(kind: str) -> None:
+    alias = sql_alias(kind)
+    released_at_interval_30(alias, "us-east")
+    slot = slot_now("us-east", 60)
+    won: list[Lease] = []
+    lock = threading.Lock()
+    barrier = threading.Barrier(8)
+
+    def claimer() -> None:
+        try:
+            barrier.wait()
+            if lease := DatabaseLeases(alias).claim("us-east", slot, slot_ttl=120, lease_ttl=30):
+                with lock:
+                    won.append(lease)
+        finally:
+            connections[alias].close()
+
+    threads = [threading.Thread(target=claimer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(won) == 1
+    assert PollerLease.objects.using(alias).get(slug="us-east").slot == slot
+
+
+@pytest.mark.parametrize("kind", databases("sqlite", "postgres"))
+def test_it_keeps_a_held_lease_when_the_interval_changes(kind: str) -> None:
+    alias = sql_alias(kind)
+    held = DatabaseLeases(alias).claim("ap-south", slot_now("ap-south", 30), slot_ttl=60, lease_ttl=30)
+    assert held is not None  # in flight at 30 s, unexpired, when another poller already runs at 60 s
+    assert DatabaseLeases(alias).claim("ap-south", slot_now("ap-south", 60), slot_ttl=120, lease_ttl=30) is None
+    assert DatabaseLeases(alias).claim("ap-south", slot_now("ap-south", 10), slot_ttl=20, lease_ttl=5) is None
+    assert PollerLease.objects.using(alias).get(slug="ap-south").token == held.token
+
+
+@pytest.mark.parametrize("kind", databases("sqlite", "postgres"))
+def test_it_leaves_a_slot_behind_another_pollers_newer_claim_unclaimed(kind: str) -> None:
+    alias = sql_alias(kind)
+    leases = DatabaseLeases(alias)
+    # A poller whose clock runs a little ahead polled slot 12 while this one comes to 10 or 11: under one
+    # interval those are over, not a sign of another numbering.
+    newer = leases.claim("sa-east", 12, slot_ttl=10, lease_ttl=5)
+    assert newer is not None
+    assert leases.release(newer)
+    assert leases.claim("sa-east", 11, slot_ttl=10, lease_ttl=5) is None
+    assert leases.claim("sa-east", 10, slot_ttl=10, lease_ttl=5) is None
+    assert PollerLease.objects.using(alias).get(slug="sa-east").slot == 12
+
+
 # --- Redis, then the database, then Redis again ------------------------------------------------------------
 class Clock:
     def __init__(self, now: float) -> None:
@@ -196,6 +271,33 @@ def test_it_falls_back_to_the_database_and_back_without_polling_a_slot_twice(
     alone = a.claim(SLUG, slot + 7, slot_ttl=2 * INTERVAL, lease_ttl=5)
     assert alone is not None
     assert alone.held_in == ("redis",)
+
+
+@pytest.mark.parametrize("kind", databases("postgres", "sqlite"))
+def test_it_polls_a_source_whose_interval_was_raised_after_a_restart_and_through_an_outage(
+    kind: str, test_redis: RedisServer
+) -> None:
+    alias = sql_alias(kind)
+    released_at_interval_30(alias, SLUG)  # the database row of an earlier outage, or start-up, at 30 s
+    slot = slot_now(SLUG, 60)
+    slot_ttl = 2 * 60.0
+    prefix = f"t{time.monotonic_ns()}:poller"
+    clock = Clock(slot_start(slot, 60, phase(SLUG, 60)) + 1)
+    started = holder(test_redis, alias, clock, prefix, retry=1000.0)
+    # Just started, so it claims in Redis and in the database: the old row must not refuse the slot.
+    both = started.claim(SLUG, slot, slot_ttl=slot_ttl, lease_ttl=30)
+    assert both is not None
+    assert both.held_in == ("redis", "db")
+    assert started.release(both)
+
+    test_redis.stop()
+    released_at_interval_30(alias, SLUG)  # a poller still at 30 s during the reload claimed once more
+    clock.now = slot_start(slot + 1, 60, phase(SLUG, 60)) + 1
+    assert started.claim(SLUG, slot + 1, slot_ttl=slot_ttl, lease_ttl=30) is None  # sees Redis fail
+    clock.now = slot_start(slot + 2, 60, phase(SLUG, 60)) + 1
+    on_db = started.claim(SLUG, slot + 2, slot_ttl=slot_ttl, lease_ttl=30)
+    assert on_db is not None  # during the outage the database alone decides: the source is still polled
+    assert on_db.held_in == ("db",)
 
 
 # --- two poller loops through an outage ----------------------------------------------------------------------
