@@ -8,7 +8,7 @@ before parsing (``metrics.jsonlimits``), every redirect hop checked by the SSRF 
 the checked address. A source may have its own proxy, CAs and client certificate
 (``pollers.transport``); a conditional request answered 304 comes back as ``not_modified``. Retries with exponential
 backoff and full jitter on connection errors, timeouts and 5xx; 429 waits for ``Retry-After``
-(capped); other 4xx are final.
+(capped); other 4xx are final. A ``Retry-After`` is honoured for at most ``POLLER_CIRCUIT_COOLDOWN``.
 
 Errors come back as a ``FetchResult`` with a short ``error_kind`` and a message that never
 contains a header value or the URL's query string.
@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 import requests
@@ -65,6 +65,9 @@ class FetchPolicy:
     proxy: str = ""  # POLLER_PROXY: every source goes through it unless the source says otherwise
     allowed_proxies: tuple[str, ...] = ()  # POLLER_ALLOWED_PROXIES: what a source may name as its proxy
     trust_env_proxy: bool = False  # POLLER_TRUST_ENV_PROXY: honour HTTP(S)_PROXY / NO_PROXY
+    # POLLER_CIRCUIT_COOLDOWN: the longest Retry-After honoured. An upstream that says "a day" (or "forever")
+    # is left alone as long as one whose circuit opened, then tried again: one answer cannot stop its polling.
+    retry_after_max: float = 60.0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> FetchPolicy:
@@ -82,6 +85,7 @@ class FetchPolicy:
             "proxy": settings.POLLER_PROXY,
             "allowed_proxies": tuple(settings.POLLER_ALLOWED_PROXIES),
             "trust_env_proxy": settings.POLLER_TRUST_ENV_PROXY,
+            "retry_after_max": settings.POLLER_CIRCUIT_COOLDOWN,
         }
         values.update(overrides)
         return cls(**values)
@@ -101,7 +105,8 @@ class FetchResult:
     attempts: int = 0
     error_kind: str = ""
     error_message: str = ""
-    retry_after: float | None = None  # seconds the upstream asked us to wait (429/503), when it said
+    # Seconds the upstream asked us to wait (429/503), when it said, at most the policy's retry_after_max.
+    retry_after: float | None = None
     body_bytes: int = 0  # decoded
     # A conditional request answered 304: ok, no payload (the caller has the document already).
     not_modified: bool = False
@@ -142,6 +147,7 @@ class FetchFailure(Exception):
         retryable: bool = False,
         status_code: int | None = None,
         retry_after: float | None = None,
+        retry_after_capped: bool = False,
     ) -> None:
         super().__init__(message)
         self.kind = kind
@@ -149,22 +155,39 @@ class FetchFailure(Exception):
         self.retryable = retryable
         self.status_code = status_code
         self.retry_after = retry_after
+        self.retry_after_capped = retry_after_capped  # the upstream asked for longer than retry_after
 
 
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), None when absent or junk."""
+class RetryAfter(NamedTuple):
+    seconds: float  # how long to wait: what the upstream asked for, at most the bound
+    capped: bool  # it asked for longer than the bound
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None, *, longest: float) -> RetryAfter | None:
+    """The wait a Retry-After header asks for (delta-seconds or an HTTP date), at most ``longest`` (finite)
+    seconds; None when absent or junk."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+    asked: int | float
+    if value.isascii() and value.isdigit():  # not "²": str.isdigit() takes it and float() does not
+        # Compared as a whole number: as a float, "9" * 400 is inf, and inf seconds from now overflows. More
+        # digits than the bound has is more than the bound, which also spares int() a string of any length.
+        digits = value.lstrip("0") or "0"
+        if len(digits) > len(str(int(longest))):
+            return RetryAfter(float(longest), True)
+        asked = int(digits)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        asked = max(0.0, (when - (now or datetime.now(UTC))).total_seconds())  # at most year 9999: finite
+    if asked > longest:
+        return RetryAfter(float(longest), True)
+    return RetryAfter(float(asked), False)
 
 
 def prepared_get(url: str, headers: Mapping[str, str]) -> requests.PreparedRequest:
@@ -285,6 +308,7 @@ class Fetcher:
         transport = transport or DEFAULT_TRANSPORT
         started = time.monotonic()
         attempt = 0
+        capped_told = False
         while True:
             attempt += 1
             failure: FetchFailure | None = None
@@ -298,6 +322,15 @@ class Fetcher:
                 logger.error("poll %s: the fetch failed unexpectedly: %s", poll_id, type(exc).__name__)
                 failure = FetchFailure("internal", f"the fetch failed unexpectedly ({type(exc).__name__})")
             if failure is not None:
+                if failure.retry_after_capped and not capped_told:
+                    capped_told = True  # once per poll, though each attempt may be answered the same
+                    logger.info(
+                        "poll %s: %s; its Retry-After is longer than POLLER_CIRCUIT_COOLDOWN, honoured for %gs only",
+                        poll_id,
+                        failure.message,
+                        failure.retry_after,
+                        extra={"poll_id": poll_id},
+                    )
                 delay = self._retry_delay(failure, attempt)
                 if delay is None:
                     return FetchResult(
@@ -460,12 +493,14 @@ class Fetcher:
     def _read(self, response: requests.Response, target: Target, deadline: float) -> _Answer:
         status = response.status_code
         if status == 429 or status >= 500:
+            wait = parse_retry_after(response.headers.get("Retry-After"), longest=self.policy.retry_after_max)
             raise FetchFailure(
                 f"http_{status}",
                 f"{target.host} answered HTTP {status}",
                 retryable=True,
                 status_code=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=wait.seconds if wait else None,
+                retry_after_capped=bool(wait and wait.capped),
             )
         if not 200 <= status < 300:
             raise FetchFailure(f"http_{status}", f"{target.host} answered HTTP {status}", status_code=status)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import random
 import threading
 import time
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 
 from pollers.decoding import ACCEPT_ENCODING
-from pollers.fetch import USER_AGENT, Fetcher, FetchPolicy, parse_retry_after
+from pollers.fetch import USER_AGENT, Fetcher, FetchPolicy, RetryAfter, parse_retry_after
 from tests.services import free_port
 from tests.simulator import RunningSimulator
 
@@ -107,11 +108,36 @@ def test_it_honours_retry_after_on_429(simulator: RunningSimulator, fetcher: Fet
 
 
 def test_it_does_not_wait_longer_than_its_cap_for_retry_after(simulator: RunningSimulator, fetcher: Fetcher) -> None:
-    simulator.set_fault("sa-east", kind="rate_limit", retry_after="120")
+    simulator.set_fault("sa-east", kind="rate_limit", retry_after="30")  # over backoff_max, under the bound
     started = time.monotonic()
     result = fetcher.fetch(simulator.url("sa-east"), timeout=3)
-    assert (result.ok, result.error_kind, result.attempts, result.retry_after) == (False, "http_429", 1, 120.0)
+    assert (result.ok, result.error_kind, result.attempts, result.retry_after) == (False, "http_429", 1, 30.0)
     assert time.monotonic() - started < 1
+
+
+def test_it_honours_a_days_retry_after_only_up_to_its_bound_and_says_so_once(
+    simulator: RunningSimulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    simulator.set_fault("sa-east", kind="rate_limit", retry_after="86400")
+    # A bound under backoff_max: the capped wait is waited inside the poll, so all three attempts are capped.
+    fetcher = Fetcher(policy(retry_after_max=0.2))
+    try:
+        with caplog.at_level(logging.INFO, logger="pollers.fetch"):
+            result = fetcher.fetch(simulator.url("sa-east", "stats=1&token=s3cret"), timeout=3, poll_id="p1")
+    finally:
+        fetcher.close()
+    assert (result.ok, result.error_kind, result.attempts, result.retry_after) == (False, "http_429", 3, 0.2)
+    capped = [r.getMessage() for r in caplog.records if "Retry-After" in r.getMessage()]
+    assert len(capped) == 1, capped  # one line per poll, not per attempt
+    assert "p1" in capped[0]
+    assert "127.0.0.1 answered HTTP 429" in capped[0]
+    assert "s3cret" not in capped[0]
+    assert "stats=" not in capped[0]
+
+
+def test_it_takes_the_bound_on_retry_after_from_the_circuit_cooldown(settings: Any) -> None:
+    settings.POLLER_CIRCUIT_COOLDOWN = 300.0
+    assert FetchPolicy.from_settings().retry_after_max == 300.0
 
 
 def test_it_retries_a_refused_connection(fetcher: Fetcher) -> None:
@@ -188,10 +214,43 @@ def test_it_backs_off_exponentially_with_full_jitter() -> None:
 
 def test_it_reads_retry_after_as_seconds_or_a_date() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
-    assert parse_retry_after("7") == 7.0
-    assert parse_retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+    assert parse_retry_after("7", longest=60) == RetryAfter(7.0, capped=False)
+    in_30s = format_datetime(now + timedelta(seconds=30), usegmt=True)
+    assert parse_retry_after(in_30s, now, longest=60) == RetryAfter(30.0, capped=False)
+    assert parse_retry_after("60", longest=60) == RetryAfter(60.0, capped=False)  # the bound itself is honoured
+    assert parse_retry_after("soon", longest=60) is None
+    assert parse_retry_after(None, longest=60) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "9" * 400,  # inf as a float
+        "9" * 5000,  # past int()'s 4,300 digits
+        "0" * 5000 + "86400",
+        "86400",
+        "61",
+        "Fri, 31 Dec 9999 23:59:59 GMT",
+        "Thu, 01 Jan 2026 00:01:01 GMT",
+    ],
+)
+def test_it_honours_a_retry_after_only_up_to_its_bound(value: str) -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    wait = parse_retry_after(value, now, longest=60)
+    assert wait == RetryAfter(60.0, capped=True)
+    assert isinstance(wait.seconds, float)
+    assert math.isfinite(wait.seconds)
+    assert now + timedelta(seconds=wait.seconds) == now + timedelta(minutes=1)  # no OverflowError
+
+
+@pytest.mark.parametrize("value", ["-5", "-86400", "1e9", "inf", "NaN", "5.5", "0x10", "²", "٣", "soon", "Mon, 99"])
+def test_it_ignores_a_retry_after_that_is_not_a_number_of_seconds_or_a_date(value: str) -> None:
+    assert parse_retry_after(value, longest=60) is None
+
+
+def test_it_reads_a_retry_after_date_in_the_past_as_no_wait() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    assert parse_retry_after("Wed, 31 Dec 2025 23:00:00 GMT", now, longest=60) == RetryAfter(0.0, capped=False)
 
 
 def test_it_drops_credentials_when_a_redirect_leaves_the_host(simulator: RunningSimulator) -> None:

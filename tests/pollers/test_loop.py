@@ -13,6 +13,9 @@ from typing import Any
 import pytest
 
 from boards.models import Annotation
+from pollers.circuit import CircuitPolicy
+from pollers.engine import Poller
+from pollers.fetch import Fetcher, FetchPolicy
 from pollers.health_batch import HealthBatch
 from pollers.leases import LeaseBackend, LocalLeases, RedisLeases
 from pollers.loop import PollerLoop
@@ -45,9 +48,10 @@ def start_loop() -> Iterator[Any]:
         leases: LeaseBackend | None = None,
         concurrency: int = 4,
         health_batch: HealthBatch | None = None,
+        poller: Poller | None = None,
         **kwargs: Any,
     ) -> Running:
-        poller = make_poller(failure_threshold=100, cooldown=60)
+        poller = poller or make_poller(failure_threshold=100, cooldown=60)
         poller.health_batch = health_batch  # as `manage.py poll --loop` gives it one
         loop = PollerLoop(
             poller,
@@ -243,3 +247,22 @@ def test_it_waits_as_long_as_a_429_asks_before_polling_again(simulator: RunningS
     if len(times) == 2:
         assert times[1] - times[0] >= 2.9
     assert Source.objects.get(slug="busy").last_error_kind == "http_429"
+
+
+def test_it_polls_again_after_the_circuit_cooldown_when_a_429_asks_for_a_day(
+    simulator: RunningSimulator, start_loop: Any, settings: Any
+) -> None:
+    add(simulator, "busy")  # every second; the upstream asks for a day of quiet on every answer
+    simulator.set_fault("busy", kind="rate_limit", retry_after="86400")
+    settings.POLLER_CIRCUIT_COOLDOWN = 1.5  # the bound, as `manage.py poll` reads it (FetchPolicy.from_settings)
+    poller = Poller(
+        fetcher=Fetcher(FetchPolicy.from_settings(allowed_private_hosts=("127.0.0.1",), retries=0)),
+        circuit_policy=CircuitPolicy(failure_threshold=100, cooldown=timedelta(seconds=1.5)),  # never opens here
+    )
+    run = start_loop(poller=poller)
+    time.sleep(5.5)
+    run.stop()
+    times = simulator.requests_for("busy")
+    assert len(times) >= 2, times  # polled again within the bound, not a day later
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert min(gaps) >= 1.4, gaps  # and the bound itself was honoured: no poll in the slots inside it
