@@ -259,6 +259,9 @@ POLLER_MAX_REDIRECTS = config.integer("POLLER_MAX_REDIRECTS", 3, minimum=0, maxi
 POLLER_HOST_RATE_PER_SECOND = config.number("POLLER_HOST_RATE_PER_SECOND", 20.0, minimum=0.1)
 POLLER_CIRCUIT_FAILURE_THRESHOLD = config.integer("POLLER_CIRCUIT_FAILURE_THRESHOLD", 5, minimum=1)
 POLLER_CIRCUIT_COOLDOWN = config.number("POLLER_CIRCUIT_COOLDOWN", 60.0, minimum=1.0)
+# The longest Retry-After honoured: an hour covers the rate-limit windows upstreams announce, and one answer
+# asking for a day (or for the year 9999) no longer stops a source's polling until a restart.
+POLLER_RETRY_AFTER_MAX = config.number("POLLER_RETRY_AFTER_MAX", 3600.0, minimum=1.0)
 POLLER_ALLOWED_PRIVATE_HOSTS = config.string_list("POLLER_ALLOWED_PRIVATE_HOSTS", [])
 # Entries are host names, IPs, CIDRs or host:port (pollers/ssrf.py); a bad port stops the start.
 config.check_allowlist("POLLER_ALLOWED_PRIVATE_HOSTS", POLLER_ALLOWED_PRIVATE_HOSTS)

@@ -8,7 +8,7 @@ before parsing (``metrics.jsonlimits``), every redirect hop checked by the SSRF 
 the checked address. A source may have its own proxy, CAs and client certificate
 (``pollers.transport``); a conditional request answered 304 comes back as ``not_modified``. Retries with exponential
 backoff and full jitter on connection errors, timeouts and 5xx; 429 waits for ``Retry-After``
-(capped); other 4xx are final. A ``Retry-After`` is honoured for at most ``POLLER_CIRCUIT_COOLDOWN``.
+(capped); other 4xx are final. A ``Retry-After`` is honoured for at most ``POLLER_RETRY_AFTER_MAX``.
 
 Errors come back as a ``FetchResult`` with a short ``error_kind`` and a message that never
 contains a header value or the URL's query string.
@@ -65,9 +65,9 @@ class FetchPolicy:
     proxy: str = ""  # POLLER_PROXY: every source goes through it unless the source says otherwise
     allowed_proxies: tuple[str, ...] = ()  # POLLER_ALLOWED_PROXIES: what a source may name as its proxy
     trust_env_proxy: bool = False  # POLLER_TRUST_ENV_PROXY: honour HTTP(S)_PROXY / NO_PROXY
-    # POLLER_CIRCUIT_COOLDOWN: the longest Retry-After honoured. An upstream that says "a day" (or "forever")
-    # is left alone as long as one whose circuit opened, then tried again: one answer cannot stop its polling.
-    retry_after_max: float = 60.0
+    # POLLER_RETRY_AFTER_MAX: the longest Retry-After honoured. An upstream that says "a day" (or "forever")
+    # is left alone that long, then tried again: one answer cannot stop its polling.
+    retry_after_max: float = 3600.0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> FetchPolicy:
@@ -85,7 +85,7 @@ class FetchPolicy:
             "proxy": settings.POLLER_PROXY,
             "allowed_proxies": tuple(settings.POLLER_ALLOWED_PROXIES),
             "trust_env_proxy": settings.POLLER_TRUST_ENV_PROXY,
-            "retry_after_max": settings.POLLER_CIRCUIT_COOLDOWN,
+            "retry_after_max": settings.POLLER_RETRY_AFTER_MAX,
         }
         values.update(overrides)
         return cls(**values)
@@ -325,7 +325,7 @@ class Fetcher:
                 if failure.retry_after_capped and not capped_told:
                     capped_told = True  # once per poll, though each attempt may be answered the same
                     logger.info(
-                        "poll %s: %s; its Retry-After is longer than POLLER_CIRCUIT_COOLDOWN, honoured for %gs only",
+                        "poll %s: %s; its Retry-After is longer than POLLER_RETRY_AFTER_MAX, honoured for %gs only",
                         poll_id,
                         failure.message,
                         failure.retry_after,

@@ -27,5 +27,5 @@ class PollOutcome:
     # True when the circuit was open and the source was skipped without a request.
     skipped: bool = False
     # Seconds the upstream asked us to wait (a 429's Retry-After longer than we wait inside a poll), at most
-    # POLLER_CIRCUIT_COOLDOWN: the scheduler does not poll the source again before then.
+    # POLLER_RETRY_AFTER_MAX: the scheduler does not poll the source again before then.
     retry_after: float | None = None

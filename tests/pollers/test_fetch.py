@@ -135,8 +135,9 @@ def test_it_honours_a_days_retry_after_only_up_to_its_bound_and_says_so_once(
     assert "stats=" not in capped[0]
 
 
-def test_it_takes_the_bound_on_retry_after_from_the_circuit_cooldown(settings: Any) -> None:
-    settings.POLLER_CIRCUIT_COOLDOWN = 300.0
+def test_it_takes_the_bound_on_retry_after_from_its_setting(settings: Any) -> None:
+    assert FetchPolicy.from_settings().retry_after_max == 3600.0
+    settings.POLLER_RETRY_AFTER_MAX = 300.0
     assert FetchPolicy.from_settings().retry_after_max == 300.0
 
 

@@ -249,12 +249,12 @@ def test_it_waits_as_long_as_a_429_asks_before_polling_again(simulator: RunningS
     assert Source.objects.get(slug="busy").last_error_kind == "http_429"
 
 
-def test_it_polls_again_after_the_circuit_cooldown_when_a_429_asks_for_a_day(
+def test_it_polls_again_after_its_bound_when_a_429_asks_for_a_day(
     simulator: RunningSimulator, start_loop: Any, settings: Any
 ) -> None:
     add(simulator, "busy")  # every second; the upstream asks for a day of quiet on every answer
     simulator.set_fault("busy", kind="rate_limit", retry_after="86400")
-    settings.POLLER_CIRCUIT_COOLDOWN = 1.5  # the bound, as `manage.py poll` reads it (FetchPolicy.from_settings)
+    settings.POLLER_RETRY_AFTER_MAX = 1.5  # the bound, as `manage.py poll` reads it (FetchPolicy.from_settings)
     poller = Poller(
         fetcher=Fetcher(FetchPolicy.from_settings(allowed_private_hosts=("127.0.0.1",), retries=0)),
         circuit_policy=CircuitPolicy(failure_threshold=100, cooldown=timedelta(seconds=1.5)),  # never opens here
