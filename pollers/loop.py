@@ -307,8 +307,12 @@ class PollerLoop:
             entry = self.scheduled.get(lease.slug)
             try:
                 if not self.leases.extend(lease, self.lease_ttl(entry.interval if entry else 30.0)):
-                    logger.warning("%s: lease of slot %d lost while polling", lease.slug, lease.slot)
-                    LEASE_CLAIMS.labels(result="lost").inc()
+                    with self.lock:
+                        still_held = self.held.get(lease.slug) is lease
+                    # A poll that ended since the snapshot above released its lease: nothing was lost.
+                    if still_held:
+                        logger.warning("%s: lease of slot %d lost while polling", lease.slug, lease.slot)
+                        LEASE_CLAIMS.labels(result="lost").inc()
             except Exception as exc:
                 logger.warning("%s: cannot extend lease: %s", lease.slug, type(exc).__name__)
 

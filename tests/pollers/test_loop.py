@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -266,3 +267,44 @@ def test_it_polls_again_after_its_bound_when_a_429_asks_for_a_day(
     assert len(times) >= 2, times  # polled again within the bound, not a day later
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert min(gaps) >= 1.4, gaps  # and the bound itself was honoured: no poll in the slots inside it
+
+
+class EndsDuringExtend(LocalLeases):
+    """The poll ends (its worker releases the lease) while the loop's thread is extending the leases it saw."""
+
+    def __init__(self, loop: Callable[[], PollerLoop]) -> None:
+        super().__init__()
+        self.loop = loop
+
+    def extend(self, lease: Any, lease_ttl: float) -> bool:
+        loop = self.loop()
+        with loop.lock:
+            loop.held.pop(lease.slug, None)
+        self.release(lease)
+        return super().extend(lease, lease_ttl)
+
+
+@pytest.mark.parametrize("ends_during_extend", [True, False])
+def test_it_reports_a_lease_lost_only_while_its_poll_still_holds_it(
+    caplog: pytest.LogCaptureFixture, ends_during_extend: bool
+) -> None:
+    from prometheus_client import REGISTRY
+
+    def lost() -> float:
+        return REGISTRY.get_sample_value("devops_insights_lease_claims_total", {"result": "lost"}) or 0.0
+
+    loops: list[PollerLoop] = []
+    leases = EndsDuringExtend(lambda: loops[0]) if ends_during_extend else LocalLeases()
+    loop = PollerLoop(make_poller(), leases, concurrency=1, jitter_fraction=0, write=lambda line: None)
+    loops.append(loop)
+    lease = leases.claim("us-east", 1, slot_ttl=2.0, lease_ttl=2.0)
+    assert lease is not None
+    loop.held["us-east"] = lease
+    if not ends_during_extend:
+        leases.release(lease)  # gone from the store while the poll still holds it: really lost
+    before = lost()
+    with caplog.at_level(logging.WARNING, logger="pollers.loop"):
+        loop.extend_leases()
+    reported = "lost while polling" in caplog.text
+    assert reported is not ends_during_extend
+    assert lost() - before == (0 if ends_during_extend else 1)
