@@ -32,7 +32,7 @@ from observability.context import bind_poll_id
 from pollers import health, instrumentation
 from pollers.availability import record_availability, sample_for
 from pollers.circuit import CLOSED, HALF_OPEN, CircuitPolicy, CircuitState
-from pollers.fetch import Fetcher, FetchResult
+from pollers.fetch import STOPPED, Fetcher, FetchResult
 from pollers.health_batch import HealthBatch
 from pollers.models import HEALTH_FIELDS, PollFailure, Source
 from pollers.outcome import PollOutcome
@@ -124,6 +124,11 @@ class Poller:
             from pollers import conditional
 
             fetched = conditional.fetch(self.fetcher, lambda: self.store, source, poll_id)
+            if fetched.error_kind == STOPPED:
+                # A shutdown ended the wait for a request slot: no request went out, so there is nothing to
+                # record as the upstream's (a failure, a failure log row, an availability sample counted down).
+                logger.debug("poll %s %s skipped: the poller is stopping", poll_id, source.slug)
+                return replace(self._outcome(source, poll_id, started, fetched), skipped=True, attempts=0)
             upstream_failed = not fetched.ok
             outcome = self._outcome(source, poll_id, started, fetched)
             if self.dry_run:

@@ -158,6 +158,10 @@ class FetchFailure(Exception):
         self.retry_after_capped = retry_after_capped  # the upstream asked for longer than retry_after
 
 
+# The error kind of a fetch that sent no request because the poller was stopping.
+STOPPED = "stopped"
+
+
 class RetryAfter(NamedTuple):
     seconds: float  # how long to wait: what the upstream asked for, at most the bound
     capped: bool  # it asked for longer than the bound
@@ -444,6 +448,10 @@ class Fetcher:
         if self.rate_limiter is not None and not acquire(
             self.rate_limiter, target.host, self.stop, timeout=max(0.0, deadline - time.monotonic())
         ):
+            if self.stop.is_set():
+                # The poller is stopping and no request went out: nothing is known of the upstream, so the
+                # poll is not a failure of it (Poller skips it; see STOPPED).
+                raise FetchFailure(STOPPED, "the poller stopped before a request slot came")
             raise FetchFailure("rate_limited", f"no request slot for {target.host} within the timeout", retryable=True)
         connect_timeout = min(self.policy.connect_timeout, timeout)
         read_timeout = min(self.policy.read_timeout, timeout)

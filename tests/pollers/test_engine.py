@@ -251,3 +251,34 @@ def test_it_stores_nothing_on_a_dry_run(simulator: RunningSimulator, source: Sou
     assert get_store().latest("us-east") is None
     source.refresh_from_db()
     assert source.last_polled_at is None
+
+
+def test_it_skips_a_poll_whose_request_slot_a_shutdown_ended(simulator: RunningSimulator) -> None:
+    # At shutdown the fetcher's stop ends every wait, the rate limiter's too: that poll sent no request,
+    # so it must not be recorded as the upstream's failure (a failure count, a failure log row, a down sample).
+    from pollers.models import PollFailure
+    from pollers.ratelimit import LocalRateLimiter
+
+    source = make_source("us-east", url=simulator.url("us-east"))
+    limiter = LocalRateLimiter(rate=0.001, burst=1)
+    assert limiter.try_acquire("127.0.0.1") <= 0  # the one token spent: the next request would wait ~17 min
+    poller = make_poller()
+    poller.fetcher.rate_limiter = limiter
+    heard: list[PollOutcome] = []
+
+    def completed(sender: Any, outcome: PollOutcome, **kwargs: Any) -> None:
+        heard.append(outcome)
+
+    poll_completed.connect(completed)
+    try:
+        poller.fetcher.stop.set()  # as the loop's shutdown does
+        outcome = poller.poll(source)
+    finally:
+        poll_completed.disconnect(completed)
+        poller.fetcher.close()
+    assert (outcome.ok, outcome.skipped, outcome.error_kind, outcome.attempts) == (False, True, "stopped", 0)
+    assert simulator.requests_for("us-east") == []
+    row = Source.objects.get(pk=source.pk)
+    assert (row.consecutive_failures, row.last_error_at, row.last_polled_at) == (0, None, None)
+    assert not PollFailure.objects.exists()
+    assert heard == []  # not counted as a poll by alerting and availability either
