@@ -65,11 +65,18 @@ def observe_all(rules: Sequence[Any], source: Any, at: datetime, states: Mapping
     burn = [rule for rule in rules if rule.kind == BURN_RATE]
     if burn:
         found.update(_burn_observations(store, burn, source, at))
+    judged: list[tuple[tuple[int, int], datetime]] = []
     for rule in rules:
         if rule.kind == ANOMALY:
-            observation = _anomaly_observation(store, rule, source, at, states.get(rule.pk))
+            observation = _anomaly_observation(store, rule, source, at, states.get(rule.pk), judged)
             if observation is not None:
                 found[f"rule:{rule.pk}"] = observation
+    # Remembered only once every observation is made: when a later rule's read fails, the engine drops them
+    # all, and an hour remembered as judged here would never be judged again by this process.
+    with _lock:
+        if len(_judged) + len(judged) > MAX_REMEMBERED:
+            _judged.clear()
+        _judged.update(judged)
     return found
 
 
@@ -146,7 +153,11 @@ def burn_observation(
 # --- anomaly --------------------------------------------------------------------------------------
 
 
-def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetime, state: Any) -> Observation | None:
+def _anomaly_observation(
+    store: MetricStore, rule: Any, source: Any, at: datetime, state: Any, judged: list[tuple[tuple[int, int], datetime]]
+) -> Observation | None:
+    """The verdict on the source's last complete hour, or None when it is not this poll's to judge; the judged
+    hour is added to ``judged`` for the caller to remember."""
     hour_start = bucket_start(at, "1h")
     hour = hour_start - HOUR  # the last complete hour
     key = (rule.pk, source.pk)
@@ -178,10 +189,7 @@ def _anomaly_observation(store: MetricStore, rule: Any, source: Any, at: datetim
             verdicts.append(_score(seen, "peer", value, others, sensitivity))
         decided = [v for v in verdicts if v is not None]
         holds = any(decided) if decided else None
-    with _lock:
-        if len(_judged) > MAX_REMEMBERED:
-            _judged.clear()
-        _judged[key] = hour
+    judged.append((key, hour))
     return Observation(holds, seen)
 
 

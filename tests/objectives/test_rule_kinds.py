@@ -145,3 +145,32 @@ def test_it_reads_every_covered_sources_hours_once_and_rereads_a_source_rolled_u
     assert [sum(table in q["sql"] for q in c.captured_queries) for c in (first, second, third)] == [1, 0, 1]
     fired = AlertEvent.objects.order_by("source__slug")
     assert [(e.source.slug, e.value["value"]) for e in fired] == [("ap-south", 400.0), ("eu-west", 400.0)]
+
+
+def test_it_judges_the_hour_again_when_another_rules_read_failed_in_the_same_poll(monkeypatch: Any) -> None:
+    # The engine drops every measured observation of a poll when one rule's read fails (a store outage):
+    # an hour already remembered as judged then would never be judged again by this process, and a one-hour
+    # anomaly would never fire.
+    from alerts import measured
+
+    source = make_source("us-east")
+    seasonal = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
+    make_rule(name="odd among peers", kind="anomaly", metric="wait_time", anomaly_mode="peer", fire_after=1)
+    now = after_the_spread()
+    last_hour = now.replace(minute=0, second=0, microsecond=0) - HOUR
+    seasonal_history("us-east", last_hour, 400.0)
+    reads = measured._peer_means
+    failures = iter([RuntimeError("the store is unavailable")])
+
+    def peer_means_failing_once(*args: Any) -> Any:
+        failure = next(failures, None)
+        if failure is not None:
+            raise failure
+        return reads(*args)
+
+    monkeypatch.setattr(measured, "_peer_means", peer_means_failing_once)
+    poll(source, now, 1)
+    assert not AlertEvent.objects.exists()  # the failed read took the seasonal verdict with it
+    poll(source, now + timedelta(seconds=1), 2)
+    fired = AlertEvent.objects.get()
+    assert (fired.rule_id, fired.kind, fired.value["hour"]) == (seasonal.pk, "fired", last_hour.isoformat())
