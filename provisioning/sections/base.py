@@ -28,6 +28,7 @@ from django.db import models
 from accounts.models import DEFAULT_TEAM_SLUG
 from devops_insights import crypto
 from provisioning import secrets
+from provisioning.context import Skip
 
 if TYPE_CHECKING:
     from provisioning.context import Context
@@ -164,11 +165,27 @@ TEAM = Ref("teams", "slug", "team")
 SOURCE = Ref("sources", "slug", "source")
 
 
-def missing(ctx: Context, ref: Ref, value: Any) -> str | None:
-    """Why ``value`` names nothing of ``ref``'s section, or None."""
-    if ctx.will_exist(ref.section, (str(value),)):
+def missing(ctx: Context, ref: Ref, value: Any, team: str | None = None) -> str | None:
+    """Why ``value`` names nothing of ``ref``'s section (of ``team``, for an object a team owns), or None.
+
+    An object of another team is missing to the item: a rule of one team cannot notify through another's
+    channel, nor a component show another team's source. The message is the same whether the object is
+    another team's or nobody's, so a plan tells nothing of other teams' objects.
+    """
+    if ctx.will_exist(ref.section, (str(value),)) and (team is None or owning_team(ctx, ref, value) in (None, team)):
         return None
-    return f"no {ref.noun} {value!r} (neither in the files nor stored)"
+    where = f" in the team {team!r}" if team is not None else ""
+    return f"no {ref.noun} {value!r}{where} (neither in the files nor stored)"
+
+
+def owning_team(ctx: Context, ref: Ref, value: Any) -> str | None:
+    """The slug of the team owning the object ``value`` names (None: not a team's, or not known yet)."""
+    try:
+        obj = ctx.lookup(ref.section, (str(value),))
+    except Skip:
+        return None  # declared, but its own problems kept it from being described: reported there
+    team = getattr(obj, "team", None) if obj is not None and hasattr(obj, "team_id") else None
+    return str(team.slug) if team is not None else None
 
 
 UNREADABLE = "\x00unreadable"  # a stored secret the key ring cannot decrypt: never equal to a file's
@@ -396,15 +413,20 @@ class Section:
 
         Generic: every object ``refs`` and ``lists`` name exists (in the files or stored)."""
         problems: list[tuple[str | tuple[str | int, ...], str]] = []
+        team = self.owner_team(item, ctx)
         for key, ref in self.refs.items():
             value = item.get(key, self.field(key).default_value())
-            if value not in (None, "") and (message := missing(ctx, ref, value)) is not None:
+            if value not in (None, "") and (message := missing(ctx, ref, value, team)) is not None:
                 problems.append((key, message))
         for key, ref in self.lists.items():
             for index, value in enumerate(item.get(key) or []):
-                if (message := missing(ctx, ref, value)) is not None:
+                if (message := missing(ctx, ref, value, team)) is not None:
                     problems.append(((key, index), message))
         return problems
+
+    def owner_team(self, item: dict[str, Any], ctx: Context) -> str | None:
+        """The team whose objects an item may refer to: its own (None: an item of no team, which may refer to any)."""
+        return self.item_team(item, ctx)
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
         """A new instance of ``model`` (or ``obj``) with ``plain``, ``refs`` and ``lists`` set from ``values``."""

@@ -33,6 +33,7 @@ from provisioning.sections.base import (
     Ref,
     Section,
     from_model,
+    owning_team,
 )
 from statuspages.models import Component, MaintenanceWindow, StatusPage
 
@@ -75,6 +76,10 @@ class _OfPage(Section):
 
     def team_of(self, obj: Any) -> str | None:
         return str(obj.page.team.slug)
+
+    def owner_team(self, item: dict[str, Any], ctx: Context) -> str | None:
+        # The page's team: a component shows, and a window silences, only sources of the page's team.
+        return owning_team(ctx, PAGE, item["page"]) if item.get("page") else None
 
 
 class StatusPageComponents(_OfPage):
