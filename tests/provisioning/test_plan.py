@@ -295,8 +295,10 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
         "tls_client_cert_pem, tls_client_key, auth_scheme, auth_username, auth_secret)",
         "a-sources.yaml:13: sources[2].timeout: must be a number",
         "b-rules.yaml:4: alert_rules[0].operator: must be one of: '', '>', '>=', '<', '<=', '==', '!='",
-        "b-rules.yaml:9: alert_rules[1].source: no source 'nowhere' in the team 'default' (neither in the files nor stored)",
-        "b-rules.yaml:10: alert_rules[1].channels[0]: no channel 'nobody' in the team 'default' (neither in the files nor stored)",
+        "b-rules.yaml:9: alert_rules[1].source: no source 'nowhere' in the team 'default' "
+        "(neither in the files nor stored)",
+        "b-rules.yaml:10: alert_rules[1].channels[0]: no channel 'nobody' in the team 'default' "
+        "(neither in the files nor stored)",
         "b-rules.yaml:11: alert_rules[2].name: default/cpu is described twice (also at b-rules.yaml:2)",
         "b-rules.yaml:18: channels[0].url: the environment variable MISSING_HOOK_URL is not set",
         "b-rules.yaml:19: channels[0].secret: cannot read the secret file /nonexistent/secret: FileNotFoundError",
