@@ -4,6 +4,8 @@ from typing import Any
 
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
 from accounts.models import ApiToken, AuditEvent, generate_raw_token
@@ -18,7 +20,22 @@ class ApiTokenAdmin(TeamScopedAdmin):
     readonly_fields = ["prefix", "created_at", "last_used_at"]
     fields = ["user", "name", "team", "role", "expires_at", "prefix", "created_at", "last_used_at"]
 
+    # A token acts as its user: a team admin who could pick the user would act as any account (a superuser's
+    # included) with the audit trail naming that account. Only a superuser issues tokens for others; nobody
+    # moves an existing token to another user (its holder would act as that user).
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.name == "user" and not self._bypass(request):
+            kwargs["queryset"] = get_user_model().objects.filter(pk=request.user.pk or 0)
+            kwargs["initial"] = request.user.pk
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        readonly = list(super().get_readonly_fields(request, obj))
+        return [*readonly, "user"] if obj is not None else readonly
+
     def save_model(self, request: HttpRequest, obj: ApiToken, form: Any, change: bool) -> None:
+        if not self._bypass(request) and obj.user_id != request.user.pk and not change:
+            raise PermissionDenied("only a superuser issues tokens for other users")
         if change:
             super().save_model(request, obj, form, change)
             return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.test import Client
 
 from accounts.models import Membership, Role, Team
@@ -81,3 +82,41 @@ def test_it_makes_a_team_admin_name_one_of_their_teams(team_admin: Client, teams
     assert not NotificationChannel.objects.filter(name="pager").exists()
     assert team_admin.post("/admin/alerts/notificationchannel/add/", {**data, "team": teams[0].pk}).status_code == 302
     assert NotificationChannel.objects.get(name="pager").team == teams[0]
+
+
+def test_it_lets_a_team_admin_issue_tokens_only_for_themselves(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    from accounts.models import ApiToken
+
+    root = make_user("root", superuser=True)
+    mallory = make_user("mallory")
+    add_member(mallory, teams[0], Role.ADMIN)
+    form = team_admin.get("/admin/accounts/apitoken/add/").content.decode()
+    user_select = re.search(r'<select name="user".*?</select>', form, re.S)
+    assert user_select is not None
+    assert "ada" in user_select.group(0)
+    assert "root" not in user_select.group(0)
+    assert "mallory" not in user_select.group(0)  # a member of the same team: acting as them is impersonation
+
+    for other in (root, mallory):
+        response = team_admin.post(
+            "/admin/accounts/apitoken/add/",
+            {"user": other.pk, "name": "imp", "team": teams[0].pk, "role": "admin"},
+        )
+        assert response.status_code == 200  # the form again, with its error
+        assert not ApiToken.objects.filter(name="imp").exists()
+    ada = get_user_model().objects.get(username="ada")
+    response = team_admin.post(
+        "/admin/accounts/apitoken/add/", {"user": ada.pk, "name": "mine", "team": teams[0].pk, "role": "admin"}
+    )
+    assert response.status_code == 302
+    token = ApiToken.objects.get(name="mine")
+    assert token.user.username == "ada"
+
+    # Nobody moves a token to another user: the field is shown, not offered.
+    change = team_admin.post(
+        f"/admin/accounts/apitoken/{token.pk}/change/",
+        {"user": root.pk, "name": "mine", "team": teams[0].pk, "role": "admin"},
+    )
+    assert change.status_code == 302
+    token.refresh_from_db()
+    assert token.user.username == "ada"
