@@ -25,6 +25,7 @@ from alerts.defaults import first_becomes_default, notifies_no_one
 from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from dashboard.access import in_current_team, object_for, team_for_new
+from objectives.models import Objective
 from pollers.models import Source
 
 RECENT_EVENTS = 30
@@ -135,9 +136,12 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     rule = object_for(request, AlertRule.objects.all(), Action.MANAGE, pk=pk) if pk else None
     team_id = rule.team_id if rule is not None else team_for_new(request).pk
     form = AlertRuleForm(request.POST or None, instance=rule)
-    # Only the team's sources and channels may be chosen: another team's are not even listed.
+    # The rule's own validation compares its objective's team with its own: known before it validates.
+    form.instance.team_id = team_id
+    # Only the team's sources, channels and objectives may be chosen: another team's are not even listed.
     form.fields["source"].queryset = Source.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
     form.fields["channels"].queryset = NotificationChannel.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
+    form.fields["objective"].queryset = Objective.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
         unsaved = form.save(commit=False)
         unsaved.team_id = team_id

@@ -218,3 +218,29 @@ def test_it_never_shows_a_stored_secret_and_blank_keeps_it(staff_client: Client)
     assert response.status_code == 302
     channel.refresh_from_db()
     assert (channel.name, channel.url, channel.secret) == ("hook2", "https://hooks.example.com/T0KEN", "s" * 20)
+
+
+def test_it_offers_and_accepts_only_the_teams_objectives(staff_client: Client) -> None:
+    from accounts.models import default_team_id
+    from tests.factories import make_objective, make_team
+
+    ours = make_objective("our budget", team_id=default_team_id())
+    theirs = make_objective("RED-SECRET-SLO", team=make_team("red"))
+    form = staff_client.get("/alerts/rules/new/").content.decode()
+    assert "our budget" in form
+    assert "RED-SECRET-SLO" not in form
+    data = {
+        "name": "burn",
+        "severity": "critical",
+        "scope": "all",
+        "kind": "burn_rate",
+        "fire_after": "1",
+        "resolve_after": "1",
+        "for_seconds": "0",
+        "renotify_interval_seconds": "3600",
+    }
+    refused = staff_client.post("/alerts/rules/new/", {**data, "objective": theirs.pk})
+    assert refused.status_code == 400
+    assert not AlertRule.objects.exists()
+    assert staff_client.post("/alerts/rules/new/", {**data, "objective": ours.pk}).status_code == 302
+    assert AlertRule.objects.get().objective == ours
