@@ -85,7 +85,13 @@ def validate_payload(payload: Any, max_bytes: int) -> str:
     if "\\u0000" in text and _NUL_ESCAPE.search(text):  # the substring test first: the regex is the slow part
         # PostgreSQL's jsonb cannot hold U+0000; refuse it everywhere so every store behaves alike.
         raise PayloadError("payload contains a NUL character (\\u0000), which cannot be stored")
-    size = len(text.encode("utf-8"))
+    try:
+        size = len(text.encode("utf-8"))
+    except UnicodeEncodeError:
+        # A lone surrogate ("\ud800" unpaired) parses as JSON but is no Unicode text: no store can write it.
+        raise PayloadError(
+            "payload contains an unpaired surrogate escape (\\ud800-\\udfff), which cannot be stored"
+        ) from None
     if size > max_bytes:
         raise PayloadError(f"payload is {size} bytes encoded, over the {max_bytes}-byte limit")
     return text

@@ -346,3 +346,11 @@ def test_it_reuses_metrics_only_for_the_same_document_and_the_same_paths() -> No
     volatile = SourceSpec(slug="s", volatile_paths=["n"], metric_paths={"n": "n"})
     assert prepare(volatile, {"n": 1}, 1024).metrics == {"n": 1.0}
     assert prepare(volatile, {"n": 2}, 1024).metrics == {"n": 2.0}
+
+
+def test_it_rejects_an_unpaired_surrogate_that_no_store_can_write() -> None:
+    document = json.loads('{"msg": "\\ud800"}')  # valid JSON text, but not valid Unicode
+    with pytest.raises(PayloadError, match="unpaired surrogate"):
+        validate_payload(document, 1024)
+    # A pair is one character, and fine.
+    validate_payload(json.loads('{"msg": "\\ud83d\\ude00"}'), 1024)

@@ -288,3 +288,17 @@ def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: Metri
     assert f"would delete {len(old)} raw snapshot(s), " in line
     assert f"({size} bytes)" in line or f"{size} B;" in line
     assert "would delete rollup rows" in line
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, tmp_path: Path, separator: str) -> None:
+    # JSON leaves these unescaped; a verification that split lines on them found entries that were never
+    # written, and the source's retention stopped at every run.
+    for number, moment in enumerate(TIMES):
+        store.record(SPEC, {"stats": {"cpu": float(number)}, "n": number, "note": f"a{separator}b"}, moment)
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    old = expected_old_sequences()
+    assert report.raw_deleted == len(old)
+    lines = archived(tmp_path)
+    assert {line["sequence"] for line in lines} == old
+    assert all(line["payload"]["note"] == f"a{separator}b" for line in lines)
