@@ -1,19 +1,9 @@
 from __future__ import annotations
 
-from typing import Any
-
 from django.contrib import admin
-from django.http import HttpRequest
 
-from accounts.teams import Action, restrict
+from accounts.team_admin import TeamScopedAdmin
 from objectives.models import Objective, ReportSubscription
-
-
-class TeamScopedAdmin(admin.ModelAdmin):
-    """Admin lists only what the user may manage (accounts.teams is the one access rule)."""
-
-    def get_queryset(self, request: HttpRequest) -> Any:
-        return restrict(super().get_queryset(request), request.user, Action.MANAGE)
 
 
 @admin.register(Objective)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
+from accounts.team_admin import TeamScopedAdmin
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
 
 
@@ -12,8 +13,10 @@ class ComponentInline(admin.TabularInline):
     show_change_link = True
 
 
+# Each admin lists, offers and changes only what the user's team role lets them manage (accounts.team_admin),
+# as every team-owned model's admin does: a page by its team, its parts by their page's team.
 @admin.register(StatusPage)
-class StatusPageAdmin(admin.ModelAdmin):
+class StatusPageAdmin(TeamScopedAdmin):
     list_display = ["title", "slug", "team", "visibility", "published", "custom_host"]
     list_filter = ["visibility", "published", "team"]
     search_fields = ["title", "slug", "custom_host"]
@@ -24,7 +27,8 @@ class StatusPageAdmin(admin.ModelAdmin):
 
 
 @admin.register(Component)
-class ComponentAdmin(admin.ModelAdmin):
+class ComponentAdmin(TeamScopedAdmin):
+    team_field = "page__team"
     list_display = ["name", "page", "order", "published", "show_metric"]
     list_filter = ["published", "page"]
     search_fields = ["name", "page__title"]
@@ -39,7 +43,8 @@ class IncidentUpdateInline(admin.StackedInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(TeamScopedAdmin):
+    team_field = "page__team"
     list_display = ["title", "page", "status", "impact", "is_draft", "started_at", "resolved_at"]
     list_filter = ["status", "impact", "is_draft", "page"]
     search_fields = ["title"]
@@ -49,7 +54,8 @@ class IncidentAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(TeamScopedAdmin):
+    team_field = "page__team"
     list_display = ["title", "page", "starts_at", "ends_at"]
     list_filter = ["page"]
     search_fields = ["title"]

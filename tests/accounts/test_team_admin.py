@@ -120,3 +120,33 @@ def test_it_lets_a_team_admin_issue_tokens_only_for_themselves(team_admin: Clien
     assert change.status_code == 302
     token.refresh_from_db()
     assert token.user.username == "ada"
+
+
+def test_it_scopes_status_pages_their_parts_and_objectives_to_the_team(
+    team_admin: Client, teams: tuple[Team, Team]
+) -> None:
+    from tests.factories import make_component, make_objective, make_status_page
+
+    blue, red = teams
+    blue_page, red_page = make_status_page("blue-page", team=blue), make_status_page("red-page", team=red)
+    make_component(blue_page, "Blue API")
+    red_part = make_component(red_page, "Red Vault")
+    make_objective("blue budget", team=blue)
+    red_objective = make_objective("RED-SECRET-SLO", team=red)
+    for listing, ours, theirs in [
+        ("/admin/statuspages/statuspage/", "blue-page", "red-page"),
+        ("/admin/statuspages/component/", "Blue API", "Red Vault"),
+        ("/admin/objectives/objective/", "blue budget", "RED-SECRET-SLO"),
+    ]:
+        page = team_admin.get(listing)
+        assert page.status_code == 200, listing  # the team role opens them, no model permission needed
+        assert ours in page.content.decode()
+        assert theirs not in page.content.decode()
+    for url in (
+        f"/admin/statuspages/statuspage/{red_page.pk}/change/",
+        f"/admin/statuspages/component/{red_part.pk}/change/",
+        f"/admin/objectives/objective/{red_objective.pk}/change/",
+    ):
+        assert team_admin.get(url).status_code == 302, url  # the admin's "does not exist" redirect
+    form = team_admin.get("/admin/objectives/objective/add/").content.decode()
+    assert "red-secret" not in form  # red's sources are not offered to cover
