@@ -61,6 +61,21 @@ def sends(receiver: WebhookReceiver) -> Counter[int]:
     return Counter(int(hit.headers["X-Insights-Delivery"]) for hit in receiver.received)
 
 
+def start_sender(deliveries: list[Delivery]) -> tuple[threading.Thread, list[bool]]:
+    """Sender A: attempts ``deliveries`` in a thread of its own, on its own database connection."""
+    outcome: list[bool] = []
+
+    def send() -> None:
+        try:
+            outcome.extend(attempt(delivery) for delivery in deliveries)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread, outcome
+
+
 def wait_for_a_send(receiver: WebhookReceiver) -> None:
     """Until sender A's request has reached the receiver (A is then inside its send)."""
     deadline = time.monotonic() + 10
@@ -106,16 +121,7 @@ def test_it_leaves_the_row_a_sender_is_sending_to_it_when_the_claim_of_its_batch
         claimed_at = timezone.now() - claim_lease() / 2
         Delivery.objects.update(next_attempt_at=claimed_at)
         batch = claim_due(100, now=claimed_at)
-        outcome: list[bool] = []
-
-        def send_as_a() -> None:
-            try:
-                outcome.extend(attempt(delivery) for delivery in batch)
-            finally:
-                connections.close_all()
-
-        sender_a = threading.Thread(target=send_as_a)
-        sender_a.start()
+        sender_a, outcome = start_sender(batch)
         try:
             wait_for_a_send(receiver)
             # While A waits on the receiver, B's pass comes after the batch's claim has run out, but
@@ -141,16 +147,7 @@ def test_it_never_lets_a_late_failure_undo_the_success_of_the_sender_that_took_t
     with WebhookReceiver(secret=SECRET, statuses=[500], holds=[answer_a]) as receiver:
         [pk] = queue_alerts(receiver, 1)
         [held_by_a] = claim_due(100)
-        outcome: list[bool] = []
-
-        def send_as_a() -> None:
-            try:
-                outcome.append(attempt(held_by_a))
-            finally:
-                connections.close_all()
-
-        sender_a = threading.Thread(target=send_as_a)
-        sender_a.start()
+        sender_a, outcome = start_sender([held_by_a])
         try:
             wait_for_a_send(receiver)
             # A's send outlasts its lease: B takes the row over and delivers it.
