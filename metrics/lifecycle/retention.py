@@ -11,7 +11,8 @@ For each source, in this order (so nothing is pruned before it is rolled up or a
    anywhere leaves entries in the store and at most a complete archive of them, merged without
    duplicates by the next run.
 3. **Rollups** of each tier older than that tier's horizon are deleted (1-day ones are kept by
-   default).
+   default), except what an app above asks to keep (``signals.rollups_wanted``: a metric objective's
+   period and monthly report read 1-minute rollups further back than the default 30 days).
 4. **Availability buckets** of each tier older than the same horizon are deleted, but never less
    than the uptime windows need (``metrics.availability.REQUIRED_KEEP``: a policy asking for less is
    refused at save; one that bypassed validation is clamped here, with a warning).
@@ -33,7 +34,7 @@ from metrics.availability import REQUIRED_KEEP
 from metrics.extraction import canonical_json
 from metrics.lifecycle.archive import archive_day
 from metrics.lifecycle.models import Retention, RetentionPolicy, configured_slugs
-from metrics.lifecycle.signals import retention_applied
+from metrics.lifecycle.signals import retention_applied, rollups_wanted
 from metrics.rollups import TIERS, RollupStore, aggregate_samples, bucket_start, cascade
 from metrics.stores.base import HistoryEntry, MetricStore
 from observability import instruments
@@ -42,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 PAGE = 500
 COARSER = {"1m": "1h", "1h": "1d", "1d": "1d"}
+# Deleting what comes before the epoch deletes nothing: every stored moment is a poll's, after it.
+KEEP_ALL = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Store(RollupStore, Protocol):
@@ -215,9 +218,11 @@ def apply_to_source(
     dry_run: bool = False,
     progress: Progress = lambda message: None,
     raw_pruner: MetricStore | None = None,
+    keep_rollups_from: datetime | None = None,
 ) -> SourceReport:
     """``raw_pruner``: the store to delete raw snapshots through (the outermost, so the read cache
-    learns of the deletion); ``store`` by default."""
+    learns of the deletion); ``store`` by default. ``keep_rollups_from``: no rollup of any tier from then
+    on is deleted, whatever the policy (see ``wanted_rollups``)."""
     report = SourceReport(source=source, dry_run=dry_run, policy=retention)
     if not dry_run:
         report.buckets_written = roll_up(store, source)
@@ -244,6 +249,8 @@ def apply_to_source(
         horizon = retention.horizon(tier, now)
         if horizon is None:
             continue
+        if keep_rollups_from is not None and keep_rollups_from < horizon:
+            horizon = keep_rollups_from
         horizon = bucket_start(horizon, COARSER[tier])
         if dry_run:
             report.rollups_deleted[tier] = len(store.rollups(source, tier, end=horizon))
@@ -302,23 +309,36 @@ def apply_retention(
     dry_run: bool = False,
     progress: Progress = lambda message: None,
     policies: Mapping[str, Retention] | None = None,
+    keep: Mapping[str, datetime] | None = None,
 ) -> list[SourceReport]:
     """Apply every source's policy (see the module docstring); one source's failure does not stop the rest.
 
-    ``policies`` defaults to the RetentionPolicy rows in force for each source.
+    ``policies`` defaults to the RetentionPolicy rows in force for each source, ``keep`` (per source, the
+    moment from which its rollups are kept whatever the policy) to what the apps above ask
+    (``wanted_rollups``). Both read the default database; a caller passing both needs none.
     """
     target = rollup_store(store)
     now = now or datetime.now(UTC)
     slugs = sources if sources is not None else known_sources(target)
     if policies is None:
         policies = RetentionPolicy.objects.effective_all(slugs)
+    if keep is None:
+        keep = wanted_rollups(slugs, now)
     reports = []
     failures = 0
     for slug in slugs:
         started = time.monotonic()
         try:
             report = apply_to_source(
-                target, slug, policies[slug], now, archive_dir, dry_run=dry_run, progress=progress, raw_pruner=store
+                target,
+                slug,
+                policies[slug],
+                now,
+                archive_dir,
+                dry_run=dry_run,
+                progress=progress,
+                raw_pruner=store,
+                keep_rollups_from=keep.get(slug),
             )
         except Exception:
             failures += 1
@@ -338,6 +358,28 @@ def apply_retention(
     if failures:
         raise RetentionFailed(f"retention failed for {failures} source(s); see the log")
     return reports
+
+
+def wanted_rollups(slugs: list[str], now: datetime) -> dict[str, datetime]:
+    """Per source, the earliest moment from which an app above metrics reads its rollups (``rollups_wanted``).
+
+    When a receiver fails, every source keeps all its rollups this run: pruning them is never urgent, and
+    what the receiver would have asked for is unknown.
+    """
+    wanted = set(slugs)
+    keep: dict[str, datetime] = {}
+    for receiver, outcome in rollups_wanted.send_robust(sender=apply_retention, slugs=list(slugs), now=now):
+        if isinstance(outcome, Exception):
+            logger.error(
+                "retention: %s failed; no rollups are deleted this run",
+                getattr(receiver, "__qualname__", receiver),
+                exc_info=outcome,
+            )
+            return dict.fromkeys(slugs, KEEP_ALL)
+        for slug, moment in (outcome or {}).items():
+            if slug in wanted and (slug not in keep or moment < keep[slug]):
+                keep[slug] = moment
+    return keep
 
 
 def roll_up_all(store: MetricStore, sources: list[str] | None = None) -> dict[str, dict[str, int]]:

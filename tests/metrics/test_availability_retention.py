@@ -33,7 +33,7 @@ def kept(store: MetricStore, tier: str, age: timedelta) -> bool:
 
 
 def retain(store: MetricStore, tmp_path: Path, retention: Retention) -> dict[str, int]:
-    (report,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, policies={SLUG: retention})
+    (report,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, policies={SLUG: retention}, keep={})
     return report.availability_deleted
 
 
@@ -54,7 +54,7 @@ def test_it_prunes_each_tier_at_its_horizon_and_a_dry_run_only_counts(store: Met
     #   1d: NOW - 100 d = 08-21 12:00, floored to 08-21 00:00: only the 120 d day goes.
     expected = {"1m": 3, "1h": 2, "1d": 1}
 
-    (dry,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, dry_run=True, policies={SLUG: policy})
+    (dry,) = apply_retention(store, tmp_path, sources=[SLUG], now=NOW, dry_run=True, policies={SLUG: policy}, keep={})
     assert dry.availability_deleted == expected
     assert "would delete availability buckets 1m 3, 1h 2, 1d 1" in dry.summary()  # what `prune --dry-run` prints
     assert all(kept(store, tier, age) for tier in expected for age in AGES.values())

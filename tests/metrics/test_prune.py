@@ -79,13 +79,13 @@ def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricS
 
     original = crash_on_prune(store)
     with pytest.raises(Crash):
-        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     # Crashed after the archive was written and verified, before the delete: both hold everything old.
     assert stored_sequences(store) == everything
     assert {line["sequence"] for line in archived(tmp_path)} == old
 
     store.__class__ = original
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     assert report.raw_deleted == len(old)
     assert stored_sequences(store) == everything - old
     lines = archived(tmp_path)
@@ -105,7 +105,7 @@ def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricS
 
     # Run again: nothing to delete, files untouched byte for byte.
     before = {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")}
-    (again,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    (again,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     assert again.raw_deleted == 0
     assert {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")} == before
 
@@ -113,9 +113,9 @@ def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricS
 def test_it_merges_a_second_batch_of_the_same_day_without_duplicates(store: MetricStore, tmp_path: Path) -> None:
     fill(store)
     earlier = NOW - timedelta(hours=6)
-    apply_retention(store, tmp_path, sources=["us-east"], now=earlier, policies=POLICY)
+    apply_retention(store, tmp_path, sources=["us-east"], now=earlier, policies=POLICY, keep={})
     first_pass = {line["sequence"] for line in archived(tmp_path)}
-    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     sequences = [line["sequence"] for line in archived(tmp_path)]
     assert first_pass < set(sequences)
     assert len(sequences) == len(set(sequences))
@@ -130,7 +130,7 @@ def test_it_deletes_nothing_when_an_archive_file_is_damaged(store: MetricStore, 
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(RetentionFailed):
-        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     assert stored_sequences(store) == everything
     assert damaged.read_bytes() == b"\x1f\x8b not really gzip"
 
@@ -140,14 +140,14 @@ def test_it_ignores_a_temporary_file_left_by_a_killed_writer(store: MetricStore,
     path = day_path(tmp_path, "us-east", TIMES[0].date())
     path.parent.mkdir(parents=True)
     (path.parent / f".{path.name}.4242.tmp").write_bytes(b"half a file")
-    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     assert {line["sequence"] for line in archived(tmp_path)} == expected_old_sequences()
 
 
 def test_it_prunes_without_archiving_and_keeps_rollups_by_tier(store: MetricStore, tmp_path: Path) -> None:
     fill(store)
     policy = {"us-east": Retention(raw_days=1, minute_days=2, hour_days=3, day_days=None, archive_raw=False)}
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=policy)
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=policy, keep={})
     assert not (tmp_path / "us-east").exists()
     assert stored_sequences(store) == set(range(1, 33)) - expected_old_sequences()
     target = rollup_store(store)
@@ -296,7 +296,7 @@ def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, t
     # written, and the source's retention stopped at every run.
     for number, moment in enumerate(TIMES):
         store.record(SPEC, {"stats": {"cpu": float(number)}, "n": number, "note": f"a{separator}b"}, moment)
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY)
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
     old = expected_old_sequences()
     assert report.raw_deleted == len(old)
     lines = archived(tmp_path)
