@@ -150,7 +150,19 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 cursor.execute(sql, params)
                 return {row[0] for row in cursor.fetchall()}
 
-        applied = self._write(run, f"{len(rows)} unchanged sources")
+        try:
+            applied = self._write(run, f"{len(rows)} unchanged sources")
+        except StoreError:
+            # Nothing was written (one transaction): hold the sightings again for the next flush, unless a
+            # newer one of the same source came meanwhile. Dropped, a source polled less often than the
+            # flushes run would look stale (last_seen_at) until its next poll.
+            with self._seen_lock:
+                if self._seen is not None:
+                    for slug, sighting in seen.items():
+                        held = self._seen.get(slug)
+                        if held is None or held[2] < sighting[2]:
+                            self._seen[slug] = sighting
+            raise
         for slug, (digest, sequence, _at, _meta) in seen.items():
             if slug not in applied and self._known.get(slug) == (digest, sequence):
                 self._known.pop(slug, None)

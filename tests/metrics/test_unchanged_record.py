@@ -9,7 +9,7 @@ from django.db import connections
 from django.test.utils import CaptureQueriesContext
 
 from metrics.models import LatestSnapshot
-from metrics.stores.base import SourceSpec
+from metrics.stores.base import SourceSpec, StoreError
 from metrics.stores.sql import SqlMetricStore
 from tests.conftest import sql_alias
 
@@ -89,3 +89,31 @@ def test_it_defers_last_seen_to_one_flush_and_never_undoes_a_change(kind: str, r
     assert (unchanged_us.changed, len(queries.captured_queries)) == (False, 0)
     back = poller_store.record(b, {"cpu": 7}, T0 + timedelta(seconds=50))
     assert (back.changed, back.sequence) == (True, 3)
+
+
+@pytest.mark.django_db(databases=["default", sql_alias("postgres")], transaction=True)
+def test_it_keeps_the_sightings_of_a_failed_flush_for_the_next_one(postgres_url: str) -> None:
+    alias = sql_alias("postgres")
+    store = SqlMetricStore(using=alias)
+    store.defer_seen_writes()
+    b = SourceSpec("eu-west", metric_paths={"cpu": "cpu"})
+    for spec in (SPEC, b):
+        store.record(spec, {"cpu": 1}, T0)
+        store.record(spec, {"cpu": 1}, T0 + timedelta(seconds=30), {"poll_id": "old"})
+    table = LatestSnapshot._meta.db_table
+    with connections[alias].cursor() as cursor:
+        cursor.execute(f"ALTER TABLE {table} RENAME TO latest_away")  # a real failure of the flush's statement
+    try:
+        with pytest.raises(StoreError):
+            store.flush()
+        # Meanwhile eu-west is seen again: the newer sighting wins over the one the failed flush held.
+        store.record(b, {"cpu": 1}, T0 + timedelta(seconds=60), {"poll_id": "new"})
+    finally:
+        with connections[alias].cursor() as cursor:
+            cursor.execute(f"ALTER TABLE latest_away RENAME TO {table}")
+    assert store.flush() == 2
+    seen = {row.source: (row.last_seen_at, row.poll_meta) for row in LatestSnapshot.objects.using(alias)}
+    assert seen == {
+        SPEC.slug: (T0 + timedelta(seconds=30), {"poll_id": "old"}),
+        b.slug: (T0 + timedelta(seconds=60), {"poll_id": "new"}),
+    }
