@@ -330,17 +330,36 @@ class FallbackLeases(LeaseBackend):
         return Lease(lease.slug, lease.slot, lease.token, ("redis", "db"), db_token=held.token)
 
     def extend(self, lease: Lease, lease_ttl: float) -> bool:
-        results = [
-            self._quietly(self._backend(name).extend, self._part(lease, name), lease_ttl) for name in lease.held_in
-        ]
+        results = [self._on(name, "extend", self._part(lease, name), lease_ttl) for name in lease.held_in]
         return bool(results) and all(results)
 
     def release(self, lease: Lease) -> bool:
-        results = [self._quietly(self._backend(name).release, self._part(lease, name)) for name in lease.held_in]
+        results = [self._on(name, "release", self._part(lease, name)) for name in lease.held_in]
         return any(results)
 
-    def _backend(self, name: str) -> LeaseBackend:
-        return self.primary if name == "redis" else self.fallback
+    def _on(self, name: str, action: str, *args: Any) -> bool:
+        """``action`` on one store's part of a lease; False when it failed or was not tried.
+
+        Redis gets the claims' treatment: while it is down it is not tried between probes, and a failure
+        marks it down. The loop extends every held lease each second: a Redis that drops packets would
+        otherwise cost ``POLLER_REDIS_TIMEOUT`` per lease, and stall the schedule with it. A lease that is
+        not extended expires in Redis on its own, and the database claims leave its slot alone (``claim``).
+        """
+        if name != "redis":
+            return self._quietly(getattr(self.fallback, action), *args)
+        now = self.clock()
+        if not self._try_primary(now):
+            return False
+        try:
+            done = bool(getattr(self.primary, action)(*args))
+        except self._redis_errors() as exc:
+            self._primary_failed(now, exc)
+            return False
+        except Exception as exc:  # as _quietly: the lease expires on its own
+            logger.debug("lease %s failed: %s", action, type(exc).__name__)
+            return False
+        self._primary_ok(now)
+        return done
 
     @staticmethod
     def _part(lease: Lease, name: str) -> Lease:

@@ -7,6 +7,7 @@ test; the database leases run on SQLite and on PostgreSQL (real row locks).
 from __future__ import annotations
 
 import itertools
+import signal
 import threading
 import time
 from collections import Counter
@@ -402,3 +403,56 @@ def test_two_pollers_keep_polling_through_a_redis_outage_without_duplicates(
         assert max(gaps) <= 2, (region, slots)
     assert where[("db",)] >= len(REGIONS) * 2, where  # the database really stood in during the outage
     assert where[("redis",)] + where[("redis", "db")] > 0, where  # Redis decided before and after it
+
+
+class Counting(LeaseBackend):
+    """Delegates to a real backend and counts the calls that reached it."""
+
+    def __init__(self, inner: LeaseBackend) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.calls: Counter[str] = Counter()
+
+    def claim(self, slug: str, slot: int, slot_ttl: float, lease_ttl: float) -> Lease | None:
+        self.calls["claim"] += 1
+        return self.inner.claim(slug, slot, slot_ttl, lease_ttl)
+
+    def extend(self, lease: Lease, lease_ttl: float) -> bool:
+        self.calls["extend"] += 1
+        return self.inner.extend(lease, lease_ttl)
+
+    def release(self, lease: Lease) -> bool:
+        self.calls["release"] += 1
+        return self.inner.release(lease)
+
+
+@pytest.mark.parametrize("kind", databases("sqlite"))
+def test_it_stops_waiting_on_a_redis_that_does_not_answer_when_extending_leases(
+    kind: str, test_redis: RedisServer
+) -> None:
+    alias = sql_alias(kind)
+    slot = 2_000_000
+    clock = Clock(start_of(slot) + 1)
+    redis_part = Counting(RedisLeases(redis_client_for(test_redis), prefix=f"t{time.monotonic_ns()}:poller"))
+    leases = FallbackLeases(redis_part, DatabaseLeases(alias), retry_seconds=5.0, clock=clock)
+    clock.now += 2 * INTERVAL + 1  # past the start-up window in which claims also go to the database
+    slot += 2
+    held = [leases.claim(f"{SLUG}-{n}", slot, slot_ttl=2 * INTERVAL, lease_ttl=5) for n in range(5)]
+    assert all(lease is not None and lease.held_in == ("redis",) for lease in held)
+    assert test_redis.process is not None
+    test_redis.process.send_signal(signal.SIGSTOP)  # it accepts connections and answers nothing: packets lost
+    try:
+        assert [leases.extend(lease, 5) for lease in held if lease] == [False] * 5
+        # The first extension timed out and marked Redis down: the other four did not wait on it again.
+        assert redis_part.calls["extend"] == 1
+        assert leases.down_since is not None
+        assert not any(leases.release(lease) for lease in held if lease)
+        assert redis_part.calls["release"] == 0
+        clock.now += 5.0  # the next probe is due: one call tries Redis again
+        assert leases.extend(held[0], 5) is False  # type: ignore[arg-type]
+        assert redis_part.calls["extend"] == 2
+    finally:
+        test_redis.process.send_signal(signal.SIGCONT)
+    clock.now += 5.0
+    assert leases.extend(held[1], 5)  # type: ignore[arg-type]  # back: extended in Redis, no longer down
+    assert leases.down_since is None
