@@ -13,6 +13,7 @@ import asyncio
 import logging
 import math
 from collections.abc import Awaitable
+from datetime import datetime
 from enum import IntEnum
 from typing import Any
 
@@ -145,8 +146,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         self.access: Access | None = None
         self.allowed_teams: frozenset[int] | None = frozenset()
         self.joined_groups = set()
-        # Last sequence sent per source: drops an update the snapshot already covered.
-        self.sequences: dict[str, int] = {}
+        # Last sequence sent per source, with its fetched_at as sent: drops an update the snapshot already
+        # covered (see ``_advance``).
+        self.sequences: dict[str, tuple[int, str]] = {}
         rate = settings.REALTIME_MAX_MESSAGES_PER_SECOND
         self.bucket = TokenBucket(rate=rate, burst=rate)
         self.dropped_in_a_row = 0
@@ -457,7 +459,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                 pending.append(slug)  # registered, not polled successfully yet
                 continue
             if subscribing:
-                self.sequences[slug] = max(snapshot.sequence, self.sequences.get(slug, 0))
+                self._advance(slug, snapshot.sequence, WEBSOCKET_FORM.time(snapshot.fetched_at))
             have = known.get(slug)
             if have is not None and have.hash == snapshot.hash and have.sequence in (None, snapshot.sequence):
                 unchanged.append(slug)
@@ -534,17 +536,33 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         return await settled(self._send_event(event, text, slug, CLIENT_TYPES[event["type"]]))
 
     def _send_event(self, event: dict[str, Any], text: str, slug: str, client_type: str) -> bool | Awaitable[bool]:
-        if client_type == "update":
-            # Drops an update the snapshot (or an earlier copy) already covered.
-            sequence = event["sequence"]
-            if sequence <= self.sequences.get(slug, 0):
-                return False
-            self.sequences[slug] = sequence
+        # Drops an update the snapshot (or an earlier copy) already covered.
+        if client_type == "update" and not self._advance(slug, event["sequence"], event.get("fetched_at") or ""):
+            return False
         # The shared frame straight to the socket when the server allows it (realtime/direct.py).
         writer = self.scope.get(DIRECT_WRITER)
         if writer is not None and writer.write(text):
             return True
         return self._send_text(text)
+
+    def _advance(self, slug: str, sequence: int, fetched_at: str) -> bool:
+        """Whether a document at ``sequence`` fetched at ``fetched_at`` is newer than what was sent; if so it is
+        now the last sent.
+
+        Sequences grow with fetch times within one life of a slug. A lower or equal sequence fetched later
+        therefore means the source was deleted and created again (its data deleted with it: a new life counts
+        from 1), or its store emptied: it starts over here instead of being dropped until it passed the old
+        sequence. The times are compared parsed only then, off the usual path.
+        """
+        last = self.sequences.get(slug)
+        if last is not None and sequence <= last[0]:
+            try:
+                if datetime.fromisoformat(fetched_at) <= datetime.fromisoformat(last[1]):
+                    return False
+            except (TypeError, ValueError):
+                return False  # an event without a readable time: judged by its sequence alone
+        self.sequences[slug] = (sequence, fetched_at)
+        return True
 
     async def _send_text(self, text: str) -> bool:
         await self.send(text_data=text)

@@ -113,11 +113,14 @@ async def test_it_sends_updates_only_for_subscribed_sources(client: Any, record:
     assert await client.nothing()
 
 
-async def test_it_drops_an_update_the_snapshot_already_contained(client: Any, record: Callable[..., Any]) -> None:
+async def test_it_drops_an_update_the_snapshot_already_contained(
+    client: Any, record: Callable[..., Any], store: Any
+) -> None:
     result = await record("us-east", status_payload(cpu_load=10.0))
+    stored = await sync_to_async(store.latest)("us-east")
     await client.request({"type": "subscribe", "sources": ["us-east"]})
     # The poller's publish for the change the snapshot already showed arrives late.
-    await sync_to_async(publish_update)("us-east", result, datetime.now(UTC))
+    await sync_to_async(publish_update)("us-east", result, stored.fetched_at)
     assert await client.nothing()
     newer = await record("us-east", status_payload(cpu_load=12.0))
     await sync_to_async(publish_update)("us-east", newer, datetime.now(UTC))
@@ -244,3 +247,22 @@ async def test_it_forwards_alerts_to_subscribers(client: Any) -> None:
     event = {"rule": "cpu high", "severity": "critical", "state": "firing", "value": 97.5}
     assert await sync_to_async(publish_alert)("eu-west", event)
     assert await client.receive() == {"type": "alert", "source": "eu-west", "event": event}
+
+
+async def test_it_sends_the_updates_of_a_source_deleted_and_created_again(
+    client: Any, record: Callable[..., Any], store: Any
+) -> None:
+    for n in range(3):
+        await record("us-east", status_payload(cpu_load=float(n)))
+    subscribed = await client.request({"type": "subscribe", "sources": "all"})
+    assert [s["sequence"] for s in subscribed["snapshots"] if s["source"] == "us-east"] == [3]
+    # Deleted (its data with it) and created again under the same slug: its changes count from 1 again.
+    await sync_to_async(store.delete_source)("us-east")
+    again = await record("us-east", status_payload(cpu_load=50.0))
+    assert again.sequence == 1
+    await sync_to_async(publish_update)("us-east", again, datetime.now(UTC))
+    update = await client.receive()
+    assert (update["source"], update["sequence"]) == ("us-east", 1)
+    # And an old copy of that update, arriving late, is still dropped.
+    await sync_to_async(publish_update)("us-east", again, datetime.now(UTC) - timedelta(seconds=5))
+    assert await client.nothing()
