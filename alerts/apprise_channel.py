@@ -175,6 +175,17 @@ def check(url: str, at_send: bool = False) -> Checked:
             )
         raise AppriseURLError(f"The Apprise scheme {scheme}:// is not on the allowlist.")
     scheme, hosts = named_hosts(url)
+    if not at_send:
+        # Apprise reports one outcome for all of a URL's targets: after a failure of one, the retry goes to
+        # every target again, and those that got it get it twice. One target per channel retries only what
+        # failed. (A URL stored before this rule still sends: refusing it at send would lose its alerts.)
+        plugin = _instantiate(url)
+        targets = len(plugin) if plugin is not None else 1
+        if targets > 1:
+            raise AppriseURLError(
+                f"This {scheme}:// URL names {targets} targets. A failed send is retried to all of them, so "
+                "one that got it would get it again: create one channel per target."
+            )
     secure = _secure(url)
     for host in hosts:
         probe = _host_url(host, secure)

@@ -270,3 +270,24 @@ def test_it_records_a_failed_test_and_shows_its_scrubbed_error(apprise_settings:
     assert "apprise json:// failed" in page.lower()
     assert PASSWORD not in page
     assert PATH_TOKEN not in page
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "targets"),
+    [
+        ("ntfy://127.0.0.1:9/deploys/incidents", 2),
+        ("tgram://123456789:AAHabcdefghijklmnopqrstuvwxyz012345/1111/2222/3333", 3),
+        ("slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnlazkcOXrIdevi7FQ/#ops/#oncall", 2),
+    ],
+)
+def test_it_refuses_a_url_naming_several_targets_at_save(apprise_settings: Any, url: str, targets: int) -> None:
+    # One outcome for all targets: a retry after one target failed would notify the others twice.
+    with pytest.raises(ValidationError) as caught:
+        NotificationChannel(name="many", kind="apprise").set_apprise_url(url)
+    message = caught.value.message_dict["apprise_url"][0]
+    assert f"names {targets} targets" in message
+    assert "one channel per target" in message
+    assert "AAHabcdef" not in message
+    one = url.rsplit("/", targets - 1)[0]
+    apprise_channel(one, name="one")  # the same service with one target is accepted
