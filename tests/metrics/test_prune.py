@@ -246,8 +246,12 @@ def test_it_keeps_the_mongodb_ttl_in_line_with_the_policies(request: pytest.Fixt
 
 
 @pytest.mark.django_db
-def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(mongodb_url: str, settings: Any) -> None:
+def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(
+    mongodb_url: str, settings: Any, django_capture_on_commit_callbacks: Any
+) -> None:
     import uuid
+
+    from django.db import transaction
 
     from metrics.stores import get_store
 
@@ -256,13 +260,28 @@ def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(mongodb_url: str, 
     settings.METRIC_STORE = "mongodb"
     get_store.cache_clear()
     mongo = rollup_store(get_store())  # the MongoMetricStore under the read cache and instrumentation
+
+    def chosen() -> int | None:
+        row = mongo.settings_collection.find_one({"_id": "history_ttl"})  # type: ignore[attr-defined]
+        return None if row is None else row["seconds"]
+
     try:
         policy, _ = RetentionPolicy.objects.get_or_create(source=None)
-        policy.raw_days = 21
-        policy.save()
-        chosen = mongo.settings_collection.find_one({"_id": "history_ttl"})  # type: ignore[attr-defined]
-        assert chosen is not None
-        assert chosen["seconds"] == 21 * 86400
+        with django_capture_on_commit_callbacks(execute=True):
+            policy.raw_days = 21
+            policy.save()
+        assert chosen() == 21 * 86400
+        # A change rolled back (a configuration apply that failed further on) leaves the TTL alone: 1 day
+        # there would expire history the policy in force keeps 21.
+        with (  # noqa: PT012 - the save and the failure after it are the rolled-back transaction
+            django_capture_on_commit_callbacks(execute=True),
+            pytest.raises(RuntimeError),
+            transaction.atomic(),
+        ):
+            policy.raw_days = 1
+            policy.save()
+            raise RuntimeError("the apply failed further on")
+        assert chosen() == 21 * 86400
     finally:
         mongo.client.drop_database(settings.MONGODB_DATABASE)  # type: ignore[attr-defined]
         get_store.cache_clear()
