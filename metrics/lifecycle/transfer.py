@@ -2,8 +2,19 @@
 
 Export order is fixed (per source by slug: latest, history by sequence, rollups by tier, metric and
 start), so exporting the same data twice gives the same bytes. Import validates the whole input
-before writing anything, and only adds: history entries already stored (same source and sequence)
-are kept, a stored latest snapshot newer than the imported one is kept, rollup buckets are upserted.
+before writing anything, and only adds: nothing already stored is lost or rewound, whatever the age
+of the file.
+
+- History entries already stored (same source and sequence) are kept; the file's are skipped.
+- A stored latest snapshot is replaced only by a newer one: a higher sequence, or the same content seen
+  later (``metrics.rollups.replaces_latest``). An older export never rewinds it.
+- A rollup bucket already stored (same source, metric, tier and start) is kept and the file's skipped,
+  never upserted nor merged: since the export the store may have grown the bucket (more samples, a new
+  max), which the file's would rewind, and a merge would count twice every sample both hold (an export
+  of the same store holds the same samples), while nothing in a bucket tells which samples it holds.
+  A bucket the file holds and the store lacks (pruned, or another store's) is added.
+
+``ImportResult`` counts what was added and what was kept, and import_metrics prints both.
 """
 
 from __future__ import annotations
@@ -88,11 +99,30 @@ def write_export(store: MetricStore, handle: IO[str], sources: Iterable[str] | N
 
 @dataclass
 class ImportResult:
-    latest: int = 0
+    latest: int = 0  # latest snapshots written (new sources, or newer than the stored one)
+    latest_kept: int = 0  # the stored snapshot was as new or newer: the file's skipped
     history_read: int = 0
-    history_added: int = 0
-    rollups: int = 0
+    history_added: int = 0  # the rest were already stored and kept
+    rollups_read: int = 0
+    rollups: int = 0  # buckets added; the rest were already stored and kept
     sources: set[str] = field(default_factory=set)
+
+    @property
+    def history_kept(self) -> int:
+        return self.history_read - self.history_added
+
+    @property
+    def rollups_kept(self) -> int:
+        return self.rollups_read - self.rollups
+
+    def summary(self) -> str:
+        """What was added and what was kept: import_metrics' last line."""
+        return (
+            f"{len(self.sources)} source(s); latest: {self.latest} written, {self.latest_kept} kept (stored as new "
+            f"or newer); {self.history_added} of {self.history_read} history entries added, {self.history_kept} "
+            f"kept (already stored); {self.rollups} of {self.rollups_read} rollups added, {self.rollups_kept} kept "
+            "(already stored)"
+        )
 
 
 def validate(lines: Iterable[str]) -> int:
@@ -133,7 +163,7 @@ def import_lines(
             result.history_added += target.restore_history(history)
             history.clear()
         if rollups:
-            result.rollups += target.write_rollups(rollups)
+            result.rollups += target.add_rollups(rollups)
             rollups.clear()
 
     for number, line in enumerate(lines, start=1):
@@ -149,11 +179,14 @@ def import_lines(
         elif kind == "latest":
             snapshot = parse_latest(record)
             flush()  # history before its latest, as record() leaves them
-            target.restore_latest(snapshot)
-            result.latest += 1
+            if target.restore_latest(snapshot):
+                result.latest += 1
+            else:
+                result.latest_kept += 1
             result.sources.add(snapshot.source)
         elif kind == "rollup":
             rollups.append(parse_rollup(record))
+            result.rollups_read += 1
         if len(history) >= BATCH or len(rollups) >= BATCH:
             flush()
             progress(f"{number} lines imported")

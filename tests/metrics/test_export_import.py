@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 
-from metrics.lifecycle.records import RecordFormatError
+from metrics.lifecycle.records import RecordFormatError, iso
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.lifecycle.transfer import import_lines, validate, write_export
 from metrics.stores.base import MetricStore, SourceSpec
@@ -98,6 +98,56 @@ def test_it_keeps_newer_stored_content_over_an_older_import(store: MetricStore) 
     assert latest.metrics == {"cpu": 99.0}
 
 
+def test_it_rewinds_nothing_when_an_older_export_is_imported_over_a_grown_store(store: MetricStore) -> None:
+    """Import upserted rollup buckets: a bucket grown since the export (more samples, a new max) went back to the
+    file's smaller one; and a latest snapshot seen again since (same sequence) went back to its older sighting."""
+    fill(store)
+    older = export(store)
+    # Since the export: a sample with a new max in buckets the file holds (the hour and the day), a new change
+    # of eu-west, and us-east seen again unchanged (same sequence, later last_seen_at and poll meta).
+    store.record(SPECS[1], {"stats": {"cpu": 500.0}}, T0 + timedelta(minutes=78))
+    store.record(SPECS[0], {**store.latest("us-east").payload, "ts": 99}, T0 + timedelta(hours=4), {"poll_id": "x"})  # type: ignore[union-attr]
+    roll_up(rollup_store(store), "eu-west")
+    grown = export(store)
+    hours = {
+        (record["start"], record["count"], record["max"])
+        for record in map(json.loads, grown.splitlines())
+        if record.get("tier") == "1h" and record["source"] == "eu-west"
+    }
+    # The second hour held 3 samples (63, 70 and 77 minutes) in the file; the store's now holds a fourth.
+    assert (iso(T0 + timedelta(hours=1)), 4, 500.0) in hours
+
+    result = import_lines(store, older.splitlines())
+
+    assert export(store) == grown
+    rollups = sum(1 for line in older.splitlines() if '"kind":"rollup"' in line)
+    assert (result.latest, result.latest_kept) == (0, 2)
+    assert (result.history_added, result.history_kept) == (0, 24)
+    assert (result.rollups, result.rollups_kept, result.rollups_read) == (0, rollups, rollups)
+
+
+def test_it_adds_what_the_store_lacks_and_a_newer_latest(store: MetricStore) -> None:
+    fill(store)
+    full = export(store)
+    lines = full.splitlines()
+    # A store that holds only part of it: the first half of eu-west's history and no rollups, and an older latest.
+    wipe(store)
+    partial = [
+        line
+        for line in lines
+        if '"kind":"header"' in line
+        or ('"source":"eu-west"' in line and ('"kind":"history"' in line and json.loads(line)["sequence"] <= 6))
+    ]
+    import_lines(store, partial)
+
+    result = import_lines(store, lines)
+
+    assert export(store) == full
+    assert (result.latest, result.latest_kept) == (2, 0)
+    assert (result.history_added, result.history_kept) == (18, 6)
+    assert result.rollups == result.rollups_read > 0
+
+
 @pytest.mark.parametrize("kind", ["mongodb"])
 def test_it_moves_data_from_the_sql_store_to_mongodb(request: pytest.FixtureRequest, kind: str, db: None) -> None:
     from metrics.stores.sql import SqlMetricStore
@@ -130,7 +180,14 @@ def test_the_commands_round_trip_through_a_gzip_file(configured: MetricStore, tm
     wipe(configured)
     out = io.StringIO()
     call_command("import_metrics", str(first), stdout=out)
-    assert "24 of 24 history entries added" in out.getvalue()
+    assert "24 of 24 history entries added, 0 kept (already stored)" in out.getvalue()
+    again = io.StringIO()
+    call_command("import_metrics", str(first), stdout=again)
+    rollups = sum(1 for line in gzip.decompress(first.read_bytes()).decode().splitlines() if '"kind":"rollup"' in line)
+    assert (
+        f"2 source(s); latest: 0 written, 2 kept (stored as new or newer); 0 of 24 history entries added, 24 kept "
+        f"(already stored); 0 of {rollups} rollups added, {rollups} kept (already stored)"
+    ) in again.getvalue()
     call_command("export_metrics", "-o", str(second), stderr=io.StringIO())
     assert gzip.decompress(first.read_bytes()) == gzip.decompress(second.read_bytes())
     assert first.read_bytes() == second.read_bytes()
