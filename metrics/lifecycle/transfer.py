@@ -42,11 +42,25 @@ from metrics.lifecycle.records import (
     parse_rollup,
     rollup_record,
 )
-from metrics.lifecycle.retention import iter_history, rollup_store
+from metrics.lifecycle.retention import rollup_store
 from metrics.rollups import TIERS, RollupBucket
 from metrics.stores.base import HistoryEntry, MetricStore
 
 BATCH = 500
+# History entries an export holds at once: it reads a source's history a page at a time in sequence order
+# (MetricStore.history_in_order), so its memory follows the page, not the history's length.
+EXPORT_PAGE = 500
+
+
+def history_in_order(store: MetricStore, source: str) -> Iterator[HistoryEntry]:
+    """Every entry of the source, lowest sequence first, read ``EXPORT_PAGE`` at a time."""
+    after = None
+    while True:
+        page = store.history_in_order(source, after=after, limit=EXPORT_PAGE)
+        yield from page
+        if len(page) < EXPORT_PAGE:
+            return
+        after = page[-1].sequence
 
 
 def export_records(store: MetricStore, sources: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
@@ -57,9 +71,7 @@ def export_records(store: MetricStore, sources: Iterable[str] | None = None) -> 
     for slug in slugs:
         if slug in latest:
             yield latest_record(latest[slug])
-        # iter_history is newest first and pages by (fetched_at, sequence): sort what one source holds.
-        entries = sorted(iter_history(target, slug, None, None), key=lambda e: e.sequence)
-        for entry in entries:
+        for entry in history_in_order(store, slug):
             yield history_record(entry)
         for tier in TIERS:
             for bucket in target.rollups(slug, tier):

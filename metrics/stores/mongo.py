@@ -431,6 +431,16 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(docs) > limit else None
         return HistoryPage(entries=entries, next_cursor=next_cursor)
 
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        limit = history_limit(limit)
+        query: dict[str, Any] = {"source": source}
+        if after is not None:
+            query["sequence"] = {"$gt": after}
+        with self.driver_errors(f"history {source}"):
+            # The order of the unique (source, sequence) index, walked instead of sorted in memory.
+            docs = list(self.history_collection.find(query).sort([("sequence", ASCENDING)]).limit(limit))
+        return [_history_entry(doc) for doc in docs]
+
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width_ms = bucket_seconds(bucket, start, end) * 1000

@@ -625,6 +625,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(found) > limit else None
         return HistoryPage(entries=entries, next_cursor=next_cursor)
 
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        limit = history_limit(limit)
+        rows = HistoryEntryRow.objects.using(self.using).filter(source=source)
+        if after is not None:
+            rows = rows.filter(sequence__gt=after)
+        found = self._guard(lambda: list(rows.order_by("sequence")[:limit]), source)
+        return [_history_entry(row) for row in found]
+
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width = bucket_seconds(bucket, start, end)

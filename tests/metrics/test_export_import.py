@@ -16,8 +16,8 @@ from django.core.management import CommandError, call_command
 
 from metrics.lifecycle.records import RecordFormatError, iso
 from metrics.lifecycle.retention import roll_up, rollup_store
-from metrics.lifecycle.transfer import import_lines, validate, write_export
-from metrics.stores.base import MetricStore, SourceSpec
+from metrics.lifecycle.transfer import EXPORT_PAGE, export_records, import_lines, validate, write_export
+from metrics.stores.base import HistoryEntry, MetricStore, SourceSpec
 from tests.any_store import open_store
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
@@ -146,6 +146,38 @@ def test_it_adds_what_the_store_lacks_and_a_newer_latest(store: MetricStore) -> 
     assert (result.latest, result.latest_kept) == (2, 0)
     assert (result.history_added, result.history_kept) == (18, 6)
     assert result.rollups == result.rollups_read > 0
+
+
+def test_it_exports_a_long_history_a_page_at_a_time(store: MetricStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """export_metrics read a source's whole history (newest first) and sorted it in memory before writing a line."""
+    count = 2 * EXPORT_PAGE + 200
+    rollup_store(store).restore_history(
+        [
+            HistoryEntry("", "long", f"h{n}", {"n": n}, {"cpu": float(n)}, [], T0 + timedelta(seconds=n), n)
+            for n in range(1, count + 1)
+        ]
+    )
+    read: list[int] = []  # entries each read of the real store returned, whichever read the export uses
+    for name in ("history", "history_in_order"):
+        real = getattr(store, name, None)
+        if real is None:
+            continue
+
+        def counted(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            found = _real(*args, **kwargs)
+            read.append(len(found if isinstance(found, list) else found.entries))
+            return found
+
+        monkeypatch.setattr(store, name, counted)
+
+    held, sequences = [], []
+    for record in export_records(store, ["long"]):
+        if record["kind"] == "history":
+            sequences.append(record["sequence"])
+            held.append(sum(read) - len(sequences) + 1)  # read from the store but not written yet, this one included
+    assert sequences == list(range(1, count + 1))
+    assert max(held) <= EXPORT_PAGE
+    assert read == [EXPORT_PAGE, EXPORT_PAGE, 200]
 
 
 @pytest.mark.parametrize("kind", ["mongodb"])
