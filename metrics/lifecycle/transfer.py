@@ -26,17 +26,20 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from metrics import jsonlimits
 from metrics.lifecycle.records import (
     FORMAT,
     FORMAT_VERSION,
     RecordFormatError,
+    diff_parts,
     dumps,
     header_record,
-    history_record,
-    latest_record,
+    history_lines,
+    latest_line,
     loads,
+    parse_diff_part,
     parse_history,
     parse_latest,
     parse_rollup,
@@ -63,19 +66,25 @@ def history_in_order(store: MetricStore, source: str) -> Iterator[HistoryEntry]:
         after = page[-1].sequence
 
 
-def export_records(store: MetricStore, sources: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+def export_lines(store: MetricStore, sources: Iterable[str] | None = None) -> Iterator[tuple[str, str]]:
+    """(kind, line) of every line of the export, in order; every line within the import's budget
+    (``jsonlimits.import_record_budget``), else RecordTooLargeError (metrics.lifecycle.records)."""
     target = rollup_store(store)
+    budget = jsonlimits.import_record_budget()
     latest = store.latest_all()
     slugs = sorted(set(sources) if sources is not None else set(latest))
-    yield header_record()
+    yield "header", dumps(header_record())
     for slug in slugs:
         if slug in latest:
-            yield latest_record(latest[slug])
+            yield "latest", latest_line(latest[slug], budget)
         for entry in history_in_order(store, slug):
-            yield history_record(entry)
+            first, *parts = history_lines(entry, budget)
+            yield "history", first
+            for part in parts:
+                yield "diff", part
         for tier in TIERS:
             for bucket in target.rollups(slug, tier):
-                yield rollup_record(bucket)
+                yield "rollup", dumps(rollup_record(bucket))
 
 
 @contextmanager
@@ -101,11 +110,12 @@ def opened(path: str, mode: str) -> Iterator[IO[str]]:
 
 
 def write_export(store: MetricStore, handle: IO[str], sources: Iterable[str] | None = None) -> dict[str, int]:
-    counts = {"latest": 0, "history": 0, "rollup": 0}
-    for record in export_records(store, sources):
-        handle.write(dumps(record) + "\n")
-        if record["kind"] in counts:
-            counts[record["kind"]] += 1
+    """Lines written per kind (``diff``: the parts of diffs too wide for their entry's line)."""
+    counts = {"latest": 0, "history": 0, "diff": 0, "rollup": 0}
+    for kind, line in export_lines(store, sources):
+        handle.write(line + "\n")
+        if kind in counts:
+            counts[kind] += 1
     return counts
 
 
@@ -137,20 +147,48 @@ class ImportResult:
         )
 
 
+@dataclass
+class _Parts:
+    """The diff parts still due after a history record with ``diff_parts``."""
+
+    source: str
+    sequence: int
+    total: int
+    next: int = 1
+
+    def __str__(self) -> str:
+        return f"history entry {self.sequence} of {self.source} ({self.next - 1} of {self.total} diff parts)"
+
+
 def validate(lines: Iterable[str]) -> int:
     """Check every line before anything is written; RecordFormatError names the first bad one."""
     count = 0
+    due: _Parts | None = None
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         record = loads(line, number)
         try:
             kind = record["kind"]
+            if due is not None and kind != "diff":
+                raise RecordFormatError(f"a {kind} record where the next diff part of {due} was due")
             if kind == "header":
                 if record.get("format") != FORMAT or record.get("version") != FORMAT_VERSION:
                     raise RecordFormatError(f"not a {FORMAT} version {FORMAT_VERSION} file")
             elif kind == "history":
-                parse_history(record)
+                entry = parse_history(record)
+                if parts := diff_parts(record):
+                    due = _Parts(entry.source, entry.sequence, parts)
+            elif kind == "diff":
+                source, sequence, part, _ = parse_diff_part(record)
+                if due is None or (source, sequence, part) != (due.source, due.sequence, due.next):
+                    expected = f"; expected part {due.next} of {due}" if due is not None else ""
+                    raise RecordFormatError(
+                        f"diff part {part} of history entry {sequence} of {source} out of place{expected}"
+                    )
+                due.next += 1
+                if due.next > due.total:
+                    due = None
             elif kind == "latest":
                 parse_latest(record)
             else:
@@ -158,6 +196,8 @@ def validate(lines: Iterable[str]) -> int:
         except RecordFormatError as exc:
             raise RecordFormatError(f"line {number}: {exc}") from None
         count += 1
+    if due is not None:
+        raise RecordFormatError(f"the file ends before the last diff part of {due}")
     return count
 
 
@@ -178,6 +218,8 @@ def import_lines(
             result.rollups += target.add_rollups(rollups)
             rollups.clear()
 
+    wide: HistoryEntry | None = None  # an entry whose diff parts follow (validated: they all do, in order)
+    due = 0
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -185,9 +227,21 @@ def import_lines(
         kind = record["kind"]
         if kind == "history":
             entry = parse_history(record)
+            due = diff_parts(record)
+            if due:
+                wide = entry
+                continue
             history.append(entry)
             result.history_read += 1
             result.sources.add(entry.source)
+        elif kind == "diff" and wide is not None:
+            wide.diff.extend(parse_diff_part(record)[3])
+            due -= 1
+            if due == 0:
+                history.append(wide)
+                result.history_read += 1
+                result.sources.add(wide.source)
+                wide = None
         elif kind == "latest":
             snapshot = parse_latest(record)
             flush()  # history before its latest, as record() leaves them
