@@ -65,6 +65,8 @@ class JsonBudget:
     max_items: int | None = None
     what: str = "the document"  # named in error messages: "the request body", "the message"
     size_setting: str = ""  # the setting that tunes max_bytes, named in the error
+    depth_setting: str = "JSON_MAX_DEPTH"  # the setting that tunes max_depth, named in the error
+    items_setting: str = "JSON_MAX_ITEMS"  # the setting that tunes max_items, named in the error
 
 
 @dataclass(frozen=True)
@@ -144,14 +146,14 @@ def _too_large(budget: JsonBudget) -> JsonBudgetError:
 
 
 def _too_deep(budget: JsonBudget) -> JsonBudgetError:
-    return JsonBudgetError(
-        "too_deep", f"{budget.what} nests deeper than {budget.max_depth} levels (JSON_MAX_DEPTH)", budget.max_depth
-    )
+    message = f"{budget.what} nests deeper than {budget.max_depth} levels ({budget.depth_setting})"
+    return JsonBudgetError("too_deep", message, budget.max_depth)
 
 
 def _too_many(budget: JsonBudget) -> JsonBudgetError:
     limit = int(budget.max_items or 0)
-    return JsonBudgetError("too_many_items", f"{budget.what} has more than {limit} items (JSON_MAX_ITEMS)", limit)
+    message = f"{budget.what} has more than {limit} items ({budget.items_setting})"
+    return JsonBudgetError("too_many_items", message, limit)
 
 
 # --- The budgets of the project's JSON readers -------------------------------------------------
@@ -187,15 +189,33 @@ def websocket_budget() -> JsonBudget:
 
 
 def import_record_budget() -> JsonBudget:
-    """One line of an export file. A history record holds a payload and a diff of up to two more."""
+    """One line of an export file or an archive, derived from what the store accepts, so that every line the
+    export writes (metrics.lifecycle.records.history_lines checks each one against this very budget) imports.
+
+    What the store holds is bounded by: a payload's size, ``METRICS_MAX_PAYLOAD_BYTES`` (the store refuses
+    more); its nesting, ``POLLER_MAX_JSON_DEPTH`` (the poller, the store's only writer, refuses deeper
+    documents; the API's bodies keep to ``JSON_MAX_DEPTH``); its item count, by its size only (the poller
+    counts nesting, not items; a JSON text holds at most an item per two bytes, ``0,``).
+
+    A line holds one payload (a latest snapshot, a history entry) with its metrics and a few fields, or one
+    part of a diff too wide for its entry's line: at least one change, whose path and old value are one
+    payload's text at most and whose new value another's. Hence twice a payload and room for the fields;
+    items: one per two bytes of two payloads; depth: the payload's, plus the record's own levels (record >
+    diff > change > old/new). Three payloads rather than two keep importable every line earlier versions
+    wrote. A diff of many changes is written over several lines, each within this budget, so a diff's
+    width never makes a line the import refuses.
+    """
     payload = settings.METRICS_MAX_PAYLOAD_BYTES
-    # The record wraps the payload (record > payload / diff > change > old/new): a few levels more.
+    json_depth, poller_depth = settings.JSON_MAX_DEPTH, settings.POLLER_MAX_JSON_DEPTH
+    items_by_size = payload + 1024
     return JsonBudget(
         3 * payload + 64 * 1024,
-        settings.JSON_MAX_DEPTH + 4,
-        3 * settings.JSON_MAX_ITEMS,
+        max(json_depth, poller_depth) + 4,
+        max(3 * settings.JSON_MAX_ITEMS, items_by_size),
         "the record",
         "METRICS_MAX_PAYLOAD_BYTES",
+        "JSON_MAX_DEPTH" if json_depth >= poller_depth else "POLLER_MAX_JSON_DEPTH",
+        "JSON_MAX_ITEMS" if items_by_size <= 3 * settings.JSON_MAX_ITEMS else "METRICS_MAX_PAYLOAD_BYTES",
     )
 
 

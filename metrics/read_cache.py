@@ -47,6 +47,7 @@ from metrics.stores.arguments import source_slugs
 from metrics.stores.base import (
     AvailabilityBucket,
     AvailabilitySpan,
+    HistoryEntry,
     HistoryPage,
     JsonObject,
     MetricStore,
@@ -315,6 +316,10 @@ class CachedMetricStore(MetricStore):
             return load()
         window = f"{_iso(start)}|{_iso(end)}|{limit}"
         return self._read("history", [source, PRUNE], lambda g: f"history:{_safe(source)}:{g}:{_digest(window)}", load)
+
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        # Not cached: a whole-history walk (export) reads each page once.
+        return self.backend_store.history_in_order(source, after, limit)
 
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         def load() -> list[SeriesBucket]:

@@ -38,6 +38,10 @@ class RollupStore(Protocol):
     def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
         """Upsert buckets by (source, metric, tier, start); returns how many were written."""
 
+    def add_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        """Insert the buckets not stored yet by (source, metric, tier, start) and keep every stored one as it
+        is (import: a stored bucket may hold samples the given one lacks); returns how many were added."""
+
     def rollups(
         self,
         source: str,
@@ -70,8 +74,23 @@ class RollupStore(Protocol):
     def restore_history(self, entries: Sequence[HistoryEntry]) -> int:
         """Insert history entries as they are (import); ones already there by (source, sequence) are kept."""
 
-    def restore_latest(self, snapshot: Snapshot) -> None:
-        """Set a source's latest snapshot as it is (import), unless a newer one is stored."""
+    def restore_latest(self, snapshot: Snapshot) -> bool:
+        """Set a source's latest snapshot as it is (import) only when it is newer than the stored one: a
+        higher sequence, or the same sequence (and hash) seen later. Returns whether it was written; a
+        stored snapshot as new or newer, or of another content at the same sequence, is kept."""
+
+
+def replaces_latest(stored_sequence: int, stored_hash: str, stored_seen: datetime, imported: Snapshot) -> bool:
+    """Whether an imported latest snapshot replaces the stored one (``RollupStore.restore_latest``, both stores).
+
+    Only a newer one does: a higher sequence (the stored content has its own history entry, so nothing of it
+    is lost), or the same content seen later (its ``last_seen_at`` and poll meta move forward). An older
+    export never rewinds what the store has moved on to, and a different content at the same sequence (two
+    stores that diverged) keeps the stored one: nothing stored is lost by an import.
+    """
+    if imported.sequence != stored_sequence:
+        return imported.sequence > stored_sequence
+    return imported.hash == stored_hash and imported.last_seen_at > stored_seen
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,15 @@
 """Store records as JSON objects: one format for archives, export and import (NDJSON lines).
 
 Every line is one object with a ``kind``: ``header`` (an export's first line), ``history`` (a raw
-history entry), ``latest`` (a source's current snapshot) or ``rollup`` (one rollup bucket).
+history entry), ``diff`` (a part of a history entry's diff, see below), ``latest`` (a source's current
+snapshot) or ``rollup`` (one rollup bucket).
+
+Every line is within ``jsonlimits.import_record_budget()``, the budget every reader of these lines holds
+them to. A history entry whose one line would be over it (a diff of many changes: each names its whole
+path, so a diff can outweigh its document many times) is written as a ``history`` record with an empty
+``diff`` and ``diff_parts: n``, followed at once by ``n`` ``diff`` records (``source``, ``sequence``,
+``part`` 1..n, ``changes``: the next changes of the diff, in order), each within the budget
+(``history_lines``). Entries whose line fits are written as before, so such files are unchanged.
 Keys are sorted and times are ISO 8601 in UTC with microseconds, so the same data always gives
 the same bytes: an export, a wipe, an import and a second export give identical files.
 """
@@ -21,7 +29,7 @@ from metrics.stores.base import FieldChange, HistoryEntry, Snapshot
 JsonObject = dict[str, Any]
 
 
-KINDS = frozenset({"header", "history", "latest", "rollup"})
+KINDS = frozenset({"header", "history", "diff", "latest", "rollup"})
 FORMAT = "devops-insights-metrics"
 FORMAT_VERSION = 1
 
@@ -33,6 +41,11 @@ def header_record() -> JsonObject:
 
 class RecordFormatError(ValueError):
     """A line is not a record this version can read (names the line and what is wrong)."""
+
+
+class RecordTooLargeError(ValueError):
+    """What the store holds cannot be written as lines the import accepts: it was stored under larger limits
+    (``METRICS_MAX_PAYLOAD_BYTES``, ``POLLER_MAX_JSON_DEPTH``) than the ones in force now."""
 
 
 def iso(moment: datetime) -> str:
@@ -99,6 +112,83 @@ def rollup_record(bucket: RollupBucket) -> JsonObject:
     }
 
 
+def _fits(line: str, budget: jsonlimits.JsonBudget) -> bool:
+    try:
+        jsonlimits.check_text(line, budget)
+    except jsonlimits.JsonBudgetError:
+        return False
+    return True
+
+
+def _checked(line: str, budget: jsonlimits.JsonBudget, what: str) -> str:
+    try:
+        jsonlimits.check_text(line, budget)
+    except jsonlimits.JsonBudgetError as exc:
+        raise RecordTooLargeError(
+            f"{what} cannot be exported as a line the import accepts: {exc}; it was stored under larger limits, "
+            "raise the setting named to what it was then"
+        ) from None
+    return line
+
+
+def latest_line(snapshot: Snapshot, budget: jsonlimits.JsonBudget) -> str:
+    """The snapshot's export line, within ``budget`` (else RecordTooLargeError)."""
+    return _checked(dumps(latest_record(snapshot)), budget, f"the latest snapshot of {snapshot.source}")
+
+
+def history_lines(entry: HistoryEntry, budget: jsonlimits.JsonBudget) -> list[str]:
+    """The entry's export lines, each within ``budget``: its one ``history`` line when that fits, else the
+    history line without its diff and the diff in as few ``diff`` lines as fit (see the module docstring).
+
+    RecordTooLargeError when even that cannot fit: a document, or one change, over the budget (possible
+    only for an entry stored under larger limits than the budget's).
+    """
+    record = history_record(entry)
+    line = dumps(record)
+    if _fits(line, budget):
+        return [line]
+    what = f"history entry {entry.sequence} of {entry.source}"
+    parts = _diff_lines(entry.source, entry.sequence, record["diff"], budget, what)
+    head = _checked(dumps({**record, "diff": [], "diff_parts": len(parts)}), budget, what)
+    return [head, *parts]
+
+
+def _diff_part(source: str, sequence: int, part: int, changes: list[JsonObject]) -> JsonObject:
+    return {"kind": "diff", "source": source, "sequence": sequence, "part": part, "changes": changes}
+
+
+def _diff_lines(
+    source: str, sequence: int, changes: list[JsonObject], budget: jsonlimits.JsonBudget, what: str
+) -> list[str]:
+    """The changes packed in order into as few ``diff`` lines as fit ``budget``.
+
+    A line's shape is its empty record's plus its changes' (``measure`` counts are additive: each change adds
+    its size and a comma, its items and one element, and nests two levels below the record), so each change
+    is measured once, alone; the empty record is measured with the highest part number, an upper bound.
+    """
+    empty = jsonlimits.measure(dumps(_diff_part(source, sequence, len(changes), [])))
+    max_items = budget.max_items if budget.max_items is not None else float("inf")
+    lines: list[str] = []
+    members: list[JsonObject] = []
+    size = items = depth = 0
+    for change in changes:
+        shape = jsonlimits.measure(dumps(change))
+        grown = (
+            empty.size + size + shape.size + len(members) <= budget.max_bytes
+            and empty.items + items + shape.items + len(members) + 1 <= max_items
+            and max(empty.depth, depth, 2 + shape.depth) <= budget.max_depth
+        )
+        if not grown and members:
+            lines.append(_checked(dumps(_diff_part(source, sequence, len(lines) + 1, members)), budget, what))
+            members, size, items, depth = [], 0, 0, 0
+        members.append(change)
+        size, items, depth = size + shape.size, items + shape.items, max(depth, 2 + shape.depth)
+    # A change over the budget on its own fails here, in the check of its line.
+    if members or not lines:
+        lines.append(_checked(dumps(_diff_part(source, sequence, len(lines) + 1, members)), budget, what))
+    return lines
+
+
 def _require(record: Mapping[str, Any], field: str, kind: type | tuple[type, ...]) -> Any:
     value = record.get(field)
     if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
@@ -114,12 +204,37 @@ def _metrics(value: Any) -> dict[str, float]:
     return {str(k): float(v) for k, v in value.items()}
 
 
-def parse_history(record: Mapping[str, Any]) -> HistoryEntry:
-    diff = _require(record, "diff", list)
+def _changes(items: list[Any], field: str) -> list[FieldChange]:
     try:
-        changes = [FieldChange(path=c["path"], old=c.get("old"), new=c.get("new"), kind=c["kind"]) for c in diff]
+        return [FieldChange(path=c["path"], old=c.get("old"), new=c.get("new"), kind=c["kind"]) for c in items]
     except (KeyError, TypeError):
-        raise RecordFormatError("diff must be a list of {path, old, new, kind}") from None
+        raise RecordFormatError(f"{field} must be a list of {{path, old, new, kind}}") from None
+
+
+def diff_parts(record: Mapping[str, Any]) -> int:
+    """How many ``diff`` records follow a history record (0: its diff is whole on its line)."""
+    if "diff_parts" not in record:
+        return 0
+    parts = record["diff_parts"]
+    if not isinstance(parts, int) or isinstance(parts, bool) or parts < 1:
+        raise RecordFormatError("diff_parts must be a positive whole number")
+    if record.get("diff") != []:
+        raise RecordFormatError("a history record with diff_parts has an empty diff")
+    return parts
+
+
+def parse_diff_part(record: Mapping[str, Any]) -> tuple[str, int, int, list[FieldChange]]:
+    """A ``diff`` record: (source, sequence, part, changes)."""
+    part = _require(record, "part", int)
+    if part < 1:
+        raise RecordFormatError("part must be a positive whole number")
+    changes = _changes(_require(record, "changes", list), "changes")
+    return _require(record, "source", str), _require(record, "sequence", int), part, changes
+
+
+def parse_history(record: Mapping[str, Any]) -> HistoryEntry:
+    changes = _changes(_require(record, "diff", list), "diff")
+    diff_parts(record)
     return HistoryEntry(
         id="",
         source=_require(record, "source", str),

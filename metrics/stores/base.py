@@ -243,6 +243,17 @@ class MetricStore(abc.ABC):
         """Newest first. ``cursor`` comes from a previous page; a bad cursor raises ValueError."""
 
     @abc.abstractmethod
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        """The source's entries with a sequence above ``after`` (all when None), lowest sequence first, at most
+        ``limit`` (1..MAX_HISTORY_LIMIT, else ValueError; more is capped).
+
+        For a reader that walks a whole history in change order (export) holding one page at a time: pass the
+        last sequence of a page as ``after`` for the next; a page shorter than ``limit`` is the last. Keyset
+        paging on the unique (source, sequence) index of both stores, so each page costs one indexed read
+        whatever the history's length. Read-only: safe to retry after a StoreError.
+        """
+
+    @abc.abstractmethod
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         """Buckets aligned to multiples of ``bucket`` since the epoch, oldest first, computed in the database."""
 

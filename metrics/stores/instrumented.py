@@ -18,6 +18,7 @@ from metrics.stores.arguments import source_slugs
 from metrics.stores.base import (
     AvailabilityBucket,
     AvailabilitySpan,
+    HistoryEntry,
     HistoryPage,
     JsonObject,
     MetricStore,
@@ -91,6 +92,9 @@ class InstrumentedStore(MetricStore):
         cursor: str | None = None,
     ) -> HistoryPage:
         return self._call("history", lambda: self.inner.history(source, start, end, limit, cursor), source)
+
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        return self._call("history_in_order", lambda: self.inner.history_in_order(source, after, limit), source)
 
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         return self._call("series", lambda: self.inner.series(source, metric, start, end, bucket), source)

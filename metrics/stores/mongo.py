@@ -40,7 +40,7 @@ from django.conf import settings
 from pymongo import ASCENDING, DESCENDING, MongoClient, ReplaceOne, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import DocumentTooLarge, DuplicateKeyError, PyMongoError
+from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, PyMongoError
 
 from metrics.extraction import (
     PreparedPayload,
@@ -51,7 +51,15 @@ from metrics.extraction import (
     prepare,
     validate_poll_meta,
 )
-from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, series_from_parts, to_series
+from metrics.rollups import (
+    TIERS,
+    RollupBucket,
+    bucket_start,
+    finest_covering_tier,
+    replaces_latest,
+    series_from_parts,
+    to_series,
+)
 from metrics.stores.arguments import (
     aware_utc,
     bucket_seconds,
@@ -423,6 +431,16 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(docs) > limit else None
         return HistoryPage(entries=entries, next_cursor=next_cursor)
 
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        limit = history_limit(limit)
+        query: dict[str, Any] = {"source": source}
+        if after is not None:
+            query["sequence"] = {"$gt": after}
+        with self.driver_errors(f"history {source}"):
+            # The order of the unique (source, sequence) index, walked instead of sorted in memory.
+            docs = list(self.history_collection.find(query).sort([("sequence", ASCENDING)]).limit(limit))
+        return [_history_entry(doc) for doc in docs]
+
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width_ms = bucket_seconds(bucket, start, end) * 1000
@@ -665,6 +683,29 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
                 self.rollup_collection.bulk_write(operations[offset : offset + 1000], ordered=False)
         return len(operations)
 
+    def add_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        if not buckets:
+            return 0
+        docs = {_rollup_id(b): {"_id": _rollup_id(b), **_rollup_doc(b)} for b in buckets}
+        added = 0
+        with self.driver_errors("add rollups"):
+            self._ready()
+            ids = list(docs)
+            for offset in range(0, len(ids), 1000):
+                chunk = ids[offset : offset + 1000]
+                stored = {doc["_id"] for doc in self.rollup_collection.find({"_id": {"$in": chunk}}, {"_id": 1})}
+                missing = [docs[key] for key in chunk if key not in stored]
+                if not missing:
+                    continue
+                try:
+                    added += len(self.rollup_collection.insert_many(missing, ordered=False).inserted_ids)
+                except BulkWriteError as exc:
+                    # A bucket a rollup run wrote since the read above is kept (duplicate key); anything else fails.
+                    if any(error.get("code") != 11000 for error in exc.details.get("writeErrors", [])):
+                        raise
+                    added += int(exc.details.get("nInserted", 0))
+        return added
+
     def rollups(
         self,
         source: str,
@@ -755,7 +796,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
                 added += 1
         return added
 
-    def restore_latest(self, snapshot: Snapshot) -> None:
+    def restore_latest(self, snapshot: Snapshot) -> bool:
         fetched_at = to_millis(aware_utc(snapshot.fetched_at, "fetched_at"))
         seen_at = to_millis(aware_utc(snapshot.last_seen_at, "last_seen_at"))
         doc = {
@@ -771,14 +812,21 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         }
         with self.driver_errors(f"restore latest {snapshot.source}"):
             self._ready()
-            current = self.latest_collection.find_one({"source": snapshot.source}, {"sequence": 1})
+            current = self.latest_collection.find_one(
+                {"source": snapshot.source}, {"sequence": 1, "hash": 1, "seen": 1}
+            )
             if current is None:
-                with suppress(DuplicateKeyError):
+                try:
                     self.latest_collection.insert_one({"_id": snapshot.source, **doc})
-                return
-            if int(current["sequence"]) > snapshot.sequence:
-                return  # the store moved on since the export: keep the newer content
-            self.latest_collection.replace_one({"_id": current["_id"]}, doc)
+                except DuplicateKeyError:
+                    return False  # a poll stored the source first: its snapshot is kept
+                return True
+            stored_seen = _from_ms(current["seen"]["ms"])
+            if not replaces_latest(int(current["sequence"]), current["hash"], stored_seen, snapshot):
+                return False  # the store moved on since the export (or holds other content): keep it
+            # Replaced only while it still is what was compared: a poll in between keeps its newer snapshot.
+            unchanged = {"_id": current["_id"], "sequence": current["sequence"], "seen.ms": current["seen"]["ms"]}
+            return self.latest_collection.replace_one(unchanged, doc).matched_count == 1
 
     def stats(self) -> StoreStats:
         with self.driver_errors("stats"):

@@ -43,7 +43,7 @@ from metrics.extraction import (
     validate_poll_meta,
 )
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
-from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, to_series
+from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, replaces_latest, to_series
 from metrics.stores.arguments import (
     LATEST_OF_CHUNK,
     aware_utc,
@@ -637,6 +637,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         next_cursor = encode_cursor(entries[-1].fetched_at, entries[-1].sequence) if len(found) > limit else None
         return HistoryPage(entries=entries, next_cursor=next_cursor)
 
+    def history_in_order(self, source: str, after: int | None = None, limit: int = 500) -> list[HistoryEntry]:
+        limit = history_limit(limit)
+        rows = HistoryEntryRow.objects.using(self.using).filter(source=source)
+        if after is not None:
+            rows = rows.filter(sequence__gt=after)
+        found = self._guard(lambda: list(rows.order_by("sequence")[:limit]), source)
+        return [_history_entry(row) for row in found]
+
     def series(self, source: str, metric: str, start: datetime, end: datetime, bucket: timedelta) -> list[SeriesBucket]:
         start, end = aware_utc(start, "start"), aware_utc(end, "end")
         width = bucket_seconds(bucket, start, end)
@@ -796,21 +804,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     # --- rollups and restore (retention, export and import: metrics/lifecycle/) -------------------
 
     def write_rollups(self, buckets: Sequence[RollupBucket]) -> int:
-        rows = [
-            MetricRollup(
-                source=b.source,
-                metric=b.metric,
-                tier=b.tier,
-                start=b.start,
-                count=b.count,
-                min=b.min,
-                max=b.max,
-                sum=b.sum,
-                last=b.last,
-                last_at=b.last_at,
-            )
-            for b in buckets
-        ]
+        rows = [_rollup_row(b) for b in buckets]
         if not rows:
             return 0
 
@@ -824,6 +818,38 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                     update_fields=["count", "min", "max", "sum", "last", "last_at"],
                 )
             return len(rows)
+
+        return self._write(run, "rollups")
+
+    def add_rollups(self, buckets: Sequence[RollupBucket]) -> int:
+        if not buckets:
+            return 0
+
+        def run() -> int:
+            added = 0
+            with transaction.atomic(using=self.using):
+                groups: dict[tuple[str, str], list[RollupBucket]] = {}
+                for bucket in buckets:
+                    groups.setdefault((bucket.source, bucket.tier), []).append(bucket)
+                for (source, tier), group in groups.items():
+                    # The stored keys among the group's metrics and starts (a superset of its keys: a few rows).
+                    stored = set(
+                        MetricRollup.objects.using(self.using)
+                        .filter(
+                            source=source,
+                            tier=tier,
+                            metric__in={b.metric for b in group},
+                            start__in={aware_utc(b.start, "start") for b in group},
+                        )
+                        .values_list("metric", "start")
+                    )
+                    missing = {(b.metric, b.start): b for b in group if (b.metric, b.start) not in stored}
+                    # ignore_conflicts: a bucket written by a rollup run since the read above is kept too.
+                    MetricRollup.objects.using(self.using).bulk_create(
+                        [_rollup_row(b) for b in missing.values()], batch_size=500, ignore_conflicts=True
+                    )
+                    added += len(missing)
+            return added
 
         return self._write(run, "rollups")
 
@@ -929,13 +955,13 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
 
         return self._write(run, "restore")
 
-    def restore_latest(self, snapshot: Snapshot) -> None:
-        def run() -> None:
+    def restore_latest(self, snapshot: Snapshot) -> bool:
+        def run() -> bool:
             with transaction.atomic(using=self.using):
                 current = LatestSnapshot.objects.using(self.using).select_for_update().filter(source=snapshot.source)
                 row = current.first()
-                if row is not None and row.sequence > snapshot.sequence:
-                    return  # the store moved on since the export: keep the newer content
+                if row is not None and not replaces_latest(row.sequence, row.hash, row.last_seen_at, snapshot):
+                    return False  # the store moved on since the export (or holds other content): keep it
                 LatestSnapshot.objects.using(self.using).update_or_create(
                     source=snapshot.source,
                     defaults={
@@ -948,8 +974,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                         "poll_meta": snapshot.poll_meta,
                     },
                 )
+                return True
 
-        self._write(run, snapshot.source)
+        return self._write(run, snapshot.source)
 
     def _write(self, operation: Callable[[], T], what: str) -> T:
         """A write outside record(): the same SQLite serialization, the same error translation."""
@@ -1234,6 +1261,21 @@ def _history_entry(row: HistoryEntryRow) -> HistoryEntry:
         diff=diff_from_json(row.diff),
         fetched_at=row.fetched_at,
         sequence=row.sequence,
+    )
+
+
+def _rollup_row(bucket: RollupBucket) -> MetricRollup:
+    return MetricRollup(
+        source=bucket.source,
+        metric=bucket.metric,
+        tier=bucket.tier,
+        start=bucket.start,
+        count=bucket.count,
+        min=bucket.min,
+        max=bucket.max,
+        sum=bucket.sum,
+        last=bucket.last,
+        last_at=bucket.last_at,
     )
 
 

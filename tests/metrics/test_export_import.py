@@ -13,11 +13,14 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
-from metrics.lifecycle.records import RecordFormatError
+from metrics import jsonlimits
+from metrics.extraction import canonical_json, diff_payloads
+from metrics.lifecycle.records import RecordFormatError, iso
 from metrics.lifecycle.retention import roll_up, rollup_store
-from metrics.lifecycle.transfer import import_lines, validate, write_export
-from metrics.stores.base import MetricStore, SourceSpec
+from metrics.lifecycle.transfer import EXPORT_PAGE, export_lines, import_lines, validate, write_export
+from metrics.stores.base import HistoryEntry, MetricStore, SourceSpec
 from tests.any_store import open_store
 
 T0 = (datetime.now(UTC) - timedelta(days=2)).replace(minute=0, second=0, microsecond=0)
@@ -98,6 +101,88 @@ def test_it_keeps_newer_stored_content_over_an_older_import(store: MetricStore) 
     assert latest.metrics == {"cpu": 99.0}
 
 
+def test_it_rewinds_nothing_when_an_older_export_is_imported_over_a_grown_store(store: MetricStore) -> None:
+    """Import upserted rollup buckets: a bucket grown since the export (more samples, a new max) went back to the
+    file's smaller one; and a latest snapshot seen again since (same sequence) went back to its older sighting."""
+    fill(store)
+    older = export(store)
+    # Since the export: a sample with a new max in buckets the file holds (the hour and the day), a new change
+    # of eu-west, and us-east seen again unchanged (same sequence, later last_seen_at and poll meta).
+    store.record(SPECS[1], {"stats": {"cpu": 500.0}}, T0 + timedelta(minutes=78))
+    store.record(SPECS[0], {**store.latest("us-east").payload, "ts": 99}, T0 + timedelta(hours=4), {"poll_id": "x"})  # type: ignore[union-attr]
+    roll_up(rollup_store(store), "eu-west")
+    grown = export(store)
+    hours = {
+        (record["start"], record["count"], record["max"])
+        for record in map(json.loads, grown.splitlines())
+        if record.get("tier") == "1h" and record["source"] == "eu-west"
+    }
+    # The second hour held 3 samples (63, 70 and 77 minutes) in the file; the store's now holds a fourth.
+    assert (iso(T0 + timedelta(hours=1)), 4, 500.0) in hours
+
+    result = import_lines(store, older.splitlines())
+
+    assert export(store) == grown
+    rollups = sum(1 for line in older.splitlines() if '"kind":"rollup"' in line)
+    assert (result.latest, result.latest_kept) == (0, 2)
+    assert (result.history_added, result.history_kept) == (0, 24)
+    assert (result.rollups, result.rollups_kept, result.rollups_read) == (0, rollups, rollups)
+
+
+def test_it_adds_what_the_store_lacks_and_a_newer_latest(store: MetricStore) -> None:
+    fill(store)
+    full = export(store)
+    lines = full.splitlines()
+    # A store that holds only part of it: the first half of eu-west's history and no rollups, and an older latest.
+    wipe(store)
+    partial = [
+        line
+        for line in lines
+        if '"kind":"header"' in line
+        or ('"source":"eu-west"' in line and ('"kind":"history"' in line and json.loads(line)["sequence"] <= 6))
+    ]
+    import_lines(store, partial)
+
+    result = import_lines(store, lines)
+
+    assert export(store) == full
+    assert (result.latest, result.latest_kept) == (2, 0)
+    assert (result.history_added, result.history_kept) == (18, 6)
+    assert result.rollups == result.rollups_read > 0
+
+
+def test_it_exports_a_long_history_a_page_at_a_time(store: MetricStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    """export_metrics read a source's whole history (newest first) and sorted it in memory before writing a line."""
+    count = 2 * EXPORT_PAGE + 200
+    rollup_store(store).restore_history(
+        [
+            HistoryEntry("", "long", f"h{n}", {"n": n}, {"cpu": float(n)}, [], T0 + timedelta(seconds=n), n)
+            for n in range(1, count + 1)
+        ]
+    )
+    read: list[int] = []  # entries each read of the real store returned, whichever read the export uses
+    for name in ("history", "history_in_order"):
+        real = getattr(store, name, None)
+        if real is None:
+            continue
+
+        def counted(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            found = _real(*args, **kwargs)
+            read.append(len(found if isinstance(found, list) else found.entries))
+            return found
+
+        monkeypatch.setattr(store, name, counted)
+
+    held, sequences = [], []
+    for kind, line in export_lines(store, ["long"]):
+        if kind == "history":
+            sequences.append(json.loads(line)["sequence"])
+            held.append(sum(read) - len(sequences) + 1)  # read from the store but not written yet, this one included
+    assert sequences == list(range(1, count + 1))
+    assert max(held) <= EXPORT_PAGE
+    assert read == [EXPORT_PAGE, EXPORT_PAGE, 200]
+
+
 @pytest.mark.parametrize("kind", ["mongodb"])
 def test_it_moves_data_from_the_sql_store_to_mongodb(request: pytest.FixtureRequest, kind: str, db: None) -> None:
     from metrics.stores.sql import SqlMetricStore
@@ -130,7 +215,14 @@ def test_the_commands_round_trip_through_a_gzip_file(configured: MetricStore, tm
     wipe(configured)
     out = io.StringIO()
     call_command("import_metrics", str(first), stdout=out)
-    assert "24 of 24 history entries added" in out.getvalue()
+    assert "24 of 24 history entries added, 0 kept (already stored)" in out.getvalue()
+    again = io.StringIO()
+    call_command("import_metrics", str(first), stdout=again)
+    rollups = sum(1 for line in gzip.decompress(first.read_bytes()).decode().splitlines() if '"kind":"rollup"' in line)
+    assert (
+        f"2 source(s); latest: 0 written, 2 kept (stored as new or newer); 0 of 24 history entries added, 24 kept "
+        f"(already stored); 0 of {rollups} rollups added, {rollups} kept (already stored)"
+    ) in again.getvalue()
     call_command("export_metrics", "-o", str(second), stderr=io.StringIO())
     assert gzip.decompress(first.read_bytes()) == gzip.decompress(second.read_bytes())
     assert first.read_bytes() == second.read_bytes()
@@ -182,10 +274,112 @@ def test_it_refuses_a_line_nested_10000_deep_naming_the_line(configured: MetricS
 
 
 def test_it_refuses_a_line_with_too_many_items_naming_the_line(settings: Any) -> None:
-    settings.JSON_MAX_ITEMS = 100  # the import budget allows three times as many: a payload and a diff of two
-    wide = '{"kind": "history", "source": "us-east", "payload": [' + ",".join(["0"] * 400) + "]}"
-    with pytest.raises(RecordFormatError, match=r"line 2: the record has more than 300 items \(JSON_MAX_ITEMS\)"):
+    settings.JSON_MAX_ITEMS = 1000  # the import budget allows three times as many: a payload and a diff of two
+    settings.METRICS_MAX_PAYLOAD_BYTES = 1024  # and a 1 KiB payload cannot hold more
+    wide = '{"kind": "history", "source": "us-east", "payload": [' + ",".join(["0"] * 4000) + "]}"
+    with pytest.raises(RecordFormatError, match=r"line 2: the record has more than 3000 items \(JSON_MAX_ITEMS\)"):
         validate([json.dumps({"kind": "header", "format": "devops-insights-metrics", "version": 1}), wide])
+
+
+# --- the widest diffs the limits allow: every line the export writes imports ------------------------
+
+
+def nested(depth: int, leaf: Any) -> dict[str, Any]:
+    """``depth`` objects one in another, ``leaf`` in the innermost."""
+    document: dict[str, Any] = {"x": leaf}
+    for _ in range(depth - 1):
+        document = {"a": document}
+    return document
+
+
+LONG_KEY = "k" * 3000
+WIDEST = {
+    # Every leaf of a document near the size limit changes, under a key as long as the limit leaves room for:
+    # each change names its whole path, so the diff outweighs the document hundreds of times (too large).
+    "long paths": (
+        {LONG_KEY: {f"m{i:03}": 0 for i in range(500)}},
+        {LONG_KEY: {f"m{i:03}": 1 for i in range(500)}},
+    ),
+    # Every element of a list changes: each change adds an object of four members (too many items).
+    "many items": ({"v": [0] * 3500}, {"v": [1] * 3500}),
+    # A document as deep as the poller stores (POLLER_MAX_JSON_DEPTH above JSON_MAX_DEPTH: too deep), its
+    # top member replaced by a number: a change whose old value nests all the way down.
+    "deepest": (nested(88, [0, [1]]), {"a": 2}),
+}
+
+
+@pytest.fixture
+def limits(settings: Any) -> Any:
+    settings.METRICS_MAX_PAYLOAD_BYTES = 8192
+    settings.JSON_MAX_ITEMS = 100
+    settings.JSON_MAX_DEPTH = 64
+    settings.POLLER_MAX_JSON_DEPTH = 90
+    return settings
+
+
+@pytest.mark.parametrize("shape", list(WIDEST))
+def test_it_round_trips_the_widest_diff_the_limits_allow(store: MetricStore, limits: Any, shape: str) -> None:
+    """An export could hold a history line over the budget import holds every line to: the product refused
+    its own file. The budget is derived from what the store accepts, and a wider diff goes over several lines."""
+    old, new = WIDEST[shape]
+    spec = SourceSpec("wide")
+    for document in (old, new):  # within what the store and the poller accept
+        assert len(canonical_json(document).encode()) <= limits.METRICS_MAX_PAYLOAD_BYTES
+        assert jsonlimits.measure(canonical_json(document)).depth <= limits.POLLER_MAX_JSON_DEPTH
+    store.record(spec, old, T0)
+    store.record(spec, new, T0 + timedelta(minutes=1))
+    first = export(store)
+    budget = jsonlimits.import_record_budget()
+    for line in first.splitlines():
+        jsonlimits.check_text(line, budget)
+    kinds = [json.loads(line)["kind"] for line in first.splitlines()]
+    assert kinds.count("history") == 2
+    assert (kinds.count("diff") > 1) == (shape != "deepest")
+
+    store.delete_source("wide")
+    assert validate(first.splitlines()) == len(kinds)
+    result = import_lines(store, first.splitlines())
+
+    assert result.history_added == 2
+    assert export(store) == first
+    assert store.history("wide").entries[0].diff == diff_payloads(old, new)
+
+
+@pytest.mark.parametrize(
+    ("drop", "words"),
+    [
+        (lambda lines: [line for line in lines if '"part":2,' not in line], "diff part 3 of history entry 2 of wide"),
+        (lambda lines: lines[:-1], "the file ends before the last diff part of history entry 2 of wide"),
+        (lambda lines: [lines[0], lines[-1], *lines[1:-1]], r"line 2: diff part \d+ of history entry 2 of wide out of"),
+    ],
+    ids=["a part missing", "the last part missing", "a part out of place"],
+)
+def test_it_refuses_a_wide_diff_whose_parts_are_not_all_in_place(
+    store: MetricStore, limits: Any, drop: Any, words: str
+) -> None:
+    old, new = WIDEST["long paths"]
+    store.record(SourceSpec("wide"), old, T0)
+    store.record(SourceSpec("wide"), new, T0 + timedelta(minutes=1))
+    lines = [line for line in export(store).splitlines() if '"kind":"latest"' not in line]
+    assert sum('"kind":"diff"' in line for line in lines) > 3
+    with pytest.raises(RecordFormatError, match=words):
+        validate(drop(lines))
+
+
+def test_the_export_refuses_what_the_limits_no_longer_allow(configured: MetricStore, tmp_path: Path) -> None:
+    """Stored under a larger METRICS_MAX_PAYLOAD_BYTES than the one in force: no line the import accepts
+    holds it, so the export says so and leaves no file that would import as if whole."""
+    from django.conf import settings
+
+    configured.record(SourceSpec("big"), {"blob": "x" * 200_000}, T0)
+    path = tmp_path / "export.ndjson"
+    with override_settings(METRICS_MAX_PAYLOAD_BYTES=16 * 1024), pytest.raises(CommandError) as caught:
+        call_command("export_metrics", "-o", str(path), stderr=io.StringIO())
+    assert "the latest snapshot of big cannot be exported as a line the import accepts" in str(caught.value)
+    assert "(METRICS_MAX_PAYLOAD_BYTES)" in str(caught.value)
+    assert "no file was written" in str(caught.value)
+    assert not path.exists()
+    assert settings.METRICS_MAX_PAYLOAD_BYTES > 200_000
 
 
 def test_it_refuses_a_file_of_another_format(configured: MetricStore, tmp_path: Path) -> None:

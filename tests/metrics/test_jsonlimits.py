@@ -117,8 +117,15 @@ def test_it_builds_each_readers_budget_from_the_settings(settings: Any) -> None:
     # Upstream documents keep their own depth setting (docs/polling.md, structure limits).
     assert (upstream_budget().max_bytes, upstream_budget().max_depth) == (8192, 12)
     record = import_record_budget()
-    assert record.max_depth == 14  # the record's own levels around a payload at the limit
+    # The record's own levels around the deepest payload the store holds: the poller's limit, above the API's.
+    assert (record.max_depth, record.depth_setting) == (16, "POLLER_MAX_JSON_DEPTH")
     assert record.max_bytes > settings.METRICS_MAX_PAYLOAD_BYTES
+    # Items: a stored payload's are bounded by its size only (the poller counts nesting, not items).
+    settings.METRICS_MAX_PAYLOAD_BYTES = 4096
+    assert (import_record_budget().max_items, import_record_budget().items_setting) == (
+        4096 + 1024,
+        "METRICS_MAX_PAYLOAD_BYTES",
+    )
 
 
 # --- upstream documents: the nesting scan before parsing (moved here from pollers/jsonbody.py) ---------

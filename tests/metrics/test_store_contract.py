@@ -5,12 +5,14 @@ from __future__ import annotations
 import copy
 import itertools
 import threading
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from metrics.extraction import diff_payloads
+from metrics.lifecycle.retention import rollup_store
 from metrics.stores.base import FieldChange, MetricStore, PayloadError, SeriesKey, SourceSpec
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
@@ -239,6 +241,25 @@ def test_it_keeps_sources_apart_in_history(store: MetricStore) -> None:
     assert [e.source for e in all_history(store, "eu-west")] == ["eu-west", "eu-west"]
     assert [e.sequence for e in all_history(store)] == [3, 2, 1]
     assert store.history("nowhere").entries == []
+
+
+def test_it_pages_history_in_sequence_order_after_a_sequence(store: MetricStore) -> None:
+    record_changes(store, 4)
+    store.record(SourceSpec("eu-west"), payload(), T0)
+    newest_first = all_history(store)
+    assert store.history_in_order(SPEC.slug) == list(reversed(newest_first))  # the same entries, ids and all
+    # An entry fetched before the others (imported from elsewhere): the order is the sequence's, not the time's.
+    late = replace(newest_first[0], sequence=5, fetched_at=T0 - timedelta(hours=1))
+    rollup_store(store).restore_history([late])
+    assert [e.sequence for e in all_history(store)] == [4, 3, 2, 1, 5]
+    assert [e.sequence for e in store.history_in_order(SPEC.slug)] == [1, 2, 3, 4, 5]
+    assert [e.sequence for e in store.history_in_order(SPEC.slug, after=1, limit=2)] == [2, 3]
+    assert [e.sequence for e in store.history_in_order(SPEC.slug, after=3, limit=2)] == [4, 5]
+    assert store.history_in_order(SPEC.slug, after=5) == []
+    assert store.history_in_order("nowhere") == []
+    assert [e.source for e in store.history_in_order("eu-west")] == ["eu-west"]
+    with pytest.raises(ValueError, match="limit must be a positive whole number"):
+        store.history_in_order(SPEC.slug, limit=0)
 
 
 @pytest.mark.parametrize("cursor", ["garbage", "", "aDE6eHl6OjE", "x" * 500, "aDE6MTox"[:-1] + "!"])

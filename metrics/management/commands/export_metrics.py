@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.lifecycle.records import RecordTooLargeError
 from metrics.lifecycle.transfer import opened, write_export
 from metrics.stores import get_store
 
@@ -13,7 +15,8 @@ from metrics.stores import get_store
 class Command(BaseCommand):
     help = (
         "Write every source's latest snapshot, history and rollups as NDJSON (one record a line; "
-        "gzip when the file name ends in .gz). Read back with import_metrics, into either store."
+        "gzip when the file name ends in .gz). Read back with import_metrics, into either store: every line is "
+        "within the import's budget (a diff too wide for one line is written over several)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -22,8 +25,16 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         store = get_store()
-        with opened(options["output"], "w") as handle:
-            counts = write_export(store, handle, options["source"])
-        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        output = options["output"]
+        try:
+            with opened(output, "w") as handle:
+                counts = write_export(store, handle, options["source"])
+        except RecordTooLargeError as exc:
+            # A file cut short would import as if whole: none is left behind (standard output cannot be taken back).
+            if output == "-":
+                raise CommandError(f"export_metrics: {exc}; the output is incomplete") from None
+            Path(output).unlink(missing_ok=True)
+            raise CommandError(f"export_metrics: {exc}; no file was written") from None
+        summary = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n or kind != "diff")
         # The summary goes to stderr so that `export_metrics > file` holds only records.
         self.stderr.write(f"export_metrics: {store.backend} store: {summary}")

@@ -15,7 +15,9 @@ from metrics.stores import get_store
 class Command(BaseCommand):
     help = (
         "Import an export_metrics NDJSON file (.gz read as gzip). The whole file is checked before "
-        "anything is written; entries already stored are kept, so importing twice adds nothing."
+        "anything is written; nothing stored is lost: history entries and rollup buckets already stored are "
+        "kept (the file's skipped), a latest snapshot only replaces an older one, so importing twice, or an "
+        "older export, adds only what is missing."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,9 +36,4 @@ class Command(BaseCommand):
         store = get_store()
         self.stdout.write(f"import_metrics: {records} record(s) checked, importing into the {store.backend} store")
         result = import_lines(store, read_lines(path), progress=lambda message: self.stdout.write(f"  {message}"))
-        self.stdout.write(
-            self.style.SUCCESS(
-                f"import_metrics: {len(result.sources)} source(s), {result.latest} latest, "
-                f"{result.history_added} of {result.history_read} history entries added, {result.rollups} rollups"
-            )
-        )
+        self.stdout.write(self.style.SUCCESS(f"import_metrics: {result.summary()}"))
