@@ -26,8 +26,9 @@ def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kw
         log.exception("alert evaluation failed for source %s", getattr(source, "slug", "?"))
 
 
-def drop_stale_states(states: QuerySet[RuleState]) -> set[int]:
-    """Delete those of ``states`` whose rule is disabled or no longer applies to their source; their sources.
+def drop_stale_states(states: QuerySet[RuleState]) -> list[RuleState]:
+    """Delete those of ``states`` whose rule is disabled or no longer applies to their source; returns every
+    state it read (a caller may need them all: the rule's save recomputes all the sources it touched).
 
     The one home of "this state no longer counts". The engine evaluates only the rules that apply to a
     source, so a state left behind by a change of the rule, of the source (its tags, its team) or of a
@@ -37,22 +38,19 @@ def drop_stale_states(states: QuerySet[RuleState]) -> set[int]:
     """
     rows = list(states.select_related("rule", "rule__objective", "source"))
     stale = [s for s in rows if not s.rule.enabled or not s.rule.applies_to(s.source)]
-    if not stale:
-        return set()
-    RuleState.objects.filter(pk__in=[s.pk for s in stale]).delete()
-    affected = {s.source_id for s in stale}
-    transaction.on_commit(lambda: refresh_alert_states(affected))
-    return affected
+    if stale:
+        RuleState.objects.filter(pk__in=[s.pk for s in stale]).delete()
+        affected = {s.source_id for s in stale}
+        transaction.on_commit(lambda: refresh_alert_states(affected))
+    return rows
 
 
 def on_rule_saved(sender: Any, instance: AlertRule, **kwargs: Any) -> None:
     """A disabled rule, or one that no longer targets a source, stops counting for that source."""
-    touched = set(RuleState.objects.filter(rule=instance).values_list("source_id", flat=True))
-    if not touched:
-        return
-    drop_stale_states(RuleState.objects.filter(rule=instance))
-    # Severity may have changed too: recompute every source this rule touched.
-    transaction.on_commit(lambda: refresh_alert_states(touched))
+    touched = {state.source_id for state in drop_stale_states(RuleState.objects.filter(rule=instance))}
+    if touched:
+        # Severity may have changed too: recompute every source this rule touched.
+        transaction.on_commit(lambda: refresh_alert_states(touched))
 
 
 # A source's save with these fields (or a full save) may change which rules apply to it.
