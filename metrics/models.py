@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from metrics.fields import DocumentField
+
 # The data lifecycle's model lives with its code; importing it here registers it in the metrics app.
 from metrics.lifecycle.models import RetentionPolicy
 
@@ -23,7 +25,7 @@ class LatestSnapshot(models.Model):
 
     source = models.CharField(max_length=64, unique=True)
     hash = models.CharField(max_length=40)
-    payload = models.JSONField()
+    payload = DocumentField()  # its JSON text as written, not jsonb (metrics/fields.py says why)
     metrics = models.JSONField(default=dict)
     fetched_at = models.DateTimeField()  # when this content was first fetched
     last_seen_at = models.DateTimeField()  # when it was last fetched unchanged
@@ -44,9 +46,9 @@ class HistoryEntryRow(models.Model):
     source = models.CharField(max_length=64)
     sequence = models.PositiveBigIntegerField()
     hash = models.CharField(max_length=40)
-    payload = models.JSONField()
+    payload = DocumentField()
     metrics = models.JSONField(default=dict)
-    diff = models.JSONField(default=list)
+    diff = DocumentField(default=list)  # its old and new values are the documents' own
     fetched_at = models.DateTimeField()
 
     class Meta:

@@ -15,7 +15,7 @@ import pytest
 from metrics.stores.base import MetricStore
 from tests.conftest import sql_alias
 
-__all__ = ["STORE_KINDS", "open_store"]
+__all__ = ["STORE_KINDS", "open_store", "reopened"]
 
 
 def _sql_param(kind: str) -> Any:
@@ -38,3 +38,15 @@ def open_store(request: pytest.FixtureRequest, kind: str) -> Iterator[MetricStor
     from metrics.stores.sql import SqlMetricStore
 
     yield SqlMetricStore(using=sql_alias(kind))
+
+
+def reopened(store: MetricStore) -> MetricStore:
+    """A new store on ``store``'s database, as a restarted or another process opens it: it remembers nothing
+    it did not read there (the SQL store's known hashes and the documents it diffs a change against)."""
+    from metrics.stores.mongo import MongoMetricStore
+    from metrics.stores.sql import SqlMetricStore
+
+    if isinstance(store, SqlMetricStore):
+        return SqlMetricStore(using=store.using)
+    assert isinstance(store, MongoMetricStore), store
+    return MongoMetricStore(store.client, store.db.name)

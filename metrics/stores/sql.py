@@ -492,7 +492,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             _sql(
                 connection,
                 "INSERT INTO {history} (source, sequence, hash, payload, metrics, diff, fetched_at) "
-                "VALUES (%s, %s, %s, %s{json}, %s{json}, %s, %s)",
+                "VALUES (%s, %s, %s, %s, %s{json}, %s, %s)",
                 json=json_cast(connection),
             ),
             [
@@ -544,9 +544,9 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         meta_param: Any,
     ) -> None:
         """PostgreSQL: a change's three writes as one statement (``_CHANGE``). The history row takes the
-        document and metrics from the updated latest row, so the server turns each from text into jsonb
-        once instead of twice (that conversion was the largest part of a change's server time), and the
-        statement is parsed, bound and executed once instead of three times."""
+        document and metrics from the updated latest row, so the server reads each once instead of twice (the
+        metrics parsed into jsonb; the document is text, where its parse into jsonb was the largest part of a
+        change's server time), and the statement is parsed, bound and executed once instead of three times."""
         connection = connections[self.using]
         at = connection.ops.adapt_datetimefield_value(fetched_at)
         cursor.execute(
@@ -1044,7 +1044,7 @@ _LOCKED_READ = _READ + " FOR UPDATE"
 # finite number, so its JSON text turns back into the same float8), where two arrays of names and values cost
 # their adaptation in Python.
 _UPDATE_LATEST = (
-    "UPDATE {latest} SET hash = %(hash)s, payload = %(payload)s::jsonb, metrics = %(metrics)s::jsonb, "
+    "UPDATE {latest} SET hash = %(hash)s, payload = %(payload)s, metrics = %(metrics)s::jsonb, "
     "fetched_at = %(at)s, last_seen_at = %(at)s, sequence = %(sequence)s, poll_meta = %(meta)s "
 )
 _RETURNED = "RETURNING source, sequence, hash, payload, metrics, fetched_at"
@@ -1074,7 +1074,7 @@ _CHANGE_KNOWN = (
 )
 # SQLite: a change's update of the latest row (its WHERE follows), with ``_changed_values`` as its parameters.
 _UPDATE_CHANGED = (
-    "UPDATE {latest} SET hash = %s, payload = %s{json}, metrics = %s{json}, fetched_at = %s, last_seen_at = %s, "
+    "UPDATE {latest} SET hash = %s, payload = %s, metrics = %s{json}, fetched_at = %s, last_seen_at = %s, "
     "sequence = %s, poll_meta = %s "
 )
 # SQLite: the same for a change diffed against the document this process stored last
@@ -1203,8 +1203,9 @@ class _DocumentParams:
     @classmethod
     def of(cls, connection: Any, prepared: PreparedPayload) -> _DocumentParams:
         if connection.vendor == "postgresql":
-            # jsonb keeps no text, so the canonical JSON that prepare() already made for the hash serves as it
-            # is (cast by ``json_cast``), where the field's adapter would encode the document twice more.
+            # The canonical JSON that prepare() already made for the hash serves as it is, where the field's
+            # adapter would encode the document twice more: its column keeps that very text (metrics/fields.py).
+            # The metrics' column is jsonb (cast by ``json_cast``): their values are doubles, read back by value.
             return cls(payload=prepared.canonical, metrics=canonical_json(prepared.metrics))
         # SQLite keeps the text: the field's own encoding, so the stored document reads back as the ORM's does.
         return cls(
@@ -1225,7 +1226,8 @@ class _KnownChange:
 
 
 def json_cast(connection: Any) -> str:
-    """What follows the placeholder of a ``_DocumentParams`` value: a cast of the text on PostgreSQL."""
+    """What follows the placeholder of a jsonb column's text (metrics, poll meta): a cast on PostgreSQL. A
+    document's column is text (metrics/fields.py): its placeholder takes none."""
     return "::jsonb" if connection.vendor == "postgresql" else ""
 
 
@@ -1238,12 +1240,19 @@ def _from_epoch(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def _metrics(stored: dict[str, Any]) -> dict[str, float]:
+    """A metrics column's object as the doubles it was written from: jsonb prints a double of 1e16 or more
+    as an integer (``1e+20`` as ``100000000000000000000``), and ``float`` turns that back into the same double
+    (jsonb keeps the decimal it was given, Python's shortest round-tripping one)."""
+    return {name: float(value) for name, value in stored.items()}
+
+
 def _snapshot(row: LatestSnapshot) -> Snapshot:
     return Snapshot(
         source=row.source,
         hash=row.hash,
         payload=row.payload,
-        metrics=row.metrics,
+        metrics=_metrics(row.metrics),
         fetched_at=row.fetched_at,
         last_seen_at=row.last_seen_at,
         sequence=row.sequence,
@@ -1257,7 +1266,7 @@ def _history_entry(row: HistoryEntryRow) -> HistoryEntry:
         source=row.source,
         hash=row.hash,
         payload=row.payload,
-        metrics=row.metrics,
+        metrics=_metrics(row.metrics),
         diff=diff_from_json(row.diff),
         fetched_at=row.fetched_at,
         sequence=row.sequence,

@@ -7,8 +7,11 @@ Routes:
   POST   /_control/faults/<region>                        JSON ``Fault`` fields: set a standing fault
   DELETE /_control/faults/<region>                        clear it (``/_control/faults`` clears all)
   POST   /_control/version/<region>                       {"version": "v2.6.15"}: deploy a build (top-level ``version``)
+  POST   /_control/fields/<region>                        {"fields": {...}}: top-level fields added to the region's
+                                                           documents ({} removes them)
   POST   /_control/advance                                {"windows": n}: jump n time windows ahead
-  POST   /_control/reset                                  clear faults, deployed versions, request log and time offset
+  POST   /_control/reset                                  clear faults, deployed versions, added fields, request log
+                                                           and time offset
 
 The control routes answer only clients on loopback, so a simulator bound to all interfaces in a
 container cannot be steered from outside.
@@ -44,6 +47,7 @@ logger = logging.getLogger("pollers.simulator")
 NON_ASCII_NOTE = "Zürich \u2013 \u2713 東京"  # in the "charset" fault's document
 REGION_PATH = re.compile(r"^/status/([a-z0-9][a-z0-9-]{0,63})/?$")
 VERSION_PATH = re.compile(r"^/_control/version/([a-z0-9][a-z0-9-]{0,63})/?$")
+FIELDS_PATH = re.compile(r"^/_control/fields/([a-z0-9][a-z0-9-]{0,63})/?$")
 FAULT_PATH = re.compile(r"^/_control/faults(?:/([a-z0-9][a-z0-9-]{0,63}))?/?$")
 
 
@@ -57,6 +61,9 @@ class SimulatorState:
         self.faults: dict[str, Fault] = {}
         # Builds "deployed" through the control API: the region's top-level ``version`` (deploy markers).
         self.versions: dict[str, str] = {}
+        # Top-level fields added to a region's documents through the control API: values a generated document
+        # never holds (numbers a database may store in another form, say), as an upstream may send them.
+        self.fields: dict[str, dict[str, Any]] = {}
         self.requests: dict[str, list[float]] = defaultdict(list)
         self.stopping = threading.Event()
 
@@ -84,6 +91,7 @@ class SimulatorState:
         with self.lock:
             self.faults.clear()
             self.versions.clear()
+            self.fields.clear()
             self.requests.clear()
             self.offset = 0.0
 
@@ -164,6 +172,14 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             with state.lock:
                 state.versions[version_match.group(1)] = version
             self.send_json(200, {"region": version_match.group(1), "version": version})
+        elif fields_match := FIELDS_PATH.match(path):
+            fields = body.get("fields")
+            if not isinstance(fields, dict):
+                self.send_json(400, {"error": "fields must be a JSON object"})
+                return
+            with state.lock:
+                state.fields[fields_match.group(1)] = fields
+            self.send_json(200, {"region": fields_match.group(1), "fields": fields})
         elif path == "/_control/advance":
             try:
                 windows = float(body.get("windows", 1))
@@ -227,8 +243,10 @@ class SimulatorHandler(BaseHTTPRequestHandler):
         )
         with state.lock:
             deployed = state.versions.get(region)
+            added = state.fields.get(region, {})
         if deployed is not None:
             document["version"] = deployed
+        document.update(added)
         body = json.dumps(document).encode()
 
         if fault is None or kind in ("latency", "degraded", "healthy", "auth"):
@@ -508,6 +526,11 @@ class RunningSimulator:
     def deploy(self, region: str, version: str) -> None:
         with self.state.lock:
             self.state.versions[region] = version
+
+    def set_fields(self, region: str, fields: dict[str, Any]) -> None:
+        """Add ``fields`` to the region's documents from now on (replacing those added before)."""
+        with self.state.lock:
+            self.state.fields[region] = dict(fields)
 
     def advance(self, windows: float = 1) -> None:
         with self.state.lock:

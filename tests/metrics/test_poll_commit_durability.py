@@ -121,7 +121,9 @@ def test_it_commits_a_change_behind_its_writes_and_leaves_the_session_idle(store
     assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     assert connection.get_autocommit()
     with _other_session(alias) as other:
-        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        row = other.execute(
+            "SELECT sequence, payload::json FROM metrics_latest WHERE source = %s", [SPEC.slug]
+        ).fetchone()
         samples = other.execute("SELECT count(*) FROM metrics_sample WHERE sequence = 2").fetchone()
     assert row == (2, {"cpu": 2})
     assert samples == (1,)
@@ -140,7 +142,9 @@ def test_it_stores_a_change_to_its_own_document_in_one_statement_and_commits_it(
     connection = connections[alias]
     assert connection.connection.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with _other_session(alias) as other:
-        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        row = other.execute(
+            "SELECT sequence, payload::json FROM metrics_latest WHERE source = %s", [SPEC.slug]
+        ).fetchone()
         entry = other.execute("SELECT sequence, diff FROM metrics_history WHERE sequence = 2").fetchone()
         samples = other.execute("SELECT metric, value FROM metrics_sample WHERE sequence = 2").fetchall()
     assert row == (2, {"cpu": 2})
@@ -161,7 +165,9 @@ def test_it_rolls_a_change_back_whole_when_one_of_its_writes_fails(stored: SqlMe
     with pytest.raises(StoreError, match="IntegrityError"):
         store.record(SPEC, {"cpu": 2}, T0 + timedelta(seconds=30))
     with _other_session(alias) as other:
-        row = other.execute("SELECT sequence, payload FROM metrics_latest WHERE source = %s", [SPEC.slug]).fetchone()
+        row = other.execute(
+            "SELECT sequence, payload::json FROM metrics_latest WHERE source = %s", [SPEC.slug]
+        ).fetchone()
         samples = other.execute("SELECT count(*) FROM metrics_sample WHERE sequence = 2").fetchone()
     assert row == (1, {"cpu": 1})
     assert samples == (0,)

@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from metrics.extraction import diff_payloads
+from metrics.extraction import canonical_json, diff_payloads, diff_to_json
 from metrics.lifecycle.retention import rollup_store
 from metrics.stores.base import FieldChange, MetricStore, PayloadError, SeriesKey, SourceSpec
+from tests.any_store import reopened
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
 # to every bucket width the series tests use.
@@ -171,6 +172,82 @@ def test_it_rejects_a_naive_fetched_at(store: MetricStore) -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         store.record(SPEC, payload(), datetime(2026, 1, 1))
     assert store.latest(SPEC.slug) is None
+
+
+# --- numbers as the upstream wrote them ----------------------------------------------------
+# Doubles PostgreSQL's jsonb printed back as integers (1e16 and up) or as another double (-0.0 as 0.0), integers
+# past BSON's int64, and 1 beside 1.0: different JSON, which the diff tells apart.
+NUMBERS: dict[str, Any] = {
+    "double_2_64": 1.8446744073709552e19,
+    "double_1e16": 1e16,
+    "double_1e300": 1e300,
+    "negative_zero": -0.0,
+    "one_double": 1.0,
+    "one": 1,
+    "int_past_int64": 12345678901234567890,
+    "negative_past_int64": -12345678901234567890,
+    "tiny": 1.5e-07,
+}
+NUMBERS_SPEC = SourceSpec(
+    "numbers",
+    metric_paths={"counter": "numbers.double_2_64", "total": "numbers.int_past_int64", "cpu": "stats.cpu"},
+    volatile_paths=("generated_at",),
+)
+
+
+def numbers_payload(**extra: Any) -> dict[str, Any]:
+    return payload(**{"numbers": dict(NUMBERS), **extra})
+
+
+def written(value: Any) -> str:
+    """The JSON text of ``value``: it tells 1 from 1.0, -0.0 from 0.0 and a double from an integer, where ``==``
+    takes 18446744073709552000 for 1.8446744073709552e19."""
+    return canonical_json(value)
+
+
+def test_it_reads_a_document_back_with_the_numbers_the_upstream_sent(store: MetricStore) -> None:
+    sent = numbers_payload()
+    result = store.record(NUMBERS_SPEC, sent, T0)
+    assert written(result.metrics) == written(
+        {"counter": 1.8446744073709552e19, "total": 1.2345678901234567e19, "cpu": 10.0}
+    )
+    # The writer, and a restarted process that reads everything from the database.
+    for reader in (store, reopened(store)):
+        latest = reader.latest(NUMBERS_SPEC.slug)
+        assert latest is not None
+        assert written(latest.payload) == written(sent)
+        assert written(latest.metrics) == written(result.metrics)
+        assert written(reader.latest_all()[NUMBERS_SPEC.slug].payload) == written(sent)
+        assert written(reader.latest_of([NUMBERS_SPEC.slug])[NUMBERS_SPEC.slug].payload) == written(sent)
+        [entry] = all_history(reader, NUMBERS_SPEC.slug)
+        assert (written(entry.payload), written(entry.metrics)) == (written(sent), written(result.metrics))
+
+
+def test_it_stores_no_change_and_no_false_field_for_a_document_read_back_after_a_restart(store: MetricStore) -> None:
+    slug = NUMBERS_SPEC.slug
+    store.record(NUMBERS_SPEC, numbers_payload(), T0)
+    same = reopened(store).record(NUMBERS_SPEC, numbers_payload(), T0 + timedelta(seconds=30))
+    assert (same.changed, same.sequence) == (False, 1)
+    # The stored document recorded again, as the poller does on a 304 answer (pollers.conditional).
+    restarted = reopened(store)
+    stored = restarted.latest(slug)
+    assert stored is not None
+    again = restarted.record(NUMBERS_SPEC, stored.payload, T0 + timedelta(seconds=60))
+    assert (again.changed, again.sequence) == (False, 1)
+    # Another field changes: the change is diffed against the document read back under the lock.
+    changed = reopened(store).record(NUMBERS_SPEC, numbers_payload(status="degraded"), T0 + timedelta(seconds=90))
+    assert (changed.changed, changed.sequence) == (True, 2)
+    assert changed.diff == [FieldChange("status", "ok", "degraded", "changed")]
+    assert all_history(reopened(store), slug)[0].diff == changed.diff
+    # One of the numbers changes: its old and new values read back as written.
+    numbers = {**NUMBERS, "double_2_64": 2.5e19}
+    moved = reopened(store).record(
+        NUMBERS_SPEC, numbers_payload(status="degraded", numbers=numbers), T0 + timedelta(seconds=120)
+    )
+    expected = [{"path": "numbers.double_2_64", "old": 1.8446744073709552e19, "new": 2.5e19, "kind": "changed"}]
+    assert written(diff_to_json(moved.diff)) == written(expected)
+    assert written(diff_to_json(all_history(reopened(store), slug)[0].diff)) == written(expected)
+    assert len(all_history(store, slug)) == 3
 
 
 # --- bad payloads lose nothing ------------------------------------------------------------

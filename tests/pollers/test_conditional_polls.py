@@ -9,13 +9,18 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
+from metrics.extraction import canonical_json
 from metrics.stores import get_store
+from metrics.stores.base import MetricStore
 from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
+from tests.any_store import open_store, reopened
+from tests.conftest import sql_alias
+from tests.factories import make_source
 from tests.simulator import RunningSimulator, steady_simulator
 
 pytestmark = pytest.mark.django_db
@@ -151,3 +156,80 @@ def test_it_keeps_no_validators_from_an_upstream_that_sends_none(simulator: Runn
     assert poller.poll(plain).status_code == 200
     plain.refresh_from_db()
     assert (plain.upstream_etag, plain.upstream_last_modified) == ("", "")
+
+
+# --- numbers a database could store in another form, across a poller's restart ---------------------------------
+# Doubles PostgreSQL's jsonb prints back as integers (1e16 and up) or as another double (-0.0), and integers past
+# BSON's int64: the document read back from the store (a 304's, a change's base after a restart) must be the one sent.
+NUMBERS = {
+    "double_2_64": 1.8446744073709552e19,
+    "double_1e16": 1e16,
+    "double_1e300": 1e300,
+    "negative_zero": -0.0,
+    "one_double": 1.0,
+    "int_past_int64": 12345678901234567890,
+}
+
+
+def _on(kind: str) -> Any:
+    """A store kind, with the databases a poll writes: the sources' (default) and the store's."""
+    databases = sorted({"default"} | ({sql_alias(kind)} if kind != "mongodb" else set()))
+    return pytest.param(kind, marks=pytest.mark.django_db(databases=databases, transaction=True), id=kind)
+
+
+def _poller(store: MetricStore) -> Poller:
+    return Poller(
+        store=store,
+        fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0)),
+        circuit_policy=CircuitPolicy(failure_threshold=5, cooldown=timedelta(seconds=60)),
+    )
+
+
+def _poll(store: MetricStore, source: Source) -> PollOutcome:
+    """One poll by a poller just started on ``store``'s database: it knows nothing it did not read there."""
+    poller = _poller(reopened(store))
+    try:
+        outcome = poller.poll(source)
+    finally:
+        poller.fetcher.close()
+    assert outcome.ok, outcome.error_message
+    assert outcome.record is not None
+    source.refresh_from_db()
+    return outcome
+
+
+@pytest.mark.parametrize("kind", [_on("sqlite"), _on("postgres"), _on("mongodb")])
+def test_it_stores_no_false_change_or_field_for_big_numbers_after_a_restart(
+    request: pytest.FixtureRequest, simulator: RunningSimulator, kind: str
+) -> None:
+    simulator.set_fields("big-east", {"numbers": NUMBERS})
+    source = make_source("big-east", url=simulator.url("big-east", "stats=1&fault=etag"), timeout_seconds=2.0)
+    with open_store(request, kind) as store:
+        first = _poll(store, source)
+        assert (first.status_code, first.record and first.record.changed) == (200, True)
+        latest = store.latest(source.slug)
+        assert latest is not None
+        assert canonical_json(latest.payload["numbers"]) == canonical_json(NUMBERS)  # 1e16, not 10000000000000000
+
+        # A 304: the poller records the stored document again, read back from the database.
+        not_modified = _poll(store, source)
+        assert not_modified.status_code == 304
+        assert not_modified.record is not None
+        assert (not_modified.record.changed, not_modified.record.sequence) == (False, 1)
+
+        # The same document in full (no validators this time).
+        Source.objects.filter(pk=source.pk).update(upstream_etag="", upstream_last_modified="")
+        source.refresh_from_db()
+        same = _poll(store, source)
+        assert same.status_code == 200
+        assert same.record is not None
+        assert (same.record.changed, same.record.sequence) == (False, 1)
+
+        # A deploy changes the version alone: the diff, against the document read back under the lock, says so.
+        simulator.deploy("big-east", "v9.9.9")
+        deployed = _poll(store, source)
+        assert deployed.record is not None
+        assert (deployed.record.changed, deployed.record.sequence) == (True, 2)
+        assert [(change.path, change.new) for change in deployed.record.diff] == [("version", "v9.9.9")]
+        assert [change.path for change in store.history(source.slug, limit=1).entries[0].diff] == ["version"]
+        assert len(store.history(source.slug, limit=100).entries) == 2

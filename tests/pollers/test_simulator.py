@@ -140,6 +140,21 @@ def test_it_deploys_a_build_to_one_region_when_told(simulator: RunningSimulator)
     assert json.loads(get(simulator, "/status/eu-west")[2])["version"] == payload.character("eu-west").version
 
 
+def test_it_adds_fields_to_one_region_s_documents_when_told(simulator: RunningSimulator) -> None:
+    fields = {"counter": 1.8446744073709552e19, "total": 12345678901234567890}
+    status, answer = control(simulator.base_url, "POST", "/_control/fields/eu-west", {"fields": fields})
+    assert (status, answer) == (200, {"region": "eu-west", "fields": fields})
+    body = get(simulator, "/status/eu-west")[2]
+    assert b'"counter": 1.8446744073709552e+19' in body  # the number as Python writes a double
+    assert json.loads(body)["total"] == 12345678901234567890
+    assert "counter" not in json.loads(get(simulator, "/status/us-east")[2])
+    assert control(simulator.base_url, "POST", "/_control/fields/eu-west", {"fields": [1]})[0] == 400
+    simulator.set_fields("eu-west", {"other": True})
+    assert "counter" not in json.loads(get(simulator, "/status/eu-west")[2])
+    control(simulator.base_url, "POST", "/_control/reset", {})
+    assert "other" not in json.loads(get(simulator, "/status/eu-west")[2])
+
+
 def test_it_moves_to_the_next_window_when_told(simulator: RunningSimulator) -> None:
     before = get(simulator, "/status/us-west?stats=1")[2]
     offset = simulator.state.offset  # the test fixture starts the clock in the middle of a window
