@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def firing(source: Source, status: str = "firing") -> RuleState:
-    rule = AlertRule.objects.create(name="cpu hot", kind="metric", metric="cpu_load", operator=">", threshold=90)
+    # One rule, in a state per source (a rule's name is unique in its team).
+    condition = {"kind": "metric", "metric": "cpu_load", "operator": ">", "threshold": 90}
+    rule, _ = AlertRule.objects.get_or_create(name="cpu hot", defaults=condition)
     since = timezone.now() - timedelta(minutes=3)
     return RuleState.objects.create(
         rule=rule, source=source, status=status, firing_since=since if status == "firing" else None, pending_since=since
