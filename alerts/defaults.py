@@ -19,7 +19,7 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
         return None
     return AlertRule.objects.create(
         team_id=source.team_id,
-        name=f"{source.slug} unreachable",
+        name=free_rule_name(source.team_id, f"{source.slug} unreachable"),
         description="Added with the source (ALERTS_DEFAULT_UNREACHABLE_RULE): its polls keep failing.",
         scope=AlertRule.Scope.SOURCE,
         source=source,
@@ -29,6 +29,19 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
         fire_after=1,
         resolve_after=1,
     )
+
+
+def free_rule_name(team_id: int, name: str) -> str:
+    """``name``, else ``name (2)``, ``name (3)``, ...: the first no rule of the team has (a rule's name is
+    unique in its team). A rule of the name may be left from before: a source renamed keeps its rule."""
+    length = AlertRule._meta.get_field("name").max_length or 120
+    prefix = name[: length - 10]  # what every candidate starts with, shortened for its " (n)" or not
+    taken = set(AlertRule.objects.filter(team_id=team_id, name__startswith=prefix).values_list("name", flat=True))
+    candidate, number = name[:length], 2
+    while candidate in taken:
+        suffix = f" ({number})"
+        candidate, number = name[: length - len(suffix)] + suffix, number + 1
+    return candidate
 
 
 def first_becomes_default(channel: NotificationChannel) -> None:
