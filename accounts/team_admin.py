@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import models
 from django.http import HttpRequest
 
 from accounts.models import Invitation, LastAdminError, Membership, Team
+from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.teams import Action, allows, restrict, teams_of
 
 
@@ -42,6 +44,9 @@ def _scoped_choices(model: type[models.Model], request: HttpRequest) -> models.Q
 class TeamScopedAdmin(admin.ModelAdmin):
     #: The path from the model to its owning team, as in a queryset filter ("team", "source__team", "pk").
     team_field = "team"
+    # A name unique within its team is checked against the default team when a superuser leaves the team
+    # blank (where the object is saved), not only against a team chosen.
+    form: type[forms.ModelForm] = ScopedUniqueModelForm
 
     def _bypass(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

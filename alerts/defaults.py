@@ -4,7 +4,10 @@ and a rule that would notify no one says so.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.db import models
 
 from accounts.models import default_team_id
 from alerts.models import AlertRule, NotificationChannel, Severity
@@ -19,7 +22,7 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
         return None
     return AlertRule.objects.create(
         team_id=source.team_id,
-        name=f"{source.slug} unreachable",
+        name=free_rule_name(source.team_id, f"{source.slug} unreachable"),
         description="Added with the source (ALERTS_DEFAULT_UNREACHABLE_RULE): its polls keep failing.",
         scope=AlertRule.Scope.SOURCE,
         source=source,
@@ -29,6 +32,25 @@ def add_unreachable_rule(source: Source) -> AlertRule | None:
         fire_after=1,
         resolve_after=1,
     )
+
+
+def free_rule_name(team_id: int, name: str) -> str:
+    """``name``, else ``name (2)``, ``name (3)``, ...: the first no rule of the team has (a rule's name is
+    unique in its team). A rule of the name may be left from before: a source renamed keeps its rule."""
+    return free_name(AlertRule.objects.filter(team_id=team_id), "name", name)
+
+
+def free_name(rows: models.QuerySet[Any], field: str, name: str) -> str:
+    """``name``, else ``name (2)``, ``name (3)``, ...: the first that none of ``rows`` has in ``field``, within
+    the field's length (a name the product chooses must not be a second object's natural key)."""
+    length = rows.model._meta.get_field(field).max_length or 120
+    prefix = name[: length - 10]  # what every candidate starts with, shortened for its " (n)" or not
+    taken = set(rows.filter(**{f"{field}__startswith": prefix}).values_list(field, flat=True))
+    candidate, number = name[:length], 2
+    while candidate in taken:
+        suffix = f" ({number})"
+        candidate, number = name[: length - len(suffix)] + suffix, number + 1
+    return candidate
 
 
 def first_becomes_default(channel: NotificationChannel) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 
+from accounts.scoped_forms import ScopedUniqueModelForm
 from alerts.conditions import OPERATORS
 from alerts.models import AlertRule, NotificationChannel
 
@@ -68,7 +69,9 @@ class WriteOnlyInput(forms.PasswordInput):
         super().__init__(attrs=attrs, render_value=True)
 
 
-class AlertRuleForm(forms.ModelForm):
+class AlertRuleForm(ScopedUniqueModelForm):
+    # A rule's name is unique within its team, which the dashboard sets on the instance, not in the form.
+
     operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
 
     def clean_burn_conditions(self) -> Any:

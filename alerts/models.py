@@ -185,6 +185,15 @@ class AlertRule(TeamOwned):
     class Meta:
         ordering = ["name", "pk"]
         indexes = [models.Index(fields=["enabled", "scope"])]
+        constraints = [
+            # A rule is known by its name within its team: configuration as code keys it so (team + name),
+            # and two rules of one name could not be told apart there, nor in the pages and notifications.
+            models.UniqueConstraint(
+                fields=["team", "name"],
+                name="one_alert_rule_name_per_team",
+                violation_error_message="The team already has an alert rule with this name.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name

@@ -27,6 +27,9 @@ class Context:
     stored: dict[str, dict[Key, Any]] = field(default_factory=dict)  # section -> key -> stored object
     described: dict[str, dict[Key, Any]] = field(default_factory=dict)  # section -> key -> object (maybe unsaved)
     declared: dict[str, set[Key]] = field(default_factory=dict)  # section -> keys the files declare
+    declared_at: dict[str, dict[Key, int]] = field(default_factory=dict)  # section -> key -> index of its item
+    # section -> key -> every stored object holding it, for keys more than one holds (``Section.keyed``)
+    twins: dict[str, dict[Key, list[Any]]] = field(default_factory=dict)
     doomed: dict[str, set[Key]] = field(default_factory=dict)  # section -> keys --prune deletes
     scope_teams: set[str] = field(default_factory=set)  # teams the files speak for (prune stays inside them)
     cache: dict[str, Any] = field(default_factory=dict)  # per-plan lookups a section shares between its items

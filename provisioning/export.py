@@ -2,6 +2,9 @@
 
 Objects are sorted by natural key and fields follow the section's declaration, with defaults left out, so
 that export -> apply changes nothing and export -> apply on an empty database -> export gives the same bytes.
+Stored objects that share a natural key (where the database does not hold it unique: silences by reason)
+cannot all be written, a file naming one object per key: the export is refused, naming them, rather than
+written without some of them.
 """
 
 from __future__ import annotations
@@ -18,6 +21,14 @@ from provisioning.sections import SECTIONS
 HEADER = "# DevOps Insights configuration (docs/config-as-code.md). Secrets are references, never values.\n"
 
 
+class SharedKeys(Exception):
+    """Stored objects share a natural key: nothing is exported (``problems``: one line per shared key)."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(problems))
+
+
 class _Dumper(yaml.SafeDumper):
     """Block style, and lists indented under their key, as people write them."""
 
@@ -26,14 +37,19 @@ class _Dumper(yaml.SafeDumper):
 
 
 def export_files(team: str | None = None) -> dict[str, str]:
-    """{file name: YAML text}: every section (global ones only without ``team``)."""
+    """{file name: YAML text}: every section (global ones only without ``team``); SharedKeys when stored
+    objects share a natural key (in ``team``, when given)."""
     ctx = Context(Document())
     files: dict[str, str] = {}
+    shared: list[str] = []
     for section in SECTIONS:
         if team is not None and not section.teamed and section.name not in ("teams", "retention"):
             continue  # global objects (flags) belong to no team's export
         stored = section.load(ctx)
         ctx.stored[section.name] = stored
+        for key, twins in sorted(ctx.twins[section.name].items()):
+            if team is None or section.team_of(twins[0]) == team:
+                shared.append(f"{section.name}: {section.twins_message(key, twins)}")
         items = []
         for key in sorted(stored):
             obj = stored[key]
@@ -50,6 +66,8 @@ def export_files(team: str | None = None) -> dict[str, str]:
             width=100_000,
         )
         files[f"{section.name}.yaml"] = HEADER + body
+    if shared:
+        raise SharedKeys(shared)
     return files
 
 

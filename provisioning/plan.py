@@ -1,7 +1,8 @@
 """A plan: what applying the files would create, change (field by field) and delete; every problem at once.
 
 Made in four steps, with a number of queries that does not depend on how many objects there are: the
-files' shape (unknown keys, types, duplicates), the stored objects (one load per section), each item's
+files' shape (unknown keys, types, duplicates), the stored objects (one load per section; stored objects
+sharing a natural key the files speak for are a problem, as the files cannot tell them apart), each item's
 references, secrets and model validation (only for items that differ from what is stored), and, with
 ``prune``, the stored objects the files no longer describe. Secrets are compared, never shown.
 """
@@ -141,6 +142,7 @@ def make_plan(files: Mapping[str, str], *, prune: bool = False, environ: Mapping
     valid = _shape(document, ctx, problems)
     for section in SECTIONS:
         ctx.stored[section.name] = section.load(ctx)
+    problems.extend(_twins(document, ctx))
     kept = _doom(document, ctx)
     changes: list[Change] = []
     for section in SECTIONS:
@@ -168,6 +170,7 @@ def _shape(document: Document, ctx: Context, problems: list[Problem]) -> dict[st
         keys = {spec.key: spec for spec in section.fields}
         seen: dict[Key, int] = {}
         ctx.declared[section.name] = set()
+        ctx.declared_at[section.name] = seen
         for index, item in enumerate(document.sections.get(section.name, [])):
             path: Path = (section.name, index)
             if not isinstance(item, dict):
@@ -214,6 +217,37 @@ def _shape(document: Document, ctx: Context, problems: list[Problem]) -> dict[st
     return valid
 
 
+def _speaks_globally(document: Document, section: Section) -> bool:
+    """Whether the files describe a global object of ``section``: only then are its global objects in scope
+    (a team's export names the retention section for its sources' policies: the global default is not its)."""
+    items = [item for item in document.sections.get(section.name, []) if isinstance(item, dict)]
+    return any(section.item_is_global(item) for item in items)
+
+
+def _twins(document: Document, ctx: Context) -> list[Problem]:
+    """Stored objects sharing a natural key, where the files speak for them: a problem each key.
+
+    The files name one object per key, so they cannot say which of the twins an item changes, nor that the
+    others are gone (--prune would delete one, keep the rest, and the next plan find the files and stored
+    state to differ again). Where the files speak for them: the item naming the key, or a section the files
+    name in the teams they speak for (as --prune's scope), so an empty ``silences: []`` does not plan "no
+    changes" over twins either.
+    """
+    found: list[Problem] = []
+    for section in SECTIONS:
+        if section.name not in document.present:
+            continue
+        speaks_globally = _speaks_globally(document, section)
+        for key, twins in sorted(ctx.twins.get(section.name, {}).items()):
+            index = ctx.declared_at[section.name].get(key)
+            team = section.team_of(twins[0])
+            if index is None and not (team in ctx.scope_teams if team is not None else speaks_globally):
+                continue
+            path: Path = (section.name,) if index is None else (section.name, index, section.key_fields[-1])
+            found.append(document.problem(path, section.twins_message(key, twins)))
+    return found
+
+
 def _doom(document: Document, ctx: Context) -> dict[str, int]:
     """What --prune deletes (or, without it, keeps): stored objects of the sections the files name, in the
     teams the files speak for (global objects: when the files describe one of the section's), that the files
@@ -223,10 +257,7 @@ def _doom(document: Document, ctx: Context) -> dict[str, int]:
         ctx.doomed[section.name] = set()
         if not section.prunable or section.name not in document.present:
             continue
-        # Global objects are in scope only when the files describe one of the section's (a team's export
-        # names the retention section for its sources' policies: the global default is not its to delete).
-        items = [item for item in document.sections.get(section.name, []) if isinstance(item, dict)]
-        speaks_globally = any(section.item_is_global(item) for item in items)
+        speaks_globally = _speaks_globally(document, section)
         for key, stored in ctx.stored[section.name].items():
             team = section.team_of(stored)
             in_scope = team in ctx.scope_teams if team is not None else speaks_globally

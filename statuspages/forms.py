@@ -7,6 +7,7 @@ from typing import Any
 from django import forms
 
 from accounts.models import Team
+from accounts.scoped_forms import ScopedUniqueModelForm
 from pollers.models import Source
 from statuspages.models import Component, Incident, IncidentStatus, MaintenanceWindow, StatusPage, Visibility
 
@@ -70,7 +71,7 @@ class PageForm(forms.ModelForm):
         return page
 
 
-class ComponentForm(forms.ModelForm):
+class ComponentForm(ScopedUniqueModelForm):  # a name unique on the page, which the view sets
     class Meta:
         model = Component
         fields = ["name", "description", "sources", "order", "published", "show_metric", "show_metric_unit"]
@@ -122,7 +123,7 @@ class IncidentUpdateForm(forms.Form):
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, help_text="Markdown.")
 
 
-class MaintenanceForm(forms.ModelForm):
+class MaintenanceForm(ScopedUniqueModelForm):  # a title unique on the page, which the view sets
     class Meta:
         model = MaintenanceWindow
         fields = ["title", "body", "components", "starts_at", "ends_at"]

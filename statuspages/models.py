@@ -130,6 +130,14 @@ class Component(models.Model):
 
     class Meta:
         ordering = ["page", "order", "name", "pk"]
+        constraints = [
+            # Visitors tell components apart by name, and configuration as code keys them so (page + name).
+            models.UniqueConstraint(
+                fields=["page", "name"],
+                name="one_component_name_per_page",
+                violation_error_message="The page already has a component with this name.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -243,6 +251,15 @@ class MaintenanceWindow(models.Model):
     class Meta:
         ordering = ["-starts_at", "-pk"]
         indexes = [models.Index(fields=["page", "ends_at", "starts_at"])]
+        constraints = [
+            # Configuration as code keys a window by page + title, ended ones included (the page's history):
+            # a recurring window is told apart by its title ("Database upgrade, March").
+            models.UniqueConstraint(
+                fields=["page", "title"],
+                name="one_maintenance_title_per_page",
+                violation_error_message="The page already has a maintenance window with this title.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title

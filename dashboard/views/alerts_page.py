@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.teams import Action
 from alerts import evaluate
-from alerts.defaults import first_becomes_default, notifies_no_one
+from alerts.defaults import first_becomes_default, free_name, notifies_no_one
 from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from dashboard.access import in_current_team, object_for, team_for_new
@@ -93,7 +93,13 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
     if isinstance(end, str):
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
-    reason = request.POST.get("reason", "").strip()[:300] or f"silenced from the Alerts page by {request.user}"
+    # The buttons send no reason: the one made up says who and when, and is no other silence's of the team
+    # too (configuration as code knows a silence by team and reason, and refuses to export two of one).
+    reason = request.POST.get("reason", "").strip()[:300] or free_name(
+        Silence.objects.filter(team_id=source.team_id),
+        "reason",
+        f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
+    )
     Silence.objects.create(
         team_id=source.team_id, source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request)
     )

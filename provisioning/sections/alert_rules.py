@@ -116,10 +116,7 @@ class AlertRules(Section):
         rules = (
             AlertRule.objects.select_related("team", "source", "objective").prefetch_related("channels").order_by("pk")
         )
-        found: dict[Key, Any] = {}
-        for rule in rules:
-            found.setdefault((rule.team.slug, rule.name), rule)
-        return found
+        return self.keyed(ctx, rules, lambda rule: (rule.team.slug, rule.name))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         values = super().actual(obj, ctx)

@@ -16,7 +16,7 @@ slug, a source's slug), ``lists`` are many-to-many fields written as a sorted li
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -335,8 +335,38 @@ class Section:
             if spec.required or values[spec.key] != spec.default_value()
         }
 
+    def keyed(self, ctx: Context, objects: Iterable[Any], key: Callable[[Any], Key]) -> dict[Key, Any]:
+        """The stored objects by natural key: what ``load`` returns.
+
+        The database holds most natural keys unique, not all (a silence's reason: two silences "deploy" are
+        normal; a second global retention policy). Objects sharing a key are all kept in ``ctx.twins`` (the
+        first by id is the mapping's), so that export and plan refuse them by name: a file names one object
+        per key, and keeping one would silently drop the others from an export, or change or prune an
+        arbitrary one.
+        """
+        found: dict[Key, Any] = {}
+        shared: dict[Key, list[Any]] = {}
+        for obj in sorted(objects, key=lambda o: o.pk):
+            natural = key(obj)
+            if natural in found:
+                shared.setdefault(natural, [found[natural]]).append(obj)
+            else:
+                found[natural] = obj
+        ctx.twins[self.name] = shared
+        return found
+
+    def twins_message(self, key: Key, objs: list[Any]) -> str:
+        """Why stored objects sharing ``key`` cannot be in files, and what to do (export and plan say it)."""
+        ids = ", ".join(str(obj.pk) for obj in objs)
+        return (
+            f"{len(objs)} stored objects share the key {self.describe(key)} ({' + '.join(self.key_fields)}; "
+            f"ids {ids}): a file names one object per key, so the files cannot describe them all; rename all "
+            f"but one so that each has its own {self.key_fields[-1]} (e.g. in the admin), then try again"
+        )
+
     # --- hooks ---------------------------------------------------------------------------------
     def load(self, ctx: Context) -> dict[Key, Any]:
+        """The stored objects by natural key (``keyed``), in a fixed number of queries."""
         raise NotImplementedError
 
     def item_team(self, item: dict[str, Any], ctx: Context | None = None) -> str | None:

@@ -71,7 +71,7 @@ class Boards(Section):
         panels = {board_id: document.get("panels", []) for board_id, document in newest}
         for board in boards.values():
             board.newest_panels = panels.get(board.pk, [])  # type: ignore[attr-defined]
-        return {(board.slug,): board for board in boards.values()}
+        return self.keyed(ctx, boards.values(), lambda board: (board.slug,))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         panels = getattr(obj, "newest_panels", None)

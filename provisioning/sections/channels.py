@@ -57,7 +57,7 @@ class Channels(Section):
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        return {(c.name,): c for c in NotificationChannel.objects.select_related("team")}
+        return self.keyed(ctx, NotificationChannel.objects.select_related("team"), lambda c: (c.name,))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         return {**super().actual(obj, ctx), "apprise_url": decrypted(obj.apprise_url_encrypted)}

@@ -52,7 +52,7 @@ class Flags(Section):
 
     def load(self, ctx: Context) -> dict[Key, Any]:
         flags = Flag.objects.prefetch_related("users", "groups", "teams")  # type: ignore[misc]
-        return {(flag.name,): flag for flag in flags}
+        return self.keyed(ctx, flags, lambda flag: (flag.name,))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         return {

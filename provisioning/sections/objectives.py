@@ -51,10 +51,8 @@ class Objectives(Section):
     lists: ClassVar[dict[str, Ref]] = {"sources": SOURCE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
-        for objective in Objective.objects.select_related("team").prefetch_related("sources").order_by("pk"):
-            found.setdefault((objective.team.slug, objective.name), objective)
-        return found
+        objectives = Objective.objects.select_related("team").prefetch_related("sources")
+        return self.keyed(ctx, objectives, lambda objective: (objective.team.slug, objective.name))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         return {**super().actual(obj, ctx), "target": float(obj.target)}

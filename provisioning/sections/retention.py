@@ -43,7 +43,7 @@ class Retention(Section):
 
     def load(self, ctx: Context) -> dict[Key, Any]:
         policies = RetentionPolicy.objects.select_related("source__team")
-        return {(p.source.slug if p.source_id else "",): p for p in policies}
+        return self.keyed(ctx, policies, lambda p: (p.source.slug if p.source_id else "",))
 
     def team_of(self, obj: Any) -> str | None:
         return obj.source.team.slug if obj.source_id else None

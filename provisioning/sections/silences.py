@@ -1,4 +1,6 @@
-"""``silences:``: periods during which alerts notify nobody, by reason within their team.
+"""``silences:``: periods during which alerts notify nobody, by reason within their team. The database does
+not hold a reason unique (two silences "deploy" are normal), so stored silences sharing one are refused by
+export and plan by name (``Section.keyed``) rather than one kept.
 
 The silences a status page's maintenance window keeps for its components' sources
 (``statuspages.maintenance``) are not described here: they follow their window (``maintenance_windows:``),
@@ -31,7 +33,13 @@ class Silences(Section):
     key_fields = ("team", "reason")
     fields: ClassVar[tuple[Field, ...]] = (
         TEAM_FIELD,
-        from_model(Silence, "reason", "reason", STRING, description="Unique within the team: the natural key."),
+        from_model(
+            Silence,
+            "reason",
+            "reason",
+            STRING,
+            description="The natural key within the team: two stored silences with one reason cannot be exported.",
+        ),
         Field(
             "source", STRING, None, "Slug of the source silenced (or give a tag).", nullable=True, model_field="source"
         ),
@@ -43,11 +51,8 @@ class Silences(Section):
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM, "source": SOURCE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
-        own = Silence.objects.filter(maintenance_windows__isnull=True)
-        for silence in own.select_related("team", "source").order_by("pk"):
-            found.setdefault((silence.team.slug, silence.reason), silence)
-        return found
+        own = Silence.objects.filter(maintenance_windows__isnull=True).select_related("team", "source")
+        return self.keyed(ctx, own, lambda silence: (silence.team.slug, silence.reason))
 
     def clean_exclude(self) -> list[str]:
         return [*super().clean_exclude(), "created_by"]

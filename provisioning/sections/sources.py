@@ -103,7 +103,7 @@ class Sources(Section):
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        return {(s.slug,): s for s in Source.objects.select_related("team")}
+        return self.keyed(ctx, Source.objects.select_related("team"), lambda s: (s.slug,))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         values = super().actual(obj, ctx)

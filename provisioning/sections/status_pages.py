@@ -60,7 +60,7 @@ class StatusPages(Section):
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        return {(page.slug,): page for page in StatusPage.objects.select_related("team")}
+        return self.keyed(ctx, StatusPage.objects.select_related("team"), lambda page: (page.slug,))
 
 
 class _OfPage(Section):
@@ -108,10 +108,8 @@ class StatusPageComponents(_OfPage):
     lists: ClassVar[dict[str, Ref]] = {"sources": SOURCE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
-        for component in Component.objects.select_related("page__team").prefetch_related("sources").order_by("pk"):
-            found.setdefault((component.page.slug, component.name), component)
-        return found
+        components = Component.objects.select_related("page__team").prefetch_related("sources")
+        return self.keyed(ctx, components, lambda component: (component.page.slug, component.name))
 
 
 class MaintenanceWindows(_OfPage):
@@ -137,11 +135,8 @@ class MaintenanceWindows(_OfPage):
     refs: ClassVar[dict[str, Ref]] = {"page": PAGE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        found: dict[Key, Any] = {}
         windows = MaintenanceWindow.objects.select_related("page__team").prefetch_related("components")
-        for window in windows.order_by("pk"):
-            found.setdefault((window.page.slug, window.title), window)
-        return found
+        return self.keyed(ctx, windows, lambda window: (window.page.slug, window.title))
 
     def prunes(self, obj: Any) -> bool:
         return bool(obj.ends_at > timezone.now())  # an ended window is the page's history

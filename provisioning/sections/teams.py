@@ -33,7 +33,7 @@ class Teams(Section):
         return []
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        return {(team.slug,): team for team in Team.objects.all()}
+        return self.keyed(ctx, Team.objects.all(), lambda team: (team.slug,))
 
     def team_of(self, obj: Any) -> str | None:
         return str(obj.slug)

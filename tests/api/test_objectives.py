@@ -75,6 +75,15 @@ def test_it_creates_an_objective_for_a_team_admin(client: Client) -> None:
     assert client.get(response["Location"]).json()["sources"] == ["us-east"]
 
 
+def test_it_refuses_a_second_objective_of_one_name_in_the_team_on_its_name(client: Client) -> None:
+    # Configuration as code knows an objective by team and name: the database holds it unique.
+    make_objective("api up", tag="prod")
+    member(client, Role.ADMIN)
+    error = assert_error(post(client, {"name": "api up", "tag": "prod"}), 400)
+    assert error["details"]["fields"] == {"name": ["Objective with this Team and Name already exists."]}
+    assert Objective.objects.count() == 1
+
+
 def test_it_refuses_creation_to_an_operator(client: Client) -> None:
     member(client, Role.OPERATOR)
     assert_error(post(client, {"name": "x", "tag": "prod"}), 403, "insufficient_role")

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 
 def firing(source: Source, status: str = "firing") -> RuleState:
-    rule = AlertRule.objects.create(name="cpu hot", kind="metric", metric="cpu_load", operator=">", threshold=90)
+    # One rule, in a state per source (a rule's name is unique in its team).
+    condition = {"kind": "metric", "metric": "cpu_load", "operator": ">", "threshold": 90}
+    rule, _ = AlertRule.objects.get_or_create(name="cpu hot", defaults=condition)
     since = timezone.now() - timedelta(minutes=3)
     return RuleState.objects.create(
         rule=rule, source=source, status=status, firing_since=since if status == "firing" else None, pending_since=since
@@ -244,3 +246,18 @@ def test_it_offers_and_accepts_only_the_teams_objectives(staff_client: Client) -
     assert not AlertRule.objects.exists()
     assert staff_client.post("/alerts/rules/new/", {**data, "objective": ours.pk}).status_code == 302
     assert AlertRule.objects.get().objective == ours
+
+
+def test_it_gives_each_silence_made_by_the_buttons_a_reason_of_its_own(staff_client: Client) -> None:
+    # Configuration as code knows a silence by team and reason, and refuses to export two of one reason.
+    for slug in ("eu-west", "us-east"):
+        make_source(slug)
+    for slug in ("eu-west", "us-east", "eu-west"):
+        staff_client.post(f"/alerts/silence/{slug}/", {"duration": "1h"})
+    reasons = list(Silence.objects.order_by("pk").values_list("reason", flat=True))
+    assert len(set(reasons)) == 3  # the same source silenced twice in one minute: the second gets " (2)"
+    assert [reason.split(", ")[0] for reason in reasons] == [
+        f"{slug} silenced on the Alerts page by ops" for slug in ("eu-west", "us-east", "eu-west")
+    ]
+    staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": "deploy"})
+    assert Silence.objects.filter(reason="deploy").count() == 1  # a reason given is kept as given

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.models import Team
 from provisioning.apply import Declined, apply_files
 from provisioning.document import read_directory
-from provisioning.export import export_files, write_directory
+from provisioning.export import SharedKeys, export_files, write_directory
 from provisioning.plan import Plan, make_plan
 from provisioning.problems import ConfigInvalid
 
@@ -80,7 +80,13 @@ class Command(BaseCommand):
         if team is not None and not Team.objects.filter(slug=team).exists():
             self.stderr.write(f"No team {team!r}.")
             sys.exit(EXIT_PROBLEMS)
-        files = export_files(team)
+        try:
+            files = export_files(team)
+        except SharedKeys as exc:
+            for problem in exc.problems:
+                self.stderr.write(problem)
+            self.stderr.write(f"{len(exc.problems)} problem(s): nothing was exported.")
+            sys.exit(EXIT_PROBLEMS)
         if output:
             for path in write_directory(files, output):
                 self.stdout.write(f"wrote {path}")
