@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from accounts.models import Role
 from boards.compare import compare
 from boards.data import TimeRange, assemble, readable_sources, render_note
-from boards.models import Annotation
+from boards.models import Annotation, Board
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.stores import get_store
 from tests.factories import add_member, board_document, make_source, make_team, make_user, payload, record_history
@@ -174,3 +175,23 @@ def test_it_sanitises_a_markdown_note(text: str) -> None:
     assert "<img" not in html
     assert 'href="javascript' not in html
     assert "<iframe" not in html
+
+
+def test_it_charts_at_most_64_series_when_a_wildcard_names_many_sources(client: Client) -> None:
+    # 15 sources x 16 metrics through "*" is 240 series: the store refuses more than 200 in one call, so the
+    # board's data answered 500 for every viewer once the team had grown past 12 sources.
+    blue = make_team("blue")
+    viewer = make_user("vera")
+    add_member(viewer, blue, Role.VIEWER)
+    for index in range(15):
+        make_source(f"s{index:02d}", team=blue)
+    metrics = [f"m{index}" for index in range(16)]
+    panel = {"id": "wide", "type": "timeseries", "x": 0, "y": 0, "w": 6, "h": 4, "sources": ["*"], "metrics": metrics}
+    Board.create_from(board_document("Wide", panels=[panel]), blue, viewer)
+    client.force_login(viewer)
+    answer = client.get("/api/v1/boards/wide/data?range=1h")
+    assert answer.status_code == 200, answer.content
+    entry = answer.json()["panels"]["wide"]
+    assert entry["sources"] == ["s00", "s01", "s02", "s03"]  # 4 sources x 16 metrics = 64 series
+    assert len(entry["series"]) == 64
+    assert entry["omitted_sources"] == 11
