@@ -10,7 +10,15 @@ from django.test import Client
 from accounts.models import AuditEvent, Role
 from alerts.models import Silence
 from statuspages.models import Component, Incident, IncidentStatus, MaintenanceWindow, StatusPage, Visibility
-from tests.factories import add_member, make_component, make_source, make_status_page, make_team, make_user
+from tests.factories import (
+    add_member,
+    make_component,
+    make_incident,
+    make_source,
+    make_status_page,
+    make_team,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -117,6 +125,31 @@ def test_an_admin_publishes_a_page_with_a_component_an_incident_and_maintenance(
     assert "<em>looking</em>" in public
     assert "DB upgrade" in public
     assert AuditEvent.objects.filter(action__startswith="statuspages.").count() >= 5
+
+
+def test_it_keeps_a_resolved_incident_on_the_page_when_the_form_resolves_it(client: Client, team: Any) -> None:
+    # Resolving through the incident form (not a timeline update) used to leave resolved_at empty: the
+    # incident was then neither open nor "resolved in the last 14 days", and vanished from the public page.
+    member(client, team, Role.ADMIN)
+    page = make_status_page(team=team)
+    incident = make_incident(page, "Checkout errors")
+    started = incident.started_at.strftime("%Y-%m-%dT%H:%M")
+    url = f"/manage/status-pages/{page.pk}/incidents/{incident.pk}/"
+    fields = {"title": "Checkout errors", "impact": "minor", "started_at": started}
+
+    assert client.post(url, {**fields, "status": "resolved"}).status_code == 302
+
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert incident.resolved_at is not None
+    assert "Checkout errors" in Client().get("/status/acme/").content.decode()
+    # And an open incident cannot carry a resolved time (it would read as resolved in the v2 JSON).
+    resolved = incident.resolved_at.strftime("%Y-%m-%dT%H:%M")
+    refused = client.post(url, {**fields, "status": "monitoring", "resolved_at": resolved})
+    assert refused.status_code == 200
+    assert "Only a resolved incident has a resolved time" in refused.content.decode()
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
 
 
 def test_it_requires_a_password_for_a_password_page_and_keeps_only_its_hash(client: Client, team: Any) -> None:
