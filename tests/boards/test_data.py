@@ -14,7 +14,17 @@ from boards.data import TimeRange, assemble, readable_sources, render_note
 from boards.models import Annotation, Board
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.stores import get_store
-from tests.factories import add_member, board_document, make_source, make_team, make_user, payload, record_history
+from pollers.models import Source
+from tests.factories import (
+    add_member,
+    board_document,
+    default_team,
+    make_source,
+    make_team,
+    make_user,
+    payload,
+    record_history,
+)
 
 pytestmark = pytest.mark.django_db
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -164,6 +174,20 @@ def test_it_ranks_regions_by_their_distance_from_the_median_of_the_others() -> N
     assert west["latest_deviation"] == 200  # (30 - median(10, 11, 9)) / 10
     east = next(r for r in result["regions"] if r["region"] == "us-east")
     assert east["latest_deviation"] == pytest.approx(-9.091, abs=0.01)  # (10 - 11) / 11
+
+
+def test_it_compares_more_regions_than_one_store_call_takes() -> None:
+    # series_many takes at most 200 series: a viewer who could read 201 sources got a 500 from the comparison.
+    team = default_team()
+    Source.objects.bulk_create(
+        Source(slug=f"r{index:03d}", name=f"R{index}", url="http://127.0.0.1:9/", region=f"r{index:03d}", team=team)
+        for index in range(201)
+    )
+    record_history(Source.objects.get(slug="r200"), [(NOW - timedelta(minutes=30), cpu(42.0))])
+    window = TimeRange.parse("1h", None, None, NOW)
+    result = compare("cpu_load", readable_sources(make_user("root", superuser=True)), window, get_store())
+    assert len(result["regions"]) == 201
+    assert next(r for r in result["regions"] if r["region"] == "r200")["latest"] == 42
 
 
 @pytest.mark.parametrize(
