@@ -190,3 +190,45 @@ def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team:
     assert Silence.objects.count() == 1
     assert client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/").status_code == 302
     assert not Silence.objects.exists()
+
+
+def test_it_keeps_a_team_admin_in_the_django_admin_to_their_own_pages_components(
+    client: Client, team: Any, settings: Any
+) -> None:
+    # The admin scoped only choices of models with a team field; a component has none (its page has), so a
+    # staff admin of blue was offered every team's components and could put red's in blue's maintenance
+    # window: silences on red's sources, muting red's alerts.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    red = make_team("red")
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, team, Role.ADMIN)
+    client.force_login(user)
+    blue_page = make_status_page("blue-page", team=team)
+    make_component(blue_page, "Blue API")
+    red_page = make_status_page("red-page", team=red)
+    red_part = make_component(red_page, "Red Vault", [make_source("red-db", team=red)])
+    make_incident(blue_page, "Blue outage")
+    make_incident(red_page, "Red outage")
+    for url in ("/admin/statuspages/maintenancewindow/add/", "/admin/statuspages/incident/add/"):
+        html = client.get(url).content.decode()
+        assert "Blue API" in html, url
+        assert "Red Vault" not in html, url
+    for url in ("/admin/statuspages/incident/", "/admin/statuspages/component/"):
+        html = client.get(url).content.decode()
+        assert "Blue Page status" in html, url  # the page filter offers blue's page
+        assert "Red Page status" not in html, url
+    posted = client.post(
+        "/admin/statuspages/maintenancewindow/add/",
+        {
+            "page": blue_page.pk,
+            "title": "Upgrade",
+            "components": [red_part.pk],
+            "starts_at_0": "2030-01-01",
+            "starts_at_1": "00:00:00",
+            "ends_at_0": "2030-01-02",
+            "ends_at_1": "00:00:00",
+        },
+    )
+    assert posted.status_code == 200  # the form again, with its error
+    assert not MaintenanceWindow.objects.exists()
+    assert not Silence.objects.exists()
