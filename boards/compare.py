@@ -4,7 +4,8 @@ For each bucket, a region's value is the mean of its sources' bucket means (most
 source); its deviation is ``(value - median of the other regions) / |median|`` in percent (``null``
 when fewer than two other regions have a value, or the median is 0). The ranking orders regions by
 their mean absolute deviation over the range, largest first: "is eu-west's wait time high compared
-with the others?" is the top of the list. One ``series_many`` call for the whole view.
+with the others?" is the top of the list. One ``series_many`` call for the whole view (one per 200 sources
+beyond that: the most one call takes).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from django.conf import settings
 
 from boards.data import TimeRange, sig
 from metrics.rollups import bucket_for_range, tier_for_range
-from metrics.stores.base import MetricStore, SeriesKey
+from metrics.stores.arguments import MAX_SERIES_KEYS
+from metrics.stores.base import MetricStore, SeriesBucket, SeriesKey
 from pollers.models import Source
 
 MIN_OTHERS = 2
@@ -41,7 +43,12 @@ def compare(metric: str, sources: list[Source], time_range: TimeRange, store: Me
     tier = tier_for_range(time_range.start, time_range.end)
     bucket = bucket_for_range(time_range.start, time_range.end, tier, settings.BOARDS_MAX_POINTS)
     keys = [SeriesKey(slug, metric) for slugs in regions.values() for slug in slugs]
-    found = store.series_many(keys, time_range.start, time_range.end, bucket, tier) if keys else {}
+    found: dict[SeriesKey, list[SeriesBucket]] = {}
+    # One call per MAX_SERIES_KEYS sources (the most series_many takes): one call up to 200 sources, and a
+    # viewer who may read more (a superuser, a large organisation) gets the comparison rather than a 500.
+    for first in range(0, len(keys), MAX_SERIES_KEYS):
+        chunk = keys[first : first + MAX_SERIES_KEYS]
+        found.update(store.series_many(chunk, time_range.start, time_range.end, bucket, tier))
     axis = sorted({int(b.start.timestamp()) for buckets in found.values() for b in buckets})
     position = {t: i for i, t in enumerate(axis)}
     values: dict[str, list[float | None]] = {}

@@ -262,11 +262,25 @@ def assemble(
     options = variable_options(document.get("variables", []), sources)
     values = variable_values(document.get("variables", []), asked, options)
     # Every panel's sources first: the one latest read covers what the board shows, not all the viewer may read.
-    chosen_by_panel = {
+    resolved = {
         panel["id"]: resolve(panel["sources"], values, sources)
         for panel in document.get("panels", [])
         if panel["type"] != "note"
     }
+    # The spec bounds a time-series panel's selectors x metrics, but "*", "region:" or "tag:" may name many
+    # sources: a panel charts its first sources up to MAX_SERIES_PER_PANEL series and says how many it left out.
+    chosen_by_panel: dict[str, list[Source]] = {}
+    omitted: dict[str, int] = {}
+    for panel in document.get("panels", []):
+        if panel["id"] not in resolved:
+            continue
+        chosen = resolved[panel["id"]]
+        if panel["type"] == "timeseries":
+            fits = spec.MAX_SERIES_PER_PANEL // len(panel["metrics"])
+            if len(chosen) > fits:
+                omitted[panel["id"]] = len(chosen) - fits
+                chosen = chosen[:fits]
+        chosen_by_panel[panel["id"]] = chosen
     shown = list(dict.fromkeys(s.slug for chosen in chosen_by_panel.values() for s in chosen))
     ctx = Context(shown=shown, values=values, range=time_range, store=store)
     panels: dict[str, Any] = {}
@@ -279,6 +293,8 @@ def assemble(
             else:
                 chosen = chosen_by_panel[panel["id"]]
                 entry["sources"] = [s.slug for s in chosen]
+                if panel["id"] in omitted:
+                    entry["omitted_sources"] = omitted[panel["id"]]
                 if kind in SERIES_PANELS:
                     entry.update(_series_panel(panel, chosen, ctx))
                 else:

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.http import HttpRequest
 
 from accounts.team_admin import TeamScopedAdmin
+from accounts.teams import Action, restrict
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
 
 
@@ -30,7 +35,7 @@ class StatusPageAdmin(TeamScopedAdmin):
 class ComponentAdmin(TeamScopedAdmin):
     team_field = "page__team"
     list_display = ["name", "page", "order", "published", "show_metric"]
-    list_filter = ["published", "page"]
+    list_filter = ["published", ("page", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["name", "page__title"]
     filter_horizontal = ["sources"]
     readonly_fields = ["badge_key", "created_at", "updated_at"]
@@ -42,11 +47,37 @@ class IncidentUpdateInline(admin.StackedInline):
     fields = ["status", "body", "created_at", "created_by"]
 
 
-@admin.register(Incident)
-class IncidentAdmin(TeamScopedAdmin):
+class PagePartForm(forms.ModelForm):
+    """An incident's or a window's components are of its own page, as on the management pages
+    (statuspages/forms.py): a window silences its components' sources, so a component of another page
+    would silence what that page's team watches."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        page, components = data.get("page"), data.get("components")
+        if page is not None and components is not None and any(c.page_id != page.pk for c in components):
+            self.add_error("components", "Choose components of this page only.")
+        return data
+
+
+class PagePartAdmin(TeamScopedAdmin):
+    """TeamScopedAdmin scopes the choices of models with a ``team`` field; a component has its page's."""
+
+    form = PagePartForm
     team_field = "page__team"
+
+    def formfield_for_manytomany(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        if db_field.related_model is Component and not self._bypass(request):
+            kwargs["queryset"] = restrict(
+                Component.objects.select_related("page"), request.user, Action.MANAGE, field="page__team"
+            )
+        return super().formfield_for_manytomany(db_field, request, **kwargs)
+
+
+@admin.register(Incident)
+class IncidentAdmin(PagePartAdmin):
     list_display = ["title", "page", "status", "impact", "is_draft", "started_at", "resolved_at"]
-    list_filter = ["status", "impact", "is_draft", "page"]
+    list_filter = ["status", "impact", "is_draft", ("page", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title"]
     filter_horizontal = ["components"]
     readonly_fields = ["opened_by_event", "created_by", "created_at", "updated_at"]
@@ -54,10 +85,9 @@ class IncidentAdmin(TeamScopedAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(TeamScopedAdmin):
-    team_field = "page__team"
+class MaintenanceWindowAdmin(PagePartAdmin):
     list_display = ["title", "page", "starts_at", "ends_at"]
-    list_filter = ["page"]
+    list_filter = [("page", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title"]
     filter_horizontal = ["components"]
     readonly_fields = ["created_by", "created_at", "updated_at"]

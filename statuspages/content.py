@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Prefetch, Q
+from django.db.models import Case, Prefetch, Q, Value, When
 from django.utils import timezone
 from django.utils.safestring import SafeString
 
@@ -220,7 +220,9 @@ def build(page: StatusPage, now: datetime) -> PageContent:
     incidents = list(
         page.incidents.visible()
         .filter(~Q(status=IncidentStatus.RESOLVED) | Q(resolved_at__gte=now - timedelta(days=PAST_INCIDENT_DAYS)))
-        .order_by("-started_at", "-pk")
+        # Open ones first, so the cap drops old resolved incidents, never an ongoing one that began long ago.
+        .alias(resolved_last=Case(When(status=IncidentStatus.RESOLVED, then=Value(1)), default=Value(0)))
+        .order_by("resolved_last", "-started_at", "-pk")
         .prefetch_related(
             Prefetch("updates", queryset=IncidentUpdate.objects.order_by("-created_at", "-pk")), "components"
         )[:MAX_INCIDENTS]

@@ -109,6 +109,7 @@ class IncidentForm(forms.ModelForm):
             "started_at": "Started (UTC)",
             "resolved_at": "Resolved (UTC)",
         }
+        help_texts = {"resolved_at": "Only with the status Resolved; left empty then, it is now."}
 
     def __init__(self, *args: Any, page: StatusPage, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -200,6 +200,14 @@ class Incident(models.Model):
         return self.title
 
     def clean(self) -> None:
+        # The status and the resolved time say the same thing, as a timeline update keeps them
+        # (statuspages/manage.py): the public page lists a resolved incident by its resolved time, so one
+        # resolved without a time would vanish from it, and an open one with a time would read as resolved.
+        if self.status == IncidentStatus.RESOLVED and self.resolved_at is None:
+            self.resolved_at = timezone.now()
+        if self.status != IncidentStatus.RESOLVED and self.resolved_at is not None:
+            message = "Only a resolved incident has a resolved time: clear it, or set the status to Resolved."
+            raise ValidationError({"resolved_at": message})
         if self.resolved_at and self.started_at and self.resolved_at < self.started_at:
             raise ValidationError({"resolved_at": "An incident cannot be resolved before it started."})
 

@@ -330,6 +330,13 @@
         return;
       }
       DI.boardPanels[panel.type](body, panel, entry, data);
+      if (entry.omitted_sources) {
+        // The server charts at most 64 series per panel; say what a wide selector left out.
+        var more = document.createElement("div");
+        more.className = "muted small";
+        more.textContent = entry.omitted_sources + " more source(s) not shown: at most 64 series per panel.";
+        body.appendChild(more);
+      }
     });
     document.body.setAttribute("data-board-renders", String(renders));
   }

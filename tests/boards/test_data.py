@@ -6,14 +6,25 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.test import Client
 
 from accounts.models import Role
 from boards.compare import compare
 from boards.data import TimeRange, assemble, readable_sources, render_note
-from boards.models import Annotation
+from boards.models import Annotation, Board
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.stores import get_store
-from tests.factories import add_member, board_document, make_source, make_team, make_user, payload, record_history
+from pollers.models import Source
+from tests.factories import (
+    add_member,
+    board_document,
+    default_team,
+    make_source,
+    make_team,
+    make_user,
+    payload,
+    record_history,
+)
 
 pytestmark = pytest.mark.django_db
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -165,6 +176,20 @@ def test_it_ranks_regions_by_their_distance_from_the_median_of_the_others() -> N
     assert east["latest_deviation"] == pytest.approx(-9.091, abs=0.01)  # (10 - 11) / 11
 
 
+def test_it_compares_more_regions_than_one_store_call_takes() -> None:
+    # series_many takes at most 200 series: a viewer who could read 201 sources got a 500 from the comparison.
+    team = default_team()
+    Source.objects.bulk_create(
+        Source(slug=f"r{index:03d}", name=f"R{index}", url="http://127.0.0.1:9/", region=f"r{index:03d}", team=team)
+        for index in range(201)
+    )
+    record_history(Source.objects.get(slug="r200"), [(NOW - timedelta(minutes=30), cpu(42.0))])
+    window = TimeRange.parse("1h", None, None, NOW)
+    result = compare("cpu_load", readable_sources(make_user("root", superuser=True)), window, get_store())
+    assert len(result["regions"]) == 201
+    assert next(r for r in result["regions"] if r["region"] == "r200")["latest"] == 42
+
+
 @pytest.mark.parametrize(
     "text",
     ['<img src=x onerror="alert(1)">', "[click](javascript:alert(1))", "<iframe src=//evil></iframe>"],
@@ -174,3 +199,23 @@ def test_it_sanitises_a_markdown_note(text: str) -> None:
     assert "<img" not in html
     assert 'href="javascript' not in html
     assert "<iframe" not in html
+
+
+def test_it_charts_at_most_64_series_when_a_wildcard_names_many_sources(client: Client) -> None:
+    # 15 sources x 16 metrics through "*" is 240 series: the store refuses more than 200 in one call, so the
+    # board's data answered 500 for every viewer once the team had grown past 12 sources.
+    blue = make_team("blue")
+    viewer = make_user("vera")
+    add_member(viewer, blue, Role.VIEWER)
+    for index in range(15):
+        make_source(f"s{index:02d}", team=blue)
+    metrics = [f"m{index}" for index in range(16)]
+    panel = {"id": "wide", "type": "timeseries", "x": 0, "y": 0, "w": 6, "h": 4, "sources": ["*"], "metrics": metrics}
+    Board.create_from(board_document("Wide", panels=[panel]), blue, viewer)
+    client.force_login(viewer)
+    answer = client.get("/api/v1/boards/wide/data?range=1h")
+    assert answer.status_code == 200, answer.content
+    entry = answer.json()["panels"]["wide"]
+    assert entry["sources"] == ["s00", "s01", "s02", "s03"]  # 4 sources x 16 metrics = 64 series
+    assert len(entry["series"]) == 64
+    assert entry["omitted_sources"] == 11

@@ -10,7 +10,15 @@ from django.test import Client
 from accounts.models import AuditEvent, Role
 from alerts.models import Silence
 from statuspages.models import Component, Incident, IncidentStatus, MaintenanceWindow, StatusPage, Visibility
-from tests.factories import add_member, make_component, make_source, make_status_page, make_team, make_user
+from tests.factories import (
+    add_member,
+    make_component,
+    make_incident,
+    make_source,
+    make_status_page,
+    make_team,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -119,6 +127,31 @@ def test_an_admin_publishes_a_page_with_a_component_an_incident_and_maintenance(
     assert AuditEvent.objects.filter(action__startswith="statuspages.").count() >= 5
 
 
+def test_it_keeps_a_resolved_incident_on_the_page_when_the_form_resolves_it(client: Client, team: Any) -> None:
+    # Resolving through the incident form (not a timeline update) used to leave resolved_at empty: the
+    # incident was then neither open nor "resolved in the last 14 days", and vanished from the public page.
+    member(client, team, Role.ADMIN)
+    page = make_status_page(team=team)
+    incident = make_incident(page, "Checkout errors")
+    started = incident.started_at.strftime("%Y-%m-%dT%H:%M")
+    url = f"/manage/status-pages/{page.pk}/incidents/{incident.pk}/"
+    fields = {"title": "Checkout errors", "impact": "minor", "started_at": started}
+
+    assert client.post(url, {**fields, "status": "resolved"}).status_code == 302
+
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+    assert incident.resolved_at is not None
+    assert "Checkout errors" in Client().get("/status/acme/").content.decode()
+    # And an open incident cannot carry a resolved time (it would read as resolved in the v2 JSON).
+    resolved = incident.resolved_at.strftime("%Y-%m-%dT%H:%M")
+    refused = client.post(url, {**fields, "status": "monitoring", "resolved_at": resolved})
+    assert refused.status_code == 200
+    assert "Only a resolved incident has a resolved time" in refused.content.decode()
+    incident.refresh_from_db()
+    assert incident.status == IncidentStatus.RESOLVED
+
+
 def test_it_requires_a_password_for_a_password_page_and_keeps_only_its_hash(client: Client, team: Any) -> None:
     member(client, team, Role.ADMIN)
     data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": Visibility.PASSWORD}
@@ -156,4 +189,46 @@ def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team:
     window = MaintenanceWindow.objects.get()
     assert Silence.objects.count() == 1
     assert client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/").status_code == 302
+    assert not Silence.objects.exists()
+
+
+def test_it_keeps_a_team_admin_in_the_django_admin_to_their_own_pages_components(
+    client: Client, team: Any, settings: Any
+) -> None:
+    # The admin scoped only choices of models with a team field; a component has none (its page has), so a
+    # staff admin of blue was offered every team's components and could put red's in blue's maintenance
+    # window: silences on red's sources, muting red's alerts.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    red = make_team("red")
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, team, Role.ADMIN)
+    client.force_login(user)
+    blue_page = make_status_page("blue-page", team=team)
+    make_component(blue_page, "Blue API")
+    red_page = make_status_page("red-page", team=red)
+    red_part = make_component(red_page, "Red Vault", [make_source("red-db", team=red)])
+    make_incident(blue_page, "Blue outage")
+    make_incident(red_page, "Red outage")
+    for url in ("/admin/statuspages/maintenancewindow/add/", "/admin/statuspages/incident/add/"):
+        html = client.get(url).content.decode()
+        assert "Blue API" in html, url
+        assert "Red Vault" not in html, url
+    for url in ("/admin/statuspages/incident/", "/admin/statuspages/component/"):
+        html = client.get(url).content.decode()
+        assert "Blue Page status" in html, url  # the page filter offers blue's page
+        assert "Red Page status" not in html, url
+    posted = client.post(
+        "/admin/statuspages/maintenancewindow/add/",
+        {
+            "page": blue_page.pk,
+            "title": "Upgrade",
+            "components": [red_part.pk],
+            "starts_at_0": "2030-01-01",
+            "starts_at_1": "00:00:00",
+            "ends_at_0": "2030-01-02",
+            "ends_at_1": "00:00:00",
+        },
+    )
+    assert posted.status_code == 200  # the form again, with its error
+    assert not MaintenanceWindow.objects.exists()
     assert not Silence.objects.exists()

@@ -31,7 +31,16 @@ from statuspages.models import (
     MaintenanceWindow,
     Visibility,
 )
-from tests.factories import add_member, make_component, make_source, make_status_page, make_user, payload, record
+from tests.factories import (
+    add_member,
+    make_component,
+    make_incident,
+    make_source,
+    make_status_page,
+    make_user,
+    payload,
+    record,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -114,6 +123,27 @@ def test_it_shows_states_90_day_bars_incidents_and_maintenance(client: Client, p
     assert "Slow queries" in html
     assert "Upgrade" in html
     assert "We run <strong>things</strong>." in html
+
+
+def test_it_shows_an_open_incident_however_many_newer_ones_were_resolved(client: Client, page: Any) -> None:
+    # The page keeps at most 30 incidents; it used to keep the 30 newest, so an outage that began three days
+    # ago vanished from the page (still open, still in the v2 JSON) behind 30 short blips resolved since.
+    now = timezone.now()
+    make_incident(page, "Long running outage", started_at=now - timedelta(days=3))
+    for index in range(30):
+        make_incident(
+            page,
+            f"Blip {index}",
+            updates=(("investigating", "Looking."), ("resolved", "Gone.")),
+            started_at=now - timedelta(hours=30 - index),
+            resolved_at=now - timedelta(hours=29 - index),
+        )
+
+    html = get(client, "/status/acme/").content.decode()
+
+    assert "Long running outage" in html
+    assert "Blip 29" in html  # the newest resolved ones fill what is left
+    assert "Blip 0" not in html
 
 
 def test_it_says_all_operational_and_maintenance_overrides(client: Client, page: Any) -> None:
