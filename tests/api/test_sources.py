@@ -164,6 +164,29 @@ def test_it_changes_some_fields_and_keeps_masked_secrets(client: Client, admin_t
     assert source.headers["X-Extra"] == "1"
 
 
+def test_it_keeps_a_url_secret_when_the_url_is_written_back_as_read(client: Client, admin_token: str) -> None:
+    # A read-modify-write client sends back the URL it read, its credential query value masked: that stored
+    # the mask itself in place of the secret, and every poll after it failed.
+    make_source("us-east", url="http://127.0.0.1:9/status?api_key=s3cr3t-value&region=a%20b")
+    shown = client.get("/api/v1/sources/us-east", **bearer(admin_token)).json()
+    assert "s3cr3t-value" not in shown["url"]
+
+    response = patch(client, admin_token, "us-east", {"url": shown["url"], "name": "Renamed"})
+    assert response.status_code == 200, response.content
+    assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:9/status?api_key=s3cr3t-value&region=a%20b"
+
+    # Another query value changed beside the masked one: the secret stays too.
+    response = patch(client, admin_token, "us-east", {"url": shown["url"].partition("&region=")[0] + "&region=c"})
+    assert response.status_code == 200, response.content
+    assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:9/status?api_key=s3cr3t-value&region=c"
+
+    # A new host never receives the stored secret: the mask is taken as sent.
+    other = shown["url"].replace("127.0.0.1:9", "127.0.0.1:10")
+    response = patch(client, admin_token, "us-east", {"url": other})
+    assert response.status_code == 200, response.content
+    assert "s3cr3t-value" not in Source.objects.get(slug="us-east").url
+
+
 def test_it_refuses_a_bad_change_and_keeps_the_source(client: Client, admin_token: str) -> None:
     make_source("us-east", interval_seconds=30)
     error = assert_error(patch(client, admin_token, "us-east", {"interval_seconds": 2, "slug": "other"}), 400)
