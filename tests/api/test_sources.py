@@ -187,6 +187,39 @@ def test_it_keeps_a_url_secret_when_the_url_is_written_back_as_read(client: Clie
     assert "s3cr3t-value" not in Source.objects.get(slug="us-east").url
 
 
+def test_it_checks_if_match_before_changing_or_deleting_a_source(client: Client, admin_token: str) -> None:
+    # If-Match used to be compared after the change, with the ETag of the changed source: a stale ETag got a
+    # 412 with the change made all the same (a lost update the client was told had not happened), a current
+    # one a 412 too, and a DELETE ignored it.
+    make_source("us-east", name="US East")
+    etag = client.get("/api/v1/sources/us-east", **bearer(admin_token))["ETag"]
+
+    stale = patch_if(client, admin_token, '"0123456789abcdef0123456789abcdef"', {"name": "Stale"})
+    assert_error(stale, 412, "precondition_failed")
+    assert Source.objects.get(slug="us-east").name == "US East"
+
+    fresh = patch_if(client, admin_token, etag, {"name": "Fresh"})
+    assert fresh.status_code == 200, fresh.content
+    assert Source.objects.get(slug="us-east").name == "Fresh"
+    assert fresh["ETag"] == client.get("/api/v1/sources/us-east", **bearer(admin_token))["ETag"] != etag
+
+    assert_error(patch_if(client, admin_token, etag, {"name": "Lost update"}), 412, "precondition_failed")
+    assert Source.objects.get(slug="us-east").name == "Fresh"
+
+    deleted = client.delete("/api/v1/sources/us-east", HTTP_IF_MATCH=etag, **bearer(admin_token))
+    assert_error(deleted, 412, "precondition_failed")
+    assert Source.objects.filter(slug="us-east").exists()
+    deleted = client.delete("/api/v1/sources/us-east", HTTP_IF_MATCH=fresh["ETag"], **bearer(admin_token))
+    assert deleted.status_code == 204, deleted.content
+    assert not Source.objects.filter(slug="us-east").exists()
+
+
+def patch_if(client: Client, token: str, etag: str, data: Any) -> Any:
+    return client.patch(
+        "/api/v1/sources/us-east", data=data, content_type="application/json", HTTP_IF_MATCH=etag, **bearer(token)
+    )
+
+
 def test_it_refuses_a_bad_change_and_keeps_the_source(client: Client, admin_token: str) -> None:
     make_source("us-east", interval_seconds=30)
     error = assert_error(patch(client, admin_token, "us-east", {"interval_seconds": 2, "slug": "other"}), 400)
