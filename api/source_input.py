@@ -26,8 +26,14 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
             value = unmasked_url(str(value), str(source.url))
         setattr(source, name, value)
     errors: dict[str, list[str]] = {}
-    if urlsplit(str(source.url)).scheme.lower() not in ALLOWED_SCHEMES:
-        errors["url"] = ["Enter a valid URL: the poller speaks http and https only."]
+    try:
+        scheme = urlsplit(str(source.url)).scheme.lower()
+    except ValueError:
+        # urlsplit raises on a bracket left open or stray ("http://[::1/"): a 400 here, not a 500.
+        errors["url"] = ["Enter a valid URL: its host is not a valid name or [IPv6] address."]
+    else:
+        if scheme not in ALLOWED_SCHEMES:
+            errors["url"] = ["Enter a valid URL: the poller speaks http and https only."]
     try:
         # A URL already refused above is left out, so the model's own URL checks do not run on it.
         source.full_clean(exclude=list(errors))

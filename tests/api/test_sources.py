@@ -144,6 +144,18 @@ def test_it_validates_a_new_source(
     assert not Source.objects.filter(slug="x").exists()
 
 
+@pytest.mark.parametrize("url", ["http://[::1/status", "http://status.example.com]/", "https://[fe80::1/"])
+def test_it_answers_400_for_a_url_whose_brackets_do_not_match(client: Client, admin_token: str, url: str) -> None:
+    # urlsplit raises ValueError on them: a 500 internal_error on create and on change before.
+    make_source("us-east")
+    error = assert_error(post(client, admin_token, {"slug": "x", "name": "X", "url": url}), 400, "invalid_parameters")
+    assert "url" in error["details"]["fields"], error
+    error = assert_error(patch(client, admin_token, "us-east", {"url": url}), 400, "invalid_parameters")
+    assert "url" in error["details"]["fields"], error
+    assert not Source.objects.filter(slug="x").exists()
+    assert Source.objects.get(slug="us-east").url.startswith("http://127.0.0.1:9/")
+
+
 def test_it_refuses_a_duplicate_slug(client: Client, admin_token: str) -> None:
     make_source("us-east")
     error = assert_error(post(client, admin_token, {"slug": "us-east", "name": "X", "url": "http://127.0.0.1/"}), 400)
