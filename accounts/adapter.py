@@ -114,6 +114,18 @@ def email_domain_allowed(email: str) -> bool:
     return bool(email) and "@" in email and domain in allowed
 
 
+def sso_verified_emails(sociallogin: SocialLogin) -> list[str]:
+    """The addresses an SSO login proves: those the provider reports as verified. Anyone can add an address they
+    do not own to their GitHub or identity provider profile, unverified, so an unverified one proves nothing.
+
+    A provider that reports no address list (GitLab: only the account's primary e-mail, which GitLab has
+    confirmed) is taken at its account's e-mail."""
+    if sociallogin.email_addresses:
+        return [str(address.email) for address in sociallogin.email_addresses if address.verified]
+    user_email = str(getattr(sociallogin.user, "email", "") or "")
+    return [user_email] if user_email else []
+
+
 class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def list_apps(self, request: HttpRequest | None, provider: Any = None, client_id: Any = None) -> list[Any]:
         """Only the providers configured from the environment (settings), never SocialApp rows in the database:
@@ -130,15 +142,13 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
     def pre_social_login(self, request: HttpRequest, sociallogin: SocialLogin) -> None:
         if not settings.SSO_ALLOWED_EMAIL_DOMAINS:
             return
-        emails = [str(address.email) for address in sociallogin.email_addresses]
-        user_email = str(getattr(sociallogin.user, "email", "") or "")
-        if user_email:
-            emails.append(user_email)
+        emails = sso_verified_emails(sociallogin)
         if not any(email_domain_allowed(email) for email in emails):
+            reported = [str(address.email) for address in sociallogin.email_addresses] or emails
             audit.record(
                 "sso_refused",
                 request=request,
-                actor_label=(emails[0] if emails else ""),
+                actor_label=(reported[0] if reported else ""),
                 provider=sociallogin.account.provider,
                 reason="email domain not allowed",
             )

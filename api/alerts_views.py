@@ -70,8 +70,12 @@ def _active(principal: Principal, query: AlertQuery, source: Source | None, now:
     rows = []
     # "firing" sorts before "pending": what is burning comes first.
     for state in states.order_by("status", "-firing_since", "source__slug", "rule__name"):
+        # The rule of Silence.objects.covering: a tag silence quiets its own team's sources only (a caller of
+        # several teams reads the silences of all of them here).
         silenced = any(
-            s.source_id == state.source_id or (not s.source_id and s.tag in (state.source.tags or [])) for s in silences
+            s.source_id == state.source_id
+            or (not s.source_id and s.team_id == state.source.team_id and s.tag in (state.source.tags or []))
+            for s in silences
         )
         rows.append(
             {

@@ -23,6 +23,7 @@ from accounts.models import Team
 from accounts.teams import Action
 from api.access import OPERATE, principal_of, role_refused
 from api.body import json_object
+from api.conditional import etag_of, require_match
 from api.errors import ApiError, field_errors
 from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
 from api.router import ApiRouter
@@ -65,6 +66,25 @@ def board_or_404(request: HttpRequest, slug: str) -> Board:
     if board is None:
         raise ApiError(404, "board_not_found", f"No board with slug {slug!r}.")
     return board
+
+
+def board_representation(request: HttpRequest, board: Board) -> dict[str, Any]:
+    """What ``GET /api/v1/boards/<slug>`` answers: the summary and the document."""
+    return {**board_summary(board, principal_of(request).user), "document": board.document()}
+
+
+def locked_board_for_change(request: HttpRequest, slug: str) -> Board:
+    """The board to change, its row locked until the transaction ends, refused with 412 when ``If-Match`` does not
+    name the ETag a GET answers for it now (checked before the change, so a refusal changes nothing)."""
+    from api.ninja_api import api  # at call time: ninja_api imports this module to build the API
+
+    board = board_or_404(request, slug)
+    require_edit(request, board.team)
+    locked = Board.objects.select_for_update(of=("self",)).select_related("team").get(pk=board.pk)
+    if request.headers.get("If-Match") is not None:
+        rendered = api.renderer.render(request, board_representation(request, locked), response_status=200)
+        require_match(request, etag_of(rendered))
+    return locked
 
 
 def require_edit(request: HttpRequest, team: Team | int) -> Any:
@@ -154,8 +174,7 @@ def create_board(request: HttpRequest, response: HttpResponse) -> Status:
 @router.get("/boards/{slug}", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="getBoard")
 def get_board(request: HttpRequest, slug: str) -> dict[str, Any]:
     """A board: its summary and its document (the export format)."""
-    board = board_or_404(request, slug)
-    return {**board_summary(board, principal_of(request).user), "document": board.document()}
+    return board_representation(request, board_or_404(request, slug))
 
 
 @router.put(
@@ -166,11 +185,13 @@ def get_board(request: HttpRequest, slug: str) -> dict[str, Any]:
     openapi_extra=BOARD_BODY,
 )
 def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
-    """Save a new version of a board from a document; the board's slug and team stay."""
-    board = board_or_404(request, slug)
-    user = require_edit(request, board.team)
-    document = board_document(request)
-    version = board.save_document({**document, "slug": board.slug, "team": board.team.slug}, user)
+    """Save a new version of a board from a document; the board's slug and team stay. With ``If-Match``, only if the
+    board still has that ETag."""
+    with transaction.atomic():
+        board = locked_board_for_change(request, slug)
+        user = principal_of(request).user
+        document = board_document(request)
+        version = board.save_document({**document, "slug": board.slug, "team": board.team.slug}, user)
     return {**board_summary(board, user), "document": board.document(), "saved_version": version.number}
 
 
@@ -181,11 +202,9 @@ def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
     auth=OPERATE,
 )
 def delete_board(request: HttpRequest, slug: str) -> Status:
-    """Delete a board and its versions."""
-    board = board_or_404(request, slug)
-    require_edit(request, board.team)
+    """Delete a board and its versions; with ``If-Match``, only if the board still has that ETag."""
     with transaction.atomic():
-        board.delete()
+        locked_board_for_change(request, slug).delete()
     return Status(204, None)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from accounts.audit import masked_url
+from api.source_input import shown_url
 from metrics.serialization import time_json
 from pollers import health
-from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
+from pollers.models import Source
 
 
 def poll_status(source: Source, now: datetime | None = None) -> str:
@@ -26,7 +26,7 @@ def source_data(source: Source) -> dict[str, Any]:
         "slug": source.slug,
         "team": source.team.slug,
         "name": source.name,
-        "url": masked_url(source.url, mask=MASK, secret_name=SECRET_HEADER_PATTERN),
+        "url": shown_url(source.url),
         "enabled": source.enabled,
         "interval_seconds": source.interval_seconds,
         "timeout_seconds": source.timeout_seconds,

@@ -4,12 +4,13 @@ validation: the model's ``full_clean``, which also runs the SSRF guard and the u
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
 
+from accounts.audit import masked_url
 from api.errors import field_errors
-from pollers.models import MASK, Source
+from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
 
 ALLOWED_SCHEMES = ("http", "https")
 
@@ -21,10 +22,18 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
             # A client that read the source back sends the masked values: keep the stored secret.
             current = source.headers or {}
             value = {k: (current[k] if v == MASK and k in current else v) for k, v in value.items()}
+        if name == "url" and source.url:
+            value = unmasked_url(str(value), str(source.url))
         setattr(source, name, value)
     errors: dict[str, list[str]] = {}
-    if urlsplit(str(source.url)).scheme.lower() not in ALLOWED_SCHEMES:
-        errors["url"] = ["Enter a valid URL: the poller speaks http and https only."]
+    try:
+        scheme = urlsplit(str(source.url)).scheme.lower()
+    except ValueError:
+        # urlsplit raises on a bracket left open or stray ("http://[::1/"): a 400 here, not a 500.
+        errors["url"] = ["Enter a valid URL: its host is not a valid name or [IPv6] address."]
+    else:
+        if scheme not in ALLOWED_SCHEMES:
+            errors["url"] = ["Enter a valid URL: the poller speaks http and https only."]
     try:
         # A URL already refused above is left out, so the model's own URL checks do not run on it.
         source.full_clean(exclude=list(errors))
@@ -33,3 +42,33 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
             errors.setdefault(field, []).extend(str(m) for m in messages)
     if errors:
         raise field_errors(errors, "The source is invalid.")
+
+
+def shown_url(url: str) -> str:
+    """The URL as the API shows it (``api.representations.source_data``): credential query values masked."""
+    return masked_url(url, mask=MASK, secret_name=SECRET_HEADER_PATTERN)
+
+
+def unmasked_url(sent: str, stored: str) -> str:
+    """``sent`` with each credential query value sent back masked (as the API shows it) replaced by the stored
+    value of that parameter, so a client that writes back the URL it read keeps the secret instead of storing
+    the mask. Only for the same scheme and host: a stored secret is never sent on to another server."""
+    if sent == shown_url(stored):
+        return stored  # written back as read: exactly the stored URL, its encoding included
+    try:
+        new, old = urlsplit(sent), urlsplit(stored)
+    except ValueError:
+        return sent
+    if (new.scheme.lower(), new.netloc.lower()) != (old.scheme.lower(), old.netloc.lower()):
+        return sent
+    kept: dict[str, list[str]] = {}
+    for key, value in parse_qsl(old.query, keep_blank_values=True):
+        kept.setdefault(key, []).append(value)
+    pairs, restored = [], False
+    for key, value in parse_qsl(new.query, keep_blank_values=True):
+        if value == MASK and SECRET_HEADER_PATTERN.search(key) and kept.get(key):
+            value, restored = kept[key].pop(0), True
+        pairs.append((key, value))
+    if not restored:
+        return sent
+    return urlunsplit((new.scheme, new.netloc, new.path, urlencode(pairs), new.fragment))

@@ -20,7 +20,7 @@ from accounts.teams import Action
 from alerts.defaults import add_unreachable_rule
 from api import schemas
 from api.access import MANAGE, principal_of, role_refused
-from api.conditional import set_last_modified
+from api.conditional import etag_of, require_match, set_last_modified
 from api.errors import ApiError, field_errors
 from api.params import Slug, Text, TrueFalse
 from api.representations import source_data
@@ -50,6 +50,24 @@ def source_or_404(request: HttpRequest, slug: str, action: Action = Action.READ)
     if action is not Action.READ and not principal_of(request).allows(source.team_id, action):
         raise role_refused(action)
     return source
+
+
+def current_etag(request: HttpRequest, source: Source) -> str:
+    """The ETag ``GET /api/v1/sources/<slug>`` answers for ``source`` now: its body, rendered as the API renders
+    it (validated by the same schema, serialised by the same renderer), hashed as ``api.conditional`` does."""
+    from api.ninja_api import api  # at call time: ninja_api imports this module to build the API
+
+    body = schemas.Source.model_validate(source_data(source)).model_dump()
+    return etag_of(api.renderer.render(request, body, response_status=200))
+
+
+def locked_source_or_404(request: HttpRequest, slug: str) -> Source:
+    """``source_or_404`` for a change (MANAGE), its row locked until the transaction ends and ``If-Match``
+    checked against it: two writers holding the same ETag cannot both pass the check."""
+    source = source_or_404(request, slug, Action.MANAGE)
+    locked = Source.objects.select_for_update(of=("self",)).select_related("team").get(pk=source.pk)
+    require_match(request, current_etag(request, locked))
+    return locked
 
 
 def team_for_create(request: HttpRequest, slug: str | None) -> Team:
@@ -132,11 +150,12 @@ def source_detail(request: HttpRequest, response: HttpResponse, slug: Slug) -> d
     operation_id="updateSource",
 )
 def update_source(request: HttpRequest, slug: Slug, body: SourceUpdate) -> dict[str, Any]:
-    """Change some fields of a source (team admin)."""
-    source = source_or_404(request, slug, Action.MANAGE)
+    """Change some fields of a source (team admin); with ``If-Match``, only if it still has that ETag."""
     data = body.model_dump(exclude_unset=True)
-    apply_source_input(source, data)
-    source.save()
+    with transaction.atomic():
+        source = locked_source_or_404(request, slug)
+        apply_source_input(source, data)
+        source.save()
     logger.info("source %s changed through the API (%s)", slug, ", ".join(sorted(data)))
     return source_data(source)
 
@@ -148,11 +167,13 @@ def update_source(request: HttpRequest, slug: Slug, body: SourceUpdate) -> dict[
     operation_id="deleteSource",
 )
 def delete_source(request: HttpRequest, slug: Slug) -> Status:
-    """Delete a source and its stored metrics (team admin)."""
-    source = source_or_404(request, slug, Action.MANAGE)
-    # The store first: if it is down nothing is deleted and the client can retry.
-    get_store().delete_source(slug)
+    """Delete a source and its stored metrics (team admin); with ``If-Match``, only if it still has that ETag."""
     with transaction.atomic():
+        # The row stays locked from the If-Match check to its delete, and the check comes before the store's
+        # history is touched.
+        source = locked_source_or_404(request, slug)
+        # The store first: if it is down nothing is deleted (the row's delete rolls back) and the client can retry.
+        get_store().delete_source(slug)
         get_object_or_404(Source, pk=source.pk).delete()
     logger.info("source %s deleted through the API", slug)
     return Status(204, None)

@@ -30,10 +30,24 @@ class NoData(SloError):
     """A window without any event: its ratio, and so its burn rate, is undefined."""
 
 
+# Beyond this decimal exponent no target, threshold or rate means anything. It is checked before the exact
+# conversion: Fraction("1e99999999") builds the integer 10**99999999 (minutes of CPU for 11 bytes of input).
+MAX_EXPONENT = 100
+
+
 def exact(value: Number, what: str) -> Fraction:
     """``value`` as an exact fraction; a float is read as the decimal it prints as (99.9, not 99.90000000000000568)."""
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal | Fraction | str):
         raise SloError(f"{what} must be a number, got {value!r}")
+    if isinstance(value, Decimal) or (isinstance(value, str) and "/" not in value):  # "1/3" has no exponent
+        try:
+            decimal = Decimal(value.strip() if isinstance(value, str) else value)
+        except ArithmeticError:  # decimal.InvalidOperation: not a number at all
+            raise SloError(f"{what} must be a finite number, got {value!r}") from None
+        if not decimal.is_finite():
+            raise SloError(f"{what} must be a finite number, got {value!r}")
+        if decimal and abs(decimal.adjusted()) > MAX_EXPONENT:
+            raise SloError(f"{what} must be a number between 1e-{MAX_EXPONENT} and 1e{MAX_EXPONENT} in size")
     try:
         return Fraction(repr(value)) if isinstance(value, float) else Fraction(value)
     except (ValueError, OverflowError, ZeroDivisionError):

@@ -27,6 +27,10 @@ PEOPLE = [
     oidc_provider_mock.User(
         sub="mallory", claims={"email": "mallory@elsewhere.test", "email_verified": True, "preferred_username": "mal"}
     ),
+    # An address added to a profile at the provider without proving it is reported unverified.
+    oidc_provider_mock.User(
+        sub="eve", claims={"email": "eve@example.com", "email_verified": False, "preferred_username": "eve"}
+    ),
 ]
 
 
@@ -91,6 +95,18 @@ def test_it_refuses_an_email_domain_not_in_the_list(client: Client, provider: st
     assert not get_user_model().objects.filter(email="mallory@elsewhere.test").exists()
     assert AuditEvent.objects.filter(action="sso_refused", actor_label="mallory@elsewhere.test").exists()
     assert sign_in_at_provider(Client(), "alice").status_code == 302  # the listed domain still gets in
+
+
+def test_it_refuses_an_unverified_address_in_an_allowed_domain(client: Client, provider: str, settings: Any) -> None:
+    # The domain list counted every address the provider reported, verified or not: anyone who added an
+    # unverified example.com address to their profile at the provider was let in and given an account.
+    settings.SSO_ALLOWED_EMAIL_DOMAINS = ["example.com"]
+    response = sign_in_at_provider(client, "eve")
+    assert response.status_code == 403
+    assert "Sign-in refused" in response.content.decode()
+    assert client.get("/").status_code == 302
+    assert not get_user_model().objects.filter(email="eve@example.com").exists()
+    assert AuditEvent.objects.filter(action="sso_refused", actor_label="eve@example.com").exists()
 
 
 def test_it_refuses_a_password_login_in_sso_only_mode_except_for_superusers(client: Client, settings: Any) -> None:

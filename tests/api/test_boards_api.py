@@ -158,3 +158,26 @@ def test_it_records_and_lists_annotations_for_ci(client: Client, blue: Any) -> N
         assert field in answer.json()["error"]["details"]["fields"], answer.json()
     assert client.get("/api/v1/annotations?since=yesterday", **bearer(raw)).status_code == 400
     assert Annotation.objects.filter(source=source).count() == 1
+
+
+def test_it_checks_if_match_before_saving_or_deleting_a_board(operator: Client) -> None:
+    # If-Match was compared after the save, with the ETag of the saved board: a stale ETag got a 412 with the
+    # new version saved all the same, and a DELETE ignored it.
+    send(operator, "post", "/api/v1/boards", board_document("Ops"))
+    etag = operator.get("/api/v1/boards/ops")["ETag"]
+
+    stale = send(operator, "put", "/api/v1/boards/ops", board_document("Stale"), HTTP_IF_MATCH='"0" , "1"')
+    assert stale.status_code == 412, stale.content
+    assert stale.json()["error"]["code"] == "precondition_failed"
+    assert Board.objects.get(slug="ops").version == 1
+
+    fresh = send(operator, "put", "/api/v1/boards/ops", board_document("Ops v2"), HTTP_IF_MATCH=etag)
+    assert fresh.status_code == 200, fresh.content
+    assert Board.objects.get(slug="ops").version == 2
+
+    assert send(operator, "put", "/api/v1/boards/ops", board_document("Lost"), HTTP_IF_MATCH=etag).status_code == 412
+    assert operator.delete("/api/v1/boards/ops", HTTP_IF_MATCH=etag).status_code == 412
+    assert Board.objects.filter(slug="ops").exists()
+    current = operator.get("/api/v1/boards/ops")["ETag"]
+    assert operator.delete("/api/v1/boards/ops", HTTP_IF_MATCH=current).status_code == 204
+    assert not Board.objects.filter(slug="ops").exists()

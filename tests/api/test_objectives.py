@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
@@ -105,6 +106,18 @@ def test_it_names_the_bad_field_of_an_invalid_objective(client: Client, body: di
     member(client, Role.ADMIN)
     error = assert_error(post(client, body), 400)
     assert field in error["details"]["fields"], error
+    assert not Objective.objects.exists()
+
+
+@pytest.mark.parametrize("target", ["1e999999", "1e9999999", "-1e400", "1e-400"])
+def test_it_refuses_a_target_of_absurd_magnitude_quickly_with_a_400(client: Client, target: str) -> None:
+    # The exact fraction of 1e9999999 is a ten-million-digit integer: seconds of CPU (a minute and more for
+    # 1e99999999) and then a 500, before the magnitude was checked first.
+    member(client, Role.ADMIN)
+    started = time.monotonic()
+    error = assert_error(post(client, {"name": "x", "tag": "prod", "target": target}), 400)
+    assert time.monotonic() - started < 2
+    assert "target" in error["details"]["fields"], error
     assert not Objective.objects.exists()
 
 

@@ -144,6 +144,18 @@ def test_it_validates_a_new_source(
     assert not Source.objects.filter(slug="x").exists()
 
 
+@pytest.mark.parametrize("url", ["http://[::1/status", "http://status.example.com]/", "https://[fe80::1/"])
+def test_it_answers_400_for_a_url_whose_brackets_do_not_match(client: Client, admin_token: str, url: str) -> None:
+    # urlsplit raises ValueError on them: a 500 internal_error on create and on change before.
+    make_source("us-east")
+    error = assert_error(post(client, admin_token, {"slug": "x", "name": "X", "url": url}), 400, "invalid_parameters")
+    assert "url" in error["details"]["fields"], error
+    error = assert_error(patch(client, admin_token, "us-east", {"url": url}), 400, "invalid_parameters")
+    assert "url" in error["details"]["fields"], error
+    assert not Source.objects.filter(slug="x").exists()
+    assert Source.objects.get(slug="us-east").url.startswith("http://127.0.0.1:9/")
+
+
 def test_it_refuses_a_duplicate_slug(client: Client, admin_token: str) -> None:
     make_source("us-east")
     error = assert_error(post(client, admin_token, {"slug": "us-east", "name": "X", "url": "http://127.0.0.1/"}), 400)
@@ -162,6 +174,62 @@ def test_it_changes_some_fields_and_keeps_masked_secrets(client: Client, admin_t
     assert source.interval_seconds == 120
     assert source.headers["Authorization"] == f"Bearer {SECRET_HEADER_VALUE}"
     assert source.headers["X-Extra"] == "1"
+
+
+def test_it_keeps_a_url_secret_when_the_url_is_written_back_as_read(client: Client, admin_token: str) -> None:
+    # A read-modify-write client sends back the URL it read, its credential query value masked: that stored
+    # the mask itself in place of the secret, and every poll after it failed.
+    make_source("us-east", url="http://127.0.0.1:9/status?api_key=s3cr3t-value&region=a%20b")
+    shown = client.get("/api/v1/sources/us-east", **bearer(admin_token)).json()
+    assert "s3cr3t-value" not in shown["url"]
+
+    response = patch(client, admin_token, "us-east", {"url": shown["url"], "name": "Renamed"})
+    assert response.status_code == 200, response.content
+    assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:9/status?api_key=s3cr3t-value&region=a%20b"
+
+    # Another query value changed beside the masked one: the secret stays too.
+    response = patch(client, admin_token, "us-east", {"url": shown["url"].partition("&region=")[0] + "&region=c"})
+    assert response.status_code == 200, response.content
+    assert Source.objects.get(slug="us-east").url == "http://127.0.0.1:9/status?api_key=s3cr3t-value&region=c"
+
+    # A new host never receives the stored secret: the mask is taken as sent.
+    other = shown["url"].replace("127.0.0.1:9", "127.0.0.1:10")
+    response = patch(client, admin_token, "us-east", {"url": other})
+    assert response.status_code == 200, response.content
+    assert "s3cr3t-value" not in Source.objects.get(slug="us-east").url
+
+
+def test_it_checks_if_match_before_changing_or_deleting_a_source(client: Client, admin_token: str) -> None:
+    # If-Match used to be compared after the change, with the ETag of the changed source: a stale ETag got a
+    # 412 with the change made all the same (a lost update the client was told had not happened), a current
+    # one a 412 too, and a DELETE ignored it.
+    make_source("us-east", name="US East")
+    etag = client.get("/api/v1/sources/us-east", **bearer(admin_token))["ETag"]
+
+    stale = patch_if(client, admin_token, '"0123456789abcdef0123456789abcdef"', {"name": "Stale"})
+    assert_error(stale, 412, "precondition_failed")
+    assert Source.objects.get(slug="us-east").name == "US East"
+
+    fresh = patch_if(client, admin_token, etag, {"name": "Fresh"})
+    assert fresh.status_code == 200, fresh.content
+    assert Source.objects.get(slug="us-east").name == "Fresh"
+    assert fresh["ETag"] == client.get("/api/v1/sources/us-east", **bearer(admin_token))["ETag"] != etag
+
+    assert_error(patch_if(client, admin_token, etag, {"name": "Lost update"}), 412, "precondition_failed")
+    assert Source.objects.get(slug="us-east").name == "Fresh"
+
+    deleted = client.delete("/api/v1/sources/us-east", HTTP_IF_MATCH=etag, **bearer(admin_token))
+    assert_error(deleted, 412, "precondition_failed")
+    assert Source.objects.filter(slug="us-east").exists()
+    deleted = client.delete("/api/v1/sources/us-east", HTTP_IF_MATCH=fresh["ETag"], **bearer(admin_token))
+    assert deleted.status_code == 204, deleted.content
+    assert not Source.objects.filter(slug="us-east").exists()
+
+
+def patch_if(client: Client, token: str, etag: str, data: Any) -> Any:
+    return client.patch(
+        "/api/v1/sources/us-east", data=data, content_type="application/json", HTTP_IF_MATCH=etag, **bearer(token)
+    )
 
 
 def test_it_refuses_a_bad_change_and_keeps_the_source(client: Client, admin_token: str) -> None:
