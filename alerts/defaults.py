@@ -11,6 +11,7 @@ from django.db import models
 
 from accounts.models import default_team_id
 from alerts.models import AlertRule, NotificationChannel, Severity
+from devops_insights.naming import first_free
 from pollers.models import Source
 
 UNREACHABLE_FAILURES = 3  # consecutive failed polls: one blip or one retry-exhausted poll is not an outage
@@ -46,11 +47,7 @@ def free_name(rows: models.QuerySet[Any], field: str, name: str) -> str:
     length = rows.model._meta.get_field(field).max_length or 120
     prefix = name[: length - 10]  # what every candidate starts with, shortened for its " (n)" or not
     taken = set(rows.filter(**{f"{field}__startswith": prefix}).values_list(field, flat=True))
-    candidate, number = name[:length], 2
-    while candidate in taken:
-        suffix = f" ({number})"
-        candidate, number = name[: length - len(suffix)] + suffix, number + 1
-    return candidate
+    return first_free(name, length, taken)
 
 
 def first_becomes_default(channel: NotificationChannel) -> None:
