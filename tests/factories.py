@@ -42,6 +42,26 @@ def make_source(slug: str = "us-east", **fields: Any) -> Source:
     return Source.objects.create(slug=slug, **values)
 
 
+def rule_form(**fields: Any) -> dict[str, Any]:
+    """The POST fields of a rule form (the dashboard's and the admin's) for the metric rule "cpu" (cpu_load > 80);
+    ``fields`` add to or override them."""
+    return {
+        "name": "cpu",
+        "enabled": "on",
+        "severity": "warning",
+        "scope": "all",
+        "kind": "metric",
+        "metric": "cpu_load",
+        "operator": ">",
+        "threshold": "80",
+        "fire_after": "3",
+        "for_seconds": "0",
+        "resolve_after": "2",
+        "renotify_interval_seconds": "3600",
+        **fields,
+    }
+
+
 def make_rule(name: str = "cpu high", **fields: Any) -> Any:
     """A saved, validated alert rule: a metric threshold on every source (cpu_load > 90) unless told."""
     from alerts.models import AlertRule

@@ -11,23 +11,20 @@ from django.test import Client
 from alerts.defaults import add_unreachable_rule
 from alerts.models import AlertRule
 from objectives.models import Objective
-from tests.factories import PASSWORD, default_team, make_objective, make_rule, make_source, make_team, make_user
+from tests.factories import (
+    PASSWORD,
+    default_team,
+    make_objective,
+    make_rule,
+    make_source,
+    make_team,
+    make_user,
+    rule_form,
+)
 
 pytestmark = pytest.mark.django_db
 
-RULE = {
-    "enabled": "on",
-    "severity": "warning",
-    "scope": "all",
-    "kind": "metric",
-    "metric": "cpu_load",
-    "operator": ">",
-    "threshold": "80",
-    "fire_after": 3,
-    "for_seconds": 0,
-    "resolve_after": 2,
-    "renotify_interval_seconds": 3600,
-}
+RULE = rule_form()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
-from tests.factories import make_source, member
+from tests.factories import make_source, member, rule_form
 
 pytestmark = pytest.mark.django_db
 
@@ -130,21 +130,7 @@ def test_it_needs_a_login_to_read(client: Client) -> None:
 
 
 def test_it_saves_a_rule_and_warns_when_it_notifies_no_one(staff_client: Client) -> None:
-    data = {
-        "name": "cpu",
-        "enabled": "on",
-        "severity": "warning",
-        "scope": "all",
-        "kind": "metric",
-        "metric": "cpu_load",
-        "operator": ">",
-        "threshold": "80",
-        "path": "results.stale.value",  # hidden for a metric rule: not kept
-        "fire_after": "3",
-        "for_seconds": "0",
-        "resolve_after": "2",
-        "renotify_interval_seconds": "3600",
-    }
+    data = rule_form(path="results.stale.value")  # the path is hidden for a metric rule: not kept
     page = staff_client.post("/alerts/rules/new/", data, follow=True).content.decode()
     assert "Saved the rule" in page
     assert "notifies no one" in page

@@ -7,24 +7,11 @@ import pytest
 from django.test import Client
 
 from alerts.models import AlertRule
-from tests.factories import default_team, make_rule, make_team
+from tests.factories import default_team, make_rule, make_team, rule_form
 
 pytestmark = pytest.mark.django_db
 
-RULE = {
-    "name": "cpu",
-    "enabled": "on",
-    "severity": "warning",
-    "scope": "all",
-    "kind": "metric",
-    "metric": "cpu_load",
-    "operator": ">",
-    "threshold": "80",
-    "fire_after": "3",
-    "for_seconds": "0",
-    "resolve_after": "2",
-    "renotify_interval_seconds": "3600",
-}
+RULE = rule_form()
 
 
 def test_it_refuses_a_second_rule_of_one_name_in_the_team_with_a_field_error(staff_client: Client) -> None:
