@@ -321,3 +321,39 @@ def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, t
     lines = archived(tmp_path)
     assert {line["sequence"] for line in lines} == old
     assert all(line["payload"]["note"] == f"a{separator}b" for line in lines)
+
+
+def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restores_it(
+    configured: MetricStore, settings: Any
+) -> None:
+    """The archive wrote a history entry on one line whatever its diff's width: a diff of many changes (each a
+    small object) went over the import budget, and the day's file could be neither verified nor imported."""
+    from metrics import jsonlimits
+    from metrics.extraction import diff_payloads
+
+    settings.METRICS_MAX_PAYLOAD_BYTES = 8192
+    settings.JSON_MAX_ITEMS = 100
+    wide = SourceSpec("wide")
+    old, new = {"v": [0] * 3500}, {"v": [1] * 3500}  # every element changes: thousands of items in the diff
+    configured.record(wide, old, TIMES[0])
+    configured.record(wide, new, TIMES[1])
+    configured.record(wide, {"v": [2]}, NOW)  # kept: the latest and the newest entry stay in the store
+    policy = {"wide": Retention(raw_days=1, archive_raw=True)}
+
+    (report,) = apply_retention(configured, settings.ARCHIVE_DIR, sources=["wide"], now=NOW, policies=policy, keep={})
+
+    assert report.raw_deleted == 2
+    [path] = (Path(settings.ARCHIVE_DIR) / "wide").glob("*.ndjson.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    budget = jsonlimits.import_record_budget()
+    for line in lines:
+        jsonlimits.check_text(line, budget)
+    assert [json.loads(line)["kind"] for line in lines].count("diff") > 1
+    out = StringIO()
+    call_command("import_metrics", str(path), stdout=out)
+    assert "2 of 2 history entries added" in out.getvalue()
+    restored = {entry.sequence: entry for entry in configured.history("wide").entries}
+    assert sorted(restored) == [1, 2, 3]
+    assert restored[2].payload == new
+    assert restored[2].diff == diff_payloads(old, new)
