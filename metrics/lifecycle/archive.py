@@ -94,7 +94,7 @@ def _entries(path: Path, lines: list[str]) -> list[_Entry]:
     entries = []
     at = 0
     while at < len(lines):
-        number = at + 1
+        number = current = at + 1
         try:
             record = loads(lines[at], number)
             if record["kind"] != "history":
@@ -102,14 +102,17 @@ def _entries(path: Path, lines: list[str]) -> list[_Entry]:
             entry = parse_history(record)
             parts = diff_parts(record)
             for part in range(1, parts + 1):
+                current = number + part
                 if at + part >= len(lines):
                     raise RecordFormatError(f"the file ends before diff part {part} of line {number}")
-                following = loads(lines[at + part], number + part)
+                following = loads(lines[at + part], current)
                 expected = (entry.source, entry.sequence, part)
                 if following["kind"] != "diff" or parse_diff_part(following)[:3] != expected:
-                    raise RecordFormatError(f"line {number + part} is not diff part {part} of line {number}")
+                    raise RecordFormatError(f"line {current} is not diff part {part} of line {number}")
         except RecordFormatError as exc:
-            raise ArchiveError(f"{path}: {exc}") from None
+            # The parsers name the field, not the line: say which.
+            where = "" if str(exc).startswith("line ") else f"line {current}: "
+            raise ArchiveError(f"{path}: {where}{exc}") from None
         identity = (entry.source, entry.sequence)
         entries.append(_Entry(identity, (str(record["fetched_at"]), entry.sequence), tuple(lines[at : at + 1 + parts])))
         at += 1 + parts

@@ -357,3 +357,27 @@ def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restore
     assert sorted(restored) == [1, 2, 3]
     assert restored[2].payload == new
     assert restored[2].diff == diff_payloads(old, new)
+
+
+def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp_path: Path) -> None:
+    """An entry's diff parts are checked in place when a day is merged: a file missing one is not ours to rewrite."""
+    from metrics.extraction import diff_payloads
+    from metrics.lifecycle.archive import archive_day, read_lines
+    from metrics.stores.base import HistoryEntry
+
+    settings.METRICS_MAX_PAYLOAD_BYTES = 8192
+    settings.JSON_MAX_ITEMS = 100
+    old, new = {"v": [0] * 3500}, {"v": [1] * 3500}
+    wide = HistoryEntry("", "wide", "h2", new, {}, diff_payloads(old, new), TIMES[1], 2)
+    day = archive_day(tmp_path, "wide", TIMES[1].date(), [wide])
+    lines = read_lines(day.path)
+    assert (day.entries, day.added, len(lines) > 2) == (1, 1, True)
+    damaged = gzip.compress("".join(line + "\n" for line in lines[:-1]).encode())
+    day.path.write_bytes(damaged)
+    later = HistoryEntry("", "wide", "h3", {"v": [2]}, {}, [], TIMES[1] + timedelta(minutes=1), 3)
+    with pytest.raises(ArchiveError, match=rf"the file ends before diff part {len(lines) - 1} of line 1"):
+        archive_day(tmp_path, "wide", TIMES[1].date(), [later])
+    assert day.path.read_bytes() == damaged
+    day.path.write_bytes(gzip.compress(b'{"kind": "history", "source": "wide"}\n'))
+    with pytest.raises(ArchiveError, match=r"\.ndjson\.gz: line 1: diff is missing or not a list"):
+        read_lines(day.path)
