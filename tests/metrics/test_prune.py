@@ -381,3 +381,20 @@ def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp
     day.path.write_bytes(gzip.compress(b'{"kind": "history", "source": "wide"}\n'))
     with pytest.raises(ArchiveError, match=r"\.ndjson\.gz: line 1: diff is missing or not a list"):
         read_lines(day.path)
+
+
+def test_it_lists_the_sources_to_prune_without_reading_their_snapshots(
+    configured: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every retention run read every source's latest document (latest_all) only to list their slugs."""
+
+    def every_document() -> None:
+        raise AssertionError("every source's latest snapshot was read to list the sources")
+
+    for reader in {id(s): s for s in (configured, rollup_store(configured))}.values():
+        monkeypatch.setattr(reader, "latest_all", every_document)
+    out = StringIO()
+    call_command("prune", "--source", "us-east", stdout=out)
+    call_command("prune", stdout=out)
+    assert f"deleted {len(expected_old_sequences())} raw snapshot(s)" in out.getvalue()
+    assert stored_sequences(configured) == set(range(1, 33)) - expected_old_sequences()

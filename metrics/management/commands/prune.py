@@ -31,7 +31,7 @@ class Command(BaseCommand):
         sources = None
         if options["source"]:
             slug = options["source"]
-            if slug not in store.latest_all() and not source_configured(slug):
+            if store.latest(slug) is None and not source_configured(slug):
                 raise CommandError(f"no source {slug!r} in the store or the source list")
             sources = [slug]
         if options["dry_run"]:
