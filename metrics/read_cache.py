@@ -253,6 +253,10 @@ class CachedMetricStore(MetricStore):
     def latest_all(self) -> dict[str, Snapshot]:
         return self._read("latest_all", [ALL], lambda g: f"latest_all:{g}", self.backend_store.latest_all)
 
+    def latest_sources(self) -> list[str]:
+        # Not cached: a walk over every source (export) reads it once, then reads the snapshots through latest_of.
+        return self.backend_store.latest_sources()
+
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)
         if not self.enabled or not wanted:

@@ -6,7 +6,9 @@ it returns at once. When a step is due
 with archival) and no other poller holds the maintenance lock in the cache (Redis when
 ``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
-metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``.
+metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``. ``manage.py prune``
+takes the same lock (``retention_lock``), so a run from cron and a poller's never archive and delete
+the same source at once.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import logging
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from django.conf import settings
 from django.core.cache import cache
@@ -56,11 +60,29 @@ def due(now: float) -> str | None:
     return None
 
 
-def run_step(step: str) -> bool:
-    """Run ``step`` now if no other process holds the lock; True when it ran."""
+@contextmanager
+def retention_lock() -> Iterator[bool]:
+    """The retention lock for the ``with`` block: True when taken, False when another process holds it (or the
+    cache cannot be reached). Released at the end only if still this block's: after ``RETENTION_LOCK_SECONDS``
+    it expires and another run may have taken it."""
     token = uuid.uuid4().hex
     if not cache.add(LOCK_KEY, token, timeout=settings.RETENTION_LOCK_SECONDS):
-        return False
+        yield False
+        return
+    try:
+        yield True
+    finally:
+        if cache.get(LOCK_KEY) == token:
+            cache.delete(LOCK_KEY)
+
+
+def run_step(step: str) -> bool:
+    """Run ``step`` now if no other process holds the lock; True when it ran."""
+    with retention_lock() as taken:
+        return _run_step(step) if taken else False
+
+
+def _run_step(step: str) -> bool:
     started = time.time()
     try:
         store = get_store()
@@ -85,9 +107,6 @@ def run_step(step: str) -> bool:
         # Count the attempt, so a persistent failure is retried at the interval rather than every turn.
         cache.set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
         return True
-    finally:
-        if cache.get(LOCK_KEY) == token:
-            cache.delete(LOCK_KEY)
 
 
 def _run_in_thread(step: str) -> None:

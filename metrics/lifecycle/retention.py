@@ -63,7 +63,7 @@ class Store(RollupStore, Protocol):
 
     def prune_availability(self, source: str | None, tier: str, before: datetime, *, dry_run: bool = False) -> int: ...
 
-    def latest_all(self) -> dict[str, Any]: ...
+    def latest_sources(self) -> list[str]: ...
 
 
 Progress = Callable[[str], None]
@@ -296,8 +296,8 @@ def availability_horizon(retention: Retention, tier: str, now: datetime, source:
 
 
 def known_sources(store: Store) -> list[str]:
-    """Every source with data in the store, and every configured source."""
-    return sorted(set(store.latest_all()) | set(configured_slugs()))
+    """Every source with data in the store, and every configured source (slugs only: no document is read)."""
+    return sorted(set(store.latest_sources()) | set(configured_slugs()))
 
 
 def apply_retention(

@@ -1,7 +1,8 @@
 """Export a metric store to NDJSON records and import them into any store (metrics.lifecycle.records).
 
 Export order is fixed (per source by slug: latest, history by sequence, rollups by tier, metric and
-start), so exporting the same data twice gives the same bytes. Import validates the whole input
+start), so exporting the same data twice gives the same bytes. An export holds at most a chunk of latest
+snapshots (``EXPORT_LATEST_CHUNK``) and a page of history (``EXPORT_PAGE``) at a time. Import validates the whole input
 before writing anything, and only adds: nothing already stored is lost or rewound, whatever the age
 of the file.
 
@@ -47,12 +48,15 @@ from metrics.lifecycle.records import (
 )
 from metrics.lifecycle.retention import rollup_store
 from metrics.rollups import TIERS, RollupBucket
-from metrics.stores.base import HistoryEntry, MetricStore
+from metrics.stores.base import HistoryEntry, MetricStore, Snapshot
 
 BATCH = 500
 # History entries an export holds at once: it reads a source's history a page at a time in sequence order
 # (MetricStore.history_in_order), so its memory follows the page, not the history's length.
 EXPORT_PAGE = 500
+# Latest snapshots an export holds at once: it lists the sources (MetricStore.latest_sources, slugs only) and
+# reads their snapshots this many at a time (latest_of), so its memory follows the chunk, not the sources' count.
+EXPORT_LATEST_CHUNK = 100
 
 
 def history_in_order(store: MetricStore, source: str) -> Iterator[HistoryEntry]:
@@ -71,12 +75,15 @@ def export_lines(store: MetricStore, sources: Iterable[str] | None = None) -> It
     (``jsonlimits.import_record_budget``), else RecordTooLargeError (metrics.lifecycle.records)."""
     target = rollup_store(store)
     budget = jsonlimits.import_record_budget()
-    latest = store.latest_all()
-    slugs = sorted(set(sources) if sources is not None else set(latest))
+    slugs = sorted(set(sources) if sources is not None else store.latest_sources())
     yield "header", dumps(header_record())
-    for slug in slugs:
+    latest: dict[str, Snapshot] = {}
+    for at, slug in enumerate(slugs):
+        if at % EXPORT_LATEST_CHUNK == 0:
+            # Each snapshot is popped as it is written, so the previous chunk is gone before this one is read.
+            latest = store.latest_of(slugs[at : at + EXPORT_LATEST_CHUNK])
         if slug in latest:
-            yield "latest", latest_line(latest[slug], budget)
+            yield "latest", latest_line(latest.pop(slug), budget)
         for entry in history_in_order(store, slug):
             first, *parts = history_lines(entry, budget)
             yield "history", first

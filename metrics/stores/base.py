@@ -206,6 +206,17 @@ class MetricStore(abc.ABC):
         """Every source's latest snapshot in one round trip."""
 
     @abc.abstractmethod
+    def latest_sources(self) -> list[str]:
+        """Every source with a latest snapshot, in code point order (Python's ``sorted``), without reading their
+        documents.
+
+        For a reader that walks every source's snapshot (export) without holding them all: list the sources,
+        then read them with ``latest_of`` a chunk at a time. A slug is at most 64 characters, so the list weighs
+        little next to the documents. SQL: the unique ``source`` column only; MongoDB: a find projecting
+        ``source`` on its unique index. Read-only: safe to retry after a StoreError.
+        """
+
+    @abc.abstractmethod
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         """The latest snapshot of each of ``sources`` that has one, keyed by source; sources without a
         snapshot (unknown, never recorded, deleted) are left out, as ``latest_all`` would leave them out.

@@ -79,6 +79,9 @@ class InstrumentedStore(MetricStore):
     def latest_all(self) -> dict[str, Snapshot]:
         return self._call("latest_all", self.inner.latest_all)
 
+    def latest_sources(self) -> list[str]:
+        return self._call("latest_sources", self.inner.latest_sources)
+
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)  # listed once: a generator is read by the span and the store alike
         return self._call("latest_of", lambda: self.inner.latest_of(wanted), ",".join(wanted)[:200])

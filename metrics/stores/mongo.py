@@ -391,6 +391,11 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             docs = list(self.latest_collection.find({}, {"diff_json": 0}).batch_size(ONE_BATCH))
         return {doc["source"]: _snapshot(doc) for doc in docs}
 
+    def latest_sources(self) -> list[str]:
+        with self.driver_errors("latest_sources"):
+            docs = list(self.latest_collection.find({}, {"_id": 0, "source": 1}).batch_size(ONE_BATCH))
+        return sorted(doc["source"] for doc in docs)
+
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)
         if not wanted:

@@ -604,6 +604,12 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         rows = self._guard(lambda: list(LatestSnapshot.objects.using(self.using).order_by("source")), "all sources")
         return {row.source: _snapshot(row) for row in rows}
 
+    def latest_sources(self) -> list[str]:
+        query = LatestSnapshot.objects.using(self.using).values_list("source", flat=True)
+        # Sorted here, not by the database: a PostgreSQL collation other than C orders "a-b", "a_b" and "ab"
+        # otherwise, and the export's bytes would depend on it.
+        return sorted(self._guard(lambda: list(query), "all sources"))
+
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)
         chunks = [wanted[at : at + LATEST_OF_CHUNK] for at in range(0, len(wanted), LATEST_OF_CHUNK)]

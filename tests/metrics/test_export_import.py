@@ -17,6 +17,7 @@ from django.test import override_settings
 
 from metrics import jsonlimits
 from metrics.extraction import canonical_json, diff_payloads
+from metrics.lifecycle import transfer
 from metrics.lifecycle.records import RecordFormatError, iso
 from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.lifecycle.transfer import EXPORT_PAGE, export_lines, import_lines, validate, write_export
@@ -181,6 +182,37 @@ def test_it_exports_a_long_history_a_page_at_a_time(store: MetricStore, monkeypa
     assert sequences == list(range(1, count + 1))
     assert max(held) <= EXPORT_PAGE
     assert read == [EXPORT_PAGE, EXPORT_PAGE, 200]
+
+
+def test_it_exports_many_sources_holding_a_chunk_of_latest_snapshots_at_a_time(
+    store: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """export_metrics read every source's latest snapshot at once (latest_all): memory in proportion to all the
+    sources' documents, whatever the page its history walk kept to."""
+    chunk = 3
+    monkeypatch.setattr(transfer, "EXPORT_LATEST_CHUNK", chunk, raising=False)
+    slugs = [f"s{n:02}" for n in range(2 * chunk + 2)]
+    for slug in reversed(slugs):
+        store.record(SourceSpec(slug), {"slug": slug}, T0)
+    read: list[int] = []  # snapshots each read of the real store returned, whichever read the export uses
+    for name in ("latest", "latest_all", "latest_of"):
+        real = getattr(store, name)
+
+        def counted(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
+            found = _real(*args, **kwargs)
+            read.append(len(found) if isinstance(found, dict) else int(found is not None))
+            return found
+
+        monkeypatch.setattr(store, name, counted)
+
+    held, written = [], []
+    for kind, line in export_lines(store):
+        if kind == "latest":
+            written.append(json.loads(line)["source"])
+            held.append(sum(read) - len(written) + 1)  # read from the store but not written yet, this one included
+    assert written == slugs
+    assert max(held) <= chunk
+    assert read == [chunk, chunk, 2]
 
 
 @pytest.mark.parametrize("kind", ["mongodb"])

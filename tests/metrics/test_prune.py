@@ -321,3 +321,80 @@ def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, t
     lines = archived(tmp_path)
     assert {line["sequence"] for line in lines} == old
     assert all(line["payload"]["note"] == f"a{separator}b" for line in lines)
+
+
+def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restores_it(
+    configured: MetricStore, settings: Any
+) -> None:
+    """The archive wrote a history entry on one line whatever its diff's width: a diff of many changes (each a
+    small object) went over the import budget, and the day's file could be neither verified nor imported."""
+    from metrics import jsonlimits
+    from metrics.extraction import diff_payloads
+
+    settings.METRICS_MAX_PAYLOAD_BYTES = 8192
+    settings.JSON_MAX_ITEMS = 100
+    wide = SourceSpec("wide")
+    old, new = {"v": [0] * 3500}, {"v": [1] * 3500}  # every element changes: thousands of items in the diff
+    configured.record(wide, old, TIMES[0])
+    configured.record(wide, new, TIMES[1])
+    configured.record(wide, {"v": [2]}, NOW)  # kept: the latest and the newest entry stay in the store
+    policy = {"wide": Retention(raw_days=1, archive_raw=True)}
+
+    (report,) = apply_retention(configured, settings.ARCHIVE_DIR, sources=["wide"], now=NOW, policies=policy, keep={})
+
+    assert report.raw_deleted == 2
+    [path] = (Path(settings.ARCHIVE_DIR) / "wide").glob("*.ndjson.gz")
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines()
+    budget = jsonlimits.import_record_budget()
+    for line in lines:
+        jsonlimits.check_text(line, budget)
+    assert [json.loads(line)["kind"] for line in lines].count("diff") > 1
+    out = StringIO()
+    call_command("import_metrics", str(path), stdout=out)
+    assert "2 of 2 history entries added" in out.getvalue()
+    restored = {entry.sequence: entry for entry in configured.history("wide").entries}
+    assert sorted(restored) == [1, 2, 3]
+    assert restored[2].payload == new
+    assert restored[2].diff == diff_payloads(old, new)
+
+
+def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp_path: Path) -> None:
+    """An entry's diff parts are checked in place when a day is merged: a file missing one is not ours to rewrite."""
+    from metrics.extraction import diff_payloads
+    from metrics.lifecycle.archive import archive_day, read_lines
+    from metrics.stores.base import HistoryEntry
+
+    settings.METRICS_MAX_PAYLOAD_BYTES = 8192
+    settings.JSON_MAX_ITEMS = 100
+    old, new = {"v": [0] * 3500}, {"v": [1] * 3500}
+    wide = HistoryEntry("", "wide", "h2", new, {}, diff_payloads(old, new), TIMES[1], 2)
+    day = archive_day(tmp_path, "wide", TIMES[1].date(), [wide])
+    lines = read_lines(day.path)
+    assert (day.entries, day.added, len(lines) > 2) == (1, 1, True)
+    damaged = gzip.compress("".join(line + "\n" for line in lines[:-1]).encode())
+    day.path.write_bytes(damaged)
+    later = HistoryEntry("", "wide", "h3", {"v": [2]}, {}, [], TIMES[1] + timedelta(minutes=1), 3)
+    with pytest.raises(ArchiveError, match=rf"the file ends before diff part {len(lines) - 1} of line 1"):
+        archive_day(tmp_path, "wide", TIMES[1].date(), [later])
+    assert day.path.read_bytes() == damaged
+    day.path.write_bytes(gzip.compress(b'{"kind": "history", "source": "wide"}\n'))
+    with pytest.raises(ArchiveError, match=r"\.ndjson\.gz: line 1: diff is missing or not a list"):
+        read_lines(day.path)
+
+
+def test_it_lists_the_sources_to_prune_without_reading_their_snapshots(
+    configured: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every retention run read every source's latest document (latest_all) only to list their slugs."""
+
+    def every_document() -> None:
+        raise AssertionError("every source's latest snapshot was read to list the sources")
+
+    for reader in {id(s): s for s in (configured, rollup_store(configured))}.values():
+        monkeypatch.setattr(reader, "latest_all", every_document)
+    out = StringIO()
+    call_command("prune", "--source", "us-east", stdout=out)
+    call_command("prune", stdout=out)
+    assert f"deleted {len(expected_old_sequences())} raw snapshot(s)" in out.getvalue()
+    assert stored_sequences(configured) == set(range(1, 33)) - expected_old_sequences()

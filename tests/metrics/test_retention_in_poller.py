@@ -6,11 +6,14 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
+from django.core.management import CommandError, call_command
 from django.db import connection
 
 from metrics.lifecycle import maintenance
@@ -78,6 +81,41 @@ def test_it_leaves_the_step_to_the_poller_holding_the_lock(store: MetricStore) -
     assert maintenance.maybe_run(background=False) is None
     assert raw_count(store) == 8
     assert cache.get(maintenance.LOCK_KEY) == "another-poller"  # not taken over, not released
+
+
+@pytest.mark.django_db
+def test_the_prune_command_refuses_to_run_while_the_retention_lock_is_held(store: MetricStore) -> None:
+    """prune took no lock: beside a poller's retention run it rewrote the same archive days and deleted
+    under it."""
+    cache.set(maintenance.LOCK_KEY, "another-poller", timeout=60)
+    with pytest.raises(CommandError, match="another retention run holds the retention lock") as caught:
+        call_command("prune", stdout=StringIO())
+    assert "nothing was changed" in str(caught.value)
+    assert raw_count(store) == 8
+    assert not Path(settings.ARCHIVE_DIR).exists()
+    assert cache.get(maintenance.LOCK_KEY) == "another-poller"  # not taken over, not released
+    # A dry run changes nothing, so it needs no lock.
+    call_command("prune", "--dry-run", stdout=StringIO())
+
+
+@pytest.mark.django_db
+def test_the_prune_command_holds_the_retention_lock_while_it_runs(
+    store: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics.management.commands import prune
+
+    polled: list[bool] = []  # whether a poller's retention step ran while the command did
+    real = prune.apply_retention
+
+    def beside_a_poller(*args: Any, **kwargs: Any) -> Any:
+        polled.append(maintenance.run_step("prune"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(prune, "apply_retention", beside_a_poller)
+    call_command("prune", stdout=StringIO())
+    assert polled == [False]
+    assert raw_count(store) == 4
+    assert cache.get(maintenance.LOCK_KEY) is None  # released for the next run
 
 
 @pytest.mark.django_db

@@ -339,6 +339,17 @@ def test_it_pages_history_in_sequence_order_after_a_sequence(store: MetricStore)
         store.history_in_order(SPEC.slug, limit=0)
 
 
+def test_it_lists_the_sources_with_a_latest_snapshot_in_code_point_order(store: MetricStore) -> None:
+    assert store.latest_sources() == []
+    # A collation other than C (PostgreSQL's en_US) sorts these otherwise; the list is Python's order.
+    for slug in ("ab", "a_b", "a-b", "B", "eu-west"):
+        store.record(SourceSpec(slug), payload(), T0)
+    store.record(SourceSpec("gone"), payload(), T0)
+    store.delete_source("gone")
+    assert store.latest_sources() == ["B", "a-b", "a_b", "ab", "eu-west"]
+    assert store.latest_sources() == sorted(store.latest_all())
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "", "aDE6eHl6OjE", "x" * 500, "aDE6MTox"[:-1] + "!"])
 def test_it_refuses_a_bad_cursor_with_a_clear_error(store: MetricStore, cursor: str) -> None:
     record_changes(store, 2)

@@ -7,10 +7,12 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.lifecycle.maintenance import LOCK_KEY, retention_lock
 from metrics.lifecycle.models import source_configured
-from metrics.lifecycle.retention import RetentionFailed, apply_retention
+from metrics.lifecycle.retention import RetentionFailed, SourceReport, apply_retention
 from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
+from metrics.stores.base import MetricStore
 
 
 class Command(BaseCommand):
@@ -29,27 +31,42 @@ class Command(BaseCommand):
         sources = None
         if options["source"]:
             slug = options["source"]
-            if slug not in store.latest_all() and not source_configured(slug):
+            if store.latest(slug) is None and not source_configured(slug):
                 raise CommandError(f"no source {slug!r} in the store or the source list")
             sources = [slug]
-        mode = " (dry run: nothing is changed)" if options["dry_run"] else ""
-        self.stdout.write(f"prune: {store.backend} store, archives under {settings.ARCHIVE_DIR}{mode}")
-        try:
-            reports = apply_retention(
-                store,
-                settings.ARCHIVE_DIR,
-                sources=sources,
-                dry_run=options["dry_run"],
-                progress=lambda message: self.stdout.write(f"  {message}"),
-            )
-        except RetentionFailed as exc:
-            raise CommandError(str(exc)) from None
-        if not options["dry_run"]:
-            for line in sync_ttl(store):
-                self.stdout.write(f"  TTL: {line}")
+        if options["dry_run"]:
+            # Changes nothing, so it runs beside a retention run.
+            reports = self.apply(store, sources, dry_run=True)
+        else:
+            # The poller's retention step takes the same lock: two runs at once would merge and rewrite the same
+            # archive days and delete under each other.
+            with retention_lock() as taken:
+                if not taken:
+                    raise CommandError(
+                        f"another retention run holds the retention lock ({LOCK_KEY} in the cache: a poller's, or "
+                        f"another prune; it expires after RETENTION_LOCK_SECONDS={settings.RETENTION_LOCK_SECONDS}), "
+                        "or the cache cannot be reached; nothing was changed, try again later"
+                    )
+                reports = self.apply(store, sources, dry_run=False)
+                for line in sync_ttl(store):
+                    self.stdout.write(f"  TTL: {line}")
         raw = sum(r.raw_deleted for r in reports)
         archived = sum(r.raw_archived for r in reports)
         verb = "would delete" if options["dry_run"] else "deleted"
         self.stdout.write(
             self.style.SUCCESS(f"prune: {len(reports)} source(s), {verb} {raw} raw snapshot(s), archived {archived}")
         )
+
+    def apply(self, store: MetricStore, sources: list[str] | None, *, dry_run: bool) -> list[SourceReport]:
+        mode = " (dry run: nothing is changed)" if dry_run else ""
+        self.stdout.write(f"prune: {store.backend} store, archives under {settings.ARCHIVE_DIR}{mode}")
+        try:
+            return apply_retention(
+                store,
+                settings.ARCHIVE_DIR,
+                sources=sources,
+                dry_run=dry_run,
+                progress=lambda message: self.stdout.write(f"  {message}"),
+            )
+        except RetentionFailed as exc:
+            raise CommandError(str(exc)) from None
