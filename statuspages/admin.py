@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.team_admin import TeamScopedAdmin
 from accounts.teams import Action, restrict
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
@@ -31,8 +32,21 @@ class StatusPageAdmin(TeamScopedAdmin):
     inlines = [ComponentInline]
 
 
+class ComponentAdminForm(ScopedUniqueModelForm):
+    """A component's sources are of its page's team, as on the management page (statuspages/forms.py) and in
+    configuration files. The choices offer every team the user manages, the page is picked in the same form."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        page, sources = data.get("page"), data.get("sources")
+        if page is not None and sources is not None and not page.may_group(sources):
+            self.add_error("sources", "Choose sources of the page's team only.")
+        return data
+
+
 @admin.register(Component)
 class ComponentAdmin(TeamScopedAdmin):
+    form = ComponentAdminForm
     team_field = "page__team"
     list_display = ["name", "page", "order", "published", "show_metric"]
     list_filter = ["published", ("page", admin.RelatedOnlyFieldListFilter)]

@@ -103,6 +103,11 @@ class StatusPage(models.Model):
     def is_public(self) -> bool:
         return self.published and self.visibility == Visibility.PUBLIC
 
+    def may_group(self, sources: Any) -> bool:
+        """Whether a component of this page may group ``sources``: only the page's team's sources, since a page
+        shows its components' states to its visitors and a window silences their sources' alerts."""
+        return all(source.team_id == self.team_id for source in sources)
+
 
 class ComponentQuerySet(models.QuerySet["Component"]):
     def published(self) -> ComponentQuerySet:
