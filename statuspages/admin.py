@@ -19,10 +19,26 @@ class ComponentInline(admin.TabularInline):
     show_change_link = True
 
 
+class StatusPageAdminForm(ScopedUniqueModelForm):
+    """A page moves to another team only without components grouping sources of a team other than the new one."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        team = data.get("team")
+        if self.instance.pk and team is not None and team.pk != self.instance.team_id:
+            others = self.instance.foreign_source_teams(team.pk)
+            if others:
+                self.add_error(
+                    "team", f"Its components group sources of {', '.join(others)}: take those off the components first."
+                )
+        return data
+
+
 # Each admin lists, offers and changes only what the user's team role lets them manage (accounts.team_admin),
 # as every team-owned model's admin does: a page by its team, its parts by their page's team.
 @admin.register(StatusPage)
 class StatusPageAdmin(TeamScopedAdmin):
+    form = StatusPageAdminForm
     list_display = ["title", "slug", "team", "visibility", "published", "custom_host"]
     list_filter = ["visibility", "published", "team"]
     search_fields = ["title", "slug", "custom_host"]
