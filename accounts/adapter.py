@@ -30,7 +30,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 
 from accounts import audit, known_device
-from accounts.client_ip import client_ip
+from accounts.client_ip import client_ip, rate_limit_key
 
 SSO_ONLY_MESSAGE = "Password sign-in is turned off for this account: use single sign-on."
 
@@ -72,7 +72,7 @@ class AccountAdapter(DefaultAccountAdapter):
         pair = f"{settings.LOGIN_RATE_LIMIT_USERNAME}/key"
         if device:
             return f"{login}|device:{device}", pair
-        return f"{login}|ip:{client_ip(request)}", f"{settings.LOGIN_RATE_LIMIT_IP}/ip,{pair}"
+        return f"{login}|ip:{rate_limit_key(request)}", f"{settings.LOGIN_RATE_LIMIT_IP}/ip,{pair}"
 
     def pre_authenticate(self, request: HttpRequest, **credentials: Any) -> None:
         key, rates = self.lockout_key_and_rates(request, credentials)

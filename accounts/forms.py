@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts import teams
-from accounts.models import ApiToken, Role, Team
+from accounts.models import MAX_TOKENS_PER_USER, ApiToken, Role, Team
 
 EXPIRY_CHOICES = [
     ("never", "Never"),
@@ -17,7 +17,6 @@ EXPIRY_CHOICES = [
     ("90", "In 90 days"),
     ("365", "In a year"),
 ]
-MAX_TOKENS_PER_USER = 50
 
 
 class TokenForm(forms.Form):
@@ -50,6 +49,7 @@ class TokenForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
+        # Said here with the form's other errors; ApiToken.issue checks it again under a lock, for requests at once.
         if ApiToken.objects.filter(user=self.user).count() >= MAX_TOKENS_PER_USER:
             raise forms.ValidationError(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
         team, role = cleaned.get("team"), cleaned.get("role")

@@ -2,7 +2,8 @@
 
 A write is any unsafe method (POST, PUT, PATCH, DELETE) outside the account pages themselves (enrolment,
 logout and password pages must keep working). Reads of the dashboards stay open, so a new staff member
-sees the banner-free product and is stopped only where staff rights begin to matter.
+sees the banner-free product and is stopped only where staff rights begin to matter. An API write (a session's:
+a token's request has no session user) is refused in the API's error shape, code ``mfa_required``.
 """
 
 from __future__ import annotations
@@ -38,7 +39,15 @@ class RequireStaffMfaMiddleware:
             if request.method in SAFE_METHODS:
                 messages.warning(request, ENROL_MESSAGE)
                 return HttpResponseRedirect(reverse("mfa_index"))
-            return HttpResponse(ENROL_MESSAGE + "\n", status=403, content_type="text/plain; charset=utf-8")
+            refused = HttpResponse(ENROL_MESSAGE + "\n", status=403, content_type="text/plain; charset=utf-8")
+            # Under /api/ the API's middleware (above this one) answers in its JSON error shape; without these it
+            # could only say the generic "forbidden", and a client would not learn that a second factor is missing.
+            refused.api_error = {  # type: ignore[attr-defined]
+                "code": "mfa_required",
+                "message": ENROL_MESSAGE,
+                "details": {"enrol_url": reverse("mfa_index")},
+            }
+            return refused
         return self.get_response(request)
 
     @staticmethod

@@ -9,10 +9,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import models, transaction
 from django.utils import timezone
 
 TOKEN_PREFIX = "dit_"  # noqa: S105 - a public marker, not a secret
+# Tokens one user may hold at once: each is a credential to keep track of and revoke.
+MAX_TOKENS_PER_USER = 50
 # Writing last_used_at on every request would turn each read into a write; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -153,6 +156,15 @@ class TeamOwned(models.Model):
         super().save(*args, **kwargs)
 
 
+class TokenRefused(Exception):
+    """A token not issued; ``field`` is the form field the message belongs to (None: the form as a whole)."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
 class ApiTokenQuerySet(models.QuerySet):
     def active(self) -> ApiTokenQuerySet:
         now = timezone.now()
@@ -196,7 +208,8 @@ class ApiToken(TeamOwned):
     ) -> tuple[ApiToken, str]:
         """Create a token and return it with its raw value, which is never stored or shown again.
 
-        The caller checks that ``role`` is no higher than the owner's in ``team`` (the token page's form does);
+        Refused (``TokenRefused``) when the owner has ``MAX_TOKENS_PER_USER`` tokens or one of this name. The
+        caller checks that ``role`` is no higher than the owner's in ``team`` (the token page's form does);
         at every use the token's role is capped by the owner's current one anyway.
         """
         raw = generate_raw_token()
@@ -204,7 +217,16 @@ class ApiToken(TeamOwned):
         if team is not None:
             token.team = team
         token.set_raw(raw)
-        token.save()
+        with transaction.atomic():
+            # Counting and creating under a lock on the owner's row: two requests that both counted 49 would
+            # otherwise both create (PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already).
+            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
+            mine = cls.objects.filter(user=user)
+            if mine.count() >= MAX_TOKENS_PER_USER:
+                raise TokenRefused(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
+            if mine.filter(name=name).exists():
+                raise TokenRefused("You already have a token with this name.", "name")
+            token.save()
         return token, raw
 
     def set_raw(self, raw: str) -> None:

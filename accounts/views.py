@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
 from accounts.forms import TokenForm
-from accounts.models import ApiToken
+from accounts.models import ApiToken, TokenRefused
 
 logger = logging.getLogger("accounts")
 
@@ -29,15 +29,19 @@ def tokens(request: HttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = TokenForm(request.POST, user=request.user)
         if form.is_valid():
-            token, created_raw = ApiToken.issue(
-                request.user,
-                form.cleaned_data["name"],
-                form.cleaned_data["role"],
-                form.expires_at(),
-                team=form.cleaned_data["team"],
-            )
-            logger.info("API token %s (%s in %s) created by %s", token.prefix, token.role, token.team, request.user)
-            form = TokenForm(user=request.user)
+            try:
+                token, created_raw = ApiToken.issue(
+                    request.user,
+                    form.cleaned_data["name"],
+                    form.cleaned_data["role"],
+                    form.expires_at(),
+                    team=form.cleaned_data["team"],
+                )
+            except TokenRefused as refused:  # another request took the last slot or the name since the form's check
+                form.add_error(refused.field, refused.message)
+            else:
+                logger.info("API token %s (%s in %s) created by %s", token.prefix, token.role, token.team, request.user)
+                form = TokenForm(user=request.user)
     else:
         form = TokenForm(user=request.user)
     context = {

@@ -23,7 +23,7 @@ from django.conf import settings
 from django.http import HttpRequest
 from ninja.security import APIKeyCookie, HttpBearer
 
-from accounts.client_ip import client_ip
+from accounts.client_ip import rate_limit_key
 from accounts.teams import REQUIRED_ROLE, Action
 from api import throttle
 from api.auth import Principal, authenticate, enforce_csrf
@@ -58,7 +58,7 @@ def check_access(principal: Principal, access: Access) -> None:
 
 def admit(request: HttpRequest, access: Access) -> Principal:
     """Steps 1 to 5 above; the principal, also kept as ``request.principal``, or the ApiError that refuses."""
-    throttle.enforce(request, "api.ip", client_ip(request), settings.API_RATE_LIMIT_IP)
+    throttle.enforce(request, "api.ip", rate_limit_key(request), settings.API_RATE_LIMIT_IP)
     principal = authenticate(request)
     request.rate_limit_usage = throttle.enforce(  # type: ignore[attr-defined]
         request, "api.token", principal.rate_key, settings.API_RATE_LIMIT_TOKEN

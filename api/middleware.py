@@ -3,6 +3,8 @@
 Errors can come from the URL resolver (404), ninja's method check (405), CommonMiddleware, CSRF, Django's
 body limits or an unhandled exception; this middleware rewrites each into ``{"error": {...}}`` so clients
 parse one shape, and a 500 names the request id instead of showing a traceback or a setting, DEBUG or not.
+A response from an app below the API that says more than its status (accounts' staff-MFA refusal) names its
+code, message and details in an ``api_error`` attribute, which the rewrite keeps.
 """
 
 from __future__ import annotations
@@ -81,7 +83,11 @@ class ApiErrorMiddleware:
             details = {"allowed": allowed}
         elif status == 500:
             details = {"request_id": request_id_of(request)}
-        reshaped = error_response(status, message=message, details=details)
+        named = getattr(original, "api_error", None)
+        if isinstance(named, dict):
+            reshaped = error_response(status, named.get("code"), named.get("message"), named.get("details"))
+        else:
+            reshaped = error_response(status, message=message, details=details)
         # The view or decorator already logged the original (inside the request-id context);
         # without this Django's handler logs the reshaped one again, outside it.
         if getattr(original, "_has_been_logged", False):

@@ -20,7 +20,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import HttpRequest, HttpResponse
 
-from accounts.client_ip import client_ip
+from accounts.client_ip import rate_limit_key
 from accounts.rate_limits import count
 from accounts.teams import Action, allows
 from statuspages.models import StatusPage, Visibility
@@ -97,12 +97,12 @@ def set_unlocked(response: HttpResponse, request: HttpRequest, page: StatusPage,
 
 def over_public_limit(request: HttpRequest) -> int | None:
     """Seconds to wait when this client IP is over ``STATUS_PAGE_RATE_LIMIT_IP``, else None (counted)."""
-    wait, _usage = count(request, "statuspages.public", client_ip(request), settings.STATUS_PAGE_RATE_LIMIT_IP)
+    wait, _usage = count(request, "statuspages.public", rate_limit_key(request), settings.STATUS_PAGE_RATE_LIMIT_IP)
     return wait
 
 
 def over_password_limit(request: HttpRequest, page: StatusPage) -> int | None:
     """Seconds to wait when this client IP has tried this page's password too often, else None (counted)."""
-    key = f"{client_ip(request)}:{page.pk}"
+    key = f"{rate_limit_key(request)}:{page.pk}"
     wait, _usage = count(request, "statuspages.password", key, settings.STATUS_PAGE_PASSWORD_RATE_LIMIT)
     return wait

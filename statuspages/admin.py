@@ -6,6 +6,7 @@ from django import forms
 from django.contrib import admin
 from django.http import HttpRequest
 
+from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.team_admin import TeamScopedAdmin
 from accounts.teams import Action, restrict
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
@@ -18,10 +19,26 @@ class ComponentInline(admin.TabularInline):
     show_change_link = True
 
 
+class StatusPageAdminForm(ScopedUniqueModelForm):
+    """A page moves to another team only without components grouping sources of a team other than the new one."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        team = data.get("team")
+        if self.instance.pk and team is not None and team.pk != self.instance.team_id:
+            others = self.instance.foreign_source_teams(team.pk)
+            if others:
+                self.add_error(
+                    "team", f"Its components group sources of {', '.join(others)}: take those off the components first."
+                )
+        return data
+
+
 # Each admin lists, offers and changes only what the user's team role lets them manage (accounts.team_admin),
 # as every team-owned model's admin does: a page by its team, its parts by their page's team.
 @admin.register(StatusPage)
 class StatusPageAdmin(TeamScopedAdmin):
+    form = StatusPageAdminForm
     list_display = ["title", "slug", "team", "visibility", "published", "custom_host"]
     list_filter = ["visibility", "published", "team"]
     search_fields = ["title", "slug", "custom_host"]
@@ -31,8 +48,21 @@ class StatusPageAdmin(TeamScopedAdmin):
     inlines = [ComponentInline]
 
 
+class ComponentAdminForm(ScopedUniqueModelForm):
+    """A component's sources are of its page's team, as on the management page (statuspages/forms.py) and in
+    configuration files. The choices offer every team the user manages, the page is picked in the same form."""
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        page, sources = data.get("page"), data.get("sources")
+        if page is not None and sources is not None and not page.may_group(sources):
+            self.add_error("sources", "Choose sources of the page's team only.")
+        return data
+
+
 @admin.register(Component)
 class ComponentAdmin(TeamScopedAdmin):
+    form = ComponentAdminForm
     team_field = "page__team"
     list_display = ["name", "page", "order", "published", "show_metric"]
     list_filter = ["published", ("page", admin.RelatedOnlyFieldListFilter)]

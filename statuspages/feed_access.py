@@ -33,7 +33,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, Json
 from django.utils.cache import patch_cache_control, patch_vary_headers
 from django_ratelimit.core import get_usage
 
-from accounts.client_ip import client_ip
+from accounts.client_ip import rate_limit_key
 from accounts.rate_limits import retry_after_seconds
 from statuspages import access, lookup
 from statuspages.access import Access
@@ -98,7 +98,7 @@ def basic_password(request: HttpRequest) -> str | None:
 
 def _password_wait(request: HttpRequest, page: StatusPage) -> int | None:
     """Seconds to wait when this client is over the page's password budget, without counting a try."""
-    key = f"{client_ip(request)}:{page.pk}"  # the key access.over_password_limit counts under
+    key = f"{rate_limit_key(request)}:{page.pk}"  # the key access.over_password_limit counts under
     usage = get_usage(
         request,
         group=PASSWORD_GROUP,

@@ -103,6 +103,17 @@ class StatusPage(models.Model):
     def is_public(self) -> bool:
         return self.published and self.visibility == Visibility.PUBLIC
 
+    def foreign_source_teams(self, team_id: int) -> list[str]:
+        """The names of the teams other than ``team_id`` whose sources this page's components group: what keeps
+        the page from moving to that team (a page shows only its own team's sources)."""
+        sources = Source.objects.filter(status_components__page=self).exclude(team_id=team_id)
+        return sorted(set(sources.values_list("team__name", flat=True)))
+
+    def may_group(self, sources: Any) -> bool:
+        """Whether a component of this page may group ``sources``: only the page's team's sources, since a page
+        shows its components' states to its visitors and a window silences their sources' alerts."""
+        return all(source.team_id == self.team_id for source in sources)
+
 
 class ComponentQuerySet(models.QuerySet["Component"]):
     def published(self) -> ComponentQuerySet:

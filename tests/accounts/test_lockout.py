@@ -123,6 +123,28 @@ def test_it_limits_failures_per_client_address_across_user_names(client: Client,
     assert LOCKED_TEXT not in post_login(client, "user9", "x", REMOTE_ADDR="10.9.9.9").content.decode()
 
 
+def test_it_counts_a_user_names_failures_per_ipv6_64_network(client: Client, redis_settings: Any) -> None:
+    # The user name + address pair was keyed by the whole IPv6 address: a client holding a /64 took a new
+    # address for every guess and was never locked out of the account.
+    redis_settings.LOGIN_RATE_LIMIT_USERNAME = "2/h"
+    redis_settings.LOGIN_RATE_LIMIT_IP = "100/h"
+    make_user("admin", staff=True)
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2::2"):
+        assert LOCKED_TEXT not in post_login(client, "admin", "x", REMOTE_ADDR=address).content.decode()
+    assert LOCKED_TEXT in post_login(client, "admin", "x", REMOTE_ADDR="2001:db8:1:2::3").content.decode()
+    assert LOCKED_TEXT not in post_login(client, "admin", "x", REMOTE_ADDR="2001:db8:1:3::1").content.decode()
+
+
+def test_it_counts_ipv4_clients_of_a_dual_stack_socket_each_apart(client: Client, redis_settings: Any) -> None:
+    # A dual-stack socket reports IPv4 clients as ::ffff:a.b.c.d; taken as IPv6, their /64 is ::, so every IPv4
+    # client shared one budget and a few failures locked every one of them out.
+    redis_settings.LOGIN_RATE_LIMIT_IP = "2/h"
+    for i in range(2):
+        post_login(client, f"user{i}", "x", REMOTE_ADDR="::ffff:10.0.0.1")
+    assert LOCKED_TEXT in post_login(client, "user9", "x", REMOTE_ADDR="::ffff:10.0.0.1").content.decode()
+    assert LOCKED_TEXT not in post_login(client, "user9", "x", REMOTE_ADDR="::ffff:10.0.0.2").content.decode()
+
+
 def test_it_leaves_the_login_page_itself_alone(client: Client, redis_settings: Any) -> None:
     redis_settings.LOGIN_RATE_LIMIT_IP = "1/h"
     assert all(client.get("/accounts/login/").status_code == 200 for _ in range(3))

@@ -92,6 +92,30 @@ def test_it_refuses_a_write_view_to_staff_without_a_second_factor(client: Client
     assert client.get("/admin/").status_code == 200
 
 
+def test_it_refuses_an_api_write_to_staff_without_a_second_factor_in_the_apis_shape(
+    client: Client, mfa_required: Any
+) -> None:
+    # Under /api/ the refusal reached the client reshaped as the generic 403 "forbidden", "You are not allowed to
+    # do this.": an undocumented code that did not say a second factor was missing, nor where to add one.
+    user = make_member("boss", role="admin", staff=True)
+    client.force_login(user)
+    response = client.post("/api/v1/annotations", {"text": "deploy"}, content_type="application/json")
+    assert (response.status_code, response["Content-Type"]) == (403, "application/json")
+    assert response.json() == {
+        "error": {
+            "code": "mfa_required",
+            "message": "Staff accounts need a second factor: set up an authenticator app or a passkey to continue.",
+            "details": {"enrol_url": "/accounts/2fa/"},
+        }
+    }
+    assert response["X-Request-ID"]
+    assert client.get("/api/v1/annotations").status_code == 200  # reads stay open, as on the pages
+    page = client.post("/accounts/tokens/", {"name": "ci", "team": default_team().pk, "role": "viewer"})
+    assert (page.status_code, page["Content-Type"]) == (403, "text/plain; charset=utf-8")  # a page's stays text
+    enrol_totp(user)
+    assert client.post("/api/v1/annotations", {"text": "deploy"}, content_type="application/json").status_code == 201
+
+
 def test_it_lets_users_who_are_not_staff_write_without_a_second_factor(client: Client, mfa_required: Any) -> None:
     client.force_login(make_user("reader"))
     assert client.post("/accounts/tokens/", {"name": "ci", "role": "viewer", "expires": "30"}).status_code == 200

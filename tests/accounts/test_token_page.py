@@ -4,11 +4,13 @@ than the user's there (shown once), revoke."""
 from __future__ import annotations
 
 import re
+import threading
 
 import pytest
+from django.db import close_old_connections, connection
 from django.test import Client
 
-from accounts.models import ApiToken, Team
+from accounts.models import MAX_TOKENS_PER_USER, ApiToken, Team, TokenRefused
 from tests.factories import add_member, bearer, default_team, make_member, make_team, make_user
 
 pytestmark = pytest.mark.django_db
@@ -112,3 +114,54 @@ def test_it_shows_a_copy_button_and_a_curl_example_that_works(client: Client) ->
     assert response.status_code == 200
     later = client.get("/accounts/tokens/").content.decode()
     assert "Bearer dit_...&quot;" in later or 'Bearer dit_..."' in later
+
+
+def test_it_refuses_a_token_past_the_cap_of_50_per_user(client: Client) -> None:
+    user = make_member("reader")
+    client.force_login(user)
+    for n in range(MAX_TOKENS_PER_USER):
+        ApiToken.issue(user, f"t{n}", team=default_team())
+    refused = client.post("/accounts/tokens/", form(default_team()))
+    assert "You have 50 tokens; revoke some first." in refused.content.decode()
+    # The cap is the model's, whoever issues: the form's count alone was read before the token was made.
+    with pytest.raises(TokenRefused, match="You have 50 tokens; revoke some first"):
+        ApiToken.issue(user, "one more", team=default_team())
+    assert ApiToken.objects.filter(user=user).count() == MAX_TOKENS_PER_USER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_the_cap_when_tokens_are_created_at_once() -> None:
+    """Six requests create a token each with 48 made: two get theirs, four the cap's error (PostgreSQL's row lock)."""
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers (run with DATABASE_URL=postgres://...)")
+    user = make_member("reader")
+    for n in range(MAX_TOKENS_PER_USER - 2):
+        ApiToken.issue(user, f"t{n}", team=default_team())
+    start = threading.Barrier(6)
+    answers: list[str] = []
+
+    def create(n: int) -> None:
+        try:
+            browser = Client()
+            browser.force_login(user)
+            start.wait(timeout=10)
+            page = browser.post("/accounts/tokens/", form(default_team(), name=f"at once {n}")).content.decode()
+            answers.append("refused" if "revoke some first" in page else "created" if "data-token>" in page else page)
+        finally:
+            close_old_connections()
+            connection.close()
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(answers) == ["created"] * 2 + ["refused"] * 4
+    assert ApiToken.objects.filter(user=user).count() == MAX_TOKENS_PER_USER
+
+
+def test_it_refuses_a_name_taken_between_the_check_and_the_save(client: Client) -> None:
+    user = make_member("reader")
+    ApiToken.issue(user, "ci", team=default_team())
+    with pytest.raises(TokenRefused, match="You already have a token with this name"):
+        ApiToken.issue(user, "ci", team=default_team())

@@ -103,6 +103,18 @@ def test_it_refuses_a_viewer_token_writes_and_keeps_a_token_in_its_team(client: 
     assert (refused.status_code, refused.json()["error"]["code"]) == (403, "insufficient_role")
 
 
+def test_it_says_can_edit_by_the_tokens_role_not_only_its_owners(client: Client, blue: Any) -> None:
+    # can_edit asked the owner's membership alone: an editor's viewer token was told it could edit, and its PUT
+    # was then refused.
+    make_board("Blue", team=blue)
+    viewer = make_token("olga", role=Role.VIEWER, team=blue, owner_role=Role.OPERATOR)
+    operator = make_token("olga", role=Role.OPERATOR, team=blue)
+    assert client.get("/api/v1/boards/blue", **bearer(viewer)).json()["can_edit"] is False
+    assert [b["can_edit"] for b in client.get("/api/v1/boards", **bearer(viewer)).json()["boards"]] == [False]
+    assert client.get("/api/v1/boards/blue", **bearer(operator)).json()["can_edit"] is True
+    assert [b["can_edit"] for b in client.get("/api/v1/boards", **bearer(operator)).json()["boards"]] == [True]
+
+
 def test_it_serves_panel_data_and_refuses_bad_parameters(operator: Client, blue: Any) -> None:
     source = make_source("us-east", team=blue)
     now = datetime.now(UTC)

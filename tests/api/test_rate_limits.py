@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.test import Client, RequestFactory
 
-from accounts.client_ip import client_ip
+from accounts.client_ip import client_ip, rate_limit_key
 from accounts.models import ApiToken
 from tests.api.support import assert_error, away_from_a_window_edge
 from tests.factories import bearer, make_token
@@ -62,6 +62,42 @@ def test_it_limits_an_ip_even_before_authentication(client: Client, redis_settin
     assert_error(other_ip, 401)
     wait_out(limited)
     assert_error(client.get("/api/v1/sources", **bearer("dit_guess")), 401)
+
+
+def test_it_limits_an_ipv6_client_by_its_64_network(client: Client, settings: Any) -> None:
+    # Keyed per address, one client holding a /64 (as ISPs hand out) had 2^64 budgets: a new address per try.
+    settings.API_RATE_LIMIT_IP = "2/d"  # a day: the test never straddles a fixed window
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:fffe"):
+        assert_error(client.get("/api/v1/sources", REMOTE_ADDR=address, **bearer("dit_guess")), 401)
+    limited = client.get("/api/v1/sources", REMOTE_ADDR="2001:db8:1:2:abcd::9", **bearer("dit_guess"))
+    assert assert_error(limited, 429)["details"]["scope"] == "ip"
+    assert_error(client.get("/api/v1/sources", REMOTE_ADDR="2001:db8:1:3::1", **bearer("dit_guess")), 401)
+
+
+def test_it_limits_an_ipv4_client_per_address_in_either_spelling(client: Client, settings: Any) -> None:
+    settings.API_RATE_LIMIT_IP = "2/d"
+    # A dual-stack socket reports an IPv4 client as ::ffff:a.b.c.d: the same client, the same budget.
+    for address in ("10.1.2.3", "::ffff:10.1.2.3"):
+        assert_error(client.get("/api/v1/sources", REMOTE_ADDR=address, **bearer("dit_guess")), 401)
+    assert_error(client.get("/api/v1/sources", REMOTE_ADDR="::ffff:10.1.2.3", **bearer("dit_guess")), 429)
+    assert_error(client.get("/api/v1/sources", REMOTE_ADDR="10.1.2.4", **bearer("dit_guess")), 401)
+
+
+@pytest.mark.parametrize(
+    ("address", "key"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        ("::ffff:203.0.113.9", "203.0.113.9"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::", "2001:db8:1:2::/64"),
+        ("::1", "::/64"),
+        ("", "0.0.0.0"),  # noqa: S104  # a Unix socket: one client
+        ("unix:/run/app.sock", "unix:/run/app.sock"),  # not an address: counted as it is
+    ],
+)
+def test_it_keys_rate_limits_by_ipv4_address_or_ipv6_64_network(settings: Any, address: str, key: str) -> None:
+    settings.CLIENT_IP_HEADER = ""
+    assert rate_limit_key(RequestFactory().get("/", REMOTE_ADDR=address)) == key
 
 
 def test_it_fails_open_when_the_cache_is_down(client: Client, settings: Any) -> None:

@@ -232,3 +232,68 @@ def test_it_keeps_a_team_admin_in_the_django_admin_to_their_own_pages_components
     assert posted.status_code == 200  # the form again, with its error
     assert not MaintenanceWindow.objects.exists()
     assert not Silence.objects.exists()
+
+
+@pytest.mark.parametrize("superuser", [False, True])
+def test_it_refuses_in_the_django_admin_a_component_grouping_another_teams_source(
+    client: Client, team: Any, settings: Any, superuser: bool
+) -> None:
+    # Source choices were scoped to the teams the user manages, not to the component's page's team, so an admin
+    # of blue and red (or a superuser) could put red's source on blue's page: blue's visitors saw red's state.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    red = make_team("red")
+    user = make_user("ada", staff=True, superuser=superuser, password=None)
+    add_member(user, team, Role.ADMIN)
+    add_member(user, red, Role.ADMIN)
+    client.force_login(user)
+    blue_page = make_status_page("blue-page", team=team)
+    blue_db = make_source("blue-db", team=team)
+    red_db = make_source("red-db", team=red)
+    part = make_component(blue_page, "Blue API", [blue_db])
+    fields = {"page": blue_page.pk, "name": "Blue API", "order": 0, "published": "on", "show_metric": ""}
+
+    changed = client.post(f"/admin/statuspages/component/{part.pk}/change/", {**fields, "sources": [red_db.pk]})
+    added = client.post(
+        "/admin/statuspages/component/add/", {**fields, "name": "DB", "sources": [blue_db.pk, red_db.pk]}
+    )
+
+    for answer in (changed, added):
+        assert answer.status_code == 200  # the form again, with its error
+        assert answer.context["adminform"].form.errors["sources"] == ["Choose sources of the page's team only."]
+    assert list(part.sources.all()) == [blue_db]
+    assert list(Component.objects.values_list("name", flat=True)) == ["Blue API"]
+    # The page's own team's sources are still accepted.
+    assert (
+        client.post("/admin/statuspages/component/add/", {**fields, "name": "DB", "sources": [blue_db.pk]}).status_code
+        == 302
+    )
+
+
+def test_it_refuses_in_the_django_admin_to_move_a_page_whose_components_group_its_teams_sources(
+    client: Client, team: Any, settings: Any
+) -> None:
+    # Moved to red, blue's page kept components grouping blue's sources: red's page showing blue's state.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    red = make_team("red")
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, team, Role.ADMIN)
+    add_member(user, red, Role.ADMIN)
+    client.force_login(user)
+    page = make_status_page("blue-page", team=team)
+    part = make_component(page, "Blue API", [make_source("blue-db", team=team)])
+    fields = {"team": red.pk, "title": "Blue", "slug": "blue-page", "visibility": "public", "custom_host": ""}
+    fields |= {"components-TOTAL_FORMS": "1", "components-INITIAL_FORMS": "1", "components-0-id": part.pk}
+    fields |= {"components-0-page": page.pk, "components-0-name": "Blue API", "components-0-order": "0"}
+
+    moved = client.post(f"/admin/statuspages/statuspage/{page.pk}/change/", fields)
+
+    assert moved.status_code == 200  # the form again, with its error
+    assert moved.context["adminform"].form.errors["team"] == [
+        "Its components group sources of Blue: take those off the components first."
+    ]
+    page.refresh_from_db()
+    assert page.team == team
+    part.sources.clear()
+    assert client.post(f"/admin/statuspages/statuspage/{page.pk}/change/", fields).status_code == 302
+    page.refresh_from_db()
+    assert page.team == red

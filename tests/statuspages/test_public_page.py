@@ -387,6 +387,14 @@ def test_it_rate_limits_each_client_ip(client: Client, settings: Any, page: Any)
     assert get(Client(REMOTE_ADDR="10.1.2.3"), "/status/acme/").status_code == 200
 
 
+def test_it_rate_limits_an_ipv6_client_by_its_64_network(client: Client, settings: Any, page: Any) -> None:
+    settings.STATUS_PAGE_RATE_LIMIT_IP = "2/d"
+    for address in ("2001:db8:1:2::1", "2001:db8:1:2::2"):
+        assert get(Client(REMOTE_ADDR=address), "/status/acme/").status_code == 200
+    assert get(Client(REMOTE_ADDR="2001:db8:1:2::3"), "/status/acme/").status_code == 429
+    assert get(Client(REMOTE_ADDR="2001:db8:1:3::1"), "/status/acme/").status_code == 200
+
+
 def test_it_serves_a_page_at_the_root_of_its_custom_host(client: Client, settings: Any) -> None:
     settings.ALLOWED_HOSTS = ["testserver", "status.acme.example"]
     make_status_page("acme", custom_host="status.acme.example", title="Acme status")
