@@ -208,7 +208,12 @@ class Source(TeamOwned):
         if self.url:
             # Imported here: the guard imports requests, which the models module should not need.
             from pollers.ssrf import UnsafeURLError, resolve_target
+            from pollers.validation import url_problem
 
+            # Before the guard, which would look up a host name cut short by it, or a URL it strips.
+            problem = url_problem(self.url)
+            if problem is not None:
+                raise ValidationError({"url": problem})
             try:
                 resolve_target(self.url)
             except UnsafeURLError as exc:

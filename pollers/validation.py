@@ -1,9 +1,12 @@
-"""Request headers of a source, checked when it is saved: a header that cannot be sent is refused there.
+"""Request headers and the URL of a source, checked when it is saved: what cannot be sent is refused there.
 
 A value with CR or LF (or any other control character) cannot go on the wire: every poll would
 then fail, or worse, the value would split into a second header. Names must be HTTP tokens
-(RFC 9110 section 5.1), values visible characters, spaces and tabs (section 5.5). Used by the
-model's ``clean()`` (so the admin and every ``full_clean`` caller, the API included) and the admin form.
+(RFC 9110 section 5.1), values visible characters, spaces and tabs (section 5.5). A URL may hold no
+control character at all, tab included (RFC 3986 allows none): the HTTP client would percent-encode or drop
+it, so the poller would ask for another URL than the one shown, and PostgreSQL refuses a NUL outright.
+Used by the model's ``clean()`` (so the admin, the dashboard's form, configuration files and every
+``full_clean`` caller, the API included) and the admin form.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 
@@ -20,11 +24,28 @@ MAX_VALUE_LENGTH = 8192
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # C0 controls except horizontal tab, and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# In a URL: every C0 control, tab included, DEL and the C1 controls.
+_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _described(character: str) -> str:
-    return {"\r": "a carriage return (CR)", "\n": "a line feed (LF)", "\x00": "a NUL character"}.get(
-        character, f"the control character U+{ord(character):04X}"
+    return {
+        "\r": "a carriage return (CR)",
+        "\n": "a line feed (LF)",
+        "\t": "a tab",
+        "\x00": "a NUL character",
+    }.get(character, f"the control character U+{ord(character):04X}")
+
+
+def url_problem(url: str) -> str | None:
+    """Why this URL cannot be polled as written (a control character in it), or None."""
+    bad = _URL_CONTROL.search(url)
+    if bad is None:
+        return None
+    character = bad.group()
+    return (
+        f"The URL contains {_described(character)} (character {bad.start() + 1}): control characters cannot be "
+        f"sent in a URL. Remove it, or write it percent-encoded ({quote(character)}) if the upstream expects it."
     )
 
 

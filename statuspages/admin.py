@@ -110,7 +110,7 @@ class IncidentAdmin(PagePartAdmin):
     list_filter = ["status", "impact", "is_draft", ("page", admin.RelatedOnlyFieldListFilter)]
     search_fields = ["title"]
     filter_horizontal = ["components"]
-    readonly_fields = ["opened_by_event", "created_by", "created_at", "updated_at"]
+    readonly_fields = ["opened_by_event", "opened_for", "created_by", "created_at", "updated_at"]
     inlines = [IncidentUpdateInline]
 
 

@@ -2,8 +2,11 @@
 
 Only for pages with ``auto_draft_incidents`` on. The draft is seen only by the team (management pages);
 an admin edits and publishes it, or deletes it. One firing opens at most one draft
-(``Incident.opened_by_event`` is unique), and a component that already has an unresolved draft gets no
-second one. Nothing of the alert (rule, message, values) is copied into the draft: it may be published.
+(``Incident.opened_by_event`` is unique), and a component gets no second one while the incident opened for it
+(``Incident.opened_for``) is unresolved, whether still a draft or published, nor while it has an unresolved
+draft made by hand. The database keeps the first rule itself (the constraint
+``one_open_auto_incident_per_component``), so two firings handled at once on two threads or processes open
+one incident, not two. Nothing of the alert (rule, message, values) is copied into the draft: it may be published.
 A silenced firing (a maintenance window, a manual silence) opens nothing.
 """
 
@@ -32,8 +35,11 @@ def open_drafts_for(event: dict[str, Any]) -> list[Incident]:
     ).select_related("page")
     opened = []
     for component in components:
-        already = Incident.objects.filter(components=component, is_draft=True).exclude(status=IncidentStatus.RESOLVED)
-        if already.exists():
+        # Its own automatic incident, draft or published (an admin published the draft: still the same
+        # problem), or a draft the team made for it by hand.
+        opened_for_it = Incident.objects.open_auto_for(component)
+        drafted = Incident.objects.unresolved().filter(components=component, is_draft=True)
+        if opened_for_it.exists() or drafted.exists():
             continue
         try:
             with transaction.atomic():
@@ -44,6 +50,7 @@ def open_drafts_for(event: dict[str, Any]) -> list[Incident]:
                     status=IncidentStatus.INVESTIGATING,
                     is_draft=True,
                     opened_by_event_id=event_id,
+                    opened_for=component,
                 )
                 incident.components.add(component)
                 IncidentUpdate.objects.create(
@@ -52,7 +59,9 @@ def open_drafts_for(event: dict[str, Any]) -> list[Incident]:
                     body=f"We are investigating problems with {component.name}.",
                 )
         except IntegrityError:
-            # This firing already opened a draft (another component of the same source, or a repeat).
+            # This firing already opened a draft (another component of the same source, or a repeat), or
+            # another poll's firing opened one for this component since the check above (a race the
+            # check alone cannot close: the constraint one_open_auto_incident_per_component does).
             continue
         opened.append(incident)
     return opened

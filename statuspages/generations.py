@@ -7,8 +7,8 @@ generation it was built under, and read in the same round trip as the counters (
 stamp other than the current generation is a miss, so the guarantee is the same.
 
 Scopes: ``pages`` (any page's slug, host, visibility or password), ``page:<id>`` (what one page shows:
-its components, incidents, updates, maintenance windows) and ``health`` (any source's poll health or
-alert state changed; a page's states depend on them).
+its components, incidents, updates, maintenance windows, a source of its components deleted) and ``health``
+(any source's poll health or alert state changed; a page's states depend on them).
 """
 
 from __future__ import annotations

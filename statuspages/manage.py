@@ -16,7 +16,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -206,6 +206,11 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
     form = IncidentUpdateForm(request.POST)
     if not form.is_valid():
         messages.error(request, "An update needs a status and a text.")
+        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+    try:
+        incident.check_open_twin(form.cleaned_data["status"])
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
         return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
     with transaction.atomic():
         update = IncidentUpdate.objects.create(

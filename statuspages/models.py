@@ -180,6 +180,11 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
     def unresolved(self) -> IncidentQuerySet:
         return self.exclude(status=IncidentStatus.RESOLVED)
 
+    def open_auto_for(self, component: Component | int) -> IncidentQuerySet:
+        """The unresolved incident opened automatically for ``component`` (at most one: the constraint
+        ``one_open_auto_incident_per_component``), draft or published."""
+        return self.unresolved().filter(opened_for=component)
+
 
 class Incident(models.Model):
     page = models.ForeignKey(StatusPage, on_delete=models.CASCADE, related_name="incidents")
@@ -197,6 +202,18 @@ class Incident(models.Model):
     opened_by_event = models.OneToOneField(
         AlertEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="status_incident"
     )
+    # The component this incident was opened for automatically (statuspages/auto_incidents.py): kept apart
+    # from ``components``, which the team edits, and from ``opened_by_event``, which alert retention empties,
+    # so that the database itself keeps one open automatic incident per component (constraint below).
+    opened_for = models.ForeignKey(
+        Component,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="auto_incidents",
+        verbose_name="opened automatically for",
+    )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -206,6 +223,16 @@ class Incident(models.Model):
     class Meta:
         ordering = ["-started_at", "-pk"]
         indexes = [models.Index(fields=["page", "is_draft", "started_at"])]
+        constraints = [
+            # Draft or published: two polls of a failing source, on two threads or processes, both finding
+            # none open must not open two (the second insert fails, statuspages/auto_incidents.py).
+            models.UniqueConstraint(
+                fields=["opened_for"],
+                condition=~models.Q(status=IncidentStatus.RESOLVED),
+                name="one_open_auto_incident_per_component",
+                violation_error_message="The component already has an open incident opened automatically.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.title
@@ -221,6 +248,20 @@ class Incident(models.Model):
             raise ValidationError({"resolved_at": message})
         if self.resolved_at and self.started_at and self.resolved_at < self.started_at:
             raise ValidationError({"resolved_at": "An incident cannot be resolved before it started."})
+        self.check_open_twin(self.status)
+
+    def check_open_twin(self, status: str) -> None:
+        """Refuse ``status`` for this incident when it was opened automatically and another incident opened
+        for the same component is open: reopening this one would make two (the constraint above)."""
+        if self.opened_for_id is None or status == IncidentStatus.RESOLVED:
+            return
+        twin = Incident.objects.open_auto_for(self.opened_for_id).exclude(pk=self.pk).first()
+        if twin is not None:
+            message = (
+                f'Incident "{twin.title}" (#{twin.pk}) was opened automatically for the same component and is '
+                "still open: resolve it before reopening this one."
+            )
+            raise ValidationError({"status": message})
 
 
 class IncidentUpdate(models.Model):

@@ -1,5 +1,6 @@
 """What status pages listen to: their own models (cache generations, maintenance silences), the poller's
-health changes and alerting's events (states, optional draft incidents). Connected in apps.ready()."""
+health changes and deleted sources, and alerting's events (states, optional draft incidents). Connected in
+apps.ready()."""
 
 from __future__ import annotations
 
@@ -88,6 +89,15 @@ def component_deleted(sender: Any, instance: Component, **kwargs: Any) -> None:
         generations.bump(generations.page_scope(page_id))
 
     transaction.on_commit(resync)
+
+
+@receiver(pre_delete, sender=Source)
+def source_deleted(sender: Any, instance: Source, **kwargs: Any) -> None:
+    # The source's component links are deleted with it without an m2m_changed, and the pages showing it
+    # would keep its state until their cache expired: they are found now, while the links still name them.
+    page_ids = list(Component.objects.filter(sources=instance).values_list("page_id", flat=True).distinct())
+    if page_ids:
+        transaction.on_commit(lambda: generations.bump(*(generations.page_scope(page_id) for page_id in page_ids)))
 
 
 @receiver(health_changed, sender=Source)

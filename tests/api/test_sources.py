@@ -156,6 +156,30 @@ def test_it_answers_400_for_a_url_whose_brackets_do_not_match(client: Client, ad
     assert Source.objects.get(slug="us-east").url.startswith("http://127.0.0.1:9/")
 
 
+@pytest.mark.parametrize(
+    ("url", "words"),
+    [
+        ("http://127.0.0.1:9/status\x7f", "U+007F"),
+        ("http://127.0.0.1:9/status?q=\x01", "U+0001"),
+        ("http://127.0.0.1:9/sta\ttus", "a tab"),
+        ("http://127.0.0.1:9/status\n", "a line feed (LF)"),
+    ],
+)
+def test_it_answers_400_naming_url_for_a_control_character_in_it(
+    client: Client, admin_token: str, url: str, words: str
+) -> None:
+    # Accepted before (all but tab and LF), and polled percent-encoded: another URL than the one stored.
+    make_source("us-east")
+    for response in (
+        post(client, admin_token, {"slug": "x", "name": "X", "url": url}),
+        patch(client, admin_token, "us-east", {"url": url}),
+    ):
+        error = assert_error(response, 400, "invalid_parameters")
+        assert words in " ".join(error["details"]["fields"]["url"]), error
+    assert not Source.objects.filter(slug="x").exists()
+    assert Source.objects.get(slug="us-east").url.startswith("http://127.0.0.1:9/")
+
+
 def test_it_refuses_a_duplicate_slug(client: Client, admin_token: str) -> None:
     make_source("us-east")
     error = assert_error(post(client, admin_token, {"slug": "us-east", "name": "X", "url": "http://127.0.0.1/"}), 400)

@@ -97,6 +97,9 @@ def test_it_reports_a_failed_test_fetch(staff_client: Client, allow_loopback: An
         ({"headers_key": ["X-(Bad)", ""], "headers_value": ["v", ""]}, "not a valid HTTP header name"),
         ({"headers_key": ["X-Tab", ""], "headers_value": ["a\tb\x01", ""]}, "invalid name or value"),
         ({"url": "http://exa mple"}, "Enter a valid URL"),
+        # A control character: polled percent-encoded, so another URL than the one stored (pollers.validation).
+        ({"url": "http://127.0.0.1:9/s\x7f"}, "the control character U+007F"),
+        ({"url": "http://127.0.0.1:9/s?q=\x1b"}, "the control character U+001B"),
         ({"url": "http://169.254.169.254/latest"}, "169.254.169.254"),
         ({"interval_seconds": "2"}, "greater than or equal to 5"),
     ],

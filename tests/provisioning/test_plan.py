@@ -313,6 +313,14 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
     assert not AuditEvent.objects.filter(action="config.apply").exists()
 
 
+def test_it_refuses_a_source_url_with_a_control_character_on_its_url(setup_settings: Any) -> None:
+    # A double-quoted YAML escape: accepted before, and polled percent-encoded (another URL than the file's).
+    found = problems({"s.yaml": 'sources:\n  - slug: x\n    name: X\n    url: "http://127.0.0.1:9/s\\x7f"\n'})
+    assert len(found) == 1
+    assert found[0].startswith("s.yaml:4: sources[0].url: The URL contains the control character U+007F"), found
+    assert not Source.objects.filter(slug="x").exists()
+
+
 def test_it_refuses_tags_aliases_and_unknown_keys() -> None:
     found = problems(
         {

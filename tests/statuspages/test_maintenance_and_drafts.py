@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Role
 from alerts.engine import announce_event
 from alerts.models import AlertEvent, Severity, Silence
 from pollers.models import Source
 from statuspages.auto_incidents import open_drafts_for
 from statuspages.models import Incident, IncidentStatus, MaintenanceWindow
-from tests.factories import make_component, make_source, make_status_page
+from tests.factories import add_member, make_component, make_source, make_status_page, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -128,3 +134,92 @@ def test_it_opens_drafts_from_the_alert_signal() -> None:
     make_component(page, "Checkout", [make_source("a")])
     announce_event("a", fired("a"))
     assert Incident.objects.filter(is_draft=True).count() == 1
+
+
+def test_it_opens_no_second_draft_while_the_published_one_is_open() -> None:
+    page = make_status_page(auto_draft_incidents=True)
+    checkout = make_component(page, "Checkout", [make_source("a")])
+    [first] = open_drafts_for(fired("a"))
+    first.is_draft = False  # an admin published it; the source is still down
+    first.save()
+
+    assert open_drafts_for(fired("a")) == []
+    assert list(Incident.objects.all()) == [first]
+
+    first.status = IncidentStatus.RESOLVED
+    first.save()
+    [second] = open_drafts_for(fired("a"))  # a new outage, after the last one was resolved
+    assert second.opened_for == checkout
+    with pytest.raises(IntegrityError), transaction.atomic():  # the database keeps it so too
+        Incident.objects.create(page=page, title="Again", opened_for=checkout)
+
+
+def on_write_to(table: str, reached: threading.Event) -> Callable[..., Any]:
+    """An execute wrapper (django.db.connection.execute_wrapper) that sets ``reached`` as this connection
+    starts to write: SQLite's BEGIN IMMEDIATE (which waits for the other writer), or an INSERT into
+    ``table`` (PostgreSQL). By then the caller has made whatever check came before it."""
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(("BEGIN", f'INSERT INTO "{table}" ')):
+            reached.set()
+        return execute(sql, params, many, context)
+
+    return wrapper
+
+
+def test_it_opens_one_incident_when_two_firings_race() -> None:
+    # Two polls' firings handled at once (two poller threads or processes): each checks for an open
+    # incident before the other's is committed, so each finds none. Real threads, real connections.
+    page = make_status_page(auto_draft_incidents=True)
+    make_component(page, "Checkout", [make_source("a")])
+    first_event, second_event = fired("a"), fired("a")
+    reached = threading.Event()
+    second: list[Any] = []
+
+    def other_poll() -> None:
+        try:
+            with connection.execute_wrapper(on_write_to("statuspages_incident", reached)):
+                second.extend(open_drafts_for(second_event))
+        finally:
+            reached.set()
+            connection.close()
+
+    thread = threading.Thread(target=other_poll)
+    with transaction.atomic():
+        [first] = open_drafts_for(first_event)  # written, not yet committed
+        thread.start()
+        assert reached.wait(30), "the other poll never came to open its incident"
+    thread.join(30)
+
+    assert not thread.is_alive()
+    assert second == []
+    assert list(Incident.objects.all()) == [first]
+
+
+def test_it_refuses_to_reopen_an_automatic_incident_beside_another_open_one(client: Client) -> None:
+    page = make_status_page(auto_draft_incidents=True)
+    make_component(page, "Checkout", [make_source("a")])
+    [old] = open_drafts_for(fired("a"))
+    old.status = IncidentStatus.RESOLVED
+    old.save()
+    [new] = open_drafts_for(fired("a"))
+
+    old.status = IncidentStatus.MONITORING
+    old.resolved_at = None
+    with pytest.raises(ValidationError) as caught:  # the admin's and the incident form's check
+        old.full_clean()
+    assert f"(#{new.pk})" in " ".join(caught.value.message_dict["status"])
+
+    admin = make_user("ada")
+    add_member(admin, page.team, Role.ADMIN)
+    client.force_login(admin)
+    response = client.post(
+        f"/manage/status-pages/{page.pk}/incidents/{old.pk}/updates/",
+        {"status": "monitoring", "body": "Back again."},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "resolve it before reopening this one" in response.content.decode()
+    old.refresh_from_db()
+    assert old.status == IncidentStatus.RESOLVED
+    assert not old.updates.filter(body="Back again.").exists()

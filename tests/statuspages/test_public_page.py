@@ -33,10 +33,12 @@ from statuspages.models import (
 )
 from tests.factories import (
     add_member,
+    bearer,
     make_component,
     make_incident,
     make_source,
     make_status_page,
+    make_token,
     make_user,
     payload,
     record,
@@ -172,6 +174,21 @@ def test_it_shows_a_health_change_at_once_despite_the_cache(client: Client, page
     health_changed.send_robust(sender=Source, source=api, status="failing", detail={})
 
     assert get(client, "/status/acme/state.json").json()["overall"]["state"] == "major_outage"
+
+
+@pytest.mark.parametrize("through", ["api", "orm"])
+def test_it_drops_a_deleted_source_at_once_despite_the_cache(client: Client, page: Any, through: str) -> None:
+    up, down = healthy(make_source("api-1")), failing(make_source("api-2"))
+    make_component(page, "Public API", [up, down])
+    assert get(client, "/status/acme/state.json").json()["overall"]["state"] == "partial_outage"
+
+    if through == "api":  # a DELETE /api/v1/sources/<slug>
+        response = client.delete("/api/v1/sources/api-2", **bearer(make_token("admin", role=Role.ADMIN)))
+        assert response.status_code == 204
+    else:  # the admin's and a configuration apply's deletion: the row alone
+        Source.objects.filter(slug="api-2").delete()
+
+    assert get(client, "/status/acme/state.json").json()["overall"]["state"] == "operational"
 
 
 def test_it_reads_a_critical_alert_as_partial_outage(client: Client, page: Any) -> None:
