@@ -1,11 +1,13 @@
 """Availability reports per source or per team over a month or any range (docs/objectives.md, "Reports").
 
 Everything is derived from the availability buckets (metrics.availability), the one record of poll
-outcomes, with two store reads per source: its buckets without histograms (availability and outages)
-and its hour buckets with them (the slowest hours). An **outage** is a run of buckets in which every
-poll failed: it starts with the first all-down bucket after an answered poll and ends where the next
-bucket with an answered poll starts (buckets without polls continue the state before them). Ranges up
-to ``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets.
+outcomes, with up to three store reads per source: its hour buckets with histograms (the slowest hours),
+and its minute (ranges up to ``MINUTE_RANGE``) and day buckets without them; availability and outages
+count the finest of them still kept (``kept``). An **outage** is a run of buckets in which every poll
+failed: it starts with the first all-down bucket after an answered poll and ends where the next bucket
+with an answered poll starts (buckets without polls continue the state before them). Ranges up to
+``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets; where retention
+pruned those, the next coarser tier counts the same polls.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 from accounts.models import Team
-from metrics.availability import percentile, uptime_percent, worst_error_kind
+from metrics.availability import bucket_start, percentile, uptime_percent, worst_error_kind
 from metrics.stores.base import AvailabilityBucket, MetricStore
 from objectives.attainment import over_range
 from objectives.models import Objective
@@ -187,10 +189,32 @@ def slowest_hours(slug: str, buckets: Iterable[AvailabilityBucket], count: int =
 # --- building ---------------------------------------------------------------------------------------
 
 
+def kept(finest_first: Sequence[tuple[str, Sequence[AvailabilityBucket]]]) -> list[AvailabilityBucket]:
+    """The buckets of several tiers of one source as one record: each coarser bucket only where no finer
+    bucket lies in it.
+
+    Retention prunes a tier on a bucket boundary of the next coarser one, and every poll is counted into
+    every tier by one statement, so a coarser bucket with no finer bucket in it is one whose finer buckets
+    were pruned (the default policy keeps minute buckets 30 days: by the 1st, the first day of a 31-day
+    month is gone from them), and it stands in for them whole.
+    """
+    merged: list[AvailabilityBucket] = []
+    for tier, buckets in finest_first:
+        covered = {bucket_start(bucket.start, tier) for bucket in merged}
+        merged.extend(bucket for bucket in buckets if bucket_start(bucket.start, tier) not in covered)
+    return sorted(merged, key=lambda bucket: bucket.start)
+
+
 def source_line(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> SourceLine:
-    tier, width = ("1m", timedelta(minutes=1)) if end - start <= MINUTE_RANGE else ("1h", timedelta(hours=1))
-    buckets = store.availability(source.slug, tier, start, end, latency=False)
     hours = store.availability(source.slug, "1h", start, end, latency=True)
+    tiers: list[tuple[str, Sequence[AvailabilityBucket]]] = [("1h", hours)]
+    width = timedelta(hours=1)
+    if end - start <= MINUTE_RANGE:
+        tiers.insert(0, ("1m", store.availability(source.slug, "1m", start, end, latency=False)))
+        width = timedelta(minutes=1)
+    # Day buckets stand in for the hours a shorter hour retention pruned (a long range).
+    tiers.append(("1d", store.availability(source.slug, "1d", start, end, latency=False)))
+    buckets = kept(tiers)
     polls = sum(b.polls for b in buckets)
     up = sum(b.up for b in buckets)
     return SourceLine(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
@@ -17,6 +17,7 @@ from metrics.stores import get_store
 from metrics.stores.base import AvailabilityBucket
 from objectives import reports
 from objectives.models import ReportSubscription
+from pollers.models import Source
 from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
 
 pytestmark = pytest.mark.django_db
@@ -68,6 +69,24 @@ def test_it_reports_a_month_of_a_team() -> None:
     rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
     assert rows[2][:5] == ["us-east", "20", "14", "70.0000", "1"]
     assert rows[2][5:] == ["240", "240", "240"]
+
+
+def test_it_counts_the_polls_whose_minute_buckets_retention_pruned() -> None:
+    # By the 1st the default policy (minute buckets 30 days) has pruned the first day of a 31-day month
+    # from the minute buckets; a policy keeping hours 30 days prunes the start of a longer range's hours.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=20), up=6)
+    store = get_store()
+    store.prune_availability("us-east", "1m", datetime(2026, 10, 7, tzinfo=UTC))  # on an hour, as retention does
+    month = reports.for_team(store, default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    [line] = month.sources
+    assert (line.polls, line.up) == (26, 20)
+    # Known to the hour there: the 10:00 hour had answered polls, so no bucket was all down.
+    assert month.incidents.count == 0
+    store.prune_availability("us-east", "1h", datetime(2026, 10, 6, tzinfo=UTC))
+    whole = reports.for_team(store, default_team(), *reports.day_range(date(2026, 9, 1), date(2026, 11, 30)), T0)
+    assert (whole.sources[0].polls, whole.sources[0].up) == (26, 20)
 
 
 @pytest.mark.parametrize("month", ["2026-13", "26-10", "october"])
