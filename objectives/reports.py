@@ -16,7 +16,7 @@ import csv
 import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 
 from accounts.models import Team
 from metrics.availability import bucket_start, percentile, uptime_percent, worst_error_kind
@@ -137,6 +137,8 @@ def month_range(month: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise ReportRangeError(f"month must be written YYYY-MM, got {month[:20]!r}") from None
+    if (start.year, start.month) == (MAXYEAR, 12):  # its end, the first of the next month, is no date
+        raise ReportRangeError(f"month must be before {MAXYEAR}-12")
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
@@ -146,6 +148,8 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
         raise ReportRangeError("the last day comes before the first")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise ReportRangeError(f"a report covers at most {MAX_RANGE_DAYS} days")
+    if last == date.max:  # its end, the next midnight, is no date
+        raise ReportRangeError(f"the last day must be before {date.max.isoformat()}")
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
 

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Role
@@ -121,6 +121,25 @@ def test_it_hides_another_teams_report_and_explains_a_bad_range(client: Client) 
     assert bad.status_code == 400
     assert b"before the first" in bad.content
     assert client.get("/reports/", {"team": "red", "from": "2026-10-09"}).status_code == 400
+
+
+def test_it_explains_a_range_ending_beyond_the_calendar(client: Client) -> None:
+    # December 9999 ends on a date Python has no datetime for: these were 500 (OverflowError).
+    seed()
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+    for query, message in [
+        ({"month": "9999-12"}, b"month must be before 9999-12"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, b"the last day must be before 9999-12-31"),
+    ]:
+        page = client.get("/reports/", {"team": "default", **query})
+        assert page.status_code == 400
+        assert message in page.content
+    assert client.get("/reports/", {"team": "default", "month": "9999-11", "format": "csv"}).status_code == 200
+    assert client.get("/reports/", {"source": "us-east", "from": "9999-12-30", "to": "9999-12-30"}).status_code == 200
+    with pytest.raises(CommandError, match="before 9999-12"):
+        call_command("send_reports", "--month", "9999-12", stdout=io.StringIO())
 
 
 def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
