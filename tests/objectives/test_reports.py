@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
+import smtplib
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.mail import EmailMessage
+from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
 from django.test import Client
 
@@ -157,6 +162,33 @@ def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
     assert "70.000 %" in message.body
     assert message.attachments[0][0] == "report-team-default-2026-10.csv"
     assert "us-east,20,14" in message.attachments[0][1]
+
+
+class RefusingBackend(locmem.EmailBackend):
+    """Django's test outbox, but refusing mail to bounce.example.com as a mail server refuses a dead address."""
+
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+        for message in messages:
+            if any(address.endswith("@bounce.example.com") for address in message.to):
+                raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"no such user")})
+        return super().send_messages(messages)
+
+
+def test_it_sends_the_other_subscriptions_when_one_fails(settings: Any) -> None:
+    # Subscriptions go in team order: one that always fails came first in every run, and held back the rest.
+    seed()
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    failing = ReportSubscription.objects.create(team=default_team(), recipients="gone@bounce.example.com")
+    working = ReportSubscription.objects.create(team=default_team(), recipients="ops@example.com")
+
+    with pytest.raises(CommandError, match="1 report\\(s\\) not sent"):
+        call_command("send_reports", "--month", "2026-10", stdout=io.StringIO())
+
+    [message] = mail.outbox
+    assert message.to == ["ops@example.com"]
+    failing.refresh_from_db()
+    working.refresh_from_db()
+    assert (failing.last_sent_month, working.last_sent_month) == ("", "2026-10")  # the failed one is retried
 
 
 def test_it_refuses_a_subscription_without_a_valid_address() -> None:
