@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import MAXYEAR, UTC, date, datetime, timedelta
 
 from accounts.models import Team
+from metrics import slo
 from metrics.availability import bucket_start, percentile, uptime_percent, worst_error_kind
 from metrics.stores.base import AvailabilityBucket, MetricStore
-from objectives.attainment import over_range
+from objectives.attainment import over_range, summarize
 from objectives.models import Objective
 from pollers.models import Source
 
@@ -231,22 +232,33 @@ def source_line(store: MetricStore, source: Source, start: datetime, end: dateti
     )
 
 
-def objective_lines(
-    store: MetricStore, objectives: Sequence[Objective], start: datetime, end: datetime
-) -> list[ObjectiveLine]:
-    lines = []
-    for objective in objectives:
-        result = over_range(objective, store, start, end)
-        lines.append(
-            ObjectiveLine(
-                name=objective.name,
-                target_percent=result.target_percent,
-                attainment_percent=result.attainment_percent,
-                remaining_budget_percent=result.remaining_budget_percent,
-                met=result.met,
-            )
-        )
-    return lines
+def objective_line(
+    store: MetricStore,
+    objective: Objective,
+    start: datetime,
+    end: datetime,
+    lines: Mapping[str, SourceLine],
+    slugs: Sequence[str] | None = None,
+) -> ObjectiveLine:
+    """``objective`` over the range (over ``slugs`` alone when given: a source's share).
+
+    An availability objective whose sources all have a line in the report counts the lines' polls: the same
+    polls, and still whole where retention pruned the hour buckets ``over_range`` reads (a policy may keep
+    them 30 days), so the objective never disagrees with the availability of the sources it covers.
+    """
+    covered = list(slugs) if slugs is not None else [source.slug for source in objective.covered_sources()]
+    if objective.kind == Objective.Kind.AVAILABILITY and all(slug in lines for slug in covered):
+        counts = slo.Counts(good=sum(lines[s].up for s in covered), total=sum(lines[s].polls for s in covered))
+        result = summarize(objective.slo(), counts, {}, end, start, end)
+    else:
+        result = over_range(objective, store, start, end, slugs=covered)
+    return ObjectiveLine(
+        name=objective.name,
+        target_percent=result.target_percent,
+        attainment_percent=result.attainment_percent,
+        remaining_budget_percent=result.remaining_budget_percent,
+        met=result.met,
+    )
 
 
 def build(
@@ -261,18 +273,16 @@ def build(
     if end <= start:
         raise ReportRangeError("the range is empty")
     lines = [source_line(store, source, start, end, now) for source in sources]
-    return Report(title, start, end, lines, objective_lines(store, objectives, start, end), now)
+    by_slug = {line.slug: line for line in lines}
+    return Report(title, start, end, lines, [objective_line(store, o, start, end, by_slug) for o in objectives], now)
 
 
 def for_source(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> Report:
     objectives = [o for o in Objective.objects.with_sources().filter(team=source.team) if o.covers(source)]
     # An objective over a group is reported for this source alone: its share of the group's budget.
     report = build(store, f"Source {source.name}", [source], [], start, end, now)
-    report.objectives = [
-        ObjectiveLine(o.name, r.target_percent, r.attainment_percent, r.remaining_budget_percent, r.met)
-        for o in objectives
-        for r in [over_range(o, store, start, end, slugs=[source.slug])]
-    ]
+    lines = {line.slug: line for line in report.sources}
+    report.objectives = [objective_line(store, o, start, end, lines, slugs=[source.slug]) for o in objectives]
     return report
 
 

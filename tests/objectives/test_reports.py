@@ -94,6 +94,23 @@ def test_it_counts_the_polls_whose_minute_buckets_retention_pruned() -> None:
     assert (whole.sources[0].polls, whole.sources[0].up) == (26, 20)
 
 
+def test_it_judges_an_objective_on_the_polls_its_sources_report_when_hours_were_pruned() -> None:
+    # A policy may keep hour buckets 30 days: by the 1st, the first day of a 31-day month is gone from them.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=20), up=6)
+    store = get_store()
+    for tier in ("1m", "1h"):
+        store.prune_availability("us-east", tier, datetime(2026, 10, 7, tzinfo=UTC))  # on a day, as retention does
+    team = reports.for_team(store, default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    [line] = team.sources
+    assert (line.polls, line.up) == (26, 20)
+    [objective] = team.objectives
+    assert (objective.attainment_percent, objective.met) == (pytest.approx(100 * 20 / 26), False)
+    source = reports.for_source(store, east, *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    assert source.objectives[0].attainment_percent == pytest.approx(100 * 20 / 26)
+
+
 @pytest.mark.parametrize("month", ["2026-13", "26-10", "october"])
 def test_it_refuses_a_month_that_is_not_one(month: str) -> None:
     with pytest.raises(reports.ReportRangeError):
