@@ -54,7 +54,10 @@ def _parse_instant(name: str, raw: str, now: datetime) -> datetime:
         raise RangeError(f"{name}: expected an ISO 8601 date and time or now-1h, got {raw[:40]!r}")
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)  # the dashboards speak UTC
-    return value
+    try:
+        return value.astimezone(UTC)  # as the store reads it
+    except OverflowError:  # 0001-01-01T00:00+14:00 is in year 0 in UTC
+        raise RangeError(f"{name}: {raw[:40]!r} is outside the years 1 to 9999 in UTC") from None
 
 
 def parse_range(params: dict[str, str], now: datetime) -> TimeRange:

@@ -315,7 +315,10 @@ def _as_number(value: Any) -> float | None:
     if isinstance(value, bool):
         return 1.0 if value else 0.0
     if isinstance(value, int | float):
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer beyond a float (10**400): no metric, as NaN and infinity give none
+            return None
         return number if math.isfinite(number) else None
     return None
 
@@ -333,7 +336,10 @@ def _metric_at(node: Any, segments: list[str]) -> float | None:
         else:
             return None
         found = [v for v in (_metric_at(child, rest) for child in children) if v is not None]
-        return math.fsum(found) if found else None
+        try:
+            return math.fsum(found) if found else None
+        except OverflowError:  # finite values whose sum is not ([1e308, 1e308]): no metric, as for infinity
+            return None
     if isinstance(node, dict):
         return _metric_at(node[head], rest) if head in node else None
     if isinstance(node, list):

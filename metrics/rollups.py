@@ -146,10 +146,24 @@ class _Accumulator:
             self.last, self.last_at = last, last_at
 
 
+def _sum(parts: Sequence[float]) -> float | None:
+    """The exact sum, or None when it is beyond a float (two samples of 1e308): no bucket, as for a NaN sample.
+
+    ``math.fsum`` raises OverflowError there; raised, it failed the source's whole rollup run, and every
+    later one (each resumes at that minute), so its raw history was never pruned again."""
+    try:
+        return math.fsum(parts)
+    except OverflowError:
+        return None
+
+
 def _finish(source: str, tier: str, groups: dict[tuple[str, datetime], _Accumulator]) -> list[RollupBucket]:
     result = []
     for (metric, start), acc in groups.items():
         assert acc.last_at is not None
+        total = _sum(acc.parts)
+        if total is None:
+            continue
         result.append(
             RollupBucket(
                 source=source,
@@ -159,7 +173,7 @@ def _finish(source: str, tier: str, groups: dict[tuple[str, datetime], _Accumula
                 count=acc.total,
                 min=acc.minimum,
                 max=acc.maximum,
-                sum=math.fsum(acc.parts),
+                sum=total,
                 last=acc.last,
                 last_at=acc.last_at,
             )
@@ -256,10 +270,11 @@ def to_series(buckets: Iterable[RollupBucket], start: datetime, end: datetime, b
         if acc is None:
             acc = groups[key] = _Accumulator()
         acc.add(rollup.count, rollup.min, rollup.max, rollup.sum, rollup.last, rollup.last_at)
+    sums = {key: _sum(acc.parts) for key, acc in groups.items()}
     return [
-        SeriesBucket(start=key, min=acc.minimum, avg=math.fsum(acc.parts) / acc.total, max=acc.maximum, count=acc.total)
+        SeriesBucket(start=key, min=acc.minimum, avg=total / acc.total, max=acc.maximum, count=acc.total)
         for key, acc in sorted(groups.items())
-        if acc.total
+        if acc.total and (total := sums[key]) is not None
     ]
 
 

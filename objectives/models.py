@@ -70,16 +70,24 @@ class Objective(TeamOwned):
     # --- what it covers ------------------------------------------------------------------------
 
     def covered_sources(self) -> list[Source]:
-        """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones)."""
+        """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones).
+
+        Only the team's own: a chosen source moved to another team since (the admin, configuration as code)
+        is still linked, and its name and numbers must not reach this team's pages, reports and budget.
+        """
+        team_id = self.owner_team_id()
         if self.tag:
-            found = Source.objects.filter(team_id=self.owner_team_id()).order_by("slug")
+            found = Source.objects.filter(team_id=team_id).order_by("slug")
             return [source for source in found if self.tag in (source.tags or [])]
-        return sorted(self.sources.all(), key=lambda source: source.slug)
+        # Filtered in Python: the chosen sources often come prefetched (with_sources, the rule snapshot).
+        return sorted((s for s in self.sources.all() if s.team_id == team_id), key=lambda source: source.slug)
 
     def covers(self, source: Source) -> bool:
         """Without a query once ``source_ids`` is cached on the instance (the alert rule cache keeps it)."""
+        if source.team_id != self.owner_team_id():
+            return False
         if self.tag:
-            return source.team_id == self.owner_team_id() and self.tag in (source.tags or [])
+            return self.tag in (source.tags or [])
         return source.pk in self.source_ids()
 
     def owner_team_id(self) -> int:

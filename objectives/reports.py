@@ -1,25 +1,28 @@
 """Availability reports per source or per team over a month or any range (docs/objectives.md, "Reports").
 
 Everything is derived from the availability buckets (metrics.availability), the one record of poll
-outcomes, with two store reads per source: its buckets without histograms (availability and outages)
-and its hour buckets with them (the slowest hours). An **outage** is a run of buckets in which every
-poll failed: it starts with the first all-down bucket after an answered poll and ends where the next
-bucket with an answered poll starts (buckets without polls continue the state before them). Ranges up
-to ``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets.
+outcomes, with up to three store reads per source: its hour buckets with histograms (the slowest hours),
+and its minute (ranges up to ``MINUTE_RANGE``) and day buckets without them; availability and outages
+count the finest of them still kept (``kept``). An **outage** is a run of buckets in which every poll
+failed: it starts with the first all-down bucket after an answered poll and ends where the next bucket
+with an answered poll starts (buckets without polls continue the state before them). Ranges up to
+``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets; where retention
+pruned those, the next coarser tier counts the same polls.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 
 from accounts.models import Team
-from metrics.availability import percentile, uptime_percent, worst_error_kind
+from metrics import slo
+from metrics.availability import bucket_start, percentile, uptime_percent, worst_error_kind
 from metrics.stores.base import AvailabilityBucket, MetricStore
-from objectives.attainment import over_range
+from objectives.attainment import over_range, summarize
 from objectives.models import Objective
 from pollers.models import Source
 
@@ -135,6 +138,8 @@ def month_range(month: str) -> tuple[datetime, datetime]:
         start = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
     except ValueError:
         raise ReportRangeError(f"month must be written YYYY-MM, got {month[:20]!r}") from None
+    if (start.year, start.month) == (MAXYEAR, 12):  # its end, the first of the next month, is no date
+        raise ReportRangeError(f"month must be before {MAXYEAR}-12")
     return start, (start + timedelta(days=32)).replace(day=1)
 
 
@@ -144,6 +149,8 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
         raise ReportRangeError("the last day comes before the first")
     if (last - first).days + 1 > MAX_RANGE_DAYS:
         raise ReportRangeError(f"a report covers at most {MAX_RANGE_DAYS} days")
+    if last == date.max:  # its end, the next midnight, is no date
+        raise ReportRangeError(f"the last day must be before {date.max.isoformat()}")
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
 
@@ -187,10 +194,32 @@ def slowest_hours(slug: str, buckets: Iterable[AvailabilityBucket], count: int =
 # --- building ---------------------------------------------------------------------------------------
 
 
+def kept(finest_first: Sequence[tuple[str, Sequence[AvailabilityBucket]]]) -> list[AvailabilityBucket]:
+    """The buckets of several tiers of one source as one record: each coarser bucket only where no finer
+    bucket lies in it.
+
+    Retention prunes a tier on a bucket boundary of the next coarser one, and every poll is counted into
+    every tier by one statement, so a coarser bucket with no finer bucket in it is one whose finer buckets
+    were pruned (the default policy keeps minute buckets 30 days: by the 1st, the first day of a 31-day
+    month is gone from them), and it stands in for them whole.
+    """
+    merged: list[AvailabilityBucket] = []
+    for tier, buckets in finest_first:
+        covered = {bucket_start(bucket.start, tier) for bucket in merged}
+        merged.extend(bucket for bucket in buckets if bucket_start(bucket.start, tier) not in covered)
+    return sorted(merged, key=lambda bucket: bucket.start)
+
+
 def source_line(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> SourceLine:
-    tier, width = ("1m", timedelta(minutes=1)) if end - start <= MINUTE_RANGE else ("1h", timedelta(hours=1))
-    buckets = store.availability(source.slug, tier, start, end, latency=False)
     hours = store.availability(source.slug, "1h", start, end, latency=True)
+    tiers: list[tuple[str, Sequence[AvailabilityBucket]]] = [("1h", hours)]
+    width = timedelta(hours=1)
+    if end - start <= MINUTE_RANGE:
+        tiers.insert(0, ("1m", store.availability(source.slug, "1m", start, end, latency=False)))
+        width = timedelta(minutes=1)
+    # Day buckets stand in for the hours a shorter hour retention pruned (a long range).
+    tiers.append(("1d", store.availability(source.slug, "1d", start, end, latency=False)))
+    buckets = kept(tiers)
     polls = sum(b.polls for b in buckets)
     up = sum(b.up for b in buckets)
     return SourceLine(
@@ -203,22 +232,33 @@ def source_line(store: MetricStore, source: Source, start: datetime, end: dateti
     )
 
 
-def objective_lines(
-    store: MetricStore, objectives: Sequence[Objective], start: datetime, end: datetime
-) -> list[ObjectiveLine]:
-    lines = []
-    for objective in objectives:
-        result = over_range(objective, store, start, end)
-        lines.append(
-            ObjectiveLine(
-                name=objective.name,
-                target_percent=result.target_percent,
-                attainment_percent=result.attainment_percent,
-                remaining_budget_percent=result.remaining_budget_percent,
-                met=result.met,
-            )
-        )
-    return lines
+def objective_line(
+    store: MetricStore,
+    objective: Objective,
+    start: datetime,
+    end: datetime,
+    lines: Mapping[str, SourceLine],
+    slugs: Sequence[str] | None = None,
+) -> ObjectiveLine:
+    """``objective`` over the range (over ``slugs`` alone when given: a source's share).
+
+    An availability objective whose sources all have a line in the report counts the lines' polls: the same
+    polls, and still whole where retention pruned the hour buckets ``over_range`` reads (a policy may keep
+    them 30 days), so the objective never disagrees with the availability of the sources it covers.
+    """
+    covered = list(slugs) if slugs is not None else [source.slug for source in objective.covered_sources()]
+    if objective.kind == Objective.Kind.AVAILABILITY and all(slug in lines for slug in covered):
+        counts = slo.Counts(good=sum(lines[s].up for s in covered), total=sum(lines[s].polls for s in covered))
+        result = summarize(objective.slo(), counts, {}, end, start, end)
+    else:
+        result = over_range(objective, store, start, end, slugs=covered)
+    return ObjectiveLine(
+        name=objective.name,
+        target_percent=result.target_percent,
+        attainment_percent=result.attainment_percent,
+        remaining_budget_percent=result.remaining_budget_percent,
+        met=result.met,
+    )
 
 
 def build(
@@ -233,18 +273,16 @@ def build(
     if end <= start:
         raise ReportRangeError("the range is empty")
     lines = [source_line(store, source, start, end, now) for source in sources]
-    return Report(title, start, end, lines, objective_lines(store, objectives, start, end), now)
+    by_slug = {line.slug: line for line in lines}
+    return Report(title, start, end, lines, [objective_line(store, o, start, end, by_slug) for o in objectives], now)
 
 
 def for_source(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> Report:
     objectives = [o for o in Objective.objects.with_sources().filter(team=source.team) if o.covers(source)]
     # An objective over a group is reported for this source alone: its share of the group's budget.
     report = build(store, f"Source {source.name}", [source], [], start, end, now)
-    report.objectives = [
-        ObjectiveLine(o.name, r.target_percent, r.attainment_percent, r.remaining_budget_percent, r.met)
-        for o in objectives
-        for r in [over_range(o, store, start, end, slugs=[source.slug])]
-    ]
+    lines = {line.slug: line for line in report.sources}
+    report.objectives = [objective_line(store, o, start, end, lines, slugs=[source.slug]) for o in objectives]
     return report
 
 

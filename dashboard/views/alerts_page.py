@@ -72,7 +72,10 @@ def _silence_end(request: HttpRequest, now: datetime) -> datetime | str:
     text = request.POST.get("until", "").strip()
     if not text:
         return "Choose 1 h, 4 h, or an end time."
-    parsed = parse_datetime(text)
+    try:
+        parsed = parse_datetime(text)
+    except ValueError:  # well formed, yet no such moment: 2027-02-30, 25:00
+        parsed = None
     if parsed is None:
         return f"{text[:40]!r} is not a date and time: use YYYY-MM-DD HH:MM (UTC)."
     if timezone.is_naive(parsed):

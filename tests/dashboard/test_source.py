@@ -139,6 +139,8 @@ def test_it_serves_series_for_the_charts_from_the_store(user_client: Client) -> 
         ("start=2026-01-02T00:00:00Z&end=2026-01-01T00:00:00Z", "end: must be after start"),
         ("start=2020-01-01T00:00:00Z&end=2026-01-01T00:00:00Z", "at most 400 days"),
         ("metric=nope", "metric: unknown metric 'nope'"),
+        # In year 0 in UTC (was a 500: OverflowError in the store's conversion).
+        ("start=0001-01-01T00:00:00%2B14:00&end=0001-01-02T00:00:00%2B14:00", "outside the years 1 to 9999 in UTC"),
     ],
 )
 def test_it_refuses_bad_series_parameters_clearly(user_client: Client, query: str, message: str) -> None:

@@ -176,6 +176,14 @@ def test_it_leaves_out_missing_and_non_numeric_metrics_without_error() -> None:
     assert extract_metrics(status_payload(), paths) == {}
 
 
+def test_it_leaves_out_a_number_or_sum_beyond_a_float_instead_of_failing_the_poll() -> None:
+    # Both raised OverflowError, which failed the poll as "internal": an answered poll counted down, burning
+    # the availability objectives' budget. Now absent, as NaN and infinity are.
+    payload = {"big": 10**400, "small": -(10**400), "xs": [1e308, 1e308], "ok": [1, 2]}
+    paths = {"big": "big", "small": "small", "sum": "xs.*", "fine": "ok.*"}
+    assert extract_metrics(payload, paths) == {"fine": 3.0}
+
+
 def test_it_indexes_lists_including_from_the_end() -> None:
     payload = {"xs": [[1, 2], [3, 4]]}
     assert extract_metrics(payload, {"a": "xs.1.0", "b": "xs.-1.-1", "c": "xs.*.1"}) == {"a": 3.0, "b": 4.0, "c": 6.0}

@@ -152,3 +152,10 @@ def test_it_regroups_rollups_into_series_buckets() -> None:
     assert [s.start for s in to_series(cpu, at(1), at(59), timedelta(minutes=1))] == [at(1)]
     with pytest.raises(ValueError, match="positive"):
         to_series(cpu, at(0), at(1), timedelta(0))
+
+
+def test_it_leaves_out_a_series_bucket_whose_sum_is_beyond_a_float() -> None:
+    # Two minutes of 1e308 in one chart bucket raised OverflowError (a 500 on the chart); the other buckets stay.
+    samples = [(at(0.0), {"cpu": 1e308}), (at(1.0), {"cpu": 1e308}), (at(60.0), {"cpu": 7.0})]
+    cpu = aggregate_samples("us-east", samples)
+    assert [(s.start, s.avg) for s in to_series(cpu, at(0), at(120), timedelta(hours=1))] == [(at(60), 7.0)]

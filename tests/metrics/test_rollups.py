@@ -61,6 +61,23 @@ def test_it_rolls_up_recorded_history_into_hand_computed_buckets(store: MetricSt
     assert target.latest_rollup_start("us-east", "1m") == at(1440 + 600)
 
 
+def test_it_leaves_out_a_bucket_whose_sum_is_beyond_a_float_and_rolls_up_the_rest(store: MetricStore) -> None:
+    # Two finite samples summing past 1.8e308 raised OverflowError: the source's rollup run failed there, and
+    # every later one (each resumes at that minute), so its retention never pruned its raw history again.
+    record(store, 600.0, 1e308)
+    record(store, 600.5, 1.5e308, up=False)
+    record(store, 602.0, 10.0)
+    target = rollup_store(store)
+    roll_up(target, "us-east")
+    minutes = {(b.metric, b.start): b for b in target.rollups("us-east", "1m")}
+    assert ("cpu", at(600)) not in minutes
+    assert numbers(minutes[("up", at(600))]) == (2, 0.0, 1.0, 1.0, 0.0)
+    assert numbers(minutes[("cpu", at(602))]) == (1, 10.0, 10.0, 10.0, 10.0)
+    hours = {(b.metric, b.start): b for b in target.rollups("us-east", "1h")}
+    assert numbers(hours[("cpu", at(600))]) == (1, 10.0, 10.0, 10.0, 10.0)
+    assert target.latest_rollup_start("us-east", "1m") == at(602)
+
+
 def test_it_gives_the_same_rollups_when_run_again(store: MetricStore) -> None:
     fill(store)
     target = rollup_store(store)

@@ -66,3 +66,21 @@ def test_it_lists_recent_anomalies_above_the_changes_feed(client: Client) -> Non
     assert page.status_code == 200
     assert b'id="anomalies"' in page.content
     assert b"seasonal z 12.1" in page.content
+
+
+def test_it_judges_an_objective_on_its_own_teams_sources_only(client: Client) -> None:
+    # A chosen source later moved to another team (the admin, configuration as code) stays in the objective's
+    # list of sources: its name and numbers must not reach the objective's team, nor count towards its budget.
+    mine, moved = make_source("us-east"), make_source("eu-west")
+    record_outcomes(mine, timezone.now() - timedelta(hours=2), up=99, down=1)
+    record_outcomes(moved, timezone.now() - timedelta(hours=2), down=50)
+    objective = make_objective("api up", sources=[mine, moved], target="99")
+    moved.team = make_team("red")
+    moved.save()
+    viewer(client)
+
+    detail = client.get(f"/objectives/{objective.pk}/")
+    assert b"99.0000 % (99 good of 100)" in detail.content
+    assert b"Eu West" not in detail.content
+    assert [source.slug for source in objective.covered_sources()] == ["us-east"]
+    assert not objective.covers(moved)

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+import smtplib
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.core import mail
-from django.core.management import call_command
+from django.core.mail import EmailMessage
+from django.core.mail.backends import locmem
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from accounts.models import Role
@@ -17,6 +22,7 @@ from metrics.stores import get_store
 from metrics.stores.base import AvailabilityBucket
 from objectives import reports
 from objectives.models import ReportSubscription
+from pollers.models import Source
 from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
 
 pytestmark = pytest.mark.django_db
@@ -70,6 +76,41 @@ def test_it_reports_a_month_of_a_team() -> None:
     assert rows[2][5:] == ["240", "240", "240"]
 
 
+def test_it_counts_the_polls_whose_minute_buckets_retention_pruned() -> None:
+    # By the 1st the default policy (minute buckets 30 days) has pruned the first day of a 31-day month
+    # from the minute buckets; a policy keeping hours 30 days prunes the start of a longer range's hours.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=20), up=6)
+    store = get_store()
+    store.prune_availability("us-east", "1m", datetime(2026, 10, 7, tzinfo=UTC))  # on an hour, as retention does
+    month = reports.for_team(store, default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    [line] = month.sources
+    assert (line.polls, line.up) == (26, 20)
+    # Known to the hour there: the 10:00 hour had answered polls, so no bucket was all down.
+    assert month.incidents.count == 0
+    store.prune_availability("us-east", "1h", datetime(2026, 10, 6, tzinfo=UTC))
+    whole = reports.for_team(store, default_team(), *reports.day_range(date(2026, 9, 1), date(2026, 11, 30)), T0)
+    assert (whole.sources[0].polls, whole.sources[0].up) == (26, 20)
+
+
+def test_it_judges_an_objective_on_the_polls_its_sources_report_when_hours_were_pruned() -> None:
+    # A policy may keep hour buckets 30 days: by the 1st, the first day of a 31-day month is gone from them.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=20), up=6)
+    store = get_store()
+    for tier in ("1m", "1h"):
+        store.prune_availability("us-east", tier, datetime(2026, 10, 7, tzinfo=UTC))  # on a day, as retention does
+    team = reports.for_team(store, default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    [line] = team.sources
+    assert (line.polls, line.up) == (26, 20)
+    [objective] = team.objectives
+    assert (objective.attainment_percent, objective.met) == (pytest.approx(100 * 20 / 26), False)
+    source = reports.for_source(store, east, *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    assert source.objectives[0].attainment_percent == pytest.approx(100 * 20 / 26)
+
+
 @pytest.mark.parametrize("month", ["2026-13", "26-10", "october"])
 def test_it_refuses_a_month_that_is_not_one(month: str) -> None:
     with pytest.raises(reports.ReportRangeError):
@@ -104,6 +145,25 @@ def test_it_hides_another_teams_report_and_explains_a_bad_range(client: Client) 
     assert client.get("/reports/", {"team": "red", "from": "2026-10-09"}).status_code == 400
 
 
+def test_it_explains_a_range_ending_beyond_the_calendar(client: Client) -> None:
+    # December 9999 ends on a date Python has no datetime for: these were 500 (OverflowError).
+    seed()
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+    for query, message in [
+        ({"month": "9999-12"}, b"month must be before 9999-12"),
+        ({"from": "9999-12-31", "to": "9999-12-31"}, b"the last day must be before 9999-12-31"),
+    ]:
+        page = client.get("/reports/", {"team": "default", **query})
+        assert page.status_code == 400
+        assert message in page.content
+    assert client.get("/reports/", {"team": "default", "month": "9999-11", "format": "csv"}).status_code == 200
+    assert client.get("/reports/", {"source": "us-east", "from": "9999-12-30", "to": "9999-12-30"}).status_code == 200
+    with pytest.raises(CommandError, match="before 9999-12"):
+        call_command("send_reports", "--month", "9999-12", stdout=io.StringIO())
+
+
 def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
     seed()
     subscription = ReportSubscription(team=default_team(), recipients="ops@example.com, cto@example.com")
@@ -119,6 +179,33 @@ def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
     assert "70.000 %" in message.body
     assert message.attachments[0][0] == "report-team-default-2026-10.csv"
     assert "us-east,20,14" in message.attachments[0][1]
+
+
+class RefusingBackend(locmem.EmailBackend):
+    """Django's test outbox, but refusing mail to bounce.example.com as a mail server refuses a dead address."""
+
+    def send_messages(self, messages: Sequence[EmailMessage]) -> int:
+        for message in messages:
+            if any(address.endswith("@bounce.example.com") for address in message.to):
+                raise smtplib.SMTPRecipientsRefused({message.to[0]: (550, b"no such user")})
+        return super().send_messages(messages)
+
+
+def test_it_sends_the_other_subscriptions_when_one_fails(settings: Any) -> None:
+    # Subscriptions go in team order: one that always fails came first in every run, and held back the rest.
+    seed()
+    settings.EMAIL_BACKEND = f"{__name__}.RefusingBackend"
+    failing = ReportSubscription.objects.create(team=default_team(), recipients="gone@bounce.example.com")
+    working = ReportSubscription.objects.create(team=default_team(), recipients="ops@example.com")
+
+    with pytest.raises(CommandError, match="1 report\\(s\\) not sent"):
+        call_command("send_reports", "--month", "2026-10", stdout=io.StringIO())
+
+    [message] = mail.outbox
+    assert message.to == ["ops@example.com"]
+    failing.refresh_from_db()
+    working.refresh_from_db()
+    assert (failing.last_sent_month, working.last_sent_month) == ("", "2026-10")  # the failed one is retried
 
 
 def test_it_refuses_a_subscription_without_a_valid_address() -> None:

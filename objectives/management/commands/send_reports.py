@@ -6,6 +6,7 @@ so running it twice sends nothing twice."""
 from __future__ import annotations
 
 import logging
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -37,34 +38,57 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
         store = get_store()
         sent = 0
+        failed: list[str] = []
         due = (
             ReportSubscription.objects.filter(enabled=True)
             .exclude(last_sent_month=month)
             .select_related("team", "source")
         )
         for subscription in due:
-            if subscription.source is not None:
-                report = reports.for_source(store, subscription.source, start, end, now)
-                name = subscription.source.slug
-            else:
-                report = reports.for_team(store, subscription.team, start, end, now)
-                name = f"team-{subscription.team.slug}"
-            recipients = subscription.addresses()
-            if options["dry_run"]:
-                self.stdout.write(f"would send {report.title} {month} to {len(recipients)} recipient(s)")
-                continue
-            context = {"report": report, "label": month}
-            message = EmailMultiAlternatives(
-                subject=f"{report.title}: availability report {month}",
-                body=render_to_string("objectives/email/report.txt", context),
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                to=recipients,
-            )
-            message.attach_alternative(render_to_string("objectives/email/report.html", context), "text/html")
-            message.attach(f"report-{name}-{month}.csv", reports.to_csv(report), "text/csv")
-            message.send()
-            # Marked after the send: a failed send is retried by the next run rather than lost.
-            ReportSubscription.objects.filter(pk=subscription.pk).update(last_sent_month=month)
-            sent += 1
-            log.info("report %s %s sent to %d recipient(s)", report.title, month, len(recipients))
+            try:
+                sent += self.send(store, subscription, month, start, end, now, dry_run=options["dry_run"])
+            except Exception:
+                # One subscription's failure (a refused address, a store error) must not hold back the others,
+                # run after run: it is not marked sent, so the next run retries it, and the run ends in an error.
+                log.exception("report subscription %s for %s failed", subscription.pk, month)
+                failed.append(str(subscription))
         self.stdout.write(f"{sent} report(s) sent for {month}")
+        if failed:
+            raise CommandError(f"{len(failed)} report(s) not sent, retried by the next run: {', '.join(failed)}")
+
+    def send(
+        self,
+        store: Any,
+        subscription: ReportSubscription,
+        month: str,
+        start: datetime,
+        end: datetime,
+        now: datetime,
+        *,
+        dry_run: bool,
+    ) -> int:
+        """Send one subscription its report; 1 when sent (and marked sent for ``month``), 0 on a dry run."""
+        if subscription.source is not None:
+            report = reports.for_source(store, subscription.source, start, end, now)
+            name = subscription.source.slug
+        else:
+            report = reports.for_team(store, subscription.team, start, end, now)
+            name = f"team-{subscription.team.slug}"
+        recipients = subscription.addresses()
+        if dry_run:
+            self.stdout.write(f"would send {report.title} {month} to {len(recipients)} recipient(s)")
+            return 0
+        context = {"report": report, "label": month}
+        message = EmailMultiAlternatives(
+            subject=f"{report.title}: availability report {month}",
+            body=render_to_string("objectives/email/report.txt", context),
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            to=recipients,
+        )
+        message.attach_alternative(render_to_string("objectives/email/report.html", context), "text/html")
+        message.attach(f"report-{name}-{month}.csv", reports.to_csv(report), "text/csv")
+        message.send()
+        # Marked after the send: a failed send is retried by the next run rather than lost.
+        ReportSubscription.objects.filter(pk=subscription.pk).update(last_sent_month=month)
+        log.info("report %s %s sent to %d recipient(s)", report.title, month, len(recipients))
+        return 1

@@ -1,0 +1,35 @@
+"""The objectives in the Django admin: an objective's chosen sources are of its own team."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from accounts.models import Role
+from objectives.models import Objective
+from tests.factories import add_member, make_source, make_team, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_refuses_another_teams_source_for_an_objective(client: Client, settings: Any) -> None:
+    # An admin of two teams is offered the sources of both; one of the other team was saved, and the objective
+    # then silently left it out (Objective.covered_sources): refused where the person can see why.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    blue, red = make_team("blue"), make_team("red")
+    mine, theirs = make_source("blue-api", team=blue), make_source("red-api", team=red)
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, blue, Role.ADMIN)
+    add_member(user, red, Role.ADMIN)
+    client.force_login(user)
+    data = {"name": "api up", "team": blue.pk, "kind": "availability", "target": "99.9", "window_days": 30}
+    data["window_kind"] = "rolling"
+
+    refused = client.post("/admin/objectives/objective/add/", {**data, "sources": [mine.pk, theirs.pk]})
+    assert refused.status_code == 200
+    assert "Choose sources of the objective&#x27;s team only." in refused.content.decode()
+    assert not Objective.objects.exists()
+    assert client.post("/admin/objectives/objective/add/", {**data, "sources": [mine.pk]}).status_code == 302
+    assert [s.slug for s in Objective.objects.get().sources.all()] == ["blue-api"]
