@@ -171,7 +171,7 @@ def create_board(request: HttpRequest, response: HttpResponse) -> Status:
     user = require_edit(request, team)
     board = Board.create_from(document, team, user)
     response["Location"] = f"/api/v1/boards/{board.slug}"
-    return Status(201, {**board_summary(board, principal_of(request)), "document": board.document()})
+    return Status(201, board_representation(request, board))
 
 
 @router.get("/boards/{slug}", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="getBoard")
@@ -195,11 +195,7 @@ def save_board(request: HttpRequest, slug: str) -> dict[str, Any]:
         user = principal_of(request).user
         document = board_document(request)
         version = board.save_document({**document, "slug": board.slug, "team": board.team.slug}, user)
-    return {
-        **board_summary(board, principal_of(request)),
-        "document": board.document(),
-        "saved_version": version.number,
-    }
+    return {**board_representation(request, board), "saved_version": version.number}
 
 
 @router.delete(
@@ -250,11 +246,7 @@ def restore_version(request: HttpRequest, slug: str, number: int) -> dict[str, A
     if not board.versions.filter(number=number).exists():
         raise ApiError(404, "version_not_found", f"Board {slug!r} has no version {number}.")
     version = board.restore(number, user)
-    return {
-        **board_summary(board, principal_of(request)),
-        "document": board.document(),
-        "saved_version": version.number,
-    }
+    return {**board_representation(request, board), "saved_version": version.number}
 
 
 @router.post(
