@@ -13,7 +13,8 @@ through the same ``step`` (hysteresis), silences, compare-and-set and deliveries
   week over the last weeks (seasonal) and/or the other sources the rule covers at that hour (peers),
   with ``metrics.anomaly.robust_score``. Judged once per hour per (rule, source), by the source's
   first poll at or after its minute of the hour (``alerts.anomaly_spread``: the hour's scoring spread
-  over its first minutes); other polls of the hour say nothing, so ``fire_after`` counts hours. The
+  over its first minutes) once the hour is rolled up whole (``_rolled_up_since``, or ``ROLLUP_GRACE``
+  after it); other polls of the hour say nothing, so ``fire_after`` counts hours. The
   rollups read are only the hours scored (the hour and the same hour of the week in each of the last
   weeks), for every covered source of the same minute in one read by the first of them
   (``_seasonal_means``); peer comparison reads the hour of every covered source once
@@ -41,6 +42,7 @@ from alerts.burn_windows import availability_windows
 from alerts.evaluate import ANOMALY, BURN_RATE, Observation
 from metrics import anomaly, slo
 from metrics.availability import bucket_start
+from metrics.lifecycle import maintenance
 from metrics.stores import get_store
 from metrics.stores.base import MetricStore
 from objectives.attainment import good_minute_counts, rollup_reader
@@ -56,6 +58,14 @@ _seasonal: dict[tuple[int, str, datetime, int, int], dict[str, dict[datetime, fl
 # (rule, metric, hour) -> slug -> that hour's mean: every covered source's, for peer comparison.
 _peers: dict[tuple[int, str, datetime], dict[str, float]] = {}
 MAX_REMEMBERED = 100_000
+# An hour is judged once a rollup run that started after it ended has finished (the retention step's marker,
+# ``maintenance.rolled_up_at``), so on all of its minutes. Without that by this long after the hour (rollups from
+# cron less often, or a cache the poller does not share with them) it is judged on what is stored then.
+ROLLUP_GRACE = timedelta(minutes=30)
+# While waiting for the marker a process reads it from the cache at most this often (by poll time), not per poll.
+ROLLUP_LOOK_EVERY = timedelta(seconds=15)
+_rolled_up_at = 0.0  # the newest marker this process has seen (epoch seconds)
+_looked_at: datetime | None = None  # the poll time of its last read of the marker
 
 
 def observe_all(rules: Sequence[Any], source: Any, at: datetime, states: Mapping[int, Any]) -> dict[str, Observation]:
@@ -168,6 +178,10 @@ def _anomaly_observation(
     spread = anomaly_spread.spread_minutes()
     if not anomaly_spread.due(source, at, hour_start, spread):
         return None  # the source's minute of the hour has not come yet: says nothing, as a judged hour's polls
+    if not _rolled_up_since(hour_start, at) and at < hour_start + ROLLUP_GRACE:
+        # Not rolled up whole yet (no rollup, or one of part of its minutes): says nothing and is not remembered,
+        # so a later poll judges it, once, when it is.
+        return None
     mode = rule.anomaly_mode or rule.AnomalyMode.SEASONAL
     sensitivity = rule.anomaly_sensitivity()
     metric = rule.metric
@@ -191,6 +205,32 @@ def _anomaly_observation(
         holds = any(decided) if decided else None
     judged.append((key, hour))
     return Observation(holds, seen)
+
+
+def _rolled_up_since(moment: datetime, at: datetime) -> bool:
+    """Whether a rollup run of every source that started at or after ``moment`` has finished.
+
+    No store read: the marker the retention step leaves in the cache, which this process reads at most once
+    per ``ROLLUP_LOOK_EVERY`` of poll time while the marker is older than ``moment`` (once it is newer, not at
+    all until the next hour)."""
+    global _rolled_up_at, _looked_at
+    wanted = moment.timestamp()
+    with _lock:
+        if _rolled_up_at >= wanted:
+            return True
+        if _looked_at is not None and _looked_at <= at < _looked_at + ROLLUP_LOOK_EVERY:
+            return False
+        _looked_at = at
+    try:
+        found = maintenance.rolled_up_at()
+    except Exception:
+        # The cache out of reach: not known to be rolled up, so the hour waits (at most ROLLUP_GRACE).
+        log.warning("anomaly rules: cannot read when the hours were last rolled up", exc_info=True)
+        return False
+    with _lock:
+        if found is not None and found > _rolled_up_at:
+            _rolled_up_at = found
+        return _rolled_up_at >= wanted
 
 
 def _seasonal_hours(hour: datetime, weeks: int) -> list[datetime]:
@@ -277,7 +317,10 @@ def _peer_means(reader: Any, rule: Any, hour: datetime) -> dict[str, float]:
 
 def forget() -> None:
     """Drop the per-process memory (tests, and a rule saved: its next poll judges the hour again)."""
+    global _rolled_up_at, _looked_at
     with _lock:
         _judged.clear()
         _seasonal.clear()
         _peers.clear()
+        _rolled_up_at = 0.0
+        _looked_at = None

@@ -60,6 +60,7 @@ def child() -> None:
     from alerts import measured, recent_polls, rule_cache
     from alerts.anomaly_spread import spread_minutes
     from alerts.models import AlertRule
+    from metrics.lifecycle import maintenance
     from metrics.rollups import RollupBucket
     from metrics.stores import get_store
     from metrics.stores.base import RecordResult
@@ -88,6 +89,7 @@ def child() -> None:
             start = last_hour - timedelta(hours=k)
             rollups.append(RollupBucket(source.slug, "wait_time", "1h", start, 60, 55.0, 70.0, 3600.0, 60.0, start))
     rollup_reader(store).write_rollups(rollups)
+    maintenance.mark_rolled_up(hour_start.timestamp())  # as the retention step leaves it: the last hour is rolled up
     if connection.vendor == "postgresql":
         # A running system's tables have planner statistics (autovacuum analyzes them as they grow). These rows
         # are seconds old: without statistics PostgreSQL reads one source's cells through the pruning index

@@ -324,8 +324,9 @@ def series_from_parts(parts: Iterable[tuple[datetime, int, float, float, float]]
             acc[1] = min(acc[1], low)
             acc[2] = max(acc[2], high)
             acc[3] += total
+    # A sum beyond a float (inf) leaves its bucket out, as ``to_series`` does.
     return [
         SeriesBucket(start=key, min=acc[1], avg=acc[3] / acc[0], max=acc[2], count=int(acc[0]))
         for key, acc in sorted(groups.items())
-        if acc[0]
+        if acc[0] and math.isfinite(acc[3])
     ]

@@ -33,6 +33,9 @@ logger = logging.getLogger(__name__)
 LOCK_KEY = "ops:retention:lock"
 LAST_ROLLUP_KEY = "ops:retention:last-rollup"
 LAST_PRUNE_KEY = "ops:retention:last-prune"
+# When the last rollup run that finished had started (epoch seconds): every sample fetched before then is rolled
+# up. Unlike LAST_ROLLUP_KEY it is not set by a failed run. Anomaly rules wait for it (alerts.measured).
+ROLLED_UP_KEY = "ops:retention:rolled-up"
 # How often a process looks at the shared clock at most: keeps cache traffic off the poll path.
 CHECK_EVERY_SECONDS = 5.0
 
@@ -101,12 +104,24 @@ def _run_step(step: str) -> bool:
             roll_up_all(store)
         # A prune rolls up first, so it counts as a rollup too.
         cache.set(LAST_ROLLUP_KEY, started, timeout=None)
+        mark_rolled_up(started)
         return True
     except Exception:
         logger.exception("retention step %s failed; it is retried at its next interval", step)
         # Count the attempt, so a persistent failure is retried at the interval rather than every turn.
         cache.set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
         return True
+
+
+def mark_rolled_up(started: float) -> None:
+    """Record that a rollup run of every source that started at ``started`` (epoch seconds) has finished."""
+    cache.set(ROLLED_UP_KEY, started, timeout=None)
+
+
+def rolled_up_at() -> float | None:
+    """When the last finished rollup run of every source started (epoch seconds); None when none is known."""
+    value = cache.get(ROLLED_UP_KEY)
+    return None if value is None else float(value)
 
 
 def _run_in_thread(step: str) -> None:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
 import threading
 import time
@@ -468,7 +469,9 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
                 "$group": {
                     "_id": {"$subtract": ["$epoch_ms", {"$mod": ["$epoch_ms", width_ms]}]},
                     "min": {"$min": f"${field}"},
-                    "avg": {"$avg": f"${field}"},
+                    # The sum, not $avg: a sum beyond a float (two samples near 1e308) is inf, and the bucket is
+                    # left out, as a rollup bucket of such samples is (metrics.rollups).
+                    "sum": {"$sum": f"${field}"},
                     "max": {"$max": f"${field}"},
                     "count": {"$sum": 1},
                 }
@@ -481,11 +484,12 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             SeriesBucket(
                 start=datetime.fromtimestamp(int(row["_id"]) / 1000, tz=UTC),
                 min=float(row["min"]),
-                avg=float(row["avg"]),
+                avg=total / int(row["count"]),
                 max=float(row["max"]),
                 count=int(row["count"]),
             )
             for row in rows
+            if math.isfinite(total := float(row["sum"]))
         ]
 
     def series_many(
@@ -606,7 +610,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         for index, metric in enumerate(metrics):
             field = f"$metrics.{metric_key(metric)}"
             group[f"lo{index}"] = {"$min": field}
-            group[f"av{index}"] = {"$avg": field}
+            group[f"sm{index}"] = {"$sum": field}  # not $avg: a sum beyond a float leaves the bucket out (series)
             group[f"hi{index}"] = {"$max": field}
             # Documents without the metric do not count ($type "missing" is not evaluated by nx-27017).
             group[f"n{index}"] = {"$sum": {"$cond": [{"$eq": [{"$ifNull": [field, None]}, None]}, 0, 1]}}
@@ -640,13 +644,13 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             for index, metric in enumerate(metrics):
                 found = result.get(SeriesKey(source, metric))
                 count = int(row[f"n{index}"] or 0)
-                if found is None or not count or row[f"av{index}"] is None:
+                if found is None or not count or not math.isfinite(total := float(row[f"sm{index}"] or 0)):
                     continue
                 found.append(
                     SeriesBucket(
                         start=at,
                         min=float(row[f"lo{index}"]),
-                        avg=float(row[f"av{index}"]),
+                        avg=total / count,
                         max=float(row[f"hi{index}"]),
                         count=count,
                     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -23,14 +24,16 @@ from typing import Any, TypeVar
 from django.conf import settings
 from django.db import DatabaseError, IntegrityError, connections, transaction
 from django.db.models import (
-    Avg,
     BigIntegerField,
     Count,
     ExpressionWrapper,
     F,
+    FloatField,
     Max,
     Min,
     Q,
+    Sum,
+    Value,
 )
 
 from metrics.extraction import (
@@ -77,6 +80,13 @@ logger = logging.getLogger("metrics.store")
 T = TypeVar("T")
 # Sources per statement of a multi-source read: SQLite binds at most 32,766 parameters in one statement.
 MAX_SOURCES_PER_STATEMENT = 5000
+# A chart bucket's sum is taken in the database scaled down by 2**-64 and scaled back here. PostgreSQL raises
+# "value out of range: overflow" for a float8 SUM or AVG beyond a float (two samples near 1e308 in one bucket),
+# which failed the whole chart; scaled, the sum stays in range and comes back as inf, and the bucket is left out
+# as a rollup bucket of such samples is (metrics.rollups). A power of two changes no bit of a normal float, so
+# every other sum is the one SUM gave; only values below 2**-958 (about 1e-289) would lose precision.
+SUM_SCALE = 2.0**-64
+_SCALED_VALUE = ExpressionWrapper(F("value") * Value(SUM_SCALE), output_field=FloatField())
 
 _sqlite_write_locks: dict[str, threading.RLock] = {}
 _sqlite_write_locks_guard = threading.Lock()
@@ -666,7 +676,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             .filter(source=source, metric=metric, fetched_at__gte=start, fetched_at__lt=end)
             .annotate(bucket=bucket_start)
             .values("bucket")
-            .annotate(low=Min("value"), mean=Avg("value"), high=Max("value"), n=Count("id"))
+            .annotate(low=Min("value"), scaled=Sum(_SCALED_VALUE), high=Max("value"), n=Count("id"))
             .order_by("bucket")
         )
         rows = self._guard(lambda: list(query), source)
@@ -674,11 +684,12 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             SeriesBucket(
                 start=_from_epoch(int(row["bucket"])),
                 min=float(row["low"]),
-                avg=float(row["mean"]),
+                avg=total / int(row["n"]),
                 max=float(row["high"]),
                 count=int(row["n"]),
             )
             for row in rows
+            if (total := _unscaled(row["scaled"])) is not None
         ]
 
     def series_many(
@@ -698,17 +709,19 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             query = (
                 samples.annotate(bucket=bucket_start_epoch)
                 .values("source", "metric", "bucket")
-                .annotate(low=Min("value"), mean=Avg("value"), high=Max("value"), n=Count("id"))
+                .annotate(low=Min("value"), scaled=Sum(_SCALED_VALUE), high=Max("value"), n=Count("id"))
                 .order_by("source", "metric", "bucket")
             )
             for row in self._guard(lambda: list(query), "series_many"):
                 if (key := SeriesKey(row["source"], row["metric"])) not in result:
                     continue
+                if (total := _unscaled(row["scaled"])) is None:
+                    continue
                 result[key].append(
                     SeriesBucket(
                         start=_from_epoch(int(row["bucket"])),
                         min=float(row["low"]),
-                        avg=float(row["mean"]),
+                        avg=total / int(row["n"]),
                         max=float(row["high"]),
                         count=int(row["n"]),
                     )
@@ -717,14 +730,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         sources = sorted({k.source for k in wanted})
         metrics = sorted({k.metric for k in wanted})
         rows = self._guard(lambda: self._rollup_rows(sources, metrics, tier, start, end, width), "series_many")
-        for source, metric, bucket_epoch, n, low, high, total in rows:
+        for source, metric, bucket_epoch, n, low, high, scaled in rows:
             found = result.get(SeriesKey(source, metric))
-            if found is not None and n:
+            if found is not None and n and (total := _unscaled(scaled)) is not None:
                 found.append(
                     SeriesBucket(
                         start=_from_epoch(int(bucket_epoch)),
                         min=float(low),
-                        avg=float(total) / int(n),
+                        avg=total / int(n),
                         max=float(high),
                         count=int(n),
                     )
@@ -736,7 +749,8 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
     ) -> list[tuple[str, str, int, int, float, float, float]]:
         """One statement, bucketed in the database: the tier's buckets of the series, and (UNION ALL) each
         series' samples after its newest bucket's last sample (what the next rollup run has not reached
-        yet), grouped together into ``width``-second buckets by epoch arithmetic; oldest first.
+        yet), grouped together into ``width``-second buckets by epoch arithmetic; oldest first. The sum is
+        scaled by ``SUM_SCALE`` (``_unscaled``).
 
         Raw SQL for the join to each series' newest bucket (``newest``): a correlated subquery instead is
         evaluated once per sample row. When every series has buckets, the samples are read from the
@@ -774,14 +788,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                       (SELECT CASE WHEN COUNT(*) = %s THEN MIN(rolled) END FROM newest), %s)
                   AND (r.rolled IS NULL OR s.fetched_at > r.rolled)
             )
-            SELECT source, metric, at - at %% %s AS bucket, SUM(n), MIN(lo), MAX(hi), SUM(total)
+            SELECT source, metric, at - at %% %s AS bucket, SUM(n), MIN(lo), MAX(hi), SUM(total * %s)
             FROM parts GROUP BY source, metric, at - at %% %s ORDER BY source, metric, bucket
         """  # noqa: S608
         params = [
             tier, *sources, *metrics,
             tier, *sources, *metrics, first_bucket, high,
             *sources, *metrics, low, high, len(sources) * len(metrics), low,
-            width, width,
+            width, SUM_SCALE, width,
         ]  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
@@ -1240,6 +1254,13 @@ def json_cast(connection: Any) -> str:
 def _json_param(model: Any, name: str, value: Any, connection: Any) -> Any:
     """A JSON column's parameter, adapted by its model field exactly as the ORM's writes adapt it."""
     return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _unscaled(scaled: Any) -> float | None:
+    """A sum taken scaled by ``SUM_SCALE``, scaled back; None when it is beyond a float (its bucket is left out)."""
+    # 2.0**64 is 1 / SUM_SCALE; multiplied, not math.ldexp: beyond a float it is inf here, not OverflowError.
+    total = float(scaled) * 2.0**64
+    return total if math.isfinite(total) else None
 
 
 def _from_epoch(seconds: int) -> datetime:

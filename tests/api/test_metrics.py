@@ -132,6 +132,20 @@ def test_it_computes_series_buckets(client: Client, token: str, us_east: Any) ->
     assert bucket["avg"] == pytest.approx(12.0)
 
 
+def test_it_leaves_out_a_series_bucket_whose_values_sum_beyond_a_float(client: Client, token: str) -> None:
+    # On PostgreSQL the bucket's float8 average raised "value out of range: overflow": the series was a 503.
+    source = make_source("us-east")
+    record_history(source, [(T0 + timedelta(seconds=s), payload(v)) for s, v in ((0, 1e308), (5, 1.5e308), (300, 7.0))])
+    url = (
+        f"/api/v1/metrics/us-east/series?metric=cpu_load&from={iso(T0)}&to={iso(T0 + timedelta(minutes=10))}&bucket=5m"
+    )
+    response = client.get(url, **bearer(token))
+    assert response.status_code == 200
+    assert [(b["start"], b["avg"], b["count"]) for b in response.json()["buckets"]] == [
+        (iso(T0 + timedelta(minutes=5)), 7.0, 1)
+    ]
+
+
 @pytest.mark.parametrize(
     ("query", "field"),
     [

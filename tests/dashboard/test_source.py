@@ -130,6 +130,19 @@ def test_it_serves_series_for_the_charts_from_the_store(user_client: Client) -> 
     assert [p[2] for p in relative["metrics"]["cpu_load"]["points"]] == [30.0, 50.0]
 
 
+def test_it_leaves_out_of_the_charts_a_bucket_whose_values_sum_beyond_a_float(user_client: Client) -> None:
+    # Two loads near 1e308 in one 15-second bucket: PostgreSQL raised "value out of range: overflow" on the
+    # bucket's average (the chart was an error), SQLite's was inf; left out, as the rollups leave it out.
+    source = make_source("us-east")
+    start = timezone.now().replace(microsecond=0) - timedelta(minutes=30)
+    start -= timedelta(seconds=start.second % 15)
+    for seconds, load in ((0, 1e308), (5, 1.5e308), (60, 10.0), (65, 20.0)):
+        record(source, payload(**{"results.stats.server.cpu_load": load}), start + timedelta(seconds=seconds))
+    response = user_client.get("/sources/us-east/series.json?range=1h&metric=cpu_load")
+    assert response.status_code == 200
+    assert [p[1:] for p in response.json()["metrics"]["cpu_load"]["points"]] == [[10.0, 15.0, 20.0, 2]]
+
+
 @pytest.mark.parametrize(
     ("query", "message"),
     [

@@ -119,6 +119,30 @@ def test_the_prune_command_holds_the_retention_lock_while_it_runs(
 
 
 @pytest.mark.django_db
+def test_it_marks_when_a_rollup_of_every_source_that_started_when_finished_and_a_failed_one_not(
+    store: MetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Anomaly rules judge an hour once a rollup run that started after it has finished (alerts.measured).
+    began = time.time()
+    call_command("prune", "--source", "us-east", stdout=StringIO())
+    assert maintenance.rolled_up_at() is None  # one source only: the others' hours are not known rolled up
+    call_command("prune", stdout=StringIO())  # from cron (RETENTION_IN_POLLER=false)
+    from_cron = maintenance.rolled_up_at()
+    assert from_cron is not None
+    assert began <= from_cron <= time.time()
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("the store is unavailable")
+
+    monkeypatch.setattr(maintenance, "roll_up_all", unreachable)
+    assert maintenance.run_step("rollup")
+    assert maintenance.rolled_up_at() == from_cron  # counted as a run (LAST_ROLLUP_KEY), not as rolled up
+    monkeypatch.undo()
+    assert maintenance.run_step("rollup")
+    assert maintenance.rolled_up_at() == cache.get(maintenance.LAST_ROLLUP_KEY) > from_cron
+
+
+@pytest.mark.django_db
 def test_it_stays_off_when_disabled(store: MetricStore, redis_settings: Any) -> None:
     redis_settings.RETENTION_IN_POLLER = False
     assert maintenance.maybe_run(background=False) is None

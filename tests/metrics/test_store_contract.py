@@ -398,6 +398,35 @@ def test_it_leaves_unchanged_polls_out_of_the_series(store: MetricStore) -> None
     assert (bucket.count, bucket.avg) == (1, 7.0)
 
 
+def test_it_leaves_out_a_series_bucket_whose_sum_is_beyond_a_float_as_rollups_do(store: MetricStore) -> None:
+    # Two samples near 1e308 in one chart bucket: PostgreSQL's float8 AVG raised "value out of range: overflow"
+    # (the chart and the API's series answered an error); rollups leave such a bucket out, and so does the raw tier.
+    for second, cpu in ((0, 1e308), (30, 1.5e308), (300, 10.0), (330, 20.0)):
+        store.record(SPEC, payload(cpu=cpu), T0 + timedelta(seconds=second))
+    end, width = T0 + timedelta(hours=1), timedelta(minutes=5)
+    expected = [(T0 + timedelta(minutes=5), 10.0, 15.0, 20.0, 2)]
+    buckets = store.series(SPEC.slug, "cpu", T0, end, width)
+    assert [(b.start, b.min, b.avg, b.max, b.count) for b in buckets] == expected
+    key = SeriesKey(SPEC.slug, "cpu")
+    many = store.series_many([key], T0, end, width, "raw")[key]
+    assert [(b.start, b.min, b.avg, b.max, b.count) for b in many] == expected
+
+
+def test_it_leaves_out_a_rollup_tier_bucket_whose_sum_is_beyond_a_float(store: MetricStore) -> None:
+    from metrics.lifecycle.retention import roll_up
+
+    # Minutes of their own (each rolled up), one hour of a chart: the hour's sum is beyond a float. The last
+    # two are not rolled up yet: read from raw history in the same call, and summed beyond a float too.
+    for minute, cpu in ((0, 1e308), (1, 1.5e308), (60, 10.0), (61, 20.0)):
+        store.record(SPEC, payload(cpu=cpu), T0 + timedelta(minutes=minute))
+    roll_up(rollup_store(store), SPEC.slug)
+    for minute, cpu in ((120, 1e308), (121, 1.5e308)):
+        store.record(SPEC, payload(cpu=cpu), T0 + timedelta(minutes=minute))
+    key = SeriesKey(SPEC.slug, "cpu")
+    found = store.series_many([key], T0, T0 + timedelta(hours=3), timedelta(hours=1), "1m")[key]
+    assert [(b.start, b.min, b.avg, b.max, b.count) for b in found] == [(T0 + timedelta(hours=1), 10.0, 15.0, 20.0, 2)]
+
+
 @pytest.mark.parametrize(
     ("bucket", "end", "message"),
     [

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from metrics.lifecycle import maintenance
 from metrics.rollups import RollupBucket
 from metrics.stores import get_store
 from objectives.attainment import rollup_reader
@@ -22,9 +23,13 @@ def poll(source: Any, at: datetime, n: int | str) -> None:
     poll_completed.send(sender=Source, source=source, outcome=outcome)
 
 
-def seasonal_history(slug: str, last_hour: datetime, value: float) -> None:
-    """Four weeks of the same hour at 100 ms (with a little spread), then ``value`` in ``last_hour``."""
-    values = {last_hour - k * WEEK: 100.0 + k for k in range(1, 5)} | {last_hour: value}
+def seasonal_history(slug: str, last_hour: datetime, value: float | None) -> None:
+    """Four weeks of the same hour at 100 ms (with a little spread), then ``value`` in ``last_hour`` (None: no
+    rollup of it), rolled up by a run that started when ``last_hour`` ended (as the retention step marks it)."""
+    values = {last_hour - k * WEEK: 100.0 + k for k in range(1, 5)}
+    if value is not None:
+        values[last_hour] = value
+        maintenance.mark_rolled_up((last_hour + HOUR).timestamp())
     rollup_reader(get_store()).write_rollups(
         [RollupBucket(slug, "wait_time", "1h", start, 1, v, v, v, v, start) for start, v in values.items()]
     )

@@ -11,15 +11,22 @@ from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from alerts import measured
 from alerts.anomaly_spread import spread_minutes
 from alerts.forms import AlertRuleForm
 from alerts.models import AlertEvent, AlertRule, Silence
+from metrics.lifecycle import maintenance
+from metrics.lifecycle.retention import roll_up_all
 from metrics.models import MetricRollup
+from metrics.rollups import RollupBucket
+from metrics.stores import get_store
+from objectives.attainment import rollup_reader
 from tests.alerts.support import make_rule
-from tests.factories import make_objective, make_source, make_team, record_outcomes
+from tests.factories import make_objective, make_source, make_team, payload, record_history, record_outcomes
 from tests.objectives.support import HOUR, poll, seasonal_history
 
 pytestmark = pytest.mark.django_db
+MINUTE = timedelta(minutes=1)
 
 
 @pytest.mark.parametrize(
@@ -151,8 +158,6 @@ def test_it_judges_the_hour_again_when_another_rules_read_failed_in_the_same_pol
     # The engine drops every measured observation of a poll when one rule's read fails (a store outage):
     # an hour already remembered as judged then would never be judged again by this process, and a one-hour
     # anomaly would never fire.
-    from alerts import measured
-
     source = make_source("us-east")
     seasonal = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
     make_rule(name="odd among peers", kind="anomaly", metric="wait_time", anomaly_mode="peer", fire_after=1)
@@ -174,3 +179,58 @@ def test_it_judges_the_hour_again_when_another_rules_read_failed_in_the_same_pol
     poll(source, now + timedelta(seconds=1), 2)
     fired = AlertEvent.objects.get()
     assert (fired.rule_id, fired.kind, fired.value["hour"]) == (seasonal.pk, "fired", last_hour.isoformat())
+
+
+@pytest.mark.parametrize("rolled_up_in_the_hour", [False, True], ids=["no-rollup-yet", "part-of-the-hour"])
+def test_it_judges_an_hour_once_on_all_its_minutes_when_it_is_rolled_up_after_its_first_poll(
+    settings: Any, rolled_up_in_the_hour: bool
+) -> None:
+    # Rollups come from the retention run (every RETENTION_ROLLUP_INTERVAL, or cron): at the hour's first poll
+    # its rollup may not exist yet, or hold only the minutes rolled up before the hour ended. The hour used to
+    # be remembered as judged there (nothing, or its first half) and never judged on all its minutes.
+    settings.ALERTS_ANOMALY_SPREAD_MINUTES = 1
+    source = make_source("us-east")
+    rule = make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
+    hour_start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    last_hour = hour_start - HOUR
+    seasonal_history("us-east", last_hour, None)  # four usual weeks of the hour (about 100 ms)
+    waits = [100.0] * 3 + [700.0] * 3  # usual in its first half, a mean of 400 over the whole hour
+    samples = [
+        (last_hour + n * 10 * MINUTE, payload(**{"results.stats.server.wait_time": w})) for n, w in enumerate(waits)
+    ]
+    record_history(source, samples[:3])
+    if rolled_up_in_the_hour:
+        roll_up_all(get_store())  # a run of the hour's first half, before it ended: the marker stays older
+
+    with CaptureQueriesContext(connection) as waiting:
+        poll(source, hour_start, 1)
+        poll(source, hour_start + MINUTE, 2)
+    assert not AlertEvent.objects.exists()
+    # Waiting costs no store read: the polls look at the retention step's marker in the cache.
+    assert not [q for q in waiting.captured_queries if MetricRollup._meta.db_table in q["sql"]]
+
+    record_history(source, samples[3:])
+    assert maintenance.run_step("rollup")  # the retention step, started after the hour ended
+    for n in range(3):
+        poll(source, hour_start + (2 + n) * MINUTE, 3 + n)
+
+    fired = AlertEvent.objects.get()
+    assert (fired.rule_id, fired.value["hour"], fired.value["value"]) == (rule.pk, last_hour.isoformat(), 400.0)
+
+
+def test_it_judges_an_hour_not_rolled_up_by_the_grace_on_what_is_stored_then_once() -> None:
+    source = make_source("us-east")
+    make_rule(name="odd wait", kind="anomaly", metric="wait_time", anomaly_mode="seasonal", fire_after=1)
+    hour_start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    last_hour = hour_start - HOUR
+    seasonal_history("us-east", last_hour, None)
+    # Rolled up by a cron run the poller does not hear of (a cache it does not share): no marker.
+    rollup_reader(get_store()).write_rollups(
+        [RollupBucket("us-east", "wait_time", "1h", last_hour, 1, 400.0, 400.0, 400.0, 400.0, last_hour)]
+    )
+
+    poll(source, hour_start + measured.ROLLUP_GRACE - MINUTE, 1)
+    assert not AlertEvent.objects.exists()
+    for n in range(2):
+        poll(source, hour_start + measured.ROLLUP_GRACE + n * MINUTE, 2 + n)
+    assert AlertEvent.objects.get().value["value"] == 400.0

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.lifecycle.maintenance import LOCK_KEY, retention_lock
+from metrics.lifecycle.maintenance import LOCK_KEY, mark_rolled_up, retention_lock
 from metrics.lifecycle.models import source_configured
 from metrics.lifecycle.retention import RetentionFailed, SourceReport, apply_retention
 from metrics.lifecycle.ttl import sync_ttl
@@ -47,7 +48,10 @@ class Command(BaseCommand):
                         f"another prune; it expires after RETENTION_LOCK_SECONDS={settings.RETENTION_LOCK_SECONDS}), "
                         "or the cache cannot be reached; nothing was changed, try again later"
                     )
+                started = time.time()
                 reports = self.apply(store, sources, dry_run=False)
+                if sources is None:  # every source rolled up: anomaly rules may judge the hours before ``started``
+                    mark_rolled_up(started)
                 for line in sync_ttl(store):
                     self.stdout.write(f"  TTL: {line}")
         raw = sum(r.raw_deleted for r in reports)
