@@ -1,7 +1,8 @@
 """Prometheus collectors of the metrics area, read at scrape time (registered by metrics.apps).
 
 - ``UpstreamMetricsCollector``: every source's latest extracted metrics, one gauge family per metric
-  (``devops_insights_upstream_<metric>{source="..."}``), read with one ``latest_all()`` call. Shared
+  (``devops_insights_upstream_<metric>{source="..."}``), read with one ``latest_heads()`` call on every
+  scrape: the metrics, times and sequences without the documents, which a scrape never shows. Shared
   state, so every web replica reports the same values (``GET /metrics`` only).
 - ``ReadCacheCollector``: the read cache's own hit/miss counters, in every process that reads.
 
@@ -42,7 +43,7 @@ class UpstreamMetricsCollector(Collector):
             f"{PREFIX}_upstream_scrape_ok", "1 when the metric store answered this scrape, 0 when it failed."
         )
         try:
-            snapshots = get_store().latest_all()
+            snapshots = get_store().latest_heads()
         except Exception:
             logger.exception("metrics scrape could not read the latest snapshots")
             ok.add_metric([], 0)

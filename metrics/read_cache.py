@@ -56,6 +56,7 @@ from metrics.stores.base import (
     SeriesBucket,
     SeriesKey,
     Snapshot,
+    SnapshotHead,
     SourceSpec,
     StoreStats,
 )
@@ -256,6 +257,11 @@ class CachedMetricStore(MetricStore):
     def latest_sources(self) -> list[str]:
         # Not cached: a walk over every source (export) reads it once, then reads the snapshots through latest_of.
         return self.backend_store.latest_sources()
+
+    def latest_heads(self) -> dict[str, SnapshotHead]:
+        # Not cached: last_seen_at moves on every poll without a generation moving (latest_all's entry is patched
+        # for it), and the read leaves the documents out, so it stays narrow without a cache.
+        return self.backend_store.latest_heads()
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)

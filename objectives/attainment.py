@@ -96,7 +96,13 @@ Counts = slo.Counts
 
 
 def period_span(start: datetime, end: datetime, now: datetime) -> AvailabilitySpan:
-    """The period's hour buckets up to ``now`` (the current partial hour included)."""
+    """The period's hour buckets up to ``now`` (the current partial hour included).
+
+    From the hour ``start`` falls in: a rolling period (``start`` = now - N days, rarely on the hour) counts up to
+    59 min 59 s before its start (docs/objectives.md, "What a period counts"). Minute buckets could make it exact
+    only where a retention policy still keeps them (it may keep them a day), and counting too little where they
+    are gone would be silent.
+    """
     last = min(end, bucket_start(now, "1h") + timedelta(hours=1))
     return AvailabilitySpan("1h", bucket_start(start, "1h"), max(last, bucket_start(start, "1h") + timedelta(hours=1)))
 

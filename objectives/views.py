@@ -59,27 +59,52 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "burn": burn,
         "sources": objective.covered_sources(),
         "rules": objective.alert_rules.all(),
-        "chart": budget_chart(series),
+        "chart": budget_chart(series, result.period_start, result.period_end),
         "series": series,
     }
     return render(request, "objectives/detail.html", context)
 
 
-def budget_chart(series: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The remaining budget through the period as SVG points (no script: it prints as drawn)."""
+def budget_chart(series: list[dict[str, Any]], start: datetime, end: datetime) -> dict[str, Any] | None:
+    """The remaining budget through the period [start, end) as SVG lines (no script: it prints as drawn).
+
+    Each point stands at its moment between the period's start (x = 0) and end (x = width), so a calendar period
+    under way fills the chart up to now only, and spans before the first poll (no budget figure yet) stay blank
+    rather than being squeezed out by spacing the points by index. A run of one point is drawn as a dot.
+    """
     values = [point["remaining_budget_percent"] for point in series if point["remaining_budget_percent"] is not None]
     if not values:
         return None
-    if len(values) == 1:  # one point so far: a flat line, not an invisible dot
-        values = values * 2
     low = min(0.0, *values)
     high = max(100.0, *values)
-    step = CHART_WIDTH / max(1, len(values) - 1)
-    points = " ".join(
-        f"{i * step:.1f},{CHART_HEIGHT - (v - low) / (high - low) * CHART_HEIGHT:.1f}" for i, v in enumerate(values)
-    )
-    zero = CHART_HEIGHT - (0 - low) / (high - low) * CHART_HEIGHT
-    return {"points": points, "zero": f"{zero:.1f}", "width": CHART_WIDTH, "height": CHART_HEIGHT, "last": values[-1]}
+    length = (end - start).total_seconds()
+
+    def x(at: datetime) -> float:
+        # The first span starts on the hour at or before the period's start: its points may lie just before it.
+        return min(max((at - start).total_seconds() / length, 0.0), 1.0) * CHART_WIDTH
+
+    def y(value: float) -> float:
+        return CHART_HEIGHT - (value - low) / (high - low) * CHART_HEIGHT
+
+    runs: list[list[tuple[float, float]]] = []
+    run: list[tuple[float, float]] | None = None
+    for point in series:
+        value = point["remaining_budget_percent"]
+        if value is None:
+            run = None  # no figure for this span: a gap, not a line drawn across it
+            continue
+        if run is None:
+            run = []
+            runs.append(run)
+        run.append((x(datetime.fromisoformat(point["at"])), y(value)))
+    return {
+        "lines": [" ".join(f"{px:.1f},{py:.1f}" for px, py in run) for run in runs if len(run) > 1],
+        "dots": [(f"{run[0][0]:.1f}", f"{run[0][1]:.1f}") for run in runs if len(run) == 1],
+        "zero": f"{y(0.0):.1f}",
+        "width": CHART_WIDTH,
+        "height": CHART_HEIGHT,
+        "last": values[-1],
+    }
 
 
 # --- reports --------------------------------------------------------------------------------------

@@ -3,9 +3,10 @@
 The in-memory channel layer lives inside one process, so in the embedded setup (no ``REDIS_URL``:
 ``make run`` starts the poller and daphne as separate processes) the poller's publishes never
 reach the web process. While at least one WebSocket is connected, each web process running the
-in-memory layer reads ``latest_all()`` every ``REALTIME_STORE_WATCH_INTERVAL`` seconds and sends a
-``metric.update`` to the usual groups for every source whose sequence moved. With Redis the poller
-publishes directly and this never runs.
+in-memory layer reads every source's sequence (``latest_heads()``, no documents) every
+``REALTIME_STORE_WATCH_INTERVAL`` seconds, then the snapshots of the sources whose sequence moved
+(``latest_of``, ``WATCH_CHUNK`` at a time), and sends a ``metric.update`` to the usual groups for each.
+With Redis the poller publishes directly and this never runs.
 """
 
 from __future__ import annotations
@@ -28,9 +29,19 @@ from realtime.groups import ALL_GROUP, source_group
 logger = logging.getLogger(__name__)
 
 
+# Snapshots of moved sources read (and held) at once: a poller round can change every source between two
+# looks, and their documents are what weighs, not the sequences.
+WATCH_CHUNK = 100
+
+
 @database_sync_to_async
-def read_latest() -> dict[str, Snapshot]:
-    return get_store().latest_all()
+def read_sequences() -> dict[str, int]:
+    return {slug: head.sequence for slug, head in get_store().latest_heads().items()}
+
+
+@database_sync_to_async
+def read_snapshots(slugs: list[str]) -> dict[str, Snapshot]:
+    return get_store().latest_of(slugs)
 
 
 @database_sync_to_async
@@ -63,20 +74,28 @@ class StoreWatcher:
         seen: dict[str, int] | None = None
         while True:
             try:
-                snapshots = await read_latest()
+                sequences = await read_sequences()
                 if seen is None:
                     # What exists when watching starts was sent as snapshots; only later changes are news.
-                    seen = {slug: snapshot.sequence for slug, snapshot in snapshots.items()}
+                    seen = sequences
                 else:
-                    for slug, snapshot in sorted(snapshots.items()):
-                        if snapshot.sequence > seen.get(slug, 0):
-                            seen[slug] = snapshot.sequence
-                            await self.announce(snapshot)
+                    moved = sorted(slug for slug, sequence in sequences.items() if sequence > seen.get(slug, 0))
+                    for at in range(0, len(moved), WATCH_CHUNK):
+                        await self.announce_moved(moved[at : at + WATCH_CHUNK], seen)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 logger.warning("realtime: watching the store failed: %s", type(exc).__name__)
             await asyncio.sleep(self.interval)
+
+    async def announce_moved(self, slugs: list[str], seen: dict[str, int]) -> None:
+        snapshots = await read_snapshots(slugs)
+        for slug in slugs:
+            snapshot = snapshots.get(slug)
+            # Gone since its sequence was read (deleted), or already announced at a later sequence: nothing new.
+            if snapshot is not None and snapshot.sequence > seen.get(slug, 0):
+                seen[slug] = snapshot.sequence
+                await self.announce(snapshot)
 
     async def announce(self, snapshot: Snapshot) -> None:
         event = {

@@ -76,6 +76,18 @@ class Snapshot:
 
 
 @dataclass(frozen=True)
+class SnapshotHead:
+    """A latest snapshot without its document (payload) and poll metadata: what ``latest_heads`` reads."""
+
+    source: str
+    hash: str
+    metrics: dict[str, float]
+    fetched_at: datetime
+    last_seen_at: datetime
+    sequence: int
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
     id: str
     source: str
@@ -214,6 +226,19 @@ class MetricStore(abc.ABC):
         then read them with ``latest_of`` a chunk at a time. A slug is at most 64 characters, so the list weighs
         little next to the documents. SQL: the unique ``source`` column only; MongoDB: a find projecting
         ``source`` on its unique index. Read-only: safe to retry after a StoreError.
+        """
+
+    @abc.abstractmethod
+    def latest_heads(self) -> dict[str, SnapshotHead]:
+        """Every source's latest snapshot without its document and poll metadata (``SnapshotHead``), keyed by
+        source, in one round trip.
+
+        For a reader of every source that wants its metrics, times or sequence only: the Prometheus collector
+        on each scrape, the realtime watcher every few seconds (it then reads the snapshots whose sequence
+        moved with ``latest_of``). Its cost follows the sources' count and their metrics, not their documents.
+        SQL: the row's columns but ``payload`` and ``poll_meta``; MongoDB: a find projecting those fields.
+        Not cached by ``CachedMetricStore`` (``last_seen_at`` moves on every poll). Read-only: safe to retry
+        after a StoreError.
         """
 
     @abc.abstractmethod

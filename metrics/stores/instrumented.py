@@ -27,6 +27,7 @@ from metrics.stores.base import (
     SeriesBucket,
     SeriesKey,
     Snapshot,
+    SnapshotHead,
     SourceSpec,
     StoreError,
     StoreStats,
@@ -81,6 +82,9 @@ class InstrumentedStore(MetricStore):
 
     def latest_sources(self) -> list[str]:
         return self._call("latest_sources", self.inner.latest_sources)
+
+    def latest_heads(self) -> dict[str, SnapshotHead]:
+        return self._call("latest_heads", self.inner.latest_heads)
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)  # listed once: a generator is read by the span and the store alike

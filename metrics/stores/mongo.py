@@ -80,6 +80,7 @@ from metrics.stores.base import (
     SeriesBucket,
     SeriesKey,
     Snapshot,
+    SnapshotHead,
     SourceSpec,
     StoreError,
     StoreStats,
@@ -396,6 +397,22 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         with self.driver_errors("latest_sources"):
             docs = list(self.latest_collection.find({}, {"_id": 0, "source": 1}).batch_size(ONE_BATCH))
         return sorted(doc["source"] for doc in docs)
+
+    def latest_heads(self) -> dict[str, SnapshotHead]:
+        fields = {"_id": 0, "source": 1, "hash": 1, "metrics": 1, "fetched_at": 1, "seen": 1, "sequence": 1}
+        with self.driver_errors("latest_heads"):
+            docs = list(self.latest_collection.find({}, fields).batch_size(ONE_BATCH))
+        return {
+            doc["source"]: SnapshotHead(
+                source=doc["source"],
+                hash=doc["hash"],
+                metrics=_metrics(doc),
+                fetched_at=doc["fetched_at"].astimezone(UTC),
+                last_seen_at=doc["seen"]["at"].astimezone(UTC),
+                sequence=int(doc["sequence"]),
+            )
+            for doc in docs
+        }
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)

@@ -67,6 +67,7 @@ from metrics.stores.base import (
     SeriesBucket,
     SeriesKey,
     Snapshot,
+    SnapshotHead,
     SourceSpec,
     StoreError,
     StoreStats,
@@ -619,6 +620,24 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         # Sorted here, not by the database: a PostgreSQL collation other than C orders "a-b", "a_b" and "ab"
         # otherwise, and the export's bytes would depend on it.
         return sorted(self._guard(lambda: list(query), "all sources"))
+
+    def latest_heads(self) -> dict[str, SnapshotHead]:
+        # The payload and poll metadata columns are left unread: they are what weighs.
+        query = LatestSnapshot.objects.using(self.using).values_list(
+            "source", "hash", "metrics", "fetched_at", "last_seen_at", "sequence"
+        )
+        rows = self._guard(lambda: list(query), "all sources")
+        return {
+            source: SnapshotHead(
+                source=source,
+                hash=digest,
+                metrics=_metrics(metrics),
+                fetched_at=fetched_at,
+                last_seen_at=last_seen_at,
+                sequence=sequence,
+            )
+            for source, digest, metrics, fetched_at, last_seen_at, sequence in rows
+        }
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
         wanted = source_slugs(sources)

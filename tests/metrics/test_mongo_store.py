@@ -138,6 +138,7 @@ def test_it_raises_a_store_error_when_mongodb_is_unreachable() -> None:
         lambda: store.latest(SPEC.slug),
         store.latest_all,
         store.latest_sources,
+        store.latest_heads,
         lambda: store.history(SPEC.slug),
         lambda: store.series(SPEC.slug, "cpu", T0, T0 + timedelta(hours=1), timedelta(minutes=1)),
         store.stats,

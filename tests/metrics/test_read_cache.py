@@ -151,6 +151,17 @@ def test_it_warms_latest_all_as_it_writes(store: CachedMetricStore, backend: Cou
     assert read_cache.counters()["latest_all.hit"] == 1
 
 
+def test_it_reads_latest_heads_through_to_the_store_with_each_polls_last_seen_at(store: CachedMetricStore) -> None:
+    from metrics.stores.instrumented import InstrumentedStore
+
+    store.record(SPEC, doc(1), T0)
+    assert store.latest_all()[SPEC.slug].last_seen_at == T0  # cached
+    store.record(SPEC, doc(1), T0 + timedelta(seconds=30))  # unchanged: no generation moves
+    for reader in (store, InstrumentedStore(store)):
+        head = reader.latest_heads()[SPEC.slug]
+        assert (head.sequence, head.metrics, head.last_seen_at) == (1, {"cpu": 1.0}, T0 + timedelta(seconds=30))
+
+
 def test_it_serves_latest_of_from_the_keys_latest_uses_and_loads_only_the_misses(
     store: CachedMetricStore, backend: CountingStore
 ) -> None:

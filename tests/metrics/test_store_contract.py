@@ -350,6 +350,30 @@ def test_it_lists_the_sources_with_a_latest_snapshot_in_code_point_order(store: 
     assert store.latest_sources() == sorted(store.latest_all())
 
 
+def test_it_reads_every_latest_head_without_the_documents(store: MetricStore) -> None:
+    assert store.latest_heads() == {}
+    store.record(SPEC, payload(), T0, {"poll": 1})
+    store.record(SPEC, payload(cpu=20.0), T0 + timedelta(minutes=1), {"poll": 2})
+    store.record(SPEC, payload(cpu=20.0), T0 + timedelta(minutes=2), {"poll": 3})
+    store.record(SourceSpec("eu-west"), {"status": "ok"}, T0)
+    store.record(SourceSpec("gone"), payload(), T0)
+    store.delete_source("gone")
+    heads = store.latest_heads()
+    assert sorted(heads) == ["eu-west", "us-east"]
+    for slug, snapshot in store.latest_all().items():
+        head = heads[slug]
+        assert (head.source, head.hash, head.metrics, head.sequence) == (
+            snapshot.source,
+            snapshot.hash,
+            snapshot.metrics,
+            snapshot.sequence,
+        )
+        assert (head.fetched_at, head.last_seen_at) == (snapshot.fetched_at, snapshot.last_seen_at)
+    us_east = heads["us-east"]
+    assert (us_east.sequence, us_east.metrics["cpu"]) == (2, 20.0)
+    assert (us_east.fetched_at, us_east.last_seen_at) == (T0 + timedelta(minutes=1), T0 + timedelta(minutes=2))
+
+
 @pytest.mark.parametrize("cursor", ["garbage", "", "aDE6eHl6OjE", "x" * 500, "aDE6MTox"[:-1] + "!"])
 def test_it_refuses_a_bad_cursor_with_a_clear_error(store: MetricStore, cursor: str) -> None:
     record_changes(store, 2)

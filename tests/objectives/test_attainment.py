@@ -80,6 +80,25 @@ def test_it_counts_good_minutes_of_a_metric_objective_in_one_read_of_all_its_sou
     assert over_range(objective, get_store(), minute, minute + timedelta(minutes=30)).attainment_percent == 100.0
 
 
+def test_it_counts_a_rolling_period_from_the_hour_its_start_falls_in_as_documented() -> None:
+    """docs/objectives.md: a rolling period of N days reads hour buckets from the hour at or before now - N days,
+    so it counts up to 59 min 59 s more than N days; it says so rather than reading that first hour by the minute,
+    which a retention policy may keep only a day."""
+    now = datetime(2026, 11, 20, 12, 40, tzinfo=UTC)
+    start = now - timedelta(days=7)  # 12:40, seven days ago
+    source = make_source("us-east")
+    record_outcomes(source, start - timedelta(minutes=61), down=5)  # 11:39: the hour before, not counted
+    record_outcomes(source, start - timedelta(minutes=30), down=1)  # 12:10: before the start, in its hour: counted
+    record_outcomes(source, start + timedelta(minutes=5), up=998)
+    record_outcomes(source, now - timedelta(seconds=1), up=1)  # the current hour, up to now: counted
+    objective = make_objective(sources=[source], window_days=7)
+
+    result = measure(objective, get_store(), now)
+
+    assert (result.period_start, result.period_end) == (start, now)  # what pages and the API say
+    assert (result.good, result.total) == (999, 1000)  # what was counted: from 12:00, forty minutes more
+
+
 def test_it_draws_the_budget_of_a_28_day_period_in_at_most_15_points_ending_where_the_page_stands() -> None:
     source = make_source("us-east")
     record_outcomes(source, NOW - timedelta(days=20), up=1000)

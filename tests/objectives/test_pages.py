@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.test import Client
@@ -11,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.teams import default_team
 from alerts.models import AlertEvent
+from objectives.views import budget_chart
 from tests.alerts.support import make_rule
 from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
 
@@ -40,6 +42,48 @@ def test_it_lists_and_details_the_objectives_of_the_users_teams(client: Client) 
     assert b"99.0000 % (99 good of 100)" in detail.content
     assert b"<polyline" in detail.content  # the budget chart
     assert client.get(f"/objectives/{theirs.pk}/").status_code == 404
+
+
+def test_it_places_the_budget_charts_points_by_time_over_the_whole_period(client: Client) -> None:
+    """The chart spaced its points by index and left out the spans before the first poll: a 28-day period first
+    polled 20 days ago was drawn from the left edge, as if its budget had been measured from the start."""
+    source = make_source("us-east")
+    now = timezone.now()
+    record_outcomes(source, now - timedelta(days=20), up=1000)
+    record_outcomes(source, now - timedelta(days=3), up=999, down=1)
+    objective = make_objective("api up", sources=[source], window_days=28)
+    viewer(client)
+
+    detail = client.get(f"/objectives/{objective.pk}/").content.decode()
+    [points] = re.findall(r'<polyline [^>]*points="([^"]+)"', detail)
+    xs = [float(point.split(",")[0]) for point in points.split()]
+    # 2-day spans from the hour at or before the start; the first with polls ends 10 days in (of 28, 480 wide).
+    assert xs[0] == pytest.approx(10 / 28 * 480, abs=1)
+    assert xs[-1] == 480.0  # a rolling period ends now: the right edge
+    assert len(xs) == 11  # the spans from the first poll on, none left out
+    assert xs == sorted(xs)
+
+
+def test_it_leaves_spans_without_a_budget_figure_blank_and_shows_a_lone_point_as_a_dot() -> None:
+    start = datetime(2026, 11, 1, tzinfo=UTC)
+    end = start + timedelta(days=30)
+
+    def at(days: float) -> str:
+        return (start + timedelta(days=days)).isoformat()
+
+    series = [
+        {"at": at(2), "remaining_budget_percent": None},
+        {"at": at(4), "remaining_budget_percent": 100.0},
+        {"at": at(6), "remaining_budget_percent": None},
+        {"at": at(8), "remaining_budget_percent": 50.0},
+        {"at": at(15), "remaining_budget_percent": 0.0},
+    ]
+    chart = budget_chart(series, start, end)
+    assert chart is not None
+    assert chart["dots"] == [("64.0", "0.0")]  # 4 of 30 days: x = 64; 100 % at the top
+    assert chart["lines"] == ["128.0,60.0 240.0,120.0"]  # halfway through the month (15 of 30 days): x = 240
+    assert chart["zero"] == "120.0"
+    assert budget_chart([{"at": at(2), "remaining_budget_percent": None}], start, end) is None
 
 
 def test_it_sends_a_visitor_to_the_login_page(client: Client) -> None:

@@ -12,7 +12,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from metrics.stores import get_backend_store, get_store
-from metrics.stores.base import MetricStore
+from metrics.stores.base import MetricStore, SourceSpec
 from pollers.models import PollFailure, Source
 from tests.factories import make_source
 
@@ -119,6 +119,24 @@ def test_it_backfills_a_source_the_poller_has_not_counted_yet_up_to_now(store: M
     assert "us-east: backfilled 1 poll(s) (1 up, 0 down)" in out
     assert "the poller has counted nothing for it yet" in out
     assert day_counts(store) == [(DAY, 1, 1, {})]
+
+
+def test_it_lists_the_stored_sources_without_reading_their_snapshots(
+    store: MetricStore, source: Source, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It read every source's latest document (latest_all), all held at once, only to know which sources exist."""
+
+    def every_document(self: MetricStore) -> None:
+        raise AssertionError("every source's latest snapshot was read to list the sources")
+
+    monkeypatch.setattr(type(store), "latest_all", every_document)
+    stored_change(store, source, DAY + timedelta(hours=1))
+    # No longer configured, still in the metric store: it is backfilled too.
+    store.record(SourceSpec("retired"), {"status": "ok"}, DAY + timedelta(hours=2))
+    out = run()
+    assert "us-east: backfilled 1 poll(s) (1 up, 0 down)" in out
+    assert "retired: backfilled 1 poll(s) (1 up, 0 down)" in out
+    assert "retired: backfilled 1 poll(s)" in run("--source", "retired")
 
 
 @pytest.mark.parametrize(

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 
-from realtime.watcher import watcher_for
-from tests.realtime.conftest import status_payload
+from metrics.stores.base import MetricStore, SourceSpec
+from pollers.models import Source
+from realtime import watcher
+from realtime.groups import ALL_GROUP
+from realtime.watcher import StoreWatcher, watcher_for
+from tests.realtime.conftest import SLUGS, status_payload
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("sources")]
 
@@ -57,3 +64,63 @@ async def test_it_does_not_watch_the_store_when_redis_carries_the_updates(
     await client.request({"type": "subscribe", "sources": ["us-east"]})
     await record("us-east", status_payload(cpu_load=3.0))
     assert await client.nothing(0.6)
+
+
+class SentLayer:
+    """A channel layer that keeps what the watcher sends."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, dict[str, Any]]] = []
+
+    async def group_send(self, group: str, message: dict[str, Any]) -> None:
+        self.sent.append((group, message))
+
+
+async def test_it_reads_the_documents_of_the_moved_sources_only_a_chunk_at_a_time(
+    store: MetricStore, sources: list[Source], record: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every look (every REALTIME_STORE_WATCH_INTERVAL seconds) read every source's latest document (latest_all),
+    moved or not, to compare sequences."""
+    monkeypatch.setattr(watcher, "WATCH_CHUNK", 2, raising=False)
+    for slug in SLUGS:
+        await record(slug, status_payload(cpu_load=1.0))
+    await sync_to_async(store.record)(SourceSpec("sa-east"), status_payload(), datetime.now(UTC))
+    looks: list[str] = []
+    read: list[list[str]] = []  # the sources whose documents each read returned
+    for name in ("latest", "latest_all", "latest_of", "latest_heads"):
+        real = getattr(store, name)
+
+        def counted(*args: Any, _real: Any = real, _name: str = name, **kwargs: Any) -> Any:
+            found = _real(*args, **kwargs)
+            looks.append(_name)
+            if _name != "latest_heads":
+                read.append(sorted(found) if isinstance(found, dict) else [found.source] if found else [])
+            return found
+
+        monkeypatch.setattr(store, name, counted)
+
+    def move_three() -> None:
+        # In one call on the database thread the watcher's reads share: it sees none of the changes or all three.
+        for source in sources:
+            store.record(source.spec(), status_payload(cpu_load=2.0), datetime.now(UTC))
+
+    layer = SentLayer()
+    looking = StoreWatcher(layer, 0.02)  # type: ignore[arg-type]
+    looking.acquire()
+    try:
+        for _ in range(250):
+            if looks:
+                break
+            await asyncio.sleep(0.02)
+        await sync_to_async(move_three)()
+        for _ in range(250):
+            if len(layer.sent) == 2 * len(SLUGS):
+                break
+            await asyncio.sleep(0.02)
+        await asyncio.sleep(0.1)  # a few more looks: nothing moved since
+    finally:
+        looking.release()
+
+    assert read == [["ap-southeast", "eu-west"], ["us-east"]]
+    announced = [(message["source"], message["sequence"]) for group, message in layer.sent if group != ALL_GROUP]
+    assert sorted(announced) == [(slug, 2) for slug in sorted(SLUGS)]

@@ -64,7 +64,8 @@ def _since(text: str | None) -> datetime:
 
 def _sources(store: MetricStore, chosen: list[str] | None) -> list[str]:
     try:
-        stored = set(store.latest_all())
+        # The slugs only: the documents (latest_all) would all be held at once to learn their keys.
+        stored = set(store.latest_sources())
     except StoreError as exc:
         raise CommandError(f"the metric store is not available: {exc}") from None
     known = stored | set(Source.objects.values_list("slug", flat=True))
