@@ -424,10 +424,20 @@ class Silence(TeamOwned):
 class RuleStateQuerySet(models.QuerySet):
     def active(self) -> RuleStateQuerySet:
         """Pending or firing, for enabled rules: what the API and dashboards list as active alerts."""
-        return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True)
+        return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True).current()
 
     def firing(self) -> RuleStateQuerySet:
-        return self.filter(status=evaluate.FIRING, rule__enabled=True)
+        return self.filter(status=evaluate.FIRING, rule__enabled=True).current()
+
+    def current(self) -> RuleStateQuerySet:
+        """Those whose rule is of their source's team, the only ones that count.
+
+        A rule covers its own team's sources only, and a source's move drops the old team's states
+        (receivers.drop_stale_states); but a poller polls from the source it loaded until its next reload,
+        so a poll in between evaluates the old team's rules and may write one again. Never evaluated after,
+        it would stay firing: on the new team's card, Alerts page and the source's level, never resolving.
+        """
+        return self.filter(rule__team_id=models.F("source__team_id"))
 
 
 class RuleState(models.Model):
