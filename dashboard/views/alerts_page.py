@@ -96,12 +96,14 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
     if isinstance(end, str):
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
-    # The buttons send no reason: the one made up says who and when, and is no other silence's of the team
-    # too (configuration as code knows a silence by team and reason, and refuses to export two of one).
-    reason = request.POST.get("reason", "").strip()[:300] or free_name(
+    # The buttons send no reason: the one made up says who and when. A typed one is kept, and either is no
+    # other silence's of the team ("deploy (2)"): configuration as code knows a silence by team and reason,
+    # and refuses to export two of one.
+    wanted = request.POST.get("reason", "").strip()[:300]
+    reason = free_name(
         Silence.objects.filter(team_id=source.team_id),
         "reason",
-        f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
+        wanted or f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
     )
     Silence.objects.create(
         team_id=source.team_id, source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
+from provisioning.export import export_files
 from tests.factories import make_source, member, rule_form
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +249,21 @@ def test_it_gives_each_silence_made_by_the_buttons_a_reason_of_its_own(staff_cli
     ]
     staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": "deploy"})
     assert Silence.objects.filter(reason="deploy").count() == 1  # a reason given is kept as given
+
+
+def test_it_makes_a_typed_reason_unique_so_the_silences_can_be_exported(staff_client: Client) -> None:
+    # A typed reason was kept as typed: two silences of one reason, which configuration export then refused.
+    for slug in ("eu-west", "us-east"):
+        make_source(slug)
+    for slug in ("eu-west", "us-east", "eu-west"):
+        staff_client.post(f"/alerts/silence/{slug}/", {"duration": "1h", "reason": " deploy "})
+    reasons = list(Silence.objects.order_by("pk").values_list("reason", flat=True))
+    assert reasons == ["deploy", "deploy (2)", "deploy (3)"]
+    assert "reason: deploy (3)" in export_files()["silences.yaml"]
+    long = "x" * 400  # cut to the field's 300 characters, then made unique within them
+    staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": long})
+    staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": long})
+    assert list(Silence.objects.filter(reason__startswith="xxx").order_by("pk").values_list("reason", flat=True)) == [
+        "x" * 300,
+        "x" * 296 + " (2)",
+    ]
