@@ -375,9 +375,11 @@ class SilenceQuerySet(models.QuerySet):
         """Slugs of every source an active silence covers, by the source or by one of its tags; only the
         sources of ``teams`` (ids) when given (a team's page), so the work follows that team, not all."""
         active = self.active(at) if teams is None else self.active(at).filter(team_id__in=list(teams))
-        found = list(active.values_list("source__slug", "tag", "team_id"))
-        slugs = {slug for slug, _, _ in found if slug}
-        tags = {(team, tag) for slug, tag, team in found if not slug and tag}
+        found = list(active.values_list("source__slug", "source__team_id", "tag", "team_id"))
+        # As ``covering``: a source silence covers its source while the source is of the silence's team (a
+        # source moved to another team is no longer quieted by the old team's silences).
+        slugs = {slug for slug, source_team, _, team in found if slug and source_team == team}
+        tags = {(team, tag) for slug, _, tag, team in found if not slug and tag}
         if tags:
             # A tag silence covers its own team's sources with that tag: only those teams' sources are read.
             candidates = Source.objects.filter(team_id__in={team for team, _ in tags})

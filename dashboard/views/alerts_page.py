@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.current_team import current_team
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import first_becomes_default, free_name, notifies_no_one
@@ -42,7 +43,9 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         .select_related("rule", "source")
         .order_by("-firing_since", "source__slug")
     )
-    silenced = Silence.objects.covered_slugs(now)
+    # The states listed are the current team's sources', which only that team's silences cover: read those.
+    team = current_team(request)
+    silenced = Silence.objects.covered_slugs(now, teams=[team.pk]) if team is not None else set()
     context = {
         "nav": "alerts",
         "firing": [s for s in states if s.status == evaluate.FIRING],
