@@ -375,9 +375,11 @@ class SilenceQuerySet(models.QuerySet):
         """Slugs of every source an active silence covers, by the source or by one of its tags; only the
         sources of ``teams`` (ids) when given (a team's page), so the work follows that team, not all."""
         active = self.active(at) if teams is None else self.active(at).filter(team_id__in=list(teams))
-        found = list(active.values_list("source__slug", "tag", "team_id"))
-        slugs = {slug for slug, _, _ in found if slug}
-        tags = {(team, tag) for slug, tag, team in found if not slug and tag}
+        found = list(active.values_list("source__slug", "source__team_id", "tag", "team_id"))
+        # As ``covering``: a source silence covers its source while the source is of the silence's team (a
+        # source moved to another team is no longer quieted by the old team's silences).
+        slugs = {slug for slug, source_team, _, team in found if slug and source_team == team}
+        tags = {(team, tag) for slug, _, tag, team in found if not slug and tag}
         if tags:
             # A tag silence covers its own team's sources with that tag: only those teams' sources are read.
             candidates = Source.objects.filter(team_id__in={team for team, _ in tags})
@@ -424,10 +426,20 @@ class Silence(TeamOwned):
 class RuleStateQuerySet(models.QuerySet):
     def active(self) -> RuleStateQuerySet:
         """Pending or firing, for enabled rules: what the API and dashboards list as active alerts."""
-        return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True)
+        return self.filter(status__in=[evaluate.PENDING, evaluate.FIRING], rule__enabled=True).current()
 
     def firing(self) -> RuleStateQuerySet:
-        return self.filter(status=evaluate.FIRING, rule__enabled=True)
+        return self.filter(status=evaluate.FIRING, rule__enabled=True).current()
+
+    def current(self) -> RuleStateQuerySet:
+        """Those whose rule is of their source's team, the only ones that count.
+
+        A rule covers its own team's sources only, and a source's move drops the old team's states
+        (receivers.drop_stale_states); but a poller polls from the source it loaded until its next reload,
+        so a poll in between evaluates the old team's rules and may write one again. Never evaluated after,
+        it would stay firing: on the new team's card, Alerts page and the source's level, never resolving.
+        """
+        return self.filter(rule__team_id=models.F("source__team_id"))
 
 
 class RuleState(models.Model):

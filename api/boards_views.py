@@ -363,7 +363,8 @@ class AnnotationQuery(Schema):
 @router.get("/annotations", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="listAnnotations")
 def list_annotations(request: HttpRequest, query: Query[AnnotationQuery]) -> dict[str, Any]:
     """Deploy and change markers of the teams the caller may read, newest first."""
-    found = principal_of(request).restrict(Annotation.objects.select_related("team", "source", "created_by"))
+    # Only those that still count (AnnotationQuerySet.current): not another team's source's, moved since.
+    found = principal_of(request).restrict(Annotation.objects.current().select_related("team", "source", "created_by"))
     if query.source is not None:
         source = principal_of(request).restrict(Source.objects.all()).filter(slug=query.source).first()
         if source is None:

@@ -163,12 +163,22 @@ class BoardVersion(models.Model):
 
 class AnnotationQuerySet(models.QuerySet["Annotation"]):
     def readable_by(self, user: Any) -> AnnotationQuerySet:
-        return restrict(self, user, Action.READ)
+        return restrict(self, user, Action.READ).current()
+
+    def current(self) -> AnnotationQuerySet:
+        """Those that still count: source-less ones, and those whose source is still of their team.
+
+        A source moved to another team keeps its annotations (they come back should it move back), but
+        they are the old team's: its markers must not reach the new team's charts, nor the moved source's
+        slug and changes the old team's list.
+        """
+        return self.filter(models.Q(source__isnull=True) | models.Q(source__team_id=models.F("team_id")))
 
     def covering(self, sources: list[int], start: datetime, end: datetime) -> AnnotationQuerySet:
         """What a chart of ``sources`` over [start, end) shows: theirs, and their teams' source-less ones."""
         return (
-            self.filter(at__gte=start, at__lt=end)
+            self.current()
+            .filter(at__gte=start, at__lt=end)
             .filter(models.Q(source_id__in=sources) | models.Q(source__isnull=True, team__sources__id__in=sources))
             .distinct()
         )

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from alerts.models import AlertEvent, Severity
 from statuspages.models import Component, Impact, Incident, IncidentStatus, IncidentUpdate
@@ -30,8 +31,9 @@ def open_drafts_for(event: dict[str, Any]) -> list[Incident]:
     slug = event.get("source")
     if not isinstance(event_id, int) or not isinstance(slug, str):
         return []
+    # A component opens a draft for its page's team's sources only: not for one moved to another team since.
     components = Component.objects.filter(
-        published=True, page__auto_draft_incidents=True, sources__slug=slug
+        published=True, page__auto_draft_incidents=True, sources__slug=slug, sources__team_id=F("page__team_id")
     ).select_related("page")
     opened = []
     for component in components:

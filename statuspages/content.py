@@ -228,7 +228,7 @@ def build(page: StatusPage, now: datetime) -> PageContent:
         )[:MAX_INCIDENTS]
     )  # 3 queries
 
-    slugs = [source.slug for c in components for source in c.sources.all()]
+    slugs = [source.slug for c in components for source in c.shown_sources()]
     days, bars_available = _days(slugs, now)
     latest = _latest_values(components)
 
@@ -237,8 +237,8 @@ def build(page: StatusPage, now: datetime) -> PageContent:
             id=c.pk,
             name=c.name,
             description=c.description,
-            state=component_state(c.sources.all(), in_maintenance=c.pk in in_maintenance, now=now),
-            bars=(bars := _merge_days([days.get(s.slug, []) for s in c.sources.all()], now)),
+            state=component_state(c.shown_sources(), in_maintenance=c.pk in in_maintenance, now=now),
+            bars=(bars := _merge_days([days.get(s.slug, []) for s in c.shown_sources()], now)),
             uptime=uptime_percent(sum(b.polls for b in bars), sum(b.polls - b.down for b in bars)),
             metric=latest.get(c.pk),
         )
@@ -286,14 +286,14 @@ def _latest_values(components: list[Component]) -> dict[int, MetricValue]:
     opted = [c for c in components if c.show_metric]
     if not opted:
         return {}
-    slugs = [source.slug for c in opted for source in c.sources.all()]
+    slugs = [source.slug for c in opted for source in c.shown_sources()]
     try:
         latest = get_store().latest_of(slugs)  # 1 round trip, the page's sources only
     except StoreError:
         return {}
     found = {}
     for c in opted:
-        for source in c.sources.all():
+        for source in c.shown_sources():
             snapshot = latest.get(source.slug)
             value = snapshot.metrics.get(c.show_metric) if snapshot else None
             if isinstance(value, int | float) and not isinstance(value, bool):

@@ -189,7 +189,7 @@ def component_badge(content: PageContent, component: Component, kind: str) -> Ba
     if kind == "status":
         word, colour = STATE_WORDS[_component_state(content, component)]
         return Badge(component.name, word, colour)
-    slugs = [source.slug for source in component.sources.all()]
+    slugs = [source.slug for source in component.shown_sources()]
     if kind.startswith("uptime-"):
         window = _window(slugs, kind.removeprefix("uptime-"))
         return Badge(
@@ -292,6 +292,6 @@ def key_badge(request: HttpRequest, key: str, kind: str) -> HttpResponse:
     page, pk = found
     # The component again (published, still of this page, still under this key) whenever the answer is
     # made: its changes move only the page's generation, not the lookup's (statuspages/lookup.py).
-    find = Component.objects.published().filter(pk=pk, page=page, badge_key=key).first
+    find = Component.objects.published().select_related("page").filter(pk=pk, page=page, badge_key=key).first
     answer = cached_answer(page, f"badge-key:{key}:{kind}", _badge_answer(find, kind, "No such badge."))
     return _component_svg(request, answer)

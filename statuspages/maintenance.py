@@ -22,7 +22,10 @@ REASON_PREFIX = "Status page maintenance: "
 def wanted_sources(window: MaintenanceWindow) -> dict[int, Source]:
     return {
         source.pk: source
-        for source in Source.objects.filter(status_components__maintenance_windows=window).distinct().order_by("pk")
+        # The page's team's only: a source moved to another team since is no longer the window's to silence.
+        for source in Source.objects.filter(status_components__maintenance_windows=window, team_id=window.page.team_id)
+        .distinct()
+        .order_by("pk")
     }
 
 

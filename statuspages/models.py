@@ -153,6 +153,12 @@ class Component(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def shown_sources(self) -> list[Source]:
+        """The sources the component shows (and its page's windows silence): its page's team's only. A source
+        moved to another team since stays linked (the page's team takes it off), but its state, uptime and
+        numbers are now that team's, for neither the old team's page nor its visitors."""
+        return [source for source in self.sources.all() if source.team_id == self.page.team_id]
+
     def rotate_badge_key(self) -> None:
         self.badge_key = new_badge_key()
 

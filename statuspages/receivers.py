@@ -100,6 +100,19 @@ def source_deleted(sender: Any, instance: Source, **kwargs: Any) -> None:
         transaction.on_commit(lambda: generations.bump(*(generations.page_scope(page_id) for page_id in page_ids)))
 
 
+@receiver(post_save, sender=Source)
+def source_saved(
+    sender: Any, instance: Source, created: bool = False, update_fields: Any = None, **kwargs: Any
+) -> None:
+    # A source moved to another team leaves the pages of its old team (Component.shown_sources): they show it
+    # no more at once, not after their cache expired. Only a save that may change the team looks.
+    if created or (update_fields is not None and not {"team", "team_id"} & set(update_fields)):
+        return
+    page_ids = list(Component.objects.filter(sources=instance).values_list("page_id", flat=True).distinct())
+    if page_ids:
+        transaction.on_commit(lambda: generations.bump(*(generations.page_scope(page_id) for page_id in page_ids)))
+
+
 @receiver(health_changed, sender=Source)
 def source_health_changed(sender: Any, **kwargs: Any) -> None:
     generations.bump(generations.HEALTH)

@@ -319,9 +319,10 @@ def record_outcomes(source: Source, at: datetime, *, up: int = 0, down: int = 0,
 
 
 def make_status_page(slug: str = "acme", team: Team | None = None, **fields: Any) -> StatusPage:
-    """A saved, published, public status page of ``team`` (a new team "blue" unless given)."""
+    """A saved, published, public status page of ``team`` (the default team, as ``make_source``'s, unless given:
+    a page shows only its own team's sources)."""
     if team is None:
-        team = Team.objects.filter(slug="blue").first() or make_team("blue")
+        team = default_team()
     password = fields.pop("password", "")
     fields.setdefault("title", slug.replace("-", " ").title() + " status")
     fields.setdefault("published", True)

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.current_team import current_team
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import first_becomes_default, free_name, notifies_no_one
@@ -42,7 +43,9 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         .select_related("rule", "source")
         .order_by("-firing_since", "source__slug")
     )
-    silenced = Silence.objects.covered_slugs(now)
+    # The states listed are the current team's sources', which only that team's silences cover: read those.
+    team = current_team(request)
+    silenced = Silence.objects.covered_slugs(now, teams=[team.pk]) if team is not None else set()
     context = {
         "nav": "alerts",
         "firing": [s for s in states if s.status == evaluate.FIRING],
@@ -96,12 +99,14 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
     if isinstance(end, str):
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
-    # The buttons send no reason: the one made up says who and when, and is no other silence's of the team
-    # too (configuration as code knows a silence by team and reason, and refuses to export two of one).
-    reason = request.POST.get("reason", "").strip()[:300] or free_name(
+    # The buttons send no reason: the one made up says who and when. A typed one is kept, and either is no
+    # other silence's of the team ("deploy (2)"): configuration as code knows a silence by team and reason,
+    # and refuses to export two of one.
+    wanted = request.POST.get("reason", "").strip()[:300]
+    reason = free_name(
         Silence.objects.filter(team_id=source.team_id),
         "reason",
-        f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
+        wanted or f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
     )
     Silence.objects.create(
         team_id=source.team_id, source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 from django.utils import timezone
 
-from provisioning.context import Context
+from provisioning.context import Context, Skip
 from provisioning.sections.base import (
     BOOLEAN,
     DATETIME,
@@ -61,6 +61,37 @@ class StatusPages(Section):
 
     def load(self, ctx: Context) -> dict[Key, Any]:
         return self.keyed(ctx, StatusPage.objects.select_related("team"), lambda page: (page.slug,))
+
+    def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
+        problems = super().check(item, ctx)
+        stored = ctx.stored[self.name].get((str(item["slug"]),))
+        team = self.item_team(item, ctx)
+        if stored is None or team is None or stored.team.slug == team:
+            return problems
+        # A page moving to another team keeps the stored components the files leave alone: each must group
+        # only sources of the new team (as they will be), or the page would show another team's states and
+        # its windows silence another team's alerts. Components the files describe are checked as described.
+        components = ctx.stored.get("status_page_components", {})
+        declared = ctx.declared.get("status_page_components", set())
+        doomed = ctx.doomed.get("status_page_components", set())
+        for (page, name), component in sorted(components.items()):
+            if page != stored.slug or (page, name) in declared or (page, name) in doomed:
+                continue
+            for source in sorted(component.sources.all(), key=lambda s: s.slug):
+                try:
+                    found = ctx.lookup("sources", (source.slug,))
+                except Skip:
+                    continue  # declared but described wrongly: reported there
+                if found is not None and found.team.slug != team:
+                    problems.append(
+                        (
+                            "team",
+                            f"the page's component {name!r} groups the source {source.slug!r} of the team "
+                            f"{found.team.slug!r}, and a page shows only its own team's sources: take it off the "
+                            f"component (or describe the component without it) to move the page to {team!r}",
+                        )
+                    )
+        return problems
 
 
 class _OfPage(Section):

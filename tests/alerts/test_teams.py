@@ -55,6 +55,18 @@ def test_it_tells_the_silenced_sources_of_the_teams_asked_only() -> None:
     assert Silence.objects.covered_slugs() == {"blue-api", "red-api"}
 
 
+def test_it_tells_no_source_silenced_by_the_team_it_left() -> None:
+    # covering (what the engine asks) already said no; covered_slugs (what the pages show) still said yes.
+    blue, red = make_team("blue"), make_team("red")
+    moved = make_source("blue-api", team=blue)
+    Silence.objects.create(team=blue, source=moved, ends_at=timezone.now() + timedelta(hours=1), reason="deploy")
+    moved.team = red
+    moved.save()
+    assert not Silence.objects.covering(moved)
+    assert Silence.objects.covered_slugs() == set()
+    assert Silence.objects.covered_slugs(teams=[blue.pk, red.pk]) == set()
+
+
 def test_it_keeps_default_channels_per_team() -> None:
     blue, red = make_team("blue"), make_team("red")
     make_channel(team=blue, kind="email", email_to="blue@example.com")

@@ -172,6 +172,18 @@ def test_it_records_and_lists_annotations_for_ci(client: Client, blue: Any) -> N
     assert Annotation.objects.filter(source=source).count() == 1
 
 
+def test_it_lists_no_marker_of_a_source_moved_to_another_team(client: Client, blue: Any) -> None:
+    # The old team's list kept its markers of a source moved away, naming the source and its changes.
+    source = make_source("us-east", team=blue)
+    Annotation.objects.create(team=blue, source=source, at=datetime.now(UTC), text="version v1 -> v2")
+    Annotation.objects.create(team=blue, at=datetime.now(UTC), text="freeze")
+    raw = make_token("ci", role=Role.VIEWER, team=blue)
+    source.team = make_team("red")
+    source.save()
+    listed = client.get("/api/v1/annotations", **bearer(raw)).json()["annotations"]
+    assert [a["text"] for a in listed] == ["freeze"]
+
+
 def test_it_checks_if_match_before_saving_or_deleting_a_board(operator: Client) -> None:
     # If-Match was compared after the save, with the ETag of the saved board: a stale ETag got a 412 with the
     # new version saved all the same, and a DELETE ignored it.

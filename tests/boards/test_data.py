@@ -163,6 +163,28 @@ def test_it_shows_only_the_sources_and_markers_of_readable_teams() -> None:
     assert [a["text"] for a in data["annotations"]] == ["deploy v2", "freeze"]
 
 
+def test_it_keeps_the_old_teams_markers_off_a_source_moved_to_another_team() -> None:
+    # A marker follows its source's id: once us-east moved from blue to red, blue's markers on it (their
+    # text, who made them) showed on every red chart of us-east.
+    blue, red = make_team("blue"), make_team("red")
+    east = make_source("us-east", team=blue)
+    Annotation.objects.create(team=blue, source=east, at=NOW - timedelta(minutes=5), text="blue deploy")
+    east.team = red
+    east.save()
+    Annotation.objects.create(team=red, source=east, at=NOW - timedelta(minutes=4), text="red deploy")
+    viewer = make_user("v")
+    add_member(viewer, red, Role.VIEWER)
+    window = TimeRange.parse("1h", None, None, NOW)
+    data = assemble(board_document(), readable_sources(viewer), {}, window, get_store(), NOW)
+    assert data["panels"]["cpu"]["sources"] == ["us-east"]
+    assert [a["text"] for a in data["annotations"]] == ["red deploy"]
+    east.team = blue
+    east.save()
+    assert list(Annotation.objects.covering([east.pk], window.start, window.end).values_list("text", flat=True)) == [
+        "blue deploy"
+    ]
+
+
 def test_it_ranks_regions_by_their_distance_from_the_median_of_the_others() -> None:
     levels = {"us-east": 10.0, "eu-west": 30.0, "eu-central": 11.0, "us-west": 9.0}
     for slug, level in levels.items():

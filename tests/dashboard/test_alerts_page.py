@@ -6,13 +6,16 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
-from tests.factories import make_source, member, rule_form
+from provisioning.export import export_files
+from tests.factories import default_team, make_source, make_team, member, rule_form
 
 pytestmark = pytest.mark.django_db
 
@@ -248,3 +251,44 @@ def test_it_gives_each_silence_made_by_the_buttons_a_reason_of_its_own(staff_cli
     ]
     staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": "deploy"})
     assert Silence.objects.filter(reason="deploy").count() == 1  # a reason given is kept as given
+
+
+def test_it_makes_a_typed_reason_unique_so_the_silences_can_be_exported(staff_client: Client) -> None:
+    # A typed reason was kept as typed: two silences of one reason, which configuration export then refused.
+    for slug in ("eu-west", "us-east"):
+        make_source(slug)
+    for slug in ("eu-west", "us-east", "eu-west"):
+        staff_client.post(f"/alerts/silence/{slug}/", {"duration": "1h", "reason": " deploy "})
+    reasons = list(Silence.objects.order_by("pk").values_list("reason", flat=True))
+    assert reasons == ["deploy", "deploy (2)", "deploy (3)"]
+    assert "reason: deploy (3)" in export_files()["silences.yaml"]
+    long = "x" * 400  # cut to the field's 300 characters, then made unique within them
+    staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": long})
+    staff_client.post("/alerts/silence/us-east/", {"duration": "1h", "reason": long})
+    assert list(Silence.objects.filter(reason__startswith="xxx").order_by("pk").values_list("reason", flat=True)) == [
+        "x" * 300,
+        "x" * 296 + " (2)",
+    ]
+
+
+def test_it_reads_the_current_teams_silences_only(staff_client: Client) -> None:
+    # The page read every team's active silences (and, for their tag silences, those teams' sources) to mark
+    # its own team's alerts; another team's silence even marked a source it had moved to this team.
+    red = make_team("red")
+    moved = make_source("eu-west", team=red, tags=["prod"])
+    later = timezone.now() + timedelta(hours=1)
+    Silence.objects.create(team=red, source=moved, ends_at=later, reason="red deploy")
+    moved.team = default_team()
+    moved.save()
+    firing(moved)
+    staff_client.get("/alerts/")
+    with CaptureQueriesContext(connection) as quiet:
+        page = staff_client.get("/alerts/").content.decode()
+    assert 'data-source="eu-west"' in page.split('id="firing"')[1].split("</ul>")[0]
+    assert "data-silenced" not in page.split('id="firing"')[1].split("</ul>")[0]
+    for n in range(3):
+        make_source(f"red-{n}", team=red, tags=["prod"])
+        Silence.objects.create(team=red, tag="prod", ends_at=later, reason=f"red {n}")
+    with CaptureQueriesContext(connection) as busy:
+        staff_client.get("/alerts/")
+    assert len(busy) == len(quiet)  # red's tag silences sent no read of red's sources

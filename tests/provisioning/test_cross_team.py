@@ -7,8 +7,10 @@ from __future__ import annotations
 import pytest
 
 from accounts.models import Team
+from pollers.models import Source
 from provisioning.plan import make_plan
-from tests.factories import make_channel, make_source, make_status_page, make_team
+from statuspages.models import StatusPage
+from tests.factories import make_channel, make_component, make_source, make_status_page, make_team
 from tests.provisioning.support import counts, problems
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("setup_settings")]
@@ -90,3 +92,25 @@ def test_it_accepts_references_within_the_team_and_to_objects_the_files_give_it(
     moved = "sources:\n  - slug: blue-one\n    team: red\n    name: Moved\n    url: http://127.0.0.1:9/b\n"
     found = problems({**files, "0.yaml": moved})
     assert any("alert_rules[0].source: no source 'blue-one' in the team 'blue'" in line for line in found), found
+
+
+def test_it_refuses_to_move_a_page_whose_stored_components_group_the_old_teams_sources(
+    teams: tuple[Team, Team],
+) -> None:
+    # The admin refuses the move (StatusPage.foreign_source_teams); a file moved the page to red all the same,
+    # its component keeping blue's source, so red's page showed blue's state and its windows silenced blue.
+    page = StatusPage.objects.get(slug="blue-page")
+    make_component(page, "API", [Source.objects.get(slug="blue-one")])
+    moved = "status_pages:\n  - slug: blue-page\n    team: red\n    title: Blue page status\n"
+    found = problems({"p.yaml": moved})
+    assert found == [
+        "p.yaml:3: status_pages[0].team: the page's component 'API' groups the source 'blue-one' of the team 'blue', "
+        "and a page shows only its own team's sources: take it off the component (or describe the component "
+        "without it) to move the page to 'red'"
+    ], found
+    assert StatusPage.objects.get(slug="blue-page").team.slug == "blue"
+    # Moved with the component described without it, or with the source moved along, the page goes.
+    emptied = moved + "status_page_components:\n  - page: blue-page\n    name: API\n    sources: []\n"
+    assert make_plan({"p.yaml": emptied}).counts()["change"] == 2
+    along = moved + "sources:\n  - slug: blue-one\n    team: red\n    name: Blue One\n    url: http://127.0.0.1:9/b\n"
+    assert make_plan({"p.yaml": along}).counts()["change"] == 2

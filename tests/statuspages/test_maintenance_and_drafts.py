@@ -19,7 +19,7 @@ from alerts.models import AlertEvent, Severity, Silence
 from pollers.models import Source
 from statuspages.auto_incidents import open_drafts_for
 from statuspages.models import Incident, IncidentStatus, MaintenanceWindow
-from tests.factories import add_member, make_component, make_source, make_status_page, make_user
+from tests.factories import add_member, make_component, make_source, make_status_page, make_team, make_user
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -93,6 +93,21 @@ def fired(source_slug: str, *, severity: str = Severity.CRITICAL, silenced: bool
         silenced=silenced,
     )
     return event.as_dict()
+
+
+def test_it_neither_silences_nor_opens_drafts_for_a_source_moved_to_another_team() -> None:
+    # The page's window silenced, and its component opened drafts for, a source moved to another team: the
+    # old team's page quieted the new team's alerts and told its visitors of the new team's outages.
+    page = make_status_page(auto_draft_incidents=True)
+    moved, kept = make_source("a"), make_source("b")
+    component = make_component(page, "Checkout", [moved, kept])
+    moved.team = make_team("red")
+    moved.save()
+    window = window_for(page, component)
+    assert [s.source.slug for s in Silence.objects.filter(maintenance_windows=window)] == ["b"]
+    assert not Silence.objects.covering(moved)
+    assert open_drafts_for(fired("a")) == []
+    assert len(open_drafts_for(fired("b"))) == 1
 
 
 def test_it_opens_one_draft_per_critical_firing_on_a_published_component() -> None:

@@ -38,6 +38,7 @@ from tests.factories import (
     make_incident,
     make_source,
     make_status_page,
+    make_team,
     make_token,
     make_user,
     payload,
@@ -195,6 +196,22 @@ def test_it_reads_a_critical_alert_as_partial_outage(client: Client, page: Any) 
     api = healthy(make_source("api-1"), alert_state=SourceAlertLevel.CRITICAL)
     make_component(page, "Public API", [api])
     assert get(client, "/status/acme/state.json").json()["components"][0]["state"] == "partial_outage"
+
+
+def test_it_shows_nothing_of_a_source_moved_to_another_team(client: Client, page: Any) -> None:
+    # A component followed its sources by id: moved to another team, a source's outage and numbers stayed
+    # on its old team's (public) page.
+    api = failing(make_source("api-1", metric_paths={"rps": "rps"}), message="SECRET-ERROR-MESSAGE")
+    record(api, {"rps": 42.5}, timezone.now())
+    make_component(page, "Public API", [api], show_metric="rps", show_metric_unit="req/s")
+    assert get(client, "/status/acme/state.json").json()["components"][0]["state"] == "major_outage"
+    api.team = make_team("red")
+    api.save()
+    assert get(client, "/status/acme/state.json").json()["components"][0]["state"] == "operational"
+    assert "42.5" not in get(client, "/status/acme/").content.decode()
+    api.team = page.team
+    api.save()
+    assert get(client, "/status/acme/state.json").json()["components"][0]["state"] == "major_outage"
 
 
 def test_it_shows_an_opted_in_metric_and_no_other(client: Client, page: Any) -> None:
