@@ -98,7 +98,7 @@ class ReadCacheCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
             f"{PREFIX}_cache_requests",
-            "Read cache lookups by operation (latest, latest_of: one per source asked, latest_all, history, series) "
+            "Read cache lookups by operation (latest, latest_of: one per source asked, history, series) "
             "and result (hit, miss, hit_after_wait: served after waiting for another loader, bypass: cache off).",
             labels=["operation", "result"],
         )

@@ -7,19 +7,22 @@ yet and reads the database: it never sees a snapshot older than the one just wri
 is left on older keys (they simply stop being asked for and expire).
 
 - ``latest(source)``, first ``history`` pages and ``series`` are keyed by the source's generation;
-  ``latest_all()`` by a global generation bumped on any changed write; ``prune``/retention bumps a
-  prune generation that history and series keys also embed.
+  ``prune``/retention bumps a prune generation that history and series keys also embed.
 - ``latest_of(sources)`` reads the very keys ``latest(source)`` uses, all at once (one ``get_many``
   of the generations, one of the snapshots), and loads only the sources missing from the cache, in
-  one store call. It never reads the ``latest_all`` entry: unpickling every team's snapshots to keep
-  a hundred would make a team's page cost grow with the other teams.
+  one store call.
+- ``latest_all()``, ``latest_heads()`` and ``latest_sources()`` are not cached (straight to the
+  store): ``last_seen_at`` moves on every poll without a generation moving, so one entry of every
+  source would have to be read, patched and rewritten on every poll of any source, and warmed from
+  every source's document on every change: a poll's cost would grow with the number of sources.
 - A generation counter that vanished (Redis restart, eviction) restarts from the clock in
   nanoseconds, never from a small number an old key could still carry.
 - Stampede: on a miss one reader takes a short lock (``cache.add``) and loads; the others wait for
   its value up to METRICS_CACHE_LOCK_WAIT seconds, then read the store themselves (never an older
   generation, which could be older than a write that just returned).
-- The writer warms ``latest_all`` (and the source's ``latest``) on every changed write, and patches
-  ``last_seen_at``/poll metadata into the cached snapshots on unchanged writes.
+- The writer warms the source's ``latest`` key (one row read) on every changed write, and patches
+  ``last_seen_at``/poll metadata into that key on unchanged writes: a poll touches its own source's
+  keys only, whatever the number of sources.
 - Cache failures (Redis down) never reach callers: reads fall back to the store, one warning is
   logged per outage, and the cache is skipped for METRICS_CACHE_RETRY_SECONDS before being retried.
 - ``counters()`` returns hit/miss/error counts per operation for the metrics endpoint.
@@ -71,7 +74,6 @@ PROCESS_LOCAL_BACKENDS = (
     "django.core.cache.backends.dummy.DummyCache",
 )
 KEY_PREFIX = "metrics"
-ALL = "*"  # generation key of latest_all
 PRUNE = "prune"  # generation key bumped by prune and delete_source
 LOCK_TIMEOUT = 10  # seconds a loader's lock lives if it dies while loading
 _MISSING = object()
@@ -162,7 +164,7 @@ class CachedMetricStore(MetricStore):
         result = self.backend_store.record(source, payload, fetched_at, poll_meta)
         if self.enabled:
             if result.changed:
-                self._bump(source.slug, ALL)
+                self._bump(source.slug)
                 self._warm(source.slug)
             else:
                 self._touch(source.slug, fetched_at, poll_meta, result.hash)
@@ -177,7 +179,7 @@ class CachedMetricStore(MetricStore):
     def delete_source(self, source: str) -> None:
         self.backend_store.delete_source(source)
         if self.enabled:
-            self._bump(source, ALL, PRUNE)
+            self._bump(source, PRUNE)
 
     def ensure_schema(self) -> None:
         self.backend_store.ensure_schema()
@@ -252,15 +254,18 @@ class CachedMetricStore(MetricStore):
         )
 
     def latest_all(self) -> dict[str, Snapshot]:
-        return self._read("latest_all", [ALL], lambda g: f"latest_all:{g}", self.backend_store.latest_all)
+        # Not cached, for latest_heads' reason: one entry of every source would have to be patched on every poll
+        # (last_seen_at moves without a generation moving) and reloaded whole on every change, so each poll would
+        # cost as many documents as there are sources. Readers that want many snapshots use latest_of (cached).
+        return self.backend_store.latest_all()
 
     def latest_sources(self) -> list[str]:
         # Not cached: a walk over every source (export) reads it once, then reads the snapshots through latest_of.
         return self.backend_store.latest_sources()
 
     def latest_heads(self) -> dict[str, SnapshotHead]:
-        # Not cached: last_seen_at moves on every poll without a generation moving (latest_all's entry is patched
-        # for it), and the read leaves the documents out, so it stays narrow without a cache.
+        # Not cached: last_seen_at moves on every poll without a generation moving, and the read leaves the
+        # documents out, so it stays narrow without a cache.
         return self.backend_store.latest_heads()
 
     def latest_of(self, sources: Iterable[str]) -> dict[str, Snapshot]:
@@ -435,31 +440,28 @@ class CachedMetricStore(MetricStore):
         return bool(self._try(run, False))
 
     def _warm(self, source: str) -> None:
-        """After a changed write: fill latest_all (and this source's latest) for the new generation."""
+        """After a changed write: fill this source's latest key for the new generation (one row read)."""
         # Generations first, then the database: the loaded value is at least as new as the generation.
-        parts = self._generation_parts([ALL, source])
+        parts = self._generation_parts([source])
         if parts is None:
             return
         try:
-            snapshots = self.backend_store.latest_all()
+            snapshot = self.backend_store.latest(source)
         except Exception:  # the write succeeded; a failed warm-up only costs the next reader a miss
-            logger.warning("could not warm the latest_all cache after a write to %s", source, exc_info=True)
+            logger.warning("could not warm the latest cache after a write to %s", source, exc_info=True)
             return
-        values = {
-            _key(f"latest_all:{parts[ALL]}"): _Cached(snapshots),
-            _key(_latest_key(source, parts[source])): _Cached(snapshots.get(source)),
-        }
-        self._try(lambda: self.cache.set_many(values, self.ttl), None)
+        key = _key(_latest_key(source, parts[source]))
+        self._try(lambda: self.cache.set(key, _Cached(snapshot), self.ttl), None)
 
     def _touch(self, source: str, fetched_at: datetime, poll_meta: JsonObject | None, digest: str) -> None:
-        """After an unchanged write: move last_seen_at/poll_meta in the cached snapshots, if cached.
+        """After an unchanged write: move last_seen_at/poll_meta in this source's cached snapshot, if cached.
 
         Content is unchanged, so no generation moves and no database read is needed. Two writers
-        patching latest_all at once can lose one last_seen_at until that source's next poll.
+        patching the same source at once can lose one last_seen_at until that source's next poll.
         """
         if self._pending_bumps:
             self._bump()
-        parts = self._generation_parts([ALL, source])
+        parts = self._generation_parts([source])
         if parts is None:
             return
         fetched_at = fetched_at.astimezone(UTC)
@@ -473,19 +475,12 @@ class CachedMetricStore(MetricStore):
                 return None
             return dataclasses.replace(snapshot, last_seen_at=fetched_at, poll_meta=dict(poll_meta or {}))
 
-        all_key = _key(f"latest_all:{parts[ALL]}")
-        one_key = _key(_latest_key(source, parts[source]))
-        found = self._try(lambda: self.cache.get_many([all_key, one_key]), None) or {}
-        cached_all, cached_one = found.get(all_key), found.get(one_key)
-        if isinstance(cached_all, _Cached):
-            fresh = patched(cached_all.value.get(source))
+        key = _key(_latest_key(source, parts[source]))
+        cached = self._get(key)
+        if isinstance(cached, _Cached):
+            fresh = patched(cached.value)
             if fresh is not None:
-                value = _Cached({**cached_all.value, source: fresh})
-                self._try(lambda: self.cache.set(all_key, value, self.ttl), None)
-        if isinstance(cached_one, _Cached):
-            fresh = patched(cached_one.value)
-            if fresh is not None:
-                self._try(lambda: self.cache.set(one_key, _Cached(fresh), self.ttl), None)
+                self._try(lambda: self.cache.set(key, _Cached(fresh), self.ttl), None)
 
     def _is_down(self) -> bool:
         return bool(self._down_until) and time.monotonic() < self._down_until

@@ -13,13 +13,15 @@ INITIAL = {
 
 
 def create(apps: Any, schema_editor: Any) -> None:
-    flag = apps.get_model("provisioning", "Flag")
+    # The database being migrated (a test's second database too), not always the default one.
+    flags = apps.get_model("provisioning", "Flag").objects.using(schema_editor.connection.alias)
     for name, fields in INITIAL.items():
-        flag.objects.get_or_create(name=name, defaults=fields)
+        flags.get_or_create(name=name, defaults=fields)
 
 
 def remove(apps: Any, schema_editor: Any) -> None:
-    apps.get_model("provisioning", "Flag").objects.filter(name__in=list(INITIAL)).delete()
+    flags = apps.get_model("provisioning", "Flag").objects.using(schema_editor.connection.alias)
+    flags.filter(name__in=list(INITIAL)).delete()
 
 
 class Migration(migrations.Migration):

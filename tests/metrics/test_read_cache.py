@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -15,11 +16,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from django.core.cache import BaseCache
 from django.db import connections
 
 from metrics import read_cache
 from metrics.read_cache import CachedMetricStore
-from metrics.stores.base import HistoryPage, SeriesBucket, Snapshot, SourceSpec
+from metrics.stores.base import HistoryPage, MetricStore, SeriesBucket, Snapshot, SourceSpec
 from metrics.stores.sql import SqlMetricStore
 from tests import services
 from tests.conftest import sql_alias
@@ -37,6 +39,7 @@ class CountingStore(SqlMetricStore):
     def __init__(self, using: str, delay: float = 0.0) -> None:
         super().__init__(using=using)
         self.calls: Counter[str] = Counter()
+        self.asked_latest: list[str] = []
         self.asked_latest_of: list[list[str]] = []
         self.delay = delay
         self._lock = threading.Lock()
@@ -49,6 +52,7 @@ class CountingStore(SqlMetricStore):
 
     def latest(self, source: str) -> Snapshot | None:
         self._counted("latest")
+        self.asked_latest.append(source)
         return super().latest(source)
 
     def latest_all(self) -> dict[str, Snapshot]:
@@ -68,6 +72,37 @@ class CountingStore(SqlMetricStore):
     def series(self, *args: Any, **kwargs: Any) -> list[SeriesBucket]:
         self._counted("series")
         return super().series(*args, **kwargs)
+
+
+class KeyLog:
+    """A cache that notes every key asked of it (reads and writes alike), then asks the real one."""
+
+    def __init__(self, cache: BaseCache, keys: list[str]) -> None:
+        self.real = cache
+        self.keys = keys
+
+    def __getattr__(self, name: str) -> Any:
+        method = getattr(self.real, name)
+
+        def logged(*args: Any, **kwargs: Any) -> Any:
+            first = args[0] if args else None
+            # get/set/add/incr/delete take a key; get_many a list of keys, set_many a dict by key.
+            self.keys.extend([first] if isinstance(first, str) else list(first or ()))
+            return method(*args, **kwargs)
+
+        return logged
+
+
+class KeyLoggingStore(CachedMetricStore):
+    """The read cache, noting every cache key it reads or writes."""
+
+    def __init__(self, backend: MetricStore) -> None:
+        super().__init__(backend, cache_alias="metrics")
+        self.keys: list[str] = []
+
+    @property
+    def cache(self) -> Any:
+        return KeyLog(super().cache, self.keys)
 
 
 def metrics_cache(location: str, prefix: str) -> dict[str, Any]:
@@ -132,34 +167,67 @@ def test_it_never_serves_a_snapshot_older_than_the_one_just_written(store: Cache
         result = store.record(SPEC, doc(step), T0 + timedelta(minutes=step))
         assert result.changed
         assert store.latest(SPEC.slug).sequence == step  # type: ignore[union-attr]
+        assert store.latest_of([SPEC.slug])[SPEC.slug].sequence == step
         assert store.latest_all()[SPEC.slug].sequence == step
         assert store.history(SPEC.slug, limit=2).entries[0].sequence == step
         [bucket] = store.series(SPEC.slug, "cpu", *window)
         assert (bucket.count, bucket.max) == (step, float(step))
 
 
-def test_it_warms_latest_all_as_it_writes(store: CachedMetricStore, backend: CountingStore) -> None:
+def test_it_warms_each_written_sources_latest_as_it_writes(store: CachedMetricStore, backend: CountingStore) -> None:
     store.record(SPEC, doc(1), T0)
     store.record(SourceSpec("eu-west"), doc(2), T0)
+    # Each changed write read its own source's row back, once, to warm its key.
+    assert backend.asked_latest == [SPEC.slug, "eu-west"]
     backend.calls.clear()
     read_cache.reset_counters()
-    snapshots = store.latest_all()
-    assert sorted(snapshots) == ["eu-west", "us-east"]
+    snapshots = store.latest_of([SPEC.slug, "eu-west"])
+    assert {slug: s.payload for slug, s in snapshots.items()} == {SPEC.slug: doc(1), "eu-west": doc(2)}
     assert store.latest("eu-west").payload == doc(2)  # type: ignore[union-attr]
-    assert backend.calls["latest_all"] == 0
-    assert backend.calls["latest"] == 0
-    assert read_cache.counters()["latest_all.hit"] == 1
+    assert backend.calls == Counter()
+    counts = read_cache.counters()
+    assert (counts["latest_of.hit"], counts["latest.hit"]) == (2, 1)
 
 
-def test_it_reads_latest_heads_through_to_the_store_with_each_polls_last_seen_at(store: CachedMetricStore) -> None:
+def test_it_polls_a_source_reading_and_writing_nothing_of_the_other_sources(
+    backend: CountingStore, redis_client: Any, prefix: str
+) -> None:
+    """Each changed poll read every source's latest document (latest_all) to cache them as one entry, and each
+    unchanged poll read, patched and rewrote that entry: a poll cost as many documents as there were sources."""
+    store = KeyLoggingStore(backend)
+    assert store.enabled
+    for n in range(5):
+        store.record(SourceSpec(f"other-{n}"), doc(n), T0)
+        store.latest(f"other-{n}")
+    backend.calls.clear()
+    backend.asked_latest.clear()
+    store.keys.clear()
+    assert store.record(SPEC, doc(1), T0).changed
+    assert not store.record(SPEC, doc(1), T0 + timedelta(seconds=30)).changed
+    assert backend.calls == Counter({"latest": 1})
+    assert backend.asked_latest == [SPEC.slug]
+    # us-east's generation and its latest key (whatever the generation), nothing shared with other sources.
+    assert {re.sub(r":g\d+$", "", key) for key in store.keys} == {"metrics:gen:us-east", "metrics:latest:us-east"}
+    assert redis_client.keys(f"{prefix}:*latest_all*") == []
+    snapshot = store.latest(SPEC.slug)  # warmed by the first poll, patched by the second
+    assert snapshot is not None
+    assert snapshot.last_seen_at == T0 + timedelta(seconds=30)
+    assert backend.calls == Counter({"latest": 1})
+
+
+def test_it_reads_latest_heads_and_latest_all_through_to_the_store_with_each_polls_last_seen_at(
+    store: CachedMetricStore, backend: CountingStore
+) -> None:
     from metrics.stores.instrumented import InstrumentedStore
 
     store.record(SPEC, doc(1), T0)
-    assert store.latest_all()[SPEC.slug].last_seen_at == T0  # cached
+    assert store.latest_all()[SPEC.slug].last_seen_at == T0
     store.record(SPEC, doc(1), T0 + timedelta(seconds=30))  # unchanged: no generation moves
     for reader in (store, InstrumentedStore(store)):
         head = reader.latest_heads()[SPEC.slug]
         assert (head.sequence, head.metrics, head.last_seen_at) == (1, {"cpu": 1.0}, T0 + timedelta(seconds=30))
+        assert reader.latest_all()[SPEC.slug].last_seen_at == T0 + timedelta(seconds=30)
+    assert backend.calls["latest_all"] == 3  # every call: nothing of it is cached
 
 
 def test_it_serves_latest_of_from_the_keys_latest_uses_and_loads_only_the_misses(
@@ -229,7 +297,7 @@ def test_it_moves_last_seen_at_in_cached_snapshots_on_unchanged_writes(
     store.latest(SPEC.slug)
     store.record(SPEC, doc(1), T0 + timedelta(seconds=30), {"poll": 2})
     backend.calls.clear()
-    cached = [store.latest(SPEC.slug), store.latest_all()[SPEC.slug]]
+    cached = [store.latest(SPEC.slug), store.latest_of([SPEC.slug])[SPEC.slug]]
     assert backend.calls == Counter()  # both served from the cache
     for snapshot in cached:
         assert snapshot is not None
@@ -251,6 +319,7 @@ def test_it_invalidates_on_prune_and_delete(store: CachedMetricStore) -> None:
     assert store.series(*series_args)[0].count == 1
     store.delete_source(SPEC.slug)
     assert store.latest(SPEC.slug) is None
+    assert store.latest_of([SPEC.slug]) == {}
     assert store.latest_all() == {}
     assert store.history(SPEC.slug).entries == []
 
@@ -278,7 +347,7 @@ def test_it_loads_a_hot_key_once_when_many_readers_miss_together(prefix: str) ->
     def reader() -> None:
         try:
             barrier.wait()
-            results.append(store.latest_all())
+            results.append(store.latest(SPEC.slug))
         finally:
             connections.close_all()
 
@@ -288,8 +357,8 @@ def test_it_loads_a_hot_key_once_when_many_readers_miss_together(prefix: str) ->
     for thread in threads:
         thread.join()
     assert len(results) == 8
-    assert all(r[SPEC.slug].payload == doc(1) for r in results)
-    assert slow.calls["latest_all"] == 1
+    assert all(r.payload == doc(1) for r in results)
+    assert slow.calls["latest"] == 1
 
 
 def test_it_falls_back_to_the_store_and_logs_once_when_redis_is_down(
@@ -390,12 +459,12 @@ def test_it_shows_a_write_from_another_process_to_the_next_read(
             writer.stdin.flush()
             written = int(writer.stdout.readline())
             assert written == step + 1
+            backend.calls.clear()
             assert store.latest(SPEC.slug).sequence == written  # type: ignore[union-attr]
+            assert store.latest_of([SPEC.slug])[SPEC.slug].sequence == written
+            # The other process warmed us-east's key as it wrote: these reads never reached the database.
+            assert backend.calls == Counter()
             assert store.history(SPEC.slug).entries[0].sequence == written
-        backend.calls.clear()
-        # The other process warmed latest_all as it wrote: this read never reaches the database.
-        assert store.latest_all()[SPEC.slug].sequence == 8
-        assert backend.calls["latest_all"] == 0
     finally:
         writer.stdin.close()
         writer.wait(timeout=30)
