@@ -192,17 +192,24 @@ def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team:
     assert not Silence.objects.exists()
 
 
+def staff_admin_of(client: Client, settings: Any, *teams: Any, superuser: bool = False) -> Any:
+    """Log ``client`` in to the Django admin as a staff user (no second factor asked) administering ``teams``."""
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    user = make_user("ada", staff=True, superuser=superuser, password=None)
+    for team in teams:
+        add_member(user, team, Role.ADMIN)
+    client.force_login(user)
+    return user
+
+
 def test_it_keeps_a_team_admin_in_the_django_admin_to_their_own_pages_components(
     client: Client, team: Any, settings: Any
 ) -> None:
     # The admin scoped only choices of models with a team field; a component has none (its page has), so a
     # staff admin of blue was offered every team's components and could put red's in blue's maintenance
     # window: silences on red's sources, muting red's alerts.
-    settings.REQUIRE_MFA_FOR_STAFF = False
     red = make_team("red")
-    user = make_user("ada", staff=True, password=None)
-    add_member(user, team, Role.ADMIN)
-    client.force_login(user)
+    staff_admin_of(client, settings, team)
     blue_page = make_status_page("blue-page", team=team)
     make_component(blue_page, "Blue API")
     red_page = make_status_page("red-page", team=red)
@@ -240,12 +247,8 @@ def test_it_refuses_in_the_django_admin_a_component_grouping_another_teams_sourc
 ) -> None:
     # Source choices were scoped to the teams the user manages, not to the component's page's team, so an admin
     # of blue and red (or a superuser) could put red's source on blue's page: blue's visitors saw red's state.
-    settings.REQUIRE_MFA_FOR_STAFF = False
     red = make_team("red")
-    user = make_user("ada", staff=True, superuser=superuser, password=None)
-    add_member(user, team, Role.ADMIN)
-    add_member(user, red, Role.ADMIN)
-    client.force_login(user)
+    staff_admin_of(client, settings, team, red, superuser=superuser)
     blue_page = make_status_page("blue-page", team=team)
     blue_db = make_source("blue-db", team=team)
     red_db = make_source("red-db", team=red)
@@ -273,12 +276,8 @@ def test_it_refuses_in_the_django_admin_to_move_a_page_whose_components_group_it
     client: Client, team: Any, settings: Any
 ) -> None:
     # Moved to red, blue's page kept components grouping blue's sources: red's page showing blue's state.
-    settings.REQUIRE_MFA_FOR_STAFF = False
     red = make_team("red")
-    user = make_user("ada", staff=True, password=None)
-    add_member(user, team, Role.ADMIN)
-    add_member(user, red, Role.ADMIN)
-    client.force_login(user)
+    staff_admin_of(client, settings, team, red)
     page = make_status_page("blue-page", team=team)
     part = make_component(page, "Blue API", [make_source("blue-db", team=team)])
     fields = {"team": red.pk, "title": "Blue", "slug": "blue-page", "visibility": "public", "custom_host": ""}
