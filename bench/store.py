@@ -8,7 +8,9 @@ load stays a few seconds; record() uses a full status payload.
 
 Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one; a
 temporary database is created and dropped), BENCH_REDIS_URL (default TEST_REDIS_URL; only keys
-under a unique prefix are written and removed), BENCH_HISTORY (default 100000).
+under a unique prefix are written and removed), BENCH_HISTORY (default 100000), BENCH_WIDE_SOURCES (default
+1000: the sources stored before the record rows are measured again, to show a write's cost does not grow with
+them).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "devops_insights.settings")
 
 HISTORY = int(os.environ.get("BENCH_HISTORY", "100000"))
 RECORDS = 200
+WIDE = int(os.environ.get("BENCH_WIDE_SOURCES", "1000"))  # sources added before the second record rows
 READS = 30
 STEP = timedelta(seconds=30)
 SOURCES = ["us-east", "eu-west", "eu-central", "us-west", "sa-east", "ap-southeast"]
@@ -222,6 +225,14 @@ def measure(name: str, store: Any, floor_ms: float, bulk_load: Callable[[Any, An
     through = record_rates(cached, "bench-cached") if cached else (None, None)
     rows.append((name, "record changed (ops/s)", plain[0], through[0]))
     rows.append((name, "record unchanged (ops/s)", plain[1], through[1]))
+    # The same with WIDE more sources stored: a write through the cache touches its own source's keys only, so
+    # its cost must not grow with the number of sources (the cache/store ratio stays that of the rows above).
+    for n in range(WIDE):
+        store.record(SourceSpec(f"bench-wide-{n}", metric_paths=DEFAULT_METRIC_PATHS), status_payload(n), NOW - STEP)
+    plain = record_rates(store, "bench-plain-wide")
+    through = record_rates(cached, "bench-cached-wide") if cached else (None, None)
+    rows.append((name, f"record changed +{WIDE} (ops/s)", plain[0], through[0]))
+    rows.append((name, f"record unchanged +{WIDE} (ops/s)", plain[1], through[1]))
 
     def reads(target: Any, warm: bool) -> list[float]:
         day = (NOW - timedelta(days=1), NOW, timedelta(minutes=5))
@@ -249,7 +260,7 @@ def measure(name: str, store: Any, floor_ms: float, bulk_load: Callable[[Any, An
 
 def print_table(rows: list[Any], floors: dict[str, float]) -> None:
     print()
-    header = f"{'backend':<12} {'measure':<28} {'uncached':>11} {'cached':>11} {'cached/unc':>10} {'unc/floor':>10}"
+    header = f"{'backend':<12} {'measure':<32} {'uncached':>11} {'cached':>11} {'cached/unc':>10} {'unc/floor':>10}"
     print(header)
     print("-" * len(header))
     for backend, label, uncached, cached in rows:
@@ -257,7 +268,7 @@ def print_table(rows: list[Any], floors: dict[str, float]) -> None:
         floor = floors[backend]
         vs_floor = f"{uncached / floor:.1f}x" if label.endswith("ms") and "floor" not in label else "-"
         cached_text = f"{cached:11.2f}" if cached is not None else f"{'-':>11}"
-        print(f"{backend:<12} {label:<28} {uncached:11.2f} {cached_text} {ratio:>10} {vs_floor:>10}")
+        print(f"{backend:<12} {label:<32} {uncached:11.2f} {cached_text} {ratio:>10} {vs_floor:>10}")
     print()
     print("cached/unc: for ms rows lower is better (the cache's speed-up is its inverse); for ops/s rows it is")
     print("the write cost of bumping the source's generation and warming its latest key (one row read back) on a")
