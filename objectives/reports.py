@@ -1,9 +1,10 @@
 """Availability reports per source or per team over a month or any range (docs/objectives.md, "Reports").
 
 Everything is derived from the availability buckets (metrics.availability), the one record of poll
-outcomes, with up to three store reads per source: its hour buckets with histograms (the slowest hours),
-and its minute (ranges up to ``MINUTE_RANGE``) and day buckets without them; availability and outages
-count the finest of them still kept (``kept``). An **outage** is a run of buckets in which every poll
+outcomes, with up to three store reads per source: its hour and day buckets with histograms (the slowest
+hours), and its minute buckets (ranges up to ``MINUTE_RANGE``) without them; availability, outages and the
+slowest hours count the finest of them still kept (``kept``; the slowest hours stop at hours, and a day
+whose hours were pruned is ranked whole). An **outage** is a run of buckets in which every poll
 failed: it starts with the first all-down bucket after an answered poll and ends where the next bucket
 with an answered poll starts (buckets without polls continue the state before them). Ranges up to
 ``MINUTE_RANGE`` read minute buckets (outages to the minute), longer ones hour buckets; where retention
@@ -20,7 +21,7 @@ from datetime import MAXYEAR, UTC, date, datetime, timedelta
 
 from accounts.models import Team
 from metrics import slo
-from metrics.availability import bucket_start, percentile, uptime_percent, worst_error_kind
+from metrics.availability import TIER_SECONDS, bucket_start, percentile, uptime_percent, worst_error_kind
 from metrics.stores.base import AvailabilityBucket, MetricStore
 from objectives.attainment import over_range, summarize
 from objectives.models import Objective
@@ -54,6 +55,7 @@ class SlowHour:
     start: datetime
     p95_ms: float
     polls: int
+    width: timedelta = timedelta(hours=1)  # a day where retention pruned its hours (``kept``)
 
 
 @dataclass(frozen=True)
@@ -183,11 +185,13 @@ def outages(slug: str, buckets: Iterable[AvailabilityBucket], width: timedelta, 
 
 
 def slowest_hours(slug: str, buckets: Iterable[AvailabilityBucket], count: int = SLOWEST_HOURS) -> list[SlowHour]:
+    """The ``count`` buckets with the highest p95 latency: hour buckets, and day buckets standing in for pruned
+    hours (``kept``), each with its width."""
     hours = []
     for bucket in buckets:
         p95 = percentile(bucket.latency, 95)
         if p95 is not None:
-            hours.append(SlowHour(slug, bucket.start, p95, bucket.polls))
+            hours.append(SlowHour(slug, bucket.start, p95, bucket.polls, timedelta(seconds=TIER_SECONDS[bucket.tier])))
     return sorted(hours, key=lambda h: (-h.p95_ms, h.start))[:count]
 
 
@@ -211,14 +215,17 @@ def kept(finest_first: Sequence[tuple[str, Sequence[AvailabilityBucket]]]) -> li
 
 
 def source_line(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> SourceLine:
-    hours = store.availability(source.slug, "1h", start, end, latency=True)
-    tiers: list[tuple[str, Sequence[AvailabilityBucket]]] = [("1h", hours)]
+    # Day buckets stand in for the hours a shorter hour retention pruned (a long range), here and in the slowest
+    # hours: with their histograms (at most a row per day and latency bin), so those hours are ranked as a day.
+    hours_and_days: list[tuple[str, Sequence[AvailabilityBucket]]] = [
+        ("1h", store.availability(source.slug, "1h", start, end, latency=True)),
+        ("1d", store.availability(source.slug, "1d", start, end, latency=True)),
+    ]
+    tiers = list(hours_and_days)
     width = timedelta(hours=1)
     if end - start <= MINUTE_RANGE:
         tiers.insert(0, ("1m", store.availability(source.slug, "1m", start, end, latency=False)))
         width = timedelta(minutes=1)
-    # Day buckets stand in for the hours a shorter hour retention pruned (a long range).
-    tiers.append(("1d", store.availability(source.slug, "1d", start, end, latency=False)))
     buckets = kept(tiers)
     polls = sum(b.polls for b in buckets)
     up = sum(b.up for b in buckets)
@@ -228,7 +235,9 @@ def source_line(store: MetricStore, source: Source, start: datetime, end: dateti
         polls=polls,
         up=up,
         incidents=Incidents(outages(source.slug, buckets, width, min(end, now))),
-        slowest=slowest_hours(source.slug, hours),
+        # An hour bucket counts the polls of its minutes (one statement counts a poll into every tier), so the
+        # hours and days ``kept`` count the same polls as ``buckets`` without reading minute histograms.
+        slowest=slowest_hours(source.slug, kept(hours_and_days)),
     )
 
 
@@ -353,7 +362,8 @@ def to_csv(report: Report) -> str:
                 "" if objective.met is None else str(objective.met).lower(),
             ]
         )
-    writer.writerow(["slow_hour_source", "hour_start", "p95_ms", "polls"])
+    writer.writerow(["slow_hour_source", "hour_start", "p95_ms", "polls", "width_seconds"])
     for hour in report.slowest:
-        writer.writerow([hour.source, hour.start.isoformat(), f"{hour.p95_ms:.1f}", hour.polls])
+        width = int(hour.width.total_seconds())
+        writer.writerow([hour.source, hour.start.isoformat(), f"{hour.p95_ms:.1f}", hour.polls, width])
     return out.getvalue()

@@ -111,6 +111,28 @@ def test_it_judges_an_objective_on_the_polls_its_sources_report_when_hours_were_
     assert source.objectives[0].attainment_percent == pytest.approx(100 * 20 / 26)
 
 
+def test_it_ranks_the_slowest_spans_on_the_polls_the_report_counts() -> None:
+    # The slowest spans come from the same record as the polls (``kept``): where minutes are kept each hour
+    # is their sum, and where a policy pruned the hours (kept 30 days) the day stands in for them whole.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=20), up=6)
+    store = get_store()
+    month = reports.month_range("2026-10")
+    kept = reports.for_team(store, default_team(), *month, T0 + timedelta(days=40)).sources[0]
+    assert sum(h.polls for h in kept.slowest) == kept.polls == 26
+    for tier in ("1m", "1h"):
+        store.prune_availability("us-east", tier, datetime(2026, 10, 7, tzinfo=UTC))  # on a day, as retention does
+    [line] = reports.for_team(store, default_team(), *month, T0 + timedelta(days=40)).sources
+    assert [(h.start, h.width, h.polls) for h in line.slowest] == [
+        (datetime(2026, 10, 5, tzinfo=UTC), timedelta(days=1), 20),
+        ((T0 + timedelta(days=20)).replace(minute=0), timedelta(hours=1), 6),
+    ]
+    assert sum(h.polls for h in line.slowest) == line.polls
+    rows = list(csv.reader(io.StringIO(reports.to_csv(reports.for_source(store, east, *month, T0)))))
+    assert (rows[-2][1], rows[-2][3:]) == ("2026-10-05T00:00:00+00:00", ["20", "86400"])
+
+
 @pytest.mark.parametrize("month", ["2026-13", "26-10", "october"])
 def test_it_refuses_a_month_that_is_not_one(month: str) -> None:
     with pytest.raises(reports.ReportRangeError):
