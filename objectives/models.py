@@ -151,6 +151,16 @@ class Objective(TeamOwned):
             raise ValidationError(errors)
 
 
+class ReportSubscriptionQuerySet(models.QuerySet["ReportSubscription"]):
+    def current(self) -> ReportSubscriptionQuerySet:
+        """Those that still count: a team's, and a source's while the source is of the subscription's team.
+
+        ``clean`` checks the team on save only; a source moved to another team since stays linked, and its
+        report (the new team's objectives and numbers) must not go to the old team's recipients.
+        """
+        return self.filter(models.Q(source__isnull=True) | models.Q(source__team_id=models.F("team_id")))
+
+
 class ReportSubscription(models.Model):
     """Who receives the monthly report of a team (or of one of its sources) by e-mail (``send_reports``)."""
 
@@ -162,6 +172,8 @@ class ReportSubscription(models.Model):
     enabled = models.BooleanField(default=True)
     last_sent_month = models.CharField(max_length=7, blank=True, editable=False)  # "2026-11": never twice a month
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ReportSubscriptionQuerySet.as_manager()
 
     class Meta:
         ordering = ["team__name", "pk"]

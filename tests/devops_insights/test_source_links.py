@@ -21,7 +21,7 @@ REVIEWED: dict[tuple[str, str], str] = {
     ("alerts.RuleState", "source"): "RuleStateQuerySet.current: while the rule is of the source's team",
     ("alerts.AlertEvent", "source"): "no team of its own: the source's history, shown to the source's team",
     ("objectives.Objective", "sources"): "Objective.covered_sources / covers: the objective's team's sources only",
-    ("objectives.ReportSubscription", "source"): "ReportSubscription.clean, on save only (send_reports: not checked)",
+    ("objectives.ReportSubscription", "source"): "ReportSubscriptionQuerySet.current: while of its team",
     ("boards.Annotation", "source"): "AnnotationQuerySet.current: while the source is of the annotation's team",
     ("statuspages.Component", "sources"): "Component.shown_sources, StatusPage.may_group: the page's team's only",
     ("pollers.PollFailure", "source"): "no team of its own: the source's poll failures, moved with it",

@@ -203,6 +203,23 @@ def test_it_mails_each_subscription_once_a_month(settings: object) -> None:
     assert "us-east,20,14" in message.attachments[0][1]
 
 
+def test_it_mails_no_report_of_a_source_moved_to_another_team() -> None:
+    # The subscription stays linked to the moved source (checked on save only): its report, with the new team's
+    # objectives and numbers, must not go to the old team's recipients.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    ReportSubscription.objects.create(team=default_team(), source=east, recipients="ops@example.com")
+    east.team = make_team("red")
+    east.save()
+    make_objective("red's own", sources=[east], team=east.team)
+
+    out = io.StringIO()
+    call_command("send_reports", "--month", "2026-10", stdout=out)
+
+    assert mail.outbox == []
+    assert "0 report(s) sent" in out.getvalue()
+
+
 class RefusingBackend(locmem.EmailBackend):
     """Django's test outbox, but refusing mail to bounce.example.com as a mail server refuses a dead address."""
 

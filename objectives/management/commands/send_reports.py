@@ -40,7 +40,8 @@ class Command(BaseCommand):
         sent = 0
         failed: list[str] = []
         due = (
-            ReportSubscription.objects.filter(enabled=True)
+            ReportSubscription.objects.current()
+            .filter(enabled=True)
             .exclude(last_sent_month=month)
             .select_related("team", "source")
         )
