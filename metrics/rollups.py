@@ -17,10 +17,11 @@ Each bucket of one source's metric keeps count, min, max, sum (for the mean) and
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator as op
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from metrics.stores.base import HistoryEntry, SeriesBucket, Snapshot
 
@@ -28,6 +29,7 @@ TIER_SECONDS: dict[str, int] = {"1m": 60, "1h": 3600, "1d": 86400}
 TIERS = tuple(TIER_SECONDS)  # finest first
 SOURCE_TIER = {"1m": "raw", "1h": "1m", "1d": "1h"}  # what each tier is computed from
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+Moment = TypeVar("Moment", datetime, int)
 
 
 class RollupStore(Protocol):
@@ -64,6 +66,19 @@ class RollupStore(Protocol):
     ) -> list[RollupBucket]:
         """One metric's buckets of many sources in one read: ``start <= bucket.start < end`` and, given
         ``starts``, only buckets starting at one of those moments; ordered by (source, start)."""
+
+    def good_minutes_of(
+        self,
+        sources: Sequence[str],
+        metric: str,
+        comparison: str,
+        bound: float,
+        spans: Sequence[tuple[datetime, datetime]],
+    ) -> list[tuple[int, int]]:
+        """(good, total) per [low, high) span, in the spans' order, of the sources' 1-minute buckets of ``metric``
+        counted where they are stored: total = buckets, good = those whose mean meets ``comparison bound``
+        (``meets``). The numbers of reading them out with ``rollups_of`` and counting, without reading out 43,200
+        buckets a source for a 30-day objective."""
 
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
         """Where the tier's newest bucket of the source starts: rollups resume there."""
@@ -113,6 +128,37 @@ class RollupBucket:
 
     def key(self) -> tuple[str, str, str, datetime]:
         return (self.source, self.metric, self.tier, self.start)
+
+
+# How a metric objective's minute is judged: its 1-minute mean against the bound (docs/objectives.md).
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
+
+
+def check_comparison(comparison: str) -> str:
+    if comparison not in COMPARISONS:
+        raise ValueError(f"comparison must be one of {' '.join(COMPARISONS)}, got {comparison!r}")
+    return comparison
+
+
+def meets(count: int, total: float, comparison: str, bound: float) -> bool:
+    """Whether a bucket of ``count`` samples summing to ``total`` is a good minute: its mean ``comparison bound``."""
+    return count > 0 and COMPARISONS[comparison](total / count, bound)
+
+
+def count_good_minutes(
+    buckets: Iterable[tuple[Moment, int, float]], comparison: str, bound: float, spans: Sequence[tuple[Moment, Moment]]
+) -> list[tuple[int, int]]:
+    """``RollupStore.good_minutes_of`` from (start, count, sum) of 1-minute buckets, for a store that counts them
+    in the process (starts as datetimes or epoch milliseconds, as the spans)."""
+    good = [0] * len(spans)
+    total = [0] * len(spans)
+    for start, count, value in buckets:
+        ok = meets(count, value, comparison, bound)
+        for index, (low, high) in enumerate(spans):
+            if low <= start < high:
+                total[index] += 1
+                good[index] += ok
+    return list(zip(good, total, strict=True))
 
 
 def floor_time(moment: datetime, seconds: int) -> datetime:

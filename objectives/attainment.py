@@ -6,16 +6,15 @@ The arithmetic is ``metrics.slo``'s; this module only gathers good/total counts:
   source merged, the period and the 1 h, 6 h, 1 d and 3 d windows (``metrics.slo_windows``) in ONE
   ``availability_totals_of`` call per objective;
 - metric: good = minutes whose 1-minute rollup mean meets the bound, total = minutes with a rollup,
-  from ONE ``rollups_of`` read for all covered sources over the period (or 3 days, whichever is
-  longer), counted into the same windows.
+  counted by the store for all covered sources over the period and the windows in ONE
+  ``good_minutes_of`` read (the same numbers as reading every minute out and counting it here).
 
 Both read the windows as complete buckets before ``now`` (the current minute is not counted yet).
 """
 
 from __future__ import annotations
 
-import operator as op
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +25,6 @@ from metrics.slo_windows import SLO_WINDOWS, slo_spans
 from metrics.stores.base import AvailabilitySpan, MetricStore
 
 BURN_WINDOWS = ("1h", "6h", "1d", "3d")  # what pages and the API show
-COMPARE: dict[str, Callable[[float, float], bool]] = {">": op.gt, ">=": op.ge, "<": op.lt, "<=": op.le}
 
 
 @dataclass(frozen=True)
@@ -133,29 +131,17 @@ def good_minute_counts(
     now: datetime,
     names: Sequence[str],
 ) -> tuple[slo.Counts, dict[str, slo.Counts]]:
-    """Good and total minutes (1-minute rollups of ``metric``) over the period and each window."""
-    good_when = COMPARE[comparison]
+    """Good and total minutes (1-minute rollups of ``metric``) over the period and each window, counted by the
+    store in one read (``good_minutes_of``): a 30-day period is 43,200 minute buckets a source, none read out."""
     spans = slo_spans(now, names) if names else {}
     # Windows read minutes even where availability reads hours: good minutes are counted per minute.
     current = bucket_start(now, "1m")
-    bounds = {name: (current - SLO_WINDOWS[name].length, current) for name in spans}
-    period_end = min(end, current)
-    earliest = min([start, *(low for low, _ in bounds.values())])
-    reader = rollup_reader(store)
-    period_good = period_total = 0
-    good = dict.fromkeys(bounds, 0)
-    total = dict.fromkeys(bounds, 0)
-    for bucket in reader.rollups_of(slugs, "1m", metric, start=earliest, end=current):
-        ok = bucket.count > 0 and good_when(bucket.avg, bound)
-        if start <= bucket.start < period_end:
-            period_total += 1
-            period_good += ok
-        for name, (low, high) in bounds.items():
-            if low <= bucket.start < high:
-                total[name] += 1
-                good[name] += ok
-    windows = {name: slo.Counts(good=good[name], total=total[name]) for name in bounds}
-    return slo.Counts(good=period_good, total=period_total), windows
+    bounds = [(current - SLO_WINDOWS[name].length, current) for name in spans]
+    counted = rollup_reader(store).good_minutes_of(
+        slugs, metric, comparison, bound, [(start, min(end, current)), *bounds]
+    )
+    windows = {name: slo.Counts(good=good, total=total) for name, (good, total) in zip(spans, counted[1:], strict=True)}
+    return slo.Counts(good=counted[0][0], total=counted[0][1]), windows
 
 
 def measure(

@@ -35,6 +35,8 @@ from django.db.models import (
     Sum,
     Value,
 )
+from django.db.models.functions import NullIf
+from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, Lookup
 
 from metrics.extraction import (
     PreparedPayload,
@@ -46,7 +48,15 @@ from metrics.extraction import (
     validate_poll_meta,
 )
 from metrics.models import HistoryEntryRow, LatestSnapshot, MetricRollup, MetricSample
-from metrics.rollups import TIERS, RollupBucket, bucket_start, finest_covering_tier, replaces_latest, to_series
+from metrics.rollups import (
+    TIERS,
+    RollupBucket,
+    bucket_start,
+    check_comparison,
+    finest_covering_tier,
+    replaces_latest,
+    to_series,
+)
 from metrics.stores.arguments import (
     LATEST_OF_CHUNK,
     aware_utc,
@@ -88,6 +98,13 @@ MAX_SOURCES_PER_STATEMENT = 5000
 # every other sum is the one SUM gave; only values below 2**-958 (about 1e-289) would lose precision.
 SUM_SCALE = 2.0**-64
 _SCALED_VALUE = ExpressionWrapper(F("value") * Value(SUM_SCALE), output_field=FloatField())
+# metrics.rollups.COMPARISONS as SQL lookups (good_minutes_of).
+_SQL_COMPARISONS: dict[str, type[Lookup[Any]]] = {
+    ">": GreaterThan,
+    ">=": GreaterThanOrEqual,
+    "<": LessThan,
+    "<=": LessThanOrEqual,
+}
 
 _sqlite_write_locks: dict[str, threading.RLock] = {}
 _sqlite_write_locks_guard = threading.Lock()
@@ -941,6 +958,47 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             chunk = wanted[offset : offset + MAX_SOURCES_PER_STATEMENT]
             found.extend(self._guard(partial(read, chunk), f"rollups of {len(chunk)} sources"))
         return [_rollup_bucket(r) for r in found]
+
+    def good_minutes_of(
+        self,
+        sources: Sequence[str],
+        metric: str,
+        comparison: str,
+        bound: float,
+        spans: Sequence[tuple[datetime, datetime]],
+    ) -> list[tuple[int, int]]:
+        check_comparison(comparison)
+        checked = [(aware_utc(low, "start"), aware_utc(high, "end")) for low, high in spans]
+        counts = [[0, 0] for _ in checked]
+        wanted = sorted(set(sources))
+        if not wanted or not checked:
+            return [(0, 0)] * len(checked)
+        # metrics.rollups.meets in SQL: the mean as Python divides it (IEEE doubles on both databases), and no
+        # division by a count of 0 (NULL: not good), which PostgreSQL may evaluate before any other condition.
+        mean = ExpressionWrapper(F("sum") / NullIf(F("count"), 0), output_field=FloatField())
+        meets_bound = _SQL_COMPARISONS[comparison](mean, Value(float(bound), output_field=FloatField()))
+        counted: dict[str, Count] = {}
+        for index, (low, high) in enumerate(checked):
+            inside = Q(start__gte=low, start__lt=high)
+            counted[f"total{index}"] = Count("pk", filter=inside)
+            counted[f"good{index}"] = Count("pk", filter=inside & Q(meets_bound))
+        rows = MetricRollup.objects.using(self.using).filter(
+            tier="1m",
+            metric=metric,
+            start__gte=min(low for low, _ in checked),
+            start__lt=max(high for _, high in checked),
+        )
+
+        def count(chunk: list[str]) -> dict[str, Any]:
+            return rows.filter(source__in=chunk).aggregate(**counted)
+
+        for offset in range(0, len(wanted), MAX_SOURCES_PER_STATEMENT):
+            chunk = wanted[offset : offset + MAX_SOURCES_PER_STATEMENT]
+            found = self._guard(partial(count, chunk), f"good minutes of {len(chunk)} sources")
+            for index, pair in enumerate(counts):
+                pair[0] += int(found[f"good{index}"] or 0)
+                pair[1] += int(found[f"total{index}"] or 0)
+        return [(good, total) for good, total in counts]
 
     def latest_rollup_start(self, source: str, tier: str) -> datetime | None:
         rows = MetricRollup.objects.using(self.using).filter(source=source, tier=tier)

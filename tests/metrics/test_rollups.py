@@ -3,6 +3,7 @@ finest tier that still covers the range once raw data is gone."""
 
 from __future__ import annotations
 
+import operator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from metrics.lifecycle.retention import roll_up, rollup_store
 from metrics.rollups import RollupBucket
 from metrics.stores.base import MetricStore, SourceSpec
 
+MEETS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}  # as objectives count minutes
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu", "up": "services.redis"})
 # Three days ago at midnight: inside the MongoDB TTL window (METRICS_HISTORY_RETENTION_DAYS, 7 by default).
 DAY = (datetime.now(UTC) - timedelta(days=3)).replace(hour=0, minute=0, second=0, microsecond=0)
@@ -172,3 +174,38 @@ def test_it_reads_one_metric_of_many_sources_by_range_or_at_chosen_starts(store:
     ]
     assert target.rollups_of([], "1h", "cpu") == []
     assert target.rollups_of(["us-east"], "1h", "cpu", starts=[]) == []
+
+
+def test_it_counts_good_minutes_in_the_store_as_reading_every_minute_out_does(store: MetricStore) -> None:
+    # A metric objective's good minutes were counted over every 1-minute bucket read out (43,200 a source over
+    # 30 days); counted in the store they must be the same numbers: means on both sides of and at the bound,
+    # a mean whose division rounds (0.3 / 3 is just under 0.1), spans whose edges fall mid-hour, pruned minutes.
+    target = rollup_store(store)
+    minutes = [DAY + timedelta(minutes=m) for m in range(0, 600, 7)]
+    sums = [(0.3, 3), (0.1, 1), (99.0, 1), (100.0, 1), (101.0, 1), (250.0, 2), (200.0, 2)]
+    target.write_rollups(
+        [
+            RollupBucket(source, "wait", "1m", start, count, total, total, total, total, start)
+            for shift, source in enumerate(("us-east", "eu-west"))
+            for index, start in enumerate(minutes)
+            for total, count in [sums[(index + shift) % len(sums)]]
+        ]
+    )
+    target.prune_rollups("eu-west", "1m", DAY + timedelta(hours=2))  # on an hour, as retention does
+    spans = [
+        (DAY, DAY + timedelta(hours=10)),
+        (DAY + timedelta(minutes=95), DAY + timedelta(minutes=430)),  # mid-hour at both ends
+        (DAY + timedelta(minutes=30), DAY + timedelta(minutes=150)),  # across the pruned edge
+        (DAY + timedelta(hours=20), DAY + timedelta(hours=21)),  # nothing stored
+    ]
+    sources = ["us-east", "eu-west", "gone"]
+    for comparison, bound in ((">", 100.0), (">=", 100.0), ("<", 0.1), ("<=", 0.1), ("<", 100.0)):
+        read_out = target.rollups_of(sources, "1m", "wait", start=DAY, end=DAY + timedelta(days=1))
+        expected = [
+            (sum(b.count > 0 and MEETS[comparison](b.avg, bound) for b in inside), len(inside))
+            for low, high in spans
+            for inside in [[b for b in read_out if low <= b.start < high]]
+        ]
+        assert target.good_minutes_of(sources, "wait", comparison, bound, spans) == expected, (comparison, bound)
+    assert target.good_minutes_of([], "wait", "<", 1.0, spans) == [(0, 0)] * len(spans)
+    assert target.good_minutes_of(sources, "wait", "<", 1.0, []) == []

@@ -16,6 +16,7 @@ from tests.factories import make_objective, make_source, record_outcomes
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+MINUTE = timedelta(minutes=1)
 
 
 def test_it_measures_a_group_in_one_store_read_with_the_workbook_numbers() -> None:
@@ -129,3 +130,49 @@ def test_it_refuses_an_objective_that_cannot_be_judged(fields: dict[str, object]
     with pytest.raises(ValidationError) as caught:
         make_objective(tag="prod", **fields)
     assert field in caught.value.message_dict
+
+
+def test_it_counts_the_good_minutes_every_minute_read_out_counted_mid_hour_and_where_minutes_were_pruned() -> None:
+    # The minutes are counted by the store (good_minutes_of), no longer read out one by one (43,200 a source
+    # over 30 days): the numbers must be those of counting every 1-minute rollup read out, as it was done.
+    now = datetime(2026, 11, 20, 12, 37, 30, tzinfo=UTC)  # every window's edges fall mid-hour
+    east, west = make_source("us-east"), make_source("eu-west")
+    first = now.replace(second=0) - timedelta(days=4)
+    values = (40.0, 100.0, 160.0, 99.5, 250.0, 0.3)
+    reader = rollup_reader(get_store())
+    reader.write_rollups(
+        [
+            RollupBucket(
+                slug, "wait_time", "1m", first + timedelta(minutes=m), 1 + m % 2, v, v, v * (1 + m % 2), v, first
+            )
+            for slug, shift in (("us-east", 0), ("eu-west", 1))
+            for m in range(0, 4 * 1440, 7)
+            for v in [values[(m + shift) % len(values)]]
+        ]
+    )
+    reader.prune_rollups("eu-west", "1m", now.replace(minute=0) - timedelta(days=2))  # on an hour, as retention does
+    objective = make_objective(
+        "wait", sources=[east, west], kind="metric", metric="wait_time", operator="<=", bound=100, target="95",
+        window_days=7,
+    )  # fmt: skip
+    start, end = objective.period(now)
+    current = now.replace(second=0)
+    lengths = {"1h": timedelta(hours=1), "6h": timedelta(hours=6), "1d": timedelta(days=1), "3d": timedelta(days=3)}
+    spans = {"period": (start, min(end, current))} | {name: (current - n, current) for name, n in lengths.items()}
+    slugs = [source.slug for source in objective.covered_sources()]
+    read_out = reader.rollups_of(slugs, "1m", "wait_time", start=start - timedelta(days=1), end=current)
+    expected = {
+        name: (sum(b.avg <= 100 for b in inside), len(inside))
+        for name, (low, high) in spans.items()
+        for inside in [[b for b in read_out if low <= b.start < high]]
+    }
+
+    with CaptureQueriesContext(connection) as queries:
+        result = measure(objective, get_store(), now, slugs=slugs)
+
+    assert len(queries) == 1  # one statement for both sources, the period and every window
+    assert (result.good, result.total) == expected["period"]
+    assert {name: (c.good, c.total) for name, c in result.window_counts.items()} == {
+        name: counts for name, counts in expected.items() if name != "period"
+    }
+    assert 0 < expected["3d"][0] < expected["3d"][1]  # good and bad minutes in the data, of both sources
