@@ -5,7 +5,8 @@ message with the same empty snapshot, and write each message PUBLISHed on a Redi
 connection through the server's ``send``. No Django, no auth, no subscriptions, no middleware: run
 under daphne (``daphne _ws_bare_asgi:application``) or uvicorn, what is left is the server's own
 handshake and send path, which the project cannot make cheaper. The bench names these servers
-``bare-daphne`` and ``bare-uvicorn``.
+``bare-daphne`` and ``bare-uvicorn``. Under daphne it defers autobahn's debug-log arguments as the
+project does (realtime/autobahn_logging.py): that waste is not the server's floor.
 
 Environment: BENCH_FLOOR_REDIS_URL (the Redis to listen on), BENCH_FLOOR_CHANNEL (default bench-floor).
 """
@@ -18,6 +19,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
+
+from realtime.autobahn_logging import defer_debug_formatting
+
+defer_debug_formatting()  # under daphne only; imports nothing of Django
 
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 SNAPSHOT = '{"type":"snapshot","snapshots":[],"unchanged":[],"pending":[]}'

@@ -269,7 +269,7 @@ def run_bare(n: int, server: str) -> Result:
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
     if server == "bare-uvicorn":
         argv = uvicorn_argv(port, app)
-    env = {**os.environ, "PYTHONPATH": str(HERE), "BENCH_FLOOR_REDIS_URL": REDIS_URL}
+    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}", "BENCH_FLOOR_REDIS_URL": REDIS_URL}
     proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         if not wait_for_port("127.0.0.1", port, timeout=120, proc=proc):
