@@ -9,6 +9,10 @@ latency p50/p99, messages lost (sequence gaps), server memory per connection and
 - uvicorn (``--ws websockets-sansio --ws-per-message-deflate false``) serving the same application on the
   pub/sub layer, when installed;
 
+- on request (BENCH_WS_SERVERS), a second floor: bench/_ws_bare_asgi.py, an ASGI application that
+  accepts, answers and relays Redis pub/sub and does nothing else, under daphne (``bare-daphne``) or
+  uvicorn (``bare-uvicorn``): the server's own handshake and send path, without the project's;
+
 and prints, as multiples of the floor's (issue 15, goal 4): p99 (target <= 2x), server CPU per update
 (<= 1.5x), fan-out throughput (frames written per server CPU second) and the connection rate
 (>= 0.5x); lost messages (target 0); and, from the daphne process's own ``/metrics``, how many times
@@ -21,7 +25,8 @@ separate process going through ``realtime.events`` exactly as the poller does.
 Environment: BENCH_WS_SECONDS (publishing time per run, default 20: the issue's minute shortened to
 keep the whole bench within a few minutes on two cores; set 60 for the full minute),
 BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn
-with its ``websockets-sansio`` implementation, measured when installed, per the issue's "another ASGI server"),
+with its ``websockets-sansio`` implementation, measured when installed, per the issue's "another ASGI server";
+add bare-daphne and bare-uvicorn for the second floor),
 BENCH_REDIS_URL (default TEST_REDIS_URL or
 redis://127.0.0.1:6379/14; the database is flushed).
 """
@@ -54,8 +59,8 @@ CLIENTS = [int(n) for n in os.environ.get("BENCH_WS_CLIENTS", "100,1000,2000").s
 REDIS_URL = os.environ.get("BENCH_REDIS_URL") or os.environ.get("TEST_REDIS_URL") or "redis://127.0.0.1:6379/14"
 # Which servers to measure beside the floor; uvicorn only when it is installed (it is not a dependency).
 SERVERS = [s for s in os.environ.get("BENCH_WS_SERVERS", "floor,redis,pubsub,uvicorn").split(",") if s]
-if "uvicorn" in SERVERS and importlib.util.find_spec("uvicorn") is None:
-    SERVERS.remove("uvicorn")
+if importlib.util.find_spec("uvicorn") is None:
+    SERVERS = [s for s in SERVERS if s not in ("uvicorn", "bare-uvicorn")]
 CONNECT_CONCURRENCY = 50
 UPDATE_PREFIX = '{"type":"update"'
 SEQUENCE = re.compile(r'"sequence":(\d+)')
@@ -81,6 +86,7 @@ class Result:
     memory_per_connection: float
     cpu_ms_per_update: float
     connect_seconds: float
+    connect_cpu_ms: float  # server CPU per connection while the clients connected (steadier than conn/s when shared)
     encodes: float | None = None  # JSON encodes of updates in the server during the run (daphne only)
 
     @property
@@ -151,6 +157,7 @@ async def drive(
     warm = await open_client(url, headers, subscribe)
     await asyncio.sleep(0.5)
     rss_before = server.memory_info().rss
+    connect_cpu_before = server.cpu_times()
     started = time.monotonic()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
@@ -164,6 +171,8 @@ async def drive(
 
     opened = [ws for ws in await asyncio.gather(*(one() for _ in range(n))) if ws is not None]
     connect_seconds = time.monotonic() - started
+    connect_cpu = server.cpu_times()
+    connect_cpu_seconds = sum(connect_cpu[:2]) - sum(connect_cpu_before[:2])
     await asyncio.sleep(1.0)
     memory_per_connection = (server.memory_info().rss - rss_before) / max(1, len(opened))
 
@@ -213,6 +222,7 @@ async def drive(
         memory_per_connection,
         cpu_ms_per_update,
         connect_seconds,
+        1000 * connect_cpu_seconds / max(1, len(opened)),
         encodes,
     )
 
@@ -243,7 +253,38 @@ def run_floor(n: int) -> Result:
         stop(proc)
 
 
+def uvicorn_argv(port: int, app: str) -> list[str]:
+    argv = [sys.executable, "-m", "uvicorn", app, "--port", str(port)]
+    argv += ["--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    # As documented for uvicorn (docs/realtime.md): no per-message compression, like daphne, so
+    # that one frame serves every connection (realtime/direct.py).
+    return [*argv, "--ws-per-message-deflate", "false"]
+
+
+def run_bare(n: int, server: str) -> Result:
+    """The second floor: bench/_ws_bare_asgi.py under daphne (bare-daphne) or uvicorn (bare-uvicorn)."""
+    flush_redis()
+    port = free_port()
+    app = "_ws_bare_asgi:application"
+    argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    if server == "bare-uvicorn":
+        argv = uvicorn_argv(port, app)
+    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{ROOT}", "BENCH_FLOOR_REDIS_URL": REDIS_URL}
+    proc = subprocess.Popen(argv, cwd=HERE, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if not wait_for_port("127.0.0.1", port, timeout=120, proc=proc):
+            raise RuntimeError(f"{server} did not start")
+        publisher = [sys.executable, str(HERE / "_ws_publisher.py"), "--mode", "redis", "--redis-url", REDIS_URL]
+        publisher += ["--seconds", str(SECONDS)]
+        url = f"ws://127.0.0.1:{port}/"
+        return asyncio.run(drive(SERVER_NAMES[server], n, url, {}, psutil.Process(proc.pid), publisher, env))
+    finally:
+        stop(proc)
+
+
 SERVER_NAMES = {
+    "bare-daphne": "bare ASGI app (floor 2), daphne",
+    "bare-uvicorn": "bare ASGI app (floor 2), uvicorn",
     "redis": "daphne + RedisChannelLayer",
     "pubsub": "daphne + RedisPubSubChannelLayer",
     "uvicorn": "uvicorn websockets-sansio + pubsub",
@@ -257,11 +298,7 @@ def run_daphne(n: int, server: str, env: dict[str, str], token: str) -> Result:
     env = {**env, "REALTIME_CHANNEL_LAYER": "pubsub" if server == "uvicorn" else server}
     argv = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "devops_insights.asgi:application"]
     if server == "uvicorn":
-        argv = [sys.executable, "-m", "uvicorn", "devops_insights.asgi:application", "--port", str(port)]
-        argv += ["--ws", "websockets-sansio", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
-        # As documented for uvicorn (docs/realtime.md): no per-message compression, like daphne, so
-        # that one frame serves every connection (realtime/direct.py).
-        argv += ["--ws-per-message-deflate", "false"]
+        argv = uvicorn_argv(port, "devops_insights.asgi:application")
     proc = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -335,7 +372,12 @@ def main() -> int:
         env, token = prepare(var_dir)
         for n in CLIENTS:
             for server in SERVERS:
-                result = run_floor(n) if server == "floor" else run_daphne(n, server, env, token)
+                if server == "floor":
+                    result = run_floor(n)
+                elif server.startswith("bare-"):
+                    result = run_bare(n, server)
+                else:
+                    result = run_daphne(n, server, env, token)
                 results.append(result)
                 print(
                     f"  done: {result.server:34} {n:>5} clients, connected {result.connected} in "
@@ -348,7 +390,7 @@ def main() -> int:
 
     header = (
         f"{'clients':>7} | {'server':34} | {'p50 ms':>7} | {'p99 ms':>7} | {'lost':>5} | {'received':>9} "
-        f"| {'KiB/conn':>8} | {'CPU ms/update':>13} | {'encodes/update':>14} | {'conn/s':>7} "
+        f"| {'KiB/conn':>8} | {'CPU ms/update':>13} | {'encodes/update':>14} | {'conn/s':>7} | {'CPU ms/conn':>11} "
         f"| {'p99 x floor':>11} | {'CPU x floor':>11} | {'frames/CPU-s x floor':>20} | {'conn/s x floor':>14}"
     )
     print()
@@ -368,6 +410,7 @@ def main() -> int:
             f"{result.clients:>7} | {result.server:34} | {result.percentile(50):7.1f} | {p99:7.1f} | {result.lost:>5} "
             f"| {len(result.latencies):>9} | {result.memory_per_connection / 1024:8.1f} "
             f"| {result.cpu_ms_per_update:13.1f} | {encodes:>14} | {result.connect_rate:7.0f} "
+            f"| {result.connect_cpu_ms:11.2f} "
             f"| {ratio(p99, floor_p99):11.2f} "
             f"| {ratio(result.cpu_ms_per_update, floor and floor.cpu_ms_per_update):11.2f} "
             f"| {ratio(result.frames_per_cpu_second, floor and floor.frames_per_cpu_second):20.2f} "
@@ -377,7 +420,8 @@ def main() -> int:
         "targets (issue 15, goal 4): p99 <= 2x floor at 1,000 and 2,000 clients, CPU per update <= 1.5x, "
         "connection rate >= 0.5x, 0 lost, 1.00 encodes per update"
     )
-    worst = max((r.percentile(99) for r in results if not r.server.startswith("floor")), default=float("nan"))
+    ours = [r for r in results if not r.server.startswith(("floor", "bare"))]
+    worst = max((r.percentile(99) for r in ours), default=float("nan"))
     print(f"\ntarget (the original Node service): 1,000+ connections, sub-100 ms updates; our worst p99 {worst:.1f} ms")
     if any(r.connected < r.clients for r in results):
         print("warning: some clients could not connect (see stderr)")

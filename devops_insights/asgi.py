@@ -19,12 +19,15 @@ from devops_insights.routing import websocket_urlpatterns  # noqa: E402
 from devops_insights.stack_dump import install as install_stack_dump  # noqa: E402
 from observability.access_log import AccessLogMiddleware  # noqa: E402
 from realtime.auth import ApiTokenAuthMiddleware, SessionAuthMiddleware  # noqa: E402
+from realtime.autobahn_logging import defer_debug_formatting  # noqa: E402
 from realtime.direct import DirectFrames  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
 from realtime.transport import bound_daphne_websockets  # noqa: E402
 
 # Under daphne: oversized WebSocket messages closed with 1009 by the transport (realtime/transport.py).
 bound_daphne_websockets()
+# Under daphne: autobahn's debug-log arguments built only for a debug line written (realtime/autobahn_logging.py).
+defer_debug_formatting()
 
 # Outermost: the shared-frame writer, which must see the server's own send (realtime/direct.py); then
 # the access log (query values of sensitive names redacted), which sees every request and socket.
