@@ -31,8 +31,10 @@ for an hour, and a changed cycle polls every source at a new region name. Option
 median is reported; 3 by default), --database (sqlite, postgres or both), --sections (a comma-separated
 subset of cycle, drift, memory, gzip, bombs, processes, own-core: the rows to measure, all by default),
 --profile (print the top cProfile entries of one unchanged and one changed cycle at concurrency 1 instead
-of the rows).
-Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one).
+of the rows, and the thread CPU per poll of one such cycle unprofiled).
+Environment: BENCH_DATABASE_URL (PostgreSQL server, default TEST_DATABASE_URL or the local one); with --profile,
+BENCH_PROFILE_SORT (the pstats order, tottime by default), BENCH_PROFILE_LINES and BENCH_PROFILE_DUMP (a path
+prefix for the pstats files).
 """
 
 from __future__ import annotations
@@ -240,17 +242,31 @@ def run(args: argparse.Namespace, port: int) -> int:
         import cProfile
         import pstats
 
+        def serial_cycle() -> float:
+            """One cycle in this thread (cProfile sees only the thread it runs in); its thread CPU per poll, in ms."""
+            cpu_started = time.thread_time()
+            for source in sources:
+                poller.poll(source)
+            poller.flush_health()
+            return (time.thread_time() - cpu_started) / n * 1000
+
         for title, prepare in (("unchanged", lambda: None), ("changed", renamed)):
+            # The poll's own CPU, first without the profiler (whose per-call cost inflates it): unlike the wall
+            # clock, it leaves out the waits on the database and the simulator, and the other processes of a
+            # shared machine.
+            prepare()
+            cpu = serial_cycle()
             prepare()
             profiler = cProfile.Profile()
             started = time.perf_counter()
             profiler.enable()
-            for source in sources:  # in this thread: cProfile sees only the thread it runs in
-                poller.poll(source)
-            poller.flush_health()
+            serial_cycle()
             profiler.disable()
             took = time.perf_counter() - started
-            print(f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s ({n / took:.0f} polls/s)")
+            print(
+                f"\n{vendor}: {title} cycle of {n} sources at concurrency 1: {took:.2f} s profiled ({n / took:.0f} "
+                f"polls/s); {cpu:.2f} ms of this thread's CPU per poll unprofiled"
+            )
             if os.environ.get("BENCH_PROFILE_DUMP"):  # a prefix: pstats files to read with callers/callees
                 profiler.dump_stats(f"{os.environ['BENCH_PROFILE_DUMP']}-{title}.pstats")
             pstats.Stats(profiler).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(

@@ -32,7 +32,11 @@ def unpacked_rows(
     """
     names = [name for name, _type in columns]
     if connection.vendor == "postgresql":
-        arrays = ", ".join(f"%s::{pg_type}[]" for _name, pg_type in columns)
+        # %b: each array travels in PostgreSQL's binary form, whose element dumpers are the driver's compiled
+        # ones. psycopg's text form builds an array in Python, element by element (a quoting test on each):
+        # a flush of 1,000 polls' availability cells (4,000 rows of 7 columns) took about 32 ms to bind in
+        # text and 6 ms in binary, in every poll cycle. The casts, and so the rows, are the same.
+        arrays = ", ".join(f"%b::{pg_type}[]" for _name, pg_type in columns)
         sql = f"SELECT * FROM unnest({arrays}) AS r({', '.join(names)})"  # noqa: S608 - names and types from the caller's code
         return sql, [[row[i] for row in rows] for i in range(len(columns))]
     picks = ", ".join(f"json_extract(r.value, '$[{i}]') AS {name}" for i, name in enumerate(names))

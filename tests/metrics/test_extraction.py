@@ -184,6 +184,15 @@ def test_it_leaves_out_a_number_or_sum_beyond_a_float_instead_of_failing_the_pol
     assert extract_metrics(payload, paths) == {"fine": 3.0}
 
 
+def test_it_walks_one_metric_path_afresh_through_documents_of_every_shape() -> None:
+    # The path is split once and kept: nothing of one document's walk may carry over to the next.
+    paths = {"idle": " pools.*.idle ", "first": "pools.0.idle"}
+    assert extract_metrics({"pools": [{"idle": 1}, {"idle": 2}]}, paths) == {"idle": 3.0, "first": 1.0}
+    assert extract_metrics({"pools": {"a": {"idle": 4}, "b": {"idle": True}}}, paths) == {"idle": 5.0}
+    assert extract_metrics({"pools": 7}, paths) == {}
+    assert extract_metrics({"pools": [{"idle": 8}]}, paths) == {"idle": 8.0, "first": 8.0}
+
+
 def test_it_indexes_lists_including_from_the_end() -> None:
     payload = {"xs": [[1, 2], [3, 4]]}
     assert extract_metrics(payload, {"a": "xs.1.0", "b": "xs.-1.-1", "c": "xs.*.1"}) == {"a": 3.0, "b": 4.0, "c": 6.0}
@@ -275,6 +284,17 @@ def test_it_tells_numbers_and_booleans_apart_inside_equal_looking_containers() -
 
 def test_it_finds_no_difference_between_the_same_keys_in_another_order() -> None:
     assert diff_payloads({"a": {"x": 1, "y": [2]}, "b": 3}, {"b": 3, "a": {"y": [2], "x": 1}}) == []
+
+
+def test_it_lists_the_changes_of_objects_with_the_same_keys_in_path_order_whatever_their_insertion_order() -> None:
+    old = {"z": {"b": 1, "a": 2}, "m": [{"y": 1, "x": 2}]}
+    new = {"m": [{"x": 3, "y": 4}], "z": {"a": 5, "b": 6}}
+    assert diff_payloads(old, new) == [
+        FieldChange("m.0.x", 2, 3, "changed"),
+        FieldChange("m.0.y", 1, 4, "changed"),
+        FieldChange("z.a", 2, 5, "changed"),
+        FieldChange("z.b", 1, 6, "changed"),
+    ]
 
 
 def test_it_leaves_volatile_paths_out_of_the_diff() -> None:

@@ -20,6 +20,7 @@ from django.db import connections
 from metrics.models import AvailabilityCount, MetricSample
 from metrics.stores.base import PollSample, SourceSpec
 from metrics.stores.sql import SqlMetricStore
+from metrics.stores.statement_shapes import bound_cursor, unpacked_rows
 from tests.conftest import sql_alias
 
 T0 = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
@@ -102,3 +103,21 @@ def test_it_stores_every_metric_value_exactly_as_extracted(store: SqlMetricStore
         assert {row.metric: row.value.hex() for row in stored if row.value} == {
             name: value.hex() for name, value in result.metrics.items() if value
         }
+
+
+def test_it_unpacks_every_kind_of_column_value_as_it_was_given(store: SqlMetricStore) -> None:
+    """The rows' values travel as one array per column (PostgreSQL, in the driver's binary form) or one JSON text
+    (SQLite): text that an array's text form would have to quote, NULLs, whole numbers beyond int4 and doubles
+    come back out of the unpacking select unchanged, beside a time column."""
+    connection = connections[store.using]
+    columns = (("name", "text"), ("number", "int8"), ("ratio", "float8"), ("at", "timestamptz"))
+    texts = ['a "quoted", {braced} \\ name', "", "NULL", "é€ ✓", None]
+    rows = [
+        (text, None if i == 2 else 2**40 + i, None if i == 3 else i / 3, T0 + timedelta(seconds=i))
+        for i, text in enumerate(texts)
+    ]
+    adapted = [(name, number, ratio, connection.ops.adapt_datetimefield_value(at)) for name, number, ratio, at in rows]
+    select, params = unpacked_rows(connection, columns, adapted)
+    with bound_cursor(connection) as cursor:
+        cursor.execute(f"SELECT name, number, ratio FROM ({select}) AS r", params)  # noqa: S608 - the test's own text
+        assert [tuple(row) for row in cursor.fetchall()] == [(name, number, ratio) for name, number, ratio, _at in rows]
