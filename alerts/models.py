@@ -449,8 +449,9 @@ class RuleStateQuerySet(models.QuerySet):
 
         A rule covers its own team's sources only, and a source's move drops the old team's states
         (receivers.drop_stale_states); but a poller polls from the source it loaded until its next reload,
-        so a poll in between evaluates the old team's rules and may write one again. Never evaluated after,
-        it would stay firing: on the new team's card, Alerts page and the source's level, never resolving.
+        so a poll in between evaluates the old team's rules. The engine writes none of their states since
+        (engine._apply checks the team at write time); one written before that, never evaluated after, would
+        stay firing: on the new team's card, Alerts page and the source's level, never resolving.
         """
         return self.filter(rule__team_id=models.F("source__team_id"))
 
