@@ -6,14 +6,26 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
-from accounts.models import ApiToken, AuditEvent, generate_raw_token
+from accounts.forms import refuse_without_room
+from accounts.models import ApiToken, AuditEvent, TokenRefused, generate_raw_token
+from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.team_admin import TeamScopedAdmin
+
+
+class ApiTokenAdminForm(ScopedUniqueModelForm):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        user = cleaned.get("user")
+        if self.instance.pk is None and user is not None:  # a new token: its owner's room for it, as everywhere
+            refuse_without_room(self, user.pk, cleaned.get("name"))
+        return cleaned
 
 
 @admin.register(ApiToken)
 class ApiTokenAdmin(TeamScopedAdmin):
+    form = ApiTokenAdminForm
     list_display = ["name", "user", "team", "role", "prefix", "created_at", "expires_at", "last_used_at"]
     list_filter = ["role", "team"]
     search_fields = ["name", "user__username", "prefix"]
@@ -41,9 +53,18 @@ class ApiTokenAdmin(TeamScopedAdmin):
             return
         raw = generate_raw_token()
         obj.set_raw(raw)
-        super().save_model(request, obj, form, change)
+        obj.save_new()  # the form said the cap already; this holds it against another request at once
         # Shown once: only the hash is stored.
         messages.warning(request, f"Token created. Copy it now, it will not be shown again: {raw}")
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # save_new's refusal (another request took the last room since the form's check) has undone the whole
+        # change (the view's transaction): say why on the same page instead of a server error.
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except TokenRefused as refused:
+            self.message_user(request, refused.message, messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 # The admin's own login form is replaced by allauth's flow (second factor, lockout, SSO, audit): /admin/login/

@@ -8,7 +8,7 @@ from django import forms
 from django.utils import timezone
 
 from accounts import teams
-from accounts.models import MAX_TOKENS_PER_USER, ApiToken, Role, Team
+from accounts.models import ApiToken, Role, Team, TokenRefused
 
 EXPIRY_CHOICES = [
     ("never", "Never"),
@@ -17,6 +17,14 @@ EXPIRY_CHOICES = [
     ("90", "In 90 days"),
     ("365", "In a year"),
 ]
+
+
+def refuse_without_room(form: forms.BaseForm, user_id: int, name: str | None) -> None:
+    """Add to ``form`` why the user has no room for a new token of ``name`` (``ApiToken.check_room``)."""
+    try:
+        ApiToken.check_room(user_id, name or "")
+    except TokenRefused as refused:
+        form.add_error(refused.field if refused.field in form.fields else None, refused.message)
 
 
 class TokenForm(forms.Form):
@@ -42,16 +50,12 @@ class TokenForm(forms.Form):
         team_field.queryset = teams.teams_of(user)
 
     def clean_name(self) -> str:
-        name = str(self.cleaned_data["name"]).strip()
-        if ApiToken.objects.filter(user=self.user, name=name).exists():
-            raise forms.ValidationError("You already have a token with this name.")
-        return name
+        return str(self.cleaned_data["name"]).strip()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
         # Said here with the form's other errors; ApiToken.issue checks it again under a lock, for requests at once.
-        if ApiToken.objects.filter(user=self.user).count() >= MAX_TOKENS_PER_USER:
-            raise forms.ValidationError(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
+        refuse_without_room(self, self.user.pk, cleaned.get("name"))
         team, role = cleaned.get("team"), cleaned.get("role")
         if team is not None and role and teams.rank(role) > teams.rank(teams.role_in(self.user, team)):
             self.add_error("role", f"Higher than your own role in {team.name}.")

@@ -217,17 +217,28 @@ class ApiToken(TeamOwned):
         if team is not None:
             token.team = team
         token.set_raw(raw)
+        token.save_new()
+        return token, raw
+
+    @classmethod
+    def check_room(cls, user_id: int, name: str) -> None:
+        """Refuse (``TokenRefused``) a new token of ``name`` for the user: the one home of the cap
+        (``MAX_TOKENS_PER_USER``) and of a name per user, for the forms that say it early and ``save_new``."""
+        mine = cls.objects.filter(user_id=user_id)
+        if mine.count() >= MAX_TOKENS_PER_USER:
+            raise TokenRefused(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
+        if mine.filter(name=name).exists():
+            raise TokenRefused("You already have a token with this name.", "name")
+
+    def save_new(self) -> None:
+        """Save this new token (its raw value set) if its owner has room for it (``check_room``): every way a
+        token is made (the token page, the API's callers of ``issue``, the Django admin) comes here."""
         with transaction.atomic():
             # Counting and creating under a lock on the owner's row: two requests that both counted 49 would
             # otherwise both create (PostgreSQL; SQLite's IMMEDIATE transactions serialise writers already).
-            list(get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True))
-            mine = cls.objects.filter(user=user)
-            if mine.count() >= MAX_TOKENS_PER_USER:
-                raise TokenRefused(f"You have {MAX_TOKENS_PER_USER} tokens; revoke some first.")
-            if mine.filter(name=name).exists():
-                raise TokenRefused("You already have a token with this name.", "name")
-            token.save()
-        return token, raw
+            list(get_user_model().objects.select_for_update().filter(pk=self.user_id).values_list("pk", flat=True))
+            self.check_room(self.user_id, self.name)
+            self.save()
 
     def set_raw(self, raw: str) -> None:
         self.token_hash = hash_token(raw)

@@ -7,7 +7,7 @@ page being managed), so a second rule of one name would pass validation and fail
 constraint (a server error). And an admin form whose ``team`` is left blank saves into the default team
 (``TeamOwned.save``) while Django compares a blank team with nothing. ``ScopedUniqueModelForm`` checks those
 constraints with the owner the row will be saved with, the error on the constraint's last field (the name),
-where the person can fix it.
+where the person can fix it; and those whose condition names a field the form leaves out, which Django skips.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from accounts.models import DEFAULT_TEAM_SLUG, Team, TeamOwned
 
@@ -24,8 +25,15 @@ class ScopedUniqueModelForm(forms.ModelForm):
     def validate_unique(self) -> None:
         super().validate_unique()
         instance: Any = self.instance
-        for constraint in instance._meta.total_unique_constraints:
-            hidden = {name for name in constraint.fields if name not in self.fields}
+        # As Django: a constraint of expressions is its own to check.
+        unique: list[Any] = [
+            c for c in instance._meta.constraints if isinstance(c, models.UniqueConstraint) and c.fields
+        ]
+        for constraint in unique:
+            # A condition's fields count too: Django skips a constraint whose condition names a field the form
+            # leaves out (a silence's kept_by_window).
+            named = {*constraint.fields, *(constraint.condition.referenced_base_fields if constraint.condition else ())}
+            hidden = {name for name in named if name not in self.fields}
             unset_team = isinstance(instance, TeamOwned) and "team" in constraint.fields and instance.team_id is None
             if not hidden and not unset_team:
                 continue  # every field of it is in the form: Django has checked it

@@ -33,6 +33,10 @@ class _Conflict(Exception):
     """The state's version moved under us: reload and try again."""
 
 
+class _Moved(Exception):
+    """The source is no longer of the rule's team: nothing of this rule is written for it."""
+
+
 @dataclass
 class PollResult:
     events: list[AlertEvent] = field(default_factory=list)
@@ -99,6 +103,9 @@ def _evaluate_rule(
         try:
             with transaction.atomic():
                 return _apply(rule, source, facts, row, outcome, silenced)
+        except _Moved:
+            log.info("alert rule %s not applied on source %s: the source moved to another team", rule.pk, source.slug)
+            return [], 0
         except (_Conflict, IntegrityError):
             row = RuleState.objects.filter(rule=rule, source=source).first()
     log.warning("alert rule %s on source %s: gave up after %s conflicting writers", rule.pk, source.slug, MAX_ATTEMPTS)
@@ -129,6 +136,13 @@ def _apply(
     rule: AlertRule, source: Source, facts: PollFacts, row: RuleState | None, outcome: Step, silenced: bool
 ) -> tuple[list[AlertEvent], int]:
     """Inside a transaction: create the transition's event, then claim the state by compare-and-set."""
+    # The poller polls from the source it loaded until its next reload: a poll just after a move would
+    # evaluate the old team's rules, and their states, written after the move dropped them
+    # (receivers.drop_stale_states), would never be evaluated again. So the source's current team decides, at
+    # write time, under the source's row lock: a move committing meanwhile waits for this write (and then
+    # drops it) or this write waits for the move (and then finds the source moved).
+    if not Source.objects.select_for_update().filter(pk=source.pk, team_id=rule.team_id).values_list("pk"):
+        raise _Moved
     state = outcome.state
     fired_event_id = row.fired_event_id if row is not None else None
     event: AlertEvent | None = None

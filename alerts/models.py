@@ -400,6 +400,9 @@ class Silence(TeamOwned):
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField()
     reason = models.CharField(max_length=300)
+    # Kept by a status page's maintenance window for one of its sources (statuspages/maintenance.py): the
+    # window's silences share its reason and follow the window, so they are no silence of their own.
+    kept_by_window = models.BooleanField(default=False, editable=False)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -408,6 +411,16 @@ class Silence(TeamOwned):
     class Meta:
         ordering = ["-ends_at"]
         indexes = [models.Index(fields=["ends_at", "starts_at"])]
+        constraints = [
+            # Configuration as code knows a silence by team and reason (provisioning/sections/silences.py): two
+            # requests at once picking the same free reason must not both keep it (alerts/silences.py).
+            models.UniqueConstraint(
+                fields=["team", "reason"],
+                condition=models.Q(kept_by_window=False),
+                name="one_silence_reason_per_team",
+                violation_error_message="The team already has a silence with this reason.",
+            )
+        ]
 
     def __str__(self) -> str:
         target = self.source.slug if self.source_id and self.source else f"tag {self.tag}"
@@ -436,8 +449,9 @@ class RuleStateQuerySet(models.QuerySet):
 
         A rule covers its own team's sources only, and a source's move drops the old team's states
         (receivers.drop_stale_states); but a poller polls from the source it loaded until its next reload,
-        so a poll in between evaluates the old team's rules and may write one again. Never evaluated after,
-        it would stay firing: on the new team's card, Alerts page and the source's level, never resolving.
+        so a poll in between evaluates the old team's rules. The engine writes none of their states since
+        (engine._apply checks the team at write time); one written before that, never evaluated after, would
+        stay firing: on the new team's card, Alerts page and the source's level, never resolving.
         """
         return self.filter(rule__team_id=models.F("source__team_id"))
 

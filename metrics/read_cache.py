@@ -524,8 +524,9 @@ def _gen_key(scope: str) -> str:
 
 
 def _safe(part: str) -> str:
-    # Slugs are safe already; anything else (spaces, very long names) is hashed to keep keys valid.
-    if part.replace("-", "").replace("_", "").replace("*", "").isalnum() and len(part) <= 100:
+    # Slugs are safe already; anything else (spaces, a glob character such as "*", very long names) is hashed to
+    # keep keys valid and each matching itself only.
+    if part.replace("-", "").replace("_", "").isalnum() and len(part) <= 100:
         return part
     return "h" + _digest(part)
 

@@ -38,6 +38,7 @@ from pollers.models import SECRET_HEADER_PATTERN
 from pollers.ratelimit import RateLimiter, acquire
 from pollers.ssrf import Allowlist, PinnedAdapter, Resolver, Target, UnsafeURLError, resolve_target, system_resolver
 from pollers.transport import DEFAULT_TRANSPORT, Transport, TransportError, proxies_for, proxy_label, ssl_context
+from pollers.validation import url_problem
 
 logger = logging.getLogger("pollers.fetch")
 
@@ -425,6 +426,12 @@ class Fetcher:
         raise FetchFailure("too_many_redirects", f"more than {self.policy.max_redirects} redirects")
 
     def _check(self, url: str) -> Target:
+        # The rule that refuses such a URL at save (one stored before it, or written around it): the client
+        # would percent-encode the character and fetch another URL than the one stored. Its message names the
+        # character and its place, never the URL (whose query may hold a key).
+        problem = url_problem(url)
+        if problem is not None:
+            raise FetchFailure("bad_url", problem, retryable=False)
         try:
             return resolve_target(url, self.allowlist, self.resolver)
         except UnsafeURLError as exc:

@@ -2,8 +2,8 @@
 
 Objects are sorted by natural key and fields follow the section's declaration, with defaults left out, so
 that export -> apply changes nothing and export -> apply on an empty database -> export gives the same bytes.
-Stored objects that share a natural key (where the database does not hold it unique: silences by reason)
-cannot all be written, a file naming one object per key: the export is refused, naming them, rather than
+Stored objects that share a natural key (where the database did not hold it unique: restored without its
+constraint) cannot all be written, a file naming one object per key: the export is refused, naming them, rather than
 written without some of them.
 """
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.contrib import admin
-from django.http import HttpRequest
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.team_admin import TeamScopedAdmin
@@ -112,6 +113,18 @@ class IncidentAdmin(PagePartAdmin):
     filter_horizontal = ["components"]
     readonly_fields = ["opened_by_event", "opened_for", "created_by", "created_at", "updated_at"]
     inlines = [IncidentUpdateInline]
+
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        obj.save_refusing_twins()
+
+    def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        # save_model's refusal (another admin reopened a twin since the form's check) has undone the whole
+        # change (the view's transaction): say why on the same page instead of a server error.
+        try:
+            return super().changeform_view(request, *args, **kwargs)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
 
 
 @admin.register(MaintenanceWindow)

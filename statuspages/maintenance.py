@@ -51,6 +51,7 @@ def sync_silences(window: MaintenanceWindow) -> list[Silence]:
             starts_at=window.starts_at,
             ends_at=window.ends_at,
             reason=reason,
+            kept_by_window=True,
             created_by=window.created_by,
         )
         window.silences.add(silence)

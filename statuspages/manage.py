@@ -122,19 +122,23 @@ def _item_form(
     # A new item belongs to the page before validation, so the model's own checks see it whole.
     form = form_class(request.POST or None, instance=instance or form_class._meta.model(page=page), page=page)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            item = form.save(commit=False)
-            if hasattr(item, "created_by_id") and not item.pk:
-                item.created_by = _user(request)
-            item.save()
-            form.save_m2m()
-            if kind == "incident" and form.cleaned_data.get("first_update"):
-                IncidentUpdate.objects.create(
-                    incident=item,
-                    status=item.status,
-                    body=form.cleaned_data["first_update"],
-                    created_by=_user(request),
-                )
+        try:
+            with transaction.atomic():
+                item = form.save(commit=False)
+                if hasattr(item, "created_by_id") and not item.pk:
+                    item.created_by = _user(request)
+                item.save_refusing_twins() if kind == "incident" else item.save()
+                form.save_m2m()
+                if kind == "incident" and form.cleaned_data.get("first_update"):
+                    IncidentUpdate.objects.create(
+                        incident=item,
+                        status=item.status,
+                        body=form.cleaned_data["first_update"],
+                        created_by=_user(request),
+                    )
+        except ValidationError as exc:  # another admin reopened a twin since the form's check
+            form.add_error(None, exc)
+            return form, None
         _audit(request, f"{kind}.{'changed' if instance else 'created'}", item)
         messages.success(request, "Saved.")
         return form, redirect("statuspages:manage_page", page_id=page.pk)
@@ -209,22 +213,22 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
         return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
     try:
         incident.check_open_twin(form.cleaned_data["status"])
-    except ValidationError as exc:
+        with transaction.atomic():
+            update = IncidentUpdate.objects.create(
+                incident=incident,
+                status=form.cleaned_data["status"],
+                body=form.cleaned_data["body"],
+                created_by=_user(request),
+            )
+            incident.status = update.status
+            if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
+                incident.resolved_at = update.created_at
+            elif update.status != IncidentStatus.RESOLVED:
+                incident.resolved_at = None
+            incident.save_refusing_twins(update_fields=["status", "resolved_at", "updated_at"])
+    except ValidationError as exc:  # a twin open already, or reopened by another admin since the check
         messages.error(request, " ".join(exc.messages))
         return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
-    with transaction.atomic():
-        update = IncidentUpdate.objects.create(
-            incident=incident,
-            status=form.cleaned_data["status"],
-            body=form.cleaned_data["body"],
-            created_by=_user(request),
-        )
-        incident.status = update.status
-        if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
-            incident.resolved_at = update.created_at
-        elif update.status != IncidentStatus.RESOLVED:
-            incident.resolved_at = None
-        incident.save(update_fields=["status", "resolved_at", "updated_at"])
     _audit(request, "incident.updated", incident)
     messages.success(request, "Update posted.")
     return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import models
+from django.db import IntegrityError, models, transaction
 from django.utils import timezone
 
 from alerts.models import AlertEvent, Silence
@@ -268,6 +268,17 @@ class Incident(models.Model):
                 "still open: resolve it before reopening this one."
             )
             raise ValidationError({"status": message})
+
+    def save_refusing_twins(self, **kwargs: Any) -> None:
+        """Save, refusing with ``check_open_twin``'s error when another writer opened or reopened a twin after
+        that check: two admins reopening the component's two resolved incidents at once both pass the check,
+        and the constraint fails the second save. Called inside a transaction: only this save is undone."""
+        try:
+            with transaction.atomic():
+                self.save(**kwargs)
+        except IntegrityError:
+            self.check_open_twin(self.status)  # the twin is committed now: its error, where the person reads it
+            raise
 
 
 class IncidentUpdate(models.Model):

@@ -22,9 +22,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from accounts.current_team import current_team
 from accounts.teams import Action
 from alerts import evaluate
-from alerts.defaults import first_becomes_default, free_name, notifies_no_one
+from alerts.defaults import first_becomes_default, notifies_no_one
 from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
+from alerts.silences import ReasonTaken, add_silence
 from dashboard.access import in_current_team, object_for, team_for_new
 from objectives.models import Objective
 from pollers.models import Source
@@ -100,17 +101,15 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
         messages.error(request, f"Not silenced: {end}")
         return HttpResponseRedirect(reverse("alerts"))
     # The buttons send no reason: the one made up says who and when. A typed one is kept, and either is no
-    # other silence's of the team ("deploy (2)"): configuration as code knows a silence by team and reason,
-    # and refuses to export two of one.
+    # other silence's of the team ("deploy (2)", alerts/silences.py): configuration as code knows a silence by
+    # team and reason.
     wanted = request.POST.get("reason", "").strip()[:300]
-    reason = free_name(
-        Silence.objects.filter(team_id=source.team_id),
-        "reason",
-        wanted or f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC",
-    )
-    Silence.objects.create(
-        team_id=source.team_id, source=source, starts_at=now, ends_at=end, reason=reason, created_by=_person(request)
-    )
+    reason = wanted or f"{source.slug} silenced on the Alerts page by {request.user}, {now:%Y-%m-%d %H:%M} UTC"
+    try:
+        add_silence(source.team_id, reason, source=source, starts_at=now, ends_at=end, created_by=_person(request))
+    except ReasonTaken as exc:
+        messages.error(request, f"Not silenced: {exc}.")
+        return HttpResponseRedirect(reverse("alerts"))
     messages.success(request, f"Silenced {source.name} until {end:%Y-%m-%d %H:%M} UTC.")
     return HttpResponseRedirect(reverse("alerts"))
 

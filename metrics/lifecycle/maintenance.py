@@ -6,7 +6,8 @@ it returns at once. When a step is due
 with archival) and no other poller holds the maintenance lock in the cache (Redis when
 ``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
-metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``. ``manage.py prune``
+metrics.lifecycle.retention) and the lock, renewed while a step runs, expires ``RETENTION_LOCK_SECONDS``
+after its last renewal. ``manage.py prune``
 takes the same lock (``retention_lock``), so a run from cron and a poller's never archive and delete
 the same source at once.
 """
@@ -66,17 +67,38 @@ def due(now: float) -> str | None:
 @contextmanager
 def retention_lock() -> Iterator[bool]:
     """The retention lock for the ``with`` block: True when taken, False when another process holds it (or the
-    cache cannot be reached). Released at the end only if still this block's: after ``RETENTION_LOCK_SECONDS``
-    it expires and another run may have taken it."""
+    cache cannot be reached). Renewed while the block runs (``_keep``), so a run longer than
+    ``RETENTION_LOCK_SECONDS`` keeps it; it expires that long after its process died. Released at the end only
+    if still this block's."""
     token = uuid.uuid4().hex
-    if not cache.add(LOCK_KEY, token, timeout=settings.RETENTION_LOCK_SECONDS):
+    seconds = settings.RETENTION_LOCK_SECONDS
+    if not cache.add(LOCK_KEY, token, timeout=seconds):
         yield False
         return
+    done = threading.Event()
+    keeper = threading.Thread(target=_keep, args=(token, seconds, done), name="retention-lock", daemon=True)
+    keeper.start()
     try:
         yield True
     finally:
+        done.set()
+        keeper.join()
         if cache.get(LOCK_KEY) == token:
             cache.delete(LOCK_KEY)
+
+
+def _keep(token: str, seconds: int, done: threading.Event) -> None:
+    """Renew the lock every third of its time until ``done``: two thirds of it to spare before it would expire.
+    A renewal finding the lock gone or another's (the process stalled longer than that) stops renewing and says
+    so: the lock is that run's now."""
+    while not done.wait(seconds / 3):
+        try:
+            if cache.get(LOCK_KEY) != token:
+                logger.warning("retention: the lock was lost before it was renewed (a stall, or the cache down)")
+                return
+            cache.touch(LOCK_KEY, seconds)
+        except Exception:
+            logger.exception("retention: could not renew the lock; trying again in %.0fs", seconds / 3)
 
 
 def run_step(step: str) -> bool:

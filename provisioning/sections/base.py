@@ -338,8 +338,8 @@ class Section:
     def keyed(self, ctx: Context, objects: Iterable[Any], key: Callable[[Any], Key]) -> dict[Key, Any]:
         """The stored objects by natural key: what ``load`` returns.
 
-        The database holds most natural keys unique, not all (a silence's reason: two silences "deploy" are
-        normal; a second global retention policy). Objects sharing a key are all kept in ``ctx.twins`` (the
+        The database holds the natural keys unique, but a database restored without a constraint may hold
+        twins all the same. Objects sharing a key are all kept in ``ctx.twins`` (the
         first by id is the mapping's), so that export and plan refuse them by name: a file names one object
         per key, and keeping one would silently drop the others from an export, or change or prune an
         arbitrary one.

@@ -1,10 +1,10 @@
-"""``silences:``: periods during which alerts notify nobody, by reason within their team. The database does
-not hold a reason unique (two silences "deploy" are normal), so stored silences sharing one are refused by
-export and plan by name (``Section.keyed``) rather than one kept.
+"""``silences:``: periods during which alerts notify nobody, by reason within their team. The database holds
+a reason unique in its team (the constraint ``one_silence_reason_per_team``), as this key needs.
 
 The silences a status page's maintenance window keeps for its components' sources
-(``statuspages.maintenance``) are not described here: they follow their window (``maintenance_windows:``),
-so exporting them too would make every window's silences twice on an empty database."""
+(``statuspages.maintenance``, ``Silence.kept_by_window``) are not described here, and share their window's
+reason: they follow their window (``maintenance_windows:``), so exporting them too would make every window's
+silences twice on an empty database."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ class Silences(Section):
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM, "source": SOURCE}
 
     def load(self, ctx: Context) -> dict[Key, Any]:
-        own = Silence.objects.filter(maintenance_windows__isnull=True).select_related("team", "source")
+        own = Silence.objects.filter(kept_by_window=False).select_related("team", "source")
         return self.keyed(ctx, own, lambda silence: (silence.team.slug, silence.reason))
 
     def clean_exclude(self) -> list[str]:

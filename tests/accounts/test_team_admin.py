@@ -150,3 +150,35 @@ def test_it_scopes_status_pages_their_parts_and_objectives_to_the_team(
         assert team_admin.get(url).status_code == 302, url  # the admin's "does not exist" redirect
     form = team_admin.get("/admin/objectives/objective/add/").content.decode()
     assert "red-secret" not in form  # red's sources are not offered to cover
+
+
+def test_it_keeps_the_token_cap_in_the_django_admin(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    # The admin saved the form's token as it came: a 51st, 52nd, ... past MAX_TOKENS_PER_USER.
+    from accounts.models import MAX_TOKENS_PER_USER, ApiToken
+
+    ada = get_user_model().objects.get(username="ada")
+    for n in range(MAX_TOKENS_PER_USER):
+        ApiToken.issue(ada, f"t{n}", team=teams[0])
+    response = team_admin.post(
+        "/admin/accounts/apitoken/add/", {"user": ada.pk, "name": "one more", "team": teams[0].pk, "role": "viewer"}
+    )
+    assert response.status_code == 200  # the form again, with its error
+    assert response.context["adminform"].form.non_field_errors() == ["You have 50 tokens; revoke some first."]
+    assert ApiToken.objects.filter(user=ada).count() == MAX_TOKENS_PER_USER
+
+    ApiToken.objects.filter(user=ada, name="t0").delete()
+    taken = team_admin.post(
+        "/admin/accounts/apitoken/add/", {"user": ada.pk, "name": "t1", "team": teams[0].pk, "role": "viewer"}
+    )
+    assert taken.context["adminform"].form.errors["name"] == ["You already have a token with this name."]
+    kept = team_admin.post(
+        "/admin/accounts/apitoken/add/", {"user": ada.pk, "name": "t0", "team": teams[0].pk, "role": "viewer"}
+    )
+    assert kept.status_code == 302
+    assert ApiToken.objects.filter(user=ada).count() == MAX_TOKENS_PER_USER
+    # A change is no new token: the cap does not refuse it.
+    token = ApiToken.objects.get(user=ada, name="t0")
+    changed = team_admin.post(
+        f"/admin/accounts/apitoken/{token.pk}/change/", {"name": "t0 renamed", "team": teams[0].pk, "role": "viewer"}
+    )
+    assert changed.status_code == 302

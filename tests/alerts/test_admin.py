@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from alerts.models import AlertRule, Delivery, NotificationChannel
+from alerts.models import AlertRule, Delivery, NotificationChannel, Silence
 from tests.alerts.support import PollDriver, make_channel, make_rule
 from tests.factories import PASSWORD, make_source, make_user
 
@@ -134,3 +134,22 @@ def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: An
         hook.pk: ("succeeded", ""),
         bad.pk: ("failed", "HTTP 500"),
     }
+
+
+def test_it_refuses_in_the_admin_a_reason_another_silence_of_the_team_has(staff: Client) -> None:
+    source = make_source()
+    fields = {
+        "team": source.team_id,
+        "source": source.pk,
+        "tag": "",
+        "starts_at_0": "2026-12-01",
+        "starts_at_1": "01:00:00",
+        "ends_at_0": "2026-12-01",
+        "ends_at_1": "02:00:00",
+        "reason": "deploy",
+    }
+    assert staff.post("/admin/alerts/silence/add/", fields).status_code == 302
+    again = staff.post("/admin/alerts/silence/add/", fields)
+    assert again.status_code == 200  # the form again, with its error: not a server error
+    assert again.context["adminform"].form.errors["reason"] == ["The team already has a silence with this reason."]
+    assert list(Silence.objects.values_list("reason", flat=True)) == ["deploy"]

@@ -11,8 +11,12 @@ from django.utils import timezone
 
 from accounts.models import Role
 from alerts.defaults import first_becomes_default, notifies_no_one
-from alerts.models import AlertEvent, AlertRule, NotificationChannel, Silence
+from alerts.engine import evaluate_poll
+from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from alerts.senders import link
+from metrics.stores.base import RecordResult
+from pollers.models import Source
+from pollers.outcome import PollOutcome
 from tests.alerts.support import make_channel, make_rule
 from tests.factories import add_member, make_source, make_team, make_user
 
@@ -107,3 +111,25 @@ def test_it_links_notifications_to_a_page_only_the_team_may_open(client: Client,
     add_member(member, fired.source.team, Role.VIEWER)
     client.force_login(member)
     assert client.get(path).status_code == 200
+
+
+def test_it_writes_no_state_of_the_old_teams_rule_on_a_source_moved_while_its_poller_held_it() -> None:
+    # The poller polls from the source it loaded until its next reload: a poll just after a move evaluated
+    # the old team's rule and wrote its state (and its firing), after the move had dropped that team's states.
+    red, blue = make_team("red"), make_team("blue")
+    hot = make_source("hot", team=red)
+    make_rule(name="red cpu", team=red, kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
+    polled = Source.objects.get(pk=hot.pk)  # the poller's copy
+    hot.team = blue
+    hot.save()
+
+    now = timezone.now()
+    result = RecordResult(changed=True, hash="h", metrics={"cpu_load": 95.0}, sequence=1, diff=[])
+    evaluate_poll(polled, PollOutcome("hot", "p1", now, ok=True, latency_ms=1.0, status_code=200, record=result))
+
+    assert not RuleState.objects.filter(source=hot).exists()
+    assert not AlertEvent.objects.filter(source=hot).exists()
+    # The team's own rule still is: evaluated with the source as the poller reloads it.
+    make_rule(name="blue cpu", team=blue, kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
+    evaluate_poll(Source.objects.get(pk=hot.pk), PollOutcome("hot", "p2", now, ok=True, status_code=200, record=result))
+    assert list(RuleState.objects.filter(source=hot).values_list("rule__name", "status")) == [("blue cpu", "firing")]

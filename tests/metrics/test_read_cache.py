@@ -499,3 +499,12 @@ def test_it_patches_last_seen_at_at_the_mongodb_resolution(prefix: str, mongodb_
         assert cached is not None
         assert cached.last_seen_at == T0 + timedelta(seconds=30, milliseconds=123)
         assert cached == mongo.latest(SPEC.slug)
+
+
+@pytest.mark.parametrize("source", ["us-*", "*", "eu*west"])
+def test_it_keeps_a_glob_character_out_of_every_key(source: str) -> None:
+    # "*" was let into keys for a key of every source (latest_all), removed since: a source's key holding it
+    # would match other keys wherever the cache is scanned by pattern (a KEYS or SCAN of "latest:us-*").
+    for key in (read_cache._latest_key(source, "g1"), read_cache._gen_key(source)):
+        assert "*" not in key
+    assert read_cache._latest_key(source, "g1") != read_cache._latest_key("us-", "g1")

@@ -223,3 +223,28 @@ def test_it_runs_from_the_poll_loop_only(store: MetricStore) -> None:
     finally:
         stop_loop(loop, thread)
     assert raw_count(store) == 4  # the step the loop started pruned (archived, then deleted)
+
+
+@pytest.mark.django_db
+def test_it_keeps_the_retention_lock_through_a_run_longer_than_the_lock_lasts(
+    store: MetricStore, redis_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The lock expired after RETENTION_LOCK_SECONDS whatever the run was doing: another poller (or a prune
+    # from cron) then took it and archived and deleted beside the first run.
+    redis_settings.RETENTION_LOCK_SECONDS = 1
+    taken_beside: list[bool] = []  # whether another run could take the lock while this one ran
+
+    def slow_retention(*args: Any, **kwargs: Any) -> list[Any]:
+        deadline = time.monotonic() + 3.5  # three and a half times the lock's time
+        while time.monotonic() < deadline:
+            time.sleep(0.25)
+            taken_beside.append(cache.add(maintenance.LOCK_KEY, "another-poller", timeout=60))
+        return []
+
+    monkeypatch.setattr(maintenance, "apply_retention", slow_retention)
+    assert maintenance.run_step("prune")
+    assert len(taken_beside) >= 10
+    assert not any(taken_beside)
+    assert cache.get(maintenance.LOCK_KEY) is None  # released at the end, and no renewal brings it back
+    time.sleep(1.5)
+    assert cache.get(maintenance.LOCK_KEY) is None

@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from django.core.exceptions import ValidationError
 
-from pollers.models import Source
+from pollers.models import PollFailure, Source
 from pollers.validation import url_problem
+from tests.factories import make_poller, make_source
 
 BASE = "http://127.0.0.1:9/status"
 BAD_URLS = [
@@ -51,3 +52,29 @@ def test_it_puts_the_refusal_on_the_url_field_of_the_model(
         source.full_clean()
     assert list(caught.value.message_dict) == ["url"]
     assert words in " ".join(caught.value.message_dict["url"])
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("character", ["\x01", "\t", "\x7f"])
+def test_it_refuses_to_poll_a_url_stored_with_a_control_character(
+    character: str, simulator: Any, allow_loopback: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Stored before the URL was checked at save (or written around it): the client percent-encoded the
+    # character and polled another URL than the one stored. The rule that refuses it at save refuses the poll.
+    source = make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
+    Source.objects.filter(pk=source.pk).update(url=simulator.url("us-east", f"stats=1&key=s3cr3t{character}x"))
+    source.refresh_from_db()
+    poller = make_poller(failure_threshold=1000, cooldown=600)
+    try:
+        outcome = poller.poll(source)
+    finally:
+        poller.fetcher.close()
+
+    assert simulator.requests_for("us-east") == []  # refused before any request
+    assert (outcome.ok, outcome.error_kind, outcome.attempts) == (False, "bad_url", 1)
+    assert outcome.error_message == url_problem(source.url)
+    [failure] = PollFailure.objects.filter(source=source)
+    assert (failure.kind, failure.message) == ("bad_url", outcome.error_message)
+    source.refresh_from_db()
+    assert (source.last_error_kind, source.consecutive_failures) == ("bad_url", 1)
+    assert "s3cr3t" not in outcome.error_message + caplog.text  # the URL's query is never quoted

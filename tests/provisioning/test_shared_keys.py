@@ -1,5 +1,8 @@
-"""Stored objects sharing a natural key (silences by reason, which the database does not hold unique):
-export and plan refuse them by name instead of keeping one of them."""
+"""Stored objects sharing a natural key: export and plan refuse them by name instead of keeping one of them.
+
+The database holds every section's key unique now (silences' since alerts 0009), so these tests make twins
+where it does not: a database whose constraint is gone (restored without it, say), the constraint dropped for
+the test (undone with the test's transaction)."""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Silence
@@ -17,6 +21,12 @@ from tests.factories import make_source, make_team
 from tests.provisioning.support import problems, text
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _reasons_not_held_unique() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute('DROP INDEX "one_silence_reason_per_team"')
 
 
 def _silences(*reasons: str, team: str = "blue") -> list[Silence]:

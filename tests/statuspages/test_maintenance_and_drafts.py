@@ -238,3 +238,90 @@ def test_it_refuses_to_reopen_an_automatic_incident_beside_another_open_one(clie
     old.refresh_from_db()
     assert old.status == IncidentStatus.RESOLVED
     assert not old.updates.filter(body="Back again.").exists()
+
+
+def two_resolved_automatic_incidents() -> tuple[Any, Incident, Incident]:
+    page = make_status_page(auto_draft_incidents=True)
+    make_component(page, "Checkout", [make_source("a")])
+    incidents = []
+    for _ in range(2):
+        [incident] = open_drafts_for(fired("a"))
+        incident.status = IncidentStatus.RESOLVED
+        incident.save()
+        incidents.append(incident)
+    return page, incidents[0], incidents[1]
+
+
+REOPENED = {"title": "Back again.", "impact": "major", "status": "monitoring"}
+# Where an admin reopens an incident: the management page's timeline and form, and the Django admin.
+REOPEN_AT = {
+    "timeline": (
+        "/manage/status-pages/{page}/incidents/{incident}/updates/",
+        {"status": "monitoring", "body": "Back again."},
+    ),
+    "form": ("/manage/status-pages/{page}/incidents/{incident}/", {**REOPENED, "started_at": "2026-12-01T01:00"}),
+    "admin": (
+        "/admin/statuspages/incident/{incident}/change/",
+        {**REOPENED, "page": "{page}", "started_at_0": "2026-12-01", "started_at_1": "01:00:00"}
+        | {"updates-TOTAL_FORMS": "0", "updates-INITIAL_FORMS": "0"},
+    ),
+}
+
+
+@pytest.mark.parametrize("where", sorted(REOPEN_AT))
+def test_it_answers_the_admin_who_loses_a_race_to_reopen_an_automatic_incident(where: str, settings: Any) -> None:
+    # Two admins reopen the component's two resolved automatic incidents at once: each checks for an open
+    # twin before the other's change is committed, so each finds none, and the database's constraint
+    # (one_open_auto_incident_per_component) refuses the second. That one gets the check's error, not a 500.
+    if connection.vendor != "postgresql":
+        pytest.skip("two writers at once are PostgreSQL's; SQLite serialises them (run with DATABASE_URL set)")
+    page, old, new = two_resolved_automatic_incidents()
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    admin = make_user("ada", staff=True, password=None)
+    add_member(admin, page.team, Role.ADMIN)
+    url, data = REOPEN_AT[where]
+    url = url.format(page=page.pk, incident=old.pk)
+    data = {name: value.format(page=page.pk) for name, value in data.items()}
+    reached = threading.Event()
+    answers: list[Any] = []
+
+    def other_admin() -> None:
+        try:
+            browser = Client()
+            browser.force_login(admin)
+            with connection.execute_wrapper(on_update_of("statuspages_incident", reached)):
+                answers.append(browser.post(url, data, follow=True))
+        except Exception as exc:  # the thread's failure, for the assertion below
+            answers.append(exc)
+        finally:
+            reached.set()
+            connection.close()
+
+    thread = threading.Thread(target=other_admin)
+    with transaction.atomic():
+        Incident.objects.filter(pk=new.pk).update(status=IncidentStatus.MONITORING, resolved_at=None)
+        thread.start()
+        assert reached.wait(30), "the other admin never came to save"
+    thread.join(30)
+
+    assert not thread.is_alive()
+    [answer] = answers
+    assert not isinstance(answer, Exception), answer
+    assert answer.status_code == 200
+    assert f"(#{new.pk})" in answer.content.decode()
+    assert "resolve it before reopening this one" in answer.content.decode()
+    old.refresh_from_db()
+    assert (old.status, old.title) == (IncidentStatus.RESOLVED, "Problems with Checkout")
+    assert not old.updates.filter(body="Back again.").exists()
+
+
+def on_update_of(table: str, reached: threading.Event) -> Callable[..., Any]:
+    """An execute wrapper that sets ``reached`` as this connection starts to update ``table``: by then the
+    request has made its check for an open twin."""
+
+    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        if sql.startswith(f'UPDATE "{table}" '):
+            reached.set()
+        return execute(sql, params, many, context)
+
+    return wrapper
