@@ -6,8 +6,13 @@ logs went. daphne is therefore run with ``--access-log /dev/null`` (runstack, Do
 Kubernetes) and this ASGI middleware, outermost in ``devops_insights/asgi.py``, logs instead:
 
     127.0.0.1 "GET /api/v1/sources?token=[redacted]&page=2" 200 1834 12.4ms
-    127.0.0.1 "WSCONNECT /ws/metrics/?token=[redacted]" 101 0 8.1ms
-    127.0.0.1 "WSDISCONNECT /ws/metrics/?token=[redacted]" 4401 0 60012.0ms
+    127.0.0.1 "WSDISCONNECT /ws/metrics/?token=[redacted]" 4401 5120 60012.0ms
+    127.0.0.1 "WSREJECT /ws/metrics/" 403 0 3.2ms
+
+A WebSocket is logged once, when it ends: its close code, the bytes sent to it and how long it was
+open, handshake included (``WSREJECT`` for a handshake refused before it was accepted). A line when it
+opened as well was a log record per handshake for nothing the closing line does not say; how many
+sockets are open now is the ``devops_insights_websocket_connections`` gauge.
 
 The value of a query parameter is replaced by ``[redacted]`` when a word of its name is one of
 ``SENSITIVE_WORDS`` (``access_token``, ``X-Amz-Signature``, ``client_secret``...) or the name is in
@@ -122,7 +127,7 @@ def _log(scope: Scope, method: str, status: int | str, size: int, started: float
 
 
 class AccessLogMiddleware:
-    """ASGI middleware: logs each HTTP response and each WebSocket's handshake and end."""
+    """ASGI middleware: logs each HTTP response and each WebSocket's end (or refused handshake)."""
 
     def __init__(self, application: Callable[[Scope, Receive, Send], Awaitable[Any]]) -> None:
         self.application = application
@@ -157,9 +162,8 @@ class AccessLogMiddleware:
 
         async def sending(message: Message) -> None:
             kind = message["type"]
-            if kind == "websocket.accept" and not state["accepted"]:
+            if kind == "websocket.accept":
                 state["accepted"] = True
-                _log(scope, "WSCONNECT", 101, 0, started)
             elif kind == "websocket.close":
                 if not state["accepted"] and not state["rejected"]:
                     state["rejected"] = True

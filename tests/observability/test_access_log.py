@@ -15,7 +15,7 @@ from asgiref.testing import ApplicationCommunicator
 # Imported here, not in the test: building the application configures logging, which would
 # detach pytest's log capture if it happened inside the test.
 from devops_insights.asgi import application
-from observability.access_log import redact_query
+from observability.access_log import AccessLogMiddleware, redact_query
 
 
 @pytest.mark.parametrize(
@@ -71,3 +71,59 @@ async def test_it_logs_one_line_per_request_through_the_asgi_application(caplog:
     assert lines[0].getMessage().startswith('127.0.0.1 "GET /accounts/login/?token=[redacted]&page=2" 200 ')
     assert "sekrit" not in caplog.text
     assert lines[0].path == "/accounts/login/?token=[redacted]&page=2"  # type: ignore[attr-defined]
+
+
+def websocket_scope(query: bytes) -> dict[str, Any]:
+    return {
+        "type": "websocket",
+        "path": "/ws/metrics/",
+        "raw_path": b"/ws/metrics/",
+        "query_string": query,
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50001),
+        "server": ("127.0.0.1", 8000),
+        "subprotocols": [],
+    }
+
+
+async def accept_and_greet(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """A WebSocket application that accepts, sends one text and runs until the client goes."""
+    await receive()  # websocket.connect
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.send", "text": "hello"})
+    while (await receive())["type"] != "websocket.disconnect":
+        pass
+
+
+async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    await receive()
+    await send({"type": "websocket.close", "code": 1000})
+
+
+def access_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.name == "observability.access_log"]
+
+
+async def test_it_logs_a_websocket_once_when_it_ends(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="observability.access_log"):
+        app = ApplicationCommunicator(AccessLogMiddleware(accept_and_greet), websocket_scope(b"token=dit_sekrit"))
+        await app.send_input({"type": "websocket.connect"})
+        assert (await app.receive_output(10))["type"] == "websocket.accept"
+        assert (await app.receive_output(10))["text"] == "hello"
+        assert access_lines(caplog) == []  # open: nothing logged yet
+        await app.send_input({"type": "websocket.disconnect", "code": 1001})
+        await app.wait(10)
+    lines = access_lines(caplog)
+    assert len(lines) == 1
+    assert lines[0].getMessage().startswith('127.0.0.1 "WSDISCONNECT /ws/metrics/?token=[redacted]" 1001 5 ')
+    assert lines[0].getMessage().endswith("ms")
+    assert "sekrit" not in caplog.text
+
+
+async def test_it_logs_a_refused_handshake_as_a_reject(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger="observability.access_log"):
+        app = ApplicationCommunicator(AccessLogMiddleware(refuse), websocket_scope(b""))
+        await app.send_input({"type": "websocket.connect"})
+        assert (await app.receive_output(10))["type"] == "websocket.close"
+        await app.wait(10)
+    assert [r.getMessage().split(" ")[1:4] for r in access_lines(caplog)] == [['"WSREJECT', '/ws/metrics/"', "403"]]
