@@ -25,7 +25,7 @@ from channels.layers import InMemoryChannelLayer, get_channel_layer
 from django.conf import settings
 
 from metrics.jsonlimits import websocket_budget
-from metrics.serialization import WEBSOCKET_FORM, history_entry_json, snapshot_json
+from metrics.serialization import WEBSOCKET_FORM, history_entry_json
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
 from observability.access_log import DIRECT_WRITER
@@ -53,6 +53,7 @@ from realtime.protocol import (
 )
 from realtime.ratelimit import TokenBucket
 from realtime.shared_reads import SharedReads
+from realtime.snapshot_text import reply_text, snapshot_text
 from realtime.source_teams import SOURCE_TEAMS, Unknown
 from realtime.watcher import StoreWatcher, watcher_for
 
@@ -271,8 +272,11 @@ class MetricsConsumer(AsyncWebsocketConsumer):
         raise StopConsumer()
 
     async def send_json(self, message: dict[str, Any]) -> None:
-        await self.send(text_data=dumps(message))
-        WEBSOCKET_MESSAGES_SENT.labels(type=message.get("type", "unknown")).inc()
+        await self.send_encoded(message.get("type", "unknown"), dumps(message))
+
+    async def send_encoded(self, kind: str, text: str) -> None:
+        await self.send(text_data=text)
+        WEBSOCKET_MESSAGES_SENT.labels(type=kind).inc()
 
     # --- Client messages -------------------------------------------------------------------------
 
@@ -397,7 +401,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
                     request.id,
                     settings.REALTIME_RETRY_AFTER_MS,
                 ) from None
-            await self.send_json(await self.snapshot_reply(slugs, request.known, request.id))
+            await self.send_encoded("snapshot", await self.snapshot_reply(slugs, request.known, request.id))
         finally:
             await self.flush_buffered()
 
@@ -425,7 +429,7 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     async def get(self, request: Get) -> None:
         slugs = await self.known_sources(None if request.source is None else [request.source], request.id)
-        await self.send_json(await self.snapshot_reply(slugs, {}, request.id, subscribing=False))
+        await self.send_encoded("snapshot", await self.snapshot_reply(slugs, {}, request.id, subscribing=False))
 
     async def history(self, request: History) -> None:
         await self.known_sources([request.source], request.id)
@@ -448,9 +452,9 @@ class MetricsConsumer(AsyncWebsocketConsumer):
 
     async def snapshot_reply(
         self, slugs: list[str], known: dict[str, Known], request_id: str | int | None, subscribing: bool = True
-    ) -> dict[str, Any]:
+    ) -> str:
         snapshots = await read_snapshots(slugs) if slugs else {}
-        sent: list[dict[str, Any]] = []
+        sent: list[str] = []
         unchanged: list[str] = []
         pending: list[str] = []
         for slug in slugs:
@@ -464,14 +468,14 @@ class MetricsConsumer(AsyncWebsocketConsumer):
             if have is not None and have.hash == snapshot.hash and have.sequence in (None, snapshot.sequence):
                 unchanged.append(slug)
                 continue
-            sent.append(snapshot_json(snapshot, with_payload=True, form=WEBSOCKET_FORM))
+            sent.append(snapshot_text(snapshot))  # encoded once per process, shared by every viewer
         reply: dict[str, Any] = {"type": "snapshot"}
         if request_id is not None:
             reply["id"] = request_id
-        reply.update(snapshots=sent, unchanged=unchanged, pending=pending)
+        reply.update(unchanged=unchanged, pending=pending)
         if subscribing:
             reply.update(self.subscription_state())
-        return reply
+        return reply_text(reply, sent)
 
     def subscription_state(self) -> dict[str, Any]:
         if self.all_sources:

@@ -177,3 +177,38 @@ async def test_it_fills_a_gap_left_by_a_poller_killed_between_storing_and_publis
     assert [u["metrics"]["cpu_load"] for u in received] == [20.0, 21.0, 30.0]
     assert received[0]["payload"]["results"]["stats"]["server"]["cpu_load"] == 20.0
     assert await client.nothing(0.2)
+
+
+async def test_it_encodes_a_snapshot_once_per_stored_state_however_many_connections_get_it(
+    memory_layer: Any, connect: Callable[..., Any], session_cookie: tuple[bytes, bytes], record: Callable[..., Any]
+) -> None:
+    def encodes() -> float:
+        return float(WEBSOCKET_ENCODES.labels(type="snapshot")._value.get())
+
+    async def get_us_east() -> dict[str, Any]:
+        client = await connect([session_cookie])
+        reply = await client.request({"type": "get", "source": "us-east", "id": 7})
+        assert (reply["type"], reply["id"], reply["pending"]) == ("snapshot", 7, [])
+        snapshot: dict[str, Any] = reply["snapshots"][0]
+        return snapshot
+
+    first = await record("us-east", status_payload(cpu_load=12.5))
+    before = encodes()
+    clients = [await connect([session_cookie]) for _ in range(3)]
+    replies = [await client.request({"type": "subscribe", "sources": ["us-east"]}) for client in clients]
+    assert all(reply == replies[0] for reply in replies)
+    assert (replies[0]["subscribed"], replies[0]["unchanged"]) == (["us-east"], [])
+    assert [snapshot["sequence"] for snapshot in replies[0]["snapshots"]] == [first.sequence]
+    assert replies[0]["snapshots"][0]["payload"] == status_payload(cpu_load=12.5)
+    assert encodes() - before == 1
+
+    # Never a stale text: a stored change, then an unchanged poll (only last_seen_at moves), are sent as stored.
+    second = await record("us-east", status_payload(cpu_load=99.0))
+    changed = await get_us_east()
+    assert (changed["sequence"], changed["payload"]) == (second.sequence, status_payload(cpu_load=99.0))
+    assert encodes() - before == 2
+    await record("us-east", status_payload(cpu_load=99.0))
+    seen_again = await get_us_east()
+    assert seen_again["sequence"] == second.sequence
+    assert seen_again["last_seen_at"] > changed["last_seen_at"]
+    assert encodes() - before == 3
