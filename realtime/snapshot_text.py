@@ -9,8 +9,9 @@ stored state: a sequence names one stored change of a source (its document and m
 only with a new one), and ``last_seen_at`` is the one field an unchanged poll moves. Encodes are
 counted as ``devops_insights_websocket_encodes_total{type="snapshot"}``.
 
-Only each source's latest text is kept, for at most ``MAX_SOURCES`` sources, least recently sent
-first out: the memory is that of as many documents, whatever the number of connections.
+Only each source's latest text is kept, for at most ``MAX_SOURCES`` sources and ``MAX_CHARS``
+characters in all (a document may be up to METRICS_MAX_PAYLOAD_BYTES, 1 MiB by default), least
+recently sent first out: bounded memory, whatever the number of connections or sources.
 """
 
 from __future__ import annotations
@@ -25,9 +26,11 @@ from observability.instruments import WEBSOCKET_ENCODES
 from realtime.encoding import dumps
 
 MAX_SOURCES = 512
+MAX_CHARS = 16 * 1024 * 1024
 
 _StateKey = tuple[int, str, datetime, datetime]
 _latest: OrderedDict[str, tuple[_StateKey, str]] = OrderedDict()
+_held = {"chars": 0}
 
 
 def snapshot_text(snapshot: Snapshot) -> str:
@@ -39,10 +42,14 @@ def snapshot_text(snapshot: Snapshot) -> str:
         return held[1]
     text = dumps(snapshot_json(snapshot, with_payload=True, form=WEBSOCKET_FORM))
     WEBSOCKET_ENCODES.labels(type="snapshot").inc()
+    if held is not None:
+        del _latest[snapshot.source]
+        _held["chars"] -= len(held[1])
     _latest[snapshot.source] = (key, text)
-    _latest.move_to_end(snapshot.source)
-    if len(_latest) > MAX_SOURCES:
-        _latest.popitem(last=False)
+    _held["chars"] += len(text)
+    while _latest and (len(_latest) > MAX_SOURCES or _held["chars"] > MAX_CHARS):
+        _source, (_key, dropped) = _latest.popitem(last=False)
+        _held["chars"] -= len(dropped)
     return text
 
 
