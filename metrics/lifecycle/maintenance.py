@@ -3,8 +3,9 @@
 The ``manage.py poll --loop`` process calls ``tick()`` on every turn of its loop (pollers.loop);
 it returns at once. When a step is due
 (``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
-with archival) and no other poller holds the maintenance lock in the cache (Redis when
-``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
+with archival) and no other process holds the maintenance lock in the shared cache
+(devops_insights.shared_cache: Redis when ``REDIS_URL`` is set, else the database, so one poller of many
+does it), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
 metrics.lifecycle.retention) and the lock expires after ``RETENTION_LOCK_SECONDS``. ``manage.py prune``
 takes the same lock (``retention_lock``), so a run from cron and a poller's never archive and delete
@@ -21,9 +22,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import close_old_connections
 
+from devops_insights.shared_cache import shared_cache
 from metrics.lifecycle.retention import apply_retention, roll_up_all
 from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
@@ -54,10 +55,10 @@ def tick() -> None:
 
 def due(now: float) -> str | None:
     """ "prune", "rollup" or None, from the times shared by every poller in the cache."""
-    last_prune = cache.get(LAST_PRUNE_KEY) or 0.0
+    last_prune = shared_cache().get(LAST_PRUNE_KEY) or 0.0
     if now - float(last_prune) >= settings.RETENTION_PRUNE_INTERVAL:
         return "prune"
-    last_rollup = cache.get(LAST_ROLLUP_KEY) or 0.0
+    last_rollup = shared_cache().get(LAST_ROLLUP_KEY) or 0.0
     if now - float(last_rollup) >= settings.RETENTION_ROLLUP_INTERVAL:
         return "rollup"
     return None
@@ -69,14 +70,14 @@ def retention_lock() -> Iterator[bool]:
     cache cannot be reached). Released at the end only if still this block's: after ``RETENTION_LOCK_SECONDS``
     it expires and another run may have taken it."""
     token = uuid.uuid4().hex
-    if not cache.add(LOCK_KEY, token, timeout=settings.RETENTION_LOCK_SECONDS):
+    if not shared_cache().add(LOCK_KEY, token, timeout=settings.RETENTION_LOCK_SECONDS):
         yield False
         return
     try:
         yield True
     finally:
-        if cache.get(LOCK_KEY) == token:
-            cache.delete(LOCK_KEY)
+        if shared_cache().get(LOCK_KEY) == token:
+            shared_cache().delete(LOCK_KEY)
 
 
 def run_step(step: str) -> bool:
@@ -92,7 +93,7 @@ def _run_step(step: str) -> bool:
         if step == "prune":
             reports = apply_retention(store, settings.ARCHIVE_DIR)
             sync_ttl(store)
-            cache.set(LAST_PRUNE_KEY, started, timeout=None)
+            shared_cache().set(LAST_PRUNE_KEY, started, timeout=None)
             logger.info(
                 "retention: %d source(s), %d raw snapshot(s) deleted, %d archived in %.1fs",
                 len(reports),
@@ -103,24 +104,24 @@ def _run_step(step: str) -> bool:
         else:
             roll_up_all(store)
         # A prune rolls up first, so it counts as a rollup too.
-        cache.set(LAST_ROLLUP_KEY, started, timeout=None)
+        shared_cache().set(LAST_ROLLUP_KEY, started, timeout=None)
         mark_rolled_up(started)
         return True
     except Exception:
         logger.exception("retention step %s failed; it is retried at its next interval", step)
         # Count the attempt, so a persistent failure is retried at the interval rather than every turn.
-        cache.set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
+        shared_cache().set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
         return True
 
 
 def mark_rolled_up(started: float) -> None:
     """Record that a rollup run of every source that started at ``started`` (epoch seconds) has finished."""
-    cache.set(ROLLED_UP_KEY, started, timeout=None)
+    shared_cache().set(ROLLED_UP_KEY, started, timeout=None)
 
 
 def rolled_up_at() -> float | None:
     """When the last finished rollup run of every source started (epoch seconds); None when none is known."""
-    value = cache.get(ROLLED_UP_KEY)
+    value = shared_cache().get(ROLLED_UP_KEY)
     return None if value is None else float(value)
 
 
