@@ -1,5 +1,5 @@
-"""A generation on the shared cache: one random value per key that any process replaces to say "what
-you keep under this key is stale".
+"""A generation on the shared cache (devops_insights.shared_cache): one random value per key that any
+process replaces to say "what you keep under this key is stale".
 
 A per-process snapshot (the alert rules of alerts.rule_cache, the realtime access of realtime.access)
 remembers the generation it was loaded under and is reused while the cache still holds that value.
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.cache import cache
+from devops_insights.shared_cache import shared_cache
 
 
 def read(key: str) -> str | None:
@@ -20,6 +20,7 @@ def read(key: str) -> str | None:
     snapshot carries; ``add`` keeps a value another process stored meanwhile.
     """
     try:
+        cache = shared_cache()
         value = cache.get(key)
         if value is None:
             cache.add(key, uuid.uuid4().hex, None)
@@ -34,4 +35,4 @@ def replace(key: str) -> None:
 
     Raises what the cache raises: the caller says in its own log what a missed invalidation means.
     """
-    cache.set(key, uuid.uuid4().hex, None)
+    shared_cache().set(key, uuid.uuid4().hex, None)

@@ -1,6 +1,7 @@
 """The one settings module. Every value comes from the environment (docs/configuration.md, .env.example).
 
-With no variable set the whole product runs embedded: SQLite under var/, local-memory cache,
+With no variable set the whole product runs embedded: SQLite under var/, local-memory cache (and a
+database cache shared by its processes),
 in-memory channel layer, SQL metric store. Real components switch on by URL.
 A malformed variable raises ConfigError; manage.py and asgi.py turn it into one line and exit 2.
 
@@ -205,7 +206,15 @@ else:
             "BACKEND": "django_prometheus.cache.backends.locmem.LocMemCache",
             "LOCATION": "devops-insights",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-        }
+        },
+        # What one process tells another (rule and silence generations, the retention lock and its
+        # markers) must reach daphne, the poller and `manage.py prune` alike, which local memory cannot:
+        # a table on the default database (devops_insights.shared_cache; created by `migrate`).
+        "shared": {
+            "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+            "LOCATION": "devops_insights_shared_cache",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
+        },
     }
 
 # --- Metric store (metrics/) -----------------------------------------------------------

@@ -22,8 +22,9 @@ Backstops: an entry older than ``max_age()`` is read again (the token's last use
 as ``ApiToken.authenticate`` does once a minute, and a change that moved no generation, made while
 the cache was unreachable or by a bulk update that sends no signal, is seen within it); an expired
 token or session is refused from the kept ``expires_at``; nothing is kept while the cache cannot be read; and
-with a process-local cache (no ``REDIS_URL``), where another process's change could not move the
-generation, nothing is kept at all: every lookup is one database hop.
+with a process-local default cache (no ``REDIS_URL``), where the generation lives in the database's
+shared cache table (devops_insights.shared_cache) and reading it would cost the hop it saves, nothing is
+kept at all: every lookup is one database hop.
 """
 
 from __future__ import annotations

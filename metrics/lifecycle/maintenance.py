@@ -3,8 +3,9 @@
 The ``manage.py poll --loop`` process calls ``tick()`` on every turn of its loop (pollers.loop);
 it returns at once. When a step is due
 (``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
-with archival) and no other poller holds the maintenance lock in the cache (Redis when
-``REDIS_URL`` is set, so one poller of many does it), the step runs in a background thread, so
+with archival) and no other process holds the maintenance lock in the shared cache
+(devops_insights.shared_cache: Redis when ``REDIS_URL`` is set, else the database, so one poller of many
+does it), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
 metrics.lifecycle.retention) and the lock, renewed while a step runs, expires ``RETENTION_LOCK_SECONDS``
 after its last renewal. ``manage.py prune``
@@ -22,9 +23,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from django.conf import settings
-from django.core.cache import cache
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
+from devops_insights.shared_cache import shared_cache
 from metrics.lifecycle.retention import apply_retention, roll_up_all
 from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
@@ -55,10 +56,10 @@ def tick() -> None:
 
 def due(now: float) -> str | None:
     """ "prune", "rollup" or None, from the times shared by every poller in the cache."""
-    last_prune = cache.get(LAST_PRUNE_KEY) or 0.0
+    last_prune = shared_cache().get(LAST_PRUNE_KEY) or 0.0
     if now - float(last_prune) >= settings.RETENTION_PRUNE_INTERVAL:
         return "prune"
-    last_rollup = cache.get(LAST_ROLLUP_KEY) or 0.0
+    last_rollup = shared_cache().get(LAST_ROLLUP_KEY) or 0.0
     if now - float(last_rollup) >= settings.RETENTION_ROLLUP_INTERVAL:
         return "rollup"
     return None
@@ -72,7 +73,7 @@ def retention_lock() -> Iterator[bool]:
     if still this block's."""
     token = uuid.uuid4().hex
     seconds = settings.RETENTION_LOCK_SECONDS
-    if not cache.add(LOCK_KEY, token, timeout=seconds):
+    if not shared_cache().add(LOCK_KEY, token, timeout=seconds):
         yield False
         return
     done = threading.Event()
@@ -83,22 +84,27 @@ def retention_lock() -> Iterator[bool]:
     finally:
         done.set()
         keeper.join()
-        if cache.get(LOCK_KEY) == token:
-            cache.delete(LOCK_KEY)
+        if shared_cache().get(LOCK_KEY) == token:
+            shared_cache().delete(LOCK_KEY)
 
 
 def _keep(token: str, seconds: int, done: threading.Event) -> None:
     """Renew the lock every third of its time until ``done``: two thirds of it to spare before it would expire.
     A renewal finding the lock gone or another's (the process stalled longer than that) stops renewing and says
     so: the lock is that run's now."""
-    while not done.wait(seconds / 3):
-        try:
-            if cache.get(LOCK_KEY) != token:
-                logger.warning("retention: the lock was lost before it was renewed (a stall, or the cache down)")
-                return
-            cache.touch(LOCK_KEY, seconds)
-        except Exception:
-            logger.exception("retention: could not renew the lock; trying again in %.0fs", seconds / 3)
+    try:
+        while not done.wait(seconds / 3):
+            try:
+                if shared_cache().get(LOCK_KEY) != token:
+                    logger.warning("retention: the lock was lost before it was renewed (a stall, or the cache down)")
+                    return
+                shared_cache().touch(LOCK_KEY, seconds)
+            except Exception:
+                logger.exception("retention: could not renew the lock; trying again in %.0fs", seconds / 3)
+    finally:
+        # Without Redis the shared cache is a database table: this thread's own connection is closed with it,
+        # rather than left open (and, on PostgreSQL, out of the process's pool) until the process exits.
+        connections.close_all()
 
 
 def run_step(step: str) -> bool:
@@ -114,7 +120,7 @@ def _run_step(step: str) -> bool:
         if step == "prune":
             reports = apply_retention(store, settings.ARCHIVE_DIR)
             sync_ttl(store)
-            cache.set(LAST_PRUNE_KEY, started, timeout=None)
+            shared_cache().set(LAST_PRUNE_KEY, started, timeout=None)
             logger.info(
                 "retention: %d source(s), %d raw snapshot(s) deleted, %d archived in %.1fs",
                 len(reports),
@@ -125,24 +131,24 @@ def _run_step(step: str) -> bool:
         else:
             roll_up_all(store)
         # A prune rolls up first, so it counts as a rollup too.
-        cache.set(LAST_ROLLUP_KEY, started, timeout=None)
+        shared_cache().set(LAST_ROLLUP_KEY, started, timeout=None)
         mark_rolled_up(started)
         return True
     except Exception:
         logger.exception("retention step %s failed; it is retried at its next interval", step)
         # Count the attempt, so a persistent failure is retried at the interval rather than every turn.
-        cache.set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
+        shared_cache().set(LAST_PRUNE_KEY if step == "prune" else LAST_ROLLUP_KEY, started, timeout=None)
         return True
 
 
 def mark_rolled_up(started: float) -> None:
     """Record that a rollup run of every source that started at ``started`` (epoch seconds) has finished."""
-    cache.set(ROLLED_UP_KEY, started, timeout=None)
+    shared_cache().set(ROLLED_UP_KEY, started, timeout=None)
 
 
 def rolled_up_at() -> float | None:
     """When the last finished rollup run of every source started (epoch seconds); None when none is known."""
-    value = cache.get(ROLLED_UP_KEY)
+    value = shared_cache().get(ROLLED_UP_KEY)
     return None if value is None else float(value)
 
 

@@ -218,8 +218,8 @@ import os, signal, socket, sys, threading, time, django
 port, argv = int(sys.argv[1]), sys.argv[2:]
 sys.argv = ['manage.py', *argv]
 django.setup()
-from django.core.cache import cache
 from django.core.management import call_command
+from devops_insights.shared_cache import shared_cache
 from metrics.lifecycle import maintenance
 
 def listening():
@@ -230,7 +230,7 @@ def listening():
         return False
 
 def retention_ran():
-    return cache.get(maintenance.LAST_PRUNE_KEY) is not None
+    return shared_cache().get(maintenance.LAST_PRUNE_KEY) is not None
 
 def stop_when_both_seen():
     deadline = time.monotonic() + 30

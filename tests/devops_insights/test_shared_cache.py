@@ -1,0 +1,102 @@
+"""Without REDIS_URL the processes of `make run` (daphne, `poll --loop`, `manage.py prune`) share what one
+tells another through the database cache (devops_insights.shared_cache), not their own local memory.
+
+Each test runs a real second process, ``manage.py shell`` on this test's database, and looks from here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from alerts import rule_cache
+from devops_insights.shared_cache import shared_cache
+from metrics.lifecycle import maintenance
+from tests.factories import make_team
+from tests.paths import ROOT
+from tests.run_manage import run_manage
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _empty_shared_cache() -> Iterator[None]:
+    # The table is no model: the flush after a transactional test leaves its rows for the next test.
+    shared_cache().clear()
+    yield
+    shared_cache().clear()
+
+
+def database_url() -> str:
+    """This test's database, for the other process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def in_other_process(code: str, tmp_path: Path) -> str:
+    result = run_manage("shell", "-c", code, env={"DATABASE_URL": database_url()}, tmp_path=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_it_shows_the_poller_a_silence_saved_in_another_process(tmp_path: Path) -> None:
+    team = make_team()
+    assert rule_cache.current().silences == ()  # this process keeps its snapshot from here on
+
+    in_other_process(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from alerts.models import Silence\n"
+        f"Silence.objects.create(team_id={team.pk}, tag='db', ends_at=timezone.now() + timedelta(hours=1),"
+        " reason='maintenance')\n",
+        tmp_path,
+    )
+
+    assert [window.tag for window in rule_cache.current().silences] == ["db"]
+
+
+def test_it_refuses_the_retention_lock_while_another_process_holds_it(tmp_path: Path) -> None:
+    code = (
+        "import sys\n"
+        "from metrics.lifecycle.maintenance import retention_lock\n"
+        "with retention_lock() as taken:\n"
+        "    print('taken' if taken else 'refused', flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    holder = subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
+        cwd=ROOT,
+        env={**_clean_env(tmp_path), "DATABASE_URL": database_url()},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "taken"
+        with maintenance.retention_lock() as taken:
+            assert not taken
+    finally:
+        holder.communicate("", timeout=60)
+
+    with maintenance.retention_lock() as taken:
+        assert taken  # released by the other process on leaving its block
+
+
+def test_it_reads_the_rollup_marker_another_process_left(tmp_path: Path) -> None:
+    in_other_process("from metrics.lifecycle.maintenance import mark_rolled_up\nmark_rolled_up(1234.5)\n", tmp_path)
+
+    assert maintenance.rolled_up_at() == 1234.5
+
+
+def _clean_env(tmp_path: Path) -> dict[str, str]:
+    # As tests.run_manage: the caller's own service URLs would change what is tested.
+    inherited = ("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "POLLER_", "FIELD_ENCRYPTION_")
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(inherited)}, "VAR_DIR": str(tmp_path)}
