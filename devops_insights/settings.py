@@ -217,6 +217,13 @@ else:
         },
     }
 
+# The cache alias every process of this deployment shares (devops_insights.shared_cache): Redis's default
+# with REDIS_URL, else the database table above.
+SHARED_CACHE_ALIAS = "default" if REDIS_URL else "shared"
+# Feature flags are read by daphne and written by `manage.py provision` and the admin: waffle caches them
+# (and provisioning.models.Flag its teams) where every process sees the flush a save makes.
+WAFFLE_CACHE_NAME = SHARED_CACHE_ALIAS
+
 # --- Metric store (metrics/) -----------------------------------------------------------
 MONGODB_URL = config.url("MONGODB_URL", ("mongodb", "mongodb+srv"))
 MONGODB_DATABASE = config.string("MONGODB_DATABASE", "devops_insights")

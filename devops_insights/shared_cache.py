@@ -3,22 +3,20 @@
 The default cache is Redis when ``REDIS_URL`` is set and else a local-memory cache, which each process
 (daphne, ``poll --loop``, ``manage.py prune``) keeps to itself: good for what a process caches for its
 own reads, useless for telling another process something. Without Redis, settings add the ``shared``
-alias, a database cache on the default database that every process reads (its ``add`` is one INSERT on
-a primary key, so a lock or a generation's first value is taken by one process only). With Redis there
-is no such alias and the default cache is already shared, so nothing changes there.
+alias (``SHARED_CACHE_ALIAS``), a database cache on the default database that every process reads (its
+``add`` is one INSERT on a primary key, so a lock or a generation's first value is taken by one process
+only). With Redis there is no such alias and the default cache is already shared, so nothing changes there.
 Ground floor: every app may import it; it imports no project app.
 """
 
 from __future__ import annotations
 
-from typing import Final
-
 from django.conf import settings
 from django.core.cache import BaseCache, caches
 
-ALIAS: Final = "shared"
-
 
 def shared_cache() -> BaseCache:
-    """The cache that every process of this deployment reads and writes alike."""
-    return caches[ALIAS] if ALIAS in settings.CACHES else caches["default"]
+    """The cache that every process of this deployment reads and writes alike (``SHARED_CACHE_ALIAS``, which
+    waffle's flag cache uses too); the default cache where ``CACHES`` was replaced without that alias."""
+    alias = settings.SHARED_CACHE_ALIAS
+    return caches[alias] if alias in settings.CACHES else caches["default"]

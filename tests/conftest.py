@@ -114,6 +114,7 @@ def redis_settings(redis_url: str, redis_client: Any, settings: Any) -> Any:
     settings.CHANNEL_LAYERS = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [redis_url]}}
     }
+    settings.SHARED_CACHE_ALIAS = settings.WAFFLE_CACHE_NAME = "default"  # as settings.py chooses with REDIS_URL
     # Django's and Channels' setting_changed receivers rebuild the cache and layer handlers.
     return settings
 

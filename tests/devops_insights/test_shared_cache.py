@@ -13,11 +13,14 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.test import RequestFactory
 
 from alerts import rule_cache
 from devops_insights.shared_cache import shared_cache
 from metrics.lifecycle import maintenance
-from tests.factories import make_team
+from provisioning.flags import LIVE_CHANGES, flag_active
+from provisioning.models import Flag
+from tests.factories import make_team, make_user
 from tests.paths import ROOT
 from tests.run_manage import run_manage
 
@@ -94,6 +97,25 @@ def test_it_reads_the_rollup_marker_another_process_left(tmp_path: Path) -> None
     in_other_process("from metrics.lifecycle.maintenance import mark_rolled_up\nmark_rolled_up(1234.5)\n", tmp_path)
 
     assert maintenance.rolled_up_at() == 1234.5
+
+
+def test_it_shows_daphne_a_feature_flag_switched_in_another_process(tmp_path: Path) -> None:
+    """Waffle caches a flag for the cache's timeout (300 s) and flushes it when the flag is saved: in local
+    memory, that flush reached only the process that saved it (`manage.py provision`, an admin's)."""
+    Flag.objects.update_or_create(name=LIVE_CHANGES.name, defaults={"everyone": True})
+    request = RequestFactory().get("/")
+    request.user = make_user("ada")
+    assert flag_active(request, LIVE_CHANGES)  # cached in this process from here on
+
+    in_other_process(
+        "from provisioning.models import Flag\n"
+        f"flag = Flag.objects.get(name={LIVE_CHANGES.name!r})\n"
+        "flag.everyone = False\n"
+        "flag.save()\n",
+        tmp_path,
+    )
+
+    assert not flag_active(request, LIVE_CHANGES)
 
 
 def _clean_env(tmp_path: Path) -> dict[str, str]:
