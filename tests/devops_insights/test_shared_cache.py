@@ -122,3 +122,17 @@ def _clean_env(tmp_path: Path) -> dict[str, str]:
     # As tests.run_manage: the caller's own service URLs would change what is tested.
     inherited = ("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "POLLER_", "FIELD_ENCRYPTION_")
     return {**{k: v for k, v in os.environ.items() if not k.startswith(inherited)}, "VAR_DIR": str(tmp_path)}
+
+
+def test_it_keeps_the_retention_lock_while_the_shared_cache_holds_many_entries() -> None:
+    """Django's database cache culls a third of its rows, by key, once it holds MAX_ENTRIES (300 by default):
+    waffle's flag entries (a few per flag) could push the lock out while its run goes on, and another
+    process would take it."""
+    cache = shared_cache()
+    for number in range(400):
+        cache.set(f"waffle:flag:{number:04}", "-", None)
+    with maintenance.retention_lock() as taken:
+        assert taken
+        cache.set("waffle:flag:last", "-", None)  # a write past the bound culls
+        with maintenance.retention_lock() as again:
+            assert not again
