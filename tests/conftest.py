@@ -164,6 +164,25 @@ def _fresh_cache() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_shared_cache(request: pytest.FixtureRequest) -> None:
+    """Every test that reaches the database starts with an empty shared cache (devops_insights.shared_cache).
+
+    Without Redis it is a database table but no model: the flush after a transactional test leaves its rows
+    (retention markers, the lock, waffle's flags) for every test after it, where the default cache is emptied.
+    """
+    from django.conf import settings
+
+    from devops_insights.shared_cache import shared_cache
+
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or settings.SHARED_CACHE_ALIAS not in settings.CACHES:
+        return
+    transactional = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+    request.getfixturevalue("transactional_db" if transactional else "db")
+    shared_cache().clear()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_store() -> Iterator[None]:
     """Every test gets its own process-wide metric store. The SQL store keeps what it last stored of each
     source (an unchanged poll compares with it, no read) and outlives the database rollback between tests,
