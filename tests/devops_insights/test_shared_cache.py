@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,14 +24,6 @@ from tests.paths import ROOT
 from tests.run_manage import run_manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(autouse=True)
-def _empty_shared_cache() -> Iterator[None]:
-    # The table is no model: the flush after a transactional test leaves its rows for the next test.
-    shared_cache().clear()
-    yield
-    shared_cache().clear()
 
 
 def database_url() -> str:
