@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from django.core.management import call_command
 from django.db import connection
 from django.test import RequestFactory
 
@@ -127,3 +128,12 @@ def test_it_keeps_the_retention_lock_while_the_shared_cache_holds_many_entries()
         cache.set("waffle:flag:last", "-", None)  # a write past the bound culls
         with maintenance.retention_lock() as again:
             assert not again
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_says_nothing_of_the_cache_table_on_a_migrate_that_finds_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """The table is made on the signal Django sends once per app with models after `migrate`: a line
+    saying it exists, for each of them, on every deploy's `migrate`, told nothing."""
+    call_command("migrate", verbosity=1, interactive=False)
+
+    assert "devops_insights_shared_cache" not in capsys.readouterr().out
