@@ -177,6 +177,9 @@ def _fresh_shared_cache(request: pytest.FixtureRequest) -> None:
     marker = request.node.get_closest_marker("django_db")
     if marker is None or settings.SHARED_CACHE_ALIAS not in settings.CACHES:
         return
+    databases = marker.kwargs.get("databases")
+    if databases is not None and databases != "__all__" and "default" not in databases:
+        return  # the table is on the default database, which this test may not reach
     transactional = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
     request.getfixturevalue("transactional_db" if transactional else "db")
     shared_cache().clear()
