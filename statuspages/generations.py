@@ -1,5 +1,11 @@
 """Generation counters on the shared cache: a cached page is keyed by the generations it was built from.
 
+The counters live in ``shared_cache()`` because the poller bumps ``health`` and daphne reads it: without
+Redis the default cache (where the pages themselves stay) is each process's own memory, and a bump there
+never reached the web process, which served the old page until it expired. With Redis both are the same
+cache and the counters and entries are still read in one round trip; without it a warm page costs one
+read of the cache table (docs/configuration.md, "The shared cache").
+
 Bumping a counter after a change makes every later reader ask for a key nobody has filled yet, so no
 reader sees content older than the change, whatever TTL is left on older keys (as metrics/read_cache.py).
 An entry a warm request reads on every visit is kept instead under a fixed key, stamped with the
@@ -17,7 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.cache import cache
+from django.core.cache import cache, caches
+
+from devops_insights.shared_cache import shared_cache
 
 PAGES = "pages"
 HEALTH = "health"
@@ -46,13 +54,17 @@ def current_with(scopes: Sequence[str], keys: Sequence[str]) -> tuple[str | None
     instead of reading the generation first to name the key.
     """
     scope_keys = [_key(scope) for scope in scopes]
-    found = cache.get_many([*scope_keys, *keys])
+    counters = shared_cache()
+    if counters is caches["default"]:  # Redis: counters and entries in one round trip
+        found = counters.get_many([*scope_keys, *keys])
+    else:
+        found = {**counters.get_many(scope_keys), **(cache.get_many(keys) if keys else {})}
     missing = [key for key in scope_keys if key not in found]
     for key in missing:
         # A counter that vanished restarts from the clock, never from a number an old key could carry.
-        cache.add(key, time.time_ns(), None)
+        counters.add(key, time.time_ns(), None)
     if missing:
-        found.update(cache.get_many(missing))
+        found.update(counters.get_many(missing))
     if any(found.get(key) is None for key in scope_keys):
         return None, {}
     return ".".join(str(found[key]) for key in scope_keys), {key: found[key] for key in keys if key in found}
@@ -66,9 +78,10 @@ def stamped(entry: object, generation: str) -> object:
 
 
 def bump(*scopes: str) -> None:
+    counters = shared_cache()
     for scope in scopes:
         key = _key(scope)
         try:
-            cache.incr(key)
+            counters.incr(key)
         except ValueError:  # no counter yet: a fresh clock-based one is already newer than any old key
-            cache.add(key, time.time_ns(), None)
+            counters.add(key, time.time_ns(), None)

@@ -13,14 +13,16 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
+from django.utils import timezone
 
 from alerts import rule_cache
 from devops_insights.shared_cache import shared_cache
 from metrics.lifecycle import maintenance
+from pollers.models import Source
 from provisioning.flags import LIVE_CHANGES, flag_active
 from provisioning.models import Flag
-from tests.factories import make_team, make_user
+from tests.factories import make_component, make_source, make_status_page, make_team, make_user
 from tests.paths import ROOT
 from tests.run_manage import run_manage
 
@@ -137,3 +139,27 @@ def test_it_says_nothing_of_the_cache_table_on_a_migrate_that_finds_it(capsys: p
     call_command("migrate", verbosity=1, interactive=False)
 
     assert "devops_insights_shared_cache" not in capsys.readouterr().out
+
+
+def test_it_shows_daphne_a_health_change_the_poller_announced(client: Client, tmp_path: Path) -> None:
+    now = timezone.now()
+    api = make_source("api-1")
+    Source.objects.filter(pk=api.pk).update(last_polled_at=now, last_success_at=now)
+    make_component(make_status_page("acme"), "Public API", [api])
+    assert client.get("/status/acme/state.json").json()["overall"]["state"] == "operational"  # now cached here
+
+    # What the poller does when a source starts failing: its row, then the signal statuspages listens to.
+    in_other_process(
+        "from datetime import timedelta\n"
+        "from django.utils import timezone\n"
+        "from pollers.models import Source\n"
+        "from pollers.signals import health_changed\n"
+        "now = timezone.now()\n"
+        f"Source.objects.filter(pk={api.pk}).update(last_polled_at=now, last_error_at=now,"
+        " last_success_at=now - timedelta(minutes=1), consecutive_failures=3, last_error_kind='timeout')\n"
+        f"health_changed.send_robust(sender=Source, source=Source.objects.get(pk={api.pk}), status='failing',"
+        " detail={})\n",
+        tmp_path,
+    )
+
+    assert client.get("/status/acme/state.json").json()["overall"]["state"] == "major_outage"

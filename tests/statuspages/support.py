@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
+from typing import Any
+
+from django.conf import settings
 
 from statuspages.feed_urls import page_routes
 from statuspages.feed_views import BADGE_KINDS
@@ -32,3 +35,14 @@ def html_tags(html: str) -> list[tuple[str, tuple[tuple[str, str | None], ...]]]
     collector.feed(html)
     collector.close()
     return found
+
+
+# Without Redis the page cache's generations are in the shared cache's table (statuspages/generations.py):
+# a warm answer reads it, at most once for the page lookup and once for the page, and nothing else.
+WARM_SHARED_CACHE_READS = 2
+
+
+def beyond_the_shared_cache(queries: list[dict[str, Any]]) -> list[str]:
+    """The SQL of ``queries`` (CaptureQueriesContext's) that is not about the shared cache's table."""
+    table = settings.CACHES.get(settings.SHARED_CACHE_ALIAS, {}).get("LOCATION", "")
+    return [q["sql"][:80] for q in queries if not (table and f'"{table}"' in q["sql"])]

@@ -44,6 +44,7 @@ from tests.factories import (
     payload,
     record,
 )
+from tests.statuspages.support import WARM_SHARED_CACHE_READS, beyond_the_shared_cache
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -307,8 +308,11 @@ def test_it_renders_20_components_cold_in_at_most_10_round_trips_and_warm_in_non
         assert get(client, "/status/acme/").status_code == 200
 
     # The SQL metric store shares the default database, so every store round trip is counted here too.
-    assert len(cold.captured_queries) <= 10, [q["sql"][:80] for q in cold.captured_queries]
-    assert len(warm.captured_queries) == 0
+    # Not counted: the generations in the shared cache's table (Redis with REDIS_URL, where bench/status_page.py
+    # measures 0 queries warm), which a warm page reads too.
+    assert len(beyond_the_shared_cache(cold.captured_queries)) <= 10, beyond_the_shared_cache(cold.captured_queries)
+    assert beyond_the_shared_cache(warm.captured_queries) == []
+    assert len(warm.captured_queries) <= WARM_SHARED_CACHE_READS
 
 
 def test_it_serves_its_cached_html_only_while_the_content_it_came_from_is_the_cached_one(

@@ -22,7 +22,7 @@ from statuspages.busy import RETRY_AFTER_SECONDS, degrade_when_busy
 from statuspages.content import content_scopes, version_key
 from statuspages.models import Component
 from tests.factories import make_component, make_incident, make_maintenance, make_source, make_status_page
-from tests.statuspages.support import FEED_ROUTES, KINDS
+from tests.statuspages.support import FEED_ROUTES, KINDS, WARM_SHARED_CACHE_READS, beyond_the_shared_cache
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +54,8 @@ def test_it_answers_every_public_route_warm_without_a_database_query(client: Cli
         with CaptureQueriesContext(connection) as warm:
             again = client.get(url)
         # The SQL metric store shares the default database, so a store round trip would be counted too.
-        assert [q["sql"][:80] for q in warm.captured_queries] == [], url
+        assert beyond_the_shared_cache(warm.captured_queries) == [], url
+        assert len(warm.captured_queries) <= WARM_SHARED_CACHE_READS, url
         assert again.status_code == 200
         assert again.content == cold.content, url
 
@@ -64,7 +65,8 @@ def test_it_answers_a_missing_badge_warm_without_a_database_query(client: Client
         assert client.get(url).status_code == 404
         with CaptureQueriesContext(connection) as warm:
             assert client.get(url).status_code == 404
-        assert warm.captured_queries == [], url
+        assert beyond_the_shared_cache(warm.captured_queries) == [], url
+        assert len(warm.captured_queries) <= WARM_SHARED_CACHE_READS, url
 
 
 def test_it_shows_a_new_incident_in_warm_answers_at_once(
@@ -139,7 +141,7 @@ def test_it_serves_the_copy_of_the_same_generation_while_another_request_makes_t
     assert cache.add(f"{key}:making:{generation}", 1, 60)
     with CaptureQueriesContext(connection) as waiting:
         assert client.get(url).content == made
-    assert waiting.captured_queries == []
+    assert beyond_the_shared_cache(waiting.captured_queries) == []
 
     cache.delete(f"{key}:making:{generation}")  # the other request is done, or died: this one makes it
     with CaptureQueriesContext(connection) as making:
