@@ -43,6 +43,18 @@ WARM_SHARED_CACHE_READS = 2
 
 
 def beyond_the_shared_cache(queries: list[dict[str, Any]]) -> list[str]:
-    """The SQL of ``queries`` (CaptureQueriesContext's) that is not about the shared cache's table."""
+    """The SQL of ``queries`` (CaptureQueriesContext's) that is not about the shared cache's table: neither a
+    statement on it nor the BEGIN and COMMIT of the transaction Django's database cache writes it in (a
+    generation seeded on a cold page; captured on PostgreSQL)."""
     table = settings.CACHES.get(settings.SHARED_CACHE_ALIAS, {}).get("LOCATION", "")
-    return [q["sql"][:80] for q in queries if not (table and f'"{table}"' in q["sql"])]
+    sqls = [q["sql"] for q in queries]
+
+    def on_table(index: int) -> bool:
+        return 0 <= index < len(sqls) and bool(table) and f'"{table}"' in sqls[index]
+
+    kept = []
+    for index, sql in enumerate(sqls):
+        if on_table(index) or (sql == "BEGIN" and on_table(index + 1)) or (sql == "COMMIT" and on_table(index - 1)):
+            continue
+        kept.append(sql[:80])
+    return kept
