@@ -1,0 +1,249 @@
+"""Every HTTP and WebSocket endpoint the project serves is documented, and every documented one is served.
+
+- Every URL pattern the root URLconf resolves (dashboard, teams, status pages, objectives, boards,
+  /metrics, the API's own pages) is named in README.md or docs/*.md as a code span: ``/sources/<slug>/``,
+  with any placeholder name (``<id>`` for ``<int:page_id>``), optionally after a method (``GET /metrics``)
+  and followed by a query or the span's end. A span ending in ``/...`` (``/manage/status-pages/...``)
+  documents every path under it. A regex pattern's alternatives (``pause|resume``) are named one by one.
+- Every operation of the JSON API (method and path, from the OpenAPI document django-ninja generates)
+  is the first cell of a table row of docs/api.md (``GET /api/v1/sources/<slug>``), and every such row
+  is an operation the API serves.
+- Every WebSocket route (realtime/routing.py) is named in the docs.
+- Every path in the first cells of docs/README.md's Endpoints table resolves.
+
+Left out, on purpose: the Django admin's own pages (one entry, `/admin/`, documents them) and
+django-allauth's account, second-factor and single-sign-on pages, whose paths are the library's
+(docs/accounts.md lists the ones users are sent to).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.urls import Resolver404, URLPattern, URLResolver, get_resolver, resolve, reverse
+from django.urls.resolvers import RegexPattern
+
+from api.ninja_api import api
+from realtime.routing import websocket_urlpatterns
+
+ROOT = Path(__file__).resolve().parents[2]
+INDEX = ROOT / "docs" / "README.md"
+API_REFERENCE = ROOT / "docs" / "api.md"
+
+# Included URLconfs whose pages are documented by the library, not here (see the module docstring).
+UNDOCUMENTED_INCLUDES = {"admin", "allauth.urls"}
+
+_PLACEHOLDER = re.compile(r"<[^<>]+>")
+_NAMED_GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
+_API_ROW = re.compile(r"^\|\s*`(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^`?]*)[^`]*`\s*\|")
+_CODE_SPAN = re.compile(r"`([^`]+)`")
+_COVERING = re.compile(r"`(/[\w/-]*/)\.\.\.`")
+_METHOD = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE|HEAD) ")
+
+
+@dataclass(frozen=True)
+class Route:
+    path: str  # as the docs would write it: "/sources/<slug>/", placeholders named as in the pattern
+    name: str
+
+
+def _include_label(resolver: URLResolver) -> str:
+    module = resolver.urlconf_name
+    return str(resolver.app_name or getattr(module, "__name__", ""))
+
+
+def _shown(pattern: URLPattern | URLResolver) -> list[str]:
+    """The pattern's text as the docs write it; a regex pattern's alternatives each on its own."""
+    text = str(pattern.pattern)
+    if not isinstance(pattern.pattern, RegexPattern):
+        return [text]
+    text = text.removeprefix("^").removesuffix("$")
+    shown = [text]
+    for group in _NAMED_GROUP.finditer(text):
+        name, body = group.groups()
+        if re.fullmatch(r"[\w-]+(\|[\w-]+)+", body):
+            shown = [each.replace(group.group(0), word) for each in shown for word in body.split("|")]
+        else:
+            shown = [each.replace(group.group(0), f"<{name}>") for each in shown]
+    return shown
+
+
+def project_routes(patterns: list[URLPattern | URLResolver] | None = None, prefix: str = "/") -> Iterator[Route]:
+    """Every URL pattern of the root URLconf but the undocumented includes', with its full path."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        if isinstance(pattern, URLResolver):
+            if _include_label(pattern) in UNDOCUMENTED_INCLUDES:
+                continue
+            for shown in _shown(pattern):
+                yield from project_routes(pattern.url_patterns, prefix + shown)
+        else:
+            for shown in _shown(pattern):
+                yield Route(prefix + shown, pattern.name or "(unnamed)")
+
+
+def _documented_regex(path: str) -> re.Pattern[str]:
+    """A code span naming ``path``: any placeholder name, an optional method before, a query after."""
+    parts = _PLACEHOLDER.split(path)
+    body = r"<[^<>`]+>".join(re.escape(part) for part in parts)
+    return re.compile(rf"`(?:[A-Z]+ )?{body}(?:[?#][^`]*)?`")
+
+
+def _covering_prefixes(docs: str) -> list[str]:
+    """The paths the docs document with everything under them: code spans ending in ``/...``."""
+    return _COVERING.findall(docs)
+
+
+def undocumented_routes(routes: list[Route], docs: str) -> list[str]:
+    prefixes = _covering_prefixes(docs)
+    problems = []
+    for route in routes:
+        if any(route.path.startswith(prefix) for prefix in prefixes):
+            continue
+        if not _documented_regex(route.path).search(docs):
+            problems.append(f"{route.path} ({route.name}): not named in README.md or docs/")
+    return problems
+
+
+def api_operations() -> set[tuple[str, str]]:
+    """(method, path) of every operation in the API's OpenAPI document, paths as the docs write them,
+    and the two pages django-ninja serves outside it: the document itself and the interactive docs."""
+    schema = api.get_openapi_schema()
+    own_pages = {("GET", reverse("api:openapi-json")), ("GET", reverse("api:openapi-view"))}
+    return own_pages | {
+        (method.upper(), re.sub(r"\{(\w+)\}", r"<\1>", path))
+        for path, operations in schema["paths"].items()
+        for method in operations
+    }
+
+
+def documented_api_operations(reference: str) -> set[tuple[str, str]]:
+    return {(match.group(1), match.group(2)) for line in reference.splitlines() if (match := _API_ROW.match(line))}
+
+
+def api_disagreements(served: set[tuple[str, str]], reference: str) -> list[str]:
+    """Operations served but missing from docs/api.md's tables, and rows the API does not serve."""
+
+    def key(operation: tuple[str, str]) -> tuple[str, str]:
+        return operation[0], _PLACEHOLDER.sub("<>", operation[1])
+
+    documented = {key(operation): operation for operation in documented_api_operations(reference)}
+    served_keys = {key(operation): operation for operation in served}
+    problems = [
+        f"docs/api.md: no row for `{method} {path}`"
+        for method, path in sorted(served_keys[k] for k in served_keys.keys() - documented.keys())
+    ]
+    problems += [
+        f"docs/api.md: a row for `{method} {path}`, which the API does not serve"
+        for method, path in sorted(documented[k] for k in documented.keys() - served_keys.keys())
+    ]
+    return problems
+
+
+def index_paths(index: str) -> list[str]:
+    """The paths in the first cells of docs/README.md's Endpoints table (methods and queries left off)."""
+    section = index.split("\n## Endpoints", 1)[-1].split("\n## ", 1)[0]
+    paths = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        first_cell = line.strip().strip("|").split(" | ")[0]
+        for span in _CODE_SPAN.findall(first_cell):
+            path = _METHOD.sub("", span).split("?")[0]
+            if path.startswith("/"):
+                paths.append(path)
+    return paths
+
+
+def _websocket_paths() -> list[str]:
+    return ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
+
+
+def unserved_index_paths(paths: list[str]) -> list[str]:
+    """Documented paths that neither the URLconf nor the WebSocket routing serves (placeholders filled)."""
+    problems = []
+    for path in paths:
+        concrete = _PLACEHOLDER.sub("1", path.removesuffix("..."))
+        if concrete in _websocket_paths():
+            continue
+        try:
+            resolve(concrete)
+        except Resolver404:
+            problems.append(f"docs/README.md: the Endpoints table names {path}, which nothing serves")
+    return problems
+
+
+def _docs() -> str:
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    return "\n".join(path.read_text(encoding="utf-8") for path in files)
+
+
+def test_it_documents_every_url_pattern() -> None:
+    problems = undocumented_routes(list(project_routes()), _docs())
+
+    assert problems == [], "\n".join(problems)
+
+
+def test_it_documents_every_websocket_route() -> None:
+    docs = _docs()
+
+    missing = [path for path in _websocket_paths() if f"`{path}`" not in docs]
+
+    assert missing == []
+
+
+def test_it_documents_every_api_operation_and_nothing_else() -> None:
+    problems = api_disagreements(api_operations(), API_REFERENCE.read_text(encoding="utf-8"))
+
+    assert problems == [], "\n".join(problems)
+
+
+def test_it_serves_every_path_of_the_endpoints_table() -> None:
+    paths = index_paths(INDEX.read_text(encoding="utf-8"))
+
+    problems = unserved_index_paths(paths)
+
+    assert "/metrics" in paths  # the table was read
+    assert "/ws/metrics/" in paths
+    assert problems == [], "\n".join(problems)
+
+
+def test_it_walks_the_project_routes_and_leaves_out_the_libraries_pages() -> None:
+    paths = {route.path for route in project_routes()}
+
+    assert {"/", "/metrics", "/api/v1/health", "/status/<slug:slug>/badge.svg", "/teams/switch/"} <= paths
+    assert {"/sources/<slug>/pause/", "/sources/<slug>/trial/"} <= paths  # the regex pattern, one by one
+    assert not any(path.startswith(("/admin/", "/accounts/2fa/", "/accounts/github/")) for path in paths)
+
+
+def test_it_catches_an_undocumented_url_pattern() -> None:
+    docs = _docs().replace("/system/state.json", "/system/state")
+    routes = [*project_routes(), Route("/sources/<slug:slug>/synthetic.json", "synthetic")]
+
+    problems = undocumented_routes(routes, docs)
+
+    assert problems == [
+        "/system/state.json (system-state): not named in README.md or docs/",
+        "/sources/<slug:slug>/synthetic.json (synthetic): not named in README.md or docs/",
+    ]
+
+
+def test_it_catches_an_undocumented_or_a_gone_api_operation() -> None:
+    reference = API_REFERENCE.read_text(encoding="utf-8")
+    without_row = "\n".join(line for line in reference.splitlines() if not line.startswith("| `DELETE /api/v1/boards/"))
+    served = api_operations() - {("GET", "/api/v1/compare")}
+
+    problems = api_disagreements(served, without_row)
+
+    assert problems == [
+        "docs/api.md: no row for `DELETE /api/v1/boards/<slug>`",
+        "docs/api.md: a row for `GET /api/v1/compare`, which the API does not serve",
+    ]
+
+
+def test_it_catches_an_endpoints_table_path_nothing_serves() -> None:
+    problems = unserved_index_paths(["/system/", "/system/gone.json", "/ws/metrics/", "/manage/status-pages/..."])
+
+    assert problems == ["docs/README.md: the Endpoints table names /system/gone.json, which nothing serves"]
