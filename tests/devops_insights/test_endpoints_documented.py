@@ -7,7 +7,8 @@
   documents every path under it. A regex pattern's alternatives (``pause|resume``) are named one by one.
 - Every operation of the JSON API (method and path, from the OpenAPI document django-ninja generates)
   is the first cell of a table row of docs/api.md (``GET /api/v1/sources/<slug>``), and every such row
-  is an operation the API serves.
+  is an operation the API serves; the rows whose caller is ``public`` are exactly the operations that
+  take no credentials.
 - Every WebSocket route (realtime/routing.py) is named in the docs.
 - Every path in the first cells of docs/README.md's Endpoints table resolves.
 
@@ -123,6 +124,28 @@ def documented_api_operations(reference: str) -> set[tuple[str, str]]:
     return {(match.group(1), match.group(2)) for line in reference.splitlines() if (match := _API_ROW.match(line))}
 
 
+def public_api_operations() -> set[tuple[str, str]]:
+    """The operations that need no credentials: no security in the OpenAPI document, and ninja's own pages
+    (api/ninja_api.py serves the document and the interactive docs to anyone)."""
+    schema = api.get_openapi_schema()
+    own_pages = {("GET", reverse("api:openapi-json")), ("GET", reverse("api:openapi-view"))}
+    return own_pages | {
+        (method.upper(), re.sub(r"\{(\w+)\}", r"<\1>", path))
+        for path, operations in schema["paths"].items()
+        for method, operation in operations.items()
+        if not operation.get("security")
+    }
+
+
+def documented_public_operations(reference: str) -> set[tuple[str, str]]:
+    """The rows of docs/api.md whose second cell (who may call) is ``public``."""
+    return {
+        (match.group(1), match.group(2))
+        for line in reference.splitlines()
+        if (match := _API_ROW.match(line)) and line.split("|")[2].strip() == "public"
+    }
+
+
 def api_disagreements(served: set[tuple[str, str]], reference: str) -> list[str]:
     """Operations served but missing from docs/api.md's tables, and rows the API does not serve."""
 
@@ -198,6 +221,20 @@ def test_it_documents_every_api_operation_and_nothing_else() -> None:
     problems = api_disagreements(api_operations(), API_REFERENCE.read_text(encoding="utf-8"))
 
     assert problems == [], "\n".join(problems)
+
+
+def test_it_documents_which_api_operations_are_public() -> None:
+    documented = documented_public_operations(API_REFERENCE.read_text(encoding="utf-8"))
+
+    assert documented == public_api_operations()
+
+
+def test_it_catches_an_operation_documented_public_that_needs_credentials() -> None:
+    reference = API_REFERENCE.read_text(encoding="utf-8").replace(
+        "| `GET /api/v1/info` | viewer |", "| `GET /api/v1/info` | public |"
+    )
+
+    assert documented_public_operations(reference) - public_api_operations() == {("GET", "/api/v1/info")}
 
 
 def test_it_serves_every_path_of_the_endpoints_table() -> None:
