@@ -3,14 +3,15 @@
 - Every URL pattern the root URLconf resolves (dashboard, teams, status pages, objectives, boards,
   /metrics, the API's own pages) is named in README.md or docs/*.md as a code span: ``/sources/<slug>/``,
   with any placeholder name (``<id>`` for ``<int:page_id>``), optionally after a method (``GET /metrics``)
-  and followed by a query or the span's end. A span ending in ``/...`` (``/manage/status-pages/...``)
-  documents every path under it. A regex pattern's alternatives (``pause|resume``) are named one by one.
+  and followed by a query or the span's end. A regex pattern's alternatives (``pause|resume``) are named
+  one by one.
+- Every URL pattern is in the Endpoints table of docs/README.md too (the index), named or under one of
+  its ``/prefix/...`` entries (``/manage/status-pages/...``); and every path of that table is served.
 - Every operation of the JSON API (method and path, from the OpenAPI document django-ninja generates)
   is the first cell of a table row of docs/api.md (``GET /api/v1/sources/<slug>``), and every such row
   is an operation the API serves; the rows whose caller is ``public`` are exactly the operations that
   take no credentials.
 - Every WebSocket route (realtime/routing.py) is named in the docs.
-- Every path in the first cells of docs/README.md's Endpoints table resolves.
 
 Left out, on purpose: the Django admin's own pages (one entry, `/admin/`, documents them) and
 django-allauth's account, second-factor and single-sign-on pages, whose paths are the library's
@@ -41,7 +42,7 @@ _PLACEHOLDER = re.compile(r"<[^<>]+>")
 _NAMED_GROUP = re.compile(r"\(\?P<(\w+)>([^()]*)\)")
 _API_ROW = re.compile(r"^\|\s*`(GET|POST|PUT|PATCH|DELETE) (/api/v1/[^`?]*)[^`]*`\s*\|")
 _CODE_SPAN = re.compile(r"`([^`]+)`")
-_COVERING = re.compile(r"`(/[\w/-]*/)\.\.\.`")
+_COVERING = re.compile(r"`(?:[A-Z]+ )?(/[^`\s]*/)\.\.\.`")
 _METHOD = re.compile(r"^(?:GET|POST|PUT|PATCH|DELETE|HEAD) ")
 
 
@@ -92,20 +93,31 @@ def _documented_regex(path: str) -> re.Pattern[str]:
     return re.compile(rf"`(?:[A-Z]+ )?{body}(?:[?#][^`]*)?`")
 
 
-def _covering_prefixes(docs: str) -> list[str]:
-    """The paths the docs document with everything under them: code spans ending in ``/...``."""
-    return _COVERING.findall(docs)
+def _unnamed(path: str) -> str:
+    """The path with its placeholders' names left out, to compare ``<slug:slug>`` with ``<slug>``."""
+    return _PLACEHOLDER.sub("<>", path)
 
 
-def undocumented_routes(routes: list[Route], docs: str) -> list[str]:
-    prefixes = _covering_prefixes(docs)
+def _covering_prefixes(text: str) -> list[str]:
+    """The paths an index names with everything under them: code spans ending in ``/...``."""
+    return [_unnamed(prefix) for prefix in _COVERING.findall(text)]
+
+
+def undocumented_routes(routes: list[Route], docs: str, where: str = "README.md or docs/") -> list[str]:
+    """Routes that ``docs`` does not name; ``where`` says what ``docs`` is, for the message."""
     problems = []
     for route in routes:
-        if any(route.path.startswith(prefix) for prefix in prefixes):
-            continue
         if not _documented_regex(route.path).search(docs):
-            problems.append(f"{route.path} ({route.name}): not named in README.md or docs/")
+            problems.append(f"{route.path} ({route.name}): not named in {where}")
     return problems
+
+
+def unindexed_routes(routes: list[Route], index: str) -> list[str]:
+    """Routes the Endpoints table of docs/README.md neither names nor covers with a ``/prefix/...``."""
+    section = _endpoints_section(index)
+    prefixes = _covering_prefixes(section)
+    uncovered = [route for route in routes if not any(_unnamed(route.path).startswith(p) for p in prefixes)]
+    return undocumented_routes(uncovered, section, "the Endpoints table of docs/README.md")
 
 
 def api_operations() -> set[tuple[str, str]]:
@@ -165,11 +177,14 @@ def api_disagreements(served: set[tuple[str, str]], reference: str) -> list[str]
     return problems
 
 
+def _endpoints_section(index: str) -> str:
+    return index.split("\n## Endpoints", 1)[-1].split("\n## ", 1)[0]
+
+
 def index_paths(index: str) -> list[str]:
     """The paths in the first cells of docs/README.md's Endpoints table (methods and queries left off)."""
-    section = index.split("\n## Endpoints", 1)[-1].split("\n## ", 1)[0]
     paths = []
-    for line in section.splitlines():
+    for line in _endpoints_section(index).splitlines():
         if not line.startswith("| `"):
             continue
         first_cell = line.strip().strip("|").split(" | ")[0]
@@ -184,11 +199,17 @@ def _websocket_paths() -> list[str]:
     return ["/" + str(pattern.pattern) for pattern in websocket_urlpatterns]
 
 
-def unserved_index_paths(paths: list[str]) -> list[str]:
-    """Documented paths that neither the URLconf nor the WebSocket routing serves (placeholders filled)."""
+def unserved_index_paths(paths: list[str], routes: list[Route]) -> list[str]:
+    """Documented paths that neither the URLconf nor the WebSocket routing serves (placeholders filled),
+    and ``/prefix/...`` entries with no route under them."""
     problems = []
     for path in paths:
-        concrete = _PLACEHOLDER.sub("1", path.removesuffix("..."))
+        if path.endswith("/..."):
+            prefix = _unnamed(path.removesuffix("..."))
+            if not any(_unnamed(route.path).startswith(prefix) for route in routes):
+                problems.append(f"docs/README.md: the Endpoints table names {path}, with nothing under it")
+            continue
+        concrete = _PLACEHOLDER.sub("1", path)
         if concrete in _websocket_paths():
             continue
         try:
@@ -205,6 +226,12 @@ def _docs() -> str:
 
 def test_it_documents_every_url_pattern() -> None:
     problems = undocumented_routes(list(project_routes()), _docs())
+
+    assert problems == [], "\n".join(problems)
+
+
+def test_it_indexes_every_url_pattern() -> None:
+    problems = unindexed_routes(list(project_routes()), INDEX.read_text(encoding="utf-8"))
 
     assert problems == [], "\n".join(problems)
 
@@ -240,7 +267,7 @@ def test_it_catches_an_operation_documented_public_that_needs_credentials() -> N
 def test_it_serves_every_path_of_the_endpoints_table() -> None:
     paths = index_paths(INDEX.read_text(encoding="utf-8"))
 
-    problems = unserved_index_paths(paths)
+    problems = unserved_index_paths(paths, list(project_routes()))
 
     assert "/metrics" in paths  # the table was read
     assert "/ws/metrics/" in paths
@@ -281,6 +308,20 @@ def test_it_catches_an_undocumented_or_a_gone_api_operation() -> None:
 
 
 def test_it_catches_an_endpoints_table_path_nothing_serves() -> None:
-    problems = unserved_index_paths(["/system/", "/system/gone.json", "/ws/metrics/", "/manage/status-pages/..."])
+    paths = ["/system/", "/system/gone.json", "/ws/metrics/", "/manage/status-pages/...", "/gone/<slug>/..."]
 
-    assert problems == ["docs/README.md: the Endpoints table names /system/gone.json, which nothing serves"]
+    problems = unserved_index_paths(paths, list(project_routes()))
+
+    assert problems == [
+        "docs/README.md: the Endpoints table names /system/gone.json, which nothing serves",
+        "docs/README.md: the Endpoints table names /gone/<slug>/..., with nothing under it",
+    ]
+
+
+def test_it_catches_a_url_pattern_the_index_leaves_out() -> None:
+    index = INDEX.read_text(encoding="utf-8").replace("`/boards/compare/`", "`/boards/comparison/`")
+    routes = [*project_routes(), Route("/alerts/synthetic/", "under-a-prefix")]
+
+    problems = unindexed_routes(routes, index)
+
+    assert problems == ["/boards/compare/ (boards-compare): not named in the Endpoints table of docs/README.md"]
