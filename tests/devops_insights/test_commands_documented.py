@@ -5,7 +5,8 @@ commands/``); Django's and the libraries' commands are theirs to document. Each 
 subcommand of ``config``) has a row in the Commands table of docs/README.md whose first cell shows
 its invocation with every option the command's parser accepts, and names no option it does not; a
 literal default written there (``--port 8001``) is the parser's default. The page the row links to
-for details names the command and every option too. Options Django gives every command
+for details names the command and every option too, and a literal it shows in brackets after an option
+of a ``manage.py`` span (``[--window 30]``) is that option's default. Options Django gives every command
 (``--verbosity``, ``--settings``...) are left out; positional arguments are shown by placeholder.
 """
 
@@ -114,6 +115,21 @@ def _same(literal: str, default: object) -> bool:
     return literal == str(default)
 
 
+def _wrong_page_defaults(page: str, text: str, invocation: str, option: Option) -> list[str]:
+    """A literal shown as an optional argument's value in a page's ``manage.py`` span is its default."""
+    problems = []
+    for span in _CODE_SPAN.findall(text):
+        if not re.search(rf"manage\.py {re.escape(invocation)}(?![\w-])", span):
+            continue
+        for spelling, literal in re.findall(r"\[(--?[a-zA-Z][\w-]*) ([\d.]+)\]", span):
+            if spelling in option.spellings and option.default is not None and not _same(literal, option.default):
+                problems.append(
+                    f"docs/{page}: `manage.py {invocation}` shows [{spelling} {literal}], "
+                    f"but its default is {option.default}"
+                )
+    return problems
+
+
 def disagreements(commands: dict[str, list[Option]], index_text: str, pages: dict[str, str]) -> list[str]:
     """One line per command, option or default the docs leave out, get wrong or name without a command."""
     problems: list[str] = []
@@ -148,6 +164,7 @@ def disagreements(commands: dict[str, list[Option]], index_text: str, pages: dic
                 for option in options:
                     if not any(_mentions(text, spelling) for spelling in option.spellings):
                         problems.append(f"docs/{page}: does not describe {option.spellings[0]} of `{invocation}`")
+                    problems += _wrong_page_defaults(page, text, invocation, option)
     for row in rows:
         if row.invocation not in commands:
             problems.append(f"docs/README.md: shows `manage.py {row.invocation}`, which the project has no command for")
@@ -211,6 +228,15 @@ def test_it_catches_a_wrong_default() -> None:
     problems = disagreements(project_commands(), index, _pages())
 
     assert problems == ["docs/README.md: `manage.py simulate_upstream` shows --port 8002, but its default is 8001"]
+
+
+def test_it_catches_a_wrong_default_on_the_details_page() -> None:
+    pages = _pages()
+    pages["polling.md"] = pages["polling.md"].replace("[--window 30]", "[--window 60]")
+
+    problems = disagreements(project_commands(), INDEX.read_text(encoding="utf-8"), pages)
+
+    assert problems == ["docs/polling.md: `manage.py simulate_upstream` shows [--window 60], but its default is 30.0"]
 
 
 @pytest.mark.parametrize("invocation", ["config apply", "ensure_indexes"])
