@@ -191,3 +191,7 @@ def test_the_compose_demo_step_creates_the_six_sources_on_the_simulator(tmp_path
     from metrics.defaults import REGIONS
 
     assert rows == sorted((r, f"http://simulator:8001/status/{r}?stats=1") for r in REGIONS)
+    # The same sources `make run` seeds (seed_demo): tagged and with the demo's metric paths, not bare rows.
+    with sqlite3.connect(tmp_path / "devops_insights.sqlite3") as db:
+        seeded = db.execute("SELECT tags, metric_paths FROM pollers_source").fetchall()
+    assert all('"demo"' in tags and metric_paths not in ("", "[]", "null") for tags, metric_paths in seeded), seeded
