@@ -425,14 +425,6 @@ def _diff_child(old: Any, new: Any, path: str, out: list[FieldChange]) -> None:
         out.append(FieldChange(path=path, old=old, new=new, kind="changed"))  # another JSON type (1 and 1.0 too)
 
 
-def diff_to_json(diff: Iterable[FieldChange]) -> list[dict[str, Any]]:
-    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
-
-
-def diff_from_json(items: Iterable[Mapping[str, Any]]) -> list[FieldChange]:
-    return [FieldChange(path=i["path"], old=i.get("old"), new=i.get("new"), kind=i["kind"]) for i in items]
-
-
 # --- helpers -------------------------------------------------------------------------------
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 from django.utils import timezone
 
-from metrics.stores.base import FieldChange, HistoryEntry, SeriesBucket, Snapshot
+from metrics.stores.base import CHANGE_KEYS, FieldChange, HistoryEntry, RecordResult, SeriesBucket, Snapshot
 
 JsonObject = dict[str, Any]
 
@@ -56,9 +56,11 @@ def utc_microseconds(value: datetime) -> str:
 
 
 API_FORM = JsonForm("api", utc_z, ("path", "kind", "old", "new"))
-WEBSOCKET_FORM = JsonForm("websocket", own_iso, ("path", "old", "new", "kind"))
+# The WebSocket's changes are the stored form itself (metrics.stores.base.CHANGE_KEYS): a change's update event
+# sends the list its store wrote (``record_diff_json``) instead of making it again.
+WEBSOCKET_FORM = JsonForm("websocket", own_iso, CHANGE_KEYS)
 # Export and archive lines (metrics/lifecycle/records.py) sort their keys, so only the time form matters.
-EXPORT_FORM = JsonForm("export", utc_microseconds, ("path", "old", "new", "kind"))
+EXPORT_FORM = JsonForm("export", utc_microseconds, CHANGE_KEYS)
 
 
 def time_json(value: datetime | None, *, form: JsonForm = API_FORM) -> str | None:
@@ -73,6 +75,14 @@ def change_json(change: FieldChange, *, form: JsonForm = API_FORM) -> JsonObject
 
 def diff_json(changes: Iterable[FieldChange], *, form: JsonForm = API_FORM) -> list[JsonObject]:
     return [change_json(change, form=form) for change in changes]
+
+
+def record_diff_json(result: RecordResult, *, form: JsonForm = API_FORM) -> list[JsonObject]:
+    """A recorded change's diff in ``form``: in the stored form, the list the store made for its history entry
+    (``RecordResult.diff_json``), shared, so a receiver must not change it."""
+    if form.change_keys == CHANGE_KEYS:
+        return result.diff_json()
+    return diff_json(result.diff, form=form)
 
 
 def snapshot_json(snapshot: Snapshot, *, with_payload: bool, form: JsonForm = API_FORM) -> JsonObject:

@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 
-from metrics.serialization import WEBSOCKET_FORM, diff_json
+from metrics.serialization import WEBSOCKET_FORM, record_diff_json
 from metrics.stores.base import JsonObject, RecordResult
 from observability.tracing import span
 from realtime.groups import ALL_GROUP, source_group
@@ -37,7 +37,7 @@ def update_event(
         "sequence": result.sequence,
         "fetched_at": WEBSOCKET_FORM.time(fetched_at),
         "metrics": result.metrics,
-        "diff": diff_json(result.diff, form=WEBSOCKET_FORM),
+        "diff": record_diff_json(result, form=WEBSOCKET_FORM),
         "poll_id": poll_id,
         # Lets a client (and bench/ws_fanout.py) measure the delay from publishing to receipt.
         "published_at": WEBSOCKET_FORM.time(datetime.now(UTC)),

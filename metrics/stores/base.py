@@ -54,6 +54,20 @@ class FieldChange:
         fields["kind"] = kind
 
 
+# The JSON form of one change, key order included: what a history entry's diff column holds and what the
+# WebSocket's update event sends (metrics.serialization.WEBSOCKET_FORM names these keys).
+CHANGE_KEYS = ("path", "old", "new", "kind")
+
+
+def diff_to_json(diff: Iterable[FieldChange]) -> list[JsonObject]:
+    """A diff as the list of objects a history entry stores (``CHANGE_KEYS``); ``diff_from_json`` reads it back."""
+    return [{"path": c.path, "old": c.old, "new": c.new, "kind": c.kind} for c in diff]
+
+
+def diff_from_json(items: Iterable[Mapping[str, Any]]) -> list[FieldChange]:
+    return [FieldChange(path=i["path"], old=i.get("old"), new=i.get("new"), kind=i["kind"]) for i in items]
+
+
 @dataclass(frozen=True)
 class RecordResult:
     changed: bool
@@ -61,6 +75,16 @@ class RecordResult:
     metrics: dict[str, float]
     sequence: int  # per-source change counter: +1 on every changed record
     diff: list[FieldChange]
+    # The diff's JSON form, made once per change: the store hands over the list it wrote in the history entry,
+    # and the WebSocket event sends that same list (``diff_json()``; None until then for a result made elsewhere).
+    diff_dicts: list[JsonObject] | None = field(default=None, compare=False, repr=False)
+
+    def diff_json(self) -> list[JsonObject]:
+        """``diff_to_json(self.diff)``, made at most once: receivers share it and must not change it."""
+        if self.diff_dicts is None:
+            object.__setattr__(self, "diff_dicts", diff_to_json(self.diff))
+        assert self.diff_dicts is not None
+        return self.diff_dicts
 
 
 @dataclass(frozen=True)

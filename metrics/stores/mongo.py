@@ -46,9 +46,7 @@ from pymongo.errors import BulkWriteError, DocumentTooLarge, DuplicateKeyError, 
 from metrics.extraction import (
     PreparedPayload,
     canonical_json,
-    diff_from_json,
     diff_payloads,
-    diff_to_json,
     prepare,
     validate_poll_meta,
 )
@@ -86,6 +84,8 @@ from metrics.stores.base import (
     SourceSpec,
     StoreError,
     StoreStats,
+    diff_from_json,
+    diff_to_json,
 )
 from metrics.stores.mongo_availability import MongoAvailability
 
@@ -318,7 +318,8 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
             return RecordResult(False, prepared.hash, prepared.metrics, sequence, [])
 
         diff = diff_payloads(json.loads(latest["payload_json"]), prepared.payload, source.volatile_paths)
-        doc = self._latest_doc(slug, sequence + 1, prepared, fetched_at, meta, diff_to_json(diff))
+        dicts = diff_to_json(diff)
+        doc = self._latest_doc(slug, sequence + 1, prepared, fetched_at, meta, dicts)
         doc.pop("_id")
         # A whole-document replace, not $set: nx-27017 stores a top-level date given to $set as a
         # string (a date nested in a sub-document survives), while replace keeps BSON dates on both.
@@ -328,7 +329,7 @@ class MongoMetricStore(MongoAvailability, MetricStore):  # availability: metrics
         if won is None:
             return None
         self._write_history(won)
-        return RecordResult(True, prepared.hash, prepared.metrics, sequence + 1, diff)
+        return RecordResult(True, prepared.hash, prepared.metrics, sequence + 1, diff, diff_dicts=dicts)
 
     def _latest_doc(
         self,

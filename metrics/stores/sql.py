@@ -41,9 +41,7 @@ from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, 
 from metrics.extraction import (
     PreparedPayload,
     canonical_json,
-    diff_from_json,
     diff_payloads,
-    diff_to_json,
     prepare,
     validate_poll_meta,
 )
@@ -81,6 +79,8 @@ from metrics.stores.base import (
     SourceSpec,
     StoreError,
     StoreStats,
+    diff_from_json,
+    diff_to_json,
 )
 from metrics.stores.diff_bases import DiffBase, DiffBases
 from metrics.stores.durability import relax_column
@@ -260,12 +260,14 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding, as for a read row
         old = payload_field.from_db_value(base.canonical, None, connection)
         diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+        dicts = diff_to_json(diff)
         return _KnownChange(
             base=base,
             diff=diff,
+            diff_dicts=dicts,
             document=_DocumentParams.of(connection, prepared),
             meta=_json_param(LatestSnapshot, "poll_meta", meta, connection),
-            diff_param=_json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection),
+            diff_param=_json_param(HistoryEntryRow, "diff", dicts, connection),
         )
 
     def _record_on_known_base(
@@ -328,7 +330,12 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             self._diff_bases.drop(source.slug)  # the row moved on without this process: read it next time
             return None
         return RecordResult(
-            changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=change.diff
+            changed=True,
+            hash=prepared.hash,
+            metrics=prepared.metrics,
+            sequence=sequence,
+            diff=change.diff,
+            diff_dicts=change.diff_dicts,
         )
 
     def _record_unchanged(
@@ -487,18 +494,26 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
             payload_field: Any = LatestSnapshot._meta.get_field("payload")  # the ORM's own decoding of the column
             old = payload_field.from_db_value(stored_payload, None, connection)
             diff = diff_payloads(old, prepared.payload, source.volatile_paths)
+            dicts = diff_to_json(diff)
+            diff_param = _json_param(HistoryEntryRow, "diff", dicts, connection)
             document = _DocumentParams.of(connection, prepared)
             if connection.vendor == "postgresql":
-                self._store_change_at_once(cursor, pk, sequence, prepared.hash, document, fetched_at, diff, meta_param)
+                self._store_change_at_once(
+                    cursor, pk, sequence, prepared.hash, document, fetched_at, diff_param, meta_param
+                )
             else:
                 cursor.execute(
                     _sql(connection, _UPDATE_CHANGED + "WHERE id = %s", json=json_cast(connection)),
                     [*_changed_values(prepared, document, at, sequence, meta_param), pk],
                 )
-                diff_param = _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection)
                 self._append_history(cursor, source.slug, sequence, prepared, fetched_at, diff_param, document)
             changed = RecordResult(
-                changed=True, hash=prepared.hash, metrics=prepared.metrics, sequence=sequence, diff=diff
+                changed=True,
+                hash=prepared.hash,
+                metrics=prepared.metrics,
+                sequence=sequence,
+                diff=diff,
+                diff_dicts=dicts,
             )
             return changed, (prepared.hash, sequence)
 
@@ -568,7 +583,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
         digest: str,
         document: _DocumentParams,
         fetched_at: datetime,
-        diff: list[Any],
+        diff_param: Any,
         meta_param: Any,
     ) -> None:
         """PostgreSQL: a change's three writes as one statement (``_CHANGE``). The history row takes the
@@ -587,7 +602,7 @@ class SqlMetricStore(SqlAvailability, MetricStore):  # availability: metrics.sto
                 "sequence": sequence,
                 "meta": meta_param,
                 "pk": pk,
-                "diff": _json_param(HistoryEntryRow, "diff", diff_to_json(diff), connection),
+                "diff": diff_param,
                 "epoch": int(fetched_at.timestamp()),
             },
         )
@@ -1317,6 +1332,7 @@ class _KnownChange:
 
     base: DiffBase
     diff: list[FieldChange]
+    diff_dicts: list[JsonObject]  # the diff's JSON form (diff_to_json): the column's and the result's
     document: _DocumentParams
     meta: Any  # the poll meta, as its column's parameter
     diff_param: Any  # the diff, as its column's parameter

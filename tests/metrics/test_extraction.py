@@ -9,9 +9,7 @@ import pytest
 from metrics.defaults import DEFAULT_METRIC_PATHS
 from metrics.extraction import (
     canonical_json,
-    diff_from_json,
     diff_payloads,
-    diff_to_json,
     extract_metrics,
     parsed_from,
     payload_hash,
@@ -19,7 +17,7 @@ from metrics.extraction import (
     strip_paths,
     validate_payload,
 )
-from metrics.stores.base import FieldChange, PayloadError, SourceSpec
+from metrics.stores.base import FieldChange, PayloadError, SourceSpec, diff_from_json, diff_to_json
 
 
 def status_payload() -> dict[str, Any]:

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from metrics.extraction import canonical_json, diff_payloads, diff_to_json
+from metrics.extraction import canonical_json, diff_payloads
 from metrics.lifecycle.retention import rollup_store
-from metrics.stores.base import FieldChange, MetricStore, PayloadError, SeriesKey, SourceSpec
+from metrics.stores.base import FieldChange, MetricStore, PayloadError, SeriesKey, SourceSpec, diff_to_json
 from tests.any_store import reopened
 
 # Two days ago on the hour: inside the MongoDB TTL window whenever the suite runs, and aligned
@@ -650,3 +650,16 @@ def test_it_refuses_bad_poll_metadata_and_keeps_what_was_stored(store: MetricSto
     latest = store.latest(SPEC.slug)
     assert latest is not None
     assert (latest.sequence, latest.poll_meta) == (1, {"ok": True})
+
+
+def test_it_hands_over_the_diff_it_stored_in_its_json_form(store: MetricStore) -> None:
+    store.record(SPEC, payload(cpu=10.0, online=5), T0)
+    # The first change diffs against the document this store remembers; the second, in a store that
+    # remembers nothing, against the row it reads: each path hands over the list it wrote.
+    remembered = store.record(SPEC, payload(cpu=20.0, online=6), T0 + timedelta(minutes=1))
+    read = reopened(store).record(SPEC, payload(cpu=30.0, online=7), T0 + timedelta(minutes=2))
+    history = {entry.sequence: entry for entry in all_history(store)}
+    for result in (remembered, read):
+        assert result.diff_dicts is not None, "the store made the diff's JSON form and kept it"
+        assert result.diff_json() is result.diff_dicts
+        assert result.diff_dicts == diff_to_json(history[result.sequence].diff) == diff_to_json(result.diff)
