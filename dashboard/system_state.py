@@ -5,6 +5,15 @@ one, without saying why), and the metric store does not answer (every number is 
 the banner from ``current()`` and the browser asks ``/system/state.json`` every ``CHECK_EVERY_SECONDS``
 (static/js/live.js) to show or clear it without a reload; the answer is cached for ``CACHE_SECONDS`` so
 that many open pages cost one check.
+
+The cached answer is dropped as soon as one of its inputs is known to have changed (``forget``, connected in
+``DashboardConfig.ready``): a poller process starting or stopping cleanly (``pollers.signals``), and the metric
+store failing after answering, or answering after failing, in this process (``metrics.signals``). The next
+page or check then asks again instead of showing the old state for up to ``CACHE_SECONDS``. The cache is the
+default one: with ``REDIS_URL`` shared by every process, so a poller's start or stop reaches every web
+process at once; without it each process's own memory, so only what happens in the same process does. A
+poller that dies without stopping is noticed by its heartbeat's age (``POLLER_ALIVE_WITHIN``), as before.
+These are transitions, never per request: no page reads more than it did.
 """
 
 from __future__ import annotations
@@ -76,6 +85,12 @@ def _pollers_alive() -> int:
 
 def check() -> SystemState:
     return SystemState(pollers_alive=_pollers_alive(), store_ok=_store_ok())
+
+
+def forget(sender: Any = None, **kwargs: Any) -> None:
+    """Drop the cached state: its inputs changed (a receiver of ``poller_process_changed`` and
+    ``store_availability_changed``)."""
+    cache.delete(_CACHE_KEY)
 
 
 def current() -> SystemState:

@@ -16,6 +16,7 @@ from django.utils import timezone
 from accounts.models import TeamOwned
 from metrics.defaults import default_metric_paths
 from metrics.stores.base import SourceSpec
+from pollers.signals import poller_process_changed
 
 # Header names whose values are credentials: masked in the admin and never logged.
 SECRET_HEADER_PATTERN = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie|signature", re.I)
@@ -333,6 +334,7 @@ class PollerProcess(models.Model):
                 "stopped_at": None,
             },
         )
+        poller_process_changed.send_robust(sender=cls, process=process)
         return process
 
     def beat(self, leases_held: int, polls_done: int) -> None:
@@ -348,6 +350,7 @@ class PollerProcess(models.Model):
         PollerProcess.objects.filter(pk=self.pk).update(
             stopped_at=self.stopped_at, leases_held=0, polls_done=polls_done
         )
+        poller_process_changed.send_robust(sender=PollerProcess, process=self)
 
 
 def failure_history_size() -> int:

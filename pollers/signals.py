@@ -40,6 +40,11 @@ any thread (a poll's, whose batch just became due, or the loop's main thread), a
 polls' signals, and it covers every ``change_stored`` with ``batched`` sent before it, possibly more: a
 receiver takes everything it held back, whatever poll it came from. A receiver's exception here is logged
 by the poller as a warning and goes no further: ``flush_health`` never raises, and no poll fails for it.
+
+``poller_process_changed``: a plain ``Signal``, sent with ``sender=PollerProcess`` and the keyword argument
+``process`` when a poller process starts (``PollerProcess.register``) or stops cleanly
+(``PollerProcess.mark_stopped``): whether any poller runs may have changed (the dashboard's system banner).
+Not per heartbeat. Sent with ``send_robust``: a receiver's exception is logged and stops no poller.
 """
 
 from __future__ import annotations
@@ -74,3 +79,4 @@ health_changed = PollSignal("health_changed")
 change_stored = PollSignal("change_stored")
 poll_completed = PollSignal("poll_completed")
 batch_flushed = PollSignal("batch_flushed")
+poller_process_changed = Signal()

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from metrics.signals import store_availability_changed
 from metrics.stores.arguments import source_slugs
 from metrics.stores.base import (
     AvailabilityBucket,
@@ -41,6 +42,7 @@ class InstrumentedStore(MetricStore):
     def __init__(self, inner: MetricStore) -> None:
         self.inner = inner
         self.backend = inner.backend
+        self.failing = False  # the last call here raised StoreError (metrics.signals)
 
     def __repr__(self) -> str:
         return f"InstrumentedStore({self.inner!r})"
@@ -59,11 +61,22 @@ class InstrumentedStore(MetricStore):
                 yield
         except StoreError:
             instruments.STORE_ERRORS.labels(backend=self.backend, operation=operation).inc()
+            self._availability(available=False)
             raise
+        else:
+            if self.failing:
+                self._availability(available=True)
         finally:
             instruments.STORE_OPERATION_SECONDS.labels(backend=self.backend, operation=operation).observe(
                 time.perf_counter() - started
             )
+
+    def _availability(self, *, available: bool) -> None:
+        """Announce a transition only (a bool read per call otherwise); a race sends one more, harmlessly."""
+        if self.failing != available:
+            return
+        self.failing = not available
+        store_availability_changed.send_robust(sender=InstrumentedStore, available=available)
 
     def _call(self, operation: str, call: Callable[[], T], source: str | None = None) -> T:
         with self._measured(operation, source=source):

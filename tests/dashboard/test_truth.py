@@ -226,3 +226,52 @@ def test_it_answers_the_state_endpoint_only_after_login(client: Client) -> None:
     assert client.get("/system/state.json").status_code == 401
     html = client.get("/accounts/login/").content.decode()
     assert "system-banner" not in html
+
+
+def test_it_clears_the_cached_banner_at_once_when_a_poller_starts_or_stops_cleanly(staff_client: Client) -> None:
+    assert staff_client.get("/system/state.json").json()["pollers_alive"] == 0  # cached for CACHE_SECONDS
+
+    process = PollerProcess.register("host:7:abc", "host", 7, "local")
+    assert staff_client.get("/system/state.json").json()["pollers_alive"] == 1  # not the cached 0
+    assert banner(staff_client.get("/").content.decode()).split(">", 1)[0].endswith(" hidden")
+
+    process.mark_stopped(0)
+    assert staff_client.get("/system/state.json").json()["pollers_alive"] == 0  # not the cached 1
+
+
+def test_it_clears_the_cached_banner_at_once_when_the_store_fails_or_answers_again_here(
+    user_client: Client, dead_store: MongoMetricStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from metrics.signals import store_availability_changed
+    from metrics.stores import get_store
+    from metrics.stores.base import StoreError
+    from metrics.stores.instrumented import InstrumentedStore
+
+    alive_poller()
+    answering = get_store()
+    monkeypatch.setattr(system_state, "get_store", lambda: answering)
+    assert user_client.get("/system/state.json").json()["store_ok"] is True  # cached for CACHE_SECONDS
+    announced: list[bool] = []
+
+    def heard(sender: Any, available: bool, **kwargs: Any) -> None:
+        announced.append(available)
+
+    store_availability_changed.connect(heard)
+    try:
+        # The outage begins: a page's store call in this process fails, and the banner's probe would too.
+        instrumented = InstrumentedStore(dead_store)
+        monkeypatch.setattr(system_state, "get_store", lambda: dead_store)
+        for _ in range(2):
+            with pytest.raises(StoreError):
+                instrumented.latest("us-east")
+        assert user_client.get("/system/state.json").json()["store_ok"] is False  # not the cached True
+
+        # It ends: the same store answers again in this process.
+        instrumented.inner = answering
+        monkeypatch.setattr(system_state, "get_store", lambda: answering)
+        instrumented.latest("us-east")
+        instrumented.latest("us-east")
+        assert user_client.get("/system/state.json").json()["store_ok"] is True  # not the cached False
+    finally:
+        store_availability_changed.disconnect(heard)
+    assert announced == [False, True]  # transitions only, not every call
