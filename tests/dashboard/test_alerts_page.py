@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -18,6 +16,7 @@ from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState,
 from pollers.models import Source
 from provisioning.export import export_files
 from tests.factories import default_team, make_source, make_team, member, rule_form
+from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
 
@@ -300,46 +299,13 @@ def test_it_reads_the_current_teams_silences_only(staff_client: Client) -> None:
 def test_it_makes_a_typed_reason_unique_when_two_silences_are_made_at_once() -> None:
     # The other request's "deploy" is written, not yet committed, when this one picks its reason: it finds
     # "deploy" free. The database holds the reason unique in the team, so this one takes the next free name.
-    if connection.vendor != "postgresql":
-        pytest.skip("two writers at once are PostgreSQL's; SQLite serialises them (run with DATABASE_URL set)")
+    needs_two_writers()
     source = make_source("eu-west")
     browser = member(Client(), role=Role.ADMIN, username="ops", staff=True)
-    reached = threading.Event()
-    answers: list[Any] = []
-
-    def other_request() -> None:
-        try:
-            with connection.execute_wrapper(on_insert_into("alerts_silence", reached)):
-                answers.append(browser.post("/alerts/silence/eu-west/", {"duration": "1h", "reason": "deploy"}))
-        except Exception as exc:  # the thread's failure, for the assertion below
-            answers.append(exc)
-        finally:
-            reached.set()
-            connection.close()
-
-    thread = threading.Thread(target=other_request)
-    with transaction.atomic():
+    silence = {"duration": "1h", "reason": "deploy"}
+    with waiting_at('INSERT INTO "alerts_silence" ', lambda: browser.post("/alerts/silence/eu-west/", silence)) as race:
         Silence.objects.create(
             team_id=source.team_id, source=source, ends_at=timezone.now() + timedelta(hours=1), reason="deploy"
         )
-        thread.start()
-        assert reached.wait(30), "the other request never came to write its silence"
-    thread.join(30)
-
-    assert not thread.is_alive()
-    [answer] = answers
-    assert not isinstance(answer, Exception), answer
-    assert answer.status_code == 302
+    assert race.answer.status_code == 302
     assert list(Silence.objects.order_by("pk").values_list("reason", flat=True)) == ["deploy", "deploy (2)"]
-
-
-def on_insert_into(table: str, reached: threading.Event) -> Callable[..., Any]:
-    """An execute wrapper that sets ``reached`` as this connection starts to insert into ``table``: by then
-    the request has picked its name."""
-
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith(f'INSERT INTO "{table}" '):
-            reached.set()
-        return execute(sql, params, many, context)
-
-    return wrapper
