@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from django.utils import timezone
 from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
+from provisioning.apply import apply_files
 from provisioning.export import export_files
 from tests.factories import default_team, make_source, make_team, member, rule_form
 from tests.races import needs_two_writers, waiting_at
@@ -309,3 +311,36 @@ def test_it_makes_a_typed_reason_unique_when_two_silences_are_made_at_once() -> 
         )
     assert race.answer.status_code == 302
     assert list(Silence.objects.order_by("pk").values_list("reason", flat=True)) == ["deploy", "deploy (2)"]
+
+
+APPLIED_RULE = 'alert_rules:\n  - name: "{name}"\n    metric: cpu_load\n    operator: ">"\n    threshold: 90\n'
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_rule_whose_name_an_apply_took_meanwhile_with_the_forms_error(staff_client: Client) -> None:
+    # A configuration apply creates the rule "cpu" while the page saves a new rule "cpu": the page's check ran
+    # before the apply committed, and one_alert_rule_name_per_team refused the page's INSERT (a 500). The page
+    # answers the form's own error; the apply's rule stands.
+    needs_two_writers()
+    new_rule = partial(staff_client.post, "/alerts/rules/new/", rule_form())
+    with waiting_at('INSERT INTO "alerts_alertrule" ', new_rule) as race:
+        apply_files({"rules.yaml": APPLIED_RULE.format(name="cpu")})
+    assert race.answer.status_code == 400
+    assert "The team already has an alert rule with this name." in race.answer.content.decode()
+    assert 'value="cpu"' in race.answer.content.decode()  # what was typed is kept
+    assert list(AlertRule.objects.values_list("name", "threshold")) == [("cpu", 90)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_rule_an_apply_renamed_while_it_was_edited_gone(staff_client: Client) -> None:
+    # An apply renames "cpu" to "cpu hot" (deletes the one, creates the other) while the page saves an edit
+    # of "cpu": the page's UPDATE found no row and Django's save inserted it again, so the apply's rename was
+    # undone with "Saved the rule". The page says the rule is gone; the apply's result stands.
+    needs_two_writers()
+    rule = AlertRule.objects.create(name="cpu", metric="cpu_load", operator=">", threshold=80)
+    edit = partial(staff_client.post, f"/alerts/rules/{rule.pk}/", rule_form(threshold="95"), follow=True)
+    with waiting_at('UPDATE "alerts_alertrule" ', edit) as race:
+        apply_files({"rules.yaml": APPLIED_RULE.format(name="cpu hot")}, prune=True)
+    assert race.answer.status_code == 200
+    assert "was deleted while you edited it" in race.answer.content.decode()
+    assert list(AlertRule.objects.values_list("name", "threshold")) == [("cpu hot", 90)]
