@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -110,6 +111,14 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
         add_silence(source.team_id, reason, source=source, starts_at=now, ends_at=end, created_by=_person(request))
     except ReasonTaken as exc:
         messages.error(request, f"Not silenced: {exc}.")
+        return HttpResponseRedirect(reverse("alerts"))
+    except IntegrityError:
+        if Source.objects.filter(pk=source.pk).exists():
+            raise  # not the source deleted under it: not ours to explain
+        # Deleted after it was read (a configuration apply's --prune, another person): the silence went with it.
+        messages.error(
+            request, f"Not silenced: {source.name} was deleted meanwhile (by a configuration apply or another person)."
+        )
         return HttpResponseRedirect(reverse("alerts"))
     messages.success(request, f"Silenced {source.name} until {end:%Y-%m-%d %H:%M} UTC.")
     return HttpResponseRedirect(reverse("alerts"))

@@ -344,3 +344,20 @@ def test_it_keeps_a_rule_an_apply_renamed_while_it_was_edited_gone(staff_client:
     assert race.answer.status_code == 200
     assert "was deleted while you edited it" in race.answer.content.decode()
     assert list(AlertRule.objects.values_list("name", "threshold")) == [("cpu hot", 90)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_silence_of_a_source_an_apply_deleted_meanwhile(staff_client: Client, settings: Any) -> None:
+    # An apply with --prune deletes the source "eu-west" while the page silences it: the page's silence named
+    # a source gone at its commit (the foreign key, a 500). The page says the source is gone; nothing is kept.
+    needs_two_writers()
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    make_source("eu-west")
+    other = "sources:\n  - slug: us-east\n    name: US East\n    url: http://127.0.0.1:9/us\n"
+    silence = partial(staff_client.post, "/alerts/silence/eu-west/", {"duration": "1h"}, follow=True)
+    with waiting_at('INSERT INTO "alerts_silence" ', silence) as race:
+        apply_files({"sources.yaml": other}, prune=True)
+    assert race.answer.status_code == 200
+    assert "Not silenced: Eu West was deleted" in race.answer.content.decode()
+    assert list(Source.objects.values_list("slug", flat=True)) == ["us-east"]
+    assert not Silence.objects.exists()
