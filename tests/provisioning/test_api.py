@@ -177,6 +177,8 @@ def test_it_answers_an_apply_that_loses_a_race_for_a_silence_reason_with_a_confl
     # and writes nothing; the page's silence stays.
     needs_two_writers()
     blue = make_team("blue")
+    Flag.objects.get_or_create(name="config_api")  # an earlier transactional test's flush took the migration's row
+    flag_on_for(blue)
     source = make_source("blue-one", team=blue)
     silence = {"team": "blue", "source": "blue-one", "reason": "deploy"}
     times = {"starts_at": "2026-12-01T01:00:00Z", "ends_at": "2026-12-01T02:00:00Z"}
