@@ -35,8 +35,8 @@ class Conflict(Exception):
 
     def __init__(self, refused: IntegrityError) -> None:
         # The constraint's name says what clashed; the database's own message would quote stored values.
-        diag = getattr(refused.__cause__, "diag", None)
-        which = f" ({diag.constraint_name})" if getattr(diag, "constraint_name", None) else ""
+        constraint = getattr(getattr(refused.__cause__, "diag", None), "constraint_name", None)  # PostgreSQL's
+        which = f" ({constraint})" if constraint else ""
         super().__init__(
             f"The database refused these changes{which}: they clash with each other or with what is stored, "
             "which another writer may have changed while they were applied. Nothing was changed; plan and apply again."
