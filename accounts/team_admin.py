@@ -5,6 +5,9 @@ rows of teams where the user is admin (``accounts.teams.restrict`` with ``MANAGE
 teams and their objects in foreign-key and many-to-many choices, and grants view, add, change and delete
 by that role instead of Django's model permissions. The staff flag still decides who enters the admin
 at all; a staff user who is admin of no team sees none of these models. Superusers see everything.
+
+A save the database refuses because another writer got there between the form's checks and the save (two
+admins adding a silence of one reason for one team at once) answers the form's own error, not a server error.
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
-from django.http import HttpRequest
+from django.db import IntegrityError, models
+from django.http import HttpRequest, HttpResponse
 
 from accounts.models import Invitation, LastAdminError, Membership, Team
 from accounts.scoped_forms import ScopedUniqueModelForm
@@ -47,6 +50,21 @@ class TeamScopedAdmin(admin.ModelAdmin):
     # A name unique within its team is checked against the default team when a superuser leaves the team
     # blank (where the object is saved), not only against a team chosen.
     form: type[forms.ModelForm] = ScopedUniqueModelForm
+
+    def changeform_view(
+        self, request: HttpRequest, object_id: str | None = None, form_url: str = "", extra_context: Any = None
+    ) -> HttpResponse:
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            if request.method != "POST":
+                raise
+        # Another writer took what the form checked as free (a silence's reason, a rule's name in the team) or
+        # removed what it chose, after the check and before this save, and the database refused the save: the
+        # view's transaction has undone the whole change. The other's write is committed now, so the form's own
+        # checks, run once more, say what is wrong, with what was typed kept. A refusal they cannot explain
+        # comes back from this second run: not hidden.
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def _bypass(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

@@ -5,7 +5,8 @@ The body is the files, as a JSON object ``{"name.yaml": "text", ...}`` or as one
 team the files and the plan touch; objects of no team (feature flags, the global retention policy) need a
 superuser's session. A session acts with its user's roles, a token in its one team with its role (apply
 needs an admin token). Behind the ``config_api`` feature flag
-(docs/feature-flags.md). Problems are a 400 ``config_invalid`` listing each with file, line and path.
+(docs/feature-flags.md). Problems are a 400 ``config_invalid`` listing each with file, line and path; an
+apply the database refuses (another writer changed what the files describe meanwhile) a 409 ``config_conflict``.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from api.errors import ApiError
 from api.router import ApiRouter
 from api.schemas import Strict, documented
 from metrics import jsonlimits
-from provisioning.apply import apply_files
+from provisioning.apply import Conflict, apply_files
 from provisioning.flags import CONFIG_API, flag_active
 from provisioning.plan import Plan, claimed_teams, make_plan
 from provisioning.problems import ConfigInvalid
@@ -83,7 +84,7 @@ def plan(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
 @router.post(
     "/apply",
     auth=MANAGE,
-    response=documented({200: ApplyAnswer}, 400, 401, 403, 413, 415, 429, 500),
+    response=documented({200: ApplyAnswer}, 400, 401, 403, 409, 413, 415, 429, 500),
     operation_id="configApply",
 )
 def apply(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
@@ -101,6 +102,8 @@ def apply(request: HttpRequest, query: Query[ConfigQuery]) -> dict[str, Any]:
         )
     except ConfigInvalid as exc:
         raise _invalid(exc) from None
+    except Conflict as exc:
+        raise ApiError(409, "config_conflict", str(exc)) from None
     return {**_answer(made), "applied": made.has_changes}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 
 from accounts.audit import record
@@ -27,6 +27,22 @@ class Declined(Exception):  # the person said no: not an error
     """The confirmation said no: nothing was written."""
 
 
+class Conflict(Exception):
+    """The database refused the writes, which the plan could not foresee: another writer changed what the files
+    describe after the plan read it (a silence of the reason the files create, made on the Alerts page in
+    between), or the files clash in a way the plan does not compare (two new teams of one name in two files).
+    Nothing was written."""
+
+    def __init__(self, refused: IntegrityError) -> None:
+        # The constraint's name says what clashed; the database's own message would quote stored values.
+        constraint = getattr(getattr(refused.__cause__, "diag", None), "constraint_name", None)  # PostgreSQL's
+        which = f" ({constraint})" if constraint else ""
+        super().__init__(
+            f"The database refused these changes{which}: they clash with each other or with what is stored, "
+            "which another writer may have changed while they were applied. Nothing was changed; plan and apply again."
+        )
+
+
 def apply_files(
     files: Mapping[str, str],
     *,
@@ -38,25 +54,28 @@ def apply_files(
     confirm: Callable[[Plan], bool] | None = None,
     admit: Callable[[Plan], None] | None = None,
 ) -> Plan:
-    """Plan and apply ``files`` in one transaction; raises ConfigInvalid (nothing changed) or Declined.
+    """Plan and apply ``files`` in one transaction; raises ConfigInvalid, Conflict (nothing changed) or Declined.
 
     ``admit`` may refuse the plan (raise) before anything is written, e.g. the API's access check.
     """
-    with transaction.atomic():
-        plan = make_plan(files, prune=prune, environ=environ)
-        if admit is not None:
-            admit(plan)
-        if confirm is not None and plan.has_changes and not confirm(plan):
-            raise Declined
-        write(plan)
-        record(
-            AUDIT_ACTION,
-            request=request,
-            user=user,
-            actor_label=actor_label,
-            object_type="config",
-            **plan.summary(AUDIT_CHANGES),
-        )
+    try:
+        with transaction.atomic():
+            plan = make_plan(files, prune=prune, environ=environ)
+            if admit is not None:
+                admit(plan)
+            if confirm is not None and plan.has_changes and not confirm(plan):
+                raise Declined
+            write(plan)
+            record(
+                AUDIT_ACTION,
+                request=request,
+                user=user,
+                actor_label=actor_label,
+                object_type="config",
+                **plan.summary(AUDIT_CHANGES),
+            )
+    except IntegrityError as exc:
+        raise Conflict(exc) from exc
     return plan
 
 

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.models import User
+from django.db import IntegrityError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -27,6 +28,7 @@ from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleFor
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from alerts.silences import ReasonTaken, add_silence
 from dashboard.access import in_current_team, object_for, team_for_new
+from dashboard.saving import Gone, save_in_team
 from objectives.models import Objective
 from pollers.models import Source
 
@@ -110,6 +112,14 @@ def silence_source(request: HttpRequest, slug: str) -> HttpResponse:
     except ReasonTaken as exc:
         messages.error(request, f"Not silenced: {exc}.")
         return HttpResponseRedirect(reverse("alerts"))
+    except IntegrityError:
+        if Source.objects.filter(pk=source.pk).exists():
+            raise  # not the source deleted under it: not ours to explain
+        # Deleted after it was read (a configuration apply's --prune, another person): the silence went with it.
+        messages.error(
+            request, f"Not silenced: {source.name} was deleted meanwhile (by a configuration apply or another person)."
+        )
+        return HttpResponseRedirect(reverse("alerts"))
     messages.success(request, f"Silenced {source.name} until {end:%Y-%m-%d %H:%M} UTC.")
     return HttpResponseRedirect(reverse("alerts"))
 
@@ -143,6 +153,14 @@ def _form_context(form: AlertRuleForm | NotificationChannelForm, what: str) -> d
     return {"form": form, "what": what, "owners": {k: " ".join(v) for k, v in owners.items()}, "nav": "alerts"}
 
 
+def _gone(request: HttpRequest, what: str) -> HttpResponse:
+    """The fresh page, saying that the object edited was deleted meanwhile (dashboard/saving.py)."""
+    messages.error(
+        request, f"Not saved: the {what} was deleted while you edited it (by a configuration apply or another person)."
+    )
+    return HttpResponseRedirect(reverse("alerts") + f"#{what}s")
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
@@ -156,16 +174,17 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     form.fields["channels"].queryset = NotificationChannel.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
     form.fields["objective"].queryset = Objective.objects.filter(team_id=team_id)  # type: ignore[attr-defined]
     if request.method == "POST" and form.is_valid():
-        unsaved = form.save(commit=False)
-        unsaved.team_id = team_id
-        unsaved.save()
-        form.save_m2m()
-        saved = unsaved
-        warning = notifies_no_one(saved)
-        messages.success(request, f"Saved the rule “{saved.name}”.")
-        if warning:
-            messages.warning(request, f"“{saved.name}”: {warning}. Add a channel or choose one for the rule.")
-        return HttpResponseRedirect(reverse("alerts") + "#rules")
+        try:
+            # None: another writer took the name or removed a choice since the checks; the form says which.
+            saved = save_in_team(form, team_id)
+        except Gone:
+            return _gone(request, "rule")
+        if saved is not None:
+            warning = notifies_no_one(saved)
+            messages.success(request, f"Saved the rule “{saved.name}”.")
+            if warning:
+                messages.warning(request, f"“{saved.name}”: {warning}. Add a channel or choose one for the rule.")
+            return HttpResponseRedirect(reverse("alerts") + "#rules")
     return render(request, "dashboard/alert_form.html", _form_context(form, "rule"), status=400 if form.errors else 200)
 
 
@@ -176,14 +195,14 @@ def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     team_id = channel.team_id if channel is not None else team_for_new(request).pk
     form = NotificationChannelForm(request.POST or None, instance=channel)
     if request.method == "POST" and form.is_valid():
-        unsaved = form.save(commit=False)
-        unsaved.team_id = team_id
-        first_becomes_default(unsaved)
-        unsaved.save()
-        form.save_m2m()
-        note = " It is the default channel: rules that choose none notify it." if unsaved.is_default else ""
-        messages.success(request, f"Saved the channel “{unsaved.name}”.{note}")
-        return HttpResponseRedirect(reverse("alerts") + "#channels")
+        try:
+            saved = save_in_team(form, team_id, prepare=first_becomes_default)
+        except Gone:
+            return _gone(request, "channel")
+        if saved is not None:
+            note = " It is the default channel: rules that choose none notify it." if saved.is_default else ""
+            messages.success(request, f"Saved the channel “{saved.name}”.{note}")
+            return HttpResponseRedirect(reverse("alerts") + "#channels")
     context = _form_context(form, "channel")
     return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
 

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from alerts.models import AlertRule, Delivery, NotificationChannel, Silence
 from tests.alerts.support import PollDriver, make_channel, make_rule
 from tests.factories import PASSWORD, make_source, make_user
+from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
 SECRET = "whsec-VERY-SECRET-signing-key"
 HOOK = "https://hooks.slack.example.com/services/T000/B000/TOKENPART"
+REASON_TAKEN = "The team already has a silence with this reason."
 
 
 @pytest.fixture
@@ -136,9 +141,9 @@ def test_it_sends_a_test_notification_from_the_admin(staff: Client, settings: An
     }
 
 
-def test_it_refuses_in_the_admin_a_reason_another_silence_of_the_team_has(staff: Client) -> None:
-    source = make_source()
-    fields = {
+def silence_fields(source: Any, reason: str = "deploy") -> dict[str, Any]:
+    """The admin's add-silence form, filled in for ``source``."""
+    return {
         "team": source.team_id,
         "source": source.pk,
         "tag": "",
@@ -146,10 +151,32 @@ def test_it_refuses_in_the_admin_a_reason_another_silence_of_the_team_has(staff:
         "starts_at_1": "01:00:00",
         "ends_at_0": "2026-12-01",
         "ends_at_1": "02:00:00",
-        "reason": "deploy",
+        "reason": reason,
     }
+
+
+def test_it_refuses_in_the_admin_a_reason_another_silence_of_the_team_has(staff: Client) -> None:
+    fields = silence_fields(make_source())
     assert staff.post("/admin/alerts/silence/add/", fields).status_code == 302
     again = staff.post("/admin/alerts/silence/add/", fields)
     assert again.status_code == 200  # the form again, with its error: not a server error
-    assert again.context["adminform"].form.errors["reason"] == ["The team already has a silence with this reason."]
+    assert again.context["adminform"].form.errors["reason"] == [REASON_TAKEN]
     assert list(Silence.objects.values_list("reason", flat=True)) == ["deploy"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_the_admin_who_loses_a_race_for_a_reason_with_the_forms_error(staff: Client) -> None:
+    # Two "add silence" submissions of one reason for one team at once: each form checks the reason before the
+    # other's silence is committed, so both pass, and the constraint one_silence_reason_per_team refuses the
+    # second at its INSERT. That one gets the form's own error (a 500 before), and the first silence stays.
+    needs_two_writers()
+    source = make_source()
+    add = partial(staff.post, "/admin/alerts/silence/add/", silence_fields(source))
+    with waiting_at('INSERT INTO "alerts_silence" ', add) as race:
+        first = Silence.objects.create(
+            team_id=source.team_id, source=source, ends_at=timezone.now() + timedelta(hours=1), reason="deploy"
+        )
+    assert race.answer.status_code == 200
+    assert race.answer.context["adminform"].form.errors["reason"] == [REASON_TAKEN]
+    assert 'value="deploy"' in race.answer.content.decode()  # what was typed is kept
+    assert list(Silence.objects.values_list("pk", "reason", "ends_at")) == [(first.pk, "deploy", first.ends_at)]

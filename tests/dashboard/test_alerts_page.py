@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -16,8 +15,10 @@ from django.utils import timezone
 from accounts.models import Role
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from pollers.models import Source
+from provisioning.apply import apply_files
 from provisioning.export import export_files
 from tests.factories import default_team, make_source, make_team, member, rule_form
+from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
 
@@ -300,46 +301,63 @@ def test_it_reads_the_current_teams_silences_only(staff_client: Client) -> None:
 def test_it_makes_a_typed_reason_unique_when_two_silences_are_made_at_once() -> None:
     # The other request's "deploy" is written, not yet committed, when this one picks its reason: it finds
     # "deploy" free. The database holds the reason unique in the team, so this one takes the next free name.
-    if connection.vendor != "postgresql":
-        pytest.skip("two writers at once are PostgreSQL's; SQLite serialises them (run with DATABASE_URL set)")
+    needs_two_writers()
     source = make_source("eu-west")
     browser = member(Client(), role=Role.ADMIN, username="ops", staff=True)
-    reached = threading.Event()
-    answers: list[Any] = []
-
-    def other_request() -> None:
-        try:
-            with connection.execute_wrapper(on_insert_into("alerts_silence", reached)):
-                answers.append(browser.post("/alerts/silence/eu-west/", {"duration": "1h", "reason": "deploy"}))
-        except Exception as exc:  # the thread's failure, for the assertion below
-            answers.append(exc)
-        finally:
-            reached.set()
-            connection.close()
-
-    thread = threading.Thread(target=other_request)
-    with transaction.atomic():
+    silence = {"duration": "1h", "reason": "deploy"}
+    with waiting_at('INSERT INTO "alerts_silence" ', lambda: browser.post("/alerts/silence/eu-west/", silence)) as race:
         Silence.objects.create(
             team_id=source.team_id, source=source, ends_at=timezone.now() + timedelta(hours=1), reason="deploy"
         )
-        thread.start()
-        assert reached.wait(30), "the other request never came to write its silence"
-    thread.join(30)
-
-    assert not thread.is_alive()
-    [answer] = answers
-    assert not isinstance(answer, Exception), answer
-    assert answer.status_code == 302
+    assert race.answer.status_code == 302
     assert list(Silence.objects.order_by("pk").values_list("reason", flat=True)) == ["deploy", "deploy (2)"]
 
 
-def on_insert_into(table: str, reached: threading.Event) -> Callable[..., Any]:
-    """An execute wrapper that sets ``reached`` as this connection starts to insert into ``table``: by then
-    the request has picked its name."""
+APPLIED_RULE = 'alert_rules:\n  - name: "{name}"\n    metric: cpu_load\n    operator: ">"\n    threshold: 90\n'
 
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith(f'INSERT INTO "{table}" '):
-            reached.set()
-        return execute(sql, params, many, context)
 
-    return wrapper
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_rule_whose_name_an_apply_took_meanwhile_with_the_forms_error(staff_client: Client) -> None:
+    # A configuration apply creates the rule "cpu" while the page saves a new rule "cpu": the page's check ran
+    # before the apply committed, and one_alert_rule_name_per_team refused the page's INSERT (a 500). The page
+    # answers the form's own error; the apply's rule stands.
+    needs_two_writers()
+    new_rule = partial(staff_client.post, "/alerts/rules/new/", rule_form())
+    with waiting_at('INSERT INTO "alerts_alertrule" ', new_rule) as race:
+        apply_files({"rules.yaml": APPLIED_RULE.format(name="cpu")})
+    assert race.answer.status_code == 400
+    assert "The team already has an alert rule with this name." in race.answer.content.decode()
+    assert 'value="cpu"' in race.answer.content.decode()  # what was typed is kept
+    assert list(AlertRule.objects.values_list("name", "threshold")) == [("cpu", 90)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_keeps_a_rule_an_apply_renamed_while_it_was_edited_gone(staff_client: Client) -> None:
+    # An apply renames "cpu" to "cpu hot" (deletes the one, creates the other) while the page saves an edit
+    # of "cpu": the page's UPDATE found no row and Django's save inserted it again, so the apply's rename was
+    # undone with "Saved the rule". The page says the rule is gone; the apply's result stands.
+    needs_two_writers()
+    rule = AlertRule.objects.create(name="cpu", metric="cpu_load", operator=">", threshold=80)
+    edit = partial(staff_client.post, f"/alerts/rules/{rule.pk}/", rule_form(threshold="95"), follow=True)
+    with waiting_at('UPDATE "alerts_alertrule" ', edit) as race:
+        apply_files({"rules.yaml": APPLIED_RULE.format(name="cpu hot")}, prune=True)
+    assert race.answer.status_code == 200
+    assert "was deleted while you edited it" in race.answer.content.decode()
+    assert list(AlertRule.objects.values_list("name", "threshold")) == [("cpu hot", 90)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_a_silence_of_a_source_an_apply_deleted_meanwhile(staff_client: Client, settings: Any) -> None:
+    # An apply with --prune deletes the source "eu-west" while the page silences it: the page's silence named
+    # a source gone at its commit (the foreign key, a 500). The page says the source is gone; nothing is kept.
+    needs_two_writers()
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    make_source("eu-west")
+    other = "sources:\n  - slug: us-east\n    name: US East\n    url: http://127.0.0.1:9/us\n"
+    silence = partial(staff_client.post, "/alerts/silence/eu-west/", {"duration": "1h"}, follow=True)
+    with waiting_at('INSERT INTO "alerts_silence" ', silence) as race:
+        apply_files({"sources.yaml": other}, prune=True)
+    assert race.answer.status_code == 200
+    assert "Not silenced: Eu West was deleted" in race.answer.content.decode()
+    assert list(Source.objects.values_list("slug", flat=True)) == ["us-east"]
+    assert not Silence.objects.exists()

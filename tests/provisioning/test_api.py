@@ -4,16 +4,21 @@ the body as JSON files or one YAML text, problems in the error shape, applies au
 from __future__ import annotations
 
 import json
+from datetime import timedelta
+from functools import partial
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from accounts.models import ApiToken, AuditEvent, Role
+from alerts.models import Silence
 from pollers.models import Source
 from provisioning.models import Flag
 from tests.factories import add_member, bearer, make_source, make_team, make_user
-from tests.provisioning.support import counts
+from tests.provisioning.support import counts, text
+from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +166,37 @@ def test_it_refuses_bodies_it_cannot_read(client: Client, setup_settings: Any) -
     )
     assert not_files.status_code == 400
     assert not_files.json()["error"]["details"] == {"files": ["a.yaml"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_answers_an_apply_that_loses_a_race_for_a_silence_reason_with_a_conflict(
+    client: Client, setup_settings: Any
+) -> None:
+    # The Alerts page makes the silence "deploy" while an apply that creates "deploy" writes: the plan read no
+    # such silence, and one_silence_reason_per_team refused the apply's INSERT (a 500). The apply answers a 409
+    # and writes nothing; the page's silence stays.
+    needs_two_writers()
+    blue = make_team("blue")
+    Flag.objects.get_or_create(name="config_api")  # an earlier transactional test's flush took the migration's row
+    flag_on_for(blue)
+    source = make_source("blue-one", team=blue)
+    silence = {"team": "blue", "source": "blue-one", "reason": "deploy"}
+    times = {"starts_at": "2026-12-01T01:00:00Z", "ends_at": "2026-12-01T02:00:00Z"}
+    apply = partial(
+        post,
+        client,
+        "apply",
+        {"s.yaml": text({"silences": [silence | times]})},
+        token_for(make_user("root", superuser=True), blue),
+    )
+    with waiting_at('INSERT INTO "alerts_silence" ', apply) as race:
+        made = Silence.objects.create(
+            team=blue, source=source, ends_at=timezone.now() + timedelta(hours=1), reason="deploy"
+        )
+    assert race.answer.status_code == 409, race.answer.content
+    error = race.answer.json()["error"]
+    assert error["code"] == "config_conflict"
+    assert "one_silence_reason_per_team" in error["message"]
+    assert "Nothing was changed" in error["message"]
+    assert list(Silence.objects.values_list("pk", "ends_at")) == [(made.pk, made.ends_at)]
+    assert not AuditEvent.objects.filter(action="config.apply").exists()

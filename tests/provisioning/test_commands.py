@@ -94,6 +94,18 @@ def test_it_lists_every_problem_on_stderr_and_exits_1(setup_settings: Any, tmp_p
     assert counts() == before
 
 
+def test_it_says_what_the_database_refused_and_exits_1(setup_settings: Any, tmp_path: Path) -> None:
+    # A clash only the database sees (two new teams of one name, in two files): the apply was a traceback.
+    (tmp_path / "t.yaml").write_text("teams:\n  - slug: green\n    name: Green\n")
+    (tmp_path / "u.yaml").write_text("teams:\n  - slug: teal\n    name: Green\n")
+    before = counts()
+    code, _out, err = run("apply", "-f", str(tmp_path), "--yes")
+    assert code == 1
+    assert "The database refused these changes" in err
+    assert "Nothing was changed" in err
+    assert counts() == before
+
+
 def test_it_exports_one_team_only(setup_settings: Any, tmp_path: Path) -> None:
     from tests.factories import make_team
 

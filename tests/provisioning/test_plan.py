@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
-from django.db import IntegrityError
 
 from accounts.models import AuditEvent, Role, Team
 from alerts.models import AlertRule, NotificationChannel, Silence
@@ -17,7 +16,7 @@ from boards.models import Board
 from metrics.lifecycle.models import RetentionPolicy
 from objectives.models import Objective
 from pollers.models import Source
-from provisioning.apply import apply_files
+from provisioning.apply import Conflict, apply_files
 from provisioning.export import export_files
 from provisioning.models import Flag
 from provisioning.plan import make_plan
@@ -467,7 +466,7 @@ def test_it_applies_all_or_nothing(setup_settings: Any) -> None:
         "u.yaml": text({"teams": [{"slug": "teal", "name": "Green"}]}),
     }
     before = counts()
-    with pytest.raises(IntegrityError):
+    with pytest.raises(Conflict, match="Nothing was changed"):
         apply_files(files)
     assert counts() == before
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -20,6 +18,7 @@ from pollers.models import Source
 from statuspages.auto_incidents import open_drafts_for
 from statuspages.models import Incident, IncidentStatus, MaintenanceWindow
 from tests.factories import add_member, make_component, make_source, make_status_page, make_team, make_user
+from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -169,45 +168,17 @@ def test_it_opens_no_second_draft_while_the_published_one_is_open() -> None:
         Incident.objects.create(page=page, title="Again", opened_for=checkout)
 
 
-def on_write_to(table: str, reached: threading.Event) -> Callable[..., Any]:
-    """An execute wrapper (django.db.connection.execute_wrapper) that sets ``reached`` as this connection
-    starts to write: SQLite's BEGIN IMMEDIATE (which waits for the other writer), or an INSERT into
-    ``table`` (PostgreSQL). By then the caller has made whatever check came before it."""
-
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith(("BEGIN", f'INSERT INTO "{table}" ')):
-            reached.set()
-        return execute(sql, params, many, context)
-
-    return wrapper
-
-
 def test_it_opens_one_incident_when_two_firings_race() -> None:
     # Two polls' firings handled at once (two poller threads or processes): each checks for an open
     # incident before the other's is committed, so each finds none. Real threads, real connections.
     page = make_status_page(auto_draft_incidents=True)
     make_component(page, "Checkout", [make_source("a")])
     first_event, second_event = fired("a"), fired("a")
-    reached = threading.Event()
-    second: list[Any] = []
-
-    def other_poll() -> None:
-        try:
-            with connection.execute_wrapper(on_write_to("statuspages_incident", reached)):
-                second.extend(open_drafts_for(second_event))
-        finally:
-            reached.set()
-            connection.close()
-
-    thread = threading.Thread(target=other_poll)
-    with transaction.atomic():
+    # It waits at its first write: SQLite's BEGIN IMMEDIATE (which waits for this writer), PostgreSQL's INSERT.
+    with waiting_at(("BEGIN", 'INSERT INTO "statuspages_incident" '), lambda: open_drafts_for(second_event)) as race:
         [first] = open_drafts_for(first_event)  # written, not yet committed
-        thread.start()
-        assert reached.wait(30), "the other poll never came to open its incident"
-    thread.join(30)
 
-    assert not thread.is_alive()
-    assert second == []
+    assert race.answer == []
     assert list(Incident.objects.all()) == [first]
 
 
@@ -273,8 +244,7 @@ def test_it_answers_the_admin_who_loses_a_race_to_reopen_an_automatic_incident(w
     # Two admins reopen the component's two resolved automatic incidents at once: each checks for an open
     # twin before the other's change is committed, so each finds none, and the database's constraint
     # (one_open_auto_incident_per_component) refuses the second. That one gets the check's error, not a 500.
-    if connection.vendor != "postgresql":
-        pytest.skip("two writers at once are PostgreSQL's; SQLite serialises them (run with DATABASE_URL set)")
+    needs_two_writers()
     page, old, new = two_resolved_automatic_incidents()
     settings.REQUIRE_MFA_FOR_STAFF = False
     admin = make_user("ada", staff=True, password=None)
@@ -282,46 +252,14 @@ def test_it_answers_the_admin_who_loses_a_race_to_reopen_an_automatic_incident(w
     url, data = REOPEN_AT[where]
     url = url.format(page=page.pk, incident=old.pk)
     data = {name: value.format(page=page.pk) for name, value in data.items()}
-    reached = threading.Event()
-    answers: list[Any] = []
-
-    def other_admin() -> None:
-        try:
-            browser = Client()
-            browser.force_login(admin)
-            with connection.execute_wrapper(on_update_of("statuspages_incident", reached)):
-                answers.append(browser.post(url, data, follow=True))
-        except Exception as exc:  # the thread's failure, for the assertion below
-            answers.append(exc)
-        finally:
-            reached.set()
-            connection.close()
-
-    thread = threading.Thread(target=other_admin)
-    with transaction.atomic():
+    browser = Client()
+    browser.force_login(admin)
+    with waiting_at('UPDATE "statuspages_incident" ', lambda: browser.post(url, data, follow=True)) as race:
         Incident.objects.filter(pk=new.pk).update(status=IncidentStatus.MONITORING, resolved_at=None)
-        thread.start()
-        assert reached.wait(30), "the other admin never came to save"
-    thread.join(30)
-
-    assert not thread.is_alive()
-    [answer] = answers
-    assert not isinstance(answer, Exception), answer
+    answer = race.answer
     assert answer.status_code == 200
     assert f"(#{new.pk})" in answer.content.decode()
     assert "resolve it before reopening this one" in answer.content.decode()
     old.refresh_from_db()
     assert (old.status, old.title) == (IncidentStatus.RESOLVED, "Problems with Checkout")
     assert not old.updates.filter(body="Back again.").exists()
-
-
-def on_update_of(table: str, reached: threading.Event) -> Callable[..., Any]:
-    """An execute wrapper that sets ``reached`` as this connection starts to update ``table``: by then the
-    request has made its check for an open twin."""
-
-    def wrapper(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
-        if sql.startswith(f'UPDATE "{table}" '):
-            reached.set()
-        return execute(sql, params, many, context)
-
-    return wrapper

@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import Team
-from provisioning.apply import Declined, apply_files
+from provisioning.apply import Conflict, Declined, apply_files
 from provisioning.document import read_directory
 from provisioning.export import SharedKeys, export_files, write_directory
 from provisioning.plan import Plan, make_plan
@@ -61,6 +61,9 @@ class Command(BaseCommand):
             for problem in exc.problems:
                 self.stderr.write(str(problem))
             self.stderr.write(f"{len(exc.problems)} problem(s): nothing was changed.")
+            sys.exit(EXIT_PROBLEMS)
+        except Conflict as exc:
+            self.stderr.write(str(exc))
             sys.exit(EXIT_PROBLEMS)
         except Declined:
             self.stderr.write("Not applied: nothing was changed.")
