@@ -209,6 +209,18 @@ def _fresh_recent_polls() -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_rule_snapshot() -> Iterator[None]:
+    """This process's alert rules snapshot (alerts.rule_cache) is module state trusted for
+    ALERT_RULES_RECHECK_SECONDS without a look at the shared generation: a test's rules, rolled back without
+    a signal, would otherwise still be evaluated in the next test."""
+    from alerts import rule_cache
+
+    rule_cache.forget()
+    yield
+    rule_cache.forget()
+
+
+@pytest.fixture(autouse=True)
 def _fresh_pending_markers() -> Iterator[None]:
     """Deploy markers held for a poller's batch flush (boards.receivers.PENDING) are module state: one test's,
     never flushed, would otherwise be written at the next test's flush, for a source rolled back meanwhile."""
