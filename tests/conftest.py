@@ -170,7 +170,6 @@ def _fresh_shared_cache(request: pytest.FixtureRequest) -> None:
     Without Redis it is a database table but no model: the flush after a transactional test leaves its rows
     (retention markers, the lock, waffle's flags) for every test after it, where the default cache is emptied.
     """
-    from django.conf import settings
 
     from devops_insights.shared_cache import shared_cache
 
