@@ -168,7 +168,7 @@ def _fresh_shared_cache(request: pytest.FixtureRequest) -> None:
     """Every test that reaches the database starts with an empty shared cache (devops_insights.shared_cache).
 
     Without Redis it is a database table but no model: the flush after a transactional test leaves its rows
-    (retention markers, the lock, waffle's flags) for every test after it, where the default cache is emptied.
+    (retention markers, generations, waffle's flags) for every test after it, where the default cache is emptied.
     """
 
     from devops_insights.shared_cache import shared_cache
