@@ -169,3 +169,26 @@ def test_it_applies_a_change_saved_in_this_process_at_its_next_poll_whatever_the
     rule.save()
     polls.send(cpu=90)
     assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]
+
+
+def test_it_reloads_at_the_next_poll_after_a_change_saved_in_this_process_while_it_loaded(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot loaded while this process saved a rule may predate the save: it is not trusted for the
+    recheck interval, or the change would wait that long in the very process that made it."""
+    settings.ALERT_RULES_RECHECK_SECONDS = 3600
+    source = make_source()
+    loaded = rule_cache._load
+
+    def load_while_a_rule_is_saved(generation: str | None) -> rule_cache.Snapshot:
+        snapshot = loaded(generation)
+        monkeypatch.setattr(rule_cache, "_load", loaded)
+        make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
+        return snapshot
+
+    monkeypatch.setattr(rule_cache, "_load", load_while_a_rule_is_saved)
+    polls = Polls(source)
+    polls.send(cpu=99)  # evaluated without the rule, loaded just before it was saved
+    assert not AlertEvent.objects.exists()
+    polls.send(cpu=99)
+    assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]
