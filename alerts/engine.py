@@ -46,7 +46,7 @@ class PollResult:
 def evaluate_poll(source: Source, outcome: Any) -> PollResult:
     """Evaluate every enabled rule that applies to ``source`` against one poll outcome."""
     recent_polls.count(outcome)  # every poll of this process, ruled or not: burn-rate windows take theirs from it
-    snapshot = rule_cache.current()  # one shared-cache read (a table row without Redis) while nothing changed
+    snapshot = rule_cache.current()  # no read while nothing changed: the generation at most once a recheck interval
     cached = snapshot.rules_for(source)
     result = PollResult()
     if not cached:

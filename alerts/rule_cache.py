@@ -3,9 +3,11 @@
 Evaluating a poll needs the enabled rules and the silences; reading them per poll cost round trips per
 poll whatever happened. Here they are loaded together (two queries) into an immutable snapshot tagged
 with a **generation**: a value in the shared cache (Redis in production) that every save or delete of a
-rule, a silence or a rule's channels replaces (``bump``, from ``alerts.receivers``). Each poll reads
-the generation (one cache read, no database) and reloads only when it moved, so a rule saved in the
-web process applies to the next poll in every poller.
+rule, a silence or a rule's channels replaces (``bump``, from ``alerts.receivers``). A poll reads the
+generation (one cache read: Redis, or without it a row of the shared cache table) only when this process
+last read it ``ALERT_RULES_RECHECK_SECONDS`` ago or more, and reloads only when it moved: a rule saved in
+the web process applies within that interval in every poller, and a ``bump`` in this process drops its
+snapshot at once, so its own next poll reloads.
 
 Rule states are not cached: they are the evaluation's compare-and-set memory and are read per poll, in
 one query, only for a source that has rules. Without a working cache (Redis down) the generation cannot
@@ -21,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from django.conf import settings
 from django.utils import timezone
 
 from alerts import evaluate
@@ -79,11 +82,15 @@ class Snapshot:
 
 _lock = threading.Lock()
 _snapshot: Snapshot | None = None
+# When this process last found the snapshot's generation current (time.monotonic()).
+_checked_at = 0.0
+# Counts this process's bumps: a snapshot loaded while one happened is kept but not trusted until read again.
+_bumps = 0
 
 
 def bump(*_args: Any, **_kwargs: Any) -> None:
     """Invalidate every process's snapshot (a signal receiver: any arguments)."""
-    global _snapshot
+    global _snapshot, _bumps
     try:
         cache_generation.replace(GENERATION_KEY)
     except Exception as exc:
@@ -91,22 +98,51 @@ def bump(*_args: Any, **_kwargs: Any) -> None:
         log.warning("alert rules changed but the cache is unreachable: %s", type(exc).__name__)
     with _lock:
         _snapshot = None
+        _bumps += 1
+
+
+def forget() -> None:
+    """Drop this process's snapshot without telling the others (tests: the database was rolled back)."""
+    global _snapshot, _checked_at
+    with _lock:
+        _snapshot = None
+        _checked_at = 0.0
 
 
 def current() -> Snapshot:
-    """The snapshot for this poll: the cached one while its generation holds, else freshly loaded."""
-    global _snapshot
-    generation = cache_generation.read(GENERATION_KEY)
+    """The snapshot for this poll: the kept one while its generation holds (read at most once per
+    ``ALERT_RULES_RECHECK_SECONDS``), else freshly loaded."""
+    global _snapshot, _checked_at
     snapshot = _snapshot
+    started = time.monotonic()
+    if (
+        snapshot is not None
+        and snapshot.generation is not None
+        and started - _checked_at < settings.ALERT_RULES_RECHECK_SECONDS
+    ):
+        return snapshot
+    bumps = _bumps
+    generation = cache_generation.read(GENERATION_KEY)
     if snapshot is not None:
         if generation is not None and snapshot.generation == generation:
+            _trust(snapshot, started, bumps)
             return snapshot
-        if generation is None and time.monotonic() - snapshot.loaded_at < FALLBACK_SECONDS:
+        if generation is None and started - snapshot.loaded_at < FALLBACK_SECONDS:
             return snapshot
     fresh = _load(generation)
-    with _lock:
-        _snapshot = fresh
+    _trust(fresh, started, bumps)
     return fresh
+
+
+def _trust(snapshot: Snapshot, checked_at: float, bumps: int) -> None:
+    """Keep ``snapshot``, found current at ``checked_at``, unless this process bumped since it read the
+    generation: what it loaded may predate that change, so the next poll reads the generation again."""
+    global _snapshot, _checked_at
+    with _lock:
+        if _bumps != bumps:
+            return
+        _snapshot = snapshot
+        _checked_at = checked_at
 
 
 def _load(generation: str | None) -> Snapshot:

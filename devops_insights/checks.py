@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Warning, register
+from django.core.checks import CheckMessage, Error, Warning, register
 
 
 @register()
@@ -16,6 +16,23 @@ def check_body_limits(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 "POLLER_MAX_BODY_BYTES is larger than METRICS_MAX_PAYLOAD_BYTES.",
                 hint="Bodies between the two limits are downloaded and then refused by the store.",
                 id="devops_insights.W001",
+            )
+        ]
+    return []
+
+
+@register()
+def check_shared_cache(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    """SHARED_CACHE_ALIAS must name a cache: devops_insights.shared_cache no longer falls back to the default
+    one, which without Redis is each process's own memory, where a rule change or the retention lock would
+    reach no other process."""
+    alias = settings.SHARED_CACHE_ALIAS
+    if alias not in settings.CACHES:
+        return [
+            Error(
+                f"SHARED_CACHE_ALIAS is {alias!r}, which is not an entry of CACHES.",
+                hint=f"Name one of {', '.join(sorted(settings.CACHES))}, or add {alias!r} to CACHES.",
+                id="devops_insights.E001",
             )
         ]
     return []

@@ -669,6 +669,10 @@ ALERTS_WEBHOOK_TIMEOUT = config.number("ALERTS_WEBHOOK_TIMEOUT", 5.0, minimum=0.
 ALERTS_EVENT_RETENTION_DAYS = config.integer("ALERTS_EVENT_RETENTION_DAYS", 90, minimum=1)
 # Anomaly rules judge each source's last hour in one of the hour's first N minutes (alerts/anomaly_spread.py).
 ALERTS_ANOMALY_SPREAD_MINUTES = config.integer("ALERTS_ANOMALY_SPREAD_MINUTES", 10, minimum=1, maximum=30)
+# A process reads the alert rules' shared generation at most once per this many seconds (alerts/rule_cache.py):
+# without Redis each read is a query on the shared cache table, per poll. A change saved in this process
+# applies at its next poll whatever the interval; one saved in another process within it. 0 = every poll.
+ALERT_RULES_RECHECK_SECONDS = config.number("ALERT_RULES_RECHECK_SECONDS", 1.0, minimum=0.0)
 # The address people open this app at: links in notifications. ALERTS_PUBLIC_URL is its older name.
 SITE_URL = config.url("SITE_URL", ("http", "https")) or config.url("ALERTS_PUBLIC_URL", ("http", "https")) or ""
 ALERTS_PUBLIC_URL = SITE_URL

@@ -17,6 +17,13 @@ from django.core.cache import BaseCache, caches
 
 def shared_cache() -> BaseCache:
     """The cache that every process of this deployment reads and writes alike (``SHARED_CACHE_ALIAS``, which
-    waffle's flag cache uses too); the default cache where ``CACHES`` was replaced without that alias."""
-    alias = settings.SHARED_CACHE_ALIAS
-    return caches[alias] if alias in settings.CACHES else caches["default"]
+    waffle's flag cache uses too). An alias missing from ``CACHES`` raises (and fails the system check
+    ``devops_insights.E001``): falling back to a process's own cache would silently stop what one process
+    tells another."""
+    return caches[settings.SHARED_CACHE_ALIAS]
+
+
+def is_default_cache() -> bool:
+    """Whether the shared cache is the default one (Redis): then what a caller keeps in the default cache and
+    what it shares can be read together, in one round trip."""
+    return settings.SHARED_CACHE_ALIAS == "default"

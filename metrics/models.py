@@ -1,5 +1,5 @@
 """Tables of the metrics app: the SQL metric store's (metrics.stores.sql; other areas read them through
-``get_store()``) and the retention policies (metrics.lifecycle.models)."""
+``get_store()``), the retention policies (metrics.lifecycle.models) and the locks (metrics.lifecycle.locks)."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from django.db import models
 
 from metrics.fields import DocumentField
 
-# The data lifecycle's model lives with its code; importing it here registers it in the metrics app.
+# The data lifecycle's models live with their code; importing them here registers them in the metrics app.
+from metrics.lifecycle.locks import Lock
 from metrics.lifecycle.models import RetentionPolicy
 
 __all__ = [
     "AvailabilityCount",
     "HistoryEntryRow",
     "LatestSnapshot",
+    "Lock",
     "MetricRollup",
     "MetricSample",
     "RetentionPolicy",

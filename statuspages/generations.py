@@ -23,9 +23,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from django.core.cache import cache, caches
+from django.core.cache import cache
 
-from devops_insights.shared_cache import shared_cache
+from devops_insights.shared_cache import is_default_cache, shared_cache
 
 PAGES = "pages"
 HEALTH = "health"
@@ -55,7 +55,7 @@ def current_with(scopes: Sequence[str], keys: Sequence[str]) -> tuple[str | None
     """
     scope_keys = [_key(scope) for scope in scopes]
     counters = shared_cache()
-    if counters is caches["default"]:  # Redis: counters and entries in one round trip
+    if is_default_cache():  # Redis: counters and entries in one round trip
         found = counters.get_many([*scope_keys, *keys])
     else:
         found = {**counters.get_many(scope_keys), **(cache.get_many(keys) if keys else {})}

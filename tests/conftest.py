@@ -168,14 +168,13 @@ def _fresh_shared_cache(request: pytest.FixtureRequest) -> None:
     """Every test that reaches the database starts with an empty shared cache (devops_insights.shared_cache).
 
     Without Redis it is a database table but no model: the flush after a transactional test leaves its rows
-    (retention markers, the lock, waffle's flags) for every test after it, where the default cache is emptied.
+    (retention markers, generations, waffle's flags) for every test after it, where the default cache is emptied.
     """
-    from django.conf import settings
 
     from devops_insights.shared_cache import shared_cache
 
     marker = request.node.get_closest_marker("django_db")
-    if marker is None or settings.SHARED_CACHE_ALIAS not in settings.CACHES:
+    if marker is None:
         return
     databases = marker.kwargs.get("databases")
     if databases is not None and databases != "__all__" and "default" not in databases:
@@ -206,6 +205,18 @@ def _fresh_recent_polls() -> Iterator[None]:
     recent_polls.forget()
     yield
     recent_polls.forget()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rule_snapshot() -> Iterator[None]:
+    """This process's alert rules snapshot (alerts.rule_cache) is module state trusted for
+    ALERT_RULES_RECHECK_SECONDS without a look at the shared generation: a test's rules, rolled back without
+    a signal, would otherwise still be evaluated in the next test."""
+    from alerts import rule_cache
+
+    rule_cache.forget()
+    yield
+    rule_cache.forget()
 
 
 @pytest.fixture(autouse=True)

@@ -7,17 +7,34 @@ import subprocess
 import sys
 from pathlib import Path
 
+from django.db import connection
+
 from tests.paths import ROOT
 
 
-def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
-    # The caller's own service URLs, poller settings and keys would change what is tested: left out.
+def database_url() -> str:
+    """This test's default database, for another process."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def clean_env(tmp_path: Path) -> dict[str, str]:
+    """This environment without the caller's own service URLs, poller settings and keys, which would change
+    what is tested."""
     inherited = ("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "POLLER_", "FIELD_ENCRYPTION_")
-    base = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
-    base.update({"VAR_DIR": str(tmp_path)})
-    base.update(env)
+    return {**{k: v for k, v in os.environ.items() if not k.startswith(inherited)}, "VAR_DIR": str(tmp_path)}
+
+
+def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=base, capture_output=True, text=True, timeout=60
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean_env(tmp_path), **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 

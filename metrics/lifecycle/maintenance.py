@@ -3,9 +3,9 @@
 The ``manage.py poll --loop`` process calls ``tick()`` on every turn of its loop (pollers.loop);
 it returns at once. When a step is due
 (``RETENTION_ROLLUP_INTERVAL`` for rollups, ``RETENTION_PRUNE_INTERVAL`` for the full retention
-with archival) and no other process holds the maintenance lock in the shared cache
-(devops_insights.shared_cache: Redis when ``REDIS_URL`` is set, else the database, so one poller of many
-does it), the step runs in a background thread, so
+with archival) and no other process holds the retention lock (a row of metrics.lifecycle.locks on the
+default database, which every poller shares, so one poller of many does it; the schedule itself is in the
+shared cache, devops_insights.shared_cache), the step runs in a background thread, so
 polling never waits for it. A poller killed mid-step leaves the store consistent (see
 metrics.lifecycle.retention) and the lock, renewed while a step runs, expires ``RETENTION_LOCK_SECONDS``
 after its last renewal. ``manage.py prune``
@@ -26,13 +26,14 @@ from django.conf import settings
 from django.db import close_old_connections, connections
 
 from devops_insights.shared_cache import shared_cache
+from metrics.lifecycle.locks import Lock
 from metrics.lifecycle.retention import apply_retention, roll_up_all
 from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
 
 logger = logging.getLogger(__name__)
 
-LOCK_KEY = "ops:retention:lock"
+LOCK_NAME = "retention"
 LAST_ROLLUP_KEY = "ops:retention:last-rollup"
 LAST_PRUNE_KEY = "ops:retention:last-prune"
 # When the last rollup run that finished had started (epoch seconds): every sample fetched before then is rolled
@@ -68,12 +69,17 @@ def due(now: float) -> str | None:
 @contextmanager
 def retention_lock() -> Iterator[bool]:
     """The retention lock for the ``with`` block: True when taken, False when another process holds it (or the
-    cache cannot be reached). Renewed while the block runs (``_keep``), so a run longer than
+    database cannot be reached). Renewed while the block runs (``_keep``), so a run longer than
     ``RETENTION_LOCK_SECONDS`` keeps it; it expires that long after its process died. Released at the end only
-    if still this block's."""
+    if still this block's (metrics.lifecycle.locks: each step is one conditional statement)."""
     token = uuid.uuid4().hex
     seconds = settings.RETENTION_LOCK_SECONDS
-    if not shared_cache().add(LOCK_KEY, token, timeout=seconds):
+    try:
+        taken = Lock.objects.take(LOCK_NAME, token, seconds)
+    except Exception:
+        logger.exception("retention: could not take the lock")
+        taken = False
+    if not taken:
         yield False
         return
     done = threading.Event()
@@ -84,8 +90,11 @@ def retention_lock() -> Iterator[bool]:
     finally:
         done.set()
         keeper.join()
-        if shared_cache().get(LOCK_KEY) == token:
-            shared_cache().delete(LOCK_KEY)
+        try:
+            if not Lock.objects.release(LOCK_NAME, token):
+                logger.warning("retention: the lock had expired and was taken by another run before it was released")
+        except Exception:
+            logger.exception("retention: could not release the lock; it expires in %ds at most", seconds)
 
 
 def _keep(token: str, seconds: int, done: threading.Event) -> None:
@@ -95,15 +104,14 @@ def _keep(token: str, seconds: int, done: threading.Event) -> None:
     try:
         while not done.wait(seconds / 3):
             try:
-                if shared_cache().get(LOCK_KEY) != token:
-                    logger.warning("retention: the lock was lost before it was renewed (a stall, or the cache down)")
+                if not Lock.objects.renew(LOCK_NAME, token, seconds):
+                    logger.warning("retention: the lock was lost before it was renewed (a stall, or the database down)")
                     return
-                shared_cache().touch(LOCK_KEY, seconds)
             except Exception:
                 logger.exception("retention: could not renew the lock; trying again in %.0fs", seconds / 3)
     finally:
-        # Without Redis the shared cache is a database table: this thread's own connection is closed with it,
-        # rather than left open (and, on PostgreSQL, out of the process's pool) until the process exits.
+        # This thread's own database connection is closed with it, rather than left open (and, on PostgreSQL,
+        # out of the process's pool) until the process exits.
         connections.close_all()
 
 

@@ -3,11 +3,11 @@ per-process snapshot that a save, a delete or another process's generation bump 
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.conf import settings
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -81,10 +81,20 @@ def test_it_costs_no_query_for_a_source_without_rules() -> None:
     polls.send()
     with CaptureQueriesContext(connection) as queries:
         polls.send(cpu=99)
-    # Without Redis the rules' generation is read from the shared cache's table: that read, nothing else.
-    shared_table = settings.CACHES.get(settings.SHARED_CACHE_ALIAS, {}).get("LOCATION") or "-"
-    assert [q["sql"] for q in queries.captured_queries if shared_table not in q["sql"]] == []
-    assert len(queries.captured_queries) <= 1
+    # Not even the rules' generation (without Redis a row of the shared cache's table): it was read at the
+    # first poll, less than ALERT_RULES_RECHECK_SECONDS ago.
+    assert [q["sql"] for q in queries.captured_queries] == []
+
+
+def test_it_reads_the_generation_on_every_poll_with_no_recheck_interval(settings: Any) -> None:
+    settings.ALERT_RULES_RECHECK_SECONDS = 0
+    polls = Polls(make_source(tags=["dev"]))
+    polls.send()
+    shared = settings.CACHES[settings.SHARED_CACHE_ALIAS]
+    with CaptureQueriesContext(connection) as queries:
+        polls.send()
+    assert shared["BACKEND"].endswith("DatabaseCache")  # without REDIS_URL, as these tests run
+    assert [q["sql"] for q in queries.captured_queries if shared["LOCATION"] in q["sql"]] != []
 
 
 def test_it_fires_a_transition_exactly_once() -> None:
@@ -118,7 +128,8 @@ def test_it_sees_a_silence_saved_after_the_snapshot_was_loaded() -> None:
     assert AlertEvent.objects.get().silenced is True
 
 
-def test_it_reloads_when_another_process_bumps_the_generation() -> None:
+def test_it_reloads_when_another_process_bumps_the_generation(settings: Any) -> None:
+    settings.ALERT_RULES_RECHECK_SECONDS = 0  # this test's own bump below is read at the next poll
     source = make_source()
     rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
     polls = Polls(source)
@@ -130,4 +141,54 @@ def test_it_reloads_when_another_process_bumps_the_generation() -> None:
     assert not AlertEvent.objects.exists()  # same generation: this process still has the old threshold
     shared_cache().set(rule_cache.GENERATION_KEY, "bumped elsewhere", None)
     polls.send(cpu=90)
+    assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]
+
+
+def test_it_reloads_within_the_recheck_interval_when_another_process_bumps_the_generation(settings: Any) -> None:
+    settings.ALERT_RULES_RECHECK_SECONDS = 0.2
+    source = make_source()
+    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
+    polls = Polls(source)
+    polls.send(cpu=90)
+    AlertRule.objects.filter(pk=rule.pk).update(threshold=85)  # another process's save: no signal here
+    shared_cache().set(rule_cache.GENERATION_KEY, "bumped elsewhere", None)
+    deadline = time.monotonic() + 10
+    while not AlertEvent.objects.exists():
+        assert time.monotonic() < deadline, "the other process's change never applied"
+        polls.send(cpu=90)
+    assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]
+
+
+def test_it_applies_a_change_saved_in_this_process_at_its_next_poll_whatever_the_interval(settings: Any) -> None:
+    settings.ALERT_RULES_RECHECK_SECONDS = 3600
+    source = make_source()
+    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
+    polls = Polls(source)
+    polls.send(cpu=90)
+    rule.threshold = 85
+    rule.save()
+    polls.send(cpu=90)
+    assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]
+
+
+def test_it_reloads_at_the_next_poll_after_a_change_saved_in_this_process_while_it_loaded(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A snapshot loaded while this process saved a rule may predate the save: it is not trusted for the
+    recheck interval, or the change would wait that long in the very process that made it."""
+    settings.ALERT_RULES_RECHECK_SECONDS = 3600
+    source = make_source()
+    loaded = rule_cache._load
+
+    def load_while_a_rule_is_saved(generation: str | None) -> rule_cache.Snapshot:
+        snapshot = loaded(generation)
+        monkeypatch.setattr(rule_cache, "_load", loaded)
+        make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
+        return snapshot
+
+    monkeypatch.setattr(rule_cache, "_load", load_while_a_rule_is_saved)
+    polls = Polls(source)
+    polls.send(cpu=99)  # evaluated without the rule, loaded just before it was saved
+    assert not AlertEvent.objects.exists()
+    polls.send(cpu=99)
     assert list(AlertEvent.objects.values_list("kind", flat=True)) == ["fired"]

@@ -19,6 +19,8 @@ from tests.run_manage import assert_one_line_error, run_manage
         ("ALERTS_WEBHOOK_TIMEOUT", "soon", "expected a number"),
         ("ALERTS_PUBLIC_URL", "ftp://insights.example.com", "unknown scheme 'ftp'"),
         ("EMAIL_PORT", "smtp", "expected a whole number"),
+        ("ALERT_RULES_RECHECK_SECONDS", "-1", "must be at least 0.0"),
+        ("ALERT_RULES_RECHECK_SECONDS", "a second", "expected a number"),
     ],
 )
 def test_it_rejects_bad_alerting_settings_in_one_line(tmp_path: Path, variable: str, value: str, words: str) -> None:

@@ -5,14 +5,13 @@ Each test runs a real second process, ``manage.py shell`` on this test's databas
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 from django.test import Client, RequestFactory
 from django.utils import timezone
 
@@ -24,17 +23,9 @@ from provisioning.flags import LIVE_CHANGES, flag_active
 from provisioning.models import Flag
 from tests.factories import make_component, make_source, make_status_page, make_team, make_user
 from tests.paths import ROOT
-from tests.run_manage import run_manage
+from tests.run_manage import clean_env, database_url, run_manage
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def database_url() -> str:
-    """This test's database, for the other process."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    return f"postgres://{db['USER']}:{db['PASSWORD']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def in_other_process(code: str, tmp_path: Path) -> str:
@@ -43,7 +34,8 @@ def in_other_process(code: str, tmp_path: Path) -> str:
     return result.stdout
 
 
-def test_it_shows_the_poller_a_silence_saved_in_another_process(tmp_path: Path) -> None:
+def test_it_shows_the_poller_a_silence_saved_in_another_process(tmp_path: Path, settings: Any) -> None:
+    settings.ALERT_RULES_RECHECK_SECONDS = 0  # the other process has finished: its save applies at the next poll
     team = make_team()
     assert rule_cache.current().silences == ()  # this process keeps its snapshot from here on
 
@@ -70,7 +62,7 @@ def test_it_refuses_the_retention_lock_while_another_process_holds_it(tmp_path: 
     holder = subprocess.Popen(
         [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
         cwd=ROOT,
-        env={**_clean_env(tmp_path), "DATABASE_URL": database_url()},
+        env={**clean_env(tmp_path), "DATABASE_URL": database_url()},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -110,12 +102,6 @@ def test_it_shows_daphne_a_feature_flag_switched_in_another_process(tmp_path: Pa
     )
 
     assert not flag_active(request, LIVE_CHANGES)
-
-
-def _clean_env(tmp_path: Path) -> dict[str, str]:
-    # As tests.run_manage: the caller's own service URLs would change what is tested.
-    inherited = ("DJANGO_", "DATABASE_", "REDIS_", "MONGODB_", "POLLER_", "FIELD_ENCRYPTION_")
-    return {**{k: v for k, v in os.environ.items() if not k.startswith(inherited)}, "VAR_DIR": str(tmp_path)}
 
 
 def test_it_keeps_the_retention_lock_while_the_shared_cache_holds_many_entries() -> None:

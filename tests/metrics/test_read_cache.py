@@ -388,6 +388,7 @@ def test_it_falls_back_to_the_store_and_logs_once_when_redis_is_down(
 def test_it_passes_through_with_a_process_local_cache(settings: Any) -> None:
     settings.METRICS_CACHE = "auto"
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    settings.SHARED_CACHE_ALIAS = settings.WAFFLE_CACHE_NAME = "default"  # CACHES has no other entry
     assert CachedMetricStore(SqlMetricStore(using=ALIAS)).enabled is False
     settings.METRICS_CACHE = "on"
     assert CachedMetricStore(SqlMetricStore(using=ALIAS)).enabled is True

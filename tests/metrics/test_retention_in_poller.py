@@ -17,6 +17,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 
 from metrics.lifecycle import maintenance
+from metrics.lifecycle.locks import Lock
 from metrics.lifecycle.models import RetentionPolicy
 from metrics.lifecycle.retention import rollup_store
 from metrics.stores.base import MetricStore, SourceSpec
@@ -75,25 +76,24 @@ def test_it_prunes_first_then_only_rolls_up_at_its_interval(store: MetricStore, 
 
 @pytest.mark.django_db
 def test_it_leaves_the_step_to_the_poller_holding_the_lock(store: MetricStore) -> None:
-    from django.core.cache import cache
 
-    cache.set(maintenance.LOCK_KEY, "another-poller", timeout=60)
+    assert Lock.objects.take(maintenance.LOCK_NAME, "another-poller", 60)
     assert maintenance.maybe_run(background=False) is None
     assert raw_count(store) == 8
-    assert cache.get(maintenance.LOCK_KEY) == "another-poller"  # not taken over, not released
+    assert Lock.objects.get(name=maintenance.LOCK_NAME).holder == "another-poller"  # not taken over, not released
 
 
 @pytest.mark.django_db
 def test_the_prune_command_refuses_to_run_while_the_retention_lock_is_held(store: MetricStore) -> None:
     """prune took no lock: beside a poller's retention run it rewrote the same archive days and deleted
     under it."""
-    cache.set(maintenance.LOCK_KEY, "another-poller", timeout=60)
+    assert Lock.objects.take(maintenance.LOCK_NAME, "another-poller", 60)
     with pytest.raises(CommandError, match="another retention run holds the retention lock") as caught:
         call_command("prune", stdout=StringIO())
     assert "nothing was changed" in str(caught.value)
     assert raw_count(store) == 8
     assert not Path(settings.ARCHIVE_DIR).exists()
-    assert cache.get(maintenance.LOCK_KEY) == "another-poller"  # not taken over, not released
+    assert Lock.objects.get(name=maintenance.LOCK_NAME).holder == "another-poller"  # not taken over, not released
     # A dry run changes nothing, so it needs no lock.
     call_command("prune", "--dry-run", stdout=StringIO())
 
@@ -115,7 +115,7 @@ def test_the_prune_command_holds_the_retention_lock_while_it_runs(
     call_command("prune", stdout=StringIO())
     assert polled == [False]
     assert raw_count(store) == 4
-    assert cache.get(maintenance.LOCK_KEY) is None  # released for the next run
+    assert not Lock.objects.filter(name=maintenance.LOCK_NAME).exists()  # released for the next run
 
 
 @pytest.mark.django_db
@@ -225,7 +225,7 @@ def test_it_runs_from_the_poll_loop_only(store: MetricStore) -> None:
     assert raw_count(store) == 4  # the step the loop started pruned (archived, then deleted)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the lock's renewals run on their own thread's connection
 def test_it_keeps_the_retention_lock_through_a_run_longer_than_the_lock_lasts(
     store: MetricStore, redis_settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -238,13 +238,14 @@ def test_it_keeps_the_retention_lock_through_a_run_longer_than_the_lock_lasts(
         deadline = time.monotonic() + 3.5  # three and a half times the lock's time
         while time.monotonic() < deadline:
             time.sleep(0.25)
-            taken_beside.append(cache.add(maintenance.LOCK_KEY, "another-poller", timeout=60))
+            taken_beside.append(Lock.objects.take(maintenance.LOCK_NAME, "another-poller", 60))
         return []
 
     monkeypatch.setattr(maintenance, "apply_retention", slow_retention)
     assert maintenance.run_step("prune")
     assert len(taken_beside) >= 10
     assert not any(taken_beside)
-    assert cache.get(maintenance.LOCK_KEY) is None  # released at the end, and no renewal brings it back
+    # Released at the end, and no renewal brings it back.
+    assert not Lock.objects.filter(name=maintenance.LOCK_NAME).exists()
     time.sleep(1.5)
-    assert cache.get(maintenance.LOCK_KEY) is None
+    assert not Lock.objects.filter(name=maintenance.LOCK_NAME).exists()

@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from metrics.lifecycle.maintenance import LOCK_KEY, mark_rolled_up, retention_lock
+from metrics.lifecycle.maintenance import LOCK_NAME, mark_rolled_up, retention_lock
 from metrics.lifecycle.models import source_configured
 from metrics.lifecycle.retention import RetentionFailed, SourceReport, apply_retention
 from metrics.lifecycle.ttl import sync_ttl
@@ -44,9 +44,9 @@ class Command(BaseCommand):
             with retention_lock() as taken:
                 if not taken:
                     raise CommandError(
-                        f"another retention run holds the retention lock ({LOCK_KEY} in the cache: a poller's, or "
+                        f"another retention run holds the retention lock ({LOCK_NAME!r}: a poller's, or "
                         f"another prune; it expires after RETENTION_LOCK_SECONDS={settings.RETENTION_LOCK_SECONDS}), "
-                        "or the cache cannot be reached; nothing was changed, try again later"
+                        "or the database cannot be reached; nothing was changed, try again later"
                     )
                 started = time.time()
                 reports = self.apply(store, sources, dry_run=False)
