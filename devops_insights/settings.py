@@ -215,7 +215,7 @@ else:
             "LOCATION": "devops_insights_shared_cache",
             "KEY_PREFIX": CACHE_KEY_PREFIX,
             # Past MAX_ENTRIES (300 by default) Django culls a third of the live rows by key order, the
-            # retention lock among them while its run goes on; the table holds a few rows a flag and a dozen
+            # retention markers (`ops:` keys sort first) among them; the table holds a few rows a flag and a dozen
             # besides, so the bound only ever needs to stop a runaway.
             "OPTIONS": {"MAX_ENTRIES": 1_000_000},
         },
