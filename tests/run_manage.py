@@ -38,6 +38,19 @@ def run_manage(*args: str, env: dict[str, str], tmp_path: Path) -> subprocess.Co
     )
 
 
+def talking_shell(code: str, tmp_path: Path) -> subprocess.Popen[str]:
+    """``code`` in ``manage.py shell`` on this test's database, with pipes to talk to it line by line while it
+    runs (another process taking a lock, say): the caller writes to its stdin, reads its stdout and ends it."""
+    return subprocess.Popen(
+        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
+        cwd=ROOT,
+        env={**clean_env(tmp_path), "DATABASE_URL": database_url()},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 def assert_one_line_error(result: subprocess.CompletedProcess[str], variable: str, words: str) -> None:
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()

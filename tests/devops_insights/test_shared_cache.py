@@ -5,8 +5,6 @@ Each test runs a real second process, ``manage.py shell`` on this test's databas
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +20,7 @@ from pollers.models import Source
 from provisioning.flags import LIVE_CHANGES, flag_active
 from provisioning.models import Flag
 from tests.factories import make_component, make_source, make_status_page, make_team, make_user
-from tests.paths import ROOT
-from tests.run_manage import clean_env, database_url, run_manage
+from tests.run_manage import database_url, run_manage, talking_shell
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -59,14 +56,7 @@ def test_it_refuses_the_retention_lock_while_another_process_holds_it(tmp_path: 
         "    print('taken' if taken else 'refused', flush=True)\n"
         "    sys.stdin.read()\n"
     )
-    holder = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
-        cwd=ROOT,
-        env={**clean_env(tmp_path), "DATABASE_URL": database_url()},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    holder = talking_shell(code, tmp_path)
     try:
         assert holder.stdout is not None
         assert holder.stdout.readline().strip() == "taken"

@@ -6,8 +6,6 @@ Takers race from two threads (each with its own connection) and from a real seco
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -21,8 +19,7 @@ from django.utils import timezone
 
 from metrics.lifecycle import maintenance
 from metrics.lifecycle.locks import Lock
-from tests.paths import ROOT
-from tests.run_manage import clean_env, database_url
+from tests.run_manage import talking_shell
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -91,14 +88,7 @@ def test_it_lets_exactly_one_of_two_processes_take_an_expired_lock(tmp_path: Pat
         "for _ in sys.stdin:\n"
         f"    print(Lock.objects.take({NAME!r}, uuid.uuid4().hex, 60), flush=True)\n"
     )
-    other = subprocess.Popen(
-        [sys.executable, "manage.py", "shell", "--verbosity", "0", "-c", code],
-        cwd=ROOT,
-        env={**clean_env(tmp_path), "DATABASE_URL": database_url()},
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
+    other = talking_shell(code, tmp_path)
     assert other.stdin is not None
     assert other.stdout is not None
     try:
