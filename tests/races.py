@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 
 # A deadline, not a wait: each wait below ends as soon as its condition holds.
 DEADLINE = 30
@@ -78,3 +78,31 @@ def waiting_at(statement: str | tuple[str, ...], other: Callable[[], Any]) -> It
         assert reached.wait(DEADLINE), f"the other writer never came to {statement!r}"
     thread.join(DEADLINE)
     assert not thread.is_alive(), "the other writer did not finish"
+
+
+def at_once(work: Callable[[], Any], threads: int, *, deadline: float = DEADLINE) -> list[Any]:
+    """``work`` in ``threads`` threads let go together (a barrier), each with its own database connections,
+    closed when it ends; what each returned, in the order they finished. The first exception one raised is
+    raised here, after all have ended, so a failure in a thread fails the test rather than a silent count."""
+    barrier = threading.Barrier(threads)
+    results: list[Any] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            barrier.wait(timeout=deadline)
+            results.append(work())
+        except BaseException as exc:  # raised in the test's thread below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    started = [threading.Thread(target=run) for _ in range(threads)]
+    for thread in started:
+        thread.start()
+    for thread in started:
+        thread.join(timeout=deadline * 4)
+    assert not any(thread.is_alive() for thread in started), "a thread of at_once did not end"
+    if errors:
+        raise errors[0]
+    return results

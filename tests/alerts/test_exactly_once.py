@@ -5,13 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 
 from alerts.models import AlertEvent, Delivery, RuleState
 from pollers.models import Source
@@ -19,6 +18,7 @@ from tests.alerts import poller_worker as worker
 from tests.alerts.support import make_channel, make_rule
 from tests.factories import make_source
 from tests.paths import ROOT
+from tests.races import at_once
 
 
 def setup_alerting() -> Source:
@@ -71,24 +71,7 @@ def test_it_records_each_transition_once_with_two_pollers_in_threads(postgres_ur
     require_postgres()
     settings.ALERTS_DELIVERY_MODE = "command"  # no sender thread: this test is about evaluation
     source = setup_alerting()
-    barrier = threading.Barrier(2)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            barrier.wait(timeout=10)
-            worker.replay(source.pk)
-        except BaseException as exc:  # reported by the main thread
-            errors.append(exc)
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=run) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    assert errors == []
+    at_once(lambda: worker.replay(source.pk), 2)
     assert_exactly_once(source)
 
 

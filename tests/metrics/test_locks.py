@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from metrics.lifecycle import maintenance
 from metrics.lifecycle.locks import Lock
+from tests.races import at_once
 from tests.run_manage import talking_shell
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,22 +37,7 @@ def expired_lock() -> None:
 
 def race(take: Callable[[], bool]) -> list[bool]:
     """``take`` from two threads at once; what each got."""
-    barrier = threading.Barrier(2)
-    results: list[bool] = []
-
-    def taker() -> None:
-        try:
-            barrier.wait(timeout=30)
-            results.append(take())
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=taker) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert len(results) == 2
+    results: list[bool] = at_once(take, 2)
     return results
 
 

@@ -26,6 +26,7 @@ from metrics.stores.sql import SqlMetricStore
 from tests import services
 from tests.conftest import sql_alias
 from tests.paths import ROOT
+from tests.races import at_once
 
 ALIAS = sql_alias("postgres")
 pytestmark = pytest.mark.django_db(databases=[ALIAS], transaction=True)
@@ -341,21 +342,7 @@ def test_it_loads_a_hot_key_once_when_many_readers_miss_together(prefix: str) ->
     slow = CountingStore(ALIAS, delay=0.3)
     store = CachedMetricStore(slow, cache_alias="metrics")
     store.backend_store.record(SPEC, doc(1), T0)  # through the backend: nothing warmed
-    results: list[Any] = []
-    barrier = threading.Barrier(8)
-
-    def reader() -> None:
-        try:
-            barrier.wait()
-            results.append(store.latest(SPEC.slug))
-        finally:
-            connections.close_all()
-
-    threads = [threading.Thread(target=reader) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    results = at_once(lambda: store.latest(SPEC.slug), 8)
     assert len(results) == 8
     assert all(r.payload == doc(1) for r in results)
     assert slow.calls["latest"] == 1
