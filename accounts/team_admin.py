@@ -8,16 +8,20 @@ at all; a staff user who is admin of no team sees none of these models. Superuse
 
 A save the database refuses because another writer got there between the form's checks and the save (two
 admins adding a silence of one reason for one team at once) answers the form's own error, not a server error.
+An edit of an object another writer deleted after the form read it saves nothing and says so (Django's save
+would insert it again under its old id when its UPDATE found no row).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import IntegrityError, models
-from django.http import HttpRequest, HttpResponse
+from django.db import DatabaseError, IntegrityError, models, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 
 from accounts.models import Invitation, LastAdminError, Membership, Team
 from accounts.scoped_forms import ScopedUniqueModelForm
@@ -44,6 +48,26 @@ def _scoped_choices(model: type[models.Model], request: HttpRequest) -> models.Q
     return None
 
 
+class DeletedMeanwhile(Exception):
+    """The object an admin edited was deleted by another writer after the form read it."""
+
+
+def save_edit(obj: models.Model, change: bool, save: Callable[..., None] | None = None) -> None:
+    """Save an admin's add or edit of ``obj`` (with ``save``, ``obj.save`` by default). An edit only updates:
+    when its row is gone, :class:`DeletedMeanwhile` instead of the row inserted again."""
+    save = save or obj.save
+    if not change:
+        save()
+        return
+    try:
+        with transaction.atomic():  # a savepoint: the check below still runs if the database refused the save
+            save(force_update=True)
+    except DatabaseError:
+        if type(obj)._base_manager.filter(pk=obj.pk).exists():
+            raise
+        raise DeletedMeanwhile from None
+
+
 class TeamScopedAdmin(admin.ModelAdmin):
     #: The path from the model to its owning team, as in a queryset filter ("team", "source__team", "pk").
     team_field = "team"
@@ -56,6 +80,15 @@ class TeamScopedAdmin(admin.ModelAdmin):
     ) -> HttpResponse:
         try:
             return super().changeform_view(request, object_id, form_url, extra_context)
+        except DeletedMeanwhile:
+            # The view's transaction has undone the whole edit, its inlines included.
+            opts = self.model._meta
+            self.message_user(
+                request,
+                f"This {opts.verbose_name} was deleted by someone else while you edited it: nothing was saved.",
+                messages.ERROR,
+            )
+            return HttpResponseRedirect(reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"))
         except IntegrityError:
             if request.method != "POST":
                 raise
@@ -65,6 +98,9 @@ class TeamScopedAdmin(admin.ModelAdmin):
         # checks, run once more, say what is wrong, with what was typed kept. A refusal they cannot explain
         # comes back from this second run: not hidden.
         return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        save_edit(obj, change)
 
     def _bypass(self, request: HttpRequest) -> bool:
         return bool(request.user.is_active and request.user.is_superuser)

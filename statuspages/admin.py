@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
 from accounts.scoped_forms import ScopedUniqueModelForm
-from accounts.team_admin import TeamScopedAdmin
+from accounts.team_admin import TeamScopedAdmin, save_edit
 from accounts.teams import Action, restrict
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
 
@@ -115,7 +115,7 @@ class IncidentAdmin(PagePartAdmin):
     inlines = [IncidentUpdateInline]
 
     def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
-        obj.save_refusing_twins()
+        save_edit(obj, change, obj.save_refusing_twins)
 
     def changeform_view(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         # save_model's refusal (another admin reopened a twin since the form's check) has undone the whole

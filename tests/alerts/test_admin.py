@@ -180,3 +180,23 @@ def test_it_answers_the_admin_who_loses_a_race_for_a_reason_with_the_forms_error
     assert race.answer.context["adminform"].form.errors["reason"] == [REASON_TAKEN]
     assert 'value="deploy"' in race.answer.content.decode()  # what was typed is kept
     assert list(Silence.objects.values_list("pk", "reason", "ends_at")) == [(first.pk, "deploy", first.ends_at)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_does_not_bring_back_a_silence_another_admin_deleted_while_it_was_edited(staff: Client) -> None:
+    # The edit's request read the silence, then another admin deleted it and committed before the edit's
+    # UPDATE: the UPDATE finds no row. Django's save would then INSERT it again under its old id, and the
+    # page said it was changed; the edit now saves nothing and says the silence is gone.
+    needs_two_writers()
+    source = make_source()
+    silence = Silence.objects.create(
+        team_id=source.team_id, source=source, ends_at=timezone.now() + timedelta(hours=1), reason="deploy"
+    )
+    edit = partial(staff.post, f"/admin/alerts/silence/{silence.pk}/change/", silence_fields(source, "deploy 2"))
+    with waiting_at('UPDATE "alerts_silence" ', edit) as race:
+        Silence.objects.filter(pk=silence.pk).delete()
+    assert race.answer.status_code == 302
+    assert race.answer["Location"] == "/admin/alerts/silence/"
+    assert not Silence.objects.exists()
+    shown = [str(message) for message in staff.get("/admin/alerts/silence/").context["messages"]]
+    assert any("deleted" in text and "nothing was saved" in text for text in shown), shown

@@ -263,3 +263,23 @@ def test_it_answers_the_admin_who_loses_a_race_to_reopen_an_automatic_incident(w
     old.refresh_from_db()
     assert (old.status, old.title) == (IncidentStatus.RESOLVED, "Problems with Checkout")
     assert not old.updates.filter(body="Back again.").exists()
+
+
+def test_it_does_not_bring_back_an_incident_another_admin_deleted_while_it_was_edited(settings: Any) -> None:
+    # The admin's edit read the incident; another admin deleted it and committed before the edit's UPDATE,
+    # which found no row. The edit saves nothing and says so, where Django's save inserted it again.
+    needs_two_writers()
+    page, old, _new = two_resolved_automatic_incidents()
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    admin = make_user("ada", staff=True, password=None)
+    add_member(admin, page.team, Role.ADMIN)
+    url, data = REOPEN_AT["admin"]
+    data = {name: value.format(page=page.pk) for name, value in data.items()}
+    browser = Client()
+    browser.force_login(admin)
+    edit = lambda: browser.post(url.format(incident=old.pk), data, follow=True)  # noqa: E731
+    with waiting_at('UPDATE "statuspages_incident" ', edit) as race:
+        Incident.objects.filter(pk=old.pk).delete()
+    assert race.answer.status_code == 200
+    assert "was deleted by someone else while you edited it: nothing was saved" in race.answer.content.decode()
+    assert not Incident.objects.filter(pk=old.pk).exists()
