@@ -62,6 +62,15 @@ class Polls:
         poll_completed.send(sender=Source, source=self.source, outcome=outcome)
 
 
+def quiet_under_a_rule_at_95() -> tuple[AlertRule, Polls]:
+    """A source under a rule that fires above 95 at once, polled once at 90: the snapshot is loaded, nothing fired."""
+    source = make_source()
+    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
+    polls = Polls(source)
+    polls.send(cpu=90)
+    return rule, polls
+
+
 def test_it_evaluates_ten_quiet_rules_in_at_most_three_queries_per_poll() -> None:
     source = make_source()
     for i, fields in enumerate(QUIET_RULES):
@@ -130,10 +139,7 @@ def test_it_sees_a_silence_saved_after_the_snapshot_was_loaded() -> None:
 
 def test_it_reloads_when_another_process_bumps_the_generation(settings: Any) -> None:
     settings.ALERT_RULES_RECHECK_SECONDS = 0  # this test's own bump below is read at the next poll
-    source = make_source()
-    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
-    polls = Polls(source)
-    polls.send(cpu=90)
+    rule, polls = quiet_under_a_rule_at_95()
     assert not AlertEvent.objects.exists()
     # Another process changes the rule (no signal here) and bumps the shared generation.
     AlertRule.objects.filter(pk=rule.pk).update(threshold=85)
@@ -146,10 +152,7 @@ def test_it_reloads_when_another_process_bumps_the_generation(settings: Any) -> 
 
 def test_it_reloads_within_the_recheck_interval_when_another_process_bumps_the_generation(settings: Any) -> None:
     settings.ALERT_RULES_RECHECK_SECONDS = 0.2
-    source = make_source()
-    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
-    polls = Polls(source)
-    polls.send(cpu=90)
+    rule, polls = quiet_under_a_rule_at_95()
     AlertRule.objects.filter(pk=rule.pk).update(threshold=85)  # another process's save: no signal here
     shared_cache().set(rule_cache.GENERATION_KEY, "bumped elsewhere", None)
     deadline = time.monotonic() + 10
@@ -161,10 +164,7 @@ def test_it_reloads_within_the_recheck_interval_when_another_process_bumps_the_g
 
 def test_it_applies_a_change_saved_in_this_process_at_its_next_poll_whatever_the_interval(settings: Any) -> None:
     settings.ALERT_RULES_RECHECK_SECONDS = 3600
-    source = make_source()
-    rule = make_rule(name="cpu", kind="metric", metric="cpu_load", operator=">", threshold=95, fire_after=1)
-    polls = Polls(source)
-    polls.send(cpu=90)
+    rule, polls = quiet_under_a_rule_at_95()
     rule.threshold = 85
     rule.save()
     polls.send(cpu=90)
