@@ -14,15 +14,15 @@ would insert it again under its old id when its UPDATE found no row).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import DatabaseError, IntegrityError, models, transaction
+from django.db import IntegrityError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
+from accounts.edits import DeletedMeanwhile, save_edit
 from accounts.models import Invitation, LastAdminError, Membership, Team
 from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.teams import Action, allows, restrict, teams_of
@@ -46,26 +46,6 @@ def _scoped_choices(model: type[models.Model], request: HttpRequest) -> models.Q
     if any(f.name == "team" for f in model._meta.get_fields()):
         return restrict(model._default_manager.all(), request.user, Action.MANAGE)
     return None
-
-
-class DeletedMeanwhile(Exception):
-    """The object an admin edited was deleted by another writer after the form read it."""
-
-
-def save_edit(obj: models.Model, change: bool, save: Callable[..., None] | None = None) -> None:
-    """Save an admin's add or edit of ``obj`` (with ``save``, ``obj.save`` by default). An edit only updates:
-    when its row is gone, :class:`DeletedMeanwhile` instead of the row inserted again."""
-    save = save or obj.save
-    if not change:
-        save()
-        return
-    try:
-        with transaction.atomic():  # a savepoint: the check below still runs if the database refused the save
-            save(force_update=True)
-    except DatabaseError:
-        if type(obj)._base_manager.filter(pk=obj.pk).exists():
-            raise
-        raise DeletedMeanwhile from None
 
 
 class TeamScopedAdmin(admin.ModelAdmin):

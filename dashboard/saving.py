@@ -6,7 +6,8 @@ found free, delete a source or channel it chose, or delete the object being edit
 first two (one_alert_rule_name_per_team, a foreign key): the form's own checks, run once more, see the other
 writer's committed work and say what is wrong, where the person can fix it, instead of a server error. The
 last the database would not refuse: Django's save, finding no row to update, inserts the object again and
-undoes the other writer's delete, so an edit only ever updates (``Gone`` when there is nothing left to).
+undoes the other writer's delete, so an edit only ever updates (``accounts.edits.save_edit``: ``DeletedMeanwhile``
+when there is nothing left to).
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django import forms
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import IntegrityError, transaction
 
-
-class Gone(Exception):
-    """The object edited was deleted after the form read it: nothing was saved."""
+from accounts.edits import save_edit
 
 
 def save_in_team(form: forms.ModelForm, team_id: int, prepare: Callable[[Any], None] | None = None) -> Any | None:
@@ -32,7 +31,7 @@ def save_in_team(form: forms.ModelForm, team_id: int, prepare: Callable[[Any], N
             unsaved.team_id = team_id
             if prepare is not None:
                 prepare(unsaved)
-            _update_or_insert(unsaved, editing)
+            save_edit(unsaved, editing)
             form.save_m2m()
         return unsaved
     except IntegrityError:
@@ -43,15 +42,3 @@ def save_in_team(form: forms.ModelForm, team_id: int, prepare: Callable[[Any], N
         if form.errors:
             return None
         raise  # a refusal the form's checks cannot explain is not theirs to hide
-
-
-def _update_or_insert(unsaved: Any, editing: bool) -> None:
-    try:
-        with transaction.atomic():  # a savepoint: the row can be looked for after a refused update
-            unsaved.save(force_update=editing)
-    except IntegrityError:
-        raise
-    except DatabaseError:
-        if editing and not type(unsaved)._default_manager.filter(pk=unsaved.pk).exists():
-            raise Gone from None
-        raise

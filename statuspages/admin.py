@@ -7,8 +7,9 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
+from accounts.edits import save_edit
 from accounts.scoped_forms import ScopedUniqueModelForm
-from accounts.team_admin import TeamScopedAdmin, save_edit
+from accounts.team_admin import TeamScopedAdmin
 from accounts.teams import Action, restrict
 from statuspages.models import Component, Incident, IncidentUpdate, MaintenanceWindow, StatusPage
 

@@ -21,6 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.current_team import current_team
+from accounts.edits import DeletedMeanwhile
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import first_becomes_default, notifies_no_one
@@ -28,7 +29,7 @@ from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleFor
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from alerts.silences import ReasonTaken, add_silence
 from dashboard.access import in_current_team, object_for, team_for_new
-from dashboard.saving import Gone, save_in_team
+from dashboard.saving import save_in_team
 from objectives.models import Objective
 from pollers.models import Source
 
@@ -177,7 +178,7 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         try:
             # None: another writer took the name or removed a choice since the checks; the form says which.
             saved = save_in_team(form, team_id)
-        except Gone:
+        except DeletedMeanwhile:
             return _gone(request, "rule")
         if saved is not None:
             warning = notifies_no_one(saved)
@@ -197,7 +198,7 @@ def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             saved = save_in_team(form, team_id, prepare=first_becomes_default)
-        except Gone:
+        except DeletedMeanwhile:
             return _gone(request, "channel")
         if saved is not None:
             note = " It is the default channel: rules that choose none notify it." if saved.is_default else ""
