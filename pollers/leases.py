@@ -37,14 +37,14 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connections, transaction
-from django.db.models import DateTimeField, DurationField, ExpressionWrapper, Q, Value
+from django.db.models import Q
 from django.db.models.functions import Now
 
+from devops_insights.db_clock import database_now_plus
 from pollers.coordination import key_prefix, redis_client
 from pollers.schedule import phase, slot_start
 
@@ -180,13 +180,6 @@ class LocalLeases(LeaseBackend):
             return True
 
 
-def _in(seconds: float) -> ExpressionWrapper:
-    """The database's clock plus ``seconds``: every poller compares expiries on the same clock."""
-    return ExpressionWrapper(
-        Now() + Value(timedelta(seconds=seconds), output_field=DurationField()), output_field=DateTimeField()
-    )
-
-
 # How far ahead of a claimed slot a PollerLease row's slot can be under the same interval (see claim).
 AHEAD_SLOTS = 2
 
@@ -221,7 +214,7 @@ class DatabaseLeases(LeaseBackend):
                 if not locked:
                     return self._create(slug, slot, token, lease_ttl) if not rows.exists() else None
             # The compare-and-set: one UPDATE, so of two claimers only one finds the row claimable.
-            if rows.filter(claimable).update(slot=slot, token=token, expires_at=_in(lease_ttl)):
+            if rows.filter(claimable).update(slot=slot, token=token, expires_at=database_now_plus(lease_ttl)):
                 return Lease(slug, slot, token)
             if rows.exists():
                 return None
@@ -230,14 +223,14 @@ class DatabaseLeases(LeaseBackend):
     def _create(self, slug: str, slot: int, token: str, lease_ttl: float) -> Lease | None:
         try:
             with transaction.atomic(using=self.using):
-                self._rows().create(slug=slug, slot=slot, token=token, expires_at=_in(lease_ttl))
+                self._rows().create(slug=slug, slot=slot, token=token, expires_at=database_now_plus(lease_ttl))
         except IntegrityError:
             return None  # another poller created the row first: the slot is theirs
         return Lease(slug, slot, token)
 
     def extend(self, lease: Lease, lease_ttl: float) -> bool:
         mine = self._rows().filter(slug=lease.slug, slot=lease.slot, token=lease.token)
-        return bool(mine.update(expires_at=_in(lease_ttl)))
+        return bool(mine.update(expires_at=database_now_plus(lease_ttl)))
 
     def release(self, lease: Lease) -> bool:
         return bool(self._rows().filter(slug=lease.slug, token=lease.token).update(token="", expires_at=None))

@@ -9,35 +9,34 @@ could not do that in every mode: Django's database cache lets two processes ``ad
 row, and a check followed by ``touch`` or ``delete`` acts on whoever holds the lock by then. The table is on
 the relational database every mode has (with or without Redis, beside a MongoDB metric store).
 
-Expiry uses each process's clock (as the cache did): hosts whose clocks differ by a good part of
-``RETENTION_LOCK_SECONDS`` would take a lock early.
+Expiry is the database's clock (``devops_insights.db_clock``), written and compared in SQL: a process whose host
+clock runs ahead neither takes a lock before it expired nor writes an expiry that other hosts read as later.
 """
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.db import models
-from django.utils import timezone
+from django.db.models.functions import Now
+
+from devops_insights.db_clock import database_now_plus
 
 
 class LockQuerySet(models.QuerySet["Lock"]):
     def take(self, name: str, holder: str, seconds: float) -> bool:
         """Take ``name`` for ``holder`` (a value no other taker uses) for ``seconds``: True when taken, False
         while another holder's lock has not expired."""
-        now = timezone.now()
-        expires_at = now + timedelta(seconds=seconds)
-        if self.filter(name=name, expires_at__lte=now).update(holder=holder, expires_at=expires_at):
+        expires_at = database_now_plus(seconds)
+        if self.filter(name=name, expires_at__lte=Now()).update(holder=holder, expires_at=expires_at):
             return True
-        # No row, or one not yet expired: an insert that a row already there (another's) turns into nothing.
+        # No row, or one not yet expired: an insert that a row already there (another's) turns into nothing
+        # (ON CONFLICT DO NOTHING: no error for the server's log each time a lock is found held).
         self.bulk_create([Lock(name=name, holder=holder, expires_at=expires_at)], ignore_conflicts=True)
         return self.filter(name=name, holder=holder).exists()
 
     def renew(self, name: str, holder: str, seconds: float) -> bool:
         """Extend ``holder``'s lock to ``seconds`` from now: False when it is no longer theirs (taken by
         another after it expired, or released), and then nothing changes."""
-        expires_at = timezone.now() + timedelta(seconds=seconds)
-        return self.filter(name=name, holder=holder).update(expires_at=expires_at) == 1
+        return self.filter(name=name, holder=holder).update(expires_at=database_now_plus(seconds)) == 1
 
     def release(self, name: str, holder: str) -> bool:
         """Release ``holder``'s lock: False when it was no longer theirs, and then another's stays."""

@@ -105,6 +105,28 @@ def test_it_neither_renews_nor_releases_a_lock_another_took_after_it_expired() -
     assert Lock.objects.release(NAME, "next")
 
 
+def test_it_leaves_a_held_lock_to_its_holder_when_the_taker_s_clock_runs_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A second host whose clock is ten minutes fast must not read a lock held for another minute as expired."""
+    assert Lock.objects.take(NAME, "holder", 60)
+    ahead = timezone.now() + timedelta(minutes=10)
+    monkeypatch.setattr(timezone, "now", lambda: ahead)
+
+    assert not Lock.objects.take(NAME, "fast-clock", 60)
+    assert Lock.objects.get(name=NAME).holder == "holder"
+
+
+def test_it_holds_a_lock_taken_by_a_host_whose_clock_runs_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A lock taken for a minute on a host ten minutes slow is held for that minute, not already expired."""
+    behind = timezone.now() - timedelta(minutes=10)
+    with monkeypatch.context() as slow:
+        slow.setattr(timezone, "now", lambda: behind)
+        assert Lock.objects.take(NAME, "slow-clock", 60)
+        assert Lock.objects.renew(NAME, "slow-clock", 60)
+
+    assert not Lock.objects.take(NAME, "next", 60)
+    assert Lock.objects.get(name=NAME).holder == "slow-clock"
+
+
 def _wait_for_a_blocked_statement(deadline: float) -> None:
     """Until another session of this database waits for a row lock (PostgreSQL's view of its sessions)."""
     while True:
