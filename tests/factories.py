@@ -434,3 +434,15 @@ def make_board(title: str = "Wait times", *, team: Team | None = None, author: A
     from boards.models import Board
 
     return Board.create_from(board_document(title, **fields), team or default_team(), author)
+
+
+def initial_flag(name: str) -> Any:
+    """The feature flag ``name`` as migration ``provisioning.0002_initial_flags`` made it: made again when a
+    transactional test's flush (which empties every table) took the migration's row before this test ran."""
+    import importlib
+
+    from provisioning.models import Flag
+
+    initial = importlib.import_module("provisioning.migrations.0002_initial_flags").INITIAL
+    flag, _ = Flag.objects.get_or_create(name=name, defaults=initial[name])
+    return flag

@@ -15,8 +15,7 @@ from django.utils import timezone
 from accounts.models import ApiToken, AuditEvent, Role
 from alerts.models import Silence
 from pollers.models import Source
-from provisioning.models import Flag
-from tests.factories import add_member, bearer, make_source, make_team, make_user
+from tests.factories import add_member, bearer, initial_flag, make_source, make_team, make_user
 from tests.provisioning.support import counts, text
 from tests.races import needs_two_writers, waiting_at
 
@@ -39,7 +38,7 @@ def post(client: Client, path: str, files: dict[str, str], token: str, **query: 
 
 
 def flag_on_for(team: Any) -> None:
-    flag = Flag.objects.get(name="config_api")
+    flag = initial_flag("config_api")
     flag.teams.set([team])
     flag.flush()
 
@@ -177,7 +176,6 @@ def test_it_answers_an_apply_that_loses_a_race_for_a_silence_reason_with_a_confl
     # and writes nothing; the page's silence stays.
     needs_two_writers()
     blue = make_team("blue")
-    Flag.objects.get_or_create(name="config_api")  # an earlier transactional test's flush took the migration's row
     flag_on_for(blue)
     source = make_source("blue-one", team=blue)
     silence = {"team": "blue", "source": "blue-one", "reason": "deploy"}

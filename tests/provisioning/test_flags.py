@@ -11,7 +11,7 @@ from accounts.models import Role
 from provisioning.apply import apply_files
 from provisioning.flags import CONFIG_API, FLAGS, LIVE_CHANGES, flag_active
 from provisioning.models import Flag
-from tests.factories import add_member, make_source, make_team, make_user, member
+from tests.factories import add_member, initial_flag, make_source, make_team, make_user, member
 from tests.paths import ROOT
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +50,10 @@ def test_it_gates_the_live_follow_of_the_changes_page(client: Client) -> None:
     make_source("us-east")
     member(client, username="ada")  # a viewer of the default team, which owns the source
     assert b"data-live-url" in client.get("/sources/us-east/changes/").content
-    Flag.objects.filter(name="live_changes").update(everyone=False)
-    Flag.objects.get(name="live_changes").flush()
+    flag = initial_flag("live_changes")
+    flag.everyone = False
+    flag.save()
+    flag.flush()
     assert b"data-live-url" not in client.get("/sources/us-east/changes/").content
 
 
@@ -64,6 +66,7 @@ def test_it_documents_every_declared_flag_with_its_owner_and_removal_plan() -> N
 
 
 def test_it_manages_flags_in_the_admin(client: Client) -> None:
+    initial_flag("config_api")
     client.force_login(make_user("root", superuser=True))
     page = client.get("/admin/provisioning/flag/")
     assert page.status_code == 200
