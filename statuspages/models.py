@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from alerts.models import AlertEvent, Silence
 from pollers.models import Source
+from statuspages import own_hosts
 
 # A dotted name ending in a letter label: never an IP address, localhost or a bare name (statuspages/hosts.py
 # skips those without a lookup, so the product's own requests cost nothing).
@@ -92,6 +93,9 @@ class StatusPage(models.Model):
         if self.custom_host and self.visibility == Visibility.MEMBERS:
             # A session belongs to the product's host name; members could not sign in on another one.
             raise ValidationError({"custom_host": "A members-only page cannot have a custom host."})
+        refused = own_hosts.refusal(self.custom_host) if self.custom_host else None
+        if refused:
+            raise ValidationError({"custom_host": refused})
 
     def set_password(self, raw: str) -> None:
         self.password_hash = make_password(raw) if raw else ""

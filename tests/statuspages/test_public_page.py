@@ -447,6 +447,18 @@ def test_it_serves_a_page_at_the_root_of_its_custom_host(client: Client, setting
     assert get(client, "/", HTTP_HOST="status.other.example").status_code == 400
 
 
+def test_it_never_serves_a_page_in_place_of_the_product(client: Client, settings: Any) -> None:
+    """A page that holds the product's own name (saved before that was refused) does not take the product over."""
+    settings.SITE_URL = "https://insights.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "insights.example.com"]
+    make_status_page("acme", custom_host="insights.example.com", title="Acme status")
+    login = get(client, "/accounts/login/", HTTP_HOST="insights.example.com")
+    assert login.status_code == 200
+    assert "Acme status" not in login.content.decode()
+    assert get(client, "/", HTTP_HOST="insights.example.com").status_code == 302  # the overview: to sign in
+    assert get(client, "/status/acme/", HTTP_HOST="insights.example.com").status_code == 200  # still at its path
+
+
 def test_it_answers_404_for_an_unknown_page(client: Client) -> None:
     assert get(client, "/status/nope/").status_code == 404
 
