@@ -21,6 +21,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -182,6 +183,15 @@ class MembershipAdmin(TeamScopedAdmin):
     list_display = ["user", "team", "role", "created_at"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "team__name"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Every account on offer told a team's admin who uses the product in every other team, and let them put
+        # anyone in their team unasked. New people join by an invitation (the team page); here, the people of
+        # the teams the user manages (moved between them, given a role).
+        if db_field.name == "user" and not self._bypass(request):
+            people = Membership.objects.filter(team__in=teams_of(request.user, Action.MANAGE)).values("user_id")
+            kwargs["queryset"] = get_user_model().objects.filter(pk__in=people).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         try:

@@ -227,3 +227,22 @@ def test_it_names_no_other_teams_objects_in_the_list_filters(team_admin: Client,
     failures = team_admin.get(f"/admin/pollers/pollfailure/?source__id__exact={blue_source.pk}")
     assert failures.status_code == 200
     assert "1 poll failure" in failures.content.decode()
+
+
+def test_it_offers_a_team_admin_only_the_people_of_their_teams_as_members(
+    team_admin: Client, teams: tuple[Team, Team]
+) -> None:
+    """Every account was offered: the names of the people of every team, each one to put in blue unasked."""
+    blue, red = teams
+    bea = make_user("bea-of-blue", password=None)
+    add_member(bea, blue, Role.VIEWER)
+    rex = make_user("rex-of-red", password=None)
+    add_member(rex, red, Role.ADMIN)
+    form = team_admin.get("/admin/accounts/membership/add/").content.decode()
+    user_select = re.search(r'<select name="user".*?</select>', form, re.S)
+    assert user_select is not None
+    assert "bea-of-blue" in user_select.group(0)
+    assert "rex-of-red" not in user_select.group(0)
+    response = team_admin.post("/admin/accounts/membership/add/", {"user": rex.pk, "team": blue.pk, "role": "viewer"})
+    assert response.status_code == 200  # the form again, with its error
+    assert not Membership.objects.filter(user=rex, team=blue).exists()
