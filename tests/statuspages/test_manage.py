@@ -212,6 +212,17 @@ def test_it_refuses_a_custom_host_until_site_url_names_the_products_own(
     assert client.post("/manage/status-pages/new/", {**data, "custom_host": ""}).status_code == 302
 
 
+def test_it_refuses_a_logo_whose_host_is_not_a_plain_name(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": "public"}
+    for logo in ("https://cdn.example;report-uri https:\\evil.example/x.png", "https://cdn example/x.png"):
+        response = client.post("/manage/status-pages/new/", {**data, "logo": logo})
+        assert response.status_code == 200, logo
+        assert "whose host is a plain name" in response.content.decode(), logo
+        assert not StatusPage.objects.exists()
+    assert client.post("/manage/status-pages/new/", {**data, "logo": "https://cdn.example/x.png"}).status_code == 302
+
+
 def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team: Any) -> None:
     member(client, team, Role.ADMIN)
     page = make_status_page(team=team)

@@ -293,6 +293,22 @@ def test_it_allows_the_logo_host_in_the_policy_and_nothing_more(client: Client) 
     assert directives["script-src"] == "'self'"
 
 
+def test_it_writes_nothing_of_a_logo_url_into_the_policy_but_its_origin(client: Client) -> None:
+    """A ';' in the logo's host wrote directives of its own into the page's policy (here: where browsers send
+    every visitor's violation reports)."""
+    make_status_page("logo", logo="https://cdn.example.com;report-uri https:\\evil.example\\r/logo.png")
+    make_status_page("port", logo="https://cdn.example.com:8443/logo.png")
+    policy = get(client, "/status/logo/").headers["Content-Security-Policy"]
+    assert "report-uri" not in policy
+    assert "evil" not in policy
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["img-src"] == "'self' data:"
+    port = get(client, "/status/port/").headers["Content-Security-Policy"]
+    assert dict(part.strip().split(" ", 1) for part in port.split(";"))["img-src"] == (
+        "'self' data: https://cdn.example.com:8443"
+    )
+
+
 # --- cost -----------------------------------------------------------------------------------------
 
 
