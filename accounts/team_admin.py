@@ -5,6 +5,8 @@ rows of teams where the user is admin (``accounts.teams.restrict`` with ``MANAGE
 teams and their objects in foreign-key and many-to-many choices, and grants view, add, change and delete
 by that role instead of Django's model permissions. The staff flag still decides who enters the admin
 at all; a staff user who is admin of no team sees none of these models. Superusers see everything.
+The list filters on a relation (a source, a channel, the team) offer only what the rows listed name: Django's
+own filter lists every row of the related table, every team's source and channel names included.
 
 A save the database refuses because another writer got there between the form's checks and the save (two
 admins adding a silence of one reason for one team at once) answers the form's own error, not a server error.
@@ -18,6 +20,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import get_fields_from_path
+from django.contrib.auth import get_user_model
 from django.db import IntegrityError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -46,6 +50,14 @@ def _scoped_choices(model: type[models.Model], request: HttpRequest) -> models.Q
     if any(f.name == "team" for f in model._meta.get_fields()):
         return restrict(model._default_manager.all(), request.user, Action.MANAGE)
     return None
+
+
+def _listed_only(model: type[models.Model], entry: Any) -> Any:
+    """A list filter named by a relation's path, as one offering only the related rows the listed rows name
+    (``RelatedOnlyFieldListFilter`` reads the admin's own, team-restricted, queryset); other filters unchanged."""
+    if isinstance(entry, str) and get_fields_from_path(model, entry)[-1].is_relation:
+        return (entry, admin.RelatedOnlyFieldListFilter)
+    return entry
 
 
 class TeamScopedAdmin(admin.ModelAdmin):
@@ -108,6 +120,12 @@ class TeamScopedAdmin(admin.ModelAdmin):
                 kwargs["queryset"] = choices
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
+    def get_list_filter(self, request: HttpRequest) -> Any:
+        filters = list(super().get_list_filter(request))
+        if self._bypass(request):
+            return filters
+        return [_listed_only(self.model, entry) for entry in filters]
+
     def get_fields(self, request: HttpRequest, obj: Any = None) -> Any:
         # The owner is chosen on every form of a team-owned model (admins without fieldsets list form fields).
         fields = list(super().get_fields(request, obj))
@@ -165,6 +183,15 @@ class MembershipAdmin(TeamScopedAdmin):
     list_display = ["user", "team", "role", "created_at"]
     list_filter = ["role", "team"]
     search_fields = ["user__username", "team__name"]
+
+    def formfield_for_foreignkey(self, db_field: Any, request: HttpRequest, **kwargs: Any) -> Any:
+        # Every account on offer told a team's admin who uses the product in every other team, and let them put
+        # anyone in their team unasked. New people join by an invitation (the team page); here, the people of
+        # the teams the user manages (moved between them, given a role).
+        if db_field.name == "user" and not self._bypass(request):
+            people = Membership.objects.filter(team__in=teams_of(request.user, Action.MANAGE)).values("user_id")
+            kwargs["queryset"] = get_user_model().objects.filter(pk__in=people).order_by("username")
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
     def save_model(self, request: HttpRequest, obj: Membership, form: Any, change: bool) -> None:
         try:

@@ -18,18 +18,26 @@ The value of a query parameter is replaced by ``[redacted]`` when a word of its 
 ``SENSITIVE_WORDS`` (``access_token``, ``X-Amz-Signature``, ``client_secret``...) or the name is in
 ``ACCESS_LOG_REDACT_PARAMS``. With LOG_FORMAT=json the line's parts are fields too (client,
 method, path, status, bytes, duration_ms). ``ACCESS_LOG=false`` turns it off.
+
+Some addresses carry a secret in the path itself: an invitation link (``/invitations/<token>/``), a password
+reset (``/accounts/password/reset/key/<uidb36>-<key>/``), an e-mail confirmation, a badge key. Whoever read
+one in a log or a trace within its lifetime could join the team or set the account's password. The value of
+a URL pattern's parameter named by the same rule is replaced too (``redact_path``), in the path and in a query
+value holding such a path (the login page's ``next``); the request span's ``url.path`` is written through it.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
 from django.conf import settings
+from django.urls import URLResolver, get_resolver
 
 logger = logging.getLogger(__name__)
 
@@ -70,29 +78,86 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 
-def is_sensitive(name: str) -> bool:
+def _named_sensitive(name: str, extra: Iterable[str]) -> bool:
     lowered = name.lower()
-    if lowered in {extra.lower() for extra in settings.ACCESS_LOG_REDACT_PARAMS}:
+    if lowered in {e.lower() for e in extra}:
         return True
     return any(word in SENSITIVE_WORDS for word in _WORDS.findall(lowered))
 
 
+def is_sensitive(name: str) -> bool:
+    return _named_sensitive(name, settings.ACCESS_LOG_REDACT_PARAMS)
+
+
+def _decoded(text: str) -> str:
+    try:
+        return unquote_plus(text)
+    except Exception:  # undecodable: judge it raw
+        return text
+
+
 def redact_query(query: str) -> str:
-    """The query string with the values of sensitive parameters replaced; everything else as sent."""
+    """The query string with the values of sensitive parameters replaced, and of parameters holding a path
+    with a secret in it (``redact_path``); everything else as sent."""
     parts = []
     for item in query.split("&"):
-        name, has_value, _ = item.partition("=")
-        try:
-            decoded = unquote_plus(name)
-        except Exception:  # undecodable: judge the raw name
-            decoded = name
-        parts.append(f"{name}={REDACTED}" if has_value and is_sensitive(decoded) else item)
+        name, has_value, value = item.partition("=")
+        hidden = has_value and (is_sensitive(_decoded(name)) or _holds_secret_path(_decoded(value)))
+        parts.append(f"{name}={REDACTED}" if hidden else item)
     return "&".join(parts)
+
+
+def _regexes(patterns: Iterable[Any], prefix: str) -> Iterator[str]:
+    """The full regular expression of every URL pattern under ``patterns``, from the root."""
+    for entry in patterns:
+        part = entry.pattern.regex.pattern.removeprefix("^")
+        if isinstance(entry, URLResolver):
+            yield from _regexes(entry.url_patterns, prefix + part)
+        else:
+            yield prefix + part
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_routes(urlconf: str, extra: tuple[str, ...]) -> tuple[tuple[re.Pattern[str], tuple[str, ...]], ...]:
+    """The URL patterns with a parameter named like a secret, each with those parameters' names (read once)."""
+    found: list[tuple[re.Pattern[str], tuple[str, ...]]] = []
+    for text in _regexes(get_resolver(urlconf).url_patterns, "^/"):
+        try:
+            regex = re.compile(text)
+        except re.error:  # a parameter name used at two levels: Django's resolver keeps the innermost
+            continue
+        names = tuple(name for name in regex.groupindex if _named_sensitive(name, extra))
+        if names:
+            found.append((regex, names))
+    return tuple(found)
+
+
+def redact_path(path: str) -> str:
+    """``path`` with the value of each URL parameter named like a secret (an invitation's ``token``, a password
+    reset's ``key``) replaced by ``[redacted]``; any other path as it is."""
+    for regex, names in _secret_routes(settings.ROOT_URLCONF, tuple(settings.ACCESS_LOG_REDACT_PARAMS)):
+        match = regex.match(path)
+        if match is None:
+            continue
+        pieces: list[str] = []
+        last = 0
+        for start, end in sorted(match.span(name) for name in names if match.start(name) >= 0):
+            pieces += [path[last:start], REDACTED]
+            last = end
+        return "".join(pieces) + path[last:]
+    return path
+
+
+def _holds_secret_path(value: str) -> bool:
+    if not value.startswith("/"):
+        return False
+    path = value.split("?", 1)[0].split("#", 1)[0]
+    return redact_path(path) != path
 
 
 def logged_path(scope: Scope) -> str:
     raw = scope.get("raw_path")
-    path = bytes(raw).decode("latin1") if raw else str(scope.get("path", ""))
+    path = redact_path(bytes(raw).decode("latin1") if raw else str(scope.get("path", "")))
     query = bytes(scope.get("query_string") or b"").decode("latin1")
     text = f"{path}?{redact_query(query)}" if query else path
     return text if len(text) <= MAX_LOGGED_PATH else text[:MAX_LOGGED_PATH] + "…"

@@ -11,6 +11,7 @@ from asgiref.sync import iscoroutinefunction, markcoroutinefunction
 from django.http import HttpRequest, HttpResponseBase
 
 from observability import instruments, tracing
+from observability.access_log import redact_path
 from observability.context import request_id_var, sane_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -108,7 +109,10 @@ def _route(request: HttpRequest) -> str:
 
 
 def _span_attributes(request: HttpRequest) -> dict[str, Any]:
-    return {"http.request.method": request.method, "url.path": request.path}
+    if not tracing.enabled():
+        return {}  # no span to describe: the path is not even looked at
+    # A secret in the path (an invitation's token, a password reset's key) is no trace's business.
+    return {"http.request.method": request.method, "url.path": redact_path(request.path)}
 
 
 def _finish_span(span: Any, request: HttpRequest, response: HttpResponseBase) -> None:

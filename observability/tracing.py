@@ -18,7 +18,8 @@ calls, each a span under the current poll or request span. They use a provider t
 whichever one this module holds (``_CurrentProvider``), so swapping providers reaches them too.
 Outgoing requests carry a W3C ``traceparent`` unless ``propagation(False)`` is in force (the poller
 sets it from ``POLLER_PROPAGATE_TRACE``). Query strings and secret headers never reach a span
-attribute (``scrub_url``, the hooks below).
+attribute (``scrub_url``, the hooks below), nor does a secret in the path of a request to this product (an
+invitation's token, a password reset's key: ``observability.access_log.redact_path``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from django.conf import settings
+
+from observability.access_log import redact_path
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -146,6 +149,7 @@ _propagate: contextvars.ContextVar[bool] = contextvars.ContextVar("observability
 SANITIZED_HEADERS = "authorization,proxy-authorization,cookie,set-cookie,x-api-key,.*token.*,.*secret.*,.*key.*"
 _URL_ATTRIBUTES = ("http.url", "url.full", "http.target")
 _QUERY_ATTRIBUTES = ("url.query",)
+_PATH_ATTRIBUTES = ("url.path",)
 
 
 def scrub_url(url: str) -> str:
@@ -158,20 +162,46 @@ def scrub_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _scrub_span(span: Any) -> None:
+def _secret_free_path(url: str) -> str:
+    """``url`` (a URL or a path to this product) with a secret in its path redacted, as the access log writes it."""
+    if "://" not in url:
+        return redact_path(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return urlunsplit(parts._replace(path=redact_path(parts.path)))
+
+
+def _scrub_span(span: Any, ours: bool) -> None:
+    """``ours``: the span of a request to this product, whose paths may carry a secret (``redact_path``)."""
     attributes = getattr(span, "attributes", None) or {}
-    for key in _URL_ATTRIBUTES:
+    for key in (*_URL_ATTRIBUTES, *(_PATH_ATTRIBUTES if ours else ())):
         value = attributes.get(key)
-        if isinstance(value, str) and ("?" in value or "@" in value or "#" in value):
-            span.set_attribute(key, scrub_url(value) if "://" in value else value.split("?", 1)[0].split("#", 1)[0])
+        if not isinstance(value, str):
+            continue
+        clean = value
+        if "?" in value or "@" in value or "#" in value:
+            clean = scrub_url(value) if "://" in value else value.split("?", 1)[0].split("#", 1)[0]
+        if ours:
+            clean = _secret_free_path(clean)
+        if clean != value:
+            span.set_attribute(key, clean)
     for key in _QUERY_ATTRIBUTES:
         if key in attributes:
             span.set_attribute(key, "")
 
 
 def _http_hook(span: Any, *args: Any) -> None:
+    """For the requests this product makes (to upstreams, webhooks)."""
     if span is not None and span.is_recording():
-        _scrub_span(span)
+        _scrub_span(span, ours=False)
+
+
+def _server_hook(span: Any, *args: Any) -> None:
+    """For the requests this product answers."""
+    if span is not None and span.is_recording():
+        _scrub_span(span, ours=True)
 
 
 class _CurrentTracer:
@@ -267,7 +297,7 @@ def _instrumentor(library: str) -> tuple[Any, dict[str, Any]]:
     if library == "django":
         from opentelemetry.instrumentation.django import DjangoInstrumentor
 
-        return DjangoInstrumentor(), {"request_hook": _http_hook, "response_hook": _http_hook}
+        return DjangoInstrumentor(), {"request_hook": _server_hook, "response_hook": _server_hook}
     if library == "requests":
         from opentelemetry.instrumentation.requests import RequestsInstrumentor
 

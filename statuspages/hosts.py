@@ -3,7 +3,8 @@
 Django's ``ALLOWED_HOSTS`` check comes first: a Host not listed there is refused as anywhere else, so a
 page's custom host must be added to ``DJANGO_ALLOWED_HOSTS`` too. A request whose host is a page's
 custom host is resolved against ``statuspages.host_urls`` (the page's public URLs at the root) instead
-of the project's URLs: nothing else of the product answers on that name.
+of the project's URLs: nothing else of the product answers on that name. The product's own names
+(statuspages/own_hosts.py) are never a page's, so no team can put its page in place of the product.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from django.core.exceptions import DisallowedHost
 from django.http import HttpRequest, HttpResponse
 from django.http.request import split_domain_port
 
-from statuspages import lookup
+from statuspages import lookup, own_hosts
 
 HOST_URLCONF = "statuspages.host_urls"
 
@@ -44,7 +45,8 @@ class CustomHostMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         host = request_host(request)
-        page = lookup.by_host(host) if could_be_custom(host) else None
+        # Never the product's own name, even for a page that took it before that was refused (statuspages/own_hosts.py).
+        page = lookup.by_host(host) if could_be_custom(host) and host not in own_hosts.own_hosts() else None
         if page is not None:
             request.urlconf = HOST_URLCONF  # type: ignore[attr-defined]
             request.status_page_host = page  # type: ignore[attr-defined]

@@ -8,9 +8,11 @@ metric. See docs/status-pages.md.
 
 from __future__ import annotations
 
+import re
 import secrets
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
@@ -21,6 +23,7 @@ from django.utils import timezone
 
 from alerts.models import AlertEvent, Silence
 from pollers.models import Source
+from statuspages import own_hosts
 
 # A dotted name ending in a letter label: never an IP address, localhost or a bare name (statuspages/hosts.py
 # skips those without a lookup, so the product's own requests cost nothing).
@@ -28,6 +31,7 @@ HOST_NAME = RegexValidator(
     r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,61}[a-z0-9])?$",
     "A lowercase host name with a domain, without scheme, port or path, e.g. status.example.com.",
 )
+PLAIN_HOST = re.compile(r"[a-z0-9-]+(\.[a-z0-9-]+)*")  # urlsplit's hostname is lowercase already
 METRIC_NAME = RegexValidator(r"^[A-Za-z0-9_.:-]{1,100}$", "A metric name as the source's metric paths name it.")
 
 
@@ -89,9 +93,30 @@ class StatusPage(models.Model):
         self.custom_host = (self.custom_host or "").strip().lower().rstrip(".")
         if self.logo and not (self.logo.startswith("https://") or self.logo.startswith("/static/")):
             raise ValidationError({"logo": "Use an https:// URL or a /static/ path."})
+        if self.logo.startswith("https://") and not self.logo_origin():
+            raise ValidationError({"logo": "Use an https:// URL whose host is a plain name (letters, digits, ., -)."})
         if self.custom_host and self.visibility == Visibility.MEMBERS:
             # A session belongs to the product's host name; members could not sign in on another one.
             raise ValidationError({"custom_host": "A members-only page cannot have a custom host."})
+        refused = own_hosts.refusal(self.custom_host) if self.custom_host else None
+        if refused:
+            raise ValidationError({"custom_host": refused})
+
+    def logo_origin(self) -> str:
+        """An https:// logo's origin as a Content-Security-Policy source (``https://host[:port]``), which the public
+        views allow images from; "" for a /static/ path or a host that is not a plain name (a ';' or a space in
+        it wrote directives of its own into the page's policy)."""
+        if not self.logo.startswith("https://"):
+            return ""
+        try:
+            parts = urlsplit(self.logo)
+            port = parts.port
+        except ValueError:
+            return ""
+        host = parts.hostname or ""
+        if not PLAIN_HOST.fullmatch(host):
+            return ""
+        return f"https://{host}:{port}" if port else f"https://{host}"
 
     def set_password(self, raw: str) -> None:
         self.password_hash = make_password(raw) if raw else ""

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 from typing import Any
-from urllib.parse import urlsplit
 
 from django.contrib.auth.views import redirect_to_login
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -58,9 +57,9 @@ def _find(request: HttpRequest, slug: str | None) -> StatusPage:
 def _strict(response: HttpResponse, page: StatusPage | None = None) -> HttpResponse:
     """The strict policy for this response (the logo's origin allowed when it is elsewhere)."""
     policy = {name: list(values) for name, values in STRICT_CSP.items()}
-    if page is not None and page.logo.startswith("https://"):
-        parts = urlsplit(page.logo)
-        policy["img-src"].append(f"https://{parts.netloc}")
+    origin = page.logo_origin() if page is not None else ""
+    if origin:
+        policy["img-src"].append(origin)
     response._csp_replace = policy  # type: ignore[attr-defined]  # read by django-csp's middleware
     return response
 

@@ -182,3 +182,67 @@ def test_it_keeps_the_token_cap_in_the_django_admin(team_admin: Client, teams: t
         f"/admin/accounts/apitoken/{token.pk}/change/", {"name": "t0 renamed", "team": teams[0].pk, "role": "viewer"}
     )
     assert changed.status_code == 302
+
+
+def test_it_names_no_other_teams_objects_in_the_list_filters(team_admin: Client, teams: tuple[Team, Team]) -> None:
+    """Django's filter on a relation lists every row of the related table: red's source and channel names and
+    the team's own name reached blue's admin in the side bar of the poll failures, deliveries and the rest."""
+    from django.utils import timezone
+
+    from alerts.models import Delivery
+    from pollers.models import PollFailure
+
+    blue, red = teams
+    for team in teams:
+        source = team.sources.get()
+        PollFailure.objects.create(source=source, occurred_at=timezone.now(), kind="timeout")
+        channel = NotificationChannel.objects.get(team=team)
+        Delivery.objects.create(channel=channel, is_test=True, reason=Delivery.Reason.FIRED)
+    red_source, red_channel = red.sources.get(), NotificationChannel.objects.get(team=red)
+    leaks = (
+        red_source.name,
+        "red mail",
+        f"source__id__exact={red_source.pk}",
+        f"channel__id__exact={red_channel.pk}",
+        f"team__id__exact={red.pk}",
+    )
+    for listing in (
+        "/admin/pollers/pollfailure/",
+        "/admin/alerts/delivery/",
+        "/admin/pollers/source/",
+        "/admin/alerts/alertrule/",
+        "/admin/alerts/silence/",
+        "/admin/alerts/notificationchannel/",
+        "/admin/accounts/apitoken/",
+        "/admin/accounts/membership/",
+        "/admin/statuspages/statuspage/",
+        "/admin/objectives/objective/",
+    ):
+        page = team_admin.get(listing)
+        assert page.status_code == 200, listing
+        found = [leak for leak in leaks if leak in page.content.decode()]
+        assert found == [], listing
+    # The filters still work on the team's own rows.
+    blue_source = blue.sources.get()
+    failures = team_admin.get(f"/admin/pollers/pollfailure/?source__id__exact={blue_source.pk}")
+    assert failures.status_code == 200
+    assert "1 poll failure" in failures.content.decode()
+
+
+def test_it_offers_a_team_admin_only_the_people_of_their_teams_as_members(
+    team_admin: Client, teams: tuple[Team, Team]
+) -> None:
+    """Every account was offered: the names of the people of every team, each one to put in blue unasked."""
+    blue, red = teams
+    bea = make_user("bea-of-blue", password=None)
+    add_member(bea, blue, Role.VIEWER)
+    rex = make_user("rex-of-red", password=None)
+    add_member(rex, red, Role.ADMIN)
+    form = team_admin.get("/admin/accounts/membership/add/").content.decode()
+    user_select = re.search(r'<select name="user".*?</select>', form, re.S)
+    assert user_select is not None
+    assert "bea-of-blue" in user_select.group(0)
+    assert "rex-of-red" not in user_select.group(0)
+    response = team_admin.post("/admin/accounts/membership/add/", {"user": rex.pk, "team": blue.pk, "role": "viewer"})
+    assert response.status_code == 200  # the form again, with its error
+    assert not Membership.objects.filter(user=rex, team=blue).exists()

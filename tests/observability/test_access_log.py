@@ -1,4 +1,5 @@
-"""The project's access log (issue 14, finding 9): paths as requested, sensitive query values redacted.
+"""The project's access log (issue 14, finding 9): paths as requested, sensitive query values redacted, and the
+secrets some paths carry (an invitation's token, a password reset's key).
 
 The wire-level version (a real daphne run as production runs it) is in
 tests/realtime/test_hardening_daphne.py::test_it_never_logs_a_query_token.
@@ -15,7 +16,7 @@ from asgiref.testing import ApplicationCommunicator
 # Imported here, not in the test: building the application configures logging, which would
 # detach pytest's log capture if it happened inside the test.
 from devops_insights.asgi import application
-from observability.access_log import AccessLogMiddleware, redact_query
+from observability.access_log import AccessLogMiddleware, redact_path, redact_query
 
 
 @pytest.mark.parametrize(
@@ -40,6 +41,65 @@ def test_it_redacts_the_values_of_sensitive_names(query: str, logged: str) -> No
 def test_it_redacts_names_the_settings_add(settings: Any) -> None:
     settings.ACCESS_LOG_REDACT_PARAMS = ["invite"]
     assert redact_query("invite=xyz&page=1") == "invite=[redacted]&page=1"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/invitations/inv-Sekrit_123/", "/invitations/[redacted]/"),
+        ("/accounts/password/reset/key/3-set-Sekrit/", "/accounts/password/reset/key/3-[redacted]/"),
+        ("/accounts/confirm-email/MTI:Sekrit/", "/accounts/confirm-email/[redacted]/"),
+        ("/status/badges/Sekrit-badge-key/uptime-30d.svg", "/status/badges/[redacted]/uptime-30d.svg"),
+        ("/sources/us-east/", "/sources/us-east/"),
+        ("/teams/blue/invitations/", "/teams/blue/invitations/"),
+        ("/accounts/password/reset/key/done/", "/accounts/password/reset/key/done/"),
+    ],
+)
+def test_it_redacts_the_secrets_some_paths_carry(path: str, logged: str) -> None:
+    assert redact_path(path) == logged
+
+
+def test_it_redacts_a_query_value_holding_such_a_path() -> None:
+    # Where the login page sends a visitor back to: an invitation link opened signed out.
+    assert redact_query("next=%2Finvitations%2Finv-Sekrit_123%2F&x=1") == "next=[redacted]&x=1"
+    assert redact_query("next=%2Fsources%2Fus-east%2F") == "next=%2Fsources%2Fus-east%2F"
+
+
+async def request_through_the_application(path: bytes, query: bytes = b"") -> int:
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "GET",
+        "scheme": "http",
+        "path": path.decode(),
+        "raw_path": path,
+        "query_string": query,
+        "headers": [(b"host", b"127.0.0.1")],
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
+    app = ApplicationCommunicator(application, scope)
+    await app.send_input({"type": "http.request", "body": b"", "more_body": False})
+    start = await app.receive_output(10)
+    while (await app.receive_output(10)).get("more_body"):
+        pass
+    await app.wait(10)
+    return int(start["status"])
+
+
+@pytest.mark.django_db
+async def test_it_never_logs_an_invitation_links_token(caplog: pytest.LogCaptureFixture) -> None:
+    """Whoever reads the log within the link's lifetime could have joined the team with the role it offers."""
+    with caplog.at_level(logging.INFO, logger="observability.access_log"):
+        # Opened signed out: to the login page, which is told where to come back to.
+        assert await request_through_the_application(b"/invitations/inv-Sekrit_123/") == 302
+        await request_through_the_application(b"/accounts/login/", b"next=%2Finvitations%2Finv-Sekrit_123%2F")
+    lines = [r.getMessage() for r in caplog.records if r.name == "observability.access_log"]
+    assert len(lines) == 2
+    assert '"GET /invitations/[redacted]/" 302 ' in lines[0]
+    assert '"GET /accounts/login/?next=[redacted]" 200 ' in lines[1]
+    assert "Sekrit" not in caplog.text
 
 
 @pytest.mark.django_db

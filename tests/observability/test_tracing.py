@@ -149,6 +149,33 @@ def test_it_scrubs_credentials_query_strings_and_fragments_from_urls() -> None:
     assert tracing.scrub_url("http://127.0.0.1/status") == "http://127.0.0.1/status"
 
 
+@pytest.mark.django_db
+def test_it_keeps_the_secret_of_an_invitation_link_out_of_the_request_span(
+    client: Client, spans: InMemorySpanExporter
+) -> None:
+    client.get("/invitations/inv-Sekrit_123/")
+    span = next(s for s in spans.get_finished_spans() if s.name.startswith("HTTP "))
+    assert span.attributes is not None
+    assert span.attributes["url.path"] == "/invitations/[redacted]/"
+
+
+def test_it_keeps_secrets_in_paths_out_of_the_instrumented_spans(spans: InMemorySpanExporter) -> None:
+    # What the Django instrumentation records of a request, scrubbed by its hook.
+    attributes = {
+        "http.target": "/invitations/inv-Sekrit_123/?x=1",
+        "http.url": "http://127.0.0.1:8000/accounts/password/reset/key/3-set-Sekrit/",
+        "url.path": "/invitations/inv-Sekrit_123/",
+    }
+    with tracing.span("GET", **attributes) as current:
+        tracing._server_hook(current)
+    (span,) = spans.get_finished_spans()
+    assert dict(span.attributes or {}) == {
+        "http.target": "/invitations/[redacted]/",
+        "http.url": "http://127.0.0.1:8000/accounts/password/reset/key/3-[redacted]/",
+        "url.path": "/invitations/[redacted]/",
+    }
+
+
 def test_it_sends_traceparent_only_where_propagation_is_on(spans: InMemorySpanExporter) -> None:
     from opentelemetry import propagate
 

@@ -178,6 +178,51 @@ def test_it_refuses_a_members_page_on_a_custom_host(client: Client, team: Any) -
     assert "cannot have a custom host" in response.content.decode()
 
 
+def test_it_refuses_the_products_own_host_name_as_a_custom_host(client: Client, team: Any, settings: Any) -> None:
+    """Served from the page's URLs alone, the product's own name would have put one team's page in place of the
+    sign-in, the dashboards, the API and the admin of every team."""
+    settings.SITE_URL = "https://insights.example.com/"
+    settings.CSRF_TRUSTED_ORIGINS = ["https://dash.example.com", "https://*.example.org"]
+    member(client, team, Role.ADMIN)
+    data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": "public", "published": "on"}
+    for own in ("insights.example.com", "dash.example.com"):
+        response = client.post("/manage/status-pages/new/", {**data, "custom_host": own})
+        assert response.status_code == 200, own
+        assert "the product&#x27;s own host name" in response.content.decode(), own
+        assert not StatusPage.objects.exists()
+    # A page of its own name is fine, a subdomain a wildcard origin trusts included.
+    for name in ("status.blue.example", "status.example.org"):
+        slug = name.split(".")[1]
+        response = client.post("/manage/status-pages/new/", {**data, "slug": slug, "custom_host": name})
+        assert response.status_code == 302, name
+        assert StatusPage.objects.get(slug=slug).custom_host == name
+
+
+def test_it_refuses_a_custom_host_until_site_url_names_the_products_own(
+    client: Client, team: Any, settings: Any
+) -> None:
+    settings.SITE_URL = ""
+    member(client, team, Role.ADMIN)
+    data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": "public"}
+    data["custom_host"] = "insights.example.com"
+    response = client.post("/manage/status-pages/new/", data)
+    assert response.status_code == 200
+    assert "Set SITE_URL" in response.content.decode()
+    assert not StatusPage.objects.exists()
+    assert client.post("/manage/status-pages/new/", {**data, "custom_host": ""}).status_code == 302
+
+
+def test_it_refuses_a_logo_whose_host_is_not_a_plain_name(client: Client, team: Any) -> None:
+    member(client, team, Role.ADMIN)
+    data = {"team": team.pk, "title": "Blue", "slug": "blue", "visibility": "public"}
+    for logo in ("https://cdn.example;report-uri https:\\evil.example/x.png", "https://cdn example/x.png"):
+        response = client.post("/manage/status-pages/new/", {**data, "logo": logo})
+        assert response.status_code == 200, logo
+        assert "whose host is a plain name" in response.content.decode(), logo
+        assert not StatusPage.objects.exists()
+    assert client.post("/manage/status-pages/new/", {**data, "logo": "https://cdn.example/x.png"}).status_code == 302
+
+
 def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team: Any) -> None:
     member(client, team, Role.ADMIN)
     page = make_status_page(team=team)

@@ -293,6 +293,22 @@ def test_it_allows_the_logo_host_in_the_policy_and_nothing_more(client: Client) 
     assert directives["script-src"] == "'self'"
 
 
+def test_it_writes_nothing_of_a_logo_url_into_the_policy_but_its_origin(client: Client) -> None:
+    """A ';' in the logo's host wrote directives of its own into the page's policy (here: where browsers send
+    every visitor's violation reports)."""
+    make_status_page("logo", logo="https://cdn.example.com;report-uri https:\\evil.example\\r/logo.png")
+    make_status_page("port", logo="https://cdn.example.com:8443/logo.png")
+    policy = get(client, "/status/logo/").headers["Content-Security-Policy"]
+    assert "report-uri" not in policy
+    assert "evil" not in policy
+    directives = dict(part.strip().split(" ", 1) for part in policy.split(";"))
+    assert directives["img-src"] == "'self' data:"
+    port = get(client, "/status/port/").headers["Content-Security-Policy"]
+    assert dict(part.strip().split(" ", 1) for part in port.split(";"))["img-src"] == (
+        "'self' data: https://cdn.example.com:8443"
+    )
+
+
 # --- cost -----------------------------------------------------------------------------------------
 
 
@@ -445,6 +461,18 @@ def test_it_serves_a_page_at_the_root_of_its_custom_host(client: Client, setting
     assert get(client, "/accounts/login/", HTTP_HOST="status.acme.example").status_code == 404
     # A name not in ALLOWED_HOSTS is refused as anywhere.
     assert get(client, "/", HTTP_HOST="status.other.example").status_code == 400
+
+
+def test_it_never_serves_a_page_in_place_of_the_product(client: Client, settings: Any) -> None:
+    """A page that holds the product's own name (saved before that was refused) does not take the product over."""
+    settings.SITE_URL = "https://insights.example.com"
+    settings.ALLOWED_HOSTS = ["testserver", "insights.example.com"]
+    make_status_page("acme", custom_host="insights.example.com", title="Acme status")
+    login = get(client, "/accounts/login/", HTTP_HOST="insights.example.com")
+    assert login.status_code == 200
+    assert "Acme status" not in login.content.decode()
+    assert get(client, "/", HTTP_HOST="insights.example.com").status_code == 302  # the overview: to sign in
+    assert get(client, "/status/acme/", HTTP_HOST="insights.example.com").status_code == 200  # still at its path
 
 
 def test_it_answers_404_for_an_unknown_page(client: Client) -> None:
