@@ -22,6 +22,7 @@ from alerts.defaults import add_unreachable_rule
 from dashboard.access import object_for, role_required, team_for_new
 from dashboard.source_forms import SourceForm
 from pollers.circuit import force_trial
+from pollers.credentials import CredentialError, request_for
 from pollers.engine import Poller
 from pollers.models import Source
 from pollers.probe import ProbeResult, probe
@@ -29,11 +30,23 @@ from pollers.probe import ProbeResult, probe
 TEST_ACTION = "test"
 
 
+def _test_fetch(form: SourceForm) -> ProbeResult:
+    """Fetch the source as a poll would once the form is saved: the form's URL, headers and timeout with the
+    source's credentials, proxy and TLS settings, which the admin sets and this form does not show (a Test
+    without them answered 401 or a certificate error for a source whose polls succeed)."""
+    try:
+        request = request_for(form.instance)  # the valid form has put its values on the instance
+    except CredentialError as exc:
+        return ProbeResult(ok=False, error_kind=exc.kind, error_message=exc.message)
+    return probe(
+        request.url, request.headers, request.timeout, form.cleaned_data["metric_paths"], transport=request.transport
+    )
+
+
 def _form_page(request: HttpRequest, form: SourceForm, source: Source | None, status: int = 200) -> HttpResponse:
     probed: ProbeResult | None = None
     if request.method == "POST" and request.POST.get("action") == TEST_ACTION and form.is_valid():
-        data = form.cleaned_data
-        probed = probe(data["url"], data["headers"], float(data["timeout_seconds"]), data["metric_paths"])
+        probed = _test_fetch(form)
     context = {"form": form, "source": source, "probe": probed, "nav": "sources"}
     return render(request, "dashboard/source_form.html", context, status=status)
 

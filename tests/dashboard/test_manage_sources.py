@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 from django.utils import timezone
 
@@ -211,3 +212,29 @@ def test_it_shows_the_add_button_to_staff(staff_client: Client) -> None:
 
 def test_it_hides_the_add_button_from_readers(user_client: Client) -> None:
     assert 'href="/sources/new/"' not in user_client.get("/").content.decode()
+
+
+def test_it_tests_an_edited_source_with_its_stored_credentials(
+    staff_client: Client, allow_loopback: Any, simulator: Any, settings: Any
+) -> None:
+    # Set in the admin, not on this form: a Test without them answered 401 where every poll succeeds.
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    source = make_source("eu-west", url=simulator.url("eu-west", "stats=1&fault=auth&token=t0ken-42"))
+    source.auth_scheme = Source.AuthScheme.BEARER
+    source.set_auth_secret("t0ken-42")
+    source.save()
+    response = staff_client.post("/sources/eu-west/edit/", form_data(source.url, action="test"))
+    page = response.content.decode()
+    assert "HTTP 200" in page, page[page.find('id="probe"') :][:600]
+    assert 'class="probe-match" data-metric="cpu_load"' in page
+
+
+def test_it_says_why_a_test_cannot_send_the_stored_credentials(
+    staff_client: Client, allow_loopback: Any, simulator: Any, settings: Any
+) -> None:
+    make_source("eu-west", url=simulator.url("eu-west"), auth_scheme=Source.AuthScheme.BEARER)  # no secret stored
+    response = staff_client.post("/sources/eu-west/edit/", form_data(simulator.url("eu-west"), action="test"))
+    page = response.content.decode()
+    assert "The fetch failed" in page
+    assert "no secret is stored" in page
+    assert simulator.requests_for("eu-west") == [], "nothing is sent without the credential"
