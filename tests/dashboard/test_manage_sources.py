@@ -238,3 +238,33 @@ def test_it_says_why_a_test_cannot_send_the_stored_credentials(
     assert "The fetch failed" in page
     assert "no secret is stored" in page
     assert simulator.requests_for("eu-west") == [], "nothing is sent without the credential"
+
+
+@pytest.mark.parametrize(
+    ("stored", "posted", "message"),
+    [
+        # Removing the path of a pinned metric: the pin is set in the admin or as code, not on this form.
+        (
+            {"pinned_metrics": ["timers"]},
+            {},
+            "Pinned metrics (not on this form): Not a metric of this source: timers.",
+        ),
+        (
+            {"auth_scheme": Source.AuthScheme.BASIC, "auth_username": "ops"},
+            {"headers_key": ["Authorization", ""], "headers_value": ["Basic b3BzOng=", ""]},
+            "Remove the Authorization header, or leave the authentication scheme empty.",
+        ),
+    ],
+)
+def test_it_explains_an_edit_refused_for_a_field_the_form_does_not_show(
+    staff_client: Client, allow_loopback: Any, stored: dict[str, Any], posted: dict[str, Any], message: str
+) -> None:
+    paths = {"cpu_load": "results.stats.server.cpu_load", "timers": "results.stats.server.timers"}
+    source = make_source("eu-west", metric_paths=paths, **stored)
+    data = form_data(source.url, name="EU West 2", **posted)  # its metric paths: cpu_load and nope, no timers
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 400
+    page = response.content.decode().replace("&#x27;", "'")
+    assert message in page
+    source.refresh_from_db()
+    assert (source.name, source.metric_paths) == ("Eu West", paths), "nothing is saved"
