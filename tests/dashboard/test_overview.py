@@ -133,6 +133,17 @@ def test_it_says_a_new_source_waits_for_its_first_poll(user_client: Client) -> N
     assert "No data received yet." in html
 
 
+def test_it_does_not_call_a_document_without_numbers_no_data(user_client: Client) -> None:
+    # A plain health endpoint ({"status": "UP"}) polled fine: its card said "No data received yet."
+    # beside "all checks pass" and "Updated 0 s ago".
+    source = make_source("ap-southeast")
+    record(source, {"status": "UP"}, timezone.now())
+    html = card_html(user_client.get("/").content.decode(), "ap-southeast")
+    assert 'data-status="ok"' in html
+    assert "No data received yet." not in html
+    assert "No numbers in the latest document: check the source's metric paths." in html
+
+
 def test_it_reads_the_store_once_and_keeps_queries_constant_however_many_sources(
     user_client: Client, spy: CountingStore
 ) -> None:
