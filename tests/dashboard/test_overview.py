@@ -300,3 +300,22 @@ def test_it_shows_a_source_of_another_shape_by_its_own_metrics(user_client: Clie
     assert "Latency 2.50 s" in card
     assert "Queue depth 1,200" in card
     assert "Build" not in card
+
+
+def test_it_names_paused_sources_with_a_link_back_to_them(user_client: Client) -> None:
+    # A paused source has no card: it used to leave the overview with no way back to its Resume button.
+    record(make_source("eu-west"), payload(), timezone.now())
+    make_source("us-east", name="Payments <US>", enabled=False)
+    html = user_client.get("/").content.decode()
+    assert 'data-source="us-east"' not in html, "no card: it is not polled"
+    paused = re.search(r'<p class="paused-sources[^>]*>(.*?)</p>', html, re.S)
+    assert paused, "the paused source is named"
+    assert '<a href="/sources/us-east/">Payments &lt;US&gt;</a>' in paused.group(1)
+
+
+def test_it_does_not_say_no_sources_when_every_source_is_paused(user_client: Client) -> None:
+    make_source("us-east", enabled=False)
+    html = user_client.get("/").content.decode()
+    assert "No sources yet" not in html
+    assert "No source is being polled" in html
+    assert 'href="/sources/us-east/"' in html
