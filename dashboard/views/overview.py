@@ -92,6 +92,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "nav": "overview",
             "groups": groups,
             "cards": cards,
+            "no_match": bool(cards) and all(card.hidden for card in cards),
             "counts": counts,
             "statuses": [(s, st.LABELS[s]) for s in st.STATUSES],
             "selected_statuses": statuses,

@@ -319,3 +319,13 @@ def test_it_does_not_say_no_sources_when_every_source_is_paused(user_client: Cli
     assert "No sources yet" not in html
     assert "No source is being polled" in html
     assert 'href="/sources/us-east/"' in html
+
+
+def test_it_says_so_when_the_filters_hide_every_card(user_client: Client) -> None:
+    # The "0 error" chip used to open a blank page: every card and group hidden, nothing said why.
+    record(make_source("eu-west", tags=["prod"]), payload(), timezone.now())
+    html = user_client.get("/?status=error").content.decode()
+    assert re.search(r'<p class="empty-filter muted" data-role="no-match">No source matches these filters\.', html)
+    assert 'href="/?group=region&amp;sort=status">Show every source</a>' in html
+    html = user_client.get("/?tag=prod").content.decode()
+    assert 'data-role="no-match" hidden>' in html, "rendered hidden, for the script to show when filters change"
