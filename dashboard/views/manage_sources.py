@@ -8,6 +8,8 @@ URL once through the poller's fetcher and extraction (``pollers.probe``) and sto
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -77,14 +79,16 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return _form_page(request, SourceForm(instance=source), source)
-    form = SourceForm(request.POST, instance=source)
+    # A copy: the form puts what was typed on its instance, and the page around a refused edit names the source
+    # as it is stored, not as typed.
+    form = SourceForm(request.POST, instance=copy.copy(source))
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, source, status=200 if form.is_valid() else 400)
     # Only the fields the form owns: the poller may be writing health fields at the same moment.
     Source.objects.filter(pk=source.pk).update(
         updated_at=timezone.now(), **{name: form.cleaned_data[name] for name in form.Meta.fields if name != "slug"}
     )
-    messages.success(request, f"Saved {source.name}.")
+    messages.success(request, f"Saved {form.instance.name}.")
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 
 

@@ -268,3 +268,13 @@ def test_it_explains_an_edit_refused_for_a_field_the_form_does_not_show(
     assert message in page
     source.refresh_from_db()
     assert (source.name, source.metric_paths) == ("Eu West", paths), "nothing is saved"
+
+
+def test_it_names_the_source_as_stored_around_an_edit_it_refuses(staff_client: Client, allow_loopback: Any) -> None:
+    make_source("eu-west")
+    data = form_data("http://127.0.0.1:9/s", name="Renamed", interval_seconds="2")
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<h1>Edit Eu West</h1>" in page, "the heading said the name typed, which was not saved"
+    assert 'value="Renamed"' in page, "what was typed stays in the form"
