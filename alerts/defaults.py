@@ -58,12 +58,17 @@ def first_becomes_default(channel: NotificationChannel) -> None:
         channel.is_default = True
 
 
+def enabled_defaults(team_id: int) -> models.QuerySet[NotificationChannel]:
+    """The team's enabled default channels: where a rule that selects no enabled channel sends (alerts.engine)."""
+    return NotificationChannel.objects.enabled().filter(is_default=True, team_id=team_id)
+
+
 def notifies_no_one(rule: AlertRule) -> str:
     """Why ``rule`` (saved, with its channels) would notify no one, or "" when someone would hear it."""
     # As the engine routes: the rule's enabled channels, else every enabled default channel.
     if rule.channels.filter(enabled=True).exists():
         return ""
-    if NotificationChannel.objects.enabled().filter(is_default=True, team_id=rule.team_id).exists():
+    if enabled_defaults(rule.team_id).exists():
         return ""
     if rule.channels.exists():
         return "every channel it selects is disabled and there is no enabled default channel, so it notifies no one"

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, ValidationError
+from django.utils.text import capfirst
 
 from pollers.formfields import KeyValueField, KeyValueWidget, TagsField
 from pollers.forms import cleaned_headers, cleaned_metric_paths
@@ -65,6 +67,33 @@ class SourceForm(forms.ModelForm):
             self.initial["metric_paths"] = dict(self.instance.metric_paths or {})
         if self.instance.pk:
             self.fields["slug"].disabled = True  # history, metrics and links are keyed by it
+
+    def add_error(self, field: str | None, error: Any) -> None:
+        # The model's own checks (Source.clean, one home) also judge fields this form does not show: pinned
+        # metrics, authentication, proxy and TLS, set in the admin or as code. Django refuses an error for a
+        # field a form lacks with a ValueError (a 500 when, say, a pinned metric's path was removed here); such
+        # an error is shown above the form instead, naming the field it is about.
+        if field is None and isinstance(error, ValidationError) and hasattr(error, "error_dict"):
+            shown: dict[str, list[ValidationError]] = {}
+            for name, errors in error.error_dict.items():
+                if name == NON_FIELD_ERRORS or name in self.fields:
+                    shown.setdefault(name, []).extend(errors)
+                else:
+                    label = self._label_of(name)
+                    for message in ValidationError(errors).messages:
+                        shown.setdefault(NON_FIELD_ERRORS, []).append(
+                            ValidationError(f"{label} (not on this form): {message}")
+                        )
+            error = ValidationError(shown)
+        super().add_error(field, error)
+
+    @staticmethod
+    def _label_of(name: str) -> str:
+        try:
+            field = Source._meta.get_field(name)
+        except FieldDoesNotExist:
+            return name
+        return str(capfirst(str(getattr(field, "verbose_name", name))))
 
     def clean_slug(self) -> str:
         slug: str = self.cleaned_data["slug"]

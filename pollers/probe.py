@@ -14,6 +14,7 @@ from typing import Any
 from metrics.extraction import WILDCARD, extract_metrics, split_path
 from metrics.serialization import number
 from pollers.fetch import Fetcher, FetchPolicy
+from pollers.transport import Transport
 
 MAX_PATH_SEGMENTS = 32
 PATH_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_\-]+|\*)$")
@@ -98,10 +99,12 @@ def probe(
     timeout: float,
     metric_paths: Mapping[str, str],
     fetcher: Fetcher | None = None,
+    transport: Transport | None = None,
 ) -> ProbeResult:
+    """``transport``: the source's proxy and TLS settings (``pollers.credentials.request_for``), as a poll uses."""
     fetcher = fetcher or Fetcher(FetchPolicy.from_settings(retries=0))
     try:
-        fetched = fetcher.fetch(url, headers, timeout, poll_id="probe")
+        fetched = fetcher.fetch(url, headers, timeout, poll_id="probe", transport=transport)
     finally:
         fetcher.close()
     result = ProbeResult(

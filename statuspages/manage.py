@@ -11,6 +11,7 @@ Every change is written to the audit trail (accounts/audit.py).
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -84,7 +85,9 @@ def page_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
     page = _page_for_manage(request, page_id)
-    form = PageForm(request.POST or None, instance=page, teams=teams_of(request.user, Action.MANAGE))
+    # The form validates a copy: a refused save put its unsaved title and slug on the page shown around it, so
+    # the heading said the new title and "View the page" led to the slug typed (another page's, when taken).
+    form = PageForm(request.POST or None, instance=copy.copy(page), teams=teams_of(request.user, Action.MANAGE))
     if request.method == "POST" and form.is_valid():
         form.save()
         _audit(request, "page.changed", page)

@@ -24,7 +24,7 @@ from accounts.current_team import current_team
 from accounts.edits import DeletedMeanwhile
 from accounts.teams import Action
 from alerts import evaluate
-from alerts.defaults import first_becomes_default, notifies_no_one
+from alerts.defaults import enabled_defaults, first_becomes_default, notifies_no_one
 from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from alerts.silences import ReasonTaken, add_silence
@@ -61,6 +61,8 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         "silences": in_current_team(request, Silence.objects.active(now)).select_related("source", "created_by"),
         "rules": in_current_team(request, AlertRule.objects.select_related("source").prefetch_related("channels")),
         "channels": in_current_team(request, NotificationChannel.objects.all()),
+        # Where a rule that selects no channel sends: named beside it, or "notifies no one" when nowhere.
+        "default_channels": list(enabled_defaults(team.pk).values_list("name", flat=True)) if team is not None else [],
         "now": now,
     }
     return render(request, "dashboard/alerts.html", context)

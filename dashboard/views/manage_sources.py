@@ -8,6 +8,8 @@ URL once through the poller's fetcher and extraction (``pollers.probe``) and sto
 
 from __future__ import annotations
 
+import copy
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -22,6 +24,7 @@ from alerts.defaults import add_unreachable_rule
 from dashboard.access import object_for, role_required, team_for_new
 from dashboard.source_forms import SourceForm
 from pollers.circuit import force_trial
+from pollers.credentials import CredentialError, request_for
 from pollers.engine import Poller
 from pollers.models import Source
 from pollers.probe import ProbeResult, probe
@@ -29,11 +32,23 @@ from pollers.probe import ProbeResult, probe
 TEST_ACTION = "test"
 
 
+def _test_fetch(form: SourceForm) -> ProbeResult:
+    """Fetch the source as a poll would once the form is saved: the form's URL, headers and timeout with the
+    source's credentials, proxy and TLS settings, which the admin sets and this form does not show (a Test
+    without them answered 401 or a certificate error for a source whose polls succeed)."""
+    try:
+        request = request_for(form.instance)  # the valid form has put its values on the instance
+    except CredentialError as exc:
+        return ProbeResult(ok=False, error_kind=exc.kind, error_message=exc.message)
+    return probe(
+        request.url, request.headers, request.timeout, form.cleaned_data["metric_paths"], transport=request.transport
+    )
+
+
 def _form_page(request: HttpRequest, form: SourceForm, source: Source | None, status: int = 200) -> HttpResponse:
     probed: ProbeResult | None = None
     if request.method == "POST" and request.POST.get("action") == TEST_ACTION and form.is_valid():
-        data = form.cleaned_data
-        probed = probe(data["url"], data["headers"], float(data["timeout_seconds"]), data["metric_paths"])
+        probed = _test_fetch(form)
     context = {"form": form, "source": source, "probe": probed, "nav": "sources"}
     return render(request, "dashboard/source_form.html", context, status=status)
 
@@ -64,14 +79,16 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return _form_page(request, SourceForm(instance=source), source)
-    form = SourceForm(request.POST, instance=source)
+    # A copy: the form puts what was typed on its instance, and the page around a refused edit names the source
+    # as it is stored, not as typed.
+    form = SourceForm(request.POST, instance=copy.copy(source))
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, source, status=200 if form.is_valid() else 400)
     # Only the fields the form owns: the poller may be writing health fields at the same moment.
     Source.objects.filter(pk=source.pk).update(
         updated_at=timezone.now(), **{name: form.cleaned_data[name] for name in form.Meta.fields if name != "slug"}
     )
-    messages.success(request, f"Saved {source.name}.")
+    messages.success(request, f"Saved {form.instance.name}.")
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 
 

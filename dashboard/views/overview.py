@@ -38,6 +38,7 @@ SPARKLINE_METRICS = ("cpu_load", "wait_time")
 SPARKLINE_SPAN = timedelta(hours=1)
 SPARKLINE_BUCKET = timedelta(minutes=1)
 MAX_CARDS_PER_REQUEST = 200
+MAX_PAUSED_NAMED = 20  # the overview names this many paused sources, then "and N more"
 
 
 def _latest_of(sources: list[Source]) -> tuple[dict[str, Snapshot], bool]:
@@ -62,7 +63,11 @@ def overview(request: HttpRequest) -> HttpResponse:
     statuses = {s for s in request.GET.getlist("status") if s in st.STATUSES}
     tag = request.GET.get("tag", "").strip()
 
-    sources = list(with_firing_alert_counts(in_current_team(request, Source.objects.enabled())))
+    # Paused sources have no card (nothing is polled), yet they are listed by name with a link, the way back
+    # to their Resume button: without it a paused source left the dashboard for good. Read in the same statement.
+    team_sources = list(with_firing_alert_counts(in_current_team(request, Source.objects.all())))
+    sources = [source for source in team_sources if source.enabled]
+    paused = sorted((s for s in team_sources if not s.enabled), key=lambda s: (s.name.lower(), s.slug))
     snapshots, store_ok = _latest_of(sources)
     now = timezone.now()
     cards = build_cards(sources, snapshots, now, firing_alert_counts(sources))
@@ -87,6 +92,7 @@ def overview(request: HttpRequest) -> HttpResponse:
             "nav": "overview",
             "groups": groups,
             "cards": cards,
+            "no_match": bool(cards) and all(card.hidden for card in cards),
             "counts": counts,
             "statuses": [(s, st.LABELS[s]) for s in st.STATUSES],
             "selected_statuses": statuses,
@@ -95,6 +101,8 @@ def overview(request: HttpRequest) -> HttpResponse:
             "group_by": group_by,
             "sort_by": sort_by,
             "store_ok": store_ok,
+            "paused": paused[:MAX_PAUSED_NAMED],
+            "paused_more": max(len(paused) - MAX_PAUSED_NAMED, 0),
             "now": now,
             "config": config,
         },

@@ -154,6 +154,9 @@
       }
     });
     showCounts(counts, unknown);
+    /* Filters that hide every card say so, as the server's first paint does: a blank page read as broken. */
+    var noMatch = document.querySelector('[data-role="no-match"]');
+    if (noMatch) noMatch.hidden = !allCards().every(function (card) { return card.hidden; });
     var groups = document.getElementById("groups");
     var byStatus = groups && groups.getAttribute("data-sort") === "status";
     document.querySelectorAll(".cards").forEach(function (list) {

@@ -17,7 +17,7 @@ from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState,
 from pollers.models import Source
 from provisioning.apply import apply_files
 from provisioning.export import export_files
-from tests.factories import default_team, make_source, make_team, member, rule_form
+from tests.factories import default_team, make_channel, make_source, make_team, member, rule_form
 from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
@@ -361,3 +361,18 @@ def test_it_answers_a_silence_of_a_source_an_apply_deleted_meanwhile(staff_clien
     assert "Not silenced: Eu West was deleted" in race.answer.content.decode()
     assert list(Source.objects.values_list("slug", flat=True)) == ["us-east"]
     assert not Silence.objects.exists()
+
+
+def test_it_says_where_a_rule_without_channels_sends_and_when_that_is_no_one(user_client: Client) -> None:
+    # The list said "default channels" for such a rule even when the team had none: it notified no one.
+    AlertRule.objects.create(name="cpu hot", kind="metric", metric="cpu_load", operator=">", threshold=90)
+    rules = user_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
+    assert "notifies no one" in rules
+    assert "default channels" not in rules
+    make_channel("pager", is_default=False)
+    rules = user_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
+    assert "notifies no one" in rules, "a channel that is not the default does not hear it"
+    make_channel("ops-mail", is_default=True)
+    rules = user_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
+    assert "default: ops-mail" in rules
+    assert "notifies no one" not in rules

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from cryptography.fernet import Fernet
 from django.test import Client
 from django.utils import timezone
 
@@ -211,3 +212,69 @@ def test_it_shows_the_add_button_to_staff(staff_client: Client) -> None:
 
 def test_it_hides_the_add_button_from_readers(user_client: Client) -> None:
     assert 'href="/sources/new/"' not in user_client.get("/").content.decode()
+
+
+def test_it_tests_an_edited_source_with_its_stored_credentials(
+    staff_client: Client, allow_loopback: Any, simulator: Any, settings: Any
+) -> None:
+    # Set in the admin, not on this form: a Test without them answered 401 where every poll succeeds.
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    source = make_source("eu-west", url=simulator.url("eu-west", "stats=1&fault=auth&token=t0ken-42"))
+    source.auth_scheme = Source.AuthScheme.BEARER
+    source.set_auth_secret("t0ken-42")
+    source.save()
+    response = staff_client.post("/sources/eu-west/edit/", form_data(source.url, action="test"))
+    page = response.content.decode()
+    assert "HTTP 200" in page, page[page.find('id="probe"') :][:600]
+    assert 'class="probe-match" data-metric="cpu_load"' in page
+
+
+def test_it_says_why_a_test_cannot_send_the_stored_credentials(
+    staff_client: Client, allow_loopback: Any, simulator: Any, settings: Any
+) -> None:
+    make_source("eu-west", url=simulator.url("eu-west"), auth_scheme=Source.AuthScheme.BEARER)  # no secret stored
+    response = staff_client.post("/sources/eu-west/edit/", form_data(simulator.url("eu-west"), action="test"))
+    page = response.content.decode()
+    assert "The fetch failed" in page
+    assert "no secret is stored" in page
+    assert simulator.requests_for("eu-west") == [], "nothing is sent without the credential"
+
+
+@pytest.mark.parametrize(
+    ("stored", "posted", "message"),
+    [
+        # Removing the path of a pinned metric: the pin is set in the admin or as code, not on this form.
+        (
+            {"pinned_metrics": ["timers"]},
+            {},
+            "Pinned metrics (not on this form): Not a metric of this source: timers.",
+        ),
+        (
+            {"auth_scheme": Source.AuthScheme.BASIC, "auth_username": "ops"},
+            {"headers_key": ["Authorization", ""], "headers_value": ["Basic b3BzOng=", ""]},
+            "Remove the Authorization header, or leave the authentication scheme empty.",
+        ),
+    ],
+)
+def test_it_explains_an_edit_refused_for_a_field_the_form_does_not_show(
+    staff_client: Client, allow_loopback: Any, stored: dict[str, Any], posted: dict[str, Any], message: str
+) -> None:
+    paths = {"cpu_load": "results.stats.server.cpu_load", "timers": "results.stats.server.timers"}
+    source = make_source("eu-west", metric_paths=paths, **stored)
+    data = form_data(source.url, name="EU West 2", **posted)  # its metric paths: cpu_load and nope, no timers
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 400
+    page = response.content.decode().replace("&#x27;", "'")
+    assert message in page
+    source.refresh_from_db()
+    assert (source.name, source.metric_paths) == ("Eu West", paths), "nothing is saved"
+
+
+def test_it_names_the_source_as_stored_around_an_edit_it_refuses(staff_client: Client, allow_loopback: Any) -> None:
+    make_source("eu-west")
+    data = form_data("http://127.0.0.1:9/s", name="Renamed", interval_seconds="2")
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "<h1>Edit Eu West</h1>" in page, "the heading said the name typed, which was not saved"
+    assert 'value="Renamed"' in page, "what was typed stays in the form"

@@ -133,6 +133,17 @@ def test_it_says_a_new_source_waits_for_its_first_poll(user_client: Client) -> N
     assert "No data received yet." in html
 
 
+def test_it_does_not_call_a_document_without_numbers_no_data(user_client: Client) -> None:
+    # A plain health endpoint ({"status": "UP"}) polled fine: its card said "No data received yet."
+    # beside "all checks pass" and "Updated 0 s ago".
+    source = make_source("ap-southeast")
+    record(source, {"status": "UP"}, timezone.now())
+    html = card_html(user_client.get("/").content.decode(), "ap-southeast")
+    assert 'data-status="ok"' in html
+    assert "No data received yet." not in html
+    assert "No numbers in the latest document: check the source's metric paths." in html
+
+
 def test_it_reads_the_store_once_and_keeps_queries_constant_however_many_sources(
     user_client: Client, spy: CountingStore
 ) -> None:
@@ -289,3 +300,32 @@ def test_it_shows_a_source_of_another_shape_by_its_own_metrics(user_client: Clie
     assert "Latency 2.50 s" in card
     assert "Queue depth 1,200" in card
     assert "Build" not in card
+
+
+def test_it_names_paused_sources_with_a_link_back_to_them(user_client: Client) -> None:
+    # A paused source has no card: it used to leave the overview with no way back to its Resume button.
+    record(make_source("eu-west"), payload(), timezone.now())
+    make_source("us-east", name="Payments <US>", enabled=False)
+    html = user_client.get("/").content.decode()
+    assert 'data-source="us-east"' not in html, "no card: it is not polled"
+    paused = re.search(r'<p class="paused-sources[^>]*>(.*?)</p>', html, re.S)
+    assert paused, "the paused source is named"
+    assert '<a href="/sources/us-east/">Payments &lt;US&gt;</a>' in paused.group(1)
+
+
+def test_it_does_not_say_no_sources_when_every_source_is_paused(user_client: Client) -> None:
+    make_source("us-east", enabled=False)
+    html = user_client.get("/").content.decode()
+    assert "No sources yet" not in html
+    assert "No source is being polled" in html
+    assert 'href="/sources/us-east/"' in html
+
+
+def test_it_says_so_when_the_filters_hide_every_card(user_client: Client) -> None:
+    # The "0 error" chip used to open a blank page: every card and group hidden, nothing said why.
+    record(make_source("eu-west", tags=["prod"]), payload(), timezone.now())
+    html = user_client.get("/?status=error").content.decode()
+    assert re.search(r'<p class="empty-filter muted" data-role="no-match">No source matches these filters\.', html)
+    assert 'href="/?group=region&amp;sort=status">Show every source</a>' in html
+    html = user_client.get("/?tag=prod").content.decode()
+    assert 'data-role="no-match" hidden>' in html, "rendered hidden, for the script to show when filters change"

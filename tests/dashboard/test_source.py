@@ -13,8 +13,9 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from accounts.models import Role
 from pollers.models import PollFailure
-from tests.factories import KNOWN_PAYLOAD, make_source, payload, record
+from tests.factories import KNOWN_PAYLOAD, make_source, member, payload, record
 
 pytestmark = pytest.mark.django_db
 
@@ -257,3 +258,19 @@ def test_it_says_when_no_failed_poll_is_recorded(user_client: Client) -> None:
     make_source("us-east")
     page = text(user_client.get("/sources/us-east/").content.decode())
     assert "Recent failed polls No failed polls recorded." in page
+
+
+def test_it_points_a_source_without_metrics_at_its_edit_form(client: Client) -> None:
+    # It said "Add metric paths in the admin", which a team admin who is not staff cannot open; Edit is beside it.
+    make_source("billing", metric_paths={})
+
+    def note() -> str:
+        page = client.get("/sources/billing/").content.decode()
+        found = re.search(r'<p class="muted" id="no-metrics">(.*?)</p>', page)
+        assert found, "the note is there"
+        return found.group(1)
+
+    member(client, role=Role.VIEWER, username="reader")
+    assert text(note()) == "This source extracts no metrics. An admin of its team adds metric paths to chart them."
+    member(client, role=Role.ADMIN, username="lead")  # an admin of the team, not staff
+    assert '<a href="/sources/billing/edit/">Add metric paths</a> to chart them.' in note()

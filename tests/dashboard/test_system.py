@@ -10,9 +10,10 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from accounts.models import Role
 from dashboard.system_info import redact_url
 from pollers.models import PollerProcess
-from tests.factories import logged_in, make_source, payload, record
+from tests.factories import logged_in, make_source, make_team, payload, record
 
 pytestmark = pytest.mark.django_db
 
@@ -75,6 +76,20 @@ def test_it_reports_pollers_store_counts_and_backends(staff_client: Client) -> N
     assert "InMemoryChannelLayer" in page
     assert "set/get round trip" in page
     assert "send/receive round trip" in page
+
+
+def test_it_says_the_store_figures_are_every_teams(client: Client) -> None:
+    # The page's counts are the current team's, but the store's figures sat beside them unmarked: a team of
+    # one source read "Sources with data 3".
+    now = timezone.now()
+    record(make_source("us-east"), payload(), now)
+    red = make_team("red")
+    for slug in ("red-1", "red-2"):
+        record(make_source(slug, team=red), payload(), now)
+    html = logged_in(client, "ops", role=Role.ADMIN).get("/system/").content.decode()
+    assert re.search(r'data-stat="sources_total">1<', html), "the team's own count"
+    assert re.search(r'data-stat="latest_count">3<', html)
+    assert "Metric store every team's data" in text(html).replace("&#x27;", "'")
 
 
 def test_it_probes_real_redis_and_never_shows_its_password(staff_client: Client, redis_settings: Any) -> None:

@@ -341,3 +341,22 @@ def test_it_refuses_in_the_django_admin_to_move_a_page_whose_components_group_it
     assert client.post(f"/admin/statuspages/statuspage/{page.pk}/change/", fields).status_code == 302
     page.refresh_from_db()
     assert page.team == red
+
+
+def test_it_shows_the_stored_title_and_address_beside_settings_it_refuses(client: Client, team: Any) -> None:
+    # The refused form's values were shown as the page's own: the new title in the heading, and "View the page"
+    # linking to the slug typed, here another page's.
+    page = make_status_page("blue", team=team, title="Blue status")
+    make_status_page("red", team=team, title="Red status")
+    member(client, team, Role.ADMIN)
+    response = client.post(
+        f"/manage/status-pages/{page.pk}/",
+        {"title": "Renamed", "slug": "red", "visibility": "public", "published": "on"},
+    )
+    html = response.content.decode()
+    assert "already exists" in html
+    assert "<h1>Blue status</h1>" in html
+    assert '<a href="/status/blue/">View the page</a>' in html
+    assert 'value="red"' in html, "what was typed stays in the form"
+    page.refresh_from_db()
+    assert (page.title, page.slug) == ("Blue status", "blue")
