@@ -130,7 +130,10 @@ def cards_json(request: HttpRequest) -> JsonResponse:
             "down_since": card.verdict.down_since.isoformat() if card.verdict.down_since else None,
             "interval": card.source.interval_seconds,
         }
-    return JsonResponse({"generated_at": now.isoformat(), "cards": out})
+    # Sources asked for by name that are no longer this team's polled ones (paused, deleted or moved since the
+    # page was drawn): the page takes their cards away instead of ticking their ages on as if they were current.
+    gone = sorted(set(wanted) - {source.slug for source in sources})
+    return JsonResponse({"generated_at": now.isoformat(), "cards": out, "gone": gone})
 
 
 @json_login_required

@@ -97,6 +97,13 @@
       });
       lastCheck[slug] = Date.now();
     });
+    // Asked for and no longer polled for this team (paused, deleted, moved): its card would otherwise keep its
+    // last verdict with a ticking age. The page says the list changed; a reload lists paused sources again.
+    (body.gone || []).forEach(function (slug) {
+      cardsFor(slug).forEach(function (card) { card.remove(); });
+      var notice = document.querySelector('[data-role="list-changed"]');
+      if (notice) notice.hidden = false;
+    });
     arrange();
     tick();
   }

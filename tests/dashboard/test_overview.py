@@ -249,6 +249,22 @@ def test_it_serves_fresh_card_markup_for_live_updates(user_client: Client, spy: 
     assert set(user_client.get("/overview/cards.json").json()["cards"]) == {"us-east", "eu-west"}
 
 
+def test_it_names_the_sources_asked_for_that_are_no_longer_polled(user_client: Client) -> None:
+    """A card the page asks about whose source was paused (or deleted, or another team's) comes back in ``gone``,
+    so the page takes it away rather than ticking its age on under its last verdict."""
+    now = timezone.now()
+    record(make_source("us-east"), payload(), now)
+    paused = make_source("eu-west")
+    record(paused, payload(), now)
+    paused.enabled = False
+    paused.save()
+
+    body = user_client.get("/overview/cards.json?source=us-east&source=eu-west&source=nowhere").json()
+    assert list(body["cards"]) == ["us-east"]
+    assert body["gone"] == ["eu-west", "nowhere"]
+    assert user_client.get("/overview/cards.json").json()["gone"] == []
+
+
 def test_it_serves_an_hour_of_sparkline_points(user_client: Client) -> None:
     now = timezone.now()
     source = make_source("us-east")
