@@ -103,7 +103,7 @@ def source_delete(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "dashboard/source_delete.html", {"source": source}, status=400)
     name = source.name
     source.delete()
-    messages.success(request, f"Deleted {name}; its stored history stays in the metric store until pruned.")
+    messages.success(request, f"Deleted {name} and its stored snapshots, history and metrics.")
     return HttpResponseRedirect(reverse("overview"))
 
 

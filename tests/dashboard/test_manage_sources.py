@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from accounts.models import Role
 from alerts.models import AlertRule
+from metrics.stores import get_store
 from pollers.models import MASK, Source
-from tests.factories import make_source, member
+from tests.factories import make_source, member, payload, record
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +178,21 @@ def test_it_deletes_only_after_the_slug_is_typed(staff_client: Client) -> None:
     assert Source.objects.filter(slug="eu-west").exists()
     assert staff_client.post("/sources/eu-west/delete/", {"confirm_slug": "eu-west"}).status_code == 302
     assert not Source.objects.filter(slug="eu-west").exists()
+
+
+def test_it_says_a_deleted_source_takes_its_stored_data_with_it(
+    staff_client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    source = make_source("eu-west")
+    record(source, payload(), timezone.now())
+    page = staff_client.get("/sources/eu-west/delete/").content.decode()
+    assert "stay in the metric store" not in page
+    assert "stored snapshots, history and metrics" in page
+
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = staff_client.post("/sources/eu-west/delete/", {"confirm_slug": "eu-west"}, follow=True)
+    assert f"Deleted {source.name} and its stored snapshots, history and metrics." in answer.content.decode()
+    assert get_store().latest("eu-west") is None
 
 
 @pytest.mark.parametrize(
