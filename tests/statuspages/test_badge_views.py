@@ -137,3 +137,15 @@ def test_it_bounds_a_long_label(client: Client, component: Any) -> None:
     [label, _value] = texts(response)
     assert len(label) == 64
     assert len(response.content) < 4000
+
+
+def test_it_keeps_the_badge_key_out_of_every_cache_key(
+    client: Client, component: Any, redis_settings: Any, redis_client: Any
+) -> None:
+    """The key is the badge's capability: whoever can list Redis's keys must not read it there."""
+    key = component.badge_key
+    for kind in ("status", "uptime-30d"):
+        assert client.get(f"/status/badges/{key}/{kind}.svg").status_code == 200
+    names = [name.decode() for name in redis_client.keys("*")]
+    assert any("badge" in name for name in names), names  # the answers were cached, under other names
+    assert not [name for name in names if key in name]
