@@ -33,23 +33,12 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope
 from django.conf import settings
 
 from devops_insights.busy import busy_response
+from devops_insights.request_slots import request_slots
 from observability.instruments import HTTP_REQUESTS_QUEUED, HTTP_REQUESTS_SHED
 
 log = logging.getLogger("devops_insights.admission")
 
-FALLBACK_LIMIT = 32  # SQLite, or PostgreSQL without the pool: nothing smaller bounds the threads
 EXEMPT_PATHS = frozenset({"/api/v1/health", "/api/v1/ready"})
-
-
-def limit_for(chosen: int, database: dict[str, Any]) -> int:
-    """``chosen`` (``WEB_MAX_CONCURRENT_REQUESTS``), or when it is 0 the size of ``database``'s pool, else
-    ``FALLBACK_LIMIT``."""
-    if chosen:
-        return chosen
-    pool = database.get("OPTIONS", {}).get("pool")
-    if isinstance(pool, dict) and pool.get("max_size"):
-        return int(pool["max_size"])
-    return FALLBACK_LIMIT
 
 
 class AdmissionQueue:
@@ -58,7 +47,7 @@ class AdmissionQueue:
     def __init__(self, app: Any, *, limit: int | None = None, timeout: float | None = None) -> None:
         self.app = app
         if limit is None:
-            limit = limit_for(settings.WEB_MAX_CONCURRENT_REQUESTS, settings.DATABASES["default"])
+            limit = request_slots()
         self.limit = limit
         self.timeout = float(settings.WEB_QUEUE_TIMEOUT) if timeout is None else timeout
         # One semaphore per event loop: an asyncio primitive belongs to the loop that first waits on it

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.teams import Action
 from alerts.defaults import add_unreachable_rule
 from dashboard.access import object_for, role_required, team_for_new
+from dashboard.inline_fetches import BUSY_MESSAGE, inline_fetch
 from dashboard.source_forms import SourceForm
 from pollers.circuit import force_trial
 from pollers.credentials import CredentialError, request_for
@@ -48,7 +49,11 @@ def _test_fetch(form: SourceForm) -> ProbeResult:
 def _form_page(request: HttpRequest, form: SourceForm, source: Source | None, status: int = 200) -> HttpResponse:
     probed: ProbeResult | None = None
     if request.method == "POST" and request.POST.get("action") == TEST_ACTION and form.is_valid():
-        probed = _test_fetch(form)
+        with inline_fetch() as admitted:
+            if admitted:
+                probed = _test_fetch(form)
+            else:
+                probed = ProbeResult(ok=False, error_kind="busy", error_message=BUSY_MESSAGE)
     context = {"form": form, "source": source, "probe": probed, "nav": "sources"}
     return render(request, "dashboard/source_form.html", context, status=status)
 
@@ -115,12 +120,16 @@ def source_action(request: HttpRequest, slug: str, action: str) -> HttpResponse:
         Source.objects.filter(pk=source.pk).update(enabled=action == "resume", updated_at=timezone.now())
         messages.success(request, f"{'Resumed' if action == 'resume' else 'Paused'} {source.name}.")
     elif action in ("poll", "trial"):
-        if action == "trial":
-            if not force_trial(source):
-                messages.error(request, f"The circuit of {source.name} is not open: there is nothing to try.")
+        with inline_fetch() as admitted:
+            if not admitted:
+                messages.error(request, f"Not polled: {BUSY_MESSAGE}")
                 return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
-            source.refresh_from_db()
-        outcome = Poller().poll(source)
+            if action == "trial":
+                if not force_trial(source):
+                    messages.error(request, f"The circuit of {source.name} is not open: there is nothing to try.")
+                    return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
+                source.refresh_from_db()
+            outcome = Poller().poll(source)
         if outcome.ok:
             messages.success(request, f"Polled {source.name}: HTTP {outcome.status_code}, stored.")
         else:

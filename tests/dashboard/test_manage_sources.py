@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 import pytest
 from cryptography.fernet import Fernet
+from django.contrib.auth import get_user_model
+from django.db import connections
 from django.test import Client
 from django.utils import timezone
 
@@ -154,6 +158,45 @@ def test_it_pauses_resumes_and_polls_now(staff_client: Client, allow_loopback: A
     assert "Polled Eu West: HTTP 200, stored." in response.content.decode()
     source.refresh_from_db()
     assert source.last_success_at is not None
+
+
+@pytest.mark.django_db(transaction=True)  # the held request runs in a thread, on a connection of its own
+def test_it_answers_busy_at_once_while_a_quarter_of_the_slots_wait_on_upstreams(
+    staff_client: Client, allow_loopback: Any, simulator: Any, settings: Any
+) -> None:
+    """Poll now and Test fetch inside the request: against a hanging upstream each would hold a request slot for
+    the source's whole timeout, and a few at once every slot of the process. A quarter of the slots may
+    (here 1 of 4); past that the request is answered at once, fetching nothing."""
+    settings.WEB_MAX_CONCURRENT_REQUESTS = 4
+    make_source("stuck", url=simulator.url("stuck", "fault=hang"), timeout_seconds=3.0)
+    calm = make_source("eu-west", url=simulator.url("eu-west"))
+    other = Client()
+    other.force_login(get_user_model().objects.get(username="ops"))
+
+    def poll_the_stuck_one() -> None:
+        try:
+            other.post("/sources/stuck/poll/")
+        finally:
+            connections.close_all()
+
+    held = threading.Thread(target=poll_the_stuck_one, daemon=True)
+    held.start()
+
+    deadline = time.monotonic() + 10
+    while not simulator.requests_for("stuck"):  # the hanging poll is in flight
+        assert time.monotonic() < deadline, "the first poll never reached the upstream"
+        time.sleep(0.01)
+    answer = staff_client.post("/sources/eu-west/poll/", follow=True).content.decode()
+    assert "Not polled: Other fetches from pages are running in this web process" in answer
+    calm.refresh_from_db()
+    assert calm.last_polled_at is None
+    tested = staff_client.post("/sources/new/", form_data(simulator.url("eu-west"), action="test")).content.decode()
+    assert "Other fetches from pages are running" in tested
+    assert not simulator.requests_for("eu-west"), "nothing was fetched past the limit"
+
+    held.join(timeout=30)
+    answer = staff_client.post("/sources/eu-west/poll/", follow=True).content.decode()
+    assert "Polled Eu West: HTTP 200, stored." in answer
 
 
 def test_it_forces_a_trial_of_an_open_circuit_only(staff_client: Client, allow_loopback: Any, simulator: Any) -> None:

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
-from devops_insights.admission import EXEMPT_PATHS, FALLBACK_LIMIT, AdmissionQueue, limit_for
+from devops_insights.admission import EXEMPT_PATHS, AdmissionQueue
 from devops_insights.db_errors import BUSY_RETRY_AFTER_SECONDS
+from devops_insights.request_slots import FALLBACK_LIMIT, limit_for
 from observability.instruments import HTTP_REQUESTS_QUEUED, HTTP_REQUESTS_SHED
 
 

@@ -23,7 +23,7 @@ the comment says why):
   app, ``FIELD_ENCRYPTION_KEY``), its ``cache_generation`` (invalidation of per-process snapshots through
   the shared cache), its ``shared_cache`` (the cache every process shares: Redis, else the database), its
   ``db_errors`` (a busy pool told from a dropped connection), its ``db_clock`` (the database's clock
-  for expiries that hosts compare), its ``collector`` (the
+  for expiries that hosts compare), its ``request_slots`` (a web process's request slots), its ``collector`` (the
   garbage collector's tuning for long-running processes, web and poller), its ``stack_dump`` (every thread's
   stack on SIGUSR1), its ``naming`` (``name (2)``: a chosen name that must not take a natural key) and its package
   ``__init__`` (only ``__version__``) are the ground floor every app may import; they import no project app
@@ -84,6 +84,7 @@ GROUND_FLOOR = frozenset(
         "devops_insights.shared_cache",
         "devops_insights.db_errors",
         "devops_insights.db_clock",
+        "devops_insights.request_slots",
         "devops_insights.collector",
         "devops_insights.stack_dump",
         "devops_insights.naming",
