@@ -320,7 +320,11 @@ class Fetcher:
             try:
                 answer = self._attempt(url, headers or {}, timeout, transport)
             except FetchFailure as exc:
-                failure = exc
+                # Kept without its traceback, which holds this frame, whose ``failure`` would hold the traceback:
+                # a cycle keeping every frame of the attempt alive (a bomb's decoded megabyte, its decoders, the
+                # response) until the cyclic collector runs, which the poller runs rarely
+                # (devops_insights/collector.py). Without it, all of that is freed when this call returns.
+                failure = exc.with_traceback(None)
             except Exception as exc:
                 # A bug or a library surprise: still a failed fetch the engine records, never an escape.
                 # The exception's type only: its text might quote a header or URL.
