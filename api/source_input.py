@@ -10,18 +10,17 @@ from django.core.exceptions import ValidationError
 
 from accounts.audit import masked_url
 from api.errors import field_errors
-from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
+from pollers.models import MASK, SECRET_HEADER_PATTERN, Source, kept_secrets_errors, same_origin
 
 ALLOWED_SCHEMES = ("http", "https")
 
 
 def apply_source_input(source: Source, data: dict[str, Any]) -> None:
     """Set the given fields on ``source`` and validate it; raise a 400 naming every bad field."""
+    refuse_secrets_for_new_origin(source, data)
     for name, value in data.items():
         if name == "headers":
-            # A client that read the source back sends the masked values: keep the stored secret.
-            current = source.headers or {}
-            value = {k: (current[k] if v == MASK and k in current else v) for k, v in value.items()}
+            value = restored_headers(value, source.headers or {})
         if name == "url" and source.url:
             value = unmasked_url(str(value), str(source.url))
         setattr(source, name, value)
@@ -44,6 +43,26 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
         raise field_errors(errors, "The source is invalid.")
 
 
+def refuse_secrets_for_new_origin(source: Source, data: dict[str, Any]) -> None:
+    """A 400 when ``data`` moves the stored ``source`` to another origin and keeps a stored secret it did not
+    send again: by omitting the headers, or sending a value back masked (the rule: ``Source``)."""
+    url = unmasked_url(str(data["url"]), str(source.url)) if "url" in data and source.url else str(source.url)
+    headers: dict[str, str] = source.headers or {}
+    replaced: set[str] = set()
+    if isinstance(data.get("headers"), dict):
+        headers = restored_headers(data["headers"], headers)
+        replaced = {k for k, v in data["headers"].items() if v != MASK}
+    kept = source.secrets_kept_for_new_origin(url, headers, replaced)
+    if kept:
+        errors = kept_secrets_errors(kept)
+        raise field_errors({field: [message] for field, message in errors.items()}, "The source is invalid.")
+
+
+def restored_headers(sent: dict[str, str], stored: dict[str, str]) -> dict[str, str]:
+    """A client that read the source back sends the masked values: keep the stored secret."""
+    return {k: (stored[k] if v == MASK and k in stored else v) for k, v in sent.items()}
+
+
 def shown_url(url: str) -> str:
     """The URL as the API shows it (``api.representations.source_data``): credential query values masked."""
     return masked_url(url, mask=MASK, secret_name=SECRET_HEADER_PATTERN)
@@ -52,15 +71,13 @@ def shown_url(url: str) -> str:
 def unmasked_url(sent: str, stored: str) -> str:
     """``sent`` with each credential query value sent back masked (as the API shows it) replaced by the stored
     value of that parameter, so a client that writes back the URL it read keeps the secret instead of storing
-    the mask. Only for the same scheme and host: a stored secret is never sent on to another server."""
+    the mask. Only for the same origin (``pollers.models.same_origin``): a stored secret is never sent on to
+    another server."""
     if sent == shown_url(stored):
         return stored  # written back as read: exactly the stored URL, its encoding included
-    try:
-        new, old = urlsplit(sent), urlsplit(stored)
-    except ValueError:
+    if not same_origin(sent, stored):
         return sent
-    if (new.scheme.lower(), new.netloc.lower()) != (old.scheme.lower(), old.netloc.lower()):
-        return sent
+    new, old = urlsplit(sent), urlsplit(stored)  # both readable: same_origin read them
     kept: dict[str, list[str]] = {}
     for key, value in parse_qsl(old.query, keep_blank_values=True):
         kept.setdefault(key, []).append(value)

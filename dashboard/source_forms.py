@@ -13,13 +13,13 @@ from django.core.exceptions import NON_FIELD_ERRORS, FieldDoesNotExist, Validati
 from django.utils.text import capfirst
 
 from pollers.formfields import KeyValueField, KeyValueWidget, TagsField
-from pollers.forms import cleaned_headers, cleaned_metric_paths
+from pollers.forms import SourceFormBase, cleaned_metric_paths
 from pollers.models import MASK, SECRET_HEADER_PATTERN, Source
 
 RESERVED_SLUGS = frozenset({"new"})  # /sources/new/ is the form that adds a source
 
 
-class SourceForm(forms.ModelForm):
+class SourceForm(SourceFormBase):
     url = forms.URLField(
         max_length=2000,
         assume_scheme="https",
@@ -101,8 +101,11 @@ class SourceForm(forms.ModelForm):
             raise forms.ValidationError(f"{slug!r} is reserved for a page of the dashboard: choose another.")
         return slug
 
-    def clean_headers(self) -> dict[str, str]:
-        return cleaned_headers(self.cleaned_data.get("headers") or {}, self.instance)
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        # The password, token and client key are not edited here: kept, they refuse a move to another origin.
+        self.refuse_secrets_for_new_origin(replaced=set())
+        return cleaned
 
     def clean_metric_paths(self) -> dict[str, str]:
         return cleaned_metric_paths(self.cleaned_data.get("metric_paths") or {})

@@ -20,7 +20,15 @@ from django.views.decorators.debug import sensitive_variables
 
 from devops_insights import crypto
 from pollers.formfields import KeyValueField, KeyValueWidget, LinesField, TagsField
-from pollers.models import MASK, MAX_PINNED_METRICS, SECRET_HEADER_PATTERN, Source
+from pollers.models import (
+    AUTH_SECRET,
+    CLIENT_KEY,
+    MASK,
+    MAX_PINNED_METRICS,
+    SECRET_HEADER_PATTERN,
+    Source,
+    kept_secrets_errors,
+)
 from pollers.probe import metric_name_error, path_error
 from pollers.transport import TransportError, check_client_pair
 from pollers.validation import header_problem
@@ -44,7 +52,31 @@ class MaskedHeadersField(KeyValueField):
         return value
 
 
-class SourceAdminForm(forms.ModelForm):
+class SourceFormBase(forms.ModelForm):
+    """What the admin's and the dashboard's source forms share: masked headers, and stored secrets that stay
+    with their origin (``Source.secrets_kept_for_new_origin``)."""
+
+    def clean_headers(self) -> dict[str, str]:
+        sent = self.cleaned_data.get("headers") or {}
+        # A header typed again is the user's to send anywhere; one left masked is the stored secret.
+        self.typed_headers = {str(name).strip() for name, value in sent.items() if value != MASK}
+        return cleaned_headers(sent, self.instance)
+
+    def refuse_secrets_for_new_origin(self, replaced: set[str]) -> None:
+        """Errors on the secret fields when the URL moves to another origin with a stored secret kept.
+
+        Before ``_post_clean``: ``self.instance`` still holds what is stored. A field this form does not edit
+        takes its error on the URL. Skipped while the URL or the headers have their own error.
+        """
+        url, headers = self.cleaned_data.get("url"), self.cleaned_data.get("headers")
+        if url is None or headers is None:
+            return
+        kept = self.instance.secrets_kept_for_new_origin(url, headers, replaced | self.typed_headers)
+        for field, message in kept_secrets_errors(kept).items():
+            self.add_error(field if field in self.fields else "url", message)
+
+
+class SourceAdminForm(SourceFormBase):
     url = forms.URLField(
         max_length=2000,
         assume_scheme="https",
@@ -140,9 +172,6 @@ class SourceAdminForm(forms.ModelForm):
             )
         return pinned
 
-    def clean_headers(self) -> dict[str, str]:
-        return cleaned_headers(self.cleaned_data.get("headers") or {}, self.instance)
-
     @sensitive_variables("secret", "key")
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
@@ -172,6 +201,13 @@ class SourceAdminForm(forms.ModelForm):
                     self.add_error("tls_client_key", exc.message)
             elif not keeps_key:
                 self.add_error("tls_client_key", "Paste the private key of the client certificate.")
+        # What save() replaces or removes: a typed value, a "remove" box, no scheme or no certificate left.
+        replaced = set()
+        if secret or cleaned.get("clear_auth_secret") or not scheme:
+            replaced.add(AUTH_SECRET)
+        if key or cleaned.get("clear_tls_client_key") or not cert:
+            replaced.add(CLIENT_KEY)
+        self.refuse_secrets_for_new_origin(replaced)
         return cleaned
 
     @sensitive_variables("secret", "key")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import ClassVar
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -88,6 +90,46 @@ HEALTH_FIELDS = (
 )
 # Fields holding ciphertext (devops_insights.crypto): never shown, exported or logged, only replaced.
 ENCRYPTED_FIELDS = ("auth_secret_encrypted", "tls_client_key_encrypted")
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+# The names ``Source.secrets_kept_for_new_origin`` gives the stored secrets that are not headers.
+AUTH_SECRET = "auth_secret"  # noqa: S105 - a field name, not a password
+CLIENT_KEY = "tls_client_key"
+
+
+def url_origin(url: str) -> tuple[str, str, int | None] | None:
+    """Where a URL sends a request: scheme, host and port (the scheme's default port when none is written).
+
+    None when it cannot be read (a bracket left open, a port out of range): never the same origin as any URL.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower().rstrip("."), port or DEFAULT_PORTS.get(scheme)
+
+
+def same_origin(url: str, other: str) -> bool:
+    origin = url_origin(url)
+    return origin is not None and origin == url_origin(other)
+
+
+def kept_secrets_errors(kept: Collection[str]) -> dict[str, str]:
+    """The error of each field of ``Source.secrets_kept_for_new_origin``'s answer, for the API and the forms."""
+    why = "the URL now points to another server (scheme, host or port), and a stored secret is never sent on to it"
+    errors: dict[str, str] = {}
+    headers = [name for name in kept if name not in (AUTH_SECRET, CLIENT_KEY)]
+    if headers:
+        names = ", ".join(headers)
+        errors["headers"] = f"Send again or remove the header{'s' if len(headers) > 1 else ''} {names}: {why}."
+    if AUTH_SECRET in kept:
+        errors[AUTH_SECRET] = f"Type the password or token again, or remove it (the admin, a config file): {why}."
+    if CLIENT_KEY in kept:
+        errors[CLIENT_KEY] = f"Paste the client private key again, or remove it (the admin, a config file): {why}."
+    return errors
 
 
 class SourceQuerySet(models.QuerySet):
@@ -280,6 +322,29 @@ class Source(TeamOwned):
         from devops_insights import crypto
 
         self.tls_client_key_encrypted = crypto.encrypt(pem) if pem else ""
+
+    def secrets_kept_for_new_origin(
+        self, url: str, headers: Mapping[str, str], replaced: Collection[str] = ()
+    ) -> list[str]:
+        """The stored secrets of this source (as saved) that an edit to ``url`` and ``headers`` would send to
+        another origin (scheme, host, port): a stored secret is never sent on to another server.
+
+        A secret header whose stored value is kept, the password or token and the client key count, unless
+        their name is in ``replaced``: given again (or cleared) by the same edit. Names: each header's name,
+        ``AUTH_SECRET``, ``CLIENT_KEY``. Empty for a new source or an edit that keeps the origin.
+        """
+        if self.pk is None or same_origin(str(self.url), url):
+            return []
+        kept = [
+            name
+            for name, value in (self.headers or {}).items()
+            if SECRET_HEADER_PATTERN.search(name) and value and headers.get(name) == value and name not in replaced
+        ]
+        if self.auth_secret_encrypted and AUTH_SECRET not in replaced:
+            kept.append(AUTH_SECRET)
+        if self.tls_client_key_encrypted and CLIENT_KEY not in replaced:
+            kept.append(CLIENT_KEY)
+        return kept
 
     @property
     def has_auth_secret(self) -> bool:

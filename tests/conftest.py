@@ -238,6 +238,19 @@ def allow_loopback(settings: Any) -> Any:
 
 
 @pytest.fixture
+def other_simulator() -> Iterator[Any]:
+    """A second simulator on another loopback port: another origin than ``simulator``'s, for secrets that must
+    not follow a URL there (its ``/echo/headers`` shows what reached it)."""
+    from tests.simulator import RunningSimulator
+
+    running = RunningSimulator("127.0.0.1", 0).start()
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
 def simulator() -> Iterator[Any]:
     """The upstream simulator serving on a free loopback port for the duration of one test, its clock in the
     middle of a window: no document changes by itself in the first half window of the test."""

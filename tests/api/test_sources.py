@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import MASK, Source
 from tests.api.support import assert_error, assert_matches_schema
 from tests.factories import bearer, make_source, make_token
@@ -221,6 +222,58 @@ def test_it_keeps_a_url_secret_when_the_url_is_written_back_as_read(client: Clie
     response = patch(client, admin_token, "us-east", {"url": other})
     assert response.status_code == 200, response.content
     assert "s3cr3t-value" not in Source.objects.get(slug="us-east").url
+
+
+def headers_received(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """What a simulator's ``/echo/headers`` at ``url`` received from the poller's fetcher, over a real socket."""
+    fetcher = Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0))
+    try:
+        fetched = fetcher.fetch(url, headers, timeout=5)
+    finally:
+        fetcher.close()
+    assert fetched.payload is not None, fetched.error_message
+    return dict(fetched.payload)
+
+
+def test_it_refuses_a_new_origin_keeping_a_stored_secret_header(
+    client: Client, admin_token: str, simulator: Any, other_simulator: Any
+) -> None:
+    here, elsewhere = f"{simulator.base_url}/echo/headers", f"{other_simulator.base_url}/echo/headers"
+    make_source("us-east", url=here, headers=SECRET_HEADERS)
+    shown = client.get("/api/v1/sources/us-east", **bearer(admin_token)).json()
+
+    # The URL alone, or with the headers sent back masked as read: the stored secret would follow.
+    for body in ({"url": elsewhere}, {"url": elsewhere, "headers": shown["headers"]}):
+        error = assert_error(patch(client, admin_token, "us-east", body), 400)
+        assert list(error["details"]["fields"]) == ["headers"]
+        assert "Send again or remove the header Authorization" in error["details"]["fields"]["headers"][0]
+        assert SECRET_HEADER_VALUE not in str(error)
+    source = Source.objects.get(slug="us-east")
+    assert source.url == here, "nothing saved"
+    assert headers_received(source.url, source.headers)["Authorization"] == SECRET_HEADERS["Authorization"]
+
+    # Sent again in the same request: the caller's own choice, accepted.
+    again = {"Authorization": "Bearer for-the-other-server", "Accept": "application/json"}
+    assert patch(client, admin_token, "us-east", {"url": elsewhere, "headers": again}).status_code == 200
+    source = Source.objects.get(slug="us-east")
+    assert headers_received(source.url, source.headers)["Authorization"] == "Bearer for-the-other-server"
+
+    # Removed: accepted, and the other server gets no secret at all.
+    back = {"url": here, "headers": {"Accept": "application/json"}}
+    assert patch(client, admin_token, "us-east", back).status_code == 200
+    assert "Authorization" not in headers_received(here, Source.objects.get(slug="us-east").headers)
+
+
+def test_it_keeps_stored_secrets_on_a_same_origin_change(client: Client, admin_token: str) -> None:
+    make_source("us-east", url="http://127.0.0.1:80/status/us-east", headers=SECRET_HEADERS)
+    # Another path, the scheme's default port written out or not, the host's case: the same server.
+    response = patch(client, admin_token, "us-east", {"url": "HTTP://127.0.0.1/status/other?x=1"})
+    assert response.status_code == 200, response.content
+    assert Source.objects.get(slug="us-east").headers == SECRET_HEADERS
+
+    # Another port is another server.
+    error = assert_error(patch(client, admin_token, "us-east", {"url": "http://127.0.0.1:8080/status/x"}), 400)
+    assert "headers" in error["details"]["fields"]
 
 
 def test_it_checks_if_match_before_changing_or_deleting_a_source(client: Client, admin_token: str) -> None:

@@ -146,6 +146,52 @@ def test_it_edits_keeping_masked_secret_headers_and_health(staff_client: Client,
     assert source.consecutive_failures == 2, "the poller's fields are not the form's"
 
 
+@pytest.mark.parametrize("action", ["save", "test"])
+def test_it_never_sends_a_stored_secret_header_to_another_origin(
+    staff_client: Client, allow_loopback: Any, simulator: Any, other_simulator: Any, action: str
+) -> None:
+    source = make_source("eu-west", url=simulator.url("eu-west"), headers={"Authorization": "Bearer s3cret-value"})
+    elsewhere = f"{other_simulator.base_url}/echo/headers"
+    data = form_data(elsewhere, action=action, headers_key=["Authorization", ""], headers_value=[MASK, ""])
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    page = response.content.decode()
+    assert response.status_code == 400, page[:2000]
+    assert "Send again or remove the header Authorization" in page
+    assert elsewhere in page, "the typed input is kept"
+    assert "s3cret-value" not in page
+    assert "HTTP 200" not in page, "Test fetched nothing"
+    source.refresh_from_db()
+    assert source.url == simulator.url("eu-west")
+
+    # Typed again, the value is the user's to send: Test reaches the other server with it, Save stores it.
+    data.update(headers_value=["Bearer typed-again", ""])
+    if action == "test":
+        tested = staff_client.post("/sources/eu-west/edit/", data).content.decode()
+        assert "HTTP 200" in tested
+        assert "Authorization" in tested  # a top-level key of what /echo/headers received
+    else:
+        assert staff_client.post("/sources/eu-west/edit/", data).status_code == 302
+        source.refresh_from_db()
+        assert (source.url, source.headers["Authorization"]) == (elsewhere, "Bearer typed-again")
+
+
+def test_it_refuses_a_new_origin_while_a_password_is_stored(
+    staff_client: Client, allow_loopback: Any, settings: Any
+) -> None:
+    from cryptography.fernet import Fernet
+
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    source = make_source("eu-west", auth_scheme=Source.AuthScheme.BEARER)
+    source.set_auth_secret("tok-stored")
+    source.save()
+    response = staff_client.post("/sources/eu-west/edit/", form_data("http://127.0.0.1:10/status", action="test"))
+    assert response.status_code == 400
+    assert "Type the password or token again, or remove it (the admin" in response.content.decode()
+    # The same server at another path: as before.
+    same = form_data("http://127.0.0.1:9/status/eu-west/v2")
+    assert staff_client.post("/sources/eu-west/edit/", same).status_code == 302
+
+
 def test_it_pauses_resumes_and_polls_now(staff_client: Client, allow_loopback: Any, simulator: Any) -> None:
     source = make_source("eu-west", url=simulator.url("eu-west"))
     assert staff_client.post("/sources/eu-west/pause/").status_code == 302

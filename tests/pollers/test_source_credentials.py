@@ -161,6 +161,45 @@ def test_it_takes_a_secret_in_the_admin_and_never_shows_it_again(admin_client: C
     assert Source.objects.get(pk=source.pk).auth_secret_encrypted == ""
 
 
+def test_it_keeps_a_stored_secret_from_following_the_url_to_another_origin_in_the_admin(
+    admin_client: Client, field_key: str
+) -> None:
+    admin_client.post("/admin/pollers/source/add/", admin_form())
+    source = Source.objects.get(slug="secured")
+    change = f"/admin/pollers/source/{source.pk}/change/"
+    elsewhere = "http://127.0.0.1:10/status/x"
+
+    refused = admin_client.post(change, admin_form(url=elsewhere, auth_secret=""))
+    assert refused.status_code == 200
+    assert "Type the password or token again, or remove it" in refused.content.decode()
+    assert Source.objects.get(pk=source.pk).url == "http://127.0.0.1:9/status/x"
+
+    # The same server at another path keeps it; typed again or removed, the move is accepted.
+    assert admin_client.post(change, admin_form(url="http://127.0.0.1:9/v2", auth_secret="")).status_code == 302
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == TOKEN
+    assert admin_client.post(change, admin_form(url=elsewhere, auth_secret="other-token")).status_code == 302
+    assert crypto.decrypt(Source.objects.get(pk=source.pk).auth_secret_encrypted) == "other-token"
+    moved = admin_client.post(change, admin_form(url="http://127.0.0.1:11/", auth_scheme="", auth_secret=""))
+    assert moved.status_code == 302
+    assert Source.objects.get(pk=source.pk).auth_secret_encrypted == ""
+
+
+def test_it_names_every_stored_secret_a_new_origin_would_receive(field_key: str) -> None:
+    source = Source.objects.create(
+        slug="s", name="S", url="https://api.example.com/status", headers={"X-Api-Key": "k1", "Accept": "a/b"}
+    )
+    source.set_auth_secret(TOKEN)
+    source.set_client_key("-----BEGIN PRIVATE KEY-----\n")
+    source.save()
+    headers = dict(source.headers)
+    assert source.secrets_kept_for_new_origin("https://API.example.com:443/other", headers) == []
+    for url in ("http://api.example.com/status", "https://api.example.com:8443/status", "https://example.net/"):
+        assert source.secrets_kept_for_new_origin(url, headers) == ["X-Api-Key", "auth_secret", "tls_client_key"]
+    replaced = {"X-Api-Key", "auth_secret", "tls_client_key"}
+    assert source.secrets_kept_for_new_origin("https://example.net/", headers, replaced) == []
+    assert source.secrets_kept_for_new_origin("https://example.net/", {}, {"auth_secret", "tls_client_key"}) == []
+
+
 def test_it_refuses_a_secret_without_an_encryption_key(admin_client: Client, settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = []
     settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]

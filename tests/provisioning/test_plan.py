@@ -338,6 +338,32 @@ def test_it_refuses_tags_aliases_and_unknown_keys() -> None:
     assert any(line.startswith("z.yaml:4: teams[2].members: unknown key") for line in found)
 
 
+def test_it_moves_a_source_to_another_server_only_with_the_secrets_its_file_gives(setup_settings: Any) -> None:
+    # A file states a source whole: its secrets come from references on every run and one left out is removed,
+    # so a stored secret never follows a URL the file changes (the rule of Source.secrets_kept_for_new_origin).
+    from devops_insights import crypto
+
+    source = make_source("us-east", url="http://127.0.0.1:9/a", headers={"X-Api-Key": "stored-key"})
+    source.auth_scheme = Source.AuthScheme.BEARER
+    source.set_auth_secret("stored-token")
+    source.save()
+    item = {"slug": "us-east", "name": "Us East", "url": "http://127.0.0.1:10/a", "region": "us-east"}
+    with_secrets = {**item, "auth_scheme": "bearer", "auth_secret": "${API_TOKEN}", "headers": {"X-Api-Key": "${K}"}}
+    environ = {"API_TOKEN": "new-token", "K": "new-key"}
+    apply_files({"s.yaml": text({"sources": [with_secrets]})}, environ=environ, user=make_user("a", superuser=True))
+    source.refresh_from_db()
+    assert (source.url, source.headers, crypto.decrypt(source.auth_secret_encrypted)) == (
+        "http://127.0.0.1:10/a",
+        {"X-Api-Key": "new-key"},
+        "new-token",
+    )
+
+    moved = {**item, "url": "http://127.0.0.1:11/a"}
+    apply_files({"s.yaml": text({"sources": [moved]})}, environ={}, user=make_user("b", superuser=True))
+    source.refresh_from_db()
+    assert (source.url, source.headers, source.auth_secret_encrypted) == ("http://127.0.0.1:11/a", {}, "")
+
+
 def test_it_reports_a_missing_secret_at_plan_time(setup_settings: Any) -> None:
     files = {
         "s.yaml": text(
