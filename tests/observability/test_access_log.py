@@ -104,28 +104,9 @@ async def test_it_never_logs_an_invitation_links_token(caplog: pytest.LogCapture
 
 @pytest.mark.django_db
 async def test_it_logs_one_line_per_request_through_the_asgi_application(caplog: pytest.LogCaptureFixture) -> None:
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "GET",
-        "scheme": "http",
-        # A page that ignores unknown parameters (the API answers 400 to them).
-        "path": "/accounts/login/",
-        "raw_path": b"/accounts/login/",
-        "query_string": b"token=dit_sekrit&page=2",
-        "headers": [(b"host", b"127.0.0.1")],
-        "client": ("127.0.0.1", 50000),
-        "server": ("127.0.0.1", 8000),
-    }
     with caplog.at_level(logging.INFO, logger="observability.access_log"):
-        app = ApplicationCommunicator(application, scope)
-        await app.send_input({"type": "http.request", "body": b"", "more_body": False})
-        start = await app.receive_output(10)
-        assert start["status"] == 200
-        while (await app.receive_output(10)).get("more_body"):
-            pass
-        await app.wait(10)
+        # A page that ignores unknown parameters (the API answers 400 to them).
+        assert await request_through_the_application(b"/accounts/login/", b"token=dit_sekrit&page=2") == 200
     lines = [r for r in caplog.records if r.name == "observability.access_log"]
     assert len(lines) == 1
     assert lines[0].getMessage().startswith('127.0.0.1 "GET /accounts/login/?token=[redacted]&page=2" 200 ')
