@@ -10,7 +10,8 @@ connection, so the threads that do run are never more than the connections they 
 request waits at the pool. The order is first come, first served.
 
 - The limit defaults to the database pool's ``max_size`` (PostgreSQL with ``DATABASE_POOL_MAX_SIZE`` > 0),
-  else ``FALLBACK_LIMIT``; ``WEB_MAX_CONCURRENT_REQUESTS`` sets it.
+  else ``FALLBACK_LIMIT``; ``WEB_MAX_CONCURRENT_REQUESTS`` sets it (``devops_insights.request_slots``, the one home
+  of that number).
 - A request that waited ``WEB_QUEUE_TIMEOUT`` seconds without a slot is answered 503 with ``Retry-After``
   (devops_insights/busy.py) instead of waiting on: overload is shed with an honest answer.
 - A slot is given back when the response starts (``http.response.start``) or the app returns: a
