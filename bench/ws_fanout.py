@@ -24,8 +24,12 @@ separate process going through ``realtime.events`` exactly as the poller does.
 
 Environment: BENCH_WS_SECONDS (publishing time per run, default 60: a minute of updates, as the fan-out
 target asks; a shorter run, for a quick look, says so in its first line),
-BENCH_WS_CLIENTS (default "100,1000,2000"), BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn
-with its ``websockets-sansio`` implementation, measured when installed, per the issue's "another ASGI server";
+BENCH_WS_CLIENTS (default "100,1000,2000"),
+BENCH_WS_CONNECT_PHASES (default 5: the clients connect that many times, all closed between phases but the
+last, and the connection rate and CPU per connection are the phases' medians; one phase of about a second
+read 0.37x-0.82x of the same floor on one idle machine),
+BENCH_WS_SERVERS (default "floor,redis,pubsub,uvicorn": uvicorn with its ``websockets-sansio``
+implementation, measured when installed, per the issue's "another ASGI server";
 add bare-daphne and bare-uvicorn for the second floor),
 BENCH_REDIS_URL (default TEST_REDIS_URL or
 redis://127.0.0.1:6379/14; the database is flushed).
@@ -40,6 +44,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -62,6 +67,9 @@ SERVERS = [s for s in os.environ.get("BENCH_WS_SERVERS", "floor,redis,pubsub,uvi
 if importlib.util.find_spec("uvicorn") is None:
     SERVERS = [s for s in SERVERS if s not in ("uvicorn", "bare-uvicorn")]
 CONNECT_CONCURRENCY = 50
+CONNECT_PHASES = int(os.environ.get("BENCH_WS_CONNECT_PHASES", "5"))
+if CONNECT_PHASES < 1:
+    raise SystemExit("BENCH_WS_CONNECT_PHASES must be at least 1")
 UPDATE_PREFIX = '{"type":"update"'
 SEQUENCE = re.compile(r'"sequence":(\d+)')
 PUBLISHED_AT = re.compile(r'"published_at":"([^"]+)"')
@@ -85,13 +93,13 @@ class Result:
     lost: int
     memory_per_connection: float
     cpu_ms_per_update: float
-    connect_seconds: float
-    connect_cpu_ms: float  # server CPU per connection while the clients connected (steadier than conn/s when shared)
+    connect_rates: list[float]  # connections per second, one per connect phase
+    connect_cpu_ms: float  # median server CPU per connection while clients connected (steadier than conn/s when shared)
     encodes: float | None = None  # JSON encodes of updates in the server during the run (daphne only)
 
     @property
     def connect_rate(self) -> float:
-        return self.connected / self.connect_seconds if self.connect_seconds else float("nan")
+        return statistics.median(self.connect_rates) if self.connect_rates else float("nan")
 
     @property
     def frames_per_cpu_second(self) -> float:
@@ -156,9 +164,6 @@ async def drive(
     # One connection first, so the baseline includes everything loaded on first use.
     warm = await open_client(url, headers, subscribe)
     await asyncio.sleep(0.5)
-    rss_before = server.memory_info().rss
-    connect_cpu_before = server.cpu_times()
-    started = time.monotonic()
     gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
 
     async def one() -> ClientConnection | None:
@@ -169,12 +174,30 @@ async def drive(
                 print(f"  {name}: a client failed to connect: {type(exc).__name__}: {exc}", file=sys.stderr)
                 return None
 
-    opened = [ws for ws in await asyncio.gather(*(one() for _ in range(n))) if ws is not None]
-    connect_seconds = time.monotonic() - started
-    connect_cpu = server.cpu_times()
-    connect_cpu_seconds = sum(connect_cpu[:2]) - sum(connect_cpu_before[:2])
+    # The connection rate is the median of several connect phases of all ``n`` clients: one phase lasts about
+    # a second, and a hiccup of either process moved it by half. Every phase but the last is closed again
+    # (each close handshake answered, so the server has seen it) before the next; the last stays open for
+    # the fan-out. Memory per connection is read after the first phase, before any connection was freed.
+    connect_rates: list[float] = []
+    connect_cpu_ms: list[float] = []
+    memory_per_connection = 0.0
+    opened: list[ClientConnection] = []
+    for phase in range(CONNECT_PHASES):
+        rss_before = server.memory_info().rss
+        connect_cpu_before = server.cpu_times()
+        started = time.monotonic()
+        opened = [ws for ws in await asyncio.gather(*(one() for _ in range(n))) if ws is not None]
+        connect_seconds = time.monotonic() - started
+        connect_cpu = server.cpu_times()
+        connect_rates.append(len(opened) / connect_seconds)
+        connect_cpu_ms.append(1000 * (sum(connect_cpu[:2]) - sum(connect_cpu_before[:2])) / max(1, len(opened)))
+        if phase == 0:
+            await asyncio.sleep(1.0)
+            memory_per_connection = (server.memory_info().rss - rss_before) / max(1, len(opened))
+        if phase < CONNECT_PHASES - 1:
+            await asyncio.gather(*(ws.close() for ws in opened))
+            await asyncio.sleep(0.5)
     await asyncio.sleep(1.0)
-    memory_per_connection = (server.memory_info().rss - rss_before) / max(1, len(opened))
 
     logs = [ClientLog() for _ in opened]
     listeners = [asyncio.create_task(listen(ws, log)) for ws, log in zip(opened, logs, strict=True)]
@@ -221,8 +244,8 @@ async def drive(
         lost,
         memory_per_connection,
         cpu_ms_per_update,
-        connect_seconds,
-        1000 * connect_cpu_seconds / max(1, len(opened)),
+        connect_rates,
+        statistics.median(connect_cpu_ms),
         encodes,
     )
 
@@ -365,6 +388,7 @@ def main() -> int:
     if SECONDS < 60:
         note = f" (shortened from a minute to {SECONDS:g}s per run by BENCH_WS_SECONDS)"
     print(f"ws_fanout: 1 update/s for {SECONDS:g}s per run{note}; clients {CLIENTS}; Redis {REDIS_URL}")
+    print(f"  conn/s and CPU ms/conn: the median of {CONNECT_PHASES} connect phases of every client")
     print("  latency = publisher clock to client receipt, both on this machine; all clients in one asyncio process")
     results: list[Result] = []
     var_dir = Path(tempfile.mkdtemp(prefix="bench-ws-"))
@@ -379,9 +403,10 @@ def main() -> int:
                 else:
                     result = run_daphne(n, server, env, token)
                 results.append(result)
+                rates = ", ".join(f"{rate:.0f}" for rate in result.connect_rates)
                 print(
-                    f"  done: {result.server:34} {n:>5} clients, connected {result.connected} in "
-                    f"{result.connect_seconds:.1f}s",
+                    f"  done: {result.server:34} {n:>5} clients, connected {result.connected}; "
+                    f"connections/s per phase: {rates}",
                     flush=True,
                 )
     finally:
