@@ -201,6 +201,9 @@ async def drive(
 
     logs = [ClientLog() for _ in opened]
     listeners = [asyncio.create_task(listen(ws, log)) for ws, log in zip(opened, logs, strict=True)]
+    # The first connection is read too, though not counted: unread, its queue would fill and stop it
+    # answering pings, and the floor (which pings) would drop it with a traceback mid-run.
+    listeners.append(asyncio.create_task(listen(warm, ClientLog())))
     # The scrape first: rendering /metrics is the server's CPU, but not the fan-out's (the floor has none).
     encodes_before = await asyncio.to_thread(update_encodes, origin)
     cpu_before = server.cpu_times()
