@@ -30,7 +30,7 @@ def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kw
 
 
 def on_source_added(sender: Any, source: Source, **kwargs: Any) -> None:
-    """A source added from the dashboard or the API is watched for being unreachable.
+    """A source added from the dashboard, the API or ``seed_demo`` is watched for being unreachable.
 
     Runs in the transaction that inserts the source and lets an exception through (``source_added``'s rules):
     a source whose rule cannot be written is not stored either.

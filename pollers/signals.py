@@ -49,7 +49,8 @@ Not per heartbeat. Sent with ``send_robust``: a receiver's exception is logged a
 
 ``source_added``: belongs to no poll. A plain ``Signal``, sent with ``sender=Source`` and the keyword argument
 ``source`` (the new ``Source``, saved, its team set) when a person or a tool adds a source: the dashboard's
-*Add a source* and the API's create. Its receivers give such a source the defaults a person expects
+*Add a source*, the API's create, and ``manage.py seed_demo`` for each source it creates (never for one that
+already exists, so a rerun announces nothing). Its receivers give such a source the defaults a person expects
 (alerting: the "unreachable" rule of ``ALERTS_DEFAULT_UNREACHABLE_RULE``). Sent only by ``Source.add``, the
 one way those paths store a new source, right after the row is inserted and inside the same transaction, with
 ``send``, not ``send_robust``: what a receiver writes commits or rolls back with the source, and a receiver's
