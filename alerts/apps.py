@@ -15,9 +15,10 @@ class AlertsConfig(AppConfig):
         from alerts.models import AlertRule, NotificationChannel, Silence
         from devops_insights.crypto import register_encrypted_fields
         from observability.exposition import register_shared_state
-        from pollers.signals import poll_completed
+        from pollers.signals import poll_completed, source_added
 
         poll_completed.connect(receivers.on_poll_completed, dispatch_uid="alerts.evaluate")
+        source_added.connect(receivers.on_source_added, dispatch_uid="alerts.safe_defaults")
         post_save.connect(receivers.on_rule_saved, sender=AlertRule, dispatch_uid="alerts.rule_saved")
         pre_delete.connect(receivers.on_rule_deleting, sender=AlertRule, dispatch_uid="alerts.rule_deleting")
         from objectives.models import Objective

@@ -18,7 +18,10 @@ UNREACHABLE_FAILURES = 3  # consecutive failed polls: one blip or one retry-exha
 
 
 def add_unreachable_rule(source: Source) -> AlertRule | None:
-    """The "source unreachable" rule for a new source, unless ``ALERTS_DEFAULT_UNREACHABLE_RULE`` is off."""
+    """The "source unreachable" rule for a new source, unless ``ALERTS_DEFAULT_UNREACHABLE_RULE`` is off.
+
+    Called for each source announced by ``pollers.signals.source_added`` (``alerts.receivers.on_source_added``).
+    """
     if not settings.ALERTS_DEFAULT_UNREACHABLE_RULE:
         return None
     return AlertRule.objects.create(

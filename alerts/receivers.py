@@ -1,4 +1,5 @@
-"""Signal receivers: alerting hooks into polling through ``poll_completed``, with no poller code."""
+"""Signal receivers: alerting hooks into polling through ``poll_completed``, and gives a source a person or a tool
+added its safe defaults through ``source_added``, with no poller code."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from alerts import rule_cache
+from alerts.defaults import add_unreachable_rule
 from alerts.engine import evaluate_poll, refresh_alert_states
 from alerts.models import AlertRule, RuleState
+from pollers.models import Source
 
 log = logging.getLogger("alerts")
 
@@ -24,6 +27,15 @@ def on_poll_completed(sender: Any, source: Any = None, outcome: Any = None, **kw
         evaluate_poll(source, outcome)
     except Exception:
         log.exception("alert evaluation failed for source %s", getattr(source, "slug", "?"))
+
+
+def on_source_added(sender: Any, source: Source, **kwargs: Any) -> None:
+    """A source added from the dashboard, the API or ``seed_demo`` is watched for being unreachable.
+
+    Runs in the transaction that inserts the source and lets an exception through (``source_added``'s rules):
+    a source whose rule cannot be written is not stored either.
+    """
+    add_unreachable_rule(source)
 
 
 def drop_stale_states(states: QuerySet[RuleState]) -> list[RuleState]:

@@ -17,7 +17,6 @@ from ninja.responses import Status
 
 from accounts.models import Team
 from accounts.teams import Action
-from alerts.defaults import add_unreachable_rule
 from api import schemas
 from api.access import MANAGE, principal_of, role_refused
 from api.conditional import etag_of, require_match, set_last_modified
@@ -123,9 +122,7 @@ def create_source(request: HttpRequest, response: HttpResponse, body: SourceCrea
     team = team_for_create(request, data.pop("team", None))
     source = Source(team=team)
     apply_source_input(source, data)
-    with transaction.atomic():
-        source.save()
-        add_unreachable_rule(source)  # ALERTS_DEFAULT_UNREACHABLE_RULE, as from the dashboard
+    source.add()  # with the defaults of a source a person adds, as from the dashboard (pollers.signals.source_added)
     logger.info("source %s created through the API by %s", source.slug, principal_of(request).user)
     response["Location"] = f"/api/v1/sources/{source.slug}"
     return Status(201, source_data(source))

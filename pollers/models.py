@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import TeamOwned
 from metrics.defaults import default_metric_paths
 from metrics.stores.base import SourceSpec
-from pollers.signals import poller_process_changed
+from pollers.signals import poller_process_changed, source_added
 
 # Header names whose values are credentials: masked in the admin and never logged.
 SECRET_HEADER_PATTERN = re.compile(r"authorization|token|secret|password|api[-_]?key|cookie|signature", re.I)
@@ -245,6 +245,20 @@ class Source(TeamOwned):
 
     def __str__(self) -> str:
         return self.name or self.slug
+
+    def add(self) -> None:
+        """Store this new source as one a person or a tool added, and announce it (``source_added``).
+
+        The one home of "added, so it gets the defaults": the dashboard, the API and ``seed_demo`` call it;
+        configuration as code does not (pollers/signals.py says why). Insert and announcement share one
+        transaction, so the source is stored with what the receivers add (its "unreachable" rule) or not at all.
+        """
+        if not self._state.adding:
+            # An existing row announced as new would get a second set of defaults.
+            raise ValueError(f"Source.add stores a new source; {self.slug!r} is already stored")
+        with transaction.atomic():
+            self.save(force_insert=True)
+            source_added.send(sender=Source, source=self)
 
     def clean(self) -> None:
         super().clean()

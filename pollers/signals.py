@@ -1,12 +1,13 @@
-"""Signals the poller sends; realtime, alerting, observability and boards connect to them, the poller knows none
+"""Signals of the pollers app; realtime, alerting, observability and boards connect to them, the poller knows none
 of them (nothing in ``pollers`` imports those apps: the arrows point down).
 
-Every signal is sent with ``sender=Source`` and ``send_robust``: receivers must be quick and must not
-raise (a listener's outage, a channel layer down, is theirs to absorb). A receiver's exception stops no
-other receiver, but it is a bug: for the three signals of a poll, the poll ends as a failed poll of kind
-``internal``, recorded on the source, in its poll-failure log and in the poll counters, announced as a
-health change and logged once with the poll id, even though its document is stored (``batch_flushed``,
-last below, belongs to no poll: there it is only logged). They are sent in this order within one poll:
+The four signals of polling (``health_changed`` to ``batch_flushed``) are sent with ``sender=Source`` and
+``send_robust``: receivers must be quick and must not raise (a listener's outage, a channel layer down, is
+theirs to absorb). A receiver's exception stops no other receiver, but it is a bug: for the three signals of
+a poll, the poll ends as a failed poll of kind ``internal``, recorded on the source, in its poll-failure log
+and in the poll counters, announced as a health change and logged once with the poll id, even though its
+document is stored (``batch_flushed``, last of the four, belongs to no poll: there it is only logged).
+They are sent in this order within one poll:
 
 ``health_changed``: sent when a poll changed the source's health in a way worth announcing, after
 the health fields are written, with keyword arguments ``source`` (the ``Source`` instance, health
@@ -45,6 +46,18 @@ by the poller as a warning and goes no further: ``flush_health`` never raises, a
 ``process`` when a poller process starts (``PollerProcess.register``) or stops cleanly
 (``PollerProcess.mark_stopped``): whether any poller runs may have changed (the dashboard's system banner).
 Not per heartbeat. Sent with ``send_robust``: a receiver's exception is logged and stops no poller.
+
+``source_added``: belongs to no poll. A plain ``Signal``, sent with ``sender=Source`` and the keyword argument
+``source`` (the new ``Source``, saved, its team set) when a person or a tool adds a source: the dashboard's
+*Add a source*, the API's create, and ``manage.py seed_demo`` for each source it creates (never for one that
+already exists, so a rerun announces nothing). Its receivers give such a source the defaults a person expects
+(alerting: the "unreachable" rule of ``ALERTS_DEFAULT_UNREACHABLE_RULE``). Sent only by ``Source.add``, the
+one way those paths store a new source, right after the row is inserted and inside the same transaction, with
+``send``, not ``send_robust``: what a receiver writes commits or rolls back with the source, and a receiver's
+exception undoes the insert and reaches the caller, so no source is stored without its defaults. A receiver
+whose effect leaves the database (a message, a publish) defers it with ``transaction.on_commit``. Not sent for
+the sources configuration as code creates (``config apply``): its files declare every rule they want, and
+applying them gives what they say and nothing else, the same on every run.
 """
 
 from __future__ import annotations
@@ -80,3 +93,4 @@ change_stored = PollSignal("change_stored")
 poll_completed = PollSignal("poll_completed")
 batch_flushed = PollSignal("batch_flushed")
 poller_process_changed = Signal()
+source_added = Signal()

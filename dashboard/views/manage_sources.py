@@ -12,7 +12,6 @@ import copy
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -20,7 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.teams import Action
-from alerts.defaults import add_unreachable_rule
+from alerts.models import AlertRule
 from dashboard.access import object_for, role_required, team_for_new
 from dashboard.inline_fetches import BUSY_MESSAGE, inline_fetch
 from dashboard.source_forms import SourceForm
@@ -67,13 +66,13 @@ def source_new(request: HttpRequest) -> HttpResponse:
     form = SourceForm(request.POST)
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, None, status=200 if form.is_valid() else 400)
-    with transaction.atomic():
-        unsaved = form.save(commit=False)
-        unsaved.team = team
-        unsaved.save()
-        source = unsaved
-        rule = add_unreachable_rule(source)
-    note = f" with the rule “{rule.name}”" if rule else ""
+    source = form.save(commit=False)
+    source.team = team
+    source.add()  # with the defaults of a source a person adds (pollers.signals.source_added)
+    # A new source's own rules are those its defaults added (with ALERTS_DEFAULT_UNREACHABLE_RULE, one).
+    names = AlertRule.objects.filter(source=source).order_by("pk").values_list("name", flat=True)
+    added = [f"“{name}”" for name in names]
+    note = f" with the {'rule' if len(added) == 1 else 'rules'} {', '.join(added)}" if added else ""
     messages.success(request, f"Added {source.name}{note}; waiting for its first poll.")
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 

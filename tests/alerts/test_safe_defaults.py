@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import pytest
 from django.core import mail
+from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import default_team_id
 from alerts.defaults import add_unreachable_rule, first_becomes_default, notifies_no_one
 from alerts.delivery import deliver_due
-from alerts.models import AlertEvent, NotificationChannel
+from alerts.models import AlertEvent, AlertRule, NotificationChannel
 from alerts.senders import send_test
+from metrics.defaults import REGIONS
+from pollers.models import Source
 from tests.alerts.support import PollDriver, make_channel, make_rule
 from tests.factories import make_source, member
 from tests.webhook_receiver import WebhookReceiver
@@ -44,6 +48,33 @@ def test_it_fires_the_unreachable_rule_after_three_failed_polls(hooks: Any) -> N
 def test_it_adds_no_rule_when_configured_off(settings: Any) -> None:
     settings.ALERTS_DEFAULT_UNREACHABLE_RULE = False
     assert add_unreachable_rule(make_source()) is None
+
+
+def test_it_watches_each_demo_source_seed_demo_creates_once(settings: Any) -> None:
+    settings.ALERTS_DEFAULT_UNREACHABLE_RULE = True
+    call_command("seed_demo", simulator_port=18001, stdout=StringIO())
+    rules = {rule.source.slug: rule for rule in AlertRule.objects.select_related("source")}
+    assert set(rules) == set(REGIONS)
+    for slug, rule in rules.items():
+        # The rule a source added from the dashboard gets, in the source's team.
+        assert (rule.name, rule.scope, rule.kind, rule.count, rule.severity) == (
+            f"{slug} unreachable",
+            "source",
+            "poll_failures",
+            3,
+            "critical",
+        )
+        assert rule.team_id == rule.source.team_id
+
+    call_command("seed_demo", "--simulator-port", "18002", stdout=StringIO())  # a rerun: repoints, adds none
+    assert AlertRule.objects.count() == len(REGIONS)
+
+
+def test_it_gives_demo_sources_no_rule_when_configured_off(settings: Any) -> None:
+    settings.ALERTS_DEFAULT_UNREACHABLE_RULE = False
+    call_command("seed_demo", simulator_port=18001, stdout=StringIO())
+    assert Source.objects.count() == len(REGIONS)
+    assert not AlertRule.objects.exists()
 
 
 def test_it_makes_only_the_first_channel_default() -> None:

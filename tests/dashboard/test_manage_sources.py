@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth import get_user_model
+from django.contrib.messages import get_messages
 from django.db import connections
 from django.test import Client
 from django.utils import timezone
@@ -54,6 +55,10 @@ def test_it_adds_a_source_with_tags_headers_paths_and_the_unreachable_rule(
     assert source.metric_paths == {"cpu_load": "results.stats.server.cpu_load", "nope": "results.nope.x"}
     rule = AlertRule.objects.get(source=source)
     assert (rule.kind, rule.scope, rule.count, rule.severity) == ("poll_failures", "source", 3, "critical")
+    # The message names the rule the source was added with (read back after the defaults were added).
+    assert [str(m) for m in get_messages(response.wsgi_request)] == [
+        "Added Payments with the rule “payments unreachable”; waiting for its first poll."
+    ]
     page = staff_client.get("/sources/payments/").content.decode()
     assert "waiting for first poll" in page
     assert "Waiting" in page
@@ -64,6 +69,7 @@ def test_it_adds_no_rule_when_the_default_rule_is_off(staff_client: Client, allo
     response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/status"))
     assert response.status_code == 302
     assert not AlertRule.objects.exists()
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Added Payments; waiting for its first poll."]
 
 
 def test_it_tests_the_url_through_the_poller_and_flags_paths_matching_nothing(

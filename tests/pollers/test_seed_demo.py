@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import call_command
@@ -44,3 +45,14 @@ def test_it_refuses_a_host_that_is_not_a_host() -> None:
     with pytest.raises(CommandError, match="bare host"):
         call_command("seed_demo", "--simulator-host", "evil.example/x?", stdout=StringIO())
     assert not Source.objects.exists()
+
+
+def test_it_announces_each_source_it_creates_and_none_it_finds(announced: list[Any]) -> None:
+    call_command("seed_demo", simulator_port=18001, stdout=StringIO())
+    assert sorted(slug for slug, _pk, _team in announced) == sorted(REGIONS)
+    assert all(pk is not None for _slug, pk, _team in announced)  # announced stored: rules can point at it
+
+    announced.clear()
+    Source.objects.get(slug="us-east").delete()
+    call_command("seed_demo", "--simulator-port", "18002", stdout=StringIO())  # repoints the five it finds
+    assert [slug for slug, _pk, _team in announced] == ["us-east"]

@@ -21,7 +21,10 @@ DISPLAY_NAMES = {
 
 
 class Command(BaseCommand):
-    help = "Create (or repoint) the six demo sources at http://<host>:<port>/status/<region>?stats=1."
+    help = (
+        "Create (or repoint) the six demo sources at http://<host>:<port>/status/<region>?stats=1; each one created "
+        "gets the defaults of a source added by hand (the unreachable alert rule, ALERTS_DEFAULT_UNREACHABLE_RULE)."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -46,19 +49,20 @@ class Command(BaseCommand):
         created = updated = 0
         for region in REGIONS:
             url = f"http://{host}:{port}/status/{region}?stats=1"
-            # Saved without the SSRF check on purpose: the demo points at loopback, which the
-            # poller lets through only when POLLER_ALLOWED_PRIVATE_HOSTS allows it (runstack does).
-            source, was_created = Source.objects.get_or_create(
-                slug=region,
-                defaults={
-                    "name": DISPLAY_NAMES.get(region, region),
-                    "url": url,
-                    "region": region,
-                    "tags": ["demo"],
-                    "metric_paths": default_metric_paths(),
-                },
-            )
-            if was_created:
+            source = Source.objects.filter(slug=region).first()
+            if source is None:
+                # Added as a person adds one (Source.add), so it gets the same defaults: a demo region that
+                # goes down raises an alert. Saved without the SSRF check on purpose: the demo points at
+                # loopback, which the poller lets through only when POLLER_ALLOWED_PRIVATE_HOSTS allows it
+                # (runstack does).
+                Source(
+                    slug=region,
+                    name=DISPLAY_NAMES.get(region, region),
+                    url=url,
+                    region=region,
+                    tags=["demo"],
+                    metric_paths=default_metric_paths(),
+                ).add()
                 created += 1
             elif source.url != url:
                 source.url = url
