@@ -168,7 +168,11 @@ class SourceAdmin(TeamScopedAdmin):
         return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request: HttpRequest, obj: Source, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
+        if change:
+            super().save_model(request, obj, form, change)
+        else:
+            # A person adding a source here gets the defaults one added from the dashboard gets.
+            obj.add()
         if not obj.tls_verify:
             self.message_user(request, f"{obj.slug}: {TLS_OFF_WARNING}", messages.WARNING)
 

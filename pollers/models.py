@@ -249,7 +249,7 @@ class Source(TeamOwned):
     def add(self) -> None:
         """Store this new source as one a person or a tool added, and announce it (``source_added``).
 
-        The one home of "added, so it gets the defaults": the dashboard, the API and ``seed_demo`` call it;
+        The one home of "added, so it gets the defaults": the dashboard, the admin, the API and ``seed_demo`` call it;
         configuration as code does not (pollers/signals.py says why). Insert and announcement share one
         transaction, so the source is stored with what the receivers add (its "unreachable" rule) or not at all.
         """

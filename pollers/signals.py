@@ -48,16 +48,16 @@ by the poller as a warning and goes no further: ``flush_health`` never raises, a
 Not per heartbeat. Sent with ``send_robust``: a receiver's exception is logged and stops no poller.
 
 ``source_added``: belongs to no poll. A plain ``Signal``, sent with ``sender=Source`` and the keyword argument
-``source`` (the new ``Source``, saved, its team set) when a person or a tool adds a source: the dashboard's
-*Add a source*, the API's create, and ``manage.py seed_demo`` for each source it creates (never for one that
-already exists, so a rerun announces nothing). Its receivers give such a source the defaults a person expects
-(alerting: the "unreachable" rule of ``ALERTS_DEFAULT_UNREACHABLE_RULE``). Sent only by ``Source.add``, the
-one way those paths store a new source, right after the row is inserted and inside the same transaction, with
-``send``, not ``send_robust``: what a receiver writes commits or rolls back with the source, and a receiver's
-exception undoes the insert and reaches the caller, so no source is stored without its defaults. A receiver
-whose effect leaves the database (a message, a publish) defers it with ``transaction.on_commit``. Not sent for
-the sources configuration as code creates (``config apply``): its files declare every rule they want, and
-applying them gives what they say and nothing else, the same on every run.
+``source`` (the new ``Source``, saved, its team set) when a person or a tool adds a source: the dashboard's *Add
+a source*, the Django admin's *Add source*, the API's create, and ``manage.py seed_demo`` for each source it
+creates (never for one that already exists, so a rerun announces nothing). Its receivers give such a source the
+defaults a person expects (alerting: the "unreachable" rule of ``ALERTS_DEFAULT_UNREACHABLE_RULE``). Sent only
+by ``Source.add``, the one way those paths store a new source, right after the row is inserted and inside the
+same transaction, with ``send``, not ``send_robust``: what a receiver writes commits or rolls back with the
+source, and a receiver's exception undoes the insert and reaches the caller, so no source is stored without its
+defaults. A receiver whose effect leaves the database (a message, a publish) defers it with
+``transaction.on_commit``. Not sent for the sources configuration as code creates (``config apply``): its files
+declare every rule they want, and applying them gives what they say and nothing else, the same on every run.
 """
 
 from __future__ import annotations

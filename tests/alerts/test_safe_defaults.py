@@ -77,6 +77,32 @@ def test_it_gives_demo_sources_no_rule_when_configured_off(settings: Any) -> Non
     assert not AlertRule.objects.exists()
 
 
+def test_it_watches_a_source_added_in_the_admin(settings: Any, admin_client: Client) -> None:
+    settings.ALERTS_DEFAULT_UNREACHABLE_RULE = True
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1"]
+    posted = {
+        "slug": "added",
+        "name": "Added",
+        "team": default_team_id(),
+        "url": "http://127.0.0.1:9/status/added",
+        "enabled": "on",
+        "interval_seconds": 30,
+        "timeout_seconds": 5,
+        "tls_verify": "on",
+    }
+    response = admin_client.post("/admin/pollers/source/add/", posted)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    rule = AlertRule.objects.get()
+    assert (rule.name, rule.source.slug, rule.team_id) == ("added unreachable", "added", default_team_id())
+
+    source = Source.objects.get(slug="added")
+    change = f"/admin/pollers/source/{source.pk}/change/"
+    response = admin_client.post(change, {**posted, "name": "Renamed"})
+    assert response.status_code == 302, response.content.decode()[-2000:]
+    assert Source.objects.get(pk=source.pk).name == "Renamed"
+    assert AlertRule.objects.count() == 1  # an edit is not an addition
+
+
 def test_it_makes_only_the_first_channel_default() -> None:
     first = NotificationChannel(name="a", kind="email", email_to="a@example.com")
     first_becomes_default(first)
