@@ -17,12 +17,17 @@ ALLOWED_SCHEMES = ("http", "https")
 
 def apply_source_input(source: Source, data: dict[str, Any]) -> None:
     """Set the given fields on ``source`` and validate it; raise a 400 naming every bad field."""
-    refuse_secrets_for_new_origin(source, data)
-    for name, value in data.items():
-        if name == "headers":
-            value = restored_headers(value, source.headers or {})
-        if name == "url" and source.url:
-            value = unmasked_url(str(value), str(source.url))
+    values = dict(data)
+    typed: set[str] = set()  # headers given a value, not sent back masked: the client's to send anywhere
+    if "headers" in values:
+        typed = {name for name, value in values["headers"].items() if value != MASK}
+        values["headers"] = restored_headers(values["headers"], source.headers or {})
+    if "url" in values and source.url:
+        values["url"] = unmasked_url(str(values["url"]), str(source.url))
+    refuse_secrets_for_new_origin(
+        source, str(values.get("url", source.url)), values.get("headers", source.headers or {}), typed
+    )
+    for name, value in values.items():
         setattr(source, name, value)
     errors: dict[str, list[str]] = {}
     try:
@@ -43,15 +48,10 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
         raise field_errors(errors, "The source is invalid.")
 
 
-def refuse_secrets_for_new_origin(source: Source, data: dict[str, Any]) -> None:
-    """A 400 when ``data`` moves the stored ``source`` to another origin and keeps a stored secret it did not
-    send again: by omitting the headers, or sending a value back masked (the rule: ``Source``)."""
-    url = unmasked_url(str(data["url"]), str(source.url)) if "url" in data and source.url else str(source.url)
-    headers: dict[str, str] = source.headers or {}
-    replaced: set[str] = set()
-    if isinstance(data.get("headers"), dict):
-        headers = restored_headers(data["headers"], headers)
-        replaced = {k for k, v in data["headers"].items() if v != MASK}
+def refuse_secrets_for_new_origin(source: Source, url: str, headers: dict[str, str], replaced: set[str]) -> None:
+    """A 400 when the edit moves the stored ``source`` to ``url`` of another origin with ``headers`` (the values it
+    will have) and keeps a stored secret it did not give again (not in ``replaced``): the rule is ``Source``'s.
+    Before the new values are set: it reads the source as stored."""
     kept = source.secrets_kept_for_new_origin(url, headers, replaced)
     if kept:
         errors = kept_secrets_errors(kept)
