@@ -116,7 +116,7 @@ class OneOf:
 
     @property
     def text(self) -> str:
-        return ", ".join(self.choices)
+        return ", ".join(choice or '""' for choice in self.choices)  # the empty choice shown, not a lone comma
 
     def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> core_schema.CoreSchema:
         return core_schema.no_info_after_validator_function(self.check, handler(source))

@@ -8,7 +8,7 @@ from typing import Any
 from api.source_input import shown_url
 from metrics.serialization import time_json
 from pollers import health
-from pollers.models import Source
+from pollers.models import MASK, Source
 
 
 def poll_status(source: Source, now: datetime | None = None) -> str:
@@ -19,6 +19,12 @@ def poll_status(source: Source, now: datetime | None = None) -> str:
     """
     state = health.assess(source, now).state
     return health.FAILING if state == health.CIRCUIT_OPEN else state
+
+
+def shown_secret(*, stored: bool) -> str | None:
+    """A write-only secret as responses show it: only whether one is stored, as the mask a credential header
+    value gets (``Source.masked_headers``); null when none is."""
+    return MASK if stored else None
 
 
 def source_data(source: Source) -> dict[str, Any]:
@@ -35,6 +41,11 @@ def source_data(source: Source) -> dict[str, Any]:
         "tags": list(source.tags or []),
         "metric_paths": dict(source.metric_paths or {}),
         "volatile_paths": list(source.volatile_paths or []),
+        "auth_scheme": source.auth_scheme,
+        "auth_username": source.auth_username,
+        "auth_secret": shown_secret(stored=source.has_auth_secret),
+        "tls_client_cert_pem": source.tls_client_cert_pem,
+        "tls_client_key": shown_secret(stored=source.has_client_key),
         "alert_state": source.alert_state,
         "created_at": time_json(source.created_at),
         "updated_at": time_json(source.updated_at),

@@ -13,9 +13,10 @@ from typing import Annotated, Any, ClassVar, Literal
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from ninja import Schema
-from pydantic import ConfigDict, Field, WithJsonSchema
+from pydantic import ConfigDict, Field, SecretStr, WithJsonSchema
 
 from api.params import BUCKETS, SLUG_PATTERN, OneOf, Text
+from pollers.models import MASK
 from pollers.models import Source as SourceModel
 
 Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -25,6 +26,15 @@ HealthStatus = Literal["disabled", "pending", "ok", "failing", "stale"]
 
 # A JSON number written as the API writes it: whole numbers as integers (metrics.serialization.number).
 Number = Annotated[int | float, WithJsonSchema({"type": "number"})]
+AuthScheme = Annotated[str, OneOf(tuple(SourceModel.AuthScheme.values))]
+# A write-only secret as a response shows it: only whether one is stored, with the mask credential headers get.
+StoredSecret = Annotated[str | None, WithJsonSchema({"type": ["string", "null"], "enum": [MASK, None]})]
+STORED_SECRET = f"Write-only: {MASK} when one is stored, null when none."
+# A write-only secret as a request gives it; SecretStr keeps it out of a repr (the locals of an error report).
+NewSecret = Annotated[SecretStr, Field(min_length=1)]
+WRITE_SECRET = (
+    f"Write-only, stored encrypted: a value replaces the stored one, null removes it, {MASK} (as read) keeps it."
+)
 
 
 class Strict(Schema):
@@ -69,6 +79,11 @@ class Source(Strict):
     tags: list[str]
     metric_paths: dict[str, str]
     volatile_paths: list[str]
+    auth_scheme: AuthScheme
+    auth_username: str
+    auth_secret: StoredSecret = Field(description=f"The Basic password or Bearer token. {STORED_SECRET}")
+    tls_client_cert_pem: str = Field(description="The client certificate (PEM) presented for mutual TLS.")
+    tls_client_key: StoredSecret = Field(description=f"The client certificate's private key. {STORED_SECRET}")
     alert_state: Literal["ok", "degraded", "critical"]
     created_at: Time
     updated_at: Time
@@ -97,7 +112,8 @@ def model_limits(name: str) -> dict[str, Any]:
 
 READ_ONLY = ("alert_state", "health", "created_at", "updated_at", "last_polled_at", "last_success_at", "circuit_state")
 # Optional fields default to None only so that "not sent" can be told apart (the model's default applies);
-# a client sending null gets the type error, since pydantic never validates a default.
+# a client sending null gets the type error, since pydantic never validates a default (the write-only secrets alone
+# take null: it removes them).
 UNSENT: Any = None
 
 
@@ -118,6 +134,11 @@ class SourceWrite(Schema):
     tags: list[Text] = UNSENT
     metric_paths: dict[Text, Text] = Field(default=UNSENT, description="Metric name to dotted path in the payload.")
     volatile_paths: list[Text] = UNSENT
+    auth_scheme: AuthScheme = Field(default=UNSENT, description='"" for none; a scheme needs its auth_secret.')
+    auth_username: Annotated[Text, Field(**model_limits("auth_username"))] = UNSENT
+    auth_secret: NewSecret | None = Field(default=UNSENT, description=WRITE_SECRET)  # null: removed
+    tls_client_cert_pem: Text = Field(default=UNSENT, description='"" for none; it needs its tls_client_key.')
+    tls_client_key: NewSecret | None = Field(default=UNSENT, description=f"Unencrypted PEM. {WRITE_SECRET}")
 
 
 class SourceCreate(SourceWrite):

@@ -1,37 +1,69 @@
 """Applying a validated body (``api.schemas.SourceCreate`` / ``SourceUpdate``) to a Source with the admin's
-validation: the model's ``full_clean``, which also runs the SSRF guard and the uniqueness checks."""
+validation: the model's ``full_clean``, which also runs the SSRF guard and the uniqueness checks, and the rules of
+the write-only secrets (``pollers.source_secrets``), which are stored, encrypted, only when nothing is wrong."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from django.core.exceptions import ValidationError
+from django.views.decorators.debug import sensitive_variables
+from pydantic import SecretStr
 
 from accounts.audit import masked_url
 from api.errors import field_errors
-from pollers.models import MASK, SECRET_HEADER_PATTERN, Source, kept_secrets_errors, same_origin
+from pollers.models import (
+    AUTH_SECRET,
+    CLIENT_KEY,
+    MASK,
+    SECRET_HEADER_PATTERN,
+    Source,
+    kept_secrets_errors,
+    same_origin,
+)
+from pollers.source_secrets import SecretsEdit
 
 ALLOWED_SCHEMES = ("http", "https")
+# How the API tells a client to give a stored password or client key again, or remove it, when the URL moves to
+# another origin (``pollers.models.kept_secrets_errors``): in the same request, with its own fields.
+API_REMEDIES: Mapping[str, str] = {
+    AUTH_SECRET: 'Send auth_secret again in the same request, or remove it (auth_secret null and auth_scheme "")',
+    CLIENT_KEY: "Send tls_client_key again in the same request, or remove it (tls_client_key null and "
+    'tls_client_cert_pem "")',
+}
 
 
 def apply_source_input(source: Source, data: dict[str, Any]) -> None:
     """Set the given fields on ``source`` and validate it; raise a 400 naming every bad field."""
-    refuse_secrets_for_new_origin(source, data)
-    for name, value in data.items():
-        if name == "headers":
-            value = restored_headers(value, source.headers or {})
-        if name == "url" and source.url:
-            value = unmasked_url(str(value), str(source.url))
+    values = dict(data)
+    edit = secrets_edit(values)
+    typed: set[str] = set()  # headers given a value, not sent back masked: the client's to send anywhere
+    if "headers" in values:
+        typed = {name for name, value in values["headers"].items() if value != MASK}
+        values["headers"] = restored_headers(values["headers"], source.headers or {})
+    if "url" in values and source.url:
+        values["url"] = unmasked_url(str(values["url"]), str(source.url))
+    scheme = str(values.get("auth_scheme", source.auth_scheme) or "")
+    cert = str(values.get("tls_client_cert_pem", source.tls_client_cert_pem) or "")
+    # Both read the source as stored (its URL, headers and secrets): before the new values are set.
+    secrets_errors = edit.errors(source, scheme, cert)
+    kept = source.secrets_kept_for_new_origin(
+        str(values.get("url", source.url)),
+        values.get("headers", source.headers or {}),
+        typed | edit.replaced(scheme, cert),
+    )
+    for name, value in values.items():
         setattr(source, name, value)
     errors: dict[str, list[str]] = {}
     try:
-        scheme = urlsplit(str(source.url)).scheme.lower()
+        url_scheme = urlsplit(str(source.url)).scheme.lower()
     except ValueError:
         # urlsplit raises on a bracket left open or stray ("http://[::1/"): a 400 here, not a 500.
         errors["url"] = ["Enter a valid URL: its host is not a valid name or [IPv6] address."]
     else:
-        if scheme not in ALLOWED_SCHEMES:
+        if url_scheme not in ALLOWED_SCHEMES:
             errors["url"] = ["Enter a valid URL: the poller speaks http and https only."]
     try:
         # A URL already refused above is left out, so the model's own URL checks do not run on it.
@@ -39,23 +71,29 @@ def apply_source_input(source: Source, data: dict[str, Any]) -> None:
     except ValidationError as exc:
         for field, messages in exc.message_dict.items():
             errors.setdefault(field, []).extend(str(m) for m in messages)
+    for field, message in kept_secrets_errors(kept, API_REMEDIES).items():
+        errors.setdefault(field, []).append(message)
+    for field, messages in secrets_errors.items():
+        errors.setdefault(field, []).extend(messages)
     if errors:
         raise field_errors(errors, "The source is invalid.")
+    edit.apply(source)
 
 
-def refuse_secrets_for_new_origin(source: Source, data: dict[str, Any]) -> None:
-    """A 400 when ``data`` moves the stored ``source`` to another origin and keeps a stored secret it did not
-    send again: by omitting the headers, or sending a value back masked (the rule: ``Source``)."""
-    url = unmasked_url(str(data["url"]), str(source.url)) if "url" in data and source.url else str(source.url)
-    headers: dict[str, str] = source.headers or {}
-    replaced: set[str] = set()
-    if isinstance(data.get("headers"), dict):
-        headers = restored_headers(data["headers"], headers)
-        replaced = {k for k, v in data["headers"].items() if v != MASK}
-    kept = source.secrets_kept_for_new_origin(url, headers, replaced)
-    if kept:
-        errors = kept_secrets_errors(kept)
-        raise field_errors({field: [message] for field, message in errors.items()}, "The source is invalid.")
+@sensitive_variables()
+def secrets_edit(values: dict[str, Any]) -> SecretsEdit:
+    """Takes the write-only fields out of ``values``: a value replaces the stored secret, null removes it, and left
+    out or sent back masked (as the API shows a stored one) it is kept."""
+    given: dict[str, Any] = {}
+    for name in (AUTH_SECRET, CLIENT_KEY):
+        if name not in values:
+            continue
+        sent: SecretStr | None = values.pop(name)
+        if sent is None:
+            given[f"clear_{name}"] = True
+        elif sent.get_secret_value() != MASK:
+            given[name] = sent.get_secret_value()
+    return SecretsEdit(**given)
 
 
 def restored_headers(sent: dict[str, str], stored: dict[str, str]) -> dict[str, str]:

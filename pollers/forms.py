@@ -7,7 +7,8 @@ that cannot match (``pollers.probe``), a pinned metric that is not one of the me
 
 Passwords, tokens and client keys are write-only: the inputs are always empty, a blank input
 keeps what is stored, a value replaces it (encrypted, ``devops_insights.crypto``), and a
-"remove" box deletes it. Nothing stored is ever rendered back into the page.
+"remove" box deletes it. Nothing stored is ever rendered back into the page. Their rules and their storing
+are ``pollers.source_secrets``', which the API uses too.
 """
 
 from __future__ import annotations
@@ -18,11 +19,8 @@ from typing import Any
 from django import forms
 from django.views.decorators.debug import sensitive_variables
 
-from devops_insights import crypto
 from pollers.formfields import KeyValueField, KeyValueWidget, LinesField, TagsField
 from pollers.models import (
-    AUTH_SECRET,
-    CLIENT_KEY,
     MASK,
     MAX_PINNED_METRICS,
     SECRET_HEADER_PATTERN,
@@ -30,7 +28,7 @@ from pollers.models import (
     kept_secrets_errors,
 )
 from pollers.probe import metric_name_error, path_error
-from pollers.transport import TransportError, check_client_pair
+from pollers.source_secrets import SecretsEdit
 from pollers.validation import header_problem
 
 KEEP = "Write-only: never shown again. Leave blank to keep what is stored; type a new value to replace it."
@@ -124,6 +122,7 @@ class SourceAdminForm(SourceFormBase):
         help_text=f"Unencrypted PEM key of the client certificate, stored encrypted. {KEEP}",
     )
     clear_tls_client_key = forms.BooleanField(label="remove the stored client key", required=False)
+    secrets_edit: SecretsEdit  # what clean() found the form does to the stored secrets, for save()
 
     class Meta:
         model = Source
@@ -172,58 +171,27 @@ class SourceAdminForm(SourceFormBase):
             )
         return pinned
 
-    @sensitive_variables("secret", "key")
+    @sensitive_variables("cleaned")
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
         scheme = cleaned.get("auth_scheme") or ""
-        secret = cleaned.get("auth_secret") or ""
-        key = (cleaned.get("tls_client_key") or "").strip()
-        cert = (cleaned.get("tls_client_cert_pem") or "").strip()
-        stored_secret = bool(self.instance.pk and self.instance.auth_secret_encrypted)
-        stored_key = bool(self.instance.pk and self.instance.tls_client_key_encrypted)
-        if (secret or key) and not crypto.keys_configured():
-            field = "auth_secret" if secret else "tls_client_key"
-            self.add_error(field, "Set FIELD_ENCRYPTION_KEY (see docs/polling.md) before storing credentials.")
-        if scheme:
-            keeps_secret = stored_secret and not cleaned.get("clear_auth_secret")
-            if not secret and not keeps_secret:
-                self.add_error("auth_secret", "Type the password or token for this authentication scheme.")
-        elif secret:
-            self.add_error("auth_scheme", "Choose Basic or Bearer for the password or token.")
-        if key and not cert:
-            self.add_error("tls_client_cert_pem", "A client key needs its client certificate.")
-        elif cert:
-            keeps_key = stored_key and not cleaned.get("clear_tls_client_key")
-            if key:
-                try:
-                    check_client_pair(cert, key)
-                except TransportError as exc:
-                    self.add_error("tls_client_key", exc.message)
-            elif not keeps_key:
-                self.add_error("tls_client_key", "Paste the private key of the client certificate.")
-        # What save() replaces or removes: a typed value, a "remove" box, no scheme or no certificate left.
-        replaced = set()
-        if secret or cleaned.get("clear_auth_secret") or not scheme:
-            replaced.add(AUTH_SECRET)
-        if key or cleaned.get("clear_tls_client_key") or not cert:
-            replaced.add(CLIENT_KEY)
-        self.refuse_secrets_for_new_origin(replaced)
+        cert = cleaned.get("tls_client_cert_pem") or ""
+        # Read before any add_error below, which takes the field it names out of cleaned_data.
+        self.secrets_edit = SecretsEdit(
+            auth_secret=cleaned.get("auth_secret") or "",
+            clear_auth_secret=bool(cleaned.get("clear_auth_secret")),
+            tls_client_key=cleaned.get("tls_client_key") or "",
+            clear_tls_client_key=bool(cleaned.get("clear_tls_client_key")),
+        )
+        for field, messages in self.secrets_edit.errors(self.instance, scheme, cert).items():
+            for message in messages:
+                self.add_error(field, message)
+        self.refuse_secrets_for_new_origin(self.secrets_edit.replaced(scheme, cert))
         return cleaned
 
-    @sensitive_variables("secret", "key")
     def save(self, commit: bool = True) -> Source:
-        # clean() made sure a key is configured when there is something to encrypt.
         source: Source = super().save(commit=False)
-        secret = self.cleaned_data.get("auth_secret") or ""
-        key = (self.cleaned_data.get("tls_client_key") or "").strip()
-        if not self.cleaned_data.get("auth_scheme") or self.cleaned_data.get("clear_auth_secret"):
-            source.set_auth_secret("")
-        if secret:
-            source.set_auth_secret(secret)
-        if not self.cleaned_data.get("tls_client_cert_pem") or self.cleaned_data.get("clear_tls_client_key"):
-            source.set_client_key("")
-        if key:
-            source.set_client_key(key + "\n")
+        self.secrets_edit.apply(source)  # clean() found nothing wrong, or there would be no save
         if commit:
             source.save()
             self.save_m2m()

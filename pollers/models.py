@@ -117,18 +117,26 @@ def same_origin(url: str, other: str) -> bool:
     return origin is not None and origin == url_origin(other)
 
 
-def kept_secrets_errors(kept: Collection[str]) -> dict[str, str]:
-    """The error of each field of ``Source.secrets_kept_for_new_origin``'s answer, for the API and the forms."""
+# How the forms tell a user to give a stored password or client key again, or remove it (``kept_secrets_errors``);
+# the API says it in its own fields' words (``api.source_input``).
+FORM_REMEDIES: Mapping[str, str] = {
+    AUTH_SECRET: "Type the password or token again, or remove it (the admin, a config file, the API)",
+    CLIENT_KEY: "Paste the client private key again, or remove it (the admin, a config file, the API)",
+}
+
+
+def kept_secrets_errors(kept: Collection[str], remedies: Mapping[str, str] = FORM_REMEDIES) -> dict[str, str]:
+    """The error of each field of ``Source.secrets_kept_for_new_origin``'s answer, for the API and the forms;
+    ``remedies`` says how to give the password (``AUTH_SECRET``) or the client key (``CLIENT_KEY``) again."""
     why = "the URL now points to another server (scheme, host or port), and a stored secret is never sent on to it"
     errors: dict[str, str] = {}
     headers = [name for name in kept if name not in (AUTH_SECRET, CLIENT_KEY)]
     if headers:
         names = ", ".join(headers)
         errors["headers"] = f"Send again or remove the header{'s' if len(headers) > 1 else ''} {names}: {why}."
-    if AUTH_SECRET in kept:
-        errors[AUTH_SECRET] = f"Type the password or token again, or remove it (the admin, a config file): {why}."
-    if CLIENT_KEY in kept:
-        errors[CLIENT_KEY] = f"Paste the client private key again, or remove it (the admin, a config file): {why}."
+    for secret in (AUTH_SECRET, CLIENT_KEY):
+        if secret in kept:
+            errors[secret] = f"{remedies[secret]}: {why}."
     return errors
 
 

@@ -10,6 +10,7 @@ product cannot tell its own name from a page's, so a custom host is refused unti
 
 from __future__ import annotations
 
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,8 +30,16 @@ def site_host() -> str:
 
 def own_hosts() -> frozenset[str]:
     """Every host name the product answers on by configuration (lowercase, no port)."""
-    hosts = {site_host()}
-    hosts.update(_host(origin) for origin in settings.CSRF_TRUSTED_ORIGINS if "*" not in origin)
+    return _own_hosts(str(settings.SITE_URL or ""), tuple(settings.CSRF_TRUSTED_ORIGINS))
+
+
+@lru_cache(maxsize=8)
+def _own_hosts(site_url: str, trusted_origins: tuple[str, ...]) -> frozenset[str]:
+    """``own_hosts`` of these settings: the middleware asks on every request with a dotted host, so the URLs are
+    parsed once per value of the settings. Keyed on the values, read on each call, an override (a test's
+    ``settings`` fixture, ``override_settings``) is seen at once without a ``setting_changed`` receiver."""
+    hosts = {_host(site_url)}
+    hosts.update(_host(origin) for origin in trusted_origins if "*" not in origin)
     return frozenset(hosts - {""})
 
 

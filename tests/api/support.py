@@ -1,4 +1,5 @@
-"""Helpers for the API tests: the one error shape, the served schema, small payloads, rate-limit windows.
+"""Helpers for the API tests: the one error shape, the served schema, small payloads, rate-limit windows, what
+an upstream received.
 
 Sources, users, tokens and recorded history come from tests/factories.py."""
 
@@ -8,6 +9,8 @@ import time
 from typing import Any
 
 from django_ratelimit.core import _get_window
+
+from pollers.fetch import Fetcher, FetchPolicy
 
 
 def assert_error(response: Any, status: int, code: str | None = None) -> dict[str, Any]:
@@ -52,3 +55,14 @@ def away_from_a_window_edge(value: str, period: int) -> None:
     """Wait until the fixed window counting ``value`` has a second or more to run, so a burst stays in it."""
     while _get_window(value, period) - int(time.time()) < 1:
         time.sleep(0.05)
+
+
+def headers_received(url: str, headers: dict[str, str]) -> dict[str, Any]:
+    """What a simulator's ``/echo/headers`` at ``url`` received from the poller's fetcher, over a real socket."""
+    fetcher = Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0))
+    try:
+        fetched = fetcher.fetch(url, headers, timeout=5)
+    finally:
+        fetcher.close()
+    assert fetched.payload is not None, fetched.error_message
+    return dict(fetched.payload)

@@ -14,6 +14,7 @@ from django.test import Client
 from django.urls import URLPattern
 
 from api.ninja_api import api
+from pollers.models import MASK
 from tests.api.support import assert_error
 from tests.factories import bearer, make_source, make_token
 
@@ -124,6 +125,16 @@ def test_it_documents_success_bodies_that_forbid_undocumented_fields(document: d
     assert schemas["SourceCreate"]["properties"]["interval_seconds"]["maximum"] == 86400
     export = document["paths"]["/api/v1/export/{slug}"]["get"]["responses"]["200"]["content"]
     assert set(export) == {"text/csv", "application/x-ndjson"}
+
+
+def test_it_documents_the_source_secrets_as_write_only(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    for secret in ("auth_secret", "tls_client_key"):
+        for body in ("SourceCreate", "SourceUpdate"):
+            given = [choice for choice in schemas[body]["properties"][secret]["anyOf"] if choice["type"] == "string"]
+            assert given == [{"type": "string", "format": "password", "writeOnly": True, "minLength": 1}], given
+        # An answer tells only whether one is stored.
+        assert schemas["Source"]["properties"][secret]["enum"] == [MASK, None]
 
 
 def test_it_names_exactly_the_query_parameters_each_operation_accepts(client: Client, document: dict[str, Any]) -> None:

@@ -10,9 +10,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import MASK, Source
-from tests.api.support import assert_error, assert_matches_schema
+from tests.api.support import assert_error, assert_matches_schema, headers_received
 from tests.factories import bearer, make_source, make_token
 
 # Test sources point at loopback, which the SSRF guard refuses unless allowed, as `make run` does.
@@ -222,17 +221,6 @@ def test_it_keeps_a_url_secret_when_the_url_is_written_back_as_read(client: Clie
     response = patch(client, admin_token, "us-east", {"url": other})
     assert response.status_code == 200, response.content
     assert "s3cr3t-value" not in Source.objects.get(slug="us-east").url
-
-
-def headers_received(url: str, headers: dict[str, str]) -> dict[str, Any]:
-    """What a simulator's ``/echo/headers`` at ``url`` received from the poller's fetcher, over a real socket."""
-    fetcher = Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",), retries=0))
-    try:
-        fetched = fetcher.fetch(url, headers, timeout=5)
-    finally:
-        fetcher.close()
-    assert fetched.payload is not None, fetched.error_message
-    return dict(fetched.payload)
 
 
 def test_it_refuses_a_new_origin_keeping_a_stored_secret_header(
