@@ -11,7 +11,6 @@ Every change is written to the audit trail (accounts/audit.py).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -25,6 +24,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
+from accounts.edits import working_copy
 from accounts.teams import Action, allows, restrict, teams_of
 from statuspages.forms import ComponentForm, IncidentForm, IncidentUpdateForm, MaintenanceForm, PageForm
 from statuspages.models import (
@@ -85,9 +85,10 @@ def page_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
     page = _page_for_manage(request, page_id)
-    # The form validates a copy: a refused save put its unsaved title and slug on the page shown around it, so
-    # the heading said the new title and "View the page" led to the slug typed (another page's, when taken).
-    form = PageForm(request.POST or None, instance=copy.copy(page), teams=teams_of(request.user, Action.MANAGE))
+    # The form validates a working copy (accounts.edits): a refused save put its unsaved title and slug on the page
+    # shown around it, so the heading said the new title and "View the page" led to the slug typed (another
+    # page's, when taken).
+    form = PageForm(request.POST or None, instance=working_copy(page), teams=teams_of(request.user, Action.MANAGE))
     if request.method == "POST" and form.is_valid():
         form.save()
         _audit(request, "page.changed", page)
