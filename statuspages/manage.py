@@ -20,6 +20,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -123,8 +124,10 @@ def _item_form(
     instance: Any,
     kind: str,
 ) -> tuple[Any, HttpResponse | None]:
-    # A new item belongs to the page before validation, so the model's own checks see it whole.
-    form = form_class(request.POST or None, instance=instance or form_class._meta.model(page=page), page=page)
+    # A new item belongs to the page before validation, so the model's own checks see it whole. An edit validates
+    # a working copy (accounts.edits): the page around a refused form names the item as stored.
+    unsaved = working_copy(instance) if instance else form_class._meta.model(page=page)
+    form = form_class(request.POST or None, instance=unsaved, page=page)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -164,16 +167,22 @@ def _edit_item(
     form, done = _item_form(request, page, form_class, item, kind)
     if done:
         return done
-    context = {
-        "page": page,
-        "form": form,
-        "title": title(item),
-        "item": item,
-        "kind": kind,
-        "nav": "status_pages",
-        **(extra(item) if extra else {}),
-    }
-    return render(request, "statuspages/manage/form.html", context)
+    return _item_page(request, page, form, item, kind, title(item), extra(item) if extra else {})
+
+
+def _item_page(
+    request: HttpRequest,
+    page: StatusPage,
+    form: Any,
+    item: Any,
+    kind: str,
+    title: str,
+    extra: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    """The form page of a page's item: ``item`` as stored (None: a new one) around ``form``."""
+    context = {"page": page, "form": form, "title": title, "item": item, "kind": kind, "nav": "status_pages", **extra}
+    return render(request, "statuspages/manage/form.html", context, status=status)
 
 
 @login_required
@@ -182,6 +191,10 @@ def component_edit(request: HttpRequest, page_id: int, item_id: int | None = Non
     return _edit_item(
         request, page_id, item_id, ComponentForm, "component", lambda c: f"Edit {c.name}" if c else "New component"
     )
+
+
+def _incident_title(incident: Incident | None) -> str:
+    return f"Incident: {incident.title}" if incident else "New incident"
 
 
 def _incident_timeline(incident: Incident | None) -> dict[str, Any]:
@@ -200,9 +213,23 @@ def incident_edit(request: HttpRequest, page_id: int, item_id: int | None = None
         item_id,
         IncidentForm,
         "incident",
-        lambda i: f"Incident: {i.title}" if i else "New incident",
+        _incident_title,
         _incident_timeline,
     )
+
+
+def _refused_update(
+    request: HttpRequest, page: StatusPage, incident: Incident, form: IncidentUpdateForm
+) -> HttpResponse:
+    """The incident's page again, its timeline form holding the update as posted beside the reason it was
+    refused: a redirect lost the text typed. The incident's own form posts to its own address, not this one's."""
+    timeline = {
+        "update_form": form,
+        "updates": incident.updates.all(),
+        "form_action": reverse("statuspages:manage_incident", args=[page.pk, incident.pk]),
+    }
+    edit = IncidentForm(instance=incident, page=page)
+    return _item_page(request, page, edit, incident, "incident", _incident_title(incident), timeline)
 
 
 @login_required
@@ -213,26 +240,27 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
     incident = get_object_or_404(Incident, pk=item_id, page=page)
     form = IncidentUpdateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "An update needs a status and a text.")
-        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+        return _refused_update(request, page, incident, form)
+    # Changed on a working copy (accounts.edits): a refused update leaves the incident shown as stored.
+    changed = working_copy(incident)
     try:
-        incident.check_open_twin(form.cleaned_data["status"])
+        changed.check_open_twin(form.cleaned_data["status"])
         with transaction.atomic():
             update = IncidentUpdate.objects.create(
-                incident=incident,
+                incident=changed,
                 status=form.cleaned_data["status"],
                 body=form.cleaned_data["body"],
                 created_by=_user(request),
             )
-            incident.status = update.status
-            if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
-                incident.resolved_at = update.created_at
+            changed.status = update.status
+            if update.status == IncidentStatus.RESOLVED and changed.resolved_at is None:
+                changed.resolved_at = update.created_at
             elif update.status != IncidentStatus.RESOLVED:
-                incident.resolved_at = None
-            incident.save_refusing_twins(update_fields=["status", "resolved_at", "updated_at"])
+                changed.resolved_at = None
+            changed.save_refusing_twins(update_fields=["status", "resolved_at", "updated_at"])
     except ValidationError as exc:  # a twin open already, or reopened by another admin since the check
-        messages.error(request, " ".join(exc.messages))
-        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+        form.add_error(None, exc)
+        return _refused_update(request, page, incident, form)
     _audit(request, "incident.updated", incident)
     messages.success(request, "Update posted.")
     return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
