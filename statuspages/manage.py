@@ -6,6 +6,10 @@
   drafts included) needs MANAGE in the page's team: a member who may only read gets 403, anyone else 404
   (a page's existence is not confirmed to outsiders).
 
+A refused form is shown again with what was typed, inside a page that names the object as stored. A delete is
+asked first: its GET says what goes with the object, and only the POST of that page deletes (the page itself
+once its slug is typed, as a source's delete asks).
+
 Every change is written to the audit trail (accounts/audit.py).
 """
 
@@ -108,13 +112,22 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def page_delete(request: HttpRequest, page_id: int) -> HttpResponse:
+    """GET: what goes with the page, and its slug to type; POST with the slug typed: delete. The public address,
+    its custom host, feeds and badges, and the page's incident history go at once: one click must not do it."""
     page = _page_for_manage(request, page_id)
-    _audit(request, "page.deleted", page)
-    page.delete()
-    messages.success(request, "Status page deleted.")
-    return redirect("statuspages:manage_list")
+    if request.method == "POST" and request.POST.get("confirm_slug", "").strip() == page.slug:
+        _audit(request, "page.deleted", page)
+        title = page.title
+        page.delete()
+        messages.success(request, f"Deleted the status page {title} with its components, incidents and maintenance.")
+        return redirect("statuspages:manage_list")
+    refused = request.method == "POST"
+    if refused:
+        messages.error(request, f"Nothing was deleted: type {page.slug} to confirm the deletion.")
+    context = {"page": page, "counts": page.deletion_counts(), "nav": "status_pages"}
+    return render(request, "statuspages/manage/page_delete.html", context, status=400 if refused else 200)
 
 
 def _item_form(
@@ -279,30 +292,45 @@ def maintenance_edit(request: HttpRequest, page_id: int, item_id: int | None = N
     )
 
 
+# The value the item delete page's button posts: a POST without it (a form of an older page, a crafted one)
+# is asked again instead of deleting.
+CONFIRM_DELETE = "delete"
+ITEM_NOUNS = {"component": "component", "incident": "incident", "maintenance": "maintenance window"}
+
+
 def _delete(request: HttpRequest, page_id: int, model: Any, item_id: int, kind: str) -> HttpResponse:
+    """GET: what goes with the item (an incident's timeline, a window's silences, a component's badges); POST
+    from that page: delete."""
     page = _page_for_manage(request, page_id)
     item = model.objects.filter(pk=item_id, page=page).first()
     if item is None:
         raise Http404(f"No such {kind}.")
-    _audit(request, f"{kind}.deleted", item)
-    item.delete()
-    messages.success(request, "Deleted.")
-    return redirect("statuspages:manage_page", page_id=page.pk)
+    noun = ITEM_NOUNS[kind]
+    if request.method == "POST" and request.POST.get("confirm") == CONFIRM_DELETE:
+        _audit(request, f"{kind}.deleted", item)
+        item.delete()
+        messages.success(request, f"Deleted the {noun} {item}.")
+        return redirect("statuspages:manage_page", page_id=page.pk)
+    refused = request.method == "POST"
+    if refused:
+        messages.error(request, f"Nothing was deleted: confirm the deletion of the {noun} below.")
+    context = {"page": page, "item": item, "kind": kind, "noun": noun, "confirm": CONFIRM_DELETE, "nav": "status_pages"}
+    return render(request, "statuspages/manage/item_delete.html", context, status=400 if refused else 200)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def component_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, Component, item_id, "component")
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def incident_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, Incident, item_id, "incident")
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def maintenance_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, MaintenanceWindow, item_id, "maintenance")

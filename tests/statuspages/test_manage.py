@@ -234,7 +234,8 @@ def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team:
     )
     window = MaintenanceWindow.objects.get()
     assert Silence.objects.count() == 1
-    assert client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/").status_code == 302
+    deleted = client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/", {"confirm": "delete"})
+    assert deleted.status_code == 302
     assert not Silence.objects.exists()
 
 
