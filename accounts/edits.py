@@ -1,16 +1,23 @@
-"""Saving an edit of a team's object without undoing another writer's delete: the one home for it.
+"""Editing a team's stored object through a form: the one home of two rules.
 
-Django's ``save`` of an object with a primary key updates its row and, when the UPDATE finds none, inserts it
-again under its old id: an edit submitted after another person or a configuration apply deleted the object
-would bring it back. The Django admin (``accounts.team_admin``) and the dashboard's forms
-(``dashboard.saving``) save edits through ``save_edit`` instead, which only updates.
+- ``save_edit``: Django's ``save`` of an object with a primary key updates its row and, when the UPDATE finds
+  none, inserts it again under its old id: an edit submitted after another person or a configuration apply
+  deleted the object would bring it back. The Django admin (``accounts.team_admin``) and the dashboard's forms
+  (``dashboard.saving``) save edits through ``save_edit`` instead, which only updates.
+- ``working_copy``: a ModelForm writes what was typed onto its instance while it validates, so a page that
+  gave the form the object it shows around it (heading, breadcrumb, "View the page" links) named a refused
+  edit's unsaved values as the object's. The page's edit forms validate a working copy instead.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
+from typing import TypeVar
 
 from django.db import DatabaseError, models, transaction
+
+M = TypeVar("M", bound=models.Model)
 
 
 class DeletedMeanwhile(Exception):
@@ -32,3 +39,10 @@ def save_edit(obj: models.Model, change: bool, save: Callable[..., None] | None 
         if type(obj)._base_manager.filter(pk=obj.pk).exists():
             raise
         raise DeletedMeanwhile from None
+
+
+def working_copy(obj: M) -> M:
+    """A copy of the stored ``obj`` for an edit form to validate and save: ``obj`` keeps its stored values for
+    the page around a refused form, while the form keeps what was typed."""
+    # Model.__reduce__ copies its _state (and fields cache) too: the copy is the same row, still not adding.
+    return copy.copy(obj)

@@ -123,6 +123,12 @@ class IncidentUpdateForm(forms.Form):
     status = forms.ChoiceField(choices=IncidentStatus.choices)
     body = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=20_000, help_text="Markdown.")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Its own ids: it shares the incident's page with the incident's form, whose status field has the same name,
+        # and a label (or an error) pointing at id_status named that form's field.
+        kwargs.setdefault("auto_id", "update_%s")
+        super().__init__(*args, **kwargs)
+
 
 class MaintenanceForm(ScopedUniqueModelForm):  # a title unique on the page, which the view sets
     class Meta:

@@ -6,12 +6,15 @@
   drafts included) needs MANAGE in the page's team: a member who may only read gets 403, anyone else 404
   (a page's existence is not confirmed to outsiders).
 
+A refused form is shown again with what was typed, inside a page that names the object as stored. A delete is
+asked first: its GET says what goes with the object, and only the POST of that page deletes (the page itself
+once its slug is typed, as a source's delete asks).
+
 Every change is written to the audit trail (accounts/audit.py).
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -21,10 +24,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
+from accounts.edits import working_copy
 from accounts.teams import Action, allows, restrict, teams_of
 from statuspages.forms import ComponentForm, IncidentForm, IncidentUpdateForm, MaintenanceForm, PageForm
 from statuspages.models import (
@@ -85,9 +90,10 @@ def page_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
     page = _page_for_manage(request, page_id)
-    # The form validates a copy: a refused save put its unsaved title and slug on the page shown around it, so
-    # the heading said the new title and "View the page" led to the slug typed (another page's, when taken).
-    form = PageForm(request.POST or None, instance=copy.copy(page), teams=teams_of(request.user, Action.MANAGE))
+    # The form validates a working copy (accounts.edits): a refused save put its unsaved title and slug on the page
+    # shown around it, so the heading said the new title and "View the page" led to the slug typed (another
+    # page's, when taken).
+    form = PageForm(request.POST or None, instance=working_copy(page), teams=teams_of(request.user, Action.MANAGE))
     if request.method == "POST" and form.is_valid():
         form.save()
         _audit(request, "page.changed", page)
@@ -106,13 +112,22 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def page_delete(request: HttpRequest, page_id: int) -> HttpResponse:
+    """GET: what goes with the page, and its slug to type; POST with the slug typed: delete. The public address,
+    its custom host, feeds and badges, and the page's incident history go at once: one click must not do it."""
     page = _page_for_manage(request, page_id)
-    _audit(request, "page.deleted", page)
-    page.delete()
-    messages.success(request, "Status page deleted.")
-    return redirect("statuspages:manage_list")
+    if request.method == "POST" and request.POST.get("confirm_slug", "").strip() == page.slug:
+        _audit(request, "page.deleted", page)
+        title = page.title
+        page.delete()
+        messages.success(request, f"Deleted the status page {title} with its components, incidents and maintenance.")
+        return redirect("statuspages:manage_list")
+    refused = request.method == "POST"
+    if refused:
+        messages.error(request, f"Nothing was deleted: type {page.slug} to confirm the deletion.")
+    context = {"page": page, "counts": page.deletion_counts(), "nav": "status_pages"}
+    return render(request, "statuspages/manage/page_delete.html", context, status=400 if refused else 200)
 
 
 def _item_form(
@@ -122,8 +137,10 @@ def _item_form(
     instance: Any,
     kind: str,
 ) -> tuple[Any, HttpResponse | None]:
-    # A new item belongs to the page before validation, so the model's own checks see it whole.
-    form = form_class(request.POST or None, instance=instance or form_class._meta.model(page=page), page=page)
+    # A new item belongs to the page before validation, so the model's own checks see it whole. An edit validates
+    # a working copy (accounts.edits): the page around a refused form names the item as stored.
+    unsaved = working_copy(instance) if instance else form_class._meta.model(page=page)
+    form = form_class(request.POST or None, instance=unsaved, page=page)
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
@@ -163,16 +180,22 @@ def _edit_item(
     form, done = _item_form(request, page, form_class, item, kind)
     if done:
         return done
-    context = {
-        "page": page,
-        "form": form,
-        "title": title(item),
-        "item": item,
-        "kind": kind,
-        "nav": "status_pages",
-        **(extra(item) if extra else {}),
-    }
-    return render(request, "statuspages/manage/form.html", context)
+    return _item_page(request, page, form, item, kind, title(item), extra(item) if extra else {})
+
+
+def _item_page(
+    request: HttpRequest,
+    page: StatusPage,
+    form: Any,
+    item: Any,
+    kind: str,
+    title: str,
+    extra: dict[str, Any],
+    status: int = 200,
+) -> HttpResponse:
+    """The form page of a page's item: ``item`` as stored (None: a new one) around ``form``."""
+    context = {"page": page, "form": form, "title": title, "item": item, "kind": kind, "nav": "status_pages", **extra}
+    return render(request, "statuspages/manage/form.html", context, status=status)
 
 
 @login_required
@@ -181,6 +204,10 @@ def component_edit(request: HttpRequest, page_id: int, item_id: int | None = Non
     return _edit_item(
         request, page_id, item_id, ComponentForm, "component", lambda c: f"Edit {c.name}" if c else "New component"
     )
+
+
+def _incident_title(incident: Incident | None) -> str:
+    return f"Incident: {incident.title}" if incident else "New incident"
 
 
 def _incident_timeline(incident: Incident | None) -> dict[str, Any]:
@@ -199,9 +226,23 @@ def incident_edit(request: HttpRequest, page_id: int, item_id: int | None = None
         item_id,
         IncidentForm,
         "incident",
-        lambda i: f"Incident: {i.title}" if i else "New incident",
+        _incident_title,
         _incident_timeline,
     )
+
+
+def _refused_update(
+    request: HttpRequest, page: StatusPage, incident: Incident, form: IncidentUpdateForm
+) -> HttpResponse:
+    """The incident's page again, its timeline form holding the update as posted beside the reason it was
+    refused: a redirect lost the text typed. The incident's own form posts to its own address, not this one's."""
+    timeline = {
+        "update_form": form,
+        "updates": incident.updates.all(),
+        "form_action": reverse("statuspages:manage_incident", args=[page.pk, incident.pk]),
+    }
+    edit = IncidentForm(instance=incident, page=page)
+    return _item_page(request, page, edit, incident, "incident", _incident_title(incident), timeline)
 
 
 @login_required
@@ -212,26 +253,27 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
     incident = get_object_or_404(Incident, pk=item_id, page=page)
     form = IncidentUpdateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "An update needs a status and a text.")
-        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+        return _refused_update(request, page, incident, form)
+    # Changed on a working copy (accounts.edits): a refused update leaves the incident shown as stored.
+    changed = working_copy(incident)
     try:
-        incident.check_open_twin(form.cleaned_data["status"])
+        changed.check_open_twin(form.cleaned_data["status"])
         with transaction.atomic():
             update = IncidentUpdate.objects.create(
-                incident=incident,
+                incident=changed,
                 status=form.cleaned_data["status"],
                 body=form.cleaned_data["body"],
                 created_by=_user(request),
             )
-            incident.status = update.status
-            if update.status == IncidentStatus.RESOLVED and incident.resolved_at is None:
-                incident.resolved_at = update.created_at
+            changed.status = update.status
+            if update.status == IncidentStatus.RESOLVED and changed.resolved_at is None:
+                changed.resolved_at = update.created_at
             elif update.status != IncidentStatus.RESOLVED:
-                incident.resolved_at = None
-            incident.save_refusing_twins(update_fields=["status", "resolved_at", "updated_at"])
+                changed.resolved_at = None
+            changed.save_refusing_twins(update_fields=["status", "resolved_at", "updated_at"])
     except ValidationError as exc:  # a twin open already, or reopened by another admin since the check
-        messages.error(request, " ".join(exc.messages))
-        return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
+        form.add_error(None, exc)
+        return _refused_update(request, page, incident, form)
     _audit(request, "incident.updated", incident)
     messages.success(request, "Update posted.")
     return redirect("statuspages:manage_incident", page_id=page.pk, item_id=incident.pk)
@@ -250,30 +292,45 @@ def maintenance_edit(request: HttpRequest, page_id: int, item_id: int | None = N
     )
 
 
+# The value the item delete page's button posts: a POST without it (a form of an older page, a crafted one)
+# is asked again instead of deleting.
+CONFIRM_DELETE = "delete"
+ITEM_NOUNS = {"component": "component", "incident": "incident", "maintenance": "maintenance window"}
+
+
 def _delete(request: HttpRequest, page_id: int, model: Any, item_id: int, kind: str) -> HttpResponse:
+    """GET: what goes with the item (an incident's timeline, a window's silences, a component's badges); POST
+    from that page: delete."""
     page = _page_for_manage(request, page_id)
     item = model.objects.filter(pk=item_id, page=page).first()
     if item is None:
         raise Http404(f"No such {kind}.")
-    _audit(request, f"{kind}.deleted", item)
-    item.delete()
-    messages.success(request, "Deleted.")
-    return redirect("statuspages:manage_page", page_id=page.pk)
+    noun = ITEM_NOUNS[kind]
+    if request.method == "POST" and request.POST.get("confirm") == CONFIRM_DELETE:
+        _audit(request, f"{kind}.deleted", item)
+        item.delete()
+        messages.success(request, f"Deleted the {noun} {item}.")
+        return redirect("statuspages:manage_page", page_id=page.pk)
+    refused = request.method == "POST"
+    if refused:
+        messages.error(request, f"Nothing was deleted: confirm the deletion of the {noun} below.")
+    context = {"page": page, "item": item, "kind": kind, "noun": noun, "confirm": CONFIRM_DELETE, "nav": "status_pages"}
+    return render(request, "statuspages/manage/item_delete.html", context, status=400 if refused else 200)
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def component_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, Component, item_id, "component")
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def incident_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, Incident, item_id, "incident")
 
 
 @login_required
-@require_POST
+@require_http_methods(["GET", "POST"])
 def maintenance_delete(request: HttpRequest, page_id: int, item_id: int) -> HttpResponse:
     return _delete(request, page_id, MaintenanceWindow, item_id, "maintenance")

@@ -134,6 +134,20 @@ class StatusPage(models.Model):
         sources = Source.objects.filter(status_components__page=self).exclude(team_id=team_id)
         return sorted(set(sources.values_list("team__name", flat=True)))
 
+    def deletion_counts(self) -> dict[str, int]:
+        """What deleting the page deletes with it, counted for the confirmation that says so: its components,
+        its incidents and their timeline updates, its maintenance windows, and the alert silences its windows keep
+        that have not ended (alerts they hold back notify again)."""
+        return {
+            "components": self.components.count(),
+            "incidents": self.incidents.count(),
+            "updates": IncidentUpdate.objects.filter(incident__page=self).count(),
+            "windows": self.maintenance_windows.count(),
+            "silences": Silence.objects.filter(maintenance_windows__page=self, ends_at__gt=timezone.now())
+            .distinct()
+            .count(),
+        }
+
     def may_group(self, sources: Any) -> bool:
         """Whether a component of this page may group ``sources``: only the page's team's sources, since a page
         shows its components' states to its visitors and a window silences their sources' alerts."""

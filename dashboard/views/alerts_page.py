@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.current_team import current_team
-from accounts.edits import DeletedMeanwhile
+from accounts.edits import DeletedMeanwhile, working_copy
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import enabled_defaults, first_becomes_default, notifies_no_one
@@ -147,13 +147,18 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("alerts"))
 
 
-def _form_context(form: AlertRuleForm | NotificationChannelForm, what: str) -> dict[str, object]:
+def _form_context(
+    form: AlertRuleForm | NotificationChannelForm, what: str, stored: AlertRule | NotificationChannel | None
+) -> dict[str, object]:
+    """The form page's context; ``stored`` (None for a new one) is the object as stored, which the page names
+    around a refused edit while the form shows what was typed."""
     shown = {"rule": {**KIND_FIELDS, **SCOPE_FIELDS}, "channel": CHANNEL_FIELDS}[what]
     owners: dict[str, list[str]] = {}
     for kind, names in shown.items():
         for name in names:
             owners.setdefault(name, []).append(str(kind))
-    return {"form": form, "what": what, "owners": {k: " ".join(v) for k, v in owners.items()}, "nav": "alerts"}
+    owned = {k: " ".join(v) for k, v in owners.items()}
+    return {"form": form, "what": what, "stored": stored, "owners": owned, "nav": "alerts"}
 
 
 def _gone(request: HttpRequest, what: str) -> HttpResponse:
@@ -169,7 +174,8 @@ def _gone(request: HttpRequest, what: str) -> HttpResponse:
 def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     rule = object_for(request, AlertRule.objects.all(), Action.MANAGE, pk=pk) if pk else None
     team_id = rule.team_id if rule is not None else team_for_new(request).pk
-    form = AlertRuleForm(request.POST or None, instance=rule)
+    # The page names the rule as stored around a refused edit; the form keeps what was typed (accounts.edits).
+    form = AlertRuleForm(request.POST or None, instance=working_copy(rule) if rule else None)
     # The rule's own validation compares its objective's team with its own: known before it validates.
     form.instance.team_id = team_id
     # Only the team's sources, channels and objectives may be chosen: another team's are not even listed.
@@ -188,7 +194,8 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             if warning:
                 messages.warning(request, f"“{saved.name}”: {warning}. Add a channel or choose one for the rule.")
             return HttpResponseRedirect(reverse("alerts") + "#rules")
-    return render(request, "dashboard/alert_form.html", _form_context(form, "rule"), status=400 if form.errors else 200)
+    context = _form_context(form, "rule", rule)
+    return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
 
 
 @login_required
@@ -196,7 +203,8 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     channel = object_for(request, NotificationChannel.objects.all(), Action.MANAGE, pk=pk) if pk else None
     team_id = channel.team_id if channel is not None else team_for_new(request).pk
-    form = NotificationChannelForm(request.POST or None, instance=channel)
+    # The page names the channel as stored around a refused edit; the form keeps what was typed (accounts.edits).
+    form = NotificationChannelForm(request.POST or None, instance=working_copy(channel) if channel else None)
     if request.method == "POST" and form.is_valid():
         try:
             saved = save_in_team(form, team_id, prepare=first_becomes_default)
@@ -206,7 +214,7 @@ def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             note = " It is the default channel: rules that choose none notify it." if saved.is_default else ""
             messages.success(request, f"Saved the channel “{saved.name}”.{note}")
             return HttpResponseRedirect(reverse("alerts") + "#channels")
-    context = _form_context(form, "channel")
+    context = _form_context(form, "channel", channel)
     return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
 
 

@@ -8,8 +8,6 @@ URL once through the poller's fetcher and extraction (``pollers.probe``) and sto
 
 from __future__ import annotations
 
-import copy
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -18,6 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
+from accounts.edits import working_copy
 from accounts.teams import Action
 from alerts.models import AlertRule
 from dashboard.access import object_for, role_required, team_for_new
@@ -83,9 +82,8 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return _form_page(request, SourceForm(instance=source), source)
-    # A copy: the form puts what was typed on its instance, and the page around a refused edit names the source
-    # as it is stored, not as typed.
-    form = SourceForm(request.POST, instance=copy.copy(source))
+    # The page around a refused edit names the source as stored, the form what was typed (accounts.edits).
+    form = SourceForm(request.POST, instance=working_copy(source))
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, source, status=200 if form.is_valid() else 400)
     # Only the fields the form owns: the poller may be writing health fields at the same moment.

@@ -17,7 +17,7 @@ from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState,
 from pollers.models import Source
 from provisioning.apply import apply_files
 from provisioning.export import export_files
-from tests.factories import default_team, make_channel, make_source, make_team, member, rule_form
+from tests.factories import default_team, make_channel, make_rule, make_source, make_team, member, rule_form
 from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
@@ -376,3 +376,27 @@ def test_it_says_where_a_rule_without_channels_sends_and_when_that_is_no_one(use
     rules = user_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
     assert "default: ops-mail" in rules
     assert "notifies no one" not in rules
+
+
+def test_it_names_a_rule_and_a_channel_as_stored_around_an_edit_it_refuses(staff_client: Client) -> None:
+    # The form wrote the name typed onto the object the page is headed by: a refused rename read as done.
+    rule = make_rule("cpu high")
+    refused = staff_client.post(f"/alerts/rules/{rule.pk}/", rule_form(name="renamed", operator=""))
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "Choose an operator" in page
+    assert "<h1>Edit rule “cpu high”</h1>" in page
+    assert '<span aria-current="page">cpu high</span>' in page
+    assert 'value="renamed"' in page, "what was typed stays in the form"
+
+    channel = make_channel("ops-mail")
+    typed = {"name": "renamed", "kind": "webhook", "enabled": "on", "url": "https://hooks.example.com/x"}
+    refused = staff_client.post(f"/alerts/channels/{channel.pk}/", {**typed, "secret": "short"})
+    assert refused.status_code == 400
+    page = refused.content.decode()
+    assert "at least 16 characters" in page
+    assert "<h1>Edit channel “ops-mail”</h1>" in page
+    assert 'value="renamed"' in page
+    rule.refresh_from_db()
+    channel.refresh_from_db()
+    assert (rule.name, channel.name) == ("cpu high", "ops-mail")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -206,6 +207,7 @@ def test_it_refuses_to_reopen_an_automatic_incident_beside_another_open_one(clie
     )
     assert response.status_code == 200
     assert "resolve it before reopening this one" in response.content.decode()
+    assert "Back again.</textarea>" in response.content.decode(), "the text typed is kept beside the refusal"
     old.refresh_from_db()
     assert old.status == IncidentStatus.RESOLVED
     assert not old.updates.filter(body="Back again.").exists()
@@ -260,6 +262,13 @@ def test_it_answers_the_admin_who_loses_a_race_to_reopen_an_automatic_incident(w
     assert answer.status_code == 200
     assert f"(#{new.pk})" in answer.content.decode()
     assert "resolve it before reopening this one" in answer.content.decode()
+    if where == "timeline":
+        html = answer.content.decode()
+        assert "Back again.</textarea>" in html, "the text typed is kept beside the refusal"
+        # The incident's form shows it as stored (resolved), not with the status the refused update gave it.
+        incident_status = re.search(r'<select name="status"[^>]*id="id_status"[^>]*>(.*?)</select>', html, re.S)
+        assert incident_status is not None
+        assert '<option value="resolved" selected>' in incident_status.group(1)
     old.refresh_from_db()
     assert (old.status, old.title) == (IncidentStatus.RESOLVED, "Problems with Checkout")
     assert not old.updates.filter(body="Back again.").exists()

@@ -14,6 +14,7 @@ from tests.factories import (
     add_member,
     make_component,
     make_incident,
+    make_maintenance,
     make_source,
     make_status_page,
     make_team,
@@ -233,7 +234,8 @@ def test_an_admin_deletes_a_window_and_its_silences_go_too(client: Client, team:
     )
     window = MaintenanceWindow.objects.get()
     assert Silence.objects.count() == 1
-    assert client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/").status_code == 302
+    deleted = client.post(f"/manage/status-pages/{page.pk}/maintenance/{window.pk}/delete/", {"confirm": "delete"})
+    assert deleted.status_code == 302
     assert not Silence.objects.exists()
 
 
@@ -360,3 +362,66 @@ def test_it_shows_the_stored_title_and_address_beside_settings_it_refuses(client
     assert 'value="red"' in html, "what was typed stays in the form"
     page.refresh_from_db()
     assert (page.title, page.slug) == ("Blue status", "blue")
+
+
+REFUSED_ITEM_EDITS = {
+    # kind: (the URL part, what the heading says of the stored item, a refused post renaming it to "Renamed")
+    "component": ("components", "Edit API", {"name": "Renamed", "order": "x"}),
+    "incident": (
+        "incidents",
+        "Incident: Checkout errors",
+        {"title": "Renamed", "impact": "minor", "status": "monitoring", "started_at": "2026-12-01T10:00"}
+        | {"resolved_at": "2026-12-01T11:00"},
+    ),
+    "maintenance": (
+        "maintenance",
+        "Maintenance: Database upgrade",
+        {"title": "Renamed", "starts_at": "2030-12-10T02:00", "ends_at": "2030-12-10T01:00"},
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(REFUSED_ITEM_EDITS))
+def test_it_names_an_item_as_stored_around_an_edit_it_refuses(client: Client, team: Any, kind: str) -> None:
+    # The form wrote what was typed onto the item the page is headed by: a refused rename read as done.
+    page = make_status_page(team=team)
+    items = {
+        "component": lambda: make_component(page, "API"),
+        "incident": lambda: make_incident(page, "Checkout errors"),
+        "maintenance": lambda: make_maintenance(page, "Database upgrade"),
+    }
+    item = items[kind]()
+    member(client, team, Role.ADMIN)
+    part, heading, data = REFUSED_ITEM_EDITS[kind]
+    url = f"/manage/status-pages/{page.pk}/{part}/{item.pk}/"
+    response = client.post(url, data)
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'class="error"' in html, "refused"
+    assert f"<h1>{heading}</h1>" in html, "the heading said the name typed, which was not saved"
+    assert f'<span aria-current="page">{heading}</span>' in html
+    assert "Renamed" not in html.split("<form")[0], "nothing above the form names what was typed"
+    assert 'value="Renamed"' in html, "what was typed stays in the form"
+    item.refresh_from_db()
+    assert str(item) != "Renamed"
+
+
+def test_it_keeps_the_text_of_an_incident_update_it_refuses(client: Client, team: Any) -> None:
+    # A refused update answered a redirect to the incident: the text typed was gone.
+    page = make_status_page(team=team)
+    incident = make_incident(page, "Checkout errors")
+    member(client, team, Role.ADMIN)
+    url = f"/manage/status-pages/{page.pk}/incidents/{incident.pk}/updates/"
+    response = client.post(url, {"status": "fixed-ish", "body": "We *think* it is fixed."})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Select a valid choice" in html
+    assert "We *think* it is fixed.</textarea>" in html, "the text typed is kept"
+    # The incident's own form on that page still posts to the incident, not to the update's address.
+    assert f'action="/manage/status-pages/{page.pk}/incidents/{incident.pk}/"' in html
+    assert "<h1>Incident: Checkout errors</h1>" in html
+    assert not incident.updates.filter(body__startswith="We *think*").exists()
+
+    emptied = client.post(url, {"status": "monitoring", "body": ""})
+    assert emptied.status_code == 200
+    assert "This field is required." in emptied.content.decode()
