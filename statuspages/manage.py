@@ -118,9 +118,10 @@ def page_delete(request: HttpRequest, page_id: int) -> HttpResponse:
     its custom host, feeds and badges, and the page's incident history go at once: one click must not do it."""
     page = _page_for_manage(request, page_id)
     if request.method == "POST" and request.POST.get("confirm_slug", "").strip() == page.slug:
-        _audit(request, "page.deleted", page)
         title = page.title
-        page.delete()
+        with transaction.atomic():  # the audit trail never records a deletion that did not happen
+            _audit(request, "page.deleted", page)
+            page.delete()
         messages.success(request, f"Deleted the status page {title} with its components, incidents and maintenance.")
         return redirect("statuspages:manage_list")
     refused = request.method == "POST"
@@ -307,8 +308,9 @@ def _delete(request: HttpRequest, page_id: int, model: Any, item_id: int, kind: 
         raise Http404(f"No such {kind}.")
     noun = ITEM_NOUNS[kind]
     if request.method == "POST" and request.POST.get("confirm") == CONFIRM_DELETE:
-        _audit(request, f"{kind}.deleted", item)
-        item.delete()
+        with transaction.atomic():
+            _audit(request, f"{kind}.deleted", item)
+            item.delete()
         messages.success(request, f"Deleted the {noun} {item}.")
         return redirect("statuspages:manage_page", page_id=page.pk)
     refused = request.method == "POST"

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import pytest
+from django.db import DatabaseError
 from django.test import Client
 
 from accounts.models import AuditEvent, Role
@@ -191,3 +192,25 @@ def test_it_lets_only_the_pages_admins_delete_its_items(
     assert client.get(url).status_code == status
     assert client.post(url, {"confirm": "delete"}).status_code == status
     assert type(item).objects.filter(pk=item.pk).exists()
+
+
+@pytest.mark.parametrize("kind", ["page", *sorted(SAID)])
+def test_it_records_no_deletion_that_did_not_happen(
+    team: Any, page: StatusPage, kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = Client(raise_request_exception=False)
+    sign_in(client, team, Role.ADMIN)
+    if kind == "page":
+        model: Any = StatusPage
+        url, posted = f"/manage/status-pages/{page.pk}/delete/", {"confirm_slug": "blue"}
+    else:
+        part, item = items(page)[kind]
+        model = type(item)
+        url, posted = f"/manage/status-pages/{page.pk}/{part}/{item.pk}/delete/", {"confirm": "delete"}
+
+    def fails(self: Any, *args: Any, **kwargs: Any) -> Any:
+        raise DatabaseError("the delete failed")
+
+    monkeypatch.setattr(model, "delete", fails)
+    assert client.post(url, posted).status_code == 500
+    assert not AuditEvent.objects.filter(action__endswith=".deleted").exists()
