@@ -151,6 +151,29 @@ def test_it_takes_a_boards_export_as_an_item_and_writes_changes_as_new_versions(
     )
 
 
+def test_it_keeps_a_boards_phone_order_through_export_plan_and_apply() -> None:
+    # The phone order came to the board document after this section: an Export JSON holding one was refused
+    # as an unknown key, and export left it out, so a plan said "no changes" while an apply would drop it.
+    panels = [{**board_document()["panels"][0], "id": one, "y": row} for row, one in enumerate(("cpu", "mem"))]
+    board = make_board("Phone", slug="phone", panels=panels, phone_order=["mem", "cpu"])
+    exported = board.document()
+    assert exported["phone_order"] == ["mem", "cpu"]
+    assert not make_plan({"b.yaml": "boards:\n  - " + json.dumps(exported) + "\n"}).has_changes
+    assert "phone_order:\n      - mem\n      - cpu\n" in export_files()["boards.yaml"]
+
+    reordered = {"b.yaml": text({"boards": [{**exported, "phone_order": ["cpu", "mem"]}]})}
+    assert [(f.key, f.old, f.new) for f in make_plan(reordered).changes[0].fields] == [
+        ("phone_order", ["mem", "cpu"], ["cpu", "mem"])
+    ]
+    apply_files(reordered)
+    assert Board.objects.get(slug="phone").document()["phone_order"] == ["cpu", "mem"]
+
+    # Absent is the reading order, as a board's own export writes it: no phone_order stored, none exported.
+    apply_files({"b.yaml": text({"boards": [{k: v for k, v in exported.items() if k != "phone_order"}]})})
+    assert "phone_order" not in Board.objects.get(slug="phone").document()
+    assert "phone_order" not in export_files()["boards.yaml"]
+
+
 def test_it_reports_a_boards_problems_with_the_boards_own_paths() -> None:
     outside = board_document("Outside", slug="outside")
     outside["panels"][0].update(x=8, w=6)
