@@ -16,7 +16,7 @@ from provisioning.apply import apply_files
 from provisioning.export import export_files
 from provisioning.plan import make_plan
 from statuspages.models import Component, MaintenanceWindow, StatusPage
-from tests.factories import board_document, make_board, make_source, make_team
+from tests.factories import board_document, make_board, make_objective, make_source, make_team
 from tests.provisioning.support import problems, text
 
 pytestmark = pytest.mark.django_db
@@ -126,6 +126,23 @@ def test_it_refers_burn_rate_rules_to_objectives_by_name_within_their_team() -> 
         "r.yaml:16: alert_rules[1].objective: not used by a metric rule (it takes: metric, operator, threshold)",
         "r.yaml:21: alert_rules[2].burn_conditions: The short window 1h must be shorter than the long one 5m.",
     ]
+
+
+def test_it_refuses_an_objective_naming_both_sources_and_a_tag_or_neither() -> None:
+    # Both: the tag alone was judged, the chosen sources silently ignored; neither: an objective judging
+    # nothing, "no data" for ever. The API refused both; the files took them.
+    blue = make_team("blue")
+    make_source("us-east", team=blue)
+    both = {"team": "blue", "name": "both", "sources": ["us-east"], "tag": "prod"}
+    neither = {"team": "blue", "name": "neither"}
+    assert problems({"o.yaml": text({"objectives": [both, neither]})}) == [
+        "o.yaml:6: objectives[0].tag: name either sources or a tag, not both (with a tag, the chosen sources are "
+        "not judged)",
+        "o.yaml:7: objectives[1].sources: name the sources covered or a tag (an objective of no source judges nothing)",
+    ]
+    # One stored so before (the admin took it) is left as it is while the files leave it unchanged.
+    make_objective("neither", team=blue)
+    assert not make_plan({"o.yaml": text({"objectives": [neither]})}).has_changes
 
 
 def test_it_takes_a_boards_export_as_an_item_and_writes_changes_as_new_versions() -> None:
