@@ -133,6 +133,13 @@ class Objective(TeamOwned):
         end = (start + timedelta(days=32)).replace(day=1)
         return start, end
 
+    def describe_period(self) -> str:
+        """The period as ``period`` judges it: a calendar objective of 28 or 30 days is the month, whatever its
+        length, and one of 7 days the ISO week, so "30 days (calendar)" would misstate both."""
+        if self.window_kind == self.WindowKind.ROLLING:
+            return f"the last {self.window_days} days"
+        return "the calendar week (Monday to Sunday, UTC)" if self.window_days == 7 else "the calendar month (UTC)"
+
     def describe_good(self) -> str:
         if self.kind == self.Kind.METRIC:
             return f"minutes with {self.metric} {self.operator} {self.bound:g}" if self.bound is not None else ""
