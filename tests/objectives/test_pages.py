@@ -149,3 +149,12 @@ def test_it_states_the_target_and_period_as_they_are_judged(client: Client) -> N
     listing = client.get("/objectives/").content.decode()
     assert "<td>the calendar month (UTC)</td>" in listing
     assert "99.9000" not in listing + week_page
+
+
+def test_it_says_the_day_windows_lag_by_up_to_an_hour(client: Client) -> None:
+    # 1 d and 3 d count whole hour buckets before the current hour: 40 minutes in, they showed fewer events
+    # than the 1 h window, with nothing on the page saying why.
+    objective = make_objective("api up", sources=[make_source("us-east")])
+    viewer(client)
+    page = client.get(f"/objectives/{objective.pk}/").content.decode()
+    assert "so 1 d and 3 d lag by up to an hour" in page
