@@ -9,6 +9,7 @@ that team, with the operator role or above). A board the caller may not read ans
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 from django.db import transaction
@@ -26,7 +27,7 @@ from api.auth import Principal
 from api.body import json_object
 from api.conditional import etag_of, require_match
 from api.errors import ApiError, field_errors
-from api.params import TIMESTAMP_HELP, Between, Text, Timestamp
+from api.params import BOTH_RANGES, TIMESTAMP_HELP, Between, Text, Timestamp
 from api.router import ApiRouter
 from api.schemas import READ_ERRORS, WRITE_ERRORS, documented
 from boards import spec
@@ -266,8 +267,10 @@ def duplicate_board(request: HttpRequest, response: HttpResponse, slug: str) -> 
 
 class DataQuery(Schema):
     range: Annotated[Text | None, Field(None, description=f"A preset: {', '.join(spec.TIME_RANGES)}.")] = None
-    start: Annotated[float | None, Field(None, alias="from", description="Epoch seconds (with `to`: a zoom).")] = None
-    end: Annotated[float | None, Field(None, alias="to", description="Epoch seconds.")] = None
+    start: Annotated[
+        Timestamp | None, Field(None, alias="from", description=f"With `to`, a zoom: {TIMESTAMP_HELP}")
+    ] = None
+    end: Annotated[Timestamp | None, Field(None, alias="to", description=TIMESTAMP_HELP)] = None
     vars: Annotated[
         Text | None, Field(None, max_length=1000, description="Variable values: `region=eu-west,tag=prod`.")
     ] = None
@@ -287,10 +290,16 @@ def parse_vars(raw: str | None) -> dict[str, str]:
     return values
 
 
-def time_range_of(name: str | None, start: float | None, end: float | None) -> TimeRange:
+def time_range_of(name: str | None, start: datetime | None, end: datetime | None) -> TimeRange:
+    """The range of a panel read: ``from`` and ``to`` as every API time is written (api.params), or a preset."""
+    if name is not None and (start is not None or end is not None):
+        raise field_errors({"range": [BOTH_RANGES]}, "Some query parameters are invalid.")
     try:
         return TimeRange.parse(
-            name, None if start is None else str(start), None if end is None else str(end), timezone.now()
+            name,
+            None if start is None else str(start.timestamp()),
+            None if end is None else str(end.timestamp()),
+            timezone.now(),
         )
     except RangeError as exc:
         raise field_errors({"range": [str(exc)]}, "Some query parameters are invalid.") from None
@@ -335,8 +344,8 @@ class CompareQuery(Schema):
         Text, Field(min_length=1, max_length=100, pattern=spec.METRIC, description="The metric to compare.")
     ]
     range: Annotated[Text | None, Field(None, description=f"A preset: {', '.join(spec.TIME_RANGES)}.")] = None
-    start: Annotated[float | None, Field(None, alias="from", description="Epoch seconds (with `to`).")] = None
-    end: Annotated[float | None, Field(None, alias="to", description="Epoch seconds.")] = None
+    start: Annotated[Timestamp | None, Field(None, alias="from", description=f"With `to`: {TIMESTAMP_HELP}")] = None
+    end: Annotated[Timestamp | None, Field(None, alias="to", description=TIMESTAMP_HELP)] = None
 
 
 @router.get("/compare", response=documented({200: dict[str, Any]}, *READ_ERRORS), operation_id="compareRegions")

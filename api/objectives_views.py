@@ -160,8 +160,8 @@ def create_objective(request: HttpRequest, response: HttpResponse, body: Objecti
     missing = sorted(set(slugs) - {source.slug for source in sources})
     if missing:
         errors["sources"] = [f"no source {', '.join(missing)} in team {team.slug}"]
-    if bool(slugs) == bool(data["tag"].strip()):
-        errors["sources"] = ["name either sources or a tag"]
+    if (coverage := Objective.coverage_problem(bool(slugs), data["tag"])) is not None:
+        errors["sources"] = [coverage]
     try:
         data["target"] = Decimal(str(data["target"]))
     except InvalidOperation:

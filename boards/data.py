@@ -57,7 +57,7 @@ class TimeRange:
                 begin = datetime.fromtimestamp(float(start or ""), tz=UTC)
                 finish = datetime.fromtimestamp(float(end or ""), tz=UTC)
             except (ValueError, OverflowError, OSError):
-                raise RangeError("from and to must both be epoch seconds") from None
+                raise RangeError("give both from and to (a zoom), or a range") from None
             if not timedelta(seconds=60) <= finish - begin <= timedelta(days=400):
                 raise RangeError("to must be 1 minute to 400 days after from")
             return cls(begin, finish, "custom")

@@ -90,6 +90,17 @@ class Objective(TeamOwned):
             return self.tag in (source.tags or [])
         return source.pk in self.source_ids()
 
+    @staticmethod
+    def coverage_problem(has_sources: bool, tag: str) -> str | None:
+        """Why an objective naming these would judge other sources than it says, or None: it covers chosen
+        sources or a tag's (``covered_sources``), so with both the chosen ones are ignored, and with neither it
+        judges nothing. The admin, the API and configuration as code refuse it with this message."""
+        if has_sources and tag.strip():
+            return "name either sources or a tag, not both (with a tag, the chosen sources are not judged)"
+        if not has_sources and not tag.strip():
+            return "name the sources covered or a tag (an objective of no source judges nothing)"
+        return None
+
     def owner_team_id(self) -> int:
         """The team, or the default one an objective saved without naming one lands in."""
         return self.team_id if self.team_id is not None else default_team_id()
@@ -121,6 +132,13 @@ class Objective(TeamOwned):
         start = day.replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)
         return start, end
+
+    def describe_period(self) -> str:
+        """The period as ``period`` judges it: a calendar objective of 28 or 30 days is the month, whatever its
+        length, and one of 7 days the ISO week, so "30 days (calendar)" would misstate both."""
+        if self.window_kind == self.WindowKind.ROLLING:
+            return f"the last {self.window_days} days"
+        return "the calendar week (Monday to Sunday, UTC)" if self.window_days == 7 else "the calendar month (UTC)"
 
     def describe_good(self) -> str:
         if self.kind == self.Kind.METRIC:

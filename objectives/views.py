@@ -114,6 +114,8 @@ def _range(request: HttpRequest, now: datetime) -> tuple[datetime, datetime, str
     month = request.GET.get("month", "")
     first, last = request.GET.get("from", ""), request.GET.get("to", "")
     if first or last:
+        if not (first and last):
+            raise reports.ReportRangeError("give both from and to (YYYY-MM-DD), or a month")
         try:
             start, end = reports.day_range(date.fromisoformat(first), date.fromisoformat(last))
         except ValueError as exc:

@@ -36,11 +36,11 @@ class _Dumper(yaml.SafeDumper):
         return super().increase_indent(flow, False)
 
 
-def export_files(team: str | None = None) -> dict[str, str]:
-    """{file name: YAML text}: every section (global ones only without ``team``); SharedKeys when stored
-    objects share a natural key (in ``team``, when given)."""
+def export_sections(team: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """{section name: its items as written in a file}: every section (global ones only without ``team``);
+    SharedKeys when stored objects share a natural key (in ``team``, when given)."""
     ctx = Context(Document())
-    files: dict[str, str] = {}
+    sections: dict[str, list[dict[str, Any]]] = {}
     shared: list[str] = []
     for section in SECTIONS:
         if team is not None and not section.teamed and section.name not in ("teams", "retention"):
@@ -57,18 +57,27 @@ def export_files(team: str | None = None) -> dict[str, str]:
             if team is not None and owner != team:
                 continue
             items.append(section.exported(obj, ctx))
-        body = yaml.dump(
-            {"version": 1, section.name: items},
-            Dumper=_Dumper,
-            sort_keys=False,
-            default_flow_style=False,
-            allow_unicode=True,
-            width=100_000,
-        )
-        files[f"{section.name}.yaml"] = HEADER + body
+        sections[section.name] = items
     if shared:
         raise SharedKeys(shared)
-    return files
+    return sections
+
+
+def _dump(document: dict[str, Any]) -> str:
+    return HEADER + yaml.dump(
+        document, Dumper=_Dumper, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100_000
+    )
+
+
+def export_files(team: str | None = None) -> dict[str, str]:
+    """{file name: YAML text}, one file per section (``export_sections``)."""
+    return {f"{name}.yaml": _dump({"version": 1, name: items}) for name, items in export_sections(team).items()}
+
+
+def export_text(team: str | None = None) -> str:
+    """Every section in one YAML file (what ``config export`` prints without ``-o``): one ``version``, so that
+    the printed text saved as a file is a valid input of ``config plan -f``."""
+    return _dump({"version": 1, **export_sections(team)})
 
 
 def write_directory(files: dict[str, str], directory: str | Path) -> list[Path]:

@@ -55,6 +55,13 @@ class Boards(Section):
         from_model(Board, "refresh", "refresh", INTEGER, default=spec.DEFAULTS["refresh"]),
         Field("variables", LIST, list, "Pickers the panels' sources may name as $name.", model_field="variables"),
         Field("panels", LIST, description="The panels with their place in the 12-column grid.", model_field="panels"),
+        Field(
+            "phone_order",
+            LIST,
+            list,
+            "Panel ids in the one-column (phone) order; panels not listed follow in reading order.",
+            model_field="phone_order",
+        ),
     )
     plain = ("title", "slug", "time_range", "refresh", "variables")
     refs: ClassVar[dict[str, Ref]] = {"team": TEAM}
@@ -68,19 +75,28 @@ class Boards(Section):
         boards = {board.pk: board for board in Board.objects.select_related("team")}
         # The newest version of every board, in one query: a board's ``version`` is its newest number.
         newest = BoardVersion.objects.filter(number=F("board__version")).values_list("board_id", "document")
-        panels = {board_id: document.get("panels", []) for board_id, document in newest}
+        documents = dict(newest)
         for board in boards.values():
-            board.newest_panels = panels.get(board.pk, [])  # type: ignore[attr-defined]
+            board.newest_document = documents.get(board.pk, {})  # type: ignore[attr-defined]
         return self.keyed(ctx, boards.values(), lambda board: (board.slug,))
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
-        panels = getattr(obj, "newest_panels", None)
-        if panels is None:
-            panels = obj.document()["panels"]
-        return {**super().actual(obj, ctx), "format": spec.FORMAT, "panels": panels}
+        document = getattr(obj, "newest_document", None)
+        if document is None:
+            document = obj.document()
+        return {
+            **super().actual(obj, ctx),
+            "format": spec.FORMAT,
+            "panels": document.get("panels", []),
+            "phone_order": list(document.get("phone_order", [])),
+        }
 
     def document(self, values: dict[str, Any]) -> dict[str, Any]:
-        return {spec_field.key: values[spec_field.key] for spec_field in self.fields}
+        # No phone order is the reading order: left out, as the board's own Export JSON leaves it out.
+        document = {spec_field.key: values[spec_field.key] for spec_field in self.fields}
+        if not document["phone_order"]:
+            del document["phone_order"]
+        return document
 
     def check(self, item: dict[str, Any], ctx: Context) -> list[tuple[Any, str]]:
         problems = super().check(item, ctx)

@@ -54,6 +54,14 @@ class Objectives(Section):
         objectives = Objective.objects.select_related("team").prefetch_related("sources")
         return self.keyed(ctx, objectives, lambda objective: (objective.team.slug, objective.name))
 
+    def clean(self, built: Built) -> list[tuple[str, str]]:
+        # With the model's own rules: only a new or changed objective (an untouched one is left as it is).
+        problems = super().clean(built)
+        tag = built.instance.tag
+        if (coverage := Objective.coverage_problem(bool(built.many.get("sources")), tag)) is not None:
+            problems.append(("tag" if tag else "sources", coverage))
+        return problems
+
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         return {**super().actual(obj, ctx), "target": float(obj.target)}
 

@@ -131,6 +131,23 @@ def test_it_serves_panel_data_and_refuses_bad_parameters(operator: Client, blue:
         assert "fields" in answer.json()["error"]["details"]
 
 
+def test_it_takes_panel_ranges_as_every_api_time_is_written(operator: Client, blue: Any) -> None:
+    # docs/api.md: times are ISO 8601, Unix seconds or now-1h wherever ``from`` is taken, and ``from`` with
+    # ``range`` is a 400. The board data and the comparison took only epoch seconds ("must be a number") and
+    # let ``from`` silently win over ``range``.
+    make_source("us-east", team=blue)
+    make_board("Ops", team=blue)
+    for query in ("from=now-2h&to=now-1h", "from=2026-12-01T10:00:00Z&to=2026-12-01T12:00:00Z"):
+        for path in ("/api/v1/boards/ops/data", "/api/v1/compare?metric=cpu_load"):
+            answer = operator.get(f"{path}{'&' if '?' in path else '?'}{query}")
+            assert (answer.status_code, answer.json()["range"]["name"]) == (200, "custom"), (path, query)
+    both = operator.get("/api/v1/boards/ops/data?range=1h&from=now-2h&to=now-1h")
+    assert both.status_code == 400
+    assert both.json()["error"]["details"]["fields"] == {"range": ["give either 'from' or 'range', not both"]}
+    alone = operator.get("/api/v1/compare?metric=cpu_load&from=now-2h")
+    assert alone.json()["error"]["details"]["fields"] == {"range": ["give both from and to (a zoom), or a range"]}
+
+
 def test_it_compares_regions(operator: Client, blue: Any) -> None:
     now = datetime.now(UTC)
     for slug in ("us-east", "eu-west", "eu-central"):

@@ -33,3 +33,22 @@ def test_it_refuses_another_teams_source_for_an_objective(client: Client, settin
     assert not Objective.objects.exists()
     assert client.post("/admin/objectives/objective/add/", {**data, "sources": [mine.pk]}).status_code == 302
     assert [s.slug for s in Objective.objects.get().sources.all()] == ["blue-api"]
+
+
+def test_it_refuses_an_objective_of_both_sources_and_a_tag_or_of_neither(client: Client, settings: Any) -> None:
+    # With both, covered_sources judged the tag's sources and ignored the chosen ones; with neither, nothing.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    blue = make_team("blue")
+    mine = make_source("blue-api", team=blue)
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, blue, Role.ADMIN)
+    client.force_login(user)
+    data = {"name": "api up", "team": blue.pk, "kind": "availability", "target": "99.9", "window_days": 30}
+    data["window_kind"] = "rolling"
+
+    both = client.post("/admin/objectives/objective/add/", {**data, "sources": [mine.pk], "tag": "prod"})
+    assert "Name either sources or a tag, not both" in both.content.decode()
+    neither = client.post("/admin/objectives/objective/add/", data)
+    assert "Name the sources covered or a tag" in neither.content.decode()
+    assert not Objective.objects.exists()
+    assert client.post("/admin/objectives/objective/add/", {**data, "tag": "prod"}).status_code == 302

@@ -128,3 +128,33 @@ def test_it_judges_an_objective_on_its_own_teams_sources_only(client: Client) ->
     assert b"Eu West" not in detail.content
     assert [source.slug for source in objective.covered_sources()] == ["us-east"]
     assert not objective.covers(moved)
+
+
+def test_it_states_the_target_and_period_as_they_are_judged(client: Client) -> None:
+    # The page printed the stored Decimal ("99.9000 %") and a calendar objective as "30 days (calendar)",
+    # which is the calendar month (28 or 31 days as it comes), as a 7-day one is the ISO week.
+    source = make_source("us-east")
+    month = make_objective("month", sources=[source], target="99.9", window_kind="calendar")
+    week = make_objective("week", sources=[source], target="99.95", window_days=7, window_kind="calendar")
+    rolling = make_objective("rolling", sources=[source], window_days=28)
+    viewer(client)
+
+    assert (
+        "99.9 % of answered polls over the calendar month (UTC)"
+        in client.get(f"/objectives/{month.pk}/").content.decode()
+    )
+    week_page = client.get(f"/objectives/{week.pk}/").content.decode()
+    assert "99.95 % of answered polls over the calendar week (Monday to Sunday, UTC)" in week_page
+    assert "over the last 28 days" in client.get(f"/objectives/{rolling.pk}/").content.decode()
+    listing = client.get("/objectives/").content.decode()
+    assert "<td>the calendar month (UTC)</td>" in listing
+    assert "99.9000" not in listing + week_page
+
+
+def test_it_says_the_day_windows_lag_by_up_to_an_hour(client: Client) -> None:
+    # 1 d and 3 d count whole hour buckets before the current hour: 40 minutes in, they showed fewer events
+    # than the 1 h window, with nothing on the page saying why.
+    objective = make_objective("api up", sources=[make_source("us-east")])
+    viewer(client)
+    page = client.get(f"/objectives/{objective.pk}/").content.decode()
+    assert "so 1 d and 3 d lag by up to an hour" in page

@@ -252,3 +252,15 @@ def test_it_refuses_a_subscription_without_a_valid_address() -> None:
 
     with pytest.raises(ValidationError):
         ReportSubscription(team=default_team(), recipients="not-an-address").full_clean()
+
+
+def test_it_says_a_range_needs_both_its_days(client: Client) -> None:
+    # Only one of from and to answered "write days as YYYY-MM-DD", though the day given was written so.
+    seed()
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+    for query in ({"from": "2026-10-01"}, {"to": "2026-10-09"}):
+        page = client.get("/reports/", {"team": "default", **query})
+        assert page.status_code == 400
+        assert b"give both from and to (YYYY-MM-DD), or a month" in page.content

@@ -65,6 +65,23 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
     assert run("apply", "-f", str(tmp_path), "--yes")[1].endswith("Nothing to apply.\n")
 
 
+def test_it_prints_an_export_without_a_directory_as_one_file_that_plans_no_change(
+    setup_settings: Any, tmp_path: Path
+) -> None:
+    # Printed as one file per section, each with its own ``version: 1``, the text saved by
+    # ``config export > setup.yaml`` was refused ("version: duplicate key", once per section).
+    make_source("us-east")
+    code, out, _ = run("export")
+    assert code == 0
+    assert out.count("version: 1") == 1
+    (tmp_path / "setup.yaml").write_text(out)
+    assert run("plan", "-f", str(tmp_path / "setup.yaml")) == (
+        0,
+        "No changes: the stored setup matches the files.\n",
+        "",
+    )
+
+
 def test_it_asks_before_applying_and_applies_nothing_without_a_yes(setup_settings: Any, tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(NEW_SOURCE)
     code, out, err = run("apply", "-f", str(tmp_path))  # stdin is not a terminal under pytest

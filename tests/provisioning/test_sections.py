@@ -16,7 +16,7 @@ from provisioning.apply import apply_files
 from provisioning.export import export_files
 from provisioning.plan import make_plan
 from statuspages.models import Component, MaintenanceWindow, StatusPage
-from tests.factories import board_document, make_board, make_source, make_team
+from tests.factories import board_document, make_board, make_objective, make_source, make_team
 from tests.provisioning.support import problems, text
 
 pytestmark = pytest.mark.django_db
@@ -128,6 +128,23 @@ def test_it_refers_burn_rate_rules_to_objectives_by_name_within_their_team() -> 
     ]
 
 
+def test_it_refuses_an_objective_naming_both_sources_and_a_tag_or_neither() -> None:
+    # Both: the tag alone was judged, the chosen sources silently ignored; neither: an objective judging
+    # nothing, "no data" for ever. The API refused both; the files took them.
+    blue = make_team("blue")
+    make_source("us-east", team=blue)
+    both = {"team": "blue", "name": "both", "sources": ["us-east"], "tag": "prod"}
+    neither = {"team": "blue", "name": "neither"}
+    assert problems({"o.yaml": text({"objectives": [both, neither]})}) == [
+        "o.yaml:6: objectives[0].tag: name either sources or a tag, not both (with a tag, the chosen sources are "
+        "not judged)",
+        "o.yaml:7: objectives[1].sources: name the sources covered or a tag (an objective of no source judges nothing)",
+    ]
+    # One stored so before (the admin took it) is left as it is while the files leave it unchanged.
+    make_objective("neither", team=blue)
+    assert not make_plan({"o.yaml": text({"objectives": [neither]})}).has_changes
+
+
 def test_it_takes_a_boards_export_as_an_item_and_writes_changes_as_new_versions() -> None:
     make_team("blue")
     exported = make_board("Blue waits", team=make_team("red"), slug="blue-waits").document()
@@ -149,6 +166,29 @@ def test_it_takes_a_boards_export_as_an_item_and_writes_changes_as_new_versions(
         "configuration as code",
         wider,
     )
+
+
+def test_it_keeps_a_boards_phone_order_through_export_plan_and_apply() -> None:
+    # The phone order came to the board document after this section: an Export JSON holding one was refused
+    # as an unknown key, and export left it out, so a plan said "no changes" while an apply would drop it.
+    panels = [{**board_document()["panels"][0], "id": one, "y": row} for row, one in enumerate(("cpu", "mem"))]
+    board = make_board("Phone", slug="phone", panels=panels, phone_order=["mem", "cpu"])
+    exported = board.document()
+    assert exported["phone_order"] == ["mem", "cpu"]
+    assert not make_plan({"b.yaml": "boards:\n  - " + json.dumps(exported) + "\n"}).has_changes
+    assert "phone_order:\n      - mem\n      - cpu\n" in export_files()["boards.yaml"]
+
+    reordered = {"b.yaml": text({"boards": [{**exported, "phone_order": ["cpu", "mem"]}]})}
+    assert [(f.key, f.old, f.new) for f in make_plan(reordered).changes[0].fields] == [
+        ("phone_order", ["mem", "cpu"], ["cpu", "mem"])
+    ]
+    apply_files(reordered)
+    assert Board.objects.get(slug="phone").document()["phone_order"] == ["cpu", "mem"]
+
+    # Absent is the reading order, as a board's own export writes it: no phone_order stored, none exported.
+    apply_files({"b.yaml": text({"boards": [{k: v for k, v in exported.items() if k != "phone_order"}]})})
+    assert "phone_order" not in Board.objects.get(slug="phone").document()
+    assert "phone_order" not in export_files()["boards.yaml"]
 
 
 def test_it_reports_a_boards_problems_with_the_boards_own_paths() -> None:

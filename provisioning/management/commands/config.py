@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from accounts.models import Team
 from provisioning.apply import Conflict, Declined, apply_files
 from provisioning.document import read_directory
-from provisioning.export import SharedKeys, export_files, write_directory
+from provisioning.export import SharedKeys, export_files, export_text, write_directory
 from provisioning.plan import Plan, make_plan
 from provisioning.problems import ConfigInvalid
 
@@ -84,7 +84,8 @@ class Command(BaseCommand):
             self.stderr.write(f"No team {team!r}.")
             sys.exit(EXIT_PROBLEMS)
         try:
-            files = export_files(team)
+            # Without -o, one file's text (one ``version``), so that ``config export > setup.yaml`` is valid input.
+            files = export_files(team) if output else {"": export_text(team)}
         except SharedKeys as exc:
             for problem in exc.problems:
                 self.stderr.write(problem)
@@ -94,5 +95,4 @@ class Command(BaseCommand):
             for path in write_directory(files, output):
                 self.stdout.write(f"wrote {path}")
             return
-        for name, text in files.items():
-            self.stdout.write(f"# --- {name}\n{text}", ending="")
+        self.stdout.write(files[""], ending="")
