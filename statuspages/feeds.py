@@ -63,16 +63,13 @@ def incident_entry(page: StatusPage, incident: Incident, page_url: str) -> Entry
         label = IncidentStatus(update.status).label
         html_parts.append(f"<p><strong>{label}</strong> ({_stamp(update.created_at)})</p>{render_html(update.body)}")
         text_parts.append(f"{label} ({_stamp(update.created_at)}): {render_plain(update.body)}")
-    moments = [incident.started_at, *(u.created_at for u in updates)]
-    if incident.resolved_at:
-        moments.append(incident.resolved_at)
     status = IncidentStatus(incident.status).label
     return Entry(
         id=entry_id(page, "incident", incident.pk),
         title=f"{incident.title} ({status})",
         url=f"{page_url}#incident-{incident.pk}",
         published=incident.started_at,
-        updated=max(moments),
+        updated=incident.last_changed_at(updates),
         html="".join(html_parts) or f"<p>{status}</p>",
         text="\n\n".join(text_parts) or status,
         tags=("incident", incident.status, incident.impact),

@@ -295,6 +295,15 @@ class Incident(models.Model):
             raise ValidationError({"resolved_at": "An incident cannot be resolved before it started."})
         self.check_open_twin(self.status)
 
+    def last_changed_at(self, updates: list[IncidentUpdate]) -> datetime:
+        """When the incident last changed in public, given its ``updates`` (prefetched): its start, an update or
+        its resolution, which may come without an update (the admin). The feeds and the Statuspage JSON both
+        date an incident by it, so a reader's two views of one incident agree."""
+        moments = [self.started_at, *(update.created_at for update in updates)]
+        if self.resolved_at is not None:
+            moments.append(self.resolved_at)
+        return max(moments)
+
     def check_open_twin(self, status: str) -> None:
         """Refuse ``status`` for this incident when it was opened automatically and another incident opened
         for the same component is open: reopening this one would make two (the constraint above)."""

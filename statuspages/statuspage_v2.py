@@ -73,13 +73,12 @@ def incident_block(
 ) -> dict[str, Any]:
     updates = list(incident.updates.all())  # newest first
     monitoring = [u.created_at for u in updates if u.status == IncidentStatus.MONITORING]
-    updated = max([incident.started_at, *(u.created_at for u in updates)])
     return {
         "id": str(incident.pk),
         "name": incident.title,
         "status": incident.status,
         "created_at": stamp(incident.started_at),
-        "updated_at": stamp(updated),
+        "updated_at": stamp(incident.last_changed_at(updates)),
         "monitoring_at": stamp(min(monitoring)) if monitoring else None,
         "resolved_at": stamp(incident.resolved_at),
         "impact": incident.impact,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -161,3 +161,17 @@ def test_it_reports_all_operational_for_a_quiet_page(client: Client) -> None:
 def test_it_lets_widgets_elsewhere_read_a_public_page(client: Client, page: Any) -> None:
     response = client.get("/status/acme/api/v2/status.json")
     assert response["Access-Control-Allow-Origin"] == "*"
+
+
+def test_it_dates_an_incident_resolved_without_an_update_as_the_feeds_do(client: Client) -> None:
+    started = timezone.now() - timedelta(hours=2)
+    resolved = started + timedelta(hours=1)
+    incident = make_incident(
+        make_status_page("acme"), "Slow pages", [("investigating", "Looking.")], started_at=started
+    )
+    # Resolved in the admin: the status and its time, and no timeline update saying so.
+    type(incident).objects.filter(pk=incident.pk).update(status="resolved", resolved_at=resolved)
+    answered = get(client, "/status/acme/api/v2/incidents.json")["incidents"][0]
+    assert datetime.fromisoformat(answered["updated_at"]) == resolved
+    item = client.get("/status/acme/feed.json").json()["items"][0]
+    assert datetime.fromisoformat(item["date_modified"]) == resolved  # the feed's date of the same incident
