@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pollers.simulator.payload import FORCED_SERVICE, SERVICES
+
 KINDS = (
     "latency",  # answer normally after ``delay`` seconds
     "hang",  # send nothing until the client gives up (or ``delay`` seconds pass)
@@ -22,8 +24,8 @@ KINDS = (
     "oversized",  # a JSON body of ``size`` bytes; ``declare=0`` leaves out Content-Length
     "drip",  # the document one byte every ``interval`` seconds (compressed first when ``coding`` is given)
     "redirect",  # HTTP ``status`` 302 (or 301/307/308) to ``location``
-    "degraded",  # a normal answer, but the region is down for this window
-    "healthy",  # a normal answer, the region forced up for this window
+    "degraded",  # a normal answer, but the region is down: ``service`` (redis by default) fails in every window
+    "healthy",  # a normal answer, the region forced up (chance degrades no window)
     "encoding",  # the document compressed with ``coding`` (gzip, deflate, deflate-raw, br, zstd) and declared so
     "bad_encoding",  # Content-Encoding says ``coding`` but the document is sent as it is
     "bomb",  # ``size`` bytes of zeros (default 1 GiB) compressed with ``coding``; ``declare=0``: no Content-Length
@@ -60,6 +62,7 @@ class Fault:
     username: str = ""  # for "auth" (Basic)
     password: str = ""  # for "auth" (Basic)
     token: str = ""  # for "auth" (Bearer)
+    service: str = FORCED_SERVICE  # for "degraded": the dependency that is down (redis or database)
 
     @classmethod
     def parse(cls, params: Mapping[str, Any]) -> Fault:
@@ -86,6 +89,7 @@ class Fault:
                 username=str(params.get("username", "")),
                 password=str(params.get("password", "")),
                 token=str(params.get("token", "")),
+                service=str(params.get("service") or FORCED_SERVICE).lower(),
             )
         except (TypeError, ValueError) as exc:
             raise FaultError(f"bad fault parameter: {exc}") from None
@@ -109,6 +113,8 @@ class Fault:
                 raise FaultError(f"unknown charset {fault.charset!r}") from None
         if fault.kind == "auth" and not (fault.token or fault.username):
             raise FaultError("an auth fault needs a token, or a username and password")
+        if fault.service not in SERVICES:
+            raise FaultError(f"unknown service {fault.service!r}; expected one of {', '.join(SERVICES)}")
         if fault.times is not None and fault.times < 1:
             raise FaultError("times must be at least 1")
         return fault

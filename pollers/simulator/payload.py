@@ -19,6 +19,10 @@ from typing import Any
 DEFAULT_WINDOW_SECONDS = 30.0
 DEGRADED_PROBABILITY = 0.1
 SERVICES = ("redis", "database")
+# What the `degraded` fault takes down unless told which: one service for as long as the fault stands, so a
+# rule watching it (the example's "Redis down") holds on every poll. It was SERVICES[window % 2], which
+# alternated with each window: polled once per window, such a rule never held for two polls in a row.
+FORCED_SERVICE = "redis"
 
 # Worker pools and the dependency each one waits on when it is down. Every region runs at least
 # the first two, so an outage of either service always shows in some worker.
@@ -84,17 +88,21 @@ def generate(
     window_seconds: float = DEFAULT_WINDOW_SECONDS,
     stats: bool = True,
     degraded: bool | None = None,
+    service: str = FORCED_SERVICE,
 ) -> dict[str, Any]:
     """The document ``region`` serves at unix time ``now``.
 
-    ``degraded`` forces the region down (True) or up (False) for this window; None lets chance decide.
+    ``degraded`` forces the region down (True: ``service`` is the dependency down, whatever chance picked for
+    the window) or up (False); None lets chance decide.
     """
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
     window = window_index(now, window_seconds)
     char = character(region)
     rng = random.Random(_seed("window", region, window))  # noqa: S311
     down = failed_service(region, window)
-    if degraded is True and down is None:
-        down = SERVICES[window % len(SERVICES)]
+    if degraded is True:
+        down = service
     elif degraded is False:
         down = None
     window_start = datetime.fromtimestamp(window * window_seconds, tz=UTC)

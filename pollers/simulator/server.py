@@ -240,6 +240,7 @@ class SimulatorHandler(BaseHTTPRequestHandler):
             window_seconds=state.window_seconds,
             stats=flat.get("stats") == "1",
             degraded=degraded,
+            service=fault.service if fault is not None else payload.FORCED_SERVICE,
         )
         with state.lock:
             deployed = state.versions.get(region)

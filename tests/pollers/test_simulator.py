@@ -230,6 +230,28 @@ def test_it_forces_a_region_down_or_up(simulator: RunningSimulator) -> None:
     assert json.loads(get(simulator, "/status/ap-southeast?stats=1")[2])["status"] == "ok"
 
 
+def test_it_keeps_the_same_service_down_in_every_window_while_a_degraded_fault_stands(
+    simulator: RunningSimulator,
+) -> None:
+    def services_over_windows(count: int) -> list[dict[str, bool]]:
+        seen = []
+        for _ in range(count):
+            seen.append(json.loads(get(simulator, "/status/eu-central?stats=1")[2])["results"]["services"])
+            simulator.advance(1)
+        return seen
+
+    assert control(simulator.base_url, "POST", "/_control/faults/eu-central", {"kind": "degraded"})[0] == 200
+    assert services_over_windows(4) == [{"redis": False, "database": True}] * 4
+    database = {"kind": "degraded", "service": "database"}
+    assert control(simulator.base_url, "POST", "/_control/faults/eu-central", database)[0] == 200
+    assert services_over_windows(4) == [{"redis": True, "database": False}] * 4
+    status, _, body = get(simulator, "/status/eu-west?fault=degraded&service=database")
+    assert status == 200
+    assert json.loads(body)["results"]["services"] == {"redis": True, "database": False}
+    refused = control(simulator.base_url, "POST", "/_control/faults/eu-central", {"kind": "degraded", "service": "dns"})
+    assert refused == (400, {"error": "unknown service 'dns'; expected one of redis, database"})
+
+
 def test_it_logs_requests_per_region(simulator: RunningSimulator) -> None:
     for _ in range(3):
         get(simulator, "/status/us-east?stats=1")
