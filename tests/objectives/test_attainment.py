@@ -176,3 +176,9 @@ def test_it_counts_the_good_minutes_every_minute_read_out_counted_mid_hour_and_w
         name: counts for name, counts in expected.items() if name != "period"
     }
     assert 0 < expected["3d"][0] < expected["3d"][1]  # good and bad minutes in the data, of both sources
+
+
+def test_it_says_once_what_is_wrong_with_a_window() -> None:
+    with pytest.raises(ValidationError) as caught:
+        make_objective(tag="prod", window_days=14)
+    assert caught.value.message_dict["window_days"] == ["Choose 7, 28 or 30 days."]
