@@ -24,6 +24,7 @@ from django.db import connection
 from django.dispatch import Signal
 from django.utils import timezone
 
+from devops_insights.collector import detached
 from metrics.extraction import parsed_from
 from metrics.stores.base import MetricStore, PayloadError, StoreError
 from metrics.stores.sql import sqlite_write_lock
@@ -159,7 +160,12 @@ class Poller:
                 raised += self._update_health(source, outcome, circuit, upstream_failed=upstream_failed)
                 written = True
             except Exception as exc:
-                raised.append(exc)
+                # Its traceback at debug level here, then kept detached (devops_insights.collector): kept whole, it
+                # would close a cycle through this frame, and a database error is one already (Django's
+                # DatabaseErrorWrapper keeps it in a local of a frame its traceback holds); either keeps the poll,
+                # its document included, until the collector's next pass, rare in a poller.
+                logger.debug("poll %s %s: writing its health raised", outcome.poll_id, source.slug, exc_info=exc)
+                raised.append(detached(exc))
                 written = False
             if not notified:
                 notified = True  # receivers hear of a poll once, even when it is recorded again below
@@ -480,7 +486,8 @@ def _describe(exc: BaseException) -> str:
 
 
 def internal_failure(outcome: PollOutcome, where: str, exc: BaseException) -> PollOutcome:
-    """``outcome`` as a failed poll of kind ``internal``: ``exc`` in one line; its traceback at debug level."""
+    """``outcome`` as a failed poll of kind ``internal``: ``exc`` in one line; its traceback at debug level (where an
+    exception is kept detached, its traceback was logged where it was caught: a signal receiver's by the signal)."""
     logger.debug("poll %s %s: %s raised", outcome.poll_id, outcome.source, where, exc_info=exc)
     message = f"{where} failed: {_describe(exc)}"
     return replace(outcome, ok=False, error_kind="internal", error_message=message[:500])

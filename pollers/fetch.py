@@ -32,6 +32,7 @@ import requests
 from django.conf import settings
 from urllib3.exceptions import DecodeError, ProtocolError, ReadTimeoutError
 
+from devops_insights.collector import detached
 from metrics.jsonlimits import BodyError, parse_object, upstream_budget
 from pollers.decoding import ACCEPT_ENCODING, DecodingError, Pipeline
 from pollers.models import SECRET_HEADER_PATTERN
@@ -320,11 +321,13 @@ class Fetcher:
             try:
                 answer = self._attempt(url, headers or {}, timeout, transport)
             except FetchFailure as exc:
-                # Kept without its traceback, which holds this frame, whose ``failure`` would hold the traceback:
-                # a cycle keeping every frame of the attempt alive (a bomb's decoded megabyte, its decoders, the
-                # response) until the cyclic collector runs, which the poller runs rarely
-                # (devops_insights/collector.py). Without it, all of that is freed when this call returns.
-                failure = exc.with_traceback(None)
+                # Kept detached: its traceback holds this frame, whose ``failure`` would hold the traceback, and so
+                # does the traceback of the exception it was raised from (``raise ... from None`` keeps that one as
+                # its context; its frames hold their callers, this one included). Either closes a cycle keeping
+                # every frame of the attempt alive (a bomb's decoded megabyte, a body that is not JSON and its
+                # decoded copy, the decoders, the response) until the cyclic collector runs, which the poller runs
+                # rarely (devops_insights/collector.py). Detached, all of that is freed when this call returns.
+                failure = detached(exc)
             except Exception as exc:
                 # A bug or a library surprise: still a failed fetch the engine records, never an escape.
                 # The exception's type only: its text might quote a header or URL.

@@ -24,12 +24,12 @@ import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from functools import partial
 
 from django.conf import settings
-from django.db import close_old_connections, reset_queries
+from django.db import close_old_connections
 
 from metrics.lifecycle import maintenance
 from observability.instruments import LEASE_CLAIMS
@@ -38,6 +38,7 @@ from pollers.leases import Lease, LeaseBackend
 from pollers.models import PollerProcess, Source
 from pollers.outcome import PollOutcome
 from pollers.schedule import phase, slot_at, slot_start
+from pollers.workers import handing_back, pool
 
 logger = logging.getLogger("pollers.loop")
 
@@ -106,7 +107,7 @@ class PollerLoop:
             f"poller {self.process_id} started: concurrency {self.concurrency}, leases {self.leases.name}"
             + ("" if self.leases.name == "redis" else " (no REDIS_URL: run only ONE poller)")
         )
-        executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="poll")
+        executor = pool(self.concurrency)  # for the loop's whole life, threads and connections (pollers/workers.py)
         next_reload = next_beat = next_extend = 0.0
         next_progress = time.monotonic() + self.progress_seconds
         try:
@@ -251,13 +252,8 @@ class PollerLoop:
     def run_slot(self, source: Source, slot: int, interval: float, due: float | None = None) -> None:
         if due is not None:
             self.drift.append((source.slug, max(0.0, time.time() - due)))
-        try:
+        with handing_back():
             self._claim_and_poll(source, slot, interval)
-        finally:
-            close_old_connections()
-            # With DEBUG on (the embedded default) Django keeps each thread's last 9,000 statements,
-            # documents included: hundreds of MiB across the worker threads of a long-running loop.
-            reset_queries()
 
     def _landed(self, slug: str, future: Future[None]) -> None:
         """A poll's end (its future done): the source may be dispatched again."""

@@ -63,18 +63,27 @@ declare every rule they want, and applying them gives what they say and nothing 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from django.dispatch import Signal
+
+from devops_insights.collector import detached
 
 logger = logging.getLogger("pollers.signals")
 
 
 class PollSignal(Signal):
-    """A signal whose ``send_robust`` keeps a receiver's traceback at debug level.
+    """A signal whose ``send_robust`` keeps a receiver's traceback at debug level, and only there.
 
     Django logs each receiver's exception with its traceback at error level; the poller logs the poll's
     one error line itself (with the poll id, the exception's type and message, the receiver), so a
     receiver failing on every poll does not repeat its traceback on every poll.
+
+    The exceptions it returns are detached (``devops_insights.collector.detached``): Django's ``send_robust``
+    keeps each in a list of its frame, and the traceback holds that frame, whose arguments are the poll's
+    (its outcome with the document, the record): a cycle per failing poll, left to a collector the poller
+    runs rarely.
     """
 
     def __init__(self, name: str) -> None:
@@ -86,6 +95,13 @@ class PollSignal(Signal):
 
     def _log_robust_failure(self, receiver: object, err: Exception) -> None:
         logger.debug("receiver %s raised", getattr(receiver, "__qualname__", receiver), exc_info=err)
+
+    def send_robust(self, sender: Any, **named: Any) -> list[tuple[Callable[..., Any], Exception | Any]]:
+        responses = super().send_robust(sender, **named)
+        for _receiver, response in responses:
+            if isinstance(response, BaseException):
+                detached(response)  # its traceback was logged, at debug, by _log_robust_failure
+        return responses
 
 
 health_changed = PollSignal("health_changed")

@@ -70,6 +70,11 @@ class LayerSender:
                 future.cancel()
                 logger.warning("realtime publish timed out after %.1fs (type=%s)", timeout, kind)
                 return False
+            finally:
+                # A failed send's exception, kept by the future, has a traceback through this frame and its callers'
+                # (the poll that stored the change, its document): holding the future here would close a cycle
+                # keeping them until the collector's next pass, rare in a poller (devops_insights/collector.py).
+                del future
         except Exception as exc:
             logger.warning("realtime publish failed (type=%s): %s", kind, type(exc).__name__)
             return False

@@ -45,11 +45,20 @@ class SharedReads(Generic[K, V]):
             running = self.running[key] = _Running()
             future = loop.create_future()
             running.task = loop.create_task(self._run(key, running, future))
-        # Shielded: a lookup that gives up (its connection closed) does not cancel the others' read.
-        return await asyncio.shield(future)
+        try:
+            # Shielded: a lookup that gives up (its connection closed) does not cancel the others' read.
+            return await asyncio.shield(future)
+        finally:
+            # A failed read's exception, kept by the future, has a traceback through this frame and its callers'
+            # (a subscribe's snapshots read so far): holding the future here would close a cycle keeping all of
+            # them until the collector's next pass, rare in a web process (devops_insights/collector.py).
+            del future
 
     async def _run(self, key: K, running: _Running[V], future: asyncio.Future[V]) -> None:
         next_future: asyncio.Future[V] | None = future
+        # Only ``next_future`` refers to the future in hand, and it moves on once the future is answered: a failed
+        # read's traceback holds this frame (see read()).
+        del future
         try:
             while next_future is not None:
                 self.reads += 1

@@ -22,10 +22,17 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
+from django.utils.functional import cached_property
 from django_prometheus.db.backends.postgresql import base
+
+from devops_insights.db_error_wrapper import DatabaseErrorWrapper
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @cached_property
+    def wrap_database_errors(self) -> DatabaseErrorWrapper:
+        return DatabaseErrorWrapper(self)  # Django's, without its reference cycle per error
+
     @property
     def pool(self) -> Any:
         pool = super().pool

@@ -12,8 +12,11 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
+from django.utils.functional import cached_property
 from django_prometheus.db.backends.sqlite3 import base
 from django_prometheus.db.common import ExportingCursorWrapper
+
+from devops_insights.db_error_wrapper import DatabaseErrorWrapper
 
 
 @cache
@@ -23,5 +26,9 @@ def _cursor_class(cursor_class: type, alias: str, vendor: str) -> type:
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    @cached_property
+    def wrap_database_errors(self) -> DatabaseErrorWrapper:
+        return DatabaseErrorWrapper(self)  # Django's, without its reference cycle per error
+
     def create_cursor(self, name: str | None = None) -> Any:
         return self.connection.cursor(factory=_cursor_class(self.CURSOR_CLASS, self.alias, self.vendor))

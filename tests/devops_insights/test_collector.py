@@ -1,4 +1,5 @@
-"""``devops_insights.collector``: start-up's objects frozen once per process, the thresholds set on every call."""
+"""``devops_insights.collector``: start-up's objects frozen once per process, the thresholds set on every call, and a
+kept exception detached from the frames it came through."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import weakref
 from pathlib import Path
 
 from devops_insights import collector
@@ -51,3 +53,30 @@ def test_it_freezes_start_up_once_frees_its_garbage_first_and_sets_the_threshold
     # Above Python's default of 700, or nothing is tuned.
     assert collector.POLLER[0] > 700
     assert collector.WEB[0] > 700
+
+
+def test_it_detaches_a_kept_exception_from_the_frames_it_came_through() -> None:
+    class Body:
+        pass
+
+    bodies: list[weakref.ref[Body]] = []
+
+    def parse() -> None:
+        body = Body()
+        bodies.append(weakref.ref(body))
+        try:
+            raise ValueError("not JSON")
+        except ValueError:
+            raise LookupError("refused") from None  # hidden from printing, the ValueError stays as its context
+
+    def fetch() -> BaseException:
+        try:
+            parse()
+        except LookupError as exc:
+            kept = collector.detached(exc)
+        return kept
+
+    kept = fetch()
+    assert (type(kept), str(kept)) == (LookupError, "refused")
+    assert (kept.__traceback__, kept.__context__, kept.__cause__) == (None, None, None)
+    assert bodies[0]() is None  # what parse() held went with its frame, though the exception is still kept

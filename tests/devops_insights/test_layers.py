@@ -24,7 +24,8 @@ the comment says why):
   the shared cache), its ``shared_cache`` (the cache every process shares: Redis, else the database), its
   ``db_errors`` (a busy pool told from a dropped connection), its ``db_clock`` (the database's clock
   for expiries that hosts compare), its ``request_slots`` (a web process's request slots), its ``collector`` (the
-  garbage collector's tuning for long-running processes, web and poller), its ``stack_dump`` (every thread's
+  garbage collector's tuning for long-running processes, web and poller, and ``detached``: an exception kept without
+  the frames it holds), its ``stack_dump`` (every thread's
   stack on SIGUSR1), its ``naming`` (``name (2)``: a chosen name that must not take a natural key) and its package
   ``__init__`` (only ``__version__``) are the ground floor every app may import; they import no project app
   themselves but the ground floor (checked below).

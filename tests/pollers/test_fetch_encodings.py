@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pollers import fetch as fetch_module
 from pollers.decoding import ACCEPT_ENCODING, DecodingError, Pipeline
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.simulator import encodings, payload
@@ -126,6 +127,29 @@ def test_it_stops_a_compression_bomb_in_bounded_memory_and_time_and_frees_it_on_
     # each, and a cycle's 100 bombs raised the poller's peak resident memory by a third.
     assert left < MIB // 4, f"{left / MIB:.2f} MiB left after the fetch returned"
     assert elapsed < 5.0
+
+
+def test_it_frees_a_body_it_read_whole_and_refused_when_the_fetch_returns(simulator: RunningSimulator) -> None:
+    # 1,000,000 nested arrays: a 2 MB body read to its end, then refused by the parse (too_deep). That refusal is
+    # raised from another exception (BodyError), which stays on the kept failure as its __context__.
+    fetcher = Fetcher(policy(max_body_bytes=4 * MIB, read_timeout=30.0))
+    collecting = gc.isenabled()
+    gc.disable()  # as good as off between the poller's rare collections (devops_insights/collector.py)
+    tracemalloc.start()
+    try:
+        result = fetcher.fetch(simulator.url("eu-west", "fault=deep&depth=1000000"), timeout=30)
+        # Only what the fetch itself allocated (the body and its decoded copy), not the simulator's threads in
+        # this same process, which may still be letting go of the body they sent.
+        traced = tracemalloc.take_snapshot().filter_traces([tracemalloc.Filter(True, fetch_module.__file__)])
+    finally:
+        tracemalloc.stop()
+        if collecting:
+            gc.enable()
+        fetcher.close()
+    assert (result.ok, result.error_kind) == (False, "too_deep"), result.error_message
+    left = sum(stat.size for stat in traced.statistics("filename"))
+    # Kept until the collector's next pass, a source answering such a body held two copies of it per poll.
+    assert left < MIB // 4, f"{left / MIB:.2f} MiB allocated by the fetch left after it returned"
 
 
 def test_it_applies_the_slow_body_deadline_to_a_compressed_drip(simulator: RunningSimulator) -> None:

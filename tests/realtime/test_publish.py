@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
+import weakref
 from datetime import UTC, datetime
 from typing import Any
 
@@ -100,6 +102,30 @@ def test_it_returns_false_quickly_and_logs_when_redis_is_down(settings: Any, cap
     assert time.monotonic() - started < 3
     assert "realtime publish" in caplog.text
     assert "s3cret-password" not in caplog.text
+
+
+def test_it_frees_what_a_failed_publish_was_given_when_it_returns(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.REALTIME_PUBLISH_TIMEOUT = 5.0  # refused at once: the send fails, it does not time out
+    dead = f"redis://127.0.0.1:{services.free_port()}/0"
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [dead]}}
+    }
+    record = result(1)  # in the poller, the change just stored: its caller's frames hold the poll and its document
+    given = weakref.ref(record)
+    collecting = gc.isenabled()
+    gc.disable()  # as good as off between the poller's collections (devops_insights/collector.py)
+    try:
+        with caplog.at_level(logging.WARNING, logger="realtime.layer_sender"):
+            assert publish_update("us-east", record, datetime.now(UTC)) is False
+        del record
+        alive = given() is not None
+    finally:
+        if collecting:
+            gc.enable()
+    assert "realtime publish failed" in caplog.text
+    assert not alive, "the change a failed publish was given outlived it"
 
 
 def test_it_recovers_when_redis_comes_back(redis_settings: Any, redis_url: str, settings: Any) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import gc
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -44,6 +47,39 @@ async def test_it_hands_a_failed_read_to_every_lookup_waiting_on_it() -> None:
     assert all(isinstance(outcome, ConnectionError) for outcome in outcomes)
     failing = False
     assert await reads.read(None) == "up"
+
+
+async def test_it_frees_what_a_failed_read_and_its_lookups_held_once_they_are_done() -> None:
+    class Held:
+        """Stands for what a frame holds when the read fails: a subscribe's snapshots read so far, a read's rows."""
+
+    held: list[weakref.ref[Held]] = []
+
+    async def fetch(_key: None) -> str:
+        in_hand = Held()
+        held.append(weakref.ref(in_hand))
+        await asyncio.sleep(0)  # the other lookups ask meanwhile
+        raise ConnectionError("down")
+
+    reads = SharedReads(fetch)
+
+    async def subscribe() -> None:
+        found = Held()
+        held.append(weakref.ref(found))
+        with contextlib.suppress(ConnectionError):  # as the consumer answers "unavailable" and carries on
+            await reads.read(None)
+
+    collecting = gc.isenabled()
+    gc.disable()  # as good as off between a web process's collections (devops_insights/collector.py)
+    try:
+        await asyncio.gather(*(subscribe() for _ in range(3)))
+        # The first lookup's read and the one the two others waited for, and the three lookups.
+        assert len(held) == 5
+        alive = sum(ref() is not None for ref in held)
+    finally:
+        if collecting:
+            gc.enable()
+    assert alive == 0, f"{alive} of {len(held)} frames' objects outlived the failed reads"
 
 
 @pytest.mark.django_db(transaction=True)

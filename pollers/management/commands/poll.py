@@ -6,12 +6,11 @@ import json
 import logging
 import signal
 import time
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import wait
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import close_old_connections, reset_queries
 
 from devops_insights.collector import POLLER as POLLER_COLLECTOR
 from devops_insights.collector import settle as settle_collector
@@ -25,6 +24,7 @@ from pollers.loop import PollerLoop, new_process_id
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.ratelimit import build_rate_limiter
+from pollers.workers import poll_and_hand_back, pool
 
 logger = logging.getLogger("pollers.command")
 PROGRESS_EVERY = 10.0  # seconds between progress lines of a long one-off run
@@ -128,8 +128,8 @@ class Command(BaseCommand):
             return
         outcomes: dict[str, PollOutcome] = {}
         started = time.monotonic()
-        with ThreadPoolExecutor(min(concurrency, len(sources)), thread_name_prefix="poll") as executor:
-            futures = {executor.submit(_poll_and_release, poller, source): source.slug for source in sources}
+        with pool(min(concurrency, len(sources))) as executor:
+            futures = {executor.submit(poll_and_hand_back, poller, source): source.slug for source in sources}
             pending = set(futures)
             cancelled = False
             while pending:
@@ -215,16 +215,3 @@ class Command(BaseCommand):
                 self.stdout.write(json.dumps(prepared.metrics, indent=2, sort_keys=True))
             if self.verbosity >= 2:
                 self.stdout.write(json.dumps(outcome.payload, indent=2, sort_keys=True))
-
-
-def _poll_and_release(poller: Poller, source: Source) -> PollOutcome:
-    """One poll in a worker thread, whose database connection then goes back to the pool.
-
-    With the bounded pool a thread that kept its connection would starve the others once there are
-    more threads than pooled connections.
-    """
-    try:
-        return poller.poll(source)
-    finally:
-        close_old_connections()
-        reset_queries()  # DEBUG keeps each thread's last 9,000 statements (documents included)
