@@ -1,5 +1,6 @@
 """What one edit does to a source's write-only secrets (the password or token, the client key) and the rules it
-must keep: their one home, for the admin's form (``pollers.forms``) and the API (``api.source_input``).
+must keep: their one home, for the admin's form (``pollers.forms``), the API (``api.source_input``) and configuration
+as code (``provisioning.sections.sources``).
 
 A value given replaces what is stored, encrypted (``devops_insights.crypto``); a clear removes it; neither keeps
 it. A source left without an authentication scheme, or without a client certificate, loses the secret that went
@@ -107,4 +108,13 @@ class SecretsEdit:
         if not (source.tls_client_cert_pem or "").strip() or self.clear_tls_client_key:
             source.set_client_key("")
         if self.client_key:
-            source.set_client_key(self.client_key + "\n")
+            source.set_client_key(stored_client_key(self.client_key))
+
+
+def stored_client_key(pem: str) -> str:
+    """A client key as it is stored: the PEM without the blank space around it, one newline at its end ("" for none).
+
+    Configuration as code compares a file's key with the stored one in this form, so a key file saved with or
+    without its last newline is the same key."""
+    pem = pem.strip()
+    return pem + "\n" if pem else ""
