@@ -41,6 +41,11 @@ def source_data(source: Source) -> dict[str, Any]:
         "tags": list(source.tags or []),
         "metric_paths": dict(source.metric_paths or {}),
         "volatile_paths": list(source.volatile_paths or []),
+        "pinned_metrics": list(source.pinned_metrics or []),
+        # Refused with credentials at save; one stored before that rule shows its password masked, as a URL does.
+        "proxy": shown_url(source.proxy) if source.proxy else "",
+        "tls_verify": source.tls_verify,
+        "tls_ca_pem": source.tls_ca_pem,
         "auth_scheme": source.auth_scheme,
         "auth_username": source.auth_username,
         "auth_secret": shown_secret(stored=source.has_auth_secret),

@@ -16,7 +16,7 @@ from ninja import Schema
 from pydantic import ConfigDict, Field, SecretStr, WithJsonSchema
 
 from api.params import BUCKETS, SLUG_PATTERN, OneOf, Text
-from pollers.models import MASK
+from pollers.models import MASK, MAX_PINNED_METRICS
 from pollers.models import Source as SourceModel
 
 Time = Annotated[str, WithJsonSchema({"type": "string", "format": "date-time"})]
@@ -66,6 +66,16 @@ class PollHealth(Strict):
     last_status_code: int | None
 
 
+# A source's network settings and pins, validated by the model's own rules (``Source.clean``: the form's too).
+PINNED_METRICS = f"Metric names (of metric_paths) shown first on the card, at most {MAX_PINNED_METRICS}."
+PROXY = (
+    '"" for POLLER_PROXY (or none), "direct" for none, else a proxy of POLLER_ALLOWED_PROXIES; never with '
+    "credentials (those belong in POLLER_PROXY)."
+)
+TLS_VERIFY = "false lets anyone on the path impersonate the upstream."
+TLS_CA_PEM = '"" for the system CAs; else trust only these CA certificates (PEM).'
+
+
 class Source(Strict):
     slug: str
     team: str = Field(description="The owning team's slug.")
@@ -79,6 +89,10 @@ class Source(Strict):
     tags: list[str]
     metric_paths: dict[str, str]
     volatile_paths: list[str]
+    pinned_metrics: list[str] = Field(description=PINNED_METRICS)
+    proxy: str = Field(description=PROXY)
+    tls_verify: bool = Field(description=TLS_VERIFY)
+    tls_ca_pem: str = Field(description=TLS_CA_PEM)
     auth_scheme: AuthScheme
     auth_username: str
     auth_secret: StoredSecret = Field(description=f"The Basic password or Bearer token. {STORED_SECRET}")
@@ -134,6 +148,10 @@ class SourceWrite(Schema):
     tags: list[Text] = UNSENT
     metric_paths: dict[Text, Text] = Field(default=UNSENT, description="Metric name to dotted path in the payload.")
     volatile_paths: list[Text] = UNSENT
+    pinned_metrics: list[Text] = Field(default=UNSENT, description=PINNED_METRICS)
+    proxy: Annotated[Text, Field(**model_limits("proxy"))] = Field(default=UNSENT, description=PROXY)
+    tls_verify: bool = Field(default=UNSENT, description=TLS_VERIFY)
+    tls_ca_pem: Text = Field(default=UNSENT, description=TLS_CA_PEM)
     auth_scheme: AuthScheme = Field(default=UNSENT, description='"" for none; a scheme needs its auth_secret.')
     auth_username: Annotated[Text, Field(**model_limits("auth_username"))] = UNSENT
     auth_secret: NewSecret | None = Field(default=UNSENT, description=WRITE_SECRET)  # null: removed

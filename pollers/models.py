@@ -304,6 +304,7 @@ class Source(TeamOwned):
 
     def _clean_network(self) -> None:
         from pollers.transport import TransportError, check_ca_pem, check_source_proxy
+        from pollers.validation import basic_username_problem
 
         errors: dict[str, str] = {}
         try:
@@ -315,8 +316,10 @@ class Source(TeamOwned):
                 check_ca_pem(self.tls_ca_pem)
             except TransportError as exc:
                 errors["tls_ca_pem"] = exc.message
-        if self.auth_scheme == self.AuthScheme.BASIC and not self.auth_username:
-            errors["auth_username"] = "HTTP Basic needs a username."
+        if self.auth_scheme == self.AuthScheme.BASIC:
+            problem = basic_username_problem(self.auth_username or "")
+            if problem is not None:
+                errors["auth_username"] = problem
         if self.auth_scheme and any(name.lower() == "authorization" for name in self.headers or {}):
             errors["auth_scheme"] = "Remove the Authorization header, or leave the authentication scheme empty."
         if errors:

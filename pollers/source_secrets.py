@@ -1,9 +1,12 @@
 """What one edit does to a source's write-only secrets (the password or token, the client key) and the rules it
-must keep: their one home, for the admin's form (``pollers.forms``) and the API (``api.source_input``).
+must keep: their one home, for the admin's form (``pollers.forms``), the API (``api.source_input``) and configuration
+as code (``provisioning.sections.sources``).
 
 A value given replaces what is stored, encrypted (``devops_insights.crypto``); a clear removes it; neither keeps
 it. A source left without an authentication scheme, or without a client certificate, loses the secret that went
-with it. Nothing here ever puts a secret into a message, a ``repr`` or an error report.
+with it. A password or token that cannot be sent with its scheme (a line break, a letter beyond Latin-1 in a Bearer
+token) is refused here, where it is typed, rather than failing every poll. Nothing here ever puts a secret into a
+message, a ``repr`` or an error report.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from django.views.decorators.debug import sensitive_variables
 from devops_insights import crypto
 from pollers.models import AUTH_SECRET, CLIENT_KEY, Source
 from pollers.transport import TransportError, check_client_pair
+from pollers.validation import basic_credential_problem, header_value_problem
 
 NO_ENCRYPTION_KEY = "Set FIELD_ENCRYPTION_KEY (see docs/polling.md) before storing credentials."
 
@@ -42,6 +46,9 @@ class SecretsEdit:
         if scheme:
             if not self.auth_secret and not keeps_secret:
                 errors.setdefault(AUTH_SECRET, []).append("Type the password or token for this authentication scheme.")
+            problem = self._unsendable(stored, scheme, keeps_secret)
+            if problem is not None:
+                errors.setdefault(AUTH_SECRET, []).append(problem)
         elif self.auth_secret:
             errors.setdefault("auth_scheme", []).append("Choose Basic or Bearer for the password or token.")
         cert = cert.strip()
@@ -56,6 +63,27 @@ class SecretsEdit:
             elif not keeps_key:
                 errors.setdefault(CLIENT_KEY, []).append("Paste the private key of the client certificate.")
         return errors
+
+    @sensitive_variables()
+    def _unsendable(self, stored: Source, scheme: str, keeps_secret: bool) -> str | None:
+        """Why the password or token the edit leaves cannot be sent with ``scheme`` (every poll would fail), or None.
+
+        A stored one is read only when the edit moves it to another scheme: a Basic password may hold any letter,
+        base64-encoded, but as a Bearer token it goes into the header as it is."""
+        secret = self.auth_secret
+        if not secret and keeps_secret and stored.auth_scheme != scheme:
+            try:
+                secret = crypto.decrypt(stored.auth_secret_encrypted)
+            except crypto.SecretUnavailable:
+                return None  # the poll says so; nothing to judge here
+        if not secret:
+            return None
+        given = "The password or token" if self.auth_secret else "The stored password or token"
+        if scheme == Source.AuthScheme.BEARER:
+            problem = header_value_problem(secret)
+            return None if problem is None else f"{given} {problem}: a Bearer token is sent in an HTTP header as it is."
+        problem = basic_credential_problem(secret)
+        return None if problem is None else f"{given} {problem}: HTTP Basic allows no control character (RFC 7617)."
 
     def replaced(self, scheme: str, cert: str) -> set[str]:
         """The stored secrets this edit replaces or removes, for ``Source.secrets_kept_for_new_origin``: a value
@@ -80,4 +108,13 @@ class SecretsEdit:
         if not (source.tls_client_cert_pem or "").strip() or self.clear_tls_client_key:
             source.set_client_key("")
         if self.client_key:
-            source.set_client_key(self.client_key + "\n")
+            source.set_client_key(stored_client_key(self.client_key))
+
+
+def stored_client_key(pem: str) -> str:
+    """A client key as it is stored: the PEM without the blank space around it, one newline at its end ("" for none).
+
+    Configuration as code compares a file's key with the stored one in this form, so a key file saved with or
+    without its last newline is the same key."""
+    pem = pem.strip()
+    return pem + "\n" if pem else ""

@@ -6,7 +6,8 @@ then fail, or worse, the value would split into a second header. Names must be H
 control character at all, tab included (RFC 3986 allows none): the HTTP client would percent-encode or drop
 it, so the poller would ask for another URL than the one shown, and PostgreSQL refuses a NUL outright.
 Used by the model's ``clean()`` (so the admin, the dashboard's form, configuration files and every
-``full_clean`` caller, the API included) and the admin form.
+``full_clean`` caller, the API included), the admin form, and the rules of a source's password or token
+(``pollers.source_secrets``), which go into the Authorization header.
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ MAX_VALUE_LENGTH = 8192
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # C0 controls except horizontal tab, and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# In a URL: every C0 control, tab included, DEL and the C1 controls.
-_URL_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# In a URL and a Basic credential: every C0 control, tab included, DEL and the C1 controls.
+_ANY_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 def _described(character: str) -> str:
@@ -39,7 +40,7 @@ def _described(character: str) -> str:
 
 def url_problem(url: str) -> str | None:
     """Why this URL cannot be polled as written (a control character in it), or None."""
-    bad = _URL_CONTROL.search(url)
+    bad = _ANY_CONTROL.search(url)
     if bad is None:
         return None
     character = bad.group()
@@ -47,6 +48,41 @@ def url_problem(url: str) -> str | None:
         f"The URL contains {_described(character)} (character {bad.start() + 1}): control characters cannot be "
         f"sent in a URL. Remove it, or write it percent-encoded ({quote(character)}) if the upstream expects it."
     )
+
+
+def header_value_problem(value: str) -> str | None:
+    """Why ``value`` cannot go on the wire as a header value, or None: the one rule for header values, a source's
+    headers and its Bearer token alike. Worded without the value, which may be a secret ("contains a line feed
+    (LF)")."""
+    bad = _CONTROL.search(value)
+    if bad is not None:
+        return f"contains {_described(bad.group())}"
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        return "has characters HTTP headers cannot carry (beyond Latin-1)"
+    return None
+
+
+def basic_credential_problem(value: str) -> str | None:
+    """Why ``value`` cannot be a Basic user-id or password, or None. It travels base64-encoded as UTF-8, so any
+    letter goes; RFC 7617 (section 2) allows no control character, tab included: a pasted line break is never
+    part of a password, and the upstream would refuse every poll."""
+    bad = _ANY_CONTROL.search(value)
+    if bad is not None:
+        return f"contains {_described(bad.group())}"
+    return None
+
+
+def basic_username_problem(username: str) -> str | None:
+    """Why ``username`` cannot be a Basic user-id, or None: the upstream reads up to the first colon as the user-id,
+    so one in it would send the rest as the password."""
+    if not username:
+        return "HTTP Basic needs a username."
+    if ":" in username:
+        return "A Basic username cannot contain a colon (RFC 7617): the upstream would take the rest for the password."
+    problem = basic_credential_problem(username)
+    return None if problem is None else f"The username {problem}: HTTP Basic allows no control character (RFC 7617)."
 
 
 def header_problem(name: Any, value: Any) -> str | None:
@@ -61,13 +97,9 @@ def header_problem(name: Any, value: Any) -> str | None:
         return f"header name {shown} is not a valid HTTP header name (letters, digits and !#$%&'*+-.^_`|~ only)"
     if len(name) > MAX_NAME_LENGTH:
         return f"header name {shown} is longer than {MAX_NAME_LENGTH} characters"
-    bad = _CONTROL.search(value)
-    if bad is not None:
-        return f"the value of header {shown} contains {_described(bad.group())}"
-    try:
-        value.encode("latin-1")
-    except UnicodeEncodeError:
-        return f"the value of header {shown} has characters HTTP headers cannot carry (beyond Latin-1)"
+    problem = header_value_problem(value)
+    if problem is not None:
+        return f"the value of header {shown} {problem}"
     if len(value) > MAX_VALUE_LENGTH:
         return f"the value of header {shown} is longer than {MAX_VALUE_LENGTH} characters"
     return None

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from devops_insights import crypto
+from django.views.decorators.debug import sensitive_variables
+
 from metrics.defaults import default_metric_paths
 from pollers.models import SECRET_HEADER_PATTERN, Source, default_interval
+from pollers.source_secrets import SecretsEdit, stored_client_key
 from provisioning import secrets
 from provisioning.context import Context
 from provisioning.sections.base import (
@@ -31,6 +33,20 @@ from provisioning.sections.base import (
     from_model,
     relink,
 )
+
+
+@sensitive_variables()
+def file_secrets(values: dict[str, Any]) -> SecretsEdit:
+    """The edit a file makes to a source's password or token and client key: the file states them whole on every
+    run, so a value replaces the stored one and one left out removes it (none is ever kept, as in the admin when
+    left blank). Their rules are the admin's and the API's (``pollers.source_secrets``): a scheme needs its secret
+    and a secret its scheme, a key needs its certificate and must match it, a token must go in a header."""
+    return SecretsEdit(
+        auth_secret=values["auth_secret"],
+        clear_auth_secret=True,
+        tls_client_key=values["tls_client_key"],
+        clear_tls_client_key=True,
+    )
 
 
 class Sources(Section):
@@ -107,7 +123,7 @@ class Sources(Section):
 
     def actual(self, obj: Any, ctx: Context) -> dict[str, Any]:
         values = super().actual(obj, ctx)
-        values["tls_client_key"] = decrypted(obj.tls_client_key_encrypted)
+        values["tls_client_key"] = stored_client_key(decrypted(obj.tls_client_key_encrypted))
         values["auth_secret"] = decrypted(obj.auth_secret_encrypted)
         return values
 
@@ -137,6 +153,7 @@ class Sources(Section):
     def desired(self, item: dict[str, Any], resolved: dict[tuple[str, ...], str]) -> dict[str, Any]:
         values = super().desired(item, resolved)
         values["headers"] = {name: resolved.get(("headers", name), value) for name, value in values["headers"].items()}
+        values["tls_client_key"] = stored_client_key(values["tls_client_key"])
         return values
 
     def redact_value(self, key: str, value: Any) -> Any:
@@ -145,13 +162,13 @@ class Sources(Section):
         return super().redact_value(key, value)
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
+        edit = file_secrets(values)
+        # Judged against the source as stored, before its fields take the file's values.
+        found = edit.errors(obj or Source(), values["auth_scheme"] or "", values["tls_client_cert_pem"] or "")
         built = super().build(obj, values, ctx)
-        source = built.instance
-        for key, store in (("auth_secret", source.set_auth_secret), ("tls_client_key", source.set_client_key)):
-            try:
-                store(values[key])
-            except crypto.SecretUnavailable:
-                built.problems.append((key, "cannot be stored encrypted: FIELD_ENCRYPTION_KEY is not set"))
+        built.problems.extend((key, message) for key, messages in found.items() for message in messages)
+        if not found:
+            edit.apply(built.instance)
         return built
 
     def create(self, built: list[Built], ctx: Context) -> None:

@@ -186,6 +186,38 @@ def test_it_validates_the_secrets_like_the_admin(
     assert not Source.objects.filter(slug="x").exists()
 
 
+@pytest.mark.parametrize(
+    ("scheme", "secret", "words"),
+    [
+        ("bearer", f"{TOKEN}\r\nX-Injected: yes", "contains a carriage return (CR)"),
+        ("bearer", f"{TOKEN}\n", "contains a line feed (LF)"),
+        ("bearer", f"{TOKEN}-\u20ac", "has characters HTTP headers cannot carry (beyond Latin-1)"),
+        ("basic", f"{PASSWORD}\u0000", "contains a NUL character"),
+    ],
+)
+def test_it_refuses_a_password_or_token_that_cannot_be_sent_without_echoing_it(
+    client: Client, admin_token: str, field_key: str, scheme: str, secret: str, words: str
+) -> None:
+    # Stored before, and every poll then failed: requests refuses such a header, an upstream such a password.
+    body = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/", "auth_scheme": scheme, "auth_secret": secret}
+    if scheme == "basic":
+        body["auth_username"] = "ops"
+    created = send(client, admin_token, "post", body)
+    error = assert_error(created, 400, "invalid_parameters")
+    assert words in error["details"]["fields"]["auth_secret"][0], error
+    assert not Source.objects.filter(slug="x").exists()
+
+    secured_source()
+    changed = send(client, admin_token, "patch", {k: v for k, v in body.items() if k != "slug"}, "us-east")
+    error = assert_error(changed, 400, "invalid_parameters")
+    assert words in error["details"]["fields"]["auth_secret"][0], error
+    assert stored_secret("us-east") == TOKEN
+    for response in (created, changed):
+        text = response.content.decode()
+        assert TOKEN not in text
+        assert PASSWORD not in text
+
+
 def test_it_refuses_a_secret_without_an_encryption_key(client: Client, admin_token: str, settings: Any) -> None:
     settings.FIELD_ENCRYPTION_KEYS = []
     body = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/", "auth_scheme": "bearer", "auth_secret": TOKEN}

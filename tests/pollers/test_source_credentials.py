@@ -249,6 +249,49 @@ def test_it_checks_that_a_client_key_belongs_to_its_certificate(
     assert "client key (encrypted)" in page
 
 
+@pytest.mark.parametrize(
+    ("overrides", "words"),
+    [
+        ({"auth_secret": "tok-1\r\nX-Injected: yes"}, "The password or token contains a carriage return (CR)"),
+        ({"auth_secret": "tok-1-injected\n"}, "The password or token contains a line feed (LF)"),
+        ({"auth_secret": "tok-1-\u20acuro-injected"}, "has characters HTTP headers cannot carry (beyond Latin-1)"),
+        (
+            {"auth_scheme": "basic", "auth_username": "ops", "auth_secret": "pass\tword-injected"},
+            "The password or token contains a tab: HTTP Basic allows no control character",
+        ),
+        ({"auth_scheme": "basic", "auth_username": "ops:root", "auth_secret": PASSWORD}, "cannot contain a colon"),
+    ],
+)
+def test_it_refuses_a_password_or_token_that_cannot_be_sent_without_showing_it(
+    admin_client: Client, field_key: str, overrides: dict[str, Any], words: str
+) -> None:
+    # Stored before, and then every poll failed (requests refuses the header) or was refused upstream.
+    page = admin_client.post("/admin/pollers/source/add/", admin_form(**overrides))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert words in content
+    assert "injected" not in content.lower()
+    assert not Source.objects.exists()
+
+
+def test_it_sends_a_basic_password_of_any_letters_and_judges_a_kept_one_against_a_new_scheme(
+    admin_client: Client, simulator: RunningSimulator, poller: Poller, field_key: str
+) -> None:
+    # Basic sends the password base64-encoded as UTF-8: letters beyond Latin-1 are fine there...
+    password = "\u043f\u0430\u0440\u043e\u043b\u044c-7"
+    source = basic_source(simulator, password=password)
+    source.url = simulator.url("basic", f"stats=1&fault=auth&username=ops&password={password}")
+    source.save()
+    assert poller.poll(source).ok
+    # ...but not in a Bearer token: switching the scheme while keeping the stored password is refused.
+    change = f"/admin/pollers/source/{source.pk}/change/"
+    form = admin_form(slug="basic", url=source.url, auth_scheme="bearer", auth_username="", auth_secret="")
+    page = admin_client.post(change, form)
+    assert page.status_code == 200
+    assert "The stored password or token has characters HTTP headers cannot carry" in page.content.decode()
+    assert Source.objects.get(pk=source.pk).auth_scheme == Source.AuthScheme.BASIC
+
+
 def test_it_warns_in_the_admin_when_tls_verification_is_off(admin_client: Client, field_key: str) -> None:
     saved = admin_client.post("/admin/pollers/source/add/", admin_form(tls_verify=None), follow=True)
     assert "TLS certificate verification is OFF" in saved.content.decode()
