@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from io import StringIO
 from typing import Any
 
 import yaml
+from django.core.management import call_command
 
 from alerts.models import AlertRule, NotificationChannel, Silence
 from metrics.lifecycle.models import RetentionPolicy
@@ -32,3 +34,13 @@ def counts() -> dict[str, int]:
 
     models = (Team, Source, AlertRule, NotificationChannel, Silence, RetentionPolicy, Flag)
     return {model.__name__: model.objects.count() for model in models}
+
+
+def run_config(*args: str) -> tuple[int, str, str]:
+    """``manage.py config *args``: its exit code, stdout and stderr."""
+    out, err = StringIO(), StringIO()
+    try:
+        call_command("config", *args, stdout=out, stderr=err)
+    except SystemExit as exc:
+        return int(exc.code or 0), out.getvalue(), err.getvalue()
+    return 0, out.getvalue(), err.getvalue()

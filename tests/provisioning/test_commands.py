@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 
 from accounts.models import AuditEvent
 from pollers.models import Source
 from tests.factories import make_source
-from tests.provisioning.support import counts
+from tests.provisioning.support import counts, run_config
 
 pytestmark = pytest.mark.django_db
 
 NEW_SOURCE = "sources:\n  - slug: new-one\n    name: New\n    url: http://127.0.0.1:9/new\n"
 
 
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("config", *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
-
-
 def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_settings: Any, tmp_path: Path) -> None:
     make_source("us-east")
-    code, out, _ = run("export", "-o", str(tmp_path))
+    code, out, _ = run_config("export", "-o", str(tmp_path))
     assert code == 0
     assert "sources.yaml" in out
     assert sorted(p.name for p in tmp_path.iterdir()) == [
@@ -47,22 +36,22 @@ def test_it_exports_plans_nothing_then_applies_a_change_with_exit_codes(setup_se
         "status_pages.yaml",
         "teams.yaml",
     ]
-    assert run("plan", "-f", str(tmp_path)) == (0, "No changes: the stored setup matches the files.\n", "")
+    assert run_config("plan", "-f", str(tmp_path)) == (0, "No changes: the stored setup matches the files.\n", "")
 
     (tmp_path / "more.yaml").write_text(NEW_SOURCE)
-    code, out, _ = run("plan", "-f", str(tmp_path))
+    code, out, _ = run_config("plan", "-f", str(tmp_path))
     assert code == 2
     assert out.startswith("+ create sources new-one\n")
     assert not Source.objects.filter(slug="new-one").exists()
 
-    code, out, _ = run("apply", "-f", str(tmp_path), "--yes")
+    code, out, _ = run_config("apply", "-f", str(tmp_path), "--yes")
     assert code == 0
     assert out.endswith("Applied.\n")
     assert Source.objects.filter(slug="new-one").exists()
     event = AuditEvent.objects.get(action="config.apply")
     assert event.actor_label == "manage.py config apply"
     assert event.detail["counts"] == {"create": 1, "change": 0, "delete": 0}
-    assert run("apply", "-f", str(tmp_path), "--yes")[1].endswith("Nothing to apply.\n")
+    assert run_config("apply", "-f", str(tmp_path), "--yes")[1].endswith("Nothing to apply.\n")
 
 
 def test_it_prints_an_export_without_a_directory_as_one_file_that_plans_no_change(
@@ -71,11 +60,11 @@ def test_it_prints_an_export_without_a_directory_as_one_file_that_plans_no_chang
     # Printed as one file per section, each with its own ``version: 1``, the text saved by
     # ``config export > setup.yaml`` was refused ("version: duplicate key", once per section).
     make_source("us-east")
-    code, out, _ = run("export")
+    code, out, _ = run_config("export")
     assert code == 0
     assert out.count("version: 1") == 1
     (tmp_path / "setup.yaml").write_text(out)
-    assert run("plan", "-f", str(tmp_path / "setup.yaml")) == (
+    assert run_config("plan", "-f", str(tmp_path / "setup.yaml")) == (
         0,
         "No changes: the stored setup matches the files.\n",
         "",
@@ -84,7 +73,7 @@ def test_it_prints_an_export_without_a_directory_as_one_file_that_plans_no_chang
 
 def test_it_asks_before_applying_and_applies_nothing_without_a_yes(setup_settings: Any, tmp_path: Path) -> None:
     (tmp_path / "s.yaml").write_text(NEW_SOURCE)
-    code, out, err = run("apply", "-f", str(tmp_path))  # stdin is not a terminal under pytest
+    code, out, err = run_config("apply", "-f", str(tmp_path))  # stdin is not a terminal under pytest
     assert code == 1
     assert "+ create sources new-one" in out
     assert "Refusing to apply without --yes" in err
@@ -98,7 +87,7 @@ def test_it_lists_every_problem_on_stderr_and_exits_1(setup_settings: Any, tmp_p
     )
     before = counts()
     for args in (("plan", "-f", str(tmp_path)), ("apply", "-f", str(tmp_path), "--yes")):
-        code, out, err = run(*args)
+        code, out, err = run_config(*args)
         assert code == 1
         assert out == ""
         assert err.splitlines() == [
@@ -116,7 +105,7 @@ def test_it_says_what_the_database_refused_and_exits_1(setup_settings: Any, tmp_
     (tmp_path / "t.yaml").write_text("teams:\n  - slug: green\n    name: Green\n")
     (tmp_path / "u.yaml").write_text("teams:\n  - slug: teal\n    name: Green\n")
     before = counts()
-    code, _out, err = run("apply", "-f", str(tmp_path), "--yes")
+    code, _out, err = run_config("apply", "-f", str(tmp_path), "--yes")
     assert code == 1
     assert "The database refused these changes" in err
     assert "Nothing was changed" in err
@@ -128,9 +117,9 @@ def test_it_exports_one_team_only(setup_settings: Any, tmp_path: Path) -> None:
 
     make_source("blue-one", team=make_team("blue"))
     make_source("other")
-    code, out, _ = run("export", "--team", "blue")
+    code, out, _ = run_config("export", "--team", "blue")
     assert code == 0
     assert "slug: blue-one" in out
     assert "slug: other" not in out
     assert "flags.yaml" not in out
-    assert run("export", "--team", "nope")[0] == 1
+    assert run_config("export", "--team", "nope")[0] == 1

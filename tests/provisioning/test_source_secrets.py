@@ -5,12 +5,10 @@ nothing applied; a key that matches its certificate is stored and planned again 
 from __future__ import annotations
 
 import json
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
 import pytest
-from django.core.management import call_command
 from django.test import Client
 
 from accounts.models import ApiToken, AuditEvent, Role
@@ -18,20 +16,11 @@ from devops_insights import crypto
 from pollers.models import Source
 from tests.factories import bearer, default_team, make_source, make_user
 from tests.pollers.support import Pki, make_pki
-from tests.provisioning.support import counts, problems, text
+from tests.provisioning.support import counts, problems, run_config, text
 
 pytestmark = pytest.mark.django_db
 
 TOKEN = "tok_cfg_4d3c2b1a0f9e"
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    out, err = StringIO(), StringIO()
-    try:
-        call_command("config", *args, stdout=out, stderr=err)
-    except SystemExit as exc:
-        return int(exc.code or 0), out.getvalue(), err.getvalue()
-    return 0, out.getvalue(), err.getvalue()
 
 
 def source(slug: str, **fields: Any) -> dict[str, Any]:
@@ -75,7 +64,7 @@ def test_it_refuses_at_plan_time_what_the_admin_refuses_naming_the_field_never_t
     make_source("kept", url="http://127.0.0.1:9/kept")
     before = counts()
 
-    code, out, err = run("plan", "-f", str(config))
+    code, out, err = run_config("plan", "-f", str(config))
     assert code == 1, (out, err)
     found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
     assert found == [
@@ -99,7 +88,7 @@ def test_it_refuses_at_plan_time_what_the_admin_refuses_naming_the_field_never_t
         ["sources[7].tls_client_key", "Paste the private key of the client certificate."],
     ], err
 
-    code, out, err = run("apply", "-f", str(config), "--yes")
+    code, out, err = run_config("apply", "-f", str(config), "--yes")
     assert code == 1
     for shown in (out, err):
         assert TOKEN not in shown
@@ -137,12 +126,12 @@ def test_it_stores_a_key_that_matches_its_certificate_and_plans_no_change_after(
     config = tmp_path / "config"
     config.mkdir()
     (config / "sources.yaml").write_text(text({"sources": [item]}))
-    assert run("apply", "-f", str(config), "--yes")[0] == 0
+    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
     stored = Source.objects.get(slug="mtls")
     assert crypto.decrypt(stored.tls_client_key_encrypted).strip() == pki.client_key_pem.strip()
     # The same key, saved without its last newline (as the admin stores it: one newline at the end).
     key_file.write_text(pki.client_key_pem.strip())
-    assert run("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
+    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
     assert problems({"s.yaml": text({"sources": [{**item, "tls_client_cert_pem": ""}]})}) == [
         "s.yaml:5: sources[0].tls_client_cert_pem: A client key needs its client certificate."
     ]
