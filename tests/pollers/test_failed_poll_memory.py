@@ -121,9 +121,9 @@ def test_it_frees_a_poll_whose_health_write_the_database_refused(source: Source,
 @pytest.mark.usefixtures("collector_off")
 @pytest.mark.skipif(
     connection.vendor == "postgresql",
-    # Seen in 3 of 8 runs on 7 December: the frames from Django's CursorWrapper.execute down to psycopg's pipeline
+    # Seen in 7 of 15 runs on 7 December: the frames from Django's CursorWrapper.execute down to psycopg's pipeline
     # stayed alive past the poll, holding it; what keeps them is not found yet (docs/operations.md). A test that
-    # fails a third of the time is a defect, so it runs where it holds every time: SQLite, the same store code.
+    # fails about half of the time is a defect, so it runs where it holds every time: SQLite, the same store code.
     reason="on PostgreSQL a live frame under psycopg's pipeline sometimes keeps the refused poll (not found why)",
 )
 def test_it_frees_a_poll_whose_document_the_database_refused(
