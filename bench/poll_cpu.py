@@ -35,7 +35,6 @@ def run(port: int) -> None:
     django.setup()
     import requests
     from django.core.management import call_command
-    from django.db import close_old_connections
 
     from accounts.models import default_team_id
     from devops_insights.collector import POLLER as POLLER_COLLECTOR
@@ -46,6 +45,7 @@ def run(port: int) -> None:
     from pollers.fetch import Fetcher
     from pollers.health_batch import HealthBatch
     from pollers.models import Source
+    from pollers.workers import handing_back
 
     call_command("migrate", verbosity=0)
     team = default_team_id()
@@ -66,12 +66,10 @@ def run(port: int) -> None:
         session.get(s.url, timeout=(3, 5)).json()
 
     def full(s: Source) -> None:
-        try:
+        with handing_back():  # as the poll command's workers do after each poll (pollers/workers.py)
             outcome = poller.poll(s)
-            if not outcome.ok or outcome.record is None or outcome.record.changed:
-                raise SystemExit(f"{s.slug}: not an unchanged poll ({outcome.error_kind or 'changed'})")
-        finally:
-            close_old_connections()
+        if not outcome.ok or outcome.record is None or outcome.record.changed:
+            raise SystemExit(f"{s.slug}: not an unchanged poll ({outcome.error_kind or 'changed'})")
 
     def fetch(s: Source) -> None:
         conditional.fetch(poller.fetcher, lambda: poller.store, s, "x")
