@@ -15,6 +15,7 @@ from django.core.exceptions import ValidationError
 from accounts.scoped_forms import ScopedUniqueModelForm
 from alerts.conditions import OPERATORS
 from alerts.models import AlertRule, NotificationChannel
+from objectives.models import Objective
 
 # Which condition fields each kind of rule uses: the forms show only those (others are cleared on save).
 KIND_FIELDS: dict[str, tuple[str, ...]] = {
@@ -91,6 +92,14 @@ class AlertRuleForm(ScopedUniqueModelForm):
                 data["source"] = None
             if "tag" not in SCOPE_FIELDS[scope]:
                 data["tag"] = ""
+        objective = data.get("objective")
+        # Refused here, not in the model: the files check the rule against the sources they describe
+        # (provisioning.sections.alert_rules), which the stored ones may not be yet. A disabled rule is kept:
+        # switching a rule off must always be possible.
+        enabled_burn = kind == AlertRule.Kind.BURN_RATE and data.get("enabled")
+        if enabled_burn and isinstance(objective, Objective) and not objective.covered_sources():
+            problem = Objective.rule_problem(objective.name, objective.tag)
+            self.add_error("objective", f"{problem[:1].upper()}{problem[1:]}: cover a source, or disable the rule.")
         return data
 
     class Meta:

@@ -160,8 +160,9 @@ def create_objective(request: HttpRequest, response: HttpResponse, body: Objecti
     missing = sorted(set(slugs) - {source.slug for source in sources})
     if missing:
         errors["sources"] = [f"no source {', '.join(missing)} in team {team.slug}"]
-    if (coverage := Objective.coverage_problem(bool(slugs), data["tag"])) is not None:
-        errors["sources"] = [coverage]
+    covered = Objective(team=team, tag=data["tag"]).tag_covers_any()
+    if (coverage := Objective.coverage_problem(bool(slugs), data["tag"], covered)) is not None:
+        errors["tag" if data["tag"] and not slugs else "sources"] = [coverage]
     try:
         data["target"] = Decimal(str(data["target"]))
     except InvalidOperation:

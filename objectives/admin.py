@@ -22,8 +22,10 @@ class ObjectiveForm(ScopedUniqueModelForm):
             team = Team.objects.filter(slug=DEFAULT_TEAM_SLUG).first()
         if team is not None and sources is not None and any(s.team_id != team.pk for s in sources):
             self.add_error("sources", "Choose sources of the objective's team only.")
-        if "sources" in data and (coverage := Objective.coverage_problem(bool(sources), data.get("tag") or "")):
-            self.add_error("sources", f"{coverage[:1].upper()}{coverage[1:]}.")
+        tag = data.get("tag") or ""
+        covered = team is None or Objective(team=team, tag=tag).tag_covers_any()
+        if "sources" in data and (coverage := Objective.coverage_problem(bool(sources), tag, covered)):
+            self.add_error("tag" if tag and not sources else "sources", f"{coverage[:1].upper()}{coverage[1:]}.")
         return data
 
 

@@ -93,15 +93,40 @@ class Objective(TeamOwned):
         return source.pk in self.source_ids()
 
     @staticmethod
-    def coverage_problem(has_sources: bool, tag: str) -> str | None:
+    def coverage_problem(has_sources: bool, tag: str, covered: bool = True) -> str | None:
         """Why an objective naming these would judge other sources than it says, or None: it covers chosen
         sources or a tag's (``covered_sources``), so with both the chosen ones are ignored, and with neither it
-        judges nothing. The admin, the API and configuration as code refuse it with this message."""
+        judges nothing; nor does a tag no source of the team carries (``covered`` False: a typo, or sources not
+        tagged yet). The admin, the API and configuration as code refuse it with this message."""
         if has_sources and tag.strip():
             return "name either sources or a tag, not both (with a tag, the chosen sources are not judged)"
         if not has_sources and not tag.strip():
             return "name the sources covered or a tag (an objective of no source judges nothing)"
+        if not covered:
+            return f"{Objective.uncovered_reason(tag)} (an objective of no source judges nothing)"
         return None
+
+    @staticmethod
+    def uncovered_reason(tag: str) -> str:
+        """Why an objective of ``tag`` (or of chosen sources, without one) covers no source: said one way by the
+        admin, the API, the files, the burn-rate rule forms and the objective's page."""
+        if tag.strip():
+            return f"no source of its team has the tag {tag!r}"
+        return "none of its chosen sources is of its team"
+
+    @staticmethod
+    def rule_problem(name: str, tag: str) -> str:
+        """Why an enabled burn-rate rule on an objective covering no source is refused: it watches the objective's
+        sources one by one (``AlertRule.applies_to``), so with none it could never fire, silently."""
+        return (
+            f"the objective {name!r} covers no source ({Objective.uncovered_reason(tag)}): an enabled burn-rate "
+            "rule on it could never fire"
+        )
+
+    def tag_covers_any(self) -> bool:
+        """Whether a source of the objective's team carries its tag (True without a tag): ``covered_sources``'s
+        rule, for a form checking an objective before it is saved."""
+        return not self.tag or bool(self.covered_sources())
 
     def owner_team_id(self) -> int:
         """The team, or the default one an objective saved without naming one lands in."""

@@ -52,12 +52,15 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for name in BURN_WINDOWS
     ]
     series = budget_series(objective, store, now)
+    sources = objective.covered_sources()
     context = {
         "nav": "objectives",
         "objective": objective,
         "result": result,
         "burn": burn,
-        "sources": objective.covered_sources(),
+        "sources": sources,
+        # Refused when it is saved, but its sources may since have lost the tag, moved team or gone.
+        "uncovered": None if sources else Objective.uncovered_reason(objective.tag),
         "rules": objective.alert_rules.all(),
         "chart": budget_chart(series, result.period_start, result.period_end),
         "series": series,

@@ -31,6 +31,9 @@ from provisioning.sections.base import (
     link,
     relink,
 )
+from provisioning.sections.objectives import Objectives
+
+OBJECTIVES = Objectives()
 
 CHANNEL = Ref("channels", "name", "channel")
 
@@ -139,6 +142,15 @@ class AlertRules(Section):
             problems.append(
                 ("objective", f"no objective {objective!r} in the team {team!r} (neither in the files nor stored)")
             )
+        elif (
+            objective
+            and kind == AlertRule.Kind.BURN_RATE
+            and item.get("enabled", self.field("enabled").default)
+            # Every rule the files describe, changed or not: it watches the objective's sources, which the same
+            # files may re-tag, move or prune.
+            and (uncovered := OBJECTIVES.uncovered(ctx, str(team), str(objective))) is not None
+        ):
+            problems.append(("objective", uncovered))
         return problems
 
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:

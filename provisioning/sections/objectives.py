@@ -4,11 +4,12 @@ rules name them (``alert_rules[].objective``), so they are written before the ru
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
 from objectives.models import OPERATORS, Objective
-from provisioning.context import Context
+from provisioning.context import Context, Skip
 from provisioning.sections.base import (
     INTEGER,
     NUMBER,
@@ -23,6 +24,7 @@ from provisioning.sections.base import (
     Ref,
     Section,
     from_model,
+    owning_team,
 )
 
 
@@ -68,4 +70,46 @@ class Objectives(Section):
     def build(self, obj: Any | None, values: dict[str, Any], ctx: Context) -> Built:
         built = super().build(obj, values, ctx)
         built.instance.target = Decimal(str(values["target"]))
+        # A tag alone (both, or neither, is ``clean``'s problem): judged against the sources the files leave, as
+        # the admin and the API judge it against the stored ones. Only a new or changed objective, as in ``clean``.
+        tag = values["tag"]
+        if tag.strip() and not values["sources"] and not will_cover(ctx, values["team"], [], tag):
+            built.problems.append(("tag", str(Objective.coverage_problem(False, tag, covered=False))))
         return built
+
+    def uncovered(self, ctx: Context, team: str, name: str) -> str | None:
+        """Why the objective ``team``/``name`` (in the files or stored) will cover no source, or None; None too
+        when the files describe it wrongly (its own problems are reported) or it will not exist (the reference's)."""
+        key = (team, name)
+        if key in ctx.declared.get(self.name, set()):
+            if key not in ctx.described.get(self.name, {}):
+                return None
+            item = self.normalized(ctx.document.sections[self.name][ctx.declared_at[self.name][key]])
+            chosen, tag = list(item["sources"]), str(item["tag"])
+        else:
+            stored = ctx.lookup(self.name, key)
+            if stored is None:
+                return None
+            chosen, tag = [source.slug for source in stored.sources.all()], stored.tag
+        return None if will_cover(ctx, team, chosen, tag) else Objective.rule_problem(name, tag)
+
+
+def will_cover(ctx: Context, team: str, chosen: Sequence[str], tag: str) -> bool:
+    """Whether an objective of ``team`` naming ``chosen`` sources or ``tag`` will cover a source once the files are
+    applied: ``Objective.covered_sources`` (the tag's sources, else the chosen ones, of the team only) over the
+    sources the files describe and the stored ones they leave. A source the files describe wrongly counts as
+    covered: its own problem is reported, and guessing here would add a second, maybe wrong, one."""
+    if tag:
+        slugs = sorted({key[0] for key in (*ctx.declared.get("sources", set()), *ctx.stored.get("sources", {}))})
+    else:
+        slugs = sorted(set(chosen))
+    for slug in slugs:
+        try:
+            source = ctx.lookup("sources", (slug,))
+        except Skip:
+            return True
+        if source is None or owning_team(ctx, SOURCE, slug) != team:
+            continue
+        if not tag or tag in (source.tags or []):
+            return True
+    return False

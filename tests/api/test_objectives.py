@@ -78,6 +78,7 @@ def test_it_creates_an_objective_for_a_team_admin(client: Client) -> None:
 
 def test_it_refuses_a_second_objective_of_one_name_in_the_team_on_its_name(client: Client) -> None:
     # Configuration as code knows an objective by team and name: the database holds it unique.
+    make_source("us-east", tags=["prod"])
     make_objective("api up", tag="prod")
     member(client, Role.ADMIN)
     error = assert_error(post(client, {"name": "api up", "tag": "prod"}), 400)
@@ -98,6 +99,7 @@ def test_it_refuses_creation_to_an_operator(client: Client) -> None:
         ({"name": "x", "tag": "prod", "kind": "metric"}, "metric"),
         ({"name": "x", "sources": ["nowhere"]}, "sources"),
         ({"name": "x"}, "sources"),
+        ({"name": "x", "tag": "nowhere"}, "tag"),
         ({"name": "x", "tag": "prod", "window_days": 14}, "window_days"),
         ({"name": "x", "tag": "prod", "team": "nope"}, "team"),
     ],

@@ -241,6 +241,34 @@ def test_it_offers_and_accepts_only_the_teams_objectives(staff_client: Client) -
     assert AlertRule.objects.get().objective == ours
 
 
+def test_it_refuses_an_enabled_burn_rate_rule_on_an_objective_that_covers_no_source(staff_client: Client) -> None:
+    # It watches the objective's sources one by one: with none (no source carries its tag any more) it was saved
+    # and never fired, silently.
+    from tests.factories import make_objective
+
+    objective = make_objective("tagged budget", tag="prod")
+    data = {
+        "name": "burn",
+        "enabled": "on",
+        "severity": "critical",
+        "scope": "all",
+        "kind": "burn_rate",
+        "objective": objective.pk,
+        "fire_after": "1",
+        "resolve_after": "1",
+        "for_seconds": "0",
+        "renotify_interval_seconds": "3600",
+    }
+    refused = staff_client.post("/alerts/rules/new/", data)
+    assert refused.status_code == 400
+    assert "covers no source (no source of its team has the tag &#x27;prod&#x27;)" in refused.content.decode()
+    assert not AlertRule.objects.exists()
+    disabled = {key: value for key, value in data.items() if key != "enabled"}
+    assert staff_client.post("/alerts/rules/new/", disabled).status_code == 302  # switching off stays possible
+    make_source("us-east", tags=["prod"])
+    assert staff_client.post("/alerts/rules/new/", {**data, "name": "burn 2"}).status_code == 302
+
+
 def test_it_gives_each_silence_made_by_the_buttons_a_reason_of_its_own(staff_client: Client) -> None:
     # Configuration as code knows a silence by team and reason, and refuses to export two of one reason.
     for slug in ("eu-west", "us-east"):

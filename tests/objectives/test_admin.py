@@ -39,7 +39,7 @@ def test_it_refuses_an_objective_of_both_sources_and_a_tag_or_of_neither(client:
     # With both, covered_sources judged the tag's sources and ignored the chosen ones; with neither, nothing.
     settings.REQUIRE_MFA_FOR_STAFF = False
     blue = make_team("blue")
-    mine = make_source("blue-api", team=blue)
+    mine = make_source("blue-api", team=blue, tags=["prod"])
     user = make_user("ada", staff=True, password=None)
     add_member(user, blue, Role.ADMIN)
     client.force_login(user)
@@ -50,5 +50,25 @@ def test_it_refuses_an_objective_of_both_sources_and_a_tag_or_of_neither(client:
     assert "Name either sources or a tag, not both" in both.content.decode()
     neither = client.post("/admin/objectives/objective/add/", data)
     assert "Name the sources covered or a tag" in neither.content.decode()
+    assert not Objective.objects.exists()
+    assert client.post("/admin/objectives/objective/add/", {**data, "tag": "prod"}).status_code == 302
+
+
+def test_it_refuses_an_objective_of_a_tag_no_source_of_its_team_carries(client: Client, settings: Any) -> None:
+    # A typo in the tag, or sources not tagged yet: saved, it judged nothing ("no data yet" for ever), and the
+    # burn-rate rules watching it could never fire.
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    blue = make_team("blue")
+    make_source("blue-api", team=blue, tags=["prod"])
+    make_source("red-api", team=make_team("red"), tags=["canary"])
+    user = make_user("ada", staff=True, password=None)
+    add_member(user, blue, Role.ADMIN)
+    client.force_login(user)
+    data = {"name": "api up", "team": blue.pk, "kind": "availability", "target": "99.9", "window_days": 30}
+    data["window_kind"] = "rolling"
+
+    for tag in ("prdo", "canary"):  # nowhere, and only on another team's source
+        refused = client.post("/admin/objectives/objective/add/", {**data, "tag": tag})
+        assert f"No source of its team has the tag &#x27;{tag}&#x27;" in refused.content.decode()
     assert not Objective.objects.exists()
     assert client.post("/admin/objectives/objective/add/", {**data, "tag": "prod"}).status_code == 302

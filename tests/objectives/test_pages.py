@@ -158,3 +158,18 @@ def test_it_says_the_day_windows_lag_by_up_to_an_hour(client: Client) -> None:
     viewer(client)
     page = client.get(f"/objectives/{objective.pk}/").content.decode()
     assert "so 1 d and 3 d lag by up to an hour" in page
+
+
+def test_it_flags_an_objective_whose_sources_lost_its_tag(client: Client) -> None:
+    # Refused when saved, an objective can still come to cover no source (re-tagged, moved or deleted since): its
+    # page said only "no data yet", and its burn-rate rules could not fire, with nothing saying so.
+    source = make_source("us-east", tags=["prod"])
+    objective = make_objective("api up", tag="prod")
+    viewer(client)
+    assert 'id="uncovered"' not in client.get(f"/objectives/{objective.pk}/").content.decode()
+    source.tags = ["canary"]
+    source.save()
+    page = client.get(f"/objectives/{objective.pk}/").content.decode()
+    assert "Covers no source: no source of its team has the tag &#x27;prod&#x27;." in page
+    assert "its burn-rate rules cannot fire" in page
+

@@ -58,6 +58,7 @@ def test_it_refuses_an_objective_of_another_team_and_an_anomaly_rule_without_a_m
 
 
 def test_it_saves_a_burn_rate_rule_from_the_form_with_the_standard_pairs() -> None:
+    make_source("us-east", tags=["prod"])
     objective = make_objective(tag="prod")
     form = AlertRuleForm(
         {

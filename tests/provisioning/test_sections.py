@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from django.utils import timezone
@@ -143,6 +144,32 @@ def test_it_refuses_an_objective_naming_both_sources_and_a_tag_or_neither() -> N
     # One stored so before (the admin took it) is left as it is while the files leave it unchanged.
     make_objective("neither", team=blue)
     assert not make_plan({"o.yaml": text({"objectives": [neither]})}).has_changes
+
+
+def test_it_refuses_a_burn_rate_rule_on_an_objective_that_covers_no_source(setup_settings: Any) -> None:
+    # The rule watches its objective's sources one by one: with none (a tag no source carries) it could never
+    # fire, and the plan took it without a word.
+    blue = make_team("blue")
+    make_source("us-east", team=blue, tags=["canary"])
+    make_objective("by tag", team=blue, tag="prod")  # stored so before (its sources lost the tag since)
+    rule = {"team": "blue", "name": "budget burning", "kind": "burn_rate", "objective": "by tag"}
+    typo = {"team": "blue", "name": "typo", "tag": "prdo"}
+    assert problems({"r.yaml": text({"objectives": [typo], "alert_rules": [rule]})}) == [
+        "r.yaml:4: objectives[0].tag: no source of its team has the tag 'prdo' (an objective of no source judges "
+        "nothing)",
+        "r.yaml:9: alert_rules[0].objective: the objective 'by tag' covers no source (no source of its team has "
+        "the tag 'prod'): an enabled burn-rate rule on it could never fire",
+    ]
+    # A disabled rule may stay; a source the same files tag (of the team: another team's does not count) covers it.
+    assert make_plan({"r.yaml": text({"alert_rules": [{**rule, "enabled": False}]})}).has_changes
+    tagged = {"slug": "us-west", "team": "blue", "name": "West", "url": "http://127.0.0.1:9/w", "tags": ["prod"]}
+    elsewhere = {**tagged, "slug": "red-api", "team": "red"}
+    files = {"s.yaml": text({"teams": [{"slug": "red", "name": "Red"}], "sources": [elsewhere]})}
+    assert [p.split(": ", 2)[1] for p in problems({**files, "r.yaml": text({"alert_rules": [rule]})})] == [
+        "alert_rules[0].objective"
+    ]
+    files = {"s.yaml": text({"sources": [tagged]})}
+    assert make_plan({**files, "r.yaml": text({"objectives": [{**typo, "tag": "prod"}], "alert_rules": [rule]})})
 
 
 def test_it_takes_a_boards_export_as_an_item_and_writes_changes_as_new_versions() -> None:
