@@ -105,6 +105,12 @@ def period_span(start: datetime, end: datetime, now: datetime) -> AvailabilitySp
     return AvailabilitySpan("1h", bucket_start(start, "1h"), max(last, bucket_start(start, "1h") + timedelta(hours=1)))
 
 
+def minute_period(start: datetime, end: datetime, now: datetime) -> tuple[datetime, datetime]:
+    """What a metric objective's period counts: the 1-minute rollups starting from ``start`` up to the current
+    minute (not counted yet), as [low, high)."""
+    return start, min(end, bucket_start(now, "1m"))
+
+
 def availability_counts(
     store: MetricStore, slugs: Sequence[str], start: datetime, end: datetime, now: datetime, names: Sequence[str]
 ) -> tuple[slo.Counts, dict[str, slo.Counts]]:
@@ -138,7 +144,7 @@ def good_minute_counts(
     current = bucket_start(now, "1m")
     bounds = [(current - SLO_WINDOWS[name].length, current) for name in spans]
     counted = rollup_reader(store).good_minutes_of(
-        slugs, metric, comparison, bound, [(start, min(end, current)), *bounds]
+        slugs, metric, comparison, bound, [minute_period(start, end, now), *bounds]
     )
     windows = {name: slo.Counts(good=good, total=total) for name, (good, total) in zip(spans, counted[1:], strict=True)}
     return slo.Counts(good=counted[0][0], total=counted[0][1]), windows
@@ -192,35 +198,43 @@ def over_range(
 def budget_series(objective: Any, store: MetricStore, now: datetime, days: int | None = None) -> list[dict[str, Any]]:
     """Remaining budget (percent) through the period so far, at most 15 points, for the budget chart.
 
-    Availability objectives only (hour buckets, in one store call); a metric objective shows its
-    current figure alone.
+    The period ``measure`` counts (``period_span`` for availability, ``minute_period`` for a metric objective) cut
+    into spans and read in one store call (``availability_counts_of``, ``good_minutes_of``), then added up span by
+    span: so the last point is the budget left the page shows, counted on the same events.
     """
     start, end = objective.period(now)
-    if objective.kind != objective.Kind.AVAILABILITY:
-        return []
     slugs = [source.slug for source in objective.covered_sources()]
     if not slugs:
         return []
-    target = objective.slo()
+    metric = objective.kind == objective.Kind.METRIC
+    if metric:
+        low, high = minute_period(start, end, now)
+    else:
+        whole = period_span(start, end, now)
+        low, high = whole.start, whole.end
     days = days or objective.window_days
-    spans: list[AvailabilitySpan] = []
     step = timedelta(days=-(-days // 15))  # at most 15 points (MAX_AVAILABILITY_SPANS is 16): one read
-    moment = bucket_start(start, "1h")
-    while moment < min(end, now) and len(spans) < 16:
-        stop = min(moment + step, end, bucket_start(now, "1h") + timedelta(hours=1))
-        if stop <= moment:
-            break
-        spans.append(AvailabilitySpan("1h", moment, stop))
-        moment = stop
-    if not spans:
+    cuts: list[tuple[datetime, datetime]] = []
+    moment = low
+    while moment < min(high, now) and len(cuts) < 16:
+        cuts.append((moment, min(moment + step, high)))
+        moment = cuts[-1][1]
+    if not cuts:
         return []
-    totals = store.availability_counts_of(slugs, spans)
-    good = bad = 0
+    if metric:
+        counted = rollup_reader(store).good_minutes_of(
+            slugs, objective.metric, objective.operator, float(objective.bound), cuts
+        )
+    else:
+        spans = [AvailabilitySpan("1h", a, b) for a, b in cuts]
+        counted = [(up, polls) for polls, up in store.availability_counts_of(slugs, spans)]
+    target = objective.slo()
+    good = total = 0
     series = []
-    for span, (polls, up) in zip(spans, totals, strict=True):
-        good += up
-        bad += polls - up
-        counts = slo.Counts(good=good, total=good + bad)
-        remaining = None if counts.total == 0 else float(slo.remaining_budget(counts, target) * 100)
-        series.append({"at": span.end.isoformat(), "remaining_budget_percent": remaining})
+    for (_low, stop), (span_good, span_total) in zip(cuts, counted, strict=True):
+        good += span_good
+        total += span_total
+        counts = slo.Counts(good=good, total=total)
+        remaining = None if total == 0 else float(slo.remaining_budget(counts, target) * 100)
+        series.append({"at": stop.isoformat(), "remaining_budget_percent": remaining})
     return series

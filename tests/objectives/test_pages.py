@@ -12,6 +12,9 @@ from django.utils import timezone
 from accounts.models import Role
 from accounts.teams import default_team
 from alerts.models import AlertEvent
+from metrics.rollups import RollupBucket
+from metrics.stores import get_store
+from objectives.attainment import budget_series, measure, rollup_reader
 from objectives.views import budget_chart
 from tests.alerts.support import make_rule
 from tests.factories import add_member, make_objective, make_source, make_team, make_user, record_outcomes
@@ -173,3 +176,29 @@ def test_it_flags_an_objective_whose_sources_lost_its_tag(client: Client) -> Non
     assert "Covers no source: no source of its team has the tag &#x27;prod&#x27;." in page
     assert "its burn-rate rules cannot fire" in page
 
+
+def test_it_draws_the_budget_of_a_metric_objective_from_the_minutes_its_attainment_counts(client: Client) -> None:
+    # Only availability objectives had the chart: a metric one showed its figure alone, unexplained, though its
+    # good and bad minutes through the period are as countable as polls.
+    source = make_source("us-east")
+    now = timezone.now().replace(second=0, microsecond=0)
+    minutes = {now - timedelta(days=6, minutes=m): 50.0 for m in range(1, 61)}  # an hour all good
+    minutes |= {now - timedelta(days=2, minutes=m): 250.0 if m <= 3 else 50.0 for m in range(1, 61)}  # 3 slow
+    rollup_reader(get_store()).write_rollups(
+        [RollupBucket("us-east", "wait_time", "1m", at, 1, v, v, v, v, at) for at, v in minutes.items()]
+    )
+    objective = make_objective(
+        "fast", sources=[source], kind="metric", metric="wait_time", operator="<", bound=100, target="95", window_days=7
+    )
+    viewer(client)
+
+    page = client.get(f"/objectives/{objective.pk}/").content.decode()
+    [points] = re.findall(r'<polyline [^>]*points="([^"]+)"', page)
+    ys = [float(point.split(",")[1]) for point in points.split()]
+    assert ys[0] == 0.0  # 100 % left at the top while every minute was good
+    assert ys[-1] > ys[0]  # then 3 bad minutes of 120 spent half the 5 % budget: 50 % left
+    assert "Error budget left</dt><dd>50.0 %" in page
+    assert "blank until the first minute with a rollup of wait_time" in page
+    budget = [p["remaining_budget_percent"] for p in budget_series(objective, get_store(), timezone.now())]
+    assert budget[-1] == pytest.approx(50.0)
+    assert budget[-1] == pytest.approx(measure(objective, get_store(), timezone.now()).remaining_budget_percent)
