@@ -108,10 +108,29 @@ class SourceLine:
 class Report:
     title: str
     start: datetime
-    end: datetime
+    end: datetime  # the end asked for, or the moment the report was made for a range still under way
     sources: list[SourceLine]
     objectives: list[ObjectiveLine]
     generated_at: datetime
+    asked_end: datetime | None = None  # the end asked for, when later than ``end``
+
+    @property
+    def to_date(self) -> bool:
+        """Whether the range asked for is still under way: the report covers it up to when it was made."""
+        return self.asked_end is not None and self.end < self.asked_end
+
+    def days(self) -> str:
+        """The days covered, as people write them: "1-7 December 2026, to date" for a range under way."""
+        first, last = self.start.astimezone(UTC).date(), (self.end - timedelta(microseconds=1)).astimezone(UTC).date()
+        if first == last:
+            text = f"{first.day} {first:%B %Y}"
+        elif (first.year, first.month) == (last.year, last.month):
+            text = f"{first.day}-{last.day} {last:%B %Y}"
+        elif first.year == last.year:
+            text = f"{first.day} {first:%B} - {last.day} {last:%B %Y}"
+        else:
+            text = f"{first.day} {first:%B %Y} - {last.day} {last:%B %Y}"
+        return f"{text}, to date" if self.to_date else text
 
     @property
     def polls(self) -> int:
@@ -155,6 +174,16 @@ def day_range(first: date, last: date) -> tuple[datetime, datetime]:
         raise ReportRangeError(f"the last day must be before {date.max.isoformat()}")
     start = datetime(first.year, first.month, first.day, tzinfo=UTC)
     return start, datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+
+
+def elapsed(start: datetime, end: datetime, now: datetime) -> datetime:
+    """Where a report over [start, end) stops as of ``now``: at ``end``, or at ``now`` for a range still under way,
+    so days to come are neither counted nor shown and the attainment is judged on what has elapsed."""
+    if now <= start:
+        raise ReportRangeError(
+            f"the range has not begun yet (it starts {start:%Y-%m-%d} UTC): a report covers the past"
+        )
+    return min(end, now)
 
 
 def previous_month(now: datetime) -> str:
@@ -281,9 +310,11 @@ def build(
 ) -> Report:
     if end <= start:
         raise ReportRangeError("the range is empty")
+    asked, end = end, elapsed(start, end, now)
     lines = [source_line(store, source, start, end, now) for source in sources]
     by_slug = {line.slug: line for line in lines}
-    return Report(title, start, end, lines, [objective_line(store, o, start, end, by_slug) for o in objectives], now)
+    objective_lines = [objective_line(store, o, start, end, by_slug) for o in objectives]
+    return Report(title, start, end, lines, objective_lines, now, asked_end=asked)
 
 
 def for_source(store: MetricStore, source: Source, start: datetime, end: datetime, now: datetime) -> Report:
@@ -291,7 +322,7 @@ def for_source(store: MetricStore, source: Source, start: datetime, end: datetim
     # An objective over a group is reported for this source alone: its share of the group's budget.
     report = build(store, f"Source {source.name}", [source], [], start, end, now)
     lines = {line.slug: line for line in report.sources}
-    report.objectives = [objective_line(store, o, start, end, lines, slugs=[source.slug]) for o in objectives]
+    report.objectives = [objective_line(store, o, start, report.end, lines, slugs=[source.slug]) for o in objectives]
     return report
 
 

@@ -4,7 +4,9 @@ READ (accounts.teams), and anything else answers 404, as if it did not exist."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
+from functools import partial
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
@@ -148,23 +150,29 @@ def report(request: HttpRequest) -> HttpResponse:
         context["error"] = str(exc)
         return render(request, "objectives/report_choose.html", context, status=400)
     store = get_store()
+    make: Callable[[datetime, datetime, datetime], reports.Report]
     if source_slug:
         source = sources.filter(slug=source_slug).first()
         if source is None:
             raise Http404("no such source")
-        built = reports.for_source(store, source, start, end, now)
-        name = source.slug
+        make, name = partial(reports.for_source, store, source), source.slug
     else:
         team = teams.filter(slug=team_slug).first()
         if not isinstance(team, Team):
             raise Http404("no such team")
-        built = reports.for_team(store, team, start, end, now)
-        name = f"team-{team.slug}"
+        make, name = partial(reports.for_team, store, team), f"team-{team.slug}"
+    try:
+        built = make(start, end, now)
+    except reports.ReportRangeError as exc:  # a range that has not begun
+        context["error"] = str(exc)
+        return render(request, "objectives/report_choose.html", context, status=400)
     if request.GET.get("format") == "csv":
         response = HttpResponse(reports.to_csv(built), content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="report-{name}-{start:%Y%m%d}-{end:%Y%m%d}.csv"'
+        stamp = f"{built.start:%Y%m%d}-{built.end:%Y%m%d}"
+        response["Content-Disposition"] = f'attachment; filename="report-{name}-{stamp}.csv"'
         return response
-    context.update(report=built, label=label, csv_query=_with_csv(request))
+    # A range still under way says so ("1-7 December 2026, to date"): it is counted up to now only.
+    context.update(report=built, label=built.days() if built.to_date else label, csv_query=_with_csv(request))
     return render(request, "objectives/report.html", context)
 
 

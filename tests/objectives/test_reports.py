@@ -28,6 +28,7 @@ from tests.factories import add_member, make_objective, make_source, make_team, 
 pytestmark = pytest.mark.django_db
 T0 = datetime(2026, 10, 5, 10, 0, tzinfo=UTC)
 MINUTE = timedelta(minutes=1)
+DAY = timedelta(days=1)
 
 
 def bucket(minute: int, up: int, down: int) -> AvailabilityBucket:
@@ -76,6 +77,52 @@ def test_it_reports_a_month_of_a_team() -> None:
     assert rows[2][5:] == ["240", "240", "240"]
 
 
+def test_it_reports_the_current_month_up_to_now_and_says_so() -> None:
+    # The month's report covered it to its end while under way: the days to come were in its range, its CSV and
+    # its title, and whatever the store held stamped after now (a poller's clock ahead) was counted.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    now = T0 + timedelta(days=2, hours=3)  # 7 October, 13:00
+    record_outcomes(east, now + timedelta(days=1), down=30)  # after now: not yet, not counted
+    report = reports.for_team(get_store(), default_team(), *reports.month_range("2026-10"), now)
+    [line] = report.sources
+    assert (line.polls, line.up) == (20, 14)  # the 30 failures after now are not counted
+    [objective] = report.objectives
+    assert objective.attainment_percent == pytest.approx(70.0)  # judged on the elapsed part only
+    assert (report.start, report.end, report.to_date) == (datetime(2026, 10, 1, tzinfo=UTC), now, True)
+    assert report.days() == "1-7 October 2026, to date"
+    rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
+    assert rows[0][2:] == ["2026-10-01T00:00:00+00:00", now.isoformat()]
+    source = reports.for_source(get_store(), east, *reports.month_range("2026-10"), now)
+    assert (source.end, source.objectives[0].attainment_percent) == (now, pytest.approx(70.0))
+
+
+def test_it_leaves_a_past_months_report_as_it_was() -> None:
+    seed()
+    east = Source.objects.get(slug="us-east")
+    record_outcomes(east, T0 + timedelta(days=3), down=30)
+    report = reports.for_team(get_store(), default_team(), *reports.month_range("2026-10"), T0 + timedelta(days=40))
+    assert (report.end, report.sources[0].polls, report.sources[0].up) == (datetime(2026, 11, 1, tzinfo=UTC), 50, 14)
+    assert report.objectives[0].attainment_percent == pytest.approx(28.0)
+    assert (report.to_date, report.days()) == (False, "1-31 October 2026")
+
+
+def test_it_titles_the_current_months_page_to_date_and_refuses_to_mail_it(client: Client) -> None:
+    east = make_source("us-east")
+    now = datetime.now(UTC)
+    record_outcomes(east, now - timedelta(minutes=2), up=4)
+    record_outcomes(east, now + timedelta(days=1), down=4)  # stamped ahead of now: not counted
+    user = make_user("ana")
+    add_member(user, default_team(), Role.VIEWER)
+    client.force_login(user)
+    page = client.get("/reports/", {"source": "us-east", "month": now.strftime("%Y-%m")}).content.decode()
+    days = f"1-{now.day}" if now.day > 1 else "1"
+    assert f"{days} {now:%B %Y}, to date" in page
+    assert "100.000 % of 4 polls" in page
+    with pytest.raises(CommandError, match="is not over yet"):
+        call_command("send_reports", "--month", now.strftime("%Y-%m"), stdout=io.StringIO())
+
+
 def test_it_counts_the_polls_whose_minute_buckets_retention_pruned() -> None:
     # By the 1st the default policy (minute buckets 30 days) has pruned the first day of a 31-day month
     # from the minute buckets; a policy keeping hours 30 days prunes the start of a longer range's hours.
@@ -90,7 +137,8 @@ def test_it_counts_the_polls_whose_minute_buckets_retention_pruned() -> None:
     # Known to the hour there: the 10:00 hour had answered polls, so no bucket was all down.
     assert month.incidents.count == 0
     store.prune_availability("us-east", "1h", datetime(2026, 10, 6, tzinfo=UTC))
-    whole = reports.for_team(store, default_team(), *reports.day_range(date(2026, 9, 1), date(2026, 11, 30)), T0)
+    days = reports.day_range(date(2026, 9, 1), date(2026, 11, 30))
+    whole = reports.for_team(store, default_team(), *days, T0 + timedelta(days=90))
     assert (whole.sources[0].polls, whole.sources[0].up) == (26, 20)
 
 
@@ -129,7 +177,7 @@ def test_it_ranks_the_slowest_spans_on_the_polls_the_report_counts() -> None:
         ((T0 + timedelta(days=20)).replace(minute=0), timedelta(hours=1), 6),
     ]
     assert sum(h.polls for h in line.slowest) == line.polls
-    rows = list(csv.reader(io.StringIO(reports.to_csv(reports.for_source(store, east, *month, T0)))))
+    rows = list(csv.reader(io.StringIO(reports.to_csv(reports.for_source(store, east, *month, T0 + 40 * DAY)))))
     assert (rows[-2][1], rows[-2][3:]) == ("2026-10-05T00:00:00+00:00", ["20", "86400"])
 
 
@@ -180,8 +228,14 @@ def test_it_explains_a_range_ending_beyond_the_calendar(client: Client) -> None:
         page = client.get("/reports/", {"team": "default", **query})
         assert page.status_code == 400
         assert message in page.content
-    assert client.get("/reports/", {"team": "default", "month": "9999-11", "format": "csv"}).status_code == 200
-    assert client.get("/reports/", {"source": "us-east", "from": "9999-12-30", "to": "9999-12-30"}).status_code == 200
+    # Ranges that have not begun: nothing to report (days to come are not counted), said so rather than a 500.
+    for query in (
+        {"team": "default", "month": "9999-11", "format": "csv"},
+        {"source": "us-east", "from": "9999-12-30", "to": "9999-12-30"},
+    ):
+        future = client.get("/reports/", query)
+        assert future.status_code == 400
+        assert b"has not begun yet" in future.content
     with pytest.raises(CommandError, match="before 9999-12"):
         call_command("send_reports", "--month", "9999-12", stdout=io.StringIO())
 

@@ -36,6 +36,9 @@ class Command(BaseCommand):
             start, end = reports.month_range(month)
         except reports.ReportRangeError as exc:
             raise CommandError(str(exc)) from None
+        if end > now:
+            # Its report would cover it only to date, and marking it sent would keep the whole month's from going.
+            raise CommandError(f"{month} is not over yet (it ends {end:%Y-%m-%d} UTC): send its report from then on")
         store = get_store()
         sent = 0
         failed: list[str] = []
