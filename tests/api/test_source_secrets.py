@@ -18,6 +18,7 @@ from accounts.models import AuditEvent, Role
 from devops_insights import crypto
 from pollers.credentials import request_for, transport_for
 from pollers.models import MASK, Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.api.support import assert_error, assert_matches_schema, headers_received
 from tests.factories import bearer, default_team, make_source, make_team, make_token
 from tests.pollers.support import Pki, make_pki
@@ -216,6 +217,31 @@ def test_it_refuses_a_password_or_token_that_cannot_be_sent_without_echoing_it(
         text = response.content.decode()
         assert TOKEN not in text
         assert PASSWORD not in text
+
+
+@pytest.mark.parametrize(("scheme", "unit"), [("bearer", TOKEN), ("basic", "\u043f\u0430\u0440\u043e\u043b\u044c-")])
+def test_it_refuses_a_password_or_token_too_long_for_a_header_naming_the_field_never_the_value(
+    client: Client, admin_token: str, field_key: str, scheme: str, unit: str
+) -> None:
+    # Stored before, and every poll then failed: most servers refuse an Authorization header over 8 KiB.
+    too_long = unit * (MAX_SECRET_BYTES // len(unit.encode()) + 1)
+    size = len(too_long.encode())  # bytes, not letters: a Basic password travels as UTF-8
+    body = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/", "auth_scheme": scheme, "auth_username": "ops"}
+    if scheme == "bearer":
+        body["auth_username"] = ""
+    created = send(client, admin_token, "post", {**body, "auth_secret": too_long})
+    error = assert_error(created, 400, "invalid_parameters")
+    assert error["details"]["fields"]["auth_secret"] == [
+        f"The password or token is {size} bytes long, over the {MAX_SECRET_BYTES} allowed: it is sent in the "
+        "Authorization header, which most servers refuse over 8 KiB."
+    ], error
+    for shown in (unit, json.dumps(unit)[1:-1]):  # as it is, and as JSON escapes it
+        assert shown not in created.content.decode()
+    assert not Source.objects.filter(slug="x").exists()
+
+    at_the_limit = too_long.encode()[:MAX_SECRET_BYTES].decode(errors="ignore")
+    assert send(client, admin_token, "post", {**body, "auth_secret": at_the_limit}).status_code == 201
+    assert stored_secret("x") == at_the_limit
 
 
 def test_it_refuses_a_secret_without_an_encryption_key(client: Client, admin_token: str, settings: Any) -> None:

@@ -16,6 +16,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.pollers.support import form_rows, make_pki
 from tests.simulator import RunningSimulator
 
@@ -290,6 +291,22 @@ def test_it_sends_a_basic_password_of_any_letters_and_judges_a_kept_one_against_
     assert page.status_code == 200
     assert "The stored password or token has characters HTTP headers cannot carry" in page.content.decode()
     assert Source.objects.get(pk=source.pk).auth_scheme == Source.AuthScheme.BASIC
+
+
+def test_it_refuses_a_password_or_token_too_long_for_a_header_in_the_admin(
+    admin_client: Client, field_key: str
+) -> None:
+    # Stored before, and every poll then failed: most servers refuse an Authorization header over 8 KiB.
+    too_long = (TOKEN * (MAX_SECRET_BYTES // len(TOKEN) + 1))[: MAX_SECRET_BYTES + 1]
+    page = admin_client.post("/admin/pollers/source/add/", admin_form(auth_secret=too_long))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f"The password or token is {MAX_SECRET_BYTES + 1} bytes long, over the {MAX_SECRET_BYTES} allowed" in content
+    assert TOKEN not in content
+    assert not Source.objects.exists()
+    at_the_limit = admin_client.post("/admin/pollers/source/add/", admin_form(auth_secret=too_long[:-1]))
+    assert at_the_limit.status_code == 302
+    assert crypto.decrypt(Source.objects.get(slug="secured").auth_secret_encrypted) == too_long[:-1]
 
 
 def test_it_warns_in_the_admin_when_tls_verification_is_off(admin_client: Client, field_key: str) -> None:

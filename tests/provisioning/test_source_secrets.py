@@ -14,6 +14,7 @@ from django.test import Client
 from accounts.models import ApiToken, AuditEvent, Role
 from devops_insights import crypto
 from pollers.models import Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.factories import bearer, default_team, make_source, make_user
 from tests.pollers.support import Pki, make_pki
 from tests.provisioning.support import counts, problems, run_config, text
@@ -135,3 +136,32 @@ def test_it_stores_a_key_that_matches_its_certificate_and_plans_no_change_after(
     assert problems({"s.yaml": text({"sources": [{**item, "tls_client_cert_pem": ""}]})}) == [
         "s.yaml:5: sources[0].tls_client_cert_pem: A client key needs its client certificate."
     ]
+
+
+def test_it_refuses_at_plan_time_a_password_or_token_too_long_for_a_header_naming_the_field(
+    setup_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    too_long = TOKEN * (MAX_SECRET_BYTES // len(TOKEN) + 1)
+    monkeypatch.setenv("CFG_LONG_TOKEN", too_long)
+    monkeypatch.setenv("CFG_TOKEN", too_long[:MAX_SECRET_BYTES])
+    items = [
+        source("long", auth_scheme="bearer", auth_secret="${CFG_LONG_TOKEN}"),
+        source("at-the-limit", auth_scheme="bearer", auth_secret="${CFG_TOKEN}"),
+    ]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    assert found == [
+        [
+            "sources[0].auth_secret",
+            f"The password or token is {len(too_long)} bytes long, over the {MAX_SECRET_BYTES} allowed: it is sent "
+            "in the Authorization header, which most servers refuse over 8 KiB.",
+        ]
+    ], err
+    assert TOKEN not in out + err
+    assert counts() == before
