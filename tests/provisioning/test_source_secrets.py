@@ -165,3 +165,41 @@ def test_it_refuses_at_plan_time_a_password_or_token_too_long_for_a_header_namin
     ], err
     assert TOKEN not in out + err
     assert counts() == before
+
+
+def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until_acknowledged(
+    setup_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CFG_TOKEN", TOKEN)
+    bearer_token = {"auth_scheme": "bearer", "auth_secret": "${CFG_TOKEN}"}
+    acknowledged = source("acknowledged", tls_verify=False, tls_verify_off_acknowledged=True, **bearer_token)
+    items = [
+        source("unverified", tls_verify=False, **bearer_token),
+        source("header", tls_verify=False, headers={"X-Api-Key": "${CFG_TOKEN}"}),
+        acknowledged,
+    ]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    unverified = "anyone on the network path could pose as the upstream and read what it sends. Turn verification on"
+    assert [path for path, _message in found] == ["sources[0].tls_verify", "sources[1].tls_verify"], err
+    assert found[0][1].startswith(f"Verification is off while the source sends its Bearer token: {unverified}")
+    assert found[1][1].startswith(f"Verification is off while the source sends the header X-Api-Key: {unverified}")
+    assert TOKEN not in out + err
+    assert counts() == before
+
+    # Acknowledged, it is stored, and the decision is planned again as no change.
+    (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
+    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
+    stored = Source.objects.get(slug="acknowledged")
+    assert (stored.tls_verify, stored.tls_verify_off_acknowledged, crypto.decrypt(stored.auth_secret_encrypted)) == (
+        False,
+        True,
+        TOKEN,
+    )
+    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
