@@ -72,7 +72,14 @@ PROXY = (
     '"" for POLLER_PROXY (or none), "direct" for none, else a proxy of POLLER_ALLOWED_PROXIES; never with '
     "credentials (those belong in POLLER_PROXY)."
 )
-TLS_VERIFY = "false lets anyone on the path impersonate the upstream."
+TLS_VERIFY = (
+    "false lets anyone on the path impersonate the upstream; refused while the source sends a password, token or "
+    "credential header, unless tls_verify_off_acknowledged."
+)
+TLS_VERIFY_OFF_ACKNOWLEDGED = (
+    "true to send the source's password, token or credential headers with tls_verify false (a pinned tls_ca_pem is "
+    "not used then); kept until set back to false."
+)
 TLS_CA_PEM = '"" for the system CAs; else trust only these CA certificates (PEM).'
 
 
@@ -92,6 +99,7 @@ class Source(Strict):
     pinned_metrics: list[str] = Field(description=PINNED_METRICS)
     proxy: str = Field(description=PROXY)
     tls_verify: bool = Field(description=TLS_VERIFY)
+    tls_verify_off_acknowledged: bool = Field(description=TLS_VERIFY_OFF_ACKNOWLEDGED)
     tls_ca_pem: str = Field(description=TLS_CA_PEM)
     auth_scheme: AuthScheme
     auth_username: str
@@ -151,6 +159,7 @@ class SourceWrite(Schema):
     pinned_metrics: list[Text] = Field(default=UNSENT, description=PINNED_METRICS)
     proxy: Annotated[Text, Field(**model_limits("proxy"))] = Field(default=UNSENT, description=PROXY)
     tls_verify: bool = Field(default=UNSENT, description=TLS_VERIFY)
+    tls_verify_off_acknowledged: bool = Field(default=UNSENT, description=TLS_VERIFY_OFF_ACKNOWLEDGED)
     tls_ca_pem: Text = Field(default=UNSENT, description=TLS_CA_PEM)
     auth_scheme: AuthScheme = Field(default=UNSENT, description='"" for none; a scheme needs its auth_secret.')
     auth_username: Annotated[Text, Field(**model_limits("auth_username"))] = UNSENT

@@ -141,6 +141,7 @@ class SourceAdminForm(SourceFormBase):
             "volatile_paths",
             "proxy",
             "tls_verify",
+            "tls_verify_off_acknowledged",
             "tls_ca_pem",
             "tls_client_cert_pem",
             "auth_scheme",

@@ -207,6 +207,14 @@ class Source(TeamOwned):
         default=True,
         help_text="Turning this off lets anyone on the path impersonate the upstream; shown as a warning.",
     )
+    # A standing, per-source decision, stored so every later edit (and every run of a config file) keeps it.
+    tls_verify_off_acknowledged = models.BooleanField(
+        "send credentials without TLS verification",
+        db_default=False,
+        default=False,
+        help_text="Needed to save a source that sends a password, token or credential header while TLS "
+        "verification is off: anyone on the path could pose as the upstream and read them.",
+    )
     tls_ca_pem = models.TextField(
         "trusted CA certificates (PEM)",
         default="",
@@ -322,8 +330,40 @@ class Source(TeamOwned):
                 errors["auth_username"] = problem
         if self.auth_scheme and any(name.lower() == "authorization" for name in self.headers or {}):
             errors["auth_scheme"] = "Remove the Authorization header, or leave the authentication scheme empty."
+        unverified = self.credentials_sent_unverified()
+        if unverified:
+            errors["tls_verify"] = (
+                f"Verification is off while the source sends {' and '.join(unverified)}: anyone on the network path "
+                "could pose as the upstream and read what it sends. Turn verification on (a private CA goes in the "
+                "trusted CA certificates, tls_ca_pem, which are not used while verification is off), or acknowledge "
+                "the risk with send credentials without TLS verification (tls_verify_off_acknowledged)."
+            )
         if errors:
             raise ValidationError(errors)
+
+    def credentials_sent_unverified(self) -> list[str]:
+        """What this source would hand to an upstream it does not verify, in words that never hold a secret: its
+        password or token, the names of its credential headers. Empty with verification on, or acknowledged off.
+
+        The one rule for every path (the admin, the dashboard's form, the API, configuration files: all run
+        ``clean``). A scheme counts whether its secret is stored or given in the same edit (which needs a scheme).
+        A client key does not count: TLS proves it with a signature bound to the handshake, it never leaves the
+        poller. A pinned CA (``tls_ca_pem``) does not excuse it: the poller trusts nothing while verification is off.
+        """
+        if self.tls_verify or self.tls_verify_off_acknowledged:
+            return []
+        sent = []
+        if self.auth_scheme == self.AuthScheme.BASIC:
+            sent.append("its Basic password")
+        elif self.auth_scheme == self.AuthScheme.BEARER:
+            sent.append("its Bearer token")
+        headers = self.headers if isinstance(self.headers, dict) else {}
+        secret_headers = [
+            str(name) for name, value in headers.items() if SECRET_HEADER_PATTERN.search(str(name)) and value
+        ]
+        if secret_headers:
+            sent.append(f"the header{'s' if len(secret_headers) > 1 else ''} {', '.join(secret_headers)}")
+        return sent
 
     def spec(self) -> SourceSpec:
         return SourceSpec(

@@ -5,8 +5,10 @@ as code (``provisioning.sections.sources``).
 A value given replaces what is stored, encrypted (``devops_insights.crypto``); a clear removes it; neither keeps
 it. A source left without an authentication scheme, or without a client certificate, loses the secret that went
 with it. A password or token that cannot be sent with its scheme (a line break, a letter beyond Latin-1 in a Bearer
-token) is refused here, where it is typed, rather than failing every poll. Nothing here ever puts a secret into a
-message, a ``repr`` or an error report.
+token, more than ``pollers.validation.MAX_SECRET_BYTES``) is refused here, where it is typed, rather than failing
+every poll. Nothing here ever puts a secret into a message, a ``repr`` or an error report. Whether a source may send
+its credentials with TLS verification off is the model's rule (``Source.credentials_sent_unverified``), which
+judges the headers too.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from django.views.decorators.debug import sensitive_variables
 from devops_insights import crypto
 from pollers.models import AUTH_SECRET, CLIENT_KEY, Source
 from pollers.transport import TransportError, check_client_pair
-from pollers.validation import basic_credential_problem, header_value_problem
+from pollers.validation import basic_credential_problem, header_value_problem, secret_length_problem
 
 NO_ENCRYPTION_KEY = "Set FIELD_ENCRYPTION_KEY (see docs/polling.md) before storing credentials."
 
@@ -79,6 +81,9 @@ class SecretsEdit:
         if not secret:
             return None
         given = "The password or token" if self.auth_secret else "The stored password or token"
+        too_long = secret_length_problem(secret)
+        if too_long is not None:
+            return f"{given} {too_long}."
         if scheme == Source.AuthScheme.BEARER:
             problem = header_value_problem(secret)
             return None if problem is None else f"{given} {problem}: a Bearer token is sent in an HTTP header as it is."

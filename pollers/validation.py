@@ -22,6 +22,11 @@ from django.core.exceptions import ValidationError
 MAX_HEADERS = 50
 MAX_NAME_LENGTH = 256
 MAX_VALUE_LENGTH = 8192
+# A source's password or token goes into the Authorization header, and most servers refuse a header line over
+# 8 KiB (nginx's large_client_header_buffers, Apache's LimitRequestFieldSize of 8190 bytes): every poll would fail.
+# 4 KiB (UTF-8) keeps the line under that for Basic too, whose base64 grows the username (at most 200 characters,
+# the model's limit) and the password by a third.
+MAX_SECRET_BYTES = 4096
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 # C0 controls except horizontal tab, and DEL.
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
@@ -72,6 +77,17 @@ def basic_credential_problem(value: str) -> str | None:
     if bad is not None:
         return f"contains {_described(bad.group())}"
     return None
+
+
+def secret_length_problem(secret: str) -> str | None:
+    """Why a password or token is too long to send (``MAX_SECRET_BYTES``), or None; worded with its size alone."""
+    size = len(secret.encode("utf-8", "surrogatepass"))  # a lone surrogate (JSON allows one) is counted, not raised
+    if size <= MAX_SECRET_BYTES:
+        return None
+    return (
+        f"is {size} bytes long, over the {MAX_SECRET_BYTES} allowed: it is sent in the Authorization header, which "
+        "most servers refuse over 8 KiB"
+    )
 
 
 def basic_username_problem(username: str) -> str | None:

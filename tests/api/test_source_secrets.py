@@ -18,6 +18,7 @@ from accounts.models import AuditEvent, Role
 from devops_insights import crypto
 from pollers.credentials import request_for, transport_for
 from pollers.models import MASK, Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.api.support import assert_error, assert_matches_schema, headers_received
 from tests.factories import bearer, default_team, make_source, make_team, make_token
 from tests.pollers.support import Pki, make_pki
@@ -216,6 +217,63 @@ def test_it_refuses_a_password_or_token_that_cannot_be_sent_without_echoing_it(
         text = response.content.decode()
         assert TOKEN not in text
         assert PASSWORD not in text
+
+
+def test_it_refuses_credentials_with_tls_verification_off_until_acknowledged(
+    client: Client, admin_token: str, field_key: str, pki: Pki
+) -> None:
+    rule = "Verification is off while the source sends its Bearer token: anyone on the network path"
+    body = {"slug": "x", "name": "X", "url": "https://127.0.0.1:9/", "auth_scheme": "bearer", "auth_secret": TOKEN}
+    created = send(client, admin_token, "post", {**body, "tls_verify": False})
+    error = assert_error(created, 400, "invalid_parameters")
+    assert rule in " ".join(error["details"]["fields"]["tls_verify"]), error
+    assert TOKEN not in created.content.decode()
+    assert not Source.objects.filter(slug="x").exists()
+
+    # Stored with verification on, then turned off (a pinned CA does not excuse it: it is not used then).
+    secured_source()
+    for change in ({"tls_verify": False}, {"tls_verify": False, "tls_ca_pem": pki.ca_pem}):
+        refused = send(client, admin_token, "patch", change, "us-east")
+        error = assert_error(refused, 400, "invalid_parameters")
+        assert rule in " ".join(error["details"]["fields"]["tls_verify"]), error
+        assert TOKEN not in refused.content.decode()
+    stored = Source.objects.get(slug="us-east")
+    assert (stored.tls_verify, stored.tls_ca_pem, stored_secret("us-east")) == (True, "", TOKEN)
+
+    acknowledged = send(
+        client, admin_token, "patch", {"tls_verify": False, "tls_verify_off_acknowledged": True}, "us-east"
+    )
+    assert acknowledged.status_code == 200, acknowledged.content
+    assert_matches_schema(acknowledged.json(), "Source")
+    assert (acknowledged.json()["tls_verify"], acknowledged.json()["tls_verify_off_acknowledged"]) == (False, True)
+    # A standing decision: a later edit need not give it again.
+    assert send(client, admin_token, "patch", {"interval_seconds": 60}, "us-east").status_code == 200
+    assert stored_secret("us-east") == TOKEN
+
+
+@pytest.mark.parametrize(("scheme", "unit"), [("bearer", TOKEN), ("basic", "\u043f\u0430\u0440\u043e\u043b\u044c-")])
+def test_it_refuses_a_password_or_token_too_long_for_a_header_naming_the_field_never_the_value(
+    client: Client, admin_token: str, field_key: str, scheme: str, unit: str
+) -> None:
+    # Stored before, and every poll then failed: most servers refuse an Authorization header over 8 KiB.
+    too_long = unit * (MAX_SECRET_BYTES // len(unit.encode()) + 1)
+    size = len(too_long.encode())  # bytes, not letters: a Basic password travels as UTF-8
+    body = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/", "auth_scheme": scheme, "auth_username": "ops"}
+    if scheme == "bearer":
+        body["auth_username"] = ""
+    created = send(client, admin_token, "post", {**body, "auth_secret": too_long})
+    error = assert_error(created, 400, "invalid_parameters")
+    assert error["details"]["fields"]["auth_secret"] == [
+        f"The password or token is {size} bytes long, over the {MAX_SECRET_BYTES} allowed: it is sent in the "
+        "Authorization header, which most servers refuse over 8 KiB."
+    ], error
+    for shown in (unit, json.dumps(unit)[1:-1]):  # as it is, and as JSON escapes it
+        assert shown not in created.content.decode()
+    assert not Source.objects.filter(slug="x").exists()
+
+    at_the_limit = too_long.encode()[:MAX_SECRET_BYTES].decode(errors="ignore")
+    assert send(client, admin_token, "post", {**body, "auth_secret": at_the_limit}).status_code == 201
+    assert stored_secret("x") == at_the_limit
 
 
 def test_it_refuses_a_secret_without_an_encryption_key(client: Client, admin_token: str, settings: Any) -> None:

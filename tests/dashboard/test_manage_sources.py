@@ -351,6 +351,27 @@ def test_it_says_why_a_test_cannot_send_the_stored_credentials(
     assert simulator.requests_for("eu-west") == [], "nothing is sent without the credential"
 
 
+def test_it_refuses_to_send_credentials_without_tls_verification_unless_acknowledged(
+    staff_client: Client, allow_loopback: Any
+) -> None:
+    # Verification off, set in the admin, the API or a file: a credential header typed here would go out unverified.
+    source = make_source("eu-west", tls_verify=False)
+    data = form_data(source.url, name="EU West 2")  # with an X-Api-Key header
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    assert response.status_code == 400
+    assert (
+        "Verify TLS certificates (not on this form): Verification is off while the source sends the header X-Api-Key"
+        in response.content.decode()
+    )
+    source.refresh_from_db()
+    assert (source.name, source.headers) == ("Eu West", {})
+
+    Source.objects.filter(pk=source.pk).update(tls_verify_off_acknowledged=True)  # as the admin or the API acknowledge
+    assert staff_client.post("/sources/eu-west/edit/", data).status_code == 302
+    source.refresh_from_db()
+    assert (source.name, source.headers) == ("EU West 2", {"X-Api-Key": "k-123456"})
+
+
 @pytest.mark.parametrize(
     ("stored", "posted", "message"),
     [

@@ -32,6 +32,7 @@ def form_data(source: Source, **overrides: Any) -> dict[str, Any]:
         **form_rows("metric_paths", source.metric_paths),
         "volatile_paths": "\n".join(source.volatile_paths),
         "pinned_metrics": "\n".join(source.pinned_metrics),
+        "tls_verify": "on" if source.tls_verify else "",  # a checkbox left out would turn verification off
     }
     data.update(overrides)
     return {k: v for k, v in data.items() if v != ""}

@@ -16,6 +16,7 @@ from pollers.circuit import CircuitPolicy
 from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.pollers.support import form_rows, make_pki
 from tests.simulator import RunningSimulator
 
@@ -292,8 +293,54 @@ def test_it_sends_a_basic_password_of_any_letters_and_judges_a_kept_one_against_
     assert Source.objects.get(pk=source.pk).auth_scheme == Source.AuthScheme.BASIC
 
 
+@pytest.mark.parametrize(
+    ("overrides", "sent"),
+    [
+        ({}, "its Bearer token"),
+        ({"auth_scheme": "basic", "auth_username": "ops", "auth_secret": PASSWORD}, "its Basic password"),
+        ({"auth_scheme": "", "auth_secret": "", **form_rows("headers", {"X-Api-Key": TOKEN})}, "the header X-Api-Key"),
+    ],
+)
+def test_it_refuses_credentials_with_tls_verification_off_until_acknowledged_in_the_admin(
+    admin_client: Client, field_key: str, tmp_path: Any, overrides: dict[str, Any], sent: str
+) -> None:
+    # A pinned CA does not excuse it: the poller trusts nothing while verification is off.
+    form = admin_form(tls_verify=None, tls_ca_pem=make_pki(tmp_path).ca_pem, **overrides)
+    page = admin_client.post("/admin/pollers/source/add/", form)
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f"Verification is off while the source sends {sent}: anyone on the network path" in content
+    error = content[content.index("Verification is off") :]
+    error = error[: error.index("</li>")]
+    assert TOKEN not in error
+    assert PASSWORD not in error
+    assert not Source.objects.exists()
+
+    saved = admin_client.post("/admin/pollers/source/add/", {**form, "tls_verify_off_acknowledged": "on"})
+    assert saved.status_code == 302, saved.content.decode()[:2000]
+    source = Source.objects.get(slug="secured")
+    assert (source.tls_verify, source.tls_verify_off_acknowledged) == (False, True)
+
+
+def test_it_refuses_a_password_or_token_too_long_for_a_header_in_the_admin(
+    admin_client: Client, field_key: str
+) -> None:
+    # Stored before, and every poll then failed: most servers refuse an Authorization header over 8 KiB.
+    too_long = (TOKEN * (MAX_SECRET_BYTES // len(TOKEN) + 1))[: MAX_SECRET_BYTES + 1]
+    page = admin_client.post("/admin/pollers/source/add/", admin_form(auth_secret=too_long))
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f"The password or token is {MAX_SECRET_BYTES + 1} bytes long, over the {MAX_SECRET_BYTES} allowed" in content
+    assert TOKEN not in content
+    assert not Source.objects.exists()
+    at_the_limit = admin_client.post("/admin/pollers/source/add/", admin_form(auth_secret=too_long[:-1]))
+    assert at_the_limit.status_code == 302
+    assert crypto.decrypt(Source.objects.get(slug="secured").auth_secret_encrypted) == too_long[:-1]
+
+
 def test_it_warns_in_the_admin_when_tls_verification_is_off(admin_client: Client, field_key: str) -> None:
-    saved = admin_client.post("/admin/pollers/source/add/", admin_form(tls_verify=None), follow=True)
+    form = admin_form(tls_verify=None, tls_verify_off_acknowledged="on")
+    saved = admin_client.post("/admin/pollers/source/add/", form, follow=True)
     assert "TLS certificate verification is OFF" in saved.content.decode()
     source = Source.objects.get(slug="secured")
     assert source.tls_verify is False

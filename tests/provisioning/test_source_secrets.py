@@ -14,6 +14,7 @@ from django.test import Client
 from accounts.models import ApiToken, AuditEvent, Role
 from devops_insights import crypto
 from pollers.models import Source
+from pollers.validation import MAX_SECRET_BYTES
 from tests.factories import bearer, default_team, make_source, make_user
 from tests.pollers.support import Pki, make_pki
 from tests.provisioning.support import counts, problems, run_config, text
@@ -135,3 +136,70 @@ def test_it_stores_a_key_that_matches_its_certificate_and_plans_no_change_after(
     assert problems({"s.yaml": text({"sources": [{**item, "tls_client_cert_pem": ""}]})}) == [
         "s.yaml:5: sources[0].tls_client_cert_pem: A client key needs its client certificate."
     ]
+
+
+def test_it_refuses_at_plan_time_a_password_or_token_too_long_for_a_header_naming_the_field(
+    setup_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    too_long = TOKEN * (MAX_SECRET_BYTES // len(TOKEN) + 1)
+    monkeypatch.setenv("CFG_LONG_TOKEN", too_long)
+    monkeypatch.setenv("CFG_TOKEN", too_long[:MAX_SECRET_BYTES])
+    items = [
+        source("long", auth_scheme="bearer", auth_secret="${CFG_LONG_TOKEN}"),
+        source("at-the-limit", auth_scheme="bearer", auth_secret="${CFG_TOKEN}"),
+    ]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    assert found == [
+        [
+            "sources[0].auth_secret",
+            f"The password or token is {len(too_long)} bytes long, over the {MAX_SECRET_BYTES} allowed: it is sent "
+            "in the Authorization header, which most servers refuse over 8 KiB.",
+        ]
+    ], err
+    assert TOKEN not in out + err
+    assert counts() == before
+
+
+def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until_acknowledged(
+    setup_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CFG_TOKEN", TOKEN)
+    bearer_token = {"auth_scheme": "bearer", "auth_secret": "${CFG_TOKEN}"}
+    acknowledged = source("acknowledged", tls_verify=False, tls_verify_off_acknowledged=True, **bearer_token)
+    items = [
+        source("unverified", tls_verify=False, **bearer_token),
+        source("header", tls_verify=False, headers={"X-Api-Key": "${CFG_TOKEN}"}),
+        acknowledged,
+    ]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    unverified = "anyone on the network path could pose as the upstream and read what it sends. Turn verification on"
+    assert [path for path, _message in found] == ["sources[0].tls_verify", "sources[1].tls_verify"], err
+    assert found[0][1].startswith(f"Verification is off while the source sends its Bearer token: {unverified}")
+    assert found[1][1].startswith(f"Verification is off while the source sends the header X-Api-Key: {unverified}")
+    assert TOKEN not in out + err
+    assert counts() == before
+
+    # Acknowledged, it is stored, and the decision is planned again as no change.
+    (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
+    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
+    stored = Source.objects.get(slug="acknowledged")
+    assert (stored.tls_verify, stored.tls_verify_off_acknowledged, crypto.decrypt(stored.auth_secret_encrypted)) == (
+        False,
+        True,
+        TOKEN,
+    )
+    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
