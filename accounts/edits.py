@@ -52,11 +52,13 @@ def working_copy(obj: M) -> M:
     return copy.copy(obj)
 
 
-class OnWorkingCopy:
-    """A ModelForm mixin: the form validates and saves a working copy of the ``instance`` it is given."""
+class OnWorkingCopy(forms.ModelForm):
+    """A ModelForm base put before a form's own: the form validates and saves a working copy of the ``instance``
+    it is given."""
 
     def __init__(self, *args: Any, instance: models.Model | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, instance=working_copy(instance) if instance is not None else None, **kwargs)
+        kwargs["instance"] = working_copy(instance) if instance is not None else None
+        super().__init__(*args, **kwargs)
 
 
 class WorkingCopyAdmin(admin.ModelAdmin):
