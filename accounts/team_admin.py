@@ -11,7 +11,8 @@ own filter lists every row of the related table, every team's source and channel
 A save the database refuses because another writer got there between the form's checks and the save (two
 admins adding a silence of one reason for one team at once) answers the form's own error, not a server error.
 An edit of an object another writer deleted after the form read it saves nothing and says so (Django's save
-would insert it again under its old id when its UPDATE found no row).
+would insert it again under its old id when its UPDATE found no row). A refused change leaves the object's
+name as stored in the breadcrumb and title: the form works on a working copy (``accounts.edits.WorkingCopyAdmin``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from django.db import IntegrityError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from accounts.edits import DeletedMeanwhile, save_edit
+from accounts.edits import DeletedMeanwhile, WorkingCopyAdmin, save_edit
 from accounts.models import Invitation, LastAdminError, Membership, Team
 from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.teams import Action, allows, restrict, teams_of
@@ -60,7 +61,7 @@ def _listed_only(model: type[models.Model], entry: Any) -> Any:
     return entry
 
 
-class TeamScopedAdmin(admin.ModelAdmin):
+class TeamScopedAdmin(WorkingCopyAdmin):
     #: The path from the model to its owning team, as in a queryset filter ("team", "source__team", "pk").
     team_field = "team"
     # A name unique within its team is checked against the default team when a superuser leaves the team

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.current_team import switch_team
 from accounts.models import Invitation, InvitationError, LastAdminError, Membership, Role, Team
+from accounts.refused_forms import form_status
 from accounts.team_forms import InvitationForm, RoleForm, TeamForm
 from accounts.teams import Action, allows, restrict, role_in, teams_of
 
@@ -67,7 +68,7 @@ def team_list(request: HttpRequest) -> HttpResponse:
     roles = dict(Membership.objects.filter(user=_user(request)).values_list("team_id", "role"))
     teams = [(team, roles.get(team.pk)) for team in teams_of(request.user, Action.READ)]
     context = {"nav": "team", "teams": teams, "form": form}
-    return render(request, "accounts/team_list.html", context, status=400 if form is not None and form.errors else 200)
+    return render(request, "accounts/team_list.html", context, status=form_status(form))
 
 
 @login_required
@@ -176,7 +177,7 @@ def invitation_new(request: HttpRequest, slug: str) -> HttpResponse:
     team = _team(request, slug, Action.MANAGE)
     form = InvitationForm(request.POST)
     if not form.is_valid():
-        return _detail(request, team, invite_form=form, status=400)
+        return _detail(request, team, invite_form=form, status=form_status(form))
     invitation, raw = Invitation.issue(team, form.cleaned_data["role"], request.user, form.lifetime_delta())
     # Shown on this response only (never through messages, which may live in a cookie): only a hash is stored.
     link = request.build_absolute_uri(reverse("invitation-accept", args=[raw]))

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import audit
 from accounts.forms import TokenForm
 from accounts.models import ApiToken, TokenRefused
+from accounts.refused_forms import form_status
 
 logger = logging.getLogger("accounts")
 
@@ -51,7 +52,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
         "created_raw": created_raw,
         "nav": "tokens",
     }
-    return render(request, "accounts/tokens.html", context)
+    return render(request, "accounts/tokens.html", context, status=form_status(form))
 
 
 @login_required

@@ -1,5 +1,6 @@
 """Feature flags in the admin: waffle's flag admin on our flag model (with its teams), and waffle's switches
-and samples (waffle's own registration is off: ``WAFFLE_ENABLE_ADMIN_PAGES = False``, its flag is swapped)."""
+and samples (waffle's own registration is off: ``WAFFLE_ENABLE_ADMIN_PAGES = False``, its flag is swapped), each
+on a working copy so that a refused change is not named by its typed name (``accounts.edits.WorkingCopyAdmin``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,20 @@ from django.contrib import admin
 from waffle.admin import FlagAdmin, SampleAdmin, SwitchAdmin
 from waffle.models import Sample, Switch
 
+from accounts.edits import WorkingCopyAdmin
 from provisioning.models import Flag
 
 
 @admin.register(Flag)
-class TeamFlagAdmin(FlagAdmin):
+class TeamFlagAdmin(WorkingCopyAdmin, FlagAdmin):
     filter_horizontal = ("teams", "groups")
 
 
-admin.site.register(Switch, SwitchAdmin)
-admin.site.register(Sample, SampleAdmin)
+@admin.register(Switch)
+class StoredSwitchAdmin(WorkingCopyAdmin, SwitchAdmin):
+    pass
+
+
+@admin.register(Sample)
+class StoredSampleAdmin(WorkingCopyAdmin, SampleAdmin):
+    pass

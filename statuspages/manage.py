@@ -6,7 +6,8 @@
   drafts included) needs MANAGE in the page's team: a member who may only read gets 403, anyone else 404
   (a page's existence is not confirmed to outsiders).
 
-A refused form is shown again with what was typed, inside a page that names the object as stored. A delete is
+A refused form is shown again with what was typed, inside a page that names the object as stored, and answers
+400 as every refused form of the product does (``accounts.refused_forms``). A delete is
 asked first: its GET says what goes with the object, and only the POST of that page deletes (the page itself
 once its slug is typed, as a source's delete asks).
 
@@ -30,6 +31,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
 from accounts.edits import working_copy
+from accounts.refused_forms import form_status
 from accounts.teams import Action, allows, restrict, teams_of
 from statuspages.forms import ComponentForm, IncidentForm, IncidentUpdateForm, MaintenanceForm, PageForm
 from statuspages.models import (
@@ -81,9 +83,8 @@ def page_create(request: HttpRequest) -> HttpResponse:
         _audit(request, "page.created", page)
         messages.success(request, f"Status page {page.title} created. Add its components next.")
         return redirect("statuspages:manage_page", page_id=page.pk)
-    return render(
-        request, "statuspages/manage/form.html", {"form": form, "title": "New status page", "nav": "status_pages"}
-    )
+    context = {"form": form, "title": "New status page", "nav": "status_pages"}
+    return render(request, "statuspages/manage/form.html", context, status=form_status(form))
 
 
 @login_required
@@ -108,7 +109,7 @@ def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
         "now": timezone.now(),
         "nav": "status_pages",
     }
-    return render(request, "statuspages/manage/page.html", context)
+    return render(request, "statuspages/manage/page.html", context, status=form_status(form))
 
 
 @login_required
@@ -181,7 +182,7 @@ def _edit_item(
     form, done = _item_form(request, page, form_class, item, kind)
     if done:
         return done
-    return _item_page(request, page, form, item, kind, title(item), extra(item) if extra else {})
+    return _item_page(request, page, form, item, kind, title(item), extra(item) if extra else {}, form_status(form))
 
 
 def _item_page(
@@ -243,7 +244,7 @@ def _refused_update(
         "form_action": reverse("statuspages:manage_incident", args=[page.pk, incident.pk]),
     }
     edit = IncidentForm(instance=incident, page=page)
-    return _item_page(request, page, edit, incident, "incident", _incident_title(incident), timeline)
+    return _item_page(request, page, edit, incident, "incident", _incident_title(incident), timeline, form_status(form))
 
 
 @login_required

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from accounts.current_team import current_team
 from accounts.edits import DeletedMeanwhile, working_copy
+from accounts.refused_forms import form_status
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import enabled_defaults, first_becomes_default, notifies_no_one
@@ -195,7 +196,7 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 messages.warning(request, f"“{saved.name}”: {warning}. Add a channel or choose one for the rule.")
             return HttpResponseRedirect(reverse("alerts") + "#rules")
     context = _form_context(form, "rule", rule)
-    return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
+    return render(request, "dashboard/alert_form.html", context, status=form_status(form))
 
 
 @login_required
@@ -215,7 +216,7 @@ def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
             messages.success(request, f"Saved the channel “{saved.name}”.{note}")
             return HttpResponseRedirect(reverse("alerts") + "#channels")
     context = _form_context(form, "channel", channel)
-    return render(request, "dashboard/alert_form.html", context, status=400 if form.errors else 200)
+    return render(request, "dashboard/alert_form.html", context, status=form_status(form))
 
 
 @login_required

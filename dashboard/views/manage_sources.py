@@ -17,6 +17,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.edits import working_copy
+from accounts.refused_forms import form_status
 from accounts.teams import Action
 from alerts.models import AlertRule
 from dashboard.access import object_for, role_required, team_for_new
@@ -64,7 +65,7 @@ def source_new(request: HttpRequest) -> HttpResponse:
         return _form_page(request, SourceForm(), None)
     form = SourceForm(request.POST)
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
-        return _form_page(request, form, None, status=200 if form.is_valid() else 400)
+        return _form_page(request, form, None, status=form_status(form))
     source = form.save(commit=False)
     source.team = team
     source.add()  # with the defaults of a source a person adds (pollers.signals.source_added)
@@ -85,7 +86,7 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     # The page around a refused edit names the source as stored, the form what was typed (accounts.edits).
     form = SourceForm(request.POST, instance=working_copy(source))
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
-        return _form_page(request, form, source, status=200 if form.is_valid() else 400)
+        return _form_page(request, form, source, status=form_status(form))
     # Only the fields the form owns: the poller may be writing health fields at the same moment.
     Source.objects.filter(pk=source.pk).update(
         updated_at=timezone.now(), **{name: form.cleaned_data[name] for name in form.Meta.fields if name != "slug"}

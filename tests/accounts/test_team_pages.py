@@ -147,6 +147,16 @@ def test_it_lets_only_superusers_create_teams(client: Client) -> None:
     assert client.post("/teams/", {"name": "Switch"}).status_code == 400  # reserved for the switcher
 
 
+def test_it_answers_400_to_an_invitation_it_refuses_and_issues_none(client: Client, blue: Team) -> None:
+    # As every refused form (accounts.refused_forms): the team page again, with the error, and no link.
+    signed_in(client, "ada", blue, Role.ADMIN)
+    response = client.post("/teams/blue/invitations/", {"role": "owner", "lifetime": "30"})
+    assert response.status_code == 400
+    assert "Select a valid choice" in response.content.decode()
+    assert 'id="invitation-link"' not in response.content.decode()
+    assert not Invitation.objects.exists()
+
+
 def test_it_switches_the_current_team_from_the_navigation(client: Client, blue: Team) -> None:
     red = make_team("red")
     make_source("blue-api", team=blue)

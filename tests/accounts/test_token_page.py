@@ -53,6 +53,7 @@ def test_it_offers_only_the_users_teams(client: Client) -> None:
     assert f'value="{mine.pk}"' in page
     assert f'value="{theirs.pk}"' not in page
     response = client.post("/accounts/tokens/", form(theirs))
+    assert response.status_code == 400  # refused, as every form of the product (accounts.refused_forms)
     assert "Select a valid choice" in response.content.decode()
     assert not ApiToken.objects.exists()
 
@@ -63,6 +64,7 @@ def test_it_refuses_a_role_above_the_users_own(client: Client) -> None:
     add_member(user, team, "operator")
     client.force_login(user)
     response = client.post("/accounts/tokens/", form(team, "admin"))
+    assert response.status_code == 400
     assert "Higher than your own role in Blue" in response.content.decode()
     assert not ApiToken.objects.exists()
     client.post("/accounts/tokens/", form(team, "operator"))
@@ -74,6 +76,7 @@ def test_it_refuses_a_duplicate_name(client: Client) -> None:
     ApiToken.issue(user, "ci")
     client.force_login(user)
     response = client.post("/accounts/tokens/", form(default_team(), expires="never"))
+    assert response.status_code == 400
     assert "already have a token" in response.content.decode()
     assert ApiToken.objects.filter(user=user).count() == 1
 
@@ -122,6 +125,7 @@ def test_it_refuses_a_token_past_the_cap_of_50_per_user(client: Client) -> None:
     for n in range(MAX_TOKENS_PER_USER):
         ApiToken.issue(user, f"t{n}", team=default_team())
     refused = client.post("/accounts/tokens/", form(default_team()))
+    assert refused.status_code == 400
     assert "You have 50 tokens; revoke some first." in refused.content.decode()
     # The cap is the model's, whoever issues: the form's count alone was read before the token was made.
     with pytest.raises(TokenRefused, match="You have 50 tokens; revoke some first"):

@@ -42,7 +42,7 @@ def test_it_refuses_a_second_component_of_one_name_on_the_page(client: Client, p
     base = f"/manage/status-pages/{page.pk}/components"
 
     refused = client.post(f"{base}/new/", {"name": "API", "order": 1})
-    assert refused.status_code == 200  # the form again, with the error
+    assert refused.status_code == 400  # the form again, with the error
     assert "The page already has a component with this name." in refused.content.decode()
     assert Component.objects.filter(page=page, name="API").count() == 1
 
@@ -61,7 +61,7 @@ def test_it_refuses_a_second_maintenance_window_of_one_title_on_the_page(client:
     base = f"/manage/status-pages/{page.pk}/maintenance"
 
     refused = client.post(f"{base}/new/", {"title": "Database upgrade", **WINDOW})
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert "The page already has a maintenance window with this title." in refused.content.decode()
     assert MaintenanceWindow.objects.filter(page=page, title="Database upgrade").count() == 1
 

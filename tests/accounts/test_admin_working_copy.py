@@ -1,0 +1,54 @@
+"""The Django admin names an object as stored around a change it refuses (accounts.edits.WorkingCopyAdmin): its
+form wrote the typed name onto the object the breadcrumb, the title and the heading name."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from tests.factories import make_channel, make_rule, make_source, make_status_page, make_team, make_user
+
+pytestmark = pytest.mark.django_db
+
+# model: (its admin's path, a stored one, a change the admin refuses that renames it to "Renamed")
+REFUSED_CHANGES: dict[str, tuple[str, Callable[[], Any], dict[str, str]]] = {
+    "source": ("pollers/source", lambda: make_source("blue-api", name="Blue API"), {"name": "Renamed"}),
+    "alert rule": ("alerts/alertrule", lambda: make_rule("cpu high"), {"name": "Renamed"}),
+    "channel": ("alerts/notificationchannel", lambda: make_channel("ops-mail"), {"name": "Renamed"}),
+    "status page": ("statuspages/statuspage", lambda: make_status_page("blue"), {"title": "Renamed"}),
+    "team": ("accounts/team", lambda: make_team("payments"), {"name": "Renamed", "slug": ""}),
+}
+
+
+def part(pattern: str, page: str) -> str:
+    found = re.search(pattern, page, re.S)
+    assert found is not None, pattern
+    return html.unescape(found.group(1))
+
+
+@pytest.mark.parametrize("model", sorted(REFUSED_CHANGES))
+def test_it_names_the_object_as_stored_around_a_change_it_refuses(client: Client, settings: Any, model: str) -> None:
+    settings.REQUIRE_MFA_FOR_STAFF = False
+    client.force_login(make_user("root", superuser=True))
+    path, make, data = REFUSED_CHANGES[model]
+    obj = make()
+    name = str(obj)
+
+    response = client.post(f"/admin/{path}/{obj.pk}/change/", data)
+
+    page = response.content.decode()
+    assert response.status_code == 200  # the admin's own answer to a refused change
+    assert "Please correct the error" in page, "refused"
+    breadcrumbs = part(r'<div class="breadcrumbs">(.*?)</div>', page)
+    title = part(r"<title>(.*?)</title>", page)
+    for shown in (breadcrumbs, title):
+        assert name in shown
+        assert "Renamed" not in shown, "the typed name, which was not saved"
+    assert 'value="Renamed"' in page, "what was typed stays in the form"
+    obj.refresh_from_db()
+    assert str(obj) == name
