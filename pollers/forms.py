@@ -3,7 +3,8 @@
 Tags are chips (comma-separated without JavaScript), headers and metric paths are rows of a name and
 a value, volatile paths and pinned metrics one per line (``pollers.formfields``, shared with the
 dashboard's form); each says what is wrong in words: a bad tag, a half-filled row, a metric path
-that cannot match (``pollers.probe``), a pinned metric that is not one of the metric paths.
+that cannot match (``pollers.probe``); a pinned metric that is not one of the metric paths, or one too many,
+in the model's words (``Source.clean``), as the API and configuration files say it.
 
 Passwords, tokens and client keys are write-only: the inputs are always empty, a blank input
 keeps what is stored, a value replaces it (encrypted, ``devops_insights.crypto``), and a
@@ -101,9 +102,10 @@ class SourceAdminForm(SourceFormBase):
         label="volatile paths",
         help_text="Dotted paths left out of change detection, one per line (e.g. results.stats.session).",
     )
+    # How many and which names: the model's rule (validate_pinned_metrics, Source.clean), which the form's model
+    # validation runs, so the admin says what the API and configuration files say.
     pinned_metrics = LinesField(
         label="pinned metrics",
-        max_items=MAX_PINNED_METRICS,
         help_text=f"Metric names (of the metric paths) shown first on the card, one per line, at most "
         f"{MAX_PINNED_METRICS}.",
     )
@@ -161,20 +163,13 @@ class SourceAdminForm(SourceFormBase):
     def clean_metric_paths(self) -> dict[str, str]:
         return cleaned_metric_paths(self.cleaned_data.get("metric_paths") or {})
 
-    def clean_pinned_metrics(self) -> list[str]:
-        pinned: list[str] = self.cleaned_data.get("pinned_metrics") or []
-        if "metric_paths" not in self.cleaned_data:
-            return pinned  # the metric paths have their own error; judge the pins against them next time
-        unknown = [name for name in pinned if name not in self.cleaned_data["metric_paths"]]
-        if unknown:
-            raise forms.ValidationError(
-                f"Not a metric of this source: {', '.join(unknown[:10])}. Pin names from the metric paths."
-            )
-        return pinned
-
     @sensitive_variables("cleaned")
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or self.cleaned_data
+        if "metric_paths" in self.errors:
+            # The model judges the pins against the paths it holds, the stored ones while the typed ones are
+            # wrong: it judges them with the paths once those are right.
+            cleaned.pop("pinned_metrics", None)
         scheme = cleaned.get("auth_scheme") or ""
         cert = cleaned.get("tls_client_cert_pem") or ""
         # Read before any add_error below, which takes the field it names out of cleaned_data.

@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db.models import F
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +20,7 @@ from pollers.models import Source
 from pollers.outcome import PollOutcome
 from tests.alerts.support import make_channel, make_rule
 from tests.factories import add_member, make_source, make_team, make_user
+from tests.pollers.support import form_rows
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +135,64 @@ def test_it_writes_no_state_of_the_old_teams_rule_on_a_source_moved_while_its_po
     make_rule(name="blue cpu", team=blue, kind="metric", metric="cpu_load", operator=">", threshold=85, fire_after=1)
     evaluate_poll(Source.objects.get(pk=hot.pk), PollOutcome("hot", "p2", now, ok=True, status_code=200, record=result))
     assert list(RuleState.objects.filter(source=hot).values_list("rule__name", "status")) == [("blue cpu", "firing")]
+
+
+def test_it_refuses_a_rule_watching_another_teams_source(admin_client: Client) -> None:
+    # A superuser's admin form offers every team's sources: the model's own rule refuses the mix.
+    blue, red = make_team("blue"), make_team("red")
+    theirs = make_source("red-api", team=red)
+    response = admin_client.post(
+        "/admin/alerts/alertrule/add/",
+        {
+            "team": blue.pk,
+            "name": "watch red",
+            "enabled": "on",
+            "severity": "warning",
+            "scope": "source",
+            "source": theirs.pk,
+            "kind": "circuit_open",
+            "fire_after": 3,
+            "for_seconds": 0,
+            "resolve_after": 2,
+            "renotify_interval_seconds": 3600,
+        },
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["source"] == ["The source belongs to another team."]
+    assert not AlertRule.objects.exists()
+
+
+def test_it_moves_the_rules_watching_a_source_alone_with_it_to_its_new_team(
+    admin_client: Client, allow_loopback: Any
+) -> None:
+    red, blue = make_team("red"), make_team("blue")
+    moved = make_source("hot", team=red)
+    pager = make_channel(team=red, name="red pager", kind="email", email_to="ops@example.com")
+    alone = make_rule(team=red, name="hot down", scope="source", source=moved, kind="circuit_open", channels=[pager])
+    every = make_rule(team=red, name="any down", scope="all", kind="circuit_open")
+    make_rule(team=blue, name="hot down", scope="all", kind="circuit_open")  # the name is taken in blue
+    RuleState.objects.create(rule=alone, source=moved, status="firing", firing_since=timezone.now())
+
+    data = {
+        "team": blue.pk,
+        "slug": "hot",
+        "name": moved.name,
+        "url": moved.url,
+        "enabled": "on",
+        "interval_seconds": moved.interval_seconds,
+        "timeout_seconds": moved.timeout_seconds,
+        "tls_verify": "on",
+        **form_rows("metric_paths", moved.metric_paths),
+    }
+    response = admin_client.post(f"/admin/pollers/source/{moved.pk}/change/", data)
+    assert response.status_code == 302, response.content.decode()[-2000:]
+
+    alone.refresh_from_db()
+    # Blue's rule now, named freely in blue, heard by blue's default channels rather than red's pager.
+    assert (alone.team, alone.name, alone.source, list(alone.channels.all())) == (blue, "hot down (2)", moved, [])
+    assert alone.applies_to(Source.objects.get(pk=moved.pk))
+    assert RuleState.objects.get(rule=alone).status == "firing"  # the alert goes on, in blue, until it resolves
+    every.refresh_from_db()
+    assert every.team == red  # a rule of all red's sources stays red's
+    strays = AlertRule.objects.filter(source__isnull=False).exclude(team_id=F("source__team_id"))
+    assert not strays.exists()

@@ -19,7 +19,7 @@ from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
 from tests import services
-from tests.factories import make_poller, make_source
+from tests.factories import make_poller
 from tests.mongo_store import client_for
 from tests.simulator import RunningSimulator
 
@@ -32,11 +32,6 @@ def poller_with(**options: Any) -> Poller:
     test) and ``options`` of the Poller itself (store, dry_run)."""
     made = make_poller(cooldown=600)
     return Poller(fetcher=made.fetcher, circuit_policy=made.circuit_policy, **options)
-
-
-@pytest.fixture
-def source(simulator: RunningSimulator) -> Source:
-    return make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
 
 
 @pytest.fixture
@@ -53,7 +48,7 @@ def today(slug: str = "us-east") -> AvailabilityBucket | None:
 
 
 def test_it_counts_every_poll_before_poll_completed_is_sent(
-    simulator: RunningSimulator, source: Source, poller: Poller
+    simulator: RunningSimulator, us_east: Source, poller: Poller
 ) -> None:
     seen_by_receivers: list[int] = []
 
@@ -63,9 +58,9 @@ def test_it_counts_every_poll_before_poll_completed_is_sent(
 
     poll_completed.connect(receiver, dispatch_uid="test-availability")
     try:
-        good = poller.poll(source)
+        good = poller.poll(us_east)
         simulator.set_fault("us-east", kind="error", status=503)
-        bad = poller.poll(source)
+        bad = poller.poll(us_east)
     finally:
         poll_completed.disconnect(dispatch_uid="test-availability")
     assert (good.ok, bad.ok) == (True, False)
@@ -79,30 +74,30 @@ def test_it_counts_every_poll_before_poll_completed_is_sent(
 
 
 def test_it_counts_a_poll_skipped_by_the_open_circuit_as_down(
-    simulator: RunningSimulator, source: Source, poller: Poller
+    simulator: RunningSimulator, us_east: Source, poller: Poller
 ) -> None:
     simulator.set_fault("us-east", kind="error", status=503)
-    outcomes = [poller.poll(source) for _ in range(3)]
+    outcomes = [poller.poll(us_east) for _ in range(3)]
     assert [o.error_kind for o in outcomes] == ["http_503", "http_503", "circuit_open"]
     bucket = today()
     assert bucket is not None
     assert (bucket.polls, bucket.up, dict(bucket.errors)) == (3, 0, {"circuit_open": 1, "http_503": 2})
 
 
-def test_it_counts_nothing_on_a_dry_run_or_for_a_deleted_source(simulator: RunningSimulator, source: Source) -> None:
+def test_it_counts_nothing_on_a_dry_run_or_for_a_deleted_source(simulator: RunningSimulator, us_east: Source) -> None:
     dry = poller_with(dry_run=True)
-    assert dry.poll(source).ok
+    assert dry.poll(us_east).ok
     dry.fetcher.close()
     assert today() is None
     poller = poller_with()
-    Source.objects.filter(pk=source.pk).delete()
-    assert poller.poll(source).error_kind == "deleted"
+    Source.objects.filter(pk=us_east.pk).delete()
+    assert poller.poll(us_east).error_kind == "deleted"
     poller.fetcher.close()
     assert today() is None
 
 
 def test_it_keeps_polling_when_counting_fails(
-    simulator: RunningSimulator, source: Source, caplog: pytest.LogCaptureFixture
+    simulator: RunningSimulator, us_east: Source, caplog: pytest.LogCaptureFixture
 ) -> None:
     client = client_for(
         f"mongodb://127.0.0.1:{services.free_port()}/?directConnection=true", serverSelectionTimeoutMS=200
@@ -110,7 +105,7 @@ def test_it_keeps_polling_when_counting_fails(
     poller = poller_with(store=MongoMetricStore(client, "unreachable"))
     try:
         with caplog.at_level(logging.WARNING, logger="pollers.availability"):
-            outcome = poller.poll(source)
+            outcome = poller.poll(us_east)
     finally:
         poller.fetcher.close()
         client.close()

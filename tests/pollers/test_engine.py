@@ -24,18 +24,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def source(simulator: RunningSimulator) -> Source:
-    return make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
-
-
-@pytest.fixture
-def poller() -> Iterator[Poller]:
-    poller = make_poller()
-    yield poller
-    poller.fetcher.close()
-
-
-@pytest.fixture
 def completed() -> Iterator[list[PollOutcome]]:
     seen: list[PollOutcome] = []
 
@@ -48,9 +36,9 @@ def completed() -> Iterator[list[PollOutcome]]:
 
 
 def test_it_stores_a_good_poll_and_keeps_the_health_fields(
-    simulator: RunningSimulator, source: Source, poller: Poller, completed: list[PollOutcome]
+    simulator: RunningSimulator, us_east: Source, default_poller: Poller, completed: list[PollOutcome]
 ) -> None:
-    first = poller.poll(source)
+    first = default_poller.poll(us_east)
     assert first.ok, first.error_message
     assert first.record is not None
     assert first.record.changed
@@ -62,19 +50,19 @@ def test_it_stores_a_good_poll_and_keeps_the_health_fields(
     assert latest.poll_meta["attempts"] == 1
     assert latest.metrics["cpu_load"] == first.payload["results"]["stats"]["server"]["cpu_load"]  # type: ignore[index]
 
-    source.refresh_from_db()
-    assert source.last_success_at is not None
-    assert source.last_polled_at == source.last_success_at
-    assert (source.consecutive_failures, source.circuit_state, source.last_status_code) == (0, "closed", 200)
-    assert source.last_latency_ms is not None
+    us_east.refresh_from_db()
+    assert us_east.last_success_at is not None
+    assert us_east.last_polled_at == us_east.last_success_at
+    assert (us_east.consecutive_failures, us_east.circuit_state, us_east.last_status_code) == (0, "closed", 200)
+    assert us_east.last_latency_ms is not None
     assert completed == [first]
 
-    again = poller.poll(source)
+    again = default_poller.poll(us_east)
     assert again.ok
     assert again.record is not None
     assert not again.record.changed  # same time window, same document
     simulator.advance(1)
-    moved = poller.poll(source)
+    moved = default_poller.poll(us_east)
     assert moved.record is not None
     assert moved.record.changed
     assert moved.record.sequence == first.record.sequence + 1
@@ -95,82 +83,82 @@ def test_it_stores_a_good_poll_and_keeps_the_health_fields(
     ],
 )
 def test_it_records_a_bad_upstream_as_a_failure_and_keeps_the_latest_snapshot(
-    simulator: RunningSimulator, source: Source, poller: Poller, fault: dict[str, Any], kind: str
+    simulator: RunningSimulator, us_east: Source, default_poller: Poller, fault: dict[str, Any], kind: str
 ) -> None:
-    good = poller.poll(source)
+    good = default_poller.poll(us_east)
     assert good.ok
     before = get_store().latest("us-east")
     assert before is not None
     simulator.advance(1)  # the next good document would differ: any write would show
     simulator.set_fault("us-east", **fault)
 
-    bad = poller.poll(source)
+    bad = default_poller.poll(us_east)
     assert (bad.ok, bad.error_kind, bad.record) == (False, kind, None)
     after = get_store().latest("us-east")
     assert after is not None
     assert (after.hash, after.sequence, after.poll_meta) == (before.hash, before.sequence, before.poll_meta)
-    source.refresh_from_db()
-    assert source.last_error_kind == kind
-    assert source.last_error_message
-    assert source.consecutive_failures == 1
-    assert source.last_success_at is not None
+    us_east.refresh_from_db()
+    assert us_east.last_error_kind == kind
+    assert us_east.last_error_message
+    assert us_east.consecutive_failures == 1
+    assert us_east.last_success_at is not None
 
 
 def test_it_records_a_payload_the_store_refuses_as_a_failure(
-    simulator: RunningSimulator, source: Source, poller: Poller, settings: Any
+    simulator: RunningSimulator, us_east: Source, default_poller: Poller, settings: Any
 ) -> None:
-    good = poller.poll(source)
+    good = default_poller.poll(us_east)
     assert good.ok
     before = get_store().latest("us-east")
     simulator.advance(1)
     settings.METRICS_MAX_PAYLOAD_BYTES = 1024  # smaller than any status document
-    refused = poller.poll(source)
+    refused = default_poller.poll(us_east)
     assert (refused.ok, refused.error_kind) == (False, "bad_payload")
     assert "1024" in refused.error_message
     assert get_store().latest("us-east") == before
-    source.refresh_from_db()
-    assert source.last_error_kind == "bad_payload"
+    us_east.refresh_from_db()
+    assert us_east.last_error_kind == "bad_payload"
 
 
-def test_it_reports_a_source_deleted_while_it_was_due(source: Source, poller: Poller) -> None:
-    Source.objects.filter(pk=source.pk).delete()
-    outcome = poller.poll(source)
+def test_it_reports_a_source_deleted_while_it_was_due(us_east: Source, default_poller: Poller) -> None:
+    Source.objects.filter(pk=us_east.pk).delete()
+    outcome = default_poller.poll(us_east)
     assert (outcome.ok, outcome.skipped, outcome.error_kind) == (False, True, "deleted")
 
 
 def test_it_opens_the_circuit_then_sends_one_trial_after_the_cooldown(
-    simulator: RunningSimulator, source: Source, poller: Poller, completed: list[PollOutcome]
+    simulator: RunningSimulator, us_east: Source, default_poller: Poller, completed: list[PollOutcome]
 ) -> None:
     simulator.set_fault("us-east", kind="error", status=503)
-    assert not poller.poll(source).ok
-    assert not poller.poll(source).ok
-    source.refresh_from_db()
-    assert (source.circuit_state, source.consecutive_failures) == ("open", 2)
-    assert source.circuit_opened_at is not None
+    assert not default_poller.poll(us_east).ok
+    assert not default_poller.poll(us_east).ok
+    us_east.refresh_from_db()
+    assert (us_east.circuit_state, us_east.consecutive_failures) == ("open", 2)
+    assert us_east.circuit_opened_at is not None
 
     requests_before = len(simulator.requests_for("us-east"))
-    skipped = poller.poll(source)
+    skipped = default_poller.poll(us_east)
     assert (skipped.ok, skipped.skipped, skipped.error_kind) == (False, True, "circuit_open")
     assert len(simulator.requests_for("us-east")) == requests_before  # no request while open
     assert completed[-1] is skipped
 
     time.sleep(1.05)
-    trial = poller.poll(source)  # the trial fails: open again, cool-down restarts
+    trial = default_poller.poll(us_east)  # the trial fails: open again, cool-down restarts
     assert not trial.ok
     assert len(simulator.requests_for("us-east")) == requests_before + 1
-    source.refresh_from_db()
-    assert source.circuit_state == "open"
-    assert poller.poll(source).skipped
+    us_east.refresh_from_db()
+    assert us_east.circuit_state == "open"
+    assert default_poller.poll(us_east).skipped
 
     simulator.clear_faults()
     time.sleep(1.05)
-    assert poller.poll(source).ok
-    source.refresh_from_db()
-    assert (source.circuit_state, source.consecutive_failures, source.circuit_opened_at) == ("closed", 0, None)
+    assert default_poller.poll(us_east).ok
+    us_east.refresh_from_db()
+    assert (us_east.circuit_state, us_east.consecutive_failures, us_east.circuit_opened_at) == ("closed", 0, None)
 
 
 def test_it_publishes_changes_and_status_transitions(
-    redis_settings: Any, simulator: RunningSimulator, source: Source, poller: Poller
+    redis_settings: Any, simulator: RunningSimulator, us_east: Source, default_poller: Poller
 ) -> None:
     layer = get_channel_layer()
     assert layer is not None
@@ -180,43 +168,43 @@ def test_it_publishes_changes_and_status_transitions(
     def next_event() -> dict[str, Any]:
         return async_to_sync(layer.receive)(channel)  # type: ignore[no-any-return]
 
-    ok = poller.poll(source)
+    ok = default_poller.poll(us_east)
     update = next_event()
     assert (update["type"], update["source"], update["poll_id"]) == ("metric.update", "us-east", ok.poll_id)
     assert update["hash"] == ok.record.hash  # type: ignore[union-attr]
 
-    poller.poll(source)  # unchanged: nothing published
+    default_poller.poll(us_east)  # unchanged: nothing published
     simulator.set_fault("us-east", kind="error", status=502)
-    poller.poll(source)
+    default_poller.poll(us_east)
     failing = next_event()
     assert (failing["type"], failing["status"]) == ("source.status", "failing")
     assert failing["detail"]["error_kind"] == "http_502"
-    poller.poll(source)
+    default_poller.poll(us_east)
     assert next_event()["status"] == "circuit_open"
 
     simulator.clear_faults()
     time.sleep(1.05)
     simulator.advance(1)
-    poller.poll(source)
+    default_poller.poll(us_east)
     events = [next_event(), next_event()]
     assert {e["type"] for e in events} == {"source.status", "metric.update"}
     assert next(e for e in events if e["type"] == "source.status")["status"] == "recovered"
 
 
 def test_it_survives_a_failing_signal_receiver(
-    source: Source, poller: Poller, caplog: pytest.LogCaptureFixture
+    us_east: Source, default_poller: Poller, caplog: pytest.LogCaptureFixture
 ) -> None:
     def broken(**kwargs: Any) -> None:
         raise RuntimeError("receiver bug")
 
     poll_completed.connect(broken, dispatch_uid="broken")
     try:
-        outcome = poller.poll(source)
+        outcome = default_poller.poll(us_east)
     finally:
         poll_completed.disconnect(dispatch_uid="broken")
     # The poll survives (returns, its document stored) but a receiver's bug is not swallowed (issue 13):
     # the poll ends as a failed poll of kind internal, logged once, without the traceback.
-    assert get_store().latest(source.slug) is not None
+    assert get_store().latest(us_east.slug) is not None
     assert (outcome.ok, outcome.error_kind) == (False, "internal")
     assert "RuntimeError: receiver bug" in outcome.error_message
     [line] = [r for r in caplog.records if "receiver bug" in r.getMessage() and r.levelno >= logging.ERROR]
@@ -226,7 +214,7 @@ def test_it_survives_a_failing_signal_receiver(
 
 
 def test_it_never_logs_header_values(
-    simulator: RunningSimulator, poller: Poller, caplog: pytest.LogCaptureFixture
+    simulator: RunningSimulator, default_poller: Poller, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
     source = make_source(
@@ -234,7 +222,7 @@ def test_it_never_logs_header_values(
         url=simulator.url("eu-west", "stats=1&fault=error&status=401"),
         headers={"Authorization": "Bearer very-secret-value", "X-Trace": "plain"},
     )
-    outcome = poller.poll(source)
+    outcome = default_poller.poll(source)
     assert outcome.error_kind == "http_401"
     assert outcome.poll_id in caplog.text  # logged, with its poll id
     assert "very-secret-value" not in caplog.text
@@ -242,15 +230,15 @@ def test_it_never_logs_header_values(
     assert "very-secret-value" not in source.last_error_message
 
 
-def test_it_stores_nothing_on_a_dry_run(simulator: RunningSimulator, source: Source) -> None:
+def test_it_stores_nothing_on_a_dry_run(simulator: RunningSimulator, us_east: Source) -> None:
     poller = Poller(fetcher=Fetcher(FetchPolicy(allowed_private_hosts=("127.0.0.1",))), dry_run=True)
-    outcome = poller.poll(source)
+    outcome = poller.poll(us_east)
     assert outcome.ok
     assert outcome.payload is not None
     assert outcome.record is None
     assert get_store().latest("us-east") is None
-    source.refresh_from_db()
-    assert source.last_polled_at is None
+    us_east.refresh_from_db()
+    assert us_east.last_polled_at is None
 
 
 def test_it_skips_a_poll_whose_request_slot_a_shutdown_ended(simulator: RunningSimulator) -> None:

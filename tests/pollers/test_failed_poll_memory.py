@@ -24,22 +24,8 @@ from pollers.engine import Poller
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from pollers.signals import poll_completed
-from tests.factories import make_poller, make_source
-from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def source(simulator: RunningSimulator) -> Source:
-    return make_source("us-east", url=simulator.url("us-east"), timeout_seconds=1.0)
-
-
-@pytest.fixture
-def poller() -> Iterator[Poller]:
-    poller = make_poller()
-    yield poller
-    poller.fetcher.close()
 
 
 @pytest.fixture
@@ -84,7 +70,7 @@ def refused(statement: str, table: str) -> Iterator[None]:
 
 
 @pytest.mark.usefixtures("collector_off")
-def test_it_frees_the_outcome_a_raising_receiver_was_given(source: Source, poller: Poller) -> None:
+def test_it_frees_the_outcome_a_raising_receiver_was_given(us_east: Source, default_poller: Poller) -> None:
     given: list[weakref.ref[PollOutcome]] = []
 
     def broken(outcome: PollOutcome, **kwargs: Any) -> None:
@@ -93,7 +79,7 @@ def test_it_frees_the_outcome_a_raising_receiver_was_given(source: Source, polle
 
     poll_completed.connect(broken, dispatch_uid="broken")
     try:
-        recorded = poller.poll(source)
+        recorded = default_poller.poll(us_east)
     finally:
         poll_completed.disconnect(dispatch_uid="broken")
     assert (recorded.ok, recorded.error_kind) == (False, "internal")
@@ -106,9 +92,9 @@ def test_it_frees_the_outcome_a_raising_receiver_was_given(source: Source, polle
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("collector_off")
-def test_it_frees_a_poll_whose_health_write_the_database_refused(source: Source, poller: Poller) -> None:
+def test_it_frees_a_poll_whose_health_write_the_database_refused(us_east: Source, default_poller: Poller) -> None:
     with refused("UPDATE", Source._meta.db_table):
-        recorded = poller.poll(source)
+        recorded = default_poller.poll(us_east)
     assert (recorded.ok, recorded.error_kind) == (False, "internal")
     assert "recording or announcing the poll failed" in recorded.error_message
     assert recorded.payload is not None  # the document, fetched and stored before the health write failed
@@ -127,13 +113,13 @@ def test_it_frees_a_poll_whose_health_write_the_database_refused(source: Source,
     reason="on PostgreSQL a live frame under psycopg's pipeline sometimes keeps the refused poll (not found why)",
 )
 def test_it_frees_a_poll_whose_document_the_database_refused(
-    source: Source, poller: Poller, caplog: pytest.LogCaptureFixture
+    us_east: Source, default_poller: Poller, caplog: pytest.LogCaptureFixture
 ) -> None:
     # psycopg warns of the error it ignored ending the statement's pipeline (PostgreSQL), naming the exception: a
     # record pytest's log capture keeps for the test, with the exception and its frames, as no production handler does.
     caplog.set_level(logging.ERROR, logger="psycopg")
     with refused("INSERT", HistoryEntryRow._meta.db_table):
-        recorded = poller.poll(source)
+        recorded = default_poller.poll(us_east)
     assert (recorded.ok, recorded.error_kind) == (False, "store_error")
     assert recorded.payload is not None  # the document the store could not write
     polled = weakref.ref(recorded)
