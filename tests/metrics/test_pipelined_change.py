@@ -61,12 +61,16 @@ def collector_off() -> Iterator[None]:
 # The default database: the project's backend (devops_insights/postgresql), whose translation of driver errors
 # keeps no cycle of its own; the contract alias is Django's.
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="pipeline mode is PostgreSQL's")
+@pytest.mark.parametrize("next_step", ["statement", "read"])
 @pytest.mark.usefixtures("collector_off")
 @pytest.mark.django_db(transaction=True)
-def test_it_frees_the_frames_of_a_change_whose_failed_write_was_answered_inside_the_pipeline() -> None:
+def test_it_frees_the_frames_of_a_change_whose_failure_was_answered_inside_the_pipeline(next_step: str) -> None:
     def write(document: Document) -> None:
         with _change_transaction(connection) as cursor:
             cursor.execute("SELECT 1 / 0")
+            if next_step == "read":
+                cursor.fetchone()  # waits for the statement's answer: the refusal
+                return
             # The refusal is back before the next statement is sent, which reads it: the block raises, with that
             # statement still waiting in the pipeline (in a poll, when the server answers quickly).
             select.select([connection.connection.pgconn.socket], [], [], 5.0)
