@@ -4,10 +4,8 @@ cycle holding the frames that were running."""
 
 from __future__ import annotations
 
-import gc
 import select
 import weakref
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,15 +45,6 @@ def test_it_rolls_a_change_back_whole_when_a_pipelined_write_fails(kind: str, re
 
 class Document:
     """Stands for a poll's document: what a caller's frame holds while the change is written."""
-
-
-@pytest.fixture
-def collector_off() -> Iterator[None]:
-    collecting = gc.isenabled()
-    gc.disable()
-    yield
-    if collecting:
-        gc.enable()
 
 
 # The default database: the project's backend (devops_insights/postgresql), whose translation of driver errors
