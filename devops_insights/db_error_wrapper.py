@@ -8,6 +8,12 @@ statement's parameters for each write that failed in an outage, a request's obje
 
 Here the exception is raised again from this frame with the traceback it had below Django's, which lets Django's
 frame go: the same exception, its cause and what a log shows, less that one frame.
+
+The driver's exception, kept as the cause, keeps no traceback of its own: the translated exception carries that
+very traceback, so a log shows the same frames once instead of twice. And a driver may keep its exception in a
+local of a frame that traceback holds, a cycle of the same kind: psycopg's pipeline does (``_fetch_gen`` keeps the
+first error of the results it fetched in ``exception``), for a read such as ``fetchone`` whose statement failed in
+a change's pipeline (metrics/stores/sql.py).
 """
 
 from __future__ import annotations
@@ -24,4 +30,6 @@ class DatabaseErrorWrapper(utils.DatabaseErrorWrapper):
         try:
             super().__exit__(exc_type, exc_value, traceback)
         except Error as translated:
+            if exc_value is not None:
+                exc_value.__traceback__ = None
             raise translated.with_traceback(traceback) from exc_value

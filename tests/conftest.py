@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -126,6 +127,17 @@ def postgres_url() -> str:
     if problem:
         services.unavailable(problem)
     return url
+
+
+@pytest.fixture
+def collector_off() -> Iterator[None]:
+    """The cyclic collector off for the test, as good as off between a long-running process's rare passes
+    (devops_insights/collector.py): what a test's code leaves in a reference cycle stays."""
+    collecting = gc.isenabled()
+    gc.disable()
+    yield
+    if collecting:
+        gc.enable()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from types import TracebackType
 from typing import Any, TypeVar
 
 from django.conf import settings
@@ -38,6 +39,7 @@ from django.db.models import (
 from django.db.models.functions import NullIf
 from django.db.models.lookups import GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual, Lookup
 
+from devops_insights.collector import detached
 from metrics.extraction import (
     PreparedPayload,
     canonical_json,
@@ -1300,8 +1302,44 @@ def _pipelined(connection: Any) -> AbstractContextManager[Any]:
 def _wrapped_pipeline(connection: Any) -> Iterator[Any]:
     # The pipeline reports a failed write when it syncs on exit, outside Django's cursor: wrapped here, the
     # error reaches the store as Django's DatabaseError (a StoreError for the caller), not a bare psycopg one.
-    with connection.wrap_database_errors, connection.connection.pipeline() as pipeline:
+    with connection.wrap_database_errors, _PipelineMode(connection.connection) as pipeline:
         yield pipeline
+
+
+class _PipelineMode:
+    """psycopg's pipeline mode for a block, ended as after a block that succeeded even when it raised.
+
+    Ending a block that raised, psycopg's ``Pipeline.__exit__`` syncs and logs the sync's own error (the statements
+    the block's failure aborted: ``PipelineAborted``) instead of raising it. That error is kept in a local
+    (``exception``) of psycopg's ``_communicate_gen`` frame, which its traceback holds: a reference cycle, and as
+    each frame holds its caller's, one that kept every frame running then, a poll's document and the change's
+    parameters among them, until the collector's next pass (docs/operations.md). It happened whenever the
+    refused write's answer came back during one of the block's later statements, so in about half the refused
+    changes. Ended without the block's exception, psycopg raises that error instead, without the traceback
+    that closed the cycle; it is the block's failure seen again, so it is dropped, detached, and the block's
+    exception goes on."""
+
+    def __init__(self, raw: Any) -> None:
+        self._pipeline = raw.pipeline()
+
+    def __enter__(self) -> Any:
+        return self._pipeline.__enter__()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc_value: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        try:
+            self._pipeline.__exit__(None, None, None)
+        except Exception as ending:
+            if exc_value is None:
+                raise
+            # Raised while the block's exception was being handled, so chained to it: detached up to it, the
+            # exceptions psycopg made ending the pipeline keep no frame.
+            link: BaseException | None = ending
+            while link is not None and link is not exc_value:
+                following = link.__context__
+                detached(link)
+                link = following
 
 
 @dataclass(frozen=True)
