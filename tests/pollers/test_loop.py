@@ -32,6 +32,17 @@ class Running:
     def __init__(self, loop: PollerLoop) -> None:
         self.loop = loop
         self.thread = threading.Thread(target=loop.run, daemon=True)
+        # The moment the scheduler set for each poll it dispatched, per source: its decision, which the
+        # machine's load cannot move, where the moment a poll reaches the upstream can be late on a busy host.
+        self.dues: dict[str, list[float]] = {}
+        dispatch = loop.run_slot
+
+        def run_slot(source: Source, slot: int, interval: float, due: float | None = None) -> None:
+            if due is not None:
+                self.dues.setdefault(source.slug, []).append(due)
+            dispatch(source, slot, interval, due)
+
+        loop.run_slot = run_slot  # type: ignore[method-assign]
 
     def stop(self, timeout: float = 15) -> float:
         started = time.monotonic()
@@ -102,8 +113,11 @@ def test_it_polls_each_source_once_per_interval(simulator: RunningSimulator, sta
         # Exactly one poll in each interval slot of the source, and no slot skipped.
         slots = [slot_at(t, 1, phase(slug, 1)) for t in times]
         assert slots == list(range(slots[0], slots[0] + len(slots))), (slug, times)
-        gaps = [b - a for a, b in itertools.pairwise(times[1:])]
-        assert all(0.85 <= gap <= 1.15 for gap in gaps), (slug, gaps)  # on schedule, with a little jitter
+        # On schedule: one interval apart, give or take the 5% jitter (the first poll claims a slot under way).
+        # The scheduler's moments, not the upstream's arrival times: those move with the machine's load.
+        gaps = [b - a for a, b in itertools.pairwise(run.dues[slug][1:])]
+        assert gaps, (slug, run.dues)
+        assert all(0.95 - 1e-6 <= gap <= 1.05 + 1e-6 for gap in gaps), (slug, gaps)
         assert Source.objects.get(slug=slug).last_success_at is not None
 
 
