@@ -4,14 +4,12 @@ and a rule that would notify no one says so.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.conf import settings
 from django.db import models
 
 from accounts.models import default_team_id
 from alerts.models import AlertRule, NotificationChannel, Severity
-from devops_insights.naming import first_free
+from devops_insights.naming import free_name
 from pollers.models import Source
 
 UNREACHABLE_FAILURES = 3  # consecutive failed polls: one blip or one retry-exhausted poll is not an outage
@@ -42,15 +40,6 @@ def free_rule_name(team_id: int, name: str) -> str:
     """``name``, else ``name (2)``, ``name (3)``, ...: the first no rule of the team has (a rule's name is
     unique in its team). A rule of the name may be left from before: a source renamed keeps its rule."""
     return free_name(AlertRule.objects.filter(team_id=team_id), "name", name)
-
-
-def free_name(rows: models.QuerySet[Any], field: str, name: str) -> str:
-    """``name``, else ``name (2)``, ``name (3)``, ...: the first that none of ``rows`` has in ``field``, within
-    the field's length (a name the product chooses must not be a second object's natural key)."""
-    length = rows.model._meta.get_field(field).max_length or 120
-    prefix = name[: length - 10]  # what every candidate starts with, shortened for its " (n)" or not
-    taken = set(rows.filter(**{f"{field}__startswith": prefix}).values_list(field, flat=True))
-    return first_free(name, length, taken)
 
 
 def first_becomes_default(channel: NotificationChannel) -> None:

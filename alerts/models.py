@@ -288,7 +288,7 @@ class AlertRule(TeamOwned):
             elif self.source is not None and self.source.team_id != (self.team_id or default_team_id()):
                 # A rule covers its own team's sources only (applies_to): it would never fire, and would name
                 # the source to a team that may not see it. A source that moves takes its rules along
-                # (alerts.receivers.follow_moved_source).
+                # (alerts.source_moves.follow_moved_source).
                 errors["source"] = "The source belongs to another team."
             if self.tag:
                 errors["tag"] = "A rule for one source has no tag."

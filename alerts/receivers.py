@@ -11,9 +11,10 @@ from django.db import transaction
 from django.db.models import QuerySet
 
 from alerts import rule_cache
-from alerts.defaults import add_unreachable_rule, free_rule_name
+from alerts.defaults import add_unreachable_rule
 from alerts.engine import evaluate_poll, refresh_alert_states
 from alerts.models import AlertRule, RuleState
+from alerts.source_moves import follow_moved_source
 from pollers.models import Source
 
 log = logging.getLogger("alerts")
@@ -72,31 +73,13 @@ _TARGETING_FIELDS = frozenset({"tags", "team", "team_id"})
 def on_source_saved(
     sender: Any, instance: Any, created: bool = False, update_fields: Any = None, **kwargs: Any
 ) -> None:
-    """A source moved to another team takes the rules that watch it alone along; a source whose tags or team
-    changed stops counting for the rules that no longer target it."""
+    """A source moved to another team takes the rules that watch it alone along, and the burn-rate rules of
+    another team stop naming it (``alerts.source_moves``); a source whose tags or team changed stops counting
+    for the rules that no longer target it."""
     if created or (update_fields is not None and not _TARGETING_FIELDS & set(update_fields)):
         return
-    follow_moved_source(instance)
+    follow_moved_source(AlertRule, instance.pk, instance.team_id)
     drop_stale_states(RuleState.objects.filter(source_id=instance.pk))
-
-
-def follow_moved_source(source: Source) -> None:
-    """Move the rules of another team that watch ``source`` alone into its team: it has moved (the admin's team
-    field, a configuration apply taking over a source ``seed_demo`` or a person added, with its "unreachable" rule).
-
-    The one home of "a rule of one team never points at another team's source" once the source has moved
-    (``AlertRule.clean`` refuses such a rule on save). Left behind, the rule would never fire again (a rule covers
-    its own team's sources only) while its team's pages still named a source that team may no longer see. It
-    keeps its condition, timing and states, takes the first name free in the new team (``free_rule_name``), and
-    leaves the old team's channels behind: the new team's default channels hear it. A burn-rate rule is its
-    objective's (of the old team), not its source's: it stays.
-    """
-    strays = AlertRule.objects.filter(source_id=source.pk, objective__isnull=True).exclude(team_id=source.team_id)
-    for rule in strays.order_by("pk"):
-        rule.channels.clear()
-        rule.team_id = source.team_id
-        rule.name = free_rule_name(source.team_id, rule.name)
-        rule.save(update_fields=["team", "name", "updated_at"])  # its signals bump the rule cache
 
 
 def on_objective_changed(sender: Any, instance: Any = None, action: str | None = None, **kwargs: Any) -> None:

@@ -1,7 +1,7 @@
 """A silence made with a reason of its own within its team: the one home of picking that reason and keeping it.
 
 Configuration as code knows a silence by team and reason, so a reason another silence of the team has gets the
-first free `` (n)`` (``alerts.defaults.free_name``). Two requests at once can both find the same reason free;
+first free `` (n)`` (``devops_insights.naming.free_name``). Two requests at once can both find the same reason free;
 the database keeps it unique (the constraint ``one_silence_reason_per_team``), so the one that loses picks
 again, a bounded number of times.
 """
@@ -12,8 +12,8 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
-from alerts.defaults import free_name
 from alerts.models import Silence
+from devops_insights.naming import free_name
 
 # Each retry lost to a writer that took the reason picked a moment before: a handful means something is wrong.
 ATTEMPTS = 5

@@ -1,6 +1,6 @@
 """Names the product chooses where a natural key must stay unique: ``name``, else ``name (2)``, ``name (3)``, ...
 
-The one home of that rule, for the code that picks a name (``alerts.defaults.free_name``) and for the migrations
+The one home of that rule, for the code that picks a name (``free_name``) and for the migrations
 that made such keys unique by renaming the objects already sharing one. Pure functions over what they are
 given: a migration's historical models work with them as the current ones do.
 """
@@ -22,6 +22,15 @@ def first_free(name: str, length: int, taken: Container[str]) -> str:
         suffix = f" ({number})"
         candidate, number = name[: length - len(suffix)] + suffix, number + 1
     return candidate
+
+
+def free_name(rows: Any, field: str, name: str) -> str:
+    """``name``, else ``name (2)``, ``name (3)``, ...: the first that none of ``rows`` (a queryset) has in
+    ``field``, within the field's length (a name the product chooses must not be a second object's natural key)."""
+    length = rows.model._meta.get_field(field).max_length or 120
+    prefix = name[: length - 10]  # what every candidate starts with, shortened for its " (n)" or not
+    taken = set(rows.filter(**{f"{field}__startswith": prefix}).values_list(field, flat=True))
+    return first_free(name, length, taken)
 
 
 def rename_twins(rows: Any, scope: str, field: str, noun: str) -> int:

@@ -114,6 +114,12 @@ class Objective(TeamOwned):
             return f"no source of its team has the tag {tag!r}"
         return "none of its chosen sources is of its team"
 
+    def uncovered(self) -> str | None:
+        """Why the objective covers no source now (``uncovered_reason``), or None while it covers one. Refused when
+        it is saved, an objective can still come to cover none: its sources re-tagged, moved team or deleted
+        since. The one home of that flag, for the objectives list and the objective's page."""
+        return None if self.covered_sources() else Objective.uncovered_reason(self.tag)
+
     @staticmethod
     def rule_problem(name: str, tag: str) -> str:
         """Why an enabled burn-rate rule on an objective covering no source is refused: it watches the objective's

@@ -36,7 +36,10 @@ def visible_objectives(user: Any) -> Any:
 def objective_list(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     store = get_store()
-    rows = [(objective, measure(objective, store, now)) for objective in visible_objectives(request.user)]
+    rows = [
+        (objective, measure(objective, store, now), objective.uncovered())
+        for objective in visible_objectives(request.user)
+    ]
     return render(request, "objectives/list.html", {"nav": "objectives", "rows": rows, "windows": BURN_WINDOWS})
 
 
@@ -54,15 +57,13 @@ def objective_detail(request: HttpRequest, pk: int) -> HttpResponse:
         for name in BURN_WINDOWS
     ]
     series = budget_series(objective, store, now)
-    sources = objective.covered_sources()
     context = {
         "nav": "objectives",
         "objective": objective,
         "result": result,
         "burn": burn,
-        "sources": sources,
-        # Refused when it is saved, but its sources may since have lost the tag, moved team or gone.
-        "uncovered": None if sources else Objective.uncovered_reason(objective.tag),
+        "sources": objective.covered_sources(),
+        "uncovered": objective.uncovered(),
         "rules": objective.alert_rules.all(),
         "chart": budget_chart(series, result.period_start, result.period_end),
         "series": series,

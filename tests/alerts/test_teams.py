@@ -19,7 +19,7 @@ from metrics.stores.base import RecordResult
 from pollers.models import Source
 from pollers.outcome import PollOutcome
 from tests.alerts.support import make_channel, make_rule
-from tests.factories import add_member, make_source, make_team, make_user
+from tests.factories import add_member, make_objective, make_source, make_team, make_user
 from tests.pollers.support import form_rows
 
 pytestmark = pytest.mark.django_db
@@ -196,3 +196,23 @@ def test_it_moves_the_rules_watching_a_source_alone_with_it_to_its_new_team(
     assert every.team == red  # a rule of all red's sources stays red's
     strays = AlertRule.objects.filter(source__isnull=False).exclude(team_id=F("source__team_id"))
     assert not strays.exists()
+
+
+def test_it_keeps_a_burn_rate_rule_with_its_objective_and_drops_its_source_when_the_source_moves() -> None:
+    red, blue = make_team("red"), make_team("blue")
+    moved, kept = make_source("hot", team=red), make_source("warm", team=red)
+    objective = make_objective(team=red, sources=[moved, kept])
+    pager = make_channel(team=red, name="red pager", kind="email", email_to="ops@example.com")
+    burn = make_rule(
+        team=red, name="hot burn", scope="source", source=moved, kind="burn_rate", objective=objective, channels=[pager]
+    )
+
+    moved.team = blue
+    moved.save()
+
+    burn.refresh_from_db()
+    # Still red's, on red's objective and channels, watching what the objective still covers; no blue source named.
+    assert (burn.team, burn.objective, list(burn.channels.all()), burn.enabled) == (red, objective, [pager], True)
+    assert (burn.scope, burn.source) == ("all", None)
+    assert burn.applies_to(kept)
+    burn.full_clean()  # and it can be edited and saved again

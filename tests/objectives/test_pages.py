@@ -202,3 +202,25 @@ def test_it_draws_the_budget_of_a_metric_objective_from_the_minutes_its_attainme
     budget = [p["remaining_budget_percent"] for p in budget_series(objective, get_store(), timezone.now())]
     assert budget[-1] == pytest.approx(50.0)
     assert budget[-1] == pytest.approx(measure(objective, get_store(), timezone.now()).remaining_budget_percent)
+
+
+def test_it_flags_on_the_list_the_objectives_that_cover_no_source(client: Client) -> None:
+    # The list showed only "no data" for them, as for a new objective: only their own page said why.
+    kept, moved = make_source("us-east"), make_source("eu-west")
+    covering = make_objective("api up", sources=[kept])
+    left = make_objective("eu up", sources=[moved])
+    moved.team = make_team("red")
+    moved.save()
+    viewer(client)
+    listing = client.get("/objectives/").content.decode()
+
+    def row(objective_pk: int) -> str:
+        found = re.search(rf'<tr data-objective="{objective_pk}">(.*?)</tr>', listing, re.S)
+        assert found, listing
+        return found.group(1)
+
+    flag = "Covers no source: none of its chosen sources is of its team. It judges nothing"
+    assert flag in row(left.pk)
+    assert "Covers no source" not in row(covering.pk)
+    # Said as the objective's own page says it.
+    assert flag in client.get(f"/objectives/{left.pk}/").content.decode()
