@@ -45,7 +45,7 @@ def source_data(source: Source) -> dict[str, Any]:
         # Refused with credentials at save; one stored before that rule shows its password masked, as a URL does.
         "proxy": shown_url(source.proxy) if source.proxy else "",
         "tls_verify": source.tls_verify,
-        "tls_verify_off_acknowledged": source.tls_verify_off_acknowledged,
+        "insecure_credentials_acknowledged": source.insecure_credentials_acknowledged,
         "tls_ca_pem": source.tls_ca_pem,
         "auth_scheme": source.auth_scheme,
         "auth_username": source.auth_username,

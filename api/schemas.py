@@ -74,11 +74,15 @@ PROXY = (
 )
 TLS_VERIFY = (
     "false lets anyone on the path impersonate the upstream; refused while the source sends a password, token or "
-    "credential header, unless tls_verify_off_acknowledged."
+    "credential header, unless insecure_credentials_acknowledged."
 )
-TLS_VERIFY_OFF_ACKNOWLEDGED = (
-    "true to send the source's password, token or credential headers with tls_verify false (a pinned tls_ca_pem is "
-    "not used then); kept until set back to false."
+INSECURE_CREDENTIALS_ACKNOWLEDGED = (
+    "true to send the source's password, token or credential headers over plain http to a host other than loopback, "
+    "or with tls_verify false (a pinned tls_ca_pem is not used then); kept until set back to false."
+)
+URL = (
+    "http or https; plain http to a host other than loopback is refused while the source sends a password, token "
+    "or credential header, unless insecure_credentials_acknowledged."
 )
 TLS_CA_PEM = '"" for the system CAs; else trust only these CA certificates (PEM).'
 
@@ -99,7 +103,7 @@ class Source(Strict):
     pinned_metrics: list[str] = Field(description=PINNED_METRICS)
     proxy: str = Field(description=PROXY)
     tls_verify: bool = Field(description=TLS_VERIFY)
-    tls_verify_off_acknowledged: bool = Field(description=TLS_VERIFY_OFF_ACKNOWLEDGED)
+    insecure_credentials_acknowledged: bool = Field(description=INSECURE_CREDENTIALS_ACKNOWLEDGED)
     tls_ca_pem: str = Field(description=TLS_CA_PEM)
     auth_scheme: AuthScheme
     auth_username: str
@@ -147,7 +151,9 @@ class SourceWrite(Schema):
     refused_fields: ClassVar[dict[str, str]] = {name: "read-only" for name in READ_ONLY}
 
     name: Annotated[Text, Field(min_length=1, **model_limits("name"))] = UNSENT
-    url: Annotated[Text, Field(json_schema_extra={"format": "uri"}, **model_limits("url"))] = UNSENT
+    url: Annotated[Text, Field(json_schema_extra={"format": "uri"}, **model_limits("url"))] = Field(
+        default=UNSENT, description=URL
+    )
     enabled: bool = UNSENT
     interval_seconds: Annotated[int, Field(**model_limits("interval_seconds"))] = UNSENT
     timeout_seconds: Annotated[float, Field(**model_limits("timeout_seconds"))] = UNSENT
@@ -159,7 +165,7 @@ class SourceWrite(Schema):
     pinned_metrics: list[Text] = Field(default=UNSENT, description=PINNED_METRICS)
     proxy: Annotated[Text, Field(**model_limits("proxy"))] = Field(default=UNSENT, description=PROXY)
     tls_verify: bool = Field(default=UNSENT, description=TLS_VERIFY)
-    tls_verify_off_acknowledged: bool = Field(default=UNSENT, description=TLS_VERIFY_OFF_ACKNOWLEDGED)
+    insecure_credentials_acknowledged: bool = Field(default=UNSENT, description=INSECURE_CREDENTIALS_ACKNOWLEDGED)
     tls_ca_pem: Text = Field(default=UNSENT, description=TLS_CA_PEM)
     auth_scheme: AuthScheme = Field(default=UNSENT, description='"" for none; a scheme needs its auth_secret.')
     auth_username: Annotated[Text, Field(**model_limits("auth_username"))] = UNSENT
@@ -176,7 +182,7 @@ class SourceCreate(SourceWrite):
         "manages several.",
     )
     name: Annotated[Text, Field(min_length=1, **model_limits("name"))]
-    url: Annotated[Text, Field(json_schema_extra={"format": "uri"}, **model_limits("url"))]
+    url: Annotated[Text, Field(json_schema_extra={"format": "uri"}, **model_limits("url"))] = Field(description=URL)
 
 
 class SourceUpdate(SourceWrite):

@@ -84,7 +84,7 @@ class SourceAdmin(TeamScopedAdmin):
                 "fields": [
                     "proxy",
                     "tls_verify",
-                    "tls_verify_off_acknowledged",
+                    "insecure_credentials_acknowledged",
                     "tls_ca_pem",
                     "tls_client_cert_pem",
                     "tls_client_key",

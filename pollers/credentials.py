@@ -1,8 +1,8 @@
 """A source's request as the poller sends it: its headers plus credentials, and its transport.
 
 Credentials are decrypted here, for one request, and go only into the ``Authorization`` header
-(which the fetcher drops when a redirect leaves the host) or the TLS context; they never reach a
-log line, an error message or a ``repr``.
+(which the fetcher drops when a redirect leaves the host or goes down to plain http) or the TLS context; they
+never reach a log line, an error message or a ``repr``.
 """
 
 from __future__ import annotations

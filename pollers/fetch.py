@@ -418,8 +418,11 @@ class Fetcher:
                             "bad_redirect", f"HTTP {response.status_code} without a Location", status_code=302
                         )
                     following = urljoin(current, location)
-                    if urlsplit(following).hostname != target.host:
-                        # Like browsers and requests: credentials stay with the host they were meant for.
+                    after = urlsplit(following)
+                    downgraded = urlsplit(current).scheme.lower() == "https" and after.scheme.lower() == "http"
+                    if after.hostname != target.host or downgraded:
+                        # Like browsers and requests: credentials stay with the host they were meant for, and
+                        # never follow https down to plain http, where anyone on the path reads them.
                         request_headers = {
                             k: v for k, v in request_headers.items() if not SECRET_HEADER_PATTERN.search(k)
                         }

@@ -143,7 +143,7 @@ class SourceAdminForm(SourceFormBase):
             "volatile_paths",
             "proxy",
             "tls_verify",
-            "tls_verify_off_acknowledged",
+            "insecure_credentials_acknowledged",
             "tls_ca_pem",
             "tls_client_cert_pem",
             "auth_scheme",

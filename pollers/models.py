@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
@@ -208,12 +209,12 @@ class Source(TeamOwned):
         help_text="Turning this off lets anyone on the path impersonate the upstream; shown as a warning.",
     )
     # A standing, per-source decision, stored so every later edit (and every run of a config file) keeps it.
-    tls_verify_off_acknowledged = models.BooleanField(
-        "send credentials without TLS verification",
+    insecure_credentials_acknowledged = models.BooleanField(
+        "send credentials over an insecure connection",
         db_default=False,
         default=False,
-        help_text="Needed to save a source that sends a password, token or credential header while TLS "
-        "verification is off: anyone on the path could pose as the upstream and read them.",
+        help_text="Needed to save a source that sends a password, token or credential header over plain http to a "
+        "host other than loopback, or with TLS verification off: anyone on the path could read them.",
     )
     tls_ca_pem = models.TextField(
         "trusted CA certificates (PEM)",
@@ -330,28 +331,47 @@ class Source(TeamOwned):
                 errors["auth_username"] = problem
         if self.auth_scheme and any(name.lower() == "authorization" for name in self.headers or {}):
             errors["auth_scheme"] = "Remove the Authorization header, or leave the authentication scheme empty."
-        unverified = self.credentials_sent_unverified()
-        if unverified:
-            errors["tls_verify"] = (
-                f"Verification is off while the source sends {' and '.join(unverified)}: anyone on the network path "
-                "could pose as the upstream and read what it sends. Turn verification on (a private CA goes in the "
-                "trusted CA certificates, tls_ca_pem, which are not used while verification is off), or acknowledge "
-                "the risk with send credentials without TLS verification (tls_verify_off_acknowledged)."
-            )
+        errors.update(self.credentials_sent_unverified())
         if errors:
             raise ValidationError(errors)
 
-    def credentials_sent_unverified(self) -> list[str]:
-        """What this source would hand to an upstream it does not verify, in words that never hold a secret: its
-        password or token, the names of its credential headers. Empty with verification on, or acknowledged off.
+    def credentials_sent_unverified(self) -> dict[str, str]:
+        """Why anyone on the network path could read this source's credentials, by the field to change: ``url`` for
+        plain http to a host other than loopback, ``tls_verify`` for verification off. Each message names what is
+        sent (its password or token, the names of its credential headers), never a value. Empty when the source
+        sends no credentials, sends them only over verified TLS or to loopback, or the risk is acknowledged.
 
-        The one rule for every path (the admin, the dashboard's form, the API, configuration files: all run
-        ``clean``). A scheme counts whether its secret is stored or given in the same edit (which needs a scheme).
+        The one rule for every path (the admin, the dashboard's form and its Test, the API, configuration files: all
+        run ``clean``). A scheme counts whether its secret is stored or given in the same edit (which needs a scheme).
         A client key does not count: TLS proves it with a signature bound to the handshake, it never leaves the
-        poller. A pinned CA (``tls_ca_pem``) does not excuse it: the poller trusts nothing while verification is off.
+        poller. A pinned CA (``tls_ca_pem``) does not excuse verification off: the poller trusts nothing then. Off
+        on an http URL still counts: a redirect to https on the same host keeps the credentials.
         """
-        if self.tls_verify or self.tls_verify_off_acknowledged:
-            return []
+        if self.insecure_credentials_acknowledged:
+            return {}
+        sent = self._credentials_sent()
+        if not sent:
+            return {}
+        what = " and ".join(sent)
+        acknowledge = (
+            "or acknowledge the risk with send credentials over an insecure connection "
+            "(insecure_credentials_acknowledged)."
+        )
+        problems: dict[str, str] = {}
+        if self._plain_http_beyond_loopback():
+            problems["url"] = (
+                f"The URL is plain http while the source sends {what}: anyone on the network path can read what it "
+                f"sends. Use https, {acknowledge}"
+            )
+        if not self.tls_verify:
+            problems["tls_verify"] = (
+                f"Verification is off while the source sends {what}: anyone on the network path could pose as the "
+                "upstream and read what it sends. Turn verification on (a private CA goes in the trusted CA "
+                f"certificates, tls_ca_pem, which are not used while verification is off), {acknowledge}"
+            )
+        return problems
+
+    def _credentials_sent(self) -> list[str]:
         sent = []
         if self.auth_scheme == self.AuthScheme.BASIC:
             sent.append("its Basic password")
@@ -364,6 +384,23 @@ class Source(TeamOwned):
         if secret_headers:
             sent.append(f"the header{'s' if len(secret_headers) > 1 else ''} {', '.join(secret_headers)}")
         return sent
+
+    def _plain_http_beyond_loopback(self) -> bool:
+        # Loopback never leaves the machine, so a local exporter over http is not exposed; a name other than
+        # localhost may resolve anywhere, so only literal loopback addresses and localhost count.
+        try:
+            parts = urlsplit(self.url or "")
+            host = parts.hostname or ""
+        except ValueError:
+            return False  # an unparsable URL is refused on its own, naming url
+        if parts.scheme.lower() != "http":
+            return False
+        if host == "localhost" or host.endswith(".localhost"):
+            return False
+        try:
+            return not ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return True
 
     def spec(self) -> SourceSpec:
         return SourceSpec(

@@ -7,8 +7,8 @@ it. A source left without an authentication scheme, or without a client certific
 with it. A password or token that cannot be sent with its scheme (a line break, a letter beyond Latin-1 in a Bearer
 token, more than ``pollers.validation.MAX_SECRET_BYTES``) is refused here, where it is typed, rather than failing
 every poll. Nothing here ever puts a secret into a message, a ``repr`` or an error report. Whether a source may send
-its credentials with TLS verification off is the model's rule (``Source.credentials_sent_unverified``), which
-judges the headers too.
+its credentials over plain http or with TLS verification off is the model's rule
+(``Source.credentials_sent_unverified``), which judges the headers too.
 """
 
 from __future__ import annotations

@@ -250,6 +250,15 @@ def allow_loopback(settings: Any) -> Any:
 
 
 @pytest.fixture
+def lan_host(settings: Any) -> str:
+    """An address on the network, not loopback, that sources may point at (as an allowlisted LAN exporter): what a
+    plain http URL there sends, anyone on the path reads. Nothing answers there; no test fetches it."""
+    address = "10.9.8.7"
+    settings.POLLER_ALLOWED_PRIVATE_HOSTS = ["127.0.0.1", address]
+    return address
+
+
+@pytest.fixture
 def other_simulator() -> Iterator[Any]:
     """A second simulator on another loopback port: another origin than ``simulator``'s, for secrets that must
     not follow a URL there (its ``/echo/headers`` shows what reached it)."""

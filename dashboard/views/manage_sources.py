@@ -35,7 +35,9 @@ TEST_ACTION = "test"
 def _test_fetch(form: SourceForm) -> ProbeResult:
     """Fetch the source as a poll would once the form is saved: the form's URL, headers and timeout with the
     source's credentials, proxy and TLS settings, which the admin sets and this form does not show (a Test
-    without them answered 401 or a certificate error for a source whose polls succeed)."""
+    without them answered 401 or a certificate error for a source whose polls succeed). Only a valid form gets here,
+    so the rules of a save hold for the Test too: credentials over plain http or unverified TLS are refused
+    (``Source.credentials_sent_unverified``) before anything is sent."""
     try:
         request = request_for(form.instance)  # the valid form has put its values on the instance
     except CredentialError as exc:

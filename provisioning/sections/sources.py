@@ -76,7 +76,7 @@ class Sources(Section):
         from_model(Source, "pinned_metrics", "pinned_metrics", STRINGS),
         from_model(Source, "proxy", "proxy", STRING),
         from_model(Source, "tls_verify", "tls_verify", BOOLEAN),
-        from_model(Source, "tls_verify_off_acknowledged", "tls_verify_off_acknowledged", BOOLEAN),
+        from_model(Source, "insecure_credentials_acknowledged", "insecure_credentials_acknowledged", BOOLEAN),
         from_model(Source, "tls_ca_pem", "tls_ca_pem", STRING),
         from_model(Source, "tls_client_cert_pem", "tls_client_cert_pem", STRING),
         Field(
@@ -112,7 +112,7 @@ class Sources(Section):
         "pinned_metrics",
         "proxy",
         "tls_verify",
-        "tls_verify_off_acknowledged",
+        "insecure_credentials_acknowledged",
         "tls_ca_pem",
         "tls_client_cert_pem",
         "auth_scheme",

@@ -241,14 +241,48 @@ def test_it_refuses_credentials_with_tls_verification_off_until_acknowledged(
     assert (stored.tls_verify, stored.tls_ca_pem, stored_secret("us-east")) == (True, "", TOKEN)
 
     acknowledged = send(
-        client, admin_token, "patch", {"tls_verify": False, "tls_verify_off_acknowledged": True}, "us-east"
+        client, admin_token, "patch", {"tls_verify": False, "insecure_credentials_acknowledged": True}, "us-east"
     )
     assert acknowledged.status_code == 200, acknowledged.content
     assert_matches_schema(acknowledged.json(), "Source")
-    assert (acknowledged.json()["tls_verify"], acknowledged.json()["tls_verify_off_acknowledged"]) == (False, True)
+    assert (acknowledged.json()["tls_verify"], acknowledged.json()["insecure_credentials_acknowledged"]) == (
+        False,
+        True,
+    )
     # A standing decision: a later edit need not give it again.
     assert send(client, admin_token, "patch", {"interval_seconds": 60}, "us-east").status_code == 200
     assert stored_secret("us-east") == TOKEN
+
+
+def test_it_refuses_credentials_over_plain_http_beyond_loopback_until_acknowledged(
+    client: Client, admin_token: str, field_key: str, lan_host: str
+) -> None:
+    rule = "The URL is plain http while the source sends its Bearer token: anyone on the network path can read"
+    plain = f"http://{lan_host}:9/status"
+    body = {"slug": "x", "name": "X", "url": plain, "auth_scheme": "bearer", "auth_secret": TOKEN}
+    created = send(client, admin_token, "post", body)
+    error = assert_error(created, 400, "invalid_parameters")
+    assert rule in " ".join(error["details"]["fields"]["url"]), error
+    assert TOKEN not in created.content.decode()
+    assert not Source.objects.filter(slug="x").exists()
+
+    # Stored on loopback, then moved to plain http on the network; a credential header counts as a token does.
+    secured_source()
+    header = {"url": plain, "auth_scheme": "", "auth_secret": None, "headers": {"X-Api-Key": TOKEN}}
+    for change in ({"url": plain}, header):
+        refused = send(client, admin_token, "patch", change, "us-east")
+        error = assert_error(refused, 400, "invalid_parameters")
+        assert "The URL is plain http while the source sends" in " ".join(error["details"]["fields"]["url"]), error
+        assert TOKEN not in refused.content.decode()
+    stored = Source.objects.get(slug="us-east")
+    assert (stored.url, stored.headers, stored_secret("us-east")) == ("http://127.0.0.1:9/status", {}, TOKEN)
+
+    acknowledged = send(client, admin_token, "patch", {**header, "insecure_credentials_acknowledged": True}, "us-east")
+    assert acknowledged.status_code == 200, acknowledged.content
+    assert_matches_schema(acknowledged.json(), "Source")
+    assert (acknowledged.json()["url"], acknowledged.json()["insecure_credentials_acknowledged"]) == (plain, True)
+    # A standing decision: a later edit need not give it again.
+    assert send(client, admin_token, "patch", {"interval_seconds": 60}, "us-east").status_code == 200
 
 
 @pytest.mark.parametrize(("scheme", "unit"), [("bearer", TOKEN), ("basic", "\u043f\u0430\u0440\u043e\u043b\u044c-")])

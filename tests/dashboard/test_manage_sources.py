@@ -366,10 +366,46 @@ def test_it_refuses_to_send_credentials_without_tls_verification_unless_acknowle
     source.refresh_from_db()
     assert (source.name, source.headers) == ("Eu West", {})
 
-    Source.objects.filter(pk=source.pk).update(tls_verify_off_acknowledged=True)  # as the admin or the API acknowledge
+    # As the admin or the API acknowledge.
+    Source.objects.filter(pk=source.pk).update(insecure_credentials_acknowledged=True)
     assert staff_client.post("/sources/eu-west/edit/", data).status_code == 302
     source.refresh_from_db()
     assert (source.name, source.headers) == ("EU West 2", {"X-Api-Key": "k-123456"})
+
+
+def test_it_refuses_to_test_a_source_that_would_send_credentials_over_plain_http_unless_acknowledged(
+    staff_client: Client, lan_host: str
+) -> None:
+    # Test fetches before anything is saved: the typed X-Api-Key would go over plain http to the network.
+    data = form_data(f"http://{lan_host}:9/status", action="test", timeout_seconds="1")
+    response = staff_client.post("/sources/new/", data)
+    page = response.content.decode()
+    assert response.status_code == 400
+    message = "The URL is plain http while the source sends the header X-Api-Key: anyone on the network path can read"
+    assert message in page
+    error = page[page.index("The URL is plain http") :]
+    assert "k-123456" not in error[: error.index("</li>")]
+    assert 'id="probe"' not in page, "no test fetch was made"
+    assert not Source.objects.exists()
+
+
+def test_it_tests_with_credentials_unverified_only_once_acknowledged(
+    staff_client: Client, allow_loopback: Any, simulator: Any
+) -> None:
+    # Verification off, set in the admin, the API or a file: the Test sends what a poll would, so the rule applies.
+    source = make_source("eu-west", url=simulator.url("eu-west"), tls_verify=False)
+    data = form_data(simulator.url("eu-west"), action="test")  # with an X-Api-Key header
+    response = staff_client.post("/sources/eu-west/edit/", data)
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert "Verify TLS certificates (not on this form): Verification is off while the source sends the header" in page
+    assert 'id="probe"' not in page
+    assert simulator.requests_for("eu-west") == [], "nothing is sent unverified"
+
+    Source.objects.filter(pk=source.pk).update(insecure_credentials_acknowledged=True)
+    tested = staff_client.post("/sources/eu-west/edit/", data).content.decode()
+    assert 'id="probe"' in tested
+    assert len(simulator.requests_for("eu-west")) == 1
 
 
 @pytest.mark.parametrize(

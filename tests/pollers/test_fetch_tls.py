@@ -69,3 +69,18 @@ def test_it_refuses_an_unknown_certificate_authority(tls_simulator: RunningSimul
     )
     result = fetcher.fetch(f"https://upstream.test:{tls_simulator.port}/status/us-east", timeout=5)
     assert (result.ok, result.error_kind) == (False, "tls")
+
+
+def test_it_drops_credentials_when_a_redirect_goes_from_https_to_plain_http_on_the_same_host(
+    tls_simulator: RunningSimulator, simulator: RunningSimulator, pki: Path
+) -> None:
+    # Same host name, plain http on another port: anyone on the path would read what follows the redirect.
+    fetcher = fetcher_for(pki, "upstream.test")
+    headers = {"Authorization": "Bearer secret", "X-Api-Key": "k", "X-Trace": "t1"}
+    plain = f"http://upstream.test:{simulator.port}/echo/headers"
+    start = f"https://upstream.test:{tls_simulator.port}/status/us-east?fault=redirect&location={plain}"
+    result = fetcher.fetch(start, headers=headers, timeout=5)
+    assert result.ok, result.error_message
+    assert result.payload is not None
+    assert ("Authorization" in result.payload, "X-Api-Key" in result.payload) == (False, False)
+    assert result.payload["X-Trace"] == "t1"

@@ -316,10 +316,39 @@ def test_it_refuses_credentials_with_tls_verification_off_until_acknowledged_in_
     assert PASSWORD not in error
     assert not Source.objects.exists()
 
-    saved = admin_client.post("/admin/pollers/source/add/", {**form, "tls_verify_off_acknowledged": "on"})
+    saved = admin_client.post("/admin/pollers/source/add/", {**form, "insecure_credentials_acknowledged": "on"})
     assert saved.status_code == 302, saved.content.decode()[:2000]
     source = Source.objects.get(slug="secured")
-    assert (source.tls_verify, source.tls_verify_off_acknowledged) == (False, True)
+    assert (source.tls_verify, source.insecure_credentials_acknowledged) == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "sent"),
+    [
+        ({}, "its Bearer token"),
+        ({"auth_scheme": "basic", "auth_username": "ops", "auth_secret": PASSWORD}, "its Basic password"),
+        ({"auth_scheme": "", "auth_secret": "", **form_rows("headers", {"X-Api-Key": TOKEN})}, "the header X-Api-Key"),
+    ],
+)
+def test_it_refuses_credentials_over_plain_http_beyond_loopback_until_acknowledged_in_the_admin(
+    admin_client: Client, field_key: str, lan_host: str, overrides: dict[str, Any], sent: str
+) -> None:
+    form = admin_form(url=f"http://{lan_host}:9/status/x", **overrides)
+    page = admin_client.post("/admin/pollers/source/add/", form)
+    assert page.status_code == 200
+    content = page.content.decode()
+    assert f"The URL is plain http while the source sends {sent}: anyone on the network path can read" in content
+    error = content[content.index("The URL is plain http") :]
+    error = error[: error.index("</li>")]
+    assert TOKEN not in error
+    assert PASSWORD not in error
+    assert not Source.objects.exists()
+
+    # https to the same host, or the same URL acknowledged, is saved; loopback never needed it (admin_form's URL).
+    for change in ({"url": f"https://{lan_host}:9/status/x"}, {"insecure_credentials_acknowledged": "on"}):
+        saved = admin_client.post("/admin/pollers/source/add/", {**form, **change})
+        assert saved.status_code == 302, saved.content.decode()[:2000]
+        Source.objects.filter(slug="secured").delete()
 
 
 def test_it_refuses_a_password_or_token_too_long_for_a_header_in_the_admin(
@@ -339,7 +368,7 @@ def test_it_refuses_a_password_or_token_too_long_for_a_header_in_the_admin(
 
 
 def test_it_warns_in_the_admin_when_tls_verification_is_off(admin_client: Client, field_key: str) -> None:
-    form = admin_form(tls_verify=None, tls_verify_off_acknowledged="on")
+    form = admin_form(tls_verify=None, insecure_credentials_acknowledged="on")
     saved = admin_client.post("/admin/pollers/source/add/", form, follow=True)
     assert "TLS certificate verification is OFF" in saved.content.decode()
     source = Source.objects.get(slug="secured")

@@ -94,7 +94,7 @@ def test_it_lists_every_problem_on_stderr_and_exits_1(setup_settings: Any, tmp_p
             "s.yaml:5: sources[0].interval: must be at least 5",
             "s.yaml:6: sources[0].typo: unknown key (known: slug, team, name, url, enabled, interval, timeout, "
             "headers, region, tags, metric_paths, volatile_paths, pinned_metrics, proxy, tls_verify, "
-            "tls_verify_off_acknowledged, tls_ca_pem, "
+            "insecure_credentials_acknowledged, tls_ca_pem, "
             "tls_client_cert_pem, tls_client_key, auth_scheme, auth_username, auth_secret)",
             "2 problem(s): nothing was changed.",
         ]

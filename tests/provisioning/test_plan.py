@@ -291,7 +291,7 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
         "a-sources.yaml:8: sources[1].interval: must be at least 5",
         "a-sources.yaml:9: sources[1].colour: unknown key (known: slug, team, name, url, enabled, interval, timeout, "
         "headers, region, tags, metric_paths, volatile_paths, pinned_metrics, proxy, tls_verify, "
-        "tls_verify_off_acknowledged, tls_ca_pem, "
+        "insecure_credentials_acknowledged, tls_ca_pem, "
         "tls_client_cert_pem, tls_client_key, auth_scheme, auth_username, auth_secret)",
         "a-sources.yaml:13: sources[2].timeout: must be a number",
         "b-rules.yaml:4: alert_rules[0].operator: must be one of: '', '>', '>=', '<', '<=', '==', '!='",

@@ -172,7 +172,7 @@ def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until
 ) -> None:
     monkeypatch.setenv("CFG_TOKEN", TOKEN)
     bearer_token = {"auth_scheme": "bearer", "auth_secret": "${CFG_TOKEN}"}
-    acknowledged = source("acknowledged", tls_verify=False, tls_verify_off_acknowledged=True, **bearer_token)
+    acknowledged = source("acknowledged", tls_verify=False, insecure_credentials_acknowledged=True, **bearer_token)
     items = [
         source("unverified", tls_verify=False, **bearer_token),
         source("header", tls_verify=False, headers={"X-Api-Key": "${CFG_TOKEN}"}),
@@ -197,9 +197,50 @@ def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until
     (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
     assert run_config("apply", "-f", str(config), "--yes")[0] == 0
     stored = Source.objects.get(slug="acknowledged")
-    assert (stored.tls_verify, stored.tls_verify_off_acknowledged, crypto.decrypt(stored.auth_secret_encrypted)) == (
+    assert (
+        stored.tls_verify,
+        stored.insecure_credentials_acknowledged,
+        crypto.decrypt(stored.auth_secret_encrypted),
+    ) == (
         False,
         True,
         TOKEN,
     )
+    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
+
+
+def test_it_refuses_at_plan_time_credentials_sent_over_plain_http_beyond_loopback_until_acknowledged(
+    setup_settings: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lan_host: str
+) -> None:
+    monkeypatch.setenv("CFG_TOKEN", TOKEN)
+    plain = f"http://{lan_host}:9/status"
+    bearer_token = {"auth_scheme": "bearer", "auth_secret": "${CFG_TOKEN}"}
+    acknowledged = source("acknowledged", url=plain, insecure_credentials_acknowledged=True, **bearer_token)
+    items = [
+        source("plain", url=plain, **bearer_token),
+        source("header", url=plain, headers={"X-Api-Key": "${CFG_TOKEN}"}),
+        source("loopback", **bearer_token),  # http://127.0.0.1: never leaves the machine
+        source("secure", url=f"https://{lan_host}:9/status", **bearer_token),
+        acknowledged,
+    ]
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    readable = "anyone on the network path can read what it sends. Use https, or acknowledge"
+    assert [path for path, _message in found] == ["sources[0].url", "sources[1].url"], err
+    assert found[0][1].startswith(f"The URL is plain http while the source sends its Bearer token: {readable}")
+    assert found[1][1].startswith(f"The URL is plain http while the source sends the header X-Api-Key: {readable}")
+    assert TOKEN not in out + err
+    assert counts() == before
+
+    # Acknowledged, it is stored, and the decision is planned again as no change.
+    (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
+    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
+    stored = Source.objects.get(slug="acknowledged")
+    assert (stored.url, stored.insecure_credentials_acknowledged) == (plain, True)
     assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
