@@ -28,6 +28,27 @@ def source(slug: str, **fields: Any) -> dict[str, Any]:
     return {"slug": slug, "name": slug.title(), "url": f"http://127.0.0.1:9/{slug}", **fields}
 
 
+def refused_plan(config: Path, items: list[dict[str, Any]]) -> list[list[str]]:
+    """The (path, message) of each error a plan of ``items`` names in sources.yaml: a plan that refuses them, stores
+    nothing and shows no secret."""
+    config.mkdir()
+    (config / "sources.yaml").write_text(text({"sources": items}))
+    before = counts()
+    code, out, err = run_config("plan", "-f", str(config))
+    assert code == 1, (out, err)
+    assert TOKEN not in out + err
+    assert counts() == before
+    return [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+
+
+def applied_then_planned_unchanged(config: Path, item: dict[str, Any]) -> Source:
+    """``item`` alone applied, and planned again as no change; the source stored."""
+    (config / "sources.yaml").write_text(text({"sources": [item]}))
+    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
+    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
+    return Source.objects.get(slug=item["slug"])
+
+
 @pytest.fixture
 def pki(tmp_path: Path) -> Pki:
     return make_pki(tmp_path / "pki")
@@ -179,24 +200,14 @@ def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until
         acknowledged,
     ]
     config = tmp_path / "config"
-    config.mkdir()
-    (config / "sources.yaml").write_text(text({"sources": items}))
-    before = counts()
-
-    code, out, err = run_config("plan", "-f", str(config))
-    assert code == 1, (out, err)
-    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    found = refused_plan(config, items)
     unverified = "anyone on the network path could pose as the upstream and read what it sends. Turn verification on"
-    assert [path for path, _message in found] == ["sources[0].tls_verify", "sources[1].tls_verify"], err
+    assert [path for path, _message in found] == ["sources[0].tls_verify", "sources[1].tls_verify"], found
     assert found[0][1].startswith(f"Verification is off while the source sends its Bearer token: {unverified}")
     assert found[1][1].startswith(f"Verification is off while the source sends the header X-Api-Key: {unverified}")
-    assert TOKEN not in out + err
-    assert counts() == before
 
     # Acknowledged, it is stored, and the decision is planned again as no change.
-    (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
-    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
-    stored = Source.objects.get(slug="acknowledged")
+    stored = applied_then_planned_unchanged(config, acknowledged)
     assert (
         stored.tls_verify,
         stored.insecure_credentials_acknowledged,
@@ -206,7 +217,6 @@ def test_it_refuses_at_plan_time_credentials_sent_without_tls_verification_until
         True,
         TOKEN,
     )
-    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
 
 
 def test_it_refuses_at_plan_time_credentials_sent_over_plain_http_beyond_loopback_until_acknowledged(
@@ -224,23 +234,12 @@ def test_it_refuses_at_plan_time_credentials_sent_over_plain_http_beyond_loopbac
         acknowledged,
     ]
     config = tmp_path / "config"
-    config.mkdir()
-    (config / "sources.yaml").write_text(text({"sources": items}))
-    before = counts()
-
-    code, out, err = run_config("plan", "-f", str(config))
-    assert code == 1, (out, err)
-    found = [line.split(": ", 2)[1:] for line in err.splitlines() if line.startswith("sources.yaml:")]
+    found = refused_plan(config, items)
     readable = "anyone on the network path can read what it sends. Use https, or acknowledge"
-    assert [path for path, _message in found] == ["sources[0].url", "sources[1].url"], err
+    assert [path for path, _message in found] == ["sources[0].url", "sources[1].url"], found
     assert found[0][1].startswith(f"The URL is plain http while the source sends its Bearer token: {readable}")
     assert found[1][1].startswith(f"The URL is plain http while the source sends the header X-Api-Key: {readable}")
-    assert TOKEN not in out + err
-    assert counts() == before
 
     # Acknowledged, it is stored, and the decision is planned again as no change.
-    (config / "sources.yaml").write_text(text({"sources": [acknowledged]}))
-    assert run_config("apply", "-f", str(config), "--yes")[0] == 0
-    stored = Source.objects.get(slug="acknowledged")
+    stored = applied_then_planned_unchanged(config, acknowledged)
     assert (stored.url, stored.insecure_credentials_acknowledged) == (plain, True)
-    assert run_config("plan", "-f", str(config)) == (0, "No changes: the stored setup matches the files.\n", "")
