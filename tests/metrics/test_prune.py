@@ -335,8 +335,10 @@ def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restore
     settings.JSON_MAX_ITEMS = 100
     wide = SourceSpec("wide")
     old, new = {"v": [0] * 3500}, {"v": [1] * 3500}  # every element changes: thousands of items in the diff
-    configured.record(wide, old, TIMES[0])
-    configured.record(wide, new, TIMES[1])
+    # Both on one UTC day, whatever the hour the suite runs at: the archive writes a file per day.
+    day = (NOW - timedelta(days=3)).replace(hour=1, minute=0)
+    configured.record(wide, old, day)
+    configured.record(wide, new, day + timedelta(hours=1))
     configured.record(wide, {"v": [2]}, NOW)  # kept: the latest and the newest entry stay in the store
     policy = {"wide": Retention(raw_days=1, archive_raw=True)}
 
