@@ -17,6 +17,7 @@ from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, 
 class AlertRuleAdmin(TeamScopedAdmin):
     form = AlertRuleForm
     list_display = ["name", "enabled", "severity", "target", "condition", "fire_after", "resolve_after"]
+    list_select_related = ["source", "objective"]  # the target and condition columns name them
     list_filter = ["team", "enabled", "severity", "kind", "scope"]
     search_fields = ["name", "description", "metric", "path", "tag", "source__slug"]
     autocomplete_fields = ["source"]

@@ -268,6 +268,10 @@ class AlertRule(TeamOwned):
             return "(invalid condition)"
 
     def target_display(self) -> str:
+        """What the rule watches, as pages name it. A burn-rate rule watches its objective's sources whatever its
+        scope says (``applies_to``): its objective, not a source or tag it may still hold and ignores."""
+        if self.kind == self.Kind.BURN_RATE:
+            return f"objective {self.objective.name}" if self.objective_id and self.objective else "objective ?"
         if self.scope == self.Scope.SOURCE:
             return f"source {self.source.slug}" if self.source_id and self.source else "source ?"
         if self.scope == self.Scope.TAG:

@@ -123,13 +123,14 @@ def visible(request: HttpRequest) -> Any:
 def objectives(request: HttpRequest) -> dict[str, Any]:
     """Every objective the caller may read, with attainment, remaining budget and burn rates."""
     now = timezone.now()
-    return {"objectives": [objective_data(o, now) for o in visible(request)[:MAX_OBJECTIVES]]}
+    # Every objective's covered sources in one read: its "sources" and its attainment both use them.
+    return {"objectives": [objective_data(o, now) for o in visible(request)[:MAX_OBJECTIVES].with_coverage()]}
 
 
 @router.get("/{objective_id}", response=documented({200: ObjectiveOut}, *READ_ERRORS), operation_id="getObjective")
 def objective_detail(request: HttpRequest, objective_id: int) -> dict[str, Any]:
     """One objective, with the remaining budget through its period so far."""
-    objective = visible(request).filter(pk=objective_id).first()
+    objective = next(iter(visible(request).filter(pk=objective_id).with_coverage()), None)
     if objective is None:
         raise ApiError(404, "objective_not_found", f"No objective {objective_id} you may read.")
     return objective_data(objective, timezone.now(), with_budget=True)

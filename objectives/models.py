@@ -8,7 +8,7 @@ and the period the target is judged over. The arithmetic lives in ``metrics.slo`
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,6 +16,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import models
+from django.db.models import prefetch_related_objects
 
 from accounts.models import TeamOwned, default_team_id
 from metrics import slo
@@ -28,6 +29,17 @@ WINDOW_CHOICE_MESSAGE = "Choose 7, 28 or 30 days."
 class ObjectiveQuerySet(models.QuerySet["Objective"]):
     def with_sources(self) -> ObjectiveQuerySet:
         return self.select_related("team").prefetch_related("sources")
+
+    def with_coverage(self) -> list[Objective]:
+        """The objectives, each knowing its covered sources (``Objective.covered_sources``), read for all of them
+        at once: a page of objectives measures each on its sources and flags those covering none
+        (``Objective.uncovered``), which read them again, one objective at a time, otherwise."""
+        objectives = list(self)
+        # The chosen sources in one read, or none when the queryset prefetched them already (with_sources).
+        prefetch_related_objects([objective for objective in objectives if not objective.tag], "sources")
+        for objective, covered in zip(objectives, Objective.covered_sources_of(objectives), strict=True):
+            objective.known_covered_sources = covered
+        return objectives
 
 
 class Objective(TeamOwned):
@@ -62,6 +74,9 @@ class Objective(TeamOwned):
 
     objects = ObjectiveQuerySet.as_manager()
 
+    # The covered sources as read for a whole page (``ObjectiveQuerySet.with_coverage``); None: not read yet.
+    known_covered_sources: list[Source] | None = None
+
     class Meta:
         ordering = ["name", "pk"]
         constraints = [models.UniqueConstraint(fields=["team", "name"], name="one_objective_name_per_team")]
@@ -72,17 +87,35 @@ class Objective(TeamOwned):
     # --- what it covers ------------------------------------------------------------------------
 
     def covered_sources(self) -> list[Source]:
-        """The sources the objective is judged on, by slug (the team's tagged ones, or the chosen ones).
+        """The sources the objective is judged on, by slug (``covered_sources_of``): those read with the others of
+        a page (``ObjectiveQuerySet.with_coverage``), else read now."""
+        if self.known_covered_sources is not None:
+            return self.known_covered_sources
+        return Objective.covered_sources_of([self])[0]
+
+    @staticmethod
+    def covered_sources_of(objectives: Sequence[Objective]) -> list[list[Source]]:
+        """The sources each objective is judged on, by slug (the team's tagged ones, or the chosen ones), in the
+        order given: one read of the tagged objectives' teams' sources for all of them.
 
         Only the team's own: a chosen source moved to another team since (the admin, configuration as code)
         is still linked, and its name and numbers must not reach this team's pages, reports and budget.
         """
-        team_id = self.owner_team_id()
-        if self.tag:
-            found = Source.objects.filter(team_id=team_id).order_by("slug")
-            return [source for source in found if self.tag in (source.tags or [])]
-        # Filtered in Python: the chosen sources often come prefetched (with_sources, the rule snapshot).
-        return sorted((s for s in self.sources.all() if s.team_id == team_id), key=lambda source: source.slug)
+        team_ids = [objective.owner_team_id() for objective in objectives]
+        tagged_teams = {team_id for objective, team_id in zip(objectives, team_ids, strict=True) if objective.tag}
+        of_team: dict[int, list[Source]] = {team_id: [] for team_id in tagged_teams}
+        if tagged_teams:
+            for source in Source.objects.filter(team_id__in=tagged_teams).order_by("slug"):
+                of_team[source.team_id].append(source)
+        covered: list[list[Source]] = []
+        for objective, team_id in zip(objectives, team_ids, strict=True):
+            if objective.tag:
+                covered.append([source for source in of_team[team_id] if objective.tag in (source.tags or [])])
+            else:
+                # Filtered in Python: the chosen sources often come prefetched (with_sources, the rule snapshot).
+                chosen = (source for source in objective.sources.all() if source.team_id == team_id)
+                covered.append(sorted(chosen, key=lambda source: source.slug))
+        return covered
 
     def covers(self, source: Source) -> bool:
         """Without a query once ``source_ids`` is cached on the instance (the alert rule cache keeps it)."""

@@ -60,7 +60,10 @@ def alerts_page(request: HttpRequest) -> HttpResponse:
         .select_related("source")
         .order_by("-occurred_at", "-pk")[:RECENT_EVENTS],
         "silences": in_current_team(request, Silence.objects.active(now)).select_related("source", "created_by"),
-        "rules": in_current_team(request, AlertRule.objects.select_related("source").prefetch_related("channels")),
+        # The source and the objective: a rule's target and condition name them.
+        "rules": in_current_team(
+            request, AlertRule.objects.select_related("source", "objective").prefetch_related("channels")
+        ),
         "channels": in_current_team(request, NotificationChannel.objects.all()),
         # Where a rule that selects no channel sends: named beside it, or "notifies no one" when nowhere.
         "default_channels": list(enabled_defaults(team.pk).values_list("name", flat=True)) if team is not None else [],

@@ -7,7 +7,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
@@ -51,6 +53,38 @@ def test_it_lists_the_objectives_of_the_callers_teams_with_attainment_and_burn_r
     assert attainment["burn_rates"]["6h"] == pytest.approx(2.0)
     assert attainment["burn_rates"]["1h"] is None  # no poll in the last complete hour
     assert attainment["met"] is False
+
+
+def app_queries(queries: CaptureQueriesContext) -> list[str]:
+    """The API's own queries: the metric store's reads (one an objective, by design: ``measure``) left out."""
+    return [query["sql"] for query in queries.captured_queries if '"metrics_' not in query["sql"]]
+
+
+def test_it_lists_objectives_in_as_many_queries_for_one_as_for_several(client: Client) -> None:
+    # Each objective read its covered sources twice, for its "sources" and for its attainment: two queries an
+    # objective of a tag, so the list's queries grew with the objectives.
+    us_east = make_source("us-east", tags=["prod"])
+    make_source("eu-west", tags=["prod", "eu"])
+    make_objective("by prod", tag="prod")
+    member(client, Role.VIEWER)
+    client.get("/api/v1/objectives")  # warm the session and user caches of this client
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/api/v1/objectives").status_code == 200
+
+    make_objective("by eu", tag="eu")
+    make_objective("chosen", sources=[us_east])
+    make_objective("lost", tag="canary")
+    with CaptureQueriesContext(connection) as several:
+        body = client.get("/api/v1/objectives").json()
+
+    sources = {o["name"]: o["sources"] for o in body["objectives"]}
+    assert sources == {
+        "by eu": ["eu-west"],
+        "by prod": ["eu-west", "us-east"],
+        "chosen": ["us-east"],
+        "lost": [],
+    }
+    assert len(app_queries(several)) == len(app_queries(one))
 
 
 def test_it_creates_an_objective_for_a_team_admin(client: Client) -> None:

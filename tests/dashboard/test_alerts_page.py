@@ -428,3 +428,24 @@ def test_it_names_a_rule_and_a_channel_as_stored_around_an_edit_it_refuses(staff
     rule.refresh_from_db()
     channel.refresh_from_db()
     assert (rule.name, channel.name) == ("cpu high", "ops-mail")
+
+
+def test_it_names_a_burn_rate_rules_objective_as_its_target_not_the_source_it_ignores(staff_client: Client) -> None:
+    # A burn-rate rule watches its objective's sources whatever its scope says, yet the list and its page named
+    # the one source it may still hold ("source us-east"), as if it watched that source alone.
+    from tests.factories import make_objective
+
+    us_east = make_source("us-east", tags=["prod"])
+    objective = make_objective("api up", tag="prod")
+    burn = make_rule(name="burn", kind="burn_rate", objective=objective, scope="source", source=us_east)
+    make_rule(name="cpu hot", metric="cpu_load", operator=">", threshold=90, scope="source", source=us_east)
+
+    rules = staff_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
+    burn_row, cpu_row = (row for row in rules.split('<li class="alert-row">')[1:])
+    assert ">burn</a>" in burn_row
+    assert "· objective api up ·" in burn_row
+    assert "source us-east" not in burn_row
+    assert "· source us-east ·" in cpu_row  # a rule of one source still names it
+
+    page = staff_client.get(f"/alerts/rules/{burn.pk}/").content.decode()
+    assert '<p class="muted" data-role="target">Watches objective api up</p>' in page

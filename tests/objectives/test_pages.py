@@ -6,7 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.models import Role
@@ -224,3 +226,59 @@ def test_it_flags_on_the_list_the_objectives_that_cover_no_source(client: Client
     assert "Covers no source" not in row(covering.pk)
     # Said as the objective's own page says it.
     assert flag in client.get(f"/objectives/{left.pk}/").content.decode()
+
+
+def app_queries(queries: CaptureQueriesContext) -> list[str]:
+    """The page's own queries: the metric store's reads (one an objective, by design: ``measure``) left out."""
+    return [query["sql"] for query in queries.captured_queries if '"metrics_' not in query["sql"]]
+
+
+def source_reads(queries: CaptureQueriesContext) -> list[str]:
+    """The reads of the sources of the team, which tagged objectives are covered by (``covered_sources_of``):
+    the chosen sources' read, prefetched with the objectives, left out."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "pollers_source"' in query["sql"] and '"objectives_objective_sources"' not in query["sql"]
+    ]
+
+
+def test_it_lists_objectives_in_as_many_queries_for_one_as_for_several(client: Client) -> None:
+    # Each row read its covered sources twice, for its measure and for its "covers no source" flag: two
+    # queries an objective of a tag, so the list's queries grew with the objectives.
+    us_east = make_source("us-east", tags=["prod"])
+    make_source("eu-west", tags=["prod", "eu"])
+    make_objective("by prod", tag="prod")
+    viewer(client)
+    client.get("/objectives/")  # warm the session and user caches of this client
+    with CaptureQueriesContext(connection) as one:
+        assert client.get("/objectives/").status_code == 200
+
+    make_objective("by eu", tag="eu")
+    make_objective("chosen", sources=[us_east])
+    make_objective("lost", tag="canary")  # its tag went since: flagged, from the same read
+    make_objective("moved", sources=[make_source("ap-south", team=make_team("red"))])
+    with CaptureQueriesContext(connection) as several:
+        listing = client.get("/objectives/").content.decode()
+
+    assert listing.count("<tr data-objective=") == 5
+    assert listing.count("Covers no source") == 2
+    assert "Covers no source: no source of its team has the tag &#x27;canary&#x27;." in listing
+    assert "Covers no source: none of its chosen sources is of its team." in listing
+    assert len(app_queries(several)) == len(app_queries(one))
+    assert len(source_reads(several)) == 1
+
+
+def test_it_reads_an_objectives_covered_sources_once_for_its_page(client: Client) -> None:
+    # The measure, the budget chart, the list of sources and the "covers no source" flag each read them.
+    source = make_source("us-east", tags=["prod"])
+    record_outcomes(source, timezone.now() - timedelta(hours=2), up=99, down=1)
+    objective = make_objective("api up", tag="prod", target="99")
+    viewer(client)
+    with CaptureQueriesContext(connection) as queries:
+        page = client.get(f"/objectives/{objective.pk}/").content.decode()
+    assert "99.0000 % (99 good of 100)" in page
+    assert "<polyline" in page
+    assert "Us East" in page
+    assert 'id="uncovered"' not in page
+    assert len(source_reads(queries)) == 1
