@@ -1,4 +1,5 @@
-"""django-allauth's pages, each of its form views answering 400 when it shows its form again refused.
+"""django-allauth's pages (the URLconf the project includes under /accounts/), each of its form views answering
+400 when it shows its form again refused.
 
 allauth's views answer 200 to a refused form (a wrong password, a wrong code) and allauth offers no hook for
 the status of a page: its adapter's ``ajax_response`` shapes only the answers to AJAX requests, and
@@ -15,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from allauth import urls as allauth_urls
 from django.urls import URLPattern, URLResolver
 from django.views import View
 
@@ -55,3 +57,6 @@ def patterns_refusing_with_400(patterns: Patterns) -> list[URLPattern | URLResol
             callback = refusing_with_400(pattern.callback)
             rebuilt.append(URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name))
     return rebuilt
+
+
+urlpatterns = patterns_refusing_with_400(allauth_urls.urlpatterns)

@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from allauth import urls as allauth_urls
 from allauth.account import views as allauth_views
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
 
 from accounts import views
-from accounts.allauth_urls import patterns_refusing_with_400, refusing_with_400
+from accounts.allauth_urls import refusing_with_400
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/tokens/", views.tokens, name="api-tokens"),
@@ -19,5 +18,5 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("accounts/password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     # Login, logout, password change and reset, e-mail, MFA (/accounts/2fa/) and SSO (django-allauth); a refused
     # form answers 400 there too (accounts/allauth_urls.py).
-    path("accounts/", include(patterns_refusing_with_400(allauth_urls.urlpatterns))),
+    path("accounts/", include("accounts.allauth_urls")),
 ]
