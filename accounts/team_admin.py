@@ -12,7 +12,8 @@ A save the database refuses because another writer got there between the form's 
 admins adding a silence of one reason for one team at once) answers the form's own error, not a server error.
 An edit of an object another writer deleted after the form read it saves nothing and says so (Django's save
 would insert it again under its old id when its UPDATE found no row). A refused change leaves the object's
-name as stored in the breadcrumb and title: the form works on a working copy (``accounts.edits.WorkingCopyAdmin``).
+name as stored in the breadcrumb and title: the form works on a working copy
+(``devops_insights.working_copy.WorkingCopyAdmin``).
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ from django.db import IntegrityError, models
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 
-from accounts.edits import DeletedMeanwhile, WorkingCopyAdmin, save_edit
+from accounts.edits import DeletedMeanwhile, save_edit
 from accounts.models import Invitation, LastAdminError, Membership, Team
 from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.teams import Action, allows, restrict, teams_of
+from devops_insights.working_copy import WorkingCopyAdmin
 
 
 def _team_id_of(obj: models.Model, team_field: str) -> int | None:

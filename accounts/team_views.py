@@ -3,7 +3,9 @@
 Who may do what is the one access rule (``accounts.teams``): members read their team's page; admins
 change roles, remove members and invite; anyone may leave; superusers create teams and administer all.
 Another team's page is a 404, like a missing one. The last admin of a team cannot leave, be removed or be
-demoted: the model refuses (``accounts.models.LastAdminError``) and the page says why.
+demoted: the model refuses (``accounts.models.LastAdminError``) and the page says why. A refused role change
+(a role that is none of the three, or the last admin's) answers 400 with the team page and the error on
+that member's row; an invitation refused answers so too (``accounts.refused_forms``).
 """
 
 from __future__ import annotations
@@ -128,17 +130,17 @@ def member_role(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     team = _team(request, slug, Action.MANAGE)
     membership = _membership(team, pk)
     form = RoleForm(request.POST)
-    if not form.is_valid():
-        messages.error(request, "Choose viewer, operator or admin.")
-        return _back(team)
-    membership.role = form.cleaned_data["role"]
-    try:
-        membership.save(update_fields=["role"])
-    except LastAdminError as exc:
-        messages.error(request, f"Not changed: {exc}")
-        return _back(team)
-    messages.success(request, f"{membership.user} is now {membership.get_role_display().lower()} of {team}.")
-    return _back(team)
+    if form.is_valid():
+        membership.role = form.cleaned_data["role"]
+        try:
+            membership.save(update_fields=["role"])
+        except LastAdminError as exc:
+            form.add_error("role", f"Not changed: {exc}")
+        else:
+            messages.success(request, f"{membership.user} is now {membership.get_role_display().lower()} of {team}.")
+            return _back(team)
+    # Refused, as every form (accounts.refused_forms): the team page again, the error on that member's row.
+    return _detail(request, team, role_form=form, role_member=membership.pk, status=form_status(form))
 
 
 @login_required

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import audit
 from accounts.forms import TokenForm
 from accounts.models import ApiToken, TokenRefused
-from accounts.refused_forms import form_status
+from accounts.refused_forms import RefusedFormStatus, form_status
 
 logger = logging.getLogger("accounts")
 
@@ -65,8 +65,9 @@ def revoke_token(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("api-tokens")
 
 
-class PasswordChangeView(auth_views.PasswordChangeView):
-    """The product's own password page (/accounts/password/), audited like allauth's /accounts/password/change/."""
+class PasswordChangeView(RefusedFormStatus, auth_views.PasswordChangeView):
+    """The product's own password page (/accounts/password/), audited like allauth's /accounts/password/change/;
+    a refused change (a wrong old password, a new one too weak) answers 400, as every refused form."""
 
     success_url = reverse_lazy("password_change_done")
 

@@ -1,6 +1,7 @@
 """Feature flags in the admin: waffle's flag admin on our flag model (with its teams), and waffle's switches
 and samples (waffle's own registration is off: ``WAFFLE_ENABLE_ADMIN_PAGES = False``, its flag is swapped), each
-on a working copy so that a refused change is not named by its typed name (``accounts.edits.WorkingCopyAdmin``)."""
+on a working copy so that a refused change is not named by its typed name
+(``devops_insights.working_copy.WorkingCopyAdmin``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from django.contrib import admin
 from waffle.admin import FlagAdmin, SampleAdmin, SwitchAdmin
 from waffle.models import Sample, Switch
 
-from accounts.edits import WorkingCopyAdmin
+from devops_insights.working_copy import WorkingCopyAdmin
 from provisioning.models import Flag
 
 

@@ -30,9 +30,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
-from accounts.edits import working_copy
 from accounts.refused_forms import form_status
 from accounts.teams import Action, allows, restrict, teams_of
+from devops_insights.working_copy import working_copy
 from statuspages.forms import ComponentForm, IncidentForm, IncidentUpdateForm, MaintenanceForm, PageForm
 from statuspages.models import (
     Component,
@@ -91,9 +91,9 @@ def page_create(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def page_edit(request: HttpRequest, page_id: int) -> HttpResponse:
     page = _page_for_manage(request, page_id)
-    # The form validates a working copy (accounts.edits): a refused save put its unsaved title and slug on the page
-    # shown around it, so the heading said the new title and "View the page" led to the slug typed (another
-    # page's, when taken).
+    # The form validates a working copy (devops_insights.working_copy): a refused save put its unsaved title and
+    # slug on the page shown around it, so the heading said the new title and "View the page" led to the slug
+    # typed (another page's, when taken).
     form = PageForm(request.POST or None, instance=working_copy(page), teams=teams_of(request.user, Action.MANAGE))
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -140,7 +140,7 @@ def _item_form(
     kind: str,
 ) -> tuple[Any, HttpResponse | None]:
     # A new item belongs to the page before validation, so the model's own checks see it whole. An edit validates
-    # a working copy (accounts.edits): the page around a refused form names the item as stored.
+    # a working copy (devops_insights.working_copy): the page around a refused form names the item as stored.
     unsaved = working_copy(instance) if instance else form_class._meta.model(page=page)
     form = form_class(request.POST or None, instance=unsaved, page=page)
     if request.method == "POST" and form.is_valid():
@@ -256,7 +256,7 @@ def incident_update_add(request: HttpRequest, page_id: int, item_id: int) -> Htt
     form = IncidentUpdateForm(request.POST)
     if not form.is_valid():
         return _refused_update(request, page, incident, form)
-    # Changed on a working copy (accounts.edits): a refused update leaves the incident shown as stored.
+    # Changed on a working copy (devops_insights.working_copy): a refused update leaves the incident shown as stored.
     changed = working_copy(incident)
     try:
         changed.check_open_twin(form.cleaned_data["status"])

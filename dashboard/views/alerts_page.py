@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from accounts.current_team import current_team
-from accounts.edits import DeletedMeanwhile, working_copy
+from accounts.edits import DeletedMeanwhile
 from accounts.refused_forms import form_status
 from accounts.teams import Action
 from alerts import evaluate
@@ -31,6 +31,7 @@ from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState,
 from alerts.silences import ReasonTaken, add_silence
 from dashboard.access import in_current_team, object_for, team_for_new
 from dashboard.saving import save_in_team
+from devops_insights.working_copy import working_copy
 from objectives.models import Objective
 from pollers.models import Source
 
@@ -178,7 +179,7 @@ def _gone(request: HttpRequest, what: str) -> HttpResponse:
 def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     rule = object_for(request, AlertRule.objects.all(), Action.MANAGE, pk=pk) if pk else None
     team_id = rule.team_id if rule is not None else team_for_new(request).pk
-    # The page names the rule as stored around a refused edit; the form keeps what was typed (accounts.edits).
+    # The page names the rule as stored around a refused edit; the form keeps what was typed (working_copy).
     form = AlertRuleForm(request.POST or None, instance=working_copy(rule) if rule else None)
     # The rule's own validation compares its objective's team with its own: known before it validates.
     form.instance.team_id = team_id
@@ -207,7 +208,7 @@ def rule_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 def channel_form(request: HttpRequest, pk: int | None = None) -> HttpResponse:
     channel = object_for(request, NotificationChannel.objects.all(), Action.MANAGE, pk=pk) if pk else None
     team_id = channel.team_id if channel is not None else team_for_new(request).pk
-    # The page names the channel as stored around a refused edit; the form keeps what was typed (accounts.edits).
+    # The page names the channel as stored around a refused edit; the form keeps what was typed (working_copy).
     form = NotificationChannelForm(request.POST or None, instance=working_copy(channel) if channel else None)
     if request.method == "POST" and form.is_valid():
         try:

@@ -16,13 +16,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.edits import working_copy
 from accounts.refused_forms import form_status
 from accounts.teams import Action
 from alerts.models import AlertRule
 from dashboard.access import object_for, role_required, team_for_new
 from dashboard.inline_fetches import BUSY_MESSAGE, inline_fetch
 from dashboard.source_forms import SourceForm
+from devops_insights.working_copy import working_copy
 from pollers.circuit import force_trial
 from pollers.credentials import CredentialError, request_for
 from pollers.engine import Poller
@@ -85,7 +85,7 @@ def source_edit(request: HttpRequest, slug: str) -> HttpResponse:
     source = object_for(request, Source.objects.all(), Action.MANAGE, slug=slug)
     if request.method == "GET":
         return _form_page(request, SourceForm(instance=source), source)
-    # The page around a refused edit names the source as stored, the form what was typed (accounts.edits).
+    # The page around a refused edit names the source as stored, the form what was typed (working_copy).
     form = SourceForm(request.POST, instance=working_copy(source))
     if request.POST.get("action") == TEST_ACTION or not form.is_valid():
         return _form_page(request, form, source, status=form_status(form))

@@ -40,7 +40,7 @@ def test_it_logs_in_with_the_email_address_too(client: Client) -> None:
 def test_it_refuses_a_wrong_password_and_audits_it(client: Client) -> None:
     make_user("ops")
     response = post_login(client, "ops", "not-the-password", HTTP_USER_AGENT="curl/8", HTTP_X_REQUEST_ID="req-123")
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, refused
     assert "Please enter a correct username and password" in response.content.decode()
     event = AuditEvent.objects.get(action="login_failed")
     assert (event.actor_label, event.user_agent, event.actor) == ("ops", "curl/8", None)

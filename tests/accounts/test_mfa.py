@@ -25,7 +25,7 @@ def test_it_asks_for_the_code_and_logs_in_with_it(client: Client) -> None:
     assert response["Location"] == AUTHENTICATE
     assert client.get("/").status_code == 302  # not logged in before the second factor
     wrong = client.post(AUTHENTICATE, {"code": "000000" if totp_code(secret) != "000000" else "111111"})
-    assert wrong.status_code == 200
+    assert wrong.status_code == 400  # the code form again, refused
     assert client.get("/").status_code == 302
     done = client.post(AUTHENTICATE, {"code": totp_code(secret)})
     assert done.status_code == 302
@@ -42,7 +42,7 @@ def test_it_accepts_a_recovery_code_once(client: Client) -> None:
     assert client.get("/").status_code == 200
     again = Client()
     post_login(again, "ops")
-    assert again.post(AUTHENTICATE, {"code": codes[0]}).status_code == 200  # used up
+    assert again.post(AUTHENTICATE, {"code": codes[0]}).status_code == 400  # used up: refused
     assert again.get("/").status_code == 302
 
 

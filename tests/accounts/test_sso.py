@@ -114,7 +114,7 @@ def test_it_refuses_a_password_login_in_sso_only_mode_except_for_superusers(clie
     make_user("ops")
     make_user("root", superuser=True)
     refused = post_login(client, "ops")
-    assert refused.status_code == 200
+    assert refused.status_code == 400
     assert "use single sign-on" in refused.content.decode()
     assert client.get("/").status_code == 302
     assert AuditEvent.objects.filter(action="login_refused_sso_only", actor_label="ops").exists()

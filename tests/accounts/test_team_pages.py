@@ -43,9 +43,11 @@ def test_it_lists_members_with_roles_to_members_only(client: Client, blue: Team)
 def test_it_lets_an_admin_change_roles_and_remove_members(client: Client, blue: Team) -> None:
     bob = add_member(make_user("bob"), blue, Role.VIEWER)
     signed_in(client, "ada", blue, Role.ADMIN)
-    client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "operator"})
+    changed = client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "operator"}, follow=True)
+    assert changed.redirect_chain == [("/teams/blue/", 302)]
+    assert "bob is now operator of Blue." in changed.content.decode()
     assert Membership.objects.get(pk=bob.pk).role == Role.OPERATOR
-    assert client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "owner"}).status_code == 302
+    assert client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "owner"}).status_code == 400
     assert Membership.objects.get(pk=bob.pk).role == Role.OPERATOR  # an unknown role changes nothing
     client.post(f"/teams/blue/members/{bob.pk}/remove/")
     assert not Membership.objects.filter(pk=bob.pk).exists()
@@ -63,7 +65,7 @@ def test_it_keeps_the_last_admin_and_says_why(client: Client, blue: Team) -> Non
     me = Membership.objects.get(user__username="ada")
     page = client.post("/teams/blue/leave/", follow=True).content.decode()
     assert "would have no admin left" in page
-    page = client.post(f"/teams/blue/members/{me.pk}/role/", {"role": "viewer"}, follow=True).content.decode()
+    page = client.post(f"/teams/blue/members/{me.pk}/role/", {"role": "viewer"}).content.decode()
     assert "Not changed" in page
     page = client.post(f"/teams/blue/members/{me.pk}/remove/", follow=True).content.decode()
     assert "Not removed" in page
@@ -145,6 +147,30 @@ def test_it_lets_only_superusers_create_teams(client: Client) -> None:
     team = Team.objects.get(slug="payments")
     assert Membership.objects.get(team=team).role == Role.ADMIN
     assert client.post("/teams/", {"name": "Switch"}).status_code == 400  # reserved for the switcher
+
+
+def test_it_answers_400_to_a_role_change_it_refuses_with_the_error_on_the_members_row(
+    client: Client, blue: Team
+) -> None:
+    # As every refused form (accounts.refused_forms): the team page again, not a redirect with a message.
+    bob = add_member(make_user("bob"), blue, Role.VIEWER)
+    signed_in(client, "ada", blue, Role.ADMIN)
+    me = Membership.objects.get(user__username="ada")
+
+    unknown = client.post(f"/teams/blue/members/{bob.pk}/role/", {"role": "owner"})
+    last_admin = client.post(f"/teams/blue/members/{me.pk}/role/", {"role": "viewer"})
+
+    assert (unknown.status_code, last_admin.status_code) == (400, 400)
+    row = re.search(r'<tr data-member="bob">(.*?)</tr>', unknown.content.decode(), re.S)
+    assert row is not None
+    assert "Select a valid choice" in row.group(1)
+    row = re.search(r'<tr data-member="ada">(.*?)</tr>', last_admin.content.decode(), re.S)
+    assert row is not None
+    assert "Not changed: Blue would have no admin left" in row.group(1)
+    assert re.search(r"<td>Admin</td>", row.group(1)), "the role as stored"
+    assert '<option value="viewer" selected>' in row.group(1), "the role chosen stays chosen"
+    assert Membership.objects.get(pk=me.pk).role == Role.ADMIN
+    assert Membership.objects.get(pk=bob.pk).role == Role.VIEWER
 
 
 def test_it_answers_400_to_an_invitation_it_refuses_and_issues_none(client: Client, blue: Team) -> None:

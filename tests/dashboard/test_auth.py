@@ -64,7 +64,7 @@ def test_it_logs_in_and_back_out(client: Client, user) -> None:  # type: ignore[
 
 def test_it_refuses_a_wrong_password_with_a_message(client: Client, user) -> None:  # type: ignore[no-untyped-def]
     response = client.post("/accounts/login/", {"username": "ada", "password": "nope"})
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, refused (accounts.refused_forms)
     assert "Please enter a correct username and password" in response.content.decode()
     assert "_auth_user_id" not in client.session
 
@@ -86,7 +86,8 @@ def test_it_keeps_the_password_when_the_old_one_is_wrong(client: Client, user) -
     client.force_login(user)
     new = "x-long-pass-99"
     response = client.post("/accounts/password/", {"old_password": "wrong", "new_password1": new, "new_password2": new})
-    assert response.status_code == 200
+    assert response.status_code == 400  # the form again, refused (accounts.refused_forms)
+    assert "Your old password was entered incorrectly" in response.content.decode()
     user.refresh_from_db()
     assert user.check_password(PASSWORD)
 

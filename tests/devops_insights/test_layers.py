@@ -26,9 +26,10 @@ the comment says why):
   for expiries that hosts compare), its ``request_slots`` (a web process's request slots), its ``collector`` (the
   garbage collector's tuning for long-running processes, web and poller, and ``detached``: an exception kept without
   the frames it holds), its ``stack_dump`` (every thread's
-  stack on SIGUSR1), its ``naming`` (``name (2)``: a chosen name that must not take a natural key) and its package
-  ``__init__`` (only ``__version__``) are the ground floor every app may import; they import no project app
-  themselves but the ground floor (checked below).
+  stack on SIGUSR1), its ``naming`` (``name (2)``: a chosen name that must not take a natural key), its
+  ``working_copy`` (an edit form, the admin's included, validates a copy of the stored object: ``metrics``' admin is
+  built on it as every app's) and its package ``__init__`` (only ``__version__``) are the ground floor every app
+  may import; they import no project app themselves but the ground floor (checked below).
 
 Migrations are left out: they are frozen history, and Django resolves them by app label, not by import.
 Imports given as strings (settings' MIDDLEWARE, ``import_string``) are not followed.
@@ -89,6 +90,7 @@ GROUND_FLOOR = frozenset(
         "devops_insights.collector",
         "devops_insights.stack_dump",
         "devops_insights.naming",
+        "devops_insights.working_copy",
     }
 )
 
