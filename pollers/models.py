@@ -145,6 +145,13 @@ class SourceQuerySet(models.QuerySet):
     def enabled(self) -> SourceQuerySet:
         return self.filter(enabled=True)
 
+    def sending_credentials_unverified(self) -> list[Source]:
+        """The sources that send credentials where anyone on the network path could read them, by the one rule
+        (``Source.credentials_sent_unverified``): those stored before it refused them, which keep polling as
+        stored. Judged per source, in Python: the rule reads the URL's host and the header names, which SQL
+        cannot judge alike; one query, whatever the count."""
+        return [source for source in self if source.credentials_sent_unverified()]
+
 
 class Source(TeamOwned):
     class Circuit(models.TextChoices):
