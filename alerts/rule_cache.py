@@ -3,7 +3,8 @@
 Evaluating a poll needs the enabled rules and the silences; reading them per poll cost round trips per
 poll whatever happened. Here they are loaded together (two queries) into an immutable snapshot tagged
 with a **generation**: a value in the shared cache (Redis in production) that every save or delete of a
-rule, a silence or a rule's channels replaces (``bump``, from ``alerts.receivers``). A poll reads the
+rule, a silence or a rule's channels replaces (``bump``, from ``alerts.receivers``; a migration that changes
+rules replaces it through ``alerts.rule_generation``, the key's home). A poll reads the
 generation (one cache read: Redis, or without it a row of the shared cache table) only when this process
 last read it ``ALERT_RULES_RECHECK_SECONDS`` ago or more, and reloads only when it moved: a rule saved in
 the web process applies within that interval in every poller, and a ``bump`` in this process drops its
@@ -16,7 +17,6 @@ be read; the snapshot is then reused for at most ``FALLBACK_SECONDS``.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -28,11 +28,10 @@ from django.utils import timezone
 
 from alerts import evaluate
 from alerts.models import AlertRule, Silence
+from alerts.rule_generation import GENERATION_KEY, announce_rules_changed
 from devops_insights import cache_generation
 from pollers.models import Source
 
-log = logging.getLogger("alerts")
-GENERATION_KEY: Final = "alerts:rules:generation"
 FALLBACK_SECONDS: Final = 5.0
 
 
@@ -91,11 +90,8 @@ _bumps = 0
 def bump(*_args: Any, **_kwargs: Any) -> None:
     """Invalidate every process's snapshot (a signal receiver: any arguments)."""
     global _snapshot, _bumps
-    try:
-        cache_generation.replace(GENERATION_KEY)
-    except Exception as exc:
-        # A cache outage: this process reloads at once, the others within FALLBACK_SECONDS.
-        log.warning("alert rules changed but the cache is unreachable: %s", type(exc).__name__)
+    # On a cache outage this process still reloads at once (below), the others within FALLBACK_SECONDS.
+    announce_rules_changed()
     with _lock:
         _snapshot = None
         _bumps += 1

@@ -42,7 +42,7 @@ def follow_moved_source(rules: Any, source_id: int, team_id: int) -> tuple[int, 
         rule.channels.clear()
         rule.team_id = team_id
         rule.name = free_name(rules.objects.filter(team_id=team_id), "name", rule.name)
-        rule.save(update_fields=["team", "name", "updated_at"])  # the current model's signals bump the rule cache
+        rule.save(update_fields=["team", "name", "updated_at"])  # the current model bumps the rule cache; 0010 itself
         moved += 1
         log.warning(
             "alert rule %s %r moved from team %s to team %s as %r: its source %s is that team's",

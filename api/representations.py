@@ -46,6 +46,8 @@ def source_data(source: Source) -> dict[str, Any]:
         "proxy": shown_url(source.proxy) if source.proxy else "",
         "tls_verify": source.tls_verify,
         "insecure_credentials_acknowledged": source.insecure_credentials_acknowledged,
+        # Computed by the rule that refuses such a save: a source stored before it keeps polling, and says so here.
+        "credentials_sent_unverified": source.credentials_sent_unverified(),
         "tls_ca_pem": source.tls_ca_pem,
         "auth_scheme": source.auth_scheme,
         "auth_username": source.auth_username,

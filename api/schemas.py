@@ -80,6 +80,13 @@ INSECURE_CREDENTIALS_ACKNOWLEDGED = (
     "true to send the source's password, token or credential headers over plain http to a host other than loopback, "
     "or with tls_verify false (a pinned tls_ca_pem is not used then); kept until set back to false."
 )
+CREDENTIALS_SENT_UNVERIFIED = (
+    "Read-only. Why anyone on the network path could read the credentials this source sends, by the field to "
+    "change (url: plain http to a host other than loopback; tls_verify: verification off), each message naming "
+    "what is sent, never a value, and how to fix or acknowledge it; {} when none is sent that way or "
+    "insecure_credentials_acknowledged. A save is refused with these messages: a source stored before that rule "
+    "keeps polling and shows them here."
+)
 URL = (
     "http or https; plain http to a host other than loopback is refused while the source sends a password, token "
     "or credential header, unless insecure_credentials_acknowledged."
@@ -104,6 +111,9 @@ class Source(Strict):
     proxy: str = Field(description=PROXY)
     tls_verify: bool = Field(description=TLS_VERIFY)
     insecure_credentials_acknowledged: bool = Field(description=INSECURE_CREDENTIALS_ACKNOWLEDGED)
+    credentials_sent_unverified: dict[Literal["url", "tls_verify"], str] = Field(
+        description=CREDENTIALS_SENT_UNVERIFIED
+    )
     tls_ca_pem: str = Field(description=TLS_CA_PEM)
     auth_scheme: AuthScheme
     auth_username: str
@@ -136,7 +146,16 @@ def model_limits(name: str) -> dict[str, Any]:
     return limits
 
 
-READ_ONLY = ("alert_state", "health", "created_at", "updated_at", "last_polled_at", "last_success_at", "circuit_state")
+READ_ONLY = (
+    "alert_state",
+    "health",
+    "created_at",
+    "updated_at",
+    "last_polled_at",
+    "last_success_at",
+    "circuit_state",
+    "credentials_sent_unverified",
+)
 # Optional fields default to None only so that "not sent" can be told apart (the model's default applies);
 # a client sending null gets the type error, since pydantic never validates a default (the write-only secrets alone
 # take null: it removes them).

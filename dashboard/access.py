@@ -26,6 +26,8 @@ from accounts.teams import REQUIRED_ROLE, Action, allows, rank, restrict, role_i
 
 View = Callable[..., HttpResponse]
 M = TypeVar("M", bound=models.Model)
+# The queryset's own class is kept, so its methods (SourceQuerySet's) stay callable on the answer.
+QS = TypeVar("QS", bound="models.QuerySet[Any]")
 
 REFUSALS: dict[Action, str] = {
     Action.READ: "you are not a member of this team",
@@ -51,7 +53,7 @@ def readable(request: HttpRequest, queryset: models.QuerySet[M], team_field: str
     return restrict(queryset, request.user, Action.READ, field=team_field)
 
 
-def in_current_team(request: HttpRequest, queryset: models.QuerySet[M], team_field: str = "team") -> models.QuerySet[M]:
+def in_current_team(request: HttpRequest, queryset: QS, team_field: str = "team") -> QS:
     """``queryset`` cut to the current team's rows (none when the user has no team)."""
     team = current_team(request)
     if team is None:

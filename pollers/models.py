@@ -145,6 +145,13 @@ class SourceQuerySet(models.QuerySet):
     def enabled(self) -> SourceQuerySet:
         return self.filter(enabled=True)
 
+    def sending_credentials_unverified(self) -> list[Source]:
+        """The sources that send credentials where anyone on the network path could read them, by the one rule
+        (``Source.credentials_sent_unverified``): those stored before it refused them, which keep polling as
+        stored. Judged per source, in Python: the rule reads the URL's host and the header names, which SQL
+        cannot judge alike; one query, whatever the count."""
+        return [source for source in self if source.credentials_sent_unverified()]
+
 
 class Source(TeamOwned):
     class Circuit(models.TextChoices):
@@ -342,7 +349,9 @@ class Source(TeamOwned):
         sends no credentials, sends them only over verified TLS or to loopback, or the risk is acknowledged.
 
         The one rule for every path (the admin, the dashboard's form and its Test, the API, configuration files: all
-        run ``clean``). A scheme counts whether its secret is stored or given in the same edit (which needs a scheme).
+        run ``clean``), and for flagging a source stored before it (its page and card, the system page through
+        ``SourceQuerySet.sending_credentials_unverified``, the API's ``credentials_sent_unverified``). A scheme counts
+        whether its secret is stored or given in the same edit (which needs a scheme).
         A client key does not count: TLS proves it with a signature bound to the handshake, it never leaves the
         poller. A pinned CA (``tls_ca_pem``) does not excuse verification off: the poller trusts nothing then. Off
         on an http URL still counts: a redirect to https on the same host keeps the credentials.

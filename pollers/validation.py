@@ -21,7 +21,11 @@ from django.core.exceptions import ValidationError
 
 MAX_HEADERS = 50
 MAX_NAME_LENGTH = 256
-MAX_VALUE_LENGTH = 8192
+# A header goes on the wire as one line, "Name: value", and most servers refuse a line over 8 KiB (nginx's
+# large_client_header_buffers of 8 KiB, Apache's LimitRequestFieldSize of 8190 bytes): every poll would fail. The
+# cap counts the whole line as sent, in bytes: http.client encodes names and values as Latin-1 (one byte a
+# character; header_value_problem refuses anything beyond it), so a Latin-1 letter counts one byte, not two.
+MAX_HEADER_LINE_BYTES = 8192
 # A source's password or token goes into the Authorization header, and most servers refuse a header line over
 # 8 KiB (nginx's large_client_header_buffers, Apache's LimitRequestFieldSize of 8190 bytes): every poll would fail.
 # 4 KiB (UTF-8) keeps the line under that for Basic too, whose base64 grows the username (at most 200 characters,
@@ -116,9 +120,18 @@ def header_problem(name: Any, value: Any) -> str | None:
     problem = header_value_problem(value)
     if problem is not None:
         return f"the value of header {shown} {problem}"
-    if len(value) > MAX_VALUE_LENGTH:
-        return f"the value of header {shown} is longer than {MAX_VALUE_LENGTH} characters"
+    size = header_line_bytes(name, value)
+    if size > MAX_HEADER_LINE_BYTES:
+        return (
+            f'header {shown} is {size} bytes on the wire (name, ": " and value), over the {MAX_HEADER_LINE_BYTES} '
+            "bytes a header line may take: most servers refuse a longer one"
+        )
     return None
+
+
+def header_line_bytes(name: str, value: str) -> int:
+    """The size of the line ``name: value`` as the poller sends it: Latin-1, as http.client encodes headers."""
+    return len(f"{name}: {value}".encode("latin-1"))
 
 
 def validate_request_headers(headers: Any) -> None:

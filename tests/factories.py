@@ -42,6 +42,23 @@ def make_source(slug: str = "us-east", **fields: Any) -> Source:
     return Source.objects.create(slug=slug, **values)
 
 
+# The credential header value of make_source_sending_credentials_unverified: a page or answer must never show it.
+UNVERIFIED_API_KEY = "k-unverified-4711"
+
+
+def make_source_sending_credentials_unverified(slug: str, host: str, **fields: Any) -> Source:
+    """A source stored as it could be before such a save was refused (``Source.credentials_sent_unverified``):
+    a credential header over plain http to ``host`` (the ``lan_host`` fixture's: not loopback) with verification
+    off, so the rule names both ``url`` and ``tls_verify``; ``fields`` add to or override that."""
+    values: dict[str, Any] = {
+        "url": f"http://{host}:9/status/{slug}",
+        "tls_verify": False,
+        "headers": {"X-Api-Key": UNVERIFIED_API_KEY},
+    }
+    values.update(fields)
+    return make_source(slug, **values)
+
+
 def rule_form(**fields: Any) -> dict[str, Any]:
     """The POST fields of a rule form (the dashboard's and the admin's) for the metric rule "cpu" (cpu_load > 80);
     ``fields`` add to or override them."""

@@ -52,7 +52,8 @@ def system(request: HttpRequest) -> HttpResponse:
     except StoreError as exc:
         log.warning("metric store unavailable for the system page", exc_info=True)
         store_error = type(exc).__name__
-    counts = in_current_team(request, Source.objects.all()).aggregate(
+    team_sources = in_current_team(request, Source.objects.all())
+    counts = team_sources.aggregate(
         total=Count("id"),
         enabled_count=Count("id", filter=Q(enabled=True)),
         failing=Count("id", filter=Q(enabled=True) & (health.failing_filter() | health.circuit_open_filter())),
@@ -71,6 +72,8 @@ def system(request: HttpRequest) -> HttpResponse:
         "channel_layer": system_info.probe_channel_layer(),
         "database": settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1],
         "counts": counts,
+        # Each with what it sends and why (the model's rule), for the operator to secure or acknowledge.
+        "credentials_unverified": team_sources.order_by("name", "slug").sending_credentials_unverified(),
         "now": now,
     }
     if request.GET.get("part") == "1":

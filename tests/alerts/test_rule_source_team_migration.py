@@ -7,6 +7,8 @@ import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
+from alerts.rule_generation import GENERATION_KEY
+from devops_insights import cache_generation
 from tests.migration_state import models_at
 
 BEFORE = [("alerts", "0009_one_silence_reason_per_team")]
@@ -56,6 +58,31 @@ def test_it_moves_a_rule_left_in_another_team_to_its_sources_and_leaves_the_othe
         assert [channel.pk for channel in untouched.channels.all()] == [pager.pk]
         assert untouched.updated_at == right.updated_at
         assert (kept.team_id, kept.objective_id, kept.scope, kept.source_id) == (default.pk, objective.pk, "all", None)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_moves_the_rule_cache_generation_so_running_pollers_reload_the_moved_rules() -> None:
+    executor = MigrationExecutor(connection)
+    try:
+        executor.migrate(BEFORE)
+        old = models_at(BEFORE)
+        default, example = (old.get_model("accounts", "Team").objects.create(slug=s, name=s) for s in ("old", "ex"))
+        demo = old.get_model("pollers", "Source").objects.create(
+            slug="demo", name="Demo", url="http://x.test/demo", team=example
+        )
+        old.get_model("alerts", "AlertRule").objects.create(
+            team=default, name="demo unreachable", scope="source", source=demo, kind="poll_failures", count=3
+        )
+        # What a running poller's snapshot was loaded under (alerts.rule_cache).
+        kept = cache_generation.read(GENERATION_KEY)
+        assert kept is not None
+
+        executor = MigrationExecutor(connection)
+        executor.migrate(AFTER)
+        assert cache_generation.read(GENERATION_KEY) not in (None, kept)
     finally:
         executor = MigrationExecutor(connection)
         executor.migrate(executor.loader.graph.leaf_nodes())

@@ -20,7 +20,15 @@ from pollers.credentials import request_for, transport_for
 from pollers.models import MASK, Source
 from pollers.validation import MAX_SECRET_BYTES
 from tests.api.support import assert_error, assert_matches_schema, headers_received
-from tests.factories import bearer, default_team, make_source, make_team, make_token
+from tests.factories import (
+    UNVERIFIED_API_KEY,
+    bearer,
+    default_team,
+    make_source,
+    make_source_sending_credentials_unverified,
+    make_team,
+    make_token,
+)
 from tests.pollers.support import Pki, make_pki
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("allow_loopback")]
@@ -283,6 +291,31 @@ def test_it_refuses_credentials_over_plain_http_beyond_loopback_until_acknowledg
     assert (acknowledged.json()["url"], acknowledged.json()["insecure_credentials_acknowledged"]) == (plain, True)
     # A standing decision: a later edit need not give it again.
     assert send(client, admin_token, "patch", {"interval_seconds": 60}, "us-east").status_code == 200
+
+
+def test_it_says_which_stored_sources_send_credentials_insecurely_until_acknowledged(
+    client: Client, admin_token: str, lan_host: str
+) -> None:
+    # Stored before such a save was refused: the API says so, by the rule that refuses it now.
+    make_source_sending_credentials_unverified("us-east", lan_host)
+    make_source("eu-west")
+    listed = client.get("/api/v1/sources", **bearer(admin_token))
+    assert listed.status_code == 200
+    for shown in listed.json()["sources"]:
+        assert_matches_schema(shown, "Source")
+    flagged = {shown["slug"]: shown["credentials_sent_unverified"] for shown in listed.json()["sources"]}
+    assert flagged["eu-west"] == {}
+    assert sorted(flagged["us-east"]) == ["tls_verify", "url"]
+    assert flagged["us-east"]["url"].startswith("The URL is plain http while the source sends the header X-Api-Key")
+    assert "Verification is off while the source sends the header X-Api-Key" in flagged["us-east"]["tls_verify"]
+    assert UNVERIFIED_API_KEY not in listed.content.decode()
+
+    refused = send(client, admin_token, "patch", {"credentials_sent_unverified": {}}, "us-east")
+    assert "read-only" in json.dumps(assert_error(refused, 400, "invalid_parameters"))
+    acknowledged = send(client, admin_token, "patch", {"insecure_credentials_acknowledged": True}, "us-east")
+    assert acknowledged.status_code == 200, acknowledged.content
+    assert acknowledged.json()["credentials_sent_unverified"] == {}
+    assert client.get("/api/v1/sources/us-east", **bearer(admin_token)).json()["credentials_sent_unverified"] == {}
 
 
 @pytest.mark.parametrize(("scheme", "unit"), [("bearer", TOKEN), ("basic", "\u043f\u0430\u0440\u043e\u043b\u044c-")])

@@ -1,7 +1,9 @@
-"""A card tells what the poller knows about reaching its source: an internal failure, TLS verification off."""
+"""A card tells what the poller knows about reaching its source: an internal failure, TLS verification off,
+credentials sent where anyone on the network path could read them."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +14,14 @@ from django.utils import timezone
 from pollers.engine import Poller
 from pollers.signals import change_stored
 from tests.dashboard.test_overview import card_html, text
-from tests.factories import make_poller, make_source, payload, record
+from tests.factories import (
+    UNVERIFIED_API_KEY,
+    make_poller,
+    make_source,
+    make_source_sending_credentials_unverified,
+    payload,
+    record,
+)
 from tests.simulator import RunningSimulator
 
 pytestmark = pytest.mark.django_db
@@ -54,3 +63,21 @@ def test_it_warns_on_the_card_of_a_source_whose_tls_is_not_verified(user_client:
     html = user_client.get("/").content.decode()
     assert "TLS verification off" in text(card_html(html, "us-east"))
     assert "TLS verification off" not in text(card_html(html, "eu-west"))
+
+
+def test_it_warns_on_the_card_of_a_source_sending_credentials_insecurely_unless_acknowledged(
+    user_client: Client, lan_host: str
+) -> None:
+    make_source_sending_credentials_unverified("us-east", lan_host)
+    make_source_sending_credentials_unverified("eu-west", lan_host, insecure_credentials_acknowledged=True)
+
+    html = user_client.get("/").content.decode()
+    flagged = card_html(html, "us-east")
+    assert "⚠ Credentials sent insecurely ( why, and the fix )" in text(flagged)
+    assert 'href="/sources/us-east/"' in flagged.split('data-role="credentials-unverified"')[1]
+    assert "The URL is plain http while the source sends the header X-Api-Key" in flagged  # the title: why
+    assert "Credentials sent insecurely" not in text(card_html(html, "eu-west"))
+    # The live repaint carries it too.
+    cards = user_client.get("/overview/cards.json?source=us-east").json()
+    assert "Credentials sent insecurely" in json.dumps(cards)
+    assert UNVERIFIED_API_KEY not in html + json.dumps(cards)

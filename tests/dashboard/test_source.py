@@ -15,7 +15,15 @@ from django.utils import timezone
 
 from accounts.models import Role
 from pollers.models import PollFailure
-from tests.factories import KNOWN_PAYLOAD, make_source, member, payload, record
+from tests.factories import (
+    KNOWN_PAYLOAD,
+    UNVERIFIED_API_KEY,
+    make_source,
+    make_source_sending_credentials_unverified,
+    member,
+    payload,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -274,3 +282,27 @@ def test_it_points_a_source_without_metrics_at_its_edit_form(client: Client) -> 
     assert text(note()) == "This source extracts no metrics. An admin of its team adds metric paths to chart them."
     member(client, role=Role.ADMIN, username="lead")  # an admin of the team, not staff
     assert '<a href="/sources/billing/edit/">Add metric paths</a> to chart them.' in note()
+
+
+def test_it_warns_of_credentials_the_source_sends_insecurely_and_how_to_fix_or_acknowledge(
+    client: Client, lan_host: str
+) -> None:
+    make_source_sending_credentials_unverified("us-east", lan_host)
+    make_source_sending_credentials_unverified("eu-west", lan_host, insecure_credentials_acknowledged=True)
+    viewer = member(client, role=Role.VIEWER, username="grace")
+
+    html = viewer.get("/sources/us-east/").content.decode()
+    page = text(unescape(html))
+    assert "This source sends credentials that anyone on the network path could read" in page
+    # What is sent and why, by the field to change: the model's own messages.
+    assert "The URL is plain http while the source sends the header X-Api-Key: anyone on the network path" in page
+    assert "Verification is off while the source sends the header X-Api-Key: anyone on the network path" in page
+    assert "its next edit is refused until it is secured or the risk is acknowledged" in page
+    assert "PATCH /api/v1/sources/us-east ( tls_verify , insecure_credentials_acknowledged )" in page
+    assert 'href="/sources/us-east/edit/"' not in html, "a viewer cannot edit it"
+    assert UNVERIFIED_API_KEY not in html
+    assert 'data-role="credentials-unverified"' not in viewer.get("/sources/eu-west/").content.decode()
+
+    admin = member(Client(), role=Role.ADMIN, username="ops")
+    warning = admin.get("/sources/us-east/").content.decode().split('data-role="credentials-unverified"')[1]
+    assert 'An https URL goes in <a href="/sources/us-east/edit/">its form</a>' in warning

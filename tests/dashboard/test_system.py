@@ -13,7 +13,15 @@ from django.utils import timezone
 from accounts.models import Role
 from dashboard.system_info import redact_url
 from pollers.models import PollerProcess
-from tests.factories import logged_in, make_source, make_team, payload, record
+from tests.factories import (
+    UNVERIFIED_API_KEY,
+    logged_in,
+    make_source,
+    make_source_sending_credentials_unverified,
+    make_team,
+    payload,
+    record,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -126,3 +134,30 @@ def test_it_probes_real_redis_and_never_shows_its_password(staff_client: Client,
 )
 def test_it_redacts_passwords_in_urls(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+def test_it_lists_the_team_sources_that_send_credentials_insecurely(staff_client: Client, lan_host: str) -> None:
+    make_source_sending_credentials_unverified("us-east", lan_host, tls_verify=True)
+    make_source_sending_credentials_unverified("ap-south", lan_host, enabled=False)
+    make_source_sending_credentials_unverified("eu-west", lan_host, insecure_credentials_acknowledged=True)
+    make_source_sending_credentials_unverified("us-west", lan_host, team=make_team("other"))
+    make_source("sa-east")
+
+    html = staff_client.get("/system/").content.decode()
+    assert re.search(r'data-stat="credentials_unverified"><a class="stat-link" href="#h-credentials">2<', html)
+    listed = re.findall(r'<li data-source="([^"]+)">(.*?)</ul>', html, re.S)
+    assert [slug for slug, _ in listed] == ["ap-south", "us-east"]
+    fields = {slug: re.findall(r'data-field="([^"]+)"', item) for slug, item in listed}
+    assert fields == {"ap-south": ["url", "tls_verify"], "us-east": ["url"]}
+    assert "(paused)" in dict(listed)["ap-south"]
+    assert "The URL is plain http while the source sends the header X-Api-Key" in dict(listed)["us-east"]
+    assert UNVERIFIED_API_KEY not in html
+    # The live refresh carries the list too.
+    assert 'data-source="us-east"' in staff_client.get("/system/?part=1").json()["html"]
+
+
+def test_it_lists_no_source_when_none_sends_credentials_insecurely(staff_client: Client, lan_host: str) -> None:
+    make_source_sending_credentials_unverified("eu-west", lan_host, insecure_credentials_acknowledged=True)
+    html = staff_client.get("/system/").content.decode()
+    assert re.search(r'data-stat="credentials_unverified">0<', html)
+    assert 'id="credentials-unverified"' not in html

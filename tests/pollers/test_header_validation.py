@@ -15,7 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
 from pollers.models import Source
-from pollers.validation import header_problem, validate_request_headers
+from pollers.validation import MAX_HEADER_LINE_BYTES, header_problem, validate_request_headers
 from tests.http_login import login_session
 from tests.pollers.support import form_rows
 
@@ -47,6 +47,18 @@ def test_it_refuses_headers_that_cannot_be_sent(headers: dict[str, Any], words: 
 def test_it_accepts_headers_that_can_be_sent(headers: dict[str, str]) -> None:
     validate_request_headers(headers)
     assert all(header_problem(name, value) is None for name, value in headers.items())
+
+
+def test_it_caps_a_header_at_its_whole_line_as_sent_in_bytes() -> None:
+    # "X-Long: " takes 8 bytes of the line; a Latin-1 letter is one byte on the wire (http.client's encoding).
+    fits = {"X-Long": "é" * (MAX_HEADER_LINE_BYTES - len("X-Long: "))}
+    validate_request_headers(fits)
+    with pytest.raises(ValidationError) as caught:
+        validate_request_headers({"X-Long": fits["X-Long"] + "a"})
+    assert caught.value.messages == [
+        'Header "X-Long" is 8193 bytes on the wire (name, ": " and value), over the 8192 bytes a header line may '
+        "take: most servers refuse a longer one."
+    ]
 
 
 @pytest.mark.django_db

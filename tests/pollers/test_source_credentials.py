@@ -17,6 +17,7 @@ from pollers.engine import Poller
 from pollers.fetch import Fetcher, FetchPolicy
 from pollers.models import PollFailure, Source
 from pollers.validation import MAX_SECRET_BYTES
+from tests.factories import make_source, make_source_sending_credentials_unverified
 from tests.pollers.support import form_rows, make_pki
 from tests.simulator import RunningSimulator
 
@@ -424,3 +425,20 @@ def test_it_keeps_a_decrypted_secret_out_of_a_debug_error_page(
         pytest.fail("authorization() should have raised")
     assert "formatting failed" in page  # the report is there...
     assert PASSWORD not in page  # ...without the decrypted password among the frame's variables
+
+
+def test_it_lists_the_stored_sources_that_send_credentials_insecurely_by_the_one_rule(lan_host: str) -> None:
+    # Stored before such a save was refused: nothing judged them, and they keep polling.
+    make_source_sending_credentials_unverified("both", lan_host)
+    make_source_sending_credentials_unverified("plain", lan_host, tls_verify=True)
+    make_source("bearer-unverified", url="https://127.0.0.1:9/status", tls_verify=False, auth_scheme="bearer")
+    make_source_sending_credentials_unverified("acknowledged", lan_host, insecure_credentials_acknowledged=True)
+    make_source_sending_credentials_unverified("loopback", "127.0.0.1", tls_verify=True)
+    make_source_sending_credentials_unverified("no-credentials", lan_host, headers={"X-Team": "core"})
+
+    flagged = Source.objects.order_by("slug").sending_credentials_unverified()
+    assert {source.slug: sorted(source.credentials_sent_unverified()) for source in flagged} == {
+        "bearer-unverified": ["tls_verify"],
+        "both": ["tls_verify", "url"],
+        "plain": ["url"],
+    }
