@@ -545,3 +545,36 @@ def test_it_neither_keeps_nor_refuses_what_a_hidden_field_of_another_kind_holds(
     assert staff_client.post("/alerts/rules/new/", data).status_code == 302
     rule = AlertRule.objects.get(name="cpu")
     assert (rule.kind, rule.path, rule.threshold, rule.metric) == ("field", "results.ok", None, "")
+
+
+def test_it_lists_rules_in_as_many_queries_for_one_as_for_several_of_every_kind(staff_client: Client) -> None:
+    from tests.factories import make_objective
+
+    us_east = make_source("us-east", tags=["prod"], metric_paths={"cpu_load": "cpu"})
+    pager, mail = make_channel("pager", is_default=False), make_channel("ops-mail", is_default=True)
+    make_rule("cpu hot", scope="source", source=us_east, channels=[pager])
+    staff_client.get("/alerts/")  # warm the session and user caches of this client
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get("/alerts/")
+
+    api_up = make_objective("api up", tag="prod")
+    eu_up = make_objective("eu up", sources=[us_east])
+    make_rule("stale", kind="field", path="results.ok", operator="==", value="true", scope="tag", tag="prod")
+    make_rule("failing", kind="poll_failures", count=3, channels=[pager, mail])
+    make_rule("frozen", kind="stale_hash", count=5)
+    make_rule("silent", kind="no_success", duration_seconds=600, enabled=False)
+    make_rule("breaker", kind="circuit_open")
+    make_rule("burn", kind="burn_rate", objective=api_up, channels=[mail])
+    make_rule("burn eu", kind="burn_rate", objective=eu_up)
+    make_rule("odd", kind="anomaly", metric="wait_time", anomaly_mode="both", scope="source", source=us_east)
+    with CaptureQueriesContext(connection) as several:
+        page = staff_client.get("/alerts/").content.decode()
+
+    rules = page.split('id="rules"')[1].split("</section>")[0]
+    assert rules.count('<li class="alert-row">') == 9
+    assert "· objective api up · budget of api up burning" in rules
+    assert "· objective eu up · budget of eu up burning" in rules
+    assert "· source us-east · wait_time anomalous (both" in rules
+    failing = next(row for row in rules.split('<li class="alert-row">') if ">failing</a>" in row)
+    assert {"ops-mail", "pager"} <= set(re.findall(r"ops-mail|pager", failing))
+    assert len(several) == len(one), [query["sql"] for query in several.captured_queries]
