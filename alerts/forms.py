@@ -55,6 +55,11 @@ SCOPE_FIELDS: dict[str, tuple[str, ...]] = {
     AlertRule.Scope.TAG: ("tag",),
     AlertRule.Scope.ALL: (),
 }
+# Kinds that take no target: a burn-rate rule watches its objective's sources whatever its scope says
+# (``AlertRule.applies_to``). The forms neither show nor keep its scope, source and tag: it is kept as a rule
+# of all sources, as a moved source leaves one (alerts.source_moves), which ``AlertRule.clean`` accepts.
+UNSCOPED_KINDS: tuple[str, ...] = (AlertRule.Kind.BURN_RATE,)
+TARGET_FIELDS: tuple[str, ...] = ("scope", "source", "tag")
 CHANNEL_FIELDS: dict[str, tuple[str, ...]] = {
     NotificationChannel.Kind.EMAIL: ("email_to",),
     NotificationChannel.Kind.WEBHOOK: ("url", "secret"),
@@ -75,23 +80,42 @@ class AlertRuleForm(ScopedUniqueModelForm):
 
     operator = forms.ChoiceField(choices=[("", "---------")] + [(op, op) for op in OPERATORS], required=False)
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Not for every kind (UNSCOPED_KINDS): clean() asks for it where it applies.
+        if "scope" in self.fields:
+            self.fields["scope"].required = False
+
+    def _ignore(self, data: dict[str, Any], name: str, cleared: Any) -> None:
+        """A field that does not apply (hidden on the page) is cleared, whatever it held: neither kept nor
+        refused, so the page never refuses the form over a field it does not show."""
+        if name in self.fields:
+            self.errors.pop(name, None)
+            data[name] = cleared
+
     def clean_burn_conditions(self) -> Any:
         # An empty box means the standard pairs (an empty list), not JSON null.
         return self.cleaned_data.get("burn_conditions") or []
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        # Fields of other kinds and scopes are hidden, possibly holding stale values: they do not count.
+        # Fields of other kinds and scopes are hidden, possibly holding stale values: they do not count; nor do
+        # the target fields of a kind that takes none.
         kind, scope = data.get("kind"), data.get("scope")
         if kind in KIND_FIELDS:
             for name in CONDITION_FIELDS:
-                if name not in KIND_FIELDS[kind] and name in data:
-                    data[name] = CLEARED.get(name, "")
+                if name not in KIND_FIELDS[kind]:
+                    self._ignore(data, name, CLEARED.get(name, ""))
+        if kind in UNSCOPED_KINDS:
+            self._ignore(data, "scope", AlertRule.Scope.ALL)
+            scope = AlertRule.Scope.ALL
+        elif not scope and "scope" not in self.errors:
+            self.add_error("scope", "Choose what the rule watches: one source, sources with a tag, or all sources.")
         if scope in SCOPE_FIELDS:
             if "source" not in SCOPE_FIELDS[scope]:
-                data["source"] = None
+                self._ignore(data, "source", None)
             if "tag" not in SCOPE_FIELDS[scope]:
-                data["tag"] = ""
+                self._ignore(data, "tag", "")
         objective = data.get("objective")
         # Refused here, not in the model: the files check the rule against the sources they describe
         # (provisioning.sections.alert_rules), which the stored ones may not be yet. A disabled rule is kept:

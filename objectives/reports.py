@@ -328,7 +328,8 @@ def for_source(store: MetricStore, source: Source, start: datetime, end: datetim
 
 def for_team(store: MetricStore, team: Team, start: datetime, end: datetime, now: datetime) -> Report:
     sources = list(Source.objects.filter(team=team).order_by("slug"))
-    objectives = list(Objective.objects.with_sources().filter(team=team))
+    # Every objective's covered sources in one read: each objective line counts its sources' polls.
+    objectives = Objective.objects.with_sources().filter(team=team).with_coverage()
     return build(store, f"Team {team.name}", sources, objectives, start, end, now)
 
 

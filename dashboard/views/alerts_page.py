@@ -26,10 +26,19 @@ from accounts.refused_forms import form_status
 from accounts.teams import Action
 from alerts import evaluate
 from alerts.defaults import enabled_defaults, first_becomes_default, notifies_no_one
-from alerts.forms import CHANNEL_FIELDS, KIND_FIELDS, SCOPE_FIELDS, AlertRuleForm, NotificationChannelForm
+from alerts.forms import (
+    CHANNEL_FIELDS,
+    KIND_FIELDS,
+    SCOPE_FIELDS,
+    TARGET_FIELDS,
+    UNSCOPED_KINDS,
+    AlertRuleForm,
+    NotificationChannelForm,
+)
 from alerts.models import AlertEvent, AlertRule, NotificationChannel, RuleState, Silence
 from alerts.silences import ReasonTaken, add_silence
 from dashboard.access import in_current_team, object_for, team_for_new
+from dashboard.kind_fields import KindFields, value_owners
 from dashboard.saving import save_in_team
 from devops_insights.working_copy import working_copy
 from objectives.models import Objective
@@ -156,14 +165,26 @@ def _form_context(
     form: AlertRuleForm | NotificationChannelForm, what: str, stored: AlertRule | NotificationChannel | None
 ) -> dict[str, object]:
     """The form page's context; ``stored`` (None for a new one) is the object as stored, which the page names
-    around a refused edit while the form shows what was typed."""
-    shown = {"rule": {**KIND_FIELDS, **SCOPE_FIELDS}, "channel": CHANNEL_FIELDS}[what]
-    owners: dict[str, list[str]] = {}
-    for kind, names in shown.items():
-        for name in names:
-            owners.setdefault(name, []).append(str(kind))
-    owned = {k: " ".join(v) for k, v in owners.items()}
-    return {"form": form, "what": what, "stored": stored, "owners": owned, "nav": "alerts"}
+    around a refused edit while the form shows what was typed. ``hidden``: the fields that do not apply to the
+    kind (and scope) chosen, hidden on the page as sent (``dashboard.kind_fields``)."""
+    if what == "rule":
+        unless = " ".join(UNSCOPED_KINDS)
+        fields = KindFields(
+            ("kind", "scope"),
+            value_owners({**KIND_FIELDS, **SCOPE_FIELDS}),
+            {name: unless for name in TARGET_FIELDS},
+        )
+    else:
+        fields = KindFields(("kind",), value_owners(CHANNEL_FIELDS), {})
+    return {
+        "form": form,
+        "what": what,
+        "stored": stored,
+        "owners": fields.owners,
+        "unless": fields.unless,
+        "hidden_fields": fields.hidden(form),
+        "nav": "alerts",
+    }
 
 
 def _gone(request: HttpRequest, what: str) -> HttpResponse:

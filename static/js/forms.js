@@ -1,6 +1,7 @@
-/* The product's forms, enhanced: the fields of the chosen kind only, key/value rows that grow and shrink,
-   tags as chips. Without this script every field shows (labelled with the kinds it serves), the rows are
-   plain inputs and tags a comma-separated text box: the server accepts both the same way. */
+/* The product's forms, enhanced: the fields of the chosen kind only as it changes, key/value rows that grow and
+   shrink, tags as chips. Without this script the page shows the fields of the kind chosen when it was sent
+   (labelled with the kinds they serve; another kind's show once the form is sent), the rows are plain inputs
+   and tags a comma-separated text box: the server accepts both the same way. */
 (function () {
   "use strict";
 
@@ -9,9 +10,15 @@
       .filter(Boolean);
     function apply() {
       var chosen = selects.map(function (s) { return s.value; });
-      form.querySelectorAll("[data-for]").forEach(function (field) {
-        var owners = field.getAttribute("data-for").split(" ");
-        field.hidden = !owners.some(function (o) { return chosen.indexOf(o) !== -1; });
+      // The rule the server applies to the page it sends (dashboard/kind_fields.py): a field shows when a
+      // value it serves is chosen (data-for; none: every value), unless a value that hides it is (data-unless).
+      function picked(field, attribute) {
+        return field.getAttribute(attribute).split(" ").some(function (o) { return chosen.indexOf(o) !== -1; });
+      }
+      form.querySelectorAll("[data-for], [data-unless]").forEach(function (field) {
+        var serves = !field.hasAttribute("data-for") || picked(field, "data-for");
+        var hides = field.hasAttribute("data-unless") && picked(field, "data-unless");
+        field.hidden = !serves || hides;
       });
       form.querySelectorAll(".for-kinds").forEach(function (note) { note.hidden = true; });
     }

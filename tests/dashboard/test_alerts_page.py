@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -449,3 +450,131 @@ def test_it_names_a_burn_rate_rules_objective_as_its_target_not_the_source_it_ig
 
     page = staff_client.get(f"/alerts/rules/{burn.pk}/").content.decode()
     assert '<p class="muted" data-role="target">Watches objective api up</p>' in page
+
+
+def field_tags(page: str) -> dict[str, str]:
+    """Each form field's name, with the opening tag of the block that holds it (where ``hidden`` is written)."""
+    blocks = re.findall(r'(<div class="field[^"]*"[^>]*>)(.*?)</div>\n', page, flags=re.S)
+    return {name: tag for tag, body in blocks for name in re.findall(r' name="([a-z_]+)"', body)[:1]}
+
+
+def hidden_on_the_page(page: str) -> set[str]:
+    return {name for name, tag in field_tags(page).items() if re.search(r"\shidden[\s>]", tag)}
+
+
+BURN_RULE = {
+    "name": "burn",
+    "enabled": "on",
+    "severity": "critical",
+    "kind": "burn_rate",
+    "fire_after": "1",
+    "resolve_after": "1",
+    "for_seconds": "0",
+    "renotify_interval_seconds": "3600",
+}
+
+
+def test_it_shows_a_burn_rate_rule_without_the_scope_source_and_tag_it_ignores(staff_client: Client) -> None:
+    # Its page showed the scope and the source (the script hides fields by kind or by scope, not both), and the
+    # page as sent showed every field until the script ran: a burn-rate rule watches its objective's sources.
+    from tests.factories import make_objective
+
+    us_east = make_source("us-east", tags=["prod"])
+    objective = make_objective("api up", tag="prod")
+    burn = make_rule(name="burn", kind="burn_rate", objective=objective, scope="source", source=us_east)
+
+    page = staff_client.get(f"/alerts/rules/{burn.pk}/").content.decode()
+    hidden = hidden_on_the_page(page)
+    assert {"scope", "source", "tag", "metric", "threshold", "count"} <= hidden
+    assert not {"name", "kind", "objective", "burn_conditions", "channels"} & hidden
+    assert 'data-unless="burn_rate"' in field_tags(page)["scope"]  # the script keeps them hidden as kinds change
+
+    # A new rule (a metric one on all sources until told): its scope, not its source, tag or objective.
+    new = hidden_on_the_page(staff_client.get("/alerts/rules/new/").content.decode())
+    assert {"source", "tag", "objective", "burn_conditions", "count"} <= new
+    assert not {"scope", "metric", "operator", "threshold"} & new
+
+
+def test_it_saves_a_burn_rate_rule_as_of_all_sources_whatever_its_hidden_scope_held(staff_client: Client) -> None:
+    # Without the script the hidden fields are sent as they stand: a scope of "source" with no source chosen was
+    # refused ("Choose the source this rule watches.") though the rule ignores both, and a source kept.
+    from tests.factories import make_objective
+
+    us_east = make_source("us-east", tags=["prod"])
+    objective = make_objective("api up", tag="prod")
+    sent = {**BURN_RULE, "objective": objective.pk, "scope": "source", "source": "", "tag": "stale"}
+    assert staff_client.post("/alerts/rules/new/", sent).status_code == 302
+    rule = AlertRule.objects.get(name="burn")
+    assert (rule.scope, rule.source_id, rule.tag, rule.objective_id) == ("all", None, "", objective.pk)
+
+    # Nor is a scope needed at all; and the edit of one still naming a source leaves it one of all sources.
+    assert (
+        staff_client.post("/alerts/rules/new/", {**BURN_RULE, "name": "b2", "objective": objective.pk}).status_code
+        == 302
+    )
+    assert AlertRule.objects.get(name="b2").scope == "all"
+    old = make_rule(name="old", kind="burn_rate", objective=objective, scope="source", source=us_east)
+    edit = {**BURN_RULE, "name": "old", "objective": objective.pk, "scope": "source", "source": us_east.pk}
+    assert staff_client.post(f"/alerts/rules/{old.pk}/", edit).status_code == 302
+    old.refresh_from_db()
+    assert (old.scope, old.source_id, old.target_display()) == ("all", None, "objective api up")
+
+
+def test_it_asks_for_what_a_changed_kind_needs_when_sent_without_the_script(staff_client: Client) -> None:
+    # The page as sent shows the chosen kind's fields: a metric rule changed to burn rate without the script
+    # comes back showing the objective it needs, no longer the scope it ignores; a scope is still asked of others.
+    response = staff_client.post("/alerts/rules/new/", {**BURN_RULE, "scope": "all", "metric": "cpu_load"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Choose the objective whose error budget this rule watches." in page
+    hidden = hidden_on_the_page(page)
+    assert "objective" not in hidden
+    assert {"scope", "source", "tag", "metric"} <= hidden
+
+    unscoped = staff_client.post("/alerts/rules/new/", rule_form(scope=""))
+    assert unscoped.status_code == 400
+    assert "Choose what the rule watches" in unscoped.content.decode()
+    assert "scope" not in hidden_on_the_page(unscoped.content.decode())
+    assert not AlertRule.objects.exists()
+
+
+def test_it_neither_keeps_nor_refuses_what_a_hidden_field_of_another_kind_holds(staff_client: Client) -> None:
+    # The threshold box is hidden for a payload-field rule: a word left in it refused the form ("Enter a
+    # number.") over a field the page does not show.
+    data = rule_form(kind="field", path="results.ok", operator="==", value="true", threshold="eighty")
+    assert staff_client.post("/alerts/rules/new/", data).status_code == 302
+    rule = AlertRule.objects.get(name="cpu")
+    assert (rule.kind, rule.path, rule.threshold, rule.metric) == ("field", "results.ok", None, "")
+
+
+def test_it_lists_rules_in_as_many_queries_for_one_as_for_several_of_every_kind(staff_client: Client) -> None:
+    from tests.factories import make_objective
+
+    us_east = make_source("us-east", tags=["prod"], metric_paths={"cpu_load": "cpu"})
+    pager, mail = make_channel("pager", is_default=False), make_channel("ops-mail", is_default=True)
+    make_rule("cpu hot", scope="source", source=us_east, channels=[pager])
+    staff_client.get("/alerts/")  # warm the session and user caches of this client
+    with CaptureQueriesContext(connection) as one:
+        staff_client.get("/alerts/")
+
+    api_up = make_objective("api up", tag="prod")
+    eu_up = make_objective("eu up", sources=[us_east])
+    make_rule("stale", kind="field", path="results.ok", operator="==", value="true", scope="tag", tag="prod")
+    make_rule("failing", kind="poll_failures", count=3, channels=[pager, mail])
+    make_rule("frozen", kind="stale_hash", count=5)
+    make_rule("silent", kind="no_success", duration_seconds=600, enabled=False)
+    make_rule("breaker", kind="circuit_open")
+    make_rule("burn", kind="burn_rate", objective=api_up, channels=[mail])
+    make_rule("burn eu", kind="burn_rate", objective=eu_up)
+    make_rule("odd", kind="anomaly", metric="wait_time", anomaly_mode="both", scope="source", source=us_east)
+    with CaptureQueriesContext(connection) as several:
+        page = staff_client.get("/alerts/").content.decode()
+
+    rules = page.split('id="rules"')[1].split("</section>")[0]
+    assert rules.count('<li class="alert-row">') == 9
+    assert "· objective api up · budget of api up burning" in rules
+    assert "· objective eu up · budget of eu up burning" in rules
+    assert "· source us-east · wait_time anomalous (both" in rules
+    failing = next(row for row in rules.split('<li class="alert-row">') if ">failing</a>" in row)
+    assert {"ops-mail", "pager"} <= set(re.findall(r"ops-mail|pager", failing))
+    assert len(several) == len(one), [query["sql"] for query in several.captured_queries]

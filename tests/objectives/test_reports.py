@@ -14,7 +14,9 @@ from django.core import mail
 from django.core.mail import EmailMessage
 from django.core.mail.backends import locmem
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Role
 from accounts.teams import default_team
@@ -75,6 +77,51 @@ def test_it_reports_a_month_of_a_team() -> None:
     rows = list(csv.reader(io.StringIO(reports.to_csv(report))))
     assert rows[2][:5] == ["us-east", "20", "14", "70.0000", "1"]
     assert rows[2][5:] == ["240", "240", "240"]
+
+
+def source_reads(queries: CaptureQueriesContext) -> list[str]:
+    """The reads of the team's sources, which tagged objectives are covered by: the chosen sources' read,
+    prefetched with the objectives, left out."""
+    return [
+        query["sql"]
+        for query in queries.captured_queries
+        if 'FROM "pollers_source"' in query["sql"] and '"objectives_objective_sources"' not in query["sql"]
+    ]
+
+
+def app_queries(queries: CaptureQueriesContext) -> list[str]:
+    """The report's own queries: the metric store's reads (per source, by design) left out."""
+    return [query["sql"] for query in queries.captured_queries if '"metrics_' not in query["sql"]]
+
+
+def test_it_reports_a_teams_objectives_in_as_many_queries_for_one_as_for_several() -> None:
+    # Each objective of a tag read its team's sources again for its line: the team report's queries grew with
+    # its objectives.
+    seed()
+    east = Source.objects.get(slug="us-east")
+    east.tags = ["prod"]
+    east.save()
+    make_source("eu-west", tags=["prod", "eu"])
+    make_objective("prod up", tag="prod", target="99")
+    month, now = reports.month_range("2026-10"), T0 + timedelta(days=40)
+    with CaptureQueriesContext(connection) as one:
+        reports.for_team(get_store(), default_team(), *month, now)
+
+    make_objective("eu up", tag="eu", target="99")
+    make_objective("east again", sources=[east], target="99")
+    make_objective("canary up", tag="canary", target="99")  # its tag went since: no source, no attainment
+    with CaptureQueriesContext(connection) as several:
+        report = reports.for_team(get_store(), default_team(), *month, now)
+
+    assert [(o.name, o.attainment_percent) for o in report.objectives] == [
+        ("canary up", None),
+        ("east again", pytest.approx(70.0)),
+        ("east up", pytest.approx(70.0)),
+        ("eu up", None),
+        ("prod up", pytest.approx(70.0)),
+    ]
+    assert len(app_queries(several)) == len(app_queries(one))
+    assert len(source_reads(several)) == len(source_reads(one)) == 2  # the report's sources, the tagged ones
 
 
 def test_it_reports_the_current_month_up_to_now_and_says_so() -> None:
