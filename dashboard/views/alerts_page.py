@@ -161,21 +161,23 @@ def acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
     return HttpResponseRedirect(reverse("alerts"))
 
 
+# The fields each form's page shows for the kind (and scope) chosen; static/js/forms.js applies the same rule as
+# the selects change (tests/dashboard/test_browser_selfserve.py holds the two to agreement).
+RULE_KIND_FIELDS = KindFields(
+    ("kind", "scope"),
+    value_owners({**KIND_FIELDS, **SCOPE_FIELDS}),
+    dict.fromkeys(TARGET_FIELDS, " ".join(UNSCOPED_KINDS)),
+)
+CHANNEL_KIND_FIELDS = KindFields(("kind",), value_owners(CHANNEL_FIELDS), {})
+
+
 def _form_context(
     form: AlertRuleForm | NotificationChannelForm, what: str, stored: AlertRule | NotificationChannel | None
 ) -> dict[str, object]:
     """The form page's context; ``stored`` (None for a new one) is the object as stored, which the page names
     around a refused edit while the form shows what was typed. ``hidden``: the fields that do not apply to the
     kind (and scope) chosen, hidden on the page as sent (``dashboard.kind_fields``)."""
-    if what == "rule":
-        unless = " ".join(UNSCOPED_KINDS)
-        fields = KindFields(
-            ("kind", "scope"),
-            value_owners({**KIND_FIELDS, **SCOPE_FIELDS}),
-            {name: unless for name in TARGET_FIELDS},
-        )
-    else:
-        fields = KindFields(("kind",), value_owners(CHANNEL_FIELDS), {})
+    fields = RULE_KIND_FIELDS if what == "rule" else CHANNEL_KIND_FIELDS
     return {
         "form": form,
         "what": what,

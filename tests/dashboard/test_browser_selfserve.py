@@ -1,5 +1,6 @@
 """Running the product from the dashboard, in a real Chromium against a running product (production settings,
-the CSP): from an empty dashboard add a source with Test to a card with data; silence a firing alert.
+the CSP): from an empty dashboard add a source with Test to a card with data; silence a firing alert; the rule
+and channel forms show the fields of each kind chosen as the server would send them.
 
 Every wait is on state (an element, a class, a count), never a fixed sleep. Screenshots land in test-artifacts/.
 """
@@ -151,3 +152,40 @@ def urllib_delete(stack: Stack, path: str) -> None:
     request = urllib.request.Request(f"http://127.0.0.1:{stack.simulator_port}/_control/{path}", method="DELETE")
     with urllib.request.urlopen(request, timeout=5):  # noqa: S310 - loopback only
         pass
+
+
+# Every field of a form with kinds, by name, and whether the page shows it now.
+SHOWN_FIELDS = """() => Array.from(document.querySelectorAll('form .field')).flatMap(field => {
+    const input = field.querySelector('[name]');
+    return input ? [[input.name, !field.closest('[hidden]')]] : [];
+})"""
+
+
+@pytest.mark.parametrize(
+    ("path", "what"), [("/alerts/rules/new/", "rule"), ("/alerts/channels/new/", "channel")], ids=["rule", "channel"]
+)
+def test_it_shows_the_fields_of_each_kind_chosen_as_the_server_sends_them(
+    page: tuple[Any, list[str]], stack: Stack, path: str, what: str
+) -> None:
+    """The script (static/js/forms.js) and the page as sent (dashboard/kind_fields.py) apply one rule in two
+    languages: for every kind and scope chosen in the selects, the script shows the fields the server would."""
+    from dashboard.views.alerts_page import CHANNEL_KIND_FIELDS, RULE_KIND_FIELDS
+
+    fields = RULE_KIND_FIELDS if what == "rule" else CHANNEL_KIND_FIELDS
+    tab, problems = page
+    tab.goto(path)
+    options = {
+        name: tab.locator(f"select[name={name}] option").evaluate_all("options => options.map(o => o.value)")
+        for name in fields.selects
+    }
+    combinations: list[dict[str, str]] = [{}]
+    for name, values in options.items():
+        combinations = [{**chosen, name: value} for chosen in combinations for value in values if value]
+    assert len(combinations) > 3
+    for chosen in combinations:
+        for name, value in chosen.items():
+            tab.select_option(f"select[name={name}]", value, force=True)  # scope hides for a burn-rate rule
+        shown = dict(tab.evaluate(SHOWN_FIELDS))
+        expected = {name: fields.shown(name, set(chosen.values())) for name in shown}
+        assert shown == expected, chosen
+    assert problems == []
