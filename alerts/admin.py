@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from accounts.team_admin import TeamScopedAdmin
 from alerts.defaults import first_becomes_default
-from alerts.forms import AlertRuleForm, NotificationChannelForm
+from alerts.forms import CONDITION_FIELDS, AlertRuleForm, NotificationChannelForm
 from alerts.models import AlertEvent, AlertRule, Delivery, NotificationChannel, RuleState, Silence
 
 
@@ -25,15 +25,27 @@ class AlertRuleAdmin(TeamScopedAdmin):
     actions = ["enable", "disable"]
     fieldsets = [
         (None, {"fields": ["team", "name", "description", "enabled", "severity"]}),
-        ("Target", {"fields": ["scope", "source", "tag"]}),
+        (
+            "Target",
+            {
+                "fields": ["scope", "source", "tag"],
+                "description": (
+                    "One source, sources with a tag, or all sources. A burn-rate rule takes none: it watches its "
+                    "objective's sources, and is saved as a rule of all sources whatever these hold."
+                ),
+            },
+        ),
         (
             "Condition",
             {
-                "fields": ["kind", "metric", "path", "operator", "threshold", "value", "count", "duration_seconds"],
+                # Every kind's fields (alerts.forms.CONDITION_FIELDS): the form clears those of other kinds.
+                "fields": ["kind", *CONDITION_FIELDS],
                 "description": (
                     "Metric threshold: metric, operator, threshold. Payload field: path, operator, value "
                     '(a JSON literal: false, 0, null, "ok"). Failed polls / unchanged payload: count. '
-                    "No successful poll: duration. Circuit open: nothing else."
+                    "No successful poll: duration. Error budget burn rate: objective, burn conditions (empty: "
+                    "the standard pairs). Anomaly: metric, anomaly mode, sensitivity. Circuit open: nothing else. "
+                    "The fields of other kinds are cleared on save."
                 ),
             },
         ),

@@ -66,19 +66,6 @@ class AlertRuleQuerySet(models.QuerySet):
     def enabled(self) -> AlertRuleQuerySet:
         return self.filter(enabled=True)
 
-    def for_source(self, source: Source) -> list[AlertRule]:
-        """The enabled rules that apply to ``source``; tags live in a JSON list, so they are matched here."""
-        candidates = (
-            self.enabled()
-            .filter(team_id=source.team_id)
-            .filter(
-                models.Q(scope=AlertRule.Scope.ALL)
-                | models.Q(scope=AlertRule.Scope.SOURCE, source=source)
-                | models.Q(scope=AlertRule.Scope.TAG)
-            )
-        )
-        return [rule for rule in candidates.order_by("pk") if rule.applies_to(source)]
-
 
 class AlertRule(TeamOwned):
     class Scope(models.TextChoices):
@@ -286,6 +273,16 @@ class AlertRule(TeamOwned):
             raise ValidationError(errors)
 
     def _clean_target(self, errors: dict[str, str]) -> None:
+        if self.kind == self.Kind.BURN_RATE:
+            # It watches its objective's sources whatever its scope says (applies_to): a source or tag it held
+            # would be ignored, yet a source named would take the rule along when deleted (the key's CASCADE).
+            if self.source_id:
+                errors["source"] = "A burn-rate rule watches its objective's sources: it names no source."
+            if self.tag:
+                errors["tag"] = "A burn-rate rule watches its objective's sources: it names no tag."
+            if self.scope != self.Scope.ALL and not (self.source_id or self.tag):
+                errors["scope"] = "A burn-rate rule watches its objective's sources: its scope is all sources."
+            return
         if self.scope == self.Scope.SOURCE:
             if not self.source_id:
                 errors["source"] = "Choose the source this rule watches."

@@ -33,7 +33,8 @@ def follow_moved_source(rules: Any, source_id: int, team_id: int) -> tuple[int, 
     objective no longer covers a source of another team). Only its reference to the source goes, the rule
     becoming one of "all sources" (of its objective): its team's pages stop naming the other team's source,
     and the rule can be saved again (``AlertRule.clean`` refuses another team's source). Nothing it evaluates
-    changes, so it is neither disabled nor refused.
+    changes, so it is neither disabled nor refused. Only rules stored before ``0011_burn_rate_rules_name_no_source``
+    (which 0010 runs over) name one: ``AlertRule.clean`` refuses a burn-rate rule naming a source since.
     """
     named = rules.objects.filter(source_id=source_id).exclude(team_id=team_id)
     moved = 0

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alerts.models import AlertRule, Delivery, NotificationChannel, Silence
 from tests.alerts.support import PollDriver, make_channel, make_rule
-from tests.factories import PASSWORD, make_source, make_user
+from tests.factories import PASSWORD, make_objective, make_source, make_user
 from tests.races import needs_two_writers, waiting_at
 
 pytestmark = pytest.mark.django_db
@@ -87,6 +87,41 @@ def test_it_explains_a_bad_rule_in_the_form(staff: Client) -> None:
     assert "has an empty segment" in page
     assert "a string needs double quotes: &quot;down&quot;" in page
     assert not AlertRule.objects.exists()
+
+
+def test_it_creates_and_edits_a_burn_rate_rule_in_the_admin(staff: Client) -> None:
+    # Its objective and window pairs were not in the admin's fieldsets: a burn-rate rule could not be made there.
+    source = make_source(tags=["prod"])
+    objective = make_objective(sources=[source])
+    sent = {
+        "team": source.team_id,
+        "name": "budget burning",
+        "enabled": "on",
+        "severity": "critical",
+        "scope": "source",  # stale: a burn-rate rule watches its objective's sources
+        "source": source.pk,
+        "kind": "burn_rate",
+        "objective": objective.pk,
+        "burn_conditions": '[["1h", "5m", 14.4, "page"]]',
+        "metric": "cpu_load",  # another kind's: cleared
+        "fire_after": 1,
+        "for_seconds": 0,
+        "resolve_after": 1,
+        "renotify_interval_seconds": 3600,
+    }
+    add_page = staff.get("/admin/alerts/alertrule/add/").content.decode()
+    assert 'name="objective"' in add_page
+    assert 'name="burn_conditions"' in add_page
+    response = staff.post("/admin/alerts/alertrule/add/", sent)
+    assert response.status_code == 302, response.content.decode()[-3000:]
+    rule = AlertRule.objects.get()
+    assert (rule.objective, rule.burn_conditions, rule.metric) == (objective, [["1h", "5m", 14.4, "page"]], "")
+    assert (rule.scope, rule.source, rule.tag) == ("all", None, "")
+
+    edited = {**sent, "burn_conditions": ""}  # empty: the standard pairs
+    assert staff.post(f"/admin/alerts/alertrule/{rule.pk}/change/", edited).status_code == 302
+    rule.refresh_from_db()
+    assert (rule.burn_conditions, rule.objective) == ([], objective)
 
 
 def test_it_retries_failed_deliveries_on_request(staff: Client, settings: Any) -> None:

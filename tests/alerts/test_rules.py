@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from alerts.models import AlertRule, NotificationChannel, Silence
-from tests.factories import make_source
+from tests.factories import make_objective, make_source
 
 pytestmark = pytest.mark.django_db
 
@@ -97,8 +98,21 @@ def test_it_matches_rules_to_sources_by_source_tag_or_all() -> None:
         "off": {"scope": "all", "enabled": False},
     }.items():
         AlertRule.objects.create(name=name, kind="circuit_open", **fields)
-    assert [r.name for r in AlertRule.objects.for_source(prod)] == ["one", "tag", "all"]
-    assert [r.name for r in AlertRule.objects.for_source(dev)] == ["all"]
+    rules = AlertRule.objects.enabled().order_by("pk")
+    assert [r.name for r in rules if r.applies_to(prod)] == ["one", "tag", "all"]
+    assert [r.name for r in rules if r.applies_to(dev)] == ["all"]
+
+
+def test_it_refuses_a_burn_rate_rule_naming_a_source_or_tag() -> None:
+    # It watches its objective's sources whatever its scope says; a source named would take it along when deleted.
+    source = make_source()
+    objective = make_objective(sources=[source])
+    burn = partial(AlertRule, name="x", kind="burn_rate", objective=objective)
+    watches = "A burn-rate rule watches its objective's sources"
+    assert errors_of(burn(scope="source", source=source)) == {"source": [f"{watches}: it names no source."]}
+    assert errors_of(burn(scope="tag", tag="prod")) == {"tag": [f"{watches}: it names no tag."]}
+    assert errors_of(burn(scope="source")) == {"scope": [f"{watches}: its scope is all sources."]}
+    burn(scope="all").full_clean()
 
 
 def test_it_validates_silences() -> None:

@@ -432,20 +432,20 @@ def test_it_names_a_rule_and_a_channel_as_stored_around_an_edit_it_refuses(staff
 
 
 def test_it_names_a_burn_rate_rules_objective_as_its_target_not_the_source_it_ignores(staff_client: Client) -> None:
-    # A burn-rate rule watches its objective's sources whatever its scope says, yet the list and its page named
-    # the one source it may still hold ("source us-east"), as if it watched that source alone.
+    # A burn-rate rule watches its objective's sources: its scope (all sources, the only one it takes) is not
+    # what the list and its page name.
     from tests.factories import make_objective
 
     us_east = make_source("us-east", tags=["prod"])
     objective = make_objective("api up", tag="prod")
-    burn = make_rule(name="burn", kind="burn_rate", objective=objective, scope="source", source=us_east)
+    burn = make_rule(name="burn", kind="burn_rate", objective=objective)
     make_rule(name="cpu hot", metric="cpu_load", operator=">", threshold=90, scope="source", source=us_east)
 
     rules = staff_client.get("/alerts/").content.decode().split('id="rules"')[1].split("</section>")[0]
     burn_row, cpu_row = (row for row in rules.split('<li class="alert-row">')[1:])
     assert ">burn</a>" in burn_row
     assert "· objective api up ·" in burn_row
-    assert "source us-east" not in burn_row
+    assert "all sources" not in burn_row
     assert "· source us-east ·" in cpu_row  # a rule of one source still names it
 
     page = staff_client.get(f"/alerts/rules/{burn.pk}/").content.decode()
@@ -479,9 +479,9 @@ def test_it_shows_a_burn_rate_rule_without_the_scope_source_and_tag_it_ignores(s
     # page as sent showed every field until the script ran: a burn-rate rule watches its objective's sources.
     from tests.factories import make_objective
 
-    us_east = make_source("us-east", tags=["prod"])
+    make_source("us-east", tags=["prod"])
     objective = make_objective("api up", tag="prod")
-    burn = make_rule(name="burn", kind="burn_rate", objective=objective, scope="source", source=us_east)
+    burn = make_rule(name="burn", kind="burn_rate", objective=objective)
 
     page = staff_client.get(f"/alerts/rules/{burn.pk}/").content.decode()
     hidden = hidden_on_the_page(page)
@@ -507,13 +507,13 @@ def test_it_saves_a_burn_rate_rule_as_of_all_sources_whatever_its_hidden_scope_h
     rule = AlertRule.objects.get(name="burn")
     assert (rule.scope, rule.source_id, rule.tag, rule.objective_id) == ("all", None, "", objective.pk)
 
-    # Nor is a scope needed at all; and the edit of one still naming a source leaves it one of all sources.
+    # Nor is a scope needed at all; and an edit sending a source leaves it one of all sources.
     assert (
         staff_client.post("/alerts/rules/new/", {**BURN_RULE, "name": "b2", "objective": objective.pk}).status_code
         == 302
     )
     assert AlertRule.objects.get(name="b2").scope == "all"
-    old = make_rule(name="old", kind="burn_rate", objective=objective, scope="source", source=us_east)
+    old = make_rule(name="old", kind="burn_rate", objective=objective)
     edit = {**BURN_RULE, "name": "old", "objective": objective.pk, "scope": "source", "source": us_east.pk}
     assert staff_client.post(f"/alerts/rules/{old.pk}/", edit).status_code == 302
     old.refresh_from_db()

@@ -129,6 +129,22 @@ def test_it_refers_burn_rate_rules_to_objectives_by_name_within_their_team() -> 
     ]
 
 
+def test_it_refuses_a_burn_rate_rule_naming_a_source_or_a_tag() -> None:
+    # It watches its objective's sources whatever it names: the files took a source (which, deleted, took the rule
+    # along) or a tag it ignored, where the Alerts page clears both.
+    blue = make_team("blue")
+    make_objective("api availability", team=blue, sources=[make_source("us-east", team=blue)])
+    rule = {"team": "blue", "name": "budget burning", "kind": "burn_rate", "objective": "api availability"}
+    sourced, tagged = {**rule, "source": "us-east"}, {**rule, "name": "tagged", "tag": "prod"}
+    assert problems({"r.yaml": text({"alert_rules": [sourced, tagged]})}) == [
+        "r.yaml:6: alert_rules[0].source: A burn-rate rule watches its objective's sources: it names no source.",
+        "r.yaml:11: alert_rules[1].tag: A burn-rate rule watches its objective's sources: it names no tag.",
+    ]
+    assert not AlertRule.objects.exists()
+    apply_files({"r.yaml": text({"alert_rules": [rule]})})
+    assert AlertRule.objects.get().scope == "all"
+
+
 def test_it_refuses_an_objective_naming_both_sources_and_a_tag_or_neither() -> None:
     # Both: the tag alone was judged, the chosen sources silently ignored; neither: an objective judging
     # nothing, "no data" for ever. The API refused both; the files took them.
