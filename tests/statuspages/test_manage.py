@@ -425,3 +425,18 @@ def test_it_keeps_the_text_of_an_incident_update_it_refuses(client: Client, team
     emptied = client.post(url, {"status": "monitoring", "body": ""})
     assert emptied.status_code == 400
     assert "This field is required." in emptied.content.decode()
+
+
+def test_it_chooses_the_current_team_on_a_new_page_form(client: Client, team: Any) -> None:
+    # A one-team admin had to pick their only team from a blank list, or the form came back refused.
+    member(client, team, Role.ADMIN)
+    other = make_team("green")
+    page = client.get("/manage/status-pages/new/").content.decode()
+    assert f'<option value="{team.pk}" selected>' in page
+    add_member(make_user("bo"), other, Role.ADMIN)
+    user = make_user("cy")
+    add_member(user, team, Role.VIEWER)
+    add_member(user, other, Role.ADMIN)
+    client.force_login(user)  # works in blue, where they may not make pages: nothing is chosen for them
+    page = client.get("/manage/status-pages/new/").content.decode()
+    assert '<option value="" selected>' in page
