@@ -89,6 +89,10 @@ def test_it_builds_a_board_from_empty_and_keeps_it_after_a_reload(page: Any) -> 
     page.wait_for_url("**/boards/ops/#edit")
     assert page.is_visible("#board-editbar")
     assert panels(page) == []
+    # Already editing: the hint says what to do here, not "Press Edit" (a button the editor hides).
+    hint = page.inner_text("#board-empty")
+    assert "Press Edit" not in hint
+    assert "Add panel" in hint
 
     add_panel(page, "timeseries")
     add_panel(page, "stat")
