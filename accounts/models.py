@@ -191,6 +191,7 @@ class ApiToken(TeamOwned):
 
     class Meta:
         ordering = ["-created_at"]
+        verbose_name = "API token"  # not "Api token", as the admin derived it from the class name
         constraints = [models.UniqueConstraint(fields=["user", "name"], name="unique_token_name_per_user")]
 
     def __str__(self) -> str:

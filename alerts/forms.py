@@ -152,6 +152,7 @@ class NotificationChannelForm(forms.ModelForm):
     url = forms.CharField(
         required=False,
         max_length=2000,
+        label="URL",  # Django's label from the name read "Url"
         widget=WriteOnlyInput(attrs={"autocomplete": "off", "size": 80}),
         help_text="Webhook and Slack: the URL to POST to. Leave blank to keep the current one.",
     )

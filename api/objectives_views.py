@@ -2,8 +2,8 @@
 ``/api/v1/anomalies`` (what anomaly rules detected, as chart markers).
 
 Access (accounts.teams, the one rule): reads list what the caller may READ (objectives of their teams,
-anomalies of their teams' sources); creating an objective needs MANAGE in its team and, for a token, the
-write scope. Errors keep the one shape of ``api.errors``.
+anomalies of their teams' sources); creating an objective needs MANAGE in its team (a token: its role, capped by
+its owner's). Errors keep the one shape of ``api.errors``.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ import json
 from typing import Any
 
 from django import forms
+from django.core.exceptions import FieldDoesNotExist
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.views.decorators.debug import sensitive_variables
 
 from pollers.formfields import KeyValueField, KeyValueWidget, LinesField, TagsField
@@ -51,9 +53,34 @@ class MaskedHeadersField(KeyValueField):
         return value
 
 
+def model_bounds(form: forms.ModelForm) -> None:
+    """Give each number input the tightest bounds of its model field's validators.
+
+    A ``PositiveIntegerField`` makes a form field with ``min`` 0, so the browser let "Poll every 0 seconds"
+    through to a refusal ("at least 5"): the model's validators are the one home of the limits.
+    """
+    for name, field in form.fields.items():
+        if not isinstance(field.widget, forms.NumberInput):
+            continue
+        try:
+            validators = form._meta.model._meta.get_field(name).validators
+        except FieldDoesNotExist:
+            continue
+        lows = [v.limit_value for v in validators if isinstance(v, MinValueValidator)]
+        highs = [v.limit_value for v in validators if isinstance(v, MaxValueValidator)]
+        if lows:
+            field.widget.attrs["min"] = max(lows)
+        if highs:
+            field.widget.attrs["max"] = min(highs)
+
+
 class SourceFormBase(forms.ModelForm):
-    """What the admin's and the dashboard's source forms share: masked headers, and stored secrets that stay
-    with their origin (``Source.secrets_kept_for_new_origin``)."""
+    """What the admin's and the dashboard's source forms share: masked headers, bounds of the model's numbers,
+    and stored secrets that stay with their origin (``Source.secrets_kept_for_new_origin``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        model_bounds(self)
 
     def clean_headers(self) -> dict[str, str]:
         sent = self.cleaned_data.get("headers") or {}

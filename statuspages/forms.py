@@ -86,6 +86,8 @@ class ComponentForm(ScopedUniqueModelForm):  # a name unique on the page, which 
         super().__init__(*args, **kwargs)
         # Only the page's team's sources: a page shows nothing of another team.
         self.fields["sources"].queryset = Source.objects.filter(team_id=page.team_id).order_by("name")  # type: ignore[attr-defined]
+        if self.instance.pk is None:
+            self.initial["order"] = page.next_component_order()
 
 
 class IncidentForm(forms.ModelForm):

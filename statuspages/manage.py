@@ -30,6 +30,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import audit
+from accounts.current_team import current_team
 from accounts.refused_forms import form_status
 from accounts.teams import Action, allows, restrict, teams_of
 from devops_insights.working_copy import working_copy
@@ -77,7 +78,10 @@ def page_create(request: HttpRequest) -> HttpResponse:
     teams = teams_of(request.user, Action.MANAGE)
     if not teams.exists():
         raise PermissionDenied("creating a status page needs the admin role in a team")
-    form = PageForm(request.POST or None, teams=teams)
+    # The team the user works in is chosen already (as a new source or rule belongs to it), when they manage it.
+    working_in = current_team(request)
+    initial = {"team": working_in.pk} if working_in is not None and teams.filter(pk=working_in.pk).exists() else {}
+    form = PageForm(request.POST or None, teams=teams, initial=initial)
     if request.method == "POST" and form.is_valid():
         page = form.save()
         _audit(request, "page.created", page)

@@ -89,6 +89,11 @@ class StatusPage(models.Model):
     def __str__(self) -> str:
         return self.title or self.slug
 
+    def next_component_order(self) -> int:
+        """Where a component added now goes: after the last (at 0 each, they sorted by name instead)."""
+        last = self.components.aggregate(last=models.Max("order"))["last"]
+        return 0 if last is None else last + 1
+
     def clean(self) -> None:
         self.custom_host = (self.custom_host or "").strip().lower().rstrip(".")
         if self.logo and not (self.logo.startswith("https://") or self.logo.startswith("/static/")):

@@ -228,3 +228,13 @@ def test_it_needs_no_choice_with_one_team(client: Client, blue: Team) -> None:
     page = client.get("/").content.decode()
     assert 'id="team-switch"' not in page
     assert 'id="team-name"' in page
+
+
+def test_it_says_a_team_without_members_has_none_instead_of_an_empty_table(client: Client, blue: Team) -> None:
+    # make run's admin is a superuser outside the seeded team: the page showed a bare table header.
+    client.force_login(make_user("root", superuser=True))
+    page = client.get("/teams/blue/").content.decode()
+    assert re.search(r'id="members-empty"><td colspan="3">No members yet', page)
+    assert "Invite the first below." in page
+    add_member(make_user("ada"), blue, Role.ADMIN)
+    assert "members-empty" not in client.get("/teams/blue/").content.decode()

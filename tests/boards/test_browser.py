@@ -89,6 +89,10 @@ def test_it_builds_a_board_from_empty_and_keeps_it_after_a_reload(page: Any) -> 
     page.wait_for_url("**/boards/ops/#edit")
     assert page.is_visible("#board-editbar")
     assert panels(page) == []
+    # Already editing: the hint says what to do here, not "Press Edit" (a button the editor hides).
+    hint = page.inner_text("#board-empty")
+    assert "Press Edit" not in hint
+    assert "Add panel" in hint
 
     add_panel(page, "timeseries")
     add_panel(page, "stat")
@@ -257,3 +261,14 @@ def test_it_compares_regions_from_a_cards_metric(page: Any) -> None:
     page.select_option("#compare-range", "1h")
     page.wait_for_function("t => document.body.dataset.compareLoaded !== t", arg=loaded)
     page.screenshot(path=str(IMAGES / "boards-compare.png"), full_page=True)
+
+
+def test_it_fits_the_region_comparison_on_a_phone(browser: Any, stack: Stack) -> None:
+    problems: list[str] = []
+    phone = open_page(browser, stack, problems, viewport={"width": 375, "height": 812})
+    phone.goto("/boards/compare/?metric=active_connections&range=1h")
+    phone.wait_for_function("() => document.querySelectorAll('#compare-ranking tr[data-region]').length === 6")
+    # The ranking's five columns spilled out of its panel and the page scrolled sideways.
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 375
+    phone.context.close()
+    assert problems == []

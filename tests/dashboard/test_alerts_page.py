@@ -178,6 +178,7 @@ def test_it_marks_fields_with_the_kinds_they_serve(staff_client: Client) -> None
     assert "js/forms.js" in page
     channel_page = staff_client.get("/alerts/channels/new/").content.decode()
     assert 'data-for="webhook slack"' in channel_page  # url
+    assert re.search(r'<label for="id_url">URL[ <]', channel_page), "spelt URL, as the source form does"
 
 
 def test_it_makes_the_first_channel_the_default_and_keeps_input_after_an_error(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from typing import Any
@@ -123,6 +124,19 @@ def test_it_refuses_bad_input_with_a_clear_error_and_stores_nothing(
     assert response.status_code == 400
     assert message in response.content.decode()
     assert not Source.objects.exists()
+
+
+def test_it_bounds_the_number_inputs_as_the_model_does(staff_client: Client) -> None:
+    # The poll interval's input said min 0, so the browser sent "0" and the form came back refused (at least 5).
+    inputs = re.findall(r"<input[^>]*>", staff_client.get("/sources/new/").content.decode())
+    interval = next(tag for tag in inputs if 'name="interval_seconds"' in tag)
+    timeout = next(tag for tag in inputs if 'name="timeout_seconds"' in tag)
+    assert 'min="5"' in interval
+    assert 'max="86400"' in interval
+    assert 'min="0.5"' in timeout
+    assert 'max="120"' in timeout
+    admin_inputs = staff_client.get("/admin/pollers/source/add/").content.decode()  # the admin form shares it
+    assert re.search(r'<input type="number" name="interval_seconds"[^>]*min="5"[^>]*max="86400"', admin_inputs)
 
 
 def test_it_refuses_the_slug_new(staff_client: Client, allow_loopback: Any) -> None:

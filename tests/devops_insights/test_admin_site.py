@@ -36,3 +36,23 @@ def test_it_refuses_people_who_are_not_staff(client: Client) -> None:
     response = client.get("/admin/")
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_it_names_api_tokens_and_shows_the_products_icon(client: Client) -> None:
+    client.force_login(make_user("root", superuser=True))
+    page = client.get("/admin/").content.decode()
+    assert "API tokens" in page
+    assert "Api tokens" not in page
+    # Without an icon of its own the browser asked for /favicon.ico on every admin page: a 404 in the console.
+    assert '<link rel="icon" href="/static/img/favicon.svg" type="image/svg+xml">' in page
+    assert "DevOps Insights administration" in page  # the branding it extends is kept
+
+
+def test_it_offers_no_social_applications_the_product_would_ignore(client: Client) -> None:
+    # SSO comes from the environment only; a "Social application" added in the admin changed nothing.
+    client.force_login(make_user("root", superuser=True))
+    page = client.get("/admin/").content.decode()
+    assert "Social applications" not in page
+    assert "Social application tokens" not in page
+    assert "Social accounts" in page  # who signed in with which provider stays
+    assert client.get("/admin/socialaccount/socialapp/").status_code == 404

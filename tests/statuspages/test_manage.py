@@ -425,3 +425,30 @@ def test_it_keeps_the_text_of_an_incident_update_it_refuses(client: Client, team
     emptied = client.post(url, {"status": "monitoring", "body": ""})
     assert emptied.status_code == 400
     assert "This field is required." in emptied.content.decode()
+
+
+def test_it_chooses_the_current_team_on_a_new_page_form(client: Client, team: Any) -> None:
+    # A one-team admin had to pick their only team from a blank list, or the form came back refused.
+    member(client, team, Role.ADMIN)
+    other = make_team("green")
+    page = client.get("/manage/status-pages/new/").content.decode()
+    assert f'<option value="{team.pk}" selected>' in page
+    add_member(make_user("bo"), other, Role.ADMIN)
+    user = make_user("cy")
+    add_member(user, team, Role.VIEWER)
+    add_member(user, other, Role.ADMIN)
+    client.force_login(user)  # works in blue, where they may not make pages: nothing is chosen for them
+    page = client.get("/manage/status-pages/new/").content.decode()
+    assert '<option value="" selected>' in page
+
+
+def test_it_puts_a_new_component_after_the_last_one(client: Client, team: Any) -> None:
+    # Every new component started at order 0, so a page listed them by name, not in the order they were added.
+    member(client, team, Role.ADMIN)
+    page = make_status_page(team=team)
+    url = f"/manage/status-pages/{page.pk}/components/new/"
+    assert 'name="order" value="0"' in client.get(url).content.decode()
+    make_component(page, "Europe", order=4)
+    assert 'name="order" value="5"' in client.get(url).content.decode()
+    client.post(url, {"name": "Americas", "order": "5", "published": "on"})
+    assert [c.name for c in page.components.all()] == ["Europe", "Americas"]
