@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from allauth.socialaccount.models import SocialApp, SocialToken
 from django.contrib import admin
 from django.urls import include, path
 
@@ -10,11 +9,6 @@ from api.ninja_api import api
 admin.site.site_header = "DevOps Insights administration"
 admin.site.site_title = "DevOps Insights admin"
 admin.site.index_title = "Administration"
-# Single sign-on is configured from the environment alone (accounts.adapter.SocialAccountAdapter.list_apps) and
-# its tokens are never stored (SOCIALACCOUNT_STORE_TOKENS): admin pages adding either would change nothing.
-for ignored in (SocialApp, SocialToken):
-    if admin.site.is_registered(ignored):
-        admin.site.unregister(ignored)
 
 urlpatterns = [
     path("admin/", admin.site.urls),
