@@ -11,7 +11,7 @@ import pytest
 
 from metrics.availability import latency_bin
 from metrics.stores import get_store
-from metrics.stores.base import AvailabilityBucket
+from metrics.stores.base import AvailabilityBucket, AvailabilitySpan
 from metrics.stores.mongo import MongoMetricStore
 from pollers.availability import sample_for
 from pollers.engine import Poller
@@ -41,10 +41,14 @@ def poller() -> Iterator[Poller]:
     poller.fetcher.close()
 
 
-def today(slug: str = "us-east") -> AvailabilityBucket | None:
+def counted(slug: str = "us-east") -> AvailabilityBucket | None:
+    """Every poll the day tier counted for ``slug`` in this test, merged: the latest day bucket alone held only
+    the polls after midnight when a test's polls fell either side of it."""
     now = datetime.now(UTC)
-    found = get_store().availability(slug, "1d", now - timedelta(days=1), now + timedelta(minutes=1))
-    return found[-1] if found else None
+    [merged] = get_store().availability_totals(
+        slug, [AvailabilitySpan("1d", now - timedelta(days=2), now + timedelta(minutes=1))]
+    )
+    return merged if merged.polls else None
 
 
 def test_it_counts_every_poll_before_poll_completed_is_sent(
@@ -53,7 +57,7 @@ def test_it_counts_every_poll_before_poll_completed_is_sent(
     seen_by_receivers: list[int] = []
 
     def receiver(sender: Any, source: Source, outcome: PollOutcome, **kwargs: Any) -> None:
-        bucket = today()
+        bucket = counted()
         seen_by_receivers.append(0 if bucket is None else bucket.polls)
 
     poll_completed.connect(receiver, dispatch_uid="test-availability")
@@ -66,9 +70,11 @@ def test_it_counts_every_poll_before_poll_completed_is_sent(
     assert (good.ok, bad.ok) == (True, False)
     assert seen_by_receivers == [1, 2]
     assert good.latency_ms is not None
-    [minute] = get_store().availability("us-east", "1m", good.started_at, good.started_at + timedelta(seconds=1))
+    # The good poll's minute alone: a second from it reached into the next minute when it began at :59.
+    good_minute = good.started_at.replace(second=0, microsecond=0)
+    [minute] = get_store().availability("us-east", "1m", good_minute, good_minute + timedelta(minutes=1))
     assert minute.latency.get(latency_bin(good.latency_ms), 0) >= 1
-    bucket = today()
+    bucket = counted()
     assert bucket is not None
     assert (bucket.polls, bucket.up, dict(bucket.errors)) == (2, 1, {"http_503": 1})
 
@@ -79,7 +85,7 @@ def test_it_counts_a_poll_skipped_by_the_open_circuit_as_down(
     simulator.set_fault("us-east", kind="error", status=503)
     outcomes = [poller.poll(us_east) for _ in range(3)]
     assert [o.error_kind for o in outcomes] == ["http_503", "http_503", "circuit_open"]
-    bucket = today()
+    bucket = counted()
     assert bucket is not None
     assert (bucket.polls, bucket.up, dict(bucket.errors)) == (3, 0, {"circuit_open": 1, "http_503": 2})
 
@@ -88,12 +94,12 @@ def test_it_counts_nothing_on_a_dry_run_or_for_a_deleted_source(simulator: Runni
     dry = poller_with(dry_run=True)
     assert dry.poll(us_east).ok
     dry.fetcher.close()
-    assert today() is None
+    assert counted() is None
     poller = poller_with()
     Source.objects.filter(pk=us_east.pk).delete()
     assert poller.poll(us_east).error_kind == "deleted"
     poller.fetcher.close()
-    assert today() is None
+    assert counted() is None
 
 
 def test_it_keeps_polling_when_counting_fails(
