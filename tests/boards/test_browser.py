@@ -284,9 +284,7 @@ AXIS_ROOM = """ids => ids.map(id => {
 }).flat()"""
 
 
-def test_it_names_the_metrics_as_the_cards_do_and_fits_the_value_labels_at_390_px(
-    browser: Any, stack: Stack
-) -> None:
+def test_it_names_the_metrics_as_the_cards_do_and_fits_the_value_labels_at_390_px(browser: Any, stack: Stack) -> None:
     problems: list[str] = []
     phone = open_page(browser, stack, problems, viewport={"width": 390, "height": 844})
     phone.goto("/boards/compare/?metric=active_connections&range=1h")
