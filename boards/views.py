@@ -20,6 +20,7 @@ from accounts.teams import teams_of
 from boards import spec
 from boards.data import readable_sources
 from boards.models import EDIT, Board
+from metrics.units import metric_format
 
 REFRESH_LABELS = {0: "off", 10: "10 s", 30: "30 s", 60: "1 min", 300: "5 min"}
 
@@ -72,5 +73,7 @@ def compare_page(request: HttpRequest) -> HttpResponse:
     metric = asked if asked in metrics else (metrics[0] if metrics else "")
     asked_range = request.GET.get("range", "24h")
     config = {**_common(request), "metric": metric, "range": asked_range if asked_range in spec.TIME_RANGES else "24h"}
-    context = {"metrics": metrics, "metric": metric, "config": config, "nav": "boards"}
+    # The list names each metric as the cards do (metrics/units.py); its value stays the metric's name.
+    choices = [(name, metric_format(name).label) for name in metrics]
+    context = {"metrics": choices, "metric": metric, "config": config, "nav": "boards"}
     return render(request, "boards/compare.html", context)

@@ -13,9 +13,9 @@ from django.db.models.functions import Coalesce
 from alerts.models import RuleState, Silence
 from dashboard import status as st
 from dashboard.payload_view import MAX_SERVICES, MAX_TEXT
-from dashboard.units import KEY_METRICS, format_value, metric_format
 from metrics.extraction import value_at
 from metrics.stores.base import Snapshot
+from metrics.units import KEY_METRICS, format_value, metric_format
 from pollers.models import Source
 
 UNGROUPED = {"region": "No region", "tag": "Untagged"}

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dashboard.raw_json import short
-from dashboard.units import format_bytes_rate, format_number
 from metrics.extraction import value_at
 from metrics.jsonlimits import JsonBudget, JsonBudgetError
 from metrics.jsonlimits import loads as bounded_loads
+from metrics.units import format_bytes_rate, format_number
 
 # Units of payload fields by key name.
 FIELD_UNITS: dict[str, str] = {

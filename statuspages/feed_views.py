@@ -43,6 +43,7 @@ from statuspages.feed_access import Refusal, find_page, finish, open_page, throt
 from statuspages.models import Component, StatusPage
 from statuspages.published import page_url, published_components, published_state
 from statuspages.state import State
+from statuspages.states_since import states_changed_at
 from statuspages.statuspage_v2 import Document
 
 View = Callable[..., HttpResponse]
@@ -133,7 +134,8 @@ def _v2(name: str, part: Callable[[Document], dict[str, Any]]) -> View:
 
         def make(content: PageContent) -> bytes:
             state = published_state(content)
-            document = Document(page, url, state, published_components(page, state), timezone.now())
+            changed = states_changed_at(content)
+            document = Document(page, url, state, published_components(page, state), timezone.now(), changed)
             return json.dumps(part(document), ensure_ascii=False).encode()
 
         body = cached_answer(page, f"v2:{name}:{url}", make)

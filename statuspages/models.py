@@ -230,6 +230,17 @@ class IncidentQuerySet(models.QuerySet["Incident"]):
     def unresolved(self) -> IncidentQuerySet:
         return self.exclude(status=IncidentStatus.RESOLVED)
 
+    def last_changed_at(self) -> datetime | None:
+        """The latest ``Incident.last_changed_at`` of these incidents, in one query (None for none): the same
+        rule, a start, an update or a resolution, so the page's v2 ``updated_at`` dates them as each one is."""
+        found = self.aggregate(
+            started=models.Max("started_at"),
+            updated=models.Max("updates__created_at"),
+            resolved=models.Max("resolved_at"),
+        )
+        moments = [m for m in found.values() if m is not None]
+        return max(moments) if moments else None
+
     def open_auto_for(self, component: Component | int) -> IncidentQuerySet:
         """The unresolved incident opened automatically for ``component`` (at most one: the constraint
         ``one_open_auto_incident_per_component``), draft or published."""

@@ -153,9 +153,16 @@ class Document:
     """Everything one request of the v2 endpoints reads, fetched once; each endpoint takes its part."""
 
     def __init__(
-        self, page: StatusPage, page_url: str, state: PublishedState, components: list[Component], now: datetime
+        self,
+        page: StatusPage,
+        page_url: str,
+        state: PublishedState,
+        components: list[Component],
+        now: datetime,
+        states_changed_at: datetime | None = None,
     ):
         self.page = page
+        self.states_changed_at = states_changed_at  # statuspages/states_since.py
         self.page_url = page_url
         self.state = state
         self.components = components
@@ -187,14 +194,17 @@ class Document:
         ]
 
     def updated_at(self) -> datetime:
+        """When anything the page shows last changed: an edit of the page or a component, a component's or the
+        page's state (``states_changed_at``), an incident (edited, or ``Incident.last_changed_at``: an update or
+        a resolution, which the admin may save without touching the incident's own row) or a maintenance."""
         moments = [self.page.updated_at, *(c.updated_at for c in self.components)]
-        latest_incident = (
-            self.page.incidents.visible().order_by("-updated_at").values_list("updated_at", flat=True).first()
-        )
+        incidents = self.page.incidents.visible()
+        latest_edit = incidents.order_by("-updated_at").values_list("updated_at", flat=True).first()
         latest_window = (
             self.page.maintenance_windows.order_by("-updated_at").values_list("updated_at", flat=True).first()
         )
-        moments += [m for m in (latest_incident, latest_window) if m is not None]
+        changes = (self.states_changed_at, incidents.last_changed_at(), latest_edit, latest_window)
+        moments += [m for m in changes if m is not None]
         return max(moments)
 
     def head(self) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 from django import template
 from django.utils import timezone
 
-from dashboard.units import format_number as _format_number
-from dashboard.units import format_value
+from metrics.units import format_number as _format_number
+from metrics.units import format_value
 
 register = template.Library()
 

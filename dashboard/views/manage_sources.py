@@ -75,7 +75,10 @@ def source_new(request: HttpRequest) -> HttpResponse:
     names = AlertRule.objects.filter(source=source).order_by("pk").values_list("name", flat=True)
     added = [f"“{name}”" for name in names]
     note = f" with the {'rule' if len(added) == 1 else 'rules'} {', '.join(added)}" if added else ""
-    messages.success(request, f"Added {source.name}{note}; waiting for its first poll.")
+    # The message says what was done, not how the source stands: a message outlives its moment (a live update
+    # never replaces it), while the page's head says "waiting for first poll" until the first poll, and is
+    # re-rendered live (dashboard/status.py is the one home of that wording).
+    messages.success(request, f"Added {source.name}{note}.")
     return HttpResponseRedirect(reverse("source-detail", args=[source.slug]))
 
 

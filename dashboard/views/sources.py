@@ -24,9 +24,9 @@ from dashboard import status as st
 from dashboard.access import abilities, json_login_required, readable
 from dashboard.cards import build_card
 from dashboard.ranges import PRESETS, RangeError, parse_range
-from dashboard.units import KEY_METRICS, metric_format
 from metrics.stores import get_store
 from metrics.stores.base import HistoryPage, Snapshot, StoreError
+from metrics.units import KEY_METRICS, metric_format
 from pollers import health
 from pollers.models import PollFailure, Source
 from provisioning.flags import LIVE_CHANGES, flag_active

@@ -120,7 +120,7 @@
         ? [{ show: false }, { show: false }]
         : [
             Object.assign({ values: function (u, splits) { return splits.map(function (ts) { return timeLabel(ts, long); }); } }, axis),
-            Object.assign({ size: 52, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis),
+            Object.assign({ size: DI.valueAxisSize, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis),
           ],
       series: series,
       plugins: [markerPlugin(markers)],

@@ -29,6 +29,19 @@
     return value.toLocaleString("en-US", { minimumFractionDigits: decimals, maximumFractionDigits: decimals });
   };
 
+  /* A uPlot value axis's width, measured from its widest label: a fixed width cut "50,000" to "0,000"
+     on a narrow chart. uPlot calls it per layout cycle with the labels it is about to draw. */
+  DI.valueAxisSize = function (u, values, axisIdx, cycleNum) {
+    var axis = u.axes[axisIdx];
+    if (cycleNum > 1) return axis._size;  // settled: labels do not change within one layout
+    var widest = 0;
+    u.ctx.font = axis.font[0];
+    (values || []).forEach(function (text) {
+      widest = Math.max(widest, u.ctx.measureText(String(text)).width / (window.devicePixelRatio || 1));
+    });
+    return Math.ceil(widest + axis.ticks.size + axis.gap + 4);
+  };
+
   /* fetch JSON from our own endpoints; a 401 means the session ended: reload to reach the login page. */
   DI.fetchJSON = function (url) {
     return fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } }).then(function (r) {

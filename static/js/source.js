@@ -97,7 +97,7 @@
       scales: { x: { time: true, min: start, max: end } },
       legend: { live: true },
       cursor: { drag: { x: false, y: false } },
-      axes: [timeAxis, Object.assign({ size: 56, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
+      axes: [timeAxis, Object.assign({ size: DI.valueAxisSize, values: function (u, vals) { return vals.map(function (v) { return DI.formatNumber(v, v % 1 ? 1 : 0); }); } }, axis)],
       // Anomalous hours of this metric (/api/v1/anomalies) as shaded bands.
       hooks: { draw: [function (u) { shadeAnomalies(u, name); }] },
       series: [

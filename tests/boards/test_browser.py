@@ -272,3 +272,28 @@ def test_it_fits_the_region_comparison_on_a_phone(browser: Any, stack: Stack) ->
     assert phone.evaluate("document.documentElement.scrollWidth") <= 375
     phone.context.close()
     assert problems == []
+
+
+# Each label of a chart's value axis as drawn, and the room the axis gave it (uPlot's ticks and gap included).
+AXIS_ROOM = """ids => ids.map(id => {
+  const u = document.getElementById(id)._plot, axis = u.axes[1];
+  u.ctx.font = axis.font[0];
+  return axis._values.map(text => ({
+    text, needs: u.ctx.measureText(text).width / devicePixelRatio + axis.ticks.size + axis.gap, has: axis._size,
+  }));
+}).flat()"""
+
+
+def test_it_names_the_metrics_as_the_cards_do_and_fits_the_value_labels_at_390_px(browser: Any, stack: Stack) -> None:
+    problems: list[str] = []
+    phone = open_page(browser, stack, problems, viewport={"width": 390, "height": 844})
+    phone.goto("/boards/compare/?metric=active_connections&range=1h")
+    phone.wait_for_function("() => document.querySelectorAll('#compare-ranking tr[data-region]').length === 6")
+    # The list showed `active_connections` where the cards say "Connections".
+    assert phone.eval_on_selector("#compare-metric", "s => s.selectedOptions[0].textContent") == "Connections"
+    # A fixed-width axis drew "50,000" as "0,000": every label must fit the axis it is drawn in.
+    labels = phone.evaluate(AXIS_ROOM, ["compare-values", "compare-deviation"])
+    assert any(len(label["text"]) >= 5 for label in labels)  # thousands: the labels that were cut
+    assert [label for label in labels if label["needs"] > label["has"]] == []
+    phone.context.close()
+    assert problems == []

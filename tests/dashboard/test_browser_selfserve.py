@@ -95,6 +95,10 @@ def test_it_adds_a_source_with_test_from_an_empty_dashboard_to_a_card_with_data(
     tab.click("button[name=action][value=save]")
     tab.wait_for_url(f"{stack.url}/sources/payments-eu/")
     assert "Added Payments Eu" in tab.locator(".messages").inner_text()
+    assert "waiting for first poll" in tab.locator('[data-part="head"]').inner_text()
+    # The first poll turns the head OK live; nothing on the page may still say the source waits for it.
+    tab.wait_for_selector('[data-part="head"] .pill-ok', timeout=45000)
+    assert "first poll" not in tab.locator("body").inner_text()
 
     tab.goto("/")
     card = tab.locator('.card[data-source="payments-eu"]')

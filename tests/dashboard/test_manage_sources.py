@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import threading
 import time
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -58,11 +59,62 @@ def test_it_adds_a_source_with_tags_headers_paths_and_the_unreachable_rule(
     assert (rule.kind, rule.scope, rule.count, rule.severity) == ("poll_failures", "source", 3, "critical")
     # The message names the rule the source was added with (read back after the defaults were added).
     assert [str(m) for m in get_messages(response.wsgi_request)] == [
-        "Added Payments with the rule “payments unreachable”; waiting for its first poll."
+        "Added Payments with the rule “payments unreachable”."
     ]
     page = staff_client.get("/sources/payments/").content.decode()
     assert "waiting for first poll" in page
     assert "Waiting" in page
+
+
+class _OutsideParts(HTMLParser):
+    """Collects the text of a page outside its [data-part] elements: what a live update leaves as it was."""
+
+    VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"})
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.depth = 0  # open elements inside a part, 0 outside any
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.VOID:
+            return
+        if self.depth or any(name == "data-part" for name, _ in attrs):
+            self.depth += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.depth and tag not in self.VOID:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if not self.depth:
+            self.text.append(data)
+
+
+def outside_live_parts(page: str) -> str:
+    parser = _OutsideParts()
+    parser.feed(page)
+    return " ".join(parser.text)
+
+
+def test_it_says_a_new_source_waits_for_its_first_poll_only_where_a_live_update_redraws_it(
+    staff_client: Client, allow_loopback: Any, simulator: Any
+) -> None:
+    staff_client.post("/sources/new/", form_data(simulator.url("eu-west")))
+    # The page the add lands on, its message included: "waiting" is said in the head part only.
+    landing = staff_client.get("/sources/payments/").content.decode()
+    assert "Added Payments" in outside_live_parts(landing)
+    assert "first poll" not in outside_live_parts(landing)
+    assert "waiting for first poll" in landing
+
+    # The first poll: the live update's parts say what a reload says, and neither says "waiting" any more.
+    source = Source.objects.get(slug="payments")
+    now = timezone.now()
+    record(source, payload(), now)
+    Source.objects.filter(pk=source.pk).update(last_polled_at=now, last_success_at=now)
+    parts = staff_client.get("/sources/payments/parts.json").json()["parts"]
+    assert "first poll" not in "".join(parts.values())
+    assert "first poll" not in staff_client.get("/sources/payments/").content.decode()
 
 
 def test_it_adds_no_rule_when_the_default_rule_is_off(staff_client: Client, allow_loopback: Any, settings: Any) -> None:
@@ -70,7 +122,7 @@ def test_it_adds_no_rule_when_the_default_rule_is_off(staff_client: Client, allo
     response = staff_client.post("/sources/new/", form_data("http://127.0.0.1:9/status"))
     assert response.status_code == 302
     assert not AlertRule.objects.exists()
-    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Added Payments; waiting for its first poll."]
+    assert [str(m) for m in get_messages(response.wsgi_request)] == ["Added Payments."]
 
 
 def test_it_tests_the_url_through_the_poller_and_flags_paths_matching_nothing(

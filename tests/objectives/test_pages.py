@@ -44,9 +44,24 @@ def test_it_lists_and_details_the_objectives_of_the_users_teams(client: Client) 
     assert b"red up" not in listing.content
     detail = client.get(f"/objectives/{mine.pk}/")
     assert detail.status_code == 200
-    assert b"99.0000 % (99 good of 100)" in detail.content
+    assert b"99.000 % (99 good of 100)" in detail.content
     assert b"<polyline" in detail.content  # the budget chart
     assert client.get(f"/objectives/{theirs.pk}/").status_code == 404
+
+
+def test_it_shows_an_objectives_attainment_and_budget_alike_on_the_list_and_its_page(client: Client) -> None:
+    source = make_source("us-east")
+    record_outcomes(source, timezone.now() - timedelta(hours=2), up=2999, down=1)
+    objective = make_objective("api up", sources=[source], target="99")
+    viewer(client)
+
+    listing = client.get("/objectives/").content.decode()
+    detail = client.get(f"/objectives/{objective.pk}/").content.decode()
+    # 2999 of 3000: 99.96666...; the error budget left: 1 - (1/3000) / (1/100) = 96.666...
+    for page in (listing, detail):
+        assert "99.967 %" in page
+        assert "96.7 %" in page
+    assert "99.9667" not in detail
 
 
 def test_it_places_the_budget_charts_points_by_time_over_the_whole_period(client: Client) -> None:
@@ -129,7 +144,7 @@ def test_it_judges_an_objective_on_its_own_teams_sources_only(client: Client) ->
     viewer(client)
 
     detail = client.get(f"/objectives/{objective.pk}/")
-    assert b"99.0000 % (99 good of 100)" in detail.content
+    assert b"99.000 % (99 good of 100)" in detail.content
     assert b"Eu West" not in detail.content
     assert [source.slug for source in objective.covered_sources()] == ["us-east"]
     assert not objective.covers(moved)
@@ -277,7 +292,7 @@ def test_it_reads_an_objectives_covered_sources_once_for_its_page(client: Client
     viewer(client)
     with CaptureQueriesContext(connection) as queries:
         page = client.get(f"/objectives/{objective.pk}/").content.decode()
-    assert "99.0000 % (99 good of 100)" in page
+    assert "99.000 % (99 good of 100)" in page
     assert "<polyline" in page
     assert "Us East" in page
     assert 'id="uncovered"' not in page

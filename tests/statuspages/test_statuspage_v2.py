@@ -11,6 +11,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
+from pollers.models import Source
+from statuspages import generations
 from statuspages.state import State
 from tests.factories import make_component, make_incident, make_maintenance, make_source, make_status_page
 from tests.paths import ROOT
@@ -175,3 +177,36 @@ def test_it_dates_an_incident_resolved_without_an_update_as_the_feeds_do(client:
     assert datetime.fromisoformat(answered["updated_at"]) == resolved
     item = client.get("/status/acme/feed.json").json()["items"][0]
     assert datetime.fromisoformat(item["date_modified"]) == resolved  # the feed's date of the same incident
+
+
+def test_it_moves_the_pages_updated_at_when_a_components_state_changes(client: Client) -> None:
+    page = make_status_page("acme")
+    fresh = timezone.now() - timedelta(seconds=5)
+    source = make_source("eu-west", last_polled_at=fresh, last_success_at=fresh)
+    make_component(page, "API", [source])
+    before = get(client, "/status/acme/api/v2/status.json")["page"]["updated_at"]
+    assert get(client, "/status/acme/api/v2/status.json")["page"]["updated_at"] == before  # a read moves nothing
+
+    # The source fails: no page, component or incident row is edited, yet the page shows an outage.
+    failed = timezone.now()
+    Source.objects.filter(pk=source.pk).update(consecutive_failures=3, last_error_at=failed)
+    generations.bump(generations.HEALTH)  # as the poller's health_changed does (statuspages/receivers.py)
+    summary = get(client, "/status/acme/api/v2/summary.json")
+    assert summary["components"][0]["status"] == "major_outage"
+    moved = datetime.fromisoformat(summary["page"]["updated_at"])
+    assert moved > datetime.fromisoformat(before)
+    assert moved >= failed
+    assert get(client, "/status/acme/api/v2/status.json")["page"]["updated_at"] == summary["page"]["updated_at"]
+
+
+def test_it_moves_the_pages_updated_at_when_an_incident_is_updated(client: Client) -> None:
+    page = make_status_page("acme")
+    make_component(page, "API", [make_source("eu-west")])
+    incident = make_incident(page, "Slow pages", [("investigating", "Looking.")])
+    before = datetime.fromisoformat(get(client, "/status/acme/api/v2/status.json")["page"]["updated_at"])
+    # Resolved in the admin without a timeline update and without touching the incident's updated_at.
+    resolved = timezone.now() + timedelta(minutes=1)
+    type(incident).objects.filter(pk=incident.pk).update(status="resolved", resolved_at=resolved)
+    generations.bump(generations.page_scope(page.pk))  # as the admin's save does (statuspages/receivers.py)
+    after = datetime.fromisoformat(get(client, "/status/acme/api/v2/status.json")["page"]["updated_at"])
+    assert before < after == resolved

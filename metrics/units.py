@@ -1,4 +1,7 @@
-"""How each metric reads to a person: label, unit and number format."""
+"""How each metric reads to a person: label, unit and number format.
+
+The one home of a metric's label: the cards, the source page and the boards' comparison all read it here.
+"""
 
 from __future__ import annotations
 
