@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
@@ -21,15 +22,37 @@ from tests.any_store import open_store
 from tests.factories import make_source
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu"})
-NOW = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
-# Four days of history, every 3 hours; the policy keeps one day of raw snapshots. Offset by 90
-# minutes so that no entry sits on the horizon, which moves on while the suite runs.
-TIMES = [NOW - timedelta(days=4) + timedelta(hours=3 * i, minutes=90) for i in range(32)]
 POLICY = {"us-east": Retention(raw_days=1, archive_raw=True)}
 
 
-def fill(store: MetricStore) -> None:
-    for number, moment in enumerate(TIMES):
+@dataclass(frozen=True)
+class Moments:
+    """A test's clock and history, taken when the test starts: the prune command reads the real clock, so
+    moments taken at import drifted towards its horizon while the suite ran, and broke the tests run late."""
+
+    now: datetime
+    times: list[datetime]
+
+    @classmethod
+    def taken_now(cls) -> Moments:
+        # On the half hour (the entries fall on the hour), at most 30 minutes from the real clock.
+        now = datetime.now(UTC).replace(minute=30, second=0, microsecond=0)
+        # Four days of history, every 3 hours; the policy keeps one day of raw snapshots. Offset by 90 minutes
+        # so that no entry sits within an hour of the horizon the command computes from the real clock.
+        return cls(now, [now - timedelta(days=4) + timedelta(hours=3 * i, minutes=90) for i in range(32)])
+
+    def old_sequences(self) -> set[int]:
+        horizon = (self.now - timedelta(days=1)).replace(second=0, microsecond=0)
+        return {number + 1 for number, moment in enumerate(self.times) if moment < horizon}
+
+
+@pytest.fixture
+def moments() -> Moments:
+    return Moments.taken_now()
+
+
+def fill(store: MetricStore, moments: Moments) -> None:
+    for number, moment in enumerate(moments.times):
         store.record(SPEC, {"stats": {"cpu": float(number)}, "n": number}, moment)
 
 
@@ -51,11 +74,6 @@ def archived(root: Path) -> list[dict[str, Any]]:
     return lines
 
 
-def expected_old_sequences() -> set[int]:
-    horizon = (NOW - timedelta(days=1)).replace(second=0, microsecond=0)
-    return {number + 1 for number, moment in enumerate(TIMES) if moment < horizon}
-
-
 class Crash(BaseException):
     """The process dying: not an Exception, so nothing on the way catches it."""
 
@@ -70,22 +88,24 @@ def crash_on_prune(store: MetricStore) -> type:
     return original
 
 
-def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricStore, tmp_path: Path) -> None:
-    fill(store)
+def test_it_archives_then_deletes_and_survives_a_crash_in_between(
+    store: MetricStore, tmp_path: Path, moments: Moments
+) -> None:
+    fill(store, moments)
     everything = stored_sequences(store)
-    old = expected_old_sequences()
+    old = moments.old_sequences()
     assert old
     assert old < everything
 
     original = crash_on_prune(store)
     with pytest.raises(Crash):
-        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
+        apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
     # Crashed after the archive was written and verified, before the delete: both hold everything old.
     assert stored_sequences(store) == everything
     assert {line["sequence"] for line in archived(tmp_path)} == old
 
     store.__class__ = original
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
     assert report.raw_deleted == len(old)
     assert stored_sequences(store) == everything - old
     lines = archived(tmp_path)
@@ -95,7 +115,7 @@ def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricS
     first = next(line for line in lines if line["sequence"] == 1)
     assert first["payload"] == {"stats": {"cpu": 0.0}, "n": 0}
     assert first["metrics"] == {"cpu": 0.0}
-    assert datetime.fromisoformat(first["fetched_at"]) == TIMES[0]
+    assert datetime.fromisoformat(first["fetched_at"]) == moments.times[0]
 
     # One file per UTC day, named by the day, and each line in that day.
     for path in (tmp_path / "us-east").glob("*.ndjson.gz"):
@@ -105,60 +125,72 @@ def test_it_archives_then_deletes_and_survives_a_crash_in_between(store: MetricS
 
     # Run again: nothing to delete, files untouched byte for byte.
     before = {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")}
-    (again,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
+    (again,) = apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
     assert again.raw_deleted == 0
     assert {p: p.read_bytes() for p in (tmp_path / "us-east").glob("*")} == before
 
 
-def test_it_merges_a_second_batch_of_the_same_day_without_duplicates(store: MetricStore, tmp_path: Path) -> None:
-    fill(store)
-    earlier = NOW - timedelta(hours=6)
+def test_it_merges_a_second_batch_of_the_same_day_without_duplicates(
+    store: MetricStore, tmp_path: Path, moments: Moments
+) -> None:
+    fill(store, moments)
+    earlier = moments.now - timedelta(hours=6)
     apply_retention(store, tmp_path, sources=["us-east"], now=earlier, policies=POLICY, keep={})
     first_pass = {line["sequence"] for line in archived(tmp_path)}
-    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
+    apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
     sequences = [line["sequence"] for line in archived(tmp_path)]
     assert first_pass < set(sequences)
     assert len(sequences) == len(set(sequences))
-    assert set(sequences) == expected_old_sequences()
+    assert set(sequences) == moments.old_sequences()
 
 
-def test_it_deletes_nothing_when_an_archive_file_is_damaged(store: MetricStore, tmp_path: Path) -> None:
-    fill(store)
+def test_it_deletes_nothing_when_an_archive_file_is_damaged(
+    store: MetricStore, tmp_path: Path, moments: Moments
+) -> None:
+    fill(store, moments)
     everything = stored_sequences(store)
-    oldest_day = TIMES[0].date()
+    oldest_day = moments.times[0].date()
     damaged = day_path(tmp_path, "us-east", oldest_day)
     damaged.parent.mkdir(parents=True)
     damaged.write_bytes(b"\x1f\x8b not really gzip")
     with pytest.raises(RetentionFailed):
-        apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
+        apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
     assert stored_sequences(store) == everything
     assert damaged.read_bytes() == b"\x1f\x8b not really gzip"
 
 
-def test_it_ignores_a_temporary_file_left_by_a_killed_writer(store: MetricStore, tmp_path: Path) -> None:
-    fill(store)
-    path = day_path(tmp_path, "us-east", TIMES[0].date())
+def test_it_ignores_a_temporary_file_left_by_a_killed_writer(
+    store: MetricStore, tmp_path: Path, moments: Moments
+) -> None:
+    fill(store, moments)
+    path = day_path(tmp_path, "us-east", moments.times[0].date())
     path.parent.mkdir(parents=True)
     (path.parent / f".{path.name}.4242.tmp").write_bytes(b"half a file")
-    apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
-    assert {line["sequence"] for line in archived(tmp_path)} == expected_old_sequences()
+    apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
+    assert {line["sequence"] for line in archived(tmp_path)} == moments.old_sequences()
 
 
-def test_it_prunes_without_archiving_and_keeps_rollups_by_tier(store: MetricStore, tmp_path: Path) -> None:
-    fill(store)
+def test_it_prunes_without_archiving_and_keeps_rollups_by_tier(
+    store: MetricStore, tmp_path: Path, moments: Moments
+) -> None:
+    fill(store, moments)
     policy = {"us-east": Retention(raw_days=1, minute_days=2, hour_days=3, day_days=None, archive_raw=False)}
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=policy, keep={})
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=policy, keep={})
     assert not (tmp_path / "us-east").exists()
-    assert stored_sequences(store) == set(range(1, 33)) - expected_old_sequences()
+    assert stored_sequences(store) == set(range(1, 33)) - moments.old_sequences()
     target = rollup_store(store)
     minute_starts = [b.start for b in target.rollups("us-east", "1m")]
     # 1-minute rollups: two days, cut at an hour boundary; hourly: three days at a day boundary.
-    assert min(minute_starts) >= (NOW - timedelta(days=2)).replace(minute=0)
-    assert min(b.start for b in target.rollups("us-east", "1h")) >= (NOW - timedelta(days=3)).replace(hour=0, minute=0)
-    assert min(b.start for b in target.rollups("us-east", "1d")) <= TIMES[0]  # kept forever
+    assert min(minute_starts) >= (moments.now - timedelta(days=2)).replace(minute=0)
+    assert min(b.start for b in target.rollups("us-east", "1h")) >= (moments.now - timedelta(days=3)).replace(
+        hour=0, minute=0
+    )
+    assert min(b.start for b in target.rollups("us-east", "1d")) <= moments.times[0]  # kept forever
     assert report.rollups_deleted["1m"] > 0
     # A year-long chart still has every day's numbers after the raw data went.
-    series = store.series("us-east", "cpu", NOW - timedelta(days=365), NOW + timedelta(hours=1), timedelta(days=1))
+    series = store.series(
+        "us-east", "cpu", moments.now - timedelta(days=365), moments.now + timedelta(hours=1), timedelta(days=1)
+    )
     assert sum(b.count for b in series) == 32
 
 
@@ -166,7 +198,7 @@ def test_it_prunes_without_archiving_and_keeps_rollups_by_tier(store: MetricStor
 
 
 @pytest.fixture
-def configured(db: None, settings: Any, tmp_path: Path) -> MetricStore:
+def configured(db: None, settings: Any, tmp_path: Path, moments: Moments) -> MetricStore:
     from metrics.stores import get_store
 
     settings.ARCHIVE_DIR = tmp_path / "archive"
@@ -174,29 +206,29 @@ def configured(db: None, settings: Any, tmp_path: Path) -> MetricStore:
     RetentionPolicy.objects.update_or_create(source=None, defaults={"raw_days": 1, "archive_raw": True})
     get_store.cache_clear()
     store = get_store()
-    fill(store)
+    fill(store, moments)
     return store
 
 
-def test_the_command_dry_run_changes_nothing(configured: MetricStore, settings: Any) -> None:
+def test_the_command_dry_run_changes_nothing(configured: MetricStore, settings: Any, moments: Moments) -> None:
     out = StringIO()
     call_command("prune", "--dry-run", stdout=out)
-    assert f"would delete {len(expected_old_sequences())} raw snapshot(s)" in out.getvalue()
+    assert f"would delete {len(moments.old_sequences())} raw snapshot(s)" in out.getvalue()
     assert stored_sequences(configured) == set(range(1, 33))
     assert not Path(settings.ARCHIVE_DIR).exists()
 
 
-def test_the_command_prunes_one_source_with_progress(configured: MetricStore, settings: Any) -> None:
+def test_the_command_prunes_one_source_with_progress(configured: MetricStore, settings: Any, moments: Moments) -> None:
     other = SourceSpec("eu-west", metric_paths={})
-    configured.record(other, {"a": 1}, TIMES[0])
-    configured.record(other, {"a": 2}, TIMES[1])
+    configured.record(other, {"a": 1}, moments.times[0])
+    configured.record(other, {"a": 2}, moments.times[1])
     out = StringIO()
     call_command("prune", "--source", "us-east", stdout=out)
     text = out.getvalue()
     assert "archived" in text
-    assert f"deleted {len(expected_old_sequences())} raw snapshot(s)" in text
+    assert f"deleted {len(moments.old_sequences())} raw snapshot(s)" in text
     assert len(configured.history("eu-west").entries) == 2  # untouched
-    assert {line["sequence"] for line in archived(Path(settings.ARCHIVE_DIR))} == expected_old_sequences()
+    assert {line["sequence"] for line in archived(Path(settings.ARCHIVE_DIR))} == moments.old_sequences()
 
 
 def test_the_command_refuses_an_unknown_source(configured: MetricStore) -> None:
@@ -204,9 +236,9 @@ def test_the_command_refuses_an_unknown_source(configured: MetricStore) -> None:
         call_command("prune", "--source", "nope", stdout=StringIO())
 
 
-def test_it_refuses_a_path_like_slug(tmp_path: Path) -> None:
+def test_it_refuses_a_path_like_slug(tmp_path: Path, moments: Moments) -> None:
     with pytest.raises(ArchiveError, match="not a slug"):
-        day_path(tmp_path, "../etc", NOW.date())
+        day_path(tmp_path, "../etc", moments.now.date())
 
 
 # --- MongoDB TTL ----------------------------------------------------------------------------
@@ -287,7 +319,9 @@ def test_it_moves_the_ttl_when_a_policy_is_saved_in_the_admin(
         get_store.cache_clear()
 
 
-def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: MetricStore, settings: Any) -> None:
+def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(
+    configured: MetricStore, settings: Any, moments: Moments
+) -> None:
     import re
 
     from metrics.extraction import canonical_json
@@ -302,7 +336,7 @@ def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: Metri
     assert found, line
     cutoff = datetime.fromisoformat(found.group(1))
     old = [e for e in configured.history("us-east", limit=1000).entries if e.fetched_at < cutoff]
-    assert len(old) == len(expected_old_sequences())
+    assert len(old) == len(moments.old_sequences())
     size = sum(len(canonical_json(e.payload).encode()) for e in old)
     assert f"would delete {len(old)} raw snapshot(s), " in line
     assert f"({size} bytes)" in line or f"{size} B;" in line
@@ -310,13 +344,15 @@ def test_the_command_dry_run_says_policy_cutoff_rows_and_bytes(configured: Metri
 
 
 @pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
-def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, tmp_path: Path, separator: str) -> None:
+def test_it_archives_text_holding_a_unicode_line_separator(
+    store: MetricStore, tmp_path: Path, separator: str, moments: Moments
+) -> None:
     # JSON leaves these unescaped; a verification that split lines on them found entries that were never
     # written, and the source's retention stopped at every run.
-    for number, moment in enumerate(TIMES):
+    for number, moment in enumerate(moments.times):
         store.record(SPEC, {"stats": {"cpu": float(number)}, "n": number, "note": f"a{separator}b"}, moment)
-    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=NOW, policies=POLICY, keep={})
-    old = expected_old_sequences()
+    (report,) = apply_retention(store, tmp_path, sources=["us-east"], now=moments.now, policies=POLICY, keep={})
+    old = moments.old_sequences()
     assert report.raw_deleted == len(old)
     lines = archived(tmp_path)
     assert {line["sequence"] for line in lines} == old
@@ -324,7 +360,7 @@ def test_it_archives_text_holding_a_unicode_line_separator(store: MetricStore, t
 
 
 def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restores_it(
-    configured: MetricStore, settings: Any
+    configured: MetricStore, settings: Any, moments: Moments
 ) -> None:
     """The archive wrote a history entry on one line whatever its diff's width: a diff of many changes (each a
     small object) went over the import budget, and the day's file could be neither verified nor imported."""
@@ -336,13 +372,15 @@ def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restore
     wide = SourceSpec("wide")
     old, new = {"v": [0] * 3500}, {"v": [1] * 3500}  # every element changes: thousands of items in the diff
     # Both on one UTC day, whatever the hour the suite runs at: the archive writes a file per day.
-    day = (NOW - timedelta(days=3)).replace(hour=1, minute=0)
+    day = (moments.now - timedelta(days=3)).replace(hour=1, minute=0)
     configured.record(wide, old, day)
     configured.record(wide, new, day + timedelta(hours=1))
-    configured.record(wide, {"v": [2]}, NOW)  # kept: the latest and the newest entry stay in the store
+    configured.record(wide, {"v": [2]}, moments.now)  # kept: the latest and the newest entry stay in the store
     policy = {"wide": Retention(raw_days=1, archive_raw=True)}
 
-    (report,) = apply_retention(configured, settings.ARCHIVE_DIR, sources=["wide"], now=NOW, policies=policy, keep={})
+    (report,) = apply_retention(
+        configured, settings.ARCHIVE_DIR, sources=["wide"], now=moments.now, policies=policy, keep={}
+    )
 
     assert report.raw_deleted == 2
     [path] = (Path(settings.ARCHIVE_DIR) / "wide").glob("*.ndjson.gz")
@@ -361,7 +399,7 @@ def test_it_archives_a_diff_too_wide_for_one_line_so_that_import_metrics_restore
     assert restored[2].diff == diff_payloads(old, new)
 
 
-def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp_path: Path) -> None:
+def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp_path: Path, moments: Moments) -> None:
     """An entry's diff parts are checked in place when a day is merged: a file missing one is not ours to rewrite."""
     from metrics.extraction import diff_payloads
     from metrics.lifecycle.archive import archive_day, read_lines
@@ -370,15 +408,15 @@ def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp
     settings.METRICS_MAX_PAYLOAD_BYTES = 8192
     settings.JSON_MAX_ITEMS = 100
     old, new = {"v": [0] * 3500}, {"v": [1] * 3500}
-    wide = HistoryEntry("", "wide", "h2", new, {}, diff_payloads(old, new), TIMES[1], 2)
-    day = archive_day(tmp_path, "wide", TIMES[1].date(), [wide])
+    wide = HistoryEntry("", "wide", "h2", new, {}, diff_payloads(old, new), moments.times[1], 2)
+    day = archive_day(tmp_path, "wide", moments.times[1].date(), [wide])
     lines = read_lines(day.path)
     assert (day.entries, day.added, len(lines) > 2) == (1, 1, True)
     damaged = gzip.compress("".join(line + "\n" for line in lines[:-1]).encode())
     day.path.write_bytes(damaged)
-    later = HistoryEntry("", "wide", "h3", {"v": [2]}, {}, [], TIMES[1] + timedelta(minutes=1), 3)
+    later = HistoryEntry("", "wide", "h3", {"v": [2]}, {}, [], moments.times[1] + timedelta(minutes=1), 3)
     with pytest.raises(ArchiveError, match=rf"the file ends before diff part {len(lines) - 1} of line 1"):
-        archive_day(tmp_path, "wide", TIMES[1].date(), [later])
+        archive_day(tmp_path, "wide", moments.times[1].date(), [later])
     assert day.path.read_bytes() == damaged
     day.path.write_bytes(gzip.compress(b'{"kind": "history", "source": "wide"}\n'))
     with pytest.raises(ArchiveError, match=r"\.ndjson\.gz: line 1: diff is missing or not a list"):
@@ -386,7 +424,7 @@ def test_it_refuses_an_archive_day_whose_diff_part_is_missing(settings: Any, tmp
 
 
 def test_it_lists_the_sources_to_prune_without_reading_their_snapshots(
-    configured: MetricStore, monkeypatch: pytest.MonkeyPatch
+    configured: MetricStore, monkeypatch: pytest.MonkeyPatch, moments: Moments
 ) -> None:
     """Every retention run read every source's latest document (latest_all) only to list their slugs."""
 
@@ -398,5 +436,5 @@ def test_it_lists_the_sources_to_prune_without_reading_their_snapshots(
     out = StringIO()
     call_command("prune", "--source", "us-east", stdout=out)
     call_command("prune", stdout=out)
-    assert f"deleted {len(expected_old_sequences())} raw snapshot(s)" in out.getvalue()
-    assert stored_sequences(configured) == set(range(1, 33)) - expected_old_sequences()
+    assert f"deleted {len(moments.old_sequences())} raw snapshot(s)" in out.getvalue()
+    assert stored_sequences(configured) == set(range(1, 33)) - moments.old_sequences()
