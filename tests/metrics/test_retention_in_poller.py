@@ -29,7 +29,6 @@ from pollers.models import Source
 from tests.factories import make_source
 
 SPEC = SourceSpec("us-east", metric_paths={"cpu": "stats.cpu"})
-NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -43,9 +42,11 @@ def store(redis_settings: Any, tmp_path: Path) -> Iterator[MetricStore]:
     get_store.cache_clear()
     maintenance.reset()
     store = get_store()
-    # Every 6 hours, half an hour off the one-day horizon (which moves on while the suite runs).
+    # Every 6 hours, half an hour off the one-day horizon the retention step computes from the real clock: taken
+    # as the test starts, since a moment taken at import is past that half hour when the suite reaches it late.
+    now = datetime.now(UTC)
     for hours in range(48, 0, -6):
-        store.record(SPEC, {"stats": {"cpu": float(hours)}}, NOW - timedelta(hours=hours, minutes=-30))
+        store.record(SPEC, {"stats": {"cpu": float(hours)}}, now - timedelta(hours=hours, minutes=-30))
     yield store
     maintenance.reset()
     get_store.cache_clear()
