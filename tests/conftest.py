@@ -50,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         pg = Env.db_url_config(services.test_database_url())
         # As DATABASE_URL configures PostgreSQL (devops_insights/config.py), so both defaults test the same.
         pg["OPTIONS"] = {"prepare_threshold": prepare_threshold()}
-        pg["TEST"] = {"NAME": f"test_{pg['NAME']}_contract", "DEPENDENCIES": []}
+        pg["TEST"] = {"NAME": services.contract_database_name(pg["NAME"]), "DEPENDENCIES": []}
         settings.DATABASES["contract_postgres"] = pg
     from django.db import connections
 

@@ -66,6 +66,22 @@ def test_database_url() -> str:
     return os.environ.get("TEST_DATABASE_URL") or DEFAULT_TEST_DATABASE_URL
 
 
+# PostgreSQL cuts longer names to this many bytes, which would cut the run's process id off.
+POSTGRES_NAME_BYTES = 63
+
+
+def contract_database_name(database: str, pid: int | None = None) -> str:
+    """The PostgreSQL database of this run's store contract tests when the default database is SQLite.
+
+    Named by the process id: Django drops a test database of the same name that already exists, so two runs at
+    once on one server (each on SQLite) with one name dropped each other's database mid-run. Django still
+    destroys it at the end of the run; one a killed run left behind is dropped by the next run given its id.
+    """
+    suffix = f"_contract_{os.getpid() if pid is None else pid}"
+    prefix = f"test_{database}".encode()[: POSTGRES_NAME_BYTES - len(suffix)].decode(errors="ignore")
+    return prefix + suffix
+
+
 def redis_available(url: str) -> str | None:
     """None when Redis answers, else why not."""
     import redis
