@@ -38,9 +38,18 @@ def bounded_body(request: HttpRequest, limit: int) -> bytes:
     return raw
 
 
+def unsupported_media_type(request: HttpRequest, expected: str) -> ApiError:
+    """A 415 whose message names what the endpoint takes, as ``details.expected`` does (one wording for both)."""
+    return ApiError(
+        415,
+        message=f"Unsupported media type: send {expected}.",
+        details={"content_type": request.content_type or None, "expected": expected},
+    )
+
+
 def json_object(request: HttpRequest) -> dict[str, Any]:
     if request.content_type != "application/json":
-        raise ApiError(415, details={"content_type": request.content_type or None, "expected": "application/json"})
+        raise unsupported_media_type(request, "application/json")
     raw = bounded_body(request, settings.API_MAX_BODY_BYTES)
     try:
         text = raw.decode("utf-8")

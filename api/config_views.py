@@ -23,7 +23,7 @@ from accounts.models import Team
 from accounts.teams import Action
 from api.access import MANAGE, READ, principal_of
 from api.auth import Principal
-from api.body import bounded_body, budget_error
+from api.body import bounded_body, budget_error, unsupported_media_type
 from api.errors import ApiError
 from api.router import ApiRouter
 from api.schemas import Strict, documented
@@ -158,6 +158,9 @@ def _answer(plan: Plan) -> dict[str, Any]:
 
 def _files(request: HttpRequest) -> Mapping[str, str]:
     """The body as {file name: YAML text}: a JSON object of them, or one YAML text."""
+    # The media type first: a form post (curl's default) is a 415 saying what to send, not a 400 about its bytes.
+    if request.content_type not in YAML_TYPES and request.content_type != "application/json":
+        raise unsupported_media_type(request, "application/json or application/yaml")
     limit = settings.CONFIG_API_MAX_BODY_BYTES
     raw = bounded_body(request, limit)
     try:
@@ -166,11 +169,6 @@ def _files(request: HttpRequest) -> Mapping[str, str]:
         raise ApiError(400, "invalid_body", "The body is not UTF-8 text.") from None
     if request.content_type in YAML_TYPES:
         return {"body.yaml": text}
-    if request.content_type != "application/json":
-        raise ApiError(
-            415,
-            details={"content_type": request.content_type or None, "expected": "application/json or application/yaml"},
-        )
     budget = jsonlimits.JsonBudget(
         limit, settings.JSON_MAX_DEPTH, settings.JSON_MAX_ITEMS, "the body", "CONFIG_API_MAX_BODY_BYTES"
     )

@@ -79,6 +79,16 @@ def public_document(view: Callable[..., HttpResponseBase]) -> Callable[..., Http
     return csrf_exempt(wrapper)
 
 
+# The message of a 400 names where the bad value was: a path's `/objectives/abc` is not a query parameter.
+# One message per answer, so the first of this order among the sources that failed.
+MESSAGE_ORDER = ["body", "path", "query"]
+INVALID_MESSAGES = {
+    "body": "The request body is invalid.",
+    "path": "The path is invalid.",
+    "query": "Some query parameters are invalid.",
+}
+
+
 class InsightsApi(NinjaAPI):
     """Ninja with the project's conventions: one error shape (400, not 422), strict parameters, compact JSON."""
 
@@ -113,8 +123,8 @@ class InsightsApi(NinjaAPI):
                     collect([(name, refusal)], into=fields)
                 else:
                     collect([(name, sentence(error))], into=fields)
-        message = "The request body is invalid." if "body" in sources else "Some query parameters are invalid."
-        return FieldErrors(fields, message)
+        where = next((source for source in MESSAGE_ORDER if source in sources), "query")
+        return FieldErrors(fields, INVALID_MESSAGES[where])
 
     def get_openapi_schema(
         self, *, path_prefix: str | None = None, path_params: dict[str, Any] | None = None

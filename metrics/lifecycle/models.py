@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -15,6 +16,9 @@ from django.db import models
 from django.db.models.functions import Coalesce
 
 from metrics.availability import REQUIRED_KEEP, WINDOWS
+
+if TYPE_CHECKING:
+    from metrics.stores.base import MetricStore
 
 # The issue's defaults: raw 7 days, 1-minute rollups 30 days, 1-hour rollups a year, 1-day kept.
 DEFAULT_RAW_DAYS = 7
@@ -185,3 +189,11 @@ def configured_slugs() -> list[str]:
 
 def source_configured(slug: str) -> bool:
     return _source_model()._default_manager.filter(slug=slug).exists()
+
+
+def source_known(store: MetricStore, slug: str) -> bool:
+    """Whether ``--source SLUG`` of a lifecycle command names anything: data stored under it, or a source.
+
+    The stored data counts too, so a deleted source's leftovers can still be exported or pruned; a typo
+    names neither and is refused rather than run over nothing."""
+    return store.latest(slug) is not None or source_configured(slug)

@@ -83,6 +83,14 @@ class SourceReport:
     raw_cutoff: datetime | None = None
     raw_bytes: int = 0  # dry run: the stored documents' size (canonical JSON) that would go
 
+    @property
+    def raw_to_archive(self) -> int:
+        """The raw snapshots this run archives (a dry run: would archive, all it would delete when the policy
+        archives, as a real run archives exactly what it then deletes)."""
+        if not self.dry_run:
+            return self.raw_archived
+        return self.raw_deleted if self.policy is not None and self.policy.archive_raw else 0
+
     def summary(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         if self.dry_run:

@@ -174,7 +174,8 @@ def missing(ctx: Context, ref: Ref, value: Any, team: str | None = None) -> str 
     """
     if ctx.will_exist(ref.section, (str(value),)) and (team is None or owning_team(ctx, ref, value) in (None, team)):
         return None
-    where = f" in the team {team!r}" if team is not None else ""
+    # A team belongs to no team: "no team 'x' in the team 'x'" would name the missing team as its owner.
+    where = f" in the team {team!r}" if team is not None and ref is not TEAM else ""
     return f"no {ref.noun} {value!r}{where} (neither in the files nor stored)"
 
 

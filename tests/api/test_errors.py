@@ -119,6 +119,14 @@ def test_it_reports_every_bad_parameter_at_once(client: Client) -> None:
     assert set(error["details"]["fields"]) == {"from", "limit"}
 
 
+def test_it_says_a_bad_path_parameter_is_in_the_path(client: Client) -> None:
+    # `/objectives/abc` was answered "Some query parameters are invalid." with no query string at all.
+    response = client.get("/api/v1/objectives/abc", **bearer(make_token()))
+    error = assert_error(response, 400, "invalid_parameters")
+    assert error["message"] == "The path is invalid."
+    assert error["details"]["fields"] == {"objective_id": ["must be a whole number"]}
+
+
 def test_it_keeps_non_api_pages_out_of_the_json_shape(client: Client) -> None:
     response = client.get("/no-such-page/")
     assert response.status_code == 404

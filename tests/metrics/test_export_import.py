@@ -266,6 +266,17 @@ def test_the_export_can_be_limited_to_one_source(configured: MetricStore, capsys
     assert {r["source"] for r in records if r["kind"] != "header"} == {"eu-west"}
 
 
+def test_the_export_refuses_a_source_neither_stored_nor_configured(
+    configured: MetricStore, tmp_path: Path, capsys: Any
+) -> None:
+    # A mistyped slug once exported a header and nothing else, exit 0, as if the source had no data.
+    path = tmp_path / "typo.ndjson"
+    with pytest.raises(CommandError, match=r"--source 'eu-wset': no such source .*nothing was written"):
+        call_command("export_metrics", "--source", "eu-west", "--source", "eu-wset", "-o", str(path))
+    assert not path.exists()
+    assert capsys.readouterr().out == ""
+
+
 @pytest.mark.parametrize(
     ("line", "words"),
     [

@@ -218,6 +218,20 @@ def test_the_command_dry_run_changes_nothing(configured: MetricStore, settings: 
     assert not Path(settings.ARCHIVE_DIR).exists()
 
 
+def test_the_command_dry_run_totals_what_a_real_run_would_archive(configured: MetricStore, moments: Moments) -> None:
+    # The total once said "archived 0" under a policy that archives: a dry run archives nothing, a real run would.
+    out = StringIO()
+    call_command("prune", "--dry-run", stdout=out)
+    old = len(moments.old_sequences())
+    assert (
+        out.getvalue().splitlines()[-1]
+        == f"prune: 1 source(s), would delete {old} raw snapshot(s), would archive {old}"
+    )
+    real = StringIO()
+    call_command("prune", stdout=real)
+    assert f"prune: 1 source(s), deleted {old} raw snapshot(s), archived {old}" in real.getvalue()
+
+
 def test_the_command_prunes_one_source_with_progress(configured: MetricStore, settings: Any, moments: Moments) -> None:
     other = SourceSpec("eu-west", metric_paths={})
     configured.record(other, {"a": 1}, moments.times[0])

@@ -160,6 +160,17 @@ def test_it_refuses_bodies_it_cannot_read(client: Client, setup_settings: Any) -
     token = token_for(make_user("root", superuser=True), make_team("blue"))
     wrong_type = client.post("/api/v1/config/plan", data="x", content_type="application/xml", **bearer(token))
     assert wrong_type.status_code == 415
+    # The message said "send application/json." while the details (and the docs) also take YAML.
+    assert wrong_type.json()["error"]["message"] == "Unsupported media type: send application/json or application/yaml."
+    assert wrong_type.json()["error"]["details"]["expected"] == "application/json or application/yaml"
+    # A body of another type is refused for its type before its bytes are read (they were: a 400 "not UTF-8").
+    latin1_form = client.post(
+        "/api/v1/config/plan",
+        data="a=\xe9".encode("latin-1"),
+        content_type="application/x-www-form-urlencoded",
+        **bearer(token),
+    )
+    assert latin1_form.status_code == 415
     not_files = client.post(
         "/api/v1/config/plan", data=json.dumps({"a.yaml": 1}), content_type="application/json", **bearer(token)
     )

@@ -124,3 +124,23 @@ def test_it_exports_one_team_only(setup_settings: Any, tmp_path: Path) -> None:
     assert "slug: other" not in out
     assert "flags.yaml" not in out
     assert run_config("export", "--team", "nope")[0] == 1
+
+
+def test_its_help_names_every_section_and_the_exit_codes_ci_relies_on() -> None:
+    import argparse
+
+    from provisioning.management.commands.config import Command
+    from provisioning.sections import SECTIONS
+
+    parser = Command().create_parser("manage.py", "config")
+    # The section list was written by hand and lacked objectives, boards, components, maintenance windows.
+    top = " ".join(parser.format_help().split())
+    for section in SECTIONS:
+        assert section.name in top, section.name
+    sub = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
+    # `config plan --help` had no description: the exit codes a CI check depends on were only in the docs.
+    plan = " ".join(sub.choices["plan"].format_help().split())
+    assert "Exit code 0: nothing would change, 2: something would, 1: problems" in plan
+    assert "in the sections the files name and the teams they speak for" in plan
+    apply = " ".join(sub.choices["apply"].format_help().split())
+    assert "Exit code 0: applied or nothing to do, 1: problems or declined" in apply

@@ -313,6 +313,13 @@ def test_it_reports_every_problem_at_once_with_file_line_and_path_and_changes_no
     assert not AuditEvent.objects.filter(action="config.apply").exists()
 
 
+def test_it_names_a_missing_team_without_calling_it_a_team_of_itself(setup_settings: Any) -> None:
+    # A team belongs to no team: the message once read "no team 'nosuch' in the team 'nosuch'".
+    source = {"slug": "x", "name": "X", "url": "http://127.0.0.1:9/s", "team": "nosuch"}
+    found = problems({"s.yaml": text({"sources": [source]})})
+    assert found == ["s.yaml:5: sources[0].team: no team 'nosuch' (neither in the files nor stored)"]
+
+
 def test_it_refuses_a_source_url_with_a_control_character_on_its_url(setup_settings: Any) -> None:
     # A double-quoted YAML escape: accepted before, and polled percent-encoded (another URL than the file's).
     found = problems({"s.yaml": 'sources:\n  - slug: x\n    name: X\n    url: "http://127.0.0.1:9/s\\x7f"\n'})

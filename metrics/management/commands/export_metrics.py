@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from metrics.lifecycle.models import source_known
 from metrics.lifecycle.records import RecordTooLargeError
 from metrics.lifecycle.transfer import opened, write_export
 from metrics.stores import get_store
@@ -26,6 +27,13 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         store = get_store()
         output = options["output"]
+        # Checked before the file is opened: a mistyped slug exported nothing and said so only in the counts.
+        unknown = [slug for slug in options["source"] or [] if not source_known(store, slug)]
+        if unknown:
+            names = ", ".join(repr(slug) for slug in unknown)
+            raise CommandError(
+                f"export_metrics: --source {names}: no such source in the store or the source list; nothing was written"
+            )
         try:
             with opened(output, "w") as handle:
                 counts = write_export(store, handle, options["source"])

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from metrics.lifecycle.maintenance import LOCK_NAME, mark_rolled_up, retention_lock
-from metrics.lifecycle.models import source_configured
+from metrics.lifecycle.models import source_known
 from metrics.lifecycle.retention import RetentionFailed, SourceReport, apply_retention
 from metrics.lifecycle.ttl import sync_ttl
 from metrics.stores import get_store
@@ -32,7 +32,7 @@ class Command(BaseCommand):
         sources = None
         if options["source"]:
             slug = options["source"]
-            if store.latest(slug) is None and not source_configured(slug):
+            if not source_known(store, slug):
                 raise CommandError(f"no source {slug!r} in the store or the source list")
             sources = [slug]
         if options["dry_run"]:
@@ -55,10 +55,13 @@ class Command(BaseCommand):
                 for line in sync_ttl(store):
                     self.stdout.write(f"  TTL: {line}")
         raw = sum(r.raw_deleted for r in reports)
-        archived = sum(r.raw_archived for r in reports)
-        verb = "would delete" if options["dry_run"] else "deleted"
+        # A dry run archives nothing: its total is what a real run would archive, not a misleading "archived 0".
+        archived = sum(r.raw_to_archive for r in reports)
+        verb, archive_verb = ("would delete", "would archive") if options["dry_run"] else ("deleted", "archived")
         self.stdout.write(
-            self.style.SUCCESS(f"prune: {len(reports)} source(s), {verb} {raw} raw snapshot(s), archived {archived}")
+            self.style.SUCCESS(
+                f"prune: {len(reports)} source(s), {verb} {raw} raw snapshot(s), {archive_verb} {archived}"
+            )
         )
 
     def apply(self, store: MetricStore, sources: list[str] | None, *, dry_run: bool) -> list[SourceReport]:

@@ -17,26 +17,43 @@ from provisioning.document import read_directory
 from provisioning.export import SharedKeys, export_files, export_text, write_directory
 from provisioning.plan import Plan, make_plan
 from provisioning.problems import ConfigInvalid
+from provisioning.sections import SECTIONS
 
 AUDIT_ACTOR = "manage.py config apply"  # who the audit trail names for an apply from the command line
 EXIT_PROBLEMS = 1
 EXIT_CHANGES = 2
 
 
+# The sections come from the registry: a hand-written list had fallen behind it (no objectives, boards...).
+SECTIONS_TEXT = ", ".join(section.name for section in SECTIONS)
+PLAN_TEXT = (
+    "Show what apply would change; nothing is written. Exit code 0: nothing would change, 2: something would, "
+    "1: problems (each with file, line and path)."
+)
+APPLY_TEXT = (
+    "Apply the files in one transaction (all or nothing); shows the plan and asks unless --yes. "
+    "Exit code 0: applied or nothing to do, 1: problems or declined (nothing changed)."
+)
+PRUNE_TEXT = (
+    "Delete (plan: show deleting) the stored objects the files leave out, in the sections the files name and "
+    "the teams they speak for (teams themselves are never deleted)."
+)
+
+
 class Command(BaseCommand):
-    help = (
-        "Export, plan or apply the setup (teams, sources, rules, channels, silences, status pages, retention, flags)."
-    )
+    help = f"Export, plan or apply the setup as YAML files (sections: {SECTIONS_TEXT})."
 
     def add_arguments(self, parser: CommandParser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         export = sub.add_parser("export", help="Write the stored setup as YAML files (secrets as references).")
         export.add_argument("--team", help="Only this team's objects (by slug).")
         export.add_argument("-o", "--output", help="Directory to write one file per section into (default: stdout).")
-        for name, text in (("plan", "Show what apply would change."), ("apply", "Apply the files.")):
-            action = sub.add_parser(name, help=text)
-            action.add_argument("-f", "--files", required=True, help="A directory of .yaml files (or one file).")
-            action.add_argument("--prune", action="store_true", help="Delete stored objects the files do not describe.")
+        for name, text in (("plan", PLAN_TEXT), ("apply", APPLY_TEXT)):
+            action = sub.add_parser(name, help=text, description=text)
+            action.add_argument(
+                "-f", "--files", required=True, help="A directory of .yaml/.yml files (read recursively), or one file."
+            )
+            action.add_argument("--prune", action="store_true", help=PRUNE_TEXT)
             if name == "apply":
                 action.add_argument("--yes", action="store_true", help="Apply without asking.")
 
