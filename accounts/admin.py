@@ -5,8 +5,6 @@ from typing import Any
 from allauth.account.decorators import secure_admin_login
 from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
-from django.contrib.auth.admin import GroupAdmin, UserAdmin  # imported first: Django's registrations happen here
-from django.contrib.auth.models import Group, User
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 
@@ -14,7 +12,6 @@ from accounts.forms import refuse_without_room
 from accounts.models import ApiToken, AuditEvent, TokenRefused, generate_raw_token
 from accounts.scoped_forms import ScopedUniqueModelForm
 from accounts.team_admin import TeamScopedAdmin
-from devops_insights.working_copy import WorkingCopyAdmin
 
 
 class ApiTokenAdminForm(ScopedUniqueModelForm):
@@ -73,23 +70,6 @@ class ApiTokenAdmin(TeamScopedAdmin):
 # The admin's own login form is replaced by allauth's flow (second factor, lockout, SSO, audit): /admin/login/
 # sends anonymous visitors to /accounts/login/?next=... and refuses signed-in non-staff.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
-
-
-# Django's own user and group admins, on a working copy: a refused rename (a user name or group name taken)
-# named the person or group by the name typed in the breadcrumb and title. Django registered them when its
-# admin module was imported above; these take their place with everything else of theirs unchanged.
-class StoredUserAdmin(WorkingCopyAdmin, UserAdmin):
-    pass
-
-
-class StoredGroupAdmin(WorkingCopyAdmin, GroupAdmin):
-    pass
-
-
-admin.site.unregister(User)
-admin.site.register(User, StoredUserAdmin)
-admin.site.unregister(Group)
-admin.site.register(Group, StoredGroupAdmin)
 
 
 @admin.register(AuditEvent)

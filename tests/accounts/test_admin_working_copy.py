@@ -28,7 +28,7 @@ REFUSED_CHANGES: dict[str, tuple[str, Callable[[], Any], dict[str, str]]] = {
     "channel": ("alerts/notificationchannel", lambda: make_channel("ops-mail"), {"name": "Renamed"}),
     "status page": ("statuspages/statuspage", lambda: make_status_page("blue"), {"title": "Renamed"}),
     "team": ("accounts/team", lambda: make_team("payments"), {"name": "Renamed", "slug": ""}),
-    # Django's own admins, re-registered by accounts.admin: refused for the dates left out, a permission unknown.
+    # Django's own admins, fitted by accounts.library_admins: refused for the dates left out, a permission unknown.
     "user": ("auth/user", lambda: make_user("ada"), {"username": "Renamed"}),
     "group": ("auth/group", lambda: Group.objects.create(name="ops"), {"name": "Renamed", "permissions": "0"}),
     # allauth's, fitted by accounts.library_admins: refused for the user left out.
