@@ -577,9 +577,8 @@
         setEditing(false);
         build();
         document.getElementById("board-version").textContent = "version " + answer.version;
-        say("Saved version " + answer.saved_version + ".");
         showError("");
-        return load();
+        return announceAfterLoad("Saved version " + answer.saved_version + ".");
       })
       .catch(function (err) { showError(err.message); });
   }
@@ -591,9 +590,15 @@
       build();
       document.getElementById("board-version").textContent = "version " + answer.version;
       applySettings();
-      say(message);
-      return load();
+      return announceAfterLoad(message);
     });
+  }
+
+  // Said now and again once the data that follows has loaded: the load's own "Updated ..." would otherwise
+  // replace it at once, and the confirmation (an aria-live status) would be gone before anyone read it.
+  function announceAfterLoad(message) {
+    say(message);
+    return load().then(function () { say(message); });
   }
 
   function showHistory() {
